@@ -1,0 +1,83 @@
+/* cdr/cdr_int.h  Internals shared by the files of cdr/ (and its tests) */
+#ifndef TG_CDR_INT_H
+#define TG_CDR_INT_H
+
+#include <stdbool.h>
+#include <sqlite3.h>
+
+#include "cdr/cdr.h"
+
+/* Readers such as tollgatectl or the sqlite3 shell may hold the write lock
+ * briefly; wait this long before calling a write failed. */
+#define CDR_DB_BUSY_MS 5000
+
+/* Records per transaction: big enough to amortise the WAL sync, small
+ * enough that one failed batch costs little to retry. */
+#define CDR_BATCH_MAX 1000
+
+/** A queued record: the writer's own copy. */
+struct cdr_item {
+	struct cdr_item *next;
+	struct cdr_record rec;
+};
+
+/* ---- db.c ---------------------------------------------------------------- */
+
+/**
+ * Open @p path, set the busy timeout and make sure the schema exists.
+ * @param create  create the file if missing and switch it to WAL mode.
+ * Failures are logged with the path and the reason.
+ * @return 0 or an errno; *dbp is set only on success.
+ */
+int cdr_db_open(sqlite3 **dbp, const char *path, bool create, int busy_ms);
+/** Map a SQLite result code (and the OS error behind it) to an errno. */
+int cdr_db_errno(sqlite3 *db, int rc);
+/** True when @p rc is about one row (constraint, type), not the database. */
+bool cdr_db_rc_is_row(int rc);
+/** Run @p sql with no result rows; on failure log "@p path: while @p what". */
+int cdr_db_exec(sqlite3 *db, const char *path, const char *what,
+		const char *sql);
+
+/* ---- record.c ------------------------------------------------------------ */
+
+/* The columns of the cdr table, in INSERT order. */
+#define CDR_COLUMNS                                                       \
+	"id,start_time,answer_time,end_time,start_ms,answer_ms,end_ms,"  \
+	"duration_ms,billsec,calling,called,direction,in_trunk,out_trunk," \
+	"span,chan,sip_call_id,disposition,q850_cause,sip_status,codec"
+
+extern const char cdr_insert_sql[];
+
+/** Seconds billed: answered time rounded up, 0 when unanswered. */
+int64_t cdr_record_billsec(const struct cdr_record *r);
+/**
+ * Bind @p r to the prepared cdr_insert_sql statement and step it once.
+ * @return a SQLite result code (SQLITE_DONE on success); the statement is
+ * reset either way.
+ */
+int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r);
+
+/* ---- csv.c --------------------------------------------------------------- */
+
+/**
+ * Append the records of the list @p head as CSV lines to @p path, with a
+ * header line when the file is new, and fsync it.
+ * @return 0 or an errno (logged with the path).
+ */
+int cdr_csv_append(const char *path, const struct cdr_item *head);
+
+/* ---- writer.c ------------------------------------------------------------ */
+
+/** Tunables of the writer; cdr_writer_open() uses the defaults. */
+struct cdr_writer_opts {
+	int busy_ms;            /* SQLite busy timeout per attempt */
+	unsigned backoff_min_ms; /* first pause after a failed commit */
+	unsigned backoff_max_ms; /* the pause doubles up to this */
+	unsigned stop_tries;    /* failed rounds tolerated while closing */
+};
+
+void cdr_writer_opts_default(struct cdr_writer_opts *o);
+int cdr_writer_open_opts(struct cdr_writer **wp, const char *path,
+			 const struct cdr_writer_opts *o);
+
+#endif

@@ -1,0 +1,218 @@
+/* cdr/db.c  Opening the SQLite database: pragmas, schema, error mapping */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "cdr"
+#include "util/util.h"
+#include "cdr/cdr_int.h"
+
+#define CDR_SCHEMA_VERSION 1
+
+/* NOTE: changing a table means a new user_version and a migration step in
+ * schema_ensure(); never edit this text in place for an existing version. */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS cdr ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" start_time TEXT, answer_time TEXT, end_time TEXT,"
+	" start_ms INTEGER, answer_ms INTEGER, end_ms INTEGER,"
+	" duration_ms INTEGER, billsec INTEGER,"
+	" calling TEXT, called TEXT, direction TEXT,"
+	" in_trunk TEXT, out_trunk TEXT, span INTEGER, chan INTEGER,"
+	" sip_call_id TEXT, disposition TEXT,"
+	" q850_cause INTEGER, sip_status INTEGER, codec TEXT);"
+	"CREATE INDEX IF NOT EXISTS cdr_start_ms ON cdr(start_ms);"
+	"CREATE TABLE IF NOT EXISTS did ("
+	" first TEXT NOT NULL, last TEXT NOT NULL, trunk TEXT NOT NULL,"
+	" user TEXT NOT NULL DEFAULT '',"
+	" CHECK(length(first) = length(last) AND first <= last));"
+	"PRAGMA user_version = 1;";
+
+int cdr_db_errno(sqlite3 *db, int rc)
+{
+	int sys = db ? sqlite3_system_errno(db) : 0;
+
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOMEM:
+		return ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return EBUSY;
+	case SQLITE_FULL:
+		return ENOSPC;
+	case SQLITE_READONLY:
+		return EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return EACCES;
+	case SQLITE_CONSTRAINT:
+		return EEXIST;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return EBADMSG;
+	case SQLITE_CANTOPEN:
+		return sys ? sys : ENOENT;
+	case SQLITE_IOERR:
+		return sys ? sys : EIO;
+	default:
+		return EIO;
+	}
+}
+
+bool cdr_db_rc_is_row(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int cdr_db_exec(sqlite3 *db, const char *path, const char *what,
+		const char *sql)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		return 0;
+	gw_err("%s: while %s: %s", path, what, sqlite3_errmsg(db));
+	return cdr_db_errno(db, rc);
+}
+
+/* Run a one-row, one-column query; its text goes to @p out. */
+static int query_text(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		tg_strlcpy(out, t ? (const char *)t : "", size);
+		rc = SQLITE_OK;
+	}
+ out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int schema_version(sqlite3 *db, const char *path, int *vp)
+{
+	char buf[32];
+	int rc;
+
+	rc = query_text(db, "PRAGMA user_version", buf, sizeof(buf));
+	if (rc != SQLITE_OK) {
+		gw_err("%s: cannot read the database: %s", path,
+		       sqlite3_errmsg(db));
+		return cdr_db_errno(db, rc);
+	}
+	*vp = atoi(buf);
+	return 0;
+}
+
+/* Create the tables on first use.  The version is read again inside the
+ * write transaction because another process may be creating them too. */
+static int schema_ensure(sqlite3 *db, const char *path)
+{
+	int err, ver;
+
+	err = schema_version(db, path, &ver);
+	if (err || ver == CDR_SCHEMA_VERSION)
+		goto check;
+	err = cdr_db_exec(db, path, "creating the schema", "BEGIN IMMEDIATE");
+	if (err)
+		return err;
+	err = schema_version(db, path, &ver);
+	if (!err && ver == 0)
+		err = cdr_db_exec(db, path, "creating the schema", schema_v1);
+	if (!err)
+		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
+	if (err) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return err;
+	}
+	if (ver == 0) {
+		gw_info("%s: created the CDR and DID tables", path);
+		ver = CDR_SCHEMA_VERSION;
+	}
+ check:
+	if (!err && ver != CDR_SCHEMA_VERSION) {
+		gw_err("%s: schema version %d, this build knows only %d", path,
+		       ver, CDR_SCHEMA_VERSION);
+		err = ENOTSUP;
+	}
+	return err;
+}
+
+/* WAL lets tollgatectl and the sqlite3 shell read while the writer commits;
+ * synchronous=NORMAL keeps commits durable across a process crash, and
+ * loses at most the last transactions on a power cut. */
+static int wal_setup(sqlite3 *db, const char *path)
+{
+	char mode[16];
+	int rc;
+
+	rc = query_text(db, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
+	if (rc != SQLITE_OK) {
+		gw_err("%s: cannot open the database: %s", path,
+		       sqlite3_errmsg(db));
+		return cdr_db_errno(db, rc);
+	}
+	if (strcmp(mode, "wal"))
+		gw_warn("%s: journal mode is %s, not wal: readers will block "
+			"the CDR writer", path, mode);
+	return cdr_db_exec(db, path, "setting synchronous",
+			   "PRAGMA synchronous = NORMAL");
+}
+
+int cdr_db_open(sqlite3 **dbp, const char *path, bool create, int busy_ms)
+{
+	int flags = SQLITE_OPEN_READWRITE;
+	sqlite3 *db = NULL;
+	int err, rc;
+
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		err = cdr_db_errno(db, rc);
+		gw_err("%s: cannot open the database: %s (%s)", path,
+		       strerror(err), db ? sqlite3_errmsg(db) : "no memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, busy_ms);
+	err = create ? wal_setup(db, path) : 0;
+	if (!err)
+		err = schema_ensure(db, path);
+ out:
+	if (err)
+		sqlite3_close(db);
+	else
+		*dbp = db;
+	return err;
+}
+
+int cdr_db_init(const char *path)
+{
+	sqlite3 *db;
+	int err;
+
+	err = cdr_db_open(&db, path, true, CDR_DB_BUSY_MS);
+	if (!err)
+		sqlite3_close(db);
+	return err;
+}

@@ -1,0 +1,177 @@
+/* cdr/record.c  A CDR as a table row: names, billing, insert and tail */
+#include <errno.h>
+#include <string.h>
+
+#define LOG_MODULE "cdr"
+#include "util/util.h"
+#include "cdr/cdr_int.h"
+
+static const char *const disposition_names[] = {
+	[CDR_ANSWERED] = "ANSWERED",   [CDR_BUSY] = "BUSY",
+	[CDR_NO_ANSWER] = "NO ANSWER", [CDR_FAILED] = "FAILED",
+	[CDR_CONGESTION] = "CONGESTION",
+};
+
+const char cdr_insert_sql[] =
+	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)";
+
+const char *cdr_disposition_name(enum cdr_disposition d)
+{
+	if ((unsigned)d < TG_ARRAY_SIZE(disposition_names))
+		return disposition_names[d];
+	return "FAILED";
+}
+
+const char *cdr_direction_name(enum cdr_direction d)
+{
+	return d == CDR_INBOUND ? "inbound" : "outbound";
+}
+
+static enum cdr_disposition disposition_parse(const char *s)
+{
+	for (size_t i = 0; i < TG_ARRAY_SIZE(disposition_names); i++) {
+		if (!strcmp(s, disposition_names[i]))
+			return (enum cdr_disposition)i;
+	}
+	return CDR_FAILED;
+}
+
+int64_t cdr_record_billsec(const struct cdr_record *r)
+{
+	int64_t talk;
+
+	if (!r->answer_ms || r->end_ms <= r->answer_ms)
+		return 0;
+	talk = r->end_ms - r->answer_ms;
+	return (talk + 999) / 1000;
+}
+
+/* 0 means "none" in the record and NULL in the table. */
+static int bind_opt(sqlite3_stmt *st, int col, int64_t v)
+{
+	if (!v)
+		return sqlite3_bind_null(st, col);
+	return sqlite3_bind_int64(st, col, v);
+}
+
+static int bind_text(sqlite3_stmt *st, int col, const char *s)
+{
+	return sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+}
+
+int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
+{
+	char start[32], answer[32], end[32];
+	int rc = SQLITE_OK;
+
+	tg_time_fmt(start, sizeof(start), r->start_ms);
+	tg_time_fmt(answer, sizeof(answer), r->answer_ms);
+	tg_time_fmt(end, sizeof(end), r->end_ms);
+
+	/* The buffers outlive the step below, so SQLITE_STATIC is safe. */
+	rc |= bind_text(st, 1, r->id);
+	rc |= bind_text(st, 2, start);
+	rc |= r->answer_ms ? bind_text(st, 3, answer)
+			   : sqlite3_bind_null(st, 3);
+	rc |= bind_text(st, 4, end);
+	rc |= sqlite3_bind_int64(st, 5, r->start_ms);
+	rc |= bind_opt(st, 6, r->answer_ms);
+	rc |= sqlite3_bind_int64(st, 7, r->end_ms);
+	rc |= sqlite3_bind_int64(st, 8, r->end_ms - r->start_ms);
+	rc |= sqlite3_bind_int64(st, 9, cdr_record_billsec(r));
+	rc |= bind_text(st, 10, r->calling);
+	rc |= bind_text(st, 11, r->called);
+	rc |= bind_text(st, 12, cdr_direction_name(r->direction));
+	rc |= bind_text(st, 13, r->in_trunk);
+	rc |= bind_text(st, 14, r->out_trunk);
+	rc |= bind_opt(st, 15, r->span);
+	rc |= bind_opt(st, 16, r->chan);
+	rc |= bind_text(st, 17, r->sip_call_id);
+	rc |= bind_text(st, 18, cdr_disposition_name(r->disposition));
+	rc |= bind_opt(st, 19, r->q850_cause);
+	rc |= bind_opt(st, 20, r->sip_status);
+	rc |= bind_text(st, 21, r->codec);
+	/* Binding fails only on a bad index or no memory; OR-ing the codes
+	 * is enough to know that something went wrong. */
+	if (rc != SQLITE_OK)
+		rc = SQLITE_NOMEM;
+	else
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static void column_str(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	tg_strlcpy(dst, t ? (const char *)t : "", size);
+}
+
+static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
+{
+	char buf[16];
+
+	memset(r, 0, sizeof(*r));
+	column_str(st, 0, r->id, sizeof(r->id));
+	r->start_ms = sqlite3_column_int64(st, 1);
+	r->answer_ms = sqlite3_column_int64(st, 2);
+	r->end_ms = sqlite3_column_int64(st, 3);
+	column_str(st, 4, r->calling, sizeof(r->calling));
+	column_str(st, 5, r->called, sizeof(r->called));
+	column_str(st, 6, buf, sizeof(buf));
+	r->direction = strcmp(buf, "inbound") ? CDR_OUTBOUND : CDR_INBOUND;
+	column_str(st, 7, r->in_trunk, sizeof(r->in_trunk));
+	column_str(st, 8, r->out_trunk, sizeof(r->out_trunk));
+	r->span = sqlite3_column_int(st, 9);
+	r->chan = sqlite3_column_int(st, 10);
+	column_str(st, 11, r->sip_call_id, sizeof(r->sip_call_id));
+	column_str(st, 12, buf, sizeof(buf));
+	r->disposition = disposition_parse(buf);
+	r->q850_cause = sqlite3_column_int(st, 13);
+	r->sip_status = sqlite3_column_int(st, 14);
+	column_str(st, 15, r->codec, sizeof(r->codec));
+}
+
+/* "Newest" means latest start; rowid (insertion order) breaks ties so
+ * the order is stable for calls that started in the same millisecond. */
+static const char tail_sql[] =
+	"SELECT id,start_ms,answer_ms,end_ms,calling,called,direction,"
+	"in_trunk,out_trunk,span,chan,sip_call_id,disposition,q850_cause,"
+	"sip_status,codec FROM (SELECT rowid AS rid, * FROM cdr"
+	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
+	" ORDER BY start_ms, rid";
+
+int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct cdr_record r;
+	sqlite3 *db;
+	int err, rc;
+
+	if (!path || !h)
+		return EINVAL;
+	err = cdr_db_open(&db, path, false, CDR_DB_BUSY_MS);
+	if (err)
+		return err;
+	rc = sqlite3_prepare_v2(db, tail_sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, n);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		row_to_record(st, &r);
+		h(&r, arg);
+	}
+	if (rc != SQLITE_DONE) {
+		gw_err("%s: while reading the last %u CDRs: %s", path, n,
+		       sqlite3_errmsg(db));
+		err = cdr_db_errno(db, rc);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return err;
+}

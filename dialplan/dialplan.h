@@ -1,0 +1,39 @@
+/* dialplan/dialplan.h  Number routing over immutable snapshots (pure logic)
+ *
+ * Nothing here does I/O.  A snapshot is built from rows read elsewhere,
+ * validated as a whole, then swapped in; calls keep the snapshot they
+ * started with by holding a reference (obj_ref/obj_deref).
+ */
+#ifndef TG_DIALPLAN_H
+#define TG_DIALPLAN_H
+
+#include <stddef.h>
+
+/** A block of consecutive DIDs: equal-length digit strings, first<=last. */
+struct dp_did_range {
+	char first[32];
+	char last[32];
+	char trunk[32]; /* destination trunk name */
+	char user[64];  /* Request-URI user to send; "" = the DID itself */
+};
+
+struct dp_did_table;
+
+/**
+ * Build a table from @p n rows.  Rows are copied and sorted.
+ * @param errbuf receives why a table was refused (bad digits, unequal
+ *        lengths, first > last, overlapping ranges), naming the row.
+ * @return 0, EINVAL (see errbuf) or ENOMEM.  The table is an obj.
+ */
+int dp_did_table_build(struct dp_did_table **tp,
+		       const struct dp_did_range *rows, size_t n,
+		       char *errbuf, size_t errsize);
+/** The range holding @p number, or NULL.  O(log n). */
+const struct dp_did_range *dp_did_lookup(const struct dp_did_table *t,
+					 const char *number);
+size_t dp_did_count(const struct dp_did_table *t);
+
+/** Is @p s a non-empty string of decimal digits? */
+int dp_is_digits(const char *s);
+
+#endif

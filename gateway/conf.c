@@ -1,0 +1,752 @@
+/* gateway/conf.c  tollgate.conf: an INI reader with line numbers, keys */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/util.h"
+#include "conf.h"
+
+#define MAX_LINE 1024
+#define MAX_FILE (1 << 20)
+
+struct parser {
+	struct gw_config *cfg;
+	const char *name;
+	int line;
+	char section[64];
+	char arg[64];          /* "[span 1]" -> section "span", arg "1" */
+	void *cur;             /* the span or trunk being filled */
+	char *err;
+	size_t errsize;
+};
+
+static int fail(struct parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(struct parser *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(p->err, p->errsize, "%s:%d: %s", p->name, p->line, msg);
+	return EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_uint(struct parser *p, const char *key, const char *v,
+		      unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (!*v || *end || errno || *v == '-' || x < min || x > max)
+		return fail(p, "%s: '%s' is not a number from %lu to %lu", key,
+			    v, min, max);
+	*out = x;
+	return 0;
+}
+
+static int parse_bool(struct parser *p, const char *key, const char *v,
+		      bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcmp(v, "1") || !strcasecmp(v, "on"))
+		*out = true;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+		 !strcmp(v, "0") || !strcasecmp(v, "off"))
+		*out = false;
+	else
+		return fail(p, "%s: '%s' is not yes or no", key, v);
+	return 0;
+}
+
+static int parse_str(struct parser *p, const char *key, const char *v,
+		     char *dst, size_t size)
+{
+	if (!*v)
+		return fail(p, "%s: empty value", key);
+	if (strlen(v) >= size)
+		return fail(p, "%s: longer than %zu characters", key,
+			    size - 1);
+	tg_strlcpy(dst, v, size);
+	return 0;
+}
+
+/* "1.2.3.4:5060", "1.2.3.4" (port 5060), "[::1]:5060". */
+static int parse_hostport(const char *v, struct sockaddr_storage *ss,
+			  socklen_t *len)
+{
+	char host[80];
+	const char *port = NULL;
+	unsigned long pn = 5060;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	if (strlen(v) >= sizeof(host))
+		return EINVAL;
+	if (*v == '[') {
+		const char *e = strchr(v, ']');
+
+		if (!e)
+			return EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(e - v - 1), v + 1);
+		if (e[1] == ':')
+			port = e + 2;
+		else if (e[1])
+			return EINVAL;
+	} else {
+		const char *c = strchr(v, ':');
+
+		if (c) {
+			snprintf(host, sizeof(host), "%.*s", (int)(c - v), v);
+			port = c + 1;
+		} else {
+			tg_strlcpy(host, v, sizeof(host));
+		}
+	}
+	if (port) {
+		char *end;
+
+		pn = strtoul(port, &end, 10);
+		if (!*port || *end || pn == 0 || pn > 65535)
+			return EINVAL;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)pn);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)pn);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return EINVAL;
+}
+
+static int parse_net(const char *v, struct gw_net *net)
+{
+	char host[80];
+	const char *slash = strchr(v, '/');
+	unsigned long bits;
+	socklen_t len;
+
+	if (strlen(v) >= sizeof(host))
+		return EINVAL;
+	tg_strlcpy(host, v, sizeof(host));
+	if (slash)
+		host[slash - v] = '\0';
+	memset(net, 0, sizeof(*net));
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&net->addr;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return EINVAL;
+		s6->sin6_family = AF_INET6;
+		bits = 128;
+	} else {
+		if (parse_hostport(host, &net->addr, &len))
+			return EINVAL;
+		((struct sockaddr_in *)&net->addr)->sin_port = 0;
+		bits = 32;
+	}
+	if (slash) {
+		char *end;
+		unsigned long b = strtoul(slash + 1, &end, 10);
+
+		if (!slash[1] || *end || b > bits)
+			return EINVAL;
+		bits = b;
+	}
+	net->prefix = (unsigned)bits;
+	return 0;
+}
+
+static bool net_match(const struct gw_net *net, const struct sockaddr *src)
+{
+	const uint8_t *a, *b;
+	unsigned bits = net->prefix, full, rest;
+
+	if (net->addr.ss_family != src->sa_family)
+		return false;
+	if (src->sa_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)&net->addr)
+			    ->sin_addr;
+		b = (const uint8_t *)&((const struct sockaddr_in *)src)
+			    ->sin_addr;
+	} else {
+		a = ((const struct sockaddr_in6 *)&net->addr)->sin6_addr.s6_addr;
+		b = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
+	}
+	full = bits / 8;
+	rest = bits % 8;
+	if (memcmp(a, b, full))
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+		if ((a[full] & mask) != (b[full] & mask))
+			return false;
+	}
+	return true;
+}
+
+bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
+		      const struct sockaddr *src)
+{
+	for (unsigned i = 0; i < t->naccept; i++)
+		if (net_match(&t->accept[i], src))
+			return true;
+	return false;
+}
+
+static int key_general(struct parser *p, const char *k, const char *v)
+{
+	struct gw_config *cfg = p->cfg;
+	unsigned long n;
+	int err = 0;
+
+	if (!strcmp(k, "log_level")) {
+		int lvl = gw_log_level_parse(v);
+
+		if (lvl < 0)
+			return fail(p, "log_level: '%s' is not one of error, "
+				    "warning, notice, info, debug", v);
+		cfg->log_level = lvl;
+	} else if (!strcmp(k, "log_syslog")) {
+		err = parse_bool(p, k, v, &cfg->log_syslog);
+	} else if (!strcmp(k, "debug")) {
+		if (gw_debug_parse(v, &cfg->debug))
+			return fail(p, "debug: '%s' has a name other than "
+				    "sip-msg, q921, q931, media, call, cdr, "
+				    "all, none", v);
+	} else if (!strcmp(k, "control_socket")) {
+		err = parse_str(p, k, v, cfg->control, sizeof(cfg->control));
+	} else if (!strcmp(k, "drain_timeout")) {
+		err = parse_uint(p, k, v, 0, 86400, &n);
+		cfg->drain_timeout = (unsigned)n;
+	} else if (!strcmp(k, "media_workers")) {
+		err = parse_uint(p, k, v, 1, 64, &n);
+		cfg->media_workers = (unsigned)n;
+	} else if (!strcmp(k, "ring_timeout")) {
+		err = parse_uint(p, k, v, 1, 3600, &n);
+		cfg->ring_timeout = (unsigned)n;
+	} else {
+		return fail(p, "unknown key '%s' in [general]", k);
+	}
+	return err;
+}
+
+static int parse_codecs(struct parser *p, const char *v)
+{
+	char buf[64], *save = NULL, *tok;
+	struct gw_config *cfg = p->cfg;
+
+	cfg->ncodecs = 0;
+	tg_strlcpy(buf, v, sizeof(buf));
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		int pt;
+
+		if (!strcasecmp(tok, "pcmu"))
+			pt = 0;
+		else if (!strcasecmp(tok, "pcma"))
+			pt = 8;
+		else
+			return fail(p, "codecs: '%s' is not pcmu or pcma", tok);
+		for (unsigned i = 0; i < cfg->ncodecs; i++)
+			if (cfg->codecs[i] == pt)
+				return fail(p, "codecs: '%s' listed twice",
+					    tok);
+		cfg->codecs[cfg->ncodecs++] = pt;
+	}
+	if (!cfg->ncodecs)
+		return fail(p, "codecs: empty");
+	return 0;
+}
+
+static int key_sip(struct parser *p, const char *k, const char *v)
+{
+	struct gw_config *cfg = p->cfg;
+	unsigned long n;
+	int err = 0;
+
+	if (!strcmp(k, "bind")) {
+		err = parse_str(p, k, v, cfg->sip_bind, sizeof(cfg->sip_bind));
+	} else if (!strcmp(k, "port")) {
+		err = parse_uint(p, k, v, 0, 65535, &n);
+		cfg->sip_port = (uint16_t)n;
+	} else if (!strcmp(k, "media_addr")) {
+		err = parse_str(p, k, v, cfg->media_addr,
+				sizeof(cfg->media_addr));
+	} else if (!strcmp(k, "rtp_port_min")) {
+		err = parse_uint(p, k, v, 1024, 65534, &n);
+		cfg->rtp_min = (uint16_t)n;
+	} else if (!strcmp(k, "rtp_port_max")) {
+		err = parse_uint(p, k, v, 1025, 65535, &n);
+		cfg->rtp_max = (uint16_t)n;
+	} else if (!strcmp(k, "codecs")) {
+		err = parse_codecs(p, v);
+	} else if (!strcmp(k, "ptime")) {
+		err = parse_uint(p, k, v, 10, 60, &n);
+		if (!err && n % 10)
+			err = fail(p, "ptime: %lu is not a multiple of 10", n);
+		cfg->ptime = (unsigned)n;
+	} else if (!strcmp(k, "user_agent")) {
+		err = parse_str(p, k, v, cfg->user_agent,
+				sizeof(cfg->user_agent));
+	} else {
+		return fail(p, "unknown key '%s' in [sip]", k);
+	}
+	return err;
+}
+
+static int key_span(struct parser *p, const char *k, const char *v)
+{
+	struct gw_span_cfg *s = p->cur;
+
+	if (!strcmp(k, "type")) {
+		if (!strcasecmp(v, "t1"))
+			s->type = TDM_T1;
+		else if (!strcasecmp(v, "e1"))
+			s->type = TDM_E1;
+		else
+			return fail(p, "type: '%s' is not t1 or e1", v);
+	} else if (!strcmp(k, "switch")) {
+		s->switchtype = tdm_switch_parse(v);
+		if (s->switchtype < 0)
+			return fail(p, "switch: unknown switch type '%s' (ni2, "
+				    "ni1, dms100, lucent5e, att4ess, "
+				    "euroisdn_e1, euroisdn_t1, qsig)", v);
+	} else if (!strcmp(k, "side")) {
+		if (!strcasecmp(v, "cpe") || !strcasecmp(v, "user"))
+			s->network = false;
+		else if (!strcasecmp(v, "network") || !strcasecmp(v, "net"))
+			s->network = true;
+		else
+			return fail(p, "side: '%s' is not cpe or network", v);
+	} else if (!strcmp(k, "backend")) {
+		if (strcasecmp(v, "virtual"))
+			return fail(p, "backend: '%s' is not available in this "
+				    "build (virtual)", v);
+	} else if (!strcmp(k, "dir")) {
+		return parse_str(p, k, v, s->dir, sizeof(s->dir));
+	} else {
+		return fail(p, "unknown key '%s' in [span %d]", k, s->id);
+	}
+	return 0;
+}
+
+static int key_trunk(struct parser *p, const char *k, const char *v)
+{
+	struct gw_trunk_cfg *t = p->cur;
+	unsigned long n;
+	int err = 0;
+
+	if (!strcmp(k, "type")) {
+		if (!strcasecmp(v, "sip"))
+			t->kind = GW_TRUNK_SIP;
+		else if (!strcasecmp(v, "tdm"))
+			t->kind = GW_TRUNK_TDM;
+		else
+			return fail(p, "type: '%s' is not sip or tdm", v);
+	} else if (!strcmp(k, "peer")) {
+		if (parse_hostport(v, &t->peer, &t->peer_len))
+			return fail(p, "peer: '%s' is not an IP address with "
+				    "an optional :port", v);
+		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
+	} else if (!strcmp(k, "accept_from")) {
+		char buf[512], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "accept_from: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->naccept = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (t->naccept == GW_MAX_ACCEPT)
+				return fail(p, "accept_from: more than %d "
+					    "entries", GW_MAX_ACCEPT);
+			if (parse_net(tok, &t->accept[t->naccept]))
+				return fail(p, "accept_from: '%s' is not an "
+					    "address or CIDR block", tok);
+			t->naccept++;
+		}
+	} else if (!strcmp(k, "max_calls")) {
+		err = parse_uint(p, k, v, 0, 100000, &n);
+		t->max_calls = (unsigned)n;
+	} else if (!strcmp(k, "spans")) {
+		char buf[256], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "spans: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->nspans = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (t->nspans == GW_MAX_SPANS)
+				return fail(p, "spans: too many");
+			err = parse_uint(p, k, tok, 1, 255, &n);
+			if (err)
+				return err;
+			t->spans[t->nspans++] = (int)n;
+		}
+	} else {
+		return fail(p, "unknown key '%s' in [trunk %s]", k, t->name);
+	}
+	return err;
+}
+
+static int key_dids(struct parser *p, const char *k, const char *v)
+{
+	struct gw_config *cfg = p->cfg;
+	struct dp_did_range *r;
+	const char *dash = strchr(k, '-');
+
+	if (cfg->ndids == GW_MAX_DIDS)
+		return fail(p, "[dids]: more than %d ranges (use the database "
+			    "for more)", GW_MAX_DIDS);
+	r = &cfg->dids[cfg->ndids];
+	memset(r, 0, sizeof(*r));
+	if (dash) {
+		if ((size_t)(dash - k) >= sizeof(r->first) ||
+		    strlen(dash + 1) >= sizeof(r->last))
+			return fail(p, "DID range '%s' too long", k);
+		snprintf(r->first, sizeof(r->first), "%.*s", (int)(dash - k),
+			 k);
+		tg_strlcpy(r->last, dash + 1, sizeof(r->last));
+	} else {
+		if (strlen(k) >= sizeof(r->first))
+			return fail(p, "DID '%s' too long", k);
+		tg_strlcpy(r->first, k, sizeof(r->first));
+		tg_strlcpy(r->last, k, sizeof(r->last));
+	}
+	if (!dp_is_digits(r->first) || !dp_is_digits(r->last) ||
+	    strlen(r->first) != strlen(r->last) ||
+	    strcmp(r->first, r->last) > 0)
+		return fail(p, "DID range '%s': want DIGITS or FIRST-LAST of "
+			    "equal length, first <= last", k);
+	if (parse_str(p, "trunk", v, r->trunk, sizeof(r->trunk)))
+		return EINVAL;
+	cfg->ndids++;
+	return 0;
+}
+
+static int on_key(struct parser *p, const char *k, const char *v)
+{
+	struct gw_config *cfg = p->cfg;
+
+	if (!strcmp(p->section, "general"))
+		return key_general(p, k, v);
+	if (!strcmp(p->section, "sip"))
+		return key_sip(p, k, v);
+	if (!strcmp(p->section, "database")) {
+		if (!strcmp(k, "path"))
+			return parse_str(p, k, v, cfg->db_path,
+					 sizeof(cfg->db_path));
+		return fail(p, "unknown key '%s' in [database]", k);
+	}
+	if (!strcmp(p->section, "span"))
+		return key_span(p, k, v);
+	if (!strcmp(p->section, "trunk"))
+		return key_trunk(p, k, v);
+	if (!strcmp(p->section, "routing")) {
+		if (!strcmp(k, "outbound"))
+			return parse_str(p, k, v, cfg->outbound,
+					 sizeof(cfg->outbound));
+		return fail(p, "unknown key '%s' in [routing]", k);
+	}
+	if (!strcmp(p->section, "dids"))
+		return key_dids(p, k, v);
+	return fail(p, "key '%s' outside any section", k);
+}
+
+static int on_section(struct parser *p, char *name)
+{
+	struct gw_config *cfg = p->cfg;
+	char *arg = strchr(name, ' ');
+
+	p->arg[0] = '\0';
+	if (arg) {
+		*arg++ = '\0';
+		arg = trim(arg);
+		if (strlen(arg) >= sizeof(p->arg))
+			return fail(p, "section name too long");
+		tg_strlcpy(p->arg, arg, sizeof(p->arg));
+	}
+	tg_strlcpy(p->section, name, sizeof(p->section));
+	p->cur = NULL;
+
+	if (!strcmp(name, "span")) {
+		unsigned long id;
+		struct gw_span_cfg *s;
+
+		if (parse_uint(p, "[span N]", p->arg, 1, 255, &id))
+			return EINVAL;
+		if (gw_config_span(cfg, (int)id))
+			return fail(p, "span %lu defined twice", id);
+		if (cfg->nspans == GW_MAX_SPANS)
+			return fail(p, "more than %d spans", GW_MAX_SPANS);
+		s = &cfg->spans[cfg->nspans++];
+		memset(s, 0, sizeof(*s));
+		s->id = (int)id;
+		s->line = p->line;
+		s->type = TDM_T1;
+		s->switchtype = tdm_switch_parse("ni2");
+		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
+		p->cur = s;
+		return 0;
+	}
+	if (!strcmp(name, "trunk")) {
+		struct gw_trunk_cfg *t;
+
+		if (!*p->arg || strlen(p->arg) >= sizeof(t->name))
+			return fail(p, "[trunk NAME]: a name of 1 to 31 "
+				    "characters is needed");
+		if (gw_config_trunk(cfg, p->arg))
+			return fail(p, "trunk '%s' defined twice", p->arg);
+		if (cfg->ntrunks == GW_MAX_TRUNKS)
+			return fail(p, "more than %d trunks", GW_MAX_TRUNKS);
+		t = &cfg->trunks[cfg->ntrunks++];
+		memset(t, 0, sizeof(*t));
+		tg_strlcpy(t->name, p->arg, sizeof(t->name));
+		t->line = p->line;
+		p->cur = t;
+		return 0;
+	}
+	if (*p->arg)
+		return fail(p, "section [%s] takes no argument", name);
+	if (!strcmp(name, "general") || !strcmp(name, "sip") ||
+	    !strcmp(name, "database") || !strcmp(name, "routing") ||
+	    !strcmp(name, "dids"))
+		return 0;
+	return fail(p, "unknown section [%s]", name);
+}
+
+static void set_defaults(struct gw_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = GW_LOG_NOTICE;
+	tg_strlcpy(cfg->control, "./run/tollgated.ctl", sizeof(cfg->control));
+	cfg->drain_timeout = 30;
+	cfg->media_workers = 1;
+	cfg->ring_timeout = 120;
+	tg_strlcpy(cfg->sip_bind, "127.0.0.1", sizeof(cfg->sip_bind));
+	cfg->sip_port = 5060;
+	tg_strlcpy(cfg->media_addr, "127.0.0.1", sizeof(cfg->media_addr));
+	cfg->rtp_min = 20000;
+	cfg->rtp_max = 29999;
+	cfg->codecs[0] = 0;
+	cfg->codecs[1] = 8;
+	cfg->ncodecs = 2;
+	cfg->ptime = 20;
+	tg_strlcpy(cfg->user_agent, "Tollgate/" PACKAGE_VERSION,
+		   sizeof(cfg->user_agent));
+	tg_strlcpy(cfg->db_path, "./run/tollgate.db", sizeof(cfg->db_path));
+}
+
+/* Whole-file checks, reported at the line that defined the culprit. */
+static int validate(struct parser *p)
+{
+	struct gw_config *cfg = p->cfg;
+
+	if (cfg->rtp_min >= cfg->rtp_max) {
+		p->line = 0;
+		return fail(p, "[sip] rtp_port_min must be below rtp_port_max");
+	}
+	for (unsigned i = 0; i < cfg->ntrunks; i++) {
+		struct gw_trunk_cfg *t = &cfg->trunks[i];
+
+		p->line = t->line;
+		if (t->kind == GW_TRUNK_SIP && !t->peer_len)
+			return fail(p, "trunk '%s': a SIP trunk needs peer",
+				    t->name);
+		if (t->kind == GW_TRUNK_SIP && !t->naccept) {
+			/* Default: accept requests from the peer's address. */
+			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
+			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =
+				0;
+			t->accept[0].prefix =
+				t->peer.ss_family == AF_INET ? 32 : 128;
+			if (t->peer.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&t->accept[0].addr)
+					->sin6_port = 0;
+			t->naccept = 1;
+		}
+		if (t->kind == GW_TRUNK_TDM && !t->nspans)
+			return fail(p, "trunk '%s': a TDM trunk needs spans",
+				    t->name);
+		for (unsigned s = 0; s < t->nspans; s++)
+			if (!gw_config_span(cfg, t->spans[s]))
+				return fail(p, "trunk '%s': span %d is not "
+					    "defined", t->name, t->spans[s]);
+	}
+	for (unsigned i = 0; i < cfg->nspans; i++) {
+		p->line = cfg->spans[i].line;
+		if (cfg->spans[i].switchtype <= 0)
+			return fail(p, "span %d: no switch type",
+				    cfg->spans[i].id);
+	}
+	p->line = 0;
+	if (*cfg->outbound) {
+		const struct gw_trunk_cfg *t =
+			gw_config_trunk(cfg, cfg->outbound);
+
+		if (!t)
+			return fail(p, "[routing] outbound: no trunk '%s'",
+				    cfg->outbound);
+		if (t->kind != GW_TRUNK_TDM)
+			return fail(p, "[routing] outbound: trunk '%s' is not "
+				    "a TDM trunk", cfg->outbound);
+	}
+	for (unsigned i = 0; i < cfg->ndids; i++) {
+		const struct gw_trunk_cfg *t =
+			gw_config_trunk(cfg, cfg->dids[i].trunk);
+
+		if (!t || t->kind != GW_TRUNK_SIP)
+			return fail(p, "[dids] %s: '%s' is not a SIP trunk",
+				    cfg->dids[i].first, cfg->dids[i].trunk);
+	}
+	return 0;
+}
+
+int gw_config_parse(struct gw_config *cfg, const char *name,
+		    const char *buf, size_t len, char *err, size_t errsize)
+{
+	struct parser p = {
+		.cfg = cfg, .name = name, .err = err, .errsize = errsize,
+	};
+	size_t pos = 0;
+	int rc;
+
+	set_defaults(cfg);
+	tg_strlcpy(cfg->path, name, sizeof(cfg->path));
+	while (pos < len) {
+		char line[MAX_LINE + 1], *s, *eq;
+		size_t end = pos, n;
+
+		while (end < len && buf[end] != '\n')
+			end++;
+		n = end - pos;
+		p.line++;
+		if (n > MAX_LINE)
+			return fail(&p, "line longer than %d characters",
+				    MAX_LINE);
+		memcpy(line, buf + pos, n);
+		line[n] = '\0';
+		pos = end + 1;
+		if (memchr(line, '\0', n))
+			return fail(&p, "NUL byte in line");
+
+		s = trim(line);
+		if (!*s || *s == ';' || *s == '#')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			if (!close || trim(close + 1)[0])
+				return fail(&p, "section header without ']'");
+			*close = '\0';
+			rc = on_section(&p, trim(s + 1));
+			if (rc)
+				return rc;
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq)
+			return fail(&p, "expected 'key = value'");
+		*eq = '\0';
+		if (!*trim(s))
+			return fail(&p, "empty key");
+		/* A ';' after whitespace starts a comment. */
+		for (char *c = eq + 1; *c; c++) {
+			if (*c == ';' && (c[-1] == ' ' || c[-1] == '\t')) {
+				*c = '\0';
+				break;
+			}
+		}
+		if (!*p.section)
+			return fail(&p, "key '%s' outside any section",
+				    trim(s));
+		rc = on_key(&p, trim(s), trim(eq + 1));
+		if (rc)
+			return rc;
+	}
+	return validate(&p);
+}
+
+int gw_config_load(struct gw_config *cfg, const char *path, char *err,
+		   size_t errsize)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+	int rc;
+
+	if (!f) {
+		rc = errno;
+		snprintf(err, errsize, "%s: %s", path, strerror(rc));
+		return rc;
+	}
+	buf = malloc(MAX_FILE + 1);
+	if (!buf) {
+		fclose(f);
+		return ENOMEM;
+	}
+	n = fread(buf, 1, MAX_FILE + 1, f);
+	fclose(f);
+	if (n > MAX_FILE) {
+		snprintf(err, errsize, "%s: larger than %d bytes", path,
+			 MAX_FILE);
+		free(buf);
+		return EFBIG;
+	}
+	rc = gw_config_parse(cfg, path, buf, n, err, errsize);
+	free(buf);
+	return rc;
+}
+
+const struct gw_trunk_cfg *gw_config_trunk(const struct gw_config *cfg,
+					   const char *name)
+{
+	for (unsigned i = 0; i < cfg->ntrunks; i++)
+		if (!strcmp(cfg->trunks[i].name, name))
+			return &cfg->trunks[i];
+	return NULL;
+}
+
+const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
+					 int id)
+{
+	for (unsigned i = 0; i < cfg->nspans; i++)
+		if (cfg->spans[i].id == id)
+			return &cfg->spans[i];
+	return NULL;
+}

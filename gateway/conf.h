@@ -1,0 +1,105 @@
+/* gateway/conf.h  tollgate.conf: parsing, validation, the config object */
+#ifndef TG_GATEWAY_CONF_H
+#define TG_GATEWAY_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tdm/tdm.h"
+#include "dialplan/dialplan.h"
+
+#define GW_MAX_SPANS 32
+#define GW_MAX_TRUNKS 16
+#define GW_MAX_ACCEPT 16
+#define GW_MAX_DIDS 64
+
+struct gw_net {
+	struct sockaddr_storage addr; /* network address, port 0 */
+	unsigned prefix;              /* CIDR bits */
+};
+
+enum gw_trunk_kind {
+	GW_TRUNK_SIP,
+	GW_TRUNK_TDM,
+};
+
+struct gw_trunk_cfg {
+	char name[32];
+	enum gw_trunk_kind kind;
+	int line;                   /* where it was defined */
+	/* SIP */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	char peer_str[80];
+	struct gw_net accept[GW_MAX_ACCEPT];
+	unsigned naccept;
+	unsigned max_calls;         /* 0 = unlimited */
+	/* TDM */
+	int spans[GW_MAX_SPANS];
+	unsigned nspans;
+};
+
+struct gw_span_cfg {
+	int id;
+	int line;
+	enum tdm_span_type type;
+	int switchtype;
+	bool network;
+	char dir[256];
+};
+
+struct gw_config {
+	char path[256];
+	/* [general] */
+	int log_level;
+	bool log_syslog;
+	unsigned debug;
+	char control[256];
+	unsigned drain_timeout;     /* seconds */
+	unsigned media_workers;
+	unsigned ring_timeout;      /* seconds before an unanswered outbound
+				       call is abandoned (cause 19) */
+	/* [sip] */
+	char sip_bind[64];
+	uint16_t sip_port;
+	char media_addr[64];
+	uint16_t rtp_min, rtp_max;
+	int codecs[2];
+	unsigned ncodecs;
+	unsigned ptime;
+	char user_agent[64];
+	/* [database] */
+	char db_path[256];
+	/* [span N] */
+	struct gw_span_cfg spans[GW_MAX_SPANS];
+	unsigned nspans;
+	/* [trunk NAME] */
+	struct gw_trunk_cfg trunks[GW_MAX_TRUNKS];
+	unsigned ntrunks;
+	/* [routing] */
+	char outbound[32];          /* trunk for calls arriving over SIP */
+	/* [dids]: seeded into the database on first start */
+	struct dp_did_range dids[GW_MAX_DIDS];
+	unsigned ndids;
+};
+
+/**
+ * Parse and validate @p path into @p cfg (defaults first).
+ * @return 0, or an errno with @p err holding "file:line: what is wrong".
+ */
+int gw_config_load(struct gw_config *cfg, const char *path, char *err,
+		   size_t errsize);
+/** The same from a memory buffer (tests, fuzzing); @p name for messages. */
+int gw_config_parse(struct gw_config *cfg, const char *name,
+		    const char *buf, size_t len, char *err, size_t errsize);
+
+const struct gw_trunk_cfg *gw_config_trunk(const struct gw_config *cfg,
+					   const char *name);
+const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
+					 int id);
+/** Is @p src allowed to send requests on trunk @p t? */
+bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
+		      const struct sockaddr *src);
+
+#endif

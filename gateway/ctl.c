@@ -1,0 +1,610 @@
+/* gateway/ctl.c  Control socket: one command per connection, text or JSON
+ *
+ * Protocol (Unix stream socket): the client sends one line,
+ * "<text|json> <command ...>\n"; we answer "OK\n" or "ERR\n", then the body,
+ * and close.  tollgatectl is the client.
+ */
+#define LOG_MODULE "ctl"
+
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "util/util.h"
+#include "gw.h"
+
+#define MAX_REQUEST 512
+
+struct gw_ctl {
+	struct gw *gw;
+	struct evconnlistener *lev;
+	char path[108];
+};
+
+struct reply {
+	struct evbuffer *out;
+	bool json;
+	bool first;   /* first element of a JSON array */
+};
+
+/* ---- JSON and text helpers ---------------------------------------------- */
+
+static void json_str(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(out, "\\u%04x", c);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+static void json_sep(struct reply *r)
+{
+	if (!r->first)
+		evbuffer_add(r->out, ",", 1);
+	r->first = false;
+}
+
+static void fmt_duration(char *buf, size_t size, int64_t ms)
+{
+	int64_t s = ms / 1000;
+
+	if (s >= 3600)
+		snprintf(buf, size, "%lld:%02lld:%02lld",
+			 (long long)(s / 3600), (long long)(s / 60 % 60),
+			 (long long)(s % 60));
+	else
+		snprintf(buf, size, "%lld:%02lld", (long long)(s / 60),
+			 (long long)(s % 60));
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static int cmd_version(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	if (r->json)
+		evbuffer_add_printf(r->out, "{\"version\":\"%s\"}\n",
+				    PACKAGE_VERSION);
+	else
+		evbuffer_add_printf(r->out, "tollgated %s\n", PACKAGE_VERSION);
+	return 0;
+}
+
+static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	unsigned up = 0;
+	int64_t uptime = tg_time_ms() - gw->started_ms;
+	char dur[32];
+
+	for (unsigned i = 0; i < gw->nspans; i++)
+		up += tdm_span_dchan_up(gw->spans[i]);
+	if (r->json) {
+		evbuffer_add_printf(
+			r->out,
+			"{\"version\":\"%s\",\"uptime_s\":%lld,"
+			"\"state\":\"%s\",\"sip_port\":%u,\"spans\":%u,"
+			"\"spans_up\":%u,\"calls_active\":%u,"
+			"\"calls_total\":%llu,\"calls_answered\":%llu,"
+			"\"calls_failed\":%llu,\"cdr_written\":%llu,"
+			"\"cdr_pending\":%llu,\"database\":",
+			PACKAGE_VERSION, (long long)(uptime / 1000),
+			gw->draining ? "draining" : "running",
+			sip_ua_port(gw->ua), gw->nspans, up, gw->ncalls,
+			(unsigned long long)gw->calls_total,
+			(unsigned long long)gw->calls_answered,
+			(unsigned long long)gw->calls_failed,
+			(unsigned long long)cdr_writer_written(gw->cdr),
+			(unsigned long long)cdr_writer_pending(gw->cdr));
+		json_str(r->out, gw->cfg.db_path);
+		evbuffer_add_printf(r->out, "}\n");
+		return 0;
+	}
+	fmt_duration(dur, sizeof(dur), uptime);
+	evbuffer_add_printf(
+		r->out,
+		"tollgated %s, up %s, %s\n"
+		"SIP:      %s:%u\n"
+		"Spans:    %u configured, %u with D-channel up\n"
+		"Calls:    %u active, %llu total, %llu answered, %llu failed\n"
+		"CDRs:     %llu written, %llu pending, database %s\n",
+		PACKAGE_VERSION, dur, gw->draining ? "DRAINING" : "running",
+		gw->cfg.sip_bind, sip_ua_port(gw->ua), gw->nspans, up,
+		gw->ncalls, (unsigned long long)gw->calls_total,
+		(unsigned long long)gw->calls_answered,
+		(unsigned long long)gw->calls_failed,
+		(unsigned long long)cdr_writer_written(gw->cdr),
+		(unsigned long long)cdr_writer_pending(gw->cdr),
+		gw->cfg.db_path);
+	return 0;
+}
+
+static void chan_counts(struct tdm_span *span, unsigned *idle,
+			unsigned *busy, unsigned *oos)
+{
+	*idle = *busy = *oos = 0;
+	for (unsigned c = 1; c <= tdm_span_nchan(span); c++) {
+		switch (tdm_span_chan_state(span, c)) {
+		case TDM_CHAN_IDLE:
+			(*idle)++;
+			break;
+		case TDM_CHAN_OOS:
+			(*oos)++;
+			break;
+		default:
+			(*busy)++;
+			break;
+		}
+	}
+}
+
+static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out, "%-5s %-4s %-12s %-8s %-5s %-6s "
+				    "%5s %5s %5s\n", "SPAN", "TYPE", "SWITCH",
+				    "SIDE", "LINK", "DCHAN", "IDLE", "BUSY",
+				    "OOS");
+	for (unsigned i = 0; i < gw->nspans; i++) {
+		struct tdm_span *s = gw->spans[i];
+		unsigned idle, busy, oos;
+
+		chan_counts(s, &idle, &busy, &oos);
+		if (r->json) {
+			json_sep(r);
+			evbuffer_add_printf(
+				r->out,
+				"{\"span\":%d,\"type\":\"%s\",\"switch\":"
+				"\"%s\",\"side\":\"%s\",\"link\":\"%s\","
+				"\"dchan\":\"%s\",\"channels\":%u,\"idle\":%u,"
+				"\"in_use\":%u,\"out_of_service\":%u}",
+				tdm_span_id(s), tdm_span_type_name(s),
+				tdm_span_switch_name(s),
+				tdm_span_is_network(s) ? "network" : "cpe",
+				tdm_span_link_up(s) ? "up" : "down",
+				tdm_span_dchan_up(s) ? "up" : "down",
+				tdm_span_nchan(s), idle, busy, oos);
+		} else {
+			evbuffer_add_printf(
+				r->out,
+				"%-5d %-4s %-12s %-8s %-5s %-6s %5u %5u %5u\n",
+				tdm_span_id(s), tdm_span_type_name(s),
+				tdm_span_switch_name(s),
+				tdm_span_is_network(s) ? "network" : "cpe",
+				tdm_span_link_up(s) ? "up" : "down",
+				tdm_span_dchan_up(s) ? "up" : "down", idle,
+				busy, oos);
+		}
+	}
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	return 0;
+}
+
+static int cmd_channels(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	int only = argc > 0 ? atoi(argv[0]) : 0;
+
+	if (argc > 0 && (only <= 0 || !gw_span(gw, only))) {
+		evbuffer_add_printf(r->out, "no span '%s'\n", argv[0]);
+		return EINVAL;
+	}
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out, "%-5s %-5s %s\n", "SPAN", "CHAN",
+				    "STATE");
+	for (unsigned i = 0; i < gw->nspans; i++) {
+		struct tdm_span *s = gw->spans[i];
+
+		if (only && tdm_span_id(s) != only)
+			continue;
+		for (unsigned c = 1; c <= tdm_span_nchan(s); c++) {
+			const char *st =
+				tdm_chan_state_name(tdm_span_chan_state(s, c));
+
+			if (r->json) {
+				json_sep(r);
+				evbuffer_add_printf(r->out,
+						    "{\"span\":%d,\"chan\":%u,"
+						    "\"state\":\"%s\"}",
+						    tdm_span_id(s), c, st);
+			} else {
+				evbuffer_add_printf(r->out, "%-5d %-5u %s\n",
+						    tdm_span_id(s), c, st);
+			}
+		}
+	}
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	return 0;
+}
+
+static unsigned trunk_active(struct gw *gw, const char *name);
+
+static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out, "%-12s %-4s %-24s %6s\n", "TRUNK",
+				    "TYPE", "WHERE", "CALLS");
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+		char where[160] = "";
+
+		if (t->kind == GW_TRUNK_SIP) {
+			snprintf(where, sizeof(where), "%s", t->peer_str);
+		} else {
+			size_t n = 0;
+
+			n += (size_t)snprintf(where, sizeof(where), "spans ");
+			for (unsigned s = 0; s < t->nspans && n < sizeof(where);
+			     s++)
+				n += (size_t)snprintf(where + n,
+						      sizeof(where) - n, "%s%d",
+						      s ? "," : "",
+						      t->spans[s]);
+		}
+		if (r->json) {
+			json_sep(r);
+			evbuffer_add_printf(r->out, "{\"name\":");
+			json_str(r->out, t->name);
+			evbuffer_add_printf(r->out, ",\"type\":\"%s\","
+					    "\"where\":",
+					    t->kind == GW_TRUNK_SIP ? "sip"
+								    : "tdm");
+			json_str(r->out, where);
+			evbuffer_add_printf(r->out, ",\"calls\":%u}",
+					    trunk_active(gw, t->name));
+		} else {
+			evbuffer_add_printf(r->out, "%-12s %-4s %-24s %6u\n",
+					    t->name,
+					    t->kind == GW_TRUNK_SIP ? "sip"
+								    : "tdm",
+					    where, trunk_active(gw, t->name));
+		}
+	}
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	return 0;
+}
+
+struct count_arg {
+	const char *name;
+	unsigned n;
+};
+
+static void count_call(const struct gw_call_info *ci, void *arg)
+{
+	struct count_arg *ca = arg;
+
+	if (strcmp(ci->state, "ended") && (!strcmp(ci->in_trunk, ca->name) ||
+					   !strcmp(ci->out_trunk, ca->name)))
+		ca->n++;
+}
+
+static unsigned trunk_active(struct gw *gw, const char *name)
+{
+	struct count_arg ca = {name, 0};
+
+	gw_call_foreach(gw, count_call, &ca);
+	return ca.n;
+}
+
+static void print_call(const struct gw_call_info *ci, void *arg)
+{
+	struct reply *r = arg;
+	int64_t now = tg_time_ms();
+	char dur[32];
+
+	fmt_duration(dur, sizeof(dur), now - ci->start_ms);
+	if (!r->json) {
+		char where[32] = "-";
+
+		if (ci->span)
+			snprintf(where, sizeof(where), "%d/%d", ci->span,
+				 ci->chan);
+		evbuffer_add_printf(r->out,
+				    "%-8.8s %-8s %-8s %-16s %-16s %-6s %-4s "
+				    "%s\n",
+				    ci->id, ci->direction, ci->state,
+				    ci->calling, ci->called, where,
+				    *ci->codec ? ci->codec : "-", dur);
+		return;
+	}
+	json_sep(r);
+	evbuffer_add_printf(r->out, "{\"id\":\"%s\",\"direction\":\"%s\","
+			    "\"state\":\"%s\",\"calling\":",
+			    ci->id, ci->direction, ci->state);
+	json_str(r->out, ci->calling);
+	evbuffer_add_printf(r->out, ",\"called\":");
+	json_str(r->out, ci->called);
+	evbuffer_add_printf(r->out, ",\"in_trunk\":");
+	json_str(r->out, ci->in_trunk);
+	evbuffer_add_printf(r->out, ",\"out_trunk\":");
+	json_str(r->out, ci->out_trunk);
+	evbuffer_add_printf(r->out, ",\"span\":%d,\"chan\":%d,\"codec\":\"%s\","
+			    "\"duration_ms\":%lld,\"answered\":%s,"
+			    "\"sip_call_id\":",
+			    ci->span, ci->chan, ci->codec,
+			    (long long)(now - ci->start_ms),
+			    ci->answer_ms ? "true" : "false");
+	json_str(r->out, ci->call_id);
+	evbuffer_add(r->out, "}", 1);
+}
+
+static int cmd_calls(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out,
+				    "%-8s %-8s %-8s %-16s %-16s %-6s %-4s %s\n",
+				    "ID", "DIR", "STATE", "CALLING", "CALLED",
+				    "CHAN", "CODEC", "TIME");
+	gw_call_foreach(gw, print_call, r);
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	else
+		evbuffer_add_printf(r->out, "%u call(s)\n", gw->ncalls);
+	return 0;
+}
+
+static void print_cdr(const struct cdr_record *c, void *arg)
+{
+	struct reply *r = arg;
+	char start[32];
+
+	tg_time_fmt(start, sizeof(start), c->start_ms);
+	if (!r->json) {
+		evbuffer_add_printf(
+			r->out, "%-24s %-8s %-14s %-14s %-10s %5d %4d %6.1f\n",
+			start, cdr_direction_name(c->direction), c->calling,
+			c->called, cdr_disposition_name(c->disposition),
+			c->q850_cause, c->sip_status,
+			(double)(c->end_ms - c->start_ms) / 1000.0);
+		return;
+	}
+	json_sep(r);
+	evbuffer_add_printf(r->out, "{\"id\":\"%s\",\"start\":\"%s\","
+			    "\"direction\":\"%s\",\"calling\":",
+			    c->id, start, cdr_direction_name(c->direction));
+	json_str(r->out, c->calling);
+	evbuffer_add_printf(r->out, ",\"called\":");
+	json_str(r->out, c->called);
+	evbuffer_add_printf(r->out, ",\"in_trunk\":");
+	json_str(r->out, c->in_trunk);
+	evbuffer_add_printf(r->out, ",\"out_trunk\":");
+	json_str(r->out, c->out_trunk);
+	evbuffer_add_printf(r->out,
+			    ",\"span\":%d,\"chan\":%d,\"disposition\":\"%s\","
+			    "\"q850_cause\":%d,\"sip_status\":%d,"
+			    "\"duration_ms\":%lld,\"answered\":%s,"
+			    "\"codec\":\"%s\",\"sip_call_id\":",
+			    c->span, c->chan,
+			    cdr_disposition_name(c->disposition),
+			    c->q850_cause, c->sip_status,
+			    (long long)(c->end_ms - c->start_ms),
+			    c->answer_ms ? "true" : "false", c->codec);
+	json_str(r->out, c->sip_call_id);
+	evbuffer_add(r->out, "}", 1);
+}
+
+static int cmd_cdr(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	long n = 10;
+	int err;
+
+	if (argc < 1 || strcmp(argv[0], "tail")) {
+		evbuffer_add_printf(r->out, "usage: cdr tail [N]\n");
+		return EINVAL;
+	}
+	if (argc > 1) {
+		char *end;
+
+		n = strtol(argv[1], &end, 10);
+		if (*end || n < 1 || n > 10000) {
+			evbuffer_add_printf(r->out, "N must be 1 to 10000\n");
+			return EINVAL;
+		}
+	}
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out,
+				    "%-24s %-8s %-14s %-14s %-10s %5s %4s %6s\n",
+				    "START", "DIR", "CALLING", "CALLED",
+				    "RESULT", "CAUSE", "SIP", "SECS");
+	err = cdr_db_tail(gw->cfg.db_path, (unsigned)n, print_cdr, r);
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	if (err) {
+		evbuffer_drain(r->out, evbuffer_get_length(r->out));
+		evbuffer_add_printf(r->out, "cannot read CDRs: %s\n",
+				    strerror(err));
+	}
+	return err;
+}
+
+static int cmd_reload(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	char msg[512];
+	int err = gw_reload(gw, msg, sizeof(msg));
+
+	if (r->json && !err) {
+		evbuffer_add_printf(r->out, "{\"result\":");
+		json_str(r->out, msg);
+		evbuffer_add_printf(r->out, "}\n");
+	} else {
+		evbuffer_add_printf(r->out, "%s\n", msg);
+	}
+	return err;
+}
+
+static const struct {
+	const char *word1, *word2;
+	int (*fn)(struct gw *, struct reply *, int, char **);
+	const char *help;
+} commands[] = {
+	{"status", NULL, cmd_status, "status"},
+	{"version", NULL, cmd_version, "version"},
+	{"show", "spans", cmd_spans, "show spans"},
+	{"show", "channels", cmd_channels, "show channels [SPAN]"},
+	{"show", "trunks", cmd_trunks, "show trunks"},
+	{"show", "calls", cmd_calls, "show calls"},
+	{"cdr", NULL, cmd_cdr, "cdr tail [N]"},
+	{"reload", NULL, cmd_reload, "reload"},
+};
+
+static int dispatch(struct gw *gw, struct reply *r, char *line)
+{
+	char *argv[8], *save = NULL, *tok;
+	int argc = 0;
+
+	for (tok = strtok_r(line, " \t\r\n", &save); tok && argc < 8;
+	     tok = strtok_r(NULL, " \t\r\n", &save))
+		argv[argc++] = tok;
+	if (argc < 2 || (strcmp(argv[0], "json") && strcmp(argv[0], "text"))) {
+		evbuffer_add_printf(r->out, "bad request\n");
+		return EINVAL;
+	}
+	r->json = !strcmp(argv[0], "json");
+	r->first = true;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(commands); i++) {
+		int skip = commands[i].word2 ? 3 : 2;
+
+		if (strcmp(argv[1], commands[i].word1))
+			continue;
+		if (commands[i].word2 &&
+		    (argc < 3 || strcmp(argv[2], commands[i].word2)))
+			continue;
+		return commands[i].fn(gw, r, argc - skip, argv + skip);
+	}
+	evbuffer_add_printf(r->out, "unknown command; commands are:\n");
+	for (size_t i = 0; i < TG_ARRAY_SIZE(commands); i++)
+		evbuffer_add_printf(r->out, "  %s\n", commands[i].help);
+	return EINVAL;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static void on_written(struct bufferevent *bev, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		bufferevent_free(bev);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct gw_ctl *ctl = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct reply r = {0};
+	char *line;
+	size_t len;
+	int err;
+
+	line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	if (!line) {
+		if (evbuffer_get_length(in) > MAX_REQUEST)
+			bufferevent_free(bev);
+		return;
+	}
+	r.out = evbuffer_new();
+	if (!r.out) {
+		free(line);
+		bufferevent_free(bev);
+		return;
+	}
+	err = dispatch(ctl->gw, &r, line);
+	free(line);
+	bufferevent_write(bev, err ? "ERR\n" : "OK\n", err ? 4 : 3);
+	bufferevent_write_buffer(bev, r.out);
+	evbuffer_free(r.out);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, on_written, on_conn_event, ctl);
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+		      struct sockaddr *sa, int socklen, void *arg)
+{
+	struct gw_ctl *ctl = arg;
+	struct bufferevent *bev;
+
+	bev = bufferevent_socket_new(evconnlistener_get_base(lev), fd,
+				     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		close(fd);
+		return;
+	}
+	bufferevent_setcb(bev, on_read, NULL, on_conn_event, ctl);
+	bufferevent_enable(bev, EV_READ);
+}
+
+int gw_ctl_open(struct gw_ctl **ctlp, struct gw *gw, const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct gw_ctl *ctl;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		gw_err("control socket path %s is too long", path);
+		return ENAMETOOLONG;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return ENOMEM;
+	ctl->gw = gw;
+	tg_strlcpy(ctl->path, path, sizeof(ctl->path));
+	tg_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	/* A socket file left by a crashed daemon would block bind. */
+	unlink(path);
+	ctl->lev = evconnlistener_new_bind(
+		gw->base, on_accept, ctl,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+		(struct sockaddr *)&sun, sizeof(sun));
+	if (!ctl->lev) {
+		int err = errno;
+
+		gw_err("control socket %s: %s", path, strerror(err));
+		free(ctl);
+		return err ? err : EIO;
+	}
+	chmod(path, 0660);
+	*ctlp = ctl;
+	return 0;
+}
+
+void gw_ctl_close(struct gw_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	evconnlistener_free(ctl->lev);
+	unlink(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,659 @@
+/* pstnsim/call.c  Calls: rules, answering, originating, call records */
+#define LOG_MODULE "pstnsim"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pstnsim/pstnsim.h"
+#include "util/util.h"
+
+#define MEASURE_SKIP_MS 100     /* let the far end's path settle first */
+#define GUARD_MS 40000          /* longer than T305 + T308 twice */
+
+static const struct {
+	const char *name;
+	enum ps_action act;
+	int cause;
+} actions[] = {
+	{"answer", PS_ACT_ANSWER, 0},
+	{"progress", PS_ACT_PROGRESS, 0},
+	{"alert-inband", PS_ACT_ALERT_INBAND, 0},
+	{"noanswer", PS_ACT_NOANSWER, 0},
+	{"busy", PS_ACT_REJECT, PRI_CAUSE_USER_BUSY},
+	{"unallocated", PS_ACT_REJECT, PRI_CAUSE_UNALLOCATED},
+	{"congestion", PS_ACT_REJECT, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION},
+};
+
+int ps_rule_parse(struct ps_rule *rule, const char *arg)
+{
+	const char *eq = strchr(arg, '='), *act;
+	size_t plen;
+
+	if (!eq)
+		return EINVAL;
+	plen = (size_t)(eq - arg);
+	if (plen >= sizeof(rule->prefix))
+		return EINVAL;
+	memcpy(rule->prefix, arg, plen);
+	rule->prefix[plen] = '\0';
+	act = eq + 1;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(actions); i++) {
+		if (!strcmp(act, actions[i].name)) {
+			rule->act = actions[i].act;
+			rule->cause = actions[i].cause;
+			return 0;
+		}
+	}
+	if (!strncmp(act, "reject:", 7)) {
+		char *end;
+		long n = strtol(act + 7, &end, 10);
+
+		if (end == act + 7 || *end || n < 1 || n > 127)
+			return EINVAL;
+		rule->act = PS_ACT_REJECT;
+		rule->cause = (int)n;
+		return 0;
+	}
+	return EINVAL;
+}
+
+enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
+			      int *causep)
+{
+	const struct ps_rule *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < conf->nrules; i++) {
+		const struct ps_rule *r = &conf->rules[i];
+		size_t len = strlen(r->prefix);
+
+		if (strncmp(num, r->prefix, len))
+			continue;
+		if (!best || len > best_len) {
+			best = r;
+			best_len = len;
+		}
+	}
+	if (!best) {
+		*causep = 0;
+		return PS_ACT_ANSWER;
+	}
+	*causep = best->cause;
+	return best->act;
+}
+
+/* ---- call objects ------------------------------------------------------ */
+
+static void call_destroy(void *arg)
+{
+	struct ps_call *call = arg;
+
+	if (call->tmr)
+		event_free(call->tmr);
+}
+
+static void on_call_timer(evutil_socket_t fd, short what, void *arg);
+
+static int call_alloc(struct ps_call **callp, struct ps_span *span,
+		      q931_call *qc, unsigned chan, bool out)
+{
+	struct ps_call *call;
+
+	call = obj_zalloc(sizeof(*call), call_destroy);
+	if (!call)
+		return ENOMEM;
+	call->tmr = evtimer_new(ps.base, on_call_timer, call);
+	if (!call->tmr) {
+		obj_deref(call);
+		return ENOMEM;
+	}
+	call->span = span;
+	call->qc = qc;
+	call->chan = chan;
+	call->out = out;
+	call->setup_ms = tg_time_ms();
+	call->cause = -1;
+	if (chan)
+		span->chans[chan] = call;
+	LIST_INSERT_HEAD(&span->calls, call, le);
+	if (out)
+		ps.stats.calls_out++;
+	else
+		ps.stats.calls_in++;
+	*callp = call;
+	return 0;
+}
+
+static struct ps_call *call_find(struct ps_span *span, const q931_call *qc)
+{
+	struct ps_call *call;
+
+	if (!qc)
+		return NULL;
+	LIST_FOREACH(call, &span->calls, le)
+		if (call->qc == qc)
+			return call;
+	return NULL;
+}
+
+static void call_timer(struct ps_call *call, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(call->tmr, &tv);
+}
+
+static void emit_record(const struct ps_call *call)
+{
+	char calling[PS_NUMLEN * 6 + 1], called[PS_NUMLEN * 6 + 1];
+
+	ps_json_str(calling, sizeof(calling), call->calling);
+	ps_json_str(called, sizeof(called), call->called);
+	ps_emit("{\"event\":\"call\",\"dir\":\"%s\",\"span\":%d,\"chan\":%u,"
+		"\"calling\":\"%s\",\"called\":\"%s\",\"cause\":%d,"
+		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
+		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
+		"\"frames_rx\":%u,\"rx_tone_ratio\":%.3f,"
+		"\"rx_level_dbfs\":%.1f}",
+		call->out ? "out" : "in", call->span ? call->span->idx : 0,
+		call->chan, calling, called, call->cause,
+		call->cleared_local ? "local" : "remote",
+		call->answered ? "true" : "false", (long long)call->setup_ms,
+		(long long)call->answer_ms, (long long)call->end_ms,
+		call->frames_tx, call->frames_rx, ps_meter_ratio(&call->meter),
+		ps_meter_dbfs(&call->meter));
+}
+
+/* Note the end of the call once, when clearing starts. */
+static void call_ended(struct ps_call *call, int cause, bool local)
+{
+	if (call->state == PS_CALL_CLEARING)
+		return;
+	call->state = PS_CALL_CLEARING;
+	call->cause = cause;
+	call->cleared_local = local;
+	call->end_ms = tg_time_ms();
+	call->media = false;
+	evtimer_del(call->tmr);
+	/* Guard against a release libpri finishes without telling us. */
+	call_timer(call, GUARD_MS);
+}
+
+/* The call is gone from libpri: report it and free the channel. */
+static void call_finish(struct ps_call *call)
+{
+	struct ps_span *span = call->span;
+
+	if (call->state != PS_CALL_CLEARING)
+		call_ended(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE, true);
+	evtimer_del(call->tmr);
+	emit_record(call);
+	if (call->answered)
+		ps.stats.answered++;
+	else
+		ps.stats.failed++;
+	if (call->out)
+		ps.orig_live--;
+	if (call->chan && span->chans[call->chan] == call)
+		span->chans[call->chan] = NULL;
+	LIST_REMOVE(call, le);
+	obj_deref(call);
+	ps_check_done();
+}
+
+static bool qc_alive(struct ps_span *span, q931_call *qc)
+{
+	int mode;
+
+	return span->pri && pri_get_crv(span->pri, qc, &mode) >= 0;
+}
+
+/* Clear from our side.  libpri frees the call at once when it answers
+ * with RELEASE COMPLETE (some causes before any reply), so look. */
+static void call_hangup(struct ps_call *call, int cause)
+{
+	struct ps_span *span = call->span;
+
+	call_ended(call, cause, true);
+	pri_hangup(span->pri, call->qc, cause);
+	if (!qc_alive(span, call->qc))
+		call_finish(call);
+}
+
+static void call_answered(struct ps_call *call, int hold_ms)
+{
+	call->state = PS_CALL_ACTIVE;
+	call->answered = true;
+	call->answer_ms = tg_time_ms();
+	call->answer_mono = ps_mono_us() / 1000;
+	call->media = true;
+	evtimer_del(call->tmr);
+	if (hold_ms > 0)
+		call_timer(call, hold_ms);
+}
+
+static void on_call_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct ps_call *call = arg;
+	struct ps_span *span = call->span;
+	int chan = ps_bearer_to_chan(span, call->chan);
+
+	switch (call->state) {
+	case PS_CALL_SETUP:
+		pri_answer(span->pri, call->qc, chan, 0);
+		call_answered(call, ps.conf.hangup_after);
+		break;
+	case PS_CALL_ACTIVE:
+		call_hangup(call, PRI_CAUSE_NORMAL_CLEARING);
+		break;
+	case PS_CALL_CLEARING:
+		if (!qc_alive(span, call->qc)) {
+			call_finish(call);
+			break;
+		}
+		gw_warn("span %d chan %u: release not completed, dropping it",
+			span->idx, call->chan);
+		pri_destroycall(span->pri, call->qc);
+		call_finish(call);
+		break;
+	}
+	ps_span_kick(span);
+}
+
+/* ---- events from libpri ------------------------------------------------ */
+
+static unsigned pick_free(const struct ps_span *span)
+{
+	/* From the top down, away from a gateway hunting from the bottom. */
+	for (unsigned ch = span->nchan; ch >= 1; ch--)
+		if (!span->chans[ch])
+			return ch;
+	return 0;
+}
+
+static void on_ring(struct ps_span *span, const pri_event_ring *r)
+{
+	q931_call *qc = r->call;
+	int prichan = r->channel, cause = 0, bearer;
+	bool flexible = r->flexible;
+	struct ps_call *call, *stale;
+	enum ps_action act;
+	int err;
+
+	/* A pointer we still hold was freed and reused by libpri. */
+	stale = call_find(span, qc);
+	if (stale)
+		call_finish(stale);
+
+	bearer = ps_chan_to_bearer(span, prichan);
+	if (bearer > 0 && span->chans[bearer] && flexible)
+		bearer = 0;
+	if (bearer == 0)
+		bearer = (int)pick_free(span);
+
+	err = call_alloc(&call, span, qc,
+			 bearer > 0 && !span->chans[bearer] ? (unsigned)bearer
+							    : 0,
+			 false);
+	if (err) {
+		pri_hangup(span->pri, qc, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		return;
+	}
+	tg_strlcpy(call->calling, r->callingnum, sizeof(call->calling));
+	tg_strlcpy(call->called, r->callednum, sizeof(call->called));
+	if (bearer < 0) {
+		call_hangup(call, PRI_CAUSE_IDENTIFIED_CHANNEL_NOTEXIST);
+		return;
+	}
+	if (!call->chan) {
+		call_hangup(call, bearer ? PRI_CAUSE_REQUESTED_CHAN_UNAVAIL
+					 : PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION);
+		return;
+	}
+	if (ps.shutting_down) {
+		call_hangup(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		return;
+	}
+	prichan = ps_bearer_to_chan(span, call->chan);
+	act = ps_rule_lookup(&ps.conf, call->called, &cause);
+	call->act = act;
+	gw_info("span %d chan %u: SETUP %s -> %s", span->idx, call->chan,
+		call->calling, call->called);
+	switch (act) {
+	case PS_ACT_ANSWER:
+	case PS_ACT_NOANSWER:
+		pri_proceeding(span->pri, qc, prichan, 0);
+		pri_acknowledge(span->pri, qc, prichan, 0);
+		break;
+	case PS_ACT_PROGRESS:
+		pri_proceeding(span->pri, qc, prichan, 0);
+		pri_progress(span->pri, qc, prichan, 1);
+		call->media = true;
+		break;
+	case PS_ACT_ALERT_INBAND:
+		pri_acknowledge(span->pri, qc, prichan, 1);
+		call->media = true;
+		break;
+	case PS_ACT_REJECT:
+		/* libpri sends no DISCONNECT for a call it never answered
+		 * (only RELEASE COMPLETE for a few causes): proceed first,
+		 * as a network does before clearing with a cause. */
+		pri_proceeding(span->pri, qc, prichan, 0);
+		call_hangup(call, cause);
+		return;
+	}
+	if (act != PS_ACT_NOANSWER)
+		call_timer(call, ps.conf.answer_after);
+}
+
+static void on_early(struct ps_span *span, q931_call *qc, int progressmask)
+{
+	struct ps_call *call = call_find(span, qc);
+
+	if (call && call->state == PS_CALL_SETUP &&
+	    (progressmask & PRI_PROG_INBAND_AVAILABLE))
+		call->media = true;
+}
+
+static void on_restart(struct ps_span *span, int prichan)
+{
+	struct ps_call *call, *next;
+	int bearer = ps_chan_to_bearer(span, prichan);
+
+	for (call = LIST_FIRST(&span->calls); call; call = next) {
+		next = LIST_NEXT(call, le);
+		if (bearer > 0 && call->chan != (unsigned)bearer)
+			continue;
+		call_ended(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE, false);
+		pri_destroycall(span->pri, call->qc);
+		call_finish(call);
+	}
+}
+
+void ps_call_event(struct ps_span *span, const pri_event *e)
+{
+	struct ps_call *call;
+	q931_call *qc;
+	int cause;
+
+	switch (e->e) {
+	case PRI_EVENT_RING:
+		on_ring(span, &e->ring);
+		break;
+	case PRI_EVENT_PROCEEDING:
+	case PRI_EVENT_PROGRESS:
+		on_early(span, e->proceeding.call, e->proceeding.progressmask);
+		break;
+	case PRI_EVENT_RINGING:
+		on_early(span, e->ringing.call, e->ringing.progressmask);
+		break;
+	case PRI_EVENT_ANSWER:
+		call = call_find(span, e->answer.call);
+		if (call && call->state == PS_CALL_SETUP) {
+			int hold = ps.conf.hold;
+
+			if (ps.conf.hangup_after > 0 &&
+			    ps.conf.hangup_after < hold)
+				hold = ps.conf.hangup_after;
+			call_answered(call, hold);
+		}
+		break;
+	case PRI_EVENT_HANGUP_REQ:
+		qc = e->hangup.call;
+		cause = e->hangup.cause;
+		call = call_find(span, qc);
+		if (call)
+			call_ended(call, cause, false);
+		pri_hangup(span->pri, qc, cause);
+		if (call && !qc_alive(span, qc))
+			call_finish(call);
+		break;
+	case PRI_EVENT_HANGUP:
+		qc = e->hangup.call;
+		cause = e->hangup.cause;
+		call = call_find(span, qc);
+		if (call)
+			call_ended(call, cause, false);
+		/* After RELEASE or RELEASE COMPLETE, libpri waits for this to
+		 * send RELEASE COMPLETE and free the call record. */
+		pri_hangup(span->pri, qc, cause);
+		if (call)
+			call_finish(call);
+		break;
+	case PRI_EVENT_HANGUP_ACK:
+		call = call_find(span, e->hangup.call);
+		if (call) {
+			call_ended(call, e->hangup.cause, false);
+			call_finish(call);
+		}
+		break;
+	case PRI_EVENT_RESTART:
+		on_restart(span, e->restart.channel);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- media ------------------------------------------------------------- */
+
+void ps_call_tx(struct ps_call *call, uint8_t *blk)
+{
+	call->frames_tx++;
+	switch (ps.conf.media) {
+	case PS_MEDIA_ECHO:
+		if (call->echo_valid)
+			memcpy(blk, call->echo, TDM_FRAME_SAMPLES);
+		else
+			memset(blk, ps_audio_silence(), TDM_FRAME_SAMPLES);
+		call->echo_valid = false;
+		break;
+	case PS_MEDIA_TONE:
+		ps_audio_tone(blk, &call->tone_phase);
+		break;
+	case PS_MEDIA_SILENCE:
+		memset(blk, ps_audio_silence(), TDM_FRAME_SAMPLES);
+		break;
+	}
+}
+
+void ps_call_rx(struct ps_call *call, const uint8_t *blk)
+{
+	call->frames_rx++;
+	if (ps.conf.media == PS_MEDIA_ECHO) {
+		memcpy(call->echo, blk, TDM_FRAME_SAMPLES);
+		call->echo_valid = true;
+	}
+	if (call->state == PS_CALL_ACTIVE &&
+	    ps_mono_us() / 1000 >= call->answer_mono + MEASURE_SKIP_MS)
+		ps_audio_measure(&call->meter, blk);
+}
+
+/* ---- whole-program operations ------------------------------------------ */
+
+void ps_call_clear_span(struct ps_span *span, int cause)
+{
+	struct ps_call *call;
+
+	while ((call = LIST_FIRST(&span->calls))) {
+		call_ended(call, cause, true);
+		call_finish(call);
+	}
+}
+
+void ps_call_hangup_all(void)
+{
+	for (int i = 0; i < ps.conf.nspans; i++) {
+		struct ps_span *span = &ps.spans[i];
+		struct ps_call *call, *next;
+
+		for (call = LIST_FIRST(&span->calls); call; call = next) {
+			next = LIST_NEXT(call, le);
+			if (call->state != PS_CALL_CLEARING)
+				call_hangup(call, PRI_CAUSE_NORMAL_CLEARING);
+		}
+		ps_span_kick(span);
+	}
+}
+
+unsigned ps_call_count(void)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < ps.conf.nspans; i++) {
+		struct ps_call *call;
+
+		LIST_FOREACH(call, &ps.spans[i].calls, le)
+			n++;
+	}
+	return n;
+}
+
+/* ---- originating ------------------------------------------------------- */
+
+/* NUMBER + k with the same number of digits, wrapping like an odometer. */
+static void number_add(char *out, size_t size, const char *base, int k)
+{
+	size_t len = tg_strlcpy(out, base, size);
+
+	if (len >= size)
+		len = size - 1;
+	for (size_t i = len; i-- > 0 && k > 0;) {
+		int d = out[i] - '0' + k % 10;
+
+		k /= 10;
+		if (d >= 10) {
+			d -= 10;
+			k++;
+		}
+		out[i] = (char)('0' + d);
+	}
+}
+
+static void place_call(void)
+{
+	struct ps_span *span = NULL;
+	struct ps_call *call;
+	struct pri_sr *sr;
+	char to[PS_NUMLEN];
+	unsigned chan = 0;
+	int idx = ps.orig_placed++;
+	int err, law;
+	q931_call *qc;
+
+	if (ps.conf.to_step > 1)
+		number_add(to, sizeof(to), ps.conf.to, idx % ps.conf.to_step);
+	else
+		tg_strlcpy(to, ps.conf.to, sizeof(to));
+
+	for (int i = 0; i < ps.conf.nspans && !chan; i++) {
+		struct ps_span *s = &ps.spans[(ps.orig_rr + i) %
+					     ps.conf.nspans];
+
+		if (!ps_span_ready(s))
+			continue;
+		chan = pick_free(s);
+		if (chan)
+			span = s;
+	}
+	ps.orig_rr = (ps.orig_rr + 1) % ps.conf.nspans;
+
+	qc = span ? pri_new_call(span->pri) : NULL;
+	if (!qc) {
+		/* Report a call we could not place like a congested one. */
+		struct ps_call fail = {.out = true, .cause = 34,
+				       .cleared_local = true};
+
+		fail.setup_ms = fail.end_ms = tg_time_ms();
+		tg_strlcpy(fail.calling, ps.conf.from, sizeof(fail.calling));
+		tg_strlcpy(fail.called, to, sizeof(fail.called));
+		emit_record(&fail);
+		ps.stats.calls_out++;
+		ps.stats.failed++;
+		gw_warn("originate: no free B-channel for call %d", idx + 1);
+		return;
+	}
+	err = call_alloc(&call, span, qc, chan, true);
+	if (err) {
+		pri_destroycall(span->pri, qc);
+		ps.stats.calls_out++;
+		ps.stats.failed++;
+		return;
+	}
+	ps.orig_live++;
+	tg_strlcpy(call->calling, ps.conf.from, sizeof(call->calling));
+	tg_strlcpy(call->called, to, sizeof(call->called));
+
+	sr = pri_sr_new();
+	if (!sr) {
+		call_finish(call);
+		return;
+	}
+	law = ps.conf.e1 ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW;
+	pri_sr_set_channel(sr, ps_bearer_to_chan(span, chan), 1, 0);
+	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
+	pri_sr_set_called(sr, call->called, PRI_UNKNOWN, 1);
+	pri_sr_set_caller(sr, call->calling, NULL, PRI_UNKNOWN,
+			  PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	err = pri_setup(span->pri, qc, sr);
+	pri_sr_free(sr);
+	if (err) {
+		gw_warn("span %d: SETUP failed", span->idx);
+		pri_destroycall(span->pri, qc);
+		call_finish(call);
+		return;
+	}
+	ps_span_kick(span);
+}
+
+static void orig_arm(void)
+{
+	int64_t due = ps.orig_start_us +
+		      (int64_t)((double)ps.orig_placed * 1e6 / ps.conf.rate);
+	int64_t rel = due - ps_mono_us();
+	struct timeval tv;
+
+	if (rel < 0)
+		rel = 0;
+	tv.tv_sec = rel / 1000000;
+	tv.tv_usec = rel % 1000000;
+	evtimer_add(ps.ev_orig, &tv);
+}
+
+static void on_orig(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t el = ps_mono_us() - ps.orig_start_us;
+	int due = (int)((double)el * ps.conf.rate / 1e6) + 1;
+
+	if (ps.shutting_down)
+		return;
+	if (due > ps.conf.originate)
+		due = ps.conf.originate;
+	while (ps.orig_placed < due)
+		place_call();
+	if (ps.orig_placed < ps.conf.originate)
+		orig_arm();
+	else
+		ps_check_done();
+}
+
+void ps_orig_check_start(void)
+{
+	if (ps.conf.originate <= 0 || ps.orig_started || ps.shutting_down)
+		return;
+	for (int i = 0; i < ps.conf.nspans; i++)
+		if (!ps_span_ready(&ps.spans[i]))
+			return;
+	ps.ev_orig = evtimer_new(ps.base, on_orig, NULL);
+	if (!ps.ev_orig) {
+		gw_err("originate: out of memory");
+		return;
+	}
+	ps.orig_started = true;
+	ps.orig_start_us = ps_mono_us();
+	gw_notice("originating %d calls at %.1f/s", ps.conf.originate,
+		  ps.conf.rate);
+	orig_arm();
+}

@@ -1,0 +1,488 @@
+/* pstnsim/main.c  PSTN simulator: options, event loop, JSON output */
+#define LOG_MODULE "pstnsim"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "pstnsim/pstnsim.h"
+#include "util/util.h"
+
+#define SHUTDOWN_GRACE_MS 1000
+#define MAX_RULES 256
+
+struct ps ps;
+
+static const struct {
+	const char *name;
+	int type;
+} switches[] = {
+	{"ni2", PRI_SWITCH_NI2},
+	{"ni1", PRI_SWITCH_NI1},
+	{"dms100", PRI_SWITCH_DMS100},
+	{"lucent5e", PRI_SWITCH_LUCENT5E},
+	{"att4ess", PRI_SWITCH_ATT4ESS},
+	{"euroisdn_e1", PRI_SWITCH_EUROISDN_E1},
+	{"euroisdn_t1", PRI_SWITCH_EUROISDN_T1},
+	{"qsig", PRI_SWITCH_QSIG},
+};
+
+int64_t ps_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ps_emit(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+void ps_json_str(char *out, size_t size, const char *in)
+{
+	size_t o = 0;
+
+	for (; *in && o + 7 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			/* Q.931 numbers are IA5: anything else is escaped. */
+			o += (size_t)snprintf(out + o, size - o, "\\u%04x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
+{
+	/* Whatever did not release in time is reported as it stands. */
+	for (int i = 0; i < ps.conf.nspans; i++)
+		ps_call_clear_span(&ps.spans[i],
+				   PRI_CAUSE_NORMAL_CLEARING);
+	event_base_loopbreak(ps.base);
+}
+
+static void begin_shutdown(const char *why)
+{
+	struct timeval tv = {SHUTDOWN_GRACE_MS / 1000,
+			     (SHUTDOWN_GRACE_MS % 1000) * 1000};
+
+	if (ps.shutting_down)
+		return;
+	gw_notice("shutting down: %s", why);
+	ps.shutting_down = true;
+	if (ps.ev_orig)
+		evtimer_del(ps.ev_orig);
+	ps_call_hangup_all();
+	if (!ps_call_count()) {
+		event_base_loopbreak(ps.base);
+		return;
+	}
+	evtimer_add(ps.ev_exit, &tv);
+}
+
+void ps_check_done(void)
+{
+	if (ps.shutting_down) {
+		if (!ps_call_count())
+			event_base_loopbreak(ps.base);
+		return;
+	}
+	if (ps.conf.exit_when_done && ps.orig_started &&
+	    ps.orig_placed >= ps.conf.originate && ps.orig_live <= 0)
+		begin_shutdown("all originated calls finished");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	begin_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_duration(evutil_socket_t fd, short what, void *arg)
+{
+	begin_shutdown("--duration reached");
+}
+
+/* ---- libpri logging ---------------------------------------------------- */
+
+static void pri_msg_cb(struct pri *pri, char *s)
+{
+	if (ps.conf.verbose)
+		fputs(s, stderr);
+}
+
+static void pri_err_cb(struct pri *pri, char *s)
+{
+	/* Errors are worth a line even without --verbose; never stdout. */
+	fputs(s, stderr);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fputs("usage: pstnsim [options]\n"
+	      "  --dir DIR             socket directory (./run)\n"
+	      "  --spans N             number of spans (1)\n"
+	      "  --type t1|e1          span type (t1)\n"
+	      "  --switch TYPE         ni2 ni1 dms100 lucent5e att4ess\n"
+	      "                        euroisdn_e1 euroisdn_t1 qsig (ni2)\n"
+	      "  --side network|cpe    our Q.931 role (network)\n"
+	      "  --rule PREFIX=ACTION  answer progress alert-inband busy\n"
+	      "                        unallocated congestion noanswer\n"
+	      "                        reject:N\n"
+	      "  --answer-after MS     delay before CONNECT (200)\n"
+	      "  --hangup-after MS     clear answered calls after MS\n"
+	      "                        (0: never)\n"
+	      "  --media echo|tone:HZ|silence   (echo)\n"
+	      "  --detect HZ           tone measured on received audio (1000)\n"
+	      "  --originate N --rate CPS --to NUM --from NUM\n"
+	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "  --exit-when-done      exit once originated calls finished\n"
+	      "  --duration S          exit after S seconds\n"
+	      "  --verbose             libpri messages and more logs on\n"
+	      "                        stderr\n",
+	      f);
+}
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "pstnsim: bad value for --%s: '%s' (%s)\n", opt, val,
+		why);
+	return EINVAL;
+}
+
+static int parse_long(const char *opt, const char *val, long min, long max,
+		      long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (errno || end == val || *end || v < min || v > max) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "integer %ld..%ld expected", min,
+			 max);
+		return bad(opt, val, why);
+	}
+	*out = v;
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+enum {
+	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
+	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
+	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP,
+};
+
+static const struct option longopts[] = {
+	{"dir", required_argument, NULL, O_DIR},
+	{"spans", required_argument, NULL, O_SPANS},
+	{"type", required_argument, NULL, O_TYPE},
+	{"switch", required_argument, NULL, O_SWITCH},
+	{"side", required_argument, NULL, O_SIDE},
+	{"rule", required_argument, NULL, O_RULE},
+	{"answer-after", required_argument, NULL, O_ANSWER},
+	{"hangup-after", required_argument, NULL, O_HANGUP},
+	{"media", required_argument, NULL, O_MEDIA},
+	{"detect", required_argument, NULL, O_DETECT},
+	{"originate", required_argument, NULL, O_ORIG},
+	{"rate", required_argument, NULL, O_RATE},
+	{"to", required_argument, NULL, O_TO},
+	{"from", required_argument, NULL, O_FROM},
+	{"to-step", required_argument, NULL, O_STEP},
+	{"hold", required_argument, NULL, O_HOLD},
+	{"exit-when-done", no_argument, NULL, O_DONE},
+	{"duration", required_argument, NULL, O_DURATION},
+	{"verbose", no_argument, NULL, O_VERBOSE},
+	{"help", no_argument, NULL, O_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static int parse_args(struct ps_conf *c, int argc, char **argv)
+{
+	const char *name;
+	long v;
+	int opt, err = 0;
+	bool have_to = false, have_rate = false;
+
+	*c = (struct ps_conf){
+		.dir = "./run", .nspans = 1, .switchtype = PRI_SWITCH_NI2,
+		.node = PRI_NETWORK, .answer_after = 200, .tone_hz = 1000,
+		.detect_hz = 1000, .rate = 1, .hold = 1000,
+	};
+	c->rules = calloc(MAX_RULES, sizeof(*c->rules));
+	if (!c->rules)
+		return ENOMEM;
+	tg_strlcpy(c->from, "5550000", sizeof(c->from));
+
+	opterr = 0;
+	while (!err && (opt = getopt_long(argc, argv, "", longopts, NULL)) !=
+			       -1) {
+		name = optind > 1 ? argv[optind - 1] : "?";
+		for (const struct option *o = longopts; o->name; o++)
+			if (o->val == opt)
+				name = o->name;
+		switch (opt) {
+		case O_DIR:
+			c->dir = optarg;
+			break;
+		case O_SPANS:
+			err = parse_long(name, optarg, 1, PS_MAXSPANS, &v);
+			c->nspans = (int)v;
+			break;
+		case O_TYPE:
+			if (!strcmp(optarg, "t1"))
+				c->e1 = false;
+			else if (!strcmp(optarg, "e1"))
+				c->e1 = true;
+			else
+				err = bad(name, optarg, "t1 or e1");
+			break;
+		case O_SWITCH:
+			err = bad(name, optarg, "unknown switch type");
+			for (size_t i = 0; i < TG_ARRAY_SIZE(switches); i++)
+				if (!strcmp(optarg, switches[i].name)) {
+					c->switchtype = switches[i].type;
+					err = 0;
+				}
+			break;
+		case O_SIDE:
+			if (!strcmp(optarg, "network") ||
+			    !strcmp(optarg, "net"))
+				c->node = PRI_NETWORK;
+			else if (!strcmp(optarg, "cpe"))
+				c->node = PRI_CPE;
+			else
+				err = bad(name, optarg, "network or cpe");
+			break;
+		case O_RULE:
+			if (c->nrules == MAX_RULES)
+				err = bad(name, optarg, "too many rules");
+			else if (ps_rule_parse(&c->rules[c->nrules], optarg))
+				err = bad(name, optarg,
+					  "PREFIX=answer|progress|alert-inband|"
+					  "busy|unallocated|congestion|"
+					  "noanswer|reject:N");
+			else
+				c->nrules++;
+			break;
+		case O_ANSWER:
+			err = parse_long(name, optarg, 0, 3600000, &v);
+			c->answer_after = (int)v;
+			break;
+		case O_HANGUP:
+			err = parse_long(name, optarg, 0, 86400000, &v);
+			c->hangup_after = (int)v;
+			break;
+		case O_MEDIA:
+			if (!strcmp(optarg, "echo")) {
+				c->media = PS_MEDIA_ECHO;
+			} else if (!strcmp(optarg, "silence")) {
+				c->media = PS_MEDIA_SILENCE;
+			} else if (!strncmp(optarg, "tone:", 5)) {
+				c->media = PS_MEDIA_TONE;
+				err = parse_long(name, optarg + 5, 1, 3999, &v);
+				c->tone_hz = (int)v;
+			} else {
+				err = bad(name, optarg,
+					  "echo, tone:HZ or silence");
+			}
+			break;
+		case O_DETECT:
+			err = parse_long(name, optarg, 1, 3999, &v);
+			c->detect_hz = (double)v;
+			break;
+		case O_ORIG:
+			err = parse_long(name, optarg, 0, 100000000, &v);
+			c->originate = (int)v;
+			break;
+		case O_RATE: {
+			char *end;
+
+			c->rate = strtod(optarg, &end);
+			if (end == optarg || *end || !(c->rate > 0) ||
+			    c->rate > 100000)
+				err = bad(name, optarg,
+					  "calls per second > 0 expected");
+			have_rate = true;
+			break;
+		}
+		case O_TO:
+			if (!*optarg || strlen(optarg) >= sizeof(c->to))
+				err = bad(name, optarg, "1 to 63 characters");
+			tg_strlcpy(c->to, optarg, sizeof(c->to));
+			have_to = true;
+			break;
+		case O_FROM:
+			if (strlen(optarg) >= sizeof(c->from))
+				err = bad(name, optarg, "up to 63 characters");
+			tg_strlcpy(c->from, optarg, sizeof(c->from));
+			break;
+		case O_STEP:
+			err = parse_long(name, optarg, 1, 100000000, &v);
+			c->to_step = (int)v;
+			break;
+		case O_HOLD:
+			err = parse_long(name, optarg, 0, 86400000, &v);
+			c->hold = (int)v;
+			break;
+		case O_DONE:
+			c->exit_when_done = true;
+			break;
+		case O_DURATION:
+			err = parse_long(name, optarg, 1, 100000000, &v);
+			c->duration = (int)v;
+			break;
+		case O_VERBOSE:
+			c->verbose = true;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "pstnsim: unknown or incomplete option "
+				"'%s'\n", name);
+			usage(stderr);
+			err = EINVAL;
+			break;
+		}
+	}
+	if (err)
+		return err;
+	if (optind < argc) {
+		fprintf(stderr, "pstnsim: unexpected argument '%s'\n",
+			argv[optind]);
+		return EINVAL;
+	}
+	if (c->originate > 0 && !have_to) {
+		fprintf(stderr, "pstnsim: --originate needs --to\n");
+		return EINVAL;
+	}
+	if (c->originate > 0 && !have_rate)
+		gw_notice("--rate not given: 1 call per second");
+	if (c->to_step > 1 && !all_digits(c->to))
+		return bad("to", c->to, "--to-step needs a number of digits");
+	if (c->exit_when_done && c->originate <= 0) {
+		fprintf(stderr,
+			"pstnsim: --exit-when-done needs --originate\n");
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_dur = NULL;
+	int err, i, opened = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	gw_log_open(GW_LOG_NOTICE, false, "pstnsim");
+	err = parse_args(&ps.conf, argc, argv);
+	if (err)
+		return 2;
+	if (ps.conf.verbose)
+		gw_log_level = GW_LOG_INFO;
+	signal(SIGPIPE, SIG_IGN);
+	pri_set_message(pri_msg_cb);
+	pri_set_error(pri_err_cb);
+
+	if (mkdir(ps.conf.dir, 0755) && errno != EEXIST) {
+		gw_err("cannot create --dir %s: %m", ps.conf.dir);
+		return 1;
+	}
+	err = ps_audio_init(&ps.conf);
+	if (err)
+		goto out;
+	ps.base = event_base_new();
+	if (!ps.base) {
+		err = ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ps.conf.nspans; i++) {
+		err = ps_span_open(&ps.spans[i], i + 1);
+		opened = i + 1;
+		if (err)
+			goto out;
+	}
+	ev_int = evsignal_new(ps.base, SIGINT, on_signal, NULL);
+	ev_term = evsignal_new(ps.base, SIGTERM, on_signal, NULL);
+	ps.ev_exit = evtimer_new(ps.base, on_exit_timer, NULL);
+	if (!ev_int || !ev_term || !ps.ev_exit) {
+		err = ENOMEM;
+		goto out;
+	}
+	event_add(ev_int, NULL);
+	event_add(ev_term, NULL);
+	if (ps.conf.duration) {
+		struct timeval tv = {ps.conf.duration, 0};
+
+		ev_dur = evtimer_new(ps.base, on_duration, NULL);
+		if (!ev_dur) {
+			err = ENOMEM;
+			goto out;
+		}
+		evtimer_add(ev_dur, &tv);
+	}
+
+	ps_emit("{\"event\":\"ready\",\"spans\":%d}", ps.conf.nspans);
+	event_base_dispatch(ps.base);
+
+	ps_emit("{\"event\":\"summary\",\"calls_in\":%u,\"calls_out\":%u,"
+		"\"answered\":%u,\"failed\":%u}",
+		ps.stats.calls_in, ps.stats.calls_out, ps.stats.answered,
+		ps.stats.failed);
+ out:
+	for (i = 0; i < opened; i++)
+		ps_span_close(&ps.spans[i]);
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_dur)
+		event_free(ev_dur);
+	if (ps.ev_exit)
+		event_free(ps.ev_exit);
+	if (ps.ev_orig)
+		event_free(ps.ev_orig);
+	if (ps.base)
+		event_base_free(ps.base);
+	ps_audio_close();
+	free(ps.conf.rules);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,186 @@
+/* pstnsim/pstnsim.h  PSTN simulator: shared types of its files */
+#ifndef TG_PSTNSIM_H
+#define TG_PSTNSIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <libpri.h>
+
+#include "tdm/vframe.h"
+
+#define PS_MAXSPANS 32
+#define PS_NUMLEN 64
+
+enum ps_action {
+	PS_ACT_ANSWER = 0,
+	PS_ACT_PROGRESS,
+	PS_ACT_ALERT_INBAND,
+	PS_ACT_NOANSWER,
+	PS_ACT_REJECT,
+};
+
+enum ps_media {
+	PS_MEDIA_ECHO = 0,
+	PS_MEDIA_TONE,
+	PS_MEDIA_SILENCE,
+};
+
+struct ps_rule {
+	char prefix[PS_NUMLEN];
+	enum ps_action act;
+	int cause;              /* PS_ACT_REJECT only */
+};
+
+struct ps_conf {
+	const char *dir;
+	int nspans;
+	bool e1;
+	int switchtype;
+	int node;               /* PRI_NETWORK or PRI_CPE */
+	struct ps_rule *rules;
+	size_t nrules;
+	int answer_after;       /* ms */
+	int hangup_after;       /* ms, 0 = never */
+	enum ps_media media;
+	int tone_hz;
+	double detect_hz;
+	int originate;          /* calls to place */
+	double rate;            /* calls per second */
+	char to[PS_NUMLEN];
+	char from[PS_NUMLEN];
+	int to_step;
+	int hold;               /* ms */
+	bool exit_when_done;
+	int duration;           /* s, 0 = none */
+	bool verbose;
+};
+
+/* Audio (audio.c): G.711 and measurement, all on 160-sample blocks. */
+struct ps_meter {
+	double tone_energy;
+	double total_energy;
+	uint64_t nsamples;
+};
+
+int ps_audio_init(const struct ps_conf *conf);
+void ps_audio_close(void);
+uint8_t ps_audio_silence(void);
+/** Fill @p out with 160 samples of the tone, starting at *phase. */
+void ps_audio_tone(uint8_t *out, uint32_t *phase);
+/** Add one received block to the meter. */
+void ps_audio_measure(struct ps_meter *m, const uint8_t *blk);
+double ps_meter_ratio(const struct ps_meter *m);
+double ps_meter_dbfs(const struct ps_meter *m);
+
+enum ps_call_state {
+	PS_CALL_SETUP = 0,      /* SETUP sent or received, not answered */
+	PS_CALL_ACTIVE,         /* answered */
+	PS_CALL_CLEARING,       /* release started, waiting for libpri */
+};
+
+struct ps_span;
+
+struct ps_call {
+	LIST_ENTRY(ps_call) le;
+	struct ps_span *span;
+	q931_call *qc;
+	unsigned chan;          /* bearer index 1..nchan, 0 = none */
+	bool out;
+	enum ps_call_state state;
+	enum ps_action act;
+	char calling[PS_NUMLEN];
+	char called[PS_NUMLEN];
+	int cause;
+	bool cleared_local;
+	bool answered;
+	bool media;             /* audio counted and played */
+	int64_t setup_ms, answer_ms, end_ms;
+	int64_t answer_mono;
+	uint32_t frames_tx, frames_rx;
+	struct ps_meter meter;
+	uint8_t echo[TDM_FRAME_SAMPLES];
+	bool echo_valid;
+	uint32_t tone_phase;
+	struct event *tmr;
+};
+
+LIST_HEAD(ps_call_list, ps_call);
+
+struct ps_span {
+	int idx;                /* 1-based */
+	unsigned nchan;
+	char dpath[108], bpath[108];
+	int dlisten, blisten;
+	int dfd, bfd;
+	struct event *ev_dlisten, *ev_blisten, *ev_d, *ev_dw, *ev_b;
+	struct event *ev_pri, *ev_clock;
+	struct pri *pri;
+	bool dchan_up;
+	bool d_eof;             /* set by the read callback on EOF */
+	bool d_got;             /* set by the read callback on a frame */
+	/* frames libpri wrote while the socket was full */
+	STAILQ_HEAD(, ps_dmsg) dq;
+	/* 20 ms clock, from the time the B client connected */
+	int64_t clock_start_us;
+	uint64_t clock_n;
+	uint32_t seq;
+	uint64_t frames_dropped;
+	struct ps_call *chans[TDM_VFRAME_MAXCHAN + 1];
+	struct ps_call_list calls;
+	uint8_t txbuf[TDM_VFRAME_MAX];
+	uint8_t rxbuf[TDM_VFRAME_MAX + 16];
+};
+
+struct ps_stats {
+	unsigned calls_in, calls_out, answered, failed;
+};
+
+/* The one program state: pstnsim is single-threaded. */
+struct ps {
+	struct ps_conf conf;
+	struct event_base *base;
+	struct ps_span spans[PS_MAXSPANS];
+	struct ps_stats stats;
+	/* originating */
+	bool orig_started;
+	int orig_placed;
+	int orig_live;
+	int64_t orig_start_us;
+	int orig_rr;
+	struct event *ev_orig;
+	bool shutting_down;
+	struct event *ev_exit;
+};
+
+extern struct ps ps;
+
+/* span.c */
+int ps_span_open(struct ps_span *span, int idx);
+void ps_span_close(struct ps_span *span);
+void ps_span_kick(struct ps_span *span);
+bool ps_span_ready(const struct ps_span *span);
+int ps_chan_to_bearer(const struct ps_span *span, int prichan);
+int ps_bearer_to_chan(const struct ps_span *span, unsigned bearer);
+
+/* call.c */
+void ps_call_event(struct ps_span *span, const pri_event *e);
+void ps_call_clear_span(struct ps_span *span, int cause);
+void ps_call_hangup_all(void);
+unsigned ps_call_count(void);
+void ps_orig_check_start(void);
+void ps_call_tx(struct ps_call *call, uint8_t *blk);
+void ps_call_rx(struct ps_call *call, const uint8_t *blk);
+enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
+			      int *causep);
+int ps_rule_parse(struct ps_rule *rule, const char *arg);
+
+/* main.c */
+void ps_emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ps_json_str(char *out, size_t size, const char *in);
+void ps_check_done(void);
+int64_t ps_mono_us(void);
+
+#endif

@@ -1,0 +1,952 @@
+/* tdm/span.c  A PRI span: virtual backend sockets, libpri glue, B-channels */
+#define LOG_MODULE "tdm"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libpri.h>
+
+#include "util/util.h"
+#include "tdm.h"
+#include "vframe.h"
+
+#define RECONNECT_MS 1000
+
+struct tdm_chan {
+	enum tdm_chan_state state;
+	struct tdm_call *call; /* weak: cleared when the call finishes */
+};
+
+struct tdm_span {
+	struct tdm_span_config cfg;
+	char dir[256];
+	unsigned nchan;
+	struct event_base *base;
+	tdm_event_h *h;
+	void *arg;
+
+	struct pri *pri;
+	int dfd;            /* D-channel socket, -1 when down */
+	atomic_int afd;     /* audio socket, -1 when down; read by media */
+	int stale_afd;      /* previous audio fd, closed at next connect */
+	bool dchan_up;
+	bool link_dead;     /* set by the libpri read callback on EOF */
+	bool closing;
+	struct event *ev_d;
+	struct event *ev_timer;  /* libpri's scheduler */
+	struct event *ev_retry;  /* reconnect */
+
+	struct tdm_chan chans[TDM_VFRAME_MAXCHAN + 1]; /* [1..nchan] */
+	uint8_t rxbuf[TDM_VFRAME_MAX];  /* media worker only */
+	uint8_t txbuf[TDM_VFRAME_MAX];  /* media worker only */
+};
+
+struct tdm_call {
+	struct tdm_span *span; /* counted reference */
+	q931_call *q931;       /* NULL once libpri has let go */
+	unsigned chan;
+	bool outgoing;
+	bool replied;          /* incoming: we answered the SETUP somehow */
+	bool finished;
+	void *arg;
+};
+
+static const struct {
+	const char *name;
+	int type;
+} switches[] = {
+	{"ni2", PRI_SWITCH_NI2},
+	{"national", PRI_SWITCH_NI2},
+	{"ni1", PRI_SWITCH_NI1},
+	{"dms100", PRI_SWITCH_DMS100},
+	{"lucent5e", PRI_SWITCH_LUCENT5E},
+	{"5ess", PRI_SWITCH_LUCENT5E},
+	{"att4ess", PRI_SWITCH_ATT4ESS},
+	{"4ess", PRI_SWITCH_ATT4ESS},
+	{"euroisdn_e1", PRI_SWITCH_EUROISDN_E1},
+	{"euroisdn_t1", PRI_SWITCH_EUROISDN_T1},
+	{"qsig", PRI_SWITCH_QSIG},
+};
+
+int tdm_switch_parse(const char *name)
+{
+	for (size_t i = 0; i < TG_ARRAY_SIZE(switches); i++)
+		if (!strcmp(name, switches[i].name))
+			return switches[i].type;
+	return -1;
+}
+
+const char *tdm_switch_name(int switchtype)
+{
+	for (size_t i = 0; i < TG_ARRAY_SIZE(switches); i++)
+		if (switches[i].type == switchtype)
+			return switches[i].name;
+	return "unknown";
+}
+
+const char *tdm_chan_state_name(enum tdm_chan_state st)
+{
+	switch (st) {
+	case TDM_CHAN_IDLE:
+		return "idle";
+	case TDM_CHAN_RESERVED:
+		return "reserved";
+	case TDM_CHAN_IN_USE:
+		return "in-use";
+	case TDM_CHAN_OOS:
+		return "out-of-service";
+	}
+	return "?";
+}
+
+/* Bearer index (1..nchan) <-> the channel number libpri puts in the
+ * Channel Identification IE: the timeslot.  On E1, timeslot 16 is the
+ * D-channel, so bearers 16..30 are timeslots 17..31. */
+static int bearer_to_ts(const struct tdm_span *span, unsigned b)
+{
+	if (span->cfg.type == TDM_E1 && b >= 16)
+		return (int)b + 1;
+	return (int)b;
+}
+
+static unsigned ts_to_bearer(const struct tdm_span *span, int ts)
+{
+	if (ts <= 0)
+		return 0;
+	if (span->cfg.type == TDM_E1) {
+		if (ts == 16 || ts > 31)
+			return 0;
+		return (unsigned)(ts > 16 ? ts - 1 : ts);
+	}
+	return ts <= 23 ? (unsigned)ts : 0;
+}
+
+static void emit(struct tdm_span *span, const struct tdm_event *ev)
+{
+	if (span->h)
+		span->h(span, ev, span->arg);
+}
+
+static void emit_simple(struct tdm_span *span, enum tdm_event_type type,
+			struct tdm_call *call, int cause, bool inband)
+{
+	struct tdm_event ev = {
+		.type = type, .call = call, .cause = cause, .inband = inband,
+	};
+
+	emit(span, &ev);
+}
+
+/* ---- libpri plumbing ---------------------------------------------------- */
+
+static int pri_io_read(struct pri *pri, void *buf, int buflen)
+{
+	struct tdm_span *span = pri_get_userdata(pri);
+	ssize_t n;
+
+	n = recv(span->dfd, buf, (size_t)buflen, 0);
+	if (n > 0) {
+		gw_dbg(GW_DBG_Q921, "span %d: D rx %zd bytes", span->cfg.id,
+		       n);
+		return (int)n;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		span->link_dead = true;
+	return -1;
+}
+
+static int pri_io_write(struct pri *pri, void *buf, int buflen)
+{
+	struct tdm_span *span = pri_get_userdata(pri);
+	ssize_t n;
+
+	if (span->dfd < 0)
+		return -1;
+	/* NOTE: libpri expects exactly buflen back: it appends 2 FCS bytes
+	 * that the far libpri strips, so pass the frame through unchanged. */
+	n = send(span->dfd, buf, (size_t)buflen, MSG_NOSIGNAL);
+	if (n != buflen) {
+		gw_warn("span %d: D-channel send failed: %s", span->cfg.id,
+			n < 0 ? strerror(errno) : "short write");
+		return -1;
+	}
+	return buflen;
+}
+
+static void pri_log_message(struct pri *pri, char *s)
+{
+	struct tdm_span *span = pri ? pri_get_userdata(pri) : NULL;
+	size_t len = strlen(s);
+
+	while (len && s[len - 1] == '\n')
+		len--;
+	gw_dbg(GW_DBG_Q931, "span %d: %.*s", span ? span->cfg.id : 0,
+	       (int)len, s);
+}
+
+static void pri_log_error(struct pri *pri, char *s)
+{
+	struct tdm_span *span = pri ? pri_get_userdata(pri) : NULL;
+	size_t len = strlen(s);
+
+	while (len && s[len - 1] == '\n')
+		len--;
+	gw_warn("span %d: libpri: %.*s", span ? span->cfg.id : 0, (int)len,
+		s);
+}
+
+static void handle_event(struct tdm_span *span, pri_event *e);
+static void link_down(struct tdm_span *span);
+
+/* Re-arm our one libpri timer after every call into libpri. */
+static void arm_timer(struct tdm_span *span)
+{
+	struct timeval *next, now, delta;
+
+	if (!span->pri)
+		return;
+	next = pri_schedule_next(span->pri);
+	if (!next) {
+		event_del(span->ev_timer);
+		return;
+	}
+	gettimeofday(&now, NULL);
+	if (timercmp(next, &now, <)) {
+		timerclear(&delta);
+	} else {
+		timersub(next, &now, &delta);
+	}
+	event_add(span->ev_timer, &delta);
+}
+
+static void on_pri_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_span *span = arg;
+	pri_event *e;
+
+	if (!span->pri)
+		return;
+	e = pri_schedule_run(span->pri);
+	if (e)
+		handle_event(span, e);
+	arm_timer(span);
+}
+
+static void on_dchan(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_span *span = arg;
+	pri_event *e;
+
+	/* Drain every queued frame: each pri_check_event reads one. */
+	for (int i = 0; i < 64 && span->pri && !span->link_dead; i++) {
+		int avail = 0;
+
+		e = pri_check_event(span->pri);
+		if (e)
+			handle_event(span, e);
+		if (span->link_dead)
+			break;
+		/* Stop when the socket has nothing more queued. */
+		if (recv(span->dfd, &avail, sizeof(avail),
+			 MSG_PEEK | MSG_DONTWAIT) < 0)
+			break;
+	}
+	if (span->link_dead) {
+		link_down(span);
+		return;
+	}
+	arm_timer(span);
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static void call_destructor(void *arg)
+{
+	struct tdm_call *call = arg;
+
+	obj_deref(call->span);
+}
+
+static struct tdm_call *call_new(struct tdm_span *span, q931_call *q,
+				 unsigned chan, bool outgoing)
+{
+	struct tdm_call *call = obj_zalloc(sizeof(*call), call_destructor);
+
+	if (!call)
+		return NULL;
+	call->span = obj_ref(span);
+	call->q931 = q;
+	call->chan = chan;
+	call->outgoing = outgoing;
+	span->chans[chan].call = call;
+	span->chans[chan].state =
+		outgoing ? TDM_CHAN_RESERVED : TDM_CHAN_IN_USE;
+	return call;
+}
+
+/* The call is over for us: free its channel.  The caller drops the
+ * reference the span's channel table does not hold (it is weak). */
+static void call_finish(struct tdm_call *call)
+{
+	struct tdm_span *span = call->span;
+
+	if (call->finished)
+		return;
+	call->finished = true;
+	call->q931 = NULL;
+	if (span->chans[call->chan].call == call) {
+		span->chans[call->chan].call = NULL;
+		span->chans[call->chan].state =
+			span->dchan_up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+	}
+}
+
+static struct tdm_call *find_call(struct tdm_span *span, q931_call *q)
+{
+	if (!q)
+		return NULL;
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		struct tdm_call *call = span->chans[c].call;
+
+		if (call && call->q931 == q)
+			return call;
+	}
+	return NULL;
+}
+
+/* Far end cleared: tell libpri we are done and the gateway it is over. */
+static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
+{
+	struct tdm_call *call = find_call(span, q);
+
+	pri_hangup(span->pri, q, cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING);
+	if (!call)
+		return;
+	gw_dbg(GW_DBG_Q931, "span %d chan %u: far end cleared, cause %d",
+	       span->cfg.id, call->chan, cause);
+	obj_ref(call);
+	call_finish(call);
+	emit_simple(span, TDM_EV_HANGUP, call, cause, false);
+	obj_deref(call);
+}
+
+static void handle_ring(struct tdm_span *span, pri_event *e)
+{
+	q931_call *q = e->ring.call;
+	unsigned chan = ts_to_bearer(span, e->ring.channel & 0xff);
+	char calling[64], called[64];
+	struct tdm_event ev = {.type = TDM_EV_RING};
+	struct tdm_call *call;
+
+	/* Copy the event: libpri reuses its slot on the next call. */
+	tg_strlcpy(calling, e->ring.callingnum, sizeof(calling));
+	tg_strlcpy(called, e->ring.callednum, sizeof(called));
+	ev.calling_pres = e->ring.callingpres;
+
+	if (e->ring.channel <= 0 && e->ring.flexible) {
+		/* Any channel: pick the lowest idle one (Q.931 5.2.3.1). */
+		for (unsigned c = 1; c <= span->nchan && !chan; c++)
+			if (span->chans[c].state == TDM_CHAN_IDLE)
+				chan = c;
+	}
+	if (!chan || span->chans[chan].state != TDM_CHAN_IDLE) {
+		gw_warn("span %d: SETUP for %s on channel %d refused: %s",
+			span->cfg.id, called, e->ring.channel & 0xff,
+			chan ? "channel busy" : "no such channel");
+		/* NOTE: libpri sends nothing for a hangup of a SETUP it has
+		 * not answered, so answer it first, then clear. */
+		pri_proceeding(span->pri, q, e->ring.channel, 0);
+		pri_hangup(span->pri, q,
+			   chan ? PRI_CAUSE_REQUESTED_CHAN_UNAVAIL
+				: PRI_CAUSE_IDENTIFIED_CHANNEL_NOTEXIST);
+		return;
+	}
+	call = call_new(span, q, chan, false);
+	if (!call) {
+		pri_proceeding(span->pri, q, e->ring.channel, 0);
+		pri_hangup(span->pri, q, PRI_CAUSE_SWITCH_CONGESTION);
+		return;
+	}
+	gw_dbg(GW_DBG_Q931, "span %d chan %u: SETUP %s -> %s", span->cfg.id,
+	       chan, calling, called);
+	ev.call = call;
+	ev.calling = calling;
+	ev.called = called;
+	emit(span, &ev);
+	/* The gateway took its own reference if it wants the call. */
+	if (!call->finished && obj_nrefs(call) == 1) {
+		gw_warn("span %d chan %u: incoming call not taken", span->cfg.id,
+			chan);
+		tdm_call_hangup(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+	}
+	obj_deref(call);
+}
+
+static void clear_all_calls(struct tdm_span *span, int cause)
+{
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		struct tdm_call *call = span->chans[c].call;
+
+		if (!call)
+			continue;
+		obj_ref(call);
+		call_finish(call);
+		emit_simple(span, TDM_EV_HANGUP, call, cause, false);
+		obj_deref(call);
+	}
+}
+
+static void set_dchan(struct tdm_span *span, bool up)
+{
+	if (span->dchan_up == up)
+		return;
+	span->dchan_up = up;
+	gw_notice("span %d: D-channel %s", span->cfg.id, up ? "up" : "down");
+	for (unsigned c = 1; c <= span->nchan; c++)
+		if (!span->chans[c].call)
+			span->chans[c].state = up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+	if (!up)
+		clear_all_calls(span, PRI_CAUSE_NETWORK_OUT_OF_ORDER);
+	emit_simple(span, up ? TDM_EV_DCHAN_UP : TDM_EV_DCHAN_DOWN, NULL,
+		    up ? 0 : PRI_CAUSE_NETWORK_OUT_OF_ORDER, false);
+}
+
+static void handle_event(struct tdm_span *span, pri_event *e)
+{
+	struct tdm_call *call;
+
+	switch (e->e) {
+	case PRI_EVENT_DCHAN_UP:
+		set_dchan(span, true);
+		break;
+	case PRI_EVENT_DCHAN_DOWN:
+		set_dchan(span, false);
+		break;
+	case PRI_EVENT_RING:
+		handle_ring(span, e);
+		break;
+	case PRI_EVENT_PROCEEDING:
+		call = find_call(span, e->proceeding.call);
+		if (call) {
+			span->chans[call->chan].state = TDM_CHAN_IN_USE;
+			emit_simple(span, TDM_EV_PROCEEDING, call, 0,
+				    e->proceeding.progressmask &
+					    PRI_PROG_INBAND_AVAILABLE);
+		}
+		break;
+	case PRI_EVENT_PROGRESS:
+		call = find_call(span, e->proceeding.call);
+		if (call)
+			emit_simple(span, TDM_EV_PROGRESS, call, 0,
+				    e->proceeding.progressmask &
+					    PRI_PROG_INBAND_AVAILABLE);
+		break;
+	case PRI_EVENT_RINGING:
+		call = find_call(span, e->ringing.call);
+		if (call) {
+			span->chans[call->chan].state = TDM_CHAN_IN_USE;
+			emit_simple(span, TDM_EV_ALERTING, call, 0,
+				    e->ringing.progressmask &
+					    PRI_PROG_INBAND_AVAILABLE);
+		}
+		break;
+	case PRI_EVENT_ANSWER:
+		call = find_call(span, e->answer.call);
+		if (call) {
+			span->chans[call->chan].state = TDM_CHAN_IN_USE;
+			emit_simple(span, TDM_EV_ANSWER, call, 0, false);
+		}
+		break;
+	case PRI_EVENT_HANGUP_REQ: /* DISCONNECT received */
+	case PRI_EVENT_HANGUP:     /* RELEASE / RELEASE COMPLETE received */
+		far_hangup(span, e->hangup.call, e->hangup.cause);
+		break;
+	case PRI_EVENT_HANGUP_ACK:
+		/* Our clearing completed; the call was finished already. */
+		break;
+	case PRI_EVENT_RESTART: {
+		unsigned chan = ts_to_bearer(span, e->restart.channel & 0xff);
+
+		gw_notice("span %d: RESTART from the far end (channel %d)",
+			  span->cfg.id, e->restart.channel);
+		for (unsigned c = 1; c <= span->nchan; c++) {
+			call = span->chans[c].call;
+			if (!call || (chan && c != chan))
+				continue;
+			obj_ref(call);
+			call_finish(call);
+			emit_simple(span, TDM_EV_HANGUP, call,
+				    PRI_CAUSE_NORMAL_TEMPORARY_FAILURE, false);
+			obj_deref(call);
+		}
+		break;
+	}
+	case PRI_EVENT_CONFIG_ERR:
+		gw_err("span %d: configuration error: %s", span->cfg.id,
+		       e->err.err);
+		break;
+	default:
+		gw_dbg(GW_DBG_Q931, "span %d: event %s ignored", span->cfg.id,
+		       pri_event2str(e->e));
+		break;
+	}
+}
+
+int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
+		   const char *calling, const char *called, void *arg)
+{
+	struct tdm_call *call;
+	struct pri_sr *sr;
+	q931_call *q;
+	unsigned chan = 0;
+	int law = span->cfg.type == TDM_E1 ? PRI_LAYER_1_ALAW
+					   : PRI_LAYER_1_ULAW;
+
+	if (!span->pri || !span->dchan_up)
+		return ENOTCONN;
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		if (span->chans[c].state == TDM_CHAN_IDLE) {
+			chan = c;
+			break;
+		}
+	}
+	if (!chan)
+		return EBUSY;
+	q = pri_new_call(span->pri);
+	sr = pri_sr_new();
+	if (!q || !sr) {
+		if (sr)
+			pri_sr_free(sr);
+		if (q)
+			pri_destroycall(span->pri, q);
+		return ENOMEM;
+	}
+	call = call_new(span, q, chan, true);
+	if (!call) {
+		pri_sr_free(sr);
+		pri_destroycall(span->pri, q);
+		return ENOMEM;
+	}
+	call->arg = arg;
+	/* Exclusive: we own B-channel allocation (libpri does not). */
+	pri_sr_set_channel(sr, bearer_to_ts(span, chan), 1, 0);
+	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
+	pri_sr_set_called(sr, (char *)called, PRI_UNKNOWN, 1);
+	pri_sr_set_caller(sr, calling && *calling ? (char *)calling : NULL,
+			  NULL, PRI_UNKNOWN,
+			  PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	if (pri_setup(span->pri, q, sr)) {
+		pri_sr_free(sr);
+		call_finish(call);
+		pri_destroycall(span->pri, q);
+		obj_deref(call);
+		arm_timer(span);
+		return EIO;
+	}
+	pri_sr_free(sr);
+	arm_timer(span);
+	gw_dbg(GW_DBG_Q931, "span %d chan %u: SETUP %s -> %s sent",
+	       span->cfg.id, chan, calling, called);
+	*callp = call;
+	return 0;
+}
+
+void tdm_call_set_arg(struct tdm_call *call, void *arg)
+{
+	call->arg = arg;
+}
+
+void *tdm_call_arg(const struct tdm_call *call)
+{
+	return call->arg;
+}
+
+struct tdm_span *tdm_call_span(const struct tdm_call *call)
+{
+	return call->span;
+}
+
+unsigned tdm_call_chan(const struct tdm_call *call)
+{
+	return call->chan;
+}
+
+static int call_ready(const struct tdm_call *call)
+{
+	if (call->finished || !call->q931 || !call->span->pri)
+		return ENOTCONN;
+	return 0;
+}
+
+int tdm_call_proceeding(struct tdm_call *call)
+{
+	int err = call_ready(call);
+
+	if (err)
+		return err;
+	call->replied = true;
+	pri_proceeding(call->span->pri, call->q931,
+		       bearer_to_ts(call->span, call->chan), 0);
+	arm_timer(call->span);
+	return 0;
+}
+
+int tdm_call_progress(struct tdm_call *call, bool inband)
+{
+	int err = call_ready(call);
+
+	if (err)
+		return err;
+	call->replied = true;
+	pri_progress(call->span->pri, call->q931,
+		     bearer_to_ts(call->span, call->chan), inband);
+	arm_timer(call->span);
+	return 0;
+}
+
+int tdm_call_alerting(struct tdm_call *call, bool inband)
+{
+	int err = call_ready(call);
+
+	if (err)
+		return err;
+	call->replied = true;
+	pri_acknowledge(call->span->pri, call->q931,
+			bearer_to_ts(call->span, call->chan), inband);
+	arm_timer(call->span);
+	return 0;
+}
+
+int tdm_call_answer(struct tdm_call *call)
+{
+	int err = call_ready(call);
+
+	if (err)
+		return err;
+	call->replied = true;
+	pri_answer(call->span->pri, call->q931,
+		   bearer_to_ts(call->span, call->chan), 0);
+	arm_timer(call->span);
+	return 0;
+}
+
+int tdm_call_hangup(struct tdm_call *call, int cause)
+{
+	struct tdm_span *span = call->span;
+	q931_call *q = call->q931;
+
+	if (call->finished)
+		return 0;
+	call_finish(call);
+	if (q && span->pri) {
+		/* libpri sends nothing when clearing a SETUP it has not
+		 * answered (Q.931 would allow RELEASE COMPLETE): answer it
+		 * with CALL PROCEEDING first so the network hears a cause. */
+		if (!call->outgoing && !call->replied)
+			pri_proceeding(span->pri, q,
+				       bearer_to_ts(span, call->chan), 0);
+		/* libpri picks DISCONNECT, RELEASE or RELEASE COMPLETE from
+		 * the call state (Q.931 5.3) and frees the call itself. */
+		pri_hangup(span->pri, q, cause > 0 ? cause
+						   : PRI_CAUSE_NORMAL_CLEARING);
+		arm_timer(span);
+	}
+	return 0;
+}
+
+/* ---- the virtual backend: connecting and losing the line ---------------- */
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	tg_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	/* Non-blocking only after connect: a Unix connect is immediate. */
+	evutil_make_socket_nonblocking(fd);
+	return fd;
+}
+
+static void schedule_retry(struct tdm_span *span)
+{
+	struct timeval tv = {RECONNECT_MS / 1000, (RECONNECT_MS % 1000) * 1000};
+
+	if (!span->closing)
+		event_add(span->ev_retry, &tv);
+}
+
+static void link_down(struct tdm_span *span)
+{
+	if (span->dfd < 0)
+		return;
+	gw_warn("span %d: line lost", span->cfg.id);
+	set_dchan(span, false);
+	if (span->afd >= 0) {
+		/* The media worker may still poll the audio fd until it has
+		 * seen LINK_DOWN; keep the number allocated until the next
+		 * connect attempt, but stop its traffic now. */
+		emit_simple(span, TDM_EV_LINK_DOWN, NULL, 0, false);
+		shutdown(span->afd, SHUT_RDWR);
+		span->stale_afd = span->afd;
+		span->afd = -1;
+	}
+	event_del(span->ev_d);
+	event_del(span->ev_timer);
+	close(span->dfd);
+	span->dfd = -1;
+	/* libpri has no destructor for a struct pri; a reconnect makes a new
+	 * one and this one is left idle (a few KiB per line loss). */
+	span->pri = NULL;
+	span->link_dead = false;
+	schedule_retry(span);
+}
+
+static void try_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_span *span = arg;
+	char path[300];
+	int dfd, afd;
+
+	if (span->stale_afd >= 0) {
+		close(span->stale_afd);
+		span->stale_afd = -1;
+	}
+	snprintf(path, sizeof(path), "%s/span%d.d", span->dir, span->cfg.id);
+	dfd = connect_unix(path);
+	if (dfd < 0) {
+		gw_dbg(GW_DBG_Q921, "span %d: %s: %s", span->cfg.id, path,
+		       strerror(-dfd));
+		schedule_retry(span);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/span%d.b", span->dir, span->cfg.id);
+	afd = connect_unix(path);
+	if (afd < 0) {
+		gw_warn("span %d: %s: %s", span->cfg.id, path,
+			strerror(-afd));
+		close(dfd);
+		schedule_retry(span);
+		return;
+	}
+	span->dfd = dfd;
+	span->afd = afd;
+	span->pri = pri_new_cb(dfd, span->cfg.network ? PRI_NETWORK : PRI_CPE,
+			       span->cfg.switchtype, pri_io_read, pri_io_write,
+			       span);
+	if (!span->pri) {
+		gw_err("span %d: libpri refused the span", span->cfg.id);
+		close(dfd);
+		close(afd);
+		span->dfd = span->afd = -1;
+		schedule_retry(span);
+		return;
+	}
+	if (gw_debug_mask & GW_DBG_Q931)
+		pri_set_debug(span->pri, PRI_DEBUG_Q931_DUMP |
+						 PRI_DEBUG_Q931_STATE);
+	if (gw_debug_mask & GW_DBG_Q921)
+		pri_set_debug(span->pri, PRI_DEBUG_Q921_STATE);
+	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
+		     on_dchan, span);
+	event_add(span->ev_d, NULL);
+	gw_notice("span %d: connected to the line at %s", span->cfg.id,
+		  span->dir);
+	emit_simple(span, TDM_EV_LINK_UP, NULL, 0, false);
+	arm_timer(span);
+}
+
+/* ---- span life ---------------------------------------------------------- */
+
+static void span_destructor(void *arg)
+{
+	struct tdm_span *span = arg;
+
+	if (span->ev_d)
+		event_free(span->ev_d);
+	if (span->ev_timer)
+		event_free(span->ev_timer);
+	if (span->ev_retry)
+		event_free(span->ev_retry);
+	if (span->dfd >= 0)
+		close(span->dfd);
+	if (span->afd >= 0)
+		close(span->afd);
+	if (span->stale_afd >= 0)
+		close(span->stale_afd);
+}
+
+int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
+		   const struct tdm_span_config *cfg, tdm_event_h *h,
+		   void *arg)
+{
+	static bool pri_hooks;
+	struct tdm_span *span;
+
+	if (cfg->switchtype <= 0 || !cfg->dir)
+		return EINVAL;
+	if (!pri_hooks) {
+		/* Process-global in libpri; pri_get_userdata finds the span. */
+		pri_set_message(pri_log_message);
+		pri_set_error(pri_log_error);
+		pri_hooks = true;
+	}
+	span = obj_zalloc(sizeof(*span), span_destructor);
+	if (!span)
+		return ENOMEM;
+	span->cfg = *cfg;
+	tg_strlcpy(span->dir, cfg->dir, sizeof(span->dir));
+	span->cfg.dir = span->dir;
+	span->nchan = cfg->type == TDM_E1 ? 30 : 23;
+	span->base = base;
+	span->h = h;
+	span->arg = arg;
+	span->dfd = span->afd = span->stale_afd = -1;
+	for (unsigned c = 1; c <= span->nchan; c++)
+		span->chans[c].state = TDM_CHAN_OOS;
+	span->ev_d = event_new(base, -1, 0, on_dchan, span);
+	span->ev_timer = evtimer_new(base, on_pri_timer, span);
+	span->ev_retry = evtimer_new(base, try_connect, span);
+	if (!span->ev_d || !span->ev_timer || !span->ev_retry) {
+		obj_deref(span);
+		return ENOMEM;
+	}
+	event_active(span->ev_retry, EV_TIMEOUT, 0);
+	*spanp = span;
+	return 0;
+}
+
+void tdm_span_free(struct tdm_span *span)
+{
+	if (!span)
+		return;
+	span->closing = true;
+	for (unsigned c = 1; c <= span->nchan; c++)
+		if (span->chans[c].call)
+			tdm_call_hangup(span->chans[c].call,
+					PRI_CAUSE_NORMAL_CLEARING);
+	event_del(span->ev_retry);
+	event_del(span->ev_timer);
+	event_del(span->ev_d);
+	span->h = NULL;
+	obj_deref(span);
+}
+
+int tdm_span_id(const struct tdm_span *span)
+{
+	return span->cfg.id;
+}
+
+unsigned tdm_span_nchan(const struct tdm_span *span)
+{
+	return span->nchan;
+}
+
+int tdm_span_law(const struct tdm_span *span)
+{
+	return span->cfg.type == TDM_E1 ? 8 : 0;
+}
+
+bool tdm_span_dchan_up(const struct tdm_span *span)
+{
+	return span->dchan_up;
+}
+
+bool tdm_span_link_up(const struct tdm_span *span)
+{
+	return atomic_load(&span->afd) >= 0;
+}
+
+const char *tdm_span_type_name(const struct tdm_span *span)
+{
+	return span->cfg.type == TDM_E1 ? "E1" : "T1";
+}
+
+const char *tdm_span_switch_name(const struct tdm_span *span)
+{
+	return tdm_switch_name(span->cfg.switchtype);
+}
+
+bool tdm_span_is_network(const struct tdm_span *span)
+{
+	return span->cfg.network;
+}
+
+enum tdm_chan_state tdm_span_chan_state(const struct tdm_span *span,
+					unsigned chan)
+{
+	if (chan < 1 || chan > span->nchan)
+		return TDM_CHAN_OOS;
+	return span->chans[chan].state;
+}
+
+unsigned tdm_span_idle_count(const struct tdm_span *span)
+{
+	unsigned n = 0;
+
+	for (unsigned c = 1; c <= span->nchan; c++)
+		n += span->chans[c].state == TDM_CHAN_IDLE;
+	return n;
+}
+
+/* ---- audio (media worker thread) ---------------------------------------- */
+
+int tdm_span_audio_fd(const struct tdm_span *span)
+{
+	return atomic_load(&span->afd);
+}
+
+int tdm_span_audio_recv(struct tdm_span *span, const uint8_t **rx,
+			uint32_t *seq)
+{
+	int fd = atomic_load(&span->afd);
+	ssize_t n;
+
+	if (fd < 0)
+		return ENOTCONN;
+	n = recv(fd, span->rxbuf, sizeof(span->rxbuf), MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? EAGAIN : errno;
+	if (n == 0)
+		return ENOTCONN;
+	if (tdm_vframe_check(span->rxbuf, (size_t)n, span->nchan, seq)) {
+		/* A bad frame is dropped, not fatal: the line keeps its
+		 * clock and the next frame is likely fine. */
+		return EAGAIN;
+	}
+	*rx = span->rxbuf + TDM_VFRAME_HDR;
+	return 0;
+}
+
+int tdm_span_audio_send(struct tdm_span *span, uint32_t seq,
+			const uint8_t *tx)
+{
+	size_t len = tdm_vframe_size(span->nchan);
+	int fd = atomic_load(&span->afd);
+	ssize_t n;
+
+	if (fd < 0)
+		return ENOTCONN;
+	tdm_vframe_put_hdr(span->txbuf, seq);
+	memcpy(span->txbuf + TDM_VFRAME_HDR, tx, len - TDM_VFRAME_HDR);
+	n = send(fd, span->txbuf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return errno;
+	return 0;
+}

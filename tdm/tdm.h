@@ -1,0 +1,131 @@
+/* tdm/tdm.h  PRI spans: virtual (and later DAHDI) backends, libpri calls
+ *
+ * A span is one PRI: its D-channel runs libpri on the signalling loop, its
+ * B-channel audio is handed to the media engine (see tdm_span_audio_*).
+ * This module owns B-channel allocation: libpri does not track it.
+ */
+#ifndef TG_TDM_H
+#define TG_TDM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct tdm_span;
+struct tdm_call;
+
+enum tdm_span_type {
+	TDM_T1 = 0, /* 23 B + D on timeslot 24, mu-law */
+	TDM_E1 = 1, /* 30 B + D on timeslot 16, A-law */
+};
+
+enum tdm_chan_state {
+	TDM_CHAN_IDLE = 0,
+	TDM_CHAN_RESERVED, /* picked for a call, SETUP not yet confirmed */
+	TDM_CHAN_IN_USE,
+	TDM_CHAN_OOS,      /* out of service: span link down */
+};
+
+struct tdm_span_config {
+	int id;                  /* span number, 1.. */
+	enum tdm_span_type type;
+	int switchtype;          /* PRI_SWITCH_* from tdm_switch_parse */
+	bool network;            /* our side: false = CPE (user side) */
+	const char *dir;         /* virtual backend: socket directory */
+};
+
+enum tdm_event_type {
+	TDM_EV_LINK_UP,     /* audio socket connected: hand it to media */
+	TDM_EV_LINK_DOWN,   /* audio lost: take it away from media now */
+	TDM_EV_DCHAN_UP,
+	TDM_EV_DCHAN_DOWN,  /* every call on the span was cleared (cause 41) */
+	TDM_EV_RING,        /* incoming SETUP; call is new */
+	TDM_EV_PROCEEDING,  /* outgoing: CALL PROCEEDING */
+	TDM_EV_ALERTING,    /* outgoing: ALERTING (inband set if PI 8) */
+	TDM_EV_PROGRESS,    /* outgoing: PROGRESS (inband set if PI 8) */
+	TDM_EV_ANSWER,      /* outgoing: CONNECT */
+	TDM_EV_CONNECTED,   /* incoming: CONNECT ACKNOWLEDGE (informational) */
+	TDM_EV_HANGUP,      /* far end cleared; cause set; call is finished */
+};
+
+struct tdm_event {
+	enum tdm_event_type type;
+	struct tdm_call *call; /* NULL for span events */
+	int cause;             /* Q.850, for HANGUP / DCHAN_DOWN */
+	bool inband;           /* in-band information available (PI 8) */
+	/* TDM_EV_RING only: */
+	const char *calling;
+	const char *called;
+	int calling_pres;      /* PRES_* of the calling number */
+};
+
+/** Every event of a span and its calls arrives here, on the loop thread.
+ * After TDM_EV_HANGUP the call is finished: drop your reference. */
+typedef void(tdm_event_h)(struct tdm_span *span, const struct tdm_event *ev,
+			  void *arg);
+
+/** "ni2", "dms100", "euroisdn_e1", ... -> PRI_SWITCH_*; -1 if unknown. */
+int tdm_switch_parse(const char *name);
+const char *tdm_switch_name(int switchtype);
+
+/**
+ * Create a span and start connecting its backend (retrying every second
+ * while the line is absent).  @p h receives its events.
+ */
+int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
+		   const struct tdm_span_config *cfg, tdm_event_h *h,
+		   void *arg);
+/** Clear every call (cause 16), close the backend, free. */
+void tdm_span_free(struct tdm_span *span);
+
+int tdm_span_id(const struct tdm_span *span);
+unsigned tdm_span_nchan(const struct tdm_span *span);
+/** RTP payload type number of the span's law: 0 mu-law, 8 A-law. */
+int tdm_span_law(const struct tdm_span *span);
+bool tdm_span_dchan_up(const struct tdm_span *span);
+bool tdm_span_link_up(const struct tdm_span *span);
+const char *tdm_span_type_name(const struct tdm_span *span);
+const char *tdm_span_switch_name(const struct tdm_span *span);
+bool tdm_span_is_network(const struct tdm_span *span);
+enum tdm_chan_state tdm_span_chan_state(const struct tdm_span *span,
+					unsigned chan);
+unsigned tdm_span_idle_count(const struct tdm_span *span);
+const char *tdm_chan_state_name(enum tdm_chan_state st);
+
+/* ---- B-channel audio: called only by the media worker owning the span -- */
+
+/** The audio fd (readable when the line sends a frame), -1 when down. */
+int tdm_span_audio_fd(const struct tdm_span *span);
+/** Receive one frame: *rx -> nchan*160 octets (bearer 1 first). */
+int tdm_span_audio_recv(struct tdm_span *span, const uint8_t **rx,
+			uint32_t *seq);
+/** Answer frame @p seq with @p tx (nchan*160 octets). */
+int tdm_span_audio_send(struct tdm_span *span, uint32_t seq,
+			const uint8_t *tx);
+
+/* ---- calls -------------------------------------------------------------- */
+
+/**
+ * Place a call: hunt an idle B-channel (ascending), send SETUP.
+ * @return 0; EBUSY no idle channel; ENOTCONN D-channel down; ENOMEM.
+ * The call is returned with one reference for the caller.
+ */
+int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
+		   const char *calling, const char *called, void *arg);
+
+void tdm_call_set_arg(struct tdm_call *call, void *arg);
+void *tdm_call_arg(const struct tdm_call *call);
+struct tdm_span *tdm_call_span(const struct tdm_call *call);
+unsigned tdm_call_chan(const struct tdm_call *call);  /* bearer 1.. */
+
+/* Incoming call progress (we are the called side). */
+int tdm_call_proceeding(struct tdm_call *call);
+int tdm_call_progress(struct tdm_call *call, bool inband);
+int tdm_call_alerting(struct tdm_call *call, bool inband);
+int tdm_call_answer(struct tdm_call *call);
+
+/** Clear the call with Q.850 @p cause (DISCONNECT or RELEASE COMPLETE as
+ * the state requires).  No TDM_EV_HANGUP follows.  Idempotent. */
+int tdm_call_hangup(struct tdm_call *call, int cause);
+
+#endif

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tests/bench/bench_calls.sh  Calls per second: SIPp -> tollgated -> pstnsim
+# over 4 virtual T1 spans.  Prints calls/s sustained with zero failures,
+# tollgated CPU seconds per 1000 calls, and (with CALLGRIND=1) callgrind
+# instructions per call.
+#
+#   RATE=500 SECONDS_=30 tests/bench/bench_calls.sh
+#
+# Runs in a private network namespace when it can (see NOTES.md), with the
+# callers on 127.0.0.2 and tollgated on 127.0.0.1.
+set -euo pipefail
+if [ -z "${TG_IN_NETNS:-}" ] && [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+	export TG_IN_NETNS=1
+	exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
+RATE=${RATE:-500}
+DUR=${SECONDS_:-30}
+BUILD=${TG_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}
+WORK=$(mktemp -d /tmp/tg-bench.XXXXXX)
+RUN=$WORK/run
+mkdir -p "$RUN"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	[ -n "${TG_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SIP_PORT=5060
+PBX_PORT=5080
+if [ -z "${TG_IN_NETNS:-}" ]; then SIP_PORT=35060; PBX_PORT=35080; fi
+cat > "$WORK/tollgate.conf" <<CONF
+[general]
+log_level = warning
+control_socket = $RUN/tollgated.ctl
+[sip]
+bind = 127.0.0.1
+port = $SIP_PORT
+rtp_port_min = 20000
+rtp_port_max = 39999
+[database]
+path = $RUN/tollgate.db
+[trunk pbx]
+type = sip
+peer = 127.0.0.2:$PBX_PORT
+accept_from = 127.0.0.0/8
+[trunk pstn]
+type = tdm
+spans = 1,2,3,4
+[routing]
+outbound = pstn
+CONF
+for i in 1 2 3 4; do
+	printf '[span %d]\ntype = t1\nswitch = ni2\ndir = %s\n' "$i" "$RUN" >> "$WORK/tollgate.conf"
+done
+
+"$BUILD/pstnsim/pstnsim" --dir "$RUN" --spans 4 --answer-after 0 \
+	--media silence > "$WORK/pstnsim.jsonl" 2> "$WORK/pstnsim.log" &
+PIDS+=($!)
+sleep 0.3
+WRAP=()
+if [ -n "${CALLGRIND:-}" ]; then
+	WRAP=(valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out")
+fi
+"${WRAP[@]}" "$BUILD/gateway/tollgated" -c "$WORK/tollgate.conf" 2> "$WORK/tollgated.log" &
+GW=$!
+PIDS+=($GW)
+for _ in $(seq 1 200); do
+	[ "$("$BUILD/gateway/tollgatectl" -s "$RUN/tollgated.ctl" --json show spans 2>/dev/null |
+		grep -o '"dchan":"up"' | wc -l)" -eq 4 ] && break
+	sleep 0.1
+done
+GWPID=$GW
+if [ -n "${CALLGRIND:-}" ]; then
+	GWPID=$(pgrep -P "$GW" || echo "$GW")
+fi
+cpu() { awk '{ print $14 + $15 }' "/proc/$GWPID/stat"; }
+calls=$((RATE * DUR))
+t0=$(cpu)
+start=$(date +%s.%N)
+rc=0
+timeout $((DUR + 60)) sipp -sf "$(dirname "$0")/../integration/sipp/uac.xml" \
+	"127.0.0.1:$SIP_PORT" -i 127.0.0.2 -p "$PBX_PORT" -s 2125551234 \
+	-m "$calls" -r "$RATE" -l $((RATE * 2)) -d 0 -nostdin -trace_stat \
+	-stf "$WORK/stat.csv" > "$WORK/sipp.log" 2>&1 || rc=$?
+end=$(date +%s.%N)
+t1=$(cpu)
+hz=$(getconf CLK_TCK)
+stats=$(tail -1 "$WORK/stat.csv")
+ok=$(echo "$stats" | awk -F';' '{ print $16 }')   # SuccessfulCall(C)
+bad=$(echo "$stats" | awk -F';' '{ print $18 }')  # FailedCall(C)
+elapsed=$(echo "$end - $start" | bc -l)
+cps=$(echo "$ok / $elapsed" | bc -l)
+cpu_s=$(echo "($t1 - $t0) / $hz" | bc -l)
+printf 'calls offered:          %d at %d/s\n' "$calls" "$RATE"
+printf 'calls succeeded:        %s\n' "$ok"
+printf 'calls failed:           %s (sipp exit %d)\n' "$bad" "$rc"
+printf 'achieved calls/s:       %.1f\n' "$cps"
+printf 'tollgated CPU s/1000:   %.3f  (%.0f us per call)\n' \
+	"$(echo "$cpu_s * 1000 / $ok" | bc -l)" "$(echo "$cpu_s * 1000000 / $ok" | bc -l)"
+if [ -n "${CALLGRIND:-}" ]; then
+	kill -TERM "$GW"; wait "$GW" 2>/dev/null || true
+	ir=$(callgrind_annotate "$WORK/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+	printf 'callgrind Ir per call:  %.0f (whole run incl. start-up / %s calls)\n' \
+		"$(echo "$ir / $ok" | bc -l)" "$ok"
+fi
+[ "$bad" = 0 ] && [ "$rc" = 0 ]

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/integration/failures.sh  (c) busy -> 486 with Reason cause 17 (SIPp
+# checks the header); unallocated -> 404; congestion -> 503.  (e) CANCEL
+# before answer -> DISCONNECT at pstnsim, 487 to the caller, NO ANSWER.
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+start_pstnsim --rule 5551700=busy --rule 5551701=unallocated \
+	--rule 5551702=congestion --rule 5551703=noanswer
+start_gw
+
+timeout 30 sipp -sf "$SIPP_DIR/uac_busy.xml" "127.0.0.1:$SIP_PORT" \
+	-i 127.0.0.1 -p "$PBX_PORT" -s 5551700 -m 1 -nostdin \
+	> "$WORK/sipp.log" 2>&1 || fail "SIPp did not get 486 with Reason cause 17"
+log "ok: SIPp got 486 with Reason: Q.850;cause=17"
+
+# tgcall reports the final status and the Reason cause it carried.
+check_call() { # NUMBER STATUS CAUSE
+	local out
+	out=$(timeout 20 "$TGCALL" call "sip:$1@127.0.0.1:$SIP_PORT" \
+		--local "127.0.0.1:$PBX_PORT" --expect "$2" 2>>"$WORK/tgcall.log") ||
+		fail "call to $1: $out"
+	expect_eq "$1 status" "$(json_field "$out" status)" "$2"
+	expect_eq "$1 Reason cause" "$(json_field "$out" reason_cause)" "$3"
+}
+check_call 5551701 404 1
+check_call 5551702 503 34
+
+# (e) CANCEL while pstnsim rings.
+out=$(timeout 20 "$TGCALL" call "sip:5551703@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --cancel-after 800 --expect 487 \
+	2>>"$WORK/tgcall.log") || fail "cancelled call: $out"
+expect_eq "cancelled call status" "$(json_field "$out" status)" 487
+wait_for "pstnsim record of the cancelled call" 5 grep -q '"called":"5551703"' "$WORK/pstnsim.jsonl"
+rec=$(grep '"called":"5551703"' "$WORK/pstnsim.jsonl")
+expect_eq "pstnsim: cancelled call answered" "$(json_field "$rec" answered)" false
+expect_eq "pstnsim: cleared by the gateway" "$(json_field "$rec" cleared_by)" remote
+
+wait_cdrs 4
+expect_eq "CDRs" "$(sql "SELECT group_concat(called || ':' || disposition
+	|| ':' || q850_cause || ':' || sip_status, ' ') FROM
+	(SELECT * FROM cdr ORDER BY start_ms)")" \
+	"5551700:BUSY:17:486 5551701:FAILED:1:404 5551702:CONGESTION:34:503 5551703:NO ANSWER:16:487"

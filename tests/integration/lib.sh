@@ -1,0 +1,210 @@
+# tests/integration/lib.sh  Shared set-up for integration tests (sourced).
+#
+# Each test starts its own pstnsim and tollgated, inside a private network
+# namespace when it can (root and `unshare -n` work), otherwise on 127.0.0.1
+# with free ports.  Every wait is bounded; everything started is stopped by
+# PID on exit.
+set -euo pipefail
+
+if [ -z "${TG_IN_NETNS:-}" ] && [ "$(id -u)" = 0 ] &&
+	unshare -n true 2>/dev/null && command -v ip >/dev/null; then
+	export TG_IN_NETNS=1
+	exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' \
+		"$0" "$@"
+fi
+
+BUILD=${TG_BUILD:-$PWD}
+SRC=${srcdir:-$BUILD}
+PSTNSIM=$BUILD/pstnsim/pstnsim
+TOLLGATED=$BUILD/gateway/tollgated
+TGCTL=$BUILD/gateway/tollgatectl
+TGCALL=$BUILD/tests/tools/tgcall
+SIPP_DIR=$SRC/tests/integration/sipp
+NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/tg-$NAME.XXXXXX")
+RUN=$WORK/run
+mkdir -p "$RUN"
+PIDS=()
+DB=$RUN/tollgate.db
+CTL=$RUN/tollgated.ctl
+
+free_udp_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 30000))
+		if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q . &&
+			! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "no free port" >&2
+	return 1
+}
+
+if [ -n "${TG_IN_NETNS:-}" ]; then
+	SIP_PORT=5060
+	PBX_PORT=5080
+	CLI_PORT=5090
+	RTP_MIN=20000
+else
+	SIP_PORT=$(free_udp_port)
+	PBX_PORT=$(free_udp_port)
+	CLI_PORT=$(free_udp_port)
+	RTP_MIN=$((30000 + (RANDOM % 100) * 200))
+fi
+RTP_MAX=$((RTP_MIN + 1999))
+
+log() { printf '[%s] %s\n' "$NAME" "$*" >&2; }
+
+dump_logs() {
+	local f
+	for f in "$WORK"/*.log "$WORK"/*.jsonl; do
+		[ -f "$f" ] || continue
+		echo "---- $f (last 40 lines)" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+fail() {
+	log "FAIL: $*"
+	dump_logs
+	exit 1
+}
+
+cleanup() {
+	local rc=$? pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if [ $rc -eq 0 ] && [ -z "${TG_KEEP:-}" ]; then
+		rm -rf "$WORK"
+	else
+		log "work files kept in $WORK"
+	fi
+}
+trap cleanup EXIT
+
+# Write $WORK/tollgate.conf.  Env: SPANS (1), SPAN_TYPE (t1), DRAIN (5),
+# RING_TIMEOUT (60), CODECS (pcmu,pcma), EXTRA (appended lines).
+write_conf() {
+	local n=${SPANS:-1} i spans=""
+	{
+		cat <<CONF
+[general]
+log_level = ${LOG_LEVEL:-info}
+control_socket = $CTL
+drain_timeout = ${DRAIN:-5}
+ring_timeout = ${RING_TIMEOUT:-60}
+
+[sip]
+bind = 127.0.0.1
+port = $SIP_PORT
+media_addr = 127.0.0.1
+rtp_port_min = $RTP_MIN
+rtp_port_max = $RTP_MAX
+codecs = ${CODECS:-pcmu,pcma}
+
+[database]
+path = $DB
+
+[trunk pbx]
+type = sip
+peer = 127.0.0.1:$PBX_PORT
+accept_from = 127.0.0.1
+
+[routing]
+outbound = pstn
+
+[dids]
+5550100-5550199 = pbx
+CONF
+		for i in $(seq 1 "$n"); do
+			printf '\n[span %d]\ntype = %s\nswitch = %s\nside = cpe\ndir = %s\n' \
+				"$i" "${SPAN_TYPE:-t1}" "${SWITCH:-ni2}" "$RUN"
+			spans="$spans${spans:+,}$i"
+		done
+		printf '\n[trunk pstn]\ntype = tdm\nspans = %s\n' "$spans"
+		printf '%s\n' "${EXTRA:-}"
+	} > "$WORK/tollgate.conf"
+}
+
+# start_pstnsim ARGS...: the telco side; waits for its "ready" line.
+start_pstnsim() {
+	local type=${SPAN_TYPE:-t1}
+	"$PSTNSIM" --dir "$RUN" --spans "${SPANS:-1}" --type "$type" \
+		--switch "${SWITCH:-ni2}" "$@" \
+		> "$WORK/pstnsim.jsonl" 2> "$WORK/pstnsim.log" &
+	PSTN_PID=$!
+	PIDS+=("$PSTN_PID")
+	for _ in $(seq 1 100); do
+		grep -q '"event":"ready"' "$WORK/pstnsim.jsonl" 2>/dev/null &&
+			return 0
+		kill -0 "$PSTN_PID" 2>/dev/null || fail "pstnsim died at start"
+		sleep 0.05
+	done
+	fail "pstnsim not ready"
+}
+
+ctl() { "$TGCTL" -s "$CTL" "$@"; }
+
+# start_gw: tollgated on $WORK/tollgate.conf; waits until every span's
+# D-channel is up.
+start_gw() {
+	[ -f "$WORK/tollgate.conf" ] || write_conf
+	"$TOLLGATED" -c "$WORK/tollgate.conf" 2> "$WORK/tollgated.log" &
+	GW_PID=$!
+	PIDS+=("$GW_PID")
+	for _ in $(seq 1 200); do
+		if ctl --json show spans 2>/dev/null |
+			grep -q '"dchan":"up"' &&
+			[ "$(ctl --json show spans 2>/dev/null |
+				grep -o '"dchan":"up"' | wc -l)" -eq "${SPANS:-1}" ]; then
+			return 0
+		fi
+		kill -0 "$GW_PID" 2>/dev/null || fail "tollgated died at start"
+		sleep 0.05
+	done
+	fail "spans did not come up"
+}
+
+sql() { sqlite3 -batch -noheader "$DB" "$1"; }
+
+# wait_for DESC SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local desc=$1 secs=$2 i
+	shift 2
+	for i in $(seq 1 $((secs * 20))); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "timed out after ${secs}s waiting for $desc"
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	if [ "$2" != "$3" ]; then
+		fail "$1: got '$2', want '$3'"
+	fi
+	log "ok: $1 = $3"
+}
+
+# The CDR writer commits asynchronously: wait until N rows exist.
+wait_cdrs() {
+	wait_for "$1 CDR rows" "${2:-10}" test "$(sql 'SELECT count(*) FROM cdr')" -ge "$1"
+}
+
+# json_field JSONLINE FIELD: a scalar field of a flat JSON object.
+json_field() {
+	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" |
+		tr -d '"'
+}

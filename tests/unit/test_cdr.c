@@ -1,0 +1,714 @@
+/* tests/unit/test_cdr.c  CDR database: schema, writer thread, DIDs, tail */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "util/util.h"
+#include "cdr/cdr.h"
+#include "cdr/cdr_int.h"
+
+/* 2026-01-01T00:00:00Z: far from 0, so "0 means none" never collides. */
+#define T0 INT64_C(1767225600000)
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	char csv[160];
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	strcpy(fx->dir, "/tmp/test_cdr.XXXXXX");
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->db, sizeof(fx->db), "%s/tollgate.db", fx->dir);
+	snprintf(fx->csv, sizeof(fx->csv), "%s.unwritten.csv", fx->db);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	struct dirent *de;
+	char path[512];
+	DIR *d;
+
+	d = opendir(fx->dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+static sqlite3 *db_conn(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static void db_run(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+}
+
+static int64_t db_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int64_t count_rows(const char *path)
+{
+	sqlite3 *db = db_conn(path);
+	int64_t n = db_int(db, "SELECT count(*) FROM cdr");
+
+	sqlite3_close(db);
+	return n;
+}
+
+/* A record whose every field follows from @p i, so a row read back can be
+ * checked against rec_make(i) field by field. */
+static void rec_make(struct cdr_record *r, unsigned i)
+{
+	/* (answer offset, end offset) pairs covering billsec rounding */
+	static const int64_t talk[][2] = {
+		{0, 30000},      /* unanswered */
+		{2000, 2000},    /* answered, hung up at once: 0 s */
+		{2000, 2001},    /* 1 ms: 1 s */
+		{2000, 3000},    /* exactly 1 s */
+		{2000, 3001},    /* 1.001 s: 2 s */
+		{5000, 65999},   /* 60.999 s: 61 s */
+	};
+	const int64_t *t = talk[i % TG_ARRAY_SIZE(talk)];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "00000000-0000-4000-8000-%012u", i);
+	r->start_ms = T0 + (int64_t)i * 10;
+	r->answer_ms = t[0] ? r->start_ms + t[0] : 0;
+	r->end_ms = r->start_ms + t[1];
+	snprintf(r->calling, sizeof(r->calling), "2125550%03u", i % 1000);
+	snprintf(r->called, sizeof(r->called), "1555010%04u", i);
+	r->direction = i % 3 ? CDR_OUTBOUND : CDR_INBOUND;
+	snprintf(r->in_trunk, sizeof(r->in_trunk), "in%u", i % 4);
+	snprintf(r->out_trunk, sizeof(r->out_trunk), "span%u", i % 2);
+	r->span = i % 7 ? (int)(i % 4) + 1 : 0;
+	r->chan = r->span ? (int)(i % 23) + 1 : 0;
+	snprintf(r->sip_call_id, sizeof(r->sip_call_id), "c%u@pbx.example",
+		 i);
+	r->disposition = r->answer_ms ? CDR_ANSWERED
+				      : (enum cdr_disposition)(1 + i % 4);
+	r->q850_cause = i % 5 ? 16 + (int)(i % 3) : 0;
+	r->sip_status = i % 11 ? 200 + (int)(i % 400) : 0;
+	strcpy(r->codec, i % 2 ? "PCMA" : "PCMU");
+}
+
+static void check_text(sqlite3_stmt *st, int col, const char *want)
+{
+	const char *got = (const char *)sqlite3_column_text(st, col);
+
+	if (!want) {
+		assert_int_equal(sqlite3_column_type(st, col), SQLITE_NULL);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+static void check_int(sqlite3_stmt *st, int col, int64_t want, bool null0)
+{
+	if (null0 && !want) {
+		assert_int_equal(sqlite3_column_type(st, col), SQLITE_NULL);
+		return;
+	}
+	assert_int_equal(sqlite3_column_type(st, col), SQLITE_INTEGER);
+	assert_int_equal(sqlite3_column_int64(st, col), want);
+}
+
+static void check_row(sqlite3_stmt *st, unsigned i)
+{
+	static const char *const disp[] = {
+		"ANSWERED", "BUSY", "NO ANSWER", "FAILED", "CONGESTION",
+	};
+	char start[32], answer[32], end[32];
+	struct cdr_record r;
+	int64_t billsec;
+
+	rec_make(&r, i);
+	tg_time_fmt(start, sizeof(start), r.start_ms);
+	tg_time_fmt(answer, sizeof(answer), r.answer_ms);
+	tg_time_fmt(end, sizeof(end), r.end_ms);
+	billsec = r.answer_ms ? (r.end_ms - r.answer_ms + 999) / 1000 : 0;
+
+	check_text(st, 0, r.id);
+	check_text(st, 1, start);
+	check_text(st, 2, r.answer_ms ? answer : NULL);
+	check_text(st, 3, end);
+	check_int(st, 4, r.start_ms, false);
+	check_int(st, 5, r.answer_ms, true);
+	check_int(st, 6, r.end_ms, false);
+	check_int(st, 7, r.end_ms - r.start_ms, false);
+	check_int(st, 8, billsec, false);
+	check_text(st, 9, r.calling);
+	check_text(st, 10, r.called);
+	check_text(st, 11, r.direction == CDR_INBOUND ? "inbound"
+						       : "outbound");
+	check_text(st, 12, r.in_trunk);
+	check_text(st, 13, r.out_trunk);
+	check_int(st, 14, r.span, true);
+	check_int(st, 15, r.chan, true);
+	check_text(st, 16, r.sip_call_id);
+	check_text(st, 17, disp[r.disposition]);
+	check_int(st, 18, r.q850_cause, true);
+	check_int(st, 19, r.sip_status, true);
+	check_text(st, 20, r.codec);
+}
+
+static void submit_range(struct cdr_writer *w, unsigned from, unsigned n)
+{
+	struct cdr_record r;
+
+	for (unsigned i = from; i < from + n; i++) {
+		rec_make(&r, i);
+		assert_int_equal(cdr_writer_submit(w, &r), 0);
+	}
+}
+
+static bool wait_written(struct cdr_writer *w, uint64_t n, unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 10) {
+		if (cdr_writer_written(w) >= n)
+			return true;
+		sleep_ms(10);
+	}
+	return cdr_writer_written(w) >= n;
+}
+
+static size_t file_lines(const char *path, char ***linesp)
+{
+	char **lines = NULL, buf[2048];
+	size_t n = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		lines = realloc(lines, (n + 1) * sizeof(*lines));
+		assert_non_null(lines);
+		lines[n++] = strdup(buf);
+	}
+	fclose(f);
+	*linesp = lines;
+	return n;
+}
+
+static void lines_free(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* ---- schema -------------------------------------------------------------- */
+
+static void test_schema_idempotent_wal(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	db = db_conn(fx->db);
+	db_run(db, "INSERT INTO did VALUES('5550100','5550199','pbx','')");
+	sqlite3_close(db);
+
+	/* A restart must keep what is there, not recreate it. */
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	assert_int_equal(cdr_db_init(fx->db), 0);
+
+	db = db_conn(fx->db);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
+				"WHERE name IN ('cdr','did','cdr_start_ms')"),
+			 3);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM "
+				"pragma_index_info('cdr_start_ms') "
+				"WHERE name = 'start_ms'"), 1);
+	/* WAL is recorded in the file, so every later reader gets it. */
+	assert_int_equal(db_int(db, "SELECT journal_mode = 'wal' FROM "
+				"pragma_journal_mode"), 1);
+	sqlite3_close(db);
+}
+
+static void test_open_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_did_range *rows = NULL;
+	struct cdr_writer *w = NULL;
+	char path[256], junk[4096];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/no/such/dir/t.db", fx->dir);
+	assert_int_equal(cdr_db_init(path), ENOENT);
+	assert_int_equal(cdr_writer_open(&w, path), ENOENT);
+	assert_null(w);
+
+	/* Never created: reading must not silently create an empty one. */
+	assert_int_equal(cdr_db_load_dids(fx->db, &rows, &n), ENOENT);
+	assert_int_equal(access(fx->db, F_OK), -1);
+
+	snprintf(path, sizeof(path), "%s/notes.txt", fx->dir);
+	memset(junk, 'x', sizeof(junk));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite(junk, 1, sizeof(junk), f);
+	fclose(f);
+	assert_int_equal(cdr_db_init(path), EBADMSG);
+	assert_int_equal(cdr_writer_open(&w, path), EBADMSG);
+	assert_null(w);
+	assert_int_equal(cdr_db_load_dids(path, &rows, &n), EBADMSG);
+	/* and the file is left as it was */
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(junk, 1, sizeof(junk), f), sizeof(junk));
+	assert_int_equal(fgetc(f), EOF);
+	fclose(f);
+	assert_int_equal(junk[0], 'x');
+	assert_int_equal(junk[sizeof(junk) - 1], 'x');
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+static void test_write_2000_exact_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_writer *w = NULL;
+	sqlite3_stmt *st;
+	unsigned i = 0;
+	sqlite3 *db;
+
+	assert_int_equal(cdr_writer_open(&w, fx->db), 0);
+	submit_range(w, 0, 2000);
+	assert_int_equal(cdr_writer_close(w), 0);
+	assert_int_equal(access(fx->csv, F_OK), -1);
+
+	db = db_conn(fx->db);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr"), 2000);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT " CDR_COLUMNS
+					    " FROM cdr ORDER BY start_ms", -1,
+					    &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		check_row(st, i++);
+	assert_int_equal(i, 2000);
+	sqlite3_finalize(st);
+
+	/* spot checks of the rules, independent of check_row's arithmetic */
+	assert_int_equal(db_int(db, "SELECT billsec FROM cdr WHERE id LIKE "
+				"'%000000000002'"), 1);
+	assert_int_equal(db_int(db, "SELECT billsec FROM cdr WHERE id LIKE "
+				"'%000000000004'"), 2);
+	assert_int_equal(db_int(db, "SELECT billsec FROM cdr WHERE id LIKE "
+				"'%000000000005'"), 61);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE "
+				"answer_time IS NULL AND billsec = 0 AND "
+				"disposition <> 'ANSWERED'"), 334);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE "
+				"span IS NULL AND chan IS NULL"), 286);
+	sqlite3_close(db);
+}
+
+static void test_reader_transaction_loses_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_writer *w = NULL;
+	sqlite3 *rd;
+
+	assert_int_equal(cdr_writer_open(&w, fx->db), 0);
+	rd = db_conn(fx->db);
+	db_run(rd, "BEGIN");
+	assert_int_equal(db_int(rd, "SELECT count(*) FROM cdr"), 0);
+
+	/* The writer commits while the reader's snapshot stays open. */
+	submit_range(w, 0, 1500);
+	assert_true(wait_written(w, 1500, 8000));
+	assert_int_equal(cdr_writer_pending(w), 0);
+	assert_int_equal(db_int(rd, "SELECT count(*) FROM cdr"), 0);
+	submit_range(w, 1500, 500);
+	assert_true(wait_written(w, 2000, 8000));
+	db_run(rd, "COMMIT");
+
+	assert_int_equal(db_int(rd, "SELECT count(*) FROM cdr"), 2000);
+	assert_int_equal(cdr_writer_close(w), 0);
+	assert_int_equal(db_int(rd, "SELECT count(DISTINCT id) FROM cdr"),
+			 2000);
+	sqlite3_close(rd);
+}
+
+static void fast_opts(struct cdr_writer_opts *o)
+{
+	cdr_writer_opts_default(o);
+	o->busy_ms = 50;
+	o->backoff_min_ms = 20;
+	o->backoff_max_ms = 100;
+	o->stop_tries = 2;
+}
+
+/* Someone holds the write lock longer than the busy timeout: the records
+ * wait and go in once the lock is released. */
+static void test_busy_then_released(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_writer_opts o;
+	struct cdr_writer *w = NULL;
+	sqlite3 *lk;
+
+	fast_opts(&o);
+	assert_int_equal(cdr_writer_open_opts(&w, fx->db, &o), 0);
+	lk = db_conn(fx->db);
+	db_run(lk, "BEGIN IMMEDIATE");
+	submit_range(w, 0, 50);
+	sleep_ms(400);
+	assert_int_equal(cdr_writer_written(w), 0);
+	assert_int_equal(cdr_writer_pending(w), 50);
+	db_run(lk, "ROLLBACK");
+	sqlite3_close(lk);
+
+	assert_true(wait_written(w, 50, 5000));
+	assert_int_equal(cdr_writer_pending(w), 0);
+	assert_int_equal(cdr_writer_close(w), 0);
+	assert_int_equal(count_rows(fx->db), 50);
+	assert_int_equal(access(fx->csv, F_OK), -1);
+}
+
+/* Every id in [0, n) appears exactly once among the CSV lines. */
+static void check_csv_ids(char **lines, size_t nlines, unsigned n)
+{
+	char *seen = calloc(n, 1);
+
+	assert_non_null(seen);
+	assert_int_equal(nlines, n + 1);
+	assert_string_equal(lines[0], CDR_COLUMNS);
+	for (size_t k = 1; k < nlines; k++) {
+		unsigned i;
+
+		assert_int_equal(sscanf(lines[k],
+					"00000000-0000-4000-8000-%12u,", &i),
+				 1);
+		assert_true(i < n);
+		assert_false(seen[i]);
+		seen[i] = 1;
+	}
+	free(seen);
+}
+
+static void test_busy_at_close_falls_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_writer_opts o;
+	struct cdr_writer *w = NULL;
+	char **lines;
+	size_t n;
+	sqlite3 *lk;
+
+	fast_opts(&o);
+	assert_int_equal(cdr_writer_open_opts(&w, fx->db, &o), 0);
+	lk = db_conn(fx->db);
+	db_run(lk, "BEGIN IMMEDIATE");
+	submit_range(w, 0, 1200);
+	assert_int_not_equal(cdr_writer_close(w), 0);
+	db_run(lk, "ROLLBACK");
+	sqlite3_close(lk);
+
+	assert_int_equal(count_rows(fx->db), 0);
+	n = file_lines(fx->csv, &lines);
+	check_csv_ids(lines, n, 1200);
+	lines_free(lines, n);
+}
+
+static void test_trigger_refuses_all(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_writer *w = NULL;
+	char **lines, want[512];
+	struct cdr_record r;
+	sqlite3 *db;
+	size_t n;
+	int saved = gw_log_level;
+
+	assert_int_equal(cdr_writer_open(&w, fx->db), 0);
+	db = db_conn(fx->db);
+	db_run(db, "CREATE TRIGGER no_cdr BEFORE INSERT ON cdr "
+		   "BEGIN SELECT RAISE(ABORT, 'x'); END");
+	sqlite3_close(db);
+
+	gw_log_level = -1; /* the refusals are expected here */
+	submit_range(w, 0, 1500);
+	assert_int_not_equal(cdr_writer_close(w), 0);
+	gw_log_level = saved;
+
+	assert_int_equal(count_rows(fx->db), 0);
+	n = file_lines(fx->csv, &lines);
+	check_csv_ids(lines, n, 1500);
+	/* one full line, as someone would re-import it */
+	rec_make(&r, 1);
+	snprintf(want, sizeof(want), "%s,2026-01-01T00:00:00.010Z,"
+		 "2026-01-01T00:00:02.010Z,2026-01-01T00:00:02.010Z,"
+		 "1767225600010,1767225602010,1767225602010,2000,0,"
+		 "2125550001,15550100001,outbound,in1,span1,2,2,"
+		 "c1@pbx.example,ANSWERED,17,201,PCMA", r.id);
+	for (size_t k = 1; k < n; k++) {
+		if (!strncmp(lines[k], r.id, strlen(r.id)))
+			assert_string_equal(lines[k], want);
+	}
+	lines_free(lines, n);
+}
+
+/* One bad record in a batch: the others are committed, only it goes to the
+ * CSV file, and a second run appends without a second header. */
+static void test_duplicate_isolated(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_writer *w = NULL;
+	struct cdr_record r;
+	char **lines;
+	size_t n;
+
+	for (int run = 0; run < 2; run++) {
+		assert_int_equal(cdr_writer_open(&w, fx->db), 0);
+		submit_range(w, (unsigned)run * 100, 10);
+		rec_make(&r, (unsigned)run * 100 + 3);
+		strcpy(r.calling, "dup, \"quoted\"");
+		assert_int_equal(cdr_writer_submit(w, &r), 0);
+		submit_range(w, (unsigned)run * 100 + 10, 10);
+		assert_int_equal(cdr_writer_close(w), EIO);
+	}
+	assert_int_equal(count_rows(fx->db), 40);
+
+	n = file_lines(fx->csv, &lines);
+	assert_int_equal(n, 3);
+	assert_string_equal(lines[0], CDR_COLUMNS);
+	assert_non_null(strstr(lines[1], "000000000003,"));
+	assert_non_null(strstr(lines[1], ",\"dup, \"\"quoted\"\"\","));
+	assert_non_null(strstr(lines[2], "000000000103,"));
+	lines_free(lines, n);
+}
+
+/* ---- DIDs ---------------------------------------------------------------- */
+
+static void did_set(struct cdr_did_range *r, const char *first,
+		    const char *last, const char *trunk)
+{
+	memset(r, 0, sizeof(*r));
+	strcpy(r->first, first);
+	strcpy(r->last, last);
+	strcpy(r->trunk, trunk);
+}
+
+static void test_dids_seed_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_did_range seed[2], other[1], bad[1], *rows = NULL;
+	size_t n = 0;
+
+	did_set(&seed[0], "5550200", "5550299", "pbx2");
+	did_set(&seed[1], "5550100", "5550199", "pbx");
+	strcpy(seed[1].user, "frontdesk");
+	did_set(&other[0], "7770000", "7770009", "x");
+	did_set(&bad[0], "55501a0", "5550199", "pbx");
+
+	/* invalid configuration: refused, nothing written */
+	assert_int_equal(cdr_db_seed_dids(fx->db, bad, 1), EINVAL);
+	assert_int_equal(cdr_db_seed_dids(fx->db, seed, 2), 0);
+	assert_int_equal(cdr_db_seed_dids(fx->db, seed, 2), 0);
+	assert_int_equal(cdr_db_seed_dids(fx->db, other, 1), 0);
+
+	assert_int_equal(cdr_db_load_dids(fx->db, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].first, "5550100");
+	assert_string_equal(rows[0].last, "5550199");
+	assert_string_equal(rows[0].trunk, "pbx");
+	assert_string_equal(rows[0].user, "frontdesk");
+	assert_string_equal(rows[1].first, "5550200");
+	assert_string_equal(rows[1].trunk, "pbx2");
+	assert_string_equal(rows[1].user, "");
+	free(rows);
+}
+
+static void test_dids_bad_rows_skipped(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_did_range *rows = NULL;
+	int saved = gw_log_level;
+	size_t n = 0;
+	sqlite3 *db;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	db = db_conn(fx->db);
+	db_run(db, "INSERT INTO did VALUES('8000','8999','b','');"
+		   "INSERT INTO did VALUES('abc','abd','t','');"
+		   "INSERT INTO did VALUES('555x','555y','t','');"
+		   "INSERT INTO did VALUES('','','t','');"
+		   "INSERT INTO did VALUES('3000','3001','','');"
+		   "INSERT INTO did(first,last,trunk)"
+		   " VALUES('1000','1009','a');"
+		   /* rows an older tool might have left despite the CHECK */
+		   "PRAGMA ignore_check_constraints = ON;"
+		   "INSERT INTO did VALUES('100','2000','t','');"
+		   "INSERT INTO did VALUES('200','100','t','');");
+	sqlite3_close(db);
+
+	gw_log_level = -1;
+	assert_int_equal(cdr_db_load_dids(fx->db, &rows, &n), 0);
+	gw_log_level = saved;
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].first, "1000");
+	assert_string_equal(rows[0].last, "1009");
+	assert_string_equal(rows[0].trunk, "a");
+	assert_string_equal(rows[1].first, "8000");
+	assert_string_equal(rows[1].trunk, "b");
+	free(rows);
+}
+
+/* ---- tail ---------------------------------------------------------------- */
+
+struct collect {
+	struct cdr_record r[64];
+	unsigned n;
+};
+
+static void on_row(const struct cdr_record *rec, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n < TG_ARRAY_SIZE(c->r))
+		c->r[c->n] = *rec;
+	c->n++;
+}
+
+static void check_same(const struct cdr_record *a,
+		       const struct cdr_record *b)
+{
+	assert_string_equal(a->id, b->id);
+	assert_int_equal(a->start_ms, b->start_ms);
+	assert_int_equal(a->answer_ms, b->answer_ms);
+	assert_int_equal(a->end_ms, b->end_ms);
+	assert_string_equal(a->calling, b->calling);
+	assert_string_equal(a->called, b->called);
+	assert_int_equal(a->direction, b->direction);
+	assert_string_equal(a->in_trunk, b->in_trunk);
+	assert_string_equal(a->out_trunk, b->out_trunk);
+	assert_int_equal(a->span, b->span);
+	assert_int_equal(a->chan, b->chan);
+	assert_string_equal(a->sip_call_id, b->sip_call_id);
+	assert_int_equal(a->disposition, b->disposition);
+	assert_int_equal(a->q850_cause, b->q850_cause);
+	assert_int_equal(a->sip_status, b->sip_status);
+	assert_string_equal(a->codec, b->codec);
+}
+
+static void test_tail(void **state)
+{
+	struct fixture *fx = *state;
+	/* submitted out of start order: tail must sort by start time */
+	static const unsigned order[] = {5, 0, 19, 3, 12, 7, 1, 18, 9, 2,
+					 16, 4, 11, 6, 17, 8, 14, 10, 15, 13};
+	struct cdr_writer *w = NULL;
+	struct collect c = {.n = 0};
+	struct cdr_record want;
+	char path[256];
+
+	assert_int_equal(cdr_writer_open(&w, fx->db), 0);
+	for (size_t k = 0; k < TG_ARRAY_SIZE(order); k++)
+		submit_range(w, order[k], 1);
+	assert_int_equal(cdr_writer_close(w), 0);
+
+	assert_int_equal(cdr_db_tail(fx->db, 5, on_row, &c), 0);
+	assert_int_equal(c.n, 5);
+	for (unsigned k = 0; k < 5; k++) {
+		rec_make(&want, 15 + k);
+		check_same(&c.r[k], &want);
+	}
+
+	c.n = 0;
+	assert_int_equal(cdr_db_tail(fx->db, 100, on_row, &c), 0);
+	assert_int_equal(c.n, 20);
+	for (unsigned k = 0; k < 20; k++)
+		assert_string_equal(c.r[k].id, (rec_make(&want, k), want.id));
+
+	c.n = 0;
+	assert_int_equal(cdr_db_tail(fx->db, 0, on_row, &c), 0);
+	assert_int_equal(c.n, 0);
+
+	snprintf(path, sizeof(path), "%s/missing.db", fx->dir);
+	assert_int_equal(cdr_db_tail(path, 5, on_row, &c), ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_schema_idempotent_wal),
+		T(test_open_errors),
+		T(test_write_2000_exact_fields),
+		T(test_reader_transaction_loses_nothing),
+		T(test_busy_then_released),
+		T(test_busy_at_close_falls_back),
+		T(test_trigger_refuses_all),
+		T(test_duplicate_isolated),
+		T(test_dids_seed_once),
+		T(test_dids_bad_rows_skipped),
+		T(test_tail),
+#undef T
+	};
+
+	gw_log_level = GW_LOG_WARN;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,276 @@
+/* tests/unit/test_gateway.c  Cause mapping, config errors, DIDs, vframes */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/util.h"
+#include "dialplan/dialplan.h"
+#include "gateway/cause.h"
+#include "gateway/conf.h"
+#include "tdm/vframe.h"
+
+/* RFC 3398 7.2.4.1 and 8.2.6.1, the rows the issue names and more. */
+static void test_cause_to_sip(void **state)
+{
+	static const struct {
+		int cause, status;
+	} rows[] = {
+		{1, 404}, {2, 404}, {3, 404}, {17, 486}, {18, 408}, {19, 480},
+		{20, 480}, {21, 403}, {22, 410}, {27, 502}, {28, 484},
+		{31, 480}, {34, 503}, {38, 503}, {41, 503}, {42, 503},
+		{47, 503}, {55, 403}, {57, 403}, {58, 503}, {65, 488},
+		{70, 488}, {79, 501}, {87, 403}, {88, 503}, {102, 504},
+		{111, 500}, {127, 500},
+		/* unlisted: by class */
+		{4, 480}, {35, 503}, {50, 503}, {66, 501}, {95, 400},
+		{100, 400}, {120, 500},
+	};
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		int got = gw_cause_to_sip(rows[i].cause);
+
+		if (got != rows[i].status)
+			fail_msg("cause %d -> %d, want %d", rows[i].cause, got,
+				 rows[i].status);
+	}
+}
+
+static void test_sip_to_cause(void **state)
+{
+	static const struct {
+		int status, cause;
+	} rows[] = {
+		{400, 41}, {401, 21}, {402, 21}, {403, 21}, {404, 1},
+		{405, 63}, {406, 79}, {407, 21}, {408, 102}, {410, 22},
+		{413, 127}, {414, 127}, {415, 79}, {416, 127}, {420, 127},
+		{421, 127}, {423, 127}, {480, 18}, {481, 41}, {482, 25},
+		{483, 25}, {484, 28}, {485, 1}, {486, 17}, {500, 41},
+		{501, 79}, {502, 38}, {503, 41}, {504, 102}, {505, 127},
+		{513, 127}, {600, 17}, {603, 21}, {604, 1},
+	};
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		int got = gw_sip_to_cause(rows[i].status);
+
+		if (got != rows[i].cause)
+			fail_msg("SIP %d -> cause %d, want %d", rows[i].status,
+				 got, rows[i].cause);
+	}
+	/* Round trips that matter to callers: busy stays busy. */
+	assert_int_equal(gw_sip_to_cause(gw_cause_to_sip(17)), 17);
+	assert_int_equal(gw_sip_to_cause(gw_cause_to_sip(1)), 1);
+	assert_string_equal(gw_cause_text(17), "User busy");
+}
+
+static void test_disposition(void **state)
+{
+	assert_int_equal(gw_cause_disposition(17), CDR_BUSY);
+	assert_int_equal(gw_cause_disposition(16), CDR_NO_ANSWER);
+	assert_int_equal(gw_cause_disposition(19), CDR_NO_ANSWER);
+	assert_int_equal(gw_cause_disposition(34), CDR_CONGESTION);
+	assert_int_equal(gw_cause_disposition(1), CDR_FAILED);
+	assert_int_equal(gw_cause_disposition(21), CDR_FAILED);
+}
+
+static const char good_conf[] =
+	"; demo\n"
+	"[general]\n"
+	"log_level = info\n"
+	"debug = sip-msg, q931\n"
+	"[sip]\n"
+	"bind = 127.0.0.1\n"
+	"port = 5070  ; a comment\n"
+	"codecs = pcma,pcmu\n"
+	"[span 1]\n"
+	"type = e1\n"
+	"switch = euroisdn_e1\n"
+	"side = network\n"
+	"dir = /tmp/x\n"
+	"[trunk pbx]\n"
+	"type = sip\n"
+	"peer = 10.0.0.5:5080\n"
+	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
+	"[trunk pstn]\n"
+	"type = tdm\n"
+	"spans = 1\n"
+	"[routing]\n"
+	"outbound = pstn\n"
+	"[dids]\n"
+	"5550100-5550199 = pbx\n"
+	"5551000 = pbx\n";
+
+static void test_conf_good(void **state)
+{
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	const struct gw_trunk_cfg *t;
+	struct sockaddr_in in = {.sin_family = AF_INET};
+	char err[256] = "";
+
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", good_conf,
+					 strlen(good_conf), err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg->log_level, GW_LOG_INFO);
+	assert_int_equal(cfg->debug, GW_DBG_SIPMSG | GW_DBG_Q931);
+	assert_int_equal(cfg->sip_port, 5070);
+	assert_int_equal(cfg->ncodecs, 2);
+	assert_int_equal(cfg->codecs[0], 8);
+	assert_int_equal(cfg->nspans, 1);
+	assert_int_equal(cfg->spans[0].type, TDM_E1);
+	assert_true(cfg->spans[0].network);
+	assert_int_equal(cfg->ndids, 2);
+	assert_string_equal(cfg->dids[1].first, "5551000");
+	assert_string_equal(cfg->dids[1].last, "5551000");
+	t = gw_config_trunk(cfg, "pbx");
+	assert_non_null(t);
+	inet_pton(AF_INET, "10.0.0.77", &in.sin_addr);
+	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "10.0.1.77", &in.sin_addr);
+	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
+	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	free(cfg);
+}
+
+/* Each bad file must be refused with file:line and the culprit named. */
+static void test_conf_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} rows[] = {
+		{"[sip]\nport = 70000\n", "t.conf:2: port"},
+		{"[sip]\nport = 50x\n", "t.conf:2: port"},
+		{"[general]\nlog_level = loud\n", "t.conf:2: log_level"},
+		{"[general]\nbogus = 1\n", "t.conf:2: unknown key 'bogus'"},
+		{"[nope]\n", "t.conf:1: unknown section [nope]"},
+		{"key = 1\n", "t.conf:1: key 'key' outside any section"},
+		{"[sip\n", "t.conf:1: section header"},
+		{"[sip]\njust words\n", "t.conf:2: expected 'key = value'"},
+		{"[sip]\ncodecs = g729\n", "t.conf:2: codecs: 'g729'"},
+		{"[span 1]\nswitch = bogus\n", "t.conf:2: switch"},
+		{"[span 1]\n[span 1]\n", "t.conf:2: span 1 defined twice"},
+		{"[trunk a]\ntype = sip\n", "t.conf:1: trunk 'a': a SIP trunk "
+					    "needs peer"},
+		{"[trunk a]\ntype = tdm\nspans = 4\n",
+		 "t.conf:1: trunk 'a': span 4 is not defined"},
+		{"[trunk a]\ntype = sip\npeer = nowhere\n", "t.conf:3: peer"},
+		{"[routing]\noutbound = x\n", "no trunk 'x'"},
+		{"[dids]\n555-5550 = pbx\n", "t.conf:2: DID range"},
+		{"[trunk pbx]\ntype = sip\npeer = 1.2.3.4\n[dids]\n"
+		 "10-19 = pstn\n",
+		 "'pstn' is not a SIP trunk"},
+	};
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+
+	assert_non_null(cfg);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		char err[256] = "";
+		int rc = gw_config_parse(cfg, "t.conf", rows[i].text,
+					 strlen(rows[i].text), err,
+					 sizeof(err));
+
+		if (rc != EINVAL || !strstr(err, rows[i].want))
+			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
+				 rc, err, rows[i].want);
+	}
+	free(cfg);
+}
+
+static void test_did_lookup(void **state)
+{
+	struct dp_did_range rows[] = {
+		{"5550100", "5550199", "pbx", ""},
+		{"5551000", "5551000", "fax", "fax1"},
+		{"4440", "4449", "short", ""},
+	};
+	struct dp_did_table *t = NULL;
+	const struct dp_did_range *r;
+	long live = obj_live_count();
+	char err[256];
+
+	assert_int_equal(dp_did_table_build(&t, rows, 3, err, sizeof(err)),
+			 0);
+	assert_int_equal(dp_did_count(t), 3);
+	r = dp_did_lookup(t, "5550100");
+	assert_non_null(r);
+	assert_string_equal(r->trunk, "pbx");
+	assert_non_null(dp_did_lookup(t, "5550199"));
+	assert_null(dp_did_lookup(t, "5550200"));
+	assert_null(dp_did_lookup(t, "5550099"));
+	r = dp_did_lookup(t, "5551000");
+	assert_non_null(r);
+	assert_string_equal(r->user, "fax1");
+	assert_string_equal(dp_did_lookup(t, "4445")->trunk, "short");
+	assert_null(dp_did_lookup(t, "44450"));
+	assert_null(dp_did_lookup(t, "555010a"));
+	assert_null(dp_did_lookup(t, ""));
+	obj_deref(t);
+	assert_int_equal(obj_live_count(), live);
+}
+
+static void test_did_refused(void **state)
+{
+	struct dp_did_range overlap[] = {
+		{"5550100", "5550199", "pbx", ""},
+		{"5550150", "5550250", "pbx", ""},
+	};
+	struct dp_did_range bad[] = {{"55501", "5550199", "pbx", ""}};
+	struct dp_did_table *t = NULL;
+	char err[256];
+
+	assert_int_equal(dp_did_table_build(&t, overlap, 2, err, sizeof(err)),
+			 EINVAL);
+	assert_non_null(strstr(err, "overlap"));
+	assert_int_equal(dp_did_table_build(&t, bad, 1, err, sizeof(err)),
+			 EINVAL);
+	assert_non_null(strstr(err, "55501"));
+	assert_null(t);
+}
+
+static void test_vframe(void **state)
+{
+	uint8_t f[TDM_VFRAME_MAX];
+	uint32_t seq = 0;
+
+	memset(f, 0xff, sizeof(f));
+	tdm_vframe_put_hdr(f, 0x01020304);
+	assert_int_equal(tdm_vframe_check(f, tdm_vframe_size(23), 23, &seq),
+			 0);
+	assert_int_equal(seq, 0x01020304);
+	/* Wrong size for the span, or a frame of another span type. */
+	assert_int_equal(tdm_vframe_check(f, tdm_vframe_size(23) - 1, 23,
+					  &seq),
+			 EBADMSG);
+	assert_int_equal(tdm_vframe_check(f, tdm_vframe_size(30), 23, &seq),
+			 EBADMSG);
+	f[0] = 'X';
+	assert_int_equal(tdm_vframe_check(f, tdm_vframe_size(23), 23, &seq),
+			 EBADMSG);
+	/* Timeslot 2 starts 160 octets after timeslot 1. */
+	assert_ptr_equal(tdm_vframe_slot(f, 2) - tdm_vframe_slot(f, 1), 160);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cause_to_sip),
+		cmocka_unit_test(test_sip_to_cause),
+		cmocka_unit_test(test_disposition),
+		cmocka_unit_test(test_conf_good),
+		cmocka_unit_test(test_conf_errors),
+		cmocka_unit_test(test_did_lookup),
+		cmocka_unit_test(test_did_refused),
+		cmocka_unit_test(test_vframe),
+	};
+
+	gw_log_level = GW_LOG_ERROR;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
