@@ -1,0 +1,404 @@
+/* media/engine.c  Media engine API: spans, bridges, completion queue */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define LOG_MODULE "media"
+#include "util/util.h"
+
+#include "media/core.h"
+
+/* ---- completion queue (worker -> signalling thread) ------------------- */
+
+void engine_done_push(struct media_engine *me, struct bridge *list)
+{
+	uint64_t one = 1;
+	struct bridge *b, *next;
+
+	pthread_mutex_lock(&me->done_lock);
+	for (b = list; b; b = next) {
+		next = b->znext;
+		b->znext = NULL;
+		if (me->done_tail)
+			me->done_tail->znext = b;
+		else
+			me->done_head = b;
+		me->done_tail = b;
+	}
+	pthread_mutex_unlock(&me->done_lock);
+	(void)!write(me->done_fd, &one, sizeof(one));
+}
+
+int media_engine_fd(const struct media_engine *me)
+{
+	return me ? me->done_fd : -1;
+}
+
+void media_engine_poll(struct media_engine *me)
+{
+	struct bridge *b, *next;
+	uint64_t val;
+
+	if (!me)
+		return;
+	(void)!read(me->done_fd, &val, sizeof(val));
+	pthread_mutex_lock(&me->done_lock);
+	b = me->done_head;
+	me->done_head = me->done_tail = NULL;
+	pthread_mutex_unlock(&me->done_lock);
+
+	for (; b; b = next) {
+		next = b->znext;
+		if (me->done)
+			me->done(b->cookie, &b->st);
+		bridge_free(b);
+	}
+}
+
+/* ---- engine ----------------------------------------------------------- */
+
+int media_engine_alloc(struct media_engine **mep, unsigned workers,
+		       media_bridge_done_h *done)
+{
+	struct media_engine *me;
+	unsigned i;
+	int err = 0;
+
+	if (!mep || workers == 0)
+		return EINVAL;
+	me = calloc(1, sizeof(*me));
+	if (!me)
+		return ENOMEM;
+	me->done = done;
+	pthread_mutex_init(&me->done_lock, NULL);
+	me->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (me->done_fd < 0) {
+		err = errno;
+		goto out;
+	}
+	err = tg_random(&me->port_cursor, sizeof(me->port_cursor));
+	if (err)
+		goto out;
+
+	me->workers = calloc(workers, sizeof(*me->workers));
+	if (!me->workers) {
+		err = ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < workers; i++) {
+		err = worker_alloc(&me->workers[i], me, i);
+		if (err)
+			goto out;
+		me->nworkers++;
+	}
+	for (i = 0; i < workers; i++) {
+		err = worker_start(me->workers[i]);
+		if (err)
+			goto out;
+	}
+ out:
+	if (err)
+		media_engine_free(me);
+	else
+		*mep = me;
+	return err;
+}
+
+void media_engine_free(struct media_engine *me)
+{
+	struct span_ref *ref;
+	struct bridge *b;
+	unsigned i;
+
+	if (!me)
+		return;
+	for (i = 0; i < me->nworkers; i++)
+		worker_stop(me->workers[i]);
+	for (i = 0; i < me->nworkers; i++)
+		worker_free(me->workers[i]);
+	free(me->workers);
+
+	/* Finished but not yet delivered: dropped without callbacks. */
+	while ((b = me->done_head)) {
+		me->done_head = b->znext;
+		bridge_free(b);
+	}
+	while ((ref = me->spans)) {
+		me->spans = ref->next;
+		free(ref->busy);
+		free(ref);
+	}
+	if (me->done_fd >= 0)
+		close(me->done_fd);
+	pthread_mutex_destroy(&me->done_lock);
+	free(me);
+}
+
+/* ---- spans ------------------------------------------------------------ */
+
+static struct span_ref *span_ref_find(struct media_engine *me, int span_id)
+{
+	struct span_ref *ref;
+
+	for (ref = me->spans; ref; ref = ref->next)
+		if (ref->span_id == span_id)
+			return ref;
+	return NULL;
+}
+
+static bool law_valid(enum media_law law)
+{
+	return law == MEDIA_PCMU || law == MEDIA_PCMA;
+}
+
+static int span_ref_get(struct span_ref **refp, struct media_engine *me,
+			int span_id, unsigned nchan)
+{
+	struct span_ref *ref = span_ref_find(me, span_id);
+	uint32_t *busy;
+
+	if (ref && nchan <= ref->busy_len)
+		goto out;
+	busy = calloc(nchan + 1, sizeof(*busy));
+	if (!busy)
+		return ENOMEM;
+	if (!ref) {
+		ref = calloc(1, sizeof(*ref));
+		if (!ref) {
+			free(busy);
+			return ENOMEM;
+		}
+		ref->span_id = span_id;
+		ref->widx = me->span_rr++ % me->nworkers;
+		ref->next = me->spans;
+		me->spans = ref;
+	} else {
+		/* Bridges that outlived a removal keep their timeslots. */
+		memcpy(busy, ref->busy, (ref->busy_len + 1) * sizeof(*busy));
+		free(ref->busy);
+	}
+	ref->busy = busy;
+	ref->busy_len = nchan;
+ out:
+	ref->nchan = nchan;
+	*refp = ref;
+	return 0;
+}
+
+int media_engine_add_span(struct media_engine *me, int span_id,
+			  const struct media_tdm_io *io)
+{
+	struct span_ref *ref;
+	struct span *sp;
+	int err;
+
+	if (!me || !io || io->fd < 0 || io->nchan == 0 || io->nchan > 1024 ||
+	    !io->recv || !io->send || !law_valid(io->law))
+		return EINVAL;
+	ref = span_ref_find(me, span_id);
+	if (ref && ref->sp)
+		return EEXIST;
+
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return ENOMEM;
+	sp->kind = SRC_SPAN;
+	sp->io = *io;
+	sp->span_id = span_id;
+	sp->chan = calloc(io->nchan + 1, sizeof(*sp->chan));
+	sp->tx = malloc((size_t)io->nchan * MEDIA_FRAME_SAMPLES);
+	if (!sp->chan || !sp->tx) {
+		err = ENOMEM;
+		goto out;
+	}
+	err = span_ref_get(&ref, me, span_id, io->nchan);
+	if (err)
+		goto out;
+	ref->law = io->law;
+	ref->sp = sp;
+	sp->cmd_add.type = CMD_SPAN_ADD;
+	sp->cmd_add.span = sp;
+	sp->cmd_remove.type = CMD_SPAN_REMOVE;
+	sp->cmd_remove.span = sp;
+	worker_post(me->workers[ref->widx], &sp->cmd_add);
+ out:
+	if (err) {
+		free(sp->chan);
+		free(sp->tx);
+		free(sp);
+	}
+	return err;
+}
+
+/* NOTE: this waits (microseconds) until the worker has let go of the
+ * span, so the caller may close io->fd and free io->arg right after. */
+int media_engine_remove_span(struct media_engine *me, int span_id)
+{
+	struct span_ref *ref;
+
+	if (!me)
+		return EINVAL;
+	ref = span_ref_find(me, span_id);
+	if (!ref || !ref->sp)
+		return ENOENT;
+	worker_post_wait(me->workers[ref->widx], &ref->sp->cmd_remove);
+	ref->sp = NULL;
+	return 0;
+}
+
+/* ---- bridges ---------------------------------------------------------- */
+
+static struct bridge **hash_slot(struct media_engine *me, uint32_t id)
+{
+	return &me->hash[id & (MEDIA_HASH_SIZE - 1)];
+}
+
+static struct bridge *bridge_find(struct media_engine *me, uint32_t id)
+{
+	struct bridge *b;
+
+	for (b = *hash_slot(me, id); b; b = b->hnext)
+		if (b->id == id)
+			return b;
+	return NULL;
+}
+
+static uint32_t bridge_new_id(struct media_engine *me)
+{
+	do {
+		me->next_id++;
+	} while (me->next_id == 0 || bridge_find(me, me->next_id));
+	return me->next_id;
+}
+
+static int params_check(const struct media_bridge_params *prm, int family)
+{
+	if (!law_valid(prm->rtp_law))
+		return EINVAL;
+	if (prm->ptime && (prm->ptime % 10 || prm->ptime > MEDIA_MAX_PTIME))
+		return EINVAL;
+	if (prm->remote_len == 0 || prm->remote_len > sizeof(prm->remote))
+		return EINVAL;
+	if (prm->remote.ss_family != family)
+		return EAFNOSUPPORT;
+	return 0;
+}
+
+int media_bridge_start(struct media_engine *me, uint32_t *idp,
+		       struct media_rtp *rtp,
+		       const struct media_bridge_params *prm, void *cookie)
+{
+	struct span_ref *ref;
+	struct bridge *b;
+	struct {
+		uint32_t ssrc, ts;
+		uint16_t seq;
+	} rnd;
+	int err;
+
+	if (!me || !idp || !rtp || !prm)
+		return EINVAL;
+	err = params_check(prm, rtp->family);
+	if (err)
+		return err;
+	ref = span_ref_find(me, prm->span_id);
+	if (!ref || !ref->sp)
+		return ENOENT;
+	if (prm->chan < 1 || prm->chan > ref->nchan)
+		return EINVAL;
+	if (ref->busy[prm->chan])
+		return EBUSY;
+	/* RFC 3550 5.1: random initial sequence, timestamp and SSRC. */
+	err = tg_random(&rnd, sizeof(rnd));
+	if (err)
+		return err;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return ENOMEM;
+	b->kind = SRC_BRIDGE;
+	b->id = bridge_new_id(me);
+	b->widx = ref->widx;
+	b->span_id = prm->span_id;
+	b->chan = prm->chan;
+	b->cookie = cookie;
+	b->family = rtp->family;
+	b->rtp = rtp;
+	b->fd = rtp->fd;
+	memcpy(&b->remote, &prm->remote, prm->remote_len);
+	b->remote_len = prm->remote_len;
+	jbuf_init(&b->jb, media_g711_silence(ref->law));
+	bridge_set_laws(b, prm->rtp_law, ref->law);
+	b->tx_samples = (prm->ptime ? prm->ptime : 20) * 8;
+	b->tx.marker = true;
+	b->tx.ssrc = rnd.ssrc;
+	b->tx.ts = rnd.ts;
+	b->tx.seq = rnd.seq;
+	b->cmd_start.type = CMD_BRIDGE_START;
+	b->cmd_start.bridge = b;
+	b->cmd_stop.type = CMD_BRIDGE_STOP;
+	b->cmd_stop.bridge = b;
+
+	b->hnext = *hash_slot(me, b->id);
+	*hash_slot(me, b->id) = b;
+	ref->busy[b->chan] = b->id;
+	*idp = b->id;
+	gw_dbg(GW_DBG_MEDIA, "bridge %u: start span %d/%u port %u", b->id,
+	       b->span_id, b->chan, rtp->port);
+	worker_post(me->workers[b->widx], &b->cmd_start);
+	return 0;
+}
+
+int media_bridge_update(struct media_engine *me, uint32_t id,
+			const struct media_bridge_params *prm)
+{
+	struct bridge *b;
+	struct cmd *c;
+	int err;
+
+	if (!me || !prm)
+		return EINVAL;
+	b = bridge_find(me, id);
+	if (!b)
+		return ENOENT;
+	err = params_check(prm, b->family);
+	if (err)
+		return err;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_BRIDGE_UPDATE;
+	c->heap = true;
+	c->bridge = b;
+	memcpy(&c->remote, &prm->remote, prm->remote_len);
+	c->remote_len = prm->remote_len;
+	c->law = prm->rtp_law;
+	c->ptime = prm->ptime ? prm->ptime : 20;
+	worker_post(me->workers[b->widx], c);
+	return 0;
+}
+
+int media_bridge_stop(struct media_engine *me, uint32_t id)
+{
+	struct bridge **pp, *b;
+	struct span_ref *ref;
+
+	if (!me)
+		return EINVAL;
+	for (pp = hash_slot(me, id); (b = *pp); pp = &b->hnext)
+		if (b->id == id)
+			break;
+	if (!b)
+		return ENOENT;
+	*pp = b->hnext;
+	ref = span_ref_find(me, b->span_id);
+	if (ref && b->chan <= ref->busy_len && ref->busy[b->chan] == id)
+		ref->busy[b->chan] = 0;
+	gw_dbg(GW_DBG_MEDIA, "bridge %u: stop", id);
+	/* The timeslot is free for a new bridge at once: a start for it goes
+	 * to the same worker's queue behind this stop. */
+	worker_post(me->workers[b->widx], &b->cmd_stop);
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* media/g711.h  Internal: per-octet law conversion tables */
+#ifndef TG_MEDIA_G711_H
+#define TG_MEDIA_G711_H
+
+#include <stdint.h>
+
+#include "media/media.h"
+
+/** A 256-entry table mapping @p from octets to @p to octets (identity
+ * when the laws match).  Thread-safe; the tables live forever. */
+const uint8_t *g711_conv_table(enum media_law from, enum media_law to);
+
+#endif

@@ -1,0 +1,128 @@
+/* media/media.h  Media engine: B-channel <-> RTP bridges on worker threads
+ *
+ * The media engine knows frames, codecs and clocks; it knows nothing of SIP
+ * dialogs or Q.931 calls.  Every function here is called from the signalling
+ * thread; the work happens on the engine's worker threads, which own the
+ * span audio fds and the RTP sockets of running bridges.  Commands reach the
+ * workers through a queue, so no call here waits for a worker.
+ */
+#ifndef TG_MEDIA_H
+#define TG_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* G.711 laws, numbered by their static RTP payload type (RFC 3551). */
+enum media_law {
+	MEDIA_PCMU = 0,
+	MEDIA_PCMA = 8,
+};
+
+#define MEDIA_FRAME_SAMPLES 160 /* 20 ms at 8 kHz */
+
+/**
+ * A span's B-channel audio as the engine sees it.  The line delivers one
+ * frame every 20 ms for all nchan timeslots; the engine must answer each
+ * received frame with exactly one frame (same seq).  recv/send are called
+ * only on the worker that owns the span.
+ */
+struct media_tdm_io {
+	int fd;             /* readable when the line delivered a frame */
+	unsigned nchan;     /* bearer timeslots, numbered 1..nchan */
+	enum media_law law; /* the span's companding law */
+	void *arg;
+	/** Receive one frame.  On 0, *rx points at nchan*160 octets,
+	 * channel 1 first, valid until the next recv.  EAGAIN: nothing
+	 * queued.  Other errno: the line is gone. */
+	int (*recv)(void *arg, const uint8_t **rx, uint32_t *seq);
+	/** Send the answer to frame @p seq; @p tx holds nchan*160 octets. */
+	int (*send)(void *arg, uint32_t seq, const uint8_t *tx);
+};
+
+struct media_engine;
+struct media_rtp;
+
+/** Counters of one bridge, read when it stops. */
+struct media_stats {
+	uint64_t rtp_tx;       /* RTP packets sent */
+	uint64_t rtp_rx;       /* RTP packets received and accepted */
+	uint64_t rtp_lost;     /* gaps in received sequence numbers */
+	uint64_t rtp_late;     /* arrived too late or duplicate, dropped */
+	uint64_t tdm_frames;   /* 20 ms TDM frames seen while bridged */
+	uint64_t underruns;    /* frames played as silence: buffer empty */
+	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...) */
+	uint64_t rtp_bad;      /* malformed or oversized packets */
+	uint64_t jb_drops;     /* times buffered audio was dropped to keep
+				* the delay bounded (far clock fast, burst) */
+};
+
+/** Called on the signalling thread (via the engine's event fd) when a
+ * stopped bridge has been torn down; @p cookie is the one given at start. */
+typedef void(media_bridge_done_h)(void *cookie, const struct media_stats *st);
+
+/**
+ * Start the engine with @p workers threads (>= 1).  @p done is delivered
+ * through media_engine_fd()/media_engine_poll() on the signalling thread.
+ */
+int media_engine_alloc(struct media_engine **mep, unsigned workers,
+		       media_bridge_done_h *done);
+/** Stop the workers, close every bridge and free the engine. */
+void media_engine_free(struct media_engine *me);
+/** An fd the signalling loop watches; when readable call media_engine_poll. */
+int media_engine_fd(const struct media_engine *me);
+/** Deliver queued completion callbacks (signalling thread). */
+void media_engine_poll(struct media_engine *me);
+
+/**
+ * Hand a span's audio to the engine.  From now on a worker owns io->fd:
+ * it reads every frame and answers it (idle timeslots carry silence).
+ * @param span_id  our number for the span, used by bridges.
+ */
+int media_engine_add_span(struct media_engine *me, int span_id,
+			  const struct media_tdm_io *io);
+/** Stop serving a span (its line went away); bridges on it go silent. */
+int media_engine_remove_span(struct media_engine *me, int span_id);
+
+/**
+ * Bind an RTP socket (even port, RTCP port+1 reserved) on @p ip within
+ * [port_min, port_max].  Signalling thread.  The endpoint is freed with
+ * media_rtp_free, or handed to a bridge which then owns it.
+ */
+int media_rtp_alloc(struct media_rtp **rtpp, struct media_engine *me,
+		    const char *ip, uint16_t port_min, uint16_t port_max);
+uint16_t media_rtp_port(const struct media_rtp *rtp);
+void media_rtp_free(struct media_rtp *rtp);
+
+struct media_bridge_params {
+	int span_id;
+	unsigned chan;                 /* 1-based timeslot */
+	struct sockaddr_storage remote; /* where to send RTP */
+	socklen_t remote_len;
+	enum media_law rtp_law;        /* payload type toward the far end */
+	unsigned ptime;                /* ms; 20 */
+};
+
+/**
+ * Join timeslot (span, chan) to @p rtp.  Takes ownership of @p rtp.
+ * @param cookie handed back to the done callback.
+ * @return 0, or an errno; on error @p rtp is still the caller's.
+ * The bridge id is written to *idp (never 0).
+ */
+int media_bridge_start(struct media_engine *me, uint32_t *idp,
+		       struct media_rtp *rtp,
+		       const struct media_bridge_params *prm, void *cookie);
+/** Change the far end (remote address or law) of a running bridge. */
+int media_bridge_update(struct media_engine *me, uint32_t id,
+			const struct media_bridge_params *prm);
+/** Stop a bridge; its socket closes on the worker; done follows. */
+int media_bridge_stop(struct media_engine *me, uint32_t id);
+
+/* G.711 helpers (also used by tests and pstnsim). */
+uint8_t media_ulaw_to_alaw(uint8_t u);
+uint8_t media_alaw_to_ulaw(uint8_t a);
+int16_t media_g711_decode(enum media_law law, uint8_t x);
+uint8_t media_g711_encode(enum media_law law, int16_t s);
+uint8_t media_g711_silence(enum media_law law);
+
+#endif

@@ -1,0 +1,1026 @@
+/* tests/unit/test_media.c  Media engine: G.711, RTP, bridges on a test line */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "media/media.h"
+#include "media/rtp.h"
+#include "util/util.h"
+
+#define NCHAN 23
+#define SLOT MEDIA_FRAME_SAMPLES
+#define FRAME_LEN (NCHAN * SLOT)
+#define CHAN 5
+#define PORT_MIN 30000
+#define PORT_MAX 39999
+
+/* ---- the line: the test plays the network side of a span -------------- */
+
+/* Our own trivial framing over SEQPACKET: 4-octet seq, then the frame.
+ * The engine sees only the media_tdm_io callbacks. */
+struct line {
+	int fd[2]; /* [0] the engine's side, [1] the test's */
+	enum media_law law;
+	uint8_t rx[4 + FRAME_LEN];
+	struct media_tdm_io io;
+};
+
+static int line_recv(void *arg, const uint8_t **rx, uint32_t *seq)
+{
+	struct line *l = arg;
+	ssize_t n = recv(l->fd[0], l->rx, sizeof(l->rx), MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EWOULDBLOCK ? EAGAIN : errno;
+	if (n != (ssize_t)sizeof(l->rx))
+		return EPIPE;
+	memcpy(seq, l->rx, 4);
+	*rx = l->rx + 4;
+	return 0;
+}
+
+static int line_send(void *arg, uint32_t seq, const uint8_t *tx)
+{
+	struct line *l = arg;
+	struct iovec iov[2] = {
+		{.iov_base = &seq, .iov_len = 4},
+		{.iov_base = (void *)tx, .iov_len = FRAME_LEN},
+	};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+
+	return sendmsg(l->fd[0], &mh, MSG_DONTWAIT) < 0 ? errno : 0;
+}
+
+static void line_open(struct line *l, enum media_law law)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, l->fd), 0);
+	l->law = law;
+	l->io.fd = l->fd[0];
+	l->io.nchan = NCHAN;
+	l->io.law = law;
+	l->io.arg = l;
+	l->io.recv = line_recv;
+	l->io.send = line_send;
+}
+
+static void line_close(struct line *l)
+{
+	close(l->fd[0]);
+	close(l->fd[1]);
+}
+
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Send frame @p seq and wait for the engine's answer to it. */
+static bool line_step(struct line *l, uint32_t seq, const uint8_t *frame,
+		      uint8_t *answer)
+{
+	uint8_t buf[4 + FRAME_LEN];
+	uint32_t aseq;
+	ssize_t n;
+
+	memcpy(buf, &seq, 4);
+	memcpy(buf + 4, frame, FRAME_LEN);
+	assert_int_equal(send(l->fd[1], buf, sizeof(buf), 0), sizeof(buf));
+	if (!readable(l->fd[1], 300))
+		return false;
+	n = recv(l->fd[1], buf, sizeof(buf), 0);
+	assert_int_equal(n, sizeof(buf));
+	memcpy(&aseq, buf, 4);
+	assert_int_equal(aseq, seq);
+	if (answer)
+		memcpy(answer, buf + 4, FRAME_LEN);
+	return true;
+}
+
+/* ---- signals ---------------------------------------------------------- */
+
+static void tone(int16_t *out, size_t n, size_t start, double hz)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = (int16_t)(8000.0 *
+				   sin(2 * M_PI * hz * (double)(start + i) /
+				       8000.0));
+}
+
+static void encode(enum media_law law, uint8_t *out, const int16_t *in,
+		   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = media_g711_encode(law, in[i]);
+}
+
+/* Share of the signal's energy at @p hz (Goertzel): ~1 for a pure tone. */
+static double tone_share(enum media_law law, const uint8_t *x, size_t n,
+			 double hz)
+{
+	double w = 2 * M_PI * hz / 8000.0, c = 2 * cos(w);
+	double s1 = 0, s2 = 0, energy = 0, pw;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double v = media_g711_decode(law, x[i]);
+		double s0 = v + c * s1 - s2;
+
+		s2 = s1;
+		s1 = s0;
+		energy += v * v;
+	}
+	if (energy < 1e6)
+		return 0;
+	pw = s1 * s1 + s2 * s2 - c * s1 * s2;
+	return pw / (n * energy / 2);
+}
+
+static bool all_equal(const uint8_t *x, size_t n, uint8_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (x[i] != v)
+			return false;
+	return true;
+}
+
+/* ---- fixture ---------------------------------------------------------- */
+
+struct done_rec {
+	int count;
+	void *cookie;
+	struct media_stats st;
+};
+
+static struct done_rec done_rec;
+
+static void on_done(void *cookie, const struct media_stats *st)
+{
+	done_rec.count++;
+	done_rec.cookie = cookie;
+	done_rec.st = *st;
+}
+
+struct fx {
+	struct media_engine *me;
+	struct line line;
+	int far;
+	struct sockaddr_in far_addr;
+	struct sockaddr_in rtp_addr; /* the engine's RTP socket */
+	uint32_t id;
+	uint16_t far_seq;
+	uint32_t far_ts;
+	uint32_t far_ssrc;
+};
+
+static int udp_open(struct sockaddr_in *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)addr, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+	return fd;
+}
+
+static void params(struct media_bridge_params *prm, unsigned chan,
+		   const struct sockaddr_in *remote, enum media_law law,
+		   unsigned ptime)
+{
+	memset(prm, 0, sizeof(*prm));
+	prm->span_id = 1;
+	prm->chan = chan;
+	memcpy(&prm->remote, remote, sizeof(*remote));
+	prm->remote_len = sizeof(*remote);
+	prm->rtp_law = law;
+	prm->ptime = ptime;
+}
+
+/* The fixture of the running test, closed by the teardown if an assertion
+ * left it open (fixtures are static so that they outlive the longjmp). */
+static struct fx *open_fx;
+
+static void fx_open(struct fx *f, enum media_law span_law,
+		    enum media_law rtp_law, unsigned ptime)
+{
+	struct media_bridge_params prm;
+	struct media_rtp *rtp;
+
+	memset(f, 0, sizeof(*f));
+	open_fx = f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	assert_int_equal(media_engine_alloc(&f->me, 2, on_done), 0);
+	line_open(&f->line, span_law);
+	assert_int_equal(media_engine_add_span(f->me, 1, &f->line.io), 0);
+	f->far = udp_open(&f->far_addr);
+	assert_int_equal(media_rtp_alloc(&rtp, f->me, "127.0.0.1", PORT_MIN,
+					 PORT_MAX), 0);
+	f->rtp_addr.sin_family = AF_INET;
+	f->rtp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->rtp_addr.sin_port = htons(media_rtp_port(rtp));
+	params(&prm, CHAN, &f->far_addr, rtp_law, ptime);
+	assert_int_equal(media_bridge_start(f->me, &f->id, rtp, &prm, f), 0);
+	assert_int_not_equal(f->id, 0);
+	f->far_seq = 1000;
+	f->far_ts = 50000;
+	f->far_ssrc = 0x1234abcd;
+}
+
+static void fx_close(struct fx *f)
+{
+	open_fx = NULL;
+	media_engine_free(f->me);
+	line_close(&f->line);
+	close(f->far);
+	assert_int_equal(obj_live_count(), 0);
+}
+
+static int fx_teardown(void **state)
+{
+	if (open_fx)
+		fx_close(open_fx);
+	return 0;
+}
+
+/* Stop the bridge and wait for its done callback through the engine fd. */
+static void fx_stop(struct fx *f)
+{
+	assert_int_equal(media_bridge_stop(f->me, f->id), 0);
+	assert_true(readable(media_engine_fd(f->me), 1000));
+	media_engine_poll(f->me);
+	assert_int_equal(done_rec.count, 1);
+	assert_ptr_equal(done_rec.cookie, f);
+}
+
+static void far_send(struct fx *f, int sock, uint8_t pt, uint16_t seq,
+		     uint32_t ts, const uint8_t *pl, size_t n)
+{
+	uint8_t pkt[RTP_HDR_LEN + 1024];
+	struct rtp_hdr h = {.pt = pt, .seq = seq, .ts = ts,
+			    .ssrc = f->far_ssrc};
+
+	rtp_encode_hdr(pkt, &h);
+	memcpy(pkt + RTP_HDR_LEN, pl, n);
+	assert_int_equal(sendto(sock, pkt, RTP_HDR_LEN + n, 0,
+				(struct sockaddr *)&f->rtp_addr,
+				sizeof(f->rtp_addr)),
+			 RTP_HDR_LEN + n);
+}
+
+/* Next far-end packet in sequence. */
+static void far_next(struct fx *f, uint8_t pt, const uint8_t *pl, size_t n)
+{
+	far_send(f, f->far, pt, f->far_seq++, f->far_ts, pl, n);
+	f->far_ts += (uint32_t)n;
+}
+
+/* Receive one RTP packet at the far end; returns its total length. */
+static ssize_t far_recv(int sock, uint8_t *buf, size_t size, int ms)
+{
+	if (!readable(sock, ms))
+		return -1;
+	return recv(sock, buf, size, 0);
+}
+
+static void frame_silence(uint8_t *frame, enum media_law law)
+{
+	memset(frame, media_g711_silence(law), FRAME_LEN);
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- G.711 ------------------------------------------------------------ */
+
+static void test_g711_known(void **state)
+{
+	/* Silence codes and the extremes of each law. */
+	assert_int_equal(media_g711_silence(MEDIA_PCMU), 0xff);
+	assert_int_equal(media_g711_silence(MEDIA_PCMA), 0xd5);
+	assert_int_equal(media_g711_encode(MEDIA_PCMU, 0), 0xff);
+	assert_int_equal(media_g711_encode(MEDIA_PCMA, 0), 0xd5);
+	assert_int_equal(media_g711_decode(MEDIA_PCMU, 0xff), 0);
+	assert_int_equal(media_g711_decode(MEDIA_PCMA, 0xd5), 8);
+	assert_int_equal(media_g711_decode(MEDIA_PCMU, 0x80), 32124);
+	assert_int_equal(media_g711_decode(MEDIA_PCMU, 0x00), -32124);
+	assert_int_equal(media_g711_decode(MEDIA_PCMA, 0xaa), 32256);
+	assert_int_equal(media_g711_decode(MEDIA_PCMA, 0x2a), -32256);
+	/* Values SpanDSP's reference coder gives. */
+	assert_int_equal(media_g711_encode(MEDIA_PCMU, 1000), 0xce);
+	assert_int_equal(media_g711_encode(MEDIA_PCMU, -1000), 0x4e);
+	assert_int_equal(media_g711_encode(MEDIA_PCMA, 1000), 0xfa);
+	assert_int_equal(media_g711_encode(MEDIA_PCMA, -1000), 0x7a);
+	assert_int_equal(media_g711_encode(MEDIA_PCMU, 32767), 0x80);
+	assert_int_equal(media_g711_encode(MEDIA_PCMU, -32768), 0x00);
+	assert_int_equal(media_g711_encode(MEDIA_PCMA, 32767), 0xaa);
+	assert_int_equal(media_g711_encode(MEDIA_PCMA, -32768), 0x2a);
+	/* Law conversion keeps silence silent and loud loud. */
+	assert_int_equal(media_ulaw_to_alaw(0xff), 0xd5);
+	assert_int_equal(media_alaw_to_ulaw(0xd5), 0xfe);
+	assert_int_equal(media_ulaw_to_alaw(0x80), 0xaa);
+	assert_int_equal(media_alaw_to_ulaw(0xaa), 0x80);
+}
+
+static void test_g711_roundtrip(void **state)
+{
+	static const enum media_law laws[] = {MEDIA_PCMU, MEDIA_PCMA};
+	unsigned l;
+	int s;
+
+	for (l = 0; l < 2; l++) {
+		int prev = -40000;
+
+		for (s = -32768; s <= 32767; s++) {
+			int d = media_g711_decode(laws[l],
+				media_g711_encode(laws[l], (int16_t)s));
+			int err = abs(d - s);
+
+			/* 4-bit mantissa: error within 1/32 of the value
+			 * plus the first segment's half step, and clipping
+			 * beyond the largest code. */
+			if (abs(s) <= 32124)
+				assert_true(err <= abs(s) / 32 + 16);
+			assert_true(d >= prev); /* monotonic */
+			prev = d;
+		}
+	}
+	/* Every code survives decode/encode, and law conversion there and
+	 * back keeps the value within one step of the other law. */
+	for (s = 0; s < 256; s++) {
+		int u = media_g711_decode(MEDIA_PCMU, (uint8_t)s);
+		int a = media_g711_decode(MEDIA_PCMA,
+					  media_ulaw_to_alaw((uint8_t)s));
+
+		/* 0x7f is mu-law's negative zero: it encodes back as 0xff. */
+		if (s != 0x7f)
+			assert_int_equal(media_g711_encode(MEDIA_PCMU,
+							   (int16_t)u), s);
+		assert_int_equal(media_g711_encode(MEDIA_PCMA,
+			media_g711_decode(MEDIA_PCMA, (uint8_t)s)), s);
+		assert_true(abs(u - a) <= abs(u) / 16 + 16);
+	}
+}
+
+/* ---- RTP decoding ----------------------------------------------------- */
+
+static void test_rtp_decode(void **state)
+{
+	uint8_t p[64] = {0x80, 0x88, 0x01, 0x02, 0, 0, 0x01, 0x00,
+			 0xde, 0xad, 0xbe, 0xef};
+	const uint8_t *pl;
+	struct rtp_hdr h;
+	size_t n;
+
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 12 + 20), 0);
+	assert_true(h.marker);
+	assert_int_equal(h.pt, 8);
+	assert_int_equal(h.seq, 0x0102);
+	assert_int_equal(h.ts, 0x100);
+	assert_int_equal(h.ssrc, 0xdeadbeef);
+	assert_ptr_equal(pl, p + 12);
+	assert_int_equal(n, 20);
+
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 11), EBADMSG);
+	p[0] = 0x40; /* version 1 */
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 32), EBADMSG);
+
+	p[0] = 0x82; /* two CSRCs */
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 32), 0);
+	assert_ptr_equal(pl, p + 20);
+	assert_int_equal(n, 12);
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 16), EBADMSG);
+
+	p[0] = 0x91; /* one CSRC, then an extension of 2 words */
+	p[16] = 0xbe;
+	p[17] = 0xde;
+	p[18] = 0;
+	p[19] = 2;
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 40), 0);
+	assert_ptr_equal(pl, p + 28);
+	assert_int_equal(n, 12);
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 27), EBADMSG);
+
+	p[0] = 0xa0; /* padding: the last octet counts it */
+	p[31] = 4;
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 32), 0);
+	assert_int_equal(n, 16);
+	p[31] = 21;
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 32), EBADMSG);
+	p[31] = 0;
+	assert_int_equal(rtp_decode(&h, &pl, &n, p, 32), EBADMSG);
+}
+
+/* ---- bridges ---------------------------------------------------------- */
+
+static void test_tdm_to_rtp(void **state)
+{
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pkt[2048];
+	int16_t pcm[SLOT];
+	struct rtp_hdr h, first = {0};
+	const uint8_t *pl;
+	static struct fx f;
+	size_t n;
+	uint32_t k;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < 50; k++) {
+		ssize_t len;
+
+		tone(pcm, SLOT, k * SLOT, 1000);
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		assert_true(line_step(&f.line, k, frame, answer));
+
+		len = far_recv(f.far, pkt, sizeof(pkt), 300);
+		assert_int_equal(len, RTP_HDR_LEN + SLOT);
+		assert_int_equal(rtp_decode(&h, &pl, &n, pkt, (size_t)len), 0);
+		assert_int_equal(h.pt, 0);
+		assert_int_equal(n, SLOT);
+		if (k == 0) {
+			assert_true(h.marker);
+			first = h;
+		} else {
+			assert_false(h.marker);
+			assert_int_equal(h.ssrc, first.ssrc);
+			assert_int_equal(h.seq, (uint16_t)(first.seq + k));
+			assert_int_equal(h.ts, first.ts + k * SLOT);
+		}
+		assert_true(tone_share(MEDIA_PCMU, pl, n, 1000) > 0.9);
+		assert_true(tone_share(MEDIA_PCMU, pl, n, 1500) < 0.05);
+		/* Nothing came from the far end: the whole answer is
+		 * silence. */
+		assert_true(all_equal(answer, FRAME_LEN, 0xff));
+	}
+	fx_close(&f);
+}
+
+/* Far end sends a tone in step with the line; returns the answers. */
+static void run_rtp_tone(struct fx *f, enum media_law span_law,
+			 enum media_law rtp_law, unsigned frames,
+			 uint8_t (*answers)[FRAME_LEN])
+{
+	uint8_t frame[FRAME_LEN], pl[SLOT], pkt[2048];
+	int16_t pcm[SLOT];
+	unsigned k;
+
+	frame_silence(frame, span_law);
+	for (k = 0; k < frames; k++) {
+		tone(pcm, SLOT, k * SLOT, 1000);
+		encode(rtp_law, pl, pcm, SLOT);
+		far_next(f, (uint8_t)rtp_law, pl, SLOT);
+		assert_true(line_step(&f->line, k, frame, answers[k]));
+		/* Drain what the bridge sends, so the test socket never
+		 * fills. */
+		while (far_recv(f->far, pkt, sizeof(pkt), 0) > 0)
+			;
+	}
+}
+
+static void assert_slot_tone(enum media_law law,
+			     uint8_t (*answers)[FRAME_LEN], unsigned from,
+			     unsigned to)
+{
+	unsigned k, c;
+
+	for (k = from; k < to; k++) {
+		for (c = 1; c <= NCHAN; c++) {
+			const uint8_t *slot = answers[k] + (c - 1) * SLOT;
+
+			if (c == CHAN)
+				assert_true(tone_share(law, slot, SLOT,
+						       1000) > 0.9);
+			else
+				assert_true(all_equal(slot, SLOT,
+					media_g711_silence(law)));
+		}
+	}
+}
+
+static void test_rtp_to_tdm(void **state)
+{
+	static uint8_t answers[50][FRAME_LEN];
+	static struct fx f;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	run_rtp_tone(&f, MEDIA_PCMU, MEDIA_PCMU, 50, answers);
+	/* Playout starts once 40 ms are buffered. */
+	assert_true(all_equal(answers[0], FRAME_LEN, 0xff));
+	assert_slot_tone(MEDIA_PCMU, answers, 5, 50);
+	fx_close(&f);
+}
+
+static void test_alaw_span_ulaw_rtp(void **state)
+{
+	static uint8_t answers[30][FRAME_LEN];
+	uint8_t frame[FRAME_LEN], pkt[2048];
+	int16_t pcm[SLOT];
+	struct rtp_hdr h;
+	const uint8_t *pl;
+	static struct fx f;
+	size_t n;
+	unsigned k;
+
+	fx_open(&f, MEDIA_PCMA, MEDIA_PCMU, 20);
+	/* RTP (mu-law) -> A-law timeslot; idle slots are A-law silence. */
+	run_rtp_tone(&f, MEDIA_PCMA, MEDIA_PCMU, 30, answers);
+	assert_slot_tone(MEDIA_PCMA, answers, 5, 30);
+
+	/* A-law timeslot -> RTP with PT 0 carrying mu-law. */
+	frame_silence(frame, MEDIA_PCMA);
+	for (k = 30; k < 40; k++) {
+		ssize_t len;
+
+		tone(pcm, SLOT, k * SLOT, 1000);
+		encode(MEDIA_PCMA, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		assert_true(line_step(&f.line, k, frame, NULL));
+		len = far_recv(f.far, pkt, sizeof(pkt), 300);
+		assert_true(len > 0);
+		assert_int_equal(rtp_decode(&h, &pl, &n, pkt, (size_t)len), 0);
+		assert_int_equal(h.pt, MEDIA_PCMU);
+		assert_true(tone_share(MEDIA_PCMU, pl, n, 1000) > 0.9);
+	}
+	fx_close(&f);
+}
+
+static void test_stop_reports_stats(void **state)
+{
+	static uint8_t answers[20][FRAME_LEN];
+	uint8_t frame[FRAME_LEN], pkt[2048];
+	struct sockaddr_in a;
+	static struct fx f;
+	int s;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	run_rtp_tone(&f, MEDIA_PCMU, MEDIA_PCMU, 20, answers);
+	msleep(20);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_tx, 20);
+	assert_int_equal(done_rec.st.rtp_rx, 20);
+	assert_int_equal(done_rec.st.tdm_frames, 20);
+	assert_int_equal(done_rec.st.rtp_lost, 0);
+	assert_int_equal(done_rec.st.rtp_late, 0);
+	assert_int_equal(done_rec.st.rtp_bad, 0);
+	assert_true(done_rec.st.underruns <= 1);
+
+	/* The timeslot is idle again and nothing more is sent. */
+	frame_silence(frame, MEDIA_PCMU);
+	memset(frame + (CHAN - 1) * SLOT, 0x33, SLOT);
+	assert_true(line_step(&f.line, 100, frame, answers[0]));
+	assert_true(all_equal(answers[0], FRAME_LEN, 0xff));
+	while (far_recv(f.far, pkt, sizeof(pkt), 0) > 0)
+		;
+	assert_true(line_step(&f.line, 101, frame, answers[0]));
+	assert_true(far_recv(f.far, pkt, sizeof(pkt), 50) < 0);
+
+	/* Both ports were released. */
+	a = f.rtp_addr;
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(s);
+	a.sin_port = htons(ntohs(a.sin_port) + 1);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(s);
+
+	assert_int_equal(media_bridge_stop(f.me, f.id), ENOENT);
+	fx_close(&f);
+}
+
+/* Send packets carrying a constant code each (value = index) in the given
+ * order, all at once, then collect what the timeslot plays. */
+static unsigned play_burst(struct fx *f, const unsigned *order, size_t n,
+			   uint8_t *played, unsigned frames)
+{
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pl[SLOT], pkt[2048];
+	unsigned k, got = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(pl, 0x10 + order[i], SLOT);
+		far_send(f, f->far, 0, (uint16_t)(f->far_seq + order[i]),
+			 f->far_ts + order[i] * SLOT, pl, SLOT);
+	}
+	msleep(30);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < frames; k++) {
+		const uint8_t *slot = answer + (CHAN - 1) * SLOT;
+
+		assert_true(line_step(&f->line, k, frame, answer));
+		while (far_recv(f->far, pkt, sizeof(pkt), 0) > 0)
+			;
+		if (slot[0] == 0xff)
+			continue;
+		/* A frame never mixes two packets' audio. */
+		assert_true(all_equal(slot, SLOT, slot[0]));
+		played[got++] = (uint8_t)(slot[0] - 0x10);
+	}
+	return got;
+}
+
+static void test_reorder_plays_in_order(void **state)
+{
+	static const unsigned order[] = {0, 1, 3, 2, 5, 4};
+	uint8_t played[16];
+	static struct fx f;
+	unsigned i, got;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	got = play_burst(&f, order, TG_ARRAY_SIZE(order), played, 10);
+	assert_int_equal(got, 6);
+	for (i = 0; i < got; i++)
+		assert_int_equal(played[i], i);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_rx, 6);
+	assert_int_equal(done_rec.st.rtp_late, 0);
+	assert_int_equal(done_rec.st.rtp_lost, 0);
+	fx_close(&f);
+}
+
+static void test_duplicates_dropped(void **state)
+{
+	static const unsigned order[] = {0, 1, 1, 2, 2, 2, 3};
+	uint8_t played[16];
+	static struct fx f;
+	unsigned i, got;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	got = play_burst(&f, order, TG_ARRAY_SIZE(order), played, 8);
+	assert_int_equal(got, 4);
+	for (i = 0; i < got; i++)
+		assert_int_equal(played[i], i);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_rx, 4);
+	assert_int_equal(done_rec.st.rtp_late, 3);
+	fx_close(&f);
+}
+
+static void test_burst_bounded_delay(void **state)
+{
+	static const unsigned order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+	uint8_t played[16];
+	static struct fx f;
+	unsigned i, got;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	/* 240 ms at once: only the newest 8 frames are kept. */
+	got = play_burst(&f, order, TG_ARRAY_SIZE(order), played, 12);
+	assert_int_equal(got, 8);
+	for (i = 0; i < got; i++)
+		assert_int_equal(played[i], i + 4);
+	fx_stop(&f);
+	assert_true(done_rec.st.jb_drops >= 1);
+	fx_close(&f);
+}
+
+static void test_ptime_10_out_30_in(void **state)
+{
+	static uint8_t answers[30][FRAME_LEN];
+	uint8_t frame[FRAME_LEN], pl[240], pkt[2048];
+	int16_t pcm[240];
+	uint32_t sent = 0, first_ts = 0;
+	struct rtp_hdr h;
+	const uint8_t *p;
+	static struct fx f;
+	unsigned k, npkt = 0;
+	size_t n;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 10);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < 30; k++) {
+		ssize_t len;
+
+		/* 30 ms packets, ahead of the line by up to one packet. */
+		while (sent < (k + 1) * SLOT) {
+			tone(pcm, 240, sent, 1000);
+			encode(MEDIA_PCMU, pl, pcm, 240);
+			far_next(&f, 0, pl, 240);
+			sent += 240;
+		}
+		assert_true(line_step(&f.line, k, frame, answers[k]));
+		while ((len = far_recv(f.far, pkt, sizeof(pkt), 50)) > 0) {
+			assert_int_equal(rtp_decode(&h, &p, &n, pkt,
+						    (size_t)len), 0);
+			assert_int_equal(n, 80);
+			if (npkt == 0)
+				first_ts = h.ts;
+			assert_int_equal(h.ts, first_ts + npkt * 80);
+			npkt++;
+			if (npkt == 2 * (k + 1))
+				break;
+		}
+	}
+	assert_int_equal(npkt, 60);
+	assert_slot_tone(MEDIA_PCMU, answers, 5, 30);
+	fx_close(&f);
+}
+
+static void test_update_remote_and_law(void **state)
+{
+	uint8_t frame[FRAME_LEN], pkt[2048];
+	struct media_bridge_params prm;
+	struct sockaddr_in far2_addr;
+	struct rtp_hdr h, before;
+	const uint8_t *pl;
+	static struct fx f;
+	size_t n;
+	ssize_t len;
+	int far2;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	far2 = udp_open(&far2_addr);
+	frame_silence(frame, MEDIA_PCMU);
+	assert_true(line_step(&f.line, 0, frame, NULL));
+	len = far_recv(f.far, pkt, sizeof(pkt), 300);
+	assert_int_equal(rtp_decode(&before, &pl, &n, pkt, (size_t)len), 0);
+
+	params(&prm, CHAN, &far2_addr, MEDIA_PCMA, 20);
+	assert_int_equal(media_bridge_update(f.me, f.id, &prm), 0);
+	msleep(20);
+	/* The very next frame goes to the new address, as A-law. */
+	assert_true(line_step(&f.line, 1, frame, NULL));
+	len = far_recv(far2, pkt, sizeof(pkt), 300);
+	assert_int_equal(len, RTP_HDR_LEN + SLOT);
+	assert_int_equal(rtp_decode(&h, &pl, &n, pkt, (size_t)len), 0);
+	assert_int_equal(h.pt, MEDIA_PCMA);
+	assert_int_equal(h.ssrc, before.ssrc);
+	assert_int_equal(h.seq, (uint16_t)(before.seq + 1));
+	assert_true(all_equal(pl, n, 0xd5));
+	assert_true(far_recv(f.far, pkt, sizeof(pkt), 20) < 0);
+
+	prm.rtp_law = 3; /* not G.711 */
+	assert_int_equal(media_bridge_update(f.me, f.id, &prm), EINVAL);
+	assert_int_equal(media_bridge_update(f.me, f.id + 1, &prm), ENOENT);
+	close(far2);
+	fx_close(&f);
+}
+
+static void test_channels_isolated(void **state)
+{
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pl[SLOT], pkt[2048];
+	struct media_bridge_params prm;
+	struct sockaddr_in far7_addr;
+	struct media_rtp *rtp;
+	struct rtp_hdr h;
+	const uint8_t *p;
+	uint32_t id7;
+	static struct fx f;
+	size_t n;
+	ssize_t len;
+	unsigned k;
+	int far7;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	far7 = udp_open(&far7_addr);
+	assert_int_equal(media_rtp_alloc(&rtp, f.me, "127.0.0.1", PORT_MIN,
+					 PORT_MAX), 0);
+	params(&prm, CHAN, &far7_addr, MEDIA_PCMU, 20);
+	assert_int_equal(media_bridge_start(f.me, &id7, rtp, &prm, NULL),
+			 EBUSY);
+	prm.chan = 0;
+	assert_int_equal(media_bridge_start(f.me, &id7, rtp, &prm, NULL),
+			 EINVAL);
+	prm.chan = NCHAN + 1;
+	assert_int_equal(media_bridge_start(f.me, &id7, rtp, &prm, NULL),
+			 EINVAL);
+	prm.chan = 7;
+	prm.span_id = 9;
+	assert_int_equal(media_bridge_start(f.me, &id7, rtp, &prm, NULL),
+			 ENOENT);
+	prm.span_id = 1;
+	assert_int_equal(media_bridge_start(f.me, &id7, rtp, &prm, NULL), 0);
+	assert_int_not_equal(id7, f.id);
+
+	/* Audio into timeslot 5 reaches only bridge 5's far end; audio
+	 * from bridge 5's far end plays only in timeslot 5. */
+	frame_silence(frame, MEDIA_PCMU);
+	memset(frame + (CHAN - 1) * SLOT, 0x42, SLOT);
+	memset(pl, 0x24, SLOT);
+	for (k = 0; k < 6; k++) {
+		far_next(&f, 0, pl, SLOT);
+		assert_true(line_step(&f.line, k, frame, answer));
+		len = far_recv(far7, pkt, sizeof(pkt), 300);
+		assert_int_equal(rtp_decode(&h, &p, &n, pkt, (size_t)len), 0);
+		assert_true(all_equal(p, n, 0xff));
+		len = far_recv(f.far, pkt, sizeof(pkt), 300);
+		assert_int_equal(rtp_decode(&h, &p, &n, pkt, (size_t)len), 0);
+		assert_true(all_equal(p, n, 0x42));
+	}
+	assert_true(all_equal(answer + (CHAN - 1) * SLOT, SLOT, 0x24));
+	assert_true(all_equal(answer, (CHAN - 1) * SLOT, 0xff));
+	assert_true(all_equal(answer + CHAN * SLOT, (NCHAN - CHAN) * SLOT,
+			      0xff));
+	close(far7);
+	fx_close(&f);
+}
+
+static void test_ignored_and_new_ssrc(void **state)
+{
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pl[SLOT], pkt[2048];
+	const uint8_t *slot = answer + (CHAN - 1) * SLOT;
+	static struct fx f;
+	unsigned k;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	frame_silence(frame, MEDIA_PCMU);
+	memset(pl, 0x30, SLOT);
+	/* Comfort noise (PT 13) and garbage play nothing. */
+	for (k = 0; k < 5; k++) {
+		far_next(&f, 13, pl, 1);
+		assert_int_equal(sendto(f.far, "junk", 4, 0,
+					(struct sockaddr *)&f.rtp_addr,
+					sizeof(f.rtp_addr)), 4);
+		assert_true(line_step(&f.line, k, frame, answer));
+		assert_true(all_equal(slot, SLOT, 0xff));
+	}
+	for (k = 5; k < 10; k++) {
+		far_next(&f, 0, pl, SLOT);
+		assert_true(line_step(&f.line, k, frame, answer));
+	}
+	assert_true(all_equal(slot, SLOT, 0x30));
+	/* A new source with an unrelated timeline takes over. */
+	f.far_ssrc ^= 0xffff;
+	f.far_ts += 123456789;
+	f.far_seq += 30000;
+	memset(pl, 0x31, SLOT);
+	for (k = 10; k < 16; k++) {
+		far_next(&f, 0, pl, SLOT);
+		assert_true(line_step(&f.line, k, frame, answer));
+	}
+	assert_true(all_equal(slot, SLOT, 0x31));
+	while (far_recv(f.far, pkt, sizeof(pkt), 0) > 0)
+		;
+	msleep(10);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_ignored, 5);
+	assert_int_equal(done_rec.st.rtp_bad, 5);
+	assert_int_equal(done_rec.st.rtp_rx, 11);
+	assert_int_equal(done_rec.st.rtp_lost, 0);
+	fx_close(&f);
+}
+
+static void test_remove_span(void **state)
+{
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pkt[2048];
+	uint8_t buf[4 + FRAME_LEN];
+	static struct fx f;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	frame_silence(frame, MEDIA_PCMU);
+	assert_true(line_step(&f.line, 0, frame, answer));
+	assert_true(far_recv(f.far, pkt, sizeof(pkt), 300) > 0);
+
+	assert_int_equal(media_engine_remove_span(f.me, 1), 0);
+	assert_int_equal(media_engine_remove_span(f.me, 1), ENOENT);
+	/* No answer, no RTP: the engine no longer reads the line. */
+	assert_false(line_step(&f.line, 1, frame, answer));
+	assert_true(far_recv(f.far, pkt, sizeof(pkt), 50) < 0);
+	/* Drain the unread frame so the line starts clean again. */
+	assert_int_equal(recv(f.line.fd[0], buf, sizeof(buf), MSG_DONTWAIT),
+			 sizeof(buf));
+
+	/* Back again: the bridge picks up its timeslot. */
+	assert_int_equal(media_engine_add_span(f.me, 1, &f.line.io), 0);
+	assert_int_equal(media_engine_add_span(f.me, 1, &f.line.io), EEXIST);
+	assert_true(line_step(&f.line, 2, frame, answer));
+	assert_true(far_recv(f.far, pkt, sizeof(pkt), 300) > 0);
+	fx_close(&f);
+}
+
+static void test_free_with_live_bridges(void **state)
+{
+	uint8_t frame[FRAME_LEN];
+	static struct fx f;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	frame_silence(frame, MEDIA_PCMU);
+	assert_true(line_step(&f.line, 0, frame, NULL));
+	/* A stop still queued and a running bridge: freed, never
+	 * reported. */
+	assert_int_equal(media_bridge_stop(f.me, f.id), 0);
+	fx_close(&f);
+	assert_int_equal(done_rec.count, 0);
+}
+
+static bool port_free(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	bool ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	close(s);
+	return ok;
+}
+
+/* An even port whose pair is free now (other programs may hold ports; a
+ * random start keeps parallel runs of this test apart). */
+static uint16_t free_pair(void)
+{
+	uint16_t r, p;
+	int i;
+
+	assert_int_equal(tg_random(&r, sizeof(r)), 0);
+	for (i = 0; i < 5000; i++) {
+		p = (uint16_t)(40000 + 2 * ((r + i) % 5000));
+		if (port_free(p) && port_free((uint16_t)(p + 1)))
+			return p;
+	}
+	fail_msg("no free port pair");
+	return 0;
+}
+
+static void test_rtp_ports(void **state)
+{
+	struct media_engine *me;
+	struct media_rtp *a, *b;
+	uint16_t p = free_pair(), pa, pb;
+
+	assert_int_equal(media_engine_alloc(&me, 1, on_done), 0);
+	/* An odd lower bound rounds up to the even port. */
+	assert_int_equal(media_rtp_alloc(&a, me, "127.0.0.1", p - 1, p + 1),
+			 0);
+	assert_int_equal(media_rtp_port(a), p);
+	/* RTCP's port is held too. */
+	assert_false(port_free((uint16_t)(p + 1)));
+	/* The only pair is taken. */
+	assert_int_equal(media_rtp_alloc(&b, me, "127.0.0.1", p, p + 1),
+			 EADDRINUSE);
+	media_rtp_free(a);
+	assert_true(port_free(p) && port_free((uint16_t)(p + 1)));
+
+	/* Consecutive allocations rotate through the range. */
+	assert_int_equal(media_rtp_alloc(&a, me, "127.0.0.1", 30000, 39999),
+			 0);
+	assert_int_equal(media_rtp_alloc(&b, me, "127.0.0.1", 30000, 39999),
+			 0);
+	pa = media_rtp_port(a);
+	pb = media_rtp_port(b);
+	assert_true(pa % 2 == 0 && pb % 2 == 0 && pa != pb);
+	assert_true(pa >= 30000 && pa < 39999 && pb >= 30000 && pb < 39999);
+	media_rtp_free(a);
+	media_rtp_free(b);
+	assert_int_equal(media_rtp_alloc(&b, me, "nonsense", 30000, 39999),
+			 EINVAL);
+	assert_int_equal(media_rtp_alloc(&b, me, "127.0.0.1", 30001, 30001),
+			 EINVAL);
+	media_engine_free(me);
+	assert_int_equal(obj_live_count(), 0);
+}
+
+/* Bridge tests: the teardown closes a fixture a failed assertion left. */
+#define T(test) cmocka_unit_test_teardown(test, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_g711_known),
+		cmocka_unit_test(test_g711_roundtrip),
+		cmocka_unit_test(test_rtp_decode),
+		cmocka_unit_test(test_rtp_ports),
+		T(test_tdm_to_rtp),
+		T(test_rtp_to_tdm),
+		T(test_alaw_span_ulaw_rtp),
+		T(test_stop_reports_stats),
+		T(test_reorder_plays_in_order),
+		T(test_duplicates_dropped),
+		T(test_burst_bounded_delay),
+		T(test_ptime_10_out_30_in),
+		T(test_update_remote_and_law),
+		T(test_channels_isolated),
+		T(test_ignored_and_new_ssrc),
+		T(test_remove_span),
+		T(test_free_with_live_bridges),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
