@@ -205,6 +205,10 @@ static void end_call(struct gw_call *call, int cause)
 		return;
 	if (!call->cause)
 		call->cause = cause;
+	/* An unanswered SIP caller gets the RFC 3398 status of the cause
+	 * (hangup_sip sends it); record it with the call. */
+	if (call->dir == CDR_OUTBOUND && !call->answer_ms && !call->sip_status)
+		call->sip_status = gw_cause_to_sip(call->cause);
 	call->end_ms = tg_time_ms();
 	event_del(call->ev_ring);
 	set_state(call, CS_ENDED);

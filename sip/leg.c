@@ -1,0 +1,1306 @@
+/* sip/leg.c  INVITE dialogs as legs: inbound (UAS) and outbound (UAC) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#define LOG_MODULE "sip"
+#include "sip/sip_int.h"
+
+enum leg_state {
+	LEG_IN_PROCEEDING,  /* INVITE received, 100 sent */
+	LEG_IN_EARLY,       /* a 1xx with our tag sent */
+	LEG_IN_ANSWERED,    /* 2xx sent, retransmitted until ACK */
+	LEG_IN_REJECTED,    /* final failure sent, waiting for the ACK */
+	LEG_OUT_CALLING,    /* INVITE sent */
+	LEG_OUT_EARLY,      /* a 1xx received */
+	LEG_OUT_CANCELLING, /* we hung up before the final response */
+	LEG_CONFIRMED,
+	LEG_TERMINATING,    /* our BYE is out */
+	LEG_CLOSED,
+};
+
+/* A leg event waiting for delivery from the loop (never re-entrant). */
+struct sip_pev {
+	struct sip_pev *next;
+	struct sip_leg *leg;
+	struct sip_leg_event ev;
+	struct sip_media media;
+	char text[96];
+	unsigned gen;   /* leg->hup_gen when queued */
+	bool embedded;  /* the leg's own CLOSED slot */
+};
+
+struct sip_leg {
+	struct sip_hnode hn; /* ua->legs, by Call-ID, until closed */
+	struct sip_ua *ua;   /* NULL once the UA is gone */
+	enum leg_state state;
+	bool outbound;
+	bool hungup;         /* the gateway ended it */
+	bool bye_pending;    /* BYE once our 2xx is ACKed */
+	bool cancel_pending; /* CANCEL once a provisional arrives */
+	bool got_1xx;
+	bool have_remote;
+	bool in_hash;
+	unsigned hup_gen;
+	sip_leg_event_h *h;
+	void *arg;
+	char *call_id;
+	char local_tag[17];
+	char *remote_tag;
+	osip_from_t *local;  /* our party, with our tag */
+	osip_from_t *remote; /* theirs, with their tag once known */
+	osip_uri_t *target;  /* remote target (Contact) */
+	uint32_t cseq;       /* last local CSeq */
+	uint32_t inv_cseq;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	char sig_addr[64];   /* our address toward the peer */
+	char contact_user[64];
+	char media_addr[64];
+	uint16_t media_port;
+	struct sip_media remote_media;
+	int codec;
+	uint64_t sess_id;
+	struct sip_tr *inv_tr; /* not a reference: cleared when it dies */
+	struct sip_tr *trs;    /* transactions holding a reference to us */
+	char *rtx;             /* our 2xx, until ACK (RFC 3261 13.3.1.4) */
+	size_t rtx_len;
+	char *ack;             /* our ACK for their 2xx (RFC 3261 13.2.2.4) */
+	size_t ack_len;
+	struct event *tmr;
+	unsigned rtx_ms;
+	int64_t rtx_start;
+	int hup_cause;
+	char hup_text[96];
+	struct sip_pev closed;
+};
+
+static const char *state_name(enum leg_state st)
+{
+	switch (st) {
+	case LEG_IN_PROCEEDING: return "IN_PROCEEDING";
+	case LEG_IN_EARLY: return "IN_EARLY";
+	case LEG_IN_ANSWERED: return "IN_ANSWERED";
+	case LEG_IN_REJECTED: return "IN_REJECTED";
+	case LEG_OUT_CALLING: return "OUT_CALLING";
+	case LEG_OUT_EARLY: return "OUT_EARLY";
+	case LEG_OUT_CANCELLING: return "OUT_CANCELLING";
+	case LEG_CONFIRMED: return "CONFIRMED";
+	case LEG_TERMINATING: return "TERMINATING";
+	case LEG_CLOSED: return "CLOSED";
+	}
+	return "?";
+}
+
+static void set_state(struct sip_leg *leg, enum leg_state st)
+{
+	gw_dbg(GW_DBG_CALL, "leg %s: %s -> %s", leg->call_id,
+	       state_name(leg->state), state_name(st));
+	leg->state = st;
+}
+
+static void destructor(void *arg)
+{
+	struct sip_leg *leg = arg;
+
+	if (leg->tmr)
+		event_free(leg->tmr);
+	if (leg->local)
+		osip_from_free(leg->local);
+	if (leg->remote)
+		osip_from_free(leg->remote);
+	if (leg->target)
+		osip_uri_free(leg->target);
+	free(leg->call_id);
+	free(leg->remote_tag);
+	free(leg->rtx);
+	free(leg->ack);
+}
+
+static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
+{
+	struct sip_leg *leg = obj_zalloc(sizeof(*leg), destructor);
+
+	if (!leg)
+		return NULL;
+	leg->ua = ua;
+	leg->outbound = outbound;
+	leg->codec = -1;
+	sip_rand_hex(leg->local_tag, 8);
+	tg_random(&leg->sess_id, sizeof(leg->sess_id));
+	leg->sess_id &= 0x7fffffffffffull; /* keeps o= readable */
+	tg_random(&leg->cseq, sizeof(leg->cseq));
+	leg->cseq = 1 + (leg->cseq & 0xffff); /* RFC 3261 8.1.1.5: < 2^31 */
+	leg->closed.embedded = true;
+	leg->closed.leg = leg;
+	leg->closed.ev.type = SIP_LEG_CLOSED;
+	return leg;
+}
+
+/* ---- event queue ------------------------------------------------------ */
+
+static void evq_push(struct sip_ua *ua, struct sip_pev *pe)
+{
+	pe->next = NULL;
+	if (ua->evq_tail)
+		ua->evq_tail->next = pe;
+	else
+		ua->evq = pe;
+	ua->evq_tail = pe;
+	event_active(ua->ev_deliver, EV_TIMEOUT, 0);
+}
+
+static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
+		      int status, const struct sip_reason *rsn,
+		      const struct sip_media *media)
+{
+	struct sip_pev *pe;
+
+	/* Once the gateway hung up it hears only CLOSED. */
+	if (!leg->ua || leg->state == LEG_CLOSED || leg->hungup)
+		return;
+	pe = calloc(1, sizeof(*pe));
+	if (!pe) {
+		gw_err("leg %s: out of memory, event %d lost", leg->call_id,
+		       type);
+		return;
+	}
+	pe->leg = obj_ref(leg);
+	pe->gen = leg->hup_gen;
+	pe->ev.type = type;
+	pe->ev.status = status;
+	if (rsn && rsn->cause) {
+		pe->ev.reason.cause = rsn->cause;
+		if (rsn->text) {
+			tg_strlcpy(pe->text, rsn->text, sizeof(pe->text));
+			pe->ev.reason.text = pe->text;
+		}
+	}
+	if (media) {
+		pe->media = *media;
+		pe->ev.media = &pe->media;
+	}
+	evq_push(leg->ua, pe);
+}
+
+static void tr_detach_all(struct sip_leg *leg)
+{
+	struct sip_tr *tr;
+
+	while ((tr = leg->trs)) {
+		leg->trs = tr->lnext;
+		tr->lnext = NULL;
+		tr->leg = NULL;
+		obj_deref(leg); /* the ua still holds one until CLOSED */
+	}
+	leg->inv_tr = NULL;
+}
+
+static void timer_stop(struct sip_leg *leg)
+{
+	if (leg->tmr)
+		event_del(leg->tmr);
+}
+
+/* The timer belongs to the UA's event base: free it while both live. */
+static void timer_free(struct sip_leg *leg)
+{
+	if (leg->tmr)
+		event_free(leg->tmr);
+	leg->tmr = NULL;
+}
+
+/* The end of a leg: from here its transactions run on alone and the
+ * gateway gets CLOSED, after which the UA drops its reference. */
+static void leg_close(struct sip_leg *leg)
+{
+	if (leg->state == LEG_CLOSED)
+		return;
+	set_state(leg, LEG_CLOSED);
+	timer_free(leg);
+	if (leg->in_hash) {
+		sip_hash_del(&leg->ua->legs, &leg->hn);
+		leg->in_hash = false;
+	}
+	tr_detach_all(leg);
+	if (leg->ua)
+		evq_push(leg->ua, &leg->closed);
+}
+
+void sip_ua_deliver(struct sip_ua *ua)
+{
+	struct sip_pev *pe;
+
+	while ((pe = ua->evq)) {
+		struct sip_leg *leg = pe->leg;
+
+		ua->evq = pe->next;
+		if (!ua->evq)
+			ua->evq_tail = NULL;
+		/* Events queued before a hangup are stale for the gateway. */
+		if (leg->h && (pe->embedded || pe->gen == leg->hup_gen))
+			leg->h(leg, &pe->ev, leg->arg);
+		if (!pe->embedded)
+			free(pe);
+		/* For CLOSED (embedded) this is the UA's own reference. */
+		obj_deref(leg);
+	}
+}
+
+void sip_ua_drop_legs(struct sip_ua *ua)
+{
+	struct sip_pev *pe;
+	size_t i;
+
+	while ((pe = ua->evq)) {
+		struct sip_leg *leg = pe->leg;
+
+		ua->evq = pe->next;
+		if (!pe->embedded)
+			free(pe);
+		obj_deref(leg);
+	}
+	ua->evq_tail = NULL;
+	for (i = 0; i < ua->legs.nb; i++) {
+		struct sip_hnode *hn;
+
+		while ((hn = ua->legs.b[i])) {
+			struct sip_leg *leg = hn->obj;
+
+			sip_hash_del(&ua->legs, hn);
+			leg->in_hash = false;
+			timer_free(leg);
+			leg->ua = NULL;
+			leg->state = LEG_CLOSED;
+			obj_deref(leg);
+		}
+	}
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static struct sip_leg *find_leg(struct sip_ua *ua, const char *call_id,
+				const char *local_tag, const char *remote_tag)
+{
+	struct sip_hnode *hn = sip_hash_lookup(&ua->legs, call_id);
+
+	for (; hn; hn = sip_hash_next(hn)) {
+		struct sip_leg *leg = hn->obj;
+
+		if (local_tag && strcmp(leg->local_tag, local_tag))
+			continue;
+		if (remote_tag && (!leg->remote_tag ||
+				   strcmp(leg->remote_tag, remote_tag)))
+			continue;
+		return leg;
+	}
+	return NULL;
+}
+
+static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
+		      osip_fsm_type_t type, enum sip_tr_kind kind,
+		      osip_message_t *req, const struct sockaddr *dst,
+		      socklen_t dstlen)
+{
+	struct sip_tr *tr;
+	int err;
+
+	err = sip_tr_new(&tr, leg->ua, type, req, leg, dst, dstlen);
+	if (err)
+		return err;
+	tr->kind = kind;
+	tr->lnext = leg->trs;
+	leg->trs = tr;
+	*trp = tr;
+	return 0;
+}
+
+static void host_fmt(char *out, size_t size, const char *host, int port)
+{
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (port)
+		snprintf(out, size, v6 ? "[%s]:%d" : "%s:%d", host, port);
+	else
+		snprintf(out, size, v6 ? "[%s]" : "%s", host);
+}
+
+static void set_contact(struct sip_leg *leg, osip_message_t *msg)
+{
+	char hp[96], buf[200];
+
+	host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	if (leg->contact_user[0])
+		snprintf(buf, sizeof(buf), "<sip:%s@%s>", leg->contact_user,
+			 hp);
+	else
+		snprintf(buf, sizeof(buf), "<sip:%s>", hp);
+	osip_message_set_contact(msg, buf);
+}
+
+/* A request inside the dialog (or the INVITE that makes it). */
+static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
+		       const char *method, uint32_t cseq)
+{
+	osip_message_t *m;
+	osip_uri_t *uri = NULL;
+	char hp[96], buf[200], branch[17];
+	int err = ENOMEM;
+
+	if (osip_message_init(&m))
+		return ENOMEM;
+	osip_message_set_method(m, osip_strdup(method));
+	osip_message_set_version(m, osip_strdup("SIP/2.0"));
+	if (osip_uri_clone(leg->target, &uri))
+		goto out;
+	osip_message_set_uri(m, uri);
+	sip_rand_hex(branch, 8);
+	host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
+	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s", hp,
+		 branch);
+	if (osip_message_set_via(m, buf))
+		goto out;
+	if (osip_from_clone(leg->local, &m->from) ||
+	    osip_to_clone(leg->remote, &m->to))
+		goto out;
+	if (osip_message_set_call_id(m, leg->call_id))
+		goto out;
+	snprintf(buf, sizeof(buf), "%u %s", cseq, method);
+	if (osip_message_set_cseq(m, buf))
+		goto out;
+	osip_message_set_max_forwards(m, "70");
+	osip_message_set_user_agent(m, leg->ua->user_agent);
+	err = 0;
+ out:
+	if (err)
+		osip_message_free(m);
+	else
+		*msgp = m;
+	return err;
+}
+
+static void hup_reason(const struct sip_leg *leg, struct sip_reason *rsn)
+{
+	rsn->cause = leg->hup_cause;
+	rsn->text = leg->hup_text[0] ? leg->hup_text : NULL;
+}
+
+static void leg_send_bye(struct sip_leg *leg, const struct sip_reason *rsn)
+{
+	osip_message_t *bye = NULL;
+	struct sip_tr *tr;
+
+	set_state(leg, LEG_TERMINATING);
+	if (leg_request(&bye, leg, "BYE", ++leg->cseq))
+		goto fail;
+	sip_msg_set_reason(bye, rsn);
+	if (leg_tr_new(&tr, leg, NICT, SIP_TR_BYE, bye,
+		       (struct sockaddr *)&leg->peer, leg->peerlen)) {
+		osip_message_free(bye);
+		goto fail;
+	}
+	sip_tr_send(tr, bye);
+	return;
+ fail:
+	gw_warn("leg %s: cannot send BYE", leg->call_id);
+	leg_close(leg);
+}
+
+/* RFC 3261 9.1: a CANCEL copies the INVITE's Request-URI, top Via,
+ * From, To, Call-ID and CSeq number. */
+static void leg_send_cancel(struct sip_leg *leg)
+{
+	osip_message_t *inv, *m = NULL;
+	osip_via_t *via = NULL;
+	osip_uri_t *uri = NULL;
+	struct sip_reason rsn;
+	struct sip_tr *tr;
+	char buf[32];
+
+	if (!leg->inv_tr || !leg->inv_tr->otr->orig_request)
+		return;
+	inv = leg->inv_tr->otr->orig_request;
+	if (osip_message_init(&m))
+		return;
+	osip_message_set_method(m, osip_strdup("CANCEL"));
+	osip_message_set_version(m, osip_strdup("SIP/2.0"));
+	if (osip_uri_clone(inv->req_uri, &uri))
+		goto fail;
+	osip_message_set_uri(m, uri);
+	if (osip_via_clone(osip_list_get(&inv->vias, 0), &via))
+		goto fail;
+	osip_list_add(&m->vias, via, -1);
+	if (osip_from_clone(inv->from, &m->from) ||
+	    osip_to_clone(inv->to, &m->to) ||
+	    osip_call_id_clone(inv->call_id, &m->call_id))
+		goto fail;
+	snprintf(buf, sizeof(buf), "%u CANCEL", leg->inv_cseq);
+	if (osip_message_set_cseq(m, buf))
+		goto fail;
+	osip_message_set_max_forwards(m, "70");
+	osip_message_set_user_agent(m, leg->ua->user_agent);
+	hup_reason(leg, &rsn);
+	sip_msg_set_reason(m, &rsn);
+	if (leg_tr_new(&tr, leg, NICT, SIP_TR_CANCEL, m,
+		       (struct sockaddr *)&leg->peer, leg->peerlen))
+		goto fail;
+	sip_tr_send(tr, m);
+	return;
+ fail:
+	gw_warn("leg %s: cannot send CANCEL", leg->call_id);
+	osip_message_free(m);
+}
+
+/* A response on our inbound INVITE transaction. */
+static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
+		       const struct sip_reason *rsn)
+{
+	osip_message_t *resp = NULL;
+	char sdp[1024];
+	int err;
+
+	if (!leg->inv_tr || !leg->inv_tr->otr->orig_request)
+		return EPROTO;
+	err = sip_msg_response(&resp, leg->inv_tr->otr->orig_request, status,
+			       NULL, leg->local_tag, leg->ua);
+	if (err)
+		return err;
+	/* RFC 3261 12.1.1: responses that make a dialog carry a Contact. */
+	if (status > 100 && status < 300)
+		set_contact(leg, resp);
+	if (status >= 200 && status < 300)
+		osip_message_set_allow(resp, SIP_ALLOW);
+	if (with_sdp) {
+		err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr,
+				    leg->media_port, &leg->codec, 1,
+				    leg->ua->ptime, leg->sess_id);
+		if (!err)
+			err = sip_msg_attach_sdp(resp, sdp);
+		if (err)
+			goto out;
+	}
+	if (status >= 300)
+		sip_msg_set_reason(resp, rsn);
+	if (status >= 200 && status < 300) {
+		char *buf = NULL;
+		size_t len = 0;
+
+		if (osip_message_to_str(resp, &buf, &len) || !buf) {
+			err = ENOMEM;
+			goto out;
+		}
+		free(leg->rtx);
+		leg->rtx = strndup(buf, len);
+		leg->rtx_len = len;
+		osip_free(buf);
+		if (!leg->rtx) {
+			err = ENOMEM;
+			goto out;
+		}
+	}
+	sip_tr_send(leg->inv_tr, resp);
+	resp = NULL;
+ out:
+	if (resp)
+		osip_message_free(resp);
+	return err;
+}
+
+static void learn_remote(struct sip_leg *leg, const osip_message_t *msg)
+{
+	const char *tag = sip_msg_to_tag(msg);
+	osip_contact_t *c = NULL;
+	osip_uri_t *uri = NULL;
+	osip_from_t *to = NULL;
+
+	if (tag && msg->to && !osip_to_clone(msg->to, &to)) {
+		if (leg->remote)
+			osip_from_free(leg->remote);
+		leg->remote = to;
+		free(leg->remote_tag);
+		leg->remote_tag = strdup(tag);
+	}
+	osip_message_get_contact(msg, 0, &c);
+	if (c && c->url && !osip_uri_clone(c->url, &uri)) {
+		if (leg->target)
+			osip_uri_free(leg->target);
+		leg->target = uri;
+	}
+}
+
+/* ---- inbound ------------------------------------------------------------ */
+
+struct invite_strs {
+	char from_user[128];
+	char from_display[128];
+	char to_user[128];
+	char ruri_user[128];
+};
+
+static void unquote(char *out, size_t size, const char *in)
+{
+	size_t n = 0, len;
+
+	if (!in) {
+		out[0] = '\0';
+		return;
+	}
+	len = strlen(in);
+	if (len >= 2 && in[0] == '"' && in[len - 1] == '"') {
+		in++;
+		len -= 2;
+	}
+	for (; len && n + 1 < size; in++, len--) {
+		if (*in == '\\' && len > 1) {
+			in++;
+			len--;
+		}
+		out[n++] = *in;
+	}
+	out[n] = '\0';
+}
+
+static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
+		      const osip_message_t *req, const struct sockaddr *src,
+		      socklen_t srclen)
+{
+	memset(info, 0, sizeof(*info));
+	tg_strlcpy(s->from_user, req->from->url && req->from->url->username ?
+		   req->from->url->username : "", sizeof(s->from_user));
+	unquote(s->from_display, sizeof(s->from_display),
+		req->from->displayname);
+	tg_strlcpy(s->to_user, req->to->url && req->to->url->username ?
+		   req->to->url->username : "", sizeof(s->to_user));
+	tg_strlcpy(s->ruri_user, req->req_uri && req->req_uri->username ?
+		   req->req_uri->username : "", sizeof(s->ruri_user));
+	info->call_id = req->call_id->number;
+	info->from_user = s->from_user;
+	info->from_display = s->from_display;
+	info->to_user = s->to_user;
+	info->ruri_user = s->ruri_user;
+	memcpy(&info->src, src, srclen);
+	info->src_len = srclen;
+}
+
+static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
+			    const struct sockaddr *src, socklen_t srclen)
+{
+	const char *ftag = sip_msg_from_tag(req);
+	osip_contact_t *c = NULL;
+
+	leg->call_id = strdup(req->call_id->number);
+	leg->remote_tag = strdup(ftag ? ftag : "");
+	if (!leg->call_id || !leg->remote_tag)
+		return ENOMEM;
+	if (osip_to_clone(req->to, &leg->local) ||
+	    osip_from_clone(req->from, &leg->remote))
+		return ENOMEM;
+	osip_to_set_tag(leg->local, osip_strdup(leg->local_tag));
+	osip_message_get_contact(req, 0, &c);
+	if (osip_uri_clone(c && c->url ? c->url : req->from->url,
+			   &leg->target))
+		return EBADMSG;
+	memcpy(&leg->peer, src, srclen);
+	leg->peerlen = srclen;
+	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
+			  sizeof(leg->sig_addr));
+	if (req->req_uri && req->req_uri->username)
+		sip_uri_user_escape(leg->contact_user,
+				    sizeof(leg->contact_user),
+				    req->req_uri->username);
+	return 0;
+}
+
+static void rejected(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *why)
+{
+	struct sip_invite_info info;
+	struct invite_strs s;
+
+	fill_info(&info, &s, evt->sip, src, srclen);
+	gw_info("INVITE %s rejected with %d: %s", info.call_id, status, why);
+	if (ua->rejected)
+		ua->rejected(&info, status, ua->arg);
+	sip_ua_reply_new(ua, evt, src, srclen, status, NULL, false);
+}
+
+void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
+		       const struct sockaddr *src, socklen_t srclen)
+{
+	osip_message_t *req = evt->sip, *trying = NULL;
+	struct sip_invite_info info;
+	struct invite_strs s;
+	struct sip_media offer;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	struct sip_leg *leg;
+	struct sip_tr *tr;
+	const char *body;
+	size_t blen;
+	int err;
+
+	/* Our 2xx ended the server transaction, so a retransmitted INVITE
+	 * lands here; RFC 3261 13.3.1.4 has the core resend the 2xx. */
+	leg = find_leg(ua, req->call_id->number, NULL, sip_msg_from_tag(req));
+	if (leg && !leg->outbound) {
+		if (leg->state == LEG_IN_ANSWERED && leg->rtx)
+			sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
+					leg->peerlen, leg->rtx, leg->rtx_len);
+		osip_event_free(evt);
+		return;
+	}
+	if (ua->authorize && !ua->authorize(src, srclen, "INVITE", ua->arg)) {
+		rejected(ua, evt, src, srclen, 403, "not authorized");
+		return;
+	}
+	if (sip_msg_sdp(req, &body, &blen)) {
+		rejected(ua, evt, src, srclen, 488, "no SDP offer");
+		return;
+	}
+	memset(&offer, 0, sizeof(offer));
+	err = sip_sdp_negotiate(&offer, body, blen, ua->codecs, ua->ncodecs);
+	if (err) {
+		/* RFC 3261 13.3.1.1 / RFC 3264 6: no acceptable media. */
+		rejected(ua, evt, src, srclen, 488,
+			 err == ENOENT ? "no codec in common" : "bad SDP");
+		return;
+	}
+	leg = leg_alloc(ua, false);
+	if (!leg) {
+		sip_ua_reply_new(ua, evt, src, srclen, 500, NULL, false);
+		return;
+	}
+	leg->state = LEG_IN_PROCEEDING;
+	err = leg_init_inbound(leg, req, src, srclen);
+	if (!err)
+		err = sip_msg_response(&trying, req, 100, NULL, NULL, ua);
+	if (!err) {
+		sip_resp_dest(&dst, &dstlen, req, src, srclen);
+		err = leg_tr_new(&tr, leg, IST, SIP_TR_INVITE, req,
+				 (struct sockaddr *)&dst, dstlen);
+	}
+	if (err) {
+		if (trying)
+			osip_message_free(trying);
+		tr_detach_all(leg);
+		leg->ua = NULL;
+		obj_deref(leg);
+		sip_ua_reply_new(ua, evt, src, srclen,
+				 err == EBADMSG ? 400 : 500, NULL, false);
+		return;
+	}
+	leg->inv_tr = tr;
+	leg->remote_media = offer;
+	leg->have_remote = true;
+	leg->codec = offer.pt;
+	sip_hash_add(&ua->legs, &leg->hn, leg->call_id, leg);
+	leg->in_hash = true;
+	/* Copy what the handler sees: the request dies with its transaction,
+	 * which an answer from inside the handler may end. */
+	fill_info(&info, &s, req, src, srclen);
+	info.call_id = leg->call_id;
+	info.offer = &leg->remote_media;
+	sip_tr_post(tr, evt);
+	/* RFC 3261 17.2.1: a 100 at once stops the caller's INVITE
+	 * retransmissions while the PSTN side takes its time. */
+	sip_tr_send(tr, trying);
+	sip_ua_run(ua);
+	if (ua->invite)
+		ua->invite(obj_ref(leg), &info, ua->arg);
+	else
+		sip_leg_hangup(leg, 503, NULL);
+}
+
+void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)
+{
+	struct sip_leg *leg;
+	struct sip_reason rsn;
+
+	leg = find_leg(ua, ack->call_id->number, sip_msg_to_tag(ack),
+		       sip_msg_from_tag(ack));
+	if (!leg || leg->outbound || leg->state != LEG_IN_ANSWERED)
+		return;
+	timer_stop(leg);
+	free(leg->rtx);
+	leg->rtx = NULL;
+	set_state(leg, LEG_CONFIRMED);
+	if (leg->bye_pending) {
+		/* RFC 3261 15: the callee's BYE waits for the ACK. */
+		hup_reason(leg, &rsn);
+		leg_send_bye(leg, &rsn);
+		return;
+	}
+	leg_queue(leg, SIP_LEG_ANSWERED, 200, NULL, &leg->remote_media);
+}
+
+void sip_leg_rx_cancel(struct sip_ua *ua, osip_event_t *evt,
+		       const struct sockaddr *src, socklen_t srclen)
+{
+	struct sip_tr *ist = sip_tr_find_server(ua, evt->sip, "INVITE");
+	struct sip_leg *leg = ist ? ist->leg : NULL;
+	struct sip_reason rsn;
+	char text[96];
+
+	sip_msg_get_reason(evt->sip, &rsn, text, sizeof(text));
+	/* RFC 3261 9.2: 200 for a CANCEL that matches, 481 otherwise. */
+	sip_ua_reply_new(ua, evt, src, srclen, ist ? 200 : 481, NULL, false);
+	if (!leg || !leg->ua || (leg->state != LEG_IN_PROCEEDING &&
+				 leg->state != LEG_IN_EARLY))
+		return;
+	if (leg_respond(leg, 487, false, NULL))
+		return;
+	set_state(leg, LEG_IN_REJECTED);
+	leg_queue(leg, SIP_LEG_CANCELLED, 487, &rsn, NULL);
+}
+
+static void rx_bye(struct sip_leg *leg, osip_event_t *evt,
+		   const struct sockaddr *src, socklen_t srclen)
+{
+	struct sip_ua *ua = leg->ua;
+	struct sip_reason rsn;
+	char text[96];
+
+	sip_msg_get_reason(evt->sip, &rsn, text, sizeof(text));
+	sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, false);
+	switch (leg->state) {
+	case LEG_IN_PROCEEDING:
+	case LEG_IN_EARLY:
+		/* RFC 3261 15.1.2: BYE on an early dialog ends the INVITE. */
+		leg_respond(leg, 487, false, NULL);
+		break;
+	case LEG_IN_ANSWERED:
+	case LEG_CONFIRMED:
+	case LEG_TERMINATING:
+		break;
+	default:
+		return;
+	}
+	leg_queue(leg, SIP_LEG_BYE, 0, &rsn, NULL);
+	leg_close(leg);
+}
+
+void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
+			 const struct sockaddr *src, socklen_t srclen)
+{
+	osip_message_t *req = evt->sip;
+	struct sip_leg *leg;
+
+	leg = find_leg(ua, req->call_id->number, sip_msg_to_tag(req),
+		       sip_msg_from_tag(req));
+	if (!leg) {
+		/* RFC 3261 12.2.2: no such dialog. */
+		sip_ua_reply_new(ua, evt, src, srclen, 481, NULL, false);
+	} else if (MSG_IS_BYE(req)) {
+		rx_bye(leg, evt, src, srclen);
+	} else if (MSG_IS_INVITE(req)) {
+		/* Re-INVITEs are not supported yet; RFC 3261 14.2 lets a
+		 * 488 keep the session as it is. */
+		sip_ua_reply_new(ua, evt, src, srclen, 488, NULL, false);
+	} else if (MSG_IS_OPTIONS(req)) {
+		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
+	} else {
+		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
+	}
+}
+
+static void rtx_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->tmr, &tv);
+}
+
+/* RFC 3261 13.3.1.4: resend the 2xx from T1 doubling to T2 until the
+ * ACK; after 64*T1 confirm and end the session with a BYE. */
+static void on_rtx(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	int64_t spent = tg_mono_ms() - leg->rtx_start;
+	struct sip_reason rsn;
+
+	if (!leg->ua || leg->state != LEG_IN_ANSWERED)
+		return;
+	if (spent >= 64 * SIP_T1) {
+		gw_warn("leg %s: no ACK for our 2xx, sending BYE",
+			leg->call_id);
+		free(leg->rtx);
+		leg->rtx = NULL;
+		hup_reason(leg, &rsn);
+		leg_send_bye(leg, &rsn);
+		sip_ua_run(leg->ua);
+		return;
+	}
+	sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer, leg->peerlen,
+			leg->rtx, leg->rtx_len);
+	leg->rtx_ms = leg->rtx_ms * 2 > SIP_T2 ? SIP_T2 : leg->rtx_ms * 2;
+	if ((int64_t)leg->rtx_ms > 64 * SIP_T1 - spent)
+		rtx_arm(leg, (unsigned)(64 * SIP_T1 - spent));
+	else
+		rtx_arm(leg, leg->rtx_ms);
+}
+
+/* ---- outbound ----------------------------------------------------------- */
+
+static void out_final(struct sip_leg *leg, int status,
+		      const osip_message_t *msg)
+{
+	struct sip_reason rsn = { 0, NULL };
+	char text[96];
+
+	if (msg)
+		sip_msg_get_reason(msg, &rsn, text, sizeof(text));
+	leg_queue(leg, SIP_LEG_FAILED, status, &rsn, NULL);
+	leg_close(leg);
+}
+
+static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
+{
+	struct sip_media m;
+	const char *body;
+	size_t len;
+	bool media = false;
+
+	leg->got_1xx = true;
+	if (leg->cancel_pending) {
+		/* RFC 3261 9.1: the CANCEL waited for a provisional. */
+		leg->cancel_pending = false;
+		leg_send_cancel(leg);
+	}
+	if (msg->status_code == 100)
+		return;
+	learn_remote(leg, msg);
+	if (leg->state == LEG_OUT_CALLING)
+		set_state(leg, LEG_OUT_EARLY);
+	memset(&m, 0, sizeof(m));
+	if (!sip_msg_sdp(msg, &body, &len) &&
+	    !sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
+			       leg->ua->ncodecs)) {
+		leg->remote_media = m;
+		leg->have_remote = true;
+		leg->codec = m.pt;
+		media = true;
+	}
+	leg_queue(leg, SIP_LEG_PROGRESS, msg->status_code, NULL,
+		  media ? &m : NULL);
+}
+
+static int send_ack(struct sip_leg *leg)
+{
+	osip_message_t *ack = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	/* RFC 3261 13.2.2.4: the ACK for a 2xx is its own transaction,
+	 * to the remote target, with the INVITE's CSeq number. */
+	err = leg_request(&ack, leg, "ACK", leg->inv_cseq);
+	if (err)
+		return err;
+	if (osip_message_to_str(ack, &buf, &len) || !buf) {
+		osip_message_free(ack);
+		return ENOMEM;
+	}
+	osip_message_free(ack);
+	free(leg->ack);
+	leg->ack = strndup(buf, len);
+	leg->ack_len = len;
+	osip_free(buf);
+	if (!leg->ack)
+		return ENOMEM;
+	return sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer,
+			       leg->peerlen, leg->ack, leg->ack_len);
+}
+
+static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
+{
+	struct sip_reason rsn;
+	struct sip_media m;
+	const char *body;
+	size_t len;
+	int err = ENOENT;
+
+	learn_remote(leg, msg);
+	leg->cancel_pending = false;
+	if (send_ack(leg))
+		gw_warn("leg %s: cannot send ACK", leg->call_id);
+	if (leg->hungup) {
+		/* Our CANCEL crossed the 2xx: end the call (RFC 3261 9.1). */
+		hup_reason(leg, &rsn);
+		leg_send_bye(leg, &rsn);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	if (!sip_msg_sdp(msg, &body, &len))
+		err = sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
+					leg->ua->ncodecs);
+	else if (leg->have_remote) {
+		/* The answer came in an early 183 (RFC 3264 4 / 6). */
+		m = leg->remote_media;
+		err = 0;
+	}
+	if (err) {
+		gw_info("leg %s: answer has no codec of ours", leg->call_id);
+		leg_queue(leg, SIP_LEG_FAILED, 488, NULL, NULL);
+		leg_send_bye(leg, NULL);
+		return;
+	}
+	leg->remote_media = m;
+	leg->have_remote = true;
+	leg->codec = m.pt;
+	set_state(leg, LEG_CONFIRMED);
+	leg_queue(leg, SIP_LEG_ANSWERED, msg->status_code, NULL, &m);
+}
+
+static void ict_msg(struct sip_leg *leg, int type, osip_message_t *msg)
+{
+	switch (type) {
+	case OSIP_ICT_STATUS_1XX_RECEIVED:
+		out_1xx(leg, msg);
+		break;
+	case OSIP_ICT_STATUS_2XX_RECEIVED:
+		out_2xx(leg, msg);
+		break;
+	case OSIP_ICT_STATUS_TIMEOUT:
+		/* Timer B (RFC 3261 17.1.1.2) maps to 408. */
+		out_final(leg, 408, NULL);
+		break;
+	case OSIP_ICT_STATUS_3XX_RECEIVED:
+	case OSIP_ICT_STATUS_4XX_RECEIVED:
+	case OSIP_ICT_STATUS_5XX_RECEIVED:
+	case OSIP_ICT_STATUS_6XX_RECEIVED:
+		/* osip has ACKed it (RFC 3261 17.1.1.3). */
+		out_final(leg, msg ? msg->status_code : 500, msg);
+		break;
+	default:
+		break;
+	}
+}
+
+void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg)
+{
+	struct sip_leg *leg = tr->leg;
+
+	if (!leg->ua || leg->state == LEG_CLOSED)
+		return;
+	switch (tr->kind) {
+	case SIP_TR_INVITE:
+		if (leg->outbound)
+			ict_msg(leg, type, msg);
+		else if (type == OSIP_IST_ACK_RECEIVED &&
+			 leg->state == LEG_IN_REJECTED)
+			leg_close(leg);
+		break;
+	case SIP_TR_BYE:
+		/* Any final response or Timer F ends our BYE. */
+		if (leg->state == LEG_TERMINATING &&
+		    (type == OSIP_NICT_STATUS_TIMEOUT ||
+		     (msg && msg->status_code >= 200)))
+			leg_close(leg);
+		break;
+	default:
+		break;
+	}
+}
+
+void sip_leg_tr_killed(struct sip_tr *tr)
+{
+	struct sip_leg *leg = tr->leg;
+	struct sip_tr **pp;
+
+	for (pp = &leg->trs; *pp; pp = &(*pp)->lnext) {
+		if (*pp == tr) {
+			*pp = tr->lnext;
+			break;
+		}
+	}
+	if (leg->inv_tr == tr)
+		leg->inv_tr = NULL;
+	if (!leg->ua || leg->state == LEG_CLOSED)
+		return;
+	switch (tr->kind) {
+	case SIP_TR_INVITE:
+		if (leg->outbound) {
+			/* Ended without a final answer: a transport error. */
+			if (leg->state == LEG_OUT_CALLING ||
+			    leg->state == LEG_OUT_EARLY ||
+			    leg->state == LEG_OUT_CANCELLING)
+				out_final(leg, 503, NULL);
+		} else if (leg->state != LEG_IN_ANSWERED &&
+			   leg->state != LEG_CONFIRMED &&
+			   leg->state != LEG_TERMINATING) {
+			/* Timer H, or the transport failed before a final. */
+			leg_close(leg);
+		}
+		break;
+	case SIP_TR_BYE:
+		if (leg->state == LEG_TERMINATING)
+			leg_close(leg);
+		break;
+	default:
+		break;
+	}
+}
+
+void sip_leg_rx_stray_2xx(struct sip_ua *ua, const osip_message_t *resp)
+{
+	struct sip_leg *leg;
+
+	if (!resp->call_id || !resp->call_id->number)
+		return;
+	leg = find_leg(ua, resp->call_id->number, sip_msg_from_tag(resp),
+		       sip_msg_to_tag(resp));
+	if (leg && leg->outbound && leg->ack)
+		sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
+				leg->peerlen, leg->ack, leg->ack_len);
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+void sip_leg_set_handler(struct sip_leg *leg, sip_leg_event_h *h, void *arg)
+{
+	leg->h = h;
+	leg->arg = arg;
+}
+
+void sip_leg_set_local_media(struct sip_leg *leg, const char *addr,
+			     uint16_t port)
+{
+	tg_strlcpy(leg->media_addr, addr ? addr : "", sizeof(leg->media_addr));
+	leg->media_port = port;
+}
+
+const char *sip_leg_call_id(const struct sip_leg *leg)
+{
+	return leg->call_id;
+}
+
+int sip_leg_codec(const struct sip_leg *leg)
+{
+	return leg->codec;
+}
+
+int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
+		  const struct sip_reason *reason)
+{
+	int err;
+
+	if (!leg || status <= 100 || status > 699)
+		return EINVAL;
+	if (status < 300 && status >= 200)
+		return sip_leg_answer(leg);
+	if (!leg->ua || leg->outbound || (leg->state != LEG_IN_PROCEEDING &&
+					  leg->state != LEG_IN_EARLY))
+		return EPROTO;
+	if (with_sdp && (!leg->media_addr[0] || !leg->media_port))
+		return EINVAL;
+	if (status >= 300)
+		return sip_leg_hangup(leg, status, reason);
+	err = leg_respond(leg, status, with_sdp, NULL);
+	if (!err)
+		set_state(leg, LEG_IN_EARLY);
+	sip_ua_run(leg->ua);
+	return err;
+}
+
+int sip_leg_answer(struct sip_leg *leg)
+{
+	int err;
+
+	if (!leg)
+		return EINVAL;
+	if (!leg->ua || leg->outbound || (leg->state != LEG_IN_PROCEEDING &&
+					  leg->state != LEG_IN_EARLY))
+		return EPROTO;
+	if (!leg->media_addr[0] || !leg->media_port)
+		return EINVAL;
+	if (!leg->tmr) {
+		leg->tmr = evtimer_new(leg->ua->base, on_rtx, leg);
+		if (!leg->tmr)
+			return ENOMEM;
+	}
+	err = leg_respond(leg, 200, true, NULL);
+	if (err)
+		return err;
+	set_state(leg, LEG_IN_ANSWERED);
+	leg->rtx_start = tg_mono_ms();
+	leg->rtx_ms = SIP_T1;
+	rtx_arm(leg, SIP_T1);
+	sip_ua_run(leg->ua);
+	return 0;
+}
+
+static void quote_display(char *out, size_t size, const char *in)
+{
+	size_t n = 0;
+
+	if (!in || !*in) {
+		out[0] = '\0';
+		return;
+	}
+	out[n++] = '"';
+	for (; *in && n + 4 < size; in++) {
+		if ((unsigned char)*in < 0x20)
+			continue;
+		if (*in == '"' || *in == '\\')
+			out[n++] = '\\';
+		out[n++] = *in;
+	}
+	out[n++] = '"';
+	out[n++] = ' ';
+	out[n] = '\0';
+}
+
+static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
+			     socklen_t dstlen, const char *from_user,
+			     const char *from_display, const char *to_user)
+{
+	char host[64], hp[96], fu[96], tu[96], disp[160], buf[512];
+	char uuid[37];
+	uint16_t port;
+
+	memcpy(&leg->peer, dst, dstlen);
+	leg->peerlen = dstlen;
+	sip_ua_local_addr(leg->ua, dst, dstlen, leg->sig_addr,
+			  sizeof(leg->sig_addr));
+	tg_uuid(uuid);
+	leg->call_id = strdup(uuid);
+	if (!leg->call_id)
+		return ENOMEM;
+	sip_uri_user_escape(fu, sizeof(fu), from_user ? from_user : "");
+	sip_uri_user_escape(tu, sizeof(tu), to_user);
+	tg_strlcpy(leg->contact_user, fu, sizeof(leg->contact_user));
+	quote_display(disp, sizeof(disp), from_display);
+	sip_addr_str(dst, host, sizeof(host), &port);
+
+	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	snprintf(buf, sizeof(buf), "%s<sip:%s%s%s>;tag=%s", disp, fu,
+		 fu[0] ? "@" : "", hp, leg->local_tag);
+	if (osip_from_init(&leg->local) || osip_from_parse(leg->local, buf))
+		return EINVAL;
+	host_fmt(hp, sizeof(hp), host, 0);
+	snprintf(buf, sizeof(buf), "<sip:%s@%s>", tu, hp);
+	if (osip_from_init(&leg->remote) || osip_from_parse(leg->remote, buf))
+		return EINVAL;
+	host_fmt(hp, sizeof(hp), host, port);
+	snprintf(buf, sizeof(buf), "sip:%s@%s", tu, hp);
+	if (osip_uri_init(&leg->target) || osip_uri_parse(leg->target, buf))
+		return EINVAL;
+	return 0;
+}
+
+int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
+		   const struct sockaddr *dst, socklen_t dstlen,
+		   const char *from_user, const char *from_display,
+		   const char *to_user, const char *local_media_addr,
+		   uint16_t local_media_port, sip_leg_event_h *h, void *arg)
+{
+	osip_message_t *inv = NULL;
+	struct sip_leg *leg;
+	struct sip_tr *tr;
+	char sdp[1024];
+	int err;
+
+	if (!legp || !ua || !dst || dstlen > sizeof(struct sockaddr_storage) ||
+	    !to_user || !*to_user || !local_media_addr || !local_media_port)
+		return EINVAL;
+	if (ua->fd < 0)
+		return ENOTCONN;
+	leg = leg_alloc(ua, true);
+	if (!leg)
+		return ENOMEM;
+	leg->state = LEG_OUT_CALLING;
+	leg->h = h;
+	leg->arg = arg;
+	sip_leg_set_local_media(leg, local_media_addr, local_media_port);
+	err = leg_init_outbound(leg, dst, dstlen, from_user, from_display,
+				to_user);
+	if (err)
+		goto out;
+	leg->inv_cseq = leg->cseq;
+	err = leg_request(&inv, leg, "INVITE", leg->inv_cseq);
+	if (err)
+		goto out;
+	set_contact(leg, inv);
+	osip_message_set_allow(inv, SIP_ALLOW);
+	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
+			    ua->codecs, ua->ncodecs, ua->ptime, leg->sess_id);
+	if (!err)
+		err = sip_msg_attach_sdp(inv, sdp);
+	if (!err)
+		err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
+				 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err)
+		goto out;
+	leg->inv_tr = tr;
+	sip_hash_add(&ua->legs, &leg->hn, leg->call_id, leg);
+	leg->in_hash = true;
+	sip_tr_send(tr, inv);
+	inv = NULL;
+	sip_ua_run(ua);
+	*legp = obj_ref(leg);
+ out:
+	if (inv)
+		osip_message_free(inv);
+	if (err) {
+		leg->ua = NULL;
+		obj_deref(leg);
+	}
+	return err;
+}
+
+int sip_leg_hangup(struct sip_leg *leg, int status,
+		   const struct sip_reason *reason)
+{
+	struct sip_reason rsn;
+
+	if (!leg)
+		return EINVAL;
+	if (leg->hungup || !leg->ua || leg->state == LEG_CLOSED)
+		return 0;
+	leg->hungup = true;
+	leg->hup_gen++;
+	if (reason && reason->cause > 0) {
+		leg->hup_cause = reason->cause;
+		tg_strlcpy(leg->hup_text, reason->text ? reason->text : "",
+			   sizeof(leg->hup_text));
+	}
+	hup_reason(leg, &rsn);
+	switch (leg->state) {
+	case LEG_IN_PROCEEDING:
+	case LEG_IN_EARLY:
+		if (status < 300 || status > 699)
+			status = 480;
+		if (!leg_respond(leg, status, false, &rsn))
+			set_state(leg, LEG_IN_REJECTED);
+		else
+			leg_close(leg);
+		break;
+	case LEG_IN_ANSWERED:
+		leg->bye_pending = true;
+		break;
+	case LEG_OUT_CALLING:
+		if (!leg->got_1xx) {
+			set_state(leg, LEG_OUT_CANCELLING);
+			leg->cancel_pending = true;
+			break;
+		}
+		/* A 100 came, so a CANCEL may go now. */
+		__attribute__((fallthrough));
+	case LEG_OUT_EARLY:
+		set_state(leg, LEG_OUT_CANCELLING);
+		leg_send_cancel(leg);
+		break;
+	case LEG_CONFIRMED:
+		leg_send_bye(leg, &rsn);
+		break;
+	default:
+		break;
+	}
+	sip_ua_run(leg->ua);
+	return 0;
+}

@@ -1,0 +1,200 @@
+/* sip/msg.c  Building responses and reading headers with libosip2 */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LOG_MODULE "sip"
+#include "sip/sip_int.h"
+
+int sip_msg_response(osip_message_t **respp, const osip_message_t *req,
+		     int status, const char *phrase, const char *to_tag,
+		     const struct sip_ua *ua)
+{
+	osip_message_t *r;
+	osip_generic_param_t *tag = NULL;
+	int err = ENOMEM;
+
+	if (osip_message_init(&r))
+		return ENOMEM;
+	if (!phrase)
+		phrase = osip_message_get_reason(status);
+	osip_message_set_version(r, osip_strdup("SIP/2.0"));
+	osip_message_set_status_code(r, status);
+	osip_message_set_reason_phrase(r, osip_strdup(phrase ? phrase :
+						      "Unknown"));
+	if (!r->sip_version || !r->reason_phrase)
+		goto out;
+	/* RFC 3261 8.2.6.2: Via, From, To, Call-ID and CSeq are copied. */
+	if (osip_list_clone(&req->vias, &r->vias,
+			    (int (*)(void *, void **))&osip_via_clone) < 0)
+		goto out;
+	if (req->from && osip_from_clone(req->from, &r->from))
+		goto out;
+	if (req->to) {
+		if (osip_to_clone(req->to, &r->to))
+			goto out;
+		osip_to_get_tag(r->to, &tag);
+		/* A 100 carries no tag (RFC 3261 8.2.6.2 allows it). */
+		if (!tag && to_tag && status > 100)
+			osip_to_set_tag(r->to, osip_strdup(to_tag));
+	}
+	if (req->call_id && osip_call_id_clone(req->call_id, &r->call_id))
+		goto out;
+	if (req->cseq && osip_cseq_clone(req->cseq, &r->cseq))
+		goto out;
+	if (ua && ua->user_agent[0])
+		osip_message_set_header(r, "Server", ua->user_agent);
+	err = 0;
+ out:
+	if (err)
+		osip_message_free(r);
+	else
+		*respp = r;
+	return err;
+}
+
+void sip_msg_set_reason(osip_message_t *msg, const struct sip_reason *rsn)
+{
+	char buf[192], text[96];
+	size_t i, n = 0;
+
+	if (!rsn || rsn->cause <= 0 || rsn->cause > 127)
+		return;
+	if (!rsn->text) {
+		snprintf(buf, sizeof(buf), "Q.850;cause=%d", rsn->cause);
+	} else {
+		/* Keep the quoted-string well formed whatever the text. */
+		for (i = 0; rsn->text[i] && n + 2 < sizeof(text); i++) {
+			char ch = rsn->text[i];
+
+			if ((unsigned char)ch < 0x20 || ch == 0x7f)
+				continue;
+			if (ch == '"' || ch == '\\')
+				text[n++] = '\\';
+			text[n++] = ch;
+		}
+		text[n] = '\0';
+		snprintf(buf, sizeof(buf), "Q.850;cause=%d;text=\"%s\"",
+			 rsn->cause, text);
+	}
+	osip_message_set_header(msg, "Reason", buf);
+}
+
+void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
+			char *text, size_t tsize)
+{
+	osip_header_t *h = NULL;
+	int pos = 0;
+
+	rsn->cause = 0;
+	rsn->text = NULL;
+	/* Several Reason headers may come (SIP and Q.850): take the Q.850. */
+	while ((pos = osip_message_header_get_byname(msg, "reason", pos,
+						     &h)) >= 0) {
+		pos++;
+		if (!h || !h->hvalue)
+			continue;
+		if (!sip_reason_decode(rsn, text, tsize, h->hvalue,
+				       strlen(h->hvalue)))
+			return;
+	}
+	rsn->cause = 0;
+	rsn->text = NULL;
+}
+
+int sip_msg_sdp(const osip_message_t *msg, const char **body, size_t *len)
+{
+	osip_body_t *b = NULL;
+	const osip_content_type_t *ct = msg->content_type;
+
+	if (!ct || !ct->type || !ct->subtype ||
+	    strcasecmp(ct->type, "application") ||
+	    strcasecmp(ct->subtype, "sdp"))
+		return ENOENT;
+	if (osip_message_get_body(msg, 0, &b) < 0 || !b || !b->body ||
+	    !b->length)
+		return ENOENT;
+	*body = b->body;
+	*len = b->length;
+	return 0;
+}
+
+int sip_msg_attach_sdp(osip_message_t *msg, const char *sdp)
+{
+	if (osip_message_set_body(msg, sdp, strlen(sdp)) ||
+	    osip_message_set_content_type(msg, "application/sdp"))
+		return ENOMEM;
+	return 0;
+}
+
+void sip_rand_hex(char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[32];
+	size_t i;
+
+	if (nbytes > sizeof(b))
+		nbytes = sizeof(b);
+	if (tg_random(b, nbytes))
+		memset(b, 0, sizeof(b));
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+const char *sip_msg_top_branch(const osip_message_t *msg)
+{
+	osip_via_t *via = osip_list_get(&msg->vias, 0);
+	osip_generic_param_t *br = NULL;
+
+	if (!via)
+		return NULL;
+	osip_via_param_get_byname(via, "branch", &br);
+	return br ? br->gvalue : NULL;
+}
+
+const char *sip_msg_to_tag(const osip_message_t *msg)
+{
+	osip_generic_param_t *tag = NULL;
+
+	if (!msg->to)
+		return NULL;
+	osip_to_get_tag(msg->to, &tag);
+	return tag ? tag->gvalue : NULL;
+}
+
+const char *sip_msg_from_tag(const osip_message_t *msg)
+{
+	osip_generic_param_t *tag = NULL;
+
+	if (!msg->from)
+		return NULL;
+	osip_from_get_tag(msg->from, &tag);
+	return tag ? tag->gvalue : NULL;
+}
+
+void sip_uri_user_escape(char *out, size_t size, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *in && n + 4 < size; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		/* RFC 3261 25.1: unreserved / user-unreserved stay as is. */
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') ||
+		    strchr("-_.!~*'()&=+$,;?/", ch)) {
+			out[n++] = (char)ch;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		}
+	}
+	out[n] = '\0';
+}

@@ -1,0 +1,343 @@
+/* sip/sdp.c  SDP offer/answer for G.711 audio (RFC 4566, RFC 3264) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sip/sip.h"
+#include "sip/sip_int.h"
+
+/* Larger bodies are refused outright: no sane G.711 offer comes near. */
+#define SDP_MAX_LEN 16384
+#define SDP_MAX_PTS 32
+
+struct sdp_stream {
+	bool audio;
+	unsigned port;
+	char addr[64];     /* media-level c=, "" if none */
+	int pts[SDP_MAX_PTS];
+	int codec[SDP_MAX_PTS]; /* 0/8 from the static table or rtpmap, -1 */
+	unsigned npts;
+	unsigned ptime;
+};
+
+struct sdp_parse {
+	char sess_addr[64];
+	unsigned sess_ptime;
+	struct sdp_stream cur;
+	bool have_cur;
+	bool found;
+	struct sdp_stream best; /* first usable audio stream */
+	bool saw_v;
+};
+
+/* A {ptr,len} view of one line, without its end of line. */
+struct sdp_line {
+	const char *p;
+	size_t len;
+};
+
+static bool tok_next(struct sdp_line *rest, struct sdp_line *tok)
+{
+	while (rest->len && rest->p[0] == ' ') {
+		rest->p++;
+		rest->len--;
+	}
+	if (!rest->len)
+		return false;
+	tok->p = rest->p;
+	tok->len = 0;
+	while (rest->len && rest->p[0] != ' ') {
+		rest->p++;
+		rest->len--;
+		tok->len++;
+	}
+	return true;
+}
+
+static bool tok_eq(const struct sdp_line *t, const char *s)
+{
+	return t->len == strlen(s) && !strncasecmp(t->p, s, t->len);
+}
+
+/* Unsigned decimal of at most 9 digits; false if anything else. */
+static bool tok_uint(const struct sdp_line *t, unsigned *v)
+{
+	unsigned n = 0;
+	size_t i;
+
+	if (!t->len || t->len > 9)
+		return false;
+	for (i = 0; i < t->len; i++) {
+		if (t->p[i] < '0' || t->p[i] > '9')
+			return false;
+		n = n * 10 + (unsigned)(t->p[i] - '0');
+	}
+	*v = n;
+	return true;
+}
+
+/* "IN IP4 192.0.2.1" (RFC 4566 5.7); the TTL/count suffix is ignored. */
+static int parse_conn(char *dst, size_t size, struct sdp_line l)
+{
+	struct sdp_line nt, at, addr;
+	size_t n;
+
+	if (!tok_next(&l, &nt) || !tok_next(&l, &at) || !tok_next(&l, &addr))
+		return EBADMSG;
+	if (!tok_eq(&nt, "IN") || (!tok_eq(&at, "IP4") && !tok_eq(&at, "IP6")))
+		return EBADMSG;
+	n = addr.len;
+	if (memchr(addr.p, '/', n))
+		n = (size_t)((const char *)memchr(addr.p, '/', n) - addr.p);
+	if (!n || n >= size)
+		return EBADMSG;
+	memcpy(dst, addr.p, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int parse_media(struct sdp_stream *st, struct sdp_line l)
+{
+	struct sdp_line media, port, proto, fmt;
+	const char *slash;
+	unsigned v;
+
+	memset(st, 0, sizeof(*st));
+	if (!tok_next(&l, &media) || !tok_next(&l, &port) ||
+	    !tok_next(&l, &proto))
+		return EBADMSG;
+	/* "port/count" is legal; we use the first port only. */
+	slash = memchr(port.p, '/', port.len);
+	if (slash)
+		port.len = (size_t)(slash - port.p);
+	if (!tok_uint(&port, &v) || v > 65535)
+		return EBADMSG;
+	st->port = v;
+	st->audio = tok_eq(&media, "audio") && tok_eq(&proto, "RTP/AVP");
+	while (tok_next(&l, &fmt)) {
+		if (!st->audio)
+			continue;
+		if (!tok_uint(&fmt, &v) || v > 127)
+			return EBADMSG;
+		if (st->npts == SDP_MAX_PTS)
+			continue;
+		st->pts[st->npts] = (int)v;
+		st->codec[st->npts] = (v == 0 || v == 8) ? (int)v : -1;
+		st->npts++;
+	}
+	return 0;
+}
+
+/* a=rtpmap:<pt> <name>/<rate>: names win over the static table. */
+static void parse_rtpmap(struct sdp_stream *st, struct sdp_line l)
+{
+	struct sdp_line ptt, enc;
+	unsigned pt, i;
+	int codec = -1;
+
+	if (!tok_next(&l, &ptt) || !tok_next(&l, &enc) || !tok_uint(&ptt, &pt))
+		return;
+	if (enc.len >= 9 && !strncasecmp(enc.p, "PCMU/8000", 9))
+		codec = 0;
+	else if (enc.len >= 9 && !strncasecmp(enc.p, "PCMA/8000", 9))
+		codec = 8;
+	for (i = 0; i < st->npts; i++)
+		if (st->pts[i] == (int)pt)
+			st->codec[i] = codec;
+}
+
+static void parse_ptime(unsigned *ptime, struct sdp_line l)
+{
+	struct sdp_line t;
+	unsigned v;
+
+	if (tok_next(&l, &t) && tok_uint(&t, &v) && v >= 10 && v <= 200)
+		*ptime = v;
+}
+
+/* Close the current m= section, keeping it if it is the first we can use. */
+static void stream_end(struct sdp_parse *sp)
+{
+	if (!sp->have_cur)
+		return;
+	sp->have_cur = false;
+	/* RFC 3264 6: port 0 means the stream is rejected or disabled. */
+	if (sp->found || !sp->cur.audio || !sp->cur.port || !sp->cur.npts)
+		return;
+	sp->best = sp->cur;
+	sp->found = true;
+}
+
+static int parse_line(struct sdp_parse *sp, struct sdp_line l)
+{
+	struct sdp_line v;
+	char type;
+
+	if (l.len < 2 || l.p[1] != '=' || l.p[0] < 'a' || l.p[0] > 'z')
+		return EBADMSG;
+	type = l.p[0];
+	v.p = l.p + 2;
+	v.len = l.len - 2;
+	if (!sp->saw_v) {
+		if (type != 'v')
+			return EBADMSG;
+		sp->saw_v = true;
+		return 0;
+	}
+	switch (type) {
+	case 'm':
+		stream_end(sp);
+		sp->have_cur = true;
+		sp->cur.ptime = 0;
+		return parse_media(&sp->cur, v);
+	case 'c':
+		return parse_conn(sp->have_cur ? sp->cur.addr : sp->sess_addr,
+				  sizeof(sp->sess_addr), v);
+	case 'a':
+		if (v.len > 7 && !strncmp(v.p, "rtpmap:", 7)) {
+			v.p += 7;
+			v.len -= 7;
+			if (sp->have_cur)
+				parse_rtpmap(&sp->cur, v);
+		} else if (v.len > 6 && !strncmp(v.p, "ptime:", 6)) {
+			v.p += 6;
+			v.len -= 6;
+			parse_ptime(sp->have_cur ? &sp->cur.ptime :
+				    &sp->sess_ptime, v);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
+		      const int *codecs, unsigned ncodecs)
+{
+	struct sdp_parse *sp;
+	struct sdp_line l;
+	const char *p = body, *end = body + len;
+	unsigned i, j;
+	int err = 0;
+
+	if (!out || (!body && len) || !codecs)
+		return EINVAL;
+	if (!len || len > SDP_MAX_LEN)
+		return EBADMSG;
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return ENOMEM;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		l.p = p;
+		l.len = (size_t)((nl ? nl : end) - p);
+		p = nl ? nl + 1 : end;
+		if (l.len && l.p[l.len - 1] == '\r')
+			l.len--;
+		if (!l.len)
+			continue; /* tolerate blank lines and a trailing CRLF */
+		err = parse_line(sp, l);
+		if (err)
+			goto out;
+	}
+	stream_end(sp);
+	if (!sp->saw_v) {
+		err = EBADMSG;
+		goto out;
+	}
+	if (!sp->found) {
+		err = ENOENT;
+		goto out;
+	}
+	/* RFC 4566 5.7: c= at session level or in every media section. */
+	if (!sp->best.addr[0] && !sp->sess_addr[0]) {
+		err = EBADMSG;
+		goto out;
+	}
+	err = ENOENT;
+	for (i = 0; i < ncodecs && err; i++) {
+		for (j = 0; j < sp->best.npts; j++) {
+			if (sp->best.codec[j] == codecs[i]) {
+				out->pt = codecs[i];
+				err = 0;
+				break;
+			}
+		}
+	}
+	if (err)
+		goto out;
+	tg_strlcpy(out->addr, sp->best.addr[0] ? sp->best.addr : sp->sess_addr,
+		   sizeof(out->addr));
+	out->port = (uint16_t)sp->best.port;
+	out->ptime = sp->best.ptime ? sp->best.ptime :
+		     sp->sess_ptime ? sp->sess_ptime : 20;
+ out:
+	free(sp);
+	return err;
+}
+
+static const char *codec_name(int pt)
+{
+	switch (pt) {
+	case 0:
+		return "PCMU";
+	case 8:
+		return "PCMA";
+	default:
+		return NULL;
+	}
+}
+
+int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
+		  const int *codecs, unsigned ncodecs, unsigned ptime,
+		  uint64_t sess_id)
+{
+	const char *af = strchr(addr, ':') ? "IP6" : "IP4";
+	size_t off;
+	unsigned i;
+	int n;
+
+	if (!buf || !addr || !codecs || !ncodecs || strlen(addr) > 63)
+		return EINVAL;
+	for (i = 0; i < ncodecs; i++)
+		if (!codec_name(codecs[i]))
+			return EINVAL;
+	/* The version equals the session id: we never re-offer (RFC 3264 8). */
+	n = snprintf(buf, size,
+		     "v=0\r\n"
+		     "o=tollgate %llu %llu IN %s %s\r\n"
+		     "s=tollgate\r\n"
+		     "c=IN %s %s\r\n"
+		     "t=0 0\r\n"
+		     "m=audio %u RTP/AVP",
+		     (unsigned long long)sess_id, (unsigned long long)sess_id,
+		     af, addr, af, addr, port);
+	if (n < 0 || (size_t)n >= size)
+		return ENOSPC;
+	off = (size_t)n;
+	for (i = 0; i < ncodecs; i++) {
+		n = snprintf(buf + off, size - off, " %d", codecs[i]);
+		if (n < 0 || (size_t)n >= size - off)
+			return ENOSPC;
+		off += (size_t)n;
+	}
+	n = snprintf(buf + off, size - off, "\r\n");
+	if (n < 0 || (size_t)n >= size - off)
+		return ENOSPC;
+	off += (size_t)n;
+	for (i = 0; i < ncodecs; i++) {
+		n = snprintf(buf + off, size - off, "a=rtpmap:%d %s/8000\r\n",
+			     codecs[i], codec_name(codecs[i]));
+		if (n < 0 || (size_t)n >= size - off)
+			return ENOSPC;
+		off += (size_t)n;
+	}
+	n = snprintf(buf + off, size - off, "a=ptime:%u\r\na=sendrecv\r\n",
+		     ptime ? ptime : 20);
+	if (n < 0 || (size_t)n >= size - off)
+		return ENOSPC;
+	return 0;
+}

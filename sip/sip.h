@@ -1,0 +1,173 @@
+/* sip/sip.h  SIP user agent: UDP transport, transactions, INVITE dialogs, SDP
+ *
+ * Everything here runs on the signalling thread's libevent loop.  The
+ * gateway sees calls as legs: one INVITE dialog each, inbound (UAS) or
+ * outbound (UAC).  The sip module does the protocol chores itself: 100
+ * Trying, ACK for 2xx, retransmission of our 2xx until ACK (RFC 3261
+ * 13.3.1.4), 200 for CANCEL and 487 for the INVITE, 200 for BYE, OPTIONS,
+ * 481 for requests outside any dialog, 488 when an offer has no codec we
+ * take.
+ */
+#ifndef TG_SIP_H
+#define TG_SIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct sip_ua;
+struct sip_leg;
+
+/* Audio description taken from or put into SDP (G.711 only for now). */
+struct sip_media {
+	char addr[64];  /* connection address */
+	uint16_t port;
+	int pt;         /* chosen payload type: 0 PCMU or 8 PCMA */
+	unsigned ptime; /* ms */
+};
+
+/* A Q.850 cause carried in a Reason header (RFC 3326 / RFC 6432). */
+struct sip_reason {
+	int cause;        /* 0 = no Reason header */
+	const char *text; /* may be NULL */
+};
+
+struct sip_invite_info {
+	const char *call_id;
+	const char *from_user;    /* From URI user part ("" if none) */
+	const char *from_display; /* "" if none */
+	const char *to_user;
+	const char *ruri_user;    /* Request-URI user part */
+	struct sockaddr_storage src;
+	socklen_t src_len;
+	const struct sip_media *offer; /* remote media, pt = codec we chose */
+};
+
+enum sip_leg_event_type {
+	SIP_LEG_PROGRESS,  /* outbound: 1xx > 100; media set if it had SDP */
+	SIP_LEG_ANSWERED,  /* outbound: 2xx (we ACKed it); inbound: ACK for our 2xx */
+	SIP_LEG_FAILED,    /* outbound: final >= 300, or timeout (408) */
+	SIP_LEG_BYE,       /* the far end sent BYE (we answered 200) */
+	SIP_LEG_CANCELLED, /* inbound: CANCEL before answer (we sent 200+487) */
+	SIP_LEG_CLOSED,    /* the dialog is gone; last event of a leg */
+};
+
+struct sip_leg_event {
+	enum sip_leg_event_type type;
+	int status;                  /* SIP status for PROGRESS/FAILED */
+	struct sip_reason reason;    /* from a Reason header, cause 0 = none */
+	const struct sip_media *media; /* remote SDP answer, or NULL */
+};
+
+typedef void(sip_leg_event_h)(struct sip_leg *leg,
+			      const struct sip_leg_event *ev, void *arg);
+
+/**
+ * A new INVITE outside any dialog.  The handler owns a reference to @p leg
+ * (obj_deref when done) and must answer it with sip_leg_reply/answer, or
+ * set up media and wait.  Offer-less INVITEs and INVITEs whose offer has no
+ * codec in common never reach it (the UA answers 488 itself and calls
+ * @p rejected so the gateway can log and record them).
+ */
+typedef void(sip_invite_h)(struct sip_leg *leg,
+			   const struct sip_invite_info *info, void *arg);
+/** Is a new out-of-dialog request from @p src acceptable?  false -> 403. */
+typedef bool(sip_authorize_h)(const struct sockaddr *src, socklen_t len,
+			      const char *method, void *arg);
+/** Informational: the UA refused an INVITE itself (status, e.g. 488). */
+typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
+			     void *arg);
+
+struct sip_ua_config {
+	const char *bind_addr;   /* "127.0.0.1" */
+	uint16_t port;           /* 5060; 0 = any (tests) */
+	const char *user_agent;  /* Server / User-Agent header */
+	const int *codecs;       /* our preference order, e.g. {0, 8} */
+	unsigned ncodecs;
+	unsigned ptime;          /* 20 */
+	sip_invite_h *invite;
+	sip_authorize_h *authorize;
+	sip_rejected_h *rejected;
+	void *arg;
+};
+
+/** Open the transport and start serving.  */
+int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
+		 const struct sip_ua_config *cfg);
+/** Close the transport; legs still referenced stay valid but inert. */
+void sip_ua_free(struct sip_ua *ua);
+/** The bound port (useful when cfg->port was 0). */
+uint16_t sip_ua_port(const struct sip_ua *ua);
+/** Change the codec preference (reload). */
+void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n);
+
+/* ---- legs ---------------------------------------------------------------- */
+
+/** Set the handler that receives this leg's events (inbound legs start
+ * without one; set it in the invite handler). */
+void sip_leg_set_handler(struct sip_leg *leg, sip_leg_event_h *h, void *arg);
+/** Our media for the SDP we send: address and RTP port. */
+void sip_leg_set_local_media(struct sip_leg *leg, const char *addr,
+			     uint16_t port);
+const char *sip_leg_call_id(const struct sip_leg *leg);
+/** The codec chosen for this leg (0/8), -1 before negotiation. */
+int sip_leg_codec(const struct sip_leg *leg);
+
+/**
+ * Inbound: send a provisional or final response.
+ * 180/183: with_sdp adds our SDP answer (early media, 183).
+ * >= 300: final failure, with a Reason header if reason->cause.
+ */
+int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
+		  const struct sip_reason *reason);
+/** Inbound: 200 OK with our SDP answer, retransmitted until ACK. */
+int sip_leg_answer(struct sip_leg *leg);
+
+/**
+ * Outbound: send an INVITE with an SDP offer of our codecs.
+ * @param dst        where to send (the trunk's peer)
+ * @param from_user  calling number; @param to_user called number (R-URI
+ *                   user and To user); the host is the peer's address.
+ * The leg is returned with one reference for the caller.
+ */
+int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
+		   const struct sockaddr *dst, socklen_t dstlen,
+		   const char *from_user, const char *from_display,
+		   const char *to_user, const char *local_media_addr,
+		   uint16_t local_media_port, sip_leg_event_h *h, void *arg);
+
+/**
+ * End a leg whatever its state: BYE when confirmed, CANCEL when an
+ * outbound INVITE is unanswered, a final response (@p status, e.g. 480,
+ * with @p reason) when an inbound INVITE is unanswered.  A Reason header
+ * with the Q.850 cause goes on BYE/CANCEL/the response.  Idempotent.
+ */
+int sip_leg_hangup(struct sip_leg *leg, int status,
+		   const struct sip_reason *reason);
+
+/**
+ * Decode a Reason header value (RFC 3326; several comma-separated values
+ * allowed) and take its Q.850 reason-value (RFC 6432: at most one).
+ * The text parameter, unquoted, is copied into @p text (NUL-terminated,
+ * truncated to @p tsize) and out->text points to it, or is NULL.
+ * @return 0; ENOENT no Q.850 value with a cause; EBADMSG malformed.
+ */
+int sip_reason_decode(struct sip_reason *out, char *text, size_t tsize,
+		      const char *val, size_t len);
+
+/* ---- SDP (pure; exposed for tests and fuzzing) -------------------------- */
+
+/**
+ * Parse an SDP body and pick the first payload type of ours (in our order,
+ * @p codecs) the offer also has.  @return 0; EBADMSG malformed; ENOENT
+ * no audio stream or no codec in common.
+ */
+int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
+		      const int *codecs, unsigned ncodecs);
+/** Write an SDP body offering @p codecs (or answering with one) to buf. */
+int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
+		  const int *codecs, unsigned ncodecs, unsigned ptime,
+		  uint64_t sess_id);
+
+#endif

@@ -1,0 +1,176 @@
+/* sip/sip_int.h  Internal types shared by the sip module's files */
+#ifndef TG_SIP_INT_H
+#define TG_SIP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+/* NOTE: osip2/osip.h needs these two first (NOTES.md). */
+#include <sys/time.h>
+#include <time.h>
+#include <osip2/osip.h>
+
+#include "sip/sip.h"
+#include "util/util.h"
+
+struct event;
+
+/* Largest datagram we accept or send (the brief: 64 KiB). */
+#define SIP_MAX_MSG 65535
+/* RFC 3261 17.1.1.1 default timer values, in milliseconds. */
+#define SIP_T1 500
+#define SIP_T2 4000
+#define SIP_MAX_CODECS 8
+#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS"
+/* osip appends and removes transactions by walking a linked list, so
+ * with ~16k BYE server transactions alive (Timer J, 32 s at 500 calls/s)
+ * one list costs a third of our CPU; spreading transactions over several
+ * osip instances divides that walk. */
+#define SIP_OSIP_SHARDS 16
+
+/* ---- hash.c: chained string-keyed hash with intrusive nodes ------------ */
+
+struct sip_hnode {
+	struct sip_hnode *next;
+	uint32_t hv;
+	const char *key; /* owned by the object */
+	void *obj;
+};
+
+struct sip_hash {
+	struct sip_hnode **b;
+	size_t nb; /* power of two */
+	size_t n;
+};
+
+int sip_hash_init(struct sip_hash *h, size_t nb);
+void sip_hash_close(struct sip_hash *h);
+void sip_hash_add(struct sip_hash *h, struct sip_hnode *hn, const char *key,
+		  void *obj);
+void sip_hash_del(struct sip_hash *h, struct sip_hnode *hn);
+/** First node with @p key, then sip_hash_next() for the others. */
+struct sip_hnode *sip_hash_lookup(const struct sip_hash *h, const char *key);
+struct sip_hnode *sip_hash_next(const struct sip_hnode *hn);
+
+/* ---- ua.c: transport and transaction glue ------------------------------ */
+
+enum sip_tr_kind {
+	SIP_TR_OTHER,
+	SIP_TR_INVITE, /* the INVITE transaction of a leg */
+	SIP_TR_BYE,
+	SIP_TR_CANCEL,
+};
+
+/* Our side of one osip transaction (osip reserved1 points here). */
+struct sip_tr {
+	struct sip_hnode hn;  /* ua->trs by branch key */
+	struct sip_ua *ua;
+	osip_transaction_t *otr;
+	struct sip_leg *leg;  /* a reference, or NULL */
+	struct sip_tr *lnext; /* leg->trs */
+	enum sip_tr_kind kind;
+	char *key;
+	struct sockaddr_storage dst; /* where everything it sends goes */
+	socklen_t dstlen;
+	struct sip_tr *rnext; /* ua run queue */
+	bool queued;
+	bool dead;
+	struct sip_tr *dnext; /* ua dead list */
+};
+
+struct sip_pev;
+
+struct sip_ua {
+	struct event_base *base;
+	osip_t *osip[SIP_OSIP_SHARDS];
+	unsigned next_shard;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_tick;
+	struct event *ev_deliver;
+	char addr[64]; /* bound address, "" when wildcard */
+	uint16_t port;
+	char user_agent[128];
+	int codecs[SIP_MAX_CODECS];
+	unsigned ncodecs;
+	unsigned ptime;
+	sip_invite_h *invite;
+	sip_authorize_h *authorize;
+	sip_rejected_h *rejected;
+	void *arg;
+	struct sip_hash legs; /* by Call-ID */
+	struct sip_hash trs;  /* by transaction key */
+	struct sip_tr *runq, *runq_tail;
+	struct sip_tr *dead;
+	struct sip_pev *evq, *evq_tail;
+	bool running;
+	char *rbuf;
+	char *sbuf; /* 200/ACK copies are kept by legs; this is scratch */
+};
+
+int sip_tr_new(struct sip_tr **trp, struct sip_ua *ua, osip_fsm_type_t type,
+	       osip_message_t *req, struct sip_leg *leg,
+	       const struct sockaddr *dst, socklen_t dstlen);
+/** Queue an outgoing message (owned from now on) on @p tr. */
+void sip_tr_send(struct sip_tr *tr, osip_message_t *msg);
+/** Queue an incoming event (owned from now on) on @p tr. */
+void sip_tr_post(struct sip_tr *tr, osip_event_t *evt);
+struct sip_tr *sip_tr_find_server(struct sip_ua *ua, const osip_message_t *req,
+				  const char *method);
+/** Run queued transaction events; a no-op inside an osip callback. */
+void sip_ua_run(struct sip_ua *ua);
+int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
+		    socklen_t len, const char *buf, size_t size);
+int sip_ua_send_msg(struct sip_ua *ua, const struct sockaddr *dst,
+		    socklen_t len, osip_message_t *msg);
+/** Answer @p evt's request with a new server transaction (no leg). */
+int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *phrase, bool allow);
+/** Our address as seen from @p dst, for Via and Contact. */
+void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
+		       socklen_t dstlen, char *out, size_t size);
+/** RFC 3261 18.2.2 / RFC 3581: where responses to @p req go. */
+void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
+		   const osip_message_t *req, const struct sockaddr *src,
+		   socklen_t srclen);
+const char *sip_addr_str(const struct sockaddr *sa, char *buf, size_t size,
+			 uint16_t *port);
+
+/* ---- msg.c: building and reading messages ----------------------------- */
+
+int sip_msg_response(osip_message_t **respp, const osip_message_t *req,
+		     int status, const char *phrase, const char *to_tag,
+		     const struct sip_ua *ua);
+void sip_msg_set_reason(osip_message_t *msg, const struct sip_reason *rsn);
+/** The Q.850 Reason of @p msg (cause 0 if none); text goes to @p text. */
+void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
+			char *text, size_t tsize);
+/** The application/sdp body of @p msg, or ENOENT. */
+int sip_msg_sdp(const osip_message_t *msg, const char **body, size_t *len);
+int sip_msg_attach_sdp(osip_message_t *msg, const char *sdp);
+/** Random lowercase hex of 2 * @p nbytes characters, NUL-terminated. */
+void sip_rand_hex(char *out, size_t nbytes);
+const char *sip_msg_top_branch(const osip_message_t *msg);
+const char *sip_msg_to_tag(const osip_message_t *msg);
+const char *sip_msg_from_tag(const osip_message_t *msg);
+/** Percent-encode @p in as a SIP URI user part (RFC 3261 25.1). */
+void sip_uri_user_escape(char *out, size_t size, const char *in);
+
+/* ---- leg.c: dialogs ------------------------------------------------------ */
+
+void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
+		       const struct sockaddr *src, socklen_t srclen);
+void sip_leg_rx_cancel(struct sip_ua *ua, osip_event_t *evt,
+		       const struct sockaddr *src, socklen_t srclen);
+void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack);
+void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
+			 const struct sockaddr *src, socklen_t srclen);
+void sip_leg_rx_stray_2xx(struct sip_ua *ua, const osip_message_t *resp);
+void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg);
+void sip_leg_tr_killed(struct sip_tr *tr);
+void sip_ua_deliver(struct sip_ua *ua);
+void sip_ua_drop_legs(struct sip_ua *ua);
+
+#endif

@@ -1,0 +1,863 @@
+/* sip/ua.c  UDP transport, libosip2 transaction glue and request dispatch */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define LOG_MODULE "sip"
+#include "sip/sip_int.h"
+
+/*
+ * Why a fixed tick: osip's timer and execute functions walk every live
+ * transaction, and osip_timers_gettimeout() does too, so arming a one-shot
+ * timer from it costs a walk per message.  At 500 calls/s, with BYE server
+ * transactions lingering 32 s (Timer J), that walk is long; a 20 ms tick
+ * bounds it to 50 walks per second while the RFC timers (500 ms and up)
+ * keep ample precision.  Messages themselves never wait for the tick: we
+ * find their transaction in our own hash and execute it at once.
+ */
+#define TICK_MS 20
+#define RECV_BATCH 64
+
+const char *sip_addr_str(const struct sockaddr *sa, char *buf, size_t size,
+			 uint16_t *port)
+{
+	const void *a;
+	uint16_t p;
+
+	if (sa->sa_family == AF_INET6) {
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		p = ((const struct sockaddr_in6 *)sa)->sin6_port;
+	} else {
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+		p = ((const struct sockaddr_in *)sa)->sin_port;
+	}
+	if (!inet_ntop(sa->sa_family, a, buf, (socklen_t)size))
+		tg_strlcpy(buf, "?", size);
+	if (port)
+		*port = ntohs(p);
+	return buf;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
+		   const osip_message_t *req, const struct sockaddr *src,
+		   socklen_t srclen)
+{
+	osip_via_t *via = osip_list_get(&req->vias, 0);
+	osip_generic_param_t *rport = NULL;
+	int port;
+
+	memcpy(out, src, srclen);
+	*outlen = srclen;
+	if (!via)
+		return;
+	/* RFC 3581 4: with rport, answer the source port.  Otherwise RFC
+	 * 3261 18.2.2: the received address and the sent-by port. */
+	osip_via_param_get_byname(via, "rport", &rport);
+	if (rport)
+		return;
+	port = via->port ? atoi(via->port) : 5060;
+	/* A nonsense sent-by port: fall back to where it came from. */
+	if (port > 0 && port <= 65535)
+		set_port(out, (uint16_t)port);
+}
+
+void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
+		       socklen_t dstlen, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	if (ua->addr[0]) {
+		tg_strlcpy(out, ua->addr, size);
+		return;
+	}
+	/* Bound to the wildcard: ask the kernel which source address it
+	 * would use toward @p dst (a UDP connect sends nothing). */
+	tg_strlcpy(out, "127.0.0.1", size);
+	fd = socket(dst->sa_family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return;
+	if (!connect(fd, dst, dstlen) &&
+	    !getsockname(fd, (struct sockaddr *)&ss, &len))
+		sip_addr_str((struct sockaddr *)&ss, out, size, NULL);
+	close(fd);
+}
+
+int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
+		    socklen_t len, const char *buf, size_t size)
+{
+	char a[64];
+	uint16_t port;
+
+	if (ua->fd < 0)
+		return ENOTCONN;
+	if (gw_debug_mask & GW_DBG_SIPMSG) {
+		sip_addr_str(dst, a, sizeof(a), &port);
+		gw_dbg(GW_DBG_SIPMSG, "send %zu bytes to %s:%u\n%.*s", size,
+		       a, port, (int)size, buf);
+	}
+	if (sendto(ua->fd, buf, size, 0, dst, len) < 0) {
+		int err = errno;
+
+		sip_addr_str(dst, a, sizeof(a), &port);
+		gw_warn("sendto %s:%u: %s", a, port, strerror(err));
+		return err;
+	}
+	return 0;
+}
+
+int sip_ua_send_msg(struct sip_ua *ua, const struct sockaddr *dst,
+		    socklen_t len, osip_message_t *msg)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	int err;
+
+	if (osip_message_to_str(msg, &buf, &size) || !buf)
+		return ENOMEM;
+	if (size > SIP_MAX_MSG)
+		err = EMSGSIZE;
+	else
+		err = sip_ua_send_buf(ua, dst, len, buf, size);
+	osip_free(buf);
+	return err;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+/*
+ * Keys (RFC 3261 17.1.3 and 17.2.3): a response matches a client
+ * transaction by top Via branch and CSeq method; a request matches a
+ * server transaction by branch, sent-by and method, with ACK matching the
+ * INVITE.  Only RFC 3261 branches (z9hG4bK) are matched.
+ */
+static char *key_client(const char *branch, const char *method)
+{
+	char *k;
+
+	if (!branch || !method || asprintf(&k, "C %s %s", branch, method) < 0)
+		return NULL;
+	return k;
+}
+
+static char *key_server(const osip_message_t *req, const char *method)
+{
+	osip_via_t *via = osip_list_get(&req->vias, 0);
+	const char *branch = sip_msg_top_branch(req);
+	char *k;
+
+	if (!via || !branch || strncmp(branch, "z9hG4bK", 7) || !method)
+		return NULL;
+	if (asprintf(&k, "S %s %s %s:%s", branch, method,
+		     via->host ? via->host : "",
+		     via->port ? via->port : "") < 0)
+		return NULL;
+	return k;
+}
+
+static struct sip_tr *find_tr(struct sip_ua *ua, const char *key)
+{
+	struct sip_hnode *hn = sip_hash_lookup(&ua->trs, key);
+
+	/* A dead transaction awaits its reaping; it matches nothing. */
+	for (; hn; hn = sip_hash_next(hn))
+		if (!((struct sip_tr *)hn->obj)->dead)
+			return hn->obj;
+	return NULL;
+}
+
+struct sip_tr *sip_tr_find_server(struct sip_ua *ua, const osip_message_t *req,
+				  const char *method)
+{
+	char *k = key_server(req, method);
+	struct sip_tr *tr;
+
+	if (!k)
+		return NULL;
+	tr = find_tr(ua, k);
+	free(k);
+	return tr;
+}
+
+int sip_tr_new(struct sip_tr **trp, struct sip_ua *ua, osip_fsm_type_t type,
+	       osip_message_t *req, struct sip_leg *leg,
+	       const struct sockaddr *dst, socklen_t dstlen)
+{
+	struct sip_tr *tr;
+	int err = ENOMEM;
+
+	tr = calloc(1, sizeof(*tr));
+	if (!tr)
+		return ENOMEM;
+	tr->ua = ua;
+	if (type == ICT || type == NICT)
+		tr->key = key_client(sip_msg_top_branch(req),
+				     req->cseq ? req->cseq->method : NULL);
+	else
+		tr->key = key_server(req, req->sip_method);
+	if (!tr->key) {
+		err = EBADMSG;
+		goto out;
+	}
+	ua->next_shard = (ua->next_shard + 1) % SIP_OSIP_SHARDS;
+	if (osip_transaction_init(&tr->otr, type, ua->osip[ua->next_shard],
+				  req)) {
+		tr->otr = NULL;
+		goto out;
+	}
+	osip_transaction_set_reserved1(tr->otr, tr);
+	memcpy(&tr->dst, dst, dstlen);
+	tr->dstlen = dstlen;
+	tr->leg = obj_ref(leg);
+	sip_hash_add(&ua->trs, &tr->hn, tr->key, tr);
+	if (!evtimer_pending(ua->ev_tick, NULL)) {
+		struct timeval tv = { 0, TICK_MS * 1000 };
+
+		event_add(ua->ev_tick, &tv);
+	}
+	err = 0;
+ out:
+	if (err) {
+		free(tr->key);
+		free(tr);
+	} else {
+		*trp = tr;
+	}
+	return err;
+}
+
+static void tr_queue(struct sip_tr *tr)
+{
+	struct sip_ua *ua = tr->ua;
+
+	if (tr->queued)
+		return;
+	tr->queued = true;
+	tr->rnext = NULL;
+	if (ua->runq_tail)
+		ua->runq_tail->rnext = tr;
+	else
+		ua->runq = tr;
+	ua->runq_tail = tr;
+}
+
+void sip_tr_post(struct sip_tr *tr, osip_event_t *evt)
+{
+	/* A killed transaction awaiting its reaping takes nothing more. */
+	if (tr->dead) {
+		osip_event_free(evt);
+		return;
+	}
+	osip_transaction_add_event(tr->otr, evt);
+	tr_queue(tr);
+}
+
+void sip_tr_send(struct sip_tr *tr, osip_message_t *msg)
+{
+	osip_event_t *evt = osip_new_outgoing_sipmessage(msg);
+
+	if (!evt) {
+		osip_message_free(msg);
+		return;
+	}
+	evt->transactionid = tr->otr->transactionid;
+	sip_tr_post(tr, evt);
+}
+
+static void tr_free(struct sip_tr *tr)
+{
+	sip_hash_del(&tr->ua->trs, &tr->hn);
+	if (tr->otr)
+		osip_transaction_free(tr->otr);
+	if (tr->leg)
+		sip_leg_tr_killed(tr);
+	tr->leg = obj_deref(tr->leg);
+	free(tr->key);
+	free(tr);
+}
+
+/* NOTE: osip must not free a transaction inside its own callbacks, so
+ * killed ones are reaped here, after the execute loop (NOTES.md). */
+static void reap(struct sip_ua *ua)
+{
+	struct sip_tr *tr;
+
+	while ((tr = ua->dead)) {
+		ua->dead = tr->dnext;
+		tr_free(tr);
+	}
+}
+
+void sip_ua_run(struct sip_ua *ua)
+{
+	struct sip_tr *tr;
+	osip_event_t *evt;
+
+	if (ua->running)
+		return;
+	ua->running = true;
+	/* Reaping tells legs their transactions ended, which may queue new
+	 * requests (a BYE after the ACK), hence the outer loop. */
+	while (ua->runq || ua->dead) {
+		while ((tr = ua->runq)) {
+			ua->runq = tr->rnext;
+			if (!ua->runq)
+				ua->runq_tail = NULL;
+			tr->queued = false;
+			while ((evt = osip_fifo_tryget(
+					tr->otr->transactionff)))
+				osip_transaction_execute(tr->otr, evt);
+		}
+		reap(ua);
+	}
+	ua->running = false;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_ua *ua = arg;
+	struct timeval tv = { 0, TICK_MS * 1000 };
+	size_t i;
+
+	ua->running = true;
+	for (i = 0; i < SIP_OSIP_SHARDS; i++) {
+		osip_t *o = ua->osip[i];
+
+		osip_timers_ict_execute(o);
+		osip_timers_ist_execute(o);
+		osip_timers_nict_execute(o);
+		osip_timers_nist_execute(o);
+		osip_ict_execute(o);
+		osip_ist_execute(o);
+		osip_nict_execute(o);
+		osip_nist_execute(o);
+	}
+	ua->running = false;
+	sip_ua_run(ua);
+	/* Idle UAs stop ticking; sip_tr_new() restarts the tick. */
+	if (ua->trs.n)
+		event_add(ua->ev_tick, &tv);
+}
+
+/* ---- osip callbacks ------------------------------------------------------ */
+
+static int cb_send(osip_transaction_t *otr, osip_message_t *msg, char *host,
+		   int port, int sock)
+{
+	struct sip_tr *tr = osip_transaction_get_reserved1(otr);
+
+	/* Requests go to the leg's peer and responses where sip_resp_dest()
+	 * said, which is why osip's host and port are not used. */
+	if (!tr || sip_ua_send_msg(tr->ua, (struct sockaddr *)&tr->dst,
+				   tr->dstlen, msg))
+		return -1;
+	return 0;
+}
+
+static void cb_msg(int type, osip_transaction_t *otr, osip_message_t *msg)
+{
+	struct sip_tr *tr = osip_transaction_get_reserved1(otr);
+
+	if (tr && tr->leg)
+		sip_leg_tr_msg(tr, type, msg);
+}
+
+static void cb_kill(int type, osip_transaction_t *otr)
+{
+	struct sip_tr *tr = osip_transaction_get_reserved1(otr);
+
+	if (!tr || tr->dead)
+		return;
+	tr->dead = true;
+	tr->dnext = tr->ua->dead;
+	tr->ua->dead = tr;
+}
+
+static void cb_transport(int type, osip_transaction_t *otr, int err)
+{
+	struct sip_tr *tr = osip_transaction_get_reserved1(otr);
+	char a[64];
+	uint16_t port = 0;
+
+	if (tr)
+		sip_addr_str((struct sockaddr *)&tr->dst, a, sizeof(a), &port);
+	gw_warn("transport error %d sending to %s:%u", err, tr ? a : "?", port);
+}
+
+static void set_callbacks(osip_t *osip)
+{
+	static const int msg_types[] = {
+		OSIP_ICT_STATUS_1XX_RECEIVED, OSIP_ICT_STATUS_2XX_RECEIVED,
+		OSIP_ICT_STATUS_3XX_RECEIVED, OSIP_ICT_STATUS_4XX_RECEIVED,
+		OSIP_ICT_STATUS_5XX_RECEIVED, OSIP_ICT_STATUS_6XX_RECEIVED,
+		OSIP_ICT_STATUS_TIMEOUT, OSIP_IST_ACK_RECEIVED,
+		OSIP_NICT_STATUS_2XX_RECEIVED, OSIP_NICT_STATUS_3XX_RECEIVED,
+		OSIP_NICT_STATUS_4XX_RECEIVED, OSIP_NICT_STATUS_5XX_RECEIVED,
+		OSIP_NICT_STATUS_6XX_RECEIVED, OSIP_NICT_STATUS_TIMEOUT,
+	};
+	size_t i;
+
+	osip_set_cb_send_message(osip, cb_send);
+	for (i = 0; i < TG_ARRAY_SIZE(msg_types); i++)
+		osip_set_message_callback(osip, msg_types[i], cb_msg);
+	osip_set_kill_transaction_callback(osip, OSIP_ICT_KILL_TRANSACTION,
+					   cb_kill);
+	osip_set_kill_transaction_callback(osip, OSIP_IST_KILL_TRANSACTION,
+					   cb_kill);
+	osip_set_kill_transaction_callback(osip, OSIP_NICT_KILL_TRANSACTION,
+					   cb_kill);
+	osip_set_kill_transaction_callback(osip, OSIP_NIST_KILL_TRANSACTION,
+					   cb_kill);
+	osip_set_transport_error_callback(osip, OSIP_ICT_TRANSPORT_ERROR,
+					  cb_transport);
+	osip_set_transport_error_callback(osip, OSIP_IST_TRANSPORT_ERROR,
+					  cb_transport);
+	osip_set_transport_error_callback(osip, OSIP_NICT_TRANSPORT_ERROR,
+					  cb_transport);
+	osip_set_transport_error_callback(osip, OSIP_NIST_TRANSPORT_ERROR,
+					  cb_transport);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *phrase, bool allow)
+{
+	osip_message_t *req = evt->sip, *resp = NULL;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	struct sip_tr *tr;
+	char tag[17];
+	int err;
+
+	sip_rand_hex(tag, 8);
+	err = sip_msg_response(&resp, req, status, phrase, tag, ua);
+	if (err)
+		goto out;
+	if (allow) {
+		osip_message_set_allow(resp, SIP_ALLOW);
+		osip_message_set_accept(resp, "application/sdp");
+	}
+	sip_resp_dest(&dst, &dstlen, req, src, srclen);
+	err = sip_tr_new(&tr, ua, MSG_IS_INVITE(req) ? IST : NIST, req, NULL,
+			 (struct sockaddr *)&dst, dstlen);
+	if (err) {
+		/* No transaction (e.g. an RFC 2543 branch): answer once. */
+		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
+		osip_message_free(resp);
+		osip_event_free(evt);
+		return 0;
+	}
+	sip_tr_post(tr, evt);
+	sip_tr_send(tr, resp);
+	return 0;
+ out:
+	osip_event_free(evt);
+	return err;
+}
+
+static const char *missing_header(const osip_message_t *m)
+{
+	const char *p;
+
+	if (!osip_list_size(&m->vias))
+		return "Via";
+	if (!m->from)
+		return "From";
+	if (!m->to)
+		return "To";
+	if (!m->call_id || !m->call_id->number)
+		return "Call-ID";
+	if (!m->cseq || !m->cseq->method || !m->cseq->number)
+		return "CSeq";
+	/* RFC 3261 25.1: a Call-ID is graphic characters only; anything
+	 * else would also end up raw in our logs. */
+	for (p = m->call_id->number; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return "Call-ID";
+	return NULL;
+}
+
+/* Untrusted text for a log line: printable ASCII only, bounded. */
+static const char *log_safe(char *buf, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s && n + 1 < size; s++)
+		buf[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	buf[n] = '\0';
+	return buf;
+}
+
+static bool authorized(struct sip_ua *ua, const struct sockaddr *src,
+		       socklen_t srclen, const char *method)
+{
+	return !ua->authorize || ua->authorize(src, srclen, method, ua->arg);
+}
+
+static void rx_request(struct sip_ua *ua, osip_event_t *evt,
+		       const struct sockaddr *src, socklen_t srclen)
+{
+	osip_message_t *req = evt->sip, *resp = NULL;
+	const char *method = req->sip_method, *missing;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	struct sip_tr *tr;
+	char a[64], phrase[64], m[32];
+	uint16_t port;
+
+	missing = missing_header(req);
+	if (missing) {
+		sip_addr_str(src, a, sizeof(a), &port);
+		gw_info("%s from %s:%u lacks %s",
+			log_safe(m, sizeof(m), method), a, port, missing);
+		/* RFC 3261 8.1.3.3 / 18.2.2: without a Via there is nowhere
+		 * to route a response; ACKs never get one. */
+		if (!strcmp(missing, "Via") || MSG_IS_ACK(req)) {
+			osip_event_free(evt);
+			return;
+		}
+		snprintf(phrase, sizeof(phrase), "Missing or Invalid %s Header",
+			 missing);
+		sip_resp_dest(&dst, &dstlen, req, src, srclen);
+		if (!sip_msg_response(&resp, req, 400, phrase, NULL, ua)) {
+			sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen,
+					resp);
+			osip_message_free(resp);
+		}
+		osip_event_free(evt);
+		return;
+	}
+	sip_addr_str(src, a, sizeof(a), &port);
+	osip_message_fix_last_via_header(req, a, port);
+
+	tr = sip_tr_find_server(ua, req, MSG_IS_ACK(req) ? "INVITE" : method);
+	if (tr) {
+		/* A retransmission, or the ACK of a non-2xx final. */
+		sip_tr_post(tr, evt);
+		return;
+	}
+	if (MSG_IS_ACK(req)) {
+		sip_leg_rx_ack(ua, req);
+		osip_event_free(evt);
+	} else if (MSG_IS_CANCEL(req)) {
+		sip_leg_rx_cancel(ua, evt, src, srclen);
+	} else if (sip_msg_to_tag(req)) {
+		sip_leg_rx_indialog(ua, evt, src, srclen);
+	} else if (MSG_IS_INVITE(req)) {
+		sip_leg_rx_invite(ua, evt, src, srclen);
+	} else if (!authorized(ua, src, srclen, method)) {
+		sip_ua_reply_new(ua, evt, src, srclen, 403, NULL, false);
+	} else if (MSG_IS_OPTIONS(req)) {
+		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
+	} else if (MSG_IS_BYE(req)) {
+		/* RFC 3261 15.1.2: a BYE matching no dialog gets 481. */
+		sip_ua_reply_new(ua, evt, src, srclen, 481, NULL, false);
+	} else {
+		/* RFC 3261 8.2.1: 405 with an Allow header. */
+		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
+	}
+}
+
+static void rx_response(struct sip_ua *ua, osip_event_t *evt)
+{
+	osip_message_t *resp = evt->sip;
+	struct sip_tr *tr = NULL;
+	char *k;
+
+	if (resp->cseq && resp->cseq->method) {
+		k = key_client(sip_msg_top_branch(resp), resp->cseq->method);
+		if (k) {
+			tr = find_tr(ua, k);
+			free(k);
+		}
+	}
+	if (tr) {
+		sip_tr_post(tr, evt);
+		return;
+	}
+	/* The INVITE client transaction ends at the first 2xx, so its
+	 * retransmissions are ours to ACK again (RFC 3261 13.2.2.4). */
+	if (MSG_IS_STATUS_2XX(resp) && resp->cseq && resp->cseq->method &&
+	    !strcmp(resp->cseq->method, "INVITE"))
+		sip_leg_rx_stray_2xx(ua, resp);
+	osip_event_free(evt);
+}
+
+static void rx_datagram(struct sip_ua *ua, const char *buf, size_t len,
+			const struct sockaddr *src, socklen_t srclen)
+{
+	osip_event_t *evt;
+	char a[64];
+	uint16_t port;
+
+	if (gw_debug_mask & GW_DBG_SIPMSG) {
+		sip_addr_str(src, a, sizeof(a), &port);
+		gw_dbg(GW_DBG_SIPMSG, "recv %zu bytes from %s:%u\n%.*s", len,
+		       a, port, (int)len, buf);
+	}
+	evt = osip_parse(buf, len);
+	if (!evt || !evt->sip) {
+		sip_addr_str(src, a, sizeof(a), &port);
+		gw_info("dropping unparseable datagram (%zu bytes) from %s:%u",
+			len, a, port);
+		if (evt)
+			osip_event_free(evt);
+		return;
+	}
+	if (MSG_IS_REQUEST(evt->sip)) {
+		if (!evt->sip->sip_method) {
+			osip_event_free(evt);
+			return;
+		}
+		rx_request(ua, evt, src, srclen);
+	} else {
+		rx_response(ua, evt);
+	}
+}
+
+static bool only_crlf(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != '\r' && buf[i] != '\n')
+			return false;
+	return true;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_ua *ua = arg;
+	struct sockaddr_storage src;
+	socklen_t srclen;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < RECV_BATCH && ua->fd >= 0; i++) {
+		srclen = sizeof(src);
+		n = recvfrom(fd, ua->rbuf, SIP_MAX_MSG + 1, MSG_TRUNC,
+			     (struct sockaddr *)&src, &srclen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				gw_warn("recvfrom: %s", strerror(errno));
+			break;
+		}
+		if (n > SIP_MAX_MSG) {
+			gw_info("dropping oversized datagram (%zd bytes)", n);
+			continue;
+		}
+		/* RFC 5626 3.5.1 keep-alives are bare CRLFs. */
+		if (only_crlf(ua->rbuf, (size_t)n))
+			continue;
+		ua->rbuf[n] = '\0';
+		rx_datagram(ua, ua->rbuf, (size_t)n, (struct sockaddr *)&src,
+			    srclen);
+		sip_ua_run(ua);
+	}
+}
+
+static void on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	sip_ua_deliver(arg);
+}
+
+/* ---- the UA ------------------------------------------------------------ */
+
+/* osip's own trace (parse errors of bad datagrams, mostly) would go to
+ * stdout; route it into our log as SIP message debugging (STYLE 5). */
+static void osip_trace_cb(const char *fi, int li, osip_trace_level_t level,
+			  const char *chfr, va_list ap)
+{
+	char buf[256];
+	size_t n;
+
+	if (!(gw_debug_mask & GW_DBG_SIPMSG))
+		return;
+	vsnprintf(buf, sizeof(buf), chfr, ap);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	gw_dbg(GW_DBG_SIPMSG, "osip %s:%d: %s", fi, li, buf);
+}
+
+static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	int err;
+
+	memset(&ss, 0, sizeof(ss));
+	if (!bind_addr || !*bind_addr)
+		bind_addr = "0.0.0.0";
+	if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, bind_addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	} else {
+		gw_err("bind address '%s' is not a numeric address", bind_addr);
+		return EINVAL;
+	}
+	ua->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (ua->fd < 0)
+		return errno;
+	if (bind(ua->fd, (struct sockaddr *)&ss, len)) {
+		err = errno;
+		gw_err("bind %s:%u: %s", bind_addr, port, strerror(err));
+		return err;
+	}
+	len = sizeof(ss);
+	if (getsockname(ua->fd, (struct sockaddr *)&ss, &len))
+		return errno;
+	sip_addr_str((struct sockaddr *)&ss, ua->addr, sizeof(ua->addr),
+		     &ua->port);
+	if (!strcmp(ua->addr, "0.0.0.0") || !strcmp(ua->addr, "::"))
+		ua->addr[0] = '\0';
+	return 0;
+}
+
+void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n)
+{
+	unsigned i;
+
+	ua->ncodecs = 0;
+	for (i = 0; i < n && ua->ncodecs < SIP_MAX_CODECS; i++)
+		if (codecs[i] == 0 || codecs[i] == 8)
+			ua->codecs[ua->ncodecs++] = codecs[i];
+}
+
+int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
+		 const struct sip_ua_config *cfg)
+{
+	struct sip_ua *ua;
+	size_t i;
+	int err;
+
+	if (!uap || !base || !cfg || !cfg->codecs || !cfg->ncodecs)
+		return EINVAL;
+	ua = calloc(1, sizeof(*ua));
+	if (!ua)
+		return ENOMEM;
+	ua->fd = -1;
+	ua->base = base;
+	tg_strlcpy(ua->user_agent, cfg->user_agent ? cfg->user_agent :
+		   "Tollgate", sizeof(ua->user_agent));
+	sip_ua_set_codecs(ua, cfg->codecs, cfg->ncodecs);
+	if (!ua->ncodecs) {
+		err = EINVAL;
+		goto out;
+	}
+	ua->ptime = cfg->ptime ? cfg->ptime : 20;
+	ua->invite = cfg->invite;
+	ua->authorize = cfg->authorize;
+	ua->rejected = cfg->rejected;
+	ua->arg = cfg->arg;
+	err = ENOMEM;
+	ua->rbuf = malloc(SIP_MAX_MSG + 2);
+	if (!ua->rbuf || sip_hash_init(&ua->legs, 1024) ||
+	    sip_hash_init(&ua->trs, 1024))
+		goto out;
+	osip_trace_initialize_func(TRACE_LEVEL4, osip_trace_cb);
+	for (i = 0; i < SIP_OSIP_SHARDS; i++) {
+		if (osip_init(&ua->osip[i])) {
+			ua->osip[i] = NULL;
+			goto out;
+		}
+		osip_set_application_context(ua->osip[i], ua);
+		set_callbacks(ua->osip[i]);
+	}
+	err = open_socket(ua, cfg->bind_addr, cfg->port);
+	if (err)
+		goto out;
+	err = ENOMEM;
+	ua->ev_read = event_new(base, ua->fd, EV_READ | EV_PERSIST, on_read,
+				ua);
+	ua->ev_tick = evtimer_new(base, on_tick, ua);
+	ua->ev_deliver = event_new(base, -1, 0, on_deliver, ua);
+	if (!ua->ev_read || !ua->ev_tick || !ua->ev_deliver ||
+	    event_add(ua->ev_read, NULL))
+		goto out;
+	err = 0;
+	gw_info("listening on udp %s:%u", ua->addr[0] ? ua->addr : "*",
+		ua->port);
+ out:
+	if (err)
+		sip_ua_free(ua);
+	else
+		*uap = ua;
+	return err;
+}
+
+static void free_all_trs(struct sip_ua *ua)
+{
+	size_t i;
+
+	reap(ua);
+	for (i = 0; i < ua->trs.nb; i++) {
+		while (ua->trs.b[i]) {
+			struct sip_tr *tr = ua->trs.b[i]->obj;
+
+			tr_free(tr);
+		}
+	}
+	ua->runq = ua->runq_tail = NULL;
+}
+
+void sip_ua_free(struct sip_ua *ua)
+{
+	size_t i;
+
+	if (!ua)
+		return;
+	if (ua->ev_read)
+		event_free(ua->ev_read);
+	if (ua->ev_tick)
+		event_free(ua->ev_tick);
+	if (ua->ev_deliver)
+		event_free(ua->ev_deliver);
+	if (ua->fd >= 0)
+		close(ua->fd);
+	ua->fd = -1;
+	/* Legs first, so that freeing their transactions is silent. */
+	if (ua->legs.b)
+		sip_ua_drop_legs(ua);
+	if (ua->trs.b)
+		free_all_trs(ua);
+	for (i = 0; i < SIP_OSIP_SHARDS; i++)
+		if (ua->osip[i])
+			osip_release(ua->osip[i]);
+	sip_hash_close(&ua->legs);
+	sip_hash_close(&ua->trs);
+	free(ua->rbuf);
+	free(ua);
+}
+
+uint16_t sip_ua_port(const struct sip_ua *ua)
+{
+	return ua->port;
+}

@@ -1,0 +1,36 @@
+/* tests/fuzz/fuzz_sdp.c  libFuzzer target: SDP negotiation and Reason values */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sip/sip.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const int orders[][2] = { { 0, 8 }, { 8, 0 } };
+	const char *body = (const char *)data;
+	struct sip_reason rsn;
+	struct sip_media m;
+	char out[1024], text[64];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&m, 0, sizeof(m));
+		if (sip_sdp_negotiate(&m, body, size, orders[i], 2))
+			continue;
+		/* What we accept must print back as an answer. */
+		if (m.pt != 0 && m.pt != 8)
+			__builtin_trap();
+		if (sip_sdp_print(out, sizeof(out), m.addr, m.port, &m.pt, 1,
+				  m.ptime, 1))
+			__builtin_trap();
+	}
+	memset(&m, 0, sizeof(m));
+	sip_sdp_negotiate(&m, body, size, orders[1], 1);
+	if (!sip_reason_decode(&rsn, text, sizeof(text), body, size) &&
+	    (rsn.cause <= 0 || rsn.cause > 127))
+		__builtin_trap();
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* tests/fuzz/fuzz_sip_msg.c  libFuzzer target: SIP parse and our readers */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Keep osip's parse-error trace off the fuzzer's output. */
+static void quiet(const char *fi, int li, osip_trace_level_t level,
+		  const char *chfr, va_list ap)
+{
+}
+
+/* The same path a datagram takes in sip/ua.c before any state changes:
+ * osip's parser, then every reader of ours that looks at the message. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const int codecs[] = { 0, 8 };
+	static bool inited;
+	osip_message_t *msg;
+	struct sip_reason rsn;
+	struct sip_media m;
+	const char *body;
+	char text[96], *str;
+	size_t len;
+
+	if (!inited) {
+		parser_init();
+		osip_trace_initialize_func(TRACE_LEVEL0, quiet);
+		inited = true;
+	}
+	if (size > SIP_MAX_MSG)
+		return 0;
+	if (osip_message_init(&msg))
+		return 0;
+	if (osip_message_parse(msg, (const char *)data, size))
+		goto out;
+	sip_msg_get_reason(msg, &rsn, text, sizeof(text));
+	if (rsn.cause < 0 || rsn.cause > 127)
+		__builtin_trap();
+	sip_msg_top_branch(msg);
+	sip_msg_to_tag(msg);
+	sip_msg_from_tag(msg);
+	if (!sip_msg_sdp(msg, &body, &len))
+		sip_sdp_negotiate(&m, body, len, codecs, 2);
+	if (MSG_IS_REQUEST(msg) && msg->from && msg->to && msg->call_id &&
+	    msg->cseq && osip_list_size(&msg->vias)) {
+		osip_message_t *resp = NULL;
+
+		if (!sip_msg_response(&resp, msg, 486, NULL, "tag", NULL)) {
+			sip_msg_set_reason(resp, &rsn);
+			if (!osip_message_to_str(resp, &str, &len))
+				osip_free(str);
+			osip_message_free(resp);
+		}
+	}
+ out:
+	osip_message_free(msg);
+	return 0;
+}

@@ -1,0 +1,790 @@
+/* tests/unit/test_sip.c  SDP, Reason and loopback calls between two UAs */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "sip/sip.h"
+#include "util/util.h"
+
+/* ---- SDP -------------------------------------------------------------- */
+
+#define SDP_HEAD "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n"
+
+struct sdp_case {
+	const char *name;
+	const char *body;
+	int ours[2];
+	unsigned nours;
+	int err;
+	int pt;
+	const char *addr;
+	uint16_t port;
+	unsigned ptime;
+};
+
+static const struct sdp_case sdp_cases[] = {
+	{ "PCMU only", SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	  "m=audio 4000 RTP/AVP 0\r\n", { 0, 8 }, 2, 0, 0, "192.0.2.1",
+	  4000, 20 },
+	{ "PCMA only", SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	  "m=audio 4000 RTP/AVP 8\r\na=ptime:30\r\n", { 0, 8 }, 2, 0, 8,
+	  "192.0.2.1", 4000, 30 },
+	{ "offer 0 8, ours 0 8", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 0 8\r\n", { 0, 8 }, 2, 0, 0, "192.0.2.1",
+	  4000, 20 },
+	{ "offer 0 8, ours 8 0", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 0 8\r\n", { 8, 0 }, 2, 0, 8, "192.0.2.1",
+	  4000, 20 },
+	{ "offer 8 0, ours 0 8", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 8 0\r\n", { 0, 8 }, 2, 0, 0, "192.0.2.1",
+	  4000, 20 },
+	{ "offer 8 0, ours 8 0", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 8 0\r\n", { 8, 0 }, 2, 0, 8, "192.0.2.1",
+	  4000, 20 },
+	{ "no common codec", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 18 4\r\n", { 0, 8 }, 2, ENOENT, 0, NULL,
+	  0, 0 },
+	{ "PCMA wanted, PCMU offered", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 0\r\n", { 8 }, 1, ENOENT, 0, NULL, 0, 0 },
+	{ "PCMU by rtpmap name", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 PCMU/8000\r\n", { 0, 8 },
+	  2, 0, 0, "192.0.2.1", 4000, 20 },
+	{ "media-level c=", SDP_HEAD "t=0 0\r\nm=audio 5004 RTP/AVP 8\r\n"
+	  "c=IN IP4 198.51.100.7\r\na=ptime:20\r\n", { 0, 8 }, 2, 0, 8,
+	  "198.51.100.7", 5004, 20 },
+	{ "port 0 (rejected stream)", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 0 RTP/AVP 0 8\r\n", { 0, 8 }, 2, ENOENT, 0, NULL, 0, 0 },
+	{ "port 0 then a live stream", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 0 RTP/AVP 0\r\nm=audio 6000 RTP/AVP 8\r\n", { 0, 8 }, 2,
+	  0, 8, "192.0.2.1", 6000, 20 },
+	{ "video only", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=video 4000 RTP/AVP 31\r\n", { 0, 8 }, 2, ENOENT, 0, NULL, 0, 0 },
+	{ "missing c=", SDP_HEAD "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+	  { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+	{ "garbage line", SDP_HEAD "c=IN IP4 192.0.2.1\r\nhello\r\n"
+	  "m=audio 4000 RTP/AVP 0\r\n", { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+	{ "no v= first", "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n",
+	  { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+	{ "bad port", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 70000 RTP/AVP 0\r\n", { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+	{ "bad c= line", SDP_HEAD "c=IN\r\nm=audio 4000 RTP/AVP 0\r\n",
+	  { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+	{ "empty body", "", { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+};
+
+static void test_sdp_negotiate_table(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < TG_ARRAY_SIZE(sdp_cases); i++) {
+		const struct sdp_case *c = &sdp_cases[i];
+		struct sip_media m;
+		int err;
+
+		memset(&m, 0, sizeof(m));
+		err = sip_sdp_negotiate(&m, c->body, strlen(c->body), c->ours,
+					c->nours);
+		if (err != c->err)
+			fail_msg("%s: got %d, want %d", c->name, err, c->err);
+		if (err)
+			continue;
+		if (m.pt != c->pt || m.port != c->port ||
+		    strcmp(m.addr, c->addr) || m.ptime != c->ptime)
+			fail_msg("%s: got pt %d %s:%u ptime %u", c->name, m.pt,
+				 m.addr, m.port, m.ptime);
+	}
+}
+
+static void test_sdp_print_roundtrip(void **state)
+{
+	static const int both[] = { 8, 0 };
+	static const int pcmu[] = { 0 };
+	struct sip_media m;
+	char buf[512];
+
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       both, 2, 20, 42), 0);
+	assert_non_null(strstr(buf, "o=tollgate 42 42 IN IP4 203.0.113.9\r\n"));
+	assert_non_null(strstr(buf, "c=IN IP4 203.0.113.9\r\n"));
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/AVP 8 0\r\n"));
+	assert_true(strstr(buf, "a=rtpmap:8 PCMA/8000") <
+		    strstr(buf, "a=rtpmap:0 PCMU/8000"));
+	assert_non_null(strstr(buf, "a=ptime:20\r\na=sendrecv\r\n"));
+	/* What we print, we accept, with the answerer's preference. */
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_int_equal(m.pt, 0);
+	assert_int_equal(m.port, 30000);
+	assert_string_equal(m.addr, "203.0.113.9");
+	/* Too small a buffer is refused, not truncated. */
+	assert_int_equal(sip_sdp_print(buf, 60, "203.0.113.9", 30000, both, 2,
+				       20, 42), ENOSPC);
+}
+
+/* ---- Reason ----------------------------------------------------------- */
+
+static void test_reason_decode(void **state)
+{
+	struct sip_reason r;
+	char text[64];
+	const char *v;
+
+	v = "Q.850;cause=17;text=\"User busy\"";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), 0);
+	assert_int_equal(r.cause, 17);
+	assert_string_equal(r.text, "User busy");
+
+	v = "q.850 ; cause = 16 ; text = \"Normal \\\"clearing\\\"\"";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), 0);
+	assert_int_equal(r.cause, 16);
+	assert_string_equal(r.text, "Normal \"clearing\"");
+
+	v = "SIP;cause=200;text=\"Call completed elsewhere\", "
+	    "Q.850;cause=26";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), 0);
+	assert_int_equal(r.cause, 26);
+	assert_null(r.text);
+
+	v = "SIP;cause=487";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), ENOENT);
+	assert_int_equal(r.cause, 0);
+
+	v = "Q.850;cause=abc";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), EBADMSG);
+	v = "Q.850;cause=16;text=\"unterminated";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), EBADMSG);
+	/* Text longer than the buffer is cut, not overrun. */
+	v = "Q.850;cause=34;text=\"No circuit/channel available\"";
+	assert_int_equal(sip_reason_decode(&r, text, 8, v, strlen(v)), 0);
+	assert_string_equal(r.text, "No circ");
+}
+
+/* ---- loopback calls ------------------------------------------------------ */
+
+#define MAX_EV 16
+
+enum b_mode {
+	B_RING_ANSWER, /* 180, then 200 */
+	B_BUSY,        /* 486 + Reason 17 */
+	B_RING,        /* 180 and wait */
+	B_EARLY,       /* 183 with SDP, then 200 */
+	B_ANSWER_HUP,  /* 200, then hang up at once with cause 16 */
+};
+
+struct peer {
+	struct sip_ua *ua;
+	struct sip_leg *leg;
+	enum sip_leg_event_type ev[MAX_EV];
+	int status[MAX_EV];
+	int cause[MAX_EV];
+	struct sip_media media[MAX_EV];
+	bool has_media[MAX_EV];
+	unsigned nev;
+	bool closed;
+	unsigned invites;
+	int rejected;
+	bool authorize;
+	enum b_mode mode;
+	int hangup_on;  /* A: hang up on this event type, -1 never */
+	int hangup_cause;
+	uint16_t media_port;
+	struct sip_invite_info info;
+	char from_user[64];
+	char from_display[64];
+	char ruri_user[64];
+};
+
+struct harness {
+	struct event_base *base;
+	struct event *watchdog;
+	struct event *poll;
+	bool timed_out;
+	bool (*done)(struct harness *);
+	struct peer a, b;
+	long live0;
+};
+
+static void on_leg_event(struct sip_leg *leg, const struct sip_leg_event *ev,
+			 void *arg)
+{
+	struct peer *p = arg;
+	unsigned i = p->nev;
+
+	assert_ptr_equal(leg, p->leg);
+	assert_false(p->closed); /* CLOSED is the last event */
+	if (i < MAX_EV) {
+		p->ev[i] = ev->type;
+		p->status[i] = ev->status;
+		p->cause[i] = ev->reason.cause;
+		p->has_media[i] = ev->media != NULL;
+		if (ev->media)
+			p->media[i] = *ev->media;
+		p->nev++;
+	}
+	if (ev->type == SIP_LEG_CLOSED) {
+		p->closed = true;
+		return;
+	}
+	if ((int)ev->type == p->hangup_on) {
+		struct sip_reason r = { p->hangup_cause, "test" };
+
+		/* Safe from inside a handler, and idempotent. */
+		assert_int_equal(sip_leg_hangup(leg, 0, &r), 0);
+		assert_int_equal(sip_leg_hangup(leg, 0, &r), 0);
+	}
+}
+
+static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
+		      void *arg)
+{
+	struct peer *p = arg;
+	struct sip_reason busy = { 17, "User busy" };
+
+	p->invites++;
+	p->leg = leg; /* the reference is ours now */
+	p->info = *info;
+	tg_strlcpy(p->from_user, info->from_user, sizeof(p->from_user));
+	tg_strlcpy(p->from_display, info->from_display,
+		   sizeof(p->from_display));
+	tg_strlcpy(p->ruri_user, info->ruri_user, sizeof(p->ruri_user));
+	sip_leg_set_handler(leg, on_leg_event, p);
+	sip_leg_set_local_media(leg, "127.0.0.1", p->media_port);
+	switch (p->mode) {
+	case B_RING_ANSWER:
+		assert_int_equal(sip_leg_reply(leg, 180, false, NULL), 0);
+		assert_int_equal(sip_leg_answer(leg), 0);
+		/* A second answer is a state error, not a second 200. */
+		assert_int_equal(sip_leg_answer(leg), EPROTO);
+		break;
+	case B_BUSY:
+		assert_int_equal(sip_leg_reply(leg, 486, false, &busy), 0);
+		break;
+	case B_RING:
+		assert_int_equal(sip_leg_reply(leg, 180, false, NULL), 0);
+		break;
+	case B_EARLY:
+		assert_int_equal(sip_leg_reply(leg, 183, true, NULL), 0);
+		assert_int_equal(sip_leg_answer(leg), 0);
+		break;
+	case B_ANSWER_HUP: {
+		struct sip_reason r = { 16, "Normal call clearing" };
+
+		assert_int_equal(sip_leg_answer(leg), 0);
+		/* Before the ACK: the BYE must wait for it (RFC 3261 15). */
+		assert_int_equal(sip_leg_hangup(leg, 0, &r), 0);
+		break;
+	}
+	}
+}
+
+static bool on_authorize(const struct sockaddr *src, socklen_t len,
+			 const char *method, void *arg)
+{
+	struct peer *p = arg;
+
+	return p->authorize;
+}
+
+static void on_rejected(const struct sip_invite_info *info, int status,
+			void *arg)
+{
+	struct peer *p = arg;
+
+	p->rejected = status;
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct harness *h = arg;
+
+	h->timed_out = true;
+	event_base_loopexit(h->base, NULL);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct harness *h = arg;
+
+	if (h->done && h->done(h))
+		event_base_loopbreak(h->base);
+}
+
+static int ua_open(struct peer *p, struct event_base *base, const int *codecs,
+		   unsigned n)
+{
+	struct sip_ua_config cfg = {
+		.bind_addr = "127.0.0.1",
+		.port = 0,
+		.user_agent = "Tollgate-test",
+		.codecs = codecs,
+		.ncodecs = n,
+		.ptime = 20,
+		.invite = on_invite,
+		.authorize = on_authorize,
+		.rejected = on_rejected,
+		.arg = p,
+	};
+
+	p->authorize = true;
+	p->hangup_on = -1;
+	return sip_ua_alloc(&p->ua, base, &cfg);
+}
+
+static int setup(void **state)
+{
+	static const int a_codecs[] = { 0, 8 };
+	static const int b_codecs[] = { 8, 0 };
+	struct harness *h = calloc(1, sizeof(*h));
+	struct timeval wd = { 5, 0 }, tick = { 0, 5000 };
+
+	assert_non_null(h);
+	h->live0 = obj_live_count();
+	h->base = event_base_new();
+	assert_non_null(h->base);
+	h->watchdog = evtimer_new(h->base, on_watchdog, h);
+	h->poll = event_new(h->base, -1, EV_PERSIST, on_poll, h);
+	event_add(h->watchdog, &wd);
+	event_add(h->poll, &tick);
+	assert_int_equal(ua_open(&h->a, h->base, a_codecs, 2), 0);
+	assert_int_equal(ua_open(&h->b, h->base, b_codecs, 2), 0);
+	assert_int_not_equal(sip_ua_port(h->a.ua), 0);
+	h->a.media_port = 40000;
+	h->b.media_port = 40002;
+	*state = h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct harness *h = *state;
+
+	obj_deref(h->a.leg);
+	obj_deref(h->b.leg);
+	sip_ua_free(h->a.ua);
+	sip_ua_free(h->b.ua);
+	event_free(h->watchdog);
+	event_free(h->poll);
+	event_base_free(h->base);
+	/* Every leg and its transactions' references are gone. */
+	assert_int_equal(obj_live_count(), h->live0);
+	free(h);
+	return 0;
+}
+
+static void run(struct harness *h, bool (*done)(struct harness *))
+{
+	h->done = done;
+	event_base_dispatch(h->base);
+	if (h->timed_out)
+		fail_msg("watchdog: the exchange did not finish in 5 s");
+}
+
+static void addr_of(struct sockaddr_in *sin, uint16_t port)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static void call_b(struct harness *h, const char *to)
+{
+	struct sockaddr_in dst;
+
+	addr_of(&dst, sip_ua_port(h->b.ua));
+	assert_int_equal(sip_leg_invite(&h->a.leg, h->a.ua,
+					(struct sockaddr *)&dst, sizeof(dst),
+					"5550123", "Alice \"A\" Smith", to,
+					"127.0.0.1", h->a.media_port,
+					on_leg_event, &h->a), 0);
+	assert_int_equal(sip_leg_codec(h->a.leg), -1);
+	assert_non_null(sip_leg_call_id(h->a.leg));
+}
+
+static bool both_closed(struct harness *h)
+{
+	return h->a.closed && h->b.closed;
+}
+
+static bool a_closed(struct harness *h)
+{
+	return h->a.closed;
+}
+
+static void expect_events(const struct peer *p,
+			  const enum sip_leg_event_type *want, unsigned n)
+{
+	unsigned i;
+
+	if (p->nev != n)
+		fail_msg("got %u events, want %u (first %d)", p->nev, n,
+			 p->nev ? (int)p->ev[0] : -1);
+	for (i = 0; i < n; i++)
+		if (p->ev[i] != want[i])
+			fail_msg("event %u is %d, want %d", i, p->ev[i],
+				 want[i]);
+}
+
+static void test_call_answer_bye(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	call_b(h, "5550100");
+	run(h, both_closed);
+
+	expect_events(&h->a, a_want, 3);
+	assert_int_equal(h->a.status[0], 180);
+	assert_false(h->a.has_media[0]);
+	/* A offered 0 8; B prefers PCMA, so both sides run PCMA. */
+	assert_true(h->a.has_media[1]);
+	assert_int_equal(h->a.media[1].pt, 8);
+	assert_int_equal(h->a.media[1].port, 40002);
+	assert_string_equal(h->a.media[1].addr, "127.0.0.1");
+	assert_int_equal(sip_leg_codec(h->a.leg), 8);
+
+	assert_int_equal(h->b.invites, 1);
+	assert_string_equal(h->b.ruri_user, "5550100");
+	assert_string_equal(h->b.from_user, "5550123");
+	assert_string_equal(h->b.from_display, "Alice \"A\" Smith");
+	assert_int_equal(sip_leg_codec(h->b.leg), 8);
+	expect_events(&h->b, b_want, 3);
+	assert_int_equal(h->b.cause[1], 16);
+	assert_string_equal(sip_leg_call_id(h->a.leg),
+			    sip_leg_call_id(h->b.leg));
+}
+
+static void test_call_busy(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_FAILED, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = { SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	h->b.mode = B_BUSY;
+	call_b(h, "5550101");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 2);
+	assert_int_equal(h->a.status[0], 486);
+	assert_int_equal(h->a.cause[0], 17);
+	/* B closes once the ACK for its 486 arrives. */
+	expect_events(&h->b, b_want, 1);
+}
+
+static void test_call_cancel(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_CANCELLED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	h->b.mode = B_RING;
+	h->a.hangup_on = SIP_LEG_PROGRESS;
+	h->a.hangup_cause = 31;
+	call_b(h, "5550102");
+	run(h, both_closed);
+	/* Our own hangup ends in CLOSED alone: no FAILED for the 487. */
+	expect_events(&h->a, a_want, 2);
+	expect_events(&h->b, b_want, 2);
+	assert_int_equal(h->b.cause[0], 31);
+}
+
+static void test_call_early_media(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	h->b.mode = B_EARLY;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	call_b(h, "5550105");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_int_equal(h->a.status[0], 183);
+	assert_true(h->a.has_media[0]);
+	assert_int_equal(h->a.media[0].port, 40002);
+	assert_int_equal(h->a.media[0].pt, 8);
+	assert_true(h->a.has_media[1]);
+}
+
+static void test_callee_hangs_up_before_ack(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = { SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	h->b.mode = B_ANSWER_HUP;
+	call_b(h, "5550106");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_int_equal(h->a.cause[1], 16);
+	expect_events(&h->b, b_want, 1);
+}
+
+static void test_hangup_before_provisional(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = { SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_CANCELLED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_reason r = { 19, NULL };
+
+	h->b.mode = B_RING;
+	call_b(h, "5550107");
+	/* No provisional yet: the CANCEL waits for one (RFC 3261 9.1). */
+	assert_int_equal(sip_leg_hangup(h->a.leg, 0, &r), 0);
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 1);
+	expect_events(&h->b, b_want, 2);
+	assert_int_equal(h->b.cause[0], 19);
+}
+
+static void test_cancel_crosses_2xx(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = { SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_reason r = { 16, NULL };
+
+	/* B answers inside its INVITE handler, so our CANCEL (sent on the
+	 * 100) meets a 2xx: we ACK it and send a BYE. */
+	h->b.mode = B_RING_ANSWER;
+	call_b(h, "5550108");
+	assert_int_equal(sip_leg_hangup(h->a.leg, 0, &r), 0);
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 1);
+	expect_events(&h->b, b_want, 3);
+	assert_int_equal(h->b.cause[1], 16);
+}
+
+static void test_call_unauthorized(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_FAILED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	h->b.authorize = false;
+	call_b(h, "5550103");
+	run(h, a_closed);
+	expect_events(&h->a, a_want, 2);
+	assert_int_equal(h->a.status[0], 403);
+	assert_int_equal(h->b.invites, 0);
+	assert_int_equal(h->b.rejected, 403);
+}
+
+static void test_call_no_common_codec(void **state)
+{
+	static const int pcma[] = { 8 };
+	static const int pcmu[] = { 0 };
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_FAILED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+
+	sip_ua_set_codecs(h->a.ua, pcmu, 1);
+	sip_ua_set_codecs(h->b.ua, pcma, 1);
+	call_b(h, "5550104");
+	run(h, a_closed);
+	expect_events(&h->a, a_want, 2);
+	assert_int_equal(h->a.status[0], 488);
+	assert_int_equal(h->b.invites, 0);
+	assert_int_equal(h->b.rejected, 488);
+}
+
+/* ---- raw requests ----------------------------------------------------- */
+
+struct raw {
+	int fd;
+	char buf[4096];
+	ssize_t len;
+	struct harness *h;
+};
+
+static void on_raw(evutil_socket_t fd, short what, void *arg)
+{
+	struct raw *r = arg;
+
+	r->len = recv(fd, r->buf, sizeof(r->buf) - 1, 0);
+	if (r->len >= 0)
+		r->buf[r->len] = '\0';
+	event_base_loopbreak(r->h->base);
+}
+
+/* Send @p msg (with %u for our port) to B and return B's answer. */
+static void raw_exchange(struct harness *h, struct raw *r, const char *fmt)
+{
+	struct sockaddr_in me, dst;
+	socklen_t len = sizeof(me);
+	struct event *ev;
+	char msg[2048];
+
+	memset(r, 0, sizeof(*r));
+	r->h = h;
+	r->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(r->fd >= 0);
+	addr_of(&me, 0);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(getsockname(r->fd, (struct sockaddr *)&me, &len), 0);
+	snprintf(msg, sizeof(msg), fmt, ntohs(me.sin_port));
+	addr_of(&dst, sip_ua_port(h->b.ua));
+	assert_true(sendto(r->fd, msg, strlen(msg), 0,
+			   (struct sockaddr *)&dst, sizeof(dst)) > 0);
+	ev = event_new(h->base, r->fd, EV_READ, on_raw, r);
+	event_add(ev, NULL);
+	h->done = NULL;
+	event_base_dispatch(h->base);
+	event_free(ev);
+	close(r->fd);
+	if (h->timed_out)
+		fail_msg("watchdog: no answer to a raw request");
+}
+
+#define RAW_HDRS(method, branch)                                          \
+	method " sip:5550100@127.0.0.1 SIP/2.0\r\n"                       \
+	"Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bK" branch "\r\n" \
+	"Max-Forwards: 70\r\n"                                            \
+	"From: <sip:tester@127.0.0.1>;tag=t1\r\n"                         \
+	"To: <sip:5550100@127.0.0.1>\r\n"
+
+static void test_options(void **state)
+{
+	struct harness *h = *state;
+	struct raw r;
+
+	raw_exchange(h, &r, RAW_HDRS("OPTIONS", "opt1")
+		     "Call-ID: opt1@test\r\nCSeq: 1 OPTIONS\r\n"
+		     "Content-Length: 0\r\n\r\n");
+	assert_true(r.len > 0);
+	assert_memory_equal(r.buf, "SIP/2.0 200 ", 12);
+	assert_non_null(strstr(r.buf, "INVITE"));
+	assert_non_null(strstr(r.buf, "CANCEL"));
+	assert_non_null(strcasestr(r.buf, "Accept: application/sdp"));
+	assert_non_null(strstr(r.buf, "rport="));
+}
+
+static void test_options_unauthorized(void **state)
+{
+	struct harness *h = *state;
+	struct raw r;
+
+	h->b.authorize = false;
+	raw_exchange(h, &r, RAW_HDRS("OPTIONS", "opt2")
+		     "Call-ID: opt2@test\r\nCSeq: 1 OPTIONS\r\n"
+		     "Content-Length: 0\r\n\r\n");
+	assert_memory_equal(r.buf, "SIP/2.0 403 ", 12);
+}
+
+static void test_bye_unknown_dialog(void **state)
+{
+	struct harness *h = *state;
+	struct raw r;
+
+	raw_exchange(h, &r, "BYE sip:5550100@127.0.0.1 SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKbye1\r\n"
+		     "From: <sip:tester@127.0.0.1>;tag=t1\r\n"
+		     "To: <sip:5550100@127.0.0.1>;tag=nosuch\r\n"
+		     "Call-ID: nosuch@test\r\nCSeq: 2 BYE\r\n"
+		     "Content-Length: 0\r\n\r\n");
+	assert_memory_equal(r.buf, "SIP/2.0 481 ", 12);
+}
+
+static void test_unknown_method(void **state)
+{
+	struct harness *h = *state;
+	struct raw r;
+
+	raw_exchange(h, &r, RAW_HDRS("MESSAGE", "msg1")
+		     "Call-ID: msg1@test\r\nCSeq: 1 MESSAGE\r\n"
+		     "Content-Length: 0\r\n\r\n");
+	assert_memory_equal(r.buf, "SIP/2.0 405 ", 12);
+	assert_non_null(strcasestr(r.buf, "Allow: "));
+}
+
+static void test_missing_call_id(void **state)
+{
+	struct harness *h = *state;
+	struct raw r;
+
+	raw_exchange(h, &r, RAW_HDRS("OPTIONS", "bad1")
+		     "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	assert_memory_equal(r.buf, "SIP/2.0 400 ", 12);
+	assert_non_null(strstr(r.buf, "Call-ID"));
+}
+
+static void test_invite_without_sdp(void **state)
+{
+	struct harness *h = *state;
+	struct raw r;
+
+	raw_exchange(h, &r, RAW_HDRS("INVITE", "inv1")
+		     "Call-ID: inv1@test\r\nCSeq: 1 INVITE\r\n"
+		     "Contact: <sip:tester@127.0.0.1>\r\n"
+		     "Content-Length: 0\r\n\r\n");
+	assert_memory_equal(r.buf, "SIP/2.0 488 ", 12);
+	assert_int_equal(h->b.rejected, 488);
+	assert_int_equal(h->b.invites, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sdp_negotiate_table),
+		cmocka_unit_test(test_sdp_print_roundtrip),
+		cmocka_unit_test(test_reason_decode),
+		cmocka_unit_test_setup_teardown(test_call_answer_bye, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_busy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_cancel, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_early_media, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_callee_hangs_up_before_ack,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hangup_before_provisional,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_crosses_2xx, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_unauthorized, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_no_common_codec,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_unauthorized,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bye_unknown_dialog, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_method, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_call_id, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_invite_without_sdp, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
