@@ -273,12 +273,14 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				err = bad(name, optarg, "t1 or e1");
 			break;
 		case O_SWITCH:
-			err = bad(name, optarg, "unknown switch type");
+			err = EINVAL;
 			for (size_t i = 0; i < TG_ARRAY_SIZE(switches); i++)
 				if (!strcmp(optarg, switches[i].name)) {
 					c->switchtype = switches[i].type;
 					err = 0;
 				}
+			if (err)
+				err = bad(name, optarg, "unknown switch type");
 			break;
 		case O_SIDE:
 			if (!strcmp(optarg, "network") ||

@@ -537,6 +537,7 @@ static void learn_remote(struct sip_leg *leg, const osip_message_t *msg)
 struct invite_strs {
 	char from_user[128];
 	char from_display[128];
+	char call_id[SIP_CALLID_MAX];
 	char to_user[128];
 	char ruri_user[128];
 };
@@ -577,7 +578,7 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		   req->to->url->username : "", sizeof(s->to_user));
 	tg_strlcpy(s->ruri_user, req->req_uri && req->req_uri->username ?
 		   req->req_uri->username : "", sizeof(s->ruri_user));
-	info->call_id = req->call_id->number;
+	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
 	info->from_user = s->from_user;
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
@@ -592,7 +593,9 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	const char *ftag = sip_msg_from_tag(req);
 	osip_contact_t *c = NULL;
 
-	leg->call_id = strdup(req->call_id->number);
+	char cid[SIP_CALLID_MAX];
+
+	leg->call_id = strdup(sip_msg_call_id(req, cid, sizeof(cid)));
 	leg->remote_tag = strdup(ftag ? ftag : "");
 	if (!leg->call_id || !leg->remote_tag)
 		return ENOMEM;
@@ -646,7 +649,10 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 
 	/* Our 2xx ended the server transaction, so a retransmitted INVITE
 	 * lands here; RFC 3261 13.3.1.4 has the core resend the 2xx. */
-	leg = find_leg(ua, req->call_id->number, NULL, sip_msg_from_tag(req));
+	char cid[SIP_CALLID_MAX];
+
+	leg = find_leg(ua, sip_msg_call_id(req, cid, sizeof(cid)), NULL,
+		       sip_msg_from_tag(req));
 	if (leg && !leg->outbound) {
 		if (leg->state == LEG_IN_ANSWERED && leg->rtx)
 			sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
@@ -721,7 +727,10 @@ void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)
 	struct sip_leg *leg;
 	struct sip_reason rsn;
 
-	leg = find_leg(ua, ack->call_id->number, sip_msg_to_tag(ack),
+	char cid[SIP_CALLID_MAX];
+
+	leg = find_leg(ua, sip_msg_call_id(ack, cid, sizeof(cid)),
+		       sip_msg_to_tag(ack),
 		       sip_msg_from_tag(ack));
 	if (!leg || leg->outbound || leg->state != LEG_IN_ANSWERED)
 		return;
@@ -790,7 +799,10 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 	osip_message_t *req = evt->sip;
 	struct sip_leg *leg;
 
-	leg = find_leg(ua, req->call_id->number, sip_msg_to_tag(req),
+	char cid[SIP_CALLID_MAX];
+
+	leg = find_leg(ua, sip_msg_call_id(req, cid, sizeof(cid)),
+		       sip_msg_to_tag(req),
 		       sip_msg_from_tag(req));
 	if (!leg) {
 		/* RFC 3261 12.2.2: no such dialog. */
@@ -1052,7 +1064,10 @@ void sip_leg_rx_stray_2xx(struct sip_ua *ua, const osip_message_t *resp)
 
 	if (!resp->call_id || !resp->call_id->number)
 		return;
-	leg = find_leg(ua, resp->call_id->number, sip_msg_from_tag(resp),
+	char cid[SIP_CALLID_MAX];
+
+	leg = find_leg(ua, sip_msg_call_id(resp, cid, sizeof(cid)),
+		       sip_msg_from_tag(resp),
 		       sip_msg_to_tag(resp));
 	if (leg && leg->outbound && leg->ack)
 		sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,

@@ -167,6 +167,22 @@ const char *sip_msg_to_tag(const osip_message_t *msg)
 	return tag ? tag->gvalue : NULL;
 }
 
+const char *sip_msg_call_id(const osip_message_t *msg, char *buf,
+			    size_t size)
+{
+	const osip_call_id_t *cid = msg->call_id;
+
+	/* RFC 3261 20.8: the Call-ID is the whole word, host part included;
+	 * libosip2 splits it at '@'. */
+	if (!cid || !cid->number)
+		buf[0] = '\0';
+	else if (cid->host)
+		snprintf(buf, size, "%s@%s", cid->number, cid->host);
+	else
+		snprintf(buf, size, "%s", cid->number);
+	return buf;
+}
+
 const char *sip_msg_from_tag(const osip_message_t *msg)
 {
 	osip_generic_param_t *tag = NULL;

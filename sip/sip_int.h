@@ -154,6 +154,11 @@ int sip_msg_attach_sdp(osip_message_t *msg, const char *sdp);
 void sip_rand_hex(char *out, size_t nbytes);
 const char *sip_msg_top_branch(const osip_message_t *msg);
 const char *sip_msg_to_tag(const osip_message_t *msg);
+#define SIP_CALLID_MAX 256
+
+/** The full Call-ID of @p msg ("number@host") written into @p buf. */
+const char *sip_msg_call_id(const osip_message_t *msg, char *buf,
+			    size_t size);
 const char *sip_msg_from_tag(const osip_message_t *msg);
 /** Percent-encode @p in as a SIP URI user part (RFC 3261 25.1). */
 void sip_uri_user_escape(char *out, size_t size, const char *in);

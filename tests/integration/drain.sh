@@ -20,7 +20,7 @@ wait_for "10 answered calls" 20 sh -c \
 calls=$(ctl show calls)
 echo "$calls" | grep -q '^10 call(s)$' || fail "show calls: $calls"
 expect_eq "calls listed with span/channel" \
-	"$(echo "$calls" | grep -Ec ' outbound +answered +[0-9]+ +21255510[0-9]+ +1/[0-9]+ +PCMU')" 10
+	"$(echo "$calls" | grep -Ec ' outbound +answered +[^ ]+ +21255510[0-9]+ +1/[0-9]+ +PCMU')" 10
 expect_eq "busy channels" "$(ctl --json show spans | grep -o '"in_use":[0-9]*' | tr -dc 0-9)" 10
 
 kill -TERM "$GW_PID"

@@ -9,7 +9,7 @@ start_pstnsim
 start_gw
 
 sipp -sn uas -i 127.0.0.1 -p "$PBX_PORT" -m 50 -nostdin -bg \
-	-trace_stat -stf "$WORK/sipp.csv" > "$WORK/sipp.log" 2>&1
+	-trace_stat -stf "$WORK/sipp.csv" > "$WORK/sipp.log" 2>&1 || true
 SIPP_PID=$(grep -o 'PID=\[[0-9]*\]' "$WORK/sipp.log" | tr -dc 0-9)
 [ -n "$SIPP_PID" ] && PIDS+=("$SIPP_PID")
 
