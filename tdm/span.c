@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -127,6 +128,28 @@ static unsigned ts_to_bearer(const struct tdm_span *span, int ts)
 	return ts <= 23 ? (unsigned)ts : 0;
 }
 
+/*
+ * libpri has no destructor for a struct pri: one that served a line which
+ * went away can only be retired.  Keep them reachable here (a few KiB per
+ * lost line) rather than leaking them outright; signalling thread only.
+ */
+static struct pri **retired;
+static size_t nretired;
+
+static void retire_pri(struct pri *pri)
+{
+	struct pri **r;
+
+	if (!pri)
+		return;
+	pri_set_userdata(pri, NULL);
+	r = realloc(retired, (nretired + 1) * sizeof(*r));
+	if (!r)
+		return; /* it leaks; nothing else to do with it */
+	retired = r;
+	retired[nretired++] = pri;
+}
+
 static void emit(struct tdm_span *span, const struct tdm_event *ev)
 {
 	if (span->h)
@@ -150,6 +173,8 @@ static int pri_io_read(struct pri *pri, void *buf, int buflen)
 	struct tdm_span *span = pri_get_userdata(pri);
 	ssize_t n;
 
+	if (!span || span->dfd < 0)
+		return -1;
 	n = recv(span->dfd, buf, (size_t)buflen, 0);
 	if (n > 0) {
 		gw_dbg(GW_DBG_Q921, "span %d: D rx %zd bytes", span->cfg.id,
@@ -166,7 +191,7 @@ static int pri_io_write(struct pri *pri, void *buf, int buflen)
 	struct tdm_span *span = pri_get_userdata(pri);
 	ssize_t n;
 
-	if (span->dfd < 0)
+	if (!span || span->dfd < 0)
 		return -1;
 	/* NOTE: libpri expects exactly buflen back: it appends 2 FCS bytes
 	 * that the far libpri strips, so pass the frame through unchanged. */
@@ -711,8 +736,7 @@ static void link_down(struct tdm_span *span)
 	event_del(span->ev_timer);
 	close(span->dfd);
 	span->dfd = -1;
-	/* libpri has no destructor for a struct pri; a reconnect makes a new
-	 * one and this one is left idle (a few KiB per line loss). */
+	retire_pri(span->pri);
 	span->pri = NULL;
 	span->link_dead = false;
 	schedule_retry(span);
@@ -754,7 +778,8 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		gw_err("span %d: libpri refused the span", span->cfg.id);
 		close(dfd);
 		close(afd);
-		span->dfd = span->afd = -1;
+		span->dfd = -1;
+		atomic_store(&span->afd, -1);
 		schedule_retry(span);
 		return;
 	}
@@ -784,6 +809,7 @@ static void span_destructor(void *arg)
 		event_free(span->ev_timer);
 	if (span->ev_retry)
 		event_free(span->ev_retry);
+	retire_pri(span->pri);
 	if (span->dfd >= 0)
 		close(span->dfd);
 	if (span->afd >= 0)
@@ -817,7 +843,8 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 	span->base = base;
 	span->h = h;
 	span->arg = arg;
-	span->dfd = span->afd = span->stale_afd = -1;
+	span->dfd = span->stale_afd = -1;
+	atomic_init(&span->afd, -1);
 	for (unsigned c = 1; c <= span->nchan; c++)
 		span->chans[c].state = TDM_CHAN_OOS;
 	span->ev_d = event_new(base, -1, 0, on_dchan, span);
