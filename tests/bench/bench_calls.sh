@@ -62,7 +62,9 @@ PIDS+=($!)
 sleep 0.3
 WRAP=()
 if [ -n "${CALLGRIND:-}" ]; then
-	WRAP=(valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out")
+	# Instrument only the call window: switched on just before SIPp.
+	WRAP=(valgrind --tool=callgrind --instr-atstart=no
+		--callgrind-out-file="$WORK/callgrind.out")
 fi
 "${WRAP[@]}" "$BUILD/gateway/tollgated" -c "$WORK/tollgate.conf" 2> "$WORK/tollgated.log" &
 GW=$!
@@ -77,6 +79,9 @@ if [ -n "${CALLGRIND:-}" ]; then
 	GWPID=$(pgrep -P "$GW" || echo "$GW")
 fi
 cpu() { awk '{ print $14 + $15 }' "/proc/$GWPID/stat"; }
+if [ -n "${CALLGRIND:-}" ]; then
+	callgrind_control -i on "$GWPID" >/dev/null
+fi
 calls=$((RATE * DUR))
 t0=$(cpu)
 start=$(date +%s.%N)
@@ -103,7 +108,7 @@ printf 'tollgated CPU s/1000:   %.3f  (%.0f us per call)\n' \
 if [ -n "${CALLGRIND:-}" ]; then
 	kill -TERM "$GW"; wait "$GW" 2>/dev/null || true
 	ir=$(callgrind_annotate "$WORK/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-	printf 'callgrind Ir per call:  %.0f (whole run incl. start-up / %s calls)\n' \
+	printf 'callgrind Ir per call:  %.0f (call window and shut-down / %s calls)\n' \
 		"$(echo "$ir / $ok" | bc -l)" "$ok"
 fi
 [ "$bad" = 0 ] && [ "$rc" = 0 ]

@@ -7,8 +7,20 @@
 . "$(dirname "$0")/lib.sh"
 
 write_conf
-start_pstnsim --media tone:1000 --detect 1000
+start_pstnsim --media tone:1000 --detect 1000 --rule 5551704=progress \
+	--answer-after 1000
 start_gw
+
+# PROGRESS with in-band information: 183 with SDP, then early media.
+out=$(timeout 20 "$TGCALL" call "sip:5551704@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --tone 1000 --hold 500 \
+	2>>"$WORK/tgcall.log") || fail "early-media call: $out"
+echo "$out" | grep -q '"provisional":\[100,183\]' ||
+	fail "in-band PROGRESS did not give 183: $out"
+ratio=$(json_field "$out" rx_tone_ratio)
+awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||
+	fail "early media not heard: $out"
+log "ok: PROGRESS with in-band info -> 183 with SDP and early media"
 
 for codec in pcmu pcma; do
 	out=$(timeout 20 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" \
@@ -21,8 +33,8 @@ for codec in pcmu pcma; do
 		fail "$codec: SIP side heard tone ratio $ratio: $out"
 	log "ok: $codec: SIP side hears pstnsim's 1 kHz (ratio $ratio)"
 done
-wait_for "pstnsim call records" 5 test "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge 2
-grep '"event":"call"' "$WORK/pstnsim.jsonl" | while read -r rec; do
+wait_for "pstnsim call records" 5 test "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge 3
+grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep -v 5551704 | while read -r rec; do
 	ratio=$(json_field "$rec" rx_tone_ratio)
 	awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||
 		fail "pstnsim heard tone ratio $ratio: $rec"
