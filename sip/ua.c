@@ -436,6 +436,123 @@ static void set_callbacks(osip_t *osip)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* ---- non-INVITE server transactions: the response cache ---------------- */
+
+#define RCACHE_MS (64 * SIP_T1) /* Timer J, RFC 3261 17.2.2 */
+
+static void rcache_free(struct sip_ua *ua, struct sip_rcache *rc)
+{
+	sip_hash_del(&ua->rcache, &rc->hn);
+	free(rc->key);
+	free(rc);
+}
+
+static void rcache_expire(struct sip_ua *ua, int64_t now)
+{
+	struct sip_rcache *rc;
+
+	while ((rc = ua->rc_head) && rc->expires <= now) {
+		ua->rc_head = rc->next;
+		if (!ua->rc_head)
+			ua->rc_tail = NULL;
+		rcache_free(ua, rc);
+	}
+}
+
+static void on_rcache(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_ua *ua = arg;
+	struct timeval tv = { 1, 0 };
+
+	rcache_expire(ua, tg_mono_ms());
+	if (ua->rc_head)
+		event_add(ua->ev_rcache, &tv);
+}
+
+/* Keep @p buf as the answer to retransmissions of the request @p key
+ * names; takes ownership of @p key. */
+static void rcache_add(struct sip_ua *ua, char *key, const char *buf,
+		       size_t len, const struct sockaddr *dst,
+		       socklen_t dstlen)
+{
+	struct sip_rcache *rc = malloc(sizeof(*rc) + len);
+	struct timeval tv = { 1, 0 };
+
+	if (!rc) {
+		free(key); /* retransmissions will find no answer: 481 */
+		return;
+	}
+	rc->key = key;
+	rc->expires = tg_mono_ms() + RCACHE_MS;
+	memcpy(&rc->dst, dst, dstlen);
+	rc->dstlen = dstlen;
+	rc->len = len;
+	memcpy(rc->buf, buf, len);
+	rc->next = NULL;
+	if (ua->rc_tail)
+		ua->rc_tail->next = rc;
+	else
+		ua->rc_head = rc;
+	ua->rc_tail = rc;
+	sip_hash_add(&ua->rcache, &rc->hn, rc->key, rc);
+	if (!evtimer_pending(ua->ev_rcache, NULL))
+		event_add(ua->ev_rcache, &tv);
+}
+
+/* A retransmitted non-INVITE request: send the cached final response. */
+static bool rcache_replay(struct sip_ua *ua, const osip_message_t *req)
+{
+	char *k = key_server(req, req->sip_method);
+	struct sip_hnode *hn;
+	struct sip_rcache *rc;
+
+	if (!k)
+		return false;
+	hn = sip_hash_lookup(&ua->rcache, k);
+	free(k);
+	if (!hn)
+		return false;
+	rc = hn->obj;
+	sip_ua_send_buf(ua, (struct sockaddr *)&rc->dst, rc->dstlen, rc->buf,
+			rc->len);
+	return true;
+}
+
+static void rcache_close(struct sip_ua *ua)
+{
+	while (ua->rc_head) {
+		struct sip_rcache *rc = ua->rc_head;
+
+		ua->rc_head = rc->next;
+		rcache_free(ua, rc);
+	}
+	ua->rc_tail = NULL;
+}
+
+/* Answer a non-INVITE request at once and remember the answer. */
+static int reply_nist(struct sip_ua *ua, osip_message_t *req,
+		      osip_message_t *resp, const struct sockaddr *dst,
+		      socklen_t dstlen)
+{
+	char *buf = NULL, *key;
+	size_t size = 0;
+	int err;
+
+	if (osip_message_to_str(resp, &buf, &size) || !buf)
+		return ENOMEM;
+	if (size > SIP_MAX_MSG) {
+		osip_free(buf);
+		return EMSGSIZE;
+	}
+	err = sip_ua_send_buf(ua, dst, dstlen, buf, size);
+	/* No key (an RFC 2543 branch): answered once, nothing to match. */
+	key = key_server(req, req->sip_method);
+	if (key)
+		rcache_add(ua, key, buf, size, dst, dstlen);
+	osip_free(buf);
+	return err;
+}
+
 int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *phrase, bool allow)
@@ -456,8 +573,13 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		osip_message_set_accept(resp, "application/sdp");
 	}
 	sip_resp_dest(&dst, &dstlen, req, src, srclen);
-	err = sip_tr_new(&tr, ua, MSG_IS_INVITE(req) ? IST : NIST, req, NULL,
-			 (struct sockaddr *)&dst, dstlen);
+	if (!MSG_IS_INVITE(req)) {
+		reply_nist(ua, req, resp, (struct sockaddr *)&dst, dstlen);
+		osip_message_free(resp);
+		goto out;
+	}
+	err = sip_tr_new(&tr, ua, IST, req, NULL, (struct sockaddr *)&dst,
+			 dstlen);
 	if (err) {
 		/* No transaction (e.g. an RFC 2543 branch): answer once. */
 		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
@@ -548,6 +670,10 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 	sip_addr_str(src, a, sizeof(a), &port);
 	osip_message_fix_last_via_header(req, a, port);
 
+	if (!MSG_IS_INVITE(req) && !MSG_IS_ACK(req) && rcache_replay(ua, req)) {
+		osip_event_free(evt);
+		return;
+	}
 	tr = sip_tr_find_server(ua, req, MSG_IS_ACK(req) ? "INVITE" : method);
 	if (tr) {
 		/* A retransmission, or the ACK of a non-2xx final. */
@@ -780,7 +906,7 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	err = ENOMEM;
 	ua->rbuf = malloc(SIP_MAX_MSG + 2);
 	if (!ua->rbuf || sip_hash_init(&ua->legs, 1024) ||
-	    sip_hash_init(&ua->trs, 1024))
+	    sip_hash_init(&ua->trs, 1024) || sip_hash_init(&ua->rcache, 4096))
 		goto out;
 	osip_trace_initialize_func(TRACE_LEVEL4, osip_trace_cb);
 	for (i = 0; i < SIP_OSIP_SHARDS; i++) {
@@ -798,8 +924,9 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->ev_read = event_new(base, ua->fd, EV_READ | EV_PERSIST, on_read,
 				ua);
 	ua->ev_tick = evtimer_new(base, on_tick, ua);
+	ua->ev_rcache = evtimer_new(base, on_rcache, ua);
 	ua->ev_deliver = event_new(base, -1, 0, on_deliver, ua);
-	if (!ua->ev_read || !ua->ev_tick || !ua->ev_deliver ||
+	if (!ua->ev_read || !ua->ev_tick || !ua->ev_deliver || !ua->ev_rcache ||
 	    event_add(ua->ev_read, NULL))
 		goto out;
 	err = 0;
@@ -840,6 +967,8 @@ void sip_ua_free(struct sip_ua *ua)
 		event_free(ua->ev_tick);
 	if (ua->ev_deliver)
 		event_free(ua->ev_deliver);
+	if (ua->ev_rcache)
+		event_free(ua->ev_rcache);
 	if (ua->fd >= 0)
 		close(ua->fd);
 	ua->fd = -1;
@@ -851,8 +980,11 @@ void sip_ua_free(struct sip_ua *ua)
 	for (i = 0; i < SIP_OSIP_SHARDS; i++)
 		if (ua->osip[i])
 			osip_release(ua->osip[i]);
+	if (ua->rcache.b)
+		rcache_close(ua);
 	sip_hash_close(&ua->legs);
 	sip_hash_close(&ua->trs);
+	sip_hash_close(&ua->rcache);
 	free(ua->rbuf);
 	free(ua);
 }

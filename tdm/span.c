@@ -18,10 +18,15 @@
 #include "vframe.h"
 
 #define RECONNECT_MS 1000
+/* A channel we cleared stays unusable until the far end has released it
+ * (Q.931 5.3.2), or at most this long (past T305 + T308). */
+#define RELEASE_GUARD_MS 40000
 
 struct tdm_chan {
 	enum tdm_chan_state state;
 	struct tdm_call *call; /* weak: cleared when the call finishes */
+	q931_call *releasing;  /* RELEASING: libpri's call being cleared */
+	int64_t release_by;    /* RELEASING: monotonic ms guard */
 };
 
 struct tdm_span {
@@ -102,6 +107,8 @@ const char *tdm_chan_state_name(enum tdm_chan_state st)
 		return "in-use";
 	case TDM_CHAN_OOS:
 		return "out-of-service";
+	case TDM_CHAN_RELEASING:
+		return "releasing";
 	}
 	return "?";
 }
@@ -345,14 +352,48 @@ static struct tdm_call *find_call(struct tdm_span *span, q931_call *q)
 	return NULL;
 }
 
+/* The clearing of a channel we hung up has completed. */
+static bool release_done(struct tdm_span *span, q931_call *q)
+{
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		struct tdm_chan *ch = &span->chans[c];
+
+		if (ch->state == TDM_CHAN_RELEASING && ch->releasing == q) {
+			ch->releasing = NULL;
+			ch->state = TDM_CHAN_IDLE;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Is the channel free for a new call?  A release the far end never
+ * completed gives the channel back after the guard time. */
+static bool chan_free(struct tdm_span *span, unsigned c)
+{
+	struct tdm_chan *ch = &span->chans[c];
+
+	if (ch->state == TDM_CHAN_RELEASING &&
+	    tg_mono_ms() >= ch->release_by) {
+		gw_warn("span %d chan %u: release not completed by the far "
+			"end; channel back in service", span->cfg.id, c);
+		ch->releasing = NULL;
+		ch->state = TDM_CHAN_IDLE;
+	}
+	return ch->state == TDM_CHAN_IDLE;
+}
+
 /* Far end cleared: tell libpri we are done and the gateway it is over. */
 static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 {
 	struct tdm_call *call = find_call(span, q);
 
 	pri_hangup(span->pri, q, cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING);
-	if (!call)
+	if (!call) {
+		/* RELEASE for a call we cleared: the channel is free now. */
+		release_done(span, q);
 		return;
+	}
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: far end cleared, cause %d",
 	       span->cfg.id, call->chan, cause);
 	obj_ref(call);
@@ -377,8 +418,13 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	if (e->ring.channel <= 0 && e->ring.flexible) {
 		/* Any channel: pick the lowest idle one (Q.931 5.2.3.1). */
 		for (unsigned c = 1; c <= span->nchan && !chan; c++)
-			if (span->chans[c].state == TDM_CHAN_IDLE)
+			if (chan_free(span, c))
 				chan = c;
+	} else if (chan && span->chans[chan].state == TDM_CHAN_RELEASING) {
+		/* The network offers it again, so it has finished clearing
+		 * its side: our RELEASE COMPLETE crossed this SETUP. */
+		span->chans[chan].releasing = NULL;
+		span->chans[chan].state = TDM_CHAN_IDLE;
 	}
 	if (!chan || span->chans[chan].state != TDM_CHAN_IDLE) {
 		gw_warn("span %d: SETUP for %s on channel %d refused: %s",
@@ -433,9 +479,12 @@ static void set_dchan(struct tdm_span *span, bool up)
 		return;
 	span->dchan_up = up;
 	gw_notice("span %d: D-channel %s", span->cfg.id, up ? "up" : "down");
-	for (unsigned c = 1; c <= span->nchan; c++)
-		if (!span->chans[c].call)
-			span->chans[c].state = up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		if (span->chans[c].call)
+			continue;
+		span->chans[c].state = up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+		span->chans[c].releasing = NULL;
+	}
 	if (!up)
 		clear_all_calls(span, PRI_CAUSE_NETWORK_OUT_OF_ORDER);
 	emit_simple(span, up ? TDM_EV_DCHAN_UP : TDM_EV_DCHAN_DOWN, NULL,
@@ -494,6 +543,7 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		break;
 	case PRI_EVENT_HANGUP_ACK:
 		/* Our clearing completed; the call was finished already. */
+		release_done(span, e->hangup.call);
 		break;
 	case PRI_EVENT_RESTART: {
 		unsigned chan = ts_to_bearer(span, e->restart.channel & 0xff);
@@ -536,7 +586,7 @@ int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 	if (!span->pri || !span->dchan_up)
 		return ENOTCONN;
 	for (unsigned c = 1; c <= span->nchan; c++) {
-		if (span->chans[c].state == TDM_CHAN_IDLE) {
+		if (chan_free(span, c)) {
 			chan = c;
 			break;
 		}
@@ -680,6 +730,17 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 		 * the call state (Q.931 5.3) and frees the call itself. */
 		pri_hangup(span->pri, q, cause > 0 ? cause
 						   : PRI_CAUSE_NORMAL_CLEARING);
+		/* Still known to libpri: DISCONNECT or RELEASE went out and
+		 * the channel is not ours to reuse until the far end has
+		 * released it, or a new SETUP could meet cause 44. */
+		if (pri_get_crv(span->pri, q, NULL) >= 0 &&
+		    span->chans[call->chan].state == TDM_CHAN_IDLE) {
+			struct tdm_chan *ch = &span->chans[call->chan];
+
+			ch->state = TDM_CHAN_RELEASING;
+			ch->releasing = q;
+			ch->release_by = tg_mono_ms() + RELEASE_GUARD_MS;
+		}
 		arm_timer(span);
 	}
 	return 0;
@@ -928,7 +989,7 @@ unsigned tdm_span_idle_count(const struct tdm_span *span)
 	unsigned n = 0;
 
 	for (unsigned c = 1; c <= span->nchan; c++)
-		n += span->chans[c].state == TDM_CHAN_IDLE;
+		n += chan_free((struct tdm_span *)span, c);
 	return n;
 }
 

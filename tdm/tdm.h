@@ -24,6 +24,7 @@ enum tdm_chan_state {
 	TDM_CHAN_RESERVED, /* picked for a call, SETUP not yet confirmed */
 	TDM_CHAN_IN_USE,
 	TDM_CHAN_OOS,      /* out of service: span link down */
+	TDM_CHAN_RELEASING, /* we cleared; waiting for RELEASE (COMPLETE) */
 };
 
 struct tdm_span_config {

@@ -686,6 +686,46 @@ static void test_options(void **state)
 	assert_non_null(strstr(r.buf, "rport="));
 }
 
+/* RFC 3261 17.2.2: a retransmitted non-INVITE request gets the very
+ * response the first one got (same To tag), not a second answer. */
+static void test_retransmitted_request(void **state)
+{
+	struct harness *h = *state;
+	struct sockaddr_in me, dst;
+	socklen_t len = sizeof(me);
+	struct raw r[2];
+	struct event *ev;
+	char msg[1024];
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	addr_of(&me, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	snprintf(msg, sizeof(msg), RAW_HDRS("BYE", "rtx1")
+		 "Call-ID: rtx1@test\r\nCSeq: 2 BYE\r\n"
+		 "Content-Length: 0\r\n\r\n", ntohs(me.sin_port));
+	addr_of(&dst, sip_ua_port(h->b.ua));
+	for (int i = 0; i < 2; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].h = h;
+		assert_true(sendto(fd, msg, strlen(msg), 0,
+				   (struct sockaddr *)&dst, sizeof(dst)) > 0);
+		ev = event_new(h->base, fd, EV_READ, on_raw, &r[i]);
+		event_add(ev, NULL);
+		h->done = NULL;
+		event_base_dispatch(h->base);
+		event_free(ev);
+		if (h->timed_out)
+			fail_msg("watchdog: no answer to a retransmission");
+	}
+	close(fd);
+	assert_memory_equal(r[0].buf, "SIP/2.0 481 ", 12);
+	assert_int_equal(r[0].len, r[1].len);
+	assert_memory_equal(r[0].buf, r[1].buf, (size_t)r[0].len);
+}
+
 static void test_options_unauthorized(void **state)
 {
 	struct harness *h = *state;
@@ -774,6 +814,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_no_common_codec,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retransmitted_request,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options_unauthorized,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bye_unknown_dialog, setup,
