@@ -14,6 +14,8 @@
 /* Records per transaction: big enough to amortise the WAL sync, small
  * enough that one failed batch costs little to retry. */
 #define CDR_BATCH_MAX 1000
+/* How long the writer lets records gather before a commit. */
+#define CDR_GATHER_MS 20
 
 /** A queued record: the writer's own copy. */
 struct cdr_item {

@@ -373,6 +373,23 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		while (!w->head && !w->stop)
 			pthread_cond_wait(&w->cond, &w->mu);
+		if (!w->stop && w->pending < CDR_BATCH_MAX) {
+			/* Gather for a moment: a busy gateway then pays one
+			 * transaction (and one wake-up) per batch, not one
+			 * per call.  Stop or a full batch end the wait. */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += CDR_GATHER_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			while (!w->stop && w->pending < CDR_BATCH_MAX &&
+			       pthread_cond_timedwait(&w->cond, &w->mu,
+						      &ts) != ETIMEDOUT)
+				;
+		}
 		stopping = w->stop;
 		batch = queue_take(w, CDR_BATCH_MAX, &n);
 		pthread_mutex_unlock(&w->mu);
@@ -478,6 +495,7 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 {
 	struct cdr_item *it;
 	struct cdr_record *r;
+	bool was_empty;
 
 	if (!w || !rec)
 		return EINVAL;
@@ -500,12 +518,14 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 
 	pthread_mutex_lock(&w->mu);
 	assert(!w->stop); /* submit after close is a caller bug */
+	was_empty = !w->head;
 	*w->tailp = it;
 	w->tailp = &it->next;
 	w->pending++;
-	/* Only the writer waits on cond; waking it once per record while it
-	 * is busy committing costs nothing. */
-	pthread_cond_signal(&w->cond);
+	/* The writer needs a wake-up only for the first record of a batch,
+	 * or to cut its gathering short when a batch is full. */
+	if (was_empty || w->pending >= CDR_BATCH_MAX)
+		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
 	return 0;
 }

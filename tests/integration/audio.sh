@@ -33,7 +33,7 @@ for codec in pcmu pcma; do
 		fail "$codec: SIP side heard tone ratio $ratio: $out"
 	log "ok: $codec: SIP side hears pstnsim's 1 kHz (ratio $ratio)"
 done
-wait_for "pstnsim call records" 5 test "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge 3
+wait_for "pstnsim call records" 5 pstnsim_calls_ge 3
 grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep -v 5551704 | while read -r rec; do
 	ratio=$(json_field "$rec" rx_tone_ratio)
 	awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||

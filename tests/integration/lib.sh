@@ -199,8 +199,11 @@ expect_eq() {
 }
 
 # The CDR writer commits asynchronously: wait until N rows exist.
+# Conditions for wait_for, evaluated on every poll.
+pstnsim_calls_ge() { [ "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge "$1" ]; }
+cdr_count_ge() { [ "$(sql 'SELECT count(*) FROM cdr')" -ge "$1" ]; }
 wait_cdrs() {
-	wait_for "$1 CDR rows" "${2:-10}" test "$(sql 'SELECT count(*) FROM cdr')" -ge "$1"
+	wait_for "$1 CDR rows" "${2:-10}" cdr_count_ge "$1"
 }
 
 # json_field JSONLINE FIELD: a scalar field of a flat JSON object.

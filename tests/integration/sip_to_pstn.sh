@@ -31,7 +31,7 @@ expect_eq "answered outbound CDRs with the right fields" "$(sql "
 expect_eq "distinct Call-IDs" "$(sql 'SELECT count(DISTINCT sip_call_id) FROM cdr')" 100
 
 # pstnsim saw the same 100 calls, answered, cleared by the gateway.
-wait_for "pstnsim call records" 5 test "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge 100
+wait_for "pstnsim call records" 5 pstnsim_calls_ge 100
 expect_eq "pstnsim answered calls from the gateway" \
 	"$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"dir":"in"' |
 		grep '"answered":true' | grep '"called":"2125551234"' |
