@@ -514,12 +514,19 @@ static void outbound_tdm(struct gw_call *call, const struct tdm_event *ev)
 	case TDM_EV_ANSWER:
 		if (call->state == CS_ANSWERED)
 			break;
+		/* The caller may have cancelled in this very loop pass (its
+		 * CANCELLED event is still queued): then there is no 200 to
+		 * send, and the PSTN side must be cleared, not billed. */
+		if (sip_leg_answer(call->sip)) {
+			end_call(call, 16);
+			release_tdm(call, 16);
+			break;
+		}
 		call->answer_ms = tg_time_ms();
 		event_del(call->ev_ring);
 		set_state(call, CS_ANSWERED);
 		bridge_media(call, NULL);
 		call->sip_status = 200;
-		sip_leg_answer(call->sip);
 		break;
 	case TDM_EV_HANGUP:
 		end_call(call, ev->cause);

@@ -515,9 +515,11 @@ static void on_written(struct bufferevent *bev, void *arg)
 	bufferevent_free(bev);
 }
 
+static const struct timeval ctl_timeout = {5, 0};
+
 static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		bufferevent_free(bev);
 }
 
@@ -563,6 +565,9 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	/* A client that never sends its line (or never reads the answer)
+	 * must not hold a descriptor for ever. */
+	bufferevent_set_timeouts(bev, &ctl_timeout, &ctl_timeout);
 	bufferevent_setcb(bev, on_read, NULL, on_conn_event, ctl);
 	bufferevent_enable(bev, EV_READ);
 }

@@ -69,6 +69,7 @@ static int load_dids(struct gw *gw, const struct gw_config *cfg,
 		dp = calloc(n, sizeof(*dp));
 		if (!dp) {
 			free(rows);
+			snprintf(err, errsize, "out of memory reading DIDs");
 			return ENOMEM;
 		}
 	}
@@ -105,8 +106,10 @@ int gw_reload(struct gw *gw, char *err, size_t errsize)
 	struct dp_did_table *dids = NULL;
 	int rc;
 
-	if (!cfg)
+	if (!cfg) {
+		snprintf(err, errsize, "out of memory");
 		return ENOMEM;
+	}
 	rc = gw_config_load(cfg, gw->cfg.path, err, errsize);
 	if (!rc)
 		rc = load_dids(gw, cfg, &dids, err, errsize);

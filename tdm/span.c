@@ -388,7 +388,11 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 {
 	struct tdm_call *call = find_call(span, q);
 
-	pri_hangup(span->pri, q, cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING);
+	/* RELEASE (COMPLETE) may come without a Cause IE (Q.931 5.3.4). */
+	if (cause <= 0)
+		cause = PRI_CAUSE_NORMAL_CLEARING;
+
+	pri_hangup(span->pri, q, cause);
 	if (!call) {
 		/* RELEASE for a call we cleared: the channel is free now. */
 		release_done(span, q);
@@ -415,7 +419,9 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	tg_strlcpy(called, e->ring.callednum, sizeof(called));
 	ev.calling_pres = e->ring.callingpres;
 
-	if (e->ring.channel <= 0 && e->ring.flexible) {
+	if (chan && e->ring.flexible && !chan_free(span, chan))
+		chan = 0; /* preferred, not exclusive: choose another */
+	if ((e->ring.channel <= 0 || !chan) && e->ring.flexible) {
 		/* Any channel: pick the lowest idle one (Q.931 5.2.3.1). */
 		for (unsigned c = 1; c <= span->nchan && !chan; c++)
 			if (chan_free(span, c))
@@ -473,6 +479,12 @@ static void clear_all_calls(struct tdm_span *span, int cause)
 	}
 }
 
+/*
+ * D-channel state.  A Q.921 link that goes down is usually re-established
+ * within seconds, and libpri keeps its calls meanwhile (active ones until
+ * T309 expires), reporting each one it gives up on as PRI_EVENT_HANGUP.
+ * So only idle channels change state here; calls are left to libpri.
+ */
 static void set_dchan(struct tdm_span *span, bool up)
 {
 	if (span->dchan_up == up)
@@ -480,13 +492,12 @@ static void set_dchan(struct tdm_span *span, bool up)
 	span->dchan_up = up;
 	gw_notice("span %d: D-channel %s", span->cfg.id, up ? "up" : "down");
 	for (unsigned c = 1; c <= span->nchan; c++) {
-		if (span->chans[c].call)
+		struct tdm_chan *ch = &span->chans[c];
+
+		if (ch->call || ch->state == TDM_CHAN_RELEASING)
 			continue;
-		span->chans[c].state = up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
-		span->chans[c].releasing = NULL;
+		ch->state = up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
 	}
-	if (!up)
-		clear_all_calls(span, PRI_CAUSE_NETWORK_OUT_OF_ORDER);
 	emit_simple(span, up ? TDM_EV_DCHAN_UP : TDM_EV_DCHAN_DOWN, NULL,
 		    up ? 0 : PRI_CAUSE_NETWORK_OUT_OF_ORDER, false);
 }
@@ -551,10 +562,25 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		gw_notice("span %d: RESTART from the far end (channel %d)",
 			  span->cfg.id, e->restart.channel);
 		for (unsigned c = 1; c <= span->nchan; c++) {
-			call = span->chans[c].call;
-			if (!call || (chan && c != chan))
+			struct tdm_chan *ch = &span->chans[c];
+
+			if (chan && c != chan)
+				continue;
+			/* libpri acknowledged the RESTART but keeps its call
+			 * records; a stale one would swallow a new SETUP
+			 * that reuses its call reference. */
+			if (ch->state == TDM_CHAN_RELEASING) {
+				pri_destroycall(span->pri, ch->releasing);
+				ch->releasing = NULL;
+				ch->state = span->dchan_up ? TDM_CHAN_IDLE
+							   : TDM_CHAN_OOS;
+			}
+			call = ch->call;
+			if (!call)
 				continue;
 			obj_ref(call);
+			if (call->q931)
+				pri_destroycall(span->pri, call->q931);
 			call_finish(call);
 			emit_simple(span, TDM_EV_HANGUP, call,
 				    PRI_CAUSE_NORMAL_TEMPORARY_FAILURE, false);
@@ -784,6 +810,12 @@ static void link_down(struct tdm_span *span)
 		return;
 	gw_warn("span %d: line lost", span->cfg.id);
 	set_dchan(span, false);
+	/* The libpri instance goes with the line: its calls are over. */
+	clear_all_calls(span, PRI_CAUSE_NETWORK_OUT_OF_ORDER);
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		span->chans[c].releasing = NULL;
+		span->chans[c].state = TDM_CHAN_OOS;
+	}
 	if (span->afd >= 0) {
 		/* The media worker may still poll the audio fd until it has
 		 * seen LINK_DOWN; keep the number allocated until the next
@@ -932,6 +964,9 @@ void tdm_span_free(struct tdm_span *span)
 	event_del(span->ev_retry);
 	event_del(span->ev_timer);
 	event_del(span->ev_d);
+	/* The media worker reads the span's audio until it is told. */
+	if (atomic_load(&span->afd) >= 0)
+		emit_simple(span, TDM_EV_LINK_DOWN, NULL, 0, false);
 	span->h = NULL;
 	obj_deref(span);
 }

@@ -39,7 +39,7 @@ enum tdm_event_type {
 	TDM_EV_LINK_UP,     /* audio socket connected: hand it to media */
 	TDM_EV_LINK_DOWN,   /* audio lost: take it away from media now */
 	TDM_EV_DCHAN_UP,
-	TDM_EV_DCHAN_DOWN,  /* every call on the span was cleared (cause 41) */
+	TDM_EV_DCHAN_DOWN,  /* no new calls; libpri keeps live ones (T309) */
 	TDM_EV_RING,        /* incoming SETUP; call is new */
 	TDM_EV_PROCEEDING,  /* outgoing: CALL PROCEEDING */
 	TDM_EV_ALERTING,    /* outgoing: ALERTING (inband set if PI 8) */
