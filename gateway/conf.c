@@ -358,6 +358,8 @@ static int key_span(struct parser *p, const char *k, const char *v)
 				    "build (virtual)", v);
 	} else if (!strcmp(k, "dir")) {
 		return parse_str(p, k, v, s->dir, sizeof(s->dir));
+	} else if (!strcmp(k, "pcap")) {
+		return parse_str(p, k, v, s->pcap, sizeof(s->pcap));
 	} else {
 		return fail(p, "unknown key '%s' in [span %d]", k, s->id);
 	}

@@ -47,6 +47,7 @@ struct gw_span_cfg {
 	int switchtype;
 	bool network;
 	char dir[256];
+	char pcap[256];             /* D-channel capture file, "" = none */
 };
 
 struct gw_config {

@@ -286,6 +286,7 @@ static int start(struct gw *gw)
 			.switchtype = s->switchtype,
 			.network = s->network,
 			.dir = s->dir,
+			.pcap = *s->pcap ? s->pcap : NULL,
 		};
 
 		rc = tdm_span_alloc(&gw->spans[gw->nspans], gw->base, &tc,

@@ -32,6 +32,7 @@ struct tdm_chan {
 struct tdm_span {
 	struct tdm_span_config cfg;
 	char dir[256];
+	FILE *pcap;         /* D-channel capture, or NULL */
 	unsigned nchan;
 	struct event_base *base;
 	tdm_event_h *h;
@@ -175,6 +176,63 @@ static void emit_simple(struct tdm_span *span, enum tdm_event_type type,
 
 /* ---- libpri plumbing ---------------------------------------------------- */
 
+/*
+ * D-channel capture for Wireshark: pcap with linktype 177 (LINUX_LAPD).
+ * Each record carries a 16-byte pseudo-header (packet type 4 = sent by us,
+ * 0 = received; ARPHRD_LAPD; one address byte that is 1 when the frame
+ * came from the network side; protocol 0x0030) and the frame without the
+ * two FCS placeholder bytes libpri adds (NOTES.md).
+ */
+#define PCAP_LINUX_LAPD 177
+
+static void pcap_open(struct tdm_span *span, const char *path)
+{
+	/* The global header in host byte order, as readers expect. */
+	const struct {
+		uint32_t magic;
+		uint16_t major, minor;
+		int32_t thiszone;
+		uint32_t sigfigs, snaplen, linktype;
+	} hdr = {0xa1b2c3d4, 2, 4, 0, 0, 65535, PCAP_LINUX_LAPD};
+
+	span->pcap = fopen(path, "wb");
+	if (!span->pcap) {
+		gw_warn("span %d: D-channel capture %s: %s", span->cfg.id,
+			path, strerror(errno));
+		return;
+	}
+	fwrite(&hdr, sizeof(hdr), 1, span->pcap);
+	fflush(span->pcap);
+}
+
+static void pcap_frame(struct tdm_span *span, const uint8_t *frame,
+		       size_t len, bool sent)
+{
+	uint8_t sll[16] = {0};
+	bool from_net = sent ? span->cfg.network : !span->cfg.network;
+	struct timeval tv;
+	uint32_t rec[4];
+
+	if (!span->pcap || len <= 2)
+		return;
+	len -= 2; /* libpri's placeholder FCS */
+	gettimeofday(&tv, NULL);
+	rec[0] = (uint32_t)tv.tv_sec;
+	rec[1] = (uint32_t)tv.tv_usec;
+	rec[2] = rec[3] = (uint32_t)(len + sizeof(sll));
+	sll[1] = sent ? 4 : 0;     /* packet type, big endian */
+	sll[2] = 0x20;             /* ARPHRD_LAPD = 8445 */
+	sll[3] = 0xfd;
+	sll[5] = 1;                /* address length */
+	sll[6] = from_net ? 1 : 0; /* address: sent by the network side */
+	sll[15] = 0x30;            /* protocol: LAPD */
+	fwrite(rec, sizeof(rec), 1, span->pcap);
+	fwrite(sll, sizeof(sll), 1, span->pcap);
+	fwrite(frame, 1, len, span->pcap);
+	/* A troubleshooting aid: readable while the daemon runs. */
+	fflush(span->pcap);
+}
+
 static int pri_io_read(struct pri *pri, void *buf, int buflen)
 {
 	struct tdm_span *span = pri_get_userdata(pri);
@@ -186,6 +244,7 @@ static int pri_io_read(struct pri *pri, void *buf, int buflen)
 	if (n > 0) {
 		gw_dbg(GW_DBG_Q921, "span %d: D rx %zd bytes", span->cfg.id,
 		       n);
+		pcap_frame(span, buf, (size_t)n, false);
 		return (int)n;
 	}
 	if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -203,6 +262,8 @@ static int pri_io_write(struct pri *pri, void *buf, int buflen)
 	/* NOTE: libpri expects exactly buflen back: it appends 2 FCS bytes
 	 * that the far libpri strips, so pass the frame through unchanged. */
 	n = send(span->dfd, buf, (size_t)buflen, MSG_NOSIGNAL);
+	if (n == buflen)
+		pcap_frame(span, buf, (size_t)n, true);
 	if (n != buflen) {
 		gw_warn("span %d: D-channel send failed: %s", span->cfg.id,
 			n < 0 ? strerror(errno) : "short write");
@@ -903,6 +964,8 @@ static void span_destructor(void *arg)
 	if (span->ev_retry)
 		event_free(span->ev_retry);
 	retire_pri(span->pri);
+	if (span->pcap)
+		fclose(span->pcap);
 	if (span->dfd >= 0)
 		close(span->dfd);
 	if (span->afd >= 0)
@@ -943,6 +1006,9 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 	span->ev_d = event_new(base, -1, 0, on_dchan, span);
 	span->ev_timer = evtimer_new(base, on_pri_timer, span);
 	span->ev_retry = evtimer_new(base, try_connect, span);
+	if (cfg->pcap)
+		pcap_open(span, cfg->pcap);
+	span->cfg.pcap = NULL; /* the caller's string is not ours to keep */
 	if (!span->ev_d || !span->ev_timer || !span->ev_retry) {
 		obj_deref(span);
 		return ENOMEM;

@@ -33,6 +33,7 @@ struct tdm_span_config {
 	int switchtype;          /* PRI_SWITCH_* from tdm_switch_parse */
 	bool network;            /* our side: false = CPE (user side) */
 	const char *dir;         /* virtual backend: socket directory */
+	const char *pcap;        /* write D-channel frames here, or NULL */
 };
 
 enum tdm_event_type {

@@ -6,6 +6,8 @@
 command -v tshark >/dev/null || { log "SKIP: tshark not installed"; exit 77; }
 
 write_conf
+# Capture span 1's D-channel as pcap (LINUX_LAPD) for the Q.931 check.
+sed -i "/^\[span 1\]/a pcap = $WORK/dchan.pcap" "$WORK/tollgate.conf"
 start_pstnsim --rule 5551700=busy --rule 5551703=noanswer
 start_gw
 
@@ -41,3 +43,12 @@ rtp=$(tshark -r "$WORK/cap.pcapng" -o rtp.heuristic_rtp:TRUE \
 	-Y "rtp && rtp.p_type == 0 && udp.srcport >= $RTP_MIN && udp.srcport <= $RTP_MAX" 2>/dev/null | wc -l)
 [ "$rtp" -ge 20 ] || fail "only $rtp RTP packets from tollgated decoded"
 log "ok: $rtp PCMU RTP packets from tollgated decode as RTP"
+
+# Q.931 as captured by the span: clean decode, our SETUPs, their answers.
+q931() { tshark -r "$WORK/dchan.pcap" "$@" 2>/dev/null; }
+expect_eq "malformed Q.931 frames" "$(q931 -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)" 0
+expect_eq "called numbers of our SETUPs" "$(q931 -Y 'q931.message_type == 0x05' \
+	-T fields -e q931.called_party_number.digits | sort | tr '\n' ' ')" "2125551234 5551700 5551703 "
+[ "$(q931 -Y 'q931.message_type == 0x07' | wc -l)" -ge 1 ] || fail "no CONNECT decoded"
+[ "$(q931 -Y 'q931.cause_value == 17' | wc -l)" -ge 1 ] || fail "no cause 17 decoded"
+log "ok: the D-channel capture decodes as Q.931 with our SETUPs, CONNECT and cause 17"
