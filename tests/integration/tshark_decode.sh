@@ -15,6 +15,7 @@ tshark -q -i lo -f "udp" -w "$WORK/cap.pcapng" > "$WORK/tshark.log" 2>&1 &
 TSHARK=$!
 PIDS+=("$TSHARK")
 wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
+sleep 1 # "Capturing on" comes a moment before packets are taken
 
 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
 	--hold 600 >/dev/null 2>>"$WORK/tgcall.log" || fail "answered call"
