@@ -36,4 +36,7 @@ size_t dp_did_count(const struct dp_did_table *t);
 /** Is @p s a non-empty string of decimal digits? */
 int dp_is_digits(const char *s);
 
+/* Numbers, manipulation rules, failover classes, the emergency class. */
+#include "dialplan/rules.h"
+
 #endif

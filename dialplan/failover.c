@@ -212,7 +212,7 @@ int dp_failover_build(struct dp_failover **out, const char *const *items,
 		if (rc == 0)
 			fo->n++;
 	}
- out:
+out:
 	if (e)
 		obj_deref(fo);
 	else
@@ -281,16 +281,15 @@ enum dp_failure_class dp_failover_result(const struct dp_failover *fo,
 static int rank(const struct dp_attempt_result *r)
 {
 	static const int busy[] = {17, 486};
-	static const int refused[] = {1,   5,   21,  22,  28,  55,  87,
-				      88,  403, 404, 410, 484, 485};
+	static const int refused[] = {1,  5,   21,  22,	 28,  55, 87,
+				      88, 403, 404, 410, 484, 485};
 	static const int away[] = {18, 19, 20, 27, 31, 480};
 	int code = r->q850_cause > 0 ? r->q850_cause : r->sip_status;
 
 	if (r->sip_status >= 600 && r->sip_status <= 699)
 		return 6;
 	if (dp_failover_result(NULL, r) == DP_FAIL_ROUTE)
-		return r->sip_status == DP_SIP_NO_RESPONSE &&
-			       r->q850_cause <= 0
+		return r->sip_status == DP_SIP_NO_RESPONSE && r->q850_cause <= 0
 			       ? 0
 			       : 1;
 	if (r->q850_cause <= 0 && code < 400)

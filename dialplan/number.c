@@ -167,8 +167,8 @@ static int classify(char *e164, const char *d, const struct dp_country_plan *cp)
 	return EINVAL;
 }
 
-int dp_number_normalize(struct dp_number *out, const char *in,
-			enum dp_ton ton, const struct dp_country_plan *cp)
+int dp_number_normalize(struct dp_number *out, const char *in, enum dp_ton ton,
+			const struct dp_country_plan *cp)
 {
 	char d[DP_NUMBER_MAX + 1], e164[DP_NUMBER_MAX + 1];
 	bool plus;
@@ -231,8 +231,7 @@ static int fmt_national(struct dp_number *out, const char *d,
 	/* Q.931 4.5.10: with TON national the digits carry no prefix;
 	 * a dialled string carries it and says TON unknown. */
 	out->ton = dialled ? DP_TON_UNKNOWN : DP_TON_NATIONAL;
-	return join(out->digits, dialled ? cp->national_prefix : "", nsn,
-		    "");
+	return join(out->digits, dialled ? cp->national_prefix : "", nsn, "");
 }
 
 int dp_number_format(struct dp_number *out, const struct dp_number *num,
@@ -301,8 +300,7 @@ const struct dp_emergency dp_emergency_default = {emerg_default, 3};
 const struct dp_emergency dp_emergency_default_dial9 = {
 	emerg_default, TG_ARRAY_SIZE(emerg_default)};
 
-int dp_emergency_check(const struct dp_emergency *t, char *err,
-		       size_t errsize)
+int dp_emergency_check(const struct dp_emergency *t, char *err, size_t errsize)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct dp_emergency_entry *e = &t->entries[i];

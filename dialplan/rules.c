@@ -18,17 +18,16 @@
  * against a long number must fail fast, not stall the signalling loop.
  * A number has at most DP_NUMBER_MAX characters, so honest patterns
  * stay far below these. */
-#define MATCH_LIMIT 20000
-#define DEPTH_LIMIT 200
+#define MATCH_LIMIT    20000
+#define DEPTH_LIMIT    200
 #define HEAP_LIMIT_KIB 256
 
 enum kind { K_ANY, K_PREFIX, K_PATTERN, K_REGEX };
 
-static const char *const kind_names[] = {"any", "prefix", "pattern",
-					 "regex"};
+static const char *const kind_names[] = {"any", "prefix", "pattern", "regex"};
 
 struct rule {
-	char label[48]; /* "rule 3" or "rule 3 (intl)" */
+	char label[64]; /* "rule 3" or "rule 3 (intl)" */
 	enum kind kind;
 	char match[128];
 	char trunk[32];
@@ -79,7 +78,7 @@ static int char_bit(char c)
 }
 
 #define SET_DIGITS 0x3ffu
-#define SET_ALL 0x1fffu
+#define SET_ALL	   0x1fffu
 
 enum elem { E_SET, E_ONE_MORE, E_ZERO_MORE, E_END, E_BAD };
 
@@ -284,8 +283,8 @@ static int compile_regex(struct rule *r, char *err, size_t errsize)
 	if (code == PCRE2_ERROR_NOMEMORY)
 		return ENOMEM;
 	pcre2_get_error_message(code, msg, sizeof(msg));
-	return fail(err, errsize, r, "regex '%s': %s at offset %zu",
-		    r->match, (const char *)msg, (size_t)off);
+	return fail(err, errsize, r, "regex '%s': %s at offset %zu", r->match,
+		    (const char *)msg, (size_t)off);
 }
 
 /* PCRE2 templates: $n, ${n}, ${name}.  Checked here so a template
@@ -396,8 +395,7 @@ static int parse_action(struct rule *r, const char *item, char *err,
 	if (dup)
 		return fail(err, errsize, r, "action '%s' given twice", item);
 	if (e)
-		return fail(err, errsize, r, "bad value in action '%s'",
-			    item);
+		return fail(err, errsize, r, "bad value in action '%s'", item);
 	return 0;
 }
 
@@ -423,8 +421,7 @@ static int parse_actions(struct rule *r, const char *actions, char *err,
 	if (!*buf)
 		return 0;
 	/* strtok_r would skip empty items silently; ",," is a typo. */
-	if (buf[0] == ',' || buf[strlen(buf) - 1] == ',' ||
-	    strstr(buf, ",,"))
+	if (buf[0] == ',' || buf[strlen(buf) - 1] == ',' || strstr(buf, ",,"))
 		return fail(err, errsize, r, "actions '%s': empty item",
 			    actions);
 	for (item = strtok_r(buf, ",", &save); item;
@@ -440,8 +437,8 @@ static int parse_actions(struct rule *r, const char *actions, char *err,
 	return 0;
 }
 
-static int parse_match(struct rule *r, const struct dp_rule_row *row,
-		       char *err, size_t errsize)
+static int parse_match(struct rule *r, const struct dp_rule_row *row, char *err,
+		       size_t errsize)
 {
 	const char *kind = *row->kind ? row->kind : "any";
 	const char *why;
@@ -461,8 +458,7 @@ static int parse_match(struct rule *r, const struct dp_rule_row *row,
 	case K_ANY:
 		if (*r->match)
 			return fail(err, errsize, r,
-				    "kind 'any' takes no match '%s'",
-				    r->match);
+				    "kind 'any' takes no match '%s'", r->match);
 		return 0;
 	case K_PREFIX:
 		if (!*r->match || !number_chars(r->match))
@@ -473,8 +469,8 @@ static int parse_match(struct rule *r, const struct dp_rule_row *row,
 		why = pattern_error(r->match, &where);
 		if (why)
 			return fail(err, errsize, r,
-				    "pattern '%s': %s at offset %zu",
-				    r->match, why, where);
+				    "pattern '%s': %s at offset %zu", r->match,
+				    why, where);
 		return 0;
 	case K_REGEX:
 		return compile_regex(r, err, errsize);
@@ -543,7 +539,7 @@ int dp_rules_build(struct dp_rules **out, const struct dp_rule_row *rows,
 		}
 	}
 	rs->n = n;
- out:
+out:
 	if (e)
 		obj_deref(rs);
 	else
@@ -625,12 +621,11 @@ static int rule_act(const struct dp_rules *rs, const struct rule *r,
 	int rc;
 
 	if (r->replace) {
-		rc = pcre2_substitute(r->re, (PCRE2_SPTR)num->digits,
-				      PCRE2_ZERO_TERMINATED, 0,
-				      PCRE2_SUBSTITUTE_UNSET_EMPTY, md,
-				      rs->mctx, (PCRE2_SPTR)r->tmpl,
-				      PCRE2_ZERO_TERMINATED,
-				      (PCRE2_UCHAR *)buf, &len);
+		rc = pcre2_substitute(
+			r->re, (PCRE2_SPTR)num->digits, PCRE2_ZERO_TERMINATED,
+			0, PCRE2_SUBSTITUTE_UNSET_EMPTY, md, rs->mctx,
+			(PCRE2_SPTR)r->tmpl, PCRE2_ZERO_TERMINATED,
+			(PCRE2_UCHAR *)buf, &len);
 		if (rc == PCRE2_ERROR_NOMEMORY)
 			return ERANGE; /* result longer than a number */
 		if (rc < 0)
@@ -682,10 +677,11 @@ static void trace_add(char *trace, size_t size, const char *fmt, ...)
 static void trace_rule(char *trace, size_t size, const struct rule *r,
 		       const char *before, const struct dp_number *num)
 {
-	trace_add(trace, size, "%s: %s%s%s matched %s -> %s (ton %s, npi %s, "
+	trace_add(trace, size,
+		  "%s: %s%s%s matched %s -> %s (ton %s, npi %s, "
 		  "pres %s)%s\n",
-		  r->label, kind_names[r->kind], *r->match ? " " : "",
-		  r->match, before, num->digits, dp_ton_name(num->ton),
+		  r->label, kind_names[r->kind], *r->match ? " " : "", r->match,
+		  before, num->digits, dp_ton_name(num->ton),
 		  dp_npi_name(num->npi),
 		  num->pres == DP_PRES_RESTRICTED ? "restricted" : "allowed",
 		  r->cont ? ", continue" : "");
@@ -718,9 +714,10 @@ int dp_rules_apply(const struct dp_rules *rules, const char *trunk,
 		rc = rule_matches(rules, r, trunk, &cur, md);
 		if (rc < 0) {
 			e = -rc;
-			trace_add(trace, tracesize, "%s: regex failed on %s "
-				  "(%s)\n", r->label, cur.digits,
-				  err_text(e));
+			trace_add(trace, tracesize,
+				  "%s: regex failed on %s "
+				  "(%s)\n",
+				  r->label, cur.digits, err_text(e));
 			goto out;
 		}
 		if (!rc)
@@ -729,9 +726,10 @@ int dp_rules_apply(const struct dp_rules *rules, const char *trunk,
 		tg_strlcpy(before, cur.digits, sizeof(before));
 		e = rule_act(rules, r, &cur, md);
 		if (e) {
-			trace_add(trace, tracesize, "%s: matched %s but the "
-				  "rewrite failed (%s)\n", r->label, before,
-				  err_text(e));
+			trace_add(trace, tracesize,
+				  "%s: matched %s but the "
+				  "rewrite failed (%s)\n",
+				  r->label, before, err_text(e));
 			goto out;
 		}
 		trace_rule(trace, tracesize, r, before, &cur);
@@ -739,10 +737,9 @@ int dp_rules_apply(const struct dp_rules *rules, const char *trunk,
 			break;
 	}
 	if (!matched)
-		trace_add(trace, tracesize, "no rule matched %s\n",
-			  cur.digits);
+		trace_add(trace, tracesize, "no rule matched %s\n", cur.digits);
 	*num = cur;
- out:
+out:
 	pcre2_match_data_free(md);
 	return e;
 }

@@ -37,7 +37,7 @@ enum dp_pres {
 
 /* E.164 6.1: at most 15 digits.  The buffer also holds dialled forms
  * (international prefix + 15 digits, '+', '*', '#'). */
-#define DP_E164_MAX 15
+#define DP_E164_MAX   15
 #define DP_NUMBER_MAX 32
 
 struct dp_number {
@@ -52,25 +52,25 @@ struct dp_number {
  * Example NANP: {"1", "1", "011", "212", 7, 10, false}.
  */
 struct dp_country_plan {
-	char cc[4];              /* country code, E.164 (1-3 digits) */
+	char cc[4];		 /* country code, E.164 (1-3 digits) */
 	char national_prefix[4]; /* trunk prefix: "1" NANP, "0" Europe */
-	char intl_prefix[8];     /* "011" NANP, "00" Europe */
-	char area_code[8];       /* default area for local numbers */
-	unsigned local_len;      /* local number length; 0 = any */
-	unsigned nsn_len;        /* national significant number length
+	char intl_prefix[8];	 /* "011" NANP, "00" Europe */
+	char area_code[8];	 /* default area for local numbers */
+	unsigned local_len;	 /* local number length; 0 = any */
+	unsigned nsn_len;	 /* national significant number length
 				  * when fixed (10 for NANP): then a bare
 				  * number of that length is national */
-	bool bare_is_e164;       /* the trunk sends E.164 without '+' */
+	bool bare_is_e164;	 /* the trunk sends E.164 without '+' */
 };
 
 /** Egress formats of dp_number_format(). */
 enum dp_number_fmt {
-	DP_FMT_PLUS,            /* "+CCNSN", TON international */
-	DP_FMT_E164,            /* "CCNSN", TON international (PRI) */
-	DP_FMT_NATIONAL,        /* "NSN", TON national (PRI); foreign
+	DP_FMT_PLUS,		/* "+CCNSN", TON international */
+	DP_FMT_E164,		/* "CCNSN", TON international (PRI) */
+	DP_FMT_NATIONAL,	/* "NSN", TON national (PRI); foreign
 				 * numbers stay international */
 	DP_FMT_NATIONAL_PREFIX, /* dialled: "0NSN" / "00CCNSN", TON unknown */
-	DP_FMT_LOCAL,           /* subscriber number within the default
+	DP_FMT_LOCAL,		/* subscriber number within the default
 				 * area, else as DP_FMT_NATIONAL */
 };
 
@@ -87,8 +87,8 @@ enum dp_number_fmt {
  *         form, leading 0 after the country code position); ERANGE if
  *         the result has more than 15 digits.
  */
-int dp_number_normalize(struct dp_number *out, const char *in,
-			enum dp_ton ton, const struct dp_country_plan *cp);
+int dp_number_normalize(struct dp_number *out, const char *in, enum dp_ton ton,
+			const struct dp_country_plan *cp);
 
 /**
  * Format an internal-form number (TON international) for a trunk.
@@ -119,11 +119,11 @@ int dp_npi_parse(enum dp_npi *npi, const char *name);
  * ends after n rules).
  */
 struct dp_rule_row {
-	char name[32];     /* for messages and traces; "" = its position */
+	char name[32]; /* for messages and traces; "" = its position */
 	char kind[12];
 	char match[128];
-	char trunk[32];    /* only numbers from this trunk; "" = any */
-	char ton[16];      /* only numbers of this TON; "" = any */
+	char trunk[32]; /* only numbers from this trunk; "" = any */
+	char ton[16];	/* only numbers of this TON; "" = any */
 	char actions[128];
 	char replace[64];
 };

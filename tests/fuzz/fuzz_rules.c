@@ -3,10 +3,10 @@
  * Input: newline-separated fields
  *   kind, match, actions, replace, trunk, ton, number, failover items
  * (items comma-separated).  Missing fields are empty.  The target
- * builds a two-row rule set (the row, then the same row with
- * "continue" semantics left to the actions), applies it, matches the
- * number as a pattern, normalises and formats it under two plans, and
- * classifies failover items, checking invariants on the way.
+ * builds a rule set of that row twice (so "continue" chains run),
+ * applies it, matches the number as a pattern, normalises and formats
+ * it under two plans, builds the failover items and classifies with
+ * them, aborting when an invariant breaks.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -78,8 +78,7 @@ static void check_failover(char *items_s)
 	if (dp_failover_build(&fo, items, n, err, sizeof(err)))
 		return;
 	for (int code = -1; code <= 700; code += 37) {
-		struct dp_attempt_result r[2] = {{code, code & 127},
-						 {code, 0}};
+		struct dp_attempt_result r[2] = {{code, code & 127}, {code, 0}};
 		enum dp_failure_class k = dp_failover_result(fo, &r[0]);
 
 		if (k != DP_FAIL_ROUTE && k != DP_FAIL_FINAL)

@@ -15,8 +15,8 @@
 
 /* ---- country plans ----------------------------------------------------- */
 
-static const struct dp_country_plan nanp = {"1", "1", "011", "212", 7, 10,
-					    false};
+static const struct dp_country_plan nanp = {"1", "1", "011", "212",
+					    7,	 10,  false};
 static const struct dp_country_plan uk = {"44", "0", "00", "20", 8, 0, false};
 static const struct dp_country_plan de = {"49", "0", "00", "30", 0, 0, false};
 static const struct dp_country_plan fr = {"33", "0", "00", "", 0, 9, false};
@@ -44,12 +44,12 @@ struct norm_case {
 	const char *out;
 };
 
-#define UNK DP_TON_UNKNOWN
+#define UNK  DP_TON_UNKNOWN
 #define INTL DP_TON_INTERNATIONAL
-#define NAT DP_TON_NATIONAL
-#define SUB DP_TON_SUBSCRIBER
+#define NAT  DP_TON_NATIONAL
+#define SUB  DP_TON_SUBSCRIBER
 #define ABBR DP_TON_ABBREVIATED
-#define NET DP_TON_NETWORK
+#define NET  DP_TON_NETWORK
 
 static const struct norm_case norm_cases[] = {
 	/* NANP: 1 + 10, 10-digit, 7-digit local in 212, 011 international */
@@ -155,8 +155,9 @@ static void test_normalize(void **state)
 
 		if (err != c->err || (c->out && strcmp(n.digits, c->out)))
 			fail_msg("case %zu '%s': err %d digits '%s', want "
-				 "%d '%s'", i, c->in, err, err ? "" : n.digits,
-				 c->err, c->out ? c->out : "");
+				 "%d '%s'",
+				 i, c->in, err, err ? "" : n.digits, c->err,
+				 c->out ? c->out : "");
 		if (!err) {
 			assert_int_equal(n.ton, DP_TON_INTERNATIONAL);
 			assert_int_equal(n.npi, DP_NPI_E164);
@@ -178,8 +179,7 @@ static void test_normalize_short_codes(void **state)
 	assert_int_equal(dp_number_normalize(&n, "1-2-3", NET, &uk), 0);
 	assert_string_equal(n.digits, "123");
 	assert_int_equal(n.ton, NET);
-	assert_int_equal(dp_number_normalize(&n, "+911", ABBR, &nanp),
-			 EINVAL);
+	assert_int_equal(dp_number_normalize(&n, "+911", ABBR, &nanp), EINVAL);
 	assert_int_equal(dp_number_normalize(&n, "9a", ABBR, &nanp), EINVAL);
 	assert_int_equal(dp_number_normalize(&n, NULL, UNK, &nanp), EINVAL);
 	assert_int_equal(dp_number_normalize(&n, "1", UNK, NULL), EINVAL);
@@ -231,7 +231,8 @@ static void test_format(void **state)
 {
 	for (size_t i = 0; i < TG_ARRAY_SIZE(fmt_cases); i++) {
 		const struct fmt_case *c = &fmt_cases[i];
-		struct dp_number in = {.ton = INTL, .npi = DP_NPI_E164,
+		struct dp_number in = {.ton = INTL,
+				       .npi = DP_NPI_E164,
 				       .pres = DP_PRES_RESTRICTED};
 		struct dp_number out;
 		int err;
@@ -242,9 +243,9 @@ static void test_format(void **state)
 		if (err != c->err || (c->out && (strcmp(out.digits, c->out) ||
 						 out.ton != c->ton)))
 			fail_msg("case %zu %s fmt %d: err %d '%s' ton %d, "
-				 "want %d '%s' ton %d", i, c->e164, c->fmt,
-				 err, out.digits, out.ton, c->err,
-				 c->out ? c->out : "", c->ton);
+				 "want %d '%s' ton %d",
+				 i, c->e164, c->fmt, err, out.digits, out.ton,
+				 c->err, c->out ? c->out : "", c->ton);
 		if (!err) {
 			assert_int_equal(out.npi, DP_NPI_E164);
 			assert_int_equal(out.pres, DP_PRES_RESTRICTED);
@@ -278,7 +279,8 @@ static void test_round_trip(void **state)
 		for (size_t k = 0; k < TG_ARRAY_SIZE(fmts); k++) {
 			assert_int_equal(
 				dp_number_format(&f, &n, fmts[k], c->cp), 0);
-			if (dp_number_normalize(&back, f.digits, f.ton, c->cp) ||
+			if (dp_number_normalize(&back, f.digits, f.ton,
+						c->cp) ||
 			    strcmp(back.digits, n.digits))
 				fail_msg("%s fmt %d: %s -> %s", n.digits,
 					 fmts[k], f.digits, back.digits);
@@ -305,10 +307,10 @@ static void test_names(void **state)
 		const char *name;
 		enum dp_ton ton;
 	} t[] = {
-		{"unknown", UNK},       {"international", INTL},
-		{"national", NAT},      {"network", NET},
-		{"subscriber", SUB},    {"local", SUB},
-		{"abbreviated", ABBR},  {"INTERNATIONAL", INTL},
+		{"unknown", UNK},      {"international", INTL},
+		{"national", NAT},     {"network", NET},
+		{"subscriber", SUB},   {"local", SUB},
+		{"abbreviated", ABBR}, {"INTERNATIONAL", INTL},
 	};
 	enum dp_ton ton;
 	enum dp_npi npi;
@@ -478,9 +480,9 @@ static void run_cases(const struct dp_rule_row *rows, size_t nrows,
 		if (e != c[i].err || strcmp(n.digits, c[i].out) ||
 		    n.ton != c[i].out_ton)
 			fail_msg("case %zu '%s': err %d '%s' ton %d, want %d "
-				 "'%s' ton %d\n%s", i, c[i].in, e, n.digits,
-				 n.ton, c[i].err, c[i].out, c[i].out_ton,
-				 trace);
+				 "'%s' ton %d\n%s",
+				 i, c[i].in, e, n.digits, n.ton, c[i].err,
+				 c[i].out, c[i].out_ton, trace);
 	}
 	obj_deref(rs);
 }
@@ -489,7 +491,9 @@ static void test_rules_prefix(void **state)
 {
 	static const struct dp_rule_row rows[] = {
 		{.kind = "prefix", .match = "9", .actions = "strip=1"},
-		{.kind = "prefix", .match = "0", .actions = "strip=1,prepend=44"},
+		{.kind = "prefix",
+		 .match = "0",
+		 .actions = "strip=1,prepend=44"},
 		{.kind = "prefix", .match = "*", .actions = "prepend=#"},
 	};
 	static const struct apply_case c[] = {
@@ -509,15 +513,21 @@ static void test_rules_prefix(void **state)
 static void test_rules_pattern(void **state)
 {
 	static const struct dp_rule_row rows[] = {
-		{.kind = "pattern", .match = "_NXXXXXX",
+		{.kind = "pattern",
+		 .match = "_NXXXXXX",
 		 .actions = "prepend=1212,ton=international"},
-		{.kind = "pattern", .match = "_NXXNXXXXXX",
+		{.kind = "pattern",
+		 .match = "_NXXNXXXXXX",
 		 .actions = "prepend=1,ton=international"},
-		{.kind = "pattern", .match = "_1NXXNXXXXXX",
+		{.kind = "pattern",
+		 .match = "_1NXXNXXXXXX",
 		 .actions = "ton=international"},
-		{.kind = "pattern", .match = "_011.",
+		{.kind = "pattern",
+		 .match = "_011.",
 		 .actions = "strip=3,ton=international"},
-		{.kind = "PATTERN", .match = "911", .actions = "ton=abbreviated"},
+		{.kind = "PATTERN",
+		 .match = "911",
+		 .actions = "ton=abbreviated"},
 	};
 	static const struct apply_case c[] = {
 		{NULL, "5550100", UNK, 0, "12125550100", INTL},
@@ -536,17 +546,29 @@ static void test_rules_pattern(void **state)
 static void test_rules_regex(void **state)
 {
 	static const struct dp_rule_row rows[] = {
-		{.kind = "regex", .match = "^00(\\d+)$",
-		 .actions = "replace,ton=international", .replace = "$1"},
-		{.kind = "regex", .match = "^0(?<nsn>[1-9]\\d{8,9})$",
-		 .actions = "replace,ton=international", .replace = "44${nsn}"},
-		{.kind = "regex", .match = "^8(\\d)(\\d)$",
-		 .actions = "replace", .replace = "${2}$1"},
-		{.kind = "regex", .match = "^7", .actions = "replace",
+		{.kind = "regex",
+		 .match = "^00(\\d+)$",
+		 .actions = "replace,ton=international",
+		 .replace = "$1"},
+		{.kind = "regex",
+		 .match = "^0(?<nsn>[1-9]\\d{8,9})$",
+		 .actions = "replace,ton=international",
+		 .replace = "44${nsn}"},
+		{.kind = "regex",
+		 .match = "^8(\\d)(\\d)$",
+		 .actions = "replace",
+		 .replace = "${2}$1"},
+		{.kind = "regex",
+		 .match = "^7",
+		 .actions = "replace",
 		 .replace = "12127"},
-		{.kind = "regex", .match = "^6(\\d)?$", .actions = "replace",
+		{.kind = "regex",
+		 .match = "^6(\\d)?$",
+		 .actions = "replace",
 		 .replace = "5$1"},
-		{.kind = "regex", .match = "^4", .actions = "replace",
+		{.kind = "regex",
+		 .match = "^4",
+		 .actions = "replace",
 		 .replace = ""},
 		{.kind = "regex", .match = "55$", .actions = "ton=network"},
 	};
@@ -572,11 +594,17 @@ static void test_rules_regex(void **state)
 static void test_rules_conditions(void **state)
 {
 	static const struct dp_rule_row rows[] = {
-		{.kind = "prefix", .match = "0", .trunk = "carrier-a",
+		{.kind = "prefix",
+		 .match = "0",
+		 .trunk = "carrier-a",
 		 .actions = "strip=1,prepend=49"},
-		{.kind = "prefix", .match = "0", .ton = "national",
+		{.kind = "prefix",
+		 .match = "0",
+		 .ton = "national",
 		 .actions = "strip=1,ton=national"},
-		{.kind = "any", .trunk = "pbx", .ton = "subscriber",
+		{.kind = "any",
+		 .trunk = "pbx",
+		 .ton = "subscriber",
 		 .actions = "prepend=4930,ton=international"},
 		{.kind = "", .ton = "abbreviated", .actions = ""},
 		{.kind = "any", .actions = "npi=private"},
@@ -610,9 +638,11 @@ static void test_rules_conditions(void **state)
 static void test_rules_ton_pres(void **state)
 {
 	static const struct dp_rule_row rows[] = {
-		{.kind = "prefix", .match = "1",
+		{.kind = "prefix",
+		 .match = "1",
 		 .actions = "ton=national,npi=private,pres=restricted"},
-		{.kind = "prefix", .match = "2",
+		{.kind = "prefix",
+		 .match = "2",
 		 .actions = "pres=allowed,npi=unknown,ton=subscriber"},
 	};
 	struct dp_rules *rs = build_ok(rows, 2);
@@ -644,14 +674,22 @@ static void test_rules_order_continue(void **state)
 		{NULL, "223", UNK, 0, "223", UNK},
 	};
 	static const struct dp_rule_row chain[] = {
-		{.name = "strip00", .kind = "prefix", .match = "00",
+		{.name = "strip00",
+		 .kind = "prefix",
+		 .match = "00",
 		 .actions = "strip=2,continue"},
-		{.name = "never", .kind = "prefix", .match = "00",
+		{.name = "never",
+		 .kind = "prefix",
+		 .match = "00",
 		 .actions = "prepend=7"},
-		{.name = "intl", .kind = "pattern", .match = "_Z.",
+		{.name = "intl",
+		 .kind = "pattern",
+		 .match = "_Z.",
 		 .actions = "ton=international,continue"},
 		{.name = "all", .kind = "any", .actions = "prepend=1,continue"},
-		{.name = "again", .kind = "any", .actions = "prepend=2,continue"},
+		{.name = "again",
+		 .kind = "any",
+		 .actions = "prepend=2,continue"},
 		{.name = "stop", .kind = "any", .actions = "prepend=3"},
 		{.name = "after", .kind = "any", .actions = "prepend=4"},
 	};
@@ -667,8 +705,7 @@ static void test_rules_order_continue(void **state)
 	run_cases(first, TG_ARRAY_SIZE(first), c1, TG_ARRAY_SIZE(c1));
 	run_cases(chain, TG_ARRAY_SIZE(chain), c2, TG_ARRAY_SIZE(c2));
 	rs = build_ok(chain, TG_ARRAY_SIZE(chain));
-	assert_int_equal(dp_rules_apply(rs, NULL, &n, trace, sizeof(trace)),
-			 0);
+	assert_int_equal(dp_rules_apply(rs, NULL, &n, trace, sizeof(trace)), 0);
 	assert_non_null(strstr(trace, "rule 1 (strip00): prefix 00 matched "
 				      "0044 -> 44 (ton unknown, npi isdn, pres "
 				      "allowed), continue\n"));
@@ -695,16 +732,14 @@ static void test_rules_trace_nomatch(void **state)
 	struct dp_number n = num("123", NAT);
 	char trace[128];
 
-	assert_int_equal(dp_rules_apply(rs, NULL, &n, trace, sizeof(trace)),
-			 0);
+	assert_int_equal(dp_rules_apply(rs, NULL, &n, trace, sizeof(trace)), 0);
 	assert_string_equal(trace, "no rule matched 123\n");
 	assert_string_equal(n.digits, "123");
 	assert_int_equal(n.ton, NAT);
 	obj_deref(rs);
 	/* An empty rule set is valid and changes nothing. */
 	rs = build_ok(NULL, 0);
-	assert_int_equal(dp_rules_apply(rs, NULL, &n, trace, sizeof(trace)),
-			 0);
+	assert_int_equal(dp_rules_apply(rs, NULL, &n, trace, sizeof(trace)), 0);
 	assert_string_equal(n.digits, "123");
 	assert_int_equal(dp_rules_apply(NULL, NULL, &n, NULL, 0), EINVAL);
 	assert_int_equal(dp_rules_count(NULL), 0);
@@ -714,11 +749,18 @@ static void test_rules_trace_nomatch(void **state)
 static void test_rules_apply_errors(void **state)
 {
 	static const struct dp_rule_row rows[] = {
-		{.name = "long", .kind = "prefix", .match = "1",
+		{.name = "long",
+		 .kind = "prefix",
+		 .match = "1",
 		 .actions = "prepend=12345678901234567890"},
-		{.name = "sub", .kind = "regex", .match = "^2(\\d*)$",
-		 .actions = "replace", .replace = "$1$1$1"},
-		{.name = "bomb", .kind = "regex", .match = "^(\\d|\\d\\d)+$",
+		{.name = "sub",
+		 .kind = "regex",
+		 .match = "^2(\\d*)$",
+		 .actions = "replace",
+		 .replace = "$1$1$1"},
+		{.name = "bomb",
+		 .kind = "regex",
+		 .match = "^(\\d|\\d\\d)+$",
 		 .actions = "strip=1"},
 	};
 	struct dp_rules *rs = build_ok(rows, TG_ARRAY_SIZE(rows));
@@ -769,19 +811,29 @@ static const struct {
 	{{.kind = "regex", .match = "^(00"},
 	 "regex '^(00': missing closing parenthesis at offset 4"},
 	{{.kind = "regex", .match = "[9-0]"}, "at offset 3"},
-	{{.kind = "regex", .match = "^0", .actions = "replace",
+	{{.kind = "regex",
+	  .match = "^0",
+	  .actions = "replace",
 	  .replace = "$1"},
 	 "bad group reference at offset 0 (the regex has 0 groups)"},
-	{{.kind = "regex", .match = "^(0)", .actions = "replace",
+	{{.kind = "regex",
+	  .match = "^(0)",
+	  .actions = "replace",
 	  .replace = "44${x}"},
 	 "bad group reference at offset 2"},
-	{{.kind = "regex", .match = "^(0)", .actions = "replace",
+	{{.kind = "regex",
+	  .match = "^(0)",
+	  .actions = "replace",
 	  .replace = "$$"},
 	 "bad group reference at offset 0"},
-	{{.kind = "regex", .match = "^(0)", .actions = "replace",
+	{{.kind = "regex",
+	  .match = "^(0)",
+	  .actions = "replace",
 	  .replace = "${1"},
 	 "bad group reference"},
-	{{.kind = "regex", .match = "^(0)", .actions = "replace",
+	{{.kind = "regex",
+	  .match = "^(0)",
+	  .actions = "replace",
 	  .replace = "a$1"},
 	 "'a' at offset 0 is not a number character"},
 	{{.kind = "regex", .match = "^(0)", .replace = "$1"},
@@ -814,15 +866,14 @@ static const struct {
 	 "action 'continue' given twice"},
 	{{.kind = "prefix", .match = "0", .actions = "strip=1,,continue"},
 	 "empty item"},
-	{{.kind = "prefix", .match = "0", .actions = ",strip=1"},
-	 "empty item"},
+	{{.kind = "prefix", .match = "0", .actions = ",strip=1"}, "empty item"},
 	{{.kind = "prefix", .match = "0", .ton = "intl"}, "unknown TON 'intl'"},
 };
 
 static void test_rules_refused(void **state)
 {
-	static const struct dp_rule_row good = {.kind = "prefix", .match = "9",
-						.actions = "strip=1"};
+	static const struct dp_rule_row good = {
+		.kind = "prefix", .match = "9", .actions = "strip=1"};
 
 	for (size_t i = 0; i < TG_ARRAY_SIZE(bad_rows); i++) {
 		struct dp_rule_row rows[3] = {good, good, bad_rows[i].row};
@@ -830,8 +881,7 @@ static void test_rules_refused(void **state)
 		char err[256] = "", want[64];
 
 		snprintf(rows[2].name, sizeof(rows[2].name), "bad%zu", i);
-		assert_int_equal(dp_rules_build(&rs, rows, 3, err,
-						sizeof(err)),
+		assert_int_equal(dp_rules_build(&rs, rows, 3, err, sizeof(err)),
 				 EINVAL);
 		assert_null(rs);
 		snprintf(want, sizeof(want), "rule 3 (bad%zu): ", i);
@@ -845,7 +895,9 @@ static void test_rules_refused(void **state)
 static void test_rules_spaces_and_case(void **state)
 {
 	static const struct dp_rule_row rows[] = {
-		{.kind = "Prefix", .match = "0", .ton = "NATIONAL",
+		{.kind = "Prefix",
+		 .match = "0",
+		 .ton = "NATIONAL",
 		 .actions = " strip=1 , prepend=44 , pres=Restricted "},
 	};
 	struct dp_rules *rs = build_ok(rows, 1);
@@ -861,16 +913,13 @@ static void test_rules_spaces_and_case(void **state)
 		struct dp_rule_row bad = {.kind = "x"};
 		char msg[128];
 
-		assert_int_equal(dp_rules_build(&rs, &bad, 1, msg,
-						sizeof(msg)),
+		assert_int_equal(dp_rules_build(&rs, &bad, 1, msg, sizeof(msg)),
 				 EINVAL);
 		assert_string_equal(msg, "rule 1: unknown match kind 'x'");
-		assert_int_equal(dp_rules_build(&rs, &bad, 1, err,
-						sizeof(err)),
+		assert_int_equal(dp_rules_build(&rs, &bad, 1, err, sizeof(err)),
 				 EINVAL);
 		assert_string_equal(err, "rule 1:");
-		assert_int_equal(dp_rules_build(&rs, &bad, 1, NULL, 0),
-				 EINVAL);
+		assert_int_equal(dp_rules_build(&rs, &bad, 1, NULL, 0), EINVAL);
 	}
 }
 
@@ -883,13 +932,13 @@ static const struct {
 	int code;
 	enum dp_failure_class cls;
 } sip_classes[] = {
-	{0, R},   {400, R}, {401, R}, {402, R}, {403, F}, {404, F}, {405, R},
-	{406, R}, {407, R}, {408, R}, {410, F}, {413, R}, {414, R}, {415, R},
-	{416, R}, {420, R}, {421, R}, {422, R}, {423, R}, {429, R}, {480, F},
-	{481, R}, {482, R}, {483, R}, {484, F}, {485, F}, {486, F}, {487, F},
-	{488, R}, {491, R}, {493, R}, {499, R}, {500, R}, {501, R}, {502, R},
-	{503, R}, {504, R}, {505, R}, {513, R}, {580, R}, {599, R}, {600, F},
-	{603, F}, {604, F}, {606, F}, {699, F}, {180, F}, {200, F}, {302, F},
+	{0, R},	  {400, R}, {401, R},  {402, R}, {403, F}, {404, F}, {405, R},
+	{406, R}, {407, R}, {408, R},  {410, F}, {413, R}, {414, R}, {415, R},
+	{416, R}, {420, R}, {421, R},  {422, R}, {423, R}, {429, R}, {480, F},
+	{481, R}, {482, R}, {483, R},  {484, F}, {485, F}, {486, F}, {487, F},
+	{488, R}, {491, R}, {493, R},  {499, R}, {500, R}, {501, R}, {502, R},
+	{503, R}, {504, R}, {505, R},  {513, R}, {580, R}, {599, R}, {600, F},
+	{603, F}, {604, F}, {606, F},  {699, F}, {180, F}, {200, F}, {302, F},
 	{-1, R},  {700, R}, {1000, R},
 };
 
@@ -897,15 +946,15 @@ static const struct {
 	int code;
 	enum dp_failure_class cls;
 } q850_classes[] = {
-	{0, R},   {1, F},   {2, R},   {3, R},   {4, F},   {5, F},   {6, R},
-	{7, F},   {8, R},   {9, R},   {16, F},  {17, F},  {18, F},  {19, F},
-	{20, F},  {21, F},  {22, F},  {23, F},  {25, R},  {26, F},  {27, F},
-	{28, F},  {29, R},  {30, F},  {31, F},  {34, R},  {35, R},  {38, R},
-	{39, R},  {40, R},  {41, R},  {42, R},  {43, R},  {44, R},  {46, R},
-	{47, R},  {49, R},  {50, R},  {53, R},  {55, F},  {57, R},  {58, R},
-	{62, R},  {63, R},  {65, R},  {66, R},  {69, R},  {70, R},  {79, R},
-	{81, R},  {82, R},  {83, R},  {84, R},  {85, R},  {86, R},  {87, F},
-	{88, F}, {90, R}, {91, R}, {95, R}, {96, R},  {97, R},  {98, R},
+	{0, R},	  {1, F},   {2, R},   {3, R},	{4, F},	  {5, F},   {6, R},
+	{7, F},	  {8, R},   {9, R},   {16, F},	{17, F},  {18, F},  {19, F},
+	{20, F},  {21, F},  {22, F},  {23, F},	{25, R},  {26, F},  {27, F},
+	{28, F},  {29, R},  {30, F},  {31, F},	{34, R},  {35, R},  {38, R},
+	{39, R},  {40, R},  {41, R},  {42, R},	{43, R},  {44, R},  {46, R},
+	{47, R},  {49, R},  {50, R},  {53, R},	{55, F},  {57, R},  {58, R},
+	{62, R},  {63, R},  {65, R},  {66, R},	{69, R},  {70, R},  {79, R},
+	{81, R},  {82, R},  {83, R},  {84, R},	{85, R},  {86, R},  {87, F},
+	{88, F},  {90, R},  {91, R},  {95, R},	{96, R},  {97, R},  {98, R},
 	{99, R},  {100, R}, {101, R}, {102, R}, {103, R}, {110, R}, {111, R},
 	{127, R}, {128, R}, {-5, R},
 };
@@ -916,18 +965,18 @@ static void test_failover_builtin(void **state)
 		if (dp_failover_sip(sip_classes[i].code) != sip_classes[i].cls)
 			fail_msg("SIP %d: want %s", sip_classes[i].code,
 				 sip_classes[i].cls == R ? "route" : "final");
-		assert_int_equal(dp_failover_class_sip(NULL,
-						       sip_classes[i].code),
-				 sip_classes[i].cls);
+		assert_int_equal(
+			dp_failover_class_sip(NULL, sip_classes[i].code),
+			sip_classes[i].cls);
 	}
 	for (size_t i = 0; i < TG_ARRAY_SIZE(q850_classes); i++) {
 		if (dp_failover_q850(q850_classes[i].code) !=
 		    q850_classes[i].cls)
 			fail_msg("Q.850 %d: want %s", q850_classes[i].code,
 				 q850_classes[i].cls == R ? "route" : "final");
-		assert_int_equal(dp_failover_class_q850(NULL,
-							q850_classes[i].code),
-				 q850_classes[i].cls);
+		assert_int_equal(
+			dp_failover_class_q850(NULL, q850_classes[i].code),
+			q850_classes[i].cls);
 	}
 	/* Every cause is one or the other; none is left out of range. */
 	for (int c = 0; c <= 255; c++) {
@@ -948,8 +997,7 @@ static void test_failover_overrides(void **state)
 	struct dp_failover *fo = NULL;
 	char err[160];
 
-	assert_int_equal(dp_failover_build(&fo, items, 4, err, sizeof(err)),
-			 0);
+	assert_int_equal(dp_failover_build(&fo, items, 4, err, sizeof(err)), 0);
 	assert_int_equal(dp_failover_class_sip(fo, 503), F);
 	assert_int_equal(dp_failover_class_sip(fo, 502), R);
 	assert_int_equal(dp_failover_class_sip(fo, 0), F);
@@ -1011,15 +1059,15 @@ static void test_failover_refused(void **state)
 {
 	for (size_t i = 0; i < TG_ARRAY_SIZE(bad_items); i++) {
 		struct dp_failover *fo = NULL;
-		const char *const items[2] = {
-			bad_items[i].items[0],
-			bad_items[i].items[1] ? bad_items[i].items[1]
-					      : "q850:17=final"};
+		const char *const items[2] = {bad_items[i].items[0],
+					      bad_items[i].items[1]
+						      ? bad_items[i].items[1]
+						      : "q850:17=final"};
 		char err[200] = "";
 
-		assert_int_equal(dp_failover_build(&fo, items, 2, err,
-						   sizeof(err)),
-				 EINVAL);
+		assert_int_equal(
+			dp_failover_build(&fo, items, 2, err, sizeof(err)),
+			EINVAL);
 		assert_null(fo);
 		if (!strstr(err, bad_items[i].msg))
 			fail_msg("case %zu: got '%s', want '%s'", i, err,
@@ -1034,9 +1082,9 @@ static void test_failover_result(void **state)
 		struct dp_attempt_result r;
 		enum dp_failure_class cls;
 	} c[] = {
-		{{503, 17}, F}, {{480, 34}, R}, {{503, 0}, R}, {{486, 0}, F},
-		{{0, 0}, R},    {{0, 41}, R},   {{0, 16}, F},  {{404, 3}, R},
-		{{404, 1}, F},  {{404, 0}, F},  {{502, 27}, F},
+		{{503, 17}, F}, {{480, 34}, R}, {{503, 0}, R},	{{486, 0}, F},
+		{{0, 0}, R},	{{0, 41}, R},	{{0, 16}, F},	{{404, 3}, R},
+		{{404, 1}, F},	{{404, 0}, F},	{{502, 27}, F},
 	};
 	struct dp_failover *fo;
 
@@ -1189,8 +1237,7 @@ static void test_emergency_check(void **state)
 	assert_int_equal(dp_emergency_check(&t_letters, err, sizeof(err)),
 			 EINVAL);
 	assert_non_null(strstr(err, "emergency entry 1 (91a)"));
-	assert_int_equal(dp_emergency_check(&t_none, err, sizeof(err)),
-			 EINVAL);
+	assert_int_equal(dp_emergency_check(&t_none, err, sizeof(err)), EINVAL);
 	assert_non_null(strstr(err, "emergency entry 2 (912)"));
 	assert_int_equal(dp_emergency_check(&t_nosvc, err, sizeof(err)),
 			 EINVAL);
@@ -1209,8 +1256,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_format_passthrough, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_patterns, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_patterns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_prefix, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rules_pattern, setup,
@@ -1223,8 +1269,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rules_order_continue,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rules_trace_nomatch,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules_trace_nomatch, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rules_apply_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rules_refused, setup,
