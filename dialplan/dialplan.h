@@ -38,5 +38,7 @@ int dp_is_digits(const char *s);
 
 /* Numbers, manipulation rules, failover classes, the emergency class. */
 #include "dialplan/rules.h"
+/* Rate decks and least-cost routing. */
+#include "dialplan/lcr.h"
 
 #endif

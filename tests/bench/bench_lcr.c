@@ -85,6 +85,19 @@ static size_t gen_prefixes(uint64_t **out, size_t want)
 	uint64_t *v = malloc(cap * sizeof(*v));
 
 	while (v && n < want) {
+		if (n) {
+			/* Short prefixes collide often: draw more next time
+			 * (bounded: the space of 3-9 digit prefixes is huge). */
+			uint64_t *nv = realloc(v, 2 * cap * sizeof(*v));
+
+			if (!nv || cap > 64 * want) {
+				free(nv ? nv : v);
+				v = NULL;
+				break;
+			}
+			v = nv;
+			cap *= 2;
+		}
 		n = 0;
 		for (size_t i = 0; i < cap; i++) {
 			const char *cc = ccs[rnd(TG_ARRAY_SIZE(ccs))];
