@@ -1,9 +1,10 @@
-/* pstnsim/audio.c  G.711 tables, tone generator and Goertzel meter */
+/* pstnsim/audio.c  Tone generator and Goertzel meter (G.711 from media/) */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/media.h"
 #include "pstnsim/pstnsim.h"
 
 #define RATE 8000
@@ -11,91 +12,14 @@
 
 static int16_t lin_of[256];     /* decode table of the span's law */
 static uint8_t *tone;           /* one second of the tone, already encoded */
-static bool alaw;
+static enum media_law law;
 static double g_coeff;          /* 2 cos(w) of the Goertzel filter */
-
-static int16_t ulaw_decode(uint8_t u)
-{
-	int t;
-
-	u = (uint8_t)~u;
-	t = ((u & 0x0f) << 3) + 0x84;
-	t <<= (u & 0x70) >> 4;
-	return (int16_t)((u & 0x80) ? 0x84 - t : t - 0x84);
-}
-
-static int16_t alaw_decode(uint8_t a)
-{
-	int t, seg;
-
-	a ^= 0x55;
-	t = (a & 0x0f) << 4;
-	seg = (a & 0x70) >> 4;
-	if (seg == 0)
-		t += 8;
-	else
-		t = (t + 0x108) << (seg - 1);
-	return (int16_t)((a & 0x80) ? t : -t);
-}
-
-static int seg_of(int v, const int *ends, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (v <= ends[i])
-			return i;
-	return n;
-}
-
-static uint8_t ulaw_encode(int16_t pcm)
-{
-	static const int ends[8] = {0xff, 0x1ff, 0x3ff, 0x7ff,
-				    0xfff, 0x1fff, 0x3fff, 0x7fff};
-	int v = pcm, mask, seg;
-
-	if (v < 0) {
-		v = -v;
-		mask = 0x7f;
-	} else {
-		mask = 0xff;
-	}
-	v += 0x84;
-	if (v > 0x7fff)
-		v = 0x7fff;
-	seg = seg_of(v, ends, 8);
-	if (seg >= 8)
-		return (uint8_t)(0x7f ^ mask);
-	return (uint8_t)(((seg << 4) | ((v >> (seg + 3)) & 0x0f)) ^ mask);
-}
-
-static uint8_t alaw_encode(int16_t pcm)
-{
-	static const int ends[8] = {0x1f, 0x3f, 0x7f, 0xff,
-				    0x1ff, 0x3ff, 0x7ff, 0xfff};
-	int v = pcm >> 3, mask, seg, a;
-
-	if (v >= 0) {
-		mask = 0xd5;
-	} else {
-		mask = 0x55;
-		v = -v - 1;
-	}
-	seg = seg_of(v, ends, 8);
-	if (seg >= 8)
-		return (uint8_t)(0x7f ^ mask);
-	a = seg << 4;
-	if (seg < 2)
-		a |= (v >> 1) & 0x0f;
-	else
-		a |= (v >> seg) & 0x0f;
-	return (uint8_t)(a ^ mask);
-}
 
 int ps_audio_init(const struct ps_conf *conf)
 {
-	alaw = conf->e1;
+	law = conf->e1 ? MEDIA_PCMA : MEDIA_PCMU;
 	for (int i = 0; i < 256; i++)
-		lin_of[i] = alaw ? alaw_decode((uint8_t)i)
-				 : ulaw_decode((uint8_t)i);
+		lin_of[i] = media_g711_decode(law, (uint8_t)i);
 
 	/* A whole-Hz tone repeats exactly after one second at 8 kHz, so one
 	 * encoded second replaces a sin() per sample per call. */
@@ -107,7 +31,7 @@ int ps_audio_init(const struct ps_conf *conf)
 			   sin(2.0 * M_PI * conf->tone_hz * i / RATE);
 		int16_t v = (int16_t)lrint(s);
 
-		tone[i] = alaw ? alaw_encode(v) : ulaw_encode(v);
+		tone[i] = media_g711_encode(law, v);
 	}
 	g_coeff = 2.0 * cos(2.0 * M_PI * conf->detect_hz / RATE);
 	return 0;
@@ -121,7 +45,7 @@ void ps_audio_close(void)
 
 uint8_t ps_audio_silence(void)
 {
-	return alaw ? 0xd5 : 0xff;
+	return media_g711_silence(law);
 }
 
 void ps_audio_tone(uint8_t *out, uint32_t *phase)
