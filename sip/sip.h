@@ -19,7 +19,7 @@ struct event_base;
 struct sip_ua;
 struct sip_leg;
 
-/* Audio description taken from or put into SDP (G.711 only for now). */
+/* Audio description taken from or put into SDP (G.711: PCMU, PCMA). */
 struct sip_media {
 	char addr[64];  /* connection address */
 	uint16_t port;
