@@ -174,17 +174,37 @@ void bridge_rx(struct worker *w, struct bridge *b)
 /* Worker side of the teardown: fold the counters, close the sockets. */
 void bridge_finish(struct bridge *b)
 {
-	rx_close_ssrc(b);
-	b->st.underruns = b->jb.underruns;
-	b->st.jb_drops = b->jb.drops;
-	b->rtp = obj_deref(b->rtp);
-	b->fd = -1;
+	switch (b->type) {
+	case BRIDGE_RTP:
+		rx_close_ssrc(b);
+		b->st.underruns = b->jb.underruns;
+		b->st.jb_drops = b->jb.drops;
+		b->rtp = obj_deref(b->rtp);
+		b->fd = -1;
+		break;
+	case BRIDGE_RELAY:
+		relay_finish(b);
+		break;
+	case BRIDGE_TDM:
+		xconn_finish(b);
+		break;
+	}
 }
 
 void bridge_free(struct bridge *b)
 {
 	if (!b)
 		return;
-	obj_deref(b->rtp);
+	switch (b->type) {
+	case BRIDGE_RTP:
+		obj_deref(b->rtp);
+		break;
+	case BRIDGE_RELAY:
+		obj_deref(b->relay.rtp[0]);
+		obj_deref(b->relay.rtp[1]);
+		break;
+	case BRIDGE_TDM:
+		break;
+	}
 	free(b);
 }

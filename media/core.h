@@ -23,6 +23,7 @@ enum src_kind {
 	SRC_CMD = 1,
 	SRC_SPAN,
 	SRC_BRIDGE,
+	SRC_RELAY,              /* one endpoint of a relay */
 };
 
 enum cmd_type {
@@ -31,6 +32,14 @@ enum cmd_type {
 	CMD_BRIDGE_START,
 	CMD_BRIDGE_UPDATE,
 	CMD_BRIDGE_STOP,
+	CMD_XEND_START,         /* one timeslot of a TDM <-> TDM bridge */
+	CMD_XEND_STOP,
+};
+
+enum bridge_type {
+	BRIDGE_RTP,             /* timeslot <-> RTP (bridge.c) */
+	BRIDGE_RELAY,           /* RTP <-> RTP (relay.c) */
+	BRIDGE_TDM,             /* timeslot <-> timeslot (xconn.c) */
 };
 
 /* A command for one worker.  Start/stop/add/remove are embedded in their
@@ -42,6 +51,8 @@ struct cmd {
 	bool *acked;            /* set under the queue lock when processed */
 	struct span *span;
 	struct bridge *bridge;
+	struct xend *xend;
+	unsigned side;          /* relay update: 0 = a, 1 = b */
 	struct sockaddr_storage remote;
 	socklen_t remote_len;
 	enum media_law law;
@@ -60,50 +71,159 @@ struct span {
 	struct cmd cmd_remove;
 };
 
+/* ---- RTP <-> RTP relay (relay.c) ----------------------------------------- */
+
+/* What an endpoint's epoll event points at. */
+struct relay_port {
+	enum src_kind kind;     /* SRC_RELAY */
+	struct bridge *b;
+	unsigned idx;           /* 0 = endpoint a, 1 = endpoint b */
+};
+
+struct relay_side {
+	struct sockaddr_storage remote;
+	socklen_t remote_len;   /* 0: hold what would go there */
+	enum media_law law;
+	unsigned ptime;
+};
+
+/* One direction: packets in on endpoint i, out of endpoint 1 - i.  The
+ * outgoing stream keeps its own SSRC; seq and ts are the incoming ones
+ * plus offsets that are re-chosen (rebased) whenever the incoming
+ * timeline breaks, so the outgoing one never does. */
+struct relay_dir {
+	/* incoming source */
+	bool sync;
+	uint32_t ssrc;
+	uint16_t max_seq;       /* highest sequence number seen */
+	uint32_t max_ts;        /* its timestamp */
+	uint64_t win;           /* bit k: max_seq - k arrived (duplicates) */
+	uint64_t in_ns;         /* when max_seq arrived */
+	int64_t max_ext, base_ext;
+	uint64_t seen;          /* packets of this source, duplicates not */
+
+	/* outgoing stream */
+	bool sent;              /* out_seq/out_ts hold a packet mapped */
+	uint32_t out_ssrc;
+	uint16_t seq_off;
+	uint32_t ts_off;
+	uint16_t out_seq;       /* of the newest packet mapped */
+	uint32_t out_ts;
+	uint32_t out_samples;   /* its length in samples (G.711), else 160 */
+	uint64_t out_ns;        /* when it was mapped */
+};
+
+struct relay {
+	struct relay_port port[2];
+	struct media_rtp *rtp[2];
+	int fd[2];
+	struct relay_side side[2]; /* side i: remote of endpoint i */
+	struct relay_dir dir[2];   /* dir i: in on endpoint i */
+};
+
+/* ---- timeslot <-> timeslot (xconn.c) -------------------------------------- */
+
+#define XC_RING 4               /* frames per direction; a power of two */
+#define XC_WINDOW 25            /* frames over which a standing delay is
+				 * measured before it is trimmed */
+
+struct xframe {
+	uint8_t law;            /* of the span that produced it */
+	uint8_t pcm[MEDIA_FRAME_SAMPLES];
+};
+
+/* Single producer (the worker of one timeslot), single consumer (the
+ * worker of the other).  head is written only by the producer, tail only
+ * by the consumer; each publishes with release and reads the other's
+ * index with acquire, so a frame's octets are complete before they are
+ * read and not overwritten before they were. */
+struct xring {
+	atomic_uint head;
+	struct xframe f[XC_RING];
+	atomic_uint tail;
+};
+
+/* One timeslot of a TDM <-> TDM bridge.  Immutable after start except the
+ * worker-owned part, which only the worker of span_id touches. */
+struct xend {
+	struct bridge *b;
+	unsigned idx;           /* produces into ring[idx] */
+	int span_id;
+	unsigned chan;
+	unsigned widx;
+	struct cmd cmd_start;
+	struct cmd cmd_stop;
+
+	/* Owned by the worker of span_id. */
+	struct span *span;      /* NULL while its span is absent */
+	struct xend *prev, *next; /* worker's list */
+	bool started;           /* has played a frame from the other end */
+	unsigned win_n;
+	unsigned win_min;       /* fewest frames left after a pop */
+	uint64_t frames;
+	uint64_t underruns;
+	uint64_t drops;
+};
+
+struct xconn {
+	struct xend end[2];
+	struct xring ring[2];   /* ring[i]: what end i hears, to end 1 - i */
+	atomic_uint live;       /* ends not yet stopped by their worker */
+};
+
 struct bridge {
 	enum src_kind kind;     /* SRC_BRIDGE */
+	enum bridge_type type;
 
 	/* Set on the signalling thread before the start command; read-only
 	 * afterwards, except hnext which only that thread uses. */
 	uint32_t id;
 	unsigned widx;
-	int span_id;
-	unsigned chan;
+	int span_id;            /* BRIDGE_RTP */
+	unsigned chan;          /* BRIDGE_RTP */
 	int family;             /* of the RTP socket */
 	void *cookie;
 	struct bridge *hnext;
-	struct cmd cmd_start;
+	struct cmd cmd_start;   /* BRIDGE_RTP, BRIDGE_RELAY */
 	struct cmd cmd_stop;
 
-	/* Owned by the worker once started. */
-	struct media_rtp *rtp;
-	int fd;
-	struct span *span;      /* NULL while its span is absent */
-	struct bridge *prev, *next;
+	/* Owned by the worker once started (both workers' shares of a
+	 * BRIDGE_TDM are in its xends). */
+	struct bridge *prev, *next; /* worker's list (not BRIDGE_TDM) */
 	struct bridge *znext;   /* worker's reap list, then the done list */
 	bool stopped;
-
-	struct sockaddr_storage remote;
-	socklen_t remote_len;
-	enum media_law rtp_law;
-	enum media_law span_law;
-	const uint8_t *tx_conv; /* span law -> RTP law */
-	const uint8_t *rx_conv; /* RTP law -> span law */
-
-	unsigned tx_samples;    /* per RTP packet */
-	unsigned tx_fill;
-	struct rtp_hdr tx;
-
-	bool rx_sync;
-	uint32_t rx_ssrc;
-	uint16_t rx_last_seq;
-	int64_t rx_max_ext;     /* extended highest sequence number */
-	int64_t rx_base_ext;
-	uint64_t rx_seen;       /* packets of this SSRC, late ones too */
-
 	struct media_stats st;
-	struct jbuf jb;
-	uint8_t pkt[RTP_HDR_LEN + MEDIA_MAX_PKT_SAMPLES];
+
+	union {
+		struct {        /* BRIDGE_RTP */
+			struct media_rtp *rtp;
+			int fd;
+			struct span *span; /* NULL while its span is absent */
+
+			struct sockaddr_storage remote;
+			socklen_t remote_len;
+			enum media_law rtp_law;
+			enum media_law span_law;
+			const uint8_t *tx_conv; /* span law -> RTP law */
+			const uint8_t *rx_conv; /* RTP law -> span law */
+
+			unsigned tx_samples; /* per RTP packet */
+			unsigned tx_fill;
+			struct rtp_hdr tx;
+
+			bool rx_sync;
+			uint32_t rx_ssrc;
+			uint16_t rx_last_seq;
+			int64_t rx_max_ext; /* extended highest seq */
+			int64_t rx_base_ext;
+			uint64_t rx_seen; /* this SSRC, late ones too */
+
+			struct jbuf jb;
+			uint8_t pkt[RTP_HDR_LEN + MEDIA_MAX_PKT_SAMPLES];
+		};
+		struct relay relay;     /* BRIDGE_RELAY */
+		struct xconn xc;        /* BRIDGE_TDM */
+	};
 };
 
 struct media_rtp {
@@ -130,11 +250,15 @@ struct worker {
 	struct span *spans;
 	struct span *dead_spans;
 	struct bridge *bridges;
+	struct xend *xends;
 	struct bridge *zombies;
 
 	struct mmsghdr msgs[RX_VLEN];
 	struct iovec iov[RX_VLEN];
+	struct sockaddr_storage rxname[RX_VLEN]; /* senders, for relays */
 	uint8_t rxbuf[RX_VLEN][RX_BUFSZ];
+	struct mmsghdr txmsgs[RX_VLEN];        /* relays: one batch out */
+	struct iovec txiov[RX_VLEN];
 };
 
 /* What the signalling thread knows of a span (kept after removal so a
@@ -154,6 +278,7 @@ struct media_engine {
 	struct worker **workers;
 	unsigned nworkers;
 	unsigned span_rr;
+	unsigned relay_rr;      /* worker for the next relay */
 	media_bridge_done_h *done;
 
 	int done_fd;
@@ -183,6 +308,17 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out);
 void bridge_rx(struct worker *w, struct bridge *b);
 void bridge_finish(struct bridge *b);
 void bridge_free(struct bridge *b);
+
+/* relay.c */
+void relay_rx(struct worker *w, struct relay_port *p);
+void relay_update(struct bridge *b, const struct cmd *c);
+void relay_finish(struct bridge *b);
+
+/* xconn.c: the timeslot's frame in, its answer out (span's worker). */
+void xconn_frame(struct bridge *b, const struct span *sp, unsigned chan,
+		 const uint8_t *in, uint8_t *out);
+struct xend *xconn_end(struct bridge *b, int span_id, unsigned chan);
+void xconn_finish(struct bridge *b);
 
 /* engine.c: the worker hands a finished bridge to the signalling side. */
 void engine_done_push(struct media_engine *me, struct bridge *list);

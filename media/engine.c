@@ -319,6 +319,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	if (!b)
 		return ENOMEM;
 	b->kind = SRC_BRIDGE;
+	b->type = BRIDGE_RTP;
 	b->id = bridge_new_id(me);
 	b->widx = ref->widx;
 	b->span_id = prm->span_id;
@@ -363,6 +364,8 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	b = bridge_find(me, id);
 	if (!b)
 		return ENOENT;
+	if (b->type != BRIDGE_RTP)
+		return EINVAL;
 	err = params_check(prm, b->family);
 	if (err)
 		return err;
@@ -380,10 +383,19 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	return 0;
 }
 
+static void busy_clear(struct media_engine *me, int span_id, unsigned chan,
+		       uint32_t id)
+{
+	struct span_ref *ref = span_ref_find(me, span_id);
+
+	if (ref && chan <= ref->busy_len && ref->busy[chan] == id)
+		ref->busy[chan] = 0;
+}
+
 int media_bridge_stop(struct media_engine *me, uint32_t id)
 {
 	struct bridge **pp, *b;
-	struct span_ref *ref;
+	struct xend *e;
 
 	if (!me)
 		return EINVAL;
@@ -393,12 +405,220 @@ int media_bridge_stop(struct media_engine *me, uint32_t id)
 	if (!b)
 		return ENOENT;
 	*pp = b->hnext;
-	ref = span_ref_find(me, b->span_id);
-	if (ref && b->chan <= ref->busy_len && ref->busy[b->chan] == id)
-		ref->busy[b->chan] = 0;
 	gw_dbg(GW_DBG_MEDIA, "bridge %u: stop", id);
-	/* The timeslot is free for a new bridge at once: a start for it goes
+	/* A timeslot is free for a new bridge at once: a start for it goes
 	 * to the same worker's queue behind this stop. */
-	worker_post(me->workers[b->widx], &b->cmd_stop);
+	switch (b->type) {
+	case BRIDGE_RTP:
+		busy_clear(me, b->span_id, b->chan, id);
+		/* fall through */
+	case BRIDGE_RELAY:
+		worker_post(me->workers[b->widx], &b->cmd_stop);
+		break;
+	case BRIDGE_TDM:
+		for (e = b->xc.end; e < b->xc.end + 2; e++) {
+			busy_clear(me, e->span_id, e->chan, id);
+			worker_post(me->workers[e->widx], &e->cmd_stop);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* ---- relays ----------------------------------------------------------- */
+
+static int side_check(const struct media_relay_side *s, int family)
+{
+	if (!law_valid(s->law))
+		return EINVAL;
+	if (s->ptime && (s->ptime % 10 || s->ptime > MEDIA_MAX_PTIME))
+		return EINVAL;
+	if (s->remote_len > sizeof(s->remote))
+		return EINVAL;
+	if (s->remote_len && s->remote.ss_family != family)
+		return EAFNOSUPPORT;
+	return 0;
+}
+
+static void side_set(struct relay_side *rs, const struct media_relay_side *s)
+{
+	memcpy(&rs->remote, &s->remote, s->remote_len);
+	rs->remote_len = s->remote_len;
+	rs->law = s->law;
+	rs->ptime = s->ptime ? s->ptime : 20;
+}
+
+static void bridge_register(struct media_engine *me, struct bridge *b,
+			    uint32_t *idp)
+{
+	b->id = bridge_new_id(me);
+	b->hnext = *hash_slot(me, b->id);
+	*hash_slot(me, b->id) = b;
+	*idp = b->id;
+}
+
+int media_relay_start(struct media_engine *me, uint32_t *idp,
+		      struct media_rtp *a, const struct media_relay_side *sa,
+		      struct media_rtp *b, const struct media_relay_side *sb,
+		      void *cookie)
+{
+	struct media_rtp *ep[2] = {a, b};
+	const struct media_relay_side *sides[2] = {sa, sb};
+	struct {
+		uint32_t ssrc, ts;
+		uint16_t seq;
+	} rnd[2];
+	struct bridge *br;
+	struct relay *r;
+	unsigned i;
+	int err;
+
+	if (!me || !idp || !a || !b || !sa || !sb || a == b)
+		return EINVAL;
+	err = side_check(sa, a->family);
+	if (!err)
+		err = side_check(sb, b->family);
+	if (err)
+		return err;
+	/* RFC 3550 5.1: random initial sequence, timestamp and SSRC for
+	 * each outgoing stream. */
+	err = tg_random(rnd, sizeof(rnd));
+	if (err)
+		return err;
+	br = calloc(1, sizeof(*br));
+	if (!br)
+		return ENOMEM;
+	br->kind = SRC_BRIDGE;
+	br->type = BRIDGE_RELAY;
+	br->widx = me->relay_rr++ % me->nworkers;
+	br->cookie = cookie;
+	br->family = a->family;
+	r = &br->relay;
+	for (i = 0; i < 2; i++) {
+		struct relay_dir *d = &r->dir[i];
+
+		r->port[i] = (struct relay_port){SRC_RELAY, br, i};
+		r->rtp[i] = ep[i];
+		r->fd[i] = ep[i]->fd;
+		side_set(&r->side[i], sides[i]);
+		/* dir i leaves through endpoint 1 - i */
+		d->out_ssrc = rnd[1 - i].ssrc;
+		d->out_seq = rnd[1 - i].seq;
+		d->out_ts = rnd[1 - i].ts;
+		d->out_samples = MEDIA_FRAME_SAMPLES;
+	}
+	if (r->dir[0].out_ssrc == r->dir[1].out_ssrc)
+		r->dir[0].out_ssrc ^= 0x5a5a5a5a;
+	br->cmd_start.type = CMD_BRIDGE_START;
+	br->cmd_start.bridge = br;
+	br->cmd_stop.type = CMD_BRIDGE_STOP;
+	br->cmd_stop.bridge = br;
+	bridge_register(me, br, idp);
+	gw_dbg(GW_DBG_MEDIA, "relay %u: start ports %u <-> %u", br->id,
+	       a->port, b->port);
+	worker_post(me->workers[br->widx], &br->cmd_start);
+	return 0;
+}
+
+int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
+		       const struct media_relay_side *s)
+{
+	struct bridge *b;
+	struct cmd *c;
+	int err;
+
+	if (!me || !s || side > 1)
+		return EINVAL;
+	b = bridge_find(me, id);
+	if (!b)
+		return ENOENT;
+	if (b->type != BRIDGE_RELAY)
+		return EINVAL;
+	err = side_check(s, b->relay.rtp[side]->family);
+	if (err)
+		return err;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_BRIDGE_UPDATE;
+	c->heap = true;
+	c->bridge = b;
+	c->side = side;
+	memcpy(&c->remote, &s->remote, s->remote_len);
+	c->remote_len = s->remote_len;
+	c->law = s->law;
+	c->ptime = s->ptime ? s->ptime : 20;
+	worker_post(me->workers[b->widx], c);
+	return 0;
+}
+
+/* ---- timeslot <-> timeslot -------------------------------------------- */
+
+static int slot_check(struct span_ref **refp, struct media_engine *me,
+		      int span_id, unsigned chan)
+{
+	struct span_ref *ref = span_ref_find(me, span_id);
+
+	if (!ref || !ref->sp)
+		return ENOENT;
+	if (chan < 1 || chan > ref->nchan)
+		return EINVAL;
+	if (ref->busy[chan])
+		return EBUSY;
+	*refp = ref;
+	return 0;
+}
+
+int media_tdm_bridge_start(struct media_engine *me, uint32_t *idp,
+			   int span_a, unsigned chan_a, int span_b,
+			   unsigned chan_b, void *cookie)
+{
+	struct span_ref *ref[2];
+	const int span[2] = {span_a, span_b};
+	const unsigned chan[2] = {chan_a, chan_b};
+	struct bridge *b;
+	unsigned i;
+	int err;
+
+	if (!me || !idp || (span_a == span_b && chan_a == chan_b))
+		return EINVAL;
+	for (i = 0; i < 2; i++) {
+		err = slot_check(&ref[i], me, span[i], chan[i]);
+		if (err)
+			return err;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return ENOMEM;
+	b->kind = SRC_BRIDGE;
+	b->type = BRIDGE_TDM;
+	b->cookie = cookie;
+	atomic_init(&b->xc.live, 2);
+	atomic_init(&b->xc.ring[0].head, 0);
+	atomic_init(&b->xc.ring[0].tail, 0);
+	atomic_init(&b->xc.ring[1].head, 0);
+	atomic_init(&b->xc.ring[1].tail, 0);
+	bridge_register(me, b, idp);
+	for (i = 0; i < 2; i++) {
+		struct xend *e = &b->xc.end[i];
+
+		e->b = b;
+		e->idx = i;
+		e->span_id = span[i];
+		e->chan = chan[i];
+		e->widx = ref[i]->widx;
+		e->cmd_start.type = CMD_XEND_START;
+		e->cmd_start.xend = e;
+		e->cmd_stop.type = CMD_XEND_STOP;
+		e->cmd_stop.xend = e;
+		ref[i]->busy[chan[i]] = b->id;
+	}
+	gw_dbg(GW_DBG_MEDIA, "bridge %u: start span %d/%u <-> %d/%u", b->id,
+	       span_a, chan_a, span_b, chan_b);
+	/* The mutex of each queue publishes the whole bridge to its
+	 * worker. */
+	for (i = 0; i < 2; i++)
+		worker_post(me->workers[b->xc.end[i].widx],
+			    &b->xc.end[i].cmd_start);
 	return 0;
 }

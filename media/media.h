@@ -43,7 +43,13 @@ struct media_tdm_io {
 struct media_engine;
 struct media_rtp;
 
-/** Counters of one bridge, read when it stops. */
+/**
+ * Counters of one bridge, read when it stops.  A relay counts both
+ * directions together and has no TDM counters; a TDM <-> TDM bridge has
+ * only tdm_frames (both timeslots), underruns (frames played as silence
+ * because the other side had nothing) and jb_drops (frames dropped: ring
+ * full, or a standing extra frame of delay trimmed).
+ */
 struct media_stats {
 	uint64_t rtp_tx;       /* RTP packets sent */
 	uint64_t rtp_rx;       /* RTP packets received and accepted */
@@ -51,10 +57,15 @@ struct media_stats {
 	uint64_t rtp_late;     /* arrived too late or duplicate, dropped */
 	uint64_t tdm_frames;   /* 20 ms TDM frames seen while bridged */
 	uint64_t underruns;    /* frames played as silence: buffer empty */
-	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...) */
+	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...);
+				* relay: RTCP-looking and empty packets */
 	uint64_t rtp_bad;      /* malformed or oversized packets */
 	uint64_t jb_drops;     /* times buffered audio was dropped to keep
 				* the delay bounded (far clock fast, burst) */
+	uint64_t rtp_held;     /* relay: valid RTP dropped because the
+				* other side's remote was not known yet */
+	uint64_t rtp_foreign;  /* relay: accepted from an address other
+				* than the side's remote (no latching yet) */
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a
@@ -112,11 +123,78 @@ struct media_bridge_params {
 int media_bridge_start(struct media_engine *me, uint32_t *idp,
 		       struct media_rtp *rtp,
 		       const struct media_bridge_params *prm, void *cookie);
-/** Change the far end (remote address or law) of a running bridge. */
+/** Change the far end (remote address or law) of a running bridge.
+ * EINVAL for a relay or a TDM <-> TDM bridge. */
 int media_bridge_update(struct media_engine *me, uint32_t id,
 			const struct media_bridge_params *prm);
 /** Stop a bridge; its socket closes on the worker; done follows. */
 int media_bridge_stop(struct media_engine *me, uint32_t id);
+
+/* ---- RTP <-> RTP relays (SIP -> SIP calls) ------------------------------ */
+
+/** One side of a relay: where its far end listens and what it takes. */
+struct media_relay_side {
+	struct sockaddr_storage remote; /* where to send this side's RTP */
+	socklen_t remote_len;           /* 0 = not known yet: hold */
+	enum media_law law;             /* payload type toward this side */
+	unsigned ptime;                 /* ms; 20 */
+};
+
+/**
+ * Relay RTP between @p a and @p b: what side a's far end sends to @p a
+ * goes out of @p b to side b's remote, and back.  Each side has its own
+ * SSRC, sequence and timestamp (a B2BUA hides one leg from the other);
+ * G.711 payloads are converted when the laws differ; gaps and marker
+ * bits carry over.  Takes ownership of both endpoints; on error both
+ * are still the caller's.  Stopped with media_bridge_stop().
+ *
+ * Packet by packet, with no buffering and no repacketising (ptime is
+ * checked and kept, not used):
+ * - PT 0/8 payloads are converted to the receiving side's law (whatever
+ *   the sender negotiated); any other PT (telephone-event, CN) passes
+ *   with PT and payload unchanged.  CSRCs, extensions and padding are
+ *   not forwarded.
+ * - Outgoing seq/ts are the incoming ones plus per-direction offsets, so
+ *   loss gaps, reordering and silence-suppression timing carry over.
+ *   When the incoming timeline breaks (new SSRC, a sequence jump of 3000
+ *   or more, a timestamp that moved over 1 s more or less than the wall
+ *   clock) the offsets are rebased: the next seq, a timestamp as far on
+ *   as the wall clock went (at least one packet), and the marker set.
+ * - Duplicates and packets over 64 behind are dropped (rtp_late);
+ *   malformed ones are rtp_bad; RTCP (RFC 5761 PT 64-95) and empty ones
+ *   rtp_ignored.
+ * - A side whose remote_len is 0 holds: what would go to it is read and
+ *   dropped (rtp_held).  Packets from an address other than a side's
+ *   remote are relayed all the same and counted (rtp_foreign).
+ * Both endpoints are served by one worker.
+ */
+int media_relay_start(struct media_engine *me, uint32_t *idp,
+		      struct media_rtp *a, const struct media_relay_side *sa,
+		      struct media_rtp *b, const struct media_relay_side *sb,
+		      void *cookie);
+/** Change side @p side (0 = a, 1 = b) of a running relay: remote (0 =
+ * hold again), law, ptime.  The outgoing streams go on unbroken.
+ * @return 0, ENOENT, or EINVAL (also when @p id is not a relay). */
+int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
+		       const struct media_relay_side *s);
+
+/* ---- B-channel <-> B-channel (TDM -> TDM calls) ------------------------- */
+
+/**
+ * Join timeslot (span_a, chan_a) to (span_b, chan_b): each hears the
+ * other, converted when the spans' laws differ, with at most one frame
+ * (20 ms) of added delay, whichever workers own the spans.  Stopped
+ * with media_bridge_stop(); done follows once both spans' workers have
+ * let go.  Both spans must be present and both timeslots free (ENOENT,
+ * EINVAL, EBUSY as media_bridge_start).
+ *
+ * NOTE: after a worker stall a frame of extra delay may stand for up to
+ * half a second before it is trimmed; until the other side's first frame
+ * (and while its span is absent) a timeslot hears silence.
+ */
+int media_tdm_bridge_start(struct media_engine *me, uint32_t *idp,
+			   int span_a, unsigned chan_a, int span_b,
+			   unsigned chan_b, void *cookie);
 
 /* G.711 helpers (also used by tests and pstnsim). */
 uint8_t media_ulaw_to_alaw(uint8_t u);

@@ -59,6 +59,36 @@ static void span_detach(struct bridge *b)
 	b->span = NULL;
 }
 
+static void xend_attach(struct span *sp, struct xend *e)
+{
+	if (e->chan < 1 || e->chan > sp->io.nchan || sp->chan[e->chan]) {
+		gw_warn("bridge %u: timeslot %d/%u unusable", e->b->id,
+			sp->span_id, e->chan);
+		return;
+	}
+	sp->chan[e->chan] = e->b;
+	e->span = sp;
+}
+
+static void xend_detach(struct xend *e)
+{
+	if (!e->span)
+		return;
+	e->span->chan[e->chan] = NULL;
+	e->span = NULL;
+}
+
+/* Whatever holds timeslot @p c lets go of it. */
+static void slot_detach(struct span *sp, unsigned c)
+{
+	struct bridge *b = sp->chan[c];
+
+	if (b->type == BRIDGE_TDM)
+		xend_detach(xconn_end(b, sp->span_id, c));
+	else
+		span_detach(b);
+}
+
 static void span_frame(struct span *sp, const uint8_t *rx, uint32_t seq)
 {
 	const size_t slot = MEDIA_FRAME_SAMPLES;
@@ -69,7 +99,12 @@ static void span_frame(struct span *sp, const uint8_t *rx, uint32_t seq)
 	for (c = 1; c <= sp->io.nchan; c++) {
 		struct bridge *b = sp->chan[c];
 
-		if (b)
+		if (!b)
+			continue;
+		if (b->type == BRIDGE_TDM)
+			xconn_frame(b, sp, c, rx + (c - 1) * slot,
+				    sp->tx + (c - 1) * slot);
+		else
 			bridge_frame(b, rx + (c - 1) * slot,
 				     sp->tx + (c - 1) * slot);
 	}
@@ -86,7 +121,7 @@ static void span_rx_drain(struct worker *w, struct span *sp)
 	unsigned c;
 
 	for (c = 1; c <= sp->io.nchan; c++)
-		if (sp->chan[c])
+		if (sp->chan[c] && sp->chan[c]->type == BRIDGE_RTP)
 			bridge_rx(w, sp->chan[c]);
 }
 
@@ -133,6 +168,7 @@ static struct span *span_find(struct worker *w, int span_id)
 static void cmd_span_add(struct worker *w, struct span *sp)
 {
 	struct bridge *b;
+	struct xend *e;
 	int err;
 
 	sp->next = w->spans;
@@ -147,8 +183,12 @@ static void cmd_span_add(struct worker *w, struct span *sp)
 	/* Bridges outlive a removal of their span: give them back their
 	 * timeslots. */
 	for (b = w->bridges; b; b = b->next)
-		if (b->span_id == sp->span_id && !b->span)
+		if (b->type == BRIDGE_RTP && b->span_id == sp->span_id &&
+		    !b->span)
 			span_attach(sp, b);
+	for (e = w->xends; e; e = e->next)
+		if (e->span_id == sp->span_id && !e->span)
+			xend_attach(sp, e);
 }
 
 static void cmd_span_remove(struct worker *w, struct span *sp)
@@ -159,7 +199,7 @@ static void cmd_span_remove(struct worker *w, struct span *sp)
 	span_unpoll(w, sp);
 	for (c = 1; c <= sp->io.nchan; c++)
 		if (sp->chan[c])
-			span_detach(sp->chan[c]);
+			slot_detach(sp, c);
 	for (pp = &w->spans; *pp; pp = &(*pp)->next) {
 		if (*pp == sp) {
 			*pp = sp->next;
@@ -180,17 +220,43 @@ static void span_free(struct span *sp)
 
 /* ---- bridges ---------------------------------------------------------- */
 
-static void cmd_bridge_start(struct worker *w, struct bridge *b)
+static void bridge_link(struct worker *w, struct bridge *b)
 {
-	struct span *sp;
-	int err;
-
 	b->next = w->bridges;
 	if (w->bridges)
 		w->bridges->prev = b;
 	b->prev = NULL;
 	w->bridges = b;
+}
 
+static void bridge_unlink(struct worker *w, struct bridge *b)
+{
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		w->bridges = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+}
+
+static void cmd_bridge_start(struct worker *w, struct bridge *b)
+{
+	struct span *sp;
+	unsigned i;
+	int err;
+
+	bridge_link(w, b);
+	if (b->type == BRIDGE_RELAY) {
+		/* Both endpoints on this worker: a packet goes out within
+		 * the wake-up that read it, with no cross-thread hand-off. */
+		for (i = 0; i < 2; i++) {
+			err = epoll_add(w, b->relay.fd[i], &b->relay.port[i]);
+			if (err)
+				gw_err("relay %u: cannot poll RTP socket: %s",
+				       b->id, strerror(err));
+		}
+		return;
+	}
 	err = epoll_add(w, b->fd, b);
 	if (err)
 		gw_err("bridge %u: cannot poll RTP socket: %s", b->id,
@@ -202,14 +268,59 @@ static void cmd_bridge_start(struct worker *w, struct bridge *b)
 
 static void cmd_bridge_stop(struct worker *w, struct bridge *b)
 {
-	epoll_del(w, b->fd);
-	span_detach(b);
-	if (b->prev)
-		b->prev->next = b->next;
+	if (b->type == BRIDGE_RELAY) {
+		epoll_del(w, b->relay.fd[0]);
+		epoll_del(w, b->relay.fd[1]);
+	} else {
+		epoll_del(w, b->fd);
+		span_detach(b);
+	}
+	bridge_unlink(w, b);
+	b->stopped = true;
+	b->znext = w->zombies;
+	w->zombies = b;
+}
+
+static void cmd_bridge_update(struct bridge *b, const struct cmd *c)
+{
+	if (b->type == BRIDGE_RELAY)
+		relay_update(b, c);
 	else
-		w->bridges = b->next;
-	if (b->next)
-		b->next->prev = b->prev;
+		bridge_update(b, c);
+}
+
+/* ---- timeslot <-> timeslot ends --------------------------------------- */
+
+static void cmd_xend_start(struct worker *w, struct xend *e)
+{
+	struct span *sp;
+
+	e->next = w->xends;
+	if (w->xends)
+		w->xends->prev = e;
+	e->prev = NULL;
+	w->xends = e;
+	sp = span_find(w, e->span_id);
+	if (sp)
+		xend_attach(sp, e);
+}
+
+/* After this the worker never touches the bridge again, so the worker of
+ * the end that stops last owns it and reports it. */
+static void cmd_xend_stop(struct worker *w, struct xend *e)
+{
+	struct bridge *b = e->b;
+
+	xend_detach(e);
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		w->xends = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	if (atomic_fetch_sub_explicit(&b->xc.live, 1,
+				      memory_order_acq_rel) != 1)
+		return;
 	b->stopped = true;
 	b->znext = w->zombies;
 	w->zombies = b;
@@ -259,7 +370,15 @@ static void worker_cmds(struct worker *w)
 	pthread_mutex_unlock(&w->cmd_lock);
 
 	for (; c; c = next) {
+		/* NOTE: take what we need of the command before running it:
+		 * the stop of a TDM end may be the other worker's cue to
+		 * finish the bridge the command is embedded in, and the
+		 * signalling thread frees it then. */
+		bool *acked = c->acked;
+		bool heap = c->heap;
+
 		next = c->next;
+		c->acked = NULL;
 		switch (c->type) {
 		case CMD_SPAN_ADD:
 			cmd_span_add(w, c->span);
@@ -271,20 +390,25 @@ static void worker_cmds(struct worker *w)
 			cmd_bridge_start(w, c->bridge);
 			break;
 		case CMD_BRIDGE_UPDATE:
-			bridge_update(c->bridge, c);
+			cmd_bridge_update(c->bridge, c);
 			break;
 		case CMD_BRIDGE_STOP:
 			cmd_bridge_stop(w, c->bridge);
 			break;
+		case CMD_XEND_START:
+			cmd_xend_start(w, c->xend);
+			break;
+		case CMD_XEND_STOP:
+			cmd_xend_stop(w, c->xend);
+			break;
 		}
-		if (c->acked) {
+		if (acked) {
 			pthread_mutex_lock(&w->cmd_lock);
-			*c->acked = true;
+			*acked = true;
 			pthread_mutex_unlock(&w->cmd_lock);
-			c->acked = NULL;
 			ack = true;
 		}
-		if (c->heap)
+		if (heap)
 			free(c);
 	}
 	if (ack)
@@ -337,6 +461,9 @@ static void *worker_main(void *arg)
 			case SRC_BRIDGE:
 				bridge_rx(w, src);
 				break;
+			case SRC_RELAY:
+				relay_rx(w, src);
+				break;
 			}
 		}
 		worker_reap(w);
@@ -369,6 +496,8 @@ int worker_alloc(struct worker **wp, struct media_engine *me, unsigned idx)
 		w->iov[i].iov_len = RX_BUFSZ;
 		w->msgs[i].msg_hdr.msg_iov = &w->iov[i];
 		w->msgs[i].msg_hdr.msg_iovlen = 1;
+		w->msgs[i].msg_hdr.msg_name = &w->rxname[i];
+		w->msgs[i].msg_hdr.msg_namelen = sizeof(w->rxname[i]);
 	}
 
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -420,6 +549,10 @@ void worker_free(struct worker *w)
 		worker_cmds(w);
 	while ((b = w->bridges))
 		cmd_bridge_stop(w, b);
+	/* A TDM bridge whose other end is on a worker freed later is
+	 * freed there. */
+	while (w->xends)
+		cmd_xend_stop(w, w->xends);
 	while ((sp = w->spans))
 		cmd_span_remove(w, sp);
 	while ((sp = w->dead_spans)) {

@@ -7,10 +7,18 @@
  * (on loopback the sender is also charged the receive-side kernel work).
  *
  *   bench_media [-t seconds] [-w workers]
+ *
+ * With -r N it measures RTP <-> RTP relays instead: N relayed calls, the
+ * child plays both far ends of each (one 20 ms packet each way per tick,
+ * PCMU on side a and PCMA on side b, so every packet is converted; -u keeps
+ * one law), and drains what the relays send.
+ *
+ *   bench_media -r calls [-u] [-t seconds] [-w workers]
  */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +58,14 @@ static struct sockaddr_in echo_addr[NCALLS];
 static struct media_stats total;
 static int ndone;
 
+/* relay mode */
+#define MAX_RELAYS 400
+static int nrelays;
+static int rfar[MAX_RELAYS][2];            /* far ends of sides a, b */
+static struct sockaddr_in rfar_addr[MAX_RELAYS][2];
+static struct sockaddr_in rep_addr[MAX_RELAYS][2]; /* relay endpoints */
+static unsigned long relay_got;             /* child: packets received */
+
 static int line_recv(void *arg, const uint8_t **rx, uint32_t *seq)
 {
 	struct line *l = arg;
@@ -85,6 +101,8 @@ static void on_done(void *cookie, const struct media_stats *st)
 	total.rtp_late += st->rtp_late;
 	total.tdm_frames += st->tdm_frames;
 	total.underruns += st->underruns;
+	total.rtp_bad += st->rtp_bad;
+	total.rtp_held += st->rtp_held;
 	ndone++;
 }
 
@@ -173,6 +191,95 @@ static void network_run(void)
 	}
 }
 
+/* ---- relay mode: both far ends of every call (child process) ---------- */
+
+static void relay_tick(uint32_t k, bool same_law)
+{
+	static uint8_t pkt[2][12 + SLOT];
+	int i, side;
+
+	for (side = 0; side < 2; side++) {
+		uint8_t law = side && !same_law ? MEDIA_PCMA : MEDIA_PCMU;
+		uint8_t *p = pkt[side];
+
+		p[0] = 0x80;
+		p[1] = law;
+		p[2] = (uint8_t)(k >> 8);
+		p[3] = (uint8_t)k;
+		p[4] = (uint8_t)((k * SLOT) >> 24);
+		p[5] = (uint8_t)((k * SLOT) >> 16);
+		p[6] = (uint8_t)((k * SLOT) >> 8);
+		p[7] = (uint8_t)(k * SLOT);
+		for (i = 0; i < SLOT; i++)
+			p[12 + i] = media_g711_encode((enum media_law)law,
+				(int16_t)(8000 * sin(2 * M_PI * i / 8.0)));
+	}
+	for (i = 0; i < nrelays; i++) {
+		for (side = 0; side < 2; side++) {
+			uint8_t *p = pkt[side];
+
+			p[8] = (uint8_t)(i >> 8);
+			p[9] = (uint8_t)i;
+			p[10] = (uint8_t)side;
+			p[11] = 0x5a;
+			(void)!sendto(rfar[i][side], p, sizeof(pkt[side]),
+				      MSG_DONTWAIT,
+				      (struct sockaddr *)&rep_addr[i][side],
+				      sizeof(rep_addr[i][side]));
+		}
+	}
+}
+
+static void relay_network_run(bool same_law, int report_fd)
+{
+	struct itimerspec its = {.it_interval = {0, 20000000},
+				 .it_value = {0, 20000000}};
+	struct epoll_event ev, evs[128];
+	static uint8_t buf[2048];
+	uint32_t seq = 0;
+	int ep, tfd, i, n;
+
+	ep = epoll_create1(0);
+	tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+	timerfd_settime(tfd, 0, &its, NULL);
+	ev.events = EPOLLIN;
+	ev.data.u32 = 1u << 30;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.u32 = 1u << 29;
+	epoll_ctl(ep, EPOLL_CTL_ADD, report_fd, &ev);
+	for (i = 0; i < nrelays; i++) {
+		ev.data.u32 = (unsigned)i * 2;
+		epoll_ctl(ep, EPOLL_CTL_ADD, rfar[i][0], &ev);
+		ev.data.u32 = (unsigned)i * 2 + 1;
+		epoll_ctl(ep, EPOLL_CTL_ADD, rfar[i][1], &ev);
+	}
+	for (;;) {
+		n = epoll_wait(ep, evs, 128, -1);
+		for (i = 0; i < n; i++) {
+			uint32_t u = evs[i].data.u32;
+
+			if (u & (1u << 30)) {
+				uint64_t ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				for (; ticks; ticks--)
+					relay_tick(seq++, same_law);
+			} else if (u & (1u << 29)) {
+				/* The parent asks how many arrived. */
+				if (read(report_fd, buf, 1) <= 0)
+					return;
+				(void)!write(report_fd, &relay_got,
+					     sizeof(relay_got));
+			} else {
+				while (recv(rfar[u / 2][u % 2], buf,
+					    sizeof(buf), MSG_DONTWAIT) > 0)
+					relay_got++;
+			}
+		}
+	}
+}
+
 /* ---- the engine (parent) ------------------------------------------------ */
 
 static double cpu_seconds(void)
@@ -202,25 +309,169 @@ static unsigned long frames_total(void)
 	return n;
 }
 
+static unsigned long ask_child(int fd)
+{
+	unsigned long got = 0;
+
+	if (write(fd, "?", 1) != 1 || read(fd, &got, sizeof(got)) < 0)
+		return 0;
+	return got;
+}
+
+static int relay_bench(double secs, unsigned workers, bool same_law)
+{
+	struct media_engine *me;
+	static uint32_t ids[MAX_RELAYS];
+	double c0, c1, t0, t1, cpu, pct, pkts;
+	unsigned long g0, g1;
+	int sv[2], i, side, err = 0;
+	struct rusage cru;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+		return 1;
+	for (i = 0; i < nrelays; i++) {
+		for (side = 0; side < 2; side++) {
+			socklen_t len = sizeof(rfar_addr[i][side]);
+			struct sockaddr_in *a = &rfar_addr[i][side];
+
+			rfar[i][side] = socket(AF_INET, SOCK_DGRAM, 0);
+			a->sin_family = AF_INET;
+			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			if (bind(rfar[i][side], (struct sockaddr *)a, len) <
+				    0 ||
+			    getsockname(rfar[i][side], (struct sockaddr *)a,
+					&len) < 0)
+				return 1;
+		}
+	}
+	/* The engine's endpoints exist before the fork so that the child
+	 * knows where to send. */
+	err = media_engine_alloc(&me, workers, on_done);
+	for (i = 0; !err && i < nrelays; i++) {
+		struct media_relay_side sd[2];
+		struct media_rtp *ep[2] = {NULL, NULL};
+
+		for (side = 0; !err && side < 2; side++) {
+			memset(&sd[side], 0, sizeof(sd[side]));
+			memcpy(&sd[side].remote, &rfar_addr[i][side],
+			       sizeof(rfar_addr[i][side]));
+			sd[side].remote_len = sizeof(rfar_addr[i][side]);
+			sd[side].law = side && !same_law ? MEDIA_PCMA
+							 : MEDIA_PCMU;
+			sd[side].ptime = 20;
+			err = media_rtp_alloc(&ep[side], me, "127.0.0.1",
+					      20000, 29999);
+			if (!err) {
+				rep_addr[i][side] = (struct sockaddr_in){
+					.sin_family = AF_INET,
+					.sin_port = htons(
+						media_rtp_port(ep[side])),
+					.sin_addr.s_addr =
+						htonl(INADDR_LOOPBACK)};
+			}
+		}
+		if (!err)
+			err = media_relay_start(me, &ids[i], ep[0], &sd[0],
+						ep[1], &sd[1], NULL);
+		if (err) {
+			media_rtp_free(ep[0]);
+			media_rtp_free(ep[1]);
+		}
+	}
+	if (err) {
+		fprintf(stderr, "setup: %s\n", strerror(err));
+		return 1;
+	}
+
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		/* The child must not touch the engine's threads (gone in
+		 * the fork) or sockets. */
+		close(sv[0]);
+		relay_network_run(same_law, sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	for (i = 0; i < nrelays; i++) {
+		close(rfar[i][0]);
+		close(rfar[i][1]);
+	}
+
+	usleep(1000000);
+	t0 = mono();
+	c0 = cpu_seconds();
+	g0 = ask_child(sv[0]);
+	usleep((useconds_t)(secs * 1e6));
+	t1 = mono();
+	c1 = cpu_seconds();
+	g1 = ask_child(sv[0]);
+
+	for (i = 0; i < nrelays; i++)
+		media_bridge_stop(me, ids[i]);
+	while (ndone < nrelays) {
+		usleep(10000);
+		media_engine_poll(me);
+	}
+	close(sv[0]);
+	kill(pid, SIGTERM);
+	wait4(pid, NULL, 0, &cru);
+	media_engine_free(me);
+
+	cpu = c1 - c0;
+	pkts = (double)(g1 - g0);
+	pct = cpu / (t1 - t0) / nrelays * 100.0;
+	printf("relayed calls %d (%s), workers %u, window %.1f s\n",
+	       nrelays, same_law ? "PCMU both sides" :
+	       "PCMU <-> PCMA, every packet converted", workers, t1 - t0);
+	printf("engine CPU %.3f s: %.4f%% of a core per relayed call "
+	       "(%.2f us per relayed packet)\n", cpu, pct,
+	       pkts > 0 ? cpu / pkts * 1e6 : 0.0);
+	printf("packets relayed/s %.0f (expected %d)\n", pkts / (t1 - t0),
+	       nrelays * 100);
+	printf("rtp rx %llu tx %llu lost %llu late %llu bad %llu held %llu\n",
+	       (unsigned long long)total.rtp_rx,
+	       (unsigned long long)total.rtp_tx,
+	       (unsigned long long)total.rtp_lost,
+	       (unsigned long long)total.rtp_late,
+	       (unsigned long long)total.rtp_bad,
+	       (unsigned long long)total.rtp_held);
+	printf("network side (child, whole run) CPU %.3f s\n",
+	       (double)cru.ru_utime.tv_sec + cru.ru_utime.tv_usec / 1e6 +
+	       (double)cru.ru_stime.tv_sec + cru.ru_stime.tv_usec / 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct media_engine *me;
 	uint32_t ids[NCALLS];
 	double secs = 10, c0, c1, t0, t1, cpu, pct;
 	unsigned workers = 2;
+	bool same_law = false;
 	unsigned long f0, f1;
 	struct rusage cru;
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:u")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
 			workers = (unsigned)atoi(optarg);
+		else if (opt == 'r')
+			nrelays = atoi(optarg);
+		else if (opt == 'u')
+			same_law = true;
 		else
 			return 2;
 	}
+	if (nrelays < 0 || nrelays > MAX_RELAYS)
+		return 2;
+	if (nrelays)
+		return relay_bench(secs, workers, same_law);
 
 	for (s = 0; s < NSPANS; s++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, lines[s].fd) < 0)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -997,8 +998,645 @@ static void test_rtp_ports(void **state)
 	assert_int_equal(obj_live_count(), 0);
 }
 
+/* ---- RTP <-> RTP relays ---------------------------------------------- */
+
+struct rfx {
+	struct media_engine *me;
+	int far[2];                     /* side a's and side b's far ends */
+	struct sockaddr_in far_addr[2];
+	struct sockaddr_in ep_addr[2];  /* the relay's endpoints a and b */
+	uint32_t id;
+};
+
+static struct rfx *open_rfx;
+
+static void relay_side(struct media_relay_side *s,
+		       const struct sockaddr_in *remote, enum media_law law)
+{
+	memset(s, 0, sizeof(*s));
+	if (remote) {
+		memcpy(&s->remote, remote, sizeof(*remote));
+		s->remote_len = sizeof(*remote);
+	}
+	s->law = law;
+	s->ptime = 20;
+}
+
+static void rfx_open(struct rfx *f, enum media_law law_a,
+		     enum media_law law_b, bool hold_b)
+{
+	struct media_relay_side sa, sb;
+	struct media_rtp *ep[2];
+	unsigned i;
+
+	memset(f, 0, sizeof(*f));
+	open_rfx = f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	assert_int_equal(media_engine_alloc(&f->me, 2, on_done), 0);
+	for (i = 0; i < 2; i++) {
+		f->far[i] = udp_open(&f->far_addr[i]);
+		assert_int_equal(media_rtp_alloc(&ep[i], f->me, "127.0.0.1",
+						 PORT_MIN, PORT_MAX), 0);
+		f->ep_addr[i].sin_family = AF_INET;
+		f->ep_addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		f->ep_addr[i].sin_port = htons(media_rtp_port(ep[i]));
+	}
+	relay_side(&sa, &f->far_addr[0], law_a);
+	relay_side(&sb, hold_b ? NULL : &f->far_addr[1], law_b);
+	assert_int_equal(media_relay_start(f->me, &f->id, ep[0], &sa, ep[0],
+					   &sb, f), EINVAL);
+	sb.law = 3;
+	assert_int_equal(media_relay_start(f->me, &f->id, ep[0], &sa, ep[1],
+					   &sb, f), EINVAL);
+	sb.law = law_b;
+	assert_int_equal(media_relay_start(f->me, &f->id, ep[0], &sa, ep[1],
+					   &sb, f), 0);
+	assert_int_not_equal(f->id, 0);
+}
+
+static void rfx_close(struct rfx *f)
+{
+	open_rfx = NULL;
+	media_engine_free(f->me);
+	close(f->far[0]);
+	close(f->far[1]);
+	assert_int_equal(obj_live_count(), 0);
+}
+
+static void rfx_stop(struct rfx *f)
+{
+	msleep(20); /* let the worker finish what is in flight */
+	assert_int_equal(media_bridge_stop(f->me, f->id), 0);
+	assert_true(readable(media_engine_fd(f->me), 1000));
+	media_engine_poll(f->me);
+	assert_int_equal(done_rec.count, 1);
+	assert_ptr_equal(done_rec.cookie, f);
+}
+
+/* Far end of @p side sends one packet to its endpoint (from @p sock). */
+static void rsend_from(struct rfx *f, int sock, unsigned side,
+		       const struct rtp_hdr *h, const void *pl, size_t n)
+{
+	uint8_t pkt[RTP_HDR_LEN + 1024];
+
+	rtp_encode_hdr(pkt, h);
+	memcpy(pkt + RTP_HDR_LEN, pl, n);
+	assert_int_equal(sendto(sock, pkt, RTP_HDR_LEN + n, 0,
+				(struct sockaddr *)&f->ep_addr[side],
+				sizeof(f->ep_addr[side])),
+			 RTP_HDR_LEN + n);
+}
+
+static void rsend(struct rfx *f, unsigned side, const struct rtp_hdr *h,
+		  const void *pl, size_t n)
+{
+	rsend_from(f, f->far[side], side, h, pl, n);
+}
+
+/* What the far end of @p side receives: from that side's endpoint. */
+static bool rrecv(struct rfx *f, unsigned side, struct rtp_hdr *h,
+		  uint8_t *pl, size_t *n, int ms)
+{
+	uint8_t pkt[2048];
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	const uint8_t *p;
+	ssize_t len;
+
+	if (!readable(f->far[side], ms))
+		return false;
+	len = recvfrom(f->far[side], pkt, sizeof(pkt), 0,
+		       (struct sockaddr *)&from, &flen);
+	assert_true(len > 0);
+	assert_int_equal(from.sin_port, f->ep_addr[side].sin_port);
+	assert_int_equal(rtp_decode(h, &p, n, pkt, (size_t)len), 0);
+	memcpy(pl, p, *n);
+	return true;
+}
+
+/* Side @p from sends 10 audio packets of every code in its law; the other
+ * side gets them converted, under its own SSRC, seq and timestamps. */
+static void relay_codes(struct rfx *f, unsigned from, enum media_law in,
+			enum media_law out, struct rtp_hdr *firstp)
+{
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr h, o, first = {0};
+	size_t n, i;
+	unsigned k;
+
+	for (k = 0; k < 10; k++) {
+		for (i = 0; i < SLOT; i++)
+			pl[i] = (uint8_t)(k * SLOT + i);
+		h = (struct rtp_hdr){.pt = (uint8_t)in,
+				     .seq = (uint16_t)(65530 + k),
+				     .ts = 4294967000u + k * SLOT,
+				     .ssrc = 0xaaaa0000 + from + in * 16,
+				     .marker = k == 5};
+		rsend(f, from, &h, pl, SLOT);
+		assert_true(rrecv(f, 1 - from, &o, got, &n, 300));
+		assert_int_equal(o.pt, out);
+		assert_int_equal(n, SLOT);
+		for (i = 0; i < SLOT; i++)
+			assert_int_equal(got[i],
+				in == out ? pl[i] :
+				in == MEDIA_PCMU ? media_ulaw_to_alaw(pl[i]) :
+				media_alaw_to_ulaw(pl[i]));
+		assert_int_not_equal(o.ssrc, h.ssrc);
+		if (k == 0) {
+			first = o;
+			continue;
+		}
+		assert_int_equal(o.ssrc, first.ssrc);
+		assert_int_equal(o.seq, (uint16_t)(first.seq + k));
+		assert_int_equal(o.ts, first.ts + k * SLOT);
+		assert_int_equal(o.marker, k == 5);
+	}
+	*firstp = first;
+}
+
+static void test_relay_convert(void **state)
+{
+	struct rtp_hdr ab, ba;
+	static struct rfx f;
+
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMA, false);
+	relay_codes(&f, 0, MEDIA_PCMU, MEDIA_PCMA, &ab);
+	relay_codes(&f, 1, MEDIA_PCMA, MEDIA_PCMU, &ba);
+	/* Each side has a stream of its own. */
+	assert_int_not_equal(ab.ssrc, ba.ssrc);
+	/* A side sending the other law is converted all the same. */
+	relay_codes(&f, 0, MEDIA_PCMA, MEDIA_PCMA, &ab);
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_rx, 30);
+	assert_int_equal(done_rec.st.rtp_tx, 30);
+	assert_int_equal(done_rec.st.rtp_lost, 0);
+	assert_int_equal(done_rec.st.rtp_late, 0);
+	assert_int_equal(done_rec.st.rtp_bad, 0);
+	assert_int_equal(done_rec.st.rtp_held, 0);
+	assert_int_equal(done_rec.st.rtp_foreign, 0);
+	assert_int_equal(done_rec.st.tdm_frames, 0);
+	rfx_close(&f);
+}
+
+/* Send (seq, ts) from side a under @p ssrc; return what side b got. */
+static struct rtp_hdr relay_one(struct rfx *f, uint32_t ssrc, uint16_t seq,
+				uint32_t ts)
+{
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr h = {.pt = 0, .seq = seq, .ts = ts, .ssrc = ssrc};
+	struct rtp_hdr o;
+	size_t n;
+
+	memset(pl, seq & 0x7f, SLOT);
+	rsend(f, 0, &h, pl, SLOT);
+	assert_true(rrecv(f, 1, &o, got, &n, 300));
+	assert_int_equal(n, SLOT);
+	assert_true(all_equal(got, n, seq & 0x7f));
+	return o;
+}
+
+static void test_relay_timeline(void **state)
+{
+	const uint32_t x = 0x11111111, y = 0x22222222;
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr o0, o, prev;
+	static struct rfx f;
+	size_t n;
+	int32_t dts;
+	unsigned k;
+
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMU, false);
+	o0 = relay_one(&f, x, 1000, 50000);
+	assert_true(o0.marker); /* the stream starts */
+	for (k = 1; k < 5; k++) {
+		o = relay_one(&f, x, (uint16_t)(1000 + k), 50000 + k * SLOT);
+		assert_false(o.marker);
+		assert_int_equal(o.seq, (uint16_t)(o0.seq + k));
+		assert_int_equal(o.ts, o0.ts + k * SLOT);
+	}
+	/* A gap carries over in seq and ts; the late packet takes its
+	 * place; a duplicate is dropped; 1007 is lost. */
+	o = relay_one(&f, x, 1006, 50000 + 6 * SLOT);
+	assert_int_equal(o.seq, (uint16_t)(o0.seq + 6));
+	assert_int_equal(o.ts, o0.ts + 6 * SLOT);
+	o = relay_one(&f, x, 1005, 50000 + 5 * SLOT);
+	assert_int_equal(o.seq, (uint16_t)(o0.seq + 5));
+	assert_int_equal(o.ts, o0.ts + 5 * SLOT);
+	memset(pl, 1006 & 0x7f, SLOT);
+	rsend(&f, 0, &(struct rtp_hdr){.seq = 1006, .ts = 50000 + 6 * SLOT,
+				       .ssrc = x}, pl, SLOT);
+	o = relay_one(&f, x, 1008, 50000 + 8 * SLOT);
+	assert_int_equal(o.seq, (uint16_t)(o0.seq + 8));
+	assert_int_equal(o.ts, o0.ts + 8 * SLOT);
+	prev = o;
+
+	/* The far end changes SSRC, sequence and clock: our stream goes on
+	 * unbroken, marked, a packet's worth (or the wall clock's) later. */
+	for (k = 0; k < 3; k++) {
+		o = relay_one(&f, y, (uint16_t)(7 + k), 999999 + k * SLOT);
+		assert_int_equal(o.ssrc, o0.ssrc);
+		assert_int_equal(o.seq, (uint16_t)(prev.seq + 1));
+		dts = (int32_t)(o.ts - prev.ts);
+		if (k == 0) {
+			assert_true(o.marker);
+			assert_true(dts >= SLOT && dts < 8000);
+		} else {
+			assert_false(o.marker);
+			assert_int_equal(dts, SLOT);
+		}
+		prev = o;
+	}
+	/* Same SSRC, a clock jump: rebased the same way. */
+	o = relay_one(&f, y, 10, 5000000);
+	assert_true(o.marker);
+	assert_int_equal(o.seq, (uint16_t)(prev.seq + 1));
+	dts = (int32_t)(o.ts - prev.ts);
+	assert_true(dts >= SLOT && dts < 8000);
+	prev = o;
+	/* Half a second of silence suppression is timing, kept as is. */
+	o = relay_one(&f, y, 11, 5000000 + 4000);
+	assert_int_equal(o.seq, (uint16_t)(prev.seq + 1));
+	assert_int_equal(o.ts, prev.ts + 4000);
+	assert_false(o.marker);
+
+	/* Nothing else came out (the duplicate). */
+	assert_false(rrecv(&f, 1, &o, got, &n, 20));
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_rx, 13);
+	assert_int_equal(done_rec.st.rtp_tx, 13);
+	assert_int_equal(done_rec.st.rtp_late, 1);
+	assert_int_equal(done_rec.st.rtp_lost, 1);
+	rfx_close(&f);
+}
+
+static void test_relay_passthrough(void **state)
+{
+	static const uint8_t ev[4] = {5, 0x0a, 0x01, 0x40};
+	uint8_t pl[SLOT], got[2048], rtcp[28] = {0x80, 200, 0, 6};
+	struct rtp_hdr h, o, a0, e0;
+	static struct rfx f;
+	size_t n;
+	unsigned k;
+
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMA, false);
+	memset(pl, 0x55, SLOT);
+	h = (struct rtp_hdr){.pt = 0, .seq = 1, .ts = 1000, .ssrc = 7};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_true(rrecv(&f, 1, &a0, got, &n, 300));
+	assert_int_equal(a0.pt, MEDIA_PCMA);
+
+	/* RFC 4733 telephone-event: every packet of the event carries its
+	 * start timestamp; PT and payload pass unchanged. */
+	for (k = 0; k < 3; k++) {
+		h = (struct rtp_hdr){.pt = 101, .seq = (uint16_t)(2 + k),
+				     .ts = 1160, .ssrc = 7, .marker = k == 0};
+		rsend(&f, 0, &h, ev, sizeof(ev));
+		assert_true(rrecv(&f, 1, &o, got, &n, 300));
+		assert_int_equal(o.pt, 101);
+		assert_int_equal(n, sizeof(ev));
+		assert_memory_equal(got, ev, sizeof(ev));
+		assert_int_equal(o.ssrc, a0.ssrc);
+		assert_int_equal(o.seq, (uint16_t)(a0.seq + 1 + k));
+		assert_int_equal(o.ts, a0.ts + SLOT);
+		assert_int_equal(o.marker, k == 0);
+		if (k == 0)
+			e0 = o;
+	}
+	(void)e0;
+	/* Comfort noise too. */
+	h = (struct rtp_hdr){.pt = 13, .seq = 5, .ts = 1640, .ssrc = 7};
+	rsend(&f, 0, &h, "\x40", 1);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	assert_int_equal(o.pt, 13);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0], 0x40);
+	assert_int_equal(o.ts, a0.ts + 640);
+
+	/* RTCP on the RTP port, and garbage: dropped. */
+	assert_int_equal(sendto(f.far[0], rtcp, sizeof(rtcp), 0,
+				(struct sockaddr *)&f.ep_addr[0],
+				sizeof(f.ep_addr[0])), sizeof(rtcp));
+	assert_int_equal(sendto(f.far[0], "junk", 4, 0,
+				(struct sockaddr *)&f.ep_addr[0],
+				sizeof(f.ep_addr[0])), 4);
+	h = (struct rtp_hdr){.pt = 0, .seq = 6, .ts = 1800, .ssrc = 7};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	assert_int_equal(o.pt, MEDIA_PCMA);
+	assert_int_equal(o.seq, (uint16_t)(a0.seq + 5));
+	assert_true(all_equal(got, n, media_ulaw_to_alaw(0x55)));
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_rx, 6);
+	assert_int_equal(done_rec.st.rtp_tx, 6);
+	assert_int_equal(done_rec.st.rtp_ignored, 1);
+	assert_int_equal(done_rec.st.rtp_bad, 1);
+	rfx_close(&f);
+}
+
+static void test_relay_hold_until_remote(void **state)
+{
+	struct media_relay_side s;
+	struct media_bridge_params prm;
+	struct sockaddr_in other_addr;
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr h, o;
+	static struct rfx f;
+	size_t n;
+	unsigned k;
+	int other;
+
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMU, true);
+	memset(pl, 0x21, SLOT);
+	for (k = 0; k < 5; k++) {
+		h = (struct rtp_hdr){.seq = (uint16_t)k, .ts = k * SLOT,
+				     .ssrc = 1};
+		rsend(&f, 0, &h, pl, SLOT);
+	}
+	assert_false(rrecv(&f, 1, &o, got, &n, 50));
+	/* Side a is known: b's far end is heard already. */
+	h = (struct rtp_hdr){.seq = 77, .ts = 0, .ssrc = 2};
+	rsend(&f, 1, &h, pl, SLOT);
+	assert_true(rrecv(&f, 0, &o, got, &n, 300));
+
+	assert_int_equal(media_relay_update(f.me, f.id, 2, &s), EINVAL);
+	assert_int_equal(media_relay_update(f.me, f.id + 1, 1, &s), ENOENT);
+	params(&prm, CHAN, &f.far_addr[1], MEDIA_PCMU, 20);
+	assert_int_equal(media_bridge_update(f.me, f.id, &prm), EINVAL);
+	relay_side(&s, &f.far_addr[1], 3);
+	assert_int_equal(media_relay_update(f.me, f.id, 1, &s), EINVAL);
+	relay_side(&s, &f.far_addr[1], MEDIA_PCMA);
+	assert_int_equal(media_relay_update(f.me, f.id, 1, &s), 0);
+	msleep(20);
+
+	for (k = 5; k < 8; k++) {
+		h = (struct rtp_hdr){.seq = (uint16_t)k, .ts = k * SLOT,
+				     .ssrc = 1};
+		rsend(&f, 0, &h, pl, SLOT);
+		assert_true(rrecv(&f, 1, &o, got, &n, 300));
+		assert_int_equal(o.pt, MEDIA_PCMA);
+		assert_int_equal(o.marker, k == 5);
+		assert_true(all_equal(got, n, media_ulaw_to_alaw(0x21)));
+	}
+	/* A stranger on side a's endpoint is relayed, and counted. */
+	other = udp_open(&other_addr);
+	h = (struct rtp_hdr){.seq = 8, .ts = 8 * SLOT, .ssrc = 1};
+	rsend_from(&f, other, 0, &h, pl, SLOT);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	close(other);
+
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_held, 5);
+	assert_int_equal(done_rec.st.rtp_foreign, 1);
+	assert_int_equal(done_rec.st.rtp_rx, 5);
+	assert_int_equal(done_rec.st.rtp_tx, 5);
+	assert_int_equal(media_bridge_stop(f.me, f.id), ENOENT);
+	rfx_close(&f);
+}
+
+/* ---- timeslot <-> timeslot -------------------------------------------- */
+
+struct tfx {
+	struct media_engine *me;
+	struct line line[2];
+};
+
+static struct tfx *open_tfx;
+
+static void tfx_open(struct tfx *f, enum media_law law1, enum media_law law2)
+{
+	memset(f, 0, sizeof(*f));
+	open_tfx = f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	/* Spans go to the workers in turn: span 1 on one, span 2 on the
+	 * other. */
+	assert_int_equal(media_engine_alloc(&f->me, 2, on_done), 0);
+	line_open(&f->line[0], law1);
+	line_open(&f->line[1], law2);
+	assert_int_equal(media_engine_add_span(f->me, 1, &f->line[0].io), 0);
+	assert_int_equal(media_engine_add_span(f->me, 2, &f->line[1].io), 0);
+}
+
+static void tfx_close(struct tfx *f)
+{
+	open_tfx = NULL;
+	media_engine_free(f->me);
+	line_close(&f->line[0]);
+	line_close(&f->line[1]);
+	assert_int_equal(obj_live_count(), 0);
+}
+
+static uint8_t *slot_of(uint8_t *frame, unsigned chan)
+{
+	return frame + (chan - 1) * SLOT;
+}
+
+/* A pattern no two frames or timeslots share. */
+static void pattern(uint8_t *slot, unsigned k, unsigned tag)
+{
+	unsigned i;
+
+	for (i = 0; i < SLOT; i++)
+		slot[i] = (uint8_t)(tag * 37 + k * 11 + i);
+}
+
+static void assert_conv(const uint8_t *got, const uint8_t *sent,
+			enum media_law from, enum media_law to)
+{
+	unsigned i;
+
+	for (i = 0; i < SLOT; i++)
+		assert_int_equal(got[i],
+			from == to ? sent[i] :
+			from == MEDIA_PCMU ? media_ulaw_to_alaw(sent[i]) :
+			media_alaw_to_ulaw(sent[i]));
+}
+
+static void test_tdm_bridge(void **state)
+{
+	static uint8_t fr[2][FRAME_LEN], ans[2][FRAME_LEN], prev[2][FRAME_LEN];
+	const enum media_law ul = MEDIA_PCMU, al = MEDIA_PCMA;
+	static struct tfx f;
+	uint32_t id, id2, idx;
+	unsigned k, c;
+
+	tfx_open(&f, ul, al);
+	assert_int_equal(media_tdm_bridge_start(f.me, &id, 1, 5, 1, 5, NULL),
+			 EINVAL);
+	assert_int_equal(media_tdm_bridge_start(f.me, &id, 1, 5, 3, 9, NULL),
+			 ENOENT);
+	assert_int_equal(media_tdm_bridge_start(f.me, &id, 1, 5, 2, NCHAN + 1,
+						NULL), EINVAL);
+	/* Across spans (and workers), and within span 1. */
+	assert_int_equal(media_tdm_bridge_start(f.me, &id, 1, 5, 2, 9, &f), 0);
+	assert_int_equal(media_tdm_bridge_start(f.me, &idx, 2, 9, 1, 6, NULL),
+			 EBUSY);
+	assert_int_equal(media_tdm_bridge_start(f.me, &id2, 1, 3, 1, 7, NULL),
+			 0);
+	msleep(10);
+
+	for (k = 0; k < 20; k++) {
+		frame_silence(fr[0], ul);
+		frame_silence(fr[1], al);
+		pattern(slot_of(fr[0], 5), k, 1);
+		pattern(slot_of(fr[0], 3), k, 2);
+		pattern(slot_of(fr[0], 7), k, 3);
+		pattern(slot_of(fr[1], 9), k, 4);
+		/* Span 1's frame k, then span 2's: 2/9 hears 1/5's frame
+		 * k, 1/5 hears 2/9's frame k - 1; within span 1, timeslot
+		 * 7 (served after 3) hears 3 at once, 3 hears 7 one frame
+		 * late. */
+		assert_true(line_step(&f.line[0], k, fr[0], ans[0]));
+		assert_true(line_step(&f.line[1], k, fr[1], ans[1]));
+		assert_conv(slot_of(ans[1], 9), slot_of(fr[0], 5), ul, al);
+		assert_conv(slot_of(ans[0], 7), slot_of(fr[0], 3), ul, ul);
+		if (k == 0) {
+			assert_true(all_equal(slot_of(ans[0], 5), SLOT, 0xff));
+			assert_true(all_equal(slot_of(ans[0], 3), SLOT, 0xff));
+		} else {
+			assert_conv(slot_of(ans[0], 5), slot_of(prev[1], 9),
+				    al, ul);
+			assert_conv(slot_of(ans[0], 3), slot_of(prev[0], 7),
+				    ul, ul);
+		}
+		for (c = 1; c <= NCHAN; c++) {
+			if (c != 3 && c != 5 && c != 7)
+				assert_true(all_equal(slot_of(ans[0], c),
+						      SLOT, 0xff));
+			if (c != 9)
+				assert_true(all_equal(slot_of(ans[1], c),
+						      SLOT, 0xd5));
+		}
+		memcpy(prev, fr, sizeof(prev));
+	}
+
+	assert_int_equal(media_bridge_stop(f.me, id), 0);
+	assert_true(readable(media_engine_fd(f.me), 1000));
+	/* The done callback follows once both workers let go. */
+	for (k = 0; k < 100 && done_rec.count == 0; k++) {
+		media_engine_poll(f.me);
+		if (!done_rec.count)
+			msleep(2);
+	}
+	assert_int_equal(done_rec.count, 1);
+	assert_ptr_equal(done_rec.cookie, &f);
+	assert_int_equal(done_rec.st.tdm_frames, 40);
+	assert_int_equal(done_rec.st.underruns, 0);
+	assert_int_equal(done_rec.st.jb_drops, 0);
+	assert_int_equal(done_rec.st.rtp_tx, 0);
+
+	/* Both timeslots are idle again, and free for new bridges. */
+	pattern(slot_of(fr[0], 5), 99, 1);
+	pattern(slot_of(fr[1], 9), 99, 4);
+	assert_true(line_step(&f.line[0], 20, fr[0], ans[0]));
+	assert_true(line_step(&f.line[1], 20, fr[1], ans[1]));
+	assert_true(all_equal(slot_of(ans[0], 5), SLOT, 0xff));
+	assert_true(all_equal(slot_of(ans[1], 9), SLOT, 0xd5));
+	assert_int_equal(media_tdm_bridge_start(f.me, &id, 2, 9, 1, 5, NULL),
+			 0);
+	/* Freed with the engine, running: no callback. */
+	tfx_close(&f);
+	assert_int_equal(done_rec.count, 1);
+}
+
+/* Both lines clocked at once from two threads, so the two workers push and
+ * pop the rings concurrently: every frame heard must be whole (one
+ * frame's pattern, never a torn mix) and in order. */
+struct clocker {
+	struct line *line;
+	unsigned chan;
+	unsigned frames;
+	unsigned torn, disorder, heard;
+};
+
+/* Frame @p k's pattern: its number in the first two octets, the rest
+ * derived from it; never 0xff, which is silence. */
+static void numbered(uint8_t *slot, unsigned k)
+{
+	unsigned i;
+
+	slot[0] = (uint8_t)((k & 0x7f) + 1);
+	slot[1] = (uint8_t)(((k >> 7) & 0x7f) + 1);
+	for (i = 2; i < SLOT; i++)
+		slot[i] = (uint8_t)((k * 7 + i) % 250 + 1);
+}
+
+static void *clock_line(void *arg)
+{
+	struct clocker *c = arg;
+	static __thread uint8_t fr[FRAME_LEN], ans[FRAME_LEN];
+	uint8_t want[SLOT];
+	unsigned k, got, last = 0;
+
+	frame_silence(fr, MEDIA_PCMU);
+	for (k = 0; k < c->frames; k++) {
+		const uint8_t *in = slot_of(ans, c->chan);
+
+		numbered(slot_of(fr, c->chan), k);
+		if (!line_step(c->line, k, fr, ans))
+			break;
+		if (all_equal(in, SLOT, 0xff))
+			continue;
+		got = (in[0] - 1u) | (in[1] - 1u) << 7;
+		numbered(want, got);
+		if (memcmp(in, want, SLOT)) {
+			c->torn++;
+			continue;
+		}
+		if (c->heard && got <= last)
+			c->disorder++;
+		last = got;
+		c->heard++;
+	}
+	return NULL;
+}
+
+static void test_tdm_bridge_concurrent(void **state)
+{
+	struct clocker ck[2];
+	pthread_t th[2];
+	static struct tfx f;
+	uint32_t id;
+	unsigned i;
+
+	tfx_open(&f, MEDIA_PCMU, MEDIA_PCMU);
+	assert_int_equal(media_tdm_bridge_start(f.me, &id, 1, 4, 2, 11, &f),
+			 0);
+	msleep(10);
+	for (i = 0; i < 2; i++) {
+		ck[i] = (struct clocker){.line = &f.line[i],
+					 .chan = i ? 11 : 4, .frames = 2000};
+		assert_int_equal(pthread_create(&th[i], NULL, clock_line,
+						&ck[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(ck[i].torn, 0);
+		assert_int_equal(ck[i].disorder, 0);
+		assert_true(ck[i].heard > 1000);
+	}
+	assert_int_equal(media_bridge_stop(f.me, id), 0);
+	for (i = 0; i < 100 && done_rec.count == 0; i++) {
+		media_engine_poll(f.me);
+		if (!done_rec.count)
+			msleep(2);
+	}
+	assert_int_equal(done_rec.count, 1);
+	assert_int_equal(done_rec.st.tdm_frames, 4000);
+	tfx_close(&f);
+}
+
+static int all_teardown(void **state)
+{
+	if (open_rfx)
+		rfx_close(open_rfx);
+	if (open_tfx)
+		tfx_close(open_tfx);
+	return fx_teardown(state);
+}
+
 /* Bridge tests: the teardown closes a fixture a failed assertion left. */
-#define T(test) cmocka_unit_test_teardown(test, fx_teardown)
+#define T(test) cmocka_unit_test_teardown(test, all_teardown)
 
 int main(void)
 {
@@ -1020,6 +1658,12 @@ int main(void)
 		T(test_ignored_and_new_ssrc),
 		T(test_remove_span),
 		T(test_free_with_live_bridges),
+		T(test_relay_convert),
+		T(test_relay_timeline),
+		T(test_relay_passthrough),
+		T(test_relay_hold_until_remote),
+		T(test_tdm_bridge),
+		T(test_tdm_bridge_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

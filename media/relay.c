@@ -1,0 +1,344 @@
+/* media/relay.c  RTP <-> RTP relay: re-stamp, convert G.711, forward */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define LOG_MODULE "media"
+#include "util/util.h"
+
+#include "media/core.h"
+#include "media/g711.h"
+
+/* RFC 3550 A.1: a jump this far ahead is a restart, not loss; this far
+ * behind is a restart, not a late packet. */
+#define MAX_DROPOUT 3000
+#define MAX_MISORDER 100
+#define DUP_WINDOW 64            /* packets behind max_seq we remember */
+/* A timestamp that moved this much more (or less) than the wall clock
+ * between two packets in sequence is a new timeline (a far end that
+ * restarted its clock under the same SSRC), not silence suppression. */
+#define TS_SLACK 8000            /* samples: 1 s */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wall time between @p from and @p to in 8 kHz samples. */
+static uint32_t samples_since(uint64_t from, uint64_t to)
+{
+	uint64_t n = to > from ? (to - from) / 125000u : 0;
+
+	return n > INT32_MAX ? INT32_MAX : (uint32_t)n;
+}
+
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a;
+		const struct sockaddr_in *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a;
+		const struct sockaddr_in6 *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr,
+			       sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+/* RFC 3550 A.1: what never arrived of the closing source is lost. */
+static void dir_close(struct relay_dir *d, struct media_stats *st)
+{
+	int64_t expected;
+
+	if (!d->sync)
+		return;
+	expected = d->max_ext - d->base_ext + 1;
+	if (expected > (int64_t)d->seen)
+		st->rtp_lost += (uint64_t)(expected - (int64_t)d->seen);
+	d->sync = false;
+}
+
+/* The next outgoing timestamp after a break in the incoming timeline:
+ * as far past the last one sent as the wall clock went, and never
+ * overlapping it. */
+static uint32_t next_out_ts(const struct relay_dir *d, uint64_t now)
+{
+	uint32_t step = samples_since(d->out_ns, now);
+
+	if (step < d->out_samples)
+		step = d->out_samples;
+	return d->out_ts + step;
+}
+
+/* Join a new incoming timeline to the outgoing one: the next sequence
+ * number (when @p seq too), the timestamp the wall clock says. */
+static void dir_rebase(struct relay_dir *d, const struct rtp_hdr *h,
+		       uint64_t now, bool seq)
+{
+	if (!d->sent) {
+		/* The first packet: the random start (RFC 3550 5.1) chosen
+		 * at relay start is in out_seq/out_ts. */
+		d->seq_off = (uint16_t)(d->out_seq - h->seq);
+		d->ts_off = d->out_ts - h->ts;
+		return;
+	}
+	if (seq)
+		d->seq_off = (uint16_t)(d->out_seq + 1 - h->seq);
+	d->ts_off = next_out_ts(d, now) - h->ts;
+}
+
+/*
+ * Account for packet @p h and map its seq/ts onto the outgoing stream.
+ * @return false when it is a duplicate or too late to forward.
+ */
+static bool dir_map(struct relay_dir *d, struct rtp_hdr *h, uint32_t samples,
+		    uint64_t now, struct media_stats *st)
+{
+	int16_t ds = (int16_t)(h->seq - d->max_seq);
+	bool same = d->sync && h->ssrc == d->ssrc;
+
+	if (same && ds <= 0 && ds > -MAX_MISORDER) {
+		/* Reordered: forward it in its place in the stream, which
+		 * the offsets give it; the receiver's buffer sorts it. */
+		unsigned back = (unsigned)-ds;
+
+		if (back >= DUP_WINDOW || (d->win >> back) & 1)
+			return false;
+		d->win |= 1ull << back;
+		d->seen++;
+		h->seq = (uint16_t)(h->seq + d->seq_off);
+		h->ts += d->ts_off;
+		return true;
+	}
+
+	if (same && ds > 0 && ds < MAX_DROPOUT) {
+		/* In order, perhaps after a gap, which carries over. */
+		int32_t dts = (int32_t)(h->ts - d->max_ts);
+		int64_t wall = samples_since(d->in_ns, now);
+
+		d->win = ds >= DUP_WINDOW ? 0 : d->win << ds;
+		d->max_ext += ds;
+		if (dts < -TS_SLACK || dts > wall + TS_SLACK) {
+			dir_rebase(d, h, now, false);
+			h->marker = true;
+		}
+	} else {
+		/* A new source, or a sequence jump no loss explains: a new
+		 * timeline that joins ours seamlessly.  A receiver
+		 * resynchronises its playout on a marked packet. */
+		dir_close(d, st);
+		d->sync = true;
+		d->ssrc = h->ssrc;
+		d->max_ext = d->base_ext = h->seq;
+		d->seen = 0;
+		d->win = 0;
+		dir_rebase(d, h, now, true);
+		h->marker = true;
+	}
+	d->win |= 1;
+	d->seen++;
+	d->max_seq = h->seq;
+	d->max_ts = h->ts;
+	d->in_ns = now;
+
+	h->seq = (uint16_t)(h->seq + d->seq_off);
+	h->ts += d->ts_off;
+	d->out_seq = h->seq;
+	d->out_ts = h->ts;
+	d->out_ns = now;
+	if (samples)
+		d->out_samples = samples;
+	d->sent = true;
+	return true;
+}
+
+/*
+ * One datagram in on endpoint @p in.  On true the packet to send out of
+ * the other endpoint has been built in place in @p buf: *pktp, *lenp.
+ */
+static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
+			 size_t len, const struct sockaddr_storage *from,
+			 uint64_t now, uint8_t **pktp, size_t *lenp)
+{
+	struct relay *r = &b->relay;
+	const struct relay_side *so = &r->side[1 - in];
+	struct rtp_hdr h;
+	const uint8_t *pl;
+	uint8_t *p;
+	size_t plen;
+	uint8_t pt;
+	uint32_t samples = 0;
+
+	if (len < RTP_HDR_LEN || (buf[0] >> 6) != 2) {
+		b->st.rtp_bad++;
+		return false;
+	}
+	/* RFC 5761 4: RTCP packet types 192-223 read as RTP payload types
+	 * 64-95 with the marker set; no RTP stream may use those. */
+	pt = buf[1] & 0x7f;
+	if (pt >= 64 && pt <= 95) {
+		b->st.rtp_ignored++;
+		return false;
+	}
+	if (rtp_decode(&h, &pl, &plen, buf, len)) {
+		b->st.rtp_bad++;
+		return false;
+	}
+	if (plen == 0) {        /* a keepalive: nothing to relay */
+		b->st.rtp_ignored++;
+		return false;
+	}
+	/* NOTE: not latching yet: any source is accepted, strangers are
+	 * counted. */
+	if (r->side[in].remote_len && !same_addr(from, &r->side[in].remote))
+		b->st.rtp_foreign++;
+	if (!so->remote_len) {
+		b->st.rtp_held++;
+		return false;
+	}
+
+	if (h.pt == MEDIA_PCMU || h.pt == MEDIA_PCMA)
+		samples = (uint32_t)plen;
+	if (!dir_map(&r->dir[in], &h, samples, now, &b->st)) {
+		b->st.rtp_late++;
+		return false;
+	}
+	b->st.rtp_rx++;
+
+	/* The payload stays where it is; our 12-octet header goes right
+	 * before it (CSRCs, extensions and padding are the other leg's
+	 * business). */
+	p = buf + (pl - buf);
+	if (samples && h.pt != (uint8_t)so->law) {
+		const uint8_t *conv = g711_conv_table((enum media_law)h.pt,
+						      so->law);
+		size_t i;
+
+		for (i = 0; i < plen; i++)
+			p[i] = conv[p[i]];
+		h.pt = (uint8_t)so->law;
+	}
+	h.ssrc = r->dir[in].out_ssrc;
+	rtp_encode_hdr(p - RTP_HDR_LEN, &h);
+	*pktp = p - RTP_HDR_LEN;
+	*lenp = plen + RTP_HDR_LEN;
+	return true;
+}
+
+static void relay_send(struct worker *w, struct bridge *b, unsigned out,
+		       unsigned n)
+{
+	struct relay *r = &b->relay;
+	unsigned done = 0;
+	int k;
+
+	while (done < n) {
+		k = sendmmsg(r->fd[out], w->txmsgs + done, n - done,
+			     MSG_DONTWAIT);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A full buffer or an ICMP error loses this packet
+			 * only; the receiver sees the gap in seq. */
+			gw_dbg(GW_DBG_MEDIA, "relay %u: send: %s", b->id,
+			       strerror(errno));
+			done++;
+			continue;
+		}
+		done += (unsigned)k;
+		b->st.rtp_tx += (unsigned)k;
+	}
+}
+
+void relay_rx(struct worker *w, struct relay_port *port)
+{
+	struct bridge *b = port->b;
+	struct relay *r = &b->relay;
+	const unsigned in = port->idx, out = 1 - in;
+	uint64_t now;
+	unsigned k;
+	int i, n;
+
+	if (b->stopped)
+		return;
+	now = mono_ns();
+	for (;;) {
+		for (i = 0; i < RX_VLEN; i++)
+			w->msgs[i].msg_hdr.msg_namelen = sizeof(w->rxname[i]);
+		n = recvmmsg(r->fd[in], w->msgs, RX_VLEN, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* EAGAIN, or an ICMP error: nothing now */
+		}
+		k = 0;
+		for (i = 0; i < n; i++) {
+			struct msghdr *mh = &w->msgs[i].msg_hdr;
+			uint8_t *pkt;
+			size_t len;
+
+			if (mh->msg_flags & MSG_TRUNC) {
+				b->st.rtp_bad++;
+				continue;
+			}
+			if (!relay_packet(b, in, w->rxbuf[i],
+					  w->msgs[i].msg_len, &w->rxname[i],
+					  now, &pkt, &len))
+				continue;
+			w->txiov[k].iov_base = pkt;
+			w->txiov[k].iov_len = len;
+			w->txmsgs[k].msg_hdr = (struct msghdr){
+				.msg_name = &r->side[out].remote,
+				.msg_namelen = r->side[out].remote_len,
+				.msg_iov = &w->txiov[k],
+				.msg_iovlen = 1,
+			};
+			k++;
+		}
+		if (k)
+			relay_send(w, b, out, k);
+		/* A short batch drained the socket; the level-triggered
+		 * epoll set wakes us for anything after. */
+		if (n < RX_VLEN)
+			return;
+	}
+}
+
+void relay_update(struct bridge *b, const struct cmd *c)
+{
+	struct relay_side *s = &b->relay.side[c->side];
+
+	/* The outgoing streams go on unbroken: a new address or law is
+	 * the same stream to us. */
+	memcpy(&s->remote, &c->remote, c->remote_len);
+	s->remote_len = c->remote_len;
+	s->law = c->law;
+	s->ptime = c->ptime;
+}
+
+void relay_finish(struct bridge *b)
+{
+	struct relay *r = &b->relay;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		dir_close(&r->dir[i], &b->st);
+		r->rtp[i] = obj_deref(r->rtp[i]);
+		r->fd[i] = -1;
+	}
+}
