@@ -8,8 +8,11 @@
 #ifndef TG_CDR_H
 #define TG_CDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dialplan/dialplan.h"
 
 enum cdr_direction {
 	CDR_OUTBOUND = 0, /* SIP -> PSTN */
@@ -22,6 +25,17 @@ enum cdr_disposition {
 	CDR_NO_ANSWER,
 	CDR_FAILED,
 	CDR_CONGESTION,
+};
+
+#define CDR_MAX_ATTEMPTS 8
+
+/** One outbound attempt of a call, in the order tried. */
+struct cdr_attempt {
+	char trunk[32];
+	char called[40];        /* the number sent */
+	int64_t start_ms, end_ms;
+	int sip_status, q850_cause;
+	char outcome[32];       /* answered, final, failover, skipped: ... */
 };
 
 struct cdr_record {
@@ -41,6 +55,13 @@ struct cdr_record {
 	int q850_cause;         /* 0 when none */
 	int sip_status;         /* final SIP status we sent or got; 0 none */
 	char codec[16];         /* "PCMU", "PCMA" or "" */
+	char route[32];         /* the route that chose the trunk, "did" */
+	char rate_prefix[24];   /* rate used; "" = none */
+	int64_t rate, conn_fee; /* micro-units per minute / per call */
+	int64_t cost;           /* micro-units, from the billing increments */
+	int emergency;          /* 0 none, 1 emergency, 2 test call */
+	struct cdr_attempt attempts[CDR_MAX_ATTEMPTS];
+	unsigned nattempts;
 };
 
 const char *cdr_disposition_name(enum cdr_disposition d);
@@ -69,6 +90,59 @@ int cdr_db_load_dids(const char *path, struct cdr_did_range **out,
 typedef void(cdr_row_h)(const struct cdr_record *rec, void *arg);
 /** The newest @p n CDRs, oldest first. */
 int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg);
+
+/* ---- routing tables (cdr/routing.c) ---------------------------------------- */
+
+/** Every routing row, read in one transaction; free with cdr_routing_free. */
+struct cdr_routing {
+	struct dp_route_row *routes;  /* by priority, name */
+	size_t nroutes;
+	struct dp_rule_row *ingress, *egress; /* by position, id */
+	size_t ningress, negress;
+	struct dp_rate *rates;
+	size_t nrates;
+	struct dp_block_row *blocks;
+	size_t nblocks;
+	struct dp_did_range *dids;
+	size_t ndids;
+	int64_t rates_version;        /* changes with every rate write */
+	size_t caps[6];               /* private */
+};
+
+/**
+ * Read the route, number_rule, rate, block and did tables.  A row that
+ * does not fit its struct fails the load, @p err naming the table and
+ * the row's key.  @return 0 or an errno.
+ */
+int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
+			size_t errsize);
+void cdr_routing_free(struct cdr_routing *r);
+
+/**
+ * Run one writing statement with text parameters (NULL = SQL NULL).
+ * An UPDATE or DELETE that changed nothing is ENOENT ("no such row").
+ * @return 0 or an errno, @p err saying why.
+ */
+int cdr_db_write(const char *path, const char *sql, const char *const *args,
+		 size_t nargs, char *err, size_t errsize);
+/** One result row of cdr_db_query: its columns as text ("" for NULL). */
+typedef void(cdr_query_h)(const char *const *cols, size_t n, void *arg);
+int cdr_db_query(const char *path, const char *sql, const char *const *args,
+		 size_t nargs, cdr_query_h *h, void *arg, char *err,
+		 size_t errsize);
+
+/** A rejected line of a rate deck import (line 0: the file as a whole). */
+typedef void(cdr_import_err_h)(unsigned line, const char *why, void *arg);
+/**
+ * Import a CSV rate deck (dp_ratedeck_parse_csv) for @p carrier in one
+ * transaction, replacing the carrier's rates when @p replace.  Rejected
+ * lines go to @p errh and are counted in *bad; nothing is written when no
+ * line was accepted.  @return 0 or an errno with @p err saying why.
+ */
+int cdr_db_rates_import(const char *path, const char *carrier,
+			const char *buf, size_t len, bool replace,
+			cdr_import_err_h *errh, void *arg, size_t *ok,
+			size_t *bad, char *err, size_t errsize);
 
 /* ---- the writer thread --------------------------------------------------- */
 

@@ -46,7 +46,8 @@ int cdr_db_exec(sqlite3 *db, const char *path, const char *what,
 #define CDR_COLUMNS                                                       \
 	"id,start_time,answer_time,end_time,start_ms,answer_ms,end_ms,"  \
 	"duration_ms,billsec,calling,called,direction,in_trunk,out_trunk," \
-	"span,chan,sip_call_id,disposition,q850_cause,sip_status,codec"
+	"span,chan,sip_call_id,disposition,q850_cause,sip_status,codec,"   \
+	"route,rate_prefix,rate,conn_fee,cost,emergency"
 
 extern const char cdr_insert_sql[];
 
@@ -58,6 +59,11 @@ int64_t cdr_record_billsec(const struct cdr_record *r);
  * reset either way.
  */
 int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r);
+
+extern const char cdr_attempt_insert_sql[];
+/** Insert the attempts of @p r with the prepared cdr_attempt_insert_sql.
+ * @return SQLITE_DONE, or the failing step's code. */
+int cdr_attempts_insert(sqlite3_stmt *st, const struct cdr_record *r);
 
 /* ---- csv.c --------------------------------------------------------------- */
 

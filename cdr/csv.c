@@ -66,7 +66,19 @@ static void put_record(FILE *f, const struct cdr_record *r)
 	put_opt(f, r->q850_cause);
 	put_opt(f, r->sip_status);
 	put_text(f, r->codec);
-	fputc('\n', f);
+	/* The attempts of a call are not in this file: it is the last
+	 * resort for the call records themselves. */
+	fputc(',', f);
+	put_text(f, r->route);
+	fputc(',', f);
+	put_text(f, r->rate_prefix);
+	fputc(',', f);
+	if (*r->rate_prefix)
+		fprintf(f, "%lld,%lld,%lld,", (long long)r->rate,
+			(long long)r->conn_fee, (long long)r->cost);
+	else
+		fputs(",,,", f);
+	fprintf(f, "%d\n", r->emergency);
 }
 
 int cdr_csv_append(const char *path, const struct cdr_item *head)

@@ -7,7 +7,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 1
+#define CDR_SCHEMA_VERSION 2
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -27,6 +27,71 @@ static const char schema_v1[] =
 	" user TEXT NOT NULL DEFAULT '',"
 	" CHECK(length(first) = length(last) AND first <= last));"
 	"PRAGMA user_version = 1;";
+
+/* Version 2: routing lives in the database (routes, number rules, rates,
+ * blocklists, per-DID caller-ID and failover), and a CDR keeps its route,
+ * rate, cost, emergency class and every attempt. */
+static const char schema_v2[] =
+	"ALTER TABLE did ADD COLUMN cid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE did ADD COLUMN failover_trunk TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE did ADD COLUMN failover_number TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE cdr ADD COLUMN route TEXT;"
+	"ALTER TABLE cdr ADD COLUMN rate_prefix TEXT;"
+	"ALTER TABLE cdr ADD COLUMN rate INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN conn_fee INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN cost INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN emergency INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE IF NOT EXISTS cdr_attempt ("
+	" cdr_id TEXT NOT NULL, n INTEGER NOT NULL, trunk TEXT, called TEXT,"
+	" start_ms INTEGER, end_ms INTEGER, sip_status INTEGER,"
+	" q850_cause INTEGER, outcome TEXT, PRIMARY KEY (cdr_id, n));"
+	"CREATE TABLE IF NOT EXISTS route ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" priority INTEGER NOT NULL DEFAULT 100,"
+	" kind TEXT NOT NULL DEFAULT 'any', match TEXT NOT NULL DEFAULT '',"
+	" src_trunks TEXT NOT NULL DEFAULT '',"
+	" calling TEXT NOT NULL DEFAULT '', days TEXT NOT NULL DEFAULT '',"
+	" hours TEXT NOT NULL DEFAULT '', tz TEXT NOT NULL DEFAULT '',"
+	" trunks TEXT NOT NULL DEFAULT '', lcr INTEGER NOT NULL DEFAULT 0,"
+	" failover TEXT NOT NULL DEFAULT '',"
+	" t_trying INTEGER NOT NULL DEFAULT 0,"
+	" t_progress INTEGER NOT NULL DEFAULT 0,"
+	" t_answer INTEGER NOT NULL DEFAULT 0,"
+	" max_calls INTEGER NOT NULL DEFAULT 0,"
+	" cps INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS number_rule ("
+	" id INTEGER PRIMARY KEY,"
+	" direction TEXT NOT NULL CHECK (direction IN ('ingress','egress')),"
+	" position INTEGER NOT NULL DEFAULT 0,"
+	" name TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'any',"
+	" match TEXT NOT NULL DEFAULT '', trunk TEXT NOT NULL DEFAULT '',"
+	" ton TEXT NOT NULL DEFAULT '', actions TEXT NOT NULL DEFAULT '',"
+	" replace TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS rate ("
+	" carrier TEXT NOT NULL, prefix TEXT NOT NULL,"
+	" rate INTEGER NOT NULL, conn_fee INTEGER NOT NULL DEFAULT 0,"
+	" first_incr INTEGER NOT NULL DEFAULT 60,"
+	" next_incr INTEGER NOT NULL DEFAULT 60,"
+	" eff_from INTEGER NOT NULL DEFAULT 0,"
+	" eff_until INTEGER NOT NULL DEFAULT 0,"
+	" description TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX IF NOT EXISTS rate_carrier ON rate(carrier, prefix);"
+	"CREATE TABLE IF NOT EXISTS block ("
+	" id INTEGER PRIMARY KEY,"
+	" kind TEXT NOT NULL CHECK (kind IN ('called','calling')),"
+	" match TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
+	" trunk TEXT NOT NULL DEFAULT '');"
+	/* Any change to the rates bumps this, so a reload rebuilds the LCR
+	 * snapshot only when it has to. */
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
+	"INSERT OR IGNORE INTO meta VALUES ('rates_version', 1);"
+	"CREATE TRIGGER IF NOT EXISTS rate_ins AFTER INSERT ON rate BEGIN"
+	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version'; END;"
+	"CREATE TRIGGER IF NOT EXISTS rate_del AFTER DELETE ON rate BEGIN"
+	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version'; END;"
+	"CREATE TRIGGER IF NOT EXISTS rate_upd AFTER UPDATE ON rate BEGIN"
+	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version'; END;"
+	"PRAGMA user_version = 2;";
 
 int cdr_db_errno(sqlite3 *db, int rc)
 {
@@ -138,16 +203,22 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	err = schema_version(db, path, &ver);
 	if (!err && ver == 0)
 		err = cdr_db_exec(db, path, "creating the schema", schema_v1);
+	if (!err && ver <= 1)
+		err = cdr_db_exec(db, path, "updating the schema to version 2",
+				  schema_v2);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return err;
 	}
-	if (ver == 0) {
-		gw_info("%s: created the CDR and DID tables", path);
+	if (ver == 0)
+		gw_info("%s: created the tables", path);
+	else if (ver < CDR_SCHEMA_VERSION)
+		gw_notice("%s: schema updated from version %d to %d", path,
+			  ver, CDR_SCHEMA_VERSION);
+	if (ver < CDR_SCHEMA_VERSION)
 		ver = CDR_SCHEMA_VERSION;
-	}
  check:
 	if (!err && ver != CDR_SCHEMA_VERSION) {
 		gw_err("%s: schema version %d, this build knows only %d", path,

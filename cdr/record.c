@@ -14,7 +14,12 @@ static const char *const disposition_names[] = {
 
 const char cdr_insert_sql[] =
 	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)";
+	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
+	"?26,?27)";
+
+const char cdr_attempt_insert_sql[] =
+	"INSERT INTO cdr_attempt(cdr_id,n,trunk,called,start_ms,end_ms,"
+	"sip_status,q850_cause,outcome) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)";
 
 const char *cdr_disposition_name(enum cdr_disposition d)
 {
@@ -92,6 +97,16 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 	rc |= bind_opt(st, 19, r->q850_cause);
 	rc |= bind_opt(st, 20, r->sip_status);
 	rc |= bind_text(st, 21, r->codec);
+	rc |= bind_text(st, 22, r->route);
+	rc |= *r->rate_prefix ? bind_text(st, 23, r->rate_prefix)
+			      : sqlite3_bind_null(st, 23);
+	rc |= *r->rate_prefix ? sqlite3_bind_int64(st, 24, r->rate)
+			      : sqlite3_bind_null(st, 24);
+	rc |= *r->rate_prefix ? sqlite3_bind_int64(st, 25, r->conn_fee)
+			      : sqlite3_bind_null(st, 25);
+	rc |= *r->rate_prefix ? sqlite3_bind_int64(st, 26, r->cost)
+			      : sqlite3_bind_null(st, 26);
+	rc |= sqlite3_bind_int(st, 27, r->emergency);
 	/* Binding fails only on a bad index or no memory; OR-ing the codes
 	 * is enough to know that something went wrong. */
 	if (rc != SQLITE_OK)
@@ -100,6 +115,32 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 		rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int cdr_attempts_insert(sqlite3_stmt *st, const struct cdr_record *r)
+{
+	int rc = SQLITE_DONE;
+
+	for (unsigned i = 0; i < r->nattempts && i < CDR_MAX_ATTEMPTS; i++) {
+		const struct cdr_attempt *a = &r->attempts[i];
+		int b = SQLITE_OK;
+
+		b |= bind_text(st, 1, r->id);
+		b |= sqlite3_bind_int(st, 2, (int)i + 1);
+		b |= bind_text(st, 3, a->trunk);
+		b |= bind_text(st, 4, a->called);
+		b |= sqlite3_bind_int64(st, 5, a->start_ms);
+		b |= bind_opt(st, 6, a->end_ms);
+		b |= bind_opt(st, 7, a->sip_status);
+		b |= bind_opt(st, 8, a->q850_cause);
+		b |= bind_text(st, 9, a->outcome);
+		rc = b != SQLITE_OK ? SQLITE_NOMEM : sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE)
+			break;
+	}
 	return rc;
 }
 
@@ -133,6 +174,12 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 	r->q850_cause = sqlite3_column_int(st, 13);
 	r->sip_status = sqlite3_column_int(st, 14);
 	column_str(st, 15, r->codec, sizeof(r->codec));
+	column_str(st, 16, r->route, sizeof(r->route));
+	column_str(st, 17, r->rate_prefix, sizeof(r->rate_prefix));
+	r->rate = sqlite3_column_int64(st, 18);
+	r->conn_fee = sqlite3_column_int64(st, 19);
+	r->cost = sqlite3_column_int64(st, 20);
+	r->emergency = sqlite3_column_int(st, 21);
 }
 
 /* "Newest" means latest start; rowid (insertion order) breaks ties so
@@ -140,7 +187,8 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 static const char tail_sql[] =
 	"SELECT id,start_ms,answer_ms,end_ms,calling,called,direction,"
 	"in_trunk,out_trunk,span,chan,sip_call_id,disposition,q850_cause,"
-	"sip_status,codec FROM (SELECT rowid AS rid, * FROM cdr"
+	"sip_status,codec,route,rate_prefix,rate,conn_fee,cost,emergency"
+	" FROM (SELECT rowid AS rid, * FROM cdr"
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";
 

@@ -32,6 +32,7 @@ struct cdr_writer {
 	/* Used by the writer thread only (and by open/close around it). */
 	sqlite3 *db;
 	sqlite3_stmt *ins;
+	sqlite3_stmt *ins_att;  /* cdr_attempt rows */
 	unsigned backoff_ms;
 	unsigned stop_fails;
 };
@@ -188,6 +189,8 @@ static int commit_list(struct cdr_writer *w, const struct cdr_item *list,
 	}
 	for (; list; list = list->next) {
 		rc = cdr_record_insert(w->ins, &list->rec);
+		if (rc == SQLITE_DONE)
+			rc = cdr_attempts_insert(w->ins_att, &list->rec);
 		if (rc != SQLITE_DONE) {
 			fail_set(f, w, rc, list);
 			goto out;
@@ -296,6 +299,12 @@ static void isolate(struct cdr_writer *w, struct cdr_item *list,
 		struct cdr_item *it = list;
 
 		rc = cdr_record_insert(w->ins, &it->rec);
+		/* Alone, outside a batch: the attempts follow their call;
+		 * one refused is logged, the call record stays. */
+		if (rc == SQLITE_DONE &&
+		    cdr_attempts_insert(w->ins_att, &it->rec) != SQLITE_DONE)
+			gw_warn("%s: attempts of CDR %s not written: %s",
+				w->path, it->rec.id, sqlite3_errmsg(w->db));
 		if (rc != SQLITE_DONE) {
 			fail_set(&f, w, rc, it);
 			if (!cdr_db_rc_is_row(rc))
@@ -403,6 +412,7 @@ static void *writer_main(void *arg)
 static void destroy(struct cdr_writer *w)
 {
 	sqlite3_finalize(w->ins);
+	sqlite3_finalize(w->ins_att);
 	sqlite3_close(w->db);
 	list_free(w->head);
 	pthread_cond_destroy(&w->cond);
@@ -465,6 +475,10 @@ int cdr_writer_open_opts(struct cdr_writer **wp, const char *path,
 		goto out;
 	rc = sqlite3_prepare_v3(w->db, cdr_insert_sql, -1,
 				SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(w->db, cdr_attempt_insert_sql, -1,
+					SQLITE_PREPARE_PERSISTENT, &w->ins_att,
+					NULL);
 	if (rc != SQLITE_OK) {
 		gw_err("%s: cannot prepare the CDR insert: %s", path,
 		       sqlite3_errmsg(w->db));

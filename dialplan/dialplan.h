@@ -15,6 +15,11 @@ struct dp_did_range {
 	char last[32];
 	char trunk[32]; /* destination trunk name */
 	char user[64];  /* Request-URI user to send; "" = the DID itself */
+	char cid[32];   /* calling number shown to the destination; "" =
+			 * the caller's own */
+	char failover_trunk[32];  /* tried when the destination fails with
+				   * a route-class cause; "" = none */
+	char failover_number[32]; /* number sent there; "" = the DID */
 };
 
 struct dp_did_table;
@@ -40,5 +45,7 @@ int dp_is_digits(const char *s);
 #include "dialplan/rules.h"
 /* Rate decks and least-cost routing. */
 #include "dialplan/lcr.h"
+/* The snapshot and the routing decision. */
+#include "dialplan/route.h"
 
 #endif

@@ -1,17 +1,25 @@
-/* gateway/call.c  Call control: one B2BUA call joins a SIP leg and a PRI call
+/* gateway/call.c  Call control: a B2BUA call, routed, tried trunk by trunk
  *
- * A call has an inbound and an outbound leg: SIP -> PSTN (direction
- * "outbound") or PSTN -> SIP ("inbound").  Each side reports to us through
- * its event handler; we translate (RFC 3398 for causes), drive the media
- * bridge, and write one CDR when the call ends.  The call object lives
- * until both sides have let go: the PRI call is finished at once when
- * cleared, the SIP leg when it reports SIP_LEG_CLOSED.
+ * A call has an inbound side (a SIP leg or a PRI call: where it came from)
+ * and, over time, outbound sides: one per attempt of the routing decision
+ * (dialplan/), tried in order until one answers.  An attempt that fails
+ * with a cause of the "this route cannot carry the call" class, or that
+ * gets no 100 Trying / no progress within its per-attempt timer, gives
+ * way to the next; a cause of the "the callee said no" class ends the
+ * call at once.  When every attempt failed, the caller gets the most
+ * meaningful failure of them all (dp_failure_pick).
+ *
+ * Each side reports to us through its event handler; we translate (RFC
+ * 3398 for causes), drive the media bridge of the two sides' kinds (B <->
+ * RTP, RTP <-> RTP, B <-> B), and write one CDR with every attempt when
+ * the call ends.  The call object lives until both sides have let go.
  */
 #define LOG_MODULE "call"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -21,42 +29,65 @@
 #include "gw.h"
 
 enum call_state {
-	CS_SETUP,     /* routing / SETUP or INVITE sent */
-	CS_EARLY,     /* alerting or early media */
+	CS_ROUTING,   /* deciding / trying attempts, nothing heard back */
+	CS_EARLY,     /* the caller was told of alerting or early media */
 	CS_ANSWERED,
-	CS_ENDED,     /* cleared; waiting for the SIP leg to close */
+	CS_ENDED,     /* cleared; waiting for the legs to close */
+};
+
+/* One side of the call. */
+struct side {
+	enum dp_trunk_kind kind;
+	char trunk[32];
+	struct sip_leg *sip;     /* reference; NULL after CLOSED */
+	struct tdm_call *tdm;    /* reference; NULL after it finished */
+	struct media_rtp *rtp;   /* SIP side's endpoint until a bridge owns it */
+	struct sip_media remote; /* the SIP far end's media */
+	bool have_remote;
+	int span, chan;
 };
 
 struct gw_call {
 	struct gw *gw;
 	struct gw_call *next, *prev;
 	char id[37];
-	enum cdr_direction dir;
 	enum call_state state;
 
-	struct sip_leg *sip;      /* reference; NULL after CLOSED */
-	struct tdm_call *tdm;     /* reference; NULL after it finished */
-	struct media_rtp *rtp;    /* ours until a bridge takes it */
-	uint32_t bridge;          /* 0 = no bridge */
-	int codec;                /* RTP law toward SIP, -1 unknown */
-	struct sockaddr_storage remote;
-	socklen_t remote_len;
+	struct side in, out;
+	bool out_live;            /* an attempt is running on `out` */
+	bool early_media;         /* the caller's media is bridged before
+				     answer: no failover past this point */
 
-	char calling[64], called[64];
-	char in_trunk[32], out_trunk[32];
+	struct dp_snapshot *snap; /* the snapshot the call was routed with */
+	struct dp_decision *dec;
+	unsigned next_attempt;
+	int cur;                  /* index of the running attempt, -1 none */
+	struct dp_attempt_result res[DP_MAX_ATTEMPTS];
+	unsigned nres;
+	struct cdr_attempt att[DP_MAX_ATTEMPTS];
+	unsigned natt;
+	bool got_trying, got_progress;
+	struct gw_rstat *route;   /* counted route, or NULL */
+	bool counted_in;          /* in.trunk's counters hold this call */
+	bool counted_out;
+
+	uint32_t bridge;          /* 0 = no bridge */
+	char calling[64], called[64];   /* as received */
+	char out_calling[40], out_called[40]; /* as sent on the last try */
 	char call_id[128];
-	int span, chan;
 	int64_t start_ms, answer_ms, end_ms;
 	int cause;                /* Q.850 cause that ended the call */
 	int sip_status;           /* final SIP status sent or received */
+	int codec;                /* RTP law toward the SIP caller / callee */
 	bool cdr_written;
-	struct event *ev_ring;    /* ring timeout */
+	struct event *ev_ring;    /* answer timer */
+	struct event *ev_attempt; /* trying / progress timer of an attempt */
 };
 
 static const char *state_name(enum call_state st)
 {
 	switch (st) {
-	case CS_SETUP:
+	case CS_ROUTING:
 		return "setup";
 	case CS_EARLY:
 		return "early";
@@ -77,15 +108,166 @@ static void set_state(struct gw_call *call, enum call_state st)
 	call->state = st;
 }
 
+/* ---- trunk and route live state ------------------------------------------ */
+
+struct gw_tstat *gw_tstat(struct gw *gw, const char *name)
+{
+	struct gw_tstat *free_slot = NULL;
+
+	for (unsigned i = 0; i < GW_MAX_TRUNKS; i++) {
+		struct gw_tstat *ts = &gw->tstat[i];
+
+		if (!strcmp(ts->name, name))
+			return ts;
+		if (!*ts->name && !free_slot)
+			free_slot = ts;
+	}
+	if (free_slot && *name)
+		tg_strlcpy(free_slot->name, name, sizeof(free_slot->name));
+	return free_slot;
+}
+
+/* Count one event in the current one-second window; is it over @p max? */
+static bool rate_over(int64_t *sec, unsigned *n, unsigned max)
+{
+	int64_t now = tg_mono_ms() / 1000;
+
+	if (*sec != now) {
+		*sec = now;
+		*n = 0;
+	}
+	return max && *n >= max;
+}
+
+static bool tdm_trunk_up(struct gw *gw, const struct gw_trunk_cfg *t)
+{
+	for (unsigned i = 0; i < t->nspans; i++) {
+		struct tdm_span *span = gw_span(gw, t->spans[i]);
+
+		if (span && tdm_span_dchan_up(span))
+			return true;
+	}
+	return false;
+}
+
+enum dp_trunk_state gw_trunk_state(const char *trunk, void *arg)
+{
+	struct gw *gw = arg;
+	const struct gw_trunk_cfg *t = gw_config_trunk(&gw->cfg, trunk);
+	struct gw_tstat *ts = gw_tstat(gw, trunk);
+
+	if (!t || !ts)
+		return DP_TRUNK_DOWN;
+	if (t->kind == GW_TRUNK_TDM && !tdm_trunk_up(gw, t))
+		return DP_TRUNK_DOWN;
+	if (ts->down_until_ms && ts->down_until_ms > tg_mono_ms())
+		return DP_TRUNK_DOWN;
+	if (t->max_calls && ts->calls >= t->max_calls)
+		return DP_TRUNK_FULL;
+	if (rate_over(&ts->out_sec, &ts->out_n, t->cps))
+		return DP_TRUNK_FULL;
+	return DP_TRUNK_AVAILABLE;
+}
+
+void gw_trunk_asr(struct gw *gw, struct dp_lcr_asr *out, size_t max)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < GW_MAX_TRUNKS && n + 1 < max; i++) {
+		struct gw_tstat *ts = &gw->tstat[i];
+		unsigned ok = 0;
+
+		if (!*ts->name)
+			continue;
+		for (unsigned k = 0; k < ts->asr_n; k++)
+			ok += ts->asr_ring[k];
+		out[n].carrier = ts->name;
+		out[n].permille = ts->asr_n ? ok * 1000 / ts->asr_n : 0;
+		n++;
+	}
+	if (max)
+		out[n].carrier = NULL;
+}
+
+static void asr_note(struct gw_tstat *ts, bool answered)
+{
+	ts->attempts++;
+	if (answered)
+		ts->answered++;
+	ts->asr_ring[ts->asr_pos] = answered;
+	ts->asr_pos = (ts->asr_pos + 1) % sizeof(ts->asr_ring);
+	if (ts->asr_n < sizeof(ts->asr_ring))
+		ts->asr_n++;
+}
+
+static struct gw_rstat *rstat_get(struct gw *gw, const char *name)
+{
+	struct gw_rstat *r;
+
+	for (r = gw->rstats; r; r = r->next)
+		if (!strcmp(r->name, name))
+			return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	tg_strlcpy(r->name, name, sizeof(r->name));
+	r->next = gw->rstats;
+	gw->rstats = r;
+	return r;
+}
+
+static void count_out(struct gw_call *call, bool on)
+{
+	struct gw_tstat *ts;
+
+	if (call->counted_out == on)
+		return;
+	ts = gw_tstat(call->gw, call->out.trunk);
+	call->counted_out = on;
+	if (!ts)
+		return;
+	if (on)
+		ts->calls++;
+	else if (ts->calls)
+		ts->calls--;
+}
+
+static void uncount(struct gw_call *call)
+{
+	struct gw_tstat *ts;
+
+	count_out(call, false);
+	if (call->counted_in) {
+		call->counted_in = false;
+		ts = gw_tstat(call->gw, call->in.trunk);
+		if (ts && ts->calls)
+			ts->calls--;
+		if (ts && ts->inbound)
+			ts->inbound--;
+	}
+	if (call->route && call->route->calls)
+		call->route->calls--;
+	call->route = NULL;
+}
+
+/* ---- the call object ----------------------------------------------------- */
+
 static void call_destructor(void *arg)
 {
 	struct gw_call *call = arg;
 
 	if (call->ev_ring)
 		event_free(call->ev_ring);
-	media_rtp_free(call->rtp);
-	obj_deref(call->sip);
-	obj_deref(call->tdm);
+	if (call->ev_attempt)
+		event_free(call->ev_attempt);
+	media_rtp_free(call->in.rtp);
+	media_rtp_free(call->out.rtp);
+	obj_deref(call->in.sip);
+	obj_deref(call->in.tdm);
+	obj_deref(call->out.sip);
+	obj_deref(call->out.tdm);
+	obj_deref(call->snap);
+	free(call->dec);
 }
 
 static void unlink_call(struct gw_call *call)
@@ -105,19 +287,23 @@ static void unlink_call(struct gw_call *call)
 }
 
 static void on_ring_timeout(evutil_socket_t fd, short what, void *arg);
+static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg);
 
-static struct gw_call *call_new(struct gw *gw, enum cdr_direction dir)
+static struct gw_call *call_new(struct gw *gw, enum dp_trunk_kind in_kind)
 {
 	struct gw_call *call = obj_zalloc(sizeof(*call), call_destructor);
 
 	if (!call)
 		return NULL;
 	call->ev_ring = evtimer_new(gw->base, on_ring_timeout, call);
-	if (!call->ev_ring)
+	call->ev_attempt = evtimer_new(gw->base, on_attempt_timeout, call);
+	call->dec = calloc(1, sizeof(*call->dec));
+	if (!call->ev_ring || !call->ev_attempt || !call->dec)
 		return obj_deref(call);
 	call->gw = gw;
-	call->dir = dir;
+	call->in.kind = in_kind;
 	call->codec = -1;
+	call->cur = -1;
 	call->start_ms = tg_time_ms();
 	tg_uuid(call->id);
 	/* The list holds the call's own reference until it is reaped. */
@@ -130,48 +316,84 @@ static struct gw_call *call_new(struct gw *gw, enum cdr_direction dir)
 	return call;
 }
 
+static enum cdr_direction call_direction(const struct gw_call *call)
+{
+	return call->in.kind == DP_TRUNK_SIP ? CDR_OUTBOUND : CDR_INBOUND;
+}
+
 static void write_cdr(struct gw_call *call)
 {
 	struct gw *gw = call->gw;
-	struct cdr_record r;
+	const struct dp_attempt *a = NULL;
+	struct cdr_record *r;
 
 	if (call->cdr_written)
 		return;
 	call->cdr_written = true;
-	memset(&r, 0, sizeof(r));
-	tg_strlcpy(r.id, call->id, sizeof(r.id));
-	r.start_ms = call->start_ms;
-	r.answer_ms = call->answer_ms;
-	r.end_ms = call->end_ms ? call->end_ms : tg_time_ms();
-	tg_strlcpy(r.calling, call->calling, sizeof(r.calling));
-	tg_strlcpy(r.called, call->called, sizeof(r.called));
-	r.direction = call->dir;
-	tg_strlcpy(r.in_trunk, call->in_trunk, sizeof(r.in_trunk));
-	tg_strlcpy(r.out_trunk, call->out_trunk, sizeof(r.out_trunk));
-	r.span = call->span;
-	r.chan = call->chan;
-	tg_strlcpy(r.sip_call_id, call->call_id, sizeof(r.sip_call_id));
-	r.disposition = call->answer_ms ? CDR_ANSWERED
-					: gw_cause_disposition(call->cause);
-	r.q850_cause = call->cause;
-	r.sip_status = call->sip_status;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		gw_err("call %s: no memory for its CDR", call->id);
+		return;
+	}
+	if (call->cur >= 0)
+		a = &call->dec->attempts[call->cur];
+	tg_strlcpy(r->id, call->id, sizeof(r->id));
+	r->start_ms = call->start_ms;
+	r->answer_ms = call->answer_ms;
+	r->end_ms = call->end_ms ? call->end_ms : tg_time_ms();
+	tg_strlcpy(r->calling, call->calling, sizeof(r->calling));
+	tg_strlcpy(r->called, call->called, sizeof(r->called));
+	r->direction = call_direction(call);
+	tg_strlcpy(r->in_trunk, call->in.trunk, sizeof(r->in_trunk));
+	tg_strlcpy(r->out_trunk, call->out.trunk, sizeof(r->out_trunk));
+	/* The B-channel of the call: the PSTN side's. */
+	if (call->out.kind == DP_TRUNK_TDM && call->out.span) {
+		r->span = call->out.span;
+		r->chan = call->out.chan;
+	} else {
+		r->span = call->in.span;
+		r->chan = call->in.chan;
+	}
+	tg_strlcpy(r->sip_call_id, call->call_id, sizeof(r->sip_call_id));
+	r->disposition = call->answer_ms ? CDR_ANSWERED
+					 : gw_cause_disposition(call->cause);
+	r->q850_cause = call->cause;
+	r->sip_status = call->sip_status;
 	if (call->codec == 0)
-		tg_strlcpy(r.codec, "PCMU", sizeof(r.codec));
+		tg_strlcpy(r->codec, "PCMU", sizeof(r->codec));
 	else if (call->codec == 8)
-		tg_strlcpy(r.codec, "PCMA", sizeof(r.codec));
+		tg_strlcpy(r->codec, "PCMA", sizeof(r->codec));
+	tg_strlcpy(r->route, call->dec->route, sizeof(r->route));
+	r->emergency = (int)call->dec->emergency;
+	if (a && a->has_rate) {
+		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
+
+		tg_strlcpy(r->rate_prefix, a->rate.prefix,
+			   sizeof(r->rate_prefix));
+		r->rate = a->rate.rate;
+		r->conn_fee = a->rate.conn_fee;
+		/* Billed seconds: an answered call's duration rounded up. */
+		r->cost = dp_rate_cost(&a->rate,
+				       ms > 0 ? (unsigned)((ms + 999) / 1000)
+					      : 0);
+	}
+	memcpy(r->attempts, call->att, sizeof(call->att[0]) * call->natt);
+	r->nattempts = call->natt;
 	if (call->answer_ms)
 		gw->calls_answered++;
 	else
 		gw->calls_failed++;
-	if (cdr_writer_submit(gw->cdr, &r))
+	if (cdr_writer_submit(gw->cdr, r))
 		gw_err("call %s: CDR could not be queued (out of memory)",
 		       call->id);
 	else
 		gw->cdr_submitted++;
-	gw_info("call %.8s %s %s -> %s: %s, cause %d, SIP %d", call->id,
-		cdr_direction_name(call->dir), call->calling, call->called,
-		cdr_disposition_name(r.disposition), call->cause,
+	gw_info("call %.8s %s %s -> %s via %s: %s, cause %d, SIP %d",
+		call->id, cdr_direction_name(r->direction), call->calling,
+		call->called, *call->out.trunk ? call->out.trunk : "-",
+		cdr_disposition_name(r->disposition), call->cause,
 		call->sip_status);
+	free(r);
 }
 
 /* Drop the call from the live list once nothing refers to it any more. */
@@ -179,7 +401,8 @@ static void maybe_reap(struct gw_call *call)
 {
 	struct gw *gw = call->gw;
 
-	if (call->state != CS_ENDED || call->sip || call->tdm)
+	if (call->state != CS_ENDED || call->in.sip || call->in.tdm ||
+	    call->out.sip || call->out.tdm)
 		return;
 	if (!call->prev && gw->calls != call)
 		return;
@@ -194,8 +417,27 @@ static void stop_media(struct gw_call *call)
 		media_bridge_stop(call->gw->me, call->bridge);
 		call->bridge = 0;
 	}
-	media_rtp_free(call->rtp);
-	call->rtp = NULL;
+	media_rtp_free(call->in.rtp);
+	call->in.rtp = NULL;
+	media_rtp_free(call->out.rtp);
+	call->out.rtp = NULL;
+}
+
+/* Close the record of the running attempt. */
+static void attempt_done(struct gw_call *call, const char *outcome,
+			 int sip_status, int cause)
+{
+	struct cdr_attempt *ca;
+
+	if (!call->natt || call->cur < 0)
+		return;
+	ca = &call->att[call->natt - 1];
+	if (ca->end_ms)
+		return;
+	ca->end_ms = tg_time_ms();
+	ca->sip_status = sip_status;
+	ca->q850_cause = cause;
+	tg_strlcpy(ca->outcome, outcome, sizeof(ca->outcome));
 }
 
 /* The call is over: record it.  The legs are released by the caller. */
@@ -206,105 +448,223 @@ static void end_call(struct gw_call *call, int cause)
 	if (!call->cause)
 		call->cause = cause;
 	/* An unanswered SIP caller gets the RFC 3398 status of the cause
-	 * (hangup_sip sends it); record it with the call. */
-	if (call->dir == CDR_OUTBOUND && !call->answer_ms && !call->sip_status)
+	 * (hangup_in sends it); record it with the call. */
+	if (call->in.kind == DP_TRUNK_SIP && !call->answer_ms &&
+	    !call->sip_status)
 		call->sip_status = gw_cause_to_sip(call->cause);
 	call->end_ms = tg_time_ms();
 	event_del(call->ev_ring);
+	event_del(call->ev_attempt);
+	attempt_done(call, call->answer_ms ? "answered" : "final",
+		     call->sip_status, call->cause);
 	set_state(call, CS_ENDED);
 	stop_media(call);
+	uncount(call);
 	write_cdr(call);
 }
 
-static void release_tdm(struct gw_call *call, int cause)
+/* ---- legs ----------------------------------------------------------------- */
+
+static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
+		      void *arg);
+static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
+		       void *arg);
+
+/* A leg the call gave up on: keep it alive until its dialog closes (a
+ * CANCEL may still be waiting for a provisional), without the call. */
+static void on_detached(struct sip_leg *leg, const struct sip_leg_event *ev,
+			void *arg)
 {
-	if (!call->tdm)
-		return;
-	tdm_call_hangup(call->tdm, cause);
-	tdm_call_set_arg(call->tdm, NULL);
-	call->tdm = obj_deref(call->tdm);
+	(void)arg;
+	if (ev->type == SIP_LEG_CLOSED)
+		obj_deref(leg);
 }
 
-/* Hang up the SIP side: BYE, CANCEL or a final response as its state
- * needs.  The leg stays referenced until SIP_LEG_CLOSED. */
-static void hangup_sip(struct gw_call *call, int cause)
+static void release_tdm(struct side *s, int cause)
+{
+	if (!s->tdm)
+		return;
+	tdm_call_hangup(s->tdm, cause);
+	tdm_call_set_arg(s->tdm, NULL);
+	s->tdm = obj_deref(s->tdm);
+}
+
+/* Hang up the inbound side: a final response when unanswered (SIP), or
+ * DISCONNECT (PRI).  A SIP leg stays referenced until SIP_LEG_CLOSED. */
+static void hangup_in(struct gw_call *call, int cause)
 {
 	struct sip_reason reason = {cause, gw_cause_text(cause)};
 	int status = 0;
 
-	if (!call->sip)
+	if (call->in.kind == DP_TRUNK_TDM) {
+		release_tdm(&call->in, cause);
 		return;
-	if (call->dir == CDR_OUTBOUND && call->state != CS_ANSWERED) {
-		status = gw_cause_to_sip(cause);
+	}
+	if (!call->in.sip)
+		return;
+	if (call->state != CS_ANSWERED) {
+		/* fail_call may have chosen a SIP callee's own status. */
+		status = call->sip_status >= 300 ? call->sip_status
+						 : gw_cause_to_sip(cause);
 		call->sip_status = status;
 	}
-	sip_leg_hangup(call->sip, status, &reason);
+	sip_leg_hangup(call->in.sip, status, &reason);
 }
 
-/* ---- media -------------------------------------------------------------- */
-
-static int set_remote(struct gw_call *call, const struct sip_media *m)
+/* Hang up the outbound side of the running attempt and forget it.  A SIP
+ * leg is handed to on_detached: its CANCEL or BYE completes without us. */
+static void hangup_out(struct gw_call *call, int cause)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)&call->remote;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&call->remote;
+	struct sip_reason reason = {cause, gw_cause_text(cause)};
 
-	memset(&call->remote, 0, sizeof(call->remote));
+	call->out_live = false;
+	if (call->out.tdm)
+		release_tdm(&call->out, cause);
+	if (call->out.sip) {
+		struct sip_leg *leg = call->out.sip;
+
+		call->out.sip = NULL;
+		sip_leg_set_handler(leg, on_detached, NULL);
+		sip_leg_hangup(leg, 0, &reason);
+		obj_deref(call); /* on_sip_out's reference */
+	}
+	count_out(call, false);
+}
+
+/* ---- media ---------------------------------------------------------------- */
+
+static int to_sockaddr(const struct sip_media *m, struct sockaddr_storage *ss,
+		       socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, m->addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(m->port);
-		call->remote_len = sizeof(*sin);
+		*len = sizeof(*sin);
 	} else if (inet_pton(AF_INET6, m->addr, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(m->port);
-		call->remote_len = sizeof(*sin6);
+		*len = sizeof(*sin6);
 	} else {
-		gw_warn("call %.8s: media address '%s' is not an IP address",
-			call->id, m->addr);
 		return EINVAL;
 	}
-	call->codec = m->pt;
 	return 0;
 }
 
-/* Start (or re-point) the B-channel <-> RTP bridge. */
-static void bridge_media(struct gw_call *call, const struct sip_media *m)
+static void set_remote(struct gw_call *call, struct side *s,
+		       const struct sip_media *m)
 {
-	struct media_bridge_params prm;
-	int err;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (m && set_remote(call, m))
-		return;
-	if (!call->remote_len || !call->tdm)
-		return;
-	memset(&prm, 0, sizeof(prm));
-	prm.span_id = call->span;
-	prm.chan = (unsigned)call->chan;
-	memcpy(&prm.remote, &call->remote, sizeof(prm.remote));
-	prm.remote_len = call->remote_len;
-	prm.rtp_law = call->codec == 8 ? MEDIA_PCMA : MEDIA_PCMU;
-	prm.ptime = call->gw->cfg.ptime;
-	if (call->bridge) {
-		media_bridge_update(call->gw->me, call->bridge, &prm);
+	if (to_sockaddr(m, &ss, &len)) {
+		gw_warn("call %.8s: media address '%s' is not an IP address",
+			call->id, m->addr);
 		return;
 	}
-	if (!call->rtp)
-		return;
-	err = media_bridge_start(call->gw->me, &call->bridge, call->rtp, &prm,
-				 NULL);
-	if (err) {
-		gw_err("call %.8s: media bridge failed: %s", call->id,
-		       strerror(err));
-		return;
-	}
-	call->rtp = NULL; /* the bridge owns it now */
+	s->remote = *m;
+	s->have_remote = true;
+	if (s == &call->in || call->in.kind == DP_TRUNK_TDM)
+		call->codec = m->pt;
 }
 
-static int alloc_rtp(struct gw_call *call)
+static enum media_law law_of(int pt)
+{
+	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
+}
+
+static void relay_side(struct media_relay_side *rs, const struct side *s,
+		       unsigned ptime)
+{
+	memset(rs, 0, sizeof(*rs));
+	if (s->have_remote)
+		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
+	rs->law = law_of(s->remote.pt);
+	rs->ptime = ptime;
+}
+
+/* Start (or re-point) the bridge between the two sides as their kinds
+ * need: B-channel <-> RTP, RTP <-> RTP, or B-channel <-> B-channel. */
+static void bridge_media(struct gw_call *call)
+{
+	struct gw *gw = call->gw;
+	struct side *in = &call->in, *out = &call->out;
+	int err = 0;
+
+	if (in->kind == DP_TRUNK_SIP && out->kind == DP_TRUNK_SIP) {
+		struct media_relay_side a, b;
+
+		if (!in->have_remote || !out->have_remote)
+			return;
+		relay_side(&a, in, gw->cfg.ptime);
+		relay_side(&b, out, gw->cfg.ptime);
+		if (call->bridge) {
+			media_relay_update(gw->me, call->bridge, 0, &a);
+			media_relay_update(gw->me, call->bridge, 1, &b);
+			return;
+		}
+		if (!in->rtp || !out->rtp)
+			return;
+		err = media_relay_start(gw->me, &call->bridge, in->rtp, &a,
+					out->rtp, &b, NULL);
+		if (!err)
+			in->rtp = out->rtp = NULL;
+	} else if (in->kind == DP_TRUNK_TDM && out->kind == DP_TRUNK_TDM) {
+		if (call->bridge || !in->tdm || !out->tdm)
+			return;
+		err = media_tdm_bridge_start(gw->me, &call->bridge, in->span,
+					     (unsigned)in->chan, out->span,
+					     (unsigned)out->chan, NULL);
+	} else {
+		struct side *ip = in->kind == DP_TRUNK_SIP ? in : out;
+		struct side *pri = in->kind == DP_TRUNK_TDM ? in : out;
+		struct media_bridge_params prm;
+
+		if (!ip->have_remote || !pri->tdm)
+			return;
+		memset(&prm, 0, sizeof(prm));
+		prm.span_id = pri->span;
+		prm.chan = (unsigned)pri->chan;
+		to_sockaddr(&ip->remote, &prm.remote, &prm.remote_len);
+		prm.rtp_law = law_of(ip->remote.pt);
+		prm.ptime = gw->cfg.ptime;
+		if (call->bridge) {
+			media_bridge_update(gw->me, call->bridge, &prm);
+			return;
+		}
+		if (!ip->rtp)
+			return;
+		err = media_bridge_start(gw->me, &call->bridge, ip->rtp, &prm,
+					 NULL);
+		if (!err)
+			ip->rtp = NULL; /* the bridge owns it now */
+	}
+	if (err)
+		gw_err("call %.8s: media bridge failed: %s", call->id,
+		       strerror(err));
+}
+
+/* Before another attempt: the failed one's media goes away. */
+static void unbridge_out(struct gw_call *call)
+{
+	if (call->bridge) {
+		media_bridge_stop(call->gw->me, call->bridge);
+		call->bridge = 0;
+	}
+	media_rtp_free(call->out.rtp);
+	call->out.rtp = NULL;
+	call->out.have_remote = false;
+}
+
+static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp)
 {
 	struct gw_config *cfg = &call->gw->cfg;
 	int err;
 
-	err = media_rtp_alloc(&call->rtp, call->gw->me, cfg->media_addr,
+	err = media_rtp_alloc(rtp, call->gw->me, cfg->media_addr,
 			      cfg->rtp_min, cfg->rtp_max);
 	if (err)
 		gw_err("call %.8s: no RTP port in %u-%u: %s", call->id,
@@ -312,31 +672,428 @@ static int alloc_rtp(struct gw_call *call)
 	return err;
 }
 
-static void on_ring_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_call *call = arg;
+/* ---- the caller's side hears what the callee's side does ------------------ */
 
-	gw_notice("call %.8s: no answer after %u s", call->id,
-		  call->gw->cfg.ring_timeout);
-	obj_ref(call);
-	end_call(call, 19);
-	release_tdm(call, 19);
-	hangup_sip(call, 19);
-	maybe_reap(call);
-	obj_deref(call);
+static void tell_in_progress(struct gw_call *call, bool alerting, bool media)
+{
+	if (call->state == CS_ANSWERED || call->state == CS_ENDED)
+		return;
+	set_state(call, CS_EARLY);
+	if (media) {
+		bridge_media(call);
+		/* The caller may hear this callee from now on: its early
+		 * media path cannot move to another attempt. */
+		if (call->in.kind == DP_TRUNK_SIP)
+			call->early_media = true;
+	}
+	if (call->in.kind == DP_TRUNK_SIP) {
+		if (media)
+			sip_leg_reply(call->in.sip, 183, true, NULL);
+		else if (alerting)
+			sip_leg_reply(call->in.sip, 180, false, NULL);
+	} else if (call->in.tdm) {
+		if (alerting)
+			tdm_call_alerting(call->in.tdm, media);
+		else if (media)
+			tdm_call_progress(call->in.tdm, true);
+	}
+}
+
+static void call_answered(struct gw_call *call)
+{
+	struct gw_tstat *ts;
+
+	if (call->state == CS_ANSWERED || call->state == CS_ENDED)
+		return;
+	if (call->in.kind == DP_TRUNK_SIP) {
+		/* The caller may have cancelled in this very loop pass (its
+		 * CANCELLED event is still queued): then there is no 200 to
+		 * send, and the far side must be cleared, not billed. */
+		if (sip_leg_answer(call->in.sip)) {
+			end_call(call, 16);
+			hangup_out(call, 16);
+			return;
+		}
+		call->sip_status = 200;
+	} else {
+		if (call->out.kind == DP_TRUNK_SIP)
+			call->sip_status = 200;
+		tdm_call_answer(call->in.tdm);
+	}
+	call->answer_ms = tg_time_ms();
+	event_del(call->ev_ring);
+	event_del(call->ev_attempt);
+	set_state(call, CS_ANSWERED);
+	bridge_media(call);
+	ts = gw_tstat(call->gw, call->out.trunk);
+	if (ts) {
+		asr_note(ts, true);
+		ts->fails_in_row = 0;
+	}
+}
+
+/* ---- attempts -------------------------------------------------------------- */
+
+static void try_next(struct gw_call *call);
+
+static void arm_attempt_timer(struct gw_call *call)
+{
+	const struct dp_decision *d = call->dec;
+	unsigned ms = 0;
+	struct timeval tv;
+
+	event_del(call->ev_attempt);
+	if (!call->got_trying && call->out.kind == DP_TRUNK_SIP)
+		ms = d->t_trying_ms;
+	else if (!call->got_progress)
+		ms = d->t_progress_ms;
+	if (!ms)
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(call->ev_attempt, &tv);
 }
 
 static void arm_ring_timer(struct gw_call *call)
 {
-	struct timeval tv = {call->gw->cfg.ring_timeout, 0};
+	unsigned ms = call->dec->t_answer_ms
+			      ? call->dec->t_answer_ms
+			      : call->gw->cfg.ring_timeout * 1000;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	event_add(call->ev_ring, &tv);
 }
 
-/* ---- SIP -> PSTN --------------------------------------------------------- */
+/* Tell the caller how it ended: the most meaningful failure. */
+static void fail_call(struct gw_call *call, int fallback_cause)
+{
+	int cause = fallback_cause;
 
-static void on_sip_leg(struct sip_leg *leg, const struct sip_leg_event *ev,
-		       void *arg);
+	if (call->nres) {
+		size_t i = dp_failure_pick(call->res, call->nres);
+		const struct dp_attempt_result *r = &call->res[i];
+
+		cause = r->q850_cause ? r->q850_cause
+			: r->sip_status ? gw_sip_to_cause(r->sip_status)
+					: 102;
+		/* A SIP callee's status is the one to record, and a SIP
+		 * caller gets it as it came, not through a Q.850 round
+		 * trip (unless a Reason header gave the real cause). */
+		if (r->sip_status >= 300 &&
+		    (call->in.kind == DP_TRUNK_TDM || !r->q850_cause))
+			call->sip_status = r->sip_status;
+		else if (call->in.kind == DP_TRUNK_SIP)
+			call->sip_status = gw_cause_to_sip(cause);
+	}
+	end_call(call, cause);
+	hangup_out(call, cause);
+	hangup_in(call, cause);
+}
+
+/* The running attempt failed as @p r says: fail over or give up. */
+static void attempt_failed(struct gw_call *call,
+			   const struct dp_attempt_result *r,
+			   const char *why)
+{
+	enum dp_failure_class cls = dp_failover_result(call->dec->failover, r);
+	struct gw_tstat *ts = gw_tstat(call->gw, call->out.trunk);
+	bool final = cls == DP_FAIL_FINAL || call->early_media ||
+		     call->state == CS_ENDED;
+
+	if (ts) {
+		asr_note(ts, false);
+		if (r->sip_status == DP_SIP_NO_RESPONSE && !r->q850_cause &&
+		    call->out.kind == DP_TRUNK_SIP) {
+			const struct gw_trunk_cfg *t =
+				gw_config_trunk(&call->gw->cfg, ts->name);
+
+			if (t && t->down_after &&
+			    ++ts->fails_in_row >= t->down_after) {
+				ts->down_until_ms =
+					tg_mono_ms() + t->down_time * 1000LL;
+				gw_warn("trunk %s: no response to %u attempts "
+					"in a row; down for %u s", ts->name,
+					ts->fails_in_row, t->down_time);
+			}
+		} else {
+			ts->fails_in_row = 0;
+		}
+	}
+	if (call->nres < DP_MAX_ATTEMPTS)
+		call->res[call->nres++] = *r;
+	attempt_done(call, final ? "final" : "failover", r->sip_status,
+		     r->q850_cause);
+	gw_notice("call %.8s: attempt %d on %s failed (%s; SIP %d, cause %d)%s",
+		  call->id, call->cur + 1, call->out.trunk, why,
+		  r->sip_status, r->q850_cause,
+		  final ? "" : ": trying the next");
+	event_del(call->ev_attempt);
+	if (final) {
+		fail_call(call, r->q850_cause ? r->q850_cause : 102);
+		return;
+	}
+	hangup_out(call, r->q850_cause ? r->q850_cause : 102);
+	unbridge_out(call);
+	try_next(call);
+}
+
+static void note_attempt(struct gw_call *call, const struct dp_attempt *a,
+			 const char *outcome)
+{
+	struct cdr_attempt *ca;
+
+	if (call->natt >= DP_MAX_ATTEMPTS)
+		return;
+	ca = &call->att[call->natt++];
+	memset(ca, 0, sizeof(*ca));
+	tg_strlcpy(ca->trunk, a->trunk, sizeof(ca->trunk));
+	tg_strlcpy(ca->called, a->user, sizeof(ca->called));
+	ca->start_ms = tg_time_ms();
+	if (outcome) {
+		ca->end_ms = ca->start_ms;
+		tg_strlcpy(ca->outcome, outcome, sizeof(ca->outcome));
+	}
+}
+
+/* Hunt a B-channel over the trunk's spans in order (ascending). */
+static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
+		     const struct dp_attempt *a)
+{
+	struct gw *gw = call->gw;
+	struct tdm_number called = {
+		a->called.digits, (int)a->called.ton << 4 | (int)a->called.npi,
+		false,
+	};
+	struct tdm_number calling = {
+		a->calling.digits,
+		(int)a->calling.ton << 4 | (int)a->calling.npi,
+		a->calling.pres == DP_PRES_RESTRICTED,
+	};
+	int err = ENOTCONN;
+
+	/* Digits only on a PRI: a '+' is the TON's job. */
+	if (called.digits[0] == '+')
+		called.digits++;
+	if (calling.digits[0] == '+')
+		calling.digits++;
+	for (unsigned i = 0; i < t->nspans; i++) {
+		struct tdm_span *span = gw_span(gw, t->spans[i]);
+		int e;
+
+		if (!span)
+			continue;
+		e = tdm_call_setup(&call->out.tdm, span, &calling, &called,
+				   call);
+		if (!e) {
+			call->out.span = tdm_span_id(span);
+			call->out.chan = (int)tdm_call_chan(call->out.tdm);
+			return 0;
+		}
+		/* Busy beats down: the caller hears "congestion". */
+		if (e == EBUSY || err != EBUSY)
+			err = e;
+	}
+	return err;
+}
+
+static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
+		     const struct dp_attempt *a)
+{
+	struct gw *gw = call->gw;
+	int err;
+
+	if (alloc_rtp(call, &call->out.rtp))
+		return EAGAIN;
+	err = sip_leg_invite(&call->out.sip, gw->ua,
+			     (const struct sockaddr *)&t->peer, t->peer_len,
+			     a->calling.digits, NULL, a->user,
+			     gw->cfg.media_addr, media_rtp_port(call->out.rtp),
+			     on_sip_out, call);
+	if (err) {
+		gw_err("call %.8s: INVITE to %s failed: %s", call->id,
+		       t->peer_str, strerror(err));
+		media_rtp_free(call->out.rtp);
+		call->out.rtp = NULL;
+		return err;
+	}
+	obj_ref(call); /* held by the leg's handler until CLOSED */
+	if (call->in.kind == DP_TRUNK_TDM)
+		tg_strlcpy(call->call_id, sip_leg_call_id(call->out.sip),
+			   sizeof(call->call_id));
+	return 0;
+}
+
+/* Start the next attempt that can be tried; give up when none is left. */
+static void try_next(struct gw_call *call)
+{
+	struct gw *gw = call->gw;
+	struct dp_decision *d = call->dec;
+	bool emergency = d->emergency != DP_EMERG_NONE;
+
+	while (call->next_attempt < d->nattempts) {
+		unsigned i = call->next_attempt++;
+		const struct dp_attempt *a = &d->attempts[i];
+		const struct gw_trunk_cfg *t = gw_config_trunk(&gw->cfg,
+							       a->trunk);
+		enum dp_trunk_state st = gw_trunk_state(a->trunk, gw);
+		struct gw_tstat *ts = gw_tstat(gw, a->trunk);
+		struct dp_attempt_result r = {DP_SIP_NO_RESPONSE, 0};
+		int err;
+
+		if (!t || st == DP_TRUNK_DOWN ||
+		    (st == DP_TRUNK_FULL && !emergency)) {
+			gw_info("call %.8s: trunk %s skipped (%s)", call->id,
+				a->trunk, !t ? "gone"
+				: st == DP_TRUNK_DOWN ? "down" : "full");
+			note_attempt(call, a, !t ? "skipped: gone"
+				     : st == DP_TRUNK_DOWN ? "skipped: down"
+							   : "skipped: full");
+			/* A trunk we could not use is a route failure. */
+			r.q850_cause = st == DP_TRUNK_FULL ? 34 : 38;
+			if (call->nres < DP_MAX_ATTEMPTS)
+				call->res[call->nres++] = r;
+			continue;
+		}
+		call->cur = (int)i;
+		call->got_trying = call->got_progress = false;
+		call->out.kind = a->kind;
+		tg_strlcpy(call->out.trunk, a->trunk, sizeof(call->out.trunk));
+		tg_strlcpy(call->out_called, a->called.digits,
+			   sizeof(call->out_called));
+		tg_strlcpy(call->out_calling, a->calling.digits,
+			   sizeof(call->out_calling));
+		call->out.span = call->out.chan = 0;
+		note_attempt(call, a, NULL);
+		if (ts)
+			ts->out_n++;
+		err = t->kind == GW_TRUNK_TDM ? place_tdm(call, t, a)
+					      : place_sip(call, t, a);
+		if (!err) {
+			call->out_live = true;
+			count_out(call, true);
+			arm_attempt_timer(call);
+			gw_dbg(GW_DBG_CALL, "call %.8s: attempt %u: %s -> %s "
+			       "on %s", call->id, i + 1, a->calling.digits,
+			       a->called.digits, a->trunk);
+			return;
+		}
+		/* It failed before anything was sent. */
+		r.q850_cause = err == EBUSY ? 34 : err == ENOTCONN ? 38 : 47;
+		if (call->nres < DP_MAX_ATTEMPTS)
+			call->res[call->nres++] = r;
+		attempt_done(call, "failover", 0, r.q850_cause);
+		gw_notice("call %.8s: trunk %s: %s", call->id, a->trunk,
+			  err == EBUSY ? "no idle B-channel"
+			  : err == ENOTCONN ? "every span is down"
+					    : strerror(err));
+		if (dp_failover_result(d->failover, &r) == DP_FAIL_FINAL)
+			break;
+	}
+	/* The CDR names the last trunk tried (or none). */
+	fail_call(call, 34);
+}
+
+/* Route a new call and start its first attempt. */
+static void route_call(struct gw_call *call, enum dp_ton called_ton,
+		       enum dp_ton calling_ton, enum dp_pres pres)
+{
+	struct gw *gw = call->gw;
+	struct dp_lcr_asr asr[GW_MAX_TRUNKS + 1];
+	struct dp_facts f;
+	struct dp_decision *d = call->dec;
+	int rc;
+
+	call->snap = obj_ref(gw->snap);
+	gw_trunk_asr(gw, asr, sizeof(asr) / sizeof(asr[0]));
+	memset(&f, 0, sizeof(f));
+	f.src_trunk = call->in.trunk;
+	f.called = call->called;
+	f.called_ton = called_ton;
+	f.calling = call->calling;
+	f.calling_ton = calling_ton;
+	f.calling_pres = pres;
+	f.now = tg_time_ms() / 1000;
+	f.asr = asr;
+	f.state = gw_trunk_state;
+	f.state_arg = gw;
+	rc = call->snap ? dp_decide(call->snap, &f, d, NULL, 0) : EINVAL;
+	if (rc) {
+		gw_notice("call %.8s: cannot route '%s' from %s: %s", call->id,
+			  call->called, call->in.trunk, strerror(rc));
+		fail_call(call, 3);
+		return;
+	}
+	if (d->cause) {
+		gw_notice("call %.8s: %s -> %s from %s refused: %s", call->id,
+			  call->calling, call->called, call->in.trunk,
+			  d->reason);
+		fail_call(call, d->cause);
+		return;
+	}
+	if (d->emergency != DP_EMERG_NONE)
+		gw_warn("call %.8s: EMERGENCY call %s -> %s (%s) from %s",
+			call->id, call->calling, call->called, d->service,
+			call->in.trunk);
+	if (*d->route && (d->route_max_calls || d->route_cps) &&
+	    d->emergency == DP_EMERG_NONE) {
+		struct gw_rstat *rs = rstat_get(gw, d->route);
+
+		if (rs && ((d->route_max_calls &&
+			    rs->calls >= d->route_max_calls) ||
+			   rate_over(&rs->sec, &rs->n, d->route_cps))) {
+			gw_notice("call %.8s: route %s is at its limit",
+				  call->id, d->route);
+			fail_call(call, 34);
+			return;
+		}
+		if (rs) {
+			rs->calls++;
+			rs->n++;
+			call->route = rs;
+		}
+	}
+	arm_ring_timer(call);
+	try_next(call);
+}
+
+static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+	struct dp_attempt_result r = {DP_SIP_NO_RESPONSE, 0};
+	const char *why;
+
+	(void)fd;
+	(void)what;
+	if (call->state == CS_ENDED || !call->out_live)
+		return;
+	obj_ref(call);
+	if (!call->got_trying && call->out.kind == DP_TRUNK_SIP) {
+		why = "no 100 Trying in time";
+	} else {
+		why = "no progress in time";
+		r.q850_cause = 102; /* recovery on timer expiry */
+	}
+	attempt_failed(call, &r, why);
+	maybe_reap(call);
+	obj_deref(call);
+}
+
+static void on_ring_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+
+	(void)fd;
+	(void)what;
+	gw_notice("call %.8s: no answer in time", call->id);
+	obj_ref(call);
+	end_call(call, 19);
+	hangup_out(call, 19);
+	hangup_in(call, 19);
+	maybe_reap(call);
+	obj_deref(call);
+}
+
+/* ---- SIP events ------------------------------------------------------------ */
 
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg)
@@ -344,6 +1101,7 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 	struct gw *gw = arg;
 	char addr[INET6_ADDRSTRLEN] = "?";
 
+	(void)len;
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
@@ -365,6 +1123,7 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg)
 {
+	(void)arg;
 	gw_notice("INVITE %s -> %s (Call-ID %s) refused with %d",
 		  info->from_user, info->ruri_user, info->call_id, status);
 }
@@ -381,58 +1140,42 @@ static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
 	return NULL;
 }
 
-static unsigned trunk_calls(struct gw *gw, const char *name)
+/* Per-source admission of a new call from trunk @p t. */
+static bool admit_in(struct gw_call *call, const struct gw_trunk_cfg *t)
 {
-	unsigned n = 0;
+	struct gw_tstat *ts = gw_tstat(call->gw, t->name);
 
-	for (struct gw_call *c = gw->calls; c; c = c->next)
-		if (c->state != CS_ENDED && (!strcmp(c->in_trunk, name) ||
-					     !strcmp(c->out_trunk, name)))
-			n++;
-	return n;
-}
-
-/* Refuse an inbound INVITE before any PRI call exists. */
-static void refuse_sip(struct gw_call *call, int cause)
-{
-	struct sip_reason reason = {cause, gw_cause_text(cause)};
-
-	call->sip_status = gw_cause_to_sip(cause);
-	end_call(call, cause);
-	sip_leg_reply(call->sip, call->sip_status, false, &reason);
-}
-
-/* Hunt a B-channel over the trunk's spans in order (ascending). */
-static int place_pstn(struct gw_call *call, const struct gw_trunk_cfg *t)
-{
-	struct gw *gw = call->gw;
-	int err = ENOTCONN;
-
-	for (unsigned i = 0; i < t->nspans; i++) {
-		struct tdm_span *span = gw_span(gw, t->spans[i]);
-
-		if (!span)
-			continue;
-		err = tdm_call_setup(&call->tdm, span, call->calling,
-				     call->called, call);
-		if (!err) {
-			call->span = tdm_span_id(span);
-			call->chan = (int)tdm_call_chan(call->tdm);
-			return 0;
-		}
+	if (!ts)
+		return true;
+	if ((t->max_inbound && ts->inbound >= t->max_inbound) ||
+	    (t->max_calls && ts->calls >= t->max_calls) ||
+	    rate_over(&ts->in_sec, &ts->in_n, t->inbound_cps)) {
+		gw_notice("call %.8s: trunk %s is over its inbound limit",
+			  call->id, t->name);
+		return false;
 	}
-	return err;
+	ts->in_n++;
+	ts->calls++;
+	ts->inbound++;
+	call->counted_in = true;
+	return true;
+}
+
+static bool is_emergency_number(struct gw *gw, const char *called)
+{
+	return dp_emergency_match(gw->cfg.dial9 ? &dp_emergency_default_dial9
+						: NULL,
+				  called, NULL) != DP_EMERG_NONE;
 }
 
 void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		       void *arg)
 {
 	struct gw *gw = arg;
-	const struct gw_trunk_cfg *in, *out;
+	const struct gw_trunk_cfg *in;
 	struct gw_call *call;
-	int err;
 
-	call = call_new(gw, CDR_OUTBOUND);
+	call = call_new(gw, DP_TRUNK_SIP);
 	if (!call) {
 		struct sip_reason r = {41, gw_cause_text(41)};
 
@@ -440,275 +1183,242 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		obj_deref(leg);
 		return;
 	}
-	call->sip = leg; /* the handler's reference is now the call's */
-	sip_leg_set_handler(leg, on_sip_leg, call);
+	call->in.sip = leg; /* the handler's reference is now the call's */
+	sip_leg_set_handler(leg, on_sip_in, call);
 	obj_ref(call); /* the leg's handler refers to the call until CLOSED */
 	tg_strlcpy(call->calling, info->from_user, sizeof(call->calling));
 	tg_strlcpy(call->called, info->ruri_user, sizeof(call->called));
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
-	call->codec = info->offer ? info->offer->pt : -1;
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
-		tg_strlcpy(call->in_trunk, in->name, sizeof(call->in_trunk));
+		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	if (info->offer)
+		set_remote(call, &call->in, info->offer);
 
-	if (gw->draining) {
-		refuse_sip(call, 41);
+	if (gw->draining && !is_emergency_number(gw, call->called)) {
+		fail_call(call, 41);
 		return;
 	}
-	out = *gw->cfg.outbound ? gw_config_trunk(&gw->cfg, gw->cfg.outbound)
-				: NULL;
-	if (!out || !dp_is_digits(call->called)) {
-		gw_notice("call %.8s: no route for '%s'", call->id,
-			  call->called);
-		refuse_sip(call, 3);
+	if (!in || (!is_emergency_number(gw, call->called) &&
+		    !admit_in(call, in))) {
+		fail_call(call, in ? 34 : 21);
 		return;
 	}
-	tg_strlcpy(call->out_trunk, out->name, sizeof(call->out_trunk));
-	if ((in && in->max_calls && trunk_calls(gw, in->name) > in->max_calls)) {
-		refuse_sip(call, 34);
-		return;
-	}
-	if (alloc_rtp(call)) {
-		refuse_sip(call, 47);
+	if (alloc_rtp(call, &call->in.rtp)) {
+		fail_call(call, 47);
 		return;
 	}
 	sip_leg_set_local_media(leg, gw->cfg.media_addr,
-				media_rtp_port(call->rtp));
-	if (info->offer)
-		set_remote(call, info->offer);
-
-	err = place_pstn(call, out);
-	if (err) {
-		gw_notice("call %.8s: no B-channel on trunk %s: %s", call->id,
-			  out->name, err == EBUSY ? "all busy"
-						  : "spans down");
-		refuse_sip(call, 34);
-		return;
-	}
-	arm_ring_timer(call);
-	gw_dbg(GW_DBG_CALL, "call %.8s: %s -> %s on span %d chan %d",
-	       call->id, call->calling, call->called, call->span, call->chan);
+				media_rtp_port(call->in.rtp));
+	route_call(call, DP_TON_UNKNOWN, DP_TON_UNKNOWN, DP_PRES_ALLOWED);
+	maybe_reap(call);
 }
 
-/* PRI events for a call the SIP side started. */
-static void outbound_tdm(struct gw_call *call, const struct tdm_event *ev)
+/* Events of the caller's SIP leg. */
+static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
+		      void *arg)
 {
+	struct gw_call *call = arg;
+	int cause;
+
+	(void)leg;
 	switch (ev->type) {
-	case TDM_EV_PROCEEDING:
-		/* 100 Trying went out already. */
-		break;
-	case TDM_EV_ALERTING:
-	case TDM_EV_PROGRESS:
-		if (call->state == CS_ANSWERED)
-			break;
-		set_state(call, CS_EARLY);
-		if (ev->inband) {
-			/* In-band tones or announcements: 183 with SDP and
-			 * the media bridged now (early media). */
-			bridge_media(call, NULL);
-			sip_leg_reply(call->sip, 183, true, NULL);
-		} else if (ev->type == TDM_EV_ALERTING) {
-			sip_leg_reply(call->sip, 180, false, NULL);
+	case SIP_LEG_CLOSED:
+		if (call->state != CS_ENDED) {
+			/* The dialog vanished without a BYE (e.g. our 200
+			 * was never ACKed): clear the other side too. */
+			end_call(call, 41);
+			hangup_out(call, 41);
 		}
-		break;
-	case TDM_EV_ANSWER:
-		if (call->state == CS_ANSWERED)
-			break;
-		/* The caller may have cancelled in this very loop pass (its
-		 * CANCELLED event is still queued): then there is no 200 to
-		 * send, and the PSTN side must be cleared, not billed. */
-		if (sip_leg_answer(call->sip)) {
-			end_call(call, 16);
-			release_tdm(call, 16);
-			break;
-		}
-		call->answer_ms = tg_time_ms();
-		event_del(call->ev_ring);
-		set_state(call, CS_ANSWERED);
-		bridge_media(call, NULL);
-		call->sip_status = 200;
-		break;
-	case TDM_EV_HANGUP:
-		end_call(call, ev->cause);
-		call->tdm = obj_deref(call->tdm);
-		hangup_sip(call, ev->cause);
+		call->in.sip = obj_deref(call->in.sip);
+		maybe_reap(call);
+		obj_deref(call); /* the handler's reference */
+		return;
+	case SIP_LEG_BYE:
+	case SIP_LEG_CANCELLED:
+		cause = ev->reason.cause ? ev->reason.cause : 16;
+		if (ev->type == SIP_LEG_CANCELLED)
+			call->sip_status = 487;
+		end_call(call, cause);
+		hangup_out(call, cause);
 		break;
 	default:
 		break;
 	}
+	maybe_reap(call);
 }
 
-/* ---- PSTN -> SIP --------------------------------------------------------- */
+/* Events of the SIP leg of an attempt. */
+static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
+		       void *arg)
+{
+	struct gw_call *call = arg;
+	struct dp_attempt_result r = {0, 0};
+
+	(void)leg;
+	obj_ref(call);
+	switch (ev->type) {
+	case SIP_LEG_CLOSED:
+		if (call->out.sip == leg) {
+			if (call->state != CS_ENDED) {
+				end_call(call, 41);
+				hangup_in(call, 41);
+			}
+			call->out.sip = obj_deref(call->out.sip);
+			call->out_live = false;
+			obj_deref(call); /* the handler's reference */
+		}
+		break;
+	case SIP_LEG_TRYING:
+		call->got_trying = true;
+		arm_attempt_timer(call);
+		break;
+	case SIP_LEG_PROGRESS:
+		call->got_trying = call->got_progress = true;
+		event_del(call->ev_attempt);
+		if (ev->media)
+			set_remote(call, &call->out, ev->media);
+		tell_in_progress(call, ev->status == 180, ev->media != NULL);
+		break;
+	case SIP_LEG_ANSWERED:
+		if (ev->media)
+			set_remote(call, &call->out, ev->media);
+		call_answered(call);
+		break;
+	case SIP_LEG_FAILED:
+		if (call->state == CS_ENDED || call->state == CS_ANSWERED)
+			break;
+		r.sip_status = ev->status;
+		r.q850_cause = ev->reason.cause;
+		/* A 408 of our own Timer B is no response at all. */
+		if (ev->status == 408 && !call->got_trying)
+			r.sip_status = DP_SIP_NO_RESPONSE;
+		attempt_failed(call, &r, "final response");
+		break;
+	case SIP_LEG_BYE:
+		if (call->state == CS_ENDED)
+			break;
+		r.q850_cause = ev->reason.cause ? ev->reason.cause : 16;
+		if (call->state != CS_ANSWERED) {
+			r.sip_status = 487;
+			attempt_failed(call, &r, "BYE before answer");
+			break;
+		}
+		end_call(call, r.q850_cause);
+		hangup_in(call, r.q850_cause);
+		break;
+	default:
+		break;
+	}
+	maybe_reap(call);
+	obj_deref(call);
+}
+
+/* ---- PRI events ------------------------------------------------------------ */
+
+static enum dp_ton ton_of(int plan)
+{
+	return (enum dp_ton)((plan >> 4) & 7);
+}
 
 static void on_ring(struct gw *gw, struct tdm_span *span,
 		    const struct tdm_event *ev)
 {
-	const struct dp_did_range *did;
-	const struct gw_trunk_cfg *t;
 	struct gw_call *call;
-	const char *user;
-	int err;
 
-	call = call_new(gw, CDR_INBOUND);
+	call = call_new(gw, DP_TRUNK_TDM);
 	if (!call) {
 		tdm_call_hangup(ev->call, 42);
 		return;
 	}
-	call->tdm = obj_ref(ev->call);
+	call->in.tdm = obj_ref(ev->call);
 	tdm_call_set_arg(ev->call, call);
-	call->span = tdm_span_id(span);
-	call->chan = (int)tdm_call_chan(ev->call);
+	call->in.span = tdm_span_id(span);
+	call->in.chan = (int)tdm_call_chan(ev->call);
 	tg_strlcpy(call->calling, ev->calling, sizeof(call->calling));
 	tg_strlcpy(call->called, ev->called, sizeof(call->called));
-	snprintf(call->in_trunk, sizeof(call->in_trunk), "span%d", call->span);
+	snprintf(call->in.trunk, sizeof(call->in.trunk), "span%d",
+		 call->in.span);
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *tt = &gw->cfg.trunks[i];
 
 		for (unsigned s = 0; tt->kind == GW_TRUNK_TDM && s < tt->nspans;
 		     s++)
-			if (tt->spans[s] == call->span)
-				tg_strlcpy(call->in_trunk, tt->name,
-					   sizeof(call->in_trunk));
+			if (tt->spans[s] == call->in.span)
+				tg_strlcpy(call->in.trunk, tt->name,
+					   sizeof(call->in.trunk));
 	}
 
-	if (gw->draining) {
-		end_call(call, 41);
-		release_tdm(call, 41);
+	if (gw->draining && !is_emergency_number(gw, call->called)) {
+		fail_call(call, 41);
 		goto out;
 	}
-	did = dp_did_lookup(gw->dids, call->called);
-	t = did ? gw_config_trunk(&gw->cfg, did->trunk) : NULL;
-	if (!did || !t || t->kind != GW_TRUNK_SIP) {
-		gw_notice("call %.8s: %s is not a DID of ours%s", call->id,
-			  call->called, did ? " (its trunk is gone)" : "");
-		end_call(call, 1);
-		release_tdm(call, 1);
-		goto out;
+	{
+		const struct gw_trunk_cfg *t =
+			gw_config_trunk(&gw->cfg, call->in.trunk);
+
+		if (t && !is_emergency_number(gw, call->called) &&
+		    !admit_in(call, t)) {
+			fail_call(call, 34);
+			goto out;
+		}
 	}
-	tg_strlcpy(call->out_trunk, t->name, sizeof(call->out_trunk));
-	if (t->max_calls && trunk_calls(gw, t->name) > t->max_calls) {
-		end_call(call, 34);
-		release_tdm(call, 34);
-		goto out;
-	}
-	if (alloc_rtp(call)) {
-		end_call(call, 47);
-		release_tdm(call, 47);
-		goto out;
-	}
-	user = *did->user ? did->user : call->called;
-	err = sip_leg_invite(&call->sip, gw->ua,
-			     (const struct sockaddr *)&t->peer, t->peer_len,
-			     call->calling, NULL, user, gw->cfg.media_addr,
-			     media_rtp_port(call->rtp), on_sip_leg, call);
-	if (err) {
-		gw_err("call %.8s: INVITE to %s failed: %s", call->id,
-		       t->peer_str, strerror(err));
-		end_call(call, 41);
-		release_tdm(call, 41);
-		goto out;
-	}
-	obj_ref(call); /* held by the leg's handler until CLOSED */
-	tg_strlcpy(call->call_id, sip_leg_call_id(call->sip),
-		   sizeof(call->call_id));
-	tdm_call_proceeding(call->tdm);
-	arm_ring_timer(call);
+	/* Tell the network we have it; routing and the attempts follow. */
+	tdm_call_proceeding(call->in.tdm);
+	route_call(call, ton_of(ev->called_plan), ton_of(ev->calling_plan),
+		   ev->calling_pres & 0x60 ? DP_PRES_RESTRICTED
+					   : DP_PRES_ALLOWED);
  out:
 	maybe_reap(call);
 }
 
-/* SIP events for a call the PSTN side started. */
-static void inbound_sip(struct gw_call *call, const struct sip_leg_event *ev)
-{
-	int cause;
-
-	switch (ev->type) {
-	case SIP_LEG_PROGRESS:
-		if (call->state == CS_ANSWERED || !call->tdm)
-			break;
-		set_state(call, CS_EARLY);
-		if (ev->media)
-			bridge_media(call, ev->media);
-		if (ev->status == 180)
-			tdm_call_alerting(call->tdm, ev->media != NULL);
-		else if (ev->media)
-			tdm_call_progress(call->tdm, true);
-		break;
-	case SIP_LEG_ANSWERED:
-		if (call->state == CS_ANSWERED || !call->tdm)
-			break;
-		call->answer_ms = tg_time_ms();
-		call->sip_status = 200;
-		event_del(call->ev_ring);
-		set_state(call, CS_ANSWERED);
-		bridge_media(call, ev->media);
-		tdm_call_answer(call->tdm);
-		break;
-	case SIP_LEG_FAILED:
-		call->sip_status = ev->status;
-		cause = ev->reason.cause ? ev->reason.cause
-					 : gw_sip_to_cause(ev->status);
-		end_call(call, cause);
-		release_tdm(call, cause);
-		break;
-	case SIP_LEG_BYE:
-	case SIP_LEG_CANCELLED:
-		cause = ev->reason.cause ? ev->reason.cause : 16;
-		end_call(call, cause);
-		release_tdm(call, cause);
-		break;
-	default:
-		break;
-	}
-}
-
-static void inbound_tdm(struct gw_call *call, const struct tdm_event *ev)
+/* PRI events of the caller's side. */
+static void in_tdm(struct gw_call *call, const struct tdm_event *ev)
 {
 	if (ev->type != TDM_EV_HANGUP)
 		return;
 	end_call(call, ev->cause);
-	call->tdm = obj_deref(call->tdm);
-	hangup_sip(call, ev->cause);
+	tdm_call_set_arg(call->in.tdm, NULL);
+	call->in.tdm = obj_deref(call->in.tdm);
+	hangup_out(call, ev->cause);
 }
 
-/* ---- event entry points -------------------------------------------------- */
-
-static void on_sip_leg(struct sip_leg *leg, const struct sip_leg_event *ev,
-		       void *arg)
+/* PRI events of an attempt's side. */
+static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 {
-	struct gw_call *call = arg;
+	struct dp_attempt_result r = {0, 0};
 
-	if (ev->type == SIP_LEG_CLOSED) {
-		if (call->state != CS_ENDED) {
-			/* The dialog vanished without a BYE (e.g. our 200
-			 * was never ACKed): clear the PRI side too. */
-			end_call(call, 41);
-			release_tdm(call, 41);
-		}
-		call->sip = obj_deref(call->sip);
-		maybe_reap(call);
-		obj_deref(call); /* the handler's reference */
-		return;
-	}
-	if (call->dir == CDR_OUTBOUND) {
-		switch (ev->type) {
-		case SIP_LEG_BYE:
-		case SIP_LEG_CANCELLED: {
-			int cause = ev->reason.cause ? ev->reason.cause : 16;
-
-			if (ev->type == SIP_LEG_CANCELLED)
-				call->sip_status = 487;
-			end_call(call, cause);
-			release_tdm(call, cause);
+	switch (ev->type) {
+	case TDM_EV_PROCEEDING:
+		/* The network has the call: that is progress enough. */
+		call->got_trying = call->got_progress = true;
+		event_del(call->ev_attempt);
+		break;
+	case TDM_EV_ALERTING:
+	case TDM_EV_PROGRESS:
+		call->got_trying = call->got_progress = true;
+		event_del(call->ev_attempt);
+		tell_in_progress(call, ev->type == TDM_EV_ALERTING, ev->inband);
+		break;
+	case TDM_EV_ANSWER:
+		call_answered(call);
+		break;
+	case TDM_EV_HANGUP:
+		tdm_call_set_arg(call->out.tdm, NULL);
+		call->out.tdm = obj_deref(call->out.tdm);
+		if (call->state == CS_ANSWERED) {
+			end_call(call, ev->cause);
+			hangup_in(call, ev->cause);
 			break;
 		}
-		default:
+		if (call->state == CS_ENDED)
 			break;
-		}
-	} else {
-		inbound_sip(call, ev);
+		r.q850_cause = ev->cause ? ev->cause : 16;
+		attempt_failed(call, &r, "released");
+		break;
+	default:
+		break;
 	}
-	maybe_reap(call);
 }
 
 /* Media worker side of a span's audio: thin adapters to tdm/. */
@@ -760,10 +1470,10 @@ void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,
 	if (!call)
 		return;
 	obj_ref(call);
-	if (call->dir == CDR_OUTBOUND)
-		outbound_tdm(call, ev);
-	else
-		inbound_tdm(call, ev);
+	if (ev->call == call->in.tdm)
+		in_tdm(call, ev);
+	else if (ev->call == call->out.tdm)
+		out_tdm(call, ev);
 	maybe_reap(call);
 	obj_deref(call);
 }
@@ -778,8 +1488,8 @@ void gw_call_clear_all(struct gw *gw, int cause)
 		obj_ref(call);
 		if (call->state != CS_ENDED) {
 			end_call(call, cause);
-			release_tdm(call, cause);
-			hangup_sip(call, cause);
+			hangup_out(call, cause);
+			hangup_in(call, cause);
 		}
 		maybe_reap(call);
 		/* maybe_reap may unlink this call but never its successor. */
@@ -795,12 +1505,23 @@ void gw_call_reap_all(struct gw *gw)
 		struct gw_call *call = gw->calls;
 
 		unlink_call(call);
-		if (call->sip) {
-			sip_leg_set_handler(call->sip, NULL, NULL);
-			call->sip = obj_deref(call->sip);
+		if (call->in.sip) {
+			sip_leg_set_handler(call->in.sip, NULL, NULL);
+			call->in.sip = obj_deref(call->in.sip);
 			obj_deref(call); /* the handler's reference */
 		}
+		if (call->out.sip) {
+			sip_leg_set_handler(call->out.sip, NULL, NULL);
+			call->out.sip = obj_deref(call->out.sip);
+			obj_deref(call);
+		}
 		obj_deref(call);
+	}
+	while (gw->rstats) {
+		struct gw_rstat *r = gw->rstats;
+
+		gw->rstats = r->next;
+		free(r);
 	}
 }
 
@@ -808,14 +1529,16 @@ void gw_call_foreach(struct gw *gw, gw_call_info_h *h, void *arg)
 {
 	for (struct gw_call *c = gw->calls; c; c = c->next) {
 		struct gw_call_info ci = {
-			.direction = cdr_direction_name(c->dir),
+			.direction = cdr_direction_name(call_direction(c)),
 			.state = state_name(c->state),
 			.calling = c->calling,
 			.called = c->called,
-			.in_trunk = c->in_trunk,
-			.out_trunk = c->out_trunk,
-			.span = c->span,
-			.chan = c->chan,
+			.in_trunk = c->in.trunk,
+			.out_trunk = c->out.trunk,
+			.span = c->out.kind == DP_TRUNK_TDM && c->out.span
+					? c->out.span : c->in.span,
+			.chan = c->out.kind == DP_TRUNK_TDM && c->out.span
+					? c->out.chan : c->in.chan,
 			.codec = c->codec == 0   ? "PCMU"
 				 : c->codec == 8 ? "PCMA"
 						 : "",

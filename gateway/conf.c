@@ -366,6 +366,41 @@ static int key_span(struct parser *p, const char *k, const char *v)
 	return 0;
 }
 
+/* Digits only, possibly empty ("" = none). */
+static int parse_digits(struct parser *p, const char *key, const char *v,
+			char *out, size_t size)
+{
+	if (strlen(v) >= size)
+		return fail(p, "%s: longer than %zu digits", key, size - 1);
+	if (*v && !dp_is_digits(v))
+		return fail(p, "%s: '%s' is not digits", key, v);
+	tg_strlcpy(out, v, size);
+	return 0;
+}
+
+static int parse_fmt(struct parser *p, const char *key, const char *v,
+		     enum dp_number_fmt *fmt)
+{
+	static const struct {
+		const char *name;
+		enum dp_number_fmt fmt;
+	} tab[] = {
+		{"plus", DP_FMT_PLUS},
+		{"e164", DP_FMT_E164},
+		{"national", DP_FMT_NATIONAL},
+		{"national_prefix", DP_FMT_NATIONAL_PREFIX},
+		{"local", DP_FMT_LOCAL},
+	};
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (!strcasecmp(v, tab[i].name)) {
+			*fmt = tab[i].fmt;
+			return 0;
+		}
+	return fail(p, "%s: '%s' is not plus, e164, national, "
+		    "national_prefix or local", key, v);
+}
+
 static int key_trunk(struct parser *p, const char *k, const char *v)
 {
 	struct gw_trunk_cfg *t = p->cur;
@@ -404,6 +439,48 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "max_calls")) {
 		err = parse_uint(p, k, v, 0, 100000, &n);
 		t->max_calls = (unsigned)n;
+	} else if (!strcmp(k, "cps")) {
+		err = parse_uint(p, k, v, 0, 100000, &n);
+		t->cps = (unsigned)n;
+	} else if (!strcmp(k, "max_inbound")) {
+		err = parse_uint(p, k, v, 0, 100000, &n);
+		t->max_inbound = (unsigned)n;
+	} else if (!strcmp(k, "inbound_cps")) {
+		err = parse_uint(p, k, v, 0, 100000, &n);
+		t->inbound_cps = (unsigned)n;
+	} else if (!strcmp(k, "down_after")) {
+		err = parse_uint(p, k, v, 0, 100, &n);
+		t->down_after = (unsigned)n;
+	} else if (!strcmp(k, "down_time")) {
+		err = parse_uint(p, k, v, 1, 3600, &n);
+		t->down_time = (unsigned)n;
+	} else if (!strcmp(k, "country_code")) {
+		err = parse_digits(p, k, v, t->plan.cc, sizeof(t->plan.cc));
+	} else if (!strcmp(k, "national_prefix")) {
+		err = parse_digits(p, k, v, t->plan.national_prefix,
+				   sizeof(t->plan.national_prefix));
+	} else if (!strcmp(k, "international_prefix")) {
+		err = parse_digits(p, k, v, t->plan.intl_prefix,
+				   sizeof(t->plan.intl_prefix));
+	} else if (!strcmp(k, "area_code")) {
+		err = parse_digits(p, k, v, t->plan.area_code,
+				   sizeof(t->plan.area_code));
+	} else if (!strcmp(k, "local_length")) {
+		err = parse_uint(p, k, v, 0, 15, &n);
+		t->plan.local_len = (unsigned)n;
+	} else if (!strcmp(k, "national_length")) {
+		err = parse_uint(p, k, v, 0, 15, &n);
+		t->plan.nsn_len = (unsigned)n;
+	} else if (!strcmp(k, "bare_e164")) {
+		err = parse_bool(p, k, v, &t->plan.bare_is_e164);
+	} else if (!strcmp(k, "called_format")) {
+		err = parse_fmt(p, k, v, &t->called_fmt);
+		t->called_fmt_set = true;
+	} else if (!strcmp(k, "calling_format")) {
+		err = parse_fmt(p, k, v, &t->calling_fmt);
+		t->calling_fmt_set = true;
+	} else if (!strcmp(k, "allow")) {
+		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "spans")) {
 		char buf[256], *save = NULL, *tok;
 
@@ -480,9 +557,24 @@ static int on_key(struct parser *p, const char *k, const char *v)
 	if (!strcmp(p->section, "trunk"))
 		return key_trunk(p, k, v);
 	if (!strcmp(p->section, "routing")) {
+		unsigned long n;
+		int err;
+
 		if (!strcmp(k, "outbound"))
 			return parse_str(p, k, v, cfg->outbound,
 					 sizeof(cfg->outbound));
+		if (!strcmp(k, "attempt_trying_timeout")) {
+			err = parse_uint(p, k, v, 100, 120000, &n);
+			cfg->t_trying_ms = (unsigned)n;
+			return err;
+		}
+		if (!strcmp(k, "attempt_progress_timeout")) {
+			err = parse_uint(p, k, v, 0, 600000, &n);
+			cfg->t_progress_ms = (unsigned)n;
+			return err;
+		}
+		if (!strcmp(k, "dial9_emergency"))
+			return parse_bool(p, k, v, &cfg->dial9);
 		return fail(p, "unknown key '%s' in [routing]", k);
 	}
 	if (!strcmp(p->section, "dids"))
@@ -540,6 +632,8 @@ static int on_section(struct parser *p, char *name)
 		memset(t, 0, sizeof(*t));
 		tg_strlcpy(t->name, p->arg, sizeof(t->name));
 		t->line = p->line;
+		t->down_after = 2;
+		t->down_time = 30;
 		p->cur = t;
 		return 0;
 	}
@@ -560,6 +654,7 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->drain_timeout = 30;
 	cfg->media_workers = 1;
 	cfg->ring_timeout = 120;
+	cfg->t_trying_ms = 3000;
 	tg_strlcpy(cfg->sip_bind, "127.0.0.1", sizeof(cfg->sip_bind));
 	cfg->sip_port = 5060;
 	tg_strlcpy(cfg->media_addr, "127.0.0.1", sizeof(cfg->media_addr));
@@ -602,6 +697,14 @@ static int validate(struct parser *p)
 					->sin6_port = 0;
 			t->naccept = 1;
 		}
+		/* PRI lines take national numbers with TON national;
+		 * SIP trunks '+' E.164 (RFC 3966 global numbers). */
+		if (!t->called_fmt_set)
+			t->called_fmt = t->kind == GW_TRUNK_TDM
+						? DP_FMT_NATIONAL
+						: DP_FMT_PLUS;
+		if (!t->calling_fmt_set)
+			t->calling_fmt = t->called_fmt;
 		if (t->kind == GW_TRUNK_TDM && !t->nspans)
 			return fail(p, "trunk '%s': a TDM trunk needs spans",
 				    t->name);
@@ -618,22 +721,21 @@ static int validate(struct parser *p)
 	}
 	p->line = 0;
 	if (*cfg->outbound) {
-		const struct gw_trunk_cfg *t =
-			gw_config_trunk(cfg, cfg->outbound);
+		char buf[sizeof(cfg->outbound)], *save = NULL, *tok;
 
-		if (!t)
-			return fail(p, "[routing] outbound: no trunk '%s'",
-				    cfg->outbound);
-		if (t->kind != GW_TRUNK_TDM)
-			return fail(p, "[routing] outbound: trunk '%s' is not "
-				    "a TDM trunk", cfg->outbound);
+		tg_strlcpy(buf, cfg->outbound, sizeof(buf));
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save))
+			if (!gw_config_trunk(cfg, tok))
+				return fail(p, "[routing] outbound: no trunk "
+					    "'%s'", tok);
 	}
 	for (unsigned i = 0; i < cfg->ndids; i++) {
 		const struct gw_trunk_cfg *t =
 			gw_config_trunk(cfg, cfg->dids[i].trunk);
 
-		if (!t || t->kind != GW_TRUNK_SIP)
-			return fail(p, "[dids] %s: '%s' is not a SIP trunk",
+		if (!t)
+			return fail(p, "[dids] %s: no trunk '%s'",
 				    cfg->dids[i].first, cfg->dids[i].trunk);
 	}
 	return 0;

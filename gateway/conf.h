@@ -34,7 +34,19 @@ struct gw_trunk_cfg {
 	char peer_str[80];
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
-	unsigned max_calls;         /* 0 = unlimited */
+	unsigned max_calls;         /* calls both ways; 0 = unlimited */
+	unsigned cps;               /* new outbound attempts per second */
+	unsigned max_inbound;       /* calls arriving from it; 0 = no limit */
+	unsigned inbound_cps;       /* calls arriving per second */
+	unsigned down_after;        /* unanswered attempts in a row that
+				       mark it down (0 = never) */
+	unsigned down_time;         /* seconds it stays down before the
+				       next call may try it again */
+	/* numbering (dialplan) */
+	struct dp_country_plan plan;
+	enum dp_number_fmt called_fmt, calling_fmt;
+	bool called_fmt_set, calling_fmt_set;
+	char allow[64];
 	/* TDM */
 	int spans[GW_MAX_SPANS];
 	unsigned nspans;
@@ -79,7 +91,11 @@ struct gw_config {
 	struct gw_trunk_cfg trunks[GW_MAX_TRUNKS];
 	unsigned ntrunks;
 	/* [routing] */
-	char outbound[32];          /* trunk for calls arriving over SIP */
+	char outbound[128];         /* trunks for calls from SIP trunks that
+				       no database route takes, in order */
+	unsigned t_trying_ms;       /* default per-attempt timers */
+	unsigned t_progress_ms;
+	bool dial9;                 /* 9911, 9112 are emergency numbers too */
 	/* [dids]: seeded into the database on first start */
 	struct dp_did_range dids[GW_MAX_DIDS];
 	unsigned ndids;

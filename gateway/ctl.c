@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -24,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "util/util.h"
+#include "cause.h"
 #include "gw.h"
 
 #define MAX_REQUEST 512
@@ -36,6 +38,8 @@ struct gw_ctl {
 
 struct reply {
 	struct evbuffer *out;
+	struct bufferevent *bev;
+	bool deferred;  /* the command answers later on bev itself */
 	bool json;
 	bool first;   /* first element of a JSON array */
 };
@@ -243,15 +247,31 @@ static int cmd_channels(struct gw *gw, struct reply *r, int argc, char **argv)
 
 static unsigned trunk_active(struct gw *gw, const char *name);
 
+static const char *state_word(enum dp_trunk_state st)
+{
+	switch (st) {
+	case DP_TRUNK_AVAILABLE:
+		return "available";
+	case DP_TRUNK_DOWN:
+		return "down";
+	case DP_TRUNK_FULL:
+		return "full";
+	}
+	return "?";
+}
+
 static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
 		evbuffer_add(r->out, "[", 1);
 	else
-		evbuffer_add_printf(r->out, "%-12s %-4s %-24s %6s\n", "TRUNK",
-				    "TYPE", "WHERE", "CALLS");
+		evbuffer_add_printf(r->out, "%-12s %-4s %-24s %6s %-9s %8s "
+				    "%8s\n", "TRUNK", "TYPE", "WHERE",
+				    "CALLS", "STATE", "ATTEMPTS", "ANSWERED");
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+		struct gw_tstat *ts = gw_tstat(gw, t->name);
+		const char *state = state_word(gw_trunk_state(t->name, gw));
 		char where[160] = "";
 
 		if (t->kind == GW_TRUNK_SIP) {
@@ -276,14 +296,27 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 					    t->kind == GW_TRUNK_SIP ? "sip"
 								    : "tdm");
 			json_str(r->out, where);
-			evbuffer_add_printf(r->out, ",\"calls\":%u}",
-					    trunk_active(gw, t->name));
+			evbuffer_add_printf(r->out, ",\"calls\":%u,"
+					    "\"state\":\"%s\",\"attempts\":%llu,"
+					    "\"answered\":%llu}",
+					    trunk_active(gw, t->name), state,
+					    (unsigned long long)(ts ? ts->attempts
+								   : 0),
+					    (unsigned long long)(ts ? ts->answered
+								   : 0));
 		} else {
-			evbuffer_add_printf(r->out, "%-12s %-4s %-24s %6u\n",
+			evbuffer_add_printf(r->out,
+					    "%-12s %-4s %-24s %6u %-9s %8llu "
+					    "%8llu\n",
 					    t->name,
 					    t->kind == GW_TRUNK_SIP ? "sip"
 								    : "tdm",
-					    where, trunk_active(gw, t->name));
+					    where, trunk_active(gw, t->name),
+					    state,
+					    (unsigned long long)(ts ? ts->attempts
+								   : 0),
+					    (unsigned long long)(ts ? ts->answered
+								   : 0));
 		}
 	}
 	if (r->json)
@@ -328,10 +361,12 @@ static void print_call(const struct gw_call_info *ci, void *arg)
 				 ci->chan);
 		evbuffer_add_printf(r->out,
 				    "%-8.8s %-8s %-8s %-16s %-16s %-6s %-4s "
-				    "%s\n",
+				    "%-8s %s>%s\n",
 				    ci->id, ci->direction, ci->state,
 				    ci->calling, ci->called, where,
-				    *ci->codec ? ci->codec : "-", dur);
+				    *ci->codec ? ci->codec : "-", dur,
+				    ci->in_trunk,
+				    *ci->out_trunk ? ci->out_trunk : "-");
 		return;
 	}
 	json_sep(r);
@@ -361,9 +396,10 @@ static int cmd_calls(struct gw *gw, struct reply *r, int argc, char **argv)
 		evbuffer_add(r->out, "[", 1);
 	else
 		evbuffer_add_printf(r->out,
-				    "%-8s %-8s %-8s %-16s %-16s %-6s %-4s %s\n",
+				    "%-8s %-8s %-8s %-16s %-16s %-6s %-4s %-8s "
+				    "%s\n",
 				    "ID", "DIR", "STATE", "CALLING", "CALLED",
-				    "CHAN", "CODEC", "TIME");
+				    "CHAN", "CODEC", "TIME", "TRUNKS");
 	gw_call_foreach(gw, print_call, r);
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
@@ -448,18 +484,306 @@ static int cmd_cdr(struct gw *gw, struct reply *r, int argc, char **argv)
 	return err;
 }
 
+/* A reply that waits for a reload: the connection outlives the command. */
+struct pending {
+	struct bufferevent *bev; /* NULL once the client went away */
+	bool json;
+};
+
+static void on_pending_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		bufferevent_free(bev);
+		p->bev = NULL;
+	}
+}
+
+static void on_written(struct bufferevent *bev, void *arg);
+static void on_conn_event(struct bufferevent *bev, short what, void *arg);
+
+static void reload_done(int rc, const char *msg, void *arg)
+{
+	struct pending *p = arg;
+	struct evbuffer *out;
+
+	if (!p->bev) {
+		free(p);
+		return;
+	}
+	out = bufferevent_get_output(p->bev);
+	evbuffer_add_printf(out, "%s\n", rc ? "ERR" : "OK");
+	if (p->json && !rc) {
+		evbuffer_add_printf(out, "{\"result\":");
+		json_str(out, msg);
+		evbuffer_add_printf(out, "}\n");
+	} else {
+		evbuffer_add_printf(out, "%s\n", msg);
+	}
+	bufferevent_setcb(p->bev, NULL, on_written, on_conn_event, NULL);
+	free(p);
+}
+
+/* A snapshot of a million rates takes seconds to build. */
+static const struct timeval reload_timeout = {300, 0};
+
 static int cmd_reload(struct gw *gw, struct reply *r, int argc, char **argv)
 {
+	struct pending *p = calloc(1, sizeof(*p));
 	char msg[512];
-	int err = gw_reload(gw, msg, sizeof(msg));
+	int err;
 
-	if (r->json && !err) {
-		evbuffer_add_printf(r->out, "{\"result\":");
-		json_str(r->out, msg);
+	(void)argc;
+	(void)argv;
+	if (!p) {
+		evbuffer_add_printf(r->out, "out of memory\n");
+		return ENOMEM;
+	}
+	p->bev = r->bev;
+	p->json = r->json;
+	err = gw_reload_start(gw, reload_done, p, msg, sizeof(msg));
+	if (err) {
+		free(p);
+		evbuffer_add_printf(r->out, "%s\n", msg);
+		return err;
+	}
+	bufferevent_disable(r->bev, EV_READ);
+	bufferevent_set_timeouts(r->bev, NULL, &reload_timeout);
+	bufferevent_setcb(r->bev, NULL, NULL, on_pending_event, p);
+	r->deferred = true;
+	return 0;
+}
+
+static int cmd_db(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (r->json) {
+		evbuffer_add_printf(r->out, "{\"path\":");
+		json_str(r->out, gw->cfg.db_path);
 		evbuffer_add_printf(r->out, "}\n");
 	} else {
-		evbuffer_add_printf(r->out, "%s\n", msg);
+		evbuffer_add_printf(r->out, "%s\n", gw->cfg.db_path);
 	}
+	return 0;
+}
+
+/* "1767225600", "2026-11-22T14:05:00Z", "2026-11-22 14:05" (UTC). */
+static int parse_when(const char *s, int64_t *t)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+
+	v = strtoll(s, &end, 10);
+	if (*s && !*end && v >= 0) {
+		*t = v;
+		return 0;
+	}
+	if (sscanf(s, "%d-%d-%d%n", &y, &mo, &d, &n) != 3)
+		return EINVAL;
+	s += n;
+	if (*s == 'T' || *s == ' ') {
+		n = 0;
+		if (sscanf(s + 1, "%d:%d%n", &h, &mi, &n) != 2)
+			return EINVAL;
+		s += 1 + n;
+		if (*s == ':') {
+			n = 0;
+			if (sscanf(s + 1, "%d%n", &sec, &n) != 1)
+				return EINVAL;
+			s += 1 + n;
+		}
+	}
+	if (*s == 'Z')
+		s++;
+	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		return EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*t = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static const char *source_word(enum dp_source src)
+{
+	switch (src) {
+	case DP_SRC_ROUTE:
+		return "route";
+	case DP_SRC_LCR:
+		return "lcr";
+	case DP_SRC_DID:
+		return "did";
+	case DP_SRC_DID_FAILOVER:
+		return "did-failover";
+	}
+	return "?";
+}
+
+static void money(char *buf, size_t size, int64_t micro)
+{
+	snprintf(buf, size, "%lld.%06lld", (long long)(micro / DP_RATE_MICRO),
+		 (long long)(micro % DP_RATE_MICRO));
+}
+
+static int cmd_route(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	struct dp_lcr_asr asr[GW_MAX_TRUNKS + 1];
+	struct dp_decision *d;
+	struct dp_facts f;
+	const char *from = NULL, *calling = "";
+	char *trace;
+	int64_t at = tg_time_ms() / 1000;
+	int err;
+
+	if (argc < 2 || strcmp(argv[0], "explain")) {
+		evbuffer_add_printf(r->out, "usage: route explain NUMBER "
+				    "[--from TRUNK] [--at TIME] "
+				    "[--calling NUMBER]\n");
+		return EINVAL;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (i + 1 < argc && !strcmp(argv[i], "--from")) {
+			from = argv[++i];
+		} else if (i + 1 < argc && !strcmp(argv[i], "--calling")) {
+			calling = argv[++i];
+		} else if (i + 1 < argc && !strcmp(argv[i], "--at")) {
+			if (parse_when(argv[++i], &at)) {
+				evbuffer_add_printf(r->out, "--at: '%s' is not "
+						    "Unix seconds or "
+						    "YYYY-MM-DD[THH:MM[:SS]]"
+						    "[Z] (UTC)\n", argv[i]);
+				return EINVAL;
+			}
+		} else {
+			evbuffer_add_printf(r->out, "unknown option '%s'\n",
+					    argv[i]);
+			return EINVAL;
+		}
+	}
+	if (!from) {
+		/* The first SIP trunk: usually the PBX. */
+		for (unsigned i = 0; i < gw->cfg.ntrunks && !from; i++)
+			if (gw->cfg.trunks[i].kind == GW_TRUNK_SIP)
+				from = gw->cfg.trunks[i].name;
+	}
+	if (!from || !gw_config_trunk(&gw->cfg, from)) {
+		evbuffer_add_printf(r->out, "no trunk '%s'\n",
+				    from ? from : "(none)");
+		return EINVAL;
+	}
+	d = calloc(1, sizeof(*d));
+	trace = malloc(16384);
+	if (!d || !trace) {
+		free(d);
+		free(trace);
+		evbuffer_add_printf(r->out, "out of memory\n");
+		return ENOMEM;
+	}
+	gw_trunk_asr(gw, asr, TG_ARRAY_SIZE(asr));
+	memset(&f, 0, sizeof(f));
+	f.src_trunk = from;
+	f.called = argv[1];
+	f.calling = calling;
+	f.now = at;
+	f.asr = asr;
+	f.state = gw_trunk_state;
+	f.state_arg = gw;
+	err = dp_decide(gw->snap, &f, d, trace, 16384);
+	if (err) {
+		evbuffer_add_printf(r->out, "cannot route '%s' from %s: %s\n",
+				    argv[1], from, strerror(err));
+		goto out;
+	}
+	if (r->json) {
+		char *line, *save = NULL;
+		bool first = true;
+
+		evbuffer_add_printf(r->out, "{\"number\":");
+		json_str(r->out, argv[1]);
+		evbuffer_add_printf(r->out, ",\"from\":");
+		json_str(r->out, from);
+		evbuffer_add_printf(r->out, ",\"at\":%lld,\"cause\":%d,"
+				    "\"reason\":", (long long)at, d->cause);
+		json_str(r->out, d->reason);
+		evbuffer_add_printf(r->out, ",\"route\":");
+		json_str(r->out, d->route);
+		evbuffer_add_printf(r->out, ",\"called\":");
+		json_str(r->out, d->called.digits);
+		evbuffer_add_printf(r->out, ",\"emergency\":%d,\"attempts\":[",
+				    (int)d->emergency);
+		for (size_t i = 0; i < d->nattempts; i++) {
+			const struct dp_attempt *a = &d->attempts[i];
+
+			evbuffer_add_printf(r->out, "%s{\"trunk\":",
+					    i ? "," : "");
+			json_str(r->out, a->trunk);
+			evbuffer_add_printf(r->out, ",\"source\":\"%s\","
+					    "\"called\":",
+					    source_word(a->source));
+			json_str(r->out, a->called.digits);
+			evbuffer_add_printf(r->out, ",\"calling\":");
+			json_str(r->out, a->calling.digits);
+			evbuffer_add_printf(r->out, ",\"user\":");
+			json_str(r->out, a->user);
+			evbuffer_add_printf(r->out, ",\"state\":\"%s\"",
+					    state_word(a->state));
+			if (a->has_rate) {
+				evbuffer_add_printf(r->out, ",\"rate_prefix\":");
+				json_str(r->out, a->rate.prefix);
+				evbuffer_add_printf(r->out, ",\"rate\":%lld",
+						    (long long)a->rate.rate);
+			}
+			evbuffer_add(r->out, "}", 1);
+		}
+		evbuffer_add_printf(r->out, "],\"trace\":[");
+		for (line = strtok_r(trace, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (!first)
+				evbuffer_add(r->out, ",", 1);
+			first = false;
+			json_str(r->out, line);
+		}
+		evbuffer_add_printf(r->out, "]}\n");
+		goto out;
+	}
+	evbuffer_add_printf(r->out, "%s", trace);
+	if (*trace && trace[strlen(trace) - 1] != '\n')
+		evbuffer_add(r->out, "\n", 1);
+	if (d->cause) {
+		evbuffer_add_printf(r->out, "=> refused: cause %d (%s): %s\n",
+				    d->cause, gw_cause_text(d->cause),
+				    d->reason);
+		goto out;
+	}
+	evbuffer_add_printf(r->out, "=> %zu attempt(s) by route '%s':\n",
+			    d->nattempts, d->route);
+	for (size_t i = 0; i < d->nattempts; i++) {
+		const struct dp_attempt *a = &d->attempts[i];
+		char rate[32] = "";
+
+		if (a->has_rate) {
+			money(rate, sizeof(rate), a->rate.rate);
+		}
+		evbuffer_add_printf(r->out, "  %zu. %-12s %-12s called %-16s "
+				    "calling %-16s %s%s%s%s\n", i + 1,
+				    a->trunk, source_word(a->source),
+				    a->user, a->calling.digits,
+				    state_word(a->state),
+				    a->has_rate ? " rate " : "", rate,
+				    a->has_rate ? "/min" : "");
+	}
+ out:
+	free(d);
+	free(trace);
 	return err;
 }
 
@@ -476,14 +800,17 @@ static const struct {
 	{"show", "calls", cmd_calls, "show calls"},
 	{"cdr", NULL, cmd_cdr, "cdr tail [N]"},
 	{"reload", NULL, cmd_reload, "reload"},
+	{"db", NULL, cmd_db, "db"},
+	{"route", NULL, cmd_route,
+	 "route explain NUMBER [--from TRUNK] [--at TIME] [--calling N]"},
 };
 
 static int dispatch(struct gw *gw, struct reply *r, char *line)
 {
-	char *argv[8], *save = NULL, *tok;
+	char *argv[16], *save = NULL, *tok;
 	int argc = 0;
 
-	for (tok = strtok_r(line, " \t\r\n", &save); tok && argc < 8;
+	for (tok = strtok_r(line, " \t\r\n", &save); tok && argc < 16;
 	     tok = strtok_r(NULL, " \t\r\n", &save))
 		argv[argc++] = tok;
 	if (argc < 2 || (strcmp(argv[0], "json") && strcmp(argv[0], "text"))) {
@@ -544,8 +871,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 		bufferevent_free(bev);
 		return;
 	}
+	r.bev = bev;
 	err = dispatch(ctl->gw, &r, line);
 	free(line);
+	if (r.deferred) {
+		evbuffer_free(r.out);
+		return;
+	}
 	bufferevent_write(bev, err ? "ERR\n" : "OK\n", err ? 4 : 3);
 	bufferevent_write_buffer(bev, r.out);
 	evbuffer_free(r.out);

@@ -16,6 +16,30 @@ struct event_base;
 struct event;
 struct gw_call;
 struct gw_ctl;
+struct reload_job;
+
+/** Live state of one trunk, kept across reloads by name. */
+struct gw_tstat {
+	char name[32];
+	unsigned calls;          /* live calls using it, both ways */
+	unsigned inbound;        /* live calls that arrived from it */
+	int64_t out_sec, in_sec; /* the second the counters below are of */
+	unsigned out_n, in_n;    /* attempts / arrivals in that second */
+	unsigned fails_in_row;   /* attempts with no response in a row */
+	int64_t down_until_ms;   /* monotonic; 0 = up */
+	uint64_t attempts, answered; /* totals */
+	uint8_t asr_ring[100];   /* last 100 attempts: 1 answered */
+	unsigned asr_pos, asr_n;
+};
+
+/** Live counters of a route with limits. */
+struct gw_rstat {
+	struct gw_rstat *next;
+	char name[32];
+	unsigned calls;
+	int64_t sec;
+	unsigned n;
+};
 
 struct gw {
 	struct gw_config cfg;
@@ -23,7 +47,11 @@ struct gw {
 	struct sip_ua *ua;
 	struct media_engine *me;
 	struct cdr_writer *cdr;
-	struct dp_did_table *dids;       /* current snapshot (obj) */
+	struct dp_snapshot *snap;        /* current routing snapshot (obj) */
+	int64_t rates_version;           /* of the rates in snap's LCR */
+	struct reload_job *reload;       /* a reload under way, or NULL */
+	struct gw_tstat tstat[GW_MAX_TRUNKS];
+	struct gw_rstat *rstats;
 	struct tdm_span *spans[GW_MAX_SPANS];
 	unsigned nspans;
 	struct gw_ctl *ctl;
@@ -47,6 +75,12 @@ struct gw {
 };
 
 /* gateway/call.c */
+/** Live state of trunk @p name (created on first use; NULL if no room). */
+struct gw_tstat *gw_tstat(struct gw *gw, const char *name);
+/** dp_trunk_state_h over the config and live state. */
+enum dp_trunk_state gw_trunk_state(const char *trunk, void *arg);
+/** Recent ASR of every trunk, NULL-terminated, for LCR ties. */
+void gw_trunk_asr(struct gw *gw, struct dp_lcr_asr *out, size_t max);
 void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		       void *arg);
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
@@ -79,9 +113,19 @@ void gw_call_foreach(struct gw *gw, gw_call_info_h *h, void *arg);
 
 /* gateway/main.c */
 struct tdm_span *gw_span(struct gw *gw, int id);
-/** Re-read the config's reloadable parts and the DID table.  On error
- * nothing changes and @p err says why. */
-int gw_reload(struct gw *gw, char *err, size_t errsize);
+/* The route used for calls from SIP trunks that no database route takes,
+ * made from [routing] outbound. */
+#define GW_DEFAULT_ROUTE "config-outbound"
+
+typedef void(gw_reload_h)(int rc, const char *msg, void *arg);
+/**
+ * Re-read the config's reloadable parts and build a new routing snapshot
+ * from the database, on a thread; @p done (may be NULL) gets the outcome
+ * on the loop thread.  On error nothing changes and the message says why.
+ * @return 0 when started; else an errno with @p err saying why.
+ */
+int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
+		    size_t errsize);
 /** A call ended: maybe finish draining. */
 void gw_check_drained(struct gw *gw);
 

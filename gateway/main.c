@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -51,37 +53,132 @@ static int make_parent(const char *path)
 	return 0;
 }
 
-static int load_dids(struct gw *gw, const struct gw_config *cfg,
-		     struct dp_did_table **tp, char *err, size_t errsize)
+/* ---- the routing snapshot -------------------------------------------------- */
+
+/* Zone name -> POSIX TZ rule: the footer of the TZif file (RFC 8536 3.3),
+ * which holds the rule for times after the file's last transition. */
+static int tz_resolve(const char *name, char *posix, size_t size, void *arg)
 {
-	struct cdr_did_range *rows = NULL;
-	struct dp_did_range *dp = NULL;
-	size_t n = 0;
+	char path[256], buf[65536];
+	const char *end, *start;
+	size_t n;
+	FILE *f;
+
+	(void)arg;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || strchr("/_+-", *c)))
+			return EINVAL;
+	if (!*name || *name == '/' || strstr(name, ".."))
+		return EINVAL;
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
+	f = fopen(path, "rb");
+	if (!f)
+		return ENOENT;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n < 44 || memcmp(buf, "TZif", 4) || buf[4] < '2' ||
+	    buf[n - 1] != '\n')
+		return EINVAL;
+	end = buf + n - 1;
+	start = end;
+	while (start > buf && start[-1] != '\n')
+		start--;
+	if (start == buf || start == end || (size_t)(end - start) >= size)
+		return EINVAL;
+	memcpy(posix, start, (size_t)(end - start));
+	posix[end - start] = '\0';
+	return 0;
+}
+
+/* Trunks and the [routing] outbound default route come from the
+ * config; everything else from the database. */
+static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
+			  int64_t old_version, struct dp_snapshot **out,
+			  int64_t *version, char *err, size_t errsize)
+{
+	struct dp_trunk_row trunks[GW_MAX_TRUNKS];
+	struct dp_snapshot_rows rows;
+	struct cdr_routing db;
+	struct dp_route_row *routes = NULL;
 	int rc;
 
-	rc = cdr_db_load_dids(cfg->db_path, &rows, &n);
-	if (rc) {
-		snprintf(err, errsize, "%s: cannot read the DID table: %s",
-			 cfg->db_path, strerror(rc));
+	memset(&db, 0, sizeof(db));
+	rc = cdr_db_load_routing(cfg->db_path, &db, err, errsize);
+	if (rc)
 		return rc;
+	memset(trunks, 0, sizeof(trunks));
+	for (unsigned i = 0; i < cfg->ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &cfg->trunks[i];
+
+		tg_strlcpy(trunks[i].name, t->name, sizeof(trunks[i].name));
+		trunks[i].kind = t->kind == GW_TRUNK_SIP ? DP_TRUNK_SIP
+							 : DP_TRUNK_TDM;
+		trunks[i].plan = t->plan;
+		trunks[i].called_fmt = t->called_fmt;
+		trunks[i].calling_fmt = t->calling_fmt;
+		tg_strlcpy(trunks[i].allow, t->allow, sizeof(trunks[i].allow));
 	}
-	if (n) {
-		dp = calloc(n, sizeof(*dp));
-		if (!dp) {
-			free(rows);
-			snprintf(err, errsize, "out of memory reading DIDs");
-			return ENOMEM;
+	routes = calloc(db.nroutes + 1, sizeof(*routes));
+	if (!routes) {
+		cdr_routing_free(&db);
+		snprintf(err, errsize, "out of memory");
+		return ENOMEM;
+	}
+	if (db.nroutes)
+		memcpy(routes, db.routes, db.nroutes * sizeof(*routes));
+	if (*cfg->outbound) {
+		/* Calls from SIP trunks that no database route takes. */
+		struct dp_route_row *r = &routes[db.nroutes];
+		size_t n = 0;
+
+		tg_strlcpy(r->name, GW_DEFAULT_ROUTE, sizeof(r->name));
+		r->priority = UINT32_MAX;
+		tg_strlcpy(r->kind, "any", sizeof(r->kind));
+		for (unsigned i = 0; i < cfg->ntrunks; i++) {
+			const char *name = cfg->trunks[i].name;
+
+			if (cfg->trunks[i].kind != GW_TRUNK_SIP)
+				continue;
+			if (n + strlen(name) + 2 > sizeof(r->src_trunks)) {
+				snprintf(err, errsize, "[routing] outbound: "
+					 "too many SIP trunks for one route; "
+					 "add routes with tollgatectl instead");
+				free(routes);
+				cdr_routing_free(&db);
+				return EINVAL;
+			}
+			n += (size_t)sprintf(r->src_trunks + n, "%s%s",
+					     n ? "," : "", name);
 		}
+		tg_strlcpy(r->trunks, cfg->outbound, sizeof(r->trunks));
 	}
-	for (size_t i = 0; i < n; i++) {
-		tg_strlcpy(dp[i].first, rows[i].first, sizeof(dp[i].first));
-		tg_strlcpy(dp[i].last, rows[i].last, sizeof(dp[i].last));
-		tg_strlcpy(dp[i].trunk, rows[i].trunk, sizeof(dp[i].trunk));
-		tg_strlcpy(dp[i].user, rows[i].user, sizeof(dp[i].user));
-	}
-	rc = dp_did_table_build(tp, dp, n, err, errsize);
-	free(rows);
-	free(dp);
+	memset(&rows, 0, sizeof(rows));
+	rows.trunks = trunks;
+	rows.ntrunks = cfg->ntrunks;
+	rows.ingress = db.ingress;
+	rows.ningress = db.ningress;
+	rows.egress = db.egress;
+	rows.negress = db.negress;
+	rows.routes = routes;
+	rows.nroutes = db.nroutes + (*cfg->outbound ? 1 : 0);
+	rows.dids = db.dids;
+	rows.ndids = db.ndids;
+	rows.rates = db.rates;
+	rows.nrates = db.nrates;
+	/* Rates unchanged: share the LCR snapshot, skip the long build. */
+	if (old_lcr && old_version == db.rates_version)
+		rows.lcr = old_lcr;
+	rows.blocks = db.blocks;
+	rows.nblocks = db.nblocks;
+	rows.emergency = cfg->dial9 ? &dp_emergency_default_dial9 : NULL;
+	rows.tz_resolve = tz_resolve;
+	rows.t_trying_ms = cfg->t_trying_ms;
+	rows.t_progress_ms = cfg->t_progress_ms;
+	rc = dp_snapshot_build(out, &rows, err, errsize);
+	*version = db.rates_version;
+	free(routes);
+	cdr_routing_free(&db);
 	return rc;
 }
 
@@ -100,24 +197,40 @@ static int seed_dids(const struct gw_config *cfg)
 	return cdr_db_seed_dids(cfg->db_path, r, cfg->ndids);
 }
 
-int gw_reload(struct gw *gw, char *err, size_t errsize)
-{
-	struct gw_config *cfg = malloc(sizeof(*cfg));
-	struct dp_did_table *dids = NULL;
+/* A reload reads the database and builds the snapshot on its own thread:
+ * a million-row rate deck takes seconds, and calls must not wait. */
+struct reload_job {
+	struct gw *gw;
+	struct gw_config *cfg;
+	struct dp_lcr *old_lcr;
+	int64_t old_version;
+	struct dp_snapshot *snap;
+	int64_t version;
 	int rc;
+	char err[512];
+	gw_reload_h *done;
+	void *arg;
+	pthread_t th;
+	int pipe[2];
+	struct event *ev;
+};
 
-	if (!cfg) {
-		snprintf(err, errsize, "out of memory");
-		return ENOMEM;
-	}
-	rc = gw_config_load(cfg, gw->cfg.path, err, errsize);
-	if (!rc)
-		rc = load_dids(gw, cfg, &dids, err, errsize);
-	if (rc) {
-		gw_err("reload refused, nothing changed: %s", err);
-		free(cfg);
-		return rc;
-	}
+static void *reload_thread(void *arg)
+{
+	struct reload_job *j = arg;
+	char c = 1;
+
+	j->rc = build_snapshot(j->cfg, j->old_lcr, j->old_version, &j->snap,
+			       &j->version, j->err, sizeof(j->err));
+	/* The loop thread learns it is done, and frees the job. */
+	if (write(j->pipe[1], &c, 1) != 1)
+		gw_err("reload: cannot wake the main loop");
+	return NULL;
+}
+
+static void reload_apply(struct gw *gw, struct gw_config *cfg,
+			 struct dp_snapshot *snap, int64_t version)
+{
 	if (cfg->nspans != gw->cfg.nspans ||
 	    strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
 	    cfg->sip_port != gw->cfg.sip_port ||
@@ -125,7 +238,7 @@ int gw_reload(struct gw *gw, char *err, size_t errsize)
 	    strcmp(cfg->control, gw->cfg.control))
 		gw_warn("reload: changes to spans, [sip] bind/port, the "
 			"database or the control socket need a restart");
-	/* The reloadable parts; live calls keep what they copied. */
+	/* The reloadable parts; live calls keep the snapshot they hold. */
 	gw->cfg.log_level = cfg->log_level;
 	gw->cfg.debug = cfg->debug;
 	gw->cfg.ring_timeout = cfg->ring_timeout;
@@ -133,19 +246,113 @@ int gw_reload(struct gw *gw, char *err, size_t errsize)
 	memcpy(gw->cfg.trunks, cfg->trunks, sizeof(cfg->trunks));
 	gw->cfg.ntrunks = cfg->ntrunks;
 	memcpy(gw->cfg.outbound, cfg->outbound, sizeof(cfg->outbound));
+	gw->cfg.t_trying_ms = cfg->t_trying_ms;
+	gw->cfg.t_progress_ms = cfg->t_progress_ms;
+	gw->cfg.dial9 = cfg->dial9;
 	memcpy(gw->cfg.codecs, cfg->codecs, sizeof(cfg->codecs));
 	gw->cfg.ncodecs = cfg->ncodecs;
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);
 	gw_log_level = cfg->log_level;
 	gw_debug_mask = cfg->debug;
-	obj_deref(gw->dids);
-	gw->dids = dids;
-	free(cfg);
-	gw_notice("reloaded: %zu DID ranges, %u trunks", dp_did_count(dids),
-		  gw->cfg.ntrunks);
-	snprintf(err, errsize, "reloaded: %zu DID ranges",
-		 dp_did_count(dids));
+	obj_deref(gw->snap);
+	gw->snap = snap;
+	gw->rates_version = version;
+}
+
+static void snapshot_summary(const struct dp_snapshot *s, char *buf,
+			     size_t size)
+{
+	snprintf(buf, size, "%zu routes, %zu DID ranges, %zu rates",
+		 dp_snapshot_nroutes(s), dp_did_count(dp_snapshot_dids(s)),
+		 dp_lcr_count(dp_snapshot_lcr(s)));
+}
+
+static void on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct reload_job *j = arg;
+	struct gw *gw = j->gw;
+	char msg[640];
+	char c;
+
+	(void)what;
+	if (read(fd, &c, 1) != 1)
+		return;
+	pthread_join(j->th, NULL);
+	if (j->rc) {
+		gw_err("reload refused, nothing changed: %s", j->err);
+		snprintf(msg, sizeof(msg), "%s", j->err);
+	} else {
+		char sum[160];
+
+		reload_apply(gw, j->cfg, j->snap, j->version);
+		snapshot_summary(gw->snap, sum, sizeof(sum));
+		gw_notice("reloaded: %s, %u trunks", sum, gw->cfg.ntrunks);
+		snprintf(msg, sizeof(msg), "reloaded: %s", sum);
+	}
+	gw->reload = NULL;
+	if (j->done)
+		j->done(j->rc, msg, j->arg);
+	event_free(j->ev);
+	close(j->pipe[0]);
+	close(j->pipe[1]);
+	obj_deref(j->old_lcr);
+	free(j->cfg);
+	free(j);
+}
+
+int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
+		    size_t errsize)
+{
+	struct reload_job *j;
+	int rc;
+
+	if (gw->reload) {
+		snprintf(err, errsize, "a reload is already in progress");
+		return EBUSY;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->cfg = malloc(sizeof(*j->cfg)))) {
+		free(j);
+		snprintf(err, errsize, "out of memory");
+		return ENOMEM;
+	}
+	rc = gw_config_load(j->cfg, gw->cfg.path, err, errsize);
+	if (rc) {
+		gw_err("reload refused, nothing changed: %s", err);
+		free(j->cfg);
+		free(j);
+		return rc;
+	}
+	j->gw = gw;
+	j->done = done;
+	j->arg = arg;
+	j->old_lcr = obj_ref(dp_snapshot_lcr(gw->snap));
+	j->old_version = gw->rates_version;
+	if (pipe(j->pipe)) {
+		rc = errno;
+		goto fail;
+	}
+	j->ev = event_new(gw->base, j->pipe[0], EV_READ, on_reload_done, j);
+	if (!j->ev || event_add(j->ev, NULL)) {
+		rc = ENOMEM;
+		goto fail_pipe;
+	}
+	rc = pthread_create(&j->th, NULL, reload_thread, j);
+	if (rc)
+		goto fail_ev;
+	gw->reload = j;
 	return 0;
+ fail_ev:
+	event_free(j->ev);
+ fail_pipe:
+	close(j->pipe[0]);
+	close(j->pipe[1]);
+ fail:
+	snprintf(err, errsize, "cannot start the reload: %s", strerror(rc));
+	obj_deref(j->old_lcr);
+	free(j->cfg);
+	free(j);
+	return rc;
 }
 
 void gw_check_drained(struct gw *gw)
@@ -195,7 +402,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
-		gw_reload(gw, msg, sizeof(msg));
+		gw_reload_start(gw, NULL, NULL, msg, sizeof(msg));
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -239,10 +446,15 @@ static int start(struct gw *gw)
 		return rc;
 	}
 	rc = seed_dids(&gw->cfg);
-	if (!rc)
-		rc = load_dids(gw, &gw->cfg, &gw->dids, err, sizeof(err));
 	if (rc) {
-		gw_err("%s", err);
+		gw_err("%s: cannot seed the DID table: %s", gw->cfg.db_path,
+		       strerror(rc));
+		return rc;
+	}
+	rc = build_snapshot(&gw->cfg, NULL, 0, &gw->snap, &gw->rates_version,
+			    err, sizeof(err));
+	if (rc) {
+		gw_err("routing: %s", err);
 		return rc;
 	}
 	rc = cdr_writer_open(&gw->cdr, gw->cfg.db_path);
@@ -300,10 +512,10 @@ static int start(struct gw *gw)
 	rc = gw_ctl_open(&gw->ctl, gw, gw->cfg.control);
 	if (rc)
 		return rc;
-	gw_notice("tollgated %s: SIP on %s:%u, %u span(s), %zu DID ranges, "
-		  "database %s", PACKAGE_VERSION, gw->cfg.sip_bind,
-		  sip_ua_port(gw->ua), gw->nspans, dp_did_count(gw->dids),
-		  gw->cfg.db_path);
+	snapshot_summary(gw->snap, err, sizeof(err));
+	gw_notice("tollgated %s: SIP on %s:%u, %u span(s), %s, database %s",
+		  PACKAGE_VERSION, gw->cfg.sip_bind, sip_ua_port(gw->ua),
+		  gw->nspans, err, gw->cfg.db_path);
 	return 0;
 }
 
@@ -333,7 +545,21 @@ static int stop(struct gw *gw)
 			gw_notice("%llu CDRs written",
 				  (unsigned long long)gw->cdr_submitted);
 	}
-	obj_deref(gw->dids);
+	if (gw->reload) {
+		/* Let the builder finish; its result is dropped. */
+		struct reload_job *j = gw->reload;
+
+		pthread_join(j->th, NULL);
+		event_free(j->ev);
+		close(j->pipe[0]);
+		close(j->pipe[1]);
+		obj_deref(j->snap);
+		obj_deref(j->old_lcr);
+		free(j->cfg);
+		free(j);
+		gw->reload = NULL;
+	}
+	obj_deref(gw->snap);
 	return rc;
 }
 

@@ -152,13 +152,15 @@ static void emit_record(const struct ps_call *call)
 	ps_json_str(calling, sizeof(calling), call->calling);
 	ps_json_str(called, sizeof(called), call->called);
 	ps_emit("{\"event\":\"call\",\"dir\":\"%s\",\"span\":%d,\"chan\":%u,"
-		"\"calling\":\"%s\",\"called\":\"%s\",\"cause\":%d,"
+		"\"calling\":\"%s\",\"called\":\"%s\",\"called_ton\":%d,"
+		"\"calling_ton\":%d,\"cause\":%d,"
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
 		"\"frames_rx\":%u,\"rx_tone_ratio\":%.3f,"
 		"\"rx_level_dbfs\":%.1f}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
-		call->chan, calling, called, call->cause,
+		call->chan, calling, called, (call->called_plan >> 4) & 7,
+		(call->calling_plan >> 4) & 7, call->cause,
 		call->cleared_local ? "local" : "remote",
 		call->answered ? "true" : "false", (long long)call->setup_ms,
 		(long long)call->answer_ms, (long long)call->end_ms,
@@ -303,6 +305,8 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 	}
 	tg_strlcpy(call->calling, r->callingnum, sizeof(call->calling));
 	tg_strlcpy(call->called, r->callednum, sizeof(call->called));
+	call->called_plan = r->calledplan & 0x7f;
+	call->calling_plan = r->callingplan & 0x7f;
 	if (bearer < 0) {
 		call_hangup(call, PRI_CAUSE_IDENTIFIED_CHANNEL_NOTEXIST);
 		return;

@@ -93,6 +93,8 @@ struct ps_call {
 	enum ps_action act;
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];
+	int called_plan;        /* Q.931 TON << 4 | NPI as received */
+	int calling_plan;
 	int cause;
 	bool cleared_local;
 	bool answered;

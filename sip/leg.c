@@ -883,8 +883,10 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 		leg->cancel_pending = false;
 		leg_send_cancel(leg);
 	}
-	if (msg->status_code == 100)
+	if (msg->status_code == 100) {
+		leg_queue(leg, SIP_LEG_TRYING, 100, NULL, NULL);
 		return;
+	}
 	learn_remote(leg, msg);
 	if (leg->state == LEG_OUT_CALLING)
 		set_state(leg, LEG_OUT_EARLY);

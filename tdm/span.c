@@ -479,6 +479,8 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	tg_strlcpy(calling, e->ring.callingnum, sizeof(calling));
 	tg_strlcpy(called, e->ring.callednum, sizeof(called));
 	ev.calling_pres = e->ring.callingpres;
+	ev.called_plan = e->ring.calledplan & 0x7f;
+	ev.calling_plan = e->ring.callingplan & 0x7f;
 
 	if (chan && e->ring.flexible && !chan_free(span, chan))
 		chan = 0; /* preferred, not exclusive: choose another */
@@ -661,7 +663,8 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 }
 
 int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
-		   const char *calling, const char *called, void *arg)
+		   const struct tdm_number *calling,
+		   const struct tdm_number *called, void *arg)
 {
 	struct tdm_call *call;
 	struct pri_sr *sr;
@@ -699,10 +702,13 @@ int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 	/* Exclusive: we own B-channel allocation (libpri does not). */
 	pri_sr_set_channel(sr, bearer_to_ts(span, chan), 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
-	pri_sr_set_called(sr, (char *)called, PRI_UNKNOWN, 1);
-	pri_sr_set_caller(sr, calling && *calling ? (char *)calling : NULL,
-			  NULL, PRI_UNKNOWN,
-			  PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	pri_sr_set_called(sr, (char *)called->digits, called->plan, 1);
+	pri_sr_set_caller(sr, calling && calling->digits && *calling->digits
+				  ? (char *)calling->digits : NULL,
+			  NULL, calling ? calling->plan : PRI_UNKNOWN,
+			  calling && calling->restricted
+				  ? PRES_PROHIB_USER_NUMBER_NOT_SCREENED
+				  : PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
 	if (pri_setup(span->pri, q, sr)) {
 		pri_sr_free(sr);
 		call_finish(call);
@@ -714,7 +720,9 @@ int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 	pri_sr_free(sr);
 	arm_timer(span);
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: SETUP %s -> %s sent",
-	       span->cfg.id, chan, calling, called);
+	       span->cfg.id, chan,
+	       calling && calling->digits ? calling->digits : "",
+	       called->digits);
 	*callp = call;
 	return 0;
 }

@@ -59,6 +59,8 @@ struct tdm_event {
 	const char *calling;
 	const char *called;
 	int calling_pres;      /* PRES_* of the calling number */
+	int called_plan;       /* Q.931 octet 3: TON << 4 | NPI */
+	int calling_plan;
 };
 
 /** Every event of a span and its calls arrives here, on the loop thread.
@@ -107,13 +109,21 @@ int tdm_span_audio_send(struct tdm_span *span, uint32_t seq,
 
 /* ---- calls -------------------------------------------------------------- */
 
+/** A number with its Q.931 type of number and numbering plan. */
+struct tdm_number {
+	const char *digits; /* NULL or "" = none (calling only) */
+	int plan;           /* TON << 4 | NPI (Q.931 4.5.8); 0 = unknown */
+	bool restricted;    /* presentation restricted (calling only) */
+};
+
 /**
  * Place a call: hunt an idle B-channel (ascending), send SETUP.
  * @return 0; EBUSY no idle channel; ENOTCONN D-channel down; ENOMEM.
  * The call is returned with one reference for the caller.
  */
 int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
-		   const char *calling, const char *called, void *arg);
+		   const struct tdm_number *calling,
+		   const struct tdm_number *called, void *arg);
 
 void tdm_call_set_arg(struct tdm_call *call, void *arg);
 void *tdm_call_arg(const struct tdm_call *call);

@@ -27,7 +27,7 @@ ANS=$!
 PIDS+=("$ANS")
 sql "INSERT INTO did (first, last, trunk) VALUES ('5557000', '5557009', 'pbx')"
 kill -HUP "$GW_PID"
-wait_for "reload logged" 5 grep -q "reloaded: 2 DID ranges" "$WORK/tollgated.log"
+wait_for "reload logged" 5 grep -q "2 DID ranges" "$WORK/tollgated.log"
 
 wait "$LIVE" || fail "the live call did not survive: $(cat "$WORK/live.json")"
 expect_eq "live call hung up by its caller" "$(json_field "$(cat "$WORK/live.json")" bye_by)" local

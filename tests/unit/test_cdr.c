@@ -147,6 +147,28 @@ static void rec_make(struct cdr_record *r, unsigned i)
 	r->q850_cause = i % 5 ? 16 + (int)(i % 3) : 0;
 	r->sip_status = i % 11 ? 200 + (int)(i % 400) : 0;
 	strcpy(r->codec, i % 2 ? "PCMA" : "PCMU");
+	snprintf(r->route, sizeof(r->route), "r%u", i % 3);
+	if (i % 2) {
+		strcpy(r->rate_prefix, "1555");
+		r->rate = 12500;
+		r->conn_fee = 100;
+		r->cost = 12600;
+	}
+	r->emergency = i % 13 == 0;
+	/* Attempts: the last one carried the call. */
+	r->nattempts = i % 3;
+	for (unsigned k = 0; k < r->nattempts; k++) {
+		struct cdr_attempt *a = &r->attempts[k];
+
+		snprintf(a->trunk, sizeof(a->trunk), "t%u", k);
+		snprintf(a->called, sizeof(a->called), "+1555010%04u", i);
+		a->start_ms = r->start_ms + k;
+		a->end_ms = a->start_ms + 5;
+		a->sip_status = k + 1 < r->nattempts ? 503 : 200;
+		a->q850_cause = k + 1 < r->nattempts ? 34 : 0;
+		strcpy(a->outcome, k + 1 < r->nattempts ? "failover"
+							: "answered");
+	}
 }
 
 static void check_text(sqlite3_stmt *st, int col, const char *want)
@@ -265,7 +287,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	db_run(db, "INSERT INTO did VALUES('5550100','5550199','pbx','')");
+	db_run(db, "INSERT INTO did(first,last,trunk,user) VALUES('5550100','5550199','pbx','')");
 	sqlite3_close(db);
 
 	/* A restart must keep what is there, not recreate it. */
@@ -274,10 +296,12 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 2);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
-				"WHERE name IN ('cdr','did','cdr_start_ms')"),
-			 3);
+				"WHERE name IN ('cdr','did','cdr_start_ms',"
+				"'route','number_rule','rate','block',"
+				"'cdr_attempt','meta')"),
+			 9);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM "
 				"pragma_index_info('cdr_start_ms') "
 				"WHERE name = 'start_ms'"), 1);
@@ -285,6 +309,51 @@ static void test_schema_idempotent_wal(void **state)
 	assert_int_equal(db_int(db, "SELECT journal_mode = 'wal' FROM "
 				"pragma_journal_mode"), 1);
 	sqlite3_close(db);
+}
+
+/* A version 1 file (the first release) is updated in place: its CDRs
+ * and DIDs stay, the new columns and tables appear. */
+static void test_schema_migration_v1(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	db_run(db, "CREATE TABLE cdr (id TEXT PRIMARY KEY NOT NULL,"
+	       " start_time TEXT, answer_time TEXT, end_time TEXT,"
+	       " start_ms INTEGER, answer_ms INTEGER, end_ms INTEGER,"
+	       " duration_ms INTEGER, billsec INTEGER, calling TEXT,"
+	       " called TEXT, direction TEXT, in_trunk TEXT, out_trunk TEXT,"
+	       " span INTEGER, chan INTEGER, sip_call_id TEXT,"
+	       " disposition TEXT, q850_cause INTEGER, sip_status INTEGER,"
+	       " codec TEXT);"
+	       "CREATE INDEX cdr_start_ms ON cdr(start_ms);"
+	       "CREATE TABLE did (first TEXT NOT NULL, last TEXT NOT NULL,"
+	       " trunk TEXT NOT NULL, user TEXT NOT NULL DEFAULT '',"
+	       " CHECK(length(first) = length(last) AND first <= last));"
+	       "INSERT INTO cdr(id, calling) VALUES ('old-1', '2125550000');"
+	       "INSERT INTO did VALUES ('5550100', '5550199', 'pbx', 'u');"
+	       "PRAGMA user_version = 1;");
+	sqlite3_close(db);
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	db = db_conn(fx->db);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
+				"'old-1' AND emergency = 0 AND route IS NULL"),
+			 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM did WHERE user = "
+				"'u' AND cid = '' AND failover_trunk = ''"),
+			 1);
+	assert_int_equal(db_int(db, "SELECT value FROM meta WHERE key = "
+				"'rates_version'"), 1);
+	db_run(db, "INSERT INTO rate(carrier, prefix, rate) VALUES "
+	       "('a', '1', 5)");
+	assert_int_equal(db_int(db, "SELECT value FROM meta WHERE key = "
+				"'rates_version'"), 2);
+	sqlite3_close(db);
+	/* And opening again changes nothing. */
+	assert_int_equal(cdr_db_init(fx->db), 0);
 }
 
 static void test_open_errors(void **state)
@@ -503,7 +572,8 @@ static void test_trigger_refuses_all(void **state)
 		 "2026-01-01T00:00:02.010Z,2026-01-01T00:00:02.010Z,"
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
-		 "c1@pbx.example,ANSWERED,17,201,PCMA", r.id);
+		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
+		 "12600,0", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);
@@ -592,17 +662,17 @@ static void test_dids_bad_rows_skipped(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	db_run(db, "INSERT INTO did VALUES('8000','8999','b','');"
-		   "INSERT INTO did VALUES('abc','abd','t','');"
-		   "INSERT INTO did VALUES('555x','555y','t','');"
-		   "INSERT INTO did VALUES('','','t','');"
-		   "INSERT INTO did VALUES('3000','3001','','');"
+	db_run(db, "INSERT INTO did(first,last,trunk,user) VALUES('8000','8999','b','');"
+		   "INSERT INTO did(first,last,trunk,user) VALUES('abc','abd','t','');"
+		   "INSERT INTO did(first,last,trunk,user) VALUES('555x','555y','t','');"
+		   "INSERT INTO did(first,last,trunk,user) VALUES('','','t','');"
+		   "INSERT INTO did(first,last,trunk,user) VALUES('3000','3001','','');"
 		   "INSERT INTO did(first,last,trunk)"
 		   " VALUES('1000','1009','a');"
 		   /* rows an older tool might have left despite the CHECK */
 		   "PRAGMA ignore_check_constraints = ON;"
-		   "INSERT INTO did VALUES('100','2000','t','');"
-		   "INSERT INTO did VALUES('200','100','t','');");
+		   "INSERT INTO did(first,last,trunk,user) VALUES('100','2000','t','');"
+		   "INSERT INTO did(first,last,trunk,user) VALUES('200','100','t','');");
 	sqlite3_close(db);
 
 	gw_log_level = -1;
@@ -652,6 +722,41 @@ static void check_same(const struct cdr_record *a,
 	assert_int_equal(a->q850_cause, b->q850_cause);
 	assert_int_equal(a->sip_status, b->sip_status);
 	assert_string_equal(a->codec, b->codec);
+	assert_string_equal(a->route, b->route);
+	assert_string_equal(a->rate_prefix, b->rate_prefix);
+	assert_int_equal(a->rate, b->rate);
+	assert_int_equal(a->conn_fee, b->conn_fee);
+	assert_int_equal(a->cost, b->cost);
+	assert_int_equal(a->emergency, b->emergency);
+}
+
+/* The attempts of CDR @p id as "trunk:called:status:cause:outcome ...". */
+static void attempts_of(const char *db, const char *id, char *out,
+			size_t size)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT trunk, called, "
+					    "ifnull(sip_status, 0), "
+					    "ifnull(q850_cause, 0), outcome "
+					    "FROM cdr_attempt WHERE cdr_id = ?1 "
+					    "ORDER BY n", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%s%s:%s:%d:%d:%s",
+				      n ? " " : "",
+				      sqlite3_column_text(st, 0),
+				      sqlite3_column_text(st, 1),
+				      sqlite3_column_int(st, 2),
+				      sqlite3_column_int(st, 3),
+				      sqlite3_column_text(st, 4));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
 }
 
 static void test_tail(void **state)
@@ -687,6 +792,19 @@ static void test_tail(void **state)
 	assert_int_equal(cdr_db_tail(fx->db, 0, on_row, &c), 0);
 	assert_int_equal(c.n, 0);
 
+	/* Attempts went in with their calls, in order. */
+	{
+		char got[512];
+
+		rec_make(&want, 5); /* 5 % 3 = 2 attempts */
+		attempts_of(fx->db, want.id, got, sizeof(got));
+		assert_string_equal(got, "t0:+15550100005:503:34:failover "
+				    "t1:+15550100005:200:0:answered");
+		rec_make(&want, 3); /* none */
+		attempts_of(fx->db, want.id, got, sizeof(got));
+		assert_string_equal(got, "");
+	}
+
 	snprintf(path, sizeof(path), "%s/missing.db", fx->dir);
 	assert_int_equal(cdr_db_tail(path, 5, on_row, &c), ENOENT);
 }
@@ -695,6 +813,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_schema_migration_v1),
 		T(test_schema_idempotent_wal),
 		T(test_open_errors),
 		T(test_write_2000_exact_fields),

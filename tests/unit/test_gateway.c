@@ -100,8 +100,15 @@ static const char good_conf[] =
 	"[trunk pstn]\n"
 	"type = tdm\n"
 	"spans = 1\n"
+	"country_code = 1\n"
+	"national_prefix = 1\n"
+	"international_prefix = 011\n"
+	"national_length = 10\n"
+	"max_calls = 23\n"
+	"cps = 5\n"
 	"[routing]\n"
-	"outbound = pstn\n"
+	"outbound = pstn, pbx\n"
+	"attempt_trying_timeout = 1500\n"
 	"[dids]\n"
 	"5550100-5550199 = pbx\n"
 	"5551000 = pbx\n";
@@ -136,6 +143,21 @@ static void test_conf_good(void **state)
 	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
 	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	/* Formats default by kind: SIP '+' E.164, PRI national. */
+	assert_int_equal(t->called_fmt, DP_FMT_PLUS);
+	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
+	assert_string_equal(t->plan.cc, "");
+	t = gw_config_trunk(cfg, "pstn");
+	assert_non_null(t);
+	assert_int_equal(t->called_fmt, DP_FMT_NATIONAL);
+	assert_string_equal(t->plan.cc, "1");
+	assert_string_equal(t->plan.intl_prefix, "011");
+	assert_int_equal(t->plan.nsn_len, 10);
+	assert_int_equal(t->max_calls, 23);
+	assert_int_equal(t->cps, 5);
+	assert_int_equal(t->down_after, 2);
+	assert_string_equal(cfg->outbound, "pstn, pbx");
+	assert_int_equal(cfg->t_trying_ms, 1500);
 	free(cfg);
 }
 
@@ -166,7 +188,19 @@ static void test_conf_errors(void **state)
 		{"[dids]\n555-5550 = pbx\n", "t.conf:2: DID range"},
 		{"[trunk pbx]\ntype = sip\npeer = 1.2.3.4\n[dids]\n"
 		 "10-19 = pstn\n",
-		 "'pstn' is not a SIP trunk"},
+		 "[dids] 10: no trunk 'pstn'"},
+		{"[trunk a]\ntype = tdm\ncountry_code = 1x\n",
+		 "t.conf:3: country_code: '1x' is not digits"},
+		{"[trunk a]\ntype = sip\ncalled_format = weird\n",
+		 "t.conf:3: called_format: 'weird'"},
+		{"[trunk a]\ntype = sip\nnational_length = 16\n",
+		 "t.conf:3: national_length"},
+		{"[trunk a]\ntype = sip\ndown_time = 0\n",
+		 "t.conf:3: down_time"},
+		{"[routing]\nattempt_trying_timeout = 5\n",
+		 "t.conf:2: attempt_trying_timeout"},
+		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
+		 "outbound = p, q\n", "[routing] outbound: no trunk 'q'"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
@@ -187,9 +221,9 @@ static void test_conf_errors(void **state)
 static void test_did_lookup(void **state)
 {
 	struct dp_did_range rows[] = {
-		{"5550100", "5550199", "pbx", ""},
-		{"5551000", "5551000", "fax", "fax1"},
-		{"4440", "4449", "short", ""},
+		{"5550100", "5550199", "pbx", "", "", "", ""},
+		{"5551000", "5551000", "fax", "fax1", "", "", ""},
+		{"4440", "4449", "short", "", "", "", ""},
 	};
 	struct dp_did_table *t = NULL;
 	const struct dp_did_range *r;
@@ -219,10 +253,10 @@ static void test_did_lookup(void **state)
 static void test_did_refused(void **state)
 {
 	struct dp_did_range overlap[] = {
-		{"5550100", "5550199", "pbx", ""},
-		{"5550150", "5550250", "pbx", ""},
+		{"5550100", "5550199", "pbx", "", "", "", ""},
+		{"5550150", "5550250", "pbx", "", "", "", ""},
 	};
-	struct dp_did_range bad[] = {{"55501", "5550199", "pbx", ""}};
+	struct dp_did_range bad[] = {{"55501", "5550199", "pbx", "", "", "", ""}};
 	struct dp_did_table *t = NULL;
 	char err[256];
 

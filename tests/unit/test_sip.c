@@ -196,6 +196,7 @@ struct peer {
 	struct sip_media media[MAX_EV];
 	bool has_media[MAX_EV];
 	unsigned nev;
+	unsigned trying; /* SIP_LEG_TRYING events, kept apart */
 	bool closed;
 	unsigned invites;
 	int rejected;
@@ -228,6 +229,13 @@ static void on_leg_event(struct sip_leg *leg, const struct sip_leg_event *ev,
 
 	assert_ptr_equal(leg, p->leg);
 	assert_false(p->closed); /* CLOSED is the last event */
+	if (ev->type == SIP_LEG_TRYING) {
+		/* Counted apart: the sequences below are of the others. */
+		assert_int_equal(ev->status, 100);
+		assert_int_equal(p->nev, 0);
+		p->trying++;
+		return;
+	}
 	if (i < MAX_EV) {
 		p->ev[i] = ev->type;
 		p->status[i] = ev->status;
@@ -456,6 +464,9 @@ static void test_call_answer_bye(void **state)
 	run(h, both_closed);
 
 	expect_events(&h->a, a_want, 3);
+	/* B's UA sent 100 Trying before its 180: a call control's
+	 * per-attempt timer hears of it. */
+	assert_int_equal(h->a.trying, 1);
 	assert_int_equal(h->a.status[0], 180);
 	assert_false(h->a.has_media[0]);
 	/* A offered 0 8; B prefers PCMA, so both sides run PCMA. */

@@ -1,0 +1,1231 @@
+/* dialplan/route.c  The routing snapshot and the decision for one call
+ *
+ * Everything a decision needs is compiled when the snapshot is built:
+ * trunk names become indices, route conditions become masks, patterns
+ * are checked, regexes compiled, time zones parsed.  dp_decide() then
+ * only reads.  See route.h for the order of the steps.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <pcre2.h>
+
+#include "util/util.h"
+#include "dialplan.h"
+
+#define MAX_TRUNKS   64   /* bits of a source-trunk mask */
+#define MAX_CHOICES  32   /* LCR carriers looked at per call */
+#define MATCH_LIMIT  20000
+#define DEPTH_LIMIT  200
+
+enum match_kind { M_ANY, M_PREFIX, M_PATTERN, M_REGEX };
+
+struct route {
+	struct dp_route_row row;
+	enum match_kind mk;
+	size_t mlen;            /* strlen(row.match), for prefixes */
+	pcre2_code *re;
+	uint64_t src;           /* source trunks; 0 = any */
+	uint8_t days;           /* bit per weekday, 0 = Sunday */
+	bool all_day;
+	int from_min, to_min;   /* [from, to) minutes, wrapping if to <= from */
+	struct dp_tz *tz;       /* NULL = UTC */
+	int trunks[DP_MAX_ATTEMPTS];
+	unsigned ntrunks;
+	struct dp_failover *fo;
+};
+
+struct block {
+	bool called;
+	struct dp_block_row row;
+	int trunk;              /* -1 = any */
+};
+
+struct dp_snapshot {
+	struct dp_trunk_row *trunks;
+	size_t ntrunks;
+	struct dp_rules *ingress, *egress;
+	struct route *routes;
+	size_t nroutes;
+	struct dp_did_table *dids;
+	struct dp_lcr *lcr;
+	struct block *blocks;
+	size_t nblocks;
+	struct dp_emergency_entry *emerg;
+	struct dp_emergency em;
+	pcre2_match_context *mctx;
+	unsigned t_trying_ms, t_progress_ms;
+};
+
+static void destructor(void *arg)
+{
+	struct dp_snapshot *s = arg;
+
+	for (size_t i = 0; i < s->nroutes; i++) {
+		pcre2_code_free(s->routes[i].re);
+		dp_tz_free(s->routes[i].tz);
+		obj_deref(s->routes[i].fo);
+	}
+	free(s->routes);
+	free(s->trunks);
+	free(s->blocks);
+	free(s->emerg);
+	obj_deref(s->ingress);
+	obj_deref(s->egress);
+	obj_deref(s->dids);
+	obj_deref(s->lcr);
+	pcre2_match_context_free(s->mctx);
+}
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return EINVAL;
+}
+
+static int trunk_index(const struct dp_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntrunks; i++)
+		if (!strcmp(s->trunks[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const struct dp_trunk_row *dp_snapshot_trunk(const struct dp_snapshot *s,
+					     const char *name)
+{
+	int i = s && name ? trunk_index(s, name) : -1;
+
+	return i < 0 ? NULL : &s->trunks[i];
+}
+
+const struct dp_did_table *dp_snapshot_dids(const struct dp_snapshot *s)
+{
+	return s ? s->dids : NULL;
+}
+
+struct dp_lcr *dp_snapshot_lcr(const struct dp_snapshot *s)
+{
+	return s ? s->lcr : NULL;
+}
+
+size_t dp_snapshot_nroutes(const struct dp_snapshot *s)
+{
+	return s ? s->nroutes : 0;
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+/* Is @p pat a pattern dp_rules_build accepts?  One way to know for sure:
+ * ask it. */
+static int check_pattern(const char *pat, char *why, size_t size)
+{
+	struct dp_rule_row row;
+	struct dp_rules *rs = NULL;
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	tg_strlcpy(row.kind, "pattern", sizeof(row.kind));
+	if (strlen(pat) >= sizeof(row.match))
+		return fail(why, size, "pattern too long");
+	tg_strlcpy(row.match, pat, sizeof(row.match));
+	tg_strlcpy(row.actions, "strip=0", sizeof(row.actions));
+	rc = dp_rules_build(&rs, &row, 1, why, size);
+	obj_deref(rs);
+	return rc;
+}
+
+/* A comma-separated list of trunk names, each checked. */
+static int parse_trunk_list(const struct dp_snapshot *s, const char *list,
+			    int *out, unsigned max, unsigned *n, uint64_t *mask,
+			    char *bad, size_t badsize)
+{
+	char buf[256], *save = NULL, *tok;
+
+	*n = 0;
+	if (mask)
+		*mask = 0;
+	tg_strlcpy(buf, list, sizeof(buf));
+	for (tok = strtok_r(buf, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		int i = trunk_index(s, tok);
+
+		if (i < 0) {
+			tg_strlcpy(bad, tok, badsize);
+			return ENOENT;
+		}
+		if (mask) {
+			if (i >= MAX_TRUNKS)
+				return E2BIG;
+			*mask |= UINT64_C(1) << i;
+		}
+		if (out) {
+			if (*n >= max)
+				return E2BIG;
+			out[(*n)++] = i;
+		}
+	}
+	return 0;
+}
+
+static const char *const day_names[] = {"sun", "mon", "tue", "wed",
+					"thu", "fri", "sat"};
+
+static int day_of(const char *s, size_t len)
+{
+	for (int i = 0; i < 7; i++)
+		if (len == 3 && !strncasecmp(s, day_names[i], 3))
+			return i;
+	return -1;
+}
+
+/* "mon-fri,sun": ranges may wrap ("fri-mon"). */
+static int parse_days(const char *v, uint8_t *mask)
+{
+	const char *p = v;
+
+	*mask = 0;
+	if (!*v) {
+		*mask = 0x7f;
+		return 0;
+	}
+	while (*p) {
+		size_t len = strcspn(p, ",-");
+		int a = day_of(p, len), b;
+
+		if (a < 0)
+			return EINVAL;
+		p += len;
+		b = a;
+		if (*p == '-') {
+			p++;
+			len = strcspn(p, ",");
+			b = day_of(p, len);
+			if (b < 0)
+				return EINVAL;
+			p += len;
+		}
+		for (int d = a;; d = (d + 1) % 7) {
+			*mask |= (uint8_t)(1u << d);
+			if (d == b)
+				break;
+		}
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return EINVAL;
+	}
+	return 0;
+}
+
+static int parse_hhmm(const char *s, int *min)
+{
+	int h, m, n = 0;
+
+	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5 || h < 0 ||
+	    m < 0 || m > 59 || h > 24 || (h == 24 && m))
+		return EINVAL;
+	*min = h * 60 + m;
+	return 0;
+}
+
+static int parse_hours(struct route *r, const char *v)
+{
+	char a[8], b[8];
+
+	r->all_day = !*v;
+	if (!*v)
+		return 0;
+	if (strlen(v) != 11 || v[5] != '-')
+		return EINVAL;
+	memcpy(a, v, 5);
+	a[5] = '\0';
+	memcpy(b, v + 6, 5);
+	b[5] = '\0';
+	if (parse_hhmm(a, &r->from_min) || parse_hhmm(b, &r->to_min) ||
+	    r->from_min == 24 * 60)
+		return EINVAL;
+	if (r->from_min == 0 && r->to_min == 24 * 60)
+		r->all_day = true;
+	return 0;
+}
+
+static bool looks_posix(const char *tz)
+{
+	return *tz == '<' || strpbrk(tz, "0123456789") != NULL;
+}
+
+static int build_tz(struct route *r, const struct dp_snapshot_rows *rows,
+		    char *err, size_t errsize)
+{
+	const char *name = r->row.tz;
+	char posix[128];
+	int rc;
+
+	if (!*name || !strcmp(name, "UTC") || !strcmp(name, "Etc/UTC"))
+		return 0;
+	if (looks_posix(name)) {
+		tg_strlcpy(posix, name, sizeof(posix));
+	} else {
+		if (!rows->tz_resolve)
+			return fail(err, errsize, "route '%s': time zone '%s' "
+				    "unknown (write a POSIX TZ string)",
+				    r->row.name, name);
+		rc = rows->tz_resolve(name, posix, sizeof(posix), rows->tz_arg);
+		if (rc)
+			return fail(err, errsize, "route '%s': time zone '%s' "
+				    "not found: %s", r->row.name, name,
+				    strerror(rc));
+	}
+	rc = dp_tz_parse(&r->tz, posix);
+	if (rc == ENOMEM)
+		return ENOMEM;
+	if (rc)
+		return fail(err, errsize, "route '%s': time zone '%s': '%s' is "
+			    "not a POSIX TZ rule", r->row.name, name, posix);
+	return 0;
+}
+
+static int build_failover(struct route *r, char *err, size_t errsize)
+{
+	const char *items[32];
+	char buf[sizeof(r->row.failover)], *save = NULL, *tok, why[160];
+	size_t n = 0;
+	int rc;
+
+	if (!*r->row.failover)
+		return 0;
+	tg_strlcpy(buf, r->row.failover, sizeof(buf));
+	for (tok = strtok_r(buf, ", ", &save); tok && n < 32;
+	     tok = strtok_r(NULL, ", ", &save))
+		items[n++] = tok;
+	rc = dp_failover_build(&r->fo, items, n, why, sizeof(why));
+	if (rc == EINVAL)
+		return fail(err, errsize, "route '%s': failover: %s",
+			    r->row.name, why);
+	return rc;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+
+	if (x->row.priority != y->row.priority)
+		return x->row.priority < y->row.priority ? -1 : 1;
+	return strcmp(x->row.name, y->row.name);
+}
+
+static bool terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static int build_route(struct dp_snapshot *s, struct route *r,
+		       const struct dp_snapshot_rows *rows, char *err,
+		       size_t errsize)
+{
+	const struct dp_route_row *row = &r->row;
+	char bad[DP_NAME_SIZE] = "", why[160];
+	unsigned n;
+	int rc;
+
+	if (!*row->name)
+		return fail(err, errsize, "routes: a route without a name");
+	if (!strcmp(row->kind, "any") || !*row->kind) {
+		r->mk = M_ANY;
+	} else if (!strcmp(row->kind, "prefix")) {
+		r->mk = M_PREFIX;
+		r->mlen = strlen(row->match);
+		if (*row->match && !dp_is_digits(row->match))
+			return fail(err, errsize, "route '%s': prefix '%s' is "
+				    "not digits", row->name, row->match);
+	} else if (!strcmp(row->kind, "pattern")) {
+		r->mk = M_PATTERN;
+		if (check_pattern(row->match, why, sizeof(why)))
+			return fail(err, errsize, "route '%s': pattern '%s': "
+				    "%s", row->name, row->match, why);
+	} else if (!strcmp(row->kind, "regex")) {
+		int code;
+		PCRE2_SIZE off;
+
+		r->mk = M_REGEX;
+		r->re = pcre2_compile((PCRE2_SPTR)row->match,
+				      PCRE2_ZERO_TERMINATED, 0, &code, &off,
+				      NULL);
+		if (!r->re) {
+			PCRE2_UCHAR msg[120];
+
+			pcre2_get_error_message(code, msg, sizeof(msg));
+			return fail(err, errsize, "route '%s': regex '%s' at "
+				    "offset %zu: %s", row->name, row->match,
+				    (size_t)off, (const char *)msg);
+		}
+	} else {
+		return fail(err, errsize, "route '%s': kind '%s' is not any, "
+			    "prefix, pattern or regex", row->name, row->kind);
+	}
+	rc = parse_trunk_list(s, row->src_trunks, NULL, 0, &n, &r->src, bad,
+			      sizeof(bad));
+	if (rc)
+		return fail(err, errsize, "route '%s': source trunk '%s' %s",
+			    row->name, bad,
+			    rc == ENOENT ? "unknown" : "beyond the 64th");
+	if (*row->calling && !dp_is_digits(row->calling) &&
+	    (row->calling[0] != '_' ||
+	     check_pattern(row->calling, why, sizeof(why))))
+		return fail(err, errsize, "route '%s': calling '%s' is neither "
+			    "digits nor a valid _pattern", row->name,
+			    row->calling);
+	if (parse_days(row->days, &r->days))
+		return fail(err, errsize, "route '%s': days '%s' (want e.g. "
+			    "mon-fri,sun)", row->name, row->days);
+	if (parse_hours(r, row->hours))
+		return fail(err, errsize, "route '%s': hours '%s' (want "
+			    "HH:MM-HH:MM)", row->name, row->hours);
+	rc = parse_trunk_list(s, row->trunks, r->trunks, DP_MAX_ATTEMPTS,
+			      &r->ntrunks, NULL, bad, sizeof(bad));
+	if (rc == ENOENT)
+		return fail(err, errsize, "route '%s': unknown trunk '%s'",
+			    row->name, bad);
+	if (rc)
+		return fail(err, errsize, "route '%s': more than %d trunks",
+			    row->name, DP_MAX_ATTEMPTS);
+	if (!r->ntrunks && !row->lcr)
+		return fail(err, errsize, "route '%s': no trunks and no lcr",
+			    row->name);
+	rc = build_tz(r, rows, err, errsize);
+	if (!rc)
+		rc = build_failover(r, err, errsize);
+	return rc;
+}
+
+static int build_blocks(struct dp_snapshot *s,
+			const struct dp_snapshot_rows *rows, char *err,
+			size_t errsize)
+{
+	char why[160];
+
+	if (!rows->nblocks)
+		return 0;
+	s->blocks = calloc(rows->nblocks, sizeof(*s->blocks));
+	if (!s->blocks)
+		return ENOMEM;
+	for (size_t i = 0; i < rows->nblocks; i++) {
+		struct block *b = &s->blocks[i];
+		const struct dp_block_row *r = &rows->blocks[i];
+
+		b->row = *r;
+		if (!terminated(r->match, sizeof(r->match)) ||
+		    !terminated(r->category, sizeof(r->category)) ||
+		    !terminated(r->trunk, sizeof(r->trunk)))
+			return fail(err, errsize, "blocklist row %zu: a field "
+				    "is not terminated", i + 1);
+		if (!strcmp(r->kind, "called"))
+			b->called = true;
+		else if (strcmp(r->kind, "calling"))
+			return fail(err, errsize, "blocklist row %zu (%s): kind "
+				    "'%s' is not called or calling", i + 1,
+				    r->match, r->kind);
+		if (!dp_is_digits(r->match) &&
+		    (r->match[0] != '_' ||
+		     check_pattern(r->match, why, sizeof(why))))
+			return fail(err, errsize, "blocklist row %zu: '%s' is "
+				    "neither digits nor a valid _pattern",
+				    i + 1, r->match);
+		b->trunk = -1;
+		if (*r->trunk && (b->trunk = trunk_index(s, r->trunk)) < 0)
+			return fail(err, errsize, "blocklist row %zu (%s): "
+				    "unknown trunk '%s'", i + 1, r->match,
+				    r->trunk);
+	}
+	s->nblocks = rows->nblocks;
+	return 0;
+}
+
+static int build_dids(struct dp_snapshot *s,
+		      const struct dp_snapshot_rows *rows, char *err,
+		      size_t errsize)
+{
+	char why[256];
+	int rc;
+
+	for (size_t i = 0; i < rows->ndids; i++) {
+		const struct dp_did_range *d = &rows->dids[i];
+
+		if (trunk_index(s, d->trunk) < 0)
+			return fail(err, errsize, "dids %s-%s: unknown trunk "
+				    "'%s'", d->first, d->last, d->trunk);
+		if (*d->failover_trunk &&
+		    trunk_index(s, d->failover_trunk) < 0)
+			return fail(err, errsize, "dids %s-%s: failover trunk "
+				    "'%s' unknown", d->first, d->last,
+				    d->failover_trunk);
+	}
+	rc = dp_did_table_build(&s->dids, rows->dids, rows->ndids, why,
+				sizeof(why));
+	if (rc == EINVAL)
+		return fail(err, errsize, "dids: %s", why);
+	return rc;
+}
+
+static int build_rules(struct dp_rules **out, const char *what,
+		       const struct dp_rule_row *rows, size_t n, char *err,
+		       size_t errsize)
+{
+	char why[256];
+	int rc = dp_rules_build(out, rows, n, why, sizeof(why));
+
+	if (rc == EINVAL)
+		return fail(err, errsize, "%s number rules: %s", what, why);
+	return rc;
+}
+
+int dp_snapshot_build(struct dp_snapshot **out,
+		      const struct dp_snapshot_rows *rows, char *err,
+		      size_t errsize)
+{
+	struct dp_snapshot *s;
+	char why[256];
+	int rc = ENOMEM;
+
+	if (err && errsize)
+		err[0] = '\0';
+	if (!out || !rows)
+		return EINVAL;
+	*out = NULL;
+	s = obj_zalloc(sizeof(*s), destructor);
+	if (!s)
+		return ENOMEM;
+	s->t_trying_ms = rows->t_trying_ms ? rows->t_trying_ms : 3000;
+	s->t_progress_ms = rows->t_progress_ms;
+	s->mctx = pcre2_match_context_create(NULL);
+	if (!s->mctx)
+		goto out;
+	pcre2_set_match_limit(s->mctx, MATCH_LIMIT);
+	pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
+
+	/* Trunks. */
+	s->trunks = calloc(rows->ntrunks ? rows->ntrunks : 1,
+			   sizeof(*s->trunks));
+	if (!s->trunks)
+		goto out;
+	for (size_t i = 0; i < rows->ntrunks; i++) {
+		const struct dp_trunk_row *t = &rows->trunks[i];
+
+		if (!terminated(t->name, sizeof(t->name)) || !*t->name) {
+			rc = fail(err, errsize, "trunks: row %zu has no name",
+				  i + 1);
+			goto out;
+		}
+		if (trunk_index(s, t->name) >= 0) {
+			rc = fail(err, errsize, "trunks: '%s' twice", t->name);
+			goto out;
+		}
+		s->trunks[s->ntrunks++] = *t;
+	}
+
+	/* Emergency numbers: the site's table, copied. */
+	{
+		const struct dp_emergency *em =
+			rows->emergency ? rows->emergency
+					: &dp_emergency_default;
+
+		rc = dp_emergency_check(em, why, sizeof(why));
+		if (rc) {
+			rc = fail(err, errsize, "emergency numbers: %s", why);
+			goto out;
+		}
+		s->emerg = calloc(em->n ? em->n : 1, sizeof(*s->emerg));
+		if (!s->emerg) {
+			rc = ENOMEM;
+			goto out;
+		}
+		memcpy(s->emerg, em->entries, em->n * sizeof(*s->emerg));
+		s->em.entries = s->emerg;
+		s->em.n = em->n;
+	}
+
+	rc = build_rules(&s->ingress, "ingress", rows->ingress, rows->ningress,
+			 err, errsize);
+	if (!rc)
+		rc = build_rules(&s->egress, "egress", rows->egress,
+				 rows->negress, err, errsize);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < rows->ningress + rows->negress; i++) {
+		const struct dp_rule_row *r = i < rows->ningress
+			? &rows->ingress[i]
+			: &rows->egress[i - rows->ningress];
+
+		if (*r->trunk && trunk_index(s, r->trunk) < 0) {
+			rc = fail(err, errsize, "%s number rule %zu (%s): "
+				  "unknown trunk '%s'",
+				  i < rows->ningress ? "ingress" : "egress",
+				  (i < rows->ningress ? i : i - rows->ningress)
+					  + 1, r->name, r->trunk);
+			goto out;
+		}
+	}
+
+	/* Routes. */
+	if (rows->nroutes) {
+		s->routes = calloc(rows->nroutes, sizeof(*s->routes));
+		if (!s->routes) {
+			rc = ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < rows->nroutes; i++) {
+		struct route *r = &s->routes[i];
+
+		r->row = rows->routes[i];
+		r->row.name[DP_NAME_SIZE - 1] = '\0';
+		s->nroutes = i + 1; /* the destructor frees what is built */
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(s->routes[j].row.name, r->row.name)) {
+				rc = fail(err, errsize, "routes: '%s' twice",
+					  r->row.name);
+				goto out;
+			}
+		if (!terminated(r->row.match, sizeof(r->row.match)) ||
+		    !terminated(r->row.trunks, sizeof(r->row.trunks)) ||
+		    !terminated(r->row.src_trunks, sizeof(r->row.src_trunks)) ||
+		    !terminated(r->row.tz, sizeof(r->row.tz)) ||
+		    !terminated(r->row.failover, sizeof(r->row.failover))) {
+			rc = fail(err, errsize, "route '%s': a field is not "
+				  "terminated", r->row.name);
+			goto out;
+		}
+		rc = build_route(s, r, rows, err, errsize);
+		if (rc)
+			goto out;
+	}
+	qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
+
+	rc = build_blocks(s, rows, err, errsize);
+	if (!rc)
+		rc = build_dids(s, rows, err, errsize);
+	if (rc)
+		goto out;
+	if (rows->lcr) {
+		s->lcr = obj_ref(rows->lcr);
+	} else {
+		rc = dp_lcr_build(&s->lcr, rows->rates, rows->nrates, why,
+				  sizeof(why));
+		if (rc == EINVAL)
+			rc = fail(err, errsize, "rates: %s", why);
+		if (rc)
+			goto out;
+	}
+	*out = s;
+	return 0;
+out:
+	if (rc == ENOMEM && err && errsize && !*err)
+		snprintf(err, errsize, "out of memory");
+	obj_deref(s);
+	return rc;
+}
+
+/* ---- deciding ------------------------------------------------------------ */
+
+struct tr {
+	char *buf;
+	size_t size;
+};
+
+static void tr_add(struct tr *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void tr_add(struct tr *t, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!t->buf || !t->size)
+		return;
+	used = strlen(t->buf);
+	if (used + 1 >= t->size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->buf + used, t->size - used, fmt, ap);
+	va_end(ap);
+	used = strlen(t->buf);
+	if (used + 1 < t->size && (!used || t->buf[used - 1] != '\n')) {
+		t->buf[used] = '\n';
+		t->buf[used + 1] = '\0';
+	}
+}
+
+/* Rules with a trace of their own, appended to ours. */
+static int apply_rules(const struct dp_rules *rs, const char *trunk,
+		       struct dp_number *num, struct tr *t, const char *what)
+{
+	char buf[1024];
+	int rc;
+
+	if (!dp_rules_count(rs))
+		return 0;
+	rc = dp_rules_apply(rs, trunk, num, t->buf ? buf : NULL,
+			    t->buf ? sizeof(buf) : 0);
+	if (t->buf && !strstr(buf, "no rule matched")) {
+		char *line, *save = NULL;
+
+		for (line = strtok_r(buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			tr_add(t, "%s: %s", what, line);
+	}
+	return rc;
+}
+
+/* Digits (and * #) of what a trunk without a plan sent. */
+static int raw_number(struct dp_number *out, const char *in)
+{
+	size_t n = 0;
+	const char *p = in;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncasecmp(p, "tel:", 4))
+		p += 4;
+	else if (!strncasecmp(p, "sips:", 5))
+		p += 5;
+	else if (!strncasecmp(p, "sip:", 4))
+		p += 4;
+	for (; *p && *p != '@' && *p != ';'; p++) {
+		if (strchr("-.() +", *p))
+			continue;
+		if (!((*p >= '0' && *p <= '9') || *p == '*' || *p == '#'))
+			return EINVAL;
+		if (n >= DP_NUMBER_MAX)
+			return ERANGE;
+		out->digits[n++] = *p;
+	}
+	out->digits[n] = '\0';
+	out->ton = DP_TON_UNKNOWN;
+	out->npi = DP_NPI_UNKNOWN;
+	return n ? 0 : EINVAL;
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+static bool number_matches(const char *match, const char *num)
+{
+	if (!*match)
+		return true;
+	if (match[0] == '_')
+		return dp_pattern_match(match, num);
+	return has_prefix(num, match);
+}
+
+static bool list_has(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; *p;) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == n && !strncasecmp(p, word, n))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static const char *state_name(enum dp_trunk_state st)
+{
+	return st == DP_TRUNK_AVAILABLE ? "available"
+	       : st == DP_TRUNK_DOWN	? "down"
+					: "full";
+}
+
+static void money(char *buf, size_t size, int64_t micro)
+{
+	snprintf(buf, size, "%lld.%06lld", (long long)(micro / DP_RATE_MICRO),
+		 (long long)(micro % DP_RATE_MICRO));
+}
+
+struct ctx {
+	const struct dp_snapshot *s;
+	const struct dp_facts *f;
+	struct dp_decision *d;
+	struct tr *t;
+	int src;
+	bool emergency;
+	struct dp_lcr_choice *ch;
+	size_t nch;
+};
+
+static void refuse(struct ctx *c, int cause, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void refuse(struct ctx *c, int cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->d->cause = cause;
+	va_start(ap, fmt);
+	vsnprintf(c->d->reason, sizeof(c->d->reason), fmt, ap);
+	va_end(ap);
+	tr_add(c->t, "refused, cause %d: %s", cause, c->d->reason);
+}
+
+/* Format a number for a trunk: its plan's format, if it has one. */
+static void format_for(const struct dp_trunk_row *t, struct dp_number *out,
+		       const struct dp_number *in, enum dp_number_fmt fmt)
+{
+	*out = *in;
+	if (!*t->plan.cc || in->ton != DP_TON_INTERNATIONAL)
+		return;
+	if (dp_number_format(out, in, fmt, &t->plan))
+		*out = *in;
+	out->pres = in->pres;
+}
+
+static void add_attempt(struct ctx *c, int ti, enum dp_source src,
+			const char *user, const char *cid,
+			const struct dp_rate *rate)
+{
+	const struct dp_snapshot *s = c->s;
+	const struct dp_trunk_row *t = &s->trunks[ti];
+	struct dp_decision *d = c->d;
+	struct dp_attempt *a;
+
+	if (ti == c->src) {
+		tr_add(c->t, "trunk %s: not used, the call came from it",
+		       t->name);
+		return;
+	}
+	for (size_t i = 0; i < d->nattempts; i++)
+		if (!strcmp(d->attempts[i].trunk, t->name))
+			return;
+	if (d->nattempts >= DP_MAX_ATTEMPTS) {
+		tr_add(c->t, "trunk %s: not used, already %d attempts",
+		       t->name, DP_MAX_ATTEMPTS);
+		return;
+	}
+	a = &d->attempts[d->nattempts++];
+	memset(a, 0, sizeof(*a));
+	tg_strlcpy(a->trunk, t->name, sizeof(a->trunk));
+	a->kind = t->kind;
+	a->source = src;
+	format_for(t, &a->called, &d->called, t->called_fmt);
+	apply_rules(s->egress, t->name, &a->called, c->t, "egress");
+	if (cid && *cid) {
+		struct dp_number n;
+
+		memset(&n, 0, sizeof(n));
+		tg_strlcpy(n.digits, cid, sizeof(n.digits));
+		n.ton = *t->plan.cc && dp_is_digits(cid) &&
+				has_prefix(cid, t->plan.cc)
+			? DP_TON_INTERNATIONAL
+			: DP_TON_UNKNOWN;
+		n.npi = n.ton == DP_TON_INTERNATIONAL ? DP_NPI_E164
+						      : DP_NPI_UNKNOWN;
+		n.pres = d->calling.pres;
+		format_for(t, &a->calling, &n, t->calling_fmt);
+	} else {
+		format_for(t, &a->calling, &d->calling, t->calling_fmt);
+	}
+	tg_strlcpy(a->user, user && *user ? user : a->called.digits,
+		   sizeof(a->user));
+	a->state = c->f->state ? c->f->state(t->name, c->f->state_arg)
+			       : DP_TRUNK_AVAILABLE;
+	if (c->emergency && a->state == DP_TRUNK_FULL)
+		a->state = DP_TRUNK_AVAILABLE;
+	if (rate) {
+		a->has_rate = true;
+		a->rate = *rate;
+	} else {
+		for (size_t i = 0; i < c->nch; i++)
+			if (!strcmp(c->ch[i].rate.carrier, t->name)) {
+				a->has_rate = true;
+				a->rate = c->ch[i].rate;
+			}
+	}
+	tr_add(c->t, "attempt %zu: trunk %s (%s), called %s, calling %s%s%s",
+	       d->nattempts, t->name, state_name(a->state), a->user,
+	       *a->calling.digits ? a->calling.digits : "(none)",
+	       a->state == DP_TRUNK_AVAILABLE ? "" : ": will be skipped",
+	       a->has_rate ? ", rated" : "");
+}
+
+static bool blocked(struct ctx *c)
+{
+	const struct dp_snapshot *s = c->s;
+	const struct dp_trunk_row *src = &s->trunks[c->src];
+	const struct dp_decision *d = c->d;
+
+	for (int pass = 0; pass < 2; pass++) {
+		bool called = pass == 1;
+		const char *num = called ? d->called.digits : d->calling.digits;
+
+		if (!*num)
+			continue;
+		for (size_t i = 0; i < s->nblocks; i++) {
+			const struct block *b = &s->blocks[i];
+
+			if (b->called != called ||
+			    (b->trunk >= 0 && b->trunk != c->src) ||
+			    !number_matches(b->row.match, num))
+				continue;
+			if (*b->row.category &&
+			    list_has(src->allow, b->row.category)) {
+				tr_add(c->t, "blocklist: %s %s matches %s "
+				       "(%s), allowed for trunk %s",
+				       called ? "called" : "calling", num,
+				       b->row.match, b->row.category,
+				       src->name);
+				continue;
+			}
+			refuse(c, 21, "%s number %s is blocked (%s%s%s)",
+			       called ? "called" : "calling", num, b->row.match,
+			       *b->row.category ? ", " : "", b->row.category);
+			return true;
+		}
+	}
+	if (*src->plan.cc && d->called.ton == DP_TON_INTERNATIONAL &&
+	    !has_prefix(d->called.digits, src->plan.cc)) {
+		if (!list_has(src->allow, "international")) {
+			refuse(c, 21, "international number %s: trunk %s "
+			       "does not allow international",
+			       d->called.digits, src->name);
+			return true;
+		}
+		tr_add(c->t, "blocklist: %s is international, allowed for "
+		       "trunk %s", d->called.digits, src->name);
+	}
+	return false;
+}
+
+static bool try_dids(struct ctx *c, const char *raw)
+{
+	const struct dp_snapshot *s = c->s;
+	const struct dp_did_range *did;
+	const char *num = c->d->called.digits;
+	int ti;
+
+	did = dp_did_lookup(s->dids, num);
+	if (!did && strcmp(raw, num)) {
+		num = raw;
+		did = dp_did_lookup(s->dids, raw);
+	}
+	if (!did)
+		return false;
+	ti = trunk_index(s, did->trunk);
+	if (ti < 0 || ti == c->src) {
+		tr_add(c->t, "did %s-%s: matches %s but leads back to trunk "
+		       "%s; not used", did->first, did->last, num,
+		       did->trunk);
+		return false;
+	}
+	tr_add(c->t, "did %s-%s matched %s -> trunk %s%s%s", did->first,
+	       did->last, num, did->trunk, *did->user ? " user " : "",
+	       did->user);
+	tg_strlcpy(c->d->route, "did", sizeof(c->d->route));
+	c->d->t_trying_ms = s->t_trying_ms;
+	c->d->t_progress_ms = s->t_progress_ms;
+	add_attempt(c, ti, DP_SRC_DID, *did->user ? did->user : num, did->cid,
+		    NULL);
+	if (*did->failover_trunk) {
+		int fi = trunk_index(s, did->failover_trunk);
+
+		if (fi >= 0)
+			add_attempt(c, fi, DP_SRC_DID_FAILOVER,
+				    *did->failover_number ? did->failover_number
+							  : num,
+				    did->cid, NULL);
+	}
+	return true;
+}
+
+/* Does route @p r take this call?  A trace line says why not. */
+static bool route_matches(struct ctx *c, const struct route *r,
+			  pcre2_match_data **md)
+{
+	const struct dp_decision *d = c->d;
+	const char *num = d->called.digits;
+	int wday, minute;
+
+	switch (r->mk) {
+	case M_ANY:
+		break;
+	case M_PREFIX:
+		if (strncmp(num, r->row.match, r->mlen))
+			return false;
+		break;
+	case M_PATTERN:
+		if (!dp_pattern_match(r->row.match, num))
+			return false;
+		break;
+	case M_REGEX: {
+		int rc;
+
+		if (!*md)
+			*md = pcre2_match_data_create(1, NULL);
+		if (!*md)
+			return false;
+		rc = pcre2_match(r->re, (PCRE2_SPTR)num, PCRE2_ZERO_TERMINATED,
+				 0, 0, *md, c->s->mctx);
+		if (rc < 0) {
+			if (rc != PCRE2_ERROR_NOMATCH)
+				tr_add(c->t, "route '%s': regex failed on %s "
+				       "(PCRE2 error %d)", r->row.name, num,
+				       rc);
+			return false;
+		}
+		break;
+	}
+	}
+	if (r->src && (c->src >= MAX_TRUNKS ||
+		       !(r->src & (UINT64_C(1) << c->src)))) {
+		tr_add(c->t, "route '%s' skipped: source trunk %s is not in "
+		       "'%s'", r->row.name, c->s->trunks[c->src].name,
+		       r->row.src_trunks);
+		return false;
+	}
+	if (*r->row.calling && !number_matches(r->row.calling,
+					       d->calling.digits)) {
+		tr_add(c->t, "route '%s' skipped: calling %s does not match "
+		       "%s", r->row.name,
+		       *d->calling.digits ? d->calling.digits : "(none)",
+		       r->row.calling);
+		return false;
+	}
+	if (r->days == 0x7f && r->all_day)
+		return true;
+	if (c->emergency) {
+		tr_add(c->t, "route '%s': days/hours ignored for an emergency "
+		       "call", r->row.name);
+		return true;
+	}
+	dp_tz_local(r->tz, c->f->now, &wday, &minute);
+	if (!(r->days & (1u << wday)) ||
+	    (!r->all_day &&
+	     (r->from_min < r->to_min
+		      ? minute < r->from_min || minute >= r->to_min
+		      : minute < r->from_min && minute >= r->to_min))) {
+		tr_add(c->t, "route '%s' skipped: %s%s%s%s in %s, local time "
+		       "is %s %02d:%02d", r->row.name,
+		       *r->row.days ? "days " : "", r->row.days,
+		       *r->row.days && *r->row.hours ? ", " : "",
+		       *r->row.hours ? r->row.hours : "",
+		       *r->row.tz ? r->row.tz : "UTC", day_names[wday],
+		       minute / 60, minute % 60);
+		return false;
+	}
+	return true;
+}
+
+static void route_lcr(struct ctx *c)
+{
+	const struct dp_snapshot *s = c->s;
+
+	for (size_t i = 0; i < c->nch; i++) {
+		int ti = trunk_index(s, c->ch[i].rate.carrier);
+
+		if (ti < 0) {
+			tr_add(c->t, "lcr: carrier %s is not a trunk; skipped",
+			       c->ch[i].rate.carrier);
+			continue;
+		}
+		add_attempt(c, ti, DP_SRC_LCR, NULL, NULL, &c->ch[i].rate);
+	}
+}
+
+static void trace_lcr(struct ctx *c)
+{
+	char buf[32];
+
+	if (!c->t->buf)
+		return;
+	if (!c->nch) {
+		tr_add(c->t, "lcr: no rate for %s at %lld", c->d->called.digits,
+		       (long long)c->f->now);
+		return;
+	}
+	tr_add(c->t, "lcr: %zu carrier(s) for %s, cheapest first:", c->nch,
+	       c->d->called.digits);
+	for (size_t i = 0; i < c->nch; i++) {
+		const struct dp_rate *r = &c->ch[i].rate;
+
+		money(buf, sizeof(buf), r->rate);
+		tr_add(c->t, "  %s prefix %s %s/min, %u/%u%s%s", r->carrier,
+		       r->prefix, buf, r->first_incr, r->next_incr,
+		       *r->desc ? ", " : "", r->desc);
+	}
+}
+
+static const char *ton_word(enum dp_ton ton)
+{
+	return dp_ton_name(ton);
+}
+
+int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
+	      struct dp_decision *d, char *trace, size_t tracesize)
+{
+	struct tr t = {trace, tracesize};
+	struct dp_lcr_choice ch[MAX_CHOICES];
+	struct dp_number raw;
+	pcre2_match_data *md = NULL;
+	const struct dp_trunk_row *src;
+	const char *svc = NULL;
+	struct ctx c;
+	int si;
+
+	if (trace && tracesize)
+		trace[0] = '\0';
+	if (!s || !f || !d || !f->called || !*f->called || !f->src_trunk)
+		return EINVAL;
+	si = trunk_index(s, f->src_trunk);
+	if (si < 0)
+		return EINVAL;
+	src = &s->trunks[si];
+	memset(d, 0, sizeof(*d));
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.f = f;
+	c.d = d;
+	c.t = &t;
+	c.src = si;
+	c.ch = ch;
+
+	/* 1. Emergency, on the number as dialled. */
+	if (raw_number(&raw, f->called))
+		memset(&raw, 0, sizeof(raw));
+	d->emergency = dp_emergency_match(&s->em, f->called, &svc);
+	if (d->emergency == DP_EMERG_NONE && *raw.digits)
+		d->emergency = dp_emergency_match(&s->em, raw.digits, &svc);
+	if (d->emergency == DP_EMERG_NONE && f->emergency) {
+		d->emergency = DP_EMERG_EMERGENCY;
+		svc = "signalled";
+	}
+	if (svc)
+		tg_strlcpy(d->service, svc, sizeof(d->service));
+	c.emergency = d->emergency != DP_EMERG_NONE;
+	if (c.emergency)
+		tr_add(&t, "emergency: %s (%s)",
+		       d->emergency == DP_EMERG_TEST ? "test call"
+						     : "EMERGENCY call",
+		       d->service);
+
+	/* 2. Ingress: the internal form. */
+	if (*src->plan.cc && !c.emergency) {
+		int rc = dp_number_normalize(&d->called, f->called,
+					     f->called_ton, &src->plan);
+
+		if (rc) {
+			refuse(&c, 28, "called number '%s' fits no form of "
+			       "trunk %s's plan", f->called, src->name);
+			goto out;
+		}
+		tr_add(&t, "ingress: called '%s' (ton %s) -> %s, plan of "
+		       "trunk %s", f->called, ton_word(f->called_ton),
+		       d->called.digits, src->name);
+	} else if (*raw.digits) {
+		d->called = raw;
+	} else if (c.emergency) {
+		tg_strlcpy(d->called.digits, f->called,
+			   sizeof(d->called.digits));
+	} else {
+		refuse(&c, 28, "called number '%s' is not a number",
+		       f->called);
+		goto out;
+	}
+	if (f->calling && *f->calling) {
+		if (!*src->plan.cc ||
+		    dp_number_normalize(&d->calling, f->calling,
+					f->calling_ton, &src->plan)) {
+			if (raw_number(&d->calling, f->calling))
+				memset(&d->calling, 0, sizeof(d->calling));
+		}
+	}
+	d->calling.pres = f->calling_pres;
+	if (apply_rules(s->ingress, src->name, &d->called, &t, "ingress")) {
+		if (!c.emergency) {
+			refuse(&c, 28, "ingress rules could not rewrite %s",
+			       d->called.digits);
+			goto out;
+		}
+	}
+
+	/* 3. Blocklists. */
+	if (!c.emergency && blocked(&c))
+		goto out;
+
+	/* LCR choices serve both the lcr routes and the rates of listed
+	 * trunks (for the CDR). */
+	c.nch = dp_is_digits(d->called.digits)
+			? dp_lcr_lookup(s->lcr, d->called.digits, f->now,
+					f->asr, ch, MAX_CHOICES)
+			: 0;
+
+	/* 4. DIDs. */
+	if (try_dids(&c, raw.digits))
+		goto out;
+
+	/* 5. Routes. */
+	for (size_t i = 0; i < s->nroutes; i++) {
+		const struct route *r = &s->routes[i];
+
+		if (!route_matches(&c, r, &md))
+			continue;
+		tr_add(&t, "route '%s' (priority %u) matched: %s%s%s",
+		       r->row.name, r->row.priority, r->row.kind[0] ? r->row.kind : "any",
+		       *r->row.match ? " " : "", r->row.match);
+		tg_strlcpy(d->route, r->row.name, sizeof(d->route));
+		d->t_trying_ms = r->row.t_trying_ms ? r->row.t_trying_ms
+						    : s->t_trying_ms;
+		d->t_progress_ms = r->row.t_progress_ms ? r->row.t_progress_ms
+							: s->t_progress_ms;
+		d->t_answer_ms = r->row.t_answer_ms;
+		d->route_max_calls = r->row.max_calls;
+		d->route_cps = r->row.cps;
+		d->failover = r->fo;
+		if (r->row.lcr)
+			trace_lcr(&c);
+		/* An emergency call goes to the route's own trunks first:
+		 * cost does not choose where 911 goes. */
+		if (r->row.lcr && !c.emergency)
+			route_lcr(&c);
+		for (unsigned k = 0; k < r->ntrunks; k++)
+			add_attempt(&c, r->trunks[k], DP_SRC_ROUTE, NULL, NULL,
+				    NULL);
+		if (r->row.lcr && c.emergency)
+			route_lcr(&c);
+		if (!d->nattempts) {
+			tr_add(&t, "route '%s' has no trunk for this call",
+			       r->row.name);
+			refuse(&c, src->kind == DP_TRUNK_TDM ? 1 : 3,
+			       "route '%s' leaves no trunk to try",
+			       r->row.name);
+		}
+		goto out;
+	}
+	refuse(&c, src->kind == DP_TRUNK_TDM ? 1 : 3, "no route for %s from %s",
+	       d->called.digits, src->name);
+out:
+	if (md)
+		pcre2_match_data_free(md);
+	if (!d->cause && !*d->reason)
+		tg_strlcpy(d->reason, d->route, sizeof(d->reason));
+	return 0;
+}
