@@ -1023,11 +1023,11 @@ static bool route_matches(struct ctx *c, const struct route *r,
 	     (r->from_min < r->to_min
 		      ? minute < r->from_min || minute >= r->to_min
 		      : minute < r->from_min && minute >= r->to_min))) {
-		tr_add(c->t, "route '%s' skipped: %s%s%s%s in %s, local time "
-		       "is %s %02d:%02d", r->row.name,
+		tr_add(c->t, "route '%s' skipped: %s%s%s%s%s in %s, local "
+		       "time is %s %02d:%02d", r->row.name,
 		       *r->row.days ? "days " : "", r->row.days,
 		       *r->row.days && *r->row.hours ? ", " : "",
-		       *r->row.hours ? r->row.hours : "",
+		       *r->row.hours ? "hours " : "", r->row.hours,
 		       *r->row.tz ? r->row.tz : "UTC", day_names[wday],
 		       minute / 60, minute % 60);
 		return false;
@@ -1128,9 +1128,15 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 		       d->service);
 
 	/* 2. Ingress: the internal form. */
-	if (*src->plan.cc && !c.emergency) {
-		int rc = dp_number_normalize(&d->called, f->called,
-					     f->called_ton, &src->plan);
+	if (*src->plan.cc &&
+	    (!c.emergency || !dp_number_normalize(&d->called, f->called,
+						  f->called_ton, &src->plan))) {
+		/* An emergency number that does not normalise (911) is
+		 * routed as dialled, below. */
+		int rc = c.emergency ? 0
+				     : dp_number_normalize(&d->called, f->called,
+							   f->called_ton,
+							   &src->plan);
 
 		if (rc) {
 			refuse(&c, 28, "called number '%s' fits no form of "
@@ -1219,6 +1225,25 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 			       r->row.name);
 		}
 		goto out;
+	}
+	if (c.emergency) {
+		/* No route for it, yet an emergency call must go out: every
+		 * PSTN line of the caller's own country, in trunk order. */
+		tr_add(&t, "no route for the emergency call: trying the TDM "
+		       "trunks of country code %s",
+		       *src->plan.cc ? src->plan.cc : "(any)");
+		tg_strlcpy(d->route, "emergency-fallback", sizeof(d->route));
+		d->t_trying_ms = s->t_trying_ms;
+		d->t_progress_ms = s->t_progress_ms;
+		for (size_t i = 0; i < s->ntrunks; i++)
+			if (s->trunks[i].kind == DP_TRUNK_TDM &&
+			    (!*src->plan.cc || !*s->trunks[i].plan.cc ||
+			     !strcmp(src->plan.cc, s->trunks[i].plan.cc)))
+				add_attempt(&c, (int)i, DP_SRC_ROUTE, NULL,
+					    NULL, NULL);
+		if (d->nattempts)
+			goto out;
+		d->route[0] = '\0';
 	}
 	refuse(&c, src->kind == DP_TRUNK_TDM ? 1 : 3, "no route for %s from %s",
 	       d->called.digits, src->name);
