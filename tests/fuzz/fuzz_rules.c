@@ -89,6 +89,73 @@ static void check_failover(char *items_s)
 	obj_deref(fo);
 }
 
+/* The fields as a time zone, and as a route of a one-route snapshot
+ * asked for a decision. */
+static void check_route(char **f)
+{
+	struct dp_trunk_row trunks[2] = {
+		{"a", DP_TRUNK_SIP, {"1", "1", "011", "212", 7, 10, false},
+		 DP_FMT_PLUS, DP_FMT_NATIONAL, ""},
+		{"b", DP_TRUNK_TDM, {"49", "0", "00", "30", 0, 0, false},
+		 DP_FMT_NATIONAL_PREFIX, DP_FMT_LOCAL, "international"},
+	};
+	struct dp_route_row route;
+	struct dp_snapshot_rows rows;
+	struct dp_snapshot *s = NULL;
+	struct dp_decision d;
+	struct dp_tz *tz = NULL;
+	char err[256], trace[1024];
+
+	if (!dp_tz_parse(&tz, f[1])) {
+		for (int64_t t = -86400; t < INT64_C(4102444800);
+		     t += INT64_C(86400) * 97 + 3607) {
+			int wday, minute;
+
+			dp_tz_local(tz, t, &wday, &minute);
+			if (wday < 0 || wday > 6 || minute < 0 ||
+			    minute >= 1440)
+				abort();
+		}
+		dp_tz_free(tz);
+	}
+	memset(&route, 0, sizeof(route));
+	tg_strlcpy(route.name, "r", sizeof(route.name));
+	tg_strlcpy(route.kind, f[0], sizeof(route.kind));
+	tg_strlcpy(route.match, f[1], sizeof(route.match));
+	tg_strlcpy(route.days, f[2], sizeof(route.days));
+	tg_strlcpy(route.hours, f[3], sizeof(route.hours));
+	tg_strlcpy(route.calling, f[4], sizeof(route.calling));
+	tg_strlcpy(route.tz, f[5], sizeof(route.tz));
+	tg_strlcpy(route.trunks, "a,b", sizeof(route.trunks));
+	tg_strlcpy(route.failover, f[7], sizeof(route.failover));
+	memset(&rows, 0, sizeof(rows));
+	rows.trunks = trunks;
+	rows.ntrunks = 2;
+	rows.routes = &route;
+	rows.nroutes = 1;
+	if (dp_snapshot_build(&s, &rows, err, sizeof(err))) {
+		if (!*err)
+			abort();
+		return;
+	}
+	for (int src = 0; src < 2; src++) {
+		struct dp_facts facts = {
+			.src_trunk = trunks[src].name, .called = f[6],
+			.calling = f[4], .now = 1795446000 + src * 40000,
+		};
+
+		if (!*f[6])
+			break;
+		if (dp_decide(s, &facts, &d, trace, sizeof(trace)))
+			abort();
+		if (d.nattempts > DP_MAX_ATTEMPTS ||
+		    strlen(trace) >= sizeof(trace) ||
+		    (d.cause && d.nattempts))
+			abort();
+	}
+	obj_deref(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -132,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* a refusal always says why */
 	}
 	dp_pattern_match(f[1], f[6]);
+	check_route(f);
 	check_numbers(f[6]);
 	check_numbers(f[1]);
 	dp_emergency_match(NULL, f[6], NULL);
