@@ -10,6 +10,7 @@
 #    through the RTP relay;
 #  - busy (cause 17) does not fail over: 486, the carrier never sees it;
 #  - a carrier at its max_calls is skipped for the next;
+#  - a DID on a dead trunk reaches its failover destination with its caller-ID;
 #  - LCR picks the cheaper carrier, and the other one once its cheaper rate
 #    becomes effective, without a reload; the CDR keeps the rate;
 #  - international numbers are blocked for a trunk that does not allow them;
@@ -166,6 +167,20 @@ wait_cdrs 8
 expect_eq "LCR after the new rate" "$(sql "SELECT out_trunk || ' ' ||
 	rate_prefix || ' ' || rate || ' ' || (cost > 0) FROM cdr
 	WHERE called = '2135550001'")" "carrierB 1213 5000 1"
+
+# 5b. A DID on the dead trunk: its failover destination, with its caller-ID.
+tgctl did add 12125557700 12125557709 deadsip cid=12125550999 \
+	failover=carrierB >/dev/null || fail "did add"
+out=$(call 2125557705 200 --hold 100) || fail "DID failover call: $out"
+wait_for "the DID call's CDR" 10 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM cdr WHERE called = '2125557705'\")\" = 1 ]"
+att=$(attempts 2125557705)
+case "$att" in
+"deadsip:skipped: down carrierB:answered" | "deadsip:failover carrierB:answered") ;;
+*) fail "DID attempts: $att" ;;
+esac
+log "ok: DID on a dead trunk went to its failover ($att)"
+expect_eq "caller-ID shown to the DID's failover" \
+	"$(json_field "$(tail -1 "$WORK/carrierB.jsonl")" from_user)" 12125550999
 
 # 6. International is blocked for pbx (no allow = international).
 out=$(call 01144201234567 403) || fail "international: $out"
