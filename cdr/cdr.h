@@ -99,6 +99,8 @@ struct cdr_routing {
 	size_t nroutes;
 	struct dp_rule_row *ingress, *egress; /* by position, id */
 	size_t ningress, negress;
+	struct dp_rule_row *ingress_calling, *egress_calling;
+	size_t ningress_calling, negress_calling;
 	struct dp_rate *rates;
 	size_t nrates;
 	struct dp_block_row *blocks;
@@ -106,7 +108,7 @@ struct cdr_routing {
 	struct dp_did_range *dids;
 	size_t ndids;
 	int64_t rates_version;        /* changes with every rate write */
-	size_t caps[6];               /* private */
+	size_t caps[8];               /* private */
 };
 
 /**

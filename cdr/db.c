@@ -62,6 +62,8 @@ static const char schema_v2[] =
 	"CREATE TABLE IF NOT EXISTS number_rule ("
 	" id INTEGER PRIMARY KEY,"
 	" direction TEXT NOT NULL CHECK (direction IN ('ingress','egress')),"
+	" number TEXT NOT NULL DEFAULT 'called'"
+	"  CHECK (number IN ('called','calling')),"
 	" position INTEGER NOT NULL DEFAULT 0,"
 	" name TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'any',"
 	" match TEXT NOT NULL DEFAULT '', trunk TEXT NOT NULL DEFAULT '',"

@@ -110,6 +110,8 @@ static int load_table(sqlite3 *db, const char *sql, row_fn *fn,
 #define cap_rates   (r->caps[3])
 #define cap_blocks  (r->caps[4])
 #define cap_dids    (r->caps[5])
+#define cap_ingress_calling (r->caps[6])
+#define cap_egress_calling  (r->caps[7])
 
 static int row_route(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		     size_t errsize)
@@ -153,12 +155,21 @@ static int row_rule(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		    size_t errsize)
 {
 	bool ingress = !strcmp(col(st, 1), "ingress");
-	struct dp_rule_row **v = ingress ? &r->ingress : &r->egress;
-	size_t *n = ingress ? &r->ningress : &r->negress;
+	bool calling = !strcmp(col(st, 9), "calling");
+	struct dp_rule_row **v;
+	size_t *n, *cap;
 	struct dp_rule_row *x;
 
-	if (grow((void **)v, ingress ? &cap_ingress : &cap_egress, *n,
-		 sizeof(*x)))
+	if (calling) {
+		v = ingress ? &r->ingress_calling : &r->egress_calling;
+		n = ingress ? &r->ningress_calling : &r->negress_calling;
+		cap = ingress ? &cap_ingress_calling : &cap_egress_calling;
+	} else {
+		v = ingress ? &r->ingress : &r->egress;
+		n = ingress ? &r->ningress : &r->negress;
+		cap = ingress ? &cap_ingress : &cap_egress;
+	}
+	if (grow((void **)v, cap, *n, sizeof(*x)))
 		return ENOMEM;
 	x = &(*v)[*n];
 	if (!col_str(st, 2, x->name, sizeof(x->name)) ||
@@ -256,6 +267,8 @@ void cdr_routing_free(struct cdr_routing *r)
 	free(r->routes);
 	free(r->ingress);
 	free(r->egress);
+	free(r->ingress_calling);
+	free(r->egress_calling);
 	free(r->rates);
 	free(r->blocks);
 	free(r->dids);
@@ -285,7 +298,8 @@ int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
 			       "name", row_route, out, "route", err, errsize);
 	if (!e)
 		e = load_table(db, "SELECT id, direction, name, kind, match, "
-			       "trunk, ton, actions, replace FROM number_rule "
+			       "trunk, ton, actions, replace, number FROM "
+			       "number_rule "
 			       "ORDER BY direction, position, id", row_rule,
 			       out, "number_rule", err, errsize);
 	if (!e)

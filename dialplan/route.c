@@ -51,6 +51,7 @@ struct dp_snapshot {
 	struct dp_trunk_row *trunks;
 	size_t ntrunks;
 	struct dp_rules *ingress, *egress;
+	struct dp_rules *ingress_calling, *egress_calling;
 	struct route *routes;
 	size_t nroutes;
 	struct dp_did_table *dids;
@@ -78,6 +79,8 @@ static void destructor(void *arg)
 	free(s->emerg);
 	obj_deref(s->ingress);
 	obj_deref(s->egress);
+	obj_deref(s->ingress_calling);
+	obj_deref(s->egress_calling);
 	obj_deref(s->dids);
 	obj_deref(s->lcr);
 	pcre2_match_context_free(s->mctx);
@@ -565,21 +568,42 @@ int dp_snapshot_build(struct dp_snapshot **out,
 	if (!rc)
 		rc = build_rules(&s->egress, "egress", rows->egress,
 				 rows->negress, err, errsize);
+	if (!rc)
+		rc = build_rules(&s->ingress_calling, "ingress calling",
+				 rows->ingress_calling,
+				 rows->ningress_calling, err, errsize);
+	if (!rc)
+		rc = build_rules(&s->egress_calling, "egress calling",
+				 rows->egress_calling, rows->negress_calling,
+				 err, errsize);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < rows->ningress + rows->negress; i++) {
-		const struct dp_rule_row *r = i < rows->ningress
-			? &rows->ingress[i]
-			: &rows->egress[i - rows->ningress];
+	{
+		const struct {
+			const char *what;
+			const struct dp_rule_row *v;
+			size_t n;
+		} sets[] = {
+			{"ingress", rows->ingress, rows->ningress},
+			{"egress", rows->egress, rows->negress},
+			{"ingress calling", rows->ingress_calling,
+			 rows->ningress_calling},
+			{"egress calling", rows->egress_calling,
+			 rows->negress_calling},
+		};
 
-		if (*r->trunk && trunk_index(s, r->trunk) < 0) {
-			rc = fail(err, errsize, "%s number rule %zu (%s): "
-				  "unknown trunk '%s'",
-				  i < rows->ningress ? "ingress" : "egress",
-				  (i < rows->ningress ? i : i - rows->ningress)
-					  + 1, r->name, r->trunk);
-			goto out;
-		}
+		for (size_t k = 0; k < TG_ARRAY_SIZE(sets); k++)
+			for (size_t i = 0; i < sets[k].n; i++) {
+				const struct dp_rule_row *r = &sets[k].v[i];
+
+				if (!*r->trunk || trunk_index(s, r->trunk) >= 0)
+					continue;
+				rc = fail(err, errsize, "%s number rule %zu "
+					  "(%s): unknown trunk '%s'",
+					  sets[k].what, i + 1, r->name,
+					  r->trunk);
+				goto out;
+			}
 	}
 
 	/* Routes. */
@@ -845,6 +869,9 @@ static void add_attempt(struct ctx *c, int ti, enum dp_source src,
 	} else {
 		format_for(t, &a->calling, &d->calling, t->calling_fmt);
 	}
+	if (*a->calling.digits)
+		apply_rules(s->egress_calling, t->name, &a->calling, c->t,
+			    "egress calling");
 	tg_strlcpy(a->user, user && *user ? user : a->called.digits,
 		   sizeof(a->user));
 	a->state = c->f->state ? c->f->state(t->name, c->f->state_arg)
@@ -1165,6 +1192,11 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 		}
 	}
 	d->calling.pres = f->calling_pres;
+	if (*d->calling.digits &&
+	    apply_rules(s->ingress_calling, src->name, &d->calling, &t,
+			"ingress calling"))
+		tr_add(&t, "ingress calling rules failed on %s; kept",
+		       d->calling.digits);
 	if (apply_rules(s->ingress, src->name, &d->called, &t, "ingress")) {
 		if (!c.emergency) {
 			refuse(&c, 28, "ingress rules could not rewrite %s",

@@ -105,6 +105,9 @@ struct dp_snapshot_rows {
 	const struct dp_rule_row *egress;  /* applied after formatting,
 					    * .trunk = destination trunk */
 	size_t negress;
+	/* The same for calling numbers. */
+	const struct dp_rule_row *ingress_calling, *egress_calling;
+	size_t ningress_calling, negress_calling;
 	const struct dp_route_row *routes;
 	size_t nroutes;
 	const struct dp_did_range *dids;

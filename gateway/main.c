@@ -160,6 +160,10 @@ static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 	rows.ningress = db.ningress;
 	rows.egress = db.egress;
 	rows.negress = db.negress;
+	rows.ingress_calling = db.ingress_calling;
+	rows.ningress_calling = db.ningress_calling;
+	rows.egress_calling = db.egress_calling;
+	rows.negress_calling = db.negress_calling;
 	rows.routes = routes;
 	rows.nroutes = db.nroutes + (*cfg->outbound ? 1 : 0);
 	rows.dids = db.dids;

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"  rule list | rule add ingress|egress key=value... | rule del ID\n"
 		"             keys: position name kind match trunk ton actions "
 		"replace\n"
+		"             number=called|calling (default called)\n"
 		"  block list | block add called|calling MATCH [category=C] "
 		"[trunk=T]\n"
 		"             | block del ID\n"
@@ -387,15 +388,16 @@ static int cmd_rule(struct ctx *c, int argc, char **argv)
 		{"kind", "any", false},	 {"match", "", false},
 		{"trunk", "", false},	 {"ton", "", false},
 		{"actions", "", false},	 {"replace", "", false},
+		{"number", "called", false},
 	};
-	const char *args[9];
+	const char *args[10];
 	int rc;
 
 	if (argc >= 1 && !strcmp(argv[0], "list"))
-		return list(c, "ID\tDIRECTION\tPOSITION\tNAME\tKIND\tMATCH\t"
-			    "TRUNK\tTON\tACTIONS\tREPLACE",
-			    "SELECT id, direction, position, name, kind, "
-			    "match, trunk, ton, actions, replace FROM "
+		return list(c, "ID\tDIRECTION\tNUMBER\tPOSITION\tNAME\tKIND\t"
+			    "MATCH\tTRUNK\tTON\tACTIONS\tREPLACE",
+			    "SELECT id, direction, number, position, name, "
+			    "kind, match, trunk, ton, actions, replace FROM "
 			    "number_rule ORDER BY direction, position, id",
 			    NULL, 0);
 	if (argc == 2 && !strcmp(argv[0], "del")) {
@@ -410,17 +412,17 @@ static int cmd_rule(struct ctx *c, int argc, char **argv)
 			"key=value... | rule del ID\n");
 		return 2;
 	}
-	rc = parse_kv(kv, 8, argc - 2, argv + 2);
+	rc = parse_kv(kv, 9, argc - 2, argv + 2);
 	if (rc)
 		return rc;
 	args[0] = argv[1];
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 9; i++)
 		args[i + 1] = kv[i].val;
 	return write_then_reload(c, "INSERT INTO number_rule (direction, "
 				 "position, name, kind, match, trunk, ton, "
-				 "actions, replace) VALUES (?1, CAST(?2 AS "
-				 "INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-				 args, 9, "rule added");
+				 "actions, replace, number) VALUES (?1, CAST(?2 "
+				 "AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+				 args, 10, "rule added");
 }
 
 static int cmd_block(struct ctx *c, int argc, char **argv)

@@ -193,6 +193,17 @@ echo "$text" | grep -Eq "1\. +pstn" || fail "explain attempts: $text"
 echo "$text" | grep -Eq "2\. +carrierA" || fail "explain attempts: $text"
 log "ok: route explain names the route and the attempts"
 
+# 7b. A calling-number rule: PBX extensions go out as DIDs.
+tgctl rule add ingress number=calling kind=pattern match=_2XXX trunk=pbx \
+	actions=prepend=1212555,ton=international,npi=isdn >/dev/null ||
+	fail "rule add"
+timeout 30 "$TGCALL" call "sip:3125550042@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --from 2001 --expect 200 --hold 100 \
+	>/dev/null 2>>"$WORK/tgcall.log" || fail "extension call"
+wait_for "pstnsim record of the extension call" 5 grep -q \
+	'"calling":"2125552001","called":"3125550042"' "$WORK/pstnsim.jsonl"
+log "ok: extension 2001 went out as 2125552001 (national) on the PRI"
+
 # 8. Reloads under load: 100 calls through the default route, 5 reloads.
 timeout 60 sipp -sf "$SIPP_DIR/uac.xml" "127.0.0.1:$SIP_PORT" -i 127.0.0.1 \
 	-p "$PBX_PORT" -s 2125559000 -m 100 -r 20 -d 500 -nostdin \

@@ -105,6 +105,17 @@ static struct dp_rule_row egress[] = {
 	{"pri213", "prefix", "213", "pri", "national", "prepend=9", ""},
 };
 
+/* Extensions of the PBX become its DIDs; carrier c1 wants 646 callers
+ * without the country code. */
+static struct dp_rule_row ingress_calling[] = {
+	{"ext", "pattern", "_2XXX", "pbx", "",
+	 "prepend=1212555,ton=international,npi=isdn", ""},
+};
+
+static struct dp_rule_row egress_calling[] = {
+	{"nyc-mobile", "prefix", "1646", "c1", "", "strip=1", ""},
+};
+
 static int tz_resolve(const char *name, char *posix, size_t size, void *arg)
 {
 	(void)arg;
@@ -145,6 +156,10 @@ static void fill_rows(struct dp_snapshot_rows *r)
 	r->ningress = TG_ARRAY_SIZE(ingress);
 	r->egress = egress;
 	r->negress = TG_ARRAY_SIZE(egress);
+	r->ingress_calling = ingress_calling;
+	r->ningress_calling = TG_ARRAY_SIZE(ingress_calling);
+	r->egress_calling = egress_calling;
+	r->negress_calling = TG_ARRAY_SIZE(egress_calling);
 	r->tz_resolve = tz_resolve;
 }
 
@@ -244,6 +259,15 @@ static void test_routes(void **state)
 		 0, "us", "pri:3125550000: c1:13125550000:"},
 		{"pbx", "(312) 555.0000", 0, "", 0, false, 0, "us",
 		 "pri:3125550000: c1:13125550000:"},
+		/* calling-number rules: an extension in, a stripped 646 out */
+		/* (the rewritten caller is what routes see: 'pat' wants
+		 * callers from 1212) */
+		{"pbx", "3125550000", 0, "2001", 0, false, 0, "pat",
+		 "c2:+13125550000:+12125552001 c1:13125550000:12125552001"},
+		{"pbx", "3125550000", 0, "6465550000", 0, false, 0, "us",
+		 "pri:3125550000:6465550000 c1:13125550000:6465550000"},
+		{"raw", "13125550000", 0, "2001", 0, false, 0, "us",
+		 "pri:13125550000:2001 c1:13125550000:2001"},
 		/* bad numbers: 28 */
 		{"pbx", "31255500", 0, "", 0, false, 28, "", ""},
 		{"pbx", "abc", 0, "", 0, false, 28, "", ""},
