@@ -356,6 +356,124 @@ static void test_schema_migration_v1(void **state)
 	assert_int_equal(cdr_db_init(fx->db), 0);
 }
 
+static unsigned rejects;
+
+static void on_reject(unsigned line, const char *why, void *arg)
+{
+	(void)why;
+	(void)arg;
+	assert_int_equal(line, 4);
+	rejects++;
+}
+
+/* Routing rows in, the same rows out; bad rows named; rates imported in
+ * one transaction and versioned. */
+static void test_routing_tables(void **state)
+{
+	struct fixture *fx = *state;
+	struct cdr_routing r;
+	static const char deck[] = "prefix,rate,increment\n"
+				   "1212,0.01,6/6\n"
+				   "44,0.02,60/60\n"
+				   "4420,x,60/60\n";
+	const char *route[] = {"us", "10", "prefix", "1", "pbx", "a,b", "1"};
+	const char *rule[] = {"ingress", "calling", "_2XXX", "prepend=1"};
+	const char *blk[] = {"called", "1900", "premium"};
+	const char *did[] = {"5550100", "5550199", "pbx", "c1"};
+	char err[256];
+	size_t ok, bad;
+	int64_t v0;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	assert_int_equal(cdr_db_write(fx->db, "INSERT INTO route (name, "
+				      "priority, kind, match, src_trunks, "
+				      "trunks, lcr) VALUES (?1, ?2, ?3, ?4, "
+				      "?5, ?6, ?7)", route, 7, err,
+				      sizeof(err)), 0);
+	assert_int_equal(cdr_db_write(fx->db, "INSERT INTO number_rule "
+				      "(direction, number, kind, match, "
+				      "actions) VALUES (?1, ?2, 'pattern', "
+				      "?3, ?4)", rule, 4, err, sizeof(err)),
+			 0);
+	assert_int_equal(cdr_db_write(fx->db, "INSERT INTO block (kind, "
+				      "match, category) VALUES (?1, ?2, ?3)",
+				      blk, 3, err, sizeof(err)), 0);
+	assert_int_equal(cdr_db_write(fx->db, "INSERT INTO did (first, last, "
+				      "trunk, failover_trunk) VALUES (?1, ?2, "
+				      "?3, ?4)", did, 4, err, sizeof(err)), 0);
+	/* Deleting what is not there says so. */
+	assert_int_equal(cdr_db_write(fx->db, "DELETE FROM route WHERE "
+				      "name = ?1", blk, 1, err, sizeof(err)),
+			 ENOENT);
+
+	assert_int_equal(cdr_db_load_routing(fx->db, &r, err, sizeof(err)),
+			 0);
+	assert_int_equal(r.nroutes, 1);
+	assert_string_equal(r.routes[0].name, "us");
+	assert_int_equal(r.routes[0].priority, 10);
+	assert_true(r.routes[0].lcr);
+	assert_string_equal(r.routes[0].trunks, "a,b");
+	assert_int_equal(r.ningress, 0);
+	assert_int_equal(r.ningress_calling, 1);
+	assert_string_equal(r.ingress_calling[0].match, "_2XXX");
+	assert_int_equal(r.nblocks, 1);
+	assert_string_equal(r.blocks[0].category, "premium");
+	assert_int_equal(r.ndids, 1);
+	assert_string_equal(r.dids[0].failover_trunk, "c1");
+	v0 = r.rates_version;
+	cdr_routing_free(&r);
+
+	/* A rate deck: two good lines, one rejected with its line. */
+	rejects = 0;
+	assert_int_equal(cdr_db_rates_import(fx->db, "c1", deck,
+					     strlen(deck), false, on_reject,
+					     NULL, &ok, &bad, err,
+					     sizeof(err)), 0);
+	assert_int_equal(ok, 2);
+	assert_int_equal(bad, 1);
+	assert_int_equal(rejects, 1);
+	/* --replace: the carrier's rows are the new file's, not twice. */
+	assert_int_equal(cdr_db_rates_import(fx->db, "c1", deck,
+					     strlen(deck), true, NULL, NULL,
+					     &ok, &bad, err, sizeof(err)), 0);
+	assert_int_equal(cdr_db_load_routing(fx->db, &r, err, sizeof(err)),
+			 0);
+	assert_int_equal(r.nrates, 2);
+	assert_int_equal(r.rates[0].rate + r.rates[1].rate, 30000);
+	assert_true(r.rates_version > v0);
+	v0 = r.rates_version;
+	cdr_routing_free(&r);
+	/* Nothing importable: nothing written. */
+	assert_int_equal(cdr_db_rates_import(fx->db, "c2", "prefix,rate\n1,x\n",
+					     15, false, NULL, NULL, &ok, &bad,
+					     err, sizeof(err)), EINVAL);
+	/* A route change is not a rate change. */
+	assert_int_equal(cdr_db_write(fx->db, "UPDATE route SET priority = 5",
+				      NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(cdr_db_load_routing(fx->db, &r, err, sizeof(err)),
+			 0);
+	assert_int_equal(r.rates_version, v0);
+	assert_int_equal(r.nrates, 2);
+	cdr_routing_free(&r);
+
+	/* A row that does not fit is named. */
+	{
+		char longm[200];
+		const char *args[2] = {"big", longm};
+
+		memset(longm, '1', sizeof(longm) - 1);
+		longm[sizeof(longm) - 1] = '\0';
+		assert_int_equal(cdr_db_write(fx->db, "INSERT INTO route "
+					      "(name, match) VALUES (?1, ?2)",
+					      args, 2, err, sizeof(err)), 0);
+		assert_int_equal(cdr_db_load_routing(fx->db, &r, err,
+						     sizeof(err)),
+				 EINVAL);
+		assert_non_null(strstr(err, "route 'big'"));
+		assert_int_equal(r.nroutes, 0);
+	}
+}
+
 static void test_open_errors(void **state)
 {
 	struct fixture *fx = *state;
@@ -814,6 +932,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_schema_migration_v1),
+		T(test_routing_tables),
 		T(test_schema_idempotent_wal),
 		T(test_open_errors),
 		T(test_write_2000_exact_fields),
