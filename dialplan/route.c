@@ -21,8 +21,12 @@
 
 #define MAX_TRUNKS   64   /* bits of a source-trunk mask */
 #define MAX_CHOICES  32   /* LCR carriers looked at per call */
-#define MATCH_LIMIT  20000
-#define DEPTH_LIMIT  200
+/* Phone numbers are at most 32 characters: real route regexes stay far
+ * below these, a pathological one fails (traced) instead of stalling. */
+#define MATCH_LIMIT    20000
+#define DEPTH_LIMIT    200
+#define HEAP_LIMIT_KIB 20 /* PCRE2 >= 10.41 starts with 20 KiB of frames */
+#define ARENA_SIZE     ((HEAP_LIMIT_KIB + 4) * 1024)
 
 enum match_kind { M_ANY, M_PREFIX, M_PATTERN, M_REGEX };
 
@@ -99,6 +103,46 @@ static int fail(char *err, size_t size, const char *fmt, ...)
 		va_end(ap);
 	}
 	return EINVAL;
+}
+
+static bool terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static bool digits_or_empty(const char *s, size_t size, size_t max)
+{
+	size_t n = strnlen(s, size);
+
+	return n < size && n <= max && (!n || dp_is_digits(s));
+}
+
+/* A plan the normaliser cannot use would refuse every call from the
+ * trunk with cause 28: better to refuse the snapshot and say why. */
+static int check_trunk(const struct dp_trunk_row *t, char *why, size_t size)
+{
+	const struct dp_country_plan *p = &t->plan;
+
+	if (t->kind != DP_TRUNK_SIP && t->kind != DP_TRUNK_TDM)
+		return fail(why, size, "kind %d is neither SIP nor TDM",
+			    (int)t->kind);
+	if ((unsigned)t->called_fmt > DP_FMT_LOCAL ||
+	    (unsigned)t->calling_fmt > DP_FMT_LOCAL)
+		return fail(why, size, "unknown number format");
+	if (!digits_or_empty(p->cc, sizeof(p->cc), 3))
+		return fail(why, size, "country code '%.*s' is not 1-3 digits",
+			    (int)sizeof(p->cc), p->cc);
+	if (!digits_or_empty(p->national_prefix, sizeof(p->national_prefix),
+			     sizeof(p->national_prefix) - 1) ||
+	    !digits_or_empty(p->intl_prefix, sizeof(p->intl_prefix),
+			     sizeof(p->intl_prefix) - 1) ||
+	    !digits_or_empty(p->area_code, sizeof(p->area_code),
+			     sizeof(p->area_code) - 1))
+		return fail(why, size, "national prefix, international "
+			    "prefix and area code must be digits");
+	if (!terminated(t->allow, sizeof(t->allow)))
+		return fail(why, size, "allow list is not terminated");
+	return 0;
 }
 
 static int trunk_index(const struct dp_snapshot *s, const char *name)
@@ -228,7 +272,7 @@ static int parse_days(const char *v, uint8_t *mask)
 			if (d == b)
 				break;
 		}
-		if (*p == ',')
+		if (*p == ',' && p[1])
 			p++;
 		else if (*p)
 			return EINVAL;
@@ -236,12 +280,17 @@ static int parse_days(const char *v, uint8_t *mask)
 	return 0;
 }
 
+/* Exactly "HH:MM": sscanf would also take " 8:00" and "+8:00". */
 static int parse_hhmm(const char *s, int *min)
 {
-	int h, m, n = 0;
+	int h, m;
 
-	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2 || n != 5 || h < 0 ||
-	    m < 0 || m > 59 || h > 24 || (h == 24 && m))
+	for (int i = 0; i < 5; i++)
+		if (i == 2 ? s[i] != ':' : s[i] < '0' || s[i] > '9')
+			return EINVAL;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && m))
 		return EINVAL;
 	*min = h * 60 + m;
 	return 0;
@@ -260,17 +309,22 @@ static int parse_hours(struct route *r, const char *v)
 	a[5] = '\0';
 	memcpy(b, v + 6, 5);
 	b[5] = '\0';
+	/* An empty range ("08:00-08:00") could mean never or always: say
+	 * which by writing nothing or "00:00-24:00". */
 	if (parse_hhmm(a, &r->from_min) || parse_hhmm(b, &r->to_min) ||
-	    r->from_min == 24 * 60)
+	    r->from_min == 24 * 60 || r->from_min == r->to_min)
 		return EINVAL;
 	if (r->from_min == 0 && r->to_min == 24 * 60)
 		r->all_day = true;
 	return 0;
 }
 
-static bool looks_posix(const char *tz)
+/* Zone names are letters, digits and "/_+-" ("America/New_York",
+ * "Etc/GMT+5"); anything else was meant as a POSIX string. */
+static bool zone_name_shaped(const char *s)
 {
-	return *tz == '<' || strpbrk(tz, "0123456789") != NULL;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789/_+-") == strlen(s);
 }
 
 static int build_tz(struct route *r, const struct dp_snapshot_rows *rows,
@@ -282,26 +336,30 @@ static int build_tz(struct route *r, const struct dp_snapshot_rows *rows,
 
 	if (!*name || !strcmp(name, "UTC") || !strcmp(name, "Etc/UTC"))
 		return 0;
-	if (looks_posix(name)) {
-		tg_strlcpy(posix, name, sizeof(posix));
-	} else {
-		if (!rows->tz_resolve)
-			return fail(err, errsize, "route '%s': time zone '%s' "
-				    "unknown (write a POSIX TZ string)",
-				    r->row.name, name);
-		rc = rows->tz_resolve(name, posix, sizeof(posix), rows->tz_arg);
-		if (rc)
-			return fail(err, errsize, "route '%s': time zone '%s' "
-				    "not found: %s", r->row.name, name,
-				    strerror(rc));
-	}
-	rc = dp_tz_parse(&r->tz, posix);
-	if (rc == ENOMEM)
-		return ENOMEM;
+	/* A POSIX string first: a zone name parses as one only when it
+	 * means the same ("EST5EDT"), while "Etc/GMT+5" has digits and
+	 * still needs the resolver. */
+	rc = dp_tz_parse(&r->tz, name);
+	if (rc != EINVAL)
+		return rc;
+	if (!zone_name_shaped(name))
+		return fail(err, errsize, "route '%s': time zone '%s' is not a "
+			    "POSIX TZ rule", r->row.name, name);
+	if (!rows->tz_resolve)
+		return fail(err, errsize, "route '%s': time zone '%s' unknown "
+			    "(write a POSIX TZ string such as "
+			    "EST5EDT,M3.2.0,M11.1.0: no zone database here)",
+			    r->row.name, name);
+	rc = rows->tz_resolve(name, posix, sizeof(posix), rows->tz_arg);
 	if (rc)
+		return fail(err, errsize, "route '%s': time zone '%s' not "
+			    "found: %s", r->row.name, name, strerror(rc));
+	posix[sizeof(posix) - 1] = '\0';
+	rc = dp_tz_parse(&r->tz, posix);
+	if (rc == EINVAL)
 		return fail(err, errsize, "route '%s': time zone '%s': '%s' is "
 			    "not a POSIX TZ rule", r->row.name, name, posix);
-	return 0;
+	return rc;
 }
 
 static int build_failover(struct route *r, char *err, size_t errsize)
@@ -331,11 +389,6 @@ static int route_cmp(const void *a, const void *b)
 	if (x->row.priority != y->row.priority)
 		return x->row.priority < y->row.priority ? -1 : 1;
 	return strcmp(x->row.name, y->row.name);
-}
-
-static bool terminated(const char *s, size_t size)
-{
-	return memchr(s, '\0', size) != NULL;
 }
 
 static int build_route(struct dp_snapshot *s, struct route *r,
@@ -441,8 +494,8 @@ static int build_blocks(struct dp_snapshot *s,
 		if (!strcmp(r->kind, "called"))
 			b->called = true;
 		else if (strcmp(r->kind, "calling"))
-			return fail(err, errsize, "blocklist row %zu (%s): kind "
-				    "'%s' is not called or calling", i + 1,
+			return fail(err, errsize, "blocklist row %zu (%s): "
+				    "kind '%s' is not called or calling", i + 1,
 				    r->match, r->kind);
 		if (!dp_is_digits(r->match) &&
 		    (r->match[0] != '_' ||
@@ -521,6 +574,7 @@ int dp_snapshot_build(struct dp_snapshot **out,
 		goto out;
 	pcre2_set_match_limit(s->mctx, MATCH_LIMIT);
 	pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
+	pcre2_set_heap_limit(s->mctx, HEAP_LIMIT_KIB);
 
 	/* Trunks. */
 	s->trunks = calloc(rows->ntrunks ? rows->ntrunks : 1,
@@ -537,6 +591,11 @@ int dp_snapshot_build(struct dp_snapshot **out,
 		}
 		if (trunk_index(s, t->name) >= 0) {
 			rc = fail(err, errsize, "trunks: '%s' twice", t->name);
+			goto out;
+		}
+		if (check_trunk(t, why, sizeof(why))) {
+			rc = fail(err, errsize, "trunks '%s': %s", t->name,
+				  why);
 			goto out;
 		}
 		s->trunks[s->ntrunks++] = *t;
@@ -558,7 +617,9 @@ int dp_snapshot_build(struct dp_snapshot **out,
 			rc = ENOMEM;
 			goto out;
 		}
-		memcpy(s->emerg, em->entries, em->n * sizeof(*s->emerg));
+		if (em->n)
+			memcpy(s->emerg, em->entries,
+			       em->n * sizeof(*s->emerg));
 		s->em.entries = s->emerg;
 		s->em.n = em->n;
 	}
@@ -639,7 +700,8 @@ int dp_snapshot_build(struct dp_snapshot **out,
 		if (rc)
 			goto out;
 	}
-	qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
+	if (s->nroutes > 1) /* qsort(NULL, 0) is undefined */
+		qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
 
 	rc = build_blocks(s, rows, err, errsize);
 	if (!rc)
@@ -781,6 +843,14 @@ static const char *state_name(enum dp_trunk_state st)
 					: "full";
 }
 
+static const char *src_name(enum dp_source src)
+{
+	static const char *const names[] = {"route", "lcr", "did",
+					    "did failover"};
+
+	return (unsigned)src < TG_ARRAY_SIZE(names) ? names[src] : "?";
+}
+
 static void money(char *buf, size_t size, int64_t micro)
 {
 	snprintf(buf, size, "%lld.%06lld", (long long)(micro / DP_RATE_MICRO),
@@ -824,14 +894,41 @@ static void format_for(const struct dp_trunk_row *t, struct dp_number *out,
 	out->pres = in->pres;
 }
 
+/*
+ * A number written in a table (a DID's caller-ID or failover number):
+ * internal form when it starts with the trunk's country code, so that it
+ * is formatted for the trunk like any other; otherwise sent as written.
+ */
+static void table_number(struct dp_number *n, const char *digits,
+			 const struct dp_trunk_row *t, enum dp_pres pres)
+{
+	memset(n, 0, sizeof(*n));
+	tg_strlcpy(n->digits, digits, sizeof(n->digits));
+	n->ton = *t->plan.cc && dp_is_digits(digits) &&
+			 has_prefix(digits, t->plan.cc)
+		 ? DP_TON_INTERNATIONAL
+		 : DP_TON_UNKNOWN;
+	n->npi = n->ton == DP_TON_INTERNATIONAL ? DP_NPI_E164
+						: DP_NPI_UNKNOWN;
+	n->pres = pres;
+}
+
+/*
+ * Append trunk @p ti to the attempts, with the numbers formatted for it.
+ * @param called  the number to send (NULL = the decision's)
+ * @param user    a fixed Request-URI user (NULL or "" = the called digits)
+ * @param cid     a fixed calling number (NULL or "" = the caller's)
+ * @param rate    the rate that chose this trunk (NULL = look it up)
+ */
 static void add_attempt(struct ctx *c, int ti, enum dp_source src,
-			const char *user, const char *cid,
-			const struct dp_rate *rate)
+			const struct dp_number *called, const char *user,
+			const char *cid, const struct dp_rate *rate)
 {
 	const struct dp_snapshot *s = c->s;
 	const struct dp_trunk_row *t = &s->trunks[ti];
 	struct dp_decision *d = c->d;
 	struct dp_attempt *a;
+	char price[32];
 
 	if (ti == c->src) {
 		tr_add(c->t, "trunk %s: not used, the call came from it",
@@ -851,27 +948,23 @@ static void add_attempt(struct ctx *c, int ti, enum dp_source src,
 	tg_strlcpy(a->trunk, t->name, sizeof(a->trunk));
 	a->kind = t->kind;
 	a->source = src;
-	format_for(t, &a->called, &d->called, t->called_fmt);
-	apply_rules(s->egress, t->name, &a->called, c->t, "egress");
+	format_for(t, &a->called, called ? called : &d->called, t->called_fmt);
+	if (apply_rules(s->egress, t->name, &a->called, c->t, "egress"))
+		tr_add(c->t, "egress rules failed on %s for trunk %s; sent "
+		       "as formatted", a->called.digits, t->name);
 	if (cid && *cid) {
 		struct dp_number n;
 
-		memset(&n, 0, sizeof(n));
-		tg_strlcpy(n.digits, cid, sizeof(n.digits));
-		n.ton = *t->plan.cc && dp_is_digits(cid) &&
-				has_prefix(cid, t->plan.cc)
-			? DP_TON_INTERNATIONAL
-			: DP_TON_UNKNOWN;
-		n.npi = n.ton == DP_TON_INTERNATIONAL ? DP_NPI_E164
-						      : DP_NPI_UNKNOWN;
-		n.pres = d->calling.pres;
+		table_number(&n, cid, t, d->calling.pres);
 		format_for(t, &a->calling, &n, t->calling_fmt);
 	} else {
 		format_for(t, &a->calling, &d->calling, t->calling_fmt);
 	}
-	if (*a->calling.digits)
-		apply_rules(s->egress_calling, t->name, &a->calling, c->t,
-			    "egress calling");
+	if (*a->calling.digits &&
+	    apply_rules(s->egress_calling, t->name, &a->calling, c->t,
+			"egress calling"))
+		tr_add(c->t, "egress calling rules failed on %s for trunk %s; "
+		       "sent as formatted", a->calling.digits, t->name);
 	tg_strlcpy(a->user, user && *user ? user : a->called.digits,
 		   sizeof(a->user));
 	a->state = c->f->state ? c->f->state(t->name, c->f->state_arg)
@@ -888,11 +981,17 @@ static void add_attempt(struct ctx *c, int ti, enum dp_source src,
 				a->rate = c->ch[i].rate;
 			}
 	}
-	tr_add(c->t, "attempt %zu: trunk %s (%s), called %s, calling %s%s%s",
-	       d->nattempts, t->name, state_name(a->state), a->user,
-	       *a->calling.digits ? a->calling.digits : "(none)",
-	       a->state == DP_TRUNK_AVAILABLE ? "" : ": will be skipped",
-	       a->has_rate ? ", rated" : "");
+	if (a->has_rate)
+		money(price, sizeof(price), a->rate.rate);
+	tr_add(c->t, "attempt %zu: trunk %s %s(%s, %s%s%s%s), called %s%s%s, "
+	       "calling %s", d->nattempts, t->name,
+	       a->state == DP_TRUNK_AVAILABLE ? "" : "skipped ",
+	       state_name(a->state), src_name(src), a->has_rate ? ", " : "",
+	       a->has_rate ? price : "", a->has_rate ? "/min" : "",
+	       a->called.digits, strcmp(a->user, a->called.digits) ? " user "
+								    : "",
+	       strcmp(a->user, a->called.digits) ? a->user : "",
+	       *a->calling.digits ? a->calling.digits : "(none)");
 }
 
 static bool blocked(struct ctx *c)
@@ -943,84 +1042,144 @@ static bool blocked(struct ctx *c)
 	return false;
 }
 
-static bool try_dids(struct ctx *c, const char *raw)
+static bool try_dids(struct ctx *c, const struct dp_number *raw)
 {
 	const struct dp_snapshot *s = c->s;
 	const struct dp_did_range *did;
-	const char *num = c->d->called.digits;
-	int ti;
+	const struct dp_number *num = &c->d->called;
+	struct dp_number fo;
+	int ti, fi;
 
-	did = dp_did_lookup(s->dids, num);
-	if (!did && strcmp(raw, num)) {
+	/* The internal form first; then as received, for tables written
+	 * the way a trunk without a plan (or a PBX) writes numbers.  The
+	 * number goes out in the form the table matched. */
+	did = dp_did_lookup(s->dids, num->digits);
+	if (!did && *raw->digits && strcmp(raw->digits, num->digits)) {
 		num = raw;
-		did = dp_did_lookup(s->dids, raw);
+		did = dp_did_lookup(s->dids, raw->digits);
 	}
 	if (!did)
 		return false;
 	ti = trunk_index(s, did->trunk);
 	if (ti < 0 || ti == c->src) {
 		tr_add(c->t, "did %s-%s: matches %s but leads back to trunk "
-		       "%s; not used", did->first, did->last, num,
+		       "%s; not used", did->first, did->last, num->digits,
 		       did->trunk);
 		return false;
 	}
-	tr_add(c->t, "did %s-%s matched %s -> trunk %s%s%s", did->first,
-	       did->last, num, did->trunk, *did->user ? " user " : "",
-	       did->user);
+	tr_add(c->t, "did %s-%s matched %s -> trunk %s%s%s%s%s%s%s",
+	       did->first, did->last, num->digits, did->trunk,
+	       *did->user ? ", user " : "", did->user,
+	       *did->cid ? ", caller-ID " : "", did->cid,
+	       *did->failover_trunk ? ", failover " : "",
+	       did->failover_trunk);
 	tg_strlcpy(c->d->route, "did", sizeof(c->d->route));
 	c->d->t_trying_ms = s->t_trying_ms;
 	c->d->t_progress_ms = s->t_progress_ms;
-	add_attempt(c, ti, DP_SRC_DID, *did->user ? did->user : num, did->cid,
-		    NULL);
-	if (*did->failover_trunk) {
-		int fi = trunk_index(s, did->failover_trunk);
-
-		if (fi >= 0)
-			add_attempt(c, fi, DP_SRC_DID_FAILOVER,
-				    *did->failover_number ? did->failover_number
-							  : num,
-				    did->cid, NULL);
+	add_attempt(c, ti, DP_SRC_DID, num, did->user, did->cid, NULL);
+	/* Checked at build; a failover to the source trunk is dropped by
+	 * add_attempt like any other. */
+	fi = *did->failover_trunk ? trunk_index(s, did->failover_trunk) : -1;
+	if (fi < 0)
+		return true;
+	if (*did->failover_number) {
+		table_number(&fo, did->failover_number, &s->trunks[fi],
+			     c->d->called.pres);
+		num = &fo;
 	}
+	add_attempt(c, fi, DP_SRC_DID_FAILOVER, num, NULL, did->cid, NULL);
 	return true;
 }
 
+/*
+ * PCRE2 takes its match data, and since 10.41 its backtracking frames,
+ * from the allocator of a general context.  A bump allocator over a
+ * buffer on our stack keeps dp_decide() free of malloc, and the heap
+ * limit set at build keeps the frames inside the buffer: past it the
+ * match fails with PCRE2_ERROR_HEAPLIMIT (or NOMEMORY), never mallocs.
+ */
+struct arena {
+	_Alignas(max_align_t) unsigned char buf[ARENA_SIZE];
+	size_t used;
+};
+
+static void *arena_alloc(PCRE2_SIZE size, void *data)
+{
+	struct arena *a = data;
+	size_t align = _Alignof(max_align_t);
+	size_t need = (size + align - 1) & ~(align - 1);
+	void *p;
+
+	if (size > sizeof(a->buf) || need > sizeof(a->buf) - a->used)
+		return NULL;
+	p = a->buf + a->used;
+	a->used += need;
+	return p;
+}
+
+static void arena_free(void *p, void *data)
+{
+	(void)p;
+	(void)data; /* the whole arena goes when the caller returns */
+}
+
+/* @return 1 match, 0 no match, < 0 a PCRE2 error. */
+static int regex_match(const struct dp_snapshot *s, const pcre2_code *re,
+		       const char *num)
+{
+	struct arena a;
+	pcre2_general_context *gc;
+	pcre2_match_data *md;
+	int rc;
+
+	a.used = 0;
+	gc = pcre2_general_context_create(arena_alloc, arena_free, &a);
+	md = gc ? pcre2_match_data_create(1, gc) : NULL;
+	if (!md)
+		return PCRE2_ERROR_NOMEMORY;
+	rc = pcre2_match(re, (PCRE2_SPTR)num, PCRE2_ZERO_TERMINATED, 0, 0, md,
+			 s->mctx);
+	return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
+}
+
+/* Does the called number fit route @p r?  @return 1, 0, or < 0 for a
+ * regex that failed to run. */
+static int called_matches(const struct dp_snapshot *s, const struct route *r,
+			  const char *num)
+{
+	switch (r->mk) {
+	case M_ANY:
+		return 1;
+	case M_PREFIX:
+		return !strncmp(num, r->row.match, r->mlen);
+	case M_PATTERN:
+		return dp_pattern_match(r->row.match, num);
+	case M_REGEX:
+		return regex_match(s, r->re, num);
+	}
+	return 0;
+}
+
 /* Does route @p r take this call?  A trace line says why not. */
-static bool route_matches(struct ctx *c, const struct route *r,
-			  pcre2_match_data **md)
+static bool route_matches(struct ctx *c, const struct route *r)
 {
 	const struct dp_decision *d = c->d;
 	const char *num = d->called.digits;
-	int wday, minute;
+	int wday, minute, rc;
 
-	switch (r->mk) {
-	case M_ANY:
-		break;
-	case M_PREFIX:
-		if (strncmp(num, r->row.match, r->mlen))
-			return false;
-		break;
-	case M_PATTERN:
-		if (!dp_pattern_match(r->row.match, num))
-			return false;
-		break;
-	case M_REGEX: {
-		int rc;
+	rc = called_matches(c->s, r, num);
+	if (rc < 0) {
+		PCRE2_UCHAR msg[80];
 
-		if (!*md)
-			*md = pcre2_match_data_create(1, NULL);
-		if (!*md)
-			return false;
-		rc = pcre2_match(r->re, (PCRE2_SPTR)num, PCRE2_ZERO_TERMINATED,
-				 0, 0, *md, c->s->mctx);
-		if (rc < 0) {
-			if (rc != PCRE2_ERROR_NOMATCH)
-				tr_add(c->t, "route '%s': regex failed on %s "
-				       "(PCRE2 error %d)", r->row.name, num,
-				       rc);
-			return false;
-		}
-		break;
+		pcre2_get_error_message(rc, msg, sizeof(msg));
+		tr_add(c->t, "route '%s' skipped: regex failed on %s (%s)",
+		       r->row.name, num, (const char *)msg);
+		return false;
 	}
+	if (!rc) {
+		tr_add(c->t, "route '%s' skipped: called %s does not match "
+		       "%s %s", r->row.name, num, r->row.kind, r->row.match);
+		return false;
 	}
 	if (r->src && (c->src >= MAX_TRUNKS ||
 		       !(r->src & (UINT64_C(1) << c->src)))) {
@@ -1074,7 +1233,8 @@ static void route_lcr(struct ctx *c)
 			       c->ch[i].rate.carrier);
 			continue;
 		}
-		add_attempt(c, ti, DP_SRC_LCR, NULL, NULL, &c->ch[i].rate);
+		add_attempt(c, ti, DP_SRC_LCR, NULL, NULL, NULL,
+			    &c->ch[i].rate);
 	}
 }
 
@@ -1101,9 +1261,121 @@ static void trace_lcr(struct ctx *c)
 	}
 }
 
-static const char *ton_word(enum dp_ton ton)
+/* How the source trunk wrote the called number, for the trace: the
+ * normaliser does not say, so compare what came in with what came out. */
+static void ingress_form(char *buf, size_t size, const char *in,
+			 enum dp_ton ton, const struct dp_number *raw,
+			 const struct dp_number *out,
+			 const struct dp_country_plan *cp)
 {
-	return dp_ton_name(ton);
+	const char *cl = raw->digits, *o = out->digits;
+	const char *ip = cp->intl_prefix, *np = cp->national_prefix;
+	size_t cc = strlen(cp->cc);
+
+	if (out->ton != DP_TON_INTERNATIONAL)
+		snprintf(buf, size, "%s, kept", dp_ton_name(out->ton));
+	else if (strchr(in, '+'))
+		snprintf(buf, size, "E.164 with '+'");
+	else if (ton != DP_TON_UNKNOWN)
+		snprintf(buf, size, "TON %s", dp_ton_name(ton));
+	else if (*ip && has_prefix(cl, ip) && !strcmp(o, cl + strlen(ip)))
+		snprintf(buf, size, "international prefix %s", ip);
+	else if (*np && has_prefix(cl, np) && has_prefix(o, cp->cc) &&
+		 !strcmp(o + cc, cl + strlen(np)))
+		snprintf(buf, size, "national, prefix %s", np);
+	else if (!strcmp(o, cl))
+		snprintf(buf, size, "E.164");
+	else if (has_prefix(o, cp->cc) && !strcmp(o + cc, cl))
+		snprintf(buf, size, "national");
+	else
+		snprintf(buf, size, "local, area %s", cp->area_code);
+}
+
+/*
+ * A URN (urn:service:sos) says "emergency" but no PSTN trunk can dial
+ * it: route the number people dial for it in the caller's country, 911
+ * under NANP and 112 elsewhere, when the site's table has it, else the
+ * table's first number of the call's class.
+ */
+static const char *emergency_digits(const struct dp_snapshot *s,
+				    const struct dp_trunk_row *src,
+				    enum dp_emergency_class cls)
+{
+	const char *want = !strcmp(src->plan.cc, "1") ? "911" : "112";
+	const char *first = NULL;
+
+	for (size_t i = 0; i < s->em.n; i++) {
+		const struct dp_emergency_entry *e = &s->em.entries[i];
+
+		if (e->cls != cls)
+			continue;
+		if (cls == DP_EMERG_EMERGENCY && !strcmp(e->service, want))
+			return e->service;
+		if (!first)
+			first = e->service;
+	}
+	return first;
+}
+
+/* Step 2 for the called number.  @return false if the call was refused. */
+static bool ingress_called(struct ctx *c, const struct dp_number *raw)
+{
+	const struct dp_trunk_row *src = &c->s->trunks[c->src];
+	const struct dp_facts *f = c->f;
+	struct dp_decision *d = c->d;
+	const char *dial;
+	char form[48];
+	int rc;
+
+	/* A number from the emergency table goes out as its service number
+	 * whatever the plan makes of it: "9911" on a site that dials 9
+	 * for a line is 911, and 112 is no E.164 number. */
+	if (c->emergency && dp_is_digits(d->service)) {
+		tg_strlcpy(d->called.digits, d->service,
+			   sizeof(d->called.digits));
+		tr_add(c->t, "ingress: called '%s' -> %s (the emergency "
+		       "service number)", f->called, d->called.digits);
+		return true;
+	}
+	if (*src->plan.cc) {
+		rc = dp_number_normalize(&d->called, f->called, f->called_ton,
+					 &src->plan);
+		if (!rc) {
+			ingress_form(form, sizeof(form), f->called,
+				     f->called_ton, raw,
+				     &d->called, &src->plan);
+			tr_add(c->t, "ingress: called '%s' -> %s (%s, plan of "
+			       "trunk %s)", f->called, d->called.digits, form,
+			       src->name);
+			return true;
+		}
+		/* An emergency number is not refused for not fitting the
+		 * plan (911 is no E.164 number): it goes as dialled. */
+		if (!c->emergency) {
+			refuse(c, 28, "called number '%s' fits no form of "
+			       "trunk %s's plan%s", f->called, src->name,
+			       rc == ERANGE ? " (over 15 digits)" : "");
+			return false;
+		}
+	}
+	if (*raw->digits) {
+		d->called = *raw;
+		tr_add(c->t, "ingress: called '%s' -> %s (as sent: %s)",
+		       f->called, d->called.digits,
+		       *src->plan.cc ? "an emergency number"
+				     : "the trunk has no numbering plan");
+		return true;
+	}
+	if (!c->emergency) {
+		refuse(c, 28, "called number '%s' is not a number", f->called);
+		return false;
+	}
+	dial = emergency_digits(c->s, src, d->emergency);
+	tg_strlcpy(d->called.digits, dial ? dial : f->called,
+		   sizeof(d->called.digits));
+	tr_add(c->t, "ingress: called '%s' -> %s (the emergency number of "
+	       "the caller's country)", f->called, d->called.digits);
+	return true;
 }
 
 int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
@@ -1112,7 +1384,6 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 	struct tr t = {trace, tracesize};
 	struct dp_lcr_choice ch[MAX_CHOICES];
 	struct dp_number raw;
-	pcre2_match_data *md = NULL;
 	const struct dp_trunk_row *src;
 	const char *svc = NULL;
 	struct ctx c;
@@ -1155,34 +1426,8 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 		       d->service);
 
 	/* 2. Ingress: the internal form. */
-	if (*src->plan.cc &&
-	    (!c.emergency || !dp_number_normalize(&d->called, f->called,
-						  f->called_ton, &src->plan))) {
-		/* An emergency number that does not normalise (911) is
-		 * routed as dialled, below. */
-		int rc = c.emergency ? 0
-				     : dp_number_normalize(&d->called, f->called,
-							   f->called_ton,
-							   &src->plan);
-
-		if (rc) {
-			refuse(&c, 28, "called number '%s' fits no form of "
-			       "trunk %s's plan", f->called, src->name);
-			goto out;
-		}
-		tr_add(&t, "ingress: called '%s' (ton %s) -> %s, plan of "
-		       "trunk %s", f->called, ton_word(f->called_ton),
-		       d->called.digits, src->name);
-	} else if (*raw.digits) {
-		d->called = raw;
-	} else if (c.emergency) {
-		tg_strlcpy(d->called.digits, f->called,
-			   sizeof(d->called.digits));
-	} else {
-		refuse(&c, 28, "called number '%s' is not a number",
-		       f->called);
+	if (!ingress_called(&c, &raw))
 		goto out;
-	}
 	if (f->calling && *f->calling) {
 		if (!*src->plan.cc ||
 		    dp_number_normalize(&d->calling, f->calling,
@@ -1217,17 +1462,18 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 			: 0;
 
 	/* 4. DIDs. */
-	if (try_dids(&c, raw.digits))
+	if (try_dids(&c, &raw))
 		goto out;
 
 	/* 5. Routes. */
 	for (size_t i = 0; i < s->nroutes; i++) {
 		const struct route *r = &s->routes[i];
 
-		if (!route_matches(&c, r, &md))
+		if (!route_matches(&c, r))
 			continue;
 		tr_add(&t, "route '%s' (priority %u) matched: %s%s%s",
-		       r->row.name, r->row.priority, r->row.kind[0] ? r->row.kind : "any",
+		       r->row.name, r->row.priority,
+		       r->row.kind[0] ? r->row.kind : "any",
 		       *r->row.match ? " " : "", r->row.match);
 		tg_strlcpy(d->route, r->row.name, sizeof(d->route));
 		d->t_trying_ms = r->row.t_trying_ms ? r->row.t_trying_ms
@@ -1246,7 +1492,7 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 			route_lcr(&c);
 		for (unsigned k = 0; k < r->ntrunks; k++)
 			add_attempt(&c, r->trunks[k], DP_SRC_ROUTE, NULL, NULL,
-				    NULL);
+				    NULL, NULL);
 		if (r->row.lcr && c.emergency)
 			route_lcr(&c);
 		if (!d->nattempts) {
@@ -1272,7 +1518,7 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 			    (!*src->plan.cc || !*s->trunks[i].plan.cc ||
 			     !strcmp(src->plan.cc, s->trunks[i].plan.cc)))
 				add_attempt(&c, (int)i, DP_SRC_ROUTE, NULL,
-					    NULL, NULL);
+					    NULL, NULL, NULL);
 		if (d->nattempts)
 			goto out;
 		d->route[0] = '\0';
@@ -1280,8 +1526,6 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 	refuse(&c, src->kind == DP_TRUNK_TDM ? 1 : 3, "no route for %s from %s",
 	       d->called.digits, src->name);
 out:
-	if (md)
-		pcre2_match_data_free(md);
 	if (!d->cause && !*d->reason)
 		tg_strlcpy(d->reason, d->route, sizeof(d->reason));
 	return 0;

@@ -169,8 +169,9 @@ static bool parse_num(const char **p, int max, int *out)
 	return true;
 }
 
-/* [+-]hh[:mm[:ss]]; hours up to 167 (RFC 8536 3.3.1 extension). */
-static bool parse_time(const char **p, int32_t *secs)
+/* [+-]hh[:mm[:ss]], hours up to @p max_h: 24 for offsets (POSIX), 167
+ * for transition times (RFC 8536 3.3.1 extension). */
+static bool parse_time(const char **p, int max_h, int32_t *secs)
 {
 	const char *s = *p;
 	int sign = 1, h, m = 0, sec = 0;
@@ -179,7 +180,7 @@ static bool parse_time(const char **p, int32_t *secs)
 		sign = *s == '-' ? -1 : 1;
 		s++;
 	}
-	if (!parse_num(&s, 167, &h))
+	if (!parse_num(&s, max_h, &h))
 		return false;
 	if (*s == ':') {
 		s++;
@@ -221,7 +222,7 @@ static bool parse_rule(const char **p, struct tz_rule *r)
 	r->time = 7200; /* 02:00:00 by default */
 	if (*s == '/') {
 		s++;
-		if (!parse_time(&s, &r->time))
+		if (!parse_time(&s, 167, &r->time))
 			return false;
 	}
 	*p = s;
@@ -239,16 +240,20 @@ int dp_tz_parse(struct dp_tz **out, const char *posix)
 	memset(&tz, 0, sizeof(tz));
 	if (*s == ':')
 		return EINVAL; /* implementation-defined form: not ours */
-	if (!parse_name(&s) || !parse_time(&s, &off))
+	/* Bare "UTC" and "GMT" are what people write; POSIX wants "UTC0". */
+	if (!strcmp(s, "UTC") || !strcmp(s, "GMT"))
+		s += 3;
+	else if (!parse_name(&s) || !parse_time(&s, 24, &off))
 		return EINVAL;
-	tz.std_off = -off;
+	else
+		tz.std_off = -off;
 	if (*s) {
 		if (!parse_name(&s))
 			return EINVAL;
 		tz.has_dst = true;
 		tz.dst_off = tz.std_off + 3600;
 		if (*s && *s != ',') {
-			if (!parse_time(&s, &off))
+			if (!parse_time(&s, 24, &off))
 				return EINVAL;
 			tz.dst_off = -off;
 		}
