@@ -734,10 +734,18 @@ struct tr {
 	size_t size;
 };
 
-static void tr_add(struct tr *t, const char *fmt, ...)
+static void tr_append(struct tr *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static void tr_add(struct tr *t, const char *fmt, ...)
+/* Most decisions are made without a trace: do not even make the call
+ * (a varargs call per route skipped adds up over a thousand routes). */
+#define tr_add(t, ...)                                                    \
+	do {                                                              \
+		if ((t)->buf)                                             \
+			tr_append((t), __VA_ARGS__);                      \
+	} while (0)
+
+static void tr_append(struct tr *t, const char *fmt, ...)
 {
 	size_t used;
 	va_list ap;
