@@ -122,6 +122,19 @@ struct gw_tstat *gw_tstat(struct gw *gw, const char *name)
 		if (!*ts->name && !free_slot)
 			free_slot = ts;
 	}
+	if (!free_slot) {
+		/* Every slot named: take one of a trunk that a reload
+		 * removed and that carries no call any more. */
+		for (unsigned i = 0; i < GW_MAX_TRUNKS && !free_slot; i++) {
+			struct gw_tstat *ts = &gw->tstat[i];
+
+			if (!gw_config_trunk(&gw->cfg, ts->name) &&
+			    !ts->calls && !ts->inbound) {
+				memset(ts, 0, sizeof(*ts));
+				free_slot = ts;
+			}
+		}
+	}
 	if (free_slot && *name)
 		tg_strlcpy(free_slot->name, name, sizeof(free_slot->name));
 	return free_slot;
@@ -502,7 +515,7 @@ static void hangup_in(struct gw_call *call, int cause)
 	}
 	if (!call->in.sip)
 		return;
-	if (call->state != CS_ANSWERED) {
+	if (!call->answer_ms) {
 		/* fail_call may have chosen a SIP callee's own status. */
 		status = call->sip_status >= 300 ? call->sip_status
 						 : gw_cause_to_sip(cause);
@@ -712,6 +725,9 @@ static void call_answered(struct gw_call *call)
 		if (sip_leg_answer(call->in.sip)) {
 			end_call(call, 16);
 			hangup_out(call, 16);
+			/* Not cancelled after all (e.g. no memory for the
+			 * 200): the caller still needs a final response. */
+			hangup_in(call, 16);
 			return;
 		}
 		call->sip_status = 200;
@@ -777,10 +793,9 @@ static void fail_call(struct gw_call *call, int fallback_cause)
 			: r->sip_status ? gw_sip_to_cause(r->sip_status)
 					: 102;
 		/* A SIP callee's status is the one to record, and a SIP
-		 * caller gets it as it came, not through a Q.850 round
-		 * trip (unless a Reason header gave the real cause). */
-		if (r->sip_status >= 300 &&
-		    (call->in.kind == DP_TRUNK_TDM || !r->q850_cause))
+		 * caller gets it as it came (a 6xx is global, RFC 3261
+		 * 16.7), the Q.850 cause riding in the Reason header. */
+		if (r->sip_status >= 300)
 			call->sip_status = r->sip_status;
 		else if (call->in.kind == DP_TRUNK_SIP)
 			call->sip_status = gw_cause_to_sip(cause);
@@ -956,7 +971,10 @@ static void try_next(struct gw_call *call)
 		}
 		call->cur = (int)i;
 		call->got_trying = call->got_progress = false;
-		call->out.kind = a->kind;
+		/* The config may have changed the trunk's type since the
+		 * decision (a reload): dial and bridge by what it is now. */
+		call->out.kind = t->kind == GW_TRUNK_TDM ? DP_TRUNK_TDM
+							 : DP_TRUNK_SIP;
 		tg_strlcpy(call->out.trunk, a->trunk, sizeof(call->out.trunk));
 		tg_strlcpy(call->out_called, a->called.digits,
 			   sizeof(call->out_called));

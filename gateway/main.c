@@ -554,6 +554,10 @@ static int stop(struct gw *gw)
 		struct reload_job *j = gw->reload;
 
 		pthread_join(j->th, NULL);
+		/* A tollgatectl waiting for the outcome gets one. */
+		if (j->done)
+			j->done(ECANCELED, "tollgated is stopping; the reload "
+				"was not applied", j->arg);
 		event_free(j->ev);
 		close(j->pipe[0]);
 		close(j->pipe[1]);
