@@ -20,7 +20,12 @@
 #include "dialplan.h"
 
 #define MAX_TRUNKS   64   /* bits of a source-trunk mask */
-#define MAX_CHOICES  32   /* LCR carriers looked at per call */
+/* LCR carriers looked at per call: all a snapshot can hold (one choice
+ * per carrier), since carriers that are not trunks are skipped only
+ * after the lookup and 32 cheaper ones used to hide every real trunk.
+ * 160 KiB of stack on the loop thread; the lookup writes only what
+ * matches. */
+#define MAX_CHOICES  DP_LCR_MAX_CARRIERS
 /* Phone numbers are at most 32 characters: real route regexes stay far
  * below these, a pathological one fails (traced) instead of stalling. */
 #define MATCH_LIMIT    20000
@@ -1503,24 +1508,31 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 				    NULL, NULL);
 		if (r->row.lcr && c.emergency)
 			route_lcr(&c);
-		if (!d->nattempts) {
-			tr_add(&t, "route '%s' has no trunk for this call",
-			       r->row.name);
-			refuse(&c, src->kind == DP_TRUNK_TDM ? 1 : 3,
-			       "route '%s' leaves no trunk to try",
-			       r->row.name);
-		}
+		if (d->nattempts)
+			goto out;
+		tr_add(&t, "route '%s' has no trunk for this call",
+		       r->row.name);
+		/* An emergency call is not refused for it (911 from the
+		 * only PRI a route lists): the fallback below. */
+		if (c.emergency)
+			break;
+		refuse(&c, src->kind == DP_TRUNK_TDM ? 1 : 3,
+		       "route '%s' leaves no trunk to try", r->row.name);
 		goto out;
 	}
 	if (c.emergency) {
 		/* No route for it, yet an emergency call must go out: every
-		 * PSTN line of the caller's own country, in trunk order. */
+		 * PSTN line of the caller's own country, in trunk order.
+		 * Nothing of a route that left no trunk applies. */
 		tr_add(&t, "no route for the emergency call: trying the TDM "
 		       "trunks of country code %s",
 		       *src->plan.cc ? src->plan.cc : "(any)");
 		tg_strlcpy(d->route, "emergency-fallback", sizeof(d->route));
 		d->t_trying_ms = s->t_trying_ms;
 		d->t_progress_ms = s->t_progress_ms;
+		d->t_answer_ms = 0;
+		d->route_max_calls = d->route_cps = 0;
+		d->failover = NULL;
 		for (size_t i = 0; i < s->ntrunks; i++)
 			if (s->trunks[i].kind == DP_TRUNK_TDM &&
 			    (!*src->plan.cc || !*s->trunks[i].plan.cc ||

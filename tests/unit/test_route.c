@@ -1030,6 +1030,71 @@ static void test_lcr_shared(void **state)
 	obj_deref(s);
 }
 
+/* A shared rate deck lists carriers this gateway has no trunk for; any
+ * number of cheaper ones must not hide the trunks (up to the carrier
+ * limit of a snapshot). */
+static void test_lcr_foreign_carriers(void **state)
+{
+	static const struct {
+		size_t nforeign;
+		const char *want;
+	} rows[] = {
+		{0, "carB=9000 carA=9500 pri1=-"},
+		{1, "carB=9000 carA=9500 pri1=-"},
+		{31, "carB=9000 carA=9500 pri1=-"},
+		{32, "carB=9000 carA=9500 pri1=-"},
+		{33, "carB=9000 carA=9500 pri1=-"},
+		{100, "carB=9000 carA=9500 pri1=-"},
+		{DP_LCR_MAX_CARRIERS - 2, "carB=9000 carA=9500 pri1=-"},
+	};
+	struct dp_route_row routes[] = {
+		ROUTE("us", 10, "prefix", "1", "pri1"),
+	};
+	struct dp_snapshot_rows r;
+	struct dp_snapshot *s;
+	struct dp_decision d;
+	char got[256];
+
+	(void)state;
+	routes[0].lcr = true;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		size_t n = rows[i].nforeign + 2;
+		struct dp_rate *rates = calloc(n, sizeof(*rates));
+		struct call c = {"pbx", "2125550100"};
+
+		assert_non_null(rates);
+		for (size_t k = 0; k < n; k++) {
+			struct dp_rate *x = &rates[k];
+
+			strcpy(x->prefix, k % 2 ? "1" : "12");
+			if (k < rows[i].nforeign) {
+				snprintf(x->carrier, sizeof(x->carrier),
+					 "wholesale%04zu", k);
+				x->rate = 1000 + (int64_t)k;
+			} else {
+				strcpy(x->carrier,
+				       k == n - 1 ? "carA" : "carB");
+				x->rate = k == n - 1 ? 9500 : 9000;
+			}
+			x->first_incr = x->next_incr = 60;
+		}
+		rows_init(&r);
+		r.routes = routes;
+		r.nroutes = 1;
+		r.rates = rates;
+		r.nrates = n;
+		s = build(&r);
+		free(rates);
+		decide_or_fail(s, &c, &d, NULL, 0, NULL);
+		rates_str(&d, got, sizeof(got));
+		if (d.cause || strcmp(got, rows[i].want))
+			fail_msg("%zu foreign carriers: cause %d '%s', want "
+				 "'%s'", rows[i].nforeign, d.cause, got,
+				 rows[i].want);
+		obj_deref(s);
+	}
+}
+
 /* ---- 7. trunk states ---------------------------------------------------- */
 
 static void test_trunk_states(void **state)
@@ -1389,6 +1454,69 @@ static void test_emergency(void **state)
 	}
 	full_trunks = "";
 	obj_deref(s);
+	/* A route whose only trunk is the source leaves an emergency call
+	 * to the fallback, not refused; nothing of that route applies. */
+	{
+		static const struct call calls[] = {
+			{"pri1", "911", UNK, "", 0, false, 0,
+			 "emergency-fallback", "pri2:911:"},
+			{"pbx", "911", UNK, "", 0, false, 0, "e911-pri1",
+			 "pri1:911:"},
+			{"pri1", "9911", UNK, "", 0, false, 0,
+			 "emergency-fallback", "pri2:911:"},
+			{"pri1", "urn:service:sos", UNK, "", 0, false, 0,
+			 "emergency-fallback", "pri2:911:"},
+			{"pri1", "2125550100", NAT, "", 0, true, 0,
+			 "emergency-fallback", "pri2:12125550100:"},
+			/* a normal call on such a route is refused */
+			{"pri1", "2125550100", NAT, "", 0, false, 1, "us", "",
+			 "route 'us' leaves no trunk"},
+			{"pbx", "2125550100", UNK, "", 0, false, 3, "us", "",
+			 "route 'us' leaves no trunk"},
+			{"pbx", "2125550100", UNK, "", 0, true, 0,
+			 "emergency-fallback",
+			 "pri1:2125550100: pri2:12125550100:"},
+			/* no other PRI of the country: nothing to try */
+			{"de_pri", "112", UNK, "", 0, false, 1, "", "",
+			 "no route for 112 from de_pri"},
+		};
+		struct dp_route_row one[] = {
+			ROUTE("e911-pri1", 5, "prefix", "911", "pri1"),
+			ROUTE("e112", 5, "prefix", "112", "de_pri"),
+			ROUTE("us", 6, "prefix", "1212", ""),
+		};
+
+		strcpy(one[0].failover, "sip:503=final");
+		one[0].t_answer_ms = 30000;
+		one[0].max_calls = 2;
+		one[0].cps = 1;
+		one[2].lcr = true; /* and no rates: no trunk either */
+		full_trunks = "";
+		rows_init(&r);
+		r.routes = one;
+		r.nroutes = TG_ARRAY_SIZE(one);
+		r.emergency = &dp_emergency_default_dial9;
+		s = build(&r);
+		run_calls(s, calls, TG_ARRAY_SIZE(calls));
+		{
+			struct call c = {"pri1", "911"};
+
+			decide_or_fail(s, &c, &d, trace, sizeof(trace), NULL);
+			assert_null(d.failover);
+			assert_int_equal(d.t_answer_ms, 0);
+			assert_int_equal(d.t_trying_ms, 3000);
+			assert_int_equal(d.route_max_calls, 0);
+			assert_int_equal(d.route_cps, 0);
+			assert_non_null(strstr(trace, "route 'e911-pri1' has no "
+						      "trunk for this call"));
+			c.src = "pbx";
+			decide_or_fail(s, &c, &d, NULL, 0, NULL);
+			assert_non_null(d.failover);
+			assert_int_equal(d.t_answer_ms, 30000);
+			assert_int_equal(d.route_max_calls, 2);
+		}
+		obj_deref(s);
+	}
 	/* A bad site table is refused. */
 	r.emergency = &bad;
 	assert_int_equal(dp_snapshot_build(&s, &r, err, sizeof(err)), EINVAL);
@@ -1928,10 +2056,304 @@ static void test_trace(void **state)
 		memset(tiny, 'x', sizeof(tiny));
 		decide_or_fail(s, &c, &d, tiny, 20, NULL);
 		assert_true(strlen(tiny) < 20);
-		assert_int_equal(tiny[21], 'x');
+		assert_int_equal(tiny[20], 'x');
 		decide_or_fail(s, &c, &d, NULL, 0, NULL);
 		assert_string_equal(d.route, "us");
 	}
+	obj_deref(s);
+}
+
+/* ---- 14b. how many attempts, in which order ---------------------------- */
+
+/* "trunk/r" (route) or "trunk/l" (LCR) per attempt */
+static void sources_str(const struct dp_decision *d, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < d->nattempts && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s/%c",
+				      i ? " " : "", d->attempts[i].trunk,
+				      d->attempts[i].source == DP_SRC_LCR
+					      ? 'l'
+					      : 'r');
+}
+
+static void test_attempt_limits(void **state)
+{
+	static const struct {
+		const char *src, *called;
+		enum dp_ton ton;
+		bool emergency;
+		const char *want;
+	} rows[] = {
+		/* four carriers by cost (ghost skipped), then the route's
+		 * own trunks up to DP_MAX_ATTEMPTS */
+		{"pbx2", "2125550100", UNK, false,
+		 "carB/l carC/l carA/l pri1/l pri2/r raw/r de_pri/r uk_pri/r"},
+		/* an emergency call: the route's trunks first, then the
+		 * carriers that still fit */
+		{"pbx2", "2125550100", UNK, true,
+		 "pri2/r raw/r de_pri/r uk_pri/r uk_sip/r de_pbx/r carB/l "
+		 "carC/l"},
+		/* the source is left out of both lists */
+		{"carB", "12125550100", INTL, false,
+		 "carC/l carA/l pri1/l pri2/r raw/r de_pri/r uk_pri/r "
+		 "uk_sip/r"},
+		{"pri2", "2125550100", NAT, false,
+		 "carB/l carC/l carA/l pri1/l raw/r de_pri/r uk_pri/r "
+		 "uk_sip/r"},
+		{"pri2", "2125550100", NAT, true,
+		 "raw/r de_pri/r uk_pri/r uk_sip/r de_pbx/r carB/l carC/l "
+		 "carA/l"},
+		{"uk_pri", "0012125550100", UNK, true,
+		 "pri2/r raw/r de_pri/r uk_sip/r de_pbx/r carB/l carC/l "
+		 "carA/l"},
+		/* a route listing carriers LCR also found: once each */
+		{"pbx2", "3125550100", UNK, false, "carB/l carA/l pri1/l"},
+		{"pbx2", "3125550100", UNK, true, "pri1/r carA/r carB/l"},
+		{"carA", "13125550100", INTL, true, "pri1/r carB/l"},
+		{"pri1", "3125550100", NAT, true, "carA/r carB/l"},
+		/* no rate: only the route's trunks, emergency or not */
+		{"pbx2", "7135550100", UNK, false, "carB/l carA/l pri1/l"},
+		{"pbx2", "+61212345678", UNK, false, "carC/r"},
+		{"pbx2", "+61212345678", UNK, true, "carC/r"},
+	};
+	struct dp_route_row routes[] = {
+		ROUTE("wide", 5, "prefix", "1212",
+		      "pri2,raw,de_pri,uk_pri,uk_sip,de_pbx"),
+		ROUTE("us", 10, "prefix", "1", "pri1,carA"),
+		ROUTE("au", 10, "prefix", "61", "carC"),
+	};
+	struct dp_snapshot_rows r;
+	struct dp_snapshot *s;
+	struct dp_decision d;
+	char got[256], trace[8192];
+
+	(void)state;
+	routes[0].lcr = routes[1].lcr = routes[2].lcr = true;
+	rows_init(&r);
+	r.routes = routes;
+	r.nroutes = TG_ARRAY_SIZE(routes);
+	r.rates = lcr_rates;
+	r.nrates = TG_ARRAY_SIZE(lcr_rates);
+	s = build(&r);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		struct call c = {rows[i].src, rows[i].called, rows[i].ton, "",
+				 0, rows[i].emergency};
+
+		decide_or_fail(s, &c, &d, trace, sizeof(trace), NULL);
+		sources_str(&d, got, sizeof(got));
+		if (d.cause || strcmp(got, rows[i].want))
+			fail_msg("row %zu: %s from %s%s: cause %d '%s', want "
+				 "'%s'\n%s", i, rows[i].called, rows[i].src,
+				 rows[i].emergency ? " (emergency)" : "",
+				 d.cause, got, rows[i].want, trace);
+		assert_true(d.nattempts <= DP_MAX_ATTEMPTS);
+		if (d.nattempts == DP_MAX_ATTEMPTS &&
+		    !strstr(trace, "already 8 attempts"))
+			fail_msg("row %zu: no cap in the trace\n%s", i, trace);
+		/* Every LCR attempt carries the rate that chose it. */
+		for (size_t k = 0; k < d.nattempts; k++)
+			if (d.attempts[k].source == DP_SRC_LCR)
+				assert_true(d.attempts[k].has_rate);
+	}
+	obj_deref(s);
+}
+
+/* ---- 14c. more of `route explain` -------------------------------------- */
+
+static void test_trace_steps(void **state)
+{
+	static const struct dp_did_range dids[] = {
+		{"12125550100", "12125550199", "pbx", "", "", "carA", ""},
+	};
+	static const struct dp_block_row blocks[] = {
+		{"called", "1900", "premium", ""},
+		{"calling", "1666", "", "pri1"},
+	};
+	static const struct {
+		const char *src, *called;
+		bool emergency;
+		const char *calling, *want;
+	} rows[] = {
+		{"pbx2", "2125551234", false, "",
+		 "route 'wide' (priority 5) matched: prefix 1212"},
+		{"pbx2", "2125551234", false, "",
+		 "lcr: 5 carrier(s) for 12125551234, cheapest first:"},
+		{"pbx2", "2125551234", false, "",
+		 "  ghost prefix 1 0.000001/min, 60/60, not a trunk"},
+		{"pbx2", "2125551234", false, "",
+		 "  carB prefix 1212 0.005000/min, 6/6, NYC B"},
+		{"pbx2", "2125551234", false, "",
+		 "lcr: carrier ghost is not a trunk; skipped"},
+		{"pbx2", "2125551234", false, "",
+		 "attempt 1: trunk carB (available, lcr, 0.005000/min), "
+		 "called 12125551234, calling (none)"},
+		{"pbx2", "2125551234", false, "",
+		 "trunk uk_sip: not used, already 8 attempts"},
+		{"pbx2", "6505550100", false, "6505551234",
+		 "attempt 1: trunk carA (available, route, 0.010000/min), "
+		 "called +16505550100, calling +16505551234"},
+		{"pbx2", "2125550150", false, "",
+		 "did 12125550100-12125550199 matched 12125550150 -> trunk "
+		 "pbx, failover carA"},
+		{"pbx2", "2125550150", false, "",
+		 "attempt 2: trunk carA (available, did failover, "
+		 "0.010000/min), called +12125550150"},
+		{"pbx", "2125550150", false, "",
+		 "did 12125550100-12125550199: matches 12125550150 but leads "
+		 "back to trunk pbx; not used"},
+		{"pbx2", "9005551234", false, "",
+		 "blocklist: called 19005551234 matches 1900 (premium), "
+		 "allowed for trunk pbx2"},
+		{"pbx", "9005551234", false, "",
+		 "refused, cause 21: called number 19005551234 is blocked "
+		 "(1900, premium)"},
+		{"pri1", "6505550100", false, "6665551234",
+		 "refused, cause 21: calling number 16665551234 is blocked "
+		 "(1666)"},
+		{"pbx2", "+442079460000", false, "",
+		 "blocklist: 442079460000 is international, allowed for "
+		 "trunk pbx2"},
+		{"pbx2", "+442079460000", false, "",
+		 "refused, cause 3: no route for 442079460000 from pbx2"},
+		{"pbx2", "4155550100", false, "",
+		 "route 'timed' skipped: hours 22:00-06:00 in UTC, local time "
+		 "is mon 15:00"},
+		{"pbx2", "4155550100", true, "",
+		 "route 'timed': days/hours ignored for an emergency call"},
+		{"pbx2", "4155550100", true, "",
+		 "emergency: EMERGENCY call (signalled)"},
+		{"pbx2", "+61212345678", false, "",
+		 "lcr: no rate for 61212345678 at 1767625200"},
+		{"pbx2", "+61212345678", false, "",
+		 "route 'au' has no trunk for this call"},
+		{"pbx2", "+61212345678", false, "",
+		 "refused, cause 3: route 'au' leaves no trunk to try"},
+		{"raw", "sip:*72#@pbx", false, "",
+		 "ingress: called 'sip:*72#@pbx' -> *72# (as sent: the trunk "
+		 "has no numbering plan)"},
+		{"raw", "sip:*72#@pbx", false, "",
+		 "refused, cause 3: no route for *72# from raw"},
+		{"pbx", "3135551234", false, "",
+		 "route 'us' skipped: source trunk pbx is not in 'pbx2,carB'"},
+		{"pbx", "3125551234", false, "2125559999",
+		 "route 'vip' skipped: calling 12125559999 does not match "
+		 "_1415NXXXXXX"},
+		{"pbx", "933", false, "",
+		 "no route for the emergency call: trying the TDM trunks of "
+		 "country code 1"},
+	};
+	struct dp_route_row routes[] = {
+		ROUTE("wide", 5, "prefix", "1212",
+		      "pri2,raw,de_pri,uk_pri,uk_sip,de_pbx"),
+		ROUTE("timed", 6, "prefix", "1415", "carA"),
+		ROUTE("au", 7, "prefix", "61", ""),
+		ROUTE("vip", 8, "prefix", "1312", "carA"),
+		ROUTE("us", 10, "prefix", "1", "carA"),
+	};
+	struct dp_snapshot_rows r;
+	struct dp_snapshot *s;
+	struct dp_decision d;
+	char trace[8192];
+
+	(void)state;
+	routes[0].lcr = routes[2].lcr = true;
+	strcpy(routes[1].hours, "22:00-06:00");
+	strcpy(routes[3].calling, "_1415NXXXXXX");
+	strcpy(routes[4].src_trunks, "pbx2,carB");
+	rows_init(&r);
+	r.routes = routes;
+	r.nroutes = TG_ARRAY_SIZE(routes);
+	r.rates = lcr_rates;
+	r.nrates = TG_ARRAY_SIZE(lcr_rates);
+	r.dids = dids;
+	r.ndids = TG_ARRAY_SIZE(dids);
+	r.blocks = blocks;
+	r.nblocks = TG_ARRAY_SIZE(blocks);
+	s = build(&r);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		struct call c = {rows[i].src, rows[i].called,
+				 !strcmp(rows[i].src, "pri1") ? NAT : UNK,
+				 rows[i].calling, 0, rows[i].emergency};
+
+		decide_or_fail(s, &c, &d, trace, sizeof(trace), NULL);
+		if (!strstr(trace, rows[i].want))
+			fail_msg("row %zu: no '%s' in\n%s", i, rows[i].want,
+				 trace);
+		/* one line per step, each ended */
+		assert_int_equal(trace[strlen(trace) - 1], '\n');
+	}
+	obj_deref(s);
+}
+
+/* A trace buffer of any size is cut at a line or mid-line, NUL-ended,
+ * a prefix of the whole trace, and nothing past it is written.  The
+ * decision does not depend on the trace. */
+static void test_trace_sizes(void **state)
+{
+	static const struct {
+		const char *src, *called;
+		bool emergency;
+	} calls[] = {
+		{"pbx2", "2125551234", false},
+		{"pbx2", "2125551234", true},
+		{"pbx", "+4930123456", false},
+		{"raw", "sip:*72#@pbx", false},
+		{"pbx", "urn:service:sos", false},
+	};
+	struct dp_route_row routes[] = {
+		ROUTE("wide", 5, "prefix", "1212",
+		      "pri2,raw,de_pri,uk_pri,uk_sip,de_pbx"),
+		ROUTE("us", 10, "prefix", "1", "pri1,carA"),
+	};
+	struct dp_snapshot_rows r;
+	struct dp_snapshot *s;
+	struct dp_decision d, want;
+	char full[8192], buf[8192 + 16], a[512], b[512];
+	size_t cases = 0;
+
+	(void)state;
+	routes[0].lcr = true;
+	rows_init(&r);
+	r.routes = routes;
+	r.nroutes = TG_ARRAY_SIZE(routes);
+	r.rates = lcr_rates;
+	r.nrates = TG_ARRAY_SIZE(lcr_rates);
+	s = build(&r);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(calls); i++) {
+		struct call c = {calls[i].src, calls[i].called, UNK, "", 0,
+				 calls[i].emergency};
+		size_t len;
+
+		decide_or_fail(s, &c, &want, full, sizeof(full), NULL);
+		len = strlen(full);
+		assert_true(len > 40 && len + 1 < sizeof(full));
+		attempts_str(&want, a, sizeof(a));
+		for (size_t size = 0; size <= len + 2; size++) {
+			memset(buf, 'x', sizeof(buf));
+			decide_or_fail(s, &c, &d, buf, size, NULL);
+			if (size == 0) {
+				assert_int_equal(buf[0], 'x');
+			} else {
+				assert_true(strlen(buf) < size);
+				assert_memory_equal(buf, full, strlen(buf));
+				if (size > len)
+					assert_string_equal(buf, full);
+			}
+			for (size_t k = size; k < sizeof(buf); k++)
+				if (buf[k] != 'x')
+					fail_msg("call %zu size %zu: byte %zu "
+						 "written", i, size, k);
+			attempts_str(&d, b, sizeof(b));
+			assert_int_equal(d.cause, want.cause);
+			assert_string_equal(d.route, want.route);
+			assert_string_equal(a, b);
+			cases++;
+		}
+	}
+	assert_true(cases > 500);
 	obj_deref(s);
 }
 
@@ -2017,6 +2439,52 @@ static void test_tz(void **state)
 		{"XXX5YYY,J60/0,J300/0", utc(2028, 3, 1, 5, 0), 3, 1, 0},
 		{"XXX5YYY,59/0,299/0", utc(2028, 2, 29, 5, 0), 2, 1, 0},
 		{"XXX5YYY,59/0,299/0", utc(2028, 2, 29, 4, 59), 1, 23, 59},
+		/* the last second before each change (checked against
+		 * Python's zoneinfo) */
+		{NY, utc(2026, 3, 8, 7, 0) - 1, 0, 1, 59},
+		{NY, utc(2026, 11, 1, 6, 0) - 1, 0, 1, 59},
+		{BER, utc(2026, 3, 29, 1, 0) - 1, 0, 1, 59},
+		{BER, utc(2026, 10, 25, 1, 0) - 1, 0, 2, 59},
+		{SYD, utc(2026, 4, 4, 16, 0) - 1, 0, 2, 59},
+		{SYD, utc(2026, 10, 3, 16, 0) - 1, 0, 1, 59},
+		/* Auckland: a southern zone with the default 02:00 start */
+		{"NZST-12NZDT,M9.5.0,M4.1.0/3", utc(2026, 4, 4, 14, 0) - 1, 0,
+		 2, 59},
+		{"NZST-12NZDT,M9.5.0,M4.1.0/3", utc(2026, 4, 4, 14, 0), 0, 2,
+		 0},
+		{"NZST-12NZDT,M9.5.0,M4.1.0/3", utc(2026, 9, 26, 14, 0) - 1, 0,
+		 1, 59},
+		{"NZST-12NZDT,M9.5.0,M4.1.0/3", utc(2026, 9, 26, 14, 0), 0, 3,
+		 0},
+		/* Lord Howe: a DST of half an hour */
+		{"<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
+		 utc(2026, 10, 3, 15, 30) - 1, 0, 1, 59},
+		{"<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
+		 utc(2026, 10, 3, 15, 30), 0, 2, 30},
+		{"<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
+		 utc(2026, 4, 4, 15, 0) - 1, 0, 1, 59},
+		{"<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", utc(2026, 4, 4, 15, 0),
+		 0, 1, 30},
+		/* Chatham: quarter hours, rule times with minutes */
+		{"<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
+		 utc(2026, 1, 5, 0, 0), 1, 13, 45},
+		{"<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
+		 utc(2026, 7, 5, 0, 0), 0, 12, 45},
+		/* Santiago's changes at 24:00 on a Saturday */
+		{"<-04>4<-03>,M9.1.6/24,M4.1.6/24", utc(2026, 9, 6, 4, 0) - 1,
+		 6, 23, 59},
+		{"<-04>4<-03>,M9.1.6/24,M4.1.6/24", utc(2026, 9, 6, 4, 0), 0,
+		 1, 0},
+		{"<-04>4<-03>,M9.1.6/24,M4.1.6/24", utc(2026, 4, 5, 3, 0) - 1,
+		 6, 23, 59},
+		{"<-04>4<-03>,M9.1.6/24,M4.1.6/24", utc(2026, 4, 5, 3, 0), 6,
+		 23, 0},
+		/* no DST at all */
+		{"<+0330>-3:30", utc(2026, 7, 6, 15, 0), 1, 18, 30},
+		/* an explicit DST offset equal to the default */
+		{"EST5EDT4,M3.2.0,M11.1.0", utc(2026, 3, 8, 7, 0), 0, 3, 0},
+		{"EST5EDT4,M3.2.0/2:00:00,M11.1.0/2", utc(2026, 11, 1, 6, 0), 0,
+		 1, 0},
 		/* before 1970 */
 		{"UTC0", -1, 3, 23, 59},
 		{NY, utc(1969, 7, 20, 20, 17), 0, 16, 17},
@@ -2083,6 +2551,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lcr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lcr_shared, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_lcr_foreign_carriers, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_trunk_states, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_dids, setup, teardown),
@@ -2098,6 +2568,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_validation_tables, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attempt_limits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_trace_steps, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_trace_sizes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_tz, setup, teardown),
 	};
 
