@@ -1,68 +1,108 @@
-/* dialplan/lcr.c  Least-cost routing: rate checks, call cost, prefix trie
+/* dialplan/lcr.c  Least-cost routing: rate checks, call cost, prefix table
  *
- * Layout.  A digit trie whose nodes live in one array: a node names its
- * children with a 10-bit map and the index of the first child, and a
- * node's children are contiguous, so child d sits at
- * child + popcount(map below d).  That keeps a node at 12 bytes and a
- * million-prefix deck in a handful of allocations, not a malloc per node.
- * Each node owns a run of entries (the rates of its prefix) sorted by
- * carrier, then effective date.  An entry is 24 bytes: its dates and two
- * indices, into interned tariffs (carrier, rate, fee, increments) and
- * interned descriptions, because real decks repeat both across thousands
- * of prefixes.  The prefix itself is never stored: it is the path.
+ * Layout.  A lookup's cost is memory latency, not instructions, so the
+ * snapshot is laid out for few and independent cache misses:
+ *
+ *  - every distinct prefix is a key in one open-addressing hash table of
+ *    16-byte slots: its digits as nibbles (digit + 1, left-aligned, 16 in
+ *    a uint64 and digits 17-20 in a uint16, so length is part of the key)
+ *    and the run of rows it owns.  A lookup computes the key of each
+ *    prefix length the deck has (a bit mask of them) at once and prefetches
+ *    all their slots before reading any, so the probes overlap instead of
+ *    chaining one trie node after another;
+ *  - a prefix's rows are contiguous 32-byte records, two to a cache line,
+ *    sorted by carrier then effective date and prefetched as soon as their
+ *    slot is read.  A record is the whole row: rate and fee fit in 32 bits
+ *    (DP_RATE_MAX is 1e9), dates in 38 (DP_RATE_TIME_MAX), so the 12-bit
+ *    increments ride in the top bits of the from date, and the description
+ *    is an offset in a pool where each distinct one is kept once, because
+ *    real decks repeat them across thousands of prefixes.
+ *
+ * The prefix itself is never stored apart from the key: it is the start
+ * of the number.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/util.h"
 #include "dialplan/lcr.h"
 
-struct node {
-	uint32_t child; /* index of the first child */
-	uint32_t ent;   /* index of the first entry */
-	uint16_t map;   /* bit d: there is a child for digit d */
-	uint16_t nent;
+struct slot {
+	uint64_t hi;   /* digits 1-16 as nibbles; 0: an empty slot */
+	uint16_t lo;   /* digits 17-20 */
+	uint16_t nrec; /* rows of this prefix */
+	uint32_t rec;  /* index of the first */
 };
 
-struct ent {
-	int64_t from;
-	int64_t until; /* INT64_MAX when open-ended */
-	uint32_t tariff;
-	uint32_t desc; /* offset in the string pool */
-};
-
-struct tariff {
-	int64_t rate;
-	int64_t conn_fee;
-	uint16_t first_incr;
-	uint16_t next_incr;
+struct rec {
+	uint64_t from;  /* bits 0-39 from, 40-51 first_incr, 52-63 next */
+	int64_t until;  /* INT64_MAX when open-ended */
+	uint32_t rate;
+	uint32_t fee;
+	uint32_t desc;    /* offset in the string pool */
 	uint16_t carrier; /* index in carriers[], which is sorted by name */
+	uint16_t pad;
 };
+
+#define REC_FROM(r)  ((int64_t)((r)->from & ((UINT64_C(1) << 40) - 1)))
+#define REC_FIRST(r) ((unsigned)((r)->from >> 40) & 0xfff)
+#define REC_NEXT(r)  ((unsigned)((r)->from >> 52))
 
 struct dp_lcr {
-	struct node *nodes;
-	size_t nnodes;
-	struct ent *ents;
-	size_t nents;
-	struct tariff *tariffs;
-	size_t ntariffs;
+	struct slot *slots;
+	size_t nslots;
+	size_t nprefixes;
+	uint32_t lenmask; /* bit n: some prefix has n digits */
+	struct rec *recs;
+	size_t nrecs;
 	char *pool;
 	size_t poolsize;
 	char (*carriers)[DP_RATE_CARRIER_SIZE];
 	size_t ncarriers;
 };
 
+/* The slots and rows are read at random: back big arrays with huge pages
+ * where the kernel gives them on request (THP "madvise"), which spares a
+ * TLB miss and page walk on most probes.  Zeroed, freed with free(). */
+static void *big_zalloc(size_t size)
+{
+	const size_t huge = (size_t)2 << 20;
+	void *p;
+
+	if (size < huge)
+		return calloc(1, size);
+	size = (size + huge - 1) & ~(huge - 1);
+	if (posix_memalign(&p, huge, size))
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, size, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+	memset(p, 0, size);
+	return p;
+}
+
 static void destructor(void *arg)
 {
 	struct dp_lcr *l = arg;
 
-	free(l->nodes);
-	free(l->ents);
-	free(l->tariffs);
+	free(l->slots);
+	free(l->recs);
 	free(l->pool);
 	free(l->carriers);
+}
+
+/* Slot of a key: a multiply-xorshift mix, then its high 32 bits scaled
+ * to the table (nslots < 2^32), so the table needs no power-of-2 size. */
+static inline size_t slot_of(uint64_t hi, uint16_t lo, size_t nslots)
+{
+	uint64_t h = (hi ^ (uint64_t)lo << 3) * UINT64_C(0x9e3779b97f4a7c15);
+
+	h ^= h >> 31;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	return (size_t)(((h >> 32) * (uint64_t)nslots) >> 32);
 }
 
 /* ---- row checks and cost ------------------------------------------------ */
@@ -231,9 +271,8 @@ struct builder {
 	struct dp_lcr *l;
 	const struct dp_rate *rows;
 	struct skey *keys;
-	size_t nodecap;
-	struct idset tariffs, descs, carriers;
-	size_t tcap, pcap;
+	struct idset descs, carriers;
+	size_t pcap;
 	uint32_t *carrier_row; /* temporary carrier id -> first row */
 	char *err;
 	size_t errsize;
@@ -352,45 +391,6 @@ static int carriers_index(struct builder *b, size_t n)
 
 /* ---- build: interning ------------------------------------------------- */
 
-static int tariff_eq(uint32_t id, const void *key, void *ctx)
-{
-	struct builder *b = ctx;
-
-	return !memcmp(&b->l->tariffs[id], key, sizeof(struct tariff));
-}
-
-static int tariff_intern(struct builder *b, const struct dp_rate *r,
-			 uint16_t carrier, uint32_t *idp)
-{
-	struct dp_lcr *l = b->l;
-	struct tariff t;
-	int err;
-
-	/* memset, so padding bytes compare and hash equal. */
-	memset(&t, 0, sizeof(t));
-	t.rate = r->rate;
-	t.conn_fee = r->conn_fee;
-	t.first_incr = (uint16_t)r->first_incr;
-	t.next_incr = (uint16_t)r->next_incr;
-	t.carrier = carrier;
-	if (l->ntariffs == b->tcap) {
-		size_t cap = b->tcap ? b->tcap * 2 : 256;
-		struct tariff *v = realloc(l->tariffs, cap * sizeof(*v));
-
-		if (!v)
-			return ENOMEM;
-		l->tariffs = v;
-		b->tcap = cap;
-	}
-	err = idset_intern(&b->tariffs, hash_bytes(&t, sizeof(t)), idp,
-			   tariff_eq, &t, b);
-	if (err)
-		return err;
-	if (*idp == l->ntariffs)
-		memcpy(&l->tariffs[l->ntariffs++], &t, sizeof(t));
-	return 0;
-}
-
 struct desc_key {
 	const char *s;
 	struct builder *b;
@@ -452,82 +452,21 @@ static int desc_intern(struct builder *b, const char *s, uint32_t **offs,
 	return 0;
 }
 
-/* ---- build: trie -------------------------------------------------------- */
-
-struct tstate {
-	struct builder *b;
-	uint32_t *doffs;
-	size_t docap;
-};
-
-/* Fill node @p idx from keys [lo, hi), all of which extend its path of
- * @p depth digits.  Keys ending here sort first: they are its entries. */
-static int trie_fill(struct tstate *ts, size_t idx, size_t lo, size_t hi,
-		     unsigned depth)
-{
-	struct builder *b = ts->b;
-	struct dp_lcr *l = b->l;
-	struct node *nd = &l->nodes[idx];
-	size_t i = lo, first;
-	unsigned nkids = 0;
-	int err;
-
-	nd->ent = (uint32_t)l->nents;
-	for (; i < hi && key_len(&b->keys[i]) == depth; i++) {
-		const struct skey *k = &b->keys[i];
-		const struct dp_rate *r = &b->rows[k->row];
-		struct ent *e = &l->ents[l->nents++];
-
-		e->from = r->from;
-		e->until = r->until ? r->until : INT64_MAX;
-		err = tariff_intern(b, r, k->carrier, &e->tariff);
-		if (!err)
-			err = desc_intern(b, r->desc, &ts->doffs, &ts->docap,
-					  &e->desc);
-		if (err)
-			return err;
-	}
-	/* The overlap check already capped rows per prefix at 65535. */
-	l->nodes[idx].nent = (uint16_t)(l->nents - l->nodes[idx].ent);
-	for (size_t j = i; j < hi; j++)
-		if (j == i || key_digit(&b->keys[j], depth) !=
-				      key_digit(&b->keys[j - 1], depth))
-			nkids++;
-	if (!nkids)
-		return 0;
-	first = l->nnodes;
-	l->nnodes += nkids;
-	l->nodes[idx].child = (uint32_t)first;
-	while (i < hi) {
-		unsigned d = key_digit(&b->keys[i], depth) - 1;
-		size_t j = i + 1;
-
-		while (j < hi && key_digit(&b->keys[j], depth) - 1 == d)
-			j++;
-		l->nodes[idx].map |= (uint16_t)(1u << d);
-		memset(&l->nodes[first], 0, sizeof(l->nodes[first]));
-		err = trie_fill(ts, first++, i, j, depth + 1);
-		if (err)
-			return err;
-		i = j;
-	}
-	return 0;
-}
+/* ---- build: table ------------------------------------------------------ */
 
 static int same_prefix(const struct skey *a, const struct skey *b)
 {
 	return a->hi == b->hi && a->lo == b->lo;
 }
 
-/* Refuse overlapping dates of one carrier and prefix; count trie nodes. */
-static int keys_check(struct builder *b, size_t n, size_t *nnodes)
+/* Refuse overlapping dates of one carrier and prefix; count prefixes. */
+static int keys_check(struct builder *b, size_t n, size_t *nprefixes)
 {
 	size_t run = 0;
 
-	*nnodes = 1;
+	*nprefixes = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct skey *k = &b->keys[i], *p = i ? k - 1 : NULL;
-		unsigned len = key_len(k), lcp = 0;
 
 		if (p && same_prefix(p, k)) {
 			const struct dp_rate *pr = &b->rows[p->row];
@@ -551,9 +490,44 @@ static int keys_check(struct builder *b, size_t n, size_t *nnodes)
 			continue;
 		}
 		run = 1;
-		while (p && lcp < len && key_digit(p, lcp) == key_digit(k, lcp))
-			lcp++;
-		*nnodes += len - lcp;
+		(*nprefixes)++;
+	}
+	return 0;
+}
+
+/* Rows [lo, hi) of the sorted keys share one prefix: give it a slot. */
+static int prefix_add(struct builder *b, size_t lo, size_t hi,
+		      uint32_t **doffs, size_t *docap)
+{
+	struct dp_lcr *l = b->l;
+	const struct skey *k = &b->keys[lo];
+	size_t i = slot_of(k->hi, k->lo, l->nslots);
+	int err;
+
+	while (l->slots[i].hi)
+		i = i + 1 == l->nslots ? 0 : i + 1;
+	l->slots[i].hi = k->hi;
+	l->slots[i].lo = k->lo;
+	l->slots[i].rec = (uint32_t)lo;
+	/* keys_check() capped rows per prefix at 65535. */
+	l->slots[i].nrec = (uint16_t)(hi - lo);
+	l->lenmask |= UINT32_C(1) << key_len(k);
+	for (size_t j = lo; j < hi; j++) {
+		const struct dp_rate *r = &b->rows[b->keys[j].row];
+		struct rec *e = &l->recs[j];
+
+		/* dp_rate_check() bounds the date to 38 bits and the
+		 * increments to 12. */
+		e->from = (uint64_t)r->from | (uint64_t)r->first_incr << 40 |
+			  (uint64_t)r->next_incr << 52;
+		e->until = r->until ? r->until : INT64_MAX;
+		e->rate = (uint32_t)r->rate;
+		e->fee = (uint32_t)r->conn_fee;
+		e->carrier = b->keys[j].carrier;
+		e->pad = 0;
+		err = desc_intern(b, r->desc, doffs, docap, &e->desc);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -561,8 +535,8 @@ static int keys_check(struct builder *b, size_t n, size_t *nnodes)
 static int build(struct builder *b, size_t n)
 {
 	struct dp_lcr *l = b->l;
-	struct tstate ts = {b, NULL, 0};
-	size_t nnodes;
+	uint32_t *doffs = NULL;
+	size_t docap = 0, nprefixes;
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
@@ -574,23 +548,32 @@ static int build(struct builder *b, size_t n)
 	if (err)
 		return err;
 	qsort(b->keys, n, sizeof(*b->keys), key_cmp);
-	err = keys_check(b, n, &nnodes);
+	err = keys_check(b, n, &nprefixes);
 	if (err)
 		return err;
-	if (nnodes > UINT32_MAX)
+	/* At most 2/3 full, so probes stay short; always one empty slot. */
+	l->nprefixes = nprefixes;
+	l->nslots = nprefixes + nprefixes / 2 + 1;
+	if (l->nslots > UINT32_MAX)
 		return ENOMEM;
-	l->nodes = malloc(nnodes * sizeof(*l->nodes));
-	l->ents = malloc((n ? n : 1) * sizeof(*l->ents));
+	l->slots = big_zalloc(l->nslots * sizeof(*l->slots));
+	l->recs = big_zalloc((n ? n : 1) * sizeof(*l->recs));
 	b->pcap = 4096;
 	l->pool = malloc(b->pcap);
-	if (!l->nodes || !l->ents || !l->pool)
+	if (!l->slots || !l->recs || !l->pool)
 		return ENOMEM;
 	l->pool[0] = '\0';
 	l->poolsize = 1;
-	memset(&l->nodes[0], 0, sizeof(l->nodes[0]));
-	l->nnodes = 1;
-	err = trie_fill(&ts, 0, 0, n, 0);
-	free(ts.doffs);
+	for (size_t i = 0; i < n && !err;) {
+		size_t j = i + 1;
+
+		while (j < n && same_prefix(&b->keys[i], &b->keys[j]))
+			j++;
+		err = prefix_add(b, i, j, &doffs, &docap);
+		i = j;
+	}
+	free(doffs);
+	l->nrecs = n;
 	return err;
 }
 
@@ -631,7 +614,6 @@ int dp_lcr_build(struct dp_lcr **out, const struct dp_rate *rows, size_t n,
 		rc = build(&b, n);
 	free(b.keys);
 	free(b.carrier_row);
-	idset_free(&b.tariffs);
 	idset_free(&b.descs);
 	idset_free(&b.carriers);
 	if (rc) {
@@ -640,7 +622,6 @@ int dp_lcr_build(struct dp_lcr **out, const struct dp_rate *rows, size_t n,
 		obj_deref(b.l);
 		return rc;
 	}
-	b.l->nents = n;
 	*out = b.l;
 	return 0;
 }
@@ -648,7 +629,10 @@ int dp_lcr_build(struct dp_lcr **out, const struct dp_rate *rows, size_t n,
 /* ---- lookup ---------------------------------------------------------------- */
 
 struct cand {
-	uint32_t ent;
+	uint32_t rate;
+	uint32_t fee;
+	uint32_t rec;
+	uint16_t carrier;
 	uint8_t len;
 	int16_t asr; /* -1 until a tie asks for it */
 };
@@ -661,7 +645,7 @@ static int asr_of(const struct dp_lcr *l, struct cand *c,
 	if (c->asr >= 0)
 		return c->asr;
 	c->asr = 0;
-	name = l->carriers[l->tariffs[l->ents[c->ent].tariff].carrier];
+	name = l->carriers[c->carrier];
 	for (; asr && asr->carrier; asr++) {
 		if (!strcmp(asr->carrier, name)) {
 			c->asr = (int16_t)(asr->permille > 1000 ? 1000 :
@@ -676,81 +660,146 @@ static int asr_of(const struct dp_lcr *l, struct cand *c,
 static int cand_before(const struct dp_lcr *l, struct cand *a,
 		       struct cand *b, const struct dp_lcr_asr *asr)
 {
-	const struct tariff *x = &l->tariffs[l->ents[a->ent].tariff];
-	const struct tariff *y = &l->tariffs[l->ents[b->ent].tariff];
 	int ax, bx;
 
-	if (x->rate != y->rate)
-		return x->rate < y->rate;
-	if (x->conn_fee != y->conn_fee)
-		return x->conn_fee < y->conn_fee;
+	if (a->rate != b->rate)
+		return a->rate < b->rate;
+	if (a->fee != b->fee)
+		return a->fee < b->fee;
 	ax = asr_of(l, a, asr);
 	bx = asr_of(l, b, asr);
 	if (ax != bx)
 		return ax > bx;
-	return x->carrier < y->carrier;
+	return a->carrier < b->carrier;
 }
 
 static void choice_fill(const struct dp_lcr *l, const struct cand *c,
 			const char *number, struct dp_lcr_choice *out)
 {
-	const struct ent *e = &l->ents[c->ent];
-	const struct tariff *t = &l->tariffs[e->tariff];
+	const struct rec *e = &l->recs[c->rec];
+	const char *desc = l->pool + e->desc;
 	struct dp_rate *r = &out->rate;
+	size_t dlen = strlen(desc);
 
 	memcpy(r->prefix, number, c->len);
 	r->prefix[c->len] = '\0';
-	memcpy(r->carrier, l->carriers[t->carrier], sizeof(r->carrier));
-	r->rate = t->rate;
-	r->conn_fee = t->conn_fee;
-	r->first_incr = t->first_incr;
-	r->next_incr = t->next_incr;
-	r->from = e->from;
+	memcpy(r->carrier, l->carriers[c->carrier], sizeof(r->carrier));
+	r->rate = e->rate;
+	r->conn_fee = e->fee;
+	r->first_incr = REC_FIRST(e);
+	r->next_incr = REC_NEXT(e);
+	r->from = REC_FROM(e);
 	r->until = e->until == INT64_MAX ? 0 : e->until;
-	tg_strlcpy(r->desc, l->pool + e->desc, sizeof(r->desc));
+	/* Pooled descriptions passed dp_rate_check(): shorter than desc. */
+	memcpy(r->desc, desc, dlen + 1);
 }
+
+/* A prefix of the number that the deck has. */
+struct hit {
+	uint32_t rec;
+	uint16_t nrec;
+	uint8_t len;
+};
 
 size_t dp_lcr_lookup(const struct dp_lcr *l, const char *number, int64_t t,
 		     const struct dp_lcr_asr *asr, struct dp_lcr_choice *out,
 		     size_t max)
 {
-	uint32_t path[DP_RATE_PREFIX_MAX + 1];
 	uint64_t seen[DP_LCR_MAX_CARRIERS / 64];
 	struct cand cand[DP_LCR_MAX_CARRIERS];
-	size_t ncand = 0, n;
-	unsigned depth = 0;
+	struct {
+		uint64_t hi;
+		uint32_t slot;
+		uint16_t lo;
+		uint8_t len;
+	} probe[DP_RATE_PREFIX_MAX];
+	struct hit hit[DP_RATE_PREFIX_MAX];
+	size_t ncand = 0, nseen = 0, nprobe = 0, nhit = 0, n;
+	uint64_t hi = 0;
+	unsigned len = 0, lo = 0;
+	uint32_t lens;
 
-	if (!l || !number || !*number)
+	if (!l || !number)
 		return 0;
-	/* Refuse junk anywhere, not only within the deepest prefix: a
-	 * number with a bad tail must not be half-routed. */
-	if (strspn(number, "0123456789") != strlen(number))
-		return 0;
-	path[0] = 0;
-	for (const char *p = number; *p && depth < DP_RATE_PREFIX_MAX; p++) {
-		const struct node *nd = &l->nodes[path[depth]];
-		unsigned bit = 1u << (*p - '0');
+	/* Digits only, anywhere, not only within the deepest prefix: a
+	 * number with a bad tail must not be half-routed.  The first 20
+	 * become the key, as nibbles. */
+	for (const unsigned char *p = (const unsigned char *)number; *p;
+	     p++, len++) {
+		unsigned d = (unsigned)*p - '0';
 
-		if (!(nd->map & bit))
-			break;
-		path[++depth] = nd->child + (uint32_t)__builtin_popcount(
-						    nd->map & (bit - 1));
+		if (d > 9)
+			return 0;
+		if (len < 16)
+			hi |= (uint64_t)(d + 1) << (60 - 4 * len);
+		else if (len < DP_RATE_PREFIX_MAX)
+			lo |= (d + 1) << (12 - 4 * (len - 16));
 	}
-	memset(seen, 0, sizeof(seen));
-	/* Deepest first, so each carrier's first effective hit is its
-	 * longest prefix; entries are grouped by carrier, then date. */
-	for (unsigned d = depth + 1; d-- > 0;) {
-		const struct node *nd = &l->nodes[path[d]];
+	if (!len || !l->nprefixes)
+		return 0;
+	if (len > DP_RATE_PREFIX_MAX)
+		len = DP_RATE_PREFIX_MAX;
+	/* Every length the deck has, longest first; all slots prefetched
+	 * before any is read, so their cache misses overlap. */
+	lens = l->lenmask & ((UINT32_C(2) << len) - 1);
+	while (lens) {
+		unsigned k = 31 - (unsigned)__builtin_clz(lens);
+		uint64_t khi = k >= 16 ? hi : hi & ~(UINT64_MAX >> (4 * k));
+		uint16_t klo = 0;
+		size_t s;
 
-		for (uint32_t i = nd->ent; i < nd->ent + nd->nent; i++) {
-			const struct ent *e = &l->ents[i];
-			unsigned c = l->tariffs[e->tariff].carrier;
+		if (k > 16)
+			klo = (uint16_t)(lo & (0xffffu << (16 - 4 * (k - 16))));
+		s = slot_of(khi, klo, l->nslots);
+		__builtin_prefetch(&l->slots[s]);
+		probe[nprobe].hi = khi;
+		probe[nprobe].lo = klo;
+		probe[nprobe].slot = (uint32_t)s;
+		probe[nprobe++].len = (uint8_t)k;
+		lens &= ~(UINT32_C(1) << k);
+	}
+	for (size_t i = 0; i < nprobe; i++) {
+		const struct slot *s = &l->slots[probe[i].slot];
 
-			if (seen[c / 64] & (UINT64_C(1) << (c % 64)) ||
-			    t < e->from || t >= e->until)
+		for (;;) {
+			if (s->hi == probe[i].hi && s->lo == probe[i].lo) {
+				const struct rec *r = &l->recs[s->rec];
+
+				__builtin_prefetch(r);
+				__builtin_prefetch(r + s->nrec - 1);
+				hit[nhit].rec = s->rec;
+				hit[nhit].nrec = s->nrec;
+				hit[nhit++].len = probe[i].len;
+				break;
+			}
+			if (!s->hi)
+				break;
+			s = s + 1 == l->slots + l->nslots ? l->slots : s + 1;
+		}
+	}
+	if (!nhit)
+		return 0;
+	memset(seen, 0, (l->ncarriers + 63) / 64 * sizeof(seen[0]));
+	/* Longest first, so each carrier's first effective row is its
+	 * longest prefix; rows are grouped by carrier, then date. */
+	for (size_t h = 0; h < nhit && nseen < l->ncarriers; h++) {
+		const struct rec *r = &l->recs[hit[h].rec];
+
+		for (unsigned i = 0; i < hit[h].nrec; i++, r++) {
+			unsigned c = r->carrier;
+			uint64_t bit = UINT64_C(1) << (c % 64);
+
+			if ((seen[c / 64] & bit) || t < REC_FROM(r) ||
+			    t >= r->until)
 				continue;
-			seen[c / 64] |= UINT64_C(1) << (c % 64);
-			cand[ncand++] = (struct cand){i, (uint8_t)d, -1};
+			seen[c / 64] |= bit;
+			nseen++;
+			cand[ncand++] = (struct cand){.rate = r->rate,
+						      .fee = r->fee,
+						      .rec = hit[h].rec + i,
+						      .carrier = (uint16_t)c,
+						      .len = hit[h].len,
+						      .asr = -1};
 		}
 	}
 	/* Insertion sort: a handful of carriers match a number. */
@@ -772,15 +821,14 @@ size_t dp_lcr_lookup(const struct dp_lcr *l, const char *number, int64_t t,
 
 size_t dp_lcr_count(const struct dp_lcr *l)
 {
-	return l ? l->nents : 0;
+	return l ? l->nrecs : 0;
 }
 
 size_t dp_lcr_memory(const struct dp_lcr *l)
 {
 	if (!l)
 		return 0;
-	return sizeof(*l) + l->nnodes * sizeof(*l->nodes) +
-	       l->nents * sizeof(*l->ents) +
-	       l->ntariffs * sizeof(*l->tariffs) + l->poolsize +
-	       l->ncarriers * sizeof(*l->carriers);
+	return sizeof(*l) + l->nslots * sizeof(*l->slots) +
+	       l->nrecs * sizeof(*l->recs) +
+	       l->poolsize + l->ncarriers * sizeof(*l->carriers);
 }

@@ -834,6 +834,111 @@ static void test_lookup_random(void **state)
 	free(rows);
 }
 
+/* Long prefixes (the key's 16-digit word and its 4-digit tail), more
+ * carriers than one 64-bit word of the lookup's "seen" set, increments,
+ * fees, descriptions and dates up to their limits, all against the spec. */
+static void test_lookup_random_long(void **state)
+{
+	enum { NCAR = 100, NROWS = 3000, NLOOK = 4000, NBASE = 3 };
+	static const char *const base[NBASE] = {
+		"4420712345678901234567", "4420712345678999999999",
+		"1212555010012345678901"};
+	static const int64_t tmax = DP_RATE_TIME_MAX;
+	struct dp_rate *rows = calloc(NROWS, sizeof(*rows));
+	const struct dp_rate *best[NCAR];
+	struct dp_lcr_choice ch[NCAR];
+	struct dp_lcr *l;
+	char err[256];
+	size_t n = 0;
+
+	assert_non_null(rows);
+	while (n + 2 <= NROWS) {
+		char prefix[DP_RATE_PREFIX_MAX + 1], car[8];
+		unsigned len = rnd(2) ? 13 + rnd(8) : 1 + rnd(20);
+		unsigned c = rnd(NCAR);
+		int64_t cut = rnd(2) ? T0 + rnd(4) * DAY : tmax - 1 - rnd(3);
+		int dup = 0;
+
+		memcpy(prefix, base[rnd(NBASE)], len);
+		if (!rnd(4))
+			prefix[len - 1] = (char)('0' + rnd(10));
+		prefix[len] = '\0';
+		snprintf(car, sizeof(car), "c%u", c);
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = !strcmp(rows[i].prefix, prefix) &&
+			      !strcmp(rows[i].carrier, car);
+		if (dup)
+			continue;
+		/* One open row, or two slices meeting at cut; the later
+		 * one may end at the very last second there is. */
+		rows[n] = R(prefix, car, 1000 * rnd(3), 1000 * rnd(2),
+			    rnd(3) ? 0 : tmax - 5, 0);
+		if (rows[n].from || rnd(2)) {
+			n++;
+		} else {
+			rows[n].until = cut;
+			rows[n + 1] = R(prefix, car, 1000 * rnd(3),
+					1000 * rnd(2), cut,
+					rnd(2) ? 0 : tmax);
+			n += 2;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		rows[i].first_incr = rnd(3) ? 1 + rnd(DP_RATE_INCR_MAX) :
+					      DP_RATE_INCR_MAX;
+		rows[i].next_incr = rnd(3) ? 1 + rnd(DP_RATE_INCR_MAX) :
+					     DP_RATE_INCR_MAX;
+		if (rnd(2))
+			rows[i].conn_fee = DP_RATE_MAX - rnd(2);
+		if (rnd(2))
+			rows[i].rate = DP_RATE_MAX - rnd(2);
+	}
+	if (dp_lcr_build(&l, rows, n, err, sizeof(err)))
+		fail_msg("build: %s", err);
+	for (unsigned i = 0; i < NLOOK; i++) {
+		static const int64_t ts[] = {0,	       T0,	   T0 + DAY,
+					     T0 + 3 * DAY, tmax - 6, tmax - 5,
+					     tmax - 3,     tmax - 1, tmax};
+		char number[32];
+		unsigned len = 1 + rnd(24);
+		int64_t t = ts[rnd(TG_ARRAY_SIZE(ts))];
+		size_t k, got;
+
+		for (unsigned d = 0; d < len; d++)
+			number[d] = d < 22 ? base[rnd(2) ? 0 : rnd(NBASE)][d] :
+					     '5';
+		if (rnd(2))
+			memcpy(number, base[i % NBASE], len < 22 ? len : 22);
+		if (!rnd(4))
+			number[rnd(len)] = (char)('0' + rnd(10));
+		number[len] = '\0';
+		k = ref_lookup(rows, n, number, t, best, NCAR);
+		got = dp_lcr_lookup(l, number, t, NULL, ch, NCAR);
+		if (got != k)
+			fail_msg("%s at %lld: %zu choices, want %zu", number,
+				 (long long)t, got, k);
+		for (size_t j = 0; j < k; j++) {
+			const struct dp_rate *r = &ch[j].rate;
+
+			if (strcmp(r->carrier, best[j]->carrier) ||
+			    strcmp(r->prefix, best[j]->prefix) ||
+			    r->rate != best[j]->rate ||
+			    r->conn_fee != best[j]->conn_fee ||
+			    r->first_incr != best[j]->first_incr ||
+			    r->next_incr != best[j]->next_incr ||
+			    r->from != best[j]->from ||
+			    r->until != best[j]->until ||
+			    strcmp(r->desc, best[j]->desc))
+				fail_msg("%s at %lld #%zu: %s:%s, want %s:%s",
+					 number, (long long)t, j, r->carrier,
+					 r->prefix, best[j]->carrier,
+					 best[j]->prefix);
+		}
+	}
+	obj_deref(l);
+	free(rows);
+}
+
 /* CSV to snapshot to route to cost: the path tollgatectl and a call take. */
 static void test_end_to_end(void **state)
 {
@@ -887,7 +992,8 @@ int main(void)
 		T(test_csv_rows_misc), T(test_cost),
 		T(test_lookup_table),  T(test_lookup_row),
 		T(test_build_refused), T(test_build_limits),
-		T(test_lookup_random), T(test_end_to_end),
+		T(test_lookup_random), T(test_lookup_random_long),
+		T(test_end_to_end),
 #undef T
 	};
 
