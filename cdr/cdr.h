@@ -72,12 +72,18 @@ const char *cdr_direction_name(enum cdr_direction d);
 /** Create the file and schema if missing (WAL mode).  Idempotent. */
 int cdr_db_init(const char *path);
 
-/** A block of consecutive DIDs (equal-length digit strings). */
+/**
+ * A block of consecutive DIDs (equal-length digit strings): the did
+ * table's row, field for field as struct dp_did_range.
+ */
 struct cdr_did_range {
 	char first[32];
 	char last[32];
 	char trunk[32];
 	char user[64]; /* fixed Request-URI user, "" = the DID itself */
+	char cid[32];             /* caller-ID shown; "" = the caller's */
+	char failover_trunk[32];  /* "" = none */
+	char failover_number[32]; /* "" = the DID */
 };
 
 /** Insert @p n ranges, only if the did table is empty (first start). */
@@ -88,10 +94,11 @@ int cdr_db_load_dids(const char *path, struct cdr_did_range **out,
 		     size_t *np);
 
 typedef void(cdr_row_h)(const struct cdr_record *rec, void *arg);
-/** The newest @p n CDRs, oldest first. */
+/** The newest @p n CDRs, oldest first, each with its attempts (the
+ * cdr_attempt rows, by n) in rec->attempts. */
 int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg);
 
-/* ---- routing tables (cdr/routing.c) ---------------------------------------- */
+/* ---- routing tables (cdr/routing.c) -------------------------------------- */
 
 /** Every routing row, read in one transaction; free with cdr_routing_free. */
 struct cdr_routing {
@@ -120,6 +127,47 @@ int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
 			size_t errsize);
 void cdr_routing_free(struct cdr_routing *r);
 
+/* ---- editing the routing tables (cdr/edit.c; tollgatectl) ---------------- */
+
+/*
+ * Checks run before a row is written: the daemon's own builders
+ * (dp_snapshot_build, dp_rules_build, dp_did_table_build) over the one
+ * row, with every trunk it names taken to exist (tollgatectl does not
+ * read the config; the daemon checks the names at reload).  Each returns
+ * 0, or EINVAL with @p err saying why, or ENOMEM.
+ */
+int cdr_route_check(const struct dp_route_row *r, char *err, size_t errsize);
+int cdr_rule_check(const struct dp_rule_row *r, char *err, size_t errsize);
+int cdr_block_check(const struct dp_block_row *b, char *err, size_t errsize);
+int cdr_did_check(const struct dp_did_range *d, char *err, size_t errsize);
+
+/*
+ * Writers: check, then write in one transaction.  Each returns 0 or an
+ * errno with @p err saying why (EINVAL: the row; EEXIST: a constraint;
+ * EBUSY: the database stayed locked).
+ */
+/** Insert the route, or replace the one of the same name. */
+int cdr_db_route_put(const char *path, const struct dp_route_row *r,
+		     char *err, size_t errsize);
+/**
+ * Add a number rule.  @p direction "ingress" or "egress", @p number
+ * "called" or "calling"; rules run by ascending @p position, then id.
+ * @param idp if not NULL, receives the new row's id.
+ */
+int cdr_db_rule_add(const char *path, const char *direction,
+		    const char *number, int64_t position,
+		    const struct dp_rule_row *r, int64_t *idp, char *err,
+		    size_t errsize);
+/** Add a blocklist entry; *@p idp (if not NULL) its id. */
+int cdr_db_block_add(const char *path, const struct dp_block_row *b,
+		     int64_t *idp, char *err, size_t errsize);
+/** Add a DID range; refused when it overlaps a range in the table. */
+int cdr_db_did_add(const char *path, const struct dp_did_range *d, char *err,
+		   size_t errsize);
+
+/** A dp_tz_resolve_h over /usr/share/zoneinfo (the TZif footer). */
+int cdr_tz_resolve(const char *name, char *posix, size_t size, void *arg);
+
 /**
  * Run one writing statement with text parameters (NULL = SQL NULL).
  * An UPDATE or DELETE that changed nothing is ENOENT ("no such row").
@@ -137,9 +185,14 @@ int cdr_db_query(const char *path, const char *sql, const char *const *args,
 typedef void(cdr_import_err_h)(unsigned line, const char *why, void *arg);
 /**
  * Import a CSV rate deck (dp_ratedeck_parse_csv) for @p carrier in one
- * transaction, replacing the carrier's rates when @p replace.  Rejected
- * lines go to @p errh and are counted in *bad; nothing is written when no
- * line was accepted.  @return 0 or an errno with @p err saying why.
+ * transaction.  With @p replace the carrier's old rates all go; without,
+ * the deck's rows for a prefix replace the carrier's old rows for that
+ * prefix and the other prefixes stay.  Rejected lines go to @p errh and
+ * are counted in *bad: what dp_ratedeck_parse_csv refuses, a row naming
+ * another carrier, a row whose dates overlap an earlier line's for the
+ * same prefix.  Nothing is written when no line was accepted or the
+ * database failed.  Every write bumps rates_version.
+ * @return 0 (*ok rows written) or an errno with @p err saying why.
  */
 int cdr_db_rates_import(const char *path, const char *carrier,
 			const char *buf, size_t len, bool replace,

@@ -17,6 +17,26 @@
 /* How long the writer lets records gather before a commit. */
 #define CDR_GATHER_MS 20
 
+/* Limits of the route table's numbers (struct dp_route_row). */
+#define CDR_T_MAX_MS        3600000  /* t_trying, t_progress */
+#define CDR_T_ANSWER_MAX_MS 86400000 /* t_answer */
+#define CDR_LIMIT_MAX       10000000 /* max_calls, cps */
+
+/* Every write to the rate table bumps meta.rates_version, whoever writes
+ * (tollgatectl, the sqlite3 shell).  Part of schema version 2: the text
+ * must not change.  A bulk import drops them for its transaction and
+ * bumps the version once (a trigger costs 1 s per million rows). */
+#define CDR_RATE_TRIGGERS                                                   \
+	"CREATE TRIGGER IF NOT EXISTS rate_ins AFTER INSERT ON rate BEGIN"  \
+	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version';"  \
+	" END;"                                                              \
+	"CREATE TRIGGER IF NOT EXISTS rate_del AFTER DELETE ON rate BEGIN"  \
+	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version';"  \
+	" END;"                                                              \
+	"CREATE TRIGGER IF NOT EXISTS rate_upd AFTER UPDATE ON rate BEGIN"  \
+	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version';"  \
+	" END;"
+
 /** A queued record: the writer's own copy. */
 struct cdr_item {
 	struct cdr_item *next;
@@ -39,6 +59,14 @@ bool cdr_db_rc_is_row(int rc);
 /** Run @p sql with no result rows; on failure log "@p path: while @p what". */
 int cdr_db_exec(sqlite3 *db, const char *path, const char *what,
 		const char *sql);
+/** Open @p path (no create) and BEGIN IMMEDIATE; @p err says why not. */
+int cdr_tx_begin(sqlite3 **dbp, const char *path, char *err, size_t errsize);
+/** COMMIT when @p e is 0, else ROLLBACK; close the handle.
+ * @return @p e, or the commit's failure. */
+int cdr_tx_end(sqlite3 *db, int e, char *err, size_t errsize);
+/** Format the reason into @p err (if not NULL) and return @p rc. */
+int cdr_errf(char *err, size_t size, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* ---- record.c ------------------------------------------------------------ */
 

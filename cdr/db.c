@@ -1,5 +1,7 @@
 /* cdr/db.c  Opening the SQLite database: pragmas, schema, error mapping */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,12 +89,7 @@ static const char schema_v2[] =
 	 * snapshot only when it has to. */
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
 	"INSERT OR IGNORE INTO meta VALUES ('rates_version', 1);"
-	"CREATE TRIGGER IF NOT EXISTS rate_ins AFTER INSERT ON rate BEGIN"
-	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version'; END;"
-	"CREATE TRIGGER IF NOT EXISTS rate_del AFTER DELETE ON rate BEGIN"
-	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version'; END;"
-	"CREATE TRIGGER IF NOT EXISTS rate_upd AFTER UPDATE ON rate BEGIN"
-	" UPDATE meta SET value = value + 1 WHERE key = 'rates_version'; END;"
+	CDR_RATE_TRIGGERS
 	"PRAGMA user_version = 2;";
 
 int cdr_db_errno(sqlite3 *db, int rc)
@@ -152,6 +149,18 @@ int cdr_db_exec(sqlite3 *db, const char *path, const char *what,
 		return 0;
 	gw_err("%s: while %s: %s", path, what, sqlite3_errmsg(db));
 	return cdr_db_errno(db, rc);
+}
+
+int cdr_errf(char *err, size_t size, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }
 
 /* Run a one-row, one-column query; its text goes to @p out. */
@@ -288,4 +297,38 @@ int cdr_db_init(const char *path)
 	if (!err)
 		sqlite3_close(db);
 	return err;
+}
+
+int cdr_tx_begin(sqlite3 **dbp, const char *path, char *err, size_t errsize)
+{
+	int e = cdr_db_open(dbp, path, false, CDR_DB_BUSY_MS), rc;
+
+	if (e)
+		return cdr_errf(err, errsize, e, "%s: cannot open: %s",
+				path, strerror(e));
+	rc = sqlite3_exec(*dbp, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		e = cdr_errf(err, errsize, cdr_db_errno(*dbp, rc),
+			     "%s: cannot write: %s", path,
+			     sqlite3_errmsg(*dbp));
+		sqlite3_close(*dbp);
+	}
+	return e;
+}
+
+int cdr_tx_end(sqlite3 *db, int e, char *err, size_t errsize)
+{
+	int rc;
+
+	if (!e) {
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			e = cdr_errf(err, errsize, cdr_db_errno(db, rc),
+				     "commit failed: %s",
+				     sqlite3_errmsg(db));
+	}
+	if (e && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return e;
 }

@@ -21,7 +21,9 @@ static bool all_digits(const char *s)
 /* Why a range cannot be used, or NULL when it can.  Lengths are checked
  * against struct cdr_did_range so a row never loads truncated. */
 static const char *did_invalid(const char *first, const char *last,
-			       const char *trunk, const char *user)
+			       const char *trunk, const char *user,
+			       const char *cid, const char *fo_trunk,
+			       const char *fo_number)
 {
 	struct cdr_did_range r;
 
@@ -37,6 +39,10 @@ static const char *did_invalid(const char *first, const char *last,
 		return "trunk name empty or too long";
 	if (strlen(user) >= sizeof(r.user))
 		return "user too long";
+	if (strlen(cid) >= sizeof(r.cid) ||
+	    strlen(fo_trunk) >= sizeof(r.failover_trunk) ||
+	    strlen(fo_number) >= sizeof(r.failover_number))
+		return "cid or failover too long";
 	return NULL;
 }
 
@@ -57,13 +63,20 @@ static int seed_rows(sqlite3 *db, const char *path,
 		goto out;
 	}
 	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(db, "INSERT INTO did(first,last,trunk,user)"
-				" VALUES(?1,?2,?3,?4)", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, "INSERT INTO did(first,last,trunk,user,"
+				"cid,failover_trunk,failover_number)"
+				" VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &st,
+				NULL);
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
 		sqlite3_bind_text(st, 1, r[i].first, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, r[i].last, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, r[i].trunk, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, r[i].user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, r[i].cid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, r[i].failover_trunk, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, r[i].failover_number, -1,
+				  SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc == SQLITE_DONE)
@@ -93,7 +106,8 @@ int cdr_db_seed_dids(const char *path, const struct cdr_did_range *r,
 		return EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		why = did_invalid(r[i].first, r[i].last, r[i].trunk,
-				  r[i].user);
+				  r[i].user, r[i].cid, r[i].failover_trunk,
+				  r[i].failover_number);
 		if (why) {
 			gw_err("DID range %.31s-%.31s (trunk %.31s): %s",
 			       r[i].first, r[i].last, r[i].trunk, why);
@@ -146,6 +160,10 @@ static int push(struct cdr_did_range **out, size_t *n, size_t *cap,
 	tg_strlcpy(r->last, col(st, 2), sizeof(r->last));
 	tg_strlcpy(r->trunk, col(st, 3), sizeof(r->trunk));
 	tg_strlcpy(r->user, col(st, 4), sizeof(r->user));
+	tg_strlcpy(r->cid, col(st, 5), sizeof(r->cid));
+	tg_strlcpy(r->failover_trunk, col(st, 6), sizeof(r->failover_trunk));
+	tg_strlcpy(r->failover_number, col(st, 7),
+		   sizeof(r->failover_number));
 	return 0;
 }
 
@@ -164,7 +182,8 @@ int cdr_db_load_dids(const char *path, struct cdr_did_range **out,
 	err = cdr_db_open(&db, path, false, CDR_DB_BUSY_MS);
 	if (err)
 		return err;
-	rc = sqlite3_prepare_v2(db, "SELECT rowid,first,last,trunk,user"
+	rc = sqlite3_prepare_v2(db, "SELECT rowid,first,last,trunk,user,cid,"
+				"failover_trunk,failover_number"
 				" FROM did ORDER BY first, rowid", -1, &st,
 				NULL);
 	while (!err && rc == SQLITE_OK) {
@@ -173,7 +192,8 @@ int cdr_db_load_dids(const char *path, struct cdr_did_range **out,
 			break;
 		rc = SQLITE_OK;
 		why = did_invalid(col(st, 1), col(st, 2), col(st, 3),
-				  col(st, 4));
+				  col(st, 4), col(st, 5), col(st, 6),
+				  col(st, 7));
 		if (why) {
 			gw_warn("%s: DID row %lld (%.40s-%.40s trunk %.40s) "
 				"skipped: %s", path,

@@ -192,9 +192,39 @@ static const char tail_sql[] =
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";
 
+static const char attempts_sql[] =
+	"SELECT trunk,called,start_ms,end_ms,sip_status,q850_cause,outcome"
+	" FROM cdr_attempt WHERE cdr_id = ?1 ORDER BY n LIMIT 8";
+
+/* The attempts of @p r from the cdr_attempt table.  @return SQLITE_DONE
+ * or an error code. */
+static int attempts_read(sqlite3_stmt *st, struct cdr_record *r)
+{
+	int rc;
+
+	rc = sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		struct cdr_attempt *a;
+
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW || r->nattempts >= CDR_MAX_ATTEMPTS)
+			break;
+		a = &r->attempts[r->nattempts++];
+		column_str(st, 0, a->trunk, sizeof(a->trunk));
+		column_str(st, 1, a->called, sizeof(a->called));
+		a->start_ms = sqlite3_column_int64(st, 2);
+		a->end_ms = sqlite3_column_int64(st, 3);
+		a->sip_status = sqlite3_column_int(st, 4);
+		a->q850_cause = sqlite3_column_int(st, 5);
+		column_str(st, 6, a->outcome, sizeof(a->outcome));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
 int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL, *ast = NULL;
 	struct cdr_record r;
 	sqlite3 *db;
 	int err, rc;
@@ -204,7 +234,12 @@ int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg)
 	err = cdr_db_open(&db, path, false, CDR_DB_BUSY_MS);
 	if (err)
 		return err;
-	rc = sqlite3_prepare_v2(db, tail_sql, -1, &st, NULL);
+	/* One read transaction: each call with the attempts it had. */
+	rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, attempts_sql, -1, &ast, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, tail_sql, -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 1, n);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
@@ -212,8 +247,14 @@ int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg)
 		if (rc != SQLITE_ROW)
 			break;
 		row_to_record(st, &r);
+		rc = attempts_read(ast, &r);
+		if (rc != SQLITE_DONE)
+			break;
+		rc = SQLITE_ROW;
 		h(&r, arg);
 	}
+	sqlite3_finalize(ast);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_DONE) {
 		gw_err("%s: while reading the last %u CDRs: %s", path, n,
 		       sqlite3_errmsg(db));

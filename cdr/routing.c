@@ -1,12 +1,14 @@
-/* cdr/routing.c  Routing tables in the database: load them all, edit them
+/* cdr/routing.c  Routing tables in the database: loading them all
  *
  * The daemon reads every routing table in one read transaction (a
  * consistent view even while tollgatectl writes) and hands the rows to
- * dialplan/ to build a snapshot.  The writers are for tollgatectl, which
- * edits the file directly and then asks the daemon to reload.
+ * dialplan/ to build a snapshot.  A row that does not fit its struct
+ * fails the load with the table and the row's key named: a truncated
+ * match or a rate read as 0 would route calls differently from what the
+ * table says.  The writers are in edit.c.
  */
 #include <errno.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +17,8 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-static int fail(char *err, size_t size, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t size, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && size) {
-		va_start(ap, fmt);
-		vsnprintf(err, size, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+/* The short name, as in the other files of cdr/. */
+#define fail cdr_errf
 
 static const char *col(sqlite3_stmt *st, int i)
 {
@@ -48,14 +38,59 @@ static bool col_str(sqlite3_stmt *st, int i, char *dst, size_t size)
 	return true;
 }
 
+/* An INTEGER column: text such as '10s' (the sqlite3 shell stores what
+ * it is given) is refused rather than read as 0. */
+static bool col_int(sqlite3_stmt *st, int i, int64_t *out)
+{
+	if (sqlite3_column_type(st, i) != SQLITE_INTEGER)
+		return false;
+	*out = sqlite3_column_int64(st, i);
+	return true;
+}
+
 static bool col_uint(sqlite3_stmt *st, int i, int64_t max, unsigned *out)
 {
-	int64_t v = sqlite3_column_int64(st, i);
+	int64_t v;
 
-	if (v < 0 || v > max)
+	if (!col_int(st, i, &v) || v < 0 || v > max)
 		return false;
 	*out = (unsigned)v;
 	return true;
+}
+
+/* A text column and the field it fills. */
+struct strcol {
+	int i;
+	const char *name;
+	char *dst;
+	size_t size;
+};
+
+/* Fill the fields; the first column that does not fit, or NULL. */
+static const struct strcol *cols_fit(sqlite3_stmt *st,
+				     const struct strcol *c, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!col_str(st, c[k].i, c[k].dst, c[k].size))
+			return &c[k];
+	return NULL;
+}
+
+/* An unsigned column and its limit. */
+struct uintcol {
+	int i;
+	const char *name;
+	unsigned *dst;
+	int64_t max;
+};
+
+static const struct uintcol *uints_fit(sqlite3_stmt *st,
+				       const struct uintcol *c, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!col_uint(st, c[k].i, c[k].max, c[k].dst))
+			return &c[k];
+	return NULL;
 }
 
 /* Grow an array by doubling; @p cap counts elements. */
@@ -118,6 +153,7 @@ static int row_route(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 {
 	struct dp_route_row *x;
 	const char *name = col(st, 0);
+	int64_t lcr;
 
 	if (grow((void **)&r->routes, &cap_routes, r->nroutes, sizeof(*x)))
 		return ENOMEM;
@@ -125,28 +161,44 @@ static int row_route(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 	if (!col_str(st, 0, x->name, sizeof(x->name)))
 		return fail(err, errsize, EINVAL, "route '%.40s': name longer "
 			    "than %zu characters", name, sizeof(x->name) - 1);
-	if (!col_str(st, 2, x->kind, sizeof(x->kind)) ||
-	    !col_str(st, 3, x->match, sizeof(x->match)) ||
-	    !col_str(st, 4, x->src_trunks, sizeof(x->src_trunks)) ||
-	    !col_str(st, 5, x->calling, sizeof(x->calling)) ||
-	    !col_str(st, 6, x->days, sizeof(x->days)) ||
-	    !col_str(st, 7, x->hours, sizeof(x->hours)) ||
-	    !col_str(st, 8, x->tz, sizeof(x->tz)) ||
-	    !col_str(st, 9, x->trunks, sizeof(x->trunks)) ||
-	    !col_str(st, 11, x->failover, sizeof(x->failover)))
-		return fail(err, errsize, EINVAL, "route '%s': a text column "
-			    "is too long (kind 11, match 127, src_trunks 127, "
-			    "calling 63, days/hours 31, tz 63, trunks 255, "
-			    "failover 127)", x->name);
-	if (!col_uint(st, 1, UINT32_MAX, &x->priority) ||
-	    !col_uint(st, 12, 3600000, &x->t_trying_ms) ||
-	    !col_uint(st, 13, 3600000, &x->t_progress_ms) ||
-	    !col_uint(st, 14, 86400000, &x->t_answer_ms) ||
-	    !col_uint(st, 15, 10000000, &x->max_calls) ||
-	    !col_uint(st, 16, 10000000, &x->cps))
-		return fail(err, errsize, EINVAL, "route '%s': a number is "
-			    "negative or too large", x->name);
-	x->lcr = sqlite3_column_int(st, 10) != 0;
+	{
+		const struct strcol sc[] = {
+			{2, "kind", x->kind, sizeof(x->kind)},
+			{3, "match", x->match, sizeof(x->match)},
+			{4, "src_trunks", x->src_trunks, sizeof(x->src_trunks)},
+			{5, "calling", x->calling, sizeof(x->calling)},
+			{6, "days", x->days, sizeof(x->days)},
+			{7, "hours", x->hours, sizeof(x->hours)},
+			{8, "tz", x->tz, sizeof(x->tz)},
+			{9, "trunks", x->trunks, sizeof(x->trunks)},
+			{11, "failover", x->failover, sizeof(x->failover)},
+		};
+		const struct uintcol uc[] = {
+			{1, "priority", &x->priority, UINT32_MAX},
+			{12, "t_trying", &x->t_trying_ms, CDR_T_MAX_MS},
+			{13, "t_progress", &x->t_progress_ms, CDR_T_MAX_MS},
+			{14, "t_answer", &x->t_answer_ms, CDR_T_ANSWER_MAX_MS},
+			{15, "max_calls", &x->max_calls, CDR_LIMIT_MAX},
+			{16, "cps", &x->cps, CDR_LIMIT_MAX},
+		};
+		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
+		const struct uintcol *bu;
+
+		if (bs)
+			return fail(err, errsize, EINVAL, "route '%s': %s "
+				    "longer than %zu characters", x->name,
+				    bs->name, bs->size - 1);
+		bu = uints_fit(st, uc, TG_ARRAY_SIZE(uc));
+		if (bu)
+			return fail(err, errsize, EINVAL, "route '%s': %s "
+				    "'%.40s' is not an integer from 0 to %lld",
+				    x->name, bu->name, col(st, bu->i),
+				    (long long)bu->max);
+	}
+	if (!col_int(st, 10, &lcr) || (lcr != 0 && lcr != 1))
+		return fail(err, errsize, EINVAL, "route '%s': lcr is not 0 "
+			    "or 1", x->name);
+	x->lcr = lcr == 1;
 	r->nroutes++;
 	return 0;
 }
@@ -172,16 +224,24 @@ static int row_rule(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 	if (grow((void **)v, cap, *n, sizeof(*x)))
 		return ENOMEM;
 	x = &(*v)[*n];
-	if (!col_str(st, 2, x->name, sizeof(x->name)) ||
-	    !col_str(st, 3, x->kind, sizeof(x->kind)) ||
-	    !col_str(st, 4, x->match, sizeof(x->match)) ||
-	    !col_str(st, 5, x->trunk, sizeof(x->trunk)) ||
-	    !col_str(st, 6, x->ton, sizeof(x->ton)) ||
-	    !col_str(st, 7, x->actions, sizeof(x->actions)) ||
-	    !col_str(st, 8, x->replace, sizeof(x->replace)))
-		return fail(err, errsize, EINVAL, "number_rule %lld: a text "
-			    "column is too long",
-			    (long long)sqlite3_column_int64(st, 0));
+	{
+		const struct strcol sc[] = {
+			{2, "name", x->name, sizeof(x->name)},
+			{3, "kind", x->kind, sizeof(x->kind)},
+			{4, "match", x->match, sizeof(x->match)},
+			{5, "trunk", x->trunk, sizeof(x->trunk)},
+			{6, "ton", x->ton, sizeof(x->ton)},
+			{7, "actions", x->actions, sizeof(x->actions)},
+			{8, "replace", x->replace, sizeof(x->replace)},
+		};
+		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
+
+		if (bs)
+			return fail(err, errsize, EINVAL, "number_rule %lld: "
+				    "%s longer than %zu characters",
+				    (long long)sqlite3_column_int64(st, 0),
+				    bs->name, bs->size - 1);
+	}
 	if (!*x->name)
 		snprintf(x->name, sizeof(x->name), "id %lld",
 			 (long long)sqlite3_column_int64(st, 0));
@@ -193,6 +253,7 @@ static int row_rate(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		    size_t errsize)
 {
 	struct dp_rate *x;
+	int64_t incr[2];
 	char why[160];
 
 	if (grow((void **)&r->rates, &cap_rates, r->nrates, sizeof(*x)))
@@ -203,12 +264,19 @@ static int row_rate(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		return fail(err, errsize, EINVAL, "rate row %lld: carrier or "
 			    "prefix too long",
 			    (long long)sqlite3_column_int64(st, 9));
-	x->rate = sqlite3_column_int64(st, 2);
-	x->conn_fee = sqlite3_column_int64(st, 3);
-	x->first_incr = (unsigned)sqlite3_column_int(st, 4);
-	x->next_incr = (unsigned)sqlite3_column_int(st, 5);
-	x->from = sqlite3_column_int64(st, 6);
-	x->until = sqlite3_column_int64(st, 7);
+	if (!col_int(st, 2, &x->rate) || !col_int(st, 3, &x->conn_fee) ||
+	    !col_int(st, 4, &incr[0]) || !col_int(st, 5, &incr[1]) ||
+	    !col_int(st, 6, &x->from) || !col_int(st, 7, &x->until))
+		return fail(err, errsize, EINVAL, "rate row %lld (carrier %s "
+			    "prefix %s): rate, conn_fee, increments and dates "
+			    "must be integers (micro-units, seconds)",
+			    (long long)sqlite3_column_int64(st, 9), x->carrier,
+			    x->prefix);
+	/* Out of range stays out of range, for dp_rate_check to name. */
+	x->first_incr = incr[0] < 0 || incr[0] > UINT_MAX ? UINT_MAX
+							  : (unsigned)incr[0];
+	x->next_incr = incr[1] < 0 || incr[1] > UINT_MAX ? UINT_MAX
+							 : (unsigned)incr[1];
 	/* A long description is cut, not refused: it is only a label. */
 	tg_strlcpy(x->desc, col(st, 8), sizeof(x->desc));
 	if (dp_rate_check(x, why, sizeof(why)))
@@ -228,13 +296,21 @@ static int row_block(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 	if (grow((void **)&r->blocks, &cap_blocks, r->nblocks, sizeof(*x)))
 		return ENOMEM;
 	x = &r->blocks[r->nblocks];
-	if (!col_str(st, 1, x->kind, sizeof(x->kind)) ||
-	    !col_str(st, 2, x->match, sizeof(x->match)) ||
-	    !col_str(st, 3, x->category, sizeof(x->category)) ||
-	    !col_str(st, 4, x->trunk, sizeof(x->trunk)))
-		return fail(err, errsize, EINVAL, "block %lld: a text column "
-			    "is too long",
-			    (long long)sqlite3_column_int64(st, 0));
+	{
+		const struct strcol sc[] = {
+			{1, "kind", x->kind, sizeof(x->kind)},
+			{2, "match", x->match, sizeof(x->match)},
+			{3, "category", x->category, sizeof(x->category)},
+			{4, "trunk", x->trunk, sizeof(x->trunk)},
+		};
+		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
+
+		if (bs)
+			return fail(err, errsize, EINVAL, "block %lld: %s "
+				    "longer than %zu characters",
+				    (long long)sqlite3_column_int64(st, 0),
+				    bs->name, bs->size - 1);
+	}
 	r->nblocks++;
 	return 0;
 }
@@ -247,15 +323,26 @@ static int row_did(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 	if (grow((void **)&r->dids, &cap_dids, r->ndids, sizeof(*x)))
 		return ENOMEM;
 	x = &r->dids[r->ndids];
-	if (!col_str(st, 0, x->first, sizeof(x->first)) ||
-	    !col_str(st, 1, x->last, sizeof(x->last)) ||
-	    !col_str(st, 2, x->trunk, sizeof(x->trunk)) ||
-	    !col_str(st, 3, x->user, sizeof(x->user)) ||
-	    !col_str(st, 4, x->cid, sizeof(x->cid)) ||
-	    !col_str(st, 5, x->failover_trunk, sizeof(x->failover_trunk)) ||
-	    !col_str(st, 6, x->failover_number, sizeof(x->failover_number)))
-		return fail(err, errsize, EINVAL, "did %.32s-%.32s: a text "
-			    "column is too long", col(st, 0), col(st, 1));
+	{
+		const struct strcol sc[] = {
+			{0, "first", x->first, sizeof(x->first)},
+			{1, "last", x->last, sizeof(x->last)},
+			{2, "trunk", x->trunk, sizeof(x->trunk)},
+			{3, "user", x->user, sizeof(x->user)},
+			{4, "cid", x->cid, sizeof(x->cid)},
+			{5, "failover_trunk", x->failover_trunk,
+			 sizeof(x->failover_trunk)},
+			{6, "failover_number", x->failover_number,
+			 sizeof(x->failover_number)},
+		};
+		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
+
+		if (bs)
+			return fail(err, errsize, EINVAL, "did %.32s-%.32s: "
+				    "%s longer than %zu characters",
+				    col(st, 0), col(st, 1), bs->name,
+				    bs->size - 1);
+	}
 	r->ndids++;
 	return 0;
 }
@@ -332,199 +419,5 @@ int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
 		snprintf(err, errsize, "out of memory");
 	if (e)
 		cdr_routing_free(out);
-	return e;
-}
-
-/* ---- writers (tollgatectl) ------------------------------------------------ */
-
-int cdr_db_write(const char *path, const char *sql, const char *const *args,
-		 size_t nargs, char *err, size_t errsize)
-{
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, e;
-
-	e = cdr_db_open(&db, path, false, CDR_DB_BUSY_MS);
-	if (e)
-		return fail(err, errsize, e, "%s: cannot open: %s", path,
-			    strerror(e));
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	for (size_t i = 0; rc == SQLITE_OK && i < nargs; i++)
-		rc = args[i] ? sqlite3_bind_text(st, (int)i + 1, args[i], -1,
-						 SQLITE_STATIC)
-			     : sqlite3_bind_null(st, (int)i + 1);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		e = fail(err, errsize, cdr_db_errno(db, rc), "%s",
-			 sqlite3_errmsg(db));
-	else if (!sqlite3_changes(db) && strncmp(sql, "INSERT", 6))
-		e = fail(err, errsize, ENOENT, "no such row");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return e;
-}
-
-int cdr_db_query(const char *path, const char *sql, const char *const *args,
-		 size_t nargs, cdr_query_h *h, void *arg, char *err,
-		 size_t errsize)
-{
-	const char *vals[32];
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, e;
-
-	e = cdr_db_open(&db, path, false, CDR_DB_BUSY_MS);
-	if (e)
-		return fail(err, errsize, e, "%s: cannot open: %s", path,
-			    strerror(e));
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	for (size_t i = 0; rc == SQLITE_OK && i < nargs; i++)
-		rc = sqlite3_bind_text(st, (int)i + 1, args[i], -1,
-				       SQLITE_STATIC);
-	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-		int n;
-
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW)
-			break;
-		n = sqlite3_column_count(st);
-		if (n > 32)
-			n = 32;
-		for (int i = 0; i < n; i++)
-			vals[i] = col(st, i);
-		h(vals, (size_t)n, arg);
-	}
-	if (rc != SQLITE_DONE)
-		e = fail(err, errsize, cdr_db_errno(db, rc), "%s",
-			 sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return e;
-}
-
-struct import {
-	sqlite3 *db;
-	sqlite3_stmt *ins;
-	cdr_import_err_h *errh;
-	void *arg;
-	size_t ok, bad;
-	int rc;
-};
-
-static int import_row(const struct dp_rate *r, unsigned line, void *arg)
-{
-	struct import *im = arg;
-	sqlite3_stmt *st = im->ins;
-	int rc;
-
-	sqlite3_bind_text(st, 1, r->carrier, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, r->rate);
-	sqlite3_bind_int64(st, 4, r->conn_fee);
-	sqlite3_bind_int(st, 5, (int)r->first_incr);
-	sqlite3_bind_int(st, 6, (int)r->next_incr);
-	sqlite3_bind_int64(st, 7, r->from);
-	sqlite3_bind_int64(st, 8, r->until);
-	sqlite3_bind_text(st, 9, r->desc, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "database: %s",
-			 sqlite3_errmsg(im->db));
-		im->rc = cdr_db_errno(im->db, rc);
-		if (im->errh)
-			im->errh(line, why, im->arg);
-		return im->rc;
-	}
-	im->ok++;
-	return 0;
-}
-
-static int import_err(unsigned line, const char *why, void *arg)
-{
-	struct import *im = arg;
-
-	im->bad++;
-	if (im->errh)
-		im->errh(line, why, im->arg);
-	return 0;
-}
-
-int cdr_db_rates_import(const char *path, const char *carrier,
-			const char *buf, size_t len, bool replace,
-			cdr_import_err_h *errh, void *arg, size_t *ok,
-			size_t *bad, char *err, size_t errsize)
-{
-	struct import im = {.errh = errh, .arg = arg};
-	int e, rc;
-
-	*ok = *bad = 0;
-	e = cdr_db_open(&im.db, path, false, CDR_DB_BUSY_MS);
-	if (e)
-		return fail(err, errsize, e, "%s: cannot open: %s", path,
-			    strerror(e));
-	e = cdr_db_exec(im.db, path, "importing rates", "BEGIN IMMEDIATE");
-	if (e) {
-		fail(err, errsize, e, "cannot start the import: %s",
-		     strerror(e));
-		goto out;
-	}
-	if (replace) {
-		sqlite3_stmt *del = NULL;
-
-		rc = sqlite3_prepare_v2(im.db, "DELETE FROM rate WHERE "
-					"carrier = ?1", -1, &del, NULL);
-		if (rc == SQLITE_OK) {
-			sqlite3_bind_text(del, 1, carrier, -1, SQLITE_STATIC);
-			rc = sqlite3_step(del);
-		}
-		sqlite3_finalize(del);
-		if (rc != SQLITE_DONE) {
-			e = fail(err, errsize, cdr_db_errno(im.db, rc),
-				 "cannot delete the old rates: %s",
-				 sqlite3_errmsg(im.db));
-			goto rollback;
-		}
-	}
-	rc = sqlite3_prepare_v2(im.db, "INSERT INTO rate(carrier, prefix, "
-				"rate, conn_fee, first_incr, next_incr, "
-				"eff_from, eff_until, description) VALUES "
-				"(?1,?2,?3,?4,?5,?6,?7,?8,?9)", -1, &im.ins,
-				NULL);
-	if (rc != SQLITE_OK) {
-		e = fail(err, errsize, cdr_db_errno(im.db, rc), "%s",
-			 sqlite3_errmsg(im.db));
-		goto rollback;
-	}
-	e = dp_ratedeck_parse_csv(buf, len, carrier, import_row, import_err,
-				  &im);
-	sqlite3_finalize(im.ins);
-	if (e) {
-		fail(err, errsize, e, "%s",
-		     e == EBADMSG ? "the file has no usable header line"
-		     : e == EFBIG ? "the file is too large"
-				  : strerror(e));
-		goto rollback;
-	}
-	if (!im.ok) {
-		e = fail(err, errsize, EINVAL, "no line could be imported");
-		goto rollback;
-	}
-	e = cdr_db_exec(im.db, path, "importing rates", "COMMIT");
-	if (e) {
-		fail(err, errsize, e, "commit failed: %s", strerror(e));
-		goto rollback;
-	}
-	*ok = im.ok;
-	*bad = im.bad;
-	goto out;
- rollback:
-	*bad = im.bad;
-	sqlite3_exec(im.db, "ROLLBACK", NULL, NULL, NULL);
- out:
-	sqlite3_close(im.db);
 	return e;
 }

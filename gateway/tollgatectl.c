@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/util.h"
 #include "cdr/cdr.h"
 
 #define DEFAULT_SOCKET "./run/tollgated.ctl"
@@ -45,7 +48,9 @@ static void usage(FILE *f)
 		"  did list | did add FIRST [LAST] TRUNK [user=U] [cid=N]\n"
 		"             [failover=TRUNK[:NUMBER]] | did del FIRST\n"
 		"  route list | route add NAME key=value... | route del NAME\n"
-		"             keys: priority kind match src_trunks calling days "
+		"             add inserts, or replaces the whole route NAME; "
+		"keys:\n"
+		"             priority kind match src_trunks calling days "
 		"hours tz\n"
 		"             trunks lcr=yes|no failover t_trying t_progress "
 		"t_answer\n"
@@ -57,9 +62,21 @@ static void usage(FILE *f)
 		"  block list | block add called|calling MATCH [category=C] "
 		"[trunk=T]\n"
 		"             | block del ID\n"
-		"  rates import CARRIER FILE [--replace] | rates list CARRIER "
-		"[PREFIX]\n"
-		"             | rates del CARRIER\n"
+		"  rates import CARRIER FILE.csv [--replace]\n"
+		"             one transaction; every rejected line is printed; "
+		"without\n"
+		"             --replace the file's prefixes replace the "
+		"carrier's rows for\n"
+		"             them and its other rows stay; exit status 1 when "
+		"nothing\n"
+		"             could be imported\n"
+		"  rates list CARRIER [PREFIX]\n"
+		"             rates under PREFIX, and those a number PREFIX "
+		"would use\n"
+		"  rates del CARRIER\n"
+		"Rows are checked as the daemon will check them, except that "
+		"trunk\n"
+		"names are checked only at its reload.\n"
 		"The socket is %s unless -s or TOLLGATE_CTL says otherwise; the\n"
 		"database is the daemon's unless --db names one.\n",
 		DEFAULT_SOCKET);
@@ -141,7 +158,7 @@ static int daemon_request(const char *path, const char *req, FILE *out,
 	return ok ? 0 : 1;
 }
 
-/* ---- database commands ----------------------------------------------------- */
+/* ---- database commands --------------------------------------------------- */
 
 struct ctx {
 	const char *sock;
@@ -180,9 +197,21 @@ static int reload(struct ctx *c)
 	return rc == 1 ? 1 : 0;
 }
 
+/* The header goes out with the first row, or alone for an empty table,
+ * but never before an error. */
+struct listing {
+	const char *header;
+	bool started;
+};
+
 static void print_row(const char *const *cols, size_t n, void *arg)
 {
-	(void)arg;
+	struct listing *l = arg;
+
+	if (!l->started) {
+		printf("%s\n", l->header);
+		l->started = true;
+	}
 	for (size_t i = 0; i < n; i++)
 		printf("%s%s", i ? "\t" : "", cols[i]);
 	printf("\n");
@@ -191,92 +220,162 @@ static void print_row(const char *const *cols, size_t n, void *arg)
 static int list(struct ctx *c, const char *header, const char *sql,
 		const char *const *args, size_t nargs)
 {
+	struct listing l = {header, false};
 	char err[256];
 	int e;
 
-	printf("%s\n", header);
-	e = cdr_db_query(c->db, sql, args, nargs, print_row, NULL, err,
+	e = cdr_db_query(c->db, sql, args, nargs, print_row, &l, err,
 			 sizeof(err));
 	if (e) {
 		fprintf(stderr, "tollgatectl: %s\n", err);
 		return 1;
 	}
+	if (!l.started)
+		printf("%s\n", header);
 	return 0;
 }
 
-static int write_then_reload(struct ctx *c, const char *sql,
-			     const char *const *args, size_t nargs,
-			     const char *what)
+/* A write has been made (or refused: @p e, @p err). */
+static int written(struct ctx *c, int e, const char *err, const char *done)
 {
-	char err[256];
-	int e = cdr_db_write(c->db, sql, args, nargs, err, sizeof(err));
-
 	if (e) {
-		fprintf(stderr, "tollgatectl: %s: %s\n", what, err);
+		fprintf(stderr, "tollgatectl: %s\n", err);
 		return 1;
 	}
-	printf("%s\n", what);
+	printf("%s\n", done);
 	return reload(c);
 }
 
-/* key=value arguments against a list of allowed keys. */
-struct kv {
+static int delete_row(struct ctx *c, const char *sql, const char *key,
+		      const char *what)
+{
+	const char *args[1] = {key};
+	char err[256], done[128];
+	int e;
+
+	e = cdr_db_write(c->db, sql, args, 1, err, sizeof(err));
+	if (e == ENOENT)
+		snprintf(err, sizeof(err), "%s %s: no such row", what, key);
+	snprintf(done, sizeof(done), "%s %s deleted", what, key);
+	return written(c, e, err, done);
+}
+
+/* ---- key=value arguments into a row struct ------------------------------- */
+
+enum ftype { F_STR, F_UINT, F_BOOL };
+
+struct field {
 	const char *key;
-	const char *val;
-	bool is_int;
+	size_t off, size; /* of the member */
+	enum ftype type;
 };
 
-static int parse_kv(struct kv *kv, size_t nkv, int argc, char **argv)
+#define FLD(s, k, m, t)                                                  \
+	{k, offsetof(struct s, m), sizeof(((struct s *)0)->m), t}
+#define STR(s, m) FLD(s, #m, m, F_STR)
+
+static int set_field(void *obj, const struct field *f, const char *val)
+{
+	char *dst = (char *)obj + f->off;
+	unsigned long long v;
+	char *end;
+
+	switch (f->type) {
+	case F_STR:
+		if (strlen(val) >= f->size) {
+			fprintf(stderr, "tollgatectl: %s: longer than %zu "
+				"characters\n", f->key, f->size - 1);
+			return 2;
+		}
+		memcpy(dst, val, strlen(val) + 1);
+		return 0;
+	case F_BOOL:
+		if (!strcasecmp(val, "yes") || !strcmp(val, "1"))
+			*(bool *)(void *)dst = true;
+		else if (!strcasecmp(val, "no") || !strcmp(val, "0"))
+			*(bool *)(void *)dst = false;
+		else
+			break;
+		return 0;
+	case F_UINT:
+		errno = 0;
+		v = strtoull(val, &end, 10);
+		if (!*val || *end || *val == '-' || errno || v > UINT_MAX)
+			break;
+		*(unsigned *)(void *)dst = (unsigned)v;
+		return 0;
+	}
+	fprintf(stderr, "tollgatectl: %s: '%s' is not %s\n", f->key, val,
+		f->type == F_BOOL ? "yes or no" : "a number >= 0");
+	return 2;
+}
+
+/* Every word of @p argv must be key=value with a key of @p f, or one of
+ * the @p extra keys (their values go to @p extra_val). */
+static int set_fields(void *obj, const struct field *f, size_t nf,
+		      const char *const *extra, const char **extra_val,
+		      int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
-		size_t k;
+		size_t k, klen;
 
 		if (!eq) {
 			fprintf(stderr, "tollgatectl: '%s' is not key=value\n",
 				argv[i]);
 			return 2;
 		}
-		*eq = '\0';
-		for (k = 0; k < nkv; k++)
-			if (!strcmp(kv[k].key, argv[i]))
+		klen = (size_t)(eq - argv[i]);
+		for (k = 0; extra && extra[k]; k++)
+			if (strlen(extra[k]) == klen &&
+			    !strncmp(extra[k], argv[i], klen))
 				break;
-		if (k == nkv) {
-			fprintf(stderr, "tollgatectl: unknown key '%s'\n",
-				argv[i]);
+		if (extra && extra[k]) {
+			extra_val[k] = eq + 1;
+			continue;
+		}
+		for (k = 0; k < nf; k++)
+			if (strlen(f[k].key) == klen &&
+			    !strncmp(f[k].key, argv[i], klen))
+				break;
+		if (k == nf) {
+			fprintf(stderr, "tollgatectl: unknown key '%.*s'\n",
+				(int)klen, argv[i]);
 			return 2;
 		}
-		kv[k].val = eq + 1;
-		if (kv[k].is_int) {
-			char *end;
-			long long v = strtoll(eq + 1, &end, 10);
-
-			if (!eq[1] || *end || v < 0) {
-				fprintf(stderr, "tollgatectl: %s: '%s' is not "
-					"a number >= 0\n", argv[i], eq + 1);
-				return 2;
-			}
-		}
+		if (set_field(obj, &f[k], eq + 1))
+			return 2;
 	}
 	return 0;
 }
 
+/* ---- did, route, rule, block, rates -------------------------------------- */
+
 static int cmd_route(struct ctx *c, int argc, char **argv)
 {
-	struct kv kv[] = {
-		{"priority", "100", true}, {"kind", "any", false},
-		{"match", "", false},	   {"src_trunks", "", false},
-		{"calling", "", false},	   {"days", "", false},
-		{"hours", "", false},	   {"tz", "", false},
-		{"trunks", "", false},	   {"lcr", "no", false},
-		{"failover", "", false},   {"t_trying", "0", true},
-		{"t_progress", "0", true}, {"t_answer", "0", true},
-		{"max_calls", "0", true},  {"cps", "0", true},
+	static const struct field f[] = {
+		FLD(dp_route_row, "priority", priority, F_UINT),
+		STR(dp_route_row, kind),
+		STR(dp_route_row, match),
+		STR(dp_route_row, src_trunks),
+		STR(dp_route_row, calling),
+		STR(dp_route_row, days),
+		STR(dp_route_row, hours),
+		STR(dp_route_row, tz),
+		STR(dp_route_row, trunks),
+		FLD(dp_route_row, "lcr", lcr, F_BOOL),
+		STR(dp_route_row, failover),
+		FLD(dp_route_row, "t_trying", t_trying_ms, F_UINT),
+		FLD(dp_route_row, "t_progress", t_progress_ms, F_UINT),
+		FLD(dp_route_row, "t_answer", t_answer_ms, F_UINT),
+		FLD(dp_route_row, "max_calls", max_calls, F_UINT),
+		FLD(dp_route_row, "cps", cps, F_UINT),
 	};
-	const char *args[17];
+	struct dp_route_row r;
+	char err[512], done[96];
 	int rc;
 
-	if (argc >= 1 && !strcmp(argv[0], "list"))
+	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(c, "NAME\tPRIO\tKIND\tMATCH\tSRC\tCALLING\tDAYS\t"
 			    "HOURS\tTZ\tTRUNKS\tLCR\tFAILOVER\tT_TRYING\t"
 			    "T_PROGRESS\tT_ANSWER\tMAX_CALLS\tCPS",
@@ -284,184 +383,196 @@ static int cmd_route(struct ctx *c, int argc, char **argv)
 			    "calling, days, hours, tz, trunks, lcr, failover, "
 			    "t_trying, t_progress, t_answer, max_calls, cps "
 			    "FROM route ORDER BY priority, name", NULL, 0);
-	if (argc == 2 && !strcmp(argv[0], "del")) {
-		args[0] = argv[1];
-		return write_then_reload(c, "DELETE FROM route WHERE name = ?1",
-					 args, 1, "route deleted");
-	}
+	if (argc == 2 && !strcmp(argv[0], "del"))
+		return delete_row(c, "DELETE FROM route WHERE name = ?1",
+				  argv[1], "route");
 	if (argc < 2 || strcmp(argv[0], "add")) {
 		fprintf(stderr, "usage: route list | route add NAME "
 			"key=value... | route del NAME\n");
 		return 2;
 	}
-	rc = parse_kv(kv, 16, argc - 2, argv + 2);
-	if (rc)
-		return rc;
-	if (strcasecmp(kv[9].val, "yes") && strcasecmp(kv[9].val, "no") &&
-	    strcmp(kv[9].val, "1") && strcmp(kv[9].val, "0")) {
-		fprintf(stderr, "tollgatectl: lcr: '%s' is not yes or no\n",
-			kv[9].val);
+	/* The table's defaults: a route is replaced as a whole. */
+	memset(&r, 0, sizeof(r));
+	r.priority = 100;
+	strcpy(r.kind, "any");
+	if (strlen(argv[1]) >= sizeof(r.name)) {
+		fprintf(stderr, "tollgatectl: route name longer than %zu "
+			"characters\n", sizeof(r.name) - 1);
 		return 2;
 	}
-	kv[9].val = !strcasecmp(kv[9].val, "yes") || !strcmp(kv[9].val, "1")
-			    ? "1" : "0";
-	args[0] = argv[1];
-	for (int i = 0; i < 16; i++)
-		args[i + 1] = kv[i].val;
-	return write_then_reload(
-		c,
-		"INSERT OR REPLACE INTO route (name, priority, kind, match, "
-		"src_trunks, calling, days, hours, tz, trunks, lcr, failover, "
-		"t_trying, t_progress, t_answer, max_calls, cps) VALUES (?1, "
-		"CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-		"CAST(?11 AS INTEGER), ?12, CAST(?13 AS INTEGER), "
-		"CAST(?14 AS INTEGER), CAST(?15 AS INTEGER), "
-		"CAST(?16 AS INTEGER), CAST(?17 AS INTEGER))",
-		args, 17, "route saved");
+	strcpy(r.name, argv[1]);
+	rc = set_fields(&r, f, TG_ARRAY_SIZE(f), NULL, NULL, argc - 2,
+			argv + 2);
+	if (rc)
+		return rc;
+	snprintf(done, sizeof(done), "route %s saved", r.name);
+	rc = cdr_db_route_put(c->db, &r, err, sizeof(err));
+	return written(c, rc, err, done);
 }
 
 static int cmd_did(struct ctx *c, int argc, char **argv)
 {
-	const char *args[7];
-	char fo[64] = "";
-	char *num = NULL;
-	int pos;
+	static const struct field f[] = {
+		STR(dp_did_range, user),
+		STR(dp_did_range, cid),
+	};
+	static const char *const extra[] = {"failover", NULL};
+	const char *fo[1] = {NULL};
+	struct dp_did_range d;
+	char err[512], done[96];
+	const char *last;
+	int pos, rc;
 
-	if (argc >= 1 && !strcmp(argv[0], "list"))
+	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(c, "FIRST\tLAST\tTRUNK\tUSER\tCID\tFAILOVER_TRUNK\t"
 			    "FAILOVER_NUMBER",
 			    "SELECT first, last, trunk, user, cid, "
 			    "failover_trunk, failover_number FROM did ORDER "
 			    "BY first", NULL, 0);
-	if (argc == 2 && !strcmp(argv[0], "del")) {
-		args[0] = argv[1];
-		return write_then_reload(c, "DELETE FROM did WHERE first = ?1",
-					 args, 1, "DID range deleted");
-	}
+	if (argc == 2 && !strcmp(argv[0], "del"))
+		return delete_row(c, "DELETE FROM did WHERE first = ?1",
+				  argv[1], "DID range");
 	if (argc < 3 || strcmp(argv[0], "add")) {
 		fprintf(stderr, "usage: did list | did add FIRST [LAST] TRUNK "
 			"[user=U] [cid=N] [failover=TRUNK[:NUMBER]] | did del "
 			"FIRST\n");
 		return 2;
 	}
-	args[0] = argv[1];
-	/* FIRST [LAST] TRUNK: LAST is there when the third word is digits. */
-	if (argc >= 4 && !strchr(argv[3], '=') && strspn(argv[2], "0123456789") ==
-	    strlen(argv[2])) {
-		args[1] = argv[2];
-		args[2] = argv[3];
-		pos = 4;
-	} else {
-		args[1] = argv[1];
-		args[2] = argv[2];
+	/* FIRST [LAST] TRUNK: LAST is there when two plain words follow
+	 * FIRST and the first of them is digits. */
+	if (argc >= 4 && !strchr(argv[3], '=') &&
+	    strspn(argv[2], "0123456789") == strlen(argv[2])) {
+		last = argv[2];
 		pos = 3;
+	} else {
+		last = argv[1];
+		pos = 2;
 	}
-	args[3] = args[4] = args[5] = args[6] = "";
-	for (int i = pos; i < argc; i++) {
-		if (!strncmp(argv[i], "user=", 5)) {
-			args[3] = argv[i] + 5;
-		} else if (!strncmp(argv[i], "cid=", 4)) {
-			args[4] = argv[i] + 4;
-		} else if (!strncmp(argv[i], "failover=", 9)) {
-			snprintf(fo, sizeof(fo), "%s", argv[i] + 9);
-			num = strchr(fo, ':');
-			if (num)
-				*num++ = '\0';
-			args[5] = fo;
-			args[6] = num ? num : "";
-		} else {
-			fprintf(stderr, "tollgatectl: unknown DID option "
-				"'%s'\n", argv[i]);
+	memset(&d, 0, sizeof(d));
+	if (strlen(argv[1]) >= sizeof(d.first) ||
+	    strlen(last) >= sizeof(d.last) ||
+	    strlen(argv[pos]) >= sizeof(d.trunk)) {
+		fprintf(stderr, "tollgatectl: numbers and trunk names are at "
+			"most 31 characters\n");
+		return 2;
+	}
+	strcpy(d.first, argv[1]);
+	strcpy(d.last, last);
+	strcpy(d.trunk, argv[pos]);
+	rc = set_fields(&d, f, TG_ARRAY_SIZE(f), extra, fo, argc - pos - 1,
+			argv + pos + 1);
+	if (rc)
+		return rc;
+	if (fo[0]) {
+		const char *colon = strchr(fo[0], ':');
+		size_t tlen = colon ? (size_t)(colon - fo[0]) : strlen(fo[0]);
+
+		if (tlen >= sizeof(d.failover_trunk) ||
+		    (colon && strlen(colon + 1) >= sizeof(d.failover_number))) {
+			fprintf(stderr, "tollgatectl: failover: trunk and "
+				"number are at most 31 characters\n");
 			return 2;
 		}
+		memcpy(d.failover_trunk, fo[0], tlen);
+		if (colon)
+			strcpy(d.failover_number, colon + 1);
 	}
-	return write_then_reload(c, "INSERT INTO did (first, last, trunk, "
-				 "user, cid, failover_trunk, failover_number) "
-				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-				 args, 7, "DID range added");
+	snprintf(done, sizeof(done), "DID range %s-%s added", d.first,
+		 d.last);
+	rc = cdr_db_did_add(c->db, &d, err, sizeof(err));
+	return written(c, rc, err, done);
 }
 
 static int cmd_rule(struct ctx *c, int argc, char **argv)
 {
-	struct kv kv[] = {
-		{"position", "0", true}, {"name", "", false},
-		{"kind", "any", false},	 {"match", "", false},
-		{"trunk", "", false},	 {"ton", "", false},
-		{"actions", "", false},	 {"replace", "", false},
-		{"number", "called", false},
+	static const struct field f[] = {
+		STR(dp_rule_row, name),	 STR(dp_rule_row, kind),
+		STR(dp_rule_row, match), STR(dp_rule_row, trunk),
+		STR(dp_rule_row, ton),	 STR(dp_rule_row, actions),
+		STR(dp_rule_row, replace),
 	};
-	const char *args[10];
+	static const char *const extra[] = {"position", "number", NULL};
+	const char *ev[2] = {"0", "called"};
+	struct dp_rule_row r;
+	char err[512], done[64], *end;
+	long long position;
+	int64_t id = 0;
 	int rc;
 
-	if (argc >= 1 && !strcmp(argv[0], "list"))
+	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(c, "ID\tDIRECTION\tNUMBER\tPOSITION\tNAME\tKIND\t"
 			    "MATCH\tTRUNK\tTON\tACTIONS\tREPLACE",
 			    "SELECT id, direction, number, position, name, "
 			    "kind, match, trunk, ton, actions, replace FROM "
-			    "number_rule ORDER BY direction, position, id",
-			    NULL, 0);
-	if (argc == 2 && !strcmp(argv[0], "del")) {
-		args[0] = argv[1];
-		return write_then_reload(c, "DELETE FROM number_rule WHERE id "
-					 "= CAST(?1 AS INTEGER)", args, 1,
-					 "rule deleted");
-	}
+			    "number_rule ORDER BY direction, number, position, "
+			    "id", NULL, 0);
+	if (argc == 2 && !strcmp(argv[0], "del"))
+		return delete_row(c, "DELETE FROM number_rule WHERE id = "
+				  "CAST(?1 AS INTEGER)", argv[1], "rule");
 	if (argc < 2 || strcmp(argv[0], "add") ||
 	    (strcmp(argv[1], "ingress") && strcmp(argv[1], "egress"))) {
 		fprintf(stderr, "usage: rule list | rule add ingress|egress "
 			"key=value... | rule del ID\n");
 		return 2;
 	}
-	rc = parse_kv(kv, 9, argc - 2, argv + 2);
+	memset(&r, 0, sizeof(r));
+	strcpy(r.kind, "any");
+	rc = set_fields(&r, f, TG_ARRAY_SIZE(f), extra, ev, argc - 2,
+			argv + 2);
 	if (rc)
 		return rc;
-	args[0] = argv[1];
-	for (int i = 0; i < 9; i++)
-		args[i + 1] = kv[i].val;
-	return write_then_reload(c, "INSERT INTO number_rule (direction, "
-				 "position, name, kind, match, trunk, ton, "
-				 "actions, replace, number) VALUES (?1, CAST(?2 "
-				 "AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-				 args, 10, "rule added");
+	errno = 0;
+	position = strtoll(ev[0], &end, 10);
+	if (!*ev[0] || *end || errno) {
+		fprintf(stderr, "tollgatectl: position: '%s' is not a "
+			"number\n", ev[0]);
+		return 2;
+	}
+	rc = cdr_db_rule_add(c->db, argv[1], ev[1], position, &r, &id, err,
+			     sizeof(err));
+	snprintf(done, sizeof(done), "rule %lld added", (long long)id);
+	return written(c, rc, err, done);
 }
 
 static int cmd_block(struct ctx *c, int argc, char **argv)
 {
-	const char *args[4];
+	static const struct field f[] = {
+		STR(dp_block_row, category),
+		STR(dp_block_row, trunk),
+	};
+	struct dp_block_row b;
+	char err[512], done[64];
+	int64_t id = 0;
+	int rc;
 
-	if (argc >= 1 && !strcmp(argv[0], "list"))
+	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(c, "ID\tKIND\tMATCH\tCATEGORY\tTRUNK",
 			    "SELECT id, kind, match, category, trunk FROM "
 			    "block ORDER BY id", NULL, 0);
-	if (argc == 2 && !strcmp(argv[0], "del")) {
-		args[0] = argv[1];
-		return write_then_reload(c, "DELETE FROM block WHERE id = "
-					 "CAST(?1 AS INTEGER)", args, 1,
-					 "block deleted");
-	}
+	if (argc == 2 && !strcmp(argv[0], "del"))
+		return delete_row(c, "DELETE FROM block WHERE id = "
+				  "CAST(?1 AS INTEGER)", argv[1], "block");
 	if (argc < 3 || strcmp(argv[0], "add") ||
 	    (strcmp(argv[1], "called") && strcmp(argv[1], "calling"))) {
 		fprintf(stderr, "usage: block list | block add called|calling "
 			"MATCH [category=C] [trunk=T] | block del ID\n");
 		return 2;
 	}
-	args[0] = argv[1];
-	args[1] = argv[2];
-	args[2] = args[3] = "";
-	for (int i = 3; i < argc; i++) {
-		if (!strncmp(argv[i], "category=", 9)) {
-			args[2] = argv[i] + 9;
-		} else if (!strncmp(argv[i], "trunk=", 6)) {
-			args[3] = argv[i] + 6;
-		} else {
-			fprintf(stderr, "tollgatectl: unknown block option "
-				"'%s'\n", argv[i]);
-			return 2;
-		}
+	memset(&b, 0, sizeof(b));
+	strcpy(b.kind, argv[1]);
+	if (strlen(argv[2]) >= sizeof(b.match)) {
+		fprintf(stderr, "tollgatectl: MATCH longer than %zu "
+			"characters\n", sizeof(b.match) - 1);
+		return 2;
 	}
-	return write_then_reload(c, "INSERT INTO block (kind, match, category, "
-				 "trunk) VALUES (?1, ?2, ?3, ?4)", args, 4,
-				 "block added");
+	strcpy(b.match, argv[2]);
+	rc = set_fields(&b, f, TG_ARRAY_SIZE(f), NULL, NULL, argc - 3,
+			argv + 3);
+	if (rc)
+		return rc;
+	rc = cdr_db_block_add(c->db, &b, &id, err, sizeof(err));
+	snprintf(done, sizeof(done), "block %lld added", (long long)id);
+	return written(c, rc, err, done);
 }
 
 static void print_reject(unsigned line, const char *why, void *arg)
@@ -477,11 +588,14 @@ static int read_file(const char *path, char **buf, size_t *len)
 {
 	struct stat sb;
 	FILE *f = fopen(path, "rb");
+	int e;
 
-	if (!f || fstat(fileno(f), &sb)) {
-		if (f)
-			fclose(f);
+	if (!f)
 		return errno;
+	if (fstat(fileno(f), &sb)) {
+		e = errno;
+		fclose(f);
+		return e;
 	}
 	*buf = malloc((size_t)sb.st_size + 1);
 	if (!*buf) {
@@ -489,60 +603,80 @@ static int read_file(const char *path, char **buf, size_t *len)
 		return ENOMEM;
 	}
 	*len = fread(*buf, 1, (size_t)sb.st_size, f);
+	e = ferror(f) ? EIO : 0;
 	fclose(f);
-	return 0;
+	return e;
 }
 
-static int cmd_rates(struct ctx *c, int argc, char **argv)
+static int rates_import(struct ctx *c, const char *carrier, const char *file,
+			bool replace)
 {
-	const char *args[2];
 	char err[256], *buf = NULL;
 	size_t len = 0, ok = 0, bad = 0;
-	bool replace = false;
 	int e;
 
-	if (argc >= 2 && !strcmp(argv[0], "list")) {
-		args[0] = argv[1];
-		args[1] = argc >= 3 ? argv[2] : "";
-		return list(c, "PREFIX\tRATE\tCONN_FEE\tINCREMENTS\tFROM\t"
-			    "UNTIL\tDESCRIPTION",
-			    "SELECT prefix, printf('%d.%06d', rate / 1000000, "
-			    "rate % 1000000), printf('%d.%06d', conn_fee / "
-			    "1000000, conn_fee % 1000000), first_incr || '/' "
-			    "|| next_incr, eff_from, eff_until, description "
-			    "FROM rate WHERE carrier = ?1 AND (?2 = '' OR "
-			    "prefix LIKE ?2 || '%') ORDER BY prefix, eff_from",
-			    args, 2);
-	}
-	if (argc == 2 && !strcmp(argv[0], "del")) {
-		args[0] = argv[1];
-		return write_then_reload(c, "DELETE FROM rate WHERE carrier = "
-					 "?1", args, 1, "rates deleted");
-	}
-	if (argc < 3 || strcmp(argv[0], "import") ||
-	    (argc == 4 && strcmp(argv[3], "--replace")) || argc > 4) {
-		fprintf(stderr, "usage: rates import CARRIER FILE [--replace] "
-			"| rates list CARRIER [PREFIX] | rates del CARRIER\n");
-		return 2;
-	}
-	replace = argc == 4;
-	e = read_file(argv[2], &buf, &len);
+	e = read_file(file, &buf, &len);
 	if (e) {
-		fprintf(stderr, "tollgatectl: %s: %s\n", argv[2], strerror(e));
+		free(buf);
+		fprintf(stderr, "tollgatectl: %s: %s\n", file, strerror(e));
 		return 1;
 	}
-	e = cdr_db_rates_import(c->db, argv[1], buf, len, replace,
+	e = cdr_db_rates_import(c->db, carrier, buf, len, replace,
 				print_reject, NULL, &ok, &bad, err,
 				sizeof(err));
 	free(buf);
 	if (e) {
 		fprintf(stderr, "tollgatectl: %s: nothing imported: %s (%zu "
-			"line(s) rejected)\n", argv[2], err, bad);
+			"line(s) rejected)\n", file, err, bad);
 		return 1;
 	}
 	printf("imported %zu rate(s) for %s%s, %zu line(s) rejected\n", ok,
-	       argv[1], replace ? " (replacing its old ones)" : "", bad);
+	       carrier, replace ? " (its old rates replaced)" : "", bad);
 	return reload(c);
+}
+
+static int cmd_rates(struct ctx *c, int argc, char **argv)
+{
+	const char *args[2];
+
+	if ((argc == 2 || argc == 3) && !strcmp(argv[0], "list")) {
+		args[0] = argv[1];
+		args[1] = argc == 3 ? argv[2] : "";
+		if (strspn(args[1], "0123456789") != strlen(args[1])) {
+			fprintf(stderr, "tollgatectl: PREFIX must be digits\n");
+			return 2;
+		}
+		/* The prefixes starting with PREFIX, and those a number
+		 * PREFIX starts with: what a call to it could be rated at. */
+		return list(c, "PREFIX\tRATE\tCONN_FEE\tINCREMENTS\tFROM\t"
+			    "UNTIL\tDESCRIPTION",
+			    "WITH k(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+			    "FROM k WHERE n < length(?2) - 1), "
+			    "r AS (SELECT * FROM rate WHERE carrier = ?1 AND "
+			    "prefix >= ?2 AND prefix < ?2 || ':' UNION ALL "
+			    "SELECT * FROM rate WHERE carrier = ?1 AND prefix "
+			    "IN (SELECT substr(?2, 1, n) FROM k)) "
+			    "SELECT prefix, printf('%d.%06d', rate / 1000000, "
+			    "rate % 1000000), printf('%d.%06d', conn_fee / "
+			    "1000000, conn_fee % 1000000), first_incr || '/' "
+			    "|| next_incr, CASE eff_from WHEN 0 THEN '-' ELSE "
+			    "datetime(eff_from, 'unixepoch') END, CASE "
+			    "eff_until WHEN 0 THEN '-' ELSE datetime(eff_until, "
+			    "'unixepoch') END, description FROM r ORDER BY "
+			    "prefix, eff_from",
+			    args, 2);
+	}
+	if (argc == 2 && !strcmp(argv[0], "del"))
+		return delete_row(c, "DELETE FROM rate WHERE carrier = ?1",
+				  argv[1], "rates of");
+	if (argc == 3 && !strcmp(argv[0], "import"))
+		return rates_import(c, argv[1], argv[2], false);
+	if (argc == 4 && !strcmp(argv[0], "import") &&
+	    !strcmp(argv[3], "--replace"))
+		return rates_import(c, argv[1], argv[2], true);
+	fprintf(stderr, "usage: rates import CARRIER FILE [--replace] | rates "
+		"list CARRIER [PREFIX] | rates del CARRIER\n");
+	return 2;
 }
 
 static int local_command(struct ctx *c, int argc, char **argv, bool *handled)

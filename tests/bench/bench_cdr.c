@@ -46,6 +46,28 @@ static void rec_fill(struct cdr_record *r, unsigned i, int64_t now)
 	r->q850_cause = r->answer_ms ? 16 : 17;
 	r->sip_status = r->answer_ms ? 200 : 486;
 	tg_strlcpy(r->codec, "PCMU", sizeof(r->codec));
+	/* Routed calls: a route, a rate, and one attempt, or two after a
+	 * failover, each a cdr_attempt row in the same transaction. */
+	tg_strlcpy(r->route, "national", sizeof(r->route));
+	tg_strlcpy(r->rate_prefix, "1555", sizeof(r->rate_prefix));
+	r->rate = 12500;
+	r->conn_fee = 0;
+	r->cost = r->answer_ms ? 12500 : 0;
+	r->nattempts = i % 5 ? 1 : 2;
+	for (unsigned k = 0; k < r->nattempts; k++) {
+		struct cdr_attempt *a = &r->attempts[k];
+		bool last = k + 1 == r->nattempts;
+
+		tg_strlcpy(a->trunk, k ? "span2" : "span1", sizeof(a->trunk));
+		tg_strlcpy(a->called, r->called, sizeof(a->called));
+		a->start_ms = r->start_ms + k * 1000;
+		a->end_ms = last ? r->end_ms : a->start_ms + 1000;
+		a->sip_status = last ? r->sip_status : 503;
+		a->q850_cause = last ? r->q850_cause : 34;
+		tg_strlcpy(a->outcome, !last ? "failover"
+				       : r->answer_ms ? "answered" : "final",
+			   sizeof(a->outcome));
+	}
 }
 
 int main(int argc, char **argv)

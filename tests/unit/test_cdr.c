@@ -347,6 +347,13 @@ static void test_schema_migration_v1(void **state)
 			 1);
 	assert_int_equal(db_int(db, "SELECT value FROM meta WHERE key = "
 				"'rates_version'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
+				"WHERE type = 'trigger'"), 3);
+	/* Every routing table is there, empty. */
+	assert_int_equal(db_int(db, "SELECT (SELECT count(*) FROM route) + "
+				"(SELECT count(*) FROM number_rule) + "
+				"(SELECT count(*) FROM block) + "
+				"(SELECT count(*) FROM cdr_attempt)"), 0);
 	db_run(db, "INSERT INTO rate(carrier, prefix, rate) VALUES "
 	       "('a', '1', 5)");
 	assert_int_equal(db_int(db, "SELECT value FROM meta WHERE key = "
@@ -472,6 +479,499 @@ static void test_routing_tables(void **state)
 		assert_non_null(strstr(err, "route 'big'"));
 		assert_int_equal(r.nroutes, 0);
 	}
+}
+
+/* ---- routing tables: typed writers, checks, rate imports ---------------- */
+
+static void route_set(struct dp_route_row *r, const char *name,
+		      unsigned priority)
+{
+	memset(r, 0, sizeof(*r));
+	strcpy(r->name, name);
+	r->priority = priority;
+	strcpy(r->kind, "any");
+}
+
+/* Every field of every table through its writer and back through
+ * cdr_db_load_routing, byte for byte. */
+static void test_routing_add_roundtrip(void **state)
+{
+	struct fixture *fx = *state;
+	struct dp_route_row rt[2];
+	struct dp_rule_row ru[4];
+	struct dp_block_row bl[2];
+	struct dp_did_range dd[2];
+	struct cdr_routing r;
+	int64_t id = 0, id2 = 0;
+	char err[256];
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+
+	route_set(&rt[0], "intl", 20);
+	strcpy(rt[0].kind, "regex");
+	strcpy(rt[0].match, "^44(20|161)");
+	strcpy(rt[0].src_trunks, "pbx, pbx2");
+	strcpy(rt[0].calling, "_2XXX");
+	strcpy(rt[0].days, "mon-fri");
+	strcpy(rt[0].hours, "22:00-06:00");
+	strcpy(rt[0].tz, "CET-1CEST,M3.5.0,M10.5.0/3");
+	strcpy(rt[0].trunks, "sip1,pri1");
+	rt[0].lcr = true;
+	strcpy(rt[0].failover, "sip:503=final,wrong-number=route");
+	rt[0].t_trying_ms = 1500;
+	rt[0].t_progress_ms = 8000;
+	rt[0].t_answer_ms = 60000;
+	rt[0].max_calls = 30;
+	rt[0].cps = 5;
+	route_set(&rt[1], "local", 10);
+	strcpy(rt[1].kind, "prefix");
+	strcpy(rt[1].match, "1212");
+	strcpy(rt[1].trunks, "pri1");
+	/* A first version of "local", replaced by name. */
+	{
+		struct dp_route_row old = rt[1];
+
+		strcpy(old.trunks, "sip9");
+		old.cps = 1;
+		assert_int_equal(cdr_db_route_put(fx->db, &old, err,
+						  sizeof(err)), 0);
+	}
+	assert_int_equal(cdr_db_route_put(fx->db, &rt[0], err, sizeof(err)),
+			 0);
+	assert_int_equal(cdr_db_route_put(fx->db, &rt[1], err, sizeof(err)),
+			 0);
+
+	memset(ru, 0, sizeof(ru));
+	for (int i = 0; i < 4; i++) {
+		snprintf(ru[i].name, sizeof(ru[i].name), "rule%d", i);
+		strcpy(ru[i].kind, "prefix");
+		snprintf(ru[i].match, sizeof(ru[i].match), "%d", 10 + i);
+	}
+	strcpy(ru[0].kind, "regex");
+	strcpy(ru[0].match, "^0(.*)");
+	strcpy(ru[0].replace, "44$1");
+	strcpy(ru[0].actions, "replace,ton=international,continue");
+	strcpy(ru[0].trunk, "pri1");
+	strcpy(ru[0].ton, "national");
+	strcpy(ru[1].actions, "strip=1,prepend=9");
+	strcpy(ru[2].actions, "pres=restricted");
+	strcpy(ru[3].actions, "npi=isdn");
+	/* Positions order the rules, whatever the order added. */
+	assert_int_equal(cdr_db_rule_add(fx->db, "ingress", "called", 2,
+					 &ru[1], &id, err, sizeof(err)), 0);
+	assert_int_equal(cdr_db_rule_add(fx->db, "ingress", "called", 1,
+					 &ru[0], &id2, err, sizeof(err)), 0);
+	assert_true(id2 > id && id > 0);
+	assert_int_equal(cdr_db_rule_add(fx->db, "egress", "called", 0,
+					 &ru[2], NULL, err, sizeof(err)), 0);
+	assert_int_equal(cdr_db_rule_add(fx->db, "egress", "calling", 0,
+					 &ru[3], NULL, err, sizeof(err)), 0);
+
+	memset(bl, 0, sizeof(bl));
+	strcpy(bl[0].kind, "called");
+	strcpy(bl[0].match, "1900");
+	strcpy(bl[0].category, "premium");
+	strcpy(bl[1].kind, "calling");
+	strcpy(bl[1].match, "_NXX555XXXX");
+	strcpy(bl[1].trunk, "sip1");
+	assert_int_equal(cdr_db_block_add(fx->db, &bl[0], &id, err,
+					  sizeof(err)), 0);
+	assert_int_equal(cdr_db_block_add(fx->db, &bl[1], &id2, err,
+					  sizeof(err)), 0);
+	assert_int_equal(id2, id + 1);
+
+	memset(dd, 0, sizeof(dd));
+	strcpy(dd[0].first, "2125550100");
+	strcpy(dd[0].last, "2125550199");
+	strcpy(dd[0].trunk, "pbx");
+	strcpy(dd[0].user, "front-desk");
+	strcpy(dd[0].cid, "+12125550100");
+	strcpy(dd[0].failover_trunk, "sip1");
+	strcpy(dd[0].failover_number, "15550001111");
+	strcpy(dd[1].first, "2125550200");
+	strcpy(dd[1].last, "2125550200");
+	strcpy(dd[1].trunk, "pbx2");
+	assert_int_equal(cdr_db_did_add(fx->db, &dd[1], err, sizeof(err)), 0);
+	assert_int_equal(cdr_db_did_add(fx->db, &dd[0], err, sizeof(err)), 0);
+
+	assert_int_equal(cdr_db_load_routing(fx->db, &r, err, sizeof(err)),
+			 0);
+	assert_int_equal(r.nroutes, 2); /* by priority */
+	assert_memory_equal(&r.routes[0], &rt[1], sizeof(rt[1]));
+	assert_memory_equal(&r.routes[1], &rt[0], sizeof(rt[0]));
+	assert_int_equal(r.ningress, 2);
+	assert_memory_equal(&r.ingress[0], &ru[0], sizeof(ru[0]));
+	assert_memory_equal(&r.ingress[1], &ru[1], sizeof(ru[1]));
+	assert_int_equal(r.negress, 1);
+	assert_memory_equal(&r.egress[0], &ru[2], sizeof(ru[2]));
+	assert_int_equal(r.negress_calling, 1);
+	assert_memory_equal(&r.egress_calling[0], &ru[3], sizeof(ru[3]));
+	assert_int_equal(r.ningress_calling, 0);
+	assert_int_equal(r.nblocks, 2);
+	assert_memory_equal(r.blocks, bl, sizeof(bl));
+	assert_int_equal(r.ndids, 2); /* by first */
+	assert_memory_equal(r.dids, dd, sizeof(dd));
+	assert_int_equal(r.nrates, 0);
+	cdr_routing_free(&r);
+	assert_null(r.routes);
+}
+
+/* Rows the daemon's builders would refuse are refused before a write,
+ * with the reason; nothing reaches the table. */
+static void test_routing_add_refused(void **state)
+{
+	static const struct {
+		const char *field, *value, *why;
+	} bad_routes[] = {
+		{"kind", "prefx", "kind 'prefx'"},
+		{"match", "^(44", "regex '^(44' at offset"},
+		{"days", "mon-fry", "days 'mon-fry'"},
+		{"hours", "25:00-26:00", "hours"},
+		{"tz", "Mars/Olympus", "time zone 'Mars/Olympus' not found"},
+		{"trunks", "a,b,c,d,e,f,g,h,i", "more than 8 trunks"},
+		{"trunks", "", "no trunks and no lcr"},
+		{"failover", "sip:999=maybe", "failover"},
+		{"calling", "abc", "calling 'abc'"},
+	};
+	struct fixture *fx = *state;
+	struct dp_route_row rt;
+	struct dp_rule_row ru;
+	struct dp_block_row bl;
+	struct dp_did_range dd;
+	char err[256];
+	sqlite3 *db;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(bad_routes); i++) {
+		route_set(&rt, "r", 1);
+		strcpy(rt.trunks, "a");
+		if (!strcmp(bad_routes[i].value, "^(44"))
+			strcpy(rt.kind, "regex");
+		if (!strcmp(bad_routes[i].field, "kind"))
+			strcpy(rt.kind, bad_routes[i].value);
+		else if (!strcmp(bad_routes[i].field, "match"))
+			strcpy(rt.match, bad_routes[i].value);
+		else if (!strcmp(bad_routes[i].field, "days"))
+			strcpy(rt.days, bad_routes[i].value);
+		else if (!strcmp(bad_routes[i].field, "hours"))
+			strcpy(rt.hours, bad_routes[i].value);
+		else if (!strcmp(bad_routes[i].field, "tz"))
+			strcpy(rt.tz, bad_routes[i].value);
+		else if (!strcmp(bad_routes[i].field, "trunks"))
+			strcpy(rt.trunks, bad_routes[i].value);
+		else if (!strcmp(bad_routes[i].field, "failover"))
+			strcpy(rt.failover, bad_routes[i].value);
+		else
+			strcpy(rt.calling, bad_routes[i].value);
+		err[0] = '\0';
+		assert_int_equal(cdr_db_route_put(fx->db, &rt, err,
+						  sizeof(err)), EINVAL);
+		if (!strstr(err, bad_routes[i].why))
+			fail_msg("%s=%s: got '%s'", bad_routes[i].field,
+				 bad_routes[i].value, err);
+	}
+	/* A zone name resolves through the zone database. */
+	route_set(&rt, "ny", 1);
+	strcpy(rt.trunks, "a");
+	strcpy(rt.tz, "America/New_York");
+	assert_int_equal(cdr_db_route_put(fx->db, &rt, err, sizeof(err)), 0);
+	route_set(&rt, "slow", 1);
+	strcpy(rt.trunks, "a");
+	rt.t_trying_ms = CDR_T_MAX_MS + 1;
+	assert_int_equal(cdr_db_route_put(fx->db, &rt, err, sizeof(err)),
+			 EINVAL);
+	route_set(&rt, "", 1);
+	strcpy(rt.trunks, "a");
+	assert_int_equal(cdr_db_route_put(fx->db, &rt, err, sizeof(err)),
+			 EINVAL);
+
+	memset(&ru, 0, sizeof(ru));
+	strcpy(ru.kind, "pattern");
+	strcpy(ru.match, "_2X");
+	strcpy(ru.actions, "strip=x");
+	assert_int_equal(cdr_db_rule_add(fx->db, "ingress", "called", 0, &ru,
+					 NULL, err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "strip=x"));
+	strcpy(ru.actions, "strip=1");
+	assert_int_equal(cdr_db_rule_add(fx->db, "sideways", "called", 0,
+					 &ru, NULL, err, sizeof(err)), EINVAL);
+	assert_int_equal(cdr_db_rule_add(fx->db, "egress", "both", 0, &ru,
+					 NULL, err, sizeof(err)), EINVAL);
+	strcpy(ru.ton, "martian");
+	assert_int_equal(cdr_db_rule_add(fx->db, "egress", "called", 0, &ru,
+					 NULL, err, sizeof(err)), EINVAL);
+
+	memset(&bl, 0, sizeof(bl));
+	strcpy(bl.kind, "called");
+	strcpy(bl.match, "19a0");
+	assert_int_equal(cdr_db_block_add(fx->db, &bl, NULL, err,
+					  sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "19a0"));
+	strcpy(bl.kind, "both");
+	strcpy(bl.match, "1900");
+	assert_int_equal(cdr_db_block_add(fx->db, &bl, NULL, err,
+					  sizeof(err)), EINVAL);
+
+	memset(&dd, 0, sizeof(dd));
+	strcpy(dd.first, "5550100");
+	strcpy(dd.last, "5550199");
+	strcpy(dd.trunk, "pbx");
+	assert_int_equal(cdr_db_did_add(fx->db, &dd, err, sizeof(err)), 0);
+	strcpy(dd.first, "5550150"); /* overlaps */
+	strcpy(dd.last, "5550250");
+	assert_int_equal(cdr_db_did_add(fx->db, &dd, err, sizeof(err)),
+			 EINVAL);
+	assert_non_null(strstr(err, "overlap"));
+	strcpy(dd.first, "555020"); /* unequal lengths */
+	assert_int_equal(cdr_db_did_add(fx->db, &dd, err, sizeof(err)),
+			 EINVAL);
+	strcpy(dd.first, "5550200");
+	strcpy(dd.cid, "abc");
+	assert_int_equal(cdr_db_did_add(fx->db, &dd, err, sizeof(err)),
+			 EINVAL);
+	dd.cid[0] = '\0';
+	strcpy(dd.failover_number, "5551234");
+	assert_int_equal(cdr_db_did_add(fx->db, &dd, err, sizeof(err)),
+			 EINVAL);
+	assert_non_null(strstr(err, "failover"));
+	dd.trunk[0] = '\0';
+	dd.failover_number[0] = '\0';
+	assert_int_equal(cdr_db_did_add(fx->db, &dd, err, sizeof(err)),
+			 EINVAL);
+
+	db = db_conn(fx->db);
+	assert_int_equal(db_int(db, "SELECT (SELECT count(*) FROM route) * "
+				"1000 + (SELECT count(*) FROM number_rule) * "
+				"100 + (SELECT count(*) FROM block) * 10 + "
+				"(SELECT count(*) FROM did)"), 1001);
+	sqlite3_close(db);
+}
+
+struct rejects {
+	char text[1024];
+	size_t len;
+};
+
+static void on_reject_log(unsigned line, const char *why, void *arg)
+{
+	struct rejects *rj = arg;
+
+	rj->len += (size_t)snprintf(rj->text + rj->len,
+				    sizeof(rj->text) - rj->len,
+				    "%u: %s\n", line, why);
+}
+
+static int64_t rates_version(const char *path)
+{
+	sqlite3 *db = db_conn(path);
+	int64_t v = db_int(db, "SELECT value FROM meta WHERE key = "
+			   "'rates_version'");
+
+	sqlite3_close(db);
+	return v;
+}
+
+/* "prefix:rate ..." of @p carrier's rows, by prefix then date. */
+static void rates_of(const char *path, const char *carrier, char *out,
+		     size_t size)
+{
+	sqlite3 *db = db_conn(path);
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT prefix, rate FROM "
+					    "rate WHERE carrier = ?1 ORDER BY "
+					    "prefix, eff_from", -1, &st,
+					    NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, carrier, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%s%s:%lld",
+				      n ? " " : "", sqlite3_column_text(st, 0),
+				      (long long)sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static int import(const char *path, const char *carrier, const char *deck,
+		  bool replace, struct rejects *rj, size_t *ok, size_t *bad)
+{
+	char err[256];
+
+	if (rj)
+		memset(rj, 0, sizeof(*rj));
+	return cdr_db_rates_import(path, carrier, deck, strlen(deck), replace,
+				   rj ? on_reject_log : NULL, rj, ok, bad, err,
+				   sizeof(err));
+}
+
+static void test_rates_import(void **state)
+{
+	struct fixture *fx = *state;
+	static const char deck1[] =
+		"Prefix;Rate;Increment;Effective From;Effective Until\n"
+		"44;0,02;60/60;;2027-01-01\n"
+		"44;0,018;60/60;2027-01-01;\n"
+		"4420;0,015;6/6;;\n"
+		"4420;0,016;6/6;2026-06-01;\n"   /* overlaps line 4 */
+		"447;x;60/60;;\n"                /* bad rate */
+		"49;0,04;60/60;;\n";
+	static const char deck2[] = "prefix,rate\n44,0.03\n33,0.05\n";
+	static const char other[] = "prefix,rate,carrier\n1,0.01,c2\n"
+				    "1,0.01,c1\n";
+	struct rejects rj;
+	struct cdr_routing r;
+	char got[512], err[256];
+	size_t ok, bad;
+	int64_t v;
+	sqlite3 *db;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	v = rates_version(fx->db);
+	assert_int_equal(import(fx->db, "c1", deck1, false, &rj, &ok, &bad),
+			 0);
+	assert_int_equal(ok, 4);
+	assert_int_equal(bad, 2);
+	assert_string_equal(rj.text,
+			    "5: prefix 4420: its dates overlap those of line "
+			    "4\n6: bad rate 'x'\n");
+	rates_of(fx->db, "c1", got, sizeof(got));
+	assert_string_equal(got, "44:20000 44:18000 4420:15000 49:40000");
+	assert_int_equal(rates_version(fx->db), v + 1);
+	v++;
+	/* Another carrier's rows stay whatever c1 does. */
+	assert_int_equal(import(fx->db, "c3", deck2, false, NULL, &ok, &bad),
+			 0);
+	v++;
+
+	/* Merge: 44 replaced (both dated rows), 33 added, 4420/49 kept. */
+	assert_int_equal(import(fx->db, "c1", deck2, false, &rj, &ok, &bad),
+			 0);
+	assert_int_equal(ok, 2);
+	rates_of(fx->db, "c1", got, sizeof(got));
+	assert_string_equal(got, "33:50000 44:30000 4420:15000 49:40000");
+	assert_int_equal(rates_version(fx->db), ++v);
+
+	/* Replace: only the file's rows. */
+	assert_int_equal(import(fx->db, "c1", deck2, true, &rj, &ok, &bad),
+			 0);
+	rates_of(fx->db, "c1", got, sizeof(got));
+	assert_string_equal(got, "33:50000 44:30000");
+	assert_int_equal(rates_version(fx->db), ++v);
+	rates_of(fx->db, "c3", got, sizeof(got));
+	assert_string_equal(got, "33:50000 44:30000");
+
+	/* A deck's carrier column must be the carrier imported. */
+	assert_int_equal(import(fx->db, "c1", other, false, &rj, &ok, &bad),
+			 0);
+	assert_int_equal(ok, 1);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(rj.text, "2: carrier 'c2' is not c1"));
+	v++;
+
+	/* Nothing importable: nothing written, the version kept, whatever
+	 * --replace says. */
+	assert_int_equal(import(fx->db, "c1", "prefix,rate\n1,x\n", true, &rj,
+				&ok, &bad), EINVAL);
+	assert_int_equal(bad, 1);
+	assert_int_equal(import(fx->db, "c1", "no,header\n", true, &rj, &ok,
+				&bad), EBADMSG);
+	assert_non_null(strstr(rj.text, "1: header"));
+	rates_of(fx->db, "c1", got, sizeof(got));
+	assert_string_equal(got, "1:10000 33:50000 44:30000");
+	assert_int_equal(rates_version(fx->db), v);
+
+	/* One transaction: a refusal by the database at line 3 of a
+	 * --replace import leaves the old rows, and the version triggers
+	 * are back. */
+	db = db_conn(fx->db);
+	db_run(db, "CREATE TRIGGER no49 BEFORE INSERT ON rate WHEN "
+		   "NEW.prefix = '49' BEGIN SELECT RAISE(ABORT, 'no 49'); END");
+	sqlite3_close(db);
+	assert_int_not_equal(import(fx->db, "c1", "prefix,rate\n48,1\n49,1\n",
+				    true, &rj, &ok, &bad), 0);
+	assert_non_null(strstr(rj.text, "3: database: no 49"));
+	rates_of(fx->db, "c1", got, sizeof(got));
+	assert_string_equal(got, "1:10000 33:50000 44:30000");
+	assert_int_equal(rates_version(fx->db), v);
+	db = db_conn(fx->db);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+				"type = 'trigger' AND name LIKE 'rate_%'"), 3);
+	/* A write outside tollgatectl still moves the version. */
+	db_run(db, "UPDATE rate SET rate = 11000 WHERE prefix = '1'");
+	sqlite3_close(db);
+	assert_int_equal(rates_version(fx->db), v + 1);
+
+	assert_int_equal(cdr_db_load_routing(fx->db, &r, err, sizeof(err)),
+			 0);
+	assert_int_equal(r.nrates, 5);
+	assert_int_equal(r.rates_version, v + 1);
+	cdr_routing_free(&r);
+
+	assert_int_equal(cdr_db_rates_import(fx->db, "", deck2, strlen(deck2),
+					     false, NULL, NULL, &ok, &bad, err,
+					     sizeof(err)), EINVAL);
+}
+
+/* Rows written behind tollgatectl's back (the sqlite3 shell) that do not
+ * fit: the load fails and names the table and the row. */
+static void test_routing_bad_rows(void **state)
+{
+	static const struct {
+		const char *sql, *why;
+	} bad[] = {
+		{"INSERT INTO route (name, priority, trunks) VALUES "
+		 "('r1', '10s', 'a')", "route 'r1': priority '10s' is not an "
+		 "integer"},
+		{"INSERT INTO route (name, lcr, trunks) VALUES ('r2', 2, 'a')",
+		 "route 'r2': lcr"},
+		{"INSERT INTO route (name, t_answer, trunks) VALUES ('r3', -1, "
+		 "'a')", "route 'r3': t_answer '-1' is not an integer"},
+		{"INSERT INTO route (name) VALUES "
+		 "('a-route-name-longer-than-31-chars')",
+		 "route 'a-route-name-longer-than-31-chars': name longer"},
+		{"INSERT INTO rate (rowid, carrier, prefix, rate) VALUES "
+		 "(1234, 'X', '44', '0.01')", "rate row 1234 (carrier X prefix "
+		 "44): rate, conn_fee, increments and dates must be integers"},
+		{"INSERT INTO rate (rowid, carrier, prefix, rate, next_incr) "
+		 "VALUES (77, 'X', '44', 10, -6)", "rate row 77 (carrier X "
+		 "prefix 44): "},
+		{"INSERT INTO rate (rowid, carrier, prefix, rate) VALUES "
+		 "(78, 'X', '4a', 10)", "rate row 78 (carrier X prefix 4a): "},
+		{"INSERT INTO number_rule (id, direction, match) VALUES (9, "
+		 "'egress', printf('%.200c', '1'))", "number_rule 9: match longer than "
+		 "127"},
+		{"INSERT INTO block (id, kind, match) VALUES (5, 'called', "
+		 "printf('%.70c', '1'))", "block 5: match longer than 63"},
+		{"INSERT INTO did (first, last, trunk) VALUES ('1', '1', "
+		 "printf('%.40c', 't'))", "did 1-1: trunk longer than 31"},
+	};
+	struct fixture *fx = *state;
+	struct cdr_routing r;
+	char err[256];
+	sqlite3 *db;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(bad); i++) {
+		db = db_conn(fx->db);
+		db_run(db, "DELETE FROM route; DELETE FROM rate; DELETE FROM "
+			   "number_rule; DELETE FROM block; DELETE FROM did");
+		db_run(db, bad[i].sql);
+		sqlite3_close(db);
+		err[0] = '\0';
+		assert_int_equal(cdr_db_load_routing(fx->db, &r, err,
+						     sizeof(err)), EINVAL);
+		if (!strstr(err, bad[i].why))
+			fail_msg("%s: got '%s'", bad[i].sql, err);
+		assert_null(r.routes);
+		assert_int_equal(r.nrates, 0);
+	}
+	/* And a database that is not there is said so. */
+	snprintf(err, sizeof(err), "%s", fx->db);
+	strcat(fx->db, ".missing");
+	assert_int_equal(cdr_db_load_routing(fx->db, &r, err, sizeof(err)),
+			 ENOENT);
+	assert_non_null(strstr(err, "cannot open"));
 }
 
 static void test_open_errors(void **state)
@@ -749,6 +1249,9 @@ static void test_dids_seed_once(void **state)
 	did_set(&seed[0], "5550200", "5550299", "pbx2");
 	did_set(&seed[1], "5550100", "5550199", "pbx");
 	strcpy(seed[1].user, "frontdesk");
+	strcpy(seed[1].cid, "2125550100");
+	strcpy(seed[1].failover_trunk, "sip2");
+	strcpy(seed[1].failover_number, "+15550001111");
 	did_set(&other[0], "7770000", "7770009", "x");
 	did_set(&bad[0], "55501a0", "5550199", "pbx");
 
@@ -764,7 +1267,11 @@ static void test_dids_seed_once(void **state)
 	assert_string_equal(rows[0].last, "5550199");
 	assert_string_equal(rows[0].trunk, "pbx");
 	assert_string_equal(rows[0].user, "frontdesk");
+	assert_string_equal(rows[0].cid, "2125550100");
+	assert_string_equal(rows[0].failover_trunk, "sip2");
+	assert_string_equal(rows[0].failover_number, "+15550001111");
 	assert_string_equal(rows[1].first, "5550200");
+	assert_string_equal(rows[1].cid, "");
 	assert_string_equal(rows[1].trunk, "pbx2");
 	assert_string_equal(rows[1].user, "");
 	free(rows);
@@ -846,6 +1353,19 @@ static void check_same(const struct cdr_record *a,
 	assert_int_equal(a->conn_fee, b->conn_fee);
 	assert_int_equal(a->cost, b->cost);
 	assert_int_equal(a->emergency, b->emergency);
+	assert_int_equal(a->nattempts, b->nattempts);
+	for (unsigned k = 0; k < a->nattempts; k++) {
+		const struct cdr_attempt *x = &a->attempts[k];
+		const struct cdr_attempt *y = &b->attempts[k];
+
+		assert_string_equal(x->trunk, y->trunk);
+		assert_string_equal(x->called, y->called);
+		assert_int_equal(x->start_ms, y->start_ms);
+		assert_int_equal(x->end_ms, y->end_ms);
+		assert_int_equal(x->sip_status, y->sip_status);
+		assert_int_equal(x->q850_cause, y->q850_cause);
+		assert_string_equal(x->outcome, y->outcome);
+	}
 }
 
 /* The attempts of CDR @p id as "trunk:called:status:cause:outcome ...". */
@@ -903,8 +1423,10 @@ static void test_tail(void **state)
 	c.n = 0;
 	assert_int_equal(cdr_db_tail(fx->db, 100, on_row, &c), 0);
 	assert_int_equal(c.n, 20);
-	for (unsigned k = 0; k < 20; k++)
-		assert_string_equal(c.r[k].id, (rec_make(&want, k), want.id));
+	for (unsigned k = 0; k < 20; k++) {
+		rec_make(&want, k);
+		check_same(&c.r[k], &want);
+	}
 
 	c.n = 0;
 	assert_int_equal(cdr_db_tail(fx->db, 0, on_row, &c), 0);
@@ -933,6 +1455,10 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_schema_migration_v1),
 		T(test_routing_tables),
+		T(test_routing_add_roundtrip),
+		T(test_routing_add_refused),
+		T(test_rates_import),
+		T(test_routing_bad_rows),
 		T(test_schema_idempotent_wal),
 		T(test_open_errors),
 		T(test_write_2000_exact_fields),
