@@ -302,15 +302,31 @@ static void isolate(struct cdr_writer *w, struct cdr_item *list,
 	while (list) {
 		struct cdr_item *it = list;
 
-		rc = cdr_record_insert(w->ins, &it->rec);
-		/* Alone, outside a batch: the attempts follow their call;
-		 * one refused is logged, the call record stays. */
-		if (rc == SQLITE_DONE &&
-		    cdr_attempts_insert(w->ins_att, &it->rec) != SQLITE_DONE)
-			gw_warn("%s: attempts of CDR %s not written: %s",
-				w->path, it->rec.id, sqlite3_errmsg(w->db));
+		/* Alone, but with its attempts in the same transaction; an
+		 * attempt refused is logged and the call record stays. */
+		rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = cdr_record_insert(w->ins, &it->rec);
+		if (rc == SQLITE_DONE) {
+			sqlite3_exec(w->db, "SAVEPOINT att", NULL, NULL, NULL);
+			if (cdr_attempts_insert(w->ins_att, &it->rec) !=
+			    SQLITE_DONE) {
+				gw_warn("%s: attempts of CDR %s not written: "
+					"%s", w->path, it->rec.id,
+					sqlite3_errmsg(w->db));
+				sqlite3_exec(w->db, "ROLLBACK TO att", NULL,
+					     NULL, NULL);
+			}
+			sqlite3_exec(w->db, "RELEASE att", NULL, NULL, NULL);
+			rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+			if (rc == SQLITE_OK)
+				rc = SQLITE_DONE;
+		}
 		if (rc != SQLITE_DONE) {
 			fail_set(&f, w, rc, it);
+			if (!sqlite3_get_autocommit(w->db))
+				sqlite3_exec(w->db, "ROLLBACK", NULL, NULL,
+					     NULL);
 			if (!cdr_db_rc_is_row(rc))
 				break;
 			/* The divert line counts them all; name a few

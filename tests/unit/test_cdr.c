@@ -1219,6 +1219,22 @@ static void test_duplicate_isolated(void **state)
 		assert_int_equal(cdr_writer_close(w), EIO);
 	}
 	assert_int_equal(count_rows(fx->db), 40);
+	/* Written one by one, each record still took its attempts along
+	 * (ids 0-19 and 100-119, i % 3 attempts each), and the refused
+	 * duplicates added none. */
+	{
+		sqlite3 *db = db_conn(fx->db);
+		int64_t want = 0;
+
+		for (unsigned i = 0; i < 20; i++)
+			want += i % 3 + (100 + i) % 3;
+		assert_int_equal(db_int(db, "SELECT count(*) FROM "
+					"cdr_attempt"), want);
+		assert_int_equal(db_int(db, "SELECT count(*) FROM cdr_attempt"
+					" WHERE cdr_id NOT IN (SELECT id FROM "
+					"cdr)"), 0);
+		sqlite3_close(db);
+	}
 
 	n = file_lines(fx->csv, &lines);
 	assert_int_equal(n, 3);
