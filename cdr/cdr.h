@@ -165,8 +165,6 @@ int cdr_db_block_add(const char *path, const struct dp_block_row *b,
 int cdr_db_did_add(const char *path, const struct dp_did_range *d, char *err,
 		   size_t errsize);
 
-/** A dp_tz_resolve_h over /usr/share/zoneinfo (the TZif footer). */
-int cdr_tz_resolve(const char *name, char *posix, size_t size, void *arg);
 
 /**
  * Run one writing statement with text parameters (NULL = SQL NULL).

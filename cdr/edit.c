@@ -101,43 +101,6 @@ int cdr_db_query(const char *path, const char *sql, const char *const *args,
 	return e;
 }
 
-/* ---- time zones ---------------------------------------------------------- */
-
-int cdr_tz_resolve(const char *name, char *posix, size_t size, void *arg)
-{
-	char path[256], buf[65536];
-	const char *end, *start;
-	size_t n;
-	FILE *f;
-
-	(void)arg;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-		      (*c >= '0' && *c <= '9') || strchr("/_+-", *c)))
-			return EINVAL;
-	if (!*name || *name == '/' || strstr(name, ".."))
-		return EINVAL;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
-	f = fopen(path, "rb");
-	if (!f)
-		return ENOENT;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	/* RFC 8536 3.3: the footer, after the last newline but one. */
-	if (n < 44 || memcmp(buf, "TZif", 4) || buf[4] < '2' ||
-	    buf[n - 1] != '\n')
-		return EINVAL;
-	end = buf + n - 1;
-	start = end;
-	while (start > buf && start[-1] != '\n')
-		start--;
-	if (start == buf || start == end || (size_t)(end - start) >= size)
-		return EINVAL;
-	memcpy(posix, start, (size_t)(end - start));
-	posix[end - start] = '\0';
-	return 0;
-}
-
 /* ---- checks -------------------------------------------------------------- */
 
 /* Trunks named by a row, as SIP trunks without a numbering plan: the
@@ -222,7 +185,7 @@ int cdr_route_check(const struct dp_route_row *r, char *err, size_t errsize)
 		rows.ntrunks = sy->n;
 		rows.routes = r;
 		rows.nroutes = 1;
-		rows.tz_resolve = cdr_tz_resolve;
+		rows.tz_resolve = dp_tz_zoneinfo;
 		e = snapshot_check(&rows, err, errsize);
 	}
 	free(sy);

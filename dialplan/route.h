@@ -95,6 +95,9 @@ struct dp_block_row {
 /** Resolve a zone name to a POSIX TZ string (at build time only). */
 typedef int(dp_tz_resolve_h)(const char *name, char *posix, size_t size,
 			     void *arg);
+/** A dp_tz_resolve_h over the TZif files in @p arg (a directory; NULL =
+ *  /usr/share/zoneinfo): the rule in the file's footer. */
+int dp_tz_zoneinfo(const char *name, char *posix, size_t size, void *arg);
 
 struct dp_snapshot_rows {
 	const struct dp_trunk_row *trunks;

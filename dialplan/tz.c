@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,4 +308,43 @@ void dp_tz_local(const struct dp_tz *tz, int64_t t, int *wday, int *minute)
 
 	*wday = weekday(days);
 	*minute = (int)((local - days * 86400) / 60);
+}
+
+/* ---- zone names ----------------------------------------------------------- */
+
+/* Zone name -> POSIX TZ rule: the footer of the TZif file (RFC 8536 3.3),
+ * which holds the rule for times after the file's last transition.  Run
+ * when a snapshot is built, never while deciding. */
+int dp_tz_zoneinfo(const char *name, char *posix, size_t size, void *arg)
+{
+	const char *dir = arg ? arg : "/usr/share/zoneinfo";
+	char path[512], buf[65536];
+	const char *end, *start;
+	size_t n;
+	FILE *f;
+
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || strchr("/_+-", *c)))
+			return EINVAL;
+	if (!*name || *name == '/' || strstr(name, ".."))
+		return EINVAL;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f)
+		return ENOENT;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n < 44 || memcmp(buf, "TZif", 4) || buf[4] < '2' ||
+	    buf[n - 1] != '\n')
+		return EINVAL;
+	end = buf + n - 1;
+	start = end;
+	while (start > buf && start[-1] != '\n')
+		start--;
+	if (start == buf || start == end || (size_t)(end - start) >= size)
+		return EINVAL;
+	memcpy(posix, start, (size_t)(end - start));
+	posix[end - start] = '\0';
+	return 0;
 }

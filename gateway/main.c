@@ -55,42 +55,6 @@ static int make_parent(const char *path)
 
 /* ---- the routing snapshot -------------------------------------------------- */
 
-/* Zone name -> POSIX TZ rule: the footer of the TZif file (RFC 8536 3.3),
- * which holds the rule for times after the file's last transition. */
-static int tz_resolve(const char *name, char *posix, size_t size, void *arg)
-{
-	char path[256], buf[65536];
-	const char *end, *start;
-	size_t n;
-	FILE *f;
-
-	(void)arg;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-		      (*c >= '0' && *c <= '9') || strchr("/_+-", *c)))
-			return EINVAL;
-	if (!*name || *name == '/' || strstr(name, ".."))
-		return EINVAL;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
-	f = fopen(path, "rb");
-	if (!f)
-		return ENOENT;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	if (n < 44 || memcmp(buf, "TZif", 4) || buf[4] < '2' ||
-	    buf[n - 1] != '\n')
-		return EINVAL;
-	end = buf + n - 1;
-	start = end;
-	while (start > buf && start[-1] != '\n')
-		start--;
-	if (start == buf || start == end || (size_t)(end - start) >= size)
-		return EINVAL;
-	memcpy(posix, start, (size_t)(end - start));
-	posix[end - start] = '\0';
-	return 0;
-}
-
 /* Trunks and the [routing] outbound default route come from the
  * config; everything else from the database. */
 static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
@@ -176,7 +140,7 @@ static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 	rows.blocks = db.blocks;
 	rows.nblocks = db.nblocks;
 	rows.emergency = cfg->dial9 ? &dp_emergency_default_dial9 : NULL;
-	rows.tz_resolve = tz_resolve;
+	rows.tz_resolve = dp_tz_zoneinfo;
 	rows.t_trying_ms = cfg->t_trying_ms;
 	rows.t_progress_ms = cfg->t_progress_ms;
 	rc = dp_snapshot_build(out, &rows, err, errsize);
