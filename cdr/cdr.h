@@ -36,6 +36,8 @@ struct cdr_attempt {
 	int64_t start_ms, end_ms;
 	int sip_status, q850_cause;
 	char outcome[32];       /* answered, final, failover, skipped: ... */
+	char target[128];       /* where it went when not the trunk's peer:
+				 * the SIP URI ENUM gave; "" otherwise */
 };
 
 struct cdr_record {
@@ -60,6 +62,8 @@ struct cdr_record {
 	int64_t rate, conn_fee; /* micro-units per minute / per call */
 	int64_t cost;           /* micro-units, from the billing increments */
 	int emergency;          /* 0 none, 1 emergency, 2 test call */
+	char diversion[32];     /* who diverted the call to us (internal
+				 * form), "" = not diverted */
 	struct cdr_attempt attempts[CDR_MAX_ATTEMPTS];
 	unsigned nattempts;
 };
@@ -108,6 +112,8 @@ struct cdr_routing {
 	size_t ningress, negress;
 	struct dp_rule_row *ingress_calling, *egress_calling;
 	size_t ningress_calling, negress_calling;
+	struct dp_rule_row *ingress_diversion, *egress_diversion;
+	size_t ningress_diversion, negress_diversion;
 	struct dp_rate *rates;
 	size_t nrates;
 	struct dp_block_row *blocks;
@@ -115,7 +121,7 @@ struct cdr_routing {
 	struct dp_did_range *dids;
 	size_t ndids;
 	int64_t rates_version;        /* changes with every rate write */
-	size_t caps[8];               /* private */
+	size_t caps[10];              /* private */
 };
 
 /**

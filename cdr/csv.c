@@ -78,7 +78,9 @@ static void put_record(FILE *f, const struct cdr_record *r)
 			(long long)r->conn_fee, (long long)r->cost);
 	else
 		fputs(",,,", f);
-	fprintf(f, "%d\n", r->emergency);
+	fprintf(f, "%d,", r->emergency);
+	put_text(f, r->diversion);
+	fputc('\n', f);
 }
 
 int cdr_csv_append(const char *path, const struct cdr_item *head)

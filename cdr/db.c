@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 2
+#define CDR_SCHEMA_VERSION 3
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -91,6 +91,30 @@ static const char schema_v2[] =
 	"INSERT OR IGNORE INTO meta VALUES ('rates_version', 1);"
 	CDR_RATE_TRIGGERS
 	"PRAGMA user_version = 2;";
+
+/* Version 3: a route may look the number up in ENUM first, and an attempt
+ * keeps the URI it was sent to; number rules for diverting numbers (the
+ * table is rebuilt: SQLite cannot change a CHECK), and a CDR keeps who
+ * diverted the call. */
+static const char schema_v3[] =
+	"ALTER TABLE route ADD COLUMN enum TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE cdr_attempt ADD COLUMN target TEXT;"
+	"ALTER TABLE cdr ADD COLUMN diversion TEXT;"
+	"CREATE TABLE number_rule_v3 ("
+	" id INTEGER PRIMARY KEY,"
+	" direction TEXT NOT NULL CHECK (direction IN ('ingress','egress')),"
+	" number TEXT NOT NULL DEFAULT 'called'"
+	"  CHECK (number IN ('called','calling','diversion')),"
+	" position INTEGER NOT NULL DEFAULT 0,"
+	" name TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'any',"
+	" match TEXT NOT NULL DEFAULT '', trunk TEXT NOT NULL DEFAULT '',"
+	" ton TEXT NOT NULL DEFAULT '', actions TEXT NOT NULL DEFAULT '',"
+	" replace TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO number_rule_v3 SELECT id, direction, number, position,"
+	" name, kind, match, trunk, ton, actions, replace FROM number_rule;"
+	"DROP TABLE number_rule;"
+	"ALTER TABLE number_rule_v3 RENAME TO number_rule;"
+	"PRAGMA user_version = 3;";
 
 int cdr_db_errno(sqlite3 *db, int rc)
 {
@@ -217,6 +241,9 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 1)
 		err = cdr_db_exec(db, path, "updating the schema to version 2",
 				  schema_v2);
+	if (!err && ver <= 2)
+		err = cdr_db_exec(db, path, "updating the schema to version 3",
+				  schema_v3);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

@@ -317,8 +317,9 @@ int cdr_db_route_put(const char *path, const struct dp_route_row *r,
 				"priority, kind, match, src_trunks, calling, "
 				"days, hours, tz, trunks, failover, lcr, "
 				"t_trying, t_progress, t_answer, max_calls, "
-				"cps) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-				"?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+				"cps, enum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+				"?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+				"?18)",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
@@ -338,6 +339,9 @@ int cdr_db_route_put(const char *path, const struct dp_route_row *r,
 		rc = sqlite3_bind_int64(st, 16, r->max_calls);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 17, r->cps);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 18, r->enum_domain, -1,
+				       SQLITE_STATIC);
 	e = step_done(db, st, rc, err, errsize);
 	return cdr_tx_end(db, e, err, errsize);
 }
@@ -357,9 +361,10 @@ int cdr_db_rule_add(const char *path, const char *direction,
 	if (strcmp(direction, "ingress") && strcmp(direction, "egress"))
 		return fail(err, errsize, EINVAL, "rule: direction '%s' is "
 			    "not ingress or egress", direction);
-	if (strcmp(number, "called") && strcmp(number, "calling"))
+	if (strcmp(number, "called") && strcmp(number, "calling") &&
+	    strcmp(number, "diversion"))
 		return fail(err, errsize, EINVAL, "rule: number '%s' is not "
-			    "called or calling", number);
+			    "called, calling or diversion", number);
 	e = cdr_rule_check(r, err, errsize);
 	if (e)
 		return e;

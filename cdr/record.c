@@ -15,11 +15,12 @@ static const char *const disposition_names[] = {
 const char cdr_insert_sql[] =
 	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
 	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
-	"?26,?27)";
+	"?26,?27,?28)";
 
 const char cdr_attempt_insert_sql[] =
 	"INSERT INTO cdr_attempt(cdr_id,n,trunk,called,start_ms,end_ms,"
-	"sip_status,q850_cause,outcome) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+	"sip_status,q850_cause,outcome,target) "
+	"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
 
 const char *cdr_disposition_name(enum cdr_disposition d)
 {
@@ -107,6 +108,8 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 	rc |= *r->rate_prefix ? sqlite3_bind_int64(st, 26, r->cost)
 			      : sqlite3_bind_null(st, 26);
 	rc |= sqlite3_bind_int(st, 27, r->emergency);
+	rc |= *r->diversion ? bind_text(st, 28, r->diversion)
+			    : sqlite3_bind_null(st, 28);
 	/* Binding fails only on a bad index or no memory; OR-ing the codes
 	 * is enough to know that something went wrong. */
 	if (rc != SQLITE_OK)
@@ -135,6 +138,8 @@ int cdr_attempts_insert(sqlite3_stmt *st, const struct cdr_record *r)
 		b |= bind_opt(st, 7, a->sip_status);
 		b |= bind_opt(st, 8, a->q850_cause);
 		b |= bind_text(st, 9, a->outcome);
+		if (a->target[0])
+			b |= bind_text(st, 10, a->target);
 		rc = b != SQLITE_OK ? SQLITE_NOMEM : sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -180,6 +185,7 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 	r->conn_fee = sqlite3_column_int64(st, 19);
 	r->cost = sqlite3_column_int64(st, 20);
 	r->emergency = sqlite3_column_int(st, 21);
+	column_str(st, 22, r->diversion, sizeof(r->diversion));
 }
 
 /* "Newest" means latest start; rowid (insertion order) breaks ties so
@@ -187,14 +193,14 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 static const char tail_sql[] =
 	"SELECT id,start_ms,answer_ms,end_ms,calling,called,direction,"
 	"in_trunk,out_trunk,span,chan,sip_call_id,disposition,q850_cause,"
-	"sip_status,codec,route,rate_prefix,rate,conn_fee,cost,emergency"
-	" FROM (SELECT rowid AS rid, * FROM cdr"
+	"sip_status,codec,route,rate_prefix,rate,conn_fee,cost,emergency,"
+	"diversion FROM (SELECT rowid AS rid, * FROM cdr"
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";
 
 static const char attempts_sql[] =
-	"SELECT trunk,called,start_ms,end_ms,sip_status,q850_cause,outcome"
-	" FROM cdr_attempt WHERE cdr_id = ?1 ORDER BY n LIMIT 8";
+	"SELECT trunk,called,start_ms,end_ms,sip_status,q850_cause,outcome,"
+	"target FROM cdr_attempt WHERE cdr_id = ?1 ORDER BY n LIMIT 8";
 
 /* The attempts of @p r from the cdr_attempt table.  @return SQLITE_DONE
  * or an error code. */
@@ -217,6 +223,7 @@ static int attempts_read(sqlite3_stmt *st, struct cdr_record *r)
 		a->sip_status = sqlite3_column_int(st, 4);
 		a->q850_cause = sqlite3_column_int(st, 5);
 		column_str(st, 6, a->outcome, sizeof(a->outcome));
+		column_str(st, 7, a->target, sizeof(a->target));
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? SQLITE_DONE : rc;

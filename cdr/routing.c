@@ -147,6 +147,8 @@ static int load_table(sqlite3 *db, const char *sql, row_fn *fn,
 #define cap_dids    (r->caps[5])
 #define cap_ingress_calling (r->caps[6])
 #define cap_egress_calling  (r->caps[7])
+#define cap_ingress_diversion (r->caps[8])
+#define cap_egress_diversion  (r->caps[9])
 
 static int row_route(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		     size_t errsize)
@@ -172,6 +174,7 @@ static int row_route(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 			{8, "tz", x->tz, sizeof(x->tz)},
 			{9, "trunks", x->trunks, sizeof(x->trunks)},
 			{11, "failover", x->failover, sizeof(x->failover)},
+			{17, "enum", x->enum_domain, sizeof(x->enum_domain)},
 		};
 		const struct uintcol uc[] = {
 			{1, "priority", &x->priority, UINT32_MAX},
@@ -208,6 +211,7 @@ static int row_rule(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 {
 	bool ingress = !strcmp(col(st, 1), "ingress");
 	bool calling = !strcmp(col(st, 9), "calling");
+	bool diversion = !strcmp(col(st, 9), "diversion");
 	struct dp_rule_row **v;
 	size_t *n, *cap;
 	struct dp_rule_row *x;
@@ -216,6 +220,11 @@ static int row_rule(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		v = ingress ? &r->ingress_calling : &r->egress_calling;
 		n = ingress ? &r->ningress_calling : &r->negress_calling;
 		cap = ingress ? &cap_ingress_calling : &cap_egress_calling;
+	} else if (diversion) {
+		v = ingress ? &r->ingress_diversion : &r->egress_diversion;
+		n = ingress ? &r->ningress_diversion : &r->negress_diversion;
+		cap = ingress ? &cap_ingress_diversion
+			      : &cap_egress_diversion;
 	} else {
 		v = ingress ? &r->ingress : &r->egress;
 		n = ingress ? &r->ningress : &r->negress;
@@ -356,6 +365,8 @@ void cdr_routing_free(struct cdr_routing *r)
 	free(r->egress);
 	free(r->ingress_calling);
 	free(r->egress_calling);
+	free(r->ingress_diversion);
+	free(r->egress_diversion);
 	free(r->rates);
 	free(r->blocks);
 	free(r->dids);
@@ -381,7 +392,8 @@ int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
 		e = load_table(db, "SELECT name, priority, kind, match, "
 			       "src_trunks, calling, days, hours, tz, trunks, "
 			       "lcr, failover, t_trying, t_progress, t_answer, "
-			       "max_calls, cps FROM route ORDER BY priority, "
+			       "max_calls, cps, enum FROM route ORDER BY "
+			       "priority, "
 			       "name", row_route, out, "route", err, errsize);
 	if (!e)
 		e = load_table(db, "SELECT id, direction, name, kind, match, "

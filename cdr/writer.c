@@ -137,7 +137,8 @@ static void log_lost(const struct cdr_record *r)
 	gw_err("lost CDR id=%s start_ms=%lld answer_ms=%lld end_ms=%lld "
 	       "calling=%s called=%s %s in=%s out=%s span=%d/%d callid=%s "
 	       "%s cause=%d sip=%d codec=%s route=%s rate_prefix=%s rate=%lld "
-	       "conn_fee=%lld cost=%lld emergency=%d attempts=%u", r->id,
+	       "conn_fee=%lld cost=%lld emergency=%d diversion=%s "
+	       "attempts=%u", r->id,
 	       (long long)r->start_ms, (long long)r->answer_ms,
 	       (long long)r->end_ms, r->calling, r->called,
 	       cdr_direction_name(r->direction), r->in_trunk, r->out_trunk,
@@ -145,7 +146,7 @@ static void log_lost(const struct cdr_record *r)
 	       cdr_disposition_name(r->disposition), r->q850_cause,
 	       r->sip_status, r->codec, r->route, r->rate_prefix,
 	       (long long)r->rate, (long long)r->conn_fee, (long long)r->cost,
-	       r->emergency, r->nattempts);
+	       r->emergency, r->diversion, r->nattempts);
 }
 
 /* Give up on @p list: into the CSV file, or failing that into the log, so
@@ -549,6 +550,7 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 	r->codec[sizeof(r->codec) - 1] = '\0';
 	r->route[sizeof(r->route) - 1] = '\0';
 	r->rate_prefix[sizeof(r->rate_prefix) - 1] = '\0';
+	r->diversion[sizeof(r->diversion) - 1] = '\0';
 	if (r->nattempts > CDR_MAX_ATTEMPTS)
 		r->nattempts = CDR_MAX_ATTEMPTS;
 	for (unsigned i = 0; i < r->nattempts; i++) {
@@ -557,6 +559,7 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 		a->trunk[sizeof(a->trunk) - 1] = '\0';
 		a->called[sizeof(a->called) - 1] = '\0';
 		a->outcome[sizeof(a->outcome) - 1] = '\0';
+		a->target[sizeof(a->target) - 1] = '\0';
 	}
 	if (!r->id[0])
 		tg_uuid(r->id);

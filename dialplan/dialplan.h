@@ -7,6 +7,7 @@
 #ifndef TG_DIALPLAN_H
 #define TG_DIALPLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /** A block of consecutive DIDs: equal-length digit strings, first<=last. */
@@ -14,7 +15,10 @@ struct dp_did_range {
 	char first[32];
 	char last[32];
 	char trunk[32]; /* destination trunk name */
-	char user[64];  /* Request-URI user to send; "" = the DID itself */
+	char user[64];  /* Request-URI user to send: "" = the DID itself;
+			 * "last:N[:PREFIX]" = PREFIX and the DID's last N
+			 * digits (an extension derived from it); anything
+			 * else = that user */
 	char cid[32];   /* calling number shown to the destination; "" =
 			 * the caller's own */
 	char failover_trunk[32];  /* tried when the destination fails with
@@ -37,6 +41,11 @@ int dp_did_table_build(struct dp_did_table **tp,
 const struct dp_did_range *dp_did_lookup(const struct dp_did_table *t,
 					 const char *number);
 size_t dp_did_count(const struct dp_did_table *t);
+/** The user to send for @p did (digits) by range @p d's user rule. */
+int dp_did_user(const struct dp_did_range *d, const char *did, char *out,
+		size_t size);
+/** Is @p user a derived form ("last:N[:PREFIX]")? */
+bool dp_did_user_derived(const char *user);
 
 /** Is @p s a non-empty string of decimal digits? */
 int dp_is_digits(const char *s);

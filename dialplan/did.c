@@ -47,6 +47,54 @@ static int row_cmp(const void *a, const void *b)
 	return key_cmp(x->first, y->first);
 }
 
+/* "last:N" or "last:N:PREFIX": N from 1 to 15, PREFIX digits, '*', '#'. */
+static bool parse_derived(const char *user, unsigned *n, const char **pfx)
+{
+	const char *p = user + 5;
+	char *end;
+	unsigned long v;
+
+	if (strncmp(user, "last:", 5) || *p < '1' || *p > '9')
+		return false;
+	v = strtoul(p, &end, 10);
+	if (v < 1 || v > 15 || (*end && *end != ':'))
+		return false;
+	*pfx = *end ? end + 1 : "";
+	if (strspn(*pfx, "0123456789*#") != strlen(*pfx))
+		return false;
+	*n = (unsigned)v;
+	return true;
+}
+
+bool dp_did_user_derived(const char *user)
+{
+	unsigned n;
+	const char *pfx;
+
+	return parse_derived(user, &n, &pfx);
+}
+
+int dp_did_user(const struct dp_did_range *d, const char *did, char *out,
+		size_t size)
+{
+	const char *pfx;
+	unsigned n;
+	size_t len = strlen(did);
+
+	if (!parse_derived(d->user, &n, &pfx)) {
+		if (strlen(d->user) >= size)
+			return ENOSPC;
+		strcpy(out, d->user);
+		return 0;
+	}
+	if (n > len)
+		n = (unsigned)len;
+	if (strlen(pfx) + n >= size)
+		return ENOSPC;
+	snprintf(out, size, "%s%s", pfx, did + len - n);
+	return 0;
+}
+
 int dp_did_table_build(struct dp_did_table **tp,
 		       const struct dp_did_range *rows, size_t n,
 		       char *errbuf, size_t errsize)
@@ -69,6 +117,14 @@ int dp_did_table_build(struct dp_did_table **tp,
 			snprintf(errbuf, errsize,
 				 "DID range %zu (%s-%s): no trunk", i + 1,
 				 r->first, r->last);
+			return EINVAL;
+		}
+		if (!strncmp(r->user, "last:", 5) &&
+		    !dp_did_user_derived(r->user)) {
+			snprintf(errbuf, errsize,
+				 "DID range %zu (%s-%s): user '%s' is not "
+				 "last:N[:PREFIX] (N 1-15, PREFIX digits)",
+				 i + 1, r->first, r->last, r->user);
 			return EINVAL;
 		}
 	}

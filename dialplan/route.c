@@ -47,6 +47,8 @@ struct route {
 	struct dp_tz *tz;       /* NULL = UTC */
 	int trunks[DP_MAX_ATTEMPTS];
 	unsigned ntrunks;
+	int enum_trunk;         /* the SIP trunk an ENUM call goes out as
+				 * (the route's first SIP trunk), -1 */
 	struct dp_failover *fo;
 };
 
@@ -61,6 +63,7 @@ struct dp_snapshot {
 	size_t ntrunks;
 	struct dp_rules *ingress, *egress;
 	struct dp_rules *ingress_calling, *egress_calling;
+	struct dp_rules *ingress_diversion, *egress_diversion;
 	struct route *routes;
 	size_t nroutes;
 	struct dp_did_table *dids;
@@ -90,6 +93,8 @@ static void destructor(void *arg)
 	obj_deref(s->egress);
 	obj_deref(s->ingress_calling);
 	obj_deref(s->egress_calling);
+	obj_deref(s->ingress_diversion);
+	obj_deref(s->egress_diversion);
 	obj_deref(s->dids);
 	obj_deref(s->lcr);
 	pcre2_match_context_free(s->mctx);
@@ -469,6 +474,24 @@ static int build_route(struct dp_snapshot *s, struct route *r,
 	if (!r->ntrunks && !row->lcr)
 		return fail(err, errsize, "route '%s': no trunks and no lcr",
 			    row->name);
+	r->enum_trunk = -1;
+	if (*row->enum_domain) {
+		char name[DP_ENUM_NAME_SIZE];
+
+		/* Checked by building a name under it. */
+		if (dp_enum_name("1", row->enum_domain, name, sizeof(name)))
+			return fail(err, errsize, "route '%s': enum domain "
+				    "'%s' is not a domain name", row->name,
+				    row->enum_domain);
+		for (unsigned k = 0; k < r->ntrunks && r->enum_trunk < 0; k++)
+			if (s->trunks[r->trunks[k]].kind == DP_TRUNK_SIP)
+				r->enum_trunk = r->trunks[k];
+		if (r->enum_trunk < 0)
+			return fail(err, errsize, "route '%s': enum needs a SIP "
+				    "trunk in trunks (its settings carry the "
+				    "call, and it is the fallback)",
+				    row->name);
+	}
 	rc = build_tz(r, rows, err, errsize);
 	if (!rc)
 		rc = build_failover(r, err, errsize);
@@ -642,6 +665,14 @@ int dp_snapshot_build(struct dp_snapshot **out,
 		rc = build_rules(&s->egress_calling, "egress calling",
 				 rows->egress_calling, rows->negress_calling,
 				 err, errsize);
+	if (!rc)
+		rc = build_rules(&s->ingress_diversion, "ingress diversion",
+				 rows->ingress_diversion,
+				 rows->ningress_diversion, err, errsize);
+	if (!rc)
+		rc = build_rules(&s->egress_diversion, "egress diversion",
+				 rows->egress_diversion,
+				 rows->negress_diversion, err, errsize);
 	if (rc)
 		goto out;
 	{
@@ -656,6 +687,10 @@ int dp_snapshot_build(struct dp_snapshot **out,
 			 rows->ningress_calling},
 			{"egress calling", rows->egress_calling,
 			 rows->negress_calling},
+			{"ingress diversion", rows->ingress_diversion,
+			 rows->ningress_diversion},
+			{"egress diversion", rows->egress_diversion,
+			 rows->negress_diversion},
 		};
 
 		for (size_t k = 0; k < TG_ARRAY_SIZE(sets); k++)
@@ -859,7 +894,7 @@ static const char *state_name(enum dp_trunk_state st)
 static const char *src_name(enum dp_source src)
 {
 	static const char *const names[] = {"route", "lcr", "did",
-					    "did failover"};
+					    "did failover", "enum"};
 
 	return (unsigned)src < TG_ARRAY_SIZE(names) ? names[src] : "?";
 }
@@ -948,8 +983,12 @@ static void add_attempt(struct ctx *c, int ti, enum dp_source src,
 		       t->name);
 		return;
 	}
+	/* An ENUM attempt only borrows its trunk's settings: the trunk
+	 * itself is still tried after it. */
 	for (size_t i = 0; i < d->nattempts; i++)
-		if (!strcmp(d->attempts[i].trunk, t->name))
+		if (src != DP_SRC_ENUM &&
+		    d->attempts[i].source != DP_SRC_ENUM &&
+		    !strcmp(d->attempts[i].trunk, t->name))
 			return;
 	if (d->nattempts >= DP_MAX_ATTEMPTS) {
 		tr_add(c->t, "trunk %s: not used, already %d attempts",
@@ -978,6 +1017,16 @@ static void add_attempt(struct ctx *c, int ti, enum dp_source src,
 			"egress calling"))
 		tr_add(c->t, "egress calling rules failed on %s for trunk %s; "
 		       "sent as formatted", a->calling.digits, t->name);
+	/* A diverting number is a party number like the caller's: the
+	 * trunk's calling format, then its own rules. */
+	if (*d->diversion.digits) {
+		format_for(t, &a->diversion, &d->diversion, t->calling_fmt);
+		if (apply_rules(s->egress_diversion, t->name, &a->diversion,
+				c->t, "egress diversion"))
+			tr_add(c->t, "egress diversion rules failed on %s for "
+			       "trunk %s; sent as formatted",
+			       a->diversion.digits, t->name);
+	}
 	tg_strlcpy(a->user, user && *user ? user : a->called.digits,
 		   sizeof(a->user));
 	a->state = c->f->state ? c->f->state(t->name, c->f->state_arg)
@@ -1061,6 +1110,7 @@ static bool try_dids(struct ctx *c, const struct dp_number *raw)
 	const struct dp_did_range *did;
 	const struct dp_number *num = &c->d->called;
 	struct dp_number fo;
+	char user[64];
 	int ti, fi;
 
 	/* The internal form first; then as received, for tables written
@@ -1089,7 +1139,10 @@ static bool try_dids(struct ctx *c, const struct dp_number *raw)
 	tg_strlcpy(c->d->route, "did", sizeof(c->d->route));
 	c->d->t_trying_ms = s->t_trying_ms;
 	c->d->t_progress_ms = s->t_progress_ms;
-	add_attempt(c, ti, DP_SRC_DID, num, did->user, did->cid, NULL);
+	/* Checked at build: a derived user always fits. */
+	if (dp_did_user(did, num->digits, user, sizeof(user)))
+		user[0] = '\0';
+	add_attempt(c, ti, DP_SRC_DID, num, user, did->cid, NULL);
 	/* Checked at build; a failover to the source trunk is dropped by
 	 * add_attempt like any other. */
 	fi = *did->failover_trunk ? trunk_index(s, did->failover_trunk) : -1;
@@ -1455,6 +1508,22 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 			"ingress calling"))
 		tr_add(&t, "ingress calling rules failed on %s; kept",
 		       d->calling.digits);
+	if (f->diversion && *f->diversion) {
+		if (!*src->plan.cc ||
+		    dp_number_normalize(&d->diversion, f->diversion,
+					f->diversion_ton, &src->plan)) {
+			if (raw_number(&d->diversion, f->diversion))
+				memset(&d->diversion, 0,
+				       sizeof(d->diversion));
+		}
+		if (*d->diversion.digits &&
+		    apply_rules(s->ingress_diversion, src->name,
+				&d->diversion, &t, "ingress diversion"))
+			tr_add(&t, "ingress diversion rules failed on %s; "
+			       "kept", d->diversion.digits);
+		if (*d->diversion.digits)
+			tr_add(&t, "diverted by %s", d->diversion.digits);
+	}
 	if (apply_rules(s->ingress, src->name, &d->called, &t, "ingress")) {
 		if (!c.emergency) {
 			refuse(&c, 28, "ingress rules could not rewrite %s",
@@ -1497,6 +1566,21 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 		d->route_max_calls = r->row.max_calls;
 		d->route_cps = r->row.cps;
 		d->failover = r->fo;
+		/* ENUM first: a number the owner published reaches its
+		 * destination directly; not for emergency calls. */
+		if (r->enum_trunk >= 0 && c.emergency) {
+			tr_add(&t, "enum: not for an emergency call");
+		} else if (r->enum_trunk >= 0 &&
+			   dp_enum_name(d->called.digits, r->row.enum_domain,
+					d->enum_name, sizeof(d->enum_name))) {
+			tr_add(&t, "enum: %s is not an E.164 number; skipped",
+			       d->called.digits);
+		} else if (r->enum_trunk >= 0) {
+			tr_add(&t, "enum: NAPTR %s, as trunk %s", d->enum_name,
+			       s->trunks[r->enum_trunk].name);
+			add_attempt(&c, r->enum_trunk, DP_SRC_ENUM, NULL, NULL,
+				    NULL, NULL);
+		}
 		if (r->row.lcr)
 			trace_lcr(&c);
 		/* An emergency call goes to the route's own trunks first:

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialplan/enum.h"
 #include "dialplan/rules.h"
 #include "dialplan/lcr.h"
 
@@ -80,6 +81,9 @@ struct dp_route_row {
 	unsigned max_calls;  /* concurrent calls over this route; 0 = no
 			      * limit (enforced by call control) */
 	unsigned cps;        /* new calls per second; 0 = no limit */
+	char enum_domain[64]; /* look the number up in this ENUM domain
+			       * (RFC 6116, "e164.arpa") before the
+			       * trunks; "" = no ENUM */
 };
 
 /** A blocklist entry. */
@@ -108,9 +112,12 @@ struct dp_snapshot_rows {
 	const struct dp_rule_row *egress;  /* applied after formatting,
 					    * .trunk = destination trunk */
 	size_t negress;
-	/* The same for calling numbers. */
+	/* The same for calling numbers, and for diverting numbers (SIP
+	 * Diversion, PRI Redirecting Number). */
 	const struct dp_rule_row *ingress_calling, *egress_calling;
 	size_t ningress_calling, negress_calling;
+	const struct dp_rule_row *ingress_diversion, *egress_diversion;
+	size_t ningress_diversion, negress_diversion;
 	const struct dp_route_row *routes;
 	size_t nroutes;
 	const struct dp_did_range *dids;
@@ -169,6 +176,10 @@ struct dp_facts {
 	const char *calling;     /* may be NULL or "" */
 	enum dp_ton calling_ton;
 	enum dp_pres calling_pres;
+	const char *diversion;   /* who diverted the call to us: SIP
+				  * Diversion user, PRI Redirecting Number;
+				  * NULL or "" = none */
+	enum dp_ton diversion_ton;
 	int64_t now;             /* Unix seconds UTC */
 	bool emergency;          /* the signalling marked the call as an
 				  * emergency (urn:service:sos, trusted
@@ -183,6 +194,10 @@ enum dp_source {
 	DP_SRC_LCR,          /* a route's least-cost lookup */
 	DP_SRC_DID,          /* a DID's destination */
 	DP_SRC_DID_FAILOVER, /* a DID's failover destination */
+	DP_SRC_ENUM,         /* the SIP URI that ENUM gives for
+			      * dp_decision.enum_name, sent with the
+			      * settings of trunk (which follows as an
+			      * attempt of its own) */
 };
 
 struct dp_attempt {
@@ -192,6 +207,9 @@ struct dp_attempt {
 	struct dp_number called;  /* formatted for this trunk, egress rules
 				   * applied ('+' included for DP_FMT_PLUS) */
 	struct dp_number calling;
+	struct dp_number diversion; /* formatted like calling numbers for
+				     * this trunk, egress diversion rules
+				     * applied; "" = none */
 	char user[64];            /* SIP Request-URI user: called.digits or
 				   * a DID's fixed user */
 	enum dp_trunk_state state; /* when decided; call control checks
@@ -210,6 +228,7 @@ struct dp_decision {
 	char service[24];   /* "911", "urn:service:sos", "" */
 	struct dp_number called;  /* internal form after ingress rules */
 	struct dp_number calling;
+	struct dp_number diversion;
 	char route[DP_NAME_SIZE]; /* route name, "did" or "" */
 	unsigned t_trying_ms, t_progress_ms, t_answer_ms;
 	unsigned route_max_calls, route_cps;
@@ -218,6 +237,8 @@ struct dp_decision {
 					     * or NULL for the built-in */
 	struct dp_attempt attempts[DP_MAX_ATTEMPTS];
 	size_t nattempts;
+	char enum_name[DP_ENUM_NAME_SIZE]; /* the NAPTR owner name for a
+					    * DP_SRC_ENUM attempt */
 };
 
 /**
@@ -238,8 +259,10 @@ struct dp_decision {
  *     with the DID's user and caller-ID, then its failover destination.
  *  5. Routes, by priority: called match, source trunk, calling match,
  *     day and hours in the route's zone (emergency calls ignore days and
- *     hours).  Attempts: LCR carriers cheapest first (when the route
- *     says lcr; ties broken by @c facts->asr), then the route's trunks.
+ *     hours).  Attempts: an ENUM lookup (when the route names an ENUM
+ *     domain; not for emergency calls), LCR carriers cheapest first
+ *     (when the route says lcr; ties broken by @c facts->asr), then the
+ *     route's trunks.
  *     The source trunk is never an attempt; duplicates are dropped.
  *  6. Egress: per attempt, format the numbers for that trunk, then its
  *     egress rules.  Each attempt gets its state from @c facts->state;

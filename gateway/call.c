@@ -67,12 +67,17 @@ struct gw_call {
 	struct cdr_attempt att[DP_MAX_ATTEMPTS];
 	unsigned natt;
 	bool got_trying, got_progress;
+	bool enum_wait;           /* an ENUM lookup holds a reference */
+	char enum_uri[DP_ENUM_URI_SIZE];
 	struct gw_rstat *route;   /* counted route, or NULL */
 	bool counted_in;          /* in.trunk's counters hold this call */
 	bool counted_out;
 
 	uint32_t bridge;          /* 0 = no bridge */
 	char calling[64], called[64];   /* as received */
+	char diversion[64];       /* who diverted it to us, as received */
+	enum dp_ton diversion_ton;
+	int div_reason;           /* Q.931 reason for redirection */
 	char out_calling[40], out_called[40]; /* as sent on the last try */
 	char call_id[128];
 	int64_t start_ms, answer_ms, end_ms;
@@ -106,6 +111,12 @@ static void set_state(struct gw_call *call, enum call_state st)
 	gw_dbg(GW_DBG_CALL, "call %.8s: %s -> %s", call->id,
 	       state_name(call->state), state_name(st));
 	call->state = st;
+}
+
+static bool cur_is_enum(const struct gw_call *call)
+{
+	return call->cur >= 0 && (size_t)call->cur < call->dec->nattempts &&
+	       call->dec->attempts[call->cur].source == DP_SRC_ENUM;
 }
 
 /* ---- trunk and route live state ------------------------------------------ */
@@ -313,6 +324,15 @@ static struct gw_call *call_new(struct gw *gw, enum dp_trunk_kind in_kind)
 	call->dec = calloc(1, sizeof(*call->dec));
 	if (!call->ev_ring || !call->ev_attempt || !call->dec)
 		return obj_deref(call);
+	/* Call timers run after the I/O of the same loop pass: a 200 OK
+	 * or CONNECT that came in time is seen before the timer that would
+	 * fail the attempt over (the base's lowest priority, see main.c). */
+	if (event_base_get_npriorities(gw->base) > 1) {
+		int low = event_base_get_npriorities(gw->base) - 1;
+
+		event_priority_set(call->ev_ring, low);
+		event_priority_set(call->ev_attempt, low);
+	}
 	call->gw = gw;
 	call->in.kind = in_kind;
 	call->codec = -1;
@@ -378,6 +398,8 @@ static void write_cdr(struct gw_call *call)
 		tg_strlcpy(r->codec, "PCMA", sizeof(r->codec));
 	tg_strlcpy(r->route, call->dec->route, sizeof(r->route));
 	r->emergency = (int)call->dec->emergency;
+	tg_strlcpy(r->diversion, call->dec->diversion.digits,
+		   sizeof(r->diversion));
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
 
@@ -483,16 +505,6 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		       void *arg);
 
-/* A leg the call gave up on: keep it alive until its dialog closes (a
- * CANCEL may still be waiting for a provisional), without the call. */
-static void on_detached(struct sip_leg *leg, const struct sip_leg_event *ev,
-			void *arg)
-{
-	(void)arg;
-	if (ev->type == SIP_LEG_CLOSED)
-		obj_deref(leg);
-}
-
 static void release_tdm(struct side *s, int cause)
 {
 	if (!s->tdm)
@@ -525,7 +537,7 @@ static void hangup_in(struct gw_call *call, int cause)
 }
 
 /* Hang up the outbound side of the running attempt and forget it.  A SIP
- * leg is handed to on_detached: its CANCEL or BYE completes without us. */
+ * leg is abandoned to the UA: its CANCEL or BYE completes without us. */
 static void hangup_out(struct gw_call *call, int cause)
 {
 	struct sip_reason reason = {cause, gw_cause_text(cause)};
@@ -537,8 +549,7 @@ static void hangup_out(struct gw_call *call, int cause)
 		struct sip_leg *leg = call->out.sip;
 
 		call->out.sip = NULL;
-		sip_leg_set_handler(leg, on_detached, NULL);
-		sip_leg_hangup(leg, 0, &reason);
+		sip_leg_abandon(leg, 0, &reason);
 		obj_deref(call); /* on_sip_out's reference */
 	}
 	count_out(call, false);
@@ -741,7 +752,7 @@ static void call_answered(struct gw_call *call)
 	event_del(call->ev_attempt);
 	set_state(call, CS_ANSWERED);
 	bridge_media(call);
-	ts = gw_tstat(call->gw, call->out.trunk);
+	ts = cur_is_enum(call) ? NULL : gw_tstat(call->gw, call->out.trunk);
 	if (ts) {
 		asr_note(ts, true);
 		ts->fails_in_row = 0;
@@ -811,7 +822,11 @@ static void attempt_failed(struct gw_call *call,
 			   const char *why)
 {
 	enum dp_failure_class cls = dp_failover_result(call->dec->failover, r);
-	struct gw_tstat *ts = gw_tstat(call->gw, call->out.trunk);
+	/* An ENUM destination is not the trunk it borrowed settings from:
+	 * its silence says nothing of that trunk's health. */
+	struct gw_tstat *ts = cur_is_enum(call)
+				      ? NULL
+				      : gw_tstat(call->gw, call->out.trunk);
 	bool final = cls == DP_FAIL_FINAL || call->early_media ||
 		     call->state == CS_ENDED;
 
@@ -877,12 +892,17 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 	struct gw *gw = call->gw;
 	struct tdm_number called = {
 		a->called.digits, (int)a->called.ton << 4 | (int)a->called.npi,
-		false,
+		false, 0,
 	};
 	struct tdm_number calling = {
 		a->calling.digits,
 		(int)a->calling.ton << 4 | (int)a->calling.npi,
-		a->calling.pres == DP_PRES_RESTRICTED,
+		a->calling.pres == DP_PRES_RESTRICTED, 0,
+	};
+	struct tdm_number redir = {
+		a->diversion.digits,
+		(int)a->diversion.ton << 4 | (int)a->diversion.npi,
+		a->diversion.pres == DP_PRES_RESTRICTED, call->div_reason,
 	};
 	int err = ENOTCONN;
 
@@ -891,6 +911,8 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		called.digits++;
 	if (calling.digits[0] == '+')
 		calling.digits++;
+	if (redir.digits[0] == '+')
+		redir.digits++;
 	for (unsigned i = 0; i < t->nspans; i++) {
 		struct tdm_span *span = gw_span(gw, t->spans[i]);
 		int e;
@@ -898,7 +920,7 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		if (!span)
 			continue;
 		e = tdm_call_setup(&call->out.tdm, span, &calling, &called,
-				   call);
+				   &redir, call);
 		if (!e) {
 			call->out.span = tdm_span_id(span);
 			call->out.chan = (int)tdm_call_chan(call->out.tdm);
@@ -915,14 +937,20 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
 	struct gw *gw = call->gw;
+	struct sip_call_params p = {
+		.from_user = a->calling.digits,
+		.to_user = a->user,
+		.diversion = a->diversion.digits,
+		.diversion_reason = gw_redirect_to_sip(call->div_reason),
+		.media_addr = gw->cfg.media_addr,
+	};
 	int err;
 
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
+	p.media_port = media_rtp_port(call->out.rtp);
 	err = sip_leg_invite(&call->out.sip, gw->ua,
-			     (const struct sockaddr *)&t->peer, t->peer_len,
-			     a->calling.digits, NULL, a->user,
-			     gw->cfg.media_addr, media_rtp_port(call->out.rtp),
+			     (const struct sockaddr *)&t->peer, t->peer_len, &p,
 			     on_sip_out, call);
 	if (err) {
 		gw_err("call %.8s: INVITE to %s failed: %s", call->id,
@@ -936,6 +964,172 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		tg_strlcpy(call->call_id, sip_leg_call_id(call->out.sip),
 			   sizeof(call->call_id));
 	return 0;
+}
+
+/* Attempt @p i becomes the running one, on a trunk of kind @p kind. */
+static void begin_attempt(struct gw_call *call, unsigned i,
+			  enum dp_trunk_kind kind)
+{
+	const struct dp_attempt *a = &call->dec->attempts[i];
+
+	call->cur = (int)i;
+	call->got_trying = call->got_progress = false;
+	call->out.kind = kind;
+	tg_strlcpy(call->out.trunk, a->trunk, sizeof(call->out.trunk));
+	tg_strlcpy(call->out_called, a->called.digits,
+		   sizeof(call->out_called));
+	tg_strlcpy(call->out_calling, a->calling.digits,
+		   sizeof(call->out_calling));
+	call->out.span = call->out.chan = 0;
+	note_attempt(call, a, NULL);
+}
+
+/* ---- ENUM ------------------------------------------------------------------ */
+
+/* The ENUM attempt found nothing it can use: on to the next attempt.  Not
+ * a result of its own: "no ENUM record" must not outrank what the trunks
+ * behind it answer. */
+static void enum_skip(struct gw_call *call, const char *outcome,
+		      const char *detail)
+{
+	call->enum_wait = false;
+	attempt_done(call, outcome, 0, 0);
+	gw_info("call %.8s: %s (%s): trying the next", call->id, outcome,
+		detail);
+	try_next(call);
+}
+
+static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
+			 void *arg)
+{
+	struct gw_call *call = arg;
+	struct gw *gw = call->gw;
+	const struct dp_attempt *a;
+	int e;
+
+	if (call->state == CS_ENDED || !call->enum_wait)
+		goto out;
+	if (err) {
+		enum_skip(call, "enum: host not found", strerror(err));
+		goto out;
+	}
+	a = &call->dec->attempts[call->cur];
+	if (alloc_rtp(call, &call->out.rtp)) {
+		enum_skip(call, "enum: no RTP port", call->enum_uri);
+		goto out;
+	}
+	{
+		struct sip_call_params p = {
+			.from_user = a->calling.digits,
+			.to_uri = call->enum_uri,
+			.diversion = a->diversion.digits,
+			.diversion_reason =
+				gw_redirect_to_sip(call->div_reason),
+			.media_addr = gw->cfg.media_addr,
+			.media_port = media_rtp_port(call->out.rtp),
+		};
+
+		e = sip_leg_invite(&call->out.sip, gw->ua, sa, len, &p,
+				   on_sip_out, call);
+	}
+	if (e) {
+		media_rtp_free(call->out.rtp);
+		call->out.rtp = NULL;
+		enum_skip(call, "enum: INVITE failed", strerror(e));
+		goto out;
+	}
+	obj_ref(call); /* held by the leg's handler until CLOSED */
+	call->enum_wait = false;
+	if (call->in.kind == DP_TRUNK_TDM)
+		tg_strlcpy(call->call_id, sip_leg_call_id(call->out.sip),
+			   sizeof(call->call_id));
+	call->out_live = true;
+	count_out(call, true);
+	arm_attempt_timer(call);
+	gw_info("call %.8s: attempt %d: ENUM gave %s", call->id,
+		call->cur + 1, call->enum_uri);
+out:
+	obj_deref(call); /* the lookup's */
+}
+
+static void on_enum_naptr(int err, const struct sip_naptr *recs, size_t n,
+			  void *arg)
+{
+	struct gw_call *call = arg;
+	struct dp_naptr dn[SIP_DNS_MAX_NAPTR];
+	char host[256], why[160];
+	size_t k = 0;
+	uint16_t port;
+	int e;
+
+	if (call->state == CS_ENDED || !call->enum_wait)
+		goto out;
+	if (err) {
+		enum_skip(call, err == ENOENT	     ? "enum: no record"
+				: err == ETIMEDOUT ? "enum: DNS timeout"
+						   : "enum: DNS failure",
+			  call->dec->enum_name);
+		goto out;
+	}
+	for (size_t i = 0; i < n && k < SIP_DNS_MAX_NAPTR; i++) {
+		struct dp_naptr *d = &dn[k];
+
+		/* A field too long to keep whole is skipped, never cut:
+		 * a cut regexp would be another regexp. */
+		if (strlen(recs[i].flags) >= sizeof(d->flags) ||
+		    strlen(recs[i].service) >= sizeof(d->service) ||
+		    strlen(recs[i].regexp) >= sizeof(d->regexp) ||
+		    strlen(recs[i].replacement) >= sizeof(d->replacement))
+			continue;
+		d->order = recs[i].order;
+		d->preference = recs[i].preference;
+		strcpy(d->flags, recs[i].flags);
+		strcpy(d->service, recs[i].service);
+		strcpy(d->regexp, recs[i].regexp);
+		strcpy(d->replacement, recs[i].replacement);
+		k++;
+	}
+	why[0] = '\0';
+	e = dp_enum_select(call->dec->called.digits, dn, k, call->enum_uri,
+			   sizeof(call->enum_uri), why, sizeof(why));
+	if (e) {
+		enum_skip(call, "enum: no SIP URI", *why ? why
+							  : call->dec->enum_name);
+		goto out;
+	}
+	e = sip_uri_target(call->enum_uri, host, sizeof(host), &port);
+	if (e) {
+		enum_skip(call, "enum: unusable URI", call->enum_uri);
+		goto out;
+	}
+	if (call->natt)
+		tg_strlcpy(call->att[call->natt - 1].target, call->enum_uri,
+			   sizeof(call->att[0].target));
+	/* The lookup's reference goes on with it. */
+	sip_dns_addr(call->gw->dns, host, port, on_enum_addr, call);
+	return;
+out:
+	obj_deref(call); /* the lookup's */
+}
+
+/* Start ENUM attempt @p i: true when a lookup is under way (it goes on to
+ * the next attempt itself), false when it cannot be tried. */
+static bool start_enum(struct gw_call *call, unsigned i,
+		       const struct gw_trunk_cfg *t)
+{
+	const struct dp_attempt *a = &call->dec->attempts[i];
+
+	if (!t || t->kind != GW_TRUNK_SIP || !call->gw->dns) {
+		note_attempt(call, a, "skipped: enum");
+		return false;
+	}
+	begin_attempt(call, i, DP_TRUNK_SIP);
+	call->enum_uri[0] = '\0';
+	call->enum_wait = true;
+	obj_ref(call);
+	sip_dns_naptr(call->gw->dns, call->dec->enum_name, on_enum_naptr,
+		      call);
+	return true;
 }
 
 /* Start the next attempt that can be tried; give up when none is left. */
@@ -955,6 +1149,11 @@ static void try_next(struct gw_call *call)
 		struct dp_attempt_result r = {DP_SIP_NO_RESPONSE, 0};
 		int err;
 
+		if (a->source == DP_SRC_ENUM) {
+			if (start_enum(call, i, t))
+				return;
+			continue;
+		}
 		if (!t || st == DP_TRUNK_DOWN ||
 		    (st == DP_TRUNK_FULL && !emergency)) {
 			gw_info("call %.8s: trunk %s skipped (%s)", call->id,
@@ -969,19 +1168,10 @@ static void try_next(struct gw_call *call)
 				call->res[call->nres++] = r;
 			continue;
 		}
-		call->cur = (int)i;
-		call->got_trying = call->got_progress = false;
 		/* The config may have changed the trunk's type since the
 		 * decision (a reload): dial and bridge by what it is now. */
-		call->out.kind = t->kind == GW_TRUNK_TDM ? DP_TRUNK_TDM
-							 : DP_TRUNK_SIP;
-		tg_strlcpy(call->out.trunk, a->trunk, sizeof(call->out.trunk));
-		tg_strlcpy(call->out_called, a->called.digits,
-			   sizeof(call->out_called));
-		tg_strlcpy(call->out_calling, a->calling.digits,
-			   sizeof(call->out_calling));
-		call->out.span = call->out.chan = 0;
-		note_attempt(call, a, NULL);
+		begin_attempt(call, i, t->kind == GW_TRUNK_TDM ? DP_TRUNK_TDM
+							       : DP_TRUNK_SIP);
 		if (ts)
 			ts->out_n++;
 		err = t->kind == GW_TRUNK_TDM ? place_tdm(call, t, a)
@@ -1030,6 +1220,8 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 	f.calling = call->calling;
 	f.calling_ton = calling_ton;
 	f.calling_pres = pres;
+	f.diversion = call->diversion;
+	f.diversion_ton = call->diversion_ton;
 	f.now = tg_time_ms() / 1000;
 	f.asr = asr;
 	f.state = gw_trunk_state;
@@ -1206,6 +1398,9 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	obj_ref(call); /* the leg's handler refers to the call until CLOSED */
 	tg_strlcpy(call->calling, info->from_user, sizeof(call->calling));
 	tg_strlcpy(call->called, info->ruri_user, sizeof(call->called));
+	tg_strlcpy(call->diversion, info->diversion ? info->diversion : "",
+		   sizeof(call->diversion));
+	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
@@ -1355,6 +1550,10 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 	call->in.chan = (int)tdm_call_chan(ev->call);
 	tg_strlcpy(call->calling, ev->calling, sizeof(call->calling));
 	tg_strlcpy(call->called, ev->called, sizeof(call->called));
+	tg_strlcpy(call->diversion, ev->redirecting ? ev->redirecting : "",
+		   sizeof(call->diversion));
+	call->diversion_ton = ton_of(ev->redirecting_plan);
+	call->div_reason = ev->redirecting_reason;
 	snprintf(call->in.trunk, sizeof(call->in.trunk), "span%d",
 		 call->in.span);
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {

@@ -1,5 +1,6 @@
 /* gateway/cause.c  One table for Q.850 <-> SIP (RFC 3398, RFC 6432) */
 #include <stddef.h>
+#include <strings.h>
 
 #include "util/util.h"
 #include "cause.h"
@@ -148,4 +149,35 @@ enum cdr_disposition gw_cause_disposition(int cause)
 	default:
 		return CDR_FAILED;
 	}
+}
+
+/* Q.931 4.5.9 (reason for redirection) and RFC 5806 section 4 mean the
+ * same events by different names; the rest have no counterpart. */
+static const struct {
+	int q931;
+	const char *sip;
+} redirect_reasons[] = {
+	{0, "unknown"},        {1, "user-busy"},      {2, "no-answer"},
+	{3, "deflection"},     {9, "out-of-service"}, {10, "follow-me"},
+	{15, "unconditional"},
+};
+
+int gw_redirect_from_sip(const char *reason)
+{
+	if (!reason)
+		return 0;
+	for (size_t i = 0; i < sizeof(redirect_reasons) /
+				       sizeof(redirect_reasons[0]); i++)
+		if (!strcasecmp(reason, redirect_reasons[i].sip))
+			return redirect_reasons[i].q931;
+	return 0;
+}
+
+const char *gw_redirect_to_sip(int reason)
+{
+	for (size_t i = 0; i < sizeof(redirect_reasons) /
+				       sizeof(redirect_reasons[0]); i++)
+		if (redirect_reasons[i].q931 == reason)
+			return redirect_reasons[i].sip;
+	return "unknown";
 }

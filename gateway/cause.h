@@ -17,4 +17,10 @@ const char *gw_sip_phrase(int status);
 /** CDR disposition of an unanswered call that ended with @p cause. */
 enum cdr_disposition gw_cause_disposition(int cause);
 
+/** RFC 5806 diversion reason -> Q.931 reason for redirection (0 when
+ *  NULL, empty or without a Q.931 counterpart). */
+int gw_redirect_from_sip(const char *reason);
+/** Q.931 reason for redirection -> RFC 5806 diversion reason. */
+const char *gw_redirect_to_sip(int reason);
+
 #endif

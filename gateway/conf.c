@@ -577,6 +577,25 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			return parse_bool(p, k, v, &cfg->dial9);
 		return fail(p, "unknown key '%s' in [routing]", k);
 	}
+	if (!strcmp(p->section, "dns")) {
+		unsigned long n;
+		int err;
+
+		if (!strcmp(k, "servers"))
+			return parse_str(p, k, v, cfg->dns_servers,
+					 sizeof(cfg->dns_servers));
+		if (!strcmp(k, "timeout")) {
+			err = parse_uint(p, k, v, 50, 30000, &n);
+			cfg->dns_timeout_ms = (unsigned)n;
+			return err;
+		}
+		if (!strcmp(k, "tries")) {
+			err = parse_uint(p, k, v, 1, 10, &n);
+			cfg->dns_tries = (unsigned)n;
+			return err;
+		}
+		return fail(p, "unknown key '%s' in [dns]", k);
+	}
 	if (!strcmp(p->section, "dids"))
 		return key_dids(p, k, v);
 	return fail(p, "key '%s' outside any section", k);
@@ -641,7 +660,7 @@ static int on_section(struct parser *p, char *name)
 		return fail(p, "section [%s] takes no argument", name);
 	if (!strcmp(name, "general") || !strcmp(name, "sip") ||
 	    !strcmp(name, "database") || !strcmp(name, "routing") ||
-	    !strcmp(name, "dids"))
+	    !strcmp(name, "dids") || !strcmp(name, "dns"))
 		return 0;
 	return fail(p, "unknown section [%s]", name);
 }

@@ -96,6 +96,11 @@ struct gw_config {
 	unsigned t_trying_ms;       /* default per-attempt timers */
 	unsigned t_progress_ms;
 	bool dial9;                 /* 9911, 9112 are emergency numbers too */
+	/* [dns] */
+	char dns_servers[256];      /* "" = /etc/resolv.conf; else
+				       "addr[:port],..." */
+	unsigned dns_timeout_ms;    /* per try; 0 = 1000 */
+	unsigned dns_tries;         /* per server; 0 = 2 */
 	/* [dids]: seeded into the database on first start */
 	struct dp_did_range dids[GW_MAX_DIDS];
 	unsigned ndids;

@@ -521,6 +521,7 @@ static void reload_done(int rc, const char *msg, void *arg)
 	} else {
 		evbuffer_add_printf(out, "%s\n", msg);
 	}
+	bufferevent_disable(p->bev, EV_READ);
 	bufferevent_setcb(p->bev, NULL, on_written, on_conn_event, NULL);
 	free(p);
 }
@@ -548,8 +549,10 @@ static int cmd_reload(struct gw *gw, struct reply *r, int argc, char **argv)
 		evbuffer_add_printf(r->out, "%s\n", msg);
 		return err;
 	}
-	bufferevent_disable(r->bev, EV_READ);
-	bufferevent_set_timeouts(r->bev, NULL, &reload_timeout);
+	/* Reading stays on while the snapshot builds: it notices a client
+	 * that went away (EOF) and bounds the wait (the read timeout). */
+	bufferevent_setwatermark(r->bev, EV_READ, 0, MAX_REQUEST);
+	bufferevent_set_timeouts(r->bev, &reload_timeout, &reload_timeout);
 	bufferevent_setcb(r->bev, NULL, NULL, on_pending_event, p);
 	r->deferred = true;
 	return 0;
@@ -624,6 +627,8 @@ static const char *source_word(enum dp_source src)
 		return "did";
 	case DP_SRC_DID_FAILOVER:
 		return "did-failover";
+	case DP_SRC_ENUM:
+		return "enum";
 	}
 	return "?";
 }
@@ -736,6 +741,10 @@ static int cmd_route(struct gw *gw, struct reply *r, int argc, char **argv)
 			json_str(r->out, a->user);
 			evbuffer_add_printf(r->out, ",\"state\":\"%s\"",
 					    state_word(a->state));
+			if (a->source == DP_SRC_ENUM) {
+				evbuffer_add_printf(r->out, ",\"enum_name\":");
+				json_str(r->out, d->enum_name);
+			}
 			if (a->has_rate) {
 				evbuffer_add_printf(r->out, ",\"rate_prefix\":");
 				json_str(r->out, a->rate.prefix);

@@ -45,6 +45,7 @@ struct gw {
 	struct gw_config cfg;
 	struct event_base *base;
 	struct sip_ua *ua;
+	struct sip_dns *dns;             /* ENUM (and, later, RFC 3263) */
 	struct media_engine *me;
 	struct cdr_writer *cdr;
 	struct dp_snapshot *snap;        /* current routing snapshot (obj) */

@@ -128,6 +128,10 @@ static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 	rows.ningress_calling = db.ningress_calling;
 	rows.egress_calling = db.egress_calling;
 	rows.negress_calling = db.negress_calling;
+	rows.ingress_diversion = db.ingress_diversion;
+	rows.ningress_diversion = db.ningress_diversion;
+	rows.egress_diversion = db.egress_diversion;
+	rows.negress_diversion = db.negress_diversion;
 	rows.routes = routes;
 	rows.nroutes = db.nroutes + (*cfg->outbound ? 1 : 0);
 	rows.dids = db.dids;
@@ -196,6 +200,19 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
+static int dns_open(struct gw *gw, const struct gw_config *cfg,
+		    struct sip_dns **out)
+{
+	char err[320];
+	int rc;
+
+	rc = sip_dns_new(out, gw->base, cfg->dns_servers, cfg->dns_timeout_ms,
+			 cfg->dns_tries, err, sizeof(err));
+	if (rc)
+		gw_err("[dns]: %s", err);
+	return rc;
+}
+
 static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			 struct dp_snapshot *snap, int64_t version)
 {
@@ -217,6 +234,22 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.t_trying_ms = cfg->t_trying_ms;
 	gw->cfg.t_progress_ms = cfg->t_progress_ms;
 	gw->cfg.dial9 = cfg->dial9;
+	if (strcmp(cfg->dns_servers, gw->cfg.dns_servers) ||
+	    cfg->dns_timeout_ms != gw->cfg.dns_timeout_ms ||
+	    cfg->dns_tries != gw->cfg.dns_tries) {
+		struct sip_dns *dns;
+
+		/* Lookups under way end with ECANCELED: their calls go on
+		 * to their next attempt.  A bad [dns] keeps the old one. */
+		if (!dns_open(gw, cfg, &dns)) {
+			sip_dns_free(gw->dns);
+			gw->dns = dns;
+			memcpy(gw->cfg.dns_servers, cfg->dns_servers,
+			       sizeof(cfg->dns_servers));
+			gw->cfg.dns_timeout_ms = cfg->dns_timeout_ms;
+			gw->cfg.dns_tries = cfg->dns_tries;
+		}
+	}
 	memcpy(gw->cfg.codecs, cfg->codecs, sizeof(cfg->codecs));
 	gw->cfg.ncodecs = cfg->ncodecs;
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);
@@ -458,6 +491,9 @@ static int start(struct gw *gw)
 		       strerror(rc));
 		return rc;
 	}
+	rc = dns_open(gw, &gw->cfg, &gw->dns);
+	if (rc)
+		return rc;
 	for (unsigned i = 0; i < gw->cfg.nspans; i++) {
 		const struct gw_span_cfg *s = &gw->cfg.spans[i];
 		struct tdm_span_config tc = {
@@ -498,6 +534,10 @@ static int stop(struct gw *gw)
 	gw->nspans = 0;
 	/* Calls still waiting on a SIP leg are over (their CDRs were queued
 	 * when they ended); let go of them before the UA goes. */
+	gw_call_reap_all(gw);
+	/* ENUM lookups still waiting end (ECANCELED) while the UA lives. */
+	sip_dns_free(gw->dns);
+	gw->dns = NULL;
 	gw_call_reap_all(gw);
 	sip_ua_free(gw->ua);
 	if (gw->ev_media)
@@ -586,6 +626,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	gw->started_ms = tg_time_ms();
 	gw->base = event_base_new();
+	/* Three levels: I/O and deliveries at the default (1); call timers
+	 * at 2, so libevent runs them only when nothing more urgent is
+	 * active in the same pass (event_process_active stops at the first
+	 * priority that ran a callback). */
+	if (gw->base && event_base_priority_init(gw->base, 3)) {
+		fprintf(stderr, "tollgated: event priorities unavailable\n");
+		return 1;
+	}
 	gw->ev_drain = gw->base ? evtimer_new(gw->base, on_drain_timer, gw)
 				: NULL;
 	if (!gw->ev_drain) {

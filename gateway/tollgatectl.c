@@ -45,7 +45,8 @@ static void usage(FILE *f)
 		"                         how a call to NUMBER would be routed\n"
 		"  version                daemon version\n"
 		"database commands (then the daemon reloads):\n"
-		"  did list | did add FIRST [LAST] TRUNK [user=U] [cid=N]\n"
+		"  did list | did add FIRST [LAST] TRUNK [user=U|last:N[:PFX]]"
+		" [cid=N]\n"
 		"             [failover=TRUNK[:NUMBER]] | did del FIRST\n"
 		"  route list | route add NAME key=value... | route del NAME\n"
 		"             add inserts, or replaces the whole route NAME; "
@@ -54,11 +55,11 @@ static void usage(FILE *f)
 		"hours tz\n"
 		"             trunks lcr=yes|no failover t_trying t_progress "
 		"t_answer\n"
-		"             (ms) max_calls cps\n"
+		"             (ms) max_calls cps enum=DOMAIN\n"
 		"  rule list | rule add ingress|egress key=value... | rule del ID\n"
 		"             keys: position name kind match trunk ton actions "
 		"replace\n"
-		"             number=called|calling (default called)\n"
+		"             number=called|calling|diversion (default called)\n"
 		"  block list | block add called|calling MATCH [category=C] "
 		"[trunk=T]\n"
 		"             | block del ID\n"
@@ -370,6 +371,7 @@ static int cmd_route(struct ctx *c, int argc, char **argv)
 		FLD(dp_route_row, "t_answer", t_answer_ms, F_UINT),
 		FLD(dp_route_row, "max_calls", max_calls, F_UINT),
 		FLD(dp_route_row, "cps", cps, F_UINT),
+		FLD(dp_route_row, "enum", enum_domain, F_STR),
 	};
 	struct dp_route_row r;
 	char err[512], done[96];
@@ -378,11 +380,11 @@ static int cmd_route(struct ctx *c, int argc, char **argv)
 	if (argc == 1 && !strcmp(argv[0], "list"))
 		return list(c, "NAME\tPRIO\tKIND\tMATCH\tSRC\tCALLING\tDAYS\t"
 			    "HOURS\tTZ\tTRUNKS\tLCR\tFAILOVER\tT_TRYING\t"
-			    "T_PROGRESS\tT_ANSWER\tMAX_CALLS\tCPS",
+			    "T_PROGRESS\tT_ANSWER\tMAX_CALLS\tCPS\tENUM",
 			    "SELECT name, priority, kind, match, src_trunks, "
 			    "calling, days, hours, tz, trunks, lcr, failover, "
-			    "t_trying, t_progress, t_answer, max_calls, cps "
-			    "FROM route ORDER BY priority, name", NULL, 0);
+			    "t_trying, t_progress, t_answer, max_calls, cps, "
+			    "enum FROM route ORDER BY priority, name", NULL, 0);
 	if (argc == 2 && !strcmp(argv[0], "del"))
 		return delete_row(c, "DELETE FROM route WHERE name = ?1",
 				  argv[1], "route");

@@ -148,19 +148,24 @@ static void call_timer(struct ps_call *call, int ms)
 static void emit_record(const struct ps_call *call)
 {
 	char calling[PS_NUMLEN * 6 + 1], called[PS_NUMLEN * 6 + 1];
+	char redir[PS_NUMLEN * 6 + 1];
 
 	ps_json_str(calling, sizeof(calling), call->calling);
 	ps_json_str(called, sizeof(called), call->called);
+	ps_json_str(redir, sizeof(redir), call->redirecting);
 	ps_emit("{\"event\":\"call\",\"dir\":\"%s\",\"span\":%d,\"chan\":%u,"
 		"\"calling\":\"%s\",\"called\":\"%s\",\"called_ton\":%d,"
-		"\"calling_ton\":%d,\"cause\":%d,"
+		"\"calling_ton\":%d,\"redirecting\":\"%s\","
+		"\"redirecting_ton\":%d,\"redirect_reason\":%d,\"cause\":%d,"
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
 		"\"frames_rx\":%u,\"rx_tone_ratio\":%.3f,"
 		"\"rx_level_dbfs\":%.1f}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
 		call->chan, calling, called, (call->called_plan >> 4) & 7,
-		(call->calling_plan >> 4) & 7, call->cause,
+		(call->calling_plan >> 4) & 7, redir,
+		(call->redirecting_plan >> 4) & 7, call->redirect_reason,
+		call->cause,
 		call->cleared_local ? "local" : "remote",
 		call->answered ? "true" : "false", (long long)call->setup_ms,
 		(long long)call->answer_ms, (long long)call->end_ms,
@@ -307,6 +312,11 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 	tg_strlcpy(call->called, r->callednum, sizeof(call->called));
 	call->called_plan = r->calledplan & 0x7f;
 	call->calling_plan = r->callingplan & 0x7f;
+	tg_strlcpy(call->redirecting, r->redirectingnum,
+		   sizeof(call->redirecting));
+	call->redirecting_plan = r->callingplanrdnis & 0x7f;
+	call->redirect_reason = call->redirecting[0] ? r->redirectingreason
+						     : 0;
 	if (bearer < 0) {
 		call_hangup(call, PRI_CAUSE_IDENTIFIED_CHANNEL_NOTEXIST);
 		return;
@@ -601,6 +611,14 @@ static void place_call(void)
 	pri_sr_set_called(sr, call->called, PRI_UNKNOWN, 1);
 	pri_sr_set_caller(sr, call->calling, NULL, PRI_UNKNOWN,
 			  PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	if (*ps.conf.redirecting) {
+		tg_strlcpy(call->redirecting, ps.conf.redirecting,
+			   sizeof(call->redirecting));
+		call->redirect_reason = ps.conf.redirect_reason;
+		pri_sr_set_redirecting(sr, call->redirecting, PRI_UNKNOWN,
+				       PRES_ALLOWED_USER_NUMBER_NOT_SCREENED,
+				       call->redirect_reason);
+	}
 	err = pri_setup(span->pri, qc, sr);
 	pri_sr_free(sr);
 	if (err) {

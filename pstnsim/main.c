@@ -159,6 +159,8 @@ static void usage(FILE *f)
 	      "  --detect HZ           tone measured on received audio (1000)\n"
 	      "  --originate N --rate CPS --to NUM --from NUM\n"
 	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "  --redirecting NUM[:REASON]  originated calls were diverted\n"
+	      "                        by NUM (Q.931 reason, 15 unconditional)\n"
 	      "  --exit-when-done      exit once originated calls finished\n"
 	      "  --duration S          exit after S seconds\n"
 	      "  --verbose             libpri messages and more logs on\n"
@@ -205,7 +207,7 @@ static bool all_digits(const char *s)
 enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
-	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP,
+	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR,
 };
 
 static const struct option longopts[] = {
@@ -223,6 +225,7 @@ static const struct option longopts[] = {
 	{"rate", required_argument, NULL, O_RATE},
 	{"to", required_argument, NULL, O_TO},
 	{"from", required_argument, NULL, O_FROM},
+	{"redirecting", required_argument, NULL, O_REDIR},
 	{"to-step", required_argument, NULL, O_STEP},
 	{"hold", required_argument, NULL, O_HOLD},
 	{"exit-when-done", no_argument, NULL, O_DONE},
@@ -354,6 +357,21 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				err = bad(name, optarg, "up to 63 characters");
 			tg_strlcpy(c->from, optarg, sizeof(c->from));
 			break;
+		case O_REDIR: {
+			char *colon = strchr(optarg, ':');
+
+			c->redirect_reason = 15;
+			if (colon) {
+				*colon = '\0';
+				err = parse_long(name, colon + 1, 0, 15, &v);
+				c->redirect_reason = (int)v;
+			}
+			if (!*optarg || strlen(optarg) >= sizeof(c->redirecting))
+				err = bad(name, optarg, "1 to 63 characters");
+			tg_strlcpy(c->redirecting, optarg,
+				   sizeof(c->redirecting));
+			break;
+		}
 		case O_STEP:
 			err = parse_long(name, optarg, 1, 100000000, &v);
 			c->to_step = (int)v;

@@ -51,6 +51,8 @@ struct ps_conf {
 	double rate;            /* calls per second */
 	char to[PS_NUMLEN];
 	char from[PS_NUMLEN];
+	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
+	int redirect_reason;
 	int to_step;
 	int hold;               /* ms */
 	bool exit_when_done;
@@ -95,6 +97,9 @@ struct ps_call {
 	char called[PS_NUMLEN];
 	int called_plan;        /* Q.931 TON << 4 | NPI as received */
 	int calling_plan;
+	char redirecting[PS_NUMLEN]; /* Redirecting Number IE, "" none */
+	int redirecting_plan;
+	int redirect_reason;
 	int cause;
 	bool cleared_local;
 	bool answered;

@@ -44,6 +44,8 @@ struct sip_leg {
 	bool got_1xx;
 	bool have_remote;
 	bool in_hash;
+	bool closed_pending; /* CLOSED queued, not yet delivered */
+	bool abandoned;      /* the UA owns the gateway's reference */
 	unsigned hup_gen;
 	sip_leg_event_h *h;
 	void *arg;
@@ -226,8 +228,10 @@ static void leg_close(struct sip_leg *leg)
 		leg->in_hash = false;
 	}
 	tr_detach_all(leg);
-	if (leg->ua)
+	if (leg->ua) {
+		leg->closed_pending = true;
 		evq_push(leg->ua, &leg->closed);
+	}
 }
 
 void sip_ua_deliver(struct sip_ua *ua)
@@ -241,10 +245,14 @@ void sip_ua_deliver(struct sip_ua *ua)
 		if (!ua->evq)
 			ua->evq_tail = NULL;
 		/* Events queued before a hangup are stale for the gateway. */
+		if (pe->embedded)
+			leg->closed_pending = false;
 		if (leg->h && (pe->embedded || pe->gen == leg->hup_gen))
 			leg->h(leg, &pe->ev, leg->arg);
 		if (!pe->embedded)
 			free(pe);
+		else if (leg->abandoned)
+			obj_deref(leg); /* the gateway's, given up */
 		/* For CLOSED (embedded) this is the UA's own reference. */
 		obj_deref(leg);
 	}
@@ -261,6 +269,8 @@ void sip_ua_drop_legs(struct sip_ua *ua)
 		ua->evq = pe->next;
 		if (!pe->embedded)
 			free(pe);
+		else if (leg->abandoned)
+			obj_deref(leg);
 		obj_deref(leg);
 	}
 	ua->evq_tail = NULL;
@@ -275,6 +285,8 @@ void sip_ua_drop_legs(struct sip_ua *ua)
 			timer_free(leg);
 			leg->ua = NULL;
 			leg->state = LEG_CLOSED;
+			if (leg->abandoned)
+				obj_deref(leg);
 			obj_deref(leg);
 		}
 	}
@@ -540,6 +552,8 @@ struct invite_strs {
 	char call_id[SIP_CALLID_MAX];
 	char to_user[128];
 	char ruri_user[128];
+	char diversion[64];
+	char diversion_reason[32];
 };
 
 static void unquote(char *out, size_t size, const char *in)
@@ -583,6 +597,13 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
 	info->ruri_user = s->ruri_user;
+	if (sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
+			      s->diversion_reason,
+			      sizeof(s->diversion_reason)) == EBADMSG)
+		gw_info("INVITE %s: Diversion header unreadable; ignored",
+			info->call_id);
+	info->diversion = s->diversion;
+	info->diversion_reason = s->diversion_reason;
 	memcpy(&info->src, src, srclen);
 	info->src_len = srclen;
 }
@@ -1174,7 +1195,8 @@ static void quote_display(char *out, size_t size, const char *in)
 
 static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 			     socklen_t dstlen, const char *from_user,
-			     const char *from_display, const char *to_user)
+			     const char *from_display, const char *to_user,
+			     const char *to_uri)
 {
 	char host[64], hp[96], fu[96], tu[96], disp[160], buf[512];
 	char uuid[37];
@@ -1189,7 +1211,7 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 	if (!leg->call_id)
 		return ENOMEM;
 	sip_uri_user_escape(fu, sizeof(fu), from_user ? from_user : "");
-	sip_uri_user_escape(tu, sizeof(tu), to_user);
+	sip_uri_user_escape(tu, sizeof(tu), to_user ? to_user : "");
 	tg_strlcpy(leg->contact_user, fu, sizeof(leg->contact_user));
 	quote_display(disp, sizeof(disp), from_display);
 	sip_addr_str(dst, host, sizeof(host), &port);
@@ -1199,6 +1221,17 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 		 fu[0] ? "@" : "", hp, leg->local_tag);
 	if (osip_from_init(&leg->local) || osip_from_parse(leg->local, buf))
 		return EINVAL;
+	if (to_uri) {
+		/* The URI as given (ENUM): it names the callee, the
+		 * address it was resolved to only carries the request. */
+		snprintf(buf, sizeof(buf), "<%s>", to_uri);
+		if (osip_from_init(&leg->remote) ||
+		    osip_from_parse(leg->remote, buf) ||
+		    osip_uri_init(&leg->target) ||
+		    osip_uri_parse(leg->target, to_uri))
+			return EINVAL;
+		return 0;
+	}
 	host_fmt(hp, sizeof(hp), host, 0);
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", tu, hp);
 	if (osip_from_init(&leg->remote) || osip_from_parse(leg->remote, buf))
@@ -1210,11 +1243,23 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 	return 0;
 }
 
+/* RFC 5806: who diverted the call to the number we call, and why. */
+static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
+			 const char *number, const char *reason)
+{
+	char user[96], hp[96], buf[320];
+
+	sip_uri_user_escape(user, sizeof(user), number);
+	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	snprintf(buf, sizeof(buf), "<sip:%s@%s>;reason=%s;counter=1", user, hp,
+		 reason && *reason ? reason : "unknown");
+	return osip_message_set_header(inv, "Diversion", buf) ? ENOMEM : 0;
+}
+
 int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		   const struct sockaddr *dst, socklen_t dstlen,
-		   const char *from_user, const char *from_display,
-		   const char *to_user, const char *local_media_addr,
-		   uint16_t local_media_port, sip_leg_event_h *h, void *arg)
+		   const struct sip_call_params *p, sip_leg_event_h *h,
+		   void *arg)
 {
 	osip_message_t *inv = NULL;
 	struct sip_leg *leg;
@@ -1223,8 +1268,17 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	int err;
 
 	if (!legp || !ua || !dst || dstlen > sizeof(struct sockaddr_storage) ||
-	    !to_user || !*to_user || !local_media_addr || !local_media_port)
+	    !p || (!p->to_uri && (!p->to_user || !*p->to_user)) ||
+	    !p->media_addr || !p->media_port)
 		return EINVAL;
+	if (p->to_uri) {
+		char host[256];
+		uint16_t port;
+
+		err = sip_uri_target(p->to_uri, host, sizeof(host), &port);
+		if (err)
+			return err;
+	}
 	if (ua->fd < 0)
 		return ENOTCONN;
 	leg = leg_alloc(ua, true);
@@ -1233,9 +1287,9 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg->state = LEG_OUT_CALLING;
 	leg->h = h;
 	leg->arg = arg;
-	sip_leg_set_local_media(leg, local_media_addr, local_media_port);
-	err = leg_init_outbound(leg, dst, dstlen, from_user, from_display,
-				to_user);
+	sip_leg_set_local_media(leg, p->media_addr, p->media_port);
+	err = leg_init_outbound(leg, dst, dstlen, p->from_user,
+				p->from_display, p->to_user, p->to_uri);
 	if (err)
 		goto out;
 	leg->inv_cseq = leg->cseq;
@@ -1244,6 +1298,11 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		goto out;
 	set_contact(leg, inv);
 	osip_message_set_allow(inv, SIP_ALLOW);
+	if (p->diversion && *p->diversion)
+		err = add_diversion(leg, inv, p->diversion,
+				    p->diversion_reason);
+	if (err)
+		goto out;
 	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
 			    ua->codecs, ua->ncodecs, ua->ptime, leg->sess_id);
 	if (!err)
@@ -1320,4 +1379,19 @@ int sip_leg_hangup(struct sip_leg *leg, int status,
 	}
 	sip_ua_run(leg->ua);
 	return 0;
+}
+
+void sip_leg_abandon(struct sip_leg *leg, int status,
+		     const struct sip_reason *reason)
+{
+	if (!leg)
+		return;
+	leg->h = NULL;
+	leg->arg = NULL;
+	sip_leg_hangup(leg, status, reason);
+	/* Closed and told already (or the UA is gone): nothing to wait for. */
+	if (leg->state == LEG_CLOSED && !leg->closed_pending)
+		obj_deref(leg);
+	else
+		leg->abandoned = true;
 }

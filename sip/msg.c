@@ -214,3 +214,121 @@ void sip_uri_user_escape(char *out, size_t size, const char *in)
 	}
 	out[n] = '\0';
 }
+
+int sip_uri_target(const char *uri, char *host, size_t hostsize,
+		   uint16_t *port)
+{
+	osip_uri_param_t *tp = NULL;
+	osip_uri_t *u = NULL;
+	unsigned long p = 5060;
+	char *end;
+	int err = EINVAL;
+
+	if (!uri || osip_uri_init(&u))
+		return ENOMEM;
+	if (osip_uri_parse(u, uri) || !u->scheme || !u->host || !*u->host)
+		goto out;
+	if (!strcasecmp(u->scheme, "sips")) {
+		err = EPROTONOSUPPORT;
+		goto out;
+	}
+	if (strcasecmp(u->scheme, "sip"))
+		goto out;
+	osip_uri_param_get_byname(&u->url_params, "transport", &tp);
+	if (tp && tp->gvalue && strcasecmp(tp->gvalue, "udp")) {
+		err = EPROTONOSUPPORT;
+		goto out;
+	}
+	if (u->port && *u->port) {
+		errno = 0;
+		p = strtoul(u->port, &end, 10);
+		if (errno || *end || p == 0 || p > 65535)
+			goto out;
+	}
+	/* osip keeps an IPv6 reference without its brackets. */
+	if (strlen(u->host) >= hostsize)
+		goto out;
+	strcpy(host, u->host);
+	*port = (uint16_t)p;
+	err = 0;
+out:
+	osip_uri_free(u);
+	return err;
+}
+
+/* The first value of the first Diversion header (RFC 5806: the newest
+ * diversion is on top): its number and reason. */
+int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
+		      char *reason, size_t rsize)
+{
+	osip_header_t *h = NULL;
+	osip_generic_param_t *p = NULL;
+	osip_from_t *f = NULL;
+	const char *num = NULL;
+	char first[512];
+	size_t n = 0;
+	bool quoted = false;
+	int angle = 0, err = ENOENT;
+
+	user[0] = reason[0] = '\0';
+	if (osip_message_header_get_byname(msg, "diversion", 0, &h) < 0 ||
+	    !h || !h->hvalue)
+		return ENOENT;
+	/* Up to the first comma outside quotes and <>. */
+	for (const char *c = h->hvalue; *c && n + 1 < sizeof(first); c++) {
+		if (*c == '"' && (c == h->hvalue || c[-1] != '\\'))
+			quoted = !quoted;
+		else if (!quoted && *c == '<')
+			angle++;
+		else if (!quoted && *c == '>' && angle)
+			angle--;
+		else if (!quoted && !angle && *c == ',')
+			break;
+		first[n++] = *c;
+	}
+	first[n] = '\0';
+	if (osip_from_init(&f))
+		return ENOMEM;
+	if (osip_from_parse(f, first) || !f->url || !f->url->scheme) {
+		err = EBADMSG;
+		goto out;
+	}
+	if (!strcasecmp(f->url->scheme, "tel"))
+		num = f->url->string;
+	else if (!strcasecmp(f->url->scheme, "sip") ||
+		 !strcasecmp(f->url->scheme, "sips"))
+		num = f->url->username;
+	if (!num || !*num) {
+		err = EBADMSG;
+		goto out;
+	}
+	n = strcspn(num, ";");
+	if (n >= usize) {
+		err = EBADMSG;
+		goto out;
+	}
+	memcpy(user, num, n);
+	user[n] = '\0';
+	osip_from_param_get_byname(f, "reason", &p);
+	if (p && p->gvalue) {
+		const char *v = p->gvalue;
+		size_t len = strlen(v);
+
+		if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+			v++;
+			len -= 2;
+		}
+		/* A token (RFC 5806 diversion-reason); anything else is
+		 * dropped rather than relayed. */
+		if (len < rsize && strspn(v, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+					   >= len) {
+			memcpy(reason, v, len);
+			reason[len] = '\0';
+		}
+	}
+	err = 0;
+out:
+	osip_from_free(f);
+	return err;
+}

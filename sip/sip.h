@@ -12,6 +12,7 @@
 #define TG_SIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -39,6 +40,9 @@ struct sip_invite_info {
 	const char *from_display; /* "" if none */
 	const char *to_user;
 	const char *ruri_user;    /* Request-URI user part */
+	const char *diversion;    /* RFC 5806: who diverted the call here
+				   * (newest Diversion's user), "" none */
+	const char *diversion_reason; /* its reason token, "" none */
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
@@ -125,18 +129,29 @@ int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
 /** Inbound: 200 OK with our SDP answer, retransmitted until ACK. */
 int sip_leg_answer(struct sip_leg *leg);
 
+/** What an outbound INVITE says. */
+struct sip_call_params {
+	const char *from_user;    /* calling number ("" or NULL: none) */
+	const char *from_display;
+	const char *to_user;      /* called number: R-URI and To user at the
+				   * peer's address; or */
+	const char *to_uri;       /* a whole sip: URI for R-URI and To (ENUM) */
+	const char *diversion;    /* number for a Diversion header, "" none */
+	const char *diversion_reason; /* its reason, NULL/"" = unknown */
+	const char *media_addr;   /* our RTP address and port for the SDP */
+	uint16_t media_port;
+};
+
 /**
  * Outbound: send an INVITE with an SDP offer of our codecs.
- * @param dst        where to send (the trunk's peer)
- * @param from_user  calling number; @param to_user called number (R-URI
- *                   user and To user); the host is the peer's address.
+ * @param dst  where to send (the trunk's peer, or where a to_uri's host
+ *             was resolved to)
  * The leg is returned with one reference for the caller.
  */
 int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		   const struct sockaddr *dst, socklen_t dstlen,
-		   const char *from_user, const char *from_display,
-		   const char *to_user, const char *local_media_addr,
-		   uint16_t local_media_port, sip_leg_event_h *h, void *arg);
+		   const struct sip_call_params *p, sip_leg_event_h *h,
+		   void *arg);
 
 /**
  * End a leg whatever its state: BYE when confirmed, CANCEL when an
@@ -146,6 +161,14 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
  */
 int sip_leg_hangup(struct sip_leg *leg, int status,
 		   const struct sip_reason *reason);
+
+/**
+ * Hang up as sip_leg_hangup() and give the caller's reference to the UA:
+ * the leg hears no more events and is released when its dialog closes
+ * (a CANCEL may still wait for a provisional) or when the UA is freed.
+ */
+void sip_leg_abandon(struct sip_leg *leg, int status,
+		     const struct sip_reason *reason);
 
 /**
  * Decode a Reason header value (RFC 3326; several comma-separated values
@@ -170,5 +193,52 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, unsigned ptime,
 		  uint64_t sess_id);
+
+/* ---- DNS (sip/dns.c): asynchronous, on the signalling loop -------------- */
+
+struct sip_dns;
+
+#define SIP_DNS_MAX_NAPTR 32
+
+/** One NAPTR record (RFC 3403); the strings live for the callback only. */
+struct sip_naptr {
+	unsigned order, preference;
+	const char *flags, *service, *regexp, *replacement;
+};
+
+/**
+ * A resolver on @p base.  @p servers: "" or NULL = /etc/resolv.conf, else
+ * "addr[:port],..." (c-ares CSV form; IPv6 as [addr]:port).  @p timeout_ms
+ * per try (0 = 1000), @p tries per server (0 = 2).
+ */
+int sip_dns_new(struct sip_dns **dnsp, struct event_base *base,
+		const char *servers, unsigned timeout_ms, unsigned tries,
+		char *err, size_t errsize);
+/** Free it; pending lookups get their callback with ECANCELED first. */
+void sip_dns_free(struct sip_dns *dns);
+
+/**
+ * The callbacks below run exactly once, maybe before the call returns:
+ * err 0 with the answer, ENOENT (no such name, no record of the type),
+ * ETIMEDOUT, EIO (server failure, unreadable reply), ECANCELED, ENOMEM.
+ */
+typedef void(sip_dns_naptr_h)(int err, const struct sip_naptr *recs,
+			      size_t n, void *arg);
+void sip_dns_naptr(struct sip_dns *dns, const char *name, sip_dns_naptr_h *h,
+		   void *arg);
+
+typedef void(sip_dns_addr_h)(int err, const struct sockaddr *sa,
+			     socklen_t len, void *arg);
+/** A/AAAA of @p host (or a literal address) with @p port filled in. */
+void sip_dns_addr(struct sip_dns *dns, const char *host, uint16_t port,
+		  sip_dns_addr_h *h, void *arg);
+
+/**
+ * Split a sip: URI (as ENUM gives it) into host and port (5060 when
+ * absent).  EINVAL for anything else; EPROTONOSUPPORT for sips: or a
+ * transport other than UDP, which this UA does not speak yet.
+ */
+int sip_uri_target(const char *uri, char *host, size_t hostsize,
+		   uint16_t *port);
 
 #endif

@@ -471,7 +471,7 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 {
 	q931_call *q = e->ring.call;
 	unsigned chan = ts_to_bearer(span, e->ring.channel & 0xff);
-	char calling[64], called[64];
+	char calling[64], called[64], redirecting[64];
 	struct tdm_event ev = {.type = TDM_EV_RING};
 	struct tdm_call *call;
 
@@ -481,6 +481,11 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	ev.calling_pres = e->ring.callingpres;
 	ev.called_plan = e->ring.calledplan & 0x7f;
 	ev.calling_plan = e->ring.callingplan & 0x7f;
+	/* The Redirecting Number IE (RDNIS): who diverted the call here. */
+	tg_strlcpy(redirecting, e->ring.redirectingnum, sizeof(redirecting));
+	ev.redirecting = redirecting;
+	ev.redirecting_plan = e->ring.callingplanrdnis & 0x7f;
+	ev.redirecting_reason = e->ring.redirectingreason;
 
 	if (chan && e->ring.flexible && !chan_free(span, chan))
 		chan = 0; /* preferred, not exclusive: choose another */
@@ -664,7 +669,8 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 
 int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 		   const struct tdm_number *calling,
-		   const struct tdm_number *called, void *arg)
+		   const struct tdm_number *called,
+		   const struct tdm_number *redirecting, void *arg)
 {
 	struct tdm_call *call;
 	struct pri_sr *sr;
@@ -709,6 +715,13 @@ int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 			  calling && calling->restricted
 				  ? PRES_PROHIB_USER_NUMBER_NOT_SCREENED
 				  : PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	if (redirecting && redirecting->digits && *redirecting->digits)
+		pri_sr_set_redirecting(sr, (char *)redirecting->digits,
+				       redirecting->plan,
+				       redirecting->restricted
+					       ? PRES_PROHIB_USER_NUMBER_NOT_SCREENED
+					       : PRES_ALLOWED_USER_NUMBER_NOT_SCREENED,
+				       redirecting->reason);
 	if (pri_setup(span->pri, q, sr)) {
 		pri_sr_free(sr);
 		call_finish(call);

@@ -61,6 +61,9 @@ struct tdm_event {
 	int calling_pres;      /* PRES_* of the calling number */
 	int called_plan;       /* Q.931 octet 3: TON << 4 | NPI */
 	int calling_plan;
+	const char *redirecting; /* "" = the call was not diverted */
+	int redirecting_plan;
+	int redirecting_reason;  /* Q.931 4.6.6 / 4.5.9: PRI_REDIR_* */
 };
 
 /** Every event of a span and its calls arrives here, on the loop thread.
@@ -113,7 +116,12 @@ int tdm_span_audio_send(struct tdm_span *span, uint32_t seq,
 struct tdm_number {
 	const char *digits; /* NULL or "" = none (calling only) */
 	int plan;           /* TON << 4 | NPI (Q.931 4.5.8); 0 = unknown */
-	bool restricted;    /* presentation restricted (calling only) */
+	bool restricted;    /* presentation restricted (calling and
+			     * redirecting) */
+	int reason;         /* redirecting only: Q.931 reason for
+			     * redirection (0 unknown, 1 busy, 2 no reply,
+			     * 3 deflection, 9 out of order, 10 by the
+			     * called DTE, 15 unconditional) */
 };
 
 /**
@@ -123,7 +131,8 @@ struct tdm_number {
  */
 int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 		   const struct tdm_number *calling,
-		   const struct tdm_number *called, void *arg);
+		   const struct tdm_number *called,
+		   const struct tdm_number *redirecting, void *arg);
 
 void tdm_call_set_arg(struct tdm_call *call, void *arg);
 void *tdm_call_arg(const struct tdm_call *call);

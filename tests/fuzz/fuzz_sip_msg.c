@@ -46,6 +46,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sip_msg_top_branch(msg);
 	sip_msg_to_tag(msg);
 	sip_msg_from_tag(msg);
+	{
+		char user[64], reason[32];
+
+		if (!sip_msg_diversion(msg, user, sizeof(user), reason,
+				       sizeof(reason)) &&
+		    (!*user || strlen(user) >= sizeof(user) ||
+		     strlen(reason) >= sizeof(reason)))
+			__builtin_trap();
+	}
+	{
+		char host[256];
+		uint16_t port;
+
+		/* ENUM hands us URIs from DNS: the same reader. */
+		if (size < 400) {
+			char uri[400];
+
+			memcpy(uri, data, size);
+			uri[size] = '\0';
+			if (!sip_uri_target(uri, host, sizeof(host), &port) &&
+			    (!*host || !port))
+				__builtin_trap();
+		}
+	}
 	if (!sip_msg_sdp(msg, &body, &len))
 		sip_sdp_negotiate(&m, body, len, codecs, 2);
 	if (MSG_IS_REQUEST(msg) && msg->from && msg->to && msg->call_id &&

@@ -18,7 +18,8 @@ wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
 sleep 1 # "Capturing on" comes a moment before packets are taken
 
 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
-	--hold 600 >/dev/null 2>>"$WORK/tgcall.log" || fail "answered call"
+	--hold 600 --diversion '<sip:2125550199@127.0.0.1>;reason=no-answer' \
+	>/dev/null 2>>"$WORK/tgcall.log" || fail "answered call"
 "$TGCALL" call "sip:5551700@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
 	--expect 486 >/dev/null 2>>"$WORK/tgcall.log" || fail "busy call"
 "$TGCALL" call "sip:5551703@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
@@ -52,4 +53,7 @@ expect_eq "called numbers of our SETUPs" "$(q931 -Y 'q931.message_type == 0x05' 
 	-T fields -e q931.called_party_number.digits | sort | tr '\n' ' ')" "2125551234 5551700 5551703 "
 [ "$(q931 -Y 'q931.message_type == 0x07' | wc -l)" -ge 1 ] || fail "no CONNECT decoded"
 [ "$(q931 -Y 'q931.cause_value == 17' | wc -l)" -ge 1 ] || fail "no cause 17 decoded"
+expect_eq "redirecting number of the forwarded call's SETUP" "$(q931 \
+	-Y 'q931.message_type == 0x05 && q931.redirecting_number.digits' \
+	-T fields -e q931.redirecting_number.digits)" 2125550199
 log "ok: the D-channel capture decodes as Q.931 with our SETUPs, CONNECT and cause 17"

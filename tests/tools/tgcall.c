@@ -70,6 +70,7 @@ static struct {
 	int timeout_s;
 	int ring_ms;
 	int reject;              /* 0: answer */
+	char diversion[160];     /* UAC: a Diversion header value, "" none */
 } opt;
 
 static volatile sig_atomic_t stop_signal;
@@ -1075,6 +1076,8 @@ struct call {
 	const char *error;
 	char to_user[64];
 	char from_user[64];
+	char diversion[64];      /* UAS: the Diversion user received */
+	char diversion_reason[32];
 };
 
 static struct call *calls[MAX_CALLS];
@@ -1200,6 +1203,10 @@ static void call_print(const struct call *c, bool ok)
 		json_str(f, c->to_user);
 		fprintf(f, ",\"from_user\":");
 		json_str(f, c->from_user);
+		fprintf(f, ",\"diversion\":");
+		json_str(f, c->diversion);
+		fprintf(f, ",\"diversion_reason\":");
+		json_str(f, c->diversion_reason);
 	}
 	fprintf(f, ",\"error\":");
 	if (c->error)
@@ -1306,7 +1313,7 @@ static void call_request(struct call *c, const struct sip_msg *m,
 
 static int uac_start(int64_t now)
 {
-	char user[64], host[128], sdp[1024], contact[256], branch[40];
+	char user[64], host[128], sdp[1024], contact[512], branch[40];
 	int pts[2], port, err;
 	struct call *c;
 
@@ -1336,8 +1343,10 @@ static int uac_start(int64_t now)
 	snprintf(c->to_hdr, sizeof(c->to_hdr), "<%s>", opt.target);
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:%s@%s:%d>\r\n"
-		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n",
-		 opt.from, opt.local_ip, opt.local_port);
+		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n%s%s%s",
+		 opt.from, opt.local_ip, opt.local_port,
+		 *opt.diversion ? "Diversion: " : "", opt.diversion,
+		 *opt.diversion ? "\r\n" : "");
 	for (int i = 0; i < opt.ncodecs; i++)
 		pts[i] = opt.codecs[i];
 	sdp_build(sdp, sizeof(sdp), c->media.port, c->sess, pts, opt.codecs,
@@ -1537,6 +1546,19 @@ static void uas_setup_dialog(struct call *c, const struct sip_msg *m,
 	tg_strlcpy(c->to_hdr, msg_hdr(m, "From"), sizeof(c->to_hdr));
 	hdr_user(msg_hdr(m, "To"), c->to_user, sizeof(c->to_user));
 	hdr_user(msg_hdr(m, "From"), c->from_user, sizeof(c->from_user));
+	if (msg_hdr(m, "Diversion")) {
+		const char *d = msg_hdr(m, "Diversion");
+		const char *r = strstr(d, ";reason=");
+
+		hdr_user(d, c->diversion, sizeof(c->diversion));
+		if (r) {
+			r += 8;
+			r += *r == '"';
+			snprintf(c->diversion_reason,
+				 sizeof(c->diversion_reason), "%.*s",
+				 (int)strcspn(r, "\";,"), r);
+		}
+	}
 	if (contact)
 		hdr_uri(contact, c->remote_target, sizeof(c->remote_target));
 	else
@@ -1891,6 +1913,7 @@ static void usage(FILE *f)
 		"              [--tone HZ] [--detect HZ] [--hold MS]\n"
 		"              [--cancel-after MS] [--count N]\n"
 		"              [--expect STATUS] [--timeout S] [-v]\n"
+		"              [--diversion 'HEADER VALUE']\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
 		"              [--codec pcmu|pcma|both] [--hold MS]\n"
@@ -1972,6 +1995,12 @@ static int parse_opt(int ch, const char *arg)
 		return parse_int(arg, 1, 1000000, &opt.count);
 	case 'e':
 		return parse_int(arg, 100, 699, &opt.expect);
+	case 'D':
+		if (strlen(arg) >= sizeof(opt.diversion) ||
+		    strpbrk(arg, "\r\n"))
+			return EINVAL;
+		tg_strlcpy(opt.diversion, arg, sizeof(opt.diversion));
+		return 0;
 	case 'T':
 		return parse_int(arg, 1, 86400, &opt.timeout_s);
 	case 'r':
@@ -1997,6 +2026,7 @@ static int parse_args(int argc, char **argv)
 		{"timeout", required_argument, NULL, 'T'},
 		{"ring-ms", required_argument, NULL, 'r'},
 		{"reject", required_argument, NULL, 'R'},
+		{"diversion", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

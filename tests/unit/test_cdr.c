@@ -296,7 +296,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -338,7 +338,7 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
 				"'old-1' AND emergency = 0 AND route IS NULL"),
 			 1);
@@ -361,6 +361,45 @@ static void test_schema_migration_v1(void **state)
 	sqlite3_close(db);
 	/* And opening again changes nothing. */
 	assert_int_equal(cdr_db_init(fx->db), 0);
+}
+
+/* Version 2 -> 3: ENUM domains on routes, URIs on attempts, diverting
+ * numbers on CDRs, and number rules rebuilt to take 'diversion' with
+ * their rows kept. */
+static void test_schema_migration_v2(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db;
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	db = db_conn(fx->db);
+	/* Back to what version 2 had. */
+	db_run(db, "INSERT INTO number_rule(direction, number, name, match)"
+	       " VALUES ('ingress', 'calling', 'keep-me', '2');"
+	       "INSERT INTO route(name, trunks) VALUES ('r', 'pstn');"
+	       "ALTER TABLE route DROP COLUMN enum;"
+	       "ALTER TABLE cdr_attempt DROP COLUMN target;"
+	       "ALTER TABLE cdr DROP COLUMN diversion;"
+	       "PRAGMA user_version = 2;");
+	sqlite3_close(db);
+
+	assert_int_equal(cdr_db_init(fx->db), 0);
+	db = db_conn(fx->db);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
+				"name = 'keep-me' AND number = 'calling'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "
+				"name = 'r' AND enum = ''"), 1);
+	db_run(db, "INSERT INTO number_rule(direction, number) VALUES "
+	       "('egress', 'diversion');"
+	       "INSERT INTO cdr_attempt(cdr_id, n, target) VALUES "
+	       "('x', 1, 'sip:+1@h');"
+	       "INSERT INTO cdr(id, diversion) VALUES ('y', '12125552001');");
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO number_rule(direction, "
+				      "number) VALUES ('egress', 'redirect')",
+				      NULL, NULL, NULL),
+			 SQLITE_CONSTRAINT);
+	sqlite3_close(db);
 }
 
 static unsigned rejects;
@@ -1191,7 +1230,7 @@ static void test_trigger_refuses_all(void **state)
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
 		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
-		 "12600,0", r.id);
+		 "12600,0,", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);
@@ -1470,6 +1509,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_schema_migration_v1),
+		T(test_schema_migration_v2),
 		T(test_routing_tables),
 		T(test_routing_add_roundtrip),
 		T(test_routing_add_refused),

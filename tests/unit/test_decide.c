@@ -49,25 +49,29 @@ static struct dp_route_row routes[] = {
 	/* name, prio, kind, match, src, calling, days, hours, tz, trunks,
 	 * lcr, failover, timers..., max_calls, cps */
 	{"night", 5, "prefix", "1800", "", "", "", "22:00-06:00",
-	 "EST5EDT,M3.2.0,M11.1.0", "c2", false, "", 0, 0, 0, 0, 0},
+	 "EST5EDT,M3.2.0,M11.1.0", "c2", false, "", 0, 0, 0, 0, 0, ""},
 	{"weekend", 6, "prefix", "1888", "", "", "sat,sun", "", "", "c2",
-	 false, "", 0, 0, 0, 0, 0},
+	 false, "", 0, 0, 0, 0, 0, ""},
 	{"mobile", 7, "regex", "^1(646|917)[0-9]{7}$", "pbx", "", "", "",
-	 "", "c1", false, "", 1500, 0, 0, 0, 0},
+	 "", "c1", false, "", 1500, 0, 0, 0, 0, ""},
 	{"la", 8, "prefix", "1213", "", "", "", "", "", "pri", true, "", 0,
-	 0, 0, 10, 5},
+	 0, 0, 10, 5, ""},
 	{"pat", 9, "pattern", "_1NXX555XXXX", "", "_1212XXXXXXX", "", "", "",
-	 "c2,c1", false, "", 0, 0, 0, 0, 0},
+	 "c2,c1", false, "", 0, 0, 0, 0, 0, ""},
 	{"fo", 9, "prefix", "1999", "", "", "", "", "", "c1,c2", false,
-	 "sip:503=final,wrong-number=route", 0, 4000, 60000, 0, 0},
+	 "sip:503=final,wrong-number=route", 0, 4000, 60000, 0, 0, ""},
 	{"us", 10, "prefix", "1", "pbx,raw,desip,intl", "", "", "", "",
-	 "pri,c1", false, "", 0, 0, 0, 0, 0},
+	 "pri,c1", false, "", 0, 0, 0, 0, 0, ""},
 	{"uk", 10, "prefix", "44", "", "", "", "", "", "ukpri", false, "", 0,
-	 0, 0, 0, 0},
+	 0, 0, 0, 0, ""},
 	{"de", 10, "prefix", "49", "", "", "", "", "", "desip", false, "", 0,
-	 0, 0, 0, 0},
+	 0, 0, 0, 0, ""},
 	{"raw-any", 50, "any", "", "raw", "", "", "", "", "c2", false, "", 0,
-	 0, 0, 0, 0},
+	 0, 0, 0, 0, ""},
+	/* ENUM first, as c1 (the route's first SIP trunk), then the
+	 * trunks, c1 included. */
+	{"enum", 4, "prefix", "1777", "", "", "", "", "", "pri,c1", false, "",
+	 0, 0, 0, 0, 0, "e164.arpa"},
 };
 
 static struct dp_did_range dids[] = {
@@ -75,6 +79,9 @@ static struct dp_did_range dids[] = {
 	{"5551000", "5551000", "pbx", "fax", "12125559999", "c1",
 	 "12125550000"},
 	{"12125557000", "12125557009", "pbx", "", "", "", ""},
+	/* Extensions 2000-2099 of the PBX from their DIDs. */
+	{"12125556000", "12125556099", "pbx", "last:2:20", "", "", ""},
+	{"12125558000", "12125558999", "pbx", "last:4", "", "", ""},
 };
 
 static struct dp_rate rates[] = {
@@ -114,6 +121,18 @@ static struct dp_rule_row ingress_calling[] = {
 
 static struct dp_rule_row egress_calling[] = {
 	{"nyc-mobile", "prefix", "1646", "c1", "", "strip=1", ""},
+};
+
+/* PBX extensions that forwarded a call become the site's DIDs; c2 wants
+ * diverting numbers of area 212 without the country code. */
+static struct dp_rule_row ingress_diversion[] = {
+	{"ext", "pattern", "_2XXX", "pbx", "",
+	 "prepend=1212555,ton=international,npi=isdn", ""},
+};
+
+static struct dp_rule_row egress_diversion[] = {
+	{"c2-local", "regex", "^\\+?1(212[0-9]{7})$", "c2", "", "replace",
+	 "$1"},
 };
 
 static int tz_resolve(const char *name, char *posix, size_t size, void *arg)
@@ -160,6 +179,10 @@ static void fill_rows(struct dp_snapshot_rows *r)
 	r->ningress_calling = TG_ARRAY_SIZE(ingress_calling);
 	r->egress_calling = egress_calling;
 	r->negress_calling = TG_ARRAY_SIZE(egress_calling);
+	r->ingress_diversion = ingress_diversion;
+	r->ningress_diversion = TG_ARRAY_SIZE(ingress_diversion);
+	r->egress_diversion = egress_diversion;
+	r->negress_diversion = TG_ARRAY_SIZE(egress_diversion);
 	r->tz_resolve = tz_resolve;
 }
 
@@ -350,6 +373,11 @@ static void test_dids(void **state)
 		/* raw lookup, fixed user, caller-ID and failover */
 		{"raw", "5551000", 0, "999", 0, false, 0, "did",
 		 "pbx:fax:2125559999 c1:12125550000:12125559999"},
+		/* an extension derived from the DID */
+		{"pri", "2125556042", DP_TON_NATIONAL, "", 0, false, 0, "did",
+		 "pbx:2042:"},
+		{"pri", "2125558123", DP_TON_NATIONAL, "", 0, false, 0, "did",
+		 "pbx:8123:"},
 		/* the DID's own trunk calling it: not a loop, routed */
 		{"raw", "12125550150", 0, "", 0, false, 0, "us",
 		 "pri:12125550150: c1:12125550150:"},
@@ -559,6 +587,105 @@ static void test_trace(void **state)
 	assert_int_equal(dp_decide(snap, &f, &d, NULL, 0), EINVAL);
 }
 
+/* Diverting numbers: normalised with the source plan, ingress rules, then
+ * formatted per trunk like calling numbers, egress rules. */
+static void test_diversion(void **state)
+{
+	static const struct {
+		const char *src, *called, *div;
+		enum dp_ton ton;
+		const char *internal;
+		/* "trunk:diversion" per attempt */
+		const char *want;
+	} rows[] = {
+		/* An extension of the PBX forwarded it: its DID. */
+		{"pbx", "3125550000", "2001", DP_TON_UNKNOWN, "12125552001",
+		 "pri:2125552001 c1:12125552001"},
+		/* A full national number from the PBX. */
+		{"pbx", "3125550000", "7185550000", DP_TON_UNKNOWN,
+		 "17185550000", "pri:7185550000 c1:17185550000"},
+		/* From the PRI: TON national, plan of the PRI; raw has no
+		 * plan, so no "+" either. */
+		{"pri", "2125550150", "3125551234", DP_TON_NATIONAL,
+		 "13125551234", "raw:13125551234"},
+		/* c2's egress rule drops "+1" for area 212 only; the raw
+		 * trunk has no plan: its digits are kept as they came (no
+		 * "+": not known to be E.164). */
+		{"raw", "33123456", "12125552001", DP_TON_UNKNOWN,
+		 "12125552001", "c2:2125552001"},
+		{"raw", "33123456", "13125552001", DP_TON_UNKNOWN,
+		 "13125552001", "c2:13125552001"},
+		/* From the PBX: E.164, so c2 gets "+", then its rule. */
+		{"pbx", "7775550000", "2001", DP_TON_UNKNOWN, "12125552001",
+		 "c1:12125552001 pri:2125552001 c1:12125552001"},
+		/* None: nothing to send. */
+		{"pbx", "3125550000", "", DP_TON_UNKNOWN, "", "pri: c1:"},
+	};
+	char got[256], trace[4096];
+	struct dp_decision d;
+
+	(void)state;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		struct dp_facts f = {
+			.src_trunk = rows[i].src,
+			.called = rows[i].called,
+			.diversion = rows[i].div,
+			.diversion_ton = rows[i].ton,
+			.now = MON_15Z,
+			.state = state_of,
+		};
+		size_t n = 0;
+
+		assert_int_equal(dp_decide(snap, &f, &d, trace, sizeof(trace)),
+				 0);
+		got[0] = '\0';
+		for (size_t k = 0; k < d.nattempts; k++)
+			n += (size_t)snprintf(got + n, sizeof(got) - n,
+					      "%s%s:%s", k ? " " : "",
+					      d.attempts[k].trunk,
+					      d.attempts[k].diversion.digits);
+		if (strcmp(d.diversion.digits, rows[i].internal) ||
+		    strcmp(got, rows[i].want))
+			fail_msg("row %zu: diversion '%s' attempts '%s'; want "
+				 "'%s' '%s'\ntrace:\n%s", i,
+				 d.diversion.digits, got, rows[i].internal,
+				 rows[i].want, trace);
+	}
+}
+
+/* ENUM: an attempt of its own before the trunks; never for 911. */
+static void test_enum_route(void **state)
+{
+	static const struct row rows[] = {
+		{"pbx", "7775550000", 0, "2125551111", 0, false, 0, "enum",
+		 "c1:17775550000:12125551111 pri:7775550000:2125551111 "
+		 "c1:17775550000:12125551111"},
+		/* An emergency call takes the route without ENUM. */
+		{"pbx", "7775550000", 0, "", 0, true, 0, "enum",
+		 "pri:7775550000: c1:17775550000:"},
+		/* From c1 itself: the ENUM attempt goes out as c1 too, so
+		 * it is dropped with the source trunk. */
+		{"c1", "17775550000", 0, "", 0, false, 0, "enum",
+		 "pri:7775550000:"},
+	};
+	char trace[4096];
+	struct dp_decision d;
+	struct dp_facts f = {.src_trunk = "pbx", .called = "7775550000",
+			     .now = MON_15Z, .state = state_of};
+
+	(void)state;
+	run_rows(rows, TG_ARRAY_SIZE(rows));
+	assert_int_equal(dp_decide(snap, &f, &d, trace, sizeof(trace)), 0);
+	assert_int_equal(d.attempts[0].source, DP_SRC_ENUM);
+	assert_int_equal(d.attempts[2].source, DP_SRC_ROUTE);
+	assert_string_equal(d.enum_name, "0.0.0.0.5.5.5.7.7.7.1.e164.arpa");
+	assert_non_null(strstr(trace, "enum: NAPTR 0.0.0.0.5.5.5.7.7.7.1."
+				      "e164.arpa, as trunk c1"));
+	f.emergency = true;
+	assert_int_equal(dp_decide(snap, &f, &d, trace, sizeof(trace)), 0);
+	assert_non_null(strstr(trace, "enum: not for an emergency call"));
+}
+
 /* Refused snapshots name the table and the row. */
 static void test_validation(void **state)
 {
@@ -580,6 +707,10 @@ static void test_validation(void **state)
 		{10, "12ab", "route 'night': prefix '12ab' is not digits"},
 		{11, "EST5EDT,M13.1.0,M11.1.0", "not a POSIX TZ rule"},
 		{12, "America/New_York", NULL},
+		{13, "e164..arpa", "route 'night': enum domain 'e164..arpa' "
+				   "is not a domain name"},
+		{14, "pri", "route 'night': enum needs a SIP trunk"},
+		{15, "e164.arpa", NULL},
 	};
 	struct dp_snapshot_rows r;
 	struct dp_snapshot *s = NULL;
@@ -607,6 +738,11 @@ static void test_validation(void **state)
 		case 10: strcpy(copy[0].match, rows[i].value); break;
 		case 11: strcpy(copy[0].tz, rows[i].value); break;
 		case 12: strcpy(copy[0].tz, rows[i].value); break;
+		case 13: strcpy(copy[0].enum_domain, rows[i].value); break;
+		case 14: strcpy(copy[0].trunks, rows[i].value);
+			strcpy(copy[0].enum_domain, "e164.arpa"); break;
+		case 15: strcpy(copy[0].trunks, "pri,c2");
+			strcpy(copy[0].enum_domain, rows[i].value); break;
 		}
 		fill_rows(&r);
 		r.routes = copy;
@@ -626,6 +762,7 @@ static void test_validation(void **state)
 		struct dp_route_row two[2] = {routes[0], routes[0]};
 		struct dp_trunk_row tdup[2] = {trunks[0], trunks[0]};
 		struct dp_did_range dbad[1] = {dids[1]};
+		struct dp_did_range dder[1] = {dids[1]};
 		struct dp_did_range dover[2] = {dids[0], dids[0]};
 		struct dp_block_row bbad[1] = {{"called", "12x", "", ""}};
 		struct dp_block_row bkind[1] = {{"dialled", "12", "", ""}};
@@ -655,6 +792,17 @@ static void test_validation(void **state)
 				 EINVAL);
 		assert_non_null(strstr(err, "dids 5551000-5551000: failover "
 					    "trunk 'ghost'"));
+		fill_rows(&r);
+		strcpy(dder[0].user, "last:16");
+		r.dids = dder;
+		r.ndids = 1;
+		assert_int_equal(dp_snapshot_build(&s, &r, err, sizeof(err)),
+				 EINVAL);
+		assert_non_null(strstr(err, "user 'last:16' is not "
+					    "last:N[:PREFIX]"));
+		strcpy(dder[0].user, "last:3:9x");
+		assert_int_equal(dp_snapshot_build(&s, &r, err, sizeof(err)),
+				 EINVAL);
 		fill_rows(&r);
 		r.dids = dover;
 		r.ndids = 2;
@@ -777,6 +925,8 @@ int main(void)
 		cmocka_unit_test(test_time_rules),
 		cmocka_unit_test(test_timers_failover_limits),
 		cmocka_unit_test(test_trace),
+		cmocka_unit_test(test_enum_route),
+		cmocka_unit_test(test_diversion),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_tz),
 	};

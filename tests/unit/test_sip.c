@@ -209,6 +209,9 @@ struct peer {
 	char from_user[64];
 	char from_display[64];
 	char ruri_user[64];
+	char diversion[64], diversion_reason[32]; /* B: as received */
+	const char *div_out, *div_reason_out;     /* A: to send */
+	const char *to_uri;                       /* A: R-URI instead */
 };
 
 struct harness {
@@ -271,6 +274,9 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	tg_strlcpy(p->from_display, info->from_display,
 		   sizeof(p->from_display));
 	tg_strlcpy(p->ruri_user, info->ruri_user, sizeof(p->ruri_user));
+	tg_strlcpy(p->diversion, info->diversion, sizeof(p->diversion));
+	tg_strlcpy(p->diversion_reason, info->diversion_reason,
+		   sizeof(p->diversion_reason));
 	sip_leg_set_handler(leg, on_leg_event, p);
 	sip_leg_set_local_media(leg, "127.0.0.1", p->media_port);
 	switch (p->mode) {
@@ -414,13 +420,21 @@ static void addr_of(struct sockaddr_in *sin, uint16_t port)
 static void call_b(struct harness *h, const char *to)
 {
 	struct sockaddr_in dst;
+	struct sip_call_params p = {
+		.from_user = "5550123",
+		.from_display = "Alice \"A\" Smith",
+		.to_user = to,
+		.to_uri = h->a.to_uri,
+		.diversion = h->a.div_out,
+		.diversion_reason = h->a.div_reason_out,
+		.media_addr = "127.0.0.1",
+		.media_port = h->a.media_port,
+	};
 
 	addr_of(&dst, sip_ua_port(h->b.ua));
 	assert_int_equal(sip_leg_invite(&h->a.leg, h->a.ua,
 					(struct sockaddr *)&dst, sizeof(dst),
-					"5550123", "Alice \"A\" Smith", to,
-					"127.0.0.1", h->a.media_port,
-					on_leg_event, &h->a), 0);
+					&p, on_leg_event, &h->a), 0);
 	assert_int_equal(sip_leg_codec(h->a.leg), -1);
 	assert_non_null(sip_leg_call_id(h->a.leg));
 }
@@ -480,11 +494,67 @@ static void test_call_answer_bye(void **state)
 	assert_string_equal(h->b.ruri_user, "5550100");
 	assert_string_equal(h->b.from_user, "5550123");
 	assert_string_equal(h->b.from_display, "Alice \"A\" Smith");
+	assert_string_equal(h->b.diversion, "");
 	assert_int_equal(sip_leg_codec(h->b.leg), 8);
 	expect_events(&h->b, b_want, 3);
 	assert_int_equal(h->b.cause[1], 16);
 	assert_string_equal(sip_leg_call_id(h->a.leg),
 			    sip_leg_call_id(h->b.leg));
+}
+
+/* A Diversion header goes out and comes back in as number and reason; a
+ * whole R-URI (ENUM's) reaches the callee as its user. */
+static void test_call_diversion_and_uri(void **state)
+{
+	struct harness *h = *state;
+	char uri[96];
+
+	snprintf(uri, sizeof(uri), "sip:+12125554005@127.0.0.1:%u",
+		 (unsigned)sip_ua_port(h->b.ua));
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	h->a.div_out = "+12125551000";
+	h->a.div_reason_out = "user-busy";
+	h->a.to_uri = uri;
+	call_b(h, NULL);
+	run(h, both_closed);
+	assert_int_equal(h->b.invites, 1);
+	assert_string_equal(h->b.ruri_user, "+12125554005");
+	assert_string_equal(h->b.diversion, "+12125551000");
+	assert_string_equal(h->b.diversion_reason, "user-busy");
+}
+
+/* Neither sips: nor TCP: this UA speaks UDP only (for now). */
+static void test_invite_uri_refused(void **state)
+{
+	struct harness *h = *state;
+	struct sockaddr_in dst;
+	struct sip_call_params p = {
+		.media_addr = "127.0.0.1",
+		.media_port = h->a.media_port,
+	};
+	static const struct {
+		const char *uri;
+		int err;
+	} rows[] = {
+		{"sips:+1555@127.0.0.1", EPROTONOSUPPORT},
+		{"sip:+1555@127.0.0.1;transport=tcp", EPROTONOSUPPORT},
+		{"mailto:info@example.com", EINVAL},
+		{"sip:+1555@127.0.0.1:99999", EINVAL},
+		{"not a uri", EINVAL},
+	};
+
+	addr_of(&dst, sip_ua_port(h->b.ua));
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		p.to_uri = rows[i].uri;
+		assert_int_equal(sip_leg_invite(&h->a.leg, h->a.ua,
+						(struct sockaddr *)&dst,
+						sizeof(dst), &p, on_leg_event,
+						&h->a),
+				 rows[i].err);
+	}
+	assert_null(h->a.leg);
 }
 
 static void test_call_busy(void **state)
@@ -807,6 +877,10 @@ int main(void)
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_reason_decode),
 		cmocka_unit_test_setup_teardown(test_call_answer_bye, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_diversion_and_uri,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invite_uri_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_busy, setup,
 						teardown),
