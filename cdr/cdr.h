@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dialplan/dialplan.h"
+#include "e911/e911.h"
 
 enum cdr_direction {
 	CDR_OUTBOUND = 0, /* SIP -> PSTN */
@@ -64,6 +65,13 @@ struct cdr_record {
 	int emergency;          /* 0 none, 1 emergency, 2 test call */
 	char diversion[32];     /* who diverted the call to us (internal
 				 * form), "" = not diverted */
+	char e911_zone[32];     /* emergency calls and PSAP callbacks: */
+	char elin[32];          /* the ELIN sent / called */
+	char e911_trunk[32];    /* the party a callback to the ELIN */
+	char e911_user[64];     /* reaches: trunk and user */
+	int callback;           /* 1 a PSAP callback routed to the caller,
+				 * 2 one after the window (to the zone's
+				 * default destination) */
 	struct cdr_attempt attempts[CDR_MAX_ATTEMPTS];
 	unsigned nattempts;
 };
@@ -102,6 +110,14 @@ typedef void(cdr_row_h)(const struct cdr_record *rec, void *arg);
  * cdr_attempt rows, by n) in rec->attempts. */
 int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg);
 
+typedef void(cdr_elin_h)(const char *elin, const char *zone,
+			 const char *trunk, const char *user, int64_t end_ms,
+			 void *arg);
+/** For each ELIN used since @p since_ms, its newest party (from the
+ *  CDRs): the PSAP callback table after a restart. */
+int cdr_db_elin_parties(const char *path, int64_t since_ms,
+			cdr_elin_h *h, void *arg);
+
 /* ---- routing tables (cdr/routing.c) -------------------------------------- */
 
 /** Every routing row, read in one transaction; free with cdr_routing_free. */
@@ -121,7 +137,11 @@ struct cdr_routing {
 	struct dp_did_range *dids;
 	size_t ndids;
 	int64_t rates_version;        /* changes with every rate write */
-	size_t caps[10];              /* private */
+	struct e911_zone_row *zones;
+	size_t nzones;
+	struct e911_member_row *members;
+	size_t nmembers;
+	size_t caps[12];              /* private */
 };
 
 /**
@@ -165,6 +185,18 @@ int cdr_db_rule_add(const char *path, const char *direction,
 		    const struct dp_rule_row *r, int64_t *idp, char *err,
 		    size_t errsize);
 /** Add a blocklist entry; *@p idp (if not NULL) its id. */
+/** Insert or replace e911 zone @p z (checked as the daemon checks it). */
+int cdr_db_zone_put(const char *path, const struct e911_zone_row *z,
+		    char *err, size_t errsize);
+typedef void(cdr_problem_h)(const char *what, void *arg);
+/** Check the e911 tables: every problem goes to @p h (zones incomplete,
+ *  members bad, ELINs that no DID range holds).  @return 0 when the
+ *  tables could be read. */
+int cdr_e911_validate(const char *path, cdr_problem_h *h, void *arg,
+		      char *err, size_t errsize);
+/** Add a member to an existing zone. */
+int cdr_db_member_add(const char *path, const struct e911_member_row *m,
+		      int64_t *idp, char *err, size_t errsize);
 int cdr_db_block_add(const char *path, const struct dp_block_row *b,
 		     int64_t *idp, char *err, size_t errsize);
 /** Add a DID range; refused when it overlaps a range in the table. */

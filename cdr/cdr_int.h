@@ -75,7 +75,8 @@ int cdr_errf(char *err, size_t size, int rc, const char *fmt, ...)
 	"id,start_time,answer_time,end_time,start_ms,answer_ms,end_ms,"  \
 	"duration_ms,billsec,calling,called,direction,in_trunk,out_trunk," \
 	"span,chan,sip_call_id,disposition,q850_cause,sip_status,codec,"   \
-	"route,rate_prefix,rate,conn_fee,cost,emergency,diversion"
+	"route,rate_prefix,rate,conn_fee,cost,emergency,diversion,"        \
+	"e911_zone,elin,e911_trunk,e911_user,callback"
 
 extern const char cdr_insert_sql[];
 

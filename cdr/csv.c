@@ -80,7 +80,15 @@ static void put_record(FILE *f, const struct cdr_record *r)
 		fputs(",,,", f);
 	fprintf(f, "%d,", r->emergency);
 	put_text(f, r->diversion);
-	fputc('\n', f);
+	fputc(',', f);
+	put_text(f, r->e911_zone);
+	fputc(',', f);
+	put_text(f, r->elin);
+	fputc(',', f);
+	put_text(f, r->e911_trunk);
+	fputc(',', f);
+	put_text(f, r->e911_user);
+	fprintf(f, ",%d\n", r->callback);
 }
 
 int cdr_csv_append(const char *path, const struct cdr_item *head)

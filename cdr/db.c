@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 3
+#define CDR_SCHEMA_VERSION 4
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -115,6 +115,50 @@ static const char schema_v3[] =
 	"DROP TABLE number_rule;"
 	"ALTER TABLE number_rule_v3 RENAME TO number_rule;"
 	"PRAGMA user_version = 3;";
+
+/* Version 4: emergency location zones and who is in them; a CDR keeps
+ * the zone, the ELIN sent and the party a PSAP callback to that ELIN
+ * reaches (the callback table is rebuilt from these after a restart). */
+static const char schema_v4[] =
+	"CREATE TABLE IF NOT EXISTS e911_zone ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" country TEXT NOT NULL DEFAULT '',"
+	" a1 TEXT NOT NULL DEFAULT '',"
+	" a2 TEXT NOT NULL DEFAULT '',"
+	" a3 TEXT NOT NULL DEFAULT '',"
+	" a4 TEXT NOT NULL DEFAULT '',"
+	" a5 TEXT NOT NULL DEFAULT '',"
+	" a6 TEXT NOT NULL DEFAULT '',"
+	" prd TEXT NOT NULL DEFAULT '',"
+	" pod TEXT NOT NULL DEFAULT '',"
+	" sts TEXT NOT NULL DEFAULT '',"
+	" rd TEXT NOT NULL DEFAULT '',"
+	" hno TEXT NOT NULL DEFAULT '',"
+	" hns TEXT NOT NULL DEFAULT '',"
+	" lmk TEXT NOT NULL DEFAULT '',"
+	" loc TEXT NOT NULL DEFAULT '',"
+	" flr TEXT NOT NULL DEFAULT '',"
+	" unit TEXT NOT NULL DEFAULT '',"
+	" room TEXT NOT NULL DEFAULT '',"
+	" bld TEXT NOT NULL DEFAULT '',"
+	" nam TEXT NOT NULL DEFAULT '',"
+	" pc TEXT NOT NULL DEFAULT '',"
+	" location_id TEXT NOT NULL DEFAULT '',"
+	" elins TEXT NOT NULL DEFAULT '',"
+	" callback_trunk TEXT NOT NULL DEFAULT '',"
+	" callback_user TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS e911_member ("
+	" id INTEGER PRIMARY KEY, zone TEXT NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('calling','subnet','trunk')),"
+	" match TEXT NOT NULL);"
+	"ALTER TABLE cdr ADD COLUMN e911_zone TEXT;"
+	"ALTER TABLE cdr ADD COLUMN elin TEXT;"
+	"ALTER TABLE cdr ADD COLUMN e911_trunk TEXT;"
+	"ALTER TABLE cdr ADD COLUMN e911_user TEXT;"
+	"ALTER TABLE cdr ADD COLUMN callback INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS cdr_elin ON cdr(elin, end_ms)"
+	" WHERE elin IS NOT NULL;"
+	"PRAGMA user_version = 4;";
 
 int cdr_db_errno(sqlite3 *db, int rc)
 {
@@ -244,6 +288,9 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 2)
 		err = cdr_db_exec(db, path, "updating the schema to version 3",
 				  schema_v3);
+	if (!err && ver <= 3)
+		err = cdr_db_exec(db, path, "updating the schema to version 4",
+				  schema_v4);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

@@ -490,3 +490,148 @@ int cdr_db_did_add(const char *path, const struct dp_did_range *d, char *err,
 	e = step_done(db, st, rc, err, errsize);
 	return cdr_tx_end(db, e, err, errsize);
 }
+
+/* ---- e911 ----------------------------------------------------------------- */
+
+int cdr_db_zone_put(const char *path, const struct e911_zone_row *z,
+		    char *err, size_t errsize)
+{
+	const char *texts[] = {z->name, z->country, z->a1, z->a2, z->a3,
+			       z->a4, z->a5, z->a6, z->prd, z->pod, z->sts,
+			       z->rd, z->hno, z->hns, z->lmk, z->loc, z->flr,
+			       z->unit, z->room, z->bld, z->nam, z->pc,
+			       z->location_id, z->elins, z->callback_trunk,
+			       z->callback_user};
+	struct e911_snapshot *s = NULL;
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int e, rc;
+
+	/* The daemon's own check, on this zone alone. */
+	e = e911_snapshot_build(&s, z, 1, NULL, 0, err, errsize);
+	obj_deref(s);
+	if (e)
+		return e;
+	e = cdr_tx_begin(&db, path, err, errsize);
+	if (e)
+		return e;
+	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO e911_zone (name, "
+				"country, a1, a2, a3, a4, a5, a6, prd, pod, "
+				"sts, rd, hno, hns, lmk, loc, flr, unit, room, "
+				"bld, nam, pc, location_id, elins, "
+				"callback_trunk, callback_user) VALUES (?1, "
+				"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+				"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+				"?21, ?22, ?23, ?24, ?25, ?26)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = bind_texts(st, 1, texts, TG_ARRAY_SIZE(texts));
+	e = step_done(db, st, rc, err, errsize);
+	return cdr_tx_end(db, e, err, errsize);
+}
+
+int cdr_db_member_add(const char *path, const struct e911_member_row *m,
+		      int64_t *idp, char *err, size_t errsize)
+{
+	const char *texts[] = {m->zone, m->kind, m->match};
+	struct e911_zone_row z;
+	struct e911_snapshot *s = NULL;
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int e, rc;
+
+	/* Checked against a stand-in zone of that name; that the zone
+	 * exists is checked in the transaction. */
+	memset(&z, 0, sizeof(z));
+	tg_strlcpy(z.name, m->zone, sizeof(z.name));
+	strcpy(z.location_id, "-");
+	strcpy(z.elins, "0");
+	e = e911_snapshot_build(&s, &z, 1, m, 1, err, errsize);
+	obj_deref(s);
+	if (e)
+		return e;
+	e = cdr_tx_begin(&db, path, err, errsize);
+	if (e)
+		return e;
+	rc = sqlite3_prepare_v2(db, "SELECT 1 FROM e911_zone WHERE name = ?1",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, m->zone, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_DONE)
+		e = fail(err, errsize, EINVAL, "e911 member: no zone '%s'",
+			 m->zone);
+	else if (rc != SQLITE_ROW)
+		e = fail(err, errsize, cdr_db_errno(db, rc), "%s",
+			 sqlite3_errmsg(db));
+	if (!e) {
+		rc = sqlite3_prepare_v2(db, "INSERT INTO e911_member (zone, "
+					"kind, match) VALUES (?1, ?2, ?3)", -1,
+					&st, NULL);
+		if (rc == SQLITE_OK)
+			rc = bind_texts(st, 1, texts, TG_ARRAY_SIZE(texts));
+		e = step_done(db, st, rc, err, errsize);
+		if (!e && idp)
+			*idp = sqlite3_last_insert_rowid(db);
+	}
+	return cdr_tx_end(db, e, err, errsize);
+}
+
+int cdr_e911_validate(const char *path, cdr_problem_h *h, void *arg,
+		      char *err, size_t errsize)
+{
+	struct cdr_routing db;
+	struct e911_snapshot *s = NULL;
+	struct dp_did_table *dids = NULL;
+	char why[512], line[640];
+	int e;
+
+	e = cdr_db_load_routing(path, &db, err, errsize);
+	if (e)
+		return e;
+	/* Each zone alone, so that every bad one is named. */
+	for (size_t i = 0; i < db.nzones; i++) {
+		e = e911_snapshot_build(&s, &db.zones[i], 1, NULL, 0, why,
+					sizeof(why));
+		s = obj_deref(s);
+		if (e == EINVAL)
+			h(why, arg);
+	}
+	e = e911_snapshot_build(&s, db.zones, db.nzones, db.members,
+				db.nmembers, why, sizeof(why));
+	if (e == EINVAL)
+		h(why, arg);
+	if (!db.nzones)
+		h("e911: no zone: emergency calls leave with the caller's own "
+		  "number and no location", arg);
+	if (dp_did_table_build(&dids, db.dids, db.ndids, why, sizeof(why)))
+		dids = NULL;
+	/* A PSAP calls the ELIN back: the PSTN must deliver it to us. */
+	for (size_t i = 0; s && i < e911_zone_count(s); i++) {
+		const struct e911_zone *z = e911_zone_at(s, i);
+
+		for (size_t k = 0; k < e911_zone_nelins(z); k++) {
+			const char *elin = e911_zone_elin(z, k);
+			size_t len = strlen(elin), n;
+
+			/* In internal form, or as a trunk without a plan
+			 * delivers it (its last 7 digits or more). */
+			for (n = len; n >= 7; n--)
+				if (dp_did_lookup(dids, elin + len - n))
+					break;
+			if (n >= 7)
+				continue;
+			snprintf(line, sizeof(line), "e911 zone '%s': ELIN %s "
+				 "is not in the did table (a PSAP callback "
+				 "would not be taken as ours)",
+				 e911_zone_row(z)->name, elin);
+			h(line, arg);
+		}
+	}
+	obj_deref(s);
+	obj_deref(dids);
+	cdr_routing_free(&db);
+	return 0;
+}

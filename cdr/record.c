@@ -15,7 +15,7 @@ static const char *const disposition_names[] = {
 const char cdr_insert_sql[] =
 	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
 	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
-	"?26,?27,?28)";
+	"?26,?27,?28,?29,?30,?31,?32,?33)";
 
 const char cdr_attempt_insert_sql[] =
 	"INSERT INTO cdr_attempt(cdr_id,n,trunk,called,start_ms,end_ms,"
@@ -110,6 +110,14 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 	rc |= sqlite3_bind_int(st, 27, r->emergency);
 	rc |= *r->diversion ? bind_text(st, 28, r->diversion)
 			    : sqlite3_bind_null(st, 28);
+	rc |= *r->elin ? bind_text(st, 29, r->e911_zone)
+		       : sqlite3_bind_null(st, 29);
+	rc |= *r->elin ? bind_text(st, 30, r->elin) : sqlite3_bind_null(st, 30);
+	rc |= *r->elin ? bind_text(st, 31, r->e911_trunk)
+		       : sqlite3_bind_null(st, 31);
+	rc |= *r->elin ? bind_text(st, 32, r->e911_user)
+		       : sqlite3_bind_null(st, 32);
+	rc |= sqlite3_bind_int(st, 33, r->callback);
 	/* Binding fails only on a bad index or no memory; OR-ing the codes
 	 * is enough to know that something went wrong. */
 	if (rc != SQLITE_OK)
@@ -186,6 +194,11 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 	r->cost = sqlite3_column_int64(st, 20);
 	r->emergency = sqlite3_column_int(st, 21);
 	column_str(st, 22, r->diversion, sizeof(r->diversion));
+	column_str(st, 23, r->e911_zone, sizeof(r->e911_zone));
+	column_str(st, 24, r->elin, sizeof(r->elin));
+	column_str(st, 25, r->e911_trunk, sizeof(r->e911_trunk));
+	column_str(st, 26, r->e911_user, sizeof(r->e911_user));
+	r->callback = sqlite3_column_int(st, 27);
 }
 
 /* "Newest" means latest start; rowid (insertion order) breaks ties so
@@ -194,7 +207,8 @@ static const char tail_sql[] =
 	"SELECT id,start_ms,answer_ms,end_ms,calling,called,direction,"
 	"in_trunk,out_trunk,span,chan,sip_call_id,disposition,q850_cause,"
 	"sip_status,codec,route,rate_prefix,rate,conn_fee,cost,emergency,"
-	"diversion FROM (SELECT rowid AS rid, * FROM cdr"
+	"diversion,e911_zone,elin,e911_trunk,e911_user,callback"
+	" FROM (SELECT rowid AS rid, * FROM cdr"
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";
 
@@ -264,6 +278,56 @@ int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg)
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_DONE) {
 		gw_err("%s: while reading the last %u CDRs: %s", path, n,
+		       sqlite3_errmsg(db));
+		err = cdr_db_errno(db, rc);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return err;
+}
+
+/* The newest use of every ELIN since @p since_ms: the PSAP callback table
+ * after a restart (the CDR of the emergency call, or of a callback that
+ * reached the caller, names the party). */
+int cdr_db_elin_parties(const char *path, int64_t since_ms,
+			cdr_elin_h *h, void *arg)
+{
+	static const char sql[] =
+		"SELECT elin, e911_zone, e911_trunk, e911_user, end_ms"
+		" FROM cdr c WHERE elin IS NOT NULL AND end_ms >= ?1"
+		" AND e911_trunk IS NOT NULL AND e911_trunk <> ''"
+		" AND callback <> 2"
+		" AND end_ms = (SELECT max(end_ms) FROM cdr d"
+		"  WHERE d.elin = c.elin AND d.e911_trunk IS NOT NULL"
+		"  AND d.e911_trunk <> '' AND d.callback <> 2)";
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int err, rc;
+
+	if (!path || !h)
+		return EINVAL;
+	err = cdr_db_open(&db, path, false, CDR_DB_BUSY_MS);
+	if (err)
+		return err;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, since_ms);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		const unsigned char *v[4];
+
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		for (int i = 0; i < 4; i++)
+			v[i] = sqlite3_column_text(st, i);
+		h(v[0] ? (const char *)v[0] : "",
+		  v[1] ? (const char *)v[1] : "",
+		  v[2] ? (const char *)v[2] : "",
+		  v[3] ? (const char *)v[3] : "",
+		  sqlite3_column_int64(st, 4), arg);
+	}
+	if (rc != SQLITE_DONE) {
+		gw_err("%s: while reading the ELINs' last callers: %s", path,
 		       sqlite3_errmsg(db));
 		err = cdr_db_errno(db, rc);
 	}

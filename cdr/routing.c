@@ -149,6 +149,8 @@ static int load_table(sqlite3 *db, const char *sql, row_fn *fn,
 #define cap_egress_calling  (r->caps[7])
 #define cap_ingress_diversion (r->caps[8])
 #define cap_egress_diversion  (r->caps[9])
+#define cap_zones   (r->caps[10])
+#define cap_members (r->caps[11])
 
 static int row_route(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 		     size_t errsize)
@@ -356,6 +358,81 @@ static int row_did(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 	return 0;
 }
 
+static int row_zone(sqlite3_stmt *st, struct cdr_routing *r, char *err,
+		    size_t errsize)
+{
+	struct e911_zone_row *x;
+
+	if (grow((void **)&r->zones, &cap_zones, r->nzones, sizeof(*x)))
+		return ENOMEM;
+	x = &r->zones[r->nzones];
+	{
+		const struct strcol sc[] = {
+			{0, "name", x->name, sizeof(x->name)},
+			{1, "country", x->country, sizeof(x->country)},
+			{2, "a1", x->a1, sizeof(x->a1)},
+			{3, "a2", x->a2, sizeof(x->a2)},
+			{4, "a3", x->a3, sizeof(x->a3)},
+			{5, "a4", x->a4, sizeof(x->a4)},
+			{6, "a5", x->a5, sizeof(x->a5)},
+			{7, "a6", x->a6, sizeof(x->a6)},
+			{8, "prd", x->prd, sizeof(x->prd)},
+			{9, "pod", x->pod, sizeof(x->pod)},
+			{10, "sts", x->sts, sizeof(x->sts)},
+			{11, "rd", x->rd, sizeof(x->rd)},
+			{12, "hno", x->hno, sizeof(x->hno)},
+			{13, "hns", x->hns, sizeof(x->hns)},
+			{14, "lmk", x->lmk, sizeof(x->lmk)},
+			{15, "loc", x->loc, sizeof(x->loc)},
+			{16, "flr", x->flr, sizeof(x->flr)},
+			{17, "unit", x->unit, sizeof(x->unit)},
+			{18, "room", x->room, sizeof(x->room)},
+			{19, "bld", x->bld, sizeof(x->bld)},
+			{20, "nam", x->nam, sizeof(x->nam)},
+			{21, "pc", x->pc, sizeof(x->pc)},
+			{22, "location_id", x->location_id, sizeof(x->location_id)},
+			{23, "elins", x->elins, sizeof(x->elins)},
+			{24, "callback_trunk", x->callback_trunk, sizeof(x->callback_trunk)},
+			{25, "callback_user", x->callback_user, sizeof(x->callback_user)},
+		};
+		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
+
+		if (bs)
+			return fail(err, errsize, EINVAL, "e911_zone '%.32s': "
+				    "%s longer than %zu characters",
+				    col(st, 0), bs->name, bs->size - 1);
+	}
+	r->nzones++;
+	return 0;
+}
+
+static int row_member(sqlite3_stmt *st, struct cdr_routing *r, char *err,
+		      size_t errsize)
+{
+	struct e911_member_row *x;
+
+	if (grow((void **)&r->members, &cap_members, r->nmembers,
+		 sizeof(*x)))
+		return ENOMEM;
+	x = &r->members[r->nmembers];
+	{
+		const struct strcol sc[] = {
+			{1, "zone", x->zone, sizeof(x->zone)},
+			{2, "kind", x->kind, sizeof(x->kind)},
+			{3, "match", x->match, sizeof(x->match)},
+		};
+		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
+
+		if (bs)
+			return fail(err, errsize, EINVAL, "e911_member %lld: "
+				    "%s longer than %zu characters",
+				    (long long)sqlite3_column_int64(st, 0),
+				    bs->name, bs->size - 1);
+	}
+	r->nmembers++;
+	return 0;
+}
+
 void cdr_routing_free(struct cdr_routing *r)
 {
 	if (!r)
@@ -370,6 +447,8 @@ void cdr_routing_free(struct cdr_routing *r)
 	free(r->rates);
 	free(r->blocks);
 	free(r->dids);
+	free(r->zones);
+	free(r->members);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -415,6 +494,17 @@ int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
 			       "failover_trunk, failover_number FROM did "
 			       "ORDER BY first", row_did, out, "did", err,
 			       errsize);
+	if (!e)
+		e = load_table(db, "SELECT name, country, a1, a2, a3, a4, a5, "
+			       "a6, prd, pod, sts, rd, hno, hns, lmk, loc, "
+			       "flr, unit, room, bld, nam, pc, location_id, "
+			       "elins, callback_trunk, callback_user FROM "
+			       "e911_zone ORDER BY name", row_zone, out,
+			       "e911_zone", err, errsize);
+	if (!e)
+		e = load_table(db, "SELECT id, zone, kind, match FROM "
+			       "e911_member ORDER BY id", row_member, out,
+			       "e911_member", err, errsize);
 	if (!e) {
 		sqlite3_stmt *st = NULL;
 

@@ -138,6 +138,7 @@ static void log_lost(const struct cdr_record *r)
 	       "calling=%s called=%s %s in=%s out=%s span=%d/%d callid=%s "
 	       "%s cause=%d sip=%d codec=%s route=%s rate_prefix=%s rate=%lld "
 	       "conn_fee=%lld cost=%lld emergency=%d diversion=%s "
+	       "e911_zone=%s elin=%s e911_party=%s/%s callback=%d "
 	       "attempts=%u", r->id,
 	       (long long)r->start_ms, (long long)r->answer_ms,
 	       (long long)r->end_ms, r->calling, r->called,
@@ -146,7 +147,8 @@ static void log_lost(const struct cdr_record *r)
 	       cdr_disposition_name(r->disposition), r->q850_cause,
 	       r->sip_status, r->codec, r->route, r->rate_prefix,
 	       (long long)r->rate, (long long)r->conn_fee, (long long)r->cost,
-	       r->emergency, r->diversion, r->nattempts);
+	       r->emergency, r->diversion, r->e911_zone, r->elin,
+	       r->e911_trunk, r->e911_user, r->callback, r->nattempts);
 }
 
 /* Give up on @p list: into the CSV file, or failing that into the log, so
@@ -551,6 +553,10 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 	r->route[sizeof(r->route) - 1] = '\0';
 	r->rate_prefix[sizeof(r->rate_prefix) - 1] = '\0';
 	r->diversion[sizeof(r->diversion) - 1] = '\0';
+	r->e911_zone[sizeof(r->e911_zone) - 1] = '\0';
+	r->elin[sizeof(r->elin) - 1] = '\0';
+	r->e911_trunk[sizeof(r->e911_trunk) - 1] = '\0';
+	r->e911_user[sizeof(r->e911_user) - 1] = '\0';
 	if (r->nattempts > CDR_MAX_ATTEMPTS)
 		r->nattempts = CDR_MAX_ATTEMPTS;
 	for (unsigned i = 0; i < r->nattempts; i++) {

@@ -894,7 +894,8 @@ static const char *state_name(enum dp_trunk_state st)
 static const char *src_name(enum dp_source src)
 {
 	static const char *const names[] = {"route", "lcr", "did",
-					    "did failover", "enum"};
+					    "did failover", "callback",
+					    "enum"};
 
 	return (unsigned)src < TG_ARRAY_SIZE(names) ? names[src] : "?";
 }
@@ -1532,6 +1533,34 @@ int dp_decide(const struct dp_snapshot *s, const struct dp_facts *f,
 		}
 	}
 
+	/* A PSAP calling an ELIN back: straight to the caller. */
+	if (f->to_trunk && *f->to_trunk) {
+		int ti = trunk_index(s, f->to_trunk);
+
+		d->callback = true;
+		c.emergency = true;
+		tg_strlcpy(d->route, "e911-callback", sizeof(d->route));
+		d->t_trying_ms = s->t_trying_ms;
+		d->t_progress_ms = s->t_progress_ms;
+		tr_add(&t, "PSAP callback to %s: trunk %s, user %s",
+		       d->called.digits, f->to_trunk,
+		       f->to_user ? f->to_user : "");
+		if (ti >= 0) {
+			/* The caller's number as its trunk knows it: the
+			 * SIP user, or the number a PRI is called on. */
+			struct dp_number to;
+
+			table_number(&to, f->to_user ? f->to_user : "",
+				     &s->trunks[ti], DP_PRES_ALLOWED);
+			add_attempt(&c, ti, DP_SRC_CALLBACK, &to, f->to_user,
+				    NULL, NULL);
+		}
+		if (!d->nattempts)
+			refuse(&c, 3, "PSAP callback: trunk %s cannot take it",
+			       f->to_trunk);
+		goto out;
+	}
+
 	/* 3. Blocklists. */
 	if (!c.emergency && blocked(&c))
 		goto out;
@@ -1633,4 +1662,30 @@ out:
 	if (!d->cause && !*d->reason)
 		tg_strlcpy(d->reason, d->route, sizeof(d->reason));
 	return 0;
+}
+
+void dp_decision_set_calling(const struct dp_snapshot *s,
+			     struct dp_decision *d, const char *number)
+{
+	struct tr none = {NULL, 0};
+
+	memset(&d->calling, 0, sizeof(d->calling));
+	tg_strlcpy(d->calling.digits, number, sizeof(d->calling.digits));
+	d->calling.ton = DP_TON_INTERNATIONAL;
+	d->calling.npi = DP_NPI_E164;
+	d->calling.pres = DP_PRES_ALLOWED;
+	for (size_t i = 0; i < d->nattempts; i++) {
+		struct dp_attempt *a = &d->attempts[i];
+		int ti = trunk_index(s, a->trunk);
+		struct dp_number n;
+
+		if (ti < 0)
+			continue;
+		table_number(&n, number, &s->trunks[ti], DP_PRES_ALLOWED);
+		format_for(&s->trunks[ti], &a->calling, &n,
+			   s->trunks[ti].calling_fmt);
+		a->calling.pres = DP_PRES_ALLOWED;
+		apply_rules(s->egress_calling, a->trunk, &a->calling, &none,
+			    "egress calling");
+	}
 }

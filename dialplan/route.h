@@ -180,6 +180,11 @@ struct dp_facts {
 				  * Diversion user, PRI Redirecting Number;
 				  * NULL or "" = none */
 	enum dp_ton diversion_ton;
+	const char *to_trunk;    /* a PSAP callback call control matched to
+				  * an ELIN's last caller: this trunk and
+				  * user, nothing else (no blocklists, DIDs,
+				  * routes or limits); NULL otherwise */
+	const char *to_user;
 	int64_t now;             /* Unix seconds UTC */
 	bool emergency;          /* the signalling marked the call as an
 				  * emergency (urn:service:sos, trusted
@@ -194,6 +199,7 @@ enum dp_source {
 	DP_SRC_LCR,          /* a route's least-cost lookup */
 	DP_SRC_DID,          /* a DID's destination */
 	DP_SRC_DID_FAILOVER, /* a DID's failover destination */
+	DP_SRC_CALLBACK,     /* a PSAP callback to the ELIN's caller */
 	DP_SRC_ENUM,         /* the SIP URI that ENUM gives for
 			      * dp_decision.enum_name, sent with the
 			      * settings of trunk (which follows as an
@@ -225,6 +231,8 @@ struct dp_decision {
 			     * 1 (call from a TDM trunk) or 3 no route */
 	char reason[160];   /* one line: why this decision */
 	enum dp_emergency_class emergency;
+	bool callback;      /* a PSAP callback (dp_facts.to_trunk): as
+			     * privileged as an emergency call */
 	char service[24];   /* "911", "urn:service:sos", "" */
 	struct dp_number called;  /* internal form after ingress rules */
 	struct dp_number calling;
@@ -289,5 +297,13 @@ void dp_tz_free(struct dp_tz *tz);
 /** Local time of @p t: weekday 0 = Sunday, minute of the day. */
 void dp_tz_local(const struct dp_tz *tz, int64_t t, int *wday,
 		 int *minute);
+
+/**
+ * Send @p number (internal form: E.164 digits) as the calling number of
+ * every attempt of @p d, formatted for each trunk and through its egress
+ * calling rules, presentation allowed: an emergency call's ELIN.
+ */
+void dp_decision_set_calling(const struct dp_snapshot *s,
+			     struct dp_decision *d, const char *number);
 
 #endif

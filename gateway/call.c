@@ -76,6 +76,10 @@ struct gw_call {
 	uint32_t bridge;          /* 0 = no bridge */
 	char calling[64], called[64];   /* as received */
 	char diversion[64];       /* who diverted it to us, as received */
+	struct sockaddr_storage src; /* SIP caller's source address */
+	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
+	char e911_trunk[32], e911_user[64];
+	int callback;             /* 1 to the caller, 2 to the zone */
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
 	char out_calling[40], out_called[40]; /* as sent on the last try */
@@ -400,6 +404,11 @@ static void write_cdr(struct gw_call *call)
 	r->emergency = (int)call->dec->emergency;
 	tg_strlcpy(r->diversion, call->dec->diversion.digits,
 		   sizeof(r->diversion));
+	tg_strlcpy(r->e911_zone, call->e911_zone, sizeof(r->e911_zone));
+	tg_strlcpy(r->elin, call->elin, sizeof(r->elin));
+	tg_strlcpy(r->e911_trunk, call->e911_trunk, sizeof(r->e911_trunk));
+	tg_strlcpy(r->e911_user, call->e911_user, sizeof(r->e911_user));
+	r->callback = call->callback;
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
 
@@ -495,6 +504,8 @@ static void end_call(struct gw_call *call, int cause)
 	set_state(call, CS_ENDED);
 	stop_media(call);
 	uncount(call);
+	if (*call->elin && !call->callback)
+		gw_e911_ended(call->gw, call->elin);
 	write_cdr(call);
 }
 
@@ -1137,7 +1148,7 @@ static void try_next(struct gw_call *call)
 {
 	struct gw *gw = call->gw;
 	struct dp_decision *d = call->dec;
-	bool emergency = d->emergency != DP_EMERG_NONE;
+	bool emergency = d->emergency != DP_EMERG_NONE || d->callback;
 
 	while (call->next_attempt < d->nattempts) {
 		unsigned i = call->next_attempt++;
@@ -1201,6 +1212,26 @@ static void try_next(struct gw_call *call)
 	fail_call(call, 34);
 }
 
+/* An emergency call leaves with its zone's ELIN as the calling number. */
+static void place_emergency(struct gw_call *call)
+{
+	struct dp_decision *d = call->dec;
+	struct e911_caller c = {
+		d->calling.digits, call->in.trunk,
+		call->in.kind == DP_TRUNK_SIP ? (struct sockaddr *)&call->src
+					      : NULL,
+	};
+
+	if (!gw_e911_place(call->gw, &c, call->in.trunk, call->calling,
+			   call->e911_zone, sizeof(call->e911_zone),
+			   call->elin, sizeof(call->elin)))
+		return;
+	tg_strlcpy(call->e911_trunk, call->in.trunk,
+		   sizeof(call->e911_trunk));
+	tg_strlcpy(call->e911_user, call->calling, sizeof(call->e911_user));
+	dp_decision_set_calling(call->snap, d, call->elin);
+}
+
 /* Route a new call and start its first attempt. */
 static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		       enum dp_ton calling_ton, enum dp_pres pres)
@@ -1227,6 +1258,27 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 	f.state = gw_trunk_state;
 	f.state_arg = gw;
 	rc = call->snap ? dp_decide(call->snap, &f, d, NULL, 0) : EINVAL;
+	/* A call to an ELIN: the PSAP calling back (RFC 7090). */
+	if (!rc && d->emergency == DP_EMERG_NONE && *d->called.digits) {
+		call->callback = gw_e911_callback(
+			gw, d->called.digits, call->e911_zone,
+			sizeof(call->e911_zone), call->e911_trunk,
+			sizeof(call->e911_trunk), call->e911_user,
+			sizeof(call->e911_user));
+		if (call->callback) {
+			tg_strlcpy(call->elin, d->called.digits,
+				   sizeof(call->elin));
+			f.to_trunk = call->e911_trunk;
+			f.to_user = call->e911_user;
+			gw_warn("call %.8s: PSAP callback to ELIN %s (zone %s) "
+				"-> %s on %s%s", call->id, call->elin,
+				call->e911_zone, call->e911_user,
+				call->e911_trunk, call->callback == 2
+				? " (the caller's window is over: the zone's "
+				  "destination)" : "");
+			rc = dp_decide(call->snap, &f, d, NULL, 0);
+		}
+	}
 	if (rc) {
 		gw_notice("call %.8s: cannot route '%s' from %s: %s", call->id,
 			  call->called, call->in.trunk, strerror(rc));
@@ -1244,8 +1296,10 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		gw_warn("call %.8s: EMERGENCY call %s -> %s (%s) from %s",
 			call->id, call->calling, call->called, d->service,
 			call->in.trunk);
+	if (d->emergency != DP_EMERG_NONE)
+		place_emergency(call);
 	if (*d->route && (d->route_max_calls || d->route_cps) &&
-	    d->emergency == DP_EMERG_NONE) {
+	    d->emergency == DP_EMERG_NONE && !d->callback) {
 		struct gw_rstat *rs = rstat_get(gw, d->route);
 
 		if (rs && ((d->route_max_calls &&
@@ -1402,17 +1456,20 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		   sizeof(call->diversion));
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
+	memcpy(&call->src, &info->src, sizeof(call->src));
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
 	if (info->offer)
 		set_remote(call, &call->in, info->offer);
 
-	if (gw->draining && !is_emergency_number(gw, call->called)) {
+	if (gw->draining && !is_emergency_number(gw, call->called) &&
+	    !gw_e911_is_elin(gw, call->called)) {
 		fail_call(call, 41);
 		return;
 	}
 	if (!in || (!is_emergency_number(gw, call->called) &&
+		    !gw_e911_is_elin(gw, call->called) &&
 		    !admit_in(call, in))) {
 		fail_call(call, in ? 34 : 21);
 		return;
@@ -1566,7 +1623,8 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 					   sizeof(call->in.trunk));
 	}
 
-	if (gw->draining && !is_emergency_number(gw, call->called)) {
+	if (gw->draining && !is_emergency_number(gw, call->called) &&
+	    !gw_e911_is_elin(gw, call->called)) {
 		fail_call(call, 41);
 		goto out;
 	}
@@ -1575,7 +1633,7 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 			gw_config_trunk(&gw->cfg, call->in.trunk);
 
 		if (t && !is_emergency_number(gw, call->called) &&
-		    !admit_in(call, t)) {
+		    !gw_e911_is_elin(gw, call->called) && !admit_in(call, t)) {
 			fail_call(call, 34);
 			goto out;
 		}

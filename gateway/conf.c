@@ -577,6 +577,17 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			return parse_bool(p, k, v, &cfg->dial9);
 		return fail(p, "unknown key '%s' in [routing]", k);
 	}
+	if (!strcmp(p->section, "e911")) {
+		unsigned long n;
+		int err;
+
+		if (!strcmp(k, "callback_window")) {
+			err = parse_uint(p, k, v, 1, 1440, &n);
+			cfg->callback_window = (unsigned)n;
+			return err;
+		}
+		return fail(p, "unknown key '%s' in [e911]", k);
+	}
 	if (!strcmp(p->section, "dns")) {
 		unsigned long n;
 		int err;
@@ -660,7 +671,8 @@ static int on_section(struct parser *p, char *name)
 		return fail(p, "section [%s] takes no argument", name);
 	if (!strcmp(name, "general") || !strcmp(name, "sip") ||
 	    !strcmp(name, "database") || !strcmp(name, "routing") ||
-	    !strcmp(name, "dids") || !strcmp(name, "dns"))
+	    !strcmp(name, "dids") || !strcmp(name, "dns") ||
+	    !strcmp(name, "e911"))
 		return 0;
 	return fail(p, "unknown section [%s]", name);
 }
@@ -674,6 +686,7 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->media_workers = 1;
 	cfg->ring_timeout = 120;
 	cfg->t_trying_ms = 3000;
+	cfg->callback_window = 45;
 	tg_strlcpy(cfg->sip_bind, "127.0.0.1", sizeof(cfg->sip_bind));
 	cfg->sip_port = 5060;
 	tg_strlcpy(cfg->media_addr, "127.0.0.1", sizeof(cfg->media_addr));

@@ -96,6 +96,9 @@ struct gw_config {
 	unsigned t_trying_ms;       /* default per-attempt timers */
 	unsigned t_progress_ms;
 	bool dial9;                 /* 9911, 9112 are emergency numbers too */
+	/* [e911] */
+	unsigned callback_window;   /* minutes a PSAP callback to an ELIN
+				       reaches its last caller (45) */
 	/* [dns] */
 	char dns_servers[256];      /* "" = /etc/resolv.conf; else
 				       "addr[:port],..." */

@@ -260,6 +260,54 @@ static const char *state_word(enum dp_trunk_state st)
 	return "?";
 }
 
+/* The live ELIN table: in use, and whom a PSAP callback reaches. */
+static int cmd_e911(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	int64_t now = tg_time_ms();
+	int64_t window = (int64_t)gw->cfg.callback_window * 60000;
+
+	(void)argc;
+	(void)argv;
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out, "%-14s %-12s %6s %-24s %s\n",
+				    "ELIN", "ZONE", "ACTIVE", "CALLBACK TO",
+				    "WINDOW LEFT");
+	for (size_t i = 0; i < gw->nelins; i++) {
+		const struct gw_elin *e = &gw->elins[i];
+		int64_t left = e->party_ms ? e->party_ms + window - now : 0;
+		char to[100];
+
+		if (left < 0)
+			left = 0;
+		snprintf(to, sizeof(to), "%s/%s", e->party_trunk,
+			 e->party_user);
+		if (r->json) {
+			json_sep(r);
+			evbuffer_add_printf(r->out, "{\"elin\":");
+			json_str(r->out, e->elin);
+			evbuffer_add_printf(r->out, ",\"zone\":");
+			json_str(r->out, e->zone);
+			evbuffer_add_printf(r->out, ",\"active\":%u,"
+					    "\"trunk\":", e->active);
+			json_str(r->out, e->party_trunk);
+			evbuffer_add_printf(r->out, ",\"user\":");
+			json_str(r->out, e->party_user);
+			evbuffer_add_printf(r->out, ",\"window_left_s\":%lld}",
+					    (long long)(left / 1000));
+		} else {
+			evbuffer_add_printf(r->out, "%-14s %-12s %6u %-24s "
+					    "%lld s\n", e->elin, e->zone,
+					    e->active, to,
+					    (long long)(left / 1000));
+		}
+	}
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	return 0;
+}
+
 static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
@@ -629,6 +677,8 @@ static const char *source_word(enum dp_source src)
 		return "did-failover";
 	case DP_SRC_ENUM:
 		return "enum";
+	case DP_SRC_CALLBACK:
+		return "callback";
 	}
 	return "?";
 }
@@ -806,6 +856,7 @@ static const struct {
 	{"show", "spans", cmd_spans, "show spans"},
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
+	{"show", "e911", cmd_e911, "show e911"},
 	{"show", "calls", cmd_calls, "show calls"},
 	{"cdr", NULL, cmd_cdr, "cdr tail [N]"},
 	{"reload", NULL, cmd_reload, "reload"},

@@ -7,6 +7,7 @@
 
 #include "cdr/cdr.h"
 #include "dialplan/dialplan.h"
+#include "e911/e911.h"
 #include "media/media.h"
 #include "sip/sip.h"
 #include "tdm/tdm.h"
@@ -32,6 +33,18 @@ struct gw_tstat {
 	unsigned asr_pos, asr_n;
 };
 
+/** Live state of one ELIN: in use, and whom a PSAP callback reaches. */
+struct gw_elin {
+	char elin[32];
+	char zone[32];
+	unsigned active;          /* emergency calls sending it now */
+	int64_t last_end_ms;      /* wall clock; 0 never */
+	char party_trunk[32];     /* the last caller it stood for */
+	char party_user[64];
+	int64_t party_ms;         /* when that caller last used it (or a
+				   * callback reached them); 0 none */
+};
+
 /** Live counters of a route with limits. */
 struct gw_rstat {
 	struct gw_rstat *next;
@@ -49,6 +62,9 @@ struct gw {
 	struct media_engine *me;
 	struct cdr_writer *cdr;
 	struct dp_snapshot *snap;        /* current routing snapshot (obj) */
+	struct e911_snapshot *e911;      /* location zones (obj) */
+	struct gw_elin *elins;           /* live ELIN state, by number */
+	size_t nelins, elins_cap;
 	int64_t rates_version;           /* of the rates in snap's LCR */
 	struct reload_job *reload;       /* a reload under way, or NULL */
 	struct gw_tstat tstat[GW_MAX_TRUNKS];
@@ -129,6 +145,36 @@ int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
 		    size_t errsize);
 /** A call ended: maybe finish draining. */
 void gw_check_drained(struct gw *gw);
+
+/* gateway/e911.c */
+/**
+ * An emergency call from @p caller: its zone and the ELIN it sends (the
+ * ELIN's use counted; @p party_trunk / @p party_user are whom a PSAP
+ * callback to it reaches).  @return false when no zone applies (the call
+ * still goes out, with its own caller-ID).
+ */
+bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
+		   const char *party_trunk, const char *party_user,
+		   char *zone, size_t zsize, char *elin, size_t esize);
+/** The emergency call that sent @p elin ended. */
+void gw_e911_ended(struct gw *gw, const char *elin);
+/**
+ * A call to @p called (internal form): when it is an ELIN, where it goes.
+ * @return 0 not an ELIN, or an ELIN without destination (route it as a
+ * DID); 1 the caller that used it within the callback window; 2 the
+ * zone's callback destination (window over).  @p trunk, @p user, @p zone
+ * are filled for 1 and 2.
+ */
+int gw_e911_callback(struct gw *gw, const char *called, char *zone,
+		     size_t zsize, char *trunk, size_t tsize, char *user,
+		     size_t usize);
+/** Is @p called (as a trunk sent it, 7 digits or more) one of our ELINs?
+ *  Such calls (PSAP callbacks) are never refused for limits. */
+bool gw_e911_is_elin(struct gw *gw, const char *called);
+/** At start: the callback table from the CDRs of the last window. */
+int gw_e911_restore(struct gw *gw);
+/** Free the live ELIN state (at shut-down). */
+void gw_e911_free(struct gw *gw);
 
 /* gateway/ctl.c */
 int gw_ctl_open(struct gw_ctl **ctlp, struct gw *gw, const char *path);

@@ -59,7 +59,8 @@ static int make_parent(const char *path)
  * config; everything else from the database. */
 static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 			  int64_t old_version, struct dp_snapshot **out,
-			  int64_t *version, char *err, size_t errsize)
+			  struct e911_snapshot **e911, int64_t *version,
+			  char *err, size_t errsize)
 {
 	struct dp_trunk_row trunks[GW_MAX_TRUNKS];
 	struct dp_snapshot_rows rows;
@@ -148,6 +149,22 @@ static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 	rows.t_trying_ms = cfg->t_trying_ms;
 	rows.t_progress_ms = cfg->t_progress_ms;
 	rc = dp_snapshot_build(out, &rows, err, errsize);
+	if (!rc)
+		rc = e911_snapshot_build(e911, db.zones, db.nzones, db.members,
+					 db.nmembers, err, errsize);
+	/* A zone's callback destination must be a trunk we have. */
+	for (size_t i = 0; !rc && i < db.nzones; i++)
+		if (*db.zones[i].callback_trunk &&
+		    !gw_config_trunk(cfg, db.zones[i].callback_trunk)) {
+			snprintf(err, errsize, "e911 zone '%s': callback_trunk "
+				 "'%s' is not a trunk", db.zones[i].name,
+				 db.zones[i].callback_trunk);
+			rc = EINVAL;
+		}
+	if (rc) {
+		*out = obj_deref(*out);
+		*e911 = obj_deref(*e911);
+	}
 	*version = db.rates_version;
 	free(routes);
 	cdr_routing_free(&db);
@@ -177,6 +194,7 @@ struct reload_job {
 	struct dp_lcr *old_lcr;
 	int64_t old_version;
 	struct dp_snapshot *snap;
+	struct e911_snapshot *e911;
 	int64_t version;
 	int rc;
 	char err[512];
@@ -193,7 +211,7 @@ static void *reload_thread(void *arg)
 	char c = 1;
 
 	j->rc = build_snapshot(j->cfg, j->old_lcr, j->old_version, &j->snap,
-			       &j->version, j->err, sizeof(j->err));
+			       &j->e911, &j->version, j->err, sizeof(j->err));
 	/* The loop thread learns it is done, and frees the job. */
 	if (write(j->pipe[1], &c, 1) != 1)
 		gw_err("reload: cannot wake the main loop");
@@ -214,7 +232,8 @@ static int dns_open(struct gw *gw, const struct gw_config *cfg,
 }
 
 static void reload_apply(struct gw *gw, struct gw_config *cfg,
-			 struct dp_snapshot *snap, int64_t version)
+			 struct dp_snapshot *snap, struct e911_snapshot *e911,
+			 int64_t version)
 {
 	if (cfg->nspans != gw->cfg.nspans ||
 	    strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
@@ -255,17 +274,22 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);
 	gw_log_level = cfg->log_level;
 	gw_debug_mask = cfg->debug;
+	gw->cfg.callback_window = cfg->callback_window;
 	obj_deref(gw->snap);
 	gw->snap = snap;
+	obj_deref(gw->e911);
+	gw->e911 = e911;
 	gw->rates_version = version;
 }
 
-static void snapshot_summary(const struct dp_snapshot *s, char *buf,
-			     size_t size)
+static void snapshot_summary(const struct gw *gw, char *buf, size_t size)
 {
-	snprintf(buf, size, "%zu routes, %zu DID ranges, %zu rates",
-		 dp_snapshot_nroutes(s), dp_did_count(dp_snapshot_dids(s)),
-		 dp_lcr_count(dp_snapshot_lcr(s)));
+	const struct dp_snapshot *s = gw->snap;
+
+	snprintf(buf, size, "%zu routes, %zu DID ranges, %zu rates, %zu "
+		 "e911 zones", dp_snapshot_nroutes(s),
+		 dp_did_count(dp_snapshot_dids(s)),
+		 dp_lcr_count(dp_snapshot_lcr(s)), e911_zone_count(gw->e911));
 }
 
 static void on_reload_done(evutil_socket_t fd, short what, void *arg)
@@ -285,8 +309,8 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	} else {
 		char sum[160];
 
-		reload_apply(gw, j->cfg, j->snap, j->version);
-		snapshot_summary(gw->snap, sum, sizeof(sum));
+		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
+		snapshot_summary(gw, sum, sizeof(sum));
 		gw_notice("reloaded: %s, %u trunks", sum, gw->cfg.ntrunks);
 		snprintf(msg, sizeof(msg), "reloaded: %s", sum);
 	}
@@ -452,12 +476,16 @@ static int start(struct gw *gw)
 		       strerror(rc));
 		return rc;
 	}
-	rc = build_snapshot(&gw->cfg, NULL, 0, &gw->snap, &gw->rates_version,
-			    err, sizeof(err));
+	rc = build_snapshot(&gw->cfg, NULL, 0, &gw->snap, &gw->e911,
+			    &gw->rates_version, err, sizeof(err));
 	if (rc) {
 		gw_err("routing: %s", err);
 		return rc;
 	}
+	/* A PSAP may call back after a restart. */
+	rc = gw_e911_restore(gw);
+	if (rc)
+		return rc;
 	rc = cdr_writer_open(&gw->cdr, gw->cfg.db_path);
 	if (rc) {
 		gw_err("%s: CDR writer: %s", gw->cfg.db_path, strerror(rc));
@@ -516,7 +544,7 @@ static int start(struct gw *gw)
 	rc = gw_ctl_open(&gw->ctl, gw, gw->cfg.control);
 	if (rc)
 		return rc;
-	snapshot_summary(gw->snap, err, sizeof(err));
+	snapshot_summary(gw, err, sizeof(err));
 	gw_notice("tollgated %s: SIP on %s:%u, %u span(s), %s, database %s",
 		  PACKAGE_VERSION, gw->cfg.sip_bind, sip_ua_port(gw->ua),
 		  gw->nspans, err, gw->cfg.db_path);
@@ -566,12 +594,15 @@ static int stop(struct gw *gw)
 		close(j->pipe[0]);
 		close(j->pipe[1]);
 		obj_deref(j->snap);
+		obj_deref(j->e911);
 		obj_deref(j->old_lcr);
 		free(j->cfg);
 		free(j);
 		gw->reload = NULL;
 	}
 	obj_deref(gw->snap);
+	obj_deref(gw->e911);
+	gw_e911_free(gw);
 	return rc;
 }
 

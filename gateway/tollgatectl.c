@@ -37,6 +37,8 @@ static void usage(FILE *f)
 		"  show channels [SPAN]   every B-channel and its state\n"
 		"  show trunks            trunks, live calls, state, attempts\n"
 		"  show calls             live calls\n"
+		"  show e911              ELINs in use and whom a PSAP callback "
+		"reaches\n"
 		"  cdr tail [N]           the newest N call records (10)\n"
 		"  reload                 re-read the configuration and the "
 		"routing tables\n"
@@ -75,6 +77,17 @@ static void usage(FILE *f)
 		"             rates under PREFIX, and those a number PREFIX "
 		"would use\n"
 		"  rates del CARRIER\n"
+		"  e911 zone list | e911 zone add NAME key=value... | e911 zone "
+		"del NAME\n"
+		"             keys: country a1..a6 prd rd sts pod hno hns lmk "
+		"loc flr unit\n"
+		"             room bld nam pc location_id elins callback_trunk "
+		"callback_user\n"
+		"  e911 member list | e911 member add ZONE calling|subnet|trunk "
+		"MATCH\n"
+		"             | e911 member del ID\n"
+		"  e911 validate          every zone complete, every ELIN a "
+		"DID\n"
 		"Rows are checked as the daemon will check them, except that "
 		"trunk\n"
 		"names are checked only at its reload.\n"
@@ -577,6 +590,130 @@ static int cmd_block(struct ctx *c, int argc, char **argv)
 	return written(c, rc, err, done);
 }
 
+static void print_validation(const char *what, void *arg)
+{
+	unsigned *n = arg;
+
+	printf("%s\n", what);
+	(*n)++;
+}
+
+static int cmd_e911(struct ctx *c, int argc, char **argv)
+{
+	static const struct field f[] = {
+		STR(e911_zone_row, country),
+		STR(e911_zone_row, a1),
+		STR(e911_zone_row, a2),
+		STR(e911_zone_row, a3),
+		STR(e911_zone_row, a4),
+		STR(e911_zone_row, a5),
+		STR(e911_zone_row, a6),
+		STR(e911_zone_row, prd),
+		STR(e911_zone_row, pod),
+		STR(e911_zone_row, sts),
+		STR(e911_zone_row, rd),
+		STR(e911_zone_row, hno),
+		STR(e911_zone_row, hns),
+		STR(e911_zone_row, lmk),
+		STR(e911_zone_row, loc),
+		STR(e911_zone_row, flr),
+		STR(e911_zone_row, unit),
+		STR(e911_zone_row, room),
+		STR(e911_zone_row, bld),
+		STR(e911_zone_row, nam),
+		STR(e911_zone_row, pc),
+		STR(e911_zone_row, location_id),
+		STR(e911_zone_row, elins),
+		STR(e911_zone_row, callback_trunk),
+		STR(e911_zone_row, callback_user),
+	};
+	struct e911_zone_row z;
+	struct e911_member_row m;
+	char err[512], done[96];
+	int64_t id = 0;
+	int rc;
+
+	if (argc == 2 && !strcmp(argv[0], "zone") && !strcmp(argv[1], "list"))
+		return list(c, "NAME\tELINS\tADDRESS\tLOCATION_ID\t"
+			    "CALLBACK", "SELECT name, elins, trim(hno || hns "
+			    "|| ' ' || prd || ' ' || rd || ' ' || sts || ' ' "
+			    "|| pod) || ', ' || a3 || ', ' || a1 || ' ' || pc "
+			    "|| ' ' || country || CASE WHEN flr <> '' THEN "
+			    "', floor ' || flr ELSE '' END || CASE WHEN room "
+			    "<> '' THEN ', room ' || room ELSE '' END, "
+			    "location_id, callback_trunk || ' ' || "
+			    "callback_user FROM e911_zone ORDER BY name",
+			    NULL, 0);
+	if (argc == 3 && !strcmp(argv[0], "zone") && !strcmp(argv[1], "del"))
+		return delete_row(c, "DELETE FROM e911_zone WHERE name = ?1 "
+				  "AND NOT EXISTS (SELECT 1 FROM e911_member "
+				  "WHERE zone = ?1)", argv[2],
+				  "e911 zone without members");
+	if (argc >= 3 && !strcmp(argv[0], "zone") && !strcmp(argv[1], "add")) {
+		memset(&z, 0, sizeof(z));
+		if (strlen(argv[2]) >= sizeof(z.name)) {
+			fprintf(stderr, "tollgatectl: zone name longer than "
+				"%zu characters\n", sizeof(z.name) - 1);
+			return 2;
+		}
+		strcpy(z.name, argv[2]);
+		rc = set_fields(&z, f, TG_ARRAY_SIZE(f), NULL, NULL, argc - 3,
+				argv + 3);
+		if (rc)
+			return rc;
+		rc = cdr_db_zone_put(c->db, &z, err, sizeof(err));
+		snprintf(done, sizeof(done), "e911 zone %s saved", z.name);
+		return written(c, rc, err, done);
+	}
+	if (argc == 2 && !strcmp(argv[0], "member") &&
+	    !strcmp(argv[1], "list"))
+		return list(c, "ID\tZONE\tKIND\tMATCH", "SELECT id, zone, "
+			    "kind, match FROM e911_member ORDER BY zone, id",
+			    NULL, 0);
+	if (argc == 3 && !strcmp(argv[0], "member") &&
+	    !strcmp(argv[1], "del"))
+		return delete_row(c, "DELETE FROM e911_member WHERE id = "
+				  "CAST(?1 AS INTEGER)", argv[2],
+				  "e911 member");
+	if (argc == 5 && !strcmp(argv[0], "member") &&
+	    !strcmp(argv[1], "add")) {
+		memset(&m, 0, sizeof(m));
+		if (strlen(argv[2]) >= sizeof(m.zone) ||
+		    strlen(argv[3]) >= sizeof(m.kind) ||
+		    strlen(argv[4]) >= sizeof(m.match)) {
+			fprintf(stderr, "tollgatectl: a word is too long\n");
+			return 2;
+		}
+		strcpy(m.zone, argv[2]);
+		strcpy(m.kind, argv[3]);
+		strcpy(m.match, argv[4]);
+		rc = cdr_db_member_add(c->db, &m, &id, err, sizeof(err));
+		snprintf(done, sizeof(done), "e911 member %lld added",
+			 (long long)id);
+		return written(c, rc, err, done);
+	}
+	if (argc == 1 && !strcmp(argv[0], "validate")) {
+		unsigned problems = 0;
+
+		rc = cdr_e911_validate(c->db, print_validation, &problems, err,
+				       sizeof(err));
+		if (rc) {
+			fprintf(stderr, "tollgatectl: %s\n", err);
+			return 1;
+		}
+		if (!problems)
+			printf("e911: every zone is complete and every ELIN "
+			       "is a DID\n");
+		return problems ? 1 : 0;
+	}
+	fprintf(stderr, "usage: e911 zone list | zone add NAME key=value... | "
+		"zone del NAME\n"
+		"       e911 member list | member add ZONE calling|subnet|trunk "
+		"MATCH | member del ID\n"
+		"       e911 validate\n");
+	return 2;
+}
+
 static void print_reject(unsigned line, const char *why, void *arg)
 {
 	(void)arg;
@@ -694,7 +831,7 @@ static int local_command(struct ctx *c, int argc, char **argv, bool *handled)
 	}
 	if (strcmp(argv[0], "did") && strcmp(argv[0], "route") &&
 	    strcmp(argv[0], "rule") && strcmp(argv[0], "block") &&
-	    strcmp(argv[0], "rates")) {
+	    strcmp(argv[0], "rates") && strcmp(argv[0], "e911")) {
 		*handled = false;
 		return 0;
 	}
@@ -709,6 +846,8 @@ static int local_command(struct ctx *c, int argc, char **argv, bool *handled)
 		return cmd_rule(c, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "block"))
 		return cmd_block(c, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "e911"))
+		return cmd_e911(c, argc - 1, argv + 1);
 	return cmd_rates(c, argc - 1, argv + 1);
 }
 

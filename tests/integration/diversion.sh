@@ -13,10 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 write_conf
-sed -i '/^\[trunk pbx\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\narea_code = 212\nlocal_length = 7\nnational_length = 10\ncalled_format = national' \
-	"$WORK/tollgate.conf"
-sed -i '/^\[trunk pstn\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\nnational_length = 10' \
-	"$WORK/tollgate.conf"
+nanp_plans
 start_pstnsim
 start_gw
 "$TGCTL" -s "$CTL" --db "$DB" rule add ingress number=diversion \

@@ -35,8 +35,7 @@ timeout = 300
 tries = 1
 "
 write_conf
-sed -i '/^\[trunk pbx\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\narea_code = 212\nlocal_length = 7\nnational_length = 10' \
-	"$WORK/tollgate.conf"
+nanp_plans
 
 # The owner names of +1 212 555 40xx, reversed under e164.arpa.
 owner() { echo "$1" | rev | sed 's/./&./g; s/$/e164.arpa/'; }

@@ -136,6 +136,16 @@ CONF
 	} > "$WORK/tollgate.conf"
 }
 
+# nanp_plans: NANP numbering on the written config: the PBX dials from
+# area 212 (7-digit local numbers) and takes national numbers, so does the
+# PRI.
+nanp_plans() {
+	sed -i '/^\[trunk pbx\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\narea_code = 212\nlocal_length = 7\nnational_length = 10\ncalled_format = national' \
+		"$WORK/tollgate.conf"
+	sed -i '/^\[trunk pstn\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\nnational_length = 10' \
+		"$WORK/tollgate.conf"
+}
+
 # start_pstnsim ARGS...: the telco side; waits for its "ready" line.
 start_pstnsim() {
 	local type=${SPAN_TYPE:-t1}

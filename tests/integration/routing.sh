@@ -42,10 +42,7 @@ accept_from = 127.0.0.3
 "
 write_conf
 # The PBX dials NANP numbers; the PRI takes national numbers.
-sed -i '/^\[trunk pbx\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\narea_code = 212\nlocal_length = 7\nnational_length = 10\ncalled_format = national' \
-	"$WORK/tollgate.conf"
-sed -i '/^\[trunk pstn\]/a country_code = 1\nnational_prefix = 1\ninternational_prefix = 011\nnational_length = 10' \
-	"$WORK/tollgate.conf"
+nanp_plans
 start_pstnsim --rule 2125552000=congestion --rule 2125552001=busy
 start_gw
 

@@ -296,7 +296,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -338,7 +338,7 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
 				"'old-1' AND emergency = 0 AND route IS NULL"),
 			 1);
@@ -363,9 +363,9 @@ static void test_schema_migration_v1(void **state)
 	assert_int_equal(cdr_db_init(fx->db), 0);
 }
 
-/* Version 2 -> 3: ENUM domains on routes, URIs on attempts, diverting
- * numbers on CDRs, and number rules rebuilt to take 'diversion' with
- * their rows kept. */
+/* Version 2 -> 3 -> 4: ENUM domains on routes, URIs on attempts,
+ * diverting numbers on CDRs, number rules rebuilt to take 'diversion'
+ * with their rows kept; then the e911 tables and CDR columns. */
 static void test_schema_migration_v2(void **state)
 {
 	struct fixture *fx = *state;
@@ -380,12 +380,19 @@ static void test_schema_migration_v2(void **state)
 	       "ALTER TABLE route DROP COLUMN enum;"
 	       "ALTER TABLE cdr_attempt DROP COLUMN target;"
 	       "ALTER TABLE cdr DROP COLUMN diversion;"
+	       "DROP TABLE e911_zone; DROP TABLE e911_member;"
+	       "DROP INDEX cdr_elin;"
+	       "ALTER TABLE cdr DROP COLUMN e911_zone;"
+	       "ALTER TABLE cdr DROP COLUMN elin;"
+	       "ALTER TABLE cdr DROP COLUMN e911_trunk;"
+	       "ALTER TABLE cdr DROP COLUMN e911_user;"
+	       "ALTER TABLE cdr DROP COLUMN callback;"
 	       "PRAGMA user_version = 2;");
 	sqlite3_close(db);
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
 				"name = 'keep-me' AND number = 'calling'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "
@@ -397,6 +404,16 @@ static void test_schema_migration_v2(void **state)
 	       "INSERT INTO cdr(id, diversion) VALUES ('y', '12125552001');");
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO number_rule(direction, "
 				      "number) VALUES ('egress', 'redirect')",
+				      NULL, NULL, NULL),
+			 SQLITE_CONSTRAINT);
+	/* Version 4's e911 tables and columns came with it. */
+	db_run(db, "INSERT INTO e911_zone(name, elins) VALUES ('z', '1');"
+	       "INSERT INTO e911_member(zone, kind, match) VALUES "
+	       "('z', 'trunk', 'pbx');"
+	       "UPDATE cdr SET elin = '1', e911_zone = 'z', callback = 1 "
+	       "WHERE id = 'y';");
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO e911_member(zone, kind, "
+				      "match) VALUES ('z', 'mac', 'x')",
 				      NULL, NULL, NULL),
 			 SQLITE_CONSTRAINT);
 	sqlite3_close(db);
@@ -1230,7 +1247,7 @@ static void test_trigger_refuses_all(void **state)
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
 		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
-		 "12600,0,", r.id);
+		 "12600,0,,,,,,0", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);

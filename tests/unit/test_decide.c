@@ -653,6 +653,67 @@ static void test_diversion(void **state)
 	}
 }
 
+/* E911: the ELIN replaces the caller's number, per trunk; a PSAP callback
+ * goes straight to the caller, past blocklists and routes. */
+static void test_e911_hooks(void **state)
+{
+	struct dp_decision d;
+	char trace[4096];
+	struct dp_facts f = {.src_trunk = "pbx", .called = "911",
+			     .calling = "2125552001", .now = MON_15Z,
+			     .state = state_of};
+
+	(void)state;
+	memset(states, 0, sizeof(states));
+	assert_int_equal(dp_decide(snap, &f, &d, NULL, 0), 0);
+	assert_int_equal(d.emergency, DP_EMERG_EMERGENCY);
+	assert_true(d.nattempts >= 1);
+	dp_decision_set_calling(snap, &d, "12125550911");
+	assert_string_equal(d.calling.digits, "12125550911");
+	for (size_t i = 0; i < d.nattempts; i++) {
+		const char *want = !strcmp(d.attempts[i].trunk, "pri")
+					   ? "2125550911"
+					   : "12125550911";
+
+		assert_string_equal(d.attempts[i].calling.digits, want);
+		assert_int_equal(d.attempts[i].calling.pres, DP_PRES_ALLOWED);
+	}
+	/* A SIP carrier's format too (c1: E.164 without '+'). */
+	f.called = "7775550000";
+	assert_int_equal(dp_decide(snap, &f, &d, NULL, 0), 0);
+	assert_int_equal(d.nattempts, 3);
+	dp_decision_set_calling(snap, &d, "12125550911");
+	assert_string_equal(d.attempts[0].calling.digits, "12125550911");
+	assert_string_equal(d.attempts[1].calling.digits, "2125550911");
+	assert_int_equal(d.attempts[1].calling.ton, DP_TON_NATIONAL);
+	/* The callback: from the PRI to an ELIN, to the PBX's 2001, even
+	 * with the trunk full and a blocklist entry for its number. */
+	f = (struct dp_facts){.src_trunk = "pri", .called = "2125550911",
+			      .called_ton = DP_TON_NATIONAL,
+			      .calling = "9005550100", .now = MON_15Z,
+			      .state = state_of, .to_trunk = "pbx",
+			      .to_user = "2001"};
+	states[0] = DP_TRUNK_FULL;
+	assert_int_equal(dp_decide(snap, &f, &d, trace, sizeof(trace)), 0);
+	assert_int_equal(d.cause, 0);
+	assert_true(d.callback);
+	assert_string_equal(d.route, "e911-callback");
+	assert_int_equal(d.nattempts, 1);
+	assert_string_equal(d.attempts[0].trunk, "pbx");
+	assert_string_equal(d.attempts[0].user, "2001");
+	assert_int_equal(d.attempts[0].source, DP_SRC_CALLBACK);
+	assert_int_equal(d.attempts[0].state, DP_TRUNK_AVAILABLE);
+	assert_non_null(strstr(trace, "PSAP callback to 12125550911"));
+	/* To the trunk it came from, or to none: refused. */
+	f.to_trunk = "pri";
+	assert_int_equal(dp_decide(snap, &f, &d, NULL, 0), 0);
+	assert_int_equal(d.cause, 3);
+	f.to_trunk = "ghost";
+	assert_int_equal(dp_decide(snap, &f, &d, NULL, 0), 0);
+	assert_int_equal(d.cause, 3);
+	memset(states, 0, sizeof(states));
+}
+
 /* ENUM: an attempt of its own before the trunks; never for 911. */
 static void test_enum_route(void **state)
 {
@@ -926,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_timers_failover_limits),
 		cmocka_unit_test(test_trace),
 		cmocka_unit_test(test_enum_route),
+		cmocka_unit_test(test_e911_hooks),
 		cmocka_unit_test(test_diversion),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_tz),

@@ -1,0 +1,450 @@
+/* e911/e911.c  Location zones, caller placement and ELIN choice */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+#include "e911/e911.h"
+
+struct e911_zone {
+	struct e911_zone_row row;
+	char elins[E911_MAX_ELINS][E911_NUM_SIZE];
+	size_t nelins;
+};
+
+enum member_kind { M_CALLING, M_SUBNET, M_TRUNK };
+
+struct member {
+	enum member_kind kind;
+	const struct e911_zone *zone;
+	char first[E911_NUM_SIZE], last[E911_NUM_SIZE]; /* M_CALLING */
+	int family;                                     /* M_SUBNET */
+	uint8_t addr[16];
+	unsigned bits;
+	char trunk[E911_NAME_SIZE];                     /* M_TRUNK */
+	char text[64];
+};
+
+struct e911_snapshot {
+	struct e911_zone *zones;
+	size_t nzones;
+	struct member *members;
+	size_t nmembers;
+	const struct e911_zone *deflt;
+};
+
+static void destructor(void *arg)
+{
+	struct e911_snapshot *s = arg;
+
+	free(s->zones);
+	free(s->members);
+}
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return EINVAL;
+}
+
+static bool digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* Every string field of a row ends inside its array. */
+#define TERM(f) (memchr((f), '\0', sizeof(f)) != NULL)
+
+static bool row_terminated(const struct e911_zone_row *r)
+{
+	return TERM(r->name) && TERM(r->country) && TERM(r->a1) &&
+	       TERM(r->a2) && TERM(r->a3) && TERM(r->a4) && TERM(r->a5) &&
+	       TERM(r->a6) && TERM(r->prd) && TERM(r->pod) && TERM(r->sts) &&
+	       TERM(r->rd) && TERM(r->hno) && TERM(r->hns) && TERM(r->lmk) &&
+	       TERM(r->loc) && TERM(r->flr) && TERM(r->unit) &&
+	       TERM(r->room) && TERM(r->bld) && TERM(r->nam) && TERM(r->pc) &&
+	       TERM(r->location_id) && TERM(r->elins) &&
+	       TERM(r->callback_trunk) && TERM(r->callback_user);
+}
+
+static int build_zone(struct e911_zone *z, const struct e911_zone_row *r,
+		      char *err, size_t errsize)
+{
+	char buf[sizeof(r->elins)], *save = NULL, *tok;
+
+	z->row = *r;
+	if (!row_terminated(r))
+		return fail(err, errsize, "e911 zone: a field is not "
+			    "terminated");
+	if (!*r->name)
+		return fail(err, errsize, "e911 zone: no name");
+	/* A dispatchable location (RAY BAUM's Act): a street address the
+	 * PSAP can send someone to, or the provider's id for one. */
+	if (!*r->location_id &&
+	    (strlen(r->country) != 2 || !*r->a1 || !*r->a3 ||
+	     (!*r->rd && !*r->lmk) || (*r->rd && !*r->hno)))
+		return fail(err, errsize, "e911 zone '%s': the address needs "
+			    "country (2 letters), a1, a3, rd and hno (or a "
+			    "location_id)", r->name);
+	tg_strlcpy(buf, r->elins, sizeof(buf));
+	for (tok = strtok_r(buf, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		if (*tok == '+')
+			tok++;
+		if (!digits(tok) || strlen(tok) >= E911_NUM_SIZE)
+			return fail(err, errsize, "e911 zone '%s': ELIN '%s' "
+				    "is not a number", r->name, tok);
+		if (z->nelins == E911_MAX_ELINS)
+			return fail(err, errsize, "e911 zone '%s': more than "
+				    "%d ELINs", r->name, E911_MAX_ELINS);
+		strcpy(z->elins[z->nelins++], tok);
+	}
+	if (!z->nelins)
+		return fail(err, errsize, "e911 zone '%s': no ELIN (the "
+			    "number the PSAP sees and calls back)", r->name);
+	if (*r->callback_user && !*r->callback_trunk)
+		return fail(err, errsize, "e911 zone '%s': callback_user "
+			    "without callback_trunk", r->name);
+	return 0;
+}
+
+static int parse_subnet(struct member *m, const char *s)
+{
+	char buf[64], *slash;
+	unsigned long bits;
+	char *end;
+
+	tg_strlcpy(buf, s, sizeof(buf));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, m->addr) == 1)
+		m->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, m->addr) == 1)
+		m->family = AF_INET6;
+	else
+		return EINVAL;
+	bits = m->family == AF_INET ? 32 : 128;
+	if (slash) {
+		unsigned long max = bits;
+
+		bits = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || bits > max)
+			return EINVAL;
+	}
+	m->bits = (unsigned)bits;
+	return 0;
+}
+
+static int build_member(struct e911_snapshot *s, struct member *m,
+			const struct e911_member_row *r, size_t idx,
+			char *err, size_t errsize)
+{
+	if (!TERM(r->zone) || !TERM(r->kind) || !TERM(r->match))
+		return fail(err, errsize, "e911 member %zu: a field is not "
+			    "terminated", idx);
+	for (size_t i = 0; i < s->nzones; i++)
+		if (!strcmp(s->zones[i].row.name, r->zone))
+			m->zone = &s->zones[i];
+	if (!m->zone)
+		return fail(err, errsize, "e911 member %zu (%s %s): unknown "
+			    "zone '%s'", idx, r->kind, r->match, r->zone);
+	tg_strlcpy(m->text, r->match, sizeof(m->text));
+	if (!strcmp(r->kind, "calling")) {
+		const char *dash = strchr(r->match, '-');
+		size_t len = dash ? (size_t)(dash - r->match)
+				  : strlen(r->match);
+
+		m->kind = M_CALLING;
+		if (len >= sizeof(m->first))
+			goto bad;
+		memcpy(m->first, r->match, len);
+		m->first[len] = '\0';
+		tg_strlcpy(m->last, dash ? dash + 1 : r->match,
+			   sizeof(m->last));
+		if (!digits(m->first) || !digits(m->last) ||
+		    strlen(m->first) > 18 ||
+		    strlen(m->first) != strlen(m->last) ||
+		    strcmp(m->first, m->last) > 0)
+			goto bad;
+	} else if (!strcmp(r->kind, "subnet")) {
+		m->kind = M_SUBNET;
+		if (parse_subnet(m, r->match))
+			goto bad;
+	} else if (!strcmp(r->kind, "trunk")) {
+		m->kind = M_TRUNK;
+		if (!*r->match || strlen(r->match) >= sizeof(m->trunk))
+			goto bad;
+		strcpy(m->trunk, r->match);
+	} else {
+		return fail(err, errsize, "e911 member %zu: kind '%s' is not "
+			    "calling, subnet or trunk", idx, r->kind);
+	}
+	return 0;
+bad:
+	return fail(err, errsize, "e911 member %zu (zone %s): %s '%s' is not "
+		    "%s", idx, r->zone, r->kind, r->match,
+		    m->kind == M_CALLING ? "a number or an equal-length "
+					   "FIRST-LAST range"
+		    : m->kind == M_SUBNET ? "an address or CIDR"
+					  : "a trunk name");
+}
+
+int e911_snapshot_build(struct e911_snapshot **out,
+			const struct e911_zone_row *zones, size_t nzones,
+			const struct e911_member_row *members, size_t nmembers,
+			char *err, size_t errsize)
+{
+	struct e911_snapshot *s;
+	int rc = 0;
+
+	*out = NULL;
+	s = obj_zalloc(sizeof(*s), destructor);
+	if (!s)
+		return ENOMEM;
+	s->zones = calloc(nzones ? nzones : 1, sizeof(*s->zones));
+	s->members = calloc(nmembers ? nmembers : 1, sizeof(*s->members));
+	if (!s->zones || !s->members) {
+		obj_deref(s);
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < nzones && !rc; i++) {
+		rc = build_zone(&s->zones[i], &zones[i], err, errsize);
+		for (size_t k = 0; k < i && !rc; k++)
+			if (!strcmp(s->zones[k].row.name, zones[i].name))
+				rc = fail(err, errsize, "e911 zone '%s' twice",
+					  zones[i].name);
+		s->nzones = i + 1;
+	}
+	/* An ELIN stands for one zone: a callback must find one caller. */
+	for (size_t i = 0; i < s->nzones && !rc; i++)
+		for (size_t e = 0; e < s->zones[i].nelins && !rc; e++)
+			for (size_t k = 0; k <= i && !rc; k++)
+				for (size_t f = 0; f < s->zones[k].nelins &&
+						   (k < i || f < e);
+				     f++)
+					if (!strcmp(s->zones[i].elins[e],
+						    s->zones[k].elins[f])) {
+						rc = fail(err, errsize,
+							  "e911: ELIN %s in "
+							  "zones '%s' and "
+							  "'%s'",
+							  s->zones[i].elins[e],
+							  s->zones[k].row.name,
+							  s->zones[i].row.name);
+						break;
+					}
+	for (size_t i = 0; i < nmembers && !rc; i++) {
+		rc = build_member(s, &s->members[i], &members[i], i + 1, err,
+				  errsize);
+		s->nmembers = i + 1;
+	}
+	if (rc) {
+		obj_deref(s);
+		return rc;
+	}
+	for (size_t i = 0; i < s->nzones; i++)
+		if (!strcmp(s->zones[i].row.name, "default"))
+			s->deflt = &s->zones[i];
+	*out = s;
+	return 0;
+}
+
+size_t e911_zone_count(const struct e911_snapshot *s)
+{
+	return s ? s->nzones : 0;
+}
+
+const struct e911_zone *e911_zone_at(const struct e911_snapshot *s, size_t i)
+{
+	return s && i < s->nzones ? &s->zones[i] : NULL;
+}
+
+const struct e911_zone_row *e911_zone_row(const struct e911_zone *z)
+{
+	return &z->row;
+}
+
+size_t e911_zone_nelins(const struct e911_zone *z)
+{
+	return z->nelins;
+}
+
+const char *e911_zone_elin(const struct e911_zone *z, size_t i)
+{
+	return i < z->nelins ? z->elins[i] : NULL;
+}
+
+const struct e911_zone *e911_zone_of_elin(const struct e911_snapshot *s,
+					  const char *number)
+{
+	if (!s || !number)
+		return NULL;
+	if (*number == '+')
+		number++;
+	for (size_t i = 0; i < s->nzones; i++)
+		for (size_t e = 0; e < s->zones[i].nelins; e++)
+			if (!strcmp(s->zones[i].elins[e], number))
+				return &s->zones[i];
+	return NULL;
+}
+
+/* ---- placing a caller ----------------------------------------------------- */
+
+static bool in_subnet(const struct member *m, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	unsigned full, rest;
+
+	if (!sa || sa->sa_family != m->family)
+		return false;
+	a = m->family == AF_INET
+		    ? (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr
+		    : ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	full = m->bits / 8;
+	rest = m->bits % 8;
+	if (memcmp(a, m->addr, full))
+		return false;
+	return !rest ||
+	       !((a[full] ^ m->addr[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+/* The most specific range: the fewest numbers (at most 18 digits each,
+ * checked at build, so the widths fit). */
+static bool narrower(const struct member *a, const struct member *b)
+{
+	unsigned long long wa = strtoull(a->last, NULL, 10) -
+				strtoull(a->first, NULL, 10);
+	unsigned long long wb = strtoull(b->last, NULL, 10) -
+				strtoull(b->first, NULL, 10);
+
+	return wa < wb;
+}
+
+const struct e911_zone *e911_locate(const struct e911_snapshot *s,
+				    const struct e911_caller *c, char *why,
+				    size_t whysize)
+{
+	const struct member *best = NULL;
+	const char *num;
+
+	if (why && whysize)
+		why[0] = '\0';
+	if (!s || !c)
+		return NULL;
+	num = c->calling ? c->calling : "";
+	if (*num == '+')
+		num++;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct member *m = &s->members[i];
+
+		if (m->kind != M_CALLING || strlen(num) != strlen(m->first) ||
+		    strcmp(num, m->first) < 0 || strcmp(num, m->last) > 0)
+			continue;
+		if (!best || narrower(m, best))
+			best = m;
+	}
+	for (size_t i = 0; !best && i < s->nmembers; i++) {
+		const struct member *m = &s->members[i];
+
+		if (m->kind == M_SUBNET && in_subnet(m, c->src)) {
+			/* the longest prefix among the subnets that hold it */
+			for (size_t k = i + 1; k < s->nmembers; k++)
+				if (s->members[k].kind == M_SUBNET &&
+				    s->members[k].bits > m->bits &&
+				    in_subnet(&s->members[k], c->src))
+					m = &s->members[k];
+			best = m;
+		}
+	}
+	for (size_t i = 0; !best && i < s->nmembers; i++)
+		if (s->members[i].kind == M_TRUNK && c->src_trunk &&
+		    !strcmp(s->members[i].trunk, c->src_trunk))
+			best = &s->members[i];
+	if (best) {
+		if (why && whysize)
+			snprintf(why, whysize, "zone %s: %s %s",
+				 best->zone->row.name,
+				 best->kind == M_CALLING  ? "calling"
+				 : best->kind == M_SUBNET ? "subnet"
+							  : "trunk",
+				 best->text);
+		return best->zone;
+	}
+	if (s->deflt && why && whysize)
+		snprintf(why, whysize, "zone default: no member matched");
+	return s->deflt;
+}
+
+size_t e911_pick_elin(const struct e911_zone *z,
+		      const struct e911_elin_use *use)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < z->nelins; i++) {
+		const struct e911_elin_use *a = &use[i], *b = &use[best];
+
+		if (a->active < b->active ||
+		    (a->active == b->active && a->last_end_ms < b->last_end_ms))
+			best = i;
+	}
+	return best;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+static void add(char *out, size_t size, size_t *n, const char *sep,
+		const char *a, const char *b)
+{
+	int w;
+
+	if (!*a || *n >= size)
+		return;
+	w = snprintf(out + *n, size - *n, "%s%s%s", *n ? sep : "", b ? b : "",
+		     a);
+	if (w > 0)
+		*n += (size_t)w;
+}
+
+void e911_address_line(const struct e911_zone_row *z, char *out, size_t size)
+{
+	char street[256];
+	size_t n = 0, sn = 0;
+
+	if (!size)
+		return;
+	out[0] = street[0] = '\0';
+	add(street, sizeof(street), &sn, "", z->hno, NULL);
+	add(street, sizeof(street), &sn, "", z->hns, NULL);
+	add(street, sizeof(street), &sn, " ", z->prd, NULL);
+	add(street, sizeof(street), &sn, " ", z->rd, NULL);
+	add(street, sizeof(street), &sn, " ", z->sts, NULL);
+	add(street, sizeof(street), &sn, " ", z->pod, NULL);
+	add(out, size, &n, ", ", z->nam, NULL);
+	add(out, size, &n, ", ", street, NULL);
+	add(out, size, &n, ", ", z->lmk, NULL);
+	add(out, size, &n, ", ", z->bld, "Bldg ");
+	add(out, size, &n, ", ", z->flr, "Floor ");
+	add(out, size, &n, ", ", z->unit, "Unit ");
+	add(out, size, &n, ", ", z->room, "Room ");
+	add(out, size, &n, ", ", z->loc, NULL);
+	add(out, size, &n, ", ", z->a3, NULL);
+	add(out, size, &n, ", ", z->a1, NULL);
+	add(out, size, &n, " ", z->pc, NULL);
+	add(out, size, &n, ", ", z->country, NULL);
+	if (!n)
+		add(out, size, &n, "", z->location_id, "location id ");
+}

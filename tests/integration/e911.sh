@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tests/integration/e911.sh  911 over PRI with the zone's ELIN, and the
+# PSAP calling back.
+#
+#  - Zone hq-3 (a civic address, ELINs 212-555-0911 and -0912) holds the
+#    PBX's extensions 212-555-2000..2099. A 911 call from 212-555-2001
+#    leaves on the PRI with Calling Party Number 2125550911 (national) and
+#    called 911; the CDR has the zone, the ELIN and the caller.
+#  - The next 911 call, from 212-555-2002, uses the other ELIN (the idle
+#    one whose last call ended longest ago).
+#  - The PSAP (pstnsim) calls 2125550912 back: the call reaches 2002 at the
+#    PBX, not the ELIN's DID destination; CDR callback = 1.
+#  - tollgated restarts: a callback to 2125550911 still reaches 2001.
+#  - Once the window is over (the CDRs aged by an hour, then a restart),
+#    a callback goes to the zone's destination (the security desk, 2999);
+#    CDR callback = 2.
+#  - `tollgatectl e911 validate` names an ELIN that is not a DID.
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+nanp_plans
+start_pstnsim
+start_gw
+
+tgdb() { "$TGCTL" -s "$CTL" --db "$DB" "$@"; }
+tgdb e911 zone add hq-3 country=US a1=NY a3="New York" hno=350 rd=5th \
+	sts=Ave flr=3 nam="ACME HQ" pc=10118 \
+	elins=12125550911,12125550912 callback_trunk=pbx callback_user=2999 \
+	>/dev/null || fail "zone add"
+out=$(tgdb e911 zone add bad country=USA a1=NY elins=1 2>&1) &&
+	fail "an incomplete zone was saved: $out"
+echo "$out" | grep -q "the address needs country" || fail "refusal: $out"
+tgdb e911 member add hq-3 calling 12125552000-12125552099 >/dev/null ||
+	fail "member add"
+out=$(tgdb e911 member add nowhere trunk pbx 2>&1) && fail "member of no zone"
+echo "$out" | grep -q "no zone 'nowhere'" || fail "refusal: $out"
+out=$(tgdb e911 validate) && fail "validate passed with ELINs that are not DIDs"
+echo "$out" | grep -q "ELIN 12125550911 is not in the did table" ||
+	fail "validate: $out"
+tgdb did add 12125550911 12125550912 pbx user=2999 >/dev/null || fail "did add"
+out=$(tgdb e911 validate) || fail "validate: $out"
+wait_for "the zone in the snapshot" 10 grep -q "1 e911 zones" "$WORK/tollgated.log"
+
+call911() { # FROM
+	timeout 30 "$TGCALL" call "sip:911@127.0.0.1:$SIP_PORT" \
+		--local "127.0.0.1:$PBX_PORT" --from "$1" --expect 200 \
+		--hold 300 >/dev/null 2>>"$WORK/tgcall.log" ||
+		fail "911 from $1"
+}
+setup_of() { grep '"event":"call"' "$WORK/pstnsim.jsonl" | sed -n "${1}p"; }
+
+# 1. The ELIN as the calling number on the PRI.
+call911 2125552001
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 1
+rec=$(setup_of 1)
+expect_eq "called number on the PRI" "$(json_field "$rec" called)" 911
+expect_eq "calling number on the PRI (the ELIN)" "$(json_field "$rec" calling)" 2125550911
+expect_eq "its type of number (national)" "$(json_field "$rec" calling_ton)" 2
+wait_cdrs 1
+expect_eq "CDR of the 911 call" "$(sql "SELECT emergency || ' ' || e911_zone ||
+	' ' || elin || ' ' || e911_trunk || ' ' || e911_user FROM cdr
+	WHERE called = '911'")" "1 hq-3 12125550911 pbx 2125552001"
+grep -q "EMERGENCY call from 12125552001: zone hq-3: calling 12125552000-12125552099, ELIN 12125550911, location: ACME HQ, 350 5th Ave, Floor 3, New York, NY 10118, US" \
+	"$WORK/tollgated.log" || fail "no location line in the log"
+
+# 2. The other ELIN for the next caller.
+call911 2125552002
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 2
+expect_eq "second 911's ELIN" "$(json_field "$(setup_of 2)" calling)" 2125550912
+wait_cdrs 2
+ctl show e911 | grep -Eq '^12125550912 +hq-3 +0 +pbx/2125552002 ' ||
+	fail "show e911: $(ctl show e911)"
+
+# 3. The PSAP calls the second ELIN back.
+callback() { # NUMBER EXPECTED-USER N
+	"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 30 \
+		> "$WORK/pbx$3.jsonl" 2>>"$WORK/pbx.log" &
+	PIDS+=($!)
+	kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+	start_pstnsim --originate 1 --rate 1 --to "$1" --from 4445550100 \
+		--hold 300 --exit-when-done
+	wait_for "the callback" 20 sh -c "! kill -0 $PSTN_PID"
+	wait_for "the PBX's record" 10 grep -q '"ok"' "$WORK/pbx$3.jsonl"
+	expect_eq "callback to $1 reaches" \
+		"$(json_field "$(cat "$WORK/pbx$3.jsonl")" to_user)" "$2"
+	expect_eq "callback answered" \
+		"$(json_field "$(cat "$WORK/pbx$3.jsonl")" answered)" true
+}
+callback 2125550912 2125552002 1
+wait_cdrs 3
+expect_eq "CDR of the callback" "$(sql "SELECT callback || ' ' || elin ||
+	' ' || out_trunk FROM cdr WHERE called = '2125550912'")" "1 12125550912 pbx"
+
+# 4. After a restart the table is still there.
+kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+start_pstnsim
+start_gw
+grep -q "PSAP callback table: 2 ELIN(s)" "$WORK/tollgated.log" ||
+	fail "callback table not restored"
+callback 2125550911 2125552001 2
+
+# 5. The window over: the zone's destination.
+kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+sql "UPDATE cdr SET end_ms = end_ms - 3600000 WHERE elin IS NOT NULL"
+start_pstnsim
+start_gw
+callback 2125550911 2999 3
+last_callback() { [ "$(sql "SELECT callback FROM cdr WHERE called =
+	'2125550911' ORDER BY start_ms DESC LIMIT 1")" = 2 ]; }
+wait_for "the last callback's CDR" 10 last_callback
+log "ok: e911"

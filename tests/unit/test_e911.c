@@ -1,0 +1,277 @@
+/* tests/unit/test_e911.c  Zones, caller placement, ELIN choice, addresses */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util/util.h"
+#include "e911/e911.h"
+
+static struct e911_zone_row zones[] = {
+	{.name = "hq-3", .country = "US", .a1 = "NY", .a3 = "New York",
+	 .hno = "350", .rd = "5th", .sts = "Ave", .flr = "3",
+	 .nam = "ACME HQ", .pc = "10118",
+	 .elins = "12125550911, 12125550912", .callback_trunk = "pbx",
+	 .callback_user = "2999"},
+	{.name = "hq-3-east", .country = "US", .a1 = "NY", .a3 = "New York",
+	 .hno = "350", .rd = "5th", .sts = "Ave", .flr = "3", .room = "E12",
+	 .elins = "12125550913"},
+	{.name = "lab", .location_id = "BW-LOC-7731", .elins = "+12125550921"},
+	{.name = "default", .country = "US", .a1 = "NY", .a3 = "New York",
+	 .hno = "350", .rd = "5th", .sts = "Ave", .elins = "12125550900"},
+};
+
+static struct e911_member_row members[] = {
+	{"hq-3", "calling", "12125552000-12125552099"},
+	{"hq-3-east", "calling", "12125552050-12125552059"},
+	{"lab", "subnet", "10.20.0.0/16"},
+	{"hq-3-east", "subnet", "10.20.30.0/24"},
+	{"lab", "trunk", "labpbx"},
+	{"hq-3", "subnet", "2001:db8:3::/48"},
+};
+
+static struct e911_snapshot *build(void)
+{
+	struct e911_snapshot *s = NULL;
+	char err[256];
+
+	if (e911_snapshot_build(&s, zones, TG_ARRAY_SIZE(zones), members,
+				TG_ARRAY_SIZE(members), err, sizeof(err)))
+		fail_msg("build: %s", err);
+	return s;
+}
+
+static struct sockaddr_storage addr(const char *a)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)&ss)->sin_addr))
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, a,
+			   &((struct sockaddr_in6 *)&ss)->sin6_addr))
+		ss.ss_family = AF_INET6;
+	return ss;
+}
+
+static void test_locate(void **state)
+{
+	static const struct {
+		const char *calling, *trunk, *src, *zone;
+	} rows[] = {
+		/* the narrowest calling range wins over a wider one */
+		{"12125552001", "pbx", NULL, "hq-3"},
+		{"12125552055", "pbx", NULL, "hq-3-east"},
+		{"+12125552055", "pbx", NULL, "hq-3-east"},
+		/* calling ranges beat subnets; subnets beat trunks */
+		{"12125552001", "labpbx", "10.20.30.5", "hq-3"},
+		{"19995550000", "labpbx", "10.20.30.5", "hq-3-east"},
+		{"19995550000", "labpbx", "10.20.99.5", "lab"},
+		{"19995550000", "labpbx", "10.21.0.1", "lab"},
+		{"", "labpbx", NULL, "lab"},
+		{"19995550000", "pbx", "2001:db8:3:1::5", "hq-3"},
+		{"19995550000", "pbx", "2001:db8:4::5", "default"},
+		/* nothing matches: the zone called "default" */
+		{"2001", "pbx", "192.0.2.1", "default"},
+		{NULL, NULL, NULL, "default"},
+	};
+	struct e911_snapshot *s = build();
+	char why[128];
+
+	(void)state;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		struct sockaddr_storage ss;
+		struct e911_caller c = {rows[i].calling, rows[i].trunk, NULL};
+		const struct e911_zone *z;
+
+		if (rows[i].src) {
+			ss = addr(rows[i].src);
+			c.src = (struct sockaddr *)&ss;
+		}
+		z = e911_locate(s, &c, why, sizeof(why));
+		if (!z || strcmp(e911_zone_row(z)->name, rows[i].zone))
+			fail_msg("row %zu: zone %s (%s), want %s", i,
+				 z ? e911_zone_row(z)->name : "none", why,
+				 rows[i].zone);
+	}
+	{
+		struct e911_caller c = {"12125552055", "pbx", NULL};
+
+		e911_locate(s, &c, why, sizeof(why));
+		assert_string_equal(why, "zone hq-3-east: calling "
+					 "12125552050-12125552059");
+	}
+	/* Without a default zone, an unknown caller has none. */
+	{
+		struct e911_snapshot *t = NULL;
+		struct e911_caller c = {"2001", "pbx", NULL};
+		char err[128];
+
+		assert_int_equal(e911_snapshot_build(&t, zones, 2, members, 2,
+						     err, sizeof(err)), 0);
+		assert_null(e911_locate(t, &c, why, sizeof(why)));
+		obj_deref(t);
+	}
+	assert_non_null(e911_zone_of_elin(s, "12125550912"));
+	assert_string_equal(e911_zone_row(e911_zone_of_elin(s,
+				"+12125550921"))->name, "lab");
+	assert_null(e911_zone_of_elin(s, "12125550999"));
+	assert_int_equal(e911_zone_nelins(e911_zone_of_elin(s,
+				"12125550911")), 2);
+	obj_deref(s);
+}
+
+static void test_pick_elin(void **state)
+{
+	struct e911_snapshot *s = build();
+	const struct e911_zone *z = e911_zone_at(s, 0);
+	struct e911_elin_use use[2];
+
+	(void)state;
+	memset(use, 0, sizeof(use));
+	assert_int_equal(e911_pick_elin(z, use), 0);
+	/* the first is busy: the idle one */
+	use[0].active = 1;
+	assert_int_equal(e911_pick_elin(z, use), 1);
+	/* both idle: the one idle longest (they rotate) */
+	use[0] = (struct e911_elin_use){0, 5000};
+	use[1] = (struct e911_elin_use){0, 9000};
+	assert_int_equal(e911_pick_elin(z, use), 0);
+	use[0].last_end_ms = 9500;
+	assert_int_equal(e911_pick_elin(z, use), 1);
+	/* both busy: the fewest calls, then the one idle longest */
+	use[0] = (struct e911_elin_use){2, 100};
+	use[1] = (struct e911_elin_use){1, 900};
+	assert_int_equal(e911_pick_elin(z, use), 1);
+	use[0].active = 1;
+	assert_int_equal(e911_pick_elin(z, use), 0);
+	obj_deref(s);
+}
+
+static void test_refused(void **state)
+{
+	static const struct {
+		int field;
+		const char *value;
+		const char *want;
+	} rows[] = {
+		{0, "", "e911 zone: no name"},
+		{1, "USA", "the address needs country"},
+		{2, "", "the address needs country"},
+		{3, "", "the address needs country"},
+		{4, "", "no ELIN"},
+		{4, "12125550911,abc", "ELIN 'abc' is not a number"},
+		{4, "1,2,3,4,5,6,7,8,9", "more than 8 ELINs"},
+		{5, "", "the address needs country"},
+		{6, "2999", "callback_user without callback_trunk"},
+		/* a location id stands for the address */
+		{7, "", NULL},
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rows); i++) {
+		struct e911_zone_row z = zones[1];
+		struct e911_snapshot *s = NULL;
+		int rc;
+
+		switch (rows[i].field) {
+		case 0: strcpy(z.name, rows[i].value); break;
+		case 1: strcpy(z.country, "US");
+			memcpy(z.country, rows[i].value, 3); break;
+		case 2: strcpy(z.a1, rows[i].value); break;
+		case 3: strcpy(z.rd, rows[i].value); break;
+		case 4: strcpy(z.elins, rows[i].value); break;
+		case 5: strcpy(z.hno, rows[i].value); break;
+		case 6: strcpy(z.callback_user, rows[i].value); break;
+		case 7: strcpy(z.location_id, "X-1");
+			strcpy(z.rd, ""); break;
+		}
+		err[0] = '\0';
+		rc = e911_snapshot_build(&s, &z, 1, NULL, 0, err, sizeof(err));
+		if (!rows[i].want) {
+			assert_int_equal(rc, 0);
+			obj_deref(s);
+			continue;
+		}
+		if (rc != EINVAL || !strstr(err, rows[i].want))
+			fail_msg("row %zu: rc %d '%s', want '%s'", i, rc, err,
+				 rows[i].want);
+		assert_null(s);
+	}
+	/* Members and duplicates. */
+	{
+		static const struct {
+			struct e911_member_row m;
+			const char *want;
+		} mrows[] = {
+			{{"nowhere", "calling", "1"}, "unknown zone 'nowhere'"},
+			{{"hq-3", "calling", "200-1999"}, "equal-length"},
+			{{"hq-3", "calling", "2099-2000"}, "equal-length"},
+			{{"hq-3", "calling", "20x"}, "equal-length"},
+			{{"hq-3", "subnet", "10.0.0.0/33"}, "address or CIDR"},
+			{{"hq-3", "subnet", "10.0.0/8"}, "address or CIDR"},
+			{{"hq-3", "subnet", "10.0.0.0/"}, "address or CIDR"},
+			{{"hq-3", "trunk", ""}, "a trunk name"},
+			{{"hq-3", "mac", "00:11"}, "kind 'mac'"},
+		};
+		struct e911_snapshot *s = NULL;
+		struct e911_zone_row two[2] = {zones[0], zones[1]};
+
+		for (size_t i = 0; i < TG_ARRAY_SIZE(mrows); i++) {
+			int rc = e911_snapshot_build(&s, zones, 1, &mrows[i].m,
+						     1, err, sizeof(err));
+
+			if (rc != EINVAL || !strstr(err, mrows[i].want))
+				fail_msg("member row %zu: rc %d '%s', want "
+					 "'%s'", i, rc, err, mrows[i].want);
+		}
+		strcpy(two[1].name, "hq-3");
+		assert_int_equal(e911_snapshot_build(&s, two, 2, NULL, 0, err,
+						     sizeof(err)), EINVAL);
+		assert_non_null(strstr(err, "e911 zone 'hq-3' twice"));
+		strcpy(two[1].name, "other");
+		strcpy(two[1].elins, "12125550912");
+		assert_int_equal(e911_snapshot_build(&s, two, 2, NULL, 0, err,
+						     sizeof(err)), EINVAL);
+		assert_non_null(strstr(err, "ELIN 12125550912 in zones 'hq-3' "
+					    "and 'other'"));
+		strcpy(two[0].elins, "1, 1");
+		assert_int_equal(e911_snapshot_build(&s, two, 1, NULL, 0, err,
+						     sizeof(err)), EINVAL);
+	}
+}
+
+static void test_address(void **state)
+{
+	char line[256], tiny[16];
+
+	(void)state;
+	e911_address_line(&zones[1], line, sizeof(line));
+	assert_string_equal(line, "350 5th Ave, Floor 3, Room E12, New York, "
+				  "NY, US");
+	e911_address_line(&zones[0], line, sizeof(line));
+	assert_string_equal(line, "ACME HQ, 350 5th Ave, Floor 3, New York, "
+				  "NY 10118, US");
+	e911_address_line(&zones[2], line, sizeof(line));
+	assert_string_equal(line, "location id BW-LOC-7731");
+	e911_address_line(&zones[0], tiny, sizeof(tiny));
+	assert_true(strlen(tiny) < sizeof(tiny));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_pick_elin),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_address),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
