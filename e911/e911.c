@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/util.h"
 #include "e911/e911.h"
@@ -288,6 +289,15 @@ const char *e911_zone_elin(const struct e911_zone *z, size_t i)
 	return i < z->nelins ? z->elins[i] : NULL;
 }
 
+const struct e911_zone *e911_zone_by_name(const struct e911_snapshot *s,
+					  const char *name)
+{
+	for (size_t i = 0; s && name && i < s->nzones; i++)
+		if (!strcmp(s->zones[i].row.name, name))
+			return &s->zones[i];
+	return NULL;
+}
+
 const struct e911_zone *e911_zone_of_elin(const struct e911_snapshot *s,
 					  const char *number)
 {
@@ -447,4 +457,132 @@ void e911_address_line(const struct e911_zone_row *z, char *out, size_t size)
 	add(out, size, &n, ", ", z->country, NULL);
 	if (!n)
 		add(out, size, &n, "", z->location_id, "location id ");
+}
+
+/* ---- PIDF-LO ----------------------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t size, n;
+	bool full;
+};
+
+static void put(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (b->full)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(b->p + b->n, b->size - b->n, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= b->size - b->n)
+		b->full = true;
+	else
+		b->n += (size_t)w;
+}
+
+/* Text as XML character data: the five specials escaped, control
+ * characters (not allowed in XML 1.0) dropped. */
+static void put_text(struct buf *b, const char *s)
+{
+	for (; *s && !b->full; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '&')
+			put(b, "&amp;");
+		else if (c == '<')
+			put(b, "&lt;");
+		else if (c == '>')
+			put(b, "&gt;");
+		else if (c == '"')
+			put(b, "&quot;");
+		else if (c == '\'')
+			put(b, "&apos;");
+		else if (c >= 0x20 || c == '\t')
+			put(b, "%c", c);
+	}
+}
+
+static void put_elem(struct buf *b, const char *name, const char *v)
+{
+	if (!*v)
+		return;
+	put(b, "<ca:%s>", name);
+	put_text(b, v);
+	put(b, "</ca:%s>", name);
+}
+
+static void iso_time(char *out, size_t size, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int e911_pidf(const struct e911_zone_row *z, const char *entity,
+	      const char *device_id, const char *device, int64_t now_ms,
+	      char *out, size_t size)
+{
+	struct buf b = {out, size, 0, size == 0};
+	char now[32], expiry[32];
+	/* RFC 5139's elements, in the order its schema's sequence wants. */
+	const struct {
+		const char *name, *v;
+	} el[] = {
+		{"country", z->country}, {"A1", z->a1},   {"A2", z->a2},
+		{"A3", z->a3},           {"A4", z->a4},   {"A5", z->a5},
+		{"A6", z->a6},           {"PRD", z->prd}, {"RD", z->rd},
+		{"STS", z->sts},         {"POD", z->pod}, {"HNO", z->hno},
+		{"HNS", z->hns},         {"LMK", z->lmk}, {"LOC", z->loc},
+		{"FLR", z->flr},         {"NAM", z->nam}, {"PC", z->pc},
+		{"BLD", z->bld},         {"UNIT", z->unit},
+		{"ROOM", z->room},
+	};
+
+	iso_time(now, sizeof(now), now_ms);
+	iso_time(expiry, sizeof(expiry), now_ms + 24 * 3600 * 1000LL);
+	put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"\n"
+		" xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\"\n"
+		" xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\"\n"
+		" xmlns:gbp=\"urn:ietf:params:xml:ns:pidf:geopriv10:"
+		"basicPolicy\"\n"
+		" xmlns:ca=\"urn:ietf:params:xml:ns:pidf:geopriv10:"
+		"civicAddr\"\n entity=\"");
+	put_text(&b, entity);
+	put(&b, "\">\n<dm:device id=\"");
+	put_text(&b, device);
+	put(&b, "\">\n<gp:geopriv>\n<gp:location-info>\n");
+	put(&b, "<ca:civicAddress xml:lang=\"en\">");
+	if (*z->country) {
+		for (size_t i = 0; i < sizeof(el) / sizeof(el[0]); i++)
+			put_elem(&b, el[i].name, el[i].v);
+	} else {
+		/* Only the provider's id: every element is optional, and
+		 * LOC ("additional location information") carries it. */
+		put_elem(&b, "LOC", z->location_id);
+	}
+	put(&b, "</ca:civicAddress>\n");
+	put(&b, "</gp:location-info>\n<gp:usage-rules>\n"
+		"<gbp:retransmission-allowed>true</gbp:retransmission-"
+		"allowed>\n<gbp:retention-expiry>%s</gbp:retention-expiry>\n"
+		"</gp:usage-rules>\n<gp:method>Manual</gp:method>\n",
+		expiry);
+	put(&b, "</gp:geopriv>\n<dm:deviceID>");
+	put_text(&b, device_id);
+	put(&b, "</dm:deviceID>\n<dm:timestamp>%s</dm:timestamp>\n"
+		"</dm:device>\n</presence>\n", now);
+	if (b.full) {
+		if (size)
+			out[0] = '\0';
+		return ENOSPC;
+	}
+	return 0;
 }

@@ -85,6 +85,9 @@ const struct e911_zone *e911_locate(const struct e911_snapshot *s,
 const struct e911_zone_row *e911_zone_row(const struct e911_zone *z);
 size_t e911_zone_nelins(const struct e911_zone *z);
 const char *e911_zone_elin(const struct e911_zone *z, size_t i);
+/** The zone called @p name, or NULL. */
+const struct e911_zone *e911_zone_by_name(const struct e911_snapshot *s,
+					  const char *name);
 /** The zone whose ELINs include @p number, or NULL. */
 const struct e911_zone *e911_zone_of_elin(const struct e911_snapshot *s,
 					  const char *number);
@@ -103,6 +106,20 @@ struct e911_elin_use {
  */
 size_t e911_pick_elin(const struct e911_zone *z,
 		      const struct e911_elin_use *use);
+
+/**
+ * A PIDF-LO document (RFC 4119, civic address RFC 5139, RFC 5491 profile:
+ * location in a dm:device, with method, timestamp and usage rules) for a
+ * caller in zone @p z.
+ * @param entity     the presentity, "pres:+12125550911@gw.example"
+ * @param device_id  "tel:+12125550911" (the callback number)
+ * @param device     the dm:device id (the Content-ID's local part)
+ * @param now_ms     the timestamp (and retention: 24 hours later)
+ * @return 0, or ENOSPC when @p size is too small.
+ */
+int e911_pidf(const struct e911_zone_row *z, const char *entity,
+	      const char *device_id, const char *device, int64_t now_ms,
+	      char *out, size_t size);
 
 /**
  * One-line civic address of a zone, for logs and notifications:

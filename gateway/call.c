@@ -957,12 +957,42 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	};
 	int err;
 
+	char pai[40], *pidf = NULL;
+	const struct e911_zone *z;
+
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
+	if (call->dec->emergency != DP_EMERG_NONE) {
+		/* RFC 6442 / RFC 3325: the callback number is the ELIN (or
+		 * the caller's own number), asserted; the location by
+		 * value where the trunk takes it. */
+		p.emergency = true;
+		snprintf(pai, sizeof(pai), "+%s",
+			 *call->elin ? call->elin
+				     : call->dec->calling.digits);
+		if (strlen(pai) > 1)
+			p.pai_user = pai;
+		z = e911_zone_by_name(gw->e911, call->e911_zone);
+		if (t->e911_pidf && z && (pidf = malloc(4096))) {
+			char entity[96], dev[48];
+
+			snprintf(entity, sizeof(entity), "pres:%s@%s", pai,
+				 gw->cfg.sip_bind);
+			snprintf(dev, sizeof(dev), "tel:%s", pai);
+			if (e911_pidf(e911_zone_row(z), entity, dev, "caller",
+				      tg_time_ms(), pidf, 4096)) {
+				free(pidf);
+				pidf = NULL;
+			}
+			p.pidf = pidf;
+			p.pidf_id = "caller";
+		}
+	}
 	err = sip_leg_invite(&call->out.sip, gw->ua,
 			     (const struct sockaddr *)&t->peer, t->peer_len, &p,
 			     on_sip_out, call);
+	free(pidf);
 	if (err) {
 		gw_err("call %.8s: INVITE to %s failed: %s", call->id,
 		       t->peer_str, strerror(err));

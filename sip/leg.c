@@ -1256,6 +1256,38 @@ static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 	return osip_message_set_header(inv, "Diversion", buf) ? ENOMEM : 0;
 }
 
+/* RFC 6442 and RFC 3325 headers of an emergency INVITE; @p cid gets the
+ * PIDF-LO's Content-ID ("" when there is none to send). */
+static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
+			 const struct sip_call_params *p, char *cid,
+			 size_t cidsize)
+{
+	char user[96], hp[96], buf[320];
+
+	cid[0] = '\0';
+	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	if (p->emergency && osip_message_set_header(inv, "Priority",
+						    "emergency"))
+		return ENOMEM;
+	if (p->pai_user && *p->pai_user) {
+		sip_uri_user_escape(user, sizeof(user), p->pai_user);
+		/* One sip: URI, as E911 providers want it. */
+		snprintf(buf, sizeof(buf), "<sip:%s@%s>", user, hp);
+		if (osip_message_set_header(inv, "P-Asserted-Identity", buf))
+			return ENOMEM;
+	}
+	if (!p->pidf || !*p->pidf)
+		return 0;
+	snprintf(cid, cidsize, "%s@%s", p->pidf_id && *p->pidf_id
+					       ? p->pidf_id : "loc", hp);
+	snprintf(buf, sizeof(buf), "<cid:%s>", cid);
+	if (osip_message_set_header(inv, "Geolocation", buf) ||
+	    osip_message_set_header(inv, "Geolocation-Routing", "yes") ||
+	    osip_message_set_header(inv, "Supported", "geolocation"))
+		return ENOMEM;
+	return 0;
+}
+
 int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		   const struct sockaddr *dst, socklen_t dstlen,
 		   const struct sip_call_params *p, sip_leg_event_h *h,
@@ -1264,7 +1296,7 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	osip_message_t *inv = NULL;
 	struct sip_leg *leg;
 	struct sip_tr *tr;
-	char sdp[1024];
+	char sdp[1024], cid[160] = "";
 	int err;
 
 	if (!legp || !ua || !dst || dstlen > sizeof(struct sockaddr_storage) ||
@@ -1301,11 +1333,15 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	if (p->diversion && *p->diversion)
 		err = add_diversion(leg, inv, p->diversion,
 				    p->diversion_reason);
+	if (!err)
+		err = add_emergency(leg, inv, p, cid, sizeof(cid));
 	if (err)
 		goto out;
 	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
 			    ua->codecs, ua->ncodecs, ua->ptime, leg->sess_id);
-	if (!err)
+	if (!err && *cid)
+		err = sip_msg_attach_sdp_pidf(inv, sdp, p->pidf, cid);
+	else if (!err)
 		err = sip_msg_attach_sdp(inv, sdp);
 	if (!err)
 		err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,

@@ -104,18 +104,38 @@ void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
 	rsn->text = NULL;
 }
 
+static bool is_type(const osip_content_type_t *ct, const char *type,
+		    const char *subtype)
+{
+	return ct && ct->type && ct->subtype && !strcasecmp(ct->type, type) &&
+	       !strcasecmp(ct->subtype, subtype);
+}
+
+/* The SDP of a message: its body, or the application/sdp part of a
+ * multipart/mixed body (an emergency INVITE with a PIDF-LO, RFC 6442),
+ * which osip has split into parts with their own Content-Type. */
 int sip_msg_sdp(const osip_message_t *msg, const char **body, size_t *len)
 {
 	osip_body_t *b = NULL;
 	const osip_content_type_t *ct = msg->content_type;
 
-	if (!ct || !ct->type || !ct->subtype ||
-	    strcasecmp(ct->type, "application") ||
-	    strcasecmp(ct->subtype, "sdp"))
+	if (is_type(ct, "application", "sdp")) {
+		if (osip_message_get_body(msg, 0, &b) < 0 || !b ||
+		    !b->body || !b->length)
+			return ENOENT;
+	} else if (is_type(ct, "multipart", "mixed")) {
+		for (int i = 0; osip_message_get_body(msg, i, &b) >= 0 && b;
+		     i++) {
+			if (is_type(b->content_type, "application", "sdp") &&
+			    b->body && b->length)
+				break;
+			b = NULL;
+		}
+		if (!b)
+			return ENOENT;
+	} else {
 		return ENOENT;
-	if (osip_message_get_body(msg, 0, &b) < 0 || !b || !b->body ||
-	    !b->length)
-		return ENOENT;
+	}
 	*body = b->body;
 	*len = b->length;
 	return 0;
@@ -127,6 +147,35 @@ int sip_msg_attach_sdp(osip_message_t *msg, const char *sdp)
 	    osip_message_set_content_type(msg, "application/sdp"))
 		return ENOMEM;
 	return 0;
+}
+
+int sip_msg_attach_sdp_pidf(osip_message_t *msg, const char *sdp,
+			    const char *pidf, const char *cid)
+{
+	char boundary[40], ct[96], *part;
+	size_t len;
+	int err = ENOMEM;
+
+	strcpy(boundary, "tg-");
+	sip_rand_hex(boundary + 3, 8);
+	snprintf(ct, sizeof(ct), "multipart/mixed;boundary=%s", boundary);
+	len = strlen(sdp) + strlen(pidf) + strlen(cid) + 128;
+	part = malloc(len);
+	if (!part)
+		return ENOMEM;
+	if (osip_message_set_content_type(msg, ct))
+		goto out;
+	snprintf(part, len, "Content-Type: application/sdp\r\n\r\n%s", sdp);
+	if (osip_message_set_body_mime(msg, part, strlen(part)))
+		goto out;
+	snprintf(part, len, "Content-Type: application/pidf+xml\r\n"
+		 "Content-ID: <%s>\r\n\r\n%s", cid, pidf);
+	if (osip_message_set_body_mime(msg, part, strlen(part)))
+		goto out;
+	err = 0;
+out:
+	free(part);
+	return err;
 }
 
 void sip_rand_hex(char *out, size_t nbytes)

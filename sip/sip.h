@@ -138,6 +138,15 @@ struct sip_call_params {
 	const char *to_uri;       /* a whole sip: URI for R-URI and To (ENUM) */
 	const char *diversion;    /* number for a Diversion header, "" none */
 	const char *diversion_reason; /* its reason, NULL/"" = unknown */
+	/* Emergency calls (RFC 6442, RFC 3325): */
+	bool emergency;           /* Priority: emergency */
+	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our
+				   * address>: the callback number; NULL
+				   * or "" = none */
+	const char *pidf;         /* a PIDF-LO to send by value (multipart
+				   * body, Geolocation: <cid:...>,
+				   * Geolocation-Routing: yes); NULL none */
+	const char *pidf_id;      /* its Content-ID's local part */
 	const char *media_addr;   /* our RTP address and port for the SDP */
 	uint16_t media_port;
 };

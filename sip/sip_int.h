@@ -184,6 +184,10 @@ const char *sip_msg_call_id(const osip_message_t *msg, char *buf,
 const char *sip_msg_from_tag(const osip_message_t *msg);
 /** Percent-encode @p in as a SIP URI user part (RFC 3261 25.1). */
 void sip_uri_user_escape(char *out, size_t size, const char *in);
+/** A multipart/mixed body: the SDP and a PIDF-LO with Content-ID @p cid
+ *  (RFC 6442 location by value). */
+int sip_msg_attach_sdp_pidf(osip_message_t *msg, const char *sdp,
+			    const char *pidf, const char *cid);
 /** The number and reason of the newest Diversion (RFC 5806): ENOENT none,
  *  EBADMSG unreadable (the caller carries on without it). */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,

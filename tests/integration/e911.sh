@@ -4,19 +4,30 @@
 #
 #  - Zone hq-3 (a civic address, ELINs 212-555-0911 and -0912) holds the
 #    PBX's extensions 212-555-2000..2099. A 911 call from 212-555-2001
-#    leaves on the PRI with Calling Party Number 2125550911 (national) and
+#    leaves on the PRI with an ELIN as Calling Party Number (national) and
 #    called 911; the CDR has the zone, the ELIN and the caller.
-#  - The next 911 call, from 212-555-2002, uses the other ELIN (the idle
-#    one whose last call ended longest ago).
-#  - The PSAP (pstnsim) calls 2125550912 back: the call reaches 2002 at the
+#  - ELINs rotate: the idle one whose last call ended longest ago.
+#  - The PSAP (pstnsim) calls 2125550911 back: the call reaches 2002 at the
 #    PBX, not the ELIN's DID destination; CDR callback = 1.
-#  - tollgated restarts: a callback to 2125550911 still reaches 2001.
+#  - tollgated restarts: a callback to 2125550912 still reaches 2001.
 #  - Once the window is over (the CDRs aged by an hour, then a restart),
 #    a callback goes to the zone's destination (the security desk, 2999);
 #    CDR callback = 2.
 #  - `tollgatectl e911 validate` names an ELIN that is not a DID.
+#  - 933 (the test call) routed to a SIP E911 provider trunk carries
+#    Priority: emergency, one sip: P-Asserted-Identity with the ELIN,
+#    Geolocation by cid with Geolocation-Routing, and a multipart body whose
+#    PIDF-LO is well-formed XML holding the zone's civic address.
 . "$(dirname "$0")/lib.sh"
+command -v xmllint >/dev/null || { log "SKIP: xmllint not installed"; exit 77; }
 
+EXTRA="
+[trunk e911sip]
+type = sip
+peer = 127.0.0.2:5070
+accept_from = 127.0.0.2
+e911_location = pidf
+"
 write_conf
 nanp_plans
 start_pstnsim
@@ -41,6 +52,44 @@ tgdb did add 12125550911 12125550912 pbx user=2999 >/dev/null || fail "did add"
 out=$(tgdb e911 validate) || fail "validate: $out"
 wait_for "the zone in the snapshot" 10 grep -q "1 e911 zones" "$WORK/tollgated.log"
 
+# 0. The test call 933 through the SIP E911 provider, location by value.
+tgdb route add r933 priority=1 kind=prefix match=933 trunks=e911sip >/dev/null ||
+	fail "route add"
+wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 933 | grep -q r933"
+"$TGCALL" answer --local 127.0.0.2:5070 --count 1 --timeout 30 \
+	--save-invite "$WORK/invite933.txt" > "$WORK/e911sip.jsonl" 2>"$WORK/e911sip.log" &
+PIDS+=($!)
+sleep 0.3
+timeout 30 "$TGCALL" call "sip:933@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
+	--from 2125552003 --expect 200 --hold 300 >/dev/null 2>>"$WORK/tgcall.log" ||
+	fail "933 test call"
+wait_for "the provider's INVITE" 5 test -s "$WORK/invite933.txt"
+inv=$WORK/invite933.txt
+grep -qx "Priority: emergency" "$inv" || fail "no Priority: emergency: $(cat "$inv")"
+grep -qx "P-Asserted-Identity: <sip:+12125550911@127.0.0.1>" "$inv" ||
+	fail "P-Asserted-Identity: $(grep -i asserted "$inv")"
+expect_eq "P-Asserted-Identity headers" "$(grep -ci '^P-Asserted-Identity:' "$inv")" 1
+grep -qx "Geolocation: <cid:caller@127.0.0.1>" "$inv" || fail "Geolocation: $(grep -i geoloc "$inv")"
+grep -qx "Geolocation-Routing: yes" "$inv" || fail "no Geolocation-Routing"
+grep -qiE "^Content-Type: multipart/mixed; *boundary=" "$inv" || fail "not multipart"
+grep -qi "^Content-ID: <caller@127.0.0.1>" "$inv" || fail "no Content-ID"
+# The PIDF-LO part: from its XML declaration to the closing </presence>.
+sed -n '/^<?xml/,/^<\/presence>/p' "$inv" | tr -d '\r' > "$WORK/pidf.xml"
+xmllint --noout "$WORK/pidf.xml" || fail "the PIDF-LO is not well-formed XML"
+xp() { xmllint --xpath "string(//*[local-name()='$1'])" "$WORK/pidf.xml"; }
+expect_eq "PIDF-LO country" "$(xp country)" US
+expect_eq "PIDF-LO house number" "$(xp HNO)" 350
+expect_eq "PIDF-LO road" "$(xp RD)" 5th
+expect_eq "PIDF-LO floor" "$(xp FLR)" 3
+expect_eq "PIDF-LO device" "$(xp deviceID)" "tel:+12125550911"
+expect_eq "PIDF-LO method" "$(xp method)" Manual
+[ "$(xmllint --xpath "count(//*[local-name()='device']/*[local-name()='geopriv'])" "$WORK/pidf.xml")" = 1 ] ||
+	fail "location not in a dm:device"
+wait_cdrs 1
+expect_eq "CDR of the test call" "$(sql "SELECT emergency || ' ' || elin FROM cdr
+	WHERE called = '933'")" "2 12125550911"
+# The test call used 0911; the next call takes 0912, idle longer.
+
 call911() { # FROM
 	timeout 30 "$TGCALL" call "sip:911@127.0.0.1:$SIP_PORT" \
 		--local "127.0.0.1:$PBX_PORT" --from "$1" --expect 200 \
@@ -54,21 +103,21 @@ call911 2125552001
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 1
 rec=$(setup_of 1)
 expect_eq "called number on the PRI" "$(json_field "$rec" called)" 911
-expect_eq "calling number on the PRI (the ELIN)" "$(json_field "$rec" calling)" 2125550911
+expect_eq "calling number on the PRI (the ELIN)" "$(json_field "$rec" calling)" 2125550912
 expect_eq "its type of number (national)" "$(json_field "$rec" calling_ton)" 2
-wait_cdrs 1
+wait_cdrs 2
 expect_eq "CDR of the 911 call" "$(sql "SELECT emergency || ' ' || e911_zone ||
 	' ' || elin || ' ' || e911_trunk || ' ' || e911_user FROM cdr
-	WHERE called = '911'")" "1 hq-3 12125550911 pbx 2125552001"
-grep -q "EMERGENCY call from 12125552001: zone hq-3: calling 12125552000-12125552099, ELIN 12125550911, location: ACME HQ, 350 5th Ave, Floor 3, New York, NY 10118, US" \
+	WHERE called = '911'")" "1 hq-3 12125550912 pbx 2125552001"
+grep -q "EMERGENCY call from 12125552001: zone hq-3: calling 12125552000-12125552099, ELIN 12125550912, location: ACME HQ, 350 5th Ave, Floor 3, New York, NY 10118, US" \
 	"$WORK/tollgated.log" || fail "no location line in the log"
 
 # 2. The other ELIN for the next caller.
 call911 2125552002
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 2
-expect_eq "second 911's ELIN" "$(json_field "$(setup_of 2)" calling)" 2125550912
-wait_cdrs 2
-ctl show e911 | grep -Eq '^12125550912 +hq-3 +0 +pbx/2125552002 ' ||
+expect_eq "second 911's ELIN" "$(json_field "$(setup_of 2)" calling)" 2125550911
+wait_cdrs 3
+ctl show e911 | grep -Eq '^12125550911 +hq-3 +0 +pbx/2125552002 ' ||
 	fail "show e911: $(ctl show e911)"
 
 # 3. The PSAP calls the second ELIN back.
@@ -86,10 +135,10 @@ callback() { # NUMBER EXPECTED-USER N
 	expect_eq "callback answered" \
 		"$(json_field "$(cat "$WORK/pbx$3.jsonl")" answered)" true
 }
-callback 2125550912 2125552002 1
-wait_cdrs 3
+callback 2125550911 2125552002 1
+wait_cdrs 4
 expect_eq "CDR of the callback" "$(sql "SELECT callback || ' ' || elin ||
-	' ' || out_trunk FROM cdr WHERE called = '2125550912'")" "1 12125550912 pbx"
+	' ' || out_trunk FROM cdr WHERE called = '2125550911'")" "1 12125550911 pbx"
 
 # 4. After a restart the table is still there.
 kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
@@ -97,15 +146,15 @@ start_pstnsim
 start_gw
 grep -q "PSAP callback table: 2 ELIN(s)" "$WORK/tollgated.log" ||
 	fail "callback table not restored"
-callback 2125550911 2125552001 2
+callback 2125550912 2125552001 2
 
 # 5. The window over: the zone's destination.
 kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 sql "UPDATE cdr SET end_ms = end_ms - 3600000 WHERE elin IS NOT NULL"
 start_pstnsim
 start_gw
-callback 2125550911 2999 3
+callback 2125550912 2999 3
 last_callback() { [ "$(sql "SELECT callback FROM cdr WHERE called =
-	'2125550911' ORDER BY start_ms DESC LIMIT 1")" = 2 ]; }
+	'2125550912' ORDER BY start_ms DESC LIMIT 1")" = 2 ]; }
 wait_for "the last callback's CDR" 10 last_callback
 log "ok: e911"

@@ -71,6 +71,7 @@ static struct {
 	int ring_ms;
 	int reject;              /* 0: answer */
 	char diversion[160];     /* UAC: a Diversion header value, "" none */
+	char save_invite[256];   /* UAS: write the first INVITE here */
 } opt;
 
 static volatile sig_atomic_t stop_signal;
@@ -1580,6 +1581,21 @@ static void uas_invite(const struct sip_msg *m, const struct sockaddr_in *src,
 		sip_reply(m, src, 503, NULL, NULL, NULL);
 		return;
 	}
+	if (*opt.save_invite) {
+		FILE *f = fopen(opt.save_invite, "w");
+
+		/* Headers as decoded, then the body as it came. */
+		if (f) {
+			fprintf(f, "%s %s SIP/2.0\n", m->method, m->ruri);
+			for (int i = 0; i < m->nhdrs; i++)
+				fprintf(f, "%s: %s\n", m->hdrs[i].name,
+					m->hdrs[i].val);
+			fputc('\n', f);
+			fwrite(m->body, 1, m->blen, f);
+			fclose(f);
+		}
+		opt.save_invite[0] = '\0';
+	}
 	c = call_alloc(false);
 	if (!c) {
 		sip_reply(m, src, 503, NULL, NULL, NULL);
@@ -1913,7 +1929,8 @@ static void usage(FILE *f)
 		"              [--tone HZ] [--detect HZ] [--hold MS]\n"
 		"              [--cancel-after MS] [--count N]\n"
 		"              [--expect STATUS] [--timeout S] [-v]\n"
-		"              [--diversion 'HEADER VALUE']\n"
+		"              [--diversion 'HEADER VALUE'] (call)\n"
+		"              [--save-invite FILE] (answer: the first INVITE)\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
 		"              [--codec pcmu|pcma|both] [--hold MS]\n"
@@ -1995,6 +2012,11 @@ static int parse_opt(int ch, const char *arg)
 		return parse_int(arg, 1, 1000000, &opt.count);
 	case 'e':
 		return parse_int(arg, 100, 699, &opt.expect);
+	case 'S':
+		if (strlen(arg) >= sizeof(opt.save_invite))
+			return EINVAL;
+		tg_strlcpy(opt.save_invite, arg, sizeof(opt.save_invite));
+		return 0;
 	case 'D':
 		if (strlen(arg) >= sizeof(opt.diversion) ||
 		    strpbrk(arg, "\r\n"))
@@ -2027,6 +2049,7 @@ static int parse_args(int argc, char **argv)
 		{"ring-ms", required_argument, NULL, 'r'},
 		{"reject", required_argument, NULL, 'R'},
 		{"diversion", required_argument, NULL, 'D'},
+		{"save-invite", required_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

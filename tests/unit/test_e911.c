@@ -264,6 +264,42 @@ static void test_address(void **state)
 	assert_true(strlen(tiny) < sizeof(tiny));
 }
 
+static void test_pidf(void **state)
+{
+	struct e911_zone_row z = zones[0];
+	char doc[4096], tiny[200];
+	/* 2026-11-23 15:00:00 UTC */
+	const int64_t t = INT64_C(1795446000000);
+
+	(void)state;
+	strcpy(z.nam, "Smith & <Sons> \"HQ\"");
+	strcpy(z.room, "3\x01" "A");
+	assert_int_equal(e911_pidf(&z, "pres:+12125550911@gw", "tel:+1212555"
+				   "0911", "caller", t, doc, sizeof(doc)), 0);
+	assert_non_null(strstr(doc, "<ca:NAM>Smith &amp; &lt;Sons&gt; &quot;"
+				    "HQ&quot;</ca:NAM>"));
+	/* A control character has no place in XML 1.0: dropped. */
+	assert_non_null(strstr(doc, "<ca:ROOM>3A</ca:ROOM>"));
+	/* RFC 5139's order: ... RD, STS, HNO ... FLR, NAM, PC ... ROOM. */
+	assert_true(strstr(doc, "<ca:RD>") < strstr(doc, "<ca:STS>"));
+	assert_true(strstr(doc, "<ca:STS>") < strstr(doc, "<ca:HNO>"));
+	assert_true(strstr(doc, "<ca:FLR>") < strstr(doc, "<ca:NAM>"));
+	assert_true(strstr(doc, "<ca:PC>") < strstr(doc, "<ca:ROOM>"));
+	assert_non_null(strstr(doc, "<dm:timestamp>2026-11-23T15:00:00Z"));
+	assert_non_null(strstr(doc, "<gbp:retention-expiry>2026-11-24T15:00:"
+				    "00Z"));
+	assert_non_null(strstr(doc, "<dm:deviceID>tel:+12125550911<"));
+	assert_null(strstr(doc, "<ca:A2>")); /* empty elements left out */
+	/* Only a provider's location id. */
+	assert_int_equal(e911_pidf(&zones[2], "pres:x@y", "tel:+1", "d", t,
+				   doc, sizeof(doc)), 0);
+	assert_non_null(strstr(doc, "<ca:civicAddress xml:lang=\"en\"><ca:LOC>"
+				    "BW-LOC-7731</ca:LOC></ca:civicAddress>"));
+	assert_int_equal(e911_pidf(&z, "pres:x@y", "tel:+1", "d", t, tiny,
+				   sizeof(tiny)), ENOSPC);
+	assert_string_equal(tiny, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_pick_elin),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_pidf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

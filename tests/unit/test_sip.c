@@ -212,6 +212,7 @@ struct peer {
 	char diversion[64], diversion_reason[32]; /* B: as received */
 	const char *div_out, *div_reason_out;     /* A: to send */
 	const char *to_uri;                       /* A: R-URI instead */
+	const char *pidf;                         /* A: a PIDF-LO to send */
 };
 
 struct harness {
@@ -427,6 +428,10 @@ static void call_b(struct harness *h, const char *to)
 		.to_uri = h->a.to_uri,
 		.diversion = h->a.div_out,
 		.diversion_reason = h->a.div_reason_out,
+		.emergency = h->a.pidf != NULL,
+		.pai_user = h->a.pidf ? "+12125550911" : NULL,
+		.pidf = h->a.pidf,
+		.pidf_id = "zone-hq",
 		.media_addr = "127.0.0.1",
 		.media_port = h->a.media_port,
 	};
@@ -523,6 +528,27 @@ static void test_call_diversion_and_uri(void **state)
 	assert_string_equal(h->b.ruri_user, "+12125554005");
 	assert_string_equal(h->b.diversion, "+12125551000");
 	assert_string_equal(h->b.diversion_reason, "user-busy");
+}
+
+/* An emergency INVITE: SDP and PIDF-LO in a multipart body; the callee
+ * still finds the SDP (its answer negotiates PCMA), and our own reader
+ * takes the SDP out of such a body when we are the callee. */
+static void test_call_emergency_multipart(void **state)
+{
+	struct harness *h = *state;
+
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	h->a.pidf = "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:"
+		    "xml:ns:pidf\" entity=\"pres:x@y\"/>";
+	call_b(h, "911");
+	run(h, both_closed);
+	assert_int_equal(h->b.invites, 1);
+	assert_string_equal(h->b.ruri_user, "911");
+	assert_true(h->a.has_media[1]);
+	assert_int_equal(h->a.media[1].pt, 8);
+	assert_int_equal(sip_leg_codec(h->b.leg), 8);
 }
 
 /* Neither sips: nor TCP: this UA speaks UDP only (for now). */
@@ -882,6 +908,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invite_uri_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_call_emergency_multipart,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_busy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_cancel, setup,
