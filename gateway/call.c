@@ -80,6 +80,7 @@ struct gw_call {
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
 	char e911_trunk[32], e911_user[64];
 	int callback;             /* 1 to the caller, 2 to the zone */
+	bool sig_emergency;       /* the signalling said emergency */
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
 	char out_calling[40], out_called[40]; /* as sent on the last try */
@@ -1281,6 +1282,7 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 	f.calling = call->calling;
 	f.calling_ton = calling_ton;
 	f.calling_pres = pres;
+	f.emergency = call->sig_emergency;
 	f.diversion = call->diversion;
 	f.diversion_ton = call->diversion_ton;
 	f.now = tg_time_ms() / 1000;
@@ -1490,15 +1492,21 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	/* Priority: emergency from any trunk we know (a PBX, Teams);
+	 * Resource-Priority esnet.* only from a trusted one (RFC 7135). */
+	call->sig_emergency = in && (info->priority_emergency ||
+				     (info->esnet && in->trusted));
 	if (info->offer)
 		set_remote(call, &call->in, info->offer);
 
-	if (gw->draining && !is_emergency_number(gw, call->called) &&
+	if (gw->draining && !call->sig_emergency &&
+	    !is_emergency_number(gw, call->called) &&
 	    !gw_e911_is_elin(gw, call->called)) {
 		fail_call(call, 41);
 		return;
 	}
-	if (!in || (!is_emergency_number(gw, call->called) &&
+	if (!in || (!call->sig_emergency &&
+		    !is_emergency_number(gw, call->called) &&
 		    !gw_e911_is_elin(gw, call->called) &&
 		    !admit_in(call, in))) {
 		fail_call(call, in ? 34 : 21);

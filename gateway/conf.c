@@ -481,6 +481,8 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		t->calling_fmt_set = true;
 	} else if (!strcmp(k, "allow")) {
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
+	} else if (!strcmp(k, "trusted")) {
+		err = parse_bool(p, k, v, &t->trusted);
 	} else if (!strcmp(k, "e911_location")) {
 		if (strcmp(v, "none") && strcmp(v, "pidf"))
 			return fail(p, "e911_location: '%s' is not none or "

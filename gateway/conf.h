@@ -47,6 +47,8 @@ struct gw_trunk_cfg {
 	enum dp_number_fmt called_fmt, calling_fmt;
 	bool called_fmt_set, calling_fmt_set;
 	char allow[64];
+	bool trusted;               /* its Resource-Priority (and, later,
+				       identity headers) are believed */
 	bool e911_pidf;             /* SIP: emergency INVITEs carry the
 				       zone's PIDF-LO by value */
 	/* TDM */

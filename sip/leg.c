@@ -556,6 +556,29 @@ struct invite_strs {
 	char diversion_reason[32];
 };
 
+/* Any value of header @p name that begins with @p prefix (a comma list
+ * counts value by value), case-insensitively. */
+static bool header_has(const osip_message_t *req, const char *name,
+		       const char *prefix)
+{
+	osip_header_t *h = NULL;
+	size_t plen = strlen(prefix);
+
+	for (int i = 0;
+	     (i = osip_message_header_get_byname(req, name, i, &h)) >= 0 && h;
+	     i++) {
+		const char *v = h->hvalue;
+
+		while (v && *v) {
+			v += strspn(v, " \t,");
+			if (!strncasecmp(v, prefix, plen))
+				return true;
+			v = strchr(v, ',');
+		}
+	}
+	return false;
+}
+
 static void unquote(char *out, size_t size, const char *in)
 {
 	size_t n = 0, len;
@@ -592,6 +615,13 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		   req->to->url->username : "", sizeof(s->to_user));
 	tg_strlcpy(s->ruri_user, req->req_uri && req->req_uri->username ?
 		   req->req_uri->username : "", sizeof(s->ruri_user));
+	/* urn:service:sos (RFC 5031) has no user: the URN is the number. */
+	if (req->req_uri && req->req_uri->scheme &&
+	    !strcasecmp(req->req_uri->scheme, "urn") && req->req_uri->string)
+		snprintf(s->ruri_user, sizeof(s->ruri_user), "urn:%s",
+			 req->req_uri->string);
+	info->priority_emergency = header_has(req, "priority", "emergency");
+	info->esnet = header_has(req, "resource-priority", "esnet.");
 	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
 	info->from_user = s->from_user;
 	info->from_display = s->from_display;

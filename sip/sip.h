@@ -43,6 +43,9 @@ struct sip_invite_info {
 	const char *diversion;    /* RFC 5806: who diverted the call here
 				   * (newest Diversion's user), "" none */
 	const char *diversion_reason; /* its reason token, "" none */
+	bool priority_emergency;  /* Priority: emergency (RFC 3261 20.26) */
+	bool esnet;               /* Resource-Priority: esnet.* (RFC 7135);
+				   * to be believed from trusted trunks */
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */

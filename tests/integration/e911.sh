@@ -125,7 +125,8 @@ callback() { # NUMBER EXPECTED-USER N
 	"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 30 \
 		> "$WORK/pbx$3.jsonl" 2>>"$WORK/pbx.log" &
 	PIDS+=($!)
-	kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+	kill -TERM "$PSTN_PID" 2>/dev/null || true
+	wait "$PSTN_PID" 2>/dev/null || true
 	start_pstnsim --originate 1 --rate 1 --to "$1" --from 4445550100 \
 		--hold 300 --exit-when-done
 	wait_for "the callback" 20 sh -c "! kill -0 $PSTN_PID"
@@ -157,4 +158,52 @@ callback 2125550912 2999 3
 last_callback() { [ "$(sql "SELECT callback FROM cdr WHERE called =
 	'2125550912' ORDER BY start_ms DESC LIMIT 1")" = 2 ]; }
 wait_for "the last callback's CDR" 10 last_callback
+
+# 6. Emergency by signalling: Priority: emergency on an ordinary number
+#    (tgcall), and urn:service:sos as the Request-URI (sipsak, a real
+#    peer). The PSTN says busy to both, after the SETUP showed an ELIN.
+#    Resource-Priority: esnet.* only from a trusted trunk.
+kill -TERM "$PSTN_PID" 2>/dev/null || true
+wait "$PSTN_PID" 2>/dev/null || true
+start_pstnsim --rule 2125559999=busy --rule 911=busy
+span_up() { ctl --json show spans | grep -q '"dchan":"up"'; }
+wait_for "the span" 10 span_up
+timeout 30 "$TGCALL" call "sip:2125559999@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --from 2125552005 --expect 486 \
+	--header "Priority: emergency" >/dev/null 2>>"$WORK/tgcall.log" ||
+	fail "the Priority: emergency call"
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 1
+rec=$(setup_of 1)
+expect_eq "Priority: emergency call's number" "$(json_field "$rec" called)" 2125559999
+json_field "$rec" calling | grep -Eq '^212555091[12]$' ||
+	fail "no ELIN on a Priority: emergency call: $rec"
+sdp="v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+len=$(printf "$sdp" | wc -c)
+printf "INVITE urn:service:sos SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:$CLI_PORT;branch=z9hG4bK-sos-1;rport\r\nFrom: <sip:2125552006@127.0.0.1>;tag=sos1\r\nTo: <urn:service:sos>\r\nCall-ID: sos-1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:2125552006@127.0.0.1:$CLI_PORT>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: $len\r\n\r\n$sdp" \
+	> "$WORK/sos.txt"
+timeout 15 sipsak -f "$WORK/sos.txt" -s "sip:127.0.0.1:$SIP_PORT" -l "$CLI_PORT" \
+	> "$WORK/sipsak.log" 2>&1 || true
+wait_for "pstnsim's record of the sos call" 10 pstnsim_calls_ge 2
+rec=$(setup_of 2)
+expect_eq "urn:service:sos dialled on the PRI as" "$(json_field "$rec" called)" 911
+json_field "$rec" calling | grep -Eq '^212555091[12]$' ||
+	fail "no ELIN on the urn:service:sos call: $rec"
+
+# 7. Resource-Priority: esnet.* counts only from a trusted trunk.
+rp_call() { # FROM
+	timeout 30 "$TGCALL" call "sip:2125559999@127.0.0.1:$SIP_PORT" \
+		--local "127.0.0.1:$PBX_PORT" --from "$1" --expect 486 \
+		--header "Resource-Priority: esnet.0" >/dev/null \
+		2>>"$WORK/tgcall.log" || fail "Resource-Priority call from $1"
+}
+rp_call 2125552007
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 3
+expect_eq "untrusted esnet: the caller's own number" \
+	"$(json_field "$(setup_of 3)" calling)" 2125552007
+sed -i '/^\[trunk pbx\]/a trusted = yes' "$WORK/tollgate.conf"
+ctl reload >/dev/null || fail "reload"
+rp_call 2125552008
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 4
+json_field "$(setup_of 4)" calling | grep -Eq '^212555091[12]$' ||
+	fail "trusted esnet: no ELIN: $(setup_of 4)"
 log "ok: e911"

@@ -72,6 +72,7 @@ static struct {
 	int reject;              /* 0: answer */
 	char diversion[160];     /* UAC: a Diversion header value, "" none */
 	char save_invite[256];   /* UAS: write the first INVITE here */
+	char header[160];        /* UAC: one more header line, "" none */
 } opt;
 
 static volatile sig_atomic_t stop_signal;
@@ -1314,7 +1315,7 @@ static void call_request(struct call *c, const struct sip_msg *m,
 
 static int uac_start(int64_t now)
 {
-	char user[64], host[128], sdp[1024], contact[512], branch[40];
+	char user[64], host[128], sdp[1024], contact[768], branch[40];
 	int pts[2], port, err;
 	struct call *c;
 
@@ -1344,10 +1345,11 @@ static int uac_start(int64_t now)
 	snprintf(c->to_hdr, sizeof(c->to_hdr), "<%s>", opt.target);
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:%s@%s:%d>\r\n"
-		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n%s%s%s",
+		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n%s%s%s%s%s",
 		 opt.from, opt.local_ip, opt.local_port,
 		 *opt.diversion ? "Diversion: " : "", opt.diversion,
-		 *opt.diversion ? "\r\n" : "");
+		 *opt.diversion ? "\r\n" : "", opt.header,
+		 *opt.header ? "\r\n" : "");
 	for (int i = 0; i < opt.ncodecs; i++)
 		pts[i] = opt.codecs[i];
 	sdp_build(sdp, sizeof(sdp), c->media.port, c->sess, pts, opt.codecs,
@@ -1929,7 +1931,8 @@ static void usage(FILE *f)
 		"              [--tone HZ] [--detect HZ] [--hold MS]\n"
 		"              [--cancel-after MS] [--count N]\n"
 		"              [--expect STATUS] [--timeout S] [-v]\n"
-		"              [--diversion 'HEADER VALUE'] (call)\n"
+		"              [--diversion 'HEADER VALUE'] [--header 'Name: "
+		"value'] (call)\n"
 		"              [--save-invite FILE] (answer: the first INVITE)\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
@@ -2012,6 +2015,12 @@ static int parse_opt(int ch, const char *arg)
 		return parse_int(arg, 1, 1000000, &opt.count);
 	case 'e':
 		return parse_int(arg, 100, 699, &opt.expect);
+	case 'X':
+		if (strlen(arg) >= sizeof(opt.header) || !strchr(arg, ':') ||
+		    strpbrk(arg, "\r\n"))
+			return EINVAL;
+		tg_strlcpy(opt.header, arg, sizeof(opt.header));
+		return 0;
 	case 'S':
 		if (strlen(arg) >= sizeof(opt.save_invite))
 			return EINVAL;
@@ -2050,6 +2059,7 @@ static int parse_args(int argc, char **argv)
 		{"reject", required_argument, NULL, 'R'},
 		{"diversion", required_argument, NULL, 'D'},
 		{"save-invite", required_argument, NULL, 'S'},
+		{"header", required_argument, NULL, 'X'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
