@@ -1328,8 +1328,19 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		gw_warn("call %.8s: EMERGENCY call %s -> %s (%s) from %s",
 			call->id, call->calling, call->called, d->service,
 			call->in.trunk);
-	if (d->emergency != DP_EMERG_NONE)
+	if (d->emergency != DP_EMERG_NONE) {
+		struct gw_emergency_note n = {
+			call->id, call->calling, call->in.trunk, call->called,
+			d->emergency == DP_EMERG_TEST, call->e911_zone,
+			call->elin, NULL,
+		};
+		const struct e911_zone *z;
+
 		place_emergency(call);
+		z = e911_zone_by_name(gw->e911, call->e911_zone);
+		n.where = z ? e911_zone_row(z) : NULL;
+		gw_notify_emergency(gw, &n);
+	}
 	if (*d->route && (d->route_max_calls || d->route_cps) &&
 	    d->emergency == DP_EMERG_NONE && !d->callback) {
 		struct gw_rstat *rs = rstat_get(gw, d->route);

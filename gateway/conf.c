@@ -593,6 +593,18 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			cfg->callback_window = (unsigned)n;
 			return err;
 		}
+		if (!strcmp(k, "notify")) {
+			if (cfg->nnotify == 4)
+				return fail(p, "notify: at most 4 URLs");
+			if (strncmp(v, "http://", 7) || !v[7] ||
+			    strchr("/:?#", v[7]) ||
+			    strlen(v) >= sizeof(cfg->notify[0]))
+				return fail(p, "notify: '%s' is not an "
+					    "http:// URL", v);
+			tg_strlcpy(cfg->notify[cfg->nnotify++], v,
+				   sizeof(cfg->notify[0]));
+			return 0;
+		}
 		return fail(p, "unknown key '%s' in [e911]", k);
 	}
 	if (!strcmp(p->section, "dns")) {

@@ -103,6 +103,8 @@ struct gw_config {
 	/* [e911] */
 	unsigned callback_window;   /* minutes a PSAP callback to an ELIN
 				       reaches its last caller (45) */
+	char notify[4][256];        /* URLs told of every emergency call */
+	unsigned nnotify;
 	/* [dns] */
 	char dns_servers[256];      /* "" = /etc/resolv.conf; else
 				       "addr[:port],..." */

@@ -46,7 +46,7 @@ struct reply {
 
 /* ---- JSON and text helpers ---------------------------------------------- */
 
-static void json_str(struct evbuffer *out, const char *s)
+void gw_json_str(struct evbuffer *out, const char *s)
 {
 	evbuffer_add(out, "\"", 1);
 	for (; s && *s; s++) {
@@ -119,7 +119,7 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 			(unsigned long long)gw->calls_failed,
 			(unsigned long long)cdr_writer_written(gw->cdr),
 			(unsigned long long)cdr_writer_pending(gw->cdr));
-		json_str(r->out, gw->cfg.db_path);
+		gw_json_str(r->out, gw->cfg.db_path);
 		evbuffer_add_printf(r->out, "}\n");
 		return 0;
 	}
@@ -286,14 +286,14 @@ static int cmd_e911(struct gw *gw, struct reply *r, int argc, char **argv)
 		if (r->json) {
 			json_sep(r);
 			evbuffer_add_printf(r->out, "{\"elin\":");
-			json_str(r->out, e->elin);
+			gw_json_str(r->out, e->elin);
 			evbuffer_add_printf(r->out, ",\"zone\":");
-			json_str(r->out, e->zone);
+			gw_json_str(r->out, e->zone);
 			evbuffer_add_printf(r->out, ",\"active\":%u,"
 					    "\"trunk\":", e->active);
-			json_str(r->out, e->party_trunk);
+			gw_json_str(r->out, e->party_trunk);
 			evbuffer_add_printf(r->out, ",\"user\":");
-			json_str(r->out, e->party_user);
+			gw_json_str(r->out, e->party_user);
 			evbuffer_add_printf(r->out, ",\"window_left_s\":%lld}",
 					    (long long)(left / 1000));
 		} else {
@@ -338,12 +338,12 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 		if (r->json) {
 			json_sep(r);
 			evbuffer_add_printf(r->out, "{\"name\":");
-			json_str(r->out, t->name);
+			gw_json_str(r->out, t->name);
 			evbuffer_add_printf(r->out, ",\"type\":\"%s\","
 					    "\"where\":",
 					    t->kind == GW_TRUNK_SIP ? "sip"
 								    : "tdm");
-			json_str(r->out, where);
+			gw_json_str(r->out, where);
 			evbuffer_add_printf(r->out, ",\"calls\":%u,"
 					    "\"state\":\"%s\",\"attempts\":%llu,"
 					    "\"answered\":%llu}",
@@ -421,20 +421,20 @@ static void print_call(const struct gw_call_info *ci, void *arg)
 	evbuffer_add_printf(r->out, "{\"id\":\"%s\",\"direction\":\"%s\","
 			    "\"state\":\"%s\",\"calling\":",
 			    ci->id, ci->direction, ci->state);
-	json_str(r->out, ci->calling);
+	gw_json_str(r->out, ci->calling);
 	evbuffer_add_printf(r->out, ",\"called\":");
-	json_str(r->out, ci->called);
+	gw_json_str(r->out, ci->called);
 	evbuffer_add_printf(r->out, ",\"in_trunk\":");
-	json_str(r->out, ci->in_trunk);
+	gw_json_str(r->out, ci->in_trunk);
 	evbuffer_add_printf(r->out, ",\"out_trunk\":");
-	json_str(r->out, ci->out_trunk);
+	gw_json_str(r->out, ci->out_trunk);
 	evbuffer_add_printf(r->out, ",\"span\":%d,\"chan\":%d,\"codec\":\"%s\","
 			    "\"duration_ms\":%lld,\"answered\":%s,"
 			    "\"sip_call_id\":",
 			    ci->span, ci->chan, ci->codec,
 			    (long long)(now - ci->start_ms),
 			    ci->answer_ms ? "true" : "false");
-	json_str(r->out, ci->call_id);
+	gw_json_str(r->out, ci->call_id);
 	evbuffer_add(r->out, "}", 1);
 }
 
@@ -475,13 +475,13 @@ static void print_cdr(const struct cdr_record *c, void *arg)
 	evbuffer_add_printf(r->out, "{\"id\":\"%s\",\"start\":\"%s\","
 			    "\"direction\":\"%s\",\"calling\":",
 			    c->id, start, cdr_direction_name(c->direction));
-	json_str(r->out, c->calling);
+	gw_json_str(r->out, c->calling);
 	evbuffer_add_printf(r->out, ",\"called\":");
-	json_str(r->out, c->called);
+	gw_json_str(r->out, c->called);
 	evbuffer_add_printf(r->out, ",\"in_trunk\":");
-	json_str(r->out, c->in_trunk);
+	gw_json_str(r->out, c->in_trunk);
 	evbuffer_add_printf(r->out, ",\"out_trunk\":");
-	json_str(r->out, c->out_trunk);
+	gw_json_str(r->out, c->out_trunk);
 	evbuffer_add_printf(r->out,
 			    ",\"span\":%d,\"chan\":%d,\"disposition\":\"%s\","
 			    "\"q850_cause\":%d,\"sip_status\":%d,"
@@ -492,7 +492,7 @@ static void print_cdr(const struct cdr_record *c, void *arg)
 			    c->q850_cause, c->sip_status,
 			    (long long)(c->end_ms - c->start_ms),
 			    c->answer_ms ? "true" : "false", c->codec);
-	json_str(r->out, c->sip_call_id);
+	gw_json_str(r->out, c->sip_call_id);
 	evbuffer_add(r->out, "}", 1);
 }
 
@@ -564,7 +564,7 @@ static void reload_done(int rc, const char *msg, void *arg)
 	evbuffer_add_printf(out, "%s\n", rc ? "ERR" : "OK");
 	if (p->json && !rc) {
 		evbuffer_add_printf(out, "{\"result\":");
-		json_str(out, msg);
+		gw_json_str(out, msg);
 		evbuffer_add_printf(out, "}\n");
 	} else {
 		evbuffer_add_printf(out, "%s\n", msg);
@@ -612,7 +612,7 @@ static int cmd_db(struct gw *gw, struct reply *r, int argc, char **argv)
 	(void)argv;
 	if (r->json) {
 		evbuffer_add_printf(r->out, "{\"path\":");
-		json_str(r->out, gw->cfg.db_path);
+		gw_json_str(r->out, gw->cfg.db_path);
 		evbuffer_add_printf(r->out, "}\n");
 	} else {
 		evbuffer_add_printf(r->out, "%s\n", gw->cfg.db_path);
@@ -763,16 +763,16 @@ static int cmd_route(struct gw *gw, struct reply *r, int argc, char **argv)
 		bool first = true;
 
 		evbuffer_add_printf(r->out, "{\"number\":");
-		json_str(r->out, argv[1]);
+		gw_json_str(r->out, argv[1]);
 		evbuffer_add_printf(r->out, ",\"from\":");
-		json_str(r->out, from);
+		gw_json_str(r->out, from);
 		evbuffer_add_printf(r->out, ",\"at\":%lld,\"cause\":%d,"
 				    "\"reason\":", (long long)at, d->cause);
-		json_str(r->out, d->reason);
+		gw_json_str(r->out, d->reason);
 		evbuffer_add_printf(r->out, ",\"route\":");
-		json_str(r->out, d->route);
+		gw_json_str(r->out, d->route);
 		evbuffer_add_printf(r->out, ",\"called\":");
-		json_str(r->out, d->called.digits);
+		gw_json_str(r->out, d->called.digits);
 		evbuffer_add_printf(r->out, ",\"emergency\":%d,\"attempts\":[",
 				    (int)d->emergency);
 		for (size_t i = 0; i < d->nattempts; i++) {
@@ -780,24 +780,24 @@ static int cmd_route(struct gw *gw, struct reply *r, int argc, char **argv)
 
 			evbuffer_add_printf(r->out, "%s{\"trunk\":",
 					    i ? "," : "");
-			json_str(r->out, a->trunk);
+			gw_json_str(r->out, a->trunk);
 			evbuffer_add_printf(r->out, ",\"source\":\"%s\","
 					    "\"called\":",
 					    source_word(a->source));
-			json_str(r->out, a->called.digits);
+			gw_json_str(r->out, a->called.digits);
 			evbuffer_add_printf(r->out, ",\"calling\":");
-			json_str(r->out, a->calling.digits);
+			gw_json_str(r->out, a->calling.digits);
 			evbuffer_add_printf(r->out, ",\"user\":");
-			json_str(r->out, a->user);
+			gw_json_str(r->out, a->user);
 			evbuffer_add_printf(r->out, ",\"state\":\"%s\"",
 					    state_word(a->state));
 			if (a->source == DP_SRC_ENUM) {
 				evbuffer_add_printf(r->out, ",\"enum_name\":");
-				json_str(r->out, d->enum_name);
+				gw_json_str(r->out, d->enum_name);
 			}
 			if (a->has_rate) {
 				evbuffer_add_printf(r->out, ",\"rate_prefix\":");
-				json_str(r->out, a->rate.prefix);
+				gw_json_str(r->out, a->rate.prefix);
 				evbuffer_add_printf(r->out, ",\"rate\":%lld",
 						    (long long)a->rate.rate);
 			}
@@ -809,7 +809,7 @@ static int cmd_route(struct gw *gw, struct reply *r, int argc, char **argv)
 			if (!first)
 				evbuffer_add(r->out, ",", 1);
 			first = false;
-			json_str(r->out, line);
+			gw_json_str(r->out, line);
 		}
 		evbuffer_add_printf(r->out, "]}\n");
 		goto out;

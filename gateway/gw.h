@@ -18,6 +18,7 @@ struct event;
 struct gw_call;
 struct gw_ctl;
 struct reload_job;
+struct gw_notify;
 
 /** Live state of one trunk, kept across reloads by name. */
 struct gw_tstat {
@@ -63,6 +64,8 @@ struct gw {
 	struct cdr_writer *cdr;
 	struct dp_snapshot *snap;        /* current routing snapshot (obj) */
 	struct e911_snapshot *e911;      /* location zones (obj) */
+	struct gw_notify *notify;        /* emergency notifications being
+					  * delivered */
 	struct gw_elin *elins;           /* live ELIN state, by number */
 	size_t nelins, elins_cap;
 	int64_t rates_version;           /* of the rates in snap's LCR */
@@ -176,7 +179,28 @@ int gw_e911_restore(struct gw *gw);
 /** Free the live ELIN state (at shut-down). */
 void gw_e911_free(struct gw *gw);
 
+/* gateway/notify.c */
+/** What the building is told about an emergency call (Kari's Law). */
+struct gw_emergency_note {
+	const char *call_id;
+	const char *caller;    /* as the caller's trunk sent it */
+	const char *trunk;
+	const char *called;
+	bool test;             /* 933 */
+	const char *zone;      /* "" none */
+	const char *elin;      /* the callback number, "" none */
+	const struct e911_zone_row *where; /* NULL none */
+};
+/** POST the note to every [e911] notify URL, now, retried in the
+ *  background; the call never waits for it. */
+void gw_notify_emergency(struct gw *gw, const struct gw_emergency_note *n);
+/** Drop notifications still being retried (shut-down). */
+void gw_notify_stop(struct gw *gw);
+
 /* gateway/ctl.c */
+struct evbuffer;
+/** @p s as a JSON string literal. */
+void gw_json_str(struct evbuffer *out, const char *s);
 int gw_ctl_open(struct gw_ctl **ctlp, struct gw *gw, const char *path);
 void gw_ctl_close(struct gw_ctl *ctl);
 

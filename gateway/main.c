@@ -275,6 +275,8 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw_log_level = cfg->log_level;
 	gw_debug_mask = cfg->debug;
 	gw->cfg.callback_window = cfg->callback_window;
+	memcpy(gw->cfg.notify, cfg->notify, sizeof(cfg->notify));
+	gw->cfg.nnotify = cfg->nnotify;
 	obj_deref(gw->snap);
 	gw->snap = snap;
 	obj_deref(gw->e911);
@@ -556,6 +558,7 @@ static int stop(struct gw *gw)
 	int rc = 0;
 
 	gw_call_clear_all(gw, 16);
+	gw_notify_stop(gw);
 	gw_ctl_close(gw->ctl);
 	for (unsigned i = 0; i < gw->nspans; i++)
 		tdm_span_free(gw->spans[i]);

@@ -14,12 +14,34 @@
 #    a callback goes to the zone's destination (the security desk, 2999);
 #    CDR callback = 2.
 #  - `tollgatectl e911 validate` names an ELIN that is not a DID.
+#  - The building's web hook hears of each emergency call (Kari's Law):
+#    a JSON POST with caller, callback number and address, retried when
+#    the hook answers 500.
 #  - 933 (the test call) routed to a SIP E911 provider trunk carries
 #    Priority: emergency, one sip: P-Asserted-Identity with the ELIN,
 #    Geolocation by cid with Geolocation-Routing, and a multipart body whose
 #    PIDF-LO is well-formed XML holding the zone's civic address.
 . "$(dirname "$0")/lib.sh"
 command -v xmllint >/dev/null || { log "SKIP: xmllint not installed"; exit 77; }
+command -v python3 >/dev/null || { log "SKIP: python3 not installed"; exit 77; }
+
+# The security desk's web hook: the first POST gets 500, later ones 200.
+python3 - "$WORK/hook.jsonl" > "$WORK/hook.log" 2>&1 <<'PY' &
+import http.server, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        H.n += 1
+        with open(out, 'a') as f:
+            f.write('%s %s %s\n' % (H.n, self.path, body.decode()))
+        self.send_response(500 if H.n == 1 else 200)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+http.server.HTTPServer(('127.0.0.1', 8911), H).serve_forever()
+PY
+PIDS+=($!)
 
 EXTRA="
 [trunk e911sip]
@@ -27,6 +49,9 @@ type = sip
 peer = 127.0.0.2:5070
 accept_from = 127.0.0.2
 e911_location = pidf
+
+[e911]
+notify = http://127.0.0.1:8911/e911?site=hq
 "
 write_conf
 nanp_plans
@@ -85,6 +110,20 @@ expect_eq "PIDF-LO device" "$(xp deviceID)" "tel:+12125550911"
 expect_eq "PIDF-LO method" "$(xp method)" Manual
 [ "$(xmllint --xpath "count(//*[local-name()='device']/*[local-name()='geopriv'])" "$WORK/pidf.xml")" = 1 ] ||
 	fail "location not in a dm:device"
+# The hook: refused once, then delivered, with what the desk needs.
+hook_posts() { [ "$(wc -l < "$WORK/hook.jsonl" 2>/dev/null || echo 0)" -ge "$1" ]; }
+wait_for "the notification, retried" 10 hook_posts 2
+post=$(sed -n 2p "$WORK/hook.jsonl")
+echo "$post" | grep -q '^2 /e911?site=hq {"event":"emergency_test"' || fail "hook: $post"
+for want in '"caller":"2125552003"' '"callback_number":"12125550911"' \
+	'"zone":"hq-3"' '"dialled":"933"' '"floor":"3"' \
+	'"address":"ACME HQ, 350 5th Ave, Floor 3, New York, NY 10118, US"'; do
+	echo "$post" | grep -qF "$want" || fail "hook body lacks $want: $post"
+done
+expect_eq "first and second POST" "$(sed -n 1p "$WORK/hook.jsonl" | cut -d' ' -f3-)" \
+	"$(echo "$post" | cut -d' ' -f3-)"
+grep -q "emergency notification delivered to http://127.0.0.1:8911/e911?site=hq (200)" \
+	"$WORK/tollgated.log" || fail "delivery not logged"
 wait_cdrs 1
 expect_eq "CDR of the test call" "$(sql "SELECT emergency || ' ' || elin FROM cdr
 	WHERE called = '933'")" "2 12125550911"
