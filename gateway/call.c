@@ -81,6 +81,7 @@ struct gw_call {
 	char e911_trunk[32], e911_user[64];
 	int callback;             /* 1 to the caller, 2 to the zone */
 	bool sig_emergency;       /* the signalling said emergency */
+	bool emergency_marked;    /* counted in gw->emergency_live */
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
 	char out_calling[40], out_called[40]; /* as sent on the last try */
@@ -507,6 +508,10 @@ static void end_call(struct gw_call *call, int cause)
 	uncount(call);
 	if (*call->elin && !call->callback)
 		gw_e911_ended(call->gw, call->elin);
+	if (call->emergency_marked) {
+		call->emergency_marked = false;
+		gw_emergency_mark(call->gw, false);
+	}
 	write_cdr(call);
 }
 
@@ -1337,6 +1342,8 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		const struct e911_zone *z;
 
 		place_emergency(call);
+		call->emergency_marked = true;
+		gw_emergency_mark(gw, true);
 		z = e911_zone_by_name(gw->e911, call->e911_zone);
 		n.where = z ? e911_zone_row(z) : NULL;
 		gw_notify_emergency(gw, &n);

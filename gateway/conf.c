@@ -593,6 +593,11 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			cfg->callback_window = (unsigned)n;
 			return err;
 		}
+		if (!strcmp(k, "holdoff")) {
+			err = parse_uint(p, k, v, 0, 3600, &n);
+			cfg->holdoff = (unsigned)n;
+			return err;
+		}
 		if (!strcmp(k, "notify")) {
 			if (cfg->nnotify == 4)
 				return fail(p, "notify: at most 4 URLs");
@@ -706,6 +711,7 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->ring_timeout = 120;
 	cfg->t_trying_ms = 3000;
 	cfg->callback_window = 45;
+	cfg->holdoff = 60;
 	tg_strlcpy(cfg->sip_bind, "127.0.0.1", sizeof(cfg->sip_bind));
 	cfg->sip_port = 5060;
 	tg_strlcpy(cfg->media_addr, "127.0.0.1", sizeof(cfg->media_addr));

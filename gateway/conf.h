@@ -103,6 +103,8 @@ struct gw_config {
 	/* [e911] */
 	unsigned callback_window;   /* minutes a PSAP callback to an ELIN
 				       reaches its last caller (45) */
+	unsigned holdoff;           /* seconds after the last emergency call
+				       before a deferred reload runs (60) */
 	char notify[4][256];        /* URLs told of every emergency call */
 	unsigned nnotify;
 	/* [dns] */

@@ -592,6 +592,12 @@ static int cmd_reload(struct gw *gw, struct reply *r, int argc, char **argv)
 	p->bev = r->bev;
 	p->json = r->json;
 	err = gw_reload_start(gw, reload_done, p, msg, sizeof(msg));
+	if (err == EINPROGRESS) {
+		/* Accepted, for later: not an error for the caller. */
+		free(p);
+		evbuffer_add_printf(r->out, "%s\n", msg);
+		return 0;
+	}
 	if (err) {
 		free(p);
 		evbuffer_add_printf(r->out, "%s\n", msg);

@@ -64,6 +64,10 @@ struct gw {
 	struct cdr_writer *cdr;
 	struct dp_snapshot *snap;        /* current routing snapshot (obj) */
 	struct e911_snapshot *e911;      /* location zones (obj) */
+	unsigned emergency_live;         /* emergency calls up now */
+	int64_t emergency_end_ms;        /* when the last one ended (mono) */
+	bool reload_waiting;             /* a reload deferred for them */
+	struct event *ev_reload_wait;
 	struct gw_notify *notify;        /* emergency notifications being
 					  * delivered */
 	struct gw_elin *elins;           /* live ELIN state, by number */
@@ -142,10 +146,15 @@ typedef void(gw_reload_h)(int rc, const char *msg, void *arg);
  * Re-read the config's reloadable parts and build a new routing snapshot
  * from the database, on a thread; @p done (may be NULL) gets the outcome
  * on the loop thread.  On error nothing changes and the message says why.
+ * While an emergency call is up (and [e911] holdoff seconds after the last
+ * one), nothing is reloaded: the reload waits, and EINPROGRESS says so in
+ * @p err (@p done is not called).
  * @return 0 when started; else an errno with @p err saying why.
  */
 int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
 		    size_t errsize);
+/** An emergency call began (@p up) or ended: deferred reloads wait. */
+void gw_emergency_mark(struct gw *gw, bool up);
 /** A call ended: maybe finish draining. */
 void gw_check_drained(struct gw *gw);
 

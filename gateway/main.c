@@ -275,6 +275,7 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw_log_level = cfg->log_level;
 	gw_debug_mask = cfg->debug;
 	gw->cfg.callback_window = cfg->callback_window;
+	gw->cfg.holdoff = cfg->holdoff;
 	memcpy(gw->cfg.notify, cfg->notify, sizeof(cfg->notify));
 	gw->cfg.nnotify = cfg->nnotify;
 	obj_deref(gw->snap);
@@ -327,11 +328,63 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	free(j);
 }
 
+/* Emergency calls hold reloads back: nothing that could disturb a 911
+ * call changes under it, nor just after (a PSAP may call back). */
+static bool emergency_hold(const struct gw *gw)
+{
+	return gw->emergency_live ||
+	       (gw->emergency_end_ms &&
+		tg_mono_ms() - gw->emergency_end_ms <
+			(int64_t)gw->cfg.holdoff * 1000);
+}
+
+static void on_reload_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *gw = arg;
+	struct timeval tv = {1, 0};
+	char msg[512];
+
+	(void)fd;
+	(void)what;
+	if (emergency_hold(gw) || gw->reload) {
+		evtimer_add(gw->ev_reload_wait, &tv);
+		return;
+	}
+	gw->reload_waiting = false;
+	gw_notice("no emergency call any more: running the deferred reload");
+	gw_reload_start(gw, NULL, NULL, msg, sizeof(msg));
+}
+
+void gw_emergency_mark(struct gw *gw, bool up)
+{
+	if (up) {
+		gw->emergency_live++;
+		return;
+	}
+	if (gw->emergency_live)
+		gw->emergency_live--;
+	gw->emergency_end_ms = tg_mono_ms();
+}
+
 int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
 		    size_t errsize)
 {
 	struct reload_job *j;
 	int rc;
+
+	if (emergency_hold(gw) && !gw->stopping) {
+		struct timeval tv = {1, 0};
+
+		snprintf(err, errsize, "reload deferred: %u emergency call(s) "
+			 "up or one ended less than %u s ago; it runs then",
+			 gw->emergency_live, gw->cfg.holdoff);
+		gw_warn("%s", err);
+		if (!gw->reload_waiting && gw->ev_reload_wait) {
+			gw->reload_waiting = true;
+			evtimer_add(gw->ev_reload_wait, &tv);
+		}
+		return EINPROGRESS;
+	}
 
 	if (gw->reload) {
 		snprintf(err, errsize, "a reload is already in progress");
@@ -670,6 +723,9 @@ int main(int argc, char **argv)
 	}
 	gw->ev_drain = gw->base ? evtimer_new(gw->base, on_drain_timer, gw)
 				: NULL;
+	gw->ev_reload_wait = gw->base ? evtimer_new(gw->base, on_reload_wait,
+						    gw)
+				      : NULL;
 	if (!gw->ev_drain) {
 		fprintf(stderr, "tollgated: out of memory\n");
 		return 1;
@@ -687,6 +743,8 @@ int main(int argc, char **argv)
 		if (gw->ev_sig[i])
 			event_free(gw->ev_sig[i]);
 	event_free(gw->ev_drain);
+	if (gw->ev_reload_wait)
+		event_free(gw->ev_reload_wait);
 	event_base_free(gw->base);
 	gw_notice("stopped%s", rc ? " after an error" : "");
 	gw_log_close();

@@ -52,6 +52,7 @@ e911_location = pidf
 
 [e911]
 notify = http://127.0.0.1:8911/e911?site=hq
+holdoff = 1
 "
 write_conf
 nanp_plans
@@ -240,9 +241,35 @@ wait_for "pstnsim's record" 10 pstnsim_calls_ge 3
 expect_eq "untrusted esnet: the caller's own number" \
 	"$(json_field "$(setup_of 3)" calling)" 2125552007
 sed -i '/^\[trunk pbx\]/a trusted = yes' "$WORK/tollgate.conf"
+reloads() { grep -c "reloaded:" "$WORK/tollgated.log" || true; }
+n=$(reloads)
 ctl reload >/dev/null || fail "reload"
+# (the sos call ended a moment ago: the reload may wait out the hold-off)
+reloaded_since() { [ "$(reloads)" -gt "$1" ]; }
+wait_for "the reload" 10 reloaded_since "$n"
 rp_call 2125552008
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 4
 json_field "$(setup_of 4)" calling | grep -Eq '^212555091[12]$' ||
 	fail "trusted esnet: no ELIN: $(setup_of 4)"
+
+# 8. A reload waits while an emergency call is up, and the hold-off after.
+timeout 30 "$TGCALL" call "sip:2125558888@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --from 2125552010 --expect 200 \
+	--hold 2500 --header "Priority: emergency" >/dev/null \
+	2>>"$WORK/tgcall.log" &
+CALLER=$!
+call_up() { ctl show calls | grep -q 2125558888; }
+wait_for "the emergency call" 10 call_up
+n=$(reloads)
+out=$(ctl reload) || fail "reload during a 911 call: $out"
+echo "$out" | grep -q "reload deferred: 1 emergency call(s) up" ||
+	fail "reload not deferred: $out"
+sleep 1
+expect_eq "reloads while the call is up" "$(reloads)" "$n"
+wait "$CALLER" || fail "the emergency call"
+wait_for "the deferred reload" 10 reloaded_since "$n"
+end_line=$(grep -n "2125558888 via pstn: ANSWERED" "$WORK/tollgated.log" | cut -d: -f1)
+run_line=$(grep -n "running the deferred reload" "$WORK/tollgated.log" | tail -1 | cut -d: -f1)
+[ -n "$end_line" ] && [ -n "$run_line" ] && [ "$run_line" -gt "$end_line" ] ||
+	fail "the deferred reload ran before the call ended"
 log "ok: e911"
