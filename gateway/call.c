@@ -82,6 +82,9 @@ struct gw_call {
 	int callback;             /* 1 to the caller, 2 to the zone */
 	bool sig_emergency;       /* the signalling said emergency */
 	bool emergency_marked;    /* counted in gw->emergency_live */
+	bool preempted;           /* it cleared a call for a B-channel */
+	unsigned preempt_waits;
+	struct event *ev_retry;   /* try the attempt again (pre-emption) */
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
 	char out_calling[40], out_called[40]; /* as sent on the last try */
@@ -290,6 +293,8 @@ static void call_destructor(void *arg)
 		event_free(call->ev_ring);
 	if (call->ev_attempt)
 		event_free(call->ev_attempt);
+	if (call->ev_retry)
+		event_free(call->ev_retry);
 	media_rtp_free(call->in.rtp);
 	media_rtp_free(call->out.rtp);
 	obj_deref(call->in.sip);
@@ -318,6 +323,7 @@ static void unlink_call(struct gw_call *call)
 
 static void on_ring_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg);
+static void on_retry(evutil_socket_t fd, short what, void *arg);
 
 static struct gw_call *call_new(struct gw *gw, enum dp_trunk_kind in_kind)
 {
@@ -327,8 +333,10 @@ static struct gw_call *call_new(struct gw *gw, enum dp_trunk_kind in_kind)
 		return NULL;
 	call->ev_ring = evtimer_new(gw->base, on_ring_timeout, call);
 	call->ev_attempt = evtimer_new(gw->base, on_attempt_timeout, call);
+	call->ev_retry = evtimer_new(gw->base, on_retry, call);
 	call->dec = calloc(1, sizeof(*call->dec));
-	if (!call->ev_ring || !call->ev_attempt || !call->dec)
+	if (!call->ev_ring || !call->ev_attempt || !call->ev_retry ||
+	    !call->dec)
 		return obj_deref(call);
 	/* Call timers run after the I/O of the same loop pass: a 200 OK
 	 * or CONNECT that came in time is seen before the timer that would
@@ -501,6 +509,7 @@ static void end_call(struct gw_call *call, int cause)
 	call->end_ms = tg_time_ms();
 	event_del(call->ev_ring);
 	event_del(call->ev_attempt);
+	event_del(call->ev_retry);
 	attempt_done(call, call->answer_ms ? "answered" : "final",
 		     call->sip_status, call->cause);
 	set_state(call, CS_ENDED);
@@ -1179,6 +1188,53 @@ static bool start_enum(struct gw_call *call, unsigned i,
 	return true;
 }
 
+/* Clear a call that holds a B-channel on one of @p t's spans and is no
+ * emergency call itself: Q.850 cause 8 (preemption) on both its sides. */
+static bool preempt(struct gw_call *call, const struct gw_trunk_cfg *t)
+{
+	struct gw *gw = call->gw;
+
+	for (struct gw_call *v = gw->calls; v; v = v->next) {
+		bool on_span = false;
+
+		if (v == call || v->state == CS_ENDED ||
+		    v->dec->emergency != DP_EMERG_NONE || v->dec->callback)
+			continue;
+		for (unsigned s = 0; s < t->nspans; s++)
+			if ((v->in.tdm && v->in.span == t->spans[s]) ||
+			    (v->out.tdm && v->out.span == t->spans[s]))
+				on_span = true;
+		if (!on_span)
+			continue;
+		gw_warn("call %.8s (%s -> %s) pre-empted for EMERGENCY call "
+			"%.8s: every B-channel of trunk %s was busy", v->id,
+			v->calling, v->called, call->id, t->name);
+		call->preempted = true;
+		obj_ref(v);
+		end_call(v, 8);
+		hangup_out(v, 8);
+		hangup_in(v, 8);
+		maybe_reap(v);
+		obj_deref(v);
+		return true;
+	}
+	return false;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+
+	(void)fd;
+	(void)what;
+	if (call->state == CS_ENDED || call->out_live)
+		return;
+	obj_ref(call);
+	try_next(call);
+	maybe_reap(call);
+	obj_deref(call);
+}
+
 /* Start the next attempt that can be tried; give up when none is left. */
 static void try_next(struct gw_call *call)
 {
@@ -1230,6 +1286,19 @@ static void try_next(struct gw_call *call)
 			gw_dbg(GW_DBG_CALL, "call %.8s: attempt %u: %s -> %s "
 			       "on %s", call->id, i + 1, a->calling.digits,
 			       a->called.digits, a->trunk);
+			return;
+		}
+		/* An emergency call and every B-channel busy: clear an
+		 * ordinary call on the trunk (once), then try again while
+		 * its channel is released. */
+		if (err == EBUSY && emergency && t->kind == GW_TRUNK_TDM &&
+		    (call->preempted || preempt(call, t)) &&
+		    call->preempt_waits++ < 10) {
+			struct timeval tv = {0, 200000};
+
+			attempt_done(call, "preempting", 0, 34);
+			call->next_attempt = i;
+			evtimer_add(call->ev_retry, &tv);
 			return;
 		}
 		/* It failed before anything was sent. */
