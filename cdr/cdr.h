@@ -69,6 +69,7 @@ struct cdr_record {
 	char elin[32];          /* the ELIN sent / called */
 	char e911_trunk[32];    /* the party a callback to the ELIN */
 	char e911_user[64];     /* reaches: trunk and user */
+	char e911_ref[37];      /* a callback: the emergency call's CDR id */
 	int callback;           /* 1 a PSAP callback routed to the caller,
 				 * 2 one after the window (to the zone's
 				 * default destination) */
@@ -112,7 +113,7 @@ int cdr_db_tail(const char *path, unsigned n, cdr_row_h *h, void *arg);
 
 typedef void(cdr_elin_h)(const char *elin, const char *zone,
 			 const char *trunk, const char *user, int64_t end_ms,
-			 void *arg);
+			 const char *call_id, void *arg);
 /** For each ELIN used since @p since_ms, its newest party (from the
  *  CDRs): the PSAP callback table after a restart. */
 int cdr_db_elin_parties(const char *path, int64_t since_ms,

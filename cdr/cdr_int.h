@@ -76,7 +76,7 @@ int cdr_errf(char *err, size_t size, int rc, const char *fmt, ...)
 	"duration_ms,billsec,calling,called,direction,in_trunk,out_trunk," \
 	"span,chan,sip_call_id,disposition,q850_cause,sip_status,codec,"   \
 	"route,rate_prefix,rate,conn_fee,cost,emergency,diversion,"        \
-	"e911_zone,elin,e911_trunk,e911_user,callback"
+	"e911_zone,elin,e911_trunk,e911_user,callback,e911_ref"
 
 extern const char cdr_insert_sql[];
 

@@ -88,7 +88,9 @@ static void put_record(FILE *f, const struct cdr_record *r)
 	put_text(f, r->e911_trunk);
 	fputc(',', f);
 	put_text(f, r->e911_user);
-	fprintf(f, ",%d\n", r->callback);
+	fprintf(f, ",%d,", r->callback);
+	put_text(f, r->e911_ref);
+	fputc('\n', f);
 }
 
 int cdr_csv_append(const char *path, const struct cdr_item *head)

@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 4
+#define CDR_SCHEMA_VERSION 5
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -160,6 +160,11 @@ static const char schema_v4[] =
 	" WHERE elin IS NOT NULL;"
 	"PRAGMA user_version = 4;";
 
+/* Version 5: a PSAP callback's CDR names the emergency call's CDR. */
+static const char schema_v5[] =
+	"ALTER TABLE cdr ADD COLUMN e911_ref TEXT;"
+	"PRAGMA user_version = 5;";
+
 int cdr_db_errno(sqlite3 *db, int rc)
 {
 	int sys = db ? sqlite3_system_errno(db) : 0;
@@ -291,6 +296,9 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 3)
 		err = cdr_db_exec(db, path, "updating the schema to version 4",
 				  schema_v4);
+	if (!err && ver <= 4)
+		err = cdr_db_exec(db, path, "updating the schema to version 5",
+				  schema_v5);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

@@ -15,7 +15,7 @@ static const char *const disposition_names[] = {
 const char cdr_insert_sql[] =
 	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
 	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
-	"?26,?27,?28,?29,?30,?31,?32,?33)";
+	"?26,?27,?28,?29,?30,?31,?32,?33,?34)";
 
 const char cdr_attempt_insert_sql[] =
 	"INSERT INTO cdr_attempt(cdr_id,n,trunk,called,start_ms,end_ms,"
@@ -118,6 +118,8 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 	rc |= *r->elin ? bind_text(st, 32, r->e911_user)
 		       : sqlite3_bind_null(st, 32);
 	rc |= sqlite3_bind_int(st, 33, r->callback);
+	rc |= *r->e911_ref ? bind_text(st, 34, r->e911_ref)
+			   : sqlite3_bind_null(st, 34);
 	/* Binding fails only on a bad index or no memory; OR-ing the codes
 	 * is enough to know that something went wrong. */
 	if (rc != SQLITE_OK)
@@ -199,6 +201,7 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 	column_str(st, 25, r->e911_trunk, sizeof(r->e911_trunk));
 	column_str(st, 26, r->e911_user, sizeof(r->e911_user));
 	r->callback = sqlite3_column_int(st, 27);
+	column_str(st, 28, r->e911_ref, sizeof(r->e911_ref));
 }
 
 /* "Newest" means latest start; rowid (insertion order) breaks ties so
@@ -207,7 +210,7 @@ static const char tail_sql[] =
 	"SELECT id,start_ms,answer_ms,end_ms,calling,called,direction,"
 	"in_trunk,out_trunk,span,chan,sip_call_id,disposition,q850_cause,"
 	"sip_status,codec,route,rate_prefix,rate,conn_fee,cost,emergency,"
-	"diversion,e911_zone,elin,e911_trunk,e911_user,callback"
+	"diversion,e911_zone,elin,e911_trunk,e911_user,callback,e911_ref"
 	" FROM (SELECT rowid AS rid, * FROM cdr"
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";
@@ -293,7 +296,8 @@ int cdr_db_elin_parties(const char *path, int64_t since_ms,
 			cdr_elin_h *h, void *arg)
 {
 	static const char sql[] =
-		"SELECT elin, e911_zone, e911_trunk, e911_user, end_ms"
+		"SELECT elin, e911_zone, e911_trunk, e911_user, end_ms,"
+		" CASE WHEN callback = 1 THEN e911_ref ELSE id END"
 		" FROM cdr c WHERE elin IS NOT NULL AND end_ms >= ?1"
 		" AND e911_trunk IS NOT NULL AND e911_trunk <> ''"
 		" AND callback <> 2"
@@ -320,11 +324,14 @@ int cdr_db_elin_parties(const char *path, int64_t since_ms,
 			break;
 		for (int i = 0; i < 4; i++)
 			v[i] = sqlite3_column_text(st, i);
+		const unsigned char *ref = sqlite3_column_text(st, 5);
+
 		h(v[0] ? (const char *)v[0] : "",
 		  v[1] ? (const char *)v[1] : "",
 		  v[2] ? (const char *)v[2] : "",
 		  v[3] ? (const char *)v[3] : "",
-		  sqlite3_column_int64(st, 4), arg);
+		  sqlite3_column_int64(st, 4), ref ? (const char *)ref : "",
+		  arg);
 	}
 	if (rc != SQLITE_DONE) {
 		gw_err("%s: while reading the ELINs' last callers: %s", path,

@@ -557,6 +557,7 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 	r->elin[sizeof(r->elin) - 1] = '\0';
 	r->e911_trunk[sizeof(r->e911_trunk) - 1] = '\0';
 	r->e911_user[sizeof(r->e911_user) - 1] = '\0';
+	r->e911_ref[sizeof(r->e911_ref) - 1] = '\0';
 	if (r->nattempts > CDR_MAX_ATTEMPTS)
 		r->nattempts = CDR_MAX_ATTEMPTS;
 	for (unsigned i = 0; i < r->nattempts; i++) {

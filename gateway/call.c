@@ -79,6 +79,7 @@ struct gw_call {
 	struct sockaddr_storage src; /* SIP caller's source address */
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
 	char e911_trunk[32], e911_user[64];
+	char e911_ref[37];        /* a callback: the emergency call's id */
 	int callback;             /* 1 to the caller, 2 to the zone */
 	bool sig_emergency;       /* the signalling said emergency */
 	bool emergency_marked;    /* counted in gw->emergency_live */
@@ -419,6 +420,7 @@ static void write_cdr(struct gw_call *call)
 	tg_strlcpy(r->e911_trunk, call->e911_trunk, sizeof(r->e911_trunk));
 	tg_strlcpy(r->e911_user, call->e911_user, sizeof(r->e911_user));
 	r->callback = call->callback;
+	tg_strlcpy(r->e911_ref, call->e911_ref, sizeof(r->e911_ref));
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
 
@@ -1328,7 +1330,7 @@ static void place_emergency(struct gw_call *call)
 	};
 
 	if (!gw_e911_place(call->gw, &c, call->in.trunk, call->calling,
-			   call->e911_zone, sizeof(call->e911_zone),
+			   call->id, call->e911_zone, sizeof(call->e911_zone),
 			   call->elin, sizeof(call->elin)))
 		return;
 	tg_strlcpy(call->e911_trunk, call->in.trunk,
@@ -1370,7 +1372,8 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 			gw, d->called.digits, call->e911_zone,
 			sizeof(call->e911_zone), call->e911_trunk,
 			sizeof(call->e911_trunk), call->e911_user,
-			sizeof(call->e911_user));
+			sizeof(call->e911_user), call->e911_ref,
+			sizeof(call->e911_ref));
 		if (call->callback) {
 			tg_strlcpy(call->elin, d->called.digits,
 				   sizeof(call->elin));

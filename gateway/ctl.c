@@ -8,6 +8,7 @@
 
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,6 +306,66 @@ static int cmd_e911(struct gw *gw, struct reply *r, int argc, char **argv)
 	}
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
+	return 0;
+}
+
+/* Where a caller would be placed, and what a PSAP would see. */
+static int cmd_e911_test(struct gw *gw, struct reply *r, int argc,
+			 char **argv)
+{
+	struct sockaddr_storage ss;
+	struct e911_caller c = {NULL, "", NULL};
+	const struct e911_zone *z = NULL;
+	const char *elin = NULL;
+	char why[160], addr[320];
+
+	if (argc < 1) {
+		evbuffer_add_printf(r->out, "usage: e911 test CALLING "
+				    "[--from TRUNK] [--src IP]\n");
+		return EINVAL;
+	}
+	c.calling = argv[0];
+	memset(&ss, 0, sizeof(ss));
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--from")) {
+			c.src_trunk = argv[i + 1];
+		} else if (!strcmp(argv[i], "--src") &&
+			   (inet_pton(AF_INET, argv[i + 1],
+				      &((struct sockaddr_in *)&ss)->sin_addr) ==
+				    1 ||
+			    inet_pton(AF_INET6, argv[i + 1],
+				      &((struct sockaddr_in6 *)&ss)
+					       ->sin6_addr) == 1)) {
+			ss.ss_family = strchr(argv[i + 1], ':') ? AF_INET6
+								: AF_INET;
+			c.src = (struct sockaddr *)&ss;
+		} else {
+			evbuffer_add_printf(r->out, "bad option '%s'\n",
+					    argv[i]);
+			return EINVAL;
+		}
+	}
+	if (!gw_e911_preview(gw, &c, &z, &elin, why, sizeof(why))) {
+		evbuffer_add_printf(r->out, "no zone for %s: an emergency call "
+				    "would leave with its own number and no "
+				    "location\n", c.calling);
+		return ENOENT;
+	}
+	e911_address_line(e911_zone_row(z), addr, sizeof(addr));
+	if (r->json) {
+		evbuffer_add_printf(r->out, "{\"zone\":");
+		gw_json_str(r->out, e911_zone_row(z)->name);
+		evbuffer_add_printf(r->out, ",\"why\":");
+		gw_json_str(r->out, why);
+		evbuffer_add_printf(r->out, ",\"elin\":");
+		gw_json_str(r->out, elin);
+		evbuffer_add_printf(r->out, ",\"address\":");
+		gw_json_str(r->out, addr);
+		evbuffer_add_printf(r->out, "}\n");
+	} else {
+		evbuffer_add_printf(r->out, "%s\nELIN %s\nlocation: %s\n",
+				    why, elin, addr);
+	}
 	return 0;
 }
 
@@ -863,6 +924,9 @@ static const struct {
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
 	{"show", "e911", cmd_e911, "show e911"},
+	{"e911", "callbacks", cmd_e911, "e911 callbacks"},
+	{"e911", "test", cmd_e911_test,
+	 "e911 test CALLING [--from TRUNK] [--src IP]"},
 	{"show", "calls", cmd_calls, "show calls"},
 	{"cdr", NULL, cmd_cdr, "cdr tail [N]"},
 	{"reload", NULL, cmd_reload, "reload"},

@@ -36,35 +36,49 @@ static struct gw_elin *elin_get(struct gw *gw, const char *elin, bool add)
 	return &gw->elins[gw->nelins++];
 }
 
-bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
-		   const char *party_trunk, const char *party_user,
-		   char *zone, size_t zsize, char *elin, size_t esize)
+bool gw_e911_preview(struct gw *gw, const struct e911_caller *caller,
+		     const struct e911_zone **zp, const char **elin,
+		     char *why, size_t whysize)
 {
 	struct e911_elin_use use[E911_MAX_ELINS];
 	const struct e911_zone *z;
-	struct gw_elin *e;
-	char why[160], addr[320];
-	size_t n, i;
+	size_t n;
 
-	z = e911_locate(gw->e911, caller, why, sizeof(why));
-	if (!z) {
-		gw_err("EMERGENCY call from %s (%s): no location zone and no "
-		       "zone named default; sent with its own caller-ID",
-		       *caller->calling ? caller->calling : "(unknown)",
-		       caller->src_trunk);
+	z = e911_locate(gw->e911, caller, why, whysize);
+	if (!z)
 		return false;
-	}
 	n = e911_zone_nelins(z);
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct gw_elin *g = elin_get(gw, e911_zone_elin(z, i),
 						   false);
 
 		use[i].active = g ? g->active : 0;
 		use[i].last_end_ms = g ? g->last_end_ms : 0;
 	}
-	i = e911_pick_elin(z, use);
+	*zp = z;
+	*elin = e911_zone_elin(z, e911_pick_elin(z, use));
+	return true;
+}
+
+bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
+		   const char *party_trunk, const char *party_user,
+		   const char *call_id, char *zone, size_t zsize, char *elin,
+		   size_t esize)
+{
+	const struct e911_zone *z;
+	const char *chosen;
+	struct gw_elin *e;
+	char why[160], addr[320];
+
+	if (!gw_e911_preview(gw, caller, &z, &chosen, why, sizeof(why))) {
+		gw_err("EMERGENCY call from %s (%s): no location zone and no "
+		       "zone named default; sent with its own caller-ID",
+		       *caller->calling ? caller->calling : "(unknown)",
+		       caller->src_trunk);
+		return false;
+	}
 	tg_strlcpy(zone, e911_zone_row(z)->name, zsize);
-	tg_strlcpy(elin, e911_zone_elin(z, i), esize);
+	tg_strlcpy(elin, chosen, esize);
 	e = elin_get(gw, elin, true);
 	if (e) {
 		tg_strlcpy(e->zone, zone, sizeof(e->zone));
@@ -72,6 +86,7 @@ bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 		tg_strlcpy(e->party_trunk, party_trunk,
 			   sizeof(e->party_trunk));
 		tg_strlcpy(e->party_user, party_user, sizeof(e->party_user));
+		tg_strlcpy(e->party_call, call_id, sizeof(e->party_call));
 		e->party_ms = tg_time_ms();
 	}
 	e911_address_line(e911_zone_row(z), addr, sizeof(addr));
@@ -94,7 +109,7 @@ void gw_e911_ended(struct gw *gw, const char *elin)
 
 int gw_e911_callback(struct gw *gw, const char *called, char *zone,
 		     size_t zsize, char *trunk, size_t tsize, char *user,
-		     size_t usize)
+		     size_t usize, char *ref, size_t rsize)
 {
 	const struct e911_zone *z = e911_zone_of_elin(gw->e911, called);
 	const struct e911_zone_row *r;
@@ -110,6 +125,7 @@ int gw_e911_callback(struct gw *gw, const char *called, char *zone,
 	    tg_time_ms() - e->party_ms <= window) {
 		tg_strlcpy(trunk, e->party_trunk, tsize);
 		tg_strlcpy(user, e->party_user, usize);
+		tg_strlcpy(ref, e->party_call, rsize);
 		/* RFC 7090's window runs from the last contact. */
 		e->party_ms = tg_time_ms();
 		return 1;
@@ -150,7 +166,7 @@ bool gw_e911_is_elin(struct gw *gw, const char *called)
 
 static void restore_one(const char *elin, const char *zone,
 			const char *trunk, const char *user, int64_t end_ms,
-			void *arg)
+			const char *call_id, void *arg)
 {
 	struct gw *gw = arg;
 	struct gw_elin *e = elin_get(gw, elin, true);
@@ -160,6 +176,7 @@ static void restore_one(const char *elin, const char *zone,
 	tg_strlcpy(e->zone, zone, sizeof(e->zone));
 	tg_strlcpy(e->party_trunk, trunk, sizeof(e->party_trunk));
 	tg_strlcpy(e->party_user, user, sizeof(e->party_user));
+	tg_strlcpy(e->party_call, call_id, sizeof(e->party_call));
 	e->party_ms = e->last_end_ms = end_ms;
 }
 

@@ -44,6 +44,7 @@ struct gw_elin {
 	char party_user[64];
 	int64_t party_ms;         /* when that caller last used it (or a
 				   * callback reached them); 0 none */
+	char party_call[37];      /* that emergency call's id (its CDR) */
 };
 
 /** Live counters of a route with limits. */
@@ -167,7 +168,13 @@ void gw_check_drained(struct gw *gw);
  */
 bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 		   const char *party_trunk, const char *party_user,
-		   char *zone, size_t zsize, char *elin, size_t esize);
+		   const char *call_id, char *zone, size_t zsize, char *elin,
+		   size_t esize);
+/** Where @p caller would be and which ELIN it would get now, without
+ *  using one (tollgatectl e911 test).  @return false: no zone. */
+bool gw_e911_preview(struct gw *gw, const struct e911_caller *caller,
+		     const struct e911_zone **zp, const char **elin,
+		     char *why, size_t whysize);
 /** The emergency call that sent @p elin ended. */
 void gw_e911_ended(struct gw *gw, const char *elin);
 /**
@@ -179,7 +186,7 @@ void gw_e911_ended(struct gw *gw, const char *elin);
  */
 int gw_e911_callback(struct gw *gw, const char *called, char *zone,
 		     size_t zsize, char *trunk, size_t tsize, char *user,
-		     size_t usize);
+		     size_t usize, char *ref, size_t rsize);
 /** Is @p called (as a trunk sent it, 7 digits or more) one of our ELINs?
  *  Such calls (PSAP callbacks) are never refused for limits. */
 bool gw_e911_is_elin(struct gw *gw, const char *called);

@@ -88,6 +88,11 @@ static void usage(FILE *f)
 		"             | e911 member del ID\n"
 		"  e911 validate          every zone complete, every ELIN a "
 		"DID\n"
+		"  e911 test CALLING [--from TRUNK] [--src IP]   (daemon) the "
+		"zone, ELIN\n"
+		"             and address an emergency call from CALLING would "
+		"get\n"
+		"  e911 callbacks         (daemon) = show e911\n"
 		"Rows are checked as the daemon will check them, except that "
 		"trunk\n"
 		"names are checked only at its reload.\n"
@@ -824,8 +829,10 @@ static int local_command(struct ctx *c, int argc, char **argv, bool *handled)
 	int rc;
 
 	*handled = true;
-	if (!strcmp(argv[0], "route") && argc >= 2 &&
-	    !strcmp(argv[1], "explain")) {
+	if ((!strcmp(argv[0], "route") && argc >= 2 &&
+	     !strcmp(argv[1], "explain")) ||
+	    (!strcmp(argv[0], "e911") && argc >= 2 &&
+	     (!strcmp(argv[1], "test") || !strcmp(argv[1], "callbacks")))) {
 		*handled = false;
 		return 0;
 	}

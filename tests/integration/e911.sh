@@ -77,6 +77,11 @@ echo "$out" | grep -q "ELIN 12125550911 is not in the did table" ||
 tgdb did add 12125550911 12125550912 pbx user=2999 >/dev/null || fail "did add"
 out=$(tgdb e911 validate) || fail "validate: $out"
 wait_for "the zone in the snapshot" 10 grep -q "1 e911 zones" "$WORK/tollgated.log"
+out=$(ctl e911 test 12125552042) || fail "e911 test: $out"
+expect_eq "e911 test" "$out" "zone hq-3: calling 12125552000-12125552099
+ELIN 12125550911
+location: ACME HQ, 350 5th Ave, Floor 3, New York, NY 10118, US"
+ctl e911 test 19995550000 >/dev/null && fail "e911 test found a zone for a stranger"
 
 # 0. The test call 933 through the SIP E911 provider, location by value.
 tgdb route add r933 priority=1 kind=prefix match=933 trunks=e911sip >/dev/null ||
@@ -180,6 +185,9 @@ callback 2125550911 2125552002 1
 wait_cdrs 4
 expect_eq "CDR of the callback" "$(sql "SELECT callback || ' ' || elin ||
 	' ' || out_trunk FROM cdr WHERE called = '2125550911'")" "1 12125550911 pbx"
+expect_eq "the callback's link to the 911 call" "$(sql "SELECT c.e911_ref = e.id
+	FROM cdr c, cdr e WHERE c.called = '2125550911' AND e.called = '911'
+	AND e.calling = '2125552002'")" 1
 
 # 4. After a restart the table is still there.
 kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true

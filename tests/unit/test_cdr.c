@@ -296,7 +296,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -338,7 +338,7 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
 				"'old-1' AND emergency = 0 AND route IS NULL"),
 			 1);
@@ -387,12 +387,13 @@ static void test_schema_migration_v2(void **state)
 	       "ALTER TABLE cdr DROP COLUMN e911_trunk;"
 	       "ALTER TABLE cdr DROP COLUMN e911_user;"
 	       "ALTER TABLE cdr DROP COLUMN callback;"
+	       "ALTER TABLE cdr DROP COLUMN e911_ref;"
 	       "PRAGMA user_version = 2;");
 	sqlite3_close(db);
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
 				"name = 'keep-me' AND number = 'calling'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "
@@ -410,8 +411,8 @@ static void test_schema_migration_v2(void **state)
 	db_run(db, "INSERT INTO e911_zone(name, elins) VALUES ('z', '1');"
 	       "INSERT INTO e911_member(zone, kind, match) VALUES "
 	       "('z', 'trunk', 'pbx');"
-	       "UPDATE cdr SET elin = '1', e911_zone = 'z', callback = 1 "
-	       "WHERE id = 'y';");
+	       "UPDATE cdr SET elin = '1', e911_zone = 'z', callback = 1, "
+	       "e911_ref = 'x' WHERE id = 'y';");
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO e911_member(zone, kind, "
 				      "match) VALUES ('z', 'mac', 'x')",
 				      NULL, NULL, NULL),
@@ -1247,7 +1248,7 @@ static void test_trigger_refuses_all(void **state)
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
 		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
-		 "12600,0,,,,,,0", r.id);
+		 "12600,0,,,,,,0,", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);
