@@ -1,6 +1,7 @@
 /* e911/e911.c  Location zones, caller placement and ELIN choice */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -583,6 +584,133 @@ int e911_pidf(const struct e911_zone_row *z, const char *entity,
 		if (size)
 			out[0] = '\0';
 		return ENOSPC;
+	}
+	return 0;
+}
+
+/* ---- reading a PIDF-LO ----------------------------------------------------- */
+
+/* Decode XML character data (the five entities and &#N; / &#xN;) into
+ * @p out, cut to @p size; characters outside ASCII printable are kept
+ * as bytes, control characters dropped. */
+static void xml_text(const char *s, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < size; i++) {
+		char c = s[i];
+
+		if (c == '&') {
+			const char *semi = memchr(s + i, ';', n - i);
+			size_t elen = semi ? (size_t)(semi - (s + i)) : 0;
+			static const struct {
+				const char *name;
+				char c;
+			} ents[] = {{"&amp", '&'}, {"&lt", '<'}, {"&gt", '>'},
+				    {"&quot", '"'}, {"&apos", '\''}};
+
+			c = '?';
+			for (size_t k = 0; semi && k < 5; k++)
+				if (elen == strlen(ents[k].name) &&
+				    !memcmp(s + i, ents[k].name, elen))
+					c = ents[k].c;
+			if (semi && elen > 2 && s[i + 1] == '#') {
+				unsigned long v = s[i + 2] == 'x'
+					? strtoul(s + i + 3, NULL, 16)
+					: strtoul(s + i + 2, NULL, 10);
+
+				c = v >= 0x20 && v < 0x7f ? (char)v : '?';
+			}
+			if (semi)
+				i += elen;
+		}
+		if ((unsigned char)c >= 0x20 || c == '\t')
+			out[o++] = c;
+	}
+	out[o] = '\0';
+}
+
+/* The local name of a tag starting at @p p (after '<' or '</'). */
+static size_t tag_name(const char *p, const char *end, const char **local)
+{
+	const char *q = p;
+
+	while (q < end && !strchr(" \t\r\n/>", *q))
+		q++;
+	*local = p;
+	for (const char *c = p; c < q; c++)
+		if (*c == ':')
+			*local = c + 1;
+	return (size_t)(q - *local);
+}
+
+int e911_pidf_read(const char *xml, size_t len, struct e911_zone_row *out,
+		   char *elin, size_t esize)
+{
+	const struct {
+		const char *name;
+		size_t off, size;
+	} f[] = {
+#define F(n, m) {n, offsetof(struct e911_zone_row, m), \
+		 sizeof(((struct e911_zone_row *)0)->m)}
+		F("country", country), F("A1", a1), F("A2", a2), F("A3", a3),
+		F("A4", a4), F("A5", a5), F("A6", a6), F("PRD", prd),
+		F("POD", pod), F("STS", sts), F("RD", rd), F("HNO", hno),
+		F("HNS", hns), F("LMK", lmk), F("LOC", loc), F("FLR", flr),
+		F("UNIT", unit), F("ROOM", room), F("BLD", bld), F("NAM", nam),
+		F("PC", pc),
+#undef F
+	};
+	const char *p = xml, *end = xml + len, *text = NULL;
+	size_t field = SIZE_MAX;
+	bool in_civic = false, found = false;
+
+	memset(out, 0, sizeof(*out));
+	strcpy(out->name, "incoming");
+	if (esize)
+		elin[0] = '\0';
+	while (p < end) {
+		const char *lt = memchr(p, '<', (size_t)(end - p)), *gt, *local;
+		bool closing;
+		size_t n;
+
+		if (!lt)
+			break;
+		if (field != SIZE_MAX && text && lt >= text)
+			xml_text(text, (size_t)(lt - text),
+				 (char *)out + f[field].off, f[field].size);
+		text = NULL;
+		gt = memchr(lt, '>', (size_t)(end - lt));
+		if (!gt)
+			return EBADMSG;
+		p = gt + 1;
+		if (lt + 1 < end && strchr("?!", lt[1]))
+			continue; /* declaration, comment, CDATA: skipped */
+		closing = lt[1] == '/';
+		n = tag_name(lt + 1 + closing, gt, &local);
+		if (n == 12 && !memcmp(local, "civicAddress", 12)) {
+			in_civic = !closing && gt[-1] != '/';
+			found = true;
+			continue;
+		}
+		field = SIZE_MAX;
+		if (!in_civic || closing || gt[-1] == '/')
+			continue;
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			if (strlen(f[i].name) == n &&
+			    !memcmp(local, f[i].name, n)) {
+				field = i;
+				text = p;
+			}
+	}
+	if (!found)
+		return ENOENT;
+	if (esize) {
+		const char *nam = out->nam[0] == '+' ? out->nam + 1 : out->nam;
+		size_t d = strspn(nam, "0123456789");
+
+		if (d >= 7 && d <= 15 && !nam[d])
+			tg_strlcpy(elin, nam, esize);
 	}
 	return 0;
 }

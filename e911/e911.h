@@ -122,6 +122,20 @@ int e911_pidf(const struct e911_zone_row *z, const char *entity,
 	      char *out, size_t size);
 
 /**
+ * Read the location in a PIDF-LO someone sent us (Teams, a PBX): the RFC
+ * 4119/5139 civic address elements, by local name whatever the prefixes,
+ * into @p out (name "incoming"; unknown elements ignored; entities
+ * decoded; values cut to their fields).  @p elin gets the NAM element when
+ * it is a telephone number (Microsoft's way of sending the ELIN), in
+ * internal form (digits, no "+"), else "".
+ * Bounded work for any input: no recursion, one pass.
+ * @return 0 when a civicAddress was found, ENOENT when there is none,
+ *         EBADMSG for text that is no XML element structure.
+ */
+int e911_pidf_read(const char *xml, size_t len, struct e911_zone_row *out,
+		   char *elin, size_t esize);
+
+/**
  * One-line civic address of a zone, for logs and notifications:
  * "1200 N Main St, Bldg A, Floor 3, Room 310, Denver, CO 80202, US".
  */

@@ -80,6 +80,10 @@ struct gw_call {
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
 	char e911_trunk[32], e911_user[64];
 	char e911_ref[37];        /* a callback: the emergency call's id */
+	struct e911_zone_row *in_loc; /* the location that came with the
+				       * call (a PIDF-LO), or NULL */
+	char in_elin[32];         /* an ELIN in it (its NAM), "" none */
+	bool loc_incoming;        /* in_loc is what we pass on */
 	int callback;             /* 1 to the caller, 2 to the zone */
 	bool sig_emergency;       /* the signalling said emergency */
 	bool emergency_marked;    /* counted in gw->emergency_live */
@@ -296,6 +300,7 @@ static void call_destructor(void *arg)
 		event_free(call->ev_attempt);
 	if (call->ev_retry)
 		event_free(call->ev_retry);
+	free(call->in_loc);
 	media_rtp_free(call->in.rtp);
 	media_rtp_free(call->out.rtp);
 	obj_deref(call->in.sip);
@@ -325,6 +330,7 @@ static void unlink_call(struct gw_call *call)
 static void on_ring_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_retry(evutil_socket_t fd, short what, void *arg);
+static const struct e911_zone_row *call_location(const struct gw_call *call);
 
 static struct gw_call *call_new(struct gw *gw, enum dp_trunk_kind in_kind)
 {
@@ -975,7 +981,7 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	int err;
 
 	char pai[40], *pidf = NULL;
-	const struct e911_zone *z;
+	const struct e911_zone_row *loc;
 
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
@@ -990,14 +996,14 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 				     : call->dec->calling.digits);
 		if (strlen(pai) > 1)
 			p.pai_user = pai;
-		z = e911_zone_by_name(gw->e911, call->e911_zone);
-		if (t->e911_pidf && z && (pidf = malloc(4096))) {
+		loc = call_location(call);
+		if (t->e911_pidf && loc && (pidf = malloc(4096))) {
 			char entity[96], dev[48];
 
 			snprintf(entity, sizeof(entity), "pres:%s@%s", pai,
 				 gw->cfg.sip_bind);
 			snprintf(dev, sizeof(dev), "tel:%s", pai);
-			if (e911_pidf(e911_zone_row(z), entity, dev, "caller",
+			if (e911_pidf(loc, entity, dev, "caller",
 				      tg_time_ms(), pidf, 4096)) {
 				free(pidf);
 				pidf = NULL;
@@ -1329,14 +1335,57 @@ static void place_emergency(struct gw_call *call)
 					      : NULL,
 	};
 
-	if (!gw_e911_place(call->gw, &c, call->in.trunk, call->calling,
-			   call->id, call->e911_zone, sizeof(call->e911_zone),
-			   call->elin, sizeof(call->elin)))
-		return;
+	struct gw *gw = call->gw;
+	bool prefer_in = gw->cfg.prefer_incoming && call->in_loc;
+
+	if (prefer_in && *call->in_elin) {
+		/* The caller's own location names its ELIN (Teams puts it
+		 * in NAM): it wins, as configured. */
+		const struct e911_zone *z =
+			e911_zone_of_elin(gw->e911, call->in_elin);
+
+		tg_strlcpy(call->elin, call->in_elin, sizeof(call->elin));
+		tg_strlcpy(call->e911_zone, z ? e911_zone_row(z)->name
+					      : "incoming",
+			   sizeof(call->e911_zone));
+		gw_e911_use(gw, call->elin, call->e911_zone, call->in.trunk,
+			    call->calling, call->id);
+		gw_warn("EMERGENCY call from %s: ELIN %s from the call's own "
+			"PIDF-LO", call->calling, call->elin);
+	} else if (!gw_e911_place(gw, &c, call->in.trunk, call->calling,
+				  call->id, call->e911_zone,
+				  sizeof(call->e911_zone), call->elin,
+				  sizeof(call->elin))) {
+		if (!call->in_loc)
+			return;
+		/* No zone of ours: the location that came with it. */
+		prefer_in = true;
+		tg_strlcpy(call->e911_zone, "incoming",
+			   sizeof(call->e911_zone));
+		if (*call->in_elin) {
+			tg_strlcpy(call->elin, call->in_elin,
+				   sizeof(call->elin));
+			gw_e911_use(gw, call->elin, call->e911_zone,
+				    call->in.trunk, call->calling, call->id);
+		}
+	}
+	call->loc_incoming = prefer_in;
 	tg_strlcpy(call->e911_trunk, call->in.trunk,
 		   sizeof(call->e911_trunk));
 	tg_strlcpy(call->e911_user, call->calling, sizeof(call->e911_user));
-	dp_decision_set_calling(call->snap, d, call->elin);
+	if (*call->elin)
+		dp_decision_set_calling(call->snap, d, call->elin);
+}
+
+/* The location an emergency call passes on, or NULL. */
+static const struct e911_zone_row *call_location(const struct gw_call *call)
+{
+	const struct e911_zone *z;
+
+	if (call->loc_incoming)
+		return call->in_loc;
+	z = e911_zone_by_name(call->gw->e911, call->e911_zone);
+	return z ? e911_zone_row(z) : NULL;
 }
 
 /* Route a new call and start its first attempt. */
@@ -1411,13 +1460,10 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 			d->emergency == DP_EMERG_TEST, call->e911_zone,
 			call->elin, NULL,
 		};
-		const struct e911_zone *z;
-
 		place_emergency(call);
 		call->emergency_marked = true;
 		gw_emergency_mark(gw, true);
-		z = e911_zone_by_name(gw->e911, call->e911_zone);
-		n.where = z ? e911_zone_row(z) : NULL;
+		n.where = call_location(call);
 		gw_notify_emergency(gw, &n);
 	}
 	if (*d->route && (d->route_max_calls || d->route_cps) &&
@@ -1579,6 +1625,19 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
 	memcpy(&call->src, &info->src, sizeof(call->src));
+	if (info->pidf) {
+		/* A location that came with the call (Teams, a PBX). */
+		call->in_loc = malloc(sizeof(*call->in_loc));
+		if (call->in_loc &&
+		    e911_pidf_read(info->pidf, info->pidf_len, call->in_loc,
+				   call->in_elin, sizeof(call->in_elin))) {
+			gw_info("call %.8s: a PIDF-LO without a readable civic "
+				"address; ignored", call->id);
+			free(call->in_loc);
+			call->in_loc = NULL;
+			call->in_elin[0] = '\0';
+		}
+	}
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));

@@ -593,6 +593,15 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			cfg->callback_window = (unsigned)n;
 			return err;
 		}
+		if (!strcmp(k, "location")) {
+			if (strcmp(v, "prefer_configured") &&
+			    strcmp(v, "prefer_incoming"))
+				return fail(p, "location: '%s' is not "
+					    "prefer_configured or "
+					    "prefer_incoming", v);
+			cfg->prefer_incoming = !strcmp(v, "prefer_incoming");
+			return 0;
+		}
 		if (!strcmp(k, "holdoff")) {
 			err = parse_uint(p, k, v, 0, 3600, &n);
 			cfg->holdoff = (unsigned)n;

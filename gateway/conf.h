@@ -103,6 +103,8 @@ struct gw_config {
 	/* [e911] */
 	unsigned callback_window;   /* minutes a PSAP callback to an ELIN
 				       reaches its last caller (45) */
+	bool prefer_incoming;       /* a PIDF-LO that came with the call wins
+				       over the configured zone */
 	unsigned holdoff;           /* seconds after the last emergency call
 				       before a deferred reload runs (60) */
 	char notify[4][256];        /* URLs told of every emergency call */

@@ -67,7 +67,6 @@ bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 {
 	const struct e911_zone *z;
 	const char *chosen;
-	struct gw_elin *e;
 	char why[160], addr[320];
 
 	if (!gw_e911_preview(gw, caller, &z, &chosen, why, sizeof(why))) {
@@ -79,21 +78,28 @@ bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 	}
 	tg_strlcpy(zone, e911_zone_row(z)->name, zsize);
 	tg_strlcpy(elin, chosen, esize);
-	e = elin_get(gw, elin, true);
-	if (e) {
-		tg_strlcpy(e->zone, zone, sizeof(e->zone));
-		e->active++;
-		tg_strlcpy(e->party_trunk, party_trunk,
-			   sizeof(e->party_trunk));
-		tg_strlcpy(e->party_user, party_user, sizeof(e->party_user));
-		tg_strlcpy(e->party_call, call_id, sizeof(e->party_call));
-		e->party_ms = tg_time_ms();
-	}
+	gw_e911_use(gw, elin, zone, party_trunk, party_user, call_id);
 	e911_address_line(e911_zone_row(z), addr, sizeof(addr));
 	gw_warn("EMERGENCY call from %s: %s, ELIN %s, location: %s",
 		*caller->calling ? caller->calling : "(unknown)", why, elin,
 		addr);
 	return true;
+}
+
+void gw_e911_use(struct gw *gw, const char *elin, const char *zone,
+		 const char *party_trunk, const char *party_user,
+		 const char *call_id)
+{
+	struct gw_elin *e = elin_get(gw, elin, true);
+
+	if (!e)
+		return;
+	tg_strlcpy(e->zone, zone, sizeof(e->zone));
+	e->active++;
+	tg_strlcpy(e->party_trunk, party_trunk, sizeof(e->party_trunk));
+	tg_strlcpy(e->party_user, party_user, sizeof(e->party_user));
+	tg_strlcpy(e->party_call, call_id, sizeof(e->party_call));
+	e->party_ms = tg_time_ms();
 }
 
 void gw_e911_ended(struct gw *gw, const char *elin)

@@ -175,6 +175,11 @@ bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 bool gw_e911_preview(struct gw *gw, const struct e911_caller *caller,
 		     const struct e911_zone **zp, const char **elin,
 		     char *why, size_t whysize);
+/** An emergency call sends @p elin (chosen by us or by the caller's own
+ *  PIDF-LO): count it and remember whom a callback reaches. */
+void gw_e911_use(struct gw *gw, const char *elin, const char *zone,
+		 const char *party_trunk, const char *party_user,
+		 const char *call_id);
 /** The emergency call that sent @p elin ended. */
 void gw_e911_ended(struct gw *gw, const char *elin);
 /**

@@ -276,6 +276,7 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw_debug_mask = cfg->debug;
 	gw->cfg.callback_window = cfg->callback_window;
 	gw->cfg.holdoff = cfg->holdoff;
+	gw->cfg.prefer_incoming = cfg->prefer_incoming;
 	memcpy(gw->cfg.notify, cfg->notify, sizeof(cfg->notify));
 	gw->cfg.nnotify = cfg->nnotify;
 	obj_deref(gw->snap);

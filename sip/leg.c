@@ -621,6 +621,8 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		snprintf(s->ruri_user, sizeof(s->ruri_user), "urn:%s",
 			 req->req_uri->string);
 	info->priority_emergency = header_has(req, "priority", "emergency");
+	if (sip_msg_pidf(req, &info->pidf, &info->pidf_len))
+		info->pidf = NULL;
 	info->esnet = header_has(req, "resource-priority", "esnet.");
 	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
 	info->from_user = s->from_user;

@@ -46,6 +46,9 @@ struct sip_invite_info {
 	bool priority_emergency;  /* Priority: emergency (RFC 3261 20.26) */
 	bool esnet;               /* Resource-Priority: esnet.* (RFC 7135);
 				   * to be believed from trusted trunks */
+	const char *pidf;         /* a PIDF-LO that came with it (RFC 6442),
+				   * not terminated; NULL none */
+	size_t pidf_len;
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */

@@ -184,6 +184,11 @@ const char *sip_msg_call_id(const osip_message_t *msg, char *buf,
 const char *sip_msg_from_tag(const osip_message_t *msg);
 /** Percent-encode @p in as a SIP URI user part (RFC 3261 25.1). */
 void sip_uri_user_escape(char *out, size_t size, const char *in);
+/** False for a datagram libosip2 would leak on (a MIME part with two
+ *  Content-Type headers): refuse it before parsing. */
+bool sip_msg_raw_ok(const char *buf, size_t len);
+/** The PIDF-LO of a message (its body, or a part of a multipart one). */
+int sip_msg_pidf(const osip_message_t *msg, const char **body, size_t *len);
 /** A multipart/mixed body: the SDP and a PIDF-LO with Content-ID @p cid
  *  (RFC 6442 location by value). */
 int sip_msg_attach_sdp_pidf(osip_message_t *msg, const char *sdp,

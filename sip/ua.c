@@ -739,7 +739,7 @@ static void rx_datagram(struct sip_ua *ua, const char *buf, size_t len,
 		gw_dbg(GW_DBG_SIPMSG, "recv %zu bytes from %s:%u\n%.*s", len,
 		       a, port, (int)len, buf);
 	}
-	evt = osip_parse(buf, len);
+	evt = sip_msg_raw_ok(buf, len) ? osip_parse(buf, len) : NULL;
 	if (!evt || !evt->sip) {
 		sip_addr_str(src, a, sizeof(a), &port);
 		gw_info("dropping unparseable datagram (%zu bytes) from %s:%u",

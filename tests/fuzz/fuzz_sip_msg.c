@@ -36,6 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > SIP_MAX_MSG)
 		return 0;
+	/* What sip/ua.c refuses before osip sees it. */
+	if (!sip_msg_raw_ok((const char *)data, size))
+		return 0;
 	if (osip_message_init(&msg))
 		return 0;
 	if (osip_message_parse(msg, (const char *)data, size))

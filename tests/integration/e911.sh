@@ -53,6 +53,7 @@ e911_location = pidf
 [e911]
 notify = http://127.0.0.1:8911/e911?site=hq
 holdoff = 1
+location = prefer_incoming
 "
 write_conf
 nanp_plans
@@ -280,4 +281,19 @@ end_line=$(grep -n "2125558888 via pstn: ANSWERED" "$WORK/tollgated.log" | cut -
 run_line=$(grep -n "running the deferred reload" "$WORK/tollgated.log" | tail -1 | cut -d: -f1)
 [ -n "$end_line" ] && [ -n "$run_line" ] && [ "$run_line" -gt "$end_line" ] ||
 	fail "the deferred reload ran before the call ended"
+
+# 9. A PIDF-LO that comes with the call (Teams puts the ELIN in NAM) wins
+#    with location = prefer_incoming, even for a caller in no zone.
+pidf='<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:x@teams"><tuple id="t"><status><gp:geopriv xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10"><gp:location-info><ca:civicAddress xmlns:ca="urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr"><ca:country>US</ca:country><ca:A1>NY</ca:A1><ca:A3>New York</ca:A3><ca:RD>5th</ca:RD><ca:HNO>350</ca:HNO><ca:NAM>+12125550912</ca:NAM></ca:civicAddress></gp:location-info></gp:geopriv></status></tuple></presence>'
+body="--b1\r\nContent-Type: application/sdp\r\n\r\n${sdp}--b1\r\nContent-Type: application/pidf+xml\r\nContent-ID: <t@teams>\r\n\r\n$pidf\r\n--b1--\r\n"
+len=$(printf -- "$body" | wc -c)
+printf "INVITE sip:911@127.0.0.1:$SIP_PORT SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:$CLI_PORT;branch=z9hG4bK-teams-1;rport\r\nFrom: <sip:19995550000@127.0.0.1>;tag=t1\r\nTo: <sip:911@127.0.0.1>\r\nCall-ID: teams-1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:19995550000@127.0.0.1:$CLI_PORT>\r\nMax-Forwards: 70\r\nPriority: emergency\r\nGeolocation: <cid:t@teams>\r\nContent-Type: multipart/mixed;boundary=b1\r\nContent-Length: $len\r\n\r\n$body" \
+	> "$WORK/teams.txt"
+timeout 15 sipsak -f "$WORK/teams.txt" -s "sip:127.0.0.1:$SIP_PORT" -l "$CLI_PORT" \
+	> "$WORK/sipsak2.log" 2>&1 || true
+wait_for "pstnsim's record of the Teams call" 10 pstnsim_calls_ge 5
+rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"911"' | tail -1)
+expect_eq "the ELIN from the caller's own PIDF-LO" "$(json_field "$rec" calling)" 2125550912
+grep -q "ELIN 12125550912 from the call's own PIDF-LO" "$WORK/tollgated.log" ||
+	fail "incoming location not logged"
 log "ok: e911"

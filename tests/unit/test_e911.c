@@ -300,6 +300,68 @@ static void test_pidf(void **state)
 	assert_string_equal(tiny, "");
 }
 
+static void test_pidf_read(void **state)
+{
+	struct e911_zone_row z, in;
+	char doc[4096], elin[32];
+	/* Teams' way: prefixes of its own, the ELIN in NAM. */
+	static const char teams[] =
+		"<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:"
+		"ns:pidf\" xmlns:cl=\"urn:ietf:params:xml:ns:pidf:geopriv10:"
+		"civicAddr\" entity=\"pres:x@y\"><tuple id=\"t\"><status>"
+		"<gp:geopriv xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10"
+		"\"><gp:location-info><cl:civicAddress><!-- a comment -->"
+		"<cl:country>US</cl:country><cl:A1>WA</cl:A1><cl:A3>Redmond"
+		"</cl:A3><cl:RD>Microsoft</cl:RD><cl:STS>Way</cl:STS>"
+		"<cl:HNO>1</cl:HNO><cl:NAM>+14255550100</cl:NAM><cl:PC>98052"
+		"</cl:PC><cl:A2/><cl:LOC>Bldg &amp; 4 &#x41;&#66;</cl:LOC>"
+		"</cl:civicAddress></gp:location-info></gp:geopriv></status>"
+		"</tuple></presence>";
+
+	(void)state;
+	/* What we send, we read back. */
+	z = zones[0];
+	strcpy(z.nam, "ACME <HQ> & co");
+	assert_int_equal(e911_pidf(&z, "pres:x@y", "tel:+1", "d", 0, doc,
+				   sizeof(doc)), 0);
+	assert_int_equal(e911_pidf_read(doc, strlen(doc), &in, elin,
+					sizeof(elin)), 0);
+	assert_string_equal(in.name, "incoming");
+	assert_string_equal(in.country, "US");
+	assert_string_equal(in.a3, "New York");
+	assert_string_equal(in.rd, "5th");
+	assert_string_equal(in.hno, "350");
+	assert_string_equal(in.flr, "3");
+	assert_string_equal(in.nam, "ACME <HQ> & co");
+	assert_string_equal(elin, "");
+	/* Teams. */
+	assert_int_equal(e911_pidf_read(teams, strlen(teams), &in, elin,
+					sizeof(elin)), 0);
+	assert_string_equal(in.a1, "WA");
+	assert_string_equal(in.rd, "Microsoft");
+	assert_string_equal(in.loc, "Bldg & 4 AB");
+	assert_string_equal(in.a2, "");
+	assert_string_equal(elin, "14255550100"); /* internal form */
+	/* No civic address; not XML; cut short. */
+	assert_int_equal(e911_pidf_read("<presence/>", 11, &in, elin,
+					sizeof(elin)), ENOENT);
+	assert_int_equal(e911_pidf_read("plain text", 10, &in, elin,
+					sizeof(elin)), ENOENT);
+	assert_int_equal(e911_pidf_read(teams, 200, &in, elin, sizeof(elin)),
+			 EBADMSG);
+	/* A value longer than its field is cut, not overrun. */
+	{
+		char big[600];
+		int n = snprintf(big, sizeof(big), "<ca:civicAddress><ca:PC>");
+
+		memset(big + n, '9', 300);
+		strcpy(big + n + 300, "</ca:PC></ca:civicAddress>");
+		assert_int_equal(e911_pidf_read(big, strlen(big), &in, elin,
+						sizeof(elin)), 0);
+		assert_int_equal(strlen(in.pc), sizeof(in.pc) - 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_address),
 		cmocka_unit_test(test_pidf),
+		cmocka_unit_test(test_pidf_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
