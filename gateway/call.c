@@ -845,6 +845,11 @@ static void fail_call(struct gw_call *call, int fallback_cause)
 		else if (call->in.kind == DP_TRUNK_SIP)
 			call->sip_status = gw_cause_to_sip(cause);
 	}
+	/* An emergency call nobody took: 503, so that the PBX (Teams
+	 * expects it) tries its own way out; the cause stays in Reason. */
+	if (call->dec->emergency != DP_EMERG_NONE &&
+	    call->in.kind == DP_TRUNK_SIP)
+		call->sip_status = 503;
 	end_call(call, cause);
 	hangup_out(call, cause);
 	hangup_in(call, cause);
@@ -861,8 +866,11 @@ static void attempt_failed(struct gw_call *call,
 	struct gw_tstat *ts = cur_is_enum(call)
 				      ? NULL
 				      : gw_tstat(call->gw, call->out.trunk);
-	bool final = cls == DP_FAIL_FINAL || call->early_media ||
-		     call->state == CS_ENDED;
+	/* An emergency call goes on to its next route whatever the
+	 * failure: even "busy" from one path is no answer for 911. */
+	bool final = (cls == DP_FAIL_FINAL &&
+		      call->dec->emergency == DP_EMERG_NONE) ||
+		     call->early_media || call->state == CS_ENDED;
 
 	if (ts) {
 		asr_note(ts, false);
@@ -1318,7 +1326,8 @@ static void try_next(struct gw_call *call)
 			  err == EBUSY ? "no idle B-channel"
 			  : err == ENOTCONN ? "every span is down"
 					    : strerror(err));
-		if (dp_failover_result(d->failover, &r) == DP_FAIL_FINAL)
+		if (dp_failover_result(d->failover, &r) == DP_FAIL_FINAL &&
+		    !emergency)
 			break;
 	}
 	/* The CDR names the last trunk tried (or none). */

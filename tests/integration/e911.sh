@@ -210,17 +210,32 @@ wait_for "the last callback's CDR" 10 last_callback
 
 # 6. Emergency by signalling: Priority: emergency on an ordinary number
 #    (tgcall), and urn:service:sos as the Request-URI (sipsak, a real
-#    peer). The PSTN says busy to both, after the SETUP showed an ELIN.
+#    peer). The PSTN says busy to both, after the SETUP showed an ELIN;
+#    an emergency call that no path takes gets 503 (the PBX's turn).
 #    Resource-Priority: esnet.* only from a trusted trunk.
 kill -TERM "$PSTN_PID" 2>/dev/null || true
 wait "$PSTN_PID" 2>/dev/null || true
 start_pstnsim --rule 2125559999=busy --rule 911=busy
 span_up() { ctl --json show spans | grep -q '"dchan":"up"'; }
 wait_for "the span" 10 span_up
+# This number's route is the PRI, then the SIP provider: busy on the PRI
+# is no answer for an emergency call, which goes on to the provider.
+tgdb route add r-em priority=2 kind=prefix match=12125559999 \
+	trunks=pstn,e911sip >/dev/null || fail "route add r-em"
+wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 2125559999 | grep -q r-em"
+"$TGCALL" answer --local 127.0.0.2:5070 --count 1 --timeout 30 \
+	> "$WORK/e911sip2.jsonl" 2>>"$WORK/e911sip.log" &
+PIDS+=($!)
+sleep 0.3
 timeout 30 "$TGCALL" call "sip:2125559999@127.0.0.1:$SIP_PORT" \
-	--local "127.0.0.1:$PBX_PORT" --from 2125552005 --expect 486 \
-	--header "Priority: emergency" >/dev/null 2>>"$WORK/tgcall.log" ||
-	fail "the Priority: emergency call"
+	--local "127.0.0.1:$PBX_PORT" --from 2125552005 --expect 200 \
+	--hold 200 --header "Priority: emergency" >/dev/null \
+	2>>"$WORK/tgcall.log" || fail "the Priority: emergency call"
+wait_for "the provider's record" 10 grep -q '"answered":true' "$WORK/e911sip2.jsonl"
+em_attempts() { [ "$(sql "SELECT group_concat(a.trunk || ':' || a.outcome, ' ')
+	FROM cdr_attempt a JOIN cdr c ON a.cdr_id = c.id WHERE c.calling =
+	'2125552005'")" = "pstn:failover e911sip:answered" ]; }
+wait_for "the emergency call's attempts" 10 em_attempts
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 1
 rec=$(setup_of 1)
 expect_eq "Priority: emergency call's number" "$(json_field "$rec" called)" 2125559999
@@ -230,8 +245,10 @@ sdp="v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=
 len=$(printf "$sdp" | wc -c)
 printf "INVITE urn:service:sos SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:$CLI_PORT;branch=z9hG4bK-sos-1;rport\r\nFrom: <sip:2125552006@127.0.0.1>;tag=sos1\r\nTo: <urn:service:sos>\r\nCall-ID: sos-1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:2125552006@127.0.0.1:$CLI_PORT>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: $len\r\n\r\n$sdp" \
 	> "$WORK/sos.txt"
-timeout 15 sipsak -f "$WORK/sos.txt" -s "sip:127.0.0.1:$SIP_PORT" -l "$CLI_PORT" \
+timeout 15 sipsak -vv -f "$WORK/sos.txt" -s "sip:127.0.0.1:$SIP_PORT" -l "$CLI_PORT" \
 	> "$WORK/sipsak.log" 2>&1 || true
+# The only path said busy: 503, so the PBX can try its own way out.
+grep -q "SIP/2.0 503" "$WORK/sipsak.log" || fail "sos call: $(cat "$WORK/sipsak.log")"
 wait_for "pstnsim's record of the sos call" 10 pstnsim_calls_ge 2
 rec=$(setup_of 2)
 expect_eq "urn:service:sos dialled on the PRI as" "$(json_field "$rec" called)" 911
@@ -239,13 +256,13 @@ json_field "$rec" calling | grep -Eq '^212555091[12]$' ||
 	fail "no ELIN on the urn:service:sos call: $rec"
 
 # 7. Resource-Priority: esnet.* counts only from a trusted trunk.
-rp_call() { # FROM
+rp_call() { # FROM EXPECT
 	timeout 30 "$TGCALL" call "sip:2125559999@127.0.0.1:$SIP_PORT" \
-		--local "127.0.0.1:$PBX_PORT" --from "$1" --expect 486 \
+		--local "127.0.0.1:$PBX_PORT" --from "$1" --expect "$2" \
 		--header "Resource-Priority: esnet.0" >/dev/null \
 		2>>"$WORK/tgcall.log" || fail "Resource-Priority call from $1"
 }
-rp_call 2125552007
+rp_call 2125552007 486
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 3
 expect_eq "untrusted esnet: the caller's own number" \
 	"$(json_field "$(setup_of 3)" calling)" 2125552007
@@ -256,7 +273,7 @@ ctl reload >/dev/null || fail "reload"
 # (the sos call ended a moment ago: the reload may wait out the hold-off)
 reloaded_since() { [ "$(reloads)" -gt "$1" ]; }
 wait_for "the reload" 10 reloaded_since "$n"
-rp_call 2125552008
+rp_call 2125552008 503
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 4
 json_field "$(setup_of 4)" calling | grep -Eq '^212555091[12]$' ||
 	fail "trusted esnet: no ELIN: $(setup_of 4)"
