@@ -1005,7 +1005,12 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		if (strlen(pai) > 1)
 			p.pai_user = pai;
 		loc = call_location(call);
-		if (t->e911_pidf && loc && (pidf = malloc(4096))) {
+		/* By reference: the provider's id for the address, when it
+		 * is a URI; otherwise by value all the same. */
+		if (t->e911_reference && loc && strchr(loc->location_id, ':'))
+			p.geo_uri = loc->location_id;
+		else if ((t->e911_pidf || t->e911_reference) && loc &&
+			 (pidf = malloc(4096))) {
 			char entity[96], dev[48];
 
 			snprintf(entity, sizeof(entity), "pres:%s@%s", pai,

@@ -484,10 +484,12 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
 	} else if (!strcmp(k, "e911_location")) {
-		if (strcmp(v, "none") && strcmp(v, "pidf"))
-			return fail(p, "e911_location: '%s' is not none or "
-				    "pidf", v);
+		if (strcmp(v, "none") && strcmp(v, "pidf") &&
+		    strcmp(v, "reference"))
+			return fail(p, "e911_location: '%s' is not none, "
+				    "pidf or reference", v);
 		t->e911_pidf = !strcmp(v, "pidf");
+		t->e911_reference = !strcmp(v, "reference");
 	} else if (!strcmp(k, "spans")) {
 		char buf[256], *save = NULL, *tok;
 

@@ -51,6 +51,8 @@ struct gw_trunk_cfg {
 				       identity headers) are believed */
 	bool e911_pidf;             /* SIP: emergency INVITEs carry the
 				       zone's PIDF-LO by value */
+	bool e911_reference;        /* ... or its location_id (a URI) by
+				       reference */
 	/* TDM */
 	int spans[GW_MAX_SPANS];
 	unsigned nspans;

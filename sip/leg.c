@@ -1308,6 +1308,17 @@ static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 		if (osip_message_set_header(inv, "P-Asserted-Identity", buf))
 			return ENOMEM;
 	}
+	if (p->geo_uri && *p->geo_uri) {
+		/* Location by reference (RFC 6442 4.1): no body. */
+		snprintf(buf, sizeof(buf), "<%s>", p->geo_uri);
+		if (strpbrk(p->geo_uri, "<>\" \r\n"))
+			return EINVAL;
+		if (osip_message_set_header(inv, "Geolocation", buf) ||
+		    osip_message_set_header(inv, "Geolocation-Routing",
+					    "yes"))
+			return ENOMEM;
+		return 0;
+	}
 	if (!p->pidf || !*p->pidf)
 		return 0;
 	snprintf(cid, cidsize, "%s@%s", p->pidf_id && *p->pidf_id

@@ -153,6 +153,8 @@ struct sip_call_params {
 				   * body, Geolocation: <cid:...>,
 				   * Geolocation-Routing: yes); NULL none */
 	const char *pidf_id;      /* its Content-ID's local part */
+	const char *geo_uri;      /* location by reference instead: a URI
+				   * for the Geolocation header; NULL none */
 	const char *media_addr;   /* our RTP address and port for the SDP */
 	uint16_t media_port;
 };

@@ -50,6 +50,12 @@ peer = 127.0.0.2:5070
 accept_from = 127.0.0.2
 e911_location = pidf
 
+[trunk e911ref]
+type = sip
+peer = 127.0.0.3:5070
+accept_from = 127.0.0.3
+e911_location = reference
+
 [e911]
 notify = http://127.0.0.1:8911/e911?site=hq
 holdoff = 1
@@ -313,4 +319,29 @@ rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"911"' | tail
 expect_eq "the ELIN from the caller's own PIDF-LO" "$(json_field "$rec" calling)" 2125550912
 grep -q "ELIN 12125550912 from the call's own PIDF-LO" "$WORK/tollgated.log" ||
 	fail "incoming location not logged"
+
+# 10. A provider that takes the location by reference: the zone's
+#     location id (a URI) in Geolocation, no body but the SDP.
+tgdb e911 zone add hq-3 country=US a1=NY a3="New York" hno=350 rd=5th \
+	sts=Ave flr=3 nam="ACME HQ" pc=10118 \
+	location_id=https://lis.example.net/loc/8f2c \
+	elins=12125550911,12125550912 callback_trunk=pbx callback_user=2999 \
+	>/dev/null || fail "zone update"
+tgdb route add r933ref priority=0 kind=prefix match=933 calling=12125552004 \
+	trunks=e911ref >/dev/null || fail "route add r933ref"
+wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 933 --calling 2125552004 | grep -q r933ref"
+"$TGCALL" answer --local 127.0.0.3:5070 --count 1 --timeout 30 \
+	--save-invite "$WORK/invite-ref.txt" > "$WORK/e911ref.jsonl" 2>"$WORK/e911ref.log" &
+PIDS+=($!)
+sleep 0.3
+timeout 30 "$TGCALL" call "sip:933@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
+	--from 2125552004 --expect 200 --hold 200 >/dev/null 2>>"$WORK/tgcall.log" ||
+	fail "933 by reference"
+wait_for "the provider's INVITE" 5 test -s "$WORK/invite-ref.txt"
+inv=$WORK/invite-ref.txt
+grep -qx "Geolocation: <https://lis.example.net/loc/8f2c>" "$inv" ||
+	fail "Geolocation by reference: $(grep -i geoloc "$inv")"
+grep -qx "Geolocation-Routing: yes" "$inv" || fail "no Geolocation-Routing"
+grep -qix "Content-Type: application/sdp" "$inv" || fail "not a plain SDP body"
+grep -q "pidf" "$inv" && fail "a PIDF-LO went by reference too"
 log "ok: e911"
