@@ -609,6 +609,21 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			cfg->holdoff = (unsigned)n;
 			return err;
 		}
+		if (!strcmp(k, "notify_sip")) {
+			/* sip:USER@IP[:PORT] */
+			const char *at = strchr(v, '@');
+
+			if (strncmp(v, "sip:", 4) || !at || at == v + 4 ||
+			    (size_t)(at - v - 4) >= sizeof(cfg->notify_sip_user) ||
+			    parse_hostport(at + 1, &cfg->notify_sip,
+					   &cfg->notify_sip_len))
+				return fail(p, "notify_sip: '%s' is not "
+					    "sip:USER@IP[:PORT]", v);
+			snprintf(cfg->notify_sip_user,
+				 sizeof(cfg->notify_sip_user), "%.*s",
+				 (int)(at - v - 4), v + 4);
+			return 0;
+		}
 		if (!strcmp(k, "notify")) {
 			if (cfg->nnotify == 4)
 				return fail(p, "notify: at most 4 URLs");

@@ -111,6 +111,9 @@ struct gw_config {
 				       before a deferred reload runs (60) */
 	char notify[4][256];        /* URLs told of every emergency call */
 	unsigned nnotify;
+	char notify_sip_user[64];   /* a console told by SIP MESSAGE; "" */
+	struct sockaddr_storage notify_sip;
+	socklen_t notify_sip_len;
 	/* [dns] */
 	char dns_servers[256];      /* "" = /etc/resolv.conf; else
 				       "addr[:port],..." */

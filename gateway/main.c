@@ -279,6 +279,10 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.prefer_incoming = cfg->prefer_incoming;
 	memcpy(gw->cfg.notify, cfg->notify, sizeof(cfg->notify));
 	gw->cfg.nnotify = cfg->nnotify;
+	memcpy(gw->cfg.notify_sip_user, cfg->notify_sip_user,
+	       sizeof(cfg->notify_sip_user));
+	gw->cfg.notify_sip = cfg->notify_sip;
+	gw->cfg.notify_sip_len = cfg->notify_sip_len;
 	obj_deref(gw->snap);
 	gw->snap = snap;
 	obj_deref(gw->e911);

@@ -197,9 +197,38 @@ static char *note_json(const struct gw_emergency_note *n)
 	return out;
 }
 
+/* One line for a console (SIP MESSAGE). */
+static void note_text(const struct gw_emergency_note *n, char *out,
+		      size_t size)
+{
+	char addr[320] = "";
+
+	if (n->where)
+		e911_address_line(n->where, addr, sizeof(addr));
+	snprintf(out, size, "%s call from %s (trunk %s) to %s; callback %s; "
+		 "zone %s; location: %s",
+		 n->test ? "EMERGENCY TEST" : "EMERGENCY", n->caller, n->trunk,
+		 n->called, *n->elin ? n->elin : n->caller,
+		 *n->zone ? n->zone : "(none)", *addr ? addr : "(unknown)");
+}
+
 void gw_notify_emergency(struct gw *gw, const struct gw_emergency_note *n)
 {
 	char *body = NULL;
+
+	if (*gw->cfg.notify_sip_user) {
+		char text[600];
+		int e;
+
+		note_text(n, text, sizeof(text));
+		e = sip_ua_message(gw->ua,
+				   (const struct sockaddr *)&gw->cfg.notify_sip,
+				   gw->cfg.notify_sip_len, "tollgate",
+				   gw->cfg.notify_sip_user, text);
+		if (e)
+			gw_err("emergency notification by SIP MESSAGE to %s: "
+			       "%s", gw->cfg.notify_sip_user, strerror(e));
+	}
 
 	for (unsigned i = 0; i < gw->cfg.nnotify; i++) {
 		struct gw_notify *j = calloc(1, sizeof(*j));

@@ -1474,3 +1474,46 @@ void sip_leg_abandon(struct sip_leg *leg, int status,
 	else
 		leg->abandoned = true;
 }
+
+/* A MESSAGE outside any dialog (RFC 3428): a leg of its own lends it the
+ * headers, and the transaction's reference keeps that leg until the
+ * transaction is over; nothing waits for the answer. */
+int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
+		   socklen_t dstlen, const char *from_user, const char *to_user,
+		   const char *text)
+{
+	osip_message_t *m = NULL;
+	struct sip_leg *leg;
+	struct sip_tr *tr;
+	int err;
+
+	if (!ua || !dst || dstlen > sizeof(struct sockaddr_storage) ||
+	    !to_user || !*to_user || !text)
+		return EINVAL;
+	if (ua->fd < 0)
+		return ENOTCONN;
+	leg = leg_alloc(ua, true);
+	if (!leg)
+		return ENOMEM;
+	err = leg_init_outbound(leg, dst, dstlen, from_user, NULL, to_user,
+				NULL);
+	if (!err)
+		err = leg_request(&m, leg, "MESSAGE", leg->cseq);
+	if (!err && (osip_message_set_body(m, text, strlen(text)) ||
+		     osip_message_set_content_type(m, "text/plain")))
+		err = ENOMEM;
+	if (!err)
+		err = leg_tr_new(&tr, leg, NICT, SIP_TR_OTHER, m,
+				 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (!err) {
+		sip_tr_send(tr, m);
+		m = NULL;
+		sip_ua_run(ua);
+	}
+	if (m)
+		osip_message_free(m);
+	if (err)
+		leg->ua = NULL;
+	obj_deref(leg);
+	return err;
+}

@@ -180,6 +180,15 @@ int sip_leg_hangup(struct sip_leg *leg, int status,
 		   const struct sip_reason *reason);
 
 /**
+ * Send a MESSAGE (RFC 3428, text/plain) outside any dialog to @p to_user
+ * at @p dst; the transaction retransmits it on its own and its answer is
+ * not reported.
+ */
+int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
+		   socklen_t dstlen, const char *from_user, const char *to_user,
+		   const char *text);
+
+/**
  * Hang up as sip_leg_hangup() and give the caller's reference to the UA:
  * the leg hears no more events and is released when its dialog closes
  * (a CANCEL may still wait for a provisional) or when the UA is freed.

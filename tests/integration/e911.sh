@@ -58,6 +58,7 @@ e911_location = reference
 
 [e911]
 notify = http://127.0.0.1:8911/e911?site=hq
+notify_sip = sip:desk@127.0.0.1:5099
 holdoff = 1
 location = prefer_incoming
 "
@@ -89,6 +90,12 @@ expect_eq "e911 test" "$out" "zone hq-3: calling 12125552000-12125552099
 ELIN 12125550911
 location: ACME HQ, 350 5th Ave, Floor 3, New York, NY 10118, US"
 ctl e911 test 19995550000 >/dev/null && fail "e911 test found a zone for a stranger"
+
+# The security console, a SIPp that takes one MESSAGE.
+sipp -sf "$SIPP_DIR/uas_message.xml" -i 127.0.0.1 -p 5099 -m 1 -nostdin \
+	-trace_msg -message_file "$WORK/console.log" -bg > "$WORK/sipp-console.log" 2>&1 || true
+CONSOLE_PID=$(grep -o 'PID=\[[0-9]*\]' "$WORK/sipp-console.log" | tr -dc 0-9)
+[ -n "$CONSOLE_PID" ] && PIDS+=("$CONSOLE_PID")
 
 # 0. The test call 933 through the SIP E911 provider, location by value.
 tgdb route add r933 priority=1 kind=prefix match=933 trunks=e911sip >/dev/null ||
@@ -137,6 +144,11 @@ expect_eq "first and second POST" "$(sed -n 1p "$WORK/hook.jsonl" | cut -d' ' -f
 	"$(echo "$post" | cut -d' ' -f3-)"
 grep -q "emergency notification delivered to http://127.0.0.1:8911/e911?site=hq (200)" \
 	"$WORK/tollgated.log" || fail "delivery not logged"
+# ... and the console its MESSAGE.
+console_got() { grep -q "EMERGENCY TEST call from 2125552003 (trunk pbx) to 933; callback 12125550911; zone hq-3; location: ACME HQ, 350 5th Ave, Floor 3" "$WORK/console.log"; }
+wait_for "the console's MESSAGE" 10 console_got
+grep -q "^MESSAGE sip:desk@127.0.0.1:5099 SIP/2.0" "$WORK/console.log" ||
+	fail "console: $(head -5 "$WORK/console.log")"
 wait_cdrs 1
 expect_eq "CDR of the test call" "$(sql "SELECT emergency || ' ' || elin FROM cdr
 	WHERE called = '933'")" "2 12125550911"
