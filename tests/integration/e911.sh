@@ -64,6 +64,8 @@ location = prefer_incoming
 "
 write_conf
 nanp_plans
+# The D-channel as pcap, for Wireshark's view of the SETUPs.
+sed -i "/^\[span 1\]/a pcap = $WORK/dchan.pcap" "$WORK/tollgate.conf"
 start_pstnsim
 start_gw
 
@@ -181,6 +183,13 @@ call911 2125552002
 wait_for "pstnsim's record" 10 pstnsim_calls_ge 2
 expect_eq "second 911's ELIN" "$(json_field "$(setup_of 2)" calling)" 2125550911
 wait_cdrs 3
+# Wireshark's Q.931 dissector reads the same ELINs in our SETUPs.
+if command -v tshark >/dev/null; then
+	expect_eq "calling numbers of the 911 SETUPs (tshark)" "$(tshark -r "$WORK/dchan.pcap" \
+		-Y 'q931.message_type == 0x05 && q931.called_party_number.digits == "911"' \
+		-T fields -e q931.calling_party_number.digits 2>/dev/null | tr '\n' ' ')" \
+		"2125550912 2125550911 "
+fi
 ctl show e911 | grep -Eq '^12125550911 +hq-3 +0 +pbx/2125552002 ' ||
 	fail "show e911: $(ctl show e911)"
 
