@@ -528,8 +528,54 @@ static void end_call(struct gw_call *call, int cause)
 	if (call->emergency_marked) {
 		call->emergency_marked = false;
 		gw_emergency_mark(call->gw, false);
+		gw_maint_emergency_ended(call->gw, call->in.span,
+					 call->out.span, call->in.trunk,
+					 call->out.trunk);
 	}
 	write_cdr(call);
+	gw_maint_call_ended(call->gw);
+}
+
+static bool is_protected(const struct gw_call *c)
+{
+	return c->sig_emergency || c->emergency_marked ||
+	       (c->dec && (c->dec->emergency != DP_EMERG_NONE ||
+			   c->dec->callback));
+}
+
+bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
+			  const char *trunk, char *id, size_t idsize)
+{
+	for (struct gw_call *c = gw->calls; c; c = c->next) {
+		bool in_hit, out_hit;
+
+		if (c->state == CS_ENDED || !is_protected(c))
+			continue;
+		in_hit = (!span || (c->in.tdm && c->in.span == span)) &&
+			 (!chan || (c->in.tdm && c->in.chan == (int)chan)) &&
+			 (!trunk || !strcmp(c->in.trunk, trunk));
+		out_hit = (!span || (c->out.tdm && c->out.span == span)) &&
+			  (!chan || (c->out.tdm && c->out.chan == (int)chan)) &&
+			  (!trunk || (c->out_live &&
+				      !strcmp(c->out.trunk, trunk)));
+		if (in_hit || out_hit) {
+			tg_strlcpy(id, c->id, idsize);
+			return true;
+		}
+	}
+	return false;
+}
+
+unsigned gw_call_count_on_span(struct gw *gw, int span)
+{
+	unsigned n = 0;
+
+	for (struct gw_call *c = gw->calls; c; c = c->next)
+		if (c->state != CS_ENDED &&
+		    ((c->in.tdm && c->in.span == span) ||
+		     (c->out.tdm && c->out.span == span)))
+			n++;
+	return n;
 }
 
 /* ---- legs ----------------------------------------------------------------- */
@@ -947,6 +993,8 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		a->diversion.pres == DP_PRES_RESTRICTED, call->div_reason,
 	};
 	int err = ENOTCONN;
+	bool emergency = call->dec->emergency != DP_EMERG_NONE ||
+			 call->dec->callback;
 
 	/* Digits only on a PRI: a '+' is the TON's job. */
 	if (called.digits[0] == '+')
@@ -959,8 +1007,26 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		struct tdm_span *span = gw_span(gw, t->spans[i]);
 		int e;
 
+		const struct gw_span_cfg *sc;
+
 		if (!span)
 			continue;
+		sc = gw_config_span(&gw->cfg, t->spans[i]);
+		if (!emergency && !gw_span_open(gw, t->spans[i])) {
+			gw_dbg(GW_DBG_CALL, "call %.8s: span %d is drained",
+			       call->id, t->spans[i]);
+			err = EBUSY; /* no circuit for it: cause 34 */
+			continue;
+		}
+		/* The last idle channels are kept for emergency calls and
+		 * PSAP callbacks. */
+		if (!emergency && sc && sc->e911_reserve &&
+		    tdm_span_idle_count(span) <= sc->e911_reserve) {
+			gw_dbg(GW_DBG_CALL, "call %.8s: span %d: only reserved "
+			       "channels left", call->id, t->spans[i]);
+			err = EBUSY;
+			continue;
+		}
 		e = tdm_call_setup(&call->out.tdm, span, &calling, &called,
 				   &redir, call);
 		if (!e) {
@@ -1278,6 +1344,15 @@ static void try_next(struct gw_call *call)
 				return;
 			continue;
 		}
+		if (t && ts && ts->drained && !emergency) {
+			gw_info("call %.8s: trunk %s skipped (drained)",
+				call->id, a->trunk);
+			note_attempt(call, a, "skipped: drained");
+			r.q850_cause = 34;
+			if (call->nres < DP_MAX_ATTEMPTS)
+				call->res[call->nres++] = r;
+			continue;
+		}
 		if (!t || st == DP_TRUNK_DOWN ||
 		    (st == DP_TRUNK_FULL && !emergency)) {
 			gw_info("call %.8s: trunk %s skipped (%s)", call->id,
@@ -1593,6 +1668,10 @@ static bool admit_in(struct gw_call *call, const struct gw_trunk_cfg *t)
 
 	if (!ts)
 		return true;
+	if (ts->drained) {
+		gw_notice("call %.8s: trunk %s is drained", call->id, t->name);
+		return false;
+	}
 	if ((t->max_inbound && ts->inbound >= t->max_inbound) ||
 	    (t->max_calls && ts->calls >= t->max_calls) ||
 	    rate_over(&ts->in_sec, &ts->in_n, t->inbound_cps)) {
@@ -1833,8 +1912,26 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 		const struct gw_trunk_cfg *t =
 			gw_config_trunk(&gw->cfg, call->in.trunk);
 
-		if (t && !is_emergency_number(gw, call->called) &&
-		    !gw_e911_is_elin(gw, call->called) && !admit_in(call, t)) {
+		const struct gw_span_cfg *sc =
+			gw_config_span(&gw->cfg, call->in.span);
+		bool ordinary = !is_emergency_number(gw, call->called) &&
+				!gw_e911_is_elin(gw, call->called);
+
+		if (ordinary && !gw_span_open(gw, call->in.span)) {
+			gw_notice("call %.8s: span %d is drained", call->id,
+				  call->in.span);
+			fail_call(call, 34);
+			goto out;
+		}
+		if (ordinary && sc && sc->e911_reserve &&
+		    tdm_span_idle_count(span) < sc->e911_reserve) {
+			gw_notice("call %.8s: span %d: only the %u channel(s) "
+				  "kept for emergency calls are idle", call->id,
+				  call->in.span, sc->e911_reserve);
+			fail_call(call, 34);
+			goto out;
+		}
+		if (t && ordinary && !admit_in(call, t)) {
 			fail_call(call, 34);
 			goto out;
 		}
@@ -2001,29 +2098,52 @@ void gw_call_reap_all(struct gw *gw)
 	}
 }
 
+static void fill_info(const struct gw_call *c, struct gw_call_info *out)
+{
+	struct gw_call_info ci = {
+		.direction = cdr_direction_name(call_direction(c)),
+		.state = state_name(c->state),
+		.calling = c->calling,
+		.called = c->called,
+		.in_trunk = c->in.trunk,
+		.out_trunk = c->out.trunk,
+		.span = c->out.kind == DP_TRUNK_TDM && c->out.span
+				? c->out.span : c->in.span,
+		.chan = c->out.kind == DP_TRUNK_TDM && c->out.span
+				? c->out.chan : c->in.chan,
+		.codec = c->codec == 0   ? "PCMU"
+			 : c->codec == 8 ? "PCMA"
+					 : "",
+		.start_ms = c->start_ms,
+		.answer_ms = c->answer_ms,
+		.call_id = c->call_id,
+		.emergency = is_protected(c),
+	};
+
+	tg_strlcpy(ci.id, c->id, sizeof(ci.id));
+	*out = ci;
+}
+
 void gw_call_foreach(struct gw *gw, gw_call_info_h *h, void *arg)
 {
 	for (struct gw_call *c = gw->calls; c; c = c->next) {
-		struct gw_call_info ci = {
-			.direction = cdr_direction_name(call_direction(c)),
-			.state = state_name(c->state),
-			.calling = c->calling,
-			.called = c->called,
-			.in_trunk = c->in.trunk,
-			.out_trunk = c->out.trunk,
-			.span = c->out.kind == DP_TRUNK_TDM && c->out.span
-					? c->out.span : c->in.span,
-			.chan = c->out.kind == DP_TRUNK_TDM && c->out.span
-					? c->out.chan : c->in.chan,
-			.codec = c->codec == 0   ? "PCMU"
-				 : c->codec == 8 ? "PCMA"
-						 : "",
-			.start_ms = c->start_ms,
-			.answer_ms = c->answer_ms,
-			.call_id = c->call_id,
-		};
+		struct gw_call_info ci;
 
-		tg_strlcpy(ci.id, c->id, sizeof(ci.id));
+		fill_info(c, &ci);
 		h(&ci, arg);
 	}
+}
+
+bool gw_call_info_of_tdm(struct gw *gw, const struct tdm_call *tc,
+			 struct gw_call_info *ci)
+{
+	const struct gw_call *mine = tc ? tdm_call_arg(tc) : NULL;
+
+	/* The call's argument is ours only while a live call holds it. */
+	for (struct gw_call *c = gw->calls; mine && c; c = c->next)
+		if (c == mine && (c->in.tdm == tc || c->out.tdm == tc)) {
+			fill_info(c, ci);
+			return true;
+		}
+	return false;
 }

@@ -360,6 +360,13 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		return parse_str(p, k, v, s->dir, sizeof(s->dir));
 	} else if (!strcmp(k, "pcap")) {
 		return parse_str(p, k, v, s->pcap, sizeof(s->pcap));
+	} else if (!strcmp(k, "e911_reserve")) {
+		unsigned long n;
+		int err = parse_uint(p, k, v, 0, 29, &n);
+
+		if (!err)
+			s->e911_reserve = (unsigned)n;
+		return err;
 	} else {
 		return fail(p, "unknown key '%s' in [span %d]", k, s->id);
 	}
@@ -801,6 +808,12 @@ static int validate(struct parser *p)
 		if (cfg->spans[i].switchtype <= 0)
 			return fail(p, "span %d: no switch type",
 				    cfg->spans[i].id);
+		if (cfg->spans[i].e911_reserve >=
+		    (cfg->spans[i].type == TDM_E1 ? 30u : 23u))
+			return fail(p, "span %d: e911_reserve %u leaves no "
+				    "channel for ordinary calls",
+				    cfg->spans[i].id,
+				    cfg->spans[i].e911_reserve);
 	}
 	p->line = 0;
 	if (*cfg->outbound) {

@@ -66,6 +66,8 @@ struct gw_span_cfg {
 	bool network;
 	char dir[256];
 	char pcap[256];             /* D-channel capture file, "" = none */
+	unsigned e911_reserve;      /* idle channels ordinary calls leave
+				       for emergency calls and callbacks */
 };
 
 struct gw_config {

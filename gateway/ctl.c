@@ -144,9 +144,9 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 }
 
 static void chan_counts(struct tdm_span *span, unsigned *idle,
-			unsigned *busy, unsigned *oos)
+			unsigned *busy, unsigned *oos, unsigned *blocked)
 {
-	*idle = *busy = *oos = 0;
+	*idle = *busy = *oos = *blocked = 0;
 	for (unsigned c = 1; c <= tdm_span_nchan(span); c++) {
 		switch (tdm_span_chan_state(span, c)) {
 		case TDM_CHAN_IDLE:
@@ -154,6 +154,9 @@ static void chan_counts(struct tdm_span *span, unsigned *idle,
 			break;
 		case TDM_CHAN_OOS:
 			(*oos)++;
+			break;
+		case TDM_CHAN_BLOCKED:
+			(*blocked)++;
 			break;
 		default:
 			(*busy)++;
@@ -168,14 +171,16 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 		evbuffer_add(r->out, "[", 1);
 	else
 		evbuffer_add_printf(r->out, "%-5s %-4s %-12s %-8s %-5s %-6s "
-				    "%5s %5s %5s\n", "SPAN", "TYPE", "SWITCH",
-				    "SIDE", "LINK", "DCHAN", "IDLE", "BUSY",
-				    "OOS");
+				    "%5s %5s %5s %5s %s\n", "SPAN", "TYPE",
+				    "SWITCH", "SIDE", "LINK", "DCHAN", "IDLE",
+				    "BUSY", "OOS", "BLOCK", "STATE");
 	for (unsigned i = 0; i < gw->nspans; i++) {
 		struct tdm_span *s = gw->spans[i];
-		unsigned idle, busy, oos;
+		unsigned idle, busy, oos, blocked;
+		const char *adm = gw_span_open(gw, tdm_span_id(s))
+			? "in-service" : "drained";
 
-		chan_counts(s, &idle, &busy, &oos);
+		chan_counts(s, &idle, &busy, &oos, &blocked);
 		if (r->json) {
 			json_sep(r);
 			evbuffer_add_printf(
@@ -183,28 +188,68 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				"{\"span\":%d,\"type\":\"%s\",\"switch\":"
 				"\"%s\",\"side\":\"%s\",\"link\":\"%s\","
 				"\"dchan\":\"%s\",\"channels\":%u,\"idle\":%u,"
-				"\"in_use\":%u,\"out_of_service\":%u}",
+				"\"in_use\":%u,\"out_of_service\":%u,"
+				"\"blocked\":%u,\"state\":\"%s\"}",
 				tdm_span_id(s), tdm_span_type_name(s),
 				tdm_span_switch_name(s),
 				tdm_span_is_network(s) ? "network" : "cpe",
 				tdm_span_link_up(s) ? "up" : "down",
 				tdm_span_dchan_up(s) ? "up" : "down",
-				tdm_span_nchan(s), idle, busy, oos);
+				tdm_span_nchan(s), idle, busy, oos, blocked,
+				adm);
 		} else {
 			evbuffer_add_printf(
 				r->out,
-				"%-5d %-4s %-12s %-8s %-5s %-6s %5u %5u %5u\n",
+				"%-5d %-4s %-12s %-8s %-5s %-6s %5u %5u %5u "
+				"%5u %s\n",
 				tdm_span_id(s), tdm_span_type_name(s),
 				tdm_span_switch_name(s),
 				tdm_span_is_network(s) ? "network" : "cpe",
 				tdm_span_link_up(s) ? "up" : "down",
 				tdm_span_dchan_up(s) ? "up" : "down", idle,
-				busy, oos);
+				busy, oos, blocked, adm);
 		}
 	}
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
 	return 0;
+}
+
+/* One B-channel: state, maintenance, its call and the last cause. */
+static void channel_row(struct gw *gw, struct reply *r, struct tdm_span *s,
+			unsigned c)
+{
+	const char *st = tdm_chan_state_name(tdm_span_chan_state(s, c));
+	const char *adm = tdm_chan_blocked(s, c) ? "blocked" : "-";
+	int cause = tdm_chan_last_cause(s, c);
+	struct gw_call_info ci;
+	bool has = gw_call_info_of_tdm(gw, tdm_chan_call(s, c), &ci);
+	long long secs = has ? (tg_time_ms() - ci.start_ms) / 1000 : 0;
+
+	if (r->json) {
+		json_sep(r);
+		evbuffer_add_printf(r->out, "{\"span\":%d,\"chan\":%u,"
+				    "\"state\":\"%s\",\"blocked\":%s,"
+				    "\"last_cause\":%d", tdm_span_id(s), c, st,
+				    tdm_chan_blocked(s, c) ? "true" : "false",
+				    cause);
+		if (has) {
+			evbuffer_add_printf(r->out, ",\"call\":\"%.8s\","
+					    "\"seconds\":%lld,\"emergency\":%s,"
+					    "\"calling\":", ci.id, secs,
+					    ci.emergency ? "true" : "false");
+			gw_json_str(r->out, ci.calling);
+			evbuffer_add_printf(r->out, ",\"called\":");
+			gw_json_str(r->out, ci.called);
+		}
+		evbuffer_add(r->out, "}", 1);
+		return;
+	}
+	evbuffer_add_printf(r->out, "%-5d %-5u %-14s %-8s %-8.8s %5lld "
+			    "%-16.16s %-16.16s %d%s\n", tdm_span_id(s), c, st,
+			    adm, has ? ci.id : "-", secs,
+			    has ? ci.calling : "-", has ? ci.called : "-",
+			    cause, has && ci.emergency ? " EMERGENCY" : "");
 }
 
 static int cmd_channels(struct gw *gw, struct reply *r, int argc, char **argv)
@@ -218,28 +263,17 @@ static int cmd_channels(struct gw *gw, struct reply *r, int argc, char **argv)
 	if (r->json)
 		evbuffer_add(r->out, "[", 1);
 	else
-		evbuffer_add_printf(r->out, "%-5s %-5s %s\n", "SPAN", "CHAN",
-				    "STATE");
+		evbuffer_add_printf(r->out, "%-5s %-5s %-14s %-8s %-8s %5s "
+				    "%-16s %-16s %s\n", "SPAN", "CHAN",
+				    "STATE", "ADMIN", "CALL", "SECS", "CALLING",
+				    "CALLED", "LAST-CAUSE");
 	for (unsigned i = 0; i < gw->nspans; i++) {
 		struct tdm_span *s = gw->spans[i];
 
 		if (only && tdm_span_id(s) != only)
 			continue;
-		for (unsigned c = 1; c <= tdm_span_nchan(s); c++) {
-			const char *st =
-				tdm_chan_state_name(tdm_span_chan_state(s, c));
-
-			if (r->json) {
-				json_sep(r);
-				evbuffer_add_printf(r->out,
-						    "{\"span\":%d,\"chan\":%u,"
-						    "\"state\":\"%s\"}",
-						    tdm_span_id(s), c, st);
-			} else {
-				evbuffer_add_printf(r->out, "%-5d %-5u %s\n",
-						    tdm_span_id(s), c, st);
-			}
-		}
+		for (unsigned c = 1; c <= tdm_span_nchan(s); c++)
+			channel_row(gw, r, s, c);
 	}
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
@@ -673,6 +707,24 @@ static int cmd_reload(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_maint_span(struct gw *gw, struct reply *r, int argc,
+			  char **argv)
+{
+	return gw_maint_cmd(gw, r->out, r->json, "span", argc, argv);
+}
+
+static int cmd_maint_chan(struct gw *gw, struct reply *r, int argc,
+			  char **argv)
+{
+	return gw_maint_cmd(gw, r->out, r->json, "channel", argc, argv);
+}
+
+static int cmd_maint_trunk(struct gw *gw, struct reply *r, int argc,
+			   char **argv)
+{
+	return gw_maint_cmd(gw, r->out, r->json, "trunk", argc, argv);
+}
+
 static int cmd_db(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	(void)argc;
@@ -929,6 +981,9 @@ static const struct {
 	 "e911 test CALLING [--from TRUNK] [--src IP]"},
 	{"show", "calls", cmd_calls, "show calls"},
 	{"cdr", NULL, cmd_cdr, "cdr tail [N]"},
+	{"span", NULL, cmd_maint_span, "span drain|resume|restart N"},
+	{"channel", NULL, cmd_maint_chan, "channel block|unblock|reset N/C"},
+	{"trunk", NULL, cmd_maint_trunk, "trunk drain|resume NAME"},
 	{"reload", NULL, cmd_reload, "reload"},
 	{"db", NULL, cmd_db, "db"},
 	{"route", NULL, cmd_route,

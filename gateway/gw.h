@@ -32,7 +32,20 @@ struct gw_tstat {
 	uint64_t attempts, answered; /* totals */
 	uint8_t asr_ring[100];   /* last 100 attempts: 1 answered */
 	unsigned asr_pos, asr_n;
+	bool drained;            /* maintenance: no new ordinary calls */
+	int64_t emergency_end_ms; /* monotonic: an emergency call on it
+				   * ended; 0 never */
 };
+
+/** Maintenance state of one span, kept across reloads by span number. */
+struct gw_sadm {
+	int id;                  /* 0: free slot */
+	bool drained;            /* no new ordinary calls either way */
+	bool drain_logged;       /* "no calls left" said */
+	int64_t emergency_end_ms; /* monotonic; 0 never */
+};
+
+struct gw_maint_job;
 
 /** Live state of one ELIN: in use, and whom a PSAP callback reaches. */
 struct gw_elin {
@@ -79,6 +92,9 @@ struct gw {
 	struct gw_rstat *rstats;
 	struct tdm_span *spans[GW_MAX_SPANS];
 	unsigned nspans;
+	struct gw_sadm sadm[GW_MAX_SPANS];
+	struct gw_maint_job *maint;      /* deferred maintenance commands */
+	struct event *ev_maint;
 	struct gw_ctl *ctl;
 
 	struct gw_call *calls;           /* live calls, newest first */
@@ -132,9 +148,13 @@ struct gw_call_info {
 	const char *codec;
 	int64_t start_ms, answer_ms;
 	const char *call_id;
+	bool emergency;        /* an emergency call or a PSAP callback */
 };
 typedef void(gw_call_info_h)(const struct gw_call_info *ci, void *arg);
 void gw_call_foreach(struct gw *gw, gw_call_info_h *h, void *arg);
+/** The live call that holds PRI call @p tc, described; false: none. */
+bool gw_call_info_of_tdm(struct gw *gw, const struct tdm_call *tc,
+			 struct gw_call_info *ci);
 
 /* gateway/main.c */
 struct tdm_span *gw_span(struct gw *gw, int id);
@@ -218,8 +238,42 @@ void gw_notify_emergency(struct gw *gw, const struct gw_emergency_note *n);
 /** Drop notifications still being retried (shut-down). */
 void gw_notify_stop(struct gw *gw);
 
-/* gateway/ctl.c */
+/* gateway/call.c */
+/**
+ * Is an emergency call or a PSAP callback up on span @p span (0: any
+ * span) channel @p chan (0: any), or using trunk @p trunk (NULL: any)?
+ * One of its ids goes to @p id.
+ */
+bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
+			  const char *trunk, char *id, size_t idsize);
+/** Live calls holding a B-channel of span @p span. */
+unsigned gw_call_count_on_span(struct gw *gw, int span);
+
+/* gateway/maint.c: span, channel and trunk maintenance (tollgatectl) */
 struct evbuffer;
+/** Span @p id's maintenance state (created on first use; NULL: none). */
+struct gw_sadm *gw_sadm(struct gw *gw, int id);
+/** May an ordinary (not emergency) call use span @p id now? */
+bool gw_span_open(struct gw *gw, int id);
+/** An emergency call that used these spans and trunks ended: their
+ *  maintenance waits [e911] holdoff seconds more. */
+void gw_maint_emergency_ended(struct gw *gw, int in_span, int out_span,
+			      const char *in_trunk, const char *out_trunk);
+/**
+ * `span drain|resume|restart N`, `channel block|unblock|reset N/C`,
+ * `trunk drain|resume NAME`: @p word is "span", "channel" or "trunk".
+ * What happened (done, or deferred and why) is written to @p out.
+ * @return 0 done or deferred; EINVAL bad arguments; ENOENT no such thing;
+ * ENOTCONN the D-channel is down.
+ */
+int gw_maint_cmd(struct gw *gw, struct evbuffer *out, bool json,
+		 const char *word, int argc, char **argv);
+/** A call ended: a draining span may have emptied. */
+void gw_maint_call_ended(struct gw *gw);
+/** Drop deferred commands (shut-down). */
+void gw_maint_stop(struct gw *gw);
+
+/* gateway/ctl.c */
 /** @p s as a JSON string literal. */
 void gw_json_str(struct evbuffer *out, const char *s);
 int gw_ctl_open(struct gw_ctl **ctlp, struct gw *gw, const char *path);

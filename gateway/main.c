@@ -253,6 +253,13 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.t_trying_ms = cfg->t_trying_ms;
 	gw->cfg.t_progress_ms = cfg->t_progress_ms;
 	gw->cfg.dial9 = cfg->dial9;
+	for (unsigned i = 0; i < cfg->nspans; i++) {
+		struct gw_span_cfg *s = (struct gw_span_cfg *)gw_config_span(
+			&gw->cfg, cfg->spans[i].id);
+
+		if (s)
+			s->e911_reserve = cfg->spans[i].e911_reserve;
+	}
 	if (strcmp(cfg->dns_servers, gw->cfg.dns_servers) ||
 	    cfg->dns_timeout_ms != gw->cfg.dns_timeout_ms ||
 	    cfg->dns_tries != gw->cfg.dns_tries) {
@@ -617,6 +624,7 @@ static int stop(struct gw *gw)
 
 	gw_call_clear_all(gw, 16);
 	gw_notify_stop(gw);
+	gw_maint_stop(gw);
 	gw_ctl_close(gw->ctl);
 	for (unsigned i = 0; i < gw->nspans; i++)
 		tdm_span_free(gw->spans[i]);

@@ -376,6 +376,9 @@ static void on_restart(struct ps_span *span, int prichan)
 	struct ps_call *call, *next;
 	int bearer = ps_chan_to_bearer(span, prichan);
 
+	/* libpri has acknowledged it; say what was restarted (0: all). */
+	ps_emit("{\"event\":\"restart\",\"span\":%d,\"chan\":%d}",
+		span->idx, bearer > 0 ? bearer : 0);
 	for (call = LIST_FIRST(&span->calls); call; call = next) {
 		next = LIST_NEXT(call, le);
 		if (bearer > 0 && call->chan != (unsigned)bearer)

@@ -21,12 +21,17 @@
 /* A channel we cleared stays unusable until the far end has released it
  * (Q.931 5.3.2), or at most this long (past T305 + T308). */
 #define RELEASE_GUARD_MS 40000
+/* A channel we sent RESTART for waits this long for the acknowledgement
+ * (T316 is 2 min, but libpri retransmits only when it is set). */
+#define RESTART_GUARD_MS 30000
 
 struct tdm_chan {
 	enum tdm_chan_state state;
 	struct tdm_call *call; /* weak: cleared when the call finishes */
 	q931_call *releasing;  /* RELEASING: libpri's call being cleared */
-	int64_t release_by;    /* RELEASING: monotonic ms guard */
+	int64_t release_by;    /* RELEASING, RESTARTING: monotonic ms guard */
+	bool blocked;          /* maintenance block (now or when idle) */
+	int last_cause;        /* Q.850 cause of the last call; 0 none */
 };
 
 struct tdm_span {
@@ -110,6 +115,10 @@ const char *tdm_chan_state_name(enum tdm_chan_state st)
 		return "out-of-service";
 	case TDM_CHAN_RELEASING:
 		return "releasing";
+	case TDM_CHAN_BLOCKED:
+		return "blocked";
+	case TDM_CHAN_RESTARTING:
+		return "restarting";
 	}
 	return "?";
 }
@@ -359,6 +368,15 @@ static void on_dchan(evutil_socket_t fd, short what, void *arg)
 
 /* ---- calls -------------------------------------------------------------- */
 
+/* What a channel with no call and no clearing under way is. */
+static enum tdm_chan_state rest_state(const struct tdm_span *span,
+				      const struct tdm_chan *ch)
+{
+	if (ch->blocked)
+		return TDM_CHAN_BLOCKED;
+	return span->dchan_up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+}
+
 static void call_destructor(void *arg)
 {
 	struct tdm_call *call = arg;
@@ -394,9 +412,10 @@ static void call_finish(struct tdm_call *call)
 	call->finished = true;
 	call->q931 = NULL;
 	if (span->chans[call->chan].call == call) {
-		span->chans[call->chan].call = NULL;
-		span->chans[call->chan].state =
-			span->dchan_up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+		struct tdm_chan *ch = &span->chans[call->chan];
+
+		ch->call = NULL;
+		ch->state = rest_state(span, ch);
 	}
 }
 
@@ -421,7 +440,7 @@ static bool release_done(struct tdm_span *span, q931_call *q)
 
 		if (ch->state == TDM_CHAN_RELEASING && ch->releasing == q) {
 			ch->releasing = NULL;
-			ch->state = TDM_CHAN_IDLE;
+			ch->state = rest_state(span, ch);
 			return true;
 		}
 	}
@@ -434,12 +453,15 @@ static bool chan_free(struct tdm_span *span, unsigned c)
 {
 	struct tdm_chan *ch = &span->chans[c];
 
-	if (ch->state == TDM_CHAN_RELEASING &&
+	if ((ch->state == TDM_CHAN_RELEASING ||
+	     ch->state == TDM_CHAN_RESTARTING) &&
 	    tg_mono_ms() >= ch->release_by) {
-		gw_warn("span %d chan %u: release not completed by the far "
-			"end; channel back in service", span->cfg.id, c);
+		gw_warn("span %d chan %u: %s not completed by the far end; "
+			"channel back in service", span->cfg.id, c,
+			ch->state == TDM_CHAN_RELEASING ? "release"
+							: "restart");
 		ch->releasing = NULL;
-		ch->state = TDM_CHAN_IDLE;
+		ch->state = rest_state(span, ch);
 	}
 	return ch->state == TDM_CHAN_IDLE;
 }
@@ -459,6 +481,7 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 		release_done(span, q);
 		return;
 	}
+	span->chans[call->chan].last_cause = cause;
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: far end cleared, cause %d",
 	       span->cfg.id, call->chan, cause);
 	obj_ref(call);
@@ -498,12 +521,13 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 		/* The network offers it again, so it has finished clearing
 		 * its side: our RELEASE COMPLETE crossed this SETUP. */
 		span->chans[chan].releasing = NULL;
-		span->chans[chan].state = TDM_CHAN_IDLE;
+		span->chans[chan].state = rest_state(span, &span->chans[chan]);
 	}
 	if (!chan || span->chans[chan].state != TDM_CHAN_IDLE) {
 		gw_warn("span %d: SETUP for %s on channel %d refused: %s",
 			span->cfg.id, called, e->ring.channel & 0xff,
-			chan ? "channel busy" : "no such channel");
+			chan ? tdm_chan_state_name(span->chans[chan].state)
+			     : "no such channel");
 		/* NOTE: libpri sends nothing for a hangup of a SETUP it has
 		 * not answered, so answer it first, then clear. */
 		pri_proceeding(span->pri, q, e->ring.channel, 0);
@@ -542,9 +566,39 @@ static void clear_all_calls(struct tdm_span *span, int cause)
 			continue;
 		obj_ref(call);
 		call_finish(call);
+		span->chans[c].last_cause = cause;
 		emit_simple(span, TDM_EV_HANGUP, call, cause, false);
 		obj_deref(call);
 	}
+}
+
+/*
+ * Forget channel @p c's call and any clearing under way, in libpri too
+ * (a RESTART went or came for it), and leave the channel in @p next.
+ * The gateway hears TDM_EV_HANGUP with @p cause for a call; the state is
+ * set first, so a failover it starts from there cannot pick this channel.
+ */
+static void chan_forget(struct tdm_span *span, unsigned c,
+			enum tdm_chan_state next, int cause)
+{
+	struct tdm_chan *ch = &span->chans[c];
+	struct tdm_call *call = ch->call;
+
+	if (ch->state == TDM_CHAN_RELEASING && ch->releasing && span->pri)
+		pri_destroycall(span->pri, ch->releasing);
+	ch->releasing = NULL;
+	if (!call) {
+		ch->state = next;
+		return;
+	}
+	obj_ref(call);
+	if (call->q931 && span->pri)
+		pri_destroycall(span->pri, call->q931);
+	call_finish(call);
+	ch->state = next;
+	ch->last_cause = cause;
+	emit_simple(span, TDM_EV_HANGUP, call, cause, false);
+	obj_deref(call);
 }
 
 /*
@@ -564,7 +618,7 @@ static void set_dchan(struct tdm_span *span, bool up)
 
 		if (ch->call || ch->state == TDM_CHAN_RELEASING)
 			continue;
-		ch->state = up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
+		ch->state = rest_state(span, ch);
 	}
 	emit_simple(span, up ? TDM_EV_DCHAN_UP : TDM_EV_DCHAN_DOWN, NULL,
 		    up ? 0 : PRI_CAUSE_NETWORK_OUT_OF_ORDER, false);
@@ -629,30 +683,31 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 
 		gw_notice("span %d: RESTART from the far end (channel %d)",
 			  span->cfg.id, e->restart.channel);
+		/* libpri acknowledged the RESTART but keeps its call records;
+		 * a stale one would swallow a new SETUP that reuses its call
+		 * reference (chan_forget destroys them). */
+		for (unsigned c = 1; c <= span->nchan; c++) {
+			if (chan && c != chan)
+				continue;
+			chan_forget(span, c,
+				    rest_state(span, &span->chans[c]),
+				    PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		}
+		break;
+	}
+	case PRI_EVENT_RESTART_ACK: {
+		unsigned chan = e->restartack.channel > 0
+			? ts_to_bearer(span, e->restartack.channel & 0xff)
+			: 0;
+
+		gw_info("span %d: RESTART ACKNOWLEDGE (channel %d)",
+			span->cfg.id, e->restartack.channel);
 		for (unsigned c = 1; c <= span->nchan; c++) {
 			struct tdm_chan *ch = &span->chans[c];
 
-			if (chan && c != chan)
-				continue;
-			/* libpri acknowledged the RESTART but keeps its call
-			 * records; a stale one would swallow a new SETUP
-			 * that reuses its call reference. */
-			if (ch->state == TDM_CHAN_RELEASING) {
-				pri_destroycall(span->pri, ch->releasing);
-				ch->releasing = NULL;
-				ch->state = span->dchan_up ? TDM_CHAN_IDLE
-							   : TDM_CHAN_OOS;
-			}
-			call = ch->call;
-			if (!call)
-				continue;
-			obj_ref(call);
-			if (call->q931)
-				pri_destroycall(span->pri, call->q931);
-			call_finish(call);
-			emit_simple(span, TDM_EV_HANGUP, call,
-				    PRI_CAUSE_NORMAL_TEMPORARY_FAILURE, false);
-			obj_deref(call);
+			if ((!chan || c == chan) &&
+			    ch->state == TDM_CHAN_RESTARTING)
+				ch->state = rest_state(span, ch);
 		}
 		break;
 	}
@@ -827,6 +882,8 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 	if (call->finished)
 		return 0;
 	call_finish(call);
+	span->chans[call->chan].last_cause =
+		cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING;
 	if (q && span->pri) {
 		/* libpri sends nothing when clearing a SETUP it has not
 		 * answered (Q.931 would allow RELEASE COMPLETE): answer it
@@ -1113,6 +1170,96 @@ unsigned tdm_span_idle_count(const struct tdm_span *span)
 	for (unsigned c = 1; c <= span->nchan; c++)
 		n += chan_free((struct tdm_span *)span, c);
 	return n;
+}
+
+/* ---- maintenance -------------------------------------------------------- */
+
+int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block)
+{
+	struct tdm_chan *ch;
+
+	if (chan < 1 || chan > span->nchan)
+		return ERANGE;
+	ch = &span->chans[chan];
+	ch->blocked = block;
+	if (block && ch->state == TDM_CHAN_IDLE)
+		ch->state = TDM_CHAN_BLOCKED;
+	else if (!block && ch->state == TDM_CHAN_BLOCKED)
+		ch->state = rest_state(span, ch);
+	gw_notice("span %d chan %u: %s%s", span->cfg.id, chan,
+		  block ? "blocked" : "unblocked",
+		  block && ch->state != TDM_CHAN_BLOCKED
+			  ? " (when its call has ended)" : "");
+	return 0;
+}
+
+bool tdm_chan_blocked(const struct tdm_span *span, unsigned chan)
+{
+	return chan >= 1 && chan <= span->nchan && span->chans[chan].blocked;
+}
+
+/* Q.931 5.5.1: RESTART for one channel, or for the interface (chan 0). */
+static int send_restart(struct tdm_span *span, unsigned chan)
+{
+	int64_t by = tg_mono_ms() + RESTART_GUARD_MS;
+
+	if (!span->pri || !span->dchan_up)
+		return ENOTCONN;
+	/* Every channel concerned first, so that a failover the gateway
+	 * starts while hearing of the first cleared call cannot take one
+	 * that is about to be restarted. */
+	for (unsigned c = 1; c <= span->nchan; c++) {
+		if (chan && c != chan)
+			continue;
+		span->chans[c].release_by = by;
+		if (!span->chans[c].call)
+			chan_forget(span, c, TDM_CHAN_RESTARTING, 0);
+		else
+			span->chans[c].state = TDM_CHAN_RESTARTING;
+	}
+	for (unsigned c = 1; c <= span->nchan; c++)
+		if ((!chan || c == chan) && span->chans[c].call)
+			chan_forget(span, c, TDM_CHAN_RESTARTING,
+				    PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+	/* NOTE: libpri 1.6's pri_restart() does nothing (a Q.921 leftover)
+	 * and it sends no RESTART for "all interfaces", so a span restart
+	 * is one RESTART per B-channel (Q.931 5.5.1, class "indicated
+	 * channels"), each acknowledged on its own. */
+	for (unsigned c = 1; c <= span->nchan; c++)
+		if (!chan || c == chan)
+			pri_reset(span->pri, bearer_to_ts(span, c));
+	arm_timer(span);
+	return 0;
+}
+
+int tdm_chan_reset(struct tdm_span *span, unsigned chan)
+{
+	if (chan < 1 || chan > span->nchan)
+		return ERANGE;
+	gw_notice("span %d chan %u: reset (RESTART sent)", span->cfg.id,
+		  chan);
+	return send_restart(span, chan);
+}
+
+int tdm_span_restart(struct tdm_span *span)
+{
+	gw_notice("span %d: restart (RESTART for every channel)",
+		  span->cfg.id);
+	return send_restart(span, 0);
+}
+
+struct tdm_call *tdm_chan_call(const struct tdm_span *span, unsigned chan)
+{
+	if (chan < 1 || chan > span->nchan)
+		return NULL;
+	return span->chans[chan].call;
+}
+
+int tdm_chan_last_cause(const struct tdm_span *span, unsigned chan)
+{
+	if (chan < 1 || chan > span->nchan)
+		return 0;
+	return span->chans[chan].last_cause;
 }
 
 /* ---- audio (media worker thread) ---------------------------------------- */

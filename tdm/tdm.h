@@ -25,6 +25,8 @@ enum tdm_chan_state {
 	TDM_CHAN_IN_USE,
 	TDM_CHAN_OOS,      /* out of service: span link down */
 	TDM_CHAN_RELEASING, /* we cleared; waiting for RELEASE (COMPLETE) */
+	TDM_CHAN_BLOCKED,   /* maintenance: taken out of service by us */
+	TDM_CHAN_RESTARTING, /* RESTART sent; waiting for its ACKNOWLEDGE */
 };
 
 struct tdm_span_config {
@@ -98,6 +100,35 @@ enum tdm_chan_state tdm_span_chan_state(const struct tdm_span *span,
 					unsigned chan);
 unsigned tdm_span_idle_count(const struct tdm_span *span);
 const char *tdm_chan_state_name(enum tdm_chan_state st);
+
+/* ---- maintenance (tollgatectl) ----------------------------------------- */
+
+/**
+ * Block (@p block) or unblock a B-channel.  A blocked channel is never
+ * hunted and an incoming SETUP that names it is refused with cause 44; a
+ * channel with a call is blocked when that call ends.
+ * @return 0; ERANGE no such channel.
+ */
+int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block);
+/** Is the channel blocked, or to be when its call ends? */
+bool tdm_chan_blocked(const struct tdm_span *span, unsigned chan);
+/**
+ * Reset one B-channel (Q.931 5.5): its call, if any, is cleared toward
+ * the gateway (TDM_EV_HANGUP, cause 41) and forgotten by libpri, and a
+ * RESTART for the channel goes to the far end.  The channel is RESTARTING
+ * until the RESTART ACKNOWLEDGE (or a guard time).
+ * @return 0; ERANGE no such channel; ENOTCONN the D-channel is down.
+ */
+int tdm_chan_reset(struct tdm_span *span, unsigned chan);
+/**
+ * Restart the whole span: every call cleared as by tdm_chan_reset, and a
+ * RESTART for each B-channel.  @return 0; ENOTCONN the D-channel is down.
+ */
+int tdm_span_restart(struct tdm_span *span);
+/** The channel's call (NULL none): for `show channels`. */
+struct tdm_call *tdm_chan_call(const struct tdm_span *span, unsigned chan);
+/** The Q.850 cause that ended the channel's last call (0 none yet). */
+int tdm_chan_last_cause(const struct tdm_span *span, unsigned chan);
 
 /* ---- B-channel audio: called only by the media worker owning the span -- */
 

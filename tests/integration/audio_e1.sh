@@ -9,7 +9,7 @@ export SPAN_TYPE SWITCH
 write_conf
 start_pstnsim --media tone:1000 --detect 1000
 start_gw
-ctl show spans | grep -Eq '^1 +E1 +euroisdn_e1 +cpe +up +up +30 +0 +0$' ||
+ctl show spans | grep -Eq '^1 +E1 +euroisdn_e1 +cpe +up +up +30 +0 +0 +0 +in-service$' ||
 	fail "show spans: $(ctl show spans)"
 log "ok: E1 span up with 30 idle channels"
 

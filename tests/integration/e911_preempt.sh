@@ -16,7 +16,7 @@ sipp -sf "$SIPP_DIR/uac.xml" "127.0.0.1:$SIP_PORT" -i 127.0.0.1 \
 	> "$WORK/sipp.log" 2>&1 || true
 SIPP_PID=$(grep -o 'PID=\[[0-9]*\]' "$WORK/sipp.log" | tr -dc 0-9)
 [ -n "$SIPP_PID" ] && PIDS+=("$SIPP_PID")
-all_busy() { ctl show spans | grep -Eq '^1 +T1 .* +0 +23 +0$'; }
+all_busy() { ctl show spans | grep -Eq '^1 +T1 .* +0 +23 +0 +0 +in-service$'; }
 wait_for "23 busy B-channels" 15 all_busy
 
 timeout 20 "$TGCALL" call "sip:911@127.0.0.1:$SIP_PORT" \

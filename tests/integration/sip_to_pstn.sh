@@ -10,7 +10,7 @@ start_gw
 
 # (i) span 1 is up with 23 idle channels.
 spans=$(ctl show spans)
-echo "$spans" | grep -Eq '^1 +T1 +ni2 +cpe +up +up +23 +0 +0$' ||
+echo "$spans" | grep -Eq '^1 +T1 +ni2 +cpe +up +up +23 +0 +0 +0 +in-service$' ||
 	fail "show spans: $spans"
 log "ok: show spans reports span 1 up, 23 idle"
 
