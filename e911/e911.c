@@ -487,14 +487,54 @@ static void put(struct buf *b, const char *fmt, ...)
 		b->n += (size_t)w;
 }
 
+/* The length of the UTF-8 sequence at @p s when it is one XML 1.0
+ * character (XML 1.0 section 2.2), else 0: the shortest form, no
+ * surrogate, nothing above U+10FFFF (RFC 3629 section 3), and neither
+ * U+FFFE nor U+FFFF.  A NUL ends a sequence early. */
+static size_t utf8_char(const unsigned char *s)
+{
+	uint32_t c;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe ||
+	    c == 0xffff)
+		return 0;
+	return n;
+}
+
 /* Text as XML character data: the five specials escaped, control
- * characters (not allowed in XML 1.0) dropped. */
+ * characters (not allowed in XML 1.0) dropped.  The document says it is
+ * UTF-8, so a byte that starts no well-formed UTF-8 character becomes
+ * '?': one stray Latin-1 byte in a zone would otherwise make the whole
+ * PIDF-LO unreadable (RFC 4119 section 2: it is an XML document). */
 static void put_text(struct buf *b, const char *s)
 {
 	for (; *s && !b->full; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '&')
+		if (c >= 0x80) {
+			size_t n = utf8_char((const unsigned char *)s);
+
+			if (n)
+				put(b, "%.*s", (int)n, s);
+			else
+				put(b, "?");
+			s += n ? n - 1 : 0;
+		} else if (c == '&')
 			put(b, "&amp;");
 		else if (c == '<')
 			put(b, "&lt;");
@@ -518,6 +558,11 @@ static void put_elem(struct buf *b, const char *name, const char *v)
 	put(b, "</ca:%s>", name);
 }
 
+static bool ascii_alpha(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 static void iso_time(char *out, size_t size, int64_t ms)
 {
 	time_t t = (time_t)(ms / 1000);
@@ -532,12 +577,12 @@ int e911_pidf(const struct e911_zone_row *z, const char *entity,
 	      char *out, size_t size)
 {
 	struct buf b = {out, size, 0, size == 0};
-	char now[32], expiry[32];
+	char now[32], expiry[32], country[3] = "";
 	/* RFC 5139's elements, in the order its schema's sequence wants. */
 	const struct {
 		const char *name, *v;
 	} el[] = {
-		{"country", z->country}, {"A1", z->a1},   {"A2", z->a2},
+		{"country", country},    {"A1", z->a1},   {"A2", z->a2},
 		{"A3", z->a3},           {"A4", z->a4},   {"A5", z->a5},
 		{"A6", z->a6},           {"PRD", z->prd}, {"RD", z->rd},
 		{"STS", z->sts},         {"POD", z->pod}, {"HNO", z->hno},
@@ -547,6 +592,13 @@ int e911_pidf(const struct e911_zone_row *z, const char *entity,
 		{"ROOM", z->room},
 	};
 
+	/* RFC 5139 section 3.3: an ISO 3166-1 alpha-2 code, two upper-case
+	 * letters; "us" is sent as "US", anything else not at all. */
+	if (strlen(z->country) == 2 && ascii_alpha(z->country[0]) &&
+	    ascii_alpha(z->country[1])) {
+		country[0] = (char)(z->country[0] & ~0x20);
+		country[1] = (char)(z->country[1] & ~0x20);
+	}
 	iso_time(now, sizeof(now), now_ms);
 	iso_time(expiry, sizeof(expiry), now_ms + 24 * 3600 * 1000LL);
 	put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

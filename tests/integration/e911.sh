@@ -122,7 +122,7 @@ grep -qiE "^Content-Type: multipart/mixed; *boundary=" "$inv" || fail "not multi
 grep -qi "^Content-ID: <caller@127.0.0.1>" "$inv" || fail "no Content-ID"
 # The PIDF-LO part: from its XML declaration to the closing </presence>.
 sed -n '/^<?xml/,/^<\/presence>/p' "$inv" | tr -d '\r' > "$WORK/pidf.xml"
-xmllint --noout "$WORK/pidf.xml" || fail "the PIDF-LO is not well-formed XML"
+xmllint --noout --schema "$SRC/tests/schema/pidf-lo.xsd" "$WORK/pidf.xml" || fail "the PIDF-LO is not valid against tests/schema/pidf-lo.xsd"
 xp() { xmllint --xpath "string(//*[local-name()='$1'])" "$WORK/pidf.xml"; }
 expect_eq "PIDF-LO country" "$(xp country)" US
 expect_eq "PIDF-LO house number" "$(xp HNO)" 350

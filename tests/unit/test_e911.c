@@ -295,6 +295,32 @@ static void test_pidf(void **state)
 				   doc, sizeof(doc)), 0);
 	assert_non_null(strstr(doc, "<ca:civicAddress xml:lang=\"en\"><ca:LOC>"
 				    "BW-LOC-7731</ca:LOC></ca:civicAddress>"));
+	/* RFC 5139 3.3: the country in upper case, or left out when it is
+	 * no alpha-2 code. */
+	z = zones[0];
+	strcpy(z.country, "us");
+	assert_int_equal(e911_pidf(&z, "pres:x@y", "tel:+1", "d", t, doc,
+				   sizeof(doc)), 0);
+	assert_non_null(strstr(doc, "<ca:country>US</ca:country>"));
+	strcpy(z.country, "USA");
+	assert_int_equal(e911_pidf(&z, "pres:x@y", "tel:+1", "d", t, doc,
+				   sizeof(doc)), 0);
+	assert_null(strstr(doc, "<ca:country>"));
+	assert_non_null(strstr(doc, "<ca:A1>NY</ca:A1>"));
+	/* UTF-8 kept; a byte that is no UTF-8 character becomes '?'
+	 * (Latin-1, an overlong '/', a surrogate, U+FFFE, > U+10FFFF, a
+	 * sequence cut short). */
+	z = zones[0];
+	strcpy(z.a3, "Z\xc3\xbcrich \xe2\x82\xac\xf0\x9f\x9a\x92");
+	strcpy(z.rd, "Z\xfcrich \xc0\xaf \xed\xa0\x80 \xef\xbf\xbe "
+		     "\xf4\x90\x80\x80 5\xe2\x82");
+	assert_int_equal(e911_pidf(&z, "pres:x@y", "tel:+1", "d", t, doc,
+				   sizeof(doc)), 0);
+	assert_non_null(strstr(doc, "<ca:A3>Z\xc3\xbcrich \xe2\x82\xac"
+				    "\xf0\x9f\x9a\x92</ca:A3>"));
+	assert_non_null(strstr(doc, "<ca:RD>Z?rich ?? ??? ??? ???? 5??"
+				    "</ca:RD>"));
+	z = zones[0];
 	assert_int_equal(e911_pidf(&z, "pres:x@y", "tel:+1", "d", t, tiny,
 				   sizeof(tiny)), ENOSPC);
 	assert_string_equal(tiny, "");
