@@ -493,6 +493,63 @@ int cdr_db_did_add(const char *path, const struct dp_did_range *d, char *err,
 
 /* ---- e911 ----------------------------------------------------------------- */
 
+/* Is ELIN @p elin (its first @p n bytes) in the comma list @p list? */
+static bool elin_listed(const char *list, const char *elin, size_t n)
+{
+	while (*list) {
+		size_t len;
+
+		while (*list == ',' || *list == ' ')
+			list++;
+		len = strcspn(list, ", ");
+		if (len && len == n && !strncmp(list, elin, n))
+			return true;
+		list += len;
+	}
+	return false;
+}
+
+/* An ELIN belongs to one zone: a PSAP calling it back must reach the one
+ * caller who used it.  The daemon refuses a snapshot that breaks this,
+ * so it is checked here, against the other zones, before anything is
+ * written. */
+static int elins_unique(sqlite3 *db, const struct e911_zone_row *z,
+			char *err, size_t errsize)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, e = 0;
+
+	rc = sqlite3_prepare_v2(db, "SELECT name, elins FROM e911_zone WHERE "
+				"name <> ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, z->name, -1, SQLITE_STATIC);
+	while (!e && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *other = (const char *)sqlite3_column_text(st, 0);
+		const char *list = (const char *)sqlite3_column_text(st, 1);
+		const char *p = z->elins;
+
+		rc = SQLITE_OK;
+		while (list && *p && !e) {
+			size_t len;
+
+			while (*p == ',' || *p == ' ')
+				p++;
+			len = strcspn(p, ", ");
+			if (len && elin_listed(list, p, len))
+				e = fail(err, errsize, EEXIST, "e911 zone '%s': "
+					 "ELIN %.*s is already zone '%s''s",
+					 z->name, (int)len, p,
+					 other ? other : "");
+			p += len;
+		}
+	}
+	sqlite3_finalize(st);
+	if (!e && rc != SQLITE_DONE && rc != SQLITE_OK)
+		e = fail(err, errsize, EIO, "e911 zone: %s",
+			 sqlite3_errmsg(db));
+	return e;
+}
+
 int cdr_db_zone_put(const char *path, const struct e911_zone_row *z,
 		    char *err, size_t errsize)
 {
@@ -515,6 +572,9 @@ int cdr_db_zone_put(const char *path, const struct e911_zone_row *z,
 	e = cdr_tx_begin(&db, path, err, errsize);
 	if (e)
 		return e;
+	e = elins_unique(db, z, err, errsize);
+	if (e)
+		return cdr_tx_end(db, e, err, errsize);
 	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO e911_zone (name, "
 				"country, a1, a2, a3, a4, a5, a6, prd, pod, "
 				"sts, rd, hno, hns, lmk, loc, flr, unit, room, "

@@ -854,6 +854,21 @@ static int raw_number(struct dp_number *out, const char *in)
 	return n ? 0 : EINVAL;
 }
 
+enum dp_emergency_class dp_called_emergency(const struct dp_snapshot *s,
+					    const char *called)
+{
+	const struct dp_emergency *em = s ? &s->em : NULL;
+	enum dp_emergency_class c;
+	struct dp_number raw;
+
+	if (!called || !*called)
+		return DP_EMERG_NONE;
+	c = dp_emergency_match(em, called, NULL);
+	if (c == DP_EMERG_NONE && !raw_number(&raw, called))
+		c = dp_emergency_match(em, raw.digits, NULL);
+	return c;
+}
+
 static bool has_prefix(const char *s, const char *p)
 {
 	return !strncmp(s, p, strlen(p));

@@ -286,6 +286,15 @@ struct dp_decision {
 int dp_decide(const struct dp_snapshot *s, const struct dp_facts *facts,
 	      struct dp_decision *d, char *trace, size_t tracesize);
 
+/**
+ * Is @p called (as a trunk sent it: "911", "tel:911", "911;phone-context=
+ * +1", "urn:service:sos") an emergency or test number of the snapshot's
+ * table?  The same test as dp_decide's first step, for admission checks
+ * that run before it (@p s NULL: the default table).
+ */
+enum dp_emergency_class dp_called_emergency(const struct dp_snapshot *s,
+					    const char *called);
+
 /* ---- time zones (dialplan/tz.c) ----------------------------------------- */
 
 struct dp_tz; /* a parsed POSIX TZ rule */

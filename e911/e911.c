@@ -578,6 +578,7 @@ int e911_pidf(const struct e911_zone_row *z, const char *entity,
 {
 	struct buf b = {out, size, 0, size == 0};
 	char now[32], expiry[32], country[3] = "";
+	bool civic = false;
 	/* RFC 5139's elements, in the order its schema's sequence wants. */
 	const struct {
 		const char *name, *v;
@@ -614,7 +615,11 @@ int e911_pidf(const struct e911_zone_row *z, const char *entity,
 	put_text(&b, device);
 	put(&b, "\">\n<gp:geopriv>\n<gp:location-info>\n");
 	put(&b, "<ca:civicAddress xml:lang=\"en\">");
-	if (*z->country) {
+	for (size_t i = 0; i < sizeof(el) / sizeof(el[0]) && !civic; i++)
+		civic = *el[i].v != '\0';
+	/* Every RFC 5139 element is optional: an address that came with
+	 * the call may lack a country and still be the best we have. */
+	if (civic) {
 		for (size_t i = 0; i < sizeof(el) / sizeof(el[0]); i++)
 			put_elem(&b, el[i].name, el[i].v);
 	} else {
@@ -755,6 +760,13 @@ int e911_pidf_read(const char *xml, size_t len, struct e911_zone_row *out,
 				text = p;
 			}
 	}
+	/* An empty or self-closed civicAddress is no location: it must not
+	 * stand in for a zone's real address. */
+	for (size_t i = 0; found && i < sizeof(f) / sizeof(f[0]); i++)
+		if (*((char *)out + f[i].off))
+			break;
+		else if (i + 1 == sizeof(f) / sizeof(f[0]))
+			found = false;
 	if (!found)
 		return ENOENT;
 	if (esize) {

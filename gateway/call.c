@@ -89,6 +89,10 @@ struct gw_call {
 	bool emergency_marked;    /* counted in gw->emergency_live */
 	bool preempted;           /* it cleared a call for a B-channel */
 	unsigned preempt_waits;
+	unsigned preempt_for;     /* the attempt those two are about */
+	unsigned down_later;      /* emergency: attempts on SIP trunks marked
+				   * down, tried after all the others */
+	bool down_pass;           /* ... and being tried now */
 	struct event *ev_retry;   /* try the attempt again (pre-emption) */
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
@@ -525,6 +529,8 @@ static void end_call(struct gw_call *call, int cause)
 	uncount(call);
 	if (*call->elin && !call->callback)
 		gw_e911_ended(call->gw, call->elin);
+	else if (*call->elin && call->callback == 1)
+		gw_e911_callback_ended(call->gw, call->elin);
 	if (call->emergency_marked) {
 		call->emergency_marked = false;
 		gw_emergency_mark(call->gw, false);
@@ -868,6 +874,10 @@ static void arm_ring_timer(struct gw_call *call)
 			      : call->gw->cfg.ring_timeout * 1000;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
+	/* A PSAP that queues a 911 call rings for as long as it takes: no
+	 * timer of ours gives up on it (the caller may hang up). */
+	if (call->dec->emergency != DP_EMERG_NONE)
+		return;
 	event_add(call->ev_ring, &tv);
 }
 
@@ -1041,6 +1051,9 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 	return err;
 }
 
+/* Every field of a zone escaped at its worst (&quot; is 6 bytes) fits. */
+#define PIDF_MAX 16384
+
 static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
@@ -1076,14 +1089,19 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		if (t->e911_reference && loc && strchr(loc->location_id, ':'))
 			p.geo_uri = loc->location_id;
 		else if ((t->e911_pidf || t->e911_reference) && loc &&
-			 (pidf = malloc(4096))) {
+			 (pidf = malloc(PIDF_MAX))) {
 			char entity[96], dev[48];
+			int e;
 
 			snprintf(entity, sizeof(entity), "pres:%s@%s", pai,
 				 gw->cfg.sip_bind);
 			snprintf(dev, sizeof(dev), "tel:%s", pai);
-			if (e911_pidf(loc, entity, dev, "caller",
-				      tg_time_ms(), pidf, 4096)) {
+			e = e911_pidf(loc, entity, dev, "caller", tg_time_ms(),
+				      pidf, PIDF_MAX);
+			if (e) {
+				gw_err("call %.8s: no PIDF-LO for zone %s: %s; "
+				       "the call goes without it", call->id,
+				       call->e911_zone, strerror(e));
 				free(pidf);
 				pidf = NULL;
 			}
@@ -1329,6 +1347,7 @@ static void try_next(struct gw_call *call)
 	struct dp_decision *d = call->dec;
 	bool emergency = d->emergency != DP_EMERG_NONE || d->callback;
 
+ again:
 	while (call->next_attempt < d->nattempts) {
 		unsigned i = call->next_attempt++;
 		const struct dp_attempt *a = &d->attempts[i];
@@ -1339,6 +1358,21 @@ static void try_next(struct gw_call *call)
 		struct dp_attempt_result r = {DP_SIP_NO_RESPONSE, 0};
 		int err;
 
+		if (call->down_pass) {
+			if (!(call->down_later & 1u << i))
+				continue;
+			/* Marked down by our guess from unanswered calls,
+			 * not known dead: worth a try for 911. */
+			call->down_later &= ~(1u << i);
+			if (st == DP_TRUNK_DOWN)
+				st = DP_TRUNK_AVAILABLE;
+		} else if (emergency && t && t->kind == GW_TRUNK_SIP &&
+			   st == DP_TRUNK_DOWN && i < 32) {
+			gw_info("call %.8s: trunk %s is marked down: tried "
+				"last", call->id, a->trunk);
+			call->down_later |= 1u << i;
+			continue;
+		}
 		if (a->source == DP_SRC_ENUM) {
 			if (start_enum(call, i, t))
 				return;
@@ -1385,14 +1419,27 @@ static void try_next(struct gw_call *call)
 			return;
 		}
 		/* An emergency call and every B-channel busy: clear an
-		 * ordinary call on the trunk (once), then try again while
-		 * its channel is released. */
+		 * ordinary call on the trunk (once per attempt), then try
+		 * again while its channel is released. */
+		if (call->preempt_for != i) {
+			call->preempt_for = i;
+			call->preempted = false;
+			call->preempt_waits = 0;
+		}
 		if (err == EBUSY && emergency && t->kind == GW_TRUNK_TDM &&
 		    (call->preempted || preempt(call, t)) &&
 		    call->preempt_waits++ < 10) {
 			struct timeval tv = {0, 200000};
 
-			attempt_done(call, "preempting", 0, 34);
+			/* One record for the waits of one attempt, so that
+			 * the CDR keeps room for what follows. */
+			if (call->natt >= 2 &&
+			    !strcmp(call->att[call->natt - 2].outcome,
+				    "preempting") &&
+			    !strcmp(call->att[call->natt - 2].trunk, a->trunk))
+				call->natt--;
+			else
+				attempt_done(call, "preempting", 0, 34);
 			call->next_attempt = i;
 			evtimer_add(call->ev_retry, &tv);
 			return;
@@ -1410,6 +1457,11 @@ static void try_next(struct gw_call *call)
 		    !emergency)
 			break;
 	}
+	if (call->down_later && !call->down_pass) {
+		call->down_pass = true;
+		call->next_attempt = 0;
+		goto again;
+	}
 	/* The CDR names the last trunk tried (or none). */
 	fail_call(call, 34);
 }
@@ -1425,7 +1477,14 @@ static void place_emergency(struct gw_call *call)
 	};
 
 	struct gw *gw = call->gw;
-	bool prefer_in = gw->cfg.prefer_incoming && call->in_loc;
+	const struct e911_zone_row *in = call->in_loc;
+	/* An incoming location outranks our zone (prefer_incoming) only
+	 * when it is dispatchable, or names its ELIN: a PBX's half-filled
+	 * address must not replace a validated one. */
+	bool prefer_in = gw->cfg.prefer_incoming && in &&
+			 (*call->in_elin ||
+			  (*in->country && (*in->a1 || *in->a3) &&
+			   (*in->rd || *in->lmk)));
 
 	if (prefer_in && *call->in_elin) {
 		/* The caller's own location names its ELIN (Teams puts it
@@ -1524,6 +1583,17 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 				? " (the caller's window is over: the zone's "
 				  "destination)" : "");
 			rc = dp_decide(call->snap, &f, d, NULL, 0);
+			/* A PSAP must get through: when the caller's trunk
+			 * cannot take it, the call goes as the DID it is. */
+			if (!rc && d->cause) {
+				gw_warn("call %.8s: PSAP callback to %s on %s "
+					"refused (cause %d); routed as a DID",
+					call->id, call->e911_user,
+					call->e911_trunk, d->cause);
+				f.to_trunk = NULL;
+				f.to_user = NULL;
+				rc = dp_decide(call->snap, &f, d, NULL, 0);
+			}
 		}
 	}
 	if (rc) {
@@ -1686,8 +1756,12 @@ static bool admit_in(struct gw_call *call, const struct gw_trunk_cfg *t)
 	return true;
 }
 
+/* The routing snapshot's emergency table, on the number in any of the
+ * forms dp_decide accepts ("911;phone-context=+1", "tel:911"). */
 static bool is_emergency_number(struct gw *gw, const char *called)
 {
+	if (gw->snap)
+		return dp_called_emergency(gw->snap, called) != DP_EMERG_NONE;
 	return dp_emergency_match(gw->cfg.dial9 ? &dp_emergency_default_dial9
 						: NULL,
 				  called, NULL) != DP_EMERG_NONE;

@@ -655,6 +655,9 @@ static void reload_done(int rc, const char *msg, void *arg)
 		free(p);
 		return;
 	}
+	/* Deferred (an emergency call started meanwhile) is accepted. */
+	if (rc == EINPROGRESS)
+		rc = 0;
 	out = bufferevent_get_output(p->bev);
 	evbuffer_add_printf(out, "%s\n", rc ? "ERR" : "OK");
 	if (p->json && !rc) {

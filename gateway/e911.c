@@ -127,8 +127,11 @@ int gw_e911_callback(struct gw *gw, const char *called, char *zone,
 	r = e911_zone_row(z);
 	tg_strlcpy(zone, r->name, zsize);
 	e = elin_get(gw, *called == '+' ? called + 1 : called, false);
+	/* A caller whose trunk a reload removed is reached no more: the
+	 * zone's destination takes the callback instead. */
 	if (e && e->party_ms && *e->party_trunk &&
-	    tg_time_ms() - e->party_ms <= window) {
+	    tg_time_ms() - e->party_ms <= window &&
+	    gw_config_trunk(&gw->cfg, e->party_trunk)) {
 		tg_strlcpy(trunk, e->party_trunk, tsize);
 		tg_strlcpy(user, e->party_user, usize);
 		tg_strlcpy(ref, e->party_call, rsize);
@@ -136,12 +139,24 @@ int gw_e911_callback(struct gw *gw, const char *called, char *zone,
 		e->party_ms = tg_time_ms();
 		return 1;
 	}
-	if (!*r->callback_trunk)
+	if (!*r->callback_trunk ||
+	    !gw_config_trunk(&gw->cfg, r->callback_trunk))
 		return 0;
 	tg_strlcpy(trunk, r->callback_trunk, tsize);
 	tg_strlcpy(user, *r->callback_user ? r->callback_user : called,
 		   usize);
 	return 2;
+}
+
+void gw_e911_callback_ended(struct gw *gw, const char *elin)
+{
+	struct gw_elin *e = elin_get(gw, *elin == '+' ? elin + 1 : elin,
+				     false);
+
+	/* RFC 7090: the window runs from the last contact, and a restart
+	 * counts it from the callback's CDR end: the same here. */
+	if (e && e->party_ms)
+		e->party_ms = tg_time_ms();
 }
 
 bool gw_e911_is_elin(struct gw *gw, const char *called)

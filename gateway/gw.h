@@ -212,6 +212,8 @@ void gw_e911_ended(struct gw *gw, const char *elin);
 int gw_e911_callback(struct gw *gw, const char *called, char *zone,
 		     size_t zsize, char *trunk, size_t tsize, char *user,
 		     size_t usize, char *ref, size_t rsize);
+/** A PSAP callback (callback 1) to @p elin ended: its window restarts. */
+void gw_e911_callback_ended(struct gw *gw, const char *elin);
 /** Is @p called (as a trunk sent it, 7 digits or more) one of our ELINs?
  *  Such calls (PSAP callbacks) are never refused for limits. */
 bool gw_e911_is_elin(struct gw *gw, const char *called);

@@ -57,10 +57,16 @@ static int make_parent(const char *path)
 
 /* Trunks and the [routing] outbound default route come from the
  * config; everything else from the database. */
+/*
+ * The routing and E911 snapshots from the config and the database.  Bad
+ * E911 data never stops routing (911 must go out, with or without a
+ * location): then *e911 is NULL and @p e911_err says why.
+ */
 static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 			  int64_t old_version, struct dp_snapshot **out,
 			  struct e911_snapshot **e911, int64_t *version,
-			  char *err, size_t errsize)
+			  char *err, size_t errsize, char *e911_err,
+			  size_t e911_errsize)
 {
 	struct dp_trunk_row trunks[GW_MAX_TRUNKS];
 	struct dp_snapshot_rows rows;
@@ -149,18 +155,20 @@ static int build_snapshot(const struct gw_config *cfg, struct dp_lcr *old_lcr,
 	rows.t_trying_ms = cfg->t_trying_ms;
 	rows.t_progress_ms = cfg->t_progress_ms;
 	rc = dp_snapshot_build(out, &rows, err, errsize);
-	if (!rc)
-		rc = e911_snapshot_build(e911, db.zones, db.nzones, db.members,
-					 db.nmembers, err, errsize);
-	/* A zone's callback destination must be a trunk we have. */
+	*e911 = NULL;
+	e911_err[0] = '\0';
+	if (!rc && e911_snapshot_build(e911, db.zones, db.nzones, db.members,
+				       db.nmembers, e911_err, e911_errsize))
+		*e911 = obj_deref(*e911);
+	/* A zone's callback destination should be a trunk we have; without
+	 * it, callbacks after the window are routed as DIDs. */
 	for (size_t i = 0; !rc && i < db.nzones; i++)
 		if (*db.zones[i].callback_trunk &&
-		    !gw_config_trunk(cfg, db.zones[i].callback_trunk)) {
-			snprintf(err, errsize, "e911 zone '%s': callback_trunk "
-				 "'%s' is not a trunk", db.zones[i].name,
-				 db.zones[i].callback_trunk);
-			rc = EINVAL;
-		}
+		    !gw_config_trunk(cfg, db.zones[i].callback_trunk))
+			gw_warn("e911 zone '%s': callback_trunk '%s' is not a "
+				"trunk; callbacks after the window are routed "
+				"as DIDs", db.zones[i].name,
+				db.zones[i].callback_trunk);
 	if (rc) {
 		*out = obj_deref(*out);
 		*e911 = obj_deref(*e911);
@@ -198,6 +206,9 @@ struct reload_job {
 	int64_t version;
 	int rc;
 	char err[512];
+	char e911_err[256];
+	bool joined;             /* the builder thread is done and joined */
+	struct event *ev_hold;   /* built during an emergency call: waits */
 	gw_reload_h *done;
 	void *arg;
 	pthread_t th;
@@ -211,7 +222,8 @@ static void *reload_thread(void *arg)
 	char c = 1;
 
 	j->rc = build_snapshot(j->cfg, j->old_lcr, j->old_version, &j->snap,
-			       &j->e911, &j->version, j->err, sizeof(j->err));
+			       &j->e911, &j->version, j->err, sizeof(j->err),
+			       j->e911_err, sizeof(j->e911_err));
 	/* The loop thread learns it is done, and frees the job. */
 	if (write(j->pipe[1], &c, 1) != 1)
 		gw_err("reload: cannot wake the main loop");
@@ -307,31 +319,38 @@ static void snapshot_summary(const struct gw *gw, char *buf, size_t size)
 		 dp_lcr_count(dp_snapshot_lcr(s)), e911_zone_count(gw->e911));
 }
 
-static void on_reload_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct reload_job *j = arg;
-	struct gw *gw = j->gw;
-	char msg[640];
-	char c;
+static bool emergency_hold(const struct gw *gw);
 
-	(void)what;
-	if (read(fd, &c, 1) != 1)
-		return;
-	pthread_join(j->th, NULL);
+/* Apply (or refuse) a built reload, answer whoever asked, free the job. */
+static void reload_finish(struct reload_job *j)
+{
+	struct gw *gw = j->gw;
+	char msg[1024];
+
 	if (j->rc) {
 		gw_err("reload refused, nothing changed: %s", j->err);
 		snprintf(msg, sizeof(msg), "%s", j->err);
 	} else {
-		char sum[160];
+		char sum[160], warn[400] = "";
 
+		if (!j->e911) {
+			/* Keep the zones in force rather than none. */
+			gw_err("e911 zones not reloaded: %s; the previous "
+			       "zones stay in force", j->e911_err);
+			snprintf(warn, sizeof(warn), "; e911 zones not "
+				 "reloaded: %s", j->e911_err);
+			j->e911 = obj_ref(gw->e911);
+		}
 		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
 		snapshot_summary(gw, sum, sizeof(sum));
 		gw_notice("reloaded: %s, %u trunks", sum, gw->cfg.ntrunks);
-		snprintf(msg, sizeof(msg), "reloaded: %s", sum);
+		snprintf(msg, sizeof(msg), "reloaded: %s%s", sum, warn);
 	}
 	gw->reload = NULL;
 	if (j->done)
 		j->done(j->rc, msg, j->arg);
+	if (j->ev_hold)
+		event_free(j->ev_hold);
 	event_free(j->ev);
 	close(j->pipe[0]);
 	close(j->pipe[1]);
@@ -339,6 +358,53 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	free(j->cfg);
 	free(j);
 }
+
+static void on_reload_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct reload_job *j = arg;
+	struct timeval tv = {1, 0};
+
+	(void)fd;
+	(void)what;
+	if (emergency_hold(j->gw) && !j->gw->stopping) {
+		evtimer_add(j->ev_hold, &tv);
+		return;
+	}
+	gw_notice("no emergency call any more: applying the reload built "
+		  "during one");
+	reload_finish(j);
+}
+
+static void on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct reload_job *j = arg;
+	struct gw *gw = j->gw;
+	struct timeval tv = {1, 0};
+	char c;
+
+	(void)what;
+	if (read(fd, &c, 1) != 1)
+		return;
+	pthread_join(j->th, NULL);
+	j->joined = true;
+	/* An emergency call began while the snapshot was being built:
+	 * nothing may change under it, so the result waits for it. */
+	if (!j->rc && emergency_hold(gw) && !gw->stopping &&
+	    (j->ev_hold = evtimer_new(gw->base, on_reload_hold, j))) {
+		const char *m = "reload deferred: an emergency call started "
+				"while it was prepared; it applies once the "
+				"call has ended and the hold-off is over";
+
+		gw_warn("%s", m);
+		if (j->done)
+			j->done(EINPROGRESS, m, j->arg);
+		j->done = NULL;
+		evtimer_add(j->ev_hold, &tv);
+		return;
+	}
+	reload_finish(j);
+}
+
 
 /* Emergency calls hold reloads back: nothing that could disturb a 911
  * call changes under it, nor just after (a PSAP may call back). */
@@ -526,7 +592,7 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 static int start(struct gw *gw)
 {
 	struct sip_ua_config sc;
-	char err[512];
+	char err[512], e911_err[256];
 	int rc;
 
 	if (make_parent(gw->cfg.db_path) || make_parent(gw->cfg.control))
@@ -544,15 +610,28 @@ static int start(struct gw *gw)
 		return rc;
 	}
 	rc = build_snapshot(&gw->cfg, NULL, 0, &gw->snap, &gw->e911,
-			    &gw->rates_version, err, sizeof(err));
+			    &gw->rates_version, err, sizeof(err), e911_err,
+			    sizeof(e911_err));
 	if (rc) {
 		gw_err("routing: %s", err);
 		return rc;
 	}
-	/* A PSAP may call back after a restart. */
+	if (!gw->e911) {
+		/* Start all the same: 911 goes out with the caller's own
+		 * number until the zones are fixed and reloaded. */
+		gw_err("e911 zones not loaded: %s; emergency calls go out "
+		       "without a location until this is fixed", e911_err);
+		rc = e911_snapshot_build(&gw->e911, NULL, 0, NULL, 0, e911_err,
+					 sizeof(e911_err));
+		if (rc)
+			return rc;
+	}
+	/* A PSAP may call back after a restart; a database that cannot
+	 * tell us is no reason to stay down. */
 	rc = gw_e911_restore(gw);
 	if (rc)
-		return rc;
+		gw_err("the PSAP callback table could not be rebuilt from the "
+		       "CDRs: %s; callbacks go by the DID table", strerror(rc));
 	rc = cdr_writer_open(&gw->cdr, gw->cfg.db_path);
 	if (rc) {
 		gw_err("%s: CDR writer: %s", gw->cfg.db_path, strerror(rc));
@@ -654,7 +733,10 @@ static int stop(struct gw *gw)
 		/* Let the builder finish; its result is dropped. */
 		struct reload_job *j = gw->reload;
 
-		pthread_join(j->th, NULL);
+		if (!j->joined)
+			pthread_join(j->th, NULL);
+		if (j->ev_hold)
+			event_free(j->ev_hold);
 		/* A tollgatectl waiting for the outcome gets one. */
 		if (j->done)
 			j->done(ECANCELED, "tollgated is stopping; the reload "

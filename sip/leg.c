@@ -1309,10 +1309,17 @@ static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 			return ENOMEM;
 	}
 	if (p->geo_uri && *p->geo_uri) {
-		/* Location by reference (RFC 6442 4.1): no body. */
+		/* Location by reference (RFC 6442 4.1): no body.  A URI that
+		 * cannot be sent is left out: bad location data never keeps
+		 * an emergency call from going out. */
+		if (strpbrk(p->geo_uri, "<>\" \r\n\t") ||
+		    strlen(p->geo_uri) + 3 > sizeof(buf)) {
+			gw_warn("%s: location reference '%.60s' cannot go in a "
+				"Geolocation header; sent without it",
+				leg->call_id, p->geo_uri);
+			return 0;
+		}
 		snprintf(buf, sizeof(buf), "<%s>", p->geo_uri);
-		if (strpbrk(p->geo_uri, "<>\" \r\n"))
-			return EINVAL;
 		if (osip_message_set_header(inv, "Geolocation", buf) ||
 		    osip_message_set_header(inv, "Geolocation-Routing",
 					    "yes"))
