@@ -604,7 +604,7 @@ static void release_tdm(struct side *s, int cause)
  * DISCONNECT (PRI).  A SIP leg stays referenced until SIP_LEG_CLOSED. */
 static void hangup_in(struct gw_call *call, int cause)
 {
-	struct sip_reason reason = {cause, gw_cause_text(cause)};
+	struct sip_reason reason = {cause, gw_cause_text(cause), false};
 	int status = 0;
 
 	if (call->in.kind == DP_TRUNK_TDM) {
@@ -626,7 +626,7 @@ static void hangup_in(struct gw_call *call, int cause)
  * leg is abandoned to the UA: its CANCEL or BYE completes without us. */
 static void hangup_out(struct gw_call *call, int cause)
 {
-	struct sip_reason reason = {cause, gw_cause_text(cause)};
+	struct sip_reason reason = {cause, gw_cause_text(cause), false};
 
 	call->out_live = false;
 	if (call->out.tdm)
@@ -1776,7 +1776,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 
 	call = call_new(gw, DP_TRUNK_SIP);
 	if (!call) {
-		struct sip_reason r = {41, gw_cause_text(41)};
+		struct sip_reason r = {41, gw_cause_text(41), false};
 
 		sip_leg_reply(leg, 503, false, &r);
 		obj_deref(leg);

@@ -914,7 +914,7 @@ static void on_rtx(evutil_socket_t fd, short what, void *arg)
 static void out_final(struct sip_leg *leg, int status,
 		      const osip_message_t *msg)
 {
-	struct sip_reason rsn = { 0, NULL };
+	struct sip_reason rsn = {0, NULL, false};
 	char text[96];
 
 	if (msg)

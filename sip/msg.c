@@ -80,6 +80,11 @@ void sip_msg_set_reason(osip_message_t *msg, const struct sip_reason *rsn)
 			 rsn->cause, text);
 	}
 	osip_message_set_header(msg, "Reason", buf);
+	/* RFC 4411 5: a call cleared for another (an emergency call took
+	 * its B-channel, or the PSTN pre-empted it) says so to SIP too. */
+	if (rsn->cause == 8 || rsn->preemption)
+		osip_message_set_header(msg, "Reason", "preemption ;cause=4 "
+					";text=\"Non-IP Preemption\"");
 }
 
 void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
@@ -88,20 +93,30 @@ void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
 	osip_header_t *h = NULL;
 	int pos = 0;
 
+	bool pre = false;
+
 	rsn->cause = 0;
 	rsn->text = NULL;
-	/* Several Reason headers may come (SIP and Q.850): take the Q.850. */
+	rsn->preemption = false;
+	/* Several Reason headers may come (SIP, RFC 4411 preemption and
+	 * Q.850): take the Q.850 one; a preemption alone means cause 8. */
 	while ((pos = osip_message_header_get_byname(msg, "reason", pos,
 						     &h)) >= 0) {
 		pos++;
 		if (!h || !h->hvalue)
 			continue;
-		if (!sip_reason_decode(rsn, text, tsize, h->hvalue,
-				       strlen(h->hvalue)))
+		if (sip_reason_decode(rsn, text, tsize, h->hvalue,
+				      strlen(h->hvalue)))
+			continue;
+		if (!rsn->preemption || rsn->text || rsn->cause != 8) {
+			rsn->preemption = rsn->preemption || pre;
 			return;
+		}
+		pre = true; /* preemption only so far: look for a Q.850 */
 	}
-	rsn->cause = 0;
+	rsn->cause = pre ? 8 : 0;
 	rsn->text = NULL;
+	rsn->preemption = pre;
 }
 
 static bool is_type(const osip_content_type_t *ct, const char *type,

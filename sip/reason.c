@@ -61,9 +61,10 @@ static int take_quoted(struct rsn_cur *c, char *dst, size_t size)
 }
 
 /* One reason-value: protocol *(SEMI reason-params).  *is_q850 tells
- * whether it was the Q.850 one; cause stays 0 if absent. */
-static int take_value(struct rsn_cur *c, bool *is_q850, int *cause,
-		      char *text, size_t tsize)
+ * whether it was the Q.850 one, *is_pre the RFC 4411 preemption one;
+ * cause stays 0 if absent. */
+static int take_value(struct rsn_cur *c, bool *is_q850, bool *is_pre,
+		      int *cause, char *text, size_t tsize)
 {
 	const char *s;
 	size_t n;
@@ -73,6 +74,7 @@ static int take_value(struct rsn_cur *c, bool *is_q850, int *cause,
 	if (!n)
 		return EBADMSG;
 	*is_q850 = n == 5 && !strncasecmp(s, "Q.850", 5);
+	*is_pre = n == 10 && !strncasecmp(s, "preemption", 10);
 	*cause = 0;
 	for (;;) {
 		const char *name;
@@ -137,20 +139,25 @@ int sip_reason_decode(struct sip_reason *out, char *text, size_t tsize,
 		return EINVAL;
 	out->cause = 0;
 	out->text = NULL;
+	out->preemption = false;
 	if (len > REASON_MAX_LEN)
 		return EBADMSG;
 	c.p = val;
 	c.end = val + len;
 	/* Several reason-values may share one header, comma-separated. */
 	for (;;) {
-		bool q850;
+		bool q850, pre;
 		int cause;
 
 		if (tsize)
 			text[0] = '\0';
-		err = take_value(&c, &q850, &cause, text, tsize);
+		err = take_value(&c, &q850, &pre, &cause, text, tsize);
 		if (err)
 			return err;
+		/* RFC 4411 6: causes 1-4 (UA, reserved resources, generic,
+		 * non-IP preemption). */
+		if (pre && cause >= 1 && cause <= 4)
+			out->preemption = true;
 		/* RFC 6432 3: at most one Q.850 value; the first wins. */
 		if (q850 && cause > 0 && cause <= 127) {
 			out->cause = cause;
@@ -164,5 +171,9 @@ int sip_reason_decode(struct sip_reason *out, char *text, size_t tsize,
 	}
 	if (tsize)
 		text[0] = '\0';
+	if (out->preemption) {
+		out->cause = 8;
+		return 0;
+	}
 	return ENOENT;
 }

@@ -32,6 +32,9 @@ struct sip_media {
 struct sip_reason {
 	int cause;        /* 0 = no Reason header */
 	const char *text; /* may be NULL */
+	bool preemption;  /* decoded: an RFC 4411 "preemption" value came
+			   * (alone it reads as Q.850 cause 8).  Cause 8
+			   * is sent with "preemption;cause=4" too. */
 };
 
 struct sip_invite_info {
@@ -200,8 +203,11 @@ void sip_leg_abandon(struct sip_leg *leg, int status,
  * Decode a Reason header value (RFC 3326; several comma-separated values
  * allowed) and take its Q.850 reason-value (RFC 6432: at most one).
  * The text parameter, unquoted, is copied into @p text (NUL-terminated,
- * truncated to @p tsize) and out->text points to it, or is NULL.
- * @return 0; ENOENT no Q.850 value with a cause; EBADMSG malformed.
+ * truncated to @p tsize) and out->text points to it, or is NULL.  An
+ * RFC 4411 "preemption" value sets out->preemption; without a Q.850
+ * value it is taken as Q.850 cause 8 (preemption).
+ * @return 0; ENOENT no Q.850 or preemption value with a cause; EBADMSG
+ * malformed.
  */
 int sip_reason_decode(struct sip_reason *out, char *text, size_t tsize,
 		      const char *val, size_t len);

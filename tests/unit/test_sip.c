@@ -163,6 +163,27 @@ static void test_reason_decode(void **state)
 					   strlen(v)), ENOENT);
 	assert_int_equal(r.cause, 0);
 
+	/* RFC 4411: a preemption value alone reads as Q.850 cause 8; with
+	 * a Q.850 value, that one's cause counts and the flag stays. */
+	v = "preemption ;cause=4 ;text=\"Non-IP Preemption\"";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), 0);
+	assert_int_equal(r.cause, 8);
+	assert_true(r.preemption);
+	v = "preemption;cause=1, Q.850;cause=8;text=\"Preemption\"";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), 0);
+	assert_int_equal(r.cause, 8);
+	assert_true(r.preemption);
+	assert_string_equal(r.text, "Preemption");
+	v = "preemption;cause=9";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), ENOENT);
+	v = "Q.850;cause=16";
+	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
+					   strlen(v)), 0);
+	assert_false(r.preemption);
+
 	v = "Q.850;cause=abc";
 	assert_int_equal(sip_reason_decode(&r, text, sizeof(text), v,
 					   strlen(v)), EBADMSG);
@@ -254,7 +275,7 @@ static void on_leg_event(struct sip_leg *leg, const struct sip_leg_event *ev,
 		return;
 	}
 	if ((int)ev->type == p->hangup_on) {
-		struct sip_reason r = { p->hangup_cause, "test" };
+		struct sip_reason r = {p->hangup_cause, "test", false};
 
 		/* Safe from inside a handler, and idempotent. */
 		assert_int_equal(sip_leg_hangup(leg, 0, &r), 0);
@@ -266,7 +287,7 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		      void *arg)
 {
 	struct peer *p = arg;
-	struct sip_reason busy = { 17, "User busy" };
+	struct sip_reason busy = {17, "User busy", false};
 
 	p->invites++;
 	p->leg = leg; /* the reference is ours now */
@@ -298,7 +319,7 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		assert_int_equal(sip_leg_answer(leg), 0);
 		break;
 	case B_ANSWER_HUP: {
-		struct sip_reason r = { 16, "Normal call clearing" };
+		struct sip_reason r = {16, "Normal call clearing", false};
 
 		assert_int_equal(sip_leg_answer(leg), 0);
 		/* Before the ACK: the BYE must wait for it (RFC 3261 15). */
@@ -658,7 +679,7 @@ static void test_hangup_before_provisional(void **state)
 	static const enum sip_leg_event_type b_want[] = {
 		SIP_LEG_CANCELLED, SIP_LEG_CLOSED };
 	struct harness *h = *state;
-	struct sip_reason r = { 19, NULL };
+	struct sip_reason r = {19, NULL, false};
 
 	h->b.mode = B_RING;
 	call_b(h, "5550107");
@@ -676,7 +697,7 @@ static void test_cancel_crosses_2xx(void **state)
 	static const enum sip_leg_event_type b_want[] = {
 		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
 	struct harness *h = *state;
-	struct sip_reason r = { 16, NULL };
+	struct sip_reason r = {16, NULL, false};
 
 	/* B answers inside its INVITE handler, so our CANCEL (sent on the
 	 * 100) meets a 2xx: we ACK it and send a BYE. */
