@@ -83,6 +83,8 @@ struct gw_call {
 	struct e911_zone_row *in_loc; /* the location that came with the
 				       * call (a PIDF-LO), or NULL */
 	char in_elin[32];         /* an ELIN in it (its NAM), "" none */
+	char in_geo[256];         /* a location by reference that came
+				   * with it (Geolocation URI), "" none */
 	bool loc_incoming;        /* in_loc is what we pass on */
 	int callback;             /* 1 to the caller, 2 to the zone */
 	bool sig_emergency;       /* the signalling said emergency */
@@ -1085,9 +1087,18 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 			p.pai_user = pai;
 		loc = call_location(call);
 		/* By reference: the provider's id for the address, when it
-		 * is a URI; otherwise by value all the same. */
-		if (t->e911_reference && loc && strchr(loc->location_id, ':'))
+		 * is a URI (or the reference that came with the call, when
+		 * that is preferred or all there is); otherwise by value all
+		 * the same. */
+		if (t->e911_reference && *call->in_geo &&
+		    (gw->cfg.prefer_incoming || !loc ||
+		     !strchr(loc->location_id, ':')))
+			p.geo_uri = call->in_geo;
+		else if (t->e911_reference && loc &&
+			 strchr(loc->location_id, ':'))
 			p.geo_uri = loc->location_id;
+		else if (t->e911_pidf && !loc && *call->in_geo)
+			p.geo_uri = call->in_geo;
 		else if ((t->e911_pidf || t->e911_reference) && loc &&
 			 (pidf = malloc(PIDF_MAX))) {
 			char entity[96], dev[48];
@@ -1610,9 +1621,10 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		return;
 	}
 	if (d->emergency != DP_EMERG_NONE)
-		gw_warn("call %.8s: EMERGENCY call %s -> %s (%s) from %s",
+		gw_warn("call %.8s: EMERGENCY call %s -> %s (%s) from %s%s%s",
 			call->id, call->calling, call->called, d->service,
-			call->in.trunk);
+			call->in.trunk, *call->in_geo ? "; location by "
+			"reference: " : "", call->in_geo);
 	if (d->emergency != DP_EMERG_NONE) {
 		struct gw_emergency_note n = {
 			call->id, call->calling, call->in.trunk, call->called,
@@ -1805,6 +1817,8 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 			call->in_elin[0] = '\0';
 		}
 	}
+	if (info->geo_ref && *info->geo_ref)
+		tg_strlcpy(call->in_geo, info->geo_ref, sizeof(call->in_geo));
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));

@@ -554,6 +554,7 @@ struct invite_strs {
 	char ruri_user[128];
 	char diversion[64];
 	char diversion_reason[32];
+	char geo_ref[256];
 };
 
 /* Any value of header @p name that begins with @p prefix (a comma list
@@ -623,6 +624,10 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->priority_emergency = header_has(req, "priority", "emergency");
 	if (sip_msg_pidf(req, &info->pidf, &info->pidf_len))
 		info->pidf = NULL;
+	if (sip_msg_geolocation(req, s->geo_ref, sizeof(s->geo_ref)) ==
+	    EBADMSG)
+		gw_info("INVITE: Geolocation header unreadable; ignored");
+	info->geo_ref = s->geo_ref;
 	info->esnet = header_has(req, "resource-priority", "esnet.");
 	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
 	info->from_user = s->from_user;

@@ -343,6 +343,80 @@ out:
 	return err;
 }
 
+/*
+ * RFC 6442 4.1: Geolocation = locationValue *(COMMA locationValue), each
+ * "<" URI ">" *(SEMI param).  Only references we can pass on are taken;
+ * a URI must be free of what a header could not carry unescaped.
+ */
+int sip_geolocation_decode(const char *val, char *uri, size_t size)
+{
+	static const char *const schemes[] = {"sip:", "sips:", "pres:",
+					      "http:", "https:"};
+	const char *p = val;
+	bool any = false;
+
+	if (!val || !size)
+		return EINVAL;
+	uri[0] = '\0';
+	while (*p) {
+		const char *end;
+		size_t n;
+
+		p += strspn(p, " \t,");
+		if (!*p)
+			break;
+		if (*p != '<')
+			return EBADMSG;
+		end = strchr(++p, '>');
+		if (!end)
+			return EBADMSG;
+		n = (size_t)(end - p);
+		any = true;
+		for (size_t i = 0; i < TG_ARRAY_SIZE(schemes) && !*uri; i++) {
+			size_t sl = strlen(schemes[i]);
+
+			if (n <= sl || strncasecmp(p, schemes[i], sl))
+				continue;
+			if (n >= size)
+				return EBADMSG;
+			for (size_t k = 0; k < n; k++)
+				if ((unsigned char)p[k] <= ' ' || p[k] == '"' ||
+				    p[k] == '<' || (unsigned char)p[k] >= 0x7f)
+					return EBADMSG;
+			memcpy(uri, p, n);
+			uri[n] = '\0';
+		}
+		/* Parameters of this value, up to the next one. */
+		p = end + 1;
+		p += strcspn(p, ",");
+	}
+	if (*uri)
+		return 0;
+	return any ? ENOENT : EBADMSG;
+}
+
+int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size)
+{
+	osip_header_t *h = NULL;
+	int pos = 0, last = ENOENT;
+
+	while ((pos = osip_message_header_get_byname(msg, "geolocation", pos,
+						     &h)) >= 0) {
+		int e;
+
+		pos++;
+		if (!h || !h->hvalue)
+			continue;
+		e = sip_geolocation_decode(h->hvalue, uri, size);
+		if (!e)
+			return 0;
+		if (e == EBADMSG)
+			last = EBADMSG;
+	}
+	uri[0] = '\0';
+	return last;
+}
+
 /* The first value of the first Diversion header (RFC 5806: the newest
  * diversion is on top): its number and reason. */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,

@@ -52,6 +52,9 @@ struct sip_invite_info {
 	const char *pidf;         /* a PIDF-LO that came with it (RFC 6442),
 				   * not terminated; NULL none */
 	size_t pidf_len;
+	const char *geo_ref;      /* a location by reference that came with
+				   * it (a Geolocation URI, RFC 6442), ""
+				   * none */
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
@@ -211,6 +214,15 @@ void sip_leg_abandon(struct sip_leg *leg, int status,
  */
 int sip_reason_decode(struct sip_reason *out, char *text, size_t tsize,
 		      const char *val, size_t len);
+
+/**
+ * One Geolocation header value (RFC 6442 4.1): the first location by
+ * reference we can pass on (a sip:, sips:, pres:, http: or https: URI;
+ * cid: values point at a body) into @p uri.
+ * @return 0; ENOENT only cid: or other schemes; EBADMSG malformed, or a
+ * URI longer than @p size or with characters a header cannot carry.
+ */
+int sip_geolocation_decode(const char *val, char *uri, size_t size);
 
 /* ---- SDP (pure; exposed for tests and fuzzing) -------------------------- */
 

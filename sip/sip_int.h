@@ -193,6 +193,10 @@ int sip_msg_pidf(const osip_message_t *msg, const char **body, size_t *len);
  *  (RFC 6442 location by value). */
 int sip_msg_attach_sdp_pidf(osip_message_t *msg, const char *sdp,
 			    const char *pidf, const char *cid);
+/** A location by reference in the Geolocation headers (RFC 6442 4.1):
+ *  the first sip:, sips:, pres:, http: or https: URI (cid: ones point at
+ *  a body) into @p uri.  ENOENT none; EBADMSG unreadable or too long. */
+int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size);
 /** The number and reason of the newest Diversion (RFC 5806): ENOENT none,
  *  EBADMSG unreadable (the caller carries on without it). */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,

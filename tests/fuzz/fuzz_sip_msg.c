@@ -46,6 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sip_msg_get_reason(msg, &rsn, text, sizeof(text));
 	if (rsn.cause < 0 || rsn.cause > 127)
 		__builtin_trap();
+	{
+		char geo[256];
+
+		/* RFC 6442 references: bounded, and nothing a header could
+		 * not carry. */
+		if (!sip_msg_geolocation(msg, geo, sizeof(geo)) &&
+		    (!*geo || strlen(geo) >= sizeof(geo) ||
+		     strpbrk(geo, " <>\"\r\n")))
+			__builtin_trap();
+	}
 	sip_msg_top_branch(msg);
 	sip_msg_to_tag(msg);
 	sip_msg_from_tag(msg);

@@ -10,6 +10,8 @@
 #     911, not skipped: PRI busy -> the provider answers.
 #  4. A location reference that cannot be written in a header: the
 #     INVITE still goes, without Geolocation.
+#     A Geolocation reference that comes with the call reaches the
+#     provider when we have no location of our own.
 #  5. 911 dialled as "911;phone-context=+1" (RFC 3966, sipsak) while the
 #     PBX trunk is at its inbound limit: it goes through.
 . "$(dirname "$0")/lib.sh"
@@ -76,8 +78,9 @@ wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 2125559999 | gre
 timeout 20 "$TGCALL" call "sip:2125559999@127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 	--from 2125552005 > "$WORK/c3.json" 2>>"$WORK/tgcall.log" || true
 ctl show trunks | grep -E '^e911sip ' | grep -q down || fail "the trunk is not down: $(ctl show trunks)"
+# (--need: the unanswered call's INVITE may still be retransmitted.)
 "$TGCALL" answer --local 127.0.0.2:5070 --count 1 --timeout 30 \
-	--save-invite "$WORK/inv.txt" > "$WORK/provider.jsonl" 2>"$WORK/provider.log" &
+	--need "Priority: emergency" --save-invite "$WORK/inv.txt" > "$WORK/provider.jsonl" 2>"$WORK/provider.log" &
 PIDS+=($!)
 sleep 0.3
 # 4. ... and the zone's location reference cannot go in a header.
@@ -97,6 +100,25 @@ grep -qx "Priority: emergency" "$WORK/inv.txt" || fail "INVITE: $(cat "$WORK/inv
 grep -qi "^Geolocation:" "$WORK/inv.txt" && fail "a broken Geolocation header went out"
 grep -q "cannot go in a Geolocation header" "$WORK/tollgated.log" || fail "no log line about the reference"
 log "ok: a down provider is tried last for 911, and a bad reference is left out"
+
+# 4b. A location by reference that comes with the call (a PBX with its own
+#     LIS) reaches the provider when we have none of our own.
+"$TGCALL" answer --local 127.0.0.2:5070 --count 1 --timeout 30 \
+	--need "Priority: emergency" --save-invite "$WORK/inv2.txt" > "$WORK/provider2.jsonl" 2>>"$WORK/provider.log" &
+PIDS+=($!)
+sleep 0.3
+timeout 30 "$TGCALL" call "sip:2125559999@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --from 2125553007 --expect 200 \
+	--hold 200 --header "Priority: emergency" \
+	--header "Geolocation: <cid:x@pbx>, <https://lis.pbx.example/loc/77>" \
+	> "$WORK/e3.json" 2>>"$WORK/tgcall.log" || fail "911 with a reference: $(cat "$WORK/e3.json")"
+wait_for "the provider's INVITE" 10 test -s "$WORK/inv2.txt"
+grep -qx "Geolocation: <https://lis.pbx.example/loc/77>" "$WORK/inv2.txt" ||
+	fail "the reference did not reach the provider: $(grep -i '^geoloc' "$WORK/inv2.txt")"
+grep -qx "Geolocation-Routing: yes" "$WORK/inv2.txt" || fail "no Geolocation-Routing"
+grep -q "location by reference: https://lis.pbx.example/loc/77" "$WORK/tollgated.log" ||
+	fail "the reference is not in the log"
+log "ok: an incoming location by reference is passed on"
 
 # 5. 911 in its RFC 3966 form, with the PBX trunk at its limit.
 timeout 40 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \

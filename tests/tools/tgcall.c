@@ -72,7 +72,10 @@ static struct {
 	int reject;              /* 0: answer */
 	char diversion[160];     /* UAC: a Diversion header value, "" none */
 	char save_invite[256];   /* UAS: write the first INVITE here */
-	char header[160];        /* UAC: one more header line, "" none */
+	char header[480];        /* UAC: more header lines ("\r\n"
+				  * between them), "" none */
+	char need[160];          /* UAS: answer only INVITEs with this
+				  * header line ("Name: value"), "" all */
 } opt;
 
 static volatile sig_atomic_t stop_signal;
@@ -1315,7 +1318,7 @@ static void call_request(struct call *c, const struct sip_msg *m,
 
 static int uac_start(int64_t now)
 {
-	char user[64], host[128], sdp[1024], contact[768], branch[40];
+	char user[64], host[128], sdp[1024], contact[1280], branch[40];
 	int pts[2], port, err;
 	struct call *c;
 
@@ -1579,6 +1582,22 @@ static void uas_invite(const struct sip_msg *m, const struct sockaddr_in *src,
 	struct call *c;
 	int err;
 
+	if (*opt.need) {
+		/* Not the INVITE this test waits for (say, a retransmission
+		 * of an earlier one): no answer at all. */
+		size_t nl = strcspn(opt.need, ":");
+		const char *want = opt.need + nl + 1;
+		bool found = false;
+
+		while (*want == ' ')
+			want++;
+		for (int i = 0; i < m->nhdrs && !found; i++)
+			found = strlen(m->hdrs[i].name) == nl &&
+				!strncasecmp(m->hdrs[i].name, opt.need, nl) &&
+				!strcasecmp(m->hdrs[i].val, want);
+		if (!found)
+			return;
+	}
 	if (calls_started >= opt.count) {
 		sip_reply(m, src, 503, NULL, NULL, NULL);
 		return;
@@ -1934,6 +1953,8 @@ static void usage(FILE *f)
 		"              [--diversion 'HEADER VALUE'] [--header 'Name: "
 		"value'] (call)\n"
 		"              [--save-invite FILE] (answer: the first INVITE)\n"
+		"              [--need 'Name: value'] (answer: only INVITEs\n"
+		"              with that header; --header repeats)\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
 		"              [--codec pcmu|pcma|both] [--hold MS]\n"
@@ -2016,10 +2037,18 @@ static int parse_opt(int ch, const char *arg)
 	case 'e':
 		return parse_int(arg, 100, 699, &opt.expect);
 	case 'X':
-		if (strlen(arg) >= sizeof(opt.header) || !strchr(arg, ':') ||
-		    strpbrk(arg, "\r\n"))
+		/* Repeatable: each adds a header line. */
+		if (strlen(opt.header) + strlen(arg) + 3 > sizeof(opt.header) ||
+		    !strchr(arg, ':') || strpbrk(arg, "\r\n"))
 			return EINVAL;
-		tg_strlcpy(opt.header, arg, sizeof(opt.header));
+		if (*opt.header)
+			strcat(opt.header, "\r\n");
+		strcat(opt.header, arg);
+		return 0;
+	case 'N':
+		if (strlen(arg) >= sizeof(opt.need) || !strchr(arg, ':'))
+			return EINVAL;
+		tg_strlcpy(opt.need, arg, sizeof(opt.need));
 		return 0;
 	case 'S':
 		if (strlen(arg) >= sizeof(opt.save_invite))
@@ -2060,6 +2089,7 @@ static int parse_args(int argc, char **argv)
 		{"diversion", required_argument, NULL, 'D'},
 		{"save-invite", required_argument, NULL, 'S'},
 		{"header", required_argument, NULL, 'X'},
+		{"need", required_argument, NULL, 'N'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

@@ -133,6 +133,40 @@ static void test_sdp_print_roundtrip(void **state)
 
 /* ---- Reason ----------------------------------------------------------- */
 
+static void test_geolocation_decode(void **state)
+{
+	char uri[64];
+
+	(void)state;
+	assert_int_equal(sip_geolocation_decode(
+				 "<https://lis.example/loc/8f2c>", uri,
+				 sizeof(uri)), 0);
+	assert_string_equal(uri, "https://lis.example/loc/8f2c");
+	/* By value first, then a reference: the reference is what we pass
+	 * on; parameters are skipped. */
+	assert_int_equal(sip_geolocation_decode(
+				 "<cid:a@b>;inserted-by=x, <sips:loc@lis.example>"
+				 ";routing-allowed=yes", uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "sips:loc@lis.example");
+	assert_int_equal(sip_geolocation_decode("<cid:a@b>", uri, sizeof(uri)),
+			 ENOENT);
+	assert_int_equal(sip_geolocation_decode("<ftp://x/y>", uri,
+						sizeof(uri)), ENOENT);
+	assert_int_equal(sip_geolocation_decode("https://no-brackets", uri,
+						sizeof(uri)), EBADMSG);
+	assert_int_equal(sip_geolocation_decode("<https://unterminated", uri,
+						sizeof(uri)), EBADMSG);
+	assert_int_equal(sip_geolocation_decode("<https://a b>", uri,
+						sizeof(uri)), EBADMSG);
+	assert_int_equal(sip_geolocation_decode("", uri, sizeof(uri)),
+			 EBADMSG);
+	/* Longer than the buffer: refused, not cut. */
+	assert_int_equal(sip_geolocation_decode(
+				 "<https://lis.example/a-very-long-path/that/"
+				 "does/not/fit/in/sixty-four/bytes>", uri,
+				 sizeof(uri)), EBADMSG);
+}
+
 static void test_reason_decode(void **state)
 {
 	struct sip_reason r;
@@ -923,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_reason_decode),
+		cmocka_unit_test(test_geolocation_decode),
 		cmocka_unit_test_setup_teardown(test_call_answer_bye, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_diversion_and_uri,
