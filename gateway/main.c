@@ -195,6 +195,7 @@ struct reload_job {
 	int64_t old_version;
 	struct dp_snapshot *snap;
 	struct e911_snapshot *e911;
+	struct ssl_ctx_st *notify_tls;
 	int64_t version;
 	int rc;
 	char err[512];
@@ -318,6 +319,11 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 		char sum[160];
 
 		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
+		/* Notifications under way keep the context they started
+		 * with. */
+		gw_notify_tls_free(gw->notify_tls);
+		gw->notify_tls = j->notify_tls;
+		j->notify_tls = NULL;
 		snapshot_summary(gw, sum, sizeof(sum));
 		gw_notice("reloaded: %s, %u trunks", sum, gw->cfg.ntrunks);
 		snprintf(msg, sizeof(msg), "reloaded: %s", sum);
@@ -329,6 +335,7 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	close(j->pipe[0]);
 	close(j->pipe[1]);
 	obj_deref(j->old_lcr);
+	gw_notify_tls_free(j->notify_tls);
 	free(j->cfg);
 	free(j);
 }
@@ -402,6 +409,8 @@ int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
 		return ENOMEM;
 	}
 	rc = gw_config_load(j->cfg, gw->cfg.path, err, errsize);
+	if (!rc)
+		rc = gw_notify_tls_new(&j->notify_tls, j->cfg, err, errsize);
 	if (rc) {
 		gw_err("reload refused, nothing changed: %s", err);
 		free(j->cfg);
@@ -435,6 +444,7 @@ int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
  fail:
 	snprintf(err, errsize, "cannot start the reload: %s", strerror(rc));
 	obj_deref(j->old_lcr);
+	gw_notify_tls_free(j->notify_tls);
 	free(j->cfg);
 	free(j);
 	return rc;
@@ -657,6 +667,7 @@ static int stop(struct gw *gw)
 		obj_deref(j->snap);
 		obj_deref(j->e911);
 		obj_deref(j->old_lcr);
+		gw_notify_tls_free(j->notify_tls);
 		free(j->cfg);
 		free(j);
 		gw->reload = NULL;
@@ -703,6 +714,9 @@ int main(int argc, char **argv)
 	if (!gw)
 		return 1;
 	rc = gw_config_load(&gw->cfg, path, err, sizeof(err));
+	if (!rc)
+		rc = gw_notify_tls_new(&gw->notify_tls, &gw->cfg, err,
+				       sizeof(err));
 	if (rc) {
 		fprintf(stderr, "tollgated: %s\n", err);
 		free(gw);
@@ -710,6 +724,7 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		printf("tollgated: %s: configuration is valid\n", path);
+		gw_notify_tls_free(gw->notify_tls);
 		free(gw);
 		return 0;
 	}
@@ -751,6 +766,7 @@ int main(int argc, char **argv)
 	if (gw->ev_reload_wait)
 		event_free(gw->ev_reload_wait);
 	event_base_free(gw->base);
+	gw_notify_tls_free(gw->notify_tls);
 	gw_notice("stopped%s", rc ? " after an error" : "");
 	gw_log_close();
 	free(gw);
