@@ -632,16 +632,35 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			return 0;
 		}
 		if (!strcmp(k, "notify")) {
+			size_t h = !strncmp(v, "https://", 8) ? 8 : 7;
+
 			if (cfg->nnotify == 4)
 				return fail(p, "notify: at most 4 URLs");
-			if (strncmp(v, "http://", 7) || !v[7] ||
-			    strchr("/:?#", v[7]) ||
+			if ((strncmp(v, "http://", 7) && h == 7) || !v[h] ||
+			    strchr("/:?#", v[h]) ||
 			    strlen(v) >= sizeof(cfg->notify[0]))
 				return fail(p, "notify: '%s' is not an "
-					    "http:// URL", v);
+					    "http:// or https:// URL", v);
 			tg_strlcpy(cfg->notify[cfg->nnotify++], v,
 				   sizeof(cfg->notify[0]));
 			return 0;
+		}
+		/* The files are read when the TLS context is built
+		 * (gw_notify_tls_new), with these lines in its errors. */
+		if (!strcmp(k, "notify_ca")) {
+			cfg->notify_ca_line = p->line;
+			return parse_str(p, k, v, cfg->notify_ca,
+					 sizeof(cfg->notify_ca));
+		}
+		if (!strcmp(k, "notify_cert")) {
+			cfg->notify_cert_line = p->line;
+			return parse_str(p, k, v, cfg->notify_cert,
+					 sizeof(cfg->notify_cert));
+		}
+		if (!strcmp(k, "notify_key")) {
+			cfg->notify_key_line = p->line;
+			return parse_str(p, k, v, cfg->notify_key,
+					 sizeof(cfg->notify_key));
 		}
 		return fail(p, "unknown key '%s' in [e911]", k);
 	}
@@ -814,6 +833,10 @@ static int validate(struct parser *p)
 				    "channel for ordinary calls",
 				    cfg->spans[i].id,
 				    cfg->spans[i].e911_reserve);
+	}
+	if (*cfg->notify_key && !*cfg->notify_cert) {
+		p->line = cfg->notify_key_line;
+		return fail(p, "notify_key: no notify_cert to go with it");
 	}
 	p->line = 0;
 	if (*cfg->outbound) {

@@ -113,6 +113,11 @@ struct gw_config {
 				       before a deferred reload runs (60) */
 	char notify[4][256];        /* URLs told of every emergency call */
 	unsigned nnotify;
+	char notify_ca[256];        /* PEM CAs for https:// URLs; "" = the
+				       system store */
+	char notify_cert[256];      /* client certificate (mutual TLS); "" */
+	char notify_key[256];       /* its key; "" = in notify_cert */
+	int notify_ca_line, notify_cert_line, notify_key_line;
 	char notify_sip_user[64];   /* a console told by SIP MESSAGE; "" */
 	struct sockaddr_storage notify_sip;
 	socklen_t notify_sip_len;

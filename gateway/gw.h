@@ -19,6 +19,7 @@ struct gw_call;
 struct gw_ctl;
 struct reload_job;
 struct gw_notify;
+struct ssl_ctx_st;
 
 /** Live state of one trunk, kept across reloads by name. */
 struct gw_tstat {
@@ -84,6 +85,8 @@ struct gw {
 	struct event *ev_reload_wait;
 	struct gw_notify *notify;        /* emergency notifications being
 					  * delivered */
+	struct ssl_ctx_st *notify_tls;   /* for https:// notify URLs, or
+					  * NULL when there are none */
 	struct gw_elin *elins;           /* live ELIN state, by number */
 	size_t nelins, elins_cap;
 	int64_t rates_version;           /* of the rates in snap's LCR */
@@ -239,6 +242,14 @@ struct gw_emergency_note {
 void gw_notify_emergency(struct gw *gw, const struct gw_emergency_note *n);
 /** Drop notifications still being retried (shut-down). */
 void gw_notify_stop(struct gw *gw);
+/**
+ * The TLS client context for https:// notify URLs, from [e911] notify_ca,
+ * notify_cert and notify_key; *@p ctxp is NULL when the config has none.
+ * @return 0, or an errno with @p err holding "file:line: what is wrong".
+ */
+int gw_notify_tls_new(struct ssl_ctx_st **ctxp, const struct gw_config *cfg,
+		      char *err, size_t errsize);
+void gw_notify_tls_free(struct ssl_ctx_st *ctx);
 
 /* gateway/call.c */
 /**

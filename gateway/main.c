@@ -203,6 +203,7 @@ struct reload_job {
 	int64_t old_version;
 	struct dp_snapshot *snap;
 	struct e911_snapshot *e911;
+	struct ssl_ctx_st *notify_tls;
 	int64_t version;
 	int rc;
 	char err[512];
@@ -342,6 +343,11 @@ static void reload_finish(struct reload_job *j)
 			j->e911 = obj_ref(gw->e911);
 		}
 		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
+		/* Notifications under way keep the context they started
+		 * with. */
+		gw_notify_tls_free(gw->notify_tls);
+		gw->notify_tls = j->notify_tls;
+		j->notify_tls = NULL;
 		snapshot_summary(gw, sum, sizeof(sum));
 		gw_notice("reloaded: %s, %u trunks", sum, gw->cfg.ntrunks);
 		snprintf(msg, sizeof(msg), "reloaded: %s%s", sum, warn);
@@ -355,6 +361,7 @@ static void reload_finish(struct reload_job *j)
 	close(j->pipe[0]);
 	close(j->pipe[1]);
 	obj_deref(j->old_lcr);
+	gw_notify_tls_free(j->notify_tls);
 	free(j->cfg);
 	free(j);
 }
@@ -475,6 +482,8 @@ int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
 		return ENOMEM;
 	}
 	rc = gw_config_load(j->cfg, gw->cfg.path, err, errsize);
+	if (!rc)
+		rc = gw_notify_tls_new(&j->notify_tls, j->cfg, err, errsize);
 	if (rc) {
 		gw_err("reload refused, nothing changed: %s", err);
 		free(j->cfg);
@@ -508,6 +517,7 @@ int gw_reload_start(struct gw *gw, gw_reload_h *done, void *arg, char *err,
  fail:
 	snprintf(err, errsize, "cannot start the reload: %s", strerror(rc));
 	obj_deref(j->old_lcr);
+	gw_notify_tls_free(j->notify_tls);
 	free(j->cfg);
 	free(j);
 	return rc;
@@ -747,6 +757,7 @@ static int stop(struct gw *gw)
 		obj_deref(j->snap);
 		obj_deref(j->e911);
 		obj_deref(j->old_lcr);
+		gw_notify_tls_free(j->notify_tls);
 		free(j->cfg);
 		free(j);
 		gw->reload = NULL;
@@ -793,6 +804,9 @@ int main(int argc, char **argv)
 	if (!gw)
 		return 1;
 	rc = gw_config_load(&gw->cfg, path, err, sizeof(err));
+	if (!rc)
+		rc = gw_notify_tls_new(&gw->notify_tls, &gw->cfg, err,
+				       sizeof(err));
 	if (rc) {
 		fprintf(stderr, "tollgated: %s\n", err);
 		free(gw);
@@ -800,6 +814,7 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		printf("tollgated: %s: configuration is valid\n", path);
+		gw_notify_tls_free(gw->notify_tls);
 		free(gw);
 		return 0;
 	}
@@ -841,6 +856,7 @@ int main(int argc, char **argv)
 	if (gw->ev_reload_wait)
 		event_free(gw->ev_reload_wait);
 	event_base_free(gw->base);
+	gw_notify_tls_free(gw->notify_tls);
 	gw_notice("stopped%s", rc ? " after an error" : "");
 	gw_log_close();
 	free(gw);

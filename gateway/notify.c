@@ -5,7 +5,14 @@
  * Each configured URL gets an HTTP POST with a JSON body as the call
  * starts; a failed delivery is retried with back-off on the loop's
  * timers.  Nothing here can hold up or fail the call itself.
+ *
+ * https:// URLs go over TLS 1.2 or later (libevent's OpenSSL bufferevent
+ * under evhttp): the server's certificate is checked against [e911]
+ * notify_ca or the system store and must name the URL's host.  One
+ * SSL_CTX is built with the config; each job holds a reference to the one
+ * in force when it started, so a reload never pulls it away.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +20,14 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #define LOG_MODULE "e911"
 #include "util/util.h"
@@ -30,9 +42,17 @@ struct gw_notify {
 	char host[128];
 	char path[256];
 	int port;
+	bool https;
+	SSL_CTX *tls;               /* a reference, for https:// */
+	long verify_err;            /* this try's first certificate error */
+	int alert;                  /* ... or the server's TLS alert + 1 */
 	char *body;
 	unsigned tries;
-	struct event *retry;
+	bool finished;              /* delivered or given up: reap it */
+	struct event *retry;        /* the next try, or the reaping */
+	/* Ours, freed from the timer after its request is over: libevent
+	 * 2.1 does not free a failed connection on completion, and freeing
+	 * it in its own callback is not safe. */
 	struct evhttp_connection *conn;
 };
 
@@ -47,47 +67,151 @@ static void job_free(struct gw_notify *j)
 		}
 	if (j->retry)
 		event_free(j->retry);
+	/* Freeing a connection frees its request without calling back
+	 * (libevent 2.1). */
+	if (j->conn)
+		evhttp_connection_free(j->conn);
+	SSL_CTX_free(j->tls);
 	free(j->body);
 	free(j);
 }
 
 static void send_job(struct gw_notify *j);
 
+/* Why this try failed, for the log. */
+static const char *why(const struct gw_notify *j, int code, char *buf,
+		       size_t size)
+{
+	if (code)
+		snprintf(buf, size, "HTTP %d", code);
+	else if (j->verify_err)
+		snprintf(buf, size, "certificate verify failed: %s",
+			 X509_verify_cert_error_string(j->verify_err));
+	else if (j->alert == SSL_AD_CERTIFICATE_REQUIRED + 1)
+		/* OpenSSL 3.0 has no name for this TLS 1.3 alert. */
+		snprintf(buf, size, "TLS alert from the server: certificate "
+			 "required");
+	else if (j->alert)
+		snprintf(buf, size, "TLS alert from the server: %s",
+			 SSL_alert_desc_string_long(j->alert - 1));
+	else
+		snprintf(buf, size, "no answer");
+	return buf;
+}
+
 static void on_done(struct evhttp_request *req, void *arg)
 {
 	struct gw_notify *j = arg;
 	int code = req ? evhttp_request_get_response_code(req) : 0;
-	struct timeval tv;
+	struct timeval tv = {0, 0};
+	char buf[160];
 
-	/* The connection frees itself once this request is complete. */
-	j->conn = NULL;
 	if (code >= 200 && code < 300) {
 		gw_info("emergency notification delivered to %s (%d)", j->url,
 			code);
-		job_free(j);
+		j->finished = true;
+		evtimer_add(j->retry, &tv);
 		return;
 	}
 	if (++j->tries >= NOTIFY_TRIES) {
 		gw_err("emergency notification to %s failed %u times (last: "
-		       "%s%d); given up", j->url, j->tries,
-		       code ? "HTTP " : "no answer ", code);
-		job_free(j);
+		       "%s); given up", j->url, j->tries,
+		       why(j, code, buf, sizeof(buf)));
+		j->finished = true;
+		evtimer_add(j->retry, &tv);
 		return;
 	}
 	/* 1, 2, 4, 8 s: the building hears about it even if its web hook
 	 * was restarting. */
 	tv.tv_sec = 1 << (j->tries - 1);
 	tv.tv_usec = 0;
-	gw_warn("emergency notification to %s: %s%d; trying again in %ld s",
-		j->url, code ? "HTTP " : "no answer ", code, (long)tv.tv_sec);
+	gw_warn("emergency notification to %s: %s; trying again in %ld s",
+		j->url, why(j, code, buf, sizeof(buf)), (long)tv.tv_sec);
 	evtimer_add(j->retry, &tv);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
+	struct gw_notify *j = arg;
+
 	(void)fd;
 	(void)what;
-	send_job(arg);
+	if (j->finished)
+		job_free(j);
+	else
+		send_job(j);
+}
+
+/* The first certificate error of the chain is the one worth logging. */
+static int on_verify(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct gw_notify *j = ssl ? SSL_get_app_data(ssl) : NULL;
+
+	if (!ok && j && !j->verify_err)
+		j->verify_err = X509_STORE_CTX_get_error(x);
+	return ok;
+}
+
+/* A server that refuses us (no client certificate, say) says so in an
+ * alert. */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct gw_notify *j = SSL_get_app_data(ssl);
+
+	if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && j &&
+	    !j->alert)
+		j->alert = (ret & 0xff) + 1;
+}
+
+/* An https:// connection: SNI and the name the certificate must carry are
+ * the URL's host (an IP address is matched against the IP SANs). */
+static struct evhttp_connection *tls_conn(struct gw_notify *j)
+{
+	struct evhttp_connection *conn = NULL;
+	struct bufferevent *bev = NULL;
+	unsigned char ip[sizeof(struct in6_addr)];
+	char host[sizeof(j->host)];
+	SSL *ssl = SSL_new(j->tls);
+	size_t n = strlen(j->host);
+	bool literal;
+
+	if (!ssl)
+		goto out;
+	/* evhttp keeps an IPv6 literal's brackets. */
+	if (j->host[0] == '[' && n > 2 && j->host[n - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(n - 2), j->host + 1);
+	else
+		tg_strlcpy(host, j->host, sizeof(host));
+	literal = inet_pton(AF_INET, host, ip) == 1 ||
+		  inet_pton(AF_INET6, host, ip) == 1;
+	SSL_set_app_data(ssl, j);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, on_verify);
+	SSL_set_info_callback(ssl, on_tls_info);
+	if (literal ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+						     host)
+		    : !SSL_set1_host(ssl, host) ||
+			      !SSL_set_tlsext_host_name(ssl, host))
+		goto out;
+	bev = bufferevent_openssl_socket_new(j->gw->base, -1, ssl,
+					     BUFFEREVENT_SSL_CONNECTING,
+					     BEV_OPT_CLOSE_ON_FREE |
+						     BEV_OPT_DEFER_CALLBACKS);
+	if (!bev)
+		goto out;
+	ssl = NULL;  /* the bufferevent's now */
+	/* The hook may close without a close_notify once it has answered. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	conn = evhttp_connection_base_bufferevent_new(j->gw->base, NULL, bev,
+						      j->host,
+						      (unsigned short)j->port);
+ out:
+	if (!conn && bev)
+		bufferevent_free(bev);
+	SSL_free(ssl);
+	ERR_clear_error();
+	return conn;
 }
 
 static void send_job(struct gw_notify *j)
@@ -96,8 +220,16 @@ static void send_job(struct gw_notify *j)
 	struct evkeyvalq *h;
 	char len[24];
 
-	j->conn = evhttp_connection_base_new(j->gw->base, NULL, j->host,
-					     (unsigned short)j->port);
+	j->verify_err = 0;
+	j->alert = 0;
+	if (j->conn)
+		evhttp_connection_free(j->conn);
+	if (j->https)
+		j->conn = tls_conn(j);
+	else
+		j->conn = evhttp_connection_base_new(j->gw->base, NULL,
+						     j->host,
+						     (unsigned short)j->port);
 	req = j->conn ? evhttp_request_new(on_done, j) : NULL;
 	if (!req) {
 		if (j->conn)
@@ -109,6 +241,8 @@ static void send_job(struct gw_notify *j)
 	evhttp_connection_set_timeout(j->conn, 5);
 	h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Host", j->host);
+	/* One request a connection: evhttp closes it once answered. */
+	evhttp_add_header(h, "Connection", "close");
 	evhttp_add_header(h, "Content-Type", "application/json");
 	snprintf(len, sizeof(len), "%zu", strlen(j->body));
 	evhttp_add_header(h, "Content-Length", len);
@@ -119,29 +253,29 @@ static void send_job(struct gw_notify *j)
 		evhttp_connection_free(j->conn);
 		j->conn = NULL;
 		on_done(NULL, j);
-		return;
 	}
-	evhttp_connection_free_on_completion(j->conn);
 }
 
-/* http://host[:port]/path only: the loop has no TLS client yet. */
+/* http:// or https://host[:port]/path. */
 static int url_split(struct gw_notify *j, const char *url)
 {
 	struct evhttp_uri *u = evhttp_uri_parse(url);
-	const char *host, *path, *q;
+	const char *scheme, *host, *path, *q;
 	int rc = EINVAL;
 
 	if (!u)
 		return EINVAL;
+	scheme = evhttp_uri_get_scheme(u);
 	host = evhttp_uri_get_host(u);
 	path = evhttp_uri_get_path(u);
 	q = evhttp_uri_get_query(u);
-	if (evhttp_uri_get_scheme(u) &&
-	    !strcmp(evhttp_uri_get_scheme(u), "http") && host && *host &&
-	    strlen(host) < sizeof(j->host)) {
+	j->https = scheme && !strcmp(scheme, "https");
+	if (scheme && (j->https || !strcmp(scheme, "http")) && host &&
+	    *host && strlen(host) < sizeof(j->host)) {
 		strcpy(j->host, host);
 		j->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u)
-						     : 80;
+			  : j->https			     ? 443
+							     : 80;
 		snprintf(j->path, sizeof(j->path), "%s%s%s",
 			 path && *path ? path : "/", q ? "?" : "", q ? q : "");
 		rc = 0;
@@ -244,7 +378,9 @@ void gw_notify_emergency(struct gw *gw, const struct gw_emergency_note *n)
 		tg_strlcpy(j->url, gw->cfg.notify[i], sizeof(j->url));
 		j->retry = evtimer_new(gw->base, on_retry, j);
 		j->body = strdup(body);
-		if (!j->retry || !j->body || url_split(j, j->url)) {
+		if (!j->retry || !j->body || url_split(j, j->url) ||
+		    (j->https && (!gw->notify_tls ||
+				  !SSL_CTX_up_ref(gw->notify_tls)))) {
 			gw_err("emergency notification to %s: cannot send",
 			       j->url);
 			if (j->retry)
@@ -253,6 +389,8 @@ void gw_notify_emergency(struct gw *gw, const struct gw_emergency_note *n)
 			free(j);
 			continue;
 		}
+		if (j->https)
+			j->tls = gw->notify_tls;
 		j->next = gw->notify;
 		gw->notify = j;
 		send_job(j);
@@ -265,12 +403,122 @@ void gw_notify_stop(struct gw *gw)
 	while (gw->notify) {
 		struct gw_notify *j = gw->notify;
 
-		/* Freeing a connection frees its request without calling
-		 * back (libevent 2.1). */
-		if (j->conn)
-			evhttp_connection_free(j->conn);
-		gw_warn("emergency notification to %s dropped at shut-down "
-			"after %u tries", j->url, j->tries);
+		if (!j->finished)
+			gw_warn("emergency notification to %s dropped at "
+				"shut-down after %u tries", j->url, j->tries);
 		job_free(j);
 	}
+}
+
+/* "file:line: key: path: reason", the reason OpenSSL's first. */
+static int tls_fail(char *err, size_t errsize, const struct gw_config *cfg,
+		    int line, const char *key, const char *path,
+		    const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(err, errsize, "%s:%d: %s: %s: %s%s%s", cfg->path, line, key,
+		 path, what, reason ? ": " : "", reason ? reason : "");
+	ERR_clear_error();
+	return EINVAL;
+}
+
+int gw_notify_tls_new(SSL_CTX **ctxp, const struct gw_config *cfg,
+		      char *err, size_t errsize)
+{
+	const char *key = *cfg->notify_key ? cfg->notify_key
+					   : cfg->notify_cert;
+	int key_line = *cfg->notify_key ? cfg->notify_key_line
+					: cfg->notify_cert_line;
+	const char *key_name = *cfg->notify_key ? "notify_key"
+						: "notify_cert";
+	bool https = *cfg->notify_ca || *cfg->notify_cert;
+	SSL_CTX *ctx = NULL;
+	FILE *f;
+	int rc = 0;
+
+	for (unsigned i = 0; i < cfg->nnotify; i++)
+		https = https || !strncmp(cfg->notify[i], "https://", 8);
+	if (!https)
+		goto out;
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
+		snprintf(err, errsize, "[e911]: cannot set up TLS");
+		rc = ENOMEM;
+		goto out;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* fopen first: "No such file or directory" says more than the
+	 * OpenSSL error stack does. */
+	if (*cfg->notify_ca) {
+		f = fopen(cfg->notify_ca, "r");
+		if (!f) {
+			rc = tls_fail(err, errsize, cfg, cfg->notify_ca_line,
+				      "notify_ca", cfg->notify_ca,
+				      strerror(errno));
+			goto out;
+		}
+		fclose(f);
+		if (!SSL_CTX_load_verify_locations(ctx, cfg->notify_ca,
+						   NULL)) {
+			rc = tls_fail(err, errsize, cfg, cfg->notify_ca_line,
+				      "notify_ca", cfg->notify_ca,
+				      "no PEM certificates");
+			goto out;
+		}
+	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+		snprintf(err, errsize, "[e911]: cannot load the system CA "
+			 "store");
+		rc = EINVAL;
+		goto out;
+	}
+	if (!*cfg->notify_cert)
+		goto out;
+	f = fopen(cfg->notify_cert, "r");
+	if (!f) {
+		rc = tls_fail(err, errsize, cfg, cfg->notify_cert_line,
+			      "notify_cert", cfg->notify_cert,
+			      strerror(errno));
+		goto out;
+	}
+	fclose(f);
+	if (!SSL_CTX_use_certificate_chain_file(ctx, cfg->notify_cert)) {
+		rc = tls_fail(err, errsize, cfg, cfg->notify_cert_line,
+			      "notify_cert", cfg->notify_cert,
+			      "not a PEM certificate");
+		goto out;
+	}
+	f = fopen(key, "r");
+	if (!f) {
+		rc = tls_fail(err, errsize, cfg, key_line, key_name, key,
+			      strerror(errno));
+		goto out;
+	}
+	fclose(f);
+	/* OpenSSL checks the key against the certificate here too. */
+	if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) ||
+	    !SSL_CTX_check_private_key(ctx)) {
+		rc = tls_fail(err, errsize, cfg, key_line, key_name, key,
+			      *cfg->notify_key ? "not a PEM private key of "
+						 "notify_cert"
+					       : "no PEM private key of its "
+						 "certificate (see "
+						 "notify_key)");
+		goto out;
+	}
+ out:
+	if (rc) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
+	ERR_clear_error();
+	*ctxp = ctx;
+	return rc;
+}
+
+void gw_notify_tls_free(SSL_CTX *ctx)
+{
+	SSL_CTX_free(ctx);
 }

@@ -109,6 +109,11 @@ static const char good_conf[] =
 	"[routing]\n"
 	"outbound = pstn, pbx\n"
 	"attempt_trying_timeout = 1500\n"
+	"[e911]\n"
+	"notify = http://10.0.0.9:8080/e911\n"
+	"notify = https://hooks.example.net/kari?site=hq\n"
+	"notify_ca = /etc/tollgate/hook-ca.pem\n"
+	"notify_cert = /etc/tollgate/gw.pem\n"
 	"[dids]\n"
 	"5550100-5550199 = pbx\n"
 	"5551000 = pbx\n";
@@ -158,6 +163,13 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->down_after, 2);
 	assert_string_equal(cfg->outbound, "pstn, pbx");
 	assert_int_equal(cfg->t_trying_ms, 1500);
+	assert_int_equal(cfg->nnotify, 2);
+	assert_string_equal(cfg->notify[1],
+			    "https://hooks.example.net/kari?site=hq");
+	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
+	assert_int_equal(cfg->notify_ca_line, 33);
+	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
+	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
 }
 
@@ -201,6 +213,13 @@ static void test_conf_errors(void **state)
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
 		 "outbound = p, q\n", "[routing] outbound: no trunk 'q'"},
+		{"[e911]\nnotify = ftp://hook/\n",
+		 "t.conf:2: notify: 'ftp://hook/' is not an http:// or "
+		 "https:// URL"},
+		{"[e911]\nnotify = https:///x\n", "t.conf:2: notify"},
+		{"[e911]\nnotify_ca =\n", "t.conf:2: notify_ca: empty"},
+		{"[e911]\nnotify = https://h/\nnotify_key = k.pem\n",
+		 "t.conf:3: notify_key: no notify_cert to go with it"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
