@@ -15,6 +15,7 @@
 
 struct event_base;
 struct event;
+struct evdns_base;
 struct gw_call;
 struct gw_ctl;
 struct reload_job;
@@ -85,6 +86,7 @@ struct gw {
 	struct event *ev_reload_wait;
 	struct gw_notify *notify;        /* emergency notifications being
 					  * delivered */
+	struct evdns_base *notify_dns;   /* their resolver, made on first use */
 	struct ssl_ctx_st *notify_tls;   /* for https:// notify URLs, or
 					  * NULL when there are none */
 	struct gw_elin *elins;           /* live ELIN state, by number */

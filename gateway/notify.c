@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/dns.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -48,6 +49,7 @@ struct gw_notify {
 	int alert;                  /* ... or the server's TLS alert + 1 */
 	char *body;
 	unsigned tries;
+	bool answered;              /* this try's outcome is in */
 	bool finished;              /* delivered or given up: reap it */
 	struct event *retry;        /* the next try, or the reaping */
 	/* Ours, freed from the timer after its request is over: libevent
@@ -106,6 +108,11 @@ static void on_done(struct evhttp_request *req, void *arg)
 	struct timeval tv = {0, 0};
 	char buf[160];
 
+	/* libevent may report a failed try from inside make_request and
+	 * we report it again when that returns: count it once. */
+	if (j->answered)
+		return;
+	j->answered = true;
 	if (code >= 200 && code < 300) {
 		gw_info("emergency notification delivered to %s (%d)", j->url,
 			code);
@@ -203,7 +210,8 @@ static struct evhttp_connection *tls_conn(struct gw_notify *j)
 	ssl = NULL;  /* the bufferevent's now */
 	/* The hook may close without a close_notify once it has answered. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	conn = evhttp_connection_base_bufferevent_new(j->gw->base, NULL, bev,
+	conn = evhttp_connection_base_bufferevent_new(j->gw->base,
+						      j->gw->notify_dns, bev,
 						      j->host,
 						      (unsigned short)j->port);
  out:
@@ -222,14 +230,25 @@ static void send_job(struct gw_notify *j)
 
 	j->verify_err = 0;
 	j->alert = 0;
+	j->answered = false;
 	if (j->conn)
 		evhttp_connection_free(j->conn);
-	if (j->https)
+	/* Names are resolved without blocking the loop: a slow or dead DNS
+	 * server must not hold up the emergency call this is about. */
+	if (!j->gw->notify_dns)
+		j->gw->notify_dns = evdns_base_new(
+			j->gw->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!j->gw->notify_dns) {
+		gw_err("emergency notification to %s: no resolver", j->url);
+		j->conn = NULL;
+	} else if (j->https) {
 		j->conn = tls_conn(j);
-	else
-		j->conn = evhttp_connection_base_new(j->gw->base, NULL,
+	} else {
+		j->conn = evhttp_connection_base_new(j->gw->base,
+						     j->gw->notify_dns,
 						     j->host,
 						     (unsigned short)j->port);
+	}
 	req = j->conn ? evhttp_request_new(on_done, j) : NULL;
 	if (!req) {
 		if (j->conn)
@@ -407,6 +426,10 @@ void gw_notify_stop(struct gw *gw)
 			gw_warn("emergency notification to %s dropped at "
 				"shut-down after %u tries", j->url, j->tries);
 		job_free(j);
+	}
+	if (gw->notify_dns) {
+		evdns_base_free(gw->notify_dns, 1);
+		gw->notify_dns = NULL;
 	}
 }
 

@@ -27,6 +27,8 @@ down_time = 300
 
 [e911]
 holdoff = 1
+# A web hook whose name does not resolve: 911 must not notice.
+notify = http://no-such-host.invalid:8911/e911
 "
 write_conf
 nanp_plans
@@ -68,7 +70,8 @@ grep '"called":"911"' "$WORK/pstnsim.jsonl" | grep -q '"calling":"2125552001"' |
 	fail "911 did not go out with the caller's own number: $(grep 911 "$WORK/pstnsim.jsonl")"
 sql "DELETE FROM e911_zone WHERE name = 'b'"
 ctl reload >/dev/null || fail "reload"
-log "ok: a start with bad zones still places 911"
+wait_for "the failed notification in the log" 15 grep -q "emergency notification to http://no-such-host.invalid:8911/e911: no answer" "$WORK/tollgated.log"
+log "ok: a start with bad zones still places 911, and a web hook that cannot be found does not hold it"
 
 # 3. A provider trunk marked down is tried last for 911.
 tgdb route add r-em priority=1 kind=prefix match=12125559999 \
