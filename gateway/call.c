@@ -786,10 +786,27 @@ static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp)
 
 /* ---- the caller's side hears what the callee's side does ------------------ */
 
+/* Is there an attempt after the running one? */
+static bool attempts_left(const struct gw_call *call)
+{
+	return call->next_attempt < call->dec->nattempts ||
+	       (call->down_later && !call->down_pass);
+}
+
 static void tell_in_progress(struct gw_call *call, bool alerting, bool media)
 {
 	if (call->state == CS_ANSWERED || call->state == CS_ENDED)
 		return;
+	/* A SIP caller's early media cannot move to another attempt once
+	 * bridged; an emergency call must keep its failover, so it hears
+	 * ringing (180: the PBX plays it) unless this is its last path. */
+	if (media && call->in.kind == DP_TRUNK_SIP &&
+	    call->dec->emergency != DP_EMERG_NONE && attempts_left(call)) {
+		gw_info("call %.8s: early media of an emergency attempt kept "
+			"back: later attempts stay possible", call->id);
+		media = false;
+		alerting = true;
+	}
 	set_state(call, CS_EARLY);
 	if (media) {
 		bridge_media(call);

@@ -46,13 +46,15 @@ int ps_rule_parse(struct ps_rule *rule, const char *arg)
 			return 0;
 		}
 	}
-	if (!strncmp(act, "reject:", 7)) {
+	if (!strncmp(act, "reject:", 7) || !strncmp(act, "announce:", 9)) {
+		bool ann = act[0] == 'a';
+		const char *num = act + (ann ? 9 : 7);
 		char *end;
-		long n = strtol(act + 7, &end, 10);
+		long n = strtol(num, &end, 10);
 
-		if (end == act + 7 || *end || n < 1 || n > 127)
+		if (end == num || *end || n < 1 || n > 127)
 			return EINVAL;
-		rule->act = PS_ACT_REJECT;
+		rule->act = ann ? PS_ACT_ANNOUNCE : PS_ACT_REJECT;
 		rule->cause = (int)n;
 		return 0;
 	}
@@ -249,6 +251,10 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (call->state) {
 	case PS_CALL_SETUP:
+		if (call->cause_after) {
+			call_hangup(call, call->cause_after);
+			break;
+		}
 		pri_answer(span->pri, call->qc, chan, 0);
 		call_answered(call, ps.conf.hangup_after);
 		break;
@@ -342,9 +348,13 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		pri_acknowledge(span->pri, qc, prichan, 0);
 		break;
 	case PS_ACT_PROGRESS:
+	case PS_ACT_ANNOUNCE:
+		/* An announcement ("all circuits are busy") is in-band
+		 * progress; ANNOUNCE clears with its cause afterwards. */
 		pri_proceeding(span->pri, qc, prichan, 0);
 		pri_progress(span->pri, qc, prichan, 1);
 		call->media = true;
+		call->cause_after = act == PS_ACT_ANNOUNCE ? cause : 0;
 		break;
 	case PS_ACT_ALERT_INBAND:
 		pri_acknowledge(span->pri, qc, prichan, 1);

@@ -151,7 +151,8 @@ static void usage(FILE *f)
 	      "  --side network|cpe    our Q.931 role (network)\n"
 	      "  --rule PREFIX=ACTION  answer progress alert-inband busy\n"
 	      "                        unallocated congestion noanswer\n"
-	      "                        reject:N\n"
+	      "                        reject:N announce:N (in-band\n"
+	      "                        progress, then cause N)\n"
 	      "  --answer-after MS     delay before CONNECT (200)\n"
 	      "  --hangup-after MS     clear answered calls after MS\n"
 	      "                        (0: never)\n"
@@ -301,7 +302,7 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				err = bad(name, optarg,
 					  "PREFIX=answer|progress|alert-inband|"
 					  "busy|unallocated|congestion|"
-					  "noanswer|reject:N");
+					  "noanswer|reject:N|announce:N");
 			else
 				c->nrules++;
 			break;

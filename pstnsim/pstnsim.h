@@ -20,6 +20,7 @@ enum ps_action {
 	PS_ACT_ALERT_INBAND,
 	PS_ACT_NOANSWER,
 	PS_ACT_REJECT,
+	PS_ACT_ANNOUNCE,     /* in-band PROGRESS, then clear with cause */
 };
 
 enum ps_media {
@@ -31,7 +32,7 @@ enum ps_media {
 struct ps_rule {
 	char prefix[PS_NUMLEN];
 	enum ps_action act;
-	int cause;              /* PS_ACT_REJECT only */
+	int cause;              /* PS_ACT_REJECT, PS_ACT_ANNOUNCE */
 };
 
 struct ps_conf {
@@ -93,6 +94,7 @@ struct ps_call {
 	bool out;
 	enum ps_call_state state;
 	enum ps_action act;
+	int cause_after;        /* ANNOUNCE: the cause it clears with */
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];
 	int called_plan;        /* Q.931 TON << 4 | NPI as received */

@@ -176,6 +176,7 @@ static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
 	pe->ev.status = status;
 	if (rsn && rsn->cause) {
 		pe->ev.reason.cause = rsn->cause;
+		pe->ev.reason.preemption = rsn->preemption;
 		if (rsn->text) {
 			tg_strlcpy(pe->text, rsn->text, sizeof(pe->text));
 			pe->ev.reason.text = pe->text;
@@ -399,6 +400,7 @@ static void hup_reason(const struct sip_leg *leg, struct sip_reason *rsn)
 {
 	rsn->cause = leg->hup_cause;
 	rsn->text = leg->hup_text[0] ? leg->hup_text : NULL;
+	rsn->preemption = false; /* cause 8 says it */
 }
 
 static void leg_send_bye(struct sip_leg *leg, const struct sip_reason *rsn)
@@ -429,7 +431,7 @@ static void leg_send_cancel(struct sip_leg *leg)
 	osip_message_t *inv, *m = NULL;
 	osip_via_t *via = NULL;
 	osip_uri_t *uri = NULL;
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 	struct sip_tr *tr;
 	char buf[32];
 
@@ -783,7 +785,7 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)
 {
 	struct sip_leg *leg;
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 
 	char cid[SIP_CALLID_MAX];
 
@@ -810,7 +812,7 @@ void sip_leg_rx_cancel(struct sip_ua *ua, osip_event_t *evt,
 {
 	struct sip_tr *ist = sip_tr_find_server(ua, evt->sip, "INVITE");
 	struct sip_leg *leg = ist ? ist->leg : NULL;
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 	char text[96];
 
 	sip_msg_get_reason(evt->sip, &rsn, text, sizeof(text));
@@ -829,7 +831,7 @@ static void rx_bye(struct sip_leg *leg, osip_event_t *evt,
 		   const struct sockaddr *src, socklen_t srclen)
 {
 	struct sip_ua *ua = leg->ua;
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 	char text[96];
 
 	sip_msg_get_reason(evt->sip, &rsn, text, sizeof(text));
@@ -891,7 +893,7 @@ static void on_rtx(evutil_socket_t fd, short what, void *arg)
 {
 	struct sip_leg *leg = arg;
 	int64_t spent = tg_mono_ms() - leg->rtx_start;
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 
 	if (!leg->ua || leg->state != LEG_IN_ANSWERED)
 		return;
@@ -990,7 +992,7 @@ static int send_ack(struct sip_leg *leg)
 
 static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 {
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 	struct sip_media m;
 	const char *body;
 	size_t len;
@@ -1423,7 +1425,7 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 int sip_leg_hangup(struct sip_leg *leg, int status,
 		   const struct sip_reason *reason)
 {
-	struct sip_reason rsn;
+	struct sip_reason rsn = {0, NULL, false};
 
 	if (!leg)
 		return EINVAL;

@@ -12,6 +12,8 @@
 #     INVITE still goes, without Geolocation.
 #     A Geolocation reference that comes with the call reaches the
 #     provider when we have no location of our own.
+#     An announcement and a failure on the PRI: 911 fails over (it heard
+#     180, not the announcement), an ordinary call stops there.
 #  5. 911 dialled as "911;phone-context=+1" (RFC 3966, sipsak) while the
 #     PBX trunk is at its inbound limit: it goes through.
 . "$(dirname "$0")/lib.sh"
@@ -34,7 +36,7 @@ write_conf
 nanp_plans
 sed -i '/^\[trunk pbx\]/a max_inbound = 1' "$WORK/tollgate.conf"
 sed -i '/^\[routing\]/a attempt_trying_timeout = 500' "$WORK/tollgate.conf"
-start_pstnsim --rule 2125559999=busy
+start_pstnsim --rule 2125559999=busy --rule 2125558888=announce:34
 start_gw
 tgdb() { "$TGCTL" -s "$CTL" --db "$DB" "$@"; }
 
@@ -122,6 +124,31 @@ grep -qx "Geolocation-Routing: yes" "$WORK/inv2.txt" || fail "no Geolocation-Rou
 grep -q "location by reference: https://lis.pbx.example/loc/77" "$WORK/tollgated.log" ||
 	fail "the reference is not in the log"
 log "ok: an incoming location by reference is passed on"
+
+# 4c. An announcement then a failure on the PRI: an ordinary call heard
+#     it (183) and ends there; a 911 call hears ringing (180) and goes on
+#     to the provider.
+tgdb route add r-ann priority=1 kind=prefix match=12125558888 \
+	trunks=pstn,e911sip >/dev/null || fail "route add r-ann"
+wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 2125558888 | grep -q r-ann"
+timeout 30 "$TGCALL" call "sip:2125558888@127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
+	--from 2125553008 --expect 503 > "$WORK/c4.json" 2>>"$WORK/tgcall.log" ||
+	fail "an ordinary call after an announcement: $(cat "$WORK/c4.json")"
+grep -q '"provisional":\[100,183\]' "$WORK/c4.json" || fail "no early media: $(cat "$WORK/c4.json")"
+"$TGCALL" answer --local 127.0.0.2:5070 --count 1 --timeout 30 \
+	--need "Priority: emergency" > "$WORK/provider3.jsonl" 2>>"$WORK/provider.log" &
+PIDS+=($!)
+sleep 0.3
+timeout 30 "$TGCALL" call "sip:2125558888@127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
+	--from 2125553009 --expect 200 --hold 200 --header "Priority: emergency" \
+	> "$WORK/e4.json" 2>>"$WORK/tgcall.log" ||
+	fail "911 after an announcement on the PRI: $(cat "$WORK/e4.json")"
+grep -q '"provisional":\[100,180\]' "$WORK/e4.json" || fail "911 provisional: $(cat "$WORK/e4.json")"
+ann_attempts() { [ "$(sql "SELECT group_concat(a.trunk || ':' || a.outcome, ' ')
+	FROM cdr_attempt a JOIN cdr c ON a.cdr_id = c.id WHERE c.calling =
+	'2125553009'")" = "pstn:failover e911sip:answered" ]; }
+wait_for "the 911 call's attempts" 10 ann_attempts
+log "ok: early media does not cost an emergency call its failover"
 
 # 5. 911 in its RFC 3966 form, with the PBX trunk at its limit.
 timeout 40 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
