@@ -1102,7 +1102,15 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 				     : call->dec->calling.digits);
 		if (strlen(pai) > 1)
 			p.pai_user = pai;
+		p.pai_form = (enum sip_pai_form)t->e911_pai;
 		loc = call_location(call);
+		/* The id the provider knows the caller's endpoint by (its
+		 * dynamic location routing), in From and PAI alike. */
+		if (t->e911_id_location && loc && *loc->location_id &&
+		    !strchr(loc->location_id, ':')) {
+			p.from_user = loc->location_id;
+			p.pai_user = loc->location_id;
+		}
 		/* By reference: the provider's id for the address, when it
 		 * is a URI (or the reference that came with the call, when
 		 * that is preferred or all there is); otherwise by value all

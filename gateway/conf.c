@@ -328,6 +328,39 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	return err;
 }
 
+#define E911_SET_LOCATION 1u
+#define E911_SET_PAI 2u
+#define E911_SET_ID 4u
+
+/*
+ * What E911 providers want (REFERENCE.md), as defaults the trunk's own
+ * e911_location / e911_pai / e911_id keys override, in any order:
+ * - generic: PIDF-LO by value, one sip: PAI with the callback number;
+ * - bandwidth: static 911, the address provisioned by callback number:
+ *   no location in the INVITE, one sip: PAI;
+ * - bandwidth-dlr: dynamic location routing: the endpoint id (the zone's
+ *   location_id) in From and PAI, user=phone only on numbers, PIDF-LO.
+ */
+static int e911_profile(struct parser *p, struct gw_trunk_cfg *t,
+			const char *v)
+{
+	bool pidf, dlr = !strcmp(v, "bandwidth-dlr");
+
+	if (strcmp(v, "generic") && strcmp(v, "bandwidth") && !dlr)
+		return fail(p, "e911_profile: '%s' is not generic, bandwidth "
+			    "or bandwidth-dlr", v);
+	pidf = strcmp(v, "bandwidth") != 0;
+	if (!(t->e911_set & E911_SET_LOCATION)) {
+		t->e911_pidf = pidf;
+		t->e911_reference = false;
+	}
+	if (!(t->e911_set & E911_SET_PAI))
+		t->e911_pai = dlr ? 1 : 0; /* sip-phone : sip */
+	if (!(t->e911_set & E911_SET_ID))
+		t->e911_id_location = dlr;
+	return 0;
+}
+
 static int key_span(struct parser *p, const char *k, const char *v)
 {
 	struct gw_span_cfg *s = p->cur;
@@ -497,6 +530,28 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				    "pidf or reference", v);
 		t->e911_pidf = !strcmp(v, "pidf");
 		t->e911_reference = !strcmp(v, "reference");
+		t->e911_set |= E911_SET_LOCATION;
+	} else if (!strcmp(k, "e911_pai")) {
+		static const char *const forms[] = {"sip", "sip-phone", "tel",
+						    "none"};
+		size_t i;
+
+		for (i = 0; i < TG_ARRAY_SIZE(forms); i++)
+			if (!strcmp(v, forms[i]))
+				break;
+		if (i == TG_ARRAY_SIZE(forms))
+			return fail(p, "e911_pai: '%s' is not sip, sip-phone, "
+				    "tel or none", v);
+		t->e911_pai = (int)i;
+		t->e911_set |= E911_SET_PAI;
+	} else if (!strcmp(k, "e911_id")) {
+		if (strcmp(v, "callback") && strcmp(v, "location_id"))
+			return fail(p, "e911_id: '%s' is not callback or "
+				    "location_id", v);
+		t->e911_id_location = !strcmp(v, "location_id");
+		t->e911_set |= E911_SET_ID;
+	} else if (!strcmp(k, "e911_profile")) {
+		return e911_profile(p, t, v);
 	} else if (!strcmp(k, "spans")) {
 		char buf[256], *save = NULL, *tok;
 

@@ -53,6 +53,10 @@ struct gw_trunk_cfg {
 				       zone's PIDF-LO by value */
 	bool e911_reference;        /* ... or its location_id (a URI) by
 				       reference */
+	int e911_pai;               /* enum sip_pai_form */
+	bool e911_id_location;      /* From and PAI carry the zone's
+				       location_id (an endpoint id) */
+	unsigned e911_set;          /* keys given (they beat the profile) */
 	/* TDM */
 	int spans[GW_MAX_SPANS];
 	unsigned nspans;

@@ -1308,10 +1308,21 @@ static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 	if (p->emergency && osip_message_set_header(inv, "Priority",
 						    "emergency"))
 		return ENOMEM;
-	if (p->pai_user && *p->pai_user) {
+	if (p->pai_user && *p->pai_user && p->pai_form != SIP_PAI_NONE) {
+		const char *d = p->pai_user + (p->pai_user[0] == '+');
+		bool number = *d && strspn(d, "0123456789") == strlen(d);
+
 		sip_uri_user_escape(user, sizeof(user), p->pai_user);
-		/* One sip: URI, as E911 providers want it. */
-		snprintf(buf, sizeof(buf), "<sip:%s@%s>", user, hp);
+		/* One URI, as E911 providers want it; user=phone (RFC 3261
+		 * 19.1.1) only on a telephone number (Bandwidth refuses it
+		 * on an endpoint id). */
+		if (p->pai_form == SIP_PAI_TEL && number)
+			snprintf(buf, sizeof(buf), "<tel:%s>", p->pai_user);
+		else if (p->pai_form == SIP_PAI_SIP_PHONE && number)
+			snprintf(buf, sizeof(buf), "<sip:%s@%s;user=phone>",
+				 user, hp);
+		else
+			snprintf(buf, sizeof(buf), "<sip:%s@%s>", user, hp);
 		if (osip_message_set_header(inv, "P-Asserted-Identity", buf))
 			return ENOMEM;
 	}

@@ -141,6 +141,14 @@ int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
 /** Inbound: 200 OK with our SDP answer, retransmitted until ACK. */
 int sip_leg_answer(struct sip_leg *leg);
 
+/** How an emergency INVITE asserts the caller (RFC 3325). */
+enum sip_pai_form {
+	SIP_PAI_SIP = 0,    /* <sip:ID@our-address>: one sip: URI */
+	SIP_PAI_SIP_PHONE,  /* ... ;user=phone when ID is a number only */
+	SIP_PAI_TEL,        /* <tel:ID> (a sip: URI when ID is no number) */
+	SIP_PAI_NONE,       /* no P-Asserted-Identity */
+};
+
 /** What an outbound INVITE says. */
 struct sip_call_params {
 	const char *from_user;    /* calling number ("" or NULL: none) */
@@ -155,6 +163,7 @@ struct sip_call_params {
 	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our
 				   * address>: the callback number; NULL
 				   * or "" = none */
+	enum sip_pai_form pai_form;
 	const char *pidf;         /* a PIDF-LO to send by value (multipart
 				   * body, Geolocation: <cid:...>,
 				   * Geolocation-Routing: yes); NULL none */
