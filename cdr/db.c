@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 5
+#define CDR_SCHEMA_VERSION 6
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -165,6 +165,13 @@ static const char schema_v5[] =
 	"ALTER TABLE cdr ADD COLUMN e911_ref TEXT;"
 	"PRAGMA user_version = 5;";
 
+/* Version 6: a member may refine its zone's floor, unit and room. */
+static const char schema_v6[] =
+	"ALTER TABLE e911_member ADD COLUMN flr TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE e911_member ADD COLUMN unit TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE e911_member ADD COLUMN room TEXT NOT NULL DEFAULT '';"
+	"PRAGMA user_version = 6;";
+
 int cdr_db_errno(sqlite3 *db, int rc)
 {
 	int sys = db ? sqlite3_system_errno(db) : 0;
@@ -299,6 +306,9 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 4)
 		err = cdr_db_exec(db, path, "updating the schema to version 5",
 				  schema_v5);
+	if (!err && ver <= 5)
+		err = cdr_db_exec(db, path, "updating the schema to version 6",
+				  schema_v6);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

@@ -592,7 +592,8 @@ int cdr_db_zone_put(const char *path, const struct e911_zone_row *z,
 int cdr_db_member_add(const char *path, const struct e911_member_row *m,
 		      int64_t *idp, char *err, size_t errsize)
 {
-	const char *texts[] = {m->zone, m->kind, m->match};
+	const char *texts[] = {m->zone, m->kind, m->match, m->flr, m->unit,
+			       m->room};
 	struct e911_zone_row z;
 	struct e911_snapshot *s = NULL;
 	sqlite3_stmt *st = NULL;
@@ -628,8 +629,9 @@ int cdr_db_member_add(const char *path, const struct e911_member_row *m,
 			 sqlite3_errmsg(db));
 	if (!e) {
 		rc = sqlite3_prepare_v2(db, "INSERT INTO e911_member (zone, "
-					"kind, match) VALUES (?1, ?2, ?3)", -1,
-					&st, NULL);
+					"kind, match, flr, unit, room) VALUES "
+					"(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st,
+					NULL);
 		if (rc == SQLITE_OK)
 			rc = bind_texts(st, 1, texts, TG_ARRAY_SIZE(texts));
 		e = step_done(db, st, rc, err, errsize);

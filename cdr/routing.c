@@ -420,6 +420,9 @@ static int row_member(sqlite3_stmt *st, struct cdr_routing *r, char *err,
 			{1, "zone", x->zone, sizeof(x->zone)},
 			{2, "kind", x->kind, sizeof(x->kind)},
 			{3, "match", x->match, sizeof(x->match)},
+			{4, "flr", x->flr, sizeof(x->flr)},
+			{5, "unit", x->unit, sizeof(x->unit)},
+			{6, "room", x->room, sizeof(x->room)},
 		};
 		const struct strcol *bs = cols_fit(st, sc, TG_ARRAY_SIZE(sc));
 
@@ -502,8 +505,9 @@ int cdr_db_load_routing(const char *path, struct cdr_routing *out, char *err,
 			       "e911_zone ORDER BY name", row_zone, out,
 			       "e911_zone", err, errsize);
 	if (!e)
-		e = load_table(db, "SELECT id, zone, kind, match FROM "
-			       "e911_member ORDER BY id", row_member, out,
+		e = load_table(db, "SELECT id, zone, kind, match, flr, unit, "
+			       "room FROM e911_member ORDER BY id", row_member,
+			       out,
 			       "e911_member", err, errsize);
 	if (!e) {
 		sqlite3_stmt *st = NULL;

@@ -29,6 +29,7 @@ struct member {
 	unsigned bits;
 	char trunk[E911_NAME_SIZE];                     /* M_TRUNK */
 	char text[64];
+	char flr[16], unit[16], room[16];               /* refinement */
 };
 
 struct e911_snapshot {
@@ -155,9 +156,13 @@ static int build_member(struct e911_snapshot *s, struct member *m,
 			const struct e911_member_row *r, size_t idx,
 			char *err, size_t errsize)
 {
-	if (!TERM(r->zone) || !TERM(r->kind) || !TERM(r->match))
+	if (!TERM(r->zone) || !TERM(r->kind) || !TERM(r->match) ||
+	    !TERM(r->flr) || !TERM(r->unit) || !TERM(r->room))
 		return fail(err, errsize, "e911 member %zu: a field is not "
 			    "terminated", idx);
+	memcpy(m->flr, r->flr, sizeof(m->flr));
+	memcpy(m->unit, r->unit, sizeof(m->unit));
+	memcpy(m->room, r->room, sizeof(m->room));
 	for (size_t i = 0; i < s->nzones; i++)
 		if (!strcmp(s->zones[i].row.name, r->zone))
 			m->zone = &s->zones[i];
@@ -345,9 +350,43 @@ static bool narrower(const struct member *a, const struct member *b)
 	return wa < wb;
 }
 
+static const struct member *locate(const struct e911_snapshot *s,
+				   const struct e911_caller *c, char *why,
+				   size_t whysize);
+
 const struct e911_zone *e911_locate(const struct e911_snapshot *s,
 				    const struct e911_caller *c, char *why,
 				    size_t whysize)
+{
+	const struct member *m = locate(s, c, why, whysize);
+
+	return m ? m->zone : s ? s->deflt : NULL;
+}
+
+const struct e911_zone *e911_locate_row(const struct e911_snapshot *s,
+					const struct e911_caller *c,
+					struct e911_zone_row *row, char *why,
+					size_t whysize)
+{
+	const struct member *m = locate(s, c, why, whysize);
+	const struct e911_zone *z = m ? m->zone : s ? s->deflt : NULL;
+
+	if (!z)
+		return NULL;
+	*row = z->row;
+	if (m && *m->flr)
+		memcpy(row->flr, m->flr, sizeof(row->flr));
+	if (m && *m->unit)
+		memcpy(row->unit, m->unit, sizeof(row->unit));
+	if (m && *m->room)
+		memcpy(row->room, m->room, sizeof(row->room));
+	return z;
+}
+
+/* The member that places @p c (NULL: none; the default zone may). */
+static const struct member *locate(const struct e911_snapshot *s,
+				   const struct e911_caller *c, char *why,
+				   size_t whysize)
 {
 	const struct member *best = NULL;
 	const char *num;
@@ -393,11 +432,11 @@ const struct e911_zone *e911_locate(const struct e911_snapshot *s,
 				 : best->kind == M_SUBNET ? "subnet"
 							  : "trunk",
 				 best->text);
-		return best->zone;
+		return best;
 	}
 	if (s->deflt && why && whysize)
 		snprintf(why, whysize, "zone default: no member matched");
-	return s->deflt;
+	return NULL;
 }
 
 size_t e911_pick_elin(const struct e911_zone *z,

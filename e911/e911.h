@@ -46,6 +46,9 @@ struct e911_member_row {
 			 * numbers (internal form); "subnet": a source
 			 * address or CIDR; "trunk": a source trunk */
 	char match[64];
+	/* Per-caller refinement of the zone's address (RAY BAUM's Act:
+	 * the floor, room or unit of these callers); "" = the zone's. */
+	char flr[16], unit[16], room[16];
 };
 
 struct e911_snapshot;
@@ -81,6 +84,15 @@ struct e911_caller {
 const struct e911_zone *e911_locate(const struct e911_snapshot *s,
 				    const struct e911_caller *c, char *why,
 				    size_t whysize);
+/**
+ * The same, and the caller's own location in @p row: the zone's address
+ * with the floor, unit and room of the member that placed the caller,
+ * where it gives them.  @p row is untouched when NULL is returned.
+ */
+const struct e911_zone *e911_locate_row(const struct e911_snapshot *s,
+					const struct e911_caller *c,
+					struct e911_zone_row *row, char *why,
+					size_t whysize);
 
 const struct e911_zone_row *e911_zone_row(const struct e911_zone *z);
 size_t e911_zone_nelins(const struct e911_zone *z);

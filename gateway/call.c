@@ -82,6 +82,8 @@ struct gw_call {
 	char e911_ref[37];        /* a callback: the emergency call's id */
 	struct e911_zone_row *in_loc; /* the location that came with the
 				       * call (a PIDF-LO), or NULL */
+	struct e911_zone_row *loc_row; /* its zone's address refined for
+					* this caller (floor, room), or NULL */
 	char in_elin[32];         /* an ELIN in it (its NAM), "" none */
 	char in_geo[256];         /* a location by reference that came
 				   * with it (Geolocation URI), "" none */
@@ -307,6 +309,7 @@ static void call_destructor(void *arg)
 	if (call->ev_retry)
 		event_free(call->ev_retry);
 	free(call->in_loc);
+	free(call->loc_row);
 	media_rtp_free(call->in.rtp);
 	media_rtp_free(call->out.rtp);
 	obj_deref(call->in.sip);
@@ -1514,6 +1517,7 @@ static void place_emergency(struct gw_call *call)
 
 	struct gw *gw = call->gw;
 	const struct e911_zone_row *in = call->in_loc;
+	struct e911_zone_row loc;
 	/* An incoming location outranks our zone (prefer_incoming) only
 	 * when it is dispatchable, or names its ELIN: a PBX's half-filled
 	 * address must not replace a validated one. */
@@ -1536,10 +1540,15 @@ static void place_emergency(struct gw_call *call)
 			    call->calling, call->id);
 		gw_warn("EMERGENCY call from %s: ELIN %s from the call's own "
 			"PIDF-LO", call->calling, call->elin);
-	} else if (!gw_e911_place(gw, &c, call->in.trunk, call->calling,
-				  call->id, call->e911_zone,
-				  sizeof(call->e911_zone), call->elin,
-				  sizeof(call->elin))) {
+	} else if (gw_e911_place(gw, &c, call->in.trunk, call->calling,
+				 call->id, call->e911_zone,
+				 sizeof(call->e911_zone), call->elin,
+				 sizeof(call->elin), &loc)) {
+		/* Without memory for it, the zone's own address serves. */
+		call->loc_row = malloc(sizeof(*call->loc_row));
+		if (call->loc_row)
+			*call->loc_row = loc;
+	} else {
 		if (!call->in_loc)
 			return;
 		/* No zone of ours: the location that came with it. */
@@ -1568,6 +1577,8 @@ static const struct e911_zone_row *call_location(const struct gw_call *call)
 
 	if (call->loc_incoming)
 		return call->in_loc;
+	if (call->loc_row)
+		return call->loc_row;
 	z = e911_zone_by_name(call->gw->e911, call->e911_zone);
 	return z ? e911_zone_row(z) : NULL;
 }

@@ -347,6 +347,7 @@ static int cmd_e911(struct gw *gw, struct reply *r, int argc, char **argv)
 static int cmd_e911_test(struct gw *gw, struct reply *r, int argc,
 			 char **argv)
 {
+	struct e911_zone_row loc;
 	struct sockaddr_storage ss;
 	struct e911_caller c = {NULL, "", NULL};
 	const struct e911_zone *z = NULL;
@@ -379,13 +380,13 @@ static int cmd_e911_test(struct gw *gw, struct reply *r, int argc,
 			return EINVAL;
 		}
 	}
-	if (!gw_e911_preview(gw, &c, &z, &elin, why, sizeof(why))) {
+	if (!gw_e911_preview(gw, &c, &z, &loc, &elin, why, sizeof(why))) {
 		evbuffer_add_printf(r->out, "no zone for %s: an emergency call "
 				    "would leave with its own number and no "
 				    "location\n", c.calling);
 		return ENOENT;
 	}
-	e911_address_line(e911_zone_row(z), addr, sizeof(addr));
+	e911_address_line(&loc, addr, sizeof(addr));
 	if (r->json) {
 		evbuffer_add_printf(r->out, "{\"zone\":");
 		gw_json_str(r->out, e911_zone_row(z)->name);

@@ -37,14 +37,15 @@ static struct gw_elin *elin_get(struct gw *gw, const char *elin, bool add)
 }
 
 bool gw_e911_preview(struct gw *gw, const struct e911_caller *caller,
-		     const struct e911_zone **zp, const char **elin,
-		     char *why, size_t whysize)
+		     const struct e911_zone **zp, struct e911_zone_row *loc,
+		     const char **elin, char *why, size_t whysize)
 {
 	struct e911_elin_use use[E911_MAX_ELINS];
 	const struct e911_zone *z;
 	size_t n;
 
-	z = e911_locate(gw->e911, caller, why, whysize);
+	/* The zone, with this caller's floor, unit and room in it. */
+	z = e911_locate_row(gw->e911, caller, loc, why, whysize);
 	if (!z)
 		return false;
 	n = e911_zone_nelins(z);
@@ -63,13 +64,14 @@ bool gw_e911_preview(struct gw *gw, const struct e911_caller *caller,
 bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 		   const char *party_trunk, const char *party_user,
 		   const char *call_id, char *zone, size_t zsize, char *elin,
-		   size_t esize)
+		   size_t esize, struct e911_zone_row *loc)
 {
 	const struct e911_zone *z;
 	const char *chosen;
 	char why[160], addr[320];
 
-	if (!gw_e911_preview(gw, caller, &z, &chosen, why, sizeof(why))) {
+	if (!gw_e911_preview(gw, caller, &z, loc, &chosen, why,
+			     sizeof(why))) {
 		gw_err("EMERGENCY call from %s (%s): no location zone and no "
 		       "zone named default; sent with its own caller-ID",
 		       *caller->calling ? caller->calling : "(unknown)",
@@ -79,7 +81,7 @@ bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 	tg_strlcpy(zone, e911_zone_row(z)->name, zsize);
 	tg_strlcpy(elin, chosen, esize);
 	gw_e911_use(gw, elin, zone, party_trunk, party_user, call_id);
-	e911_address_line(e911_zone_row(z), addr, sizeof(addr));
+	e911_address_line(loc, addr, sizeof(addr));
 	gw_warn("EMERGENCY call from %s: %s, ELIN %s, location: %s",
 		*caller->calling ? caller->calling : "(unknown)", why, elin,
 		addr);

@@ -194,12 +194,12 @@ void gw_check_drained(struct gw *gw);
 bool gw_e911_place(struct gw *gw, const struct e911_caller *caller,
 		   const char *party_trunk, const char *party_user,
 		   const char *call_id, char *zone, size_t zsize, char *elin,
-		   size_t esize);
+		   size_t esize, struct e911_zone_row *loc);
 /** Where @p caller would be and which ELIN it would get now, without
  *  using one (tollgatectl e911 test).  @return false: no zone. */
 bool gw_e911_preview(struct gw *gw, const struct e911_caller *caller,
-		     const struct e911_zone **zp, const char **elin,
-		     char *why, size_t whysize);
+		     const struct e911_zone **zp, struct e911_zone_row *loc,
+		     const char **elin, char *why, size_t whysize);
 /** An emergency call sends @p elin (chosen by us or by the caller's own
  *  PIDF-LO): count it and remember whom a callback reaches. */
 void gw_e911_use(struct gw *gw, const char *elin, const char *zone,

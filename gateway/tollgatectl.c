@@ -85,6 +85,8 @@ static void usage(FILE *f)
 		"callback_user\n"
 		"  e911 member list | e911 member add ZONE calling|subnet|trunk "
 		"MATCH\n"
+		"             [flr=F] [unit=U] [room=R]   (these callers' place "
+		"in the zone)\n"
 		"             | e911 member del ID\n"
 		"  e911 validate          every zone complete, every ELIN a "
 		"DID\n"
@@ -672,15 +674,15 @@ static int cmd_e911(struct ctx *c, int argc, char **argv)
 	}
 	if (argc == 2 && !strcmp(argv[0], "member") &&
 	    !strcmp(argv[1], "list"))
-		return list(c, "ID\tZONE\tKIND\tMATCH", "SELECT id, zone, "
-			    "kind, match FROM e911_member ORDER BY zone, id",
-			    NULL, 0);
+		return list(c, "ID\tZONE\tKIND\tMATCH\tFLR\tUNIT\tROOM",
+			    "SELECT id, zone, kind, match, flr, unit, room "
+			    "FROM e911_member ORDER BY zone, id", NULL, 0);
 	if (argc == 3 && !strcmp(argv[0], "member") &&
 	    !strcmp(argv[1], "del"))
 		return delete_row(c, "DELETE FROM e911_member WHERE id = "
 				  "CAST(?1 AS INTEGER)", argv[2],
 				  "e911 member");
-	if (argc == 5 && !strcmp(argv[0], "member") &&
+	if (argc >= 5 && argc <= 8 && !strcmp(argv[0], "member") &&
 	    !strcmp(argv[1], "add")) {
 		memset(&m, 0, sizeof(m));
 		if (strlen(argv[2]) >= sizeof(m.zone) ||
@@ -692,6 +694,27 @@ static int cmd_e911(struct ctx *c, int argc, char **argv)
 		strcpy(m.zone, argv[2]);
 		strcpy(m.kind, argv[3]);
 		strcpy(m.match, argv[4]);
+		/* flr= unit= room=: where in the zone these callers are. */
+		for (int i = 5; i < argc; i++) {
+			const char *eq = strchr(argv[i], '=');
+			char *dst = NULL;
+			size_t size = 0;
+
+			if (eq && !strncmp(argv[i], "flr=", 4))
+				dst = m.flr, size = sizeof(m.flr);
+			else if (eq && !strncmp(argv[i], "unit=", 5))
+				dst = m.unit, size = sizeof(m.unit);
+			else if (eq && !strncmp(argv[i], "room=", 5))
+				dst = m.room, size = sizeof(m.room);
+			if (!dst || strlen(eq + 1) >= size) {
+				fprintf(stderr, "tollgatectl: '%s': want "
+					"flr=, unit= or room= (at most %zu "
+					"characters)\n", argv[i],
+					sizeof(m.flr) - 1);
+				return 2;
+			}
+			strcpy(dst, eq + 1);
+		}
 		rc = cdr_db_member_add(c->db, &m, &id, err, sizeof(err));
 		snprintf(done, sizeof(done), "e911 member %lld added",
 			 (long long)id);
@@ -714,7 +737,7 @@ static int cmd_e911(struct ctx *c, int argc, char **argv)
 	fprintf(stderr, "usage: e911 zone list | zone add NAME key=value... | "
 		"zone del NAME\n"
 		"       e911 member list | member add ZONE calling|subnet|trunk "
-		"MATCH | member del ID\n"
+		"MATCH [flr=F] [unit=U] [room=R] | member del ID\n"
 		"       e911 validate\n");
 	return 2;
 }

@@ -9,6 +9,8 @@
 #    gets ;user=phone.
 #  - generic with e911_pai = tel written before the profile: the explicit
 #    key wins (tel: PAI), the profile gives the PIDF-LO.
+#  - a member's own floor and room (flr=, room=) refine the zone's address
+#    for that caller: e911 test and the PIDF-LO show them.
 #  Nothing malformed in Wireshark's decoding.
 . "$(dirname "$0")/lib.sh"
 command -v tshark >/dev/null || { log "SKIP: tshark not installed"; exit 77; }
@@ -49,6 +51,13 @@ tgdb e911 zone add z2 country=US a1=NY a3="New York" hno=1 rd=Main \
 	location_id=5554711 elins=12125550922 >/dev/null || fail "zone z2"
 tgdb e911 member add z1 calling 12125552000-12125552049 >/dev/null || fail "member z1"
 tgdb e911 member add z2 calling 12125552050-12125552099 >/dev/null || fail "member z2"
+# One caller's own floor and room in zone z1 (RAY BAUM's Act).
+tgdb e911 member add z1 calling 12125552003 flr=7 room=712 >/dev/null ||
+	fail "member with a floor and room"
+tgdb e911 member add z1 calling 12125552004 shelf=2 >/dev/null 2>&1 &&
+	fail "a member with an unknown key was saved"
+tgdb e911 member list | grep -qP '\tz1\tcalling\t12125552003\t7\t\t712$' ||
+	fail "member list: $(tgdb e911 member list)"
 n=1
 for t in bw dlr gen dlr; do
 	tgdb route add "r$n" priority=1 kind=prefix match="1212555000$n" \
@@ -56,6 +65,10 @@ for t in bw dlr gen dlr; do
 	n=$((n + 1))
 done
 wait_for "the routes" 10 sh -c "'$TGCTL' -s '$CTL' route explain 2125550004 | grep -q r4"
+ctl e911 test 12125552003 | grep -q "location: 350 5th Ave, Floor 7, Room 712, New York" ||
+	fail "e911 test: $(ctl e911 test 12125552003)"
+ctl e911 test 12125552001 | grep -q "location: 350 5th Ave, Floor 3, New York" ||
+	fail "e911 test of a neighbour: $(ctl e911 test 12125552001)"
 
 tshark -q -i lo -f "udp port 5070" -w "$WORK/cap.pcapng" > "$WORK/tshark.log" 2>&1 &
 TSHARK=$!
@@ -125,4 +138,8 @@ for i in 2 3 4; do
 		fail "PIDF-LO $i is not valid: $(cat "$WORK/xmllint.log")"
 done
 grep -q '<ca:HNO>350</ca:HNO>' "$WORK/pidf2.xml" || fail "dlr: not zone z1's address"
+# Call 3 came from 2125552003: its own floor and room went out.
+grep -q '<ca:FLR>7</ca:FLR>' "$WORK/pidf3.xml" && grep -q '<ca:ROOM>712</ca:ROOM>' "$WORK/pidf3.xml" ||
+	fail "the caller's floor and room are not in the PIDF-LO: $(cat "$WORK/pidf3.xml")"
+grep -q '<ca:FLR>3</ca:FLR>' "$WORK/pidf2.xml" || fail "a neighbour got someone else's floor"
 log "ok: bandwidth, bandwidth-dlr and generic profiles, as tshark decodes them"

@@ -296,7 +296,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 5);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 6);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -338,7 +338,11 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 5);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 6);
+	/* v6: members refine their zone's floor, unit and room. */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_table_info("
+				    "'e911_member') WHERE name IN ('flr', "
+				    "'unit', 'room')"), 3);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
 				"'old-1' AND emergency = 0 AND route IS NULL"),
 			 1);
@@ -393,7 +397,7 @@ static void test_schema_migration_v2(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 5);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 6);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
 				"name = 'keep-me' AND number = 'calling'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "

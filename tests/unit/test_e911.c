@@ -27,12 +27,14 @@ static struct e911_zone_row zones[] = {
 };
 
 static struct e911_member_row members[] = {
-	{"hq-3", "calling", "12125552000-12125552099"},
-	{"hq-3-east", "calling", "12125552050-12125552059"},
-	{"lab", "subnet", "10.20.0.0/16"},
-	{"hq-3-east", "subnet", "10.20.30.0/24"},
-	{"lab", "trunk", "labpbx"},
-	{"hq-3", "subnet", "2001:db8:3::/48"},
+	{"hq-3", "calling", "12125552000-12125552099", "", "", ""},
+	{"hq-3-east", "calling", "12125552050-12125552059", "", "", ""},
+	{"lab", "subnet", "10.20.0.0/16", "", "", ""},
+	{"hq-3-east", "subnet", "10.20.30.0/24", "", "", ""},
+	{"lab", "trunk", "labpbx", "", "", ""},
+	{"hq-3", "subnet", "2001:db8:3::/48", "", "", ""},
+	/* one caller's own floor and room in the zone (RAY BAUM's Act) */
+	{"hq-3", "calling", "12125552042", "4", "", "410"},
 };
 
 static struct e911_snapshot *build(void)
@@ -57,6 +59,37 @@ static struct sockaddr_storage addr(const char *a)
 			   &((struct sockaddr_in6 *)&ss)->sin6_addr))
 		ss.ss_family = AF_INET6;
 	return ss;
+}
+
+static void test_locate_row(void **state)
+{
+	struct e911_snapshot *s = build();
+	struct e911_caller c = {"12125552042", "pbx", NULL};
+	struct e911_zone_row row;
+	const struct e911_zone *z;
+
+	(void)state;
+	/* The one-number member is the narrowest: its floor and room
+	 * replace the zone's; what it leaves empty stays the zone's. */
+	z = e911_locate_row(s, &c, &row, NULL, 0);
+	assert_non_null(z);
+	assert_string_equal(e911_zone_row(z)->name, "hq-3");
+	assert_string_equal(row.flr, "4");
+	assert_string_equal(row.room, "410");
+	assert_string_equal(row.hno, "350");
+	assert_string_equal(e911_zone_row(z)->flr, "3");
+	/* A neighbour in the same range keeps the zone's own. */
+	c.calling = "12125552043";
+	z = e911_locate_row(s, &c, &row, NULL, 0);
+	assert_non_null(z);
+	assert_string_equal(row.flr, "3");
+	assert_string_equal(row.room, "");
+	/* The default zone, unrefined. */
+	c.calling = "2001";
+	z = e911_locate_row(s, &c, &row, NULL, 0);
+	assert_non_null(z);
+	assert_string_equal(row.name, "default");
+	obj_deref(s);
 }
 
 static void test_locate(void **state)
@@ -210,15 +243,15 @@ static void test_refused(void **state)
 			struct e911_member_row m;
 			const char *want;
 		} mrows[] = {
-			{{"nowhere", "calling", "1"}, "unknown zone 'nowhere'"},
-			{{"hq-3", "calling", "200-1999"}, "equal-length"},
-			{{"hq-3", "calling", "2099-2000"}, "equal-length"},
-			{{"hq-3", "calling", "20x"}, "equal-length"},
-			{{"hq-3", "subnet", "10.0.0.0/33"}, "address or CIDR"},
-			{{"hq-3", "subnet", "10.0.0/8"}, "address or CIDR"},
-			{{"hq-3", "subnet", "10.0.0.0/"}, "address or CIDR"},
-			{{"hq-3", "trunk", ""}, "a trunk name"},
-			{{"hq-3", "mac", "00:11"}, "kind 'mac'"},
+			{{"nowhere", "calling", "1", "", "", ""}, "unknown zone 'nowhere'"},
+			{{"hq-3", "calling", "200-1999", "", "", ""}, "equal-length"},
+			{{"hq-3", "calling", "2099-2000", "", "", ""}, "equal-length"},
+			{{"hq-3", "calling", "20x", "", "", ""}, "equal-length"},
+			{{"hq-3", "subnet", "10.0.0.0/33", "", "", ""}, "address or CIDR"},
+			{{"hq-3", "subnet", "10.0.0/8", "", "", ""}, "address or CIDR"},
+			{{"hq-3", "subnet", "10.0.0.0/", "", "", ""}, "address or CIDR"},
+			{{"hq-3", "trunk", "", "", "", ""}, "a trunk name"},
+			{{"hq-3", "mac", "00:11", "", "", ""}, "kind 'mac'"},
 		};
 		struct e911_snapshot *s = NULL;
 		struct e911_zone_row two[2] = {zones[0], zones[1]};
@@ -392,6 +425,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_locate_row),
 		cmocka_unit_test(test_pick_elin),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_address),
