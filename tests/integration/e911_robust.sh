@@ -15,7 +15,8 @@
 #     An announcement and a failure on the PRI: 911 fails over (it heard
 #     180, not the announcement), an ordinary call stops there.
 #  5. 911 dialled as "911;phone-context=+1" (RFC 3966, sipsak) while the
-#     PBX trunk is at its inbound limit: it goes through.
+#     PBX trunk is at its inbound limit and the PRI trunk at max_calls: it
+#     goes through.
 . "$(dirname "$0")/lib.sh"
 
 EXTRA="
@@ -35,6 +36,7 @@ notify = http://no-such-host.invalid:8911/e911
 write_conf
 nanp_plans
 sed -i '/^\[trunk pbx\]/a max_inbound = 1' "$WORK/tollgate.conf"
+sed -i '/^\[trunk pstn\]/a max_calls = 1' "$WORK/tollgate.conf"
 sed -i '/^\[routing\]/a attempt_trying_timeout = 500' "$WORK/tollgate.conf"
 start_pstnsim --rule 2125559999=busy --rule 2125558888=announce:34
 start_gw
@@ -156,6 +158,7 @@ timeout 40 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" --local "127.0.0.
 	2>>"$WORK/tgcall.log" &
 PIDS+=($!)
 wait_for "the ordinary call" 10 sh -c "'$TGCTL' -s '$CTL' --json show calls | grep -q '\"answered\":true'"
+ctl show trunks | grep -E '^pstn ' | grep -q full || fail "the PRI trunk is not full: $(ctl show trunks)"
 timeout 20 "$TGCALL" call "sip:2125551235@127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 	--from 2125552003 --expect 503 > "$WORK/c2.json" 2>>"$WORK/tgcall.log" ||
 	fail "a second ordinary call passed the inbound limit: $(cat "$WORK/c2.json")"
@@ -169,5 +172,5 @@ grep -q "SIP/2.0 200" "$WORK/sipsak.log" ||
 	fail "911;phone-context at the inbound limit: $(grep '^SIP/2.0' "$WORK/sipsak.log" | sort -u)"
 grep -q "EMERGENCY call 2125552004 -> 911;phone-context=+1 (911)" "$WORK/tollgated.log" ||
 	fail "not taken as an emergency call"
-log "ok: 911;phone-context=+1 passes the inbound limit"
+log "ok: 911;phone-context=+1 passes the inbound limit and a full trunk"
 
