@@ -493,15 +493,25 @@ int cdr_db_did_add(const char *path, const struct dp_did_range *d, char *err,
 
 /* ---- e911 ----------------------------------------------------------------- */
 
-/* Is ELIN @p elin (its first @p n bytes) in the comma list @p list? */
+#define ELIN_SEP ", \t"
+
+/* Is ELIN @p elin (its first @p n bytes) in the list @p list?  Both are
+ * read as the daemon reads them: separated by commas, blanks or tabs,
+ * a leading '+' ignored. */
 static bool elin_listed(const char *list, const char *elin, size_t n)
 {
+	if (n && *elin == '+') {
+		elin++;
+		n--;
+	}
 	while (*list) {
 		size_t len;
 
-		while (*list == ',' || *list == ' ')
-			list++;
-		len = strcspn(list, ", ");
+		list += strspn(list, ELIN_SEP);
+		len = strcspn(list, ELIN_SEP);
+		if (len && *list == '+' && len - 1 == n &&
+		    !strncmp(list + 1, elin, n))
+			return true;
 		if (len && len == n && !strncmp(list, elin, n))
 			return true;
 		list += len;
@@ -532,9 +542,8 @@ static int elins_unique(sqlite3 *db, const struct e911_zone_row *z,
 		while (list && *p && !e) {
 			size_t len;
 
-			while (*p == ',' || *p == ' ')
-				p++;
-			len = strcspn(p, ", ");
+			p += strspn(p, ELIN_SEP);
+			len = strcspn(p, ELIN_SEP);
 			if (len && elin_listed(list, p, len))
 				e = fail(err, errsize, EEXIST, "e911 zone '%s': "
 					 "ELIN %.*s is already zone '%s''s",

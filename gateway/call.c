@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,8 @@ struct gw_call {
 	unsigned down_later;      /* emergency: attempts on SIP trunks marked
 				   * down, tried after all the others */
 	bool down_pass;           /* ... and being tried now */
+	unsigned rehunts;         /* channels the PRI refused (cause 44)
+				   * and we hunted again for */
 	struct event *ev_retry;   /* try the attempt again (pre-emption) */
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
@@ -340,6 +343,7 @@ static void on_ring_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_retry(evutil_socket_t fd, short what, void *arg);
 static const struct e911_zone_row *call_location(const struct gw_call *call);
+static bool is_protected(const struct gw_call *c);
 
 static struct gw_call *call_new(struct gw *gw, enum dp_trunk_kind in_kind)
 {
@@ -539,19 +543,39 @@ static void end_call(struct gw_call *call, int cause)
 	if (call->emergency_marked) {
 		call->emergency_marked = false;
 		gw_emergency_mark(call->gw, false);
+	}
+	/* Maintenance of its lines waits the hold-off after a PSAP
+	 * callback too: the PSAP may call again. */
+	if (is_protected(call))
 		gw_maint_emergency_ended(call->gw, call->in.span,
 					 call->out.span, call->in.trunk,
 					 call->out.trunk);
-	}
 	write_cdr(call);
 	gw_maint_call_ended(call->gw);
 }
 
 static bool is_protected(const struct gw_call *c)
 {
-	return c->sig_emergency || c->emergency_marked ||
+	return c->sig_emergency || c->emergency_marked || c->callback ||
 	       (c->dec && (c->dec->emergency != DP_EMERG_NONE ||
 			   c->dec->callback));
+}
+
+/* An emergency call waiting for a pre-empted channel to be released
+ * holds no B-channel yet, but will take one on its trunk's spans. */
+static bool waits_on_span(const struct gw_call *c, int span)
+{
+	const struct gw_trunk_cfg *t;
+
+	if (!c->preempted || !evtimer_pending(c->ev_retry, NULL) ||
+	    c->next_attempt >= c->dec->nattempts)
+		return false;
+	t = gw_config_trunk(&c->gw->cfg,
+			    c->dec->attempts[c->next_attempt].trunk);
+	for (unsigned i = 0; t && i < t->nspans; i++)
+		if (t->spans[i] == span)
+			return true;
+	return false;
 }
 
 bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
@@ -565,7 +589,8 @@ bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
 		in_hit = (!span || (c->in.tdm && c->in.span == span)) &&
 			 (!chan || (c->in.tdm && c->in.chan == (int)chan)) &&
 			 (!trunk || !strcmp(c->in.trunk, trunk));
-		out_hit = (!span || (c->out.tdm && c->out.span == span)) &&
+		out_hit = (!span || (c->out.tdm && c->out.span == span) ||
+			   (!chan && waits_on_span(c, span))) &&
 			  (!chan || (c->out.tdm && c->out.chan == (int)chan)) &&
 			  (!trunk || (c->out_live &&
 				      !strcmp(c->out.trunk, trunk)));
@@ -792,8 +817,11 @@ static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp)
 /* Is there an attempt after the running one? */
 static bool attempts_left(const struct gw_call *call)
 {
-	return call->next_attempt < call->dec->nattempts ||
-	       (call->down_later && !call->down_pass);
+	/* In the pass over trunks marked down, only those are left (the
+	 * running one's bit is already cleared). */
+	if (call->down_pass)
+		return call->down_later != 0;
+	return call->next_attempt < call->dec->nattempts || call->down_later;
 }
 
 static void tell_in_progress(struct gw_call *call, bool alerting, bool media)
@@ -1005,45 +1033,39 @@ static void note_attempt(struct gw_call *call, const struct dp_attempt *a,
 	}
 }
 
-/* Hunt a B-channel over the trunk's spans in order (ascending). */
-static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
-		     const struct dp_attempt *a)
+/*
+ * Hunt a B-channel over trunk @p t's spans by its policy, and send the
+ * SETUP there.  The group's channels are numbered in span order, then
+ * channel order; round-robin goes on after the last one it used, LRU
+ * takes the channel idle longest (one never used first).  A drained span
+ * (for ordinary calls), one whose idle channels are all kept for
+ * emergency calls, or one whose D-channel is down is passed over.
+ * @return 0; EBUSY no channel; ENOTCONN every span down.
+ */
+static int hunt_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
+		    bool emergency, const struct tdm_number *calling,
+		    const struct tdm_number *called,
+		    const struct tdm_number *redir)
 {
 	struct gw *gw = call->gw;
-	struct tdm_number called = {
-		a->called.digits, (int)a->called.ton << 4 | (int)a->called.npi,
-		false, 0,
-	};
-	struct tdm_number calling = {
-		a->calling.digits,
-		(int)a->calling.ton << 4 | (int)a->calling.npi,
-		a->calling.pres == DP_PRES_RESTRICTED, 0,
-	};
-	struct tdm_number redir = {
-		a->diversion.digits,
-		(int)a->diversion.ton << 4 | (int)a->diversion.npi,
-		a->diversion.pres == DP_PRES_RESTRICTED, call->div_reason,
-	};
+	struct tdm_span *spans[GW_MAX_SPANS];
+	unsigned base[GW_MAX_SPANS + 1], total = 0, best = UINT_MAX;
+	struct gw_tstat *ts = gw_tstat(gw, t->name);
+	int64_t best_idle = INT64_MAX;
 	int err = ENOTCONN;
-	bool emergency = call->dec->emergency != DP_EMERG_NONE ||
-			 call->dec->callback;
 
-	/* Digits only on a PRI: a '+' is the TON's job. */
-	if (called.digits[0] == '+')
-		called.digits++;
-	if (calling.digits[0] == '+')
-		calling.digits++;
-	if (redir.digits[0] == '+')
-		redir.digits++;
 	for (unsigned i = 0; i < t->nspans; i++) {
+		const struct gw_span_cfg *sc = gw_config_span(&gw->cfg,
+							      t->spans[i]);
 		struct tdm_span *span = gw_span(gw, t->spans[i]);
-		int e;
 
-		const struct gw_span_cfg *sc;
-
+		base[i] = total;
+		spans[i] = NULL;
 		if (!span)
 			continue;
-		sc = gw_config_span(&gw->cfg, t->spans[i]);
+		total += tdm_span_nchan(span);
+		if (!tdm_span_dchan_up(span))
+			continue;
 		if (!emergency && !gw_span_open(gw, t->spans[i])) {
 			gw_dbg(GW_DBG_CALL, "call %.8s: span %d is drained",
 			       call->id, t->spans[i]);
@@ -1059,18 +1081,100 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 			err = EBUSY;
 			continue;
 		}
-		e = tdm_call_setup(&call->out.tdm, span, &calling, &called,
-				   &redir, call);
+		spans[i] = span;
+		err = EBUSY; /* up: from now on, no channel means busy */
+	}
+	base[t->nspans] = total;
+	if (t->hunt == GW_HUNT_LRU) {
+		/* One pass for the channel idle longest; then only it. */
+		for (unsigned k = 0; k < total; k++) {
+			unsigned i = 0;
+			int64_t since;
+
+			while (base[i + 1] <= k)
+				i++;
+			if (!spans[i] || !tdm_chan_free(spans[i], k - base[i] + 1))
+				continue;
+			since = tdm_chan_idle_since(spans[i], k - base[i] + 1);
+			if (since < best_idle) {
+				best_idle = since;
+				best = k;
+			}
+		}
+	}
+	for (unsigned n = 0; n < total; n++) {
+		unsigned k, i = 0, c;
+		int e;
+
+		switch (t->hunt) {
+		case GW_HUNT_DESCENDING:
+			k = total - 1 - n;
+			break;
+		case GW_HUNT_ROUND_ROBIN:
+			k = ((ts ? ts->rr_next : 0) + n) % total;
+			break;
+		case GW_HUNT_LRU:
+			if (best == UINT_MAX)
+				return err;
+			k = best;
+			n = total; /* one try: a refusal ends the hunt */
+			break;
+		default:
+			k = n;
+			break;
+		}
+		while (base[i + 1] <= k)
+			i++;
+		c = k - base[i] + 1;
+		if (!spans[i] || !tdm_chan_free(spans[i], c))
+			continue;
+		e = tdm_call_setup_chan(&call->out.tdm, spans[i], c, calling,
+					called, redir, call);
 		if (!e) {
-			call->out.span = tdm_span_id(span);
-			call->out.chan = (int)tdm_call_chan(call->out.tdm);
+			call->out.span = tdm_span_id(spans[i]);
+			call->out.chan = (int)c;
+			if (ts)
+				ts->rr_next = k + 1;
 			return 0;
 		}
-		/* Busy beats down: the caller hears "congestion". */
-		if (e == EBUSY || err != EBUSY)
-			err = e;
+		if (e == ENOTCONN)
+			spans[i] = NULL;
+		else if (e != EBUSY)
+			return e;
 	}
 	return err;
+}
+
+/* An attempt on a TDM trunk: the numbers as a PRI wants them, then the
+ * hunt. */
+static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
+		     const struct dp_attempt *a)
+{
+	struct tdm_number called = {
+		a->called.digits, (int)a->called.ton << 4 | (int)a->called.npi,
+		false, 0,
+	};
+	struct tdm_number calling = {
+		a->calling.digits,
+		(int)a->calling.ton << 4 | (int)a->calling.npi,
+		a->calling.pres == DP_PRES_RESTRICTED, 0,
+	};
+	struct tdm_number redir = {
+		a->diversion.digits,
+		(int)a->diversion.ton << 4 | (int)a->diversion.npi,
+		a->diversion.pres == DP_PRES_RESTRICTED, call->div_reason,
+	};
+	bool emergency = call->dec->emergency != DP_EMERG_NONE ||
+			 call->dec->callback;
+
+	/* Digits only on a PRI: a '+' is the TON's job. */
+	if (called.digits[0] == '+')
+		called.digits++;
+	if (calling.digits[0] == '+')
+		calling.digits++;
+	if (redir.digits[0] == '+')
+		redir.digits++;
+	return hunt_tdm(call, t, emergency, &calling, &called, &redir);
 }
 
 /* Every field of a zone escaped at its worst (&quot; is 6 bytes) fits. */
@@ -1640,6 +1744,10 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 				f.to_trunk = NULL;
 				f.to_user = NULL;
 				rc = dp_decide(call->snap, &f, d, NULL, 0);
+				/* Still a PSAP calling back: past limits,
+				 * drains and pre-emption like any. */
+				if (!rc)
+					d->callback = true;
 			}
 		}
 	}
@@ -2080,6 +2188,33 @@ static void in_tdm(struct gw_call *call, const struct tdm_event *ev)
 	hangup_out(call, ev->cause);
 }
 
+#define MAX_REHUNTS 2
+
+/*
+ * Cause 44, "requested circuit/channel not available": the far end holds
+ * the channel we chose (glare: its SETUP crossed ours, or the channel is
+ * stuck on its side).  RESTART that channel so that both sides agree it
+ * is idle (Q.931 5.5) and hunt again on the same trunk; the caller hears
+ * nothing of it.
+ */
+static void rehunt(struct gw_call *call)
+{
+	struct tdm_span *span = gw_span(call->gw, call->out.span);
+
+	call->rehunts++;
+	gw_notice("call %.8s: span %d chan %d refused by the far end (cause "
+		  "44): channel restarted, hunting again", call->id,
+		  call->out.span, call->out.chan);
+	if (span && call->out.chan > 0)
+		tdm_chan_reset(span, (unsigned)call->out.chan);
+	attempt_done(call, "rehunt", 0, 44);
+	event_del(call->ev_attempt);
+	hangup_out(call, 44);
+	unbridge_out(call);
+	call->next_attempt = (unsigned)call->cur;
+	try_next(call);
+}
+
 /* PRI events of an attempt's side. */
 static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 {
@@ -2110,6 +2245,11 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 		}
 		if (call->state == CS_ENDED)
 			break;
+		if (ev->cause == 44 && call->state == CS_ROUTING &&
+		    call->rehunts < MAX_REHUNTS) {
+			rehunt(call);
+			break;
+		}
 		r.q850_cause = ev->cause ? ev->cause : 16;
 		attempt_failed(call, &r, "released");
 		break;

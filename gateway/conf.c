@@ -361,6 +361,21 @@ static int e911_profile(struct parser *p, struct gw_trunk_cfg *t,
 	return 0;
 }
 
+const char *gw_hunt_name(enum gw_hunt h)
+{
+	switch (h) {
+	case GW_HUNT_ASCENDING:
+		return "ascending";
+	case GW_HUNT_DESCENDING:
+		return "descending";
+	case GW_HUNT_ROUND_ROBIN:
+		return "round-robin";
+	case GW_HUNT_LRU:
+		return "lru";
+	}
+	return "?";
+}
+
 static int key_span(struct parser *p, const char *k, const char *v)
 {
 	struct gw_span_cfg *s = p->cur;
@@ -393,6 +408,8 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		return parse_str(p, k, v, s->dir, sizeof(s->dir));
 	} else if (!strcmp(k, "pcap")) {
 		return parse_str(p, k, v, s->pcap, sizeof(s->pcap));
+	} else if (!strcmp(k, "restart_on_up")) {
+		return parse_bool(p, k, v, &s->restart_on_up);
 	} else if (!strcmp(k, "e911_reserve")) {
 		unsigned long n;
 		int err = parse_uint(p, k, v, 0, 29, &n);
@@ -552,6 +569,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		t->e911_set |= E911_SET_ID;
 	} else if (!strcmp(k, "e911_profile")) {
 		return e911_profile(p, t, v);
+	} else if (!strcmp(k, "hunt")) {
+		size_t i;
+
+		for (i = 0; i <= GW_HUNT_LRU; i++)
+			if (!strcmp(v, gw_hunt_name((enum gw_hunt)i)))
+				break;
+		if (i > GW_HUNT_LRU)
+			return fail(p, "hunt: '%s' is not ascending, descending, "
+				    "round-robin or lru", v);
+		t->hunt = (enum gw_hunt)i;
 	} else if (!strcmp(k, "spans")) {
 		char buf[256], *save = NULL, *tok;
 
@@ -775,6 +802,7 @@ static int on_section(struct parser *p, char *name)
 		s->line = p->line;
 		s->type = TDM_T1;
 		s->switchtype = tdm_switch_parse("ni2");
+		s->restart_on_up = true;
 		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
 		p->cur = s;
 		return 0;

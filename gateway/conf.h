@@ -24,6 +24,15 @@ enum gw_trunk_kind {
 	GW_TRUNK_TDM,
 };
 
+/* How a TDM trunk picks a B-channel for an outgoing call. */
+enum gw_hunt {
+	GW_HUNT_ASCENDING = 0, /* first span, lowest channel */
+	GW_HUNT_DESCENDING,    /* last span, highest channel */
+	GW_HUNT_ROUND_ROBIN,   /* the next channel after the last one used */
+	GW_HUNT_LRU,           /* the channel idle for the longest time */
+};
+const char *gw_hunt_name(enum gw_hunt h);
+
 struct gw_trunk_cfg {
 	char name[32];
 	enum gw_trunk_kind kind;
@@ -60,6 +69,7 @@ struct gw_trunk_cfg {
 	/* TDM */
 	int spans[GW_MAX_SPANS];
 	unsigned nspans;
+	enum gw_hunt hunt;          /* B-channel hunting over the spans */
 };
 
 struct gw_span_cfg {
@@ -72,6 +82,7 @@ struct gw_span_cfg {
 	char pcap[256];             /* D-channel capture file, "" = none */
 	unsigned e911_reserve;      /* idle channels ordinary calls leave
 				       for emergency calls and callbacks */
+	bool restart_on_up;         /* RESTART idle channels at D-channel up */
 };
 
 struct gw_config {

@@ -280,6 +280,69 @@ static int cmd_channels(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+/* TDM trunk groups: their spans, hunting and channels. */
+static int cmd_groups(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (r->json)
+		evbuffer_add(r->out, "[", 1);
+	else
+		evbuffer_add_printf(r->out, "%-16s %-12s %-16s %5s %5s %5s %5s "
+				    "%s\n", "GROUP", "HUNT", "SPANS", "CHANS",
+				    "IDLE", "BUSY", "BLOCK", "STATE");
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+		struct gw_tstat *ts = gw_tstat(gw, t->name);
+		unsigned chans = 0, idle = 0, busy = 0, oos = 0, blk = 0;
+		char list[96] = "";
+		size_t n = 0;
+
+		if (t->kind != GW_TRUNK_TDM)
+			continue;
+		for (unsigned k = 0; k < t->nspans; k++) {
+			struct tdm_span *s = gw_span(gw, t->spans[k]);
+			unsigned a, b, c, d;
+
+			if (n < sizeof(list))
+				n += (size_t)snprintf(list + n, sizeof(list) - n,
+						      "%s%d", k ? "," : "",
+						      t->spans[k]);
+			if (!s)
+				continue;
+			chan_counts(s, &a, &b, &c, &d);
+			chans += tdm_span_nchan(s);
+			idle += a;
+			busy += b;
+			oos += c;
+			blk += d;
+		}
+		if (r->json) {
+			json_sep(r);
+			evbuffer_add_printf(r->out, "{\"group\":");
+			gw_json_str(r->out, t->name);
+			evbuffer_add_printf(r->out, ",\"hunt\":\"%s\",\"spans\":"
+					    "\"%s\",\"channels\":%u,\"idle\":%u,"
+					    "\"in_use\":%u,\"out_of_service\":%u,"
+					    "\"blocked\":%u,\"state\":\"%s\"}",
+					    gw_hunt_name(t->hunt), list, chans,
+					    idle, busy, oos, blk,
+					    ts && ts->drained ? "drained"
+							      : "in-service");
+		} else {
+			evbuffer_add_printf(r->out, "%-16s %-12s %-16s %5u %5u "
+					    "%5u %5u %s\n", t->name,
+					    gw_hunt_name(t->hunt), list, chans,
+					    idle, busy, blk,
+					    ts && ts->drained ? "drained"
+							      : "in-service");
+		}
+	}
+	if (r->json)
+		evbuffer_add(r->out, "]\n", 2);
+	return 0;
+}
+
 static unsigned trunk_active(struct gw *gw, const char *name);
 
 static const char *state_word(enum dp_trunk_state st)
@@ -979,6 +1042,7 @@ static const struct {
 	{"show", "spans", cmd_spans, "show spans"},
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
+	{"show", "groups", cmd_groups, "show groups"},
 	{"show", "e911", cmd_e911, "show e911"},
 	{"e911", "callbacks", cmd_e911, "e911 callbacks"},
 	{"e911", "test", cmd_e911_test,

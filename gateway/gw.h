@@ -35,6 +35,7 @@ struct gw_tstat {
 	uint8_t asr_ring[100];   /* last 100 attempts: 1 answered */
 	unsigned asr_pos, asr_n;
 	bool drained;            /* maintenance: no new ordinary calls */
+	unsigned rr_next;        /* TDM round-robin: the next channel */
 	int64_t emergency_end_ms; /* monotonic: an emergency call on it
 				   * ended; 0 never */
 };

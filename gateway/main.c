@@ -687,6 +687,7 @@ static int start(struct gw *gw)
 			.network = s->network,
 			.dir = s->dir,
 			.pcap = *s->pcap ? s->pcap : NULL,
+			.restart_on_up = s->restart_on_up,
 		};
 
 		rc = tdm_span_alloc(&gw->spans[gw->nspans], gw->base, &tc,

@@ -11,6 +11,7 @@
 
 #define MEASURE_SKIP_MS 100     /* let the far end's path settle first */
 #define GUARD_MS 40000          /* longer than T305 + T308 twice */
+#define ORIG_SETTLE_US 300000   /* first originated SETUP after span up */
 
 static const struct {
 	const char *name;
@@ -687,7 +688,9 @@ void ps_orig_check_start(void)
 		return;
 	}
 	ps.orig_started = true;
-	ps.orig_start_us = ps_mono_us();
+	/* As a network would, let the CPE's RESTARTs of a span that just
+	 * came up (Q.931 5.5) settle before the first SETUP. */
+	ps.orig_start_us = ps_mono_us() + ORIG_SETTLE_US;
 	gw_notice("originating %d calls at %.1f/s", ps.conf.originate,
 		  ps.conf.rate);
 	orig_arm();

@@ -353,7 +353,7 @@ int sip_geolocation_decode(const char *val, char *uri, size_t size)
 	static const char *const schemes[] = {"sip:", "sips:", "pres:",
 					      "http:", "https:"};
 	const char *p = val;
-	bool any = false;
+	bool any = false, bad = false;
 
 	if (!val || !size)
 		return EINVAL;
@@ -361,37 +361,52 @@ int sip_geolocation_decode(const char *val, char *uri, size_t size)
 	while (*p) {
 		const char *end;
 		size_t n;
+		bool ok = true;
 
 		p += strspn(p, " \t,");
 		if (!*p)
 			break;
 		if (*p != '<')
-			return EBADMSG;
+			return any ? ENOENT : EBADMSG;
 		end = strchr(++p, '>');
 		if (!end)
 			return EBADMSG;
 		n = (size_t)(end - p);
 		any = true;
-		for (size_t i = 0; i < TG_ARRAY_SIZE(schemes) && !*uri; i++) {
+		for (size_t k = 0; k < n; k++)
+			if ((unsigned char)p[k] <= ' ' || p[k] == '"' ||
+			    p[k] == '<' || (unsigned char)p[k] >= 0x7f)
+				ok = false;
+		for (size_t i = 0; i < TG_ARRAY_SIZE(schemes); i++) {
 			size_t sl = strlen(schemes[i]);
 
 			if (n <= sl || strncasecmp(p, schemes[i], sl))
 				continue;
-			if (n >= size)
-				return EBADMSG;
-			for (size_t k = 0; k < n; k++)
-				if ((unsigned char)p[k] <= ' ' || p[k] == '"' ||
-				    p[k] == '<' || (unsigned char)p[k] >= 0x7f)
-					return EBADMSG;
+			/* One that cannot be carried: try the next value. */
+			if (!ok || n >= size) {
+				bad = true;
+				break;
+			}
 			memcpy(uri, p, n);
 			uri[n] = '\0';
+			return 0;
 		}
-		/* Parameters of this value, up to the next one. */
+		/* This value's parameters (quoted strings may hold commas),
+		 * up to the next value. */
 		p = end + 1;
-		p += strcspn(p, ",");
+		while (*p && *p != ',') {
+			if (*p == '"') {
+				const char *q = strchr(p + 1, '"');
+
+				if (!q)
+					return EBADMSG;
+				p = q;
+			}
+			p++;
+		}
 	}
-	if (*uri)
-		return 0;
+	if (bad)
+		return EBADMSG;
 	return any ? ENOENT : EBADMSG;
 }
 

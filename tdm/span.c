@@ -31,6 +31,7 @@ struct tdm_chan {
 	q931_call *releasing;  /* RELEASING: libpri's call being cleared */
 	int64_t release_by;    /* RELEASING, RESTARTING: monotonic ms guard */
 	bool blocked;          /* maintenance block (now or when idle) */
+	int64_t idle_since;    /* monotonic ms it last became free; 0 */
 	int last_cause;        /* Q.850 cause of the last call; 0 none */
 };
 
@@ -416,6 +417,7 @@ static void call_finish(struct tdm_call *call)
 
 		ch->call = NULL;
 		ch->state = rest_state(span, ch);
+		ch->idle_since = tg_mono_ms();
 	}
 }
 
@@ -441,6 +443,7 @@ static bool release_done(struct tdm_span *span, q931_call *q)
 		if (ch->state == TDM_CHAN_RELEASING && ch->releasing == q) {
 			ch->releasing = NULL;
 			ch->state = rest_state(span, ch);
+			ch->idle_since = tg_mono_ms();
 			return true;
 		}
 	}
@@ -609,6 +612,8 @@ static void chan_forget(struct tdm_span *span, unsigned c,
  */
 static void set_dchan(struct tdm_span *span, bool up)
 {
+	unsigned restarted = 0;
+
 	if (span->dchan_up == up)
 		return;
 	span->dchan_up = up;
@@ -619,7 +624,20 @@ static void set_dchan(struct tdm_span *span, bool up)
 		if (ch->call || ch->state == TDM_CHAN_RELEASING)
 			continue;
 		ch->state = rest_state(span, ch);
+		/* Q.931 5.5: after the link comes (back) up, both sides
+		 * agree that the idle channels are idle.  Calls that lived
+		 * through the outage (T309) keep their channels. */
+		if (up && span->cfg.restart_on_up && span->pri &&
+		    ch->state == TDM_CHAN_IDLE) {
+			ch->state = TDM_CHAN_RESTARTING;
+			ch->release_by = tg_mono_ms() + RESTART_GUARD_MS;
+			pri_reset(span->pri, bearer_to_ts(span, c));
+			restarted++;
+		}
 	}
+	if (restarted)
+		gw_info("span %d: RESTART sent for %u idle channel(s)",
+			span->cfg.id, restarted);
 	emit_simple(span, up ? TDM_EV_DCHAN_UP : TDM_EV_DCHAN_DOWN, NULL,
 		    up ? 0 : PRI_CAUSE_NETWORK_OUT_OF_ORDER, false);
 }
@@ -686,6 +704,12 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		/* libpri acknowledged the RESTART but keeps its call records;
 		 * a stale one would swallow a new SETUP that reuses its call
 		 * reference (chan_forget destroys them). */
+		/* Every channel concerned first: a failover the gateway
+		 * starts on hearing of one cleared call must not take a
+		 * channel whose call the loop has yet to forget. */
+		for (unsigned c = 1; c <= span->nchan; c++)
+			if ((!chan || c == chan) && span->chans[c].call)
+				span->chans[c].state = TDM_CHAN_RESTARTING;
 		for (unsigned c = 1; c <= span->nchan; c++) {
 			if (chan && c != chan)
 				continue;
@@ -706,8 +730,10 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 			struct tdm_chan *ch = &span->chans[c];
 
 			if ((!chan || c == chan) &&
-			    ch->state == TDM_CHAN_RESTARTING)
+			    ch->state == TDM_CHAN_RESTARTING) {
 				ch->state = rest_state(span, ch);
+				ch->idle_since = tg_mono_ms();
+			}
 		}
 		break;
 	}
@@ -727,21 +753,40 @@ int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 		   const struct tdm_number *called,
 		   const struct tdm_number *redirecting, void *arg)
 {
+	return tdm_call_setup_chan(callp, span, 0, calling, called,
+				   redirecting, arg);
+}
+
+bool tdm_chan_free(struct tdm_span *span, unsigned chan)
+{
+	return chan >= 1 && chan <= span->nchan && chan_free(span, chan);
+}
+
+int64_t tdm_chan_idle_since(const struct tdm_span *span, unsigned chan)
+{
+	if (chan < 1 || chan > span->nchan)
+		return 0;
+	return span->chans[chan].idle_since;
+}
+
+int tdm_call_setup_chan(struct tdm_call **callp, struct tdm_span *span,
+			unsigned chan, const struct tdm_number *calling,
+			const struct tdm_number *called,
+			const struct tdm_number *redirecting, void *arg)
+{
 	struct tdm_call *call;
 	struct pri_sr *sr;
 	q931_call *q;
-	unsigned chan = 0;
 	int law = span->cfg.type == TDM_E1 ? PRI_LAYER_1_ALAW
 					   : PRI_LAYER_1_ULAW;
 
 	if (!span->pri || !span->dchan_up)
 		return ENOTCONN;
-	for (unsigned c = 1; c <= span->nchan; c++) {
-		if (chan_free(span, c)) {
+	if (chan && (chan > span->nchan || !chan_free(span, chan)))
+		return EBUSY;
+	for (unsigned c = 1; c <= span->nchan && !chan; c++)
+		if (chan_free(span, c))
 			chan = c;
-			break;
-		}
-	}
 	if (!chan)
 		return EBUSY;
 	q = pri_new_call(span->pri);
@@ -899,7 +944,8 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 		 * the channel is not ours to reuse until the far end has
 		 * released it, or a new SETUP could meet cause 44. */
 		if (pri_get_crv(span->pri, q, NULL) >= 0 &&
-		    span->chans[call->chan].state == TDM_CHAN_IDLE) {
+		    (span->chans[call->chan].state == TDM_CHAN_IDLE ||
+		     span->chans[call->chan].state == TDM_CHAN_BLOCKED)) {
 			struct tdm_chan *ch = &span->chans[call->chan];
 
 			ch->state = TDM_CHAN_RELEASING;

@@ -36,6 +36,8 @@ struct tdm_span_config {
 	bool network;            /* our side: false = CPE (user side) */
 	const char *dir;         /* virtual backend: socket directory */
 	const char *pcap;        /* write D-channel frames here, or NULL */
+	bool restart_on_up;      /* RESTART every idle channel when the
+				  * D-channel comes up (Q.931 5.5) */
 };
 
 enum tdm_event_type {
@@ -164,6 +166,17 @@ int tdm_call_setup(struct tdm_call **callp, struct tdm_span *span,
 		   const struct tdm_number *calling,
 		   const struct tdm_number *called,
 		   const struct tdm_number *redirecting, void *arg);
+/** The same on B-channel @p chan (1..nchan), chosen by the caller's
+ *  hunting; EBUSY when it is not free. */
+int tdm_call_setup_chan(struct tdm_call **callp, struct tdm_span *span,
+			unsigned chan, const struct tdm_number *calling,
+			const struct tdm_number *called,
+			const struct tdm_number *redirecting, void *arg);
+/** Is B-channel @p chan idle and usable for a new call now? */
+bool tdm_chan_free(struct tdm_span *span, unsigned chan);
+/** Monotonic ms since which the channel has been idle (its last call or
+ *  restart ended); 0 when it has not been used since the span started. */
+int64_t tdm_chan_idle_since(const struct tdm_span *span, unsigned chan);
 
 void tdm_call_set_arg(struct tdm_call *call, void *arg);
 void *tdm_call_arg(const struct tdm_call *call);

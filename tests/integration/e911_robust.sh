@@ -48,6 +48,11 @@ tgdb e911 zone add a country=US a1=NY a3="New York" hno=1 rd=Main \
 out=$(tgdb e911 zone add b country=US a1=NY a3="New York" hno=2 rd=Main \
 	elins=12125550922,12125550911 2>&1) && fail "a second zone took ELIN 12125550911"
 echo "$out" | grep -q "ELIN 12125550911 is already zone 'a''s" || fail "refusal: $out"
+# The same number written as the daemon would also read it.
+out=$(tgdb e911 zone add b country=US a1=NY a3="New York" hno=2 rd=Main \
+	elins="$(printf '12125550933\t+12125550911')" 2>&1) &&
+	fail "a second zone took +12125550911: $out"
+echo "$out" | grep -q "ELIN +12125550911 is already zone 'a''s" || fail "refusal: $out"
 tgdb e911 member add a calling 12125552000-12125552099 >/dev/null || fail "member add"
 wait_for "zone a in force" 10 sh -c "'$TGCTL' -s '$CTL' e911 test 12125552001 | grep -q 'zone a:'"
 

@@ -176,7 +176,10 @@ start_gw() {
 		if ctl --json show spans 2>/dev/null |
 			grep -q '"dchan":"up"' &&
 			[ "$(ctl --json show spans 2>/dev/null |
-				grep -o '"dchan":"up"' | wc -l)" -eq "${SPANS:-1}" ]; then
+				grep -o '"dchan":"up"' | wc -l)" -eq "${SPANS:-1}" ] &&
+			! ctl --json show channels 2>/dev/null |
+				grep -q '"state":"restarting"'; then
+			# Up, and every idle channel's RESTART acknowledged.
 			return 0
 		fi
 		kill -0 "$GW_PID" 2>/dev/null || fail "tollgated died at start"

@@ -28,6 +28,8 @@ write_conf
 sed -i "/^\[span 1\]/a e911_reserve = 2" "$WORK/tollgate.conf"
 start_pstnsim
 start_gw
+# The span came up: each idle channel was restarted (Q.931 5.5).
+expect_eq "RESTARTs at start" "$(grep -c '"event":"restart"' "$WORK/pstnsim.jsonl")" 23
 
 # call NUMBER HOLD_MS OUT: an ordinary call from the PBX in the background.
 call_bg() {
@@ -60,8 +62,10 @@ expect_eq "unblock reply" "$out" "channel 1/1: unblocked (idle)"
 ctl channel block 1/99 >/dev/null 2>&1 && fail "blocked a channel that does not exist"
 
 # 2. Reset the live call's channel.
+c2() { grep -c '"event":"restart","span":1,"chan":2}' "$WORK/pstnsim.jsonl"; }
+n2=$(c2)
 out=$(ctl channel reset 1/2) || fail "channel reset: $out"
-wait_for "the RESTART at the PSTN" 5 grep -q '"event":"restart","span":1,"chan":2' "$WORK/pstnsim.jsonl"
+wait_for "the RESTART at the PSTN" 5 sh -c "[ \$(grep -c '\"event\":\"restart\",\"span\":1,\"chan\":2}' '$WORK/pstnsim.jsonl') -gt $n2 ]"
 wait_for "the reset call's CDR" 10 sh -c "[ \"\$(sqlite3 '$DB' \"SELECT q850_cause FROM cdr WHERE called = '2125551001'\")\" = 41 ]"
 wait_for "tgcall's end" 10 test -s "$WORK/c1.json"
 grep -q '"reason_cause":41' "$WORK/c1.json" ||

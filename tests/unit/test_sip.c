@@ -160,6 +160,18 @@ static void test_geolocation_decode(void **state)
 						sizeof(uri)), EBADMSG);
 	assert_int_equal(sip_geolocation_decode("", uri, sizeof(uri)),
 			 EBADMSG);
+	/* A usable reference is kept whatever follows it, and one that
+	 * cannot be carried gives way to the next. */
+	assert_int_equal(sip_geolocation_decode("<https://a/b>, junk", uri,
+						sizeof(uri)), 0);
+	assert_string_equal(uri, "https://a/b");
+	assert_int_equal(sip_geolocation_decode(
+				 "<cid:x@y>;p=\"a,b\", <https://a/c>", uri,
+				 sizeof(uri)), 0);
+	assert_string_equal(uri, "https://a/c");
+	assert_int_equal(sip_geolocation_decode("<https://a b>, <sip:l@x>",
+						uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "sip:l@x");
 	/* Longer than the buffer: refused, not cut. */
 	assert_int_equal(sip_geolocation_decode(
 				 "<https://lis.example/a-very-long-path/that/"
