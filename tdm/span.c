@@ -731,8 +731,9 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 
 			if ((!chan || c == chan) &&
 			    ch->state == TDM_CHAN_RESTARTING) {
+				/* A restart is no use of the channel: LRU
+				 * keeps its place (never used stays 0). */
 				ch->state = rest_state(span, ch);
-				ch->idle_since = tg_mono_ms();
 			}
 		}
 		break;
