@@ -20,7 +20,7 @@ fi
 RATE=${RATE:-100}
 DUR=${SECONDS_:-60}
 NSPANS=16
-HOLD_MS=${HOLD_MS:-4700}     # RATE * HOLD = the channels kept busy
+HOLD_MS=${HOLD_MS:-4800}     # RATE * HOLD = the channels kept busy
 LIMIT=$((NSPANS * 30))
 BUILD=${TG_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}
 WORK=$(mktemp -d /tmp/tg-bench.XXXXXX)
