@@ -179,6 +179,8 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 		unsigned idle, busy, oos, blocked;
 		const char *adm = gw_span_open(gw, tdm_span_id(s))
 			? "in-service" : "drained";
+		int64_t last_alarm;
+		unsigned alarms = tdm_span_alarms(s, &last_alarm);
 
 		chan_counts(s, &idle, &busy, &oos, &blocked);
 		if (r->json) {
@@ -189,14 +191,15 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				"\"%s\",\"side\":\"%s\",\"link\":\"%s\","
 				"\"dchan\":\"%s\",\"channels\":%u,\"idle\":%u,"
 				"\"in_use\":%u,\"out_of_service\":%u,"
-				"\"blocked\":%u,\"state\":\"%s\"}",
+				"\"blocked\":%u,\"state\":\"%s\","
+				"\"alarms\":%u,\"last_alarm_ms\":%lld}",
 				tdm_span_id(s), tdm_span_type_name(s),
 				tdm_span_switch_name(s),
 				tdm_span_is_network(s) ? "network" : "cpe",
 				tdm_span_link_up(s) ? "up" : "down",
 				tdm_span_dchan_up(s) ? "up" : "down",
 				tdm_span_nchan(s), idle, busy, oos, blocked,
-				adm);
+				adm, alarms, (long long)last_alarm);
 		} else {
 			evbuffer_add_printf(
 				r->out,
@@ -774,6 +777,73 @@ static int cmd_reload(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+static struct tdm_span *span_arg(struct gw *gw, struct reply *r,
+				  const char *s)
+{
+	char *end;
+	long id = strtol(s, &end, 10);
+	struct tdm_span *span = end != s && !*end && id > 0 && id < 1000
+		? gw_span(gw, (int)id) : NULL;
+
+	if (!span)
+		evbuffer_add_printf(r->out, "no span '%s'\n", s);
+	return span;
+}
+
+/* debug span N q931 on|off: its decoded Q.931 in the log. */
+static int cmd_debug_span(struct gw *gw, struct reply *r, int argc,
+			  char **argv)
+{
+	struct tdm_span *span;
+
+	if (argc != 3 || strcmp(argv[1], "q931") ||
+	    (strcmp(argv[2], "on") && strcmp(argv[2], "off"))) {
+		evbuffer_add_printf(r->out, "usage: debug span N q931 on|off\n");
+		return EINVAL;
+	}
+	span = span_arg(gw, r, argv[0]);
+	if (!span)
+		return ENOENT;
+	tdm_span_debug(span, !strcmp(argv[2], "on"));
+	evbuffer_add_printf(r->out, "span %d: Q.931 trace %s\n",
+			    tdm_span_id(span), argv[2]);
+	return 0;
+}
+
+/* trace span N FILE.pcap|off: the D-channel as pcap, from now on. */
+static int cmd_trace_span(struct gw *gw, struct reply *r, int argc,
+			  char **argv)
+{
+	struct tdm_span *span;
+	bool off;
+	int err;
+
+	if (argc != 2) {
+		evbuffer_add_printf(r->out, "usage: trace span N FILE.pcap|off\n");
+		return EINVAL;
+	}
+	span = span_arg(gw, r, argv[0]);
+	if (!span)
+		return ENOENT;
+	off = !strcmp(argv[1], "off");
+	/* The daemon writes it: a path that says where, not relative to
+	 * wherever tollgated happens to run. */
+	if (!off && argv[1][0] != '/') {
+		evbuffer_add_printf(r->out, "the capture file must be an "
+				    "absolute path\n");
+		return EINVAL;
+	}
+	err = tdm_span_trace(span, off ? NULL : argv[1]);
+	if (err) {
+		evbuffer_add_printf(r->out, "%s: %s\n", argv[1], strerror(err));
+		return err;
+	}
+	evbuffer_add_printf(r->out, off ? "span %d: capture off\n"
+				       : "span %d: capturing to %s\n",
+			    tdm_span_id(span), argv[1]);
+	return 0;
+}
+
 static int cmd_maint_span(struct gw *gw, struct reply *r, int argc,
 			  char **argv)
 {
@@ -1050,6 +1120,8 @@ static const struct {
 	{"show", "calls", cmd_calls, "show calls"},
 	{"cdr", NULL, cmd_cdr, "cdr tail [N]"},
 	{"span", NULL, cmd_maint_span, "span drain|resume|restart N"},
+	{"debug", "span", cmd_debug_span, "debug span N q931 on|off"},
+	{"trace", "span", cmd_trace_span, "trace span N FILE.pcap|off"},
 	{"channel", NULL, cmd_maint_chan, "channel block|unblock|reset N/C"},
 	{"trunk", NULL, cmd_maint_trunk, "trunk drain|resume NAME"},
 	{"reload", NULL, cmd_reload, "reload"},

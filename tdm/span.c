@@ -39,6 +39,9 @@ struct tdm_span {
 	struct tdm_span_config cfg;
 	char dir[256];
 	FILE *pcap;         /* D-channel capture, or NULL */
+	bool debug;         /* tollgatectl debug span N q931 on */
+	unsigned dchan_downs; /* D-channel losses since start (alarms) */
+	int64_t dchan_down_ms; /* wall clock of the last one; 0 none */
 	unsigned nchan;
 	struct event_base *base;
 	tdm_event_h *h;
@@ -195,7 +198,7 @@ static void emit_simple(struct tdm_span *span, enum tdm_event_type type,
  */
 #define PCAP_LINUX_LAPD 177
 
-static void pcap_open(struct tdm_span *span, const char *path)
+static int pcap_open(struct tdm_span *span, const char *path)
 {
 	/* The global header in host byte order, as readers expect. */
 	const struct {
@@ -207,12 +210,15 @@ static void pcap_open(struct tdm_span *span, const char *path)
 
 	span->pcap = fopen(path, "wb");
 	if (!span->pcap) {
+		int err = errno;
+
 		gw_warn("span %d: D-channel capture %s: %s", span->cfg.id,
-			path, strerror(errno));
-		return;
+			path, strerror(err));
+		return err;
 	}
 	fwrite(&hdr, sizeof(hdr), 1, span->pcap);
 	fflush(span->pcap);
+	return 0;
 }
 
 static void pcap_frame(struct tdm_span *span, const uint8_t *frame,
@@ -289,8 +295,26 @@ static void pri_log_message(struct pri *pri, char *s)
 
 	while (len && s[len - 1] == '\n')
 		len--;
-	gw_dbg(GW_DBG_Q931, "span %d: %.*s", span ? span->cfg.id : 0,
-	       (int)len, s);
+	if (span && span->debug)
+		gw_info("span %d q931: %.*s", span->cfg.id, (int)len, s);
+	else
+		gw_dbg(GW_DBG_Q931, "span %d: %.*s", span ? span->cfg.id : 0,
+		       (int)len, s);
+}
+
+/* libpri's trace: decoded Q.931 when this span's debug or the global
+ * q931 bit is on, Q.921 states with the global q921 bit. */
+static void apply_debug(struct tdm_span *span)
+{
+	int flags = 0;
+
+	if (!span->pri)
+		return;
+	if (span->debug || (gw_debug_mask & GW_DBG_Q931))
+		flags |= PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q931_STATE;
+	if (gw_debug_mask & GW_DBG_Q921)
+		flags |= PRI_DEBUG_Q921_STATE;
+	pri_set_debug(span->pri, flags);
 }
 
 static void pri_log_error(struct pri *pri, char *s)
@@ -617,7 +641,16 @@ static void set_dchan(struct tdm_span *span, bool up)
 	if (span->dchan_up == up)
 		return;
 	span->dchan_up = up;
-	gw_notice("span %d: D-channel %s", span->cfg.id, up ? "up" : "down");
+	if (up) {
+		gw_notice("span %d: D-channel up", span->cfg.id);
+	} else {
+		/* An alarm: calls keep their channels for T309, routing
+		 * stops using the span. */
+		span->dchan_downs++;
+		span->dchan_down_ms = tg_time_ms();
+		gw_warn("span %d: D-channel down (alarm %u)", span->cfg.id,
+			span->dchan_downs);
+	}
 	for (unsigned c = 1; c <= span->nchan; c++) {
 		struct tdm_chan *ch = &span->chans[c];
 
@@ -1062,11 +1095,7 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		schedule_retry(span);
 		return;
 	}
-	if (gw_debug_mask & GW_DBG_Q931)
-		pri_set_debug(span->pri, PRI_DEBUG_Q931_DUMP |
-						 PRI_DEBUG_Q931_STATE);
-	if (gw_debug_mask & GW_DBG_Q921)
-		pri_set_debug(span->pri, PRI_DEBUG_Q921_STATE);
+	apply_debug(span);
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
 		     on_dchan, span);
 	event_add(span->ev_d, NULL);
@@ -1220,6 +1249,40 @@ unsigned tdm_span_idle_count(const struct tdm_span *span)
 }
 
 /* ---- maintenance -------------------------------------------------------- */
+
+void tdm_span_debug(struct tdm_span *span, bool on)
+{
+	span->debug = on;
+	apply_debug(span);
+	gw_notice("span %d: Q.931 trace %s", span->cfg.id, on ? "on" : "off");
+}
+
+bool tdm_span_debugging(const struct tdm_span *span)
+{
+	return span->debug;
+}
+
+int tdm_span_trace(struct tdm_span *span, const char *path)
+{
+	int err = 0;
+
+	if (span->pcap) {
+		fclose(span->pcap);
+		span->pcap = NULL;
+	}
+	if (path)
+		err = pcap_open(span, path);
+	gw_notice("span %d: D-channel capture %s%s", span->cfg.id,
+		  path && !err ? "to " : "off", path && !err ? path : "");
+	return err;
+}
+
+unsigned tdm_span_alarms(const struct tdm_span *span, int64_t *last_ms)
+{
+	if (last_ms)
+		*last_ms = span->dchan_down_ms;
+	return span->dchan_downs;
+}
 
 int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block)
 {

@@ -127,6 +127,14 @@ int tdm_chan_reset(struct tdm_span *span, unsigned chan);
  * RESTART for each B-channel.  @return 0; ENOTCONN the D-channel is down.
  */
 int tdm_span_restart(struct tdm_span *span);
+/** Decoded Q.931 of this span in the log (info level), on or off. */
+void tdm_span_debug(struct tdm_span *span, bool on);
+bool tdm_span_debugging(const struct tdm_span *span);
+/** Write the D-channel to @p path as pcap (LINUX_LAPD) from now on, or
+ *  stop (@p path NULL).  @return 0 or the errno of opening the file. */
+int tdm_span_trace(struct tdm_span *span, const char *path);
+/** D-channel losses since start; @p last_ms the last one's wall clock. */
+unsigned tdm_span_alarms(const struct tdm_span *span, int64_t *last_ms);
 /** The channel's call (NULL none): for `show channels`. */
 struct tdm_call *tdm_chan_call(const struct tdm_span *span, unsigned chan);
 /** The Q.850 cause that ended the channel's last call (0 none yet). */
