@@ -76,6 +76,7 @@ struct gw_call {
 
 	uint32_t bridge;          /* 0 = no bridge */
 	char calling[64], called[64];   /* as received */
+	char calling_name[64];    /* From display / PRI calling name, "" */
 	char diversion[64];       /* who diverted it to us, as received */
 	struct sockaddr_storage src; /* SIP caller's source address */
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
@@ -1151,18 +1152,23 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
 	struct tdm_number called = {
-		a->called.digits, (int)a->called.ton << 4 | (int)a->called.npi,
-		false, 0,
+		.digits = a->called.digits,
+		.plan = (int)a->called.ton << 4 | (int)a->called.npi,
 	};
 	struct tdm_number calling = {
-		a->calling.digits,
-		(int)a->calling.ton << 4 | (int)a->calling.npi,
-		a->calling.pres == DP_PRES_RESTRICTED, 0,
+		.digits = a->calling.digits,
+		.plan = (int)a->calling.ton << 4 | (int)a->calling.npi,
+		.restricted = a->calling.pres == DP_PRES_RESTRICTED,
+		/* The caller's name (From display, a PRI's calling name);
+		 * an emergency call's ELIN goes without it. */
+		.name = call->dec->emergency == DP_EMERG_NONE
+			? call->calling_name : NULL,
 	};
 	struct tdm_number redir = {
-		a->diversion.digits,
-		(int)a->diversion.ton << 4 | (int)a->diversion.npi,
-		a->diversion.pres == DP_PRES_RESTRICTED, call->div_reason,
+		.digits = a->diversion.digits,
+		.plan = (int)a->diversion.ton << 4 | (int)a->diversion.npi,
+		.restricted = a->diversion.pres == DP_PRES_RESTRICTED,
+		.reason = call->div_reason,
 	};
 	bool emergency = call->dec->emergency != DP_EMERG_NONE ||
 			 call->dec->callback;
@@ -1186,6 +1192,7 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	struct gw *gw = call->gw;
 	struct sip_call_params p = {
 		.from_user = a->calling.digits,
+		.from_display = call->calling_name,
 		.to_user = a->user,
 		.diversion = a->diversion.digits,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
@@ -1199,6 +1206,16 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
+	/* A caller who withheld the number (PRI presentation restricted,
+	 * Privacy): anonymous From and Privacy: id; a trusted trunk still
+	 * learns who it is from P-Asserted-Identity (RFC 3325 9.3). */
+	if (a->calling.pres == DP_PRES_RESTRICTED &&
+	    call->dec->emergency == DP_EMERG_NONE) {
+		p.privacy = true;
+		p.from_display = NULL;
+		if (t->trusted && *a->calling.digits)
+			p.pai_user = a->calling.digits;
+	}
 	if (call->dec->emergency != DP_EMERG_NONE) {
 		/* RFC 6442 / RFC 3325: the callback number is the ELIN (or
 		 * the caller's own number), asserted; the location by
@@ -1929,6 +1946,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	struct gw *gw = arg;
 	const struct gw_trunk_cfg *in;
 	struct gw_call *call;
+	bool restricted;
 
 	call = call_new(gw, DP_TRUNK_SIP);
 	if (!call) {
@@ -1966,6 +1984,18 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	/* Who calls (RFC 3325): a trusted trunk's asserted identity, From
+	 * otherwise; an untrusted one's identity headers count for
+	 * nothing.  Privacy or an anonymous From withhold it (RFC 3323). */
+	if (in && in->trusted && info->pai_user && *info->pai_user)
+		tg_strlcpy(call->calling, info->pai_user,
+			   sizeof(call->calling));
+	else if (info->anonymous)
+		call->calling[0] = '\0';
+	restricted = info->privacy || info->anonymous;
+	if (!restricted)
+		tg_strlcpy(call->calling_name, info->from_display,
+			   sizeof(call->calling_name));
 	/* Priority: emergency from any trunk we know (a PBX, Teams);
 	 * Resource-Priority esnet.* only from a trusted one (RFC 7135). */
 	call->sig_emergency = in && (info->priority_emergency ||
@@ -1992,7 +2022,8 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	}
 	sip_leg_set_local_media(leg, gw->cfg.media_addr,
 				media_rtp_port(call->in.rtp));
-	route_call(call, DP_TON_UNKNOWN, DP_TON_UNKNOWN, DP_PRES_ALLOWED);
+	route_call(call, DP_TON_UNKNOWN, DP_TON_UNKNOWN,
+		   restricted ? DP_PRES_RESTRICTED : DP_PRES_ALLOWED);
 	maybe_reap(call);
 }
 
@@ -2119,6 +2150,9 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 	call->in.chan = (int)tdm_call_chan(ev->call);
 	tg_strlcpy(call->calling, ev->calling, sizeof(call->calling));
 	tg_strlcpy(call->called, ev->called, sizeof(call->called));
+	if (!(ev->calling_pres & 0x60) && ev->calling_name)
+		tg_strlcpy(call->calling_name, ev->calling_name,
+			   sizeof(call->calling_name));
 	tg_strlcpy(call->diversion, ev->redirecting ? ev->redirecting : "",
 		   sizeof(call->diversion));
 	call->diversion_ton = ton_of(ev->redirecting_plan);

@@ -151,14 +151,16 @@ static void call_timer(struct ps_call *call, int ms)
 static void emit_record(const struct ps_call *call)
 {
 	char calling[PS_NUMLEN * 6 + 1], called[PS_NUMLEN * 6 + 1];
-	char redir[PS_NUMLEN * 6 + 1];
+	char redir[PS_NUMLEN * 6 + 1], cname[PS_NUMLEN * 6 + 1];
 
+	ps_json_str(cname, sizeof(cname), call->calling_name);
 	ps_json_str(calling, sizeof(calling), call->calling);
 	ps_json_str(called, sizeof(called), call->called);
 	ps_json_str(redir, sizeof(redir), call->redirecting);
 	ps_emit("{\"event\":\"call\",\"dir\":\"%s\",\"span\":%d,\"chan\":%u,"
 		"\"calling\":\"%s\",\"called\":\"%s\",\"called_ton\":%d,"
-		"\"calling_ton\":%d,\"redirecting\":\"%s\","
+		"\"calling_ton\":%d,\"calling_restricted\":%s,"
+		"\"calling_name\":\"%s\",\"redirecting\":\"%s\","
 		"\"redirecting_ton\":%d,\"redirect_reason\":%d,\"cause\":%d,"
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
@@ -166,7 +168,9 @@ static void emit_record(const struct ps_call *call)
 		"\"rx_level_dbfs\":%.1f}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
 		call->chan, calling, called, (call->called_plan >> 4) & 7,
-		(call->calling_plan >> 4) & 7, redir,
+		(call->calling_plan >> 4) & 7,
+		(call->calling_pres & 0x60) == 0x20 ? "true" : "false", cname,
+		redir,
 		(call->redirecting_plan >> 4) & 7, call->redirect_reason,
 		call->cause,
 		call->cleared_local ? "local" : "remote",
@@ -317,6 +321,9 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 	}
 	tg_strlcpy(call->calling, r->callingnum, sizeof(call->calling));
 	tg_strlcpy(call->called, r->callednum, sizeof(call->called));
+	tg_strlcpy(call->calling_name, r->callingname,
+		   sizeof(call->calling_name));
+	call->calling_pres = r->callingpres;
 	call->called_plan = r->calledplan & 0x7f;
 	call->calling_plan = r->callingplan & 0x7f;
 	tg_strlcpy(call->redirecting, r->redirectingnum,
@@ -623,8 +630,14 @@ static void place_call(void)
 	pri_sr_set_channel(sr, ps_bearer_to_chan(span, chan), 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
 	pri_sr_set_called(sr, call->called, PRI_UNKNOWN, 1);
-	pri_sr_set_caller(sr, call->calling, NULL, PRI_UNKNOWN,
-			  PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	tg_strlcpy(call->calling_name, ps.conf.from_name,
+		   sizeof(call->calling_name));
+	call->calling_pres = ps.conf.from_restricted
+		? PRES_PROHIB_USER_NUMBER_NOT_SCREENED
+		: PRES_ALLOWED_USER_NUMBER_NOT_SCREENED;
+	pri_sr_set_caller(sr, call->calling,
+			  *call->calling_name ? call->calling_name : NULL,
+			  PRI_UNKNOWN, call->calling_pres);
 	if (*ps.conf.redirecting) {
 		tg_strlcpy(call->redirecting, ps.conf.redirecting,
 			   sizeof(call->redirecting));

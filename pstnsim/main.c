@@ -208,7 +208,8 @@ static bool all_digits(const char *s)
 enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
-	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR,
+	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
+	O_RESTRICT,
 };
 
 static const struct option longopts[] = {
@@ -227,6 +228,8 @@ static const struct option longopts[] = {
 	{"to", required_argument, NULL, O_TO},
 	{"from", required_argument, NULL, O_FROM},
 	{"redirecting", required_argument, NULL, O_REDIR},
+	{"from-name", required_argument, NULL, O_FROMNAME},
+	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
 	{"hold", required_argument, NULL, O_HOLD},
 	{"exit-when-done", no_argument, NULL, O_DONE},
@@ -357,6 +360,14 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			if (strlen(optarg) >= sizeof(c->from))
 				err = bad(name, optarg, "up to 63 characters");
 			tg_strlcpy(c->from, optarg, sizeof(c->from));
+			break;
+		case O_FROMNAME:
+			if (strlen(optarg) >= sizeof(c->from_name))
+				err = bad(name, optarg, "up to 63 characters");
+			tg_strlcpy(c->from_name, optarg, sizeof(c->from_name));
+			break;
+		case O_RESTRICT:
+			c->from_restricted = true;
 			break;
 		case O_REDIR: {
 			char *colon = strchr(optarg, ':');

@@ -52,6 +52,8 @@ struct ps_conf {
 	double rate;            /* calls per second */
 	char to[PS_NUMLEN];
 	char from[PS_NUMLEN];
+	char from_name[PS_NUMLEN];   /* calling name on originated calls */
+	bool from_restricted;        /* ... presentation restricted */
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
 	int redirect_reason;
 	int to_step;
@@ -99,6 +101,8 @@ struct ps_call {
 	char called[PS_NUMLEN];
 	int called_plan;        /* Q.931 TON << 4 | NPI as received */
 	int calling_plan;
+	int calling_pres;       /* PRES_* of the calling number */
+	char calling_name[PS_NUMLEN];
 	char redirecting[PS_NUMLEN]; /* Redirecting Number IE, "" none */
 	int redirecting_plan;
 	int redirect_reason;

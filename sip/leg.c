@@ -557,7 +557,49 @@ struct invite_strs {
 	char diversion[64];
 	char diversion_reason[32];
 	char geo_ref[256];
+	char pai_user[128];
 };
+
+static bool header_token(const osip_message_t *req, const char *name,
+			 const char *tok);
+
+/* The user part of the first P-Asserted-Identity (sip:, sips: or tel:
+ * URI, RFC 3325 9.1), "" when there is none we can read. */
+static void read_pai(const osip_message_t *req, char *out, size_t size)
+{
+	osip_header_t *h = NULL;
+	const char *v, *u, *end;
+
+	out[0] = '\0';
+	if (osip_message_header_get_byname(req, "p-asserted-identity", 0,
+					   &h) < 0 || !h || !h->hvalue)
+		return;
+	v = strchr(h->hvalue, '<');
+	v = v ? v + 1 : h->hvalue;
+	v += strspn(v, " \t");
+	if (!strncasecmp(v, "sip:", 4))
+		u = v + 4;
+	else if (!strncasecmp(v, "sips:", 5))
+		u = v + 5;
+	else if (!strncasecmp(v, "tel:", 4))
+		u = v + 4;
+	else
+		return;
+	end = u + strcspn(u, "@;>, \t");
+	if (end > u && (size_t)(end - u) < size) {
+		memcpy(out, u, (size_t)(end - u));
+		out[end - u] = '\0';
+	}
+}
+
+/* Privacy (RFC 3323 4.2): id, user or header hide the caller; "none"
+ * and session/critical alone do not. */
+static bool read_privacy(const osip_message_t *req)
+{
+	return header_token(req, "privacy", "id") ||
+	       header_token(req, "privacy", "user") ||
+	       header_token(req, "privacy", "header");
+}
 
 /* Any value of header @p name that begins with @p prefix (a comma list
  * counts value by value), case-insensitively. */
@@ -577,6 +619,32 @@ static bool header_has(const osip_message_t *req, const char *name,
 			if (!strncasecmp(v, prefix, plen))
 				return true;
 			v = strchr(v, ',');
+		}
+	}
+	return false;
+}
+
+/* Header @p name holds token @p tok, in a list separated by ';' (as
+ * Privacy is) or ',', case-insensitively. */
+static bool header_token(const osip_message_t *req, const char *name,
+			 const char *tok)
+{
+	osip_header_t *h = NULL;
+	size_t tl = strlen(tok);
+
+	for (int i = 0;
+	     (i = osip_message_header_get_byname(req, name, i, &h)) >= 0 && h;
+	     i++) {
+		const char *v = h->hvalue;
+
+		while (v && *v) {
+			size_t n;
+
+			v += strspn(v, " \t;,");
+			n = strcspn(v, " \t;,");
+			if (n == tl && !strncasecmp(v, tok, tl))
+				return true;
+			v += n;
 		}
 	}
 	return false;
@@ -631,6 +699,13 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		gw_info("INVITE: Geolocation header unreadable; ignored");
 	info->geo_ref = s->geo_ref;
 	info->esnet = header_has(req, "resource-priority", "esnet.");
+	read_pai(req, s->pai_user, sizeof(s->pai_user));
+	info->pai_user = s->pai_user;
+	info->privacy = read_privacy(req);
+	info->anonymous = !strcasecmp(s->from_user, "anonymous") ||
+			  (req->from->url && req->from->url->host &&
+			   !strcasecmp(req->from->url->host,
+				       "anonymous.invalid"));
 	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
 	info->from_user = s->from_user;
 	info->from_display = s->from_display;
@@ -1235,7 +1310,7 @@ static void quote_display(char *out, size_t size, const char *in)
 static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 			     socklen_t dstlen, const char *from_user,
 			     const char *from_display, const char *to_user,
-			     const char *to_uri)
+			     const char *to_uri, bool anonymous)
 {
 	char host[64], hp[96], fu[96], tu[96], disp[160], buf[512];
 	char uuid[37];
@@ -1251,11 +1326,18 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 		return ENOMEM;
 	sip_uri_user_escape(fu, sizeof(fu), from_user ? from_user : "");
 	sip_uri_user_escape(tu, sizeof(tu), to_user ? to_user : "");
-	tg_strlcpy(leg->contact_user, fu, sizeof(leg->contact_user));
 	quote_display(disp, sizeof(disp), from_display);
 	sip_addr_str(dst, host, sizeof(host), &port);
 
 	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	/* RFC 3323 4.1.1.3: who the caller is goes in no From (and no
+	 * Contact) at all. */
+	if (anonymous) {
+		strcpy(disp, "\"Anonymous\" ");
+		strcpy(fu, "anonymous");
+		strcpy(hp, "anonymous.invalid");
+	}
+	tg_strlcpy(leg->contact_user, fu, sizeof(leg->contact_user));
 	snprintf(buf, sizeof(buf), "%s<sip:%s%s%s>;tag=%s", disp, fu,
 		 fu[0] ? "@" : "", hp, leg->local_tag);
 	if (osip_from_init(&leg->local) || osip_from_parse(leg->local, buf))
@@ -1389,7 +1471,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg->arg = arg;
 	sip_leg_set_local_media(leg, p->media_addr, p->media_port);
 	err = leg_init_outbound(leg, dst, dstlen, p->from_user,
-				p->from_display, p->to_user, p->to_uri);
+				p->from_display, p->to_user, p->to_uri,
+				p->privacy && !p->emergency);
 	if (err)
 		goto out;
 	leg->inv_cseq = leg->cseq;
@@ -1403,6 +1486,10 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 				    p->diversion_reason);
 	if (!err)
 		err = add_emergency(leg, inv, p, cid, sizeof(cid));
+	/* RFC 3325 9.3: the asserted identity goes with Privacy: id. */
+	if (!err && p->privacy && !p->emergency &&
+	    osip_message_set_header(inv, "Privacy", "id"))
+		err = ENOMEM;
 	if (err)
 		goto out;
 	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
@@ -1521,7 +1608,7 @@ int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
 	if (!leg)
 		return ENOMEM;
 	err = leg_init_outbound(leg, dst, dstlen, from_user, NULL, to_user,
-				NULL);
+				NULL, false);
 	if (!err)
 		err = leg_request(&m, leg, "MESSAGE", leg->cseq);
 	if (!err && (osip_message_set_body(m, text, strlen(text)) ||

@@ -47,6 +47,12 @@ struct sip_invite_info {
 				   * (newest Diversion's user), "" none */
 	const char *diversion_reason; /* its reason token, "" none */
 	bool priority_emergency;  /* Priority: emergency (RFC 3261 20.26) */
+	const char *pai_user;     /* P-Asserted-Identity's user (RFC 3325):
+				   * believe it only from trusted trunks;
+				   * "" none */
+	bool privacy;             /* Privacy: id, user or header (RFC
+				   * 3323/3325): do not show the caller */
+	bool anonymous;           /* From is anonymous (RFC 3323 4.1.1.3) */
 	bool esnet;               /* Resource-Priority: esnet.* (RFC 7135);
 				   * to be believed from trusted trunks */
 	const char *pidf;         /* a PIDF-LO that came with it (RFC 6442),
@@ -164,6 +170,10 @@ struct sip_call_params {
 				   * address>: the callback number; NULL
 				   * or "" = none */
 	enum sip_pai_form pai_form;
+	bool privacy;             /* the caller is not to be shown: From
+				   * "Anonymous" <sip:anonymous@anonymous.
+				   * invalid>, Privacy: id (RFC 3323/3325);
+				   * pai_user, if any, carries who it is */
 	const char *pidf;         /* a PIDF-LO to send by value (multipart
 				   * body, Geolocation: <cid:...>,
 				   * Geolocation-Routing: yes); NULL none */

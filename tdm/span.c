@@ -521,13 +521,15 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 {
 	q931_call *q = e->ring.call;
 	unsigned chan = ts_to_bearer(span, e->ring.channel & 0xff);
-	char calling[64], called[64], redirecting[64];
+	char calling[64], called[64], redirecting[64], cname[64];
 	struct tdm_event ev = {.type = TDM_EV_RING};
 	struct tdm_call *call;
 
 	/* Copy the event: libpri reuses its slot on the next call. */
 	tg_strlcpy(calling, e->ring.callingnum, sizeof(calling));
 	tg_strlcpy(called, e->ring.callednum, sizeof(called));
+	tg_strlcpy(cname, e->ring.callingname, sizeof(cname));
+	ev.calling_name = cname;
 	ev.calling_pres = e->ring.callingpres;
 	ev.called_plan = e->ring.calledplan & 0x7f;
 	ev.calling_plan = e->ring.callingplan & 0x7f;
@@ -845,7 +847,9 @@ int tdm_call_setup_chan(struct tdm_call **callp, struct tdm_span *span,
 	pri_sr_set_called(sr, (char *)called->digits, called->plan, 1);
 	pri_sr_set_caller(sr, calling && calling->digits && *calling->digits
 				  ? (char *)calling->digits : NULL,
-			  NULL, calling ? calling->plan : PRI_UNKNOWN,
+			  calling && calling->name && *calling->name
+				  ? (char *)calling->name : NULL,
+			  calling ? calling->plan : PRI_UNKNOWN,
 			  calling && calling->restricted
 				  ? PRES_PROHIB_USER_NUMBER_NOT_SCREENED
 				  : PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);

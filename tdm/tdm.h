@@ -62,6 +62,7 @@ struct tdm_event {
 	/* TDM_EV_RING only: */
 	const char *calling;
 	const char *called;
+	const char *calling_name; /* the calling party's name, "" none */
 	int calling_pres;      /* PRES_* of the calling number */
 	int called_plan;       /* Q.931 octet 3: TON << 4 | NPI */
 	int calling_plan;
@@ -159,6 +160,8 @@ struct tdm_number {
 	int plan;           /* TON << 4 | NPI (Q.931 4.5.8); 0 = unknown */
 	bool restricted;    /* presentation restricted (calling and
 			     * redirecting) */
+	const char *name;   /* calling only: the caller's name (display /
+			     * facility as the switch type wants), NULL */
 	int reason;         /* redirecting only: Q.931 reason for
 			     * redirection (0 unknown, 1 busy, 2 no reply,
 			     * 3 deflection, 9 out of order, 10 by the

@@ -59,6 +59,7 @@ static struct {
 	char local_ip[64];
 	int local_port;
 	char from[64];
+	char display[64];        /* UAC: From display name, "" none */
 	int codecs[2];           /* laws to offer/accept, in order */
 	int ncodecs;
 	int tone_hz;
@@ -1343,8 +1344,10 @@ static int uac_start(int64_t now)
 	strcpy(branch, "z9hG4bK");
 	rand_token(branch + 7, sizeof(branch) - 7);
 	tg_strlcpy(c->branch, branch, sizeof(c->branch));
-	snprintf(c->from_hdr, sizeof(c->from_hdr), "<sip:%s@%s>;tag=%s",
-		 opt.from, opt.local_ip, c->local_tag);
+	snprintf(c->from_hdr, sizeof(c->from_hdr), "%s%s%s<sip:%s@%s>;tag=%s",
+		 *opt.display ? "\"" : "", opt.display,
+		 *opt.display ? "\" " : "", opt.from, opt.local_ip,
+		 c->local_tag);
 	snprintf(c->to_hdr, sizeof(c->to_hdr), "<%s>", opt.target);
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:%s@%s:%d>\r\n"
@@ -1952,6 +1955,7 @@ static void usage(FILE *f)
 		"              [--expect STATUS] [--timeout S] [-v]\n"
 		"              [--diversion 'HEADER VALUE'] [--header 'Name: "
 		"value'] (call)\n"
+		"              [--display NAME] (call: From display name)\n"
 		"              [--save-invite FILE] (answer: the first INVITE)\n"
 		"              [--need 'Name: value'] (answer: only INVITEs\n"
 		"              with that header; --header repeats)\n"
@@ -2022,6 +2026,11 @@ static int parse_opt(int ch, const char *arg)
 			return EINVAL;
 		tg_strlcpy(opt.from, arg, sizeof(opt.from));
 		return 0;
+	case 'P':
+		if (strlen(arg) >= sizeof(opt.display) || strpbrk(arg, "\"\r\n"))
+			return EINVAL;
+		tg_strlcpy(opt.display, arg, sizeof(opt.display));
+		return 0;
 	case 'c':
 		return parse_codec(arg);
 	case 't':
@@ -2089,6 +2098,7 @@ static int parse_args(int argc, char **argv)
 		{"diversion", required_argument, NULL, 'D'},
 		{"save-invite", required_argument, NULL, 'S'},
 		{"header", required_argument, NULL, 'X'},
+		{"display", required_argument, NULL, 'P'},
 		{"need", required_argument, NULL, 'N'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
