@@ -102,6 +102,10 @@ struct gw_call {
 	unsigned rehunts;         /* channels the PRI refused (cause 44)
 				   * and we hunted again for */
 	struct event *ev_retry;   /* try the attempt again (pre-emption) */
+	struct event *ev_t302;    /* overlap receiving: inter-digit timer */
+	bool collecting;          /* overlap receiving: digits still come */
+	enum dp_ton in_called_ton, in_calling_ton; /* kept for routing */
+	enum dp_pres in_pres;
 	enum dp_ton diversion_ton;
 	int div_reason;           /* Q.931 reason for redirection */
 	char out_calling[40], out_called[40]; /* as sent on the last try */
@@ -312,6 +316,8 @@ static void call_destructor(void *arg)
 		event_free(call->ev_attempt);
 	if (call->ev_retry)
 		event_free(call->ev_retry);
+	if (call->ev_t302)
+		event_free(call->ev_t302);
 	free(call->in_loc);
 	free(call->loc_row);
 	media_rtp_free(call->in.rtp);
@@ -532,6 +538,9 @@ static void end_call(struct gw_call *call, int cause)
 	event_del(call->ev_ring);
 	event_del(call->ev_attempt);
 	event_del(call->ev_retry);
+	if (call->ev_t302)
+		event_del(call->ev_t302);
+	call->collecting = false;
 	attempt_done(call, call->answer_ms ? "answered" : "final",
 		     call->sip_status, call->cause);
 	set_state(call, CS_ENDED);
@@ -2134,6 +2143,11 @@ static enum dp_ton ton_of(int plan)
 	return (enum dp_ton)((plan >> 4) & 7);
 }
 
+static bool number_complete(const struct gw_call *call);
+static void arm_t302(struct gw_call *call);
+static void on_t302(evutil_socket_t fd, short what, void *arg);
+static void ring_complete(struct gw_call *call);
+
 static void on_ring(struct gw *gw, struct tdm_span *span,
 		    const struct tdm_event *ev)
 {
@@ -2169,10 +2183,100 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 					   sizeof(call->in.trunk));
 	}
 
+	call->in_called_ton = ton_of(ev->called_plan);
+	call->in_calling_ton = ton_of(ev->calling_plan);
+	call->in_pres = ev->calling_pres & 0x60 ? DP_PRES_RESTRICTED
+						: DP_PRES_ALLOWED;
+	if (!ev->complete && !number_complete(call)) {
+		/* Overlap receiving: the network sends the rest of the
+		 * number in INFORMATION (we sent SETUP ACKNOWLEDGE). */
+		call->collecting = true;
+		call->ev_t302 = evtimer_new(gw->base, on_t302, call);
+		if (!call->ev_t302) {
+			fail_call(call, 47);
+			goto out;
+		}
+		arm_t302(call);
+		goto out;
+	}
+	ring_complete(call);
+ out:
+	maybe_reap(call);
+}
+
+/* Overlap receiving: is what came enough to route? An emergency number
+ * at once (no 911 waits for T302), or [span] overlap_digits. */
+static bool number_complete(const struct gw_call *call)
+{
+	const struct gw_span_cfg *sc =
+		gw_config_span(&call->gw->cfg, call->in.span);
+
+	if (is_emergency_number(call->gw, call->called))
+		return true;
+	return sc && sc->overlap_digits &&
+	       strlen(call->called) >= sc->overlap_digits;
+}
+
+static void arm_t302(struct gw_call *call)
+{
+	const struct gw_span_cfg *sc =
+		gw_config_span(&call->gw->cfg, call->in.span);
+	unsigned ms = sc && sc->t302_ms ? sc->t302_ms : 5000;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(call->ev_t302, &tv);
+}
+
+/* Q.931 T302 expired: the number is as complete as it will get. */
+static void on_t302(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+
+	(void)fd;
+	(void)what;
+	if (!call->collecting || call->state == CS_ENDED)
+		return;
+	obj_ref(call);
+	call->collecting = false;
+	gw_dbg(GW_DBG_CALL, "call %.8s: T302: number %s", call->id,
+	       call->called);
+	if (!*call->called)
+		fail_call(call, 28); /* invalid number format (incomplete) */
+	else
+		ring_complete(call);
+	maybe_reap(call);
+	obj_deref(call);
+}
+
+/* Overlap receiving: more digits. */
+static void on_digits(struct gw_call *call, const struct tdm_event *ev)
+{
+	size_t n = strlen(call->called);
+
+	if (!call->collecting || call->state == CS_ENDED)
+		return;
+	if (ev->called && n + strlen(ev->called) < sizeof(call->called))
+		strcat(call->called, ev->called);
+	if (ev->complete || number_complete(call) ||
+	    strlen(call->called) + 1 >= sizeof(call->called)) {
+		call->collecting = false;
+		event_del(call->ev_t302);
+		ring_complete(call);
+		return;
+	}
+	arm_t302(call);
+}
+
+/* The called number is known: admission, then the route. */
+static void ring_complete(struct gw_call *call)
+{
+	struct gw *gw = call->gw;
+	struct tdm_span *span = gw_span(gw, call->in.span);
+
 	if (gw->draining && !is_emergency_number(gw, call->called) &&
 	    !gw_e911_is_elin(gw, call->called)) {
 		fail_call(call, 41);
-		goto out;
+		return;
 	}
 	{
 		const struct gw_trunk_cfg *t =
@@ -2187,33 +2291,34 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 			gw_notice("call %.8s: span %d is drained", call->id,
 				  call->in.span);
 			fail_call(call, 34);
-			goto out;
+			return;
 		}
-		if (ordinary && sc && sc->e911_reserve &&
+		if (ordinary && sc && sc->e911_reserve && span &&
 		    tdm_span_idle_count(span) < sc->e911_reserve) {
 			gw_notice("call %.8s: span %d: only the %u channel(s) "
 				  "kept for emergency calls are idle", call->id,
 				  call->in.span, sc->e911_reserve);
 			fail_call(call, 34);
-			goto out;
+			return;
 		}
 		if (t && ordinary && !admit_in(call, t)) {
 			fail_call(call, 34);
-			goto out;
+			return;
 		}
 	}
 	/* Tell the network we have it; routing and the attempts follow. */
 	tdm_call_proceeding(call->in.tdm);
-	route_call(call, ton_of(ev->called_plan), ton_of(ev->calling_plan),
-		   ev->calling_pres & 0x60 ? DP_PRES_RESTRICTED
-					   : DP_PRES_ALLOWED);
- out:
-	maybe_reap(call);
+	route_call(call, call->in_called_ton, call->in_calling_ton,
+		   call->in_pres);
 }
 
 /* PRI events of the caller's side. */
 static void in_tdm(struct gw_call *call, const struct tdm_event *ev)
 {
+	if (ev->type == TDM_EV_DIGITS) {
+		on_digits(call, ev);
+		return;
+	}
 	if (ev->type != TDM_EV_HANGUP)
 		return;
 	end_call(call, ev->cause);

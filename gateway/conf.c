@@ -410,6 +410,22 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		return parse_str(p, k, v, s->pcap, sizeof(s->pcap));
 	} else if (!strcmp(k, "restart_on_up")) {
 		return parse_bool(p, k, v, &s->restart_on_up);
+	} else if (!strcmp(k, "overlap")) {
+		return parse_bool(p, k, v, &s->overlap);
+	} else if (!strcmp(k, "t302")) {
+		unsigned long n;
+		int err = parse_uint(p, k, v, 500, 60000, &n);
+
+		if (!err)
+			s->t302_ms = (unsigned)n;
+		return err;
+	} else if (!strcmp(k, "overlap_digits")) {
+		unsigned long n;
+		int err = parse_uint(p, k, v, 0, 30, &n);
+
+		if (!err)
+			s->overlap_digits = (unsigned)n;
+		return err;
 	} else if (!strcmp(k, "e911_reserve")) {
 		unsigned long n;
 		int err = parse_uint(p, k, v, 0, 29, &n);
@@ -803,6 +819,7 @@ static int on_section(struct parser *p, char *name)
 		s->type = TDM_T1;
 		s->switchtype = tdm_switch_parse("ni2");
 		s->restart_on_up = true;
+		s->t302_ms = 5000;
 		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
 		p->cur = s;
 		return 0;

@@ -83,6 +83,10 @@ struct gw_span_cfg {
 	unsigned e911_reserve;      /* idle channels ordinary calls leave
 				       for emergency calls and callbacks */
 	bool restart_on_up;         /* RESTART idle channels at D-channel up */
+	bool overlap;               /* overlap receiving (Q.931 5.1.3) */
+	unsigned t302_ms;           /* inter-digit timer while collecting */
+	unsigned overlap_digits;    /* route at this many digits; 0 = T302
+				       or Sending Complete only */
 };
 
 struct gw_config {

@@ -270,8 +270,11 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 		struct gw_span_cfg *s = (struct gw_span_cfg *)gw_config_span(
 			&gw->cfg, cfg->spans[i].id);
 
-		if (s)
+		if (s) {
 			s->e911_reserve = cfg->spans[i].e911_reserve;
+			s->t302_ms = cfg->spans[i].t302_ms;
+			s->overlap_digits = cfg->spans[i].overlap_digits;
+		}
 	}
 	if (strcmp(cfg->dns_servers, gw->cfg.dns_servers) ||
 	    cfg->dns_timeout_ms != gw->cfg.dns_timeout_ms ||
@@ -688,6 +691,7 @@ static int start(struct gw *gw)
 			.dir = s->dir,
 			.pcap = *s->pcap ? s->pcap : NULL,
 			.restart_on_up = s->restart_on_up,
+			.overlap = s->overlap,
 		};
 
 		rc = tdm_span_alloc(&gw->spans[gw->nspans], gw->base, &tc,

@@ -95,6 +95,8 @@ static void call_destroy(void *arg)
 
 	if (call->tmr)
 		event_free(call->tmr);
+	if (call->dtmr)
+		event_free(call->dtmr);
 }
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
@@ -203,6 +205,8 @@ static void call_finish(struct ps_call *call)
 	if (call->state != PS_CALL_CLEARING)
 		call_ended(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE, true);
 	evtimer_del(call->tmr);
+	if (call->dtmr)
+		evtimer_del(call->dtmr);
 	emit_record(call);
 	if (call->answered)
 		ps.stats.answered++;
@@ -407,6 +411,37 @@ static void on_restart(struct ps_span *span, int prichan)
 	}
 }
 
+#define DIGIT_GAP_MS 100
+
+/* Overlap sending: one more digit in INFORMATION, every 100 ms. */
+static void on_digit(evutil_socket_t fd, short what, void *arg)
+{
+	struct ps_call *call = arg;
+	struct timeval tv = {0, DIGIT_GAP_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	if (call->state != PS_CALL_SETUP || !call->called[call->dsent])
+		return;
+	pri_information(call->span->pri, call->qc,
+			call->called[call->dsent++]);
+	if (call->called[call->dsent])
+		evtimer_add(call->dtmr, &tv);
+}
+
+static void on_setup_ack(struct ps_span *span, q931_call *qc)
+{
+	struct ps_call *call = call_find(span, qc);
+	struct timeval tv = {0, DIGIT_GAP_MS * 1000};
+
+	if (!call || !call->out || call->dtmr ||
+	    !call->called[call->dsent])
+		return;
+	call->dtmr = evtimer_new(ps.base, on_digit, call);
+	if (call->dtmr)
+		evtimer_add(call->dtmr, &tv);
+}
+
 void ps_call_event(struct ps_span *span, const pri_event *e)
 {
 	struct ps_call *call;
@@ -466,6 +501,9 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 		break;
 	case PRI_EVENT_RESTART:
 		on_restart(span, e->restart.channel);
+		break;
+	case PRI_EVENT_SETUP_ACK:
+		on_setup_ack(span, e->setup_ack.call);
 		break;
 	default:
 		break;
@@ -629,7 +667,20 @@ static void place_call(void)
 	law = ps.conf.e1 ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW;
 	pri_sr_set_channel(sr, ps_bearer_to_chan(span, chan), 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
-	pri_sr_set_called(sr, call->called, PRI_UNKNOWN, 1);
+	if (ps.conf.overlap >= 0 &&
+	    (size_t)ps.conf.overlap < strlen(call->called)) {
+		/* Overlap sending (Q.931 5.1.3): the first digits now, no
+		 * Sending Complete; the rest after SETUP ACKNOWLEDGE. */
+		char part[PS_NUMLEN];
+
+		snprintf(part, sizeof(part), "%.*s", ps.conf.overlap,
+			 call->called);
+		call->dsent = strlen(part);
+		pri_sr_set_called(sr, part, PRI_UNKNOWN, 0);
+	} else {
+		call->dsent = strlen(call->called);
+		pri_sr_set_called(sr, call->called, PRI_UNKNOWN, 1);
+	}
 	tg_strlcpy(call->calling_name, ps.conf.from_name,
 		   sizeof(call->calling_name));
 	call->calling_pres = ps.conf.from_restricted

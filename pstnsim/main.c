@@ -160,6 +160,9 @@ static void usage(FILE *f)
 	      "  --detect HZ           tone measured on received audio (1000)\n"
 	      "  --originate N --rate CPS --to NUM --from NUM\n"
 	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "  --overlap K           originated calls send K digits in\n"
+	      "                        the SETUP, the rest one by one in\n"
+	      "                        INFORMATION (overlap sending)\n"
 	      "  --redirecting NUM[:REASON]  originated calls were diverted\n"
 	      "                        by NUM (Q.931 reason, 15 unconditional)\n"
 	      "  --exit-when-done      exit once originated calls finished\n"
@@ -209,7 +212,7 @@ enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
-	O_RESTRICT,
+	O_RESTRICT, O_OVERLAP,
 };
 
 static const struct option longopts[] = {
@@ -229,6 +232,7 @@ static const struct option longopts[] = {
 	{"from", required_argument, NULL, O_FROM},
 	{"redirecting", required_argument, NULL, O_REDIR},
 	{"from-name", required_argument, NULL, O_FROMNAME},
+	{"overlap", required_argument, NULL, O_OVERLAP},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
 	{"hold", required_argument, NULL, O_HOLD},
@@ -249,7 +253,7 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 	*c = (struct ps_conf){
 		.dir = "./run", .nspans = 1, .switchtype = PRI_SWITCH_NI2,
 		.node = PRI_NETWORK, .answer_after = 200, .tone_hz = 1000,
-		.detect_hz = 1000, .rate = 1, .hold = 1000,
+		.detect_hz = 1000, .rate = 1, .hold = 1000, .overlap = -1,
 	};
 	c->rules = calloc(MAX_RULES, sizeof(*c->rules));
 	if (!c->rules)
@@ -360,6 +364,10 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			if (strlen(optarg) >= sizeof(c->from))
 				err = bad(name, optarg, "up to 63 characters");
 			tg_strlcpy(c->from, optarg, sizeof(c->from));
+			break;
+		case O_OVERLAP:
+			err = parse_long(name, optarg, 0, 30, &v);
+			c->overlap = (int)v;
 			break;
 		case O_FROMNAME:
 			if (strlen(optarg) >= sizeof(c->from_name))

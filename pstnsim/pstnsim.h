@@ -57,6 +57,8 @@ struct ps_conf {
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
 	int redirect_reason;
 	int to_step;
+	int overlap;                 /* originate: digits in the SETUP; the
+				      * rest follow in INFORMATION; -1 off */
 	int hold;               /* ms */
 	bool exit_when_done;
 	int duration;           /* s, 0 = none */
@@ -97,6 +99,8 @@ struct ps_call {
 	enum ps_call_state state;
 	enum ps_action act;
 	int cause_after;        /* ANNOUNCE: the cause it clears with */
+	struct event *dtmr;     /* overlap sending: the next digit */
+	size_t dsent;           /* digits of `called` sent so far */
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];
 	int called_plan;        /* Q.931 TON << 4 | NPI as received */

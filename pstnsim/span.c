@@ -313,6 +313,10 @@ static void on_d_accept(evutil_socket_t lfd, short what, void *arg)
 		pri_set_debug(span->pri, PRI_DEBUG_Q931_STATE |
 					 PRI_DEBUG_Q931_DUMP |
 					 PRI_DEBUG_Q921_STATE);
+	/* Overlap sending: otherwise libpri puts Sending Complete in every
+	 * EuroISDN SETUP. */
+	if (ps.conf.overlap >= 0)
+		pri_set_overlapdial(span->pri, 1);
 	event_add(span->ev_d, NULL);
 	gw_notice("span %d: D-channel connected", span->idx);
 	ps_span_kick(span);

@@ -573,6 +573,13 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	}
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: SETUP %s -> %s", span->cfg.id,
 	       chan, calling, called);
+	/* Q.931 5.1.3 overlap receiving: no Sending Complete, so more
+	 * digits may follow in INFORMATION; SETUP ACKNOWLEDGE asks them. */
+	ev.complete = !span->cfg.overlap || e->ring.complete;
+	if (!ev.complete) {
+		call->replied = true;
+		pri_need_more_info(span->pri, q, e->ring.channel, 0);
+	}
 	ev.call = call;
 	ev.calling = calling;
 	ev.called = called;
@@ -752,6 +759,21 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 				    rest_state(span, &span->chans[c]),
 				    PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
 		}
+		break;
+	}
+	case PRI_EVENT_INFO_RECEIVED: {
+		/* Overlap receiving: the next digits of the called number. */
+		struct tdm_event ev = {.type = TDM_EV_DIGITS};
+		char digits[64];
+
+		call = find_call(span, e->ring.call);
+		if (!call || call->outgoing)
+			break;
+		tg_strlcpy(digits, e->ring.callednum, sizeof(digits));
+		ev.call = call;
+		ev.called = digits;
+		ev.complete = e->ring.complete;
+		emit(span, &ev);
 		break;
 	}
 	case PRI_EVENT_RESTART_ACK: {
@@ -1100,6 +1122,9 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	apply_debug(span);
+	/* Without it libpri takes every SETUP as complete. */
+	if (span->cfg.overlap)
+		pri_set_overlapdial(span->pri, 1);
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
 		     on_dchan, span);
 	event_add(span->ev_d, NULL);

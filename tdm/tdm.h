@@ -38,6 +38,9 @@ struct tdm_span_config {
 	const char *pcap;        /* write D-channel frames here, or NULL */
 	bool restart_on_up;      /* RESTART every idle channel when the
 				  * D-channel comes up (Q.931 5.5) */
+	bool overlap;            /* accept overlap receiving: a SETUP
+				  * without Sending Complete gets SETUP
+				  * ACKNOWLEDGE and INFORMATION digits */
 };
 
 enum tdm_event_type {
@@ -52,6 +55,8 @@ enum tdm_event_type {
 	TDM_EV_ANSWER,      /* outgoing: CONNECT */
 	TDM_EV_CONNECTED,   /* incoming: CONNECT ACKNOWLEDGE (informational) */
 	TDM_EV_HANGUP,      /* far end cleared; cause set; call is finished */
+	TDM_EV_DIGITS,      /* incoming, overlap: more called digits
+			     * (called), complete set on Sending Complete */
 };
 
 struct tdm_event {
@@ -59,7 +64,10 @@ struct tdm_event {
 	struct tdm_call *call; /* NULL for span events */
 	int cause;             /* Q.850, for HANGUP / DCHAN_DOWN */
 	bool inband;           /* in-band information available (PI 8) */
-	/* TDM_EV_RING only: */
+	/* TDM_EV_RING only (and called, complete for TDM_EV_DIGITS): */
+	bool complete;         /* the called number is complete (en-bloc,
+				* or Sending Complete); else overlap: we
+				* sent SETUP ACKNOWLEDGE, digits follow */
 	const char *calling;
 	const char *called;
 	const char *calling_name; /* the calling party's name, "" none */
