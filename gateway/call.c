@@ -2359,17 +2359,27 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 {
 	struct dp_attempt_result r = {0, 0};
 
+	const struct gw_span_cfg *sc = gw_config_span(&call->gw->cfg,
+						      call->out.span);
+	int em = sc ? sc->early_media : GW_EM_PI;
+
 	switch (ev->type) {
 	case TDM_EV_PROCEEDING:
-		/* The network has the call: that is progress enough. */
+		/* The network has the call: that is progress enough.  With
+		 * a progress indicator of in-band information (Q.931 PI 8)
+		 * there is something to hear already: 183. */
 		call->got_trying = call->got_progress = true;
 		event_del(call->ev_attempt);
+		if (ev->inband && em != GW_EM_NEVER)
+			tell_in_progress(call, false, true);
 		break;
 	case TDM_EV_ALERTING:
 	case TDM_EV_PROGRESS:
 		call->got_trying = call->got_progress = true;
 		event_del(call->ev_attempt);
-		tell_in_progress(call, ev->type == TDM_EV_ALERTING, ev->inband);
+		tell_in_progress(call, ev->type == TDM_EV_ALERTING,
+				 em == GW_EM_ALWAYS ||
+				 (em == GW_EM_PI && ev->inband));
 		break;
 	case TDM_EV_ANSWER:
 		call_answered(call);

@@ -410,6 +410,16 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		return parse_str(p, k, v, s->pcap, sizeof(s->pcap));
 	} else if (!strcmp(k, "restart_on_up")) {
 		return parse_bool(p, k, v, &s->restart_on_up);
+	} else if (!strcmp(k, "early_media")) {
+		if (!strcmp(v, "pi"))
+			s->early_media = GW_EM_PI;
+		else if (!strcmp(v, "always"))
+			s->early_media = GW_EM_ALWAYS;
+		else if (!strcmp(v, "never"))
+			s->early_media = GW_EM_NEVER;
+		else
+			return fail(p, "early_media: '%s' is not pi, always or "
+				    "never", v);
 	} else if (!strcmp(k, "overlap")) {
 		return parse_bool(p, k, v, &s->overlap);
 	} else if (!strcmp(k, "t302")) {

@@ -33,6 +33,14 @@ enum gw_hunt {
 };
 const char *gw_hunt_name(enum gw_hunt h);
 
+/* When a PRI call's early audio reaches a SIP caller (183 with SDP). */
+enum gw_early_media {
+	GW_EM_PI = 0,   /* when a progress indicator says in-band (PI 8)
+			 * on CALL PROCEEDING, PROGRESS or ALERTING */
+	GW_EM_ALWAYS,   /* on PROGRESS or ALERTING whatever they say */
+	GW_EM_NEVER,    /* never: 180 on ALERTING, the PBX rings */
+};
+
 struct gw_trunk_cfg {
 	char name[32];
 	enum gw_trunk_kind kind;
@@ -84,6 +92,7 @@ struct gw_span_cfg {
 				       for emergency calls and callbacks */
 	bool restart_on_up;         /* RESTART idle channels at D-channel up */
 	bool overlap;               /* overlap receiving (Q.931 5.1.3) */
+	int early_media;            /* enum gw_early_media */
 	unsigned t302_ms;           /* inter-digit timer while collecting */
 	unsigned overlap_digits;    /* route at this many digits; 0 = T302
 				       or Sending Complete only */

@@ -274,6 +274,7 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			s->e911_reserve = cfg->spans[i].e911_reserve;
 			s->t302_ms = cfg->spans[i].t302_ms;
 			s->overlap_digits = cfg->spans[i].overlap_digits;
+			s->early_media = cfg->spans[i].early_media;
 		}
 	}
 	if (strcmp(cfg->dns_servers, gw->cfg.dns_servers) ||

@@ -21,6 +21,7 @@ static const struct {
 	{"answer", PS_ACT_ANSWER, 0},
 	{"progress", PS_ACT_PROGRESS, 0},
 	{"alert-inband", PS_ACT_ALERT_INBAND, 0},
+	{"proceeding-inband", PS_ACT_PROCEEDING_INBAND, 0},
 	{"noanswer", PS_ACT_NOANSWER, 0},
 	{"busy", PS_ACT_REJECT, PRI_CAUSE_USER_BUSY},
 	{"unallocated", PS_ACT_REJECT, PRI_CAUSE_UNALLOCATED},
@@ -370,6 +371,11 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		break;
 	case PS_ACT_ALERT_INBAND:
 		pri_acknowledge(span->pri, qc, prichan, 1);
+		call->media = true;
+		break;
+	case PS_ACT_PROCEEDING_INBAND:
+		/* In-band information from CALL PROCEEDING on (PI 8). */
+		pri_proceeding(span->pri, qc, prichan, 1);
 		call->media = true;
 		break;
 	case PS_ACT_REJECT:

@@ -21,6 +21,7 @@ enum ps_action {
 	PS_ACT_NOANSWER,
 	PS_ACT_REJECT,
 	PS_ACT_ANNOUNCE,     /* in-band PROGRESS, then clear with cause */
+	PS_ACT_PROCEEDING_INBAND, /* CALL PROCEEDING with PI 8, answer */
 };
 
 enum ps_media {
