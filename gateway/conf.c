@@ -420,6 +420,8 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		else
 			return fail(p, "early_media: '%s' is not pi, always or "
 				    "never", v);
+	} else if (!strcmp(k, "service_messages")) {
+		return parse_bool(p, k, v, &s->service);
 	} else if (!strcmp(k, "overlap")) {
 		return parse_bool(p, k, v, &s->overlap);
 	} else if (!strcmp(k, "t302")) {
@@ -936,6 +938,13 @@ static int validate(struct parser *p)
 		p->line = cfg->spans[i].line;
 		if (cfg->spans[i].switchtype <= 0)
 			return fail(p, "span %d: no switch type",
+				    cfg->spans[i].id);
+		if (cfg->spans[i].service &&
+		    cfg->spans[i].switchtype != tdm_switch_parse("ni2") &&
+		    cfg->spans[i].switchtype != tdm_switch_parse("lucent5e") &&
+		    cfg->spans[i].switchtype != tdm_switch_parse("att4ess"))
+			return fail(p, "span %d: service_messages needs switch "
+				    "ni2, lucent5e or att4ess",
 				    cfg->spans[i].id);
 		if (cfg->spans[i].e911_reserve >=
 		    (cfg->spans[i].type == TDM_E1 ? 30u : 23u))

@@ -92,6 +92,7 @@ struct gw_span_cfg {
 				       for emergency calls and callbacks */
 	bool restart_on_up;         /* RESTART idle channels at D-channel up */
 	bool overlap;               /* overlap receiving (Q.931 5.1.3) */
+	bool service;               /* SERVICE messages for blocks */
 	int early_media;            /* enum gw_early_media */
 	unsigned t302_ms;           /* inter-digit timer while collecting */
 	unsigned overlap_digits;    /* route at this many digits; 0 = T302

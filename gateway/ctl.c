@@ -223,7 +223,9 @@ static void channel_row(struct gw *gw, struct reply *r, struct tdm_span *s,
 			unsigned c)
 {
 	const char *st = tdm_chan_state_name(tdm_span_chan_state(s, c));
-	const char *adm = tdm_chan_blocked(s, c) ? "blocked" : "-";
+	const char *adm = tdm_chan_blocked(s, c)
+		? (tdm_chan_far_blocked(s, c) ? "both" : "blocked")
+		: tdm_chan_far_blocked(s, c) ? "far" : "-";
 	int cause = tdm_chan_last_cause(s, c);
 	struct gw_call_info ci;
 	bool has = gw_call_info_of_tdm(gw, tdm_chan_call(s, c), &ci);
@@ -233,8 +235,11 @@ static void channel_row(struct gw *gw, struct reply *r, struct tdm_span *s,
 		json_sep(r);
 		evbuffer_add_printf(r->out, "{\"span\":%d,\"chan\":%u,"
 				    "\"state\":\"%s\",\"blocked\":%s,"
-				    "\"last_cause\":%d", tdm_span_id(s), c, st,
+				    "\"far_blocked\":%s,\"last_cause\":%d",
+				    tdm_span_id(s), c, st,
 				    tdm_chan_blocked(s, c) ? "true" : "false",
+				    tdm_chan_far_blocked(s, c) ? "true"
+							       : "false",
 				    cause);
 		if (has) {
 			evbuffer_add_printf(r->out, ",\"call\":\"%.8s\","

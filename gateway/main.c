@@ -693,6 +693,7 @@ static int start(struct gw *gw)
 			.pcap = *s->pcap ? s->pcap : NULL,
 			.restart_on_up = s->restart_on_up,
 			.overlap = s->overlap,
+			.service = s->service,
 		};
 
 		rc = tdm_span_alloc(&gw->spans[gw->nspans], gw->base, &tc,

@@ -161,6 +161,9 @@ static void usage(FILE *f)
 	      "  --detect HZ           tone measured on received audio (1000)\n"
 	      "  --originate N --rate CPS --to NUM --from NUM\n"
 	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "  --service             SERVICE messages (maintenance)\n"
+	      "  --oos CHAN            take bearer CHAN out of service by\n"
+	      "                        SERVICE when the D-channel is up\n"
 	      "  --overlap K           originated calls send K digits in\n"
 	      "                        the SETUP, the rest one by one in\n"
 	      "                        INFORMATION (overlap sending)\n"
@@ -213,7 +216,7 @@ enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
-	O_RESTRICT, O_OVERLAP,
+	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS,
 };
 
 static const struct option longopts[] = {
@@ -234,6 +237,8 @@ static const struct option longopts[] = {
 	{"redirecting", required_argument, NULL, O_REDIR},
 	{"from-name", required_argument, NULL, O_FROMNAME},
 	{"overlap", required_argument, NULL, O_OVERLAP},
+	{"service", no_argument, NULL, O_SERVICE},
+	{"oos", required_argument, NULL, O_OOS},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
 	{"hold", required_argument, NULL, O_HOLD},
@@ -365,6 +370,14 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			if (strlen(optarg) >= sizeof(c->from))
 				err = bad(name, optarg, "up to 63 characters");
 			tg_strlcpy(c->from, optarg, sizeof(c->from));
+			break;
+		case O_SERVICE:
+			c->service = true;
+			break;
+		case O_OOS:
+			err = parse_long(name, optarg, 1, 31, &v);
+			c->oos_chan = (int)v;
+			c->service = true;
 			break;
 		case O_OVERLAP:
 			err = parse_long(name, optarg, 0, 30, &v);

@@ -55,6 +55,9 @@ struct ps_conf {
 	char from[PS_NUMLEN];
 	char from_name[PS_NUMLEN];   /* calling name on originated calls */
 	bool from_restricted;        /* ... presentation restricted */
+	bool service;                /* SERVICE messages (maintenance) */
+	int oos_chan;                /* bearer we take out of service at
+				      * D-channel up (SERVICE); 0 none */
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
 	int redirect_reason;
 	int to_step;

@@ -194,7 +194,22 @@ static void handle_event(struct ps_span *span, pri_event *e)
 	switch (e->e) {
 	case PRI_EVENT_DCHAN_UP:
 		set_dchan(span, true);
+		/* --oos: this bearer out of service (AT&T/NI-2 SERVICE). */
+		if (ps.conf.oos_chan)
+			pri_maintenance_service(span->pri, 0,
+						ps_bearer_to_chan(span,
+								  (unsigned)ps.conf.oos_chan),
+						2);
 		ps_orig_check_start();
+		break;
+	case PRI_EVENT_SERVICE:
+	case PRI_EVENT_SERVICE_ACK:
+		ps_emit("{\"event\":\"%s\",\"span\":%d,\"chan\":%d,"
+			"\"status\":%d}",
+			e->e == PRI_EVENT_SERVICE ? "service" : "service_ack",
+			span->idx,
+			ps_chan_to_bearer(span, e->service.channel & 0xff),
+			e->service.changestatus);
 		break;
 	case PRI_EVENT_DCHAN_DOWN:
 		set_dchan(span, false);
@@ -317,6 +332,8 @@ static void on_d_accept(evutil_socket_t lfd, short what, void *arg)
 	 * EuroISDN SETUP. */
 	if (ps.conf.overlap >= 0)
 		pri_set_overlapdial(span->pri, 1);
+	if (ps.conf.service)
+		pri_set_service_message_support(span->pri, 1);
 	event_add(span->ev_d, NULL);
 	gw_notice("span %d: D-channel connected", span->idx);
 	ps_span_kick(span);

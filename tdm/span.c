@@ -24,6 +24,9 @@
 /* A channel we sent RESTART for waits this long for the acknowledgement
  * (T316 is 2 min, but libpri retransmits only when it is set). */
 #define RESTART_GUARD_MS 30000
+/* Change status of a SERVICE message (AT&T TR 41459): */
+#define SERVICE_IN_SERVICE 0
+#define SERVICE_OUT_OF_SERVICE 2
 
 struct tdm_chan {
 	enum tdm_chan_state state;
@@ -31,6 +34,7 @@ struct tdm_chan {
 	q931_call *releasing;  /* RELEASING: libpri's call being cleared */
 	int64_t release_by;    /* RELEASING, RESTARTING: monotonic ms guard */
 	bool blocked;          /* maintenance block (now or when idle) */
+	bool far_blocked;      /* the far end's SERVICE: out of service */
 	int64_t idle_since;    /* monotonic ms it last became free; 0 */
 	int last_cause;        /* Q.850 cause of the last call; 0 none */
 };
@@ -397,7 +401,7 @@ static void on_dchan(evutil_socket_t fd, short what, void *arg)
 static enum tdm_chan_state rest_state(const struct tdm_span *span,
 				      const struct tdm_chan *ch)
 {
-	if (ch->blocked)
+	if (ch->blocked || ch->far_blocked)
 		return TDM_CHAN_BLOCKED;
 	return span->dchan_up ? TDM_CHAN_IDLE : TDM_CHAN_OOS;
 }
@@ -776,6 +780,29 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		emit(span, &ev);
 		break;
 	}
+	case PRI_EVENT_SERVICE: {
+		/* The far end takes a channel out of service, or back
+		 * (libpri has acknowledged it). */
+		unsigned chan = ts_to_bearer(span, e->service.channel & 0xff);
+		struct tdm_chan *ch = chan ? &span->chans[chan] : NULL;
+		bool oos = e->service.changestatus != SERVICE_IN_SERVICE;
+
+		if (!ch)
+			break;
+		gw_notice("span %d chan %u: the far end says %s", span->cfg.id,
+			  chan, oos ? "out of service" : "in service");
+		ch->far_blocked = oos;
+		if (oos && ch->state == TDM_CHAN_IDLE)
+			ch->state = TDM_CHAN_BLOCKED;
+		else if (!oos && ch->state == TDM_CHAN_BLOCKED)
+			ch->state = rest_state(span, ch);
+		break;
+	}
+	case PRI_EVENT_SERVICE_ACK:
+		gw_info("span %d: SERVICE ACKNOWLEDGE (channel %d, status %d)",
+			span->cfg.id, e->service_ack.channel & 0xff,
+			e->service_ack.changestatus);
+		break;
 	case PRI_EVENT_RESTART_ACK: {
 		unsigned chan = e->restartack.channel > 0
 			? ts_to_bearer(span, e->restartack.channel & 0xff)
@@ -1125,6 +1152,8 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 	/* Without it libpri takes every SETUP as complete. */
 	if (span->cfg.overlap)
 		pri_set_overlapdial(span->pri, 1);
+	if (span->cfg.service)
+		pri_set_service_message_support(span->pri, 1);
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
 		     on_dchan, span);
 	event_add(span->ev_d, NULL);
@@ -1325,6 +1354,14 @@ int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block)
 		ch->state = TDM_CHAN_BLOCKED;
 	else if (!block && ch->state == TDM_CHAN_BLOCKED)
 		ch->state = rest_state(span, ch);
+	/* AT&T TR 41459 / NI-2 maintenance: tell the far end, so that it
+	 * stops offering the channel (and takes it back on unblock). */
+	if (span->cfg.service && span->pri && span->dchan_up) {
+		pri_maintenance_service(span->pri, 0, bearer_to_ts(span, chan),
+					block ? SERVICE_OUT_OF_SERVICE
+					      : SERVICE_IN_SERVICE);
+		arm_timer(span);
+	}
 	gw_notice("span %d chan %u: %s%s", span->cfg.id, chan,
 		  block ? "blocked" : "unblocked",
 		  block && ch->state != TDM_CHAN_BLOCKED
@@ -1335,6 +1372,12 @@ int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block)
 bool tdm_chan_blocked(const struct tdm_span *span, unsigned chan)
 {
 	return chan >= 1 && chan <= span->nchan && span->chans[chan].blocked;
+}
+
+bool tdm_chan_far_blocked(const struct tdm_span *span, unsigned chan)
+{
+	return chan >= 1 && chan <= span->nchan &&
+	       span->chans[chan].far_blocked;
 }
 
 /* Q.931 5.5.1: RESTART for one channel, or for the interface (chan 0). */

@@ -38,6 +38,8 @@ struct tdm_span_config {
 	const char *pcap;        /* write D-channel frames here, or NULL */
 	bool restart_on_up;      /* RESTART every idle channel when the
 				  * D-channel comes up (Q.931 5.5) */
+	bool service;            /* SERVICE messages (AT&T/NI-2 maintenance)
+				  * for blocks, both ways */
 	bool overlap;            /* accept overlap receiving: a SETUP
 				  * without Sending Complete gets SETUP
 				  * ACKNOWLEDGE and INFORMATION digits */
@@ -123,6 +125,8 @@ const char *tdm_chan_state_name(enum tdm_chan_state st);
 int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block);
 /** Is the channel blocked, or to be when its call ends? */
 bool tdm_chan_blocked(const struct tdm_span *span, unsigned chan);
+/** Has the far end taken it out of service (a SERVICE message)? */
+bool tdm_chan_far_blocked(const struct tdm_span *span, unsigned chan);
 /**
  * Reset one B-channel (Q.931 5.5): its call, if any, is cleared toward
  * the gateway (TDM_EV_HANGUP, cause 41) and forgotten by libpri, and a
