@@ -2484,6 +2484,27 @@ void gw_call_clear_all(struct gw *gw, int cause)
 	}
 }
 
+void gw_call_clear_span(struct gw *gw, int span, int cause)
+{
+	struct gw_call *call = gw->calls;
+
+	while (call) {
+		struct gw_call *next = call->next;
+
+		obj_ref(call);
+		if (call->state != CS_ENDED &&
+		    ((call->in.tdm && call->in.span == span) ||
+		     (call->out.tdm && call->out.span == span))) {
+			end_call(call, cause);
+			hangup_out(call, cause);
+			hangup_in(call, cause);
+		}
+		maybe_reap(call);
+		obj_deref(call);
+		call = next;
+	}
+}
+
 void gw_call_reap_all(struct gw *gw)
 {
 	gw_call_clear_all(gw, 16);

@@ -244,17 +244,102 @@ static int dns_open(struct gw *gw, const struct gw_config *cfg,
 	return rc;
 }
 
+static int span_open(struct gw *gw, const struct gw_span_cfg *s,
+		     struct tdm_span **out)
+{
+	struct tdm_span_config tc = {
+		.id = s->id,
+		.type = s->type,
+		.switchtype = s->switchtype,
+		.network = s->network,
+		.dir = s->dir,
+		.pcap = *s->pcap ? s->pcap : NULL,
+		.restart_on_up = s->restart_on_up,
+		.overlap = s->overlap,
+		.service = s->service,
+	};
+	int rc = tdm_span_alloc(out, gw->base, &tc, gw_call_on_tdm, gw);
+
+	if (rc)
+		gw_err("span %d: %s", s->id, strerror(rc));
+	return rc;
+}
+
+/* What a span is made of: a change means opening it anew. */
+static bool span_differs(const struct gw_span_cfg *a,
+			 const struct gw_span_cfg *b)
+{
+	return a->type != b->type || a->switchtype != b->switchtype ||
+	       a->network != b->network || strcmp(a->dir, b->dir) ||
+	       a->service != b->service || a->overlap != b->overlap ||
+	       a->restart_on_up != b->restart_on_up;
+}
+
+/*
+ * Spans on reload, each alone: one that is gone is closed (its calls
+ * cleared, cause 41), a new one opened, one whose line settings changed
+ * closed and opened again; the calls of every other span go on.  (No
+ * emergency call is up: reloads wait for them.)
+ */
+static void reload_spans(struct gw *gw, const struct gw_config *cfg)
+{
+	struct tdm_span *spans[GW_MAX_SPANS] = {NULL};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < gw->nspans; i++) {
+		int id = tdm_span_id(gw->spans[i]);
+		const struct gw_span_cfg *o = gw_config_span(&gw->cfg, id);
+		const struct gw_span_cfg *s = gw_config_span(cfg, id);
+
+		if (s && o && !span_differs(o, s)) {
+			if (strcmp(o->pcap, s->pcap))
+				tdm_span_trace(gw->spans[i],
+					       *s->pcap ? s->pcap : NULL);
+			continue;
+		}
+		gw_notice("reload: span %d %s", id,
+			  s ? "changed: opened again with its new settings"
+			    : "removed");
+		gw_call_clear_span(gw, id, 41);
+		tdm_span_free(gw->spans[i]);
+		gw->spans[i] = NULL;
+	}
+	for (unsigned i = 0; i < cfg->nspans; i++) {
+		const struct gw_span_cfg *s = &cfg->spans[i];
+		struct tdm_span *old = NULL;
+
+		/* The span kept from before, if any (freed ones are NULL). */
+		for (unsigned k = 0; k < gw->nspans && !old; k++)
+			if (gw->spans[k] && tdm_span_id(gw->spans[k]) == s->id) {
+				old = gw->spans[k];
+				gw->spans[k] = NULL;
+			}
+		if (old) {
+			spans[n++] = old;
+			continue;
+		}
+		if (!gw_config_span(&gw->cfg, s->id))
+			gw_notice("reload: span %d added", s->id);
+		if (!span_open(gw, s, &spans[n]))
+			n++;
+	}
+	memcpy(gw->spans, spans, sizeof(spans));
+	gw->nspans = n;
+	memcpy(gw->cfg.spans, cfg->spans, sizeof(cfg->spans));
+	gw->cfg.nspans = cfg->nspans;
+}
+
 static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			 struct dp_snapshot *snap, struct e911_snapshot *e911,
 			 int64_t version)
 {
-	if (cfg->nspans != gw->cfg.nspans ||
-	    strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
+	if (strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
 	    cfg->sip_port != gw->cfg.sip_port ||
 	    strcmp(cfg->db_path, gw->cfg.db_path) ||
 	    strcmp(cfg->control, gw->cfg.control))
-		gw_warn("reload: changes to spans, [sip] bind/port, the "
-			"database or the control socket need a restart");
+		gw_warn("reload: changes to [sip] bind/port, the database or "
+			"the control socket need a restart");
+	reload_spans(gw, cfg);
 	/* The reloadable parts; live calls keep the snapshot they hold. */
 	gw->cfg.log_level = cfg->log_level;
 	gw->cfg.debug = cfg->debug;
@@ -266,17 +351,6 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.t_trying_ms = cfg->t_trying_ms;
 	gw->cfg.t_progress_ms = cfg->t_progress_ms;
 	gw->cfg.dial9 = cfg->dial9;
-	for (unsigned i = 0; i < cfg->nspans; i++) {
-		struct gw_span_cfg *s = (struct gw_span_cfg *)gw_config_span(
-			&gw->cfg, cfg->spans[i].id);
-
-		if (s) {
-			s->e911_reserve = cfg->spans[i].e911_reserve;
-			s->t302_ms = cfg->spans[i].t302_ms;
-			s->overlap_digits = cfg->spans[i].overlap_digits;
-			s->early_media = cfg->spans[i].early_media;
-		}
-	}
 	if (strcmp(cfg->dns_servers, gw->cfg.dns_servers) ||
 	    cfg->dns_timeout_ms != gw->cfg.dns_timeout_ms ||
 	    cfg->dns_tries != gw->cfg.dns_tries) {
@@ -683,25 +757,9 @@ static int start(struct gw *gw)
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < gw->cfg.nspans; i++) {
-		const struct gw_span_cfg *s = &gw->cfg.spans[i];
-		struct tdm_span_config tc = {
-			.id = s->id,
-			.type = s->type,
-			.switchtype = s->switchtype,
-			.network = s->network,
-			.dir = s->dir,
-			.pcap = *s->pcap ? s->pcap : NULL,
-			.restart_on_up = s->restart_on_up,
-			.overlap = s->overlap,
-			.service = s->service,
-		};
-
-		rc = tdm_span_alloc(&gw->spans[gw->nspans], gw->base, &tc,
-				    gw_call_on_tdm, gw);
-		if (rc) {
-			gw_err("span %d: %s", s->id, strerror(rc));
+		rc = span_open(gw, &gw->cfg.spans[i], &gw->spans[gw->nspans]);
+		if (rc)
 			return rc;
-		}
 		gw->nspans++;
 	}
 	rc = gw_ctl_open(&gw->ctl, gw, gw->cfg.control);
