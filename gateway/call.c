@@ -77,6 +77,8 @@ struct gw_call {
 	uint32_t bridge;          /* 0 = no bridge */
 	char calling[64], called[64];   /* as received */
 	char calling_name[64];    /* From display / PRI calling name, "" */
+	bool calling_asserted;    /* the number is vouched for: the PSTN's,
+				   * or a trusted trunk's (RFC 3325) */
 	char diversion[64];       /* who diverted it to us, as received */
 	struct sockaddr_storage src; /* SIP caller's source address */
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
@@ -1222,7 +1224,9 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	    call->dec->emergency == DP_EMERG_NONE) {
 		p.privacy = true;
 		p.from_display = NULL;
-		if (t->trusted && *a->calling.digits)
+		/* Only a number we can vouch for is asserted. */
+		if (t->trusted && call->calling_asserted &&
+		    *a->calling.digits)
 			p.pai_user = a->calling.digits;
 	}
 	if (call->dec->emergency != DP_EMERG_NONE) {
@@ -1357,6 +1361,10 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 				gw_redirect_to_sip(call->div_reason),
 			.media_addr = gw->cfg.media_addr,
 			.media_port = media_rtp_port(call->out.rtp),
+			/* An ENUM host is anyone on the Internet: a
+			 * withheld number stays withheld, unasserted. */
+			.privacy = a->calling.pres == DP_PRES_RESTRICTED &&
+				   call->dec->emergency == DP_EMERG_NONE,
 		};
 
 		e = sip_leg_invite(&call->out.sip, gw->ua, sa, len, &p,
@@ -2001,6 +2009,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 			   sizeof(call->calling));
 	else if (info->anonymous)
 		call->calling[0] = '\0';
+	call->calling_asserted = in && in->trusted;
 	restricted = info->privacy || info->anonymous;
 	if (!restricted)
 		tg_strlcpy(call->calling_name, info->from_display,
@@ -2164,6 +2173,7 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 	call->in.chan = (int)tdm_call_chan(ev->call);
 	tg_strlcpy(call->calling, ev->calling, sizeof(call->calling));
 	tg_strlcpy(call->called, ev->called, sizeof(call->called));
+	call->calling_asserted = true; /* the network's number */
 	if (!(ev->calling_pres & 0x60) && ev->calling_name)
 		tg_strlcpy(call->calling_name, ev->calling_name,
 			   sizeof(call->calling_name));

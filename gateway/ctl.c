@@ -838,7 +838,7 @@ static int cmd_trace_span(struct gw *gw, struct reply *r, int argc,
 				    "absolute path\n");
 		return EINVAL;
 	}
-	err = tdm_span_trace(span, off ? NULL : argv[1]);
+	err = tdm_span_trace(span, off ? NULL : argv[1], true);
 	if (err) {
 		evbuffer_add_printf(r->out, "%s: %s\n", argv[1], strerror(err));
 		return err;

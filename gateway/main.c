@@ -294,7 +294,7 @@ static void reload_spans(struct gw *gw, const struct gw_config *cfg)
 		if (s && o && !span_differs(o, s)) {
 			if (strcmp(o->pcap, s->pcap))
 				tdm_span_trace(gw->spans[i],
-					       *s->pcap ? s->pcap : NULL);
+					       *s->pcap ? s->pcap : NULL, false);
 			continue;
 		}
 		gw_notice("reload: span %d %s", id,

@@ -2,6 +2,7 @@
 #define LOG_MODULE "tdm"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct tdm_chan {
 	int64_t release_by;    /* RELEASING, RESTARTING: monotonic ms guard */
 	bool blocked;          /* maintenance block (now or when idle) */
 	bool far_blocked;      /* the far end's SERVICE: out of service */
+	bool svc_oos;          /* what our last SERVICE told the far end */
 	int64_t idle_since;    /* monotonic ms it last became free; 0 */
 	int last_cause;        /* Q.850 cause of the last call; 0 none */
 };
@@ -202,7 +204,7 @@ static void emit_simple(struct tdm_span *span, enum tdm_event_type type,
  */
 #define PCAP_LINUX_LAPD 177
 
-static int pcap_open(struct tdm_span *span, const char *path)
+static int pcap_open(struct tdm_span *span, const char *path, bool fresh)
 {
 	/* The global header in host byte order, as readers expect. */
 	const struct {
@@ -212,7 +214,18 @@ static int pcap_open(struct tdm_span *span, const char *path)
 		uint32_t sigfigs, snaplen, linktype;
 	} hdr = {0xa1b2c3d4, 2, 4, 0, 0, 65535, PCAP_LINUX_LAPD};
 
-	span->pcap = fopen(path, "wb");
+	span->pcap = NULL;
+	if (fresh) {
+		/* Asked for over the control socket: only a new file, not a
+		 * link, so that the command cannot overwrite anything. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC, 0640);
+
+		if (fd >= 0 && !(span->pcap = fdopen(fd, "wb")))
+			close(fd);
+	} else {
+		span->pcap = fopen(path, "wb");
+	}
 	if (!span->pcap) {
 		int err = errno;
 
@@ -582,7 +595,7 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	ev.complete = !span->cfg.overlap || e->ring.complete;
 	if (!ev.complete) {
 		call->replied = true;
-		pri_need_more_info(span->pri, q, e->ring.channel, 0);
+		pri_need_more_info(span->pri, q, bearer_to_ts(span, chan), 0);
 	}
 	ev.call = call;
 	ev.calling = calling;
@@ -684,6 +697,19 @@ static void set_dchan(struct tdm_span *span, bool up)
 	if (restarted)
 		gw_info("span %d: RESTART sent for %u idle channel(s)",
 			span->cfg.id, restarted);
+	/* Blocks and unblocks made while the link was down reach the far
+	 * end now. */
+	for (unsigned c = 1; up && span->cfg.service && span->pri &&
+	     c <= span->nchan; c++) {
+		struct tdm_chan *ch = &span->chans[c];
+
+		if (ch->svc_oos == ch->blocked)
+			continue;
+		pri_maintenance_service(span->pri, 0, bearer_to_ts(span, c),
+					ch->blocked ? SERVICE_OUT_OF_SERVICE
+						    : SERVICE_IN_SERVICE);
+		ch->svc_oos = ch->blocked;
+	}
 	emit_simple(span, up ? TDM_EV_DCHAN_UP : TDM_EV_DCHAN_DOWN, NULL,
 		    up ? 0 : PRI_CAUSE_NETWORK_OUT_OF_ORDER, false);
 }
@@ -1149,9 +1175,6 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	apply_debug(span);
-	/* Without it libpri takes every SETUP as complete. */
-	if (span->cfg.overlap)
-		pri_set_overlapdial(span->pri, 1);
 	if (span->cfg.service)
 		pri_set_service_message_support(span->pri, 1);
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
@@ -1219,7 +1242,7 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 	span->ev_timer = evtimer_new(base, on_pri_timer, span);
 	span->ev_retry = evtimer_new(base, try_connect, span);
 	if (cfg->pcap)
-		pcap_open(span, cfg->pcap);
+		pcap_open(span, cfg->pcap, false);
 	span->cfg.pcap = NULL; /* the caller's string is not ours to keep */
 	if (!span->ev_d || !span->ev_timer || !span->ev_retry) {
 		obj_deref(span);
@@ -1320,16 +1343,22 @@ bool tdm_span_debugging(const struct tdm_span *span)
 	return span->debug;
 }
 
-int tdm_span_trace(struct tdm_span *span, const char *path)
+int tdm_span_trace(struct tdm_span *span, const char *path, bool fresh)
 {
+	FILE *old = span->pcap;
 	int err = 0;
 
-	if (span->pcap) {
-		fclose(span->pcap);
-		span->pcap = NULL;
-	}
+	/* The new capture first: one that cannot be opened leaves the
+	 * running one as it is. */
+	span->pcap = NULL;
 	if (path)
-		err = pcap_open(span, path);
+		err = pcap_open(span, path, fresh);
+	if (err) {
+		span->pcap = old;
+		return err;
+	}
+	if (old)
+		fclose(old);
 	gw_notice("span %d: D-channel capture %s%s", span->cfg.id,
 		  path && !err ? "to " : "off", path && !err ? path : "");
 	return err;
@@ -1355,11 +1384,13 @@ int tdm_chan_block(struct tdm_span *span, unsigned chan, bool block)
 	else if (!block && ch->state == TDM_CHAN_BLOCKED)
 		ch->state = rest_state(span, ch);
 	/* AT&T TR 41459 / NI-2 maintenance: tell the far end, so that it
-	 * stops offering the channel (and takes it back on unblock). */
+	 * stops offering the channel (and takes it back on unblock); with
+	 * the link down, when it is back (service_sync). */
 	if (span->cfg.service && span->pri && span->dchan_up) {
 		pri_maintenance_service(span->pri, 0, bearer_to_ts(span, chan),
 					block ? SERVICE_OUT_OF_SERVICE
 					      : SERVICE_IN_SERVICE);
+		ch->svc_oos = block;
 		arm_timer(span);
 	}
 	gw_notice("span %d chan %u: %s%s", span->cfg.id, chan,

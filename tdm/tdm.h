@@ -144,8 +144,9 @@ int tdm_span_restart(struct tdm_span *span);
 void tdm_span_debug(struct tdm_span *span, bool on);
 bool tdm_span_debugging(const struct tdm_span *span);
 /** Write the D-channel to @p path as pcap (LINUX_LAPD) from now on, or
- *  stop (@p path NULL).  @return 0 or the errno of opening the file. */
-int tdm_span_trace(struct tdm_span *span, const char *path);
+ *  stop (@p path NULL); @p fresh: the file must not exist yet (EEXIST).
+ *  @return 0 or the errno of opening it (the old capture goes on). */
+int tdm_span_trace(struct tdm_span *span, const char *path, bool fresh);
 /** D-channel losses since start; @p last_ms the last one's wall clock. */
 unsigned tdm_span_alarms(const struct tdm_span *span, int64_t *last_ms);
 /** The channel's call (NULL none): for `show channels`. */

@@ -95,13 +95,20 @@ expect_eq "attempts via ENUM" "$(attempts 2125554001)" \
 	"carrier:answered:sip:+12125554001@127.0.0.4:$CARRIER_PORT"
 wait_for "the ENUM destination's record" 5 grep -q '"to_user":"+12125554001"' "$WORK/enumdst.jsonl"
 expect_eq "calls at the carrier" "$(count "$WORK/carrier.jsonl")" 0
+# 1b. A caller who withheld the number: the ENUM destination (anyone on
+#     the Internet) gets an anonymous From.
+call 2125554001 200 --header "Privacy: id" >/dev/null || fail "ENUM call with Privacy"
+wait_for "the second record at the ENUM destination" 5 sh -c "[ \$(grep -c '\"to_user\":\"+12125554001\"' '$WORK/enumdst.jsonl') -eq 2 ]"
+expect_eq "From at the ENUM destination" \
+	"$(json_field "$(tail -1 "$WORK/enumdst.jsonl")" from_user)" anonymous
+wait_cdrs 2
 
 # 2. No record: the carrier, without delay.
 t0=$(ms)
 call 2125554002 200 >/dev/null || fail "call without a record"
 t1=$(ms)
 [ $((t1 - t0)) -lt 1500 ] || fail "NXDOMAIN cost $((t1 - t0)) ms"
-wait_cdrs 2
+wait_cdrs 3
 expect_eq "attempts without a record" "$(attempts 2125554002)" \
 	"carrier:enum: no record carrier:answered"
 
@@ -111,7 +118,7 @@ t0=$(ms)
 call 2125554003 200 >/dev/null || fail "call to a dead ENUM host"
 t1=$(ms)
 [ $((t1 - t0)) -lt 3500 ] || fail "dead ENUM host cost $((t1 - t0)) ms"
-wait_cdrs 3
+wait_cdrs 4
 expect_eq "attempts with a dead ENUM host" "$(attempts 2125554003)" \
 	"carrier:failover:sip:+12125554003@127.0.0.9:$CARRIER_PORT carrier:answered"
 ctl show trunks | grep -Eq '^carrier +sip .* available ' ||
@@ -119,15 +126,15 @@ ctl show trunks | grep -Eq '^carrier +sip .* available ' ||
 
 # 4. Only a mailto: record.
 call 2125554004 200 >/dev/null || fail "call with a mailto record"
-wait_cdrs 4
+wait_cdrs 5
 expect_eq "attempts with a mailto record" "$(attempts 2125554004)" \
 	"carrier:enum: no SIP URI carrier:answered"
 
 # 5. Order 10 beats order 20; the regexp's back-reference gives the user.
 call 2125554005 200 >/dev/null || fail "call with two records"
-wait_cdrs 5
+wait_cdrs 6
 wait_for "the back-referenced user" 5 grep -q '"to_user":"12125554005"' "$WORK/enumdst.jsonl"
-expect_eq "ENUM destination calls" "$(count "$WORK/enumdst.jsonl")" 2
+expect_eq "ENUM destination calls" "$(count "$WORK/enumdst.jsonl")" 3
 expect_eq "carrier calls so far" "$(count "$WORK/carrier.jsonl")" 3
 
 # 6. The DNS server gone (port unreachable): the carrier at once.
@@ -137,7 +144,7 @@ t0=$(ms)
 call 2125554001 200 >/dev/null || fail "call with DNS down"
 t1=$(ms)
 [ $((t1 - t0)) -lt 2500 ] || fail "dead DNS cost $((t1 - t0)) ms"
-wait_cdrs 6
+wait_cdrs 7
 expect_eq "attempts with DNS down" "$(attempts 2125554001)" \
 	"carrier:enum: DNS failure carrier:answered"
 log "ok: ENUM routing"

@@ -58,6 +58,11 @@ rec=$(out_call 127.0.0.1 2125551003 --from anonymous \
 expect_eq "trusted PAI: calling number" "$(json_field "$rec" calling)" 2125550042
 expect_eq "trusted PAI: restricted" "$(json_field "$rec" calling_restricted)" true
 
+# Both identities of a trusted PAI: the tel: one is the number.
+rec=$(out_call 127.0.0.1 2125551005 --from anonymous \
+	--header "P-Asserted-Identity: \"Al <x>\" <sip:alice@127.0.0.1>, <tel:+12125550043>")
+expect_eq "trusted PAI, sip: and tel:" "$(json_field "$rec" calling)" 12125550043
+
 rec=$(out_call 127.0.0.5 2125551004 --from anonymous \
 	--header "P-Asserted-Identity: <sip:2125550042@127.0.0.5>" --header "Privacy: id")
 # (No number: libpri sends no Calling Party Number IE at all.)
@@ -101,4 +106,20 @@ grep -q '^From: "Anonymous" <sip:anonymous@anonymous.invalid>' "$WORK/inv.txt" |
 grep -qx 'Privacy: id' "$WORK/inv.txt" || fail "no Privacy: id (untrusted)"
 grep -qi '^P-Asserted-Identity:' "$WORK/inv.txt" && fail "PAI toward an untrusted trunk"
 grep -q 2125559999 "$WORK/inv.txt" && fail "the number leaked to an untrusted trunk"
+
+# An untrusted trunk's caller, number withheld, to the trusted PBX (a DID):
+# we cannot vouch for that number, so no PAI.
+rm -f "$WORK/inv.txt"
+"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 20 \
+	--save-invite "$WORK/inv.txt" > "$WORK/pbx.jsonl" 2>>"$WORK/pbx.log" &
+PIDS+=($!)
+sleep 0.2
+timeout 20 "$TGCALL" call "sip:5550150@127.0.0.1:$SIP_PORT" --local 127.0.0.5 \
+	--from 2125551111 --header "Privacy: id" --expect 200 --hold 200 \
+	>/dev/null 2>>"$WORK/tgcall.log" || fail "untrusted -> trusted call"
+wait_for "the INVITE" 5 test -s "$WORK/inv.txt"
+grep -qx 'Privacy: id' "$WORK/inv.txt" || fail "no Privacy: id (untrusted -> trusted)"
+grep -qi '^P-Asserted-Identity:' "$WORK/inv.txt" &&
+	fail "we asserted an untrusted trunk's number: $(grep -i asserted "$WORK/inv.txt")"
+grep -q 2125551111 "$WORK/inv.txt" && fail "the withheld number went out"
 log "ok: PRI -> SIP: calling name, restricted presentation, trust boundary"

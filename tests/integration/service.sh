@@ -34,6 +34,13 @@ wait_for "SERVICE out of service for 3 at the PSTN" 5 grep -q '"event":"service"
 wait_for "its acknowledgement" 5 grep -q "SERVICE ACKNOWLEDGE (channel 3, status 2)" "$WORK/tollgated.log"
 ctl channel unblock 1/3 >/dev/null || fail "unblock"
 wait_for "SERVICE in service for 3 at the PSTN" 5 grep -q '"event":"service","span":1,"chan":3,"status":0' "$WORK/pstnsim.jsonl"
+# A block made while the link is down reaches the far end when it is back.
+kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+wait_for "the link down" 10 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"down\"'"
+ctl channel block 1/4 >/dev/null || fail "block during the outage"
+start_pstnsim --service
+wait_for "SERVICE out of service for 4 once the link is back" 10 \
+	grep -q '"event":"service","span":1,"chan":4,"status":2' "$WORK/pstnsim.jsonl"
 log "ok: SERVICE messages both ways"
 
 sed -i 's/^switch = ni2$/switch = euroisdn_t1/' "$WORK/tollgate.conf"

@@ -42,6 +42,9 @@ ctl debug span 9 q931 on >/dev/null 2>&1 && fail "debug of a span that is not th
 ctl trace span 1 relative.pcap >/dev/null 2>&1 && fail "a relative capture path was taken"
 ctl trace span 1 /nonexistent/dir/x.pcap >/dev/null 2>&1 && fail "an unwritable capture path was taken"
 out=$(ctl trace span 1 "$WORK/d.pcap") || fail "trace: $out"
+# An existing file is not overwritten, and the capture in progress goes on.
+touch "$WORK/exists.pcap"
+ctl trace span 1 "$WORK/exists.pcap" >/dev/null 2>&1 && fail "trace overwrote an existing file"
 call 2125551236 200
 call 5551700 486
 sleep 0.5
