@@ -79,6 +79,7 @@ struct gw_call {
 	char calling_name[64];    /* From display / PRI calling name, "" */
 	bool calling_asserted;    /* the number is vouched for: the PSTN's,
 				   * or a trusted trunk's (RFC 3325) */
+	char connected[64];       /* who answered (connected line), "" */
 	char diversion[64];       /* who diverted it to us, as received */
 	struct sockaddr_storage src; /* SIP caller's source address */
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
@@ -891,9 +892,13 @@ static void call_answered(struct gw_call *call)
 		}
 		call->sip_status = 200;
 	} else {
+		struct tdm_number conn = {.digits = call->connected};
+
 		if (call->out.kind == DP_TRUNK_SIP)
 			call->sip_status = 200;
-		tdm_call_answer(call->in.tdm);
+		if (conn.digits[0] == '+')
+			conn.digits++;
+		tdm_call_answer_connected(call->in.tdm, &conn);
 	}
 	call->answer_ms = tg_time_ms();
 	event_del(call->ev_ring);
@@ -2111,11 +2116,20 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 			set_remote(call, &call->out, ev->media);
 		tell_in_progress(call, ev->status == 180, ev->media != NULL);
 		break;
-	case SIP_LEG_ANSWERED:
+	case SIP_LEG_ANSWERED: {
+		const struct gw_trunk_cfg *t =
+			gw_config_trunk(&call->gw->cfg, call->out.trunk);
+
 		if (ev->media)
 			set_remote(call, &call->out, ev->media);
+		/* Who answered, as a trusted trunk asserts it (RFC 3325):
+		 * the connected line for a PRI caller. */
+		if (t && t->trusted && ev->pai_user)
+			tg_strlcpy(call->connected, ev->pai_user,
+				   sizeof(call->connected));
 		call_answered(call);
 		break;
+	}
 	case SIP_LEG_FAILED:
 		if (call->state == CS_ENDED || call->state == CS_ANSWERED)
 			break;
@@ -2391,9 +2405,19 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 				 em == GW_EM_ALWAYS ||
 				 (em == GW_EM_PI && ev->inband));
 		break;
-	case TDM_EV_ANSWER:
+	case TDM_EV_ANSWER: {
+		const struct gw_trunk_cfg *in =
+			gw_config_trunk(&call->gw->cfg, call->in.trunk);
+
+		/* Connected line toward a trusted SIP caller: who answered,
+		 * withheld (Privacy: id) when the network says so. */
+		if (ev->connected && *ev->connected && in && in->trusted &&
+		    call->in.sip)
+			sip_leg_set_answer_identity(call->in.sip, ev->connected,
+						    ev->connected_restricted);
 		call_answered(call);
 		break;
+	}
 	case TDM_EV_HANGUP:
 		tdm_call_set_arg(call->out.tdm, NULL);
 		call->out.tdm = obj_deref(call->out.tdm);

@@ -155,7 +155,9 @@ static void emit_record(const struct ps_call *call)
 {
 	char calling[PS_NUMLEN * 6 + 1], called[PS_NUMLEN * 6 + 1];
 	char redir[PS_NUMLEN * 6 + 1], cname[PS_NUMLEN * 6 + 1];
+	char conn[PS_NUMLEN * 6 + 1];
 
+	ps_json_str(conn, sizeof(conn), call->connected);
 	ps_json_str(cname, sizeof(cname), call->calling_name);
 	ps_json_str(calling, sizeof(calling), call->calling);
 	ps_json_str(called, sizeof(called), call->called);
@@ -163,7 +165,8 @@ static void emit_record(const struct ps_call *call)
 	ps_emit("{\"event\":\"call\",\"dir\":\"%s\",\"span\":%d,\"chan\":%u,"
 		"\"calling\":\"%s\",\"called\":\"%s\",\"called_ton\":%d,"
 		"\"calling_ton\":%d,\"calling_restricted\":%s,"
-		"\"calling_name\":\"%s\",\"redirecting\":\"%s\","
+		"\"calling_name\":\"%s\",\"connected\":\"%s\","
+		"\"redirecting\":\"%s\","
 		"\"redirecting_ton\":%d,\"redirect_reason\":%d,\"cause\":%d,"
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
@@ -173,7 +176,7 @@ static void emit_record(const struct ps_call *call)
 		call->chan, calling, called, (call->called_plan >> 4) & 7,
 		(call->calling_plan >> 4) & 7,
 		(call->calling_pres & 0x60) == 0x20 ? "true" : "false", cname,
-		redir,
+		conn, redir,
 		(call->redirecting_plan >> 4) & 7, call->redirect_reason,
 		call->cause,
 		call->cleared_local ? "local" : "remote",
@@ -264,6 +267,20 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg)
 		if (call->cause_after) {
 			call_hangup(call, call->cause_after);
 			break;
+		}
+		if (*ps.conf.connected) {
+			/* COLP: who answered, in the CONNECT. */
+			struct pri_party_connected_line cl;
+
+			memset(&cl, 0, sizeof(cl));
+			cl.id.number.valid = 1;
+			cl.id.number.presentation =
+				PRES_ALLOWED_USER_NUMBER_PASSED_SCREEN;
+			tg_strlcpy(cl.id.number.str, ps.conf.connected,
+				   sizeof(cl.id.number.str));
+			tg_strlcpy(call->connected, ps.conf.connected,
+				   sizeof(call->connected));
+			pri_connected_line_update(span->pri, call->qc, &cl);
 		}
 		pri_answer(span->pri, call->qc, chan, 0);
 		call_answered(call, ps.conf.hangup_after);
@@ -467,6 +484,17 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 		break;
 	case PRI_EVENT_ANSWER:
 		call = call_find(span, e->answer.call);
+		for (int i = 0; call && e->answer.subcmds &&
+		     i < e->answer.subcmds->counter_subcmd; i++) {
+			const struct pri_subcommand *sc =
+				&e->answer.subcmds->subcmd[i];
+
+			if (sc->cmd == PRI_SUBCMD_CONNECTED_LINE &&
+			    sc->u.connected_line.id.number.valid)
+				tg_strlcpy(call->connected,
+					   sc->u.connected_line.id.number.str,
+					   sizeof(call->connected));
+		}
 		if (call && call->state == PS_CALL_SETUP) {
 			int hold = ps.conf.hold;
 

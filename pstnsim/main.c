@@ -161,6 +161,7 @@ static void usage(FILE *f)
 	      "  --detect HZ           tone measured on received audio (1000)\n"
 	      "  --originate N --rate CPS --to NUM --from NUM\n"
 	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "  --connected NUM       answer with this Connected Number\n"
 	      "  --service             SERVICE messages (maintenance)\n"
 	      "  --oos CHAN            take bearer CHAN out of service by\n"
 	      "                        SERVICE when the D-channel is up\n"
@@ -216,7 +217,7 @@ enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
-	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS,
+	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED,
 };
 
 static const struct option longopts[] = {
@@ -238,6 +239,7 @@ static const struct option longopts[] = {
 	{"from-name", required_argument, NULL, O_FROMNAME},
 	{"overlap", required_argument, NULL, O_OVERLAP},
 	{"service", no_argument, NULL, O_SERVICE},
+	{"connected", required_argument, NULL, O_CONNECTED},
 	{"oos", required_argument, NULL, O_OOS},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
@@ -370,6 +372,11 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			if (strlen(optarg) >= sizeof(c->from))
 				err = bad(name, optarg, "up to 63 characters");
 			tg_strlcpy(c->from, optarg, sizeof(c->from));
+			break;
+		case O_CONNECTED:
+			if (!*optarg || strlen(optarg) >= sizeof(c->connected))
+				err = bad(name, optarg, "1 to 63 characters");
+			tg_strlcpy(c->connected, optarg, sizeof(c->connected));
 			break;
 		case O_SERVICE:
 			c->service = true;

@@ -56,6 +56,7 @@ struct ps_conf {
 	char from_name[PS_NUMLEN];   /* calling name on originated calls */
 	bool from_restricted;        /* ... presentation restricted */
 	bool service;                /* SERVICE messages (maintenance) */
+	char connected[PS_NUMLEN];   /* Connected Number of our CONNECTs */
 	int oos_chan;                /* bearer we take out of service at
 				      * D-channel up (SERVICE); 0 none */
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
@@ -111,6 +112,7 @@ struct ps_call {
 	int calling_plan;
 	int calling_pres;       /* PRES_* of the calling number */
 	char calling_name[PS_NUMLEN];
+	char connected[PS_NUMLEN];   /* who answered (Connected Number) */
 	char redirecting[PS_NUMLEN]; /* Redirecting Number IE, "" none */
 	int redirecting_plan;
 	int redirect_reason;

@@ -29,6 +29,7 @@ struct sip_pev {
 	struct sip_leg_event ev;
 	struct sip_media media;
 	char text[96];
+	char pai[64];   /* ANSWERED: the 200's P-Asserted-Identity user */
 	unsigned gen;   /* leg->hup_gen when queued */
 	bool embedded;  /* the leg's own CLOSED slot */
 };
@@ -61,6 +62,9 @@ struct sip_leg {
 	socklen_t peerlen;
 	char sig_addr[64];   /* our address toward the peer */
 	char contact_user[64];
+	char answer_pai[64];     /* inbound: who answered, for our 200 */
+	bool answer_privacy;
+	char answer_pai_in[64];  /* outbound: the 200's identity */
 	char media_addr[64];
 	uint16_t media_port;
 	struct sip_media remote_media;
@@ -181,6 +185,10 @@ static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
 			tg_strlcpy(pe->text, rsn->text, sizeof(pe->text));
 			pe->ev.reason.text = pe->text;
 		}
+	}
+	if (type == SIP_LEG_ANSWERED) {
+		tg_strlcpy(pe->pai, leg->answer_pai_in, sizeof(pe->pai));
+		pe->ev.pai_user = pe->pai;
 	}
 	if (media) {
 		pe->media = *media;
@@ -499,6 +507,20 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 	}
 	if (status >= 300)
 		sip_msg_set_reason(resp, rsn);
+	/* Connected line (RFC 3325): who answered. */
+	if (status >= 200 && status < 300 && leg->answer_pai[0]) {
+		char user[96], hp[96], buf[200];
+
+		sip_uri_user_escape(user, sizeof(user), leg->answer_pai);
+		host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+		snprintf(buf, sizeof(buf), "<sip:%s@%s>", user, hp);
+		if (osip_message_set_header(resp, "P-Asserted-Identity", buf) ||
+		    (leg->answer_privacy &&
+		     osip_message_set_header(resp, "Privacy", "id"))) {
+			err = ENOMEM;
+			goto out;
+		}
+	}
 	if (status >= 200 && status < 300) {
 		char *buf = NULL;
 		size_t len = 0;
@@ -1162,6 +1184,7 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 	leg->have_remote = true;
 	leg->codec = m.pt;
 	set_state(leg, LEG_CONFIRMED);
+	read_pai(msg, leg->answer_pai_in, sizeof(leg->answer_pai_in));
 	leg_queue(leg, SIP_LEG_ANSWERED, msg->status_code, NULL, &m);
 }
 
@@ -1317,6 +1340,13 @@ int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
 		set_state(leg, LEG_IN_EARLY);
 	sip_ua_run(leg->ua);
 	return err;
+}
+
+void sip_leg_set_answer_identity(struct sip_leg *leg, const char *user,
+				 bool privacy)
+{
+	tg_strlcpy(leg->answer_pai, user ? user : "", sizeof(leg->answer_pai));
+	leg->answer_privacy = privacy;
 }
 
 int sip_leg_answer(struct sip_leg *leg)

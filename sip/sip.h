@@ -81,6 +81,10 @@ struct sip_leg_event {
 	int status;                  /* SIP status for PROGRESS/FAILED */
 	struct sip_reason reason;    /* from a Reason header, cause 0 = none */
 	const struct sip_media *media; /* remote SDP answer, or NULL */
+	const char *pai_user;        /* ANSWERED, outbound: the 200 OK's
+				      * P-Asserted-Identity user (who
+				      * answered; believe it only from
+				      * trusted trunks), "" none */
 };
 
 typedef void(sip_leg_event_h)(struct sip_leg *leg,
@@ -146,6 +150,13 @@ int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
 		  const struct sip_reason *reason);
 /** Inbound: 200 OK with our SDP answer, retransmitted until ACK. */
 int sip_leg_answer(struct sip_leg *leg);
+/**
+ * Inbound, before sip_leg_answer: who answered, for the 200 OK's
+ * P-Asserted-Identity <sip:USER@our-address> (RFC 3325; connected line);
+ * with @p privacy also Privacy: id.  NULL or "" = none.
+ */
+void sip_leg_set_answer_identity(struct sip_leg *leg, const char *user,
+				 bool privacy);
 
 /** How an emergency INVITE asserts the caller (RFC 3325). */
 enum sip_pai_form {

@@ -756,8 +756,28 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 	case PRI_EVENT_ANSWER:
 		call = find_call(span, e->answer.call);
 		if (call) {
+			struct tdm_event ev = {.type = TDM_EV_ANSWER,
+					       .call = call};
+			const struct pri_subcommands *sc = e->answer.subcmds;
+			char num[64] = "";
+
+			/* Who answered: the CONNECT's Connected Number. */
+			for (int i = 0; sc && i < sc->counter_subcmd; i++) {
+				const struct pri_party_number *n =
+					&sc->subcmd[i].u.connected_line.id
+						 .number;
+
+				if (sc->subcmd[i].cmd !=
+					    PRI_SUBCMD_CONNECTED_LINE ||
+				    !n->valid)
+					continue;
+				tg_strlcpy(num, n->str, sizeof(num));
+				ev.connected_restricted =
+					(n->presentation & 0x60) != 0;
+			}
+			ev.connected = num;
 			span->chans[call->chan].state = TDM_CHAN_IN_USE;
-			emit_simple(span, TDM_EV_ANSWER, call, 0, false);
+			emit(span, &ev);
 		}
 		break;
 	case PRI_EVENT_HANGUP_REQ: /* DISCONNECT received */
@@ -1017,6 +1037,29 @@ int tdm_call_alerting(struct tdm_call *call, bool inband)
 			bearer_to_ts(call->span, call->chan), inband);
 	arm_timer(call->span);
 	return 0;
+}
+
+int tdm_call_answer_connected(struct tdm_call *call,
+			      const struct tdm_number *connected)
+{
+	struct pri_party_connected_line cl;
+	int err = call_ready(call);
+
+	if (err)
+		return err;
+	if (connected && connected->digits && *connected->digits) {
+		memset(&cl, 0, sizeof(cl));
+		cl.id.number.valid = 1;
+		cl.id.number.plan = connected->plan;
+		cl.id.number.presentation = connected->restricted
+			? PRES_PROHIB_USER_NUMBER_PASSED_SCREEN
+			: PRES_ALLOWED_USER_NUMBER_PASSED_SCREEN;
+		tg_strlcpy(cl.id.number.str, connected->digits,
+			   sizeof(cl.id.number.str));
+		/* The CONNECT that follows carries it (Q.951 COLP). */
+		pri_connected_line_update(call->span->pri, call->q931, &cl);
+	}
+	return tdm_call_answer(call);
 }
 
 int tdm_call_answer(struct tdm_call *call)

@@ -79,6 +79,9 @@ struct tdm_event {
 	const char *redirecting; /* "" = the call was not diverted */
 	int redirecting_plan;
 	int redirecting_reason;  /* Q.931 4.6.6 / 4.5.9: PRI_REDIR_* */
+	/* TDM_EV_ANSWER: the Connected Number IE of the CONNECT, "" none */
+	const char *connected;
+	bool connected_restricted;
 };
 
 /** Every event of a span and its calls arrives here, on the loop thread.
@@ -212,6 +215,10 @@ int tdm_call_proceeding(struct tdm_call *call);
 int tdm_call_progress(struct tdm_call *call, bool inband);
 int tdm_call_alerting(struct tdm_call *call, bool inband);
 int tdm_call_answer(struct tdm_call *call);
+/** Answer with a Connected Number IE (who answered: the SIP callee's
+ *  asserted number); @p connected NULL or "" = none. */
+int tdm_call_answer_connected(struct tdm_call *call,
+			      const struct tdm_number *connected);
 
 /** Clear the call with Q.850 @p cause (DISCONNECT or RELEASE COMPLETE as
  * the state requires).  No TDM_EV_HANGUP follows.  Idempotent. */

@@ -1075,6 +1075,7 @@ struct call {
 	bool acked;              /* UAS: ACK received */
 	int status;              /* final status; 0: none */
 	int reason_cause;
+	char answer_pai[160];    /* UAC: the 200 OK's P-Asserted-Identity */
 	int prov[MAX_PROV];
 	int nprov;
 	bool answered;
@@ -1187,6 +1188,8 @@ static void call_print(const struct call *c, bool ok)
 		fprintf(f, ",\"reason_cause\":%d", c->reason_cause);
 	else
 		fprintf(f, ",\"reason_cause\":null");
+	fprintf(f, ",\"answer_pai\":");
+	json_str(f, c->answer_pai);
 	fprintf(f, ",\"provisional\":[");
 	for (int i = 0; i < c->nprov; i++)
 		fprintf(f, "%s%d", i ? "," : "", c->prov[i]);
@@ -1468,6 +1471,9 @@ static void uac_invite_response(struct call *c, const struct sip_msg *m,
 		if (c->cancel_at && now >= c->cancel_at && !c->cancel_sent)
 			uac_send_cancel(c, now);
 	} else if (m->status < 300) {
+		if (live && msg_hdr(m, "P-Asserted-Identity"))
+			snprintf(c->answer_pai, sizeof(c->answer_pai), "%s",
+				 msg_hdr(m, "P-Asserted-Identity"));
 		if (live)
 			uac_invite_2xx(c, m, now);
 		else if (c->ack_len)
@@ -1526,15 +1532,16 @@ static void uas_respond(struct call *c, int status, const char *extra,
 
 static void uas_answer(struct call *c, int64_t now)
 {
-	char sdp[1024], contact[256];
+	char sdp[1024], contact[800];
 	int pt = c->media.pt, law = c->media.law;
 
 	sdp_build(sdp, sizeof(sdp), c->media.port, c->sess, &pt, &law, 1);
+	/* --header lines go in our 200 OK too (answer mode). */
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:%s@%s:%d>\r\n"
-		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n",
+		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n%s%s",
 		 c->to_user[0] ? c->to_user : "tgcall", opt.local_ip,
-		 opt.local_port);
+		 opt.local_port, opt.header, *opt.header ? "\r\n" : "");
 	uas_respond(c, 200, contact, sdp, now);
 	c->answered = true;
 	c->ring_at = 0;
