@@ -585,52 +585,7 @@ struct invite_strs {
 static bool header_token(const osip_message_t *req, const char *name,
 			 const char *tok);
 
-/* One identity of a P-Asserted-Identity value: its user, and whether
- * it came as tel: or as digits; false when there is none to take. */
-static bool pai_value(const char *v, size_t len, char *out, size_t size,
-		      bool *tel, bool *digits)
-{
-	const char *end = v + len, *u, *e;
-	bool quoted = false;
-
-	for (const char *q = v; q < end; q++) {
-		if (*q == '"')
-			quoted = !quoted;
-		else if (*q == '<' && !quoted) {
-			v = q + 1;
-			break;
-		}
-	}
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	*tel = (size_t)(end - v) > 4 && !strncasecmp(v, "tel:", 4);
-	if (*tel)
-		u = v + 4;
-	else if ((size_t)(end - v) > 4 && !strncasecmp(v, "sip:", 4))
-		u = v + 4;
-	else if ((size_t)(end - v) > 5 && !strncasecmp(v, "sips:", 5))
-		u = v + 5;
-	else
-		return false;
-	for (e = u; e < end && !strchr("@;>, \t", *e); e++)
-		;
-	if (e == u || (size_t)(e - u) >= size)
-		return false;
-	memcpy(out, u, (size_t)(e - u));
-	out[e - u] = '\0';
-	if (!strcasecmp(out, "anonymous"))
-		return false;
-	*digits = out[strspn(out, "+")] &&
-		  strspn(out + (*out == '+'), "0123456789") ==
-			  strlen(out + (*out == '+'));
-	return true;
-}
-
-/*
- * The caller's number from P-Asserted-Identity (RFC 3325 9.1: up to one
- * sip: and one tel: identity): the tel: one, else a sip: one whose user
- * is a number, else the first sip: user; "" when there is none.
- */
+/* The caller's number from the P-Asserted-Identity headers (msg.c). */
 static void read_pai(const osip_message_t *req, char *out, size_t size)
 {
 	osip_header_t *h = NULL;
@@ -639,39 +594,10 @@ static void read_pai(const osip_message_t *req, char *out, size_t size)
 	out[0] = '\0';
 	for (int i = 0; (i = osip_message_header_get_byname(
 				 req, "p-asserted-identity", i, &h)) >= 0 && h;
-	     i++) {
-		const char *v = h->hvalue;
-
-		while (v && *v) {
-			bool tel = false, digits = false, quoted = false;
-			const char *q = v;
-			char user[128];
-
-			/* One value: up to a comma outside quotes and <>. */
-			for (int depth = 0; *q; q++) {
-				if (*q == '"')
-					quoted = !quoted;
-				else if (!quoted && *q == '<')
-					depth++;
-				else if (!quoted && *q == '>')
-					depth--;
-				else if (!quoted && !depth && *q == ',')
-					break;
-			}
-			if (pai_value(v, (size_t)(q - v), user, sizeof(user),
-				      &tel, &digits)) {
-				if (tel) {
-					tg_strlcpy(out, user, size);
-					return;
-				}
-				if (!*out || (digits && !have_number)) {
-					tg_strlcpy(out, user, size);
-					have_number = digits;
-				}
-			}
-			v = *q ? q + 1 : q;
-		}
-	}
+	     i++)
+		if (h->hvalue &&
+		    sip_pai_decode(h->hvalue, out, size, &have_number) == 1)
+			return;
 }
 
 /* Privacy (RFC 3323 4.2): id, user or header hide the caller; "none"

@@ -432,6 +432,86 @@ int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size)
 	return last;
 }
 
+/* One identity of a P-Asserted-Identity value: its user, and whether
+ * it came as tel: or as digits; false when there is none to take. */
+static bool pai_value(const char *v, size_t len, char *out, size_t size,
+		      bool *tel, bool *digits)
+{
+	const char *end = v + len, *u, *e;
+	bool quoted = false;
+
+	for (const char *q = v; q < end; q++) {
+		if (*q == '"')
+			quoted = !quoted;
+		else if (*q == '<' && !quoted) {
+			v = q + 1;
+			break;
+		}
+	}
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	*tel = (size_t)(end - v) > 4 && !strncasecmp(v, "tel:", 4);
+	if (*tel)
+		u = v + 4;
+	else if ((size_t)(end - v) > 4 && !strncasecmp(v, "sip:", 4))
+		u = v + 4;
+	else if ((size_t)(end - v) > 5 && !strncasecmp(v, "sips:", 5))
+		u = v + 5;
+	else
+		return false;
+	for (e = u; e < end && !strchr("@;>, \t", *e); e++)
+		;
+	if (e == u || (size_t)(e - u) >= size)
+		return false;
+	memcpy(out, u, (size_t)(e - u));
+	out[e - u] = '\0';
+	if (!strcasecmp(out, "anonymous"))
+		return false;
+	*digits = out[strspn(out, "+")] &&
+		  strspn(out + (*out == '+'), "0123456789") ==
+			  strlen(out + (*out == '+'));
+	return true;
+}
+
+int sip_pai_decode(const char *val, char *out, size_t size,
+		   bool *have_number)
+{
+	const char *v = val;
+
+	while (v && *v) {
+		bool tel = false, digits = false, quoted = false;
+		const char *q = v;
+		char user[128];
+		int depth = 0;
+
+		/* One value: up to a comma outside quotes and <>. */
+		for (; *q; q++) {
+			if (*q == '"')
+				quoted = !quoted;
+			else if (!quoted && *q == '<')
+				depth++;
+			else if (!quoted && *q == '>')
+				depth--;
+			else if (!quoted && !depth && *q == ',')
+				break;
+		}
+		/* One that would not fit is not cut to something else. */
+		if (pai_value(v, (size_t)(q - v), user, sizeof(user), &tel,
+			      &digits) && strlen(user) < size) {
+			if (tel) {
+				tg_strlcpy(out, user, size);
+				return 1;
+			}
+			if (!*out || (digits && !*have_number)) {
+				tg_strlcpy(out, user, size);
+				*have_number = digits;
+			}
+		}
+		v = *q ? q + 1 : q;
+	}
+	return *out ? 0 : ENOENT;
+}
+
 /* The first value of the first Diversion header (RFC 5806: the newest
  * diversion is on top): its number and reason. */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,

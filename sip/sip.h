@@ -254,6 +254,18 @@ int sip_reason_decode(struct sip_reason *out, char *text, size_t tsize,
  */
 int sip_geolocation_decode(const char *val, char *uri, size_t size);
 
+/**
+ * One P-Asserted-Identity header value (RFC 3325 9.1: a sip: and/or a
+ * tel: identity, comma-separated): the caller's number into @p out.  A
+ * tel: identity wins (returns 1); else a sip: user that is a number
+ * (@p have_number set), else the first sip: user, "anonymous" never.
+ * Call again for the next header with the same @p out / @p have_number.
+ * @return 1 a tel: number (final); 0 @p out holds the best so far;
+ * ENOENT none.
+ */
+int sip_pai_decode(const char *val, char *out, size_t size,
+		   bool *have_number);
+
 /* ---- SDP (pure; exposed for tests and fuzzing) -------------------------- */
 
 /**

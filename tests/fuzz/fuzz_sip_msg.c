@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sip/sip_int.h"
 
@@ -54,6 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!sip_msg_geolocation(msg, geo, sizeof(geo)) &&
 		    (!*geo || strlen(geo) >= sizeof(geo) ||
 		     strpbrk(geo, " <>\"\r\n")))
+			__builtin_trap();
+	}
+	{
+		osip_header_t *h = NULL;
+		char pai[64] = "";
+		bool num = false;
+
+		/* RFC 3325 identities: bounded, never "anonymous". */
+		for (int i = 0; (i = osip_message_header_get_byname(
+					 msg, "p-asserted-identity", i, &h)) >= 0 &&
+				h; i++)
+			if (h->hvalue &&
+			    sip_pai_decode(h->hvalue, pai, sizeof(pai), &num) == 1)
+				break;
+		if (strlen(pai) >= sizeof(pai) || !strcasecmp(pai, "anonymous"))
 			__builtin_trap();
 	}
 	sip_msg_top_branch(msg);

@@ -179,6 +179,42 @@ static void test_geolocation_decode(void **state)
 				 sizeof(uri)), EBADMSG);
 }
 
+static void test_pai_decode(void **state)
+{
+	char out[64];
+	bool num;
+
+	(void)state;
+	out[0] = '\0';
+	num = false;
+	assert_int_equal(sip_pai_decode("<sip:2125550042@pbx>", out,
+					sizeof(out), &num), 0);
+	assert_string_equal(out, "2125550042");
+	assert_true(num);
+	/* The tel: identity wins over the sip: one. */
+	out[0] = '\0';
+	num = false;
+	assert_int_equal(sip_pai_decode("\"Al, <x>\" <sip:alice@pbx>, "
+					"<tel:+12125550043;ext=1>", out,
+					sizeof(out), &num), 1);
+	assert_string_equal(out, "+12125550043");
+	/* A numeric sip: user beats a name; anonymous is nobody. */
+	out[0] = '\0';
+	num = false;
+	assert_int_equal(sip_pai_decode("<sip:alice@pbx>, <sip:2001@pbx>",
+					out, sizeof(out), &num), 0);
+	assert_string_equal(out, "2001");
+	out[0] = '\0';
+	num = false;
+	assert_int_equal(sip_pai_decode("<sip:anonymous@anonymous.invalid>",
+					out, sizeof(out), &num), ENOENT);
+	assert_int_equal(sip_pai_decode("garbage", out, sizeof(out), &num),
+			 ENOENT);
+	/* Too long for the buffer: not taken, not cut. */
+	assert_int_equal(sip_pai_decode("<sip:1234567890123456789012345@x>",
+					out, 16, &num), ENOENT);
+}
+
 static void test_reason_decode(void **state)
 {
 	struct sip_reason r;
@@ -970,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_reason_decode),
 		cmocka_unit_test(test_geolocation_decode),
+		cmocka_unit_test(test_pai_decode),
 		cmocka_unit_test_setup_teardown(test_call_answer_bye, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_diversion_and_uri,
