@@ -80,6 +80,7 @@ struct gw_call {
 	bool calling_asserted;    /* the number is vouched for: the PSTN's,
 				   * or a trusted trunk's (RFC 3325) */
 	char connected[64];       /* who answered (connected line), "" */
+	bool div_restricted;      /* who diverted it is not to be shown */
 	char diversion[64];       /* who diverted it to us, as received */
 	struct sockaddr_storage src; /* SIP caller's source address */
 	char e911_zone[32], elin[32];   /* emergency calls, callbacks */
@@ -1183,7 +1184,8 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 	struct tdm_number redir = {
 		.digits = a->diversion.digits,
 		.plan = (int)a->diversion.ton << 4 | (int)a->diversion.npi,
-		.restricted = a->diversion.pres == DP_PRES_RESTRICTED,
+		.restricted = a->diversion.pres == DP_PRES_RESTRICTED ||
+			      call->div_restricted,
 		.reason = call->div_reason,
 	};
 	bool emergency = call->dec->emergency != DP_EMERG_NONE ||
@@ -1222,6 +1224,13 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
+	/* Who diverted the call, not to be shown (RFC 5806 privacy): said
+	 * so to a trusted trunk, not told to an untrusted one at all. */
+	if (call->div_restricted) {
+		p.diversion_privacy = true;
+		if (!t->trusted)
+			p.diversion = NULL;
+	}
 	/* A caller who withheld the number (PRI presentation restricted,
 	 * Privacy): anonymous From and Privacy: id; a trusted trunk still
 	 * learns who it is from P-Asserted-Identity (RFC 3325 9.3). */
@@ -1371,6 +1380,9 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			.privacy = a->calling.pres == DP_PRES_RESTRICTED &&
 				   call->dec->emergency == DP_EMERG_NONE,
 		};
+
+		if (call->div_restricted)
+			p.diversion = NULL;
 
 		e = sip_leg_invite(&call->out.sip, gw->ua, sa, len, &p,
 				   on_sip_out, call);
@@ -1986,6 +1998,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	tg_strlcpy(call->diversion, info->diversion ? info->diversion : "",
 		   sizeof(call->diversion));
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
+	call->div_restricted = info->diversion_privacy;
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
 	memcpy(&call->src, &info->src, sizeof(call->src));
 	if (info->pidf) {

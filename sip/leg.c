@@ -720,8 +720,8 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->to_user = s->to_user;
 	info->ruri_user = s->ruri_user;
 	if (sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
-			      s->diversion_reason,
-			      sizeof(s->diversion_reason)) == EBADMSG)
+			      s->diversion_reason, sizeof(s->diversion_reason),
+			      &info->diversion_privacy) == EBADMSG)
 		gw_info("INVITE %s: Diversion header unreadable; ignored",
 			info->call_id);
 	info->diversion = s->diversion;
@@ -1382,14 +1382,15 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 
 /* RFC 5806: who diverted the call to the number we call, and why. */
 static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
-			 const char *number, const char *reason)
+			 const char *number, const char *reason, bool privacy)
 {
 	char user[96], hp[96], buf[320];
 
 	sip_uri_user_escape(user, sizeof(user), number);
 	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
-	snprintf(buf, sizeof(buf), "<sip:%s@%s>;reason=%s;counter=1", user, hp,
-		 reason && *reason ? reason : "unknown");
+	snprintf(buf, sizeof(buf), "<sip:%s@%s>;reason=%s;counter=1%s", user,
+		 hp, reason && *reason ? reason : "unknown",
+		 privacy ? ";privacy=full" : "");
 	return osip_message_set_header(inv, "Diversion", buf) ? ENOMEM : 0;
 }
 
@@ -1499,7 +1500,7 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	osip_message_set_allow(inv, SIP_ALLOW);
 	if (p->diversion && *p->diversion)
 		err = add_diversion(leg, inv, p->diversion,
-				    p->diversion_reason);
+				    p->diversion_reason, p->diversion_privacy);
 	if (!err)
 		err = add_emergency(leg, inv, p, cid, sizeof(cid));
 	/* RFC 3325 9.3: the asserted identity goes with Privacy: id. */

@@ -515,7 +515,7 @@ int sip_pai_decode(const char *val, char *out, size_t size,
 /* The first value of the first Diversion header (RFC 5806: the newest
  * diversion is on top): its number and reason. */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
-		      char *reason, size_t rsize)
+		      char *reason, size_t rsize, bool *privacy)
 {
 	osip_header_t *h = NULL;
 	osip_generic_param_t *p = NULL;
@@ -527,6 +527,8 @@ int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 	int angle = 0, err = ENOENT;
 
 	user[0] = reason[0] = '\0';
+	if (privacy)
+		*privacy = false;
 	if (osip_message_header_get_byname(msg, "diversion", 0, &h) < 0 ||
 	    !h || !h->hvalue)
 		return ENOENT;
@@ -583,6 +585,11 @@ int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 			reason[len] = '\0';
 		}
 	}
+	/* RFC 5806 4: privacy=full (or name, uri): not to be shown. */
+	p = NULL;
+	osip_from_param_get_byname(f, "privacy", &p);
+	if (privacy && p && p->gvalue && strcasecmp(p->gvalue, "off"))
+		*privacy = true;
 	err = 0;
 out:
 	osip_from_free(f);

@@ -46,6 +46,7 @@ struct sip_invite_info {
 	const char *diversion;    /* RFC 5806: who diverted the call here
 				   * (newest Diversion's user), "" none */
 	const char *diversion_reason; /* its reason token, "" none */
+	bool diversion_privacy;   /* its privacy=full|name|uri (RFC 5806) */
 	bool priority_emergency;  /* Priority: emergency (RFC 3261 20.26) */
 	const char *pai_user;     /* P-Asserted-Identity's user (RFC 3325):
 				   * believe it only from trusted trunks;
@@ -175,6 +176,7 @@ struct sip_call_params {
 	const char *to_uri;       /* a whole sip: URI for R-URI and To (ENUM) */
 	const char *diversion;    /* number for a Diversion header, "" none */
 	const char *diversion_reason; /* its reason, NULL/"" = unknown */
+	bool diversion_privacy;   /* ;privacy=full on it (RFC 5806) */
 	/* Emergency calls (RFC 6442, RFC 3325): */
 	bool emergency;           /* Priority: emergency */
 	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our

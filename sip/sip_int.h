@@ -200,7 +200,7 @@ int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size);
 /** The number and reason of the newest Diversion (RFC 5806): ENOENT none,
  *  EBADMSG unreadable (the caller carries on without it). */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
-		      char *reason, size_t rsize);
+		      char *reason, size_t rsize, bool *privacy);
 
 /* ---- leg.c: dialogs ------------------------------------------------------ */
 

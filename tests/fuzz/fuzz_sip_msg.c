@@ -77,9 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sip_msg_from_tag(msg);
 	{
 		char user[64], reason[32];
+		bool dpriv;
 
 		if (!sip_msg_diversion(msg, user, sizeof(user), reason,
-				       sizeof(reason)) &&
+				       sizeof(reason), &dpriv) &&
 		    (!*user || strlen(user) >= sizeof(user) ||
 		     strlen(reason) >= sizeof(reason)))
 			__builtin_trap();

@@ -122,4 +122,32 @@ grep -qx 'Privacy: id' "$WORK/inv.txt" || fail "no Privacy: id (untrusted -> tru
 grep -qi '^P-Asserted-Identity:' "$WORK/inv.txt" &&
 	fail "we asserted an untrusted trunk's number: $(grep -i asserted "$WORK/inv.txt")"
 grep -q 2125551111 "$WORK/inv.txt" && fail "the withheld number went out"
+
+# Who diverted the call, not to be shown (Diversion ;privacy=full, RFC
+# 5806): a trusted trunk is told so, an untrusted one gets no Diversion.
+tgdb() { "$TGCTL" -s "$CTL" --db "$DB" "$@"; }
+tgdb route add rd1 priority=1 kind=prefix match=5559260 trunks=pbx2 >/dev/null ||
+	fail "route rd1"
+tgdb route add rd2 priority=1 kind=prefix match=5559261 trunks=pbx >/dev/null ||
+	fail "route rd2"
+wait_for "the routes" 10 sh -c "'$TGCTL' -s '$CTL' route explain 5559261 --from pbx2 | grep -q rd2"
+div_call() { # FROM_IP TO_IP NUMBER
+	rm -f "$WORK/inv.txt"
+	"$TGCALL" answer --local "$2:$PBX_PORT" --count 1 --timeout 20 \
+		--save-invite "$WORK/inv.txt" > "$WORK/pbx.jsonl" 2>>"$WORK/pbx.log" &
+	PIDS+=($!)
+	sleep 0.2
+	timeout 20 "$TGCALL" call "sip:$3@127.0.0.1:$SIP_PORT" --local "$1" \
+		--from 2125550000 --expect 200 --hold 200 \
+		--diversion '<sip:2125550199@127.0.0.1>;reason=no-answer;privacy=full' \
+		>/dev/null 2>>"$WORK/tgcall.log" || fail "diverted call to $3"
+	wait_for "the INVITE" 5 test -s "$WORK/inv.txt"
+}
+div_call 127.0.0.1 127.0.0.5 5559260
+grep -qi '^Diversion:' "$WORK/inv.txt" && fail "a private Diversion went to an untrusted trunk"
+grep -q 2125550199 "$WORK/inv.txt" && fail "the diverting number leaked"
+div_call 127.0.0.5 127.0.0.1 5559261
+grep -q '^Diversion: <sip:2125550199@.*;privacy=full' "$WORK/inv.txt" ||
+	fail "Diversion to the trusted PBX: $(grep -i '^Diversion' "$WORK/inv.txt")"
+log "ok: Diversion privacy kept across the trust boundary"
 log "ok: PRI -> SIP: calling name, restricted presentation, trust boundary"
