@@ -28,9 +28,74 @@ static const struct {
 	{"congestion", PS_ACT_REJECT, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION},
 };
 
+/* The action word of a rule, up to its first ','. */
+static int parse_action(struct ps_rule *rule, const char *act, size_t n)
+{
+	char word[32];
+
+	if (n >= sizeof(word))
+		return EINVAL;
+	memcpy(word, act, n);
+	word[n] = '\0';
+	for (size_t i = 0; i < TG_ARRAY_SIZE(actions); i++) {
+		if (!strcmp(word, actions[i].name)) {
+			rule->act = actions[i].act;
+			rule->cause = actions[i].cause;
+			return 0;
+		}
+	}
+	if (!strncmp(word, "reject:", 7) || !strncmp(word, "announce:", 9)) {
+		bool ann = word[0] == 'a';
+		const char *num = word + (ann ? 9 : 7);
+		char *end;
+		long v = strtol(num, &end, 10);
+
+		if (end == num || *end || v < 1 || v > 127)
+			return EINVAL;
+		rule->act = ann ? PS_ACT_ANNOUNCE : PS_ACT_REJECT;
+		rule->cause = (int)v;
+		return 0;
+	}
+	return EINVAL;
+}
+
+/* ",ring=MS", ",hangup=MS", ",media=echo|tone|silence". */
+static int parse_option(struct ps_rule *rule, const char *opt, size_t n)
+{
+	char buf[48], *end;
+	long v;
+
+	if (n >= sizeof(buf))
+		return EINVAL;
+	memcpy(buf, opt, n);
+	buf[n] = '\0';
+	if (!strncmp(buf, "ring=", 5) || !strncmp(buf, "hangup=", 7)) {
+		bool ring = buf[0] == 'r';
+		const char *num = buf + (ring ? 5 : 7);
+
+		v = strtol(num, &end, 10);
+		if (end == num || *end || v < 0 || v > 86400000)
+			return EINVAL;
+		if (ring)
+			rule->ring_ms = (int)v;
+		else
+			rule->hangup_ms = (int)v;
+		return 0;
+	}
+	if (!strcmp(buf, "media=echo"))
+		rule->media = PS_MEDIA_ECHO;
+	else if (!strcmp(buf, "media=tone"))
+		rule->media = PS_MEDIA_TONE;
+	else if (!strcmp(buf, "media=silence"))
+		rule->media = PS_MEDIA_SILENCE;
+	else
+		return EINVAL;
+	return 0;
+}
+
 int ps_rule_parse(struct ps_rule *rule, const char *arg)
 {
-	const char *eq = strchr(arg, '='), *act;
+	const char *eq = strchr(arg, '='), *act, *p;
 	size_t plen;
 
 	if (!eq)
@@ -40,27 +105,40 @@ int ps_rule_parse(struct ps_rule *rule, const char *arg)
 		return EINVAL;
 	memcpy(rule->prefix, arg, plen);
 	rule->prefix[plen] = '\0';
+	rule->ring_ms = rule->hangup_ms = rule->media = -1;
 	act = eq + 1;
-	for (size_t i = 0; i < TG_ARRAY_SIZE(actions); i++) {
-		if (!strcmp(act, actions[i].name)) {
-			rule->act = actions[i].act;
-			rule->cause = actions[i].cause;
-			return 0;
+	if (parse_action(rule, act, strcspn(act, ",")))
+		return EINVAL;
+	for (p = act + strcspn(act, ","); *p == ','; ) {
+		size_t n;
+
+		p++;
+		n = strcspn(p, ",");
+		if (parse_option(rule, p, n))
+			return EINVAL;
+		p += n;
+	}
+	return 0;
+}
+
+const struct ps_rule *ps_rule_find(const struct ps_conf *conf,
+				   const char *num)
+{
+	const struct ps_rule *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < conf->nrules; i++) {
+		const struct ps_rule *r = &conf->rules[i];
+		size_t len = strlen(r->prefix);
+
+		if (strncmp(num, r->prefix, len))
+			continue;
+		if (!best || len > best_len) {
+			best = r;
+			best_len = len;
 		}
 	}
-	if (!strncmp(act, "reject:", 7) || !strncmp(act, "announce:", 9)) {
-		bool ann = act[0] == 'a';
-		const char *num = act + (ann ? 9 : 7);
-		char *end;
-		long n = strtol(num, &end, 10);
-
-		if (end == num || *end || n < 1 || n > 127)
-			return EINVAL;
-		rule->act = ann ? PS_ACT_ANNOUNCE : PS_ACT_REJECT;
-		rule->cause = (int)n;
-		return 0;
-	}
-	return EINVAL;
+	return best;
 }
 
 enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
@@ -121,6 +199,9 @@ static int call_alloc(struct ps_call **callp, struct ps_span *span,
 	call->out = out;
 	call->setup_ms = tg_time_ms();
 	call->cause = -1;
+	call->ring_ms = ps.conf.answer_after;
+	call->hangup_ms = ps.conf.hangup_after;
+	call->media_mode = (int)ps.conf.media;
 	if (chan)
 		span->chans[chan] = call;
 	LIST_INSERT_HEAD(&span->calls, call, le);
@@ -283,7 +364,7 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg)
 			pri_connected_line_update(span->pri, call->qc, &cl);
 		}
 		pri_answer(span->pri, call->qc, chan, 0);
-		call_answered(call, ps.conf.hangup_after);
+		call_answered(call, call->hangup_ms);
 		break;
 	case PS_CALL_ACTIVE:
 		call_hangup(call, PRI_CAUSE_NORMAL_CLEARING);
@@ -369,6 +450,16 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 	prichan = ps_bearer_to_chan(span, call->chan);
 	act = ps_rule_lookup(&ps.conf, call->called, &cause);
 	call->act = act;
+	{
+		const struct ps_rule *rl = ps_rule_find(&ps.conf, call->called);
+
+		call->ring_ms = rl && rl->ring_ms >= 0 ? rl->ring_ms
+						       : ps.conf.answer_after;
+		call->hangup_ms = rl && rl->hangup_ms >= 0
+			? rl->hangup_ms : ps.conf.hangup_after;
+		call->media_mode = rl && rl->media >= 0 ? rl->media
+							: (int)ps.conf.media;
+	}
 	gw_info("span %d chan %u: SETUP %s -> %s", span->idx, call->chan,
 		call->calling, call->called);
 	switch (act) {
@@ -404,7 +495,7 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		return;
 	}
 	if (act != PS_ACT_NOANSWER)
-		call_timer(call, ps.conf.answer_after);
+		call_timer(call, call->ring_ms);
 }
 
 static void on_early(struct ps_span *span, q931_call *qc, int progressmask)
@@ -549,7 +640,7 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 void ps_call_tx(struct ps_call *call, uint8_t *blk)
 {
 	call->frames_tx++;
-	switch (ps.conf.media) {
+	switch ((enum ps_media)call->media_mode) {
 	case PS_MEDIA_ECHO:
 		if (call->echo_valid)
 			memcpy(blk, call->echo, TDM_FRAME_SAMPLES);
@@ -569,7 +660,7 @@ void ps_call_tx(struct ps_call *call, uint8_t *blk)
 void ps_call_rx(struct ps_call *call, const uint8_t *blk)
 {
 	call->frames_rx++;
-	if (ps.conf.media == PS_MEDIA_ECHO) {
+	if (call->media_mode == PS_MEDIA_ECHO) {
 		memcpy(call->echo, blk, TDM_FRAME_SAMPLES);
 		call->echo_valid = true;
 	}

@@ -161,6 +161,8 @@ static void usage(FILE *f)
 	      "  --detect HZ           tone measured on received audio (1000)\n"
 	      "  --originate N --rate CPS --to NUM --from NUM\n"
 	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "  --scenario FILE       rules, one a line: PREFIX ACTION\n"
+	      "                        [ring=MS] [hangup=MS] [media=...]\n"
 	      "  --connected NUM       answer with this Connected Number\n"
 	      "  --service             SERVICE messages (maintenance)\n"
 	      "  --oos CHAN            take bearer CHAN out of service by\n"
@@ -217,7 +219,7 @@ enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
-	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED,
+	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
 };
 
 static const struct option longopts[] = {
@@ -240,6 +242,7 @@ static const struct option longopts[] = {
 	{"overlap", required_argument, NULL, O_OVERLAP},
 	{"service", no_argument, NULL, O_SERVICE},
 	{"connected", required_argument, NULL, O_CONNECTED},
+	{"scenario", required_argument, NULL, O_SCENARIO},
 	{"oos", required_argument, NULL, O_OOS},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
@@ -250,6 +253,52 @@ static const struct option longopts[] = {
 	{"help", no_argument, NULL, O_HELP},
 	{NULL, 0, NULL, 0},
 };
+
+/*
+ * A scenario file: one rule a line, "PREFIX ACTION [ring=MS] [hangup=MS]
+ * [media=echo|tone|silence]", '#' to the end of a line is a comment.
+ * The same rules as --rule PREFIX=ACTION,ring=MS,...
+ */
+static int load_scenario(struct ps_conf *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	unsigned n = 0;
+	int err = 0;
+
+	if (!f) {
+		fprintf(stderr, "pstnsim: --scenario %s: %s\n", path,
+			strerror(errno));
+		return EINVAL;
+	}
+	while (!err && fgets(line, sizeof(line), f)) {
+		char spec[256], *save = NULL, *tok;
+		size_t len = 0;
+		int words = 0;
+
+		n++;
+		line[strcspn(line, "#\r\n")] = '\0';
+		for (tok = strtok_r(line, " \t", &save); tok;
+		     tok = strtok_r(NULL, " \t", &save), words++)
+			len += (size_t)snprintf(spec + len, sizeof(spec) - len,
+						"%s%s", words == 0 ? ""
+						: words == 1 ? "=" : ",", tok);
+		if (!words)
+			continue;
+		if (words < 2 || len >= sizeof(spec) ||
+		    c->nrules == MAX_RULES ||
+		    ps_rule_parse(&c->rules[c->nrules], spec)) {
+			fprintf(stderr, "pstnsim: %s:%u: want PREFIX ACTION "
+				"[ring=MS] [hangup=MS] [media=echo|tone|"
+				"silence]\n", path, n);
+			err = EINVAL;
+			break;
+		}
+		c->nrules++;
+	}
+	fclose(f);
+	return err;
+}
 
 static int parse_args(struct ps_conf *c, int argc, char **argv)
 {
@@ -372,6 +421,9 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			if (strlen(optarg) >= sizeof(c->from))
 				err = bad(name, optarg, "up to 63 characters");
 			tg_strlcpy(c->from, optarg, sizeof(c->from));
+			break;
+		case O_SCENARIO:
+			err = load_scenario(c, optarg);
 			break;
 		case O_CONNECTED:
 			if (!*optarg || strlen(optarg) >= sizeof(c->connected))

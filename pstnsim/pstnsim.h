@@ -34,6 +34,9 @@ struct ps_rule {
 	char prefix[PS_NUMLEN];
 	enum ps_action act;
 	int cause;              /* PS_ACT_REJECT, PS_ACT_ANNOUNCE */
+	int ring_ms;            /* ring=MS: instead of --answer-after; -1 */
+	int hangup_ms;          /* hangup=MS: instead of --hangup-after; -1 */
+	int media;              /* media=...: enum ps_media; -1 = --media */
 };
 
 struct ps_conf {
@@ -104,6 +107,8 @@ struct ps_call {
 	enum ps_call_state state;
 	enum ps_action act;
 	int cause_after;        /* ANNOUNCE: the cause it clears with */
+	int ring_ms, hangup_ms; /* from its rule, or the options */
+	int media_mode;         /* enum ps_media */
 	struct event *dtmr;     /* overlap sending: the next digit */
 	size_t dsent;           /* digits of `called` sent so far */
 	char calling[PS_NUMLEN];
@@ -196,6 +201,9 @@ unsigned ps_call_count(void);
 void ps_orig_check_start(void);
 void ps_call_tx(struct ps_call *call, uint8_t *blk);
 void ps_call_rx(struct ps_call *call, const uint8_t *blk);
+/** The rule for @p num (longest prefix), or NULL: answer, defaults. */
+const struct ps_rule *ps_rule_find(const struct ps_conf *conf,
+				   const char *num);
 enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
 			      int *causep);
 int ps_rule_parse(struct ps_rule *rule, const char *arg);
