@@ -2511,7 +2511,8 @@ void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,
 	obj_deref(call);
 }
 
-void gw_call_clear_all(struct gw *gw, int cause)
+/* Clear the live calls on span @p span (0: every call) with @p cause. */
+static void clear_calls(struct gw *gw, int span, int cause)
 {
 	struct gw_call *call = gw->calls;
 
@@ -2519,7 +2520,9 @@ void gw_call_clear_all(struct gw *gw, int cause)
 		struct gw_call *next = call->next;
 
 		obj_ref(call);
-		if (call->state != CS_ENDED) {
+		if (call->state != CS_ENDED &&
+		    (!span || (call->in.tdm && call->in.span == span) ||
+		     (call->out.tdm && call->out.span == span))) {
 			end_call(call, cause);
 			hangup_out(call, cause);
 			hangup_in(call, cause);
@@ -2531,25 +2534,14 @@ void gw_call_clear_all(struct gw *gw, int cause)
 	}
 }
 
+void gw_call_clear_all(struct gw *gw, int cause)
+{
+	clear_calls(gw, 0, cause);
+}
+
 void gw_call_clear_span(struct gw *gw, int span, int cause)
 {
-	struct gw_call *call = gw->calls;
-
-	while (call) {
-		struct gw_call *next = call->next;
-
-		obj_ref(call);
-		if (call->state != CS_ENDED &&
-		    ((call->in.tdm && call->in.span == span) ||
-		     (call->out.tdm && call->out.span == span))) {
-			end_call(call, cause);
-			hangup_out(call, cause);
-			hangup_in(call, cause);
-		}
-		maybe_reap(call);
-		obj_deref(call);
-		call = next;
-	}
+	clear_calls(gw, span, cause);
 }
 
 void gw_call_reap_all(struct gw *gw)
