@@ -144,20 +144,8 @@ const struct ps_rule *ps_rule_find(const struct ps_conf *conf,
 enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
 			      int *causep)
 {
-	const struct ps_rule *best = NULL;
-	size_t best_len = 0;
+	const struct ps_rule *best = ps_rule_find(conf, num);
 
-	for (size_t i = 0; i < conf->nrules; i++) {
-		const struct ps_rule *r = &conf->rules[i];
-		size_t len = strlen(r->prefix);
-
-		if (strncmp(num, r->prefix, len))
-			continue;
-		if (!best || len > best_len) {
-			best = r;
-			best_len = len;
-		}
-	}
 	if (!best) {
 		*causep = 0;
 		return PS_ACT_ANSWER;
