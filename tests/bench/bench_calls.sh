@@ -9,48 +9,15 @@
 # Runs in a private network namespace when it can (see NOTES.md), with the
 # callers on 127.0.0.2 and tollgated on 127.0.0.1.
 set -euo pipefail
-if [ -z "${TG_IN_NETNS:-}" ] && [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
-	export TG_IN_NETNS=1
-	exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
-fi
 RATE=${RATE:-500}
 DUR=${SECONDS_:-30}
-BUILD=${TG_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}
-WORK=$(mktemp -d /tmp/tg-bench.XXXXXX)
-RUN=$WORK/run
-mkdir -p "$RUN"
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 0.5
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	[ -n "${TG_KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
-SIP_PORT=5060
-PBX_PORT=5080
-if [ -z "${TG_IN_NETNS:-}" ]; then SIP_PORT=35060; PBX_PORT=35080; fi
-cat > "$WORK/tollgate.conf" <<CONF
-[general]
-log_level = warning
-control_socket = $RUN/tollgated.ctl
-[sip]
-bind = 127.0.0.1
-port = $SIP_PORT
-rtp_port_min = 20000
-rtp_port_max = 39999
-[database]
-path = $RUN/tollgate.db
-[trunk pbx]
-type = sip
-peer = 127.0.0.2:$PBX_PORT
-accept_from = 127.0.0.0/8
+bench_conf
+cat >> "$WORK/tollgate.conf" <<CONF
 [trunk pstn]
 type = tdm
 spans = 1,2,3,4
-[routing]
-outbound = pstn
 CONF
 for i in 1 2 3 4; do
 	printf '[span %d]\ntype = t1\nswitch = ni2\ndir = %s\n' "$i" "$RUN" >> "$WORK/tollgate.conf"
