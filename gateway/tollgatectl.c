@@ -640,7 +640,10 @@ static int cmd_e911(struct ctx *c, int argc, char **argv)
 	int64_t id = 0;
 	int rc;
 
-	if (argc == 2 && !strcmp(argv[0], "zone") && !strcmp(argv[1], "list"))
+	/* "e911 zones" is the same as "e911 zone list". */
+	if ((argc == 2 && !strcmp(argv[0], "zone") &&
+	     !strcmp(argv[1], "list")) ||
+	    (argc == 1 && !strcmp(argv[0], "zones")))
 		return list(c, "NAME\tELINS\tADDRESS\tLOCATION_ID\t"
 			    "CALLBACK", "SELECT name, elins, trim(hno || hns "
 			    "|| ' ' || prd || ' ' || rd || ' ' || sts || ' ' "

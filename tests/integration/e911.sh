@@ -79,6 +79,7 @@ out=$(tgdb e911 zone add bad country=USA a1=NY elins=1 2>&1) &&
 echo "$out" | grep -q "the address needs country" || fail "refusal: $out"
 tgdb e911 member add hq-3 calling 12125552000-12125552099 >/dev/null ||
 	fail "member add"
+tgdb e911 zones | grep -q '^hq-3	12125550911,12125550912	' || fail "e911 zones: $(tgdb e911 zones)"
 out=$(tgdb e911 member add nowhere trunk pbx 2>&1) && fail "member of no zone"
 echo "$out" | grep -q "no zone 'nowhere'" || fail "refusal: $out"
 out=$(tgdb e911 validate) && fail "validate passed with ELINs that are not DIDs"
