@@ -70,6 +70,18 @@ static int parse_uint(struct parser *p, const char *key, const char *v,
 	return 0;
 }
 
+/* parse_uint into an unsigned field, left as it was on error. */
+static int parse_unsigned(struct parser *p, const char *key, const char *v,
+			  unsigned long min, unsigned long max, unsigned *out)
+{
+	unsigned long n;
+	int err = parse_uint(p, key, v, min, max, &n);
+
+	if (!err)
+		*out = (unsigned)n;
+	return err;
+}
+
 static int parse_bool(struct parser *p, const char *key, const char *v,
 		      bool *out)
 {
@@ -425,26 +437,11 @@ static int key_span(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "overlap")) {
 		return parse_bool(p, k, v, &s->overlap);
 	} else if (!strcmp(k, "t302")) {
-		unsigned long n;
-		int err = parse_uint(p, k, v, 500, 60000, &n);
-
-		if (!err)
-			s->t302_ms = (unsigned)n;
-		return err;
+		return parse_unsigned(p, k, v, 500, 60000, &s->t302_ms);
 	} else if (!strcmp(k, "overlap_digits")) {
-		unsigned long n;
-		int err = parse_uint(p, k, v, 0, 30, &n);
-
-		if (!err)
-			s->overlap_digits = (unsigned)n;
-		return err;
+		return parse_unsigned(p, k, v, 0, 30, &s->overlap_digits);
 	} else if (!strcmp(k, "e911_reserve")) {
-		unsigned long n;
-		int err = parse_uint(p, k, v, 0, 29, &n);
-
-		if (!err)
-			s->e911_reserve = (unsigned)n;
-		return err;
+		return parse_unsigned(p, k, v, 0, 29, &s->e911_reserve);
 	} else {
 		return fail(p, "unknown key '%s' in [span %d]", k, s->id);
 	}

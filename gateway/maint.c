@@ -365,6 +365,20 @@ static int parse_span(struct gw *gw, const char *s, int *span)
 	return 0;
 }
 
+/* `resume`: back in service, or why there was nothing to do. */
+static void resumed(bool *drained, bool cancelled, const char *target,
+		    char *msg, size_t size)
+{
+	if (drained && *drained) {
+		*drained = false;
+		snprintf(msg, size, "%s: back in service", target);
+	} else {
+		snprintf(msg, size, "%s: %s", target,
+			 cancelled ? "deferred drain cancelled"
+				   : "was not drained");
+	}
+}
+
 static int cmd_span(struct gw *gw, int argc, char **argv, char *msg,
 		    size_t size)
 {
@@ -379,17 +393,11 @@ static int cmd_span(struct gw *gw, int argc, char **argv, char *msg,
 		return err;
 	if (!strcmp(argv[0], "resume")) {
 		bool was = cancel_jobs(gw, JOB_SPAN_DRAIN, j.span, 0, NULL);
+		char target[24];
 
 		sa = gw_sadm(gw, j.span);
-		if (sa && sa->drained) {
-			sa->drained = false;
-			snprintf(msg, size, "span %d: back in service",
-				 j.span);
-		} else {
-			snprintf(msg, size, "span %d: %s", j.span,
-				 was ? "deferred drain cancelled"
-				     : "was not drained");
-		}
+		snprintf(target, sizeof(target), "span %d", j.span);
+		resumed(sa ? &sa->drained : NULL, was, target, msg, size);
 		return 0;
 	}
 	if (!strcmp(argv[0], "drain"))
@@ -442,17 +450,11 @@ static int cmd_trunk(struct gw *gw, int argc, char **argv, char *msg,
 	tg_strlcpy(j.trunk, argv[1], sizeof(j.trunk));
 	if (!strcmp(argv[0], "resume")) {
 		bool was = cancel_jobs(gw, JOB_TRUNK_DRAIN, 0, 0, j.trunk);
+		char target[48];
 
 		ts = gw_tstat(gw, j.trunk);
-		if (ts && ts->drained) {
-			ts->drained = false;
-			snprintf(msg, size, "trunk %s: back in service",
-				 j.trunk);
-		} else {
-			snprintf(msg, size, "trunk %s: %s", j.trunk,
-				 was ? "deferred drain cancelled"
-				     : "was not drained");
-		}
+		snprintf(target, sizeof(target), "trunk %s", j.trunk);
+		resumed(ts ? &ts->drained : NULL, was, target, msg, size);
 		return 0;
 	}
 	if (strcmp(argv[0], "drain"))
