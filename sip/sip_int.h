@@ -187,6 +187,43 @@ void sip_uri_user_escape(char *out, size_t size, const char *in);
 /** False for a datagram libosip2 would leak on (a MIME part with two
  *  Content-Type headers): refuse it before parsing. */
 bool sip_msg_raw_ok(const char *buf, size_t len);
+
+/* ---- check.c: what libosip2 lets through ------------------------------- */
+
+struct sip_verdict {
+	int status;       /* 0 acceptable, else the response to send */
+	bool drop;        /* a bad response or ACK: nothing to answer */
+	bool bad_scheme;  /* (internal) Request-URI scheme we do not serve */
+	bool nul;         /* an escaped NUL in a quoted string */
+	bool raw;         /* a syntax error: answer from the raw lines
+			   * (sip_check_reply), never give it to libosip2 */
+	char phrase[64];  /* the reason phrase: names the problem */
+	char hname[16];   /* one header for the answer ("Unsupported", */
+	char hvalue[64];  /* "Accept"), or "" */
+	size_t len;       /* octets of the message proper: what follows its
+			   * Content-Length in a datagram is not part of it */
+};
+
+/**
+ * Read a datagram as RFC 3261's ABNF says (the cases of RFC 4475 and RFC
+ * 5118 that libosip2 accepts or repairs): start line, the headers we act
+ * on, Content-Length; then for requests that get answers, what a UAS
+ * refuses (416, 420, 415, 406, 483).  Pure.  @return vd->status.
+ */
+int sip_check_raw(const char *buf, size_t len, struct sip_verdict *vd);
+/** libosip2 reads header lines as C strings: the escaped NULs that
+ *  sip_check_raw() found (vd->nul) become spaces before it parses. */
+void sip_check_fix_nul(char *buf, const struct sip_verdict *vd);
+/**
+ * The response to a request with broken syntax (vd->raw), built without
+ * libosip2: status line, the request's Via, From, To (with @p tag, or
+ * one derived from the request when NULL, when it has none), Call-ID and
+ * CSeq lines as they came, @p vd's header.  @return its length, 0 when
+ * the request has no sound Via or no CSeq, or @p size is too small.
+ */
+size_t sip_check_reply(const char *req, size_t len,
+		       const struct sip_verdict *vd, const char *tag,
+		       char *out, size_t size);
 /** The PIDF-LO of a message (its body, or a part of a multipart one). */
 int sip_msg_pidf(const osip_message_t *msg, const char **body, size_t *len);
 /** A multipart/mixed body: the SDP and a PIDF-LO with Content-ID @p cid

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -145,7 +146,8 @@ int sip_ua_send_msg(struct sip_ua *ua, const struct sockaddr *dst,
  * Keys (RFC 3261 17.1.3 and 17.2.3): a response matches a client
  * transaction by top Via branch and CSeq method; a request matches a
  * server transaction by branch, sent-by and method, with ACK matching the
- * INVITE.  Only RFC 3261 branches (z9hG4bK) are matched.
+ * INVITE; a request without an RFC 3261 branch (z9hG4bK) by Call-ID, CSeq,
+ * From tag and top Via.
  */
 static char *key_client(const char *branch, const char *method)
 {
@@ -159,16 +161,29 @@ static char *key_client(const char *branch, const char *method)
 static char *key_server(const osip_message_t *req, const char *method)
 {
 	osip_via_t *via = osip_list_get(&req->vias, 0);
-	const char *branch = sip_msg_top_branch(req);
-	char *k;
+	const char *branch = sip_msg_top_branch(req), *ftag;
+	char cid[SIP_CALLID_MAX], *k;
+	int n;
 
-	if (!via || !branch || strncmp(branch, "z9hG4bK", 7) || !method)
+	if (!via || !method)
 		return NULL;
-	if (asprintf(&k, "S %s %s %s:%s", branch, method,
-		     via->host ? via->host : "",
-		     via->port ? via->port : "") < 0)
+	if (branch && !strncmp(branch, "z9hG4bK", 7))
+		n = asprintf(&k, "S %s %s %s:%s", branch, method,
+			     via->host ? via->host : "",
+			     via->port ? via->port : "");
+	else if (req->cseq && req->cseq->number)
+		/* RFC 3261 17.2.3's rule for RFC 2543 peers, less the To
+		 * tag (ours, on an ACK) and the Request-URI: Call-ID, CSeq,
+		 * From tag and the top Via. */
+		n = asprintf(&k, "S2543 %s %s %s %s %s:%s %s",
+			     sip_msg_call_id(req, cid, sizeof(cid)),
+			     req->cseq->number, method,
+			     (ftag = sip_msg_from_tag(req)) ? ftag : "",
+			     via->host ? via->host : "",
+			     via->port ? via->port : "", branch ? branch : "");
+	else
 		return NULL;
-	return k;
+	return n < 0 ? NULL : k;
 }
 
 static struct sip_tr *find_tr(struct sip_ua *ua, const char *key)
@@ -553,9 +568,11 @@ static int reply_nist(struct sip_ua *ua, osip_message_t *req,
 	return err;
 }
 
-int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
+/* A new server transaction's answer, with one extra header (or none). */
+static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
-		     const char *phrase, bool allow)
+		     const char *phrase, bool allow, const char *hname,
+		     const char *hvalue)
 {
 	osip_message_t *req = evt->sip, *resp = NULL;
 	struct sockaddr_storage dst;
@@ -572,6 +589,8 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		osip_message_set_allow(resp, SIP_ALLOW);
 		osip_message_set_accept(resp, "application/sdp");
 	}
+	if (hname && *hname)
+		osip_message_set_header(resp, hname, hvalue);
 	sip_resp_dest(&dst, &dstlen, req, src, srclen);
 	if (!MSG_IS_INVITE(req)) {
 		reply_nist(ua, req, resp, (struct sockaddr *)&dst, dstlen);
@@ -593,6 +612,14 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
  out:
 	osip_event_free(evt);
 	return err;
+}
+
+int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *phrase, bool allow)
+{
+	return reply_new(ua, evt, src, srclen, status, phrase, allow, NULL,
+			 NULL);
 }
 
 static const char *missing_header(const osip_message_t *m)
@@ -635,7 +662,8 @@ static bool authorized(struct sip_ua *ua, const struct sockaddr *src,
 }
 
 static void rx_request(struct sip_ua *ua, osip_event_t *evt,
-		       const struct sockaddr *src, socklen_t srclen)
+		       const struct sockaddr *src, socklen_t srclen,
+		       const struct sip_verdict *vd)
 {
 	osip_message_t *req = evt->sip, *resp = NULL;
 	const char *method = req->sip_method, *missing;
@@ -669,6 +697,18 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 	}
 	sip_addr_str(src, a, sizeof(a), &port);
 	osip_message_fix_last_via_header(req, a, port);
+	if (vd->status) {
+		gw_info("refusing %s from %s:%u: %d %s",
+			log_safe(m, sizeof(m), method), a, port, vd->status,
+			vd->phrase);
+		if (MSG_IS_ACK(req)) {
+			osip_event_free(evt);
+			return;
+		}
+		reply_new(ua, evt, src, srclen, vd->status, vd->phrase,
+			  vd->status == 415, vd->hname, vd->hvalue);
+		return;
+	}
 
 	if (!MSG_IS_INVITE(req) && !MSG_IS_ACK(req) && rcache_replay(ua, req)) {
 		osip_event_free(evt);
@@ -727,9 +767,33 @@ static void rx_response(struct sip_ua *ua, osip_event_t *evt)
 	osip_event_free(evt);
 }
 
-static void rx_datagram(struct sip_ua *ua, const char *buf, size_t len,
+/* A request whose syntax is wrong: answered from its raw lines,
+ * statelessly; libosip2 never sees it (it repairs what it can, and leaks
+ * on some of what it cannot). */
+static void refuse_raw(struct sip_ua *ua, const char *buf,
+		       const struct sip_verdict *vd,
+		       const struct sockaddr *src, socklen_t srclen)
+{
+	/* The answer is the request's lines plus a status line. */
+	size_t n, size = vd->len + 256;
+	char a[64], *out = malloc(size);
+	uint16_t port;
+
+	if (!out)
+		return;
+	sip_addr_str(src, a, sizeof(a), &port);
+	n = sip_check_reply(buf, vd->len, vd, NULL, out, size);
+	gw_info("refusing a request from %s:%u: %d %s%s", a, port,
+		vd->status, vd->phrase, n ? "" : " (no Via to answer to)");
+	if (n)
+		sip_ua_send_buf(ua, src, srclen, out, n);
+	free(out);
+}
+
+static void rx_datagram(struct sip_ua *ua, char *buf, size_t len,
 			const struct sockaddr *src, socklen_t srclen)
 {
+	struct sip_verdict vd;
 	osip_event_t *evt;
 	char a[64];
 	uint16_t port;
@@ -739,13 +803,33 @@ static void rx_datagram(struct sip_ua *ua, const char *buf, size_t len,
 		gw_dbg(GW_DBG_SIPMSG, "recv %zu bytes from %s:%u\n%.*s", len,
 		       a, port, (int)len, buf);
 	}
-	evt = sip_msg_raw_ok(buf, len) ? osip_parse(buf, len) : NULL;
+	sip_check_raw(buf, len, &vd);
+	if (vd.drop) {
+		sip_addr_str(src, a, sizeof(a), &port);
+		gw_info("dropping a malformed %s from %s:%u: %s",
+			strncasecmp(buf, "SIP/", 4) ? "ACK" : "response", a,
+			port, vd.phrase);
+		return;
+	}
+	if (vd.raw) {
+		refuse_raw(ua, buf, &vd, src, srclen);
+		return;
+	}
+	sip_check_fix_nul(buf, &vd);
+	/* What follows the Content-Length is no part of the message. */
+	evt = sip_msg_raw_ok(buf, vd.len) ? osip_parse(buf, vd.len) : NULL;
 	if (!evt || !evt->sip) {
+		if (evt)
+			osip_event_free(evt);
+		if (vd.status) {
+			/* Refused anyway (e.g. a Request-URI scheme libosip2
+			 * cannot read): say why. */
+			refuse_raw(ua, buf, &vd, src, srclen);
+			return;
+		}
 		sip_addr_str(src, a, sizeof(a), &port);
 		gw_info("dropping unparseable datagram (%zu bytes) from %s:%u",
 			len, a, port);
-		if (evt)
-			osip_event_free(evt);
 		return;
 	}
 	if (MSG_IS_REQUEST(evt->sip)) {
@@ -753,7 +837,7 @@ static void rx_datagram(struct sip_ua *ua, const char *buf, size_t len,
 			osip_event_free(evt);
 			return;
 		}
-		rx_request(ua, evt, src, srclen);
+		rx_request(ua, evt, src, srclen, &vd);
 	} else {
 		rx_response(ua, evt);
 	}

@@ -37,6 +37,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > SIP_MAX_MSG)
 		return 0;
+	{
+		/* The raw check, and the raw answer to what it refuses:
+		 * bounded by the message and our buffer. */
+		struct sip_verdict vd;
+		static char out[SIP_MAX_MSG + 512];
+		size_t n;
+
+		sip_check_raw((const char *)data, size, &vd);
+		if (vd.len > size || (vd.status && !vd.phrase[0]))
+			__builtin_trap();
+		if (vd.status && !vd.drop) {
+			n = sip_check_reply((const char *)data, vd.len, &vd,
+					    "tag", out, sizeof(out));
+			if (n >= sizeof(out) ||
+			    (n && memcmp(out, "SIP/2.0 ", 8)))
+				__builtin_trap();
+		}
+		/* sip/ua.c gives libosip2 only what passed. */
+		if (vd.drop || vd.raw)
+			return 0;
+		size = vd.len;
+	}
 	/* What sip/ua.c refuses before osip sees it. */
 	if (!sip_msg_raw_ok((const char *)data, size))
 		return 0;
