@@ -301,10 +301,20 @@ static const struct option longopts[] = {
 /*
  * A scenario file: one rule a line, "PREFIX ACTION [ring=MS] [hangup=MS]
  * [media=echo|tone|silence|wav:FILE|wav-once:FILE] [dtmf=DIGITS]
- * [dtmf_at=MS] [dtmf_on=MS] [dtmf_off=MS]", '#' to the end of a line is
- * a comment.
+ * [dtmf_at=MS] [dtmf_on=MS] [dtmf_off=MS]"; a '#' at the start of a word
+ * comments out the rest of the line.
  * The same rules as --rule PREFIX=ACTION,ring=MS,...
  */
+/* A comment starts with a '#' that begins a word: dtmf=12# keeps its. */
+static void strip_comment(char *line)
+{
+	for (char *p = line; *p; p++)
+		if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+}
+
 static int load_scenario(struct ps_conf *c, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -323,7 +333,8 @@ static int load_scenario(struct ps_conf *c, const char *path)
 		int words = 0;
 
 		n++;
-		line[strcspn(line, "#\r\n")] = '\0';
+		line[strcspn(line, "\r\n")] = '\0';
+		strip_comment(line);
 		for (tok = strtok_r(line, " \t", &save); tok;
 		     tok = strtok_r(NULL, " \t", &save), words++)
 			len += (size_t)snprintf(spec + len, sizeof(spec) - len,
