@@ -11,6 +11,7 @@
 #  - the caller sends 0*9# in-band: pstnsim's record has dtmf_rx 0*9#.
 #  - PRI -> SIP: pstnsim --media wav:FILE --dtmf 789 on an originated call:
 #    the PBX hears the tone and the digits.
+#  - tgcall --record writes a WAV of the call that pstnsim can play.
 #  - a bad WAV in a scenario (stereo; missing) exits 2 naming the file
 #    and the field.
 . "$(dirname "$0")/lib.sh"
@@ -73,11 +74,21 @@ call() {
 }
 ratio_ge() { awk -v r="$1" -v m="$2" 'BEGIN { exit !(r >= m) }'; }
 
-call 5551000 2000 --detect 600
+call 5551000 2000 --detect 600 --record "$WORK/heard.wav"
 ratio_ge "$(json_field "$out" rx_tone_ratio)" 0.8 || fail "600 Hz WAV not heard: $out"
 loop_db=$(json_field "$out" rx_level_dbfs)
 expect_eq "PCM WAV: played" "$(json_field "$REC" played)" "wav:$WORK/tone600.wav"
 ratio_ge "$(json_field "$REC" wav_loops)" 1 || fail "a 1 s file in 2 s did not loop: $REC"
+
+# What tgcall recorded is a WAV pstnsim takes, of the call's length.
+python3 - "$WORK/heard.wav" <<'PY' || fail "tgcall --record: bad WAV"
+import sys, wave
+w = wave.open(sys.argv[1])
+assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+assert 1.5 * 8000 <= w.getnframes() <= 2.5 * 8000, w.getnframes()
+PY
+timeout 5 "$PSTNSIM" --dir "$WORK/y" --media "wav:$WORK/heard.wav" --duration 1 \
+	> /dev/null 2>&1 || fail "pstnsim does not take tgcall's recording"
 
 call 5552000 2000 --detect 600
 ratio_ge "$(json_field "$out" rx_tone_ratio)" 0.8 || fail "mu-law WAV not heard: $out"
