@@ -298,13 +298,6 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/*
- * A scenario file: one rule a line, "PREFIX ACTION [ring=MS] [hangup=MS]
- * [media=echo|tone|silence|wav:FILE|wav-once:FILE] [dtmf=DIGITS]
- * [dtmf_at=MS] [dtmf_on=MS] [dtmf_off=MS]"; a '#' at the start of a word
- * comments out the rest of the line.
- * The same rules as --rule PREFIX=ACTION,ring=MS,...
- */
 /* A comment starts with a '#' that begins a word: dtmf=12# keeps its. */
 static void strip_comment(char *line)
 {
@@ -315,6 +308,13 @@ static void strip_comment(char *line)
 		}
 }
 
+/*
+ * A scenario file: one rule a line, "PREFIX ACTION [ring=MS] [hangup=MS]
+ * [media=echo|tone|silence|wav:FILE|wav-once:FILE] [dtmf=DIGITS]
+ * [dtmf_at=MS] [dtmf_on=MS] [dtmf_off=MS]"; a '#' at the start of a word
+ * comments out the rest of the line.
+ * The same rules as --rule PREFIX=ACTION,ring=MS,...
+ */
 static int load_scenario(struct ps_conf *c, const char *path)
 {
 	FILE *f = fopen(path, "r");

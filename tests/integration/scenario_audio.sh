@@ -9,8 +9,9 @@
 #    lower than the looped file's, and the file played once.
 #  - dtmf=1234#: the caller's in-band detector hears exactly 1234#.
 #  - the caller sends 0*9# in-band: pstnsim's record has dtmf_rx 0*9#.
-#  - PRI -> SIP: pstnsim --media wav:FILE --dtmf 789 on an originated call:
-#    the PBX hears the tone and the digits.
+#  - PRI -> SIP: pstnsim --media wav:FILE --dtmf 789 on two originated
+#    calls from --from 2125559998 --from-step 2: the PBX hears the tone and
+#    the digits on both, from 2125559998 and 2125559999.
 #  - tgcall --record writes a WAV of the call that pstnsim can play.
 #  - a bad WAV in a scenario (stereo; missing) exits 2 naming the file
 #    and the field.
@@ -111,20 +112,25 @@ call 5555000 2500 --dtmf '0*9#' --dtmf-at 300
 expect_eq "DTMF tgcall sent" "$(json_field "$out" dtmf_tx)" "0*9#"
 expect_eq "DTMF heard by pstnsim" "$(json_field "$REC" dtmf_rx)" "0*9#"
 
-# PRI -> SIP: the options' WAV and digits on an originated call.
-"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 20 \
+# PRI -> SIP: the options' WAV and digits on two originated calls, from
+# a range of calling numbers.
+"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 2 --timeout 20 \
 	--tone 0 --detect 600 > "$WORK/pbx.jsonl" 2>>"$WORK/pbx.log" &
 PBX=$!
 PIDS+=("$PBX")
 kill -TERM "$PSTN_PID"
 wait "$PSTN_PID" 2>/dev/null || true
-start_pstnsim --originate 1 --to 5550100 --from 2125559999 --hold 2500 \
+start_pstnsim --originate 2 --rate 2 --to 5550100 --from 2125559998 --from-step 2 --hold 2500 \
 	--media "wav:$WORK/tone600.wav" --dtmf 789 --dtmf-at 1000 --exit-when-done
-wait_for "the originated call" 25 sh -c "! kill -0 $PSTN_PID"
+wait_for "the originated calls" 25 sh -c "! kill -0 $PSTN_PID"
 wait "$PBX" || fail "the PBX: $(cat "$WORK/pbx.jsonl")"
-rec=$(cat "$WORK/pbx.jsonl")
-expect_eq "PRI -> SIP: DTMF heard" "$(json_field "$rec" dtmf_rx)" 789
-ratio_ge "$(json_field "$rec" rx_tone_ratio)" 0.5 || fail "PRI -> SIP: WAV not heard: $rec"
+while read -r rec; do
+	expect_eq "PRI -> SIP: DTMF heard" "$(json_field "$rec" dtmf_rx)" 789
+	ratio_ge "$(json_field "$rec" rx_tone_ratio)" 0.5 || fail "PRI -> SIP: WAV not heard: $rec"
+done < "$WORK/pbx.jsonl"
+expect_eq "PRI -> SIP: callers (--from-step)" \
+	"$(sed -n 's/.*"from_user":"\([^"]*\)".*/\1/p' "$WORK/pbx.jsonl" | sort | tr '\n' ' ')" \
+	"2125559998 2125559999 "
 rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1)
 expect_eq "PRI -> SIP: digits sent" "$(json_field "$rec" dtmf_tx)" 789
 log "ok: in-band DTMF both ways through G.711, and on an originated call"
