@@ -102,3 +102,13 @@ double ps_meter_dbfs(const struct ps_meter *m)
 	db = 10.0 * log10(mean / (32768.0 * 32768.0));
 	return db < -99 ? -99 : db;
 }
+
+int16_t ps_audio_linear(uint8_t x)
+{
+	return lin_of[x];
+}
+
+uint8_t ps_audio_encode(int16_t s)
+{
+	return media_g711_encode(law, s);
+}

@@ -59,16 +59,21 @@ static int parse_action(struct ps_rule *rule, const char *act, size_t n)
 	return EINVAL;
 }
 
-/* ",ring=MS", ",hangup=MS", ",media=echo|tone|silence". */
+/* ",ring=MS", ",hangup=MS", ",media=echo|tone|silence", and play.c's:
+ * ",media=wav:PATH", ",dtmf=DIGITS", ... */
 static int parse_option(struct ps_rule *rule, const char *opt, size_t n)
 {
-	char buf[48], *end;
+	char buf[512], *end;
 	long v;
+	int err;
 
 	if (n >= sizeof(buf))
 		return EINVAL;
 	memcpy(buf, opt, n);
 	buf[n] = '\0';
+	err = ps_play_option(&rule->play, &rule->media, buf);
+	if (err != ENOENT)
+		return err;
 	if (!strncmp(buf, "ring=", 5) || !strncmp(buf, "hangup=", 7)) {
 		bool ring = buf[0] == 'r';
 		const char *num = buf + (ring ? 5 : 7);
@@ -106,6 +111,7 @@ int ps_rule_parse(struct ps_rule *rule, const char *arg)
 	memcpy(rule->prefix, arg, plen);
 	rule->prefix[plen] = '\0';
 	rule->ring_ms = rule->hangup_ms = rule->media = -1;
+	rule->play.dtmf_at = rule->play.dtmf_on = rule->play.dtmf_off = -1;
 	act = eq + 1;
 	if (parse_action(rule, act, strcspn(act, ",")))
 		return EINVAL;
@@ -190,6 +196,7 @@ static int call_alloc(struct ps_call **callp, struct ps_span *span,
 	call->ring_ms = ps.conf.answer_after;
 	call->hangup_ms = ps.conf.hangup_after;
 	call->media_mode = (int)ps.conf.media;
+	ps_play_setup(call, NULL);
 	if (chan)
 		span->chans[chan] = call;
 	LIST_INSERT_HEAD(&span->calls, call, le);
@@ -224,8 +231,9 @@ static void emit_record(const struct ps_call *call)
 {
 	char calling[PS_NUMLEN * 6 + 1], called[PS_NUMLEN * 6 + 1];
 	char redir[PS_NUMLEN * 6 + 1], cname[PS_NUMLEN * 6 + 1];
-	char conn[PS_NUMLEN * 6 + 1];
+	char conn[PS_NUMLEN * 6 + 1], play[4096];
 
+	ps_play_json(play, sizeof(play), call);
 	ps_json_str(conn, sizeof(conn), call->connected);
 	ps_json_str(cname, sizeof(cname), call->calling_name);
 	ps_json_str(calling, sizeof(calling), call->calling);
@@ -233,17 +241,19 @@ static void emit_record(const struct ps_call *call)
 	ps_json_str(redir, sizeof(redir), call->redirecting);
 	ps_emit("{\"event\":\"call\",\"dir\":\"%s\",\"span\":%d,\"chan\":%u,"
 		"\"calling\":\"%s\",\"called\":\"%s\",\"called_ton\":%d,"
-		"\"calling_ton\":%d,\"calling_restricted\":%s,"
+		"\"calling_ton\":%d,\"called_plan\":%d,\"calling_plan\":%d,"
+		"\"calling_restricted\":%s,"
 		"\"calling_name\":\"%s\",\"connected\":\"%s\","
 		"\"redirecting\":\"%s\","
 		"\"redirecting_ton\":%d,\"redirect_reason\":%d,\"cause\":%d,"
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
 		"\"frames_rx\":%u,\"rx_tone_ratio\":%.3f,"
-		"\"rx_level_dbfs\":%.1f}",
+		"\"rx_level_dbfs\":%.1f%s}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
 		call->chan, calling, called, (call->called_plan >> 4) & 7,
-		(call->calling_plan >> 4) & 7,
+		(call->calling_plan >> 4) & 7, call->called_plan & 0x0f,
+		call->calling_plan & 0x0f,
 		(call->calling_pres & 0x60) == 0x20 ? "true" : "false", cname,
 		conn, redir,
 		(call->redirecting_plan >> 4) & 7, call->redirect_reason,
@@ -252,7 +262,7 @@ static void emit_record(const struct ps_call *call)
 		call->answered ? "true" : "false", (long long)call->setup_ms,
 		(long long)call->answer_ms, (long long)call->end_ms,
 		call->frames_tx, call->frames_rx, ps_meter_ratio(&call->meter),
-		ps_meter_dbfs(&call->meter));
+		ps_meter_dbfs(&call->meter), play);
 }
 
 /* Note the end of the call once, when clearing starts. */
@@ -447,6 +457,7 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 			? rl->hangup_ms : ps.conf.hangup_after;
 		call->media_mode = rl && rl->media >= 0 ? rl->media
 							: (int)ps.conf.media;
+		ps_play_setup(call, rl);
 	}
 	gw_info("span %d chan %u: SETUP %s -> %s", span->idx, call->chan,
 		call->calling, call->called);
@@ -642,7 +653,11 @@ void ps_call_tx(struct ps_call *call, uint8_t *blk)
 	case PS_MEDIA_SILENCE:
 		memset(blk, ps_audio_silence(), TDM_FRAME_SAMPLES);
 		break;
+	case PS_MEDIA_WAV:
+		ps_play_wav(call, blk);
+		break;
 	}
+	ps_play_dtmf(call, blk);
 }
 
 void ps_call_rx(struct ps_call *call, const uint8_t *blk)
@@ -652,6 +667,7 @@ void ps_call_rx(struct ps_call *call, const uint8_t *blk)
 		memcpy(call->echo, blk, TDM_FRAME_SAMPLES);
 		call->echo_valid = true;
 	}
+	ps_play_rx(call, blk);
 	if (call->state == PS_CALL_ACTIVE &&
 	    ps_mono_us() / 1000 >= call->answer_mono + MEASURE_SKIP_MS)
 		ps_audio_measure(&call->meter, blk);
@@ -723,7 +739,7 @@ static void place_call(void)
 	struct ps_span *span = NULL;
 	struct ps_call *call;
 	struct pri_sr *sr;
-	char to[PS_NUMLEN];
+	char to[PS_NUMLEN], from[PS_NUMLEN];
 	unsigned chan = 0;
 	int idx = ps.orig_placed++;
 	int err, law;
@@ -733,6 +749,11 @@ static void place_call(void)
 		number_add(to, sizeof(to), ps.conf.to, idx % ps.conf.to_step);
 	else
 		tg_strlcpy(to, ps.conf.to, sizeof(to));
+	if (ps.conf.from_step > 1)
+		number_add(from, sizeof(from), ps.conf.from,
+			   idx % ps.conf.from_step);
+	else
+		tg_strlcpy(from, ps.conf.from, sizeof(from));
 
 	for (int i = 0; i < ps.conf.nspans && !chan; i++) {
 		struct ps_span *s = &ps.spans[(ps.orig_rr + i) %
@@ -753,7 +774,7 @@ static void place_call(void)
 				       .cleared_local = true};
 
 		fail.setup_ms = fail.end_ms = tg_time_ms();
-		tg_strlcpy(fail.calling, ps.conf.from, sizeof(fail.calling));
+		tg_strlcpy(fail.calling, from, sizeof(fail.calling));
 		tg_strlcpy(fail.called, to, sizeof(fail.called));
 		emit_record(&fail);
 		ps.stats.calls_out++;
@@ -769,8 +790,10 @@ static void place_call(void)
 		return;
 	}
 	ps.orig_live++;
-	tg_strlcpy(call->calling, ps.conf.from, sizeof(call->calling));
+	tg_strlcpy(call->calling, from, sizeof(call->calling));
 	tg_strlcpy(call->called, to, sizeof(call->called));
+	call->called_plan = ps.conf.to_plan;
+	call->calling_plan = ps.conf.from_plan;
 
 	sr = pri_sr_new();
 	if (!sr) {
@@ -789,10 +812,10 @@ static void place_call(void)
 		snprintf(part, sizeof(part), "%.*s", ps.conf.overlap,
 			 call->called);
 		call->dsent = strlen(part);
-		pri_sr_set_called(sr, part, PRI_UNKNOWN, 0);
+		pri_sr_set_called(sr, part, ps.conf.to_plan, 0);
 	} else {
 		call->dsent = strlen(call->called);
-		pri_sr_set_called(sr, call->called, PRI_UNKNOWN, 1);
+		pri_sr_set_called(sr, call->called, ps.conf.to_plan, 1);
 	}
 	tg_strlcpy(call->calling_name, ps.conf.from_name,
 		   sizeof(call->calling_name));
@@ -801,7 +824,7 @@ static void place_call(void)
 		: PRES_ALLOWED_USER_NUMBER_NOT_SCREENED;
 	pri_sr_set_caller(sr, call->calling,
 			  *call->calling_name ? call->calling_name : NULL,
-			  PRI_UNKNOWN, call->calling_pres);
+			  ps.conf.from_plan, call->calling_pres);
 	if (*ps.conf.redirecting) {
 		tg_strlcpy(call->redirecting, ps.conf.redirecting,
 			   sizeof(call->redirecting));

@@ -157,12 +157,20 @@ static void usage(FILE *f)
 	      "  --answer-after MS     delay before CONNECT (200)\n"
 	      "  --hangup-after MS     clear answered calls after MS\n"
 	      "                        (0: never)\n"
-	      "  --media echo|tone:HZ|silence   (echo)\n"
+	      "  --media echo|tone:HZ|silence|wav:FILE|wav-once:FILE\n"
+	      "                        what calls play (echo)\n"
+	      "  --dtmf DIGITS         in-band DTMF after answer\n"
+	      "  --dtmf-at MS          ... this long after answer (500)\n"
 	      "  --detect HZ           tone measured on received audio (1000)\n"
 	      "  --originate N --rate CPS --to NUM --from NUM\n"
-	      "        [--to-step K] [--hold MS]   place calls (hold 1000)\n"
+	      "        [--to-step K] [--from-step K] [--hold MS]\n"
+	      "                        place calls (hold 1000)\n"
+	      "  --to-plan P, --from-plan P   TON of originated numbers:\n"
+	      "                        unknown intl national subscriber\n"
+	      "                        or TON<<4|NPI (unknown)\n"
 	      "  --scenario FILE       rules, one a line: PREFIX ACTION\n"
 	      "                        [ring=MS] [hangup=MS] [media=...]\n"
+	      "                        [dtmf=DIGITS] [dtmf_at=MS]\n"
 	      "  --connected NUM       answer with this Connected Number\n"
 	      "  --service             SERVICE messages (maintenance)\n"
 	      "  --oos CHAN            take bearer CHAN out of service by\n"
@@ -215,11 +223,42 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* Q.931 type of number (ISDN/E.164 plan), or the octet as a number. */
+static int parse_plan(const char *opt, const char *val, int *out)
+{
+	static const struct {
+		const char *name;
+		int plan;
+	} plans[] = {
+		{"unknown", PRI_UNKNOWN},
+		{"intl", PRI_INTERNATIONAL_ISDN},
+		{"international", PRI_INTERNATIONAL_ISDN},
+		{"national", PRI_NATIONAL_ISDN},
+		{"subscriber", PRI_LOCAL_ISDN},
+		{"local", PRI_LOCAL_ISDN},
+	};
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(plans); i++)
+		if (!strcmp(val, plans[i].name)) {
+			*out = plans[i].plan;
+			return 0;
+		}
+	v = strtol(val, &end, 0);
+	if (end == val || *end || v < 0 || v > 127)
+		return bad(opt, val, "unknown, intl, national, subscriber or "
+			   "TON<<4|NPI 0..127");
+	*out = (int)v;
+	return 0;
+}
+
 enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
 	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
+	O_FROMSTEP, O_TOPLAN, O_FROMPLAN, O_DTMF, O_DTMFAT,
 };
 
 static const struct option longopts[] = {
@@ -246,6 +285,11 @@ static const struct option longopts[] = {
 	{"oos", required_argument, NULL, O_OOS},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
+	{"from-step", required_argument, NULL, O_FROMSTEP},
+	{"to-plan", required_argument, NULL, O_TOPLAN},
+	{"from-plan", required_argument, NULL, O_FROMPLAN},
+	{"dtmf", required_argument, NULL, O_DTMF},
+	{"dtmf-at", required_argument, NULL, O_DTMFAT},
 	{"hold", required_argument, NULL, O_HOLD},
 	{"exit-when-done", no_argument, NULL, O_DONE},
 	{"duration", required_argument, NULL, O_DURATION},
@@ -254,15 +298,27 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A comment starts with a '#' that begins a word: dtmf=12# keeps its. */
+static void strip_comment(char *line)
+{
+	for (char *p = line; *p; p++)
+		if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+}
+
 /*
  * A scenario file: one rule a line, "PREFIX ACTION [ring=MS] [hangup=MS]
- * [media=echo|tone|silence]", '#' to the end of a line is a comment.
+ * [media=echo|tone|silence|wav:FILE|wav-once:FILE] [dtmf=DIGITS]
+ * [dtmf_at=MS] [dtmf_on=MS] [dtmf_off=MS]"; a '#' at the start of a word
+ * comments out the rest of the line.
  * The same rules as --rule PREFIX=ACTION,ring=MS,...
  */
 static int load_scenario(struct ps_conf *c, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char line[256];
+	char line[1024];
 	unsigned n = 0;
 	int err = 0;
 
@@ -272,12 +328,13 @@ static int load_scenario(struct ps_conf *c, const char *path)
 		return EINVAL;
 	}
 	while (!err && fgets(line, sizeof(line), f)) {
-		char spec[256], *save = NULL, *tok;
+		char spec[1024], *save = NULL, *tok;
 		size_t len = 0;
 		int words = 0;
 
 		n++;
-		line[strcspn(line, "#\r\n")] = '\0';
+		line[strcspn(line, "\r\n")] = '\0';
+		strip_comment(line);
 		for (tok = strtok_r(line, " \t", &save); tok;
 		     tok = strtok_r(NULL, " \t", &save), words++)
 			len += (size_t)snprintf(spec + len, sizeof(spec) - len,
@@ -290,7 +347,8 @@ static int load_scenario(struct ps_conf *c, const char *path)
 		    ps_rule_parse(&c->rules[c->nrules], spec)) {
 			fprintf(stderr, "pstnsim: %s:%u: want PREFIX ACTION "
 				"[ring=MS] [hangup=MS] [media=echo|tone|"
-				"silence]\n", path, n);
+				"silence|wav:FILE|wav-once:FILE] "
+				"[dtmf=DIGITS] [dtmf_at=MS]\n", path, n);
 			err = EINVAL;
 			break;
 		}
@@ -311,6 +369,7 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		.dir = "./run", .nspans = 1, .switchtype = PRI_SWITCH_NI2,
 		.node = PRI_NETWORK, .answer_after = 200, .tone_hz = 1000,
 		.detect_hz = 1000, .rate = 1, .hold = 1000, .overlap = -1,
+		.play = {.dtmf_at = -1, .dtmf_on = -1, .dtmf_off = -1},
 	};
 	c->rules = calloc(MAX_RULES, sizeof(*c->rules));
 	if (!c->rules)
@@ -387,9 +446,12 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				c->media = PS_MEDIA_TONE;
 				err = parse_long(name, optarg + 5, 1, 3999, &v);
 				c->tone_hz = (int)v;
-			} else {
-				err = bad(name, optarg,
-					  "echo, tone:HZ or silence");
+			} else if ((err = ps_play_media_arg(&c->play,
+							    optarg)) == 0) {
+				c->media = PS_MEDIA_WAV;
+			} else if (err == ENOENT) {
+				err = bad(name, optarg, "echo, tone:HZ, silence, "
+					  "wav:FILE or wav-once:FILE");
 			}
 			break;
 		case O_DETECT:
@@ -469,6 +531,28 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			err = parse_long(name, optarg, 1, 100000000, &v);
 			c->to_step = (int)v;
 			break;
+		case O_FROMSTEP:
+			err = parse_long(name, optarg, 1, 100000000, &v);
+			c->from_step = (int)v;
+			break;
+		case O_TOPLAN:
+		case O_FROMPLAN:
+			err = parse_plan(name, optarg, opt == O_TOPLAN ?
+					 &c->to_plan : &c->from_plan);
+			break;
+		case O_DTMF: {
+			char spec[64];
+
+			snprintf(spec, sizeof(spec), "dtmf=%s", optarg);
+			if (strlen(optarg) > PS_DTMF_MAX ||
+			    ps_play_option(&c->play, NULL, spec))
+				err = bad(name, optarg, "0-9 * # A-D");
+			break;
+		}
+		case O_DTMFAT:
+			err = parse_long(name, optarg, 0, 3600000, &v);
+			c->play.dtmf_at = (int)v;
+			break;
 		case O_HOLD:
 			err = parse_long(name, optarg, 0, 86400000, &v);
 			c->hold = (int)v;
@@ -509,6 +593,9 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		gw_notice("--rate not given: 1 call per second");
 	if (c->to_step > 1 && !all_digits(c->to))
 		return bad("to", c->to, "--to-step needs a number of digits");
+	if (c->from_step > 1 && !all_digits(c->from))
+		return bad("from", c->from,
+			   "--from-step needs a number of digits");
 	if (c->exit_when_done && c->originate <= 0) {
 		fprintf(stderr,
 			"pstnsim: --exit-when-done needs --originate\n");
@@ -596,6 +683,9 @@ int main(int argc, char **argv)
 	if (ps.base)
 		event_base_free(ps.base);
 	ps_audio_close();
+	for (size_t r = 0; r < ps.conf.nrules; r++)
+		ps_play_conf_free(&ps.conf.rules[r].play);
+	ps_play_conf_free(&ps.conf.play);
 	free(ps.conf.rules);
 	return err ? 1 : 0;
 }

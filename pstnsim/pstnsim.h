@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <libpri.h>
 
+#include "pstnsim/dtmf.h"
+#include "pstnsim/wav.h"
 #include "tdm/vframe.h"
 
 #define PS_MAXSPANS 32
@@ -28,6 +30,31 @@ enum ps_media {
 	PS_MEDIA_ECHO = 0,
 	PS_MEDIA_TONE,
 	PS_MEDIA_SILENCE,
+	PS_MEDIA_WAV,           /* play.c: a WAV file, looped or once */
+};
+
+/* Scenario audio (play.c): what a rule, or the options, add to a call. */
+struct ps_play_conf {
+	struct ps_wav *wav;     /* media=wav:PATH; NULL none */
+	char *wav_path;
+	bool wav_loop;          /* wav: loops; wav-once: then silence */
+	char dtmf[PS_DTMF_MAX + 1];  /* sent in-band after answer, "" none */
+	int dtmf_at;            /* ms after answer; -1 = the default */
+	int dtmf_on, dtmf_off;  /* ms; -1 = the defaults */
+};
+
+/* ... and what a call does with them. */
+struct ps_play {
+	const struct ps_wav *wav;
+	const char *wav_path;
+	bool wav_loop;
+	size_t wav_pos;
+	unsigned wav_loops;     /* times the file played to its end */
+	const char *dtmf;
+	int dtmf_at, dtmf_on, dtmf_off;
+	int64_t dtmf_frame;     /* frames_tx where the digits start; -1 */
+	size_t dtmf_sent;       /* digits whose tone has fully played */
+	struct ps_dtmf_rx rx;   /* digits heard */
 };
 
 struct ps_rule {
@@ -37,6 +64,7 @@ struct ps_rule {
 	int ring_ms;            /* ring=MS: instead of --answer-after; -1 */
 	int hangup_ms;          /* hangup=MS: instead of --hangup-after; -1 */
 	int media;              /* media=...: enum ps_media; -1 = --media */
+	struct ps_play_conf play;
 };
 
 struct ps_conf {
@@ -50,6 +78,7 @@ struct ps_conf {
 	int answer_after;       /* ms */
 	int hangup_after;       /* ms, 0 = never */
 	enum ps_media media;
+	struct ps_play_conf play;    /* --media wav:, --dtmf */
 	int tone_hz;
 	double detect_hz;
 	int originate;          /* calls to place */
@@ -65,6 +94,8 @@ struct ps_conf {
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
 	int redirect_reason;
 	int to_step;
+	int from_step;               /* calling numbers FROM..FROM+K-1 */
+	int to_plan, from_plan;      /* Q.931 TON/NPI of originated numbers */
 	int overlap;                 /* originate: digits in the SETUP; the
 				      * rest follow in INFORMATION; -1 off */
 	int hold;               /* ms */
@@ -89,6 +120,8 @@ void ps_audio_tone(uint8_t *out, uint32_t *phase);
 void ps_audio_measure(struct ps_meter *m, const uint8_t *blk);
 double ps_meter_ratio(const struct ps_meter *m);
 double ps_meter_dbfs(const struct ps_meter *m);
+int16_t ps_audio_linear(uint8_t x);
+uint8_t ps_audio_encode(int16_t s);
 
 enum ps_call_state {
 	PS_CALL_SETUP = 0,      /* SETUP sent or received, not answered */
@@ -132,6 +165,7 @@ struct ps_call {
 	uint8_t echo[TDM_FRAME_SAMPLES];
 	bool echo_valid;
 	uint32_t tone_phase;
+	struct ps_play play;
 	struct event *tmr;
 };
 
@@ -207,6 +241,22 @@ const struct ps_rule *ps_rule_find(const struct ps_conf *conf,
 enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
 			      int *causep);
 int ps_rule_parse(struct ps_rule *rule, const char *arg);
+
+/* play.c */
+/** A rule option of play.c: 0 taken, ENOENT not one, EINVAL bad (said). */
+int ps_play_option(struct ps_play_conf *pc, int *media, const char *opt);
+/** --media wav:PATH / wav-once:PATH: 0, ENOENT, or EINVAL (said). */
+int ps_play_media_arg(struct ps_play_conf *pc, const char *arg);
+void ps_play_conf_free(struct ps_play_conf *pc);
+/** The call's audio from @p rule's settings over the options'. */
+void ps_play_setup(struct ps_call *call, const struct ps_rule *rule);
+/** Fill @p blk with the call's WAV; called for PS_MEDIA_WAV. */
+void ps_play_wav(struct ps_call *call, uint8_t *blk);
+/** After the media: DTMF digits over it once the call is answered. */
+void ps_play_dtmf(struct ps_call *call, uint8_t *blk);
+void ps_play_rx(struct ps_call *call, const uint8_t *blk);
+/** The call record's audio fields, each starting with ','. */
+void ps_play_json(char *out, size_t size, const struct ps_call *call);
 
 /* main.c */
 void ps_emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

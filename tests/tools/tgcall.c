@@ -4,7 +4,9 @@
  * tgcall is the SIP end of Tollgate's integration tests.  It shares no code
  * with sip/ or media/ on purpose, so that it tests them independently: SIP
  * messages are written as text and parsed by hand, G.711 and the tone
- * detector are our own.  One thread, one poll() loop, IPv4 over UDP.
+ * detector are our own (in-band DTMF is pstnsim's, pstnsim/dtmf.c).  It
+ * offers no telephone-event: DTMF goes in-band, as audio.  One thread,
+ * one poll() loop, IPv4 over UDP.
  *
  *   tgcall call sip:NUMBER@HOST[:PORT] --local IP[:PORT] [options]
  *   tgcall answer --local IP:PORT [options]
@@ -31,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pstnsim/dtmf.h"
 #include "util/util.h"
 
 #define SIP_MAX 4096       /* any message we build */
@@ -77,6 +80,9 @@ static struct {
 				  * between them), "" none */
 	char need[160];          /* UAS: answer only INVITEs with this
 				  * header line ("Name: value"), "" all */
+	char dtmf[PS_DTMF_MAX + 1]; /* in-band after answer, "" none */
+	int dtmf_at;             /* ms after answer */
+	char record[256];        /* received audio to this WAV, "" none */
 } opt;
 
 static volatile sig_atomic_t stop_signal;
@@ -179,6 +185,11 @@ struct media {
 	double tone_e, block_e;  /* Goertzel and total energy, whole blocks */
 	double sum_sq;           /* all measured samples */
 	uint64_t nsamp;
+	int64_t dtmf_tx0;        /* m->tx where --dtmf starts; -1 none */
+	size_t dtmf_sent;
+	struct ps_dtmf_rx dtmf_rx; /* in-band digits heard */
+	FILE *rec;               /* --record */
+	uint32_t rec_samples;
 };
 
 static int media_open(struct media *m)
@@ -200,6 +211,8 @@ static int media_open(struct media *m)
 		return err;
 	}
 	m->port = ntohs(sa.sin_port);
+	m->dtmf_tx0 = -1;
+	ps_dtmf_rx_init(&m->dtmf_rx);
 	tg_random(&m->ssrc, sizeof(m->ssrc));
 	tg_random(&m->seq, sizeof(m->seq));
 	tg_random(&m->ts, sizeof(m->ts));
@@ -207,8 +220,12 @@ static int media_open(struct media *m)
 	return 0;
 }
 
+static void rec_open(struct media *m);
+static void rec_close(struct media *m);
+
 static void media_close(struct media *m)
 {
+	rec_close(m);
 	if (m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;
@@ -221,6 +238,7 @@ static void media_start(struct media *m, int64_t now)
 	if (m->running || !m->negotiated)
 		return;
 	m->running = m->started = true;
+	rec_open(m);
 	m->next_tx = now;
 	m->measure_from = now + MEASURE_SKIP_MS;
 	gw_info("media %s pt %d from port %d to %s:%d", law_name(m->law),
@@ -228,9 +246,31 @@ static void media_start(struct media *m, int64_t now)
 		ntohs(m->remote.sin_port));
 }
 
+/* The call is answered: --dtmf starts --dtmf-at ms from now. */
+static void media_answered(struct media *m)
+{
+	if (*opt.dtmf && m->dtmf_tx0 < 0)
+		m->dtmf_tx0 = (int64_t)m->tx + opt.dtmf_at / 20;
+}
+
+/* The next frame of --dtmf into @p lin; false when not sending digits. */
+static bool media_dtmf(struct media *m, int16_t *lin)
+{
+	uint64_t pos;
+
+	if (m->dtmf_tx0 < 0 || (int64_t)m->tx < m->dtmf_tx0 ||
+	    m->dtmf_sent >= strlen(opt.dtmf))
+		return false;
+	pos = (uint64_t)((int64_t)m->tx - m->dtmf_tx0) * FRAME;
+	m->dtmf_sent = ps_dtmf_gen(lin, FRAME, opt.dtmf, pos, 100, 100);
+	return true;
+}
+
 static void media_send_one(struct media *m)
 {
 	uint8_t pkt[12 + FRAME];
+	int16_t dtmf[FRAME];
+	bool digits = media_dtmf(m, dtmf);
 	const double amp = 32767.0 * pow(10.0, TONE_DBFS / 20.0);
 	const double step = 2.0 * M_PI * opt.tone_hz / 8000.0;
 	int i;
@@ -249,6 +289,9 @@ static void media_send_one(struct media *m)
 	pkt[11] = (uint8_t)m->ssrc;
 	for (i = 0; i < FRAME; i++) {
 		int s = opt.tone_hz > 0 ? (int)lrint(amp * sin(m->phase)) : 0;
+
+		if (digits)
+			s = dtmf[i];
 
 		m->phase += step;
 		if (m->phase > 2.0 * M_PI)
@@ -318,6 +361,68 @@ static void media_measure(struct media *m, const uint8_t *pl, size_t n,
 	}
 }
 
+/* ---- --record: what we hear, as a 16-bit PCM WAV ------------------------ */
+
+static void rec_header(FILE *f, uint32_t n)
+{
+	uint8_t h[44] = "RIFF....WAVEfmt \x10\0\0\0\x01\0\x01\0"
+			"\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0data";
+	uint32_t riff = 36 + 2 * n, data = 2 * n;
+
+	for (int i = 0; i < 4; i++) {
+		h[4 + i] = (uint8_t)(riff >> (8 * i));
+		h[40 + i] = (uint8_t)(data >> (8 * i));
+	}
+	fseek(f, 0, SEEK_SET);
+	fwrite(h, 1, sizeof(h), f);
+}
+
+static void rec_open(struct media *m)
+{
+	if (!*opt.record || m->rec)
+		return;
+	m->rec = fopen(opt.record, "wb");
+	if (!m->rec) {
+		gw_warn("--record %s: %s", opt.record, strerror(errno));
+		return;
+	}
+	rec_header(m->rec, 0);
+}
+
+static void rec_close(struct media *m)
+{
+	if (!m->rec)
+		return;
+	rec_header(m->rec, m->rec_samples);
+	fclose(m->rec);
+	m->rec = NULL;
+}
+
+static void media_hear(struct media *m, const uint8_t *pl, size_t n, int law)
+{
+	int16_t lin[FRAME];
+
+	while (n) {
+		size_t k = n < FRAME ? n : FRAME;
+
+		for (size_t i = 0; i < k; i++)
+			lin[i] = (int16_t)(law == LAW_ALAW ? alaw_decode(pl[i])
+							   : ulaw_decode(pl[i]));
+		ps_dtmf_rx_feed(&m->dtmf_rx, lin, k);
+		if (m->rec) {
+			for (size_t i = 0; i < k; i++) {
+				uint8_t b[2] = {(uint8_t)lin[i],
+						(uint8_t)((uint16_t)lin[i] >> 8)};
+
+				fwrite(b, 1, 2, m->rec);
+			}
+			m->rec_samples += (uint32_t)k;
+		}
+		pl += k;
+		n -= k;
+	}
+}
+
 static void media_read(struct media *m, int64_t now)
 {
 	uint8_t buf[2048];
@@ -347,6 +452,7 @@ static void media_read(struct media *m, int64_t now)
 		else
 			continue;
 		m->rx++;
+		media_hear(m, buf + hl, len - hl, law);
 		if (m->measure_from && now >= m->measure_from)
 			media_measure(m, buf + hl, len - hl, law);
 	}
@@ -1201,8 +1307,11 @@ static void call_print(const struct call *c, bool ok)
 		fprintf(f, "null");
 	fprintf(f,
 		",\"rtp_tx\":%u,\"rtp_rx\":%u,\"rx_tone_ratio\":%.3f,"
-		"\"rx_level_dbfs\":%.1f,\"bye_by\":",
+		"\"rx_level_dbfs\":%.1f,\"dtmf_rx\":",
 		m->tx, m->rx, media_ratio(m), media_level(m));
+	json_str(f, m->dtmf_rx.digits);
+	fprintf(f, ",\"dtmf_tx\":\"%.*s\",\"bye_by\":", (int)m->dtmf_sent,
+		opt.dtmf);
 	if (c->bye_by)
 		json_str(f, c->bye_by);
 	else
@@ -1443,6 +1552,7 @@ static void uac_invite_2xx(struct call *c, const struct sip_msg *m,
 		return;
 	}
 	media_start(&c->media, now);
+	media_answered(&c->media);
 	c->state = CS_ANSWERED;
 	c->hold_until = now + opt.hold_ms;
 	gw_info("call %s: answered, %s", c->call_id,
@@ -1546,6 +1656,7 @@ static void uas_answer(struct call *c, int64_t now)
 	c->answered = true;
 	c->ring_at = 0;
 	media_start(&c->media, now);
+	media_answered(&c->media);
 	gw_info("call %s: answered, %s", c->call_id,
 		law_name(c->media.law));
 }
@@ -1966,6 +2077,9 @@ static void usage(FILE *f)
 		"              [--save-invite FILE] (answer: the first INVITE)\n"
 		"              [--need 'Name: value'] (answer: only INVITEs\n"
 		"              with that header; --header repeats)\n"
+		"              [--dtmf DIGITS] [--dtmf-at MS] (in-band after\n"
+		"              answer, 100 ms on/off; from 500 ms)\n"
+		"              [--record FILE.wav] (what we hear, 16-bit PCM)\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
 		"              [--codec pcmu|pcma|both] [--hold MS]\n"
@@ -2083,6 +2197,21 @@ static int parse_opt(int ch, const char *arg)
 		return parse_int(arg, 0, 3600000, &opt.ring_ms);
 	case 'R':
 		return parse_int(arg, 300, 699, &opt.reject);
+	case 'F':
+		if (!*arg || strlen(arg) >= sizeof(opt.dtmf))
+			return EINVAL;
+		for (const char *p = arg; *p; p++)
+			if (!ps_dtmf_valid(*p))
+				return EINVAL;
+		tg_strlcpy(opt.dtmf, arg, sizeof(opt.dtmf));
+		return 0;
+	case 'A':
+		return parse_int(arg, 0, 3600000, &opt.dtmf_at);
+	case 'W':
+		if (!*arg || strlen(arg) >= sizeof(opt.record))
+			return EINVAL;
+		tg_strlcpy(opt.record, arg, sizeof(opt.record));
+		return 0;
 	}
 	return EINVAL;
 }
@@ -2107,6 +2236,9 @@ static int parse_args(int argc, char **argv)
 		{"header", required_argument, NULL, 'X'},
 		{"display", required_argument, NULL, 'P'},
 		{"need", required_argument, NULL, 'N'},
+		{"dtmf", required_argument, NULL, 'F'},
+		{"dtmf-at", required_argument, NULL, 'A'},
+		{"record", required_argument, NULL, 'W'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2127,6 +2259,7 @@ static int parse_args(int argc, char **argv)
 	opt.count = 1;
 	opt.timeout_s = 30;
 	opt.ring_ms = 100;
+	opt.dtmf_at = 500;
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		if (ch == 'v') {
