@@ -955,6 +955,15 @@ static void format_for(const struct dp_trunk_row *t, struct dp_number *out,
 		return;
 	if (dp_number_format(out, in, fmt, &t->plan))
 		*out = *in;
+	/* A foreign number has no national form; PRI says so with its type
+	 * of number, SIP only with a "+" (unless the trunk asked for bare
+	 * E.164). */
+	if (t->kind == DP_TRUNK_SIP && fmt != DP_FMT_E164 &&
+	    out->ton == DP_TON_INTERNATIONAL && out->digits[0] != '+' &&
+	    strlen(out->digits) + 1 < sizeof(out->digits)) {
+		memmove(out->digits + 1, out->digits, strlen(out->digits) + 1);
+		out->digits[0] = '+';
+	}
 	out->pres = in->pres;
 }
 

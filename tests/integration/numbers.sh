@@ -9,7 +9,8 @@
 #    with the trunk prefix, 12125551000.
 #  PRI -> SIP: pstnsim's SETUP with TON international, national and
 #  subscriber numbers (and a foreign caller) reaches the PBX with the
-#  Request-URI and From its trunk's format asks for (national or +E.164).
+#  Request-URI and From its trunk's format asks for (national or +E.164;
+#  a foreign number on a national-format trunk keeps its "+").
 #  For ni2, dms100 and euroisdn_e1.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +24,7 @@ national_prefix 12125551000 0 1  12125550000 0 1
 # PRI -> SIP: to-plan to | from-plan from | PBX format | R-URI user, From user
 IN_CASES="
 intl       12125550150 intl       442079460000 plus     +12125550150 +442079460000
+intl       12125550150 intl       442079460000 national 2125550150  +442079460000
 national   2125550150  national   3125550000   national 2125550150  3125550000
 subscriber 5550150     subscriber 5550000      national 2125550150  2125550000
 unknown    2125550150  unknown    12125550000  plus     +12125550150 +12125550000

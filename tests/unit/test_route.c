@@ -447,7 +447,9 @@ static void test_egress_formats(void **state)
 		{"2125550100", "raw", "12125550100", INTL, "12125551234"},
 		{"2125550100", "de_pri", "12125550100", INTL, "12125551234"},
 		{"2125550100", "uk_pri", "0012125550100", UNK, "12125551234"},
-		{"2125550100", "uk_sip", "12125550100", INTL, "+12125551234"},
+		/* foreign on a local-format SIP trunk: SIP has no type of
+		 * number, the "+" says international */
+		{"2125550100", "uk_sip", "+12125550100", INTL, "+12125551234"},
 		/* a London number */
 		{"+442079460000", "pri1", "442079460000", INTL, "2125551234"},
 		{"+442079460000", "pri2", "011442079460000", UNK,
