@@ -2400,6 +2400,10 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 						      call->out.span);
 	int em = sc ? sc->early_media : GW_EM_PI;
 
+	/* channel_select = preferred: the far end's reply may have moved
+	 * the call to another B-channel (audio and CDR follow it). */
+	if (call->out.tdm)
+		call->out.chan = (int)tdm_call_chan(call->out.tdm);
 	switch (ev->type) {
 	case TDM_EV_PROCEEDING:
 		/* The network has the call: that is progress enough.  With

@@ -22,6 +22,7 @@ enum ps_action {
 	PS_ACT_REJECT,
 	PS_ACT_ANNOUNCE,     /* in-band PROGRESS, then clear with cause */
 	PS_ACT_PROCEEDING_INBAND, /* CALL PROCEEDING with PI 8, answer */
+	PS_ACT_IGNORE,       /* no reply to the SETUP at all (T303) */
 };
 
 enum ps_media {
@@ -37,6 +38,10 @@ struct ps_rule {
 	int ring_ms;            /* ring=MS: instead of --answer-after; -1 */
 	int hangup_ms;          /* hangup=MS: instead of --hangup-after; -1 */
 	int media;              /* media=...: enum ps_media; -1 = --media */
+	int forget_ms;          /* forget=MS: drop the answered call after
+				 * MS without a word; -1 never */
+	bool drop_release;      /* drop-release: never answer the far end's
+				 * DISCONNECT or RELEASE */
 };
 
 struct ps_conf {
@@ -60,6 +65,12 @@ struct ps_conf {
 	bool from_restricted;        /* ... presentation restricted */
 	bool service;                /* SERVICE messages (maintenance) */
 	char connected[PS_NUMLEN];   /* Connected Number of our CONNECTs */
+	int orig_chan;               /* originate on this bearer, whatever
+				      * we think of it (glare); 0 = hunt */
+	bool orig_preferred;         /* originated SETUPs name the channel
+				      * preferred, not exclusive */
+	bool pick_high;              /* a SETUP whose channel is only
+				      * preferred gets our highest free one */
 	int oos_chan;                /* bearer we take out of service at
 				      * D-channel up (SERVICE); 0 none */
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
@@ -110,6 +121,9 @@ struct ps_call {
 	int ring_ms, hangup_ms; /* from its rule, or the options */
 	int media_mode;         /* enum ps_media */
 	struct event *dtmr;     /* overlap sending: the next digit */
+	struct event *ftmr;     /* forget=MS */
+	int forget_ms;
+	bool drop_release;
 	size_t dsent;           /* digits of `called` sent so far */
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];
@@ -181,6 +195,8 @@ struct ps {
 	struct event *ev_orig;
 	bool shutting_down;
 	struct event *ev_exit;
+	bool dcut;              /* SIGUSR1: D-channel cut (frames dropped
+				 * both ways) until SIGUSR2 */
 };
 
 extern struct ps ps;
