@@ -2376,12 +2376,17 @@ static void in_tdm(struct gw_call *call, const struct tdm_event *ev)
 static void rehunt(struct gw_call *call)
 {
 	struct tdm_span *span = gw_span(call->gw, call->out.span);
+	/* Glare (Q.931 5.7): the network's own call took the channel; it
+	 * is in use, not stuck, and a RESTART would clear that call. */
+	bool glare = span && call->out.chan > 0 &&
+		     tdm_chan_call(span, (unsigned)call->out.chan);
 
 	call->rehunts++;
 	gw_notice("call %.8s: span %d chan %d refused by the far end (cause "
-		  "44): channel restarted, hunting again", call->id,
-		  call->out.span, call->out.chan);
-	if (span && call->out.chan > 0)
+		  "44): %s, hunting again", call->id, call->out.span,
+		  call->out.chan, glare ? "the network's call has it (glare)"
+					: "channel restarted");
+	if (span && call->out.chan > 0 && !glare)
 		tdm_chan_reset(span, (unsigned)call->out.chan);
 	attempt_done(call, "rehunt", 0, 44);
 	event_del(call->ev_attempt);

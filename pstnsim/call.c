@@ -430,6 +430,18 @@ static unsigned pick_free(const struct ps_span *span)
 	return 0;
 }
 
+/* Has --glare met a SETUP to @p num already?  If not, it is now. */
+static bool glared(const char *num)
+{
+	unsigned n = ps.nglared < 64 ? ps.nglared : 64;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(ps.glared[i], num))
+			return true;
+	tg_strlcpy(ps.glared[ps.nglared++ % 64], num, PS_NUMLEN);
+	return false;
+}
+
 static void on_ring(struct ps_span *span, const pri_event_ring *r)
 {
 	q931_call *qc = r->call;
@@ -445,6 +457,19 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		call_finish(stale);
 
 	bearer = ps_chan_to_bearer(span, prichan);
+	if (ps.conf.glare > 0 && bearer > 0 && !span->chans[bearer] &&
+	    !ps.shutting_down && !glared(r->callednum)) {
+		/* Glare: our SETUP for that channel goes out before we
+		 * answer this one, as if the two had crossed on the line. */
+		ps.conf.glare--;
+		ps_emit("{\"event\":\"glare\",\"span\":%d,\"chan\":%d}",
+			span->idx, bearer);
+		ps.glare_span = span;
+		ps.glare_chan = (unsigned)bearer;
+		ps_call_place();
+		ps.glare_span = NULL;
+		ps.glare_chan = 0;
+	}
 	/* Only preferred: a busy one, or any with --pick-channel high, is
 	 * exchanged for our choice (Q.931 5.2.3.1 b). */
 	if (bearer > 0 && flexible &&
@@ -815,7 +840,7 @@ static void number_add(char *out, size_t size, const char *base, int k)
 	}
 }
 
-static void place_call(void)
+void ps_call_place(void)
 {
 	struct ps_span *span = NULL;
 	struct ps_call *call;
@@ -831,6 +856,10 @@ static void place_call(void)
 	else
 		tg_strlcpy(to, ps.conf.to, sizeof(to));
 
+	if (ps.glare_span) {
+		span = ps.glare_span;
+		chan = ps.glare_chan;
+	}
 	for (int i = 0; i < ps.conf.nspans && !chan; i++) {
 		struct ps_span *s = &ps.spans[(ps.orig_rr + i) %
 					     ps.conf.nspans];
@@ -944,7 +973,7 @@ static void on_orig(evutil_socket_t fd, short what, void *arg)
 	if (due > ps.conf.originate)
 		due = ps.conf.originate;
 	while (ps.orig_placed < due)
-		place_call();
+		ps_call_place();
 	if (ps.orig_placed < ps.conf.originate)
 		orig_arm();
 	else

@@ -182,6 +182,9 @@ static void usage(FILE *f)
 	      "  --orig-chan CHAN      originated calls name bearer CHAN,\n"
 	      "                        free or not (glare tests)\n"
 	      "  --orig-preferred      ... as preferred, not exclusive\n"
+	      "  --glare N             the next N SETUPs we receive cross\n"
+	      "                        one of ours (to --to) on their\n"
+	      "                        channel; ours wins (Q.931 5.7)\n"
 	      "  --scenario FILE       rules, one a line: PREFIX ACTION\n"
 	      "                        [ring=MS] [hangup=MS] [media=...]\n"
 	      "  --connected NUM       answer with this Connected Number\n"
@@ -243,7 +246,7 @@ enum {
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
 	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
-	O_PICK, O_ORIG_CHAN, O_ORIG_PREF,
+	O_PICK, O_ORIG_CHAN, O_ORIG_PREF, O_GLARE,
 };
 
 static const struct option longopts[] = {
@@ -271,6 +274,7 @@ static const struct option longopts[] = {
 	{"pick-channel", required_argument, NULL, O_PICK},
 	{"orig-chan", required_argument, NULL, O_ORIG_CHAN},
 	{"orig-preferred", no_argument, NULL, O_ORIG_PREF},
+	{"glare", required_argument, NULL, O_GLARE},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
 	{"hold", required_argument, NULL, O_HOLD},
@@ -469,6 +473,10 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		case O_ORIG_PREF:
 			c->orig_preferred = true;
 			break;
+		case O_GLARE:
+			err = parse_long(name, optarg, 0, 100000, &v);
+			c->glare = (int)v;
+			break;
 		case O_PICK:
 			if (strcmp(optarg, "high"))
 				err = bad(name, optarg, "high");
@@ -542,8 +550,9 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			argv[optind]);
 		return EINVAL;
 	}
-	if (c->originate > 0 && !have_to) {
-		fprintf(stderr, "pstnsim: --originate needs --to\n");
+	if ((c->originate > 0 || c->glare > 0) && !have_to) {
+		fprintf(stderr, "pstnsim: --originate and --glare need "
+			"--to\n");
 		return EINVAL;
 	}
 	if (c->originate > 0 && !have_rate)

@@ -69,6 +69,10 @@ struct ps_conf {
 				      * we think of it (glare); 0 = hunt */
 	bool orig_preferred;         /* originated SETUPs name the channel
 				      * preferred, not exclusive */
+	int glare;                   /* the next N SETUPs we receive meet
+				      * one of ours on their channel (one
+				      * per called number: its re-hunt
+				      * goes through) */
 	bool pick_high;              /* a SETUP whose channel is only
 				      * preferred gets our highest free one */
 	int oos_chan;                /* bearer we take out of service at
@@ -197,6 +201,10 @@ struct ps {
 	struct event *ev_exit;
 	bool dcut;              /* SIGUSR1: D-channel cut (frames dropped
 				 * both ways) until SIGUSR2 */
+	struct ps_span *glare_span; /* place_call: this span and bearer */
+	unsigned glare_chan;
+	char glared[64][PS_NUMLEN]; /* called numbers met so (a ring) */
+	unsigned nglared;
 };
 
 extern struct ps ps;
@@ -215,6 +223,8 @@ void ps_call_clear_span(struct ps_span *span, int cause);
 void ps_call_hangup_all(void);
 unsigned ps_call_count(void);
 void ps_orig_check_start(void);
+/** Originate one call (--to ...): on ps.glare_span/glare_chan if set. */
+void ps_call_place(void);
 void ps_call_tx(struct ps_call *call, uint8_t *blk);
 void ps_call_rx(struct ps_call *call, const uint8_t *blk);
 /** The rule for @p num (longest prefix), or NULL: answer, defaults. */

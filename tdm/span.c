@@ -46,6 +46,9 @@ struct tdm_chan {
 				* never completed the clearing (Q.931
 				* 5.3.4.3): for the audit to restart */
 	unsigned audit_resets; /* found stale by the audit, since start */
+	struct tdm_call *displaced; /* glare: our outgoing call whose channel
+				     * the network's SETUP took (Q.931 5.7);
+				     * weak, until the network answers it */
 };
 
 struct tdm_span {
@@ -89,6 +92,7 @@ struct tdm_call {
 	bool active;           /* answered (CONNECT sent or received) */
 	bool preferred;        /* outgoing: SETUP named the channel preferred */
 	bool chan_settled;     /* outgoing: the far end has named it */
+	bool displaced;        /* glare: chans[chan].displaced, not .call */
 	int64_t probed_ms;     /* the audit's last probe, 0 none */
 	bool finished;
 	void *arg;
@@ -520,6 +524,11 @@ static void call_finish(struct tdm_call *call)
 		return;
 	call->finished = true;
 	call->q931 = NULL;
+	if (call->displaced) {
+		if (span->chans[call->chan].displaced == call)
+			span->chans[call->chan].displaced = NULL;
+		return;
+	}
 	if (span->chans[call->chan].call == call) {
 		struct tdm_chan *ch = &span->chans[call->chan];
 
@@ -538,8 +547,50 @@ static struct tdm_call *find_call(struct tdm_span *span, q931_call *q)
 
 		if (call && call->q931 == q)
 			return call;
+		call = span->chans[c].displaced;
+		if (call && call->q931 == q)
+			return call;
 	}
 	return NULL;
+}
+
+/*
+ * Glare (Q.931 5.7): the network's SETUP names, exclusively, the channel
+ * our SETUP is still waiting on.  The network side wins: its call takes
+ * the channel, ours waits aside for the network's answer, which clears it
+ * (cause 44: the gateway hunts again) or, if we offered the channel only
+ * as preferred, puts it on another channel (follow_channel).  On the
+ * network side ours wins and theirs is refused as usual.
+ */
+static void glare_yield(struct tdm_span *span, unsigned c)
+{
+	struct tdm_chan *ch = &span->chans[c];
+	struct tdm_call *ours = ch->call;
+
+	if (span->cfg.network || ch->state != TDM_CHAN_RESERVED || !ours ||
+	    !ours->outgoing || ours->chan_settled || ch->displaced)
+		return;
+	gw_notice("span %d chan %u: glare: the network's SETUP takes the "
+		  "channel; ours waits for its answer", span->cfg.id, c);
+	ours->displaced = true;
+	ch->displaced = ours;
+	ch->call = NULL;
+	ch->state = rest_state(span, ch);
+}
+
+/* A displaced call is over with its channel's (RESTART, line lost). */
+static void displaced_drop(struct tdm_span *span, unsigned c, int cause)
+{
+	struct tdm_call *call = span->chans[c].displaced;
+
+	if (!call)
+		return;
+	obj_ref(call);
+	if (call->q931 && span->pri)
+		pri_destroycall(span->pri, call->q931);
+	call_finish(call);
+	emit_simple(span, TDM_EV_HANGUP, call, cause, false);
+	obj_deref(call);
 }
 
 /* The clearing of a channel we hung up has completed. */
@@ -615,7 +666,8 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 		release_done(span, q);
 		return;
 	}
-	span->chans[call->chan].last_cause = cause;
+	if (!call->displaced)
+		span->chans[call->chan].last_cause = cause;
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: far end cleared, cause %d",
 	       span->cfg.id, call->chan, cause);
 	if (call->probed_ms &&
@@ -672,6 +724,8 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 		span->chans[chan].releasing = NULL;
 		span->chans[chan].state = rest_state(span, &span->chans[chan]);
 	}
+	if (chan && !e->ring.flexible)
+		glare_yield(span, chan);
 	if (!chan || span->chans[chan].state != TDM_CHAN_IDLE) {
 		gw_warn("span %d: SETUP for %s on channel %d refused: %s",
 			span->cfg.id, called, e->ring.channel & 0xff,
@@ -718,6 +772,7 @@ static void clear_all_calls(struct tdm_span *span, int cause)
 	for (unsigned c = 1; c <= span->nchan; c++) {
 		struct tdm_call *call = span->chans[c].call;
 
+		displaced_drop(span, c, cause);
 		if (!call)
 			continue;
 		obj_ref(call);
@@ -744,6 +799,8 @@ static void chan_forget(struct tdm_span *span, unsigned c,
 		pri_destroycall(span->pri, ch->releasing);
 	ch->releasing = NULL;
 	ch->lost_release = false;
+	displaced_drop(span, c, cause ? cause
+				      : PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
 	if (!call) {
 		ch->state = next;
 		return;
@@ -834,11 +891,11 @@ static struct tdm_call *follow_channel(struct tdm_span *span,
 	if (!call || !call->outgoing || call->chan_settled || !b)
 		return call;
 	call->chan_settled = true;
-	if (b == call->chan)
+	if (b == call->chan && !call->displaced)
 		return call;
 	from = &span->chans[call->chan];
 	to = &span->chans[b];
-	if (!call->preferred || !chan_free(span, b)) {
+	if (!call->preferred || b == call->chan || !chan_free(span, b)) {
 		gw_warn("span %d chan %u: the far end put the call on channel "
 			"%u (%s): cleared, cause 6", span->cfg.id, call->chan,
 			b, call->preferred ? tdm_chan_state_name(to->state)
@@ -853,10 +910,17 @@ static struct tdm_call *follow_channel(struct tdm_span *span,
 	gw_info("span %d: call moved from channel %u to %u by the far end",
 		span->cfg.id, call->chan, b);
 	to->call = call;
-	to->state = from->state;
-	/* The channel we offered was not used: it keeps its LRU place. */
-	from->call = NULL;
-	from->state = rest_state(span, from);
+	to->state = TDM_CHAN_RESERVED; /* the caller marks it in use */
+	if (call->displaced) {
+		/* Glare: the channel we offered is the network's call's. */
+		call->displaced = false;
+		from->displaced = NULL;
+	} else {
+		/* The channel we offered was not used: it keeps its LRU
+		 * place. */
+		from->call = NULL;
+		from->state = rest_state(span, from);
+	}
 	call->chan = b;
 	return call;
 }
@@ -1250,8 +1314,10 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 	if (call->finished)
 		return 0;
 	call_finish(call);
-	span->chans[call->chan].last_cause =
-		cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING;
+	/* A displaced call's channel is another call's. */
+	if (!call->displaced)
+		span->chans[call->chan].last_cause =
+			cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING;
 	if (q && span->pri) {
 		/* libpri sends nothing when clearing a SETUP it has not
 		 * answered (Q.931 would allow RELEASE COMPLETE): answer it
@@ -1266,7 +1332,7 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 		/* Still known to libpri: DISCONNECT or RELEASE went out and
 		 * the channel is not ours to reuse until the far end has
 		 * released it, or a new SETUP could meet cause 44. */
-		if (pri_get_crv(span->pri, q, NULL) >= 0 &&
+		if (pri_get_crv(span->pri, q, NULL) >= 0 && !call->displaced &&
 		    (span->chans[call->chan].state == TDM_CHAN_IDLE ||
 		     span->chans[call->chan].state == TDM_CHAN_BLOCKED)) {
 			struct tdm_chan *ch = &span->chans[call->chan];
