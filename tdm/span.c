@@ -414,6 +414,7 @@ static void handle_event(struct tdm_span *span, pri_event *e);
 static void link_down(struct tdm_span *span);
 static void on_audit(evutil_socket_t fd, short what, void *arg);
 static void audit_arm(struct tdm_span *span);
+static int send_restart(struct tdm_span *span, unsigned chan);
 
 /* Re-arm our one libpri timer after every call into libpri. */
 static void arm_timer(struct tdm_span *span)
@@ -666,6 +667,14 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 		release_done(span, q);
 		return;
 	}
+	/* T303 ran out twice: libpri says "no user responding" (18), but
+	 * nobody answered at all, not even the network; Q.931 5.1.1 clears
+	 * such a call with 102, which the SIP side hears as 504, not 408. */
+	bool t303 = span->in_sched && call->outgoing && !call->chan_settled &&
+		    !call->displaced && cause == PRI_CAUSE_NO_USER_RESPONSE;
+
+	if (t303)
+		cause = PRI_CAUSE_RECOVERY_ON_TIMER_EXPIRE;
 	if (!call->displaced)
 		span->chans[call->chan].last_cause = cause;
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: far end cleared, cause %d",
@@ -685,6 +694,15 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 	}
 	obj_ref(call);
 	call_finish(call);
+	if (t303) {
+		/* libpri tells the network nothing (no RELEASE COMPLETE),
+		 * which may still hold the call: RESTART the channel before
+		 * the gateway can hunt it again. */
+		gw_notice("span %d chan %u: no reply to the SETUP (T303 "
+			  "twice): channel restarted", span->cfg.id,
+			  call->chan);
+		send_restart(span, call->chan);
+	}
 	emit_simple(span, TDM_EV_HANGUP, call, cause, false);
 	obj_deref(call);
 }
