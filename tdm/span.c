@@ -46,6 +46,7 @@ struct tdm_chan {
 				* never completed the clearing (Q.931
 				* 5.3.4.3): for the audit to restart */
 	unsigned audit_resets; /* found stale by the audit, since start */
+	bool audit_restart;    /* RESTARTING: the audit sent this one */
 	struct tdm_call *displaced; /* glare: our outgoing call whose channel
 				     * the network's SETUP took (Q.931 5.7);
 				     * weak, until the network answers it */
@@ -614,7 +615,7 @@ static bool release_done(struct tdm_span *span, q931_call *q)
  * libpri gave up on a clearing of ours (T308 ran out twice, or the
  * D-channel went): nobody knows what the far end made of the channel.
  * Q.931 5.3.4.3 takes it out of use until a RESTART; the audit sends
- * one.  Without the audit the guard time gives it back as before.
+ * one.  Without the audit the channel is free again at once, as before.
  */
 static bool release_lost(struct tdm_span *span, q931_call *q)
 {
@@ -647,6 +648,7 @@ static bool chan_free(struct tdm_span *span, unsigned c)
 			ch->state == TDM_CHAN_RELEASING ? "release"
 							: "restart");
 		ch->releasing = NULL;
+		ch->audit_restart = false;
 		ch->state = rest_state(span, ch);
 	}
 	return ch->state == TDM_CHAN_IDLE;
@@ -656,6 +658,7 @@ static bool chan_free(struct tdm_span *span, unsigned c)
 static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 {
 	struct tdm_call *call = find_call(span, q);
+	bool t303;
 
 	/* RELEASE (COMPLETE) may come without a Cause IE (Q.931 5.3.4). */
 	if (cause <= 0)
@@ -670,9 +673,8 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 	/* T303 ran out twice: libpri says "no user responding" (18), but
 	 * nobody answered at all, not even the network; Q.931 5.1.1 clears
 	 * such a call with 102, which the SIP side hears as 504, not 408. */
-	bool t303 = span->in_sched && call->outgoing && !call->chan_settled &&
-		    !call->displaced && cause == PRI_CAUSE_NO_USER_RESPONSE;
-
+	t303 = span->in_sched && call->outgoing && !call->chan_settled &&
+	       !call->displaced && cause == PRI_CAUSE_NO_USER_RESPONSE;
 	if (t303)
 		cause = PRI_CAUSE_RECOVERY_ON_TIMER_EXPIRE;
 	if (!call->displaced)
@@ -1108,6 +1110,7 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 				/* A restart is no use of the channel: LRU
 				 * keeps its place (never used stays 0). */
 				ch->state = rest_state(span, ch);
+				ch->audit_restart = false;
 			}
 		}
 		break;
@@ -1766,6 +1769,7 @@ static void audit_restart(struct tdm_span *span, unsigned c, const char *why)
 	gw_warn("span %d chan %u: audit: %s; RESTART sent", span->cfg.id, c,
 		why);
 	send_restart(span, c);
+	span->chans[c].audit_restart = true;
 }
 
 /*
@@ -1799,7 +1803,14 @@ static void audit_chan(struct tdm_span *span, unsigned c, int64_t now)
 			audit_restart(span, c, "release not completed");
 		break;
 	case TDM_CHAN_RESTARTING:
-		if (now >= ch->release_by)
+		/* Once more; a far end that never acknowledges gets the
+		 * channel back in service (chan_free) rather than a RESTART
+		 * every period. */
+		if (now < ch->release_by)
+			break;
+		if (ch->audit_restart)
+			chan_free(span, c);
+		else
 			audit_restart(span, c, "RESTART not acknowledged");
 		break;
 	case TDM_CHAN_RESERVED:
