@@ -2376,12 +2376,17 @@ static void in_tdm(struct gw_call *call, const struct tdm_event *ev)
 static void rehunt(struct gw_call *call)
 {
 	struct tdm_span *span = gw_span(call->gw, call->out.span);
+	/* Glare (Q.931 5.7): the network's own call took the channel; it
+	 * is in use, not stuck, and a RESTART would clear that call. */
+	bool glare = span && call->out.chan > 0 &&
+		     tdm_chan_call(span, (unsigned)call->out.chan);
 
 	call->rehunts++;
 	gw_notice("call %.8s: span %d chan %d refused by the far end (cause "
-		  "44): channel restarted, hunting again", call->id,
-		  call->out.span, call->out.chan);
-	if (span && call->out.chan > 0)
+		  "44): %s, hunting again", call->id, call->out.span,
+		  call->out.chan, glare ? "the network's call has it (glare)"
+					: "channel restarted");
+	if (span && call->out.chan > 0 && !glare)
 		tdm_chan_reset(span, (unsigned)call->out.chan);
 	attempt_done(call, "rehunt", 0, 44);
 	event_del(call->ev_attempt);
@@ -2400,6 +2405,10 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 						      call->out.span);
 	int em = sc ? sc->early_media : GW_EM_PI;
 
+	/* channel_select = preferred: the far end's reply may have moved
+	 * the call to another B-channel (audio and CDR follow it). */
+	if (call->out.tdm)
+		call->out.chan = (int)tdm_call_chan(call->out.tdm);
 	switch (ev->type) {
 	case TDM_EV_PROCEEDING:
 		/* The network has the call: that is progress enough.  With

@@ -388,6 +388,15 @@ const char *gw_hunt_name(enum gw_hunt h)
 	return "?";
 }
 
+/* "t303" -> TDM_T303; -1 for any other key. */
+static int span_timer_key(const char *k)
+{
+	for (int t = 0; t < TDM_NTIMERS; t++)
+		if (!strcmp(k, tdm_timer_name((enum tdm_timer)t)))
+			return t;
+	return -1;
+}
+
 static int key_span(struct parser *p, const char *k, const char *v)
 {
 	struct gw_span_cfg *s = p->cur;
@@ -442,6 +451,19 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		return parse_unsigned(p, k, v, 0, 30, &s->overlap_digits);
 	} else if (!strcmp(k, "e911_reserve")) {
 		return parse_unsigned(p, k, v, 0, 29, &s->e911_reserve);
+	} else if (!strcmp(k, "audit")) {
+		return parse_unsigned(p, k, v, 0, 86400, &s->audit);
+	} else if (!strcmp(k, "channel_select")) {
+		if (strcmp(v, "exclusive") && strcmp(v, "preferred"))
+			return fail(p, "channel_select: '%s' is not exclusive "
+				    "or preferred", v);
+		s->preferred = v[0] == 'p';
+	} else if (span_timer_key(k) >= 0) {
+		enum tdm_timer t = (enum tdm_timer)span_timer_key(k);
+		unsigned lo, hi;
+
+		tdm_timer_range(t, &lo, &hi);
+		return parse_unsigned(p, k, v, lo, hi, &s->timers[t]);
 	} else {
 		return fail(p, "unknown key '%s' in [span %d]", k, s->id);
 	}
@@ -829,6 +851,7 @@ static int on_section(struct parser *p, char *name)
 		s->switchtype = tdm_switch_parse("ni2");
 		s->restart_on_up = true;
 		s->t302_ms = 5000;
+		s->audit = 60;
 		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
 		p->cur = s;
 		return 0;
@@ -942,6 +965,12 @@ static int validate(struct parser *p)
 		    cfg->spans[i].switchtype != tdm_switch_parse("att4ess"))
 			return fail(p, "span %d: service_messages needs switch "
 				    "ni2, lucent5e or att4ess",
+				    cfg->spans[i].id);
+		if (cfg->spans[i].timers[TDM_T200] &&
+		    cfg->spans[i].timers[TDM_T203] &&
+		    cfg->spans[i].timers[TDM_T203] <=
+			    cfg->spans[i].timers[TDM_T200])
+			return fail(p, "span %d: t203 must be longer than t200",
 				    cfg->spans[i].id);
 		if (cfg->spans[i].e911_reserve >=
 		    (cfg->spans[i].type == TDM_E1 ? 30u : 23u))

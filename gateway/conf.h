@@ -97,6 +97,9 @@ struct gw_span_cfg {
 	unsigned t302_ms;           /* inter-digit timer while collecting */
 	unsigned overlap_digits;    /* route at this many digits; 0 = T302
 				       or Sending Complete only */
+	unsigned audit;             /* channel audit period, s; 0 = off */
+	bool preferred;             /* channel_select = preferred */
+	unsigned timers[TDM_NTIMERS]; /* t200 ... ms; 0 = libpri default */
 };
 
 struct gw_config {

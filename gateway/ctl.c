@@ -165,6 +165,24 @@ static void chan_counts(struct tdm_span *span, unsigned *idle,
 	}
 }
 
+/* "t200":1000,... the Q.921/Q.931 timers in force (null: libpri's
+ * default, while the line is not connected). */
+static void span_timers_json(struct reply *r, const struct tdm_span *s)
+{
+	for (int t = 0; t < TDM_NTIMERS; t++) {
+		int v = tdm_span_timer(s, (enum tdm_timer)t);
+
+		if (v < 0)
+			evbuffer_add_printf(r->out, "%s\"%s\":null",
+					    t ? "," : "",
+					    tdm_timer_name((enum tdm_timer)t));
+		else
+			evbuffer_add_printf(r->out, "%s\"%s\":%d",
+					    t ? "," : "",
+					    tdm_timer_name((enum tdm_timer)t), v);
+	}
+}
+
 static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
@@ -192,14 +210,22 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				"\"dchan\":\"%s\",\"channels\":%u,\"idle\":%u,"
 				"\"in_use\":%u,\"out_of_service\":%u,"
 				"\"blocked\":%u,\"state\":\"%s\","
-				"\"alarms\":%u,\"last_alarm_ms\":%lld}",
+				"\"alarms\":%u,\"last_alarm_ms\":%lld,"
+				"\"audit\":%u,\"audit_resets\":%u,"
+				"\"channel_select\":\"%s\",\"timers\":{",
 				tdm_span_id(s), tdm_span_type_name(s),
 				tdm_span_switch_name(s),
 				tdm_span_is_network(s) ? "network" : "cpe",
 				tdm_span_link_up(s) ? "up" : "down",
 				tdm_span_dchan_up(s) ? "up" : "down",
 				tdm_span_nchan(s), idle, busy, oos, blocked,
-				adm, alarms, (long long)last_alarm);
+				adm, alarms, (long long)last_alarm,
+				tdm_span_audit_period(s),
+				tdm_span_audit_resets(s),
+				tdm_span_preferred(s) ? "preferred"
+						      : "exclusive");
+			span_timers_json(r, s);
+			evbuffer_add(r->out, "}}", 2);
 		} else {
 			evbuffer_add_printf(
 				r->out,
@@ -213,6 +239,12 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				busy, oos, blocked, adm);
 		}
 	}
+	for (unsigned i = 0; !r->json && i < gw->nspans; i++)
+		if (tdm_span_audit_resets(gw->spans[i]))
+			evbuffer_add_printf(r->out, "span %d: the channel audit "
+					    "reset %u channel(s)\n",
+					    tdm_span_id(gw->spans[i]),
+					    tdm_span_audit_resets(gw->spans[i]));
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
 	return 0;
@@ -235,12 +267,13 @@ static void channel_row(struct gw *gw, struct reply *r, struct tdm_span *s,
 		json_sep(r);
 		evbuffer_add_printf(r->out, "{\"span\":%d,\"chan\":%u,"
 				    "\"state\":\"%s\",\"blocked\":%s,"
-				    "\"far_blocked\":%s,\"last_cause\":%d",
+				    "\"far_blocked\":%s,\"last_cause\":%d,"
+				    "\"audit_resets\":%u",
 				    tdm_span_id(s), c, st,
 				    tdm_chan_blocked(s, c) ? "true" : "false",
 				    tdm_chan_far_blocked(s, c) ? "true"
 							       : "false",
-				    cause);
+				    cause, tdm_chan_audit_resets(s, c));
 		if (has) {
 			evbuffer_add_printf(r->out, ",\"call\":\"%.8s\","
 					    "\"seconds\":%lld,\"emergency\":%s,"

@@ -244,6 +244,15 @@ static int dns_open(struct gw *gw, const struct gw_config *cfg,
 	return rc;
 }
 
+/* What a live span takes on reload without opening it again. */
+static void span_tuning(struct tdm_span_config *tc,
+			const struct gw_span_cfg *s)
+{
+	tc->audit_s = s->audit;
+	tc->preferred = s->preferred;
+	memcpy(tc->timers, s->timers, sizeof(tc->timers));
+}
+
 static int span_open(struct gw *gw, const struct gw_span_cfg *s,
 		     struct tdm_span **out)
 {
@@ -258,7 +267,10 @@ static int span_open(struct gw *gw, const struct gw_span_cfg *s,
 		.overlap = s->overlap,
 		.service = s->service,
 	};
-	int rc = tdm_span_alloc(out, gw->base, &tc, gw_call_on_tdm, gw);
+	int rc;
+
+	span_tuning(&tc, s);
+	rc = tdm_span_alloc(out, gw->base, &tc, gw_call_on_tdm, gw);
 
 	if (rc)
 		gw_err("span %d: %s", s->id, strerror(rc));
@@ -292,9 +304,13 @@ static void reload_spans(struct gw *gw, const struct gw_config *cfg)
 		const struct gw_span_cfg *s = gw_config_span(cfg, id);
 
 		if (s && o && !span_differs(o, s)) {
+			struct tdm_span_config tc = {.id = id};
+
 			if (strcmp(o->pcap, s->pcap))
 				tdm_span_trace(gw->spans[i],
 					       *s->pcap ? s->pcap : NULL, false);
+			span_tuning(&tc, s);
+			tdm_span_retune(gw->spans[i], &tc);
 			continue;
 		}
 		gw_notice("reload: span %d %s", id,

@@ -23,6 +23,7 @@ static const struct {
 	{"alert-inband", PS_ACT_ALERT_INBAND, 0},
 	{"proceeding-inband", PS_ACT_PROCEEDING_INBAND, 0},
 	{"noanswer", PS_ACT_NOANSWER, 0},
+	{"ignore", PS_ACT_IGNORE, 0},
 	{"busy", PS_ACT_REJECT, PRI_CAUSE_USER_BUSY},
 	{"unallocated", PS_ACT_REJECT, PRI_CAUSE_UNALLOCATED},
 	{"congestion", PS_ACT_REJECT, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION},
@@ -87,6 +88,17 @@ static int parse_option(struct ps_rule *rule, const char *opt, size_t n)
 			rule->hangup_ms = (int)v;
 		return 0;
 	}
+	if (!strncmp(buf, "forget=", 7)) {
+		v = strtol(buf + 7, &end, 10);
+		if (end == buf + 7 || *end || v < 0 || v > 86400000)
+			return EINVAL;
+		rule->forget_ms = (int)v;
+		return 0;
+	}
+	if (!strcmp(buf, "drop-release")) {
+		rule->drop_release = true;
+		return 0;
+	}
 	if (!strcmp(buf, "media=echo"))
 		rule->media = PS_MEDIA_ECHO;
 	else if (!strcmp(buf, "media=tone"))
@@ -112,6 +124,8 @@ int ps_rule_parse(struct ps_rule *rule, const char *arg)
 	rule->prefix[plen] = '\0';
 	rule->ring_ms = rule->hangup_ms = rule->media = -1;
 	rule->play.dtmf_at = rule->play.dtmf_on = rule->play.dtmf_off = -1;
+	rule->forget_ms = -1;
+	rule->drop_release = false;
 	act = eq + 1;
 	if (parse_action(rule, act, strcspn(act, ",")))
 		return EINVAL;
@@ -170,6 +184,8 @@ static void call_destroy(void *arg)
 		event_free(call->tmr);
 	if (call->dtmr)
 		event_free(call->dtmr);
+	if (call->ftmr)
+		event_free(call->ftmr);
 }
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
@@ -197,7 +213,9 @@ static int call_alloc(struct ps_call **callp, struct ps_span *span,
 	call->hangup_ms = ps.conf.hangup_after;
 	call->media_mode = (int)ps.conf.media;
 	ps_play_setup(call, NULL);
-	if (chan)
+	call->forget_ms = -1;
+	/* --orig-chan may name a channel we hold: its owner keeps it. */
+	if (chan && !span->chans[chan])
 		span->chans[chan] = call;
 	LIST_INSERT_HEAD(&span->calls, call, le);
 	if (out)
@@ -290,6 +308,8 @@ static void call_finish(struct ps_call *call)
 	evtimer_del(call->tmr);
 	if (call->dtmr)
 		evtimer_del(call->dtmr);
+	if (call->ftmr)
+		evtimer_del(call->ftmr);
 	emit_record(call);
 	if (call->answered)
 		ps.stats.answered++;
@@ -323,6 +343,27 @@ static void call_hangup(struct ps_call *call, int cause)
 		call_finish(call);
 }
 
+/* forget=MS: the call is dropped from libpri and from us without a
+ * message, as a switch that lost its state would: the far end still
+ * holds it (its channel audit should notice). */
+static void on_forget(evutil_socket_t fd, short what, void *arg)
+{
+	struct ps_call *call = arg;
+	struct ps_span *span = call->span;
+
+	(void)fd;
+	(void)what;
+	if (call->state != PS_CALL_ACTIVE || !span->pri)
+		return;
+	gw_notice("span %d chan %u: call forgotten (forget=%d)", span->idx,
+		  call->chan, call->forget_ms);
+	ps_emit("{\"event\":\"forget\",\"span\":%d,\"chan\":%u}",
+		span->idx, call->chan);
+	call_ended(call, 0, true);
+	pri_destroycall(span->pri, call->qc);
+	call_finish(call);
+}
+
 static void call_answered(struct ps_call *call, int hold_ms)
 {
 	call->state = PS_CALL_ACTIVE;
@@ -333,6 +374,13 @@ static void call_answered(struct ps_call *call, int hold_ms)
 	evtimer_del(call->tmr);
 	if (hold_ms > 0)
 		call_timer(call, hold_ms);
+	if (call->forget_ms >= 0 && !call->ftmr &&
+	    (call->ftmr = evtimer_new(ps.base, on_forget, call))) {
+		struct timeval tv = {call->forget_ms / 1000,
+				     (call->forget_ms % 1000) * 1000};
+
+		evtimer_add(call->ftmr, &tv);
+	}
 }
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg)
@@ -392,6 +440,18 @@ static unsigned pick_free(const struct ps_span *span)
 	return 0;
 }
 
+/* Has --glare met a SETUP to @p num already?  If not, it is now. */
+static bool glared(const char *num)
+{
+	unsigned n = ps.nglared < 64 ? ps.nglared : 64;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(ps.glared[i], num))
+			return true;
+	tg_strlcpy(ps.glared[ps.nglared++ % 64], num, PS_NUMLEN);
+	return false;
+}
+
 static void on_ring(struct ps_span *span, const pri_event_ring *r)
 {
 	q931_call *qc = r->call;
@@ -407,7 +467,23 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		call_finish(stale);
 
 	bearer = ps_chan_to_bearer(span, prichan);
-	if (bearer > 0 && span->chans[bearer] && flexible)
+	if (ps.conf.glare > 0 && bearer > 0 && !span->chans[bearer] &&
+	    !ps.shutting_down && !glared(r->callednum)) {
+		/* Glare: our SETUP for that channel goes out before we
+		 * answer this one, as if the two had crossed on the line. */
+		ps.conf.glare--;
+		ps_emit("{\"event\":\"glare\",\"span\":%d,\"chan\":%d}",
+			span->idx, bearer);
+		ps.glare_span = span;
+		ps.glare_chan = (unsigned)bearer;
+		ps_call_place();
+		ps.glare_span = NULL;
+		ps.glare_chan = 0;
+	}
+	/* Only preferred: a busy one, or any with --pick-channel high, is
+	 * exchanged for our choice (Q.931 5.2.3.1 b). */
+	if (bearer > 0 && flexible &&
+	    (span->chans[bearer] || ps.conf.pick_high))
 		bearer = 0;
 	if (bearer == 0)
 		bearer = (int)pick_free(span);
@@ -458,6 +534,8 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		call->media_mode = rl && rl->media >= 0 ? rl->media
 							: (int)ps.conf.media;
 		ps_play_setup(call, rl);
+		call->forget_ms = rl ? rl->forget_ms : -1;
+		call->drop_release = rl && rl->drop_release;
 	}
 	gw_info("span %d chan %u: SETUP %s -> %s", span->idx, call->chan,
 		call->calling, call->called);
@@ -485,6 +563,9 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		pri_proceeding(span->pri, qc, prichan, 1);
 		call->media = true;
 		break;
+	case PS_ACT_IGNORE:
+		/* As if the SETUP had been lost: the far end's T303 runs. */
+		return;
 	case PS_ACT_REJECT:
 		/* libpri sends no DISCONNECT for a call it never answered
 		 * (only RELEASE COMPLETE for a few causes): proceed first,
@@ -495,6 +576,24 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 	}
 	if (act != PS_ACT_NOANSWER)
 		call_timer(call, call->ring_ms);
+}
+
+/* Our SETUP named its channel preferred: the far end's first reply may
+ * put the call on another one (Q.931 5.2.3.1); audio follows. */
+static void follow_channel(struct ps_span *span, struct ps_call *call,
+			   int prichan)
+{
+	int b = ps_chan_to_bearer(span, prichan);
+
+	if (!call || !call->out || b <= 0 || (unsigned)b == call->chan)
+		return;
+	gw_info("span %d: originated call moved from channel %u to %d",
+		span->idx, call->chan, b);
+	if (call->chan && span->chans[call->chan] == call)
+		span->chans[call->chan] = NULL;
+	call->chan = (unsigned)b;
+	if (!span->chans[b])
+		span->chans[b] = call;
 }
 
 static void on_early(struct ps_span *span, q931_call *qc, int progressmask)
@@ -555,6 +654,16 @@ static void on_setup_ack(struct ps_span *span, q931_call *qc)
 		evtimer_add(call->dtmr, &tv);
 }
 
+/* drop-release: the far end's clearing goes unanswered; the call stays
+ * until a RESTART (or the guard) ends it. */
+static void release_dropped(struct ps_call *call, const char *what)
+{
+	gw_notice("span %d chan %u: %s ignored (drop-release)",
+		  call->span->idx, call->chan, what);
+	ps_emit("{\"event\":\"release_dropped\",\"span\":%d,\"chan\":%u,"
+		"\"message\":\"%s\"}", call->span->idx, call->chan, what);
+}
+
 void ps_call_event(struct ps_span *span, const pri_event *e)
 {
 	struct ps_call *call;
@@ -567,13 +676,18 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 		break;
 	case PRI_EVENT_PROCEEDING:
 	case PRI_EVENT_PROGRESS:
+		follow_channel(span, call_find(span, e->proceeding.call),
+			       e->proceeding.channel);
 		on_early(span, e->proceeding.call, e->proceeding.progressmask);
 		break;
 	case PRI_EVENT_RINGING:
+		follow_channel(span, call_find(span, e->ringing.call),
+			       e->ringing.channel);
 		on_early(span, e->ringing.call, e->ringing.progressmask);
 		break;
 	case PRI_EVENT_ANSWER:
 		call = call_find(span, e->answer.call);
+		follow_channel(span, call, e->answer.channel);
 		for (int i = 0; call && e->answer.subcmds &&
 		     i < e->answer.subcmds->counter_subcmd; i++) {
 			const struct pri_subcommand *sc =
@@ -600,6 +714,10 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 		call = call_find(span, qc);
 		if (call)
 			call_ended(call, cause, false);
+		if (call && call->drop_release) {
+			release_dropped(call, "DISCONNECT");
+			break;
+		}
 		pri_hangup(span->pri, qc, cause);
 		if (call && !qc_alive(span, qc))
 			call_finish(call);
@@ -610,6 +728,10 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 		call = call_find(span, qc);
 		if (call)
 			call_ended(call, cause, false);
+		if (call && call->drop_release) {
+			release_dropped(call, "RELEASE");
+			break;
+		}
 		/* After RELEASE or RELEASE COMPLETE, libpri waits for this to
 		 * send RELEASE COMPLETE and free the call record. */
 		pri_hangup(span->pri, qc, cause);
@@ -734,7 +856,7 @@ static void number_add(char *out, size_t size, const char *base, int k)
 	}
 }
 
-static void place_call(void)
+void ps_call_place(void)
 {
 	struct ps_span *span = NULL;
 	struct ps_call *call;
@@ -755,13 +877,18 @@ static void place_call(void)
 	else
 		tg_strlcpy(from, ps.conf.from, sizeof(from));
 
+	if (ps.glare_span) {
+		span = ps.glare_span;
+		chan = ps.glare_chan;
+	}
 	for (int i = 0; i < ps.conf.nspans && !chan; i++) {
 		struct ps_span *s = &ps.spans[(ps.orig_rr + i) %
 					     ps.conf.nspans];
 
 		if (!ps_span_ready(s))
 			continue;
-		chan = pick_free(s);
+		chan = ps.conf.orig_chan ? (unsigned)ps.conf.orig_chan
+					 : pick_free(s);
 		if (chan)
 			span = s;
 	}
@@ -801,7 +928,8 @@ static void place_call(void)
 		return;
 	}
 	law = ps.conf.e1 ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW;
-	pri_sr_set_channel(sr, ps_bearer_to_chan(span, chan), 1, 0);
+	pri_sr_set_channel(sr, ps_bearer_to_chan(span, chan),
+			   ps.conf.orig_preferred ? 0 : 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
 	if (ps.conf.overlap >= 0 &&
 	    (size_t)ps.conf.overlap < strlen(call->called)) {
@@ -868,7 +996,7 @@ static void on_orig(evutil_socket_t fd, short what, void *arg)
 	if (due > ps.conf.originate)
 		due = ps.conf.originate;
 	while (ps.orig_placed < due)
-		place_call();
+		ps_call_place();
 	if (ps.orig_placed < ps.conf.originate)
 		orig_arm();
 	else

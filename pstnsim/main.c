@@ -119,6 +119,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	begin_shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+/* SIGUSR1 / SIGUSR2: the D-channel of every span cut / mended. */
+static void on_dcut(evutil_socket_t sig, short what, void *arg)
+{
+	bool cut = sig == SIGUSR1;
+
+	if (ps.dcut == cut)
+		return;
+	ps.dcut = cut;
+	gw_notice("D-channel %s", cut ? "cut" : "mended");
+	ps_emit("{\"event\":\"dcut\",\"on\":%s}", cut ? "true" : "false");
+}
+
 static void on_duration(evutil_socket_t fd, short what, void *arg)
 {
 	begin_shutdown("--duration reached");
@@ -152,8 +164,14 @@ static void usage(FILE *f)
 	      "  --rule PREFIX=ACTION  answer progress alert-inband\n"
 	      "                        proceeding-inband busy\n"
 	      "                        unallocated congestion noanswer\n"
+	      "                        ignore (no reply to the SETUP)\n"
 	      "                        reject:N announce:N (in-band\n"
 	      "                        progress, then cause N)\n"
+	      "        [,forget=MS] [,drop-release]  forget the answered\n"
+	      "                        call silently after MS; never\n"
+	      "                        answer DISCONNECT or RELEASE\n"
+	      "  --pick-channel high   a SETUP naming its channel only\n"
+	      "                        preferred gets our highest free one\n"
 	      "  --answer-after MS     delay before CONNECT (200)\n"
 	      "  --hangup-after MS     clear answered calls after MS\n"
 	      "                        (0: never)\n"
@@ -168,6 +186,12 @@ static void usage(FILE *f)
 	      "  --to-plan P, --from-plan P   TON of originated numbers:\n"
 	      "                        unknown intl national subscriber\n"
 	      "                        or TON<<4|NPI (unknown)\n"
+	      "  --orig-chan CHAN      originated calls name bearer CHAN,\n"
+	      "                        free or not (glare tests)\n"
+	      "  --orig-preferred      ... as preferred, not exclusive\n"
+	      "  --glare N             the next N SETUPs we receive cross\n"
+	      "                        one of ours (to --to) on their\n"
+	      "                        channel; ours wins (Q.931 5.7)\n"
 	      "  --scenario FILE       rules, one a line: PREFIX ACTION\n"
 	      "                        [ring=MS] [hangup=MS] [media=...]\n"
 	      "                        [dtmf=DIGITS] [dtmf_at=MS]\n"
@@ -183,7 +207,9 @@ static void usage(FILE *f)
 	      "  --exit-when-done      exit once originated calls finished\n"
 	      "  --duration S          exit after S seconds\n"
 	      "  --verbose             libpri messages and more logs on\n"
-	      "                        stderr\n",
+	      "                        stderr\n"
+	      "signals: SIGUSR1 cuts the D-channel (frames lost both\n"
+	      "ways, audio goes on), SIGUSR2 mends it\n",
 	      f);
 }
 
@@ -259,6 +285,7 @@ enum {
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
 	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
 	O_FROMSTEP, O_TOPLAN, O_FROMPLAN, O_DTMF, O_DTMFAT,
+	O_PICK, O_ORIG_CHAN, O_ORIG_PREF, O_GLARE,
 };
 
 static const struct option longopts[] = {
@@ -283,6 +310,10 @@ static const struct option longopts[] = {
 	{"connected", required_argument, NULL, O_CONNECTED},
 	{"scenario", required_argument, NULL, O_SCENARIO},
 	{"oos", required_argument, NULL, O_OOS},
+	{"pick-channel", required_argument, NULL, O_PICK},
+	{"orig-chan", required_argument, NULL, O_ORIG_CHAN},
+	{"orig-preferred", no_argument, NULL, O_ORIG_PREF},
+	{"glare", required_argument, NULL, O_GLARE},
 	{"restricted", no_argument, NULL, O_RESTRICT},
 	{"to-step", required_argument, NULL, O_STEP},
 	{"from-step", required_argument, NULL, O_FROMSTEP},
@@ -425,7 +456,9 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				err = bad(name, optarg,
 					  "PREFIX=answer|progress|alert-inband|"
 					  "busy|unallocated|congestion|"
-					  "noanswer|reject:N|announce:N");
+					  "noanswer|ignore|reject:N|announce:N"
+					  "[,ring=MS][,hangup=MS][,media=...]"
+					  "[,forget=MS][,drop-release]");
 			else
 				c->nrules++;
 			break;
@@ -494,6 +527,22 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			break;
 		case O_SERVICE:
 			c->service = true;
+			break;
+		case O_ORIG_CHAN:
+			err = parse_long(name, optarg, 1, 30, &v);
+			c->orig_chan = (int)v;
+			break;
+		case O_ORIG_PREF:
+			c->orig_preferred = true;
+			break;
+		case O_GLARE:
+			err = parse_long(name, optarg, 0, 100000, &v);
+			c->glare = (int)v;
+			break;
+		case O_PICK:
+			if (strcmp(optarg, "high"))
+				err = bad(name, optarg, "high");
+			c->pick_high = true;
 			break;
 		case O_OOS:
 			err = parse_long(name, optarg, 1, 31, &v);
@@ -585,8 +634,9 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 			argv[optind]);
 		return EINVAL;
 	}
-	if (c->originate > 0 && !have_to) {
-		fprintf(stderr, "pstnsim: --originate needs --to\n");
+	if ((c->originate > 0 || c->glare > 0) && !have_to) {
+		fprintf(stderr, "pstnsim: --originate and --glare need "
+			"--to\n");
 		return EINVAL;
 	}
 	if (c->originate > 0 && !have_rate)
@@ -609,6 +659,7 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct event *ev_int = NULL, *ev_term = NULL, *ev_dur = NULL;
+	struct event *ev_usr1 = NULL, *ev_usr2 = NULL;
 	int err, i, opened = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -642,13 +693,17 @@ int main(int argc, char **argv)
 	}
 	ev_int = evsignal_new(ps.base, SIGINT, on_signal, NULL);
 	ev_term = evsignal_new(ps.base, SIGTERM, on_signal, NULL);
+	ev_usr1 = evsignal_new(ps.base, SIGUSR1, on_dcut, NULL);
+	ev_usr2 = evsignal_new(ps.base, SIGUSR2, on_dcut, NULL);
 	ps.ev_exit = evtimer_new(ps.base, on_exit_timer, NULL);
-	if (!ev_int || !ev_term || !ps.ev_exit) {
+	if (!ev_int || !ev_term || !ev_usr1 || !ev_usr2 || !ps.ev_exit) {
 		err = ENOMEM;
 		goto out;
 	}
 	event_add(ev_int, NULL);
 	event_add(ev_term, NULL);
+	event_add(ev_usr1, NULL);
+	event_add(ev_usr2, NULL);
 	if (ps.conf.duration) {
 		struct timeval tv = {ps.conf.duration, 0};
 
@@ -676,6 +731,10 @@ int main(int argc, char **argv)
 		event_free(ev_term);
 	if (ev_dur)
 		event_free(ev_dur);
+	if (ev_usr1)
+		event_free(ev_usr1);
+	if (ev_usr2)
+		event_free(ev_usr2);
 	if (ps.ev_exit)
 		event_free(ps.ev_exit);
 	if (ps.ev_orig)

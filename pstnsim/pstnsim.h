@@ -24,6 +24,7 @@ enum ps_action {
 	PS_ACT_REJECT,
 	PS_ACT_ANNOUNCE,     /* in-band PROGRESS, then clear with cause */
 	PS_ACT_PROCEEDING_INBAND, /* CALL PROCEEDING with PI 8, answer */
+	PS_ACT_IGNORE,       /* no reply to the SETUP at all (T303) */
 };
 
 enum ps_media {
@@ -65,6 +66,10 @@ struct ps_rule {
 	int hangup_ms;          /* hangup=MS: instead of --hangup-after; -1 */
 	int media;              /* media=...: enum ps_media; -1 = --media */
 	struct ps_play_conf play;
+	int forget_ms;          /* forget=MS: drop the answered call after
+				 * MS without a word; -1 never */
+	bool drop_release;      /* drop-release: never answer the far end's
+				 * DISCONNECT or RELEASE */
 };
 
 struct ps_conf {
@@ -89,6 +94,16 @@ struct ps_conf {
 	bool from_restricted;        /* ... presentation restricted */
 	bool service;                /* SERVICE messages (maintenance) */
 	char connected[PS_NUMLEN];   /* Connected Number of our CONNECTs */
+	int orig_chan;               /* originate on this bearer, whatever
+				      * we think of it (glare); 0 = hunt */
+	bool orig_preferred;         /* originated SETUPs name the channel
+				      * preferred, not exclusive */
+	int glare;                   /* the next N SETUPs we receive meet
+				      * one of ours on their channel (one
+				      * per called number: its re-hunt
+				      * goes through) */
+	bool pick_high;              /* a SETUP whose channel is only
+				      * preferred gets our highest free one */
 	int oos_chan;                /* bearer we take out of service at
 				      * D-channel up (SERVICE); 0 none */
 	char redirecting[PS_NUMLEN]; /* RDNIS on originated calls, "" none */
@@ -143,6 +158,9 @@ struct ps_call {
 	int ring_ms, hangup_ms; /* from its rule, or the options */
 	int media_mode;         /* enum ps_media */
 	struct event *dtmr;     /* overlap sending: the next digit */
+	struct event *ftmr;     /* forget=MS */
+	int forget_ms;
+	bool drop_release;
 	size_t dsent;           /* digits of `called` sent so far */
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];
@@ -215,6 +233,12 @@ struct ps {
 	struct event *ev_orig;
 	bool shutting_down;
 	struct event *ev_exit;
+	bool dcut;              /* SIGUSR1: D-channel cut (frames dropped
+				 * both ways) until SIGUSR2 */
+	struct ps_span *glare_span; /* place_call: this span and bearer */
+	unsigned glare_chan;
+	char glared[64][PS_NUMLEN]; /* called numbers met so (a ring) */
+	unsigned nglared;
 };
 
 extern struct ps ps;
@@ -233,6 +257,8 @@ void ps_call_clear_span(struct ps_span *span, int cause);
 void ps_call_hangup_all(void);
 unsigned ps_call_count(void);
 void ps_orig_check_start(void);
+/** Originate one call (--to ...): on ps.glare_span/glare_chan if set. */
+void ps_call_place(void);
 void ps_call_tx(struct ps_call *call, uint8_t *blk);
 void ps_call_rx(struct ps_call *call, const uint8_t *blk);
 /** The rule for @p num (longest prefix), or NULL: answer, defaults. */

@@ -109,7 +109,8 @@ static int pri_read_cb(struct pri *pri, void *buf, int len)
 	n = recv(span->dfd, buf, (size_t)len, MSG_DONTWAIT);
 	if (n > 0) {
 		span->d_got = true;
-		return (int)n;
+		/* A cut D-channel: the frame is lost on the way. */
+		return ps.dcut ? 0 : (int)n;
 	}
 	if (n == 0 || (errno != EAGAIN && errno != EINTR))
 		span->d_eof = true;
@@ -124,7 +125,8 @@ static int pri_write_cb(struct pri *pri, void *buf, int len)
 
 	/* A replaced connection's pri must never write to the new one;
 	 * span->pri is still NULL while pri_new_cb() sends its first frame. */
-	if (!span || (span->pri && pri != span->pri) || span->dfd < 0)
+	if (!span || (span->pri && pri != span->pri) || span->dfd < 0 ||
+	    ps.dcut)
 		return len;
 	if (STAILQ_EMPTY(&span->dq)) {
 		n = send(span->dfd, buf, (size_t)len,

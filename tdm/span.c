@@ -25,6 +25,9 @@
 /* A channel we sent RESTART for waits this long for the acknowledgement
  * (T316 is 2 min, but libpri retransmits only when it is set). */
 #define RESTART_GUARD_MS 30000
+/* A call the audit probed and that ends this soon after, with a cause
+ * that says the far end does not know it, was cleared by the audit. */
+#define PROBE_WINDOW_MS 5000
 /* Change status of a SERVICE message (AT&T TR 41459): */
 #define SERVICE_IN_SERVICE 0
 #define SERVICE_OUT_OF_SERVICE 2
@@ -39,6 +42,14 @@ struct tdm_chan {
 	bool svc_oos;          /* what our last SERVICE told the far end */
 	int64_t idle_since;    /* monotonic ms it last became free; 0 */
 	int last_cause;        /* Q.850 cause of the last call; 0 none */
+	bool lost_release;     /* RELEASING: T308 ran out twice, the far end
+				* never completed the clearing (Q.931
+				* 5.3.4.3): for the audit to restart */
+	unsigned audit_resets; /* found stale by the audit, since start */
+	bool audit_restart;    /* RESTARTING: the audit sent this one */
+	struct tdm_call *displaced; /* glare: our outgoing call whose channel
+				     * the network's SETUP took (Q.931 5.7);
+				     * weak, until the network answers it */
 };
 
 struct tdm_span {
@@ -63,6 +74,10 @@ struct tdm_span {
 	struct event *ev_d;
 	struct event *ev_timer;  /* libpri's scheduler */
 	struct event *ev_retry;  /* reconnect */
+	struct event *ev_audit;  /* the channel audit's period */
+	unsigned audit_resets;
+	bool in_sched;           /* in an event of libpri's scheduler */
+	int timer_default[TDM_NTIMERS]; /* libpri's, for a key removed */
 
 	struct tdm_chan chans[TDM_VFRAME_MAXCHAN + 1]; /* [1..nchan] */
 	uint8_t rxbuf[TDM_VFRAME_MAX];  /* media worker only */
@@ -75,6 +90,11 @@ struct tdm_call {
 	unsigned chan;
 	bool outgoing;
 	bool replied;          /* incoming: we answered the SETUP somehow */
+	bool active;           /* answered (CONNECT sent or received) */
+	bool preferred;        /* outgoing: SETUP named the channel preferred */
+	bool chan_settled;     /* outgoing: the far end has named it */
+	bool displaced;        /* glare: chans[chan].displaced, not .call */
+	int64_t probed_ms;     /* the audit's last probe, 0 none */
 	bool finished;
 	void *arg;
 };
@@ -110,6 +130,52 @@ const char *tdm_switch_name(int switchtype)
 		if (switches[i].type == switchtype)
 			return switches[i].name;
 	return "unknown";
+}
+
+static const struct {
+	const char *name;
+	int pri;             /* PRI_TIMER_* */
+	unsigned min_ms, max_ms;
+} timers[TDM_NTIMERS] = {
+	[TDM_T200] = {"t200", PRI_TIMER_T200, 100, 10000},
+	[TDM_T203] = {"t203", PRI_TIMER_T203, 1000, 120000},
+	[TDM_T303] = {"t303", PRI_TIMER_T303, 500, 30000},
+	[TDM_T305] = {"t305", PRI_TIMER_T305, 500, 120000},
+	[TDM_T308] = {"t308", PRI_TIMER_T308, 500, 30000},
+	[TDM_T309] = {"t309", PRI_TIMER_T309, 1000, 300000},
+	[TDM_T310] = {"t310", PRI_TIMER_T310, 1000, 300000},
+	[TDM_T313] = {"t313", PRI_TIMER_T313, 500, 30000},
+	[TDM_T316] = {"t316", PRI_TIMER_T316, 1000, 600000},
+};
+
+const char *tdm_timer_name(enum tdm_timer t)
+{
+	return t < TDM_NTIMERS ? timers[t].name : "?";
+}
+
+void tdm_timer_range(enum tdm_timer t, unsigned *min_ms, unsigned *max_ms)
+{
+	*min_ms = t < TDM_NTIMERS ? timers[t].min_ms : 0;
+	*max_ms = t < TDM_NTIMERS ? timers[t].max_ms : 0;
+}
+
+/* The configured timers into libpri; one not configured (any more) gets
+ * libpri's default, noted when the instance was new (@p fresh). */
+static void apply_timers(struct tdm_span *span, bool fresh)
+{
+	for (int t = 0; span->pri && t < TDM_NTIMERS; t++) {
+		int v = (int)span->cfg.timers[t];
+
+		if (fresh)
+			span->timer_default[t] =
+				pri_get_timer(span->pri, timers[t].pri);
+		if (!v)
+			v = span->timer_default[t];
+		/* libpri takes no negative value (T316's "off"). */
+		if (v >= 0 && pri_set_timer(span->pri, timers[t].pri, v))
+			gw_warn("span %d: libpri refused %s = %u",
+				span->cfg.id, timers[t].name, v);
+	}
 }
 
 const char *tdm_chan_state_name(enum tdm_chan_state st)
@@ -347,6 +413,9 @@ static void pri_log_error(struct pri *pri, char *s)
 
 static void handle_event(struct tdm_span *span, pri_event *e);
 static void link_down(struct tdm_span *span);
+static void on_audit(evutil_socket_t fd, short what, void *arg);
+static void audit_arm(struct tdm_span *span);
+static int send_restart(struct tdm_span *span, unsigned chan);
 
 /* Re-arm our one libpri timer after every call into libpri. */
 static void arm_timer(struct tdm_span *span)
@@ -377,8 +446,12 @@ static void on_pri_timer(evutil_socket_t fd, short what, void *arg)
 	if (!span->pri)
 		return;
 	e = pri_schedule_run(span->pri);
-	if (e)
+	if (e) {
+		/* What a timer reports, nothing the far end said. */
+		span->in_sched = true;
 		handle_event(span, e);
+		span->in_sched = false;
+	}
 	arm_timer(span);
 }
 
@@ -453,6 +526,11 @@ static void call_finish(struct tdm_call *call)
 		return;
 	call->finished = true;
 	call->q931 = NULL;
+	if (call->displaced) {
+		if (span->chans[call->chan].displaced == call)
+			span->chans[call->chan].displaced = NULL;
+		return;
+	}
 	if (span->chans[call->chan].call == call) {
 		struct tdm_chan *ch = &span->chans[call->chan];
 
@@ -471,8 +549,50 @@ static struct tdm_call *find_call(struct tdm_span *span, q931_call *q)
 
 		if (call && call->q931 == q)
 			return call;
+		call = span->chans[c].displaced;
+		if (call && call->q931 == q)
+			return call;
 	}
 	return NULL;
+}
+
+/*
+ * Glare (Q.931 5.7): the network's SETUP names, exclusively, the channel
+ * our SETUP is still waiting on.  The network side wins: its call takes
+ * the channel, ours waits aside for the network's answer, which clears it
+ * (cause 44: the gateway hunts again) or, if we offered the channel only
+ * as preferred, puts it on another channel (follow_channel).  On the
+ * network side ours wins and theirs is refused as usual.
+ */
+static void glare_yield(struct tdm_span *span, unsigned c)
+{
+	struct tdm_chan *ch = &span->chans[c];
+	struct tdm_call *ours = ch->call;
+
+	if (span->cfg.network || ch->state != TDM_CHAN_RESERVED || !ours ||
+	    !ours->outgoing || ours->chan_settled || ch->displaced)
+		return;
+	gw_notice("span %d chan %u: glare: the network's SETUP takes the "
+		  "channel; ours waits for its answer", span->cfg.id, c);
+	ours->displaced = true;
+	ch->displaced = ours;
+	ch->call = NULL;
+	ch->state = rest_state(span, ch);
+}
+
+/* A displaced call is over with its channel's (RESTART, line lost). */
+static void displaced_drop(struct tdm_span *span, unsigned c, int cause)
+{
+	struct tdm_call *call = span->chans[c].displaced;
+
+	if (!call)
+		return;
+	obj_ref(call);
+	if (call->q931 && span->pri)
+		pri_destroycall(span->pri, call->q931);
+	call_finish(call);
+	emit_simple(span, TDM_EV_HANGUP, call, cause, false);
+	obj_deref(call);
 }
 
 /* The clearing of a channel we hung up has completed. */
@@ -491,6 +611,29 @@ static bool release_done(struct tdm_span *span, q931_call *q)
 	return false;
 }
 
+/*
+ * libpri gave up on a clearing of ours (T308 ran out twice, or the
+ * D-channel went): nobody knows what the far end made of the channel.
+ * Q.931 5.3.4.3 takes it out of use until a RESTART; the audit sends
+ * one.  Without the audit the channel is free again at once, as before.
+ */
+static bool release_lost(struct tdm_span *span, q931_call *q)
+{
+	for (unsigned c = 1; span->cfg.audit_s && c <= span->nchan; c++) {
+		struct tdm_chan *ch = &span->chans[c];
+
+		if (ch->state == TDM_CHAN_RELEASING && ch->releasing == q) {
+			ch->releasing = NULL;
+			ch->lost_release = true;
+			gw_warn("span %d chan %u: the far end never completed "
+				"the release; channel kept for the audit to "
+				"restart", span->cfg.id, c);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Is the channel free for a new call?  A release the far end never
  * completed gives the channel back after the guard time. */
 static bool chan_free(struct tdm_span *span, unsigned c)
@@ -498,13 +641,14 @@ static bool chan_free(struct tdm_span *span, unsigned c)
 	struct tdm_chan *ch = &span->chans[c];
 
 	if ((ch->state == TDM_CHAN_RELEASING ||
-	     ch->state == TDM_CHAN_RESTARTING) &&
+	     ch->state == TDM_CHAN_RESTARTING) && !ch->lost_release &&
 	    tg_mono_ms() >= ch->release_by) {
 		gw_warn("span %d chan %u: %s not completed by the far end; "
 			"channel back in service", span->cfg.id, c,
 			ch->state == TDM_CHAN_RELEASING ? "release"
 							: "restart");
 		ch->releasing = NULL;
+		ch->audit_restart = false;
 		ch->state = rest_state(span, ch);
 	}
 	return ch->state == TDM_CHAN_IDLE;
@@ -514,6 +658,7 @@ static bool chan_free(struct tdm_span *span, unsigned c)
 static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 {
 	struct tdm_call *call = find_call(span, q);
+	bool t303;
 
 	/* RELEASE (COMPLETE) may come without a Cause IE (Q.931 5.3.4). */
 	if (cause <= 0)
@@ -525,11 +670,41 @@ static void far_hangup(struct tdm_span *span, q931_call *q, int cause)
 		release_done(span, q);
 		return;
 	}
-	span->chans[call->chan].last_cause = cause;
+	/* T303 ran out twice: libpri says "no user responding" (18), but
+	 * nobody answered at all, not even the network; Q.931 5.1.1 clears
+	 * such a call with 102, which the SIP side hears as 504, not 408. */
+	t303 = span->in_sched && call->outgoing && !call->chan_settled &&
+	       !call->displaced && cause == PRI_CAUSE_NO_USER_RESPONSE;
+	if (t303)
+		cause = PRI_CAUSE_RECOVERY_ON_TIMER_EXPIRE;
+	if (!call->displaced)
+		span->chans[call->chan].last_cause = cause;
 	gw_dbg(GW_DBG_Q931, "span %d chan %u: far end cleared, cause %d",
 	       span->cfg.id, call->chan, cause);
+	if (call->probed_ms &&
+	    tg_mono_ms() - call->probed_ms <= PROBE_WINDOW_MS &&
+	    (cause == PRI_CAUSE_INVALID_CALL_REFERENCE ||
+	     cause == PRI_CAUSE_WRONG_MESSAGE ||
+	     cause == PRI_CAUSE_WRONG_CALL_STATE)) {
+		/* The answer to the audit's probe: the far end has no such
+		 * call (Q.931 5.8.3.2), so neither have we now. */
+		span->audit_resets++;
+		span->chans[call->chan].audit_resets++;
+		gw_warn("span %d chan %u: audit: the far end does not know "
+			"the call (cause %d); call cleared", span->cfg.id,
+			call->chan, cause);
+	}
 	obj_ref(call);
 	call_finish(call);
+	if (t303) {
+		/* libpri tells the network nothing (no RELEASE COMPLETE),
+		 * which may still hold the call: RESTART the channel before
+		 * the gateway can hunt it again. */
+		gw_notice("span %d chan %u: no reply to the SETUP (T303 "
+			  "twice): channel restarted", span->cfg.id,
+			  call->chan);
+		send_restart(span, call->chan);
+	}
 	emit_simple(span, TDM_EV_HANGUP, call, cause, false);
 	obj_deref(call);
 }
@@ -569,6 +744,8 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 		span->chans[chan].releasing = NULL;
 		span->chans[chan].state = rest_state(span, &span->chans[chan]);
 	}
+	if (chan && !e->ring.flexible)
+		glare_yield(span, chan);
 	if (!chan || span->chans[chan].state != TDM_CHAN_IDLE) {
 		gw_warn("span %d: SETUP for %s on channel %d refused: %s",
 			span->cfg.id, called, e->ring.channel & 0xff,
@@ -615,6 +792,7 @@ static void clear_all_calls(struct tdm_span *span, int cause)
 	for (unsigned c = 1; c <= span->nchan; c++) {
 		struct tdm_call *call = span->chans[c].call;
 
+		displaced_drop(span, c, cause);
 		if (!call)
 			continue;
 		obj_ref(call);
@@ -640,6 +818,9 @@ static void chan_forget(struct tdm_span *span, unsigned c,
 	if (ch->state == TDM_CHAN_RELEASING && ch->releasing && span->pri)
 		pri_destroycall(span->pri, ch->releasing);
 	ch->releasing = NULL;
+	ch->lost_release = false;
+	displaced_drop(span, c, cause ? cause
+				      : PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
 	if (!call) {
 		ch->state = next;
 		return;
@@ -714,6 +895,56 @@ static void set_dchan(struct tdm_span *span, bool up)
 		    up ? 0 : PRI_CAUSE_NETWORK_OUT_OF_ORDER, false);
 }
 
+/*
+ * The far end's first reply to our SETUP names the B-channel (Q.931
+ * 5.2.3.1).  Offered as preferred, it may be another one: the call moves
+ * there, before the gateway hears of the reply and bridges audio.  One
+ * it may not take (exclusive, or a channel busy here) clears the call
+ * with cause 6.  @return the call (NULL: cleared, TDM_EV_HANGUP sent).
+ */
+static struct tdm_call *follow_channel(struct tdm_span *span,
+				       struct tdm_call *call, int channel)
+{
+	unsigned b = channel > 0 ? ts_to_bearer(span, channel & 0xff) : 0;
+	struct tdm_chan *from, *to;
+
+	if (!call || !call->outgoing || call->chan_settled || !b)
+		return call;
+	call->chan_settled = true;
+	if (b == call->chan && !call->displaced)
+		return call;
+	from = &span->chans[call->chan];
+	to = &span->chans[b];
+	if (!call->preferred || b == call->chan || !chan_free(span, b)) {
+		gw_warn("span %d chan %u: the far end put the call on channel "
+			"%u (%s): cleared, cause 6", span->cfg.id, call->chan,
+			b, call->preferred ? tdm_chan_state_name(to->state)
+					   : "we asked for ours exclusively");
+		obj_ref(call);
+		tdm_call_hangup(call, PRI_CAUSE_CHANNEL_UNACCEPTABLE);
+		emit_simple(span, TDM_EV_HANGUP, call,
+			    PRI_CAUSE_CHANNEL_UNACCEPTABLE, false);
+		obj_deref(call);
+		return NULL;
+	}
+	gw_info("span %d: call moved from channel %u to %u by the far end",
+		span->cfg.id, call->chan, b);
+	to->call = call;
+	to->state = TDM_CHAN_RESERVED; /* the caller marks it in use */
+	if (call->displaced) {
+		/* Glare: the channel we offered is the network's call's. */
+		call->displaced = false;
+		from->displaced = NULL;
+	} else {
+		/* The channel we offered was not used: it keeps its LRU
+		 * place. */
+		from->call = NULL;
+		from->state = rest_state(span, from);
+	}
+	call->chan = b;
+	return call;
+}
+
 static void handle_event(struct tdm_span *span, pri_event *e)
 {
 	struct tdm_call *call;
@@ -729,7 +960,8 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		handle_ring(span, e);
 		break;
 	case PRI_EVENT_PROCEEDING:
-		call = find_call(span, e->proceeding.call);
+		call = follow_channel(span, find_call(span, e->proceeding.call),
+				      e->proceeding.channel);
 		if (call) {
 			span->chans[call->chan].state = TDM_CHAN_IN_USE;
 			emit_simple(span, TDM_EV_PROCEEDING, call, 0,
@@ -738,14 +970,16 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		}
 		break;
 	case PRI_EVENT_PROGRESS:
-		call = find_call(span, e->proceeding.call);
+		call = follow_channel(span, find_call(span, e->proceeding.call),
+				      e->proceeding.channel);
 		if (call)
 			emit_simple(span, TDM_EV_PROGRESS, call, 0,
 				    e->proceeding.progressmask &
 					    PRI_PROG_INBAND_AVAILABLE);
 		break;
 	case PRI_EVENT_RINGING:
-		call = find_call(span, e->ringing.call);
+		call = follow_channel(span, find_call(span, e->ringing.call),
+				      e->ringing.channel);
 		if (call) {
 			span->chans[call->chan].state = TDM_CHAN_IN_USE;
 			emit_simple(span, TDM_EV_ALERTING, call, 0,
@@ -754,7 +988,8 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		}
 		break;
 	case PRI_EVENT_ANSWER:
-		call = find_call(span, e->answer.call);
+		call = follow_channel(span, find_call(span, e->answer.call),
+				      e->answer.channel);
 		if (call) {
 			struct tdm_event ev = {.type = TDM_EV_ANSWER,
 					       .call = call};
@@ -776,6 +1011,7 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 					(n->presentation & 0x60) != 0;
 			}
 			ev.connected = num;
+			call->active = true;
 			span->chans[call->chan].state = TDM_CHAN_IN_USE;
 			emit(span, &ev);
 		}
@@ -785,8 +1021,16 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		far_hangup(span, e->hangup.call, e->hangup.cause);
 		break;
 	case PRI_EVENT_HANGUP_ACK:
-		/* Our clearing completed; the call was finished already. */
-		release_done(span, e->hangup.call);
+		/* Our clearing completed; the call was finished already.
+		 * From libpri's scheduler, it completed without the far end:
+		 * T308 ran out twice. */
+		if (!span->in_sched || !release_lost(span, e->hangup.call))
+			release_done(span, e->hangup.call);
+		break;
+	case PRI_EVENT_SETUP_ACK:
+		/* Overlap sending: the channel is named here, if anywhere. */
+		follow_channel(span, find_call(span, e->setup_ack.call),
+			       e->setup_ack.channel);
 		break;
 	case PRI_EVENT_RESTART: {
 		unsigned chan = ts_to_bearer(span, e->restart.channel & 0xff);
@@ -817,7 +1061,9 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		char digits[64];
 
 		call = find_call(span, e->ring.call);
-		if (!call || call->outgoing)
+		/* An answered call's INFORMATION is no dialling (the far
+		 * end's channel audit probes this way). */
+		if (!call || call->outgoing || call->active)
 			break;
 		tg_strlcpy(digits, e->ring.callednum, sizeof(digits));
 		ev.call = call;
@@ -864,6 +1110,7 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 				/* A restart is no use of the channel: LRU
 				 * keeps its place (never used stays 0). */
 				ch->state = rest_state(span, ch);
+				ch->audit_restart = false;
 			}
 		}
 		break;
@@ -936,8 +1183,12 @@ int tdm_call_setup_chan(struct tdm_call **callp, struct tdm_span *span,
 		return ENOMEM;
 	}
 	call->arg = arg;
-	/* Exclusive: we own B-channel allocation (libpri does not). */
-	pri_sr_set_channel(sr, bearer_to_ts(span, chan), 1, 0);
+	/* Exclusive: we own B-channel allocation (libpri does not).
+	 * Preferred: the far end may choose; follow_channel moves the call
+	 * to its choice. */
+	call->preferred = span->cfg.preferred;
+	pri_sr_set_channel(sr, bearer_to_ts(span, chan),
+			   call->preferred ? 0 : 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
 	pri_sr_set_called(sr, (char *)called->digits, called->plan, 1);
 	pri_sr_set_caller(sr, calling && calling->digits && *calling->digits
@@ -1069,6 +1320,7 @@ int tdm_call_answer(struct tdm_call *call)
 	if (err)
 		return err;
 	call->replied = true;
+	call->active = true;
 	pri_answer(call->span->pri, call->q931,
 		   bearer_to_ts(call->span, call->chan), 0);
 	arm_timer(call->span);
@@ -1083,8 +1335,10 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 	if (call->finished)
 		return 0;
 	call_finish(call);
-	span->chans[call->chan].last_cause =
-		cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING;
+	/* A displaced call's channel is another call's. */
+	if (!call->displaced)
+		span->chans[call->chan].last_cause =
+			cause > 0 ? cause : PRI_CAUSE_NORMAL_CLEARING;
 	if (q && span->pri) {
 		/* libpri sends nothing when clearing a SETUP it has not
 		 * answered (Q.931 would allow RELEASE COMPLETE): answer it
@@ -1099,7 +1353,7 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 		/* Still known to libpri: DISCONNECT or RELEASE went out and
 		 * the channel is not ours to reuse until the far end has
 		 * released it, or a new SETUP could meet cause 44. */
-		if (pri_get_crv(span->pri, q, NULL) >= 0 &&
+		if (pri_get_crv(span->pri, q, NULL) >= 0 && !call->displaced &&
 		    (span->chans[call->chan].state == TDM_CHAN_IDLE ||
 		     span->chans[call->chan].state == TDM_CHAN_BLOCKED)) {
 			struct tdm_chan *ch = &span->chans[call->chan];
@@ -1155,6 +1409,7 @@ static void link_down(struct tdm_span *span)
 	clear_all_calls(span, PRI_CAUSE_NETWORK_OUT_OF_ORDER);
 	for (unsigned c = 1; c <= span->nchan; c++) {
 		span->chans[c].releasing = NULL;
+		span->chans[c].lost_release = false;
 		span->chans[c].state = TDM_CHAN_OOS;
 	}
 	if (span->afd >= 0) {
@@ -1218,6 +1473,7 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	apply_debug(span);
+	apply_timers(span, true);
 	if (span->cfg.service)
 		pri_set_service_message_support(span->pri, 1);
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
@@ -1241,6 +1497,8 @@ static void span_destructor(void *arg)
 		event_free(span->ev_timer);
 	if (span->ev_retry)
 		event_free(span->ev_retry);
+	if (span->ev_audit)
+		event_free(span->ev_audit);
 	retire_pri(span->pri);
 	if (span->pcap)
 		fclose(span->pcap);
@@ -1284,13 +1542,16 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 	span->ev_d = event_new(base, -1, 0, on_dchan, span);
 	span->ev_timer = evtimer_new(base, on_pri_timer, span);
 	span->ev_retry = evtimer_new(base, try_connect, span);
+	span->ev_audit = evtimer_new(base, on_audit, span);
 	if (cfg->pcap)
 		pcap_open(span, cfg->pcap, false);
 	span->cfg.pcap = NULL; /* the caller's string is not ours to keep */
-	if (!span->ev_d || !span->ev_timer || !span->ev_retry) {
+	if (!span->ev_d || !span->ev_timer || !span->ev_retry ||
+	    !span->ev_audit) {
 		obj_deref(span);
 		return ENOMEM;
 	}
+	audit_arm(span);
 	event_active(span->ev_retry, EV_TIMEOUT, 0);
 	*spanp = span;
 	return 0;
@@ -1308,6 +1569,7 @@ void tdm_span_free(struct tdm_span *span)
 	event_del(span->ev_retry);
 	event_del(span->ev_timer);
 	event_del(span->ev_d);
+	event_del(span->ev_audit);
 	/* The media worker reads the span's audio until it is told. */
 	if (atomic_load(&span->afd) >= 0)
 		emit_simple(span, TDM_EV_LINK_DOWN, NULL, 0, false);
@@ -1486,6 +1748,139 @@ static int send_restart(struct tdm_span *span, unsigned chan)
 			pri_reset(span->pri, bearer_to_ts(span, c));
 	arm_timer(span);
 	return 0;
+}
+
+/* ---- the channel audit -------------------------------------------------- */
+
+static void audit_arm(struct tdm_span *span)
+{
+	struct timeval tv = {(time_t)span->cfg.audit_s, 0};
+
+	event_del(span->ev_audit);
+	if (span->cfg.audit_s && !span->closing)
+		evtimer_add(span->ev_audit, &tv);
+}
+
+/* A channel no call of ours can free: RESTART it (Q.931 5.5). */
+static void audit_restart(struct tdm_span *span, unsigned c, const char *why)
+{
+	span->audit_resets++;
+	span->chans[c].audit_resets++;
+	gw_warn("span %d chan %u: audit: %s; RESTART sent", span->cfg.id, c,
+		why);
+	send_restart(span, c);
+	span->chans[c].audit_restart = true;
+}
+
+/*
+ * One channel, once a period.  An answered call is probed: libpri 1.6
+ * has no way to send STATUS ENQUIRY (it only answers one), so the probe
+ * is an INFORMATION without digits, which a far end that knows the call
+ * ignores (or answers with STATUS, its state) and one that does not
+ * answers with RELEASE COMPLETE, cause 81 (Q.931 5.8.3.2); libpri
+ * reports either end of the call as a hang-up (far_hangup counts it).
+ * A channel without a call that stays releasing or restarting past its
+ * guard, or whose release the far end never completed, is restarted.
+ */
+static void audit_chan(struct tdm_span *span, unsigned c, int64_t now)
+{
+	struct tdm_chan *ch = &span->chans[c];
+	struct tdm_call *call = ch->call;
+
+	if (call) {
+		if (call->active && call->q931 && !call->finished) {
+			call->probed_ms = now;
+			pri_information(span->pri, call->q931, '\0');
+		}
+		return;
+	}
+	switch (ch->state) {
+	case TDM_CHAN_RELEASING:
+		if (ch->lost_release)
+			audit_restart(span, c, "no RELEASE COMPLETE after T308 "
+				      "twice");
+		else if (now >= ch->release_by)
+			audit_restart(span, c, "release not completed");
+		break;
+	case TDM_CHAN_RESTARTING:
+		/* Once more; a far end that never acknowledges gets the
+		 * channel back in service (chan_free) rather than a RESTART
+		 * every period. */
+		if (now < ch->release_by)
+			break;
+		if (ch->audit_restart)
+			chan_free(span, c);
+		else
+			audit_restart(span, c, "RESTART not acknowledged");
+		break;
+	case TDM_CHAN_RESERVED:
+	case TDM_CHAN_IN_USE:
+		audit_restart(span, c, "in use without a call");
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_audit(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_span *span = arg;
+	int64_t now = tg_mono_ms();
+
+	if (span->pri && span->dchan_up) {
+		for (unsigned c = 1; c <= span->nchan; c++)
+			audit_chan(span, c, now);
+		arm_timer(span);
+	}
+	audit_arm(span);
+}
+
+void tdm_span_retune(struct tdm_span *span, const struct tdm_span_config *cfg)
+{
+	bool timers_changed = memcmp(span->cfg.timers, cfg->timers,
+				     sizeof(cfg->timers)) != 0;
+
+	if (span->cfg.audit_s != cfg->audit_s) {
+		span->cfg.audit_s = cfg->audit_s;
+		audit_arm(span);
+	}
+	span->cfg.preferred = cfg->preferred;
+	if (timers_changed) {
+		memcpy(span->cfg.timers, cfg->timers, sizeof(cfg->timers));
+		apply_timers(span, false);
+		gw_notice("span %d: timers updated", span->cfg.id);
+	}
+}
+
+int tdm_span_timer(const struct tdm_span *span, enum tdm_timer t)
+{
+	if (t >= TDM_NTIMERS)
+		return -1;
+	if (span->pri)
+		return pri_get_timer(span->pri, timers[t].pri);
+	return span->cfg.timers[t] ? (int)span->cfg.timers[t] : -1;
+}
+
+unsigned tdm_span_audit_period(const struct tdm_span *span)
+{
+	return span->cfg.audit_s;
+}
+
+bool tdm_span_preferred(const struct tdm_span *span)
+{
+	return span->cfg.preferred;
+}
+
+unsigned tdm_span_audit_resets(const struct tdm_span *span)
+{
+	return span->audit_resets;
+}
+
+unsigned tdm_chan_audit_resets(const struct tdm_span *span, unsigned chan)
+{
+	if (chan < 1 || chan > span->nchan)
+		return 0;
+	return span->chans[chan].audit_resets;
 }
 
 int tdm_chan_reset(struct tdm_span *span, unsigned chan)

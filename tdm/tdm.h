@@ -29,6 +29,24 @@ enum tdm_chan_state {
 	TDM_CHAN_RESTARTING, /* RESTART sent; waiting for its ACKNOWLEDGE */
 };
 
+/* Q.921 / Q.931 timers a span may set ([span N] t200 = MS ...). */
+enum tdm_timer {
+	TDM_T200 = 0, /* Q.921: retransmission */
+	TDM_T203,     /* Q.921: longest time without frames */
+	TDM_T303,     /* SETUP without a reply (sent twice) */
+	TDM_T305,     /* DISCONNECT without RELEASE */
+	TDM_T308,     /* RELEASE without RELEASE COMPLETE (sent twice) */
+	TDM_T309,     /* active calls kept while the D-channel is down */
+	TDM_T310,     /* CALL PROCEEDING without ALERTING/CONNECT */
+	TDM_T313,     /* CONNECT without CONNECT ACKNOWLEDGE (CPE) */
+	TDM_T316,     /* RESTART without ACKNOWLEDGE: sent again */
+	TDM_NTIMERS
+};
+
+/** "t200" ... and the range a configuration may set (ms). */
+const char *tdm_timer_name(enum tdm_timer t);
+void tdm_timer_range(enum tdm_timer t, unsigned *min_ms, unsigned *max_ms);
+
 struct tdm_span_config {
 	int id;                  /* span number, 1.. */
 	enum tdm_span_type type;
@@ -43,6 +61,12 @@ struct tdm_span_config {
 	bool overlap;            /* accept overlap receiving: a SETUP
 				  * without Sending Complete gets SETUP
 				  * ACKNOWLEDGE and INFORMATION digits */
+	/* Tuning: changed on a live span by tdm_span_retune. */
+	unsigned audit_s;        /* channel audit period, 0 = off */
+	bool preferred;          /* our SETUPs name the channel preferred,
+				  * not exclusive: the far end may pick
+				  * another (Q.931 5.2.3.1) */
+	unsigned timers[TDM_NTIMERS]; /* ms; 0 = libpri's default */
 };
 
 enum tdm_event_type {
@@ -100,6 +124,17 @@ const char *tdm_switch_name(int switchtype);
 int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 		   const struct tdm_span_config *cfg, tdm_event_h *h,
 		   void *arg);
+/** Take the tuning part of @p cfg (audit, preferred, timers) on a live
+ *  span: timers reach libpri at once, the audit restarts its period. */
+void tdm_span_retune(struct tdm_span *span, const struct tdm_span_config *cfg);
+/** The timer in force (libpri's value while connected, else the
+ *  configured one; -1 = libpri's default, not known yet). */
+int tdm_span_timer(const struct tdm_span *span, enum tdm_timer t);
+unsigned tdm_span_audit_period(const struct tdm_span *span);
+bool tdm_span_preferred(const struct tdm_span *span);
+/** Channels the audit has reset or found stale since start. */
+unsigned tdm_span_audit_resets(const struct tdm_span *span);
+unsigned tdm_chan_audit_resets(const struct tdm_span *span, unsigned chan);
 /** Clear every call (cause 16), close the backend, free. */
 void tdm_span_free(struct tdm_span *span);
 

@@ -93,6 +93,9 @@ static const char good_conf[] =
 	"switch = euroisdn_e1\n"
 	"side = network\n"
 	"dir = /tmp/x\n"
+	"audit = 5\n"
+	"channel_select = preferred\n"
+	"t303 = 1500\n"
 	"[trunk pbx]\n"
 	"type = sip\n"
 	"peer = 10.0.0.5:5080\n"
@@ -137,6 +140,10 @@ static void test_conf_good(void **state)
 	assert_int_equal(cfg->nspans, 1);
 	assert_int_equal(cfg->spans[0].type, TDM_E1);
 	assert_true(cfg->spans[0].network);
+	assert_int_equal(cfg->spans[0].audit, 5);
+	assert_true(cfg->spans[0].preferred);
+	assert_int_equal(cfg->spans[0].timers[TDM_T303], 1500);
+	assert_int_equal(cfg->spans[0].timers[TDM_T309], 0);
 	assert_int_equal(cfg->ndids, 2);
 	assert_string_equal(cfg->dids[1].first, "5551000");
 	assert_string_equal(cfg->dids[1].last, "5551000");
@@ -167,7 +174,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 33);
+	assert_int_equal(cfg->notify_ca_line, 36);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -191,6 +198,16 @@ static void test_conf_errors(void **state)
 		{"[sip]\ncodecs = g729\n", "t.conf:2: codecs: 'g729'"},
 		{"[span 1]\nswitch = bogus\n", "t.conf:2: switch"},
 		{"[span 1]\n[span 1]\n", "t.conf:2: span 1 defined twice"},
+		{"[span 1]\nt303 = 100\n",
+		 "t.conf:2: t303: '100' is not a number from 500 to 30000"},
+		{"[span 1]\nt309 = soon\n", "t.conf:2: t309: 'soon'"},
+		{"[span 1]\nt316 = 0\n", "t.conf:2: t316: '0'"},
+		{"[span 1]\nt200 = 2000\nt203 = 1500\n",
+		 "t.conf:1: span 1: t203 must be longer than t200"},
+		{"[span 1]\naudit = 100000\n", "t.conf:2: audit"},
+		{"[span 1]\nchannel_select = any\n",
+		 "t.conf:2: channel_select: 'any' is not exclusive or "
+		 "preferred"},
 		{"[trunk a]\ntype = sip\n", "t.conf:1: trunk 'a': a SIP trunk "
 					    "needs peer"},
 		{"[trunk a]\ntype = tdm\nspans = 4\n",
