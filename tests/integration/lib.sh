@@ -188,7 +188,9 @@ start_gw() {
 	fail "spans did not come up"
 }
 
-sql() { sqlite3 -batch -noheader "$DB" "$1"; }
+# The daemon writes the same file (WAL): wait out its locks, as a reader
+# of a live gateway's database should.
+sql() { sqlite3 -batch -noheader -cmd ".timeout 5000" "$DB" "$1"; }
 
 # wait_for DESC SECONDS COMMAND...: poll until COMMAND succeeds.
 wait_for() {
