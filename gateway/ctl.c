@@ -181,8 +181,10 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 			? "in-service" : "drained";
 		int64_t last_alarm;
 		unsigned alarms = tdm_span_alarms(s, &last_alarm);
+		char line_alarms[64];
 
 		chan_counts(s, &idle, &busy, &oos, &blocked);
+		tdm_span_line_alarms(s, line_alarms, sizeof(line_alarms));
 		if (r->json) {
 			json_sep(r);
 			evbuffer_add_printf(
@@ -192,14 +194,16 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				"\"dchan\":\"%s\",\"channels\":%u,\"idle\":%u,"
 				"\"in_use\":%u,\"out_of_service\":%u,"
 				"\"blocked\":%u,\"state\":\"%s\","
-				"\"alarms\":%u,\"last_alarm_ms\":%lld}",
+				"\"alarms\":%u,\"last_alarm_ms\":%lld,"
+				"\"backend\":\"%s\",\"line_alarms\":\"%s\"}",
 				tdm_span_id(s), tdm_span_type_name(s),
 				tdm_span_switch_name(s),
 				tdm_span_is_network(s) ? "network" : "cpe",
 				tdm_span_link_up(s) ? "up" : "down",
 				tdm_span_dchan_up(s) ? "up" : "down",
 				tdm_span_nchan(s), idle, busy, oos, blocked,
-				adm, alarms, (long long)last_alarm);
+				adm, alarms, (long long)last_alarm,
+				tdm_span_backend_name(s), line_alarms);
 		} else {
 			evbuffer_add_printf(
 				r->out,
@@ -212,6 +216,20 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				tdm_span_dchan_up(s) ? "up" : "down", idle,
 				busy, oos, blocked, adm);
 		}
+	}
+	/* The table stays as scripts parse it; hardware spans get a line
+	 * each below it: the backend and what the card reports. */
+	for (unsigned i = 0; !r->json && i < gw->nspans; i++) {
+		struct tdm_span *s = gw->spans[i];
+		char line_alarms[64];
+
+		if (!strcmp(tdm_span_backend_name(s), "virtual"))
+			continue;
+		tdm_span_line_alarms(s, line_alarms, sizeof(line_alarms));
+		evbuffer_add_printf(r->out, "span %d: %s backend, line "
+				    "alarms: %s\n", tdm_span_id(s),
+				    tdm_span_backend_name(s),
+				    *line_alarms ? line_alarms : "none");
 	}
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
