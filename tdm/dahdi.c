@@ -46,6 +46,10 @@ const struct tdm_backend *const tdm_backend_dahdi = NULL;
  * them (they are clocked by the same span, so late means broken). */
 #define PARTIAL_US 10000
 #define EVENTS_MAX 16   /* events handled per read */
+/* The alarms that mean no line.  Not NOTOPEN: some cards (the notopen
+ * line config) raise it while no channel of the span is open, which is
+ * how we are until the line is usable.  Not RECOVER or LOOPBACK either. */
+#define LINE_DOWN (DAHDI_ALARM_RED | DAHDI_ALARM_YELLOW | DAHDI_ALARM_BLUE)
 
 struct dline {
 	int id;                 /* our span number */
@@ -311,7 +315,7 @@ static int span_check(struct dline *l)
 			si.totalchans, l->type == TDM_E1 ? "E1" : "T1", want);
 		return EINVAL;
 	}
-	if (si.alarms & ~DAHDI_ALARM_LOOPBACK) {
+	if (si.alarms & LINE_DOWN) {
 		alarm_text(si.alarms, text, sizeof(text));
 		up_fail(l, "in alarm (%s), waiting", text);
 		return ENOLINK;
@@ -335,8 +339,10 @@ static int d_up(void *line, int *dfdp, int *afdp)
 		return err;
 	fd = chan_open(l, l->base + dchan_ts(l) - 1, DAHDI_SIG_HDLCFCS,
 		       "D-channel");
-	if (fd < 0)
-		return -fd;
+	if (fd < 0) {
+		err = -fd;
+		goto fail;
+	}
 	l->dfd = fd;
 	if ((err = dchan_setup(l, fd))) {
 		up_fail(l, "D-channel setup: %s", strerror(err));
@@ -361,15 +367,14 @@ static int d_up(void *line, int *dfdp, int *afdp)
 	 * and a DAHDI event (an alarm) is POLLPRI. */
 	l->dpoll = epoll_create1(EPOLL_CLOEXEC);
 	l->apoll = epoll_create1(EPOLL_CLOEXEC);
-	if (l->dpoll < 0 || l->apoll < 0) {
-		err = errno;
+	err = l->dpoll < 0 || l->apoll < 0 ? errno
+					    : poll_add(l->dpoll, l->dfd, 0);
+	for (unsigned b = 1; b <= l->nchan && !err; b++)
+		err = poll_add(l->apoll, l->bfd[b], b);
+	if (err) {
+		up_fail(l, "epoll: %s", strerror(err));
 		goto fail;
 	}
-	if ((err = poll_add(l->dpoll, l->dfd, 0)))
-		goto fail;
-	for (unsigned b = 1; b <= l->nchan; b++)
-		if ((err = poll_add(l->apoll, l->bfd[b], b)))
-			goto fail;
 	l->have = l->sent_mask = 0;
 	l->last_err[0] = '\0';
 	*dfdp = l->dpoll;
@@ -380,8 +385,9 @@ static int d_up(void *line, int *dfdp, int *afdp)
 		  l->base + dchan_ts(l) - 1);
 	return 0;
  fail:
-	if (err && !*l->last_err)
-		up_fail(l, "%s", strerror(err));
+	/* The next try looks for the span's channels afresh (dahdi_cfg
+	 * may have renumbered them). */
+	l->base = -1;
 	close_line(l);
 	return err ? err : EIO;
 }
@@ -408,12 +414,18 @@ static int d_events(struct dline *l)
 		case DAHDI_EVENT_ALARM: {
 			struct dahdi_spaninfo si;
 			char text[64] = "";
+			bool down = true;
 
-			if (!spanstat(l, &si))
+			if (!spanstat(l, &si)) {
 				alarm_text(si.alarms, text, sizeof(text));
-			gw_warn("span %d: DAHDI span %d alarm%s%s", l->id,
-				l->dspan, *text ? ": " : "", text);
-			return -1;
+				down = si.alarms & LINE_DOWN;
+			}
+			gw_warn("span %d: DAHDI span %d alarm%s%s%s", l->id,
+				l->dspan, *text ? ": " : "", text,
+				down ? "" : " (the line still works)");
+			if (down)
+				return -1;
+			break;
 		}
 		case DAHDI_EVENT_NOALARM:
 			gw_info("span %d: DAHDI span %d alarm cleared", l->id,
