@@ -47,19 +47,31 @@ grep -q 'span 2: DAHDI span 1 up (channels 1-24, D-channel 24)' \
 	"$WORK/tollgated.log" || fail "span 2 is not DAHDI span 1's channels"
 log "ok: two spans up on the dahdi backend, crossed to DAHDI spans 2 and 1"
 
+# tone_ok WHO JSON: the tone was heard, and without gaps: a 2 s call gives
+# 100 packets of 20 ms (90 allows for the start), and the tone's level
+# (-13 dBFS as sent) over the whole call: a bearer read at the wrong block
+# size or rate would give fewer frames and silence between them.
+tone_ok() {
+	local who=$1 json=$2 ratio level rtp
+	ratio=$(json_field "$json" rx_tone_ratio)
+	level=$(json_field "$json" rx_level_dbfs)
+	awk -v r="$ratio" -v l="$level" 'BEGIN { exit !(r > 0.8 && l > -15) }' ||
+		fail "$who heard tone ratio $ratio at $level dBFS: $json"
+	rtp=$(json_field "$json" rtp_rx)
+	if [ -n "$rtp" ] && [ "$rtp" -lt 90 ]; then
+		fail "$who got $rtp RTP packets in 2 s: $json"
+	fi
+	echo "$ratio/$level dBFS${rtp:+/$rtp pkts}"
+}
+
 # SIP -> PRI: tone both ways.
 out=$(timeout 20 "$TGCALL" call "sip:2125551234@127.0.0.1:$SIP_PORT" \
 	--local "127.0.0.1:$PBX_PORT" --tone 1000 --detect 1000 --hold 2000 \
 	2>>"$WORK/tgcall.log") || fail "SIP->PRI call: $out"
-ratio=$(json_field "$out" rx_tone_ratio)
-awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||
-	fail "SIP side heard tone ratio $ratio: $out"
+sip=$(tone_ok "the SIP side" "$out")
 wait_for "pstnsim's call record" 5 pstnsim_calls_ge 1
-rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1)
-pratio=$(json_field "$rec" rx_tone_ratio)
-awk -v r="$pratio" 'BEGIN { exit !(r > 0.8) }' ||
-	fail "pstnsim heard tone ratio $pratio: $rec"
-log "ok: SIP->PRI over DAHDI: 1 kHz heard by SIP ($ratio) and PSTN ($pratio)"
+pstn=$(tone_ok pstnsim "$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1)")
+log "ok: SIP->PRI over DAHDI: 1 kHz heard by SIP ($sip) and PSTN ($pstn)"
 wait_cdrs 1
 expect_eq "SIP->PRI CDR" "$(sql "SELECT direction || ',' || disposition || ',' || q850_cause || ',' || span FROM cdr")" \
 	"outbound,ANSWERED,16,1"
@@ -75,15 +87,9 @@ SPANS=2 start_pstnsim --media tone:1000 --detect 1000 --originate 1 --rate 1 \
 	--to 5550142 --from 2125559999 --hold 2000 --exit-when-done
 wait_for "the inbound call" 30 sh -c "! kill -0 $PSTN_PID"
 wait "$ANS_PID" || fail "tgcall answer failed: $(cat "$WORK/answer.json")"
-out=$(cat "$WORK/answer.json")
-ratio=$(json_field "$out" rx_tone_ratio)
-awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||
-	fail "PBX side heard tone ratio $ratio: $out"
-rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl")
-pratio=$(json_field "$rec" rx_tone_ratio)
-awk -v r="$pratio" 'BEGIN { exit !(r > 0.8) }' ||
-	fail "pstnsim heard tone ratio $pratio: $rec"
-log "ok: PRI->SIP over DAHDI: 1 kHz heard by SIP ($ratio) and PSTN ($pratio)"
+sip=$(tone_ok "the SIP side" "$(cat "$WORK/answer.json")")
+pstn=$(tone_ok pstnsim "$(grep '"event":"call"' "$WORK/pstnsim.jsonl")")
+log "ok: PRI->SIP over DAHDI: 1 kHz heard by SIP ($sip) and PSTN ($pstn)"
 wait_cdrs 2
 expect_eq "PRI->SIP CDR" "$(sql "SELECT direction || ',' || disposition || ',' || called FROM cdr ORDER BY rowid DESC LIMIT 1")" \
 	"inbound,ANSWERED,5550142"

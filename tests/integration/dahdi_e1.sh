@@ -55,11 +55,14 @@ out=$(timeout 20 "$TGCALL" call "sip:4930123456@127.0.0.1:$SIP_PORT" \
 ratio=$(json_field "$out" rx_tone_ratio)
 awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||
 	fail "SIP side heard ratio $ratio: $out"
+# Without gaps: 75 packets of 20 ms in 1.5 s (65 allows for the start).
+[ "$(json_field "$out" rtp_rx)" -ge 65 ] || fail "RTP packets lost: $out"
 wait_for "pstnsim's call record" 5 pstnsim_calls_ge 1
 rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl")
 expect_eq "pstnsim's bearer" "$(json_field "$rec" chan)" 16
 pratio=$(json_field "$rec" rx_tone_ratio)
-awk -v r="$pratio" 'BEGIN { exit !(r > 0.8) }' ||
+awk -v r="$pratio" -v l="$(json_field "$rec" rx_level_dbfs)" \
+	'BEGIN { exit !(r > 0.8 && l > -15) }' ||
 	fail "pstnsim heard ratio $pratio: $rec"
 wait_cdrs 1
 expect_eq "CDR" "$(sql "SELECT disposition || ',' || span || ',' || chan FROM cdr")" "ANSWERED,1,16"
