@@ -17,11 +17,14 @@ if [ ! -f "$EMU" ]; then
 	exit 77
 fi
 # An ASan tollgated carries its runtime in the executable (clang links it
-# statically), so the emulator, built without sanitizers, is preloaded
-# alone either way; with gcc's shared libasan it must come first.
+# statically): the emulator, built without sanitizers, is preloaded
+# alone; gcc links libasan.so, which must then come first.
 PRELOAD=$EMU
-if ldd "$TOLLGATED" | grep -q 'libasan\.so'; then
-	PRELOAD="$(ldd "$TOLLGATED" | awk '/libasan\.so/ { print $3 }'):$EMU"
+# (ldd's output in full first: grep -q closing the pipe early would fail
+# the pipeline under pipefail now and then.)
+asan=$(ldd "$TOLLGATED" | awk '/libasan\.so/ { print $3 }')
+if [ -n "$asan" ]; then
+	PRELOAD=$asan:$EMU
 fi
 
 SPANS=2 write_conf

@@ -14,8 +14,11 @@ if [ ! -f "$EMU" ]; then
 	exit 77
 fi
 PRELOAD=$EMU
-if ldd "$TOLLGATED" | grep -q 'libasan\.so'; then
-	PRELOAD="$(ldd "$TOLLGATED" | awk '/libasan\.so/ { print $3 }'):$EMU"
+# (ldd's output in full first: grep -q closing the pipe early would fail
+# the pipeline under pipefail now and then.)
+asan=$(ldd "$TOLLGATED" | awk '/libasan\.so/ { print $3 }')
+if [ -n "$asan" ]; then
+	PRELOAD=$asan:$EMU
 fi
 export TG_DAHDI_EMU_DIR=$RUN TG_DAHDI_EMU_SPANS=e1
 
