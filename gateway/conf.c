@@ -422,9 +422,20 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		else
 			return fail(p, "side: '%s' is not cpe or network", v);
 	} else if (!strcmp(k, "backend")) {
-		if (strcasecmp(v, "virtual"))
+		if (strcmp(v, "virtual") && strcmp(v, "dahdi"))
+			return fail(p, "backend: '%s' is not virtual or dahdi",
+				    v);
+		if (!tdm_backend_available(v))
 			return fail(p, "backend: '%s' is not available in this "
-				    "build (virtual)", v);
+				    "build (no DAHDI headers at configure "
+				    "time)", v);
+		tg_strlcpy(s->backend, v, sizeof(s->backend));
+	} else if (!strcmp(k, "dahdi_span")) {
+		unsigned n;
+
+		if (parse_unsigned(p, k, v, 1, 255, &n))
+			return EINVAL;
+		s->dahdi_span = (int)n;
 	} else if (!strcmp(k, "dir")) {
 		return parse_str(p, k, v, s->dir, sizeof(s->dir));
 	} else if (!strcmp(k, "pcap")) {
@@ -853,6 +864,7 @@ static int on_section(struct parser *p, char *name)
 		s->t302_ms = 5000;
 		s->audit = 60;
 		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
+		tg_strlcpy(s->backend, "virtual", sizeof(s->backend));
 		p->cur = s;
 		return 0;
 	}

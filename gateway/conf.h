@@ -86,6 +86,8 @@ struct gw_span_cfg {
 	enum tdm_span_type type;
 	int switchtype;
 	bool network;
+	char backend[16];           /* "virtual" or "dahdi" */
+	int dahdi_span;             /* dahdi: DAHDI's span number, 0 = id */
 	char dir[256];
 	char pcap[256];             /* D-channel capture file, "" = none */
 	unsigned e911_reserve;      /* idle channels ordinary calls leave

@@ -199,8 +199,10 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 			? "in-service" : "drained";
 		int64_t last_alarm;
 		unsigned alarms = tdm_span_alarms(s, &last_alarm);
+		char line_alarms[64];
 
 		chan_counts(s, &idle, &busy, &oos, &blocked);
+		tdm_span_line_alarms(s, line_alarms, sizeof(line_alarms));
 		if (r->json) {
 			json_sep(r);
 			evbuffer_add_printf(
@@ -212,7 +214,9 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				"\"blocked\":%u,\"state\":\"%s\","
 				"\"alarms\":%u,\"last_alarm_ms\":%lld,"
 				"\"audit\":%u,\"audit_resets\":%u,"
-				"\"channel_select\":\"%s\",\"timers\":{",
+				"\"channel_select\":\"%s\","
+				"\"backend\":\"%s\",\"line_alarms\":\"%s\","
+				"\"timers\":{",
 				tdm_span_id(s), tdm_span_type_name(s),
 				tdm_span_switch_name(s),
 				tdm_span_is_network(s) ? "network" : "cpe",
@@ -223,7 +227,8 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 				tdm_span_audit_period(s),
 				tdm_span_audit_resets(s),
 				tdm_span_preferred(s) ? "preferred"
-						      : "exclusive");
+						      : "exclusive",
+				tdm_span_backend_name(s), line_alarms);
 			span_timers_json(r, s);
 			evbuffer_add(r->out, "}}", 2);
 		} else {
@@ -245,6 +250,20 @@ static int cmd_spans(struct gw *gw, struct reply *r, int argc, char **argv)
 					    "reset %u channel(s)\n",
 					    tdm_span_id(gw->spans[i]),
 					    tdm_span_audit_resets(gw->spans[i]));
+	/* The table stays as scripts parse it; hardware spans get a line
+	 * each below it: the backend and what the card reports. */
+	for (unsigned i = 0; !r->json && i < gw->nspans; i++) {
+		struct tdm_span *s = gw->spans[i];
+		char line_alarms[64];
+
+		if (!strcmp(tdm_span_backend_name(s), "virtual"))
+			continue;
+		tdm_span_line_alarms(s, line_alarms, sizeof(line_alarms));
+		evbuffer_add_printf(r->out, "span %d: %s backend, line "
+				    "alarms: %s\n", tdm_span_id(s),
+				    tdm_span_backend_name(s),
+				    *line_alarms ? line_alarms : "none");
+	}
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
 	return 0;

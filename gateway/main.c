@@ -261,7 +261,9 @@ static int span_open(struct gw *gw, const struct gw_span_cfg *s,
 		.type = s->type,
 		.switchtype = s->switchtype,
 		.network = s->network,
+		.backend = s->backend,
 		.dir = s->dir,
+		.dahdi_span = s->dahdi_span,
 		.pcap = *s->pcap ? s->pcap : NULL,
 		.restart_on_up = s->restart_on_up,
 		.overlap = s->overlap,
@@ -283,6 +285,8 @@ static bool span_differs(const struct gw_span_cfg *a,
 {
 	return a->type != b->type || a->switchtype != b->switchtype ||
 	       a->network != b->network || strcmp(a->dir, b->dir) ||
+	       strcmp(a->backend, b->backend) ||
+	       a->dahdi_span != b->dahdi_span ||
 	       a->service != b->service || a->overlap != b->overlap ||
 	       a->restart_on_up != b->restart_on_up;
 }

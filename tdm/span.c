@@ -1,4 +1,4 @@
-/* tdm/span.c  A PRI span: virtual backend sockets, libpri glue, B-channels */
+/* tdm/span.c  A PRI span: its line (backend.h), libpri glue, B-channels */
 #define LOG_MODULE "tdm"
 
 #include <errno.h>
@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -16,6 +14,7 @@
 
 #include "util/util.h"
 #include "tdm.h"
+#include "backend.h"
 #include "vframe.h"
 
 #define RECONNECT_MS 1000
@@ -64,12 +63,14 @@ struct tdm_span {
 	tdm_event_h *h;
 	void *arg;
 
+	const struct tdm_backend *be;
+	void *line;         /* the backend's state */
 	struct pri *pri;
-	int dfd;            /* D-channel socket, -1 when down */
-	atomic_int afd;     /* audio socket, -1 when down; read by media */
-	int stale_afd;      /* previous audio fd, closed at next connect */
+	int dfd;            /* D-channel fd to watch, -1 when down */
+	atomic_int afd;     /* audio fd, -1 when down; read by media */
 	bool dchan_up;
-	bool link_dead;     /* set by the libpri read callback on EOF */
+	bool link_dead;     /* set by the libpri read callback: line lost */
+	bool d_empty;       /* the last read found no frame */
 	bool closing;
 	struct event *ev_d;
 	struct event *ev_timer;  /* libpri's scheduler */
@@ -80,8 +81,6 @@ struct tdm_span {
 	int timer_default[TDM_NTIMERS]; /* libpri's, for a key removed */
 
 	struct tdm_chan chans[TDM_VFRAME_MAXCHAN + 1]; /* [1..nchan] */
-	uint8_t rxbuf[TDM_VFRAME_MAX];  /* media worker only */
-	uint8_t txbuf[TDM_VFRAME_MAX];  /* media worker only */
 };
 
 struct tdm_call {
@@ -332,42 +331,41 @@ static void pcap_frame(struct tdm_span *span, const uint8_t *frame,
 	fflush(span->pcap);
 }
 
+/* libpri reads one frame per call; 0 = nothing (libpri then does nothing). */
 static int pri_io_read(struct pri *pri, void *buf, int buflen)
 {
 	struct tdm_span *span = pri_get_userdata(pri);
-	ssize_t n;
+	int n;
 
 	if (!span || span->dfd < 0)
-		return -1;
-	n = recv(span->dfd, buf, (size_t)buflen, 0);
+		return 0;
+	n = span->be->d_read(span->line, buf, buflen);
 	if (n > 0) {
-		gw_dbg(GW_DBG_Q921, "span %d: D rx %zd bytes", span->cfg.id,
+		gw_dbg(GW_DBG_Q921, "span %d: D rx %d bytes", span->cfg.id,
 		       n);
 		pcap_frame(span, buf, (size_t)n, false);
-		return (int)n;
+		return n;
 	}
-	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+	if (n < 0)
 		span->link_dead = true;
-	return -1;
+	span->d_empty = true;
+	return 0;
 }
 
 static int pri_io_write(struct pri *pri, void *buf, int buflen)
 {
 	struct tdm_span *span = pri_get_userdata(pri);
-	ssize_t n;
+	int n;
 
 	if (!span || span->dfd < 0)
 		return -1;
 	/* NOTE: libpri expects exactly buflen back: it appends 2 FCS bytes
-	 * that the far libpri strips, so pass the frame through unchanged. */
-	n = send(span->dfd, buf, (size_t)buflen, MSG_NOSIGNAL);
-	if (n == buflen)
-		pcap_frame(span, buf, (size_t)n, true);
-	if (n != buflen) {
-		gw_warn("span %d: D-channel send failed: %s", span->cfg.id,
-			n < 0 ? strerror(errno) : "short write");
+	 * (the far libpri strips them; DAHDI's HDLC fills them in), so
+	 * pass the frame through unchanged. */
+	n = span->be->d_write(span->line, buf, buflen);
+	if (n != buflen)
 		return -1;
-	}
+	pcap_frame(span, buf, (size_t)n, true);
 	return buflen;
 }
 
@@ -460,19 +458,14 @@ static void on_dchan(evutil_socket_t fd, short what, void *arg)
 	struct tdm_span *span = arg;
 	pri_event *e;
 
-	/* Drain every queued frame: each pri_check_event reads one. */
-	for (int i = 0; i < 64 && span->pri && !span->link_dead; i++) {
-		int avail = 0;
-
+	/* Drain every queued frame: each pri_check_event reads one, until
+	 * a read finds nothing. */
+	span->d_empty = false;
+	for (int i = 0; i < 64 && span->pri && !span->link_dead &&
+	     !span->d_empty; i++) {
 		e = pri_check_event(span->pri);
 		if (e)
 			handle_event(span, e);
-		if (span->link_dead)
-			break;
-		/* Stop when the socket has nothing more queued. */
-		if (recv(span->dfd, &avail, sizeof(avail),
-			 MSG_PEEK | MSG_DONTWAIT) < 0)
-			break;
 	}
 	if (span->link_dead) {
 		link_down(span);
@@ -1367,29 +1360,7 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 	return 0;
 }
 
-/* ---- the virtual backend: connecting and losing the line ---------------- */
-
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	tg_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
-	/* Non-blocking only after connect: a Unix connect is immediate. */
-	evutil_make_socket_nonblocking(fd);
-	return fd;
-}
+/* ---- the line: bringing it up and losing it ----------------------------- */
 
 static void schedule_retry(struct tdm_span *span)
 {
@@ -1412,18 +1383,15 @@ static void link_down(struct tdm_span *span)
 		span->chans[c].lost_release = false;
 		span->chans[c].state = TDM_CHAN_OOS;
 	}
-	if (span->afd >= 0) {
-		/* The media worker may still poll the audio fd until it has
-		 * seen LINK_DOWN; keep the number allocated until the next
-		 * connect attempt, but stop its traffic now. */
+	/* The media worker may still poll the audio fd until it has seen
+	 * LINK_DOWN: the backend keeps it allocated until the next up. */
+	if (atomic_load(&span->afd) >= 0) {
 		emit_simple(span, TDM_EV_LINK_DOWN, NULL, 0, false);
-		shutdown(span->afd, SHUT_RDWR);
-		span->stale_afd = span->afd;
-		span->afd = -1;
+		atomic_store(&span->afd, -1);
 	}
 	event_del(span->ev_d);
 	event_del(span->ev_timer);
-	close(span->dfd);
+	span->be->down(span->line);
 	span->dfd = -1;
 	retire_pri(span->pri);
 	span->pri = NULL;
@@ -1434,44 +1402,24 @@ static void link_down(struct tdm_span *span)
 static void try_connect(evutil_socket_t fd, short what, void *arg)
 {
 	struct tdm_span *span = arg;
-	char path[300];
-	int dfd, afd;
+	int dfd = -1, afd = -1;
 
-	if (span->stale_afd >= 0) {
-		close(span->stale_afd);
-		span->stale_afd = -1;
-	}
-	snprintf(path, sizeof(path), "%s/span%d.d", span->dir, span->cfg.id);
-	dfd = connect_unix(path);
-	if (dfd < 0) {
-		gw_dbg(GW_DBG_Q921, "span %d: %s: %s", span->cfg.id, path,
-		       strerror(-dfd));
-		schedule_retry(span);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/span%d.b", span->dir, span->cfg.id);
-	afd = connect_unix(path);
-	if (afd < 0) {
-		gw_warn("span %d: %s: %s", span->cfg.id, path,
-			strerror(-afd));
-		close(dfd);
+	if (span->be->up(span->line, &dfd, &afd)) {
 		schedule_retry(span);
 		return;
 	}
 	span->dfd = dfd;
-	span->afd = afd;
 	span->pri = pri_new_cb(dfd, span->cfg.network ? PRI_NETWORK : PRI_CPE,
 			       span->cfg.switchtype, pri_io_read, pri_io_write,
 			       span);
 	if (!span->pri) {
 		gw_err("span %d: libpri refused the span", span->cfg.id);
-		close(dfd);
-		close(afd);
+		span->be->down(span->line);
 		span->dfd = -1;
-		atomic_store(&span->afd, -1);
 		schedule_retry(span);
 		return;
 	}
+	atomic_store(&span->afd, afd);
 	apply_debug(span);
 	apply_timers(span, true);
 	if (span->cfg.service)
@@ -1479,8 +1427,6 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,
 		     on_dchan, span);
 	event_add(span->ev_d, NULL);
-	gw_notice("span %d: connected to the line at %s", span->cfg.id,
-		  span->dir);
 	emit_simple(span, TDM_EV_LINK_UP, NULL, 0, false);
 	arm_timer(span);
 }
@@ -1502,12 +1448,25 @@ static void span_destructor(void *arg)
 	retire_pri(span->pri);
 	if (span->pcap)
 		fclose(span->pcap);
-	if (span->dfd >= 0)
-		close(span->dfd);
-	if (span->afd >= 0)
-		close(span->afd);
-	if (span->stale_afd >= 0)
-		close(span->stale_afd);
+	if (span->line) {
+		if (span->dfd >= 0)
+			span->be->down(span->line);
+		span->be->fini(span->line);
+	}
+}
+
+static const struct tdm_backend *backend_find(const char *name)
+{
+	if (!name || !strcmp(name, "virtual"))
+		return &tdm_backend_virtual;
+	if (!strcmp(name, "dahdi"))
+		return tdm_backend_dahdi;
+	return NULL;
+}
+
+bool tdm_backend_available(const char *name)
+{
+	return backend_find(name) != NULL;
 }
 
 int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
@@ -1515,9 +1474,11 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 		   void *arg)
 {
 	static bool pri_hooks;
+	const struct tdm_backend *be = backend_find(cfg->backend);
 	struct tdm_span *span;
+	int err;
 
-	if (cfg->switchtype <= 0 || !cfg->dir)
+	if (cfg->switchtype <= 0 || !be)
 		return EINVAL;
 	if (!pri_hooks) {
 		/* Process-global in libpri; pri_get_userdata finds the span. */
@@ -1529,13 +1490,15 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 	if (!span)
 		return ENOMEM;
 	span->cfg = *cfg;
-	tg_strlcpy(span->dir, cfg->dir, sizeof(span->dir));
+	tg_strlcpy(span->dir, cfg->dir ? cfg->dir : "", sizeof(span->dir));
 	span->cfg.dir = span->dir;
+	span->cfg.backend = be->name;
+	span->be = be;
 	span->nchan = cfg->type == TDM_E1 ? 30 : 23;
 	span->base = base;
 	span->h = h;
 	span->arg = arg;
-	span->dfd = span->stale_afd = -1;
+	span->dfd = -1;
 	atomic_init(&span->afd, -1);
 	for (unsigned c = 1; c <= span->nchan; c++)
 		span->chans[c].state = TDM_CHAN_OOS;
@@ -1550,6 +1513,12 @@ int tdm_span_alloc(struct tdm_span **spanp, struct event_base *base,
 	    !span->ev_audit) {
 		obj_deref(span);
 		return ENOMEM;
+	}
+	err = be->init(&span->line, &span->cfg);
+	if (err) {
+		span->line = NULL;
+		obj_deref(span);
+		return err;
 	}
 	audit_arm(span);
 	event_active(span->ev_retry, EV_TIMEOUT, 0);
@@ -1615,6 +1584,17 @@ const char *tdm_span_switch_name(const struct tdm_span *span)
 bool tdm_span_is_network(const struct tdm_span *span)
 {
 	return span->cfg.network;
+}
+
+const char *tdm_span_backend_name(const struct tdm_span *span)
+{
+	return span->be->name;
+}
+
+void tdm_span_line_alarms(const struct tdm_span *span, char *buf,
+			  size_t len)
+{
+	span->be->alarms(span->line, buf, len);
 }
 
 enum tdm_chan_state tdm_span_chan_state(const struct tdm_span *span,
@@ -1924,37 +1904,18 @@ int tdm_span_audio_recv(struct tdm_span *span, const uint8_t **rx,
 			uint32_t *seq)
 {
 	int fd = atomic_load(&span->afd);
-	ssize_t n;
 
 	if (fd < 0)
 		return ENOTCONN;
-	n = recv(fd, span->rxbuf, sizeof(span->rxbuf), MSG_DONTWAIT);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? EAGAIN : errno;
-	if (n == 0)
-		return ENOTCONN;
-	if (tdm_vframe_check(span->rxbuf, (size_t)n, span->nchan, seq)) {
-		/* A bad frame is dropped, not fatal: the line keeps its
-		 * clock and the next frame is likely fine. */
-		return EAGAIN;
-	}
-	*rx = span->rxbuf + TDM_VFRAME_HDR;
-	return 0;
+	return span->be->audio_recv(span->line, fd, rx, seq);
 }
 
 int tdm_span_audio_send(struct tdm_span *span, uint32_t seq,
 			const uint8_t *tx)
 {
-	size_t len = tdm_vframe_size(span->nchan);
 	int fd = atomic_load(&span->afd);
-	ssize_t n;
 
 	if (fd < 0)
 		return ENOTCONN;
-	tdm_vframe_put_hdr(span->txbuf, seq);
-	memcpy(span->txbuf + TDM_VFRAME_HDR, tx, len - TDM_VFRAME_HDR);
-	n = send(fd, span->txbuf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0)
-		return errno;
-	return 0;
+	return span->be->audio_send(span->line, fd, seq, tx);
 }

@@ -1,4 +1,4 @@
-/* tdm/tdm.h  PRI spans: virtual (and later DAHDI) backends, libpri calls
+/* tdm/tdm.h  PRI spans: virtual and DAHDI backends, libpri calls
  *
  * A span is one PRI: its D-channel runs libpri on the signalling loop, its
  * B-channel audio is handed to the media engine (see tdm_span_audio_*).
@@ -8,6 +8,7 @@
 #define TG_TDM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -52,7 +53,9 @@ struct tdm_span_config {
 	enum tdm_span_type type;
 	int switchtype;          /* PRI_SWITCH_* from tdm_switch_parse */
 	bool network;            /* our side: false = CPE (user side) */
+	const char *backend;     /* "virtual" (NULL too) or "dahdi" */
 	const char *dir;         /* virtual backend: socket directory */
+	int dahdi_span;          /* dahdi backend: DAHDI's span number */
 	const char *pcap;        /* write D-channel frames here, or NULL */
 	bool restart_on_up;      /* RESTART every idle channel when the
 				  * D-channel comes up (Q.931 5.5) */
@@ -146,6 +149,14 @@ bool tdm_span_dchan_up(const struct tdm_span *span);
 bool tdm_span_link_up(const struct tdm_span *span);
 const char *tdm_span_type_name(const struct tdm_span *span);
 const char *tdm_span_switch_name(const struct tdm_span *span);
+/** "virtual" or "dahdi". */
+const char *tdm_span_backend_name(const struct tdm_span *span);
+/** The line's alarms as the hardware reports them ("red", "yellow",
+ *  ... comma-separated), "" when none or the backend has none. */
+void tdm_span_line_alarms(const struct tdm_span *span, char *buf,
+			  size_t len);
+/** Is the backend @p name ("virtual", "dahdi") in this build? */
+bool tdm_backend_available(const char *name);
 bool tdm_span_is_network(const struct tdm_span *span);
 enum tdm_chan_state tdm_span_chan_state(const struct tdm_span *span,
 					unsigned chan);

@@ -14,6 +14,7 @@
 #include "dialplan/dialplan.h"
 #include "gateway/cause.h"
 #include "gateway/conf.h"
+#include "tdm/tdm.h"
 #include "tdm/vframe.h"
 
 /* RFC 3398 7.2.4.1 and 8.2.6.1, the rows the issue names and more. */
@@ -237,6 +238,9 @@ static void test_conf_errors(void **state)
 		{"[e911]\nnotify_ca =\n", "t.conf:2: notify_ca: empty"},
 		{"[e911]\nnotify = https://h/\nnotify_key = k.pem\n",
 		 "t.conf:3: notify_key: no notify_cert to go with it"},
+		{"[span 1]\nbackend = analog\n",
+		 "t.conf:2: backend: 'analog' is not virtual or dahdi"},
+		{"[span 1]\ndahdi_span = 0\n", "t.conf:2: dahdi_span"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
@@ -251,6 +255,35 @@ static void test_conf_errors(void **state)
 			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
 				 rc, err, rows[i].want);
 	}
+	free(cfg);
+}
+
+/* backend = dahdi: parsed when the build has it, refused as not available
+ * (not as unknown) when it has not. */
+static void test_conf_dahdi(void **state)
+{
+	static const char text[] = "[span 2]\nbackend = dahdi\n"
+				   "dahdi_span = 3\n[span 1]\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	char err[256] = "";
+	int rc;
+
+	assert_non_null(cfg);
+	rc = gw_config_parse(cfg, "t.conf", text, strlen(text), err,
+			     sizeof(err));
+	if (tdm_backend_available("dahdi")) {
+		assert_int_equal(rc, 0);
+		assert_string_equal(cfg->spans[0].backend, "dahdi");
+		assert_int_equal(cfg->spans[0].dahdi_span, 3);
+		assert_string_equal(cfg->spans[1].backend, "virtual");
+		assert_int_equal(cfg->spans[1].dahdi_span, 0);
+	} else {
+		assert_int_equal(rc, EINVAL);
+		assert_non_null(strstr(err, "t.conf:2: backend: 'dahdi' is "
+					    "not available in this build"));
+	}
+	assert_true(tdm_backend_available("virtual"));
+	assert_false(tdm_backend_available("analog"));
 	free(cfg);
 }
 
@@ -336,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_disposition),
 		cmocka_unit_test(test_conf_good),
 		cmocka_unit_test(test_conf_errors),
+		cmocka_unit_test(test_conf_dahdi),
 		cmocka_unit_test(test_did_lookup),
 		cmocka_unit_test(test_did_refused),
 		cmocka_unit_test(test_vframe),
