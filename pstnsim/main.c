@@ -170,6 +170,11 @@ static void usage(FILE *f)
 	      "  --overlap K           originated calls send K digits in\n"
 	      "                        the SETUP, the rest one by one in\n"
 	      "                        INFORMATION (overlap sending)\n"
+	      "  --overlap-receive N   incoming SETUPs without Sending\n"
+	      "                        Complete: SETUP ACKNOWLEDGE, digits\n"
+	      "                        from INFORMATION up to N (0: until\n"
+	      "                        Sending Complete or T302)\n"
+	      "  --t302 MS             inter-digit timer (10000)\n"
 	      "  --redirecting NUM[:REASON]  originated calls were diverted\n"
 	      "                        by NUM (Q.931 reason, 15 unconditional)\n"
 	      "  --exit-when-done      exit once originated calls finished\n"
@@ -219,7 +224,7 @@ enum {
 	O_DIR = 256, O_SPANS, O_TYPE, O_SWITCH, O_SIDE, O_RULE, O_ANSWER,
 	O_HANGUP, O_MEDIA, O_DETECT, O_ORIG, O_RATE, O_TO, O_FROM, O_STEP,
 	O_HOLD, O_DONE, O_DURATION, O_VERBOSE, O_HELP, O_REDIR, O_FROMNAME,
-	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
+	O_RESTRICT, O_OVERLAP, O_OVERLAP_RX, O_T302, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
 };
 
 static const struct option longopts[] = {
@@ -240,6 +245,8 @@ static const struct option longopts[] = {
 	{"redirecting", required_argument, NULL, O_REDIR},
 	{"from-name", required_argument, NULL, O_FROMNAME},
 	{"overlap", required_argument, NULL, O_OVERLAP},
+	{"overlap-receive", required_argument, NULL, O_OVERLAP_RX},
+	{"t302", required_argument, NULL, O_T302},
 	{"service", no_argument, NULL, O_SERVICE},
 	{"connected", required_argument, NULL, O_CONNECTED},
 	{"scenario", required_argument, NULL, O_SCENARIO},
@@ -311,6 +318,7 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		.dir = "./run", .nspans = 1, .switchtype = PRI_SWITCH_NI2,
 		.node = PRI_NETWORK, .answer_after = 200, .tone_hz = 1000,
 		.detect_hz = 1000, .rate = 1, .hold = 1000, .overlap = -1,
+		.overlap_receive = -1, .t302 = 10000,
 	};
 	c->rules = calloc(MAX_RULES, sizeof(*c->rules));
 	if (!c->rules)
@@ -441,6 +449,14 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		case O_OVERLAP:
 			err = parse_long(name, optarg, 0, 30, &v);
 			c->overlap = (int)v;
+			break;
+		case O_OVERLAP_RX:
+			err = parse_long(name, optarg, 0, 30, &v);
+			c->overlap_receive = (int)v;
+			break;
+		case O_T302:
+			err = parse_long(name, optarg, 100, 600000, &v);
+			c->t302 = (int)v;
 			break;
 		case O_FROMNAME:
 			if (strlen(optarg) >= sizeof(c->from_name))

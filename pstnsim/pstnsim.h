@@ -67,6 +67,11 @@ struct ps_conf {
 	int to_step;
 	int overlap;                 /* originate: digits in the SETUP; the
 				      * rest follow in INFORMATION; -1 off */
+	int overlap_receive;         /* incoming SETUP without Sending
+				      * Complete: SETUP ACKNOWLEDGE and
+				      * collect to this many digits (0:
+				      * Sending Complete or T302); -1 off */
+	int t302;                    /* ms, overlap receiving */
 	int hold;               /* ms */
 	bool exit_when_done;
 	int duration;           /* s, 0 = none */
@@ -110,6 +115,12 @@ struct ps_call {
 	int ring_ms, hangup_ms; /* from its rule, or the options */
 	int media_mode;         /* enum ps_media */
 	struct event *dtmr;     /* overlap sending: the next digit */
+	struct event *t302;     /* overlap receiving: inter-digit timer */
+	bool collecting;        /* overlap receiving: digits still come */
+	bool setup_complete;    /* the SETUP had Sending Complete */
+	bool overlap;           /* we sent SETUP ACKNOWLEDGE */
+	unsigned setup_digits;  /* digits in the SETUP */
+	unsigned info_msgs;     /* INFORMATION messages with digits */
 	size_t dsent;           /* digits of `called` sent so far */
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];
