@@ -108,6 +108,21 @@ struct gw_call {
 	struct event *ev_retry;   /* try the attempt again (pre-emption) */
 	struct event *ev_t302;    /* overlap receiving: inter-digit timer */
 	bool collecting;          /* overlap receiving: digits still come */
+	/* RFC 3578 overlap from a SIP trunk to an overlap_send span: */
+	enum ovl_state {
+		OVL_OFF,          /* en-bloc, or the network proceeds */
+		OVL_HELD,         /* an INVITE waits: SETUP ACKNOWLEDGE, or
+				   * the network proceeding on its digits */
+		OVL_WAIT,         /* 484 sent: the caller's next INVITE */
+	} ovl;
+	bool ovl_acked;           /* the network sent SETUP ACKNOWLEDGE */
+	bool ovl_proceeded;       /* the network went on while no INVITE
+				   * waited (its own T302) */
+	bool ovl_alerted;         /* ... and alerted */
+	uint32_t ovl_cseq;        /* CSeq of the caller's last INVITE */
+	char ovl_tag[64];         /* its From tag */
+	struct event *ev_ovl;     /* overlap_wait (HELD), overlap_timeout
+				   * (WAIT) */
 	enum dp_ton in_called_ton, in_calling_ton; /* kept for routing */
 	enum dp_pres in_pres;
 	enum dp_ton diversion_ton;
@@ -322,6 +337,8 @@ static void call_destructor(void *arg)
 		event_free(call->ev_retry);
 	if (call->ev_t302)
 		event_free(call->ev_t302);
+	if (call->ev_ovl)
+		event_free(call->ev_ovl);
 	free(call->in_loc);
 	free(call->loc_row);
 	media_rtp_free(call->in.rtp);
@@ -545,6 +562,9 @@ static void end_call(struct gw_call *call, int cause)
 	if (call->ev_t302)
 		event_del(call->ev_t302);
 	call->collecting = false;
+	if (call->ev_ovl)
+		event_del(call->ev_ovl);
+	call->ovl = OVL_OFF;
 	attempt_done(call, call->answer_ms ? "answered" : "final",
 		     call->sip_status, call->cause);
 	set_state(call, CS_ENDED);
@@ -994,7 +1014,8 @@ static void attempt_failed(struct gw_call *call,
 	 * failure: even "busy" from one path is no answer for 911. */
 	bool final = (cls == DP_FAIL_FINAL &&
 		      call->dec->emergency == DP_EMERG_NONE) ||
-		     call->early_media || call->state == CS_ENDED;
+		     call->early_media || call->state == CS_ENDED ||
+		     call->ovl_acked;
 
 	if (ts) {
 		asr_note(ts, false);
@@ -1050,6 +1071,11 @@ static void note_attempt(struct gw_call *call, const struct dp_attempt *a,
 		tg_strlcpy(ca->outcome, outcome, sizeof(ca->outcome));
 	}
 }
+
+static int ovl_setup(struct gw_call *call, struct tdm_span *span,
+		     unsigned chan, const struct tdm_number *calling,
+		     const struct tdm_number *called,
+		     const struct tdm_number *redir);
 
 /*
  * Hunt a B-channel over trunk @p t's spans by its policy, and send the
@@ -1146,8 +1172,7 @@ static int hunt_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		c = k - base[i] + 1;
 		if (!spans[i] || !tdm_chan_free(spans[i], c))
 			continue;
-		e = tdm_call_setup_chan(&call->out.tdm, spans[i], c, calling,
-					called, redir, call);
+		e = ovl_setup(call, spans[i], c, calling, called, redir);
 		if (!e) {
 			call->out.span = tdm_span_id(spans[i]);
 			call->out.chan = (int)c;
@@ -1891,6 +1916,278 @@ static void on_ring_timeout(evutil_socket_t fd, short what, void *arg)
 	obj_deref(call);
 }
 
+/* ---- overlap sending, RFC 3578 (docs/overlap.md) -------------------------- */
+
+static void on_ovl_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Does the caller speak RFC 3578 (more digits come in later INVITEs)?
+ * Never for an emergency call or a PSAP callback: those are complete. */
+static bool ovl_caller(const struct gw_call *call)
+{
+	const struct gw_trunk_cfg *t;
+
+	if (call->in.kind != DP_TRUNK_SIP ||
+	    call->dec->emergency != DP_EMERG_NONE || call->dec->callback)
+		return false;
+	t = gw_config_trunk(&call->gw->cfg, call->in.trunk);
+	return t && t->rfc3578;
+}
+
+static void ovl_arm(struct gw_call *call, bool wait)
+{
+	const struct gw_trunk_cfg *t =
+		gw_config_trunk(&call->gw->cfg, call->in.trunk);
+	unsigned ms = !t ? 5000 : wait ? t->overlap_timeout_ms
+				       : t->overlap_wait_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(call->ev_ovl, &tv);
+}
+
+/*
+ * The SETUP of an attempt (Q.931 5.1.3 overlap sending on a span with
+ * overlap_send): an RFC 3578 caller's number so far, without Sending
+ * Complete, for later INVITEs to add to; an en-bloc number split at
+ * overlap_send_digits, the rest queued for INFORMATION after SETUP
+ * ACKNOWLEDGE.  Otherwise the whole number, complete.
+ */
+static int ovl_setup(struct gw_call *call, struct tdm_span *span,
+		     unsigned chan, const struct tdm_number *calling,
+		     const struct tdm_number *called,
+		     const struct tdm_number *redir)
+{
+	const struct gw_span_cfg *sc =
+		gw_config_span(&call->gw->cfg, tdm_span_id(span));
+	struct tdm_number part = *called;
+	size_t k = sc ? sc->overlap_send_digits : 0;
+	bool rfc3578 = sc && sc->overlap_send && ovl_caller(call);
+	char first[64];
+	int err;
+
+	if (rfc3578 && !call->ev_ovl &&
+	    !(call->ev_ovl = evtimer_new(call->gw->base, on_ovl_timer,
+					 call)))
+		rfc3578 = false; /* no memory for its timer: en-bloc */
+	if (!sc || !sc->overlap_send || rfc3578 ||
+	    call->dec->emergency != DP_EMERG_NONE || call->dec->callback ||
+	    k >= strlen(called->digits) || k >= sizeof(first))
+		k = 0;
+	if (k) {
+		snprintf(first, sizeof(first), "%.*s", (int)k, called->digits);
+		part.digits = first;
+	}
+	part.incomplete = rfc3578 || k;
+	err = tdm_call_setup_chan(&call->out.tdm, span, chan, calling, &part,
+				  redir, call);
+	if (err)
+		return err;
+	/* Queued in tdm/ until the network's SETUP ACKNOWLEDGE. */
+	if (k)
+		tdm_call_digits(call->out.tdm, called->digits + k);
+	if (rfc3578) {
+		call->ovl = OVL_HELD;
+		call->ovl_acked = call->ovl_alerted = false;
+		call->ovl_proceeded = false;
+	}
+	return 0;
+}
+
+/* RFC 3578 2: 484 Address Incomplete asks the caller for the number with
+ * more digits in a new INVITE; the PRI call waits for it meanwhile. */
+static void ovl_ask_more(struct gw_call *call)
+{
+	struct sip_reason reason = {28, gw_cause_text(28), false};
+	struct sip_leg *leg = call->in.sip;
+
+	event_del(call->ev_ovl);
+	if (!leg)
+		return;
+	gw_info("call %.8s: %s: the network waits for more digits: 484",
+		call->id, call->called);
+	call->in.sip = NULL;
+	call->sip_status = 484;
+	/* The UA sees the 484 through (its ACK); the next INVITE is a new
+	 * leg that ovl_follow_up hands to this call. */
+	sip_leg_abandon(leg, 484, &reason);
+	obj_deref(call); /* on_sip_in's reference */
+	call->ovl = OVL_WAIT;
+	ovl_arm(call, true);
+}
+
+/* SETUP ACKNOWLEDGE: the network has the call and waits for digits. */
+static void ovl_setup_ack(struct gw_call *call)
+{
+	call->got_trying = call->got_progress = true;
+	event_del(call->ev_attempt);
+	/* The number is the network's to complete now: another route
+	 * would not get the digits it already has. */
+	call->ovl_acked = true;
+	if (call->ovl == OVL_HELD)
+		ovl_ask_more(call);
+}
+
+/*
+ * A PRI event while an RFC 3578 call is in overlap: true when it is
+ * taken here.  The network proceeding on the digits it has ends the
+ * overlap (the INVITE waiting gets the usual answers); while no INVITE
+ * waits, what it did is kept for the next one.
+ */
+static bool ovl_net_event(struct gw_call *call, const struct tdm_event *ev)
+{
+	bool wait = call->ovl == OVL_WAIT;
+
+	switch (ev->type) {
+	case TDM_EV_PROCEEDING:
+	case TDM_EV_ALERTING:
+	case TDM_EV_PROGRESS:
+		if (!wait) {
+			event_del(call->ev_ovl);
+			call->ovl = OVL_OFF;
+			return false;
+		}
+		gw_info("call %.8s: the network proceeds on %s while the "
+			"caller was asked for more digits", call->id,
+			call->called);
+		call->ovl_proceeded = true;
+		if (ev->type == TDM_EV_ALERTING)
+			call->ovl_alerted = true;
+		return true;
+	case TDM_EV_ANSWER:
+		if (!wait) {
+			event_del(call->ev_ovl);
+			call->ovl = OVL_OFF;
+			return false;
+		}
+		/* Nobody to connect: the caller's INVITE was answered 484. */
+		gw_notice("call %.8s: answered while no INVITE waits; cleared",
+			  call->id);
+		end_call(call, 31);
+		hangup_out(call, 31);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_ovl_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+
+	(void)fd;
+	(void)what;
+	if (call->state == CS_ENDED)
+		return;
+	obj_ref(call);
+	if (call->ovl == OVL_HELD) {
+		/* The network did not proceed on these digits. */
+		ovl_ask_more(call);
+	} else if (call->ovl == OVL_WAIT) {
+		/* The number stayed incomplete, unless the network took
+		 * it as it was. */
+		int cause = call->ovl_proceeded ? 16 : 28;
+
+		gw_notice("call %.8s: no INVITE with more digits after the 484 "
+			  "for %s: cleared, cause %d", call->id, call->called,
+			  cause);
+		end_call(call, cause);
+		hangup_out(call, cause);
+	}
+	maybe_reap(call);
+	obj_deref(call);
+}
+
+static struct gw_call *ovl_find(struct gw *gw,
+				const struct sip_invite_info *info)
+{
+	for (struct gw_call *c = gw->calls; c; c = c->next)
+		if (c->ovl == OVL_WAIT && c->state != CS_ENDED &&
+		    !strcmp(c->call_id, info->call_id) &&
+		    !strcmp(c->ovl_tag, info->from_tag ? info->from_tag : ""))
+			return c;
+	return NULL;
+}
+
+/* RFC 3578 2: the same Call-ID and From tag, a higher CSeq, and the
+ * number so far with more digits after it. */
+static bool ovl_continues(const struct gw_call *call,
+			  const struct sip_invite_info *info)
+{
+	size_t n = strlen(call->called);
+	const char *more = info->ruri_user + n;
+
+	return info->cseq > call->ovl_cseq &&
+	       !strncmp(info->ruri_user, call->called, n) && *more &&
+	       strspn(more, "0123456789*#") == strlen(more) &&
+	       strlen(info->ruri_user) < sizeof(call->called);
+}
+
+/*
+ * A new INVITE that may continue a call we answered 484 (RFC 3578): the
+ * leg joins that call and its new digits go to the PRI in INFORMATION.
+ * One that matches the dialog but not the number (shorter, other digits,
+ * an old CSeq) ends that call (cause 28) and is then a call of its own.
+ * @return true when @p leg was taken here.
+ */
+static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
+			  const struct sip_invite_info *info)
+{
+	struct gw_call *call = ovl_find(gw, info);
+	bool ok = call && ovl_continues(call, info) && call->out.tdm;
+	const char *more = "";
+	int err = 0;
+
+	if (!call)
+		return false;
+	if (ok)
+		more = info->ruri_user + strlen(call->called);
+	if (ok && !call->ovl_proceeded)
+		err = tdm_call_digits(call->out.tdm, more);
+	if (!ok || err) {
+		gw_notice("call %.8s: INVITE for %s (CSeq %u) does not continue "
+			  "%s (CSeq %u)%s%s: that call is cleared", call->id,
+			  info->ruri_user, info->cseq, call->called,
+			  call->ovl_cseq, err ? ": " : "",
+			  err ? strerror(err) : "");
+		obj_ref(call);
+		end_call(call, 28);
+		hangup_out(call, 28);
+		maybe_reap(call);
+		obj_deref(call);
+		return false;
+	}
+	gw_info("call %.8s: INVITE for %s: digits %s sent", call->id,
+		info->ruri_user, call->ovl_proceeded ? "not" : more);
+	event_del(call->ev_ovl);
+	call->in.sip = leg; /* the handler's reference is now the call's */
+	sip_leg_set_handler(leg, on_sip_in, call);
+	obj_ref(call);
+	sip_leg_set_local_media(leg, gw->cfg.media_addr,
+				media_rtp_port(call->in.rtp));
+	if (info->offer)
+		set_remote(call, &call->in, info->offer);
+	call->ovl_cseq = info->cseq;
+	call->sip_status = 0;
+	/* The CDR tells the number as dialled: the first INVITE's routed
+	 * number with the later digits after it. */
+	tg_strlcpy(call->called, info->ruri_user, sizeof(call->called));
+	if (strlen(call->out_called) + strlen(more) < sizeof(call->out_called))
+		strcat(call->out_called, more);
+	if (call->natt && strlen(call->att[call->natt - 1].called) +
+				  strlen(more) <
+			  sizeof(call->att[0].called))
+		strcat(call->att[call->natt - 1].called, more);
+	if (call->ovl_proceeded) {
+		/* The network went on without the caller's new digits. */
+		call->ovl = OVL_OFF;
+		if (call->ovl_alerted)
+			tell_in_progress(call, true, false);
+		return true;
+	}
+	call->ovl = OVL_HELD;
+	ovl_arm(call, false);
+	return true;
+}
+
 /* ---- SIP events ------------------------------------------------------------ */
 
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
@@ -1982,6 +2279,8 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	struct gw_call *call;
 	bool restricted;
 
+	if (ovl_follow_up(gw, leg, info))
+		return;
 	call = call_new(gw, DP_TRUNK_SIP);
 	if (!call) {
 		struct sip_reason r = {41, gw_cause_text(41), false};
@@ -2000,6 +2299,9 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	call->div_restricted = info->diversion_privacy;
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
+	tg_strlcpy(call->ovl_tag, info->from_tag ? info->from_tag : "",
+		   sizeof(call->ovl_tag));
+	call->ovl_cseq = info->cseq;
 	memcpy(&call->src, &info->src, sizeof(call->src));
 	if (info->pidf) {
 		/* A location that came with the call (Teams, a PBX). */
@@ -2400,7 +2702,12 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 						      call->out.span);
 	int em = sc ? sc->early_media : GW_EM_PI;
 
+	if (call->ovl != OVL_OFF && ovl_net_event(call, ev))
+		return;
 	switch (ev->type) {
+	case TDM_EV_SETUP_ACK:
+		ovl_setup_ack(call);
+		break;
 	case TDM_EV_PROCEEDING:
 		/* The network has the call: that is progress enough.  With
 		 * a progress indicator of in-band information (Q.931 PI 8)

@@ -256,6 +256,7 @@ static int span_open(struct gw *gw, const struct gw_span_cfg *s,
 		.pcap = *s->pcap ? s->pcap : NULL,
 		.restart_on_up = s->restart_on_up,
 		.overlap = s->overlap,
+		.overlap_send = s->overlap_send,
 		.service = s->service,
 	};
 	int rc = tdm_span_alloc(out, gw->base, &tc, gw_call_on_tdm, gw);
@@ -272,6 +273,7 @@ static bool span_differs(const struct gw_span_cfg *a,
 	return a->type != b->type || a->switchtype != b->switchtype ||
 	       a->network != b->network || strcmp(a->dir, b->dir) ||
 	       a->service != b->service || a->overlap != b->overlap ||
+	       a->overlap_send != b->overlap_send ||
 	       a->restart_on_up != b->restart_on_up;
 }
 

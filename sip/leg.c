@@ -580,6 +580,7 @@ struct invite_strs {
 	char diversion_reason[32];
 	char geo_ref[256];
 	char pai_user[128];
+	char from_tag[64];
 };
 
 static bool header_token(const osip_message_t *req, const char *name,
@@ -715,6 +716,12 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 			   !strcasecmp(req->from->url->host,
 				       "anonymous.invalid"));
 	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
+	tg_strlcpy(s->from_tag, sip_msg_from_tag(req) ? sip_msg_from_tag(req)
+						       : "",
+		   sizeof(s->from_tag));
+	info->from_tag = s->from_tag;
+	info->cseq = req->cseq && req->cseq->number
+		? (uint32_t)strtoul(req->cseq->number, NULL, 10) : 0;
 	info->from_user = s->from_user;
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;

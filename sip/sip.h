@@ -39,6 +39,9 @@ struct sip_reason {
 
 struct sip_invite_info {
 	const char *call_id;
+	const char *from_tag;     /* "" if none */
+	uint32_t cseq;            /* CSeq number (RFC 3578: a follow-up
+				   * INVITE has a higher one) */
 	const char *from_user;    /* From URI user part ("" if none) */
 	const char *from_display; /* "" if none */
 	const char *to_user;
