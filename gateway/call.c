@@ -123,6 +123,17 @@ struct gw_call {
 	char ovl_tag[64];         /* its From tag */
 	struct event *ev_ovl;     /* overlap_wait (HELD), overlap_timeout
 				   * (WAIT) */
+	/* RFC 3578 overlap from an overlap-receiving span to a SIP trunk: */
+	enum ovo_state {
+		OVO_OFF,          /* en-bloc, or the callee has it */
+		OVO_INVITING,     /* an INVITE with the digits so far is out */
+		OVO_WAIT,         /* it got 484: the next digits make another */
+	} ovo;
+	size_t ovo_base;          /* digits of `called` the dialplan routed */
+	size_t ovo_sent;          /* digits of `called` the last INVITE had */
+	char ovo_cid[128];        /* the dialog identifiers of the INVITEs */
+	char ovo_tag[24];
+	uint32_t ovo_cseq;
 	enum dp_ton in_called_ton, in_calling_ton; /* kept for routing */
 	enum dp_pres in_pres;
 	enum dp_ton diversion_ton;
@@ -565,6 +576,7 @@ static void end_call(struct gw_call *call, int cause)
 	if (call->ev_ovl)
 		event_del(call->ev_ovl);
 	call->ovl = OVL_OFF;
+	call->ovo = OVO_OFF;
 	attempt_done(call, call->answer_ms ? "answered" : "final",
 		     call->sip_status, call->cause);
 	set_state(call, CS_ENDED);
@@ -654,6 +666,9 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 		      void *arg);
 static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		       void *arg);
+static void ovo_end(struct gw_call *call);
+static void ovo_got_484(struct gw_call *call);
+static void ring_complete(struct gw_call *call);
 
 static void release_tdm(struct side *s, int cause)
 {
@@ -1015,7 +1030,7 @@ static void attempt_failed(struct gw_call *call,
 	bool final = (cls == DP_FAIL_FINAL &&
 		      call->dec->emergency == DP_EMERG_NONE) ||
 		     call->early_media || call->state == CS_ENDED ||
-		     call->ovl_acked;
+		     call->ovl_acked || call->ovo != OVO_OFF;
 
 	if (ts) {
 		asr_note(ts, false);
@@ -1243,9 +1258,23 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	};
 	int err;
 
-	char pai[40], *pidf = NULL;
+	char pai[40], *pidf = NULL, user[128];
 	const struct e911_zone_row *loc;
 
+	if (call->ovo != OVO_OFF) {
+		/* RFC 3578: the routed number with the digits that came
+		 * since; a later INVITE continues the first one's dialog
+		 * identifiers. */
+		snprintf(user, sizeof(user), "%s%s", a->user,
+			 call->called + call->ovo_base);
+		p.to_user = user;
+		call->ovo_sent = strlen(call->called);
+		if (*call->ovo_cid) {
+			p.call_id = call->ovo_cid;
+			p.from_tag = call->ovo_tag;
+			p.cseq = call->ovo_cseq + 1;
+		}
+	}
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
@@ -1560,6 +1589,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Start the next attempt that can be tried; give up when none is left. */
+static bool ovo_trunk(struct gw *gw, const struct dp_attempt *a);
+
 static void try_next(struct gw_call *call)
 {
 	struct gw *gw = call->gw;
@@ -1590,6 +1621,11 @@ static void try_next(struct gw_call *call)
 			gw_info("call %.8s: trunk %s is marked down: tried "
 				"last", call->id, a->trunk);
 			call->down_later |= 1u << i;
+			continue;
+		}
+		if (call->ovo != OVO_OFF && !ovo_trunk(gw, a)) {
+			/* Only an RFC 3578 trunk takes a number in pieces. */
+			note_attempt(call, a, "skipped: overlap");
 			continue;
 		}
 		if (a->source == DP_SRC_ENUM) {
@@ -1764,6 +1800,29 @@ static const struct e911_zone_row *call_location(const struct gw_call *call)
 }
 
 /* Route a new call and start its first attempt. */
+/* What the dialplan decides on: the call as it stands.  @p asr has room
+ * for GW_MAX_TRUNKS + 1 rows. */
+static void call_facts(const struct gw_call *call, struct dp_facts *f,
+		       struct dp_lcr_asr *asr, enum dp_ton called_ton,
+		       enum dp_ton calling_ton, enum dp_pres pres)
+{
+	gw_trunk_asr(call->gw, asr, GW_MAX_TRUNKS + 1);
+	memset(f, 0, sizeof(*f));
+	f->src_trunk = call->in.trunk;
+	f->called = call->called;
+	f->called_ton = called_ton;
+	f->calling = call->calling;
+	f->calling_ton = calling_ton;
+	f->calling_pres = pres;
+	f->emergency = call->sig_emergency;
+	f->diversion = call->diversion;
+	f->diversion_ton = call->diversion_ton;
+	f->now = tg_time_ms() / 1000;
+	f->asr = asr;
+	f->state = gw_trunk_state;
+	f->state_arg = call->gw;
+}
+
 static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		       enum dp_ton calling_ton, enum dp_pres pres)
 {
@@ -1774,21 +1833,7 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 	int rc;
 
 	call->snap = obj_ref(gw->snap);
-	gw_trunk_asr(gw, asr, sizeof(asr) / sizeof(asr[0]));
-	memset(&f, 0, sizeof(f));
-	f.src_trunk = call->in.trunk;
-	f.called = call->called;
-	f.called_ton = called_ton;
-	f.calling = call->calling;
-	f.calling_ton = calling_ton;
-	f.calling_pres = pres;
-	f.emergency = call->sig_emergency;
-	f.diversion = call->diversion;
-	f.diversion_ton = call->diversion_ton;
-	f.now = tg_time_ms() / 1000;
-	f.asr = asr;
-	f.state = gw_trunk_state;
-	f.state_arg = gw;
+	call_facts(call, &f, asr, called_ton, calling_ton, pres);
 	rc = call->snap ? dp_decide(call->snap, &f, d, NULL, 0) : EINVAL;
 	/* A call to an ELIN: the PSAP calling back (RFC 7090). */
 	if (!rc && d->emergency == DP_EMERG_NONE && *d->called.digits) {
@@ -2408,6 +2453,9 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 
 	(void)leg;
 	obj_ref(call);
+	if (call->ovo != OVO_OFF && (ev->type == SIP_LEG_PROGRESS ||
+				     ev->type == SIP_LEG_ANSWERED))
+		ovo_end(call);
 	switch (ev->type) {
 	case SIP_LEG_CLOSED:
 		if (call->out.sip == leg) {
@@ -2448,6 +2496,10 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 	case SIP_LEG_FAILED:
 		if (call->state == CS_ENDED || call->state == CS_ANSWERED)
 			break;
+		if (ev->status == 484 && call->ovo == OVO_INVITING) {
+			ovo_got_484(call);
+			break;
+		}
 		r.sip_status = ev->status;
 		r.q850_cause = ev->reason.cause;
 		/* A 408 of our own Timer B is no response at all. */
@@ -2472,6 +2524,138 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 	}
 	maybe_reap(call);
 	obj_deref(call);
+}
+
+/* ---- RFC 3578 overlap from a PRI to SIP (docs/overlap.md) ----------------- */
+
+/* Does attempt @p a go to a SIP trunk with overlap = rfc3578, usable now? */
+static bool ovo_trunk(struct gw *gw, const struct dp_attempt *a)
+{
+	const struct gw_trunk_cfg *t = gw_config_trunk(&gw->cfg, a->trunk);
+	struct gw_tstat *ts = gw_tstat(gw, a->trunk);
+
+	return a->source != DP_SRC_ENUM && t && t->kind == GW_TRUNK_SIP &&
+	       t->rfc3578 && (!ts || !ts->drained) &&
+	       gw_trunk_state(a->trunk, gw) == DP_TRUNK_AVAILABLE;
+}
+
+/*
+ * Overlap receiving, digits still coming: is the number so far routable,
+ * its first route an RFC 3578 trunk?  Then the INVITE need not wait for
+ * the whole number.  Emergency numbers and ELINs are routed complete.
+ */
+static bool ovo_routes(struct gw_call *call)
+{
+	struct gw *gw = call->gw;
+	struct dp_lcr_asr asr[GW_MAX_TRUNKS + 1];
+	struct dp_decision *d;
+	struct dp_facts f;
+	bool any = false, ok;
+
+	for (unsigned i = 0; i < gw->cfg.ntrunks && !any; i++)
+		any = gw->cfg.trunks[i].rfc3578;
+	if (!any || !gw->snap || !*call->called || gw->draining ||
+	    is_emergency_number(gw, call->called) ||
+	    gw_e911_is_elin(gw, call->called))
+		return false;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return false;
+	call_facts(call, &f, asr, call->in_called_ton, call->in_calling_ton,
+		   call->in_pres);
+	ok = !dp_decide(gw->snap, &f, d, NULL, 0) && !d->cause &&
+	     d->nattempts && d->emergency == DP_EMERG_NONE && !d->callback &&
+	     ovo_trunk(gw, &d->attempts[0]);
+	free(d);
+	return ok;
+}
+
+/* The route is known: the INVITE goes with the digits so far; T302
+ * keeps running for the digits to come. */
+static void ovo_start(struct gw_call *call)
+{
+	gw_info("call %.8s: %s routes to an RFC 3578 trunk: INVITE before "
+		"the number is complete", call->id, call->called);
+	call->ovo = OVO_INVITING;
+	call->ovo_base = strlen(call->called);
+	call->ovo_cid[0] = '\0';
+	ring_complete(call);
+}
+
+/* The callee has the number (it rings, answers or sends progress): the
+ * network may stop sending digits. */
+static void ovo_end(struct gw_call *call)
+{
+	if (strlen(call->called) > call->ovo_sent)
+		gw_info("call %.8s: digits %s came after the callee took the "
+			"number", call->id, call->called + call->ovo_sent);
+	call->ovo = OVO_OFF;
+	call->collecting = false;
+	if (call->ev_t302)
+		event_del(call->ev_t302);
+	tdm_call_proceeding(call->in.tdm);
+}
+
+/* The number with more digits, in an INVITE that continues the last. */
+static void ovo_reinvite(struct gw_call *call)
+{
+	const struct dp_attempt *a = &call->dec->attempts[call->cur];
+	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
+						       a->trunk);
+	struct cdr_attempt *ca = call->natt ? &call->att[call->natt - 1]
+					    : NULL;
+	int err = t && t->kind == GW_TRUNK_SIP ? place_sip(call, t, a)
+					      : ENOENT;
+
+	if (err) {
+		gw_notice("call %.8s: no INVITE for %s: %s", call->id,
+			  call->called, strerror(err));
+		fail_call(call, 41);
+		return;
+	}
+	call->ovo = OVO_INVITING;
+	call->out_live = true;
+	count_out(call, true);
+	call->got_trying = call->got_progress = false;
+	arm_attempt_timer(call);
+	snprintf(call->out_called, sizeof(call->out_called), "%s%s", a->user,
+		 call->called + call->ovo_base);
+	if (ca)
+		tg_strlcpy(ca->called, call->out_called, sizeof(ca->called));
+	gw_info("call %.8s: INVITE for %s (CSeq %u)", call->id,
+		call->out_called, call->ovo_cseq + 1);
+}
+
+/* RFC 3578 2: 484 Address Incomplete.  More digits may have come while
+ * the INVITE was out; otherwise wait for them (T302). */
+static void ovo_got_484(struct gw_call *call)
+{
+	struct sip_leg *leg = call->out.sip;
+
+	if (leg) {
+		tg_strlcpy(call->ovo_cid, sip_leg_call_id(leg),
+			   sizeof(call->ovo_cid));
+		tg_strlcpy(call->ovo_tag, sip_leg_local_tag(leg),
+			   sizeof(call->ovo_tag));
+		call->ovo_cseq = sip_leg_invite_cseq(leg);
+	}
+	call->sip_status = 484;
+	event_del(call->ev_attempt);
+	hangup_out(call, 28);
+	unbridge_out(call);
+	if (strlen(call->called) > call->ovo_sent) {
+		ovo_reinvite(call);
+		return;
+	}
+	if (!call->collecting) {
+		/* The number is complete (Sending Complete, T302): 484 for
+		 * all of it is the callee's last word. */
+		gw_notice("call %.8s: 484 for the whole number %s", call->id,
+			  call->called);
+		fail_call(call, 28);
+		return;
+	}
+	call->ovo = OVO_WAIT;
 }
 
 /* ---- PRI events ------------------------------------------------------------ */
@@ -2536,6 +2720,8 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 			goto out;
 		}
 		arm_t302(call);
+		if (ovo_routes(call))
+			ovo_start(call);
 		goto out;
 	}
 	ring_complete(call);
@@ -2579,7 +2765,14 @@ static void on_t302(evutil_socket_t fd, short what, void *arg)
 	call->collecting = false;
 	gw_dbg(GW_DBG_CALL, "call %.8s: T302: number %s", call->id,
 	       call->called);
-	if (!*call->called)
+	if (call->ovo == OVO_WAIT) {
+		/* The callee said 484 and no digit came since. */
+		gw_notice("call %.8s: T302 after 484 for %s: cleared, cause 28",
+			  call->id, call->called);
+		fail_call(call, 28);
+	} else if (call->ovo == OVO_INVITING) {
+		/* That INVITE has every digit: its answer decides. */
+	} else if (!*call->called)
 		fail_call(call, 28); /* invalid number format (incomplete) */
 	else
 		ring_complete(call);
@@ -2591,19 +2784,30 @@ static void on_t302(evutil_socket_t fd, short what, void *arg)
 static void on_digits(struct gw_call *call, const struct tdm_event *ev)
 {
 	size_t n = strlen(call->called);
+	bool done;
 
 	if (!call->collecting || call->state == CS_ENDED)
 		return;
 	if (ev->called && n + strlen(ev->called) < sizeof(call->called))
 		strcat(call->called, ev->called);
-	if (ev->complete || number_complete(call) ||
-	    strlen(call->called) + 1 >= sizeof(call->called)) {
+	done = ev->complete || number_complete(call) ||
+	       strlen(call->called) + 1 >= sizeof(call->called);
+	if (done) {
 		call->collecting = false;
 		event_del(call->ev_t302);
-		ring_complete(call);
+	} else {
+		arm_t302(call);
+	}
+	if (call->ovo != OVO_OFF) {
+		/* The callee asked for more (484): here they are. */
+		if (call->ovo == OVO_WAIT)
+			ovo_reinvite(call);
 		return;
 	}
-	arm_t302(call);
+	if (done)
+		ring_complete(call);
+	else if (ovo_routes(call))
+		ovo_start(call);
 }
 
 /* The called number is known: admission, then the route. */
@@ -2645,8 +2849,11 @@ static void ring_complete(struct gw_call *call)
 			return;
 		}
 	}
-	/* Tell the network we have it; routing and the attempts follow. */
-	tdm_call_proceeding(call->in.tdm);
+	/* Tell the network we have it; routing and the attempts follow.
+	 * In overlap toward SIP the network goes on sending digits until
+	 * the callee has the number (ovo_end). */
+	if (call->ovo == OVO_OFF)
+		tdm_call_proceeding(call->in.tdm);
 	route_call(call, call->in_called_ton, call->in_calling_ton,
 		   call->in_pres);
 }

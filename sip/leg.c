@@ -1247,6 +1247,16 @@ const char *sip_leg_call_id(const struct sip_leg *leg)
 	return leg->call_id;
 }
 
+const char *sip_leg_local_tag(const struct sip_leg *leg)
+{
+	return leg->local_tag;
+}
+
+uint32_t sip_leg_invite_cseq(const struct sip_leg *leg)
+{
+	return leg->inv_cseq;
+}
+
 int sip_leg_codec(const struct sip_leg *leg)
 {
 	return leg->codec;
@@ -1490,6 +1500,11 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg = leg_alloc(ua, true);
 	if (!leg)
 		return ENOMEM;
+	/* RFC 3578 2: the dialog identifiers of the INVITE it continues. */
+	if (p->from_tag && *p->from_tag)
+		tg_strlcpy(leg->local_tag, p->from_tag, sizeof(leg->local_tag));
+	if (p->cseq)
+		leg->cseq = p->cseq;
 	leg->state = LEG_OUT_CALLING;
 	leg->h = h;
 	leg->arg = arg;
@@ -1497,6 +1512,12 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	err = leg_init_outbound(leg, dst, dstlen, p->from_user,
 				p->from_display, p->to_user, p->to_uri,
 				p->privacy && !p->emergency);
+	if (!err && p->call_id && *p->call_id) {
+		free(leg->call_id);
+		leg->call_id = strdup(p->call_id);
+		if (!leg->call_id)
+			err = ENOMEM;
+	}
 	if (err)
 		goto out;
 	leg->inv_cseq = leg->cseq;
