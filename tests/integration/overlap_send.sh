@@ -16,12 +16,17 @@
 #        the PRI call is cleared with cause 28 and one CDR says so (484).
 #  (iv)  A follow-up INVITE that does not continue the number clears the
 #        waiting PRI call (cause 28) and is a call of its own.
+#  (v)   PRI -> SIP: pstnsim sends 555 in the SETUP and 0100 in INFORMATION;
+#        555 routes to the RFC 3578 PBX, so INVITE 555 goes at once; the
+#        PBX answers 484 to numbers under 7 digits, and every new digit
+#        makes a new INVITE (same Call-ID and From tag, CSeq + 1) until
+#        5550100 rings and is answered.  One ANSWERED CDR with 5550100.
 SPAN_TYPE=e1 SWITCH=euroisdn_e1
 export SPAN_TYPE SWITCH
 . "$(dirname "$0")/lib.sh"
 
 write_conf
-sed -i "/^\[span 1\]/a overlap_send = yes\noverlap_send_digits = 4\npcap = $WORK/dchan.pcap" \
+sed -i "/^\[span 1\]/a overlap = yes\noverlap_send = yes\noverlap_send_digits = 4\npcap = $WORK/dchan.pcap" \
 	"$WORK/tollgate.conf"
 start_pstnsim --overlap-receive 10 --t302 20000 --answer-after 100
 start_gw
@@ -133,3 +138,47 @@ wait_cdrs 6
 expect_eq "(iv) CDRs" "$(sql "SELECT disposition || ':' || called FROM cdr
 	ORDER BY start_ms DESC LIMIT 2" | sort | tr '\n' ' ')" \
 	"ANSWERED:3135551234 FAILED:212555 "
+
+# (v) PRI -> SIP overlap toward the RFC 3578 PBX.
+"$TGCTL" -s "$CTL" --db "$DB" route add r555 priority=1 kind=prefix match=555 \
+	trunks=pbx >/dev/null || fail "route add"
+ctl reload >/dev/null || fail "reload"
+tshark -q -i lo -f "udp port $PBX_PORT" -w "$WORK/pbx.pcapng" \
+	> "$WORK/tshark2.log" 2>&1 &
+TSHARK=$!
+PIDS+=("$TSHARK")
+wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark2.log"
+sleep 1
+"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --incomplete 7 --count 1 \
+	--timeout 20 > "$WORK/pbx.jsonl" 2>>"$WORK/pbx.log" &
+PBX=$!
+PIDS+=("$PBX")
+sleep 0.2
+kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
+start_pstnsim --originate 1 --rate 1 --to 5550100 --overlap 3 \
+	--from 2125559999 --hold 300 --exit-when-done
+wait_for "pstnsim's call to 5550100" 20 sh -c "! kill -0 $PSTN_PID"
+wait "$PBX" || fail "the PBX did not get its call: $(cat "$WORK/pbx.jsonl")"
+REC=$(last_rec)
+expect_rec "(v) answered" answered true
+expect_rec "(v) number" called 5550100
+wait_cdrs 7
+expect_eq "(v) CDR" "$(sql "SELECT count(*), disposition, called, sip_status FROM cdr
+	WHERE direction = 'inbound'")" "1|ANSWERED|5550100|200"
+sleep 0.5
+kill -INT "$TSHARK"
+wait "$TSHARK" || true
+pbxcap() { tshark -r "$WORK/pbx.pcapng" -d "udp.port==$PBX_PORT,sip" "$@" 2>/dev/null; }
+expect_eq "(v) malformed or erroneous SIP" \
+	"$(pbxcap -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)" 0
+invites=$(pbxcap -Y 'sip.Method == "INVITE"' -T fields -e sip.Call-ID \
+	-e sip.from.tag -e sip.CSeq.seq -e sip.r-uri.user | sort -u -k3,3n)
+expect_eq "(v) INVITEs: one Call-ID and From tag" \
+	"$(echo "$invites" | awk '{print $1" "$2}' | sort -u | wc -l)" 1
+expect_eq "(v) INVITEs' numbers, each longer" \
+	"$(echo "$invites" | awk '{print $4}' | tr '\n' ' ')" \
+	"555 5550 55501 555010 5550100 "
+cseqs=$(echo "$invites" | awk 'NR == 1 {c = $3} {printf "%d ", $3 - c}')
+expect_eq "(v) their CSeqs, one up each time" "$cseqs" "0 1 2 3 4 "
+expect_eq "(v) 484s to the short ones" \
+	"$(pbxcap -Y 'sip.Status-Code == 484' | wc -l)" 4

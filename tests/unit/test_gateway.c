@@ -93,9 +93,12 @@ static const char good_conf[] =
 	"switch = euroisdn_e1\n"
 	"side = network\n"
 	"dir = /tmp/x\n"
+	"overlap_send = yes\n"
+	"overlap_send_digits = 3\n"
 	"[trunk pbx]\n"
 	"type = sip\n"
 	"peer = 10.0.0.5:5080\n"
+	"overlap = rfc3578\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
 	"[trunk pstn]\n"
 	"type = tdm\n"
@@ -137,6 +140,8 @@ static void test_conf_good(void **state)
 	assert_int_equal(cfg->nspans, 1);
 	assert_int_equal(cfg->spans[0].type, TDM_E1);
 	assert_true(cfg->spans[0].network);
+	assert_true(cfg->spans[0].overlap_send);
+	assert_int_equal(cfg->spans[0].overlap_send_digits, 3);
 	assert_int_equal(cfg->ndids, 2);
 	assert_string_equal(cfg->dids[1].first, "5551000");
 	assert_string_equal(cfg->dids[1].last, "5551000");
@@ -148,6 +153,9 @@ static void test_conf_good(void **state)
 	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
 	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	assert_true(t->rfc3578);
+	assert_int_equal(t->overlap_wait_ms, 2000);
+	assert_int_equal(t->overlap_timeout_ms, 5000);
 	/* Formats default by kind: SIP '+' E.164, PRI national. */
 	assert_int_equal(t->called_fmt, DP_FMT_PLUS);
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
@@ -155,6 +163,7 @@ static void test_conf_good(void **state)
 	t = gw_config_trunk(cfg, "pstn");
 	assert_non_null(t);
 	assert_int_equal(t->called_fmt, DP_FMT_NATIONAL);
+	assert_false(t->rfc3578);
 	assert_string_equal(t->plan.cc, "1");
 	assert_string_equal(t->plan.intl_prefix, "011");
 	assert_int_equal(t->plan.nsn_len, 10);
@@ -167,7 +176,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 33);
+	assert_int_equal(cfg->notify_ca_line, 36);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -209,6 +218,15 @@ static void test_conf_errors(void **state)
 		 "t.conf:3: national_length"},
 		{"[trunk a]\ntype = sip\ndown_time = 0\n",
 		 "t.conf:3: down_time"},
+		{"[trunk a]\ntype = sip\noverlap = yes\n",
+		 "t.conf:3: overlap: 'yes' is not rfc3578 or no"},
+		{"[trunk a]\ntype = sip\noverlap_wait = 5\n",
+		 "t.conf:3: overlap_wait"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "overlap = rfc3578\n",
+		 "t.conf:2: trunk 'a': overlap = rfc3578 is for SIP trunks"},
+		{"[span 1]\noverlap_send_digits = 31\n",
+		 "t.conf:2: overlap_send_digits"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
