@@ -1961,7 +1961,7 @@ static void on_ring_timeout(evutil_socket_t fd, short what, void *arg)
 	obj_deref(call);
 }
 
-/* ---- overlap sending, RFC 3578 (docs/overlap.md) -------------------------- */
+/* ---- overlap sending, RFC 3578 (docs/overlap.md) ------------------------- */
 
 static void on_ovl_timer(evutil_socket_t fd, short what, void *arg);
 
@@ -2188,9 +2188,9 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 	if (ok && !call->ovl_proceeded)
 		err = tdm_call_digits(call->out.tdm, more);
 	if (!ok || err) {
-		gw_notice("call %.8s: INVITE for %s (CSeq %u) does not continue "
-			  "%s (CSeq %u)%s%s: that call is cleared", call->id,
-			  info->ruri_user, info->cseq, call->called,
+		gw_notice("call %.8s: INVITE for %s (CSeq %u) does not "
+			  "continue %s (CSeq %u)%s%s: that call is cleared",
+			  call->id, info->ruri_user, info->cseq, call->called,
 			  call->ovl_cseq, err ? ": " : "",
 			  err ? strerror(err) : "");
 		obj_ref(call);
@@ -2526,7 +2526,7 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 	obj_deref(call);
 }
 
-/* ---- RFC 3578 overlap from a PRI to SIP (docs/overlap.md) ----------------- */
+/* ---- RFC 3578 overlap from a PRI to SIP (docs/overlap.md) ---------------- */
 
 /* Does attempt @p a go to a SIP trunk with overlap = rfc3578, usable now? */
 static bool ovo_trunk(struct gw *gw, const struct dp_attempt *a)
@@ -2593,7 +2593,8 @@ static void ovo_end(struct gw_call *call)
 	call->collecting = false;
 	if (call->ev_t302)
 		event_del(call->ev_t302);
-	tdm_call_proceeding(call->in.tdm);
+	if (call->in.tdm)
+		tdm_call_proceeding(call->in.tdm);
 }
 
 /* The number with more digits, in an INVITE that continues the last. */
