@@ -378,6 +378,7 @@ static void unlink_call(struct gw_call *call)
 	gw->ncalls--;
 }
 
+static void ovl_set(struct gw_call *call, enum ovl_state st);
 static void on_ring_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_retry(evutil_socket_t fd, short what, void *arg);
@@ -575,7 +576,7 @@ static void end_call(struct gw_call *call, int cause)
 	call->collecting = false;
 	if (call->ev_ovl)
 		event_del(call->ev_ovl);
-	call->ovl = OVL_OFF;
+	ovl_set(call, OVL_OFF);
 	call->ovo = OVO_OFF;
 	attempt_done(call, call->answer_ms ? "answered" : "final",
 		     call->sip_status, call->cause);
@@ -1963,6 +1964,17 @@ static void on_ring_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---- overlap sending, RFC 3578 (docs/overlap.md) ------------------------- */
 
+/* Every state change goes here: INVITEs look for a call to continue
+ * only while some call waits for one. */
+static void ovl_set(struct gw_call *call, enum ovl_state st)
+{
+	if (call->ovl == OVL_WAIT)
+		call->gw->ovl_waiting--;
+	if (st == OVL_WAIT)
+		call->gw->ovl_waiting++;
+	call->ovl = st;
+}
+
 static void on_ovl_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Does the caller speak RFC 3578 (more digits come in later INVITEs)?
@@ -2030,7 +2042,7 @@ static int ovl_setup(struct gw_call *call, struct tdm_span *span,
 	if (k)
 		tdm_call_digits(call->out.tdm, called->digits + k);
 	if (rfc3578) {
-		call->ovl = OVL_HELD;
+		ovl_set(call, OVL_HELD);
 		call->ovl_acked = call->ovl_alerted = false;
 		call->ovl_proceeded = false;
 	}
@@ -2055,7 +2067,7 @@ static void ovl_ask_more(struct gw_call *call)
 	 * leg that ovl_follow_up hands to this call. */
 	sip_leg_abandon(leg, 484, &reason);
 	obj_deref(call); /* on_sip_in's reference */
-	call->ovl = OVL_WAIT;
+	ovl_set(call, OVL_WAIT);
 	ovl_arm(call, true);
 }
 
@@ -2087,7 +2099,7 @@ static bool ovl_net_event(struct gw_call *call, const struct tdm_event *ev)
 	case TDM_EV_PROGRESS:
 		if (!wait) {
 			event_del(call->ev_ovl);
-			call->ovl = OVL_OFF;
+			ovl_set(call, OVL_OFF);
 			return false;
 		}
 		gw_info("call %.8s: the network proceeds on %s while the "
@@ -2100,7 +2112,7 @@ static bool ovl_net_event(struct gw_call *call, const struct tdm_event *ev)
 	case TDM_EV_ANSWER:
 		if (!wait) {
 			event_del(call->ev_ovl);
-			call->ovl = OVL_OFF;
+			ovl_set(call, OVL_OFF);
 			return false;
 		}
 		/* Nobody to connect: the caller's INVITE was answered 484. */
@@ -2176,7 +2188,7 @@ static bool ovl_continues(const struct gw_call *call,
 static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 			  const struct sip_invite_info *info)
 {
-	struct gw_call *call = ovl_find(gw, info);
+	struct gw_call *call = gw->ovl_waiting ? ovl_find(gw, info) : NULL;
 	bool ok = call && ovl_continues(call, info) && call->out.tdm;
 	const char *more = "";
 	int err = 0;
@@ -2223,12 +2235,12 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 		strcat(call->att[call->natt - 1].called, more);
 	if (call->ovl_proceeded) {
 		/* The network went on without the caller's new digits. */
-		call->ovl = OVL_OFF;
+		ovl_set(call, OVL_OFF);
 		if (call->ovl_alerted)
 			tell_in_progress(call, true, false);
 		return true;
 	}
-	call->ovl = OVL_HELD;
+	ovl_set(call, OVL_HELD);
 	ovl_arm(call, false);
 	return true;
 }
