@@ -1377,6 +1377,8 @@ static void begin_attempt(struct gw_call *call, unsigned i,
 
 	call->cur = (int)i;
 	call->got_trying = call->got_progress = false;
+	/* Overlap toward a PRI is the attempt's own (ovl_setup). */
+	ovl_set(call, OVL_OFF);
 	call->out.kind = kind;
 	tg_strlcpy(call->out.trunk, a->trunk, sizeof(call->out.trunk));
 	tg_strlcpy(call->out_called, a->called.digits,
@@ -1589,9 +1591,9 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	obj_deref(call);
 }
 
-/* Start the next attempt that can be tried; give up when none is left. */
 static bool ovo_trunk(struct gw *gw, const struct dp_attempt *a);
 
+/* Start the next attempt that can be tried; give up when none is left. */
 static void try_next(struct gw_call *call)
 {
 	struct gw *gw = call->gw;
@@ -1800,7 +1802,6 @@ static const struct e911_zone_row *call_location(const struct gw_call *call)
 	return z ? e911_zone_row(z) : NULL;
 }
 
-/* Route a new call and start its first attempt. */
 /* What the dialplan decides on: the call as it stands.  @p asr has room
  * for GW_MAX_TRUNKS + 1 rows. */
 static void call_facts(const struct gw_call *call, struct dp_facts *f,
@@ -1824,6 +1825,7 @@ static void call_facts(const struct gw_call *call, struct dp_facts *f,
 	f->state_arg = call->gw;
 }
 
+/* Route a new call and start its first attempt. */
 static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		       enum dp_ton calling_ton, enum dp_pres pres)
 {
@@ -2169,13 +2171,12 @@ static struct gw_call *ovl_find(struct gw *gw,
 static bool ovl_continues(const struct gw_call *call,
 			  const struct sip_invite_info *info)
 {
-	size_t n = strlen(call->called);
-	const char *more = info->ruri_user + n;
+	size_t n = strlen(call->called), len = strlen(info->ruri_user);
 
-	return info->cseq > call->ovl_cseq &&
-	       !strncmp(info->ruri_user, call->called, n) && *more &&
-	       strspn(more, "0123456789*#") == strlen(more) &&
-	       strlen(info->ruri_user) < sizeof(call->called);
+	return info->cseq > call->ovl_cseq && len > n &&
+	       len < sizeof(call->called) &&
+	       !strncmp(info->ruri_user, call->called, n) &&
+	       strspn(info->ruri_user + n, "0123456789*#") == len - n;
 }
 
 /*
