@@ -21,6 +21,8 @@
 #        PBX answers 484 to numbers under 7 digits, and every new digit
 #        makes a new INVITE (same Call-ID and From tag, CSeq + 1) until
 #        5550100 rings and is answered.  One ANSWERED CDR with 5550100.
+#  (iv-b) Three INVITEs: the middle one is not enough for the network,
+#        which does not proceed on it; after overlap_wait it gets 484.
 SPAN_TYPE=e1 SWITCH=euroisdn_e1
 export SPAN_TYPE SWITCH
 . "$(dirname "$0")/lib.sh"
@@ -67,7 +69,7 @@ expect_rec "(i) whole number: Sending Complete" setup_complete true
 expect_rec "(i) whole number: no SETUP ACKNOWLEDGE" overlap false
 
 # (ii) RFC 3578 from the PBX.
-sed -i '/^\[trunk pbx\]/a overlap = rfc3578\noverlap_timeout = 1500' \
+sed -i '/^\[trunk pbx\]/a overlap = rfc3578\noverlap_timeout = 1500\noverlap_wait = 800' \
 	"$WORK/tollgate.conf"
 ctl reload >/dev/null || fail "reload"
 tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/sip.pcapng" \
@@ -139,6 +141,22 @@ expect_eq "(iv) CDRs" "$(sql "SELECT disposition || ':' || called FROM cdr
 	ORDER BY start_ms DESC LIMIT 2" | sort | tr '\n' ' ')" \
 	"ANSWERED:3135551234 FAILED:212555 "
 
+# (iv-b) three INVITEs: 2125551 is not enough for pstnsim (10 digits), so
+# after overlap_wait the gateway answers it 484 too.
+uac uac_overlap3.xml -key first 212555 -key second 2125551 -s 2125551234 ||
+	fail "RFC 3578 in three INVITEs did not complete"
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 7
+REC=$(last_rec)
+expect_rec "(iv-b) number pstnsim completed" called 2125551234
+expect_rec "(iv-b) INFORMATION messages with digits" info_msgs 4
+expect_rec "(iv-b) answered" answered true
+wait_cdrs 7
+expect_eq "(iv-b) CDR" "$(sql "SELECT disposition, called, sip_status FROM cdr
+	ORDER BY start_ms DESC LIMIT 1")" "ANSWERED|2125551234|200"
+grep -q ': 2125551: the network waits for more digits: 484' "$WORK/tollgated.log" ||
+	fail "no 484 for 2125551"
+log "ok: (iv-b) the INVITE the network did not proceed on got 484 after overlap_wait"
+
 # (v) PRI -> SIP overlap toward the RFC 3578 PBX.
 "$TGCTL" -s "$CTL" --db "$DB" route add r555 priority=1 kind=prefix match=555 \
 	trunks=pbx >/dev/null || fail "route add"
@@ -162,7 +180,7 @@ wait "$PBX" || fail "the PBX did not get its call: $(cat "$WORK/pbx.jsonl")"
 REC=$(last_rec)
 expect_rec "(v) answered" answered true
 expect_rec "(v) number" called 5550100
-wait_cdrs 7
+wait_cdrs 8
 expect_eq "(v) CDR" "$(sql "SELECT count(*), disposition, called, sip_status FROM cdr
 	WHERE direction = 'inbound'")" "1|ANSWERED|5550100|200"
 sleep 0.5
