@@ -431,13 +431,15 @@ static void overlap_done(struct ps_call *call, bool timeout)
 static void on_t302(evutil_socket_t fd, short what, void *arg)
 {
 	struct ps_call *call = arg;
+	struct ps_span *span = call->span;
 
 	(void)fd;
 	(void)what;
 	if (!call->collecting || call->state != PS_CALL_SETUP)
 		return;
+	/* NOTE: a clearing may free the call. */
 	overlap_done(call, true);
-	ps_span_kick(call->span);
+	ps_span_kick(span);
 }
 
 /* SETUP ACKNOWLEDGE: the rest of the number comes in INFORMATION. */

@@ -6,8 +6,10 @@
 #
 #  (i)   An en-bloc INVITE for 2125551234 with overlap_send_digits = 4: the
 #        SETUP carries 2125 without Sending Complete, the other 6 digits
-#        come in 6 INFORMATION messages; the call connects.  With
-#        overlap_send_digits = 0 the SETUP has all 10 and Sending Complete.
+#        come in 6 INFORMATION messages; the call connects.  A 7-digit
+#        number is too short for the network: it clears at its T302 with
+#        cause 28, and the SIP caller gets 484.  With overlap_send_digits
+#        = 0 the SETUP has all 10 and Sending Complete.
 #  (ii)  RFC 3578: INVITE 212555 -> SETUP 212555 (no Sending Complete),
 #        SETUP ACKNOWLEDGE -> 484; INVITE 2125551234 (same Call-ID and From
 #        tag, CSeq 2) -> 4 INFORMATION; 180/200, ACK, BYE.  One ANSWERED CDR
@@ -30,7 +32,7 @@ export SPAN_TYPE SWITCH
 write_conf
 sed -i "/^\[span 1\]/a overlap = yes\noverlap_send = yes\noverlap_send_digits = 4\npcap = $WORK/dchan.pcap" \
 	"$WORK/tollgate.conf"
-start_pstnsim --overlap-receive 10 --t302 20000 --answer-after 100
+start_pstnsim --overlap-receive 10 --t302 2500 --answer-after 100
 start_gw
 
 # uac SCENARIO ARGS...: one SIPp call from the PBX.
@@ -59,10 +61,22 @@ wait_cdrs 1
 expect_eq "(i) CDR" "$(sql "SELECT disposition, called FROM cdr")" \
 	"ANSWERED|2125551234"
 
+# (i) a number too short for the network: 555 in the SETUP, 1234 in
+# INFORMATION, and pstnsim clears with cause 28 at its T302 (2.5 s); the
+# SIP caller hears 484 (RFC 3398).
+"$TGCALL" call "sip:5551234@127.0.0.1:$SIP_PORT" --local "127.0.0.1:$PBX_PORT" \
+	--expect 484 >/dev/null 2>>"$WORK/tgcall.log" ||
+	fail "too short a number: no 484"
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 2
+REC=$(last_rec)
+expect_rec "(i) too short: cause" cause 28
+expect_rec "(i) too short: cleared by" cleared_by local
+expect_rec "(i) too short: INFORMATION messages" info_msgs 3
+
 sed -i 's/^overlap_send_digits = 4$/overlap_send_digits = 0/' "$WORK/tollgate.conf"
 ctl reload >/dev/null || fail "reload"
 uac uac.xml -s 2125551234 || fail "en-bloc call, whole number in the SETUP"
-wait_for "pstnsim's record" 10 pstnsim_calls_ge 2
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 3
 REC=$(last_rec)
 expect_rec "(i) whole number: digits in the SETUP" setup_digits 10
 expect_rec "(i) whole number: Sending Complete" setup_complete true
@@ -80,14 +94,14 @@ wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
 sleep 1
 uac uac_overlap.xml -key first 212555 -s 2125551234 ||
 	fail "RFC 3578 call: 484, then the longer INVITE, did not complete"
-wait_for "pstnsim's record" 10 pstnsim_calls_ge 3
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 4
 REC=$(last_rec)
 expect_rec "(ii) number pstnsim completed" called 2125551234
 expect_rec "(ii) digits in the SETUP" setup_digits 6
 expect_rec "(ii) Sending Complete in the SETUP" setup_complete false
 expect_rec "(ii) INFORMATION messages with digits" info_msgs 4
 expect_rec "(ii) answered" answered true
-wait_cdrs 3
+wait_cdrs 4
 CID=$(sql "SELECT sip_call_id FROM cdr ORDER BY start_ms DESC LIMIT 1")
 expect_eq "(ii) CDR rows of the call" \
 	"$(sql "SELECT count(*), disposition, called, sip_status FROM cdr WHERE sip_call_id = '$CID'")" \
@@ -112,18 +126,18 @@ expect_eq "(ii) INVITEs: one Call-ID and From tag" \
 q931() { tshark -r "$WORK/dchan.pcap" "$@" 2>/dev/null; }
 expect_eq "(ii) Q.931 malformed" \
 	"$(q931 -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)" 0
-expect_eq "(ii) Q.931 INFORMATION digits (6 of (i), 4 of (ii))" \
+expect_eq "(ii) Q.931 INFORMATION digits (6 and 3 of (i), 4 of (ii))" \
 	"$(q931 -Y 'q931.message_type == 0x7b' -T fields \
-		-e q931.called_party_number.digits | tr -d '\n')" "5512341234"
+		-e q931.called_party_number.digits | tr -d '\n')" "5512342341234"
 
 # (iii) the caller never completes the number.
 uac uac_484.xml -key first 212555 || fail "no 484 for the incomplete number"
-wait_for "pstnsim's record" 10 pstnsim_calls_ge 4
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 5
 REC=$(last_rec)
 expect_rec "(iii) PRI call cleared by the gateway, cause" cause 28
 expect_rec "(iii) cleared by" cleared_by remote
 expect_rec "(iii) number" called 212555
-wait_cdrs 4
+wait_cdrs 5
 expect_eq "(iii) CDR" "$(sql "SELECT disposition, q850_cause, sip_status, called
 	FROM cdr ORDER BY start_ms DESC LIMIT 1")" "FAILED|28|484|212555"
 grep -q 'no INVITE with more digits after the 484' "$WORK/tollgated.log" ||
@@ -133,10 +147,10 @@ grep -q 'no INVITE with more digits after the 484' "$WORK/tollgated.log" ||
 # the new INVITE routed as a call of its own (313 is answered en bloc).
 uac uac_overlap.xml -key first 212555 -s 3135551234 ||
 	fail "a follow-up INVITE with another number was not taken as a call"
-wait_for "pstnsim's records" 10 pstnsim_calls_ge 6
+wait_for "pstnsim's records" 10 pstnsim_calls_ge 7
 REC=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"212555"' | tail -1)
 expect_rec "(iv) the waiting PRI call cleared, cause" cause 28
-wait_cdrs 6
+wait_cdrs 7
 expect_eq "(iv) CDRs" "$(sql "SELECT disposition || ':' || called FROM cdr
 	ORDER BY start_ms DESC LIMIT 2" | sort | tr '\n' ' ')" \
 	"ANSWERED:3135551234 FAILED:212555 "
@@ -145,12 +159,12 @@ expect_eq "(iv) CDRs" "$(sql "SELECT disposition || ':' || called FROM cdr
 # after overlap_wait the gateway answers it 484 too.
 uac uac_overlap3.xml -key first 212555 -key second 2125551 -s 2125551234 ||
 	fail "RFC 3578 in three INVITEs did not complete"
-wait_for "pstnsim's record" 10 pstnsim_calls_ge 7
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 8
 REC=$(last_rec)
 expect_rec "(iv-b) number pstnsim completed" called 2125551234
 expect_rec "(iv-b) INFORMATION messages with digits" info_msgs 4
 expect_rec "(iv-b) answered" answered true
-wait_cdrs 7
+wait_cdrs 8
 expect_eq "(iv-b) CDR" "$(sql "SELECT disposition, called, sip_status FROM cdr
 	ORDER BY start_ms DESC LIMIT 1")" "ANSWERED|2125551234|200"
 grep -q ': 2125551: the network waits for more digits: 484' "$WORK/tollgated.log" ||
@@ -180,7 +194,7 @@ wait "$PBX" || fail "the PBX did not get its call: $(cat "$WORK/pbx.jsonl")"
 REC=$(last_rec)
 expect_rec "(v) answered" answered true
 expect_rec "(v) number" called 5550100
-wait_cdrs 8
+wait_cdrs 9
 expect_eq "(v) CDR" "$(sql "SELECT count(*), disposition, called, sip_status FROM cdr
 	WHERE direction = 'inbound'")" "1|ANSWERED|5550100|200"
 sleep 0.5
