@@ -108,6 +108,32 @@ struct gw_call {
 	struct event *ev_retry;   /* try the attempt again (pre-emption) */
 	struct event *ev_t302;    /* overlap receiving: inter-digit timer */
 	bool collecting;          /* overlap receiving: digits still come */
+	/* RFC 3578 overlap from a SIP trunk to an overlap_send span: */
+	enum ovl_state {
+		OVL_OFF,          /* en-bloc, or the network proceeds */
+		OVL_HELD,         /* an INVITE waits: SETUP ACKNOWLEDGE, or
+				   * the network proceeding on its digits */
+		OVL_WAIT,         /* 484 sent: the caller's next INVITE */
+	} ovl;
+	bool ovl_acked;           /* the network sent SETUP ACKNOWLEDGE */
+	bool ovl_proceeded;       /* the network went on while no INVITE
+				   * waited (its own T302) */
+	bool ovl_alerted;         /* ... and alerted */
+	uint32_t ovl_cseq;        /* CSeq of the caller's last INVITE */
+	char ovl_tag[64];         /* its From tag */
+	struct event *ev_ovl;     /* overlap_wait (HELD), overlap_timeout
+				   * (WAIT) */
+	/* RFC 3578 overlap from an overlap-receiving span to a SIP trunk: */
+	enum ovo_state {
+		OVO_OFF,          /* en-bloc, or the callee has it */
+		OVO_INVITING,     /* an INVITE with the digits so far is out */
+		OVO_WAIT,         /* it got 484: the next digits make another */
+	} ovo;
+	size_t ovo_base;          /* digits of `called` the dialplan routed */
+	size_t ovo_sent;          /* digits of `called` the last INVITE had */
+	char ovo_cid[128];        /* the dialog identifiers of the INVITEs */
+	char ovo_tag[24];
+	uint32_t ovo_cseq;
 	enum dp_ton in_called_ton, in_calling_ton; /* kept for routing */
 	enum dp_pres in_pres;
 	enum dp_ton diversion_ton;
@@ -322,6 +348,8 @@ static void call_destructor(void *arg)
 		event_free(call->ev_retry);
 	if (call->ev_t302)
 		event_free(call->ev_t302);
+	if (call->ev_ovl)
+		event_free(call->ev_ovl);
 	free(call->in_loc);
 	free(call->loc_row);
 	media_rtp_free(call->in.rtp);
@@ -350,6 +378,7 @@ static void unlink_call(struct gw_call *call)
 	gw->ncalls--;
 }
 
+static void ovl_set(struct gw_call *call, enum ovl_state st);
 static void on_ring_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_attempt_timeout(evutil_socket_t fd, short what, void *arg);
 static void on_retry(evutil_socket_t fd, short what, void *arg);
@@ -545,6 +574,10 @@ static void end_call(struct gw_call *call, int cause)
 	if (call->ev_t302)
 		event_del(call->ev_t302);
 	call->collecting = false;
+	if (call->ev_ovl)
+		event_del(call->ev_ovl);
+	ovl_set(call, OVL_OFF);
+	call->ovo = OVO_OFF;
 	attempt_done(call, call->answer_ms ? "answered" : "final",
 		     call->sip_status, call->cause);
 	set_state(call, CS_ENDED);
@@ -634,6 +667,9 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 		      void *arg);
 static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		       void *arg);
+static void ovo_end(struct gw_call *call);
+static void ovo_got_484(struct gw_call *call);
+static void ring_complete(struct gw_call *call);
 
 static void release_tdm(struct side *s, int cause)
 {
@@ -994,7 +1030,8 @@ static void attempt_failed(struct gw_call *call,
 	 * failure: even "busy" from one path is no answer for 911. */
 	bool final = (cls == DP_FAIL_FINAL &&
 		      call->dec->emergency == DP_EMERG_NONE) ||
-		     call->early_media || call->state == CS_ENDED;
+		     call->early_media || call->state == CS_ENDED ||
+		     call->ovl_acked || call->ovo != OVO_OFF;
 
 	if (ts) {
 		asr_note(ts, false);
@@ -1050,6 +1087,11 @@ static void note_attempt(struct gw_call *call, const struct dp_attempt *a,
 		tg_strlcpy(ca->outcome, outcome, sizeof(ca->outcome));
 	}
 }
+
+static int ovl_setup(struct gw_call *call, struct tdm_span *span,
+		     unsigned chan, const struct tdm_number *calling,
+		     const struct tdm_number *called,
+		     const struct tdm_number *redir);
 
 /*
  * Hunt a B-channel over trunk @p t's spans by its policy, and send the
@@ -1146,8 +1188,7 @@ static int hunt_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 		c = k - base[i] + 1;
 		if (!spans[i] || !tdm_chan_free(spans[i], c))
 			continue;
-		e = tdm_call_setup_chan(&call->out.tdm, spans[i], c, calling,
-					called, redir, call);
+		e = ovl_setup(call, spans[i], c, calling, called, redir);
 		if (!e) {
 			call->out.span = tdm_span_id(spans[i]);
 			call->out.chan = (int)c;
@@ -1218,9 +1259,23 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	};
 	int err;
 
-	char pai[40], *pidf = NULL;
+	char pai[40], *pidf = NULL, user[128];
 	const struct e911_zone_row *loc;
 
+	if (call->ovo != OVO_OFF) {
+		/* RFC 3578: the routed number with the digits that came
+		 * since; a later INVITE continues the first one's dialog
+		 * identifiers. */
+		snprintf(user, sizeof(user), "%s%s", a->user,
+			 call->called + call->ovo_base);
+		p.to_user = user;
+		call->ovo_sent = strlen(call->called);
+		if (*call->ovo_cid) {
+			p.call_id = call->ovo_cid;
+			p.from_tag = call->ovo_tag;
+			p.cseq = call->ovo_cseq + 1;
+		}
+	}
 	if (alloc_rtp(call, &call->out.rtp))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
@@ -1322,6 +1377,8 @@ static void begin_attempt(struct gw_call *call, unsigned i,
 
 	call->cur = (int)i;
 	call->got_trying = call->got_progress = false;
+	/* Overlap toward a PRI is the attempt's own (ovl_setup). */
+	ovl_set(call, OVL_OFF);
 	call->out.kind = kind;
 	tg_strlcpy(call->out.trunk, a->trunk, sizeof(call->out.trunk));
 	tg_strlcpy(call->out_called, a->called.digits,
@@ -1534,6 +1591,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	obj_deref(call);
 }
 
+static bool ovo_trunk(struct gw *gw, const struct dp_attempt *a);
+
 /* Start the next attempt that can be tried; give up when none is left. */
 static void try_next(struct gw_call *call)
 {
@@ -1565,6 +1624,11 @@ static void try_next(struct gw_call *call)
 			gw_info("call %.8s: trunk %s is marked down: tried "
 				"last", call->id, a->trunk);
 			call->down_later |= 1u << i;
+			continue;
+		}
+		if (call->ovo != OVO_OFF && !ovo_trunk(gw, a)) {
+			/* Only an RFC 3578 trunk takes a number in pieces. */
+			note_attempt(call, a, "skipped: overlap");
 			continue;
 		}
 		if (a->source == DP_SRC_ENUM) {
@@ -1738,6 +1802,29 @@ static const struct e911_zone_row *call_location(const struct gw_call *call)
 	return z ? e911_zone_row(z) : NULL;
 }
 
+/* What the dialplan decides on: the call as it stands.  @p asr has room
+ * for GW_MAX_TRUNKS + 1 rows. */
+static void call_facts(const struct gw_call *call, struct dp_facts *f,
+		       struct dp_lcr_asr *asr, enum dp_ton called_ton,
+		       enum dp_ton calling_ton, enum dp_pres pres)
+{
+	gw_trunk_asr(call->gw, asr, GW_MAX_TRUNKS + 1);
+	memset(f, 0, sizeof(*f));
+	f->src_trunk = call->in.trunk;
+	f->called = call->called;
+	f->called_ton = called_ton;
+	f->calling = call->calling;
+	f->calling_ton = calling_ton;
+	f->calling_pres = pres;
+	f->emergency = call->sig_emergency;
+	f->diversion = call->diversion;
+	f->diversion_ton = call->diversion_ton;
+	f->now = tg_time_ms() / 1000;
+	f->asr = asr;
+	f->state = gw_trunk_state;
+	f->state_arg = call->gw;
+}
+
 /* Route a new call and start its first attempt. */
 static void route_call(struct gw_call *call, enum dp_ton called_ton,
 		       enum dp_ton calling_ton, enum dp_pres pres)
@@ -1749,21 +1836,7 @@ static void route_call(struct gw_call *call, enum dp_ton called_ton,
 	int rc;
 
 	call->snap = obj_ref(gw->snap);
-	gw_trunk_asr(gw, asr, sizeof(asr) / sizeof(asr[0]));
-	memset(&f, 0, sizeof(f));
-	f.src_trunk = call->in.trunk;
-	f.called = call->called;
-	f.called_ton = called_ton;
-	f.calling = call->calling;
-	f.calling_ton = calling_ton;
-	f.calling_pres = pres;
-	f.emergency = call->sig_emergency;
-	f.diversion = call->diversion;
-	f.diversion_ton = call->diversion_ton;
-	f.now = tg_time_ms() / 1000;
-	f.asr = asr;
-	f.state = gw_trunk_state;
-	f.state_arg = gw;
+	call_facts(call, &f, asr, called_ton, calling_ton, pres);
 	rc = call->snap ? dp_decide(call->snap, &f, d, NULL, 0) : EINVAL;
 	/* A call to an ELIN: the PSAP calling back (RFC 7090). */
 	if (!rc && d->emergency == DP_EMERG_NONE && *d->called.digits) {
@@ -1891,6 +1964,288 @@ static void on_ring_timeout(evutil_socket_t fd, short what, void *arg)
 	obj_deref(call);
 }
 
+/* ---- overlap sending, RFC 3578 (docs/overlap.md) ------------------------- */
+
+/* Every state change goes here: INVITEs look for a call to continue
+ * only while some call waits for one. */
+static void ovl_set(struct gw_call *call, enum ovl_state st)
+{
+	if (call->ovl == OVL_WAIT)
+		call->gw->ovl_waiting--;
+	if (st == OVL_WAIT)
+		call->gw->ovl_waiting++;
+	call->ovl = st;
+}
+
+static void on_ovl_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Does the caller speak RFC 3578 (more digits come in later INVITEs)?
+ * Never for an emergency call or a PSAP callback: those are complete. */
+static bool ovl_caller(const struct gw_call *call)
+{
+	const struct gw_trunk_cfg *t;
+
+	if (call->in.kind != DP_TRUNK_SIP ||
+	    call->dec->emergency != DP_EMERG_NONE || call->dec->callback)
+		return false;
+	t = gw_config_trunk(&call->gw->cfg, call->in.trunk);
+	return t && t->rfc3578;
+}
+
+static void ovl_arm(struct gw_call *call, bool wait)
+{
+	const struct gw_trunk_cfg *t =
+		gw_config_trunk(&call->gw->cfg, call->in.trunk);
+	unsigned ms = !t ? 5000 : wait ? t->overlap_timeout_ms
+				       : t->overlap_wait_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(call->ev_ovl, &tv);
+}
+
+/*
+ * The SETUP of an attempt (Q.931 5.1.3 overlap sending on a span with
+ * overlap_send): an RFC 3578 caller's number so far, without Sending
+ * Complete, for later INVITEs to add to; an en-bloc number split at
+ * overlap_send_digits, the rest queued for INFORMATION after SETUP
+ * ACKNOWLEDGE.  Otherwise the whole number, complete.
+ */
+static int ovl_setup(struct gw_call *call, struct tdm_span *span,
+		     unsigned chan, const struct tdm_number *calling,
+		     const struct tdm_number *called,
+		     const struct tdm_number *redir)
+{
+	const struct gw_span_cfg *sc =
+		gw_config_span(&call->gw->cfg, tdm_span_id(span));
+	struct tdm_number part = *called;
+	size_t k = sc ? sc->overlap_send_digits : 0;
+	bool rfc3578 = sc && sc->overlap_send && ovl_caller(call);
+	char first[64];
+	int err;
+
+	if (rfc3578 && !call->ev_ovl &&
+	    !(call->ev_ovl = evtimer_new(call->gw->base, on_ovl_timer,
+					 call)))
+		rfc3578 = false; /* no memory for its timer: en-bloc */
+	if (!sc || !sc->overlap_send || rfc3578 ||
+	    call->dec->emergency != DP_EMERG_NONE || call->dec->callback ||
+	    k >= strlen(called->digits) || k >= sizeof(first))
+		k = 0;
+	if (k) {
+		snprintf(first, sizeof(first), "%.*s", (int)k, called->digits);
+		part.digits = first;
+	}
+	part.incomplete = rfc3578 || k;
+	err = tdm_call_setup_chan(&call->out.tdm, span, chan, calling, &part,
+				  redir, call);
+	if (err)
+		return err;
+	/* Queued in tdm/ until the network's SETUP ACKNOWLEDGE. */
+	if (k)
+		tdm_call_digits(call->out.tdm, called->digits + k);
+	if (rfc3578) {
+		ovl_set(call, OVL_HELD);
+		call->ovl_acked = call->ovl_alerted = false;
+		call->ovl_proceeded = false;
+	}
+	return 0;
+}
+
+/* RFC 3578 2: 484 Address Incomplete asks the caller for the number with
+ * more digits in a new INVITE; the PRI call waits for it meanwhile. */
+static void ovl_ask_more(struct gw_call *call)
+{
+	struct sip_reason reason = {28, gw_cause_text(28), false};
+	struct sip_leg *leg = call->in.sip;
+
+	event_del(call->ev_ovl);
+	if (!leg)
+		return;
+	gw_info("call %.8s: %s: the network waits for more digits: 484",
+		call->id, call->called);
+	call->in.sip = NULL;
+	call->sip_status = 484;
+	/* The UA sees the 484 through (its ACK); the next INVITE is a new
+	 * leg that ovl_follow_up hands to this call. */
+	sip_leg_abandon(leg, 484, &reason);
+	obj_deref(call); /* on_sip_in's reference */
+	ovl_set(call, OVL_WAIT);
+	ovl_arm(call, true);
+}
+
+/* SETUP ACKNOWLEDGE: the network has the call and waits for digits. */
+static void ovl_setup_ack(struct gw_call *call)
+{
+	call->got_trying = call->got_progress = true;
+	event_del(call->ev_attempt);
+	/* The number is the network's to complete now: another route
+	 * would not get the digits it already has. */
+	call->ovl_acked = true;
+	if (call->ovl == OVL_HELD)
+		ovl_ask_more(call);
+}
+
+/*
+ * A PRI event while an RFC 3578 call is in overlap: true when it is
+ * taken here.  The network proceeding on the digits it has ends the
+ * overlap (the INVITE waiting gets the usual answers); while no INVITE
+ * waits, what it did is kept for the next one.
+ */
+static bool ovl_net_event(struct gw_call *call, const struct tdm_event *ev)
+{
+	bool wait = call->ovl == OVL_WAIT;
+
+	switch (ev->type) {
+	case TDM_EV_PROCEEDING:
+	case TDM_EV_ALERTING:
+	case TDM_EV_PROGRESS:
+		if (!wait) {
+			event_del(call->ev_ovl);
+			ovl_set(call, OVL_OFF);
+			return false;
+		}
+		gw_info("call %.8s: the network proceeds on %s while the "
+			"caller was asked for more digits", call->id,
+			call->called);
+		call->ovl_proceeded = true;
+		if (ev->type == TDM_EV_ALERTING)
+			call->ovl_alerted = true;
+		return true;
+	case TDM_EV_ANSWER:
+		if (!wait) {
+			event_del(call->ev_ovl);
+			ovl_set(call, OVL_OFF);
+			return false;
+		}
+		/* Nobody to connect: the caller's INVITE was answered 484. */
+		gw_notice("call %.8s: answered while no INVITE waits; cleared",
+			  call->id);
+		end_call(call, 31);
+		hangup_out(call, 31);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_ovl_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+
+	(void)fd;
+	(void)what;
+	if (call->state == CS_ENDED)
+		return;
+	obj_ref(call);
+	if (call->ovl == OVL_HELD) {
+		/* The network did not proceed on these digits. */
+		ovl_ask_more(call);
+	} else if (call->ovl == OVL_WAIT) {
+		/* The number stayed incomplete, unless the network took
+		 * it as it was. */
+		int cause = call->ovl_proceeded ? 16 : 28;
+
+		gw_notice("call %.8s: no INVITE with more digits after the 484 "
+			  "for %s: cleared, cause %d", call->id, call->called,
+			  cause);
+		end_call(call, cause);
+		hangup_out(call, cause);
+	}
+	maybe_reap(call);
+	obj_deref(call);
+}
+
+static struct gw_call *ovl_find(struct gw *gw,
+				const struct sip_invite_info *info)
+{
+	for (struct gw_call *c = gw->calls; c; c = c->next)
+		if (c->ovl == OVL_WAIT && c->state != CS_ENDED &&
+		    !strcmp(c->call_id, info->call_id) &&
+		    !strcmp(c->ovl_tag, info->from_tag ? info->from_tag : ""))
+			return c;
+	return NULL;
+}
+
+/* RFC 3578 2: the same Call-ID and From tag, a higher CSeq, and the
+ * number so far with more digits after it. */
+static bool ovl_continues(const struct gw_call *call,
+			  const struct sip_invite_info *info)
+{
+	size_t n = strlen(call->called), len = strlen(info->ruri_user);
+
+	return info->cseq > call->ovl_cseq && len > n &&
+	       len < sizeof(call->called) &&
+	       !strncmp(info->ruri_user, call->called, n) &&
+	       strspn(info->ruri_user + n, "0123456789*#") == len - n;
+}
+
+/*
+ * A new INVITE that may continue a call we answered 484 (RFC 3578): the
+ * leg joins that call and its new digits go to the PRI in INFORMATION.
+ * One that matches the dialog but not the number (shorter, other digits,
+ * an old CSeq) ends that call (cause 28) and is then a call of its own.
+ * @return true when @p leg was taken here.
+ */
+static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
+			  const struct sip_invite_info *info)
+{
+	struct gw_call *call = gw->ovl_waiting ? ovl_find(gw, info) : NULL;
+	bool ok = call && ovl_continues(call, info) && call->out.tdm;
+	const char *more = "";
+	int err = 0;
+
+	if (!call)
+		return false;
+	if (ok)
+		more = info->ruri_user + strlen(call->called);
+	if (ok && !call->ovl_proceeded)
+		err = tdm_call_digits(call->out.tdm, more);
+	if (!ok || err) {
+		gw_notice("call %.8s: INVITE for %s (CSeq %u) does not "
+			  "continue %s (CSeq %u)%s%s: that call is cleared",
+			  call->id, info->ruri_user, info->cseq, call->called,
+			  call->ovl_cseq, err ? ": " : "",
+			  err ? strerror(err) : "");
+		obj_ref(call);
+		end_call(call, 28);
+		hangup_out(call, 28);
+		maybe_reap(call);
+		obj_deref(call);
+		return false;
+	}
+	gw_info("call %.8s: INVITE for %s: digits %s sent", call->id,
+		info->ruri_user, call->ovl_proceeded ? "not" : more);
+	event_del(call->ev_ovl);
+	call->in.sip = leg; /* the handler's reference is now the call's */
+	sip_leg_set_handler(leg, on_sip_in, call);
+	obj_ref(call);
+	sip_leg_set_local_media(leg, gw->cfg.media_addr,
+				media_rtp_port(call->in.rtp));
+	if (info->offer)
+		set_remote(call, &call->in, info->offer);
+	call->ovl_cseq = info->cseq;
+	call->sip_status = 0;
+	/* The CDR tells the number as dialled: the first INVITE's routed
+	 * number with the later digits after it. */
+	tg_strlcpy(call->called, info->ruri_user, sizeof(call->called));
+	if (strlen(call->out_called) + strlen(more) < sizeof(call->out_called))
+		strcat(call->out_called, more);
+	if (call->natt && strlen(call->att[call->natt - 1].called) +
+				  strlen(more) <
+			  sizeof(call->att[0].called))
+		strcat(call->att[call->natt - 1].called, more);
+	if (call->ovl_proceeded) {
+		/* The network went on without the caller's new digits. */
+		ovl_set(call, OVL_OFF);
+		if (call->ovl_alerted)
+			tell_in_progress(call, true, false);
+		return true;
+	}
+	ovl_set(call, OVL_HELD);
+	ovl_arm(call, false);
+	return true;
+}
+
 /* ---- SIP events ------------------------------------------------------------ */
 
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
@@ -1982,6 +2337,8 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	struct gw_call *call;
 	bool restricted;
 
+	if (ovl_follow_up(gw, leg, info))
+		return;
 	call = call_new(gw, DP_TRUNK_SIP);
 	if (!call) {
 		struct sip_reason r = {41, gw_cause_text(41), false};
@@ -2000,6 +2357,9 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	call->div_restricted = info->diversion_privacy;
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
+	tg_strlcpy(call->ovl_tag, info->from_tag ? info->from_tag : "",
+		   sizeof(call->ovl_tag));
+	call->ovl_cseq = info->cseq;
 	memcpy(&call->src, &info->src, sizeof(call->src));
 	if (info->pidf) {
 		/* A location that came with the call (Teams, a PBX). */
@@ -2106,6 +2466,9 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 
 	(void)leg;
 	obj_ref(call);
+	if (call->ovo != OVO_OFF && (ev->type == SIP_LEG_PROGRESS ||
+				     ev->type == SIP_LEG_ANSWERED))
+		ovo_end(call);
 	switch (ev->type) {
 	case SIP_LEG_CLOSED:
 		if (call->out.sip == leg) {
@@ -2146,6 +2509,10 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 	case SIP_LEG_FAILED:
 		if (call->state == CS_ENDED || call->state == CS_ANSWERED)
 			break;
+		if (ev->status == 484 && call->ovo == OVO_INVITING) {
+			ovo_got_484(call);
+			break;
+		}
 		r.sip_status = ev->status;
 		r.q850_cause = ev->reason.cause;
 		/* A 408 of our own Timer B is no response at all. */
@@ -2170,6 +2537,139 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 	}
 	maybe_reap(call);
 	obj_deref(call);
+}
+
+/* ---- RFC 3578 overlap from a PRI to SIP (docs/overlap.md) ---------------- */
+
+/* Does attempt @p a go to a SIP trunk with overlap = rfc3578, usable now? */
+static bool ovo_trunk(struct gw *gw, const struct dp_attempt *a)
+{
+	const struct gw_trunk_cfg *t = gw_config_trunk(&gw->cfg, a->trunk);
+	struct gw_tstat *ts = gw_tstat(gw, a->trunk);
+
+	return a->source != DP_SRC_ENUM && t && t->kind == GW_TRUNK_SIP &&
+	       t->rfc3578 && (!ts || !ts->drained) &&
+	       gw_trunk_state(a->trunk, gw) == DP_TRUNK_AVAILABLE;
+}
+
+/*
+ * Overlap receiving, digits still coming: is the number so far routable,
+ * its first route an RFC 3578 trunk?  Then the INVITE need not wait for
+ * the whole number.  Emergency numbers and ELINs are routed complete.
+ */
+static bool ovo_routes(struct gw_call *call)
+{
+	struct gw *gw = call->gw;
+	struct dp_lcr_asr asr[GW_MAX_TRUNKS + 1];
+	struct dp_decision *d;
+	struct dp_facts f;
+	bool any = false, ok;
+
+	for (unsigned i = 0; i < gw->cfg.ntrunks && !any; i++)
+		any = gw->cfg.trunks[i].rfc3578;
+	if (!any || !gw->snap || !*call->called || gw->draining ||
+	    is_emergency_number(gw, call->called) ||
+	    gw_e911_is_elin(gw, call->called))
+		return false;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return false;
+	call_facts(call, &f, asr, call->in_called_ton, call->in_calling_ton,
+		   call->in_pres);
+	ok = !dp_decide(gw->snap, &f, d, NULL, 0) && !d->cause &&
+	     d->nattempts && d->emergency == DP_EMERG_NONE && !d->callback &&
+	     ovo_trunk(gw, &d->attempts[0]);
+	free(d);
+	return ok;
+}
+
+/* The route is known: the INVITE goes with the digits so far; T302
+ * keeps running for the digits to come. */
+static void ovo_start(struct gw_call *call)
+{
+	gw_info("call %.8s: %s routes to an RFC 3578 trunk: INVITE before "
+		"the number is complete", call->id, call->called);
+	call->ovo = OVO_INVITING;
+	call->ovo_base = strlen(call->called);
+	call->ovo_cid[0] = '\0';
+	ring_complete(call);
+}
+
+/* The callee has the number (it rings, answers or sends progress): the
+ * network may stop sending digits. */
+static void ovo_end(struct gw_call *call)
+{
+	if (strlen(call->called) > call->ovo_sent)
+		gw_info("call %.8s: digits %s came after the callee took the "
+			"number", call->id, call->called + call->ovo_sent);
+	call->ovo = OVO_OFF;
+	call->collecting = false;
+	if (call->ev_t302)
+		event_del(call->ev_t302);
+	if (call->in.tdm)
+		tdm_call_proceeding(call->in.tdm);
+}
+
+/* The number with more digits, in an INVITE that continues the last. */
+static void ovo_reinvite(struct gw_call *call)
+{
+	const struct dp_attempt *a = &call->dec->attempts[call->cur];
+	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
+						       a->trunk);
+	struct cdr_attempt *ca = call->natt ? &call->att[call->natt - 1]
+					    : NULL;
+	int err = t && t->kind == GW_TRUNK_SIP ? place_sip(call, t, a)
+					      : ENOENT;
+
+	if (err) {
+		gw_notice("call %.8s: no INVITE for %s: %s", call->id,
+			  call->called, strerror(err));
+		fail_call(call, 41);
+		return;
+	}
+	call->ovo = OVO_INVITING;
+	call->out_live = true;
+	count_out(call, true);
+	call->got_trying = call->got_progress = false;
+	arm_attempt_timer(call);
+	snprintf(call->out_called, sizeof(call->out_called), "%s%s", a->user,
+		 call->called + call->ovo_base);
+	if (ca)
+		tg_strlcpy(ca->called, call->out_called, sizeof(ca->called));
+	gw_info("call %.8s: INVITE for %s (CSeq %u)", call->id,
+		call->out_called, call->ovo_cseq + 1);
+}
+
+/* RFC 3578 2: 484 Address Incomplete.  More digits may have come while
+ * the INVITE was out; otherwise wait for them (T302). */
+static void ovo_got_484(struct gw_call *call)
+{
+	struct sip_leg *leg = call->out.sip;
+
+	if (leg) {
+		tg_strlcpy(call->ovo_cid, sip_leg_call_id(leg),
+			   sizeof(call->ovo_cid));
+		tg_strlcpy(call->ovo_tag, sip_leg_local_tag(leg),
+			   sizeof(call->ovo_tag));
+		call->ovo_cseq = sip_leg_invite_cseq(leg);
+	}
+	call->sip_status = 484;
+	event_del(call->ev_attempt);
+	hangup_out(call, 28);
+	unbridge_out(call);
+	if (strlen(call->called) > call->ovo_sent) {
+		ovo_reinvite(call);
+		return;
+	}
+	if (!call->collecting) {
+		/* The number is complete (Sending Complete, T302): 484 for
+		 * all of it is the callee's last word. */
+		gw_notice("call %.8s: 484 for the whole number %s", call->id,
+			  call->called);
+		fail_call(call, 28);
+		return;
+	}
+	call->ovo = OVO_WAIT;
 }
 
 /* ---- PRI events ------------------------------------------------------------ */
@@ -2234,6 +2734,8 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 			goto out;
 		}
 		arm_t302(call);
+		if (ovo_routes(call))
+			ovo_start(call);
 		goto out;
 	}
 	ring_complete(call);
@@ -2277,7 +2779,14 @@ static void on_t302(evutil_socket_t fd, short what, void *arg)
 	call->collecting = false;
 	gw_dbg(GW_DBG_CALL, "call %.8s: T302: number %s", call->id,
 	       call->called);
-	if (!*call->called)
+	if (call->ovo == OVO_WAIT) {
+		/* The callee said 484 and no digit came since. */
+		gw_notice("call %.8s: T302 after 484 for %s: cleared, cause 28",
+			  call->id, call->called);
+		fail_call(call, 28);
+	} else if (call->ovo == OVO_INVITING) {
+		/* That INVITE has every digit: its answer decides. */
+	} else if (!*call->called)
 		fail_call(call, 28); /* invalid number format (incomplete) */
 	else
 		ring_complete(call);
@@ -2289,19 +2798,30 @@ static void on_t302(evutil_socket_t fd, short what, void *arg)
 static void on_digits(struct gw_call *call, const struct tdm_event *ev)
 {
 	size_t n = strlen(call->called);
+	bool done;
 
 	if (!call->collecting || call->state == CS_ENDED)
 		return;
 	if (ev->called && n + strlen(ev->called) < sizeof(call->called))
 		strcat(call->called, ev->called);
-	if (ev->complete || number_complete(call) ||
-	    strlen(call->called) + 1 >= sizeof(call->called)) {
+	done = ev->complete || number_complete(call) ||
+	       strlen(call->called) + 1 >= sizeof(call->called);
+	if (done) {
 		call->collecting = false;
 		event_del(call->ev_t302);
-		ring_complete(call);
+	} else {
+		arm_t302(call);
+	}
+	if (call->ovo != OVO_OFF) {
+		/* The callee asked for more (484): here they are. */
+		if (call->ovo == OVO_WAIT)
+			ovo_reinvite(call);
 		return;
 	}
-	arm_t302(call);
+	if (done)
+		ring_complete(call);
+	else if (ovo_routes(call))
+		ovo_start(call);
 }
 
 /* The called number is known: admission, then the route. */
@@ -2343,8 +2863,11 @@ static void ring_complete(struct gw_call *call)
 			return;
 		}
 	}
-	/* Tell the network we have it; routing and the attempts follow. */
-	tdm_call_proceeding(call->in.tdm);
+	/* Tell the network we have it; routing and the attempts follow.
+	 * In overlap toward SIP the network goes on sending digits until
+	 * the callee has the number (ovo_end). */
+	if (call->ovo == OVO_OFF)
+		tdm_call_proceeding(call->in.tdm);
 	route_call(call, call->in_called_ton, call->in_calling_ton,
 		   call->in_pres);
 }
@@ -2409,7 +2932,12 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 	 * the call to another B-channel (audio and CDR follow it). */
 	if (call->out.tdm)
 		call->out.chan = (int)tdm_call_chan(call->out.tdm);
+	if (call->ovl != OVL_OFF && ovl_net_event(call, ev))
+		return;
 	switch (ev->type) {
+	case TDM_EV_SETUP_ACK:
+		ovl_setup_ack(call);
+		break;
 	case TDM_EV_PROCEEDING:
 		/* The network has the call: that is progress enough.  With
 		 * a progress indicator of in-band information (Q.931 PI 8)

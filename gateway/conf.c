@@ -460,6 +460,10 @@ static int key_span(struct parser *p, const char *k, const char *v)
 		return parse_unsigned(p, k, v, 500, 60000, &s->t302_ms);
 	} else if (!strcmp(k, "overlap_digits")) {
 		return parse_unsigned(p, k, v, 0, 30, &s->overlap_digits);
+	} else if (!strcmp(k, "overlap_send")) {
+		return parse_bool(p, k, v, &s->overlap_send);
+	} else if (!strcmp(k, "overlap_send_digits")) {
+		return parse_unsigned(p, k, v, 0, 30, &s->overlap_send_digits);
 	} else if (!strcmp(k, "e911_reserve")) {
 		return parse_unsigned(p, k, v, 0, 29, &s->e911_reserve);
 	} else if (!strcmp(k, "audit")) {
@@ -598,6 +602,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "overlap")) {
+		if (strcmp(v, "rfc3578") && strcmp(v, "no"))
+			return fail(p, "overlap: '%s' is not rfc3578 or no", v);
+		t->rfc3578 = !strcmp(v, "rfc3578");
+	} else if (!strcmp(k, "overlap_wait")) {
+		err = parse_uint(p, k, v, 100, 60000, &n);
+		t->overlap_wait_ms = (unsigned)n;
+	} else if (!strcmp(k, "overlap_timeout")) {
+		err = parse_uint(p, k, v, 500, 60000, &n);
+		t->overlap_timeout_ms = (unsigned)n;
 	} else if (!strcmp(k, "e911_location")) {
 		if (strcmp(v, "none") && strcmp(v, "pidf") &&
 		    strcmp(v, "reference"))
@@ -884,6 +898,8 @@ static int on_section(struct parser *p, char *name)
 		t->line = p->line;
 		t->down_after = 2;
 		t->down_time = 30;
+		t->overlap_wait_ms = 2000;
+		t->overlap_timeout_ms = 5000;
 		p->cur = t;
 		return 0;
 	}
@@ -938,6 +954,10 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_SIP && !t->peer_len)
 			return fail(p, "trunk '%s': a SIP trunk needs peer",
 				    t->name);
+		if (t->kind == GW_TRUNK_TDM && t->rfc3578)
+			return fail(p, "trunk '%s': overlap = rfc3578 is for "
+				    "SIP trunks (a span has overlap and "
+				    "overlap_send)", t->name);
 		if (t->kind == GW_TRUNK_SIP && !t->naccept) {
 			/* Default: accept requests from the peer's address. */
 			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));

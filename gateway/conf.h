@@ -66,6 +66,12 @@ struct gw_trunk_cfg {
 	char allow[64];
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
+	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):
+				       484 asks the caller for more digits */
+	unsigned overlap_wait_ms;   /* a held INVITE waits this long for
+				       the network to proceed, then 484 */
+	unsigned overlap_timeout_ms; /* after a 484, the caller's next
+				       INVITE must come within this */
 	bool e911_pidf;             /* SIP: emergency INVITEs carry the
 				       zone's PIDF-LO by value */
 	bool e911_reference;        /* ... or its location_id (a URI) by
@@ -102,6 +108,10 @@ struct gw_span_cfg {
 	unsigned audit;             /* channel audit period, s; 0 = off */
 	bool preferred;             /* channel_select = preferred */
 	unsigned timers[TDM_NTIMERS]; /* t200 ... ms; 0 = libpri default */
+	bool overlap_send;          /* overlap sending (Q.931 5.1.3) */
+	unsigned overlap_send_digits; /* an en-bloc number: this many
+				       digits in the SETUP, the rest in
+				       INFORMATION; 0 = all in the SETUP */
 };
 
 struct gw_config {

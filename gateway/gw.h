@@ -114,6 +114,9 @@ struct gw {
 	struct event *ev_drain;
 	struct event *ev_sig[4];
 
+	unsigned ovl_waiting;            /* calls answered 484 that wait
+					  * for the next INVITE (RFC 3578) */
+
 	/* counters for status */
 	uint64_t calls_total;
 	uint64_t calls_answered;

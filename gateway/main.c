@@ -267,6 +267,7 @@ static int span_open(struct gw *gw, const struct gw_span_cfg *s,
 		.pcap = *s->pcap ? s->pcap : NULL,
 		.restart_on_up = s->restart_on_up,
 		.overlap = s->overlap,
+		.overlap_send = s->overlap_send,
 		.service = s->service,
 	};
 	int rc;
@@ -288,6 +289,7 @@ static bool span_differs(const struct gw_span_cfg *a,
 	       strcmp(a->backend, b->backend) ||
 	       a->dahdi_span != b->dahdi_span ||
 	       a->service != b->service || a->overlap != b->overlap ||
+	       a->overlap_send != b->overlap_send ||
 	       a->restart_on_up != b->restart_on_up;
 }
 

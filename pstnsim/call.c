@@ -186,6 +186,8 @@ static void call_destroy(void *arg)
 		event_free(call->dtmr);
 	if (call->ftmr)
 		event_free(call->ftmr);
+	if (call->t302)
+		event_free(call->t302);
 }
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
@@ -267,7 +269,8 @@ static void emit_record(const struct ps_call *call)
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
 		"\"frames_rx\":%u,\"rx_tone_ratio\":%.3f,"
-		"\"rx_level_dbfs\":%.1f%s}",
+		"\"rx_level_dbfs\":%.1f%s,\"setup_complete\":%s,"
+		"\"setup_digits\":%u,\"overlap\":%s,\"info_msgs\":%u}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
 		call->chan, calling, called, (call->called_plan >> 4) & 7,
 		(call->calling_plan >> 4) & 7, call->called_plan & 0x0f,
@@ -280,7 +283,9 @@ static void emit_record(const struct ps_call *call)
 		call->answered ? "true" : "false", (long long)call->setup_ms,
 		(long long)call->answer_ms, (long long)call->end_ms,
 		call->frames_tx, call->frames_rx, ps_meter_ratio(&call->meter),
-		ps_meter_dbfs(&call->meter), play);
+		ps_meter_dbfs(&call->meter), play,
+		call->setup_complete ? "true" : "false", call->setup_digits,
+		call->overlap ? "true" : "false", call->info_msgs);
 }
 
 /* Note the end of the call once, when clearing starts. */
@@ -294,6 +299,9 @@ static void call_ended(struct ps_call *call, int cause, bool local)
 	call->end_ms = tg_time_ms();
 	call->media = false;
 	evtimer_del(call->tmr);
+	if (call->t302)
+		evtimer_del(call->t302);
+	call->collecting = false;
 	/* Guard against a release libpri finishes without telling us. */
 	call_timer(call, GUARD_MS);
 }
@@ -452,13 +460,103 @@ static bool glared(const char *num)
 	return false;
 }
 
+static void ring_act(struct ps_span *span, struct ps_call *call);
+
+/* ---- overlap receiving (Q.931 5.1.3), --overlap-receive ---------------- */
+
+static bool overlap_wanted(const struct ps_call *call, bool complete)
+{
+	int n = ps.conf.overlap_receive;
+
+	return n >= 0 && !complete &&
+	       (n == 0 || strlen(call->called) < (size_t)n);
+}
+
+static void overlap_arm(struct ps_call *call)
+{
+	struct timeval tv = {ps.conf.t302 / 1000, (ps.conf.t302 % 1000) * 1000};
+
+	evtimer_add(call->t302, &tv);
+}
+
+/* The number is as complete as it gets: route it, or (fewer digits
+ * than --overlap-receive N asks for) clear with cause 28. */
+static void overlap_done(struct ps_call *call, bool timeout)
+{
+	int n = ps.conf.overlap_receive;
+
+	call->collecting = false;
+	evtimer_del(call->t302);
+	gw_info("span %d chan %u: number %s complete (%s, %u INFORMATION)",
+		call->span->idx, call->chan, call->called,
+		timeout ? "T302" : "digits", call->info_msgs);
+	if (timeout && (!*call->called ||
+			(n > 0 && strlen(call->called) < (size_t)n))) {
+		call_hangup(call, PRI_CAUSE_INVALID_NUMBER_FORMAT);
+		return;
+	}
+	ring_act(call->span, call);
+}
+
+static void on_t302(evutil_socket_t fd, short what, void *arg)
+{
+	struct ps_call *call = arg;
+	struct ps_span *span = call->span;
+
+	(void)fd;
+	(void)what;
+	if (!call->collecting || call->state != PS_CALL_SETUP)
+		return;
+	/* NOTE: a clearing may free the call. */
+	overlap_done(call, true);
+	ps_span_kick(span);
+}
+
+/* SETUP ACKNOWLEDGE: the rest of the number comes in INFORMATION. */
+static void overlap_start(struct ps_call *call)
+{
+	struct ps_span *span = call->span;
+
+	call->t302 = evtimer_new(ps.base, on_t302, call);
+	if (!call->t302) {
+		call_hangup(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		return;
+	}
+	call->collecting = true;
+	call->overlap = true;
+	pri_need_more_info(span->pri, call->qc,
+			   ps_bearer_to_chan(span, call->chan), 0);
+	gw_info("span %d chan %u: SETUP %s -> %s, overlap: SETUP "
+		"ACKNOWLEDGE", span->idx, call->chan, call->calling,
+		call->called);
+	overlap_arm(call);
+}
+
+static void on_info(struct ps_span *span, const pri_event_ring *r)
+{
+	struct ps_call *call = call_find(span, r->call);
+	size_t have, add;
+
+	if (!call || call->out || !call->collecting)
+		return;
+	have = strlen(call->called);
+	add = strlen(r->callednum);
+	if (add && have + add < sizeof(call->called)) {
+		memcpy(call->called + have, r->callednum, add + 1);
+		call->info_msgs++;
+	}
+	if (r->complete || !overlap_wanted(call, false))
+		overlap_done(call, false);
+	else
+		overlap_arm(call);
+}
+
 static void on_ring(struct ps_span *span, const pri_event_ring *r)
 {
 	q931_call *qc = r->call;
-	int prichan = r->channel, cause = 0, bearer;
+	int prichan = r->channel, bearer;
 	bool flexible = r->flexible;
 	struct ps_call *call, *stale;
-	enum ps_action act;
 	int err;
 
 	/* A pointer we still hold was freed and reused by libpri. */
@@ -521,6 +619,22 @@ static void on_ring(struct ps_span *span, const pri_event_ring *r)
 		call_hangup(call, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
 		return;
 	}
+	call->setup_complete = r->complete;
+	call->setup_digits = (unsigned)strlen(call->called);
+	if (overlap_wanted(call, r->complete)) {
+		overlap_start(call);
+		return;
+	}
+	ring_act(span, call);
+}
+
+/* The called number is complete: what the rules say for it. */
+static void ring_act(struct ps_span *span, struct ps_call *call)
+{
+	q931_call *qc = call->qc;
+	int prichan, cause = 0;
+	enum ps_action act;
+
 	prichan = ps_bearer_to_chan(span, call->chan);
 	act = ps_rule_lookup(&ps.conf, call->called, &cause);
 	call->act = act;
@@ -750,6 +864,9 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 		break;
 	case PRI_EVENT_SETUP_ACK:
 		on_setup_ack(span, e->setup_ack.call);
+		break;
+	case PRI_EVENT_INFO_RECEIVED:
+		on_info(span, &e->ring);
 		break;
 	default:
 		break;

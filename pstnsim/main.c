@@ -202,6 +202,11 @@ static void usage(FILE *f)
 	      "  --overlap K           originated calls send K digits in\n"
 	      "                        the SETUP, the rest one by one in\n"
 	      "                        INFORMATION (overlap sending)\n"
+	      "  --overlap-receive N   incoming SETUPs without Sending\n"
+	      "                        Complete: SETUP ACKNOWLEDGE, digits\n"
+	      "                        from INFORMATION up to N (0: until\n"
+	      "                        Sending Complete or T302)\n"
+	      "  --t302 MS             inter-digit timer (10000)\n"
 	      "  --redirecting NUM[:REASON]  originated calls were diverted\n"
 	      "                        by NUM (Q.931 reason, 15 unconditional)\n"
 	      "  --exit-when-done      exit once originated calls finished\n"
@@ -286,6 +291,7 @@ enum {
 	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
 	O_FROMSTEP, O_TOPLAN, O_FROMPLAN, O_DTMF, O_DTMFAT,
 	O_PICK, O_ORIG_CHAN, O_ORIG_PREF, O_GLARE,
+	O_OVERLAP_RX, O_T302,
 };
 
 static const struct option longopts[] = {
@@ -306,6 +312,8 @@ static const struct option longopts[] = {
 	{"redirecting", required_argument, NULL, O_REDIR},
 	{"from-name", required_argument, NULL, O_FROMNAME},
 	{"overlap", required_argument, NULL, O_OVERLAP},
+	{"overlap-receive", required_argument, NULL, O_OVERLAP_RX},
+	{"t302", required_argument, NULL, O_T302},
 	{"service", no_argument, NULL, O_SERVICE},
 	{"connected", required_argument, NULL, O_CONNECTED},
 	{"scenario", required_argument, NULL, O_SCENARIO},
@@ -401,6 +409,7 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		.node = PRI_NETWORK, .answer_after = 200, .tone_hz = 1000,
 		.detect_hz = 1000, .rate = 1, .hold = 1000, .overlap = -1,
 		.play = {.dtmf_at = -1, .dtmf_on = -1, .dtmf_off = -1},
+		.overlap_receive = -1, .t302 = 10000,
 	};
 	c->rules = calloc(MAX_RULES, sizeof(*c->rules));
 	if (!c->rules)
@@ -552,6 +561,14 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		case O_OVERLAP:
 			err = parse_long(name, optarg, 0, 30, &v);
 			c->overlap = (int)v;
+			break;
+		case O_OVERLAP_RX:
+			err = parse_long(name, optarg, 0, 30, &v);
+			c->overlap_receive = (int)v;
+			break;
+		case O_T302:
+			err = parse_long(name, optarg, 100, 600000, &v);
+			c->t302 = (int)v;
 			break;
 		case O_FROMNAME:
 			if (strlen(optarg) >= sizeof(c->from_name))

@@ -113,6 +113,11 @@ struct ps_conf {
 	int to_plan, from_plan;      /* Q.931 TON/NPI of originated numbers */
 	int overlap;                 /* originate: digits in the SETUP; the
 				      * rest follow in INFORMATION; -1 off */
+	int overlap_receive;         /* incoming SETUP without Sending
+				      * Complete: SETUP ACKNOWLEDGE and
+				      * collect to this many digits (0:
+				      * Sending Complete or T302); -1 off */
+	int t302;                    /* ms, overlap receiving */
 	int hold;               /* ms */
 	bool exit_when_done;
 	int duration;           /* s, 0 = none */
@@ -161,6 +166,12 @@ struct ps_call {
 	struct event *ftmr;     /* forget=MS */
 	int forget_ms;
 	bool drop_release;
+	struct event *t302;     /* overlap receiving: inter-digit timer */
+	bool collecting;        /* overlap receiving: digits still come */
+	bool setup_complete;    /* the SETUP had Sending Complete */
+	bool overlap;           /* we sent SETUP ACKNOWLEDGE */
+	unsigned setup_digits;  /* digits in the SETUP */
+	unsigned info_msgs;     /* INFORMATION messages with digits */
 	size_t dsent;           /* digits of `called` sent so far */
 	char calling[PS_NUMLEN];
 	char called[PS_NUMLEN];

@@ -580,6 +580,7 @@ struct invite_strs {
 	char diversion_reason[32];
 	char geo_ref[256];
 	char pai_user[128];
+	char from_tag[64];
 };
 
 static bool header_token(const osip_message_t *req, const char *name,
@@ -715,6 +716,12 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 			   !strcasecmp(req->from->url->host,
 				       "anonymous.invalid"));
 	info->call_id = sip_msg_call_id(req, s->call_id, sizeof(s->call_id));
+	tg_strlcpy(s->from_tag, sip_msg_from_tag(req) ? sip_msg_from_tag(req)
+						       : "",
+		   sizeof(s->from_tag));
+	info->from_tag = s->from_tag;
+	info->cseq = req->cseq && req->cseq->number
+		? (uint32_t)strtoul(req->cseq->number, NULL, 10) : 0;
 	info->from_user = s->from_user;
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
@@ -1240,6 +1247,16 @@ const char *sip_leg_call_id(const struct sip_leg *leg)
 	return leg->call_id;
 }
 
+const char *sip_leg_local_tag(const struct sip_leg *leg)
+{
+	return leg->local_tag;
+}
+
+uint32_t sip_leg_invite_cseq(const struct sip_leg *leg)
+{
+	return leg->inv_cseq;
+}
+
 int sip_leg_codec(const struct sip_leg *leg)
 {
 	return leg->codec;
@@ -1483,6 +1500,11 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg = leg_alloc(ua, true);
 	if (!leg)
 		return ENOMEM;
+	/* RFC 3578 2: the dialog identifiers of the INVITE it continues. */
+	if (p->from_tag && *p->from_tag)
+		tg_strlcpy(leg->local_tag, p->from_tag, sizeof(leg->local_tag));
+	if (p->cseq)
+		leg->cseq = p->cseq;
 	leg->state = LEG_OUT_CALLING;
 	leg->h = h;
 	leg->arg = arg;
@@ -1490,6 +1512,12 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	err = leg_init_outbound(leg, dst, dstlen, p->from_user,
 				p->from_display, p->to_user, p->to_uri,
 				p->privacy && !p->emergency);
+	if (!err && p->call_id && *p->call_id) {
+		free(leg->call_id);
+		leg->call_id = strdup(p->call_id);
+		if (!leg->call_id)
+			err = ENOMEM;
+	}
 	if (err)
 		goto out;
 	leg->inv_cseq = leg->cseq;

@@ -39,6 +39,9 @@ struct sip_reason {
 
 struct sip_invite_info {
 	const char *call_id;
+	const char *from_tag;     /* "" if none */
+	uint32_t cseq;            /* CSeq number (RFC 3578: a follow-up
+				   * INVITE has a higher one) */
 	const char *from_user;    /* From URI user part ("" if none) */
 	const char *from_display; /* "" if none */
 	const char *to_user;
@@ -139,6 +142,9 @@ void sip_leg_set_handler(struct sip_leg *leg, sip_leg_event_h *h, void *arg);
 void sip_leg_set_local_media(struct sip_leg *leg, const char *addr,
 			     uint16_t port);
 const char *sip_leg_call_id(const struct sip_leg *leg);
+/** Outbound: our From tag and the INVITE's CSeq number (RFC 3578). */
+const char *sip_leg_local_tag(const struct sip_leg *leg);
+uint32_t sip_leg_invite_cseq(const struct sip_leg *leg);
 /** The codec chosen for this leg (0/8), -1 before negotiation. */
 int sip_leg_codec(const struct sip_leg *leg);
 
@@ -195,6 +201,12 @@ struct sip_call_params {
 				   * for the Geolocation header; NULL none */
 	const char *media_addr;   /* our RTP address and port for the SDP */
 	uint16_t media_port;
+	/* RFC 3578 2: an INVITE that continues one answered 484 (the same
+	 * number with more digits) keeps its Call-ID and From tag, with a
+	 * higher CSeq (sip_leg_dialog_ids); NULL = new ones. */
+	const char *call_id;
+	const char *from_tag;
+	uint32_t cseq;
 };
 
 /**

@@ -96,6 +96,9 @@ struct tdm_call {
 	int64_t probed_ms;     /* the audit's last probe, 0 none */
 	bool finished;
 	void *arg;
+	/* Overlap sending (Q.931 5.1.3), outgoing calls only: */
+	enum { OVL_NONE, OVL_SENT, OVL_ACKED, OVL_DONE } ovl;
+	char ovl_queue[64];    /* digits waiting for SETUP ACKNOWLEDGE */
 };
 
 static const struct {
@@ -242,8 +245,11 @@ static void retire_pri(struct pri *pri)
 	retired[nretired++] = pri;
 }
 
+static void ovl_note(const struct tdm_event *ev);
+
 static void emit(struct tdm_span *span, const struct tdm_event *ev)
 {
+	ovl_note(ev);
 	if (span->h)
 		span->h(span, ev, span->arg);
 }
@@ -937,6 +943,7 @@ static struct tdm_call *follow_channel(struct tdm_span *span,
 	call->chan = b;
 	return call;
 }
+static void on_setup_ack(struct tdm_span *span, q931_call *q);
 
 static void handle_event(struct tdm_span *span, pri_event *e)
 {
@@ -1021,9 +1028,11 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 			release_done(span, e->hangup.call);
 		break;
 	case PRI_EVENT_SETUP_ACK:
-		/* Overlap sending: the channel is named here, if anywhere. */
-		follow_channel(span, find_call(span, e->setup_ack.call),
-			       e->setup_ack.channel);
+		/* Overlap sending: the channel is named here, if anywhere;
+		 * then the rest of the number goes. */
+		if (follow_channel(span, find_call(span, e->setup_ack.call),
+				   e->setup_ack.channel))
+			on_setup_ack(span, e->setup_ack.call);
 		break;
 	case PRI_EVENT_RESTART: {
 		unsigned chan = ts_to_bearer(span, e->restart.channel & 0xff);
@@ -1183,7 +1192,11 @@ int tdm_call_setup_chan(struct tdm_call **callp, struct tdm_span *span,
 	pri_sr_set_channel(sr, bearer_to_ts(span, chan),
 			   call->preferred ? 0 : 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, law);
-	pri_sr_set_called(sr, (char *)called->digits, called->plan, 1);
+	/* Overlap sending: without Sending Complete, digits may follow. */
+	if (called->incomplete && span->cfg.overlap_send)
+		call->ovl = OVL_SENT;
+	pri_sr_set_called(sr, (char *)called->digits, called->plan,
+			  call->ovl != OVL_SENT);
 	pri_sr_set_caller(sr, calling && calling->digits && *calling->digits
 				  ? (char *)calling->digits : NULL,
 			  calling && calling->name && *calling->name
@@ -1360,6 +1373,85 @@ int tdm_call_hangup(struct tdm_call *call, int cause)
 	return 0;
 }
 
+/* ---- overlap sending (Q.931 5.1.3) -------------------------------------- */
+
+/* The network proceeding, alerting or answering ends overlap sending. */
+static void ovl_note(const struct tdm_event *ev)
+{
+	struct tdm_call *call = ev->call;
+
+	if (!call || call->ovl == OVL_NONE || call->ovl == OVL_DONE)
+		return;
+	if (ev->type == TDM_EV_PROCEEDING || ev->type == TDM_EV_ALERTING ||
+	    ev->type == TDM_EV_ANSWER || ev->type == TDM_EV_HANGUP) {
+		if (*call->ovl_queue)
+			gw_info("span %d chan %u: the network proceeds; "
+				"digits %s not sent", call->span->cfg.id,
+				call->chan, call->ovl_queue);
+		call->ovl = OVL_DONE;
+		call->ovl_queue[0] = '\0';
+	}
+}
+
+/* Q.931 5.1.3: one INFORMATION per digit (libpri's unit). */
+static void ovl_send(struct tdm_call *call, const char *digits)
+{
+	for (const char *d = digits; *d; d++)
+		pri_information(call->span->pri, call->q931, *d);
+	arm_timer(call->span);
+}
+
+/* SETUP ACKNOWLEDGE: the network waits for the rest of the number. */
+static void on_setup_ack(struct tdm_span *span, q931_call *q)
+{
+	struct tdm_call *call = find_call(span, q);
+	struct tdm_event ev = {.type = TDM_EV_SETUP_ACK};
+	char sent[sizeof(call->ovl_queue)];
+
+	if (!call || !call->outgoing)
+		return;
+	span->chans[call->chan].state = TDM_CHAN_IN_USE;
+	if (call->ovl != OVL_SENT) {
+		gw_dbg(GW_DBG_Q931, "span %d chan %u: SETUP ACKNOWLEDGE for a "
+		       "complete number", span->cfg.id, call->chan);
+		return;
+	}
+	call->ovl = OVL_ACKED;
+	tg_strlcpy(sent, call->ovl_queue, sizeof(sent));
+	call->ovl_queue[0] = '\0';
+	if (*sent)
+		ovl_send(call, sent);
+	gw_dbg(GW_DBG_Q931, "span %d chan %u: SETUP ACKNOWLEDGE; sent %s",
+	       span->cfg.id, call->chan, *sent ? sent : "nothing more");
+	ev.call = call;
+	ev.called = sent;
+	emit(span, &ev);
+}
+
+int tdm_call_digits(struct tdm_call *call, const char *digits)
+{
+	size_t have = strlen(call->ovl_queue);
+	int err = call_ready(call);
+
+	if (err)
+		return err;
+	if (call->ovl != OVL_SENT && call->ovl != OVL_ACKED)
+		return EPROTO;
+	if (call->ovl == OVL_ACKED) {
+		ovl_send(call, digits);
+		return 0;
+	}
+	if (have + strlen(digits) >= sizeof(call->ovl_queue))
+		return ENOSPC;
+	memcpy(call->ovl_queue + have, digits, strlen(digits) + 1);
+	return 0;
+}
+
+bool tdm_call_overlap(const struct tdm_call *call)
+{
+	return call->ovl == OVL_ACKED;
+}
+
 /* ---- the line: bringing it up and losing it ----------------------------- */
 
 static void schedule_retry(struct tdm_span *span)
@@ -1422,6 +1514,10 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 	atomic_store(&span->afd, afd);
 	apply_debug(span);
 	apply_timers(span, true);
+	/* Sending Complete only when a number is complete (libpri puts it
+	 * in every EuroISDN SETUP otherwise, and in none on T1). */
+	if (span->cfg.overlap_send)
+		pri_set_overlapdial(span->pri, 1);
 	if (span->cfg.service)
 		pri_set_service_message_support(span->pri, 1);
 	event_assign(span->ev_d, span->base, dfd, EV_READ | EV_PERSIST,

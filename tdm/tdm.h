@@ -70,6 +70,10 @@ struct tdm_span_config {
 				  * not exclusive: the far end may pick
 				  * another (Q.931 5.2.3.1) */
 	unsigned timers[TDM_NTIMERS]; /* ms; 0 = libpri's default */
+	bool overlap_send;       /* overlap sending: Sending Complete only
+				  * when a call's number is complete (a
+				  * SETUP without it may be followed by
+				  * digits, tdm_call_digits) */
 };
 
 enum tdm_event_type {
@@ -86,6 +90,10 @@ enum tdm_event_type {
 	TDM_EV_HANGUP,      /* far end cleared; cause set; call is finished */
 	TDM_EV_DIGITS,      /* incoming, overlap: more called digits
 			     * (called), complete set on Sending Complete */
+	TDM_EV_SETUP_ACK,   /* outgoing, overlap sending: SETUP
+			     * ACKNOWLEDGE; digits queued by
+			     * tdm_call_digits have gone out (called:
+			     * those sent now, "" none) */
 };
 
 struct tdm_event {
@@ -224,6 +232,9 @@ struct tdm_number {
 			     * redirecting) */
 	const char *name;   /* calling only: the caller's name (display /
 			     * facility as the switch type wants), NULL */
+	bool incomplete;    /* called only: more digits may follow
+			     * (tdm_call_digits), so no Sending Complete;
+			     * needs a span with overlap_send */
 	int reason;         /* redirecting only: Q.931 reason for
 			     * redirection (0 unknown, 1 busy, 2 no reply,
 			     * 3 deflection, 9 out of order, 10 by the
@@ -265,6 +276,21 @@ int tdm_call_answer(struct tdm_call *call);
  *  asserted number); @p connected NULL or "" = none. */
 int tdm_call_answer_connected(struct tdm_call *call,
 			      const struct tdm_number *connected);
+
+/**
+ * Overlap sending (Q.931 5.1.3): more digits of the called number of an
+ * outgoing call placed with called->incomplete.  Before the network's
+ * SETUP ACKNOWLEDGE they are queued (and go out with it); after it they
+ * go at once, one INFORMATION per digit.
+ * NOTE: libpri 1.6 puts no Sending Complete in INFORMATION: the network
+ * ends the number by its own analysis or its T302.
+ * @return 0; EPROTO the call is past overlap sending (the network
+ * proceeds), or was not placed as incomplete; ENOSPC too many digits;
+ * ENOTCONN gone.
+ */
+int tdm_call_digits(struct tdm_call *call, const char *digits);
+/** Has the network acknowledged an overlap SETUP (and not proceeded)? */
+bool tdm_call_overlap(const struct tdm_call *call);
 
 /** Clear the call with Q.850 @p cause (DISCONNECT or RELEASE COMPLETE as
  * the state requires).  No TDM_EV_HANGUP follows.  Idempotent. */

@@ -83,7 +83,11 @@ static struct {
 	char dtmf[PS_DTMF_MAX + 1]; /* in-band after answer, "" none */
 	int dtmf_at;             /* ms after answer */
 	char record[256];        /* received audio to this WAV, "" none */
+	int incomplete;          /* UAS: 484 to a Request-URI user of fewer
+				  * characters (RFC 3578); 0 never */
 } opt;
+
+static int incompletes;          /* UAS: 484s sent for short numbers */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -1719,6 +1723,20 @@ static void uas_invite(const struct sip_msg *m, const struct sockaddr_in *src,
 		if (!found)
 			return;
 	}
+	if (opt.incomplete) {
+		/* RFC 3578: "sip:USER@...": too short a number is incomplete;
+		 * the caller may send a longer one (no call of ours yet). */
+		const char *u = strchr(m->ruri, ':');
+		size_t ulen = u ? strcspn(u + 1, "@;>") : 0;
+
+		if ((int)ulen < opt.incomplete) {
+			incompletes++;
+			gw_notice("INVITE for %.*s: 484 (%d so far)", (int)ulen,
+				  u ? u + 1 : "", incompletes);
+			sip_reply(m, src, 484, NULL, NULL, NULL);
+			return;
+		}
+	}
 	if (calls_started >= opt.count) {
 		sip_reply(m, src, 503, NULL, NULL, NULL);
 		return;
@@ -2083,6 +2101,8 @@ static void usage(FILE *f)
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
 		"              [--codec pcmu|pcma|both] [--hold MS]\n"
+		"              [--incomplete N] (484 to numbers shorter\n"
+		"              than N)\n"
 		"              [--expect STATUS] [--count N] [--timeout S] "
 		"[-v]\n"
 		"One JSON line per call on stdout; exit 0 only if every call\n"
@@ -2212,6 +2232,8 @@ static int parse_opt(int ch, const char *arg)
 			return EINVAL;
 		tg_strlcpy(opt.record, arg, sizeof(opt.record));
 		return 0;
+	case 'I':
+		return parse_int(arg, 0, 64, &opt.incomplete);
 	}
 	return EINVAL;
 }
@@ -2231,6 +2253,7 @@ static int parse_args(int argc, char **argv)
 		{"timeout", required_argument, NULL, 'T'},
 		{"ring-ms", required_argument, NULL, 'r'},
 		{"reject", required_argument, NULL, 'R'},
+		{"incomplete", required_argument, NULL, 'I'},
 		{"diversion", required_argument, NULL, 'D'},
 		{"save-invite", required_argument, NULL, 'S'},
 		{"header", required_argument, NULL, 'X'},

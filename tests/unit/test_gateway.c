@@ -97,9 +97,12 @@ static const char good_conf[] =
 	"audit = 5\n"
 	"channel_select = preferred\n"
 	"t303 = 1500\n"
+	"overlap_send = yes\n"
+	"overlap_send_digits = 3\n"
 	"[trunk pbx]\n"
 	"type = sip\n"
 	"peer = 10.0.0.5:5080\n"
+	"overlap = rfc3578\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
 	"[trunk pstn]\n"
 	"type = tdm\n"
@@ -145,6 +148,8 @@ static void test_conf_good(void **state)
 	assert_true(cfg->spans[0].preferred);
 	assert_int_equal(cfg->spans[0].timers[TDM_T303], 1500);
 	assert_int_equal(cfg->spans[0].timers[TDM_T309], 0);
+	assert_true(cfg->spans[0].overlap_send);
+	assert_int_equal(cfg->spans[0].overlap_send_digits, 3);
 	assert_int_equal(cfg->ndids, 2);
 	assert_string_equal(cfg->dids[1].first, "5551000");
 	assert_string_equal(cfg->dids[1].last, "5551000");
@@ -156,6 +161,9 @@ static void test_conf_good(void **state)
 	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
 	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	assert_true(t->rfc3578);
+	assert_int_equal(t->overlap_wait_ms, 2000);
+	assert_int_equal(t->overlap_timeout_ms, 5000);
 	/* Formats default by kind: SIP '+' E.164, PRI national. */
 	assert_int_equal(t->called_fmt, DP_FMT_PLUS);
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
@@ -163,6 +171,7 @@ static void test_conf_good(void **state)
 	t = gw_config_trunk(cfg, "pstn");
 	assert_non_null(t);
 	assert_int_equal(t->called_fmt, DP_FMT_NATIONAL);
+	assert_false(t->rfc3578);
 	assert_string_equal(t->plan.cc, "1");
 	assert_string_equal(t->plan.intl_prefix, "011");
 	assert_int_equal(t->plan.nsn_len, 10);
@@ -227,6 +236,15 @@ static void test_conf_errors(void **state)
 		 "t.conf:3: national_length"},
 		{"[trunk a]\ntype = sip\ndown_time = 0\n",
 		 "t.conf:3: down_time"},
+		{"[trunk a]\ntype = sip\noverlap = yes\n",
+		 "t.conf:3: overlap: 'yes' is not rfc3578 or no"},
+		{"[trunk a]\ntype = sip\noverlap_wait = 5\n",
+		 "t.conf:3: overlap_wait"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "overlap = rfc3578\n",
+		 "t.conf:2: trunk 'a': overlap = rfc3578 is for SIP trunks"},
+		{"[span 1]\noverlap_send_digits = 31\n",
+		 "t.conf:2: overlap_send_digits"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
