@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.pt != 0 && m.pt != 8)
 			__builtin_trap();
 		if (sip_sdp_print(out, sizeof(out), m.addr, m.port, &m.pt, 1,
-				  m.ptime, 1))
+				  m.te_pt, m.ptime, 1))
 			__builtin_trap();
 	}
 	memset(&m, 0, sizeof(m));
