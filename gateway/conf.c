@@ -565,6 +565,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "dtmf")) {
+		if (!strcmp(v, "rfc4733"))
+			t->dtmf = GW_DTMF_RFC4733;
+		else if (!strcmp(v, "info"))
+			t->dtmf = GW_DTMF_INFO;
+		else if (!strcmp(v, "inband"))
+			t->dtmf = GW_DTMF_INBAND;
+		else
+			return fail(p, "dtmf: '%s' is not rfc4733, info or "
+				    "inband", v);
 	} else if (!strcmp(k, "e911_location")) {
 		if (strcmp(v, "none") && strcmp(v, "pidf") &&
 		    strcmp(v, "reference"))
