@@ -59,13 +59,17 @@ static void det_end(struct bridge *b)
 static const uint8_t *dtmf_tx_frame(struct bridge *b, const uint8_t *in,
 				    uint8_t *buf)
 {
-	bool mute;
+	bool mute = false;
 
 	dtmf_det_frame(&b->det, in, MEDIA_FRAME_SAMPLES, b->span_law);
-	if (b->det_on && (!b->det.on || b->det.event != b->det_event))
+	if (b->det_on && (!b->det.on || b->det.event != b->det_event)) {
 		det_end(b);
-	mute = b->det_on || b->te_tx.active;
-	if (b->det.on && !b->det_on) {
+		mute = true; /* the frame may hold the tone's last ms */
+	}
+	mute = mute || b->det_on || b->te_tx.active;
+	/* A digit waits while the end packets of the one before are still
+	 * due (ptime over 20 ms): it stays muted meanwhile. */
+	if (b->det.on && !b->det_on && !b->te_tx.active) {
 		b->det_on = true;
 		b->det_event = b->det.event;
 		b->det_samples = 0;
@@ -277,12 +281,18 @@ static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
 		b->st.rtp_bad++;
 		return;
 	}
-	if (h.pt == (uint8_t)b->rtp_law)
+	if (h.pt == (uint8_t)b->rtp_law) {
 		event = false;
-	else if (b->dtmf == MEDIA_DTMF_RFC4733 &&
-		 (h.pt == b->te_rx_pt || h.pt == b->te_tx_pt))
+	} else if (b->dtmf == MEDIA_DTMF_RFC4733 &&
+		   (h.pt == b->te_rx_pt || h.pt == b->te_tx_pt)) {
+		/* Events under an SSRC of their own (some peers do that)
+		 * must not reset the audio's jitter buffer and counters. */
+		if (b->rx_sync && h.ssrc != b->rx_ssrc) {
+			rx_event(b, &h, pl, plen);
+			return;
+		}
 		event = true;
-	else {
+	} else {
 		/* Comfort noise and anything else not negotiated are not
 		 * audio we can play. */
 		b->st.rtp_ignored++;
