@@ -730,14 +730,23 @@ static enum media_law law_of(int pt)
 	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
 }
 
-static void relay_side(struct media_relay_side *rs, const struct side *s,
-		       unsigned ptime)
+static void relay_side(struct gw_call *call, struct media_relay_side *rs,
+		       const struct side *s, unsigned ptime)
 {
+	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
+						       s->trunk);
+
 	memset(rs, 0, sizeof(*rs));
 	if (s->have_remote)
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
 	rs->ptime = ptime;
+	/* Events cross with each leg's own payload type (the engine maps
+	 * only when both legs have one). */
+	if ((!t || t->dtmf == GW_DTMF_RFC4733) && s->sip) {
+		rs->te_rx_pt = sip_leg_dtmf_pt(s->sip);
+		rs->te_tx_pt = s->remote.te_pt;
+	}
 }
 
 static bool dynamic_pt(int pt)
@@ -779,8 +788,8 @@ static void bridge_media(struct gw_call *call)
 
 		if (!in->have_remote || !out->have_remote)
 			return;
-		relay_side(&a, in, gw->cfg.ptime);
-		relay_side(&b, out, gw->cfg.ptime);
+		relay_side(call, &a, in, gw->cfg.ptime);
+		relay_side(call, &b, out, gw->cfg.ptime);
 		if (call->bridge) {
 			media_relay_update(gw->me, call->bridge, 0, &a);
 			media_relay_update(gw->me, call->bridge, 1, &b);

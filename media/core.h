@@ -92,6 +92,7 @@ struct relay_side {
 	socklen_t remote_len;   /* 0: hold what would go there */
 	enum media_law law;
 	unsigned ptime;
+	int te_rx_pt, te_tx_pt; /* telephone-event, 0 none */
 };
 
 /* One direction: packets in on endpoint i, out of endpoint 1 - i.  The

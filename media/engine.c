@@ -529,12 +529,24 @@ static int side_check(const struct media_relay_side *s, int family)
 	return 0;
 }
 
+static bool te_valid(int pt)
+{
+	return pt >= 96 && pt <= 127;
+}
+
 static void side_set(struct relay_side *rs, const struct media_relay_side *s)
 {
 	memcpy(&rs->remote, &s->remote, s->remote_len);
 	rs->remote_len = s->remote_len;
 	rs->law = s->law;
 	rs->ptime = s->ptime ? s->ptime : 20;
+	/* Only a pair of dynamic types maps: 0 (PCMU) never is one. */
+	if (te_valid(s->te_rx_pt) && te_valid(s->te_tx_pt)) {
+		rs->te_rx_pt = s->te_rx_pt;
+		rs->te_tx_pt = s->te_tx_pt;
+	} else {
+		rs->te_rx_pt = rs->te_tx_pt = 0;
+	}
 }
 
 static void bridge_register(struct media_engine *me, struct bridge *b,
@@ -637,6 +649,10 @@ int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
 	c->remote_len = s->remote_len;
 	c->law = s->law;
 	c->ptime = s->ptime ? s->ptime : 20;
+	if (te_valid(s->te_rx_pt) && te_valid(s->te_tx_pt)) {
+		c->te_rx_pt = s->te_rx_pt;
+		c->te_tx_pt = s->te_tx_pt;
+	}
 	worker_post(me->workers[b->widx], c);
 	return 0;
 }

@@ -170,6 +170,10 @@ struct media_relay_side {
 	socklen_t remote_len;           /* 0 = not known yet: hold */
 	enum media_law law;             /* payload type toward this side */
 	unsigned ptime;                 /* ms; 20 */
+	int te_rx_pt;                   /* telephone-event PT this side's far
+					 * end sends (96-127; else none) */
+	int te_tx_pt;                   /* ... and takes: events from the
+					 * other side are relayed with it */
 };
 
 /**
@@ -183,8 +187,10 @@ struct media_relay_side {
  * Packet by packet, with no buffering and no repacketising (ptime is
  * checked and kept, not used):
  * - PT 0/8 payloads are converted to the receiving side's law (whatever
- *   the sender negotiated); any other PT (telephone-event, CN) passes
- *   with PT and payload unchanged.  CSRCs, extensions and padding are
+ *   the sender negotiated); telephone-events with the sending side's
+ *   te_rx_pt go out with the receiving side's te_tx_pt when both sides
+ *   have them (dynamic types); any other PT (CN) passes with PT and
+ *   payload unchanged.  CSRCs, extensions and padding are
  *   not forwarded.
  * - Outgoing seq/ts are the incoming ones plus per-direction offsets, so
  *   loss gaps, reordering and silence-suppression timing carry over.

@@ -1272,6 +1272,50 @@ static void test_relay_timeline(void **state)
 	rfx_close(&f);
 }
 
+/* Each leg has its own telephone-event type: the relay maps them. */
+static void test_relay_te_map(void **state)
+{
+	static const uint8_t ev[4] = {5, 0x0a, 0x01, 0x40};
+	struct media_relay_side sa, sb;
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr h, o;
+	static struct rfx f;
+	size_t n;
+
+	(void)state;
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMU, false);
+	relay_side(&sa, &f.far_addr[0], MEDIA_PCMU);
+	sa.te_rx_pt = sa.te_tx_pt = 96;
+	relay_side(&sb, &f.far_addr[1], MEDIA_PCMU);
+	sb.te_rx_pt = 101;
+	sb.te_tx_pt = 100;
+	assert_int_equal(media_relay_update(f.me, f.id, 0, &sa), 0);
+	assert_int_equal(media_relay_update(f.me, f.id, 1, &sb), 0);
+	msleep(50);
+	memset(pl, 0x55, SLOT);
+	h = (struct rtp_hdr){.pt = 0, .seq = 1, .ts = 1000, .ssrc = 7};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	assert_int_equal(o.pt, 0);
+	h = (struct rtp_hdr){.pt = 96, .seq = 2, .ts = 1160, .ssrc = 7,
+			     .marker = true};
+	rsend(&f, 0, &h, ev, sizeof(ev));
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	assert_int_equal(o.pt, 100);
+	assert_memory_equal(got, ev, sizeof(ev));
+	h = (struct rtp_hdr){.pt = 101, .seq = 9, .ts = 5000, .ssrc = 8,
+			     .marker = true};
+	rsend(&f, 1, &h, ev, sizeof(ev));
+	assert_true(rrecv(&f, 0, &o, got, &n, 300));
+	assert_int_equal(o.pt, 96);
+	/* A type that is not the sender's telephone-event passes as is. */
+	h = (struct rtp_hdr){.pt = 13, .seq = 10, .ts = 5160, .ssrc = 8};
+	rsend(&f, 1, &h, "\x40", 1);
+	assert_true(rrecv(&f, 0, &o, got, &n, 300));
+	assert_int_equal(o.pt, 13);
+	rfx_close(&f);
+}
+
 static void test_relay_passthrough(void **state)
 {
 	static const uint8_t ev[4] = {5, 0x0a, 0x01, 0x40};
@@ -2242,6 +2286,7 @@ int main(void)
 		T(test_relay_convert),
 		T(test_relay_timeline),
 		T(test_relay_passthrough),
+		T(test_relay_te_map),
 		T(test_relay_hold_until_remote),
 		T(test_tdm_bridge),
 		T(test_tdm_bridge_concurrent),
