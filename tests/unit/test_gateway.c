@@ -97,6 +97,7 @@ static const char good_conf[] =
 	"type = sip\n"
 	"peer = 10.0.0.5:5080\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
+	"dtmf = info\n"
 	"[trunk pstn]\n"
 	"type = tdm\n"
 	"spans = 1\n"
@@ -152,8 +153,10 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->called_fmt, DP_FMT_PLUS);
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
+	assert_int_equal(t->dtmf, GW_DTMF_INFO);
 	t = gw_config_trunk(cfg, "pstn");
 	assert_non_null(t);
+	assert_int_equal(t->dtmf, GW_DTMF_RFC4733); /* the default */
 	assert_int_equal(t->called_fmt, DP_FMT_NATIONAL);
 	assert_string_equal(t->plan.cc, "1");
 	assert_string_equal(t->plan.intl_prefix, "011");
@@ -167,7 +170,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 33);
+	assert_int_equal(cfg->notify_ca_line, 34);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -209,6 +212,8 @@ static void test_conf_errors(void **state)
 		 "t.conf:3: national_length"},
 		{"[trunk a]\ntype = sip\ndown_time = 0\n",
 		 "t.conf:3: down_time"},
+		{"[trunk a]\ntype = sip\ndtmf = 2833\n",
+		 "t.conf:3: dtmf: '2833' is not rfc4733, info or inband"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
