@@ -2104,7 +2104,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 }
 
 /* An INFO digit from the SIP side: a tone on the B-channel.  (A SIP ->
- * SIP call relays RTP events untouched and INFO not at all.) */
+ * SIP call relays RTP events, and INFO not at all.) */
 static void play_dtmf(struct gw_call *call, const struct sip_leg_event *ev)
 {
 	int err;
