@@ -138,31 +138,39 @@ void bridge_dtmf(struct bridge *b, const struct cmd *c)
 	b->st.dtmf_rx++;
 }
 
-/* The packet due now carries the event instead of audio. */
-static void send_event(struct bridge *b)
+/* Send the packets of @p tp (an event's update, or its end copies). */
+static void send_te(struct bridge *b, const struct te_tx_pkt *tp)
 {
-	struct te_tx_pkt tp;
-	struct rtp_hdr h;
+	/* Its own buffer: an audio packet may be half filled in pkt. */
+	uint8_t pkt[RTP_HDR_LEN + TE_PAYLOAD_LEN];
+	struct rtp_hdr h = b->tx;
 	unsigned i;
 	ssize_t n;
 
-	te_tx_packet(&b->te_tx, b->tx.ts, b->tx_samples, &tp);
-	if (tp.marker)
+	if (tp->marker)
 		b->st.dtmf_tx++;
-	h = b->tx;
 	h.pt = (uint8_t)b->te_tx_pt;
-	h.ts = tp.ts;
-	memcpy(b->pkt + RTP_HDR_LEN, tp.payload, TE_PAYLOAD_LEN);
-	for (i = 0; i < tp.n; i++) {
-		h.marker = tp.marker && i == 0;
+	h.ts = tp->ts;
+	memcpy(pkt + RTP_HDR_LEN, tp->payload, TE_PAYLOAD_LEN);
+	for (i = 0; i < tp->n; i++) {
+		h.marker = tp->marker && i == 0;
 		h.seq = b->tx.seq++;
-		rtp_encode_hdr(b->pkt, &h);
-		n = sendto(b->fd, b->pkt, RTP_HDR_LEN + TE_PAYLOAD_LEN,
+		rtp_encode_hdr(pkt, &h);
+		n = sendto(b->fd, pkt, sizeof(pkt),
 			   MSG_DONTWAIT, (const struct sockaddr *)&b->remote,
 			   b->remote_len);
 		if (n == RTP_HDR_LEN + TE_PAYLOAD_LEN)
 			b->st.rtp_tx++;
 	}
+}
+
+/* The packet due now carries the event instead of audio. */
+static void send_event(struct bridge *b)
+{
+	struct te_tx_pkt tp;
+
+	te_tx_packet(&b->te_tx, b->tx.ts, b->tx_samples, &tp);
+	send_te(b, &tp);
 	/* The audio timeline goes on under the event (RFC 4733 2.5.1.2). */
 	b->tx.ts += b->tx_samples;
 	b->tx_fill = 0;
@@ -243,9 +251,15 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 	if (c->dtmf != b->dtmf) {
 		/* An event half sent ends where it is (its end packets are
 		 * what a receiver would time out to anyway). */
-		if (b->te_tx.active && b->dtmf == MEDIA_DTMF_RFC4733) {
+		if (b->te_tx.active && b->dtmf == MEDIA_DTMF_RFC4733 &&
+		    b->te_tx.started) {
+			struct te_tx_pkt tp;
+
+			/* It ends now, as long as it lasted so far; the
+			 * audio packet being filled goes on. */
 			te_tx_stop(&b->te_tx);
-			send_event(b);
+			te_tx_packet(&b->te_tx, b->tx.ts, 0, &tp);
+			send_te(b, &tp);
 		}
 		b->dtmf = c->dtmf;
 		bridge_dtmf_reset(b);

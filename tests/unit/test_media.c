@@ -2183,6 +2183,74 @@ static void test_dtmf_events_to_pstn(void **state)
 	fx_close(&f);
 }
 
+/* A later SDP without telephone-event, mid-digit: the event ends at
+ * once (three ends, no gap in seq), and the rest goes as audio. */
+static void test_dtmf_mode_change(void **state)
+{
+	static struct fx f;
+	uint8_t frame[FRAME_LEN], pkt[2048];
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	struct media_bridge_params prm;
+	struct te_event ev;
+	struct rtp_hdr h;
+	const uint8_t *pl;
+	size_t n;
+	unsigned k, ends = 0, events = 0, audio_after = 0, npkt = 0;
+	uint16_t last_seq = 0;
+	bool changed = false;
+	int16_t pcm[SLOT];
+	ssize_t len;
+
+	(void)state;
+	fx_open_dtmf(&f, MEDIA_DTMF_RFC4733);
+	dtmf_tx_set_timing(gen, 400, 100);
+	dtmf_tx_put(gen, "7", -1);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < 30; k++) {
+		int m = dtmf_tx(gen, pcm, SLOT);
+
+		while (m < SLOT)
+			pcm[m++] = 0;
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		if (k == 10) {
+			/* 200 ms into the tone: events go away. */
+			params(&prm, CHAN, &f.far_addr, MEDIA_PCMU, 20);
+			assert_int_equal(media_bridge_update(f.me, f.id, &prm),
+					 0);
+			changed = true;
+		}
+		assert_true(line_step(&f.line, k, frame, NULL));
+		while ((len = far_recv(f.far, pkt, sizeof(pkt), 5)) > 0) {
+			assert_int_equal(rtp_decode(&h, &pl, &n, pkt,
+						    (size_t)len), 0);
+			if (npkt++)
+				assert_int_equal(h.seq,
+						 (uint16_t)(last_seq + 1));
+			last_seq = h.seq;
+			if (h.pt == 0) {
+				if (changed && ends)
+					audio_after++;
+				continue;
+			}
+			assert_int_equal(h.pt, TE_PT);
+			assert_int_equal(te_decode(&ev, pl, n), 0);
+			assert_int_equal(ev.event, 7);
+			events++;
+			if (ev.end) {
+				assert_true(changed);
+				assert_in_range(ev.duration, 120 * 8,
+						200 * 8);
+				ends++;
+			}
+		}
+	}
+	assert_int_equal(ends, 3);
+	assert_true(events > 3);
+	assert_true(audio_after >= 18);
+	dtmf_tx_free(gen);
+	fx_close(&f);
+}
+
 struct reported {
 	uint32_t id;
 	char digits[8];
@@ -2270,6 +2338,7 @@ int main(void)
 		T(test_dtmf_pstn_to_events),
 		T(test_dtmf_events_to_pstn),
 		T(test_dtmf_report_mode),
+		T(test_dtmf_mode_change),
 		T(test_tdm_to_rtp),
 		T(test_rtp_to_tdm),
 		T(test_alaw_span_ulaw_rtp),
