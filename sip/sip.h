@@ -6,7 +6,7 @@
  * Trying, ACK for 2xx, retransmission of our 2xx until ACK (RFC 3261
  * 13.3.1.4), 200 for CANCEL and 487 for the INVITE, 200 for BYE, OPTIONS,
  * 481 for requests outside any dialog, 488 when an offer has no codec we
- * take.
+ * take, 200 for INFO (DTMF ones are reported as SIP_LEG_DTMF).
  */
 #ifndef TG_SIP_H
 #define TG_SIP_H
