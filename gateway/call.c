@@ -766,14 +766,49 @@ static enum media_law law_of(int pt)
 	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
 }
 
-static void relay_side(struct media_relay_side *rs, const struct side *s,
-		       unsigned ptime)
+static void relay_side(struct gw_call *call, struct media_relay_side *rs,
+		       const struct side *s, unsigned ptime)
 {
+	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
+						       s->trunk);
+
 	memset(rs, 0, sizeof(*rs));
 	if (s->have_remote)
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
 	rs->ptime = ptime;
+	/* Events cross with each leg's own payload type (the engine maps
+	 * only when both legs have one). */
+	if ((!t || t->dtmf == GW_DTMF_RFC4733) && s->sip) {
+		rs->te_rx_pt = sip_leg_dtmf_pt(s->sip);
+		rs->te_tx_pt = s->remote.te_pt;
+	}
+}
+
+static bool dynamic_pt(int pt)
+{
+	return pt >= 96 && pt <= 127;
+}
+
+/* How the bridge carries DTMF: the SIP trunk's dtmf key, and for
+ * rfc4733 whether both SDPs have telephone-event (else in-band). */
+static void dtmf_params(struct gw_call *call, const struct side *ip,
+			struct media_bridge_params *prm)
+{
+	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
+						       ip->trunk);
+	enum gw_dtmf mode = t ? t->dtmf : GW_DTMF_RFC4733;
+	int rx = ip->sip ? sip_leg_dtmf_pt(ip->sip) : -1;
+
+	prm->dtmf = MEDIA_DTMF_INBAND;
+	if (mode == GW_DTMF_INFO) {
+		prm->dtmf = MEDIA_DTMF_REPORT;
+	} else if (mode == GW_DTMF_RFC4733 && dynamic_pt(rx) &&
+		   dynamic_pt(ip->remote.te_pt)) {
+		prm->dtmf = MEDIA_DTMF_RFC4733;
+		prm->te_tx_pt = ip->remote.te_pt;
+		prm->te_rx_pt = rx;
+	}
 }
 
 /* Start (or re-point) the bridge between the two sides as their kinds
@@ -789,8 +824,8 @@ static void bridge_media(struct gw_call *call)
 
 		if (!in->have_remote || !out->have_remote)
 			return;
-		relay_side(&a, in, gw->cfg.ptime);
-		relay_side(&b, out, gw->cfg.ptime);
+		relay_side(call, &a, in, gw->cfg.ptime);
+		relay_side(call, &b, out, gw->cfg.ptime);
 		if (call->bridge) {
 			media_relay_update(gw->me, call->bridge, 0, &a);
 			media_relay_update(gw->me, call->bridge, 1, &b);
@@ -821,6 +856,7 @@ static void bridge_media(struct gw_call *call)
 		to_sockaddr(&ip->remote, &prm.remote, &prm.remote_len);
 		prm.rtp_law = law_of(ip->remote.pt);
 		prm.ptime = gw->cfg.ptime;
+		dtmf_params(call, ip, &prm);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -1256,6 +1292,7 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.diversion = a->diversion.digits,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
 		.media_addr = gw->cfg.media_addr,
+		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 	};
 	int err;
 
@@ -2379,6 +2416,9 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	/* Answer telephone-event where the trunk wants it and the offer
+	 * has it (the bridge falls back to in-band otherwise). */
+	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);
 	/* Who calls (RFC 3325): a trusted trunk's asserted identity, From
 	 * otherwise; an untrusted one's identity headers count for
 	 * nothing.  Privacy or an anonymous From withhold it (RFC 3323). */
@@ -2423,6 +2463,49 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	maybe_reap(call);
 }
 
+/* An INFO digit from the SIP side: a tone on the B-channel.  (A SIP ->
+ * SIP call relays RTP events, and INFO not at all.) */
+static void play_dtmf(struct gw_call *call, const struct sip_leg_event *ev)
+{
+	int err;
+
+	if (call->state != CS_ANSWERED || !call->bridge)
+		return;
+	if (call->in.kind == DP_TRUNK_SIP && call->out.kind == DP_TRUNK_SIP)
+		return;
+	err = media_bridge_dtmf(call->gw->me, call->bridge, ev->digit,
+				ev->duration_ms);
+	if (err)
+		gw_info("call %.8s: DTMF %c not played: %s", call->id,
+			ev->digit, strerror(err));
+}
+
+/* A digit the B-channel sent, on a dtmf=info trunk: an INFO to the SIP
+ * side. */
+void gw_call_on_dtmf(void *arg, uint32_t bridge, char digit, unsigned ms)
+{
+	struct gw *gw = arg;
+	struct gw_call *call;
+	struct sip_leg *leg;
+	int err;
+
+	for (call = gw->calls; call; call = call->next)
+		if (call->bridge == bridge)
+			break;
+	if (!call || call->state != CS_ANSWERED)
+		return;
+	leg = call->in.kind == DP_TRUNK_SIP ? call->in.sip : call->out.sip;
+	if (!leg)
+		return;
+	err = sip_leg_send_dtmf(leg, digit, ms);
+	if (err)
+		gw_info("call %.8s: DTMF %c not sent: %s", call->id, digit,
+			strerror(err));
+	else
+		gw_dbg(GW_DBG_CALL, "call %.8s: DTMF %c (%u ms) sent as INFO",
+		       call->id, digit, ms);
+}
+
 /* Events of the caller's SIP leg. */
 static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 		      void *arg)
@@ -2450,6 +2533,9 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 			call->sip_status = 487;
 		end_call(call, cause);
 		hangup_out(call, cause);
+		break;
+	case SIP_LEG_DTMF:
+		play_dtmf(call, ev);
 		break;
 	default:
 		break;
@@ -2531,6 +2617,10 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		}
 		end_call(call, r.q850_cause);
 		hangup_in(call, r.q850_cause);
+		break;
+	case SIP_LEG_DTMF:
+		if (call->out.sip == leg)
+			play_dtmf(call, ev);
 		break;
 	default:
 		break;

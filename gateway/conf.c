@@ -612,6 +612,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "overlap_timeout")) {
 		err = parse_uint(p, k, v, 500, 60000, &n);
 		t->overlap_timeout_ms = (unsigned)n;
+	} else if (!strcmp(k, "dtmf")) {
+		if (!strcmp(v, "rfc4733"))
+			t->dtmf = GW_DTMF_RFC4733;
+		else if (!strcmp(v, "info"))
+			t->dtmf = GW_DTMF_INFO;
+		else if (!strcmp(v, "inband"))
+			t->dtmf = GW_DTMF_INBAND;
+		else
+			return fail(p, "dtmf: '%s' is not rfc4733, info or "
+				    "inband", v);
 	} else if (!strcmp(k, "e911_location")) {
 		if (strcmp(v, "none") && strcmp(v, "pidf") &&
 		    strcmp(v, "reference"))

@@ -41,6 +41,14 @@ enum gw_early_media {
 	GW_EM_NEVER,    /* never: 180 on ALERTING, the PBX rings */
 };
 
+/* How a SIP trunk carries DTMF ([trunk] dtmf). */
+enum gw_dtmf {
+	GW_DTMF_RFC4733 = 0,        /* telephone-events; in-band when the
+				       peer has none */
+	GW_DTMF_INFO,               /* SIP INFO application/dtmf-relay */
+	GW_DTMF_INBAND,             /* tones in the audio, untouched */
+};
+
 struct gw_trunk_cfg {
 	char name[32];
 	enum gw_trunk_kind kind;
@@ -77,6 +85,7 @@ struct gw_trunk_cfg {
 	bool e911_reference;        /* ... or its location_id (a URI) by
 				       reference */
 	int e911_pai;               /* enum sip_pai_form */
+	enum gw_dtmf dtmf;
 	bool e911_id_location;      /* From and PAI carry the zone's
 				       location_id (an endpoint id) */
 	unsigned e911_set;          /* keys given (they beat the profile) */

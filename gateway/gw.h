@@ -141,6 +141,8 @@ void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,
 		    void *arg);
 /** Clear every live call with @p cause. */
 void gw_call_clear_all(struct gw *gw, int cause);
+/** media_dtmf_h: a digit detected on a dtmf=info call's B-channel. */
+void gw_call_on_dtmf(void *arg, uint32_t bridge, char digit, unsigned ms);
 /** Clear the live calls that hold a B-channel of span @p span. */
 void gw_call_clear_span(struct gw *gw, int span, int cause);
 /** Shut-down: end every call and drop it without waiting for SIP. */

@@ -753,6 +753,7 @@ static int start(struct gw *gw)
 		gw_err("media engine: %s", strerror(rc));
 		return rc;
 	}
+	media_engine_set_dtmf_handler(gw->me, gw_call_on_dtmf, gw);
 	gw->ev_media = event_new(gw->base, media_engine_fd(gw->me),
 				 EV_READ | EV_PERSIST, on_media, gw);
 	if (!gw->ev_media || event_add(gw->ev_media, NULL))

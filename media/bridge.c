@@ -20,11 +20,173 @@ void bridge_set_laws(struct bridge *b, enum media_law rtp_law,
 	b->jb.silence = media_g711_silence(span_law);
 }
 
+/* ---- DTMF ------------------------------------------------------------- */
+
+static bool dtmf_on(const struct bridge *b)
+{
+	return b->dtmf != MEDIA_DTMF_INBAND;
+}
+
+/* Forget any digit on the way (a new mode, a new far end). */
+void bridge_dtmf_reset(struct bridge *b)
+{
+	b->det_on = false;
+	memset(&b->te_tx, 0, sizeof(b->te_tx));
+	te_rx_reset(&b->te_rx);
+	memset(&b->gen, 0, sizeof(b->gen));
+	memset(b->held, media_g711_silence(b->span_law), sizeof(b->held));
+}
+
+static void det_end(struct bridge *b)
+{
+	b->det_on = false;
+	if (b->dtmf == MEDIA_DTMF_RFC4733)
+		te_tx_stop(&b->te_tx);
+	else if (b->dtmf == MEDIA_DTMF_REPORT)
+		engine_dtmf_push(b->me, b->id, te_digit(b->det_event),
+				 b->det_samples / 8);
+}
+
+/*
+ * TDM -> RTP with DTMF on: the detector hears the new frame; what goes
+ * out is the frame before it (one frame of look-ahead), replaced by
+ * silence from the frame before the detector's report to the frame it
+ * reports the end in.  SpanDSP reports 20-40 ms into a tone, so without
+ * the look-ahead up to ~35 ms of it would go out as audio before the
+ * mute; with it at most ~15 ms does, which no DTMF receiver takes for a
+ * digit (docs/media.md).  Returns the frame to packetise.
+ */
+static const uint8_t *dtmf_tx_frame(struct bridge *b, const uint8_t *in,
+				    uint8_t *buf)
+{
+	bool mute = false;
+
+	dtmf_det_frame(&b->det, in, MEDIA_FRAME_SAMPLES, b->span_law);
+	if (b->det_on && (!b->det.on || b->det.event != b->det_event)) {
+		det_end(b);
+		mute = true; /* the frame may hold the tone's last ms */
+	}
+	mute = mute || b->det_on || b->te_tx.active;
+	/* A digit waits while the end packets of the one before are still
+	 * due (ptime over 20 ms): it stays muted meanwhile. */
+	if (b->det.on && !b->det_on && !b->te_tx.active) {
+		b->det_on = true;
+		b->det_event = b->det.event;
+		b->det_samples = 0;
+		if (b->dtmf == MEDIA_DTMF_RFC4733)
+			te_tx_start(&b->te_tx, b->det.event, b->det.volume);
+		mute = true;
+	}
+	if (b->det_on)
+		b->det_samples += MEDIA_FRAME_SAMPLES;
+	if (mute)
+		memset(buf, media_g711_silence(b->span_law),
+		       MEDIA_FRAME_SAMPLES);
+	else
+		memcpy(buf, b->held, MEDIA_FRAME_SAMPLES);
+	memcpy(b->held, in, MEDIA_FRAME_SAMPLES);
+	return buf;
+}
+
+/* RTP -> TDM with DTMF on: a lost end times out; tones override the
+ * far end's audio while they (and the gaps between them) last. */
+static void dtmf_rx_frame(struct bridge *b, uint8_t *out)
+{
+	int16_t pcm[MEDIA_FRAME_SAMPLES];
+	struct te_act a;
+	unsigned i;
+
+	if (te_rx_tick(&b->te_rx, MEDIA_FRAME_SAMPLES, &a))
+		dtmf_gen_close(&b->gen, a.duration);
+	if (!dtmf_gen_frame(&b->gen, pcm, MEDIA_FRAME_SAMPLES))
+		return;
+	for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+		out[i] = media_g711_encode(b->span_law, pcm[i]);
+}
+
+static void rx_event(struct bridge *b, const struct rtp_hdr *h,
+		     const uint8_t *pl, size_t plen)
+{
+	struct te_event ev;
+	struct te_act act[3];
+	unsigned i, n;
+
+	if (te_decode(&ev, pl, plen)) {
+		b->st.rtp_bad++;
+		return;
+	}
+	b->st.rtp_rx++;
+	n = te_rx_packet(&b->te_rx, h->ts, &ev, act);
+	for (i = 0; i < n; i++) {
+		switch (act[i].type) {
+		case TE_ACT_START:
+			dtmf_gen_push(&b->gen, act[i].event, true, 0);
+			b->st.dtmf_rx++;
+			break;
+		case TE_ACT_UPDATE:
+			break;
+		case TE_ACT_END:
+			dtmf_gen_close(&b->gen, act[i].duration);
+			break;
+		}
+	}
+}
+
+void bridge_dtmf(struct bridge *b, const struct cmd *c)
+{
+	dtmf_gen_push(&b->gen, c->event, false, c->dur);
+	b->st.dtmf_rx++;
+}
+
+/* Send the packets of @p tp (an event's update, or its end copies). */
+static void send_te(struct bridge *b, const struct te_tx_pkt *tp)
+{
+	/* Its own buffer: an audio packet may be half filled in pkt. */
+	uint8_t pkt[RTP_HDR_LEN + TE_PAYLOAD_LEN];
+	struct rtp_hdr h = b->tx;
+	unsigned i;
+	ssize_t n;
+
+	if (tp->marker)
+		b->st.dtmf_tx++;
+	h.pt = (uint8_t)b->te_tx_pt;
+	h.ts = tp->ts;
+	memcpy(pkt + RTP_HDR_LEN, tp->payload, TE_PAYLOAD_LEN);
+	for (i = 0; i < tp->n; i++) {
+		h.marker = tp->marker && i == 0;
+		h.seq = b->tx.seq++;
+		rtp_encode_hdr(pkt, &h);
+		n = sendto(b->fd, pkt, sizeof(pkt),
+			   MSG_DONTWAIT, (const struct sockaddr *)&b->remote,
+			   b->remote_len);
+		if (n == RTP_HDR_LEN + TE_PAYLOAD_LEN)
+			b->st.rtp_tx++;
+	}
+}
+
+/* The packet due now carries the event instead of audio. */
+static void send_event(struct bridge *b)
+{
+	struct te_tx_pkt tp;
+
+	te_tx_packet(&b->te_tx, b->tx.ts, b->tx_samples, &tp);
+	send_te(b, &tp);
+	/* The audio timeline goes on under the event (RFC 4733 2.5.1.2). */
+	b->tx.ts += b->tx_samples;
+	b->tx_fill = 0;
+}
+
+/* ---- audio ------------------------------------------------------------ */
+
 static void bridge_send(struct bridge *b)
 {
 	size_t len = RTP_HDR_LEN + b->tx_samples;
 	ssize_t n;
 
+	if (b->te_tx.active && b->dtmf == MEDIA_DTMF_RFC4733) {
+		send_event(b);
+		return;
+	}
 	b->tx.pt = (uint8_t)b->rtp_law;
 	rtp_encode_hdr(b->pkt, &b->tx);
 	n = sendto(b->fd, b->pkt, len, MSG_DONTWAIT,
@@ -48,9 +210,12 @@ static void bridge_send(struct bridge *b)
 void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 {
 	const uint8_t *conv = b->tx_conv;
+	uint8_t buf[MEDIA_FRAME_SAMPLES];
 	unsigned i = 0;
 
 	b->st.tdm_frames++;
+	if (dtmf_on(b))
+		in = dtmf_tx_frame(b, in, buf);
 	while (i < MEDIA_FRAME_SAMPLES) {
 		unsigned k = b->tx_samples - b->tx_fill;
 		uint8_t *p = b->pkt + RTP_HDR_LEN + b->tx_fill;
@@ -66,6 +231,8 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 			bridge_send(b);
 	}
 	jbuf_get(&b->jb, out, MEDIA_FRAME_SAMPLES);
+	if (dtmf_on(b))
+		dtmf_rx_frame(b, out);
 }
 
 void bridge_update(struct bridge *b, const struct cmd *c)
@@ -81,6 +248,24 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 	b->remote_len = c->remote_len;
 	bridge_set_laws(b, c->law, b->span_law);
 	b->tx_samples = c->ptime * 8;
+	if (c->dtmf != b->dtmf) {
+		/* An event half sent ends where it is (its end packets are
+		 * what a receiver would time out to anyway). */
+		if (b->te_tx.active && b->dtmf == MEDIA_DTMF_RFC4733 &&
+		    b->te_tx.started) {
+			struct te_tx_pkt tp;
+
+			/* It ends now, as long as it lasted so far; the
+			 * audio packet being filled goes on. */
+			te_tx_stop(&b->te_tx);
+			te_tx_packet(&b->te_tx, b->tx.ts, 0, &tp);
+			send_te(b, &tp);
+		}
+		b->dtmf = c->dtmf;
+		bridge_dtmf_reset(b);
+	}
+	b->te_tx_pt = c->te_tx_pt;
+	b->te_rx_pt = c->te_rx_pt;
 }
 
 /* RFC 3550 A.1: count expected packets from the extended sequence range
@@ -103,15 +288,27 @@ static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
 	const uint8_t *pl;
 	size_t plen;
 	int16_t delta;
+	bool event;
 
 	if (rtp_decode(&h, &pl, &plen, buf, len) || plen == 0 ||
 	    plen > JB_MAX_PAYLOAD) {
 		b->st.rtp_bad++;
 		return;
 	}
-	/* Comfort noise, telephone-events and anything else not
-	 * negotiated are not audio we can play. */
-	if (h.pt != (uint8_t)b->rtp_law) {
+	if (h.pt == (uint8_t)b->rtp_law) {
+		event = false;
+	} else if (b->dtmf == MEDIA_DTMF_RFC4733 &&
+		   (h.pt == b->te_rx_pt || h.pt == b->te_tx_pt)) {
+		/* Events under an SSRC of their own (some peers do that)
+		 * must not reset the audio's jitter buffer and counters. */
+		if (b->rx_sync && h.ssrc != b->rx_ssrc) {
+			rx_event(b, &h, pl, plen);
+			return;
+		}
+		event = true;
+	} else {
+		/* Comfort noise and anything else not negotiated are not
+		 * audio we can play. */
 		b->st.rtp_ignored++;
 		return;
 	}
@@ -136,6 +333,10 @@ static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
 	}
 	b->rx_seen++;
 
+	if (event) {
+		rx_event(b, &h, pl, plen);
+		return;
+	}
 	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv))
 		b->st.rtp_late++;
 	else
@@ -198,6 +399,7 @@ void bridge_free(struct bridge *b)
 	switch (b->type) {
 	case BRIDGE_RTP:
 		obj_deref(b->rtp);
+		dtmf_det_free(&b->det);
 		break;
 	case BRIDGE_RELAY:
 		obj_deref(b->relay.rtp[0]);

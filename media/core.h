@@ -8,8 +8,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "media/dtmf.h"
 #include "media/jbuf.h"
 #include "media/media.h"
+#include "media/rfc4733.h"
 #include "media/rtp.h"
 
 #define MEDIA_MAX_PTIME 60
@@ -32,6 +34,7 @@ enum cmd_type {
 	CMD_BRIDGE_START,
 	CMD_BRIDGE_UPDATE,
 	CMD_BRIDGE_STOP,
+	CMD_BRIDGE_DTMF,        /* play a digit */
 	CMD_XEND_START,         /* one timeslot of a TDM <-> TDM bridge */
 	CMD_XEND_STOP,
 };
@@ -57,6 +60,10 @@ struct cmd {
 	socklen_t remote_len;
 	enum media_law law;
 	unsigned ptime;
+	enum media_dtmf dtmf;
+	int te_tx_pt, te_rx_pt;
+	uint8_t event;          /* CMD_BRIDGE_DTMF */
+	uint32_t dur;           /* its samples */
 };
 
 struct span {
@@ -85,6 +92,7 @@ struct relay_side {
 	socklen_t remote_len;   /* 0: hold what would go there */
 	enum media_law law;
 	unsigned ptime;
+	int te_rx_pt, te_tx_pt; /* telephone-event, 0 none */
 };
 
 /* One direction: packets in on endpoint i, out of endpoint 1 - i.  The
@@ -220,6 +228,22 @@ struct bridge {
 
 			struct jbuf jb;
 			uint8_t pkt[RTP_HDR_LEN + MEDIA_MAX_PKT_SAMPLES];
+
+			/* DTMF (bridge.c, dtmf.c): set up with the bridge,
+			 * used whatever the mode so an update may change
+			 * it. */
+			struct media_engine *me; /* for reports */
+			enum media_dtmf dtmf;
+			int te_tx_pt, te_rx_pt;
+			struct dtmf_det det;
+			bool det_on;    /* the detected digit being sent */
+			uint8_t det_event;
+			uint32_t det_samples; /* its length so far */
+			struct te_tx te_tx;
+			struct te_rx te_rx;
+			struct dtmf_gen gen;
+			uint8_t held[MEDIA_FRAME_SAMPLES]; /* one frame of
+					 * look-ahead for the detector */
 		};
 		struct relay relay;     /* BRIDGE_RELAY */
 		struct xconn xc;        /* BRIDGE_TDM */
@@ -274,6 +298,16 @@ struct span_ref {
 	uint32_t *busy;         /* [busy_len + 1]: bridge id per timeslot */
 };
 
+/* A digit detected on a MEDIA_DTMF_REPORT bridge, for the signalling
+ * thread. */
+struct dtmf_report {
+	uint32_t id;
+	char digit;
+	unsigned ms;
+};
+
+#define DTMF_REPORTS 64
+
 struct media_engine {
 	struct worker **workers;
 	unsigned nworkers;
@@ -284,6 +318,10 @@ struct media_engine {
 	int done_fd;
 	pthread_mutex_t done_lock;
 	struct bridge *done_head, *done_tail;
+	struct dtmf_report reports[DTMF_REPORTS]; /* under done_lock */
+	unsigned nreports;
+	media_dtmf_h *dtmf_h;
+	void *dtmf_arg;
 	bool closing;
 
 	struct span_ref *spans;
@@ -304,6 +342,8 @@ void worker_post_wait(struct worker *w, struct cmd *c);
 void bridge_set_laws(struct bridge *b, enum media_law rtp_law,
 		     enum media_law span_law);
 void bridge_update(struct bridge *b, const struct cmd *c);
+void bridge_dtmf(struct bridge *b, const struct cmd *c);
+void bridge_dtmf_reset(struct bridge *b);
 void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out);
 void bridge_rx(struct worker *w, struct bridge *b);
 void bridge_finish(struct bridge *b);
@@ -322,5 +362,8 @@ void xconn_finish(struct bridge *b);
 
 /* engine.c: the worker hands a finished bridge to the signalling side. */
 void engine_done_push(struct media_engine *me, struct bridge *list);
+/* ... and a digit detected on a reporting bridge (once per digit). */
+void engine_dtmf_push(struct media_engine *me, uint32_t id, char digit,
+		      unsigned ms);
 
 #endif

@@ -31,6 +31,36 @@ void engine_done_push(struct media_engine *me, struct bridge *list)
 	(void)!write(me->done_fd, &one, sizeof(one));
 }
 
+void engine_dtmf_push(struct media_engine *me, uint32_t id, char digit,
+		      unsigned ms)
+{
+	uint64_t one = 1;
+	bool queued = false;
+
+	/* Once per digit, not per frame: the lock costs nothing here. */
+	pthread_mutex_lock(&me->done_lock);
+	if (me->nreports < DTMF_REPORTS) {
+		me->reports[me->nreports++] = (struct dtmf_report){id, digit,
+								   ms};
+		queued = true;
+	}
+	pthread_mutex_unlock(&me->done_lock);
+	if (queued)
+		(void)!write(me->done_fd, &one, sizeof(one));
+	else
+		gw_warn("bridge %u: digit %c lost: report queue full", id,
+			digit);
+}
+
+void media_engine_set_dtmf_handler(struct media_engine *me, media_dtmf_h *h,
+				   void *arg)
+{
+	if (!me)
+		return;
+	me->dtmf_h = h;
+	me->dtmf_arg = arg;
+}
+
 int media_engine_fd(const struct media_engine *me)
 {
 	return me ? me->done_fd : -1;
@@ -38,7 +68,9 @@ int media_engine_fd(const struct media_engine *me)
 
 void media_engine_poll(struct media_engine *me)
 {
+	struct dtmf_report rep[DTMF_REPORTS];
 	struct bridge *b, *next;
+	unsigned i, nrep;
 	uint64_t val;
 
 	if (!me)
@@ -47,7 +79,16 @@ void media_engine_poll(struct media_engine *me)
 	pthread_mutex_lock(&me->done_lock);
 	b = me->done_head;
 	me->done_head = me->done_tail = NULL;
+	nrep = me->nreports;
+	memcpy(rep, me->reports, nrep * sizeof(rep[0]));
+	me->nreports = 0;
 	pthread_mutex_unlock(&me->done_lock);
+
+	/* Digits before the bridges that may have ended after them. */
+	for (i = 0; i < nrep; i++)
+		if (me->dtmf_h)
+			me->dtmf_h(me->dtmf_arg, rep[i].id, rep[i].digit,
+				   rep[i].ms);
 
 	for (; b; b = next) {
 		next = b->znext;
@@ -277,6 +318,12 @@ static int params_check(const struct media_bridge_params *prm, int family)
 {
 	if (!law_valid(prm->rtp_law))
 		return EINVAL;
+	if (prm->dtmf > MEDIA_DTMF_REPORT)
+		return EINVAL;
+	if (prm->dtmf == MEDIA_DTMF_RFC4733 &&
+	    (prm->te_tx_pt < 96 || prm->te_tx_pt > 127 ||
+	     prm->te_rx_pt < 96 || prm->te_rx_pt > 127))
+		return EINVAL; /* RFC 3551 6: events have a dynamic type */
 	if (prm->ptime && (prm->ptime % 10 || prm->ptime > MEDIA_MAX_PTIME))
 		return EINVAL;
 	if (prm->remote_len == 0 || prm->remote_len > sizeof(prm->remote))
@@ -332,6 +379,18 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->remote_len = prm->remote_len;
 	jbuf_init(&b->jb, media_g711_silence(ref->law));
 	bridge_set_laws(b, prm->rtp_law, ref->law);
+	/* The detector whatever the mode, so an update may turn it on
+	 * without allocating on the worker. */
+	err = dtmf_det_init(&b->det);
+	if (err) {
+		free(b);
+		return err;
+	}
+	b->me = me;
+	b->dtmf = prm->dtmf;
+	b->te_tx_pt = prm->te_tx_pt;
+	b->te_rx_pt = prm->te_rx_pt;
+	bridge_dtmf_reset(b);
 	b->tx_samples = (prm->ptime ? prm->ptime : 20) * 8;
 	b->tx.marker = true;
 	b->tx.ssrc = rnd.ssrc;
@@ -379,6 +438,36 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->remote_len = prm->remote_len;
 	c->law = prm->rtp_law;
 	c->ptime = prm->ptime ? prm->ptime : 20;
+	c->dtmf = prm->dtmf;
+	c->te_tx_pt = prm->te_tx_pt;
+	c->te_rx_pt = prm->te_rx_pt;
+	worker_post(me->workers[b->widx], c);
+	return 0;
+}
+
+int media_bridge_dtmf(struct media_engine *me, uint32_t id, char digit,
+		      unsigned duration_ms)
+{
+	int event = te_event_of(digit);
+	struct bridge *b;
+	struct cmd *c;
+
+	if (!me || event < 0)
+		return EINVAL;
+	b = bridge_find(me, id);
+	if (!b)
+		return ENOENT;
+	if (b->type != BRIDGE_RTP)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->type = CMD_BRIDGE_DTMF;
+	c->heap = true;
+	c->bridge = b;
+	c->event = (uint8_t)event;
+	/* At most 8 s, as one RFC 4733 event segment. */
+	c->dur = (duration_ms > 8000 ? 8000 : duration_ms) * 8;
 	worker_post(me->workers[b->widx], c);
 	return 0;
 }
@@ -440,12 +529,24 @@ static int side_check(const struct media_relay_side *s, int family)
 	return 0;
 }
 
+static bool te_valid(int pt)
+{
+	return pt >= 96 && pt <= 127;
+}
+
 static void side_set(struct relay_side *rs, const struct media_relay_side *s)
 {
 	memcpy(&rs->remote, &s->remote, s->remote_len);
 	rs->remote_len = s->remote_len;
 	rs->law = s->law;
 	rs->ptime = s->ptime ? s->ptime : 20;
+	/* Only a pair of dynamic types maps: 0 (PCMU) never is one. */
+	if (te_valid(s->te_rx_pt) && te_valid(s->te_tx_pt)) {
+		rs->te_rx_pt = s->te_rx_pt;
+		rs->te_tx_pt = s->te_tx_pt;
+	} else {
+		rs->te_rx_pt = rs->te_tx_pt = 0;
+	}
 }
 
 static void bridge_register(struct media_engine *me, struct bridge *b,
@@ -548,6 +649,10 @@ int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
 	c->remote_len = s->remote_len;
 	c->law = s->law;
 	c->ptime = s->ptime ? s->ptime : 20;
+	if (te_valid(s->te_rx_pt) && te_valid(s->te_tx_pt)) {
+		c->te_rx_pt = s->te_rx_pt;
+		c->te_tx_pt = s->te_tx_pt;
+	}
 	worker_post(me->workers[b->widx], c);
 	return 0;
 }

@@ -66,6 +66,8 @@ struct media_stats {
 				* other side's remote was not known yet */
 	uint64_t rtp_foreign;  /* relay: accepted from an address other
 				* than the side's remote (no latching yet) */
+	uint64_t dtmf_tx;      /* digits detected and sent as events */
+	uint64_t dtmf_rx;      /* digits played toward the timeslot */
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a
@@ -105,6 +107,17 @@ int media_rtp_alloc(struct media_rtp **rtpp, struct media_engine *me,
 uint16_t media_rtp_port(const struct media_rtp *rtp);
 void media_rtp_free(struct media_rtp *rtp);
 
+/* DTMF on a timeslot <-> RTP bridge (docs/media.md). */
+enum media_dtmf {
+	MEDIA_DTMF_INBAND = 0,  /* tones stay in the audio, both ways */
+	MEDIA_DTMF_RFC4733,     /* detected tones go as telephone-events
+				 * (muted from the audio); events received
+				 * are played as tones */
+	MEDIA_DTMF_REPORT,      /* detected tones are muted and reported
+				 * (media_dtmf_h); media_bridge_dtmf plays
+				 * tones (SIP INFO) */
+};
+
 struct media_bridge_params {
 	int span_id;
 	unsigned chan;                 /* 1-based timeslot */
@@ -112,6 +125,11 @@ struct media_bridge_params {
 	socklen_t remote_len;
 	enum media_law rtp_law;        /* payload type toward the far end */
 	unsigned ptime;                /* ms; 20 */
+	enum media_dtmf dtmf;
+	int te_tx_pt;                  /* RFC4733: telephone-event PT the far
+					* end takes (its SDP) */
+	int te_rx_pt;                  /* ... and the one in our SDP; events
+					* with either are accepted */
 };
 
 /**
@@ -130,6 +148,20 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 /** Stop a bridge; its socket closes on the worker; done follows. */
 int media_bridge_stop(struct media_engine *me, uint32_t id);
 
+/** A digit detected on bridge @p id (MEDIA_DTMF_REPORT), once it ended:
+ * @p digit one of 0-9 * # A-D, @p duration_ms how long it lasted. */
+typedef void(media_dtmf_h)(void *arg, uint32_t id, char digit,
+			   unsigned duration_ms);
+/** Set the handler for reported digits (signalling thread, through
+ * media_engine_poll like the done callback). */
+void media_engine_set_dtmf_handler(struct media_engine *me, media_dtmf_h *h,
+				   void *arg);
+/** Play @p digit for @p duration_ms toward the timeslot of bridge @p id
+ * (after any tone still playing).  EINVAL for a bad digit or another
+ * kind of bridge, ENOENT. */
+int media_bridge_dtmf(struct media_engine *me, uint32_t id, char digit,
+		      unsigned duration_ms);
+
 /* ---- RTP <-> RTP relays (SIP -> SIP calls) ------------------------------ */
 
 /** One side of a relay: where its far end listens and what it takes. */
@@ -138,6 +170,10 @@ struct media_relay_side {
 	socklen_t remote_len;           /* 0 = not known yet: hold */
 	enum media_law law;             /* payload type toward this side */
 	unsigned ptime;                 /* ms; 20 */
+	int te_rx_pt;                   /* telephone-event PT this side's far
+					 * end sends (96-127; else none) */
+	int te_tx_pt;                   /* ... and takes: events from the
+					 * other side are relayed with it */
 };
 
 /**
@@ -151,8 +187,10 @@ struct media_relay_side {
  * Packet by packet, with no buffering and no repacketising (ptime is
  * checked and kept, not used):
  * - PT 0/8 payloads are converted to the receiving side's law (whatever
- *   the sender negotiated); any other PT (telephone-event, CN) passes
- *   with PT and payload unchanged.  CSRCs, extensions and padding are
+ *   the sender negotiated); telephone-events with the sending side's
+ *   te_rx_pt go out with the receiving side's te_tx_pt when both sides
+ *   have them (dynamic types); any other PT (CN) passes with PT and
+ *   payload unchanged.  CSRCs, extensions and padding are
  *   not forwarded.
  * - Outgoing seq/ts are the incoming ones plus per-direction offsets, so
  *   loss gaps, reordering and silence-suppression timing carry over.

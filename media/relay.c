@@ -232,6 +232,10 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 		for (i = 0; i < plen; i++)
 			p[i] = conv[p[i]];
 		h.pt = (uint8_t)so->law;
+	} else if (!samples && so->te_tx_pt &&
+		   h.pt == (uint8_t)r->side[in].te_rx_pt) {
+		/* Each leg negotiated its own telephone-event type. */
+		h.pt = (uint8_t)so->te_tx_pt;
 	}
 	h.ssrc = r->dir[in].out_ssrc;
 	rtp_encode_hdr(p - RTP_HDR_LEN, &h);
@@ -329,6 +333,8 @@ void relay_update(struct bridge *b, const struct cmd *c)
 	s->remote_len = c->remote_len;
 	s->law = c->law;
 	s->ptime = c->ptime;
+	s->te_rx_pt = c->te_rx_pt;
+	s->te_tx_pt = c->te_tx_pt;
 }
 
 void relay_finish(struct bridge *b)

@@ -395,6 +395,10 @@ static void worker_cmds(struct worker *w)
 		case CMD_BRIDGE_STOP:
 			cmd_bridge_stop(w, c->bridge);
 			break;
+		case CMD_BRIDGE_DTMF:
+			if (!c->bridge->stopped)
+				bridge_dtmf(c->bridge, c);
+			break;
 		case CMD_XEND_START:
 			cmd_xend_start(w, c->xend);
 			break;

@@ -69,6 +69,7 @@ struct sip_leg {
 	uint16_t media_port;
 	struct sip_media remote_media;
 	int codec;
+	int te_local;        /* telephone-event PT in our SDP, -1 none */
 	uint64_t sess_id;
 	struct sip_tr *inv_tr; /* not a reference: cleared when it dies */
 	struct sip_tr *trs;    /* transactions holding a reference to us */
@@ -135,6 +136,7 @@ static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
 	leg->ua = ua;
 	leg->outbound = outbound;
 	leg->codec = -1;
+	leg->te_local = -1;
 	sip_rand_hex(leg->local_tag, 8);
 	tg_random(&leg->sess_id, sizeof(leg->sess_id));
 	leg->sess_id &= 0x7fffffffffffull; /* keeps o= readable */
@@ -499,7 +501,8 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 	if (with_sdp) {
 		err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr,
 				    leg->media_port, &leg->codec, 1,
-				    leg->ua->ptime, leg->sess_id);
+				    leg->te_local, leg->ua->ptime,
+				    leg->sess_id);
 		if (!err)
 			err = sip_msg_attach_sdp(resp, sdp);
 		if (err)
@@ -943,6 +946,79 @@ static void rx_bye(struct sip_leg *leg, osip_event_t *evt,
 	leg_close(leg);
 }
 
+/* RFC 6086 INFO: DTMF as application/dtmf-relay is passed on; any
+ * other package is not ours to take (469 Bad Info Package). */
+static void rx_info(struct sip_leg *leg, osip_event_t *evt,
+		    const struct sockaddr *src, socklen_t srclen)
+{
+	osip_message_t *req = evt->sip;
+	osip_content_type_t *ct = osip_message_get_content_type(req);
+	osip_body_t *body = NULL;
+	struct sip_pev *pe;
+	unsigned ms;
+	char digit;
+
+	if (!ct || !ct->type || !ct->subtype ||
+	    strcasecmp(ct->type, "application") ||
+	    strcasecmp(ct->subtype, "dtmf-relay")) {
+		/* An empty INFO is a keep-alive some peers send. */
+		sip_ua_reply_new(leg->ua, evt, src, srclen,
+				 ct ? 415 : 200, NULL, false);
+		return;
+	}
+	osip_message_get_body(req, 0, &body);
+	if (!body || !body->body ||
+	    sip_dtmf_relay_decode(body->body, body->length, &digit, &ms)) {
+		sip_ua_reply_new(leg->ua, evt, src, srclen, 400, NULL, false);
+		return;
+	}
+	sip_ua_reply_new(leg->ua, evt, src, srclen, 200, NULL, false);
+	if ((leg->state != LEG_CONFIRMED && leg->state != LEG_IN_ANSWERED) ||
+	    leg->hungup)
+		return;
+	pe = calloc(1, sizeof(*pe));
+	if (!pe)
+		return;
+	pe->leg = obj_ref(leg);
+	pe->gen = leg->hup_gen;
+	pe->ev.type = SIP_LEG_DTMF;
+	pe->ev.digit = digit;
+	pe->ev.duration_ms = ms;
+	evq_push(leg->ua, pe);
+}
+
+int sip_leg_send_dtmf(struct sip_leg *leg, char digit, unsigned duration_ms)
+{
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	char body[48];
+	int err;
+
+	if (!leg || !leg->ua || leg->state != LEG_CONFIRMED || leg->hungup)
+		return ENOTCONN;
+	if (!digit || !strchr("0123456789*#ABCD", digit))
+		return EINVAL;
+	snprintf(body, sizeof(body), "Signal=%c\r\nDuration=%u\r\n", digit,
+		 duration_ms);
+	err = leg_request(&m, leg, "INFO", ++leg->cseq);
+	if (err)
+		return err;
+	if (osip_message_set_body(m, body, strlen(body)) ||
+	    osip_message_set_content_type(m, "application/dtmf-relay")) {
+		osip_message_free(m);
+		return ENOMEM;
+	}
+	err = leg_tr_new(&tr, leg, NICT, SIP_TR_OTHER, m,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err) {
+		osip_message_free(m);
+		return err;
+	}
+	sip_tr_send(tr, m);
+	sip_ua_run(leg->ua);
+	return 0;
+}
+
 void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 			 const struct sockaddr *src, socklen_t srclen)
 {
@@ -965,6 +1041,8 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 		sip_ua_reply_new(ua, evt, src, srclen, 488, NULL, false);
 	} else if (MSG_IS_OPTIONS(req)) {
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
+	} else if (MSG_IS_INFO(req)) {
+		rx_info(leg, evt, src, srclen);
 	} else {
 		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
 	}
@@ -1257,6 +1335,20 @@ uint32_t sip_leg_invite_cseq(const struct sip_leg *leg)
 	return leg->inv_cseq;
 }
 
+void sip_leg_set_dtmf_events(struct sip_leg *leg, bool on)
+{
+	/* RFC 3264 6.1 / RFC 4733 2.4: the answer takes the offer's
+	 * payload type, and only when the offer had telephone-event. */
+	if (!leg->outbound)
+		leg->te_local = on && leg->have_remote ?
+				leg->remote_media.te_pt : -1;
+}
+
+int sip_leg_dtmf_pt(const struct sip_leg *leg)
+{
+	return leg->te_local;
+}
+
 int sip_leg_codec(const struct sip_leg *leg)
 {
 	return leg->codec;
@@ -1509,6 +1601,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg->h = h;
 	leg->arg = arg;
 	sip_leg_set_local_media(leg, p->media_addr, p->media_port);
+	if (p->dtmf_events)
+		leg->te_local = SIP_TE_PT;
 	err = leg_init_outbound(leg, dst, dstlen, p->from_user,
 				p->from_display, p->to_user, p->to_uri,
 				p->privacy && !p->emergency);
@@ -1538,7 +1632,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	if (err)
 		goto out;
 	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
-			    ua->codecs, ua->ncodecs, ua->ptime, leg->sess_id);
+			    ua->codecs, ua->ncodecs, leg->te_local, ua->ptime,
+			    leg->sess_id);
 	if (!err && *cid)
 		err = sip_msg_attach_sdp_pidf(inv, sdp, p->pidf, cid);
 	else if (!err)

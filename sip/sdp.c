@@ -11,13 +11,19 @@
 /* Larger bodies are refused outright: no sane G.711 offer comes near. */
 #define SDP_MAX_LEN 16384
 #define SDP_MAX_PTS 32
+#define CODEC_TE (-2)      /* telephone-event/8000 (RFC 4733) */
+/* RFC 4733 3.2: without fmtp the events are 0-15; we need the digits,
+ * '*' and '#' (0-11) to relay DTMF at all. */
+#define TE_NEEDED 0x0fffu
 
 struct sdp_stream {
 	bool audio;
 	unsigned port;
 	char addr[64];     /* media-level c=, "" if none */
 	int pts[SDP_MAX_PTS];
-	int codec[SDP_MAX_PTS]; /* 0/8 from the static table or rtpmap, -1 */
+	int codec[SDP_MAX_PTS]; /* 0/8 from the static table or rtpmap,
+				 * CODEC_TE for telephone-event, -1 */
+	uint16_t te_events[SDP_MAX_PTS]; /* a=fmtp events 0-15, bit n */
 	unsigned npts;
 	unsigned ptime;
 };
@@ -125,6 +131,7 @@ static int parse_media(struct sdp_stream *st, struct sdp_line l)
 			continue;
 		st->pts[st->npts] = (int)v;
 		st->codec[st->npts] = (v == 0 || v == 8) ? (int)v : -1;
+		st->te_events[st->npts] = 0xffff;
 		st->npts++;
 	}
 	return 0;
@@ -143,9 +150,53 @@ static void parse_rtpmap(struct sdp_stream *st, struct sdp_line l)
 		codec = 0;
 	else if (enc.len >= 9 && !strncasecmp(enc.p, "PCMA/8000", 9))
 		codec = 8;
+	else if (enc.len >= 20 && !strncasecmp(enc.p, "telephone-event/8000", 20))
+		codec = CODEC_TE;
 	for (i = 0; i < st->npts; i++)
 		if (st->pts[i] == (int)pt)
 			st->codec[i] = codec;
+}
+
+/* a=fmtp:<pt> 0-15,16 (RFC 4733 2.4.1): which events 0-15 the far end
+ * takes; anything we cannot read counts as none. */
+static void parse_fmtp(struct sdp_stream *st, struct sdp_line l)
+{
+	struct sdp_line ptt, list;
+	uint16_t mask = 0;
+	unsigned pt, i, lo, hi;
+	size_t k = 0;
+
+	if (!tok_next(&l, &ptt) || !tok_uint(&ptt, &pt) ||
+	    !tok_next(&l, &list))
+		return;
+	while (k < list.len) {
+		struct sdp_line a = {list.p + k, 0}, b;
+
+		while (k < list.len && list.p[k] != ',' && list.p[k] != '-') {
+			k++;
+			a.len++;
+		}
+		if (!tok_uint(&a, &lo))
+			break;
+		hi = lo;
+		if (k < list.len && list.p[k] == '-') {
+			b.p = list.p + ++k;
+			b.len = 0;
+			while (k < list.len && list.p[k] != ',') {
+				k++;
+				b.len++;
+			}
+			if (!tok_uint(&b, &hi) || hi < lo)
+				break;
+		}
+		for (i = lo; i <= hi && i < 16; i++)
+			mask |= (uint16_t)(1u << i);
+		if (k < list.len)
+			k++; /* the comma */
+	}
+	for (i = 0; i < st->npts; i++)
+		if (st->pts[i] == (int)pt)
+			st->te_events[i] = mask;
 }
 
 static void parse_ptime(unsigned *ptime, struct sdp_line l)
@@ -201,6 +252,11 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 			v.len -= 7;
 			if (sp->have_cur)
 				parse_rtpmap(&sp->cur, v);
+		} else if (v.len > 5 && !strncmp(v.p, "fmtp:", 5)) {
+			v.p += 5;
+			v.len -= 5;
+			if (sp->have_cur)
+				parse_fmtp(&sp->cur, v);
 		} else if (v.len > 6 && !strncmp(v.p, "ptime:", 6)) {
 			v.p += 6;
 			v.len -= 6;
@@ -274,6 +330,14 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 	out->port = (uint16_t)sp->best.port;
 	out->ptime = sp->best.ptime ? sp->best.ptime :
 		     sp->sess_ptime ? sp->sess_ptime : 20;
+	out->te_pt = -1;
+	for (j = 0; j < sp->best.npts; j++) {
+		if (sp->best.codec[j] == CODEC_TE &&
+		    (sp->best.te_events[j] & TE_NEEDED) == TE_NEEDED) {
+			out->te_pt = sp->best.pts[j];
+			break;
+		}
+	}
  out:
 	free(sp);
 	return err;
@@ -292,7 +356,7 @@ static const char *codec_name(int pt)
 }
 
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
-		  const int *codecs, unsigned ncodecs, unsigned ptime,
+		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id)
 {
 	const char *af = strchr(addr, ':') ? "IP6" : "IP4";
@@ -303,8 +367,10 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 	if (!buf || !addr || !codecs || !ncodecs || strlen(addr) > 63)
 		return EINVAL;
 	for (i = 0; i < ncodecs; i++)
-		if (!codec_name(codecs[i]))
+		if (!codec_name(codecs[i]) || codecs[i] == te_pt)
 			return EINVAL;
+	if (te_pt > 127)
+		return EINVAL;
 	/* The version equals the session id: we never re-offer (RFC 3264 8). */
 	n = snprintf(buf, size,
 		     "v=0\r\n"
@@ -324,13 +390,23 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 			return ENOSPC;
 		off += (size_t)n;
 	}
-	n = snprintf(buf + off, size - off, "\r\n");
+	n = te_pt >= 0 ? snprintf(buf + off, size - off, " %d\r\n", te_pt)
+		       : snprintf(buf + off, size - off, "\r\n");
 	if (n < 0 || (size_t)n >= size - off)
 		return ENOSPC;
 	off += (size_t)n;
 	for (i = 0; i < ncodecs; i++) {
 		n = snprintf(buf + off, size - off, "a=rtpmap:%d %s/8000\r\n",
 			     codecs[i], codec_name(codecs[i]));
+		if (n < 0 || (size_t)n >= size - off)
+			return ENOSPC;
+		off += (size_t)n;
+	}
+	if (te_pt >= 0) {
+		/* RFC 4733 2.4.1: the DTMF events, 0-15. */
+		n = snprintf(buf + off, size - off,
+			     "a=rtpmap:%d telephone-event/8000\r\n"
+			     "a=fmtp:%d 0-15\r\n", te_pt, te_pt);
 		if (n < 0 || (size_t)n >= size - off)
 			return ENOSPC;
 		off += (size_t)n;

@@ -6,7 +6,7 @@
  * Trying, ACK for 2xx, retransmission of our 2xx until ACK (RFC 3261
  * 13.3.1.4), 200 for CANCEL and 487 for the INVITE, 200 for BYE, OPTIONS,
  * 481 for requests outside any dialog, 488 when an offer has no codec we
- * take.
+ * take, 200 for INFO (DTMF ones are reported as SIP_LEG_DTMF).
  */
 #ifndef TG_SIP_H
 #define TG_SIP_H
@@ -26,6 +26,8 @@ struct sip_media {
 	uint16_t port;
 	int pt;         /* chosen payload type: 0 PCMU or 8 PCMA */
 	unsigned ptime; /* ms */
+	int te_pt;      /* its telephone-event/8000 payload type (RFC 4733,
+			 * events 0-11 at least), -1 none */
 };
 
 /* A Q.850 cause carried in a Reason header (RFC 3326 / RFC 6432). */
@@ -78,6 +80,8 @@ enum sip_leg_event_type {
 	SIP_LEG_CANCELLED, /* inbound: CANCEL before answer (we sent 200+487) */
 	SIP_LEG_CLOSED,    /* the dialog is gone; last event of a leg */
 	SIP_LEG_TRYING,    /* outbound: 100 Trying (the next hop has it) */
+	SIP_LEG_DTMF,      /* an INFO with application/dtmf-relay (we
+			    * answered 200): digit, duration_ms */
 };
 
 struct sip_leg_event {
@@ -89,6 +93,8 @@ struct sip_leg_event {
 				      * P-Asserted-Identity user (who
 				      * answered; believe it only from
 				      * trusted trunks), "" none */
+	char digit;                  /* DTMF: 0-9 * # A-D */
+	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
 };
 
 typedef void(sip_leg_event_h)(struct sip_leg *leg,
@@ -148,6 +154,16 @@ uint32_t sip_leg_invite_cseq(const struct sip_leg *leg);
 /** The codec chosen for this leg (0/8), -1 before negotiation. */
 int sip_leg_codec(const struct sip_leg *leg);
 
+/* Our telephone-event payload type in offers (RFC 4733; any dynamic). */
+#define SIP_TE_PT 101
+
+/** Inbound, before any SDP of ours: answer telephone-event (when the
+ * offer had it) or not. */
+void sip_leg_set_dtmf_events(struct sip_leg *leg, bool on);
+/** The telephone-event payload type in our SDP (the one the far end
+ * sends events with), -1 none. */
+int sip_leg_dtmf_pt(const struct sip_leg *leg);
+
 /**
  * Inbound: send a provisional or final response.
  * 180/183: with_sdp adds our SDP answer (early media, 183).
@@ -155,6 +171,10 @@ int sip_leg_codec(const struct sip_leg *leg);
  */
 int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
 		  const struct sip_reason *reason);
+/** Send @p digit as an INFO application/dtmf-relay ("Signal=5",
+ * "Duration=160") in a confirmed dialog.  ENOTCONN otherwise. */
+int sip_leg_send_dtmf(struct sip_leg *leg, char digit, unsigned duration_ms);
+
 /** Inbound: 200 OK with our SDP answer, retransmitted until ACK. */
 int sip_leg_answer(struct sip_leg *leg);
 /**
@@ -207,6 +227,7 @@ struct sip_call_params {
 	const char *call_id;
 	const char *from_tag;
 	uint32_t cseq;
+	bool dtmf_events;         /* offer telephone-event (SIP_TE_PT) */
 };
 
 /**
@@ -289,10 +310,19 @@ int sip_pai_decode(const char *val, char *out, size_t size,
  */
 int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 		      const int *codecs, unsigned ncodecs);
-/** Write an SDP body offering @p codecs (or answering with one) to buf. */
+/** Write an SDP body offering @p codecs (or answering with one) to buf;
+ * with telephone-event 0-15 as payload type @p te_pt when >= 0. */
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
-		  const int *codecs, unsigned ncodecs, unsigned ptime,
+		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id);
+
+/**
+ * An application/dtmf-relay body: its Signal (one of 0-9 * # A-D, letters
+ * upper-cased) and Duration in ms (250 when absent).  Pure.
+ * @return 0, or EBADMSG without a usable Signal.
+ */
+int sip_dtmf_relay_decode(const char *body, size_t len, char *digit,
+			  unsigned *duration_ms);
 
 /* ---- DNS (sip/dns.c): asynchronous, on the signalling loop -------------- */
 

@@ -6,7 +6,10 @@
  * only the engine, so its utime+stime over the window is the engine's cost
  * (on loopback the sender is also charged the receive-side kernel work).
  *
- *   bench_media [-t seconds] [-w workers]
+ *   bench_media [-t seconds] [-w workers] [-d]
+ *
+ * -d runs the bridges with DTMF on (RFC 4733: the detector hears every
+ * frame, one frame of look-ahead).
  *
  * With -r N it measures RTP <-> RTP relays instead: N relayed calls, the
  * child plays both far ends of each (one 20 ms packet each way per tick,
@@ -450,13 +453,13 @@ int main(int argc, char **argv)
 	uint32_t ids[NCALLS];
 	double secs = 10, c0, c1, t0, t1, cpu, pct;
 	unsigned workers = 2;
-	bool same_law = false;
+	bool same_law = false, dtmf = false;
 	unsigned long f0, f1;
 	struct rusage cru;
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:r:u")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:ud")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
@@ -465,6 +468,8 @@ int main(int argc, char **argv)
 			nrelays = atoi(optarg);
 		else if (opt == 'u')
 			same_law = true;
+		else if (opt == 'd')
+			dtmf = true;
 		else
 			return 2;
 	}
@@ -515,7 +520,9 @@ int main(int argc, char **argv)
 		struct media_bridge_params prm = {
 			.span_id = i / NCHAN + 1, .chan = i % NCHAN + 1,
 			.remote_len = sizeof(echo_addr[i]),
-			.rtp_law = MEDIA_PCMU, .ptime = 20};
+			.rtp_law = MEDIA_PCMU, .ptime = 20,
+			.dtmf = dtmf ? MEDIA_DTMF_RFC4733 : MEDIA_DTMF_INBAND,
+			.te_tx_pt = 101, .te_rx_pt = 101};
 		struct media_rtp *rtp;
 
 		memcpy(&prm.remote, &echo_addr[i], sizeof(echo_addr[i]));

@@ -1,4 +1,5 @@
-/* tests/fuzz/fuzz_sdp.c  libFuzzer target: SDP negotiation and Reason values */
+/* tests/fuzz/fuzz_sdp.c  libFuzzer target: SDP negotiation, Reason values
+ * and INFO dtmf-relay bodies */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *body = (const char *)data;
 	struct sip_reason rsn;
 	struct sip_media m;
-	char out[1024], text[64];
+	char out[1024], text[64], digit;
+	unsigned ms;
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
@@ -24,13 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.pt != 0 && m.pt != 8)
 			__builtin_trap();
 		if (sip_sdp_print(out, sizeof(out), m.addr, m.port, &m.pt, 1,
-				  m.ptime, 1))
+				  m.te_pt, m.ptime, 1))
 			__builtin_trap();
 	}
 	memset(&m, 0, sizeof(m));
 	sip_sdp_negotiate(&m, body, size, orders[1], 1);
 	if (!sip_reason_decode(&rsn, text, sizeof(text), body, size) &&
 	    (rsn.cause <= 0 || rsn.cause > 127))
+		__builtin_trap();
+	/* A digit it takes is one we can play. */
+	if (!sip_dtmf_relay_decode(body, size, &digit, &ms) &&
+	    (!digit || !strchr("0123456789*#ABCD", digit)))
 		__builtin_trap();
 	return 0;
 }

@@ -164,6 +164,56 @@ static const char *law_name(int law)
 	return law == LAW_ALAW ? "PCMA" : "PCMU";
 }
 
+/* ---- DTMF (--dtmf-*): RFC 4733 events, in-band tones, SIP INFO ---------- */
+
+/*
+ * Digits to send start 600 ms into the media and go one every 200 ms,
+ * each on for 100 ms: as RFC 4733 events (--dtmf-send), as tones in the
+ * audio (--dtmf-tones) or as INFO application/dtmf-relay (--dtmf-info).
+ * Whatever comes back is recorded per call: events (checked against RFC
+ * 4733: marker on the first packet, one timestamp per event, durations
+ * that never shrink, exactly --dtmf-ends end packets), digits heard in
+ * the audio by our own Goertzel detector, and INFO digits.
+ */
+
+#define DTMF_PT 101             /* what we offer and answer */
+#define DTMF_START 30           /* packets (20 ms) before the first digit */
+#define DTMF_PERIOD 10          /* packets per digit: 5 on, 5 off */
+#define DTMF_ON 5
+#define DTMF_MAX 32
+
+static struct {
+	bool te;                 /* telephone-event in our SDP */
+	char send[DTMF_MAX];     /* as events */
+	char tones[DTMF_MAX];    /* in-band */
+	char info[DTMF_MAX];     /* as INFO */
+	bool no_marker;          /* our events without the marker bit */
+	int ends;                /* end packets per event we send (3) */
+	int expect_ends;         /* ... and expect (3) */
+} dtmf_opt = {.ends = 3, .expect_ends = 3};
+
+struct dtmf_media {
+	int remote_pt;           /* the far end's telephone-event, -1 */
+	unsigned info_sent;
+	/* received events */
+	bool ev_have;
+	uint32_t ev_ts;
+	uint16_t ev_dur;
+	int ev_ends;
+	char events[DTMF_MAX];
+	unsigned ev_errors;
+	bool seq_have;
+	uint16_t seq_last;
+	unsigned seq_gaps;
+	/* in-band detector */
+	int16_t blk[FRAME];
+	int nblk;
+	int hit, hits, misses;   /* current block hit, run lengths */
+	bool on;
+	char inband[DTMF_MAX];
+	char info_rx[DTMF_MAX];
+};
+
 /* ---- media: RTP, tone generator, Goertzel measurement ------------------- */
 
 struct media {
@@ -194,7 +244,307 @@ struct media {
 	struct ps_dtmf_rx dtmf_rx; /* in-band digits heard */
 	FILE *rec;               /* --record */
 	uint32_t rec_samples;
+	struct dtmf_media dtmf;
 };
+
+static const char dtmf_keys[] = "0123456789*#ABCD";
+static const double dtmf_row[4] = {697, 770, 852, 941};
+static const double dtmf_col[4] = {1209, 1336, 1477, 1633};
+
+static void dtmf_append(char *s, char d)
+{
+	size_t n = strlen(s);
+
+	if (n + 1 < DTMF_MAX) {
+		s[n] = d;
+		s[n + 1] = '\0';
+	}
+}
+
+/* Row and column of a key (1 2 3 A / 4 5 6 B / 7 8 9 C / * 0 # D). */
+static void dtmf_rc(char d, int *r, int *c)
+{
+	static const char pad[] = "123A456B789C*0#D";
+	int i = (int)(strchr(pad, d) - pad);
+
+	*r = i / 4;
+	*c = i % 4;
+}
+
+/* The digit of --dtmf-send/--dtmf-tones on at packet @p k, with its
+ * index in *idx and packets since its start in *pos; 0 if none. */
+static char dtmf_at(const char *digits, unsigned k, unsigned *idx,
+		    unsigned *pos)
+{
+	unsigned i;
+
+	if (!*digits || k < DTMF_START)
+		return 0;
+	i = (k - DTMF_START) / DTMF_PERIOD;
+	if (i >= strlen(digits))
+		return 0;
+	*idx = i;
+	*pos = (k - DTMF_START) % DTMF_PERIOD;
+	return digits[i];
+}
+
+/* In-band: the tone sample @p i of packet @p k, or @p s when none. */
+static int dtmf_tone_sample(const struct media *m, int i, int s)
+{
+	unsigned idx, pos;
+	char d = dtmf_at(dtmf_opt.tones, m->tx, &idx, &pos);
+	double t;
+	int r, c;
+
+	if (!d || pos >= DTMF_ON)
+		return s;
+	dtmf_rc(d, &r, &c);
+	t = (double)(pos * FRAME + (unsigned)i) / 8000.0;
+	/* About -7 and -5 dBm0, as a telephone sends. */
+	return (int)lrint(9900 * sin(2 * M_PI * dtmf_row[r] * t) +
+			  12500 * sin(2 * M_PI * dtmf_col[c] * t));
+}
+
+static void dtmf_put_hdr(uint8_t *pkt, bool marker, int pt, uint16_t seq,
+			 uint32_t ts, uint32_t ssrc)
+{
+	pkt[0] = 0x80;
+	pkt[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+	pkt[2] = (uint8_t)(seq >> 8);
+	pkt[3] = (uint8_t)seq;
+	pkt[4] = (uint8_t)(ts >> 24);
+	pkt[5] = (uint8_t)(ts >> 16);
+	pkt[6] = (uint8_t)(ts >> 8);
+	pkt[7] = (uint8_t)ts;
+	pkt[8] = (uint8_t)(ssrc >> 24);
+	pkt[9] = (uint8_t)(ssrc >> 16);
+	pkt[10] = (uint8_t)(ssrc >> 8);
+	pkt[11] = (uint8_t)ssrc;
+}
+
+/* --dtmf-send: packet slot m->tx carries an event instead of audio.
+ * @return true when it did (sent and counted). */
+static bool dtmf_send_event(struct media *m)
+{
+	unsigned idx, pos, n = 1, i;
+	char d = dtmf_at(dtmf_opt.send, m->tx, &idx, &pos);
+	int pt = m->dtmf.remote_pt >= 0 ? m->dtmf.remote_pt : DTMF_PT;
+	uint8_t pkt[16];
+	uint32_t ts;
+	uint16_t dur;
+	bool end;
+
+	if (!d || pos > DTMF_ON || !dtmf_opt.te)
+		return false;
+	/* The event's timestamp is that of its first packet slot. */
+	ts = m->ts - pos * FRAME;
+	end = pos == DTMF_ON;
+	dur = (uint16_t)((end ? DTMF_ON : pos + 1) * FRAME);
+	if (end)
+		n = (unsigned)dtmf_opt.ends;
+	pkt[12] = (uint8_t)(strchr(dtmf_keys, d) - dtmf_keys);
+	pkt[13] = (uint8_t)((end ? 0x80 : 0) | 10);
+	pkt[14] = (uint8_t)(dur >> 8);
+	pkt[15] = (uint8_t)dur;
+	for (i = 0; i < n; i++) {
+		dtmf_put_hdr(pkt, pos == 0 && !dtmf_opt.no_marker, pt, m->seq++,
+			     ts, m->ssrc);
+		if (sendto(m->fd, pkt, sizeof(pkt), 0,
+			   (struct sockaddr *)&m->remote,
+			   sizeof(m->remote)) < 0)
+			gw_dbg(GW_DBG_MEDIA, "rtp send: %s", strerror(errno));
+	}
+	m->first = false;
+	m->ts += FRAME;
+	m->tx++;
+	return true;
+}
+
+static void dtmf_ev_close(struct dtmf_media *d)
+{
+	if (d->ev_have && d->ev_ends != dtmf_opt.expect_ends) {
+		gw_info("dtmf: event %c had %d end packets",
+			d->events[strlen(d->events) - 1], d->ev_ends);
+		d->ev_errors++;
+	}
+	d->ev_have = false;
+}
+
+/* A received packet of payload type @p pt: an event we take?  Checked
+ * against RFC 4733 2.5.  @return true when it was one. */
+static bool dtmf_rx_event(struct media *m, const uint8_t *buf, size_t hl,
+			  size_t len)
+{
+	struct dtmf_media *d = &m->dtmf;
+	int pt = buf[1] & 0x7f;
+	bool marker = buf[1] & 0x80, end;
+	uint32_t ts;
+	uint16_t dur;
+
+	if (!dtmf_opt.te || (pt != DTMF_PT && pt != d->remote_pt) ||
+	    len < hl + 4)
+		return false;
+	ts = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+	     (uint32_t)buf[6] << 8 | buf[7];
+	end = buf[hl + 1] & 0x80;
+	dur = (uint16_t)(buf[hl + 2] << 8 | buf[hl + 3]);
+	if (!d->ev_have || ts != d->ev_ts) {
+		dtmf_ev_close(d);
+		if (buf[hl] > 15) {
+			d->ev_errors++;
+			return true;
+		}
+		dtmf_append(d->events, dtmf_keys[buf[hl]]);
+		if (!marker) {
+			gw_info("dtmf: event %c without marker",
+				dtmf_keys[buf[hl]]);
+			d->ev_errors++;
+		}
+		d->ev_have = true;
+		d->ev_ts = ts;
+		d->ev_dur = 0;
+		d->ev_ends = 0;
+	} else if (marker) {
+		d->ev_errors++; /* only the first packet has it */
+	}
+	if (dur < d->ev_dur || (d->ev_ends && (!end || dur != d->ev_dur)))
+		d->ev_errors++;
+	d->ev_dur = dur;
+	if (end)
+		d->ev_ends++;
+	return true;
+}
+
+/* Every packet we take (audio and events) is one step of the sender's
+ * sequence: on loopback nothing is lost, so a gap is the sender's. */
+static void dtmf_rx_seq(struct media *m, const uint8_t *buf)
+{
+	struct dtmf_media *d = &m->dtmf;
+	uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
+
+	if (d->seq_have && seq != (uint16_t)(d->seq_last + 1))
+		d->seq_gaps++;
+	d->seq_have = true;
+	d->seq_last = seq;
+}
+
+static double dtmf_goertzel(const int16_t *x, double hz)
+{
+	const double coeff = 2.0 * cos(2.0 * M_PI * hz / 8000.0);
+	double s1 = 0, s2 = 0;
+
+	for (int i = 0; i < FRAME; i++) {
+		double s = x[i] + coeff * s1 - s2;
+
+		s2 = s1;
+		s1 = s;
+	}
+	return 2.0 * (s1 * s1 + s2 * s2 - coeff * s1 * s2) / FRAME;
+}
+
+/* The key in a 20 ms block, or -1: one row and one column tone hold
+ * most of its energy, each well above the others of its group. */
+static int dtmf_block_key(const int16_t *x)
+{
+	double total = 0, pr[4], pc[4];
+	int r = 0, c = 0, i;
+
+	for (i = 0; i < FRAME; i++)
+		total += (double)x[i] * x[i];
+	if (total / FRAME < 100.0 * 100.0) /* below about -50 dBFS */
+		return -1;
+	for (i = 0; i < 4; i++) {
+		pr[i] = dtmf_goertzel(x, dtmf_row[i]);
+		pc[i] = dtmf_goertzel(x, dtmf_col[i]);
+		if (pr[i] > pr[r])
+			r = i;
+		if (pc[i] > pc[c])
+			c = i;
+	}
+	for (i = 0; i < 4; i++)
+		if ((i != r && pr[i] * 8 > pr[r]) || (i != c && pc[i] * 8 > pc[c]))
+			return -1;
+	if ((pr[r] + pc[c]) < 0.6 * total)
+		return -1;
+	return (int)(strchr(dtmf_keys, "123A456B789C*0#D"[r * 4 + c]) -
+		     dtmf_keys);
+}
+
+/* In-band digits in what we receive: a key in two blocks running is a
+ * digit; two blocks without it end it. */
+static void dtmf_rx_audio(struct media *m, const uint8_t *pl, size_t n,
+			  int law)
+{
+	struct dtmf_media *d = &m->dtmf;
+
+	for (size_t i = 0; i < n; i++) {
+		int k;
+
+		d->blk[d->nblk++] = (int16_t)(law == LAW_ALAW ?
+					      alaw_decode(pl[i]) :
+					      ulaw_decode(pl[i]));
+		if (d->nblk < FRAME)
+			continue;
+		d->nblk = 0;
+		k = dtmf_block_key(d->blk);
+		if (k >= 0 && k == d->hit) {
+			d->hits++;
+		} else if (k >= 0) {
+			d->hit = k;
+			d->hits = 1;
+		}
+		if (k < 0) {
+			if (++d->misses >= 2) {
+				d->on = false;
+				d->hit = -1;
+			}
+		} else {
+			d->misses = 0;
+		}
+		if (!d->on && d->hits >= 2 && k >= 0) {
+			d->on = true;
+			dtmf_append(d->inband, dtmf_keys[k]);
+		}
+	}
+}
+
+/* The far end's telephone-event payload type in an SDP body, or -1. */
+static int dtmf_sdp_pt(const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	int pt;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		char line[128];
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : end;
+		if (sscanf(line, "a=rtpmap:%d telephone-event/8000", &pt) == 1 &&
+		    pt >= 96 && pt < 128)
+			return pt;
+	}
+	return -1;
+}
+
+static void dtmf_json(FILE *f, const struct media *m)
+{
+	const struct dtmf_media *d = &m->dtmf;
+
+	if (!dtmf_opt.te && !*dtmf_opt.tones && !*dtmf_opt.info &&
+	    !*d->inband && !*d->info_rx)
+		return;
+	fprintf(f, ",\"dtmf_events\":\"%s\",\"dtmf_event_errors\":%u,"
+		"\"dtmf_seq_gaps\":%u,\"dtmf_inband\":\"%s\","
+		"\"dtmf_info\":\"%s\",\"dtmf_remote_pt\":%d",
+		d->events, d->ev_errors + (d->ev_have &&
+					   d->ev_ends != dtmf_opt.expect_ends),
+		d->seq_gaps, d->inband, d->info_rx, d->remote_pt);
+}
 
 static int media_open(struct media *m)
 {
@@ -217,6 +567,7 @@ static int media_open(struct media *m)
 	m->port = ntohs(sa.sin_port);
 	m->dtmf_tx0 = -1;
 	ps_dtmf_rx_init(&m->dtmf_rx);
+	m->dtmf.remote_pt = m->dtmf.hit = -1;
 	tg_random(&m->ssrc, sizeof(m->ssrc));
 	tg_random(&m->seq, sizeof(m->seq));
 	tg_random(&m->ts, sizeof(m->ts));
@@ -279,6 +630,8 @@ static void media_send_one(struct media *m)
 	const double step = 2.0 * M_PI * opt.tone_hz / 8000.0;
 	int i;
 
+	if (dtmf_send_event(m))
+		return;
 	pkt[0] = 0x80;
 	pkt[1] = (uint8_t)((m->first ? 0x80 : 0) | (m->pt & 0x7f));
 	pkt[2] = (uint8_t)(m->seq >> 8);
@@ -296,6 +649,7 @@ static void media_send_one(struct media *m)
 
 		if (digits)
 			s = dtmf[i];
+		s = dtmf_tone_sample(m, i, s);
 
 		m->phase += step;
 		if (m->phase > 2.0 * M_PI)
@@ -449,6 +803,10 @@ static void media_read(struct media *m, int64_t now)
 		if (len <= hl)
 			continue;
 		pt = buf[1] & 0x7f;
+		if (dtmf_rx_event(m, buf, hl, len)) {
+			dtmf_rx_seq(m, buf);
+			continue;
+		}
 		if (m->negotiated && pt == m->pt)
 			law = m->law;
 		else if (pt == 0 || pt == 8)
@@ -457,6 +815,8 @@ static void media_read(struct media *m, int64_t now)
 			continue;
 		m->rx++;
 		media_hear(m, buf + hl, len - hl, law);
+		dtmf_rx_seq(m, buf);
+		dtmf_rx_audio(m, buf + hl, len - hl, law);
 		if (m->measure_from && now >= m->measure_from)
 			media_measure(m, buf + hl, len - hl, law);
 	}
@@ -592,6 +952,7 @@ static bool media_apply_sdp(struct media *m, const char *body, size_t len)
 	if (sdp_parse(&s, body, len) || !sdp_choose(&s, &m->pt, &m->law))
 		return false;
 	m->negotiated = true;
+	m->dtmf.remote_pt = dtmf_sdp_pt(body, len);
 	m->have_remote = s.have_addr && s.port > 0 &&
 			 s.addr.s_addr != htonl(INADDR_ANY);
 	m->remote.sin_family = AF_INET;
@@ -617,12 +978,19 @@ static void sdp_build(char *out, size_t size, int port, uint32_t sess,
 			       sess, opt.local_ip, opt.local_ip, port);
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(out + len, size - len, " %d", pts[i]);
+	if (dtmf_opt.te && len < size)
+		len += (size_t)snprintf(out + len, size - len, " %d", DTMF_PT);
 	if (len < size)
 		len += (size_t)snprintf(out + len, size - len, "\r\n");
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(out + len, size - len,
 					"a=rtpmap:%d %s/8000\r\n", pts[i],
 					law_name(laws[i]));
+	if (dtmf_opt.te && len < size)
+		len += (size_t)snprintf(out + len, size - len,
+					"a=rtpmap:%d telephone-event/8000\r\n"
+					"a=fmtp:%d 0-15\r\n", DTMF_PT,
+					DTMF_PT);
 	if (len < size)
 		snprintf(out + len, size - len, "a=ptime:20\r\na=sendrecv\r\n");
 }
@@ -1330,6 +1698,7 @@ static void call_print(const struct call *c, bool ok)
 		fprintf(f, ",\"diversion_reason\":");
 		json_str(f, c->diversion_reason);
 	}
+	dtmf_json(f, m);
 	fprintf(f, ",\"error\":");
 	if (c->error)
 		json_str(f, c->error);
@@ -1385,6 +1754,48 @@ static void call_send_bye(struct call *c, int64_t now)
 	gw_info("call %s: BYE sent", c->call_id);
 }
 
+/* --dtmf-info: an INFO application/dtmf-relay when a digit's slot
+ * comes (sent once: loopback does not lose it). */
+static void dtmf_info_tick(struct call *c)
+{
+	struct media *m = &c->media;
+	char d, branch[40] = "z9hG4bK", buf[SIP_MAX], body[64];
+	unsigned idx, pos;
+	size_t len = 0;
+
+	if (c->state != CS_ANSWERED || !m->running)
+		return;
+	d = dtmf_at(dtmf_opt.info, m->tx, &idx, &pos);
+	if (!d || idx < m->dtmf.info_sent)
+		return;
+	m->dtmf.info_sent = idx + 1;
+	rand_token(branch + 7, sizeof(branch) - 7);
+	snprintf(body, sizeof(body), "Signal=%c\r\nDuration=%d\r\n", d,
+		 DTMF_ON * 20);
+	appendf(buf, sizeof(buf), &len,
+		"INFO %s SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u INFO\r\n"
+		"User-Agent: tgcall\r\n"
+		"Content-Type: application/dtmf-relay\r\n"
+		"Content-Length: %zu\r\n\r\n%s",
+		c->remote_target, opt.local_ip, opt.local_port, branch,
+		c->from_hdr, c->to_hdr, c->call_id, c->cseq++, strlen(body),
+		body);
+	sip_send(buf, len, &c->bye.to);
+}
+
+static void dtmf_info_rx(struct call *c, const struct sip_msg *m,
+			 const struct sockaddr_in *src)
+{
+	const char *sig = m->blen ? strcasestr(m->body, "Signal=") : NULL;
+
+	sip_reply(m, src, 200, NULL, NULL, NULL);
+	if (sig && sig[7] && strchr(dtmf_keys, sig[7]))
+		dtmf_append(c->media.dtmf.info_rx, sig[7]);
+}
+
 /* A re-INVITE inside the dialog: accept it with our current SDP. */
 static void call_reinvite(struct call *c, const struct sip_msg *m,
 			  const struct sockaddr_in *src)
@@ -1426,6 +1837,8 @@ static void call_request(struct call *c, const struct sip_msg *m,
 			  NULL);
 	} else if (!strcmp(m->method, "INVITE")) {
 		call_reinvite(c, m, src);
+	} else if (!strcmp(m->method, "INFO")) {
+		dtmf_info_rx(c, m, src);
 	} else if (strcmp(m->method, "ACK")) {
 		sip_reply(m, src, 501, NULL, NULL, NULL);
 	}
@@ -1906,6 +2319,7 @@ static void call_tick(struct call *c, int64_t now)
 	    c->state == CS_PROCEEDING)
 		uas_answer(c, now);
 	media_tick(&c->media, now);
+	dtmf_info_tick(c);
 	if (c->state == CS_ANSWERED && c->hold_until && now >= c->hold_until)
 		call_send_bye(c, now);
 	if (c->deadline && now >= c->deadline)
@@ -2105,6 +2519,11 @@ static void usage(FILE *f)
 		"              than N)\n"
 		"              [--expect STATUS] [--count N] [--timeout S] "
 		"[-v]\n"
+		"DTMF (both): [--dtmf-events] (telephone-event 101 in SDP)\n"
+		"              [--dtmf-send DIGITS] [--dtmf-no-marker]\n"
+		"              [--dtmf-ends N] (RFC 4733 events we send)\n"
+		"              [--dtmf-tones DIGITS] (in-band) [--dtmf-info DIGITS]\n"
+		"              [--dtmf-expect-ends N] (3; of events received)\n"
 		"One JSON line per call on stdout; exit 0 only if every call\n"
 		"ended as expected.\n");
 }
@@ -2238,6 +2657,39 @@ static int parse_opt(int ch, const char *arg)
 	return EINVAL;
 }
 
+static int dtmf_digits(char *dst, const char *arg)
+{
+	if (!*arg || strlen(arg) >= DTMF_MAX ||
+	    strspn(arg, dtmf_keys) != strlen(arg))
+		return EINVAL;
+	tg_strlcpy(dst, arg, DTMF_MAX);
+	return 0;
+}
+
+static int dtmf_parse_opt(int ch, const char *arg)
+{
+	switch (ch) {
+	case 0x100:
+		dtmf_opt.te = true;
+		return 0;
+	case 0x101:
+		dtmf_opt.te = true;
+		return dtmf_digits(dtmf_opt.send, arg);
+	case 0x102:
+		return dtmf_digits(dtmf_opt.tones, arg);
+	case 0x103:
+		return dtmf_digits(dtmf_opt.info, arg);
+	case 0x104:
+		dtmf_opt.no_marker = true;
+		return 0;
+	case 0x105:
+		return parse_int(arg, 0, 10, &dtmf_opt.ends);
+	case 0x106:
+		return parse_int(arg, 0, 10, &dtmf_opt.expect_ends);
+	}
+	return EINVAL;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -2262,6 +2714,13 @@ static int parse_args(int argc, char **argv)
 		{"dtmf", required_argument, NULL, 'F'},
 		{"dtmf-at", required_argument, NULL, 'A'},
 		{"record", required_argument, NULL, 'W'},
+		{"dtmf-events", no_argument, NULL, 0x100},
+		{"dtmf-send", required_argument, NULL, 0x101},
+		{"dtmf-tones", required_argument, NULL, 0x102},
+		{"dtmf-info", required_argument, NULL, 0x103},
+		{"dtmf-no-marker", no_argument, NULL, 0x104},
+		{"dtmf-ends", required_argument, NULL, 0x105},
+		{"dtmf-expect-ends", required_argument, NULL, 0x106},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2291,6 +2750,12 @@ static int parse_args(int argc, char **argv)
 		} else if (ch == 'h') {
 			usage(stdout);
 			exit(0);
+		} else if (ch >= 0x100 && ch < 0x110) {
+			if (dtmf_parse_opt(ch, optarg)) {
+				fprintf(stderr, "tgcall: bad value for %s\n",
+					argv[optind - 1]);
+				return EINVAL;
+			}
 		} else if (ch == '?' || parse_opt(ch, optarg)) {
 			if (ch != '?')
 				fprintf(stderr, "tgcall: bad value for %s\n",

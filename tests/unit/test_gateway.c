@@ -104,6 +104,7 @@ static const char good_conf[] =
 	"peer = 10.0.0.5:5080\n"
 	"overlap = rfc3578\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
+	"dtmf = info\n"
 	"[trunk pstn]\n"
 	"type = tdm\n"
 	"spans = 1\n"
@@ -168,8 +169,10 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->called_fmt, DP_FMT_PLUS);
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
+	assert_int_equal(t->dtmf, GW_DTMF_INFO);
 	t = gw_config_trunk(cfg, "pstn");
 	assert_non_null(t);
+	assert_int_equal(t->dtmf, GW_DTMF_RFC4733); /* the default */
 	assert_int_equal(t->called_fmt, DP_FMT_NATIONAL);
 	assert_false(t->rfc3578);
 	assert_string_equal(t->plan.cc, "1");
@@ -184,7 +187,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 36);
+	assert_int_equal(cfg->notify_ca_line, 40);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -245,6 +248,8 @@ static void test_conf_errors(void **state)
 		 "t.conf:2: trunk 'a': overlap = rfc3578 is for SIP trunks"},
 		{"[span 1]\noverlap_send_digits = 31\n",
 		 "t.conf:2: overlap_send_digits"},
+		{"[trunk a]\ntype = sip\ndtmf = 2833\n",
+		 "t.conf:3: dtmf: '2833' is not rfc4733, info or inband"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"

@@ -17,8 +17,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <tiffio.h> /* before spandsp.h (Debian's 0.0.6) */
+#include <spandsp.h>
 
 #include "media/media.h"
+#include "media/rfc4733.h"
 #include "media/rtp.h"
 #include "util/util.h"
 
@@ -1269,6 +1272,50 @@ static void test_relay_timeline(void **state)
 	rfx_close(&f);
 }
 
+/* Each leg has its own telephone-event type: the relay maps them. */
+static void test_relay_te_map(void **state)
+{
+	static const uint8_t ev[4] = {5, 0x0a, 0x01, 0x40};
+	struct media_relay_side sa, sb;
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr h, o;
+	static struct rfx f;
+	size_t n;
+
+	(void)state;
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMU, false);
+	relay_side(&sa, &f.far_addr[0], MEDIA_PCMU);
+	sa.te_rx_pt = sa.te_tx_pt = 96;
+	relay_side(&sb, &f.far_addr[1], MEDIA_PCMU);
+	sb.te_rx_pt = 101;
+	sb.te_tx_pt = 100;
+	assert_int_equal(media_relay_update(f.me, f.id, 0, &sa), 0);
+	assert_int_equal(media_relay_update(f.me, f.id, 1, &sb), 0);
+	msleep(50);
+	memset(pl, 0x55, SLOT);
+	h = (struct rtp_hdr){.pt = 0, .seq = 1, .ts = 1000, .ssrc = 7};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	assert_int_equal(o.pt, 0);
+	h = (struct rtp_hdr){.pt = 96, .seq = 2, .ts = 1160, .ssrc = 7,
+			     .marker = true};
+	rsend(&f, 0, &h, ev, sizeof(ev));
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	assert_int_equal(o.pt, 100);
+	assert_memory_equal(got, ev, sizeof(ev));
+	h = (struct rtp_hdr){.pt = 101, .seq = 9, .ts = 5000, .ssrc = 8,
+			     .marker = true};
+	rsend(&f, 1, &h, ev, sizeof(ev));
+	assert_true(rrecv(&f, 0, &o, got, &n, 300));
+	assert_int_equal(o.pt, 96);
+	/* A type that is not the sender's telephone-event passes as is. */
+	h = (struct rtp_hdr){.pt = 13, .seq = 10, .ts = 5160, .ssrc = 8};
+	rsend(&f, 1, &h, "\x40", 1);
+	assert_true(rrecv(&f, 0, &o, got, &n, 300));
+	assert_int_equal(o.pt, 13);
+	rfx_close(&f);
+}
+
 static void test_relay_passthrough(void **state)
 {
 	static const uint8_t ev[4] = {5, 0x0a, 0x01, 0x40};
@@ -1654,6 +1701,629 @@ static int all_teardown(void **state)
 /* Bridge tests: the teardown closes a fixture a failed assertion left. */
 #define T(test) cmocka_unit_test_teardown(test, all_teardown)
 
+
+/* ---- RFC 4733 (pure) ----------------------------------------------------- */
+
+static void test_te_payload(void **state)
+{
+	struct te_event ev = {.event = 5, .end = true, .volume = 10,
+			      .duration = 800}, back;
+	uint8_t p[4];
+
+	(void)state;
+	te_encode(p, &ev);
+	assert_int_equal(p[0], 5);
+	assert_int_equal(p[1], 0x8a);
+	assert_int_equal(p[2], 0x03);
+	assert_int_equal(p[3], 0x20);
+	assert_int_equal(te_decode(&back, p, 4), 0);
+	assert_int_equal(back.event, 5);
+	assert_true(back.end);
+	assert_int_equal(back.volume, 10);
+	assert_int_equal(back.duration, 800);
+	/* The R bit is ignored; E alone sets end. */
+	p[1] = 0x40 | 3;
+	assert_int_equal(te_decode(&back, p, 4), 0);
+	assert_false(back.end);
+	assert_int_equal(back.volume, 3);
+	assert_int_equal(te_decode(&back, p, 3), EBADMSG);
+	assert_int_equal(te_digit(11), '#');
+	assert_int_equal(te_digit(16), 0);
+	assert_int_equal(te_event_of('*'), 10);
+	assert_int_equal(te_event_of('d'), 15);
+	assert_int_equal(te_event_of('x'), -1);
+}
+
+static void test_te_tx_packets(void **state)
+{
+	struct te_tx t;
+	struct te_tx_pkt p;
+	struct te_event ev;
+	uint32_t ts = 0xfffffe00; /* the event crosses the timestamp wrap */
+	unsigned k;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	te_tx_packet(&t, ts, 160, &p);
+	assert_int_equal(p.n, 0); /* nothing on: audio */
+	te_tx_start(&t, 1, 12);
+	for (k = 0; k < 5; k++, ts += 160) {
+		te_tx_packet(&t, ts, 160, &p);
+		assert_int_equal(p.n, 1);
+		assert_int_equal(p.marker, k == 0);
+		assert_int_equal(p.ts, 0xfffffe00);
+		assert_int_equal(te_decode(&ev, p.payload, 4), 0);
+		assert_int_equal(ev.event, 1);
+		assert_false(ev.end);
+		assert_int_equal(ev.volume, 12);
+		assert_int_equal(ev.duration, (k + 1) * 160);
+	}
+	te_tx_stop(&t);
+	te_tx_packet(&t, ts, 160, &p);
+	assert_int_equal(p.n, 3);
+	assert_false(p.marker);
+	assert_int_equal(p.ts, 0xfffffe00);
+	assert_int_equal(te_decode(&ev, p.payload, 4), 0);
+	assert_true(ev.end);
+	assert_int_equal(ev.duration, 6 * 160);
+	te_tx_packet(&t, ts + 160, 160, &p);
+	assert_int_equal(p.n, 0);
+
+	/* Longer than 16 bits of duration: a new segment, no marker. */
+	te_tx_start(&t, 9, 0);
+	ts = 1000;
+	for (k = 0; k < 410; k++, ts += 160) {
+		te_tx_packet(&t, ts, 160, &p);
+		assert_int_equal(te_decode(&ev, p.payload, 4), 0);
+		if (k < 409) {
+			assert_int_equal(p.ts, 1000);
+			assert_int_equal(ev.duration, (k + 1) * 160);
+		}
+	}
+	assert_false(p.marker);
+	assert_int_equal(p.ts, 1000 + 409 * 160);
+	assert_int_equal(ev.duration, 160);
+}
+
+/* Feed @p n packets (ts, event, end, duration) and collect the actions
+ * as a string: S<d> start, E<d> end (U updates are left out). */
+struct te_in {
+	uint32_t ts;
+	uint8_t event;
+	bool end;
+	uint16_t dur;
+};
+
+static void te_run(struct te_rx *r, const struct te_in *in, size_t n,
+		   char *out, size_t size, uint32_t *last_dur)
+{
+	struct te_act act[3];
+	size_t i, len = strlen(out);
+	unsigned k, na;
+
+	for (i = 0; i < n; i++) {
+		struct te_event ev = {.event = in[i].event, .end = in[i].end,
+				      .duration = in[i].dur};
+
+		na = te_rx_packet(r, in[i].ts, &ev, act);
+		assert_true(na <= 3);
+		for (k = 0; k < na; k++) {
+			if (act[k].type == TE_ACT_UPDATE)
+				continue;
+			assert_true(len + 3 < size);
+			out[len++] = act[k].type == TE_ACT_START ? 'S' : 'E';
+			out[len++] = te_digit(act[k].event);
+			out[len] = '\0';
+			if (act[k].type == TE_ACT_END && last_dur)
+				*last_dur = act[k].duration;
+		}
+	}
+}
+
+static void test_te_rx_providers(void **state)
+{
+	static const struct te_in normal[] = {
+		{8000, 4, false, 160}, {8000, 4, false, 320},
+		{8000, 4, false, 480}, {8000, 4, true, 640},
+		{8000, 4, true, 640}, {8000, 4, true, 640},
+	};
+	/* Five repeated ends, no marker (the marker is not even an
+	 * input), then the same digit again at a new timestamp. */
+	static const struct te_in repeats[] = {
+		{9000, 5, false, 160}, {9000, 5, false, 320},
+		{9000, 5, true, 400}, {9000, 5, true, 400},
+		{9000, 5, true, 400}, {9000, 5, true, 400},
+		{9000, 5, true, 400},
+		{10000, 5, false, 160}, {10000, 5, true, 320},
+		{10000, 5, true, 320}, {10000, 5, true, 320},
+	};
+	/* End lost: the next digit's first packet ends it. */
+	static const struct te_in lost_end[] = {
+		{20000, 6, false, 160}, {20000, 6, false, 480},
+		{21000, 7, false, 160}, {21000, 7, true, 480},
+	};
+	/* Only the end packets arrived; then a late update of it. */
+	static const struct te_in only_end[] = {
+		{30000, 11, true, 800}, {30000, 11, true, 800},
+		{30000, 11, false, 320},
+	};
+	/* A late packet of the previous digit after the next began. */
+	static const struct te_in late[] = {
+		{40000, 1, false, 160}, {40000, 1, true, 640},
+		{41000, 2, false, 160}, {40000, 1, true, 640},
+		{41000, 2, true, 480},
+	};
+	/* Across the timestamp wrap, and a non-DTMF event (16, flash). */
+	static const struct te_in wrap[] = {
+		{0xffffff00, 3, false, 160}, {0xffffff00, 3, true, 480},
+		{0x00000200, 16, false, 160},
+		{0x00000400, 0, false, 160}, {0x00000400, 0, true, 320},
+	};
+	struct te_rx r;
+	char out[64];
+	uint32_t dur = 0;
+
+	(void)state;
+	te_rx_reset(&r);
+	out[0] = '\0';
+	te_run(&r, normal, TG_ARRAY_SIZE(normal), out, sizeof(out), &dur);
+	assert_string_equal(out, "S4E4");
+	assert_int_equal(dur, 640);
+
+	out[0] = '\0';
+	te_run(&r, repeats, TG_ARRAY_SIZE(repeats), out, sizeof(out), &dur);
+	assert_string_equal(out, "S5E5S5E5");
+	assert_int_equal(dur, 320);
+
+	out[0] = '\0';
+	te_run(&r, lost_end, TG_ARRAY_SIZE(lost_end), out, sizeof(out), NULL);
+	assert_string_equal(out, "S6E6S7E7");
+
+	out[0] = '\0';
+	te_run(&r, only_end, TG_ARRAY_SIZE(only_end), out, sizeof(out), &dur);
+	assert_string_equal(out, "S#E#");
+	assert_int_equal(dur, 800);
+
+	out[0] = '\0';
+	te_run(&r, late, TG_ARRAY_SIZE(late), out, sizeof(out), NULL);
+	assert_string_equal(out, "S1E1S2E2");
+
+	te_rx_reset(&r); /* a stream of its own: 0xffffff00 is "before" */
+	out[0] = '\0';
+	te_run(&r, wrap, TG_ARRAY_SIZE(wrap), out, sizeof(out), NULL);
+	assert_string_equal(out, "S3E3S0E0");
+}
+
+static void test_te_rx_timeout(void **state)
+{
+	static const struct te_in start[] = {
+		{5000, 8, false, 160}, {5000, 8, false, 320},
+	};
+	struct te_act act;
+	struct te_rx r;
+	char out[16] = "";
+	unsigned k;
+
+	(void)state;
+	te_rx_reset(&r);
+	assert_int_equal(te_rx_tick(&r, 160, &act), 0);
+	te_run(&r, start, TG_ARRAY_SIZE(start), out, sizeof(out), NULL);
+	assert_string_equal(out, "S8");
+	for (k = 0; k < TE_RX_TIMEOUT / 160 - 1; k++)
+		assert_int_equal(te_rx_tick(&r, 160, &act), 0);
+	assert_int_equal(te_rx_tick(&r, 160, &act), 1);
+	assert_int_equal(act.type, TE_ACT_END);
+	assert_int_equal(act.event, 8);
+	assert_int_equal(act.duration, 320);
+	/* Its end packets arriving after all change nothing. */
+	out[0] = '\0';
+	te_run(&r, (const struct te_in[]){{5000, 8, true, 800}}, 1, out,
+	       sizeof(out), NULL);
+	assert_string_equal(out, "");
+	assert_int_equal(te_rx_tick(&r, 160, &act), 0);
+}
+
+/* ---- DTMF on a bridge ------------------------------------------------------ */
+
+#define TE_PT 101
+
+static void fx_open_dtmf(struct fx *f, enum media_dtmf mode)
+{
+	struct media_bridge_params prm;
+	struct media_rtp *rtp;
+
+	memset(f, 0, sizeof(*f));
+	open_fx = f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	assert_int_equal(media_engine_alloc(&f->me, 1, on_done), 0);
+	line_open(&f->line, MEDIA_PCMU);
+	assert_int_equal(media_engine_add_span(f->me, 1, &f->line.io), 0);
+	f->far = udp_open(&f->far_addr);
+	assert_int_equal(media_rtp_alloc(&rtp, f->me, "127.0.0.1", PORT_MIN,
+					 PORT_MAX), 0);
+	f->rtp_addr.sin_family = AF_INET;
+	f->rtp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->rtp_addr.sin_port = htons(media_rtp_port(rtp));
+	params(&prm, CHAN, &f->far_addr, MEDIA_PCMU, 20);
+	prm.dtmf = mode;
+	prm.te_tx_pt = TE_PT;
+	prm.te_rx_pt = TE_PT;
+	assert_int_equal(media_bridge_start(f->me, &f->id, rtp, &prm, f), 0);
+	f->far_seq = 1000;
+	f->far_ts = 50000;
+	f->far_ssrc = 0x1234abcd;
+}
+
+struct digits {
+	char s[32];
+};
+
+static void on_digits(void *arg, const char *d, int len)
+{
+	struct digits *ds = arg;
+	size_t n = strlen(ds->s);
+
+	if (n + (size_t)len < sizeof(ds->s)) {
+		memcpy(ds->s + n, d, (size_t)len);
+		ds->s[n + (size_t)len] = '\0';
+	}
+}
+
+/* What a SpanDSP receiver hears in @p n mu-law octets. */
+static void detect(const uint8_t *x, size_t n, struct digits *ds)
+{
+	dtmf_rx_state_t *rx = dtmf_rx_init(NULL, on_digits, ds);
+	int16_t pcm[SLOT];
+	size_t i, k;
+
+	for (i = 0; i + SLOT <= n; i += SLOT) {
+		for (k = 0; k < SLOT; k++)
+			pcm[k] = media_g711_decode(MEDIA_PCMU, x[i + k]);
+		dtmf_rx(rx, pcm, SLOT);
+	}
+	dtmf_rx_free(rx);
+}
+
+#define DT_FRAMES 60
+
+/* PSTN in-band "1#" (SpanDSP's generator, 100 ms on / 100 ms off) ->
+ * exactly two RFC 4733 events, each with the marker on its first packet,
+ * one timestamp, growing durations and three ends; sequence numbers go
+ * on from the audio; the audio carries no detectable digit.  The tones
+ * start @p offset samples into a frame: without the detector's frame of
+ * look-ahead, 60 and 120 leave enough of '#' in the audio for a
+ * receiver to hear it. */
+static void run_pstn_to_events(unsigned offset)
+{
+	static uint8_t audio[DT_FRAMES * SLOT];
+	static struct fx f;
+	uint8_t frame[FRAME_LEN], pkt[2048];
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	struct digits heard = {""};
+	struct te_event ev = {0};
+	struct rtp_hdr h;
+	const uint8_t *pl;
+	size_t n, alen = 0;
+	unsigned k, npkt = 0, ends = 0, starts = 0, events = 0;
+	uint16_t last_seq = 0;
+	uint32_t ev_ts = 0, last_dur = 0, audio_ts = 0;
+	char seen[8] = "";
+	int16_t pcm[SLOT];
+	ssize_t len;
+
+	memset(audio, 0, sizeof(audio));
+	fx_open_dtmf(&f, MEDIA_DTMF_RFC4733);
+	dtmf_tx_set_timing(gen, 100, 100);
+	dtmf_tx_put(gen, "1#", -1);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < DT_FRAMES; k++) {
+		int m = k ? 0 : (int)offset;
+
+		memset(pcm, 0, sizeof(pcm));
+		m += dtmf_tx(gen, pcm + m, SLOT - m);
+		while (m < SLOT)
+			pcm[m++] = 0;
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		assert_true(line_step(&f.line, k, frame, NULL));
+		while ((len = far_recv(f.far, pkt, sizeof(pkt), 5)) > 0) {
+			assert_int_equal(rtp_decode(&h, &pl, &n, pkt,
+						    (size_t)len), 0);
+			if (npkt++)
+				assert_int_equal(h.seq,
+						 (uint16_t)(last_seq + 1));
+			last_seq = h.seq;
+			if (h.pt == 0) {
+				assert_int_equal(n, SLOT);
+				assert_false(ev_ts && !ends);
+				assert_true(alen + SLOT <= sizeof(audio));
+				memcpy(audio + alen, pl, n);
+				alen += n;
+				audio_ts = h.ts;
+				continue;
+			}
+			assert_int_equal(h.pt, TE_PT);
+			assert_int_equal(te_decode(&ev, pl, n), 0);
+			events++;
+			if (h.marker) {
+				/* A new event, on the audio's timeline. */
+				assert_true(ends == 0 || ends == 3);
+				assert_int_equal(h.ts, audio_ts + SLOT);
+				starts++;
+				ends = 0;
+				ev_ts = h.ts;
+				last_dur = 0;
+				seen[strlen(seen)] = te_digit(ev.event);
+			}
+			assert_int_equal(h.ts, ev_ts);
+			assert_true(ev.duration >= last_dur);
+			last_dur = ev.duration;
+			if (ev.end)
+				ends++;
+			else
+				assert_int_equal(ends, 0);
+			/* The audio stands in silence under the event (one
+			 * frame per packet; the end copies are one). */
+			if (ends <= 1) {
+				assert_true(alen + SLOT <= sizeof(audio));
+				memset(audio + alen, 0xff, SLOT);
+				alen += SLOT;
+			}
+			if (ends == 3)
+				audio_ts = ev_ts + last_dur - SLOT;
+		}
+		if (ev.end && ends == 3 && last_dur) {
+			/* 100 ms of tone, +-40 ms for the detector. */
+			assert_in_range(last_dur, 60 * 8, 140 * 8);
+			last_dur = 0;
+		}
+	}
+	assert_string_equal(seen, "1#");
+	assert_int_equal(starts, 2);
+	assert_int_equal(ends, 3);
+	detect(audio, alen, &heard);
+	assert_string_equal(heard.s, "");
+	dtmf_tx_free(gen);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.dtmf_tx, 2);
+	fx_close(&f);
+}
+
+static void test_dtmf_pstn_to_events(void **state)
+{
+	(void)state;
+	run_pstn_to_events(0);
+	run_pstn_to_events(60);
+	run_pstn_to_events(120);
+}
+
+/* One event as a provider sends it. */
+struct far_ev {
+	uint8_t event;
+	unsigned frames;        /* updates, one per 20 ms */
+	unsigned ends;          /* end packets (0: all lost) */
+	bool marker;
+};
+
+/* SIP events "4567" (normal; no marker and five ends; end lost; normal)
+ * -> the B-channel carries exactly 4567 in-band, each tone about as long
+ * as signalled. */
+/* One line frame; what the timeslot answered is appended to @p heard;
+ * what the bridge sent the far end is dropped. */
+static size_t step_heard(struct fx *f, uint32_t k, const uint8_t *frame,
+			 uint8_t *heard, size_t hlen)
+{
+	uint8_t answer[FRAME_LEN], pkt[2048];
+
+	assert_true(line_step(&f->line, k, frame, answer));
+	memcpy(heard + hlen, answer + (CHAN - 1) * SLOT, SLOT);
+	while (far_recv(f->far, pkt, sizeof(pkt), 0) > 0)
+		;
+	return hlen + SLOT;
+}
+
+static void test_dtmf_events_to_pstn(void **state)
+{
+	static const struct far_ev evs[] = {
+		{4, 5, 3, true}, {5, 5, 5, false}, {6, 5, 0, true},
+		{7, 5, 3, false},
+	};
+	static uint8_t heard[100 * SLOT];
+	static struct fx f;
+	uint8_t frame[FRAME_LEN], pl[SLOT];
+	struct digits ds = {""};
+	unsigned k = 0, i, j, tone_frames = 0;
+	size_t hlen = 0;
+
+	(void)state;
+	fx_open_dtmf(&f, MEDIA_DTMF_RFC4733);
+	frame_silence(frame, MEDIA_PCMU);
+	memset(pl, 0xff, sizeof(pl));
+	for (i = 0; i < TG_ARRAY_SIZE(evs); i++) {
+		uint32_t ts = f.far_ts;
+
+		/* 120 ms of audio between digits (and before the first). */
+		for (j = 0; j < 6; j++, k++) {
+			far_next(&f, 0, pl, SLOT);
+			hlen = step_heard(&f, k, frame, heard, hlen);
+		}
+		ts = f.far_ts;
+		for (j = 0; j < evs[i].frames + evs[i].ends; j++, k++) {
+			struct te_event ev = {
+				.event = evs[i].event, .volume = 10,
+				.end = j >= evs[i].frames,
+				.duration = (uint16_t)((j < evs[i].frames ?
+							j + 1 :
+							evs[i].frames) * SLOT),
+			};
+			uint8_t te[4];
+
+			te_encode(te, &ev);
+			far_send(&f, f.far, TE_PT | (evs[i].marker && !j ?
+						     0x80 : 0),
+				 f.far_seq++, ts, te, 4);
+			f.far_ts += j < evs[i].frames ? SLOT : 0;
+			hlen = step_heard(&f, k, frame, heard, hlen);
+		}
+	}
+	/* Time for the last tone and the lost end's timeout. */
+	for (j = 0; j < 12; j++, k++) {
+		far_next(&f, 0, pl, SLOT);
+		hlen = step_heard(&f, k, frame, heard, hlen);
+	}
+	assert_true(hlen <= sizeof(heard));
+	detect(heard, hlen, &ds);
+	assert_string_equal(ds.s, "4567");
+	/* Four tones of 100 ms (the lost end's a little longer). */
+	for (i = 0; i < hlen; i += SLOT)
+		if (!all_equal(heard + i, SLOT, 0xff))
+			tone_frames++;
+	assert_in_range(tone_frames, 4 * 5, 4 * 5 + 8);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.dtmf_rx, 4);
+	fx_close(&f);
+}
+
+/* A later SDP without telephone-event, mid-digit: the event ends at
+ * once (three ends, no gap in seq), and the rest goes as audio. */
+static void test_dtmf_mode_change(void **state)
+{
+	static struct fx f;
+	uint8_t frame[FRAME_LEN], pkt[2048];
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	struct media_bridge_params prm;
+	struct te_event ev;
+	struct rtp_hdr h;
+	const uint8_t *pl;
+	size_t n;
+	unsigned k, ends = 0, events = 0, audio_after = 0, npkt = 0;
+	uint16_t last_seq = 0;
+	bool changed = false;
+	int16_t pcm[SLOT];
+	ssize_t len;
+
+	(void)state;
+	fx_open_dtmf(&f, MEDIA_DTMF_RFC4733);
+	dtmf_tx_set_timing(gen, 400, 100);
+	dtmf_tx_put(gen, "7", -1);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < 30; k++) {
+		int m = dtmf_tx(gen, pcm, SLOT);
+
+		while (m < SLOT)
+			pcm[m++] = 0;
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		if (k == 10) {
+			/* 200 ms into the tone: events go away. */
+			params(&prm, CHAN, &f.far_addr, MEDIA_PCMU, 20);
+			assert_int_equal(media_bridge_update(f.me, f.id, &prm),
+					 0);
+			changed = true;
+		}
+		assert_true(line_step(&f.line, k, frame, NULL));
+		while ((len = far_recv(f.far, pkt, sizeof(pkt), 5)) > 0) {
+			assert_int_equal(rtp_decode(&h, &pl, &n, pkt,
+						    (size_t)len), 0);
+			if (npkt++)
+				assert_int_equal(h.seq,
+						 (uint16_t)(last_seq + 1));
+			last_seq = h.seq;
+			if (h.pt == 0) {
+				if (changed && ends)
+					audio_after++;
+				continue;
+			}
+			assert_int_equal(h.pt, TE_PT);
+			assert_int_equal(te_decode(&ev, pl, n), 0);
+			assert_int_equal(ev.event, 7);
+			events++;
+			if (ev.end) {
+				assert_true(changed);
+				assert_in_range(ev.duration, 120 * 8,
+						200 * 8);
+				ends++;
+			}
+		}
+	}
+	assert_int_equal(ends, 3);
+	assert_true(events > 3);
+	assert_true(audio_after >= 18);
+	dtmf_tx_free(gen);
+	fx_close(&f);
+}
+
+struct reported {
+	uint32_t id;
+	char digits[8];
+	unsigned ms;
+};
+
+static void on_dtmf(void *arg, uint32_t id, char digit, unsigned ms)
+{
+	struct reported *r = arg;
+	size_t n = strlen(r->digits);
+
+	r->id = id;
+	if (n + 1 < sizeof(r->digits))
+		r->digits[n] = digit;
+	r->ms = ms;
+}
+
+/* dtmf=info: a detected digit is muted and reported once with its
+ * length; media_bridge_dtmf plays one. */
+static void test_dtmf_report_mode(void **state)
+{
+	static uint8_t audio[40 * SLOT], heard[40 * SLOT];
+	static struct fx f;
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pkt[2048];
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	struct digits in_audio = {""}, played = {""};
+	struct reported rep = {0, "", 0};
+	struct rtp_hdr h;
+	const uint8_t *pl;
+	size_t n, alen = 0, hlen = 0;
+	int16_t pcm[SLOT];
+	unsigned k;
+	ssize_t len;
+
+	(void)state;
+	fx_open_dtmf(&f, MEDIA_DTMF_REPORT);
+	media_engine_set_dtmf_handler(f.me, on_dtmf, &rep);
+	dtmf_tx_set_timing(gen, 120, 100);
+	dtmf_tx_put(gen, "9", -1);
+	assert_int_equal(media_bridge_dtmf(f.me, f.id, '3', 120), 0);
+	assert_int_equal(media_bridge_dtmf(f.me, f.id, 'x', 120), EINVAL);
+	assert_int_equal(media_bridge_dtmf(f.me, f.id + 1, '3', 120), ENOENT);
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < 40; k++) {
+		int m = dtmf_tx(gen, pcm, SLOT);
+
+		while (m < SLOT)
+			pcm[m++] = 0;
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		assert_true(line_step(&f.line, k, frame, answer));
+		memcpy(heard + hlen, answer + (CHAN - 1) * SLOT, SLOT);
+		hlen += SLOT;
+		while ((len = far_recv(f.far, pkt, sizeof(pkt), 5)) > 0) {
+			assert_int_equal(rtp_decode(&h, &pl, &n, pkt,
+						    (size_t)len), 0);
+			assert_int_equal(h.pt, 0);
+			memcpy(audio + alen, pl, n);
+			alen += n;
+		}
+	}
+	assert_true(readable(media_engine_fd(f.me), 500));
+	media_engine_poll(f.me);
+	assert_string_equal(rep.digits, "9");
+	assert_int_equal(rep.id, f.id);
+	assert_in_range(rep.ms, 80, 160);
+	detect(audio, alen, &in_audio);
+	assert_string_equal(in_audio.s, "");
+	detect(heard, hlen, &played);
+	assert_string_equal(played.s, "3");
+	dtmf_tx_free(gen);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1661,6 +2331,14 @@ int main(void)
 		cmocka_unit_test(test_g711_roundtrip),
 		cmocka_unit_test(test_rtp_decode),
 		cmocka_unit_test(test_rtp_ports),
+		cmocka_unit_test(test_te_payload),
+		cmocka_unit_test(test_te_tx_packets),
+		cmocka_unit_test(test_te_rx_providers),
+		cmocka_unit_test(test_te_rx_timeout),
+		T(test_dtmf_pstn_to_events),
+		T(test_dtmf_events_to_pstn),
+		T(test_dtmf_report_mode),
+		T(test_dtmf_mode_change),
 		T(test_tdm_to_rtp),
 		T(test_rtp_to_tdm),
 		T(test_alaw_span_ulaw_rtp),
@@ -1677,6 +2355,7 @@ int main(void)
 		T(test_relay_convert),
 		T(test_relay_timeline),
 		T(test_relay_passthrough),
+		T(test_relay_te_map),
 		T(test_relay_hold_until_remote),
 		T(test_tdm_bridge),
 		T(test_tdm_bridge_concurrent),

@@ -114,7 +114,7 @@ static void test_sdp_print_roundtrip(void **state)
 	char buf[512];
 
 	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
-				       both, 2, 20, 42), 0);
+				       both, 2, -1, 20, 42), 0);
 	assert_non_null(strstr(buf, "o=tollgate 42 42 IN IP4 203.0.113.9\r\n"));
 	assert_non_null(strstr(buf, "c=IN IP4 203.0.113.9\r\n"));
 	assert_non_null(strstr(buf, "m=audio 30000 RTP/AVP 8 0\r\n"));
@@ -128,7 +128,103 @@ static void test_sdp_print_roundtrip(void **state)
 	assert_string_equal(m.addr, "203.0.113.9");
 	/* Too small a buffer is refused, not truncated. */
 	assert_int_equal(sip_sdp_print(buf, 60, "203.0.113.9", 30000, both, 2,
-				       20, 42), ENOSPC);
+				       -1, 20, 42), ENOSPC);
+	assert_int_equal(m.te_pt, -1);
+}
+
+/* RFC 4733: telephone-event offered, answered and read back. */
+static void test_sdp_telephone_event(void **state)
+{
+	static const int both[] = { 0, 8 };
+	static const struct {
+		const char *name, *body;
+		int te_pt;
+	} cases[] = {
+		{ "te 101, no fmtp", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 0 101\r\n"
+		  "a=rtpmap:101 telephone-event/8000\r\n", 101 },
+		{ "te 96 0-16", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 8 96\r\n"
+		  "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-16\r\n",
+		  96 },
+		{ "te list 0-9,10,11", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 0 100\r\n"
+		  "a=rtpmap:100 telephone-event/8000\r\n"
+		  "a=fmtp:100 0-9,10,11\r\n", 100 },
+		{ "te without '#'", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 0 101\r\n"
+		  "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-10\r\n",
+		  -1 },
+		{ "te at 16000 only", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 0 101\r\n"
+		  "a=rtpmap:101 telephone-event/16000\r\n", -1 },
+		{ "rtpmap but not in m=", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 0\r\n"
+		  "a=rtpmap:101 telephone-event/8000\r\n", -1 },
+		{ "garbled fmtp", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+		  "m=audio 4000 RTP/AVP 0 101\r\n"
+		  "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 x-y\r\n",
+		  -1 },
+	};
+	struct sip_media m;
+	char buf[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
+						   strlen(cases[i].body), both,
+						   2), 0);
+		if (m.te_pt != cases[i].te_pt)
+			fail_msg("%s: te_pt %d", cases[i].name, m.te_pt);
+	}
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       both, 2, 101, 20, 42), 0);
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/AVP 0 8 101\r\n"));
+	assert_non_null(strstr(buf, "a=rtpmap:101 telephone-event/8000\r\n"
+				    "a=fmtp:101 0-15\r\n"));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), both, 2), 0);
+	assert_int_equal(m.te_pt, 101);
+	/* The audio codec's own payload type cannot double as events. */
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       both, 2, 8, 20, 42), EINVAL);
+}
+
+static void test_dtmf_relay_decode(void **state)
+{
+	static const struct {
+		const char *body;
+		int err;
+		char digit;
+		unsigned ms;
+	} cases[] = {
+		{ "Signal=5\r\nDuration=160\r\n", 0, '5', 160 },
+		{ "Duration=100\nSignal=#\n", 0, '#', 100 },
+		{ "Signal = *\r\nDuration = 80", 0, '*', 80 },
+		{ "signal=a\r\n", 0, 'A', 250 },
+		{ "Signal=16\r\n", EBADMSG, 0, 0 },
+		{ "Signal=\r\nDuration=160\r\n", EBADMSG, 0, 0 },
+		{ "Signal=x\r\n", EBADMSG, 0, 0 },
+		{ "Duration=160\r\n", EBADMSG, 0, 0 },
+		{ "", EBADMSG, 0, 0 },
+	};
+	unsigned ms;
+	size_t i;
+	char d;
+
+	(void)state;
+	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		d = 0;
+		ms = 0;
+		assert_int_equal(sip_dtmf_relay_decode(cases[i].body,
+						       strlen(cases[i].body),
+						       &d, &ms), cases[i].err);
+		if (cases[i].err)
+			continue;
+		assert_int_equal(d, cases[i].digit);
+		assert_int_equal(ms, cases[i].ms);
+	}
 }
 
 /* ---- Reason ----------------------------------------------------------- */
@@ -1004,6 +1100,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
+		cmocka_unit_test(test_sdp_telephone_event),
+		cmocka_unit_test(test_dtmf_relay_decode),
 		cmocka_unit_test(test_reason_decode),
 		cmocka_unit_test(test_geolocation_decode),
 		cmocka_unit_test(test_pai_decode),
