@@ -306,6 +306,29 @@ static struct bridge *bridge_find(struct media_engine *me, uint32_t id)
 	return NULL;
 }
 
+/* Bridge @p id when it is of @p type: ENOENT none, EINVAL another kind. */
+static int bridge_typed(struct media_engine *me, uint32_t id,
+			enum bridge_type type, struct bridge **bp)
+{
+	*bp = bridge_find(me, id);
+	if (!*bp)
+		return ENOENT;
+	return (*bp)->type == type ? 0 : EINVAL;
+}
+
+/* A command for @p b that the worker frees when it has run it. */
+static struct cmd *heap_cmd(struct bridge *b, enum cmd_type type)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->type = type;
+		c->heap = true;
+		c->bridge = b;
+	}
+	return c;
+}
+
 static uint32_t bridge_new_id(struct media_engine *me)
 {
 	do {
@@ -420,20 +443,14 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 
 	if (!me || !prm)
 		return EINVAL;
-	b = bridge_find(me, id);
-	if (!b)
-		return ENOENT;
-	if (b->type != BRIDGE_RTP)
-		return EINVAL;
-	err = params_check(prm, b->family);
+	err = bridge_typed(me, id, BRIDGE_RTP, &b);
+	if (!err)
+		err = params_check(prm, b->family);
 	if (err)
 		return err;
-	c = calloc(1, sizeof(*c));
+	c = heap_cmd(b, CMD_BRIDGE_UPDATE);
 	if (!c)
 		return ENOMEM;
-	c->type = CMD_BRIDGE_UPDATE;
-	c->heap = true;
-	c->bridge = b;
 	memcpy(&c->remote, &prm->remote, prm->remote_len);
 	c->remote_len = prm->remote_len;
 	c->law = prm->rtp_law;
@@ -448,23 +465,18 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 int media_bridge_dtmf(struct media_engine *me, uint32_t id, char digit,
 		      unsigned duration_ms)
 {
-	int event = te_event_of(digit);
+	int event = te_event_of(digit), err;
 	struct bridge *b;
 	struct cmd *c;
 
 	if (!me || event < 0)
 		return EINVAL;
-	b = bridge_find(me, id);
-	if (!b)
-		return ENOENT;
-	if (b->type != BRIDGE_RTP)
-		return EINVAL;
-	c = calloc(1, sizeof(*c));
+	err = bridge_typed(me, id, BRIDGE_RTP, &b);
+	if (err)
+		return err;
+	c = heap_cmd(b, CMD_BRIDGE_DTMF);
 	if (!c)
 		return ENOMEM;
-	c->type = CMD_BRIDGE_DTMF;
-	c->heap = true;
-	c->bridge = b;
 	c->event = (uint8_t)event;
 	/* At most 8 s, as one RFC 4733 event segment. */
 	c->dur = (duration_ms > 8000 ? 8000 : duration_ms) * 8;
@@ -630,20 +642,14 @@ int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
 
 	if (!me || !s || side > 1)
 		return EINVAL;
-	b = bridge_find(me, id);
-	if (!b)
-		return ENOENT;
-	if (b->type != BRIDGE_RELAY)
-		return EINVAL;
-	err = side_check(s, b->relay.rtp[side]->family);
+	err = bridge_typed(me, id, BRIDGE_RELAY, &b);
+	if (!err)
+		err = side_check(s, b->relay.rtp[side]->family);
 	if (err)
 		return err;
-	c = calloc(1, sizeof(*c));
+	c = heap_cmd(b, CMD_BRIDGE_UPDATE);
 	if (!c)
 		return ENOMEM;
-	c->type = CMD_BRIDGE_UPDATE;
-	c->heap = true;
-	c->bridge = b;
 	c->side = side;
 	memcpy(&c->remote, &s->remote, s->remote_len);
 	c->remote_len = s->remote_len;
