@@ -323,6 +323,31 @@ static struct sip_leg *find_leg(struct sip_ua *ua, const char *call_id,
 	return NULL;
 }
 
+/*
+ * The inbound leg an INVITE without a To tag belongs to: the one its
+ * CSeq created (a retransmission).  One created by a lower CSeq that we
+ * have refused is done with: a new INVITE with the same Call-ID and a
+ * higher CSeq is a new request (RFC 3261 22.2's retry after a challenge,
+ * RFC 3578's next digits), even before the old one's ACK.
+ */
+static struct sip_leg *find_inbound(struct sip_ua *ua, const char *call_id,
+				    const char *remote_tag, uint32_t cseq)
+{
+	struct sip_hnode *hn = sip_hash_lookup(&ua->legs, call_id);
+
+	for (; hn; hn = sip_hash_next(hn)) {
+		struct sip_leg *leg = hn->obj;
+
+		if (leg->outbound || (remote_tag && (!leg->remote_tag ||
+				      strcmp(leg->remote_tag, remote_tag))))
+			continue;
+		if (leg->inv_cseq == cseq ||
+		    !(leg->state == LEG_IN_REJECTED && cseq > leg->inv_cseq))
+			return leg;
+	}
+	return NULL;
+}
+
 static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
 		      osip_fsm_type_t type, enum sip_tr_kind kind,
 		      osip_message_t *req, const struct sockaddr *dst,
@@ -752,6 +777,7 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	leg->remote_tag = strdup(ftag ? ftag : "");
 	if (!leg->call_id || !leg->remote_tag)
 		return ENOMEM;
+	leg->inv_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
 	if (osip_to_clone(req->to, &leg->local) ||
 	    osip_from_clone(req->from, &leg->remote))
 		return ENOMEM;
@@ -804,9 +830,10 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 	 * lands here; RFC 3261 13.3.1.4 has the core resend the 2xx. */
 	char cid[SIP_CALLID_MAX];
 
-	leg = find_leg(ua, sip_msg_call_id(req, cid, sizeof(cid)), NULL,
-		       sip_msg_from_tag(req));
-	if (leg && !leg->outbound) {
+	leg = find_inbound(ua, sip_msg_call_id(req, cid, sizeof(cid)),
+			   sip_msg_from_tag(req),
+			   (uint32_t)strtoul(req->cseq->number, NULL, 10));
+	if (leg) {
 		if (leg->state == LEG_IN_ANSWERED && leg->rtx)
 			sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
 					leg->peerlen, leg->rtx, leg->rtx_len);

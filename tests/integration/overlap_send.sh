@@ -171,6 +171,15 @@ grep -q ': 2125551: the network waits for more digits: 484' "$WORK/tollgated.log
 	fail "no 484 for 2125551"
 log "ok: (iv-b) the INVITE the network did not proceed on got 484 after overlap_wait"
 
+# (iv-c) the next INVITE crosses the ACK of the 484: a new request with a
+# higher CSeq, not a retransmission of the refused one (answered at once).
+uac uac_overlap_early.xml -key first 212555 -s 2125551234 ||
+	fail "an INVITE that overtook the ACK of its 484 was not answered"
+wait_for "pstnsim's record" 10 pstnsim_calls_ge 9
+REC=$(last_rec)
+expect_rec "(iv-c) number pstnsim completed" called 2125551234
+expect_rec "(iv-c) answered" answered true
+
 # (v) PRI -> SIP overlap toward the RFC 3578 PBX.
 "$TGCTL" -s "$CTL" --db "$DB" route add r555 priority=1 kind=prefix match=555 \
 	trunks=pbx >/dev/null || fail "route add"
