@@ -2111,7 +2111,7 @@ static void ovl_ask_more(struct gw_call *call)
 }
 
 /* SETUP ACKNOWLEDGE: the network has the call and waits for digits. */
-static void ovl_setup_ack(struct gw_call *call)
+static void ovl_setup_ack(struct gw_call *call, bool inband, int em)
 {
 	call->got_trying = call->got_progress = true;
 	event_del(call->ev_attempt);
@@ -2120,6 +2120,10 @@ static void ovl_setup_ack(struct gw_call *call)
 	call->ovl_acked = true;
 	if (call->ovl == OVL_HELD)
 		ovl_ask_more(call);
+	else if (inband && em != GW_EM_NEVER)
+		/* An en-bloc caller: what the network plays while it takes
+		 * the rest of the number is early media (183). */
+		tell_in_progress(call, false, true);
 }
 
 /*
@@ -3026,7 +3030,7 @@ static void out_tdm(struct gw_call *call, const struct tdm_event *ev)
 		return;
 	switch (ev->type) {
 	case TDM_EV_SETUP_ACK:
-		ovl_setup_ack(call);
+		ovl_setup_ack(call, ev->inband, em);
 		break;
 	case TDM_EV_PROCEEDING:
 		/* The network has the call: that is progress enough.  With

@@ -524,8 +524,15 @@ static void overlap_start(struct ps_call *call)
 	}
 	call->collecting = true;
 	call->overlap = true;
-	pri_need_more_info(span->pri, call->qc,
-			   ps_bearer_to_chan(span, call->chan), 0);
+	if (ps.conf.overlap_inband) {
+		/* Dial tone while the digits come (Q.931 5.1.3, PI 8). */
+		pri_setup_ack(span->pri, call->qc,
+			      ps_bearer_to_chan(span, call->chan), 0, 1);
+		call->media = true;
+	} else {
+		pri_need_more_info(span->pri, call->qc,
+				   ps_bearer_to_chan(span, call->chan), 0);
+	}
 	gw_info("span %d chan %u: SETUP %s -> %s, overlap: SETUP "
 		"ACKNOWLEDGE", span->idx, call->chan, call->calling,
 		call->called);

@@ -206,6 +206,8 @@ static void usage(FILE *f)
 	      "                        Complete: SETUP ACKNOWLEDGE, digits\n"
 	      "                        from INFORMATION up to N (0: until\n"
 	      "                        Sending Complete or T302)\n"
+	      "  --overlap-inband      ... SETUP ACKNOWLEDGE says in-band\n"
+	      "                        information (PI 8): dial tone\n"
 	      "  --t302 MS             inter-digit timer (10000)\n"
 	      "  --redirecting NUM[:REASON]  originated calls were diverted\n"
 	      "                        by NUM (Q.931 reason, 15 unconditional)\n"
@@ -291,7 +293,7 @@ enum {
 	O_RESTRICT, O_OVERLAP, O_SERVICE, O_OOS, O_CONNECTED, O_SCENARIO,
 	O_FROMSTEP, O_TOPLAN, O_FROMPLAN, O_DTMF, O_DTMFAT,
 	O_PICK, O_ORIG_CHAN, O_ORIG_PREF, O_GLARE,
-	O_OVERLAP_RX, O_T302,
+	O_OVERLAP_RX, O_T302, O_OVERLAP_INBAND,
 };
 
 static const struct option longopts[] = {
@@ -313,6 +315,7 @@ static const struct option longopts[] = {
 	{"from-name", required_argument, NULL, O_FROMNAME},
 	{"overlap", required_argument, NULL, O_OVERLAP},
 	{"overlap-receive", required_argument, NULL, O_OVERLAP_RX},
+	{"overlap-inband", no_argument, NULL, O_OVERLAP_INBAND},
 	{"t302", required_argument, NULL, O_T302},
 	{"service", no_argument, NULL, O_SERVICE},
 	{"connected", required_argument, NULL, O_CONNECTED},
@@ -565,6 +568,9 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 		case O_OVERLAP_RX:
 			err = parse_long(name, optarg, 0, 30, &v);
 			c->overlap_receive = (int)v;
+			break;
+		case O_OVERLAP_INBAND:
+			c->overlap_inband = true;
 			break;
 		case O_T302:
 			err = parse_long(name, optarg, 100, 600000, &v);

@@ -118,6 +118,8 @@ struct ps_conf {
 				      * collect to this many digits (0:
 				      * Sending Complete or T302); -1 off */
 	int t302;                    /* ms, overlap receiving */
+	bool overlap_inband;         /* ... SETUP ACKNOWLEDGE with PI 8
+				      * (dial tone: in-band information) */
 	int hold;               /* ms */
 	bool exit_when_done;
 	int duration;           /* s, 0 = none */

@@ -943,7 +943,8 @@ static struct tdm_call *follow_channel(struct tdm_span *span,
 	call->chan = b;
 	return call;
 }
-static void on_setup_ack(struct tdm_span *span, q931_call *q);
+static void on_setup_ack(struct tdm_span *span, q931_call *q,
+			 int progressmask);
 
 static void handle_event(struct tdm_span *span, pri_event *e)
 {
@@ -1032,7 +1033,8 @@ static void handle_event(struct tdm_span *span, pri_event *e)
 		 * then the rest of the number goes. */
 		if (follow_channel(span, find_call(span, e->setup_ack.call),
 				   e->setup_ack.channel))
-			on_setup_ack(span, e->setup_ack.call);
+			on_setup_ack(span, e->setup_ack.call,
+				     e->setup_ack.progressmask);
 		break;
 	case PRI_EVENT_RESTART: {
 		unsigned chan = ts_to_bearer(span, e->restart.channel & 0xff);
@@ -1402,7 +1404,8 @@ static void ovl_send(struct tdm_call *call, const char *digits)
 }
 
 /* SETUP ACKNOWLEDGE: the network waits for the rest of the number. */
-static void on_setup_ack(struct tdm_span *span, q931_call *q)
+static void on_setup_ack(struct tdm_span *span, q931_call *q,
+			 int progressmask)
 {
 	struct tdm_call *call = find_call(span, q);
 	struct tdm_event ev = {.type = TDM_EV_SETUP_ACK};
@@ -1425,6 +1428,8 @@ static void on_setup_ack(struct tdm_span *span, q931_call *q)
 	       span->cfg.id, call->chan, *sent ? sent : "nothing more");
 	ev.call = call;
 	ev.called = sent;
+	/* PI 8: the network plays something (dial tone) while it waits. */
+	ev.inband = progressmask & PRI_PROG_INBAND_AVAILABLE;
 	emit(span, &ev);
 }
 

@@ -8,6 +8,8 @@
 #  never: ALERTING with PI 8 -> 180; PROCEEDING / PROGRESS with it -> no
 #     18x at all (the PBX plays its own ringback).
 #  always: ALERTING without PI -> 183.
+#  Overlap sending: SETUP ACKNOWLEDGE with PI 8 (dial tone) -> 183 (pi),
+#     nothing (never); the ALERTING after it 180.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
@@ -40,3 +42,21 @@ expect_eq "never: PROGRESS with PI 8" "$(prov 5551803)" "100"
 mode always
 expect_eq "always: ALERTING without PI" "$(prov 5551801)" "100,183"
 log "ok: progress indicators to 180/183, each early_media mode"
+
+# SETUP ACKNOWLEDGE with PI 8 (dial tone while the network takes the rest
+# of an overlap-sent number): 183 for an en-bloc SIP caller, unless never.
+kill -TERM "$PSTN_PID" 2>/dev/null || true
+wait "$PSTN_PID" 2>/dev/null || true
+start_pstnsim --overlap-receive 10 --overlap-inband --answer-after 400
+sed -i '/^\[span 1\]/a overlap_send = yes\noverlap_send_digits = 4' "$WORK/tollgate.conf"
+mode pi
+wait_for "the span to come back" 10 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "its RESTARTs" 10 sh -c "! '$TGCTL' -s '$CTL' --json show channels | grep -q restarting"
+expect_eq "pi: SETUP ACKNOWLEDGE with PI 8, then ALERTING" "$(prov 2125551801)" "100,183,180"
+grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1 | grep -q '"overlap":true' ||
+	fail "the call was not sent overlap"
+mode never
+wait_for "the span to come back" 10 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "its RESTARTs" 10 sh -c "! '$TGCTL' -s '$CTL' --json show channels | grep -q restarting"
+expect_eq "never: SETUP ACKNOWLEDGE with PI 8, then ALERTING" "$(prov 2125551801)" "100,180"
+log "ok: SETUP ACKNOWLEDGE with in-band information"
