@@ -17,13 +17,14 @@
 
 #include "sip/sip_int.h"
 
-/* RFC 3261 25.1 token characters. */
-static bool is_token(unsigned char c)
+/* RFC 3261 25.1 token characters: alphanumerics and -.!%*_+`'~, as a
+ * bitmap (this runs for most octets of every datagram). */
+static inline bool is_token(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("-.!%*_+`'~", c);
+	static const uint64_t tok[2] = { 0x03ff6ca200000000ull,
+					 0x47ffffff87fffffeull };
+
+	return c < 128 && ((tok[c >> 6] >> (c & 63)) & 1);
 }
 
 static bool is_wsp(char c)
@@ -50,6 +51,17 @@ static size_t eol_len(const char *p, const char *end)
 	if (p < end && *p == '\n')
 		return 1;
 	return 0;
+}
+
+/* The first CR or LF at or after @p p (or @p end): memchr, not a loop
+ * per octet, as every line of every datagram goes through here. */
+static const char *line_end(const char *p, const char *end)
+{
+	const char *lf = memchr(p, '\n', (size_t)(end - p));
+	const char *lim = lf ? lf : end;
+	const char *cr = memchr(p, '\r', (size_t)(lim - p));
+
+	return cr ? cr : lim;
 }
 
 /* Skip whitespace, folds included. */
@@ -146,36 +158,42 @@ enum hdr {
 };
 
 static const struct {
-	const char *name, *compact;
-	bool single; /* at most one header line (RFC 3261 7.3.1) */
+	const char *name;
+	unsigned char len;
+	char compact;  /* RFC 3261 7.3.3 compact form, or 0 */
+	bool single;   /* at most one header line (RFC 3261 7.3.1) */
 } hdrs[H_NHDR] = {
-	[H_VIA] = { "Via", "v", false },
-	[H_FROM] = { "From", "f", true },
-	[H_TO] = { "To", "t", true },
-	[H_CALLID] = { "Call-ID", "i", true },
-	[H_CSEQ] = { "CSeq", NULL, true },
-	[H_CONTACT] = { "Contact", "m", false },
-	[H_CLEN] = { "Content-Length", "l", true },
-	[H_CTYPE] = { "Content-Type", "c", true },
-	[H_MAXFWD] = { "Max-Forwards", NULL, true },
-	[H_EXPIRES] = { "Expires", NULL, true },
-	[H_ROUTE] = { "Route", NULL, false },
-	[H_RROUTE] = { "Record-Route", NULL, false },
-	[H_REQUIRE] = { "Require", NULL, false },
-	[H_ACCEPT] = { "Accept", NULL, false },
-	[H_RETRY] = { "Retry-After", NULL, true },
+#define HDR(name, compact, single) { name, sizeof(name) - 1, compact, single }
+	[H_VIA] = HDR("Via", 'v', false),
+	[H_FROM] = HDR("From", 'f', true),
+	[H_TO] = HDR("To", 't', true),
+	[H_CALLID] = HDR("Call-ID", 'i', true),
+	[H_CSEQ] = HDR("CSeq", 0, true),
+	[H_CONTACT] = HDR("Contact", 'm', false),
+	[H_CLEN] = HDR("Content-Length", 'l', true),
+	[H_CTYPE] = HDR("Content-Type", 'c', true),
+	[H_MAXFWD] = HDR("Max-Forwards", 0, true),
+	[H_EXPIRES] = HDR("Expires", 0, true),
+	[H_ROUTE] = HDR("Route", 0, false),
+	[H_RROUTE] = HDR("Record-Route", 0, false),
+	[H_REQUIRE] = HDR("Require", 0, false),
+	[H_ACCEPT] = HDR("Accept", 0, false),
+	[H_RETRY] = HDR("Retry-After", 0, true),
+#undef HDR
 };
 
+/* Every header line of every datagram comes here: lengths and the first
+ * letter decide before any string compare. */
 static enum hdr hdr_kind(const char *name, size_t n)
 {
+	char c = (char)(name[0] | 0x20);
 	int h;
 
 	for (h = 1; h < H_NHDR; h++) {
-		if (strlen(hdrs[h].name) == n &&
-		    !strncasecmp(name, hdrs[h].name, n))
+		if (n == 1 && c == hdrs[h].compact)
 			return (enum hdr)h;
-		if (hdrs[h].compact && n == 1 &&
-		    (name[0] | 0x20) == hdrs[h].compact[0])
+		if (hdrs[h].len == n && (hdrs[h].name[0] | 0x20) == c &&
+		    !strncasecmp(name, hdrs[h].name, n))
 			return (enum hdr)h;
 	}
 	return H_OTHER;
@@ -216,20 +234,13 @@ static bool scheme_is_sip(const char *p, size_t n)
  */
 static bool sip_host_ok(const char *p, size_t n, bool *headers)
 {
-	const char *end = p + n, *h = p, *q, *colon = NULL;
+	const char *end = p + n, *h = memrchr(p, '@', n), *q, *colon = NULL;
 	uint64_t port;
 
-	for (q = p; q < end; q++)
-		if (*q == '@')
-			h = q + 1;
-	*headers = false;
+	h = h ? h + 1 : p;
 	for (q = h; q < end && *q != ';' && *q != '?'; q++)
 		;
-	if (q < end && *q == '?')
-		*headers = true;
-	for (const char *r = q; r < end; r++)
-		if (*r == '?')
-			*headers = true;
+	*headers = q < end && memchr(q, '?', (size_t)(end - q));
 	end = q;
 	if (h >= end)
 		return false;
@@ -749,9 +760,7 @@ static void semantics(struct msg *m, size_t body, struct sip_verdict *vd)
 static const char *start_line(const char *p, const char *end,
 			      const char **le)
 {
-	*le = p;
-	while (*le < end && **le != '\r' && **le != '\n')
-		(*le)++;
+	*le = line_end(p, end);
 	return *le + eol_len(*le, end);
 }
 
@@ -784,8 +793,7 @@ static int next_header(const char **pp, const char *end, const char **name,
 	 * whitespace. */
 	le = vs;
 	for (;;) {
-		while (le < end && *le != '\r' && *le != '\n')
-			le++;
+		le = line_end(le, end);
 		e = eol_len(le, end);
 		if (!e || le + e >= end || !is_wsp(le[e]))
 			break;
@@ -830,9 +838,7 @@ int sip_check_raw(const char *buf, size_t len, struct sip_verdict *vd)
 		body = p;
 	/* A NUL may only be a quoted-pair (RFC 3261 25.1), and libosip2
 	 * reads header lines as C strings: see sip_check_fix_nul(). */
-	for (p = le; p < body; p++) {
-		if (*p)
-			continue;
+	for (p = le; (p = memchr(p, 0, (size_t)(body - p))) != NULL; p++) {
 		if (p[-1] != '\\') {
 			set(vd, 400, "NUL Octet in Header", NULL);
 			break;
