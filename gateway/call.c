@@ -46,6 +46,7 @@ struct side {
 	struct sip_media remote; /* the SIP far end's media */
 	bool have_remote;
 	int span, chan;
+	bool digital;            /* TDM: a data call (bearer capability) */
 };
 
 struct gw_call {
@@ -811,6 +812,18 @@ static void dtmf_params(struct gw_call *call, const struct side *ip,
 	}
 }
 
+/* The span's echo canceller tail for this call, 0 for none: a data call
+ * must reach the far end bit for bit. */
+static unsigned echo_tail(const struct gw_call *call, const struct side *pri)
+{
+	const struct gw_span_cfg *s = gw_config_span(&call->gw->cfg,
+						     pri->span);
+
+	if (!s || !s->echo_cancel || pri->digital)
+		return 0;
+	return s->echo_tail;
+}
+
 /* Start (or re-point) the bridge between the two sides as their kinds
  * need: B-channel <-> RTP, RTP <-> RTP, or B-channel <-> B-channel. */
 static void bridge_media(struct gw_call *call)
@@ -857,6 +870,7 @@ static void bridge_media(struct gw_call *call)
 		prm.rtp_law = law_of(ip->remote.pt);
 		prm.ptime = gw->cfg.ptime;
 		dtmf_params(call, ip, &prm);
+		prm.echo_tail_ms = echo_tail(call, pri);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -2802,6 +2816,7 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 		   sizeof(call->diversion));
 	call->diversion_ton = ton_of(ev->redirecting_plan);
 	call->div_reason = ev->redirecting_reason;
+	call->in.digital = ev->digital;
 	snprintf(call->in.trunk, sizeof(call->in.trunk), "span%d",
 		 call->in.span);
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {

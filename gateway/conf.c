@@ -454,6 +454,10 @@ static int key_span(struct parser *p, const char *k, const char *v)
 				    "never", v);
 	} else if (!strcmp(k, "service_messages")) {
 		return parse_bool(p, k, v, &s->service);
+	} else if (!strcmp(k, "echo_cancel")) {
+		return parse_bool(p, k, v, &s->echo_cancel);
+	} else if (!strcmp(k, "echo_tail")) {
+		return parse_unsigned(p, k, v, 32, 128, &s->echo_tail);
 	} else if (!strcmp(k, "overlap")) {
 		return parse_bool(p, k, v, &s->overlap);
 	} else if (!strcmp(k, "t302")) {
@@ -887,6 +891,8 @@ static int on_section(struct parser *p, char *name)
 		s->restart_on_up = true;
 		s->t302_ms = 5000;
 		s->audit = 60;
+		s->echo_cancel = true;
+		s->echo_tail = 64;
 		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
 		tg_strlcpy(s->backend, "virtual", sizeof(s->backend));
 		p->cur = s;

@@ -118,6 +118,8 @@ struct gw_span_cfg {
 	bool preferred;             /* channel_select = preferred */
 	unsigned timers[TDM_NTIMERS]; /* t200 ... ms; 0 = libpri default */
 	bool overlap_send;          /* overlap sending (Q.931 5.1.3) */
+	bool echo_cancel;           /* line echo canceller on its calls */
+	unsigned echo_tail;         /* its tail, ms */
 	unsigned overlap_send_digits; /* an en-bloc number: this many
 				       digits in the SETUP, the rest in
 				       INFORMATION; 0 = all in the SETUP */

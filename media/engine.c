@@ -351,6 +351,9 @@ static int params_check(const struct media_bridge_params *prm, int family)
 		return EINVAL;
 	if (prm->remote_len == 0 || prm->remote_len > sizeof(prm->remote))
 		return EINVAL;
+	if (prm->echo_tail_ms && (prm->echo_tail_ms < ECHO_TAIL_MIN ||
+				  prm->echo_tail_ms > ECHO_TAIL_MAX))
+		return EINVAL;
 	if (prm->remote.ss_family != family)
 		return EAFNOSUPPORT;
 	return 0;
@@ -405,6 +408,11 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	/* The detector whatever the mode, so an update may turn it on
 	 * without allocating on the worker. */
 	err = dtmf_det_init(&b->det);
+	if (!err) {
+		err = echo_init(&b->ec, prm->echo_tail_ms);
+		if (err)
+			dtmf_det_free(&b->det);
+	}
 	if (err) {
 		free(b);
 		return err;

@@ -68,6 +68,8 @@ struct media_stats {
 				* than the side's remote (no latching yet) */
 	uint64_t dtmf_tx;      /* digits detected and sent as events */
 	uint64_t dtmf_rx;      /* digits played toward the timeslot */
+	bool ec_disabled;      /* the echo canceller turned itself off on
+				* a modem/fax answer tone */
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a
@@ -130,6 +132,10 @@ struct media_bridge_params {
 					* end takes (its SDP) */
 	int te_rx_pt;                  /* ... and the one in our SDP; events
 					* with either are accepted */
+	unsigned echo_tail_ms;         /* line echo canceller on the
+					* timeslot's audio with this tail,
+					* 32-128 ms; 0 none.  Fixed at
+					* start (an update keeps it). */
 };
 
 /**
