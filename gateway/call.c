@@ -3180,6 +3180,59 @@ static void clear_calls(struct gw *gw, int span, int cause)
 	}
 }
 
+/* The media timeout of a SIP side, s (0 none): its trunk's or [sip]'s. */
+static unsigned side_rtp_timeout(const struct gw_call *call,
+				 const struct side *s)
+{
+	const struct gw_trunk_cfg *t;
+
+	if (s->kind != DP_TRUNK_SIP)
+		return 0;
+	t = gw_config_trunk(&call->gw->cfg, s->trunk);
+	if (t && t->rtp_timeout >= 0)
+		return (unsigned)t->rtp_timeout;
+	return call->gw->cfg.rtp_timeout;
+}
+
+static unsigned call_rtp_timeout(const struct gw_call *call)
+{
+	unsigned a = side_rtp_timeout(call, &call->in);
+	unsigned b = side_rtp_timeout(call, &call->out);
+
+	if (!a || (b && b < a))
+		return b;
+	return a;
+}
+
+void gw_call_rtp_check(struct gw *gw)
+{
+	struct gw_call *call = gw->calls;
+
+	while (call) {
+		struct gw_call *next = call->next;
+		unsigned limit, idle;
+
+		obj_ref(call);
+		/* Answered calls only: before the answer a SIP callee owes
+		 * us no media, and the ring timeout covers that time. */
+		if (call->state == CS_ANSWERED && call->bridge &&
+		    (limit = call_rtp_timeout(call)) &&
+		    !media_bridge_rx_idle(gw->me, call->bridge, &idle) &&
+		    idle >= limit * 1000u) {
+			/* Q.850 41: the network is not working correctly
+			 * (the far end's media is gone). */
+			gw_notice("call %.8s: no RTP for %u s, clearing",
+				  call->id, idle / 1000);
+			end_call(call, 41);
+			hangup_out(call, 41);
+			hangup_in(call, 41);
+		}
+		maybe_reap(call);
+		obj_deref(call);
+		call = next;
+	}
+}
+
 void gw_call_clear_all(struct gw *gw, int cause)
 {
 	clear_calls(gw, 0, cause);

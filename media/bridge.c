@@ -382,6 +382,9 @@ void bridge_rx(struct worker *w, struct bridge *b)
 			 * either way nothing more to read now. */
 			return;
 		}
+		if (n > 0)
+			atomic_store_explicit(&b->rx_ms[0], tg_mono_ms(),
+					      memory_order_relaxed);
 		for (i = 0; i < n; i++) {
 			if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				b->st.rtp_bad++;

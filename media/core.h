@@ -202,6 +202,10 @@ struct bridge {
 	struct bridge *znext;   /* worker's reap list, then the done list */
 	bool stopped;
 	struct media_stats st;
+	/* When RTP last arrived (tg_mono_ms; [i]: on relay endpoint i,
+	 * [0] for BRIDGE_RTP): stored by the worker once per read batch,
+	 * read by the signalling thread (media_bridge_rx_idle). */
+	_Atomic int64_t rx_ms[2];
 
 	union {
 		struct {        /* BRIDGE_RTP */

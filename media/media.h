@@ -154,6 +154,16 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 /** Stop a bridge; its socket closes on the worker; done follows. */
 int media_bridge_stop(struct media_engine *me, uint32_t id);
 
+/**
+ * How long RTP has not arrived on bridge @p id, in ms: on a timeslot <->
+ * RTP bridge since its last packet, on a relay since the last packet of
+ * the side that has been quiet longer; since the start when none came.
+ * Any datagram counts (a media timeout is about a far end gone silent,
+ * not about what it sends).  @return 0, ENOENT, EINVAL (TDM <-> TDM).
+ */
+int media_bridge_rx_idle(struct media_engine *me, uint32_t id,
+			 unsigned *ms);
+
 /** A digit detected on bridge @p id (MEDIA_DTMF_REPORT), once it ended:
  * @p digit one of 0-9 * # A-D, @p duration_ms how long it lasted. */
 typedef void(media_dtmf_h)(void *arg, uint32_t id, char digit,
