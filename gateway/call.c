@@ -3204,6 +3204,16 @@ static unsigned call_rtp_timeout(const struct gw_call *call)
 	return a;
 }
 
+/* A SIP side's SDP holds the call: its RTP may stop, and that is no
+ * failure. */
+static bool call_held(const struct gw_call *call)
+{
+	return (call->in.kind == DP_TRUNK_SIP && call->in.have_remote &&
+		call->in.remote.hold) ||
+	       (call->out.kind == DP_TRUNK_SIP && call->out.have_remote &&
+		call->out.remote.hold);
+}
+
 void gw_call_rtp_check(struct gw *gw)
 {
 	struct gw_call *call = gw->calls;
@@ -3216,7 +3226,7 @@ void gw_call_rtp_check(struct gw *gw)
 		/* Answered calls only: before the answer a SIP callee owes
 		 * us no media, and the ring timeout covers that time. */
 		if (call->state == CS_ANSWERED && call->bridge &&
-		    (limit = call_rtp_timeout(call)) &&
+		    !call_held(call) && (limit = call_rtp_timeout(call)) &&
 		    !media_bridge_rx_idle(gw->me, call->bridge, &idle) &&
 		    idle >= limit * 1000u) {
 			/* Q.850 41: the network is not working correctly
