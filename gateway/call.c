@@ -46,6 +46,7 @@ struct side {
 	struct sip_media remote; /* the SIP far end's media */
 	bool have_remote;
 	int span, chan;
+	bool digital;            /* TDM: a data call (bearer capability) */
 };
 
 struct gw_call {
@@ -811,6 +812,18 @@ static void dtmf_params(struct gw_call *call, const struct side *ip,
 	}
 }
 
+/* The span's echo canceller tail for this call, 0 for none: a data call
+ * must reach the far end bit for bit. */
+static unsigned echo_tail(const struct gw_call *call, const struct side *pri)
+{
+	const struct gw_span_cfg *s = gw_config_span(&call->gw->cfg,
+						     pri->span);
+
+	if (!s || !s->echo_cancel || pri->digital)
+		return 0;
+	return s->echo_tail;
+}
+
 /* Start (or re-point) the bridge between the two sides as their kinds
  * need: B-channel <-> RTP, RTP <-> RTP, or B-channel <-> B-channel. */
 static void bridge_media(struct gw_call *call)
@@ -857,6 +870,7 @@ static void bridge_media(struct gw_call *call)
 		prm.rtp_law = law_of(ip->remote.pt);
 		prm.ptime = gw->cfg.ptime;
 		dtmf_params(call, ip, &prm);
+		prm.echo_tail_ms = echo_tail(call, pri);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -2802,6 +2816,7 @@ static void on_ring(struct gw *gw, struct tdm_span *span,
 		   sizeof(call->diversion));
 	call->diversion_ton = ton_of(ev->redirecting_plan);
 	call->div_reason = ev->redirecting_reason;
+	call->in.digital = ev->digital;
 	snprintf(call->in.trunk, sizeof(call->in.trunk), "span%d",
 		 call->in.span);
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
@@ -3160,6 +3175,69 @@ static void clear_calls(struct gw *gw, int span, int cause)
 		}
 		maybe_reap(call);
 		/* maybe_reap may unlink this call but never its successor. */
+		obj_deref(call);
+		call = next;
+	}
+}
+
+/* The media timeout of a SIP side, s (0 none): its trunk's or [sip]'s. */
+static unsigned side_rtp_timeout(const struct gw_call *call,
+				 const struct side *s)
+{
+	const struct gw_trunk_cfg *t;
+
+	if (s->kind != DP_TRUNK_SIP)
+		return 0;
+	t = gw_config_trunk(&call->gw->cfg, s->trunk);
+	if (t && t->rtp_timeout >= 0)
+		return (unsigned)t->rtp_timeout;
+	return call->gw->cfg.rtp_timeout;
+}
+
+static unsigned call_rtp_timeout(const struct gw_call *call)
+{
+	unsigned a = side_rtp_timeout(call, &call->in);
+	unsigned b = side_rtp_timeout(call, &call->out);
+
+	if (!a || (b && b < a))
+		return b;
+	return a;
+}
+
+/* A SIP side's SDP holds the call: its RTP may stop, and that is no
+ * failure. */
+static bool call_held(const struct gw_call *call)
+{
+	return (call->in.kind == DP_TRUNK_SIP && call->in.have_remote &&
+		call->in.remote.hold) ||
+	       (call->out.kind == DP_TRUNK_SIP && call->out.have_remote &&
+		call->out.remote.hold);
+}
+
+void gw_call_rtp_check(struct gw *gw)
+{
+	struct gw_call *call = gw->calls;
+
+	while (call) {
+		struct gw_call *next = call->next;
+		unsigned limit, idle;
+
+		obj_ref(call);
+		/* Answered calls only: before the answer a SIP callee owes
+		 * us no media, and the ring timeout covers that time. */
+		if (call->state == CS_ANSWERED && call->bridge &&
+		    !call_held(call) && (limit = call_rtp_timeout(call)) &&
+		    !media_bridge_rx_idle(gw->me, call->bridge, &idle) &&
+		    idle >= limit * 1000u) {
+			/* Q.850 41: the network is not working correctly
+			 * (the far end's media is gone). */
+			gw_notice("call %.8s: no RTP for %u s, clearing",
+				  call->id, idle / 1000);
+			end_call(call, 41);
+			hangup_out(call, 41);
+			hangup_in(call, 41);
+		}
+		maybe_reap(call);
 		obj_deref(call);
 		call = next;
 	}

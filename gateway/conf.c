@@ -331,6 +331,9 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 		if (!err && n % 10)
 			err = fail(p, "ptime: %lu is not a multiple of 10", n);
 		cfg->ptime = (unsigned)n;
+	} else if (!strcmp(k, "rtp_timeout")) {
+		err = parse_uint(p, k, v, 0, 3600, &n);
+		cfg->rtp_timeout = (unsigned)n;
 	} else if (!strcmp(k, "user_agent")) {
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
@@ -454,6 +457,10 @@ static int key_span(struct parser *p, const char *k, const char *v)
 				    "never", v);
 	} else if (!strcmp(k, "service_messages")) {
 		return parse_bool(p, k, v, &s->service);
+	} else if (!strcmp(k, "echo_cancel")) {
+		return parse_bool(p, k, v, &s->echo_cancel);
+	} else if (!strcmp(k, "echo_tail")) {
+		return parse_unsigned(p, k, v, 32, 128, &s->echo_tail);
 	} else if (!strcmp(k, "overlap")) {
 		return parse_bool(p, k, v, &s->overlap);
 	} else if (!strcmp(k, "t302")) {
@@ -612,6 +619,9 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "overlap_timeout")) {
 		err = parse_uint(p, k, v, 500, 60000, &n);
 		t->overlap_timeout_ms = (unsigned)n;
+	} else if (!strcmp(k, "rtp_timeout")) {
+		err = parse_uint(p, k, v, 0, 3600, &n);
+		t->rtp_timeout = (int)n;
 	} else if (!strcmp(k, "dtmf")) {
 		if (!strcmp(v, "rfc4733"))
 			t->dtmf = GW_DTMF_RFC4733;
@@ -887,6 +897,8 @@ static int on_section(struct parser *p, char *name)
 		s->restart_on_up = true;
 		s->t302_ms = 5000;
 		s->audit = 60;
+		s->echo_cancel = true;
+		s->echo_tail = 64;
 		tg_strlcpy(s->dir, "./run", sizeof(s->dir));
 		tg_strlcpy(s->backend, "virtual", sizeof(s->backend));
 		p->cur = s;
@@ -910,6 +922,7 @@ static int on_section(struct parser *p, char *name)
 		t->down_time = 30;
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
+		t->rtp_timeout = -1;
 		p->cur = t;
 		return 0;
 	}
@@ -931,6 +944,7 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->drain_timeout = 30;
 	cfg->media_workers = 1;
 	cfg->ring_timeout = 120;
+	cfg->rtp_timeout = 60;
 	cfg->t_trying_ms = 3000;
 	cfg->callback_window = 45;
 	cfg->holdoff = 60;

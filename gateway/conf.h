@@ -86,6 +86,8 @@ struct gw_trunk_cfg {
 				       reference */
 	int e911_pai;               /* enum sip_pai_form */
 	enum gw_dtmf dtmf;
+	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
+				       -1 = that one */
 	bool e911_id_location;      /* From and PAI carry the zone's
 				       location_id (an endpoint id) */
 	unsigned e911_set;          /* keys given (they beat the profile) */
@@ -118,6 +120,8 @@ struct gw_span_cfg {
 	bool preferred;             /* channel_select = preferred */
 	unsigned timers[TDM_NTIMERS]; /* t200 ... ms; 0 = libpri default */
 	bool overlap_send;          /* overlap sending (Q.931 5.1.3) */
+	bool echo_cancel;           /* line echo canceller on its calls */
+	unsigned echo_tail;         /* its tail, ms */
 	unsigned overlap_send_digits; /* an en-bloc number: this many
 				       digits in the SETUP, the rest in
 				       INFORMATION; 0 = all in the SETUP */
@@ -142,6 +146,8 @@ struct gw_config {
 	int codecs[2];
 	unsigned ncodecs;
 	unsigned ptime;
+	unsigned rtp_timeout;       /* s without RTP from a SIP far end that
+				       clear its call (cause 41); 0 off */
 	char user_agent[64];
 	/* [database] */
 	char db_path[256];

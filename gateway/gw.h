@@ -112,6 +112,7 @@ struct gw {
 
 	struct event *ev_media;
 	struct event *ev_drain;
+	struct event *ev_rtp_check;      /* gw_call_rtp_check, every 1 s */
 	struct event *ev_sig[4];
 
 	unsigned ovl_waiting;            /* calls answered 484 that wait
@@ -139,6 +140,9 @@ void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg);
 void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,
 		    void *arg);
+/** Clear every answered call whose SIP far end sent no RTP for its
+ *  rtp_timeout (cause 41); run once a second. */
+void gw_call_rtp_check(struct gw *gw);
 /** Clear every live call with @p cause. */
 void gw_call_clear_all(struct gw *gw, int cause);
 /** media_dtmf_h: a digit detected on a dtmf=info call's B-channel. */

@@ -366,6 +366,7 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.log_level = cfg->log_level;
 	gw->cfg.debug = cfg->debug;
 	gw->cfg.ring_timeout = cfg->ring_timeout;
+	gw->cfg.rtp_timeout = cfg->rtp_timeout;
 	gw->cfg.drain_timeout = cfg->drain_timeout;
 	memcpy(gw->cfg.trunks, cfg->trunks, sizeof(cfg->trunks));
 	gw->cfg.ntrunks = cfg->ntrunks;
@@ -688,6 +689,13 @@ static void on_media(evutil_socket_t fd, short what, void *arg)
 	media_engine_poll(gw->me);
 }
 
+static void on_rtp_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	gw_call_rtp_check(arg);
+}
+
 static void on_bridge_done(void *cookie, const struct media_stats *st)
 {
 	gw_dbg(GW_DBG_MEDIA,
@@ -758,6 +766,16 @@ static int start(struct gw *gw)
 				 EV_READ | EV_PERSIST, on_media, gw);
 	if (!gw->ev_media || event_add(gw->ev_media, NULL))
 		return ENOMEM;
+	{
+		/* A second's resolution is plenty for a timeout in s. */
+		struct timeval sec = {1, 0};
+
+		gw->ev_rtp_check = event_new(gw->base, -1, EV_PERSIST,
+					     on_rtp_check, gw);
+		if (!gw->ev_rtp_check ||
+		    event_add(gw->ev_rtp_check, &sec))
+			return ENOMEM;
+	}
 
 	memset(&sc, 0, sizeof(sc));
 	sc.bind_addr = gw->cfg.sip_bind;
@@ -816,6 +834,8 @@ static int stop(struct gw *gw)
 	sip_ua_free(gw->ua);
 	if (gw->ev_media)
 		event_free(gw->ev_media);
+	if (gw->ev_rtp_check)
+		event_free(gw->ev_rtp_check);
 	media_engine_free(gw->me);
 	if (gw->cdr) {
 		rc = cdr_writer_close(gw->cdr);

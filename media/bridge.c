@@ -207,13 +207,33 @@ static void bridge_send(struct bridge *b)
 	b->tx_fill = 0;
 }
 
+/* TDM -> RTP with the canceller on: the line's frame less the echo of
+ * what we played to it. */
+static const uint8_t *echo_tx_frame(struct bridge *b, const uint8_t *in,
+				    uint8_t *buf)
+{
+	int16_t pcm[MEDIA_FRAME_SAMPLES];
+	unsigned i;
+
+	for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+		pcm[i] = media_g711_decode(b->span_law, in[i]);
+	echo_frame(&b->ec, pcm, b->ec_ref, pcm);
+	for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+		buf[i] = media_g711_encode(b->span_law, pcm[i]);
+	return buf;
+}
+
 void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 {
 	const uint8_t *conv = b->tx_conv;
-	uint8_t buf[MEDIA_FRAME_SAMPLES];
+	uint8_t buf[MEDIA_FRAME_SAMPLES], ecbuf[MEDIA_FRAME_SAMPLES];
 	unsigned i = 0;
 
 	b->st.tdm_frames++;
+	/* Before DTMF detection, which then hears the caller rather than
+	 * the echo of digits played toward the line. */
+	if (b->ec.on)
+		in = echo_tx_frame(b, in, ecbuf);
 	if (dtmf_on(b))
 		in = dtmf_tx_frame(b, in, buf);
 	while (i < MEDIA_FRAME_SAMPLES) {
@@ -233,6 +253,9 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 	jbuf_get(&b->jb, out, MEDIA_FRAME_SAMPLES);
 	if (dtmf_on(b))
 		dtmf_rx_frame(b, out);
+	if (b->ec.on)
+		for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+			b->ec_ref[i] = media_g711_decode(b->span_law, out[i]);
 }
 
 void bridge_update(struct bridge *b, const struct cmd *c)
@@ -359,6 +382,9 @@ void bridge_rx(struct worker *w, struct bridge *b)
 			 * either way nothing more to read now. */
 			return;
 		}
+		if (n > 0)
+			atomic_store_explicit(&b->rx_ms[0], tg_mono_ms(),
+					      memory_order_relaxed);
 		for (i = 0; i < n; i++) {
 			if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				b->st.rtp_bad++;
@@ -380,6 +406,7 @@ void bridge_finish(struct bridge *b)
 		rx_close_ssrc(b);
 		b->st.underruns = b->jb.underruns;
 		b->st.jb_drops = b->jb.drops;
+		b->st.ec_disabled = b->ec.st && !b->ec.on;
 		b->rtp = obj_deref(b->rtp);
 		b->fd = -1;
 		break;
@@ -400,6 +427,7 @@ void bridge_free(struct bridge *b)
 	case BRIDGE_RTP:
 		obj_deref(b->rtp);
 		dtmf_det_free(&b->det);
+		echo_free(&b->ec);
 		break;
 	case BRIDGE_RELAY:
 		obj_deref(b->relay.rtp[0]);

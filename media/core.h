@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "media/dtmf.h"
+#include "media/echo.h"
 #include "media/jbuf.h"
 #include "media/media.h"
 #include "media/rfc4733.h"
@@ -201,6 +202,10 @@ struct bridge {
 	struct bridge *znext;   /* worker's reap list, then the done list */
 	bool stopped;
 	struct media_stats st;
+	/* When RTP last arrived (tg_mono_ms; [i]: on relay endpoint i,
+	 * [0] for BRIDGE_RTP): stored by the worker once per read batch,
+	 * read by the signalling thread (media_bridge_rx_idle). */
+	_Atomic int64_t rx_ms[2];
 
 	union {
 		struct {        /* BRIDGE_RTP */
@@ -244,6 +249,12 @@ struct bridge {
 			struct dtmf_gen gen;
 			uint8_t held[MEDIA_FRAME_SAMPLES]; /* one frame of
 					 * look-ahead for the detector */
+
+			/* Echo canceller (echo.c), set up with the bridge:
+			 * ec_ref is what went to the timeslot last frame,
+			 * whose echo the next frame from it carries. */
+			struct echo ec;
+			int16_t ec_ref[MEDIA_FRAME_SAMPLES];
 		};
 		struct relay relay;     /* BRIDGE_RELAY */
 		struct xconn xc;        /* BRIDGE_TDM */

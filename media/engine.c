@@ -351,6 +351,9 @@ static int params_check(const struct media_bridge_params *prm, int family)
 		return EINVAL;
 	if (prm->remote_len == 0 || prm->remote_len > sizeof(prm->remote))
 		return EINVAL;
+	if (prm->echo_tail_ms && (prm->echo_tail_ms < ECHO_TAIL_MIN ||
+				  prm->echo_tail_ms > ECHO_TAIL_MAX))
+		return EINVAL;
 	if (prm->remote.ss_family != family)
 		return EAFNOSUPPORT;
 	return 0;
@@ -405,6 +408,11 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	/* The detector whatever the mode, so an update may turn it on
 	 * without allocating on the worker. */
 	err = dtmf_det_init(&b->det);
+	if (!err) {
+		err = echo_init(&b->ec, prm->echo_tail_ms);
+		if (err)
+			dtmf_det_free(&b->det);
+	}
 	if (err) {
 		free(b);
 		return err;
@@ -419,6 +427,9 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->tx.ssrc = rnd.ssrc;
 	b->tx.ts = rnd.ts;
 	b->tx.seq = rnd.seq;
+	/* Until the first packet a bridge is as quiet as since now. */
+	atomic_init(&b->rx_ms[0], tg_mono_ms());
+	atomic_init(&b->rx_ms[1], tg_mono_ms());
 	b->cmd_start.type = CMD_BRIDGE_START;
 	b->cmd_start.bridge = b;
 	b->cmd_stop.type = CMD_BRIDGE_STOP;
@@ -459,6 +470,31 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->te_tx_pt = prm->te_tx_pt;
 	c->te_rx_pt = prm->te_rx_pt;
 	worker_post(me->workers[b->widx], c);
+	return 0;
+}
+
+int media_bridge_rx_idle(struct media_engine *me, uint32_t id,
+			 unsigned *ms)
+{
+	struct bridge *b;
+	int64_t last, now = tg_mono_ms();
+
+	if (!me || !ms)
+		return EINVAL;
+	b = bridge_find(me, id);
+	if (!b)
+		return ENOENT;
+	if (b->type == BRIDGE_TDM)
+		return EINVAL;
+	last = atomic_load_explicit(&b->rx_ms[0], memory_order_relaxed);
+	if (b->type == BRIDGE_RELAY) {
+		int64_t l1 = atomic_load_explicit(&b->rx_ms[1],
+						  memory_order_relaxed);
+
+		if (l1 < last)
+			last = l1;
+	}
+	*ms = now > last ? (unsigned)(now - last) : 0;
 	return 0;
 }
 
@@ -622,6 +658,8 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 	}
 	if (r->dir[0].out_ssrc == r->dir[1].out_ssrc)
 		r->dir[0].out_ssrc ^= 0x5a5a5a5a;
+	atomic_init(&br->rx_ms[0], tg_mono_ms());
+	atomic_init(&br->rx_ms[1], tg_mono_ms());
 	br->cmd_start.type = CMD_BRIDGE_START;
 	br->cmd_start.bridge = br;
 	br->cmd_stop.type = CMD_BRIDGE_STOP;

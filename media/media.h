@@ -68,6 +68,8 @@ struct media_stats {
 				* than the side's remote (no latching yet) */
 	uint64_t dtmf_tx;      /* digits detected and sent as events */
 	uint64_t dtmf_rx;      /* digits played toward the timeslot */
+	bool ec_disabled;      /* the echo canceller turned itself off on
+				* a modem/fax answer tone */
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a
@@ -130,6 +132,10 @@ struct media_bridge_params {
 					* end takes (its SDP) */
 	int te_rx_pt;                  /* ... and the one in our SDP; events
 					* with either are accepted */
+	unsigned echo_tail_ms;         /* line echo canceller on the
+					* timeslot's audio with this tail,
+					* 32-128 ms; 0 none.  Fixed at
+					* start (an update keeps it). */
 };
 
 /**
@@ -147,6 +153,16 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 			const struct media_bridge_params *prm);
 /** Stop a bridge; its socket closes on the worker; done follows. */
 int media_bridge_stop(struct media_engine *me, uint32_t id);
+
+/**
+ * How long RTP has not arrived on bridge @p id, in ms: on a timeslot <->
+ * RTP bridge since its last packet, on a relay since the last packet of
+ * the side that has been quiet longer; since the start when none came.
+ * Any datagram counts (a media timeout is about a far end gone silent,
+ * not about what it sends).  @return 0, ENOENT, EINVAL (TDM <-> TDM).
+ */
+int media_bridge_rx_idle(struct media_engine *me, uint32_t id,
+			 unsigned *ms);
 
 /** A digit detected on bridge @p id (MEDIA_DTMF_REPORT), once it ended:
  * @p digit one of 0-9 * # A-D, @p duration_ms how long it lasted. */

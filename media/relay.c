@@ -290,6 +290,10 @@ void relay_rx(struct worker *w, struct relay_port *port)
 				continue;
 			return; /* EAGAIN, or an ICMP error: nothing now */
 		}
+		if (n > 0)
+			atomic_store_explicit(&b->rx_ms[in],
+					      (int64_t)(now / 1000000),
+					      memory_order_relaxed);
 		k = 0;
 		for (i = 0; i < n; i++) {
 			struct msghdr *mh = &w->msgs[i].msg_hdr;

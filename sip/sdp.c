@@ -26,11 +26,14 @@ struct sdp_stream {
 	uint16_t te_events[SDP_MAX_PTS]; /* a=fmtp events 0-15, bit n */
 	unsigned npts;
 	unsigned ptime;
+	bool hold;         /* a=sendonly, recvonly or inactive */
+	bool dir_set;      /* one of those or a=sendrecv was given */
 };
 
 struct sdp_parse {
 	char sess_addr[64];
 	unsigned sess_ptime;
+	bool sess_hold;
 	struct sdp_stream cur;
 	bool have_cur;
 	bool found;
@@ -242,6 +245,8 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 		stream_end(sp);
 		sp->have_cur = true;
 		sp->cur.ptime = 0;
+		sp->cur.hold = false;
+		sp->cur.dir_set = false;
 		return parse_media(&sp->cur, v);
 	case 'c':
 		return parse_conn(sp->have_cur ? sp->cur.addr : sp->sess_addr,
@@ -262,6 +267,20 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 			v.len -= 6;
 			parse_ptime(sp->have_cur ? &sp->cur.ptime :
 				    &sp->sess_ptime, v);
+		} else if ((v.len == 8 && (!strncmp(v.p, "sendonly", 8) ||
+					   !strncmp(v.p, "recvonly", 8) ||
+					   !strncmp(v.p, "inactive", 8) ||
+					   !strncmp(v.p, "sendrecv", 8)))) {
+			/* RFC 3264 6.1: the media level wins over the
+			 * session level. */
+			bool hold = strncmp(v.p, "sendrecv", 8) != 0;
+
+			if (sp->have_cur) {
+				sp->cur.hold = hold;
+				sp->cur.dir_set = true;
+			} else {
+				sp->sess_hold = hold;
+			}
 		}
 		return 0;
 	default:
@@ -328,6 +347,9 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 	tg_strlcpy(out->addr, sp->best.addr[0] ? sp->best.addr : sp->sess_addr,
 		   sizeof(out->addr));
 	out->port = (uint16_t)sp->best.port;
+	/* RFC 3264 8.4 hold, or RFC 2543's c=0.0.0.0. */
+	out->hold = (sp->best.dir_set ? sp->best.hold : sp->sess_hold) ||
+		    !strcmp(out->addr, "0.0.0.0");
 	out->ptime = sp->best.ptime ? sp->best.ptime :
 		     sp->sess_ptime ? sp->sess_ptime : 20;
 	out->te_pt = -1;

@@ -28,6 +28,8 @@ struct sip_media {
 	unsigned ptime; /* ms */
 	int te_pt;      /* its telephone-event/8000 payload type (RFC 4733,
 			 * events 0-11 at least), -1 none */
+	bool hold;      /* a=sendonly/recvonly/inactive or c=0.0.0.0: the
+			 * far end holds the call (its RTP may stop) */
 };
 
 /* A Q.850 cause carried in a Reason header (RFC 3326 / RFC 6432). */

@@ -729,6 +729,9 @@ static void handle_ring(struct tdm_span *span, pri_event *e)
 	ev.redirecting = redirecting;
 	ev.redirecting_plan = e->ring.callingplanrdnis & 0x7f;
 	ev.redirecting_reason = e->ring.redirectingreason;
+	ev.digital = e->ring.ctype == PRI_TRANS_CAP_DIGITAL ||
+		     e->ring.ctype == PRI_TRANS_CAP_RESTRICTED_DIGITAL ||
+		     e->ring.ctype == PRI_TRANS_CAP_DIGITAL_W_TONES;
 
 	if (chan && e->ring.flexible && !chan_free(span, chan))
 		chan = 0; /* preferred, not exclusive: choose another */

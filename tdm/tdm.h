@@ -114,6 +114,9 @@ struct tdm_event {
 	const char *redirecting; /* "" = the call was not diverted */
 	int redirecting_plan;
 	int redirecting_reason;  /* Q.931 4.6.6 / 4.5.9: PRI_REDIR_* */
+	bool digital;          /* bearer capability: unrestricted (or
+				* restricted) digital information, a data
+				* call: no echo canceller on it */
 	/* TDM_EV_ANSWER: the Connected Number IE of the CONNECT, "" none */
 	const char *connected;
 	bool connected_restricted;

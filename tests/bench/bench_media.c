@@ -6,10 +6,11 @@
  * only the engine, so its utime+stime over the window is the engine's cost
  * (on loopback the sender is also charged the receive-side kernel work).
  *
- *   bench_media [-t seconds] [-w workers] [-d]
+ *   bench_media [-t seconds] [-w workers] [-d] [-e tail_ms]
  *
  * -d runs the bridges with DTMF on (RFC 4733: the detector hears every
- * frame, one frame of look-ahead).
+ * frame, one frame of look-ahead); -e with the echo canceller on, with
+ * that tail (32-128 ms).
  *
  * With -r N it measures RTP <-> RTP relays instead: N relayed calls, the
  * child plays both far ends of each (one 20 ms packet each way per tick,
@@ -454,12 +455,13 @@ int main(int argc, char **argv)
 	double secs = 10, c0, c1, t0, t1, cpu, pct;
 	unsigned workers = 2;
 	bool same_law = false, dtmf = false;
+	unsigned echo_tail = 0;
 	unsigned long f0, f1;
 	struct rusage cru;
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:r:ud")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:ude:")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
@@ -470,6 +472,8 @@ int main(int argc, char **argv)
 			same_law = true;
 		else if (opt == 'd')
 			dtmf = true;
+		else if (opt == 'e')
+			echo_tail = (unsigned)atoi(optarg);
 		else
 			return 2;
 	}
@@ -522,7 +526,8 @@ int main(int argc, char **argv)
 			.remote_len = sizeof(echo_addr[i]),
 			.rtp_law = MEDIA_PCMU, .ptime = 20,
 			.dtmf = dtmf ? MEDIA_DTMF_RFC4733 : MEDIA_DTMF_INBAND,
-			.te_tx_pt = 101, .te_rx_pt = 101};
+			.te_tx_pt = 101, .te_rx_pt = 101,
+			.echo_tail_ms = echo_tail};
 		struct media_rtp *rtp;
 
 		memcpy(&prm.remote, &echo_addr[i], sizeof(echo_addr[i]));

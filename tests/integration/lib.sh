@@ -93,7 +93,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Write $WORK/tollgate.conf.  Env: SPANS (1), SPAN_TYPE (t1), DRAIN (5),
-# RING_TIMEOUT (60), CODECS (pcmu,pcma), EXTRA (appended lines).
+# RING_TIMEOUT (60), CODECS (pcmu,pcma), EXTRA (appended lines),
+# ECHO_CANCEL (no: pstnsim's default media is a loopback, and the tests
+# that listen to it measure that loop; echo.sh turns it on).
 write_conf() {
 	local n=${SPANS:-1} i spans=""
 	{
@@ -127,8 +129,8 @@ outbound = pstn
 5550100-5550199 = pbx
 CONF
 		for i in $(seq 1 "$n"); do
-			printf '\n[span %d]\ntype = %s\nswitch = %s\nside = cpe\ndir = %s\n' \
-				"$i" "${SPAN_TYPE:-t1}" "${SWITCH:-ni2}" "$RUN"
+			printf '\n[span %d]\ntype = %s\nswitch = %s\nside = cpe\ndir = %s\necho_cancel = %s\n' \
+				"$i" "${SPAN_TYPE:-t1}" "${SWITCH:-ni2}" "$RUN" "${ECHO_CANCEL:-no}"
 			spans="$spans${spans:+,}$i"
 		done
 		printf '\n[trunk pstn]\ntype = tdm\nspans = %s\n' "$spans"

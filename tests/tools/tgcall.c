@@ -233,6 +233,8 @@ struct media {
 	int64_t next_tx;
 	double phase;
 	int64_t measure_from;    /* 0: not measuring yet */
+	int64_t tx_stop_at;      /* --media-stop-after: 0 never */
+	bool tx_stopped;         /* ... and it has come */
 	unsigned tx, rx;
 	int16_t blk[FRAME];
 	int nblk;
@@ -587,6 +589,13 @@ static void media_close(struct media *m)
 	m->running = false;
 }
 
+/* Measurement and media timing (--measure-after, --media-stop-after). */
+static struct {
+	int measure_after;       /* ms after media starts; -1 default */
+	int stop_after;          /* ms after media starts we go silent (no
+				  * RTP at all); -1 never */
+} media_opt = {-1, -1};
+
 /* Start sending and measuring (on answer, or on early media). */
 static void media_start(struct media *m, int64_t now)
 {
@@ -595,7 +604,10 @@ static void media_start(struct media *m, int64_t now)
 	m->running = m->started = true;
 	rec_open(m);
 	m->next_tx = now;
-	m->measure_from = now + MEASURE_SKIP_MS;
+	m->measure_from = now + (media_opt.measure_after >= 0
+				 ? media_opt.measure_after : MEASURE_SKIP_MS);
+	if (media_opt.stop_after >= 0)
+		m->tx_stop_at = now + media_opt.stop_after;
 	gw_info("media %s pt %d from port %d to %s:%d", law_name(m->law),
 		m->pt, m->port, inet_ntoa(m->remote.sin_addr),
 		ntohs(m->remote.sin_port));
@@ -668,8 +680,13 @@ static void media_send_one(struct media *m)
 
 static void media_tick(struct media *m, int64_t now)
 {
-	if (!m->running || !m->have_remote)
+	if (!m->running || !m->have_remote || m->tx_stopped)
 		return;
+	if (m->tx_stop_at && now >= m->tx_stop_at) {
+		gw_info("media: no more RTP from us (--media-stop-after)");
+		m->tx_stopped = true;
+		return;
+	}
 	while (now >= m->next_tx) {
 		media_send_one(m);
 		m->next_tx += 20;
@@ -2351,7 +2368,7 @@ static int64_t call_next_time(const struct call *c)
 		t = min_time(t, min_time(c->bye.next, c->bye.give_up));
 	if (c->cancel_at && !c->cancel_sent)
 		t = min_time(t, c->cancel_at);
-	if (c->media.running && c->media.have_remote)
+	if (c->media.running && c->media.have_remote && !c->media.tx_stopped)
 		t = min_time(t, c->media.next_tx);
 	if (c->state == CS_ANSWERED)
 		t = min_time(t, c->hold_until);
@@ -2524,6 +2541,9 @@ static void usage(FILE *f)
 		"              [--dtmf-ends N] (RFC 4733 events we send)\n"
 		"              [--dtmf-tones DIGITS] (in-band) [--dtmf-info DIGITS]\n"
 		"              [--dtmf-expect-ends N] (3; of events received)\n"
+		"Media (both): [--measure-after MS] (rx level/tone from MS\n"
+		"              after media starts; 200)\n"
+		"              [--media-stop-after MS] (send no RTP after MS)\n"
 		"One JSON line per call on stdout; exit 0 only if every call\n"
 		"ended as expected.\n");
 }
@@ -2721,6 +2741,8 @@ static int parse_args(int argc, char **argv)
 		{"dtmf-no-marker", no_argument, NULL, 0x104},
 		{"dtmf-ends", required_argument, NULL, 0x105},
 		{"dtmf-expect-ends", required_argument, NULL, 0x106},
+		{"measure-after", required_argument, NULL, 0x200},
+		{"media-stop-after", required_argument, NULL, 0x201},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2750,6 +2772,14 @@ static int parse_args(int argc, char **argv)
 		} else if (ch == 'h') {
 			usage(stdout);
 			exit(0);
+		} else if (ch == 0x200 || ch == 0x201) {
+			if (parse_int(optarg, 0, 3600000, ch == 0x200
+				      ? &media_opt.measure_after
+				      : &media_opt.stop_after)) {
+				fprintf(stderr, "tgcall: bad value for %s\n",
+					argv[optind - 1]);
+				return EINVAL;
+			}
 		} else if (ch >= 0x100 && ch < 0x110) {
 			if (dtmf_parse_opt(ch, optarg)) {
 				fprintf(stderr, "tgcall: bad value for %s\n",

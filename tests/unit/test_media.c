@@ -2324,6 +2324,202 @@ static void test_dtmf_report_mode(void **state)
 	fx_close(&f);
 }
 
+/* ---- echo canceller on a bridge ------------------------------------------ */
+
+#define EC_FRAMES 500           /* 10 s */
+#define EC_MEASURE 150          /* the last 3 s */
+#define EC_DELAY 240            /* 30 ms: the hybrid's bulk delay */
+
+/* The line's echo path: a few taps about 9 dB down in all. */
+static const struct {
+	unsigned delay;
+	double gain;
+} ec_path[] = {
+	{EC_DELAY, 0.30}, {EC_DELAY + 1, -0.15}, {EC_DELAY + 3, 0.08},
+	{EC_DELAY + 10, 0.05},
+};
+
+static void fx_open_ec(struct fx *f, unsigned tail_ms)
+{
+	struct media_bridge_params prm;
+	struct media_rtp *rtp;
+
+	memset(f, 0, sizeof(*f));
+	open_fx = f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	assert_int_equal(media_engine_alloc(&f->me, 1, on_done), 0);
+	line_open(&f->line, MEDIA_PCMU);
+	assert_int_equal(media_engine_add_span(f->me, 1, &f->line.io), 0);
+	f->far = udp_open(&f->far_addr);
+	assert_int_equal(media_rtp_alloc(&rtp, f->me, "127.0.0.1", PORT_MIN,
+					 PORT_MAX), 0);
+	f->rtp_addr.sin_family = AF_INET;
+	f->rtp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->rtp_addr.sin_port = htons(media_rtp_port(rtp));
+	params(&prm, CHAN, &f->far_addr, MEDIA_PCMU, 20);
+	prm.echo_tail_ms = tail_ms;
+	assert_int_equal(media_bridge_start(f->me, &f->id, rtp, &prm, f), 0);
+	f->far_seq = 1000;
+	f->far_ts = 50000;
+	f->far_ssrc = 0x1234abcd;
+}
+
+enum far_sig {
+	FAR_NOISE,      /* speech-like: low-passed noise, ~-15 dBm0 */
+	FAR_ANS,        /* 2100 Hz, phase reversed every 450 ms */
+	FAR_2100,       /* 2100 Hz, no reversals */
+};
+
+static uint32_t ec_rng = 12345;
+
+static void far_signal(enum far_sig sig, int16_t *pcm, unsigned k)
+{
+	static double lp;
+	unsigned i;
+
+	for (i = 0; i < SLOT; i++) {
+		size_t t = (size_t)k * SLOT + i;
+		double v;
+
+		if (sig == FAR_NOISE) {
+			ec_rng = ec_rng * 1103515245u + 12345u;
+			v = ((double)(ec_rng >> 16 & 0x7fff) - 16384) / 16384;
+			lp = 0.6 * lp + 0.4 * v;
+			v = lp * 9000;
+		} else {
+			/* -12 dBm0, 2 Hz off nominal as a real modem may
+			 * be, reversed every 450 ms for FAR_ANS. */
+			v = 4000 * sin(2 * M_PI * 2102.0 * (double)t / 8000);
+			if (sig == FAR_ANS && (t / 3600) % 2)
+				v = -v;
+		}
+		pcm[i] = (int16_t)v;
+	}
+}
+
+/*
+ * The far end sends @p sig over RTP; the line returns what the bridge
+ * played to it through ec_path (answer frame k is played while frame
+ * k + 1 is taken); the RTP that comes back is the echo left over.
+ * @return the echo return loss enhancement over the last EC_MEASURE
+ * frames, dB.
+ */
+static double run_echo(struct fx *f, enum far_sig sig)
+{
+	static int16_t played[(EC_FRAMES + 1) * SLOT];
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pl[SLOT], pkt[2048];
+	int16_t pcm[SLOT];
+	double echo_e = 0, res_e = 0;
+	unsigned k, i, j;
+
+	memset(played, 0, sizeof(played));
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = 0; k < EC_FRAMES; k++) {
+		ssize_t len;
+
+		far_signal(sig, pcm, k);
+		encode(MEDIA_PCMU, pl, pcm, SLOT);
+		far_next(f, MEDIA_PCMU, pl, SLOT);
+		for (i = 0; i < SLOT; i++) {
+			size_t t = (size_t)k * SLOT + i;
+			double e = 0;
+
+			for (j = 0; j < sizeof(ec_path) / sizeof(ec_path[0]);
+			     j++)
+				if (t >= ec_path[j].delay)
+					e += ec_path[j].gain *
+					     played[t - ec_path[j].delay];
+			pcm[i] = (int16_t)e;
+			if (k >= EC_FRAMES - EC_MEASURE)
+				echo_e += e * e;
+		}
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		assert_true(line_step(&f->line, k, frame, answer));
+		for (i = 0; i < SLOT; i++)
+			played[(size_t)(k + 1) * SLOT + i] = media_g711_decode(
+				MEDIA_PCMU, answer[(CHAN - 1) * SLOT + i]);
+		len = far_recv(f->far, pkt, sizeof(pkt), 300);
+		assert_int_equal(len, RTP_HDR_LEN + SLOT);
+		if (k >= EC_FRAMES - EC_MEASURE)
+			for (i = 0; i < SLOT; i++) {
+				double v = media_g711_decode(
+					MEDIA_PCMU, pkt[RTP_HDR_LEN + i]);
+
+				res_e += v * v;
+			}
+	}
+	assert_true(echo_e > 1e6); /* there was an echo to cancel */
+	return 10 * log10(echo_e / (res_e + 1));
+}
+
+static void test_echo_cancelled(void **state)
+{
+	static struct fx f;
+	double erle;
+
+	fx_open_ec(&f, 64);
+	erle = run_echo(&f, FAR_NOISE);
+	print_message("echo removed by %.1f dB\n", erle);
+	assert_true(erle >= 30);
+	fx_stop(&f);
+	assert_false(done_rec.st.ec_disabled);
+	fx_close(&f);
+
+	/* Without a canceller the same path gives its echo back. */
+	fx_open_ec(&f, 0);
+	erle = run_echo(&f, FAR_NOISE);
+	assert_true(erle < 3);
+	fx_close(&f);
+}
+
+static void test_echo_answer_tone(void **state)
+{
+	static struct fx f;
+
+	/* ANS with phase reversals (V.25, G.165 4): off for the rest of
+	 * the call, the echo goes through. */
+	fx_open_ec(&f, 64);
+	assert_true(run_echo(&f, FAR_ANS) < 3);
+	fx_stop(&f);
+	assert_true(done_rec.st.ec_disabled);
+	fx_close(&f);
+
+	/* A plain 2100 Hz disables echo suppressors, not cancellers. */
+	fx_open_ec(&f, 64);
+	assert_true(run_echo(&f, FAR_2100) > 20);
+	fx_stop(&f);
+	assert_false(done_rec.st.ec_disabled);
+	fx_close(&f);
+}
+
+static void test_echo_params(void **state)
+{
+	struct media_bridge_params prm;
+	struct media_engine *me;
+	struct media_rtp *rtp;
+	struct sockaddr_in far;
+	struct line l;
+	uint32_t id;
+	int fd;
+
+	assert_int_equal(media_engine_alloc(&me, 1, on_done), 0);
+	line_open(&l, MEDIA_PCMU);
+	assert_int_equal(media_engine_add_span(me, 1, &l.io), 0);
+	fd = udp_open(&far);
+	assert_int_equal(media_rtp_alloc(&rtp, me, "127.0.0.1", PORT_MIN,
+					 PORT_MAX), 0);
+	params(&prm, CHAN, &far, MEDIA_PCMU, 20);
+	prm.echo_tail_ms = 16;
+	assert_int_equal(media_bridge_start(me, &id, rtp, &prm, NULL), EINVAL);
+	prm.echo_tail_ms = 256;
+	assert_int_equal(media_bridge_start(me, &id, rtp, &prm, NULL), EINVAL);
+	prm.echo_tail_ms = 128;
+	assert_int_equal(media_bridge_start(me, &id, rtp, &prm, NULL), 0);
+	media_engine_free(me);
+	line_close(&l);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2339,6 +2535,9 @@ int main(void)
 		T(test_dtmf_events_to_pstn),
 		T(test_dtmf_report_mode),
 		T(test_dtmf_mode_change),
+		T(test_echo_cancelled),
+		T(test_echo_answer_tone),
+		cmocka_unit_test(test_echo_params),
 		T(test_tdm_to_rtp),
 		T(test_rtp_to_tdm),
 		T(test_alaw_span_ulaw_rtp),

@@ -106,6 +106,44 @@ static void test_sdp_negotiate_table(void **state)
 	}
 }
 
+/* Hold (RFC 3264 8.4, RFC 2543 c=0.0.0.0): the media level wins. */
+static void test_sdp_hold(void **state)
+{
+	static const struct {
+		const char *body;
+		bool hold;
+	} cases[] = {
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n",
+		 false},
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "a=sendrecv\r\n", false},
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "a=sendonly\r\n", true},
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "a=inactive\r\n", true},
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\na=recvonly\r\n"
+		 "m=audio 4000 RTP/AVP 0\r\n", true},
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\na=inactive\r\n"
+		 "m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n", false},
+		{SDP_HEAD "c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		 true},
+	};
+	const int ours[] = {0, 8};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		struct sip_media m;
+
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
+						   strlen(cases[i].body),
+						   ours, 2), 0);
+		if (m.hold != cases[i].hold)
+			fail_msg("case %zu: hold %d", i, m.hold);
+	}
+}
+
 static void test_sdp_print_roundtrip(void **state)
 {
 	static const int both[] = { 8, 0 };
@@ -1098,6 +1136,7 @@ static void test_invite_without_sdp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sdp_hold),
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_sdp_telephone_event),
