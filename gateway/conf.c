@@ -312,6 +312,9 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 
 	if (!strcmp(k, "bind")) {
 		err = parse_str(p, k, v, cfg->sip_bind, sizeof(cfg->sip_bind));
+	} else if (!strcmp(k, "realm")) {
+		err = parse_str(p, k, v, cfg->sip_realm,
+				sizeof(cfg->sip_realm));
 	} else if (!strcmp(k, "port")) {
 		err = parse_uint(p, k, v, 0, 65535, &n);
 		cfg->sip_port = (uint16_t)n;
@@ -602,6 +605,19 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "auth_user")) {
+		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
+	} else if (!strcmp(k, "auth_password")) {
+		err = parse_str(p, k, v, t->auth_password,
+				sizeof(t->auth_password));
+	} else if (!strcmp(k, "auth_realm")) {
+		err = parse_str(p, k, v, t->auth_realm, sizeof(t->auth_realm));
+	} else if (!strcmp(k, "inbound_user")) {
+		err = parse_str(p, k, v, t->inbound_user,
+				sizeof(t->inbound_user));
+	} else if (!strcmp(k, "inbound_password")) {
+		err = parse_str(p, k, v, t->inbound_password,
+				sizeof(t->inbound_password));
 	} else if (!strcmp(k, "overlap")) {
 		if (strcmp(v, "rfc3578") && strcmp(v, "no"))
 			return fail(p, "overlap: '%s' is not rfc3578 or no", v);
@@ -968,7 +984,16 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
-		if (t->kind == GW_TRUNK_SIP && !t->naccept) {
+		if (!*t->inbound_user != !*t->inbound_password)
+			return fail(p, "trunk '%s': inbound_user and "
+				    "inbound_password go together", t->name);
+		if (*t->auth_password && !*t->auth_user)
+			return fail(p, "trunk '%s': auth_password without "
+				    "auth_user", t->name);
+		/* With digest and no accept_from, a trunk's requests come
+		 * from anywhere and are known by the username. */
+		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
+		    !*t->inbound_user) {
 			/* Default: accept requests from the peer's address. */
 			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
 			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =
