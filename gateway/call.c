@@ -2335,7 +2335,8 @@ static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 }
 
 bool gw_call_digest(const struct sockaddr *src, socklen_t len,
-		    const char *user, char *password, size_t psize, void *arg)
+		    const char *user, char *password, size_t psize,
+		    unsigned *offer, void *arg)
 {
 	struct gw *gw = arg;
 	const struct gw_trunk_cfg *t = trunk_by_src(gw, src);
@@ -2347,14 +2348,19 @@ bool gw_call_digest(const struct sockaddr *src, socklen_t len,
 			return false;
 		if (user && !strcmp(user, t->inbound_user))
 			tg_strlcpy(password, t->inbound_password, psize);
+		if (t->inbound_digest)
+			*offer = t->inbound_digest;
 		return true;
 	}
 	/* Unknown source: 401 when a trunk could still be it. */
 	if (!trunk_by_user(gw, NULL))
 		return false;
 	t = user ? trunk_by_user(gw, user) : NULL;
-	if (t)
+	if (t) {
 		tg_strlcpy(password, t->inbound_password, psize);
+		if (t->inbound_digest)
+			*offer = t->inbound_digest;
+	}
 	return true;
 }
 

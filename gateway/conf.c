@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sip/sip.h"
 #include "util/util.h"
 #include "conf.h"
 
@@ -304,6 +305,31 @@ static int parse_codecs(struct parser *p, const char *v)
 	return 0;
 }
 
+/* "sha-256,md5", "md5": the digest algorithms a trunk is offered. */
+static int parse_digest_algs(struct parser *p, const char *k, const char *v,
+			     unsigned *out)
+{
+	char buf[64], *save = NULL, *tok;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(p, "%s: too long", k);
+	tg_strlcpy(buf, v, sizeof(buf));
+	*out = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		if (!strcasecmp(tok, "sha-256"))
+			*out |= SIP_DIGEST_OFFER_SHA256;
+		else if (!strcasecmp(tok, "md5"))
+			*out |= SIP_DIGEST_OFFER_MD5;
+		else
+			return fail(p, "%s: '%s' is not sha-256 or md5", k,
+				    tok);
+	}
+	if (!*out)
+		return fail(p, "%s: empty", k);
+	return 0;
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -315,6 +341,9 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "realm")) {
 		err = parse_str(p, k, v, cfg->sip_realm,
 				sizeof(cfg->sip_realm));
+	} else if (!strcmp(k, "nonce_lifetime")) {
+		err = parse_uint(p, k, v, 1, 86400, &n);
+		cfg->nonce_lifetime = (unsigned)n;
 	} else if (!strcmp(k, "port")) {
 		err = parse_uint(p, k, v, 0, 65535, &n);
 		cfg->sip_port = (uint16_t)n;
@@ -618,6 +647,8 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "inbound_password")) {
 		err = parse_str(p, k, v, t->inbound_password,
 				sizeof(t->inbound_password));
+	} else if (!strcmp(k, "inbound_digest")) {
+		err = parse_digest_algs(p, k, v, &t->inbound_digest);
 	} else if (!strcmp(k, "overlap")) {
 		if (strcmp(v, "rfc3578") && strcmp(v, "no"))
 			return fail(p, "overlap: '%s' is not rfc3578 or no", v);

@@ -74,6 +74,7 @@ struct gw_trunk_cfg {
 	char inbound_user[64];      /* its requests must authenticate as
 				       this user (digest); "" = no */
 	char inbound_password[64];
+	unsigned inbound_digest;    /* SIP_DIGEST_OFFER_* bits; 0 = both */
 	/* numbering (dialplan) */
 	struct dp_country_plan plan;
 	enum dp_number_fmt called_fmt, calling_fmt;
@@ -144,6 +145,7 @@ struct gw_config {
 	/* [sip] */
 	char sip_bind[64];
 	char sip_realm[64];          /* our digest realm, "" = sip_bind */
+	unsigned nonce_lifetime;     /* seconds; 0 = 300 */
 	uint16_t sip_port;
 	char media_addr[64];
 	uint16_t rtp_min, rtp_max;

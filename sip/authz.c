@@ -46,23 +46,28 @@ static int read_credentials(const osip_message_t *req, struct sip_digest *d)
 }
 
 static void challenge(struct sip_ua *ua, osip_event_t *evt,
-		      const struct sockaddr *src, socklen_t srclen, bool stale)
+		      const struct sockaddr *src, socklen_t srclen, bool stale,
+		      unsigned offer)
 {
+	static const char *const alg[] = {"SHA-256", "MD5"};
 	char nonce[SIP_NONCE_LEN + 1], opaque[17], h[1024];
-	int n;
+	size_t n = 0;
 
 	sip_nonce_make(ua->nonces, now_s(), nonce, sizeof(nonce));
 	/* The opaque only has to come back; a fresh one per challenge is
 	 * as good as any. */
 	sip_rand_hex(opaque, 8);
-	n = snprintf(h, sizeof(h),
-		     "Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
-		     "qop=\"auth\", algorithm=SHA-256%s\n"
-		     "Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
-		     "qop=\"auth\", algorithm=MD5%s",
-		     ua->realm, nonce, opaque, stale ? ", stale=true" : "",
-		     ua->realm, nonce, opaque, stale ? ", stale=true" : "");
-	(void)n;
+	*h = '\0';
+	for (unsigned i = 0; i < 2; i++) {
+		if (!(offer & (1u << i)) || n >= sizeof(h))
+			continue;
+		n += (size_t)snprintf(h + n, sizeof(h) - n,
+				      "%sDigest realm=\"%s\", nonce=\"%s\", "
+				      "opaque=\"%s\", qop=\"auth\", "
+				      "algorithm=%s%s", n ? "\n" : "",
+				      ua->realm, nonce, opaque, alg[i],
+				      stale ? ", stale=true" : "");
+	}
 	ua->astats.challenged++;
 	sip_ua_reply_hdr(ua, evt, src, srclen, 401, "WWW-Authenticate", h);
 }
@@ -83,6 +88,7 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 {
 	struct sip_digest cr;
 	char pw[128] = "", a[64], u[64];
+	unsigned offer = SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5;
 	const char *why = NULL;
 	uint16_t port;
 	int err;
@@ -91,18 +97,22 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 	err = ua->digest ? read_credentials(evt->sip, &cr) : ENOENT;
 	if (!ua->digest ||
 	    !ua->digest(src, srclen, err ? NULL : cr.username, pw, sizeof(pw),
-			ua->arg)) {
+			&offer, ua->arg)) {
 		if (ua->authorize && !ua->authorize(src, srclen, method,
 						     ua->arg))
 			return 403;
 		return 0;
 	}
 	sip_addr_str(src, a, sizeof(a), &port);
+	if (!(offer & (SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5)))
+		offer = SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5;
 	if (err == ENOENT) {
-		challenge(ua, evt, src, srclen, false);
+		challenge(ua, evt, src, srclen, false, offer);
 		return -1;
 	}
-	if (err == ENOTSUP)
+	if (err == ENOTSUP || (!err && !(offer & (cr.alg == SIP_DIGEST_SHA256
+						   ? SIP_DIGEST_OFFER_SHA256
+						   : SIP_DIGEST_OFFER_MD5))))
 		why = "an algorithm we do not offer";
 	else if (err)
 		why = "an unreadable Authorization";
@@ -114,7 +124,7 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 		why = "unknown user";
 	if (!why) {
 		switch (sip_nonce_use(ua->nonces, cr.nonce, cr.nc, now_s(),
-				      SIP_NONCE_TTL)) {
+				      ua->nonce_ttl)) {
 		case 0:
 			break;
 		case ESTALE:
@@ -124,7 +134,7 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 				"challenged again", method, a, port,
 				safe(u, sizeof(u), cr.username));
 			ua->astats.stale++;
-			challenge(ua, evt, src, srclen, true);
+			challenge(ua, evt, src, srclen, true, offer);
 			return -1;
 		case EALREADY:
 			gw_notice("%s from %s:%u (user %s): digest "
@@ -132,7 +142,7 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 				  port, safe(u, sizeof(u), cr.username),
 				  cr.nc);
 			ua->astats.replayed++;
-			challenge(ua, evt, src, srclen, false);
+			challenge(ua, evt, src, srclen, false, offer);
 			return -1;
 		default:
 			why = "a nonce that is not ours";

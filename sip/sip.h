@@ -119,11 +119,14 @@ typedef bool(sip_authorize_h)(const struct sockaddr *src, socklen_t len,
  * request from @p src: @p user is its Authorization's username, NULL
  * when it has none.  Return true when the request must authenticate
  * (then @p password gets the password for @p user, or "" when no trunk
- * has that user), false when it need not (sip_authorize_h decides).
+ * has that user, and @p offer the algorithms to offer and accept,
+ * preset to both), false when it need not (sip_authorize_h decides).
  */
+#define SIP_DIGEST_OFFER_SHA256 1u
+#define SIP_DIGEST_OFFER_MD5 2u
 typedef bool(sip_digest_h)(const struct sockaddr *src, socklen_t len,
 			   const char *user, char *password, size_t psize,
-			   void *arg);
+			   unsigned *offer, void *arg);
 /** Informational: the UA refused an INVITE itself (status, e.g. 488). */
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
@@ -140,6 +143,8 @@ struct sip_ua_config {
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;    /* NULL: nothing authenticates */
 	const char *realm;       /* our digest realm; NULL/"" = bind_addr */
+	unsigned nonce_ttl;      /* seconds a nonce of ours is good for
+				  * (0 = SIP_NONCE_TTL, 300) */
 	void *arg;
 };
 

@@ -121,6 +121,7 @@ struct sip_ua {
 	sip_digest_h *digest;
 	void *arg;
 	char realm[128];
+	unsigned nonce_ttl;
 	struct sip_nonces *nonces; /* for digest challenges */
 	struct sip_auth_stats astats;
 	struct sip_hash legs; /* by Call-ID */

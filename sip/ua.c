@@ -999,6 +999,7 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->invite = cfg->invite;
 	ua->authorize = cfg->authorize;
 	ua->digest = cfg->digest;
+	ua->nonce_ttl = cfg->nonce_ttl ? cfg->nonce_ttl : SIP_NONCE_TTL;
 	tg_strlcpy(ua->realm, cfg->realm && *cfg->realm ? cfg->realm
 		   : cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr
 		   : "tollgate", sizeof(ua->realm));
