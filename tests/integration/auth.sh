@@ -88,12 +88,15 @@ log "ok: show auth counts them"
 
 # (b) outbound: the PBX challenges our INVITE.
 SIPP_PID=
+UAS_N=0
 sipp_uas() {
 	# One PBX at a time on its port: the last one has finished its call.
 	if [ -n "$SIPP_PID" ]; then
 		wait_for "the last SIPp PBX to exit" 10 sh -c "! kill -0 $SIPP_PID"
 	fi
 	sipp -sf "$SIPP_DIR/uas_auth.xml" -i 127.0.0.1 -p "$PBX_PORT" -m 1 \
+		-trace_msg -message_file "$WORK/sipp_uas.$((++UAS_N)).msg.log" \
+		-trace_err -error_file "$WORK/sipp_uas.$UAS_N.err.log" \
 		-nostdin -bg > "$WORK/sipp_uas.log" 2>&1 || true
 	SIPP_PID=$(grep -o 'PID=\[[0-9]*\]' "$WORK/sipp_uas.log" | tr -dc 0-9)
 	[ -n "$SIPP_PID" ] && PIDS+=("$SIPP_PID")
