@@ -11,6 +11,7 @@
 #     auth counts it all.
 # (b) outbound: a SIPp PBX challenges the gateway's INVITE (401 MD5
 #     qop=auth) and verifies the Authorization: a PRI->SIP call connects;
+#     its BYE is challenged and answered too;
 #     with a wrong auth_password the attempt fails and the CDR says 403.
 . "$(dirname "$0")/lib.sh"
 
@@ -120,7 +121,14 @@ expect_eq "outbound challenged CDR" "$(sql "SELECT disposition || ',' ||
 	"ANSWERED,pbx,200"
 grep -q "401, INVITE resent with credentials (CSeq " "$WORK/tollgated.log" ||
 	fail "no log of the resent INVITE"
-log "ok: the gateway answered the PBX's 401 and the call connected"
+wait_for "the SIPp PBX to finish" 10 sh -c "! kill -0 $SIPP_PID"
+expect_eq "INVITE and BYE sent with credentials" \
+	"$(grep -c '^Authorization: Digest username="gwuser", realm="pbx.test"' \
+		"$WORK/sipp_uas.1.msg.log")" 2
+expect_eq "the PBX's answers" "$(grep -E '^SIP/2.0 [0-9]+' \
+	"$WORK/sipp_uas.1.msg.log" | tr -d '\r' | tr '\n' ' ')" \
+	"SIP/2.0 401 Unauthorized SIP/2.0 200 OK SIP/2.0 401 Unauthorized SIP/2.0 200 OK "
+log "ok: the gateway answered the PBX's 401s to its INVITE and BYE; the call connected"
 
 # A wrong auth_password: the PBX says 403 and the attempt fails.
 sed -i 's/^auth_password = gwpass/auth_password = nope/' "$WORK/tollgate.conf"
