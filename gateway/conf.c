@@ -1015,6 +1015,10 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
+		if (t->kind == GW_TRUNK_TDM &&
+		    (*t->inbound_user || *t->auth_user))
+			return fail(p, "trunk '%s': digest credentials are for "
+				    "SIP trunks", t->name);
 		if (!*t->inbound_user != !*t->inbound_password)
 			return fail(p, "trunk '%s': inbound_user and "
 				    "inbound_password go together", t->name);
