@@ -1290,7 +1290,10 @@ static int auth_retry(struct sip_leg *leg, const osip_message_t *resp)
 		leg->call_id, resp->status_code, leg->inv_cseq);
 	leg->inv_tr = tr;
 	leg->auth_tries++;
+	leg->got_1xx = false; /* a CANCEL waits for the new INVITE's */
 	sip_tr_send(tr, inv);
+	/* The challenge says the next hop is there, as a 100 would. */
+	leg_queue(leg, SIP_LEG_TRYING, resp->status_code, NULL, NULL);
 	return 0;
  out:
 	if (inv)

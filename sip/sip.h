@@ -81,7 +81,8 @@ enum sip_leg_event_type {
 	SIP_LEG_BYE,       /* the far end sent BYE (we answered 200) */
 	SIP_LEG_CANCELLED, /* inbound: CANCEL before answer (we sent 200+487) */
 	SIP_LEG_CLOSED,    /* the dialog is gone; last event of a leg */
-	SIP_LEG_TRYING,    /* outbound: 100 Trying (the next hop has it) */
+	SIP_LEG_TRYING,    /* outbound: 100 Trying (the next hop has it), or
+			    * a 401/407 we answered (status says which) */
 	SIP_LEG_DTMF,      /* an INFO with application/dtmf-relay (we
 			    * answered 200): digit, duration_ms */
 };
