@@ -1402,6 +1402,9 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 			p.pidf_id = "caller";
 		}
 	}
+	p.auth_user = t->auth_user;
+	p.auth_password = t->auth_password;
+	p.auth_realm = t->auth_realm;
 	err = sip_leg_invite(&call->out.sip, gw->ua,
 			     (const struct sockaddr *)&t->peer, t->peer_len, &p,
 			     on_sip_out, call);
@@ -2303,6 +2306,78 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 
 /* ---- SIP events ------------------------------------------------------------ */
 
+static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
+					       const struct sockaddr *src)
+{
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind == GW_TRUNK_SIP && gw_trunk_accepts(t, src))
+			return t;
+	}
+	return NULL;
+}
+
+/* A trunk that must authenticate and takes requests from anywhere
+ * (inbound_user, no accept_from), by its username. */
+static const struct gw_trunk_cfg *trunk_by_user(struct gw *gw,
+						const char *user)
+{
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
+		    *t->inbound_user &&
+		    (!user || !strcmp(user, t->inbound_user)))
+			return t;
+	}
+	return NULL;
+}
+
+/* Which trunk an INVITE comes from: its source address, or the
+ * username it authenticated with. */
+static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
+					   const struct sip_invite_info *info)
+{
+	const struct gw_trunk_cfg *t;
+
+	t = trunk_by_src(gw, (const struct sockaddr *)&info->src);
+	if (t)
+		return t;
+	return info->auth_user && *info->auth_user
+		? trunk_by_user(gw, info->auth_user) : NULL;
+}
+
+bool gw_call_digest(const struct sockaddr *src, socklen_t len,
+		    const char *user, char *password, size_t psize,
+		    unsigned *offer, void *arg)
+{
+	struct gw *gw = arg;
+	const struct gw_trunk_cfg *t = trunk_by_src(gw, src);
+
+	(void)len;
+	*password = '\0';
+	if (t) {
+		if (!*t->inbound_user)
+			return false;
+		if (user && !strcmp(user, t->inbound_user))
+			tg_strlcpy(password, t->inbound_password, psize);
+		if (t->inbound_digest)
+			*offer = t->inbound_digest;
+		return true;
+	}
+	/* Unknown source: 401 when a trunk could still be it. */
+	if (!trunk_by_user(gw, NULL))
+		return false;
+	t = user ? trunk_by_user(gw, user) : NULL;
+	if (t) {
+		tg_strlcpy(password, t->inbound_password, psize);
+		if (t->inbound_digest)
+			*offer = t->inbound_digest;
+	}
+	return true;
+}
+
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg)
 {
@@ -2334,18 +2409,6 @@ void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 	(void)arg;
 	gw_notice("INVITE %s -> %s (Call-ID %s) refused with %d",
 		  info->from_user, info->ruri_user, info->call_id, status);
-}
-
-static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
-					       const struct sockaddr *src)
-{
-	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
-		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
-
-		if (t->kind == GW_TRUNK_SIP && gw_trunk_accepts(t, src))
-			return t;
-	}
-	return NULL;
 }
 
 /* Per-source admission of a new call from trunk @p t. */
@@ -2431,7 +2494,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	}
 	if (info->geo_ref && *info->geo_ref)
 		tg_strlcpy(call->in_geo, info->geo_ref, sizeof(call->in_geo));
-	in = trunk_by_src(gw, (const struct sockaddr *)&info->src);
+	in = trunk_of(gw, info);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
 	/* Answer telephone-event where the trunk wants it and the offer

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sip/sip.h"
 #include "util/util.h"
 #include "conf.h"
 
@@ -304,6 +305,31 @@ static int parse_codecs(struct parser *p, const char *v)
 	return 0;
 }
 
+/* "sha-256,md5", "md5": the digest algorithms a trunk is offered. */
+static int parse_digest_algs(struct parser *p, const char *k, const char *v,
+			     unsigned *out)
+{
+	char buf[64], *save = NULL, *tok;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(p, "%s: too long", k);
+	tg_strlcpy(buf, v, sizeof(buf));
+	*out = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		if (!strcasecmp(tok, "sha-256"))
+			*out |= SIP_DIGEST_OFFER_SHA256;
+		else if (!strcasecmp(tok, "md5"))
+			*out |= SIP_DIGEST_OFFER_MD5;
+		else
+			return fail(p, "%s: '%s' is not sha-256 or md5", k,
+				    tok);
+	}
+	if (!*out)
+		return fail(p, "%s: empty", k);
+	return 0;
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -312,6 +338,12 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 
 	if (!strcmp(k, "bind")) {
 		err = parse_str(p, k, v, cfg->sip_bind, sizeof(cfg->sip_bind));
+	} else if (!strcmp(k, "realm")) {
+		err = parse_str(p, k, v, cfg->sip_realm,
+				sizeof(cfg->sip_realm));
+	} else if (!strcmp(k, "nonce_lifetime")) {
+		err = parse_uint(p, k, v, 1, 86400, &n);
+		cfg->nonce_lifetime = (unsigned)n;
 	} else if (!strcmp(k, "port")) {
 		err = parse_uint(p, k, v, 0, 65535, &n);
 		cfg->sip_port = (uint16_t)n;
@@ -609,6 +641,21 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "auth_user")) {
+		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
+	} else if (!strcmp(k, "auth_password")) {
+		err = parse_str(p, k, v, t->auth_password,
+				sizeof(t->auth_password));
+	} else if (!strcmp(k, "auth_realm")) {
+		err = parse_str(p, k, v, t->auth_realm, sizeof(t->auth_realm));
+	} else if (!strcmp(k, "inbound_user")) {
+		err = parse_str(p, k, v, t->inbound_user,
+				sizeof(t->inbound_user));
+	} else if (!strcmp(k, "inbound_password")) {
+		err = parse_str(p, k, v, t->inbound_password,
+				sizeof(t->inbound_password));
+	} else if (!strcmp(k, "inbound_digest")) {
+		err = parse_digest_algs(p, k, v, &t->inbound_digest);
 	} else if (!strcmp(k, "overlap")) {
 		if (strcmp(v, "rfc3578") && strcmp(v, "no"))
 			return fail(p, "overlap: '%s' is not rfc3578 or no", v);
@@ -982,7 +1029,20 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
-		if (t->kind == GW_TRUNK_SIP && !t->naccept) {
+		if (t->kind == GW_TRUNK_TDM &&
+		    (*t->inbound_user || *t->auth_user))
+			return fail(p, "trunk '%s': digest credentials are for "
+				    "SIP trunks", t->name);
+		if (!*t->inbound_user != !*t->inbound_password)
+			return fail(p, "trunk '%s': inbound_user and "
+				    "inbound_password go together", t->name);
+		if (*t->auth_password && !*t->auth_user)
+			return fail(p, "trunk '%s': auth_password without "
+				    "auth_user", t->name);
+		/* With digest and no accept_from, a trunk's requests come
+		 * from anywhere and are known by the username. */
+		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
+		    !*t->inbound_user) {
 			/* Default: accept requests from the peer's address. */
 			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
 			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =

@@ -67,6 +67,14 @@ struct gw_trunk_cfg {
 				       mark it down (0 = never) */
 	unsigned down_time;         /* seconds it stays down before the
 				       next call may try it again */
+	char auth_user[64];         /* digest credentials we answer its
+				       401/407 with; "" = none */
+	char auth_password[64];
+	char auth_realm[64];        /* only for this realm; "" = any */
+	char inbound_user[64];      /* its requests must authenticate as
+				       this user (digest); "" = no */
+	char inbound_password[64];
+	unsigned inbound_digest;    /* SIP_DIGEST_OFFER_* bits; 0 = both */
 	/* numbering (dialplan) */
 	struct dp_country_plan plan;
 	enum dp_number_fmt called_fmt, calling_fmt;
@@ -140,6 +148,8 @@ struct gw_config {
 				       call is abandoned (cause 19) */
 	/* [sip] */
 	char sip_bind[64];
+	char sip_realm[64];          /* our digest realm, "" = sip_bind */
+	unsigned nonce_lifetime;     /* seconds; 0 = 300 */
 	uint16_t sip_port;
 	char media_addr[64];
 	uint16_t rtp_min, rtp_max;

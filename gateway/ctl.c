@@ -527,6 +527,28 @@ static int cmd_e911_test(struct gw *gw, struct reply *r, int argc,
 	return 0;
 }
 
+/* Digest authentication counters (sip_ua_auth_stats). */
+static int cmd_auth(struct gw *gw, struct reply *r, int argc, char **argv)
+{
+	struct sip_auth_stats st;
+
+	(void)argc;
+	(void)argv;
+	memset(&st, 0, sizeof(st));
+	if (gw->ua)
+		sip_ua_auth_stats(gw->ua, &st);
+	evbuffer_add_printf(r->out,
+			    r->json ? "{\"challenged\":%lu,\"accepted\":%lu,"
+				      "\"failed\":%lu,\"stale\":%lu,"
+				      "\"replayed\":%lu,\"answered\":%lu}\n"
+				    : "challenged %lu\naccepted %lu\n"
+				      "failed %lu\nstale %lu\nreplayed %lu\n"
+				      "answered %lu\n",
+			    st.challenged, st.accepted, st.failed, st.stale,
+			    st.replayed, st.answered);
+	return 0;
+}
+
 static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
@@ -1169,6 +1191,7 @@ static const struct {
 	{"show", "spans", cmd_spans, "show spans"},
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
+	{"show", "auth", cmd_auth, "show auth"},
 	{"show", "groups", cmd_groups, "show groups"},
 	{"show", "e911", cmd_e911, "show e911"},
 	{"e911", "callbacks", cmd_e911, "e911 callbacks"},

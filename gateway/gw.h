@@ -134,6 +134,9 @@ enum dp_trunk_state gw_trunk_state(const char *trunk, void *arg);
 void gw_trunk_asr(struct gw *gw, struct dp_lcr_asr *out, size_t max);
 void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		       void *arg);
+bool gw_call_digest(const struct sockaddr *src, socklen_t len,
+		    const char *user, char *password, size_t psize,
+		    unsigned *offer, void *arg);
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg);
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,

@@ -786,6 +786,9 @@ static int start(struct gw *gw)
 	sc.ptime = gw->cfg.ptime;
 	sc.invite = gw_call_on_invite;
 	sc.authorize = gw_call_authorize;
+	sc.digest = gw_call_digest;
+	sc.realm = gw->cfg.sip_realm;
+	sc.nonce_ttl = gw->cfg.nonce_lifetime;
 	sc.rejected = gw_call_on_rejected;
 	sc.arg = gw;
 	rc = sip_ua_alloc(&gw->ua, gw->base, &sc);

@@ -83,6 +83,12 @@ struct sip_leg {
 	int hup_cause;
 	char hup_text[96];
 	struct sip_pev closed;
+	/* Outbound digest (sip_auth_add): our credentials, the INVITE as
+	 * first sent (a copy to resend with them), the nonce answered. */
+	char *auth_user, *auth_pass, *auth_realm;
+	osip_message_t *inv_copy;
+	char auth_nonce[128], bye_nonce[128];
+	unsigned auth_tries;
 };
 
 static const char *state_name(enum leg_state st)
@@ -125,6 +131,11 @@ static void destructor(void *arg)
 	free(leg->remote_tag);
 	free(leg->rtx);
 	free(leg->ack);
+	free(leg->auth_user);
+	free(leg->auth_pass);
+	free(leg->auth_realm);
+	if (leg->inv_copy)
+		osip_message_free(leg->inv_copy);
 }
 
 static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
@@ -715,6 +726,7 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		      socklen_t srclen)
 {
 	memset(info, 0, sizeof(*info));
+	info->auth_user = "";
 	tg_strlcpy(s->from_user, req->from->url && req->from->url->username ?
 		   req->from->url->username : "", sizeof(s->from_user));
 	unquote(s->from_display, sizeof(s->from_display),
@@ -828,7 +840,7 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 
 	/* Our 2xx ended the server transaction, so a retransmitted INVITE
 	 * lands here; RFC 3261 13.3.1.4 has the core resend the 2xx. */
-	char cid[SIP_CALLID_MAX];
+	char cid[SIP_CALLID_MAX], auth_user[128];
 
 	leg = find_inbound(ua, sip_msg_call_id(req, cid, sizeof(cid)),
 			   sip_msg_from_tag(req),
@@ -840,8 +852,12 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 		osip_event_free(evt);
 		return;
 	}
-	if (ua->authorize && !ua->authorize(src, srclen, "INVITE", ua->arg)) {
-		rejected(ua, evt, src, srclen, 403, "not authorized");
+	err = sip_ua_admit(ua, evt, src, srclen, "INVITE", auth_user,
+			   sizeof(auth_user));
+	if (err < 0)
+		return; /* challenged */
+	if (err) {
+		rejected(ua, evt, src, srclen, err, "not authorized");
 		return;
 	}
 	if (sip_msg_sdp(req, &body, &blen)) {
@@ -891,6 +907,7 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 	fill_info(&info, &s, req, src, srclen);
 	info.call_id = leg->call_id;
 	info.offer = &leg->remote_media;
+	info.auth_user = auth_user;
 	sip_tr_post(tr, evt);
 	/* RFC 3261 17.2.1: a 100 at once stops the caller's INVITE
 	 * retransmissions while the PSTN side takes its time. */
@@ -1226,6 +1243,94 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 	leg_queue(leg, SIP_LEG_ANSWERED, msg->status_code, NULL, &m);
 }
 
+/* Resend the INVITE with credentials for the 401/407 @p resp (RFC 3261
+ * 22.2): a new transaction, CSeq one up, the same Call-ID and From tag.
+ * The old transaction has ACKed the challenge itself. */
+static int auth_retry(struct sip_leg *leg, const osip_message_t *resp)
+{
+	osip_message_t *inv = NULL;
+	osip_generic_param_t *br = NULL;
+	osip_via_t *via;
+	struct sip_tr *tr;
+	char branch[32], num[16];
+	int err;
+
+	if (!leg->auth_user || !leg->inv_copy || leg->hungup ||
+	    (leg->state != LEG_OUT_CALLING && leg->state != LEG_OUT_EARLY) ||
+	    leg->auth_tries >= 3)
+		return EACCES;
+	if (osip_message_clone(leg->inv_copy, &inv))
+		return ENOMEM;
+	err = sip_auth_add(leg->ua, resp, inv, leg->auth_user, leg->auth_pass,
+			   leg->auth_realm, leg->auth_nonce,
+			   sizeof(leg->auth_nonce));
+	if (err)
+		goto out;
+	err = EBADMSG;
+	via = osip_list_get(&inv->vias, 0);
+	if (!via || osip_via_param_get_byname(via, "branch", &br) < 0 || !br ||
+	    !inv->cseq)
+		goto out;
+	memcpy(branch, "z9hG4bK", 7);
+	sip_rand_hex(branch + 7, 8);
+	osip_free(br->gvalue);
+	br->gvalue = osip_strdup(branch);
+	leg->inv_cseq = ++leg->cseq;
+	snprintf(num, sizeof(num), "%u", leg->inv_cseq);
+	osip_free(inv->cseq->number);
+	inv->cseq->number = osip_strdup(num);
+	osip_message_force_update(inv);
+	if (leg->inv_tr)
+		leg->inv_tr->kind = SIP_TR_OTHER; /* its end is no failure */
+	err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err)
+		goto out;
+	gw_info("leg %s: %d, INVITE resent with credentials (CSeq %u)",
+		leg->call_id, resp->status_code, leg->inv_cseq);
+	leg->inv_tr = tr;
+	leg->auth_tries++;
+	leg->got_1xx = false; /* a CANCEL waits for the new INVITE's */
+	sip_tr_send(tr, inv);
+	/* The challenge says the next hop is there, as a 100 would. */
+	leg_queue(leg, SIP_LEG_TRYING, resp->status_code, NULL, NULL);
+	return 0;
+ out:
+	if (inv)
+		osip_message_free(inv);
+	return err;
+}
+
+/* The same for our BYE. */
+static int bye_auth_retry(struct sip_leg *leg, const osip_message_t *resp)
+{
+	osip_message_t *bye = NULL;
+	struct sip_reason rsn;
+	struct sip_tr *tr;
+
+	if (!leg->auth_user || leg->auth_tries >= 6 ||
+	    leg_request(&bye, leg, "BYE", ++leg->cseq))
+		return EACCES;
+	hup_reason(leg, &rsn);
+	sip_msg_set_reason(bye, &rsn);
+	if (sip_auth_add(leg->ua, resp, bye, leg->auth_user, leg->auth_pass,
+			 leg->auth_realm, leg->bye_nonce,
+			 sizeof(leg->bye_nonce)) ||
+	    leg_tr_new(&tr, leg, NICT, SIP_TR_BYE, bye,
+		       (struct sockaddr *)&leg->peer, leg->peerlen)) {
+		osip_message_free(bye);
+		return EACCES;
+	}
+	leg->auth_tries++;
+	sip_tr_send(tr, bye);
+	return 0;
+}
+
+static bool is_challenge(const osip_message_t *msg)
+{
+	return msg && (msg->status_code == 401 || msg->status_code == 407);
+}
+
 static void ict_msg(struct sip_leg *leg, int type, osip_message_t *msg)
 {
 	switch (type) {
@@ -1239,8 +1344,11 @@ static void ict_msg(struct sip_leg *leg, int type, osip_message_t *msg)
 		/* Timer B (RFC 3261 17.1.1.2) maps to 408. */
 		out_final(leg, 408, NULL);
 		break;
-	case OSIP_ICT_STATUS_3XX_RECEIVED:
 	case OSIP_ICT_STATUS_4XX_RECEIVED:
+		if (is_challenge(msg) && !auth_retry(leg, msg))
+			break;
+		/* fall through */
+	case OSIP_ICT_STATUS_3XX_RECEIVED:
 	case OSIP_ICT_STATUS_5XX_RECEIVED:
 	case OSIP_ICT_STATUS_6XX_RECEIVED:
 		/* osip has ACKed it (RFC 3261 17.1.1.3). */
@@ -1266,7 +1374,13 @@ void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg)
 			leg_close(leg);
 		break;
 	case SIP_TR_BYE:
-		/* Any final response or Timer F ends our BYE. */
+		/* Any final response or Timer F ends our BYE, but
+		 * a challenge we can answer. */
+		if (leg->state == LEG_TERMINATING && is_challenge(msg) &&
+		    tr->kind == SIP_TR_BYE && !bye_auth_retry(leg, msg)) {
+			tr->kind = SIP_TR_OTHER;
+			break;
+		}
 		if (leg->state == LEG_TERMINATING &&
 		    (type == OSIP_NICT_STATUS_TIMEOUT ||
 		     (msg && msg->status_code >= 200)))
@@ -1591,6 +1705,24 @@ static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 	return 0;
 }
 
+/* What a challenge to this leg's INVITE or BYE needs (auth_retry). */
+static bool keep_credentials(struct sip_leg *leg,
+			     const struct sip_call_params *p,
+			     const osip_message_t *inv)
+{
+	leg->auth_user = strdup(p->auth_user);
+	leg->auth_pass = strdup(p->auth_password ? p->auth_password : "");
+	leg->auth_realm = strdup(p->auth_realm ? p->auth_realm : "");
+	if (!leg->auth_user || !leg->auth_pass || !leg->auth_realm ||
+	    osip_message_clone(inv, &leg->inv_copy)) {
+		leg->inv_copy = NULL;
+		free(leg->auth_user);
+		leg->auth_user = NULL;
+		return false;
+	}
+	return true;
+}
+
 int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		   const struct sockaddr *dst, socklen_t dstlen,
 		   const struct sip_call_params *p, sip_leg_event_h *h,
@@ -1673,6 +1805,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg->inv_tr = tr;
 	sip_hash_add(&ua->legs, &leg->hn, leg->call_id, leg);
 	leg->in_hash = true;
+	if (p->auth_user && *p->auth_user && !keep_credentials(leg, p, inv))
+		gw_warn("leg %s: no memory for its credentials", leg->call_id);
 	sip_tr_send(tr, inv);
 	inv = NULL;
 	sip_ua_run(ua);

@@ -61,6 +61,8 @@ struct sip_invite_info {
 	bool privacy;             /* Privacy: id, user or header (RFC
 				   * 3323/3325): do not show the caller */
 	bool anonymous;           /* From is anonymous (RFC 3323 4.1.1.3) */
+	const char *auth_user;    /* the digest username it authenticated
+				   * with, "" none */
 	bool esnet;               /* Resource-Priority: esnet.* (RFC 7135);
 				   * to be believed from trusted trunks */
 	const char *pidf;         /* a PIDF-LO that came with it (RFC 6442),
@@ -81,7 +83,8 @@ enum sip_leg_event_type {
 	SIP_LEG_BYE,       /* the far end sent BYE (we answered 200) */
 	SIP_LEG_CANCELLED, /* inbound: CANCEL before answer (we sent 200+487) */
 	SIP_LEG_CLOSED,    /* the dialog is gone; last event of a leg */
-	SIP_LEG_TRYING,    /* outbound: 100 Trying (the next hop has it) */
+	SIP_LEG_TRYING,    /* outbound: 100 Trying (the next hop has it), or
+			    * a 401/407 we answered (status says which) */
 	SIP_LEG_DTMF,      /* an INFO with application/dtmf-relay (we
 			    * answered 200): digit, duration_ms */
 };
@@ -114,6 +117,19 @@ typedef void(sip_invite_h)(struct sip_leg *leg,
 /** Is a new out-of-dialog request from @p src acceptable?  false -> 403. */
 typedef bool(sip_authorize_h)(const struct sockaddr *src, socklen_t len,
 			      const char *method, void *arg);
+/**
+ * Digest authentication (RFC 7616, RFC 8760) of a new out-of-dialog
+ * request from @p src: @p user is its Authorization's username, NULL
+ * when it has none.  Return true when the request must authenticate
+ * (then @p password gets the password for @p user, or "" when no trunk
+ * has that user, and @p offer the algorithms to offer and accept,
+ * preset to both), false when it need not (sip_authorize_h decides).
+ */
+#define SIP_DIGEST_OFFER_SHA256 1u
+#define SIP_DIGEST_OFFER_MD5 2u
+typedef bool(sip_digest_h)(const struct sockaddr *src, socklen_t len,
+			   const char *user, char *password, size_t psize,
+			   unsigned *offer, void *arg);
 /** Informational: the UA refused an INVITE itself (status, e.g. 488). */
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
@@ -128,8 +144,25 @@ struct sip_ua_config {
 	sip_invite_h *invite;
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
+	sip_digest_h *digest;    /* NULL: nothing authenticates */
+	const char *realm;       /* our digest realm; NULL/"" = bind_addr */
+	unsigned nonce_ttl;      /* seconds a nonce of ours is good for
+				  * (0 = SIP_NONCE_TTL, 300) */
 	void *arg;
 };
+
+/* Digest authentication counters (sip_ua_auth_stats). */
+struct sip_auth_stats {
+	unsigned long challenged;  /* 401s we sent */
+	unsigned long accepted;    /* requests that authenticated */
+	unsigned long failed;      /* wrong password, unknown user, forged
+				    * nonce, wrong realm (403) */
+	unsigned long stale;       /* expired or forgotten nonces (401 stale) */
+	unsigned long replayed;    /* nonce-count reused or lower */
+	unsigned long answered;    /* challenges to our requests we answered */
+};
+
+void sip_ua_auth_stats(const struct sip_ua *ua, struct sip_auth_stats *st);
 
 /** Open the transport and start serving.  */
 int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
@@ -230,6 +263,11 @@ struct sip_call_params {
 	const char *from_tag;
 	uint32_t cseq;
 	bool dtmf_events;         /* offer telephone-event (SIP_TE_PT) */
+	/* Digest credentials for a 401/407 to the INVITE or our BYE (RFC
+	 * 7616, MD5 or SHA-256); NULL or "" = we do not authenticate. */
+	const char *auth_user;
+	const char *auth_password;
+	const char *auth_realm;   /* answer only this realm; NULL/"" any */
 };
 
 /**

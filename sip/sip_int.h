@@ -11,6 +11,7 @@
 #include <time.h>
 #include <osip2/osip.h>
 
+#include "sip/auth.h"
 #include "sip/sip.h"
 #include "util/util.h"
 
@@ -117,7 +118,12 @@ struct sip_ua {
 	sip_invite_h *invite;
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
+	sip_digest_h *digest;
 	void *arg;
+	char realm[128];
+	unsigned nonce_ttl;
+	struct sip_nonces *nonces; /* for digest challenges */
+	struct sip_auth_stats astats;
 	struct sip_hash legs; /* by Call-ID */
 	struct sip_hash trs;  /* by transaction key */
 	struct sip_hash rcache; /* non-INVITE final responses, by key */
@@ -150,6 +156,10 @@ int sip_ua_send_msg(struct sip_ua *ua, const struct sockaddr *dst,
 int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *phrase, bool allow);
+/** The same with header @p hname, one per line of @p hvalue. */
+int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *hname, const char *hvalue);
 /** Our address as seen from @p dst, for Via and Contact. */
 void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size);
@@ -159,6 +169,32 @@ void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		   socklen_t srclen);
 const char *sip_addr_str(const struct sockaddr *sa, char *buf, size_t size,
 			 uint16_t *port);
+
+/* ---- authz.c: digest authentication of requests, both ways ------------ */
+
+/* How long a nonce of ours is good for, in seconds. */
+#define SIP_NONCE_TTL 300
+
+/**
+ * May the new out-of-dialog request in @p evt go on?  It consults the
+ * digest hook, challenges (401, then @p evt is gone) or checks the
+ * Authorization, and falls back on the authorize hook.
+ * @return 0 yes (@p user: the digest username it proved, or ""); -1 the
+ * UA answered it (401); 403 refuse it (the caller answers).
+ */
+int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
+		 const struct sockaddr *src, socklen_t srclen,
+		 const char *method, char *user, size_t usize);
+/**
+ * Credentials for a 401/407 @p resp to our @p req, added to @p req (a
+ * copy that is to be resent).  @p last_nonce is the nonce we answered
+ * before (updated): the same one again without stale=true means the
+ * credentials are wrong.  @p realm "" = any.
+ * @return 0; EACCES do not retry; ENOMEM.
+ */
+int sip_auth_add(struct sip_ua *ua, const osip_message_t *resp,
+		 osip_message_t *req, const char *user, const char *password,
+		 const char *realm, char *last_nonce, size_t nsize);
 
 /* ---- msg.c: building and reading messages ----------------------------- */
 

@@ -589,8 +589,16 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		osip_message_set_allow(resp, SIP_ALLOW);
 		osip_message_set_accept(resp, "application/sdp");
 	}
-	if (hname && *hname)
-		osip_message_set_header(resp, hname, hvalue);
+	/* One header per line of hvalue (several WWW-Authenticate). */
+	for (const char *v = hvalue; hname && *hname && v;) {
+		const char *nl = strchr(v, '\n');
+		char *one = strndup(v, nl ? (size_t)(nl - v) : strlen(v));
+
+		if (one)
+			osip_message_set_header(resp, hname, one);
+		free(one);
+		v = nl ? nl + 1 : NULL;
+	}
 	sip_resp_dest(&dst, &dstlen, req, src, srclen);
 	if (!MSG_IS_INVITE(req)) {
 		reply_nist(ua, req, resp, (struct sockaddr *)&dst, dstlen);
@@ -620,6 +628,14 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 {
 	return reply_new(ua, evt, src, srclen, status, phrase, allow, NULL,
 			 NULL);
+}
+
+int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *hname, const char *hvalue)
+{
+	return reply_new(ua, evt, src, srclen, status, NULL, false, hname,
+			 hvalue);
 }
 
 static const char *missing_header(const osip_message_t *m)
@@ -655,12 +671,6 @@ static const char *log_safe(char *buf, size_t size, const char *s)
 	return buf;
 }
 
-static bool authorized(struct sip_ua *ua, const struct sockaddr *src,
-		       socklen_t srclen, const char *method)
-{
-	return !ua->authorize || ua->authorize(src, srclen, method, ua->arg);
-}
-
 static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 		       const struct sockaddr *src, socklen_t srclen,
 		       const struct sip_verdict *vd)
@@ -672,6 +682,7 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 	struct sip_tr *tr;
 	char a[64], phrase[64], m[32];
 	uint16_t port;
+	int st;
 
 	missing = missing_header(req);
 	if (missing) {
@@ -729,8 +740,10 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 		sip_leg_rx_indialog(ua, evt, src, srclen);
 	} else if (MSG_IS_INVITE(req)) {
 		sip_leg_rx_invite(ua, evt, src, srclen);
-	} else if (!authorized(ua, src, srclen, method)) {
-		sip_ua_reply_new(ua, evt, src, srclen, 403, NULL, false);
+	} else if ((st = sip_ua_admit(ua, evt, src, srclen, method, m,
+				      sizeof(m))) != 0) {
+		if (st > 0)
+			sip_ua_reply_new(ua, evt, src, srclen, st, NULL, false);
 	} else if (MSG_IS_OPTIONS(req)) {
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
 	} else if (MSG_IS_BYE(req)) {
@@ -985,10 +998,18 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->ptime = cfg->ptime ? cfg->ptime : 20;
 	ua->invite = cfg->invite;
 	ua->authorize = cfg->authorize;
+	ua->digest = cfg->digest;
+	ua->nonce_ttl = cfg->nonce_ttl ? cfg->nonce_ttl : SIP_NONCE_TTL;
+	tg_strlcpy(ua->realm, cfg->realm && *cfg->realm ? cfg->realm
+		   : cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr
+		   : "tollgate", sizeof(ua->realm));
 	ua->rejected = cfg->rejected;
 	ua->arg = cfg->arg;
 	err = ENOMEM;
 	ua->rbuf = malloc(SIP_MAX_MSG + 2);
+	ua->nonces = malloc(sizeof(*ua->nonces));
+	if (!ua->nonces || sip_nonces_init(ua->nonces))
+		goto out;
 	if (!ua->rbuf || sip_hash_init(&ua->legs, 1024) ||
 	    sip_hash_init(&ua->trs, 1024) || sip_hash_init(&ua->rcache, 4096))
 		goto out;
@@ -1070,6 +1091,7 @@ void sip_ua_free(struct sip_ua *ua)
 	sip_hash_close(&ua->trs);
 	sip_hash_close(&ua->rcache);
 	free(ua->rbuf);
+	free(ua->nonces);
 	free(ua);
 }
 

@@ -14,6 +14,7 @@
 #include "dialplan/dialplan.h"
 #include "gateway/cause.h"
 #include "gateway/conf.h"
+#include "sip/sip.h"
 #include "tdm/tdm.h"
 #include "tdm/vframe.h"
 
@@ -88,6 +89,8 @@ static const char good_conf[] =
 	"[sip]\n"
 	"bind = 127.0.0.1\n"
 	"port = 5070  ; a comment\n"
+	"realm = gw.example.net\n"
+	"nonce_lifetime = 60\n"
 	"codecs = pcma,pcmu\n"
 	"[span 1]\n"
 	"type = e1\n"
@@ -105,6 +108,16 @@ static const char good_conf[] =
 	"overlap = rfc3578\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
 	"dtmf = info\n"
+	"auth_user = gw\n"
+	"auth_password = gwpw\n"
+	"inbound_user = pbx\n"
+	"inbound_password = pbxpw\n"
+	"inbound_digest = md5\n"
+	"[trunk roam]\n"
+	"type = sip\n"
+	"peer = 10.0.0.6\n"
+	"inbound_user = roamer\n"
+	"inbound_password = rpw\n"
 	"[trunk pstn]\n"
 	"type = tdm\n"
 	"spans = 1\n"
@@ -140,6 +153,8 @@ static void test_conf_good(void **state)
 	assert_int_equal(cfg->log_level, GW_LOG_INFO);
 	assert_int_equal(cfg->debug, GW_DBG_SIPMSG | GW_DBG_Q931);
 	assert_int_equal(cfg->sip_port, 5070);
+	assert_string_equal(cfg->sip_realm, "gw.example.net");
+	assert_int_equal(cfg->nonce_lifetime, 60);
 	assert_int_equal(cfg->ncodecs, 2);
 	assert_int_equal(cfg->codecs[0], 8);
 	assert_int_equal(cfg->nspans, 1);
@@ -158,6 +173,10 @@ static void test_conf_good(void **state)
 	assert_non_null(t);
 	inet_pton(AF_INET, "10.0.0.77", &in.sin_addr);
 	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	assert_string_equal(t->auth_user, "gw");
+	assert_string_equal(t->auth_password, "gwpw");
+	assert_string_equal(t->inbound_user, "pbx");
+	assert_int_equal(t->inbound_digest, SIP_DIGEST_OFFER_MD5);
 	inet_pton(AF_INET, "10.0.1.77", &in.sin_addr);
 	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
@@ -170,6 +189,12 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
 	assert_int_equal(t->dtmf, GW_DTMF_INFO);
+	/* Digest and no accept_from: from anywhere, known by the user
+	 * (not even from its peer by address). */
+	t = gw_config_trunk(cfg, "roam");
+	assert_non_null(t);
+	assert_int_equal(t->naccept, 0);
+	assert_int_equal(t->inbound_digest, 0);
 	t = gw_config_trunk(cfg, "pstn");
 	assert_non_null(t);
 	assert_int_equal(t->dtmf, GW_DTMF_RFC4733); /* the default */
@@ -187,7 +212,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 40);
+	assert_int_equal(cfg->notify_ca_line, 52);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -264,6 +289,16 @@ static void test_conf_errors(void **state)
 		{"[span 1]\nbackend = analog\n",
 		 "t.conf:2: backend: 'analog' is not virtual or dahdi"},
 		{"[span 1]\ndahdi_span = 0\n", "t.conf:2: dahdi_span"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\ninbound_user = u\n",
+		 "trunk 'a': inbound_user and inbound_password go together"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nauth_password = p\n",
+		 "trunk 'a': auth_password without auth_user"},
+		{"[trunk a]\ntype = sip\ninbound_digest = sha1\n",
+		 "t.conf:3: inbound_digest: 'sha1' is not sha-256 or md5"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "auth_user = u\n",
+		 "trunk 'a': digest credentials are for SIP trunks"},
+		{"[sip]\nnonce_lifetime = 0\n", "t.conf:2: nonce_lifetime"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
