@@ -246,6 +246,8 @@ enum dp_trunk_state gw_trunk_state(const char *trunk, void *arg)
 		return DP_TRUNK_DOWN;
 	if (ts->down_until_ms && ts->down_until_ms > tg_mono_ms())
 		return DP_TRUNK_DOWN;
+	if (ts->health == GW_HEALTH_DOWN)
+		return DP_TRUNK_DOWN;
 	if (t->max_calls && ts->calls >= t->max_calls)
 		return DP_TRUNK_FULL;
 	if (rate_over(&ts->out_sec, &ts->out_n, t->cps))

@@ -67,6 +67,10 @@ struct gw_trunk_cfg {
 				       mark it down (0 = never) */
 	unsigned down_time;         /* seconds it stays down before the
 				       next call may try it again */
+	unsigned options_interval;  /* s between OPTIONS probes, 0 = off */
+	unsigned options_down;      /* unanswered probes in a row: down */
+	unsigned options_up;        /* answered probes in a row: up again */
+	unsigned options_timeout_ms; /* a probe's wait for an answer */
 	/* numbering (dialplan) */
 	struct dp_country_plan plan;
 	enum dp_number_fmt called_fmt, calling_fmt;
