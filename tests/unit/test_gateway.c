@@ -105,6 +105,9 @@ static const char good_conf[] =
 	"overlap = rfc3578\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
 	"dtmf = info\n"
+	"options_interval = 15\n"
+	"options_down = 4\n"
+	"options_timeout = 1500\n"
 	"[trunk pstn]\n"
 	"type = tdm\n"
 	"spans = 1\n"
@@ -170,6 +173,10 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
 	assert_int_equal(t->dtmf, GW_DTMF_INFO);
+	assert_int_equal(t->options_interval, 15);
+	assert_int_equal(t->options_down, 4);
+	assert_int_equal(t->options_up, 2); /* the default */
+	assert_int_equal(t->options_timeout_ms, 1500);
 	t = gw_config_trunk(cfg, "pstn");
 	assert_non_null(t);
 	assert_int_equal(t->dtmf, GW_DTMF_RFC4733); /* the default */
@@ -181,13 +188,17 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->max_calls, 23);
 	assert_int_equal(t->cps, 5);
 	assert_int_equal(t->down_after, 2);
+	/* Not probed unless asked: OPTIONS are off by default. */
+	assert_int_equal(t->options_interval, 0);
+	assert_int_equal(t->options_down, 3);
+	assert_int_equal(t->options_timeout_ms, 2000);
 	assert_string_equal(cfg->outbound, "pstn, pbx");
 	assert_int_equal(cfg->t_trying_ms, 1500);
 	assert_int_equal(cfg->nnotify, 2);
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 40);
+	assert_int_equal(cfg->notify_ca_line, 43);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -264,6 +275,18 @@ static void test_conf_errors(void **state)
 		{"[span 1]\nbackend = analog\n",
 		 "t.conf:2: backend: 'analog' is not virtual or dahdi"},
 		{"[span 1]\ndahdi_span = 0\n", "t.conf:2: dahdi_span"},
+		{"[trunk a]\ntype = sip\noptions_interval = 3601\n",
+		 "t.conf:3: options_interval"},
+		{"[trunk a]\ntype = sip\noptions_down = 0\n",
+		 "t.conf:3: options_down"},
+		{"[trunk a]\ntype = sip\noptions_up = 0\n",
+		 "t.conf:3: options_up"},
+		{"[trunk a]\ntype = sip\noptions_timeout = 50\n",
+		 "t.conf:3: options_timeout: '50' is not a number from 100 to "
+		 "32000"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "options_interval = 5\n",
+		 "t.conf:2: trunk 'a': options_interval is for SIP trunks"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
