@@ -12,6 +12,7 @@
 #    attempt on primary but "skipped: down", and no 1 s attempt timer spent;
 #  - its peer back, it is up within options_up probes, and calls use it;
 #  - a 405 to OPTIONS is an answer: picky is up, with code 405;
+#  - a reload that turns picky's probing off stops its probes;
 #  - the OPTIONS we send decode in tshark with no malformed packet, with
 #    Max-Forwards 70, a From tag and a fresh Call-ID per probe.
 . "$(dirname "$0")/lib.sh"
@@ -145,7 +146,21 @@ wait_for "picky up" 5 health_is picky up
 expect_eq "picky's last probe code" "$(trunk picky probe_code)" 405
 log "ok: a trunk answering 405 to OPTIONS is up"
 
-# 5. What went on the wire.
+# 5. A reload that turns picky's probing off: health "off", no more probes;
+#    primary keeps its state (up, its counters).
+sed -i '/^peer = 127.0.0.4/{n;n;d}' "$WORK/tollgate.conf"
+grep -A3 '^\[trunk picky\]' "$WORK/tollgate.conf" | grep -q options_interval &&
+	fail "conf edit"
+out=$(ctl reload 2>&1) || fail "reload: $out"
+expect_eq "picky after the reload" "$(trunk picky health)" off
+expect_eq "primary after the reload" "$(trunk primary health)" up
+expect_eq "primary's ups after the reload" "$(trunk primary health_ups)" 2
+n0=$(trunk picky probes)
+RELOADED=$(date +%s.%N)
+sleep 1.5
+expect_eq "probes of picky after the reload" "$(trunk picky probes)" "$n0"
+
+# 6. What went on the wire.
 if [ -n "$HAVE_TSHARK" ]; then
 	sleep 0.5
 	kill -INT "$TSHARK"
@@ -165,6 +180,9 @@ if [ -n "$HAVE_TSHARK" ]; then
 	ids=$(decode -Y 'sip.Method == "OPTIONS" && ip.dst == 127.0.0.4' \
 		-T fields -e sip.Call-ID | sort -u | wc -l)
 	[ "$ids" -ge 3 ] || fail "only $ids Call-IDs for picky's probes"
+	expect_eq "OPTIONS to picky on the wire after the reload" "$(decode \
+		-Y "sip.Method == \"OPTIONS\" && ip.dst == 127.0.0.4 &&
+		    frame.time_epoch > $RELOADED + 0.2" | wc -l)" 0
 	log "ok: $n OPTIONS to primary decode cleanly, one Call-ID per probe"
 fi
 log "PASS"
