@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #define LOG_MODULE "sip"
 #include "sip/sip_int.h"
 
@@ -20,7 +22,7 @@ struct sip_probe {
 	struct sip_tr *tr;
 	sip_options_h *h;   /* NULL once reported or cancelled */
 	void *arg;
-	int64_t start_ms;
+	int64_t start_ms;   /* queued; sent within the loop's turn */
 };
 
 static void probe_report(struct sip_probe *p, int status)
@@ -165,10 +167,11 @@ int sip_options_probe(struct sip_probe **pp, struct sip_ua *ua,
 		nict->timer_f_length = (int)timeout_ms;
 		nict->timer_f_start = tv;
 	}
-	/* Sent at the UA's next tick, not from here: a transport error
-	 * then cannot report (and free) the probe before the caller has
-	 * it. */
+	/* Sent from the loop in a moment, not from here: a transport
+	 * error then cannot report (and free) the probe before the caller
+	 * has it. */
 	sip_tr_send(p->tr, m);
+	event_active(ua->ev_deliver, EV_TIMEOUT, 0);
 	*pp = p;
 	return 0;
 }

@@ -891,6 +891,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static void on_deliver(evutil_socket_t fd, short what, void *arg)
 {
+	/* Requests queued for the loop go out first (options.c). */
+	sip_ua_run(arg);
 	sip_ua_deliver(arg);
 }
 

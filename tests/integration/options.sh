@@ -112,10 +112,13 @@ t1=$(ms)
 [ $((t1 - t0)) -le 4000 ] || fail "down only after $((t1 - t0)) ms"
 log "ok: primary down $((t1 - t0)) ms after its peer died"
 expect_eq "why" "$(trunk primary why)" "no answer to 2 OPTIONS"
-ctl show trunks | grep -Eq '^primary +sip .* down .* down ' ||
+ctl show trunks | grep -Eq '^primary +sip .* down .* down .* no answer to 2 OPTIONS$' ||
 	fail "show trunks: $(ctl show trunks)"
+ctl show trunks > "$WORK/trunks-down.txt"
 grep -q 'trunk primary: down: no answer to 2 OPTIONS' "$WORK/tollgated.log" ||
 	fail "state change not logged"
+ctl route explain 2125551001 | grep -Eq '1\. +primary .*down' ||
+	fail "route explain: $(ctl route explain 2125551001)"
 t0=$(ms)
 out=$(call 2125551001) || fail "call with primary down: $out"
 t1=$(ms)
