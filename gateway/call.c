@@ -1653,8 +1653,8 @@ static void try_next(struct gw_call *call)
 		if (call->down_pass) {
 			if (!(call->down_later & 1u << i))
 				continue;
-			/* Marked down by our guess from unanswered calls,
-			 * not known dead: worth a try for 911. */
+			/* Marked down by our guess from unanswered calls or
+			 * OPTIONS, not known dead: worth a try for 911. */
 			call->down_later &= ~(1u << i);
 			if (st == DP_TRUNK_DOWN)
 				st = DP_TRUNK_AVAILABLE;
