@@ -25,6 +25,7 @@ struct gw_hprobe {
 	struct sip_probe *probe;      /* in flight, or NULL */
 	struct sockaddr_storage peer; /* the target being probed */
 	socklen_t peer_len;
+	unsigned interval;            /* s, as the timer was armed */
 };
 
 static const struct gw_trunk_cfg *probed_cfg(struct gw *gw, const char *name)
@@ -97,6 +98,7 @@ static void on_result(int status, unsigned rtt_ms, void *arg)
 	}
 	/* Probes start an interval apart, or at once after one that took
 	 * longer (options_timeout above the interval). */
+	hp->interval = t->options_interval;
 	period = t->options_interval * 1000;
 	arm(hp, elapsed < period ? period - elapsed : 0);
 }
@@ -155,8 +157,14 @@ static void start_one(struct gw *gw, const struct gw_trunk_cfg *t)
 		stop_one(ts);
 		hp = NULL;
 	}
-	if (hp)
+	if (hp) {
+		/* A new interval counts from now, not after the old one. */
+		if (hp->interval != t->options_interval && !hp->probe) {
+			hp->interval = t->options_interval;
+			arm(hp, 0);
+		}
 		return;
+	}
 	hp = calloc(1, sizeof(*hp));
 	if (!hp)
 		return;
@@ -164,6 +172,7 @@ static void start_one(struct gw *gw, const struct gw_trunk_cfg *t)
 	hp->ts = ts;
 	memcpy(&hp->peer, &t->peer, t->peer_len);
 	hp->peer_len = t->peer_len;
+	hp->interval = t->options_interval;
 	hp->ev = evtimer_new(gw->base, on_timer, hp);
 	if (!hp->ev) {
 		free(hp);
