@@ -247,6 +247,8 @@ enum dp_trunk_state gw_trunk_state(const char *trunk, void *arg)
 		return DP_TRUNK_DOWN;
 	if (ts->down_until_ms && ts->down_until_ms > tg_mono_ms())
 		return DP_TRUNK_DOWN;
+	if (ts->health == GW_HEALTH_DOWN)
+		return DP_TRUNK_DOWN;
 	if (t->max_calls && ts->calls >= t->max_calls)
 		return DP_TRUNK_FULL;
 	if (rate_over(&ts->out_sec, &ts->out_n, t->cps))
@@ -1668,8 +1670,8 @@ static void try_next(struct gw_call *call)
 		if (call->down_pass) {
 			if (!(call->down_later & 1u << i))
 				continue;
-			/* Marked down by our guess from unanswered calls,
-			 * not known dead: worth a try for 911. */
+			/* Marked down by our guess from unanswered calls or
+			 * OPTIONS, not known dead: worth a try for 911. */
 			call->down_later &= ~(1u << i);
 			if (st == DP_TRUNK_DOWN)
 				st = DP_TRUNK_AVAILABLE;

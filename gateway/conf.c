@@ -612,6 +612,18 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "down_time")) {
 		err = parse_uint(p, k, v, 1, 3600, &n);
 		t->down_time = (unsigned)n;
+	} else if (!strcmp(k, "options_interval")) {
+		err = parse_uint(p, k, v, 0, 3600, &n);
+		t->options_interval = (unsigned)n;
+	} else if (!strcmp(k, "options_down")) {
+		err = parse_uint(p, k, v, 1, 100, &n);
+		t->options_down = (unsigned)n;
+	} else if (!strcmp(k, "options_up")) {
+		err = parse_uint(p, k, v, 1, 100, &n);
+		t->options_up = (unsigned)n;
+	} else if (!strcmp(k, "options_timeout")) {
+		err = parse_uint(p, k, v, 100, 32000, &n);
+		t->options_timeout_ms = (unsigned)n;
 	} else if (!strcmp(k, "country_code")) {
 		err = parse_digits(p, k, v, t->plan.cc, sizeof(t->plan.cc));
 	} else if (!strcmp(k, "national_prefix")) {
@@ -967,6 +979,9 @@ static int on_section(struct parser *p, char *name)
 		t->line = p->line;
 		t->down_after = 2;
 		t->down_time = 30;
+		t->options_down = 3;
+		t->options_up = 2;
+		t->options_timeout_ms = 2000;
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
 		t->rtp_timeout = -1;
@@ -1025,6 +1040,10 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_SIP && !t->peer_len)
 			return fail(p, "trunk '%s': a SIP trunk needs peer",
 				    t->name);
+		if (t->kind == GW_TRUNK_TDM && t->options_interval)
+			return fail(p, "trunk '%s': options_interval is for "
+				    "SIP trunks (a span's health is its "
+				    "D-channel)", t->name);
 		if (t->kind == GW_TRUNK_TDM && t->rfc3578)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "

@@ -75,6 +75,10 @@ struct gw_trunk_cfg {
 				       this user (digest); "" = no */
 	char inbound_password[64];
 	unsigned inbound_digest;    /* SIP_DIGEST_OFFER_* bits; 0 = both */
+	unsigned options_interval;  /* s between OPTIONS probes, 0 = off */
+	unsigned options_down;      /* unanswered probes in a row: down */
+	unsigned options_up;        /* answered probes in a row: up again */
+	unsigned options_timeout_ms; /* a probe's wait for an answer */
 	/* numbering (dialplan) */
 	struct dp_country_plan plan;
 	enum dp_number_fmt called_fmt, calling_fmt;

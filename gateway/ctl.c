@@ -549,14 +549,62 @@ static int cmd_auth(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+/* Why a SIP trunk is down, or what its health rests on. */
+static const char *health_why(const struct gw_tstat *ts, char *buf,
+			      size_t size)
+{
+	if (ts->down_until_ms && ts->down_until_ms > tg_mono_ms()) {
+		snprintf(buf, size, "no response to %u calls in a row",
+			 ts->fails_in_row);
+		return buf;
+	}
+	return ts->health_why;
+}
+
+static void health_json(struct reply *r, const struct gw_tstat *ts)
+{
+	char why[64];
+
+	if (!ts)
+		return;
+	evbuffer_add_printf(r->out, ",\"health\":\"%s\",\"why\":",
+			    gw_health_word(ts->health));
+	gw_json_str(r->out, health_why(ts, why, sizeof(why)));
+	evbuffer_add_printf(r->out, ",\"probe_rtt_ms\":%u,\"probe_code\":%d,"
+			    "\"probes\":%llu,\"probe_answers\":%llu,"
+			    "\"probe_timeouts\":%llu,\"health_downs\":%llu,"
+			    "\"health_ups\":%llu",
+			    ts->probe_rtt_ms, ts->probe_code,
+			    (unsigned long long)ts->probes,
+			    (unsigned long long)ts->probe_answers,
+			    (unsigned long long)ts->probe_timeouts,
+			    (unsigned long long)ts->health_downs,
+			    (unsigned long long)ts->health_ups);
+}
+
+static void health_text(struct reply *r, const struct gw_trunk_cfg *t,
+			const struct gw_tstat *ts)
+{
+	char why[64];
+
+	if (t->kind != GW_TRUNK_SIP || !ts || ts->health == GW_HEALTH_OFF) {
+		evbuffer_add(r->out, "\n", 1);
+		return;
+	}
+	evbuffer_add_printf(r->out, " %-7s %4ums %4d %s\n",
+			    gw_health_word(ts->health), ts->probe_rtt_ms,
+			    ts->probe_code, health_why(ts, why, sizeof(why)));
+}
+
 static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
 		evbuffer_add(r->out, "[", 1);
 	else
 		evbuffer_add_printf(r->out, "%-12s %-4s %-24s %6s %-9s %8s "
-				    "%8s\n", "TRUNK", "TYPE", "WHERE",
-				    "CALLS", "STATE", "ATTEMPTS", "ANSWERED");
+				    "%8s %-7s %6s %4s\n", "TRUNK", "TYPE",
+				    "WHERE", "CALLS", "STATE", "ATTEMPTS",
+				    "ANSWERED", "HEALTH", "RTT", "CODE");
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 		struct gw_tstat *ts = gw_tstat(gw, t->name);
@@ -587,16 +635,19 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 			gw_json_str(r->out, where);
 			evbuffer_add_printf(r->out, ",\"calls\":%u,"
 					    "\"state\":\"%s\",\"attempts\":%llu,"
-					    "\"answered\":%llu}",
+					    "\"answered\":%llu",
 					    trunk_active(gw, t->name), state,
 					    (unsigned long long)(ts ? ts->attempts
 								   : 0),
 					    (unsigned long long)(ts ? ts->answered
 								   : 0));
+			if (t->kind == GW_TRUNK_SIP)
+				health_json(r, ts);
+			evbuffer_add(r->out, "}", 1);
 		} else {
 			evbuffer_add_printf(r->out,
 					    "%-12s %-4s %-24s %6u %-9s %8llu "
-					    "%8llu\n",
+					    "%8llu",
 					    t->name,
 					    t->kind == GW_TRUNK_SIP ? "sip"
 								    : "tdm",
@@ -606,6 +657,7 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 								   : 0),
 					    (unsigned long long)(ts ? ts->answered
 								   : 0));
+			health_text(r, t, ts);
 		}
 	}
 	if (r->json)

@@ -22,6 +22,16 @@ struct reload_job;
 struct gw_notify;
 struct ssl_ctx_st;
 
+/* A SIP trunk's health by OPTIONS probes (health.c). */
+enum gw_health {
+	GW_HEALTH_OFF = 0, /* not probed (options_interval = 0, or TDM) */
+	GW_HEALTH_UNKNOWN, /* probed, no verdict yet: routed as up */
+	GW_HEALTH_UP,
+	GW_HEALTH_DOWN,    /* skipped by routing (911: tried last) */
+};
+
+struct gw_hprobe;
+
 /** Live state of one trunk, kept across reloads by name. */
 struct gw_tstat {
 	char name[32];
@@ -38,6 +48,15 @@ struct gw_tstat {
 	unsigned rr_next;        /* TDM round-robin: the next channel */
 	int64_t emergency_end_ms; /* monotonic: an emergency call on it
 				   * ended; 0 never */
+	/* OPTIONS keep-alive (health.c) */
+	enum gw_health health;
+	char health_why[48];     /* what the last verdict rests on */
+	struct gw_hprobe *hprobe; /* the prober, NULL when off */
+	unsigned probe_ok, probe_miss; /* answered / unanswered in a row */
+	int probe_code;          /* status of the last answer, 0 none */
+	unsigned probe_rtt_ms;   /* its round trip */
+	uint64_t probes, probe_answers, probe_timeouts;
+	uint64_t health_downs, health_ups; /* verdicts that changed */
 };
 
 /** Maintenance state of one span, kept across reloads by span number. */
@@ -278,6 +297,14 @@ bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
 			  const char *trunk, char *id, size_t idsize);
 /** Live calls holding a B-channel of span @p span. */
 unsigned gw_call_count_on_span(struct gw *gw, int span);
+
+/* gateway/health.c: OPTIONS keep-alive of SIP trunks */
+/** Start probing the trunks that want it, stop the others (start-up and
+ *  after every reload). */
+void gw_health_sync(struct gw *gw);
+/** Stop every prober (before the UA goes). */
+void gw_health_stop(struct gw *gw);
+const char *gw_health_word(enum gw_health st);
 
 /* gateway/maint.c: span, channel and trunk maintenance (tollgatectl) */
 struct evbuffer;

@@ -444,6 +444,7 @@ static void reload_finish(struct reload_job *j)
 			j->e911 = obj_ref(gw->e911);
 		}
 		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
+		gw_health_sync(gw);
 		/* Notifications under way keep the context they started
 		 * with. */
 		gw_notify_tls_free(gw->notify_tls);
@@ -809,6 +810,7 @@ static int start(struct gw *gw)
 	rc = gw_ctl_open(&gw->ctl, gw, gw->cfg.control);
 	if (rc)
 		return rc;
+	gw_health_sync(gw);
 	snapshot_summary(gw, err, sizeof(err));
 	gw_notice("tollgated %s: SIP on %s:%u, %u span(s), %s, database %s",
 		  PACKAGE_VERSION, gw->cfg.sip_bind, sip_ua_port(gw->ua),
@@ -834,6 +836,7 @@ static int stop(struct gw *gw)
 	sip_dns_free(gw->dns);
 	gw->dns = NULL;
 	gw_call_reap_all(gw);
+	gw_health_stop(gw);
 	sip_ua_free(gw->ua);
 	if (gw->ev_media)
 		event_free(gw->ev_media);

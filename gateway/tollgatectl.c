@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"  status                 daemon state and counters (default)\n"
 		"  show spans             spans, D-channel state, idle channels\n"
 		"  show channels [SPAN]   every B-channel and its state\n"
-		"  show trunks            trunks, live calls, state, attempts\n"
+		"  show trunks            trunks, live calls, state, attempts, health\n"
 		"  show calls             live calls\n"
 		"  show e911              ELINs in use and whom a PSAP callback "
 		"reaches\n"

@@ -299,6 +299,28 @@ int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
 		   socklen_t dstlen, const char *from_user, const char *to_user,
 		   const char *text);
 
+/* ---- OPTIONS probes (sip/options.c) ------------------------------------ */
+
+struct sip_probe;
+
+/** A probe's result: the final status that came back (any status means
+ * the peer is alive), or 0 when nothing did within the timeout;
+ * @p rtt_ms from sending to that answer (or to giving up). */
+typedef void(sip_options_h)(int status, unsigned rtt_ms, void *arg);
+
+/**
+ * Send an OPTIONS (RFC 3261 11) outside any dialog to @p dst: Request-URI
+ * sip:ADDR:PORT, a fresh Call-ID, retransmitted as any non-INVITE request
+ * (Timer E) until an answer or @p timeout_ms (0 = Timer F, 32 s).  @p h
+ * runs exactly once, from the loop (never from this call), unless
+ * sip_options_cancel() comes first; @p *pp is invalid after either.
+ */
+int sip_options_probe(struct sip_probe **pp, struct sip_ua *ua,
+		      const struct sockaddr *dst, socklen_t dstlen,
+		      unsigned timeout_ms, sip_options_h *h, void *arg);
+/** No report for @p p (its transaction ends on its own). */
+void sip_options_cancel(struct sip_probe *p);
+
 /**
  * Hang up as sip_leg_hangup() and give the caller's reference to the UA:
  * the leg hears no more events and is released when its dialog closes

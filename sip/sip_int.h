@@ -78,6 +78,11 @@ struct sip_tr {
 	bool queued;
 	bool dead;
 	struct sip_tr *dnext; /* ua dead list */
+	/* A transaction without a leg that wants its responses
+	 * (options.c): msg_h for each, kill_h when it is freed. */
+	void (*msg_h)(struct sip_tr *tr, int type, osip_message_t *msg);
+	void (*kill_h)(struct sip_tr *tr);
+	void *h_arg;
 };
 
 struct sip_pev;

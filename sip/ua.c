@@ -302,6 +302,8 @@ static void tr_free(struct sip_tr *tr)
 		osip_transaction_free(tr->otr);
 	if (tr->leg)
 		sip_leg_tr_killed(tr);
+	if (tr->kill_h)
+		tr->kill_h(tr);
 	tr->leg = obj_deref(tr->leg);
 	free(tr->key);
 	free(tr);
@@ -389,7 +391,9 @@ static void cb_msg(int type, osip_transaction_t *otr, osip_message_t *msg)
 {
 	struct sip_tr *tr = osip_transaction_get_reserved1(otr);
 
-	if (tr && tr->leg)
+	if (tr && tr->msg_h)
+		tr->msg_h(tr, type, msg);
+	else if (tr && tr->leg)
 		sip_leg_tr_msg(tr, type, msg);
 }
 
@@ -900,6 +904,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static void on_deliver(evutil_socket_t fd, short what, void *arg)
 {
+	/* Requests queued for the loop go out first (options.c). */
+	sip_ua_run(arg);
 	sip_ua_deliver(arg);
 }
 

@@ -108,6 +108,9 @@ static const char good_conf[] =
 	"overlap = rfc3578\n"
 	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
 	"dtmf = info\n"
+	"options_interval = 15\n"
+	"options_down = 4\n"
+	"options_timeout = 1500\n"
 	"auth_user = gw\n"
 	"auth_password = gwpw\n"
 	"inbound_user = pbx\n"
@@ -189,6 +192,10 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
 	assert_int_equal(t->dtmf, GW_DTMF_INFO);
+	assert_int_equal(t->options_interval, 15);
+	assert_int_equal(t->options_down, 4);
+	assert_int_equal(t->options_up, 2); /* the default */
+	assert_int_equal(t->options_timeout_ms, 1500);
 	/* Digest and no accept_from: from anywhere, known by the user
 	 * (not even from its peer by address). */
 	t = gw_config_trunk(cfg, "roam");
@@ -206,13 +213,17 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->max_calls, 23);
 	assert_int_equal(t->cps, 5);
 	assert_int_equal(t->down_after, 2);
+	/* Not probed unless asked: OPTIONS are off by default. */
+	assert_int_equal(t->options_interval, 0);
+	assert_int_equal(t->options_down, 3);
+	assert_int_equal(t->options_timeout_ms, 2000);
 	assert_string_equal(cfg->outbound, "pstn, pbx");
 	assert_int_equal(cfg->t_trying_ms, 1500);
 	assert_int_equal(cfg->nnotify, 2);
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 52);
+	assert_int_equal(cfg->notify_ca_line, 55);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	free(cfg);
@@ -299,6 +310,18 @@ static void test_conf_errors(void **state)
 		 "auth_user = u\n",
 		 "trunk 'a': digest credentials are for SIP trunks"},
 		{"[sip]\nnonce_lifetime = 0\n", "t.conf:2: nonce_lifetime"},
+		{"[trunk a]\ntype = sip\noptions_interval = 3601\n",
+		 "t.conf:3: options_interval"},
+		{"[trunk a]\ntype = sip\noptions_down = 0\n",
+		 "t.conf:3: options_down"},
+		{"[trunk a]\ntype = sip\noptions_up = 0\n",
+		 "t.conf:3: options_up"},
+		{"[trunk a]\ntype = sip\noptions_timeout = 50\n",
+		 "t.conf:3: options_timeout: '50' is not a number from 100 to "
+		 "32000"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "options_interval = 5\n",
+		 "t.conf:2: trunk 'a': options_interval is for SIP trunks"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 

@@ -1030,6 +1030,119 @@ static void test_options(void **state)
 	assert_non_null(strstr(r.buf, "rport="));
 }
 
+/* ---- OPTIONS probes (sip_options_probe) -------------------------------- */
+
+struct probe_res {
+	int calls;
+	int status;
+	unsigned rtt_ms;
+};
+
+static struct probe_res *probe_seen;
+
+static void on_probe(int status, unsigned rtt_ms, void *arg)
+{
+	struct probe_res *pr = arg;
+
+	pr->calls++;
+	pr->status = status;
+	pr->rtt_ms = rtt_ms;
+}
+
+static bool probe_done(struct harness *h)
+{
+	return probe_seen->calls > 0;
+}
+
+/* A answers B's probe 200: reported once, from the loop, not the call. */
+static void test_options_probe_answered(void **state)
+{
+	struct harness *h = *state;
+	struct probe_res pr = { 0 };
+	struct sip_probe *p;
+	struct sockaddr_in dst;
+
+	addr_of(&dst, sip_ua_port(h->b.ua));
+	assert_int_equal(sip_options_probe(&p, h->a.ua,
+					   (struct sockaddr *)&dst,
+					   sizeof(dst), 1000, on_probe, &pr),
+			 0);
+	assert_int_equal(pr.calls, 0);
+	probe_seen = &pr;
+	h->done = probe_done;
+	event_base_dispatch(h->base);
+	assert_false(h->timed_out);
+	assert_int_equal(pr.calls, 1);
+	assert_int_equal(pr.status, 200);
+	assert_true(pr.rtt_ms < 1000);
+}
+
+/* A socket that reads and never answers: the probe is retransmitted
+ * (Timer E, 500 ms) and reported unanswered (0) at its timeout, not at
+ * Timer F's 32 s. */
+static void test_options_probe_timeout(void **state)
+{
+	struct harness *h = *state;
+	struct probe_res pr = { 0 };
+	struct sip_probe *p;
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	char buf[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), n = 0;
+	ssize_t r;
+
+	assert_true(fd >= 0);
+	addr_of(&me, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	assert_int_equal(sip_options_probe(&p, h->a.ua,
+					   (struct sockaddr *)&me, len, 800,
+					   on_probe, &pr),
+			 0);
+	probe_seen = &pr;
+	h->done = probe_done;
+	event_base_dispatch(h->base);
+	assert_false(h->timed_out);
+	assert_int_equal(pr.calls, 1);
+	assert_int_equal(pr.status, 0);
+	assert_true(pr.rtt_ms >= 700 && pr.rtt_ms < 2000);
+	while ((r = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[r] = '\0';
+		assert_memory_equal(buf, "OPTIONS sip:127.0.0.1:", 22);
+		assert_non_null(strstr(buf, "Max-Forwards: 70"));
+		assert_non_null(strstr(buf, ";tag="));
+		n++;
+	}
+	assert_true(n >= 2); /* the first and a retransmission */
+	close(fd);
+}
+
+/* Cancelled: no report; the UA freed with the transaction alive leaks
+ * nothing (teardown counts objects, ASan the rest). */
+static void test_options_probe_cancel(void **state)
+{
+	struct harness *h = *state;
+	struct probe_res pr = { 0 };
+	struct sip_probe *p;
+	struct sockaddr_in dst;
+
+	addr_of(&dst, sip_ua_port(h->b.ua));
+	assert_int_equal(sip_options_probe(&p, h->a.ua,
+					   (struct sockaddr *)&dst,
+					   sizeof(dst), 1000, on_probe, &pr),
+			 0);
+	sip_options_cancel(p);
+	probe_seen = &pr;
+	h->done = NULL;
+	{
+		struct timeval tv = { 0, 300000 };
+
+		event_base_loopexit(h->base, &tv);
+	}
+	event_base_dispatch(h->base);
+	assert_int_equal(pr.calls, 0);
+}
+
 /* RFC 3261 17.2.2: a retransmitted non-INVITE request gets the very
  * response the first one got (same To tag), not a second answer. */
 static void test_retransmitted_request(void **state)
@@ -1169,6 +1282,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_no_common_codec,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_probe_answered,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_probe_timeout,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_probe_cancel,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retransmitted_request,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options_unauthorized,
