@@ -73,6 +73,29 @@ static void challenge(struct sip_ua *ua, osip_event_t *evt,
 	sip_ua_reply_hdr(ua, evt, src, srclen, 401, "WWW-Authenticate", h);
 }
 
+/* RFC 7616 3.4.6: the digest-uri must be the request's own target: the
+ * same scheme, host and port (sip: without a port is 5060) and, when it
+ * names one, the same user.  (SIPp and some phones send the host alone.)
+ * An answer captured for one target says nothing about another. */
+static bool uri_is_request(const osip_message_t *req, const char *duri)
+{
+	const osip_uri_t *r = req->req_uri;
+	osip_uri_t *d = NULL;
+	bool same;
+
+	if (!r || osip_uri_init(&d))
+		return false;
+	same = !osip_uri_parse(d, duri) && d->scheme && r->scheme &&
+	       !strcasecmp(d->scheme, r->scheme) &&
+	       (!d->username || !*d->username ||
+		!strcmp(d->username, r->username ? r->username : "")) &&
+	       d->host && r->host && !strcasecmp(d->host, r->host) &&
+	       !strcmp(d->port && *d->port ? d->port : "5060",
+		       r->port && *r->port ? r->port : "5060");
+	osip_uri_free(d);
+	return same;
+}
+
 static const char *safe(char *buf, size_t size, const char *s)
 {
 	size_t n = 0;
@@ -121,6 +144,8 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 		why = "another realm";
 	else if (!cr.qop_auth)
 		why = "no qop=auth";
+	else if (!uri_is_request(evt->sip, cr.uri))
+		why = "a uri= that is not the Request-URI";
 	else if (!*pw)
 		why = "unknown user";
 	if (!why) {
@@ -153,9 +178,14 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 	if (!why && !sip_digest_check(&cr, method, pw))
 		why = "wrong password";
 	if (why) {
-		gw_notice("%s from %s:%u (user %s): digest refused: %s",
+		char du[96];
+
+		gw_notice("%s from %s:%u (user %s): digest refused: %s%s%s%s",
 			  method, a, port, safe(u, sizeof(u), cr.username),
-			  why);
+			  why, strstr(why, "uri=") ? " (" : "",
+			  strstr(why, "uri=") ? safe(du, sizeof(du), cr.uri)
+					      : "",
+			  strstr(why, "uri=") ? ")" : "");
 		ua->astats.failed++;
 		return 403;
 	}

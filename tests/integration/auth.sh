@@ -80,9 +80,17 @@ grep -q "(user nobody): digest refused: unknown user" "$WORK/tollgated.log" ||
 	fail "no log line naming the unknown user"
 log "ok: an unknown user got 403"
 
+# An answer computed for another Request-URI (RFC 7616 3.4.6): 403.
+out=$(roam --rtp 40006 --user roamer --password r0am-pw --alg SHA-256 \
+	--other-uri) || fail "digest_uac: $out"
+expect_eq "digest for another Request-URI" "$(echo "$out" | tail -1)" "INVITE 403"
+grep -q "(user roamer): digest refused: a uri= that is not the Request-URI" \
+	"$WORK/tollgated.log" || fail "no log line naming the uri mismatch"
+log "ok: a digest for another Request-URI got 403"
+
 st=$(ctl --json show auth)
 expect_eq "accepted" "$(json_field "$st" accepted)" 3
-expect_eq "failed" "$(json_field "$st" failed)" 2
+expect_eq "failed" "$(json_field "$st" failed)" 3
 expect_eq "stale" "$(json_field "$st" stale)" 1
 expect_eq "replayed" "$(json_field "$st" replayed)" 1
 log "ok: show auth counts them"

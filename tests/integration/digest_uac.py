@@ -116,6 +116,8 @@ class UAC:
         cnonce = '%x' % random.getrandbits(32)
         nc = '00000001'
         ha1 = H(alg, '%s:%s:%s' % (A.user, ch['realm'], A.password))
+        if A.other_uri:
+            uri = uri.replace(A.to, A.to[:-1] + '9')
         ha2 = H(alg, 'INVITE:' + uri)
         resp = H(alg, ':'.join([ha1, ch['nonce'], nc, cnonce, 'auth', ha2]))
         return ('Authorization: Digest username="%s", realm="%s", '
@@ -172,6 +174,8 @@ ap.add_argument('--caller', default='2125550000')
 ap.add_argument('--hold', type=float, default=0.3)
 ap.add_argument('--replay', action='store_true')
 ap.add_argument('--wait-stale', type=float, default=0)
+ap.add_argument('--other-uri', action='store_true',
+                help='answer for another Request-URI (a captured answer)')
 A = ap.parse_args()
 UAC().run()
 sys.stdout.flush()
