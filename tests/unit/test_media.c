@@ -229,8 +229,13 @@ static void params(struct media_bridge_params *prm, unsigned chan,
  * left it open (fixtures are static so that they outlive the longjmp). */
 static struct fx *open_fx;
 
-static void fx_open(struct fx *f, enum media_law span_law,
-		    enum media_law rtp_law, unsigned ptime)
+/* A bridge between the test line and a far RTP socket; @p tweak (NULL:
+ * none) sets what a test needs beyond the law and ptime. */
+static void fx_open_with(struct fx *f, unsigned workers,
+			 enum media_law span_law, enum media_law rtp_law,
+			 unsigned ptime,
+			 void (*tweak)(struct media_bridge_params *, unsigned),
+			 unsigned arg)
 {
 	struct media_bridge_params prm;
 	struct media_rtp *rtp;
@@ -238,7 +243,7 @@ static void fx_open(struct fx *f, enum media_law span_law,
 	memset(f, 0, sizeof(*f));
 	open_fx = f;
 	memset(&done_rec, 0, sizeof(done_rec));
-	assert_int_equal(media_engine_alloc(&f->me, 2, on_done), 0);
+	assert_int_equal(media_engine_alloc(&f->me, workers, on_done), 0);
 	line_open(&f->line, span_law);
 	assert_int_equal(media_engine_add_span(f->me, 1, &f->line.io), 0);
 	f->far = udp_open(&f->far_addr);
@@ -248,11 +253,19 @@ static void fx_open(struct fx *f, enum media_law span_law,
 	f->rtp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	f->rtp_addr.sin_port = htons(media_rtp_port(rtp));
 	params(&prm, CHAN, &f->far_addr, rtp_law, ptime);
+	if (tweak)
+		tweak(&prm, arg);
 	assert_int_equal(media_bridge_start(f->me, &f->id, rtp, &prm, f), 0);
 	assert_int_not_equal(f->id, 0);
 	f->far_seq = 1000;
 	f->far_ts = 50000;
 	f->far_ssrc = 0x1234abcd;
+}
+
+static void fx_open(struct fx *f, enum media_law span_law,
+		    enum media_law rtp_law, unsigned ptime)
+{
+	fx_open_with(f, 2, span_law, rtp_law, ptime, NULL, 0);
 }
 
 static void fx_close(struct fx *f)
@@ -1927,31 +1940,17 @@ static void test_te_rx_timeout(void **state)
 
 #define TE_PT 101
 
+static void tweak_dtmf(struct media_bridge_params *prm, unsigned mode)
+{
+	prm->dtmf = (enum media_dtmf)mode;
+	prm->te_tx_pt = TE_PT;
+	prm->te_rx_pt = TE_PT;
+}
+
 static void fx_open_dtmf(struct fx *f, enum media_dtmf mode)
 {
-	struct media_bridge_params prm;
-	struct media_rtp *rtp;
-
-	memset(f, 0, sizeof(*f));
-	open_fx = f;
-	memset(&done_rec, 0, sizeof(done_rec));
-	assert_int_equal(media_engine_alloc(&f->me, 1, on_done), 0);
-	line_open(&f->line, MEDIA_PCMU);
-	assert_int_equal(media_engine_add_span(f->me, 1, &f->line.io), 0);
-	f->far = udp_open(&f->far_addr);
-	assert_int_equal(media_rtp_alloc(&rtp, f->me, "127.0.0.1", PORT_MIN,
-					 PORT_MAX), 0);
-	f->rtp_addr.sin_family = AF_INET;
-	f->rtp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->rtp_addr.sin_port = htons(media_rtp_port(rtp));
-	params(&prm, CHAN, &f->far_addr, MEDIA_PCMU, 20);
-	prm.dtmf = mode;
-	prm.te_tx_pt = TE_PT;
-	prm.te_rx_pt = TE_PT;
-	assert_int_equal(media_bridge_start(f->me, &f->id, rtp, &prm, f), 0);
-	f->far_seq = 1000;
-	f->far_ts = 50000;
-	f->far_ssrc = 0x1234abcd;
+	fx_open_with(f, 1, MEDIA_PCMU, MEDIA_PCMU, 20, tweak_dtmf,
+		     (unsigned)mode);
 }
 
 struct digits {
@@ -2339,29 +2338,14 @@ static const struct {
 	{EC_DELAY + 10, 0.05},
 };
 
+static void tweak_ec(struct media_bridge_params *prm, unsigned tail_ms)
+{
+	prm->echo_tail_ms = tail_ms;
+}
+
 static void fx_open_ec(struct fx *f, unsigned tail_ms)
 {
-	struct media_bridge_params prm;
-	struct media_rtp *rtp;
-
-	memset(f, 0, sizeof(*f));
-	open_fx = f;
-	memset(&done_rec, 0, sizeof(done_rec));
-	assert_int_equal(media_engine_alloc(&f->me, 1, on_done), 0);
-	line_open(&f->line, MEDIA_PCMU);
-	assert_int_equal(media_engine_add_span(f->me, 1, &f->line.io), 0);
-	f->far = udp_open(&f->far_addr);
-	assert_int_equal(media_rtp_alloc(&rtp, f->me, "127.0.0.1", PORT_MIN,
-					 PORT_MAX), 0);
-	f->rtp_addr.sin_family = AF_INET;
-	f->rtp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->rtp_addr.sin_port = htons(media_rtp_port(rtp));
-	params(&prm, CHAN, &f->far_addr, MEDIA_PCMU, 20);
-	prm.echo_tail_ms = tail_ms;
-	assert_int_equal(media_bridge_start(f->me, &f->id, rtp, &prm, f), 0);
-	f->far_seq = 1000;
-	f->far_ts = 50000;
-	f->far_ssrc = 0x1234abcd;
+	fx_open_with(f, 1, MEDIA_PCMU, MEDIA_PCMU, 20, tweak_ec, tail_ms);
 }
 
 enum far_sig {
