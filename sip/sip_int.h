@@ -133,6 +133,7 @@ struct sip_ua {
 	struct sip_hash trs;  /* by transaction key */
 	struct sip_hash rcache; /* non-INVITE final responses, by key */
 	struct sip_rcache *rc_head, *rc_tail;
+	uint64_t tag_secret;    /* keys the To tags of stateless answers */
 	struct event *ev_rcache;
 	struct sip_tr *runq, *runq_tail;
 	struct sip_tr *dead;

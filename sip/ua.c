@@ -572,11 +572,54 @@ static int reply_nist(struct sip_ua *ua, osip_message_t *req,
 	return err;
 }
 
-/* A new server transaction's answer, with one extra header (or none). */
+/*
+ * The To tag of an answer given without keeping any state: the same for
+ * every retransmission of the request (RFC 3261 8.2.7), from its Call-ID,
+ * From tag, top branch and CSeq, and unguessable from outside (a secret
+ * drawn at start goes into the hash).
+ */
+static void stateless_tag(const struct sip_ua *ua, const osip_message_t *req,
+			  char tag[17])
+{
+	const char *parts[4];
+	char cseq[16] = "";
+	uint64_t h = 14695981039346656037ull ^ ua->tag_secret;
+	osip_generic_param_t *ft = NULL;
+
+	if (req->from)
+		osip_from_get_tag(req->from, &ft);
+	if (req->cseq && req->cseq->number)
+		tg_strlcpy(cseq, req->cseq->number, sizeof(cseq));
+	parts[0] = req->call_id && req->call_id->number ? req->call_id->number
+							: "";
+	parts[1] = ft && ft->gvalue ? ft->gvalue : "";
+	parts[2] = sip_msg_top_branch(req);
+	parts[3] = cseq;
+	for (unsigned i = 0; i < 4; i++) {
+		for (const char *c = parts[i] ? parts[i] : ""; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 1099511628211ull;
+		}
+		h ^= 0xff; /* "ab"+"c" is not "a"+"bc" */
+		h *= 1099511628211ull;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull ^ ua->tag_secret;
+	h ^= h >> 32;
+	snprintf(tag, 17, "%016llx", (unsigned long long)h);
+}
+
+/*
+ * A new server transaction's answer, with one extra header (or none).
+ * @p stateless: answer a non-INVITE request without remembering the
+ * answer: a retransmission is answered afresh, the same way (RFC 3261
+ * 8.2.7).  For requests without side effects only (OPTIONS, refusals),
+ * so a flood of them costs no memory.
+ */
 static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *phrase, bool allow, const char *hname,
-		     const char *hvalue)
+		     const char *hvalue, bool stateless)
 {
 	osip_message_t *req = evt->sip, *resp = NULL;
 	struct sockaddr_storage dst;
@@ -585,7 +628,11 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 	char tag[17];
 	int err;
 
-	sip_rand_hex(tag, 8);
+	stateless = stateless && !MSG_IS_INVITE(req);
+	if (stateless)
+		stateless_tag(ua, req, tag);
+	else
+		sip_rand_hex(tag, 8);
 	err = sip_msg_response(&resp, req, status, phrase, tag, ua);
 	if (err)
 		goto out;
@@ -604,6 +651,11 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		v = nl ? nl + 1 : NULL;
 	}
 	sip_resp_dest(&dst, &dstlen, req, src, srclen);
+	if (stateless) {
+		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
+		osip_message_free(resp);
+		goto out;
+	}
 	if (!MSG_IS_INVITE(req)) {
 		reply_nist(ua, req, resp, (struct sockaddr *)&dst, dstlen);
 		osip_message_free(resp);
@@ -631,7 +683,7 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const char *phrase, bool allow)
 {
 	return reply_new(ua, evt, src, srclen, status, phrase, allow, NULL,
-			 NULL);
+			 NULL, false);
 }
 
 int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
@@ -639,7 +691,16 @@ int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
 		     const char *hname, const char *hvalue)
 {
 	return reply_new(ua, evt, src, srclen, status, NULL, false, hname,
-			 hvalue);
+			 hvalue, false);
+}
+
+/* Out-of-dialog requests we answer without any side effect: OPTIONS, and
+ * refusals.  Floods of them (keep-alive probers, scanners) keep nothing. */
+static void reply_stateless(struct sip_ua *ua, osip_event_t *evt,
+			    const struct sockaddr *src, socklen_t srclen,
+			    int status, bool allow)
+{
+	reply_new(ua, evt, src, srclen, status, NULL, allow, NULL, NULL, true);
 }
 
 static const char *missing_header(const osip_message_t *m)
@@ -721,7 +782,7 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 			return;
 		}
 		reply_new(ua, evt, src, srclen, vd->status, vd->phrase,
-			  vd->status == 415, vd->hname, vd->hvalue);
+			  vd->status == 415, vd->hname, vd->hvalue, true);
 		return;
 	}
 
@@ -747,15 +808,15 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 	} else if ((st = sip_ua_admit(ua, evt, src, srclen, method, m,
 				      sizeof(m))) != 0) {
 		if (st > 0)
-			sip_ua_reply_new(ua, evt, src, srclen, st, NULL, false);
+			reply_stateless(ua, evt, src, srclen, st, false);
 	} else if (MSG_IS_OPTIONS(req)) {
-		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
+		reply_stateless(ua, evt, src, srclen, 200, true);
 	} else if (MSG_IS_BYE(req)) {
 		/* RFC 3261 15.1.2: a BYE matching no dialog gets 481. */
-		sip_ua_reply_new(ua, evt, src, srclen, 481, NULL, false);
+		reply_stateless(ua, evt, src, srclen, 481, false);
 	} else {
 		/* RFC 3261 8.2.1: 405 with an Allow header. */
-		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
+		reply_stateless(ua, evt, src, srclen, 405, true);
 	}
 }
 
@@ -1018,6 +1079,8 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 		goto out;
 	if (!ua->rbuf || sip_hash_init(&ua->legs, 1024) ||
 	    sip_hash_init(&ua->trs, 1024) || sip_hash_init(&ua->rcache, 4096))
+		goto out;
+	if (tg_random(&ua->tag_secret, sizeof(ua->tag_secret)))
 		goto out;
 	osip_trace_initialize_func(TRACE_LEVEL4, osip_trace_cb);
 	for (i = 0; i < SIP_OSIP_SHARDS; i++) {
