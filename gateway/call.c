@@ -2350,13 +2350,33 @@ static const struct gw_trunk_cfg *trunk_by_user(struct gw *gw,
 	return NULL;
 }
 
-/* Which trunk an INVITE comes from: its source address, or the
- * username it authenticated with. */
+/* A provider we register with calls the Contact we registered: its
+ * Request-URI user says which registration (and so which trunk, when
+ * several share a source). */
+static const struct gw_trunk_cfg *trunk_by_contact(
+	struct gw *gw, const struct sip_invite_info *info)
+{
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind == GW_TRUNK_SIP && t->reg &&
+		    !strcmp(info->ruri_user, gw_reg_contact_user(t)) &&
+		    gw_trunk_accepts(t, (const struct sockaddr *)&info->src))
+			return t;
+	}
+	return NULL;
+}
+
+/* Which trunk an INVITE comes from: the registration it is addressed
+ * to, its source address, or the username it authenticated with. */
 static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 					   const struct sip_invite_info *info)
 {
 	const struct gw_trunk_cfg *t;
 
+	t = trunk_by_contact(gw, info);
+	if (t)
+		return t;
 	t = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (t)
 		return t;
@@ -2533,6 +2553,10 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	in = trunk_of(gw, info);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	/* Addressed to our registered Contact: the number is in To. */
+	if (in && in->reg && *info->to_user &&
+	    !strcmp(info->ruri_user, gw_reg_contact_user(in)))
+		tg_strlcpy(call->called, info->to_user, sizeof(call->called));
 	/* Answer telephone-event where the trunk wants it and the offer
 	 * has it (the bridge falls back to in-band otherwise). */
 	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);

@@ -352,6 +352,9 @@ void gw_reg_on_register(const struct sip_register_req *rq,
  *  its freshest binding.  ENXIO: none (cause 20, subscriber absent). */
 int gw_reg_contact(struct gw *gw, const char *trunk,
 		   struct sockaddr_storage *ss, socklen_t *len);
+/** The user of the Contact trunk @p t registers (register = yes): a
+ *  provider's INVITE to it comes from that trunk, the number in To. */
+const char *gw_reg_contact_user(const struct gw_trunk_cfg *t);
 /** `show registrations`. */
 void gw_reg_show(struct gw *gw, struct evbuffer *out, bool json);
 

@@ -56,6 +56,8 @@ struct oreg {
 	char trunk[32];
 	struct gw *gw;
 	char key[512];              /* the settings it registers with */
+	struct gw_trunk_cfg held;   /* ... all of them, for the
+				     * un-REGISTER once the config changed */
 	enum oreg_state st;
 	struct sip_regtx *tx;       /* in flight, or NULL */
 	struct event *ev;           /* the next REGISTER */
@@ -118,6 +120,11 @@ static int reg_target(struct gw *gw, const struct gw_trunk_cfg *t,
 static const char *reg_user(const struct gw_trunk_cfg *t)
 {
 	return *t->reg_user ? t->reg_user : t->auth_user;
+}
+
+const char *gw_reg_contact_user(const struct gw_trunk_cfg *t)
+{
+	return *t->reg_contact ? t->reg_contact : reg_user(t);
 }
 
 static void make_key(char *key, size_t size, const struct gw_trunk_cfg *t)
@@ -309,6 +316,7 @@ static void oreg_reset(struct oreg *o, const struct gw_trunk_cfg *t)
 	o->tx = NULL;
 	evtimer_del(o->ev);
 	make_key(o->key, sizeof(o->key), t);
+	o->held = *t;
 	tg_uuid(o->call_id);
 	o->cseq = 0;
 	o->ask = t->reg_expires;
@@ -339,7 +347,9 @@ static void unregister(struct oreg *o, const struct gw_trunk_cfg *t)
 		.contact_user = t->reg_contact,
 		.expires = 0,
 		.call_id = o->call_id,
-		.cseq = o->cseq,
+		/* Above what a REGISTER in flight (and its resend with
+		 * credentials) uses. */
+		.cseq = o->tx ? o->cseq + 2 : o->cseq,
 		.auth_user = t->auth_user,
 		.auth_password = t->auth_password,
 		.auth_realm = t->auth_realm,
@@ -374,8 +384,8 @@ void gw_reg_sync(struct gw *gw)
 		if (o) {
 			t = gw_config_trunk(&gw->cfg, o->trunk);
 			if (!t || !t->reg) {
-				/* The old settings are gone with the config;
-				 * what we registered with is in o. */
+				/* What we registered with is in o->held. */
+				unregister(o, &o->held);
 				rg->o[i] = NULL;
 				oreg_free(o);
 			}
@@ -423,6 +433,7 @@ void gw_reg_sync(struct gw *gw)
 		} else {
 			gw_notice("trunk %s: registration settings changed; "
 				  "registering again", t->name);
+			unregister(o, &o->held);
 		}
 		oreg_reset(o, t);
 		arm(o, 0);
@@ -448,14 +459,13 @@ void gw_reg_unregister_all(struct gw *gw)
 		return;
 	for (unsigned i = 0; i < GW_MAX_TRUNKS; i++) {
 		struct oreg *o = rg->o[i];
-		const struct gw_trunk_cfg *t;
 
-		if (!o || !(t = gw_config_trunk(&gw->cfg, o->trunk)))
+		if (!o)
 			continue;
 		sip_register_cancel(o->tx);
-		o->tx = NULL;
 		evtimer_del(o->ev);
-		unregister(o, t);
+		unregister(o, &o->held);
+		o->tx = NULL;
 	}
 	if (!rg->unreg_pending)
 		return;

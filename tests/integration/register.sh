@@ -10,7 +10,10 @@
 #           registers through the challenge.
 #  provbad  rejects the password (a second 401): the trunk is "rejected"
 #           with an alarm and nothing more is sent; `tollgatectl trunk
-#           register` tries again by hand (401, then 403: rejected again).
+#           register` tries again by hand (401, then 403: rejected again);
+#           a reload with the right password registers it at once.
+# A call to the registered Contact (Request-URI user 2125550000, To the
+# number) is recognised as trunk prov's and routed by the To number.
 # tshark decodes every REGISTER cleanly (when installed).
 . "$(dirname "$0")/lib.sh"
 
@@ -68,7 +71,7 @@ registrar prov reg_uas_refresh.xml "$P1"
 registrar p503 reg_uas_503.xml "$P2"
 registrar bad reg_uas_wrong.xml "$P3"
 sleep 0.5
-start_pstnsim
+start_pstnsim --answer-after 50
 start_gw
 
 reg() { # TRUNK FIELD
@@ -113,6 +116,17 @@ expect_eq "REGISTERs the wrong-password registrar saw" \
 	"$(grep -c '^REGISTER sip:' "$WORK/sipp_bad.msg.log")" 4
 log "ok: wrong credentials: rejected with an alarm, no retries, one retry by hand"
 
+# The password fixed by a reload: registered at once.
+registrar bad2 reg_uas_ok.xml "$P3"
+sleep 0.3
+sed -i 's/^auth_password = wrong/auth_password = regpass/' "$WORK/tollgate.conf"
+kill -HUP "$GW_PID"
+wait_for "provbad registered after the reload" 10 reg_is provbad state registered
+grep -q "trunk provbad: registration settings changed; registering again" \
+	"$WORK/tollgated.log" || fail "no log of the changed settings"
+wait "$SIPP_bad2" || fail "the registrar after the reload failed"
+log "ok: a reload with the right password registered the rejected trunk"
+
 # prov: 423 -> Min-Expires; refreshed twice within the 4 s granted.
 wait_for "prov's refreshes" 15 reg_is prov granted 30
 expect_eq "prov state" "$(reg prov state)" registered
@@ -123,6 +137,19 @@ text=$(ctl show registrations)
 echo "$text" | grep -Eq '^prov +registered +127\.0\.0\.1:'"$P1"' ' ||
 	fail "show registrations: $text"
 log "ok: 423 honoured, refreshed before expiry, 30 s granted at last"
+
+# The provider calls the Contact we registered (user 2125550000): the call
+# is trunk prov's, and the number called the one in To.
+P4=$(free_udp_port)
+timeout 20 sipp -sf "$SIPP_DIR/uac_provider.xml" "127.0.0.1:$SIP_PORT" \
+	-i 127.0.0.1 -p "$P4" -key contact_user 2125550000 -s 2125551234 \
+	-m 1 -d 200 -nostdin -timeout 15 -timeout_error \
+	> "$WORK/sipp_provider.log" 2>&1 || fail "the provider's call failed"
+wait_cdrs 1
+expect_eq "provider call CDR" "$(sql "SELECT disposition || ',' || in_trunk ||
+	',' || called FROM cdr ORDER BY rowid DESC LIMIT 1")" \
+	"ANSWERED,prov,2125551234"
+log "ok: a call to our registered Contact is trunk prov's, to the number in To"
 
 # A clean stop unregisters (Expires: 0), and in bounded time.
 t0=$(date +%s%N)
