@@ -6,6 +6,7 @@
 #  - before any binding, a PSTN call to its DID fails with cause 20;
 #  - Expires: 10 (below registrar_min_expires 30) gets 423 Min-Expires: 30;
 #  - Expires: 300 is cut to registrar_max_expires (120) in the 200;
+#  - a REGISTER without Contact (a query) lists it;
 #  - a PSTN call to 5550234 then rings the registered PBX and connects
 #    (CDR ANSWERED, out_trunk office);
 #  - the binding survives a reload;
@@ -35,7 +36,7 @@ pbx_register() { # PASSWORD CONTACT EXPIRES
 	N=$((N + 1))
 	timeout 15 sipp -sf "$SIPP_DIR/reg_uac.xml" "127.0.0.1:$SIP_PORT" \
 		-i "$PBX" -p "$CLI_PORT" -m 1 -s office -au office -ap "$1" \
-		-key contact_hdr "$2" -key expires "$3" -nostdin \
+		-key contact_line "$2" -key expires "$3" -nostdin \
 		-timeout 10 -timeout_error -trace_msg \
 		-message_file "$WORK/sipp_reg.$N.msg.log" \
 		>> "$WORK/sipp_reg.log" 2>&1
@@ -49,7 +50,7 @@ pstn_call() { # CALLED
 	wait_for "pstnsim to finish" 20 sh -c "! kill -0 $PSTN_PID"
 	grep '"event":"call"' "$WORK/pstnsim.jsonl" | head -1
 }
-CONTACT="<sip:pbx@$PBX:$CLI_PORT>"
+CONTACT="Contact: <sip:pbx@$PBX:$CLI_PORT>"
 
 # A wrong password: 403, no binding.
 if pbx_register wrong "$CONTACT" 60; then fail "a wrong password registered"; fi
@@ -82,6 +83,13 @@ expect_eq "binding source" "$(json_field "$b" source)" "$PBX:$CLI_PORT"
 	fail "binding expires_in $(json_field "$b" expires_in)"
 log "ok: registered for 120 s (asked 300)"
 
+# A REGISTER without Contact is a query: the 200 lists the binding.
+pbx_register off1ce "X-Query: bindings" 60 || fail "the query failed"
+grep -q "^Contact: <sip:pbx@$PBX:$CLI_PORT>;expires=1[0-2][0-9]" \
+	"$WORK/sipp_reg.$N.msg.log" || fail "the query's 200 does not list the binding"
+expect_eq "bindings after the query" "$(ctl --json show registrations | grep -o '"contact"' | wc -l)" 1
+log "ok: a REGISTER without Contact lists the binding and changes nothing"
+
 # The binding survives a reload.
 kill -HUP "$GW_PID"
 wait_for "reload" 5 grep -q "reloaded:" "$WORK/tollgated.log"
@@ -106,7 +114,7 @@ expect_eq "CDR" "$(sql "SELECT disposition || ',' || out_trunk FROM cdr
 log "ok: the PSTN call to the DID rang the registered contact and connected"
 
 # Unregister everything: the next call fails with cause 20.
-pbx_register off1ce '*' 0 || fail "Contact: * did not unregister"
+pbx_register off1ce 'Contact: *' 0 || fail "Contact: * did not unregister"
 expect_eq "bindings after Contact: *" "$(bindings)" "]}"
 call=$(pstn_call 5550234)
 expect_eq "unregistered again: cause" "$(json_field "$call" cause)" 20
