@@ -97,12 +97,13 @@ static int cmd_version(struct gw *gw, struct reply *r, int argc, char **argv)
 
 static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 {
-	unsigned up = 0;
+	unsigned up = 0, nreg, reg_up, reg_rej;
 	int64_t uptime = tg_time_ms() - gw->started_ms;
 	char dur[32];
 
 	for (unsigned i = 0; i < gw->nspans; i++)
 		up += tdm_span_dchan_up(gw->spans[i]);
+	gw_reg_counts(gw, &nreg, &reg_up, &reg_rej);
 	if (r->json) {
 		evbuffer_add_printf(
 			r->out,
@@ -121,7 +122,10 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 			(unsigned long long)cdr_writer_written(gw->cdr),
 			(unsigned long long)cdr_writer_pending(gw->cdr));
 		gw_json_str(r->out, gw->cfg.db_path);
-		evbuffer_add_printf(r->out, "}\n");
+		evbuffer_add_printf(r->out, ",\"registrations\":%u,"
+				    "\"registrations_up\":%u,"
+				    "\"registrations_rejected\":%u}\n",
+				    nreg, reg_up, reg_rej);
 		return 0;
 	}
 	fmt_duration(dur, sizeof(dur), uptime);
@@ -140,6 +144,11 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 		(unsigned long long)cdr_writer_written(gw->cdr),
 		(unsigned long long)cdr_writer_pending(gw->cdr),
 		gw->cfg.db_path);
+	if (nreg)
+		evbuffer_add_printf(r->out, "Register: %u trunks, %u registered"
+				    "%s%u rejected%s\n", nreg, reg_up,
+				    reg_rej ? ", ALARM: " : ", ", reg_rej,
+				    reg_rej ? " (show registrations)" : "");
 	return 0;
 }
 

@@ -355,6 +355,10 @@ int gw_reg_contact(struct gw *gw, const char *trunk,
 /** The user of the Contact trunk @p t registers (register = yes): a
  *  provider's INVITE to it comes from that trunk, the number in To. */
 const char *gw_reg_contact_user(const struct gw_trunk_cfg *t);
+/** Trunks that register, how many are registered and how many rejected
+ *  (the alarm `status` shows). */
+void gw_reg_counts(struct gw *gw, unsigned *n, unsigned *up,
+		   unsigned *rejected);
 /** `show registrations`. */
 void gw_reg_show(struct gw *gw, struct evbuffer *out, bool json);
 

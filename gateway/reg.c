@@ -701,6 +701,21 @@ int gw_reg_contact(struct gw *gw, const char *trunk,
 	return 0;
 }
 
+void gw_reg_counts(struct gw *gw, unsigned *n, unsigned *up,
+		   unsigned *rejected)
+{
+	*n = *up = *rejected = 0;
+	for (unsigned i = 0; gw->regs && i < GW_MAX_TRUNKS; i++) {
+		const struct oreg *o = gw->regs->o[i];
+
+		if (!o)
+			continue;
+		(*n)++;
+		*up += o->st == OR_REGISTERED;
+		*rejected += o->st == OR_REJECTED;
+	}
+}
+
 /* ---- show registrations ----------------------------------------------------- */
 
 static int64_t secs_left(int64_t at, int64_t now)

@@ -106,6 +106,10 @@ sleep 3
 expect_eq "provbad attempts while rejected" "$(reg provbad sent)" 1
 expect_eq "provbad state after 3 s" "$(reg provbad state)" rejected
 expect_eq "provbad alarms" "$(reg provbad alarms)" 1
+st=$(ctl --json status)
+expect_eq "status: registrations rejected" "$(json_field "$st" registrations_rejected)" 1
+ctl status | grep -q "^Register: 3 trunks, .*ALARM: 1 rejected" ||
+	fail "status does not show the rejected registration"
 ctl trunk register provbad | grep -q "registering" ||
 	fail "trunk register provbad"
 wait_for "provbad's second try" 10 reg_is provbad last_code 403
