@@ -7,8 +7,10 @@
 #  - Expires: 10 (below registrar_min_expires 30) gets 423 Min-Expires: 30;
 #  - Expires: 300 is cut to registrar_max_expires (120) in the 200;
 #  - a REGISTER without Contact (a query) lists it;
+#  - a refresh renews it (one binding, the new expiry);
 #  - a PSTN call to 5550234 then rings the registered PBX and connects
-#    (CDR ANSWERED, out_trunk office);
+#    (CDR ANSWERED, out_trunk office); the PBX's own call goes out as
+#    trunk office;
 #  - the binding survives a reload;
 #  - Contact: * with Expires: 0 removes it: the next call fails, cause 20.
 . "$(dirname "$0")/lib.sh"
@@ -90,6 +92,14 @@ grep -q "^Contact: <sip:pbx@$PBX:$CLI_PORT>;expires=1[0-2][0-9]" \
 expect_eq "bindings after the query" "$(ctl --json show registrations | grep -o '"contact"' | wc -l)" 1
 log "ok: a REGISTER without Contact lists the binding and changes nothing"
 
+# A refresh (another REGISTER of the same Contact) renews the binding.
+pbx_register off1ce "$CONTACT" 45 || fail "the refresh failed"
+b=$(bindings)
+[ "$(json_field "$b" expires_in)" -le 45 ] && [ "$(json_field "$b" expires_in)" -ge 40 ] ||
+	fail "refreshed binding expires_in $(json_field "$b" expires_in)"
+expect_eq "bindings after the refresh" "$(ctl --json show registrations | grep -o '"contact"' | wc -l)" 1
+log "ok: a refresh renewed the one binding (45 s)"
+
 # The binding survives a reload.
 kill -HUP "$GW_PID"
 wait_for "reload" 5 grep -q "reloaded:" "$WORK/tollgated.log"
@@ -112,6 +122,19 @@ wait_cdrs $((n + 1))
 expect_eq "CDR" "$(sql "SELECT disposition || ',' || out_trunk FROM cdr
 	ORDER BY rowid DESC LIMIT 1")" "ANSWERED,office"
 log "ok: the PSTN call to the DID rang the registered contact and connected"
+
+# The registered PBX calls out through us: known by its digest user.
+start_pstnsim --answer-after 50
+wait_for "the D-channel" 10 sh -c "\"$TGCTL\" -s \"$CTL\" --json show spans | grep -q '\"dchan\":\"up\"'"
+n=$(sql 'SELECT count(*) FROM cdr')
+timeout 20 sipp -sf "$SIPP_DIR/uac_auth.xml" "127.0.0.1:$SIP_PORT" \
+	-i "$PBX" -p "$CLI_PORT" -s 2125551234 -m 1 -d 200 -au office \
+	-ap off1ce -nostdin -timeout 10 -timeout_error \
+	>> "$WORK/sipp_out.log" 2>&1 || fail "the PBX's outbound call failed"
+wait_cdrs $((n + 1))
+expect_eq "outbound CDR" "$(sql "SELECT disposition || ',' || in_trunk ||
+	',' || out_trunk FROM cdr ORDER BY rowid DESC LIMIT 1")" "ANSWERED,office,pstn"
+log "ok: the registered PBX's own call went out as trunk office"
 
 # Unregister everything: the next call fails with cause 20.
 pbx_register off1ce 'Contact: *' 0 || fail "Contact: * did not unregister"
