@@ -580,6 +580,14 @@ static const struct gw_trunk_cfg *registrar_of(struct gw *gw,
 	return NULL;
 }
 
+static bool any_registrar(const struct gw *gw)
+{
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++)
+		if (gw->cfg.trunks[i].registrar)
+			return true;
+	return false;
+}
+
 static void addr_str(const struct sockaddr *sa, char *buf, size_t size)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
@@ -608,6 +616,10 @@ void gw_reg_on_register(const struct sip_register_req *rq,
 	char src[80];
 
 	addr_str(rq->src, src, sizeof(src));
+	if (!t && !any_registrar(gw)) {
+		rp->status = 405; /* as before there were registrars */
+		return;
+	}
 	if (!t) {
 		gw_notice("REGISTER from %s refused: %s", src,
 			  *rq->auth_user ? "its user is no registrar trunk's"

@@ -407,7 +407,9 @@ static void answer(struct sip_ua *ua, osip_event_t *evt,
 		return;
 	}
 	if (rp->status != 200 || !rp->nbindings) {
-		sip_ua_reply_new(ua, evt, src, srclen, rp->status, NULL, false);
+		/* RFC 3261 8.2.1: a 405 lists what we do take. */
+		sip_ua_reply_new(ua, evt, src, srclen, rp->status, NULL,
+				 rp->status == 405);
 		return;
 	}
 	for (unsigned i = 0; i < rp->nbindings && n < sizeof(h); i++)
