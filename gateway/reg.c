@@ -523,7 +523,7 @@ int gw_reg_retry(struct gw *gw, const char *name)
 	return 0;
 }
 
-/* ---- registrar ------------------------------------------------------------ */
+/* ---- registrar -------------------------------------------------------- */
 
 static struct rtrunk *rtrunk_of(struct gw *gw, const char *name, bool make)
 {
@@ -642,7 +642,8 @@ void gw_reg_on_register(const struct sip_register_req *rq,
 			return;
 		}
 		/* A copy older than what we hold (10.3 step 7). */
-		if (b && !strcmp(b->call_id, rq->call_id) && rq->cseq <= b->cseq)
+		if (b && !strcmp(b->call_id, rq->call_id) &&
+		    rq->cseq <= b->cseq)
 			return; /* 500 */
 	}
 	if (rq->wildcard) {
@@ -728,7 +729,7 @@ void gw_reg_counts(struct gw *gw, unsigned *n, unsigned *up,
 	}
 }
 
-/* ---- show registrations ----------------------------------------------------- */
+/* ---- show registrations ----------------------------------------------- */
 
 static int64_t secs_left(int64_t at, int64_t now)
 {

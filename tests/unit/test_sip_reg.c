@@ -201,9 +201,10 @@ static void test_register_challenge_granted(void **state)
 	assert_null(strstr(f.req[0], "Authorization"));
 	assert_non_null(strstr(f.req[1], "CSeq: 9 REGISTER"));
 	assert_non_null(strstr(f.req[1], "Call-ID: reg-1@test"));
-	assert_non_null(strstr(f.req[1], "Authorization: Digest username="
-					 "\"reguser\", realm=\"prov.test\", "
-					 "nonce=\"n1\", uri=\"sip:prov.test\""));
+	assert_non_null(strstr(f.req[1],
+			       "Authorization: Digest username=\"reguser\", "
+			       "realm=\"prov.test\", nonce=\"n1\", "
+			       "uri=\"sip:prov.test\""));
 	assert_int_equal(f.res.expires, 42);
 }
 
