@@ -188,7 +188,9 @@ static unsigned backoff_ms(const struct gw_trunk_cfg *t, unsigned n)
 /* Refresh a margin before the binding lapses (RFC 3261 10.2.4). */
 static unsigned refresh_ms(unsigned granted)
 {
-	uint64_t g = (uint64_t)granted * 1000, margin = g / 4;
+	/* A grant above a week is refreshed after a week (the timer). */
+	uint64_t g = (uint64_t)(granted < 604800 ? granted : 604800) * 1000,
+		 margin = g / 4;
 
 	if (margin > 60000)
 		margin = 60000;
@@ -253,8 +255,11 @@ static void on_result(const struct sip_reg_result *r, void *arg)
 		return;
 	}
 	o->failures++;
-	ms = r->retry_after ? r->retry_after * 1000
-			    : backoff_ms(t, o->failures);
+	/* A day at most, whatever a registrar says. */
+	if (r->retry_after)
+		ms = (r->retry_after < 86400 ? r->retry_after : 86400) * 1000;
+	else
+		ms = backoff_ms(t, o->failures);
 	if (r->status)
 		snprintf(o->why, sizeof(o->why), "%d, retry in %u.%u s%s",
 			 r->status, ms / 1000, ms % 1000 / 100,
