@@ -376,6 +376,22 @@ void sip_register_cancel(struct sip_regtx *rt)
 
 /* ---- the registrar's side ------------------------------------------------ */
 
+/* delta-seconds (RFC 3261 25.1), capped at 2^31 - 1; -2 unreadable. */
+static int delta_seconds(const char *v)
+{
+	unsigned long n = 0;
+
+	if (!v || !*v)
+		return -2;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9')
+			return -2;
+		if (n < 0x7fffffffUL)
+			n = n * 10 + (unsigned long)(*v - '0');
+	}
+	return n > 0x7fffffffUL ? 0x7fffffff : (int)n;
+}
+
 static void take_contact(struct sip_binding *b, const osip_contact_t *c,
 			 int hdr_expires)
 {
@@ -389,8 +405,8 @@ static void take_contact(struct sip_binding *b, const osip_contact_t *c,
 	}
 	b->expires = hdr_expires;
 	if (osip_contact_param_get_byname((osip_contact_t *)c, "expires",
-					  &p) >= 0 && p && p->gvalue)
-		b->expires = (int)strtoul(p->gvalue, NULL, 10);
+					  &p) >= 0 && p)
+		b->expires = delta_seconds(p->gvalue);
 }
 
 static void answer(struct sip_ua *ua, osip_event_t *evt,
@@ -437,8 +453,13 @@ void sip_reg_rx(struct sip_ua *ua, osip_event_t *evt,
 		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
 		return;
 	}
-	if (osip_message_get_expires(req, 0, &eh) >= 0 && eh && eh->hvalue)
-		hdr_expires = (int)strtoul(eh->hvalue, NULL, 10);
+	if (osip_message_get_expires(req, 0, &eh) >= 0 && eh)
+		hdr_expires = delta_seconds(eh->hvalue);
+	if (hdr_expires == -2) {
+		sip_ua_reply_new(ua, evt, src, srclen, 400, "Bad Expires",
+				 false);
+		return;
+	}
 	for (int i = 0; (c = osip_list_get(&req->contacts, i)); i++) {
 		bool star = !c->url && c->displayname &&
 			    !strcmp(c->displayname, "*");
@@ -460,7 +481,8 @@ void sip_reg_rx(struct sip_ua *ua, osip_event_t *evt,
 			return;
 		}
 		take_contact(&cs[rq.ncontacts], c, hdr_expires);
-		if (!cs[rq.ncontacts].uri[0]) {
+		if (!cs[rq.ncontacts].uri[0] ||
+		    cs[rq.ncontacts].expires == -2) {
 			sip_ua_reply_new(ua, evt, src, srclen, 400,
 					 "Bad Contact", false);
 			return;

@@ -426,6 +426,16 @@ static void test_registrar_wildcard(void **state)
 			   "Contact: <sip:a@192.0.2.1>\r\nExpires: 0\r\n"
 			   "Content-Length: 0\r\n\r\n", ans, sizeof(ans));
 	assert_memory_equal(ans, "SIP/2.0 400 ", 12);
+	/* An expires that is no delta-seconds is no removal: 400 (from
+	 * the syntax check, or ours behind it). */
+	registrar_exchange(REG_HDRS("w4")
+			   "Contact: <sip:a@192.0.2.1>;expires=soon\r\n"
+			   "Content-Length: 0\r\n\r\n", ans, sizeof(ans));
+	assert_memory_equal(ans, "SIP/2.0 400 ", 12);
+	registrar_exchange(REG_HDRS("w5") "Contact: <sip:a@192.0.2.1>\r\n"
+			   "Expires: -1\r\nContent-Length: 0\r\n\r\n",
+			   ans, sizeof(ans));
+	assert_memory_equal(ans, "SIP/2.0 400 ", 12);
 	assert_int_equal(seen.calls, 0);
 }
 
