@@ -1313,6 +1313,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	int err;
 
 	char pai[40], *pidf = NULL, user[128];
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
 	const struct e911_zone_row *loc;
 
 	if (call->ovo != OVO_OFF) {
@@ -1407,8 +1409,18 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_user = t->auth_user;
 	p.auth_password = t->auth_password;
 	p.auth_realm = t->auth_realm;
+	dst = t->peer;
+	dstlen = t->peer_len;
+	/* A PBX registered with us: where its binding came from. */
+	if (t->registrar &&
+	    (err = gw_reg_contact(gw, t->name, &dst, &dstlen)) != 0) {
+		free(pidf);
+		media_rtp_free(call->out.rtp);
+		call->out.rtp = NULL;
+		return err;
+	}
 	err = sip_leg_invite(&call->out.sip, gw->ua,
-			     (const struct sockaddr *)&t->peer, t->peer_len, &p,
+			     (const struct sockaddr *)&dst, dstlen, &p,
 			     on_sip_out, call);
 	free(pidf);
 	if (err) {
@@ -1759,13 +1771,15 @@ static void try_next(struct gw_call *call)
 			return;
 		}
 		/* It failed before anything was sent. */
-		r.q850_cause = err == EBUSY ? 34 : err == ENOTCONN ? 38 : 47;
+		r.q850_cause = err == EBUSY ? 34 : err == ENOTCONN ? 38
+			       : err == ENXIO ? 20 : 47;
 		if (call->nres < DP_MAX_ATTEMPTS)
 			call->res[call->nres++] = r;
 		attempt_done(call, "failover", 0, r.q850_cause);
 		gw_notice("call %.8s: trunk %s: %s", call->id, a->trunk,
 			  err == EBUSY ? "no idle B-channel"
 			  : err == ENOTCONN ? "every span is down"
+			  : err == ENXIO ? "no registered contact"
 					    : strerror(err));
 		if (dp_failover_result(d->failover, &r) == DP_FAIL_FINAL &&
 		    !emergency)
@@ -2336,18 +2350,56 @@ static const struct gw_trunk_cfg *trunk_by_user(struct gw *gw,
 	return NULL;
 }
 
-/* Which trunk an INVITE comes from: its source address, or the
- * username it authenticated with. */
+/* A provider we register with calls the Contact we registered: its
+ * Request-URI user says which registration (and so which trunk, when
+ * several share a source). */
+static const struct gw_trunk_cfg *trunk_by_contact(
+	struct gw *gw, const struct sip_invite_info *info)
+{
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind == GW_TRUNK_SIP && t->reg &&
+		    !strcmp(info->ruri_user, gw_reg_contact_user(t)) &&
+		    gw_trunk_accepts(t, (const struct sockaddr *)&info->src))
+			return t;
+	}
+	return NULL;
+}
+
+/* Which trunk an INVITE comes from: the registration it is addressed
+ * to, its source address, or the username it authenticated with. */
 static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 					   const struct sip_invite_info *info)
 {
 	const struct gw_trunk_cfg *t;
 
+	t = trunk_by_contact(gw, info);
+	if (t)
+		return t;
 	t = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (t)
 		return t;
 	return info->auth_user && *info->auth_user
 		? trunk_by_user(gw, info->auth_user) : NULL;
+}
+
+/* The algorithms any trunk known by its username takes: what a first
+ * challenge, before the username is known, may offer. */
+static unsigned any_user_offer(struct gw *gw)
+{
+	unsigned offer = 0;
+
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind != GW_TRUNK_SIP || t->naccept || !*t->inbound_user)
+			continue;
+		if (!t->inbound_digest)
+			return SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5;
+		offer |= t->inbound_digest;
+	}
+	return offer ? offer : SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5;
 }
 
 bool gw_call_digest(const struct sockaddr *src, socklen_t len,
@@ -2372,6 +2424,8 @@ bool gw_call_digest(const struct sockaddr *src, socklen_t len,
 	if (!trunk_by_user(gw, NULL))
 		return false;
 	t = user ? trunk_by_user(gw, user) : NULL;
+	if (!user)
+		*offer = any_user_offer(gw);
 	if (t) {
 		tg_strlcpy(password, t->inbound_password, psize);
 		if (t->inbound_digest)
@@ -2499,6 +2553,10 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	in = trunk_of(gw, info);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	/* Addressed to our registered Contact: the number is in To. */
+	if (in && in->reg && *info->to_user &&
+	    !strcmp(info->ruri_user, gw_reg_contact_user(in)))
+		tg_strlcpy(call->called, info->to_user, sizeof(call->called));
 	/* Answer telephone-event where the trunk wants it and the offer
 	 * has it (the bridge falls back to in-band otherwise). */
 	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);

@@ -559,6 +559,40 @@ static int parse_fmt(struct parser *p, const char *key, const char *v,
 		    "national_prefix or local", key, v);
 }
 
+/* register = yes and registrar = yes: what each needs. */
+static int check_registration(struct parser *p, struct gw_trunk_cfg *t)
+{
+	if ((t->reg || t->registrar) && t->kind != GW_TRUNK_SIP)
+		return fail(p, "trunk '%s': register and registrar are for "
+			    "SIP trunks", t->name);
+	if (t->reg && t->registrar)
+		return fail(p, "trunk '%s': register and registrar exclude "
+			    "each other", t->name);
+	if (t->reg && !*t->reg_user && !*t->auth_user)
+		return fail(p, "trunk '%s': register needs register_user or "
+			    "auth_user", t->name);
+	if (t->reg_retry_min > t->reg_retry_max)
+		return fail(p, "trunk '%s': register_retry_min is above "
+			    "register_retry_max", t->name);
+	if (t->registrar && !*t->inbound_user)
+		return fail(p, "trunk '%s': registrar needs inbound_user and "
+			    "inbound_password (REGISTER is authenticated)",
+			    t->name);
+	if (t->registrar && t->naccept)
+		return fail(p, "trunk '%s': a registrar trunk takes requests "
+			    "from anywhere (known by its digest user); "
+			    "accept_from does not go with it", t->name);
+	if (t->registrar_min > t->registrar_max)
+		return fail(p, "trunk '%s': registrar_min_expires is above "
+			    "registrar_max_expires", t->name);
+	if (t->registrar && t->peer_len)
+		return fail(p, "trunk '%s': a registrar trunk's peer is its "
+			    "registered contact; no peer", t->name);
+	if (t->registrar)
+		tg_strlcpy(t->peer_str, "(registered)", sizeof(t->peer_str));
+	return 0;
+}
+
 static int key_trunk(struct parser *p, const char *k, const char *v)
 {
 	struct gw_trunk_cfg *t = p->cur;
@@ -668,6 +702,27 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				sizeof(t->inbound_password));
 	} else if (!strcmp(k, "inbound_digest")) {
 		err = parse_digest_algs(p, k, v, &t->inbound_digest);
+	} else if (!strcmp(k, "register")) {
+		err = parse_bool(p, k, v, &t->reg);
+	} else if (!strcmp(k, "register_expires")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->reg_expires);
+	} else if (!strcmp(k, "register_user")) {
+		err = parse_str(p, k, v, t->reg_user, sizeof(t->reg_user));
+	} else if (!strcmp(k, "register_domain")) {
+		err = parse_str(p, k, v, t->reg_domain, sizeof(t->reg_domain));
+	} else if (!strcmp(k, "register_contact_user")) {
+		err = parse_str(p, k, v, t->reg_contact,
+				sizeof(t->reg_contact));
+	} else if (!strcmp(k, "register_retry_min")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->reg_retry_min);
+	} else if (!strcmp(k, "register_retry_max")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->reg_retry_max);
+	} else if (!strcmp(k, "registrar")) {
+		err = parse_bool(p, k, v, &t->registrar);
+	} else if (!strcmp(k, "registrar_min_expires")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->registrar_min);
+	} else if (!strcmp(k, "registrar_max_expires")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->registrar_max);
 	} else if (!strcmp(k, "overlap")) {
 		if (strcmp(v, "rfc3578") && strcmp(v, "no"))
 			return fail(p, "overlap: '%s' is not rfc3578 or no", v);
@@ -985,6 +1040,11 @@ static int on_section(struct parser *p, char *name)
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
 		t->rtp_timeout = -1;
+		t->reg_expires = 3600;
+		t->reg_retry_min = 30;
+		t->reg_retry_max = 1800;
+		t->registrar_min = 60;
+		t->registrar_max = 3600;
 		p->cur = t;
 		return 0;
 	}
@@ -1037,9 +1097,11 @@ static int validate(struct parser *p)
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
 
 		p->line = t->line;
-		if (t->kind == GW_TRUNK_SIP && !t->peer_len)
+		if (t->kind == GW_TRUNK_SIP && !t->peer_len && !t->registrar)
 			return fail(p, "trunk '%s': a SIP trunk needs peer",
 				    t->name);
+		if (check_registration(p, t))
+			return EINVAL;
 		if (t->kind == GW_TRUNK_TDM && t->options_interval)
 			return fail(p, "trunk '%s': options_interval is for "
 				    "SIP trunks (a span's health is its "

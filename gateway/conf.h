@@ -103,6 +103,19 @@ struct gw_trunk_cfg {
 	bool e911_id_location;      /* From and PAI carry the zone's
 				       location_id (an endpoint id) */
 	unsigned e911_set;          /* keys given (they beat the profile) */
+	/* REGISTER (gateway/reg.c) */
+	bool reg;                   /* register = yes: we register with its
+				       peer (RFC 3261 10.2) */
+	unsigned reg_expires;       /* asked for, s */
+	char reg_user[64];          /* address-of-record user; "" = auth_user */
+	char reg_domain[64];        /* its domain (Request-URI); "" = peer */
+	char reg_contact[64];       /* our Contact's user; "" = reg_user */
+	unsigned reg_retry_min;     /* back-off after a failure, s: from */
+	unsigned reg_retry_max;     /* ... doubling up to this */
+	bool registrar;             /* registrar = yes: its PBX registers
+				       with us; calls to it go to the binding */
+	unsigned registrar_min;     /* expires it may ask for, s (423 below) */
+	unsigned registrar_max;     /* ... above is cut to this */
 	/* TDM */
 	int spans[GW_MAX_SPANS];
 	unsigned nspans;

@@ -97,12 +97,13 @@ static int cmd_version(struct gw *gw, struct reply *r, int argc, char **argv)
 
 static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 {
-	unsigned up = 0;
+	unsigned up = 0, nreg, reg_up, reg_rej;
 	int64_t uptime = tg_time_ms() - gw->started_ms;
 	char dur[32];
 
 	for (unsigned i = 0; i < gw->nspans; i++)
 		up += tdm_span_dchan_up(gw->spans[i]);
+	gw_reg_counts(gw, &nreg, &reg_up, &reg_rej);
 	if (r->json) {
 		evbuffer_add_printf(
 			r->out,
@@ -121,7 +122,10 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 			(unsigned long long)cdr_writer_written(gw->cdr),
 			(unsigned long long)cdr_writer_pending(gw->cdr));
 		gw_json_str(r->out, gw->cfg.db_path);
-		evbuffer_add_printf(r->out, "}\n");
+		evbuffer_add_printf(r->out, ",\"registrations\":%u,"
+				    "\"registrations_up\":%u,"
+				    "\"registrations_rejected\":%u}\n",
+				    nreg, reg_up, reg_rej);
 		return 0;
 	}
 	fmt_duration(dur, sizeof(dur), uptime);
@@ -140,6 +144,11 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 		(unsigned long long)cdr_writer_written(gw->cdr),
 		(unsigned long long)cdr_writer_pending(gw->cdr),
 		gw->cfg.db_path);
+	if (nreg)
+		evbuffer_add_printf(r->out, "Register: %u trunks, %u registered"
+				    "%s%u rejected%s\n", nreg, reg_up,
+				    reg_rej ? ", ALARM: " : ", ", reg_rej,
+				    reg_rej ? " (show registrations)" : "");
 	return 0;
 }
 
@@ -993,6 +1002,38 @@ static int cmd_maint_trunk(struct gw *gw, struct reply *r, int argc,
 	return gw_maint_cmd(gw, r->out, r->json, "trunk", argc, argv);
 }
 
+static int cmd_registrations(struct gw *gw, struct reply *r, int argc,
+			     char **argv)
+{
+	(void)argc;
+	(void)argv;
+	gw_reg_show(gw, r->out, r->json);
+	return 0;
+}
+
+static int cmd_trunk_register(struct gw *gw, struct reply *r, int argc,
+			      char **argv)
+{
+	if (argc != 1) {
+		evbuffer_add_printf(r->out, "usage: trunk register NAME\n");
+		return EINVAL;
+	}
+	if (gw_reg_retry(gw, argv[0])) {
+		evbuffer_add_printf(r->out, "trunk %s does not register\n",
+				    argv[0]);
+		return ENOENT;
+	}
+	if (!r->json) {
+		evbuffer_add_printf(r->out, "trunk %s: registering\n",
+				    argv[0]);
+		return 0;
+	}
+	evbuffer_add_printf(r->out, "{\"trunk\":");
+	gw_json_str(r->out, argv[0]);
+	evbuffer_add_printf(r->out, ",\"registering\":true}\n");
+	return 0;
+}
+
 static int cmd_db(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	(void)argc;
@@ -1244,6 +1285,7 @@ static const struct {
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
 	{"show", "auth", cmd_auth, "show auth"},
+	{"show", "registrations", cmd_registrations, "show registrations"},
 	{"show", "groups", cmd_groups, "show groups"},
 	{"show", "e911", cmd_e911, "show e911"},
 	{"e911", "callbacks", cmd_e911, "e911 callbacks"},
@@ -1255,6 +1297,7 @@ static const struct {
 	{"debug", "span", cmd_debug_span, "debug span N q931 on|off"},
 	{"trace", "span", cmd_trace_span, "trace span N FILE.pcap|off"},
 	{"channel", NULL, cmd_maint_chan, "channel block|unblock|reset N/C"},
+	{"trunk", "register", cmd_trunk_register, "trunk register NAME"},
 	{"trunk", NULL, cmd_maint_trunk, "trunk drain|resume NAME"},
 	{"reload", NULL, cmd_reload, "reload"},
 	{"db", NULL, cmd_db, "db"},

@@ -20,6 +20,7 @@ struct gw_call;
 struct gw_ctl;
 struct reload_job;
 struct gw_notify;
+struct gw_regs;
 struct ssl_ctx_st;
 
 /* A SIP trunk's health by OPTIONS probes (health.c). */
@@ -121,6 +122,7 @@ struct gw {
 	struct gw_maint_job *maint;      /* deferred maintenance commands */
 	struct event *ev_maint;
 	struct gw_ctl *ctl;
+	struct gw_regs *regs;            /* registrations (reg.c) */
 
 	struct gw_call *calls;           /* live calls, newest first */
 	unsigned ncalls;
@@ -329,6 +331,36 @@ int gw_maint_cmd(struct gw *gw, struct evbuffer *out, bool json,
 void gw_maint_call_ended(struct gw *gw);
 /** Drop deferred commands (shut-down). */
 void gw_maint_stop(struct gw *gw);
+
+/* gateway/reg.c: REGISTER to providers, and as registrar for PBXs */
+struct evbuffer;
+/** Start, restart (changed settings) or stop the outbound registrations
+ *  and drop the bindings of trunks that are no registrar any more
+ *  (start-up and after every reload). */
+void gw_reg_sync(struct gw *gw);
+/** `trunk register NAME`: a REGISTER now, even after a rejection.
+ *  ENOENT: the trunk does not register. */
+int gw_reg_retry(struct gw *gw, const char *name);
+/** Clean shut-down: Expires: 0 for every binding we hold, waiting a
+ *  bounded time (2 s) for the answers while the loop runs. */
+void gw_reg_unregister_all(struct gw *gw);
+void gw_reg_free(struct gw *gw);
+/** sip_registrar_h: a PBX's REGISTER to a registrar trunk. */
+void gw_reg_on_register(const struct sip_register_req *rq,
+			struct sip_register_reply *rp, void *arg);
+/** Where a call to registrar trunk @p trunk goes: the source address of
+ *  its freshest binding.  ENXIO: none (cause 20, subscriber absent). */
+int gw_reg_contact(struct gw *gw, const char *trunk,
+		   struct sockaddr_storage *ss, socklen_t *len);
+/** The user of the Contact trunk @p t registers (register = yes): a
+ *  provider's INVITE to it comes from that trunk, the number in To. */
+const char *gw_reg_contact_user(const struct gw_trunk_cfg *t);
+/** Trunks that register, how many are registered and how many rejected
+ *  (the alarm `status` shows). */
+void gw_reg_counts(struct gw *gw, unsigned *n, unsigned *up,
+		   unsigned *rejected);
+/** `show registrations`. */
+void gw_reg_show(struct gw *gw, struct evbuffer *out, bool json);
 
 /* gateway/ctl.c */
 /** @p s as a JSON string literal. */

@@ -445,6 +445,7 @@ static void reload_finish(struct reload_job *j)
 		}
 		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
 		gw_health_sync(gw);
+		gw_reg_sync(gw);
 		/* Notifications under way keep the context they started
 		 * with. */
 		gw_notify_tls_free(gw->notify_tls);
@@ -788,6 +789,7 @@ static int start(struct gw *gw)
 	sc.invite = gw_call_on_invite;
 	sc.authorize = gw_call_authorize;
 	sc.digest = gw_call_digest;
+	sc.registrar = gw_reg_on_register;
 	sc.realm = gw->cfg.sip_realm;
 	sc.nonce_ttl = gw->cfg.nonce_lifetime;
 	sc.rejected = gw_call_on_rejected;
@@ -811,6 +813,7 @@ static int start(struct gw *gw)
 	if (rc)
 		return rc;
 	gw_health_sync(gw);
+	gw_reg_sync(gw);
 	snapshot_summary(gw, err, sizeof(err));
 	gw_notice("tollgated %s: SIP on %s:%u, %u span(s), %s, database %s",
 		  PACKAGE_VERSION, gw->cfg.sip_bind, sip_ua_port(gw->ua),
@@ -837,6 +840,7 @@ static int stop(struct gw *gw)
 	gw->dns = NULL;
 	gw_call_reap_all(gw);
 	gw_health_stop(gw);
+	gw_reg_free(gw);
 	sip_ua_free(gw->ua);
 	if (gw->ev_media)
 		event_free(gw->ev_media);
@@ -959,8 +963,10 @@ int main(int argc, char **argv)
 		event_add(gw->ev_sig[i], NULL);
 	}
 	rc = start(gw);
-	if (!rc)
+	if (!rc) {
 		event_base_dispatch(gw->base);
+		gw_reg_unregister_all(gw);
+	}
 	if (stop(gw))
 		rc = rc ? rc : EIO;
 	for (size_t i = 0; i < TG_ARRAY_SIZE(sigs); i++)

@@ -130,6 +130,41 @@ typedef bool(sip_authorize_h)(const struct sockaddr *src, socklen_t len,
 typedef bool(sip_digest_h)(const struct sockaddr *src, socklen_t len,
 			   const char *user, char *password, size_t psize,
 			   unsigned *offer, void *arg);
+/* ---- the registrar's side (sip/reg.c) ---------------------------------- */
+
+#define SIP_REG_MAX_BINDINGS 8
+
+/** One Contact of a REGISTER, or one binding of the answer. */
+struct sip_binding {
+	char uri[256];
+	int expires;     /* seconds; -1 = the REGISTER gave none */
+};
+
+/** An authenticated (or admitted) REGISTER (RFC 3261 10.3). */
+struct sip_register_req {
+	const char *auth_user;   /* the digest username it proved, "" none */
+	const char *aor_user;    /* To user */
+	const char *call_id;
+	uint32_t cseq;
+	bool wildcard;           /* Contact: * with Expires: 0 */
+	const struct sip_binding *contacts; /* none: a query */
+	unsigned ncontacts;
+	const struct sockaddr *src;
+	socklen_t src_len;
+};
+
+struct sip_register_reply {
+	int status;              /* 200; 423 (min_expires); 403, 500 ... */
+	unsigned min_expires;
+	/* 200: every binding now in force, expires = seconds left */
+	struct sip_binding bindings[SIP_REG_MAX_BINDINGS];
+	unsigned nbindings;
+};
+
+/** A REGISTER for us as registrar: fill @p rp (status preset to 500). */
+typedef void(sip_registrar_h)(const struct sip_register_req *rq,
+			      struct sip_register_reply *rp, void *arg);
+
 /** Informational: the UA refused an INVITE itself (status, e.g. 488). */
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
@@ -145,6 +180,7 @@ struct sip_ua_config {
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;    /* NULL: nothing authenticates */
+	sip_registrar_h *registrar; /* NULL: REGISTER gets 405 */
 	const char *realm;       /* our digest realm; NULL/"" = bind_addr */
 	unsigned nonce_ttl;      /* seconds a nonce of ours is good for
 				  * (0 = SIP_NONCE_TTL, 300) */
@@ -320,6 +356,53 @@ int sip_options_probe(struct sip_probe **pp, struct sip_ua *ua,
 		      unsigned timeout_ms, sip_options_h *h, void *arg);
 /** No report for @p p (its transaction ends on its own). */
 void sip_options_cancel(struct sip_probe *p);
+
+/* ---- outbound registration (sip/reg.c) --------------------------------- */
+
+struct sip_regtx;
+
+/** What one REGISTER says (RFC 3261 10.2). */
+struct sip_reg_params {
+	const char *user;         /* address-of-record user (To, From) */
+	const char *domain;       /* its host and the Request-URI; NULL or
+				   * "" = the registrar's address */
+	const char *contact_user; /* our Contact's user; NULL/"" = user */
+	unsigned expires;         /* asked for; 0 removes the binding */
+	const char *call_id;      /* the same for every REGISTER of one
+				   * binding (RFC 3261 10.2.4) */
+	uint32_t cseq;            /* the last CSeq sent with that Call-ID */
+	const char *auth_user;    /* digest credentials for a 401/407; */
+	const char *auth_password;/* NULL/"" = none */
+	const char *auth_realm;   /* answer only this realm; NULL/"" any */
+};
+
+struct sip_reg_result {
+	int status;               /* the final status; 0: no answer (Timer
+				   * F or the timeout, transport error) */
+	unsigned expires;         /* 2xx: what was granted (our Contact's
+				   * expires, else Expires, else asked) */
+	unsigned min_expires;     /* 423: Min-Expires, 0 none */
+	unsigned retry_after;     /* Retry-After seconds, 0 none */
+	bool auth_refused;        /* a 401/407 we could not answer, or the
+				   * same again for our credentials */
+	uint32_t cseq;            /* the last CSeq sent */
+};
+
+typedef void(sip_reg_result_h)(const struct sip_reg_result *r, void *arg);
+
+/**
+ * Send a REGISTER to @p dst; a 401/407 is answered with the credentials
+ * (once; a second challenge that is not stale means they are wrong).
+ * @p h runs exactly once, from the loop, unless sip_register_cancel()
+ * comes first; @p *rtp is invalid after either.  @p timeout_ms: no
+ * answer within it is status 0 (0 = Timer F, 32 s).
+ */
+int sip_register(struct sip_regtx **rtp, struct sip_ua *ua,
+		 const struct sockaddr *dst, socklen_t dstlen,
+		 const struct sip_reg_params *p, unsigned timeout_ms,
+		 sip_reg_result_h *h, void *arg);
+/** No report for @p rt (its transaction ends on its own). */
+void sip_register_cancel(struct sip_regtx *rt);
 
 /**
  * Hang up as sip_leg_hangup() and give the caller's reference to the UA:

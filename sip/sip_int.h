@@ -124,6 +124,7 @@ struct sip_ua {
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;
+	sip_registrar_h *registrar;
 	void *arg;
 	char realm[128];
 	unsigned nonce_ttl;
@@ -201,6 +202,14 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 int sip_auth_add(struct sip_ua *ua, const osip_message_t *resp,
 		 osip_message_t *req, const char *user, const char *password,
 		 const char *realm, char *last_nonce, size_t nsize);
+
+/* ---- reg.c: REGISTER for us as registrar ------------------------------ */
+
+/** A REGISTER that sip_ua_admit() let through (@p auth_user: who it
+ *  proved to be, "" none): the registrar hook's answer is sent. */
+void sip_reg_rx(struct sip_ua *ua, osip_event_t *evt,
+		const struct sockaddr *src, socklen_t srclen,
+		const char *auth_user);
 
 /* ---- msg.c: building and reading messages ----------------------------- */
 

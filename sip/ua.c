@@ -811,6 +811,8 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 			reply_stateless(ua, evt, src, srclen, st, false);
 	} else if (MSG_IS_OPTIONS(req)) {
 		reply_stateless(ua, evt, src, srclen, 200, true);
+	} else if (MSG_IS_REGISTER(req)) {
+		sip_reg_rx(ua, evt, src, srclen, m);
 	} else if (MSG_IS_BYE(req)) {
 		/* RFC 3261 15.1.2: a BYE matching no dialog gets 481. */
 		reply_stateless(ua, evt, src, srclen, 481, false);
@@ -1066,6 +1068,7 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->invite = cfg->invite;
 	ua->authorize = cfg->authorize;
 	ua->digest = cfg->digest;
+	ua->registrar = cfg->registrar;
 	ua->nonce_ttl = cfg->nonce_ttl ? cfg->nonce_ttl : SIP_NONCE_TTL;
 	tg_strlcpy(ua->realm, cfg->realm && *cfg->realm ? cfg->realm
 		   : cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr

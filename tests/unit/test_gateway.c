@@ -306,6 +306,29 @@ static void test_conf_errors(void **state)
 		 "trunk 'a': auth_password without auth_user"},
 		{"[trunk a]\ntype = sip\ninbound_digest = sha1\n",
 		 "t.conf:3: inbound_digest: 'sha1' is not sha-256 or md5"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nregister = yes\n",
+		 "trunk 'a': register needs register_user or auth_user"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\n",
+		 "trunk 'a': registrar needs inbound_user and inbound_password"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\ninbound_user = u\n"
+		 "inbound_password = p\npeer = 1.2.3.4\n",
+		 "trunk 'a': a registrar trunk's peer is its registered "
+		 "contact"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\ninbound_user = u\n"
+		 "inbound_password = p\naccept_from = 10.0.0.0/8\n",
+		 "accept_from does not go with it"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\nregister = yes\n"
+		 "inbound_user = u\ninbound_password = p\nauth_user = v\n",
+		 "trunk 'a': register and registrar exclude each other"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nregister = yes\n"
+		 "auth_user = u\nregister_retry_min = 60\n"
+		 "register_retry_max = 30\n",
+		 "register_retry_min is above register_retry_max"},
+		{"[trunk a]\ntype = sip\nregister_expires = 0\n",
+		 "t.conf:3: register_expires"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "register = yes\n",
+		 "trunk 'a': register and registrar are for SIP trunks"},
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
 		 "auth_user = u\n",
 		 "trunk 'a': digest credentials are for SIP trunks"},
@@ -336,6 +359,38 @@ static void test_conf_errors(void **state)
 			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
 				 rc, err, rows[i].want);
 	}
+	free(cfg);
+}
+
+/* register and registrar: the defaults, and a registrar trunk needs no
+ * peer (its calls go where its PBX registered from). */
+static void test_conf_registration(void **state)
+{
+	static const char text[] =
+		"[trunk prov]\ntype = sip\npeer = 192.0.2.1\nregister = yes\n"
+		"auth_user = acct\nauth_password = pw\n"
+		"[trunk office]\ntype = sip\nregistrar = yes\n"
+		"inbound_user = office\ninbound_password = pw\n"
+		"registrar_min_expires = 30\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	const struct gw_trunk_cfg *t;
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	t = gw_config_trunk(cfg, "prov");
+	assert_true(t->reg);
+	assert_int_equal(t->reg_expires, 3600);
+	assert_int_equal(t->reg_retry_min, 30);
+	assert_int_equal(t->reg_retry_max, 1800);
+	t = gw_config_trunk(cfg, "office");
+	assert_true(t->registrar);
+	assert_int_equal(t->peer_len, 0);
+	assert_int_equal(t->naccept, 0);
+	assert_int_equal(t->registrar_min, 30);
+	assert_int_equal(t->registrar_max, 3600);
 	free(cfg);
 }
 
@@ -451,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_conf_good),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_dahdi),
+		cmocka_unit_test(test_conf_registration),
 		cmocka_unit_test(test_did_lookup),
 		cmocka_unit_test(test_did_refused),
 		cmocka_unit_test(test_vframe),
