@@ -45,8 +45,11 @@ pbx_register() { # PASSWORD CONTACT EXPIRES
 }
 bindings() { ctl --json show registrations | sed 's/.*"bindings":\[//'; }
 pstn_call() { # CALLED
+	# Called in $(...): a subshell, where `wait` cannot wait for the
+	# parent's child; the old pstnsim must be gone before the new one
+	# binds (its exit unlinks the socket path).
 	kill -TERM "$PSTN_PID" 2>/dev/null || true
-	wait "$PSTN_PID" 2>/dev/null || true
+	wait_for "the old pstnsim to exit" 10 sh -c "! kill -0 $PSTN_PID 2>/dev/null"
 	start_pstnsim --originate 1 --rate 1 --to "$1" --from 2125559999 \
 		--hold 500 --exit-when-done
 	wait_for "pstnsim to finish" 20 sh -c "! kill -0 $PSTN_PID"
