@@ -106,6 +106,182 @@ static void test_sdp_negotiate_table(void **state)
 	}
 }
 
+/* ---- SDES (RFC 4568) ------------------------------------------------- */
+
+#define RFC_KEY "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+#define GCM_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw=="
+
+static void test_sdes_parse(void **state)
+{
+	static const struct {
+		const char *line;
+		int err;
+		int suite;
+		unsigned tag;
+	} cases[] = {
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY, 0,
+		  SIP_SRTP_AES_CM_128_HMAC_SHA1_80, 1 },
+		{ "7 AES_CM_128_HMAC_SHA1_32 inline:" RFC_KEY "|2^20", 0,
+		  SIP_SRTP_AES_CM_128_HMAC_SHA1_32, 7 },
+		{ "123456789 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY
+		  "|1048576", 0, SIP_SRTP_AES_CM_128_HMAC_SHA1_80, 123456789 },
+		{ "2 AEAD_AES_128_GCM inline:" GCM_KEY, 0,
+		  SIP_SRTP_AEAD_AES_128_GCM, 2 },
+		/* valid, but not for us */
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|2^20|1:32",
+		  ENOTSUP, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY " KDR=1",
+		  ENOTSUP, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY ";inline:"
+		  RFC_KEY, ENOTSUP, 0, 0 },
+		{ "1 AES_256_CM_HMAC_SHA1_80 inline:" RFC_KEY, ENOTSUP, 0, 0 },
+		/* malformed */
+		{ "", EBADMSG, 0, 0 },
+		{ "x AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY, EBADMSG, 0, 0 },
+		{ "1234567890 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY,
+		  EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80", EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:", EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 uri:" RFC_KEY, EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" GCM_KEY, EBADMSG, 0, 0 },
+		{ "1 AEAD_AES_128_GCM inline:" RFC_KEY, EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkp",
+		  EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVm!jkpPywj"
+		  "NWhcYD0mXXtxaVBR", EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|2^x",
+		  EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|1:", EBADMSG,
+		  0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|", EBADMSG,
+		  0, 0 },
+	};
+	struct sip_crypto c;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		int err;
+
+		why = NULL;
+		err = sip_sdes_parse(&c, cases[i].line,
+				     strlen(cases[i].line), &why);
+		if (err != cases[i].err)
+			fail_msg("'%s': got %d, want %d", cases[i].line, err,
+				 cases[i].err);
+		if (err) {
+			assert_non_null(why);
+			continue;
+		}
+		assert_int_equal(c.suite, cases[i].suite);
+		assert_int_equal(c.tag, cases[i].tag);
+	}
+	assert_int_equal(sip_sdes_parse(&c, cases[0].line,
+					strlen(cases[0].line), &why), 0);
+	assert_int_equal(c.key[0], 61);
+	assert_int_equal(c.key[29], 81);
+	assert_int_equal(sip_sdes_parse(&c, cases[3].line,
+					strlen(cases[3].line), &why), 0);
+	for (i = 0; i < 28; i++)
+		assert_int_equal(c.key[i], i);
+	assert_int_equal(c.key[28], 0);
+}
+
+static void test_sdp_crypto(void **state)
+{
+	static const int pcmu[] = {0};
+	struct sip_crypto ours[2];
+	struct sip_media m;
+	char buf[1024];
+	const char *body;
+	unsigned i;
+
+	/* The first line we can use wins, whatever the tag; malformed and
+	 * foreign ones before it are skipped. */
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "m=audio 4000 RTP/SAVP 0\r\n"
+	       "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+	       "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:short\r\n"
+	       "a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:" RFC_KEY "\r\n"
+	       "a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n";
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 0);
+	assert_true(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_int_equal(m.crypto.tag, 3);
+
+	/* RTP/AVP with crypto (best-effort SRTP peers); a session-level
+	 * line means nothing. */
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+	       "m=audio 4000 RTP/AVP 0\r\n";
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 0);
+	assert_false(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_NONE);
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "m=audio 4000 RTP/AVP 0\r\n"
+	       "a=crypto:9 AEAD_AES_128_GCM inline:" GCM_KEY "\r\n";
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 0);
+	assert_false(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AEAD_AES_128_GCM);
+	assert_int_equal(m.crypto.tag, 9);
+	/* Not an audio profile of ours. */
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "m=audio 4000 RTP/SAVPF 0\r\n";
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 ENOENT);
+
+	/* Print: SAVP and our lines, which parse back. */
+	for (i = 0; i < 2; i++) {
+		memset(&ours[i], 0, sizeof(ours[i]));
+		ours[i].suite = i ? SIP_SRTP_AES_CM_128_HMAC_SHA1_32
+				  : SIP_SRTP_AES_CM_128_HMAC_SHA1_80;
+		ours[i].tag = i + 1;
+		memset(ours[i].key, (int)(0xa0 + i), 30);
+	}
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, 101, 20, 7), 0);
+	assert_int_equal(sip_sdp_add_crypto(buf, sizeof(buf), true, ours, 2),
+			 0);
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/SAVP 0 101\r\n"));
+	assert_non_null(strstr(buf, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+				    "inline:"));
+	assert_non_null(strstr(buf, "a=crypto:2 AES_CM_128_HMAC_SHA1_32 "
+				    "inline:"));
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_true(m.savp);
+	assert_int_equal(m.te_pt, 101);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(m.crypto.tag, 1);
+	assert_memory_equal(m.crypto.key, ours[0].key, 30);
+	/* AVP with crypto, GCM's padded key. */
+	ours[0].suite = SIP_SRTP_AEAD_AES_128_GCM;
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, -1, 20, 7), 0);
+	assert_int_equal(sip_sdp_add_crypto(buf, sizeof(buf), false, ours, 1),
+			 0);
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/AVP 0\r\n"));
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_false(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AEAD_AES_128_GCM);
+	assert_memory_equal(m.crypto.key, ours[0].key, 28);
+	/* No room; an unknown suite. */
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, -1, 20, 7), 0);
+	assert_int_equal(sip_sdp_add_crypto(buf, strlen(buf) + 20, true, ours,
+					    1), ENOSPC);
+	ours[0].suite = 42;
+	assert_int_equal(sip_sdp_add_crypto(buf, sizeof(buf), true, ours, 1),
+			 EINVAL);
+}
+
 /* Hold (RFC 3264 8.4, RFC 2543 c=0.0.0.0): the media level wins. */
 static void test_sdp_hold(void **state)
 {
@@ -1253,6 +1429,8 @@ int main(void)
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_sdp_telephone_event),
+		cmocka_unit_test(test_sdes_parse),
+		cmocka_unit_test(test_sdp_crypto),
 		cmocka_unit_test(test_dtmf_relay_decode),
 		cmocka_unit_test(test_reason_decode),
 		cmocka_unit_test(test_geolocation_decode),
