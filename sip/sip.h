@@ -220,6 +220,31 @@ void sip_leg_set_dtmf_events(struct sip_leg *leg, bool on);
  * sends events with), -1 none. */
 int sip_leg_dtmf_pt(const struct sip_leg *leg);
 
+/* SDES SRTP in what an outbound leg offers (sip_call_params.srtp). */
+enum sip_srtp_offer {
+	SIP_SRTP_OFFER_NONE = 0, /* RTP/AVP, no crypto */
+	SIP_SRTP_OFFER_AVP,      /* RTP/AVP with a=crypto: SRTP when the
+				  * answer has a line for one of ours,
+				  * plain RTP when it has none */
+	SIP_SRTP_OFFER_SAVP,     /* RTP/SAVP: an answer without a line for
+				  * one of ours fails the leg (488) */
+};
+
+/**
+ * Inbound, before any SDP of ours: answer the offer's chosen a=crypto
+ * line (its tag and suite, a fresh key of ours from the system's
+ * CSPRNG, the offer's profile) or not.  EINVAL when the offer had no
+ * usable line; a later call (a new offer) makes a new key.
+ */
+int sip_leg_set_srtp(struct sip_leg *leg, bool on);
+/**
+ * The SRTP keys of a leg once offer and answer agree: @p tx ours (what
+ * we send is protected with it), @p rx the far end's.  @return 0;
+ * ENOENT plain RTP.
+ */
+int sip_leg_srtp(const struct sip_leg *leg, struct sip_crypto *tx,
+		 struct sip_crypto *rx);
+
 /**
  * Inbound: send a provisional or final response.
  * 180/183: with_sdp adds our SDP answer (early media, 183).
@@ -284,6 +309,7 @@ struct sip_call_params {
 	const char *from_tag;
 	uint32_t cseq;
 	bool dtmf_events;         /* offer telephone-event (SIP_TE_PT) */
+	int srtp;                 /* enum sip_srtp_offer */
 	/* Digest credentials for a 401/407 to the INVITE or our BYE (RFC
 	 * 7616, MD5 or SHA-256); NULL or "" = we do not authenticate. */
 	const char *auth_user;
