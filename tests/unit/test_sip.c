@@ -626,6 +626,8 @@ struct peer {
 	const char *div_out, *div_reason_out;     /* A: to send */
 	const char *to_uri;                       /* A: R-URI instead */
 	const char *pidf;                         /* A: a PIDF-LO to send */
+	int srtp_offer;                           /* A: enum sip_srtp_offer */
+	bool srtp_answer;                         /* B: answer a=crypto */
 };
 
 struct harness {
@@ -693,6 +695,8 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		   sizeof(p->diversion_reason));
 	sip_leg_set_handler(leg, on_leg_event, p);
 	sip_leg_set_local_media(leg, "127.0.0.1", p->media_port);
+	if (p->srtp_answer)
+		assert_int_equal(sip_leg_set_srtp(leg, true), 0);
 	switch (p->mode) {
 	case B_RING_ANSWER:
 		assert_int_equal(sip_leg_reply(leg, 180, false, NULL), 0);
@@ -847,6 +851,7 @@ static void call_b(struct harness *h, const char *to)
 		.pidf_id = "zone-hq",
 		.media_addr = "127.0.0.1",
 		.media_port = h->a.media_port,
+		.srtp = h->a.srtp_offer,
 	};
 
 	addr_of(&dst, sip_ua_port(h->b.ua));
@@ -918,6 +923,82 @@ static void test_call_answer_bye(void **state)
 	assert_int_equal(h->b.cause[1], 16);
 	assert_string_equal(sip_leg_call_id(h->a.leg),
 			    sip_leg_call_id(h->b.leg));
+}
+
+/* SDES: A offers RTP/SAVP with two lines, B answers the first with a
+ * key of its own; each leg's tx key is the other's rx key. */
+static void test_call_srtp(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_crypto atx, arx, btx, brx;
+
+	h->a.srtp_offer = SIP_SRTP_OFFER_SAVP;
+	h->b.srtp_answer = true;
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	call_b(h, "5550100");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_true(h->a.media[1].savp);
+	assert_int_equal(h->a.media[1].crypto.suite,
+			 SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(sip_leg_srtp(h->a.leg, &atx, &arx), 0);
+	assert_int_equal(sip_leg_srtp(h->b.leg, &btx, &brx), 0);
+	assert_int_equal(atx.suite, SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(atx.tag, 1);
+	assert_int_equal(btx.tag, 1);
+	assert_memory_equal(atx.key, brx.key, 30);
+	assert_memory_equal(btx.key, arx.key, 30);
+	assert_memory_not_equal(atx.key, btx.key, 30);
+	/* B's leg got A's offer: SAVP, its first line. */
+	assert_true(h->b.info.offer->savp);
+	/* Only an inbound leg answers a=crypto. */
+	assert_int_equal(sip_leg_set_srtp(h->a.leg, true), EINVAL);
+}
+
+/* A plain answer to RTP/SAVP fails the leg (488, and a BYE); to RTP/AVP
+ * with a=crypto it is plain RTP. */
+static void test_call_srtp_plain_answer(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_FAILED, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_crypto tx, rx;
+
+	h->a.srtp_offer = SIP_SRTP_OFFER_SAVP;
+	h->b.mode = B_RING_ANSWER;
+	call_b(h, "5550100");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_int_equal(h->a.status[1], 488);
+	expect_events(&h->b, b_want, 3);
+	/* B had an offer it could answer, but was not told to. */
+	assert_int_equal(sip_leg_srtp(h->b.leg, &tx, &rx), ENOENT);
+}
+
+static void test_call_srtp_best_effort_plain(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_crypto tx, rx;
+
+	h->a.srtp_offer = SIP_SRTP_OFFER_AVP;
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	call_b(h, "5550100");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_false(h->b.info.offer->savp);
+	assert_int_equal(h->b.info.offer->crypto.suite,
+			 SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(sip_leg_srtp(h->a.leg, &tx, &rx), ENOENT);
 }
 
 /* A Diversion header goes out and comes back in as number and reason; a
@@ -1476,6 +1557,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_missing_call_id, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_call_srtp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_srtp_plain_answer,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_call_srtp_best_effort_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invite_without_sdp, setup,
 						teardown),
 	};
