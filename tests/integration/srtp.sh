@@ -9,7 +9,12 @@
 command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 [ -f /usr/lib/baresip/modules/srtp.so ] || { log "SKIP: no baresip srtp module"; exit 77; }
 
-LOG_LEVEL=debug write_conf
+# The pbx trunk (baresip) is mandatory; three more trunks, told apart by
+# source address, have the other policies for (d).
+EXTRA=$(for t in off:2 optional:3 best-effort:4; do
+	printf '\n[trunk %s]\ntype = sip\npeer = 127.0.0.%s:5062\naccept_from = 127.0.0.%s\nsrtp = %s\n' \
+		"${t%%:*}" "${t##*:}" "${t##*:}" "${t%%:*}"
+done) LOG_LEVEL=debug write_conf
 sed -i '/^\[trunk pbx\]/a srtp = mandatory' "$WORK/tollgate.conf"
 start_pstnsim --media tone:600 --detect 1000 --hangup-after 3000
 start_gw
@@ -124,36 +129,82 @@ wait_cdrs 2
 expect_eq "CDRs" "$(sql "SELECT disposition || ':' || direction FROM cdr
 	ORDER BY direction" | tr '\n' ' ')" "ANSWERED:inbound ANSWERED:outbound "
 
-# (c) A plain offer on the mandatory trunk: 488, recorded.
-# (accept_from = 127.0.0.1 makes any local port the pbx trunk.)
-status=$(python3 - "$SIP_PORT" <<'PY'
-import socket, sys
-port = int(sys.argv[1])
+# A UAC of our own for (c) and (d): INVITE from SRC with an RTP/AVP or
+# RTP/SAVP offer, with or without a=crypto:7 _80; prints the final status,
+# the answer's profile and crypto suite ("-" none), ACKs a 200 and answers
+# the BYE that follows (pstnsim hangs up).
+cat > "$WORK/uac.py" <<'PY'
+import re, socket, sys
+port, src, proto, crypto, cid = sys.argv[1:6]
+port = int(port)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0)); s.settimeout(2)
-src = s.getsockname()[1]
-sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
-       "t=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
-msg = ("INVITE sip:2125551234@127.0.0.1:%d SIP/2.0\r\n"
-       "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKsrtp488\r\n"
-       "From: <sip:2125550000@127.0.0.1>;tag=srtp488\r\n"
-       "To: <sip:2125551234@127.0.0.1>\r\nCall-ID: srtp488@127.0.0.1\r\n"
-       "CSeq: 1 INVITE\r\nContact: <sip:2125550000@127.0.0.1:%d>\r\n"
-       "Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
-       "Content-Length: %d\r\n\r\n%s") % (port, src, src, len(sdp), sdp)
-s.sendto(msg.encode(), ("127.0.0.1", port))
+s.bind((src, 0)); s.settimeout(5)
+sp = s.getsockname()[1]
+sdp = ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+       "m=audio 40000 %s 0\r\na=rtpmap:0 PCMU/8000\r\n" % (src, src, proto))
+if crypto == "1":
+    sdp += "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"
+hdr = ("Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s\r\n"
+       "From: <sip:2125550000@%s>;tag=%s\r\n"
+       "To: <sip:2125551234@127.0.0.1>%s\r\nCall-ID: %s\r\n")
+def send(first, to_tag, extra, body=""):
+    m = first + hdr % (src, sp, cid + first[:3], src, cid, to_tag, cid) + extra
+    m += "Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    s.sendto(m.encode(), ("127.0.0.1", port))
+send("INVITE sip:2125551234@127.0.0.1:%d SIP/2.0\r\n" % port, "",
+     "CSeq: 1 INVITE\r\nContact: <sip:2125550000@%s:%d>\r\nMax-Forwards: 70\r\n"
+     "Content-Type: application/sdp\r\n" % (src, sp), sdp)
 while True:
-    code = int(s.recv(4096).split(b" ")[1])
+    r = s.recv(8192).decode()
+    code = int(r.split(" ")[1])
     if code >= 200:
-        print(code); break
+        break
+if code != 200:
+    print(code, "-", "-"); sys.exit()
+mp = re.search(r"m=audio \d+ (\S+)", r).group(1)
+mc = re.search(r"a=crypto:(\d+) (\S+) inline:", r)
+tag = re.search(r"^To:.*(;tag=[^;\r]+)", r, re.M).group(1)
+send("ACK sip:2125551234@127.0.0.1:%d SIP/2.0\r\n" % port, tag,
+     "CSeq: 1 ACK\r\nMax-Forwards: 70\r\n")
+print(code, mp, ("%s:%s" % (mc.group(1), mc.group(2))) if mc else "-")
+try:
+    while True:
+        r, a = s.recvfrom(8192)
+        r = r.decode()
+        if r.startswith("BYE "):
+            h = "".join(l + "\r\n" for l in r.split("\r\n")
+                        if re.match(r"(Via|From|To|Call-ID|CSeq):", l))
+            s.sendto(("SIP/2.0 200 OK\r\n" + h + "Content-Length: 0\r\n\r\n").encode(), a)
+            break
+except socket.timeout:
+    pass
 PY
-)
-expect_eq "(c) plain offer on the mandatory trunk" "$status" 488
+uac() { timeout 15 python3 "$WORK/uac.py" "$SIP_PORT" "$@"; }
+
+# (c) A plain offer on the mandatory trunk: 488, recorded.
+kill -TERM "$BS_PID" 2>/dev/null || true
+start_pstnsim --hangup-after 500
+span_up() { ctl --json show spans | grep -q '"dchan":"up"'; }
+wait_for "the span up again" 10 span_up
+expect_eq "(c) mandatory, RTP/AVP offer" "$(uac 127.0.0.1 RTP/AVP 0 srtp488)" "488 - -"
 wait_cdrs 3
 expect_eq "(c) CDR" "$(sql "SELECT disposition || ',' || q850_cause || ',' || sip_status
-	FROM cdr WHERE sip_call_id = 'srtp488@127.0.0.1'")" "FAILED,65,488"
+	FROM cdr WHERE sip_call_id = 'srtp488'")" "FAILED,65,488"
 wait_for "the log line saying why" 5 grep -q "offer refused: no a=crypto line we can use" \
 	"$WORK/tollgated.log"
+
+# (d) The other policies' answers (docs/media.md's table).
+expect_eq "(d) mandatory, RTP/AVP + crypto" "$(uac 127.0.0.1 RTP/AVP 1 d1)" \
+	"200 RTP/AVP 7:AES_CM_128_HMAC_SHA1_80"
+expect_eq "(d) off, RTP/SAVP + crypto" "$(uac 127.0.0.2 RTP/SAVP 1 d2)" "488 - -"
+expect_eq "(d) off, RTP/AVP + crypto" "$(uac 127.0.0.2 RTP/AVP 1 d3)" "200 RTP/AVP -"
+expect_eq "(d) optional, RTP/SAVP + crypto" "$(uac 127.0.0.3 RTP/SAVP 1 d4)" \
+	"200 RTP/SAVP 7:AES_CM_128_HMAC_SHA1_80"
+expect_eq "(d) optional, RTP/AVP + crypto" "$(uac 127.0.0.3 RTP/AVP 1 d5)" "200 RTP/AVP -"
+expect_eq "(d) optional, RTP/SAVP, no crypto" "$(uac 127.0.0.3 RTP/SAVP 0 d6)" "488 - -"
+expect_eq "(d) best-effort, RTP/AVP + crypto" "$(uac 127.0.0.4 RTP/AVP 1 d7)" \
+	"200 RTP/AVP 7:AES_CM_128_HMAC_SHA1_80"
+expect_eq "(d) best-effort, RTP/AVP" "$(uac 127.0.0.4 RTP/AVP 0 d8)" "200 RTP/AVP -"
 
 if [ -n "$tshark_pid" ]; then
 	sleep 0.5
