@@ -4,7 +4,8 @@
 # trunk with srtp = mandatory: (a) baresip calls pstnsim through the
 # gateway, (b) pstnsim calls baresip; each end hears the other's tone
 # (pstnsim 600 Hz, baresip 1 kHz).  tshark decodes the a=crypto lines of
-# our SDP.  (c) a plain RTP/AVP offer on that trunk gets 488.
+# our SDP.  (c) a plain RTP/AVP offer on that trunk gets 488; (d) what
+# each policy answers; (e) an SRTP <-> plain RTP call through the relay.
 . "$(dirname "$0")/lib.sh"
 command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 [ -f /usr/lib/baresip/modules/srtp.so ] || { log "SKIP: no baresip srtp module"; exit 77; }
@@ -205,6 +206,33 @@ expect_eq "(d) optional, RTP/SAVP, no crypto" "$(uac 127.0.0.3 RTP/SAVP 0 d6)" "
 expect_eq "(d) best-effort, RTP/AVP + crypto" "$(uac 127.0.0.4 RTP/AVP 1 d7)" \
 	"200 RTP/AVP 7:AES_CM_128_HMAC_SHA1_80"
 expect_eq "(d) best-effort, RTP/AVP" "$(uac 127.0.0.4 RTP/AVP 0 d8)" "200 RTP/AVP -"
+
+# (e) SIP -> SIP: baresip (SRTP) calls 7001, routed to the off trunk where
+# tgcall answers with plain RTP; the relay unprotects one way and protects
+# the other.
+tgdb() { "$TGCTL" -s "$CTL" --db "$DB" "$@"; }
+tgdb route add r-relay priority=1 kind=prefix match=7 trunks=off >/dev/null ||
+	fail "route add"
+wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 7001 | grep -q r-relay"
+"$TGCALL" answer --local 127.0.0.2:5062 --count 1 --timeout 20 --tone 600 \
+	--detect 1000 --hold 3000 > "$WORK/tgcall.jsonl" 2> "$WORK/tgcall.log" &
+TGCALL_PID=$!
+PIDS+=("$TGCALL_PID")
+sleep 0.3
+timeout 15 baresip -f "$BS" -e "/dial sip:7001@127.0.0.1:$SIP_PORT" -t 6 \
+	> "$WORK/baresip-e.log" 2>&1 || true
+wait_for "tgcall's call record" 10 test -s "$WORK/tgcall.jsonl"
+rec=$(head -1 "$WORK/tgcall.jsonl")
+ratio=$(json_field "$rec" rx_tone_ratio)
+awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }' ||
+	fail "(e) the plain RTP callee heard baresip's 1 kHz at ratio $ratio: $rec"
+log "ok: (e) SRTP -> RTP through the relay: tgcall heard 1 kHz (ratio $ratio)"
+heard_e=$(ls "$BS"/snd/*-dec.wav | grep -vxF -e "$heard_a" -e "$heard_b" | head -1)
+[ -n "$heard_e" ] || fail "(e) baresip recorded nothing"
+read -r share n <<< "$(wav_share "$heard_e" 600)"
+awk -v r="$share" -v n="$n" 'BEGIN { exit !(r > 0.8 && n >= 8000) }' ||
+	fail "(e) baresip heard 600 Hz at share $share over $n samples"
+log "ok: (e) RTP -> SRTP through the relay: baresip heard 600 Hz (share $share)"
 
 if [ -n "$tshark_pid" ]; then
 	sleep 0.5
