@@ -172,7 +172,10 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 		       struct media_rtp *rtp,
 		       const struct media_bridge_params *prm, void *cookie);
 /** Change the far end (remote address or law) of a running bridge.
- * EINVAL for a relay or a TDM <-> TDM bridge. */
+ * SRTP keys other than the running ones re-key it: the worker swaps the
+ * new context in between two packets.  EINVAL for a relay or a TDM <->
+ * TDM bridge (or a bad suite), ENOMEM/EIO when the new keys cannot be
+ * set up (the bridge keeps the old ones). */
 int media_bridge_update(struct media_engine *me, uint32_t id,
 			const struct media_bridge_params *prm);
 /** Stop a bridge; its socket closes on the worker; done follows. */
@@ -245,6 +248,10 @@ struct media_relay_side {
  * - Duplicates and packets over 64 behind are dropped (rtp_late);
  *   malformed ones are rtp_bad; RTCP (RFC 5761 PT 64-95) and empty ones
  *   rtp_ignored.
+ * - A side with SRTP keys (suite not NONE): what it sends is unprotected
+ *   before all of the above (failures and replays dropped and counted,
+ *   SRTCP checked and dropped), what goes to it is protected last; so one
+ *   side may be SRTP and the other plain RTP.
  * - A side whose remote_len is 0 holds: what would go to it is read and
  *   dropped (rtp_held).  Packets from an address other than a side's
  *   remote are relayed all the same and counted (rtp_foreign).
