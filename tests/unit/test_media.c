@@ -1728,9 +1728,34 @@ static void test_relay_srtp(void **state)
 	h = (struct rtp_hdr){.pt = 0, .seq = 200, .ts = 8000, .ssrc = 9};
 	rsend(&f, 0, &h, pl, SLOT);
 	assert_false(rrecv(&f, 1, &o, got, &n, 100));
+
+	/* Side a re-keyed (its re-INVITE): the old key no longer opens
+	 * what goes to it, the new one does, and it may send with it. */
+	msrtp_free(far);
+	keys_fill(&ka, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 0x77, 0x88);
+	sa.srtp = ka;
+	assert_int_equal(media_relay_update(f.me, f.id, 0, &sa), 0);
+	keys_mirror(&far_k, &ka);
+	assert_int_equal(msrtp_alloc(&far, &far_k), 0);
+	msleep(20);
+	h = (struct rtp_hdr){.pt = 8, .seq = 600, .ts = 8000, .ssrc = 10};
+	rsend(&f, 1, &h, pl, SLOT);
+	assert_true(readable(f.far[0], 300));
+	len = (size_t)recv(f.far[0], got, sizeof(got), 0);
+	assert_int_equal(len, RTP_HDR_LEN + SLOT + 10);
+	assert_int_equal(msrtp_unprotect(far, got, &len), 0);
+	h = (struct rtp_hdr){.pt = 0, .seq = 201, .ts = 8160, .ssrc = 9};
+	rtp_encode_hdr(pkt, &h);
+	memcpy(pkt + RTP_HDR_LEN, pl, SLOT);
+	len = RTP_HDR_LEN + SLOT;
+	assert_int_equal(msrtp_protect(far, pkt, &len, sizeof(pkt)), 0);
+	assert_int_equal(sendto(f.far[0], pkt, len, 0,
+				(struct sockaddr *)&f.ep_addr[0],
+				sizeof(f.ep_addr[0])), (ssize_t)len);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
 	rfx_stop(&f);
 	assert_int_equal(done_rec.st.srtp_auth_fail, 1);
-	assert_int_equal(done_rec.st.rtp_rx, 10);
+	assert_int_equal(done_rec.st.rtp_rx, 12);
 	msrtp_free(far);
 	rfx_close(&f);
 }
