@@ -320,6 +320,8 @@ static bool srtp_rx(struct bridge *b, uint8_t *buf, size_t *len)
 		err = msrtp_unprotect_rtcp(b->srtp, buf, len);
 		if (err == MSRTP_AUTH)
 			b->st.srtp_auth_fail++;
+		else if (err == MSRTP_REPLAY)
+			b->st.srtp_replay++;
 		else
 			b->st.rtp_ignored++;
 		return false;

@@ -31,6 +31,7 @@ struct sdp_stream {
 	bool dir_set;      /* one of those or a=sendrecv was given */
 	bool savp;         /* RTP/SAVP (RFC 3711 12) */
 	struct sip_crypto crypto; /* first usable a=crypto (RFC 4568) */
+	bool crypto_warned; /* one warning per stream, however many lines */
 };
 
 struct sdp_parse {
@@ -219,12 +220,14 @@ static void parse_crypto(struct sdp_stream *st, struct sdp_line l)
 	if (!st->audio || st->crypto.suite != SIP_SRTP_NONE)
 		return;
 	err = sip_sdes_parse(&c, l.p, l.len, &why);
-	if (!err)
+	if (!err) {
 		st->crypto = c;
-	else if (err == EBADMSG)
+	} else if (err == EBADMSG && !st->crypto_warned) {
+		st->crypto_warned = true;
 		gw_warn("SDP: a=crypto line skipped: bad %s", why);
-	else
+	} else {
 		gw_dbg(GW_DBG_CALL, "SDP: a=crypto line skipped: %s", why);
+	}
 }
 
 static void parse_ptime(unsigned *ptime, struct sdp_line l)
