@@ -769,6 +769,92 @@ static enum media_law law_of(int pt)
 	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
 }
 
+/* ---- SRTP (docs/media.md) ------------------------------------------------- */
+
+static enum media_srtp_suite media_suite(int suite)
+{
+	switch (suite) {
+	case SIP_SRTP_AES_CM_128_HMAC_SHA1_80:
+		return MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
+	case SIP_SRTP_AES_CM_128_HMAC_SHA1_32:
+		return MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32;
+	case SIP_SRTP_AEAD_AES_128_GCM:
+		return MEDIA_SRTP_AEAD_AES_128_GCM;
+	default:
+		return MEDIA_SRTP_NONE;
+	}
+}
+
+/* The SRTP keys a SIP side's offer and answer agreed on (suite NONE:
+ * plain RTP).  A new answer with new keys re-keys the running bridge. */
+static void srtp_keys(const struct side *s, struct media_srtp_keys *k)
+{
+	struct sip_crypto tx, rx;
+
+	_Static_assert(sizeof(k->tx_key) == sizeof(tx.key), "key sizes");
+	memset(k, 0, sizeof(*k));
+	if (!s->sip || sip_leg_srtp(s->sip, &tx, &rx))
+		return;
+	k->suite = media_suite(tx.suite);
+	memcpy(k->tx_key, tx.key, sizeof(k->tx_key));
+	memcpy(k->rx_key, rx.key, sizeof(k->rx_key));
+	explicit_bzero(&tx, sizeof(tx));
+	explicit_bzero(&rx, sizeof(rx));
+}
+
+static int srtp_offer(const struct gw_trunk_cfg *t)
+{
+	switch (t->srtp) {
+	case GW_SRTP_OFF:
+		break;
+	case GW_SRTP_OPTIONAL:
+	case GW_SRTP_BEST_EFFORT:
+		return SIP_SRTP_OFFER_AVP;
+	case GW_SRTP_MANDATORY:
+		return SIP_SRTP_OFFER_SAVP;
+	}
+	return SIP_SRTP_OFFER_NONE;
+}
+
+/*
+ * An inbound offer against trunk @p t's srtp policy: answer it with SRTP
+ * (our key for its chosen a=crypto line) or plain RTP.  false when it
+ * cannot be taken (488): RTP/SAVP on a trunk without SRTP, RTP/SAVP
+ * with no line we can use, no line at all on a mandatory trunk.
+ */
+static bool srtp_answer(const struct gw_call *call, struct sip_leg *leg,
+			const struct gw_trunk_cfg *t,
+			const struct sip_media *offer)
+{
+	enum gw_srtp pol = t ? t->srtp : GW_SRTP_OFF;
+	bool crypto = offer && offer->crypto.suite != SIP_SRTP_NONE;
+	bool savp = offer && offer->savp;
+	const char *why = NULL;
+	bool on;
+
+	if (savp && pol == GW_SRTP_OFF)
+		why = "RTP/SAVP, and the trunk's srtp is off";
+	else if (savp && !crypto)
+		why = "RTP/SAVP without an a=crypto line we can use";
+	else if (pol == GW_SRTP_MANDATORY && !crypto)
+		why = "no a=crypto line we can use, and the trunk's srtp "
+		      "is mandatory";
+	if (why) {
+		gw_notice("call %.8s: offer refused: %s", call->id, why);
+		return false;
+	}
+	/* RFC 4568 says a=crypto belongs to RTP/SAVP; on RTP/AVP only
+	 * best-effort (and mandatory, which takes SRTP however it comes)
+	 * answer it. */
+	on = crypto && (savp || pol == GW_SRTP_MANDATORY ||
+			pol == GW_SRTP_BEST_EFFORT);
+	if (on)
+		gw_info("call %.8s: SRTP %s (tag %u)", call->id,
+			sip_srtp_suite_name(offer->crypto.suite),
+			offer->crypto.tag);
+	return sip_leg_set_srtp(leg, on) == 0;
+}
+
 static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 		       const struct side *s, unsigned ptime)
 {
@@ -786,6 +872,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 		rs->te_rx_pt = sip_leg_dtmf_pt(s->sip);
 		rs->te_tx_pt = s->remote.te_pt;
 	}
+	srtp_keys(s, &rs->srtp);
 }
 
 static bool dynamic_pt(int pt)
@@ -873,6 +960,7 @@ static void bridge_media(struct gw_call *call)
 		prm.ptime = gw->cfg.ptime;
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
+		srtp_keys(ip, &prm.srtp);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -1309,6 +1397,7 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
 		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
+		.srtp = srtp_offer(t),
 	};
 	int err;
 
@@ -2264,7 +2353,10 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 			  const struct sip_invite_info *info)
 {
 	struct gw_call *call = gw->ovl_waiting ? ovl_find(gw, info) : NULL;
-	bool ok = call && ovl_continues(call, info) && call->out.tdm;
+	bool ok = call && ovl_continues(call, info) && call->out.tdm &&
+		  srtp_answer(call, leg, gw_config_trunk(&gw->cfg,
+							 call->in.trunk),
+			      info->offer);
 	const char *more = "";
 	int err = 0;
 
@@ -2560,6 +2652,10 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	/* Answer telephone-event where the trunk wants it and the offer
 	 * has it (the bridge falls back to in-band otherwise). */
 	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);
+	if (in && !srtp_answer(call, leg, in, info->offer)) {
+		fail_call(call, 65); /* 488 */
+		return;
+	}
 	/* Who calls (RFC 3325): a trusted trunk's asserted identity, From
 	 * otherwise; an untrusted one's identity headers count for
 	 * nothing.  Privacy or an anonymous From withhold it (RFC 3323). */

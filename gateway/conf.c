@@ -746,6 +746,18 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		else
 			return fail(p, "dtmf: '%s' is not rfc4733, info or "
 				    "inband", v);
+	} else if (!strcmp(k, "srtp")) {
+		if (!strcmp(v, "off"))
+			t->srtp = GW_SRTP_OFF;
+		else if (!strcmp(v, "optional"))
+			t->srtp = GW_SRTP_OPTIONAL;
+		else if (!strcmp(v, "mandatory"))
+			t->srtp = GW_SRTP_MANDATORY;
+		else if (!strcmp(v, "best-effort"))
+			t->srtp = GW_SRTP_BEST_EFFORT;
+		else
+			return fail(p, "srtp: '%s' is not off, optional, "
+				    "mandatory or best-effort", v);
 	} else if (!strcmp(k, "e911_location")) {
 		if (strcmp(v, "none") && strcmp(v, "pidf") &&
 		    strcmp(v, "reference"))
@@ -1110,6 +1122,9 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
+		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
+			return fail(p, "trunk '%s': srtp is for SIP trunks",
+				    t->name);
 		if (t->kind == GW_TRUNK_TDM &&
 		    (*t->inbound_user || *t->auth_user))
 			return fail(p, "trunk '%s': digest credentials are for "

@@ -49,6 +49,16 @@ enum gw_dtmf {
 	GW_DTMF_INBAND,             /* tones in the audio, untouched */
 };
 
+/* SDES SRTP on a SIP trunk ([trunk] srtp; docs/media.md). */
+enum gw_srtp {
+	GW_SRTP_OFF = 0,            /* RTP/AVP only; RTP/SAVP offers: 488 */
+	GW_SRTP_OPTIONAL,           /* SRTP when the other end wants it:
+				       SAVP offers, AVP+crypto answers */
+	GW_SRTP_MANDATORY,          /* SRTP or no call */
+	GW_SRTP_BEST_EFFORT,        /* optional, and RTP/AVP offers with
+				       a=crypto are answered with SRTP */
+};
+
 struct gw_trunk_cfg {
 	char name[32];
 	enum gw_trunk_kind kind;
@@ -98,6 +108,7 @@ struct gw_trunk_cfg {
 				       reference */
 	int e911_pai;               /* enum sip_pai_form */
 	enum gw_dtmf dtmf;
+	enum gw_srtp srtp;
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	bool e911_id_location;      /* From and PAI carry the zone's

@@ -702,11 +702,20 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 {
 	gw_dbg(GW_DBG_MEDIA,
 	       "bridge done: rtp tx %llu rx %llu lost %llu late %llu "
-	       "underruns %llu",
+	       "underruns %llu srtp auth failed %llu replayed %llu",
 	       (unsigned long long)st->rtp_tx, (unsigned long long)st->rtp_rx,
 	       (unsigned long long)st->rtp_lost,
 	       (unsigned long long)st->rtp_late,
-	       (unsigned long long)st->underruns);
+	       (unsigned long long)st->underruns,
+	       (unsigned long long)st->srtp_auth_fail,
+	       (unsigned long long)st->srtp_replay);
+	/* Someone sends us packets that do not authenticate: worth more
+	 * than a debug line (a wrong key, an attack, plain RTP). */
+	if (st->srtp_auth_fail || st->srtp_replay)
+		gw_notice("bridge done: %llu SRTP packets failed "
+			  "authentication, %llu were replays",
+			  (unsigned long long)st->srtp_auth_fail,
+			  (unsigned long long)st->srtp_replay);
 }
 
 static int start(struct gw *gw)

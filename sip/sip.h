@@ -20,6 +20,24 @@ struct event_base;
 struct sip_ua;
 struct sip_leg;
 
+/* SDES crypto suites (RFC 4568 6.2; AEAD_AES_128_GCM: RFC 7714 14.2). */
+enum sip_srtp_suite {
+	SIP_SRTP_NONE = 0,
+	SIP_SRTP_AES_CM_128_HMAC_SHA1_80,
+	SIP_SRTP_AES_CM_128_HMAC_SHA1_32,
+	SIP_SRTP_AEAD_AES_128_GCM,
+};
+
+#define SIP_SRTP_KEY_MAX 30 /* master key + salt: 16 + 14 (GCM 16 + 12) */
+
+/* One a=crypto line (RFC 4568 9.1) we can use: no MKI, one key, no
+ * session parameters. */
+struct sip_crypto {
+	int suite;      /* enum sip_srtp_suite; SIP_SRTP_NONE: no line */
+	unsigned tag;
+	uint8_t key[SIP_SRTP_KEY_MAX]; /* master key, then salt */
+};
+
 /* Audio description taken from or put into SDP (G.711: PCMU, PCMA). */
 struct sip_media {
 	char addr[64];  /* connection address */
@@ -30,6 +48,9 @@ struct sip_media {
 			 * events 0-11 at least), -1 none */
 	bool hold;      /* a=sendonly/recvonly/inactive or c=0.0.0.0: the
 			 * far end holds the call (its RTP may stop) */
+	bool savp;      /* the stream's profile is RTP/SAVP */
+	struct sip_crypto crypto; /* its first a=crypto line we can use (an
+				   * offer's preference), suite NONE none */
 };
 
 /* A Q.850 cause carried in a Reason header (RFC 3326 / RFC 6432). */
@@ -235,6 +256,31 @@ void sip_leg_set_dtmf_events(struct sip_leg *leg, bool on);
  * sends events with), -1 none. */
 int sip_leg_dtmf_pt(const struct sip_leg *leg);
 
+/* SDES SRTP in what an outbound leg offers (sip_call_params.srtp). */
+enum sip_srtp_offer {
+	SIP_SRTP_OFFER_NONE = 0, /* RTP/AVP, no crypto */
+	SIP_SRTP_OFFER_AVP,      /* RTP/AVP with a=crypto: SRTP when the
+				  * answer has a line for one of ours,
+				  * plain RTP when it has none */
+	SIP_SRTP_OFFER_SAVP,     /* RTP/SAVP: an answer without a line for
+				  * one of ours fails the leg (488) */
+};
+
+/**
+ * Inbound, before any SDP of ours: answer the offer's chosen a=crypto
+ * line (its tag and suite, a fresh key of ours from the system's
+ * CSPRNG, the offer's profile) or not.  EINVAL when the offer had no
+ * usable line; a later call (a new offer) makes a new key.
+ */
+int sip_leg_set_srtp(struct sip_leg *leg, bool on);
+/**
+ * The SRTP keys of a leg once offer and answer agree: @p tx ours (what
+ * we send is protected with it), @p rx the far end's.  @return 0;
+ * ENOENT plain RTP.
+ */
+int sip_leg_srtp(const struct sip_leg *leg, struct sip_crypto *tx,
+		 struct sip_crypto *rx);
+
 /**
  * Inbound: send a provisional or final response.
  * 180/183: with_sdp adds our SDP answer (early media, 183).
@@ -299,6 +345,7 @@ struct sip_call_params {
 	const char *from_tag;
 	uint32_t cseq;
 	bool dtmf_events;         /* offer telephone-event (SIP_TE_PT) */
+	int srtp;                 /* enum sip_srtp_offer */
 	/* Digest credentials for a 401/407 to the INVITE or our BYE (RFC
 	 * 7616, MD5 or SHA-256); NULL or "" = we do not authenticate. */
 	const char *auth_user;
@@ -460,6 +507,27 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id);
+
+/**
+ * One a=crypto value, after "crypto:" (RFC 4568 9.1).  @return 0 usable
+ * (in @p c); ENOTSUP valid but not for us (an unknown suite, MKI,
+ * several keys, session parameters); EBADMSG malformed.  @p why names
+ * the field either way.
+ */
+int sip_sdes_parse(struct sip_crypto *c, const char *p, size_t len,
+		   const char **why);
+/** The master key + salt length of @p suite, 0 unknown. */
+size_t sip_srtp_key_len(int suite);
+/** Its RFC 4568 name ("AES_CM_128_HMAC_SHA1_80"), NULL unknown. */
+const char *sip_srtp_suite_name(int suite);
+/**
+ * Add SDES to an SDP body sip_sdp_print wrote in @p buf: with @p savp
+ * the m= line's profile becomes RTP/SAVP, and one a=crypto line per
+ * entry of @p c (tag, suite, inline:base64 key) is appended.
+ * @return 0, EINVAL (an unknown suite), ENOSPC.
+ */
+int sip_sdp_add_crypto(char *buf, size_t size, bool savp,
+		       const struct sip_crypto *c, unsigned n);
 
 /**
  * An application/dtmf-relay body: its Signal (one of 0-9 * # A-D, letters

@@ -192,6 +192,7 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
 	assert_int_equal(t->dtmf, GW_DTMF_INFO);
+	assert_int_equal(t->srtp, GW_SRTP_OFF);
 	assert_int_equal(t->options_interval, 15);
 	assert_int_equal(t->options_down, 4);
 	assert_int_equal(t->options_up, 2); /* the default */
@@ -226,6 +227,21 @@ static void test_conf_good(void **state)
 	assert_int_equal(cfg->notify_ca_line, 55);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
+	{
+		static const char srtp[] =
+			"[trunk a]\ntype = sip\npeer = 10.0.0.5\n"
+			"srtp = best-effort\n"
+			"[trunk b]\ntype = sip\npeer = 10.0.0.6\n"
+			"srtp = mandatory\n";
+
+		assert_int_equal(gw_config_parse(cfg, "t.conf", srtp,
+						 strlen(srtp), err,
+						 sizeof(err)), 0);
+		assert_int_equal(gw_config_trunk(cfg, "a")->srtp,
+				 GW_SRTP_BEST_EFFORT);
+		assert_int_equal(gw_config_trunk(cfg, "b")->srtp,
+				 GW_SRTP_MANDATORY);
+	}
 	free(cfg);
 }
 
@@ -286,6 +302,12 @@ static void test_conf_errors(void **state)
 		 "t.conf:2: overlap_send_digits"},
 		{"[trunk a]\ntype = sip\ndtmf = 2833\n",
 		 "t.conf:3: dtmf: '2833' is not rfc4733, info or inband"},
+		{"[trunk a]\ntype = sip\nsrtp = yes\n",
+		 "t.conf:3: srtp: 'yes' is not off, optional, mandatory or "
+		 "best-effort"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "srtp = optional\n",
+		 "t.conf:2: trunk 'a': srtp is for SIP trunks"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
