@@ -16,6 +16,7 @@
 # and rtpload send time-stamped probe frames and check the other's
 # (pstnsim/stamp.h); B -> RTP comes from rtpload, RTP -> B from pstnsim's
 # call records (median of the calls' p50, worst call's p99).
+# SRTP=1 puts every call's media in SRTP (SDES, AES_CM_128_HMAC_SHA1_80).
 set -euo pipefail
 CALLS=${CALLS:-480}
 DUR=${SECONDS_:-300}
@@ -24,11 +25,13 @@ EC=${EC:-no}
 STAMP=${STAMP:-}
 MEDIA=echo LOADOPT=()
 if [ -n "$STAMP" ]; then MEDIA=stamp LOADOPT=(--stamp --json); fi
+[ -z "${SRTP:-}" ] || LOADOPT+=(--srtp)
 TAIL=${TAIL:-128}
 NSPANS=$(( (CALLS + 29) / 30 ))
 . "$(dirname "$0")/lib.sh"
 
 bench_conf
+[ -z "${SRTP:-}" ] || sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
 cat >> "$WORK/tollgate.conf" <<CONF
 [trunk pstn]
 type = tdm
@@ -85,7 +88,7 @@ elapsed=$(echo "$end - $start" | bc -l)
 pct=$(echo "($t1 - $t0) / $hz * 100 / $elapsed" | bc -l)
 printf 'spans, calls:           %d E1, %d calls (%s up at the start of the window, %s at its end)\n' \
 	"$NSPANS" "$CALLS" "$up" "$up_end"
-printf 'echo canceller:         %s\n' "$EC"
+printf 'echo canceller:         %s, SRTP: %s\n' "$EC" "${SRTP:+yes}"
 printf 'tollgated CPU:          %.1f%% of a core over %.0f s (%.4f%% per call)\n' \
 	"$pct" "$elapsed" "$(echo "$pct / $CALLS" | bc -l)"
 printf 'tollgated RSS:          %d KiB with the calls up, %d KiB idle (%.1f KiB per call)\n' \

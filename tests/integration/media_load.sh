@@ -5,13 +5,16 @@
 # echoes each B-channel; rtpload checks each frame that returns (none
 # lost, doubled, late or damaged; no RTP sequence gaps from the gateway).
 # Then a call with a damaged path must be caught: the PCMU side of a
-# law conversion (A-law span) cannot return our bytes intact.
+# law conversion (A-law span) cannot return our bytes intact.  Then the
+# same loop with SRTP (SDES, AES_CM_128_HMAC_SHA1_80) on every call, and
+# each direction on its own with time-stamped probes.
 SPAN_TYPE=e1 SWITCH=euroisdn_e1
 export SPAN_TYPE SWITCH
 . "$(dirname "$0")/lib.sh"
 RTPLOAD=$BUILD/tests/tools/rtpload
 
 write_conf
+sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
 start_pstnsim --media echo --rule 777=answer,media=stamp
 start_gw
 
@@ -43,6 +46,17 @@ out=$(timeout 30 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 	fail "PCMU call not caught: $out"
 log "ok: a converted (PCMU over A-law) path is reported, not passed"
 
+# SRTP both ways: every frame still comes back once and intact (a packet
+# that fails to authenticate counts as damaged).
+out=$(timeout 40 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
+	--sip-port "$PBX_PORT" --rtp-port "$RTPBASE" --calls 10 --rate 10 \
+	--hold 3 --law pcma --srtp --json 2>>"$WORK/rtpload.log") ||
+	fail "SRTP looped calls: $out ($(tail -3 "$WORK/rtpload.log"))"
+for f in connected:10 lost:0 dup:0 late:0 damaged:0 seq_gaps:0; do
+	expect_eq "SRTP ${f%%:*}" "${f#*:}" "$(json_field "$out" "${f%%:*}")"
+done
+log "ok: 10 SRTP calls, $(json_field "$out" frames_back) frames back intact"
+
 # Each direction on its own: pstnsim and rtpload both send time-stamped
 # probes and check the other's (one-way delay, loss, damage).
 out=$(timeout 40 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
@@ -58,7 +72,7 @@ p99=$(json_field "$out" tdm_rtp_p99_ms)
 awk -v p="$p99" 'BEGIN { exit !(p < 20) }' ||
 	fail "B -> RTP p99 $p99 ms: the gateway holds frames back: $out"
 log "ok: B -> RTP: $n probes, none lost/doubled/damaged, p50 $(json_field "$out" tdm_rtp_p50_ms) ms, p99 $p99 ms"
-wait_for "pstnsim records of the stamped calls" 10 pstnsim_calls_ge 41
+wait_for "pstnsim records of the stamped calls" 10 pstnsim_calls_ge 51
 recs=$(grep '"played":"stamp"' "$WORK/pstnsim.jsonl")
 expect_eq "stamped pstnsim calls" 10 "$(printf '%s\n' "$recs" | wc -l)"
 printf '%s\n' "$recs" | while read -r rec; do

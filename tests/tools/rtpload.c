@@ -28,13 +28,20 @@
  * sends time-stamped probe frames (pstnsim/stamp.h) and checks the
  * other's, so each direction has its own one-way delay and counts.
  * rtpload reports B-channel -> RTP (the "tdm_rtp" figures); pstnsim puts
- * RTP -> B-channel in its call records (stamp_*).  Signalling is
- * a plain UDP UAC written here (no code shared with sip/): INVITE with an
- * SDP offer of one law, ACK, and BYE after --hold seconds of media.
+ * RTP -> B-channel in its call records (stamp_*).
+ *
+ * With --srtp every call offers RTP/SAVP with an SDES key
+ * (AES_CM_128_HMAC_SHA1_80, RFC 4568) and protects and checks its media
+ * with libsrtp2 with the key of the answer; a packet that fails to
+ * authenticate counts as damaged.
+ *
+ * Signalling is a plain UDP UAC written here (no code shared with sip/):
+ * INVITE with an SDP offer of one law, ACK, and BYE after --hold seconds
+ * of media.
  *
  *   rtpload --gw IP:PORT --local IP [--calls N] [--rate CPS] [--hold S]
  *           [--number NUM] [--law pcma|pcmu] [--rtp-port P] [--sip-port P]
- *           [--late-ms MS] [--json]
+ *           [--late-ms MS] [--max-time S] [--stamp] [--srtp] [--json]
  *
  * One thread, epoll, a 20 ms timerfd.  The exit status is 0 only if every
  * call connected and ended cleanly and no frame was lost, doubled, late or
@@ -57,6 +64,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <srtp2/srtp.h>
 
 #include "pstnsim/stamp.h"
 
@@ -117,6 +126,9 @@ struct call {
 	uint64_t got, dup, late, damaged, seq_gaps, foreign, stale;
 	int64_t base_lat_ns;         /* smallest delay seen */
 	struct stamp_rx *srx;        /* --stamp: pstnsim's probes */
+	uint8_t key[30];             /* --srtp: ours, AES-128 + salt */
+	srtp_t srtp_tx, srtp_rx;
+	uint64_t srtp_fail;          /* packets that did not unprotect */
 };
 
 static struct {
@@ -133,6 +145,7 @@ static struct {
 	unsigned late_ms;
 	bool json;
 	bool stamp;
+	bool srtp;
 	unsigned max_s;               /* whole run bound */
 } opt = {
 	.sip_port = 5090,
@@ -223,8 +236,81 @@ static void sip_send(const char *buf, size_t len)
 		fprintf(stderr, "rtpload: sendto: %s\n", strerror(errno));
 }
 
+static const char b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void b64_encode(char *out, const uint8_t *in, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | in[i + 1] << 8 | in[i + 2];
+
+		*out++ = b64[v >> 18];
+		*out++ = b64[v >> 12 & 63];
+		*out++ = b64[v >> 6 & 63];
+		*out++ = b64[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 |
+			     (i + 1 < n ? in[i + 1] << 8 : 0);
+
+		*out++ = b64[v >> 18];
+		*out++ = b64[v >> 12 & 63];
+		*out++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		*out++ = '=';
+	}
+	*out = 0;
+}
+
+/* Decode exactly @p n octets of base64 at @p in; false if it is not. */
+static bool b64_decode(uint8_t *out, size_t n, const char *in)
+{
+	uint32_t v = 0;
+	size_t got = 0;
+	int bits = 0;
+
+	for (; *in && *in != '|' && *in != '\r' && *in != '\n' && *in != ' ';
+	     in++) {
+		const char *p = strchr(b64, *in);
+
+		if (*in == '=')
+			break;
+		if (!p)
+			return false;
+		v = v << 6 | (uint32_t)(p - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (got == n)
+				return false;
+			out[got++] = (uint8_t)(v >> bits);
+		}
+	}
+	return got == n;
+}
+
 static int sdp_offer(char *buf, size_t size, const struct call *c)
 {
+	char key[48];
+
+	if (opt.srtp) {
+		b64_encode(key, c->key, sizeof(c->key));
+		return snprintf(buf, size,
+				"v=0\r\n"
+				"o=rtpload %d 1 IN IP4 %s\r\n"
+				"s=-\r\n"
+				"c=IN IP4 %s\r\n"
+				"t=0 0\r\n"
+				"m=audio %u RTP/SAVP %d\r\n"
+				"a=rtpmap:%d %s/8000\r\n"
+				"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n"
+				"a=ptime:20\r\n"
+				"a=sendrecv\r\n",
+				c->idx, opt.local, opt.local, c->rtp_port,
+				opt.law, opt.law, opt.law ? "PCMA" : "PCMU",
+				key);
+	}
 	return snprintf(buf, size,
 			"v=0\r\n"
 			"o=rtpload %d 1 IN IP4 %s\r\n"
@@ -241,7 +327,7 @@ static int sdp_offer(char *buf, size_t size, const struct call *c)
 
 static void send_invite(struct call *c)
 {
-	char sdp[512], buf[2048];
+	char sdp[768], buf[2048];
 	int sl = sdp_offer(sdp, sizeof(sdp), c);
 	int n = snprintf(buf, sizeof(buf),
 		"INVITE sip:%s@%s SIP/2.0\r\n"
@@ -386,11 +472,33 @@ static bool header(const char *msg, const char *name, char *out, size_t size)
 	return false;
 }
 
+/* Our outbound session with our key, the inbound one with the answer's. */
+static int srtp_open(struct call *c, const uint8_t *their_key)
+{
+	srtp_policy_t pol;
+
+	memset(&pol, 0, sizeof(pol));
+	srtp_crypto_policy_set_rtp_default(&pol.rtp);
+	srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
+	pol.window_size = 128;
+	pol.ssrc.type = ssrc_any_outbound;
+	pol.key = c->key;
+	if (srtp_create(&c->srtp_tx, &pol) != srtp_err_status_ok)
+		return -1;
+	pol.ssrc.type = ssrc_any_inbound;
+	pol.key = (uint8_t *)their_key;
+	if (srtp_create(&c->srtp_rx, &pol) != srtp_err_status_ok)
+		return -1;
+	return 0;
+}
+
 static void parse_sdp(struct call *c, const char *msg)
 {
 	const char *body = strstr(msg, "\r\n\r\n");
 	char addr[64] = "";
 	unsigned port = 0;
+	uint8_t key[30];
+	bool have_key = false;
 	const char *l;
 
 	if (!body)
@@ -400,7 +508,13 @@ static void parse_sdp(struct call *c, const char *msg)
 			sscanf(l + 9, "%63[0-9.]", addr);
 		else if (!strncmp(l, "m=audio ", 8))
 			sscanf(l + 8, "%u", &port);
+		else if (opt.srtp && !strncmp(l, "a=crypto:", 9) &&
+			 strstr(l, " AES_CM_128_HMAC_SHA1_80 inline:"))
+			have_key = b64_decode(key, sizeof(key),
+					      strstr(l, "inline:") + 7);
 	}
+	if (opt.srtp && (!have_key || srtp_open(c, key)))
+		return;
 	if (!addr[0] || !port || port > 65535)
 		return;
 	memset(&c->remote, 0, sizeof(c->remote));
@@ -526,7 +640,8 @@ static void on_sip(void)
 
 static void rtp_send(struct call *c, int64_t t)
 {
-	uint8_t pkt[12 + FRAME];
+	uint8_t pkt[12 + FRAME + SRTP_MAX_TRAILER_LEN];
+	int len = 12 + FRAME;
 
 	pkt[0] = 0x80;
 	pkt[1] = (uint8_t)(opt.law | (c->next_k == 0 ? 0x80 : 0));
@@ -545,7 +660,10 @@ static void rtp_send(struct call *c, int64_t t)
 	else
 		frame_fill(pkt + 12, c->next_k, (uint16_t)c->idx);
 	c->sent_ns[c->next_k % SENT_RING] = t;
-	if (sendto(c->rtp_fd, pkt, sizeof(pkt), 0,
+	if (c->srtp_tx && srtp_protect(c->srtp_tx, pkt, &len) !=
+			  srtp_err_status_ok)
+		len = 0;
+	if (len && sendto(c->rtp_fd, pkt, (size_t)len, 0,
 		   (const struct sockaddr *)&c->remote, sizeof(c->remote)) < 0 &&
 	    errno != EAGAIN)
 		fprintf(stderr, "rtpload: call %d: RTP send: %s\n", c->idx,
@@ -655,9 +773,18 @@ static void on_rtp(struct call *c)
 	uint8_t buf[2048];
 	ssize_t n;
 
-	while ((n = recv(c->rtp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		if (c->st == C_UP || c->st == C_DRAINING)
-			on_rtp_packet(c, buf, (size_t)n, now_ns());
+	while ((n = recv(c->rtp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		int len = (int)n;
+
+		if (c->st != C_UP && c->st != C_DRAINING)
+			continue;
+		if (c->srtp_rx && srtp_unprotect(c->srtp_rx, buf, &len) !=
+				  srtp_err_status_ok) {
+			c->srtp_fail++;
+			continue;
+		}
+		on_rtp_packet(c, buf, (size_t)len, now_ns());
+	}
 }
 
 /* ---- the run ---------------------------------------------------------- */
@@ -778,7 +905,7 @@ static int report_stamp(double elapsed)
 		}
 		all.got += r->got;
 		all.dup += r->dup;
-		all.damaged += r->damaged;
+		all.damaged += r->damaged + c->srtp_fail;
 		all.stale += r->stale;
 		lost += stamp_rx_lost(r);
 		gaps += c->seq_gaps;
@@ -826,7 +953,7 @@ static int report(double elapsed)
 						   : 0;
 		dup += c->dup;
 		late += c->late;
-		dmg += c->damaged;
+		dmg += c->damaged + c->srtp_fail;
 		gaps += c->seq_gaps;
 		stale += c->stale;
 		foreign += c->foreign;
@@ -873,7 +1000,7 @@ static void usage(void)
 		"usage: rtpload --gw IP:PORT --local IP [--calls N] [--rate CPS]\n"
 		"               [--hold S] [--number NUM] [--law pcma|pcmu]\n"
 		"               [--sip-port P] [--rtp-port P] [--late-ms MS]\n"
-		"               [--max-time S] [--stamp] [--json]\n");
+		"               [--max-time S] [--stamp] [--srtp] [--json]\n");
 	exit(2);
 }
 
@@ -886,7 +1013,7 @@ static void parse_args(int argc, char **argv)
 		{"law", 1, NULL, 'L'},      {"sip-port", 1, NULL, 's'},
 		{"rtp-port", 1, NULL, 'p'}, {"late-ms", 1, NULL, 'x'},
 		{"max-time", 1, NULL, 'm'}, {"json", 0, NULL, 'j'},
-		{"stamp", 0, NULL, 'S'},
+		{"stamp", 0, NULL, 'S'},     {"srtp", 0, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	char host[64];
@@ -946,6 +1073,9 @@ static void parse_args(int argc, char **argv)
 		case 'S':
 			opt.stamp = true;
 			break;
+		case 'K':
+			opt.srtp = true;
+			break;
 		default:
 			usage();
 		}
@@ -971,6 +1101,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	run_id = ((unsigned long)getpid() << 12) ^ (unsigned long)time(NULL);
 	calls = calloc((size_t)opt.calls, sizeof(*calls));
+	if (opt.srtp && srtp_init() != srtp_err_status_ok) {
+		fprintf(stderr, "rtpload: srtp_init failed\n");
+		return 2;
+	}
 	sip_fd = open_udp(opt.local, opt.sip_port);
 	ep_fd = epoll_create1(EPOLL_CLOEXEC);
 	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -987,6 +1121,16 @@ int main(int argc, char **argv)
 		struct call *c = &calls[i];
 
 		c->idx = i;
+		if (opt.srtp) {
+			FILE *r = fopen("/dev/urandom", "rb");
+
+			if (!r || fread(c->key, 1, sizeof(c->key), r) !=
+					  sizeof(c->key)) {
+				fprintf(stderr, "rtpload: no random key\n");
+				return 2;
+			}
+			fclose(r);
+		}
 		if (opt.stamp) {
 			c->srx = malloc(sizeof(*c->srx));
 			if (!c->srx)
