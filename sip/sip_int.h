@@ -167,6 +167,12 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *hname, const char *hvalue);
+/** The same for a refusal with no side effect (a digest challenge): a
+ * non-INVITE one is answered without state, afresh for a retransmission
+ * (RFC 3261 8.2.7), so a flood of them keeps nothing. */
+int sip_ua_refuse_hdr(struct sip_ua *ua, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen, int status,
+		      const char *hname, const char *hvalue);
 /** Our address as seen from @p dst, for Via and Contact. */
 void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size);

@@ -694,6 +694,14 @@ int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
 			 hvalue, false);
 }
 
+int sip_ua_refuse_hdr(struct sip_ua *ua, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen, int status,
+		      const char *hname, const char *hvalue)
+{
+	return reply_new(ua, evt, src, srclen, status, NULL, false, hname,
+			 hvalue, true);
+}
+
 /* Out-of-dialog requests we answer without any side effect: OPTIONS, and
  * refusals.  Floods of them (keep-alive probers, scanners) keep nothing. */
 static void reply_stateless(struct sip_ua *ua, osip_event_t *evt,
