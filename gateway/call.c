@@ -1388,7 +1388,7 @@ static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
 
 		snprintf(call->att[call->natt - 1].target,
 			 sizeof(call->att[0].target), "dns %.60s: %.50s", t->host,
-			 e ? strerror(e) : "no target yet");
+			 e ? sip_dns_strerror(e) : "no target yet");
 	}
 	return call->ndest ? 0 : EHOSTUNREACH;
 }

@@ -610,7 +610,7 @@ static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
 				    "\"error\":",
 				    *tl->host ? sip_locate_how_name(tl->how)
 					      : "none");
-		gw_json_str(r->out, tl->last_err ? strerror(tl->last_err)
+		gw_json_str(r->out, tl->last_err ? sip_dns_strerror(tl->last_err)
 						 : "");
 		evbuffer_add_printf(r->out, ",\"ttl\":%u,\"lookups\":%llu,"
 				    "\"lookup_fails\":%llu},\"targets\":[",
@@ -646,7 +646,7 @@ static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
 	if (tl->last_err || !tl->n)
 		evbuffer_add_printf(r->out, "  dns %s (%s): %s\n", t->host,
 				    sip_locate_how_name(tl->how),
-				    tl->last_err ? strerror(tl->last_err)
+				    tl->last_err ? sip_dns_strerror(tl->last_err)
 				    : "not resolved yet");
 	for (unsigned i = 0; i < tl->n; i++) {
 		const struct gw_target *tg = tl->t[i];

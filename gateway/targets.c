@@ -180,7 +180,7 @@ static void on_located(int err, const struct sip_target *at, size_t n,
 		tl->lookup_fails++;
 		if (err != tl->last_err)
 			gw_warn("trunk %s: %s did not resolve: %s%s",
-				tl->ts->name, tl->host, strerror(err),
+				tl->ts->name, tl->host, sip_dns_strerror(err),
 				tl->n ? "; its targets stay as they were" : "");
 		tl->last_err = err;
 		/* The resolver being replaced (a reload) cancels us: the

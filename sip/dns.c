@@ -61,6 +61,22 @@ static int ares_errno(int status)
 	}
 }
 
+const char *sip_dns_strerror(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "no such name or record";
+	case ETIMEDOUT:
+		return "timed out";
+	case EIO:
+		return "server failure";
+	case ECANCELED:
+		return "cancelled";
+	default:
+		return strerror(err);
+	}
+}
+
 /* ---- c-ares <-> libevent ------------------------------------------------- */
 
 static void rearm(struct sip_dns *dns)

@@ -441,6 +441,10 @@ typedef void(sip_dns_srv_h)(int err, const struct sip_srv *recs, size_t n,
 void sip_dns_srv(struct sip_dns *dns, const char *name, sip_dns_srv_h *h,
 		 void *arg);
 
+/** A DNS callback's err in words: "no such name or record", "timed
+ *  out", "server failure"... (strerror for the others). */
+const char *sip_dns_strerror(int err);
+
 /** An address of a host, port filled in. */
 struct sip_dns_ip {
 	struct sockaddr_storage sa;
