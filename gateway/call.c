@@ -204,7 +204,7 @@ struct gw_tstat *gw_tstat(struct gw *gw, const char *name)
 			struct gw_tstat *ts = &gw->tstat[i];
 
 			if (!gw_config_trunk(&gw->cfg, ts->name) &&
-			    !ts->calls && !ts->inbound) {
+			    !ts->calls && !ts->inbound && !ts->tl) {
 				memset(ts, 0, sizeof(*ts));
 				free_slot = ts;
 			}
@@ -1374,15 +1374,22 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
  * to try them; a name that did not resolve gives none: EHOSTUNREACH. */
 static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
 {
+	struct gw_dest d[GW_MAX_TARGETS];
+	unsigned n;
+
 	if (call->ndest)
 		return 0;
-	if (!call->dests)
-		call->dests = malloc(GW_MAX_TARGETS * sizeof(*call->dests));
-	if (!call->dests)
-		return ENOMEM;
 	call->dest_i = 0;
-	call->ndest = gw_trunk_targets(call->gw, t->name, call->dests,
-				       GW_MAX_TARGETS);
+	n = gw_trunk_targets(call->gw, t->name, d, GW_MAX_TARGETS);
+	if (n) {
+		struct gw_dest *m = realloc(call->dests, n * sizeof(*m));
+
+		if (!m)
+			return ENOMEM;
+		memcpy(m, d, n * sizeof(*m));
+		call->dests = m;
+		call->ndest = n;
+	}
 	if (!call->ndest && call->natt) {
 		int e = gw_trunk_dns_error(call->gw, t->name);
 

@@ -608,8 +608,9 @@ static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
 	if (r->json) {
 		evbuffer_add_printf(r->out, ",\"dns\":{\"how\":\"%s\","
 				    "\"error\":",
-				    *tl->host ? sip_locate_how_name(tl->how)
-					      : "none");
+				    !*tl->host	      ? "none"
+				    : tl->resolved_ms ? sip_locate_how_name(tl->how)
+						      : "");
 		gw_json_str(r->out, tl->last_err ? sip_dns_strerror(tl->last_err)
 						 : "");
 		evbuffer_add_printf(r->out, ",\"ttl\":%u,\"lookups\":%llu,"
@@ -645,7 +646,8 @@ static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
 		return;
 	if (tl->last_err || !tl->n)
 		evbuffer_add_printf(r->out, "  dns %s (%s): %s\n", t->host,
-				    sip_locate_how_name(tl->how),
+				    tl->resolved_ms ? sip_locate_how_name(tl->how)
+						    : "never located",
 				    tl->last_err ? sip_dns_strerror(tl->last_err)
 				    : "not resolved yet");
 	for (unsigned i = 0; i < tl->n; i++) {

@@ -176,6 +176,15 @@ static void on_located(int err, const struct sip_target *at, size_t n,
 
 	tl->loc = NULL;
 	tl->lookups++;
+	/* A partial answer beats nothing, never a list we have. */
+	if (err && n && !tl->n && err != ECANCELED) {
+		gw_warn("trunk %s: %s located in part (%s): %zu target%s",
+			tl->ts->name, tl->host, sip_dns_strerror(err), n,
+			n == 1 ? "" : "s");
+		tl->how = how;
+		tl_replace(tl, at, n);
+		gw_health_list(tl);
+	}
 	if (err) {
 		tl->lookup_fails++;
 		if (err != tl->last_err)

@@ -29,6 +29,7 @@ struct sip_locate {
 	enum sip_locate_how how;
 	uint32_t ttl;
 	int err;                /* the first failure of an address lookup */
+	int hard;               /* the first that was no "no such name" */
 	struct sip_target t[SIP_MAX_TARGETS];
 	size_t n;
 	/* SRV step: one address lookup per record */
@@ -141,11 +142,12 @@ void sip_srv_order(struct sip_target *t, size_t n,
 
 static void finish(struct sip_locate *l)
 {
-	int err = l->n ? 0 : l->err ? l->err : ENOENT;
+	/* A host that does not exist is left out; one we could not ask
+	 * about makes the list partial, and the caller decides. */
+	int err = l->hard ? l->hard : l->n ? 0 : l->err ? l->err : ENOENT;
 
 	if (l->h) {
-		if (!err)
-			sort_priority(l->t, l->n);
+		sort_priority(l->t, l->n);
 		l->h(err, l->t, l->n, l->ttl, l->how, l->arg);
 	}
 	free(l);
@@ -189,6 +191,8 @@ static void on_host_addrs(int err, const struct sip_dns_ip *ips, size_t n,
 	if (err) {
 		if (!l->err)
 			l->err = err;
+		if (err != ENOENT && !l->hard)
+			l->hard = err;
 	} else {
 		ttl_min(l, ttl);
 		add_addrs(l, ips, n, sh->name, sh->port, sh->priority,
@@ -218,8 +222,10 @@ static void on_srv(int err, const struct sip_srv *recs, size_t n,
 	struct sip_locate *l = arg;
 	size_t usable = 0;
 
-	if (err == ECANCELED || err == ENOMEM) {
-		l->err = err;
+	/* An SRV answer lost is no "there are none": falling back to A on
+	 * 5060 would send calls where the records may not point. */
+	if (err == ECANCELED || err == ENOMEM || err == ETIMEDOUT) {
+		l->err = l->hard = err;
 		done_one(l);
 		return;
 	}
@@ -263,7 +269,7 @@ static void on_naptr(int err, const struct sip_naptr *recs, size_t n,
 	char name[SIP_HOST_MAX];
 
 	if (err == ECANCELED || err == ENOMEM) {
-		l->err = err;
+		l->err = l->hard = err;
 		done_one(l);
 		return;
 	}

@@ -499,7 +499,9 @@ struct sip_locate;
  * The outcome: @p n targets sorted by SRV priority (weights are for the
  * caller's draw, sip_srv_order), @p ttl how long they may be kept (the
  * smallest TTL on the way).  err as the DNS callbacks; ENOENT also when
- * the SRV records all say "." (no SIP service there, RFC 2782).
+ * the SRV records all say "." (no SIP service there, RFC 2782).  NOTE:
+ * err may come with targets (n > 0): some SRV target could not be
+ * resolved (a timeout, not "no such host"), so the list is partial.
  */
 typedef void(sip_locate_h)(int err, const struct sip_target *t, size_t n,
 			   uint32_t ttl, enum sip_locate_how how, void *arg);
@@ -507,9 +509,10 @@ typedef void(sip_locate_h)(int err, const struct sip_target *t, size_t n,
 /**
  * RFC 3263 4 for UDP: with @p port (non-zero) A/AAAA of @p host on it;
  * without, NAPTR of @p host for SIP+D2U (RFC 3263 4.1), else
- * _sip._udp.HOST SRV (4.2), else A/AAAA on 5060.  A failed NAPTR or SRV
- * step (timeout, server failure too) goes on to the next one, as a
- * resolver that cannot tell "none" from "lost" must.
+ * _sip._udp.HOST SRV (4.2), else A/AAAA on 5060.  A NAPTR step that
+ * fails in any way goes on to SRV (servers that know nothing of NAPTR
+ * time out or fail on it); an SRV step goes on to A/AAAA when there are
+ * none or the server fails, not when it timed out (then err ETIMEDOUT).
  * @return the lookup (for sip_locate_cancel), or NULL when @p h has
  * already run (it ran with ECANCELED or ENOMEM at once).
  */

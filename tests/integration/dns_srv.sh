@@ -270,6 +270,7 @@ kill "$DNSMASQ"
 wait "$DNSMASQ" 2>/dev/null || true
 dns_failing() { ctl show trunks | grep -q "dns carrier.tg.test (srv): "; }
 wait_for "lookups failing" 6 dns_failing
+ctl show trunks > "$WORK/trunks-dns-dead.txt"
 expect_eq "carrier's targets with DNS dead" "$(ntargets carrier)" 2
 out=$(call 2125551004) || fail "carrier call with DNS dead: $out"
 out=$(call 2125558000) || fail "IP trunk call with DNS dead: $out"
