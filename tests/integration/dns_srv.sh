@@ -14,8 +14,9 @@
 #   ghost    no records at all
 # and "ipc", an IP trunk (127.0.0.8).  Asserted:
 #  - the lists: carrier 2 targets by SRV, nap by NAPTR, fixed by A;
-#  - the dead preferred target costs its attempt timer once, the call is
-#    answered by the second (no failed call; the CDR has both targets),
+#  - the dead preferred target (ICMP port unreachable) fails over at once,
+#    the call is answered by the second (no failed call; the CDR has both
+#    targets),
 #    OPTIONS marks it down, calls then go straight to the second, and it
 #    comes back up (and takes the calls) when a carrier listens there;
 #  - a 503 from the preferred target: the next target answers;
@@ -177,9 +178,14 @@ if grep -q "query\[SRV\] _sip._udp.nap.tg.test" "$WORK/dnsmasq.log"; then
 fi
 log "ok: SRV, NAPTR and A paths located their targets"
 
-# 2. The preferred target is dead: the call is answered by the second,
-#    after the 1 s attempt timer (unless OPTIONS already marked it down).
+# 2. The preferred target is dead: the call is answered by the second.
+#    Nothing listens there, so ICMP port unreachable ends the INVITE at
+#    once (no 1 s attempt timer spent), unless OPTIONS marked it down
+#    already.
+t0=$(ms)
 out=$(call 2125551000) || fail "first carrier call: $out"
+t1=$(ms)
+[ $((t1 - t0)) -lt 900 ] || fail "the dead target cost $((t1 - t0)) ms"
 next_cdr
 a=$(attempts 2125551000)
 case "$a" in
