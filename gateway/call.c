@@ -2808,8 +2808,9 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		}
 		r.sip_status = ev->status;
 		r.q850_cause = ev->reason.cause;
-		/* A 408 of our own Timer B is no response at all. */
-		if (ev->status == 408 && !call->got_trying)
+		/* A 408 of our own Timer B is no response at all, and so
+		 * is an INVITE that could not be delivered. */
+		if ((ev->status == 408 && !call->got_trying) || ev->transport)
 			r.sip_status = DP_SIP_NO_RESPONSE;
 		attempt_failed(call, &r, "final response");
 		break;

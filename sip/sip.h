@@ -98,6 +98,9 @@ struct sip_leg_event {
 				      * P-Asserted-Identity user (who
 				      * answered; believe it only from
 				      * trusted trunks), "" none */
+	bool transport;              /* FAILED 503: nothing came back, the
+				      * INVITE could not be delivered (a
+				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
 };
