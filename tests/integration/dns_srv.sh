@@ -25,7 +25,9 @@
 #  - a name that does not resolve fails over to the next trunk, or fails
 #    with 503 / cause 41 when it is the only one;
 #  - DNS server dead: the last good targets stay (calls on carrier still
-#    work), show trunks says the lookups fail, the IP trunk still works.
+#    work), show trunks says the lookups fail, the IP trunk still works;
+#  - a call from a target's address is the named trunk's; from an address
+#    no trunk has, 403.
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
@@ -290,4 +292,17 @@ next_cdr
 expect_eq "ghost with DNS dead" "$(attempts 2125556001)" \
 	"ghost:failover@dns ipc:answered"
 log "ok: DNS dead: last good targets kept, IP trunk unaffected"
+
+# 9. Requests from a named trunk are known by its targets' addresses (it
+#    has no accept_from); an address no trunk has gets 403.
+out=$(timeout 20 "$TGCALL" call "sip:2125558001@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.2:5071" --from 2125550000 --expect 200 --hold 100 \
+	2>>"$WORK/tgcall.log") || fail "call from carrier's target: $out"
+next_cdr
+expect_eq "a call from sip1's address comes from" "$(sql "SELECT in_trunk ||
+	'>' || out_trunk FROM cdr WHERE called = '2125558001'")" "carrier>ipc"
+out=$(timeout 20 "$TGCALL" call "sip:2125558002@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.9:5071" --from 2125550000 --expect 403 \
+	2>>"$WORK/tgcall.log") || fail "call from nowhere: $out"
+log "ok: a named trunk's calls are known by its targets"
 log "PASS"
