@@ -1109,9 +1109,9 @@ static bool next_target(struct gw_call *call,
 	if (!t || t->kind != GW_TRUNK_SIP)
 		return false;
 	a = &call->dec->attempts[call->cur];
-	gw_trunk_target_result(gw, t->name,
-			       (const struct sockaddr *)&call->dests[call->dest_i]
-				       .sa, true);
+	gw_trunk_target_result(gw, t->name, (const struct sockaddr *)&call
+						     ->dests[call->dest_i].sa,
+			       true);
 	attempt_done(call, "failover: target", r->sip_status, r->q850_cause);
 	gw_notice("call %.8s: attempt %d on %s: target %s failed (%s; SIP "
 		  "%d): trying its next target", call->id, call->cur + 1,
@@ -1394,8 +1394,8 @@ static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
 		int e = gw_trunk_dns_error(call->gw, t->name);
 
 		snprintf(call->att[call->natt - 1].target,
-			 sizeof(call->att[0].target), "dns %.60s: %.50s", t->host,
-			 e ? sip_dns_strerror(e) : "no target yet");
+			 sizeof(call->att[0].target), "dns %.60s: %.50s",
+			 t->host, e ? sip_dns_strerror(e) : "no target yet");
 	}
 	return call->ndest ? 0 : EHOSTUNREACH;
 }

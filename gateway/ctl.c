@@ -606,13 +606,16 @@ static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
 	if (!tl)
 		return;
 	if (r->json) {
+		const char *how = "none";
+
+		if (*tl->host)
+			how = tl->resolved_ms ? sip_locate_how_name(tl->how)
+					      : "";
+
 		evbuffer_add_printf(r->out, ",\"dns\":{\"how\":\"%s\","
-				    "\"error\":",
-				    !*tl->host	      ? "none"
-				    : tl->resolved_ms ? sip_locate_how_name(tl->how)
-						      : "");
-		gw_json_str(r->out, tl->last_err ? sip_dns_strerror(tl->last_err)
-						 : "");
+				    "\"error\":", how);
+		gw_json_str(r->out,
+			    tl->last_err ? sip_dns_strerror(tl->last_err) : "");
 		evbuffer_add_printf(r->out, ",\"ttl\":%u,\"lookups\":%llu,"
 				    "\"lookup_fails\":%llu},\"targets\":[",
 				    (unsigned)tl->ttl,
@@ -646,10 +649,12 @@ static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
 		return;
 	if (tl->last_err || !tl->n)
 		evbuffer_add_printf(r->out, "  dns %s (%s): %s\n", t->host,
-				    tl->resolved_ms ? sip_locate_how_name(tl->how)
-						    : "never located",
-				    tl->last_err ? sip_dns_strerror(tl->last_err)
-				    : "not resolved yet");
+				    tl->resolved_ms
+					    ? sip_locate_how_name(tl->how)
+					    : "never located",
+				    tl->last_err
+					    ? sip_dns_strerror(tl->last_err)
+					    : "not resolved yet");
 	for (unsigned i = 0; i < tl->n; i++) {
 		const struct gw_target *tg = tl->t[i];
 

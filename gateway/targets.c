@@ -45,7 +45,8 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr *b,
 	if (a->sa_family != b->sa_family)
 		return false;
 	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
 
 		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
 		       (!port || x->sin_port == y->sin_port);
@@ -194,10 +195,11 @@ static void on_located(int err, const struct sip_target *at, size_t n,
 		tl->last_err = err;
 		/* The resolver being replaced (a reload) cancels us: the
 		 * new one gets asked at once. */
-		retry = err == ECANCELED ? 100
-			: 1000 * (cfg->dns_ttl_min < RETRY_MAX_S
-					  ? cfg->dns_ttl_min
-					  : RETRY_MAX_S);
+		retry = err == ECANCELED
+				? 100
+				: 1000 * (cfg->dns_ttl_min < RETRY_MAX_S
+						  ? cfg->dns_ttl_min
+						  : RETRY_MAX_S);
 		arm_refresh(tl, retry);
 		return;
 	}
@@ -341,8 +343,8 @@ static unsigned pick(const struct gw_tlist *tl, bool down,
 	return n;
 }
 
-unsigned gw_trunk_targets(struct gw *gw, const char *trunk,
-			  struct gw_dest *out, unsigned max)
+unsigned gw_trunk_targets(struct gw *gw, const char *trunk, struct gw_dest *out,
+			  unsigned max)
 {
 	struct gw_tlist *tl = tl_of(gw, trunk);
 	struct sip_target at[GW_MAX_TARGETS];
@@ -376,8 +378,7 @@ unsigned gw_trunk_targets(struct gw *gw, const char *trunk,
 	return k;
 }
 
-int gw_trunk_target_first(struct gw *gw, const char *trunk,
-			  struct gw_dest *out)
+int gw_trunk_target_first(struct gw *gw, const char *trunk, struct gw_dest *out)
 {
 	int err;
 

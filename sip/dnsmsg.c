@@ -66,8 +66,9 @@ int sip_dns_answer_ttl(const unsigned char *buf, size_t len, unsigned type,
 		/* TYPE, CLASS, TTL, RDLENGTH: 10 bytes, then RDATA. */
 		if (skip_name(buf, len, &pos) || pos + 10 > len)
 			return EBADMSG;
-		t = (uint32_t)buf[pos + 4] << 24 | (uint32_t)buf[pos + 5] << 16 |
-		    (uint32_t)buf[pos + 6] << 8 | buf[pos + 7];
+		t = (uint32_t)buf[pos + 4] << 24 |
+		    (uint32_t)buf[pos + 5] << 16 | (uint32_t)buf[pos + 6] << 8 |
+		    buf[pos + 7];
 		rdlen = get16(buf + pos + 8);
 		/* RFC 2181 8: a TTL with the top bit set reads as zero. */
 		if (t & 0x80000000u)

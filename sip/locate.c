@@ -21,15 +21,15 @@
 
 struct sip_locate {
 	struct sip_dns *dns;
-	sip_locate_h *h;        /* NULL once cancelled */
+	sip_locate_h *h; /* NULL once cancelled */
 	void *arg;
 	char host[SIP_HOST_MAX];
-	unsigned pending;       /* lookups under way, plus one while a step
-				 * starts them */
+	unsigned pending; /* lookups under way, plus one while a step
+			   * starts them */
 	enum sip_locate_how how;
 	uint32_t ttl;
-	int err;                /* the first failure of an address lookup */
-	int hard;               /* the first that was no "no such name" */
+	int err;  /* the first failure of an address lookup */
+	int hard; /* the first that was no "no such name" */
 	struct sip_target t[SIP_MAX_TARGETS];
 	size_t n;
 	/* SRV step: one address lookup per record */
@@ -66,9 +66,8 @@ int sip_naptr_udp(const struct sip_naptr *recs, size_t n, char *out,
 		const struct sip_naptr *r = &recs[i];
 
 		if (!r->service || strcasecmp(r->service, "SIP+D2U") ||
-		    !r->flags || strcasecmp(r->flags, "s") ||
-		    !r->replacement || !*r->replacement ||
-		    !strcmp(r->replacement, ".") ||
+		    !r->flags || strcasecmp(r->flags, "s") || !r->replacement ||
+		    !*r->replacement || !strcmp(r->replacement, ".") ||
 		    strlen(r->replacement) >= size)
 			continue;
 		if (!best || r->order < best->order ||
@@ -100,8 +99,8 @@ static void sort_priority(struct sip_target *t, size_t n)
 			swap_t(&t[k - 1], &t[k]);
 }
 
-void sip_srv_order(struct sip_target *t, size_t n,
-		   uint32_t (*rnd)(void *arg), void *arg)
+void sip_srv_order(struct sip_target *t, size_t n, uint32_t (*rnd)(void *arg),
+		   void *arg)
 {
 	sort_priority(t, n);
 	for (size_t lo = 0; lo < n;) {
@@ -216,8 +215,8 @@ static void start_host(struct sip_locate *l, const char *name, uint16_t port,
 	sip_dns_addrs(l->dns, sh->name, port, on_host_addrs, sh);
 }
 
-static void on_srv(int err, const struct sip_srv *recs, size_t n,
-		   uint32_t ttl, void *arg)
+static void on_srv(int err, const struct sip_srv *recs, size_t n, uint32_t ttl,
+		   void *arg)
 {
 	struct sip_locate *l = arg;
 	size_t usable = 0;
@@ -252,8 +251,8 @@ static void on_srv(int err, const struct sip_srv *recs, size_t n,
 		l->how = SIP_LOCATE_A;
 		start_host(l, l->host, 5060, 0, 0);
 	}
-	done_one(l);  /* the hosts' start */
-	done_one(l);  /* this SRV lookup */
+	done_one(l); /* the hosts' start */
+	done_one(l); /* this SRV lookup */
 }
 
 static void start_srv(struct sip_locate *l, const char *name)
@@ -262,8 +261,7 @@ static void start_srv(struct sip_locate *l, const char *name)
 	sip_dns_srv(l->dns, name, on_srv, l);
 }
 
-static void on_naptr(int err, const struct sip_naptr *recs, size_t n,
-		     void *arg)
+static void on_naptr(int err, const struct sip_naptr *recs, size_t n, void *arg)
 {
 	struct sip_locate *l = arg;
 	char name[SIP_HOST_MAX];

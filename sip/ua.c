@@ -877,7 +877,8 @@ static bool same_dst(const struct sockaddr *a, const struct sockaddr *b)
 	if (a->sa_family != b->sa_family)
 		return false;
 	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
 
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;

@@ -195,7 +195,10 @@ static size_t reply(unsigned char *b, const uint32_t (*ans)[2], unsigned n)
 static void test_answer_ttl(void **state)
 {
 	static const uint32_t ans[][2] = {
-		{33, 300}, {1, 5}, {33, 60}, {33, 3600},
+		{33, 300},
+		{1, 5},
+		{33, 60},
+		{33, 3600},
 	};
 	static const uint32_t neg[][2] = {{33, 0x80000010u}};
 	unsigned char b[512];
@@ -212,8 +215,7 @@ static void test_answer_ttl(void **state)
 	/* Every cut of the message is malformed (or, before the answers,
 	 * too short to have a header). */
 	for (size_t cut = 0; cut < n; cut++)
-		assert_int_equal(sip_dns_answer_ttl(b, cut, 33, &ttl),
-				 EBADMSG);
+		assert_int_equal(sip_dns_answer_ttl(b, cut, 33, &ttl), EBADMSG);
 	/* An answer count beyond the data. */
 	b[7] = 5;
 	assert_int_equal(sip_dns_answer_ttl(b, n, 33, &ttl), EBADMSG);
