@@ -170,8 +170,18 @@ static void add_addrs(struct sip_locate *l, const struct sip_dns_ip *ips,
 		      unsigned priority, unsigned weight)
 {
 	for (size_t i = 0; i < n && l->n < SIP_MAX_TARGETS; i++) {
-		struct sip_target *t = &l->t[l->n++];
+		struct sip_target *t = NULL;
 
+		/* Two SRV records may lead to one address: it is one
+		 * target, ranked as the better record. */
+		for (size_t k = 0; k < l->n && !t; k++)
+			if (l->t[k].len == ips[i].len &&
+			    !memcmp(&l->t[k].sa, &ips[i].sa, ips[i].len))
+				t = &l->t[k];
+		if (t && t->priority <= priority)
+			continue;
+		if (!t)
+			t = &l->t[l->n++];
 		memcpy(&t->sa, &ips[i].sa, ips[i].len);
 		t->len = ips[i].len;
 		tg_strlcpy(t->host, host, sizeof(t->host));
