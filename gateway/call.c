@@ -69,6 +69,9 @@ struct gw_call {
 	struct cdr_attempt att[DP_MAX_ATTEMPTS];
 	unsigned natt;
 	bool got_trying, got_progress;
+	struct gw_dest *dests;    /* SIP attempt: its trunk's targets in the
+				   * order to try (gw_trunk_targets) */
+	unsigned ndest, dest_i;   /* how many; the one tried now */
 	bool enum_wait;           /* an ENUM lookup holds a reference */
 	char enum_uri[DP_ENUM_URI_SIZE];
 	struct gw_rstat *route;   /* counted route, or NULL */
@@ -201,7 +204,7 @@ struct gw_tstat *gw_tstat(struct gw *gw, const char *name)
 			struct gw_tstat *ts = &gw->tstat[i];
 
 			if (!gw_config_trunk(&gw->cfg, ts->name) &&
-			    !ts->calls && !ts->inbound) {
+			    !ts->calls && !ts->inbound && !ts->tl) {
 				memset(ts, 0, sizeof(*ts));
 				free_slot = ts;
 			}
@@ -355,6 +358,7 @@ static void call_destructor(void *arg)
 		event_free(call->ev_ovl);
 	free(call->in_loc);
 	free(call->loc_row);
+	free(call->dests);
 	media_rtp_free(call->in.rtp);
 	media_rtp_free(call->out.rtp);
 	obj_deref(call->in.sip);
@@ -1086,6 +1090,12 @@ static void call_answered(struct gw_call *call)
 	if (ts) {
 		asr_note(ts, true);
 		ts->fails_in_row = 0;
+		if (call->out.kind == DP_TRUNK_SIP &&
+		    call->dest_i < call->ndest)
+			gw_trunk_target_result(
+				call->gw, ts->name,
+				(const struct sockaddr *)&call
+					->dests[call->dest_i].sa, false);
 	}
 }
 
@@ -1155,6 +1165,63 @@ static void fail_call(struct gw_call *call, int fallback_cause)
 	hangup_in(call, cause);
 }
 
+static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
+		     const struct dp_attempt *a);
+static void note_attempt(struct gw_call *call, const struct dp_attempt *a,
+			 const char *outcome);
+
+/*
+ * RFC 3263 4.3: a target that did not answer, answered 408 or 503, or
+ * failed to take the request (a transport error reads as 503) is
+ * followed by the next target of the same trunk, within the attempt,
+ * before the route's next trunk.  Not once the callee's side showed
+ * progress: then it is the callee that failed, not the server.
+ * @return true when the attempt goes on at a next target.
+ */
+static bool next_target(struct gw_call *call,
+			const struct dp_attempt_result *r, const char *why)
+{
+	struct gw *gw = call->gw;
+	const struct gw_trunk_cfg *t;
+	const struct dp_attempt *a;
+
+	if (call->out.kind != DP_TRUNK_SIP || call->cur < 0 ||
+	    cur_is_enum(call) || call->state == CS_ENDED ||
+	    call->early_media || call->got_progress || call->ovo != OVO_OFF ||
+	    call->dest_i + 1 >= call->ndest)
+		return false;
+	if (r->sip_status != DP_SIP_NO_RESPONSE && r->sip_status != 408 &&
+	    r->sip_status != 503)
+		return false;
+	t = gw_config_trunk(&gw->cfg, call->out.trunk);
+	if (!t || t->kind != GW_TRUNK_SIP)
+		return false;
+	a = &call->dec->attempts[call->cur];
+	gw_trunk_target_result(gw, t->name, (const struct sockaddr *)&call
+						     ->dests[call->dest_i].sa,
+			       true);
+	attempt_done(call, "failover: target", r->sip_status, r->q850_cause);
+	gw_notice("call %.8s: attempt %d on %s: target %s failed (%s; SIP "
+		  "%d): trying its next target", call->id, call->cur + 1,
+		  t->name, call->dests[call->dest_i].label, why,
+		  r->sip_status);
+	event_del(call->ev_attempt);
+	hangup_out(call, r->q850_cause ? r->q850_cause : 102);
+	unbridge_out(call);
+	while (++call->dest_i < call->ndest) {
+		note_attempt(call, a, NULL);
+		call->got_trying = call->got_progress = false;
+		if (!place_sip(call, t, a)) {
+			call->out_live = true;
+			count_out(call, true);
+			arm_attempt_timer(call);
+			return true;
+		}
+		attempt_done(call, "failover: target", 0, 47);
+	}
+	return false;
+}
+
 /* The running attempt failed as @p r says: fail over or give up. */
 static void attempt_failed(struct gw_call *call,
 			   const struct dp_attempt_result *r,
@@ -1173,6 +1240,12 @@ static void attempt_failed(struct gw_call *call,
 		     call->early_media || call->state == CS_ENDED ||
 		     call->ovl_acked || call->ovo != OVO_OFF;
 
+	if (next_target(call, r, why))
+		return;
+	if (ts && call->out.kind == DP_TRUNK_SIP && call->dest_i < call->ndest)
+		gw_trunk_target_result(call->gw, ts->name,
+				       (const struct sockaddr *)&call
+					       ->dests[call->dest_i].sa, true);
 	if (ts) {
 		asr_note(ts, false);
 		if (r->sip_status == DP_SIP_NO_RESPONSE && !r->q850_cause &&
@@ -1385,6 +1458,36 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 /* Every field of a zone escaped at its worst (&quot; is 6 bytes) fits. */
 #define PIDF_MAX 16384
 
+/* The first send of a SIP attempt takes its trunk's targets in the order
+ * to try them; a name that did not resolve gives none: EHOSTUNREACH. */
+static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
+{
+	struct gw_dest d[GW_MAX_TARGETS];
+	unsigned n;
+
+	if (call->ndest)
+		return 0;
+	call->dest_i = 0;
+	n = gw_trunk_targets(call->gw, t->name, d, GW_MAX_TARGETS);
+	if (n) {
+		struct gw_dest *m = realloc(call->dests, n * sizeof(*m));
+
+		if (!m)
+			return ENOMEM;
+		memcpy(m, d, n * sizeof(*m));
+		call->dests = m;
+		call->ndest = n;
+	}
+	if (!call->ndest && call->natt) {
+		int e = gw_trunk_dns_error(call->gw, t->name);
+
+		snprintf(call->att[call->natt - 1].target,
+			 sizeof(call->att[0].target), "dns %.60s: %.50s",
+			 t->host, e ? sip_dns_strerror(e) : "no target yet");
+	}
+	return call->ndest ? 0 : EHOSTUNREACH;
+}
+
 static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
@@ -1402,9 +1505,24 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	int err;
 
 	char pai[40], *pidf = NULL, user[128];
-	struct sockaddr_storage dst;
-	socklen_t dstlen;
 	const struct e911_zone_row *loc;
+	const struct gw_dest *dst;
+	struct gw_dest reg;
+
+	if (t->registrar) {
+		/* A PBX registered with us: where its binding came from. */
+		memset(&reg, 0, sizeof(reg));
+		err = gw_reg_contact(gw, t->name, &reg.sa, &reg.len);
+		if (err)
+			return err;
+		tg_strlcpy(reg.label, "registered contact", sizeof(reg.label));
+		dst = &reg;
+	} else {
+		err = pick_dest(call, t);
+		if (err)
+			return err;
+		dst = &call->dests[call->dest_i];
+	}
 
 	if (call->ovo != OVO_OFF) {
 		/* RFC 3578: the routed number with the digits that came
@@ -1498,23 +1616,17 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_user = t->auth_user;
 	p.auth_password = t->auth_password;
 	p.auth_realm = t->auth_realm;
-	dst = t->peer;
-	dstlen = t->peer_len;
-	/* A PBX registered with us: where its binding came from. */
-	if (t->registrar &&
-	    (err = gw_reg_contact(gw, t->name, &dst, &dstlen)) != 0) {
-		free(pidf);
-		media_rtp_free(call->out.rtp);
-		call->out.rtp = NULL;
-		return err;
-	}
 	err = sip_leg_invite(&call->out.sip, gw->ua,
-			     (const struct sockaddr *)&dst, dstlen, &p,
+			     (const struct sockaddr *)&dst->sa, dst->len, &p,
 			     on_sip_out, call);
 	free(pidf);
+	/* A named trunk's CDR attempt says which of its targets it was. */
+	if (*t->host && call->natt)
+		tg_strlcpy(call->att[call->natt - 1].target, dst->label,
+			   sizeof(call->att[0].target));
 	if (err) {
 		gw_err("call %.8s: INVITE to %s failed: %s", call->id,
-		       t->peer_str, strerror(err));
+		       dst->label, strerror(err));
 		media_rtp_free(call->out.rtp);
 		call->out.rtp = NULL;
 		return err;
@@ -1534,6 +1646,7 @@ static void begin_attempt(struct gw_call *call, unsigned i,
 
 	call->cur = (int)i;
 	call->got_trying = call->got_progress = false;
+	call->ndest = call->dest_i = 0;
 	/* Overlap toward a PRI is the attempt's own (ovl_setup). */
 	ovl_set(call, OVL_OFF);
 	call->out.kind = kind;
@@ -1859,17 +1972,26 @@ static void try_next(struct gw_call *call)
 			evtimer_add(call->ev_retry, &tv);
 			return;
 		}
-		/* It failed before anything was sent. */
-		r.q850_cause = err == EBUSY ? 34 : err == ENOTCONN ? 38
-			       : err == ENXIO ? 20 : 47;
+		/* It failed before anything was sent.  A name with no
+		 * target reads as a transport failure: 503 (RFC 3261
+		 * 8.1.3.1), the cause that status maps to; a registrar
+		 * trunk without a binding is a subscriber absent (20). */
+		if (err == EHOSTUNREACH)
+			r.sip_status = 503;
+		else
+			r.q850_cause = err == EBUSY ? 34
+				       : err == ENOTCONN ? 38
+				       : err == ENXIO ? 20 : 47;
 		if (call->nres < DP_MAX_ATTEMPTS)
 			call->res[call->nres++] = r;
-		attempt_done(call, "failover", 0, r.q850_cause);
+		attempt_done(call, "failover", r.sip_status, r.q850_cause);
 		gw_notice("call %.8s: trunk %s: %s", call->id, a->trunk,
 			  err == EBUSY ? "no idle B-channel"
 			  : err == ENOTCONN ? "every span is down"
 			  : err == ENXIO ? "no registered contact"
-					    : strerror(err));
+			  : err == EHOSTUNREACH ? "its name has no target "
+						  "(DNS)"
+						: strerror(err));
 		if (dp_failover_result(d->failover, &r) == DP_FAIL_FINAL &&
 		    !emergency)
 			break;
@@ -2420,7 +2542,8 @@ static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
-		if (t->kind == GW_TRUNK_SIP && gw_trunk_accepts(t, src))
+		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
+						 gw_targets_has(gw, t, src)))
 			return t;
 	}
 	return NULL;
@@ -2536,7 +2659,8 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
-		if (t->kind == GW_TRUNK_SIP && gw_trunk_accepts(t, src))
+		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
+						 gw_targets_has(gw, t, src)))
 			return true;
 	}
 	if (src->sa_family == AF_INET)
@@ -2838,8 +2962,9 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		}
 		r.sip_status = ev->status;
 		r.q850_cause = ev->reason.cause;
-		/* A 408 of our own Timer B is no response at all. */
-		if (ev->status == 408 && !call->got_trying)
+		/* A 408 of our own Timer B is no response at all, and so
+		 * is an INVITE that could not be delivered. */
+		if ((ev->status == 408 && !call->got_trying) || ev->transport)
 			r.sip_status = DP_SIP_NO_RESPONSE;
 		attempt_failed(call, &r, "final response");
 		break;

@@ -164,6 +164,47 @@ static int parse_hostport(const char *v, struct sockaddr_storage *ss,
 	return EINVAL;
 }
 
+/* A host name (RFC 1123 2.1 letters, digits, hyphens, dots; not all
+ * digits and dots, which would be a bad address) and an optional :port. */
+static int parse_dns_name(const char *v, char *host, size_t size,
+			  uint16_t *port)
+{
+	const char *c = strchr(v, ':');
+	size_t n = c ? (size_t)(c - v) : strlen(v);
+	bool alpha = false;
+
+	*port = 0;
+	if (!n || n >= size || v[0] == '.' || v[0] == '-')
+		return EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    ch == '-')
+			alpha = true;
+		else if (!(ch >= '0' && ch <= '9') && ch != '.')
+			return EINVAL;
+		if (ch == '.' && v[i + 1] == '.')
+			return EINVAL;
+	}
+	if (!alpha)
+		return EINVAL;
+	if (c) {
+		char *end;
+		unsigned long pn = strtoul(c + 1, &end, 10);
+
+		if (!c[1] || *end || pn == 0 || pn > 65535)
+			return EINVAL;
+		*port = (uint16_t)pn;
+	}
+	memcpy(host, v, n);
+	host[n] = '\0';
+	/* A trailing dot (absolute name) is how DNS writes it anyway. */
+	if (host[n - 1] == '.')
+		host[n - 1] = '\0';
+	return 0;
+}
+
 static int parse_net(const char *v, struct gw_net *net)
 {
 	char host[80];
@@ -585,7 +626,7 @@ static int check_registration(struct parser *p, struct gw_trunk_cfg *t)
 	if (t->registrar_min > t->registrar_max)
 		return fail(p, "trunk '%s': registrar_min_expires is above "
 			    "registrar_max_expires", t->name);
-	if (t->registrar && t->peer_len)
+	if (t->registrar && (t->peer_len || *t->host))
 		return fail(p, "trunk '%s': a registrar trunk's peer is its "
 			    "registered contact; no peer", t->name);
 	if (t->registrar)
@@ -606,10 +647,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			t->kind = GW_TRUNK_TDM;
 		else
 			return fail(p, "type: '%s' is not sip or tdm", v);
-	} else if (!strcmp(k, "peer")) {
-		if (parse_hostport(v, &t->peer, &t->peer_len))
-			return fail(p, "peer: '%s' is not an IP address with "
-				    "an optional :port", v);
+	} else if (!strcmp(k, "peer") || !strcmp(k, "host")) {
+		/* An address stays one peer; a name is located (RFC 3263)
+		 * and may give several targets (gateway/targets.c). */
+		t->peer_len = 0;
+		t->host[0] = '\0';
+		if (parse_hostport(v, &t->peer, &t->peer_len) &&
+		    parse_dns_name(v, t->host, sizeof(t->host),
+				   &t->host_port))
+			return fail(p, "%s: '%s' is not an IP address or a "
+				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
 	} else if (!strcmp(k, "accept_from")) {
 		char buf[512], *save = NULL, *tok;
@@ -981,6 +1028,16 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			cfg->dns_tries = (unsigned)n;
 			return err;
 		}
+		if (!strcmp(k, "ttl_min")) {
+			err = parse_uint(p, k, v, 1, 86400, &n);
+			cfg->dns_ttl_min = (unsigned)n;
+			return err;
+		}
+		if (!strcmp(k, "ttl_max")) {
+			err = parse_uint(p, k, v, 1, 86400, &n);
+			cfg->dns_ttl_max = (unsigned)n;
+			return err;
+		}
 		return fail(p, "unknown key '%s' in [dns]", k);
 	}
 	if (!strcmp(p->section, "dids"))
@@ -1078,6 +1135,8 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->drain_timeout = 30;
 	cfg->media_workers = 1;
 	cfg->ring_timeout = 120;
+	cfg->dns_ttl_min = 30;
+	cfg->dns_ttl_max = 3600;
 	cfg->rtp_timeout = 60;
 	cfg->t_trying_ms = 3000;
 	cfg->callback_window = 45;
@@ -1101,6 +1160,10 @@ static int validate(struct parser *p)
 {
 	struct gw_config *cfg = p->cfg;
 
+	if (cfg->dns_ttl_min > cfg->dns_ttl_max) {
+		p->line = 0;
+		return fail(p, "[dns] ttl_min must not be above ttl_max");
+	}
 	if (cfg->rtp_min >= cfg->rtp_max) {
 		p->line = 0;
 		return fail(p, "[sip] rtp_port_min must be below rtp_port_max");
@@ -1109,7 +1172,8 @@ static int validate(struct parser *p)
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
 
 		p->line = t->line;
-		if (t->kind == GW_TRUNK_SIP && !t->peer_len && !t->registrar)
+		if (t->kind == GW_TRUNK_SIP && !t->peer_len && !*t->host &&
+		    !t->registrar)
 			return fail(p, "trunk '%s': a SIP trunk needs peer",
 				    t->name);
 		if (check_registration(p, t))
@@ -1137,8 +1201,10 @@ static int validate(struct parser *p)
 				    "auth_user", t->name);
 		/* With digest and no accept_from, a trunk's requests come
 		 * from anywhere and are known by the username. */
+		/* A named peer's requests come from its targets, whatever
+		 * DNS says they are now (gw_targets_has). */
 		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
-		    !*t->inbound_user) {
+		    !*t->inbound_user && !*t->host) {
 			/* Default: accept requests from the peer's address. */
 			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
 			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =

@@ -67,6 +67,9 @@ struct gw_trunk_cfg {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char peer_str[80];
+	char host[128];             /* peer/host given as a name: located
+				       by RFC 3263 (targets.c); "" = peer */
+	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
@@ -223,6 +226,10 @@ struct gw_config {
 				       "addr[:port],..." */
 	unsigned dns_timeout_ms;    /* per try; 0 = 1000 */
 	unsigned dns_tries;         /* per server; 0 = 2 */
+	unsigned dns_ttl_min;       /* s a trunk's located targets are kept
+				       at least (30) ... */
+	unsigned dns_ttl_max;       /* ... and at most (3600), whatever the
+				       records' TTL */
 	/* [dids]: seeded into the database on first start */
 	struct dp_did_range dids[GW_MAX_DIDS];
 	unsigned ndids;

@@ -605,6 +605,78 @@ static void health_text(struct reply *r, const struct gw_trunk_cfg *t,
 			    ts->probe_code, health_why(ts, why, sizeof(why)));
 }
 
+/* A named trunk's targets, one line each under the trunk's (text), or
+ * its "targets" array (JSON; every SIP trunk has one). */
+static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
+			const struct gw_tstat *ts)
+{
+	const struct gw_tlist *tl = ts ? ts->tl : NULL;
+
+	if (!tl)
+		return;
+	if (r->json) {
+		const char *how = "none";
+
+		if (*tl->host)
+			how = tl->resolved_ms ? sip_locate_how_name(tl->how)
+					      : "";
+
+		evbuffer_add_printf(r->out, ",\"dns\":{\"how\":\"%s\","
+				    "\"error\":", how);
+		gw_json_str(r->out,
+			    tl->last_err ? sip_dns_strerror(tl->last_err) : "");
+		evbuffer_add_printf(r->out, ",\"ttl\":%u,\"lookups\":%llu,"
+				    "\"lookup_fails\":%llu},\"targets\":[",
+				    (unsigned)tl->ttl,
+				    (unsigned long long)tl->lookups,
+				    (unsigned long long)tl->lookup_fails);
+		for (unsigned i = 0; i < tl->n; i++) {
+			const struct gw_target *tg = tl->t[i];
+
+			evbuffer_add_printf(r->out, "%s{\"target\":",
+					    i ? "," : "");
+			gw_json_str(r->out, tg->label);
+			evbuffer_add_printf(r->out, ",\"priority\":%u,"
+					    "\"weight\":%u,\"health\":\"%s\","
+					    "\"why\":", tg->at.priority,
+					    tg->at.weight,
+					    gw_health_word(tg->health));
+			gw_json_str(r->out, tg->why);
+			evbuffer_add_printf(r->out, ",\"probe_code\":%d,"
+					    "\"probes\":%llu,\"answers\":%llu,"
+					    "\"tries\":%llu,\"fails\":%llu}",
+					    tg->probe_code,
+					    (unsigned long long)tg->probes,
+					    (unsigned long long)tg->answers,
+					    (unsigned long long)tg->tries,
+					    (unsigned long long)tg->fails);
+		}
+		evbuffer_add(r->out, "]", 1);
+		return;
+	}
+	if (!*t->host)
+		return;
+	if (tl->last_err || !tl->n)
+		evbuffer_add_printf(r->out, "  dns %s (%s): %s\n", t->host,
+				    tl->resolved_ms
+					    ? sip_locate_how_name(tl->how)
+					    : "never located",
+				    tl->last_err
+					    ? sip_dns_strerror(tl->last_err)
+					    : "not resolved yet");
+	for (unsigned i = 0; i < tl->n; i++) {
+		const struct gw_target *tg = tl->t[i];
+
+		evbuffer_add_printf(r->out, "  -> %-40s prio %-5u weight "
+				    "%-5u %-7s %4d tries %llu fails %llu%s%s\n",
+				    tg->label, tg->at.priority, tg->at.weight,
+				    gw_health_word(tg->health), tg->probe_code,
+				    (unsigned long long)tg->tries,
+				    (unsigned long long)tg->fails,
+				    *tg->why ? " " : "", tg->why);
+	}
+}
+
 static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
@@ -650,8 +722,10 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 								   : 0),
 					    (unsigned long long)(ts ? ts->answered
 								   : 0));
-			if (t->kind == GW_TRUNK_SIP)
+			if (t->kind == GW_TRUNK_SIP) {
 				health_json(r, ts);
+				targets_out(r, t, ts);
+			}
 			evbuffer_add(r->out, "}", 1);
 		} else {
 			evbuffer_add_printf(r->out,
@@ -667,6 +741,8 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 					    (unsigned long long)(ts ? ts->answered
 								   : 0));
 			health_text(r, t, ts);
+			if (t->kind == GW_TRUNK_SIP)
+				targets_out(r, t, ts);
 		}
 	}
 	if (r->json)

@@ -31,7 +31,7 @@ enum gw_health {
 	GW_HEALTH_DOWN,    /* skipped by routing (911: tried last) */
 };
 
-struct gw_hprobe;
+struct gw_tlist;
 
 /** Live state of one trunk, kept across reloads by name. */
 struct gw_tstat {
@@ -49,10 +49,11 @@ struct gw_tstat {
 	unsigned rr_next;        /* TDM round-robin: the next channel */
 	int64_t emergency_end_ms; /* monotonic: an emergency call on it
 				   * ended; 0 never */
-	/* OPTIONS keep-alive (health.c) */
+	/* OPTIONS keep-alive (health.c): the trunk's verdict is up while
+	 * any target is up (targets.c) */
 	enum gw_health health;
 	char health_why[48];     /* what the last verdict rests on */
-	struct gw_hprobe *hprobe; /* the prober, NULL when off */
+	struct gw_tlist *tl;     /* its targets (SIP), NULL none */
 	unsigned probe_ok, probe_miss; /* answered / unanswered in a row */
 	int probe_code;          /* status of the last answer, 0 none */
 	unsigned probe_rtt_ms;   /* its round trip */
@@ -299,6 +300,97 @@ bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
 			  const char *trunk, char *id, size_t idsize);
 /** Live calls holding a B-channel of span @p span. */
 unsigned gw_call_count_on_span(struct gw *gw, int span);
+
+/* gateway/targets.c: where a SIP trunk's requests go */
+
+#define GW_MAX_TARGETS SIP_MAX_TARGETS
+
+/** One target of a SIP trunk: its peer address, or one address its name
+ *  was located at (RFC 3263), with its own OPTIONS health. */
+struct gw_target {
+	struct gw_tlist *tl;
+	struct sip_target at;    /* address, SRV host/port/priority/weight */
+	char label[96];          /* "ip:port" or "host:port ip" (CDRs) */
+	enum gw_health health;
+	char why[48];
+	struct event *ev;        /* its next probe */
+	struct sip_probe *probe; /* in flight, or NULL */
+	unsigned interval;       /* s, as the timer was armed */
+	unsigned probe_ok, probe_miss;
+	int probe_code;
+	unsigned probe_rtt_ms;
+	uint64_t probes, answers, timeouts;
+	uint64_t tries, fails;   /* requests sent there / failed there */
+};
+
+/** A SIP trunk's targets: one for an address, what DNS gives for a name. */
+struct gw_tlist {
+	struct gw *gw;
+	struct gw_tstat *ts;
+	char host[128];          /* as configured ("" = an address) */
+	uint16_t port;
+	struct sockaddr_storage peer; /* the address, when not a name */
+	socklen_t peer_len;
+	struct gw_target *t[GW_MAX_TARGETS];
+	unsigned n;
+	/* locating the name */
+	struct sip_locate *loc;  /* under way, or NULL */
+	struct event *ev_refresh;
+	enum sip_locate_how how;
+	int last_err;            /* of the last lookup, 0 ok */
+	int64_t resolved_ms;     /* wall clock of the last good one, 0 */
+	int64_t expires_ms;      /* monotonic: the next lookup, 0 none */
+	int64_t asked_ms;        /* monotonic: the last one started */
+	uint32_t ttl;            /* as used (clamped) */
+	uint64_t lookups, lookup_fails;
+};
+
+/** One destination of a request, in the order to try them. */
+struct gw_dest {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char label[96];
+};
+
+/**
+ * Where a new request to SIP trunk @p trunk goes, in the order to try
+ * them (INVITE fails over along it; REGISTER may too): targets by SRV
+ * priority, a weighted random draw within one priority (RFC 2782, a new
+ * draw for every call), targets OPTIONS marks down left out, unless
+ * every target is down (then all of them, in order).  The list is a
+ * copy: it stays valid while DNS refreshes the trunk's targets.
+ * @return how many went to @p out (at most @p max); 0 when the trunk has
+ * no target: its name did not resolve (gw_trunk_dns_error says why) or
+ * it is no SIP trunk.
+ */
+unsigned gw_trunk_targets(struct gw *gw, const char *trunk,
+			  struct gw_dest *out, unsigned max);
+/** The first of gw_trunk_targets, for a request that needs just one.
+ *  @return 0, or the trunk's DNS error (ENOENT when none is known). */
+int gw_trunk_target_first(struct gw *gw, const char *trunk,
+			  struct gw_dest *out);
+/** Why trunk @p trunk has no target: its last lookup's errno, or 0. */
+int gw_trunk_dns_error(struct gw *gw, const char *trunk);
+/** A request sent to @p sa on @p trunk failed (@p failed) or did not:
+ *  the target's counters (`show trunks`). */
+void gw_trunk_target_result(struct gw *gw, const char *trunk,
+			    const struct sockaddr *sa, bool failed);
+/** Is @p src (any port) one of named trunk @p t's targets?  Its
+ *  requests are taken as the trunk's (no accept_from given). */
+bool gw_targets_has(struct gw *gw, const struct gw_trunk_cfg *t,
+		    const struct sockaddr *src);
+/** Make every SIP trunk's target list match the config (start-up and
+ *  after every reload; called by gw_health_sync). */
+void gw_targets_sync(struct gw *gw);
+/** Free every list (shut-down; after the resolver). */
+void gw_targets_stop(struct gw *gw);
+/** A free-standing list entry is gone: health.c stops its prober. */
+void gw_target_probe_stop(struct gw_target *tg);
+/** The trunk's verdict from its targets' (health.c). */
+void gw_tlist_health(struct gw_tlist *tl, const char *why);
+/** Probe the targets of @p tl as its trunk says (health.c; after the
+ *  list changed). */
+void gw_health_list(struct gw_tlist *tl);
 
 /* gateway/health.c: OPTIONS keep-alive of SIP trunks */
 /** Start probing the trunks that want it, stop the others (start-up and

@@ -390,6 +390,8 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			gw->cfg.dns_tries = cfg->dns_tries;
 		}
 	}
+	gw->cfg.dns_ttl_min = cfg->dns_ttl_min;
+	gw->cfg.dns_ttl_max = cfg->dns_ttl_max;
 	memcpy(gw->cfg.codecs, cfg->codecs, sizeof(cfg->codecs));
 	gw->cfg.ncodecs = cfg->ncodecs;
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);

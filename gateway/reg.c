@@ -104,16 +104,30 @@ static struct gw_regs *regs(struct gw *gw)
 	return gw->regs;
 }
 
-/* Where a trunk's REGISTERs go: its peer.  The one place to ask, so that
- * REGISTER can follow the trunk's live target list when it has one. */
+/* Where a trunk's REGISTERs go: its peer, or for a named peer the first
+ * live target of the list INVITE and OPTIONS use (RFC 3263: a target
+ * OPTIONS marks down is left out); a name that did not resolve is a
+ * failure that may pass, retried with back-off like a timeout. */
 static int reg_target(struct gw *gw, const struct gw_trunk_cfg *t,
 		      struct sockaddr_storage *ss, socklen_t *len)
 {
-	(void)gw;
-	if (!t->peer_len)
+	struct gw_dest d;
+	int err;
+
+	if (t->peer_len) {
+		memcpy(ss, &t->peer, t->peer_len);
+		*len = t->peer_len;
+		return 0;
+	}
+	if (!*t->host)
 		return ENOENT;
-	memcpy(ss, &t->peer, t->peer_len);
-	*len = t->peer_len;
+	err = gw_trunk_target_first(gw, t->name, &d);
+	if (err == ENOENT && !gw_trunk_dns_error(gw, t->name))
+		return EINPROGRESS; /* the first lookup is still out */
+	if (err)
+		return err;
+	memcpy(ss, &d.sa, d.len);
+	*len = d.len;
 	return 0;
 }
 
@@ -285,10 +299,17 @@ static void send_register(struct oreg *o)
 		return;
 	o->next_at = 0;
 	err = reg_target(gw, t, &o->dst, &o->dstlen);
+	if (err == EINPROGRESS) {
+		/* Not a failure: ask again when the name may have resolved. */
+		arm(o, 500);
+		return;
+	}
 	if (!err) {
 		p = (struct sip_reg_params){
 			.user = reg_user(t),
-			.domain = t->reg_domain,
+			/* A named peer is the registrar's domain (RFC
+			 * 3261 10.2), not the address it resolved to. */
+			.domain = *t->reg_domain ? t->reg_domain : t->host,
 			.contact_user = t->reg_contact,
 			.expires = o->ask,
 			.call_id = o->call_id,

@@ -43,6 +43,8 @@ struct sip_leg {
 	bool bye_pending;    /* BYE once our 2xx is ACKed */
 	bool cancel_pending; /* CANCEL once a provisional arrives */
 	bool got_1xx;
+	bool unreachable;    /* the INVITE never got through (FAILED 503
+			      * with ev.transport) */
 	bool have_remote;
 	bool in_hash;
 	bool closed_pending; /* CLOSED queued, not yet delivered */
@@ -197,6 +199,7 @@ static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
 	pe->gen = leg->hup_gen;
 	pe->ev.type = type;
 	pe->ev.status = status;
+	pe->ev.transport = type == SIP_LEG_FAILED && leg->unreachable;
 	if (rsn && rsn->cause) {
 		pe->ev.reason.cause = rsn->cause;
 		pe->ev.reason.preemption = rsn->preemption;
@@ -1538,11 +1541,15 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 	switch (tr->kind) {
 	case SIP_TR_INVITE:
 		if (leg->outbound) {
-			/* Ended without a final answer: a transport error. */
+			/* Ended without a final answer: a transport error
+			 * (a failed send, ICMP unreachable), 503 by RFC 3261
+			 * 8.1.3.1, and no response from the peer at all. */
 			if (leg->state == LEG_OUT_CALLING ||
 			    leg->state == LEG_OUT_EARLY ||
-			    leg->state == LEG_OUT_CANCELLING)
+			    leg->state == LEG_OUT_CANCELLING) {
+				leg->unreachable = !leg->got_1xx;
 				out_final(leg, 503, NULL);
+			}
 		} else if (leg->state != LEG_IN_ANSWERED &&
 			   leg->state != LEG_CONFIRMED &&
 			   leg->state != LEG_TERMINATING) {

@@ -119,6 +119,9 @@ struct sip_leg_event {
 				      * P-Asserted-Identity user (who
 				      * answered; believe it only from
 				      * trusted trunks), "" none */
+	bool transport;              /* FAILED 503: nothing came back, the
+				      * INVITE could not be delivered (a
+				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
 };
@@ -575,6 +578,119 @@ typedef void(sip_dns_addr_h)(int err, const struct sockaddr *sa,
 /** A/AAAA of @p host (or a literal address) with @p port filled in. */
 void sip_dns_addr(struct sip_dns *dns, const char *host, uint16_t port,
 		  sip_dns_addr_h *h, void *arg);
+
+/** One SRV record (RFC 2782); target lives for the callback only. */
+struct sip_srv {
+	unsigned priority, weight;
+	uint16_t port;
+	const char *target;
+};
+
+/**
+ * SRV records of @p name, as they came; @p ttl is the smallest TTL of
+ * the answer's SRV records.  Same error rules as the others.
+ */
+typedef void(sip_dns_srv_h)(int err, const struct sip_srv *recs, size_t n,
+			    uint32_t ttl, void *arg);
+void sip_dns_srv(struct sip_dns *dns, const char *name, sip_dns_srv_h *h,
+		 void *arg);
+
+/** A DNS callback's err in words: "no such name or record", "timed
+ *  out", "server failure"... (strerror for the others). */
+const char *sip_dns_strerror(int err);
+
+/** An address of a host, port filled in. */
+struct sip_dns_ip {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+#define SIP_DNS_MAX_ADDRS 8
+
+/**
+ * Every address of @p host (IPv4 ones only when it has any: the UA's
+ * socket is IPv4), at most SIP_DNS_MAX_ADDRS, with @p ttl the smallest
+ * of their TTLs.
+ */
+typedef void(sip_dns_addrs_h)(int err, const struct sip_dns_ip *ips,
+			      size_t n, uint32_t ttl, void *arg);
+void sip_dns_addrs(struct sip_dns *dns, const char *host, uint16_t port,
+		   sip_dns_addrs_h *h, void *arg);
+
+/**
+ * The smallest TTL of the answer records of @p type in the DNS message
+ * @p buf (RFC 1035 4.1).  Pure: a decoder, fuzzed.
+ * @return 0; ENOENT no answer of that type; EBADMSG malformed.
+ */
+int sip_dns_answer_ttl(const unsigned char *buf, size_t len, unsigned type,
+		       uint32_t *ttl);
+
+/* ---- RFC 3263 server location (sip/locate.c) ---------------------------- */
+
+#define SIP_MAX_TARGETS 8
+#define SIP_HOST_MAX 128
+
+/** One place a request may go, with its SRV rank (0/0 without SRV). */
+struct sip_target {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char host[SIP_HOST_MAX]; /* the SRV target, or the name itself */
+	uint16_t port;
+	unsigned priority, weight;
+};
+
+/** How a name was located. */
+enum sip_locate_how {
+	SIP_LOCATE_A = 0,  /* A/AAAA only (a port given, or no SRV) */
+	SIP_LOCATE_SRV,    /* _sip._udp SRV */
+	SIP_LOCATE_NAPTR,  /* NAPTR SIP+D2U, then its SRV */
+};
+const char *sip_locate_how_name(enum sip_locate_how how);
+
+struct sip_locate;
+
+/**
+ * The outcome: @p n targets sorted by SRV priority (weights are for the
+ * caller's draw, sip_srv_order), @p ttl how long they may be kept (the
+ * smallest TTL on the way).  err as the DNS callbacks; ENOENT also when
+ * the SRV records all say "." (no SIP service there, RFC 2782).  NOTE:
+ * err may come with targets (n > 0): some SRV target could not be
+ * resolved (a timeout, not "no such host"), so the list is partial.
+ */
+typedef void(sip_locate_h)(int err, const struct sip_target *t, size_t n,
+			   uint32_t ttl, enum sip_locate_how how, void *arg);
+
+/**
+ * RFC 3263 4 for UDP: with @p port (non-zero) A/AAAA of @p host on it;
+ * without, NAPTR of @p host for SIP+D2U (RFC 3263 4.1), else
+ * _sip._udp.HOST SRV (4.2), else A/AAAA on 5060.  A NAPTR step that
+ * fails in any way goes on to SRV (servers that know nothing of NAPTR
+ * time out or fail on it); an SRV step goes on to A/AAAA when there are
+ * none or the server fails, not when it timed out (then err ETIMEDOUT).
+ * @return the lookup (for sip_locate_cancel), or NULL when @p h has
+ * already run (it ran with ECANCELED or ENOMEM at once).
+ */
+struct sip_locate *sip_locate(struct sip_dns *dns, const char *host,
+			      uint16_t port, sip_locate_h *h, void *arg);
+/** @p h will not run; the lookup ends in the background. */
+void sip_locate_cancel(struct sip_locate *l);
+
+/**
+ * RFC 2782 order, in place: ascending priority; within one priority a
+ * weighted random draw (zero weights first in the running sum, so they
+ * are picked rarely but can be).  @p rnd gives uniform 32-bit numbers.
+ * Pure.
+ */
+void sip_srv_order(struct sip_target *t, size_t n,
+		   uint32_t (*rnd)(void *arg), void *arg);
+
+/**
+ * RFC 3263 4.1: the replacement of the best NAPTR (lowest order, then
+ * preference) whose service is SIP+D2U and flags "s", into @p out.
+ * @return 0; ENOENT none (or none that fits).  Pure.
+ */
+int sip_naptr_udp(const struct sip_naptr *recs, size_t n, char *out,
+		  size_t size);
 
 /**
  * Split a sip: URI (as ENUM gives it) into host and port (5060 when

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <linux/errqueue.h>
+#include <sys/uio.h>
 
 #include <event2/event.h>
 
@@ -115,6 +117,16 @@ int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
 	}
 	if (sendto(ua->fd, buf, size, 0, dst, len) < 0) {
 		int err = errno;
+
+		/* NOTE: with IP_RECVERR an ICMP error about another peer is
+		 * handed to the next send, whoever it goes to (sk_err); the
+		 * error queue tells on_read whom it was about.  Send again:
+		 * the first call took the pending error. */
+		if ((err == ECONNREFUSED || err == EHOSTUNREACH ||
+		     err == ENETUNREACH) &&
+		    sendto(ua->fd, buf, size, 0, dst, len) >= 0)
+			return 0;
+		err = errno;
 
 		sip_addr_str(dst, a, sizeof(a), &port);
 		gw_warn("sendto %s:%u: %s", a, port, strerror(err));
@@ -931,6 +943,100 @@ static void rx_datagram(struct sip_ua *ua, char *buf, size_t len,
 	}
 }
 
+static bool same_dst(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr,
+			       sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+/*
+ * ICMP said @p dst cannot be reached (port or host unreachable, RFC 3261
+ * 18.4: a transport error).  Our client transactions to it that have had
+ * no response end now, as osip ends one whose send fails, instead of
+ * retransmitting into the void until Timer B/F: an INVITE's leg fails
+ * with 503 (and the gateway tries the trunk's next target), a probe is
+ * unanswered.  Runs from on_read, never inside osip.
+ */
+static void dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
+			    int err)
+{
+	char a[64];
+	uint16_t port = 0;
+	unsigned n = 0;
+
+	for (size_t b = 0; b < ua->trs.nb; b++)
+		for (struct sip_hnode *hn = ua->trs.b[b]; hn; hn = hn->next) {
+			struct sip_tr *tr = hn->obj;
+
+			if (tr->dead || !tr->otr ||
+			    !same_dst((struct sockaddr *)&tr->dst, dst) ||
+			    (tr->otr->state != ICT_CALLING &&
+			     tr->otr->state != NICT_TRYING))
+				continue;
+			tr->dead = true;
+			tr->dnext = ua->dead;
+			ua->dead = tr;
+			n++;
+		}
+	sip_addr_str(dst, a, sizeof(a), &port);
+	gw_info("%s:%u unreachable (%s): %u transaction(s) ended", a, port,
+		strerror(err), n);
+}
+
+/* The socket's error queue (IP_RECVERR): which destination each ICMP
+ * error was about. */
+static void read_errqueue(struct sip_ua *ua)
+{
+	for (int i = 0; i < RECV_BATCH; i++) {
+		struct sockaddr_storage dst;
+		char ctrl[512], byte;
+		struct iovec iov = {&byte, sizeof(byte)};
+		struct msghdr mh = {
+			.msg_name = &dst, .msg_namelen = sizeof(dst),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctrl, .msg_controllen = sizeof(ctrl),
+		};
+		struct cmsghdr *cm;
+
+		memset(&dst, 0, sizeof(dst));
+		if (recvmsg(ua->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			const struct sock_extended_err *ee;
+
+			if (!((cm->cmsg_level == IPPROTO_IP &&
+			       cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == IPPROTO_IPV6 &&
+			       cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			ee = (const void *)CMSG_DATA(cm);
+			if ((ee->ee_origin == SO_EE_ORIGIN_ICMP ||
+			     ee->ee_origin == SO_EE_ORIGIN_ICMP6) &&
+			    (ee->ee_errno == ECONNREFUSED ||
+			     ee->ee_errno == EHOSTUNREACH ||
+			     ee->ee_errno == ENETUNREACH))
+				dst_unreachable(ua, (struct sockaddr *)&dst,
+						(int)ee->ee_errno);
+		}
+	}
+}
+
 static bool only_crlf(const char *buf, size_t len)
 {
 	size_t i;
@@ -954,9 +1060,20 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		n = recvfrom(fd, ua->rbuf, SIP_MAX_MSG + 1, MSG_TRUNC,
 			     (struct sockaddr *)&src, &srclen);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				gw_warn("recvfrom: %s", strerror(errno));
+			int err = errno;
+
+			/* An ICMP error wakes us as an error on the socket,
+			 * or (once a send took it) with nothing to read. */
+			if (err == ECONNREFUSED || err == EHOSTUNREACH ||
+			    err == ENETUNREACH || (i == 0 && err == EAGAIN)) {
+				read_errqueue(ua);
+				sip_ua_run(ua);
+				if (err != EAGAIN)
+					continue;
+			} else if (err != EAGAIN && err != EWOULDBLOCK &&
+				   err != EINTR) {
+				gw_warn("recvfrom: %s", strerror(err));
+			}
 			break;
 		}
 		if (n > SIP_MAX_MSG) {
@@ -1030,6 +1147,19 @@ static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
 		err = errno;
 		gw_err("bind %s:%u: %s", bind_addr, port, strerror(err));
 		return err;
+	}
+	/* ICMP unreachables of an unconnected socket are only reported
+	 * with RECVERR (read_errqueue): a dead peer is then known at once,
+	 * not after Timer B.  Without it we still work, on timers. */
+	{
+		int on = 1;
+
+		if (ss.ss_family == AF_INET)
+			(void)setsockopt(ua->fd, IPPROTO_IP, IP_RECVERR, &on,
+					 sizeof(on));
+		else
+			(void)setsockopt(ua->fd, IPPROTO_IPV6, IPV6_RECVERR,
+					 &on, sizeof(on));
 	}
 	len = sizeof(ss);
 	if (getsockname(ua->fd, (struct sockaddr *)&ss, &len))

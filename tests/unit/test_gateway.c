@@ -142,6 +142,40 @@ static const char good_conf[] =
 	"5550100-5550199 = pbx\n"
 	"5551000 = pbx\n";
 
+/* Trunk peers given by name (RFC 3263, gateway/targets.c). */
+static void test_conf_names(void **state)
+{
+	static const char conf[] =
+		"[trunk a]\ntype = sip\npeer = sip.Example.net\n"
+		"[trunk b]\ntype = sip\nhost = sbc.example.net.:5080\n"
+		"[trunk c]\ntype = sip\npeer = 10.0.0.1:5070\n"
+		"[dns]\nttl_min = 5\nttl_max = 60\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	const struct gw_trunk_cfg *t;
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", conf, strlen(conf),
+					 err, sizeof(err)), 0);
+	t = gw_config_trunk(cfg, "a");
+	assert_string_equal(t->host, "sip.Example.net");
+	assert_int_equal(t->host_port, 0);
+	assert_int_equal(t->peer_len, 0);
+	/* Its requests are known by its targets, not a fixed address. */
+	assert_int_equal(t->naccept, 0);
+	t = gw_config_trunk(cfg, "b");
+	assert_string_equal(t->host, "sbc.example.net");
+	assert_int_equal(t->host_port, 5080);
+	t = gw_config_trunk(cfg, "c");
+	assert_string_equal(t->host, "");
+	assert_true(t->peer_len > 0);
+	assert_int_equal(t->naccept, 1);
+	assert_int_equal(cfg->dns_ttl_min, 5);
+	assert_int_equal(cfg->dns_ttl_max, 60);
+	free(cfg);
+}
+
 static void test_conf_good(void **state)
 {
 	struct gw_config *cfg = malloc(sizeof(*cfg));
@@ -277,7 +311,11 @@ static void test_conf_errors(void **state)
 					    "needs peer"},
 		{"[trunk a]\ntype = tdm\nspans = 4\n",
 		 "t.conf:1: trunk 'a': span 4 is not defined"},
-		{"[trunk a]\ntype = sip\npeer = nowhere\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\npeer = no where\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\npeer = a..test\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\nhost = a.test:0\n", "t.conf:3: host"},
+		{"[dns]\nttl_min = 60\nttl_max = 5\n", "ttl_min must not be"},
 		{"[routing]\noutbound = x\n", "no trunk 'x'"},
 		{"[dids]\n555-5550 = pbx\n", "t.conf:2: DID range"},
 		{"[trunk pbx]\ntype = sip\npeer = 1.2.3.4\n[dids]\n"
@@ -526,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_sip_to_cause),
 		cmocka_unit_test(test_disposition),
 		cmocka_unit_test(test_conf_good),
+		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_dahdi),
 		cmocka_unit_test(test_conf_registration),
