@@ -17,7 +17,7 @@ void bridge_set_laws(struct bridge *b, enum media_law rtp_law,
 	b->span_law = span_law;
 	b->tx_conv = g711_conv_table(span_law, rtp_law);
 	b->rx_conv = g711_conv_table(rtp_law, span_law);
-	b->jb.silence = media_g711_silence(span_law);
+	jbuf_set_law(&b->jb, span_law);
 }
 
 /* ---- DTMF ------------------------------------------------------------- */
@@ -340,7 +340,7 @@ static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
 		/* A new source: its timeline has nothing to do with the
 		 * old one, so start the buffer afresh. */
 		rx_close_ssrc(b);
-		jbuf_reset(&b->jb);
+		jbuf_rebase(&b->jb);
 		b->rx_sync = true;
 		b->rx_ssrc = h.ssrc;
 		b->rx_last_seq = h.seq;
@@ -360,7 +360,7 @@ static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
 		rx_event(b, &h, pl, plen);
 		return;
 	}
-	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv))
+	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv, h.marker))
 		b->st.rtp_late++;
 	else
 		b->st.rtp_rx++;
@@ -406,6 +406,7 @@ void bridge_finish(struct bridge *b)
 		rx_close_ssrc(b);
 		b->st.underruns = b->jb.underruns;
 		b->st.jb_drops = b->jb.drops;
+		b->st.concealed = b->jb.concealed;
 		b->st.ec_disabled = b->ec.st && !b->ec.on;
 		b->rtp = obj_deref(b->rtp);
 		b->fd = -1;

@@ -57,6 +57,8 @@ struct media_stats {
 	uint64_t rtp_late;     /* arrived too late or duplicate, dropped */
 	uint64_t tdm_frames;   /* 20 ms TDM frames seen while bridged */
 	uint64_t underruns;    /* frames played as silence: buffer empty */
+	uint64_t concealed;    /* frames with audio synthesised for lost or
+				* late packets (packet loss concealment) */
 	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...);
 				* relay: RTCP-looking and empty packets */
 	uint64_t rtp_bad;      /* malformed or oversized packets */
@@ -136,6 +138,15 @@ struct media_bridge_params {
 					* timeslot's audio with this tail,
 					* 32-128 ms; 0 none.  Fixed at
 					* start (an update keeps it). */
+	unsigned jb_min_ms;            /* RTP -> timeslot playout delay:
+					* the latest packets wait this
+					* long, ... */
+	unsigned jb_max_ms;            /* ... the earliest at most this
+					* (<= 300); 0: 20 and 200 */
+	bool jb_fixed;                 /* hold the delay at jb_min_ms, no
+					* concealment or time-scaling
+					* (data, fax, modems).  These three
+					* are fixed at start. */
 };
 
 /**
