@@ -9,6 +9,7 @@
 #define JB_LOOK (JB_FRAME / 4)   /* most a frame is shortened or stretched
 				  * by (quiet frames) */
 #define JB_DEAD 16               /* start correcting past 2 ms off target */
+#define JB_DEAD_FIXED 80         /* fixed: 10 ms, to slip only for drift */
 #define JB_QUIET 300             /* peak of a quiet frame (about -40 dBov) */
 #define JB_JUMP 8000             /* a transit change over 1 s: the sender's
 				  * timeline jumped */
@@ -164,6 +165,14 @@ static void rewind_to(struct jbuf *jb, uint32_t t, size_t n, int32_t lo)
 	if (tdiff(jb->clock, s) > lo + (int32_t)jb->hi ||
 	    tdiff(jb->end, s) > JB_RING - JB_MAX_PAYLOAD)
 		return;
+	/* What plays again was concealed: SpanDSP blends the real audio
+	 * into its synthetic cycle at the same point of the timeline. */
+	if (jb->plc.missing_samples && jb->plc.pitch > 0) {
+		int back = (int)((jb->head - s) % (uint32_t)jb->plc.pitch);
+
+		jb->plc.pitch_offset = (jb->plc.pitch_offset - back +
+					jb->plc.pitch) % jb->plc.pitch;
+	}
 	jb->head = s;
 	jb->rewinds++;
 }
@@ -179,18 +188,20 @@ static void clear_range(struct jbuf *jb, uint32_t from, uint32_t n)
 }
 
 int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
-	     const uint8_t *conv, bool marker)
+	     const uint8_t *conv, bool marker, unsigned since)
 {
-	int32_t tr, lo = 0, hi = 0, lead, jump;
+	uint32_t at = jb->clock - JB_FRAME;
+	int32_t tr, lo = 0, hi = 0, lead, jump, wait;
 	uint32_t t;
 	size_t i, wrote = 0;
 
 	if (n == 0 || n > JB_MAX_PAYLOAD)
 		return EALREADY;
+	at += since < JB_FRAME ? since : JB_FRAME;
 	if (!jb->sync || jb->rebase)
 		place(jb, ts);
 	t = ts + jb->tsoff;
-	tr = tdiff(jb->clock, t);
+	tr = tdiff(at, t);
 
 	/* A timeline that moved by far more than any jitter (a restart, a
 	 * marked talkspurt out of line): follow it rather than drop
@@ -199,18 +210,19 @@ int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
 	if (win_range(jb, &lo, &hi) && (tr < lo - jump || tr > hi + jump)) {
 		place(jb, ts);
 		t = ts + jb->tsoff;
-		tr = tdiff(jb->clock, t);
+		tr = tdiff(at, t);
 	}
 
 	if (idle(jb)) {
-		/* Later than jb_max allows after a silence: the path got
-		 * slower for good, so the old transits no longer count. */
-		if (win_range(jb, &lo, &hi) && tr > lo + (int32_t)jb->hi)
+		/* After a silence later than ever and than jb_max allows:
+		 * the path got slower for good, the old transits no longer
+		 * count. */
+		if (win_range(jb, &lo, &hi) && tr > hi &&
+		    tr > lo + (int32_t)jb->hi)
 			win_reset(jb);
 		win_add(jb, tr);
 		win_range(jb, &lo, &hi);
 		jb->head = jb->clock - (uint32_t)target(jb, lo, hi);
-		jb->anchor = t;
 	} else {
 		win_add(jb, tr);
 		win_range(jb, &lo, &hi);
@@ -231,10 +243,12 @@ int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
 		lead = 0;
 	}
 
-	/* Bound the delay: a burst over jb_max pushes the oldest audio out
-	 * (time-scaling would take seconds to absorb it). */
-	if (lead > (int32_t)(jb->hi + JB_FRAME)) {
-		uint32_t adv = (uint32_t)lead - jb->hi;
+	/* Bound the delay: a burst that would wait over jb_max (and a frame
+	 * of slack) pushes the oldest audio out; time-scaling would take
+	 * seconds to absorb it. */
+	wait = lead + tdiff(jb->clock, at);
+	if (wait > (int32_t)(jb->hi + JB_FRAME)) {
+		uint32_t adv = (uint32_t)wait - jb->hi;
 
 		clear_range(jb, jb->head, adv);
 		jb->head += adv;
@@ -262,17 +276,20 @@ int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
  * to let it shrink, as far as the frame hides it. */
 static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 {
-	int32_t lo, hi, err, k, lim;
+	int32_t lo, hi, err, k, lim, dead;
 
 	if (n < 2 || !win_range(jb, &lo, &hi) || idle(jb)) {
 		jb->adj = 0;
 		return n;
 	}
 	err = target(jb, lo, hi) - tdiff(jb->clock, jb->head);
+	dead = jb->mode == JB_FIXED ? JB_DEAD_FIXED : JB_DEAD;
+	/* Growing starts at once: a packet may come at the very start of a
+	 * frame, and the offset must not lag its transit. */
 	if (!jb->adj) {
-		if (err > JB_DEAD)
+		if (err > (jb->mode == JB_FIXED ? dead : 0))
 			jb->adj = 1;
-		else if (err < -JB_DEAD)
+		else if (err < -dead)
 			jb->adj = -1;
 		else
 			return n;
@@ -281,9 +298,10 @@ static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 		jb->adj = 0;
 		return n;
 	}
-	/* Audio playing shrinks the delay only once the latest packets wait
-	 * twice jb_min: quiet frames come soon enough in speech, and a tone
-	 * (which an echo canceller has trained on) keeps its pitch. */
+	/* While audio plays the delay shrinks only once the latest packets
+	 * wait over twice jb_min: quiet frames come soon enough in speech,
+	 * and a tone (which an echo canceller has trained on) keeps its
+	 * pitch. */
 	if (jb->adj < 0 && !quiet && jb->mode == JB_ADAPTIVE &&
 	    err >= -(int32_t)(jb->lo + JB_DEAD))
 		return n;
@@ -299,6 +317,29 @@ static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 	if (k > (int32_t)n / 4)
 		k = (int32_t)n / 4;
 	return jb->adj > 0 ? n - (unsigned)k : n + (unsigned)k;
+}
+
+/*
+ * A frame whose last few samples have not come (a packet a little late:
+ * the far clock slow, some jitter) stretches what it has instead: the
+ * delay grows by as much, without a blend into concealment and back when
+ * the packet comes an instant later.
+ */
+static unsigned short_tail(const struct jbuf *jb, const bool *have,
+			   unsigned n, unsigned m)
+{
+	unsigned f, i;
+
+	if (jb->mode != JB_ADAPTIVE || n < 2 || !have[0])
+		return m;
+	for (f = 1; f < m && have[f]; f++)
+		;
+	if (f == m || m - f >= PLC_PITCH_OVERLAP_MAX || f + JB_LOOK < n)
+		return m;
+	for (i = f; i < m; i++)
+		if (have[i])
+			return m;
+	return f;
 }
 
 /* Play @p m samples of x in @p n: linear interpolation, first and last
@@ -335,6 +376,27 @@ static void slip(uint8_t *out, unsigned n, const uint8_t *oct, unsigned m)
 	}
 }
 
+/*
+ * SpanDSP's first fill-in of a gap always writes a quarter pitch period
+ * (up to PLC_PITCH_OVERLAP_MAX samples: its blend out of the real audio),
+ * whatever @p c.  A shorter run is made in a buffer of that size, and the
+ * state set back to where the samples used end, so that what follows
+ * (more fill-in, or real audio blended in) joins on in phase.
+ */
+static void conceal(struct jbuf *jb, int16_t *x, unsigned c)
+{
+	int16_t tmp[PLC_PITCH_OVERLAP_MAX];
+
+	if (jb->plc.missing_samples || c >= PLC_PITCH_OVERLAP_MAX) {
+		plc_fillin(&jb->plc, x, (int)c);
+		return;
+	}
+	plc_fillin(&jb->plc, tmp, PLC_PITCH_OVERLAP_MAX);
+	memcpy(x, tmp, c * sizeof(*x));
+	jb->plc.pitch_offset = (int)c; /* c < 30 < PLC_PITCH_MAX */
+	jb->plc.missing_samples = (int)c;
+}
+
 /* Conceal or silence the missing run x[i, i + len). */
 static unsigned fill_gap(struct jbuf *jb, int16_t *x, unsigned i,
 			 unsigned len)
@@ -351,7 +413,7 @@ static unsigned fill_gap(struct jbuf *jb, int16_t *x, unsigned i,
 		c = JB_PLC_MAX - jb->gap_len;
 		if (c > len)
 			c = len;
-		plc_fillin(&jb->plc, x + i, (int)c);
+		conceal(jb, x + i, c);
 	}
 	memset(x + i + c, 0, (len - c) * sizeof(*x));
 	jb->gap_len += len;
@@ -383,6 +445,7 @@ static void get_frame(struct jbuf *jb, uint8_t *out, unsigned n)
 			quiet = false;
 	}
 	m = consume(jb, n, quiet);
+	m = short_tail(jb, have, n, m);
 	if (m != n)
 		jb->scaled++;
 
@@ -435,8 +498,8 @@ played:
 		jb->concealed++;
 	if (any)
 		jb->started = true;
-	else if (!conc && jb->started && tdiff(jb->head, jb->anchor) >= 0)
-		jb->underruns++; /* a gap, not the lead-in before a packet */
+	else if (!conc && jb->started)
+		jb->underruns++;
 	jb->head += m;
 	jb->clock += n;
 }

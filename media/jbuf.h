@@ -36,10 +36,12 @@ enum jb_mode {
  * gaps, duplicates and reordering are visible per sample and packets of
  * any ptime interleave.
  *
- * clock counts the samples played.  A packet's transit is clock - ts when
- * it is stored (it plays at the next get at the earliest): it is on time
- * when the playout offset clock - head is at least its transit.  The
- * smallest and largest transit over the last JB_NWIN seconds give the
+ * clock counts the samples played.  A packet's transit is its arrival on
+ * that clock (the last get plus the time since) less its timestamp; it
+ * plays at the next get at the earliest, so it is on time when the
+ * playout offset clock - head is at least its transit plus what was left
+ * of that frame.  The smallest and largest transit over the last JB_NWIN
+ * seconds give the
  * target offset (largest + jb_min, at most smallest + jb_max); head then
  * moves a little faster or slower than the clock to reach it: one or two
  * samples a frame by linear time-scaling while audio plays, up to a
@@ -57,7 +59,6 @@ struct jbuf {
 	uint32_t clock;      /* samples played */
 	uint32_t head;       /* timeline position of the next sample */
 	uint32_t end;        /* one past the newest sample stored */
-	uint32_t anchor;     /* where playout was last anchored */
 	uint32_t tsoff;      /* RTP timestamp + tsoff = timeline position */
 	bool sync;           /* tsoff set from a packet */
 	bool rebase;         /* the next packet starts a new timeline */
@@ -92,11 +93,13 @@ void jbuf_set_law(struct jbuf *jb, enum media_law law);
 void jbuf_rebase(struct jbuf *jb);
 /**
  * Store @p n samples starting at RTP timestamp @p ts, each mapped through
- * @p conv; @p marker as in the packet.  @return 0, or EALREADY when the
- * packet was too late or a duplicate and has been dropped.
+ * @p conv; @p marker as in the packet; it arrived @p since samples after
+ * the last get began (JB_FRAME or more: just before the next).  @return
+ * 0, or EALREADY when the packet was too late or a duplicate and has been
+ * dropped.
  */
 int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
-	     const uint8_t *conv, bool marker);
+	     const uint8_t *conv, bool marker, unsigned since);
 /** Play @p n samples into @p out. */
 void jbuf_get(struct jbuf *jb, uint8_t *out, size_t n);
 
