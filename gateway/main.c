@@ -701,11 +701,13 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 {
 	gw_dbg(GW_DBG_MEDIA,
 	       "bridge done: rtp tx %llu rx %llu lost %llu late %llu "
-	       "underruns %llu",
+	       "underruns %llu concealed %llu jb_drops %llu",
 	       (unsigned long long)st->rtp_tx, (unsigned long long)st->rtp_rx,
 	       (unsigned long long)st->rtp_lost,
 	       (unsigned long long)st->rtp_late,
-	       (unsigned long long)st->underruns);
+	       (unsigned long long)st->underruns,
+	       (unsigned long long)st->concealed,
+	       (unsigned long long)st->jb_drops);
 }
 
 static int start(struct gw *gw)

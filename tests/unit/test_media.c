@@ -723,6 +723,68 @@ static void test_burst_bounded_delay(void **state)
 	fx_close(&f);
 }
 
+static void tweak_jb_fixed(struct media_bridge_params *prm, unsigned on)
+{
+	prm->jb_min_ms = 40;
+	prm->jb_max_ms = 200;
+	prm->jb_fixed = on;
+}
+
+/* Two packets lost: the adaptive buffer conceals them (the timeslot never
+ * goes silent, the bridge's stats count it); the fixed one plays silence
+ * and leaves the octets alone. */
+static void run_loss(struct fx *f, unsigned *silent)
+{
+	static uint8_t answers[40][FRAME_LEN];
+	uint8_t frame[FRAME_LEN], pl[SLOT], pkt[2048];
+	int16_t pcm[SLOT];
+	unsigned k;
+
+	frame_silence(frame, MEDIA_PCMU);
+	*silent = 0;
+	for (k = 0; k < 40; k++) {
+		tone(pcm, SLOT, k * SLOT, 1000);
+		encode(MEDIA_PCMU, pl, pcm, SLOT);
+		if (k == 15 || k == 16) {
+			f->far_seq++;
+			f->far_ts += SLOT;
+		} else {
+			far_next(f, MEDIA_PCMU, pl, SLOT);
+		}
+		assert_true(line_step(&f->line, k, frame, answers[k]));
+		while (far_recv(f->far, pkt, sizeof(pkt), 0) > 0)
+			;
+		if (k >= 5 && all_equal(answers[k] + (CHAN - 1) * SLOT, SLOT,
+					0xff))
+			(*silent)++;
+	}
+	msleep(10);
+	fx_stop(f);
+}
+
+static void test_loss_concealed(void **state)
+{
+	static struct fx f;
+	unsigned silent;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	run_loss(&f, &silent);
+	assert_int_equal(silent, 0);
+	assert_int_equal(done_rec.st.rtp_lost, 2);
+	assert_true(done_rec.st.concealed >= 2 &&
+		    done_rec.st.concealed <= 3);
+	assert_int_equal(done_rec.st.underruns, 0);
+	fx_close(&f);
+
+	fx_open_with(&f, 1, MEDIA_PCMU, MEDIA_PCMU, 20, tweak_jb_fixed, 1);
+	run_loss(&f, &silent);
+	assert_true(silent >= 1);
+	assert_int_equal(done_rec.st.rtp_lost, 2);
+	assert_int_equal(done_rec.st.concealed, 0);
+	assert_true(done_rec.st.underruns >= 1);
+	fx_close(&f);
+}
+
 static void test_ptime_10_out_30_in(void **state)
 {
 	static uint8_t answers[30][FRAME_LEN];
@@ -2534,6 +2596,7 @@ int main(void)
 		T(test_reorder_plays_in_order),
 		T(test_duplicates_dropped),
 		T(test_burst_bounded_delay),
+		T(test_loss_concealed),
 		T(test_ptime_10_out_30_in),
 		T(test_update_remote_and_law),
 		T(test_channels_isolated),
