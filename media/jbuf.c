@@ -223,6 +223,7 @@ int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
 		win_add(jb, tr);
 		win_range(jb, &lo, &hi);
 		jb->head = jb->clock - (uint32_t)target(jb, lo, hi);
+		jb->end = jb->head; /* nothing is held: the ring is empty */
 	} else {
 		win_add(jb, tr);
 		win_range(jb, &lo, &hi);
@@ -351,12 +352,13 @@ static void scale(int16_t *y, unsigned n, const int16_t *x, unsigned m)
 
 	for (j = 0; j < n; j++, pos += step) {
 		unsigned i = pos >> 16;
-		int32_t f = (int32_t)(pos & 0xffff);
+		int64_t f = pos & 0xffff;
 
 		if (i + 1 >= m)
 			y[j] = x[m - 1];
 		else
-			y[j] = (int16_t)(x[i] + (((x[i + 1] - x[i]) * f) >> 16));
+			y[j] = (int16_t)(x[i] +
+					 (((int64_t)(x[i + 1] - x[i]) * f) >> 16));
 	}
 }
 
@@ -377,6 +379,24 @@ static void slip(uint8_t *out, unsigned n, const uint8_t *oct, unsigned m)
 }
 
 /*
+ * A gap's first fill-in puts SpanDSP's history ring in order, oldest
+ * first, with a memcpy between overlapping halves (undefined; ASan stops
+ * on it).  Doing it here first, with no overlap, leaves it nothing to do.
+ */
+static void history_unwrap(plc_state_t *s)
+{
+	int16_t tmp[PLC_HISTORY_LEN];
+	size_t p = (size_t)s->buf_ptr, n = PLC_HISTORY_LEN - p;
+
+	if (s->buf_ptr <= 0 || s->buf_ptr >= PLC_HISTORY_LEN)
+		return;
+	memcpy(tmp, s->history + p, n * sizeof(*tmp));
+	memcpy(tmp + n, s->history, p * sizeof(*tmp));
+	memcpy(s->history, tmp, sizeof(tmp));
+	s->buf_ptr = 0;
+}
+
+/*
  * SpanDSP's first fill-in of a gap always writes a quarter pitch period
  * (up to PLC_PITCH_OVERLAP_MAX samples: its blend out of the real audio),
  * whatever @p c.  A shorter run is made in a buffer of that size, and the
@@ -387,6 +407,8 @@ static void conceal(struct jbuf *jb, int16_t *x, unsigned c)
 {
 	int16_t tmp[PLC_PITCH_OVERLAP_MAX];
 
+	if (!jb->plc.missing_samples)
+		history_unwrap(&jb->plc);
 	if (jb->plc.missing_samples || c >= PLC_PITCH_OVERLAP_MAX) {
 		plc_fillin(&jb->plc, x, (int)c);
 		return;
