@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "media/g711.h"
 #include "media/jbuf.h"
 
 #define JB_MASK (JB_RING - 1)
@@ -29,6 +30,7 @@ static int32_t tdiff(uint32_t a, uint32_t b)
 void jbuf_set_law(struct jbuf *jb, enum media_law law)
 {
 	jb->law = law;
+	jb->dec = g711_decode_table(law);
 	jb->silence = media_g711_silence(law);
 }
 
@@ -462,7 +464,10 @@ static void get_frame(struct jbuf *jb, uint8_t *out, unsigned n)
 
 		have[i] = cell != 0;
 		oct[i] = have[i] ? (uint8_t)cell : jb->silence;
-		x[i] = media_g711_decode(jb->law, oct[i]);
+	}
+	/* Fixed mode plays octets only. */
+	for (i = 0; jb->mode == JB_ADAPTIVE && i < n + JB_LOOK; i++) {
+		x[i] = jb->dec[oct[i]];
 		if (i < n && have[i] && (x[i] > JB_QUIET || x[i] < -JB_QUIET))
 			quiet = false;
 	}

@@ -52,6 +52,7 @@ struct jbuf {
 	uint16_t ring[JB_RING];
 	plc_state_t plc;
 	enum media_law law;  /* of the octets stored and played */
+	const int16_t *dec;  /* its decoding table */
 	enum jb_mode mode;
 	uint8_t silence;     /* played for missing samples */
 	uint32_t lo, hi;     /* jb_min, jb_max in samples */
