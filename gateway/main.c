@@ -367,6 +367,7 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.debug = cfg->debug;
 	gw->cfg.ring_timeout = cfg->ring_timeout;
 	gw->cfg.rtp_timeout = cfg->rtp_timeout;
+	gw->cfg.jb = cfg->jb; /* calls bridged from now on */
 	gw->cfg.drain_timeout = cfg->drain_timeout;
 	memcpy(gw->cfg.trunks, cfg->trunks, sizeof(cfg->trunks));
 	gw->cfg.ntrunks = cfg->ntrunks;
