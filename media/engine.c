@@ -355,6 +355,7 @@ static int params_check(const struct media_bridge_params *prm, int family)
 				  prm->echo_tail_ms > ECHO_TAIL_MAX))
 		return EINVAL;
 	if (prm->jb_max_ms && (prm->jb_max_ms > JB_MAX_MS ||
+			       prm->jb_max_ms < JB_FRAME / 8 ||
 			       prm->jb_min_ms > prm->jb_max_ms))
 		return EINVAL;
 	if (prm->remote.ss_family != family)

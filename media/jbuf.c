@@ -45,6 +45,8 @@ void jbuf_init(struct jbuf *jb, enum media_law law, unsigned min_ms,
 	}
 	if (max_ms > JB_MAX_MS)
 		max_ms = JB_MAX_MS;
+	if (max_ms < JB_FRAME / 8)
+		max_ms = JB_FRAME / 8; /* the delay bound keeps a frame */
 	if (min_ms > max_ms)
 		min_ms = max_ms;
 	jb->lo = min_ms * 8;

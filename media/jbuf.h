@@ -85,7 +85,8 @@ struct jbuf {
 	uint64_t scaled;     /* frames played time-scaled (or slipped) */
 };
 
-/** Delays in ms; @p max_ms 0 takes the defaults for both. */
+/** Delays in ms; @p max_ms 0 takes the defaults for both, else it is
+ * 20-300 and @p min_ms at most that. */
 void jbuf_init(struct jbuf *jb, enum media_law law, unsigned min_ms,
 	       unsigned max_ms, enum jb_mode mode);
 void jbuf_set_law(struct jbuf *jb, enum media_law law);
