@@ -730,9 +730,9 @@ static void tweak_jb_fixed(struct media_bridge_params *prm, unsigned on)
 	prm->jb_fixed = on;
 }
 
-/* Two packets lost: the adaptive buffer conceals them (the timeslot never
- * goes silent, the bridge's stats count it); the fixed one plays silence
- * and leaves the octets alone. */
+/* Two packets lost after sequence and timestamp wrap: the adaptive buffer
+ * conceals them (the timeslot never goes silent, the bridge's stats count
+ * it); the fixed one plays silence and leaves the octets alone. */
 static void run_loss(struct fx *f, unsigned *silent)
 {
 	static uint8_t answers[40][FRAME_LEN];
@@ -742,6 +742,9 @@ static void run_loss(struct fx *f, unsigned *silent)
 
 	frame_silence(frame, MEDIA_PCMU);
 	*silent = 0;
+	/* The sequence number wraps, and the timestamp, before the loss. */
+	f->far_seq = 65530;
+	f->far_ts = 0xffffffffu - 3 * SLOT;
 	for (k = 0; k < 40; k++) {
 		tone(pcm, SLOT, k * SLOT, 1000);
 		encode(MEDIA_PCMU, pl, pcm, SLOT);
