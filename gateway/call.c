@@ -917,6 +917,20 @@ static unsigned echo_tail(const struct gw_call *call, const struct side *pri)
 	return s->echo_tail;
 }
 
+/* The SIP trunk's jitter buffer; a data call gets the fixed one, which
+ * neither conceals nor time-scales: its octets must arrive as sent. */
+static void jb_params(const struct gw_call *call, const struct side *ip,
+		      const struct side *pri, struct media_bridge_params *prm)
+{
+	struct gw_jb jb = gw_config_jb(&call->gw->cfg,
+				       gw_config_trunk(&call->gw->cfg,
+						       ip->trunk));
+
+	prm->jb_min_ms = (unsigned)jb.min_ms;
+	prm->jb_max_ms = (unsigned)jb.max_ms;
+	prm->jb_fixed = jb.fixed > 0 || pri->digital;
+}
+
 /* Start (or re-point) the bridge between the two sides as their kinds
  * need: B-channel <-> RTP, RTP <-> RTP, or B-channel <-> B-channel. */
 static void bridge_media(struct gw_call *call)
@@ -965,6 +979,7 @@ static void bridge_media(struct gw_call *call)
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
 		srtp_keys(ip, &prm.srtp);
+		jb_params(call, ip, pri, &prm);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;

@@ -371,6 +371,47 @@ static int parse_digest_algs(struct parser *p, const char *k, const char *v,
 	return 0;
 }
 
+/* jb_min, jb_max, jb_mode ([sip], [trunk]); ENOENT for another key. */
+static int key_jb(struct parser *p, const char *k, const char *v,
+		  struct gw_jb *jb)
+{
+	unsigned long n;
+	int err;
+
+	if (!strcmp(k, "jb_min")) {
+		err = parse_uint(p, k, v, 0, 300, &n);
+		if (!err)
+			jb->min_ms = (int)n;
+		return err;
+	}
+	if (!strcmp(k, "jb_max")) {
+		err = parse_uint(p, k, v, 20, 300, &n);
+		if (!err)
+			jb->max_ms = (int)n;
+		return err;
+	}
+	if (strcmp(k, "jb_mode"))
+		return ENOENT;
+	if (strcmp(v, "adaptive") && strcmp(v, "fixed"))
+		return fail(p, "jb_mode: '%s' is not adaptive or fixed", v);
+	jb->fixed = !strcmp(v, "fixed");
+	return 0;
+}
+
+struct gw_jb gw_config_jb(const struct gw_config *cfg,
+			  const struct gw_trunk_cfg *t)
+{
+	struct gw_jb jb = cfg->jb;
+
+	if (t && t->jb.min_ms >= 0)
+		jb.min_ms = t->jb.min_ms;
+	if (t && t->jb.max_ms >= 0)
+		jb.max_ms = t->jb.max_ms;
+	if (t && t->jb.fixed >= 0)
+		jb.fixed = t->jb.fixed;
+	return jb;
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -410,6 +451,8 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "user_agent")) {
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
+	} else if ((err = key_jb(p, k, v, &cfg->jb)) != ENOENT) {
+		return err;
 	} else {
 		return fail(p, "unknown key '%s' in [sip]", k);
 	}
@@ -783,6 +826,7 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "rtp_timeout")) {
 		err = parse_uint(p, k, v, 0, 3600, &n);
 		t->rtp_timeout = (int)n;
+
 	} else if (!strcmp(k, "dtmf")) {
 		if (!strcmp(v, "rfc4733"))
 			t->dtmf = GW_DTMF_RFC4733;
@@ -860,6 +904,8 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				return err;
 			t->spans[t->nspans++] = (int)n;
 		}
+	} else if ((err = key_jb(p, k, v, &t->jb)) != ENOENT) {
+		return err;
 	} else {
 		return fail(p, "unknown key '%s' in [trunk %s]", k, t->name);
 	}
@@ -1114,6 +1160,7 @@ static int on_section(struct parser *p, char *name)
 		t->reg_retry_max = 1800;
 		t->registrar_min = 60;
 		t->registrar_max = 3600;
+		t->jb.min_ms = t->jb.max_ms = t->jb.fixed = -1;
 		p->cur = t;
 		return 0;
 	}
@@ -1138,6 +1185,8 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->dns_ttl_min = 30;
 	cfg->dns_ttl_max = 3600;
 	cfg->rtp_timeout = 60;
+	cfg->jb.min_ms = 20;
+	cfg->jb.max_ms = 200;
 	cfg->t_trying_ms = 3000;
 	cfg->callback_window = 45;
 	cfg->holdoff = 60;
@@ -1168,10 +1217,18 @@ static int validate(struct parser *p)
 		p->line = 0;
 		return fail(p, "[sip] rtp_port_min must be below rtp_port_max");
 	}
+	if (cfg->jb.min_ms > cfg->jb.max_ms) {
+		p->line = 0;
+		return fail(p, "[sip] jb_min must not be over jb_max");
+	}
 	for (unsigned i = 0; i < cfg->ntrunks; i++) {
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
+		struct gw_jb jb = gw_config_jb(cfg, t);
 
 		p->line = t->line;
+		if (jb.min_ms > jb.max_ms)
+			return fail(p, "trunk '%s': jb_min must not be over "
+				    "jb_max", t->name);
 		if (t->kind == GW_TRUNK_SIP && !t->peer_len && !*t->host &&
 		    !t->registrar)
 			return fail(p, "trunk '%s': a SIP trunk needs peer",

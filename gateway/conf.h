@@ -59,6 +59,14 @@ enum gw_srtp {
 				       a=crypto are answered with SRTP */
 };
 
+/* RTP -> B-channel jitter buffer ([sip] and [trunk] jb_min, jb_max,
+ * jb_mode); in a trunk -1 takes [sip]'s. */
+struct gw_jb {
+	int min_ms;
+	int max_ms;
+	int fixed;                  /* jb_mode = fixed */
+};
+
 struct gw_trunk_cfg {
 	char name[32];
 	enum gw_trunk_kind kind;
@@ -114,6 +122,7 @@ struct gw_trunk_cfg {
 	enum gw_srtp srtp;
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
+	struct gw_jb jb;            /* SIP: its calls' jitter buffer */
 	bool e911_id_location;      /* From and PAI carry the zone's
 				       location_id (an endpoint id) */
 	unsigned e911_set;          /* keys given (they beat the profile) */
@@ -189,6 +198,7 @@ struct gw_config {
 	unsigned ptime;
 	unsigned rtp_timeout;       /* s without RTP from a SIP far end that
 				       clear its call (cause 41); 0 off */
+	struct gw_jb jb;
 	char user_agent[64];
 	/* [database] */
 	char db_path[256];
@@ -245,6 +255,9 @@ int gw_config_load(struct gw_config *cfg, const char *path, char *err,
 int gw_config_parse(struct gw_config *cfg, const char *name,
 		    const char *buf, size_t len, char *err, size_t errsize);
 
+/** The jitter buffer for calls on trunk @p t (NULL: [sip]'s). */
+struct gw_jb gw_config_jb(const struct gw_config *cfg,
+			  const struct gw_trunk_cfg *t);
 const struct gw_trunk_cfg *gw_config_trunk(const struct gw_config *cfg,
 					   const char *name);
 const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,

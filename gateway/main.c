@@ -367,6 +367,7 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.debug = cfg->debug;
 	gw->cfg.ring_timeout = cfg->ring_timeout;
 	gw->cfg.rtp_timeout = cfg->rtp_timeout;
+	gw->cfg.jb = cfg->jb; /* calls bridged from now on */
 	gw->cfg.drain_timeout = cfg->drain_timeout;
 	memcpy(gw->cfg.trunks, cfg->trunks, sizeof(cfg->trunks));
 	gw->cfg.ntrunks = cfg->ntrunks;
@@ -704,11 +705,14 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 {
 	gw_dbg(GW_DBG_MEDIA,
 	       "bridge done: rtp tx %llu rx %llu lost %llu late %llu "
-	       "underruns %llu srtp auth failed %llu replayed %llu",
+	       "underruns %llu concealed %llu jb_drops %llu srtp auth failed "
+	       "%llu replayed %llu",
 	       (unsigned long long)st->rtp_tx, (unsigned long long)st->rtp_rx,
 	       (unsigned long long)st->rtp_lost,
 	       (unsigned long long)st->rtp_late,
 	       (unsigned long long)st->underruns,
+	       (unsigned long long)st->concealed,
+	       (unsigned long long)st->jb_drops,
 	       (unsigned long long)st->srtp_auth_fail,
 	       (unsigned long long)st->srtp_replay);
 	/* Someone sends us packets that do not authenticate: worth more

@@ -17,7 +17,7 @@ void bridge_set_laws(struct bridge *b, enum media_law rtp_law,
 	b->span_law = span_law;
 	b->tx_conv = g711_conv_table(span_law, rtp_law);
 	b->rx_conv = g711_conv_table(rtp_law, span_law);
-	b->jb.silence = media_g711_silence(span_law);
+	jbuf_set_law(&b->jb, span_law);
 }
 
 /* ---- DTMF ------------------------------------------------------------- */
@@ -258,6 +258,7 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 		if (b->tx_fill == b->tx_samples)
 			bridge_send(b);
 	}
+	b->frame_us = b->span->frame_us;
 	jbuf_get(&b->jb, out, MEDIA_FRAME_SAMPLES);
 	if (dtmf_on(b))
 		dtmf_rx_frame(b, out);
@@ -350,7 +351,8 @@ static void rx_close_ssrc(struct bridge *b)
 	b->rx_sync = false;
 }
 
-static void rx_packet(struct bridge *b, uint8_t *buf, size_t len)
+static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
+		      unsigned since)
 {
 	struct rtp_hdr h;
 	const uint8_t *pl;
@@ -387,7 +389,7 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len)
 		/* A new source: its timeline has nothing to do with the
 		 * old one, so start the buffer afresh. */
 		rx_close_ssrc(b);
-		jbuf_reset(&b->jb);
+		jbuf_rebase(&b->jb);
 		b->rx_sync = true;
 		b->rx_ssrc = h.ssrc;
 		b->rx_last_seq = h.seq;
@@ -407,14 +409,30 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len)
 		rx_event(b, &h, pl, plen);
 		return;
 	}
-	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv))
+	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv, h.marker, since))
 		b->st.rtp_late++;
 	else
 		b->st.rtp_rx++;
 }
 
+/* How long after the timeslot's last frame a batch arrived, in samples:
+ * the jitter buffer's clock between frames.  Before the first frame
+ * there is nothing to measure from: as if just after one. */
+static unsigned rx_since(const struct bridge *b)
+{
+	int64_t us;
+
+	if (!b->frame_us)
+		return 0;
+	us = media_mono_us() - b->frame_us;
+	if (us < 0)
+		return 0;
+	return us >= JB_FRAME * 125 ? JB_FRAME : (unsigned)(us / 125);
+}
+
 void bridge_rx(struct worker *w, struct bridge *b)
 {
+	unsigned since = JB_FRAME;
 	int n;
 	int i;
 
@@ -429,14 +447,17 @@ void bridge_rx(struct worker *w, struct bridge *b)
 			 * either way nothing more to read now. */
 			return;
 		}
-		if (n > 0)
+		if (n > 0) {
 			atomic_store_explicit(&b->rx_ms[0], tg_mono_ms(),
 					      memory_order_relaxed);
+			since = rx_since(b);
+		}
 		for (i = 0; i < n; i++) {
 			if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				b->st.rtp_bad++;
 			else
-				rx_packet(b, w->rxbuf[i], w->msgs[i].msg_len);
+				rx_packet(b, w->rxbuf[i], w->msgs[i].msg_len,
+					  since);
 		}
 		/* A short batch drained the socket; the level-triggered
 		 * epoll set wakes us for anything arriving after. */
@@ -453,6 +474,7 @@ void bridge_finish(struct bridge *b)
 		rx_close_ssrc(b);
 		b->st.underruns = b->jb.underruns;
 		b->st.jb_drops = b->jb.drops;
+		b->st.concealed = b->jb.concealed;
 		b->st.ec_disabled = b->ec.st && !b->ec.on;
 		b->rtp = obj_deref(b->rtp);
 		b->fd = -1;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "media/dtmf.h"
 #include "media/echo.h"
@@ -79,9 +80,20 @@ struct span {
 	struct bridge **chan;   /* [nchan + 1], by timeslot */
 	uint8_t *tx;            /* the answer frame, nchan * 160 */
 	struct span *next;      /* worker's span list, or its dead list */
+	int64_t frame_us;       /* when its last frame was served
+				 * (media_mono_us): RTP arrival times for
+				 * the jitter buffers */
 	struct cmd cmd_add;
 	struct cmd cmd_remove;
 };
+
+static inline int64_t media_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ---- RTP <-> RTP relay (relay.c) ----------------------------------------- */
 
@@ -240,6 +252,7 @@ struct bridge {
 			uint64_t rx_seen; /* this SSRC, late ones too */
 
 			struct jbuf jb;
+			int64_t frame_us; /* its last frame's span frame_us */
 			uint8_t pkt[RTP_HDR_LEN + MEDIA_MAX_PKT_SAMPLES +
 				    MSRTP_TRAILER];
 			struct msrtp *srtp; /* NULL: plain RTP */

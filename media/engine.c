@@ -396,6 +396,10 @@ static int params_check(const struct media_bridge_params *prm, int family)
 	if (prm->echo_tail_ms && (prm->echo_tail_ms < ECHO_TAIL_MIN ||
 				  prm->echo_tail_ms > ECHO_TAIL_MAX))
 		return EINVAL;
+	if (prm->jb_max_ms && (prm->jb_max_ms > JB_MAX_MS ||
+			       prm->jb_max_ms < JB_FRAME / 8 ||
+			       prm->jb_min_ms > prm->jb_max_ms))
+		return EINVAL;
 	if (prm->remote.ss_family != family)
 		return EAFNOSUPPORT;
 	return 0;
@@ -445,7 +449,8 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->fd = rtp->fd;
 	memcpy(&b->remote, &prm->remote, prm->remote_len);
 	b->remote_len = prm->remote_len;
-	jbuf_init(&b->jb, media_g711_silence(ref->law));
+	jbuf_init(&b->jb, ref->law, prm->jb_min_ms, prm->jb_max_ms,
+		  prm->jb_fixed ? JB_FIXED : JB_ADAPTIVE);
 	bridge_set_laws(b, prm->rtp_law, ref->law);
 	/* The detector whatever the mode, so an update may turn it on
 	 * without allocating on the worker. */

@@ -110,6 +110,7 @@ uint8_t media_alaw_to_ulaw(uint8_t a)
 static uint8_t tab_ident[256];
 static uint8_t tab_u2a[256];
 static uint8_t tab_a2u[256];
+static int16_t tab_dec[2][256]; /* [0] mu-law, [1] A-law */
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
 
 static void tables_init(void)
@@ -120,7 +121,15 @@ static void tables_init(void)
 		tab_ident[i] = (uint8_t)i;
 		tab_u2a[i] = media_ulaw_to_alaw((uint8_t)i);
 		tab_a2u[i] = media_alaw_to_ulaw((uint8_t)i);
+		tab_dec[0][i] = ulaw_decode((uint8_t)i);
+		tab_dec[1][i] = alaw_decode((uint8_t)i);
 	}
+}
+
+const int16_t *g711_decode_table(enum media_law law)
+{
+	pthread_once(&tab_once, tables_init);
+	return tab_dec[law == MEDIA_PCMA];
 }
 
 const uint8_t *g711_conv_table(enum media_law from, enum media_law to)

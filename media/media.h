@@ -74,7 +74,11 @@ struct media_stats {
 	uint64_t rtp_lost;     /* gaps in received sequence numbers */
 	uint64_t rtp_late;     /* arrived too late or duplicate, dropped */
 	uint64_t tdm_frames;   /* 20 ms TDM frames seen while bridged */
-	uint64_t underruns;    /* frames played as silence: buffer empty */
+	uint64_t underruns;    /* frames played as silence: nothing received
+				* for them nor concealed (after the first
+				* audio) */
+	uint64_t concealed;    /* frames with audio synthesised for lost or
+				* late packets (packet loss concealment) */
 	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...);
 				* relay: RTCP-looking and empty packets */
 	uint64_t rtp_bad;      /* malformed or oversized packets */
@@ -160,6 +164,15 @@ struct media_bridge_params {
 	struct media_srtp_keys srtp;   /* SRTP on the RTP side; an update
 					* with other keys re-keys the running
 					* bridge (both directions at once) */
+	unsigned jb_min_ms;            /* RTP -> timeslot playout delay:
+					* the latest packets wait this
+					* long, ... */
+	unsigned jb_max_ms;            /* ... the earliest at most this
+					* (20-300); 0: 20 and 200 */
+	bool jb_fixed;                 /* hold the delay at jb_min_ms, no
+					* concealment or time-scaling
+					* (data, fax, modems).  These three
+					* are fixed at start. */
 };
 
 /**

@@ -95,6 +95,7 @@ static void span_frame(struct span *sp, const uint8_t *rx, uint32_t seq)
 	unsigned c;
 	int err;
 
+	sp->frame_us = media_mono_us();
 	memset(sp->tx, media_g711_silence(sp->io.law), sp->io.nchan * slot);
 	for (c = 1; c <= sp->io.nchan; c++) {
 		struct bridge *b = sp->chan[c];

@@ -60,10 +60,27 @@ void ps_audio_tone(uint8_t *out, uint32_t *phase)
 	*phase = p;
 }
 
+/* A frame under -50 dBFS peak is silence: what a receiver hears as a
+ * dropout when it comes between frames of sound. */
+#define GAP_PEAK 100
+
 void ps_audio_measure(struct ps_meter *m, const uint8_t *blk)
 {
 	double s1 = 0, s2 = 0, total = 0, power;
 	const int n = TDM_FRAME_SAMPLES;
+	int peak = 0;
+
+	for (int i = 0; i < n; i++)
+		if (abs(lin_of[blk[i]]) > peak)
+			peak = abs(lin_of[blk[i]]);
+	if (peak < GAP_PEAK) {
+		m->quiet_run++;
+	} else {
+		if (m->heard)
+			m->gaps += m->quiet_run;
+		m->heard = true;
+		m->quiet_run = 0;
+	}
 
 	for (int i = 0; i < n; i++) {
 		double x = lin_of[blk[i]];

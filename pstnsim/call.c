@@ -271,7 +271,7 @@ static void emit_record(const struct ps_call *call)
 		"\"redirecting_ton\":%d,\"redirect_reason\":%d,\"cause\":%d,"
 		"\"cleared_by\":\"%s\",\"answered\":%s,\"setup_ms\":%lld,"
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
-		"\"frames_rx\":%u,\"rx_tone_ratio\":%.3f,"
+		"\"frames_rx\":%u,\"rx_gap_frames\":%u,\"rx_tone_ratio\":%.3f,"
 		"\"rx_level_dbfs\":%.1f%s,\"setup_complete\":%s,"
 		"\"setup_digits\":%u,\"overlap\":%s,\"info_msgs\":%u}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
@@ -285,7 +285,8 @@ static void emit_record(const struct ps_call *call)
 		call->cleared_local ? "local" : "remote",
 		call->answered ? "true" : "false", (long long)call->setup_ms,
 		(long long)call->answer_ms, (long long)call->end_ms,
-		call->frames_tx, call->frames_rx, ps_meter_ratio(&call->meter),
+		call->frames_tx, call->frames_rx, call->meter.gaps,
+		ps_meter_ratio(&call->meter),
 		ps_meter_dbfs(&call->meter), play,
 		call->setup_complete ? "true" : "false", call->setup_digits,
 		call->overlap ? "true" : "false", call->info_msgs);

@@ -133,6 +133,9 @@ struct ps_meter {
 	double tone_energy;
 	double total_energy;
 	uint64_t nsamples;
+	bool heard;          /* a frame with sound in it came */
+	uint32_t quiet_run;  /* silent frames since the last with sound */
+	uint32_t gaps;       /* silent frames between frames with sound */
 };
 
 int ps_audio_init(const struct ps_conf *conf);

@@ -42,36 +42,105 @@ static uint64_t get_be(const uint8_t *p, unsigned n)
 	return v;
 }
 
-void stamp_fill(uint8_t *p, enum stamp_sender who, uint32_t k, int64_t ns)
-{
-	unsigned j;
+/* The header (tag, time, number, check word) is written twice, at the
+ * start and in the middle, so a probe whose playout lost or gained a
+ * sample in one copy is still known by the other. */
+#define HDR 18
+#define HDR2 80
 
+static bool is_hdr(unsigned j)
+{
+	return j < HDR || (j >= HDR2 && j < HDR2 + HDR);
+}
+
+/* The copies differ in their tag's third octet ('S', then 's'): the
+ * second copy is never taken for the first. */
+static void put_hdr(uint8_t *p, char copy, enum stamp_sender who,
+		    uint32_t k, int64_t ns)
+{
 	p[0] = 'T';
 	p[1] = 'G';
-	p[2] = 'S';
+	p[2] = (uint8_t)copy;
 	p[3] = (uint8_t)who;
 	put_be(p + 4, (uint64_t)ns, 8);
 	put_be(p + 12, k, 4);
 	put_be(p + 16, check_word(k, ns), 2);
-	for (j = 18; j < STAMP_FRAME; j++)
-		p[j] = pattern(k, j);
+}
+
+static bool get_hdr(const uint8_t *p, char copy, enum stamp_sender who,
+		    uint32_t *k, int64_t *ns)
+{
+	if (p[0] != 'T' || p[1] != 'G' || p[2] != copy || p[3] != who)
+		return false;
+	*ns = (int64_t)get_be(p + 4, 8);
+	*k = (uint32_t)get_be(p + 12, 4);
+	return get_be(p + 16, 2) == check_word(*k, *ns);
+}
+
+void stamp_fill(uint8_t *p, enum stamp_sender who, uint32_t k, int64_t ns)
+{
+	unsigned j;
+
+	put_hdr(p, 'S', who, k, ns);
+	put_hdr(p + HDR2, 's', who, k, ns);
+	for (j = 0; j < STAMP_FRAME; j++)
+		if (!is_hdr(j))
+			p[j] = pattern(k, j);
 }
 
 bool stamp_parse(const uint8_t *p, enum stamp_sender who, uint32_t *k,
 		 int64_t *ns)
 {
+	uint32_t k2;
+	int64_t ns2;
 	unsigned j;
 
-	if (p[0] != 'T' || p[1] != 'G' || p[2] != 'S' || p[3] != who)
+	if (!get_hdr(p, 'S', who, k, ns) ||
+	    !get_hdr(p + HDR2, 's', who, &k2, &ns2) ||
+	    k2 != *k || ns2 != *ns)
 		return false;
-	*ns = (int64_t)get_be(p + 4, 8);
-	*k = (uint32_t)get_be(p + 12, 4);
-	if (get_be(p + 16, 2) != check_word(*k, *ns))
-		return false;
-	for (j = 18; j < STAMP_FRAME; j++)
-		if (p[j] != pattern(*k, j))
+	for (j = 0; j < STAMP_FRAME; j++)
+		if (!is_hdr(j) && p[j] != pattern(*k, j))
 			return false;
 	return true;
+}
+
+/*
+ * The body of probe @p k starting at @p w (inside a window of @p room
+ * octets): 0 intact, 1 intact but for up to 2 samples dropped or added
+ * at one point (a jitter buffer time-scaling its delay: not heard), 2
+ * otherwise (silence or concealment played into it).
+ */
+static int body_verdict(const uint8_t *w, size_t room, uint32_t k)
+{
+	static const int shifts[] = {1, -1, 2, -2};
+	unsigned j, m = STAMP_FRAME;
+
+	for (j = 0; j < STAMP_FRAME; j++)
+		if (!is_hdr(j) && w[j] != pattern(k, j)) {
+			m = j;
+			break;
+		}
+	if (m == STAMP_FRAME)
+		return 0;
+	for (unsigned i = 0; i < 4; i++) {
+		int sh = shifts[i];
+		bool ok = true;
+
+		/* Dropped samples (sh < 0): pattern j is at j + sh from
+		 * j = m - sh on; added ones: from m on. */
+		for (j = sh < 0 ? m - (unsigned)sh : m;
+		     j < STAMP_FRAME - 2 && ok; j++) {
+			long at = (long)j + sh;
+
+			if (is_hdr(j) || at < 0 || (size_t)at >= room)
+				continue;
+			ok = w[at] == pattern(k, j);
+		}
+		if (ok)
+			return 1;
+	}
+	return 2;
 }
 
 void stamp_rx_init(struct stamp_rx *rx)
@@ -97,17 +166,14 @@ static void advance(struct stamp_rx *rx, uint32_t k)
 	}
 }
 
-void stamp_rx_frame(struct stamp_rx *rx, const uint8_t *p,
-		    enum stamp_sender who, int64_t now)
+/* One probe found (@p verdict: body_verdict's): counted, and its delay
+ * to @p when. */
+static void count_probe(struct stamp_rx *rx, uint32_t k, int64_t ns,
+			int64_t when, int verdict)
 {
-	uint32_t k, b;
-	int64_t ns, bin;
+	uint32_t b;
+	int64_t bin;
 
-	if (!stamp_parse(p, who, &k, &ns)) {
-		if (rx->started)
-			rx->pending_bad++;
-		return;
-	}
 	/* Something else between two probes replaced a probe (silence for
 	 * a missing packet, concealment): damage.  Before the first probe
 	 * and after the last it is the path filling up or running on. */
@@ -133,12 +199,77 @@ void stamp_rx_frame(struct stamp_rx *rx, const uint8_t *p,
 		return;
 	}
 	rx->seen[b / 64] |= 1ull << (b % 64);
+	if (verdict == 2) {
+		rx->damaged++;
+		rx->got_damaged++;
+		return;
+	}
 	rx->got++;
-	ns = now - ns;
+	rx->slipped += verdict == 1;
+	ns = when - ns;
+	if (!rx->base_ns || ns < rx->base_ns)
+		rx->base_ns = ns;
+	if (rx->late_ns && ns > rx->base_ns + rx->late_ns)
+		rx->late++;
 	if (ns > rx->max_ns)
 		rx->max_ns = ns;
 	bin = ns / (STAMP_BIN_US * 1000);
 	rx->hist[bin < 0 ? 0 : bin > STAMP_HIST_BINS ? STAMP_HIST_BINS : bin]++;
+}
+
+/*
+ * A jitter buffer may play a stream out at any sample offset from the
+ * frames it came in (its delay is set in samples), so a probe can lie
+ * across two received frames.  Each frame is looked at with the one
+ * before it: the probe that starts in the earlier one (at most one can)
+ * is found whole, once, and its delay counts from that frame's arrival.
+ */
+void stamp_rx_frame(struct stamp_rx *rx, const uint8_t *p,
+		    enum stamp_sender who, int64_t now)
+{
+	uint8_t win[2 * STAMP_FRAME];
+	uint32_t k;
+	int64_t ns;
+
+	if (rx->have_prev) {
+		uint32_t ks[4];
+		unsigned nk = 0;
+		bool found = false, late_start = false;
+
+		memcpy(win, rx->prev, STAMP_FRAME);
+		memcpy(win + STAMP_FRAME, p, STAMP_FRAME);
+		/* A probe starts at off: its first header there, or (that
+		 * one slipped) its second one HDR2 further.  A dropped
+		 * sample can put two starts in one frame; a probe found by
+		 * both its headers counts once. */
+		for (unsigned off = 0; off < STAMP_FRAME; off++) {
+			const uint8_t *w = win + off;
+			bool dup = false;
+
+			if (!(w[0] == 'T' && get_hdr(w, 'S', who, &k, &ns)) &&
+			    !(w[HDR2] == 'T' &&
+			      get_hdr(w + HDR2, 's', who, &k, &ns)))
+				continue;
+			for (unsigned i = 0; i < nk; i++)
+				dup |= ks[i] == k;
+			if (dup || nk == 4)
+				continue;
+			ks[nk++] = k;
+			found = true;
+			late_start = off >= STAMP_FRAME - 4;
+			count_probe(rx, k, ns, rx->prev_t,
+				    body_verdict(w, sizeof(win) - off, k));
+		}
+		/* A probe that began at the very end of the last frame
+		 * (a sample dropped before it) leaves none to begin in
+		 * this one. */
+		if (!found && rx->started && !rx->late_start)
+			rx->pending_bad++;
+		rx->late_start = late_start;
+	}
+	memcpy(rx->prev, p, STAMP_FRAME);
+	rx->prev_t = now;
+	rx->have_prev = true;
 }
 
 uint64_t stamp_rx_lost(const struct stamp_rx *rx)
@@ -148,7 +279,8 @@ uint64_t stamp_rx_lost(const struct stamp_rx *rx)
 	if (!rx->started)
 		return 0;
 	span = (uint64_t)(rx->max_k - rx->first_k) + 1;
-	return span > rx->got + rx->stale ? span - rx->got - rx->stale : 0;
+	span -= rx->stale + rx->got_damaged;
+	return span > rx->got ? span - rx->got : 0;
 }
 
 double stamp_rx_pct_ms(const struct stamp_rx *rx, double q)

@@ -14,7 +14,12 @@ export SPAN_TYPE SWITCH
 RTPLOAD=$BUILD/tests/tools/rtpload
 
 write_conf
-sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
+# jb_mode = fixed: the adaptive buffer time-scales its delay (in quiet
+# frames by tens of samples, which is not heard but is not our octets);
+# the fixed one passes octets as they came, so each probe can be checked
+# whole.  The adaptive one is jitter.sh's and test_jbuf's.
+# jb_min = 100: a loaded test machine delays packets by tens of ms.
+sed -i '/^\[trunk pbx\]/a srtp = optional\njb_mode = fixed\njb_min = 100' "$WORK/tollgate.conf"
 start_pstnsim --media echo --rule 777=answer,media=stamp
 start_gw
 
@@ -26,10 +31,10 @@ out=$(timeout 60 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 for f in connected:30 failed:0 lost:0 dup:0 late:0 damaged:0 seq_gaps:0; do
 	expect_eq "${f%%:*}" "${f#*:}" "$(json_field "$out" "${f%%:*}")"
 done
-back=$(json_field "$out" frames_back)
+back=$(json_field "$out" frames)
 # 30 calls x 6 s at 50 frames/s, less the path filling at each start.
 [ "$back" -ge 8500 ] || fail "only $back frames came back: $out"
-log "ok: 30 looped calls, $back frames back, none lost/doubled/late/damaged (rtt p50 $(json_field "$out" rtt_p50_ms) ms, p99 $(json_field "$out" rtt_p99_ms) ms)"
+log "ok: 30 looped calls, $back frames back, none lost/doubled/late/damaged (rtt p50 $(json_field "$out" p50_ms) ms, p99 $(json_field "$out" p99_ms) ms)"
 wait_cdrs 30
 expect_eq "answered CDRs" 30 "$(sql "SELECT count(*) FROM cdr WHERE q850_cause = 16 AND answer_ms > 0")"
 log "ok: 30 CDRs, answered, cause 16"
@@ -41,7 +46,7 @@ out=$(timeout 30 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 	--law pcmu --json 2>>"$WORK/rtpload.log") &&
 	fail "a converting path passed as intact: $out"
 [ "$(json_field "$out" connected)" = 1 ] || fail "PCMU call: $out"
-[ "$(json_field "$out" frames_back)" = 0 ] ||
+[ "$(json_field "$out" frames)" = 0 ] ||
 	[ "$(json_field "$out" damaged)" -gt 0 ] ||
 	fail "PCMU call not caught: $out"
 log "ok: a converted (PCMU over A-law) path is reported, not passed"
@@ -55,13 +60,13 @@ out=$(timeout 40 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 for f in connected:10 lost:0 dup:0 late:0 damaged:0 seq_gaps:0; do
 	expect_eq "SRTP ${f%%:*}" "${f#*:}" "$(json_field "$out" "${f%%:*}")"
 done
-log "ok: 10 SRTP calls, $(json_field "$out" frames_back) frames back intact"
+log "ok: 10 SRTP calls, $(json_field "$out" frames) frames back intact"
 
 # Each direction on its own: pstnsim and rtpload both send time-stamped
 # probes and check the other's (one-way delay, loss, damage).
 out=$(timeout 40 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 	--sip-port "$PBX_PORT" --rtp-port "$RTPBASE" --calls 10 --rate 10 \
-	--hold 4 --law pcma --number 7770100 --stamp \
+	--hold 4 --law pcma --number 7770100 --stamp --json \
 	2>>"$WORK/rtpload.log") || fail "stamped calls: $out"
 for f in connected:10 failed:0 tdm_rtp_lost:0 tdm_rtp_dup:0 tdm_rtp_damaged:0 seq_gaps:0; do
 	expect_eq "${f%%:*}" "${f#*:}" "$(json_field "$out" "${f%%:*}")"
@@ -81,7 +86,7 @@ printf '%s\n' "$recs" | while read -r rec; do
 	[ "$(json_field "$rec" stamp_dup)" = 0 ] &&
 	[ "$(json_field "$rec" stamp_damaged)" = 0 ] ||
 		fail "RTP -> B: $rec"
-	awk -v p="$(json_field "$rec" stamp_p99_ms)" 'BEGIN { exit !(p < 120) }' ||
+	awk -v p="$(json_field "$rec" stamp_p99_ms)" 'BEGIN { exit !(p < 160) }' ||
 		fail "RTP -> B delay: $rec"
 done
 log "ok: RTP -> B: every stamped call's probes arrived once and intact, p50 $(printf '%s\n' "$recs" | head -1 | sed -n 's/.*"stamp_p50_ms":\([0-9.]*\).*/\1/p') ms"

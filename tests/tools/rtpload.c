@@ -7,22 +7,24 @@
  * plays back what it hears, so each frame we send should come back once,
  * intact, after a steady delay.
  *
- * Each frame carries its number, its call and a check word in its first
- * octets and a pattern made of the three in the rest: a frame that comes
- * back is either exactly ours or counted as damaged (silence played for a
- * missing frame, concealment, a law conversion).  Counted per call, from
- * the first frame of ours that came back (what went before was the path
- * filling up) to the last we sent:
+ * Each frame is a time-stamped probe (pstnsim/stamp.h: its number and
+ * send time, twice, and a pattern made of them): one that comes back is
+ * exactly ours, ours with a sample or two dropped or added (the gateway's
+ * jitter buffer time-scaling its delay: "slipped", not heard, not a
+ * failure), or damaged (silence played for a missing packet,
+ * concealment, a law conversion).  The jitter buffer plays at a sample
+ * offset of its own, so probes are found across two packets.  Counted
+ * per call, from the first probe that came back (what went before was the
+ * path filling up) to the last:
  *
  *   lost      sent and never came back
  *   dup       came back more than once
- *   late      came back more than --late-ms after the call's usual delay
- *   damaged   frames on the stream that were not ours, between the first
- *             of ours that came back and the last (the gateway played
- *             something else into the loop)
+ *   late      came back more than --late-ms (30) over the call's smallest
+ *             delay
+ *   damaged   overwritten, or replaced by something else
  *   seq_gaps  gaps in the RTP sequence numbers of what the gateway sent
  *
- * and the round-trip delay of every frame (p50, p99, max).
+ * and the round-trip delay of every probe (p50, p99, max).
  *
  * With --stamp the far end is pstnsim --media stamp instead: each side
  * sends time-stamped probe frames (pstnsim/stamp.h) and checks the
@@ -72,10 +74,6 @@
 #define FRAME 160             /* octets of G.711 per 20 ms */
 #define TICK_NS 20000000L
 #define MAX_CALLS 2048
-#define SEEN_BITS 4096        /* frames remembered for duplicates */
-#define SENT_RING 512         /* send times kept, frames */
-#define HIST_US 100           /* latency histogram bin */
-#define HIST_BINS 20000       /* up to 2 s */
 #define T1_MS 500
 #define TX_GIVEUP_MS 16000    /* 64*T1 would be 32 s; a loaded loopback
 			       * peer that has not answered by then is gone */
@@ -113,19 +111,14 @@ struct call {
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t next_k;             /* number of the next frame we send */
-	int64_t sent_ns[SENT_RING];
 
 	/* receiving */
 	bool rx_any;
 	uint32_t rx_ssrc;
 	uint16_t rx_seq;
-	bool first_ok;               /* one of ours came back */
-	uint32_t first_k;
-	uint32_t max_k;
-	uint64_t seen[SEEN_BITS / 64];
-	uint64_t got, dup, late, damaged, seq_gaps, foreign, stale;
-	int64_t base_lat_ns;         /* smallest delay seen */
-	struct stamp_rx *srx;        /* --stamp: pstnsim's probes */
+	uint64_t seq_gaps, foreign;
+	struct stamp_rx rx;          /* the probes that come back (or
+				      * pstnsim's, --stamp) */
 	uint8_t key[30];             /* --srtp: ours, AES-128 + salt */
 	srtp_t srtp_tx, srtp_rx;
 	uint64_t srtp_fail;          /* packets that did not unprotect */
@@ -160,9 +153,6 @@ static struct {
 
 static struct call *calls;
 static int sip_fd, ep_fd, tick_fd;
-static uint64_t hist[HIST_BINS + 1];
-static uint64_t hist_n;
-static int64_t lat_max_ns;
 static uint64_t unknown_msgs, tx_total;
 static volatile sig_atomic_t stop_signal;
 static unsigned long run_id;
@@ -181,51 +171,6 @@ static int64_t now_ms(void)
 }
 
 /* ---- frames --------------------------------------------------------- */
-
-static uint16_t check_word(uint32_t k, uint16_t idx)
-{
-	uint32_t h = k * 2654435761u ^ (uint32_t)idx * 40503u ^ 0x5a17u;
-
-	return (uint16_t)(h ^ h >> 16);
-}
-
-static uint8_t pattern(uint32_t k, uint16_t idx, unsigned j)
-{
-	return (uint8_t)(k * 7u + idx * 13u + j * 29u + (k >> 8));
-}
-
-static void frame_fill(uint8_t *p, uint32_t k, uint16_t idx)
-{
-	uint16_t c = check_word(k, idx);
-	unsigned j;
-
-	p[0] = (uint8_t)(k >> 24);
-	p[1] = (uint8_t)(k >> 16);
-	p[2] = (uint8_t)(k >> 8);
-	p[3] = (uint8_t)k;
-	p[4] = (uint8_t)(idx >> 8);
-	p[5] = (uint8_t)idx;
-	p[6] = (uint8_t)(c >> 8);
-	p[7] = (uint8_t)c;
-	for (j = 8; j < FRAME; j++)
-		p[j] = pattern(k, idx, j);
-}
-
-/* Is @p p one of our frames, intact?  Its number goes to *k. */
-static bool frame_check(const uint8_t *p, uint16_t idx, uint32_t *k)
-{
-	unsigned j;
-
-	*k = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	     (uint32_t)p[2] << 8 | p[3];
-	if ((uint16_t)(p[4] << 8 | p[5]) != idx ||
-	    (uint16_t)(p[6] << 8 | p[7]) != check_word(*k, idx))
-		return false;
-	for (j = 8; j < FRAME; j++)
-		if (p[j] != pattern(*k, idx, j))
-			return false;
-	return true;
-}
 
 /* ---- SIP text -------------------------------------------------------- */
 
@@ -655,11 +600,7 @@ static void rtp_send(struct call *c, int64_t t)
 	pkt[9] = (uint8_t)(c->ssrc >> 16);
 	pkt[10] = (uint8_t)(c->ssrc >> 8);
 	pkt[11] = (uint8_t)c->ssrc;
-	if (opt.stamp)
-		stamp_fill(pkt + 12, STAMP_RTP, c->next_k, t);
-	else
-		frame_fill(pkt + 12, c->next_k, (uint16_t)c->idx);
-	c->sent_ns[c->next_k % SENT_RING] = t;
+	stamp_fill(pkt + 12, STAMP_RTP, c->next_k, t);
 	if (c->srtp_tx && srtp_protect(c->srtp_tx, pkt, &len) !=
 			  srtp_err_status_ok)
 		len = 0;
@@ -673,49 +614,11 @@ static void rtp_send(struct call *c, int64_t t)
 	c->ts += FRAME;
 }
 
-static bool seen_test_set(struct call *c, uint32_t k)
-{
-	uint32_t b = k % SEEN_BITS;
-	uint64_t m = 1ull << (b % 64);
-	bool was = c->seen[b / 64] & m;
-
-	c->seen[b / 64] |= m;
-	return was;
-}
-
-/* Frames between the newest we saw and @p k are forgotten from the seen
- * bitmap before the ring wraps onto them. */
-static void seen_advance(struct call *c, uint32_t k)
-{
-	while (c->max_k < k) {
-		uint32_t b;
-
-		c->max_k++;
-		b = (c->max_k + SEEN_BITS / 2) % SEEN_BITS;
-		c->seen[b / 64] &= ~(1ull << (b % 64));
-	}
-}
-
-static void record_latency(int64_t ns)
-{
-	int64_t bin = ns / (HIST_US * 1000);
-
-	if (bin < 0)
-		bin = 0;
-	if (bin > HIST_BINS)
-		bin = HIST_BINS;
-	hist[bin]++;
-	hist_n++;
-	if (ns > lat_max_ns)
-		lat_max_ns = ns;
-}
-
 static void on_rtp_packet(struct call *c, const uint8_t *p, size_t n,
 			  int64_t t)
 {
-	uint32_t ssrc, k;
+	uint32_t ssrc;
 	uint16_t seq;
-	int64_t lat;
 
 	if (n < 12 || (p[0] & 0xc0) != 0x80)
 		return;
@@ -731,41 +634,8 @@ static void on_rtp_packet(struct call *c, const uint8_t *p, size_t n,
 		c->foreign++;
 		return;
 	}
-	if (c->srx) {
-		stamp_rx_frame(c->srx, p + 12, STAMP_PSTN, t);
-		return;
-	}
-	if (!frame_check(p + 12, (uint16_t)c->idx, &k) || k >= c->next_k) {
-		/* Once our last frame is back the loop plays on with
-		 * whatever the gateway fills in: not damage. */
-		if (c->first_ok && c->max_k + 1 < c->next_k)
-			c->damaged++;
-		return;
-	}
-	if (!c->first_ok) {
-		c->first_ok = true;
-		c->first_k = k;
-		c->max_k = k;
-	}
-	if (k < c->first_k)
-		return; /* sent while the path filled, came late */
-	if (c->next_k - k >= SENT_RING ||
-	    (c->max_k >= SEEN_BITS / 2 && k < c->max_k - SEEN_BITS / 2)) {
-		c->stale++; /* older than what we can still judge */
-		return;
-	}
-	seen_advance(c, k);
-	if (seen_test_set(c, k)) {
-		c->dup++;
-		return;
-	}
-	c->got++;
-	lat = t - c->sent_ns[k % SENT_RING];
-	record_latency(lat);
-	if (!c->base_lat_ns || lat < c->base_lat_ns)
-		c->base_lat_ns = lat;
-	if (lat > c->base_lat_ns + (int64_t)opt.late_ms * 1000000)
-		c->late++;
+	/* Looped: our own probes come back; --stamp: pstnsim's. */
+	stamp_rx_frame(&c->rx, p + 12, opt.stamp ? STAMP_PSTN : STAMP_RTP, t);
 }
 
 static void on_rtp(struct call *c)
@@ -867,32 +737,23 @@ static bool all_ended(void)
 	return true;
 }
 
-static double percentile(double q)
-{
-	uint64_t want = (uint64_t)(q * (double)hist_n), acc = 0;
-	int i;
-
-	if (!hist_n)
-		return 0;
-	for (i = 0; i <= HIST_BINS; i++) {
-		acc += hist[i];
-		if (acc > want)
-			return (i + 0.5) * HIST_US / 1000.0;
-	}
-	return HIST_BINS * HIST_US / 1000.0;
-}
-
-/* --stamp: B-channel -> RTP, from pstnsim's probes, all calls together. */
-static int report_stamp(double elapsed)
+/*
+ * All calls together: the probes of every call that ended well, their
+ * delays in one histogram.  Looped, the delay is the round trip (both
+ * directions and pstnsim's one-frame echo); with --stamp it is B-channel
+ * -> RTP alone ("tdm_rtp").
+ */
+static int report(double elapsed)
 {
 	static struct stamp_rx all;
-	uint64_t lost = 0, gaps = 0;
+	uint64_t lost = 0, gaps = 0, foreign = 0;
 	int ok = 0, failed = 0, silent = 0, i, j;
+	const char *pf = opt.stamp ? "tdm_rtp_" : "";
 
 	stamp_rx_init(&all);
 	for (i = 0; i < opt.calls; i++) {
 		const struct call *c = &calls[i];
-		const struct stamp_rx *r = c->srx;
+		const struct stamp_rx *r = &c->rx;
 
 		if (c->st != C_DONE) {
 			failed++;
@@ -900,92 +761,56 @@ static int report_stamp(double elapsed)
 		}
 		ok++;
 		if (!r->started) {
-			silent++;
+			silent++; /* connected, but no probe came */
 			continue;
 		}
 		all.got += r->got;
+		all.slipped += r->slipped;
 		all.dup += r->dup;
+		all.late += r->late;
 		all.damaged += r->damaged + c->srtp_fail;
-		all.stale += r->stale;
 		lost += stamp_rx_lost(r);
 		gaps += c->seq_gaps;
+		foreign += c->foreign;
 		for (j = 0; j <= STAMP_HIST_BINS; j++)
 			all.hist[j] += r->hist[j];
 		if (r->max_ns > all.max_ns)
 			all.max_ns = r->max_ns;
 	}
-	printf("{\"calls\":%d,\"connected\":%d,\"failed\":%d,"
-	       "\"silent\":%d,\"tdm_rtp_frames\":%" PRIu64
-	       ",\"tdm_rtp_lost\":%" PRIu64 ",\"tdm_rtp_dup\":%" PRIu64
-	       ",\"tdm_rtp_damaged\":%" PRIu64 ",\"seq_gaps\":%" PRIu64
-	       ",\"tdm_rtp_p50_ms\":%.2f,\"tdm_rtp_p99_ms\":%.2f,"
-	       "\"tdm_rtp_max_ms\":%.2f,\"elapsed_s\":%.1f}\n",
-	       opt.calls, ok, failed, silent, all.got, lost, all.dup,
-	       all.damaged, gaps, stamp_rx_pct_ms(&all, 0.5),
-	       stamp_rx_pct_ms(&all, 0.99), (double)all.max_ns / 1e6,
-	       elapsed);
-	return failed || silent || lost || all.dup || all.damaged || gaps;
-}
-
-static int report(double elapsed)
-{
-	uint64_t sent = 0, got = 0, lost = 0, dup = 0, late = 0, dmg = 0,
-		 gaps = 0, stale = 0, foreign = 0;
-	int ok = 0, failed = 0, silent = 0, i;
-
-	for (i = 0; i < opt.calls; i++) {
-		struct call *c = &calls[i];
-		uint64_t expect;
-
-		if (c->st != C_DONE) {
-			failed++;
-			continue;
-		}
-		ok++;
-		if (!c->first_ok) {
-			silent++; /* connected, but nothing of ours came back */
-			continue;
-		}
-		expect = c->next_k - c->first_k;
-		sent += expect;
-		got += c->got;
-		lost += expect > c->got + c->stale ? expect - c->got - c->stale
-						   : 0;
-		dup += c->dup;
-		late += c->late;
-		dmg += c->damaged + c->srtp_fail;
-		gaps += c->seq_gaps;
-		stale += c->stale;
-		foreign += c->foreign;
-	}
 	if (opt.json) {
 		printf("{\"calls\":%d,\"connected\":%d,\"failed\":%d,"
-		       "\"silent\":%d,\"frames_sent\":%" PRIu64
-		       ",\"frames_back\":%" PRIu64 ",\"lost\":%" PRIu64
-		       ",\"dup\":%" PRIu64 ",\"late\":%" PRIu64
-		       ",\"damaged\":%" PRIu64 ",\"seq_gaps\":%" PRIu64
-		       ",\"stale\":%" PRIu64 ",\"foreign\":%" PRIu64
-		       ",\"rtt_p50_ms\":%.1f,\"rtt_p99_ms\":%.1f,"
-		       "\"rtt_max_ms\":%.1f,\"elapsed_s\":%.1f}\n",
-		       opt.calls, ok, failed, silent, sent, got, lost, dup, late,
-		       dmg, gaps, stale, foreign, percentile(0.5),
-		       percentile(0.99), (double)lat_max_ns / 1e6, elapsed);
+		       "\"silent\":%d,\"%sframes\":%" PRIu64
+		       ",\"%slost\":%" PRIu64 ",\"%sdup\":%" PRIu64
+		       ",\"%slate\":%" PRIu64 ",\"%sdamaged\":%" PRIu64
+		       ",\"%sslipped\":%" PRIu64 ",\"seq_gaps\":%" PRIu64
+		       ",\"foreign\":%" PRIu64 ",\"%sp50_ms\":%.2f,"
+		       "\"%sp99_ms\":%.2f,\"%smax_ms\":%.2f,"
+		       "\"elapsed_s\":%.1f}\n",
+		       opt.calls, ok, failed, silent, pf, all.got, pf, lost, pf,
+		       all.dup, pf, all.late, pf, all.damaged, pf, all.slipped,
+		       gaps, foreign, pf, stamp_rx_pct_ms(&all, 0.5), pf,
+		       stamp_rx_pct_ms(&all, 0.99), pf,
+		       (double)all.max_ns / 1e6, elapsed);
 	} else {
 		printf("calls:          %d placed, %d ended cleanly, %d failed, "
 		       "%d with no frame back\n", opt.calls, ok, failed,
 		       silent);
-		printf("frames:         %" PRIu64 " sent in the windows, %" PRIu64
-		       " back\n", sent, got);
-		printf("lost, dup:      %" PRIu64 ", %" PRIu64 "\n", lost, dup);
+		printf("frames:         %" PRIu64 " back%s (%" PRIu64
+		       " with a sample or two time-scaled)\n", all.got,
+		       opt.stamp ? " from pstnsim" : "", all.slipped);
+		printf("lost, dup:      %" PRIu64 ", %" PRIu64 "\n", lost,
+		       all.dup);
 		printf("late, damaged:  %" PRIu64 ", %" PRIu64 " (late: > %u ms "
-		       "over the call's usual delay)\n", late, dmg,
-		       opt.late_ms);
+		       "over the call's smallest delay)\n", all.late,
+		       all.damaged, opt.late_ms);
 		printf("RTP seq gaps:   %" PRIu64 " (gateway -> us)\n", gaps);
-		printf("round trip:     p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-		       percentile(0.5), percentile(0.99),
-		       (double)lat_max_ns / 1e6);
+		printf("%s p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		       opt.stamp ? "B -> RTP:      " : "round trip:    ",
+		       stamp_rx_pct_ms(&all, 0.5), stamp_rx_pct_ms(&all, 0.99),
+		       (double)all.max_ns / 1e6);
 	}
-	return failed || silent || lost || dup || late || dmg || gaps ? 1 : 0;
+	return failed || silent || lost || all.dup || all.late ||
+	       all.damaged || gaps;
 }
 
 static void on_signal(int sig)
@@ -1131,12 +956,10 @@ int main(int argc, char **argv)
 			}
 			fclose(r);
 		}
-		if (opt.stamp) {
-			c->srx = malloc(sizeof(*c->srx));
-			if (!c->srx)
-				return 2;
-			stamp_rx_init(c->srx);
-		}
+		stamp_rx_init(&c->rx);
+		/* Looped, the delay should not move: late is a frame's
+		 * worth over the smallest. */
+		c->rx.late_ns = (int64_t)opt.late_ms * 1000000;
 		c->rtp_port = (uint16_t)(opt.rtp_port + 2 * i);
 		c->rtp_fd = open_udp(opt.local, c->rtp_port);
 		if (c->rtp_fd < 0) {
@@ -1202,7 +1025,5 @@ int main(int argc, char **argv)
 		for (i = 0; i < opt.calls; i++)
 			if (calls[i].st != C_DONE)
 				fail(&calls[i], 0, "interrupted");
-	if (opt.stamp)
-		return report_stamp((double)(now_ms() - t0) / 1000.0);
 	return report((double)(now_ms() - t0) / 1000.0);
 }

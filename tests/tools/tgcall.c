@@ -241,6 +241,12 @@ struct media {
 	double tone_e, block_e;  /* Goertzel and total energy, whole blocks */
 	double sum_sq;           /* all measured samples */
 	uint64_t nsamp;
+	struct {                 /* --jitter: audio on its way */
+		int64_t due;
+		uint8_t pkt[12 + FRAME];
+	} held[8];
+	unsigned nheld;
+	uint32_t net_rng;        /* --jitter, --loss */
 	int64_t dtmf_tx0;        /* m->tx where --dtmf starts; -1 none */
 	size_t dtmf_sent;
 	struct ps_dtmf_rx dtmf_rx; /* in-band digits heard */
@@ -594,7 +600,9 @@ static struct {
 	int measure_after;       /* ms after media starts; -1 default */
 	int stop_after;          /* ms after media starts we go silent (no
 				  * RTP at all); -1 never */
-} media_opt = {-1, -1};
+	int jitter;              /* audio packets held 0..N-1 ms (reordered) */
+	int loss;                /* ... and one in 100/N not sent; 0 none */
+} media_opt = {-1, -1, 0, 0};
 
 /* Start sending and measuring (on answer, or on early media). */
 static void media_start(struct media *m, int64_t now)
@@ -633,7 +641,53 @@ static bool media_dtmf(struct media *m, int16_t *lin)
 	return true;
 }
 
-static void media_send_one(struct media *m)
+static uint32_t net_rand(struct media *m)
+{
+	m->net_rng = m->net_rng * 1103515245u + 12345u;
+	return m->net_rng >> 8;
+}
+
+/* An audio packet goes out now, or later (--jitter), or never (--loss). */
+static void media_emit(struct media *m, const uint8_t *pkt, int64_t now)
+{
+	if (media_opt.loss && net_rand(m) % 100 < (unsigned)media_opt.loss)
+		return;
+	if (media_opt.jitter && m->nheld < 8) {
+		m->held[m->nheld].due = now + net_rand(m) % media_opt.jitter;
+		memcpy(m->held[m->nheld++].pkt, pkt, 12 + FRAME);
+		return;
+	}
+	if (sendto(m->fd, pkt, 12 + FRAME, 0, (struct sockaddr *)&m->remote,
+		   sizeof(m->remote)) < 0)
+		gw_dbg(GW_DBG_MEDIA, "rtp send: %s", strerror(errno));
+}
+
+static void media_flush_held(struct media *m, int64_t now)
+{
+	unsigned i = 0;
+
+	while (i < m->nheld) {
+		if (m->held[i].due > now) {
+			i++;
+			continue;
+		}
+		if (sendto(m->fd, m->held[i].pkt, 12 + FRAME, 0,
+			   (struct sockaddr *)&m->remote,
+			   sizeof(m->remote)) < 0)
+			gw_dbg(GW_DBG_MEDIA, "rtp send: %s", strerror(errno));
+		m->held[i] = m->held[--m->nheld];
+	}
+}
+
+static int64_t media_next_held(const struct media *m, int64_t t)
+{
+	for (unsigned i = 0; i < m->nheld; i++)
+		if (m->held[i].due < t)
+			t = m->held[i].due;
+	return t;
+}
+
+static void media_send_one(struct media *m, int64_t now)
 {
 	uint8_t pkt[12 + FRAME];
 	int16_t dtmf[FRAME];
@@ -669,9 +723,7 @@ static void media_send_one(struct media *m)
 		pkt[12 + i] = m->law == LAW_ALAW ? alaw_encode(s)
 						 : ulaw_encode(s);
 	}
-	if (sendto(m->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&m->remote,
-		   sizeof(m->remote)) < 0)
-		gw_dbg(GW_DBG_MEDIA, "rtp send: %s", strerror(errno));
+	media_emit(m, pkt, now);
 	m->first = false;
 	m->seq++;
 	m->ts += FRAME;
@@ -687,8 +739,9 @@ static void media_tick(struct media *m, int64_t now)
 		m->tx_stopped = true;
 		return;
 	}
+	media_flush_held(m, now);
 	while (now >= m->next_tx) {
-		media_send_one(m);
+		media_send_one(m, now);
 		m->next_tx += 20;
 		/* After a stall, resume the clock instead of bursting. */
 		if (now - m->next_tx > 200)
@@ -2369,7 +2422,8 @@ static int64_t call_next_time(const struct call *c)
 	if (c->cancel_at && !c->cancel_sent)
 		t = min_time(t, c->cancel_at);
 	if (c->media.running && c->media.have_remote && !c->media.tx_stopped)
-		t = min_time(t, c->media.next_tx);
+		t = min_time(t, media_next_held(&c->media,
+						c->media.next_tx));
 	if (c->state == CS_ANSWERED)
 		t = min_time(t, c->hold_until);
 	t = min_time(t, c->ring_at);
@@ -2544,6 +2598,8 @@ static void usage(FILE *f)
 		"Media (both): [--measure-after MS] (rx level/tone from MS\n"
 		"              after media starts; 200)\n"
 		"              [--media-stop-after MS] (send no RTP after MS)\n"
+		"              [--jitter MS] (hold each audio packet 0..MS-1 ms:\n"
+		"              reordered) [--loss PCT] (drop PCT%% of them)\n"
 		"One JSON line per call on stdout; exit 0 only if every call\n"
 		"ended as expected.\n");
 }
@@ -2743,6 +2799,8 @@ static int parse_args(int argc, char **argv)
 		{"dtmf-expect-ends", required_argument, NULL, 0x106},
 		{"measure-after", required_argument, NULL, 0x200},
 		{"media-stop-after", required_argument, NULL, 0x201},
+		{"jitter", required_argument, NULL, 0x202},
+		{"loss", required_argument, NULL, 0x203},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2772,6 +2830,14 @@ static int parse_args(int argc, char **argv)
 		} else if (ch == 'h') {
 			usage(stdout);
 			exit(0);
+		} else if (ch == 0x202 || ch == 0x203) {
+			if (parse_int(optarg, 0, ch == 0x202 ? 1000 : 100,
+				      ch == 0x202 ? &media_opt.jitter
+						  : &media_opt.loss)) {
+				fprintf(stderr, "tgcall: bad value for %s\n",
+					argv[optind - 1]);
+				return EINVAL;
+			}
 		} else if (ch == 0x200 || ch == 0x201) {
 			if (parse_int(optarg, 0, 3600000, ch == 0x200
 				      ? &media_opt.measure_after

@@ -422,6 +422,58 @@ static void test_conf_errors(void **state)
 	free(cfg);
 }
 
+/* Jitter buffer keys: [sip] defaults, a trunk overrides key by key. */
+static void test_conf_jb(void **state)
+{
+	static const char text[] =
+		"[sip]\njb_max = 120\n"
+		"[trunk a]\ntype = sip\npeer = 10.0.0.1\njb_min = 40\n"
+		"jb_mode = fixed\n"
+		"[trunk b]\ntype = sip\npeer = 10.0.0.2\n";
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"[sip]\njb_min = 301\n", "t.conf:2: jb_min"},
+		{"[sip]\njb_max = 10\n", "t.conf:2: jb_max"},
+		{"[sip]\njb_mode = fast\n",
+		 "t.conf:2: jb_mode: 'fast' is not adaptive or fixed"},
+		{"[sip]\njb_min = 100\njb_max = 50\n",
+		 "[sip] jb_min must not be over jb_max"},
+		{"[sip]\njb_max = 50\n[trunk a]\ntype = sip\n"
+		 "peer = 10.0.0.1\njb_min = 60\n",
+		 "t.conf:3: trunk 'a': jb_min must not be over jb_max"},
+	};
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	struct gw_jb jb;
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	jb = gw_config_jb(cfg, NULL);
+	assert_int_equal(jb.min_ms, 20);
+	assert_int_equal(jb.max_ms, 120);
+	assert_int_equal(jb.fixed, 0);
+	jb = gw_config_jb(cfg, gw_config_trunk(cfg, "a"));
+	assert_int_equal(jb.min_ms, 40);
+	assert_int_equal(jb.max_ms, 120);
+	assert_int_equal(jb.fixed, 1);
+	jb = gw_config_jb(cfg, gw_config_trunk(cfg, "b"));
+	assert_int_equal(jb.min_ms, 20);
+	assert_int_equal(jb.fixed, 0);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(bad); i++) {
+		int rc = gw_config_parse(cfg, "t.conf", bad[i].text,
+					 strlen(bad[i].text), err,
+					 sizeof(err));
+
+		if (rc != EINVAL || !strstr(err, bad[i].want))
+			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
+				 rc, err, bad[i].want);
+	}
+	free(cfg);
+}
+
 /* register and registrar: the defaults, and a registrar trunk needs no
  * peer (its calls go where its PBX registered from). */
 static void test_conf_registration(void **state)
@@ -566,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_conf_good),
 		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_conf_errors),
+		cmocka_unit_test(test_conf_jb),
 		cmocka_unit_test(test_conf_dahdi),
 		cmocka_unit_test(test_conf_registration),
 		cmocka_unit_test(test_did_lookup),

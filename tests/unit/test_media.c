@@ -550,8 +550,6 @@ static void test_rtp_to_tdm(void **state)
 
 	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
 	run_rtp_tone(&f, MEDIA_PCMU, MEDIA_PCMU, 50, answers);
-	/* Playout starts once 40 ms are buffered. */
-	assert_true(all_equal(answers[0], FRAME_LEN, 0xff));
 	assert_slot_tone(MEDIA_PCMU, answers, 5, 50);
 	fx_close(&f);
 }
@@ -634,12 +632,14 @@ static void test_stop_reports_stats(void **state)
 }
 
 /* Send packets carrying a constant code each (value = index) in the given
- * order, all at once, then collect what the timeslot plays. */
+ * order, all at once, then collect what the timeslot plays: packets whole
+ * and in order, then at most the loss concealer's fade-out. */
 static unsigned play_burst(struct fx *f, const unsigned *order, size_t n,
 			   uint8_t *played, unsigned frames)
 {
 	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], pl[SLOT], pkt[2048];
 	unsigned k, got = 0;
+	bool tail = false;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -655,10 +655,14 @@ static unsigned play_burst(struct fx *f, const unsigned *order, size_t n,
 		assert_true(line_step(&f->line, k, frame, answer));
 		while (far_recv(f->far, pkt, sizeof(pkt), 0) > 0)
 			;
-		if (slot[0] == 0xff)
+		if (all_equal(slot, SLOT, 0xff))
 			continue;
-		/* A frame never mixes two packets' audio. */
-		assert_true(all_equal(slot, SLOT, slot[0]));
+		/* A frame never mixes two packets' audio; after the last
+		 * one comes only what the concealer makes of it. */
+		if (!all_equal(slot, SLOT, slot[0]) || tail) {
+			tail = true;
+			continue;
+		}
 		played[got++] = (uint8_t)(slot[0] - 0x10);
 	}
 	return got;
@@ -709,13 +713,79 @@ static void test_burst_bounded_delay(void **state)
 	unsigned i, got;
 
 	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
-	/* 240 ms at once: only the newest 8 frames are kept. */
-	got = play_burst(&f, order, TG_ARRAY_SIZE(order), played, 12);
-	assert_int_equal(got, 8);
+	/* 240 ms at once: what would wait over jb_max (200 ms) is
+	 * dropped, the oldest first. */
+	got = play_burst(&f, order, TG_ARRAY_SIZE(order), played, 14);
+	assert_int_equal(got, 10);
 	for (i = 0; i < got; i++)
-		assert_int_equal(played[i], i + 4);
+		assert_int_equal(played[i], i + 2);
 	fx_stop(&f);
 	assert_true(done_rec.st.jb_drops >= 1);
+	fx_close(&f);
+}
+
+static void tweak_jb_fixed(struct media_bridge_params *prm, unsigned on)
+{
+	prm->jb_min_ms = 40;
+	prm->jb_max_ms = 200;
+	prm->jb_fixed = on;
+}
+
+/* Two packets lost after sequence and timestamp wrap: the adaptive buffer
+ * conceals them (the timeslot never goes silent, the bridge's stats count
+ * it); the fixed one plays silence and leaves the octets alone. */
+static void run_loss(struct fx *f, unsigned *silent)
+{
+	static uint8_t answers[40][FRAME_LEN];
+	uint8_t frame[FRAME_LEN], pl[SLOT], pkt[2048];
+	int16_t pcm[SLOT];
+	unsigned k;
+
+	frame_silence(frame, MEDIA_PCMU);
+	*silent = 0;
+	/* The sequence number wraps, and the timestamp, before the loss. */
+	f->far_seq = 65530;
+	f->far_ts = 0xffffffffu - 3 * SLOT;
+	for (k = 0; k < 40; k++) {
+		tone(pcm, SLOT, k * SLOT, 1000);
+		encode(MEDIA_PCMU, pl, pcm, SLOT);
+		if (k == 15 || k == 16) {
+			f->far_seq++;
+			f->far_ts += SLOT;
+		} else {
+			far_next(f, MEDIA_PCMU, pl, SLOT);
+		}
+		assert_true(line_step(&f->line, k, frame, answers[k]));
+		while (far_recv(f->far, pkt, sizeof(pkt), 0) > 0)
+			;
+		if (k >= 5 && all_equal(answers[k] + (CHAN - 1) * SLOT, SLOT,
+					0xff))
+			(*silent)++;
+	}
+	msleep(10);
+	fx_stop(f);
+}
+
+static void test_loss_concealed(void **state)
+{
+	static struct fx f;
+	unsigned silent;
+
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	run_loss(&f, &silent);
+	assert_int_equal(silent, 0);
+	assert_int_equal(done_rec.st.rtp_lost, 2);
+	assert_true(done_rec.st.concealed >= 2 &&
+		    done_rec.st.concealed <= 3);
+	assert_int_equal(done_rec.st.underruns, 0);
+	fx_close(&f);
+
+	fx_open_with(&f, 1, MEDIA_PCMU, MEDIA_PCMU, 20, tweak_jb_fixed, 1);
+	run_loss(&f, &silent);
+	assert_true(silent >= 1);
+	assert_int_equal(done_rec.st.rtp_lost, 2);
+	assert_int_equal(done_rec.st.concealed, 0);
+	assert_true(done_rec.st.underruns >= 1);
 	fx_close(&f);
 }
 
@@ -2899,6 +2969,7 @@ int main(void)
 		T(test_reorder_plays_in_order),
 		T(test_duplicates_dropped),
 		T(test_burst_bounded_delay),
+		T(test_loss_concealed),
 		T(test_ptime_10_out_30_in),
 		T(test_update_remote_and_law),
 		T(test_channels_isolated),
