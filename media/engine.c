@@ -403,6 +403,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->fd = rtp->fd;
 	memcpy(&b->remote, &prm->remote, prm->remote_len);
 	b->remote_len = prm->remote_len;
+	b->tx_hold = prm->hold;
 	jbuf_init(&b->jb, media_g711_silence(ref->law));
 	bridge_set_laws(b, prm->rtp_law, ref->law);
 	/* The detector whatever the mode, so an update may turn it on
@@ -469,6 +470,7 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->dtmf = prm->dtmf;
 	c->te_tx_pt = prm->te_tx_pt;
 	c->te_rx_pt = prm->te_rx_pt;
+	c->hold = prm->hold;
 	worker_post(me->workers[b->widx], c);
 	return 0;
 }

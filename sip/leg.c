@@ -89,6 +89,30 @@ struct sip_leg {
 	osip_message_t *inv_copy;
 	char auth_nonce[128], bye_nonce[128];
 	unsigned auth_tries;
+	/* Session changes (re-INVITE, UPDATE) and the session timer. */
+	uint64_t sdp_ver;       /* o= version of our SDP (RFC 3264 8) */
+	enum sip_dir ldir;      /* the direction in our SDP */
+	char *lsdp;             /* our last SDP, for a refresh's offer */
+	uint32_t rcseq;         /* their last re-INVITE or UPDATE */
+	bool re_srv;            /* their re-INVITE: our 2xx awaits the ACK */
+	bool re_offered;        /* ... and has our offer (answer in ACK) */
+	uint32_t re_srv_cseq;
+	char *re_rtx;           /* that 2xx */
+	size_t re_rtx_len;
+	int64_t re_start;
+	unsigned re_ms;
+	struct event *re_tmr;   /* its retransmission */
+	struct sip_tr *re_ctr;  /* our re-INVITE/UPDATE until its final */
+	bool re_ctr_invite;
+	unsigned re_tries;      /* 422/405 retries of one refresh */
+	struct event *glare_tmr; /* RFC 3261 14.1: retry after a 491 */
+	bool peer_update;       /* the peer allows UPDATE */
+	bool peer_timer;        /* the peer supports timer (RFC 4028) */
+	unsigned se_cfg, min_se; /* ours */
+	unsigned st_interval;   /* the session interval, s; 0 = no timer */
+	bool st_refresh;        /* we are the refresher */
+	int64_t st_last;        /* when the session was last refreshed */
+	struct event *st_tmr;
 };
 
 static const char *state_name(enum leg_state st)
@@ -115,6 +139,19 @@ static void set_state(struct sip_leg *leg, enum leg_state st)
 	leg->state = st;
 }
 
+/* Session changes and timers (the end of this file). */
+static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
+		     const int *codecs, unsigned n);
+static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req);
+static void st_from_2xx(struct sip_leg *leg, const osip_message_t *msg,
+			bool initial);
+static void st_arm(struct sip_leg *leg);
+static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen);
+static void re_ack(struct sip_leg *leg, const osip_message_t *ack);
+static void re_final(struct sip_leg *leg, int type,
+		     const osip_message_t *msg);
+
 static void destructor(void *arg)
 {
 	struct sip_leg *leg = arg;
@@ -136,6 +173,14 @@ static void destructor(void *arg)
 	free(leg->auth_realm);
 	if (leg->inv_copy)
 		osip_message_free(leg->inv_copy);
+	if (leg->re_tmr)
+		event_free(leg->re_tmr);
+	if (leg->glare_tmr)
+		event_free(leg->glare_tmr);
+	if (leg->st_tmr)
+		event_free(leg->st_tmr);
+	free(leg->re_rtx);
+	free(leg->lsdp);
 }
 
 static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
@@ -151,6 +196,7 @@ static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
 	sip_rand_hex(leg->local_tag, 8);
 	tg_random(&leg->sess_id, sizeof(leg->sess_id));
 	leg->sess_id &= 0x7fffffffffffull; /* keeps o= readable */
+	leg->sdp_ver = leg->sess_id;
 	tg_random(&leg->cseq, sizeof(leg->cseq));
 	leg->cseq = 1 + (leg->cseq & 0xffff); /* RFC 3261 8.1.1.5: < 2^31 */
 	leg->closed.embedded = true;
@@ -232,9 +278,14 @@ static void timer_stop(struct sip_leg *leg)
 /* The timer belongs to the UA's event base: free it while both live. */
 static void timer_free(struct sip_leg *leg)
 {
-	if (leg->tmr)
-		event_free(leg->tmr);
-	leg->tmr = NULL;
+	struct event **t[] = {&leg->tmr, &leg->re_tmr, &leg->glare_tmr,
+			      &leg->st_tmr};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (*t[i])
+			event_free(*t[i]);
+		*t[i] = NULL;
+	}
 }
 
 /* The end of a leg: from here its transactions run on alone and the
@@ -535,10 +586,7 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 	if (status >= 200 && status < 300)
 		osip_message_set_allow(resp, SIP_ALLOW);
 	if (with_sdp) {
-		err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr,
-				    leg->media_port, &leg->codec, 1,
-				    leg->te_local, leg->ua->ptime,
-				    leg->sess_id);
+		err = local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1);
 		if (!err)
 			err = sip_msg_attach_sdp(resp, sdp);
 		if (err)
@@ -546,6 +594,10 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 	}
 	if (status >= 300)
 		sip_msg_set_reason(resp, rsn);
+	if (status >= 200 && status < 300 && st_headers(leg, resp, false)) {
+		err = ENOMEM;
+		goto out;
+	}
 	/* Connected line (RFC 3325): who answered. */
 	if (status >= 200 && status < 300 && leg->answer_pai[0]) {
 		char user[96], hp[96], buf[200];
@@ -929,6 +981,11 @@ void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)
 	leg = find_leg(ua, sip_msg_call_id(ack, cid, sizeof(cid)),
 		       sip_msg_to_tag(ack),
 		       sip_msg_from_tag(ack));
+	if (leg && leg->re_srv && ack->cseq && ack->cseq->number &&
+	    strtoul(ack->cseq->number, NULL, 10) == leg->re_srv_cseq) {
+		re_ack(leg, ack);
+		return;
+	}
 	if (!leg || leg->outbound || leg->state != LEG_IN_ANSWERED)
 		return;
 	timer_stop(leg);
@@ -1079,10 +1136,8 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 		sip_ua_reply_new(ua, evt, src, srclen, 481, NULL, false);
 	} else if (MSG_IS_BYE(req)) {
 		rx_bye(leg, evt, src, srclen);
-	} else if (MSG_IS_INVITE(req)) {
-		/* Re-INVITEs are not supported yet; RFC 3261 14.2 lets a
-		 * 488 keep the session as it is. */
-		sip_ua_reply_new(ua, evt, src, srclen, 488, NULL, false);
+	} else if (MSG_IS_INVITE(req) || MSG_IS_UPDATE(req)) {
+		rx_modify(leg, evt, src, srclen);
 	} else if (MSG_IS_OPTIONS(req)) {
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
 	} else if (MSG_IS_INFO(req)) {
@@ -1175,7 +1230,7 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 		  media ? &m : NULL);
 }
 
-static int send_ack(struct sip_leg *leg)
+static int send_ack(struct sip_leg *leg, uint32_t cseq)
 {
 	osip_message_t *ack = NULL;
 	char *buf = NULL;
@@ -1184,7 +1239,7 @@ static int send_ack(struct sip_leg *leg)
 
 	/* RFC 3261 13.2.2.4: the ACK for a 2xx is its own transaction,
 	 * to the remote target, with the INVITE's CSeq number. */
-	err = leg_request(&ack, leg, "ACK", leg->inv_cseq);
+	err = leg_request(&ack, leg, "ACK", cseq);
 	if (err)
 		return err;
 	if (osip_message_to_str(ack, &buf, &len) || !buf) {
@@ -1212,7 +1267,7 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 
 	learn_remote(leg, msg);
 	leg->cancel_pending = false;
-	if (send_ack(leg))
+	if (send_ack(leg, leg->inv_cseq))
 		gw_warn("leg %s: cannot send ACK", leg->call_id);
 	if (leg->hungup) {
 		/* Our CANCEL crossed the 2xx: end the call (RFC 3261 9.1). */
@@ -1239,6 +1294,7 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 	leg->have_remote = true;
 	leg->codec = m.pt;
 	set_state(leg, LEG_CONFIRMED);
+	st_from_2xx(leg, msg, true);
 	read_pai(msg, leg->answer_pai_in, sizeof(leg->answer_pai_in));
 	leg_queue(leg, SIP_LEG_ANSWERED, msg->status_code, NULL, &m);
 }
@@ -1373,6 +1429,10 @@ void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg)
 			 leg->state == LEG_IN_REJECTED)
 			leg_close(leg);
 		break;
+	case SIP_TR_REINVITE:
+		if (tr == leg->re_ctr)
+			re_final(leg, type, msg);
+		break;
 	case SIP_TR_BYE:
 		/* Any final response or Timer F ends our BYE, but
 		 * a challenge we can answer. */
@@ -1406,6 +1466,8 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 		leg->inv_tr = NULL;
 	if (!leg->ua || leg->state == LEG_CLOSED)
 		return;
+	if (leg->re_ctr == tr) /* ended without a final: a timeout */
+		re_final(leg, OSIP_NICT_STATUS_TIMEOUT, NULL);
 	switch (tr->kind) {
 	case SIP_TR_INVITE:
 		if (leg->outbound) {
@@ -1545,6 +1607,7 @@ int sip_leg_answer(struct sip_leg *leg)
 	if (err)
 		return err;
 	set_state(leg, LEG_IN_ANSWERED);
+	st_arm(leg);
 	leg->rtx_start = tg_mono_ms();
 	leg->rtx_ms = SIP_T1;
 	rtx_arm(leg, SIP_T1);
@@ -1790,9 +1853,16 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		err = ENOMEM;
 	if (err)
 		goto out;
-	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
-			    ua->codecs, ua->ncodecs, leg->te_local, ua->ptime,
-			    leg->sess_id);
+	if (p->session_expires) {
+		leg->se_cfg = p->session_expires;
+		leg->min_se = p->min_se;
+		leg->st_interval = p->session_expires;
+		err = st_headers(leg, inv, true) ? ENOMEM : 0;
+		leg->st_interval = 0; /* until the 2xx says */
+	}
+	if (!err)
+		err = local_sdp(leg, sdp, sizeof(sdp), ua->codecs,
+				ua->ncodecs);
 	if (!err && *cid)
 		err = sip_msg_attach_sdp_pidf(inv, sdp, p->pidf, cid);
 	else if (!err)
@@ -1929,4 +1999,683 @@ int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
 		leg->ua = NULL;
 	obj_deref(leg);
 	return err;
+}
+
+/* ---- session changes: re-INVITE, UPDATE (RFC 3311), timers (RFC 4028) -- */
+
+/*
+ * Our SDP: @p codecs offered (or the one answered) at the session's
+ * version and direction.  Every SDP of ours is made here (an SRTP crypto
+ * line would be too); the last one is kept for a refresh's offer.
+ */
+static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
+		     const int *codecs, unsigned n)
+{
+	int err;
+
+	err = sip_sdp_print(buf, size, leg->media_addr, leg->media_port,
+			    codecs, n, leg->te_local, leg->ua->ptime,
+			    leg->sess_id);
+	if (!err && (leg->sdp_ver != leg->sess_id ||
+		     leg->ldir != SIP_DIR_SENDRECV))
+		err = sip_sdp_amend(buf, size, leg->sdp_ver, leg->ldir);
+	if (!err) {
+		free(leg->lsdp);
+		leg->lsdp = strdup(buf);
+	}
+	return err;
+}
+
+/* RFC 3264 6.1: the answer's direction to an offer's. */
+static enum sip_dir answer_dir(enum sip_dir offer)
+{
+	switch (offer) {
+	case SIP_DIR_SENDONLY: return SIP_DIR_RECVONLY;
+	case SIP_DIR_RECVONLY: return SIP_DIR_SENDONLY;
+	case SIP_DIR_INACTIVE: return SIP_DIR_INACTIVE;
+	default: return SIP_DIR_SENDRECV;
+	}
+}
+
+/* Session-Expires: delta-seconds [;refresher=uac|uas] (RFC 4028 4).
+ * @p refresher: 0 not given, 1 uac, 2 uas.  false when absent or
+ * unreadable. */
+static bool read_se(const osip_message_t *m, unsigned *se, int *refresher)
+{
+	osip_header_t *h = NULL;
+	const char *v, *r;
+	char *end;
+	unsigned long n;
+
+	*refresher = 0;
+	if (osip_message_header_get_byname(m, "session-expires", 0, &h) < 0 ||
+	    !h || !h->hvalue)
+		return false;
+	v = h->hvalue + strspn(h->hvalue, " \t");
+	n = strtoul(v, &end, 10);
+	if (end == v || n == 0 || n > 86400)
+		return false;
+	*se = (unsigned)n;
+	r = strcasestr(end, "refresher=");
+	if (r) {
+		r += strlen("refresher=");
+		if (!strncasecmp(r, "uac", 3))
+			*refresher = 1;
+		else if (!strncasecmp(r, "uas", 3))
+			*refresher = 2;
+	}
+	return true;
+}
+
+static unsigned read_min_se(const osip_message_t *m)
+{
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(m, "min-se", 0, &h) < 0 || !h ||
+	    !h->hvalue)
+		return 0;
+	return (unsigned)strtoul(h->hvalue, NULL, 10);
+}
+
+/* What the peer's request or response says it can do. */
+static void read_caps(struct sip_leg *leg, const osip_message_t *m)
+{
+	leg->peer_update = header_has(m, "allow", "UPDATE");
+	leg->peer_timer = header_token(m, "supported", "timer") ||
+			  header_token(m, "require", "timer");
+}
+
+/*
+ * Our session timer headers.  A request (@p req) asks for st_interval
+ * with us as its refresher (RFC 4028 7.1); a 2xx states the interval and
+ * who refreshes, with Require: timer when the peer supports it (9).
+ */
+static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req)
+{
+	char buf[64];
+
+	if (!leg->st_interval && !leg->se_cfg)
+		return 0;
+	if (osip_message_set_header(msg, "Supported", "timer"))
+		return ENOMEM;
+	if (!leg->st_interval)
+		return 0;
+	if (req)
+		snprintf(buf, sizeof(buf), "%u", leg->st_interval);
+	else
+		snprintf(buf, sizeof(buf), "%u;refresher=%s",
+			 leg->st_interval, leg->st_refresh ? "uas" : "uac");
+	if (osip_message_set_header(msg, "Session-Expires", buf))
+		return ENOMEM;
+	if (req && leg->min_se) {
+		snprintf(buf, sizeof(buf), "%u", leg->min_se);
+		if (osip_message_set_header(msg, "Min-SE", buf))
+			return ENOMEM;
+	}
+	if (!req && leg->peer_timer &&
+	    osip_message_set_header(msg, "Require", "timer"))
+		return ENOMEM;
+	return 0;
+}
+
+/* The same for a refresh we send: refresher=uac, i.e. us. */
+static int st_request_headers(struct sip_leg *leg, osip_message_t *msg)
+{
+	char buf[64];
+
+	if (st_headers(leg, msg, true))
+		return ENOMEM;
+	snprintf(buf, sizeof(buf), "%u;refresher=uac", leg->st_interval);
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(msg, "session-expires", 0, &h) >=
+	    0 && h) {
+		osip_free(h->hvalue);
+		h->hvalue = osip_strdup(buf);
+		if (!h->hvalue)
+			return ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * A request of theirs that refreshes or sets up the session (RFC 4028
+ * 9): the interval it asks for (never under Min-SE or ours) and who
+ * refreshes: whom it names, else the requester when it supports timers,
+ * else us.  Without a Session-Expires our own interval applies, and we
+ * refresh.
+ */
+static void st_from_request(struct sip_leg *leg, const osip_message_t *req,
+			    bool have, unsigned se, int refresher)
+{
+	unsigned interval, rmin = read_min_se(req);
+
+	if (!have && !leg->se_cfg && !leg->st_interval)
+		return;
+	interval = have ? se : leg->st_interval ? leg->st_interval
+						: leg->se_cfg;
+	if (have && leg->se_cfg && leg->se_cfg < interval)
+		interval = leg->se_cfg; /* 9: a UAS may lower it */
+	if (interval < rmin)
+		interval = rmin;
+	if (interval < leg->min_se)
+		interval = leg->min_se;
+	leg->st_interval = interval;
+	if (have && refresher)
+		leg->st_refresh = refresher == 2;
+	else
+		leg->st_refresh = !(have && leg->peer_timer);
+}
+
+/* The 2xx to our INVITE, re-INVITE or UPDATE: the interval and the
+ * refresher it states (RFC 4028 7.2: none, no session timer). */
+static void st_from_2xx(struct sip_leg *leg, const osip_message_t *msg,
+			bool initial)
+{
+	unsigned se = 0;
+	int refresher;
+
+	if (initial)
+		read_caps(leg, msg);
+	if (!leg->se_cfg && !leg->st_interval)
+		return;
+	if (!read_se(msg, &se, &refresher)) {
+		if (initial)
+			leg->st_interval = 0;
+		else
+			st_arm(leg); /* a 2xx refreshes all the same */
+		return;
+	}
+	leg->st_interval = se;
+	/* We sent the request: uac is us (a missing one too). */
+	leg->st_refresh = refresher != 2;
+	st_arm(leg);
+}
+
+static void st_expired(struct sip_leg *leg);
+static int send_refresh(struct sip_leg *leg);
+
+/* RFC 4028 10: the refresher sends its refresh at half the interval;
+ * the other side ends the session when none came by the interval less
+ * a third of it (at most 32 s). */
+static unsigned st_deadline_ms(const struct sip_leg *leg)
+{
+	unsigned i = leg->st_interval, slack = i / 3 < 32 ? i / 3 : 32;
+
+	return (i - slack) * 1000u;
+}
+
+static void st_timer_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->st_tmr, &tv);
+}
+
+static void on_st(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	int64_t spent = tg_mono_ms() - leg->st_last;
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || !leg->st_interval || leg->hungup)
+		return;
+	if (leg->state == LEG_IN_ANSWERED) {
+		st_timer_arm(leg, SIP_T1); /* refresh once the ACK is in */
+		return;
+	}
+	if (leg->state != LEG_CONFIRMED)
+		return;
+	if (spent >= (int64_t)st_deadline_ms(leg)) {
+		st_expired(leg);
+		return;
+	}
+	if (leg->st_refresh && !leg->re_ctr && send_refresh(leg))
+		gw_warn("leg %s: cannot send a session refresh", leg->call_id);
+	st_timer_arm(leg, (unsigned)(st_deadline_ms(leg) - spent));
+	sip_ua_run(leg->ua);
+}
+
+/* The session has just been refreshed (or set up): time it anew. */
+static void st_arm(struct sip_leg *leg)
+{
+	if (!leg->st_interval || !leg->ua)
+		return;
+	if (!leg->st_tmr) {
+		leg->st_tmr = evtimer_new(leg->ua->base, on_st, leg);
+		if (!leg->st_tmr)
+			return;
+	}
+	leg->st_last = tg_mono_ms();
+	st_timer_arm(leg, leg->st_refresh ? leg->st_interval * 500u
+					  : st_deadline_ms(leg));
+}
+
+/* The session is over without a BYE from the far end: we send one, with
+ * @p cause, and the gateway hears it as a BYE. */
+static void leg_end_session(struct sip_leg *leg, int cause, const char *why)
+{
+	struct sip_reason rsn = {cause, why, false};
+
+	leg_queue(leg, SIP_LEG_BYE, 0, &rsn, NULL);
+	leg->hup_cause = cause;
+	tg_strlcpy(leg->hup_text, why, sizeof(leg->hup_text));
+	leg_send_bye(leg, &rsn);
+	sip_ua_run(leg->ua);
+}
+
+static void st_expired(struct sip_leg *leg)
+{
+	gw_notice("leg %s: session not refreshed within %u s, ending it",
+		  leg->call_id, leg->st_interval);
+	/* Q.850 102: recovery on timer expiry. */
+	leg_end_session(leg, 102, "session timer expired");
+}
+
+/* Our refresh: an UPDATE without a body when the peer allows UPDATE
+ * (RFC 4028 7.4), else a re-INVITE with our SDP as it was (version
+ * unchanged: the session is the same). */
+static int send_refresh(struct sip_leg *leg)
+{
+	bool invite = !leg->peer_update;
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	int err;
+
+	if (leg->re_ctr || leg->re_srv || leg->state != LEG_CONFIRMED)
+		return 0;
+	err = leg_request(&m, leg, invite ? "INVITE" : "UPDATE", ++leg->cseq);
+	if (err)
+		return err;
+	set_contact(leg, m);
+	osip_message_set_allow(m, SIP_ALLOW);
+	err = st_request_headers(leg, m);
+	if (!err && invite && leg->lsdp)
+		err = sip_msg_attach_sdp(m, leg->lsdp);
+	if (!err)
+		err = leg_tr_new(&tr, leg, invite ? ICT : NICT,
+				 SIP_TR_REINVITE, m,
+				 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err) {
+		osip_message_free(m);
+		return err;
+	}
+	gw_dbg(GW_DBG_CALL, "leg %s: session refresh (%s, CSeq %u)",
+	       leg->call_id, invite ? "re-INVITE" : "UPDATE", leg->cseq);
+	leg->re_ctr = tr;
+	leg->re_ctr_invite = invite;
+	sip_tr_send(tr, m);
+	return 0;
+}
+
+static void on_glare(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || leg->state != LEG_CONFIRMED || leg->hungup)
+		return;
+	if (send_refresh(leg))
+		gw_warn("leg %s: cannot resend the re-INVITE", leg->call_id);
+	sip_ua_run(leg->ua);
+}
+
+/* RFC 3261 14.1: after a 491 the owner of the Call-ID (who sent the
+ * dialog's INVITE) waits 2.1-4 s, the other side 0-2 s, in 10 ms steps. */
+static void glare_arm(struct sip_leg *leg)
+{
+	unsigned r, ms;
+	struct timeval tv;
+
+	if (!leg->glare_tmr) {
+		leg->glare_tmr = evtimer_new(leg->ua->base, on_glare, leg);
+		if (!leg->glare_tmr)
+			return;
+	}
+	tg_random(&r, sizeof(r));
+	ms = leg->outbound ? 2100 + (r % 191) * 10 : (r % 201) * 10;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	gw_info("leg %s: 491 to our re-INVITE, again in %u ms", leg->call_id,
+		ms);
+	event_add(leg->glare_tmr, &tv);
+}
+
+/* The final response to our re-INVITE or UPDATE (msg NULL: none came). */
+static void re_final(struct sip_leg *leg, int type,
+		     const osip_message_t *msg)
+{
+	int status = msg ? msg->status_code : 408;
+	struct sip_media m;
+	const char *body;
+	size_t len;
+	unsigned mse;
+
+	(void)type;
+	if (msg && status < 200)
+		return;
+	leg->re_ctr = NULL;
+	if (leg->state != LEG_CONFIRMED || leg->hungup)
+		return;
+	if (status < 300) {
+		leg->re_tries = 0;
+		if (leg->re_ctr_invite &&
+		    send_ack(leg, (uint32_t)strtoul(msg->cseq->number, NULL,
+						    10)))
+			gw_warn("leg %s: cannot send ACK", leg->call_id);
+		memset(&m, 0, sizeof(m));
+		if (!sip_msg_sdp(msg, &body, &len) &&
+		    !sip_sdp_negotiate(&m, body, len, &leg->codec, 1) &&
+		    memcmp(&m, &leg->remote_media, sizeof(m))) {
+			leg->remote_media = m;
+			leg_queue(leg, SIP_LEG_MEDIA, status, NULL, &m);
+		}
+		st_from_2xx(leg, msg, false);
+		return;
+	}
+	if (status == 491) {
+		glare_arm(leg);
+	} else if (status == 422 && leg->re_tries++ < 2 &&
+		   (mse = read_min_se(msg)) > leg->st_interval &&
+		   mse <= 86400) {
+		/* RFC 4028 7.4: again, with the interval it asks for. */
+		leg->st_interval = mse;
+		send_refresh(leg);
+	} else if ((status == 405 || status == 501) && !leg->re_ctr_invite &&
+		   leg->re_tries++ < 2) {
+		leg->peer_update = false; /* a re-INVITE does it then */
+		send_refresh(leg);
+	} else if (status == 408 || status == 481) {
+		/* RFC 3261 12.2.1.2: the dialog is gone. */
+		leg_end_session(leg, 102, "session refresh failed");
+	} else {
+		/* The session goes on as it was (RFC 3261 14.1); the
+		 * timer ends it if no refresh gets through. */
+		gw_info("leg %s: %d to our session refresh", leg->call_id,
+			status);
+	}
+}
+
+/* A response of ours to their re-INVITE or UPDATE, with @p hname. */
+static void re_reply(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *hname, const char *hvalue)
+{
+	gw_info("leg %s: %s answered %d", leg->call_id, evt->sip->sip_method,
+		status);
+	sip_ua_reply_hdr(leg->ua, evt, src, srclen, status, hname, hvalue);
+}
+
+static void re_rtx_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->re_tmr, &tv);
+}
+
+/* RFC 3261 13.3.1.4 for the 2xx to a re-INVITE: as on_rtx.  Without an
+ * ACK the dialog is ended with a BYE (cause 41, as for the first 2xx). */
+static void on_re_rtx(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	int64_t spent = tg_mono_ms() - leg->re_start;
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || !leg->re_srv)
+		return;
+	if (spent >= 64 * SIP_T1) {
+		leg->re_srv = false;
+		free(leg->re_rtx);
+		leg->re_rtx = NULL;
+		gw_warn("leg %s: no ACK for our 2xx to a re-INVITE",
+			leg->call_id);
+		if (leg->state == LEG_CONFIRMED && !leg->hungup)
+			leg_end_session(leg, 41, "no ACK");
+		return;
+	}
+	sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer, leg->peerlen,
+			leg->re_rtx, leg->re_rtx_len);
+	leg->re_ms = leg->re_ms * 2 > SIP_T2 ? SIP_T2 : leg->re_ms * 2;
+	re_rtx_arm(leg, (int64_t)leg->re_ms > 64 * SIP_T1 - spent
+			? (unsigned)(64 * SIP_T1 - spent) : leg->re_ms);
+}
+
+/* Keep @p resp (a 2xx to a re-INVITE) to resend until its ACK. */
+static int re_keep(struct sip_leg *leg, osip_message_t *resp,
+		   uint32_t cseq)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!leg->re_tmr) {
+		leg->re_tmr = evtimer_new(leg->ua->base, on_re_rtx, leg);
+		if (!leg->re_tmr)
+			return ENOMEM;
+	}
+	if (osip_message_to_str(resp, &buf, &len) || !buf)
+		return ENOMEM;
+	free(leg->re_rtx);
+	leg->re_rtx = strndup(buf, len);
+	leg->re_rtx_len = len;
+	osip_free(buf);
+	if (!leg->re_rtx)
+		return ENOMEM;
+	leg->re_srv = true;
+	leg->re_srv_cseq = cseq;
+	leg->re_start = tg_mono_ms();
+	leg->re_ms = SIP_T1;
+	re_rtx_arm(leg, SIP_T1);
+	return 0;
+}
+
+/* Negotiate @p body keeping the codec we have when the offer still has
+ * it: a refresh or a hold must not switch codecs by our preference. */
+static int re_negotiate(struct sip_leg *leg, struct sip_media *m,
+			const char *body, size_t len)
+{
+	int order[SIP_MAX_CODECS + 1];
+	unsigned n = 0, i;
+
+	if (leg->codec >= 0)
+		order[n++] = leg->codec;
+	for (i = 0; i < leg->ua->ncodecs; i++)
+		if (leg->ua->codecs[i] != leg->codec)
+			order[n++] = leg->ua->codecs[i];
+	memset(m, 0, sizeof(*m));
+	return sip_sdp_negotiate(m, body, len, order, n);
+}
+
+/* Take @p m as the far end's new media: our answer goes at a new
+ * version, with the direction that answers its own. */
+static void re_take(struct sip_leg *leg, const struct sip_media *m)
+{
+	leg->remote_media = *m;
+	leg->have_remote = true;
+	leg->codec = m->pt;
+	if (leg->te_local >= 0)
+		leg->te_local = m->te_pt; /* RFC 4733 2.4: its PT, or none */
+	leg->ldir = answer_dir(m->dir);
+	leg->sdp_ver++;
+}
+
+/*
+ * A re-INVITE or UPDATE from the far end (RFC 3261 14.2, RFC 3311 5.2):
+ * an offer is answered in the 2xx (and reported as SIP_LEG_MEDIA), a
+ * re-INVITE without one gets our offer (the answer comes in the ACK),
+ * and either refreshes the session timer.
+ */
+static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen)
+{
+	osip_message_t *req = evt->sip, *resp = NULL;
+	bool invite = MSG_IS_INVITE(req), have_se, offer;
+	uint32_t cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
+	struct sip_media m;
+	const char *body;
+	size_t blen;
+	unsigned se = 0;
+	int refresher = 0, err;
+	char sdp[1024], buf[32];
+
+	if (invite && leg->re_srv && cseq == leg->re_srv_cseq) {
+		/* Its 2xx ended the server transaction: resend it. */
+		sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer,
+				leg->peerlen, leg->re_rtx, leg->re_rtx_len);
+		osip_event_free(evt);
+		return;
+	}
+	if (leg->state == LEG_TERMINATING || leg->hungup) {
+		re_reply(leg, evt, src, srclen, 481, NULL, NULL);
+		return;
+	}
+	offer = !sip_msg_sdp(req, &body, &blen);
+	if ((invite && leg->state != LEG_CONFIRMED) ||
+	    (leg->re_srv && (invite || offer))) {
+		/* RFC 3261 14.2 / RFC 3311 5.2: one of theirs is still open. */
+		tg_random(&se, sizeof(se));
+		snprintf(buf, sizeof(buf), "%u", se % 10);
+		re_reply(leg, evt, src, srclen, 500, "Retry-After", buf);
+		return;
+	}
+	if (leg->re_ctr && leg->re_ctr_invite && (invite || offer)) {
+		/* RFC 3261 14.2 / RFC 3311 5.2: ours is pending: glare. */
+		re_reply(leg, evt, src, srclen, 491, NULL, NULL);
+		return;
+	}
+	have_se = read_se(req, &se, &refresher);
+	if (have_se && leg->min_se && se < leg->min_se) {
+		/* RFC 4028 8.1: too short for us. */
+		snprintf(buf, sizeof(buf), "%u", leg->min_se);
+		re_reply(leg, evt, src, srclen, 422, "Min-SE", buf);
+		return;
+	}
+	if (offer && re_negotiate(leg, &m, body, blen)) {
+		/* RFC 3261 14.2: a 488 leaves the session as it was. */
+		re_reply(leg, evt, src, srclen, 488, NULL, NULL);
+		return;
+	}
+	leg->rcseq = cseq;
+	err = sip_msg_response(&resp, req, 200, NULL, leg->local_tag, leg->ua);
+	if (err)
+		goto fail;
+	set_contact(leg, resp);
+	osip_message_set_allow(resp, SIP_ALLOW);
+	read_caps(leg, req);
+	st_from_request(leg, req, have_se, se, refresher);
+	if (offer) {
+		re_take(leg, &m);
+		err = local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1);
+	} else if (invite) {
+		/* RFC 3261 14.2: we offer; all our codecs, ours first. */
+		int order[SIP_MAX_CODECS + 1];
+		unsigned n = 0, i;
+
+		if (leg->codec >= 0)
+			order[n++] = leg->codec;
+		for (i = 0; i < leg->ua->ncodecs; i++)
+			if (leg->ua->codecs[i] != leg->codec)
+				order[n++] = leg->ua->codecs[i];
+		leg->ldir = SIP_DIR_SENDRECV;
+		leg->sdp_ver++;
+		err = local_sdp(leg, sdp, sizeof(sdp), order, n);
+	}
+	if (!err && (offer || invite))
+		err = sip_msg_attach_sdp(resp, sdp);
+	if (!err)
+		err = st_headers(leg, resp, false);
+	if (!err && invite)
+		err = re_keep(leg, resp, cseq);
+	if (err)
+		goto fail;
+	leg->re_offered = invite && !offer;
+	gw_info("leg %s: %s%s answered 200 (CSeq %u)", leg->call_id,
+		req->sip_method, offer ? " offer" : invite ? " without offer" :
+		"", cseq);
+	sip_ua_reply_msg(leg->ua, evt, src, srclen, resp);
+	if (offer)
+		leg_queue(leg, SIP_LEG_MEDIA, 200, NULL, &leg->remote_media);
+	if (leg->state == LEG_CONFIRMED)
+		st_arm(leg); /* RFC 4028 10: the 2xx refreshes */
+	sip_ua_run(leg->ua);
+	return;
+ fail:
+	if (resp)
+		osip_message_free(resp);
+	re_reply(leg, evt, src, srclen, 500, NULL, NULL);
+}
+
+/* The ACK for our 2xx to their re-INVITE: the answer to our offer. */
+static void re_ack(struct sip_leg *leg, const osip_message_t *ack)
+{
+	struct sip_media m;
+	const char *body;
+	size_t len;
+
+	event_del(leg->re_tmr);
+	free(leg->re_rtx);
+	leg->re_rtx = NULL;
+	leg->re_srv = false;
+	if (!leg->re_offered)
+		return;
+	leg->re_offered = false;
+	if (sip_msg_sdp(ack, &body, &len) ||
+	    sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
+			      leg->ua->ncodecs)) {
+		/* RFC 3264 5: an unusable answer; what we had goes on. */
+		gw_info("leg %s: ACK without a usable answer; media unchanged",
+			leg->call_id);
+		return;
+	}
+	leg->remote_media = m;
+	leg->codec = m.pt;
+	if (leg->te_local >= 0 && m.te_pt < 0)
+		leg->te_local = -1;
+	leg_queue(leg, SIP_LEG_MEDIA, 200, NULL, &m);
+}
+
+int sip_leg_set_timer(struct sip_leg *leg, unsigned session_expires,
+		      unsigned min_se)
+{
+	const osip_message_t *req;
+	unsigned se = 0;
+	int refresher;
+	bool have;
+	char buf[32];
+
+	if (!leg || leg->outbound || !leg->ua || !leg->inv_tr ||
+	    !leg->inv_tr->otr->orig_request)
+		return EINVAL;
+	req = leg->inv_tr->otr->orig_request;
+	leg->se_cfg = session_expires;
+	leg->min_se = min_se;
+	read_caps(leg, req);
+	have = read_se(req, &se, &refresher);
+	if (have && min_se && se < min_se) {
+		osip_message_t *resp = NULL;
+
+		/* RFC 4028 8.1: 422 with the Min-SE we need. */
+		gw_info("leg %s: Session-Expires %u under our Min-SE %u: 422",
+			leg->call_id, se, min_se);
+		snprintf(buf, sizeof(buf), "%u", min_se);
+		leg->hungup = true;
+		leg->hup_gen++;
+		if (!sip_msg_response(&resp, req, 422, NULL, leg->local_tag,
+				      leg->ua) &&
+		    !osip_message_set_header(resp, "Min-SE", buf)) {
+			sip_tr_send(leg->inv_tr, resp);
+			set_state(leg, LEG_IN_REJECTED);
+		} else {
+			if (resp)
+				osip_message_free(resp);
+			leg_close(leg);
+		}
+		sip_ua_run(leg->ua);
+		return ERANGE;
+	}
+	if (have || session_expires)
+		st_from_request(leg, req, have, se, refresher);
+	return 0;
 }
