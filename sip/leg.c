@@ -2077,10 +2077,22 @@ static unsigned read_min_se(const osip_message_t *m)
 	return (unsigned)strtoul(h->hvalue, NULL, 10);
 }
 
+/* Allow names UPDATE (libosip2 keeps Allow values in a list of its own,
+ * one method each). */
+static bool allows_update(const osip_message_t *m)
+{
+	osip_allow_t *a;
+
+	for (int i = 0; (a = osip_list_get(&m->allows, i)); i++)
+		if (a->value && !strcasecmp(a->value, "UPDATE"))
+			return true;
+	return header_has(m, "allow", "UPDATE");
+}
+
 /* What the peer's request or response says it can do. */
 static void read_caps(struct sip_leg *leg, const osip_message_t *m)
 {
-	leg->peer_update = header_has(m, "allow", "UPDATE");
+	leg->peer_update = allows_update(m);
 	leg->peer_timer = header_token(m, "supported", "timer") ||
 			  header_token(m, "require", "timer");
 }
@@ -2195,14 +2207,15 @@ static void st_from_2xx(struct sip_leg *leg, const osip_message_t *msg,
 static void st_expired(struct sip_leg *leg);
 static int send_refresh(struct sip_leg *leg);
 
-/* RFC 4028 10: the refresher sends its refresh at half the interval;
- * the other side ends the session when none came by the interval less
- * a third of it (at most 32 s). */
+/* RFC 4028 10: the refresher sends its refresh at half the interval
+ * and gives up when the interval is over without a 2xx to it; the other
+ * side ends the session when no refresh came by the interval less a
+ * third of it (at most 32 s). */
 static unsigned st_deadline_ms(const struct sip_leg *leg)
 {
 	unsigned i = leg->st_interval, slack = i / 3 < 32 ? i / 3 : 32;
 
-	return (i - slack) * 1000u;
+	return (leg->st_refresh ? i : i - slack) * 1000u;
 }
 
 static void st_timer_arm(struct sip_leg *leg, unsigned ms)
@@ -2529,6 +2542,12 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 	}
 	if (leg->state == LEG_TERMINATING || leg->hungup) {
 		re_reply(leg, evt, src, srclen, 481, NULL, NULL);
+		return;
+	}
+	if (cseq <= (leg->rcseq ? leg->rcseq : leg->outbound ? 0
+							    : leg->inv_cseq)) {
+		/* RFC 3261 12.2.2: out of order. */
+		re_reply(leg, evt, src, srclen, 500, NULL, NULL);
 		return;
 	}
 	offer = !sip_msg_sdp(req, &body, &blen);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# tests/integration/session_timer.sh  RFC 4028 session timers, with a short
+# interval ([sip] session_expires = min_se = 6):
+# - a caller that asks us to refresh and allows UPDATE gets an UPDATE
+#   without a body at half the interval, again and again;
+# - without UPDATE the refresh is a re-INVITE with the SDP unchanged;
+#   crossed by the caller's own re-INVITE it answers 491, and after the
+#   caller's 491 it sends its re-INVITE again within 0-2 s (RFC 3261 14.1);
+# - a caller that is to refresh and never does is sent BYE with Reason
+#   Q.850 cause 102 before the interval is over; the PRI side is released
+#   with 102 and the CDR says 102;
+# - a Session-Expires under our Min-SE gets 422 with Min-SE;
+# - toward a SIP callee our INVITE asks for the timer (Supported: timer,
+#   Session-Expires, Min-SE).
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+sed -i "/^\[general\]/a debug = call,sip-msg" "$WORK/tollgate.conf"
+sed -i '/^\[sip\]/a session_expires = 6\nmin_se = 6' "$WORK/tollgate.conf"
+start_pstnsim
+start_gw
+
+UA=$SRC/tests/integration/dialog_ua.py
+RTP_A=$(free_udp_port)
+ua() {
+	local script=$1
+	shift
+	timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+		--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A" --script "$script" \
+		"$@" > "$WORK/ua-$script.log" 2>&1 || {
+		cat "$WORK/ua-$script.log" >&2; fail "script $script"; }
+	log "$script: $(grep -c '^ok:' "$WORK/ua-$script.log") checks passed"
+}
+
+ua refresh-update
+ua refresh-glare
+wait_cdrs 2
+expect_eq "CDRs of the refreshed calls" "$(sql "SELECT group_concat(
+	disposition || ' ' || q850_cause, ',') FROM cdr")" "ANSWERED 16,ANSWERED 16"
+
+ua expire
+wait_cdrs 3
+expect_eq "CDR of the unrefreshed call" "$(sql "SELECT disposition || ' ' ||
+	q850_cause FROM cdr ORDER BY rowid DESC LIMIT 1")" "ANSWERED 102"
+wait_for "pstnsim's record of the call" 5 pstnsim_calls_ge 3
+rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1)
+expect_eq "cause the PSTN got" "$(json_field "$rec" cause)" 102
+
+ua 422 --se 3
+wait_cdrs 4
+expect_eq "CDR of the 422" "$(sql "SELECT disposition || ' ' || sip_status
+	FROM cdr ORDER BY rowid DESC LIMIT 1")" "FAILED 422"
+expect_eq "no PSTN call for the 422" \
+	"$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" 3
+
+# Toward a SIP callee: the INVITE asks for the timer.
+kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+timeout 20 "$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 \
+	--save-invite "$WORK/invite.txt" > /dev/null 2>>"$WORK/tgcall.log" &
+TG=$!
+PIDS+=("$TG")
+start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
+	--hold 500 --exit-when-done
+wait "$TG" || fail "tgcall did not take the call"
+grep -qi '^Supported:.*timer' "$WORK/invite.txt" || fail "no Supported: timer"
+grep -qi '^Session-Expires: *6' "$WORK/invite.txt" || fail "no Session-Expires: 6"
+grep -qi '^Min-SE: *6' "$WORK/invite.txt" || fail "no Min-SE: 6"
+log "ok: our INVITE has Supported: timer, Session-Expires: 6, Min-SE: 6"
