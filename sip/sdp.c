@@ -466,16 +466,27 @@ static const char *dir_name(enum sip_dir dir)
 	}
 }
 
+/* Our direction attribute line, "\r\na=DIR\r\n" (all are 8 letters). */
+static char *dir_line(char *buf, enum sip_dir dir)
+{
+	char pat[16];
+
+	snprintf(pat, sizeof(pat), "\r\na=%s\r\n", dir_name(dir));
+	return strstr(buf, pat);
+}
+
 int sip_sdp_amend(char *buf, size_t size, uint64_t version,
 		  enum sip_dir dir)
 {
-	char ver[24], *o, *v, *ve, *a;
+	char ver[24], *o, *v, *ve, *a = NULL;
 	size_t len = strlen(buf), vl, nl;
 	unsigned i;
 
 	/* "o=tollgate <sess-id> <version> IN ..." */
 	o = strstr(buf, "\r\no=tollgate ");
-	if (!o)
+	for (i = 0; i < 4 && !a; i++)
+		a = dir_line(buf, (enum sip_dir)i);
+	if (!o || !a)
 		return EBADMSG;
 	v = o + strlen("\r\no=tollgate ");
 	v += strcspn(v, " \r");
@@ -493,9 +504,8 @@ int sip_sdp_amend(char *buf, size_t size, uint64_t version,
 	memmove(v + nl, ve, len - (size_t)(ve - buf) + 1);
 	memcpy(v, ver, nl);
 	/* Every direction attribute is 8 letters: rewritten in place. */
-	a = strstr(buf, "\r\na=sendrecv\r\n");
-	if (!a)
-		return EBADMSG;
+	for (i = 0, a = NULL; i < 4 && !a; i++)
+		a = dir_line(buf, (enum sip_dir)i);
 	for (i = 0; i < 8; i++)
 		a[4 + i] = dir_name(dir)[i];
 	return 0;

@@ -6,7 +6,9 @@
  * Trying, ACK for 2xx, retransmission of our 2xx until ACK (RFC 3261
  * 13.3.1.4), 200 for CANCEL and 487 for the INVITE, 200 for BYE, OPTIONS,
  * 481 for requests outside any dialog, 488 when an offer has no codec we
- * take, 200 for INFO (DTMF ones are reported as SIP_LEG_DTMF).
+ * take, 200 for INFO (DTMF ones are reported as SIP_LEG_DTMF), answers
+ * to re-INVITE and UPDATE (new media reported as SIP_LEG_MEDIA; 491 and
+ * 500 for glare) and RFC 4028 session timers (docs/sip.md).
  */
 #ifndef TG_SIP_H
 #define TG_SIP_H
@@ -415,6 +417,12 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id);
+
+/** Give an SDP body that sip_sdp_print() wrote the o= version @p version
+ *  and direction @p dir (RFC 3264 8: a changed SDP has a higher
+ *  version).  @return 0, EBADMSG not one of ours, ENOSPC. */
+int sip_sdp_amend(char *buf, size_t size, uint64_t version,
+		  enum sip_dir dir);
 
 /**
  * An application/dtmf-relay body: its Signal (one of 0-9 * # A-D, letters

@@ -209,14 +209,6 @@ int sip_auth_add(struct sip_ua *ua, const osip_message_t *resp,
 		 osip_message_t *req, const char *user, const char *password,
 		 const char *realm, char *last_nonce, size_t nsize);
 
-/* ---- sdp.c ------------------------------------------------------------- */
-
-/** Give an SDP body that sip_sdp_print() wrote the o= version @p version
- *  and direction @p dir (RFC 3264 8: a changed SDP has a higher
- *  version).  @return 0, EBADMSG not one of ours, ENOSPC. */
-int sip_sdp_amend(char *buf, size_t size, uint64_t version,
-		  enum sip_dir dir);
-
 /* ---- msg.c: building and reading messages ----------------------------- */
 
 int sip_msg_response(osip_message_t **respp, const osip_message_t *req,

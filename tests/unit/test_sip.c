@@ -112,21 +112,30 @@ static void test_sdp_hold(void **state)
 	static const struct {
 		const char *body;
 		bool hold;
+		enum sip_dir dir;
 	} cases[] = {
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n",
-		 false},
+		 false, SIP_DIR_SENDRECV},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
-		 "a=sendrecv\r\n", false},
+		 "a=sendrecv\r\n", false, SIP_DIR_SENDRECV},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
-		 "a=sendonly\r\n", true},
+		 "a=sendonly\r\n", true, SIP_DIR_SENDONLY},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
-		 "a=inactive\r\n", true},
+		 "a=inactive\r\n", true, SIP_DIR_INACTIVE},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\na=recvonly\r\n"
-		 "m=audio 4000 RTP/AVP 0\r\n", true},
+		 "m=audio 4000 RTP/AVP 0\r\n", true, SIP_DIR_RECVONLY},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\na=inactive\r\n"
-		 "m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n", false},
+		 "m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n", false,
+		 SIP_DIR_SENDRECV},
+		/* RFC 2543 hold: it takes nothing (RFC 6337 5.3). */
 		{SDP_HEAD "c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n",
-		 true},
+		 true, SIP_DIR_SENDONLY},
+		{SDP_HEAD "c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "a=recvonly\r\n", true, SIP_DIR_INACTIVE},
+		/* A second audio stream's direction is not the first's. */
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "m=audio 4002 RTP/AVP 0\r\na=inactive\r\n", false,
+		 SIP_DIR_SENDRECV},
 	};
 	const int ours[] = {0, 8};
 	size_t i;
@@ -139,8 +148,11 @@ static void test_sdp_hold(void **state)
 		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
 						   strlen(cases[i].body),
 						   ours, 2), 0);
-		if (m.hold != cases[i].hold)
-			fail_msg("case %zu: hold %d", i, m.hold);
+		if (m.hold != cases[i].hold || m.dir != cases[i].dir)
+			fail_msg("case %zu: hold %d dir %d", i, m.hold, m.dir);
+		assert_int_equal(sip_media_receives(&m),
+				 cases[i].dir == SIP_DIR_SENDRECV ||
+				 cases[i].dir == SIP_DIR_RECVONLY);
 	}
 }
 
@@ -168,6 +180,48 @@ static void test_sdp_print_roundtrip(void **state)
 	assert_int_equal(sip_sdp_print(buf, 60, "203.0.113.9", 30000, both, 2,
 				       -1, 20, 42), ENOSPC);
 	assert_int_equal(m.te_pt, -1);
+}
+
+/* A changed session: the o= version moves on, the direction changes in
+ * place, and what comes out still parses (RFC 3264 8). */
+static void test_sdp_amend(void **state)
+{
+	static const int pcmu[] = { 0 };
+	struct sip_media m;
+	char buf[512], small[512];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, 101, 20, 42), 0);
+	len = strlen(buf);
+	assert_int_equal(sip_sdp_amend(buf, sizeof(buf), 1234567890123ull,
+				       SIP_DIR_RECVONLY), 0);
+	assert_non_null(strstr(buf, "o=tollgate 42 1234567890123 IN IP4 "
+				    "203.0.113.9\r\n"));
+	assert_non_null(strstr(buf, "\r\na=recvonly\r\n"));
+	assert_null(strstr(buf, "sendrecv"));
+	assert_int_equal(strlen(buf), len + 11);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_int_equal(m.dir, SIP_DIR_RECVONLY);
+	assert_int_equal(m.te_pt, 101);
+	/* Back to sendrecv, a shorter version. */
+	assert_int_equal(sip_sdp_amend(buf, sizeof(buf), 43, SIP_DIR_SENDRECV),
+			 0);
+	assert_non_null(strstr(buf, "o=tollgate 42 43 IN"));
+	assert_non_null(strstr(buf, "\r\na=sendrecv\r\n"));
+	assert_int_equal(strlen(buf), len);
+	/* No room for a longer version: refused, untouched. */
+	memcpy(small, buf, len + 1);
+	assert_int_equal(sip_sdp_amend(small, len + 1, 4300, SIP_DIR_INACTIVE),
+			 ENOSPC);
+	assert_string_equal(small, buf);
+	/* Not one of ours. */
+	strcpy(small, SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0"
+		      "\r\na=sendrecv\r\n");
+	assert_int_equal(sip_sdp_amend(small, sizeof(small), 2,
+				       SIP_DIR_INACTIVE), EBADMSG);
 }
 
 /* RFC 4733: telephone-event offered, answered and read back. */
@@ -1252,6 +1306,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_hold),
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
+		cmocka_unit_test(test_sdp_amend),
 		cmocka_unit_test(test_sdp_telephone_event),
 		cmocka_unit_test(test_dtmf_relay_decode),
 		cmocka_unit_test(test_reason_decode),
