@@ -113,6 +113,18 @@ struct sip_leg {
 	bool st_refresh;        /* we are the refresher */
 	int64_t st_last;        /* when the session was last refreshed */
 	struct event *st_tmr;
+	/* Reliable provisionals (RFC 3262). */
+	bool peer_100rel;       /* inbound: the INVITE supports 100rel */
+	bool peer_req_100rel;   /* ... requires it: every 1xx reliable */
+	bool rel_pending;       /* our reliable 1xx awaits its PRACK */
+	bool rel_sent;          /* one went (later ones are unreliable) */
+	uint32_t rseq;          /* ours: the last RSeq sent */
+	uint32_t rseq_in;       /* outbound: the last RSeq PRACKed */
+	char *rel_rtx;
+	size_t rel_rtx_len;
+	int64_t rel_start;
+	unsigned rel_ms;
+	struct event *rel_tmr;
 };
 
 static const char *state_name(enum leg_state st)
@@ -151,6 +163,12 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 static void re_ack(struct sip_leg *leg, const osip_message_t *ack);
 static void re_final(struct sip_leg *leg, int type,
 		     const osip_message_t *msg);
+static int rel_prepare(struct sip_leg *leg, osip_message_t *resp);
+static void rel_stop(struct sip_leg *leg);
+static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen);
+static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
+		      bool *dup);
 
 static void destructor(void *arg)
 {
@@ -179,6 +197,9 @@ static void destructor(void *arg)
 		event_free(leg->glare_tmr);
 	if (leg->st_tmr)
 		event_free(leg->st_tmr);
+	if (leg->rel_tmr)
+		event_free(leg->rel_tmr);
+	free(leg->rel_rtx);
 	free(leg->re_rtx);
 	free(leg->lsdp);
 }
@@ -279,7 +300,7 @@ static void timer_stop(struct sip_leg *leg)
 static void timer_free(struct sip_leg *leg)
 {
 	struct event **t[] = {&leg->tmr, &leg->re_tmr, &leg->glare_tmr,
-			      &leg->st_tmr};
+			      &leg->st_tmr, &leg->rel_tmr};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (*t[i])
@@ -598,6 +619,19 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 		err = ENOMEM;
 		goto out;
 	}
+	if (status >= 200) {
+		rel_stop(leg); /* a final response ends the wait for PRACK */
+	} else if (status > 100 && leg->peer_100rel &&
+		   ((with_sdp && !leg->rel_sent) || leg->peer_req_100rel)) {
+		/* RFC 3262 3: the one with our answer is sent reliably (all
+		 * of them when required), one at a time: a 1xx while one
+		 * waits for its PRACK is left out. */
+		if (leg->rel_pending)
+			goto out;
+		err = rel_prepare(leg, resp);
+		if (err)
+			goto out;
+	}
 	/* Connected line (RFC 3325): who answered. */
 	if (status >= 200 && status < 300 && leg->answer_pai[0]) {
 		char user[96], hp[96], buf[200];
@@ -854,6 +888,9 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	leg->peerlen = srclen;
 	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
 			  sizeof(leg->sig_addr));
+	leg->peer_req_100rel = header_token(req, "require", "100rel");
+	leg->peer_100rel = leg->peer_req_100rel ||
+			   header_token(req, "supported", "100rel");
 	if (req->req_uri && req->req_uri->username)
 		sip_uri_user_escape(leg->contact_user,
 				    sizeof(leg->contact_user),
@@ -1138,6 +1175,8 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 		rx_bye(leg, evt, src, srclen);
 	} else if (MSG_IS_INVITE(req) || MSG_IS_UPDATE(req)) {
 		rx_modify(leg, evt, src, srclen);
+	} else if (MSG_IS_PRACK(req)) {
+		rx_prack(leg, evt, src, srclen);
 	} else if (MSG_IS_OPTIONS(req)) {
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
 	} else if (MSG_IS_INFO(req)) {
@@ -1202,7 +1241,7 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 	struct sip_media m;
 	const char *body;
 	size_t len;
-	bool media = false;
+	bool media = false, dup;
 
 	leg->got_1xx = true;
 	if (leg->cancel_pending) {
@@ -1217,6 +1256,9 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 	learn_remote(leg, msg);
 	if (leg->state == LEG_OUT_CALLING)
 		set_state(leg, LEG_OUT_EARLY);
+	out_prack(leg, msg, &dup);
+	if (dup)
+		return; /* a reliable one again: PRACKed and reported */
 	memset(&m, 0, sizeof(m));
 	if (!sip_msg_sdp(msg, &body, &len) &&
 	    !sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
@@ -1842,7 +1884,10 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		goto out;
 	set_contact(leg, inv);
 	osip_message_set_allow(inv, SIP_ALLOW);
-	if (p->diversion && *p->diversion)
+	/* RFC 3262: reliable provisionals are welcome (we PRACK them). */
+	if (osip_message_set_header(inv, "Supported", "100rel"))
+		err = ENOMEM;
+	if (!err && p->diversion && *p->diversion)
 		err = add_diversion(leg, inv, p->diversion,
 				    p->diversion_reason, p->diversion_privacy);
 	if (!err)
@@ -2697,4 +2742,156 @@ int sip_leg_set_timer(struct sip_leg *leg, unsigned session_expires,
 	if (have || session_expires)
 		st_from_request(leg, req, have, se, refresher);
 	return 0;
+}
+
+/* ---- reliable provisional responses (RFC 3262) --------------------------- */
+
+static void rel_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->rel_tmr, &tv);
+}
+
+/* RFC 3262 3: resend from T1, doubling, until the PRACK; after 64*T1
+ * without one the INVITE is refused with a 5xx. */
+static void on_rel_rtx(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	struct sip_reason rsn = {102, "no PRACK", false};
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || !leg->rel_pending || leg->hungup ||
+	    (leg->state != LEG_IN_PROCEEDING && leg->state != LEG_IN_EARLY))
+		return;
+	if (tg_mono_ms() - leg->rel_start >= 64 * SIP_T1) {
+		gw_warn("leg %s: no PRACK for our reliable %s", leg->call_id,
+			"provisional; refusing the INVITE");
+		rel_stop(leg);
+		leg_queue(leg, SIP_LEG_BYE, 0, &rsn, NULL);
+		leg->hungup = true;
+		leg->hup_gen++;
+		if (!leg_respond(leg, 500, false, &rsn))
+			set_state(leg, LEG_IN_REJECTED);
+		else
+			leg_close(leg);
+		sip_ua_run(leg->ua);
+		return;
+	}
+	sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer, leg->peerlen,
+			leg->rel_rtx, leg->rel_rtx_len);
+	leg->rel_ms *= 2;
+	rel_arm(leg, leg->rel_ms);
+}
+
+/* Make @p resp (a 1xx with our SDP) reliable: Require: 100rel and the
+ * next RSeq; a copy is kept to resend until its PRACK. */
+static int rel_prepare(struct sip_leg *leg, osip_message_t *resp)
+{
+	char buf[16], *str = NULL;
+	size_t len = 0;
+
+	if (!leg->rel_tmr) {
+		leg->rel_tmr = evtimer_new(leg->ua->base, on_rel_rtx, leg);
+		if (!leg->rel_tmr)
+			return ENOMEM;
+	}
+	if (!leg->rseq) {
+		/* RFC 3262 3: the first between 1 and 2^31 - 1. */
+		tg_random(&leg->rseq, sizeof(leg->rseq));
+		leg->rseq = 1 + (leg->rseq & 0x3fffffff);
+	} else {
+		leg->rseq++;
+	}
+	snprintf(buf, sizeof(buf), "%u", leg->rseq);
+	if (osip_message_set_header(resp, "Require", "100rel") ||
+	    osip_message_set_header(resp, "RSeq", buf))
+		return ENOMEM;
+	if (osip_message_to_str(resp, &str, &len) || !str)
+		return ENOMEM;
+	free(leg->rel_rtx);
+	leg->rel_rtx = strndup(str, len);
+	leg->rel_rtx_len = len;
+	osip_free(str);
+	if (!leg->rel_rtx)
+		return ENOMEM;
+	leg->rel_pending = leg->rel_sent = true;
+	leg->rel_start = tg_mono_ms();
+	leg->rel_ms = SIP_T1;
+	rel_arm(leg, SIP_T1);
+	return 0;
+}
+
+static void rel_stop(struct sip_leg *leg)
+{
+	leg->rel_pending = false;
+	if (leg->rel_tmr)
+		event_del(leg->rel_tmr);
+	free(leg->rel_rtx);
+	leg->rel_rtx = NULL;
+}
+
+/* A PRACK for our reliable provisional: RAck names its RSeq and the
+ * INVITE's CSeq (RFC 3262 7.2); anything else matches nothing (481). */
+static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	osip_header_t *h = NULL;
+	unsigned long rs, cs;
+	char method[16];
+
+	if (osip_message_header_get_byname(evt->sip, "rack", 0, &h) < 0 ||
+	    !h || !h->hvalue ||
+	    sscanf(h->hvalue, "%lu %lu %15s", &rs, &cs, method) != 3) {
+		re_reply(leg, evt, src, srclen, 400, NULL, NULL);
+		return;
+	}
+	if (!leg->rel_pending || rs != leg->rseq || cs != leg->inv_cseq ||
+	    strcasecmp(method, "INVITE")) {
+		re_reply(leg, evt, src, srclen, 481, NULL, NULL);
+		return;
+	}
+	rel_stop(leg);
+	sip_ua_reply_new(leg->ua, evt, src, srclen, 200, NULL, false);
+}
+
+/* A 1xx to our INVITE: PRACK it when it is reliable (RFC 3262 4).  One
+ * whose RSeq is not above the last PRACKed is a retransmission (@p dup):
+ * our PRACK's own transaction resends it if it was lost. */
+static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
+		      bool *dup)
+{
+	osip_header_t *h = NULL;
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	unsigned long rs;
+	char buf[48];
+
+	*dup = false;
+	if (!header_token(msg, "require", "100rel") ||
+	    osip_message_header_get_byname(msg, "rseq", 0, &h) < 0 || !h ||
+	    !h->hvalue)
+		return;
+	rs = strtoul(h->hvalue, NULL, 10);
+	if (!rs || rs > 0xffffffffUL)
+		return;
+	if (leg->rseq_in && rs <= leg->rseq_in) {
+		*dup = true;
+		return;
+	}
+	leg->rseq_in = (uint32_t)rs;
+	if (leg_request(&m, leg, "PRACK", ++leg->cseq))
+		goto fail;
+	snprintf(buf, sizeof(buf), "%lu %u INVITE", rs, leg->inv_cseq);
+	if (osip_message_set_header(m, "RAck", buf) ||
+	    leg_tr_new(&tr, leg, NICT, SIP_TR_OTHER, m,
+		       (struct sockaddr *)&leg->peer, leg->peerlen))
+		goto fail;
+	sip_tr_send(tr, m);
+	return;
+ fail:
+	if (m)
+		osip_message_free(m);
+	gw_warn("leg %s: cannot send PRACK", leg->call_id);
 }

@@ -23,7 +23,7 @@ struct event;
 #define SIP_T1 500
 #define SIP_T2 4000
 #define SIP_MAX_CODECS 8
-#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
+#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK"
 /* osip appends and removes transactions by walking a linked list, so
  * with ~16k BYE server transactions alive (Timer J, 32 s at 500 calls/s)
  * one list costs a third of our CPU; spreading transactions over several

@@ -345,22 +345,40 @@ class Phone:
 
     def answer(self, extra=''):
         """Wait for tollgated's INVITE and answer it."""
-        self.uac = False
         self.unexpected = []
         m = self.next_request(20, 'INVITE')
         if not ok(m is not None, 'INVITE from tollgated'):
             return None
-        self.call_id = m.h('call-id')
-        self.rtag = tag_of(m.h('from'))
-        self.to_uri = re.search(r'<([^>]+)>', m.h('from')).group(1)
-        self.target = re.search(r'<([^>]+)>', m.h('contact')).group(1)
-        self.cseq = 100
+        self.take(m)
         body = self.sdp(self.a.rtp_ports[0])
         self.reply(m, 200, 'OK', body, extra)
         a = self.next_request(5, 'ACK')
         ok(a is not None, 'ACK for our 200')
         self.use(self.a.rtp_ports[0], 0, m.body)
         return m
+
+    def take(self, m):
+        """The dialog of tollgated's INVITE @p m, on our side."""
+        self.uac = False
+        self.unexpected = []
+        self.call_id = m.h('call-id')
+        self.rtag = tag_of(m.h('from'))
+        self.to_uri = re.search(r'<([^>]+)>', m.h('from')).group(1)
+        self.target = re.search(r'<([^>]+)>', m.h('contact')).group(1)
+        self.cseq = 100
+
+    def response(self, branch, status, timeout):
+        """The next response with @p status in transaction @p branch."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.recv(deadline - time.monotonic())
+            if m is None:
+                continue
+            if m.is_req:
+                self.queue.append(m)
+            elif branch in (m.h('via') or '') and m.status == status:
+                return m
+        return None
 
     def bye(self):
         r = self.transact('BYE')
@@ -623,7 +641,77 @@ def script_422(ph, a):
         ph.ack(r)
 
 
-SCRIPTS = {'media': script_media, 'uas-hold': script_uas_hold,
+def script_prack_in(ph, a):
+    """A caller that supports 100rel: tollgated's 183 with SDP is
+    reliable, resent until our PRACK, and not after it."""
+    ph.setup_ids(a.number)
+    msg, branch, cseq = ph.request('INVITE', ph.sdp(a.rtp_ports[0]),
+                                   'Supported: 100rel\r\n')
+    ph.last_branch = branch
+    ph.send(msg)
+    r = ph.response(branch, 183, 8)
+    if not ok(r is not None and '100rel' in (r.h('require') or '') and
+              r.h('rseq') and r.body, '183 with SDP, Require: 100rel and '
+              'RSeq'):
+        return
+    rseq = int(r.h('rseq'))
+    ph.rtag = tag_of(r.h('to'))
+    ph.target = re.search(r'<([^>]+)>', r.h('contact')).group(1)
+    t = time.monotonic()
+    r2 = ph.response(branch, 183, 2)
+    ok(r2 is not None and int(r2.h('rseq')) == rseq,
+       'without a PRACK the 183 comes again (after %.2f s), same RSeq' %
+       (time.monotonic() - t))
+    r = ph.transact('PRACK', extra='RAck: %d %d INVITE\r\n' %
+                    (rseq + 1, cseq))
+    ok(r is not None and r.status == 481, 'PRACK for another RSeq: 481 '
+       '(%s)' % (r.status if r else None))
+    r = ph.transact('PRACK', extra='RAck: %d %d INVITE\r\n' % (rseq, cseq))
+    ok(r is not None and r.status == 200, 'PRACK answered 200')
+    r3 = ph.response(branch, 183, 1.5)
+    ok(r3 is None, 'no 183 after the PRACK')
+    r = ph.response(branch, 200, 8)
+    if not ok(r is not None, 'INVITE answered 200'):
+        return
+    ph.ack(r)
+    ph.use(a.rtp_ports[0], 0, r.body)
+    media_checks(ph, 'after 100rel', a.rtp_ports[0])
+    ph.bye()
+
+
+def script_prack_out(ph, a):
+    """Toward a callee: our INVITE supports 100rel and each reliable
+    1xx is PRACKed once."""
+    m = ph.next_request(20, 'INVITE')
+    if not ok(m is not None, 'INVITE from tollgated'):
+        return
+    ok(any('100rel' in v for v in m.all('supported')),
+       'INVITE has Supported: 100rel (%s)' % m.all('supported'))
+    ph.take(m)
+    icseq = m.cseq()[0]
+    body = ph.sdp(a.rtp_ports[0])
+    for i, rseq in enumerate((7, 7, 8)):
+        ph.reply(m, 183, 'Session Progress', body,
+                 'Require: 100rel\r\nRSeq: %d\r\n' % rseq)
+        p = ph.next_request(1.5, 'PRACK')
+        if i == 1:
+            ok(p is None, 'a resent 183 (RSeq 7) is not PRACKed again')
+            continue
+        want = '%d %d INVITE' % (rseq, icseq)
+        ok(p is not None and p.h('rack') == want,
+           'reliable 183 RSeq %d PRACKed, RAck %s' %
+           (rseq, p.h('rack') if p else None))
+        if p is not None:
+            ph.reply(p, 200, 'OK')
+    ph.reply(m, 200, 'OK', body)
+    ok(ph.next_request(5, 'ACK') is not None, 'ACK for our 200')
+    ph.use(a.rtp_ports[0], 0, m.body)
+    media_checks(ph, 'callee after 100rel', a.rtp_ports[0])
+    ph.bye()
+
+
+SCRIPTS = {'prack-in': script_prack_in, 'prack-out': script_prack_out,
+'media': script_media, 'uas-hold': script_uas_hold,
            'refresh-update': script_refresh_update,
            'refresh-glare': script_refresh_glare, 'expire': script_expire,
            '422': script_422}
