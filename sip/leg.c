@@ -169,6 +169,7 @@ static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen);
 static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
 		      bool *dup);
+static int se_retry(struct sip_leg *leg, const osip_message_t *resp);
 
 static void destructor(void *arg)
 {
@@ -1444,6 +1445,8 @@ static void ict_msg(struct sip_leg *leg, int type, osip_message_t *msg)
 		break;
 	case OSIP_ICT_STATUS_4XX_RECEIVED:
 		if (is_challenge(msg) && !auth_retry(leg, msg))
+			break;
+		if (msg && msg->status_code == 422 && !se_retry(leg, msg))
 			break;
 		/* fall through */
 	case OSIP_ICT_STATUS_3XX_RECEIVED:
@@ -2894,4 +2897,80 @@ static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
 	if (m)
 		osip_message_free(m);
 	gw_warn("leg %s: cannot send PRACK", leg->call_id);
+}
+
+/* ---- 422 to our INVITE (RFC 4028 7.4) ------------------------------------ */
+
+/* Header @p name of @p m takes @p value (added when absent). */
+static int hdr_replace(osip_message_t *m, const char *name,
+		       const char *value)
+{
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(m, name, 0, &h) < 0 || !h)
+		return osip_message_set_header(m, name, value) ? ENOMEM : 0;
+	osip_free(h->hvalue);
+	h->hvalue = osip_strdup(value);
+	return h->hvalue ? 0 : ENOMEM;
+}
+
+/*
+ * The INVITE again, asking for the Min-SE the 422 named (as Session-Expires
+ * and Min-SE): a new transaction, CSeq one up, the same Call-ID, From tag
+ * and body.  Twice at most.  The old transaction ACKed the 422.
+ */
+static int se_retry(struct sip_leg *leg, const osip_message_t *resp)
+{
+	osip_message_t *inv = NULL;
+	osip_generic_param_t *br = NULL;
+	osip_via_t *via;
+	struct sip_tr *tr;
+	unsigned mse = read_min_se(resp);
+	char branch[32], num[16];
+	int err = EINVAL;
+
+	if (!leg->se_cfg || !leg->inv_tr || !leg->inv_tr->otr->orig_request ||
+	    leg->hungup || leg->re_tries >= 2 || mse <= leg->se_cfg ||
+	    mse > 86400 || (leg->state != LEG_OUT_CALLING &&
+			    leg->state != LEG_OUT_EARLY))
+		return EINVAL;
+	if (osip_message_clone(leg->inv_tr->otr->orig_request, &inv))
+		return ENOMEM;
+	snprintf(num, sizeof(num), "%u", mse);
+	if (hdr_replace(inv, "session-expires", num) ||
+	    hdr_replace(inv, "min-se", num))
+		goto out;
+	via = osip_list_get(&inv->vias, 0);
+	if (!via || osip_via_param_get_byname(via, "branch", &br) < 0 || !br ||
+	    !inv->cseq)
+		goto out;
+	memcpy(branch, "z9hG4bK", 7);
+	sip_rand_hex(branch + 7, 8);
+	osip_free(br->gvalue);
+	br->gvalue = osip_strdup(branch);
+	leg->inv_cseq = ++leg->cseq;
+	snprintf(num, sizeof(num), "%u", leg->inv_cseq);
+	osip_free(inv->cseq->number);
+	inv->cseq->number = osip_strdup(num);
+	osip_message_force_update(inv);
+	leg->inv_tr->kind = SIP_TR_OTHER; /* its end is no failure */
+	err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err)
+		goto out;
+	gw_info("leg %s: 422, INVITE again with Session-Expires %u (CSeq %u)",
+		leg->call_id, mse, leg->inv_cseq);
+	leg->se_cfg = mse;
+	if (leg->min_se < mse)
+		leg->min_se = mse;
+	leg->re_tries++;
+	leg->inv_tr = tr;
+	leg->got_1xx = false;
+	sip_tr_send(tr, inv);
+	leg_queue(leg, SIP_LEG_TRYING, 422, NULL, NULL);
+	return 0;
+ out:
+	if (inv)
+		osip_message_free(inv);
+	return err;
 }

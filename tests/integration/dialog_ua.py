@@ -710,7 +710,55 @@ def script_prack_out(ph, a):
     ph.bye()
 
 
+def script_uas_timer(ph, a):
+    """Toward a callee: our INVITE asks for the timer; a 422 makes it ask
+    again for the Min-SE it names; the 200 leaves the refresh to us and
+    the refresh (a re-INVITE: we do not allow UPDATE) comes at half."""
+    se = a.se
+    m = ph.next_request(20, 'INVITE')
+    if not ok(m is not None, 'INVITE from tollgated'):
+        return
+    ok(any('timer' in v for v in m.all('supported')) and
+       se_of(m)[0] == se and m.h('min-se') == str(se),
+       'INVITE: Supported: timer, Session-Expires %d, Min-SE %d (%s, %s)' %
+       (se, se, se_of(m), m.h('min-se')))
+    more = se + 2
+    ph.take(m)
+    ph.reply(m, 422, 'Session Interval Too Small',
+             extra='Min-SE: %d\r\n' % more)
+    ok(ph.next_request(3, 'ACK') is not None, 'ACK for the 422')
+    m2 = ph.next_request(3, 'INVITE')
+    if not ok(m2 is not None, 'the INVITE again after the 422'):
+        return
+    ok(m2.h('call-id') == m.h('call-id') and
+       m2.cseq()[0] == m.cseq()[0] + 1 and
+       tag_of(m2.h('from')) == tag_of(m.h('from')),
+       'same Call-ID and From tag, CSeq one up')
+    ok(se_of(m2)[0] == more and m2.h('min-se') == str(more),
+       'it asks for %d (%s, Min-SE %s)' % (more, se_of(m2), m2.h('min-se')))
+    ph.take(m2)
+    ph.reply(m2, 200, 'OK', ph.sdp(a.rtp_ports[0]),
+             'Require: timer\r\nSession-Expires: %d;refresher=uac\r\n' % more)
+    ok(ph.next_request(3, 'ACK') is not None, 'ACK for our 200')
+    ph.use(a.rtp_ports[0], 0, m2.body)
+    t0 = time.monotonic()
+    r = ph.next_request(more, 'INVITE')
+    dt = time.monotonic() - t0
+    if ok(r is not None, 'refresh re-INVITE from tollgated'):
+        ok(more / 2 - 1 <= dt <= more / 2 + 1.5,
+           'refresh after %.1f s (half of %d)' % (dt, more))
+        ok(se_of(r) == (more, 'uac'), 'refresh: Session-Expires %d;'
+           'refresher=uac (%s)' % (more, se_of(r)))
+        ph.reply(r, 200, 'OK', ph.sdp(a.rtp_ports[0], bump=False),
+                 'Require: timer\r\nSession-Expires: %d;refresher=uac\r\n'
+                 % more)
+        ok(ph.next_request(3, 'ACK') is not None, 'ACK for our 200')
+    media_checks(ph, 'callee after the refresh', a.rtp_ports[0])
+    ph.bye()
+
+
 SCRIPTS = {'prack-in': script_prack_in, 'prack-out': script_prack_out,
+           'uas-timer': script_uas_timer,
 'media': script_media, 'uas-hold': script_uas_hold,
            'refresh-update': script_refresh_update,
            'refresh-glare': script_refresh_glare, 'expire': script_expire,
