@@ -2588,7 +2588,11 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 		osip_event_free(evt);
 		return;
 	}
-	if (leg->state == LEG_TERMINATING || leg->hungup) {
+	if (leg->hungup || (leg->state != LEG_CONFIRMED &&
+			    leg->state != LEG_IN_ANSWERED &&
+			    leg->state != LEG_IN_EARLY &&
+			    leg->state != LEG_OUT_EARLY)) {
+		/* Ending, or an early dialog an UPDATE cannot be in. */
 		re_reply(leg, evt, src, srclen, 481, NULL, NULL);
 		return;
 	}

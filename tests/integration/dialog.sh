@@ -7,9 +7,15 @@
 # re-INVITE gets our offer and its answer in the ACK; each answer keeps
 # the o= session id with the version one up.  Audio goes round through
 # pstnsim's loop (loud RTP comes back), so it flows both ways after each
-# change.  SIPp holds and resumes too.  What tollgated sent decodes in tshark without errors.
+# change.  SIPp holds and resumes too.  On a SIP -> SIP call tollgated
+# answers the caller's re-INVITEs itself and the relay follows.  What tollgated sent decodes in tshark without errors.
 . "$(dirname "$0")/lib.sh"
 
+EXTRA="
+[trunk carrier]
+type = sip
+peer = 127.0.0.1:$CLI_PORT
+"
 write_conf
 start_pstnsim
 start_gw
@@ -66,6 +72,29 @@ wait_cdrs 3
 expect_eq "CDR of the held PSTN call" "$(sql "SELECT direction || ' ' ||
 	disposition || ' ' || q850_cause FROM cdr ORDER BY rowid DESC
 	LIMIT 1")" "inbound ANSWERED 16"
+
+# 3. SIP -> SIP: tollgated answers the caller's re-INVITEs itself and the
+# relay follows (tgcall, the callee, sends a tone and hears nothing new).
+"$TGCALL" answer --local "127.0.0.1:$CLI_PORT" --count 1 --timeout 60 \
+	> "$WORK/callee.jsonl" 2> "$WORK/callee.log" &
+CALLEE=$!
+PIDS+=("$CALLEE")
+"$TGCTL" -s "$CTL" --db "$DB" route add r-sip priority=10 kind=prefix \
+	match=2125557 trunks=carrier >/dev/null || fail "route add r-sip"
+wait_for "the route in the snapshot" 10 sh -c \
+	"'$TGCTL' -s '$CTL' route explain 2125557000 | grep -q r-sip"
+timeout 60 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A,$RTP_B" --script relay \
+	--number 2125557000 > "$WORK/ua-relay.log" 2>&1 || {
+	cat "$WORK/ua-relay.log" >&2; fail "re-INVITE on a SIP -> SIP call"; }
+log "SIP -> SIP: $(grep -c '^ok:' "$WORK/ua-relay.log") checks passed"
+wait "$CALLEE" || fail "the SIP callee's call did not end well"
+rx=$(json_field "$(cat "$WORK/callee.jsonl")" rtp_rx)
+[ "${rx:-0}" -ge 100 ] || fail "the SIP callee got $rx RTP packets from the caller"
+log "ok: the SIP callee got $rx RTP packets from the caller"
+wait_cdrs 4
+expect_eq "CDR of the relayed call" "$(sql "SELECT out_trunk || ' ' ||
+	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "carrier ANSWERED"
 
 if [ -n "$CAP" ]; then
 	sleep 0.5

@@ -527,6 +527,29 @@ def script_uas_hold(ph, a):
     ph.bye()
 
 
+def script_relay(ph, a):
+    """SIP -> SIP: the caller's re-INVITEs are answered by tollgated and
+    only move the relay's side toward the caller."""
+    r = ph.call(a.number)
+    if not r:
+        return
+    A, B = a.rtp_ports[0], a.rtp_ports[1]
+    media_checks(ph, 'relay', A)
+    r = reoffer(ph, 'relay: new port', ph.sdp(B))
+    if r:
+        ph.use(B, 0, r.body)
+        media_checks(ph, 'relay: moved', B)
+    r = reoffer(ph, 'relay: hold', ph.sdp(B, direction='inactive'))
+    if r:
+        ok(sdp_info(r.body)['dir'] == 'inactive', 'relay: answer inactive')
+        no_media(ph, 'relay: held')
+    r = reoffer(ph, 'relay: resume', ph.sdp(B))
+    if r:
+        ph.use(B, 0, r.body)
+        media_checks(ph, 'relay: resumed', B)
+    ph.bye()
+
+
 def se_of(m):
     v = m.h('session-expires') or ''
     n = re.match(r'\s*(\d+)', v)
@@ -758,7 +781,7 @@ def script_uas_timer(ph, a):
 
 
 SCRIPTS = {'prack-in': script_prack_in, 'prack-out': script_prack_out,
-           'uas-timer': script_uas_timer,
+           'uas-timer': script_uas_timer, 'relay': script_relay,
 'media': script_media, 'uas-hold': script_uas_hold,
            'refresh-update': script_refresh_update,
            'refresh-glare': script_refresh_glare, 'expire': script_expire,
