@@ -56,6 +56,7 @@ struct sip_leg {
 	osip_from_t *local;  /* our party, with our tag */
 	osip_from_t *remote; /* theirs, with their tag once known */
 	osip_uri_t *target;  /* remote target (Contact) */
+	osip_list_t rset;    /* route set (RFC 3261 12.1), osip_route_t */
 	uint32_t cseq;       /* last local CSeq */
 	uint32_t inv_cseq;
 	struct sockaddr_storage peer;
@@ -171,6 +172,11 @@ static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
 		      bool *dup);
 static int se_retry(struct sip_leg *leg, const osip_message_t *resp);
 
+static void route_free(void *r)
+{
+	osip_route_free(r);
+}
+
 static void destructor(void *arg)
 {
 	struct sip_leg *leg = arg;
@@ -183,6 +189,7 @@ static void destructor(void *arg)
 		osip_from_free(leg->remote);
 	if (leg->target)
 		osip_uri_free(leg->target);
+	osip_list_special_free(&leg->rset, route_free);
 	free(leg->call_id);
 	free(leg->remote_tag);
 	free(leg->rtx);
@@ -215,6 +222,7 @@ static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
 	leg->outbound = outbound;
 	leg->codec = -1;
 	leg->te_local = -1;
+	osip_list_init(&leg->rset);
 	sip_rand_hex(leg->local_tag, 8);
 	tg_random(&leg->sess_id, sizeof(leg->sess_id));
 	leg->sess_id &= 0x7fffffffffffull; /* keeps o= readable */
@@ -473,6 +481,48 @@ static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 	osip_message_set_contact(msg, buf);
 }
 
+/* RFC 3261 12.1: the route set is the Record-Route of the request that
+ * made the dialog, in order (UAS), or of its response, reversed (UAC). */
+static void learn_routes(struct sip_leg *leg, const osip_message_t *msg,
+			 bool reverse)
+{
+	osip_record_route_t *rr;
+	osip_route_t *r;
+
+	osip_list_special_free(&leg->rset, route_free);
+	osip_list_init(&leg->rset);
+	for (int i = 0; (rr = osip_list_get(&msg->record_routes, i)); i++)
+		if (!osip_route_clone(rr, &r))
+			osip_list_add(&leg->rset, r, reverse ? 0 : -1);
+}
+
+/* Our requests in the dialog carry the route set as Route headers (loose
+ * routing, RFC 3261 12.2.1.1); they still go to the peer's address. */
+static int add_routes(const struct sip_leg *leg, osip_message_t *m)
+{
+	osip_route_t *r, *c;
+
+	for (int i = 0; (r = osip_list_get(&leg->rset, i)); i++) {
+		if (osip_route_clone(r, &c))
+			return ENOMEM;
+		osip_list_add(&m->routes, c, -1);
+	}
+	return 0;
+}
+
+/* RFC 3261 12.1.1: a response that makes a dialog copies Record-Route. */
+static int copy_record_routes(osip_message_t *resp, const osip_message_t *req)
+{
+	osip_record_route_t *rr, *c;
+
+	for (int i = 0; (rr = osip_list_get(&req->record_routes, i)); i++) {
+		if (osip_record_route_clone(rr, &c))
+			return ENOMEM;
+		osip_list_add(&resp->record_routes, c, -1);
+	}
+	return 0;
+}
+
 /* A request inside the dialog (or the INVITE that makes it). */
 static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		       const char *method, uint32_t cseq)
@@ -506,7 +556,7 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		goto out;
 	osip_message_set_max_forwards(m, "70");
 	osip_message_set_user_agent(m, leg->ua->user_agent);
-	err = 0;
+	err = add_routes(leg, m);
  out:
 	if (err)
 		osip_message_free(m);
@@ -602,9 +652,15 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 			       NULL, leg->local_tag, leg->ua);
 	if (err)
 		return err;
-	/* RFC 3261 12.1.1: responses that make a dialog carry a Contact. */
-	if (status > 100 && status < 300)
+	/* RFC 3261 12.1.1: responses that make a dialog carry a Contact
+	 * and the request's Record-Route. */
+	if (status > 100 && status < 300) {
 		set_contact(leg, resp);
+		if (copy_record_routes(resp, leg->inv_tr->otr->orig_request)) {
+			err = ENOMEM;
+			goto out;
+		}
+	}
 	if (status >= 200 && status < 300)
 		osip_message_set_allow(resp, SIP_ALLOW);
 	if (with_sdp) {
@@ -685,6 +741,7 @@ static void learn_remote(struct sip_leg *leg, const osip_message_t *msg)
 		leg->remote = to;
 		free(leg->remote_tag);
 		leg->remote_tag = strdup(tag);
+		learn_routes(leg, msg, true);
 	}
 	osip_message_get_contact(msg, 0, &c);
 	if (c && c->url && !osip_uri_clone(c->url, &uri)) {
@@ -889,6 +946,7 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	leg->peerlen = srclen;
 	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
 			  sizeof(leg->sig_addr));
+	learn_routes(leg, req, false);
 	leg->peer_req_100rel = header_token(req, "require", "100rel");
 	leg->peer_100rel = leg->peer_req_100rel ||
 			   header_token(req, "supported", "100rel");
@@ -2634,6 +2692,10 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 		goto fail;
 	set_contact(leg, resp);
 	osip_message_set_allow(resp, SIP_ALLOW);
+	if (copy_record_routes(resp, req)) {
+		err = ENOMEM;
+		goto fail;
+	}
 	read_caps(leg, req);
 	st_from_request(leg, req, have_se, se, refresher);
 	if (offer) {

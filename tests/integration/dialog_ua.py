@@ -550,6 +550,17 @@ def script_relay(ph, a):
     ph.bye()
 
 
+RR = ['<sip:rr1.invalid;lr>', '<sip:rr2.invalid;lr>']
+
+
+def routes(m, name='route'):
+    """A message's Route (or Record-Route) values, in order."""
+    out = []
+    for v in m.all(name):
+        out += [x.strip() for x in v.split(',') if x.strip()]
+    return out
+
+
 def se_of(m):
     v = m.h('session-expires') or ''
     n = re.match(r'\s*(\d+)', v)
@@ -562,9 +573,12 @@ def script_refresh_update(ph, a):
     the interval, without a body, twice."""
     se = a.se
     r = ph.call(a.number, 'Supported: timer\r\nAllow: INVITE, ACK, BYE, '
-                'CANCEL, UPDATE\r\nSession-Expires: %d;refresher=uas\r\n' % se)
+                'CANCEL, UPDATE\r\nSession-Expires: %d;refresher=uas\r\n'
+                'Record-Route: %s\r\n' % (se, ', '.join(RR)))
     if not r:
         return
+    ok(routes(r, 'record-route') == RR, 'the 200 copies Record-Route (%s)' %
+       routes(r, 'record-route'))
     ok(se_of(r) == (se, 'uas'), '200 says Session-Expires %d;refresher=uas '
        '(%s)' % (se, se_of(r)))
     ok('timer' in (r.h('require') or ''), '200 has Require: timer')
@@ -579,6 +593,8 @@ def script_refresh_update(ph, a):
         ok(not m.body, 'refresh %d: UPDATE has no body' % i)
         ok(se_of(m) == (se, 'uac'), 'refresh %d: Session-Expires %d;'
            'refresher=uac (%s)' % (i, se, se_of(m)))
+        ok(routes(m) == RR, 'refresh %d: Route set in order (%s)' %
+           (i, routes(m)))
         ph.reply(m, 200, 'OK', extra='Require: timer\r\nSession-Expires: '
                  '%d;refresher=uac\r\n' % se)
         t0 = time.monotonic()
@@ -761,8 +777,12 @@ def script_uas_timer(ph, a):
        'it asks for %d (%s, Min-SE %s)' % (more, se_of(m2), m2.h('min-se')))
     ph.take(m2)
     ph.reply(m2, 200, 'OK', ph.sdp(a.rtp_ports[0]),
-             'Require: timer\r\nSession-Expires: %d;refresher=uac\r\n' % more)
-    ok(ph.next_request(3, 'ACK') is not None, 'ACK for our 200')
+             'Require: timer\r\nSession-Expires: %d;refresher=uac\r\n'
+             'Record-Route: %s\r\n' % (more, ', '.join(RR)))
+    ack = ph.next_request(3, 'ACK')
+    ok(ack is not None and routes(ack) == RR[::-1],
+       'ACK for our 200, Route set reversed (%s)' %
+       (routes(ack) if ack else None))
     ph.use(a.rtp_ports[0], 0, m2.body)
     t0 = time.monotonic()
     r = ph.next_request(more, 'INVITE')
@@ -772,6 +792,8 @@ def script_uas_timer(ph, a):
            'refresh after %.1f s (half of %d)' % (dt, more))
         ok(se_of(r) == (more, 'uac'), 'refresh: Session-Expires %d;'
            'refresher=uac (%s)' % (more, se_of(r)))
+        ok(routes(r) == RR[::-1], 'refresh: Route set reversed (%s)' %
+           routes(r))
         ph.reply(r, 200, 'OK', ph.sdp(a.rtp_ports[0], bump=False),
                  'Require: timer\r\nSession-Expires: %d;refresher=uac\r\n'
                  % more)

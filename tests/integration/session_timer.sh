@@ -2,7 +2,8 @@
 # tests/integration/session_timer.sh  RFC 4028 session timers, with a short
 # interval ([sip] session_expires = min_se = 6):
 # - a caller that asks us to refresh and allows UPDATE gets an UPDATE
-#   without a body at half the interval, again and again;
+#   without a body at half the interval, again and again, with its
+#   Record-Route as the Route set (copied into our 200 too);
 # - without UPDATE the refresh is a re-INVITE with the SDP unchanged;
 #   crossed by the caller's own re-INVITE it answers 491, and after the
 #   caller's 491 it sends its re-INVITE again within 0-2 s (RFC 3261 14.1);
@@ -12,7 +13,8 @@
 # - a Session-Expires under our Min-SE gets 422 with Min-SE;
 # - toward a SIP callee our INVITE asks for the timer (Supported: timer,
 #   Session-Expires, Min-SE), asks again for more after a 422, and
-#   refreshes with a re-INVITE when the callee's 200 leaves it to us.
+#   refreshes with a re-INVITE when the callee's 200 leaves it to us; the
+#   ACK and the refresh carry the 200's Record-Route reversed.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
