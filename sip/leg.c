@@ -2237,6 +2237,9 @@ static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req)
 }
 
 /* The same for a refresh we send: refresher=uac, i.e. us. */
+static int hdr_replace(osip_message_t *m, const char *name,
+		       const char *value);
+
 static int st_request_headers(struct sip_leg *leg, osip_message_t *msg)
 {
 	char buf[64];
@@ -2244,16 +2247,7 @@ static int st_request_headers(struct sip_leg *leg, osip_message_t *msg)
 	if (st_headers(leg, msg, true))
 		return ENOMEM;
 	snprintf(buf, sizeof(buf), "%u;refresher=uac", leg->st_interval);
-	osip_header_t *h = NULL;
-
-	if (osip_message_header_get_byname(msg, "session-expires", 0, &h) >=
-	    0 && h) {
-		osip_free(h->hvalue);
-		h->hvalue = osip_strdup(buf);
-		if (!h->hvalue)
-			return ENOMEM;
-	}
-	return 0;
+	return hdr_replace(msg, "session-expires", buf);
 }
 
 /*
@@ -2664,8 +2658,10 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 	if ((invite && leg->state != LEG_CONFIRMED) ||
 	    (leg->re_srv && (invite || offer))) {
 		/* RFC 3261 14.2 / RFC 3311 5.2: one of theirs is still open. */
-		tg_random(&se, sizeof(se));
-		snprintf(buf, sizeof(buf), "%u", se % 10);
+		unsigned r;
+
+		tg_random(&r, sizeof(r));
+		snprintf(buf, sizeof(buf), "%u", r % 10);
 		re_reply(leg, evt, src, srclen, 500, "Retry-After", buf);
 		return;
 	}
