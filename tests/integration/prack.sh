@@ -5,7 +5,8 @@
 # PRACK and not after; a PRACK for another RSeq gets 481; the call then
 # connects with audio both ways.  Toward a SIP callee our INVITE says
 # Supported: 100rel, a reliable 183 is PRACKed with the right RAck, its
-# retransmission is not PRACKed again, the next RSeq is.
+# retransmission is not PRACKed again, the next RSeq is.  tshark decodes
+# it all.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
@@ -14,6 +15,16 @@ start_gw
 
 UA=$SRC/tests/integration/dialog_ua.py
 RTP_A=$(free_udp_port)
+CAP=""
+if command -v tshark >/dev/null; then
+	tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/cap.pcapng" \
+		> "$WORK/tshark.log" 2>&1 &
+	TSHARK=$!
+	PIDS+=("$TSHARK")
+	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
+	sleep 1
+	CAP=1
+fi
 
 timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
 	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A" --script prack-in \
@@ -37,3 +48,18 @@ log "callee side: $(grep -c '^ok:' "$WORK/ua-out.log") checks passed"
 wait_cdrs 2
 expect_eq "CDR of the PSTN call" "$(sql "SELECT direction || ' ' ||
 	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
+
+if [ -n "$CAP" ]; then
+	sleep 0.5
+	kill -INT "$TSHARK"
+	wait "$TSHARK" || true
+	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$SIP_PORT,sip" \
+		"$@" 2>/dev/null; }
+	bad=$(decode -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)
+	expect_eq "malformed or erroneous packets" "$bad" 0
+	n=$(decode -Y "sip.Status-Code == 183 && sip.RSeq && sip.Require contains \"100rel\"" | wc -l)
+	[ "$n" -ge 2 ] || fail "no reliable 183 decoded"
+	n=$(decode -Y "sip.Method == PRACK && udp.srcport == $SIP_PORT && sip.RAck" | wc -l)
+	[ "$n" -ge 2 ] || fail "our PRACKs do not decode with RAck"
+	log "ok: tshark decodes our reliable 183s and PRACKs"
+fi

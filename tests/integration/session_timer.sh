@@ -11,6 +11,7 @@
 #   Q.850 cause 102 before the interval is over; the PRI side is released
 #   with 102 and the CDR says 102;
 # - a Session-Expires under our Min-SE gets 422 with Min-SE;
+# - tshark decodes what we sent without errors;
 # - toward a SIP callee our INVITE asks for the timer (Supported: timer,
 #   Session-Expires, Min-SE), asks again for more after a 422, and
 #   refreshes with a re-INVITE when the callee's 200 leaves it to us; the
@@ -25,6 +26,16 @@ start_gw
 
 UA=$SRC/tests/integration/dialog_ua.py
 RTP_A=$(free_udp_port)
+CAP=""
+if command -v tshark >/dev/null; then
+	tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/cap.pcapng" \
+		> "$WORK/tshark.log" 2>&1 &
+	TSHARK=$!
+	PIDS+=("$TSHARK")
+	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
+	sleep 1
+	CAP=1
+fi
 ua() {
 	local script=$1
 	shift
@@ -68,3 +79,20 @@ start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
 	--hold 30000
 wait "$UA_PID" || { cat "$WORK/ua-uas-timer.log" >&2; fail "callee timer"; }
 log "uas-timer: $(grep -c '^ok:' "$WORK/ua-uas-timer.log") checks passed"
+
+if [ -n "$CAP" ]; then
+	sleep 0.5
+	kill -INT "$TSHARK"
+	wait "$TSHARK" || true
+	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$SIP_PORT,sip" \
+		"$@" 2>/dev/null; }
+	bad=$(decode -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)
+	expect_eq "malformed or erroneous packets" "$bad" 0
+	n=$(decode -Y "sip.Method == UPDATE && udp.srcport == $SIP_PORT && sip.Session-Expires" | wc -l)
+	[ "$n" -ge 2 ] || fail "our UPDATE refreshes do not decode with Session-Expires"
+	n=$(decode -Y "sip.Method == BYE && sip.Reason contains \"cause=102\"" | wc -l)
+	[ "$n" -ge 1 ] || fail "no BYE with cause 102 decoded"
+	n=$(decode -Y "sip.Status-Code == 422 && sip.Min-SE" | wc -l)
+	[ "$n" -ge 1 ] || fail "no 422 with Min-SE decoded"
+	log "ok: tshark decodes our refreshes, the cause 102 BYE and the 422"
+fi
