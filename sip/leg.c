@@ -126,6 +126,7 @@ struct sip_leg {
 	int64_t rel_start;
 	unsigned rel_ms;
 	struct event *rel_tmr;
+	char fork_tag[64];      /* outbound: the last other fork's 2xx tag */
 };
 
 static const char *state_name(enum leg_state st)
@@ -171,6 +172,7 @@ static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
 static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
 		      bool *dup);
 static int se_retry(struct sip_leg *leg, const osip_message_t *resp);
+static void fork_drop(struct sip_leg *leg, const osip_message_t *resp);
 
 static void route_free(void *r)
 {
@@ -1606,9 +1608,18 @@ void sip_leg_rx_stray_2xx(struct sip_ua *ua, const osip_message_t *resp)
 	leg = find_leg(ua, sip_msg_call_id(resp, cid, sizeof(cid)),
 		       sip_msg_from_tag(resp),
 		       sip_msg_to_tag(resp));
-	if (leg && leg->outbound && leg->ack)
+	if (leg && leg->outbound && leg->ack) {
 		sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
 				leg->peerlen, leg->ack, leg->ack_len);
+		return;
+	}
+	/* Our dialog with another tag: a 2xx from another fork. */
+	leg = find_leg(ua, cid, sip_msg_from_tag(resp), NULL);
+	if (leg && leg->outbound && sip_msg_to_tag(resp) && leg->remote_tag &&
+	    resp->cseq && resp->cseq->number &&
+	    strtoul(resp->cseq->number, NULL, 10) == leg->inv_cseq &&
+	    (leg->state == LEG_CONFIRMED || leg->state == LEG_TERMINATING))
+		fork_drop(leg, resp);
 }
 
 /* ---- public API ------------------------------------------------------- */
@@ -3035,4 +3046,68 @@ static int se_retry(struct sip_leg *leg, const osip_message_t *resp)
 	if (inv)
 		osip_message_free(inv);
 	return err;
+}
+
+/* ---- 2xx from other forks (RFC 3261 13.2.2.4) ---------------------------- */
+
+/*
+ * A 2xx to our INVITE from another branch than the one we took makes a
+ * dialog of its own: it is ACKed (again for each retransmission) and
+ * ended with a BYE at once; the call stays the first one's.  A leg of
+ * its own, outside the hash, lends that dialog its headers and lives as
+ * long as the BYE's transaction.
+ */
+static void fork_drop(struct sip_leg *leg, const osip_message_t *resp)
+{
+	const char *tag = sip_msg_to_tag(resp);
+	struct sip_leg *f = leg_alloc(leg->ua, true);
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	char *buf = NULL;
+	size_t len = 0;
+	bool again = !strcmp(leg->fork_tag, tag);
+	int err = ENOMEM;
+
+	if (!f)
+		return;
+	f->call_id = strdup(leg->call_id);
+	memcpy(&f->peer, &leg->peer, leg->peerlen);
+	f->peerlen = leg->peerlen;
+	tg_strlcpy(f->sig_addr, leg->sig_addr, sizeof(f->sig_addr));
+	tg_strlcpy(f->contact_user, leg->contact_user, sizeof(f->contact_user));
+	if (!f->call_id || osip_from_clone(leg->local, &f->local))
+		goto out;
+	learn_remote(f, resp);
+	if (!f->remote || !f->target)
+		goto out;
+	if (leg_request(&m, f, "ACK", leg->inv_cseq))
+		goto out;
+	if (!osip_message_to_str(m, &buf, &len) && buf) {
+		sip_ua_send_buf(f->ua, (struct sockaddr *)&f->peer, f->peerlen,
+				buf, len);
+		osip_free(buf);
+	}
+	osip_message_free(m);
+	m = NULL;
+	err = 0;
+	if (again)
+		goto out;
+	tg_strlcpy(leg->fork_tag, tag, sizeof(leg->fork_tag));
+	gw_info("leg %s: a 2xx from another fork (tag %s): ACK and BYE",
+		leg->call_id, tag);
+	err = leg_request(&m, f, "BYE", leg->inv_cseq + 1);
+	if (!err)
+		err = leg_tr_new(&tr, f, NICT, SIP_TR_OTHER, m,
+				 (struct sockaddr *)&f->peer, f->peerlen);
+	if (err)
+		goto out;
+	sip_tr_send(tr, m);
+	m = NULL;
+	sip_ua_run(f->ua);
+ out:
+	if (m)
+		osip_message_free(m);
+	if (err)
+		gw_warn("leg %s: cannot end another fork's dialog", leg->call_id);
+	obj_deref(f); /* the BYE's transaction holds it on */
 }

@@ -294,7 +294,8 @@ class Phone:
         self.send(out)
 
     def next_request(self, timeout, method=None):
-        """The next request from tollgated (answering stray ones)."""
+        """The next request from tollgated with @p method (None: any
+        but ACK, 'ANY': any at all); others are dropped."""
         deadline = time.monotonic() + timeout
         while True:
             if self.queue:
@@ -307,6 +308,8 @@ class Phone:
                     continue
             if not m.is_req:
                 continue
+            if method == 'ANY':
+                return m
             if m.method == 'ACK' or method is None or m.method == method:
                 if m.method != 'ACK' or method == 'ACK':
                     return m
@@ -802,8 +805,45 @@ def script_uas_timer(ph, a):
     ph.bye()
 
 
+def script_fork(ph, a):
+    """Toward a callee whose INVITE forked: two 200s with different
+    tags.  Both are ACKed, the second one's dialog gets a BYE at once,
+    and the call goes on in the first one's."""
+    m = ph.next_request(20, 'INVITE')
+    if not ok(m is not None, 'INVITE from tollgated'):
+        return
+    ph.take(m)
+    body = ph.sdp(a.rtp_ports[0])
+    first = ph.ltag
+    ph.reply(m, 200, 'OK', body)
+    ack1 = ph.next_request(3, 'ACK')
+    ok(ack1 is not None and tag_of(ack1.h('to')) == first,
+       'the first 200 is ACKed')
+    ph.ltag = 'fork%08x' % random.getrandbits(32)
+    ph.reply(m, 200, 'OK', ph.sdp(a.rtp_ports[1]))
+    got = {}
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and len(got) < 2:
+        r = ph.next_request(deadline - time.monotonic(), 'ANY')
+        if r is None:
+            break
+        if r.method in ('ACK', 'BYE') and tag_of(r.h('to')) == ph.ltag:
+            got[r.method] = r
+            if r.method == 'BYE':
+                ph.reply(r, 200, 'OK')
+    ok('ACK' in got and tag_of(got['ACK'].h('to')) == ph.ltag,
+       'the other fork\'s 200 is ACKed')
+    ok('BYE' in got and tag_of(got['BYE'].h('to')) == ph.ltag,
+       'and its dialog gets a BYE')
+    ph.ltag = first
+    ph.use(a.rtp_ports[0], 0, m.body)
+    media_checks(ph, 'the first fork\'s call', a.rtp_ports[0])
+    ph.bye()
+
+
 SCRIPTS = {'prack-in': script_prack_in, 'prack-out': script_prack_out,
            'uas-timer': script_uas_timer, 'relay': script_relay,
+           'fork': script_fork,
 'media': script_media, 'uas-hold': script_uas_hold,
            'refresh-update': script_refresh_update,
            'refresh-glare': script_refresh_glare, 'expire': script_expire,

@@ -5,8 +5,9 @@
 # PRACK and not after; a PRACK for another RSeq gets 481; the call then
 # connects with audio both ways.  Toward a SIP callee our INVITE says
 # Supported: 100rel, a reliable 183 is PRACKed with the right RAck, its
-# retransmission is not PRACKed again, the next RSeq is.  tshark decodes
-# it all.
+# retransmission is not PRACKed again, the next RSeq is.  A second 200
+# from another fork of our INVITE is ACKed and its dialog ended with a
+# BYE while the call goes on.  tshark decodes it all.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
@@ -48,6 +49,19 @@ log "callee side: $(grep -c '^ok:' "$WORK/ua-out.log") checks passed"
 wait_cdrs 2
 expect_eq "CDR of the PSTN call" "$(sql "SELECT direction || ' ' ||
 	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
+
+# A forked INVITE: two 200s with different tags (RFC 3261 13.2.2.4).
+kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A,$(free_udp_port)" \
+	--script fork > "$WORK/ua-fork.log" 2>&1 &
+UA_PID=$!
+PIDS+=("$UA_PID")
+start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
+	--hold 20000
+wait "$UA_PID" || { cat "$WORK/ua-fork.log" >&2; fail "forked 200s"; }
+log "forked 200s: $(grep -c '^ok:' "$WORK/ua-fork.log") checks passed"
+wait_cdrs 3
 
 if [ -n "$CAP" ]; then
 	sleep 0.5
