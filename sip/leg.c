@@ -299,6 +299,7 @@ static void tr_detach_all(struct sip_leg *leg)
 		obj_deref(leg); /* the ua still holds one until CLOSED */
 	}
 	leg->inv_tr = NULL;
+	leg->re_ctr = NULL;
 }
 
 static void timer_stop(struct sip_leg *leg)
@@ -1569,10 +1570,14 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 	}
 	if (leg->inv_tr == tr)
 		leg->inv_tr = NULL;
+	if (leg->re_ctr == tr) {
+		/* Ended without a final: a timeout (unless the leg is gone). */
+		if (leg->ua && leg->state != LEG_CLOSED)
+			re_final(leg, OSIP_NICT_STATUS_TIMEOUT, NULL);
+		leg->re_ctr = NULL;
+	}
 	if (!leg->ua || leg->state == LEG_CLOSED)
 		return;
-	if (leg->re_ctr == tr) /* ended without a final: a timeout */
-		re_final(leg, OSIP_NICT_STATUS_TIMEOUT, NULL);
 	switch (tr->kind) {
 	case SIP_TR_INVITE:
 		if (leg->outbound) {
