@@ -40,6 +40,7 @@ timeout 60 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
 	> "$WORK/ua-media.log" 2>&1 || { cat "$WORK/ua-media.log" >&2;
 	fail "re-INVITE/UPDATE checks (caller side)"; }
 log "caller side: $(grep -c '^ok:' "$WORK/ua-media.log") checks passed"
+log "$(grep '^measured:' "$WORK/ua-media.log")"
 wait_cdrs 1
 expect_eq "CDR of the changed call" "$(sql "SELECT disposition || ' ' ||
 	q850_cause FROM cdr ORDER BY rowid DESC LIMIT 1")" "ANSWERED 16"

@@ -445,10 +445,25 @@ def script_media(ph, a):
 
     # New address: RTP follows it.
     r = reoffer(ph, 'new port', ph.sdp(B))
+    t200 = time.monotonic()
     if r:
         check_answer('new port', r, 'sendrecv')
         ph.use(B, 0, r.body)
         media_checks(ph, 'after the move', B)
+        with ph.lock:
+            old = [t for t, p, _, _ in ph.rx if p == A and t >= t200 - 1]
+            new = [t for t, p, _, _ in ph.rx if p == B]
+        # How long after the 200 the stream moved (the 200 comes first,
+        # then the bridge is told: a packet or two may still be due).
+        print('measured: after the 200, last RTP to the old port %+.1f ms, '
+              'first to the new one %+.1f ms' %
+              (((max(old) - t200) * 1000) if old else float('nan'),
+               ((min(new) - t200) * 1000) if new else float('nan')),
+              flush=True)
+        ok(not old or max(old) - t200 < 0.1,
+           'nothing to the old port 100 ms after the 200')
+        ok(new and min(new) - t200 < 0.1,
+           'RTP to the new port within 100 ms of the 200')
     # Hold (RFC 3264 8.4): sendonly -> recvonly, nothing sent to us.
     r = reoffer(ph, 'hold', ph.sdp(B, direction='sendonly'))
     if r:
