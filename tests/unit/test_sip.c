@@ -476,6 +476,7 @@ enum b_mode {
 	B_RING,        /* 180 and wait */
 	B_EARLY,       /* 183 with SDP, then 200 */
 	B_ANSWER_HUP,  /* 200, then hang up at once with cause 16 */
+	B_TIMER,       /* a session timer of 2 s (Min-SE 1), then 200 */
 };
 
 struct peer {
@@ -503,6 +504,7 @@ struct peer {
 	char diversion[64], diversion_reason[32]; /* B: as received */
 	const char *div_out, *div_reason_out;     /* A: to send */
 	const char *to_uri;                       /* A: R-URI instead */
+	unsigned session_expires;                 /* A: to ask for */
 	const char *pidf;                         /* A: a PIDF-LO to send */
 };
 
@@ -586,6 +588,10 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		break;
 	case B_EARLY:
 		assert_int_equal(sip_leg_reply(leg, 183, true, NULL), 0);
+		assert_int_equal(sip_leg_answer(leg), 0);
+		break;
+	case B_TIMER:
+		assert_int_equal(sip_leg_set_timer(leg, 2, 1), 0);
 		assert_int_equal(sip_leg_answer(leg), 0);
 		break;
 	case B_ANSWER_HUP: {
@@ -725,6 +731,8 @@ static void call_b(struct harness *h, const char *to)
 		.pidf_id = "zone-hq",
 		.media_addr = "127.0.0.1",
 		.media_port = h->a.media_port,
+		.session_expires = h->a.session_expires,
+		.min_se = h->a.session_expires ? 1 : 0,
 	};
 
 	addr_of(&dst, sip_ua_port(h->b.ua));
@@ -757,6 +765,53 @@ static void expect_events(const struct peer *p,
 		if (p->ev[i] != want[i])
 			fail_msg("event %u is %d, want %d", i, p->ev[i],
 				 want[i]);
+}
+
+/* A hangs up @p tv after the answer (a session outlives refreshes). */
+static void on_hup_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct harness *h = arg;
+	struct sip_reason r = {16, "test", false};
+
+	(void)fd;
+	(void)what;
+	assert_int_equal(sip_leg_hangup(h->a.leg, 0, &r), 0);
+}
+
+static void timer_call(struct harness *h, unsigned a_se)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	struct timeval tv = { 3, 500000 }, wd = { 6, 0 };
+	struct event *hup = evtimer_new(h->base, on_hup_timer, h);
+
+	h->b.mode = B_TIMER;
+	h->a.session_expires = a_se;
+	call_b(h, "5550100");
+	event_add(hup, &tv);
+	event_add(h->watchdog, &wd);
+	run(h, both_closed);
+	event_free(hup);
+	/* Past the 2 s interval: the refreshes kept it up, and the call
+	 * ended by A's BYE (cause 16), not a timer's (102). */
+	expect_events(&h->a, a_want, 2);
+	expect_events(&h->b, b_want, 3);
+	assert_int_equal(h->b.cause[1], 16);
+}
+
+/* RFC 4028 between two of our UAs: A asks, B takes 2 s and leaves the
+ * refresh to A (it supports timer), A refreshes with UPDATE. */
+static void test_session_timer_uac_refreshes(void **state)
+{
+	timer_call(*state, 2);
+}
+
+/* A asks for nothing: B runs the timer and refreshes itself. */
+static void test_session_timer_uas_refreshes(void **state)
+{
+	timer_call(*state, 0);
 }
 
 static void test_call_answer_bye(void **state)
@@ -1322,6 +1377,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_busy, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_session_timer_uac_refreshes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_session_timer_uas_refreshes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_cancel, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_early_media, setup,
