@@ -38,7 +38,9 @@ struct cdr_attempt {
 	int sip_status, q850_cause;
 	char outcome[32];       /* answered, final, failover, skipped: ... */
 	char target[128];       /* where it went when not the trunk's peer:
-				 * the SIP URI ENUM gave; "" otherwise */
+				 * the SIP URI ENUM gave; a named trunk's
+				 * target "HOST:PORT ADDR" (or "dns NAME:
+				 * why" when it had none); "" otherwise */
 };
 
 struct cdr_record {

@@ -69,6 +69,9 @@ struct gw_call {
 	struct cdr_attempt att[DP_MAX_ATTEMPTS];
 	unsigned natt;
 	bool got_trying, got_progress;
+	struct gw_dest *dests;    /* SIP attempt: its trunk's targets in the
+				   * order to try (gw_trunk_targets) */
+	unsigned ndest, dest_i;   /* how many; the one tried now */
 	bool enum_wait;           /* an ENUM lookup holds a reference */
 	char enum_uri[DP_ENUM_URI_SIZE];
 	struct gw_rstat *route;   /* counted route, or NULL */
@@ -201,7 +204,7 @@ struct gw_tstat *gw_tstat(struct gw *gw, const char *name)
 			struct gw_tstat *ts = &gw->tstat[i];
 
 			if (!gw_config_trunk(&gw->cfg, ts->name) &&
-			    !ts->calls && !ts->inbound) {
+			    !ts->calls && !ts->inbound && !ts->tl) {
 				memset(ts, 0, sizeof(*ts));
 				free_slot = ts;
 			}
@@ -355,6 +358,7 @@ static void call_destructor(void *arg)
 		event_free(call->ev_ovl);
 	free(call->in_loc);
 	free(call->loc_row);
+	free(call->dests);
 	media_rtp_free(call->in.rtp);
 	media_rtp_free(call->out.rtp);
 	obj_deref(call->in.sip);
@@ -769,6 +773,92 @@ static enum media_law law_of(int pt)
 	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
 }
 
+/* ---- SRTP (docs/media.md) ------------------------------------------------- */
+
+static enum media_srtp_suite media_suite(int suite)
+{
+	switch (suite) {
+	case SIP_SRTP_AES_CM_128_HMAC_SHA1_80:
+		return MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
+	case SIP_SRTP_AES_CM_128_HMAC_SHA1_32:
+		return MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32;
+	case SIP_SRTP_AEAD_AES_128_GCM:
+		return MEDIA_SRTP_AEAD_AES_128_GCM;
+	default:
+		return MEDIA_SRTP_NONE;
+	}
+}
+
+/* The SRTP keys a SIP side's offer and answer agreed on (suite NONE:
+ * plain RTP).  A new answer with new keys re-keys the running bridge. */
+static void srtp_keys(const struct side *s, struct media_srtp_keys *k)
+{
+	struct sip_crypto tx, rx;
+
+	_Static_assert(sizeof(k->tx_key) == sizeof(tx.key), "key sizes");
+	memset(k, 0, sizeof(*k));
+	if (!s->sip || sip_leg_srtp(s->sip, &tx, &rx))
+		return;
+	k->suite = media_suite(tx.suite);
+	memcpy(k->tx_key, tx.key, sizeof(k->tx_key));
+	memcpy(k->rx_key, rx.key, sizeof(k->rx_key));
+	explicit_bzero(&tx, sizeof(tx));
+	explicit_bzero(&rx, sizeof(rx));
+}
+
+static int srtp_offer(const struct gw_trunk_cfg *t)
+{
+	switch (t->srtp) {
+	case GW_SRTP_OFF:
+		break;
+	case GW_SRTP_OPTIONAL:
+	case GW_SRTP_BEST_EFFORT:
+		return SIP_SRTP_OFFER_AVP;
+	case GW_SRTP_MANDATORY:
+		return SIP_SRTP_OFFER_SAVP;
+	}
+	return SIP_SRTP_OFFER_NONE;
+}
+
+/*
+ * An inbound offer against trunk @p t's srtp policy: answer it with SRTP
+ * (our key for its chosen a=crypto line) or plain RTP.  false when it
+ * cannot be taken (488): RTP/SAVP on a trunk without SRTP, RTP/SAVP
+ * with no line we can use, no line at all on a mandatory trunk.
+ */
+static bool srtp_answer(const struct gw_call *call, struct sip_leg *leg,
+			const struct gw_trunk_cfg *t,
+			const struct sip_media *offer)
+{
+	enum gw_srtp pol = t ? t->srtp : GW_SRTP_OFF;
+	bool crypto = offer && offer->crypto.suite != SIP_SRTP_NONE;
+	bool savp = offer && offer->savp;
+	const char *why = NULL;
+	bool on;
+
+	if (savp && pol == GW_SRTP_OFF)
+		why = "RTP/SAVP, and the trunk's srtp is off";
+	else if (savp && !crypto)
+		why = "RTP/SAVP without an a=crypto line we can use";
+	else if (pol == GW_SRTP_MANDATORY && !crypto)
+		why = "no a=crypto line we can use, and the trunk's srtp "
+		      "is mandatory";
+	if (why) {
+		gw_notice("call %.8s: offer refused: %s", call->id, why);
+		return false;
+	}
+	/* RFC 4568 says a=crypto belongs to RTP/SAVP; on RTP/AVP only
+	 * best-effort (and mandatory, which takes SRTP however it comes)
+	 * answer it. */
+	on = crypto && (savp || pol == GW_SRTP_MANDATORY ||
+			pol == GW_SRTP_BEST_EFFORT);
+	if (on)
+		gw_info("call %.8s: SRTP %s (tag %u)", call->id,
+			sip_srtp_suite_name(offer->crypto.suite),
+			offer->crypto.tag);
+	return sip_leg_set_srtp(leg, on) == 0;
+}
+
 static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 		       const struct side *s, unsigned ptime)
 {
@@ -787,6 +877,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 		rs->te_rx_pt = sip_leg_dtmf_pt(s->sip);
 		rs->te_tx_pt = s->remote.te_pt;
 	}
+	srtp_keys(s, &rs->srtp);
 }
 
 static bool dynamic_pt(int pt)
@@ -875,6 +966,7 @@ static void bridge_media(struct gw_call *call)
 		prm.ptime = gw->cfg.ptime;
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
+		srtp_keys(ip, &prm.srtp);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -1017,6 +1109,12 @@ static void call_answered(struct gw_call *call)
 	if (ts) {
 		asr_note(ts, true);
 		ts->fails_in_row = 0;
+		if (call->out.kind == DP_TRUNK_SIP &&
+		    call->dest_i < call->ndest)
+			gw_trunk_target_result(
+				call->gw, ts->name,
+				(const struct sockaddr *)&call
+					->dests[call->dest_i].sa, false);
 	}
 }
 
@@ -1086,6 +1184,63 @@ static void fail_call(struct gw_call *call, int fallback_cause)
 	hangup_in(call, cause);
 }
 
+static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
+		     const struct dp_attempt *a);
+static void note_attempt(struct gw_call *call, const struct dp_attempt *a,
+			 const char *outcome);
+
+/*
+ * RFC 3263 4.3: a target that did not answer, answered 408 or 503, or
+ * failed to take the request (a transport error reads as 503) is
+ * followed by the next target of the same trunk, within the attempt,
+ * before the route's next trunk.  Not once the callee's side showed
+ * progress: then it is the callee that failed, not the server.
+ * @return true when the attempt goes on at a next target.
+ */
+static bool next_target(struct gw_call *call,
+			const struct dp_attempt_result *r, const char *why)
+{
+	struct gw *gw = call->gw;
+	const struct gw_trunk_cfg *t;
+	const struct dp_attempt *a;
+
+	if (call->out.kind != DP_TRUNK_SIP || call->cur < 0 ||
+	    cur_is_enum(call) || call->state == CS_ENDED ||
+	    call->early_media || call->got_progress || call->ovo != OVO_OFF ||
+	    call->dest_i + 1 >= call->ndest)
+		return false;
+	if (r->sip_status != DP_SIP_NO_RESPONSE && r->sip_status != 408 &&
+	    r->sip_status != 503)
+		return false;
+	t = gw_config_trunk(&gw->cfg, call->out.trunk);
+	if (!t || t->kind != GW_TRUNK_SIP)
+		return false;
+	a = &call->dec->attempts[call->cur];
+	gw_trunk_target_result(gw, t->name, (const struct sockaddr *)&call
+						     ->dests[call->dest_i].sa,
+			       true);
+	attempt_done(call, "failover: target", r->sip_status, r->q850_cause);
+	gw_notice("call %.8s: attempt %d on %s: target %s failed (%s; SIP "
+		  "%d): trying its next target", call->id, call->cur + 1,
+		  t->name, call->dests[call->dest_i].label, why,
+		  r->sip_status);
+	event_del(call->ev_attempt);
+	hangup_out(call, r->q850_cause ? r->q850_cause : 102);
+	unbridge_out(call);
+	while (++call->dest_i < call->ndest) {
+		note_attempt(call, a, NULL);
+		call->got_trying = call->got_progress = false;
+		if (!place_sip(call, t, a)) {
+			call->out_live = true;
+			count_out(call, true);
+			arm_attempt_timer(call);
+			return true;
+		}
+		attempt_done(call, "failover: target", 0, 47);
+	}
+	return false;
+}
+
 /* The running attempt failed as @p r says: fail over or give up. */
 static void attempt_failed(struct gw_call *call,
 			   const struct dp_attempt_result *r,
@@ -1104,6 +1259,12 @@ static void attempt_failed(struct gw_call *call,
 		     call->early_media || call->state == CS_ENDED ||
 		     call->ovl_acked || call->ovo != OVO_OFF;
 
+	if (next_target(call, r, why))
+		return;
+	if (ts && call->out.kind == DP_TRUNK_SIP && call->dest_i < call->ndest)
+		gw_trunk_target_result(call->gw, ts->name,
+				       (const struct sockaddr *)&call
+					       ->dests[call->dest_i].sa, true);
 	if (ts) {
 		asr_note(ts, false);
 		if (r->sip_status == DP_SIP_NO_RESPONSE && !r->q850_cause &&
@@ -1316,6 +1477,36 @@ static int place_tdm(struct gw_call *call, const struct gw_trunk_cfg *t,
 /* Every field of a zone escaped at its worst (&quot; is 6 bytes) fits. */
 #define PIDF_MAX 16384
 
+/* The first send of a SIP attempt takes its trunk's targets in the order
+ * to try them; a name that did not resolve gives none: EHOSTUNREACH. */
+static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
+{
+	struct gw_dest d[GW_MAX_TARGETS];
+	unsigned n;
+
+	if (call->ndest)
+		return 0;
+	call->dest_i = 0;
+	n = gw_trunk_targets(call->gw, t->name, d, GW_MAX_TARGETS);
+	if (n) {
+		struct gw_dest *m = realloc(call->dests, n * sizeof(*m));
+
+		if (!m)
+			return ENOMEM;
+		memcpy(m, d, n * sizeof(*m));
+		call->dests = m;
+		call->ndest = n;
+	}
+	if (!call->ndest && call->natt) {
+		int e = gw_trunk_dns_error(call->gw, t->name);
+
+		snprintf(call->att[call->natt - 1].target,
+			 sizeof(call->att[0].target), "dns %.60s: %.50s",
+			 t->host, e ? sip_dns_strerror(e) : "no target yet");
+	}
+	return call->ndest ? 0 : EHOSTUNREACH;
+}
+
 static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
@@ -1328,11 +1519,29 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
 		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
+		.srtp = srtp_offer(t),
 	};
 	int err;
 
 	char pai[40], *pidf = NULL, user[128];
 	const struct e911_zone_row *loc;
+	const struct gw_dest *dst;
+	struct gw_dest reg;
+
+	if (t->registrar) {
+		/* A PBX registered with us: where its binding came from. */
+		memset(&reg, 0, sizeof(reg));
+		err = gw_reg_contact(gw, t->name, &reg.sa, &reg.len);
+		if (err)
+			return err;
+		tg_strlcpy(reg.label, "registered contact", sizeof(reg.label));
+		dst = &reg;
+	} else {
+		err = pick_dest(call, t);
+		if (err)
+			return err;
+		dst = &call->dests[call->dest_i];
+	}
 
 	if (call->ovo != OVO_OFF) {
 		/* RFC 3578: the routed number with the digits that came
@@ -1429,12 +1638,16 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
 	err = sip_leg_invite(&call->out.sip, gw->ua,
-			     (const struct sockaddr *)&t->peer, t->peer_len, &p,
+			     (const struct sockaddr *)&dst->sa, dst->len, &p,
 			     on_sip_out, call);
 	free(pidf);
+	/* A named trunk's CDR attempt says which of its targets it was. */
+	if (*t->host && call->natt)
+		tg_strlcpy(call->att[call->natt - 1].target, dst->label,
+			   sizeof(call->att[0].target));
 	if (err) {
 		gw_err("call %.8s: INVITE to %s failed: %s", call->id,
-		       t->peer_str, strerror(err));
+		       dst->label, strerror(err));
 		media_rtp_free(call->out.rtp);
 		call->out.rtp = NULL;
 		return err;
@@ -1454,6 +1667,7 @@ static void begin_attempt(struct gw_call *call, unsigned i,
 
 	call->cur = (int)i;
 	call->got_trying = call->got_progress = false;
+	call->ndest = call->dest_i = 0;
 	/* Overlap toward a PRI is the attempt's own (ovl_setup). */
 	ovl_set(call, OVL_OFF);
 	call->out.kind = kind;
@@ -1779,15 +1993,26 @@ static void try_next(struct gw_call *call)
 			evtimer_add(call->ev_retry, &tv);
 			return;
 		}
-		/* It failed before anything was sent. */
-		r.q850_cause = err == EBUSY ? 34 : err == ENOTCONN ? 38 : 47;
+		/* It failed before anything was sent.  A name with no
+		 * target reads as a transport failure: 503 (RFC 3261
+		 * 8.1.3.1), the cause that status maps to; a registrar
+		 * trunk without a binding is a subscriber absent (20). */
+		if (err == EHOSTUNREACH)
+			r.sip_status = 503;
+		else
+			r.q850_cause = err == EBUSY ? 34
+				       : err == ENOTCONN ? 38
+				       : err == ENXIO ? 20 : 47;
 		if (call->nres < DP_MAX_ATTEMPTS)
 			call->res[call->nres++] = r;
-		attempt_done(call, "failover", 0, r.q850_cause);
+		attempt_done(call, "failover", r.sip_status, r.q850_cause);
 		gw_notice("call %.8s: trunk %s: %s", call->id, a->trunk,
 			  err == EBUSY ? "no idle B-channel"
 			  : err == ENOTCONN ? "every span is down"
-					    : strerror(err));
+			  : err == ENXIO ? "no registered contact"
+			  : err == EHOSTUNREACH ? "its name has no target "
+						  "(DNS)"
+						: strerror(err));
 		if (dp_failover_result(d->failover, &r) == DP_FAIL_FINAL &&
 		    !emergency)
 			break;
@@ -2271,7 +2496,10 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 			  const struct sip_invite_info *info)
 {
 	struct gw_call *call = gw->ovl_waiting ? ovl_find(gw, info) : NULL;
-	bool ok = call && ovl_continues(call, info) && call->out.tdm;
+	bool ok = call && ovl_continues(call, info) && call->out.tdm &&
+		  srtp_answer(call, leg, gw_config_trunk(&gw->cfg,
+							 call->in.trunk),
+			      info->offer);
 	const char *more = "";
 	int err = 0;
 
@@ -2335,7 +2563,8 @@ static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
-		if (t->kind == GW_TRUNK_SIP && gw_trunk_accepts(t, src))
+		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
+						 gw_targets_has(gw, t, src)))
 			return t;
 	}
 	return NULL;
@@ -2357,18 +2586,56 @@ static const struct gw_trunk_cfg *trunk_by_user(struct gw *gw,
 	return NULL;
 }
 
-/* Which trunk an INVITE comes from: its source address, or the
- * username it authenticated with. */
+/* A provider we register with calls the Contact we registered: its
+ * Request-URI user says which registration (and so which trunk, when
+ * several share a source). */
+static const struct gw_trunk_cfg *trunk_by_contact(
+	struct gw *gw, const struct sip_invite_info *info)
+{
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind == GW_TRUNK_SIP && t->reg &&
+		    !strcmp(info->ruri_user, gw_reg_contact_user(t)) &&
+		    gw_trunk_accepts(t, (const struct sockaddr *)&info->src))
+			return t;
+	}
+	return NULL;
+}
+
+/* Which trunk an INVITE comes from: the registration it is addressed
+ * to, its source address, or the username it authenticated with. */
 static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 					   const struct sip_invite_info *info)
 {
 	const struct gw_trunk_cfg *t;
 
+	t = trunk_by_contact(gw, info);
+	if (t)
+		return t;
 	t = trunk_by_src(gw, (const struct sockaddr *)&info->src);
 	if (t)
 		return t;
 	return info->auth_user && *info->auth_user
 		? trunk_by_user(gw, info->auth_user) : NULL;
+}
+
+/* The algorithms any trunk known by its username takes: what a first
+ * challenge, before the username is known, may offer. */
+static unsigned any_user_offer(struct gw *gw)
+{
+	unsigned offer = 0;
+
+	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
+		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
+
+		if (t->kind != GW_TRUNK_SIP || t->naccept || !*t->inbound_user)
+			continue;
+		if (!t->inbound_digest)
+			return SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5;
+		offer |= t->inbound_digest;
+	}
+	return offer ? offer : SIP_DIGEST_OFFER_SHA256 | SIP_DIGEST_OFFER_MD5;
 }
 
 bool gw_call_digest(const struct sockaddr *src, socklen_t len,
@@ -2393,6 +2660,8 @@ bool gw_call_digest(const struct sockaddr *src, socklen_t len,
 	if (!trunk_by_user(gw, NULL))
 		return false;
 	t = user ? trunk_by_user(gw, user) : NULL;
+	if (!user)
+		*offer = any_user_offer(gw);
 	if (t) {
 		tg_strlcpy(password, t->inbound_password, psize);
 		if (t->inbound_digest)
@@ -2411,7 +2680,8 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
-		if (t->kind == GW_TRUNK_SIP && gw_trunk_accepts(t, src))
+		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
+						 gw_targets_has(gw, t, src)))
 			return true;
 	}
 	if (src->sa_family == AF_INET)
@@ -2520,9 +2790,17 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	in = trunk_of(gw, info);
 	if (in)
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	/* Addressed to our registered Contact: the number is in To. */
+	if (in && in->reg && *info->to_user &&
+	    !strcmp(info->ruri_user, gw_reg_contact_user(in)))
+		tg_strlcpy(call->called, info->to_user, sizeof(call->called));
 	/* Answer telephone-event where the trunk wants it and the offer
 	 * has it (the bridge falls back to in-band otherwise). */
 	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);
+	if (in && !srtp_answer(call, leg, in, info->offer)) {
+		fail_call(call, 65); /* 488 */
+		return;
+	}
 	/* Who calls (RFC 3325): a trusted trunk's asserted identity, From
 	 * otherwise; an untrusted one's identity headers count for
 	 * nothing.  Privacy or an anonymous From withhold it (RFC 3323). */
@@ -2717,8 +2995,9 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		}
 		r.sip_status = ev->status;
 		r.q850_cause = ev->reason.cause;
-		/* A 408 of our own Timer B is no response at all. */
-		if (ev->status == 408 && !call->got_trying)
+		/* A 408 of our own Timer B is no response at all, and so
+		 * is an INVITE that could not be delivered. */
+		if ((ev->status == 408 && !call->got_trying) || ev->transport)
 			r.sip_status = DP_SIP_NO_RESPONSE;
 		attempt_failed(call, &r, "final response");
 		break;

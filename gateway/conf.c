@@ -164,6 +164,47 @@ static int parse_hostport(const char *v, struct sockaddr_storage *ss,
 	return EINVAL;
 }
 
+/* A host name (RFC 1123 2.1 letters, digits, hyphens, dots; not all
+ * digits and dots, which would be a bad address) and an optional :port. */
+static int parse_dns_name(const char *v, char *host, size_t size,
+			  uint16_t *port)
+{
+	const char *c = strchr(v, ':');
+	size_t n = c ? (size_t)(c - v) : strlen(v);
+	bool alpha = false;
+
+	*port = 0;
+	if (!n || n >= size || v[0] == '.' || v[0] == '-')
+		return EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    ch == '-')
+			alpha = true;
+		else if (!(ch >= '0' && ch <= '9') && ch != '.')
+			return EINVAL;
+		if (ch == '.' && v[i + 1] == '.')
+			return EINVAL;
+	}
+	if (!alpha)
+		return EINVAL;
+	if (c) {
+		char *end;
+		unsigned long pn = strtoul(c + 1, &end, 10);
+
+		if (!c[1] || *end || pn == 0 || pn > 65535)
+			return EINVAL;
+		*port = (uint16_t)pn;
+	}
+	memcpy(host, v, n);
+	host[n] = '\0';
+	/* A trailing dot (absolute name) is how DNS writes it anyway. */
+	if (host[n - 1] == '.')
+		host[n - 1] = '\0';
+	return 0;
+}
+
 static int parse_net(const char *v, struct gw_net *net)
 {
 	char host[80];
@@ -565,6 +606,40 @@ static int parse_fmt(struct parser *p, const char *key, const char *v,
 		    "national_prefix or local", key, v);
 }
 
+/* register = yes and registrar = yes: what each needs. */
+static int check_registration(struct parser *p, struct gw_trunk_cfg *t)
+{
+	if ((t->reg || t->registrar) && t->kind != GW_TRUNK_SIP)
+		return fail(p, "trunk '%s': register and registrar are for "
+			    "SIP trunks", t->name);
+	if (t->reg && t->registrar)
+		return fail(p, "trunk '%s': register and registrar exclude "
+			    "each other", t->name);
+	if (t->reg && !*t->reg_user && !*t->auth_user)
+		return fail(p, "trunk '%s': register needs register_user or "
+			    "auth_user", t->name);
+	if (t->reg_retry_min > t->reg_retry_max)
+		return fail(p, "trunk '%s': register_retry_min is above "
+			    "register_retry_max", t->name);
+	if (t->registrar && !*t->inbound_user)
+		return fail(p, "trunk '%s': registrar needs inbound_user and "
+			    "inbound_password (REGISTER is authenticated)",
+			    t->name);
+	if (t->registrar && t->naccept)
+		return fail(p, "trunk '%s': a registrar trunk takes requests "
+			    "from anywhere (known by its digest user); "
+			    "accept_from does not go with it", t->name);
+	if (t->registrar_min > t->registrar_max)
+		return fail(p, "trunk '%s': registrar_min_expires is above "
+			    "registrar_max_expires", t->name);
+	if (t->registrar && (t->peer_len || *t->host))
+		return fail(p, "trunk '%s': a registrar trunk's peer is its "
+			    "registered contact; no peer", t->name);
+	if (t->registrar)
+		tg_strlcpy(t->peer_str, "(registered)", sizeof(t->peer_str));
+	return 0;
+}
+
 static int key_trunk(struct parser *p, const char *k, const char *v)
 {
 	struct gw_trunk_cfg *t = p->cur;
@@ -578,10 +653,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			t->kind = GW_TRUNK_TDM;
 		else
 			return fail(p, "type: '%s' is not sip or tdm", v);
-	} else if (!strcmp(k, "peer")) {
-		if (parse_hostport(v, &t->peer, &t->peer_len))
-			return fail(p, "peer: '%s' is not an IP address with "
-				    "an optional :port", v);
+	} else if (!strcmp(k, "peer") || !strcmp(k, "host")) {
+		/* An address stays one peer; a name is located (RFC 3263)
+		 * and may give several targets (gateway/targets.c). */
+		t->peer_len = 0;
+		t->host[0] = '\0';
+		if (parse_hostport(v, &t->peer, &t->peer_len) &&
+		    parse_dns_name(v, t->host, sizeof(t->host),
+				   &t->host_port))
+			return fail(p, "%s: '%s' is not an IP address or a "
+				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
 	} else if (!strcmp(k, "accept_from")) {
 		char buf[512], *save = NULL, *tok;
@@ -674,6 +755,27 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				sizeof(t->inbound_password));
 	} else if (!strcmp(k, "inbound_digest")) {
 		err = parse_digest_algs(p, k, v, &t->inbound_digest);
+	} else if (!strcmp(k, "register")) {
+		err = parse_bool(p, k, v, &t->reg);
+	} else if (!strcmp(k, "register_expires")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->reg_expires);
+	} else if (!strcmp(k, "register_user")) {
+		err = parse_str(p, k, v, t->reg_user, sizeof(t->reg_user));
+	} else if (!strcmp(k, "register_domain")) {
+		err = parse_str(p, k, v, t->reg_domain, sizeof(t->reg_domain));
+	} else if (!strcmp(k, "register_contact_user")) {
+		err = parse_str(p, k, v, t->reg_contact,
+				sizeof(t->reg_contact));
+	} else if (!strcmp(k, "register_retry_min")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->reg_retry_min);
+	} else if (!strcmp(k, "register_retry_max")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->reg_retry_max);
+	} else if (!strcmp(k, "registrar")) {
+		err = parse_bool(p, k, v, &t->registrar);
+	} else if (!strcmp(k, "registrar_min_expires")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->registrar_min);
+	} else if (!strcmp(k, "registrar_max_expires")) {
+		err = parse_unsigned(p, k, v, 1, 86400, &t->registrar_max);
 	} else if (!strcmp(k, "overlap")) {
 		if (strcmp(v, "rfc3578") && strcmp(v, "no"))
 			return fail(p, "overlap: '%s' is not rfc3578 or no", v);
@@ -703,6 +805,18 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		else
 			return fail(p, "dtmf: '%s' is not rfc4733, info or "
 				    "inband", v);
+	} else if (!strcmp(k, "srtp")) {
+		if (!strcmp(v, "off"))
+			t->srtp = GW_SRTP_OFF;
+		else if (!strcmp(v, "optional"))
+			t->srtp = GW_SRTP_OPTIONAL;
+		else if (!strcmp(v, "mandatory"))
+			t->srtp = GW_SRTP_MANDATORY;
+		else if (!strcmp(v, "best-effort"))
+			t->srtp = GW_SRTP_BEST_EFFORT;
+		else
+			return fail(p, "srtp: '%s' is not off, optional, "
+				    "mandatory or best-effort", v);
 	} else if (!strcmp(k, "e911_location")) {
 		if (strcmp(v, "none") && strcmp(v, "pidf") &&
 		    strcmp(v, "reference"))
@@ -926,6 +1040,16 @@ static int on_key(struct parser *p, const char *k, const char *v)
 			cfg->dns_tries = (unsigned)n;
 			return err;
 		}
+		if (!strcmp(k, "ttl_min")) {
+			err = parse_uint(p, k, v, 1, 86400, &n);
+			cfg->dns_ttl_min = (unsigned)n;
+			return err;
+		}
+		if (!strcmp(k, "ttl_max")) {
+			err = parse_uint(p, k, v, 1, 86400, &n);
+			cfg->dns_ttl_max = (unsigned)n;
+			return err;
+		}
 		return fail(p, "unknown key '%s' in [dns]", k);
 	}
 	if (!strcmp(p->section, "dids"))
@@ -999,6 +1123,11 @@ static int on_section(struct parser *p, char *name)
 		t->rtp_timeout = -1;
 		t->session_expires = -1;
 		t->min_se = -1;
+		t->reg_expires = 3600;
+		t->reg_retry_min = 30;
+		t->reg_retry_max = 1800;
+		t->registrar_min = 60;
+		t->registrar_max = 3600;
 		p->cur = t;
 		return 0;
 	}
@@ -1020,6 +1149,8 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->drain_timeout = 30;
 	cfg->media_workers = 1;
 	cfg->ring_timeout = 120;
+	cfg->dns_ttl_min = 30;
+	cfg->dns_ttl_max = 3600;
 	cfg->rtp_timeout = 60;
 	cfg->session_expires = 1800;
 	cfg->min_se = 90;
@@ -1045,6 +1176,10 @@ static int validate(struct parser *p)
 {
 	struct gw_config *cfg = p->cfg;
 
+	if (cfg->dns_ttl_min > cfg->dns_ttl_max) {
+		p->line = 0;
+		return fail(p, "[dns] ttl_min must not be above ttl_max");
+	}
 	if (cfg->rtp_min >= cfg->rtp_max) {
 		p->line = 0;
 		return fail(p, "[sip] rtp_port_min must be below rtp_port_max");
@@ -1053,9 +1188,12 @@ static int validate(struct parser *p)
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
 
 		p->line = t->line;
-		if (t->kind == GW_TRUNK_SIP && !t->peer_len)
+		if (t->kind == GW_TRUNK_SIP && !t->peer_len && !*t->host &&
+		    !t->registrar)
 			return fail(p, "trunk '%s': a SIP trunk needs peer",
 				    t->name);
+		if (check_registration(p, t))
+			return EINVAL;
 		if (t->kind == GW_TRUNK_TDM && t->options_interval)
 			return fail(p, "trunk '%s': options_interval is for "
 				    "SIP trunks (a span's health is its "
@@ -1064,6 +1202,9 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
+		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
+			return fail(p, "trunk '%s': srtp is for SIP trunks",
+				    t->name);
 		if (t->kind == GW_TRUNK_TDM &&
 		    (*t->inbound_user || *t->auth_user))
 			return fail(p, "trunk '%s': digest credentials are for "
@@ -1076,8 +1217,10 @@ static int validate(struct parser *p)
 				    "auth_user", t->name);
 		/* With digest and no accept_from, a trunk's requests come
 		 * from anywhere and are known by the username. */
+		/* A named peer's requests come from its targets, whatever
+		 * DNS says they are now (gw_targets_has). */
 		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
-		    !*t->inbound_user) {
+		    !*t->inbound_user && !*t->host) {
 			/* Default: accept requests from the peer's address. */
 			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
 			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =

@@ -49,6 +49,16 @@ enum gw_dtmf {
 	GW_DTMF_INBAND,             /* tones in the audio, untouched */
 };
 
+/* SDES SRTP on a SIP trunk ([trunk] srtp; docs/media.md). */
+enum gw_srtp {
+	GW_SRTP_OFF = 0,            /* RTP/AVP only; RTP/SAVP offers: 488 */
+	GW_SRTP_OPTIONAL,           /* SRTP when the other end wants it:
+				       SAVP offers, AVP+crypto answers */
+	GW_SRTP_MANDATORY,          /* SRTP or no call */
+	GW_SRTP_BEST_EFFORT,        /* optional, and RTP/AVP offers with
+				       a=crypto are answered with SRTP */
+};
+
 struct gw_trunk_cfg {
 	char name[32];
 	enum gw_trunk_kind kind;
@@ -57,6 +67,9 @@ struct gw_trunk_cfg {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char peer_str[80];
+	char host[128];             /* peer/host given as a name: located
+				       by RFC 3263 (targets.c); "" = peer */
+	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
@@ -98,6 +111,7 @@ struct gw_trunk_cfg {
 				       reference */
 	int e911_pai;               /* enum sip_pai_form */
 	enum gw_dtmf dtmf;
+	enum gw_srtp srtp;
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	int session_expires;        /* SIP: RFC 4028 session interval (s,
@@ -106,6 +120,19 @@ struct gw_trunk_cfg {
 	bool e911_id_location;      /* From and PAI carry the zone's
 				       location_id (an endpoint id) */
 	unsigned e911_set;          /* keys given (they beat the profile) */
+	/* REGISTER (gateway/reg.c) */
+	bool reg;                   /* register = yes: we register with its
+				       peer (RFC 3261 10.2) */
+	unsigned reg_expires;       /* asked for, s */
+	char reg_user[64];          /* address-of-record user; "" = auth_user */
+	char reg_domain[64];        /* its domain (Request-URI); "" = peer */
+	char reg_contact[64];       /* our Contact's user; "" = reg_user */
+	unsigned reg_retry_min;     /* back-off after a failure, s: from */
+	unsigned reg_retry_max;     /* ... doubling up to this */
+	bool registrar;             /* registrar = yes: its PBX registers
+				       with us; calls to it go to the binding */
+	unsigned registrar_min;     /* expires it may ask for, s (423 below) */
+	unsigned registrar_max;     /* ... above is cut to this */
 	/* TDM */
 	int spans[GW_MAX_SPANS];
 	unsigned nspans;
@@ -204,6 +231,10 @@ struct gw_config {
 				       "addr[:port],..." */
 	unsigned dns_timeout_ms;    /* per try; 0 = 1000 */
 	unsigned dns_tries;         /* per server; 0 = 2 */
+	unsigned dns_ttl_min;       /* s a trunk's located targets are kept
+				       at least (30) ... */
+	unsigned dns_ttl_max;       /* ... and at most (3600), whatever the
+				       records' TTL */
 	/* [dids]: seeded into the database on first start */
 	struct dp_did_range dids[GW_MAX_DIDS];
 	unsigned ndids;

@@ -97,12 +97,13 @@ static int cmd_version(struct gw *gw, struct reply *r, int argc, char **argv)
 
 static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 {
-	unsigned up = 0;
+	unsigned up = 0, nreg, reg_up, reg_rej;
 	int64_t uptime = tg_time_ms() - gw->started_ms;
 	char dur[32];
 
 	for (unsigned i = 0; i < gw->nspans; i++)
 		up += tdm_span_dchan_up(gw->spans[i]);
+	gw_reg_counts(gw, &nreg, &reg_up, &reg_rej);
 	if (r->json) {
 		evbuffer_add_printf(
 			r->out,
@@ -121,7 +122,10 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 			(unsigned long long)cdr_writer_written(gw->cdr),
 			(unsigned long long)cdr_writer_pending(gw->cdr));
 		gw_json_str(r->out, gw->cfg.db_path);
-		evbuffer_add_printf(r->out, "}\n");
+		evbuffer_add_printf(r->out, ",\"registrations\":%u,"
+				    "\"registrations_up\":%u,"
+				    "\"registrations_rejected\":%u}\n",
+				    nreg, reg_up, reg_rej);
 		return 0;
 	}
 	fmt_duration(dur, sizeof(dur), uptime);
@@ -140,6 +144,11 @@ static int cmd_status(struct gw *gw, struct reply *r, int argc, char **argv)
 		(unsigned long long)cdr_writer_written(gw->cdr),
 		(unsigned long long)cdr_writer_pending(gw->cdr),
 		gw->cfg.db_path);
+	if (nreg)
+		evbuffer_add_printf(r->out, "Register: %u trunks, %u registered"
+				    "%s%u rejected%s\n", nreg, reg_up,
+				    reg_rej ? ", ALARM: " : ", ", reg_rej,
+				    reg_rej ? " (show registrations)" : "");
 	return 0;
 }
 
@@ -596,6 +605,78 @@ static void health_text(struct reply *r, const struct gw_trunk_cfg *t,
 			    ts->probe_code, health_why(ts, why, sizeof(why)));
 }
 
+/* A named trunk's targets, one line each under the trunk's (text), or
+ * its "targets" array (JSON; every SIP trunk has one). */
+static void targets_out(struct reply *r, const struct gw_trunk_cfg *t,
+			const struct gw_tstat *ts)
+{
+	const struct gw_tlist *tl = ts ? ts->tl : NULL;
+
+	if (!tl)
+		return;
+	if (r->json) {
+		const char *how = "none";
+
+		if (*tl->host)
+			how = tl->resolved_ms ? sip_locate_how_name(tl->how)
+					      : "";
+
+		evbuffer_add_printf(r->out, ",\"dns\":{\"how\":\"%s\","
+				    "\"error\":", how);
+		gw_json_str(r->out,
+			    tl->last_err ? sip_dns_strerror(tl->last_err) : "");
+		evbuffer_add_printf(r->out, ",\"ttl\":%u,\"lookups\":%llu,"
+				    "\"lookup_fails\":%llu},\"targets\":[",
+				    (unsigned)tl->ttl,
+				    (unsigned long long)tl->lookups,
+				    (unsigned long long)tl->lookup_fails);
+		for (unsigned i = 0; i < tl->n; i++) {
+			const struct gw_target *tg = tl->t[i];
+
+			evbuffer_add_printf(r->out, "%s{\"target\":",
+					    i ? "," : "");
+			gw_json_str(r->out, tg->label);
+			evbuffer_add_printf(r->out, ",\"priority\":%u,"
+					    "\"weight\":%u,\"health\":\"%s\","
+					    "\"why\":", tg->at.priority,
+					    tg->at.weight,
+					    gw_health_word(tg->health));
+			gw_json_str(r->out, tg->why);
+			evbuffer_add_printf(r->out, ",\"probe_code\":%d,"
+					    "\"probes\":%llu,\"answers\":%llu,"
+					    "\"tries\":%llu,\"fails\":%llu}",
+					    tg->probe_code,
+					    (unsigned long long)tg->probes,
+					    (unsigned long long)tg->answers,
+					    (unsigned long long)tg->tries,
+					    (unsigned long long)tg->fails);
+		}
+		evbuffer_add(r->out, "]", 1);
+		return;
+	}
+	if (!*t->host)
+		return;
+	if (tl->last_err || !tl->n)
+		evbuffer_add_printf(r->out, "  dns %s (%s): %s\n", t->host,
+				    tl->resolved_ms
+					    ? sip_locate_how_name(tl->how)
+					    : "never located",
+				    tl->last_err
+					    ? sip_dns_strerror(tl->last_err)
+					    : "not resolved yet");
+	for (unsigned i = 0; i < tl->n; i++) {
+		const struct gw_target *tg = tl->t[i];
+
+		evbuffer_add_printf(r->out, "  -> %-40s prio %-5u weight "
+				    "%-5u %-7s %4d tries %llu fails %llu%s%s\n",
+				    tg->label, tg->at.priority, tg->at.weight,
+				    gw_health_word(tg->health), tg->probe_code,
+				    (unsigned long long)tg->tries,
+				    (unsigned long long)tg->fails,
+				    *tg->why ? " " : "", tg->why);
+	}
+}
+
 static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	if (r->json)
@@ -641,8 +722,10 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 								   : 0),
 					    (unsigned long long)(ts ? ts->answered
 								   : 0));
-			if (t->kind == GW_TRUNK_SIP)
+			if (t->kind == GW_TRUNK_SIP) {
 				health_json(r, ts);
+				targets_out(r, t, ts);
+			}
 			evbuffer_add(r->out, "}", 1);
 		} else {
 			evbuffer_add_printf(r->out,
@@ -658,6 +741,8 @@ static int cmd_trunks(struct gw *gw, struct reply *r, int argc, char **argv)
 					    (unsigned long long)(ts ? ts->answered
 								   : 0));
 			health_text(r, t, ts);
+			if (t->kind == GW_TRUNK_SIP)
+				targets_out(r, t, ts);
 		}
 	}
 	if (r->json)
@@ -993,6 +1078,38 @@ static int cmd_maint_trunk(struct gw *gw, struct reply *r, int argc,
 	return gw_maint_cmd(gw, r->out, r->json, "trunk", argc, argv);
 }
 
+static int cmd_registrations(struct gw *gw, struct reply *r, int argc,
+			     char **argv)
+{
+	(void)argc;
+	(void)argv;
+	gw_reg_show(gw, r->out, r->json);
+	return 0;
+}
+
+static int cmd_trunk_register(struct gw *gw, struct reply *r, int argc,
+			      char **argv)
+{
+	if (argc != 1) {
+		evbuffer_add_printf(r->out, "usage: trunk register NAME\n");
+		return EINVAL;
+	}
+	if (gw_reg_retry(gw, argv[0])) {
+		evbuffer_add_printf(r->out, "trunk %s does not register\n",
+				    argv[0]);
+		return ENOENT;
+	}
+	if (!r->json) {
+		evbuffer_add_printf(r->out, "trunk %s: registering\n",
+				    argv[0]);
+		return 0;
+	}
+	evbuffer_add_printf(r->out, "{\"trunk\":");
+	gw_json_str(r->out, argv[0]);
+	evbuffer_add_printf(r->out, ",\"registering\":true}\n");
+	return 0;
+}
+
 static int cmd_db(struct gw *gw, struct reply *r, int argc, char **argv)
 {
 	(void)argc;
@@ -1244,6 +1361,7 @@ static const struct {
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
 	{"show", "auth", cmd_auth, "show auth"},
+	{"show", "registrations", cmd_registrations, "show registrations"},
 	{"show", "groups", cmd_groups, "show groups"},
 	{"show", "e911", cmd_e911, "show e911"},
 	{"e911", "callbacks", cmd_e911, "e911 callbacks"},
@@ -1255,6 +1373,7 @@ static const struct {
 	{"debug", "span", cmd_debug_span, "debug span N q931 on|off"},
 	{"trace", "span", cmd_trace_span, "trace span N FILE.pcap|off"},
 	{"channel", NULL, cmd_maint_chan, "channel block|unblock|reset N/C"},
+	{"trunk", "register", cmd_trunk_register, "trunk register NAME"},
 	{"trunk", NULL, cmd_maint_trunk, "trunk drain|resume NAME"},
 	{"reload", NULL, cmd_reload, "reload"},
 	{"db", NULL, cmd_db, "db"},

@@ -20,6 +20,7 @@ struct gw_call;
 struct gw_ctl;
 struct reload_job;
 struct gw_notify;
+struct gw_regs;
 struct ssl_ctx_st;
 
 /* A SIP trunk's health by OPTIONS probes (health.c). */
@@ -30,7 +31,7 @@ enum gw_health {
 	GW_HEALTH_DOWN,    /* skipped by routing (911: tried last) */
 };
 
-struct gw_hprobe;
+struct gw_tlist;
 
 /** Live state of one trunk, kept across reloads by name. */
 struct gw_tstat {
@@ -48,10 +49,11 @@ struct gw_tstat {
 	unsigned rr_next;        /* TDM round-robin: the next channel */
 	int64_t emergency_end_ms; /* monotonic: an emergency call on it
 				   * ended; 0 never */
-	/* OPTIONS keep-alive (health.c) */
+	/* OPTIONS keep-alive (health.c): the trunk's verdict is up while
+	 * any target is up (targets.c) */
 	enum gw_health health;
 	char health_why[48];     /* what the last verdict rests on */
-	struct gw_hprobe *hprobe; /* the prober, NULL when off */
+	struct gw_tlist *tl;     /* its targets (SIP), NULL none */
 	unsigned probe_ok, probe_miss; /* answered / unanswered in a row */
 	int probe_code;          /* status of the last answer, 0 none */
 	unsigned probe_rtt_ms;   /* its round trip */
@@ -121,6 +123,7 @@ struct gw {
 	struct gw_maint_job *maint;      /* deferred maintenance commands */
 	struct event *ev_maint;
 	struct gw_ctl *ctl;
+	struct gw_regs *regs;            /* registrations (reg.c) */
 
 	struct gw_call *calls;           /* live calls, newest first */
 	unsigned ncalls;
@@ -298,6 +301,97 @@ bool gw_call_emergency_on(struct gw *gw, int span, unsigned chan,
 /** Live calls holding a B-channel of span @p span. */
 unsigned gw_call_count_on_span(struct gw *gw, int span);
 
+/* gateway/targets.c: where a SIP trunk's requests go */
+
+#define GW_MAX_TARGETS SIP_MAX_TARGETS
+
+/** One target of a SIP trunk: its peer address, or one address its name
+ *  was located at (RFC 3263), with its own OPTIONS health. */
+struct gw_target {
+	struct gw_tlist *tl;
+	struct sip_target at;    /* address, SRV host/port/priority/weight */
+	char label[96];          /* "ip:port" or "host:port ip" (CDRs) */
+	enum gw_health health;
+	char why[48];
+	struct event *ev;        /* its next probe */
+	struct sip_probe *probe; /* in flight, or NULL */
+	unsigned interval;       /* s, as the timer was armed */
+	unsigned probe_ok, probe_miss;
+	int probe_code;
+	unsigned probe_rtt_ms;
+	uint64_t probes, answers, timeouts;
+	uint64_t tries, fails;   /* requests sent there / failed there */
+};
+
+/** A SIP trunk's targets: one for an address, what DNS gives for a name. */
+struct gw_tlist {
+	struct gw *gw;
+	struct gw_tstat *ts;
+	char host[128];          /* as configured ("" = an address) */
+	uint16_t port;
+	struct sockaddr_storage peer; /* the address, when not a name */
+	socklen_t peer_len;
+	struct gw_target *t[GW_MAX_TARGETS];
+	unsigned n;
+	/* locating the name */
+	struct sip_locate *loc;  /* under way, or NULL */
+	struct event *ev_refresh;
+	enum sip_locate_how how;
+	int last_err;            /* of the last lookup, 0 ok */
+	int64_t resolved_ms;     /* wall clock of the last good one, 0 */
+	int64_t expires_ms;      /* monotonic: the next lookup, 0 none */
+	int64_t asked_ms;        /* monotonic: the last one started */
+	uint32_t ttl;            /* as used (clamped) */
+	uint64_t lookups, lookup_fails;
+};
+
+/** One destination of a request, in the order to try them. */
+struct gw_dest {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char label[96];
+};
+
+/**
+ * Where a new request to SIP trunk @p trunk goes, in the order to try
+ * them (INVITE fails over along it; REGISTER may too): targets by SRV
+ * priority, a weighted random draw within one priority (RFC 2782, a new
+ * draw for every call), targets OPTIONS marks down left out, unless
+ * every target is down (then all of them, in order).  The list is a
+ * copy: it stays valid while DNS refreshes the trunk's targets.
+ * @return how many went to @p out (at most @p max); 0 when the trunk has
+ * no target: its name did not resolve (gw_trunk_dns_error says why) or
+ * it is no SIP trunk.
+ */
+unsigned gw_trunk_targets(struct gw *gw, const char *trunk,
+			  struct gw_dest *out, unsigned max);
+/** The first of gw_trunk_targets, for a request that needs just one.
+ *  @return 0, or the trunk's DNS error (ENOENT when none is known). */
+int gw_trunk_target_first(struct gw *gw, const char *trunk,
+			  struct gw_dest *out);
+/** Why trunk @p trunk has no target: its last lookup's errno, or 0. */
+int gw_trunk_dns_error(struct gw *gw, const char *trunk);
+/** A request sent to @p sa on @p trunk failed (@p failed) or did not:
+ *  the target's counters (`show trunks`). */
+void gw_trunk_target_result(struct gw *gw, const char *trunk,
+			    const struct sockaddr *sa, bool failed);
+/** Is @p src (any port) one of named trunk @p t's targets?  Its
+ *  requests are taken as the trunk's (no accept_from given). */
+bool gw_targets_has(struct gw *gw, const struct gw_trunk_cfg *t,
+		    const struct sockaddr *src);
+/** Make every SIP trunk's target list match the config (start-up and
+ *  after every reload; called by gw_health_sync). */
+void gw_targets_sync(struct gw *gw);
+/** Free every list (shut-down; after the resolver). */
+void gw_targets_stop(struct gw *gw);
+/** A free-standing list entry is gone: health.c stops its prober. */
+void gw_target_probe_stop(struct gw_target *tg);
+/** The trunk's verdict from its targets' (health.c). */
+void gw_tlist_health(struct gw_tlist *tl, const char *why);
+/** Probe the targets of @p tl as its trunk says (health.c; after the
+ *  list changed). */
+void gw_health_list(struct gw_tlist *tl);
+
 /* gateway/health.c: OPTIONS keep-alive of SIP trunks */
 /** Start probing the trunks that want it, stop the others (start-up and
  *  after every reload). */
@@ -329,6 +423,36 @@ int gw_maint_cmd(struct gw *gw, struct evbuffer *out, bool json,
 void gw_maint_call_ended(struct gw *gw);
 /** Drop deferred commands (shut-down). */
 void gw_maint_stop(struct gw *gw);
+
+/* gateway/reg.c: REGISTER to providers, and as registrar for PBXs */
+struct evbuffer;
+/** Start, restart (changed settings) or stop the outbound registrations
+ *  and drop the bindings of trunks that are no registrar any more
+ *  (start-up and after every reload). */
+void gw_reg_sync(struct gw *gw);
+/** `trunk register NAME`: a REGISTER now, even after a rejection.
+ *  ENOENT: the trunk does not register. */
+int gw_reg_retry(struct gw *gw, const char *name);
+/** Clean shut-down: Expires: 0 for every binding we hold, waiting a
+ *  bounded time (2 s) for the answers while the loop runs. */
+void gw_reg_unregister_all(struct gw *gw);
+void gw_reg_free(struct gw *gw);
+/** sip_registrar_h: a PBX's REGISTER to a registrar trunk. */
+void gw_reg_on_register(const struct sip_register_req *rq,
+			struct sip_register_reply *rp, void *arg);
+/** Where a call to registrar trunk @p trunk goes: the source address of
+ *  its freshest binding.  ENXIO: none (cause 20, subscriber absent). */
+int gw_reg_contact(struct gw *gw, const char *trunk,
+		   struct sockaddr_storage *ss, socklen_t *len);
+/** The user of the Contact trunk @p t registers (register = yes): a
+ *  provider's INVITE to it comes from that trunk, the number in To. */
+const char *gw_reg_contact_user(const struct gw_trunk_cfg *t);
+/** Trunks that register, how many are registered and how many rejected
+ *  (the alarm `status` shows). */
+void gw_reg_counts(struct gw *gw, unsigned *n, unsigned *up,
+		   unsigned *rejected);
+/** `show registrations`. */
+void gw_reg_show(struct gw *gw, struct evbuffer *out, bool json);
 
 /* gateway/ctl.c */
 /** @p s as a JSON string literal. */

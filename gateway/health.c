@@ -1,11 +1,14 @@
 /* gateway/health.c  OPTIONS keep-alive of SIP trunks ([trunk] options_*)
  *
- * Each SIP trunk with options_interval > 0 is probed with an OPTIONS every
+ * Each target of a SIP trunk with options_interval > 0 (its peer, or every
+ * address its name was located at) is probed with an OPTIONS every
  * interval, one probe at a time.  Any answer means alive; options_down
- * probes in a row without one mark the trunk down, which routing honours
- * at once (gw_trunk_state); probing goes on, and options_up answers in a
- * row bring it back.  Until the first result the trunk is "unknown" and
- * routed as usual: a gateway just started blocks nothing on a guess.
+ * probes in a row without one mark the target down, and options_up
+ * answers in a row bring it back.  The trunk is up while any target is
+ * up, down when every target is, which routing honours at once
+ * (gw_trunk_state), and requests skip down targets (gw_trunk_targets).
+ * Until the first result a target is "unknown" and used as usual: a
+ * gateway just started blocks nothing on a guess.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,16 +21,6 @@
 #include "gateway/gw.h"
 #include "util/util.h"
 
-struct gw_hprobe {
-	struct gw *gw;
-	struct gw_tstat *ts;
-	struct event *ev;
-	struct sip_probe *probe;      /* in flight, or NULL */
-	struct sockaddr_storage peer; /* the target being probed */
-	socklen_t peer_len;
-	unsigned interval;            /* s, as the timer was armed */
-};
-
 static const struct gw_trunk_cfg *probed_cfg(struct gw *gw, const char *name)
 {
 	const struct gw_trunk_cfg *t = gw_config_trunk(&gw->cfg, name);
@@ -35,18 +28,20 @@ static const struct gw_trunk_cfg *probed_cfg(struct gw *gw, const char *name)
 	return t && t->kind == GW_TRUNK_SIP && t->options_interval ? t : NULL;
 }
 
-static void arm(struct gw_hprobe *hp, unsigned ms)
+static void arm(struct gw_target *tg, unsigned ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	evtimer_add(hp->ev, &tv);
+	evtimer_add(tg->ev, &tv);
 }
 
 static void set_state(struct gw_tstat *ts, enum gw_health st,
 		      const char *why)
 {
-	if (ts->health == st)
+	if (ts->health == st) {
+		tg_strlcpy(ts->health_why, why, sizeof(ts->health_why));
 		return;
+	}
 	ts->health = st;
 	if (st == GW_HEALTH_DOWN) {
 		ts->health_downs++;
@@ -58,152 +53,196 @@ static void set_state(struct gw_tstat *ts, enum gw_health st,
 	tg_strlcpy(ts->health_why, why, sizeof(ts->health_why));
 }
 
+void gw_tlist_health(struct gw_tlist *tl, const char *why)
+{
+	struct gw_tstat *ts = tl->ts;
+	unsigned up = 0, unknown = 0, down = 0;
+	char buf[48];
+
+	if (!probed_cfg(tl->gw, ts->name)) {
+		ts->health = GW_HEALTH_OFF;
+		ts->health_why[0] = '\0';
+		return;
+	}
+	for (unsigned i = 0; i < tl->n; i++) {
+		up += tl->t[i]->health == GW_HEALTH_UP;
+		unknown += tl->t[i]->health == GW_HEALTH_UNKNOWN;
+		down += tl->t[i]->health == GW_HEALTH_DOWN;
+	}
+	/* One target: its words are the trunk's, as before names. */
+	if (tl->n == 1) {
+		set_state(ts, tl->t[0]->health, tl->t[0]->why);
+		return;
+	}
+	if (up)
+		snprintf(buf, sizeof(buf), "%u of %u targets up", up, tl->n);
+	else if (down && !unknown)
+		snprintf(buf, sizeof(buf), "every target down (%s)",
+			 why ? why : "OPTIONS");
+	else
+		snprintf(buf, sizeof(buf), "%s", tl->n ? "not probed yet"
+						       : "no target");
+	set_state(ts, up ? GW_HEALTH_UP
+			 : down && !unknown ? GW_HEALTH_DOWN
+					    : GW_HEALTH_UNKNOWN, buf);
+}
+
+static void target_state(struct gw_target *tg, enum gw_health st,
+			 const char *why)
+{
+	struct gw_tlist *tl = tg->tl;
+
+	tg_strlcpy(tg->why, why, sizeof(tg->why));
+	if (tg->health == st)
+		return;
+	tg->health = st;
+	if (tl->n > 1 && (st == GW_HEALTH_UP || st == GW_HEALTH_DOWN))
+		gw_notice("trunk %s: target %s: %s: %s", tl->ts->name,
+			  tg->label, gw_health_word(st), why);
+}
+
 static void on_result(int status, unsigned rtt_ms, void *arg)
 {
-	struct gw_hprobe *hp = arg;
-	struct gw_tstat *ts = hp->ts;
-	const struct gw_trunk_cfg *t = probed_cfg(hp->gw, ts->name);
-	char why[64];
+	struct gw_target *tg = arg;
+	struct gw_tstat *ts = tg->tl->ts;
+	const struct gw_trunk_cfg *t = probed_cfg(tg->tl->gw, ts->name);
+	char why[48];
 	unsigned elapsed = rtt_ms, period;
 
-	hp->probe = NULL;
+	tg->probe = NULL;
 	if (!t)
 		return;
 	if (status) {
 		ts->probe_answers++;
-		ts->probe_code = status;
-		ts->probe_rtt_ms = rtt_ms;
-		ts->probe_miss = 0;
-		ts->probe_ok++;
+		ts->probe_code = tg->probe_code = status;
+		ts->probe_rtt_ms = tg->probe_rtt_ms = rtt_ms;
+		tg->answers++;
+		tg->probe_miss = 0;
+		tg->probe_ok++;
 		snprintf(why, sizeof(why), "OPTIONS answered %d", status);
 		/* From unknown one answer is enough: nothing to doubt. */
-		if (ts->health != GW_HEALTH_UP &&
-		    (ts->health == GW_HEALTH_UNKNOWN ||
-		     ts->probe_ok >= t->options_up))
-			set_state(ts, GW_HEALTH_UP, why);
-		else if (ts->health == GW_HEALTH_UP)
-			tg_strlcpy(ts->health_why, why,
-				   sizeof(ts->health_why));
+		if (tg->health != GW_HEALTH_UP &&
+		    (tg->health == GW_HEALTH_UNKNOWN ||
+		     tg->probe_ok >= t->options_up))
+			target_state(tg, GW_HEALTH_UP, why);
+		else if (tg->health == GW_HEALTH_UP)
+			tg_strlcpy(tg->why, why, sizeof(tg->why));
 	} else {
 		ts->probe_timeouts++;
-		ts->probe_ok = 0;
-		ts->probe_miss++;
+		tg->timeouts++;
+		tg->probe_ok = 0;
+		tg->probe_miss++;
 		snprintf(why, sizeof(why), "no answer to %u OPTIONS",
-			 ts->probe_miss);
-		if (ts->probe_miss >= t->options_down)
-			set_state(ts, GW_HEALTH_DOWN, why);
-		if (ts->health == GW_HEALTH_DOWN)
-			tg_strlcpy(ts->health_why, why,
-				   sizeof(ts->health_why));
+			 tg->probe_miss);
+		if (tg->probe_miss >= t->options_down)
+			target_state(tg, GW_HEALTH_DOWN, why);
+		if (tg->health == GW_HEALTH_DOWN)
+			tg_strlcpy(tg->why, why, sizeof(tg->why));
 	}
+	gw_tlist_health(tg->tl, why);
 	/* Probes start an interval apart, or at once after one that took
 	 * longer (options_timeout above the interval). */
-	hp->interval = t->options_interval;
+	tg->interval = t->options_interval;
 	period = t->options_interval * 1000;
-	arm(hp, elapsed < period ? period - elapsed : 0);
+	arm(tg, elapsed < period ? period - elapsed : 0);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_hprobe *hp = arg;
-	struct gw_tstat *ts = hp->ts;
-	const struct gw_trunk_cfg *t = probed_cfg(hp->gw, ts->name);
+	struct gw_target *tg = arg;
+	struct gw *gw = tg->tl->gw;
+	struct gw_tstat *ts = tg->tl->ts;
+	const struct gw_trunk_cfg *t = probed_cfg(gw, ts->name);
 	int err;
 
 	(void)fd;
 	(void)what;
-	if (!t || hp->probe)
+	if (!t || tg->probe)
 		return;
 	ts->probes++;
-	err = sip_options_probe(&hp->probe, hp->gw->ua,
-				(const struct sockaddr *)&hp->peer,
-				hp->peer_len, t->options_timeout_ms,
-				on_result, hp);
+	tg->probes++;
+	err = sip_options_probe(&tg->probe, gw->ua,
+				(const struct sockaddr *)&tg->at.sa,
+				tg->at.len, t->options_timeout_ms, on_result,
+				tg);
 	if (err) {
 		/* Not sent is not answered. */
-		hp->probe = NULL;
-		gw_warn("trunk %s: cannot send OPTIONS: %s", ts->name,
-			strerror(err));
-		on_result(0, 0, hp);
+		tg->probe = NULL;
+		gw_warn("trunk %s: cannot send OPTIONS to %s: %s", ts->name,
+			tg->label, strerror(err));
+		on_result(0, 0, tg);
 	}
 }
 
-static void stop_one(struct gw_tstat *ts)
+void gw_target_probe_stop(struct gw_target *tg)
 {
-	struct gw_hprobe *hp = ts->hprobe;
-
-	if (!hp)
-		return;
-	sip_options_cancel(hp->probe);
-	event_free(hp->ev);
-	free(hp);
-	ts->hprobe = NULL;
-	ts->health = GW_HEALTH_OFF;
-	ts->health_why[0] = '\0';
-	ts->probe_ok = ts->probe_miss = 0;
+	sip_options_cancel(tg->probe);
+	tg->probe = NULL;
+	if (tg->ev)
+		event_free(tg->ev);
+	tg->ev = NULL;
+	tg->health = GW_HEALTH_OFF;
+	tg->why[0] = '\0';
+	tg->probe_ok = tg->probe_miss = 0;
 }
 
-static void start_one(struct gw *gw, const struct gw_trunk_cfg *t)
+static void start_one(struct gw_target *tg, const struct gw_trunk_cfg *t)
 {
-	struct gw_tstat *ts = gw_tstat(gw, t->name);
-	struct gw_hprobe *hp;
-
-	if (!ts)
-		return;
-	hp = ts->hprobe;
-	if (hp && (hp->peer_len != t->peer_len ||
-		   memcmp(&hp->peer, &t->peer, t->peer_len))) {
-		/* A new peer owes nothing to the old one's health. */
-		stop_one(ts);
-		hp = NULL;
-	}
-	if (hp) {
+	if (tg->ev) {
 		/* A new interval counts from now, not after the old one. */
-		if (hp->interval != t->options_interval && !hp->probe) {
-			hp->interval = t->options_interval;
-			arm(hp, 0);
+		if (tg->interval != t->options_interval && !tg->probe) {
+			tg->interval = t->options_interval;
+			arm(tg, 0);
 		}
 		return;
 	}
-	hp = calloc(1, sizeof(*hp));
-	if (!hp)
+	tg->ev = evtimer_new(tg->tl->gw->base, on_timer, tg);
+	if (!tg->ev)
 		return;
-	hp->gw = gw;
-	hp->ts = ts;
-	memcpy(&hp->peer, &t->peer, t->peer_len);
-	hp->peer_len = t->peer_len;
-	hp->interval = t->options_interval;
-	hp->ev = evtimer_new(gw->base, on_timer, hp);
-	if (!hp->ev) {
-		free(hp);
+	tg->interval = t->options_interval;
+	tg->health = GW_HEALTH_UNKNOWN;
+	tg_strlcpy(tg->why, "not probed yet", sizeof(tg->why));
+	tg->probe_ok = tg->probe_miss = 0;
+	arm(tg, 0);
+}
+
+void gw_health_list(struct gw_tlist *tl)
+{
+	struct gw *gw = tl->gw;
+	const struct gw_trunk_cfg *t = probed_cfg(gw, tl->ts->name);
+
+	if (!t || !gw->ua) {
+		for (unsigned k = 0; k < tl->n; k++)
+			gw_target_probe_stop(tl->t[k]);
+		tl->ts->health = GW_HEALTH_OFF;
+		tl->ts->health_why[0] = '\0';
 		return;
 	}
-	ts->hprobe = hp;
-	ts->health = GW_HEALTH_UNKNOWN;
-	tg_strlcpy(ts->health_why, "not probed yet", sizeof(ts->health_why));
-	ts->probe_ok = ts->probe_miss = 0;
-	arm(hp, 0);
+	for (unsigned k = 0; k < tl->n; k++)
+		start_one(tl->t[k], t);
+	gw_tlist_health(tl, NULL);
 }
 
 void gw_health_sync(struct gw *gw)
 {
+	gw_targets_sync(gw);
 	for (unsigned i = 0; i < GW_MAX_TRUNKS; i++) {
 		struct gw_tstat *ts = &gw->tstat[i];
 
-		if (*ts->name && !probed_cfg(gw, ts->name))
-			stop_one(ts);
+		if (!*ts->name)
+			continue;
+		if (ts->tl) {
+			gw_health_list(ts->tl);
+		} else {
+			ts->health = GW_HEALTH_OFF;
+			ts->health_why[0] = '\0';
+		}
 	}
-	if (!gw->ua)
-		return;
-	for (unsigned i = 0; i < gw->cfg.ntrunks; i++)
-		if (probed_cfg(gw, gw->cfg.trunks[i].name))
-			start_one(gw, &gw->cfg.trunks[i]);
 }
 
 void gw_health_stop(struct gw *gw)
 {
-	for (unsigned i = 0; i < GW_MAX_TRUNKS; i++)
-		stop_one(&gw->tstat[i]);
+	gw_targets_stop(gw);
 }
 
 const char *gw_health_word(enum gw_health st)

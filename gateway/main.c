@@ -392,6 +392,8 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			gw->cfg.dns_tries = cfg->dns_tries;
 		}
 	}
+	gw->cfg.dns_ttl_min = cfg->dns_ttl_min;
+	gw->cfg.dns_ttl_max = cfg->dns_ttl_max;
 	memcpy(gw->cfg.codecs, cfg->codecs, sizeof(cfg->codecs));
 	gw->cfg.ncodecs = cfg->ncodecs;
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);
@@ -447,6 +449,7 @@ static void reload_finish(struct reload_job *j)
 		}
 		reload_apply(gw, j->cfg, j->snap, j->e911, j->version);
 		gw_health_sync(gw);
+		gw_reg_sync(gw);
 		/* Notifications under way keep the context they started
 		 * with. */
 		gw_notify_tls_free(gw->notify_tls);
@@ -703,11 +706,20 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 {
 	gw_dbg(GW_DBG_MEDIA,
 	       "bridge done: rtp tx %llu rx %llu lost %llu late %llu "
-	       "underruns %llu",
+	       "underruns %llu srtp auth failed %llu replayed %llu",
 	       (unsigned long long)st->rtp_tx, (unsigned long long)st->rtp_rx,
 	       (unsigned long long)st->rtp_lost,
 	       (unsigned long long)st->rtp_late,
-	       (unsigned long long)st->underruns);
+	       (unsigned long long)st->underruns,
+	       (unsigned long long)st->srtp_auth_fail,
+	       (unsigned long long)st->srtp_replay);
+	/* Someone sends us packets that do not authenticate: worth more
+	 * than a debug line (a wrong key, an attack, plain RTP). */
+	if (st->srtp_auth_fail || st->srtp_replay)
+		gw_notice("bridge done: %llu SRTP packets failed "
+			  "authentication, %llu were replays",
+			  (unsigned long long)st->srtp_auth_fail,
+			  (unsigned long long)st->srtp_replay);
 }
 
 static int start(struct gw *gw)
@@ -790,6 +802,7 @@ static int start(struct gw *gw)
 	sc.invite = gw_call_on_invite;
 	sc.authorize = gw_call_authorize;
 	sc.digest = gw_call_digest;
+	sc.registrar = gw_reg_on_register;
 	sc.realm = gw->cfg.sip_realm;
 	sc.nonce_ttl = gw->cfg.nonce_lifetime;
 	sc.rejected = gw_call_on_rejected;
@@ -813,6 +826,7 @@ static int start(struct gw *gw)
 	if (rc)
 		return rc;
 	gw_health_sync(gw);
+	gw_reg_sync(gw);
 	snapshot_summary(gw, err, sizeof(err));
 	gw_notice("tollgated %s: SIP on %s:%u, %u span(s), %s, database %s",
 		  PACKAGE_VERSION, gw->cfg.sip_bind, sip_ua_port(gw->ua),
@@ -839,6 +853,7 @@ static int stop(struct gw *gw)
 	gw->dns = NULL;
 	gw_call_reap_all(gw);
 	gw_health_stop(gw);
+	gw_reg_free(gw);
 	sip_ua_free(gw->ua);
 	if (gw->ev_media)
 		event_free(gw->ev_media);
@@ -961,8 +976,10 @@ int main(int argc, char **argv)
 		event_add(gw->ev_sig[i], NULL);
 	}
 	rc = start(gw);
-	if (!rc)
+	if (!rc) {
 		event_base_dispatch(gw->base);
+		gw_reg_unregister_all(gw);
+	}
 	if (stop(gw))
 		rc = rc ? rc : EIO;
 	for (size_t i = 0; i < TG_ARRAY_SIZE(sigs); i++)

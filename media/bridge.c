@@ -142,9 +142,10 @@ void bridge_dtmf(struct bridge *b, const struct cmd *c)
 static void send_te(struct bridge *b, const struct te_tx_pkt *tp)
 {
 	/* Its own buffer: an audio packet may be half filled in pkt. */
-	uint8_t pkt[RTP_HDR_LEN + TE_PAYLOAD_LEN];
+	uint8_t pkt[RTP_HDR_LEN + TE_PAYLOAD_LEN + MSRTP_TRAILER];
 	struct rtp_hdr h = b->tx;
 	unsigned i;
+	size_t len;
 	ssize_t n;
 
 	if (b->tx_hold)
@@ -153,15 +154,19 @@ static void send_te(struct bridge *b, const struct te_tx_pkt *tp)
 		b->st.dtmf_tx++;
 	h.pt = (uint8_t)b->te_tx_pt;
 	h.ts = tp->ts;
-	memcpy(pkt + RTP_HDR_LEN, tp->payload, TE_PAYLOAD_LEN);
 	for (i = 0; i < tp->n; i++) {
 		h.marker = tp->marker && i == 0;
 		h.seq = b->tx.seq++;
 		rtp_encode_hdr(pkt, &h);
-		n = sendto(b->fd, pkt, sizeof(pkt),
+		/* Again each time: protecting encrypts it in place. */
+		memcpy(pkt + RTP_HDR_LEN, tp->payload, TE_PAYLOAD_LEN);
+		len = RTP_HDR_LEN + TE_PAYLOAD_LEN;
+		if (b->srtp && msrtp_protect(b->srtp, pkt, &len, sizeof(pkt)))
+			continue;
+		n = sendto(b->fd, pkt, len,
 			   MSG_DONTWAIT, (const struct sockaddr *)&b->remote,
 			   b->remote_len);
-		if (n == RTP_HDR_LEN + TE_PAYLOAD_LEN)
+		if (n == (ssize_t)len)
 			b->st.rtp_tx++;
 	}
 }
@@ -198,8 +203,11 @@ static void bridge_send(struct bridge *b)
 	}
 	b->tx.pt = (uint8_t)b->rtp_law;
 	rtp_encode_hdr(b->pkt, &b->tx);
-	n = sendto(b->fd, b->pkt, len, MSG_DONTWAIT,
-		   (const struct sockaddr *)&b->remote, b->remote_len);
+	if (b->srtp && msrtp_protect(b->srtp, b->pkt, &len, sizeof(b->pkt)))
+		n = -1; /* lost like a failed send: the timeline goes on */
+	else
+		n = sendto(b->fd, b->pkt, len, MSG_DONTWAIT,
+			   (const struct sockaddr *)&b->remote, b->remote_len);
 	if (n == (ssize_t)len) {
 		b->st.rtp_tx++;
 		b->tx.marker = false;
@@ -301,6 +309,43 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 	}
 	b->te_tx_pt = c->te_tx_pt;
 	b->te_rx_pt = c->te_rx_pt;
+	if (c->rekey) {
+		/* New keys from the next packet on, both ways; the far end
+		 * switches when its answer (re-INVITE) reaches it, so
+		 * packets under its old key fail until then. */
+		msrtp_free(b->srtp);
+		b->srtp = c->srtp;
+	}
+}
+
+/*
+ * Check and decrypt an SRTP packet in place.  RTCP multiplexed on the
+ * port (RFC 5761) is checked as SRTCP and then dropped: nothing reads
+ * RTCP yet.  @return false when nothing is left to play.
+ */
+static bool srtp_rx(struct bridge *b, uint8_t *buf, size_t *len)
+{
+	uint8_t pt = *len >= 2 ? buf[1] & 0x7f : 0;
+	int err;
+
+	if (pt >= 64 && pt <= 95) {
+		err = msrtp_unprotect_rtcp(b->srtp, buf, len);
+		if (err == MSRTP_AUTH)
+			b->st.srtp_auth_fail++;
+		else if (err == MSRTP_REPLAY)
+			b->st.srtp_replay++;
+		else
+			b->st.rtp_ignored++;
+		return false;
+	}
+	err = msrtp_unprotect(b->srtp, buf, len);
+	if (err == MSRTP_AUTH)
+		b->st.srtp_auth_fail++;
+	else if (err == MSRTP_REPLAY)
+		b->st.srtp_replay++;
+	else if (err)
+		b->st.rtp_bad++;
+	return !err;
 }
 
 /* RFC 3550 A.1: count expected packets from the extended sequence range
@@ -317,7 +362,7 @@ static void rx_close_ssrc(struct bridge *b)
 	b->rx_sync = false;
 }
 
-static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
+static void rx_packet(struct bridge *b, uint8_t *buf, size_t len)
 {
 	struct rtp_hdr h;
 	const uint8_t *pl;
@@ -325,6 +370,8 @@ static void rx_packet(struct bridge *b, const uint8_t *buf, size_t len)
 	int16_t delta;
 	bool event;
 
+	if (b->srtp && !srtp_rx(b, buf, &len))
+		return;
 	if (rtp_decode(&h, &pl, &plen, buf, len) || plen == 0 ||
 	    plen > JB_MAX_PAYLOAD) {
 		b->st.rtp_bad++;
@@ -440,10 +487,13 @@ void bridge_free(struct bridge *b)
 		obj_deref(b->rtp);
 		dtmf_det_free(&b->det);
 		echo_free(&b->ec);
+		msrtp_free(b->srtp);
 		break;
 	case BRIDGE_RELAY:
 		obj_deref(b->relay.rtp[0]);
 		obj_deref(b->relay.rtp[1]);
+		msrtp_free(b->relay.side[0].srtp);
+		msrtp_free(b->relay.side[1].srtp);
 		break;
 	case BRIDGE_TDM:
 		break;

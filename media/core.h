@@ -14,6 +14,7 @@
 #include "media/media.h"
 #include "media/rfc4733.h"
 #include "media/rtp.h"
+#include "media/srtp.h"
 
 #define MEDIA_MAX_PTIME 60
 #define MEDIA_MAX_PKT_SAMPLES (MEDIA_MAX_PTIME * 8)
@@ -66,6 +67,9 @@ struct cmd {
 	bool hold;              /* bridge update: send nothing */
 	uint8_t event;          /* CMD_BRIDGE_DTMF */
 	uint32_t dur;           /* its samples */
+	bool rekey;             /* update: srtp replaces the keys */
+	struct msrtp *srtp;     /* ... the new ones (NULL: plain RTP); the
+				 * worker frees whichever it lets go */
 };
 
 struct span {
@@ -95,6 +99,7 @@ struct relay_side {
 	enum media_law law;
 	unsigned ptime;
 	int te_rx_pt, te_tx_pt; /* telephone-event, 0 none */
+	struct msrtp *srtp;     /* NULL: plain RTP to and from this side */
 };
 
 /* One direction: packets in on endpoint i, out of endpoint 1 - i.  The
@@ -196,6 +201,9 @@ struct bridge {
 	struct bridge *hnext;
 	struct cmd cmd_start;   /* BRIDGE_RTP, BRIDGE_RELAY */
 	struct cmd cmd_stop;
+	/* The keys the worker was last told of ([i]: relay side i), so an
+	 * update re-keys only when they change (signalling thread). */
+	struct media_srtp_keys keys[2];
 
 	/* Owned by the worker once started (both workers' shares of a
 	 * BRIDGE_TDM are in its xends). */
@@ -234,7 +242,9 @@ struct bridge {
 			uint64_t rx_seen; /* this SSRC, late ones too */
 
 			struct jbuf jb;
-			uint8_t pkt[RTP_HDR_LEN + MEDIA_MAX_PKT_SAMPLES];
+			uint8_t pkt[RTP_HDR_LEN + MEDIA_MAX_PKT_SAMPLES +
+				    MSRTP_TRAILER];
+			struct msrtp *srtp; /* NULL: plain RTP */
 
 			/* DTMF (bridge.c, dtmf.c): set up with the bridge,
 			 * used whatever the mode so an update may change
@@ -293,7 +303,9 @@ struct worker {
 	struct mmsghdr msgs[RX_VLEN];
 	struct iovec iov[RX_VLEN];
 	struct sockaddr_storage rxname[RX_VLEN]; /* senders, for relays */
-	uint8_t rxbuf[RX_VLEN][RX_BUFSZ];
+	/* RX_BUFSZ is read; the rest is room for an SRTP trailer when a
+	 * relay protects a packet in place. */
+	uint8_t rxbuf[RX_VLEN][RX_BUFSZ + MSRTP_TRAILER];
 	struct mmsghdr txmsgs[RX_VLEN];        /* relays: one batch out */
 	struct iovec txiov[RX_VLEN];
 };

@@ -337,8 +337,50 @@ static uint32_t bridge_new_id(struct media_engine *me)
 	return me->next_id;
 }
 
+static bool srtp_valid(const struct media_srtp_keys *k)
+{
+	return k->suite == MEDIA_SRTP_NONE || msrtp_key_len(k->suite);
+}
+
+static bool keys_same(const struct media_srtp_keys *a,
+		      const struct media_srtp_keys *b)
+{
+	size_t n = msrtp_key_len(a->suite);
+
+	return a->suite == b->suite && !memcmp(a->tx_key, b->tx_key, n) &&
+	       !memcmp(a->rx_key, b->rx_key, n);
+}
+
+/* The SRTP context for @p k, NULL for plain RTP (signalling thread: it
+ * allocates). */
+static int srtp_ctx(struct msrtp **cp, const struct media_srtp_keys *k)
+{
+	*cp = NULL;
+	if (k->suite == MEDIA_SRTP_NONE)
+		return 0;
+	return msrtp_alloc(cp, k);
+}
+
+/* An update command re-keys when the keys differ from the last ones. */
+static int rekey_cmd(struct cmd *c, struct media_srtp_keys *last,
+		     const struct media_srtp_keys *k)
+{
+	int err;
+
+	if (keys_same(last, k))
+		return 0;
+	err = srtp_ctx(&c->srtp, k);
+	if (err)
+		return err;
+	c->rekey = true;
+	*last = *k;
+	return 0;
+}
+
 static int params_check(const struct media_bridge_params *prm, int family)
 {
+	if (!srtp_valid(&prm->srtp))
+		return EINVAL;
 	if (!law_valid(prm->rtp_law))
 		return EINVAL;
 	if (prm->dtmf > MEDIA_DTMF_REPORT)
@@ -414,10 +456,18 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 		if (err)
 			dtmf_det_free(&b->det);
 	}
+	if (!err) {
+		err = srtp_ctx(&b->srtp, &prm->srtp);
+		if (err) {
+			echo_free(&b->ec);
+			dtmf_det_free(&b->det);
+		}
+	}
 	if (err) {
 		free(b);
 		return err;
 	}
+	b->keys[0] = prm->srtp;
 	b->me = me;
 	b->dtmf = prm->dtmf;
 	b->te_tx_pt = prm->te_tx_pt;
@@ -471,6 +521,11 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->te_tx_pt = prm->te_tx_pt;
 	c->te_rx_pt = prm->te_rx_pt;
 	c->hold = prm->hold;
+	err = rekey_cmd(c, &b->keys[0], &prm->srtp);
+	if (err) {
+		free(c);
+		return err;
+	}
 	worker_post(me->workers[b->widx], c);
 	return 0;
 }
@@ -576,6 +631,8 @@ static int side_check(const struct media_relay_side *s, int family)
 		return EINVAL;
 	if (s->remote_len && s->remote.ss_family != family)
 		return EAFNOSUPPORT;
+	if (!srtp_valid(&s->srtp))
+		return EINVAL;
 	return 0;
 }
 
@@ -646,6 +703,15 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 	br->family = a->family;
 	r = &br->relay;
 	for (i = 0; i < 2; i++) {
+		err = srtp_ctx(&r->side[i].srtp, &sides[i]->srtp);
+		if (err) {
+			msrtp_free(r->side[0].srtp);
+			free(br);
+			return err;
+		}
+		br->keys[i] = sides[i]->srtp;
+	}
+	for (i = 0; i < 2; i++) {
 		struct relay_dir *d = &r->dir[i];
 
 		r->port[i] = (struct relay_port){SRC_RELAY, br, i};
@@ -698,6 +764,11 @@ int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
 	if (te_valid(s->te_rx_pt) && te_valid(s->te_tx_pt)) {
 		c->te_rx_pt = s->te_rx_pt;
 		c->te_tx_pt = s->te_tx_pt;
+	}
+	err = rekey_cmd(c, &b->keys[side], &s->srtp);
+	if (err) {
+		free(c);
+		return err;
 	}
 	worker_post(me->workers[b->widx], c);
 	return 0;

@@ -43,6 +43,24 @@ struct media_tdm_io {
 struct media_engine;
 struct media_rtp;
 
+/* SRTP crypto suites (RFC 4568 6.2, RFC 7714 14.2), keyed by SDES. */
+enum media_srtp_suite {
+	MEDIA_SRTP_NONE = 0,            /* plain RTP */
+	MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80,
+	MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32,
+	MEDIA_SRTP_AEAD_AES_128_GCM,
+};
+
+#define MEDIA_SRTP_KEY_MAX 30 /* master key + salt: 16 + 14 (GCM 16 + 12) */
+
+/** The keys of one RTP leg: ours protect what we send, the far end's
+ * (from its a=crypto) check what it sends.  suite NONE: plain RTP. */
+struct media_srtp_keys {
+	enum media_srtp_suite suite;
+	uint8_t tx_key[MEDIA_SRTP_KEY_MAX];
+	uint8_t rx_key[MEDIA_SRTP_KEY_MAX];
+};
+
 /**
  * Counters of one bridge, read when it stops.  A relay counts both
  * directions together and has no TDM counters; a TDM <-> TDM bridge has
@@ -68,6 +86,9 @@ struct media_stats {
 				* than the side's remote (no latching yet) */
 	uint64_t dtmf_tx;      /* digits detected and sent as events */
 	uint64_t dtmf_rx;      /* digits played toward the timeslot */
+	uint64_t srtp_auth_fail; /* SRTP/SRTCP packets whose tag was
+				* wrong (or plain RTP on an SRTP leg) */
+	uint64_t srtp_replay;  /* SRTP packets seen before or too old */
 	bool ec_disabled;      /* the echo canceller turned itself off on
 				* a modem/fax answer tone */
 };
@@ -141,6 +162,9 @@ struct media_bridge_params {
 					* call, RFC 3264 8.4); timestamps
 					* go on, so a resume continues the
 					* stream (RFC 6337 5.3) */
+	struct media_srtp_keys srtp;   /* SRTP on the RTP side; an update
+					* with other keys re-keys the running
+					* bridge (both directions at once) */
 };
 
 /**
@@ -153,7 +177,10 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 		       struct media_rtp *rtp,
 		       const struct media_bridge_params *prm, void *cookie);
 /** Change the far end (remote address or law) of a running bridge.
- * EINVAL for a relay or a TDM <-> TDM bridge. */
+ * SRTP keys other than the running ones re-key it: the worker swaps the
+ * new context in between two packets.  EINVAL for a relay or a TDM <->
+ * TDM bridge (or a bad suite), ENOMEM/EIO when the new keys cannot be
+ * set up (the bridge keeps the old ones). */
 int media_bridge_update(struct media_engine *me, uint32_t id,
 			const struct media_bridge_params *prm);
 /** Stop a bridge; its socket closes on the worker; done follows. */
@@ -195,6 +222,10 @@ struct media_relay_side {
 					 * end sends (96-127; else none) */
 	int te_tx_pt;                   /* ... and takes: events from the
 					 * other side are relayed with it */
+	struct media_srtp_keys srtp;    /* this side's SRTP: rx checks what
+					 * its far end sends, tx protects
+					 * what goes to it; an update with
+					 * other keys re-keys it */
 };
 
 /**
@@ -222,6 +253,10 @@ struct media_relay_side {
  * - Duplicates and packets over 64 behind are dropped (rtp_late);
  *   malformed ones are rtp_bad; RTCP (RFC 5761 PT 64-95) and empty ones
  *   rtp_ignored.
+ * - A side with SRTP keys (suite not NONE): what it sends is unprotected
+ *   before all of the above (failures and replays dropped and counted,
+ *   SRTCP checked and dropped), what goes to it is protected last; so one
+ *   side may be SRTP and the other plain RTP.
  * - A side whose remote_len is 0 holds: what would go to it is read and
  *   dropped (rtp_held).  Packets from an address other than a side's
  *   remote are relayed all the same and counted (rtp_foreign).

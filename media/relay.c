@@ -167,12 +167,33 @@ static bool dir_map(struct relay_dir *d, struct rtp_hdr *h, uint32_t samples,
 	return true;
 }
 
+/* Check and decrypt what came in on an SRTP side, in place; SRTCP is
+ * checked and dropped like RTCP.  @return false: nothing to relay. */
+static bool srtp_in(struct bridge *b, struct msrtp *c, uint8_t *buf,
+		    size_t *len, bool rtcp)
+{
+	int err = rtcp ? msrtp_unprotect_rtcp(c, buf, len)
+		       : msrtp_unprotect(c, buf, len);
+
+	if (err == MSRTP_AUTH)
+		b->st.srtp_auth_fail++;
+	else if (err == MSRTP_REPLAY)
+		b->st.srtp_replay++;
+	else if (err)
+		b->st.rtp_bad++;
+	else if (rtcp)
+		b->st.rtp_ignored++;
+	return !err && !rtcp;
+}
+
 /*
- * One datagram in on endpoint @p in.  On true the packet to send out of
- * the other endpoint has been built in place in @p buf: *pktp, *lenp.
+ * One datagram in on endpoint @p in, in @p buf of @p cap octets.  On
+ * true the packet to send out of the other endpoint has been built in
+ * place in @p buf (protected for an SRTP side): *pktp, *lenp.
  */
 static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
-			 size_t len, const struct sockaddr_storage *from,
+			 size_t len, size_t cap,
+			 const struct sockaddr_storage *from,
 			 uint64_t now, uint8_t **pktp, size_t *lenp)
 {
 	struct relay *r = &b->relay;
@@ -191,6 +212,9 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 	/* RFC 5761 4: RTCP packet types 192-223 read as RTP payload types
 	 * 64-95 with the marker set; no RTP stream may use those. */
 	pt = buf[1] & 0x7f;
+	if (r->side[in].srtp &&
+	    !srtp_in(b, r->side[in].srtp, buf, &len, pt >= 64 && pt <= 95))
+		return false;
 	if (pt >= 64 && pt <= 95) {
 		b->st.rtp_ignored++;
 		return false;
@@ -241,6 +265,11 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 	rtp_encode_hdr(p - RTP_HDR_LEN, &h);
 	*pktp = p - RTP_HDR_LEN;
 	*lenp = plen + RTP_HDR_LEN;
+	/* Our header is never longer than the one it replaced, so the
+	 * trailer room past the read size is still there. */
+	if (so->srtp && msrtp_protect(so->srtp, *pktp, lenp,
+				      cap - (size_t)(*pktp - buf)))
+		return false;
 	return true;
 }
 
@@ -305,7 +334,8 @@ void relay_rx(struct worker *w, struct relay_port *port)
 				continue;
 			}
 			if (!relay_packet(b, in, w->rxbuf[i],
-					  w->msgs[i].msg_len, &w->rxname[i],
+					  w->msgs[i].msg_len,
+					  sizeof(w->rxbuf[i]), &w->rxname[i],
 					  now, &pkt, &len))
 				continue;
 			w->txiov[k].iov_base = pkt;
@@ -339,6 +369,10 @@ void relay_update(struct bridge *b, const struct cmd *c)
 	s->ptime = c->ptime;
 	s->te_rx_pt = c->te_rx_pt;
 	s->te_tx_pt = c->te_tx_pt;
+	if (c->rekey) {
+		msrtp_free(s->srtp);
+		s->srtp = c->srtp;
+	}
 }
 
 void relay_finish(struct bridge *b)

@@ -101,6 +101,8 @@ static int parse_option(struct ps_rule *rule, const char *opt, size_t n)
 	}
 	if (!strcmp(buf, "media=echo"))
 		rule->media = PS_MEDIA_ECHO;
+	else if (!strcmp(buf, "media=stamp"))
+		rule->media = PS_MEDIA_STAMP;
 	else if (!strcmp(buf, "media=tone"))
 		rule->media = PS_MEDIA_TONE;
 	else if (!strcmp(buf, "media=silence"))
@@ -188,6 +190,7 @@ static void call_destroy(void *arg)
 		event_free(call->ftmr);
 	if (call->t302)
 		event_free(call->t302);
+	free(call->stamp);
 }
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
@@ -902,6 +905,9 @@ void ps_call_tx(struct ps_call *call, uint8_t *blk)
 	case PS_MEDIA_WAV:
 		ps_play_wav(call, blk);
 		break;
+	case PS_MEDIA_STAMP:
+		stamp_fill(blk, STAMP_PSTN, call->stamp_k++, stamp_now_ns());
+		break;
 	}
 	ps_play_dtmf(call, blk);
 }
@@ -912,6 +918,12 @@ void ps_call_rx(struct ps_call *call, const uint8_t *blk)
 	if (call->media_mode == PS_MEDIA_ECHO) {
 		memcpy(call->echo, blk, TDM_FRAME_SAMPLES);
 		call->echo_valid = true;
+	} else if (call->media_mode == PS_MEDIA_STAMP) {
+		if (!call->stamp && (call->stamp = malloc(sizeof(*call->stamp))))
+			stamp_rx_init(call->stamp);
+		if (call->stamp)
+			stamp_rx_frame(call->stamp, blk, STAMP_RTP,
+				       stamp_now_ns());
 	}
 	ps_play_rx(call, blk);
 	if (call->state == PS_CALL_ACTIVE &&

@@ -175,7 +175,7 @@ static void usage(FILE *f)
 	      "  --answer-after MS     delay before CONNECT (200)\n"
 	      "  --hangup-after MS     clear answered calls after MS\n"
 	      "                        (0: never)\n"
-	      "  --media echo|tone:HZ|silence|wav:FILE|wav-once:FILE\n"
+	      "  --media echo|tone:HZ|silence|stamp|wav:FILE|wav-once:FILE\n"
 	      "                        what calls play (echo)\n"
 	      "  --dtmf DIGITS         in-band DTMF after answer\n"
 	      "  --dtmf-at MS          ... this long after answer (500)\n"
@@ -487,6 +487,8 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				c->media = PS_MEDIA_ECHO;
 			} else if (!strcmp(optarg, "silence")) {
 				c->media = PS_MEDIA_SILENCE;
+			} else if (!strcmp(optarg, "stamp")) {
+				c->media = PS_MEDIA_STAMP;
 			} else if (!strncmp(optarg, "tone:", 5)) {
 				c->media = PS_MEDIA_TONE;
 				err = parse_long(name, optarg + 5, 1, 3999, &v);

@@ -204,6 +204,8 @@ static const char *played(const struct ps_call *call, char *buf,
 		return buf;
 	case PS_MEDIA_SILENCE:
 		return "silence";
+	case PS_MEDIA_STAMP:
+		return "stamp";
 	case PS_MEDIA_WAV:
 		snprintf(buf, size, "%s:%s",
 			 call->play.wav_loop ? "wav" : "wav-once",
@@ -213,17 +215,40 @@ static const char *played(const struct ps_call *call, char *buf,
 	return "";
 }
 
+/* What the probes of --media stamp told (stamp.h): RTP -> B-channel. */
+static void stamp_json(char *out, size_t size, const struct stamp_rx *rx)
+{
+	struct stamp_rx none;
+
+	if (!rx) {
+		stamp_rx_init(&none);
+		rx = &none;
+	}
+	snprintf(out, size, ",\"stamp_rx\":%llu,\"stamp_lost\":%llu,"
+		 "\"stamp_dup\":%llu,\"stamp_damaged\":%llu,"
+		 "\"stamp_p50_ms\":%.2f,\"stamp_p99_ms\":%.2f,"
+		 "\"stamp_max_ms\":%.2f",
+		 (unsigned long long)rx->got,
+		 (unsigned long long)stamp_rx_lost(rx),
+		 (unsigned long long)rx->dup, (unsigned long long)rx->damaged,
+		 stamp_rx_pct_ms(rx, 0.5), stamp_rx_pct_ms(rx, 0.99),
+		 (double)rx->max_ns / 1e6);
+}
+
 void ps_play_json(char *out, size_t size, const struct ps_call *call)
 {
 	const struct ps_play *p = &call->play;
 	char what[600], esc[sizeof(what) * 6 + 1];
 	char tx[PS_DTMF_MAX + 1], rx[PS_DTMF_MAX * 6 + 1];
+	int n;
 
 	ps_json_str(esc, sizeof(esc), played(call, what, sizeof(what)));
 	snprintf(tx, sizeof(tx), "%.*s", (int)p->dtmf_sent,
 		 p->dtmf ? p->dtmf : "");
 	ps_json_str(rx, sizeof(rx), p->rx.digits);
-	snprintf(out, size, ",\"played\":\"%s\",\"wav_loops\":%u,"
-		 "\"dtmf_tx\":\"%s\",\"dtmf_rx\":\"%s\"", esc, p->wav_loops,
-		 tx, rx);
+	n = snprintf(out, size, ",\"played\":\"%s\",\"wav_loops\":%u,"
+		     "\"dtmf_tx\":\"%s\",\"dtmf_rx\":\"%s\"", esc,
+		     p->wav_loops, tx, rx);
+	if (call->media_mode == PS_MEDIA_STAMP && n > 0 && (size_t)n < size)
+		stamp_json(out + n, size - (size_t)n, call->stamp);
 }

@@ -10,6 +10,7 @@
 #include <libpri.h>
 
 #include "pstnsim/dtmf.h"
+#include "pstnsim/stamp.h"
 #include "pstnsim/wav.h"
 #include "tdm/vframe.h"
 
@@ -32,6 +33,7 @@ enum ps_media {
 	PS_MEDIA_TONE,
 	PS_MEDIA_SILENCE,
 	PS_MEDIA_WAV,           /* play.c: a WAV file, looped or once */
+	PS_MEDIA_STAMP,         /* time-stamped probe frames (stamp.h) */
 };
 
 /* Scenario audio (play.c): what a rule, or the options, add to a call. */
@@ -197,6 +199,8 @@ struct ps_call {
 	bool echo_valid;
 	uint32_t tone_phase;
 	struct ps_play play;
+	struct stamp_rx *stamp;  /* --media stamp: the probes we hear */
+	uint32_t stamp_k;        /* ... and the number of our next one */
 	struct event *tmr;
 };
 

@@ -70,7 +70,7 @@ static void challenge(struct sip_ua *ua, osip_event_t *evt,
 				      stale ? ", stale=true" : "");
 	}
 	ua->astats.challenged++;
-	sip_ua_reply_hdr(ua, evt, src, srclen, 401, "WWW-Authenticate", h);
+	sip_ua_refuse_hdr(ua, evt, src, srclen, 401, "WWW-Authenticate", h);
 }
 
 /* RFC 7616 3.4.6: the digest-uri must be the request's own target: the

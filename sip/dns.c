@@ -61,6 +61,22 @@ static int ares_errno(int status)
 	}
 }
 
+const char *sip_dns_strerror(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "no such name or record";
+	case ETIMEDOUT:
+		return "timed out";
+	case EIO:
+		return "server failure";
+	case ECANCELED:
+		return "cancelled";
+	default:
+		return strerror(err);
+	}
+}
+
 /* ---- c-ares <-> libevent ------------------------------------------------- */
 
 static void rearm(struct sip_dns *dns)
@@ -236,6 +252,8 @@ void sip_dns_free(struct sip_dns *dns)
 struct dns_q {
 	sip_dns_naptr_h *naptr;
 	sip_dns_addr_h *addr;
+	sip_dns_srv_h *srv;
+	sip_dns_addrs_h *addrs;
 	void *arg;
 };
 
@@ -354,5 +372,112 @@ void sip_dns_addr(struct sip_dns *dns, const char *host, uint16_t port,
 	hints.ai_flags = ARES_AI_NUMERICSERV;
 	snprintf(svc, sizeof(svc), "%u", (unsigned)port);
 	ares_getaddrinfo(dns->ch, host, svc, &hints, on_addr, q);
+	rearm(dns);
+}
+
+/* ---- SRV ----------------------------------------------------------------- */
+
+static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf,
+		   int alen)
+{
+	struct dns_q *q = arg;
+	struct ares_srv_reply *reply = NULL, *r;
+	struct sip_srv recs[SIP_MAX_TARGETS];
+	uint32_t ttl = 0;
+	size_t n = 0;
+	int e = ares_errno(status);
+
+	(void)timeouts;
+	if (!e) {
+		status = ares_parse_srv_reply(abuf, alen, &reply);
+		e = ares_errno(status);
+	}
+	if (!e && sip_dns_answer_ttl(abuf, (size_t)alen, 33 /* T_SRV */, &ttl))
+		ttl = 0;
+	for (r = e ? NULL : reply; r && n < SIP_MAX_TARGETS; r = r->next) {
+		recs[n].priority = r->priority;
+		recs[n].weight = r->weight;
+		recs[n].port = r->port;
+		recs[n].target = r->host;
+		n++;
+	}
+	if (!e && !n)
+		e = ENOENT;
+	q->srv(e, recs, n, ttl, q->arg);
+	if (reply)
+		ares_free_data(reply);
+	free(q);
+}
+
+void sip_dns_srv(struct sip_dns *dns, const char *name, sip_dns_srv_h *h,
+		 void *arg)
+{
+	int err;
+	struct dns_q *q = q_new(dns, arg, &err);
+
+	if (!q) {
+		h(err, NULL, 0, 0, arg);
+		return;
+	}
+	q->srv = h;
+	ares_query(dns->ch, name, 1 /* C_IN */, 33 /* T_SRV */, on_srv, q);
+	rearm(dns);
+}
+
+/* ---- every address ------------------------------------------------------- */
+
+static void on_addrs(void *arg, int status, int timeouts,
+		     struct ares_addrinfo *res)
+{
+	struct dns_q *q = arg;
+	struct ares_addrinfo_node *nd;
+	struct sip_dns_ip ips[SIP_DNS_MAX_ADDRS];
+	bool v4 = false;
+	uint32_t ttl = UINT32_MAX;
+	size_t n = 0;
+	int e = ares_errno(status);
+
+	(void)timeouts;
+	for (nd = !e && res ? res->nodes : NULL; nd; nd = nd->ai_next)
+		v4 |= nd->ai_family == AF_INET;
+	for (nd = !e && res ? res->nodes : NULL;
+	     nd && n < SIP_DNS_MAX_ADDRS; nd = nd->ai_next) {
+		if ((v4 && nd->ai_family != AF_INET) ||
+		    (size_t)nd->ai_addrlen > sizeof(ips[n].sa))
+			continue;
+		memcpy(&ips[n].sa, nd->ai_addr, (size_t)nd->ai_addrlen);
+		ips[n].len = (socklen_t)nd->ai_addrlen;
+		/* A literal has no TTL (c-ares says 0): it never expires. */
+		if (nd->ai_ttl > 0 && (uint32_t)nd->ai_ttl < ttl)
+			ttl = (uint32_t)nd->ai_ttl;
+		n++;
+	}
+	if (!e && !n)
+		e = ENOENT;
+	q->addrs(e, n ? ips : NULL, n, ttl == UINT32_MAX ? 0 : ttl, q->arg);
+	if (res)
+		ares_freeaddrinfo(res);
+	free(q);
+}
+
+void sip_dns_addrs(struct sip_dns *dns, const char *host, uint16_t port,
+		   sip_dns_addrs_h *h, void *arg)
+{
+	struct ares_addrinfo_hints hints;
+	char svc[8];
+	int err;
+	struct dns_q *q = q_new(dns, arg, &err);
+
+	if (!q) {
+		h(err, NULL, 0, 0, arg);
+		return;
+	}
+	q->addrs = h;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = ARES_AI_NUMERICSERV;
+	snprintf(svc, sizeof(svc), "%u", (unsigned)port);
+	ares_getaddrinfo(dns->ch, host, svc, &hints, on_addrs, q);
 	rearm(dns);
 }

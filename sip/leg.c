@@ -43,6 +43,8 @@ struct sip_leg {
 	bool bye_pending;    /* BYE once our 2xx is ACKed */
 	bool cancel_pending; /* CANCEL once a provisional arrives */
 	bool got_1xx;
+	bool unreachable;    /* the INVITE never got through (FAILED 503
+			      * with ev.transport) */
 	bool have_remote;
 	bool in_hash;
 	bool closed_pending; /* CLOSED queued, not yet delivered */
@@ -71,6 +73,12 @@ struct sip_leg {
 	struct sip_media remote_media;
 	int codec;
 	int te_local;        /* telephone-event PT in our SDP, -1 none */
+	/* SDES (RFC 4568): the a=crypto lines of our SDP, its profile, and
+	 * whether an answer must take one (we offered RTP/SAVP). */
+	struct sip_crypto crypto[2];
+	unsigned ncrypto;
+	bool crypto_savp;
+	bool srtp_required;
 	uint64_t sess_id;
 	struct sip_tr *inv_tr; /* not a reference: cleared when it dies */
 	struct sip_tr *trs;    /* transactions holding a reference to us */
@@ -269,6 +277,7 @@ static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
 	pe->gen = leg->hup_gen;
 	pe->ev.type = type;
 	pe->ev.status = status;
+	pe->ev.transport = type == SIP_LEG_FAILED && leg->unreachable;
 	if (rsn && rsn->cause) {
 		pe->ev.reason.cause = rsn->cause;
 		pe->ev.reason.preemption = rsn->preemption;
@@ -639,6 +648,119 @@ static void leg_send_cancel(struct sip_leg *leg)
  fail:
 	gw_warn("leg %s: cannot send CANCEL", leg->call_id);
 	osip_message_free(m);
+}
+
+/* ---- SDES (RFC 4568) -------------------------------------------------- */
+
+/* Our a=crypto lines (if any) into the SDP sip_sdp_print wrote. */
+static int add_crypto(struct sip_leg *leg, char *sdp, size_t size)
+{
+	if (!leg->ncrypto && !leg->crypto_savp)
+		return 0;
+	return sip_sdp_add_crypto(sdp, size, leg->crypto_savp, leg->crypto,
+				  leg->ncrypto);
+}
+
+static int crypto_new(struct sip_crypto *c, int suite, unsigned tag)
+{
+	memset(c, 0, sizeof(*c));
+	c->suite = suite;
+	c->tag = tag;
+	/* RFC 4568 6.1 / RFC 3711 8.2: master keys are random. */
+	return tg_random(c->key, sip_srtp_key_len(suite));
+}
+
+/* Outbound: the offer's lines, one key per suite (RFC 4568 6.1). */
+static int crypto_offer(struct sip_leg *leg, int mode)
+{
+	int err;
+
+	leg->ncrypto = 0;
+	leg->crypto_savp = mode == SIP_SRTP_OFFER_SAVP;
+	leg->srtp_required = leg->crypto_savp;
+	if (mode == SIP_SRTP_OFFER_NONE)
+		return 0;
+	err = crypto_new(&leg->crypto[0], SIP_SRTP_AES_CM_128_HMAC_SHA1_80, 1);
+	if (!err)
+		err = crypto_new(&leg->crypto[1],
+				 SIP_SRTP_AES_CM_128_HMAC_SHA1_32, 2);
+	if (!err)
+		leg->ncrypto = 2;
+	return err;
+}
+
+int sip_leg_set_srtp(struct sip_leg *leg, bool on)
+{
+	const struct sip_crypto *rc;
+	int err;
+
+	if (!leg || leg->outbound)
+		return EINVAL;
+	rc = &leg->remote_media.crypto;
+	leg->ncrypto = 0;
+	leg->crypto_savp = false;
+	if (!on)
+		return 0;
+	if (!leg->have_remote || rc->suite == SIP_SRTP_NONE)
+		return EINVAL;
+	leg->crypto_savp = leg->remote_media.savp;
+	/* RFC 4568 7.1.2: the answer has the tag and suite it accepts. */
+	err = crypto_new(&leg->crypto[0], rc->suite, rc->tag);
+	if (!err)
+		leg->ncrypto = 1;
+	return err;
+}
+
+/* Our line the far end's answer accepted, NULL none. */
+static const struct sip_crypto *crypto_match(const struct sip_leg *leg)
+{
+	const struct sip_crypto *rc = &leg->remote_media.crypto;
+	unsigned i;
+
+	if (!leg->have_remote || rc->suite == SIP_SRTP_NONE)
+		return NULL;
+	for (i = 0; i < leg->ncrypto; i++)
+		if (leg->crypto[i].tag == rc->tag &&
+		    leg->crypto[i].suite == rc->suite)
+			return &leg->crypto[i];
+	return NULL;
+}
+
+int sip_leg_srtp(const struct sip_leg *leg, struct sip_crypto *tx,
+		 struct sip_crypto *rx)
+{
+	const struct sip_crypto *ours;
+
+	if (!leg || !tx || !rx)
+		return EINVAL;
+	ours = crypto_match(leg);
+	if (!ours)
+		return ENOENT;
+	*tx = *ours;
+	*rx = leg->remote_media.crypto;
+	return 0;
+}
+
+/* Outbound: an answer SDP (@p m) we cannot take for SRTP reasons: a
+ * crypto line for none of ours, SAVP without one, or plain RTP when we
+ * offered RTP/SAVP.  NULL when it is fine. */
+static const char *srtp_answer_bad(const struct sip_leg *leg,
+				   const struct sip_media *m)
+{
+	unsigned i;
+
+	if (m->crypto.suite != SIP_SRTP_NONE) {
+		for (i = 0; i < leg->ncrypto; i++)
+			if (leg->crypto[i].tag == m->crypto.tag &&
+			    leg->crypto[i].suite == m->crypto.suite)
+				return NULL;
+		return "its a=crypto answers none of ours";
+	}
+	if (m->savp)
+		return "RTP/SAVP without a usable a=crypto";
+	if (leg->srtp_required)
+		return "no SRTP (we offered RTP/SAVP)";
+	return NULL;
 }
 
 /* A response on our inbound INVITE transaction. */
@@ -1324,7 +1446,8 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 	memset(&m, 0, sizeof(m));
 	if (!sip_msg_sdp(msg, &body, &len) &&
 	    !sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
-			       leg->ua->ncodecs)) {
+			       leg->ua->ncodecs) &&
+	    !srtp_answer_bad(leg, &m)) {
 		leg->remote_media = m;
 		leg->have_remote = true;
 		leg->codec = m.pt;
@@ -1390,6 +1513,13 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 	}
 	if (err) {
 		gw_info("leg %s: answer has no codec of ours", leg->call_id);
+		leg_queue(leg, SIP_LEG_FAILED, 488, NULL, NULL);
+		leg_send_bye(leg, NULL);
+		return;
+	}
+	if (srtp_answer_bad(leg, &m)) {
+		gw_notice("leg %s: answer refused: %s", leg->call_id,
+			  srtp_answer_bad(leg, &m));
 		leg_queue(leg, SIP_LEG_FAILED, 488, NULL, NULL);
 		leg_send_bye(leg, NULL);
 		return;
@@ -1581,11 +1711,15 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 	switch (tr->kind) {
 	case SIP_TR_INVITE:
 		if (leg->outbound) {
-			/* Ended without a final answer: a transport error. */
+			/* Ended without a final answer: a transport error
+			 * (a failed send, ICMP unreachable), 503 by RFC 3261
+			 * 8.1.3.1, and no response from the peer at all. */
 			if (leg->state == LEG_OUT_CALLING ||
 			    leg->state == LEG_OUT_EARLY ||
-			    leg->state == LEG_OUT_CANCELLING)
+			    leg->state == LEG_OUT_CANCELLING) {
+				leg->unreachable = !leg->got_1xx;
 				out_final(leg, 503, NULL);
+			}
 		} else if (leg->state != LEG_IN_ANSWERED &&
 			   leg->state != LEG_CONFIRMED &&
 			   leg->state != LEG_TERMINATING) {
@@ -1944,9 +2078,12 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	sip_leg_set_local_media(leg, p->media_addr, p->media_port);
 	if (p->dtmf_events)
 		leg->te_local = SIP_TE_PT;
-	err = leg_init_outbound(leg, dst, dstlen, p->from_user,
-				p->from_display, p->to_user, p->to_uri,
-				p->privacy && !p->emergency);
+	err = crypto_offer(leg, p->srtp);
+	if (!err)
+		err = leg_init_outbound(leg, dst, dstlen, p->from_user,
+					p->from_display, p->to_user,
+					p->to_uri,
+					p->privacy && !p->emergency);
 	if (!err && p->call_id && *p->call_id) {
 		free(leg->call_id);
 		leg->call_id = strdup(p->call_id);
@@ -2126,9 +2263,9 @@ int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
 /* ---- session changes: re-INVITE, UPDATE (RFC 3311), timers (RFC 4028) -- */
 
 /*
- * Our SDP: @p codecs offered (or the one answered) at the session's
- * version and direction.  Every SDP of ours is made here (an SRTP crypto
- * line would be too); the last one is kept for a refresh's offer.
+ * Our SDP: @p codecs offered (or the one answered), our a=crypto lines,
+ * at the session's version and direction.  Every SDP of ours is made
+ * here; the last one is kept for a refresh's offer.
  */
 static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
 		     const int *codecs, unsigned n)
@@ -2138,6 +2275,8 @@ static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
 	err = sip_sdp_print(buf, size, leg->media_addr, leg->media_port,
 			    codecs, n, leg->te_local, leg->ua->ptime,
 			    leg->sess_id);
+	if (!err)
+		err = add_crypto(leg, buf, size);
 	if (!err && (leg->sdp_ver != leg->sess_id ||
 		     leg->ldir != SIP_DIR_SENDRECV))
 		err = sip_sdp_amend(buf, size, leg->sdp_ver, leg->ldir);
@@ -2646,7 +2785,7 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 	const char *body;
 	size_t blen;
 	unsigned se = 0;
-	int refresher = 0, err;
+	int refresher = 0, err = 0;
 	char sdp[1024], buf[32];
 
 	if (invite && leg->re_srv && cseq == leg->re_srv_cseq) {

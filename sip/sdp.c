@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#define LOG_MODULE "sip"
 #include "sip/sip.h"
 #include "sip/sip_int.h"
 
@@ -29,6 +30,9 @@ struct sdp_stream {
 	bool hold;         /* a=sendonly, recvonly or inactive */
 	bool dir_set;      /* one of those or a=sendrecv was given */
 	enum sip_dir dir;
+	bool savp;         /* RTP/SAVP (RFC 3711 12) */
+	struct sip_crypto crypto; /* first usable a=crypto (RFC 4568) */
+	bool crypto_warned; /* one warning per stream, however many lines */
 };
 
 struct sdp_parse {
@@ -126,7 +130,9 @@ static int parse_media(struct sdp_stream *st, struct sdp_line l)
 	if (!tok_uint(&port, &v) || v > 65535)
 		return EBADMSG;
 	st->port = v;
-	st->audio = tok_eq(&media, "audio") && tok_eq(&proto, "RTP/AVP");
+	st->savp = tok_eq(&proto, "RTP/SAVP");
+	st->audio = tok_eq(&media, "audio") &&
+		    (tok_eq(&proto, "RTP/AVP") || st->savp);
 	while (tok_next(&l, &fmt)) {
 		if (!st->audio)
 			continue;
@@ -204,6 +210,28 @@ static void parse_fmtp(struct sdp_stream *st, struct sdp_line l)
 			st->te_events[i] = mask;
 }
 
+/* a=crypto (RFC 4568 9.1): the first line we can use wins (an offer
+ * lists them in its preference order); the others are skipped, the
+ * malformed ones with a word naming the field. */
+static void parse_crypto(struct sdp_stream *st, struct sdp_line l)
+{
+	struct sip_crypto c;
+	const char *why = "";
+	int err;
+
+	if (!st->audio || st->crypto.suite != SIP_SRTP_NONE)
+		return;
+	err = sip_sdes_parse(&c, l.p, l.len, &why);
+	if (!err) {
+		st->crypto = c;
+	} else if (err == EBADMSG && !st->crypto_warned) {
+		st->crypto_warned = true;
+		gw_warn("SDP: a=crypto line skipped: bad %s", why);
+	} else {
+		gw_dbg(GW_DBG_CALL, "SDP: a=crypto line skipped: %s", why);
+	}
+}
+
 static void parse_ptime(unsigned *ptime, struct sdp_line l)
 {
 	struct sdp_line t;
@@ -265,6 +293,11 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 			v.len -= 5;
 			if (sp->have_cur)
 				parse_fmtp(&sp->cur, v);
+		} else if (v.len > 7 && !strncmp(v.p, "crypto:", 7)) {
+			v.p += 7;
+			v.len -= 7;
+			if (sp->have_cur)
+				parse_crypto(&sp->cur, v);
 		} else if (v.len > 6 && !strncmp(v.p, "ptime:", 6)) {
 			v.p += 6;
 			v.len -= 6;
@@ -367,6 +400,8 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 			   out->dir;
 	out->ptime = sp->best.ptime ? sp->best.ptime :
 		     sp->sess_ptime ? sp->sess_ptime : 20;
+	out->savp = sp->best.savp;
+	out->crypto = sp->best.crypto;
 	out->te_pt = -1;
 	for (j = 0; j < sp->best.npts; j++) {
 		if (sp->best.codec[j] == CODEC_TE &&

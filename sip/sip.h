@@ -30,6 +30,24 @@ enum sip_dir {
 	SIP_DIR_INACTIVE,
 };
 
+/* SDES crypto suites (RFC 4568 6.2; AEAD_AES_128_GCM: RFC 7714 14.2). */
+enum sip_srtp_suite {
+	SIP_SRTP_NONE = 0,
+	SIP_SRTP_AES_CM_128_HMAC_SHA1_80,
+	SIP_SRTP_AES_CM_128_HMAC_SHA1_32,
+	SIP_SRTP_AEAD_AES_128_GCM,
+};
+
+#define SIP_SRTP_KEY_MAX 30 /* master key + salt: 16 + 14 (GCM 16 + 12) */
+
+/* One a=crypto line (RFC 4568 9.1) we can use: no MKI, one key, no
+ * session parameters. */
+struct sip_crypto {
+	int suite;      /* enum sip_srtp_suite; SIP_SRTP_NONE: no line */
+	unsigned tag;
+	uint8_t key[SIP_SRTP_KEY_MAX]; /* master key, then salt */
+};
+
 /* Audio description taken from or put into SDP (G.711: PCMU, PCMA). */
 struct sip_media {
 	char addr[64];  /* connection address */
@@ -42,6 +60,9 @@ struct sip_media {
 			 * far end holds the call (its RTP may stop) */
 	enum sip_dir dir; /* its direction; c=0.0.0.0 takes away "recv"
 			   * (RFC 3264 8.4, RFC 6337 5.3) */
+	bool savp;      /* the stream's profile is RTP/SAVP */
+	struct sip_crypto crypto; /* its first a=crypto line we can use (an
+				   * offer's preference), suite NONE none */
 };
 
 /** Does the far end of @p m take our RTP (sendrecv or recvonly)? */
@@ -123,6 +144,9 @@ struct sip_leg_event {
 				      * P-Asserted-Identity user (who
 				      * answered; believe it only from
 				      * trusted trunks), "" none */
+	bool transport;              /* FAILED 503: nothing came back, the
+				      * INVITE could not be delivered (a
+				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
 };
@@ -155,6 +179,41 @@ typedef bool(sip_authorize_h)(const struct sockaddr *src, socklen_t len,
 typedef bool(sip_digest_h)(const struct sockaddr *src, socklen_t len,
 			   const char *user, char *password, size_t psize,
 			   unsigned *offer, void *arg);
+/* ---- the registrar's side (sip/reg.c) ---------------------------------- */
+
+#define SIP_REG_MAX_BINDINGS 8
+
+/** One Contact of a REGISTER, or one binding of the answer. */
+struct sip_binding {
+	char uri[256];
+	int expires;     /* seconds; -1 = the REGISTER gave none */
+};
+
+/** An authenticated (or admitted) REGISTER (RFC 3261 10.3). */
+struct sip_register_req {
+	const char *auth_user;   /* the digest username it proved, "" none */
+	const char *aor_user;    /* To user */
+	const char *call_id;
+	uint32_t cseq;
+	bool wildcard;           /* Contact: * with Expires: 0 */
+	const struct sip_binding *contacts; /* none: a query */
+	unsigned ncontacts;
+	const struct sockaddr *src;
+	socklen_t src_len;
+};
+
+struct sip_register_reply {
+	int status;              /* 200; 423 (min_expires); 403, 500 ... */
+	unsigned min_expires;
+	/* 200: every binding now in force, expires = seconds left */
+	struct sip_binding bindings[SIP_REG_MAX_BINDINGS];
+	unsigned nbindings;
+};
+
+/** A REGISTER for us as registrar: fill @p rp (status preset to 500). */
+typedef void(sip_registrar_h)(const struct sip_register_req *rq,
+			      struct sip_register_reply *rp, void *arg);
+
 /** Informational: the UA refused an INVITE itself (status, e.g. 488). */
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
@@ -170,6 +229,7 @@ struct sip_ua_config {
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;    /* NULL: nothing authenticates */
+	sip_registrar_h *registrar; /* NULL: REGISTER gets 405 */
 	const char *realm;       /* our digest realm; NULL/"" = bind_addr */
 	unsigned nonce_ttl;      /* seconds a nonce of ours is good for
 				  * (0 = SIP_NONCE_TTL, 300) */
@@ -223,6 +283,31 @@ void sip_leg_set_dtmf_events(struct sip_leg *leg, bool on);
 /** The telephone-event payload type in our SDP (the one the far end
  * sends events with), -1 none. */
 int sip_leg_dtmf_pt(const struct sip_leg *leg);
+
+/* SDES SRTP in what an outbound leg offers (sip_call_params.srtp). */
+enum sip_srtp_offer {
+	SIP_SRTP_OFFER_NONE = 0, /* RTP/AVP, no crypto */
+	SIP_SRTP_OFFER_AVP,      /* RTP/AVP with a=crypto: SRTP when the
+				  * answer has a line for one of ours,
+				  * plain RTP when it has none */
+	SIP_SRTP_OFFER_SAVP,     /* RTP/SAVP: an answer without a line for
+				  * one of ours fails the leg (488) */
+};
+
+/**
+ * Inbound, before any SDP of ours: answer the offer's chosen a=crypto
+ * line (its tag and suite, a fresh key of ours from the system's
+ * CSPRNG, the offer's profile) or not.  EINVAL when the offer had no
+ * usable line; a later call (a new offer) makes a new key.
+ */
+int sip_leg_set_srtp(struct sip_leg *leg, bool on);
+/**
+ * The SRTP keys of a leg once offer and answer agree: @p tx ours (what
+ * we send is protected with it), @p rx the far end's.  @return 0;
+ * ENOENT plain RTP.
+ */
+int sip_leg_srtp(const struct sip_leg *leg, struct sip_crypto *tx,
+		 struct sip_crypto *rx);
 
 /**
  * Inbound: send a provisional or final response.
@@ -303,6 +388,7 @@ struct sip_call_params {
 	 * none) and our Min-SE. */
 	unsigned session_expires;
 	unsigned min_se;
+	int srtp;                 /* enum sip_srtp_offer */
 	/* Digest credentials for a 401/407 to the INVITE or our BYE (RFC
 	 * 7616, MD5 or SHA-256); NULL or "" = we do not authenticate. */
 	const char *auth_user;
@@ -360,6 +446,53 @@ int sip_options_probe(struct sip_probe **pp, struct sip_ua *ua,
 		      unsigned timeout_ms, sip_options_h *h, void *arg);
 /** No report for @p p (its transaction ends on its own). */
 void sip_options_cancel(struct sip_probe *p);
+
+/* ---- outbound registration (sip/reg.c) --------------------------------- */
+
+struct sip_regtx;
+
+/** What one REGISTER says (RFC 3261 10.2). */
+struct sip_reg_params {
+	const char *user;         /* address-of-record user (To, From) */
+	const char *domain;       /* its host and the Request-URI; NULL or
+				   * "" = the registrar's address */
+	const char *contact_user; /* our Contact's user; NULL/"" = user */
+	unsigned expires;         /* asked for; 0 removes the binding */
+	const char *call_id;      /* the same for every REGISTER of one
+				   * binding (RFC 3261 10.2.4) */
+	uint32_t cseq;            /* the last CSeq sent with that Call-ID */
+	const char *auth_user;    /* digest credentials for a 401/407; */
+	const char *auth_password;/* NULL/"" = none */
+	const char *auth_realm;   /* answer only this realm; NULL/"" any */
+};
+
+struct sip_reg_result {
+	int status;               /* the final status; 0: no answer (Timer
+				   * F or the timeout, transport error) */
+	unsigned expires;         /* 2xx: what was granted (our Contact's
+				   * expires, else Expires, else asked) */
+	unsigned min_expires;     /* 423: Min-Expires, 0 none */
+	unsigned retry_after;     /* Retry-After seconds, 0 none */
+	bool auth_refused;        /* a 401/407 we could not answer, or the
+				   * same again for our credentials */
+	uint32_t cseq;            /* the last CSeq sent */
+};
+
+typedef void(sip_reg_result_h)(const struct sip_reg_result *r, void *arg);
+
+/**
+ * Send a REGISTER to @p dst; a 401/407 is answered with the credentials
+ * (once; a second challenge that is not stale means they are wrong).
+ * @p h runs exactly once, from the loop, unless sip_register_cancel()
+ * comes first; @p *rtp is invalid after either.  @p timeout_ms: no
+ * answer within it is status 0 (0 = Timer F, 32 s).
+ */
+int sip_register(struct sip_regtx **rtp, struct sip_ua *ua,
+		 const struct sockaddr *dst, socklen_t dstlen,
+		 const struct sip_reg_params *p, unsigned timeout_ms,
+		 sip_reg_result_h *h, void *arg);
+/** No report for @p rt (its transaction ends on its own). */
+void sip_register_cancel(struct sip_regtx *rt);
 
 /**
  * Hang up as sip_leg_hangup() and give the caller's reference to the UA:
@@ -425,6 +558,27 @@ int sip_sdp_amend(char *buf, size_t size, uint64_t version,
 		  enum sip_dir dir);
 
 /**
+ * One a=crypto value, after "crypto:" (RFC 4568 9.1).  @return 0 usable
+ * (in @p c); ENOTSUP valid but not for us (an unknown suite, MKI,
+ * several keys, session parameters); EBADMSG malformed.  @p why names
+ * the field either way.
+ */
+int sip_sdes_parse(struct sip_crypto *c, const char *p, size_t len,
+		   const char **why);
+/** The master key + salt length of @p suite, 0 unknown. */
+size_t sip_srtp_key_len(int suite);
+/** Its RFC 4568 name ("AES_CM_128_HMAC_SHA1_80"), NULL unknown. */
+const char *sip_srtp_suite_name(int suite);
+/**
+ * Add SDES to an SDP body sip_sdp_print wrote in @p buf: with @p savp
+ * the m= line's profile becomes RTP/SAVP, and one a=crypto line per
+ * entry of @p c (tag, suite, inline:base64 key) is appended.
+ * @return 0, EINVAL (an unknown suite), ENOSPC.
+ */
+int sip_sdp_add_crypto(char *buf, size_t size, bool savp,
+		       const struct sip_crypto *c, unsigned n);
+
+/**
  * An application/dtmf-relay body: its Signal (one of 0-9 * # A-D, letters
  * upper-cased) and Duration in ms (250 when absent).  Pure.
  * @return 0, or EBADMSG without a usable Signal.
@@ -470,6 +624,119 @@ typedef void(sip_dns_addr_h)(int err, const struct sockaddr *sa,
 /** A/AAAA of @p host (or a literal address) with @p port filled in. */
 void sip_dns_addr(struct sip_dns *dns, const char *host, uint16_t port,
 		  sip_dns_addr_h *h, void *arg);
+
+/** One SRV record (RFC 2782); target lives for the callback only. */
+struct sip_srv {
+	unsigned priority, weight;
+	uint16_t port;
+	const char *target;
+};
+
+/**
+ * SRV records of @p name, as they came; @p ttl is the smallest TTL of
+ * the answer's SRV records.  Same error rules as the others.
+ */
+typedef void(sip_dns_srv_h)(int err, const struct sip_srv *recs, size_t n,
+			    uint32_t ttl, void *arg);
+void sip_dns_srv(struct sip_dns *dns, const char *name, sip_dns_srv_h *h,
+		 void *arg);
+
+/** A DNS callback's err in words: "no such name or record", "timed
+ *  out", "server failure"... (strerror for the others). */
+const char *sip_dns_strerror(int err);
+
+/** An address of a host, port filled in. */
+struct sip_dns_ip {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+#define SIP_DNS_MAX_ADDRS 8
+
+/**
+ * Every address of @p host (IPv4 ones only when it has any: the UA's
+ * socket is IPv4), at most SIP_DNS_MAX_ADDRS, with @p ttl the smallest
+ * of their TTLs.
+ */
+typedef void(sip_dns_addrs_h)(int err, const struct sip_dns_ip *ips,
+			      size_t n, uint32_t ttl, void *arg);
+void sip_dns_addrs(struct sip_dns *dns, const char *host, uint16_t port,
+		   sip_dns_addrs_h *h, void *arg);
+
+/**
+ * The smallest TTL of the answer records of @p type in the DNS message
+ * @p buf (RFC 1035 4.1).  Pure: a decoder, fuzzed.
+ * @return 0; ENOENT no answer of that type; EBADMSG malformed.
+ */
+int sip_dns_answer_ttl(const unsigned char *buf, size_t len, unsigned type,
+		       uint32_t *ttl);
+
+/* ---- RFC 3263 server location (sip/locate.c) ---------------------------- */
+
+#define SIP_MAX_TARGETS 8
+#define SIP_HOST_MAX 128
+
+/** One place a request may go, with its SRV rank (0/0 without SRV). */
+struct sip_target {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char host[SIP_HOST_MAX]; /* the SRV target, or the name itself */
+	uint16_t port;
+	unsigned priority, weight;
+};
+
+/** How a name was located. */
+enum sip_locate_how {
+	SIP_LOCATE_A = 0,  /* A/AAAA only (a port given, or no SRV) */
+	SIP_LOCATE_SRV,    /* _sip._udp SRV */
+	SIP_LOCATE_NAPTR,  /* NAPTR SIP+D2U, then its SRV */
+};
+const char *sip_locate_how_name(enum sip_locate_how how);
+
+struct sip_locate;
+
+/**
+ * The outcome: @p n targets sorted by SRV priority (weights are for the
+ * caller's draw, sip_srv_order), @p ttl how long they may be kept (the
+ * smallest TTL on the way).  err as the DNS callbacks; ENOENT also when
+ * the SRV records all say "." (no SIP service there, RFC 2782).  NOTE:
+ * err may come with targets (n > 0): some SRV target could not be
+ * resolved (a timeout, not "no such host"), so the list is partial.
+ */
+typedef void(sip_locate_h)(int err, const struct sip_target *t, size_t n,
+			   uint32_t ttl, enum sip_locate_how how, void *arg);
+
+/**
+ * RFC 3263 4 for UDP: with @p port (non-zero) A/AAAA of @p host on it;
+ * without, NAPTR of @p host for SIP+D2U (RFC 3263 4.1), else
+ * _sip._udp.HOST SRV (4.2), else A/AAAA on 5060.  A NAPTR step that
+ * fails in any way goes on to SRV (servers that know nothing of NAPTR
+ * time out or fail on it); an SRV step goes on to A/AAAA when there are
+ * none or the server fails, not when it timed out (then err ETIMEDOUT).
+ * @return the lookup (for sip_locate_cancel), or NULL when @p h has
+ * already run (it ran with ECANCELED or ENOMEM at once).
+ */
+struct sip_locate *sip_locate(struct sip_dns *dns, const char *host,
+			      uint16_t port, sip_locate_h *h, void *arg);
+/** @p h will not run; the lookup ends in the background. */
+void sip_locate_cancel(struct sip_locate *l);
+
+/**
+ * RFC 2782 order, in place: ascending priority; within one priority a
+ * weighted random draw (zero weights first in the running sum, so they
+ * are picked rarely but can be).  @p rnd gives uniform 32-bit numbers.
+ * Pure.
+ */
+void sip_srv_order(struct sip_target *t, size_t n,
+		   uint32_t (*rnd)(void *arg), void *arg);
+
+/**
+ * RFC 3263 4.1: the replacement of the best NAPTR (lowest order, then
+ * preference) whose service is SIP+D2U and flags "s", into @p out.
+ * @return 0; ENOENT none (or none that fits).  Pure.
+ */
+int sip_naptr_udp(const struct sip_naptr *recs, size_t n, char *out,
+		  size_t size);
 
 /**
  * Split a sip: URI (as ENUM gives it) into host and port (5060 when

@@ -125,6 +125,7 @@ struct sip_ua {
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;
+	sip_registrar_h *registrar;
 	void *arg;
 	char realm[128];
 	unsigned nonce_ttl;
@@ -134,6 +135,7 @@ struct sip_ua {
 	struct sip_hash trs;  /* by transaction key */
 	struct sip_hash rcache; /* non-INVITE final responses, by key */
 	struct sip_rcache *rc_head, *rc_tail;
+	uint64_t tag_secret;    /* keys the To tags of stateless answers */
 	struct event *ev_rcache;
 	struct sip_tr *runq, *runq_tail;
 	struct sip_tr *dead;
@@ -173,6 +175,12 @@ int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
 int sip_ua_reply_msg(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen,
 		     osip_message_t *resp);
+/** The same for a refusal with no side effect (a digest challenge): a
+ * non-INVITE one is answered without state, afresh for a retransmission
+ * (RFC 3261 8.2.7), so a flood of them keeps nothing. */
+int sip_ua_refuse_hdr(struct sip_ua *ua, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen, int status,
+		      const char *hname, const char *hvalue);
 /** Our address as seen from @p dst, for Via and Contact. */
 void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size);
@@ -208,6 +216,14 @@ int sip_ua_admit(struct sip_ua *ua, osip_event_t *evt,
 int sip_auth_add(struct sip_ua *ua, const osip_message_t *resp,
 		 osip_message_t *req, const char *user, const char *password,
 		 const char *realm, char *last_nonce, size_t nsize);
+
+/* ---- reg.c: REGISTER for us as registrar ------------------------------ */
+
+/** A REGISTER that sip_ua_admit() let through (@p auth_user: who it
+ *  proved to be, "" none): the registrar hook's answer is sent. */
+void sip_reg_rx(struct sip_ua *ua, osip_event_t *evt,
+		const struct sockaddr *src, socklen_t srclen,
+		const char *auth_user);
 
 /* ---- msg.c: building and reading messages ----------------------------- */
 

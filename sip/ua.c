@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <linux/errqueue.h>
+#include <sys/uio.h>
 
 #include <event2/event.h>
 
@@ -115,6 +117,16 @@ int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
 	}
 	if (sendto(ua->fd, buf, size, 0, dst, len) < 0) {
 		int err = errno;
+
+		/* NOTE: with IP_RECVERR an ICMP error about another peer is
+		 * handed to the next send, whoever it goes to (sk_err); the
+		 * error queue tells on_read whom it was about.  Send again:
+		 * the first call took the pending error. */
+		if ((err == ECONNREFUSED || err == EHOSTUNREACH ||
+		     err == ENETUNREACH) &&
+		    sendto(ua->fd, buf, size, 0, dst, len) >= 0)
+			return 0;
+		err = errno;
 
 		sip_addr_str(dst, a, sizeof(a), &port);
 		gw_warn("sendto %s:%u: %s", a, port, strerror(err));
@@ -572,11 +584,54 @@ static int reply_nist(struct sip_ua *ua, osip_message_t *req,
 	return err;
 }
 
-/* A new server transaction's answer, with one extra header (or none). */
+/*
+ * The To tag of an answer given without keeping any state: the same for
+ * every retransmission of the request (RFC 3261 8.2.7), from its Call-ID,
+ * From tag, top branch and CSeq, and unguessable from outside (a secret
+ * drawn at start goes into the hash).
+ */
+static void stateless_tag(const struct sip_ua *ua, const osip_message_t *req,
+			  char tag[17])
+{
+	const char *parts[4];
+	char cseq[16] = "";
+	uint64_t h = 14695981039346656037ull ^ ua->tag_secret;
+	osip_generic_param_t *ft = NULL;
+
+	if (req->from)
+		osip_from_get_tag(req->from, &ft);
+	if (req->cseq && req->cseq->number)
+		tg_strlcpy(cseq, req->cseq->number, sizeof(cseq));
+	parts[0] = req->call_id && req->call_id->number ? req->call_id->number
+							: "";
+	parts[1] = ft && ft->gvalue ? ft->gvalue : "";
+	parts[2] = sip_msg_top_branch(req);
+	parts[3] = cseq;
+	for (unsigned i = 0; i < 4; i++) {
+		for (const char *c = parts[i] ? parts[i] : ""; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 1099511628211ull;
+		}
+		h ^= 0xff; /* "ab"+"c" is not "a"+"bc" */
+		h *= 1099511628211ull;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull ^ ua->tag_secret;
+	h ^= h >> 32;
+	snprintf(tag, 17, "%016llx", (unsigned long long)h);
+}
+
+/*
+ * A new server transaction's answer, with one extra header (or none).
+ * @p stateless: answer a non-INVITE request without remembering the
+ * answer: a retransmission is answered afresh, the same way (RFC 3261
+ * 8.2.7).  For requests without side effects only (OPTIONS, refusals),
+ * so a flood of them costs no memory.
+ */
 static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *phrase, bool allow, const char *hname,
-		     const char *hvalue)
+		     const char *hvalue, bool stateless)
 {
 	osip_message_t *req = evt->sip, *resp = NULL;
 	struct sockaddr_storage dst;
@@ -585,7 +640,11 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 	char tag[17];
 	int err;
 
-	sip_rand_hex(tag, 8);
+	stateless = stateless && !MSG_IS_INVITE(req);
+	if (stateless)
+		stateless_tag(ua, req, tag);
+	else
+		sip_rand_hex(tag, 8);
 	err = sip_msg_response(&resp, req, status, phrase, tag, ua);
 	if (err)
 		goto out;
@@ -604,6 +663,11 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		v = nl ? nl + 1 : NULL;
 	}
 	sip_resp_dest(&dst, &dstlen, req, src, srclen);
+	if (stateless) {
+		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
+		osip_message_free(resp);
+		goto out;
+	}
 	if (!MSG_IS_INVITE(req)) {
 		reply_nist(ua, req, resp, (struct sockaddr *)&dst, dstlen);
 		osip_message_free(resp);
@@ -662,7 +726,7 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const char *phrase, bool allow)
 {
 	return reply_new(ua, evt, src, srclen, status, phrase, allow, NULL,
-			 NULL);
+			 NULL, false);
 }
 
 int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
@@ -670,7 +734,24 @@ int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
 		     const char *hname, const char *hvalue)
 {
 	return reply_new(ua, evt, src, srclen, status, NULL, false, hname,
-			 hvalue);
+			 hvalue, false);
+}
+
+int sip_ua_refuse_hdr(struct sip_ua *ua, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen, int status,
+		      const char *hname, const char *hvalue)
+{
+	return reply_new(ua, evt, src, srclen, status, NULL, false, hname,
+			 hvalue, true);
+}
+
+/* Out-of-dialog requests we answer without any side effect: OPTIONS, and
+ * refusals.  Floods of them (keep-alive probers, scanners) keep nothing. */
+static void reply_stateless(struct sip_ua *ua, osip_event_t *evt,
+			    const struct sockaddr *src, socklen_t srclen,
+			    int status, bool allow)
+{
+	reply_new(ua, evt, src, srclen, status, NULL, allow, NULL, NULL, true);
 }
 
 static const char *missing_header(const osip_message_t *m)
@@ -752,7 +833,7 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 			return;
 		}
 		reply_new(ua, evt, src, srclen, vd->status, vd->phrase,
-			  vd->status == 415, vd->hname, vd->hvalue);
+			  vd->status == 415, vd->hname, vd->hvalue, true);
 		return;
 	}
 
@@ -778,15 +859,17 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 	} else if ((st = sip_ua_admit(ua, evt, src, srclen, method, m,
 				      sizeof(m))) != 0) {
 		if (st > 0)
-			sip_ua_reply_new(ua, evt, src, srclen, st, NULL, false);
+			reply_stateless(ua, evt, src, srclen, st, false);
 	} else if (MSG_IS_OPTIONS(req)) {
-		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
+		reply_stateless(ua, evt, src, srclen, 200, true);
+	} else if (MSG_IS_REGISTER(req)) {
+		sip_reg_rx(ua, evt, src, srclen, m);
 	} else if (MSG_IS_BYE(req)) {
 		/* RFC 3261 15.1.2: a BYE matching no dialog gets 481. */
-		sip_ua_reply_new(ua, evt, src, srclen, 481, NULL, false);
+		reply_stateless(ua, evt, src, srclen, 481, false);
 	} else {
 		/* RFC 3261 8.2.1: 405 with an Allow header. */
-		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
+		reply_stateless(ua, evt, src, srclen, 405, true);
 	}
 }
 
@@ -891,6 +974,100 @@ static void rx_datagram(struct sip_ua *ua, char *buf, size_t len,
 	}
 }
 
+static bool same_dst(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr,
+			       sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+/*
+ * ICMP said @p dst cannot be reached (port or host unreachable, RFC 3261
+ * 18.4: a transport error).  Our client transactions to it that have had
+ * no response end now, as osip ends one whose send fails, instead of
+ * retransmitting into the void until Timer B/F: an INVITE's leg fails
+ * with 503 (and the gateway tries the trunk's next target), a probe is
+ * unanswered.  Runs from on_read, never inside osip.
+ */
+static void dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
+			    int err)
+{
+	char a[64];
+	uint16_t port = 0;
+	unsigned n = 0;
+
+	for (size_t b = 0; b < ua->trs.nb; b++)
+		for (struct sip_hnode *hn = ua->trs.b[b]; hn; hn = hn->next) {
+			struct sip_tr *tr = hn->obj;
+
+			if (tr->dead || !tr->otr ||
+			    !same_dst((struct sockaddr *)&tr->dst, dst) ||
+			    (tr->otr->state != ICT_CALLING &&
+			     tr->otr->state != NICT_TRYING))
+				continue;
+			tr->dead = true;
+			tr->dnext = ua->dead;
+			ua->dead = tr;
+			n++;
+		}
+	sip_addr_str(dst, a, sizeof(a), &port);
+	gw_info("%s:%u unreachable (%s): %u transaction(s) ended", a, port,
+		strerror(err), n);
+}
+
+/* The socket's error queue (IP_RECVERR): which destination each ICMP
+ * error was about. */
+static void read_errqueue(struct sip_ua *ua)
+{
+	for (int i = 0; i < RECV_BATCH; i++) {
+		struct sockaddr_storage dst;
+		char ctrl[512], byte;
+		struct iovec iov = {&byte, sizeof(byte)};
+		struct msghdr mh = {
+			.msg_name = &dst, .msg_namelen = sizeof(dst),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctrl, .msg_controllen = sizeof(ctrl),
+		};
+		struct cmsghdr *cm;
+
+		memset(&dst, 0, sizeof(dst));
+		if (recvmsg(ua->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			const struct sock_extended_err *ee;
+
+			if (!((cm->cmsg_level == IPPROTO_IP &&
+			       cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == IPPROTO_IPV6 &&
+			       cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			ee = (const void *)CMSG_DATA(cm);
+			if ((ee->ee_origin == SO_EE_ORIGIN_ICMP ||
+			     ee->ee_origin == SO_EE_ORIGIN_ICMP6) &&
+			    (ee->ee_errno == ECONNREFUSED ||
+			     ee->ee_errno == EHOSTUNREACH ||
+			     ee->ee_errno == ENETUNREACH))
+				dst_unreachable(ua, (struct sockaddr *)&dst,
+						(int)ee->ee_errno);
+		}
+	}
+}
+
 static bool only_crlf(const char *buf, size_t len)
 {
 	size_t i;
@@ -914,9 +1091,20 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		n = recvfrom(fd, ua->rbuf, SIP_MAX_MSG + 1, MSG_TRUNC,
 			     (struct sockaddr *)&src, &srclen);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				gw_warn("recvfrom: %s", strerror(errno));
+			int err = errno;
+
+			/* An ICMP error wakes us as an error on the socket,
+			 * or (once a send took it) with nothing to read. */
+			if (err == ECONNREFUSED || err == EHOSTUNREACH ||
+			    err == ENETUNREACH || (i == 0 && err == EAGAIN)) {
+				read_errqueue(ua);
+				sip_ua_run(ua);
+				if (err != EAGAIN)
+					continue;
+			} else if (err != EAGAIN && err != EWOULDBLOCK &&
+				   err != EINTR) {
+				gw_warn("recvfrom: %s", strerror(err));
+			}
 			break;
 		}
 		if (n > SIP_MAX_MSG) {
@@ -991,6 +1179,19 @@ static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
 		gw_err("bind %s:%u: %s", bind_addr, port, strerror(err));
 		return err;
 	}
+	/* ICMP unreachables of an unconnected socket are only reported
+	 * with RECVERR (read_errqueue): a dead peer is then known at once,
+	 * not after Timer B.  Without it we still work, on timers. */
+	{
+		int on = 1;
+
+		if (ss.ss_family == AF_INET)
+			(void)setsockopt(ua->fd, IPPROTO_IP, IP_RECVERR, &on,
+					 sizeof(on));
+		else
+			(void)setsockopt(ua->fd, IPPROTO_IPV6, IPV6_RECVERR,
+					 &on, sizeof(on));
+	}
 	len = sizeof(ss);
 	if (getsockname(ua->fd, (struct sockaddr *)&ss, &len))
 		return errno;
@@ -1036,6 +1237,7 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->invite = cfg->invite;
 	ua->authorize = cfg->authorize;
 	ua->digest = cfg->digest;
+	ua->registrar = cfg->registrar;
 	ua->nonce_ttl = cfg->nonce_ttl ? cfg->nonce_ttl : SIP_NONCE_TTL;
 	tg_strlcpy(ua->realm, cfg->realm && *cfg->realm ? cfg->realm
 		   : cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr
@@ -1049,6 +1251,8 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 		goto out;
 	if (!ua->rbuf || sip_hash_init(&ua->legs, 1024) ||
 	    sip_hash_init(&ua->trs, 1024) || sip_hash_init(&ua->rcache, 4096))
+		goto out;
+	if (tg_random(&ua->tag_secret, sizeof(ua->tag_secret)))
 		goto out;
 	osip_trace_initialize_func(TRACE_LEVEL4, osip_trace_cb);
 	for (i = 0; i < SIP_OSIP_SHARDS; i++) {

@@ -10,7 +10,9 @@
  *
  * -d runs the bridges with DTMF on (RFC 4733: the detector hears every
  * frame, one frame of look-ahead); -e with the echo canceller on, with
- * that tail (32-128 ms).
+ * that tail (32-128 ms); -s with SRTP (AES_CM_128_HMAC_SHA1_80, one key
+ * both ways so that the echoed packets authenticate): every packet is
+ * protected going out and unprotected coming back.
  *
  * With -r N it measures RTP <-> RTP relays instead: N relayed calls, the
  * child plays both far ends of each (one 20 ms packet each way per tick,
@@ -107,6 +109,8 @@ static void on_done(void *cookie, const struct media_stats *st)
 	total.underruns += st->underruns;
 	total.rtp_bad += st->rtp_bad;
 	total.rtp_held += st->rtp_held;
+	total.srtp_auth_fail += st->srtp_auth_fail;
+	total.srtp_replay += st->srtp_replay;
 	ndone++;
 }
 
@@ -454,14 +458,14 @@ int main(int argc, char **argv)
 	uint32_t ids[NCALLS];
 	double secs = 10, c0, c1, t0, t1, cpu, pct;
 	unsigned workers = 2;
-	bool same_law = false, dtmf = false;
+	bool same_law = false, dtmf = false, srtp = false;
 	unsigned echo_tail = 0;
 	unsigned long f0, f1;
 	struct rusage cru;
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:r:ude:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:ude:s")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
@@ -474,6 +478,8 @@ int main(int argc, char **argv)
 			dtmf = true;
 		else if (opt == 'e')
 			echo_tail = (unsigned)atoi(optarg);
+		else if (opt == 's')
+			srtp = true;
 		else
 			return 2;
 	}
@@ -531,6 +537,12 @@ int main(int argc, char **argv)
 		struct media_rtp *rtp;
 
 		memcpy(&prm.remote, &echo_addr[i], sizeof(echo_addr[i]));
+		if (srtp) {
+			prm.srtp.suite = MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
+			memset(prm.srtp.tx_key, 0x5a + i, MEDIA_SRTP_KEY_MAX);
+			memcpy(prm.srtp.rx_key, prm.srtp.tx_key,
+			       MEDIA_SRTP_KEY_MAX);
+		}
 		err = media_rtp_alloc(&rtp, me, "127.0.0.1", 20000, 29999);
 		if (!err) {
 			err = media_bridge_start(me, &ids[i], rtp, &prm, NULL);
@@ -575,12 +587,15 @@ int main(int argc, char **argv)
 	       cpu / ((double)(f1 - f0) * NCHAN) * 1e6);
 	printf("frames/s %.1f (expected %d)\n", (f1 - f0) / (t1 - t0),
 	       NSPANS * 50);
-	printf("rtp tx %llu rx %llu lost %llu late %llu underruns %llu\n",
+	printf("rtp tx %llu rx %llu lost %llu late %llu underruns %llu "
+	       "srtp auth failed %llu replayed %llu\n",
 	       (unsigned long long)total.rtp_tx,
 	       (unsigned long long)total.rtp_rx,
 	       (unsigned long long)total.rtp_lost,
 	       (unsigned long long)total.rtp_late,
-	       (unsigned long long)total.underruns);
+	       (unsigned long long)total.underruns,
+	       (unsigned long long)total.srtp_auth_fail,
+	       (unsigned long long)total.srtp_replay);
 	printf("network side (child, whole run) CPU %.3f s\n",
 	       (double)cru.ru_utime.tv_sec + cru.ru_utime.tv_usec / 1e6 +
 	       (double)cru.ru_stime.tv_sec + cru.ru_stime.tv_usec / 1e6);

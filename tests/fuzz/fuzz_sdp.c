@@ -28,6 +28,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sip_sdp_print(out, sizeof(out), m.addr, m.port, &m.pt, 1,
 				  m.te_pt, m.ptime, 1))
 			__builtin_trap();
+		/* A crypto line we took has a key of its suite's length
+		 * and answers back (RFC 4568 7.1.2). */
+		if (m.crypto.suite != SIP_SRTP_NONE) {
+			struct sip_media back;
+
+			if (!sip_srtp_key_len(m.crypto.suite) ||
+			    sip_sdp_add_crypto(out, sizeof(out), m.savp,
+					       &m.crypto, 1))
+				__builtin_trap();
+			memset(&back, 0, sizeof(back));
+			if (sip_sdp_negotiate(&back, out, strlen(out),
+					      &m.pt, 1) ||
+			    back.savp != m.savp ||
+			    back.crypto.suite != m.crypto.suite ||
+			    back.crypto.tag != m.crypto.tag ||
+			    memcmp(back.crypto.key, m.crypto.key,
+				   sizeof(m.crypto.key)))
+				__builtin_trap();
+		}
 	}
 	memset(&m, 0, sizeof(m));
 	sip_sdp_negotiate(&m, body, size, orders[1], 1);

@@ -7,8 +7,9 @@
 #  - a number with an E2U+sip record reaches the URI's host (tgcall on
 #    127.0.0.4) with the URI's user; the CDR attempt keeps the URI;
 #  - a number without records goes to the carrier at once;
-#  - a record whose host does not answer costs the 1 s attempt timer, then
-#    the carrier answers, and the carrier is not marked down for it;
+#  - a record whose host does not answer (nothing listens: ICMP ends the
+#    INVITE at once; else the 1 s attempt timer would), then the carrier
+#    answers, and the carrier is not marked down for it;
 #  - only non-SIP services (E2U+mailto): the carrier;
 #  - of several records the lowest order wins, with a back-reference in
 #    the regexp;
@@ -112,8 +113,8 @@ wait_cdrs 3
 expect_eq "attempts without a record" "$(attempts 2125554002)" \
 	"carrier:enum: no record carrier:answered"
 
-# 3. A dead ENUM destination: the attempt timer, then the carrier, which
-#    stays up (down_after = 1 would have marked it down).
+# 3. A dead ENUM destination (port unreachable, or the attempt timer), then
+#    the carrier, which stays up (down_after = 1 would have marked it down).
 t0=$(ms)
 call 2125554003 200 >/dev/null || fail "call to a dead ENUM host"
 t1=$(ms)

@@ -14,7 +14,10 @@
 #  - a 405 to OPTIONS is an answer: picky is up, with code 405;
 #  - a reload that turns picky's probing off stops its probes;
 #  - the OPTIONS we send decode in tshark with no malformed packet, with
-#    Max-Forwards 70, a From tag and a fresh Call-ID per probe.
+#    Max-Forwards 70, a From tag and a fresh Call-ID per probe;
+#  - OPTIONS we receive (and refusals of unknown sources) are answered
+#    without state, yet a retransmission gets the same answer, To tag
+#    included (RFC 3261 8.2.7), and another request another tag.
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
@@ -188,4 +191,39 @@ if [ -n "$HAVE_TSHARK" ]; then
 		    frame.time_epoch > $RELOADED + 0.2" | wc -l)" 0
 	log "ok: $n OPTIONS to primary decode cleanly, one Call-ID per probe"
 fi
+
+# OPTIONS to us from a trunk (200) and from an unknown source (403), each
+# sent twice as a retransmission, and once more as a new request.
+python3 - "$SIP_PORT" > "$WORK/stateless.out" 2>&1 <<'PY' ||
+import socket, sys
+port = int(sys.argv[1])
+def ask(src, cid, branch):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.settimeout(3)
+    lp = s.getsockname()[1]
+    m = ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s\r\n"
+         "From: <sip:probe@%s>;tag=f1\r\nTo: <sip:127.0.0.1>\r\n"
+         "Call-ID: %s\r\nCSeq: 7 OPTIONS\r\nMax-Forwards: 70\r\n"
+         "Content-Length: 0\r\n\r\n" % (port, src, lp, branch, src, cid))
+    out = []
+    for _ in range(2):
+        s.sendto(m.encode(), ("127.0.0.1", port))
+        r = s.recv(65535).decode("latin-1")
+        code = int(r.split(" ", 2)[1])
+        tag = [l for l in r.split("\r\n") if l.lower().startswith("to:")][0]
+        tag = tag.split("tag=")[1].split(";")[0].strip()
+        out.append((code, tag))
+    return out
+for src, want in (("127.0.0.2", 200), ("127.0.0.9", 403)):
+    a = ask(src, "sl-a-" + src, "sla" + src)
+    b = ask(src, "sl-b-" + src, "slb" + src)
+    assert a[0] == a[1] and b[0] == b[1], (src, a, b)
+    assert a[0][0] == want and b[0][0] == want, (src, want, a, b)
+    assert a[0][1] != b[0][1], (src, "same tag for two requests", a, b)
+    print("ok", src, want, a[0][1], b[0][1])
+PY
+	fail "stateless answers: $(cat "$WORK/stateless.out")"
+log "ok: OPTIONS 200 and refusals 403 answered the same to a retransmission, To tag included"
 log "PASS"

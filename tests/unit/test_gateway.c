@@ -142,6 +142,40 @@ static const char good_conf[] =
 	"5550100-5550199 = pbx\n"
 	"5551000 = pbx\n";
 
+/* Trunk peers given by name (RFC 3263, gateway/targets.c). */
+static void test_conf_names(void **state)
+{
+	static const char conf[] =
+		"[trunk a]\ntype = sip\npeer = sip.Example.net\n"
+		"[trunk b]\ntype = sip\nhost = sbc.example.net.:5080\n"
+		"[trunk c]\ntype = sip\npeer = 10.0.0.1:5070\n"
+		"[dns]\nttl_min = 5\nttl_max = 60\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	const struct gw_trunk_cfg *t;
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", conf, strlen(conf),
+					 err, sizeof(err)), 0);
+	t = gw_config_trunk(cfg, "a");
+	assert_string_equal(t->host, "sip.Example.net");
+	assert_int_equal(t->host_port, 0);
+	assert_int_equal(t->peer_len, 0);
+	/* Its requests are known by its targets, not a fixed address. */
+	assert_int_equal(t->naccept, 0);
+	t = gw_config_trunk(cfg, "b");
+	assert_string_equal(t->host, "sbc.example.net");
+	assert_int_equal(t->host_port, 5080);
+	t = gw_config_trunk(cfg, "c");
+	assert_string_equal(t->host, "");
+	assert_true(t->peer_len > 0);
+	assert_int_equal(t->naccept, 1);
+	assert_int_equal(cfg->dns_ttl_min, 5);
+	assert_int_equal(cfg->dns_ttl_max, 60);
+	free(cfg);
+}
+
 static void test_conf_good(void **state)
 {
 	struct gw_config *cfg = malloc(sizeof(*cfg));
@@ -192,6 +226,7 @@ static void test_conf_good(void **state)
 	assert_int_equal(t->calling_fmt, DP_FMT_PLUS);
 	assert_string_equal(t->plan.cc, "");
 	assert_int_equal(t->dtmf, GW_DTMF_INFO);
+	assert_int_equal(t->srtp, GW_SRTP_OFF);
 	assert_int_equal(t->options_interval, 15);
 	assert_int_equal(t->options_down, 4);
 	assert_int_equal(t->options_up, 2); /* the default */
@@ -226,6 +261,21 @@ static void test_conf_good(void **state)
 	assert_int_equal(cfg->notify_ca_line, 55);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
+	{
+		static const char srtp[] =
+			"[trunk a]\ntype = sip\npeer = 10.0.0.5\n"
+			"srtp = best-effort\n"
+			"[trunk b]\ntype = sip\npeer = 10.0.0.6\n"
+			"srtp = mandatory\n";
+
+		assert_int_equal(gw_config_parse(cfg, "t.conf", srtp,
+						 strlen(srtp), err,
+						 sizeof(err)), 0);
+		assert_int_equal(gw_config_trunk(cfg, "a")->srtp,
+				 GW_SRTP_BEST_EFFORT);
+		assert_int_equal(gw_config_trunk(cfg, "b")->srtp,
+				 GW_SRTP_MANDATORY);
+	}
 	free(cfg);
 }
 
@@ -294,7 +344,11 @@ static void test_conf_errors(void **state)
 					    "needs peer"},
 		{"[trunk a]\ntype = tdm\nspans = 4\n",
 		 "t.conf:1: trunk 'a': span 4 is not defined"},
-		{"[trunk a]\ntype = sip\npeer = nowhere\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\npeer = no where\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\npeer = a..test\n", "t.conf:3: peer"},
+		{"[trunk a]\ntype = sip\nhost = a.test:0\n", "t.conf:3: host"},
+		{"[dns]\nttl_min = 60\nttl_max = 5\n", "ttl_min must not be"},
 		{"[routing]\noutbound = x\n", "no trunk 'x'"},
 		{"[dids]\n555-5550 = pbx\n", "t.conf:2: DID range"},
 		{"[trunk pbx]\ntype = sip\npeer = 1.2.3.4\n[dids]\n"
@@ -319,6 +373,12 @@ static void test_conf_errors(void **state)
 		 "t.conf:2: overlap_send_digits"},
 		{"[trunk a]\ntype = sip\ndtmf = 2833\n",
 		 "t.conf:3: dtmf: '2833' is not rfc4733, info or inband"},
+		{"[trunk a]\ntype = sip\nsrtp = yes\n",
+		 "t.conf:3: srtp: 'yes' is not off, optional, mandatory or "
+		 "best-effort"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "srtp = optional\n",
+		 "t.conf:2: trunk 'a': srtp is for SIP trunks"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"
@@ -339,6 +399,29 @@ static void test_conf_errors(void **state)
 		 "trunk 'a': auth_password without auth_user"},
 		{"[trunk a]\ntype = sip\ninbound_digest = sha1\n",
 		 "t.conf:3: inbound_digest: 'sha1' is not sha-256 or md5"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nregister = yes\n",
+		 "trunk 'a': register needs register_user or auth_user"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\n",
+		 "trunk 'a': registrar needs inbound_user and inbound_password"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\ninbound_user = u\n"
+		 "inbound_password = p\npeer = 1.2.3.4\n",
+		 "trunk 'a': a registrar trunk's peer is its registered "
+		 "contact"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\ninbound_user = u\n"
+		 "inbound_password = p\naccept_from = 10.0.0.0/8\n",
+		 "accept_from does not go with it"},
+		{"[trunk a]\ntype = sip\nregistrar = yes\nregister = yes\n"
+		 "inbound_user = u\ninbound_password = p\nauth_user = v\n",
+		 "trunk 'a': register and registrar exclude each other"},
+		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nregister = yes\n"
+		 "auth_user = u\nregister_retry_min = 60\n"
+		 "register_retry_max = 30\n",
+		 "register_retry_min is above register_retry_max"},
+		{"[trunk a]\ntype = sip\nregister_expires = 0\n",
+		 "t.conf:3: register_expires"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "register = yes\n",
+		 "trunk 'a': register and registrar are for SIP trunks"},
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
 		 "auth_user = u\n",
 		 "trunk 'a': digest credentials are for SIP trunks"},
@@ -369,6 +452,38 @@ static void test_conf_errors(void **state)
 			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
 				 rc, err, rows[i].want);
 	}
+	free(cfg);
+}
+
+/* register and registrar: the defaults, and a registrar trunk needs no
+ * peer (its calls go where its PBX registered from). */
+static void test_conf_registration(void **state)
+{
+	static const char text[] =
+		"[trunk prov]\ntype = sip\npeer = 192.0.2.1\nregister = yes\n"
+		"auth_user = acct\nauth_password = pw\n"
+		"[trunk office]\ntype = sip\nregistrar = yes\n"
+		"inbound_user = office\ninbound_password = pw\n"
+		"registrar_min_expires = 30\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	const struct gw_trunk_cfg *t;
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	t = gw_config_trunk(cfg, "prov");
+	assert_true(t->reg);
+	assert_int_equal(t->reg_expires, 3600);
+	assert_int_equal(t->reg_retry_min, 30);
+	assert_int_equal(t->reg_retry_max, 1800);
+	t = gw_config_trunk(cfg, "office");
+	assert_true(t->registrar);
+	assert_int_equal(t->peer_len, 0);
+	assert_int_equal(t->naccept, 0);
+	assert_int_equal(t->registrar_min, 30);
+	assert_int_equal(t->registrar_max, 3600);
 	free(cfg);
 }
 
@@ -483,8 +598,10 @@ int main(void)
 		cmocka_unit_test(test_disposition),
 		cmocka_unit_test(test_conf_good),
 		cmocka_unit_test(test_conf_session_timer),
+		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_dahdi),
+		cmocka_unit_test(test_conf_registration),
 		cmocka_unit_test(test_did_lookup),
 		cmocka_unit_test(test_did_refused),
 		cmocka_unit_test(test_vframe),

@@ -23,6 +23,7 @@
 #include "media/media.h"
 #include "media/rfc4733.h"
 #include "media/rtp.h"
+#include "media/srtp.h"
 #include "util/util.h"
 
 #define NCHAN 23
@@ -1393,6 +1394,372 @@ static void test_relay_passthrough(void **state)
 	rfx_close(&f);
 }
 
+/* ---- SRTP ------------------------------------------------------------- */
+
+static void keys_fill(struct media_srtp_keys *k, enum media_srtp_suite suite,
+		      uint8_t tx, uint8_t rx)
+{
+	unsigned i;
+
+	memset(k, 0, sizeof(*k));
+	k->suite = suite;
+	for (i = 0; i < MEDIA_SRTP_KEY_MAX; i++) {
+		k->tx_key[i] = (uint8_t)(tx + i * 7);
+		k->rx_key[i] = (uint8_t)(rx + i * 13);
+	}
+}
+
+/* The far end's view of @p k: what we send it checks, and back. */
+static void keys_mirror(struct media_srtp_keys *far,
+			const struct media_srtp_keys *k)
+{
+	far->suite = k->suite;
+	memcpy(far->tx_key, k->rx_key, sizeof(far->tx_key));
+	memcpy(far->rx_key, k->tx_key, sizeof(far->rx_key));
+}
+
+static void srtp_suite_roundtrip(enum media_srtp_suite suite, size_t tag)
+{
+	struct media_srtp_keys ka, kb, kw;
+	struct msrtp *a, *b, *wrong;
+	uint8_t pkt[RTP_HDR_LEN + SLOT + MSRTP_TRAILER], copy[sizeof(pkt)];
+	uint8_t rtcp[8 + 20 + MSRTP_TRAILER] = {0x80, 200, 0, 6, 0, 0, 0, 9};
+	struct rtp_hdr h = {.pt = 0, .ssrc = 0x01020304};
+	size_t len, clen;
+	unsigned k;
+
+	keys_fill(&ka, suite, 1, 2);
+	keys_mirror(&kb, &ka);
+	keys_fill(&kw, suite, 1, 3);
+	assert_int_equal(msrtp_alloc(&a, &ka), 0);
+	assert_int_equal(msrtp_alloc(&b, &kb), 0);
+	assert_int_equal(msrtp_alloc(&wrong, &kw), 0);
+	for (k = 0; k < 5; k++) {
+		h.seq = (uint16_t)(65533 + k); /* across the wrap (ROC) */
+		h.ts = 160 * k;
+		rtp_encode_hdr(pkt, &h);
+		memset(pkt + RTP_HDR_LEN, (int)(0x40 + k), SLOT);
+		len = RTP_HDR_LEN + SLOT;
+		assert_int_equal(msrtp_protect(a, pkt, &len, sizeof(pkt)), 0);
+		assert_int_equal(len, RTP_HDR_LEN + SLOT + tag);
+		/* The payload is encrypted. */
+		assert_false(all_equal(pkt + RTP_HDR_LEN, SLOT,
+				       (uint8_t)(0x40 + k)));
+		memcpy(copy, pkt, len);
+		clen = len;
+		assert_int_equal(msrtp_unprotect(b, pkt, &len), 0);
+		assert_int_equal(len, RTP_HDR_LEN + SLOT);
+		assert_true(all_equal(pkt + RTP_HDR_LEN, SLOT,
+				      (uint8_t)(0x40 + k)));
+		/* The same packet again is a replay. */
+		memcpy(pkt, copy, clen);
+		len = clen;
+		assert_int_equal(msrtp_unprotect(b, pkt, &len), MSRTP_REPLAY);
+	}
+	/* Tampered, or under another key: refused. */
+	h.seq = 10;
+	rtp_encode_hdr(pkt, &h);
+	len = RTP_HDR_LEN + SLOT;
+	assert_int_equal(msrtp_protect(a, pkt, &len, sizeof(pkt)), 0);
+	memcpy(copy, pkt, len);
+	clen = len;
+	pkt[RTP_HDR_LEN + 3] ^= 0x10;
+	assert_int_equal(msrtp_unprotect(b, pkt, &len), MSRTP_AUTH);
+	memcpy(pkt, copy, clen);
+	len = clen;
+	assert_int_equal(msrtp_unprotect(wrong, pkt, &len), MSRTP_AUTH);
+	/* A plain packet is no SRTP packet. */
+	h.seq = 11;
+	rtp_encode_hdr(pkt, &h);
+	len = RTP_HDR_LEN + SLOT;
+	assert_int_equal(msrtp_unprotect(b, pkt, &len), MSRTP_AUTH);
+	/* ... and the genuine one still passes after all that. */
+	memcpy(pkt, copy, clen);
+	len = clen;
+	assert_int_equal(msrtp_unprotect(b, pkt, &len), 0);
+	/* Too little room for the trailer. */
+	len = RTP_HDR_LEN + SLOT;
+	assert_int_equal(msrtp_protect(a, pkt, &len, len + 4), EINVAL);
+
+	/* SRTCP: index and E bit, then the tag (80-bit for _32 too). */
+	len = 28;
+	assert_int_equal(msrtp_protect_rtcp(a, rtcp, &len, sizeof(rtcp)), 0);
+	assert_int_equal(len, 28 + 4 + (tag == 4 ? 10 : tag));
+	memcpy(copy, rtcp, len);
+	clen = len;
+	assert_int_equal(msrtp_unprotect_rtcp(b, rtcp, &len), 0);
+	assert_int_equal(len, 28);
+	memcpy(rtcp, copy, clen);
+	len = clen;
+	assert_int_equal(msrtp_unprotect_rtcp(b, rtcp, &len), MSRTP_REPLAY);
+	len = 28;
+	assert_int_equal(msrtp_protect_rtcp(a, rtcp, &len, sizeof(rtcp)), 0);
+	rtcp[10] ^= 1;
+	assert_int_equal(msrtp_unprotect_rtcp(b, rtcp, &len), MSRTP_AUTH);
+	msrtp_free(a);
+	msrtp_free(b);
+	msrtp_free(wrong);
+}
+
+static void test_srtp_roundtrip(void **state)
+{
+	struct media_srtp_keys k;
+	struct msrtp *c;
+
+	srtp_suite_roundtrip(MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 10);
+	srtp_suite_roundtrip(MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 4);
+	srtp_suite_roundtrip(MEDIA_SRTP_AEAD_AES_128_GCM, 16);
+	keys_fill(&k, MEDIA_SRTP_NONE, 1, 2);
+	assert_int_equal(msrtp_alloc(&c, &k), EINVAL);
+	k.suite = (enum media_srtp_suite)9;
+	assert_int_equal(msrtp_alloc(&c, &k), EINVAL);
+	assert_int_equal(msrtp_key_len(MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80), 30);
+	assert_int_equal(msrtp_key_len(MEDIA_SRTP_AEAD_AES_128_GCM), 28);
+}
+
+static struct media_srtp_keys bridge_keys;
+
+static void tweak_srtp(struct media_bridge_params *prm, unsigned suite)
+{
+	keys_fill(&bridge_keys, (enum media_srtp_suite)suite, 0x11, 0x22);
+	prm->srtp = bridge_keys;
+}
+
+/* The last packet far_send_srtp sent, to replay. */
+static uint8_t last_srtp[RTP_HDR_LEN + SLOT + MSRTP_TRAILER];
+static size_t last_srtp_len;
+
+/* Far end of an SRTP bridge: protect with @p far what far_send would
+ * send. */
+static void far_send_srtp(struct fx *f, struct msrtp *far, uint16_t seq,
+			  uint32_t ts, const uint8_t *pl, size_t n)
+{
+	uint8_t *pkt = last_srtp;
+	struct rtp_hdr h = {.pt = 0, .seq = seq, .ts = ts,
+			    .ssrc = f->far_ssrc};
+	size_t len = RTP_HDR_LEN + n;
+
+	rtp_encode_hdr(pkt, &h);
+	memcpy(pkt + RTP_HDR_LEN, pl, n);
+	assert_int_equal(msrtp_protect(far, pkt, &len, sizeof(last_srtp)), 0);
+	last_srtp_len = len;
+	assert_int_equal(sendto(f->far, pkt, len, 0,
+				(struct sockaddr *)&f->rtp_addr,
+				sizeof(f->rtp_addr)), (ssize_t)len);
+}
+
+/* @p frames of a 1 kHz tone both ways through an SRTP bridge; the far
+ * end checks each packet it gets (@p far_rx, NULL: expects none it can
+ * read) and returns how many carried the tone. */
+static unsigned srtp_exchange(struct fx *f, struct msrtp *far_tx,
+			      struct msrtp *far_rx, unsigned from,
+			      unsigned frames, uint8_t (*answers)[FRAME_LEN])
+{
+	uint8_t frame[FRAME_LEN], pl[SLOT], pkt[2048];
+	int16_t pcm[SLOT];
+	unsigned k, good = 0;
+	ssize_t len;
+
+	frame_silence(frame, MEDIA_PCMU);
+	for (k = from; k < from + frames; k++) {
+		tone(pcm, SLOT, k * SLOT, 1000);
+		encode(MEDIA_PCMU, pl, pcm, SLOT);
+		encode(MEDIA_PCMU, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		far_send_srtp(f, far_tx, f->far_seq++, f->far_ts, pl, SLOT);
+		f->far_ts += SLOT;
+		assert_true(line_step(&f->line, k, frame, answers[k - from]));
+		while ((len = far_recv(f->far, pkt, sizeof(pkt), 50)) > 0) {
+			size_t n = (size_t)len;
+			struct rtp_hdr h;
+			const uint8_t *p;
+			size_t plen;
+
+			if (!far_rx || msrtp_unprotect(far_rx, pkt, &n))
+				continue;
+			assert_int_equal(rtp_decode(&h, &p, &plen, pkt, n), 0);
+			if (plen == SLOT && tone_share(MEDIA_PCMU, p, plen,
+						       1000) > 0.9)
+				good++;
+			break;
+		}
+	}
+	return good;
+}
+
+static void test_srtp_bridge(void **state)
+{
+	static uint8_t answers[40][FRAME_LEN];
+	struct media_bridge_params prm;
+	struct media_srtp_keys far_k, new_k;
+	struct msrtp *far, *far2;
+	uint8_t pl[SLOT];
+	static struct fx f;
+	unsigned good;
+
+	fx_open_with(&f, 2, MEDIA_PCMU, MEDIA_PCMU, 20, tweak_srtp,
+		     MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80);
+	keys_mirror(&far_k, &bridge_keys);
+	assert_int_equal(msrtp_alloc(&far, &far_k), 0);
+	good = srtp_exchange(&f, far, far, 0, 30, answers);
+	/* What the bridge sent decrypts to the timeslot's tone ... */
+	assert_true(good >= 28);
+	/* ... and the far end's SRTP plays on the timeslot. */
+	assert_slot_tone(MEDIA_PCMU, answers, 5, 30);
+
+	/* A plain packet, a forged one and a replay are not played. */
+	memset(pl, 0x11, SLOT);
+	far_send(&f, f.far, 0, f.far_seq++, f.far_ts, pl, SLOT);
+	f.far_ts += SLOT;
+	assert_int_equal(sendto(f.far, last_srtp, last_srtp_len, 0,
+				(struct sockaddr *)&f.rtp_addr,
+				sizeof(f.rtp_addr)), (ssize_t)last_srtp_len);
+
+	/* Re-key the running bridge: both directions at once. */
+	params(&prm, CHAN, &f.far_addr, MEDIA_PCMU, 20);
+	keys_fill(&new_k, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 0x55, 0x66);
+	prm.srtp = new_k;
+	assert_int_equal(media_bridge_update(f.me, f.id, &prm), 0);
+	keys_mirror(&far_k, &new_k);
+	assert_int_equal(msrtp_alloc(&far2, &far_k), 0);
+	msleep(20);
+	good = srtp_exchange(&f, far2, far2, 30, 30, answers);
+	assert_true(good >= 28);
+	assert_slot_tone(MEDIA_PCMU, answers, 5, 30);
+	/* The old key no longer opens what the bridge sends. */
+	good = srtp_exchange(&f, far2, far, 60, 5, answers);
+	assert_int_equal(good, 0);
+	/* An update with the same keys does not re-key (the stream's
+	 * replay state goes on). */
+	assert_int_equal(media_bridge_update(f.me, f.id, &prm), 0);
+	good = srtp_exchange(&f, far2, far2, 65, 5, answers);
+	assert_true(good >= 4);
+	/* SRTCP multiplexed on the port is checked and dropped. */
+	{
+		uint8_t rtcp[28 + MSRTP_TRAILER] = {0x80, 200, 0, 6};
+		size_t len = 28;
+
+		assert_int_equal(msrtp_protect_rtcp(far2, rtcp, &len,
+						    sizeof(rtcp)), 0);
+		assert_int_equal(sendto(f.far, rtcp, len, 0,
+					(struct sockaddr *)&f.rtp_addr,
+					sizeof(f.rtp_addr)), (ssize_t)len);
+	}
+	msleep(20);
+	fx_stop(&f);
+	/* The plain packet and (right after the re-key, until the far end
+	 * switched) nothing else failed; the replay was caught. */
+	assert_int_equal(done_rec.st.srtp_auth_fail, 1);
+	assert_int_equal(done_rec.st.srtp_replay, 1);
+	assert_int_equal(done_rec.st.rtp_ignored, 1);
+	msrtp_free(far);
+	msrtp_free(far2);
+	fx_close(&f);
+}
+
+/* Side a speaks SRTP (GCM), side b plain RTP: the relay unprotects one
+ * way and protects the other. */
+static void test_relay_srtp(void **state)
+{
+	struct media_relay_side sa, sb;
+	struct media_srtp_keys ka, far_k;
+	struct media_rtp *ep[2];
+	struct msrtp *far;
+	uint8_t pkt[RTP_HDR_LEN + SLOT + MSRTP_TRAILER], got[2048], pl[SLOT];
+	struct rtp_hdr h, o;
+	static struct rfx f;
+	size_t n, len;
+	unsigned i, k;
+
+	memset(&f, 0, sizeof(f));
+	open_rfx = &f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	assert_int_equal(media_engine_alloc(&f.me, 1, on_done), 0);
+	for (i = 0; i < 2; i++) {
+		f.far[i] = udp_open(&f.far_addr[i]);
+		assert_int_equal(media_rtp_alloc(&ep[i], f.me, "127.0.0.1",
+						 PORT_MIN, PORT_MAX), 0);
+		f.ep_addr[i].sin_family = AF_INET;
+		f.ep_addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		f.ep_addr[i].sin_port = htons(media_rtp_port(ep[i]));
+	}
+	relay_side(&sa, &f.far_addr[0], MEDIA_PCMU);
+	relay_side(&sb, &f.far_addr[1], MEDIA_PCMA);
+	keys_fill(&ka, MEDIA_SRTP_AEAD_AES_128_GCM, 0x31, 0x42);
+	sa.srtp = ka;
+	sa.srtp.suite = (enum media_srtp_suite)7;
+	assert_int_equal(media_relay_start(f.me, &f.id, ep[0], &sa, ep[1],
+					   &sb, &f), EINVAL);
+	sa.srtp = ka;
+	assert_int_equal(media_relay_start(f.me, &f.id, ep[0], &sa, ep[1],
+					   &sb, &f), 0);
+	keys_mirror(&far_k, &ka);
+	assert_int_equal(msrtp_alloc(&far, &far_k), 0);
+	memset(pl, 0x55, SLOT);
+	for (k = 0; k < 5; k++) {
+		/* a -> b: SRTP in, plain RTP (A-law) out. */
+		h = (struct rtp_hdr){.pt = 0, .seq = (uint16_t)(100 + k),
+				     .ts = 160 * k, .ssrc = 9};
+		rtp_encode_hdr(pkt, &h);
+		memcpy(pkt + RTP_HDR_LEN, pl, SLOT);
+		len = RTP_HDR_LEN + SLOT;
+		assert_int_equal(msrtp_protect(far, pkt, &len, sizeof(pkt)),
+				 0);
+		assert_int_equal(sendto(f.far[0], pkt, len, 0,
+					(struct sockaddr *)&f.ep_addr[0],
+					sizeof(f.ep_addr[0])), (ssize_t)len);
+		assert_true(rrecv(&f, 1, &o, got, &n, 300));
+		assert_int_equal(o.pt, MEDIA_PCMA);
+		assert_int_equal(n, SLOT);
+		assert_true(all_equal(got, n, media_ulaw_to_alaw(0x55)));
+
+		/* b -> a: plain in, SRTP out that the far end opens. */
+		h = (struct rtp_hdr){.pt = 8, .seq = (uint16_t)(500 + k),
+				     .ts = 160 * k, .ssrc = 10};
+		rsend(&f, 1, &h, pl, SLOT);
+		assert_true(readable(f.far[0], 300));
+		len = (size_t)recv(f.far[0], got, sizeof(got), 0);
+		assert_int_equal(len, RTP_HDR_LEN + SLOT + 16);
+		assert_int_equal(msrtp_unprotect(far, got, &len), 0);
+		assert_int_equal(len, RTP_HDR_LEN + SLOT);
+		assert_true(all_equal(got + RTP_HDR_LEN, SLOT,
+				      media_alaw_to_ulaw(0x55)));
+	}
+	/* Plain RTP from side a's far end is refused. */
+	h = (struct rtp_hdr){.pt = 0, .seq = 200, .ts = 8000, .ssrc = 9};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_false(rrecv(&f, 1, &o, got, &n, 100));
+
+	/* Side a re-keyed (its re-INVITE): the old key no longer opens
+	 * what goes to it, the new one does, and it may send with it. */
+	msrtp_free(far);
+	keys_fill(&ka, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 0x77, 0x88);
+	sa.srtp = ka;
+	assert_int_equal(media_relay_update(f.me, f.id, 0, &sa), 0);
+	keys_mirror(&far_k, &ka);
+	assert_int_equal(msrtp_alloc(&far, &far_k), 0);
+	msleep(20);
+	h = (struct rtp_hdr){.pt = 8, .seq = 600, .ts = 8000, .ssrc = 10};
+	rsend(&f, 1, &h, pl, SLOT);
+	assert_true(readable(f.far[0], 300));
+	len = (size_t)recv(f.far[0], got, sizeof(got), 0);
+	assert_int_equal(len, RTP_HDR_LEN + SLOT + 10);
+	assert_int_equal(msrtp_unprotect(far, got, &len), 0);
+	h = (struct rtp_hdr){.pt = 0, .seq = 201, .ts = 8160, .ssrc = 9};
+	rtp_encode_hdr(pkt, &h);
+	memcpy(pkt + RTP_HDR_LEN, pl, SLOT);
+	len = RTP_HDR_LEN + SLOT;
+	assert_int_equal(msrtp_protect(far, pkt, &len, sizeof(pkt)), 0);
+	assert_int_equal(sendto(f.far[0], pkt, len, 0,
+				(struct sockaddr *)&f.ep_addr[0],
+				sizeof(f.ep_addr[0])), (ssize_t)len);
+	assert_true(rrecv(&f, 1, &o, got, &n, 300));
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.srtp_auth_fail, 1);
+	assert_int_equal(done_rec.st.rtp_rx, 12);
+	msrtp_free(far);
+	rfx_close(&f);
+}
+
 static void test_relay_hold_until_remote(void **state)
 {
 	struct media_relay_side s;
@@ -2522,6 +2889,9 @@ int main(void)
 		T(test_echo_cancelled),
 		T(test_echo_answer_tone),
 		cmocka_unit_test(test_echo_params),
+		cmocka_unit_test(test_srtp_roundtrip),
+		T(test_srtp_bridge),
+		T(test_relay_srtp),
 		T(test_tdm_to_rtp),
 		T(test_rtp_to_tdm),
 		T(test_alaw_span_ulaw_rtp),

@@ -14,6 +14,7 @@
 
 #include "media/media.h"
 #include "pstnsim/dtmf.h"
+#include "pstnsim/stamp.h"
 #include "pstnsim/wav.h"
 
 /* ---- WAV images built here ------------------------------------------- */
@@ -286,6 +287,54 @@ static void test_dtmf_no_false(void **state)
 	assert_string_equal(rx.digits, "");
 }
 
+/* Probe frames: a clean stream, then one with a frame lost, one doubled,
+ * one replaced by silence, and silence after the last (not damage). */
+static void test_stamp_counts(void **state)
+{
+	struct stamp_rx rx;
+	uint8_t f[STAMP_FRAME], sil[STAMP_FRAME];
+	int64_t t0 = 1000000000;
+	uint32_t k, kk;
+	int64_t ns;
+
+	(void)state;
+	memset(sil, 0xd5, sizeof(sil));
+	stamp_rx_init(&rx);
+	stamp_rx_frame(&rx, sil, STAMP_RTP, t0); /* before the first: filling */
+	for (k = 10; k < 20; k++) {
+		stamp_fill(f, STAMP_RTP, k, t0 + (int64_t)k * 20000000);
+		assert_true(stamp_parse(f, STAMP_RTP, &kk, &ns));
+		assert_int_equal(kk, k);
+		assert_false(stamp_parse(f, STAMP_PSTN, &kk, &ns));
+		/* received 40 ms after it was sent */
+		stamp_rx_frame(&rx, f, STAMP_RTP,
+			       t0 + (int64_t)k * 20000000 + 40000000);
+	}
+	assert_int_equal(rx.got, 10);
+	assert_int_equal(stamp_rx_lost(&rx), 0);
+	assert_true(stamp_rx_pct_ms(&rx, 0.5) > 39.7 &&
+		    stamp_rx_pct_ms(&rx, 0.5) < 40.3);
+
+	stamp_fill(f, STAMP_RTP, 21, t0);          /* 20 lost */
+	stamp_rx_frame(&rx, f, STAMP_RTP, t0);
+	stamp_rx_frame(&rx, f, STAMP_RTP, t0);     /* 21 doubled */
+	stamp_rx_frame(&rx, sil, STAMP_RTP, t0);   /* 22 replaced */
+	stamp_fill(f, STAMP_RTP, 23, t0);
+	f[100] ^= 1;                               /* 23 damaged in a bit */
+	stamp_rx_frame(&rx, f, STAMP_RTP, t0);
+	stamp_fill(f, STAMP_RTP, 24, t0);
+	stamp_rx_frame(&rx, f, STAMP_RTP, t0);
+	stamp_fill(f, STAMP_RTP, 5, t0);           /* from before the start */
+	stamp_rx_frame(&rx, f, STAMP_RTP, t0);
+	stamp_rx_frame(&rx, sil, STAMP_RTP, t0);   /* after the last */
+	stamp_rx_frame(&rx, sil, STAMP_RTP, t0);
+	assert_int_equal(rx.got, 12);
+	assert_int_equal(rx.dup, 1);
+	assert_int_equal(rx.damaged, 2);
+	assert_int_equal(rx.early, 1);
+	assert_int_equal(stamp_rx_lost(&rx), 3); /* 20, 22, 23 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_dtmf_roundtrip),
 		cmocka_unit_test(test_dtmf_gen_count),
 		cmocka_unit_test(test_dtmf_no_false),
+		cmocka_unit_test(test_stamp_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

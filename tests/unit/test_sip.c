@@ -106,6 +106,182 @@ static void test_sdp_negotiate_table(void **state)
 	}
 }
 
+/* ---- SDES (RFC 4568) ------------------------------------------------- */
+
+#define RFC_KEY "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+#define GCM_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw=="
+
+static void test_sdes_parse(void **state)
+{
+	static const struct {
+		const char *line;
+		int err;
+		int suite;
+		unsigned tag;
+	} cases[] = {
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY, 0,
+		  SIP_SRTP_AES_CM_128_HMAC_SHA1_80, 1 },
+		{ "7 AES_CM_128_HMAC_SHA1_32 inline:" RFC_KEY "|2^20", 0,
+		  SIP_SRTP_AES_CM_128_HMAC_SHA1_32, 7 },
+		{ "123456789 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY
+		  "|1048576", 0, SIP_SRTP_AES_CM_128_HMAC_SHA1_80, 123456789 },
+		{ "2 AEAD_AES_128_GCM inline:" GCM_KEY, 0,
+		  SIP_SRTP_AEAD_AES_128_GCM, 2 },
+		/* valid, but not for us */
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|2^20|1:32",
+		  ENOTSUP, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY " KDR=1",
+		  ENOTSUP, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY ";inline:"
+		  RFC_KEY, ENOTSUP, 0, 0 },
+		{ "1 AES_256_CM_HMAC_SHA1_80 inline:" RFC_KEY, ENOTSUP, 0, 0 },
+		/* malformed */
+		{ "", EBADMSG, 0, 0 },
+		{ "x AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY, EBADMSG, 0, 0 },
+		{ "1234567890 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY,
+		  EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80", EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:", EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 uri:" RFC_KEY, EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" GCM_KEY, EBADMSG, 0, 0 },
+		{ "1 AEAD_AES_128_GCM inline:" RFC_KEY, EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkp",
+		  EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVm!jkpPywj"
+		  "NWhcYD0mXXtxaVBR", EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|2^x",
+		  EBADMSG, 0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|1:", EBADMSG,
+		  0, 0 },
+		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|", EBADMSG,
+		  0, 0 },
+	};
+	struct sip_crypto c;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		int err;
+
+		why = NULL;
+		err = sip_sdes_parse(&c, cases[i].line,
+				     strlen(cases[i].line), &why);
+		if (err != cases[i].err)
+			fail_msg("'%s': got %d, want %d", cases[i].line, err,
+				 cases[i].err);
+		if (err) {
+			assert_non_null(why);
+			continue;
+		}
+		assert_int_equal(c.suite, cases[i].suite);
+		assert_int_equal(c.tag, cases[i].tag);
+	}
+	assert_int_equal(sip_sdes_parse(&c, cases[0].line,
+					strlen(cases[0].line), &why), 0);
+	assert_int_equal(c.key[0], 61);
+	assert_int_equal(c.key[29], 81);
+	assert_int_equal(sip_sdes_parse(&c, cases[3].line,
+					strlen(cases[3].line), &why), 0);
+	for (i = 0; i < 28; i++)
+		assert_int_equal(c.key[i], i);
+	assert_int_equal(c.key[28], 0);
+}
+
+static void test_sdp_crypto(void **state)
+{
+	static const int pcmu[] = {0};
+	struct sip_crypto ours[2];
+	struct sip_media m;
+	char buf[1024];
+	const char *body;
+	unsigned i;
+
+	/* The first line we can use wins, whatever the tag; malformed and
+	 * foreign ones before it are skipped. */
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "m=audio 4000 RTP/SAVP 0\r\n"
+	       "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+	       "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:short\r\n"
+	       "a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:" RFC_KEY "\r\n"
+	       "a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n";
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 0);
+	assert_true(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_int_equal(m.crypto.tag, 3);
+
+	/* RTP/AVP with crypto (best-effort SRTP peers); a session-level
+	 * line means nothing. */
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+	       "m=audio 4000 RTP/AVP 0\r\n";
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 0);
+	assert_false(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_NONE);
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "m=audio 4000 RTP/AVP 0\r\n"
+	       "a=crypto:9 AEAD_AES_128_GCM inline:" GCM_KEY "\r\n";
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 0);
+	assert_false(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AEAD_AES_128_GCM);
+	assert_int_equal(m.crypto.tag, 9);
+	/* Not an audio profile of ours. */
+	body = SDP_HEAD "c=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	       "m=audio 4000 RTP/SAVPF 0\r\n";
+	assert_int_equal(sip_sdp_negotiate(&m, body, strlen(body), pcmu, 1),
+			 ENOENT);
+
+	/* Print: SAVP and our lines, which parse back. */
+	for (i = 0; i < 2; i++) {
+		memset(&ours[i], 0, sizeof(ours[i]));
+		ours[i].suite = i ? SIP_SRTP_AES_CM_128_HMAC_SHA1_32
+				  : SIP_SRTP_AES_CM_128_HMAC_SHA1_80;
+		ours[i].tag = i + 1;
+		memset(ours[i].key, (int)(0xa0 + i), 30);
+	}
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, 101, 20, 7), 0);
+	assert_int_equal(sip_sdp_add_crypto(buf, sizeof(buf), true, ours, 2),
+			 0);
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/SAVP 0 101\r\n"));
+	assert_non_null(strstr(buf, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+				    "inline:"));
+	assert_non_null(strstr(buf, "a=crypto:2 AES_CM_128_HMAC_SHA1_32 "
+				    "inline:"));
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_true(m.savp);
+	assert_int_equal(m.te_pt, 101);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(m.crypto.tag, 1);
+	assert_memory_equal(m.crypto.key, ours[0].key, 30);
+	/* AVP with crypto, GCM's padded key. */
+	ours[0].suite = SIP_SRTP_AEAD_AES_128_GCM;
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, -1, 20, 7), 0);
+	assert_int_equal(sip_sdp_add_crypto(buf, sizeof(buf), false, ours, 1),
+			 0);
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/AVP 0\r\n"));
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_false(m.savp);
+	assert_int_equal(m.crypto.suite, SIP_SRTP_AEAD_AES_128_GCM);
+	assert_memory_equal(m.crypto.key, ours[0].key, 28);
+	/* No room; an unknown suite. */
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, -1, 20, 7), 0);
+	assert_int_equal(sip_sdp_add_crypto(buf, strlen(buf) + 20, true, ours,
+					    1), ENOSPC);
+	ours[0].suite = 42;
+	assert_int_equal(sip_sdp_add_crypto(buf, sizeof(buf), true, ours, 1),
+			 EINVAL);
+}
+
 /* Hold (RFC 3264 8.4, RFC 2543 c=0.0.0.0): the media level wins. */
 static void test_sdp_hold(void **state)
 {
@@ -506,6 +682,8 @@ struct peer {
 	const char *to_uri;                       /* A: R-URI instead */
 	unsigned session_expires;                 /* A: to ask for */
 	const char *pidf;                         /* A: a PIDF-LO to send */
+	int srtp_offer;                           /* A: enum sip_srtp_offer */
+	bool srtp_answer;                         /* B: answer a=crypto */
 };
 
 struct harness {
@@ -573,6 +751,8 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		   sizeof(p->diversion_reason));
 	sip_leg_set_handler(leg, on_leg_event, p);
 	sip_leg_set_local_media(leg, "127.0.0.1", p->media_port);
+	if (p->srtp_answer)
+		assert_int_equal(sip_leg_set_srtp(leg, true), 0);
 	switch (p->mode) {
 	case B_RING_ANSWER:
 		assert_int_equal(sip_leg_reply(leg, 180, false, NULL), 0);
@@ -733,6 +913,7 @@ static void call_b(struct harness *h, const char *to)
 		.media_port = h->a.media_port,
 		.session_expires = h->a.session_expires,
 		.min_se = h->a.session_expires ? 1 : 0,
+		.srtp = h->a.srtp_offer,
 	};
 
 	addr_of(&dst, sip_ua_port(h->b.ua));
@@ -851,6 +1032,82 @@ static void test_call_answer_bye(void **state)
 	assert_int_equal(h->b.cause[1], 16);
 	assert_string_equal(sip_leg_call_id(h->a.leg),
 			    sip_leg_call_id(h->b.leg));
+}
+
+/* SDES: A offers RTP/SAVP with two lines, B answers the first with a
+ * key of its own; each leg's tx key is the other's rx key. */
+static void test_call_srtp(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_crypto atx, arx, btx, brx;
+
+	h->a.srtp_offer = SIP_SRTP_OFFER_SAVP;
+	h->b.srtp_answer = true;
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	call_b(h, "5550100");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_true(h->a.media[1].savp);
+	assert_int_equal(h->a.media[1].crypto.suite,
+			 SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(sip_leg_srtp(h->a.leg, &atx, &arx), 0);
+	assert_int_equal(sip_leg_srtp(h->b.leg, &btx, &brx), 0);
+	assert_int_equal(atx.suite, SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(atx.tag, 1);
+	assert_int_equal(btx.tag, 1);
+	assert_memory_equal(atx.key, brx.key, 30);
+	assert_memory_equal(btx.key, arx.key, 30);
+	assert_memory_not_equal(atx.key, btx.key, 30);
+	/* B's leg got A's offer: SAVP, its first line. */
+	assert_true(h->b.info.offer->savp);
+	/* Only an inbound leg answers a=crypto. */
+	assert_int_equal(sip_leg_set_srtp(h->a.leg, true), EINVAL);
+}
+
+/* A plain answer to RTP/SAVP fails the leg (488, and a BYE); to RTP/AVP
+ * with a=crypto it is plain RTP. */
+static void test_call_srtp_plain_answer(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_FAILED, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_crypto tx, rx;
+
+	h->a.srtp_offer = SIP_SRTP_OFFER_SAVP;
+	h->b.mode = B_RING_ANSWER;
+	call_b(h, "5550100");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_int_equal(h->a.status[1], 488);
+	expect_events(&h->b, b_want, 3);
+	/* B had an offer it could answer, but was not told to. */
+	assert_int_equal(sip_leg_srtp(h->b.leg, &tx, &rx), ENOENT);
+}
+
+static void test_call_srtp_best_effort_plain(void **state)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_PROGRESS, SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	struct harness *h = *state;
+	struct sip_crypto tx, rx;
+
+	h->a.srtp_offer = SIP_SRTP_OFFER_AVP;
+	h->b.mode = B_RING_ANSWER;
+	h->a.hangup_on = SIP_LEG_ANSWERED;
+	h->a.hangup_cause = 16;
+	call_b(h, "5550100");
+	run(h, both_closed);
+	expect_events(&h->a, a_want, 3);
+	assert_false(h->b.info.offer->savp);
+	assert_int_equal(h->b.info.offer->crypto.suite,
+			 SIP_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(sip_leg_srtp(h->a.leg, &tx, &rx), ENOENT);
 }
 
 /* A Diversion header goes out and comes back in as number and reason; a
@@ -1363,6 +1620,8 @@ int main(void)
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_sdp_amend),
 		cmocka_unit_test(test_sdp_telephone_event),
+		cmocka_unit_test(test_sdes_parse),
+		cmocka_unit_test(test_sdp_crypto),
 		cmocka_unit_test(test_dtmf_relay_decode),
 		cmocka_unit_test(test_reason_decode),
 		cmocka_unit_test(test_geolocation_decode),
@@ -1412,6 +1671,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_missing_call_id, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_call_srtp, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_call_srtp_plain_answer,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_call_srtp_best_effort_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invite_without_sdp, setup,
 						teardown),
 	};
