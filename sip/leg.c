@@ -2636,6 +2636,7 @@ static void re_final(struct sip_leg *leg, int type,
 		memset(&m, 0, sizeof(m));
 		if (!sip_msg_sdp(msg, &body, &len) &&
 		    !sip_sdp_negotiate(&m, body, len, &leg->codec, 1) &&
+		    !(leg->ncrypto && srtp_answer_bad(leg, &m)) &&
 		    memcmp(&m, &leg->remote_media, sizeof(m))) {
 			leg->remote_media = m;
 			leg_queue(leg, SIP_LEG_MEDIA, status, NULL, &m);
@@ -2756,6 +2757,37 @@ static int re_negotiate(struct sip_leg *leg, struct sip_media *m,
 	return sip_sdp_negotiate(m, body, len, order, n);
 }
 
+/*
+ * SRTP across a new offer (RFC 4568 7.1.4): an SRTP session stays SRTP
+ * (an offer without an a=crypto line we can use gets 488) and a plain one
+ * stays plain (RTP/SAVP gets 488); our answer has one line, with the tag
+ * and suite of the offer's, our key kept when it is the line we had.
+ * @return 0 or the status to refuse the offer with.
+ */
+static int re_srtp(struct sip_leg *leg, const struct sip_media *m)
+{
+	unsigned i;
+
+	if (!leg->ncrypto)
+		return m->savp ? 488 : 0;
+	if (m->crypto.suite == SIP_SRTP_NONE)
+		return 488;
+	for (i = 0; i < leg->ncrypto; i++)
+		if (leg->crypto[i].tag == m->crypto.tag &&
+		    leg->crypto[i].suite == m->crypto.suite)
+			break;
+	if (i < leg->ncrypto) {
+		if (i)
+			leg->crypto[0] = leg->crypto[i];
+	} else if (crypto_new(&leg->crypto[0], m->crypto.suite,
+			      m->crypto.tag)) {
+		return 500;
+	}
+	leg->ncrypto = 1;
+	leg->crypto_savp = m->savp;
+	return 0;
+}
+
 /* Take @p m as the far end's new media: our answer goes at a new
  * version, with the direction that answers its own. */
 static void re_take(struct sip_leg *leg, const struct sip_media *m)
@@ -2832,11 +2864,13 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 		re_reply(leg, evt, src, srclen, 422, "Min-SE", buf);
 		return;
 	}
-	if (offer && re_negotiate(leg, &m, body, blen)) {
+	if (offer && (re_negotiate(leg, &m, body, blen) ||
+		      (err = re_srtp(leg, &m)))) {
 		/* RFC 3261 14.2: a 488 leaves the session as it was. */
-		re_reply(leg, evt, src, srclen, 488, NULL, NULL);
+		re_reply(leg, evt, src, srclen, err ? err : 488, NULL, NULL);
 		return;
 	}
+	err = 0;
 	leg->rcseq = cseq;
 	err = sip_msg_response(&resp, req, 200, NULL, leg->local_tag, leg->ua);
 	if (err)
@@ -2907,7 +2941,8 @@ static void re_ack(struct sip_leg *leg, const osip_message_t *ack)
 	leg->re_offered = false;
 	if (sip_msg_sdp(ack, &body, &len) ||
 	    sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
-			      leg->ua->ncodecs)) {
+			      leg->ua->ncodecs) ||
+	    (leg->ncrypto && srtp_answer_bad(leg, &m))) {
 		/* RFC 3264 5: an unusable answer; what we had goes on. */
 		gw_info("leg %s: ACK without a usable answer; media unchanged",
 			leg->call_id);

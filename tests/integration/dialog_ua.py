@@ -82,7 +82,10 @@ def sdp_info(body):
         elif ln.startswith('m=audio'):
             f = ln.split()
             d['port'] = int(f[1])
+            d['proto'] = f[2]
             d['pts'] = [int(x) for x in f[3:]]
+        elif ln.startswith('a=crypto:'):
+            d.setdefault('crypto', []).append(ln[9:])
         elif ln.startswith('a=rtpmap:'):
             pt, name = ln[9:].split(' ', 1)
             d['names'][int(pt)] = name
@@ -179,17 +182,19 @@ class Phone:
 
     # ---- SIP ----------------------------------------------------------
     def sdp(self, port, pts=(0,), direction='sendrecv', addr=None,
-            bump=True):
+            bump=True, profile='RTP/AVP', crypto=None):
         if bump:
             self.ver += 1
         addr = addr or self.ip
         names = {0: 'PCMU/8000', 8: 'PCMA/8000'}
         body = ('v=0\r\no=dialog %d %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\n'
-                't=0 0\r\nm=audio %d RTP/AVP %s\r\n' %
-                (self.sess, self.ver, self.ip, addr, port,
+                't=0 0\r\nm=audio %d %s %s\r\n' %
+                (self.sess, self.ver, self.ip, addr, port, profile,
                  ' '.join(str(p) for p in pts)))
         for p in pts:
             body += 'a=rtpmap:%d %s\r\n' % (p, names[p])
+        if crypto:
+            body += 'a=crypto:%s\r\n' % crypto
         body += 'a=%s\r\n' % direction
         return body
 
@@ -856,7 +861,68 @@ def script_fork(ph, a):
     ph.bye()
 
 
-SCRIPTS = {'prack-in': script_prack_in, 'prack-out': script_prack_out,
+def script_srtp(ph, a):
+    """SDES SRTP (RFC 4568) across re-INVITEs on a trunk with srtp =
+    mandatory: the same line keeps our key, a new tag and suite get a new
+    line and key, plain RTP is refused (488) and the session stays SRTP.
+    Signalling only: this phone does not speak SRTP."""
+    import base64
+    import os
+
+    def key():
+        return base64.b64encode(os.urandom(30)).decode()
+
+    def ours(r):
+        d = sdp_info(r.body)
+        c = d.get('crypto', [])
+        return d, (c[0].split() if len(c) == 1 else None)
+
+    A = a.rtp_ports[0]
+    k1 = key()
+    ph.setup_ids(a.number)
+    first = ph.transact('INVITE', ph.sdp(A, profile='RTP/SAVP', crypto=(
+        '1 AES_CM_128_HMAC_SHA1_80 inline:' + k1)))
+    if not ok(first is not None and first.status == 200,
+              'SRTP call answered'):
+        return
+    ph.ack(first)
+    d, c = ours(first)
+    ok(d.get('proto') == 'RTP/SAVP' and c and c[0] == '1' and
+       c[1] == 'AES_CM_128_HMAC_SHA1_80',
+       'answer: RTP/SAVP with one a=crypto:1 line (%s)' % d.get('crypto'))
+    ver = d['ver']
+    r = reoffer(ph, 'same crypto', ph.sdp(A, profile='RTP/SAVP', crypto=(
+        '1 AES_CM_128_HMAC_SHA1_80 inline:' + k1)))
+    if r:
+        d2, c2 = ours(r)
+        ok(d2['proto'] == 'RTP/SAVP' and c2 == c and d2['ver'] == ver + 1,
+           'same line again: our line and key unchanged, version one up')
+        ver = d2['ver']
+    r = reoffer(ph, 'new crypto', ph.sdp(A, profile='RTP/SAVP', crypto=(
+        '2 AES_CM_128_HMAC_SHA1_32 inline:' + key())))
+    if r:
+        d3, c3 = ours(r)
+        ok(c3 and c3[0] == '2' and c3[1] == 'AES_CM_128_HMAC_SHA1_32' and
+           c and c3[2] != c[2],
+           'a new tag and suite: answered with them and a new key (%s)' %
+           d3.get('crypto'))
+        c = c3
+    r = ph.transact('INVITE', ph.sdp(A))
+    ok(r is not None and r.status == 488,
+       'a plain RTP/AVP re-offer on an SRTP call: 488 (%s)' %
+       (r.status if r else None))
+    if r is not None and r.status >= 300:
+        ph.ack(r)
+    r = reoffer(ph, 'SRTP hold', ph.sdp(A, profile='RTP/SAVP', crypto=(
+        '2 AES_CM_128_HMAC_SHA1_32 inline:' + key()), direction='sendonly'))
+    if r:
+        d4, c4 = ours(r)
+        ok(d4['dir'] == 'recvonly' and c4 == c,
+           'SRTP hold: recvonly, our line and key kept (%s)' % d4['dir'])
+    ph.bye()
+
+
+SCRIPTS = {'srtp': script_srtp, 'prack-in': script_prack_in, 'prack-out': script_prack_out,
            'uas-timer': script_uas_timer, 'relay': script_relay,
            'fork': script_fork,
 'media': script_media, 'uas-hold': script_uas_hold,
