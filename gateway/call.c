@@ -866,7 +866,8 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 						       s->trunk);
 
 	memset(rs, 0, sizeof(*rs));
-	if (s->have_remote)
+	/* A side whose SDP takes no RTP (held) holds: nothing goes to it. */
+	if (s->have_remote && sip_media_receives(&s->remote))
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
 	rs->ptime = ptime;
@@ -975,6 +976,7 @@ static void bridge_media(struct gw_call *call)
 		prm.chan = (unsigned)pri->chan;
 		to_sockaddr(&ip->remote, &prm.remote, &prm.remote_len);
 		prm.rtp_law = law_of(ip->remote.pt);
+		prm.hold = !sip_media_receives(&ip->remote);
 		prm.ptime = gw->cfg.ptime;
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
@@ -994,6 +996,23 @@ static void bridge_media(struct gw_call *call)
 	if (err)
 		gw_err("call %.8s: media bridge failed: %s", call->id,
 		       strerror(err));
+}
+
+/* A SIP side's far end changed its session (re-INVITE, UPDATE): its RTP
+ * goes to the new address, in the new law, or not at all while it holds.
+ * A SIP -> SIP call is answered leg by leg: the other leg is not asked. */
+static void media_changed(struct gw_call *call, struct side *s,
+			  const struct sip_media *m)
+{
+	static const char *const dirs[] = {"sendrecv", "sendonly", "recvonly",
+					   "inactive"};
+
+	gw_info("call %.8s: %s side's media now %s:%u PT %d %s", call->id,
+		s == &call->in ? "calling" : "called", m->addr, m->port, m->pt,
+		dirs[m->dir & 3]);
+	set_remote(call, s, m);
+	if (call->bridge)
+		bridge_media(call);
 }
 
 /* Before another attempt: the failed one's media goes away. */
@@ -1631,6 +1650,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_user = t->auth_user;
 	p.auth_password = t->auth_password;
 	p.auth_realm = t->auth_realm;
+	p.session_expires = gw_session_expires(&gw->cfg, t);
+	p.min_se = gw_min_se(&gw->cfg, t);
 	err = sip_leg_invite(&call->out.sip, gw->ua,
 			     (const struct sockaddr *)&dst->sa, dst->len, &p,
 			     on_sip_out, call);
@@ -2814,6 +2835,14 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 				     (info->esnet && in->trusted));
 	if (info->offer)
 		set_remote(call, &call->in, info->offer);
+	/* RFC 4028: a Session-Expires under our Min-SE got 422. */
+	if (sip_leg_set_timer(leg, gw_session_expires(&gw->cfg, in),
+			      gw_min_se(&gw->cfg, in)) == ERANGE) {
+		call->sip_status = 422;
+		end_call(call, 127);
+		maybe_reap(call);
+		return;
+	}
 
 	if (gw->draining && !call->sig_emergency &&
 	    !is_emergency_number(gw, call->called) &&
@@ -2913,6 +2942,10 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 	case SIP_LEG_DTMF:
 		play_dtmf(call, ev);
 		break;
+	case SIP_LEG_MEDIA:
+		if (ev->media && call->state != CS_ENDED)
+			media_changed(call, &call->in, ev->media);
+		break;
 	default:
 		break;
 	}
@@ -2998,6 +3031,11 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 	case SIP_LEG_DTMF:
 		if (call->out.sip == leg)
 			play_dtmf(call, ev);
+		break;
+	case SIP_LEG_MEDIA:
+		if (call->out.sip == leg && ev->media &&
+		    call->state != CS_ENDED)
+			media_changed(call, &call->out, ev->media);
 		break;
 	default:
 		break;

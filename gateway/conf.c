@@ -448,6 +448,12 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "rtp_timeout")) {
 		err = parse_uint(p, k, v, 0, 3600, &n);
 		cfg->rtp_timeout = (unsigned)n;
+	} else if (!strcmp(k, "session_expires")) {
+		err = parse_uint(p, k, v, 0, 86400, &n);
+		cfg->session_expires = (unsigned)n;
+	} else if (!strcmp(k, "min_se")) {
+		err = parse_uint(p, k, v, 1, 86400, &n);
+		cfg->min_se = (unsigned)n;
 	} else if (!strcmp(k, "user_agent")) {
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
@@ -827,6 +833,12 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_uint(p, k, v, 0, 3600, &n);
 		t->rtp_timeout = (int)n;
 
+	} else if (!strcmp(k, "session_expires")) {
+		err = parse_uint(p, k, v, 0, 86400, &n);
+		t->session_expires = (int)n;
+	} else if (!strcmp(k, "min_se")) {
+		err = parse_uint(p, k, v, 1, 86400, &n);
+		t->min_se = (int)n;
 	} else if (!strcmp(k, "dtmf")) {
 		if (!strcmp(v, "rfc4733"))
 			t->dtmf = GW_DTMF_RFC4733;
@@ -1155,6 +1167,8 @@ static int on_section(struct parser *p, char *name)
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
 		t->rtp_timeout = -1;
+		t->session_expires = -1;
+		t->min_se = -1;
 		t->reg_expires = 3600;
 		t->reg_retry_min = 30;
 		t->reg_retry_max = 1800;
@@ -1187,6 +1201,8 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->rtp_timeout = 60;
 	cfg->jb.min_ms = 20;
 	cfg->jb.max_ms = 200;
+	cfg->session_expires = 1800;
+	cfg->min_se = 90;
 	cfg->t_trying_ms = 3000;
 	cfg->callback_window = 45;
 	cfg->holdoff = 60;
@@ -1452,4 +1468,20 @@ const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 		if (cfg->spans[i].id == id)
 			return &cfg->spans[i];
 	return NULL;
+}
+
+unsigned gw_session_expires(const struct gw_config *cfg,
+			    const struct gw_trunk_cfg *t)
+{
+	unsigned se = t && t->session_expires >= 0
+		? (unsigned)t->session_expires : cfg->session_expires;
+	unsigned min = gw_min_se(cfg, t);
+
+	/* RFC 4028 4: an interval under our own Min-SE is never asked. */
+	return se && se < min ? min : se;
+}
+
+unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t)
+{
+	return t && t->min_se >= 0 ? (unsigned)t->min_se : cfg->min_se;
 }

@@ -123,6 +123,9 @@ struct gw_trunk_cfg {
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	struct gw_jb jb;            /* SIP: its calls' jitter buffer */
+	int session_expires;        /* SIP: RFC 4028 session interval (s,
+				       0 off), -1 = [sip]'s */
+	int min_se;                 /* SIP: the least we accept, -1 = [sip]'s */
 	bool e911_id_location;      /* From and PAI carry the zone's
 				       location_id (an endpoint id) */
 	unsigned e911_set;          /* keys given (they beat the profile) */
@@ -199,6 +202,8 @@ struct gw_config {
 	unsigned rtp_timeout;       /* s without RTP from a SIP far end that
 				       clear its call (cause 41); 0 off */
 	struct gw_jb jb;
+	unsigned session_expires;   /* RFC 4028 session interval, s; 0 off */
+	unsigned min_se;            /* RFC 4028 Min-SE, s */
 	char user_agent[64];
 	/* [database] */
 	char db_path[256];
@@ -262,6 +267,10 @@ const struct gw_trunk_cfg *gw_config_trunk(const struct gw_config *cfg,
 					   const char *name);
 const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 					 int id);
+/** The session timer (RFC 4028) of trunk @p t's calls (NULL: [sip]'s). */
+unsigned gw_session_expires(const struct gw_config *cfg,
+			    const struct gw_trunk_cfg *t);
+unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);

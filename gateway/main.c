@@ -368,6 +368,8 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	gw->cfg.ring_timeout = cfg->ring_timeout;
 	gw->cfg.rtp_timeout = cfg->rtp_timeout;
 	gw->cfg.jb = cfg->jb; /* calls bridged from now on */
+	gw->cfg.session_expires = cfg->session_expires;
+	gw->cfg.min_se = cfg->min_se;
 	gw->cfg.drain_timeout = cfg->drain_timeout;
 	memcpy(gw->cfg.trunks, cfg->trunks, sizeof(cfg->trunks));
 	gw->cfg.ntrunks = cfg->ntrunks;

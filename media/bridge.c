@@ -148,6 +148,8 @@ static void send_te(struct bridge *b, const struct te_tx_pkt *tp)
 	size_t len;
 	ssize_t n;
 
+	if (b->tx_hold)
+		return; /* the far end takes nothing now */
 	if (tp->marker)
 		b->st.dtmf_tx++;
 	h.pt = (uint8_t)b->te_tx_pt;
@@ -190,6 +192,13 @@ static void bridge_send(struct bridge *b)
 
 	if (b->te_tx.active && b->dtmf == MEDIA_DTMF_RFC4733) {
 		send_event(b);
+		return;
+	}
+	if (b->tx_hold) {
+		/* Held: the packet is not sent and not counted in the
+		 * sequence; the timestamp goes on with the clock. */
+		b->tx.ts += b->tx_samples;
+		b->tx_fill = 0;
 		return;
 	}
 	b->tx.pt = (uint8_t)b->rtp_law;
@@ -278,6 +287,9 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 	}
 	memcpy(&b->remote, &c->remote, c->remote_len);
 	b->remote_len = c->remote_len;
+	if (b->tx_hold && !c->hold)
+		b->tx.marker = true; /* RFC 3551 4.1: talk resumes */
+	b->tx_hold = c->hold;
 	bridge_set_laws(b, c->law, b->span_law);
 	b->tx_samples = c->ptime * 8;
 	if (c->dtmf != b->dtmf) {

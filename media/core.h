@@ -65,6 +65,7 @@ struct cmd {
 	unsigned ptime;
 	enum media_dtmf dtmf;
 	int te_tx_pt, te_rx_pt;
+	bool hold;              /* bridge update: send nothing */
 	uint8_t event;          /* CMD_BRIDGE_DTMF */
 	uint32_t dur;           /* its samples */
 	bool rekey;             /* update: srtp replaces the keys */
@@ -235,6 +236,7 @@ struct bridge {
 
 			struct sockaddr_storage remote;
 			socklen_t remote_len;
+			bool tx_hold;   /* the far end holds: send nothing */
 			enum media_law rtp_law;
 			enum media_law span_law;
 			const uint8_t *tx_conv; /* span law -> RTP law */

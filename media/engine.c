@@ -449,6 +449,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->fd = rtp->fd;
 	memcpy(&b->remote, &prm->remote, prm->remote_len);
 	b->remote_len = prm->remote_len;
+	b->tx_hold = prm->hold;
 	jbuf_init(&b->jb, ref->law, prm->jb_min_ms, prm->jb_max_ms,
 		  prm->jb_fixed ? JB_FIXED : JB_ADAPTIVE);
 	bridge_set_laws(b, prm->rtp_law, ref->law);
@@ -524,6 +525,7 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->dtmf = prm->dtmf;
 	c->te_tx_pt = prm->te_tx_pt;
 	c->te_rx_pt = prm->te_rx_pt;
+	c->hold = prm->hold;
 	err = rekey_cmd(c, &b->keys[0], &prm->srtp);
 	if (err) {
 		free(c);

@@ -161,6 +161,11 @@ struct media_bridge_params {
 					* timeslot's audio with this tail,
 					* 32-128 ms; 0 none.  Fixed at
 					* start (an update keeps it). */
+	bool hold;                     /* send nothing: the far end takes
+					* no RTP now (its SDP holds the
+					* call, RFC 3264 8.4); timestamps
+					* go on, so a resume continues the
+					* stream (RFC 6337 5.3) */
 	struct media_srtp_keys srtp;   /* SRTP on the RTP side; an update
 					* with other keys re-keys the running
 					* bridge (both directions at once) */

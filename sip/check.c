@@ -474,7 +474,7 @@ static const char *via_check(struct val *v)
 /* The supported option tags (RFC 3261 19.2): what Require may name. */
 static bool option_supported(const char *p, size_t n)
 {
-	static const char *const ours[] = { "geolocation" };
+	static const char *const ours[] = { "geolocation", "timer", "100rel" };
 	size_t i;
 
 	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)

@@ -58,6 +58,7 @@ struct sip_leg {
 	osip_from_t *local;  /* our party, with our tag */
 	osip_from_t *remote; /* theirs, with their tag once known */
 	osip_uri_t *target;  /* remote target (Contact) */
+	osip_list_t rset;    /* route set (RFC 3261 12.1), osip_route_t */
 	uint32_t cseq;       /* last local CSeq */
 	uint32_t inv_cseq;
 	struct sockaddr_storage peer;
@@ -97,6 +98,43 @@ struct sip_leg {
 	osip_message_t *inv_copy;
 	char auth_nonce[128], bye_nonce[128];
 	unsigned auth_tries;
+	/* Session changes (re-INVITE, UPDATE) and the session timer. */
+	uint64_t sdp_ver;       /* o= version of our SDP (RFC 3264 8) */
+	enum sip_dir ldir;      /* the direction in our SDP */
+	char *lsdp;             /* our last SDP, for a refresh's offer */
+	uint32_t rcseq;         /* their last re-INVITE or UPDATE */
+	bool re_srv;            /* their re-INVITE: our 2xx awaits the ACK */
+	bool re_offered;        /* ... and has our offer (answer in ACK) */
+	uint32_t re_srv_cseq;
+	char *re_rtx;           /* that 2xx */
+	size_t re_rtx_len;
+	int64_t re_start;
+	unsigned re_ms;
+	struct event *re_tmr;   /* its retransmission */
+	struct sip_tr *re_ctr;  /* our re-INVITE/UPDATE until its final */
+	bool re_ctr_invite;
+	unsigned re_tries;      /* 422/405 retries of one refresh */
+	struct event *glare_tmr; /* RFC 3261 14.1: retry after a 491 */
+	bool peer_update;       /* the peer allows UPDATE */
+	bool peer_timer;        /* the peer supports timer (RFC 4028) */
+	unsigned se_cfg, min_se; /* ours */
+	unsigned st_interval;   /* the session interval, s; 0 = no timer */
+	bool st_refresh;        /* we are the refresher */
+	int64_t st_last;        /* when the session was last refreshed */
+	struct event *st_tmr;
+	/* Reliable provisionals (RFC 3262). */
+	bool peer_100rel;       /* inbound: the INVITE supports 100rel */
+	bool peer_req_100rel;   /* ... requires it: every 1xx reliable */
+	bool rel_pending;       /* our reliable 1xx awaits its PRACK */
+	bool rel_sent;          /* one went (later ones are unreliable) */
+	uint32_t rseq;          /* ours: the last RSeq sent */
+	uint32_t rseq_in;       /* outbound: the last RSeq PRACKed */
+	char *rel_rtx;
+	size_t rel_rtx_len;
+	int64_t rel_start;
+	unsigned rel_ms;
+	struct event *rel_tmr;
+	char fork_tag[64];      /* outbound: the last other fork's 2xx tag */
 };
 
 static const char *state_name(enum leg_state st)
@@ -123,6 +161,32 @@ static void set_state(struct sip_leg *leg, enum leg_state st)
 	leg->state = st;
 }
 
+/* Session changes and timers (the end of this file). */
+static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
+		     const int *codecs, unsigned n);
+static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req);
+static void st_from_2xx(struct sip_leg *leg, const osip_message_t *msg,
+			bool initial);
+static void st_arm(struct sip_leg *leg);
+static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen);
+static void re_ack(struct sip_leg *leg, const osip_message_t *ack);
+static void re_final(struct sip_leg *leg, int type,
+		     const osip_message_t *msg);
+static int rel_prepare(struct sip_leg *leg, osip_message_t *resp);
+static void rel_stop(struct sip_leg *leg);
+static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen);
+static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
+		      bool *dup);
+static int se_retry(struct sip_leg *leg, const osip_message_t *resp);
+static void fork_drop(struct sip_leg *leg, const osip_message_t *resp);
+
+static void route_free(void *r)
+{
+	osip_route_free(r);
+}
+
 static void destructor(void *arg)
 {
 	struct sip_leg *leg = arg;
@@ -135,6 +199,7 @@ static void destructor(void *arg)
 		osip_from_free(leg->remote);
 	if (leg->target)
 		osip_uri_free(leg->target);
+	osip_list_special_free(&leg->rset, route_free);
 	free(leg->call_id);
 	free(leg->remote_tag);
 	free(leg->rtx);
@@ -144,6 +209,17 @@ static void destructor(void *arg)
 	free(leg->auth_realm);
 	if (leg->inv_copy)
 		osip_message_free(leg->inv_copy);
+	if (leg->re_tmr)
+		event_free(leg->re_tmr);
+	if (leg->glare_tmr)
+		event_free(leg->glare_tmr);
+	if (leg->st_tmr)
+		event_free(leg->st_tmr);
+	if (leg->rel_tmr)
+		event_free(leg->rel_tmr);
+	free(leg->rel_rtx);
+	free(leg->re_rtx);
+	free(leg->lsdp);
 }
 
 static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
@@ -156,9 +232,11 @@ static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
 	leg->outbound = outbound;
 	leg->codec = -1;
 	leg->te_local = -1;
+	osip_list_init(&leg->rset);
 	sip_rand_hex(leg->local_tag, 8);
 	tg_random(&leg->sess_id, sizeof(leg->sess_id));
 	leg->sess_id &= 0x7fffffffffffull; /* keeps o= readable */
+	leg->sdp_ver = leg->sess_id;
 	tg_random(&leg->cseq, sizeof(leg->cseq));
 	leg->cseq = 1 + (leg->cseq & 0xffff); /* RFC 3261 8.1.1.5: < 2^31 */
 	leg->closed.embedded = true;
@@ -230,6 +308,7 @@ static void tr_detach_all(struct sip_leg *leg)
 		obj_deref(leg); /* the ua still holds one until CLOSED */
 	}
 	leg->inv_tr = NULL;
+	leg->re_ctr = NULL;
 }
 
 static void timer_stop(struct sip_leg *leg)
@@ -241,9 +320,14 @@ static void timer_stop(struct sip_leg *leg)
 /* The timer belongs to the UA's event base: free it while both live. */
 static void timer_free(struct sip_leg *leg)
 {
-	if (leg->tmr)
-		event_free(leg->tmr);
-	leg->tmr = NULL;
+	struct event **t[] = {&leg->tmr, &leg->re_tmr, &leg->glare_tmr,
+			      &leg->st_tmr, &leg->rel_tmr};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (*t[i])
+			event_free(*t[i]);
+		*t[i] = NULL;
+	}
 }
 
 /* The end of a leg: from here its transactions run on alone and the
@@ -409,6 +493,48 @@ static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 	osip_message_set_contact(msg, buf);
 }
 
+/* RFC 3261 12.1: the route set is the Record-Route of the request that
+ * made the dialog, in order (UAS), or of its response, reversed (UAC). */
+static void learn_routes(struct sip_leg *leg, const osip_message_t *msg,
+			 bool reverse)
+{
+	osip_record_route_t *rr;
+	osip_route_t *r;
+
+	osip_list_special_free(&leg->rset, route_free);
+	osip_list_init(&leg->rset);
+	for (int i = 0; (rr = osip_list_get(&msg->record_routes, i)); i++)
+		if (!osip_route_clone(rr, &r))
+			osip_list_add(&leg->rset, r, reverse ? 0 : -1);
+}
+
+/* Our requests in the dialog carry the route set as Route headers (loose
+ * routing, RFC 3261 12.2.1.1); they still go to the peer's address. */
+static int add_routes(const struct sip_leg *leg, osip_message_t *m)
+{
+	osip_route_t *r, *c;
+
+	for (int i = 0; (r = osip_list_get(&leg->rset, i)); i++) {
+		if (osip_route_clone(r, &c))
+			return ENOMEM;
+		osip_list_add(&m->routes, c, -1);
+	}
+	return 0;
+}
+
+/* RFC 3261 12.1.1: a response that makes a dialog copies Record-Route. */
+static int copy_record_routes(osip_message_t *resp, const osip_message_t *req)
+{
+	osip_record_route_t *rr, *c;
+
+	for (int i = 0; (rr = osip_list_get(&req->record_routes, i)); i++) {
+		if (osip_record_route_clone(rr, &c))
+			return ENOMEM;
+		osip_list_add(&resp->record_routes, c, -1);
+	}
+	return 0;
+}
+
 /* A request inside the dialog (or the INVITE that makes it). */
 static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		       const char *method, uint32_t cseq)
@@ -442,7 +568,7 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		goto out;
 	osip_message_set_max_forwards(m, "70");
 	osip_message_set_user_agent(m, leg->ua->user_agent);
-	err = 0;
+	err = add_routes(leg, m);
  out:
 	if (err)
 		osip_message_free(m);
@@ -651,18 +777,19 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 			       NULL, leg->local_tag, leg->ua);
 	if (err)
 		return err;
-	/* RFC 3261 12.1.1: responses that make a dialog carry a Contact. */
-	if (status > 100 && status < 300)
+	/* RFC 3261 12.1.1: responses that make a dialog carry a Contact
+	 * and the request's Record-Route. */
+	if (status > 100 && status < 300) {
 		set_contact(leg, resp);
+		if (copy_record_routes(resp, leg->inv_tr->otr->orig_request)) {
+			err = ENOMEM;
+			goto out;
+		}
+	}
 	if (status >= 200 && status < 300)
 		osip_message_set_allow(resp, SIP_ALLOW);
 	if (with_sdp) {
-		err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr,
-				    leg->media_port, &leg->codec, 1,
-				    leg->te_local, leg->ua->ptime,
-				    leg->sess_id);
-		if (!err)
-			err = add_crypto(leg, sdp, sizeof(sdp));
+		err = local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1);
 		if (!err)
 			err = sip_msg_attach_sdp(resp, sdp);
 		if (err)
@@ -670,6 +797,23 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 	}
 	if (status >= 300)
 		sip_msg_set_reason(resp, rsn);
+	if (status >= 200 && status < 300 && st_headers(leg, resp, false)) {
+		err = ENOMEM;
+		goto out;
+	}
+	if (status >= 200) {
+		rel_stop(leg); /* a final response ends the wait for PRACK */
+	} else if (status > 100 && leg->peer_100rel &&
+		   ((with_sdp && !leg->rel_sent) || leg->peer_req_100rel)) {
+		/* RFC 3262 3: the one with our answer is sent reliably (all
+		 * of them when required), one at a time: a 1xx while one
+		 * waits for its PRACK is left out. */
+		if (leg->rel_pending)
+			goto out;
+		err = rel_prepare(leg, resp);
+		if (err)
+			goto out;
+	}
 	/* Connected line (RFC 3325): who answered. */
 	if (status >= 200 && status < 300 && leg->answer_pai[0]) {
 		char user[96], hp[96], buf[200];
@@ -722,6 +866,7 @@ static void learn_remote(struct sip_leg *leg, const osip_message_t *msg)
 		leg->remote = to;
 		free(leg->remote_tag);
 		leg->remote_tag = strdup(tag);
+		learn_routes(leg, msg, true);
 	}
 	osip_message_get_contact(msg, 0, &c);
 	if (c && c->url && !osip_uri_clone(c->url, &uri)) {
@@ -926,6 +1071,10 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	leg->peerlen = srclen;
 	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
 			  sizeof(leg->sig_addr));
+	learn_routes(leg, req, false);
+	leg->peer_req_100rel = header_token(req, "require", "100rel");
+	leg->peer_100rel = leg->peer_req_100rel ||
+			   header_token(req, "supported", "100rel");
 	if (req->req_uri && req->req_uri->username)
 		sip_uri_user_escape(leg->contact_user,
 				    sizeof(leg->contact_user),
@@ -1053,6 +1202,11 @@ void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)
 	leg = find_leg(ua, sip_msg_call_id(ack, cid, sizeof(cid)),
 		       sip_msg_to_tag(ack),
 		       sip_msg_from_tag(ack));
+	if (leg && leg->re_srv && ack->cseq && ack->cseq->number &&
+	    strtoul(ack->cseq->number, NULL, 10) == leg->re_srv_cseq) {
+		re_ack(leg, ack);
+		return;
+	}
 	if (!leg || leg->outbound || leg->state != LEG_IN_ANSWERED)
 		return;
 	timer_stop(leg);
@@ -1203,10 +1357,10 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 		sip_ua_reply_new(ua, evt, src, srclen, 481, NULL, false);
 	} else if (MSG_IS_BYE(req)) {
 		rx_bye(leg, evt, src, srclen);
-	} else if (MSG_IS_INVITE(req)) {
-		/* Re-INVITEs are not supported yet; RFC 3261 14.2 lets a
-		 * 488 keep the session as it is. */
-		sip_ua_reply_new(ua, evt, src, srclen, 488, NULL, false);
+	} else if (MSG_IS_INVITE(req) || MSG_IS_UPDATE(req)) {
+		rx_modify(leg, evt, src, srclen);
+	} else if (MSG_IS_PRACK(req)) {
+		rx_prack(leg, evt, src, srclen);
 	} else if (MSG_IS_OPTIONS(req)) {
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
 	} else if (MSG_IS_INFO(req)) {
@@ -1271,7 +1425,7 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 	struct sip_media m;
 	const char *body;
 	size_t len;
-	bool media = false;
+	bool media = false, dup;
 
 	leg->got_1xx = true;
 	if (leg->cancel_pending) {
@@ -1286,6 +1440,9 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 	learn_remote(leg, msg);
 	if (leg->state == LEG_OUT_CALLING)
 		set_state(leg, LEG_OUT_EARLY);
+	out_prack(leg, msg, &dup);
+	if (dup)
+		return; /* a reliable one again: PRACKed and reported */
 	memset(&m, 0, sizeof(m));
 	if (!sip_msg_sdp(msg, &body, &len) &&
 	    !sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
@@ -1300,7 +1457,7 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 		  media ? &m : NULL);
 }
 
-static int send_ack(struct sip_leg *leg)
+static int send_ack(struct sip_leg *leg, uint32_t cseq)
 {
 	osip_message_t *ack = NULL;
 	char *buf = NULL;
@@ -1309,7 +1466,7 @@ static int send_ack(struct sip_leg *leg)
 
 	/* RFC 3261 13.2.2.4: the ACK for a 2xx is its own transaction,
 	 * to the remote target, with the INVITE's CSeq number. */
-	err = leg_request(&ack, leg, "ACK", leg->inv_cseq);
+	err = leg_request(&ack, leg, "ACK", cseq);
 	if (err)
 		return err;
 	if (osip_message_to_str(ack, &buf, &len) || !buf) {
@@ -1337,7 +1494,7 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 
 	learn_remote(leg, msg);
 	leg->cancel_pending = false;
-	if (send_ack(leg))
+	if (send_ack(leg, leg->inv_cseq))
 		gw_warn("leg %s: cannot send ACK", leg->call_id);
 	if (leg->hungup) {
 		/* Our CANCEL crossed the 2xx: end the call (RFC 3261 9.1). */
@@ -1371,6 +1528,7 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 	leg->have_remote = true;
 	leg->codec = m.pt;
 	set_state(leg, LEG_CONFIRMED);
+	st_from_2xx(leg, msg, true);
 	read_pai(msg, leg->answer_pai_in, sizeof(leg->answer_pai_in));
 	leg_queue(leg, SIP_LEG_ANSWERED, msg->status_code, NULL, &m);
 }
@@ -1479,6 +1637,8 @@ static void ict_msg(struct sip_leg *leg, int type, osip_message_t *msg)
 	case OSIP_ICT_STATUS_4XX_RECEIVED:
 		if (is_challenge(msg) && !auth_retry(leg, msg))
 			break;
+		if (msg && msg->status_code == 422 && !se_retry(leg, msg))
+			break;
 		/* fall through */
 	case OSIP_ICT_STATUS_3XX_RECEIVED:
 	case OSIP_ICT_STATUS_5XX_RECEIVED:
@@ -1504,6 +1664,10 @@ void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg)
 		else if (type == OSIP_IST_ACK_RECEIVED &&
 			 leg->state == LEG_IN_REJECTED)
 			leg_close(leg);
+		break;
+	case SIP_TR_REINVITE:
+		if (tr == leg->re_ctr)
+			re_final(leg, type, msg);
 		break;
 	case SIP_TR_BYE:
 		/* Any final response or Timer F ends our BYE, but
@@ -1536,6 +1700,12 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 	}
 	if (leg->inv_tr == tr)
 		leg->inv_tr = NULL;
+	if (leg->re_ctr == tr) {
+		/* Ended without a final: a timeout (unless the leg is gone). */
+		if (leg->ua && leg->state != LEG_CLOSED)
+			re_final(leg, OSIP_NICT_STATUS_TIMEOUT, NULL);
+		leg->re_ctr = NULL;
+	}
 	if (!leg->ua || leg->state == LEG_CLOSED)
 		return;
 	switch (tr->kind) {
@@ -1577,9 +1747,18 @@ void sip_leg_rx_stray_2xx(struct sip_ua *ua, const osip_message_t *resp)
 	leg = find_leg(ua, sip_msg_call_id(resp, cid, sizeof(cid)),
 		       sip_msg_from_tag(resp),
 		       sip_msg_to_tag(resp));
-	if (leg && leg->outbound && leg->ack)
+	if (leg && leg->outbound && leg->ack) {
 		sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
 				leg->peerlen, leg->ack, leg->ack_len);
+		return;
+	}
+	/* Our dialog with another tag: a 2xx from another fork. */
+	leg = find_leg(ua, cid, sip_msg_from_tag(resp), NULL);
+	if (leg && leg->outbound && sip_msg_to_tag(resp) && leg->remote_tag &&
+	    resp->cseq && resp->cseq->number &&
+	    strtoul(resp->cseq->number, NULL, 10) == leg->inv_cseq &&
+	    (leg->state == LEG_CONFIRMED || leg->state == LEG_TERMINATING))
+		fork_drop(leg, resp);
 }
 
 /* ---- public API ------------------------------------------------------- */
@@ -1681,6 +1860,7 @@ int sip_leg_answer(struct sip_leg *leg)
 	if (err)
 		return err;
 	set_state(leg, LEG_IN_ANSWERED);
+	st_arm(leg);
 	leg->rtx_start = tg_mono_ms();
 	leg->rtx_ms = SIP_T1;
 	rtx_arm(leg, SIP_T1);
@@ -1918,7 +2098,10 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		goto out;
 	set_contact(leg, inv);
 	osip_message_set_allow(inv, SIP_ALLOW);
-	if (p->diversion && *p->diversion)
+	/* RFC 3262: reliable provisionals are welcome (we PRACK them). */
+	if (osip_message_set_header(inv, "Supported", "100rel"))
+		err = ENOMEM;
+	if (!err && p->diversion && *p->diversion)
 		err = add_diversion(leg, inv, p->diversion,
 				    p->diversion_reason, p->diversion_privacy);
 	if (!err)
@@ -1929,11 +2112,16 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		err = ENOMEM;
 	if (err)
 		goto out;
-	err = sip_sdp_print(sdp, sizeof(sdp), leg->media_addr, leg->media_port,
-			    ua->codecs, ua->ncodecs, leg->te_local, ua->ptime,
-			    leg->sess_id);
+	if (p->session_expires) {
+		leg->se_cfg = p->session_expires;
+		leg->min_se = p->min_se;
+		leg->st_interval = p->session_expires;
+		err = st_headers(leg, inv, true) ? ENOMEM : 0;
+		leg->st_interval = 0; /* until the 2xx says */
+	}
 	if (!err)
-		err = add_crypto(leg, sdp, sizeof(sdp));
+		err = local_sdp(leg, sdp, sizeof(sdp), ua->codecs,
+				ua->ncodecs);
 	if (!err && *cid)
 		err = sip_msg_attach_sdp_pidf(inv, sdp, p->pidf, cid);
 	else if (!err)
@@ -2070,4 +2258,1035 @@ int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
 		leg->ua = NULL;
 	obj_deref(leg);
 	return err;
+}
+
+/* ---- session changes: re-INVITE, UPDATE (RFC 3311), timers (RFC 4028) -- */
+
+/*
+ * Our SDP: @p codecs offered (or the one answered), our a=crypto lines,
+ * at the session's version and direction.  Every SDP of ours is made
+ * here; the last one is kept for a refresh's offer.
+ */
+static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
+		     const int *codecs, unsigned n)
+{
+	int err;
+
+	err = sip_sdp_print(buf, size, leg->media_addr, leg->media_port,
+			    codecs, n, leg->te_local, leg->ua->ptime,
+			    leg->sess_id);
+	if (!err)
+		err = add_crypto(leg, buf, size);
+	if (!err && (leg->sdp_ver != leg->sess_id ||
+		     leg->ldir != SIP_DIR_SENDRECV))
+		err = sip_sdp_amend(buf, size, leg->sdp_ver, leg->ldir);
+	if (!err) {
+		free(leg->lsdp);
+		leg->lsdp = strdup(buf);
+	}
+	return err;
+}
+
+/* RFC 3264 6.1: the answer's direction to an offer's. */
+static enum sip_dir answer_dir(enum sip_dir offer)
+{
+	switch (offer) {
+	case SIP_DIR_SENDONLY: return SIP_DIR_RECVONLY;
+	case SIP_DIR_RECVONLY: return SIP_DIR_SENDONLY;
+	case SIP_DIR_INACTIVE: return SIP_DIR_INACTIVE;
+	default: return SIP_DIR_SENDRECV;
+	}
+}
+
+/* Session-Expires: delta-seconds [;refresher=uac|uas] (RFC 4028 4).
+ * @p refresher: 0 not given, 1 uac, 2 uas.  false when absent or
+ * unreadable. */
+static bool read_se(const osip_message_t *m, unsigned *se, int *refresher)
+{
+	osip_header_t *h = NULL;
+	const char *v, *r;
+	char *end;
+	unsigned long n;
+
+	*refresher = 0;
+	if (osip_message_header_get_byname(m, "session-expires", 0, &h) < 0 ||
+	    !h || !h->hvalue)
+		return false;
+	v = h->hvalue + strspn(h->hvalue, " \t");
+	n = strtoul(v, &end, 10);
+	if (end == v || n == 0 || n > 86400)
+		return false;
+	*se = (unsigned)n;
+	r = strcasestr(end, "refresher=");
+	if (r) {
+		r += strlen("refresher=");
+		if (!strncasecmp(r, "uac", 3))
+			*refresher = 1;
+		else if (!strncasecmp(r, "uas", 3))
+			*refresher = 2;
+	}
+	return true;
+}
+
+static unsigned read_min_se(const osip_message_t *m)
+{
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(m, "min-se", 0, &h) < 0 || !h ||
+	    !h->hvalue)
+		return 0;
+	return (unsigned)strtoul(h->hvalue, NULL, 10);
+}
+
+/* Allow names UPDATE (libosip2 keeps Allow values in a list of its own,
+ * one method each). */
+static bool allows_update(const osip_message_t *m)
+{
+	osip_allow_t *a;
+
+	for (int i = 0; (a = osip_list_get(&m->allows, i)); i++)
+		if (a->value && !strcasecmp(a->value, "UPDATE"))
+			return true;
+	return header_has(m, "allow", "UPDATE");
+}
+
+/* What the peer's request or response says it can do. */
+static void read_caps(struct sip_leg *leg, const osip_message_t *m)
+{
+	leg->peer_update = allows_update(m);
+	leg->peer_timer = header_token(m, "supported", "timer") ||
+			  header_token(m, "require", "timer");
+}
+
+/*
+ * Our session timer headers.  A request (@p req) asks for st_interval
+ * with us as its refresher (RFC 4028 7.1); a 2xx states the interval and
+ * who refreshes, with Require: timer when the peer supports it (9).
+ */
+static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req)
+{
+	char buf[64];
+
+	if (!leg->st_interval && !leg->se_cfg)
+		return 0;
+	if (osip_message_set_header(msg, "Supported", "timer"))
+		return ENOMEM;
+	if (!leg->st_interval)
+		return 0;
+	if (req)
+		snprintf(buf, sizeof(buf), "%u", leg->st_interval);
+	else
+		snprintf(buf, sizeof(buf), "%u;refresher=%s",
+			 leg->st_interval, leg->st_refresh ? "uas" : "uac");
+	if (osip_message_set_header(msg, "Session-Expires", buf))
+		return ENOMEM;
+	if (req && leg->min_se) {
+		snprintf(buf, sizeof(buf), "%u", leg->min_se);
+		if (osip_message_set_header(msg, "Min-SE", buf))
+			return ENOMEM;
+	}
+	if (!req && leg->peer_timer &&
+	    osip_message_set_header(msg, "Require", "timer"))
+		return ENOMEM;
+	return 0;
+}
+
+/* The same for a refresh we send: refresher=uac, i.e. us. */
+static int hdr_replace(osip_message_t *m, const char *name,
+		       const char *value);
+
+static int st_request_headers(struct sip_leg *leg, osip_message_t *msg)
+{
+	char buf[64];
+
+	if (st_headers(leg, msg, true))
+		return ENOMEM;
+	snprintf(buf, sizeof(buf), "%u;refresher=uac", leg->st_interval);
+	return hdr_replace(msg, "session-expires", buf);
+}
+
+/*
+ * A request of theirs that refreshes or sets up the session (RFC 4028
+ * 9): the interval it asks for (never under Min-SE or ours) and who
+ * refreshes: whom it names, else the requester when it supports timers,
+ * else us.  Without a Session-Expires our own interval applies, and we
+ * refresh.
+ */
+static void st_from_request(struct sip_leg *leg, const osip_message_t *req,
+			    bool have, unsigned se, int refresher)
+{
+	unsigned interval, rmin = read_min_se(req);
+
+	if (!have && !leg->se_cfg && !leg->st_interval)
+		return;
+	interval = have ? se : leg->st_interval ? leg->st_interval
+						: leg->se_cfg;
+	if (have && leg->se_cfg && leg->se_cfg < interval)
+		interval = leg->se_cfg; /* 9: a UAS may lower it */
+	if (interval < rmin)
+		interval = rmin;
+	if (interval < leg->min_se)
+		interval = leg->min_se;
+	leg->st_interval = interval;
+	if (have && refresher)
+		leg->st_refresh = refresher == 2;
+	else
+		leg->st_refresh = !(have && leg->peer_timer);
+}
+
+/* The 2xx to our INVITE, re-INVITE or UPDATE: the interval and the
+ * refresher it states (RFC 4028 7.2: none, no session timer). */
+static void st_from_2xx(struct sip_leg *leg, const osip_message_t *msg,
+			bool initial)
+{
+	unsigned se = 0;
+	int refresher;
+
+	if (initial)
+		read_caps(leg, msg);
+	if (!leg->se_cfg && !leg->st_interval)
+		return;
+	if (!read_se(msg, &se, &refresher)) {
+		if (initial)
+			leg->st_interval = 0;
+		else
+			st_arm(leg); /* a 2xx refreshes all the same */
+		return;
+	}
+	leg->st_interval = se;
+	/* We sent the request: uac is us (a missing one too). */
+	leg->st_refresh = refresher != 2;
+	st_arm(leg);
+}
+
+static void st_expired(struct sip_leg *leg);
+static int send_refresh(struct sip_leg *leg);
+
+/* RFC 4028 10: the refresher sends its refresh at half the interval
+ * and gives up when the interval is over without a 2xx to it; the other
+ * side ends the session when no refresh came by the interval less a
+ * third of it (at most 32 s). */
+static unsigned st_deadline_ms(const struct sip_leg *leg)
+{
+	unsigned i = leg->st_interval, slack = i / 3 < 32 ? i / 3 : 32;
+
+	return (leg->st_refresh ? i : i - slack) * 1000u;
+}
+
+static void st_timer_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->st_tmr, &tv);
+}
+
+static void on_st(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	int64_t spent = tg_mono_ms() - leg->st_last;
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || !leg->st_interval || leg->hungup)
+		return;
+	if (leg->state == LEG_IN_ANSWERED) {
+		st_timer_arm(leg, SIP_T1); /* refresh once the ACK is in */
+		return;
+	}
+	if (leg->state != LEG_CONFIRMED)
+		return;
+	if (spent >= (int64_t)st_deadline_ms(leg)) {
+		st_expired(leg);
+		return;
+	}
+	if (leg->st_refresh && !leg->re_ctr && send_refresh(leg))
+		gw_warn("leg %s: cannot send a session refresh", leg->call_id);
+	st_timer_arm(leg, (unsigned)(st_deadline_ms(leg) - spent));
+	sip_ua_run(leg->ua);
+}
+
+/* The session has just been refreshed (or set up): time it anew. */
+static void st_arm(struct sip_leg *leg)
+{
+	if (!leg->st_interval || !leg->ua)
+		return;
+	if (!leg->st_tmr) {
+		leg->st_tmr = evtimer_new(leg->ua->base, on_st, leg);
+		if (!leg->st_tmr)
+			return;
+	}
+	leg->st_last = tg_mono_ms();
+	st_timer_arm(leg, leg->st_refresh ? leg->st_interval * 500u
+					  : st_deadline_ms(leg));
+}
+
+/* The session is over without a BYE from the far end: we send one, with
+ * @p cause, and the gateway hears it as a BYE. */
+static void leg_end_session(struct sip_leg *leg, int cause, const char *why)
+{
+	struct sip_reason rsn = {cause, why, false};
+
+	leg_queue(leg, SIP_LEG_BYE, 0, &rsn, NULL);
+	leg->hup_cause = cause;
+	tg_strlcpy(leg->hup_text, why, sizeof(leg->hup_text));
+	leg_send_bye(leg, &rsn);
+	sip_ua_run(leg->ua);
+}
+
+static void st_expired(struct sip_leg *leg)
+{
+	gw_notice("leg %s: session not refreshed within %u s, ending it",
+		  leg->call_id, leg->st_interval);
+	/* Q.850 102: recovery on timer expiry. */
+	leg_end_session(leg, 102, "session timer expired");
+}
+
+/* Our refresh: an UPDATE without a body when the peer allows UPDATE
+ * (RFC 4028 7.4), else a re-INVITE with our SDP as it was (version
+ * unchanged: the session is the same). */
+static int send_refresh(struct sip_leg *leg)
+{
+	bool invite = !leg->peer_update;
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	int err;
+
+	if (leg->re_ctr || leg->re_srv || leg->state != LEG_CONFIRMED)
+		return 0;
+	err = leg_request(&m, leg, invite ? "INVITE" : "UPDATE", ++leg->cseq);
+	if (err)
+		return err;
+	set_contact(leg, m);
+	osip_message_set_allow(m, SIP_ALLOW);
+	err = st_request_headers(leg, m);
+	if (!err && invite && leg->lsdp)
+		err = sip_msg_attach_sdp(m, leg->lsdp);
+	if (!err)
+		err = leg_tr_new(&tr, leg, invite ? ICT : NICT,
+				 SIP_TR_REINVITE, m,
+				 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err) {
+		osip_message_free(m);
+		return err;
+	}
+	gw_dbg(GW_DBG_CALL, "leg %s: session refresh (%s, CSeq %u)",
+	       leg->call_id, invite ? "re-INVITE" : "UPDATE", leg->cseq);
+	leg->re_ctr = tr;
+	leg->re_ctr_invite = invite;
+	sip_tr_send(tr, m);
+	return 0;
+}
+
+static void on_glare(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || leg->state != LEG_CONFIRMED || leg->hungup)
+		return;
+	if (send_refresh(leg))
+		gw_warn("leg %s: cannot resend the re-INVITE", leg->call_id);
+	sip_ua_run(leg->ua);
+}
+
+/* RFC 3261 14.1: after a 491 the owner of the Call-ID (who sent the
+ * dialog's INVITE) waits 2.1-4 s, the other side 0-2 s, in 10 ms steps. */
+static void glare_arm(struct sip_leg *leg)
+{
+	unsigned r, ms;
+	struct timeval tv;
+
+	if (!leg->glare_tmr) {
+		leg->glare_tmr = evtimer_new(leg->ua->base, on_glare, leg);
+		if (!leg->glare_tmr)
+			return;
+	}
+	tg_random(&r, sizeof(r));
+	ms = leg->outbound ? 2100 + (r % 191) * 10 : (r % 201) * 10;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	gw_info("leg %s: 491 to our re-INVITE, again in %u ms", leg->call_id,
+		ms);
+	event_add(leg->glare_tmr, &tv);
+}
+
+/* The final response to our re-INVITE or UPDATE (msg NULL: none came). */
+static void re_final(struct sip_leg *leg, int type,
+		     const osip_message_t *msg)
+{
+	int status = msg ? msg->status_code : 408;
+	struct sip_media m;
+	const char *body;
+	size_t len;
+	unsigned mse;
+
+	(void)type;
+	if (msg && status < 200)
+		return;
+	leg->re_ctr = NULL;
+	if (leg->state != LEG_CONFIRMED || leg->hungup)
+		return;
+	if (status < 300) {
+		leg->re_tries = 0;
+		if (leg->re_ctr_invite &&
+		    send_ack(leg, (uint32_t)strtoul(msg->cseq->number, NULL,
+						    10)))
+			gw_warn("leg %s: cannot send ACK", leg->call_id);
+		memset(&m, 0, sizeof(m));
+		if (!sip_msg_sdp(msg, &body, &len) &&
+		    !sip_sdp_negotiate(&m, body, len, &leg->codec, 1) &&
+		    !(leg->ncrypto && srtp_answer_bad(leg, &m)) &&
+		    memcmp(&m, &leg->remote_media, sizeof(m))) {
+			leg->remote_media = m;
+			leg_queue(leg, SIP_LEG_MEDIA, status, NULL, &m);
+		}
+		st_from_2xx(leg, msg, false);
+		return;
+	}
+	if (status == 491) {
+		glare_arm(leg);
+	} else if (status == 422 && leg->re_tries++ < 2 &&
+		   (mse = read_min_se(msg)) > leg->st_interval &&
+		   mse <= 86400) {
+		/* RFC 4028 7.4: again, with the interval it asks for. */
+		leg->st_interval = mse;
+		send_refresh(leg);
+	} else if ((status == 405 || status == 501) && !leg->re_ctr_invite &&
+		   leg->re_tries++ < 2) {
+		leg->peer_update = false; /* a re-INVITE does it then */
+		send_refresh(leg);
+	} else if (status == 408 || status == 481) {
+		/* RFC 3261 12.2.1.2: the dialog is gone. */
+		leg_end_session(leg, 102, "session refresh failed");
+	} else {
+		/* The session goes on as it was (RFC 3261 14.1); the
+		 * timer ends it if no refresh gets through. */
+		gw_info("leg %s: %d to our session refresh", leg->call_id,
+			status);
+	}
+}
+
+/* A response of ours to their re-INVITE or UPDATE, with @p hname. */
+static void re_reply(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen, int status,
+		     const char *hname, const char *hvalue)
+{
+	gw_info("leg %s: %s answered %d", leg->call_id, evt->sip->sip_method,
+		status);
+	sip_ua_reply_hdr(leg->ua, evt, src, srclen, status, hname, hvalue);
+}
+
+static void re_rtx_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->re_tmr, &tv);
+}
+
+/* RFC 3261 13.3.1.4 for the 2xx to a re-INVITE: as on_rtx.  Without an
+ * ACK the dialog is ended with a BYE (cause 41, as for the first 2xx). */
+static void on_re_rtx(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	int64_t spent = tg_mono_ms() - leg->re_start;
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || !leg->re_srv)
+		return;
+	if (spent >= 64 * SIP_T1) {
+		leg->re_srv = false;
+		free(leg->re_rtx);
+		leg->re_rtx = NULL;
+		gw_warn("leg %s: no ACK for our 2xx to a re-INVITE",
+			leg->call_id);
+		if (leg->state == LEG_CONFIRMED && !leg->hungup)
+			leg_end_session(leg, 41, "no ACK");
+		return;
+	}
+	sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer, leg->peerlen,
+			leg->re_rtx, leg->re_rtx_len);
+	leg->re_ms = leg->re_ms * 2 > SIP_T2 ? SIP_T2 : leg->re_ms * 2;
+	re_rtx_arm(leg, (int64_t)leg->re_ms > 64 * SIP_T1 - spent
+			? (unsigned)(64 * SIP_T1 - spent) : leg->re_ms);
+}
+
+/* Keep @p resp (a 2xx to a re-INVITE) to resend until its ACK. */
+static int re_keep(struct sip_leg *leg, osip_message_t *resp,
+		   uint32_t cseq)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!leg->re_tmr) {
+		leg->re_tmr = evtimer_new(leg->ua->base, on_re_rtx, leg);
+		if (!leg->re_tmr)
+			return ENOMEM;
+	}
+	if (osip_message_to_str(resp, &buf, &len) || !buf)
+		return ENOMEM;
+	free(leg->re_rtx);
+	leg->re_rtx = strndup(buf, len);
+	leg->re_rtx_len = len;
+	osip_free(buf);
+	if (!leg->re_rtx)
+		return ENOMEM;
+	leg->re_srv = true;
+	leg->re_srv_cseq = cseq;
+	leg->re_start = tg_mono_ms();
+	leg->re_ms = SIP_T1;
+	re_rtx_arm(leg, SIP_T1);
+	return 0;
+}
+
+/* Negotiate @p body keeping the codec we have when the offer still has
+ * it: a refresh or a hold must not switch codecs by our preference. */
+static int re_negotiate(struct sip_leg *leg, struct sip_media *m,
+			const char *body, size_t len)
+{
+	int order[SIP_MAX_CODECS + 1];
+	unsigned n = 0, i;
+
+	if (leg->codec >= 0)
+		order[n++] = leg->codec;
+	for (i = 0; i < leg->ua->ncodecs; i++)
+		if (leg->ua->codecs[i] != leg->codec)
+			order[n++] = leg->ua->codecs[i];
+	memset(m, 0, sizeof(*m));
+	return sip_sdp_negotiate(m, body, len, order, n);
+}
+
+/*
+ * SRTP across a new offer (RFC 4568 7.1.4): an SRTP session stays SRTP
+ * (an offer without an a=crypto line we can use gets 488) and a plain one
+ * stays plain (RTP/SAVP gets 488); our answer has one line, with the tag
+ * and suite of the offer's, our key kept when it is the line we had.
+ * @return 0 or the status to refuse the offer with.
+ */
+static int re_srtp(struct sip_leg *leg, const struct sip_media *m)
+{
+	unsigned i;
+
+	if (!leg->ncrypto)
+		return m->savp ? 488 : 0;
+	if (m->crypto.suite == SIP_SRTP_NONE)
+		return 488;
+	for (i = 0; i < leg->ncrypto; i++)
+		if (leg->crypto[i].tag == m->crypto.tag &&
+		    leg->crypto[i].suite == m->crypto.suite)
+			break;
+	if (i < leg->ncrypto) {
+		if (i)
+			leg->crypto[0] = leg->crypto[i];
+	} else if (crypto_new(&leg->crypto[0], m->crypto.suite,
+			      m->crypto.tag)) {
+		return 500;
+	}
+	leg->ncrypto = 1;
+	leg->crypto_savp = m->savp;
+	return 0;
+}
+
+/* Take @p m as the far end's new media: our answer goes at a new
+ * version, with the direction that answers its own. */
+static void re_take(struct sip_leg *leg, const struct sip_media *m)
+{
+	leg->remote_media = *m;
+	leg->have_remote = true;
+	leg->codec = m->pt;
+	if (leg->te_local >= 0)
+		leg->te_local = m->te_pt; /* RFC 4733 2.4: its PT, or none */
+	leg->ldir = answer_dir(m->dir);
+	leg->sdp_ver++;
+}
+
+/*
+ * A re-INVITE or UPDATE from the far end (RFC 3261 14.2, RFC 3311 5.2):
+ * an offer is answered in the 2xx (and reported as SIP_LEG_MEDIA), a
+ * re-INVITE without one gets our offer (the answer comes in the ACK),
+ * and either refreshes the session timer.
+ */
+static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
+		      const struct sockaddr *src, socklen_t srclen)
+{
+	osip_message_t *req = evt->sip, *resp = NULL;
+	bool invite = MSG_IS_INVITE(req), have_se, offer;
+	uint32_t cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
+	struct sip_media m;
+	const char *body;
+	size_t blen;
+	unsigned se = 0;
+	int refresher = 0, err = 0;
+	char sdp[1024], buf[32];
+
+	if (invite && leg->re_srv && cseq == leg->re_srv_cseq) {
+		/* Its 2xx ended the server transaction: resend it. */
+		sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer,
+				leg->peerlen, leg->re_rtx, leg->re_rtx_len);
+		osip_event_free(evt);
+		return;
+	}
+	if (leg->hungup || (leg->state != LEG_CONFIRMED &&
+			    leg->state != LEG_IN_ANSWERED &&
+			    leg->state != LEG_IN_EARLY &&
+			    leg->state != LEG_OUT_EARLY)) {
+		/* Ending, or an early dialog an UPDATE cannot be in. */
+		re_reply(leg, evt, src, srclen, 481, NULL, NULL);
+		return;
+	}
+	if (cseq <= (leg->rcseq ? leg->rcseq : leg->outbound ? 0
+							    : leg->inv_cseq)) {
+		/* RFC 3261 12.2.2: out of order. */
+		re_reply(leg, evt, src, srclen, 500, NULL, NULL);
+		return;
+	}
+	offer = !sip_msg_sdp(req, &body, &blen);
+	if ((invite && leg->state != LEG_CONFIRMED) ||
+	    (leg->re_srv && (invite || offer))) {
+		/* RFC 3261 14.2 / RFC 3311 5.2: one of theirs is still open. */
+		unsigned r;
+
+		tg_random(&r, sizeof(r));
+		snprintf(buf, sizeof(buf), "%u", r % 10);
+		re_reply(leg, evt, src, srclen, 500, "Retry-After", buf);
+		return;
+	}
+	if (leg->re_ctr && leg->re_ctr_invite && (invite || offer)) {
+		/* RFC 3261 14.2 / RFC 3311 5.2: ours is pending: glare. */
+		re_reply(leg, evt, src, srclen, 491, NULL, NULL);
+		return;
+	}
+	have_se = read_se(req, &se, &refresher);
+	if (have_se && leg->min_se && se < leg->min_se) {
+		/* RFC 4028 8.1: too short for us. */
+		snprintf(buf, sizeof(buf), "%u", leg->min_se);
+		re_reply(leg, evt, src, srclen, 422, "Min-SE", buf);
+		return;
+	}
+	if (offer && (re_negotiate(leg, &m, body, blen) ||
+		      (err = re_srtp(leg, &m)))) {
+		/* RFC 3261 14.2: a 488 leaves the session as it was. */
+		re_reply(leg, evt, src, srclen, err ? err : 488, NULL, NULL);
+		return;
+	}
+	err = 0;
+	leg->rcseq = cseq;
+	err = sip_msg_response(&resp, req, 200, NULL, leg->local_tag, leg->ua);
+	if (err)
+		goto fail;
+	set_contact(leg, resp);
+	osip_message_set_allow(resp, SIP_ALLOW);
+	if (copy_record_routes(resp, req)) {
+		err = ENOMEM;
+		goto fail;
+	}
+	read_caps(leg, req);
+	st_from_request(leg, req, have_se, se, refresher);
+	if (offer) {
+		re_take(leg, &m);
+		err = local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1);
+	} else if (invite) {
+		/* RFC 3261 14.2: we offer; all our codecs, ours first. */
+		int order[SIP_MAX_CODECS + 1];
+		unsigned n = 0, i;
+
+		if (leg->codec >= 0)
+			order[n++] = leg->codec;
+		for (i = 0; i < leg->ua->ncodecs; i++)
+			if (leg->ua->codecs[i] != leg->codec)
+				order[n++] = leg->ua->codecs[i];
+		leg->ldir = SIP_DIR_SENDRECV;
+		leg->sdp_ver++;
+		err = local_sdp(leg, sdp, sizeof(sdp), order, n);
+	}
+	if (!err && (offer || invite))
+		err = sip_msg_attach_sdp(resp, sdp);
+	if (!err)
+		err = st_headers(leg, resp, false);
+	if (!err && invite)
+		err = re_keep(leg, resp, cseq);
+	if (err)
+		goto fail;
+	leg->re_offered = invite && !offer;
+	gw_info("leg %s: %s%s answered 200 (CSeq %u)", leg->call_id,
+		req->sip_method, offer ? " offer" : invite ? " without offer" :
+		"", cseq);
+	sip_ua_reply_msg(leg->ua, evt, src, srclen, resp);
+	if (offer)
+		leg_queue(leg, SIP_LEG_MEDIA, 200, NULL, &leg->remote_media);
+	if (leg->state == LEG_CONFIRMED)
+		st_arm(leg); /* RFC 4028 10: the 2xx refreshes */
+	sip_ua_run(leg->ua);
+	return;
+ fail:
+	if (resp)
+		osip_message_free(resp);
+	re_reply(leg, evt, src, srclen, 500, NULL, NULL);
+}
+
+/* The ACK for our 2xx to their re-INVITE: the answer to our offer. */
+static void re_ack(struct sip_leg *leg, const osip_message_t *ack)
+{
+	struct sip_media m;
+	const char *body;
+	size_t len;
+
+	event_del(leg->re_tmr);
+	free(leg->re_rtx);
+	leg->re_rtx = NULL;
+	leg->re_srv = false;
+	if (!leg->re_offered)
+		return;
+	leg->re_offered = false;
+	if (sip_msg_sdp(ack, &body, &len) ||
+	    sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
+			      leg->ua->ncodecs) ||
+	    (leg->ncrypto && srtp_answer_bad(leg, &m))) {
+		/* RFC 3264 5: an unusable answer; what we had goes on. */
+		gw_info("leg %s: ACK without a usable answer; media unchanged",
+			leg->call_id);
+		return;
+	}
+	leg->remote_media = m;
+	leg->codec = m.pt;
+	if (leg->te_local >= 0 && m.te_pt < 0)
+		leg->te_local = -1;
+	leg_queue(leg, SIP_LEG_MEDIA, 200, NULL, &m);
+}
+
+int sip_leg_set_timer(struct sip_leg *leg, unsigned session_expires,
+		      unsigned min_se)
+{
+	const osip_message_t *req;
+	unsigned se = 0;
+	int refresher;
+	bool have;
+	char buf[32];
+
+	if (!leg || leg->outbound || !leg->ua || !leg->inv_tr ||
+	    !leg->inv_tr->otr->orig_request)
+		return EINVAL;
+	req = leg->inv_tr->otr->orig_request;
+	leg->se_cfg = session_expires;
+	leg->min_se = min_se;
+	read_caps(leg, req);
+	have = read_se(req, &se, &refresher);
+	if (have && min_se && se < min_se) {
+		osip_message_t *resp = NULL;
+
+		/* RFC 4028 8.1: 422 with the Min-SE we need. */
+		gw_info("leg %s: Session-Expires %u under our Min-SE %u: 422",
+			leg->call_id, se, min_se);
+		snprintf(buf, sizeof(buf), "%u", min_se);
+		leg->hungup = true;
+		leg->hup_gen++;
+		if (!sip_msg_response(&resp, req, 422, NULL, leg->local_tag,
+				      leg->ua) &&
+		    !osip_message_set_header(resp, "Min-SE", buf)) {
+			sip_tr_send(leg->inv_tr, resp);
+			set_state(leg, LEG_IN_REJECTED);
+		} else {
+			if (resp)
+				osip_message_free(resp);
+			leg_close(leg);
+		}
+		sip_ua_run(leg->ua);
+		return ERANGE;
+	}
+	if (have || session_expires)
+		st_from_request(leg, req, have, se, refresher);
+	return 0;
+}
+
+/* ---- reliable provisional responses (RFC 3262) --------------------------- */
+
+static void rel_arm(struct sip_leg *leg, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(leg->rel_tmr, &tv);
+}
+
+/* RFC 3262 3: resend from T1, doubling, until the PRACK; after 64*T1
+ * without one the INVITE is refused with a 5xx. */
+static void on_rel_rtx(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_leg *leg = arg;
+	struct sip_reason rsn = {102, "no PRACK", false};
+
+	(void)fd;
+	(void)what;
+	if (!leg->ua || !leg->rel_pending || leg->hungup ||
+	    (leg->state != LEG_IN_PROCEEDING && leg->state != LEG_IN_EARLY))
+		return;
+	if (tg_mono_ms() - leg->rel_start >= 64 * SIP_T1) {
+		gw_warn("leg %s: no PRACK for our reliable %s", leg->call_id,
+			"provisional; refusing the INVITE");
+		rel_stop(leg);
+		leg_queue(leg, SIP_LEG_BYE, 0, &rsn, NULL);
+		leg->hungup = true;
+		leg->hup_gen++;
+		if (!leg_respond(leg, 500, false, &rsn))
+			set_state(leg, LEG_IN_REJECTED);
+		else
+			leg_close(leg);
+		sip_ua_run(leg->ua);
+		return;
+	}
+	sip_ua_send_buf(leg->ua, (struct sockaddr *)&leg->peer, leg->peerlen,
+			leg->rel_rtx, leg->rel_rtx_len);
+	leg->rel_ms *= 2;
+	rel_arm(leg, leg->rel_ms);
+}
+
+/* Make @p resp (a 1xx with our SDP) reliable: Require: 100rel and the
+ * next RSeq; a copy is kept to resend until its PRACK. */
+static int rel_prepare(struct sip_leg *leg, osip_message_t *resp)
+{
+	char buf[16], *str = NULL;
+	size_t len = 0;
+
+	if (!leg->rel_tmr) {
+		leg->rel_tmr = evtimer_new(leg->ua->base, on_rel_rtx, leg);
+		if (!leg->rel_tmr)
+			return ENOMEM;
+	}
+	if (!leg->rseq) {
+		/* RFC 3262 3: the first between 1 and 2^31 - 1. */
+		tg_random(&leg->rseq, sizeof(leg->rseq));
+		leg->rseq = 1 + (leg->rseq & 0x3fffffff);
+	} else {
+		leg->rseq++;
+	}
+	snprintf(buf, sizeof(buf), "%u", leg->rseq);
+	if (osip_message_set_header(resp, "Require", "100rel") ||
+	    osip_message_set_header(resp, "RSeq", buf))
+		return ENOMEM;
+	if (osip_message_to_str(resp, &str, &len) || !str)
+		return ENOMEM;
+	free(leg->rel_rtx);
+	leg->rel_rtx = strndup(str, len);
+	leg->rel_rtx_len = len;
+	osip_free(str);
+	if (!leg->rel_rtx)
+		return ENOMEM;
+	leg->rel_pending = leg->rel_sent = true;
+	leg->rel_start = tg_mono_ms();
+	leg->rel_ms = SIP_T1;
+	rel_arm(leg, SIP_T1);
+	return 0;
+}
+
+static void rel_stop(struct sip_leg *leg)
+{
+	leg->rel_pending = false;
+	if (leg->rel_tmr)
+		event_del(leg->rel_tmr);
+	free(leg->rel_rtx);
+	leg->rel_rtx = NULL;
+}
+
+/* A PRACK for our reliable provisional: RAck names its RSeq and the
+ * INVITE's CSeq (RFC 3262 7.2); anything else matches nothing (481). */
+static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	osip_header_t *h = NULL;
+	unsigned long rs, cs;
+	char method[16];
+
+	if (osip_message_header_get_byname(evt->sip, "rack", 0, &h) < 0 ||
+	    !h || !h->hvalue ||
+	    sscanf(h->hvalue, "%lu %lu %15s", &rs, &cs, method) != 3) {
+		re_reply(leg, evt, src, srclen, 400, NULL, NULL);
+		return;
+	}
+	if (!leg->rel_pending || rs != leg->rseq || cs != leg->inv_cseq ||
+	    strcasecmp(method, "INVITE")) {
+		re_reply(leg, evt, src, srclen, 481, NULL, NULL);
+		return;
+	}
+	rel_stop(leg);
+	sip_ua_reply_new(leg->ua, evt, src, srclen, 200, NULL, false);
+}
+
+/* A 1xx to our INVITE: PRACK it when it is reliable (RFC 3262 4).  One
+ * whose RSeq is not above the last PRACKed is a retransmission (@p dup):
+ * our PRACK's own transaction resends it if it was lost. */
+static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
+		      bool *dup)
+{
+	osip_header_t *h = NULL;
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	unsigned long rs;
+	char buf[48];
+
+	*dup = false;
+	if (!header_token(msg, "require", "100rel") ||
+	    osip_message_header_get_byname(msg, "rseq", 0, &h) < 0 || !h ||
+	    !h->hvalue)
+		return;
+	rs = strtoul(h->hvalue, NULL, 10);
+	if (!rs || rs > 0xffffffffUL)
+		return;
+	if (leg->rseq_in && rs <= leg->rseq_in) {
+		*dup = true;
+		return;
+	}
+	leg->rseq_in = (uint32_t)rs;
+	if (leg_request(&m, leg, "PRACK", ++leg->cseq))
+		goto fail;
+	snprintf(buf, sizeof(buf), "%lu %u INVITE", rs, leg->inv_cseq);
+	if (osip_message_set_header(m, "RAck", buf) ||
+	    leg_tr_new(&tr, leg, NICT, SIP_TR_OTHER, m,
+		       (struct sockaddr *)&leg->peer, leg->peerlen))
+		goto fail;
+	sip_tr_send(tr, m);
+	return;
+ fail:
+	if (m)
+		osip_message_free(m);
+	gw_warn("leg %s: cannot send PRACK", leg->call_id);
+}
+
+/* ---- 422 to our INVITE (RFC 4028 7.4) ------------------------------------ */
+
+/* Header @p name of @p m takes @p value (added when absent). */
+static int hdr_replace(osip_message_t *m, const char *name,
+		       const char *value)
+{
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(m, name, 0, &h) < 0 || !h)
+		return osip_message_set_header(m, name, value) ? ENOMEM : 0;
+	osip_free(h->hvalue);
+	h->hvalue = osip_strdup(value);
+	return h->hvalue ? 0 : ENOMEM;
+}
+
+/*
+ * The INVITE again, asking for the Min-SE the 422 named (as Session-Expires
+ * and Min-SE): a new transaction, CSeq one up, the same Call-ID, From tag
+ * and body.  Twice at most.  The old transaction ACKed the 422.
+ */
+static int se_retry(struct sip_leg *leg, const osip_message_t *resp)
+{
+	osip_message_t *inv = NULL;
+	osip_generic_param_t *br = NULL;
+	osip_via_t *via;
+	struct sip_tr *tr;
+	unsigned mse = read_min_se(resp);
+	char branch[32], num[16];
+	int err = EINVAL;
+
+	if (!leg->se_cfg || !leg->inv_tr || !leg->inv_tr->otr->orig_request ||
+	    leg->hungup || leg->re_tries >= 2 || mse <= leg->se_cfg ||
+	    mse > 86400 || (leg->state != LEG_OUT_CALLING &&
+			    leg->state != LEG_OUT_EARLY))
+		return EINVAL;
+	if (osip_message_clone(leg->inv_tr->otr->orig_request, &inv))
+		return ENOMEM;
+	snprintf(num, sizeof(num), "%u", mse);
+	if (hdr_replace(inv, "session-expires", num) ||
+	    hdr_replace(inv, "min-se", num))
+		goto out;
+	via = osip_list_get(&inv->vias, 0);
+	if (!via || osip_via_param_get_byname(via, "branch", &br) < 0 || !br ||
+	    !inv->cseq)
+		goto out;
+	memcpy(branch, "z9hG4bK", 7);
+	sip_rand_hex(branch + 7, 8);
+	osip_free(br->gvalue);
+	br->gvalue = osip_strdup(branch);
+	leg->inv_cseq = ++leg->cseq;
+	snprintf(num, sizeof(num), "%u", leg->inv_cseq);
+	osip_free(inv->cseq->number);
+	inv->cseq->number = osip_strdup(num);
+	osip_message_force_update(inv);
+	leg->inv_tr->kind = SIP_TR_OTHER; /* its end is no failure */
+	err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err)
+		goto out;
+	gw_info("leg %s: 422, INVITE again with Session-Expires %u (CSeq %u)",
+		leg->call_id, mse, leg->inv_cseq);
+	leg->se_cfg = mse;
+	if (leg->min_se < mse)
+		leg->min_se = mse;
+	leg->re_tries++;
+	leg->inv_tr = tr;
+	leg->got_1xx = false;
+	sip_tr_send(tr, inv);
+	leg_queue(leg, SIP_LEG_TRYING, 422, NULL, NULL);
+	return 0;
+ out:
+	if (inv)
+		osip_message_free(inv);
+	return err;
+}
+
+/* ---- 2xx from other forks (RFC 3261 13.2.2.4) ---------------------------- */
+
+/*
+ * A 2xx to our INVITE from another branch than the one we took makes a
+ * dialog of its own: it is ACKed (again for each retransmission) and
+ * ended with a BYE at once; the call stays the first one's.  A leg of
+ * its own, outside the hash, lends that dialog its headers and lives as
+ * long as the BYE's transaction.
+ */
+static void fork_drop(struct sip_leg *leg, const osip_message_t *resp)
+{
+	const char *tag = sip_msg_to_tag(resp);
+	struct sip_leg *f = leg_alloc(leg->ua, true);
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	char *buf = NULL;
+	size_t len = 0;
+	bool again = !strcmp(leg->fork_tag, tag);
+	int err = ENOMEM;
+
+	if (!f)
+		return;
+	f->call_id = strdup(leg->call_id);
+	memcpy(&f->peer, &leg->peer, leg->peerlen);
+	f->peerlen = leg->peerlen;
+	tg_strlcpy(f->sig_addr, leg->sig_addr, sizeof(f->sig_addr));
+	tg_strlcpy(f->contact_user, leg->contact_user, sizeof(f->contact_user));
+	if (!f->call_id || osip_from_clone(leg->local, &f->local))
+		goto out;
+	learn_remote(f, resp);
+	if (!f->remote || !f->target)
+		goto out;
+	if (leg_request(&m, f, "ACK", leg->inv_cseq))
+		goto out;
+	if (!osip_message_to_str(m, &buf, &len) && buf) {
+		sip_ua_send_buf(f->ua, (struct sockaddr *)&f->peer, f->peerlen,
+				buf, len);
+		osip_free(buf);
+	}
+	osip_message_free(m);
+	m = NULL;
+	err = 0;
+	if (again)
+		goto out;
+	tg_strlcpy(leg->fork_tag, tag, sizeof(leg->fork_tag));
+	gw_info("leg %s: a 2xx from another fork (tag %s): ACK and BYE",
+		leg->call_id, tag);
+	err = leg_request(&m, f, "BYE", leg->inv_cseq + 1);
+	if (!err)
+		err = leg_tr_new(&tr, f, NICT, SIP_TR_OTHER, m,
+				 (struct sockaddr *)&f->peer, f->peerlen);
+	if (err)
+		goto out;
+	sip_tr_send(tr, m);
+	m = NULL;
+	sip_ua_run(f->ua);
+ out:
+	if (m)
+		osip_message_free(m);
+	if (err)
+		gw_warn("leg %s: cannot end another fork's dialog", leg->call_id);
+	obj_deref(f); /* the BYE's transaction holds it on */
 }

@@ -29,6 +29,7 @@ struct sdp_stream {
 	unsigned ptime;
 	bool hold;         /* a=sendonly, recvonly or inactive */
 	bool dir_set;      /* one of those or a=sendrecv was given */
+	enum sip_dir dir;
 	bool savp;         /* RTP/SAVP (RFC 3711 12) */
 	struct sip_crypto crypto; /* first usable a=crypto (RFC 4568) */
 	bool crypto_warned; /* one warning per stream, however many lines */
@@ -38,6 +39,7 @@ struct sdp_parse {
 	char sess_addr[64];
 	unsigned sess_ptime;
 	bool sess_hold;
+	enum sip_dir sess_dir;
 	struct sdp_stream cur;
 	bool have_cur;
 	bool found;
@@ -275,6 +277,7 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 		sp->cur.ptime = 0;
 		sp->cur.hold = false;
 		sp->cur.dir_set = false;
+		sp->cur.dir = SIP_DIR_SENDRECV;
 		return parse_media(&sp->cur, v);
 	case 'c':
 		return parse_conn(sp->have_cur ? sp->cur.addr : sp->sess_addr,
@@ -307,12 +310,18 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 			/* RFC 3264 6.1: the media level wins over the
 			 * session level. */
 			bool hold = strncmp(v.p, "sendrecv", 8) != 0;
+			enum sip_dir dir = !hold ? SIP_DIR_SENDRECV :
+				!strncmp(v.p, "sendonly", 8) ? SIP_DIR_SENDONLY :
+				!strncmp(v.p, "recvonly", 8) ? SIP_DIR_RECVONLY :
+				SIP_DIR_INACTIVE;
 
 			if (sp->have_cur) {
 				sp->cur.hold = hold;
+				sp->cur.dir = dir;
 				sp->cur.dir_set = true;
 			} else {
 				sp->sess_hold = hold;
+				sp->sess_dir = dir;
 			}
 		}
 		return 0;
@@ -383,6 +392,12 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 	/* RFC 3264 8.4 hold, or RFC 2543's c=0.0.0.0. */
 	out->hold = (sp->best.dir_set ? sp->best.hold : sp->sess_hold) ||
 		    !strcmp(out->addr, "0.0.0.0");
+	out->dir = sp->best.dir_set ? sp->best.dir : sp->sess_dir;
+	/* RFC 2543 hold: it takes nothing at 0.0.0.0 (RFC 6337 5.3). */
+	if (!strcmp(out->addr, "0.0.0.0"))
+		out->dir = out->dir == SIP_DIR_SENDRECV ? SIP_DIR_SENDONLY :
+			   out->dir == SIP_DIR_RECVONLY ? SIP_DIR_INACTIVE :
+			   out->dir;
 	out->ptime = sp->best.ptime ? sp->best.ptime :
 		     sp->sess_ptime ? sp->sess_ptime : 20;
 	out->savp = sp->best.savp;
@@ -428,7 +443,8 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 			return EINVAL;
 	if (te_pt > 127)
 		return EINVAL;
-	/* The version equals the session id: we never re-offer (RFC 3264 8). */
+	/* The version starts as the session id; sip_sdp_amend() moves it
+	 * on when the session changes (RFC 3264 8). */
 	n = snprintf(buf, size,
 		     "v=0\r\n"
 		     "o=tollgate %llu %llu IN %s %s\r\n"
@@ -472,5 +488,60 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		     ptime ? ptime : 20);
 	if (n < 0 || (size_t)n >= size - off)
 		return ENOSPC;
+	return 0;
+}
+
+static const char *dir_name(enum sip_dir dir)
+{
+	switch (dir) {
+	case SIP_DIR_SENDONLY: return "sendonly";
+	case SIP_DIR_RECVONLY: return "recvonly";
+	case SIP_DIR_INACTIVE: return "inactive";
+	default: return "sendrecv";
+	}
+}
+
+/* Our direction attribute line, "\r\na=DIR\r\n" (all are 8 letters). */
+static char *dir_line(char *buf, enum sip_dir dir)
+{
+	char pat[16];
+
+	snprintf(pat, sizeof(pat), "\r\na=%s\r\n", dir_name(dir));
+	return strstr(buf, pat);
+}
+
+int sip_sdp_amend(char *buf, size_t size, uint64_t version,
+		  enum sip_dir dir)
+{
+	char ver[24], *o, *v, *ve, *a = NULL;
+	size_t len = strlen(buf), vl, nl;
+	unsigned i;
+
+	/* "o=tollgate <sess-id> <version> IN ..." */
+	o = strstr(buf, "\r\no=tollgate ");
+	for (i = 0; i < 4 && !a; i++)
+		a = dir_line(buf, (enum sip_dir)i);
+	if (!o || !a)
+		return EBADMSG;
+	v = o + strlen("\r\no=tollgate ");
+	v += strcspn(v, " \r");
+	if (*v != ' ')
+		return EBADMSG;
+	v++;
+	ve = v + strcspn(v, " \r");
+	if (*ve != ' ')
+		return EBADMSG;
+	vl = (size_t)(ve - v);
+	nl = (size_t)snprintf(ver, sizeof(ver), "%llu",
+			      (unsigned long long)version);
+	if (len - vl + nl >= size)
+		return ENOSPC;
+	memmove(v + nl, ve, len - (size_t)(ve - buf) + 1);
+	memcpy(v, ver, nl);
+	/* Every direction attribute is 8 letters: rewritten in place. */
+	for (i = 0, a = NULL; i < 4 && !a; i++)
+		a = dir_line(buf, (enum sip_dir)i);
+	for (i = 0; i < 8; i++)
+		a[4 + i] = dir_name(dir)[i];
 	return 0;
 }

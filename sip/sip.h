@@ -6,7 +6,9 @@
  * Trying, ACK for 2xx, retransmission of our 2xx until ACK (RFC 3261
  * 13.3.1.4), 200 for CANCEL and 487 for the INVITE, 200 for BYE, OPTIONS,
  * 481 for requests outside any dialog, 488 when an offer has no codec we
- * take, 200 for INFO (DTMF ones are reported as SIP_LEG_DTMF).
+ * take, 200 for INFO (DTMF ones are reported as SIP_LEG_DTMF), answers
+ * to re-INVITE and UPDATE (new media reported as SIP_LEG_MEDIA; 491 and
+ * 500 for glare) and RFC 4028 session timers (docs/sip.md).
  */
 #ifndef TG_SIP_H
 #define TG_SIP_H
@@ -19,6 +21,14 @@
 struct event_base;
 struct sip_ua;
 struct sip_leg;
+
+/* An SDP stream's direction (RFC 3264 5.1), as its sender says it. */
+enum sip_dir {
+	SIP_DIR_SENDRECV = 0,
+	SIP_DIR_SENDONLY,
+	SIP_DIR_RECVONLY,
+	SIP_DIR_INACTIVE,
+};
 
 /* SDES crypto suites (RFC 4568 6.2; AEAD_AES_128_GCM: RFC 7714 14.2). */
 enum sip_srtp_suite {
@@ -48,10 +58,18 @@ struct sip_media {
 			 * events 0-11 at least), -1 none */
 	bool hold;      /* a=sendonly/recvonly/inactive or c=0.0.0.0: the
 			 * far end holds the call (its RTP may stop) */
+	enum sip_dir dir; /* its direction; c=0.0.0.0 takes away "recv"
+			   * (RFC 3264 8.4, RFC 6337 5.3) */
 	bool savp;      /* the stream's profile is RTP/SAVP */
 	struct sip_crypto crypto; /* its first a=crypto line we can use (an
 				   * offer's preference), suite NONE none */
 };
+
+/** Does the far end of @p m take our RTP (sendrecv or recvonly)? */
+static inline bool sip_media_receives(const struct sip_media *m)
+{
+	return m->dir == SIP_DIR_SENDRECV || m->dir == SIP_DIR_RECVONLY;
+}
 
 /* A Q.850 cause carried in a Reason header (RFC 3326 / RFC 6432). */
 struct sip_reason {
@@ -101,13 +119,20 @@ enum sip_leg_event_type {
 	SIP_LEG_PROGRESS,  /* outbound: 1xx > 100; media set if it had SDP */
 	SIP_LEG_ANSWERED,  /* outbound: 2xx (we ACKed it); inbound: ACK for our 2xx */
 	SIP_LEG_FAILED,    /* outbound: final >= 300, or timeout (408) */
-	SIP_LEG_BYE,       /* the far end sent BYE (we answered 200) */
+	SIP_LEG_BYE,       /* the far end sent BYE (we answered 200); or
+			    * the session ended without it: its timer ran
+			    * out (RFC 4028, we sent BYE with Q.850 cause
+			    * 102) or a refresh got 408/481 */
 	SIP_LEG_CANCELLED, /* inbound: CANCEL before answer (we sent 200+487) */
 	SIP_LEG_CLOSED,    /* the dialog is gone; last event of a leg */
 	SIP_LEG_TRYING,    /* outbound: 100 Trying (the next hop has it), or
 			    * a 401/407 we answered (status says which) */
 	SIP_LEG_DTMF,      /* an INFO with application/dtmf-relay (we
 			    * answered 200): digit, duration_ms */
+	SIP_LEG_MEDIA,     /* the far end changed the session: a re-INVITE
+			    * or UPDATE offer we answered, or the answer in
+			    * an ACK to our offer; media = its new SDP (new
+			    * address, codec in pt, hold in dir) */
 };
 
 struct sip_leg_event {
@@ -295,6 +320,17 @@ int sip_leg_reply(struct sip_leg *leg, int status, bool with_sdp,
  * "Duration=160") in a confirmed dialog.  ENOTCONN otherwise. */
 int sip_leg_send_dtmf(struct sip_leg *leg, char digit, unsigned duration_ms);
 
+/**
+ * Inbound, before sip_leg_answer: run a session timer (RFC 4028) of
+ * @p session_expires s (0 = only if the caller asks for one), never
+ * under @p min_se.  The caller's Session-Expires and refresher are
+ * honoured; our 200 says who refreshes.  @return 0; ERANGE when the
+ * caller's Session-Expires is below @p min_se: the leg has answered
+ * 422 with our Min-SE (RFC 4028 8.1) and closes.
+ */
+int sip_leg_set_timer(struct sip_leg *leg, unsigned session_expires,
+		      unsigned min_se);
+
 /** Inbound: 200 OK with our SDP answer, retransmitted until ACK. */
 int sip_leg_answer(struct sip_leg *leg);
 /**
@@ -348,6 +384,10 @@ struct sip_call_params {
 	const char *from_tag;
 	uint32_t cseq;
 	bool dtmf_events;         /* offer telephone-event (SIP_TE_PT) */
+	/* Session timer (RFC 4028): Session-Expires we ask for (s, 0 =
+	 * none) and our Min-SE. */
+	unsigned session_expires;
+	unsigned min_se;
 	int srtp;                 /* enum sip_srtp_offer */
 	/* Digest credentials for a 401/407 to the INVITE or our BYE (RFC
 	 * 7616, MD5 or SHA-256); NULL or "" = we do not authenticate. */
@@ -510,6 +550,12 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id);
+
+/** Give an SDP body that sip_sdp_print() wrote the o= version @p version
+ *  and direction @p dir (RFC 3264 8: a changed SDP has a higher
+ *  version).  @return 0, EBADMSG not one of ours, ENOSPC. */
+int sip_sdp_amend(char *buf, size_t size, uint64_t version,
+		  enum sip_dir dir);
 
 /**
  * One a=crypto value, after "crypto:" (RFC 4568 9.1).  @return 0 usable

@@ -23,7 +23,7 @@ struct event;
 #define SIP_T1 500
 #define SIP_T2 4000
 #define SIP_MAX_CODECS 8
-#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK"
 /* osip appends and removes transactions by walking a linked list, so
  * with ~16k BYE server transactions alive (Timer J, 32 s at 500 calls/s)
  * one list costs a third of our CPU; spreading transactions over several
@@ -61,6 +61,7 @@ enum sip_tr_kind {
 	SIP_TR_INVITE, /* the INVITE transaction of a leg */
 	SIP_TR_BYE,
 	SIP_TR_CANCEL,
+	SIP_TR_REINVITE, /* our re-INVITE or UPDATE in a dialog (leg.c) */
 };
 
 /* Our side of one osip transaction (osip reserved1 points here). */
@@ -167,6 +168,13 @@ int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 int sip_ua_reply_hdr(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *hname, const char *hvalue);
+/** Send @p resp (owned from now on), a response built for @p evt's
+ * request: an INVITE gets a server transaction without a leg (a 2xx
+ * ends it: retransmitting that is the leg's job), anything else the
+ * response cache. */
+int sip_ua_reply_msg(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen,
+		     osip_message_t *resp);
 /** The same for a refusal with no side effect (a digest challenge): a
  * non-INVITE one is answered without state, afresh for a retransmission
  * (RFC 3261 8.2.7), so a flood of them keeps nothing. */

@@ -690,6 +690,37 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 	return err;
 }
 
+int sip_ua_reply_msg(struct sip_ua *ua, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen,
+		     osip_message_t *resp)
+{
+	osip_message_t *req = evt->sip;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	struct sip_tr *tr;
+	int err;
+
+	sip_resp_dest(&dst, &dstlen, req, src, srclen);
+	if (!MSG_IS_INVITE(req)) {
+		err = reply_nist(ua, req, resp, (struct sockaddr *)&dst,
+				 dstlen);
+		osip_message_free(resp);
+		osip_event_free(evt);
+		return err;
+	}
+	err = sip_tr_new(&tr, ua, IST, req, NULL, (struct sockaddr *)&dst,
+			 dstlen);
+	if (err) {
+		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
+		osip_message_free(resp);
+		osip_event_free(evt);
+		return 0;
+	}
+	sip_tr_post(tr, evt);
+	sip_tr_send(tr, resp);
+	return 0;
+}
+
 int sip_ua_reply_new(struct sip_ua *ua, osip_event_t *evt,
 		     const struct sockaddr *src, socklen_t srclen, int status,
 		     const char *phrase, bool allow)

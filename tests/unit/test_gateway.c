@@ -279,6 +279,39 @@ static void test_conf_good(void **state)
 	free(cfg);
 }
 
+/* RFC 4028 keys: [sip] defaults, the trunk's own, and Min-SE as the floor. */
+static void test_conf_session_timer(void **state)
+{
+	static const char text[] =
+		"[sip]\nmin_se = 120\n"
+		"[trunk a]\ntype = sip\npeer = 10.0.0.5\nsession_expires = 0\n"
+		"[trunk b]\ntype = sip\npeer = 10.0.0.6\nsession_expires = 60\n"
+		"[trunk c]\ntype = sip\npeer = 10.0.0.7\nmin_se = 30\n"
+		"session_expires = 45\n"
+		"[trunk d]\ntype = sip\npeer = 10.0.0.8\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	assert_int_equal(cfg->session_expires, 1800);
+	assert_int_equal(cfg->min_se, 120);
+	assert_int_equal(gw_session_expires(cfg, NULL), 1800);
+	assert_int_equal(gw_session_expires(cfg, gw_config_trunk(cfg, "a")), 0);
+	/* Never under our own Min-SE. */
+	assert_int_equal(gw_session_expires(cfg, gw_config_trunk(cfg, "b")),
+			 120);
+	assert_int_equal(gw_min_se(cfg, gw_config_trunk(cfg, "c")), 30);
+	assert_int_equal(gw_session_expires(cfg, gw_config_trunk(cfg, "c")),
+			 45);
+	assert_int_equal(gw_session_expires(cfg, gw_config_trunk(cfg, "d")),
+			 1800);
+	assert_int_equal(gw_min_se(cfg, gw_config_trunk(cfg, "d")), 120);
+	free(cfg);
+}
+
 /* Each bad file must be refused with file:line and the culprit named. */
 static void test_conf_errors(void **state)
 {
@@ -616,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_sip_to_cause),
 		cmocka_unit_test(test_disposition),
 		cmocka_unit_test(test_conf_good),
+		cmocka_unit_test(test_conf_session_timer),
 		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_jb),

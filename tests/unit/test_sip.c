@@ -288,21 +288,30 @@ static void test_sdp_hold(void **state)
 	static const struct {
 		const char *body;
 		bool hold;
+		enum sip_dir dir;
 	} cases[] = {
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n",
-		 false},
+		 false, SIP_DIR_SENDRECV},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
-		 "a=sendrecv\r\n", false},
+		 "a=sendrecv\r\n", false, SIP_DIR_SENDRECV},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
-		 "a=sendonly\r\n", true},
+		 "a=sendonly\r\n", true, SIP_DIR_SENDONLY},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
-		 "a=inactive\r\n", true},
+		 "a=inactive\r\n", true, SIP_DIR_INACTIVE},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\na=recvonly\r\n"
-		 "m=audio 4000 RTP/AVP 0\r\n", true},
+		 "m=audio 4000 RTP/AVP 0\r\n", true, SIP_DIR_RECVONLY},
 		{SDP_HEAD "c=IN IP4 192.0.2.1\r\na=inactive\r\n"
-		 "m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n", false},
+		 "m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n", false,
+		 SIP_DIR_SENDRECV},
+		/* RFC 2543 hold: it takes nothing (RFC 6337 5.3). */
 		{SDP_HEAD "c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n",
-		 true},
+		 true, SIP_DIR_SENDONLY},
+		{SDP_HEAD "c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "a=recvonly\r\n", true, SIP_DIR_INACTIVE},
+		/* A second audio stream's direction is not the first's. */
+		{SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+		 "m=audio 4002 RTP/AVP 0\r\na=inactive\r\n", false,
+		 SIP_DIR_SENDRECV},
 	};
 	const int ours[] = {0, 8};
 	size_t i;
@@ -315,8 +324,11 @@ static void test_sdp_hold(void **state)
 		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
 						   strlen(cases[i].body),
 						   ours, 2), 0);
-		if (m.hold != cases[i].hold)
-			fail_msg("case %zu: hold %d", i, m.hold);
+		if (m.hold != cases[i].hold || m.dir != cases[i].dir)
+			fail_msg("case %zu: hold %d dir %d", i, m.hold, m.dir);
+		assert_int_equal(sip_media_receives(&m),
+				 cases[i].dir == SIP_DIR_SENDRECV ||
+				 cases[i].dir == SIP_DIR_RECVONLY);
 	}
 }
 
@@ -344,6 +356,48 @@ static void test_sdp_print_roundtrip(void **state)
 	assert_int_equal(sip_sdp_print(buf, 60, "203.0.113.9", 30000, both, 2,
 				       -1, 20, 42), ENOSPC);
 	assert_int_equal(m.te_pt, -1);
+}
+
+/* A changed session: the o= version moves on, the direction changes in
+ * place, and what comes out still parses (RFC 3264 8). */
+static void test_sdp_amend(void **state)
+{
+	static const int pcmu[] = { 0 };
+	struct sip_media m;
+	char buf[512], small[512];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       pcmu, 1, 101, 20, 42), 0);
+	len = strlen(buf);
+	assert_int_equal(sip_sdp_amend(buf, sizeof(buf), 1234567890123ull,
+				       SIP_DIR_RECVONLY), 0);
+	assert_non_null(strstr(buf, "o=tollgate 42 1234567890123 IN IP4 "
+				    "203.0.113.9\r\n"));
+	assert_non_null(strstr(buf, "\r\na=recvonly\r\n"));
+	assert_null(strstr(buf, "sendrecv"));
+	assert_int_equal(strlen(buf), len + 11);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), pcmu, 1), 0);
+	assert_int_equal(m.dir, SIP_DIR_RECVONLY);
+	assert_int_equal(m.te_pt, 101);
+	/* Back to sendrecv, a shorter version. */
+	assert_int_equal(sip_sdp_amend(buf, sizeof(buf), 43, SIP_DIR_SENDRECV),
+			 0);
+	assert_non_null(strstr(buf, "o=tollgate 42 43 IN"));
+	assert_non_null(strstr(buf, "\r\na=sendrecv\r\n"));
+	assert_int_equal(strlen(buf), len);
+	/* No room for a longer version: refused, untouched. */
+	memcpy(small, buf, len + 1);
+	assert_int_equal(sip_sdp_amend(small, len + 1, 4300, SIP_DIR_INACTIVE),
+			 ENOSPC);
+	assert_string_equal(small, buf);
+	/* Not one of ours. */
+	strcpy(small, SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0"
+		      "\r\na=sendrecv\r\n");
+	assert_int_equal(sip_sdp_amend(small, sizeof(small), 2,
+				       SIP_DIR_INACTIVE), EBADMSG);
 }
 
 /* RFC 4733: telephone-event offered, answered and read back. */
@@ -598,6 +652,7 @@ enum b_mode {
 	B_RING,        /* 180 and wait */
 	B_EARLY,       /* 183 with SDP, then 200 */
 	B_ANSWER_HUP,  /* 200, then hang up at once with cause 16 */
+	B_TIMER,       /* a session timer of 2 s (Min-SE 1), then 200 */
 };
 
 struct peer {
@@ -625,6 +680,7 @@ struct peer {
 	char diversion[64], diversion_reason[32]; /* B: as received */
 	const char *div_out, *div_reason_out;     /* A: to send */
 	const char *to_uri;                       /* A: R-URI instead */
+	unsigned session_expires;                 /* A: to ask for */
 	const char *pidf;                         /* A: a PIDF-LO to send */
 	int srtp_offer;                           /* A: enum sip_srtp_offer */
 	bool srtp_answer;                         /* B: answer a=crypto */
@@ -712,6 +768,10 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		break;
 	case B_EARLY:
 		assert_int_equal(sip_leg_reply(leg, 183, true, NULL), 0);
+		assert_int_equal(sip_leg_answer(leg), 0);
+		break;
+	case B_TIMER:
+		assert_int_equal(sip_leg_set_timer(leg, 2, 1), 0);
 		assert_int_equal(sip_leg_answer(leg), 0);
 		break;
 	case B_ANSWER_HUP: {
@@ -851,6 +911,8 @@ static void call_b(struct harness *h, const char *to)
 		.pidf_id = "zone-hq",
 		.media_addr = "127.0.0.1",
 		.media_port = h->a.media_port,
+		.session_expires = h->a.session_expires,
+		.min_se = h->a.session_expires ? 1 : 0,
 		.srtp = h->a.srtp_offer,
 	};
 
@@ -884,6 +946,53 @@ static void expect_events(const struct peer *p,
 		if (p->ev[i] != want[i])
 			fail_msg("event %u is %d, want %d", i, p->ev[i],
 				 want[i]);
+}
+
+/* A hangs up @p tv after the answer (a session outlives refreshes). */
+static void on_hup_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct harness *h = arg;
+	struct sip_reason r = {16, "test", false};
+
+	(void)fd;
+	(void)what;
+	assert_int_equal(sip_leg_hangup(h->a.leg, 0, &r), 0);
+}
+
+static void timer_call(struct harness *h, unsigned a_se)
+{
+	static const enum sip_leg_event_type a_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_CLOSED };
+	static const enum sip_leg_event_type b_want[] = {
+		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
+	struct timeval tv = { 3, 500000 }, wd = { 6, 0 };
+	struct event *hup = evtimer_new(h->base, on_hup_timer, h);
+
+	h->b.mode = B_TIMER;
+	h->a.session_expires = a_se;
+	call_b(h, "5550100");
+	event_add(hup, &tv);
+	event_add(h->watchdog, &wd);
+	run(h, both_closed);
+	event_free(hup);
+	/* Past the 2 s interval: the refreshes kept it up, and the call
+	 * ended by A's BYE (cause 16), not a timer's (102). */
+	expect_events(&h->a, a_want, 2);
+	expect_events(&h->b, b_want, 3);
+	assert_int_equal(h->b.cause[1], 16);
+}
+
+/* RFC 4028 between two of our UAs: A asks, B takes 2 s and leaves the
+ * refresh to A (it supports timer), A refreshes with UPDATE. */
+static void test_session_timer_uac_refreshes(void **state)
+{
+	timer_call(*state, 2);
+}
+
+/* A asks for nothing: B runs the timer and refreshes itself. */
+static void test_session_timer_uas_refreshes(void **state)
+{
+	timer_call(*state, 0);
 }
 
 static void test_call_answer_bye(void **state)
@@ -1509,6 +1618,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_hold),
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
+		cmocka_unit_test(test_sdp_amend),
 		cmocka_unit_test(test_sdp_telephone_event),
 		cmocka_unit_test(test_sdes_parse),
 		cmocka_unit_test(test_sdp_crypto),
@@ -1526,6 +1636,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_busy, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_session_timer_uac_refreshes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_session_timer_uas_refreshes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_cancel, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_early_media, setup,

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# tests/integration/prack.sh  Reliable provisional responses (RFC 3262)
+# both ways.  A caller that supports 100rel gets the 183 that carries the
+# PRI's early media reliably (Require: 100rel, RSeq), resent until its
+# PRACK and not after; a PRACK for another RSeq gets 481; the call then
+# connects with audio both ways.  Toward a SIP callee our INVITE says
+# Supported: 100rel, a reliable 183 is PRACKed with the right RAck, its
+# retransmission is not PRACKed again, the next RSeq is.  A second 200
+# from another fork of our INVITE is ACKed and its dialog ended with a
+# BYE while the call goes on.  tshark decodes it all.
+. "$(dirname "$0")/lib.sh"
+
+write_conf
+start_pstnsim --rule 2125551234=progress --answer-after 4500
+start_gw
+
+UA=$SRC/tests/integration/dialog_ua.py
+RTP_A=$(free_udp_port)
+CAP=""
+if command -v tshark >/dev/null; then
+	tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/cap.pcapng" \
+		> "$WORK/tshark.log" 2>&1 &
+	TSHARK=$!
+	PIDS+=("$TSHARK")
+	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
+	sleep 1
+	CAP=1
+fi
+
+timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A" --script prack-in \
+	> "$WORK/ua-in.log" 2>&1 || { cat "$WORK/ua-in.log" >&2;
+	fail "100rel toward the caller"; }
+log "caller side: $(grep -c '^ok:' "$WORK/ua-in.log") checks passed"
+wait_cdrs 1
+expect_eq "CDR of the call" "$(sql "SELECT disposition || ' ' || q850_cause
+	FROM cdr ORDER BY rowid DESC LIMIT 1")" "ANSWERED 16"
+
+kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A" --script prack-out \
+	> "$WORK/ua-out.log" 2>&1 &
+UA_PID=$!
+PIDS+=("$UA_PID")
+start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
+	--hold 20000
+wait "$UA_PID" || { cat "$WORK/ua-out.log" >&2; fail "100rel from the callee"; }
+log "callee side: $(grep -c '^ok:' "$WORK/ua-out.log") checks passed"
+wait_cdrs 2
+expect_eq "CDR of the PSTN call" "$(sql "SELECT direction || ' ' ||
+	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
+
+# A forked INVITE: two 200s with different tags (RFC 3261 13.2.2.4).
+kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
+timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A,$(free_udp_port)" \
+	--script fork > "$WORK/ua-fork.log" 2>&1 &
+UA_PID=$!
+PIDS+=("$UA_PID")
+start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
+	--hold 20000
+wait "$UA_PID" || { cat "$WORK/ua-fork.log" >&2; fail "forked 200s"; }
+log "forked 200s: $(grep -c '^ok:' "$WORK/ua-fork.log") checks passed"
+wait_cdrs 3
+
+if [ -n "$CAP" ]; then
+	sleep 0.5
+	kill -INT "$TSHARK"
+	wait "$TSHARK" || true
+	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$SIP_PORT,sip" \
+		"$@" 2>/dev/null; }
+	bad=$(decode -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)
+	expect_eq "malformed or erroneous packets" "$bad" 0
+	n=$(decode -Y "sip.Status-Code == 183 && sip.RSeq && sip.Require contains \"100rel\"" | wc -l)
+	[ "$n" -ge 2 ] || fail "no reliable 183 decoded"
+	n=$(decode -Y "sip.Method == PRACK && udp.srcport == $SIP_PORT && sip.RAck" | wc -l)
+	[ "$n" -ge 2 ] || fail "our PRACKs do not decode with RAck"
+	log "ok: tshark decodes our reliable 183s and PRACKs"
+fi
