@@ -920,8 +920,12 @@ void ps_call_rx(struct ps_call *call, const uint8_t *blk)
 		memcpy(call->echo, blk, TDM_FRAME_SAMPLES);
 		call->echo_valid = true;
 	} else if (call->media_mode == PS_MEDIA_STAMP) {
-		if (!call->stamp && (call->stamp = malloc(sizeof(*call->stamp))))
+		if (!call->stamp &&
+		    (call->stamp = malloc(sizeof(*call->stamp)))) {
 			stamp_rx_init(call->stamp);
+			/* as rtpload: the gateway's jitter buffer settles */
+			call->stamp->settle_ns = 1000000000;
+		}
 		if (call->stamp)
 			stamp_rx_frame(call->stamp, blk, STAMP_RTP,
 				       stamp_now_ns());

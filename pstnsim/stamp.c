@@ -107,40 +107,48 @@ bool stamp_parse(const uint8_t *p, enum stamp_sender who, uint32_t *k,
 
 /*
  * The body of probe @p k starting at @p w (inside a window of @p room
- * octets): 0 intact, 1 intact but for up to 2 samples dropped or added
- * at one point (a jitter buffer time-scaling its delay: not heard), 2
- * otherwise (silence or concealment played into it).
+ * octets): 0 intact, 1 intact but for a few samples dropped or repeated
+ * one at a time (a jitter buffer slipping for drift, or time-scaling its
+ * delay: not heard), 2 otherwise (silence or concealment played into it,
+ * a law conversion).  The walk keeps the current shift and, at an octet
+ * that does not match, tries a shift one or two samples off that matches
+ * the next four.
  */
 static int body_verdict(const uint8_t *w, size_t room, uint32_t k)
 {
-	static const int shifts[] = {1, -1, 2, -2};
-	unsigned j, m = STAMP_FRAME;
+	static const int tries[] = {-1, 1, -2, 2};
+	unsigned j, slips = 0;
+	int sh = 0;
 
-	for (j = 0; j < STAMP_FRAME; j++)
-		if (!is_hdr(j) && w[j] != pattern(k, j)) {
-			m = j;
-			break;
+	for (j = 0; j < STAMP_FRAME - 4; j++) {
+		long at = (long)j + sh;
+		bool ok = false;
+
+		if (is_hdr(j))
+			continue;
+		if (at >= 0 && (size_t)at < room && w[at] == pattern(k, j))
+			continue;
+		/* The slip is here: from the next octet on, another
+		 * shift must hold. */
+		for (unsigned i = 0; i < 4 && !ok; i++) {
+			int s2 = sh + tries[i];
+
+			ok = true;
+			for (unsigned d = 1; d <= 4 && ok; d++) {
+				long a2 = (long)(j + d) + s2;
+
+				if (is_hdr(j + d))
+					continue;
+				ok = a2 >= 0 && (size_t)a2 < room &&
+				     w[a2] == pattern(k, j + d);
+			}
+			if (ok)
+				sh = s2;
 		}
-	if (m == STAMP_FRAME)
-		return 0;
-	for (unsigned i = 0; i < 4; i++) {
-		int sh = shifts[i];
-		bool ok = true;
-
-		/* Dropped samples (sh < 0): pattern j is at j + sh from
-		 * j = m - sh on; added ones: from m on. */
-		for (j = sh < 0 ? m - (unsigned)sh : m;
-		     j < STAMP_FRAME - 2 && ok; j++) {
-			long at = (long)j + sh;
-
-			if (is_hdr(j) || at < 0 || (size_t)at >= room)
-				continue;
-			ok = w[at] == pattern(k, j);
-		}
-		if (ok)
-			return 1;
+		if (!ok || ++slips > 4)
+			return 2;
 	}
-	return 2;
+	return slips ? 1 : 0;
 }
 
 void stamp_rx_init(struct stamp_rx *rx)
@@ -177,6 +185,19 @@ static void count_probe(struct stamp_rx *rx, uint32_t k, int64_t ns,
 	/* Something else between two probes replaced a probe (silence for
 	 * a missing packet, concealment): damage.  Before the first probe
 	 * and after the last it is the path filling up or running on. */
+	/* The first settle_ns after the first probe are not judged: a
+	 * jitter buffer finds its delay there (slips, a first packet late). */
+	if (rx->settle_ns) {
+		if (!rx->t0_set) {
+			rx->t0 = when;
+			rx->t0_set = true;
+		}
+		if (when < rx->t0 + rx->settle_ns) {
+			rx->settling++;
+			rx->pending_bad = 0;
+			return;
+		}
+	}
 	rx->damaged += rx->pending_bad;
 	rx->pending_bad = 0;
 	if (!rx->started) {
@@ -234,7 +255,8 @@ void stamp_rx_frame(struct stamp_rx *rx, const uint8_t *p,
 	if (rx->have_prev) {
 		uint32_t ks[4];
 		unsigned nk = 0;
-		bool found = false, late_start = false;
+		bool found = false, late_start = false, held = false;
+		struct stamp_held h2 = {0};
 
 		memcpy(win, rx->prev, STAMP_FRAME);
 		memcpy(win + STAMP_FRAME, p, STAMP_FRAME);
@@ -244,11 +266,11 @@ void stamp_rx_frame(struct stamp_rx *rx, const uint8_t *p,
 		 * both its headers counts once. */
 		for (unsigned off = 0; off < STAMP_FRAME; off++) {
 			const uint8_t *w = win + off;
-			bool dup = false;
+			bool dup = false, first;
 
-			if (!(w[0] == 'T' && get_hdr(w, 'S', who, &k, &ns)) &&
-			    !(w[HDR2] == 'T' &&
-			      get_hdr(w + HDR2, 's', who, &k, &ns)))
+			first = w[0] == 'T' && get_hdr(w, 'S', who, &k, &ns);
+			if (!first && !(w[HDR2] == 'T' &&
+					get_hdr(w + HDR2, 's', who, &k, &ns)))
 				continue;
 			for (unsigned i = 0; i < nk; i++)
 				dup |= ks[i] == k;
@@ -257,9 +279,26 @@ void stamp_rx_frame(struct stamp_rx *rx, const uint8_t *p,
 			ks[nk++] = k;
 			found = true;
 			late_start = off >= STAMP_FRAME - 4;
+			/* Known by its second header alone: a sample dropped
+			 * before that one makes it look a sample early, and
+			 * the next frame may find it by its first header
+			 * after all.  Held one frame to see. */
+			if (!first) {
+				held = true;
+				h2 = (struct stamp_held){k, ns, rx->prev_t,
+					body_verdict(w, sizeof(win) - off, k)};
+				continue;
+			}
+			if (rx->held && rx->h.k == k)
+				rx->held = false; /* the same one, better */
 			count_probe(rx, k, ns, rx->prev_t,
 				    body_verdict(w, sizeof(win) - off, k));
 		}
+		if (rx->held)
+			count_probe(rx, rx->h.k, rx->h.ns, rx->h.when,
+				    rx->h.verdict);
+		rx->held = held;
+		rx->h = h2;
 		/* A probe that began at the very end of the last frame
 		 * (a sample dropped before it) leaves none to begin in
 		 * this one. */

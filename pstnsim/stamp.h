@@ -29,6 +29,13 @@ enum stamp_sender {
 	STAMP_RTP = 'R',             /* rtpload, in RTP */
 };
 
+/* A probe found by its second header only, held one frame (stamp.c). */
+struct stamp_held {
+	uint32_t k;
+	int64_t ns, when;
+	int verdict;
+};
+
 /* What a receiver counts of one stream of probe frames. */
 struct stamp_rx {
 	bool started;
@@ -42,6 +49,11 @@ struct stamp_rx {
 	int64_t late_ns;             /* set by the user: late is a delay
 				      * this much over the smallest; 0 off */
 	int64_t base_ns;             /* the smallest delay seen */
+	int64_t settle_ns;           /* set by the user: probes this long
+				      * after the first are not judged */
+	int64_t t0;                  /* when the first came */
+	bool t0_set;
+	uint64_t settling;           /* probes not judged */
 	uint64_t late;
 	uint64_t early;              /* from before the first received */
 	uint64_t stale;              /* too old to tell if it is a dup */
@@ -52,6 +64,8 @@ struct stamp_rx {
 	bool have_prev;
 	bool late_start;             /* the last probe began in its frame's
 				      * last samples */
+	bool held;
+	struct stamp_held h;
 	uint64_t seen[STAMP_SEEN / 64];
 	uint32_t hist[STAMP_HIST_BINS + 1];
 	int64_t max_ns;

@@ -7,6 +7,9 @@
  * plays back what it hears, so each frame we send should come back once,
  * intact, after a steady delay.
  *
+ * The first --settle-ms (1000) of each call's returning probes are not
+ * judged: the gateway's jitter buffer finds its delay there.
+ *
  * Each frame is a time-stamped probe (pstnsim/stamp.h: its number and
  * send time, twice, and a pattern made of them): one that comes back is
  * exactly ours, ours with a sample or two dropped or added (the gateway's
@@ -43,7 +46,8 @@
  *
  *   rtpload --gw IP:PORT --local IP [--calls N] [--rate CPS] [--hold S]
  *           [--number NUM] [--law pcma|pcmu] [--rtp-port P] [--sip-port P]
- *           [--late-ms MS] [--max-time S] [--stamp] [--srtp] [--json]
+ *           [--late-ms MS] [--max-time S] [--settle-ms MS] [--stamp]
+ *           [--srtp] [--json]
  *
  * One thread, epoll, a 20 ms timerfd.  The exit status is 0 only if every
  * call connected and ended cleanly and no frame was lost, doubled, late or
@@ -136,6 +140,7 @@ static struct {
 	const char *number;
 	int law;                      /* payload type: 0 PCMU, 8 PCMA */
 	unsigned late_ms;
+	unsigned settle_ms;           /* not judged after a call's first */
 	bool json;
 	bool stamp;
 	bool srtp;
@@ -149,6 +154,7 @@ static struct {
 	.number = "5550100",
 	.law = 8,
 	.late_ms = 30,
+	.settle_ms = 1000,
 };
 
 static struct call *calls;
@@ -825,7 +831,8 @@ static void usage(void)
 		"usage: rtpload --gw IP:PORT --local IP [--calls N] [--rate CPS]\n"
 		"               [--hold S] [--number NUM] [--law pcma|pcmu]\n"
 		"               [--sip-port P] [--rtp-port P] [--late-ms MS]\n"
-		"               [--max-time S] [--stamp] [--srtp] [--json]\n");
+		"               [--max-time S] [--settle-ms MS] [--stamp] [--srtp]\n"
+		"               [--json]\n");
 	exit(2);
 }
 
@@ -839,6 +846,7 @@ static void parse_args(int argc, char **argv)
 		{"rtp-port", 1, NULL, 'p'}, {"late-ms", 1, NULL, 'x'},
 		{"max-time", 1, NULL, 'm'}, {"json", 0, NULL, 'j'},
 		{"stamp", 0, NULL, 'S'},     {"srtp", 0, NULL, 'K'},
+		{"settle-ms", 1, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	char host[64];
@@ -901,6 +909,9 @@ static void parse_args(int argc, char **argv)
 		case 'K':
 			opt.srtp = true;
 			break;
+		case 'T':
+			opt.settle_ms = (unsigned)atoi(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -960,6 +971,7 @@ int main(int argc, char **argv)
 		/* Looped, the delay should not move: late is a frame's
 		 * worth over the smallest. */
 		c->rx.late_ns = (int64_t)opt.late_ms * 1000000;
+		c->rx.settle_ns = (int64_t)opt.settle_ms * 1000000;
 		c->rtp_port = (uint16_t)(opt.rtp_port + 2 * i);
 		c->rtp_fd = open_udp(opt.local, c->rtp_port);
 		if (c->rtp_fd < 0) {

@@ -357,13 +357,18 @@ static void test_stamp_slip(void **state)
 	memmove(b + 5, b + 6, STAMP_FRAME - 6);       /* in the header */
 	stamp_rx_frame(&rx, b, STAMP_RTP, 0);
 	stamp_fill(a, STAMP_RTP, 4, 0);
+	memmove(a + 40, a + 41, 60);                  /* two slips: a drop */
+	memmove(a + 131, a + 130, 25);                /* ... and a repeat */
 	stamp_rx_frame(&rx, a, STAMP_RTP, 0);
+	stamp_fill(f, STAMP_RTP, 5, 0);
+	memset(f + 30, 0xd5, 40);                     /* overwritten */
+	stamp_rx_frame(&rx, f, STAMP_RTP, 0);
 	stamp_rx_frame(&rx, sil, STAMP_RTP, 0);
 	assert_int_equal(rx.got, 4);
 	/* The slip in 3's header is not seen: its second header finds it
 	 * one sample early, and its body is then intact. */
-	assert_int_equal(rx.slipped, 1);
-	assert_int_equal(rx.damaged, 0);
+	assert_int_equal(rx.slipped, 2);
+	assert_int_equal(rx.damaged, 1);
 	assert_int_equal(stamp_rx_lost(&rx), 0);
 }
 
@@ -392,6 +397,34 @@ static void test_stamp_offset(void **state)
 	}
 }
 
+/* The settling time: damage in the first second is not judged, later
+ * it is. */
+static void test_stamp_settle(void **state)
+{
+	uint8_t f[STAMP_FRAME], sil[STAMP_FRAME];
+	struct stamp_rx rx;
+	uint32_t k;
+
+	(void)state;
+	memset(sil, 0xd5, sizeof(sil));
+	stamp_rx_init(&rx);
+	rx.settle_ns = 1000000000;
+	for (k = 0; k < 100; k++) {
+		int64_t t = (int64_t)k * 20000000;
+
+		if (k == 25 || k == 75) {
+			stamp_rx_frame(&rx, sil, STAMP_RTP, t);
+			continue;
+		}
+		stamp_fill(f, STAMP_RTP, k, t);
+		stamp_rx_frame(&rx, f, STAMP_RTP, t);
+	}
+	assert_int_equal(rx.settling, 49);   /* 0..49 less 25 */
+	assert_int_equal(rx.first_k, 50);
+	assert_int_equal(rx.damaged, 1);     /* 75 */
+	assert_int_equal(stamp_rx_lost(&rx), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_stamp_counts),
 		cmocka_unit_test(test_stamp_offset),
 		cmocka_unit_test(test_stamp_slip),
+		cmocka_unit_test(test_stamp_settle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
