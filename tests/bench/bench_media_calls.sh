@@ -94,7 +94,7 @@ elapsed=$(echo "$end - $start" | bc -l)
 pct=$(echo "($t1 - $t0) / $hz * 100 / $elapsed" | bc -l)
 printf 'spans, calls:           %d E1, %d calls (%s up at the start of the window, %s at its end)\n' \
 	"$NSPANS" "$CALLS" "$up" "$up_end"
-printf 'echo canceller:         %s, SRTP: %s, jitter buffer: %s\n' "$EC" "${SRTP:+yes}" "${JB:-fixed}"
+printf 'echo canceller:         %s, SRTP: %s, jitter buffer: %s\n' "$EC" "$([ -n "${SRTP:-}" ] && echo yes || echo no)" "${JB:-fixed}"
 printf 'tollgated CPU:          %.1f%% of a core over %.0f s (%.4f%% per call)\n' \
 	"$pct" "$elapsed" "$(echo "$pct / $CALLS" | bc -l)"
 printf 'tollgated RSS:          %d KiB with the calls up, %d KiB idle (%.1f KiB per call)\n' \
