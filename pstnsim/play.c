@@ -227,12 +227,12 @@ static void stamp_json(char *out, size_t size, const struct stamp_rx *rx)
 	snprintf(out, size, ",\"stamp_rx\":%llu,\"stamp_lost\":%llu,"
 		 "\"stamp_dup\":%llu,\"stamp_damaged\":%llu,"
 		 "\"stamp_p50_ms\":%.2f,\"stamp_p99_ms\":%.2f,"
-		 "\"stamp_max_ms\":%.2f",
+		 "\"stamp_max_ms\":%.2f,\"stamp_slipped\":%llu",
 		 (unsigned long long)rx->got,
 		 (unsigned long long)stamp_rx_lost(rx),
 		 (unsigned long long)rx->dup, (unsigned long long)rx->damaged,
 		 stamp_rx_pct_ms(rx, 0.5), stamp_rx_pct_ms(rx, 0.99),
-		 (double)rx->max_ns / 1e6);
+		 (double)rx->max_ns / 1e6, (unsigned long long)rx->slipped);
 }
 
 void ps_play_json(char *out, size_t size, const struct ps_call *call)

@@ -182,9 +182,6 @@ static void count_probe(struct stamp_rx *rx, uint32_t k, int64_t ns,
 	uint32_t b;
 	int64_t bin;
 
-	/* Something else between two probes replaced a probe (silence for
-	 * a missing packet, concealment): damage.  Before the first probe
-	 * and after the last it is the path filling up or running on. */
 	/* The first settle_ns after the first probe are not judged: a
 	 * jitter buffer finds its delay there (slips, a first packet late). */
 	if (rx->settle_ns) {
@@ -198,6 +195,9 @@ static void count_probe(struct stamp_rx *rx, uint32_t k, int64_t ns,
 			return;
 		}
 	}
+	/* Something else between two probes replaced a probe (silence for
+	 * a missing packet, concealment): damage.  Before the first probe
+	 * and after the last it is the path filling up or running on. */
 	rx->damaged += rx->pending_bad;
 	rx->pending_bad = 0;
 	if (!rx->started) {
