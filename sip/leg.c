@@ -470,21 +470,11 @@ static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
 	return 0;
 }
 
-static void host_fmt(char *out, size_t size, const char *host, int port)
-{
-	bool v6 = strchr(host, ':') != NULL;
-
-	if (port)
-		snprintf(out, size, v6 ? "[%s]:%d" : "%s:%d", host, port);
-	else
-		snprintf(out, size, v6 ? "[%s]" : "%s", host);
-}
-
 static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 {
 	char hp[96], buf[200];
 
-	host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
 	if (leg->contact_user[0])
 		snprintf(buf, sizeof(buf), "<sip:%s@%s>", leg->contact_user,
 			 hp);
@@ -552,7 +542,7 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		goto out;
 	osip_message_set_uri(m, uri);
 	sip_rand_hex(branch, 8);
-	host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
 	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
 	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s", hp,
 		 branch);
@@ -819,7 +809,7 @@ static int leg_respond(struct sip_leg *leg, int status, bool with_sdp,
 		char user[96], hp[96], buf[200];
 
 		sip_uri_user_escape(user, sizeof(user), leg->answer_pai);
-		host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+		sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
 		snprintf(buf, sizeof(buf), "<sip:%s@%s>", user, hp);
 		if (osip_message_set_header(resp, "P-Asserted-Identity", buf) ||
 		    (leg->answer_privacy &&
@@ -1911,7 +1901,7 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 	quote_display(disp, sizeof(disp), from_display);
 	sip_addr_str(dst, host, sizeof(host), &port);
 
-	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
 	/* RFC 3323 4.1.1.3: who the caller is goes in no From (and no
 	 * Contact) at all. */
 	if (anonymous) {
@@ -1935,11 +1925,11 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 			return EINVAL;
 		return 0;
 	}
-	host_fmt(hp, sizeof(hp), host, 0);
+	sip_host_fmt(hp, sizeof(hp), host, 0);
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", tu, hp);
 	if (osip_from_init(&leg->remote) || osip_from_parse(leg->remote, buf))
 		return EINVAL;
-	host_fmt(hp, sizeof(hp), host, port);
+	sip_host_fmt(hp, sizeof(hp), host, port);
 	snprintf(buf, sizeof(buf), "sip:%s@%s", tu, hp);
 	if (osip_uri_init(&leg->target) || osip_uri_parse(leg->target, buf))
 		return EINVAL;
@@ -1953,7 +1943,7 @@ static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 	char user[96], hp[96], buf[320];
 
 	sip_uri_user_escape(user, sizeof(user), number);
-	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>;reason=%s;counter=1%s", user,
 		 hp, reason && *reason ? reason : "unknown",
 		 privacy ? ";privacy=full" : "");
@@ -1969,7 +1959,7 @@ static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 	char user[96], hp[96], buf[320];
 
 	cid[0] = '\0';
-	host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
 	if (p->emergency && osip_message_set_header(inv, "Priority",
 						    "emergency"))
 		return ENOMEM;

@@ -639,3 +639,38 @@ bool sip_msg_raw_ok(const char *buf, size_t len)
 	}
 	return true;
 }
+
+void sip_host_fmt(char *out, size_t size, const char *host, unsigned port)
+{
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (port)
+		snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", host, port);
+	else
+		snprintf(out, size, v6 ? "[%s]" : "%s", host);
+}
+
+int sip_msg_request_new(osip_message_t **mp, const char *method,
+			const char *ruri, const char *via_hostport)
+{
+	osip_message_t *m;
+	char buf[256], rnd[17];
+
+	if (osip_message_init(&m))
+		return ENOMEM;
+	osip_message_set_method(m, osip_strdup(method));
+	osip_message_set_version(m, osip_strdup("SIP/2.0"));
+	if (osip_uri_init(&m->req_uri) || osip_uri_parse(m->req_uri, ruri))
+		goto fail;
+	sip_rand_hex(rnd, 8);
+	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
+	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s",
+		 via_hostport, rnd);
+	if (osip_message_set_via(m, buf))
+		goto fail;
+	*mp = m;
+	return 0;
+ fail:
+	osip_message_free(m);
+	return ENOMEM;
+}

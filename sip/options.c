@@ -56,13 +56,6 @@ static void probe_killed(struct sip_tr *tr)
 	free(p);
 }
 
-static void host_port(char *out, size_t size, const char *host,
-		      unsigned port)
-{
-	snprintf(out, size, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
-		 port);
-}
-
 /* RFC 3261 11.1: Request-URI and To are the peer itself; From is us with
  * a tag; a Call-ID of its own (no dialog comes of it). */
 static int probe_request(osip_message_t **mp, struct sip_ua *ua,
@@ -74,22 +67,12 @@ static int probe_request(osip_message_t **mp, struct sip_ua *ua,
 	uint16_t port = 0;
 
 	sip_addr_str(dst, a, sizeof(a), &port);
-	host_port(peer, sizeof(peer), a, port);
+	sip_host_fmt(peer, sizeof(peer), a, port);
 	sip_ua_local_addr(ua, dst, dstlen, a, sizeof(a));
-	host_port(us, sizeof(us), a, ua->port);
-	if (osip_message_init(&m))
-		return ENOMEM;
-	osip_message_set_method(m, osip_strdup("OPTIONS"));
-	osip_message_set_version(m, osip_strdup("SIP/2.0"));
+	sip_host_fmt(us, sizeof(us), a, ua->port);
 	snprintf(buf, sizeof(buf), "sip:%s", peer);
-	if (osip_uri_init(&m->req_uri) || osip_uri_parse(m->req_uri, buf))
-		goto fail;
-	sip_rand_hex(rnd, 8);
-	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s",
-		 us, rnd);
-	if (osip_message_set_via(m, buf))
-		goto fail;
+	if (sip_msg_request_new(&m, "OPTIONS", buf, us))
+		return ENOMEM;
 	sip_rand_hex(tag, 8);
 	snprintf(buf, sizeof(buf), "<sip:tollgate@%s>;tag=%s", us, tag);
 	if (osip_message_set_from(m, buf))

@@ -42,13 +42,6 @@ struct sip_regtx {
 	unsigned auth_tries;
 };
 
-static void host_port(char *out, size_t size, const char *host,
-		      unsigned port)
-{
-	snprintf(out, size, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
-		 port);
-}
-
 /* A header's leading number ("120 (busy);duration=60" -> 120), or 0. */
 static unsigned header_uint(const osip_message_t *m, const char *name)
 {
@@ -252,16 +245,15 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 {
 	struct sip_ua *ua = rt->ua;
 	osip_message_t *m;
-	char peer[80], us[80], a[64], buf[512], rnd[17], tag[17], u[128],
-		cu[128];
+	char peer[80], us[80], a[64], buf[512], tag[17], u[128], cu[128];
 	const char *domain;
 	uint16_t port = 0;
 
 	sip_addr_str(dst, a, sizeof(a), &port);
-	host_port(peer, sizeof(peer), a, port);
+	sip_host_fmt(peer, sizeof(peer), a, port);
 	domain = p->domain && *p->domain ? p->domain : peer;
 	sip_ua_local_addr(ua, dst, dstlen, a, sizeof(a));
-	host_port(us, sizeof(us), a, ua->port);
+	sip_host_fmt(us, sizeof(us), a, ua->port);
 	tg_strlcpy(rt->contact_host, a, sizeof(rt->contact_host));
 	rt->contact_port = ua->port;
 	sip_uri_user_escape(u, sizeof(u), p->user);
@@ -269,20 +261,11 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 			    *p->contact_user ? p->contact_user : p->user);
 	tg_strlcpy(rt->contact_user, p->contact_user && *p->contact_user
 		   ? p->contact_user : p->user, sizeof(rt->contact_user));
-	if (osip_message_init(&m))
-		return ENOMEM;
-	osip_message_set_method(m, osip_strdup("REGISTER"));
-	osip_message_set_version(m, osip_strdup("SIP/2.0"));
 	/* RFC 3261 10.2: the Request-URI names the registrar's domain, no
 	 * user; To and From are the address of record. */
 	snprintf(buf, sizeof(buf), "sip:%s", domain);
-	if (osip_uri_init(&m->req_uri) || osip_uri_parse(m->req_uri, buf))
-		goto fail;
-	sip_rand_hex(rnd, 8);
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s",
-		 us, rnd);
-	if (osip_message_set_via(m, buf))
-		goto fail;
+	if (sip_msg_request_new(&m, "REGISTER", buf, us))
+		return ENOMEM;
 	sip_rand_hex(tag, 8);
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s", u, domain, tag);
 	if (osip_message_set_from(m, buf))

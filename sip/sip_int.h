@@ -230,6 +230,15 @@ void sip_reg_rx(struct sip_ua *ua, osip_event_t *evt,
 int sip_msg_response(osip_message_t **respp, const osip_message_t *req,
 		     int status, const char *phrase, const char *to_tag,
 		     const struct sip_ua *ua);
+/** "host:port" ("[v6]:port"), or the host alone for port 0. */
+void sip_host_fmt(char *out, size_t size, const char *host, unsigned port);
+/**
+ * A new out-of-dialog request: @p method to @p ruri, with a Via from
+ * @p via_hostport (ours) with rport and a fresh RFC 3261 branch.  The
+ * caller adds the rest; on error nothing is left allocated.
+ */
+int sip_msg_request_new(osip_message_t **mp, const char *method,
+			const char *ruri, const char *via_hostport);
 void sip_msg_set_reason(osip_message_t *msg, const struct sip_reason *rsn);
 /** The Q.850 Reason of @p msg (cause 0 if none); text goes to @p text. */
 void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
