@@ -1526,13 +1526,51 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 /* Resend the INVITE with credentials for the 401/407 @p resp (RFC 3261
  * 22.2): a new transaction, CSeq one up, the same Call-ID and From tag.
  * The old transaction has ACKed the challenge itself. */
+/*
+ * Send @p inv, a changed copy of our INVITE, as a new INVITE transaction:
+ * a fresh branch and the next CSeq (RFC 3261 8.1.3.5, 14.1), after a
+ * challenge or a 422.  The old transaction's end is then no failure.
+ * Takes @p inv, sent or not.
+ */
+static int invite_again(struct sip_leg *leg, osip_message_t *inv)
+{
+	osip_generic_param_t *br = NULL;
+	osip_via_t *via = osip_list_get(&inv->vias, 0);
+	struct sip_tr *tr;
+	char branch[32], num[16];
+	int err;
+
+	if (!via || osip_via_param_get_byname(via, "branch", &br) < 0 || !br ||
+	    !inv->cseq) {
+		osip_message_free(inv);
+		return EBADMSG;
+	}
+	memcpy(branch, "z9hG4bK", 7);
+	sip_rand_hex(branch + 7, 8);
+	osip_free(br->gvalue);
+	br->gvalue = osip_strdup(branch);
+	leg->inv_cseq = ++leg->cseq;
+	snprintf(num, sizeof(num), "%u", leg->inv_cseq);
+	osip_free(inv->cseq->number);
+	inv->cseq->number = osip_strdup(num);
+	osip_message_force_update(inv);
+	if (leg->inv_tr)
+		leg->inv_tr->kind = SIP_TR_OTHER;
+	err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err) {
+		osip_message_free(inv);
+		return err;
+	}
+	leg->inv_tr = tr;
+	leg->got_1xx = false; /* a CANCEL waits for the new INVITE's */
+	sip_tr_send(tr, inv);
+	return 0;
+}
+
 static int auth_retry(struct sip_leg *leg, const osip_message_t *resp)
 {
 	osip_message_t *inv = NULL;
-	osip_generic_param_t *br = NULL;
-	osip_via_t *via;
-	struct sip_tr *tr;
-	char branch[32], num[16];
 	int err;
 
 	if (!leg->auth_user || !leg->inv_copy || leg->hungup ||
@@ -1544,41 +1582,19 @@ static int auth_retry(struct sip_leg *leg, const osip_message_t *resp)
 	err = sip_auth_add(leg->ua, resp, inv, leg->auth_user, leg->auth_pass,
 			   leg->auth_realm, leg->auth_nonce,
 			   sizeof(leg->auth_nonce));
+	if (err) {
+		osip_message_free(inv);
+		return err;
+	}
+	err = invite_again(leg, inv);
 	if (err)
-		goto out;
-	err = EBADMSG;
-	via = osip_list_get(&inv->vias, 0);
-	if (!via || osip_via_param_get_byname(via, "branch", &br) < 0 || !br ||
-	    !inv->cseq)
-		goto out;
-	memcpy(branch, "z9hG4bK", 7);
-	sip_rand_hex(branch + 7, 8);
-	osip_free(br->gvalue);
-	br->gvalue = osip_strdup(branch);
-	leg->inv_cseq = ++leg->cseq;
-	snprintf(num, sizeof(num), "%u", leg->inv_cseq);
-	osip_free(inv->cseq->number);
-	inv->cseq->number = osip_strdup(num);
-	osip_message_force_update(inv);
-	if (leg->inv_tr)
-		leg->inv_tr->kind = SIP_TR_OTHER; /* its end is no failure */
-	err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
-			 (struct sockaddr *)&leg->peer, leg->peerlen);
-	if (err)
-		goto out;
+		return err;
 	gw_info("leg %s: %d, INVITE resent with credentials (CSeq %u)",
 		leg->call_id, resp->status_code, leg->inv_cseq);
-	leg->inv_tr = tr;
 	leg->auth_tries++;
-	leg->got_1xx = false; /* a CANCEL waits for the new INVITE's */
-	sip_tr_send(tr, inv);
 	/* The challenge says the next hop is there, as a 100 would. */
 	leg_queue(leg, SIP_LEG_TRYING, resp->status_code, NULL, NULL);
 	return 0;
- out:
-	if (inv)
-		osip_message_free(inv);
-	return err;
 }
 
 /* The same for our BYE. */
@@ -3164,12 +3180,9 @@ static int hdr_replace(osip_message_t *m, const char *name,
 static int se_retry(struct sip_leg *leg, const osip_message_t *resp)
 {
 	osip_message_t *inv = NULL;
-	osip_generic_param_t *br = NULL;
-	osip_via_t *via;
-	struct sip_tr *tr;
 	unsigned mse = read_min_se(resp);
-	char branch[32], num[16];
-	int err = EINVAL;
+	char num[16];
+	int err;
 
 	if (!leg->se_cfg || !leg->inv_tr || !leg->inv_tr->otr->orig_request ||
 	    leg->hungup || leg->re_tries >= 2 || mse <= leg->se_cfg ||
@@ -3180,41 +3193,21 @@ static int se_retry(struct sip_leg *leg, const osip_message_t *resp)
 		return ENOMEM;
 	snprintf(num, sizeof(num), "%u", mse);
 	if (hdr_replace(inv, "session-expires", num) ||
-	    hdr_replace(inv, "min-se", num))
-		goto out;
-	via = osip_list_get(&inv->vias, 0);
-	if (!via || osip_via_param_get_byname(via, "branch", &br) < 0 || !br ||
-	    !inv->cseq)
-		goto out;
-	memcpy(branch, "z9hG4bK", 7);
-	sip_rand_hex(branch + 7, 8);
-	osip_free(br->gvalue);
-	br->gvalue = osip_strdup(branch);
-	leg->inv_cseq = ++leg->cseq;
-	snprintf(num, sizeof(num), "%u", leg->inv_cseq);
-	osip_free(inv->cseq->number);
-	inv->cseq->number = osip_strdup(num);
-	osip_message_force_update(inv);
-	leg->inv_tr->kind = SIP_TR_OTHER; /* its end is no failure */
-	err = leg_tr_new(&tr, leg, ICT, SIP_TR_INVITE, inv,
-			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	    hdr_replace(inv, "min-se", num)) {
+		osip_message_free(inv);
+		return EINVAL;
+	}
+	err = invite_again(leg, inv);
 	if (err)
-		goto out;
+		return err;
 	gw_info("leg %s: 422, INVITE again with Session-Expires %u (CSeq %u)",
 		leg->call_id, mse, leg->inv_cseq);
 	leg->se_cfg = mse;
 	if (leg->min_se < mse)
 		leg->min_se = mse;
 	leg->re_tries++;
-	leg->inv_tr = tr;
-	leg->got_1xx = false;
-	sip_tr_send(tr, inv);
 	leg_queue(leg, SIP_LEG_TRYING, 422, NULL, NULL);
 	return 0;
- out:
-	if (inv)
-		osip_message_free(inv);
-	return err;
 }
 
 /* ---- 2xx from other forks (RFC 3261 13.2.2.4) ---------------------------- */
