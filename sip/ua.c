@@ -636,7 +636,6 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 	osip_message_t *req = evt->sip, *resp = NULL;
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
-	struct sip_tr *tr;
 	char tag[17];
 	int err;
 
@@ -662,29 +661,11 @@ static int reply_new(struct sip_ua *ua, osip_event_t *evt,
 		free(one);
 		v = nl ? nl + 1 : NULL;
 	}
+	if (!stateless)
+		return sip_ua_reply_msg(ua, evt, src, srclen, resp);
 	sip_resp_dest(&dst, &dstlen, req, src, srclen);
-	if (stateless) {
-		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
-		osip_message_free(resp);
-		goto out;
-	}
-	if (!MSG_IS_INVITE(req)) {
-		reply_nist(ua, req, resp, (struct sockaddr *)&dst, dstlen);
-		osip_message_free(resp);
-		goto out;
-	}
-	err = sip_tr_new(&tr, ua, IST, req, NULL, (struct sockaddr *)&dst,
-			 dstlen);
-	if (err) {
-		/* No transaction (e.g. an RFC 2543 branch): answer once. */
-		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
-		osip_message_free(resp);
-		osip_event_free(evt);
-		return 0;
-	}
-	sip_tr_post(tr, evt);
-	sip_tr_send(tr, resp);
-	return 0;
+	sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
+	osip_message_free(resp);
  out:
 	osip_event_free(evt);
 	return err;
@@ -711,6 +692,7 @@ int sip_ua_reply_msg(struct sip_ua *ua, osip_event_t *evt,
 	err = sip_tr_new(&tr, ua, IST, req, NULL, (struct sockaddr *)&dst,
 			 dstlen);
 	if (err) {
+		/* No transaction (e.g. an RFC 2543 branch): answer once. */
 		sip_ua_send_msg(ua, (struct sockaddr *)&dst, dstlen, resp);
 		osip_message_free(resp);
 		osip_event_free(evt);
