@@ -36,11 +36,7 @@ fi
 "${WRAP[@]}" "$BUILD/gateway/tollgated" -c "$WORK/tollgate.conf" 2> "$WORK/tollgated.log" &
 GW=$!
 PIDS+=($GW)
-for _ in $(seq 1 200); do
-	[ "$("$BUILD/gateway/tollgatectl" -s "$RUN/tollgated.ctl" --json show spans 2>/dev/null |
-		grep -o '"dchan":"up"' | wc -l)" -eq 4 ] && break
-	sleep 0.1
-done
+wait_spans 4
 GWPID=$GW
 if [ -n "${CALLGRIND:-}" ]; then
 	GWPID=$(pgrep -P "$GW" || echo "$GW")

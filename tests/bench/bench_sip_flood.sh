@@ -42,11 +42,7 @@ sleep 0.3
 "$BUILD/gateway/tollgated" -c "$WORK/tollgate.conf" 2> "$WORK/tollgated.log" &
 GW=$!
 PIDS+=($GW)
-for _ in $(seq 1 200); do
-	[ "$("$BUILD/gateway/tollgatectl" -s "$RUN/tollgated.ctl" --json show spans 2>/dev/null |
-		grep -o '"dchan":"up"' | wc -l)" -eq 8 ] && break
-	sleep 0.1
-done
+wait_spans 8
 cpu() { awk '{ print $14 + $15 }' "/proc/$GW/stat"; }
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$GW/status"; }
 rss0=$(rss)

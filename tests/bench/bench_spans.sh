@@ -39,13 +39,7 @@ sleep 0.3
 "$BUILD/gateway/tollgated" -c "$WORK/tollgate.conf" 2> "$WORK/tollgated.log" &
 GW=$!
 PIDS+=($GW)
-for _ in $(seq 1 200); do
-	[ "$("$BUILD/gateway/tollgatectl" -s "$RUN/tollgated.ctl" --json show spans 2>/dev/null |
-		grep -o '"dchan":"up"' | wc -l)" -eq $NSPANS ] &&
-	! "$BUILD/gateway/tollgatectl" -s "$RUN/tollgated.ctl" --json show channels 2>/dev/null |
-		grep -q restarting && break
-	sleep 0.1
-done
+wait_spans $NSPANS
 GWPID=$GW
 cpu() { awk '{ print $14 + $15 }' "/proc/$GWPID/stat"; }
 calls=$((RATE * DUR))

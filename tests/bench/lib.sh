@@ -43,3 +43,16 @@ accept_from = 127.0.0.0/8
 outbound = pstn
 CONF
 }
+
+# wait_spans N: until tollgated has N D-channels up and every idle
+# channel's RESTART acknowledged (at most 30 s).
+wait_spans() {
+	local ctl=("$BUILD/gateway/tollgatectl" -s "$RUN/tollgated.ctl" --json)
+	for _ in $(seq 1 300); do
+		[ "$("${ctl[@]}" show spans 2>/dev/null |
+			grep -o '"dchan":"up"' | wc -l)" -eq "$1" ] &&
+		! "${ctl[@]}" show channels 2>/dev/null | grep -q restarting &&
+			return 0
+		sleep 0.1
+	done
+}
