@@ -783,6 +783,8 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "transfer")) {
+		err = parse_bool(p, k, v, &t->transfer);
 	} else if (!strcmp(k, "auth_user")) {
 		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
 	} else if (!strcmp(k, "auth_password")) {
@@ -1166,6 +1168,7 @@ static int on_section(struct parser *p, char *name)
 		t->options_timeout_ms = 2000;
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
+		t->transfer = true;
 		t->rtp_timeout = -1;
 		t->session_expires = -1;
 		t->min_se = -1;

@@ -107,6 +107,8 @@ struct gw_trunk_cfg {
 	char allow[64];
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
+	bool transfer;              /* SIP: its REFERs (RFC 3515) may move
+				       the other party to a new call */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):
 				       484 asks the caller for more digits */
 	unsigned overlap_wait_ms;   /* a held INVITE waits this long for

@@ -30,6 +30,7 @@ struct sip_pev {
 	struct sip_media media;
 	char text[96];
 	char pai[64];   /* ANSWERED: the 200's P-Asserted-Identity user */
+	char refer[40]; /* REFER: the number to transfer to */
 	unsigned gen;   /* leg->hup_gen when queued */
 	bool embedded;  /* the leg's own CLOSED slot */
 };
@@ -135,6 +136,17 @@ struct sip_leg {
 	unsigned rel_ms;
 	struct event *rel_tmr;
 	char fork_tag[64];      /* outbound: the last other fork's 2xx tag */
+	/* A transfer asked of us (RFC 3515): the REFER's implicit
+	 * subscription, until its final NOTIFY. */
+	bool refer_ok;          /* the gateway takes transfers on it */
+	bool refer_active;
+	uint32_t refer_cseq;
+	/* One NOTIFY at a time, so that none overtakes another (and none
+	 * reaches a peer still busy with the last): the latest news waits
+	 * for the running one's final. */
+	struct sip_tr *notify_tr; /* not a reference: cleared when it dies */
+	int notify_next;          /* a status waiting, 0 none */
+	char notify_next_phrase[48];
 };
 
 static const char *state_name(enum leg_state st)
@@ -1331,6 +1343,143 @@ int sip_leg_send_dtmf(struct sip_leg *leg, char digit, unsigned duration_ms)
 	return 0;
 }
 
+/* RFC 3515: a blind transfer.  We take one at a time, on an answered
+ * dialog, to a number; the 202 and the first NOTIFY (100 Trying, RFC
+ * 3515 2.4.4) go at once, and the gateway reports the new call's
+ * progress with sip_leg_refer_notify. */
+static void rx_refer(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	struct sip_ua *ua = leg->ua;
+	osip_cseq_t *cs = osip_message_get_cseq(evt->sip);
+	struct sip_pev *pe;
+	char num[sizeof(pe->refer)];
+	int err;
+
+	if ((leg->state != LEG_CONFIRMED && leg->state != LEG_IN_ANSWERED) ||
+	    leg->hungup) {
+		sip_ua_reply_new(ua, evt, src, srclen, 403,
+				 "Transfer Needs An Answered Call", false);
+		return;
+	}
+	if (!leg->refer_ok) {
+		sip_ua_reply_new(ua, evt, src, srclen, 403,
+				 "Transfers Not Allowed On This Trunk", false);
+		return;
+	}
+	if (leg->refer_active) {
+		sip_ua_reply_new(ua, evt, src, srclen, 491,
+				 "A Transfer Is Already Under Way", false);
+		return;
+	}
+	err = sip_msg_refer_to(evt->sip, num, sizeof(num));
+	if (err) {
+		const char *why =
+			err == ENOENT ? "Missing Refer-To" :
+			err == E2BIG ? "One Refer-To Number Only" :
+			err == ENOTSUP ? "Refer-To Must Be A Number (No Replaces)" :
+			err == EPROTONOSUPPORT ? "Refer-To Scheme Not Supported" :
+			"Bad Refer-To";
+
+		gw_notice("leg %s: REFER refused: %s", leg->call_id, why);
+		sip_ua_reply_new(ua, evt, src, srclen,
+				 err == EPROTONOSUPPORT ? 416 :
+				 err == ENOTSUP ? 501 : 400, why, false);
+		return;
+	}
+	pe = calloc(1, sizeof(*pe));
+	if (!pe) {
+		sip_ua_reply_new(ua, evt, src, srclen, 500, NULL, false);
+		return;
+	}
+	/* (The reply takes the request with it.) */
+	leg->refer_cseq = cs && cs->number ? (uint32_t)strtoul(cs->number,
+							       NULL, 10) : 0;
+	sip_ua_reply_new(ua, evt, src, srclen, 202, NULL, false);
+	leg->refer_active = true;
+	sip_leg_refer_notify(leg, 100, "Trying");
+	pe->leg = obj_ref(leg);
+	pe->gen = leg->hup_gen;
+	pe->ev.type = SIP_LEG_REFER;
+	tg_strlcpy(pe->refer, num, sizeof(pe->refer));
+	pe->ev.refer_to = pe->refer;
+	evq_push(ua, pe);
+}
+
+void sip_leg_allow_refer(struct sip_leg *leg, bool on)
+{
+	leg->refer_ok = on;
+}
+
+static int notify_send(struct sip_leg *leg, int status, const char *phrase)
+{
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	char buf[96];
+	bool final = status >= 200;
+	int err;
+
+	err = leg_request(&m, leg, "NOTIFY", ++leg->cseq);
+	if (err)
+		return err;
+	set_contact(leg, m);
+	snprintf(buf, sizeof(buf), "refer;id=%u", leg->refer_cseq);
+	osip_message_set_header(m, "Event", buf);
+	/* RFC 3515 2.4.7: the subscription ends with the final result. */
+	osip_message_set_header(m, "Subscription-State",
+				final ? "terminated;reason=noresource"
+				      : "active;expires=60");
+	snprintf(buf, sizeof(buf), "SIP/2.0 %d %s\r\n", status,
+		 phrase && *phrase ? phrase : "Unknown");
+	if (osip_message_set_body(m, buf, strlen(buf)) ||
+	    osip_message_set_content_type(m, "message/sipfrag;version=2.0")) {
+		osip_message_free(m);
+		return ENOMEM;
+	}
+	err = leg_tr_new(&tr, leg, NICT, SIP_TR_NOTIFY, m,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err) {
+		osip_message_free(m);
+		return err;
+	}
+	leg->notify_tr = tr;
+	sip_tr_send(tr, m);
+	sip_ua_run(leg->ua);
+	return 0;
+}
+
+int sip_leg_refer_notify(struct sip_leg *leg, int status, const char *phrase)
+{
+	if (!leg || !leg->ua || !leg->refer_active || leg->hungup ||
+	    (leg->state != LEG_CONFIRMED && leg->state != LEG_IN_ANSWERED))
+		return ENOTCONN;
+	if (status >= 200)
+		leg->refer_active = false;
+	if (!leg->notify_tr)
+		return notify_send(leg, status, phrase);
+	/* Only the latest provisional matters; a final one stays. */
+	if (leg->notify_next < 200) {
+		leg->notify_next = status;
+		tg_strlcpy(leg->notify_next_phrase, phrase ? phrase : "",
+			   sizeof(leg->notify_next_phrase));
+	}
+	return 0;
+}
+
+/* The running NOTIFY is done (a final, a timeout): the next may go. */
+static void notify_done(struct sip_leg *leg, struct sip_tr *tr)
+{
+	int status = leg->notify_next;
+
+	if (leg->notify_tr != tr)
+		return;
+	leg->notify_tr = NULL;
+	leg->notify_next = 0;
+	if (status && leg->ua && !leg->hungup &&
+	    (leg->state == LEG_CONFIRMED || leg->state == LEG_IN_ANSWERED))
+		notify_send(leg, status, leg->notify_next_phrase);
+}
+
 void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 			 const struct sockaddr *src, socklen_t srclen)
 {
@@ -1355,6 +1504,8 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
 	} else if (MSG_IS_INFO(req)) {
 		rx_info(leg, evt, src, srclen);
+	} else if (MSG_IS_REFER(req)) {
+		rx_refer(leg, evt, src, srclen);
 	} else {
 		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
 	}
@@ -1675,6 +1826,10 @@ void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg)
 		if (tr == leg->re_ctr)
 			re_final(leg, type, msg);
 		break;
+	case SIP_TR_NOTIFY:
+		if (!msg || msg->status_code >= 200)
+			notify_done(leg, tr);
+		break;
 	case SIP_TR_BYE:
 		/* Any final response or Timer F ends our BYE, but
 		 * a challenge we can answer. */
@@ -1712,8 +1867,12 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 			re_final(leg, OSIP_NICT_STATUS_TIMEOUT, NULL);
 		leg->re_ctr = NULL;
 	}
-	if (!leg->ua || leg->state == LEG_CLOSED)
+	if (!leg->ua || leg->state == LEG_CLOSED) {
+		if (leg->notify_tr == tr)
+			leg->notify_tr = NULL;
 		return;
+	}
+	notify_done(leg, tr);
 	switch (tr->kind) {
 	case SIP_TR_INVITE:
 		if (leg->outbound) {

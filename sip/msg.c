@@ -596,6 +596,75 @@ out:
 	return err;
 }
 
+/* RFC 3515 2.1: the Refer-To of a REFER, which must be exactly one.  A
+ * transfer target of ours is a number: a sip:/sips: user or a tel: URI,
+ * visual separators (RFC 3966 5.1.1) dropped. */
+int sip_msg_refer_to(const osip_message_t *msg, char *number, size_t size)
+{
+	osip_header_t *h = NULL, *h2 = NULL;
+	osip_from_t *f = NULL;
+	const char *num = NULL, *v;
+	size_t n = 0;
+	int err = EBADMSG, at;
+
+	number[0] = '\0';
+	at = osip_message_header_get_byname(msg, "refer-to", 0, &h);
+	if (at < 0)
+		at = osip_message_header_get_byname(msg, "r", 0, &h);
+	if (at < 0 || !h || !h->hvalue || !*h->hvalue)
+		return ENOENT;
+	/* (It answers with the index of the one it found.) */
+	if (osip_message_header_get_byname(msg, "refer-to", at + 1, &h2) >= 0 ||
+	    osip_message_header_get_byname(msg, "r", at + 1, &h2) >= 0 ||
+	    strchr(h->hvalue, ','))
+		return E2BIG;
+	if (osip_from_init(&f))
+		return ENOMEM;
+	if (osip_from_parse(f, h->hvalue) || !f->url || !f->url->scheme)
+		goto out;
+	/* Replaces (RFC 3891) makes it an attended transfer: not ours. */
+	for (int i = 0; i < osip_list_size(&f->url->url_headers); i++) {
+		osip_uri_header_t *uh =
+			osip_list_get(&f->url->url_headers, i);
+
+		if (uh && uh->gname && !strcasecmp(uh->gname, "replaces")) {
+			err = ENOTSUP;
+			goto out;
+		}
+	}
+	if (!strcasecmp(f->url->scheme, "tel"))
+		num = f->url->string;
+	else if (!strcasecmp(f->url->scheme, "sip") ||
+		 !strcasecmp(f->url->scheme, "sips"))
+		num = f->url->username;
+	else {
+		err = EPROTONOSUPPORT;
+		goto out;
+	}
+	if (!num || !*num)
+		goto out;
+	for (v = num; *v && *v != ';' && *v != '?'; v++) {
+		if (strchr("-.()", *v))
+			continue;
+		if (!strchr("0123456789*#", *v) && !(*v == '+' && !n)) {
+			err = ENOTSUP; /* a name, not a number */
+			goto out;
+		}
+		if (n + 1 >= size) {
+			err = E2BIG;
+			goto out;
+		}
+		number[n++] = *v;
+	}
+	number[n] = '\0';
+	err = n && strcmp(number, "+") ? 0 : EBADMSG;
+out:
+	if (err)
+		number[0] = '\0';
+	osip_from_free(f);
+	return err;
+}
+
 /* Does line @p l (up to @p end) start with header @p name and a colon? */
 static bool line_is(const char *l, const char *end, const char *name)
 {

@@ -133,6 +133,10 @@ enum sip_leg_event_type {
 			    * or UPDATE offer we answered, or the answer in
 			    * an ACK to our offer; media = its new SDP (new
 			    * address, codec in pt, hold in dir) */
+	SIP_LEG_REFER,     /* the far end asks for a blind transfer of the
+			    * other party to refer_to (RFC 3515): we sent
+			    * 202 and NOTIFY 100; report the new call with
+			    * sip_leg_refer_notify, ending with a final one */
 };
 
 struct sip_leg_event {
@@ -149,6 +153,8 @@ struct sip_leg_event {
 				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
+	const char *refer_to;        /* REFER: the number (Refer-To user or
+				      * tel: URI, separators dropped) */
 };
 
 typedef void(sip_leg_event_h)(struct sip_leg *leg,
@@ -260,6 +266,16 @@ uint16_t sip_ua_port(const struct sip_ua *ua);
 void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n);
 
 /* ---- legs ---------------------------------------------------------------- */
+
+/** Take REFERs on this leg (SIP_LEG_REFER); without it they get 403. */
+void sip_leg_allow_refer(struct sip_leg *leg, bool on);
+/**
+ * Report the transfer asked by this leg's REFER (SIP_LEG_REFER): a NOTIFY
+ * with "SIP/2.0 @p status @p phrase" as message/sipfrag.  A status >= 200
+ * is the final one and ends the REFER's subscription.  ENOTCONN when no
+ * transfer is under way or the dialog is gone.
+ */
+int sip_leg_refer_notify(struct sip_leg *leg, int status, const char *phrase);
 
 /** Set the handler that receives this leg's events (inbound legs start
  * without one; set it in the invite handler). */

@@ -108,6 +108,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	{
+		char num[40];
+
+		/* A REFER's transfer target: a number, or nothing. */
+		if (!sip_msg_refer_to(msg, num, sizeof(num)) &&
+		    (!*num || strspn(num, "+0123456789*#") != strlen(num)))
+			__builtin_trap();
+	}
+	{
 		char host[256];
 		uint16_t port;
 
