@@ -1625,6 +1625,18 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		    *a->calling.digits)
 			p.pai_user = a->calling.digits;
 	}
+	/* The trunk's identity header: P-Asserted-Identity (above), or a
+	 * Remote-Party-ID on every call that tells a trusted trunk even a
+	 * withheld number (privacy=full), or nothing.  Emergency calls
+	 * keep their PAI: E911 providers need it. */
+	if (call->dec->emergency == DP_EMERG_NONE && t->identity != GW_ID_PAI)
+		p.pai_user = NULL;
+	if (call->dec->emergency == DP_EMERG_NONE &&
+	    t->identity == GW_ID_RPID && *a->calling.digits &&
+	    (t->trusted || a->calling.pres != DP_PRES_RESTRICTED)) {
+		p.rpid_user = a->calling.digits;
+		p.rpid_screen = call->calling_asserted;
+	}
 	if (call->dec->emergency != DP_EMERG_NONE) {
 		/* RFC 6442 / RFC 3325: the callback number is the ELIN (or
 		 * the caller's own number), asserted; the location by

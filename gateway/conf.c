@@ -785,6 +785,16 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_bool(p, k, v, &t->trusted);
 	} else if (!strcmp(k, "transfer")) {
 		err = parse_bool(p, k, v, &t->transfer);
+	} else if (!strcmp(k, "identity")) {
+		if (!strcmp(v, "pai"))
+			t->identity = GW_ID_PAI;
+		else if (!strcmp(v, "rpid"))
+			t->identity = GW_ID_RPID;
+		else if (!strcmp(v, "none"))
+			t->identity = GW_ID_NONE;
+		else
+			return fail(p, "identity: '%s' is not pai, rpid or "
+				    "none", v);
 	} else if (!strcmp(k, "auth_user")) {
 		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
 	} else if (!strcmp(k, "auth_password")) {

@@ -107,6 +107,12 @@ struct gw_trunk_cfg {
 	char allow[64];
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
+	enum gw_identity {
+		GW_ID_PAI = 0,      /* P-Asserted-Identity (RFC 3325) */
+		GW_ID_RPID,         /* Remote-Party-ID, as older peers want */
+		GW_ID_NONE,         /* neither: From alone */
+	} identity;                 /* SIP: the header that asserts who
+				       calls, on calls to it */
 	bool transfer;              /* SIP: its REFERs (RFC 3515) may move
 				       the other party to a new call */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):

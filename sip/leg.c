@@ -1022,6 +1022,15 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	read_pai(req, s->pai_user, sizeof(s->pai_user));
 	info->pai_user = s->pai_user;
 	info->privacy = read_privacy(req);
+	/* No P-Asserted-Identity: a Remote-Party-ID says the same (and the
+	 * gateway believes it as little, from untrusted trunks). */
+	if (!*s->pai_user) {
+		bool rpriv = false;
+
+		if (!sip_msg_rpid(req, s->pai_user, sizeof(s->pai_user),
+				  &rpriv))
+			info->privacy = info->privacy || rpriv;
+	}
 	info->anonymous = !strcasecmp(s->from_user, "anonymous") ||
 			  (req->from->url && req->from->url->host &&
 			   !strcasecmp(req->from->url->host,
@@ -2127,6 +2136,23 @@ static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 
 /* RFC 6442 and RFC 3325 headers of an emergency INVITE; @p cid gets the
  * PIDF-LO's Content-ID ("" when there is none to send). */
+/* Remote-Party-ID for trunks that want it instead of P-Asserted-
+ * Identity: who calls, whether we vouch for it (screen) and whether it is
+ * to be shown (privacy). */
+static int add_rpid(struct sip_leg *leg, osip_message_t *inv,
+		    const struct sip_call_params *p)
+{
+	char user[96], hp[96], buf[256];
+
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	sip_uri_user_escape(user, sizeof(user), p->rpid_user);
+	snprintf(buf, sizeof(buf),
+		 "<sip:%s@%s>;party=calling;screen=%s;privacy=%s", user, hp,
+		 p->rpid_screen ? "yes" : "no", p->privacy ? "full" : "off");
+	return osip_message_set_header(inv, "Remote-Party-ID", buf) ? ENOMEM
+								    : 0;
+}
+
 static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 			 const struct sip_call_params *p, char *cid,
 			 size_t cidsize)
@@ -2275,6 +2301,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	if (!err && p->privacy && !p->emergency &&
 	    osip_message_set_header(inv, "Privacy", "id"))
 		err = ENOMEM;
+	if (!err && p->rpid_user && *p->rpid_user)
+		err = add_rpid(leg, inv, p);
 	if (err)
 		goto out;
 	if (p->session_expires) {

@@ -596,6 +596,61 @@ out:
 	return err;
 }
 
+/* Remote-Party-ID (draft-ietf-sip-privacy-04, as Cisco and older PBXs
+ * send it): the first one with party=calling (the default), its number
+ * and whether privacy (full, name or uri) is asked. */
+int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,
+		 bool *privacy)
+{
+	osip_header_t *h = NULL;
+	int err = ENOENT;
+
+	user[0] = '\0';
+	*privacy = false;
+	for (int i = 0; (i = osip_message_header_get_byname(
+				 msg, "remote-party-id", i, &h)) >= 0 && h;
+	     i++) {
+		osip_generic_param_t *party = NULL, *priv = NULL;
+		osip_from_t *f = NULL;
+		const char *num = NULL;
+		size_t n;
+
+		if (!h->hvalue || osip_from_init(&f))
+			continue;
+		if (osip_from_parse(f, h->hvalue) || !f->url ||
+		    !f->url->scheme) {
+			osip_from_free(f);
+			err = EBADMSG;
+			continue;
+		}
+		osip_from_param_get_byname(f, "party", &party);
+		if (party && party->gvalue &&
+		    strcasecmp(party->gvalue, "calling")) {
+			osip_from_free(f);
+			continue;
+		}
+		if (!strcasecmp(f->url->scheme, "tel"))
+			num = f->url->string;
+		else if (!strcasecmp(f->url->scheme, "sip") ||
+			 !strcasecmp(f->url->scheme, "sips"))
+			num = f->url->username;
+		n = num ? strcspn(num, ";") : 0;
+		if (!n || n >= size) {
+			osip_from_free(f);
+			err = EBADMSG;
+			continue;
+		}
+		memcpy(user, num, n);
+		user[n] = '\0';
+		osip_from_param_get_byname(f, "privacy", &priv);
+		*privacy = priv && priv->gvalue &&
+			   strcasecmp(priv->gvalue, "off");
+		osip_from_free(f);
+		return 0;
+	}
+	return err;
+}
+
 /* RFC 3515 2.1: the Refer-To of a REFER, which must be exactly one.  A
  * transfer target of ours is a number: a sip:/sips: user or a tel: URI,
  * visual separators (RFC 3966 5.1.1) dropped. */

@@ -381,6 +381,9 @@ struct sip_call_params {
 				   * address>: the callback number; NULL
 				   * or "" = none */
 	enum sip_pai_form pai_form;
+	const char *rpid_user;    /* Remote-Party-ID <sip:USER@our address>
+				   * ;party=calling, NULL or "" none */
+	bool rpid_screen;         /* ... screen=yes: we vouch for it */
 	bool privacy;             /* the caller is not to be shown: From
 				   * "Anonymous" <sip:anonymous@anonymous.
 				   * invalid>, Privacy: id (RFC 3323/3325);

@@ -314,6 +314,10 @@ int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size);
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 		      char *reason, size_t rsize, bool *privacy);
 
+/** The calling party's Remote-Party-ID: its number into @p user and
+ *  whether it asks for privacy.  ENOENT none; EBADMSG unreadable. */
+int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,
+		 bool *privacy);
 /** The transfer target of a REFER (RFC 3515): the number of its one
  *  Refer-To (a sip:/sips: user or a tel: URI) into @p number.  ENOENT
  *  none; E2BIG more than one, or too long; ENOTSUP not a number, or an

@@ -108,6 +108,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	{
+		char num[64];
+		bool rpriv;
+
+		if (!sip_msg_rpid(msg, num, sizeof(num), &rpriv) &&
+		    (!*num || strlen(num) >= sizeof(num)))
+			__builtin_trap();
+	}
+	{
 		char num[40];
 
 		/* A REFER's transfer target: a number, or nothing. */

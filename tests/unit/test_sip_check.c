@@ -309,6 +309,36 @@ static void refer_targets(void **state)
 	assert_string_equal(num, "");
 }
 
+static void rpid_identity(void **state)
+{
+	char req[1024], num[32];
+	osip_message_t *m;
+	bool priv = true;
+	static const char *const hdrs =
+		"Remote-Party-ID: <sip:2001@pbx>;party=called\r\n"
+		"Remote-Party-ID: \"Al\" <sip:+12125550044@pbx>;party=calling;"
+		"screen=yes;privacy=full\r\n";
+
+	(void)state;
+	snprintf(req, sizeof(req),
+		 "INVITE sip:1@192.0.2.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKr2\r\n"
+		 "From: <sip:anonymous@anonymous.invalid>;tag=a\r\n"
+		 "To: <sip:1@192.0.2.1>\r\nCall-ID: rpid@1\r\n"
+		 "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n%s"
+		 "Content-Length: 0\r\n\r\n", hdrs);
+	assert_int_equal(osip_message_init(&m), 0);
+	assert_int_equal(osip_message_parse(m, req, strlen(req)), 0);
+	/* The called party's one is skipped; the calling one's privacy. */
+	assert_int_equal(sip_msg_rpid(m, num, sizeof(num), &priv), 0);
+	assert_string_equal(num, "+12125550044");
+	assert_true(priv);
+	/* Too long for the buffer: not cut to something else. */
+	assert_int_equal(sip_msg_rpid(m, num, 8, &priv), EBADMSG);
+	assert_string_equal(num, "");
+	osip_message_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +346,7 @@ int main(void)
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(trailing_octets),
 		cmocka_unit_test(refer_targets),
+		cmocka_unit_test(rpid_identity),
 	};
 
 	parser_init();
