@@ -1574,6 +1574,11 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	const struct gw_dest *dst;
 	struct gw_dest reg;
 
+	if (t->proxy_len) {
+		p.proxy = (const struct sockaddr *)&t->proxy;
+		p.proxy_len = t->proxy_len;
+	}
+
 	if (t->registrar) {
 		/* A PBX registered with us: where its binding came from. */
 		memset(&reg, 0, sizeof(reg));

@@ -707,6 +707,11 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			return fail(p, "%s: '%s' is not an IP address or a "
 				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
+	} else if (!strcmp(k, "outbound_proxy")) {
+		t->proxy_len = 0;
+		if (*v && parse_hostport(v, &t->proxy, &t->proxy_len))
+			return fail(p, "outbound_proxy: '%s' is not an IP "
+				    "address with an optional :port", v);
 	} else if (!strcmp(k, "accept_from")) {
 		char buf[512], *save = NULL, *tok;
 

@@ -78,6 +78,9 @@ struct gw_trunk_cfg {
 	char host[128];             /* peer/host given as a name: located
 				       by RFC 3263 (targets.c); "" = peer */
 	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
+	struct sockaddr_storage proxy; /* outbound proxy (RFC 3261 8.1.2):
+					  requests go there, 0 len = none */
+	socklen_t proxy_len;
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */

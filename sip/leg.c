@@ -2136,6 +2136,32 @@ static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 
 /* RFC 6442 and RFC 3325 headers of an emergency INVITE; @p cid gets the
  * PIDF-LO's Content-ID ("" when there is none to send). */
+/* RFC 3261 8.1.2: an outbound proxy.  The request keeps its
+ * Request-URI, goes to the proxy with a loose Route to it (preloaded,
+ * until the dialog's Record-Route replaces it), and so does every later
+ * request of the dialog. */
+static int via_proxy(struct sip_leg *leg, const struct sockaddr *proxy,
+		     socklen_t len)
+{
+	char host[64], hp[96], buf[128];
+	osip_route_t *r = NULL;
+	uint16_t port;
+
+	memcpy(&leg->peer, proxy, len);
+	leg->peerlen = len;
+	sip_ua_local_addr(leg->ua, proxy, len, leg->sig_addr,
+			  sizeof(leg->sig_addr));
+	sip_addr_str(proxy, host, sizeof(host), &port);
+	sip_host_fmt(hp, sizeof(hp), host, port);
+	snprintf(buf, sizeof(buf), "<sip:%s;lr>", hp);
+	if (osip_route_init(&r) || osip_route_parse(r, buf)) {
+		osip_route_free(r);
+		return EINVAL;
+	}
+	osip_list_add(&leg->rset, r, -1);
+	return 0;
+}
+
 /* Remote-Party-ID for trunks that want it instead of P-Asserted-
  * Identity: who calls, whether we vouch for it (screen) and whether it is
  * to be shown (privacy). */
@@ -2275,6 +2301,9 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 					p->from_display, p->to_user,
 					p->to_uri,
 					p->privacy && !p->emergency);
+	if (!err && p->proxy && p->proxy_len &&
+	    p->proxy_len <= sizeof(leg->peer))
+		err = via_proxy(leg, p->proxy, p->proxy_len);
 	if (!err && p->call_id && *p->call_id) {
 		free(leg->call_id);
 		leg->call_id = strdup(p->call_id);

@@ -381,6 +381,12 @@ struct sip_call_params {
 				   * address>: the callback number; NULL
 				   * or "" = none */
 	enum sip_pai_form pai_form;
+	const struct sockaddr *proxy; /* an outbound proxy (RFC 3261 8.1.2):
+				   * the INVITE and the dialog's requests
+				   * go there, with a Route to it; the
+				   * destination names the Request-URI's
+				   * host.  NULL none */
+	socklen_t proxy_len;
 	const char *rpid_user;    /* Remote-Party-ID <sip:USER@our address>
 				   * ;party=calling, NULL or "" none */
 	bool rpid_screen;         /* ... screen=yes: we vouch for it */
