@@ -790,6 +790,11 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_bool(p, k, v, &t->trusted);
 	} else if (!strcmp(k, "transfer")) {
 		err = parse_bool(p, k, v, &t->transfer);
+	} else if (!strcmp(k, "redirect_header")) {
+		if (strcmp(v, "diversion") && strcmp(v, "history-info"))
+			return fail(p, "redirect_header: '%s' is not diversion "
+				    "or history-info", v);
+		t->history_info = !strcmp(v, "history-info");
 	} else if (!strcmp(k, "identity")) {
 		if (!strcmp(v, "pai"))
 			t->identity = GW_ID_PAI;

@@ -116,6 +116,8 @@ struct gw_trunk_cfg {
 		GW_ID_NONE,         /* neither: From alone */
 	} identity;                 /* SIP: the header that asserts who
 				       calls, on calls to it */
+	bool history_info;          /* SIP: who diverted a call goes to it in
+				       History-Info (RFC 7044), not Diversion */
 	bool transfer;              /* SIP: its REFERs (RFC 3515) may move
 				       the other party to a new call */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):

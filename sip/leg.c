@@ -996,6 +996,8 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		      const osip_message_t *req, const struct sockaddr *src,
 		      socklen_t srclen)
 {
+	int err;
+
 	memset(info, 0, sizeof(*info));
 	info->auth_user = "";
 	tg_strlcpy(s->from_user, req->from->url && req->from->url->username ?
@@ -1046,11 +1048,27 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
 	info->ruri_user = s->ruri_user;
-	if (sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
-			      s->diversion_reason, sizeof(s->diversion_reason),
-			      &info->diversion_privacy) == EBADMSG)
+	err = sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
+				s->diversion_reason,
+				sizeof(s->diversion_reason),
+				&info->diversion_privacy);
+	if (err == EBADMSG)
 		gw_info("INVITE %s: Diversion header unreadable; ignored",
 			info->call_id);
+	/* No Diversion: the same from History-Info (RFC 7044), whose
+	 * Privacy: history hides every entry. */
+	if (err == ENOENT) {
+		err = sip_msg_history_info(req, s->diversion,
+					   sizeof(s->diversion),
+					   s->diversion_reason,
+					   sizeof(s->diversion_reason),
+					   &info->diversion_privacy);
+		if (err == EBADMSG)
+			gw_info("INVITE %s: History-Info unreadable; ignored",
+				info->call_id);
+		if (!err && header_token(req, "privacy", "history"))
+			info->diversion_privacy = true;
+	}
 	info->diversion = s->diversion;
 	info->diversion_reason = s->diversion_reason;
 	memcpy(&info->src, src, srclen);
@@ -2121,6 +2139,27 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 }
 
 /* RFC 5806: who diverted the call to the number we call, and why. */
+/* RFC 7044: the same as History-Info, for trunks that want it: the
+ * diverting number's entry, then the target's with the RFC 4458 cause
+ * (and, for a private one, Privacy=history on the diverter's entry). */
+static int add_history_info(struct sip_leg *leg, osip_message_t *inv,
+			    const char *number, const char *reason,
+			    bool privacy)
+{
+	char user[96], hp[96], buf[512];
+	char *ruri = NULL;
+
+	sip_uri_user_escape(user, sizeof(user), number);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	if (osip_uri_to_str(leg->target, &ruri))
+		return ENOMEM;
+	snprintf(buf, sizeof(buf), "<sip:%s@%s%s>;index=1, <%s;cause=%d>;"
+		 "index=1.1", user, hp, privacy ? "?Privacy=history" : "",
+		 ruri, sip_hi_cause(reason));
+	osip_free(ruri);
+	return osip_message_set_header(inv, "History-Info", buf) ? ENOMEM : 0;
+}
+
 static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 			 const char *number, const char *reason, bool privacy)
 {
@@ -2322,8 +2361,9 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	if (osip_message_set_header(inv, "Supported", "100rel"))
 		err = ENOMEM;
 	if (!err && p->diversion && *p->diversion)
-		err = add_diversion(leg, inv, p->diversion,
-				    p->diversion_reason, p->diversion_privacy);
+		err = (p->history_info ? add_history_info : add_diversion)(
+			leg, inv, p->diversion, p->diversion_reason,
+			p->diversion_privacy);
 	if (!err)
 		err = add_emergency(leg, inv, p, cid, sizeof(cid));
 	/* RFC 3325 9.3: the asserted identity goes with Privacy: id. */

@@ -473,28 +473,38 @@ static bool pai_value(const char *v, size_t len, char *out, size_t size,
 	return true;
 }
 
+/* The end of one value of a comma list: the comma outside quotes
+ * (escapes skipped) and <>, or the terminator. */
+const char *sip_value_end(const char *v)
+{
+	bool quoted = false;
+	int depth = 0;
+
+	for (; *v; v++) {
+		if (quoted && *v == '\\' && v[1])
+			v++;
+		else if (*v == '"')
+			quoted = !quoted;
+		else if (!quoted && *v == '<')
+			depth++;
+		else if (!quoted && *v == '>' && depth)
+			depth--;
+		else if (!quoted && !depth && *v == ',')
+			break;
+	}
+	return v;
+}
+
 int sip_pai_decode(const char *val, char *out, size_t size,
 		   bool *have_number)
 {
 	const char *v = val;
 
 	while (v && *v) {
-		bool tel = false, digits = false, quoted = false;
-		const char *q = v;
+		bool tel = false, digits = false;
+		const char *q = sip_value_end(v);
 		char user[128];
-		int depth = 0;
 
-		/* One value: up to a comma outside quotes and <>. */
-		for (; *q; q++) {
-			if (*q == '"')
-				quoted = !quoted;
-			else if (!quoted && *q == '<')
-				depth++;
-			else if (!quoted && *q == '>')
-				depth--;
-			else if (!quoted && !depth && *q == ',')
-				break;
-		}
 		/* One that would not fit is not cut to something else. */
 		if (pai_value(v, (size_t)(q - v), user, sizeof(user), &tel,
 			      &digits) && strlen(user) < size) {
@@ -594,6 +604,135 @@ int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 out:
 	osip_from_free(f);
 	return err;
+}
+
+/* RFC 4458 3: the redirection causes History-Info carries (as a cause
+ * URI parameter) against the reasons of Diversion (RFC 5806). */
+static const struct {
+	int cause;
+	const char *reason;
+} hi_causes[] = {
+	{302, "unconditional"}, {486, "user-busy"}, {408, "no-answer"},
+	{480, "deflection"},    {487, "deflection"}, {503, "out-of-service"},
+	{404, "unknown"},       {302, "follow-me"},
+};
+
+int sip_hi_cause(const char *reason)
+{
+	for (size_t i = 0; reason && i < sizeof(hi_causes) /
+						 sizeof(hi_causes[0]); i++)
+		if (!strcasecmp(reason, hi_causes[i].reason))
+			return hi_causes[i].cause;
+	return 404;
+}
+
+/* The redirection cause of one History-Info entry: a cause URI
+ * parameter (RFC 4458), or a Reason in its URI headers (RFC 4244). */
+static int hi_entry_cause(const osip_from_t *f)
+{
+	osip_uri_param_t *up = NULL;
+
+	osip_uri_uparam_get_byname(f->url, "cause", &up);
+	if (up && up->gvalue)
+		return atoi(up->gvalue);
+	for (int i = 0; i < osip_list_size(&f->url->url_headers); i++) {
+		osip_uri_header_t *uh = osip_list_get(&f->url->url_headers, i);
+		const char *c;
+
+		if (!uh || !uh->gname || !uh->gvalue ||
+		    strcasecmp(uh->gname, "reason"))
+			continue;
+		c = strstr(uh->gvalue, "cause%3D");
+		if (!c)
+			c = strstr(uh->gvalue, "cause%3d");
+		if (c)
+			return atoi(c + 8);
+		c = strstr(uh->gvalue, "cause=");
+		if (c)
+			return atoi(c + 6);
+	}
+	return 0;
+}
+
+/* The user of a History-Info entry's sip:/tel: URI into @p out. */
+static bool hi_entry_user(const osip_from_t *f, char *out, size_t size)
+{
+	const char *num = NULL;
+	size_t n;
+
+	if (!strcasecmp(f->url->scheme, "tel"))
+		num = f->url->string;
+	else if (!strcasecmp(f->url->scheme, "sip") ||
+		 !strcasecmp(f->url->scheme, "sips"))
+		num = f->url->username;
+	n = num ? strcspn(num, ";?") : 0;
+	if (!n || n >= size)
+		return false;
+	memcpy(out, num, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* RFC 7044: History-Info entries in order; the call was redirected to the
+ * last one that carries a cause, and by the entry before it.  What
+ * Diversion gives: that number, and the reason.  Privacy=history on the
+ * entry (RFC 7044 10.1.2) asks that it not be shown. */
+int sip_msg_history_info(const osip_message_t *msg, char *user, size_t usize,
+			 char *reason, size_t rsize, bool *privacy)
+{
+	char prev[64] = "", by[64] = "";
+	bool prev_priv = false, by_priv = false;
+	osip_header_t *h = NULL;
+	int cause = 0;
+
+	user[0] = reason[0] = '\0';
+	*privacy = false;
+	for (int i = 0; (i = osip_message_header_get_byname(
+				 msg, "history-info", i, &h)) >= 0 && h;
+	     i++) {
+		const char *v = h->hvalue;
+
+		while (v && *v) {
+			const char *e = sip_value_end(v);
+			char one[512];
+			osip_from_t *f = NULL;
+			int c;
+
+			if ((size_t)(e - v) >= sizeof(one) || osip_from_init(&f))
+				return EBADMSG;
+			memcpy(one, v, (size_t)(e - v));
+			one[e - v] = '\0';
+			if (osip_from_parse(f, one) || !f->url ||
+			    !f->url->scheme) {
+				osip_from_free(f);
+				return EBADMSG;
+			}
+			c = hi_entry_cause(f);
+			if (c && *prev) {
+				tg_strlcpy(by, prev, sizeof(by));
+				by_priv = prev_priv;
+				cause = c;
+			}
+			if (!hi_entry_user(f, prev, sizeof(prev)))
+				prev[0] = '\0';
+			prev_priv = strstr(one, "Privacy=history") ||
+				    strstr(one, "privacy=history");
+			osip_from_free(f);
+			v = *e ? e + 1 : e;
+		}
+	}
+	if (!cause)
+		return ENOENT;
+	if (strlen(by) >= usize)
+		return EBADMSG;
+	tg_strlcpy(user, by, usize);
+	*privacy = by_priv;
+	for (size_t i = 0; i < sizeof(hi_causes) / sizeof(hi_causes[0]); i++)
+		if (hi_causes[i].cause == cause) {
+			tg_strlcpy(reason, hi_causes[i].reason, rsize);
+			break;
+		}
+	return 0;
 }
 
 /* Remote-Party-ID (draft-ietf-sip-privacy-04, as Cisco and older PBXs

@@ -375,6 +375,7 @@ struct sip_call_params {
 	const char *diversion;    /* number for a Diversion header, "" none */
 	const char *diversion_reason; /* its reason, NULL/"" = unknown */
 	bool diversion_privacy;   /* ;privacy=full on it (RFC 5806) */
+	bool history_info;        /* ... as History-Info (RFC 7044) instead */
 	/* Emergency calls (RFC 6442, RFC 3325): */
 	bool emergency;           /* Priority: emergency */
 	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our

@@ -314,6 +314,16 @@ int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size);
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 		      char *reason, size_t rsize, bool *privacy);
 
+/** The end of one value of a comma-separated header: the comma outside
+ *  quotes and <>, or the terminating NUL. */
+const char *sip_value_end(const char *v);
+/** The newest redirection in History-Info (RFC 7044, causes of RFC 4458)
+ *  as Diversion gives it: who diverted, the reason token, and whether it
+ *  is private.  ENOENT none; EBADMSG unreadable. */
+int sip_msg_history_info(const osip_message_t *msg, char *user, size_t usize,
+			 char *reason, size_t rsize, bool *privacy);
+/** The RFC 4458 cause for a Diversion reason token (404 when unknown). */
+int sip_hi_cause(const char *reason);
 /** The calling party's Remote-Party-ID: its number into @p user and
  *  whether it asks for privacy.  ENOENT none; EBADMSG unreadable. */
 int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,

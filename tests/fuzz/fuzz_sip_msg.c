@@ -108,6 +108,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	{
+		char user[64], reason[32];
+		bool hpriv;
+
+		if (!sip_msg_history_info(msg, user, sizeof(user), reason,
+					  sizeof(reason), &hpriv) &&
+		    (!*user || strlen(user) >= sizeof(user)))
+			__builtin_trap();
+	}
+	{
 		char num[64];
 		bool rpriv;
 

@@ -309,6 +309,56 @@ static void refer_targets(void **state)
 	assert_string_equal(num, "");
 }
 
+/* RFC 7044 History-Info read as a Diversion: who diverted, and why. */
+static int history(const char *hdrs, char *user, char *reason, bool *priv)
+{
+	char req[1024];
+	osip_message_t *m;
+	int err;
+
+	snprintf(req, sizeof(req),
+		 "INVITE sip:1@192.0.2.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKh1\r\n"
+		 "From: <sip:2@192.0.2.2>;tag=a\r\nTo: <sip:1@192.0.2.1>\r\n"
+		 "Call-ID: hi@1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		 "%sContent-Length: 0\r\n\r\n", hdrs);
+	assert_int_equal(osip_message_init(&m), 0);
+	assert_int_equal(osip_message_parse(m, req, strlen(req)), 0);
+	err = sip_msg_history_info(m, user, 32, reason, 32, priv);
+	osip_message_free(m);
+	return err;
+}
+
+static void history_info(void **state)
+{
+	char user[32], reason[32];
+	bool priv;
+
+	(void)state;
+	/* The newest redirection: 2002 (busy) after 2001 (no answer). */
+	assert_int_equal(history("History-Info: <sip:2001@pbx>;index=1, "
+				 "<sip:2002@pbx;cause=408>;index=1.1\r\n"
+				 "History-Info: <sip:+15551@pbx;cause=486>;"
+				 "index=1.1.1\r\n", user, reason, &priv), 0);
+	assert_string_equal(user, "2002");
+	assert_string_equal(reason, "user-busy");
+	assert_false(priv);
+	/* RFC 4244 style: the cause in an escaped Reason; private entry. */
+	assert_int_equal(history("History-Info: <sip:2001@pbx?Privacy=history>"
+				 ";index=1, <sip:3@pbx?Reason=SIP%3Bcause%3D302>"
+				 ";index=1.1\r\n", user, reason, &priv), 0);
+	assert_string_equal(user, "2001");
+	assert_string_equal(reason, "unconditional");
+	assert_true(priv);
+	/* No cause anywhere: no redirection; junk: unreadable. */
+	assert_int_equal(history("History-Info: <sip:1@pbx>;index=1\r\n", user,
+				 reason, &priv), ENOENT);
+	assert_int_equal(history("History-Info: <<>>;index=1\r\n", user,
+				 reason, &priv), EBADMSG);
+	assert_int_equal(sip_hi_cause("no-answer"), 408);
+	assert_int_equal(sip_hi_cause("nonsense"), 404);
+}
+
 static void rpid_identity(void **state)
 {
 	char req[1024], num[32];
@@ -347,6 +397,7 @@ int main(void)
 		cmocka_unit_test(trailing_octets),
 		cmocka_unit_test(refer_targets),
 		cmocka_unit_test(rpid_identity),
+		cmocka_unit_test(history_info),
 	};
 
 	parser_init();
