@@ -148,6 +148,7 @@ struct gw_call {
 	int cause;                /* Q.850 cause that ended the call */
 	int sip_status;           /* final SIP status sent or received */
 	int codec;                /* RTP law toward the SIP caller / callee */
+	unsigned max_fwd;         /* a SIP caller's Max-Forwards */
 	bool cdr_written;
 	struct event *ev_ring;    /* answer timer */
 	struct event *ev_attempt; /* trying / progress timer of an attempt */
@@ -1564,6 +1565,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.diversion = a->diversion.digits,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
 		.history_info = t->history_info,
+		.max_forwards = call->in.kind == DP_TRUNK_SIP ? call->max_fwd
+							     : 0,
 		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 		.srtp = srtp_offer(t),
@@ -1792,6 +1795,8 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			 * withheld number stays withheld, unasserted. */
 			.privacy = a->calling.pres == DP_PRES_RESTRICTED &&
 				   call->dec->emergency == DP_EMERG_NONE,
+			.max_forwards = call->in.kind == DP_TRUNK_SIP
+						? call->max_fwd : 0,
 		};
 
 		if (call->div_restricted)
@@ -2833,6 +2838,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	call->div_restricted = info->diversion_privacy;
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
+	call->max_fwd = info->max_forwards;
 	tg_strlcpy(call->ovl_tag, info->from_tag ? info->from_tag : "",
 		   sizeof(call->ovl_tag));
 	call->ovl_cseq = info->cseq;

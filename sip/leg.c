@@ -192,6 +192,8 @@ static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
 static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
 		      bool *dup);
 static int se_retry(struct sip_leg *leg, const osip_message_t *resp);
+static int hdr_replace(osip_message_t *m, const char *name,
+		       const char *value);
 static void fork_drop(struct sip_leg *leg, const osip_message_t *resp);
 
 static void route_free(void *r)
@@ -1048,6 +1050,13 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
 	info->ruri_user = s->ruri_user;
+	{
+		osip_header_t *mf = NULL;
+
+		osip_message_get_max_forwards(req, 0, &mf);
+		info->max_forwards = mf && mf->hvalue ?
+			(unsigned)strtoul(mf->hvalue, NULL, 10) : 70;
+	}
 	err = sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
 				s->diversion_reason,
 				sizeof(s->diversion_reason),
@@ -1147,6 +1156,17 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 	leg = find_inbound(ua, sip_msg_call_id(req, cid, sizeof(cid)),
 			   sip_msg_from_tag(req),
 			   (uint32_t)strtoul(req->cseq->number, NULL, 10));
+	if (leg && (leg->state == LEG_IN_PROCEEDING ||
+		    leg->state == LEG_IN_EARLY)) {
+		/* RFC 3261 8.2.2.2: its transaction is alive, so this is
+		 * not a retransmission but the same request by another
+		 * path (a fork that came back): a loop. */
+		gw_notice("INVITE %s: merged request (another branch of one "
+			  "we have): 482", cid);
+		sip_ua_reply_new(ua, evt, src, srclen, 482, "Loop Detected",
+				 false);
+		return;
+	}
 	if (leg) {
 		if (leg->state == LEG_IN_ANSWERED && leg->rtx)
 			sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
@@ -2357,6 +2377,13 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		goto out;
 	set_contact(leg, inv);
 	osip_message_set_allow(inv, SIP_ALLOW);
+	if (p->max_forwards) {
+		char mf[12];
+
+		snprintf(mf, sizeof(mf), "%u", p->max_forwards - 1);
+		if (hdr_replace(inv, "Max-Forwards", mf))
+			err = ENOMEM;
+	}
 	/* RFC 3262: reliable provisionals are welcome (we PRACK them). */
 	if (osip_message_set_header(inv, "Supported", "100rel"))
 		err = ENOMEM;
@@ -2654,9 +2681,6 @@ static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req)
 }
 
 /* The same for a refresh we send: refresher=uac, i.e. us. */
-static int hdr_replace(osip_message_t *m, const char *name,
-		       const char *value);
-
 static int st_request_headers(struct sip_leg *leg, osip_message_t *msg)
 {
 	char buf[64];

@@ -113,6 +113,7 @@ struct sip_invite_info {
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
+	unsigned max_forwards;    /* its Max-Forwards (70 when absent) */
 };
 
 enum sip_leg_event_type {
@@ -376,6 +377,10 @@ struct sip_call_params {
 	const char *diversion_reason; /* its reason, NULL/"" = unknown */
 	bool diversion_privacy;   /* ;privacy=full on it (RFC 5806) */
 	bool history_info;        /* ... as History-Info (RFC 7044) instead */
+	unsigned max_forwards;    /* for a call passed on from SIP: the
+				   * Max-Forwards its INVITE had; ours is one
+				   * less, so that a loop through B2BUAs runs
+				   * out (RFC 3261 16.6 step 3); 0 = 70 */
 	/* Emergency calls (RFC 6442, RFC 3325): */
 	bool emergency;           /* Priority: emergency */
 	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our
