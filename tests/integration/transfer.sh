@@ -5,9 +5,17 @@
 # reports it with NOTIFY (message/sipfrag) and, once it answers, moves
 # the caller to it: the two PSTN parties hear each other's tone.  A
 # transfer to a busy number reports 486 and leaves the caller with the
-# PBX; a trunk with transfer = no answers REFER with 403.
+# PBX; a trunk with transfer = no answers REFER with 403.  A target on
+# another SIP trunk (a mobile behind a provider) gets a B-channel <-> RTP
+# bridge to the caller.
 . "$(dirname "$0")/lib.sh"
 
+EXTRA="
+[trunk mobile]
+type = sip
+peer = 127.0.0.1:$CLI_PORT
+options_interval = 0
+"
 write_conf
 start_pstnsim
 start_gw
@@ -81,6 +89,32 @@ expect_eq "the caller stayed with the PBX, then its BYE cleared it" \
 wait_cdrs 4
 expect_eq "failed transfer attempt CDR" "$(sql "SELECT disposition || ',' ||
 	q850_cause FROM cdr WHERE called = '5551700'")" "BUSY,17"
+
+# 2b. Transfer to a number on another SIP trunk: the caller's B-channel
+# is bridged to the new SIP call.
+"$TGCTL" -s "$CTL" --db "$DB" route add mob priority=1 kind=prefix \
+	match=5559 trunks=mobile >/dev/null || fail "route add"
+wait_for "the route" 10 sh -c "'$TGCTL' -s '$CTL' route explain 5559001 --from pbx | grep -q mob"
+"$TGCALL" answer --local "127.0.0.1:$CLI_PORT" --count 1 --timeout 30 \
+	--tone 1000 --detect 1000 > "$WORK/mobile.json" 2>>"$WORK/tgcall.log" &
+MOBILE=$!
+PIDS+=("$MOBILE")
+run_pbx 5559001
+start_pstnsim --media tone:1000 --detect 1000 --originate 1 --rate 1 \
+	--to 5550103 --from 2125559996 --hold 5000 --exit-when-done
+wait_for "SIPp to finish" 20 sh -c "! kill -0 $SIPP_PID"
+grep -q 'transfer result: SIP/2.0 200' "$WORK/sipp_5559001.log" ||
+	fail "the SIP target's transfer: $(cat "$WORK/sipp_5559001.log")"
+wait_for "the caller's call to end" 20 sh -c "! kill -0 $PSTN_PID"
+wait "$MOBILE" || fail "the mobile's call: $(cat "$WORK/mobile.json")"
+out=$(cat "$WORK/mobile.json")
+expect_eq "the mobile sees the caller" "$(json_field "$out" from_user)" 2125559996
+awk -v r="$(json_field "$out" rx_tone_ratio)" 'BEGIN { exit !(r > 0.8) }' ||
+	fail "the mobile did not hear the caller: $out"
+orig=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"5550103"')
+awk -v r="$(json_field "$orig" rx_tone_ratio)" 'BEGIN { exit !(r > 0.4) }' ||
+	fail "the caller did not hear the mobile: $orig"
+log "ok: transfer to a SIP trunk: B-channel <-> RTP, audio both ways"
 
 # 3. transfer = no: REFER is refused with 403, the call goes on.
 sed -i '/^\[trunk pbx\]/a transfer = no' "$WORK/tollgate.conf"
