@@ -76,7 +76,7 @@ ctl reload >/dev/null || fail "reload"
 "$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 30 \
 	--save-invite "$WORK/inv.txt" > "$WORK/pbx2.jsonl" 2>"$WORK/pbx.log" &
 PIDS+=($!)
-kill -TERM "$PSTN_PID" 2>/dev/null; wait "$PSTN_PID" 2>/dev/null || true
+kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
 start_pstnsim --originate 1 --rate 1 --to 2125550150 --from 3125550000 \
 	--redirecting 2125550199:2 --hold 300 --exit-when-done
 wait_for "pstnsim to finish" 20 sh -c "! kill -0 $PSTN_PID"

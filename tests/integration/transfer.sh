@@ -7,7 +7,8 @@
 # transfer to a busy number reports 486 and leaves the caller with the
 # PBX; a trunk with transfer = no answers REFER with 403.  A target on
 # another SIP trunk (a mobile behind a provider) gets a B-channel <-> RTP
-# bridge to the caller.
+# bridge to the caller.  A PSTN party the PBX called is moved the same
+# way.
 . "$(dirname "$0")/lib.sh"
 
 EXTRA="
@@ -115,6 +116,32 @@ orig=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"5550103"')
 awk -v r="$(json_field "$orig" rx_tone_ratio)" 'BEGIN { exit !(r > 0.4) }' ||
 	fail "the caller did not hear the mobile: $orig"
 log "ok: transfer to a SIP trunk: B-channel <-> RTP, audio both ways"
+
+# 2c. The PBX called the PSTN party, then transfers it: the called party
+# is the one moved.
+printf 'SEQUENTIAL\n5551235;127.0.0.1:%s;\n' "$SIP_PORT" > "$WORK/target.csv"
+kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
+start_pstnsim --media tone:1000 --detect 1000 --hangup-after 6000
+wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+n0=$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl" || true)
+timeout 30 sipp -sf "$SIPP_DIR/uac_refer.xml" -inf "$WORK/target.csv" \
+	-s 2125551234 -i 127.0.0.1 -p "$PBX_PORT" -m 1 -nostdin \
+	-trace_logs -log_file "$WORK/sipp_uac.log" \
+	-trace_msg -message_file "$WORK/sipp_uac_msg.log" \
+	"127.0.0.1:$SIP_PORT" > "$WORK/sipp_uac.out" 2>&1 ||
+	fail "the PBX's call and transfer: $(tail -5 "$WORK/sipp_uac.out")"
+grep -q 'transfer result: SIP/2.0 200' "$WORK/sipp_uac.log" ||
+	fail "no NOTIFY 200 for the called party's transfer"
+wait_for "both calls to end" 20 sh -c "[ \$(grep -c '\"event\":\"call\"' '$WORK/pstnsim.jsonl') -ge $((n0 + 2)) ]"
+b=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"2125551234"')
+c=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"5551235"')
+expect_eq "the new call shows the moved party" "$(json_field "$c" calling)" 2125551234
+awk -v r="$(json_field "$c" rx_tone_ratio)" 'BEGIN { exit !(r > 0.8) }' ||
+	fail "the target did not hear the moved party: $c"
+awk -v r="$(json_field "$b" rx_tone_ratio)" 'BEGIN { exit !(r > 0.4) }' ||
+	fail "the moved party did not hear the target: $b"
+log "ok: a called PSTN party is transferred too"
+kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
 
 # 3. transfer = no: REFER is refused with 403, the call goes on.
 sed -i '/^\[trunk pbx\]/a transfer = no' "$WORK/tollgate.conf"
