@@ -2627,17 +2627,55 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 
 /* ---- SIP events ------------------------------------------------------------ */
 
-static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
-					       const struct sockaddr *src)
+/* The first trunk, in file order, that accepts the source address (and
+ * port) and, when it names numbers (match_user), one of the Request-URI
+ * or To user: so one provider's SBC can bring several trunks. */
+static const struct gw_trunk_cfg *trunk_by_addr(struct gw *gw,
+						const struct sockaddr *src,
+						const char *ruri_user,
+						const char *to_user)
 {
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
-		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
-						 gw_targets_has(gw, t, src)))
+		if (t->kind == GW_TRUNK_SIP &&
+		    (gw_trunk_accepts(t, src) || gw_targets_has(gw, t, src)) &&
+		    (!ruri_user || gw_trunk_matches_user(t, ruri_user) ||
+		     gw_trunk_matches_user(t, to_user)))
 			return t;
 	}
 	return NULL;
+}
+
+/* "ADDR:PORT" of @p sa, for the log. */
+static const char *addr_text(const struct sockaddr *sa, char *out,
+			     size_t size)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		port = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+			(const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		port = ntohs(s6->sin6_port);
+	}
+	snprintf(out, size, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 a, port);
+	return out;
+}
+
+/* Who may send from @p src at all (numbers not known yet). */
+static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
+					       const struct sockaddr *src)
+{
+	return trunk_by_addr(gw, src, NULL, NULL);
 }
 
 /* A trunk that must authenticate and takes requests from anywhere
@@ -2683,7 +2721,8 @@ static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 	t = trunk_by_contact(gw, info);
 	if (t)
 		return t;
-	t = trunk_by_src(gw, (const struct sockaddr *)&info->src);
+	t = trunk_by_addr(gw, (const struct sockaddr *)&info->src,
+			  info->ruri_user, info->to_user);
 	if (t)
 		return t;
 	return info->auth_user && *info->auth_user
@@ -2744,25 +2783,13 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg)
 {
 	struct gw *gw = arg;
-	char addr[INET6_ADDRSTRLEN] = "?";
+	char addr[INET6_ADDRSTRLEN + 8];
 
 	(void)len;
-	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
-		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
-
-		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
-						 gw_targets_has(gw, t, src)))
-			return true;
-	}
-	if (src->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)src)->sin_addr,
-			  addr, sizeof(addr));
-	else if (src->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)src)->sin6_addr,
-			  addr, sizeof(addr));
+	if (trunk_by_src(gw, src))
+		return true;
 	gw_notice("%s from %s refused: no trunk accepts that address", method,
-		  addr);
+		  addr_text(src, addr, sizeof(addr)));
 	return false;
 }
 
@@ -2859,8 +2886,18 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	if (info->geo_ref && *info->geo_ref)
 		tg_strlcpy(call->in_geo, info->geo_ref, sizeof(call->in_geo));
 	in = trunk_of(gw, info);
-	if (in)
+	if (in) {
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	} else {
+		char a[INET6_ADDRSTRLEN + 8];
+
+		gw_notice("call %.8s: no trunk takes an INVITE from %s to "
+			  "'%s' (no accept_from, or match_user, fits): 403",
+			  call->id,
+			  addr_text((const struct sockaddr *)&info->src, a,
+				    sizeof(a)),
+			  info->ruri_user);
+	}
 	/* Addressed to our registered Contact: the number is in To. */
 	if (in && in->reg && *info->to_user &&
 	    !strcmp(info->ruri_user, gw_reg_contact_user(in)))

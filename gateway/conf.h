@@ -17,6 +17,7 @@
 struct gw_net {
 	struct sockaddr_storage addr; /* network address, port 0 */
 	unsigned prefix;              /* CIDR bits */
+	uint16_t port;                /* only from this port; 0 any */
 };
 
 enum gw_trunk_kind {
@@ -83,6 +84,13 @@ struct gw_trunk_cfg {
 	socklen_t proxy_len;
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
+	/* Among trunks that accept an address, this one takes only calls
+	 * to these numbers (Request-URI or To user): "FIRST-LAST" ranges
+	 * of equal length, or prefixes ending in '*'. */
+	struct gw_user_match {
+		char first[24], last[24];
+	} match_user[GW_MAX_ACCEPT];
+	unsigned nmatch_user;
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
 	unsigned cps;               /* new outbound attempts per second */
 	unsigned max_inbound;       /* calls arriving from it; 0 = no limit */
@@ -285,6 +293,9 @@ unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */
+/** Does trunk @p t take calls to @p user (its match_user; true when it
+ * has none)? */
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user);
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);
 
