@@ -2629,19 +2629,35 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 
 /* The first trunk, in file order, that accepts the source address (and
  * port) and, when it names numbers (match_user), one of the Request-URI
- * or To user: so one provider's SBC can bring several trunks. */
-static const struct gw_trunk_cfg *trunk_by_addr(struct gw *gw,
-						const struct sockaddr *src,
-						const char *ruri_user,
-						const char *to_user)
+ * or To user, and when it names a header (match_header), has it: so one
+ * provider's SBC can bring several trunks. */
+/* Does the INVITE carry the trunk's match_header (text in its value)? */
+static bool header_matches(const struct gw_trunk_cfg *t,
+			   const struct sip_invite_info *info)
+{
+	char v[256];
+
+	if (!*t->match_hdr)
+		return true;
+	if (sip_invite_header(info, t->match_hdr, v, sizeof(v)))
+		return false;
+	return !*t->match_hdr_text || strcasestr(v, t->match_hdr_text);
+}
+
+/* With @p info NULL, by the address alone (numbers not known yet). */
+static const struct gw_trunk_cfg *trunk_by_addr(
+	struct gw *gw, const struct sockaddr *src,
+	const struct sip_invite_info *info)
 {
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
 		if (t->kind == GW_TRUNK_SIP &&
 		    (gw_trunk_accepts(t, src) || gw_targets_has(gw, t, src)) &&
-		    (!ruri_user || gw_trunk_matches_user(t, ruri_user) ||
-		     gw_trunk_matches_user(t, to_user)))
+		    (!info ||
+		     ((gw_trunk_matches_user(t, info->ruri_user) ||
+		       gw_trunk_matches_user(t, info->to_user)) &&
+		      header_matches(t, info))))
 			return t;
 	}
 	return NULL;
@@ -2675,7 +2691,7 @@ static const char *addr_text(const struct sockaddr *sa, char *out,
 static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
 					       const struct sockaddr *src)
 {
-	return trunk_by_addr(gw, src, NULL, NULL);
+	return trunk_by_addr(gw, src, NULL);
 }
 
 /* A trunk that must authenticate and takes requests from anywhere
@@ -2721,8 +2737,7 @@ static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 	t = trunk_by_contact(gw, info);
 	if (t)
 		return t;
-	t = trunk_by_addr(gw, (const struct sockaddr *)&info->src,
-			  info->ruri_user, info->to_user);
+	t = trunk_by_addr(gw, (const struct sockaddr *)&info->src, info);
 	if (t)
 		return t;
 	return info->auth_user && *info->auth_user
