@@ -520,6 +520,7 @@ void bridge_finish(struct bridge *b)
 	b->st.rtt_us = -1;
 	switch (b->type) {
 	case BRIDGE_RTP:
+		brtcp_bye(b);
 		rx_close_ssrc(b);
 		b->st.underruns = b->jb.underruns;
 		b->st.jb_drops = b->jb.drops;

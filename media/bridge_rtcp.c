@@ -293,10 +293,14 @@ static void quality(struct bridge *b)
 	}
 }
 
-/* The bridge stops (worker side, before its sockets close). */
-void brtcp_finish(struct bridge *b)
+void brtcp_bye(struct bridge *b)
 {
 	report_send(b, media_mono_us(), true);
+}
+
+/* The bridge stopped: its figures (the losses folded in already). */
+void brtcp_finish(struct bridge *b)
+{
 	b->st.rtp_tx_octets = b->rtcp.tx_octets;
 	b->st.rtp_rx_octets = b->rtcp.rx_octets;
 	quality(b);

@@ -343,6 +343,10 @@ int64_t rtcp_rtt_us(uint32_t arrival_mid, uint32_t lsr, uint32_t dlsr)
 		return -1;
 	/* In 1/65536 s; modular, so it survives the NTP era wrap. */
 	rtt = (int32_t)(arrival_mid - lsr - dlsr);
+	/* A far end that rounds DLSR up (to its timer's ms, say) makes a
+	 * short round trip come out a little below zero: that is ~0. */
+	if (rtt < 0 && rtt >= -RTCP_RTT_SLACK)
+		rtt = 0;
 	if (rtt < 0 || rtt > 60 * 65536)
 		return -1;
 	return (int64_t)rtt * 1000000 / 65536;

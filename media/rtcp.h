@@ -25,6 +25,8 @@ enum rtcp_pt {
 #define RTCP_CNAME_MAX 255      /* an SDES item's length octet */
 #define RTCP_MAX_LEN 1500       /* what we accept in one datagram */
 #define RTCP_MIN_INTERVAL_MS 5000 /* RFC 3550 6.2 */
+#define RTCP_RTT_SLACK 1311     /* 20 ms in 1/65536 s: a round trip down
+				 * to minus this is taken as 0 */
 
 /** One report block (RFC 3550 6.4.1): what a receiver saw of @p ssrc. */
 struct rtcp_rb {
@@ -113,7 +115,7 @@ uint64_t rtcp_ntp_from_unix(int64_t sec, long nsec);
  * Round-trip time from a report block on our stream (RFC 3550 6.4.1):
  * @p arrival_mid is the middle 32 bits of the NTP time it arrived.
  * @return microseconds, or -1 when the block names no SR of ours or the
- * figure is not plausible (negative, over 60 s).
+ * figure is not plausible (below -20 ms, over 60 s).
  */
 int64_t rtcp_rtt_us(uint32_t arrival_mid, uint32_t lsr, uint32_t dlsr);
 
