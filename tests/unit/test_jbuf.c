@@ -489,7 +489,9 @@ static void test_max_bound(void **state)
 	assert_true(s.late > 0); /* the price of the bound */
 }
 
-/* Fixed mode: the octets as sent, at jb_min; a drifting clock slips
+/* Fixed mode: the octets as sent, at jb_min over the fastest packets of
+ * the stream's first 2 s, set in one jump and then held: jitter moves it
+ * no more (no slip in a minute of 0-30 ms); a drifting clock slips
  * single samples only. */
 static void test_fixed(void **state)
 {
@@ -501,13 +503,32 @@ static void test_fixed(void **state)
 	s.min_ms = 60;
 	s.max_ms = 200;
 	s.jitter_ms = 30;
-	s.warm = 10; /* until the fastest packets have been seen */
+	s.warm = 3; /* the delay is set 2 s into the stream */
 	run_sim(&s);
 	print_sim("fixed", &s);
 	assert_true(s.exact);
 	assert_int_equal(jb.concealed, 0);
 	assert_int_equal(s.late, 0);
-	assert_true(s.dmin >= 59.5 && s.dmax <= 60.5);
+	assert_true(jb.jumps <= 1);
+	assert_int_equal(jb.scaled, 0);
+	assert_true(s.dmin >= 59.5 && s.dmax <= 62);
+	assert_true(s.dmax - s.dmin < 0.2);
+
+	/* The same from 8 s on: the fastest packet of the first seconds
+	 * leaving the window is not a reason to move. */
+	sim_defaults(&s);
+	s.mode = JB_FIXED;
+	s.min_ms = 80;
+	s.max_ms = 200;
+	s.jitter_ms = 60;
+	s.seconds = 120;
+	s.warm = 3;
+	run_sim(&s);
+	print_sim("fixed, jitter 60", &s);
+	assert_true(s.exact);
+	assert_int_equal(s.late, 0);
+	assert_int_equal(jb.scaled, 0);
+	assert_true(s.dmax - s.dmin < 0.2);
 
 	sim_defaults(&s);
 	s.mode = JB_FIXED;
