@@ -65,18 +65,22 @@ static socklen_t rtcp_remote(const struct bridge *b,
 	if (!b->remote_len)
 		return 0;
 	memcpy(ss, &b->remote, b->remote_len);
+	/* An unspecified address (RFC 2543 hold, c=0.0.0.0) takes nothing:
+	 * sent there, the report would reach this host. */
 	if (ss->ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		port = ntohs(sin->sin_port);
-		if (!port || port == 0xffff)
+		if (!port || port == 0xffff ||
+		    sin->sin_addr.s_addr == htonl(INADDR_ANY))
 			return 0;
 		sin->sin_port = htons((uint16_t)(port + 1));
 	} else {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 		port = ntohs(sin6->sin6_port);
-		if (!port || port == 0xffff)
+		if (!port || port == 0xffff ||
+		    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
 			return 0;
 		sin6->sin6_port = htons((uint16_t)(port + 1));
 	}

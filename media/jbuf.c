@@ -126,13 +126,14 @@ static bool win_range(const struct jbuf *jb, int32_t *lo, int32_t *hi)
 }
 
 /* The playout offset wanted: the latest packets wait jb_min, the earliest
- * at most jb_max (fixed: the earliest wait jb_min, whatever the rest do). */
+ * at most jb_max (fixed: the earliest wait jb_min, whatever the rest do;
+ * once settled, as long as they waited then). */
 static int32_t target(const struct jbuf *jb, int32_t lo, int32_t hi)
 {
 	int32_t t;
 
 	if (jb->mode == JB_FIXED)
-		return lo + (int32_t)jb->lo;
+		return lo + (int32_t)(jb->settled ? jb->hold : jb->lo);
 	t = hi + (int32_t)jb->lo;
 	if (t > lo + (int32_t)jb->hi)
 		t = lo + (int32_t)jb->hi;
@@ -296,18 +297,20 @@ int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
 
 /*
  * Fixed mode: a modem or fax receiver is trained on the delay it hears,
- * so the delay moves only when the window's every second says it is off
- * by over JB_DEAD_FIXED: the far clock drifting from ours.  The fastest
- * packet of the window leaving it, or one faster packet, is jitter, not
- * a trend.  Then one sample a frame until the error crosses 0.
+ * so once settled the delay moves only when the window's every second
+ * says the fastest packets wait over JB_DEAD_FIXED more or less than
+ * they did then: the far clock drifting from ours.  The fastest packet
+ * of the window leaving it, or one faster packet, is jitter, not a
+ * trend.  Then one sample a frame until the error crosses 0.
  */
 static unsigned consume_fixed(struct jbuf *jb, unsigned n, int32_t lo)
 {
 	int32_t off = tdiff(jb->clock, jb->head);
-	/* > 0: even the window's fastest packets wait under jb_min. */
-	int32_t grow = lo + (int32_t)jb->lo - off;
-	/* < 0: each second's fastest packets wait over jb_min. */
-	int32_t shrink = win_lo_max(jb) + (int32_t)jb->lo - off;
+	/* > 0: even the window's fastest packets wait less than when the
+	 * delay was set. */
+	int32_t grow = lo + (int32_t)jb->hold - off;
+	/* < 0: each second's fastest packets wait more. */
+	int32_t shrink = win_lo_max(jb) + (int32_t)jb->hold - off;
 
 	if (!jb->settled) {
 		jb->adj = 0;
@@ -374,21 +377,27 @@ static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 }
 
 /*
- * Fixed mode, JB_SETTLE into a stream: the fastest packets have been
- * seen, so the delay is set to jb_min over them in one jump (one
- * discontinuity, early, rather than a slip a frame for seconds): growing
- * replays as silence what was already played, shrinking skips audio.
+ * Fixed mode, JB_SETTLE into a stream: the delay the first packets set
+ * is kept (how long the fastest packets so far wait is held from now
+ * on), unless they wait under jb_min, or over twice that (the first
+ * packets were held up): then it is set to jb_min over them in one jump
+ * (one discontinuity, early, rather than a slip a frame for seconds):
+ * growing replays as silence what was already played, shrinking skips
+ * audio.
  */
 static void settle(struct jbuf *jb)
 {
-	int32_t lo, hi, err;
+	int32_t lo, hi, off, err;
 
-	jb->settled = true;
 	if (!win_range(jb, &lo, &hi))
 		return;
-	err = target(jb, lo, hi) - tdiff(jb->clock, jb->head);
-	if (!err)
+	jb->settled = true;
+	off = tdiff(jb->clock, jb->head);
+	jb->hold = (uint32_t)(off - lo);
+	if (off - lo >= (int32_t)jb->lo && off - lo <= 2 * (int32_t)jb->lo)
 		return;
+	jb->hold = jb->lo;
+	err = lo + (int32_t)jb->lo - off;
 	if (err < 0)
 		clear_range(jb, jb->head, (uint32_t)-err);
 	jb->head -= (uint32_t)err;

@@ -21,17 +21,18 @@
 #define JB_WIN_LEN 8000          /* ... of 1 s each */
 #define JB_PLC_MAX 400           /* concealment per gap: 50 ms, then
 				  * silence (SpanDSP has faded out by then) */
-#define JB_SETTLE 16000          /* fixed: 2 s of a stream's audio before
-				  * its delay is set, in one jump */
+#define JB_SETTLE 16000          /* fixed: 2 s into a stream's audio its
+				  * delay is set (held from then on) */
 
 enum jb_mode {
 	JB_ADAPTIVE = 0,  /* delay follows the jitter; losses concealed */
-	JB_FIXED,         /* delay jb_min over the fastest packets, set
-			   * once (one jump JB_SETTLE into the stream);
-			   * audio bit for bit but for single-sample slips
-			   * when every second of the window says the
-			   * delay is off: a drifting far clock (fax,
-			   * modems, data) */
+	JB_FIXED,         /* delay jb_min over the first packets (or more
+			   * if the first was slow), held from JB_SETTLE
+			   * into the stream on (one jump then if it is
+			   * under jb_min or over twice); audio bit for
+			   * bit but for single-sample slips when every
+			   * second of the window says the delay moved: a
+			   * drifting far clock (fax, modems, data) */
 };
 
 /*
@@ -72,8 +73,9 @@ struct jbuf {
 	bool quiet;          /* the last frame played was quiet */
 	int adj;             /* correcting toward the target: +1 slower,
 			      * -1 faster, 0 not */
-	bool settled;        /* fixed: the delay is set (jumped to) */
-	uint32_t settle_at;  /* ... at this clock */
+	bool settled;        /* fixed: the delay is set, ... */
+	uint32_t settle_at;  /* ... at this clock, ... */
+	uint32_t hold;       /* ... to what the fastest packets waited */
 
 	bool in_gap;         /* the last sample played was missing */
 	uint32_t gap_from;   /* where that gap began */

@@ -3,13 +3,15 @@
 # call (baresip sends and answers RTCP) through the gateway to pstnsim: the
 # CDR has its RTP counts, jitter, a round trip from the reports, what
 # baresip reported of our stream and a good MOS both ways, and our RTCP
-# (SR, SDES CNAME, BYE) decodes in tshark with no malformed packet.  Then
-# two tgcall calls, one clean and one over a path with 10% loss and 0-40 ms
+# (SR, SDES CNAME, BYE) decodes in tshark with no malformed packet.  The
+# same over SDES SRTP (mediaenc=srtp-mand): the reports cross as SRTCP.
+# Then two tgcall calls, one clean and one over a path with 10% loss and 0-40 ms
 # jitter: the lossy call's CDR shows the loss and a lower MOS.
 . "$(dirname "$0")/lib.sh"
 command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 
 write_conf
+sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
 start_pstnsim --media tone:1000 --hangup-after 11000
 start_gw
 
@@ -85,6 +87,23 @@ if [ -n "$TSHARK" ]; then
 	[ "$(decode 'rtcp.ssrc.high_seq')" -ge 1 ] ||
 		fail "no report block on baresip's stream decoded"
 	log "ok: our RTCP decodes cleanly: SR with a report block, SDES CNAME, BYE"
+fi
+
+if [ -f /usr/lib/baresip/modules/srtp.so ]; then
+	echo "module			srtp.so" >> "$BS/config"
+	echo "<sip:2125550000@127.0.0.1>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand" \
+		> "$BS/accounts"
+	timeout 30 baresip -f "$BS" -e "/dial sip:2125551234@127.0.0.1:$SIP_PORT" -t 15 \
+		> "$WORK/baresip-srtp.log" 2>&1 || true
+	wait_cdrs 2 15
+	log "baresip SRTP call: $(sql "SELECT rtp_tx_packets, rtp_rx_packets,
+		rtp_rx_lost, rtp_jitter_ms, rtt_ms, remote_lost, mos_rx, mos_tx,
+		srtp_auth_fail FROM cdr ORDER BY rowid DESC LIMIT 1")"
+	expect_eq "baresip SRTP CDR: answered, no loss, RTT, its report, MOS, no auth failure" \
+		"$(sql "SELECT disposition, rtp_rx_packets > 400, rtp_rx_lost,
+		rtt_ms IS NOT NULL, remote_lost, mos_rx >= 4.0, mos_tx >= 4.0,
+		srtp_auth_fail FROM cdr ORDER BY rowid DESC LIMIT 1" | tr '|' ' ')" \
+		"ANSWERED 1 0 1 0 1 1 0"
 fi
 
 # $1: extra tgcall options; the CDR row's figures of that call.
