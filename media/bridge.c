@@ -343,14 +343,7 @@ static bool srtp_rx(struct bridge *b, uint8_t *buf, size_t *len,
 	int err;
 
 	if (is_rtcp(buf, *len)) {
-		err = msrtp_unprotect_rtcp(b->srtp, buf, len);
-		if (err == MSRTP_AUTH)
-			b->st.srtp_auth_fail++;
-		else if (err == MSRTP_REPLAY)
-			b->st.srtp_replay++;
-		else if (err)
-			b->st.rtcp_bad++;
-		else
+		if (brtcp_unprotect(b, buf, len))
 			brtcp_packet(b, buf, *len, now_us);
 		return false;
 	}

@@ -196,6 +196,19 @@ void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
 		       m.ssrc);
 }
 
+bool brtcp_unprotect(struct bridge *b, uint8_t *buf, size_t *len)
+{
+	int err = msrtp_unprotect_rtcp(b->srtp, buf, len);
+
+	if (err == MSRTP_AUTH)
+		b->st.srtp_auth_fail++;
+	else if (err == MSRTP_REPLAY)
+		b->st.srtp_replay++;
+	else if (err)
+		b->st.rtcp_bad++;
+	return !err;
+}
+
 void brtcp_rx(struct worker *w, struct bridge *b)
 {
 	int64_t now_us;
@@ -214,23 +227,13 @@ void brtcp_rx(struct worker *w, struct bridge *b)
 		for (i = 0; i < n; i++) {
 			uint8_t *p = w->rxbuf[i];
 			size_t len = w->msgs[i].msg_len;
-			int err;
 
 			if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				b->st.rtcp_bad++;
 				continue;
 			}
-			if (b->srtp) {
-				err = msrtp_unprotect_rtcp(b->srtp, p, &len);
-				if (err == MSRTP_AUTH)
-					b->st.srtp_auth_fail++;
-				else if (err == MSRTP_REPLAY)
-					b->st.srtp_replay++;
-				else if (err)
-					b->st.rtcp_bad++;
-				if (err)
-					continue;
-			}
+			if (b->srtp && !brtcp_unprotect(b, p, &len))
+				continue;
 			brtcp_packet(b, p, len, now_us);
 		}
 		if (n < RX_VLEN)

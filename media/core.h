@@ -423,6 +423,8 @@ void brtcp_tick(struct bridge *b, int64_t now_us);
 void brtcp_rx(struct worker *w, struct bridge *b);
 void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
 		  int64_t now_us);
+/* SRTCP in place; false (counted) when it does not authenticate. */
+bool brtcp_unprotect(struct bridge *b, uint8_t *buf, size_t *len);
 /* The last report, with BYE (before the counters are folded) ... */
 void brtcp_bye(struct bridge *b);
 /* ... then the quality figures into b->st. */

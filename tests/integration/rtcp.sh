@@ -15,42 +15,11 @@ sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
 start_pstnsim --media tone:1000 --hangup-after 11000
 start_gw
 
-TSHARK=
-if command -v tshark >/dev/null; then
-	tshark -q -i lo -f "udp" -w "$WORK/cap.pcapng" > "$WORK/tshark.log" 2>&1 &
-	TSHARK=$!
-	PIDS+=("$TSHARK")
-	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
-	sleep 1 # "Capturing on" comes a moment before packets are taken
-fi
-
+start_capture "$WORK/cap.pcapng" || true
 BS=$WORK/baresip
-mkdir -p "$BS"
-python3 - "$BS/tone.wav" <<'PY'
-import math, struct, sys, wave
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
-w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8000 * 15)))
-w.close()
-PY
+baresip_setup "$BS" "$CLI_PORT" 440 15
 BS_RTP=$((RTP_MAX + 2))
-cat > "$BS/config" <<CONF
-poll_method		poll
-sip_listen		127.0.0.1:$CLI_PORT
-net_interface		127.0.0.1
-audio_player		aufile,$BS/heard.wav
-audio_source		aufile,$BS/tone.wav
-audio_alert		aufile,$BS/heard-alert.wav
-rtp_ports		$BS_RTP-$((BS_RTP + 10))
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			aufile.so
-module			stdio.so
-module_app		account.so
-module_app		menu.so
-CONF
 echo "<sip:2125550000@127.0.0.1>;regint=0;audio_codecs=PCMU" > "$BS/accounts"
-: > "$BS/contacts"
 
 timeout 30 baresip -f "$BS" -e "/dial sip:2125551234@127.0.0.1:$SIP_PORT" -t 15 \
 	> "$WORK/baresip.log" 2>&1 || true
