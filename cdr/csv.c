@@ -37,42 +37,18 @@ static void put_opt(FILE *f, int64_t v)
 
 /* The media columns, each after a comma; empty where the table has
  * NULL (no bridge, or the figure is unknown). */
-static void put_count(FILE *f, const struct cdr_media *m, int64_t v)
-{
-	fputc(',', f);
-	if (m->set && v >= 0)
-		fprintf(f, "%lld", (long long)v);
-}
-
-static void put_ms(FILE *f, const struct cdr_media *m, int64_t us)
-{
-	fputc(',', f);
-	if (m->set && us >= 0)
-		fprintf(f, "%.3f", (double)us / 1000.0);
-}
-
-static void put_mos(FILE *f, const struct cdr_media *m, int mos_x100)
-{
-	fputc(',', f);
-	if (m->set && mos_x100 > 0)
-		fprintf(f, "%.2f", mos_x100 / 100.0);
-}
-
 static void put_media(FILE *f, const struct cdr_media *m)
 {
-	put_count(f, m, m->tx_packets);
-	put_count(f, m, m->rx_packets);
-	put_count(f, m, m->rx_lost);
-	put_count(f, m, m->late);
-	put_ms(f, m, m->jitter_us);
-	put_ms(f, m, m->rtt_us);
-	put_mos(f, m, m->mos_rx);
-	put_mos(f, m, m->mos_tx);
-	put_count(f, m, m->remote_lost);
-	put_ms(f, m, m->remote_jitter_us);
-	put_count(f, m, m->concealed);
-	put_count(f, m, m->jb_drops);
-	put_count(f, m, m->srtp_auth_fail);
+	struct cdr_mval v[CDR_MEDIA_COLS];
+
+	cdr_media_values(m, v);
+	for (int i = 0; i < CDR_MEDIA_COLS; i++) {
+		fputc(',', f);
+		if (v[i].kind == CDR_MV_INT)
+			fprintf(f, "%lld", (long long)v[i].i);
+		else if (v[i].kind == CDR_MV_REAL)
+			fprintf(f, "%.*f", v[i].decimals, v[i].r);
+	}
 }
 
 static void put_record(FILE *f, const struct cdr_record *r)

@@ -67,50 +67,62 @@ static int bind_text(sqlite3_stmt *st, int col, const char *s)
 	return sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
 }
 
-/* A count of the media figures, NULL when no bridge ran (or @p v < 0:
- * unknown). */
-static int bind_count(sqlite3_stmt *st, int col, const struct cdr_media *m,
-		      int64_t v)
+/* A count, NULL when no bridge ran (or @p v < 0: unknown). */
+static struct cdr_mval count_val(const struct cdr_media *m, int64_t v)
 {
 	if (!m->set || v < 0)
-		return sqlite3_bind_null(st, col);
-	return sqlite3_bind_int64(st, col, v);
+		return (struct cdr_mval){.kind = CDR_MV_NULL};
+	return (struct cdr_mval){.kind = CDR_MV_INT, .i = v};
 }
 
-/* Microseconds as ms (REAL), NULL unknown. */
-static int bind_ms(sqlite3_stmt *st, int col, const struct cdr_media *m,
-		   int64_t us)
+/* Microseconds as ms, NULL unknown. */
+static struct cdr_mval ms_val(const struct cdr_media *m, int64_t us)
 {
 	if (!m->set || us < 0)
-		return sqlite3_bind_null(st, col);
-	return sqlite3_bind_double(st, col, (double)us / 1000.0);
+		return (struct cdr_mval){.kind = CDR_MV_NULL};
+	return (struct cdr_mval){.kind = CDR_MV_REAL,
+				 .r = (double)us / 1000.0, .decimals = 3};
 }
 
-static int bind_mos(sqlite3_stmt *st, int col, const struct cdr_media *m,
-		    int mos_x100)
+static struct cdr_mval mos_val(const struct cdr_media *m, int mos_x100)
 {
 	if (!m->set || mos_x100 <= 0)
-		return sqlite3_bind_null(st, col);
-	return sqlite3_bind_double(st, col, mos_x100 / 100.0);
+		return (struct cdr_mval){.kind = CDR_MV_NULL};
+	return (struct cdr_mval){.kind = CDR_MV_REAL, .r = mos_x100 / 100.0,
+				 .decimals = 2};
 }
 
+void cdr_media_values(const struct cdr_media *m,
+		      struct cdr_mval v[CDR_MEDIA_COLS])
+{
+	const struct cdr_mval all[CDR_MEDIA_COLS] = {
+		count_val(m, m->tx_packets), count_val(m, m->rx_packets),
+		count_val(m, m->rx_lost), count_val(m, m->late),
+		ms_val(m, m->jitter_us), ms_val(m, m->rtt_us),
+		mos_val(m, m->mos_rx), mos_val(m, m->mos_tx),
+		count_val(m, m->remote_lost), ms_val(m, m->remote_jitter_us),
+		count_val(m, m->concealed), count_val(m, m->jb_drops),
+		count_val(m, m->srtp_auth_fail),
+	};
+
+	memcpy(v, all, sizeof(all));
+}
+
+/* The media columns from ?35 on. */
 static int media_bind(sqlite3_stmt *st, const struct cdr_media *m)
 {
+	struct cdr_mval v[CDR_MEDIA_COLS];
 	int rc = SQLITE_OK;
 
-	rc |= bind_count(st, 35, m, m->tx_packets);
-	rc |= bind_count(st, 36, m, m->rx_packets);
-	rc |= bind_count(st, 37, m, m->rx_lost);
-	rc |= bind_count(st, 38, m, m->late);
-	rc |= bind_ms(st, 39, m, m->jitter_us);
-	rc |= bind_ms(st, 40, m, m->rtt_us);
-	rc |= bind_mos(st, 41, m, m->mos_rx);
-	rc |= bind_mos(st, 42, m, m->mos_tx);
-	rc |= bind_count(st, 43, m, m->remote_lost);
-	rc |= bind_ms(st, 44, m, m->remote_jitter_us);
-	rc |= bind_count(st, 45, m, m->concealed);
-	rc |= bind_count(st, 46, m, m->jb_drops);
-	rc |= bind_count(st, 47, m, m->srtp_auth_fail);
+	cdr_media_values(m, v);
+	for (int i = 0; i < CDR_MEDIA_COLS; i++) {
+		if (v[i].kind == CDR_MV_INT)
+			rc |= sqlite3_bind_int64(st, 35 + i, v[i].i);
+		else if (v[i].kind == CDR_MV_REAL)
+			rc |= sqlite3_bind_double(st, 35 + i, v[i].r);
+		else
+			rc |= sqlite3_bind_null(st, 35 + i);
+	}
 	return rc;
 }
 
