@@ -2237,6 +2237,15 @@ static void test_rtcp_bridge(void **state)
 		assert_int_equal(sendto(far_rtcp, buf, len, 0,
 					(struct sockaddr *)&to, sizeof(to)),
 				 (ssize_t)len);
+		/* The same multiplexed on the RTP port (RFC 5761), and a
+		 * malformed one there. */
+		assert_int_equal(sendto(far_rtp, buf, len, 0,
+					(struct sockaddr *)&f.rtp_addr,
+					sizeof(f.rtp_addr)), (ssize_t)len);
+		buf[3]++;
+		assert_int_equal(sendto(far_rtp, buf, len, 0,
+					(struct sockaddr *)&f.rtp_addr,
+					sizeof(f.rtp_addr)), (ssize_t)len);
 	}
 	msleep(20);
 	fx_stop(&f);
@@ -2250,8 +2259,10 @@ static void test_rtcp_bridge(void **state)
 	assert_int_equal(m.nrb, 1);
 
 	assert_true(done_rec.st.rtcp_tx >= 2);
-	assert_int_equal(done_rec.st.rtcp_rx, 1);
-	assert_int_equal(done_rec.st.rtcp_bad, 0);
+	assert_int_equal(done_rec.st.rtcp_rx, 2);
+	assert_int_equal(done_rec.st.rtcp_bad, 1);
+	assert_int_equal(done_rec.st.rtp_bad, 0);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
 	assert_true(done_rec.st.remote_report);
 	assert_int_equal(done_rec.st.remote_lost, 7);
 	assert_int_equal(done_rec.st.remote_fraction, 12);
