@@ -91,6 +91,10 @@ struct cdr_record {
 	char e911_trunk[32];    /* the party a callback to the ELIN */
 	char e911_user[64];     /* reaches: trunk and user */
 	char e911_ref[37];      /* a callback: the emergency call's CDR id */
+	char transfer_to[40];   /* its party was transferred (RFC 3515) to
+				 * this number, "" not */
+	char transfer_ref[37];  /* this call is such a transfer: the CDR id
+				 * of the call it came from, "" not */
 	int callback;           /* 1 a PSAP callback routed to the caller,
 				 * 2 one after the window (to the zone's
 				 * default destination) */

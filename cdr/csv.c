@@ -107,6 +107,10 @@ static void put_record(FILE *f, const struct cdr_record *r)
 	fprintf(f, ",%d,", r->callback);
 	put_text(f, r->e911_ref);
 	put_media(f, &r->media);
+	fputc(',', f);
+	put_text(f, r->transfer_to);
+	fputc(',', f);
+	put_text(f, r->transfer_ref);
 	fputc('\n', f);
 }
 

@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 7
+#define CDR_SCHEMA_VERSION 8
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -190,6 +190,13 @@ static const char schema_v7[] =
 	"ALTER TABLE cdr ADD COLUMN srtp_auth_fail INTEGER;"
 	"PRAGMA user_version = 7;";
 
+/* Version 8: a blind transfer links the call whose party moved and the
+ * new call it moved to. */
+static const char schema_v8[] =
+	"ALTER TABLE cdr ADD COLUMN transfer_to TEXT;"
+	"ALTER TABLE cdr ADD COLUMN transfer_ref TEXT;"
+	"PRAGMA user_version = 8;";
+
 int cdr_db_errno(sqlite3 *db, int rc)
 {
 	int sys = db ? sqlite3_system_errno(db) : 0;
@@ -330,6 +337,9 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 6)
 		err = cdr_db_exec(db, path, "updating the schema to version 7",
 				  schema_v7);
+	if (!err && ver <= 7)
+		err = cdr_db_exec(db, path, "updating the schema to version 8",
+				  schema_v8);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

@@ -560,6 +560,8 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 	r->e911_trunk[sizeof(r->e911_trunk) - 1] = '\0';
 	r->e911_user[sizeof(r->e911_user) - 1] = '\0';
 	r->e911_ref[sizeof(r->e911_ref) - 1] = '\0';
+	r->transfer_to[sizeof(r->transfer_to) - 1] = '\0';
+	r->transfer_ref[sizeof(r->transfer_ref) - 1] = '\0';
 	if (r->nattempts > CDR_MAX_ATTEMPTS)
 		r->nattempts = CDR_MAX_ATTEMPTS;
 	for (unsigned i = 0; i < r->nattempts; i++) {

@@ -508,6 +508,8 @@ static void write_cdr(struct gw_call *call)
 	tg_strlcpy(r->e911_user, call->e911_user, sizeof(r->e911_user));
 	r->callback = call->callback;
 	tg_strlcpy(r->e911_ref, call->e911_ref, sizeof(r->e911_ref));
+	tg_strlcpy(r->transfer_to, call->xfer_to, sizeof(r->transfer_to));
+	tg_strlcpy(r->transfer_ref, call->xfer_ref, sizeof(r->transfer_ref));
 	r->media = call->media;
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;

@@ -72,6 +72,9 @@ expect_eq "the transferred call's CDR" "$(sql "SELECT disposition || ',' ||
 	direction || ',' || calling || ',' || in_trunk || ',' || out_trunk ||
 	',' || span FROM cdr WHERE called = '5551234'")" \
 	"ANSWERED,inbound,2125559999,pstn,pstn,1"
+expect_eq "the CDRs are linked" "$(sql "SELECT x.transfer_to || ',' ||
+	(y.transfer_ref = x.id) FROM cdr x, cdr y WHERE x.called = '5550100'
+	AND y.called = '5551234'")" "5551234,1"
 grep -q 'transferred to 5551234' "$WORK/tollgated.log" ||
 	fail "no transfer line in the log"
 
@@ -88,8 +91,10 @@ orig=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | grep '"called":"5550101"')
 expect_eq "the caller stayed with the PBX, then its BYE cleared it" \
 	"$(json_field "$orig" cleared_by)" remote
 wait_cdrs 4
-expect_eq "failed transfer attempt CDR" "$(sql "SELECT disposition || ',' ||
-	q850_cause FROM cdr WHERE called = '5551700'")" "BUSY,17"
+expect_eq "failed transfer attempt CDR" "$(sql "SELECT y.disposition || ',' ||
+	y.q850_cause || ',' || (y.transfer_ref = x.id) || ',' ||
+	ifnull(x.transfer_to, 'none') FROM cdr x, cdr y WHERE y.called = '5551700'
+	AND x.called = '5550101'")" "BUSY,17,1,none"
 
 # 2b. Transfer to a number on another SIP trunk: the caller's B-channel
 # is bridged to the new SIP call.

@@ -315,7 +315,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -357,7 +357,7 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
 	/* v6: members refine their zone's floor, unit and room. */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_table_info("
 				    "'e911_member') WHERE name IN ('flr', "
@@ -429,12 +429,14 @@ static void test_schema_migration_v2(void **state)
 	       "ALTER TABLE cdr DROP COLUMN plc_concealed;"
 	       "ALTER TABLE cdr DROP COLUMN jb_drops;"
 	       "ALTER TABLE cdr DROP COLUMN srtp_auth_fail;"
+	       "ALTER TABLE cdr DROP COLUMN transfer_to;"
+	       "ALTER TABLE cdr DROP COLUMN transfer_ref;"
 	       "PRAGMA user_version = 2;");
 	sqlite3_close(db);
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
 				"name = 'keep-me' AND number = 'calling'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "
@@ -1289,15 +1291,16 @@ static void test_trigger_refuses_all(void **state)
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
 		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
-		 "12600,0,,,,,,0,,,,,,,,,,,,,,", r.id);
+		 "12600,0,,,,,,0,,,,,,,,,,,,,,,,", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);
 	}
-	/* A call with media figures ends with them; unknown ones empty. */
+	/* A call with media figures has them (unknown ones empty), then
+	 * the transfer columns (empty: no transfer). */
 	rec_make(&r, 2);
 	for (size_t k = 1; k < n; k++) {
-		const char *tail = ",1002,990,10,1,2.500,,4.21,,,,4,2,0";
+		const char *tail = ",1002,990,10,1,2.500,,4.21,,,,4,2,0,,";
 		size_t tl = strlen(tail), ll = strlen(lines[k]);
 
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
