@@ -161,10 +161,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	ts->probes++;
 	tg->probes++;
-	err = sip_options_probe(&tg->probe, gw->ua,
-				(const struct sockaddr *)&tg->at.sa,
-				tg->at.len, t->options_timeout_ms, on_result,
-				tg);
+	err = gw_trunk_transport(gw, t, (const struct sockaddr *)&tg->at.sa,
+				 tg->at.len);
+	if (!err)
+		err = sip_options_probe(&tg->probe, gw->ua,
+					(const struct sockaddr *)&tg->at.sa,
+					tg->at.len, t->options_timeout_ms,
+					on_result, tg);
 	if (err) {
 		/* Not sent is not answered. */
 		tg->probe = NULL;

@@ -472,14 +472,18 @@ static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
 
 static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 {
+	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
+	const char *tp = sip_ua_contact_param(leg->ua, peer);
 	char hp[96], buf[200];
+	uint16_t port;
 
-	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	sip_ua_via_proto(leg->ua, peer, &port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	if (leg->contact_user[0])
-		snprintf(buf, sizeof(buf), "<sip:%s@%s>", leg->contact_user,
-			 hp);
+		snprintf(buf, sizeof(buf), "<sip:%s@%s%s>", leg->contact_user,
+			 hp, tp);
 	else
-		snprintf(buf, sizeof(buf), "<sip:%s>", hp);
+		snprintf(buf, sizeof(buf), "<sip:%s%s>", hp, tp);
 	osip_message_set_contact(msg, buf);
 }
 
@@ -532,6 +536,8 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 	osip_message_t *m;
 	osip_uri_t *uri = NULL;
 	char hp[96], buf[200], branch[17];
+	const char *proto;
+	uint16_t port;
 	int err = ENOMEM;
 
 	if (osip_message_init(&m))
@@ -542,10 +548,12 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		goto out;
 	osip_message_set_uri(m, uri);
 	sip_rand_hex(branch, 8);
-	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	proto = sip_ua_via_proto(leg->ua, (struct sockaddr *)&leg->peer,
+				 &port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s", hp,
-		 branch);
+	snprintf(buf, sizeof(buf), "SIP/2.0/%s %s;rport;branch=z9hG4bK%s",
+		 proto, hp, branch);
 	if (osip_message_set_via(m, buf))
 		goto out;
 	if (osip_from_clone(leg->local, &m->from) ||
