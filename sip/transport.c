@@ -47,6 +47,7 @@ struct sip_conn {
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	char key[TP_KEY];           /* "addr:port" */
+	char name[128];             /* outbound TLS: the name verified */
 	bool outbound;              /* we opened it */
 	bool up;                    /* connected (TLS: handshake done) */
 	bool heard;                 /* a whole message came over it */
@@ -393,6 +394,7 @@ static int conn_open(struct sip_conn **cp, struct sip_tp *tp,
 	if (err)
 		return err;
 	c->outbound = true;
+	tg_strlcpy(c->name, p->name, sizeof(c->name));
 	if (p->kind == SIP_TRANSPORT_TLS) {
 		ssl = tls_client(tp, p, dst);
 		c->bev = ssl ? bufferevent_openssl_socket_new(
@@ -540,10 +542,23 @@ int sip_tp_set_peer(struct sip_tp *tp, const struct sockaddr *dst,
 {
 	char key[TP_KEY];
 	struct sip_peer *p;
+	struct sip_conn *c;
 
 	(void)dstlen;
 	addr_key(dst, key);
 	p = peer_find(tp, key);
+	c = conn_find(tp, key);
+	/* A connection of ours made for another transport or verified for
+	 * another name (two trunks at one address, a reload) is not this
+	 * trunk's: the next request opens one that is. */
+	if (c && c->outbound &&
+	    (c->kind != kind || strcmp(c->name, name ? name : ""))) {
+		gw_info("%s to %s: now %s%s%s: connection closed",
+			kind_lc(c->kind), c->key, kind_lc(kind),
+			name && *name ? " for " : "", name ? name : "");
+		/* Quietly: the transactions to @p dst are the new one's. */
+		conn_close(c, 0);
+	}
 	if (kind == SIP_TRANSPORT_UDP) {
 		if (p) {
 			sip_hash_del(&tp->peers, &p->hn);
