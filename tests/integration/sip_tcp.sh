@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/sip_tcp.sh  SIP over TCP (RFC 3261 18), both ways:
+# REGISTER and OPTIONS probes reach a TCP provider over one connection.
 # SIPp (-t t1: one connection) places 20 calls to the PSTN through the
 # gateway over TCP; then pstnsim places 10 calls to a SIPp UAS on a
 # `transport = tcp` trunk: the gateway connects once and keeps the
@@ -8,9 +9,53 @@
 # connection closes it with a log line; the gateway goes on serving.
 . "$(dirname "$0")/lib.sh"
 
+# A provider on TCP (a Python registrar below) that we register with and
+# probe with OPTIONS: both go over one TCP connection of ours.
+PROV_PORT=$(free_udp_port)
+cat > "$WORK/prov.py" <<'PY'
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4)
+log = open(sys.argv[2], "a", buffering=1)
+srv.settimeout(60)
+conn, peer = srv.accept()
+log.write("accepted\n")
+buf = b""
+while True:
+    d = conn.recv(65536)
+    if not d:
+        break
+    buf += d
+    while b"\r\n\r\n" in buf:
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        log.write("%s | %s | %s\n" % (lines[0],
+                  [l for l in lines if l.startswith("Via:")][0],
+                  ([l for l in lines if l.startswith("Contact:")] or [""])[0]))
+        keep = [l for l in lines if l.split(":")[0] in
+                ("Via", "From", "To", "Call-ID", "CSeq", "Contact")]
+        resp = "SIP/2.0 200 OK\r\n" + "\r\n".join(
+            l + (";tag=prov" if l.startswith("To:") else "") for l in keep)
+        conn.sendall((resp + "\r\nExpires: 60\r\nContent-Length: 0\r\n\r\n").encode())
+PY
+python3 "$WORK/prov.py" "$PROV_PORT" "$WORK/prov.log" 2> "$WORK/prov.err" &
+PIDS+=("$!")
+wait_for "the provider to listen" 5 sh -c "ss -Hltn 'sport = :$PROV_PORT' | grep -q ."
+
 write_conf
 sed -i "/^\[sip\]/a tcp = yes\ntcp_idle_timeout = 5" "$WORK/tollgate.conf"
 sed -i "/^\[trunk pbx\]/a transport = tcp" "$WORK/tollgate.conf"
+cat >> "$WORK/tollgate.conf" <<CONF
+
+[trunk prov]
+type = sip
+peer = 127.0.0.1:$PROV_PORT
+transport = tcp
+register = yes
+auth_user = acct
+auth_password = secret
+options_interval = 1
+CONF
 start_pstnsim --answer-after 50
 start_gw
 grep -q "listening on tcp 127.0.0.1:$SIP_PORT" "$WORK/tollgated.log" ||
@@ -25,6 +70,14 @@ if command -v tshark >/dev/null && command -v dumpcap >/dev/null &&
 	PIDS+=("$!")
 	sleep 1
 fi
+
+# (0) REGISTER and OPTIONS keep-alives to the TCP provider.
+wait_for "registered over TCP" 10 grep -q "trunk prov: registered at" "$WORK/tollgated.log"
+wait_for "two OPTIONS over TCP" 10 sh -c "[ \$(grep -c '^OPTIONS ' '$WORK/prov.log') -ge 2 ]"
+grep -q "^REGISTER sip:127.0.0.1:$PROV_PORT SIP/2.0 | Via: SIP/2.0/TCP 127.0.0.1:$SIP_PORT;rport;branch=z9hG4bK.* | Contact: <sip:acct@127.0.0.1:$SIP_PORT;transport=tcp>" \
+	"$WORK/prov.log" || fail "REGISTER without a TCP Via or ;transport=tcp Contact"
+expect_eq "connections the provider saw" "$(grep -c '^accepted' "$WORK/prov.log")" 1
+log "ok: REGISTER and OPTIONS probes to the provider over one TCP connection"
 
 # (1) SIP -> PSTN over one TCP connection.
 timeout 60 sipp -sf "$SIPP_DIR/uac.xml" "127.0.0.1:$SIP_PORT" -t t1 \
