@@ -819,8 +819,9 @@ static int start(struct gw *gw)
 	sc.bind_addr = gw->cfg.sip_bind;
 	sc.port = gw->cfg.sip_port;
 	sc.tcp = gw->cfg.sip_tcp;
-	sc.tls_port = gw->cfg.sip_tls ? gw->cfg.tls_port : -1;
-	sc.tls = (struct sip_tls_config){
+	sc.tls = gw->cfg.sip_tls;
+	sc.tls_port = gw->cfg.tls_port;
+	sc.tls_cfg = (struct sip_tls_config){
 		.cert = gw->cfg.tls_cert,
 		.key = gw->cfg.tls_key,
 		.ca = gw->cfg.tls_ca,

@@ -246,8 +246,9 @@ struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
 	uint16_t port;           /* 5060; 0 = any (tests) */
 	bool tcp;                /* also listen on TCP, the same port */
-	int tls_port;            /* listen for TLS there (0 = any); -1 off */
-	struct sip_tls_config tls;
+	bool tls;                /* also listen for TLS, on tls_port */
+	uint16_t tls_port;       /* 0 = any (tests) */
+	struct sip_tls_config tls_cfg;
 	unsigned tcp_idle;       /* s a connection we opened may stay idle
 				  * (0 = 120); accepted ones that never
 				  * brought a message too */

@@ -624,8 +624,9 @@ static int tls_fail(const char *key, const char *path, const char *what)
 	unsigned long e = ERR_peek_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	gw_err("[sip] %s %s: %s%s%s", key, path ? path : "", what,
-	       reason ? ": " : "", reason ? reason : "");
+	gw_err("[sip] %s%s%s: %s%s%s", key, path && *path ? " " : "",
+	       path ? path : "", what, reason ? ": " : "",
+	       reason ? reason : "");
 	ERR_clear_error();
 	return EINVAL;
 }
@@ -754,7 +755,7 @@ int sip_tp_alloc(struct sip_tp **tpp, struct sip_ua *ua,
 	int err = ENOMEM;
 
 	*tpp = NULL;
-	if (!cfg->tcp && cfg->tls_port < 0)
+	if (!cfg->tcp && !cfg->tls)
 		return 0;
 	tp = calloc(1, sizeof(*tp));
 	if (!tp)
@@ -769,16 +770,16 @@ int sip_tp_alloc(struct sip_tp **tpp, struct sip_ua *ua,
 	if (!tp->rbuf || !tp->ev_idle || !tp->ev_reap ||
 	    sip_hash_init(&tp->conns, 256) || sip_hash_init(&tp->peers, 64))
 		goto out;
-	if (cfg->tls_port >= 0) {
-		err = tls_setup(tp, &cfg->tls);
+	if (cfg->tls) {
+		err = tls_setup(tp, &cfg->tls_cfg);
 		if (err)
 			goto out;
 	}
 	err = cfg->tcp ? listen_on(tp, SIP_TRANSPORT_TCP, cfg->bind_addr,
 				   ua->port) : 0;
-	if (!err && cfg->tls_port >= 0)
+	if (!err && cfg->tls)
 		err = listen_on(tp, SIP_TRANSPORT_TLS, cfg->bind_addr,
-				(uint16_t)cfg->tls_port);
+				cfg->tls_port);
  out:
 	if (err)
 		sip_tp_free(tp);
