@@ -235,6 +235,9 @@ void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		   socklen_t srclen);
 const char *sip_addr_str(const struct sockaddr *sa, char *buf, size_t size,
 			 uint16_t *port);
+/** @p bind_addr ("" or NULL: any IPv4) as a numeric address, or EINVAL. */
+int sip_bind_addr(struct sockaddr_storage *ss, socklen_t *len,
+		  const char *bind_addr, uint16_t port);
 /** One message that came over a connection from @p src (transport.c):
  *  @p buf holds @p len octets and one more for a NUL. */
 void sip_ua_receive(struct sip_ua *ua, char *buf, size_t len,

@@ -706,24 +706,12 @@ static int listen_on(struct sip_tp *tp, enum sip_transport kind,
 	struct sip_listener *sl = &tp->ls[kind];
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	char a[64];
 
-	memset(&ss, 0, sizeof(ss));
-	if (!bind_addr || !*bind_addr)
-		bind_addr = "0.0.0.0";
-	if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, bind_addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	} else {
+	if (sip_bind_addr(&ss, &len, bind_addr, port))
 		return EINVAL; /* open_socket() said why */
-	}
+	if (!bind_addr || !*bind_addr)
+		bind_addr = "*";
 	sl->tp = tp;
 	sl->kind = kind;
 	sl->l = evconnlistener_new_bind(tp->ua->base, on_accept, sl,

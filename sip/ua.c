@@ -1148,26 +1148,36 @@ static void osip_trace_cb(const char *fi, int li, osip_trace_level_t level,
 	gw_dbg(GW_DBG_SIPMSG, "osip %s:%d: %s", fi, li, buf);
 }
 
-static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
+int sip_bind_addr(struct sockaddr_storage *ss, socklen_t *len,
+		  const char *bind_addr, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	int err;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-	memset(&ss, 0, sizeof(ss));
+	memset(ss, 0, sizeof(*ss));
 	if (!bind_addr || !*bind_addr)
 		bind_addr = "0.0.0.0";
 	if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
-		len = sizeof(*sin);
+		*len = sizeof(*sin);
 	} else if (inet_pton(AF_INET6, bind_addr, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
+		*len = sizeof(*sin6);
 	} else {
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int err;
+
+	if (sip_bind_addr(&ss, &len, bind_addr, port)) {
 		gw_err("bind address '%s' is not a numeric address", bind_addr);
 		return EINVAL;
 	}
