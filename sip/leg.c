@@ -124,6 +124,8 @@ struct sip_leg {
 	struct event *st_tmr;
 	/* Reliable provisionals (RFC 3262). */
 	bool peer_100rel;       /* inbound: the INVITE supports 100rel */
+	bool sips;              /* inbound over TLS: its Request-URI was a
+				 * sips: URI, so our Contact is one too */
 	bool peer_req_100rel;   /* ... requires it: every 1xx reliable */
 	bool rel_pending;       /* our reliable 1xx awaits its PRACK */
 	bool rel_sent;          /* one went (later ones are unreliable) */
@@ -473,17 +475,18 @@ static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
 static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 {
 	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
-	const char *tp = sip_ua_contact_param(leg->ua, peer);
+	const char *tp = leg->sips ? "" : sip_ua_contact_param(leg->ua, peer);
+	const char *scheme = leg->sips ? "sips" : "sip";
 	char hp[96], buf[200];
 	uint16_t port;
 
 	sip_ua_via_proto(leg->ua, peer, &port);
 	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	if (leg->contact_user[0])
-		snprintf(buf, sizeof(buf), "<sip:%s@%s%s>", leg->contact_user,
-			 hp, tp);
+		snprintf(buf, sizeof(buf), "<%s:%s@%s%s>", scheme,
+			 leg->contact_user, hp, tp);
 	else
-		snprintf(buf, sizeof(buf), "<sip:%s%s>", hp, tp);
+		snprintf(buf, sizeof(buf), "<%s:%s%s>", scheme, hp, tp);
 	osip_message_set_contact(msg, buf);
 }
 
@@ -1070,6 +1073,13 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
 			  sizeof(leg->sig_addr));
 	learn_routes(leg, req, false);
+	/* RFC 3261 12.1.1: a dialog made by a sips: Request-URI gets a
+	 * sips: Contact (only over TLS: a sips: URI over anything else is
+	 * a lie we do not repeat). */
+	leg->sips = req->req_uri && req->req_uri->scheme &&
+		    !osip_strcasecmp(req->req_uri->scheme, "sips") &&
+		    !strcmp(sip_ua_contact_param(leg->ua, src),
+			    ";transport=tls");
 	leg->peer_req_100rel = header_token(req, "require", "100rel");
 	leg->peer_100rel = leg->peer_req_100rel ||
 			   header_token(req, "supported", "100rel");

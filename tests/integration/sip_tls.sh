@@ -12,7 +12,8 @@
 # PSTN call is cleared as for an ICMP unreachable (no response at all:
 # cause 102), no INVITE sent.
 # (e) with tls_verify_client, a client with a certificate of tls_ca gets
-# 200 to OPTIONS, one without is refused at the handshake.
+# 200 to OPTIONS, one without is refused at the handshake; an INVITE to a
+# sips: URI gets a sips: Contact (RFC 3261 12.1.1).
 . "$(dirname "$0")/lib.sh"
 command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 command -v openssl >/dev/null || { log "SKIP: openssl not installed"; exit 77; }
@@ -56,6 +57,7 @@ peer = 127.0.0.1:$BS_TLS
 transport = tls
 tls_server_name = other.test
 CONF
+sed -i "/^\[general\]/a debug = sip-msg" "$WORK/tollgate.conf"
 start_pstnsim --media tone:600 --detect 1000 --hangup-after 3000
 start_gw
 grep -q "listening on tls 127.0.0.1:$TLS_PORT" "$WORK/tollgated.log" ||
@@ -132,6 +134,8 @@ wait_for "pstnsim record of the baresip call" 15 grep -q '"event":"call"' "$WORK
 heard "(a) baresip's call over TLS"
 grep -Eq "tls from 127.0.0.1:[0-9]+: TLSv1\.[23] " "$WORK/tollgated.log" ||
 	fail "(a) no TLS 1.2+ session from baresip in the log"
+grep -q "^Contact: <sip:2125551234@127.0.0.1:$TLS_PORT;transport=tls>" \
+	"$WORK/tollgated.log" || fail "(a) our Contact is not ;transport=tls"
 wait_cdrs 1
 expect_eq "(a) CDR" "$(sql "SELECT disposition || ',' || in_trunk FROM cdr")" "ANSWERED,pbx"
 
@@ -195,3 +199,57 @@ expect_eq "(e) OPTIONS without one" \
 	"$(python3 "$WORK/options.py" "$TLS_PORT" "$PKI/testca.pem" - -)" refused
 wait_for "(e) the refusal in the log" 5 grep -q "tls handshake with 127.0.0.1:[0-9]* failed: peer did not return a certificate" "$WORK/tollgated.log"
 log "ok: (e) tls_verify_client refuses a client without a certificate"
+
+cat > "$WORK/sips.py" <<'PY'
+import re, socket, ssl, sys
+port, ca, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                    server_hostname="tollgate.test")
+buf = b""
+def req(method, cseq, to_tag="", body=""):
+    hdr = ("%s sips:2125551234@127.0.0.1:%d SIP/2.0\r\n"
+           "Via: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKsips%d%s\r\n"
+           "From: <sips:2125550000@127.0.0.1>;tag=f1\r\n"
+           "To: <sips:2125551234@127.0.0.1>%s\r\nCall-ID: sips1@127.0.0.1\r\n"
+           "CSeq: %d %s\r\nContact: <sips:2125550000@127.0.0.1:9>\r\n"
+           "Max-Forwards: 70\r\n" % (method, port, cseq, method, to_tag, cseq, method))
+    if body:
+        hdr += "Content-Type: application/sdp\r\n"
+    s.sendall((hdr + "Content-Length: %d\r\n\r\n%s" % (len(body), body)).encode())
+def resp():
+    global buf
+    while True:
+        m = re.match(rb"(.*?\r\n\r\n)", buf, re.S)
+        if m:
+            head = m.group(1)
+            n = int(re.search(rb"Content-Length: *(\d+)", head, re.I).group(1))
+            if len(buf) >= len(head) + n:
+                buf = buf[len(head) + n:]
+                return head.decode()
+        d = s.recv(65536)
+        if not d:
+            sys.exit("closed")
+        buf += d
+sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+       "t=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+req("INVITE", 1, body=sdp)
+while True:
+    r = resp()
+    code = int(r.split()[1])
+    if code >= 200:
+        break
+if code != 200:
+    sys.exit("INVITE: %d" % code)
+print(re.search(r"^Contact: *(\S+)", r, re.M).group(1))
+tag = re.search(r"^To:.*(;tag=[^;\r\n]+)", r, re.M).group(1)
+req("ACK", 1, tag)
+req("BYE", 2, tag)
+while int(resp().split()[1]) < 200:
+    pass
+PY
+expect_eq "(e) a sips: INVITE's Contact" \
+	"$(timeout 20 python3 "$WORK/sips.py" "$TLS_PORT" "$PKI/testca.pem" "$PKI/pbx.pem" "$PKI/pbx.key")" \
+	"<sips:2125551234@127.0.0.1:$TLS_PORT>"
