@@ -124,6 +124,7 @@ struct sip_leg {
 	struct event *st_tmr;
 	/* Reliable provisionals (RFC 3262). */
 	bool peer_100rel;       /* inbound: the INVITE supports 100rel */
+	bool stream;            /* inbound over TCP or TLS */
 	bool sips;              /* inbound over TLS: its Request-URI was a
 				 * sips: URI, so our Contact is one too */
 	bool peer_req_100rel;   /* ... requires it: every 1xx reliable */
@@ -532,6 +533,49 @@ static int copy_record_routes(osip_message_t *resp, const osip_message_t *req)
 	return 0;
 }
 
+/*
+ * An inbound dialog that came over TCP or TLS sends its requests back
+ * over that connection (the peer's source address).  Once the peer has
+ * closed it (a proxy's idle timeout in a long call), they go where RFC
+ * 3261 12.2.1.1 says: the remote target, its Contact, over the transport
+ * it names.  Only a numeric host: nothing resolves names on the loop.
+ */
+static void leg_repeer(struct sip_leg *leg)
+{
+	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
+	enum sip_transport kind = SIP_TRANSPORT_TCP;
+	osip_uri_param_t *tp = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[64];
+	int port;
+
+	if (!leg->stream || *sip_ua_contact_param(leg->ua, peer) ||
+	    !leg->target || !leg->target->host || !*leg->target->host)
+		return;
+	osip_uri_param_get_byname(&leg->target->url_params, "transport", &tp);
+	if ((leg->target->scheme &&
+	     !osip_strcasecmp(leg->target->scheme, "sips")) ||
+	    (tp && tp->gvalue && !osip_strcasecmp(tp->gvalue, "tls")))
+		kind = SIP_TRANSPORT_TLS;
+	else if (tp && tp->gvalue && !osip_strcasecmp(tp->gvalue, "udp"))
+		kind = SIP_TRANSPORT_UDP;
+	port = leg->target->port ? atoi(leg->target->port)
+	       : kind == SIP_TRANSPORT_TLS ? 5061 : 5060;
+	tg_strlcpy(host, leg->target->host, sizeof(host));
+	if (port <= 0 || port > 65535 ||
+	    sip_bind_addr(&ss, &len, host, (uint16_t)port) ||
+	    sip_ua_set_transport(leg->ua, (struct sockaddr *)&ss, len, kind,
+				 NULL))
+		return;
+	memcpy(&leg->peer, &ss, len);
+	leg->peerlen = len;
+	leg->stream = kind != SIP_TRANSPORT_UDP;
+	gw_info("leg %s: the peer's connection is gone; requests go to its "
+		"Contact %s:%d over %s", leg->call_id, host, port,
+		sip_tp_name(kind));
+}
+
 /* A request inside the dialog (or the INVITE that makes it). */
 static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		       const char *method, uint32_t cseq)
@@ -543,6 +587,7 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 	uint16_t port;
 	int err = ENOMEM;
 
+	leg_repeer(leg);
 	if (osip_message_init(&m))
 		return ENOMEM;
 	osip_message_set_method(m, osip_strdup(method));
@@ -1076,6 +1121,7 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	/* RFC 3261 12.1.1: a dialog made by a sips: Request-URI gets a
 	 * sips: Contact (only over TLS: a sips: URI over anything else is
 	 * a lie we do not repeat). */
+	leg->stream = *sip_ua_contact_param(leg->ua, src) != '\0';
 	leg->sips = req->req_uri && req->req_uri->scheme &&
 		    !osip_strcasecmp(req->req_uri->scheme, "sips") &&
 		    !strcmp(sip_ua_contact_param(leg->ua, src),

@@ -6,7 +6,8 @@
 # `transport = tcp` trunk: the gateway connects once and keeps the
 # connection.  Every call answers, the Vias and Contacts say TCP, and a
 # capture of the TCP traffic decodes as SIP in tshark.  Garbage on a
-# connection closes it with a log line; the gateway goes on serving.
+# connection closes it with a log line; the gateway goes on serving.  A
+# caller whose connection closes mid-call gets our BYE at its Contact.
 . "$(dirname "$0")/lib.sh"
 
 # A provider on TCP (a Python registrar below) that we register with and
@@ -160,6 +161,65 @@ assert buf.startswith(b"SIP/2.0 200"), buf[:80]
 assert b"received=127.0.0.1" in buf, buf
 PY
 log "ok: garbage closed its connection; OPTIONS over TCP answered 200"
+
+# (5) The caller's connection closes mid-call (a proxy's idle timeout):
+# our BYE goes to its Contact, over a new TCP connection.
+start_pstnsim --hangup-after 1500
+wait_for "D-channel up again" 10 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+cat > "$WORK/uac_close.py" <<'PY'
+import re, socket, sys
+port = int(sys.argv[1])
+lsn = socket.socket(); lsn.bind(("127.0.0.1", 0)); lsn.listen(1)
+lsn.settimeout(15)
+me = lsn.getsockname()[1]
+def read(s, buf):
+    while True:
+        m = re.match(rb"(.*?\r\n\r\n)", buf, re.S)
+        if m:
+            n = int(re.search(rb"Content-Length: *(\d+)", m.group(1), re.I).group(1))
+            if len(buf) >= len(m.group(1)) + n:
+                return m.group(1).decode(), buf[len(m.group(1)) + n:]
+        d = s.recv(65536)
+        if not d:
+            sys.exit("closed")
+        buf += d
+def hdrs(method, cseq, tag=""):
+    return ("%s sip:2125551234@127.0.0.1:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/TCP 127.0.0.1:%d;branch=z9hG4bKclose%d\r\n"
+            "From: <sip:2125550000@127.0.0.1>;tag=c1\r\nTo: <sip:2125551234@127.0.0.1>%s\r\n"
+            "Call-ID: close1@127.0.0.1\r\nCSeq: %d %s\r\n"
+            "Contact: <sip:2125550000@127.0.0.1:%d;transport=tcp>\r\nMax-Forwards: 70\r\n"
+            % (method, port, me, cseq, tag, cseq, method, me))
+sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+       "t=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall((hdrs("INVITE", 1) + "Content-Type: application/sdp\r\n"
+           "Content-Length: %d\r\n\r\n%s" % (len(sdp), sdp)).encode())
+buf = b""
+while True:
+    r, buf = read(s, buf)
+    if int(r.split()[1]) >= 200:
+        break
+assert r.startswith("SIP/2.0 200"), r
+tag = re.search(r"^To:.*(;tag=[^;\r\n]+)", r, re.M).group(1)
+s.sendall((hdrs("ACK", 1, tag) + "Content-Length: 0\r\n\r\n").encode())
+s.close()                              # gone, mid-call
+c, _ = lsn.accept()                    # the gateway comes to our Contact
+bye, _ = read(c, b"")
+assert bye.startswith("BYE sip:2125550000@127.0.0.1:%d;transport=tcp SIP/2.0" % me), bye
+via = re.search(r"^Via: .*", bye, re.M).group(0)
+cid = re.search(r"^Call-ID: .*", bye, re.M).group(0)
+fr = re.search(r"^From: .*", bye, re.M).group(0)
+to = re.search(r"^To: .*", bye, re.M).group(0)
+cs = re.search(r"^CSeq: .*", bye, re.M).group(0)
+c.sendall(("SIP/2.0 200 OK\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\nContent-Length: 0\r\n\r\n"
+           % (via, fr, to, cid, cs)).encode())
+print("BYE over a new connection")
+PY
+expect_eq "(5) BYE after the caller's connection closed" \
+	"$(timeout 20 python3 "$WORK/uac_close.py" "$SIP_PORT")" "BYE over a new connection"
+grep -q "connection is gone; requests go to its Contact 127.0.0.1:[0-9]* over TCP" \
+	"$WORK/tollgated.log" || fail "(5) no log line of the new target"
 
 if [ -n "$CAP" ]; then
 	sleep 1
