@@ -290,6 +290,32 @@ void sip_ua_free(struct sip_ua *ua);
 uint16_t sip_ua_port(const struct sip_ua *ua);
 /** Change the codec preference (reload). */
 void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n);
+/* One TCP or TLS connection, for sip_ua_connections(). */
+struct sip_conn_info {
+	enum sip_transport kind;
+	const char *peer;        /* "addr:port" */
+	bool outbound;           /* we opened it */
+	bool up;                 /* connected (TLS: handshake done) */
+	unsigned idle_s;         /* since its last traffic */
+	const char *tls_version; /* "TLSv1.3"; "" none yet or TCP */
+	const char *name;        /* outbound TLS: the name it must carry */
+};
+
+typedef void(sip_conn_h)(const struct sip_conn_info *ci, void *arg);
+
+/** Connection counters since start-up. */
+struct sip_tp_stats {
+	unsigned conns;          /* open now */
+	unsigned long accepted;  /* peers' connections taken */
+	unsigned long opened;    /* connections we opened */
+	unsigned long failed;    /* refused, or their TLS handshake failed */
+	unsigned long bad;       /* closed for garbage or an oversized
+				  * message */
+};
+
+/** Call @p h for each open connection (none when TCP and TLS are off). */
+void sip_ua_connections(const struct sip_ua *ua, sip_conn_h *h, void *arg);
+void sip_ua_tp_stats(const struct sip_ua *ua, struct sip_tp_stats *st);
 /** The bound port of @p tp (0: it is not served). */
 uint16_t sip_ua_tp_port(const struct sip_ua *ua, enum sip_transport tp);
 /**

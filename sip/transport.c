@@ -83,6 +83,7 @@ struct sip_tp {
 	struct event *ev_idle, *ev_reap;
 	struct sip_conn *dead;
 	char *rbuf;
+	struct sip_tp_stats st;
 };
 
 const char *sip_tp_name(enum sip_transport kind)
@@ -248,13 +249,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	} else {
 		tg_strlcpy(why, "closed by the peer", sizeof(why));
 	}
-	if (!c->up)
+	if (!c->up) {
+		c->tp->st.failed++;
 		gw_warn("%s %s %s failed: %s", kind_lc(c->kind),
 			c->outbound ? "connection to" : "handshake with",
 			c->key, why);
-	else
+	} else {
 		gw_info("%s %s %s: %s", kind_lc(c->kind),
 			c->outbound ? "to" : "from", c->key, why);
+	}
 	conn_close(c, err);
 }
 
@@ -300,6 +303,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 				kind_lc(c->kind), c->key,
 				err == EMSGSIZE ? "message over 65535 octets"
 						: "not a SIP message");
+			tp->st.bad++;
 			conn_close(c, EBADMSG);
 			return;
 		}
@@ -416,9 +420,11 @@ static int conn_open(struct sip_conn **cp, struct sip_tp *tp,
 					    : ECONNREFUSED;
 		gw_warn("%s connection to %s failed: %s", kind_lc(p->kind),
 			c->key, strerror(err));
+		tp->st.failed++;
 		conn_free(c);
 		return err;
 	}
+	tp->st.opened++;
 	conn_start(c);
 	*cp = c;
 	return 0;
@@ -474,6 +480,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		gw_warn("%s from %s refused: %s", kind_lc(sl->kind), key,
 			err == EMFILE ? "too many connections"
 				      : strerror(err));
+		tp->st.failed++;
 		evutil_closesocket(fd);
 		return;
 	}
@@ -497,6 +504,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	gw_dbg(GW_DBG_SIPMSG, "%s from %s accepted", kind_lc(sl->kind),
 	       c->key);
+	tp->st.accepted++;
 	conn_start(c);
 }
 
@@ -587,6 +595,42 @@ int sip_ua_set_transport(struct sip_ua *ua, const struct sockaddr *dst,
 	if (!ua->tp)
 		return 0;
 	return sip_tp_set_peer(ua->tp, dst, dstlen, tp, name);
+}
+
+void sip_ua_connections(const struct sip_ua *ua, sip_conn_h *h, void *arg)
+{
+	const struct sip_tp *tp = ua->tp;
+	int64_t now = tg_mono_ms();
+
+	for (size_t b = 0; tp && b < tp->conns.nb; b++)
+		for (struct sip_hnode *hn = tp->conns.b[b]; hn; hn = hn->next) {
+			const struct sip_conn *c = hn->obj;
+			SSL *ssl = c->kind == SIP_TRANSPORT_TLS
+					   ? bufferevent_openssl_get_ssl(c->bev)
+					   : NULL;
+			struct sip_conn_info ci = {
+				.kind = c->kind,
+				.peer = c->key,
+				.outbound = c->outbound,
+				.up = c->up,
+				.idle_s = (unsigned)((now - c->last) / 1000),
+				.tls_version = ssl && c->up
+						       ? SSL_get_version(ssl)
+						       : "",
+				.name = c->name,
+			};
+
+			h(&ci, arg);
+		}
+}
+
+void sip_ua_tp_stats(const struct sip_ua *ua, struct sip_tp_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!ua->tp)
+		return;
+	*st = ua->tp->st;
+	st->conns = ua->tp->nconns;
 }
 
 uint16_t sip_ua_tp_port(const struct sip_ua *ua, enum sip_transport tp)

@@ -118,6 +118,9 @@ grep -q '^Via: SIP/2.0/TCP 127.0.0.1:'"$SIP_PORT"';rport;branch=z9hG4bK' \
 expect_eq "connections we opened to the UAS" \
 	"$(grep -c "tcp to 127.0.0.1:$PBX_PORT: connected" "$WORK/tollgated.log")" 1
 log "ok: 10 calls PSTN -> SIPp over one TCP connection of ours"
+ctl show connections | grep -Eq "^tcp +out +127.0.0.1:$PBX_PORT +up " ||
+	fail "show connections: $(ctl show connections)"
+log "ok: show connections lists our connection to the UAS"
 
 # (3) The idle connection of ours closes after tcp_idle_timeout.
 wait_for "idle connection closed" 15 \
@@ -161,6 +164,10 @@ assert buf.startswith(b"SIP/2.0 200"), buf[:80]
 assert b"received=127.0.0.1" in buf, buf
 PY
 log "ok: garbage closed its connection; OPTIONS over TCP answered 200"
+js=$(ctl --json show connections)
+printf '%s' "$js" | python3 -m json.tool > /dev/null || fail "not JSON: $js"
+expect_eq "garbage counted (show connections)" "$(json_field "$js" bad)" 1
+[ "$(json_field "$js" opened)" -ge 2 ] || fail "show connections: $js"
 
 # (5) The caller's connection closes mid-call (a proxy's idle timeout):
 # our BYE goes to its Contact, over a new TCP connection.
