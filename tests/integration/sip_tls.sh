@@ -165,6 +165,8 @@ wait_for "baresip on TLS" 10 sh -c "ss -Hltn 'sport = :$BS_TLS' | grep -q ."
 refused "(d) a certificate from another CA" 5550100 \
 	"unable to get local issuer certificate"
 grep -q "INVITE" "$WORK/baresip_rogue.log" && fail "(d) the rogue got an INVITE"
+[ "$(json_field "$(ctl --json show connections)" failed)" -ge 2 ] ||
+	fail "(d) show connections: $(ctl show connections)"
 kill -TERM "$BS_PID"; wait "$BS_PID" 2>/dev/null || true
 
 # (e) tls_verify_client: a client must show a certificate of tls_ca.
