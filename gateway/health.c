@@ -161,13 +161,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	ts->probes++;
 	tg->probes++;
+	/* Behind an outbound proxy the next hop is what can be probed:
+	 * the proxy answers for the path. */
 	err = gw_trunk_transport(gw, t, (const struct sockaddr *)&tg->at.sa,
 				 tg->at.len);
 	if (!err)
-		err = sip_options_probe(&tg->probe, gw->ua,
-					(const struct sockaddr *)&tg->at.sa,
-					tg->at.len, t->options_timeout_ms,
-					on_result, tg);
+		err = sip_options_probe(
+			&tg->probe, gw->ua,
+			t->proxy_len ? (const struct sockaddr *)&t->proxy
+				     : (const struct sockaddr *)&tg->at.sa,
+			t->proxy_len ? t->proxy_len : tg->at.len,
+			t->options_timeout_ms, on_result, tg);
 	if (err) {
 		/* Not sent is not answered. */
 		tg->probe = NULL;
