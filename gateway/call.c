@@ -1704,8 +1704,10 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_realm = t->auth_realm;
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
-	err = gw_trunk_transport(gw, t, (const struct sockaddr *)&dst->sa,
-				 dst->len);
+	err = t->proxy_len ? gw_trunk_transport(gw, t, p.proxy, p.proxy_len)
+			   : gw_trunk_transport(gw, t,
+						(const struct sockaddr *)&dst->sa,
+						dst->len);
 	if (!err)
 		err = sip_leg_invite(&call->out.sip, gw->ua,
 				     (const struct sockaddr *)&dst->sa,

@@ -375,8 +375,9 @@ int gw_trunk_dns_error(struct gw *gw, const char *trunk);
  *  the target's counters (`show trunks`). */
 void gw_trunk_target_result(struct gw *gw, const char *trunk,
 			    const struct sockaddr *sa, bool failed);
-/** Before a request to @p sa for trunk @p t: its transport (TCP and TLS
- *  connect when needed; TLS checks tls_server_name, host or address).
+/** Before a request to @p sa (its next hop: a target, or the outbound
+ *  proxy) for trunk @p t: its transport (TCP and TLS connect when needed;
+ *  TLS checks tls_server_name, else host, else the address).
  *  @return 0, or why the request cannot go (logged). */
 int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
 		       const struct sockaddr *sa, socklen_t len);

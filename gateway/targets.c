@@ -27,15 +27,13 @@
 int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
 		       const struct sockaddr *sa, socklen_t len)
 {
-	/* Behind an outbound proxy the connection is the proxy's, and so
-	 * is the certificate: its address, unless tls_server_name says. */
-	const struct sockaddr *hop = t->proxy_len
-					     ? (const struct sockaddr *)&t->proxy
-					     : sa;
-	socklen_t hoplen = t->proxy_len ? t->proxy_len : len;
+	/* The outbound proxy's certificate names the proxy: its address,
+	 * unless tls_server_name says. */
+	bool proxy = t->proxy_len && len == t->proxy_len &&
+		     !memcmp(sa, &t->proxy, len);
 	const char *name = *t->tls_name ? t->tls_name
-			   : t->proxy_len ? NULL : t->host;
-	int err = sip_ua_set_transport(gw->ua, hop, hoplen,
+			   : proxy ? NULL : t->host;
+	int err = sip_ua_set_transport(gw->ua, sa, len,
 				       (enum sip_transport)t->transport, name);
 
 	if (err)
