@@ -64,38 +64,15 @@ grep -q "listening on tls 127.0.0.1:$TLS_PORT" "$WORK/tollgated.log" ||
 	fail "no TLS listener in the log"
 
 BS=$WORK/baresip
-mkdir -p "$BS"
-python3 - "$BS/tone.wav" <<'PY'
-import math, struct, sys, wave
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
-w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * 1000 * i / 8000))) for i in range(160000)))
-w.close()
-PY
-# baresip's TLS server certificate: certificate and key in one file.
+# baresip (lib.sh's set-up, a 1 kHz tone) as a TLS server too: certificate
+# and key in one file, our CA to know the gateway's by.
 baresip_conf() { # CERTNAME
+	baresip_setup "$BS" "$PBX_PORT" 1000 20
 	cat "$PKI/$1.pem" "$PKI/$1.key" > "$BS/cert.pem"
-	cat > "$BS/config" <<CONF
-poll_method		poll
-sip_listen		127.0.0.1:$PBX_PORT
-sip_certificate		$BS/cert.pem
-sip_cafile		$PKI/testca.pem
-net_interface		127.0.0.1
-audio_player		alsa,null
-audio_source		aufile,$BS/tone.wav
-audio_alert		alsa,null
-rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			aufile.so
-module			alsa.so
-module			stdio.so
-module_app		account.so
-module_app		menu.so
-CONF
+	printf 'sip_certificate\t\t%s\nsip_cafile\t\t%s\n' "$BS/cert.pem" \
+		"$PKI/testca.pem" >> "$BS/config"
 	echo "<sip:5550100@127.0.0.1;transport=tls>;regint=0;audio_codecs=PCMU;answermode=auto" \
 		> "$BS/accounts"
-	: > "$BS/contacts"
 }
 baresip_conf pbx
 
