@@ -1803,9 +1803,14 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_realm = t->auth_realm;
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
-	err = sip_leg_invite(&call->out.sip, gw->ua,
-			     (const struct sockaddr *)&dst->sa, dst->len, &p,
-			     on_sip_out, call);
+	err = t->proxy_len ? gw_trunk_transport(gw, t, p.proxy, p.proxy_len)
+			   : gw_trunk_transport(gw, t,
+						(const struct sockaddr *)&dst->sa,
+						dst->len);
+	if (!err)
+		err = sip_leg_invite(&call->out.sip, gw->ua,
+				     (const struct sockaddr *)&dst->sa,
+				     dst->len, &p, on_sip_out, call);
 	free(pidf);
 	/* A named trunk's CDR attempt says which of its targets it was. */
 	if (*t->host && call->natt)

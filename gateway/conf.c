@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "sip/sip.h"
 #include "util/util.h"
@@ -496,6 +498,69 @@ struct gw_jb gw_config_jb(const struct gw_config *cfg,
 	return jb;
 }
 
+/* A PEM file the TLS transport reads at start: there and readable now,
+ * so that `tollgated -t` names the key and line of a wrong path. */
+static int parse_file(struct parser *p, const char *key, const char *v,
+		      char *dst, size_t size)
+{
+	/* access(), not open(): a FIFO named by mistake must not block. */
+	if (parse_str(p, key, v, dst, size))
+		return EINVAL;
+	if (access(v, R_OK))
+		return fail(p, "%s: %s: %s", key, v, strerror(errno));
+	return 0;
+}
+
+/* [sip] keys of SIP over TCP and TLS; ENOENT: not one of them. */
+static int key_sip_stream(struct parser *p, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} files[] = {
+		{"tls_cert", offsetof(struct gw_config, tls_cert)},
+		{"tls_key", offsetof(struct gw_config, tls_key)},
+		{"tls_ca", offsetof(struct gw_config, tls_ca)},
+		{"tls_client_cert", offsetof(struct gw_config, tls_client_cert)},
+		{"tls_client_key", offsetof(struct gw_config, tls_client_key)},
+	};
+	struct gw_config *cfg = p->cfg;
+	unsigned long n;
+	int err;
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(files); i++)
+		if (!strcmp(k, files[i].key))
+			return parse_file(p, k, v, (char *)cfg + files[i].off,
+					  sizeof(cfg->tls_cert));
+	if (!strcmp(k, "tcp"))
+		return parse_bool(p, k, v, &cfg->sip_tcp);
+	if (!strcmp(k, "tls"))
+		return parse_bool(p, k, v, &cfg->sip_tls);
+	if (!strcmp(k, "tls_verify"))
+		return parse_bool(p, k, v, &cfg->tls_verify);
+	if (!strcmp(k, "tls_verify_client"))
+		return parse_bool(p, k, v, &cfg->tls_verify_client);
+	if (!strcmp(k, "tls_ciphers"))
+		return parse_str(p, k, v, cfg->tls_ciphers,
+				 sizeof(cfg->tls_ciphers));
+	if (!strcmp(k, "tls_port")) {
+		err = parse_uint(p, k, v, 0, 65535, &n);
+		cfg->tls_port = (uint16_t)n;
+		return err;
+	}
+	if (!strcmp(k, "tcp_idle_timeout")) {
+		err = parse_uint(p, k, v, 1, 86400, &n);
+		cfg->tcp_idle_timeout = (unsigned)n;
+		return err;
+	}
+	if (!strcmp(k, "tcp_max_connections")) {
+		err = parse_uint(p, k, v, 1, 65536, &n);
+		cfg->tcp_max_connections = (unsigned)n;
+		return err;
+	}
+	return ENOENT;
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -542,6 +607,8 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
 	} else if ((err = key_jb(p, k, v, &cfg->jb)) != ENOENT) {
+		return err;
+	} else if ((err = key_sip_stream(p, k, v)) != ENOENT) {
 		return err;
 	} else {
 		return fail(p, "unknown key '%s' in [sip]", k);
@@ -991,6 +1058,18 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		else
 			return fail(p, "dtmf: '%s' is not rfc4733, info or "
 				    "inband", v);
+	} else if (!strcmp(k, "transport")) {
+		if (!strcasecmp(v, "udp"))
+			t->transport = SIP_TRANSPORT_UDP;
+		else if (!strcasecmp(v, "tcp"))
+			t->transport = SIP_TRANSPORT_TCP;
+		else if (!strcasecmp(v, "tls"))
+			t->transport = SIP_TRANSPORT_TLS;
+		else
+			return fail(p, "transport: '%s' is not udp, tcp or tls",
+				    v);
+	} else if (!strcmp(k, "tls_server_name")) {
+		err = parse_str(p, k, v, t->tls_name, sizeof(t->tls_name));
 	} else if (!strcmp(k, "srtp")) {
 		if (!strcmp(v, "off"))
 			t->srtp = GW_SRTP_OFF;
@@ -1351,6 +1430,10 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->holdoff = 60;
 	tg_strlcpy(cfg->sip_bind, "127.0.0.1", sizeof(cfg->sip_bind));
 	cfg->sip_port = 5060;
+	cfg->tls_port = 5061;
+	cfg->tls_verify = true;
+	cfg->tcp_idle_timeout = 120;
+	cfg->tcp_max_connections = 1024;
 	tg_strlcpy(cfg->media_addr, "127.0.0.1", sizeof(cfg->media_addr));
 	cfg->rtp_min = 20000;
 	cfg->rtp_max = 29999;
@@ -1361,6 +1444,51 @@ static void set_defaults(struct gw_config *cfg)
 	tg_strlcpy(cfg->user_agent, "Tollgate/" PACKAGE_VERSION,
 		   sizeof(cfg->user_agent));
 	tg_strlcpy(cfg->db_path, "./run/tollgate.db", sizeof(cfg->db_path));
+}
+
+/* A trunk's transport must be one we serve: its in-dialog requests
+ * come back to our Contact (;transport=tcp|tls, our listening port). */
+static int check_transport(struct parser *p, const struct gw_trunk_cfg *t)
+{
+	const struct gw_config *cfg = p->cfg;
+
+	if (t->kind == GW_TRUNK_TDM &&
+	    (t->transport != SIP_TRANSPORT_UDP || *t->tls_name))
+		return fail(p, "trunk '%s': transport is for SIP trunks",
+			    t->name);
+	if (t->transport == SIP_TRANSPORT_TCP && !cfg->sip_tcp)
+		return fail(p, "trunk '%s': transport = tcp needs [sip] tcp = "
+			    "yes", t->name);
+	if (t->transport == SIP_TRANSPORT_TLS && !cfg->sip_tls)
+		return fail(p, "trunk '%s': transport = tls needs [sip] tls = "
+			    "yes", t->name);
+	if (*t->tls_name && t->transport != SIP_TRANSPORT_TLS)
+		return fail(p, "trunk '%s': tls_server_name without "
+			    "transport = tls", t->name);
+	return 0;
+}
+
+/* [sip] tls = yes needs a certificate; the TLS keys need tls. */
+static int check_tls(struct parser *p)
+{
+	const struct gw_config *cfg = p->cfg;
+
+	p->line = 0;
+	if (cfg->sip_tls && !*cfg->tls_cert)
+		return fail(p, "[sip] tls = yes needs tls_cert");
+	if (!cfg->sip_tls && (*cfg->tls_cert || *cfg->tls_ca ||
+			      *cfg->tls_client_cert))
+		return fail(p, "[sip] tls_cert, tls_ca and tls_client_cert "
+			    "need tls = yes");
+	if (*cfg->tls_client_key && !*cfg->tls_client_cert)
+		return fail(p, "[sip] tls_client_key without tls_client_cert");
+	if (*cfg->tls_key && !*cfg->tls_cert)
+		return fail(p, "[sip] tls_key without tls_cert");
+	if (cfg->sip_tls && cfg->sip_tcp && cfg->tls_port &&
+	    cfg->tls_port == cfg->sip_port)
+		return fail(p, "[sip] tls_port %u is the TCP port",
+			    cfg->tls_port);
+	return 0;
 }
 
 /* Whole-file checks, reported at the line that defined the culprit. */
@@ -1380,6 +1508,8 @@ static int validate(struct parser *p)
 		p->line = 0;
 		return fail(p, "[sip] jb_min must not be over jb_max");
 	}
+	if (check_tls(p))
+		return EINVAL;
 	for (unsigned i = 0; i < cfg->ntrunks; i++) {
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
 		struct gw_jb jb = gw_config_jb(cfg, t);
@@ -1405,6 +1535,8 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
 			return fail(p, "trunk '%s': srtp is for SIP trunks",
 				    t->name);
+		if (check_transport(p, t))
+			return EINVAL;
 		if (t->kind == GW_TRUNK_TDM &&
 		    (*t->inbound_user || *t->auth_user))
 			return fail(p, "trunk '%s': digest credentials are for "

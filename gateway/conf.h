@@ -143,6 +143,10 @@ struct gw_trunk_cfg {
 	int e911_pai;               /* enum sip_pai_form */
 	enum gw_dtmf dtmf;
 	enum gw_srtp srtp;
+	int transport;              /* SIP: enum sip_transport of our
+				       requests to it */
+	char tls_name[128];         /* TLS: the name its certificate must
+				       carry; "" = host, else its address */
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	struct gw_jb jb;            /* SIP: its calls' jitter buffer */
@@ -217,6 +221,21 @@ struct gw_config {
 	char sip_realm[64];          /* our digest realm, "" = sip_bind */
 	unsigned nonce_lifetime;     /* seconds; 0 = 300 */
 	uint16_t sip_port;
+	bool sip_tcp;               /* listen on TCP too, on sip_port */
+	bool sip_tls;               /* listen for TLS on tls_port */
+	uint16_t tls_port;
+	char tls_cert[256];         /* PEM: our certificate (chain) */
+	char tls_key[256];          /* its key; "" = in tls_cert */
+	char tls_ca[256];           /* CAs of peers' certificates; "" =
+				       the system store */
+	char tls_client_cert[256];  /* shown to trunks that ask; "" none */
+	char tls_client_key[256];
+	char tls_ciphers[256];      /* TLS 1.2 cipher list; "" default */
+	bool tls_verify;            /* trunks' certificates are checked */
+	bool tls_verify_client;     /* TLS clients must show one */
+	unsigned tcp_idle_timeout;  /* s before an idle connection of ours
+				       is closed */
+	unsigned tcp_max_connections;
 	char media_addr[64];
 	uint16_t rtp_min, rtp_max;
 	int codecs[2];

@@ -558,6 +558,61 @@ static int cmd_auth(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+static void conn_row(const struct sip_conn_info *ci, void *arg)
+{
+	struct reply *r = arg;
+	const char *kind = ci->kind == SIP_TRANSPORT_TLS ? "tls" : "tcp";
+
+	if (!r->json) {
+		evbuffer_add_printf(r->out, "%-4s %-3s %-40s %-4s %6u %-8s %s\n",
+				    kind, ci->outbound ? "out" : "in",
+				    ci->peer, ci->up ? "up" : "wait",
+				    ci->idle_s, *ci->tls_version ?
+				    ci->tls_version : "-",
+				    *ci->name ? ci->name : "-");
+		return;
+	}
+	json_sep(r);
+	evbuffer_add_printf(r->out, "{\"transport\":\"%s\",\"peer\":", kind);
+	gw_json_str(r->out, ci->peer);
+	evbuffer_add_printf(r->out, ",\"dir\":\"%s\",\"up\":%s,"
+			    "\"idle_s\":%u,\"tls\":", ci->outbound ? "out" : "in",
+			    ci->up ? "true" : "false", ci->idle_s);
+	gw_json_str(r->out, ci->tls_version);
+	evbuffer_add_printf(r->out, ",\"name\":");
+	gw_json_str(r->out, ci->name);
+	evbuffer_add_printf(r->out, "}");
+}
+
+/* SIP over TCP and TLS: the counters and each open connection. */
+static int cmd_connections(struct gw *gw, struct reply *r, int argc,
+			   char **argv)
+{
+	struct sip_tp_stats st;
+
+	(void)argc;
+	(void)argv;
+	memset(&st, 0, sizeof(st));
+	if (gw->ua)
+		sip_ua_tp_stats(gw->ua, &st);
+	evbuffer_add_printf(r->out,
+			    r->json ? "{\"open\":%u,\"accepted\":%lu,"
+				      "\"opened\":%lu,\"failed\":%lu,"
+				      "\"bad\":%lu,\"connections\":["
+				    : "open %u, accepted %lu, opened %lu, "
+				      "failed %lu, bad %lu\n"
+				      "kind dir peer                                     "
+				      "state   idle tls      name\n",
+			    st.conns, st.accepted, st.opened, st.failed,
+			    st.bad);
+	r->first = true;
+	if (gw->ua)
+		sip_ua_connections(gw->ua, conn_row, r);
+	if (r->json)
+		evbuffer_add_printf(r->out, "]}\n");
+	return 0;
+}
+
 /* Why a SIP trunk is down, or what its health rests on. */
 static const char *health_why(const struct gw_tstat *ts, char *buf,
 			      size_t size)
@@ -1406,6 +1461,7 @@ static const struct {
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
 	{"show", "auth", cmd_auth, "show auth"},
+	{"show", "connections", cmd_connections, "show connections"},
 	{"show", "registrations", cmd_registrations, "show registrations"},
 	{"show", "groups", cmd_groups, "show groups"},
 	{"show", "e911", cmd_e911, "show e911"},

@@ -384,6 +384,12 @@ int gw_trunk_dns_error(struct gw *gw, const char *trunk);
  *  the target's counters (`show trunks`). */
 void gw_trunk_target_result(struct gw *gw, const char *trunk,
 			    const struct sockaddr *sa, bool failed);
+/** Before a request to @p sa (its next hop: a target, or the outbound
+ *  proxy) for trunk @p t: its transport (TCP and TLS connect when needed;
+ *  TLS checks tls_server_name, else host, else the address).
+ *  @return 0, or why the request cannot go (logged). */
+int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
+		       const struct sockaddr *sa, socklen_t len);
 /** Is @p src (any port) one of named trunk @p t's targets?  Its
  *  requests are taken as the trunk's (no accept_from given). */
 bool gw_targets_has(struct gw *gw, const struct gw_trunk_cfg *t,

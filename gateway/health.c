@@ -153,6 +153,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct gw *gw = tg->tl->gw;
 	struct gw_tstat *ts = tg->tl->ts;
 	const struct gw_trunk_cfg *t = probed_cfg(gw, ts->name);
+	const struct sockaddr *hop;
+	socklen_t hoplen;
 	int err;
 
 	(void)fd;
@@ -163,11 +165,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	tg->probes++;
 	/* Behind an outbound proxy the next hop is what can be probed:
 	 * the proxy answers for the path. */
-	err = sip_options_probe(&tg->probe, gw->ua,
-				t->proxy_len ? (const struct sockaddr *)&t->proxy
-					     : (const struct sockaddr *)&tg->at.sa,
-				t->proxy_len ? t->proxy_len : tg->at.len,
-				t->options_timeout_ms, on_result, tg);
+	hop = t->proxy_len ? (const struct sockaddr *)&t->proxy
+			   : (const struct sockaddr *)&tg->at.sa;
+	hoplen = t->proxy_len ? t->proxy_len : tg->at.len;
+	err = gw_trunk_transport(gw, t, hop, hoplen);
+	if (!err)
+		err = sip_options_probe(&tg->probe, gw->ua, hop, hoplen,
+					t->options_timeout_ms, on_result, tg);
 	if (err) {
 		/* Not sent is not answered. */
 		tg->probe = NULL;

@@ -125,6 +125,9 @@ struct sip_leg {
 	struct event *st_tmr;
 	/* Reliable provisionals (RFC 3262). */
 	bool peer_100rel;       /* inbound: the INVITE supports 100rel */
+	bool stream;            /* inbound over TCP or TLS */
+	bool sips;              /* inbound over TLS: its Request-URI was a
+				 * sips: URI, so our Contact is one too */
 	bool peer_req_100rel;   /* ... requires it: every 1xx reliable */
 	bool rel_pending;       /* our reliable 1xx awaits its PRACK */
 	bool rel_sent;          /* one went (later ones are unreliable) */
@@ -486,14 +489,19 @@ static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
 
 static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 {
+	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
+	const char *tp = leg->sips ? "" : sip_ua_contact_param(leg->ua, peer);
+	const char *scheme = leg->sips ? "sips" : "sip";
 	char hp[96], buf[200];
+	uint16_t port;
 
-	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	sip_ua_via_proto(leg->ua, peer, &port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	if (leg->contact_user[0])
-		snprintf(buf, sizeof(buf), "<sip:%s@%s>", leg->contact_user,
-			 hp);
+		snprintf(buf, sizeof(buf), "<%s:%s@%s%s>", scheme,
+			 leg->contact_user, hp, tp);
 	else
-		snprintf(buf, sizeof(buf), "<sip:%s>", hp);
+		snprintf(buf, sizeof(buf), "<%s:%s%s>", scheme, hp, tp);
 	osip_message_set_contact(msg, buf);
 }
 
@@ -539,6 +547,49 @@ static int copy_record_routes(osip_message_t *resp, const osip_message_t *req)
 	return 0;
 }
 
+/*
+ * An inbound dialog that came over TCP or TLS sends its requests back
+ * over that connection (the peer's source address).  Once the peer has
+ * closed it (a proxy's idle timeout in a long call), they go where RFC
+ * 3261 12.2.1.1 says: the remote target, its Contact, over the transport
+ * it names.  Only a numeric host: nothing resolves names on the loop.
+ */
+static void leg_repeer(struct sip_leg *leg)
+{
+	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
+	enum sip_transport kind = SIP_TRANSPORT_TCP;
+	osip_uri_param_t *tp = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[64];
+	int port;
+
+	if (!leg->stream || *sip_ua_contact_param(leg->ua, peer) ||
+	    !leg->target || !leg->target->host || !*leg->target->host)
+		return;
+	osip_uri_param_get_byname(&leg->target->url_params, "transport", &tp);
+	if ((leg->target->scheme &&
+	     !osip_strcasecmp(leg->target->scheme, "sips")) ||
+	    (tp && tp->gvalue && !osip_strcasecmp(tp->gvalue, "tls")))
+		kind = SIP_TRANSPORT_TLS;
+	else if (tp && tp->gvalue && !osip_strcasecmp(tp->gvalue, "udp"))
+		kind = SIP_TRANSPORT_UDP;
+	port = leg->target->port ? atoi(leg->target->port)
+	       : kind == SIP_TRANSPORT_TLS ? 5061 : 5060;
+	tg_strlcpy(host, leg->target->host, sizeof(host));
+	if (port <= 0 || port > 65535 ||
+	    sip_bind_addr(&ss, &len, host, (uint16_t)port) ||
+	    sip_ua_set_transport(leg->ua, (struct sockaddr *)&ss, len, kind,
+				 NULL))
+		return;
+	memcpy(&leg->peer, &ss, len);
+	leg->peerlen = len;
+	leg->stream = kind != SIP_TRANSPORT_UDP;
+	gw_info("leg %s: the peer's connection is gone; requests go to its "
+		"Contact %s:%d over %s", leg->call_id, host, port,
+		sip_tp_name(kind));
+}
+
 /* A request inside the dialog (or the INVITE that makes it). */
 static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		       const char *method, uint32_t cseq)
@@ -546,8 +597,11 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 	osip_message_t *m;
 	osip_uri_t *uri = NULL;
 	char hp[96], buf[200], branch[17];
+	const char *proto;
+	uint16_t port;
 	int err = ENOMEM;
 
+	leg_repeer(leg);
 	if (osip_message_init(&m))
 		return ENOMEM;
 	osip_message_set_method(m, osip_strdup(method));
@@ -556,10 +610,12 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		goto out;
 	osip_message_set_uri(m, uri);
 	sip_rand_hex(branch, 8);
-	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	proto = sip_ua_via_proto(leg->ua, (struct sockaddr *)&leg->peer,
+				 &port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s", hp,
-		 branch);
+	snprintf(buf, sizeof(buf), "SIP/2.0/%s %s;rport;branch=z9hG4bK%s",
+		 proto, hp, branch);
 	if (osip_message_set_via(m, buf))
 		goto out;
 	if (osip_from_clone(leg->local, &m->from) ||
@@ -1111,6 +1167,14 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
 			  sizeof(leg->sig_addr));
 	learn_routes(leg, req, false);
+	/* RFC 3261 12.1.1: a dialog made by a sips: Request-URI gets a
+	 * sips: Contact (only over TLS: a sips: URI over anything else is
+	 * a lie we do not repeat). */
+	leg->stream = *sip_ua_contact_param(leg->ua, src) != '\0';
+	leg->sips = req->req_uri && req->req_uri->scheme &&
+		    !osip_strcasecmp(req->req_uri->scheme, "sips") &&
+		    !strcmp(sip_ua_contact_param(leg->ua, src),
+			    ";transport=tls");
 	leg->peer_req_100rel = header_token(req, "require", "100rel");
 	leg->peer_100rel = leg->peer_req_100rel ||
 			   header_token(req, "supported", "100rel");
@@ -2227,7 +2291,10 @@ static int via_proxy(struct sip_leg *leg, const struct sockaddr *proxy,
 			  sizeof(leg->sig_addr));
 	sip_addr_str(proxy, host, sizeof(host), &port);
 	sip_host_fmt(hp, sizeof(hp), host, port);
-	snprintf(buf, sizeof(buf), "<sip:%s;lr>", hp);
+	/* Over TCP or TLS the Route names the transport (RFC 3261 19.1.1),
+	 * so that the proxy knows it for its own. */
+	snprintf(buf, sizeof(buf), "<sip:%s%s;lr>", hp,
+		 sip_ua_contact_param(leg->ua, proxy));
 	if (osip_route_init(&r) || osip_route_parse(r, buf)) {
 		osip_route_free(r);
 		return EINVAL;

@@ -914,7 +914,8 @@ void sip_host_fmt(char *out, size_t size, const char *host, unsigned port)
 }
 
 int sip_msg_request_new(osip_message_t **mp, const char *method,
-			const char *ruri, const char *via_hostport)
+			const char *ruri, const char *proto,
+			const char *via_hostport)
 {
 	osip_message_t *m;
 	char buf[256], rnd[17];
@@ -927,8 +928,8 @@ int sip_msg_request_new(osip_message_t **mp, const char *method,
 		goto fail;
 	sip_rand_hex(rnd, 8);
 	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s",
-		 via_hostport, rnd);
+	snprintf(buf, sizeof(buf), "SIP/2.0/%s %s;rport;branch=z9hG4bK%s",
+		 proto, via_hostport, rnd);
 	if (osip_message_set_via(m, buf))
 		goto fail;
 	*mp = m;

@@ -1,4 +1,4 @@
-/* sip/sip.h  SIP user agent: UDP transport, transactions, INVITE dialogs, SDP
+/* sip/sip.h  SIP user agent: UDP, TCP and TLS transport, transactions, INVITE dialogs, SDP
  *
  * Everything here runs on the signalling thread's libevent loop.  The
  * gateway sees calls as legs: one INVITE dialog each, inbound (UAS) or
@@ -236,9 +236,41 @@ typedef void(sip_registrar_h)(const struct sip_register_req *rq,
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
 
+/* How SIP messages travel to a peer (RFC 3261 18). */
+enum sip_transport {
+	SIP_TRANSPORT_UDP = 0,
+	SIP_TRANSPORT_TCP,
+	SIP_TRANSPORT_TLS,
+};
+
+/* SIP over TLS (RFC 3261 26.2.1, RFC 5630): TLS 1.2 or 1.3.  Paths are
+ * PEM files; NULL or "" = none. */
+struct sip_tls_config {
+	const char *cert;        /* our certificate chain, shown to clients */
+	const char *key;         /* its private key ("" = in cert) */
+	const char *ca;          /* CAs that sign peers' certificates; ""
+				  * = the system store */
+	const char *client_cert; /* shown to trunks that ask for one; "" =
+				  * none */
+	const char *client_key;  /* its key ("" = in client_cert) */
+	const char *ciphers;     /* TLS 1.2 cipher list; "" = OpenSSL's */
+	bool verify;             /* outbound: the trunk's certificate must
+				  * chain to ca and name its host */
+	bool verify_client;      /* inbound: clients must show a certificate
+				  * signed by ca */
+};
+
 struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
 	uint16_t port;           /* 5060; 0 = any (tests) */
+	bool tcp;                /* also listen on TCP, the same port */
+	bool tls;                /* also listen for TLS, on tls_port */
+	uint16_t tls_port;       /* 0 = any (tests) */
+	struct sip_tls_config tls_cfg;
+	unsigned tcp_idle;       /* s a connection we opened may stay idle
+				  * (0 = 120); accepted ones that never
+				  * brought a message too */
+	unsigned tcp_max;        /* connections at most (0 = 1024) */
 	const char *user_agent;  /* Server / User-Agent header */
 	const int *codecs;       /* our preference order, e.g. {0, 8} */
 	unsigned ncodecs;
@@ -276,6 +308,45 @@ void sip_ua_free(struct sip_ua *ua);
 uint16_t sip_ua_port(const struct sip_ua *ua);
 /** Change the codec preference (reload). */
 void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n);
+/* One TCP or TLS connection, for sip_ua_connections(). */
+struct sip_conn_info {
+	enum sip_transport kind;
+	const char *peer;        /* "addr:port" */
+	bool outbound;           /* we opened it */
+	bool up;                 /* connected (TLS: handshake done) */
+	unsigned idle_s;         /* since its last traffic */
+	const char *tls_version; /* "TLSv1.3"; "" none yet or TCP */
+	const char *name;        /* outbound TLS: the name it must carry */
+};
+
+typedef void(sip_conn_h)(const struct sip_conn_info *ci, void *arg);
+
+/** Connection counters since start-up. */
+struct sip_tp_stats {
+	unsigned conns;          /* open now */
+	unsigned long accepted;  /* peers' connections taken */
+	unsigned long opened;    /* connections we opened */
+	unsigned long failed;    /* refused, or their TLS handshake failed */
+	unsigned long bad;       /* closed for garbage or an oversized
+				  * message */
+};
+
+/** Call @p h for each open connection (none when TCP and TLS are off). */
+void sip_ua_connections(const struct sip_ua *ua, sip_conn_h *h, void *arg);
+void sip_ua_tp_stats(const struct sip_ua *ua, struct sip_tp_stats *st);
+/** The bound port of @p tp (0: it is not served). */
+uint16_t sip_ua_tp_port(const struct sip_ua *ua, enum sip_transport tp);
+/**
+ * Requests to @p dst go over @p tp from now on (a trunk's transport):
+ * over TCP and TLS one connection per destination, opened when needed
+ * and kept.  @p name is the host name a TLS peer's certificate must name
+ * (NULL or "": its address).  Set again before each request that may be
+ * the first to a destination; the last setting wins.
+ * @return 0; ENOTSUP @p tp is not enabled; ENOMEM.
+ */
+int sip_ua_set_transport(struct sip_ua *ua, const struct sockaddr *dst,
+			 socklen_t dstlen, enum sip_transport tp,
+			 const char *name);
 
 /* ---- legs ---------------------------------------------------------------- */
 

@@ -468,6 +468,32 @@ static void test_conf_errors(void **state)
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
 		 "options_interval = 5\n",
 		 "t.conf:2: trunk 'a': options_interval is for SIP trunks"},
+		/* SIP over TCP and TLS */
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = sctp\n",
+		 "t.conf:4: transport: 'sctp' is not udp, tcp or tls"},
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = tcp\n",
+		 "t.conf:1: trunk 'a': transport = tcp needs [sip] tcp = yes"},
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = tls\n",
+		 "trunk 'a': transport = tls needs [sip] tls = yes"},
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\n"
+		 "tls_server_name = x.test\n",
+		 "trunk 'a': tls_server_name without transport = tls"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "transport = tcp\n",
+		 "trunk 'a': transport is for SIP trunks"},
+		{"[sip]\ntls = yes\n", "[sip] tls = yes needs tls_cert"},
+		{"[sip]\ntls_cert = /nonexistent/gw.pem\n",
+		 "t.conf:2: tls_cert: /nonexistent/gw.pem: No such file"},
+		{"[sip]\ntls_ca = /dev/null\n",
+		 "tls_cert, tls_ca and tls_client_cert need tls = yes"},
+		{"[sip]\ntls_port = 65536\n", "t.conf:2: tls_port"},
+		{"[sip]\ntcp_idle_timeout = 0\n", "t.conf:2: tcp_idle_timeout"},
+		{"[sip]\ntcp_max_connections = 0\n",
+		 "t.conf:2: tcp_max_connections"},
+		{"[sip]\ntls_verify = maybe\n",
+		 "t.conf:2: tls_verify: 'maybe' is not yes or no"},
+		{"[sip]\ntcp = yes\ntls = yes\ntls_cert = /dev/null\n"
+		 "tls_port = 5060\n", "[sip] tls_port 5060 is the TCP port"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
@@ -534,6 +560,34 @@ static void test_conf_jb(void **state)
 			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
 				 rc, err, bad[i].want);
 	}
+	free(cfg);
+}
+
+/* TCP and TLS keys: defaults and a trunk's transport (the refusals are
+ * rows of the table above). */
+static void test_conf_transport(void **state)
+{
+	static const char text[] =
+		"[sip]\ntcp = yes\ntcp_idle_timeout = 30\n"
+		"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = TCP\n"
+		"[trunk b]\ntype = sip\npeer = 10.0.0.2\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	assert_true(cfg->sip_tcp);
+	assert_false(cfg->sip_tls);
+	assert_int_equal(cfg->tls_port, 5061);
+	assert_true(cfg->tls_verify);
+	assert_int_equal(cfg->tcp_idle_timeout, 30);
+	assert_int_equal(cfg->tcp_max_connections, 1024);
+	assert_int_equal(gw_config_trunk(cfg, "a")->transport,
+			 SIP_TRANSPORT_TCP);
+	assert_int_equal(gw_config_trunk(cfg, "b")->transport,
+			 SIP_TRANSPORT_UDP);
 	free(cfg);
 }
 
@@ -683,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_jb),
+		cmocka_unit_test(test_conf_transport),
 		cmocka_unit_test(test_conf_dahdi),
 		cmocka_unit_test(test_conf_registration),
 		cmocka_unit_test(test_did_lookup),
