@@ -2732,9 +2732,10 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 /* ---- SIP events ------------------------------------------------------------ */
 
 /* The first trunk, in file order, that accepts the source address (and
- * port) and, when it names numbers (match_user), one of the Request-URI
- * or To user, and when it names a header (match_header), has it: so one
- * provider's SBC can bring several trunks. */
+ * port), the listener it came to (accept_transport), and, when it names
+ * numbers (match_user), one of the Request-URI or To user, and when it
+ * names a header (match_header), has it: so one provider's SBC can bring
+ * several trunks. */
 /* Does the INVITE carry the trunk's match_header (text in its value)? */
 static bool header_matches(const struct gw_trunk_cfg *t,
 			   const struct sip_invite_info *info)
@@ -2748,6 +2749,19 @@ static bool header_matches(const struct gw_trunk_cfg *t,
 	return !*t->match_hdr_text || strcasestr(v, t->match_hdr_text);
 }
 
+/* Do the INVITE's listener, number and headers fit trunk @p t? */
+static bool invite_fits(const struct gw_trunk_cfg *t,
+			const struct sip_invite_info *info)
+{
+	if (t->accept_transports &&
+	    !(t->accept_transports & (1u << info->transport)))
+		return false;
+	if (!gw_trunk_matches_user(t, info->ruri_user) &&
+	    !gw_trunk_matches_user(t, info->to_user))
+		return false;
+	return header_matches(t, info);
+}
+
 /* With @p info NULL, by the address alone (numbers not known yet). */
 static const struct gw_trunk_cfg *trunk_by_addr(
 	struct gw *gw, const struct sockaddr *src,
@@ -2758,10 +2772,7 @@ static const struct gw_trunk_cfg *trunk_by_addr(
 
 		if (t->kind == GW_TRUNK_SIP &&
 		    (gw_trunk_accepts(t, src) || gw_targets_has(gw, t, src)) &&
-		    (!info ||
-		     ((gw_trunk_matches_user(t, info->ruri_user) ||
-		       gw_trunk_matches_user(t, info->to_user)) &&
-		      header_matches(t, info))))
+		    (!info || invite_fits(t, info)))
 			return t;
 	}
 	return NULL;

@@ -880,6 +880,25 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 					    "address or CIDR block", tok);
 			t->naccept++;
 		}
+	} else if (!strcmp(k, "accept_transport")) {
+		char buf[64], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "accept_transport: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->accept_transports = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (!strcasecmp(tok, "udp"))
+				t->accept_transports |= 1u << SIP_TRANSPORT_UDP;
+			else if (!strcasecmp(tok, "tcp"))
+				t->accept_transports |= 1u << SIP_TRANSPORT_TCP;
+			else if (!strcasecmp(tok, "tls"))
+				t->accept_transports |= 1u << SIP_TRANSPORT_TLS;
+			else
+				return fail(p, "accept_transport: '%s' is not "
+					    "udp, tcp or tls", tok);
+		}
 	} else if (!strcmp(k, "match_header")) {
 		const char *c = strchr(v, ':');
 		size_t len = c ? (size_t)(c - v) : strlen(v);

@@ -91,6 +91,8 @@ struct gw_trunk_cfg {
 		char first[24], last[24];
 	} match_user[GW_MAX_ACCEPT];
 	unsigned nmatch_user;
+	unsigned accept_transports; /* bits 1 << enum sip_transport the
+				       trunk's requests may come over; 0 any */
 	char match_hdr[48];         /* ... and whose INVITE has this header */
 	char match_hdr_text[80];    /* ... with this in its value ("" any) */
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */

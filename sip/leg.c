@@ -1292,6 +1292,7 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 	/* Copy what the handler sees: the request dies with its transaction,
 	 * which an answer from inside the handler may end. */
 	fill_info(&info, &s, req, src, srclen);
+	info.transport = sip_tp_of(ua->tp, src);
 	info.call_id = leg->call_id;
 	info.offer = &leg->remote_media;
 	info.auth_user = auth_user;

@@ -80,6 +80,13 @@ struct sip_reason {
 			   * is sent with "preemption;cause=4" too. */
 };
 
+/* How SIP messages travel to a peer (RFC 3261 18). */
+enum sip_transport {
+	SIP_TRANSPORT_UDP = 0,
+	SIP_TRANSPORT_TCP,
+	SIP_TRANSPORT_TLS,
+};
+
 struct sip_invite_info {
 	const char *call_id;
 	const char *from_tag;     /* "" if none */
@@ -114,6 +121,7 @@ struct sip_invite_info {
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
 	unsigned max_forwards;    /* its Max-Forwards (70 when absent) */
+	enum sip_transport transport; /* what it came over: the listener */
 	const void *req;          /* the request itself, for
 				   * sip_invite_header: only until the
 				   * handler first answers it */
@@ -235,13 +243,6 @@ typedef void(sip_registrar_h)(const struct sip_register_req *rq,
 /** Informational: the UA refused an INVITE itself (status, e.g. 488). */
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
-
-/* How SIP messages travel to a peer (RFC 3261 18). */
-enum sip_transport {
-	SIP_TRANSPORT_UDP = 0,
-	SIP_TRANSPORT_TCP,
-	SIP_TRANSPORT_TLS,
-};
 
 /* SIP over TLS (RFC 3261 26.2.1, RFC 5630): TLS 1.2 or 1.3.  Paths are
  * PEM files; NULL or "" = none. */

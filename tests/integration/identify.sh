@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/identify.sh  Which trunk a call comes from, when one
 # SBC address carries several: trunks are tried in file order, and the
-# first whose accept_from matches the source address and port, and whose
+# first whose accept_from matches the source address and port, whose
+# accept_transport (if any) names the listener the call came to, whose
 # match_user (if any) holds the Request-URI or To user, and whose
 # match_header (if any) the INVITE carries, takes the call.
 # No trunk: 403, logged with the reason.
@@ -12,6 +13,12 @@ EXTRA="
 type = sip
 peer = 127.0.0.1:$CLI_PORT
 accept_from = 127.0.0.1:$CLI_PORT
+
+[trunk sbc_t]
+type = sip
+peer = 127.0.0.1:$PBX_PORT
+accept_from = 127.0.0.1
+accept_transport = tcp, tls
 
 [trunk sbc_b]
 type = sip
@@ -26,6 +33,7 @@ accept_from = 127.0.0.1
 match_header = X-Account: acme
 "
 write_conf
+sed -i "/^\[sip\]/a tcp = yes" "$WORK/tollgate.conf"
 # The default PBX trunk would take everything from 127.0.0.1.
 sed -i "/^\[trunk pbx\]/,/^\[/ s/^accept_from = .*/accept_from = 127.0.0.9/" \
 	"$WORK/tollgate.conf"
@@ -46,9 +54,13 @@ call "$PBX_PORT" 3135550123 200
 call "$PBX_PORT" 2125551234 403
 call "$PBX_PORT" 4445550000 200 --header "X-Account: ACME-7"
 call "$PBX_PORT" 4445550001 403 --header "X-Account: other"
-wait_cdrs 6
-expect_eq "trunks by port, number and header" "$(sql "SELECT group_concat(
-	called || '=' || in_trunk, ' ') FROM (SELECT * FROM cdr ORDER BY
-	start_ms)")" "2125551234=sbc_a 2125551050=sbc_b 3135550123=sbc_b 2125551234= 4445550000=sbc_c 4445550001="
+# Over TCP the same number comes from the TCP trunk.
+timeout 30 sipp -sf "$SIPP_DIR/uac.xml" "127.0.0.1:$SIP_PORT" -t t1 \
+	-s 2125551051 -i 127.0.0.1 -m 1 -d 200 -nostdin \
+	> "$WORK/sipp_tcp.log" 2>&1 || fail "the call over TCP"
+wait_cdrs 7
+expect_eq "trunks by port, transport, number and header" "$(sql "SELECT
+	group_concat(called || '=' || in_trunk, ' ') FROM (SELECT * FROM cdr
+	ORDER BY start_ms)")" "2125551234=sbc_a 2125551050=sbc_b 3135550123=sbc_b 2125551234= 4445550000=sbc_c 4445550001= 2125551051=sbc_t"
 grep -q "no trunk takes an INVITE from 127.0.0.1:$PBX_PORT to '2125551234'" "$WORK/tollgated.log" || fail "the 403 was not logged"
-log "ok: trunk identification by source port, called number and header"
+log "ok: trunk identification by source port, listener, called number and header"
