@@ -871,6 +871,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
 	rs->ptime = ptime;
+	rs->latch = gw_trunk_latch(t);
 	/* Events cross with each leg's own payload type (the engine maps
 	 * only when both legs have one). */
 	if ((!t || t->dtmf == GW_DTMF_RFC4733) && s->sip) {
@@ -982,6 +983,8 @@ static void bridge_media(struct gw_call *call)
 		prm.echo_tail_ms = echo_tail(call, pri);
 		srtp_keys(ip, &prm.srtp);
 		jb_params(call, ip, pri, &prm);
+		prm.latch = gw_trunk_latch(gw_config_trunk(&gw->cfg,
+							   ip->trunk));
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -2709,6 +2712,14 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 	gw_notice("%s from %s refused: no trunk accepts that address", method,
 		  addr);
 	return false;
+}
+
+bool gw_call_symmetric(const struct sockaddr *src, socklen_t len, void *arg)
+{
+	const struct gw_trunk_cfg *t = trunk_by_src(arg, src);
+
+	(void)len;
+	return t && t->nat;
 }
 
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,

@@ -205,80 +205,37 @@ static int parse_dns_name(const char *v, char *host, size_t size,
 	return 0;
 }
 
-static int parse_net(const char *v, struct gw_net *net)
+/* A comma- or space-separated list of addresses and CIDR blocks. */
+static int parse_nets(struct parser *p, const char *k, const char *v,
+		      struct sip_net *nets, unsigned max, unsigned *np)
 {
-	char host[80];
-	const char *slash = strchr(v, '/');
-	unsigned long bits;
-	socklen_t len;
+	char buf[512], *save = NULL, *tok;
 
-	if (strlen(v) >= sizeof(host))
-		return EINVAL;
-	tg_strlcpy(host, v, sizeof(host));
-	if (slash)
-		host[slash - v] = '\0';
-	memset(net, 0, sizeof(*net));
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&net->addr;
-
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return EINVAL;
-		s6->sin6_family = AF_INET6;
-		bits = 128;
-	} else {
-		if (parse_hostport(host, &net->addr, &len))
-			return EINVAL;
-		((struct sockaddr_in *)&net->addr)->sin_port = 0;
-		bits = 32;
+	if (strlen(v) >= sizeof(buf))
+		return fail(p, "%s: too long", k);
+	tg_strlcpy(buf, v, sizeof(buf));
+	*np = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		if (*np == max)
+			return fail(p, "%s: more than %u entries", k, max);
+		if (sip_net_parse(&nets[*np], tok))
+			return fail(p, "%s: '%s' is not an address or CIDR "
+				    "block", k, tok);
+		(*np)++;
 	}
-	if (slash) {
-		char *end;
-		unsigned long b = strtoul(slash + 1, &end, 10);
-
-		if (!slash[1] || *end || b > bits)
-			return EINVAL;
-		bits = b;
-	}
-	net->prefix = (unsigned)bits;
 	return 0;
 }
 
-static bool net_match(const struct gw_net *net, const struct sockaddr *src)
+bool gw_trunk_latch(const struct gw_trunk_cfg *t)
 {
-	const uint8_t *a, *b;
-	unsigned bits = net->prefix, full, rest;
-
-	if (net->addr.ss_family != src->sa_family)
-		return false;
-	if (src->sa_family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)&net->addr)
-			    ->sin_addr;
-		b = (const uint8_t *)&((const struct sockaddr_in *)src)
-			    ->sin_addr;
-	} else {
-		a = ((const struct sockaddr_in6 *)&net->addr)->sin6_addr.s6_addr;
-		b = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
-	}
-	full = bits / 8;
-	rest = bits % 8;
-	if (memcmp(a, b, full))
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-
-		if ((a[full] & mask) != (b[full] & mask))
-			return false;
-	}
-	return true;
+	return t && (t->rtp_latch >= 0 ? t->rtp_latch > 0 : t->nat);
 }
 
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src)
 {
-	for (unsigned i = 0; i < t->naccept; i++)
-		if (net_match(&t->accept[i], src))
-			return true;
-	return false;
+	return sip_nets_match(t->accept, t->naccept, src);
 }
 
 static int key_general(struct parser *p, const char *k, const char *v)
@@ -412,6 +369,18 @@ struct gw_jb gw_config_jb(const struct gw_config *cfg,
 	return jb;
 }
 
+/* An IPv4 or IPv6 address in numbers ("" clears it). */
+static int parse_numeric(struct parser *p, const char *k, const char *v,
+			 char *out, size_t size)
+{
+	struct sip_net net;
+
+	if (*v && (strchr(v, '/') || sip_net_parse(&net, v)))
+		return fail(p, "%s: '%s' is not a numeric IPv4 or IPv6 "
+			    "address", k, v);
+	return parse_str(p, k, v, out, size);
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -457,6 +426,15 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "user_agent")) {
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
+	} else if (!strcmp(k, "external_address")) {
+		err = parse_numeric(p, k, v, cfg->external_addr,
+				    sizeof(cfg->external_addr));
+	} else if (!strcmp(k, "external_media_address")) {
+		err = parse_numeric(p, k, v, cfg->external_media_addr,
+				    sizeof(cfg->external_media_addr));
+	} else if (!strcmp(k, "local_nets")) {
+		err = parse_nets(p, k, v, cfg->local_nets, SIP_MAX_LOCAL_NETS,
+				 &cfg->nlocal_nets);
 	} else if ((err = key_jb(p, k, v, &cfg->jb)) != ENOENT) {
 		return err;
 	} else {
@@ -708,22 +686,15 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
 	} else if (!strcmp(k, "accept_from")) {
-		char buf[512], *save = NULL, *tok;
+		err = parse_nets(p, k, v, t->accept, GW_MAX_ACCEPT,
+				 &t->naccept);
+	} else if (!strcmp(k, "nat")) {
+		err = parse_bool(p, k, v, &t->nat);
+	} else if (!strcmp(k, "rtp_latch")) {
+		bool on = false;
 
-		if (strlen(v) >= sizeof(buf))
-			return fail(p, "accept_from: too long");
-		tg_strlcpy(buf, v, sizeof(buf));
-		t->naccept = 0;
-		for (tok = strtok_r(buf, ", ", &save); tok;
-		     tok = strtok_r(NULL, ", ", &save)) {
-			if (t->naccept == GW_MAX_ACCEPT)
-				return fail(p, "accept_from: more than %d "
-					    "entries", GW_MAX_ACCEPT);
-			if (parse_net(tok, &t->accept[t->naccept]))
-				return fail(p, "accept_from: '%s' is not an "
-					    "address or CIDR block", tok);
-			t->naccept++;
-		}
+		err = parse_bool(p, k, v, &on);
+		t->rtp_latch = on;
 	} else if (!strcmp(k, "max_calls")) {
 		err = parse_uint(p, k, v, 0, 100000, &n);
 		t->max_calls = (unsigned)n;
@@ -1167,6 +1138,7 @@ static int on_section(struct parser *p, char *name)
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
 		t->rtp_timeout = -1;
+		t->rtp_latch = -1;
 		t->session_expires = -1;
 		t->min_se = -1;
 		t->reg_expires = 3600;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "sip/sip.h"
 #include "tdm/tdm.h"
 #include "dialplan/dialplan.h"
 
@@ -13,11 +14,6 @@
 #define GW_MAX_TRUNKS 16
 #define GW_MAX_ACCEPT 16
 #define GW_MAX_DIDS 64
-
-struct gw_net {
-	struct sockaddr_storage addr; /* network address, port 0 */
-	unsigned prefix;              /* CIDR bits */
-};
 
 enum gw_trunk_kind {
 	GW_TRUNK_SIP,
@@ -78,7 +74,7 @@ struct gw_trunk_cfg {
 	char host[128];             /* peer/host given as a name: located
 				       by RFC 3263 (targets.c); "" = peer */
 	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
-	struct gw_net accept[GW_MAX_ACCEPT];
+	struct sip_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
 	unsigned cps;               /* new outbound attempts per second */
@@ -105,6 +101,12 @@ struct gw_trunk_cfg {
 	enum dp_number_fmt called_fmt, calling_fmt;
 	bool called_fmt_set, calling_fmt_set;
 	char allow[64];
+	bool nat;                   /* nat = yes: it sits behind NAT; its
+				       requests are answered where they
+				       came from (as if ;rport), and its
+				       RTP is latched unless rtp_latch =
+				       no */
+	int rtp_latch;              /* rtp_latch: 1 yes, 0 no, -1 = nat's */
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):
@@ -205,6 +207,11 @@ struct gw_config {
 	unsigned session_expires;   /* RFC 4028 session interval, s; 0 off */
 	unsigned min_se;            /* RFC 4028 Min-SE, s */
 	char user_agent[64];
+	char external_addr[64];     /* NAT's public address toward peers
+				       outside local_nets; "" none */
+	char external_media_addr[64]; /* ... for SDP only; "" = that one */
+	struct sip_net local_nets[SIP_MAX_LOCAL_NETS];
+	unsigned nlocal_nets;
 	/* [database] */
 	char db_path[256];
 	/* [span N] */
@@ -271,6 +278,8 @@ const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
+/** Does trunk @p t latch its calls' RTP (rtp_latch, else nat)? */
+bool gw_trunk_latch(const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);

@@ -351,6 +351,17 @@ static void reload_spans(struct gw *gw, const struct gw_config *cfg)
 	gw->cfg.nspans = cfg->nspans;
 }
 
+/* [sip] external_address, external_media_address, local_nets. */
+static const struct sip_nat_cfg *nat_cfg(const struct gw_config *cfg,
+					 struct sip_nat_cfg *nc)
+{
+	nc->external_addr = cfg->external_addr;
+	nc->external_media_addr = cfg->external_media_addr;
+	nc->local_nets = cfg->local_nets;
+	nc->nlocal = cfg->nlocal_nets;
+	return nc;
+}
+
 static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			 struct dp_snapshot *snap, struct e911_snapshot *e911,
 			 int64_t version)
@@ -398,6 +409,19 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	memcpy(gw->cfg.codecs, cfg->codecs, sizeof(cfg->codecs));
 	gw->cfg.ncodecs = cfg->ncodecs;
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);
+	{
+		struct sip_nat_cfg nc;
+
+		memcpy(gw->cfg.external_addr, cfg->external_addr,
+		       sizeof(cfg->external_addr));
+		memcpy(gw->cfg.external_media_addr, cfg->external_media_addr,
+		       sizeof(cfg->external_media_addr));
+		memcpy(gw->cfg.local_nets, cfg->local_nets,
+		       sizeof(cfg->local_nets));
+		gw->cfg.nlocal_nets = cfg->nlocal_nets;
+		/* conf.c checked every field: this cannot fail. */
+		(void)sip_ua_set_nat(gw->ua, nat_cfg(&gw->cfg, &nc));
+	}
 	gw_log_level = cfg->log_level;
 	gw_debug_mask = cfg->debug;
 	gw->cfg.callback_window = cfg->callback_window;
@@ -810,6 +834,8 @@ static int start(struct gw *gw)
 	sc.realm = gw->cfg.sip_realm;
 	sc.nonce_ttl = gw->cfg.nonce_lifetime;
 	sc.rejected = gw_call_on_rejected;
+	nat_cfg(&gw->cfg, &sc.nat);
+	sc.symmetric = gw_call_symmetric;
 	sc.arg = gw;
 	rc = sip_ua_alloc(&gw->ua, gw->base, &sc);
 	if (rc) {

@@ -107,6 +107,17 @@ struct sip_rcache {
 	char buf[];
 };
 
+/* The UA's own copy of its sip_nat_cfg (cfg points into it). */
+struct sip_nat {
+	struct sip_nat_cfg cfg;
+	char ext[64];
+	char ext_media[64];
+	struct sip_net nets[SIP_MAX_LOCAL_NETS];
+};
+
+/** Copy @p c into @p n.  EINVAL: not a numeric address, too many nets. */
+int sip_nat_cfg_copy(struct sip_nat *n, const struct sip_nat_cfg *c);
+
 struct sip_ua {
 	struct event_base *base;
 	osip_t *osip[SIP_OSIP_SHARDS];
@@ -126,6 +137,8 @@ struct sip_ua {
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;
 	sip_registrar_h *registrar;
+	sip_symmetric_h *symmetric;
+	struct sip_nat nat;
 	void *arg;
 	char realm[128];
 	unsigned nonce_ttl;
@@ -184,6 +197,11 @@ int sip_ua_refuse_hdr(struct sip_ua *ua, osip_event_t *evt,
 /** Our address as seen from @p dst, for Via and Contact. */
 void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size);
+/** RFC 3581 4: received= and rport= on @p req's top Via (from @p src);
+ *  ;rport is added first when the symmetric hook says @p src is behind
+ *  NAT. */
+void sip_nat_fix_via(const struct sip_ua *ua, osip_message_t *req,
+		     const struct sockaddr *src, socklen_t srclen);
 /** RFC 3261 18.2.2 / RFC 3581: where responses to @p req go. */
 void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		   const osip_message_t *req, const struct sockaddr *src,

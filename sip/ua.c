@@ -79,7 +79,7 @@ void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		set_port(out, (uint16_t)port);
 }
 
-void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
+static void bound_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size)
 {
 	struct sockaddr_storage ss;
@@ -100,6 +100,18 @@ void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 	    !getsockname(fd, (struct sockaddr *)&ss, &len))
 		sip_addr_str((struct sockaddr *)&ss, out, size, NULL);
 	close(fd);
+}
+
+void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
+		       socklen_t dstlen, char *out, size_t size)
+{
+	const char *a;
+
+	bound_addr(ua, dst, dstlen, out, size);
+	/* Behind NAT: a peer outside our nets is told the public one. */
+	a = sip_nat_addr(&ua->nat.cfg, dst, out, false);
+	if (a != out)
+		tg_strlcpy(out, a, size);
 }
 
 int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
@@ -805,7 +817,7 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 		return;
 	}
 	sip_addr_str(src, a, sizeof(a), &port);
-	osip_message_fix_last_via_header(req, a, port);
+	sip_nat_fix_via(ua, req, src, srclen);
 	if (vd->status) {
 		gw_info("refusing %s from %s:%u: %d %s",
 			log_safe(m, sizeof(m), method), a, port, vd->status,
@@ -1220,6 +1232,10 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->authorize = cfg->authorize;
 	ua->digest = cfg->digest;
 	ua->registrar = cfg->registrar;
+	ua->symmetric = cfg->symmetric;
+	err = sip_nat_cfg_copy(&ua->nat, &cfg->nat);
+	if (err)
+		goto out;
 	ua->nonce_ttl = cfg->nonce_ttl ? cfg->nonce_ttl : SIP_NONCE_TTL;
 	tg_strlcpy(ua->realm, cfg->realm && *cfg->realm ? cfg->realm
 		   : cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr
