@@ -730,6 +730,18 @@ static void hangup_out(struct gw_call *call, int cause)
 
 /* ---- media ---------------------------------------------------------------- */
 
+/* Our RTP address toward the far end an INVITE's offer names (its c=
+ * address; the source's family without one). */
+static const char *in_media_addr(struct gw *gw,
+				 const struct sip_invite_info *info)
+{
+	int family = info->src.ss_family;
+
+	if (info->offer && *info->offer->addr)
+		family = strchr(info->offer->addr, ':') ? AF_INET6 : AF_INET;
+	return gw_media_addr(&gw->cfg, family);
+}
+
 static int to_sockaddr(const struct sip_media *m, struct sockaddr_storage *ss,
 		       socklen_t *len)
 {
@@ -1030,13 +1042,15 @@ static void unbridge_out(struct gw_call *call)
 	call->out.have_remote = false;
 }
 
-static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp)
+/* An RTP socket on @p addr (gw_media_addr: of the far end's family). */
+static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp,
+		     const char *addr)
 {
 	struct gw_config *cfg = &call->gw->cfg;
 	int err;
 
-	err = media_rtp_alloc(rtp, call->gw->me, cfg->media_addr,
-			      cfg->rtp_min, cfg->rtp_max);
+	err = media_rtp_alloc(rtp, call->gw->me, addr, cfg->rtp_min,
+			      cfg->rtp_max);
 	if (err)
 		gw_err("call %.8s: no RTP port in %u-%u: %s", call->id,
 		       cfg->rtp_min, cfg->rtp_max, strerror(err));
@@ -1535,7 +1549,6 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.to_user = a->user,
 		.diversion = a->diversion.digits,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
-		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 		.srtp = srtp_offer(t),
 	};
@@ -1575,7 +1588,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 			p.cseq = call->ovo_cseq + 1;
 		}
 	}
-	if (alloc_rtp(call, &call->out.rtp))
+	p.media_addr = gw_media_addr(&gw->cfg, dst->sa.ss_family);
+	if (alloc_rtp(call, &call->out.rtp, p.media_addr))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
 	/* Who diverted the call, not to be shown (RFC 5806 privacy): said
@@ -1728,7 +1742,8 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 		goto out;
 	}
 	a = &call->dec->attempts[call->cur];
-	if (alloc_rtp(call, &call->out.rtp)) {
+	if (alloc_rtp(call, &call->out.rtp,
+		      gw_media_addr(&gw->cfg, sa->sa_family))) {
 		enum_skip(call, "enum: no RTP port", call->enum_uri);
 		goto out;
 	}
@@ -1739,7 +1754,7 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			.diversion = a->diversion.digits,
 			.diversion_reason =
 				gw_redirect_to_sip(call->div_reason),
-			.media_addr = gw->cfg.media_addr,
+			.media_addr = gw_media_addr(&gw->cfg, sa->sa_family),
 			.media_port = media_rtp_port(call->out.rtp),
 			/* An ENUM host is anyone on the Internet: a
 			 * withheld number stays withheld, unasserted. */
@@ -2546,7 +2561,7 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 	call->in.sip = leg; /* the handler's reference is now the call's */
 	sip_leg_set_handler(leg, on_sip_in, call);
 	obj_ref(call);
-	sip_leg_set_local_media(leg, gw->cfg.media_addr,
+	sip_leg_set_local_media(leg, in_media_addr(gw, info),
 				media_rtp_port(call->in.rtp));
 	if (info->offer)
 		set_remote(call, &call->in, info->offer);
@@ -2868,11 +2883,11 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		fail_call(call, in ? 34 : 21);
 		return;
 	}
-	if (alloc_rtp(call, &call->in.rtp)) {
+	if (alloc_rtp(call, &call->in.rtp, in_media_addr(gw, info))) {
 		fail_call(call, 47);
 		return;
 	}
-	sip_leg_set_local_media(leg, gw->cfg.media_addr,
+	sip_leg_set_local_media(leg, in_media_addr(gw, info),
 				media_rtp_port(call->in.rtp));
 	route_call(call, DP_TON_UNKNOWN, DP_TON_UNKNOWN,
 		   restricted ? DP_PRES_RESTRICTED : DP_PRES_ALLOWED);

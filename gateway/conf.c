@@ -227,6 +227,18 @@ static int parse_nets(struct parser *p, const char *k, const char *v,
 	return 0;
 }
 
+const char *gw_media_addr(const struct gw_config *cfg, int family)
+{
+	/* media_addr of the other family would give a socket that cannot
+	 * reach the far end. */
+	if (family == AF_INET6 && *cfg->media_addr6)
+		return cfg->media_addr6;
+	if (family == AF_INET6 && *cfg->sip_bind6 &&
+	    strcmp(cfg->sip_bind6, "::"))
+		return cfg->sip_bind6;
+	return cfg->media_addr;
+}
+
 bool gw_trunk_latch(const struct gw_trunk_cfg *t)
 {
 	return t && (t->rtp_latch >= 0 ? t->rtp_latch > 0 : t->nat);
@@ -381,6 +393,15 @@ static int parse_numeric(struct parser *p, const char *k, const char *v,
 	return parse_str(p, k, v, out, size);
 }
 
+/* An IPv6 address in numbers ("" clears it). */
+static int parse_ipv6(struct parser *p, const char *k, const char *v,
+		      char *out, size_t size)
+{
+	if (*v && !strchr(v, ':'))
+		return fail(p, "%s: '%s' is not an IPv6 address", k, v);
+	return parse_numeric(p, k, v, out, size);
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -426,6 +447,12 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "user_agent")) {
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
+	} else if (!strcmp(k, "bind6")) {
+		err = parse_ipv6(p, k, v, cfg->sip_bind6,
+				 sizeof(cfg->sip_bind6));
+	} else if (!strcmp(k, "media_addr6")) {
+		err = parse_ipv6(p, k, v, cfg->media_addr6,
+				 sizeof(cfg->media_addr6));
 	} else if (!strcmp(k, "external_address")) {
 		err = parse_numeric(p, k, v, cfg->external_addr,
 				    sizeof(cfg->external_addr));
@@ -1208,6 +1235,11 @@ static int validate(struct parser *p)
 	if (cfg->jb.min_ms > cfg->jb.max_ms) {
 		p->line = 0;
 		return fail(p, "[sip] jb_min must not be over jb_max");
+	}
+	if (*cfg->sip_bind6 && strchr(cfg->sip_bind, ':')) {
+		p->line = 0;
+		return fail(p, "[sip] bind6 is for an IPv4 bind (bind is "
+			    "already IPv6)");
 	}
 	for (unsigned i = 0; i < cfg->ntrunks; i++) {
 		struct gw_trunk_cfg *t = &cfg->trunks[i];

@@ -193,6 +193,10 @@ struct gw_config {
 				       call is abandoned (cause 19) */
 	/* [sip] */
 	char sip_bind[64];
+	char sip_bind6[64];          /* IPv6 address listened on too (the
+					same port), "" none */
+	char media_addr6[64];        /* RTP address toward IPv6 peers, "" =
+					sip_bind6 (or media_addr) */
 	char sip_realm[64];          /* our digest realm, "" = sip_bind */
 	unsigned nonce_lifetime;     /* seconds; 0 = 300 */
 	uint16_t sip_port;
@@ -278,6 +282,9 @@ const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
+/** Our RTP address toward a far end of @p family (media_addr or the
+ *  IPv6 one). */
+const char *gw_media_addr(const struct gw_config *cfg, int family);
 /** Does trunk @p t latch its calls' RTP (rtp_latch, else nat)? */
 bool gw_trunk_latch(const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */

@@ -822,6 +822,7 @@ static int start(struct gw *gw)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.bind_addr = gw->cfg.sip_bind;
+	sc.bind_addr2 = gw->cfg.sip_bind6;
 	sc.port = gw->cfg.sip_port;
 	sc.user_agent = gw->cfg.user_agent;
 	sc.codecs = gw->cfg.codecs;

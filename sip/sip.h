@@ -265,6 +265,9 @@ typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 
 struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
+	const char *bind_addr2;  /* a second socket on the same port for
+				  * peers of the other family ("::1"),
+				  * NULL/"" none */
 	uint16_t port;           /* 5060; 0 = any (tests) */
 	const char *user_agent;  /* Server / User-Agent header */
 	const int *codecs;       /* our preference order, e.g. {0, 8} */

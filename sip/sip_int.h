@@ -123,7 +123,12 @@ struct sip_ua {
 	osip_t *osip[SIP_OSIP_SHARDS];
 	unsigned next_shard;
 	int fd;
+	int family;    /* fd's */
+	int fd2;       /* bind_addr2's socket, of the other family; -1 */
+	int family2;
+	char addr2[64]; /* its address, "" when wildcard */
 	struct event *ev_read;
+	struct event *ev_read2;
 	struct event *ev_tick;
 	struct event *ev_deliver;
 	char addr[64]; /* bound address, "" when wildcard */

@@ -67,3 +67,31 @@ log "ok: PSTN -> SIP to [::1]:$PBX_PORT: Via [::1], c=IN IP6, audio both ways (r
 wait_cdrs 2
 expect_eq "both calls answered in the CDRs" \
 	"$(sql "SELECT count(*) FROM cdr WHERE answer_ms IS NOT NULL")" 2
+
+# Dual stack: SIP on 127.0.0.1 and [::1] at once (bind6), a phone on
+# IPv4 calling the PBX on [::1]: SIP in over IPv4, out over IPv6, RTP
+# relayed between an IPv4 and an IPv6 socket.  SIPp echoes, so the phone
+# hears its own tone only if audio crossed both ways.
+kill -TERM "$UAS_PID"; wait "$UAS_PID" 2>/dev/null || true
+kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+sed -i -e 's/^bind = ::1$/bind = 127.0.0.1\nbind6 = ::1/' \
+	-e 's/^media_addr = ::1$/media_addr = 127.0.0.1/' \
+	-e 's/^outbound = pstn$/outbound = pbx/' "$WORK/tollgate.conf"
+printf '\n[trunk phone]\ntype = sip\npeer = 127.0.0.1:%s\naccept_from = 127.0.0.1\n' \
+	"$CLI_PORT" >> "$WORK/tollgate.conf"
+start_pstnsim
+start_gw
+grep -q "listening on udp 127.0.0.1:$SIP_PORT" "$WORK/tollgated.log" &&
+	grep -q "listening on udp ::1:$SIP_PORT" "$WORK/tollgated.log" ||
+	fail "not listening on both 127.0.0.1 and [::1]"
+(cd "$WORK" && exec sipp -sn uas -i ::1 -mi ::1 -p "$PBX_PORT" -rtp_echo \
+	-m 1 -nostdin > "$WORK/sipp_uas2.log" 2>&1) &
+UAS_PID=$!
+PIDS+=("$UAS_PID")
+sleep 0.3
+out=$(timeout 30 "$TGCALL" call "sip:2125557777@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.1:$CLI_PORT" --tone 1000 --detect 1000 --hold 3000 \
+	2>>"$WORK/tgcall.log") || fail "IPv4 -> IPv6 call: $out"
+ratio=$(json_field "$out" rx_tone_ratio)
+tone_ok "$ratio" || fail "IPv4 -> IPv6: the phone heard its echo at $ratio: $out"
+log "ok: IPv4 phone -> IPv6 PBX through one gateway: audio both ways (ratio $ratio)"
