@@ -1,7 +1,5 @@
 /* media/latch.c  RTP latching: send where the far end really sends from */
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 
 #define LOG_MODULE "media"
@@ -89,26 +87,10 @@ bool latch_rx(struct latch *l, const struct sockaddr_storage *from,
 static const char *addr_fmt(char *buf, size_t size,
 			    const struct sockaddr_storage *ss, socklen_t len)
 {
-	char a[INET6_ADDRSTRLEN] = "?";
-	unsigned port;
-
-	if (!len) {
+	if (len)
+		tg_sockaddr_fmt((const struct sockaddr *)ss, buf, size);
+	else
 		tg_strlcpy(buf, "nowhere", size);
-		return buf;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
-		port = ntohs(s->sin6_port);
-		snprintf(buf, size, "[%s]:%u", a, port);
-	} else {
-		const struct sockaddr_in *s = (const void *)ss;
-
-		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
-		port = ntohs(s->sin_port);
-		snprintf(buf, size, "%s:%u", a, port);
-	}
 	return buf;
 }
 

@@ -2641,38 +2641,35 @@ static int parse_int(const char *s, int min, int max, int *out)
 	return 0;
 }
 
-static int parse_local(const char *s)
+/* "IP[:PORT]" (IPv4) into @p ip and @p port (untouched without one). */
+static int parse_ip_port(const char *s, char *ip, size_t size, int *port,
+			 int min_port)
 {
 	const char *colon = strrchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	struct in_addr a;
 
-	if (n >= sizeof(opt.local_ip))
+	if (n >= size)
 		return EINVAL;
-	memcpy(opt.local_ip, s, n);
-	opt.local_ip[n] = '\0';
-	if (inet_pton(AF_INET, opt.local_ip, &a) != 1)
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
 		return EINVAL;
-	if (colon && parse_int(colon + 1, 0, 65535, &opt.local_port))
+	if (colon && parse_int(colon + 1, min_port, 65535, port))
 		return EINVAL;
 	return 0;
 }
 
+static int parse_local(const char *s)
+{
+	return parse_ip_port(s, opt.local_ip, sizeof(opt.local_ip),
+			     &opt.local_port, 0);
+}
+
 static int parse_advertise(const char *s)
 {
-	const char *colon = strrchr(s, ':');
-	size_t n = colon ? (size_t)(colon - s) : strlen(s);
-	struct in_addr a;
-
-	if (n >= sizeof(opt.adv_ip))
-		return EINVAL;
-	memcpy(opt.adv_ip, s, n);
-	opt.adv_ip[n] = '\0';
-	if (inet_pton(AF_INET, opt.adv_ip, &a) != 1)
-		return EINVAL;
-	if (colon && parse_int(colon + 1, 1, 65535, &opt.adv_port))
-		return EINVAL;
-	return 0;
+	return parse_ip_port(s, opt.adv_ip, sizeof(opt.adv_ip), &opt.adv_port,
+			     1);
 }
 
 static int parse_codec(const char *s)

@@ -1505,14 +1505,11 @@ static void test_options(void **state)
 	assert_non_null(strstr(r.buf, "rport="));
 }
 
-/* A behind NAT: toward B (not in its local nets) its SDP carries the
- * external media address; the call still runs both ways, as B answers
- * and sends in-dialog requests where A's came from. */
-static void test_call_external_address(void **state)
+/* A behind NAT with local nets @p net: the call of
+ * test_call_answer_bye, A to B (at 127.0.0.1); @return the address A's
+ * offer gave B. */
+static const char *nat_call(struct harness *h, const char *net)
 {
-	static const enum sip_leg_event_type b_want[] = {
-		SIP_LEG_ANSWERED, SIP_LEG_BYE, SIP_LEG_CLOSED };
-	struct harness *h = *state;
 	struct sip_net lan;
 	struct sip_nat_cfg nc = {
 		.external_addr = "198.51.100.7",
@@ -1521,60 +1518,61 @@ static void test_call_external_address(void **state)
 		.nlocal = 1,
 	};
 
-	assert_int_equal(sip_net_parse(&lan, "10.0.0.0/8"), 0);
+	assert_int_equal(sip_net_parse(&lan, net), 0);
 	assert_int_equal(sip_ua_set_nat(h->a.ua, &nc), 0);
-	nc.external_addr = "not-an-address";
-	assert_int_equal(sip_ua_set_nat(h->a.ua, &nc), EINVAL);
-	h->b.mode = B_RING_ANSWER;
-	h->a.hangup_on = SIP_LEG_ANSWERED;
-	h->a.hangup_cause = 16;
-	call_b(h, "5550100");
-	run(h, both_closed);
-	assert_string_equal(h->b.offer_addr, "198.51.100.8");
-	expect_events(&h->b, b_want, 3);
+	test_call_answer_bye((void **)&h);
+	return h->b.offer_addr;
+}
+
+/* Toward B (not in A's local nets) A's SDP carries the external media
+ * address; the call still runs both ways, as B answers and sends
+ * in-dialog requests where A's came from. */
+static void test_call_external_address(void **state)
+{
+	struct harness *h = *state;
+	struct sip_nat_cfg bad = {.external_addr = "not-an-address"};
+
+	assert_int_equal(sip_ua_set_nat(h->a.ua, &bad), EINVAL);
+	assert_string_equal(nat_call(h, "10.0.0.0/8"), "198.51.100.8");
 }
 
 /* ... and toward a peer in its local nets, its own address. */
 static void test_call_local_net(void **state)
 {
-	struct harness *h = *state;
-	struct sip_net lo;
-	struct sip_nat_cfg nc = {
-		.external_addr = "198.51.100.7",
-		.local_nets = &lo,
-		.nlocal = 1,
-	};
-
-	assert_int_equal(sip_net_parse(&lo, "127.0.0.0/8"), 0);
-	assert_int_equal(sip_ua_set_nat(h->a.ua, &nc), 0);
-	h->b.mode = B_RING_ANSWER;
-	h->a.hangup_on = SIP_LEG_ANSWERED;
-	h->a.hangup_cause = 16;
-	call_b(h, "5550100");
-	run(h, both_closed);
-	assert_string_equal(h->b.offer_addr, "127.0.0.1");
+	assert_string_equal(nat_call(*state, "127.0.0.0/8"), "127.0.0.1");
 }
 
-/* RFC 3581: a request whose Via names an address we cannot reach (a
- * phone behind NAT) with ;rport is answered at its source port, with
+/* An OPTIONS from a phone behind NAT: its Via names 10.1.2.3:5999 (with
+ * @p rport, ";rport" or ""), it sends from a socket of ours; answered
+ * there only if the UA answers the source. */
+static void options_private_via(struct harness *h, struct raw *r,
+				const char *rport)
+{
+	char fmt[512];
+
+	snprintf(fmt, sizeof(fmt), "OPTIONS sip:5550100@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 10.1.2.3:5999%s;branch=z9hG4bKnat%s\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:tester@10.1.2.3:5999>;tag=t1\r\n"
+		 "To: <sip:5550100@127.0.0.1>\r\n"
+		 "Call-ID: nat%s@test\r\nCSeq: 1 OPTIONS\r\n"
+		 "X-Port: %%u\r\nContent-Length: 0\r\n\r\n", rport,
+		 *rport ? "1" : "2", *rport ? "1" : "2");
+	raw_exchange(h, r, fmt);
+	assert_true(r->len > 0);
+	assert_memory_equal(r->buf, "SIP/2.0 200 ", 12);
+	assert_non_null(strstr(r->buf, "received=127.0.0.1"));
+	assert_non_null(strstr(r->buf, "rport="));
+	assert_true(atoi(strstr(r->buf, "rport=") + 6) > 0);
+}
+
+/* RFC 3581: with ;rport it is answered at its source port, with
  * received= and rport= filled in. */
 static void test_rport_answer(void **state)
 {
-	struct harness *h = *state;
 	struct raw r;
 
-	raw_exchange(h, &r, "OPTIONS sip:5550100@127.0.0.1 SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP 10.1.2.3:5999;rport;branch=z9hG4bKnat1"
-		     "\r\nMax-Forwards: 70\r\n"
-		     "From: <sip:tester@10.1.2.3:5999>;tag=t1\r\n"
-		     "To: <sip:5550100@127.0.0.1>\r\n"
-		     "Call-ID: nat1@test\r\nCSeq: 1 OPTIONS\r\n"
-		     "X-Port: %u\r\nContent-Length: 0\r\n\r\n");
-	assert_true(r.len > 0);
-	assert_memory_equal(r.buf, "SIP/2.0 200 ", 12);
-	assert_non_null(strstr(r.buf, "received=127.0.0.1"));
-	assert_non_null(strstr(r.buf, "rport="));
-	assert_true(atoi(strstr(r.buf, "rport=") + 6) > 0);
+	options_private_via(*state, &r, ";rport");
 }
 
 static bool sym_all(const struct sockaddr *src, socklen_t len, void *arg)
@@ -1601,17 +1599,7 @@ static void test_rport_forced(void **state)
 
 	sip_ua_free(h->b.ua);
 	assert_int_equal(sip_ua_alloc(&h->b.ua, h->base, &cfg), 0);
-	raw_exchange(h, &r, "OPTIONS sip:5550100@127.0.0.1 SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP 10.1.2.3:5999;branch=z9hG4bKnat2\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:tester@10.1.2.3:5999>;tag=t1\r\n"
-		     "To: <sip:5550100@127.0.0.1>\r\n"
-		     "Call-ID: nat2@test\r\nCSeq: 1 OPTIONS\r\n"
-		     "X-Port: %u\r\nContent-Length: 0\r\n\r\n");
-	assert_true(r.len > 0);
-	assert_memory_equal(r.buf, "SIP/2.0 200 ", 12);
-	assert_non_null(strstr(r.buf, "received=127.0.0.1"));
-	assert_non_null(strstr(r.buf, "rport="));
+	options_private_via(h, &r, "");
 }
 
 /* ---- OPTIONS probes (sip_options_probe) -------------------------------- */
