@@ -9,7 +9,7 @@
 # nothing reaches it.  Then [sip] external_address, external_media_address
 # and local_nets: a peer outside the local nets is told the external
 # addresses in Via, Contact and SDP, one inside them (after a reload) the
-# bound ones.
+# bound ones.  Last a SIP -> SIP call: the relay latches toward the phone.
 . "$(dirname "$0")/lib.sh"
 
 PRIVATE=10.255.255.1
@@ -115,3 +115,30 @@ grep -q "^c=IN IP4 127.0.0.1" "$WORK/invite_loc.txt" ||
 ratio=$(json_field "$out" rx_tone_ratio)
 ratio_ok "$ratio" || fail "local PBX heard tone ratio $ratio: $out"
 log "ok: toward a peer in local_nets: the bound addresses, and audio (ratio $ratio)"
+
+# 6. SIP -> SIP: a phone behind NAT (from 127.0.0.2, its SDP private)
+#    calls the PBX through the relay; it hears the PBX's tone only if the
+#    relay's side toward it latched.
+kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+sed -i -e 's/^outbound = pstn$/outbound = pbx/' "$WORK/tollgate.conf"
+printf '\n[trunk phone]\ntype = sip\npeer = 127.0.0.2:%s\naccept_from = 127.0.0.2\nnat = yes\n' \
+	"$CLI_PORT" >> "$WORK/tollgate.conf"
+start_pstnsim
+start_gw
+"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 20 \
+	--tone 1000 --detect 1000 > "$WORK/ans_relay.json" \
+	2>>"$WORK/tgcall.log" &
+ANS=$!
+PIDS+=("$ANS")
+out=$(timeout 20 "$TGCALL" call "sip:2125557777@127.0.0.1:$SIP_PORT" \
+	--local "127.0.0.2:$CLI_PORT" --advertise "$PRIVATE:5999" --no-rport \
+	--tone 1000 --detect 1000 --hold 3000 2>>"$WORK/tgcall.log") ||
+	fail "relay call behind NAT: $out"
+ratio=$(json_field "$out" rx_tone_ratio)
+ratio_ok "$ratio" || fail "the phone behind NAT heard the PBX at $ratio: $out"
+wait "$ANS" || true
+ratio=$(json_field "$(cat "$WORK/ans_relay.json")" rx_tone_ratio)
+ratio_ok "$ratio" || fail "the PBX heard the phone at $ratio"
+grep -q "relay [0-9]*: RTP latched to 127.0.0.2:" "$WORK/tollgated.log" ||
+	fail "the relay did not log its latch"
+log "ok: SIP -> SIP relay latched toward the phone behind NAT: audio both ways"
