@@ -1219,6 +1219,14 @@ static void set_defaults(struct gw_config *cfg)
 	tg_strlcpy(cfg->db_path, "./run/tollgate.db", sizeof(cfg->db_path));
 }
 
+/* Is there a SIP socket for peers of @p family (bind, bind6)? */
+static bool sip_family_bound(const struct gw_config *cfg, int family)
+{
+	bool v6 = strchr(cfg->sip_bind, ':') != NULL;
+
+	return family == AF_INET6 ? v6 || *cfg->sip_bind6 : !v6;
+}
+
 /* Whole-file checks, reported at the line that defined the culprit. */
 static int validate(struct parser *p)
 {
@@ -1246,6 +1254,18 @@ static int validate(struct parser *p)
 		struct gw_jb jb = gw_config_jb(cfg, t);
 
 		p->line = t->line;
+		if (t->kind == GW_TRUNK_SIP && t->peer_len &&
+		    !sip_family_bound(cfg, t->peer.ss_family))
+			return fail(p, "trunk '%s': peer %s is %s but [sip] "
+				    "has no %s socket (%s)", t->name,
+				    t->peer_str,
+				    t->peer.ss_family == AF_INET6 ? "IPv6"
+								  : "IPv4",
+				    t->peer.ss_family == AF_INET6 ? "IPv6"
+								  : "IPv4",
+				    t->peer.ss_family == AF_INET6
+					    ? "bind6 or an IPv6 bind"
+					    : "an IPv4 bind");
 		if (jb.min_ms > jb.max_ms)
 			return fail(p, "trunk '%s': jb_min must not be over "
 				    "jb_max", t->name);

@@ -456,6 +456,17 @@ static void test_conf_errors(void **state)
 		 "t.conf:3: rtp_latch"},
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\nnat = yes\n",
 		 "trunk 'a': nat and rtp_latch are for SIP trunks"},
+		{"[trunk a]\ntype = sip\npeer = [::1]:5070\n",
+		 "t.conf:1: trunk 'a': peer [::1]:5070 is IPv6 but [sip] has "
+		 "no IPv6 socket (bind6 or an IPv6 bind)"},
+		{"[sip]\nbind = ::1\n[trunk a]\ntype = sip\n"
+		 "peer = 10.0.0.1\n",
+		 "trunk 'a': peer 10.0.0.1 is IPv4 but [sip] has no IPv4 "
+		 "socket (an IPv4 bind)"},
+		{"[sip]\nbind = ::1\nbind6 = ::2\n",
+		 "[sip] bind6 is for an IPv4 bind"},
+		{"[sip]\nbind6 = 127.0.0.1\n",
+		 "t.conf:2: bind6: '127.0.0.1' is not an IPv6 address"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
@@ -485,7 +496,8 @@ static void test_conf_nat(void **state)
 		"[trunk b]\ntype = sip\npeer = 10.0.0.2\nnat = yes\n"
 		"rtp_latch = no\n"
 		"[trunk c]\ntype = sip\npeer = 10.0.0.3\nrtp_latch = yes\n"
-		"[trunk d]\ntype = sip\npeer = [::1]:5070\n";
+		"[trunk d]\ntype = sip\npeer = [::1]:5070\n"
+		"[sip]\nbind6 = ::1\n";
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 	struct sockaddr_in in = {.sin_family = AF_INET};
 	char err[256] = "";
