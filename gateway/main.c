@@ -367,11 +367,14 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			 int64_t version)
 {
 	if (strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
+	    strcmp(cfg->sip_bind6, gw->cfg.sip_bind6) ||
+	    strcmp(cfg->media_addr6, gw->cfg.media_addr6) ||
 	    cfg->sip_port != gw->cfg.sip_port ||
 	    strcmp(cfg->db_path, gw->cfg.db_path) ||
 	    strcmp(cfg->control, gw->cfg.control))
-		gw_warn("reload: changes to [sip] bind/port, the database or "
-			"the control socket need a restart");
+		gw_warn("reload: changes to [sip] bind/bind6/port/"
+			"media_addr6, the database or the control socket "
+			"need a restart");
 	reload_spans(gw, cfg);
 	/* The reloadable parts; live calls keep the snapshot they hold. */
 	gw->cfg.log_level = cfg->log_level;
