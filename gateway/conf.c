@@ -227,6 +227,50 @@ static int parse_nets(struct parser *p, const char *k, const char *v,
 	return 0;
 }
 
+/* One accept_from entry: an address block (sip_net_parse), or one host
+ * from one port only ("192.0.2.7:5070", "[2001:db8::7]:5070"). */
+static int parse_net(const char *v, struct gw_net *net)
+{
+	struct sockaddr_storage *ss = &net->net.addr;
+	socklen_t len;
+
+	memset(net, 0, sizeof(*net));
+	/* v4:port or [v6][:port]: one host (from that port only). */
+	if (!strchr(v, '/') && (*v == '[' || (strchr(v, ':') &&
+					      strchr(v, ':') == strrchr(v, ':')))) {
+		bool with_port = *v == '[' ? strstr(v, "]:") != NULL : true;
+
+		if (strlen(v) >= 80 || parse_hostport(v, ss, &len))
+			return EINVAL;
+		if (ss->ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+			net->port = with_port ? ntohs(s6->sin6_port) : 0;
+			s6->sin6_port = 0;
+			net->net.prefix = 128;
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+			net->port = ntohs(s4->sin_port);
+			s4->sin_port = 0;
+			net->net.prefix = 32;
+		}
+		return 0;
+	}
+	return sip_net_parse(&net->net, v);
+}
+
+static bool net_match(const struct gw_net *net, const struct sockaddr *src)
+{
+	if (net->port &&
+	    net->port != ntohs(src->sa_family == AF_INET
+				       ? ((const struct sockaddr_in *)src)->sin_port
+				       : ((const struct sockaddr_in6 *)src)
+						 ->sin6_port))
+		return false;
+	return sip_net_match(&net->net, src);
+}
+
 const char *gw_media_addr(const struct gw_config *cfg, int family)
 {
 	/* media_addr of the other family would give a socket that cannot
@@ -244,10 +288,65 @@ bool gw_trunk_latch(const struct gw_trunk_cfg *t)
 	return t && (t->rtp_latch >= 0 ? t->rtp_latch > 0 : t->nat);
 }
 
+static int parse_user_match(const char *tok, struct gw_user_match *m)
+{
+	const char *dash = strchr(tok, '-');
+	size_t n = strlen(tok);
+
+	memset(m, 0, sizeof(*m));
+	if (!n || n >= sizeof(m->first))
+		return EINVAL;
+	if (tok[n - 1] == '*') {
+		/* A prefix: first = last = the digits, matched as a prefix. */
+		if (strspn(tok, "+0123456789") != n - 1)
+			return EINVAL;
+		memcpy(m->first, tok, n - 1);
+		return 0;
+	}
+	if (!dash) {
+		if (strspn(tok, "+0123456789") != n)
+			return EINVAL;
+		tg_strlcpy(m->first, tok, sizeof(m->first));
+		tg_strlcpy(m->last, tok, sizeof(m->last));
+		return 0;
+	}
+	if ((size_t)(dash - tok) != n - (size_t)(dash - tok) - 1 ||
+	    strspn(tok, "+0123456789") != (size_t)(dash - tok) ||
+	    strspn(dash + 1, "+0123456789") != strlen(dash + 1))
+		return EINVAL;
+	memcpy(m->first, tok, (size_t)(dash - tok));
+	tg_strlcpy(m->last, dash + 1, sizeof(m->last));
+	return strcmp(m->first, m->last) > 0 ? EINVAL : 0;
+}
+
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user)
+{
+	size_t n = user ? strlen(user) : 0;
+
+	if (!t->nmatch_user)
+		return true;
+	for (unsigned i = 0; n && i < t->nmatch_user; i++) {
+		const struct gw_user_match *m = &t->match_user[i];
+
+		if (!*m->last) {
+			if (!strncmp(user, m->first, strlen(m->first)))
+				return true;
+		} else if (n == strlen(m->first) &&
+			   strcmp(user, m->first) >= 0 &&
+			   strcmp(user, m->last) <= 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src)
 {
-	return sip_nets_match(t->accept, t->naccept, src);
+	for (unsigned i = 0; i < t->naccept; i++)
+		if (net_match(&t->accept[i], src))
+			return true;
+	return false;
 }
 
 static int key_general(struct parser *p, const char *k, const char *v)
@@ -712,9 +811,28 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			return fail(p, "%s: '%s' is not an IP address or a "
 				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
+	} else if (!strcmp(k, "outbound_proxy")) {
+		t->proxy_len = 0;
+		if (*v && parse_hostport(v, &t->proxy, &t->proxy_len))
+			return fail(p, "outbound_proxy: '%s' is not an IP "
+				    "address with an optional :port", v);
 	} else if (!strcmp(k, "accept_from")) {
-		err = parse_nets(p, k, v, t->accept, GW_MAX_ACCEPT,
-				 &t->naccept);
+		char buf[512], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "accept_from: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->naccept = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (t->naccept == GW_MAX_ACCEPT)
+				return fail(p, "accept_from: more than %d "
+					    "entries", GW_MAX_ACCEPT);
+			if (parse_net(tok, &t->accept[t->naccept]))
+				return fail(p, "accept_from: '%s' is not an "
+					    "address or CIDR block", tok);
+			t->naccept++;
+		}
 	} else if (!strcmp(k, "nat")) {
 		err = parse_bool(p, k, v, &t->nat);
 	} else if (!strcmp(k, "rtp_latch")) {
@@ -722,6 +840,25 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 
 		err = parse_bool(p, k, v, &on);
 		t->rtp_latch = on;
+	} else if (!strcmp(k, "match_user")) {
+		char buf[512], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "match_user: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->nmatch_user = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (t->nmatch_user == GW_MAX_ACCEPT)
+				return fail(p, "match_user: more than %d "
+					    "entries", GW_MAX_ACCEPT);
+			if (parse_user_match(tok,
+					     &t->match_user[t->nmatch_user]))
+				return fail(p, "match_user: '%s' is not a "
+					    "number, FIRST-LAST range or "
+					    "prefix*", tok);
+			t->nmatch_user++;
+		}
 	} else if (!strcmp(k, "max_calls")) {
 		err = parse_uint(p, k, v, 0, 100000, &n);
 		t->max_calls = (unsigned)n;
@@ -781,6 +918,23 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "transfer")) {
+		err = parse_bool(p, k, v, &t->transfer);
+	} else if (!strcmp(k, "redirect_header")) {
+		if (strcmp(v, "diversion") && strcmp(v, "history-info"))
+			return fail(p, "redirect_header: '%s' is not diversion "
+				    "or history-info", v);
+		t->history_info = !strcmp(v, "history-info");
+	} else if (!strcmp(k, "identity")) {
+		if (!strcmp(v, "pai"))
+			t->identity = GW_ID_PAI;
+		else if (!strcmp(v, "rpid"))
+			t->identity = GW_ID_RPID;
+		else if (!strcmp(v, "none"))
+			t->identity = GW_ID_NONE;
+		else
+			return fail(p, "identity: '%s' is not pai, rpid or "
+				    "none", v);
 	} else if (!strcmp(k, "auth_user")) {
 		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
 	} else if (!strcmp(k, "auth_password")) {
@@ -1164,6 +1318,7 @@ static int on_section(struct parser *p, char *name)
 		t->options_timeout_ms = 2000;
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
+		t->transfer = true;
 		t->rtp_timeout = -1;
 		t->rtp_latch = -1;
 		t->session_expires = -1;
@@ -1306,14 +1461,15 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
 		    !*t->inbound_user && !*t->host) {
 			/* Default: accept requests from the peer's address. */
-			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
-			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =
-				0;
-			t->accept[0].prefix =
-				t->peer.ss_family == AF_INET ? 32 : 128;
+			struct sip_net *n = &t->accept[0].net;
+
+			memset(&t->accept[0], 0, sizeof(t->accept[0]));
+			memcpy(&n->addr, &t->peer, sizeof(t->peer));
+			((struct sockaddr_in *)&n->addr)->sin_port = 0;
+			n->prefix = t->peer.ss_family == AF_INET ? 32 : 128;
 			if (t->peer.ss_family == AF_INET6)
-				((struct sockaddr_in6 *)&t->accept[0].addr)
-					->sin6_port = 0;
+				((struct sockaddr_in6 *)&n->addr)->sin6_port =
+					0;
 			t->naccept = 1;
 		}
 		/* PRI lines take national numbers with TON national;

@@ -15,6 +15,12 @@
 #define GW_MAX_ACCEPT 16
 #define GW_MAX_DIDS 64
 
+/* An accept_from entry: an address block, maybe one port only. */
+struct gw_net {
+	struct sip_net net;           /* the address block */
+	uint16_t port;                /* only from this port; 0 any */
+};
+
 enum gw_trunk_kind {
 	GW_TRUNK_SIP,
 	GW_TRUNK_TDM,
@@ -74,8 +80,18 @@ struct gw_trunk_cfg {
 	char host[128];             /* peer/host given as a name: located
 				       by RFC 3263 (targets.c); "" = peer */
 	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
-	struct sip_net accept[GW_MAX_ACCEPT];
+	struct sockaddr_storage proxy; /* outbound proxy (RFC 3261 8.1.2):
+					  requests go there, 0 len = none */
+	socklen_t proxy_len;
+	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
+	/* Among trunks that accept an address, this one takes only calls
+	 * to these numbers (Request-URI or To user): "FIRST-LAST" ranges
+	 * of equal length, or prefixes ending in '*'. */
+	struct gw_user_match {
+		char first[24], last[24];
+	} match_user[GW_MAX_ACCEPT];
+	unsigned nmatch_user;
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
 	unsigned cps;               /* new outbound attempts per second */
 	unsigned max_inbound;       /* calls arriving from it; 0 = no limit */
@@ -109,6 +125,16 @@ struct gw_trunk_cfg {
 	int rtp_latch;              /* rtp_latch: 1 yes, 0 no, -1 = nat's */
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
+	enum gw_identity {
+		GW_ID_PAI = 0,      /* P-Asserted-Identity (RFC 3325) */
+		GW_ID_RPID,         /* Remote-Party-ID, as older peers want */
+		GW_ID_NONE,         /* neither: From alone */
+	} identity;                 /* SIP: the header that asserts who
+				       calls, on calls to it */
+	bool history_info;          /* SIP: who diverted a call goes to it in
+				       History-Info (RFC 7044), not Diversion */
+	bool transfer;              /* SIP: its REFERs (RFC 3515) may move
+				       the other party to a new call */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):
 				       484 asks the caller for more digits */
 	unsigned overlap_wait_ms;   /* a held INVITE waits this long for
@@ -288,6 +314,9 @@ const char *gw_media_addr(const struct gw_config *cfg, int family);
 /** Does trunk @p t latch its calls' RTP (rtp_latch, else nat)? */
 bool gw_trunk_latch(const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */
+/** Does trunk @p t take calls to @p user (its match_user; true when it
+ * has none)? */
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user);
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);
 
