@@ -33,9 +33,11 @@ bool latch_same_addr(const struct sockaddr_storage *a,
 bool latch_signal(struct latch *l, bool on, const struct sockaddr_storage *sdp,
 		  socklen_t len, int64_t now_ms)
 {
-	if (on && l->latched && len && len == l->sdp_len &&
+	/* The same address again (a session refresh, a hold): nothing
+	 * changes, and above all the window does not open again. */
+	if (on == l->on && len && len == l->sdp_len &&
 	    latch_same_addr(sdp, &l->sdp))
-		return true;
+		return l->latched;
 	memset(l, 0, sizeof(*l));
 	l->on = on;
 	l->until_ms = now_ms + LATCH_WINDOW_MS;

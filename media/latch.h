@@ -39,10 +39,10 @@ bool latch_same_addr(const struct sockaddr_storage *a,
 
 /**
  * Signalling says the far end is at @p sdp (start or update; @p len 0:
- * not known).  @return true when the stream must keep the latched
- * remote: the same address came again (a refresh or re-INVITE from a
- * far end that still does not know its public address).  Otherwise the
- * window opens anew from @p now_ms.
+ * not known).  The same address again changes nothing (a refresh or
+ * re-INVITE from a far end that still does not know its public one):
+ * @return true when the stream must then keep its latched remote.  A
+ * new address starts afresh, the window open from @p now_ms.
  */
 bool latch_signal(struct latch *l, bool on, const struct sockaddr_storage *sdp,
 		  socklen_t len, int64_t now_ms);

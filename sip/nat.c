@@ -17,13 +17,17 @@ static bool numeric(const char *a)
 
 int sip_nat_cfg_copy(struct sip_nat *n, const struct sip_nat_cfg *c)
 {
+	/* Checked before anything is written: a bad one changes nothing. */
+	if (c && (c->nlocal > SIP_MAX_LOCAL_NETS ||
+		  !numeric(c->external_addr) ||
+		  !numeric(c->external_media_addr)))
+		return EINVAL;
 	memset(n, 0, sizeof(*n));
+	n->cfg.external_addr = n->ext;
+	n->cfg.external_media_addr = n->ext_media;
+	n->cfg.local_nets = n->nets;
 	if (!c)
 		return 0;
-	if (c->nlocal > SIP_MAX_LOCAL_NETS)
-		return EINVAL;
-	if (!numeric(c->external_addr) || !numeric(c->external_media_addr))
-		return EINVAL;
 	tg_strlcpy(n->ext, c->external_addr ? c->external_addr : "",
 		   sizeof(n->ext));
 	tg_strlcpy(n->ext_media,
@@ -31,26 +35,13 @@ int sip_nat_cfg_copy(struct sip_nat *n, const struct sip_nat_cfg *c)
 		   sizeof(n->ext_media));
 	if (c->nlocal)
 		memcpy(n->nets, c->local_nets, c->nlocal * sizeof(n->nets[0]));
-	n->cfg.external_addr = n->ext;
-	n->cfg.external_media_addr = n->ext_media;
-	n->cfg.local_nets = n->nets;
 	n->cfg.nlocal = c->nlocal;
 	return 0;
 }
 
 int sip_ua_set_nat(struct sip_ua *ua, const struct sip_nat_cfg *nc)
 {
-	struct sip_nat n;
-	int err = sip_nat_cfg_copy(&n, nc);
-
-	if (err)
-		return err;
-	ua->nat = n;
-	/* cfg pointed into the copy on the stack. */
-	ua->nat.cfg.external_addr = ua->nat.ext;
-	ua->nat.cfg.external_media_addr = ua->nat.ext_media;
-	ua->nat.cfg.local_nets = ua->nat.nets;
-	return 0;
+	return sip_nat_cfg_copy(&ua->nat, nc);
 }
 
 void sip_nat_fix_via(const struct sip_ua *ua, osip_message_t *req,

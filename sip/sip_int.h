@@ -116,7 +116,8 @@ struct sip_nat {
 	struct sip_net nets[SIP_MAX_LOCAL_NETS];
 };
 
-/** Copy @p c into @p n.  EINVAL: not a numeric address, too many nets. */
+/** Copy @p c (NULL: none) into @p n.  EINVAL: not a numeric address,
+ *  too many nets; @p n is then as it was. */
 int sip_nat_cfg_copy(struct sip_nat *n, const struct sip_nat_cfg *c);
 
 struct sip_ua {

@@ -1945,12 +1945,17 @@ static void test_latch_rule(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_false(latch_rx(&l, &nat, 7, &sdp, len, 20));
 
-	/* Only within the window. */
-	latch_signal(&l, true, &sdp, len, 0);
-	assert_false(latch_rx(&l, &nat, 7, &sdp, len, 10));
-	assert_false(latch_rx(&l, &nat, 7, &sdp, len, LATCH_WINDOW_MS - 1));
-	assert_false(latch_rx(&l, &nat, 7, &sdp, len, LATCH_WINDOW_MS + 1));
-	assert_false(latch_rx(&l, &nat, 7, &sdp, len, LATCH_WINDOW_MS + 2));
+	/* Only within the window ... */
+	latch_signal(&l, true, &other, len, 0);
+	assert_false(latch_rx(&l, &nat, 7, &other, len, 10));
+	assert_false(latch_rx(&l, &nat, 7, &other, len, LATCH_WINDOW_MS - 1));
+	assert_false(latch_rx(&l, &nat, 7, &other, len, LATCH_WINDOW_MS + 1));
+	assert_false(latch_rx(&l, &nat, 7, &other, len, LATCH_WINDOW_MS + 2));
+	/* ... which a refresh with the same address does not open again. */
+	assert_false(latch_signal(&l, true, &other, len, 2 * LATCH_WINDOW_MS));
+	for (int i = 0; i < 5; i++)
+		assert_false(latch_rx(&l, &nat, 7, &other, len,
+				      2 * LATCH_WINDOW_MS + 10));
 
 	/* A side with no remote yet latches too. */
 	latch_signal(&l, true, &sdp, 0, 0);
