@@ -24,6 +24,16 @@ grep -q "listening on udp ::1:$SIP_PORT" "$WORK/tollgated.log" ||
 	fail "not listening on [::1]:$SIP_PORT"
 
 tone_ok() { awk -v r="$1" 'BEGIN { exit !(r > 0.8) }'; }
+# sipp_uas NAME: a SIPp PBX on [::1]:PBX_PORT echoing RTP, messages to
+# $WORK/NAME.msg, one call; its PID in UAS_PID.
+sipp_uas() {
+	(cd "$WORK" && exec sipp -sn uas -i ::1 -mi ::1 -p "$PBX_PORT" \
+		-rtp_echo -m 1 -nostdin -trace_msg \
+		-message_file "$WORK/$1.msg" > "$WORK/$1.log" 2>&1) &
+	UAS_PID=$!
+	PIDS+=("$UAS_PID")
+	sleep 0.3
+}
 
 # SIP -> PSTN from [::1].
 (cd "$WORK" && timeout 30 sipp -sf "$SIPP_DIR/uac.xml" -i ::1 -mi ::1 \
@@ -44,12 +54,7 @@ log "ok: SIP -> PSTN over IPv6: c=IN IP6 ::1, audio both ways (ratio $ratio)"
 
 # PSTN -> SIP toward the trunk's peer [::1]:PBX_PORT.
 kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
-(cd "$WORK" && exec sipp -sn uas -i ::1 -mi ::1 -p "$PBX_PORT" -rtp_echo \
-	-m 1 -nostdin -trace_msg -message_file "$WORK/sipp_uas.msg" \
-	> "$WORK/sipp_uas.log" 2>&1) &
-UAS_PID=$!
-PIDS+=("$UAS_PID")
-sleep 0.3
+sipp_uas sipp_uas
 start_pstnsim --media tone:1000 --detect 1000 --originate 1 --rate 1 \
 	--to 5550142 --from 2125559999 --hold 3000 --exit-when-done
 wait_for "the inbound call" 30 sh -c "! kill -0 $PSTN_PID"
@@ -84,11 +89,7 @@ start_gw
 grep -q "listening on udp 127.0.0.1:$SIP_PORT" "$WORK/tollgated.log" &&
 	grep -q "listening on udp ::1:$SIP_PORT" "$WORK/tollgated.log" ||
 	fail "not listening on both 127.0.0.1 and [::1]"
-(cd "$WORK" && exec sipp -sn uas -i ::1 -mi ::1 -p "$PBX_PORT" -rtp_echo \
-	-m 1 -nostdin > "$WORK/sipp_uas2.log" 2>&1) &
-UAS_PID=$!
-PIDS+=("$UAS_PID")
-sleep 0.3
+sipp_uas sipp_uas2
 out=$(timeout 30 "$TGCALL" call "sip:2125557777@127.0.0.1:$SIP_PORT" \
 	--local "127.0.0.1:$CLI_PORT" --tone 1000 --detect 1000 --hold 3000 \
 	2>>"$WORK/tgcall.log") || fail "IPv4 -> IPv6 call: $out"
