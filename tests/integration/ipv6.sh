@@ -32,7 +32,8 @@ sipp_uas() {
 		-message_file "$WORK/$1.msg" > "$WORK/$1.log" 2>&1) &
 	UAS_PID=$!
 	PIDS+=("$UAS_PID")
-	sleep 0.3
+	wait_for "SIPp on [::1]:$PBX_PORT" 10 sh -c \
+		"ss -Hlun 'sport = :$PBX_PORT' | grep -q ."
 }
 
 # SIP -> PSTN from [::1].

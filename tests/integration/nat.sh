@@ -20,6 +20,18 @@ start_pstnsim --media tone:1000 --detect 1000 --hangup-after 2500
 start_gw
 
 ratio_ok() { awk -v r="$1" 'BEGIN { exit !(r > 0.8) }'; }
+# pbx_answer NAME ARGS...: tgcall answering one call as the PBX, output in
+# $WORK/NAME.json; returns once it listens, its PID in ANS.
+pbx_answer() {
+	local name=$1
+	shift
+	"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 \
+		--timeout 20 "$@" > "$WORK/$name.json" 2>"$WORK/$name.log" &
+	ANS=$!
+	PIDS+=("$ANS")
+	wait_for "the PBX listening" 10 grep -q \
+		"listening on 127.0.0.1:$PBX_PORT" "$WORK/$name.log"
+}
 
 # 1. nat = yes: no ;rport, a private Via/Contact/SDP; pstnsim hangs up
 #    first, so the gateway's BYE must find the phone too.
@@ -78,12 +90,11 @@ kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
 sed -i '/^\[sip\]/a external_address = 192.0.2.10\nexternal_media_address = 192.0.2.11\nlocal_nets = 10.0.0.0/8' \
 	"$WORK/tollgate.conf"
+pbx_answer ans_ext --save-invite "$WORK/invite_ext.txt"
 start_pstnsim --originate 1 --rate 1 --to 5550142 --from 2125559999 \
 	--hold 500 --exit-when-done
 start_gw
-timeout 20 "$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 \
-	--timeout 10 --save-invite "$WORK/invite_ext.txt" \
-	> "$WORK/ans_ext.json" 2>>"$WORK/tgcall.log" || true
+wait "$ANS" || true
 [ -s "$WORK/invite_ext.txt" ] || fail "no INVITE reached the PBX"
 grep -q "^Via: SIP/2.0/UDP 192.0.2.10:$SIP_PORT;rport" "$WORK/invite_ext.txt" ||
 	fail "Via does not name the external address: $(cat "$WORK/invite_ext.txt")"
@@ -102,12 +113,12 @@ n=$(grep -c "reloaded:" "$WORK/tollgated.log" || true)
 kill -HUP "$GW_PID"
 wait_for "reload" 10 sh -c "[ \$(grep -c 'reloaded:' '$WORK/tollgated.log') -gt $n ]"
 wait_for "pstnsim gone" 10 sh -c "! kill -0 $PSTN_PID"
+pbx_answer ans_loc --tone 1000 --detect 1000 \
+	--save-invite "$WORK/invite_loc.txt"
 start_pstnsim --originate 1 --rate 1 --to 5550142 --from 2125559999 \
 	--hold 1500 --media tone:1000 --detect 1000 --exit-when-done
-out=$(timeout 20 "$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 \
-	--timeout 10 --tone 1000 --detect 1000 \
-	--save-invite "$WORK/invite_loc.txt" 2>>"$WORK/tgcall.log") ||
-	fail "call to a local PBX: $out"
+wait "$ANS" || fail "call to a local PBX: $(cat "$WORK/ans_loc.json")"
+out=$(cat "$WORK/ans_loc.json")
 grep -q "^Via: SIP/2.0/UDP 127.0.0.1:$SIP_PORT;rport" "$WORK/invite_loc.txt" ||
 	fail "Via toward a local net: $(cat "$WORK/invite_loc.txt")"
 grep -q "^c=IN IP4 127.0.0.1" "$WORK/invite_loc.txt" ||
@@ -125,11 +136,7 @@ printf '\n[trunk phone]\ntype = sip\npeer = 127.0.0.2:%s\naccept_from = 127.0.0.
 	"$CLI_PORT" >> "$WORK/tollgate.conf"
 start_pstnsim
 start_gw
-"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 --timeout 20 \
-	--tone 1000 --detect 1000 > "$WORK/ans_relay.json" \
-	2>>"$WORK/tgcall.log" &
-ANS=$!
-PIDS+=("$ANS")
+pbx_answer ans_relay --tone 1000 --detect 1000
 out=$(timeout 20 "$TGCALL" call "sip:2125557777@127.0.0.1:$SIP_PORT" \
 	--local "127.0.0.2:$CLI_PORT" --advertise "$PRIVATE:5999" --no-rport \
 	--tone 1000 --detect 1000 --hold 3000 2>>"$WORK/tgcall.log") ||
