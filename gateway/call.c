@@ -150,6 +150,11 @@ struct gw_call {
 	int codec;                /* RTP law toward the SIP caller / callee */
 	unsigned max_fwd;         /* a SIP caller's Max-Forwards */
 	bool cdr_written;
+	uint32_t media_bridge;    /* the stopped bridge whose figures the CDR
+				   * takes, until they came */
+	bool media_wait;          /* ended: the CDR waits for them */
+	struct gw_call *mw_next;  /* gw->media_waits */
+	struct cdr_media media;
 	struct event *ev_ring;    /* answer timer */
 	struct event *ev_attempt; /* trying / progress timer of an attempt */
 	/* A blind transfer (RFC 3515, docs/transfer.md): a SIP side's REFER
@@ -503,6 +508,7 @@ static void write_cdr(struct gw_call *call)
 	tg_strlcpy(r->e911_user, call->e911_user, sizeof(r->e911_user));
 	r->callback = call->callback;
 	tg_strlcpy(r->e911_ref, call->e911_ref, sizeof(r->e911_ref));
+	r->media = call->media;
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
 
@@ -549,12 +555,21 @@ static void maybe_reap(struct gw_call *call)
 	gw_check_drained(gw);
 }
 
+/* Stop the call's bridge for good: the last one, whose figures go in
+ * the CDR (a TDM <-> TDM bridge has none). */
+static void bridge_stop_last(struct gw_call *call)
+{
+	if (!call->bridge)
+		return;
+	if (!media_bridge_stop(call->gw->me, call->bridge) &&
+	    (call->in.kind == DP_TRUNK_SIP || call->out.kind == DP_TRUNK_SIP))
+		call->media_bridge = call->bridge;
+	call->bridge = 0;
+}
+
 static void stop_media(struct gw_call *call)
 {
-	if (call->bridge) {
-		media_bridge_stop(call->gw->me, call->bridge);
-		call->bridge = 0;
-	}
+	bridge_stop_last(call);
 	media_rtp_free(call->in.rtp);
 	call->in.rtp = NULL;
 	media_rtp_free(call->out.rtp);
@@ -626,8 +641,84 @@ static void end_call(struct gw_call *call, int cause)
 		gw_maint_emergency_ended(call->gw, call->in.span,
 					 call->out.span, call->in.trunk,
 					 call->out.trunk);
-	write_cdr(call);
+	if (call->media_bridge && !call->cdr_written && !call->media_wait) {
+		/* The CDR waits for the bridge's figures: they come back
+		 * from its worker within a frame or two. */
+		call->media_wait = true;
+		call->mw_next = call->gw->media_waits;
+		call->gw->media_waits = call;
+	} else {
+		write_cdr(call);
+	}
 	gw_maint_call_ended(call->gw);
+}
+
+/* ---- media figures for the CDR --------------------------------------------- */
+
+static void media_figures(struct cdr_media *m, const struct media_stats *st,
+			  bool relay)
+{
+	m->set = true;
+	m->tx_packets = (int64_t)st->rtp_tx;
+	m->rx_packets = (int64_t)st->rtp_rx;
+	m->rx_lost = (int64_t)st->rtp_lost;
+	m->late = (int64_t)st->rtp_late;
+	/* A relay passes packets on without timing them. */
+	m->jitter_us = relay || !st->rtp_rx ? -1 : (int64_t)st->jitter_us;
+	m->rtt_us = st->rtt_us;
+	m->remote_lost = st->remote_report ? st->remote_lost : -1;
+	m->remote_jitter_us =
+		st->remote_report ? (int64_t)st->remote_jitter_us : -1;
+	m->mos_rx = (int)st->mos_rx;
+	m->mos_tx = (int)st->mos_tx;
+	m->concealed = (int64_t)st->concealed;
+	m->jb_drops = (int64_t)st->jb_drops;
+	m->srtp_auth_fail = (int64_t)st->srtp_auth_fail;
+}
+
+static bool media_wait_unlink(struct gw_call *call)
+{
+	struct gw_call **pp;
+
+	for (pp = &call->gw->media_waits; *pp; pp = &(*pp)->mw_next) {
+		if (*pp == call) {
+			*pp = call->mw_next;
+			call->mw_next = NULL;
+			call->media_wait = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+void gw_call_media_done(void *cookie, const struct media_stats *st)
+{
+	struct gw_call *call = cookie;
+
+	if (!call)
+		return;
+	if (st->id && st->id == call->media_bridge) {
+		media_figures(&call->media, st,
+			      call->in.kind == DP_TRUNK_SIP &&
+				      call->out.kind == DP_TRUNK_SIP);
+		/* In: a call that ends after (a transferor) waits no more. */
+		call->media_bridge = 0;
+		if (media_wait_unlink(call))
+			write_cdr(call);
+	}
+	obj_deref(call); /* the bridge's reference */
+}
+
+void gw_call_media_flush(struct gw *gw)
+{
+	struct gw_call *call;
+
+	/* The engine is gone: what it still held will never report. */
+	while ((call = gw->media_waits)) {
+		media_wait_unlink(call);
+		write_cdr(call);
+		obj_deref(call);
+	}
 }
 
 static bool is_protected(const struct gw_call *c)
@@ -989,10 +1080,14 @@ static void bridge_media(struct gw_call *call)
 		}
 		if (!in->rtp || !out->rtp)
 			return;
+		/* The bridge holds a reference for its done callback, which
+		 * hands its figures to the CDR (gw_call_media_done). */
 		err = media_relay_start(gw->me, &call->bridge, in->rtp, &a,
-					out->rtp, &b, NULL);
+					out->rtp, &b, obj_ref(call));
 		if (!err)
 			in->rtp = out->rtp = NULL;
+		else
+			obj_deref(call);
 	} else if (in->kind == DP_TRUNK_TDM && out->kind == DP_TRUNK_TDM) {
 		if (call->bridge || !in->tdm || !out->tdm)
 			return;
@@ -1026,9 +1121,11 @@ static void bridge_media(struct gw_call *call)
 		if (!ip->rtp)
 			return;
 		err = media_bridge_start(gw->me, &call->bridge, ip->rtp, &prm,
-					 NULL);
+					 obj_ref(call));
 		if (!err)
 			ip->rtp = NULL; /* the bridge owns it now */
+		else
+			obj_deref(call);
 	}
 	if (err)
 		gw_err("call %.8s: media bridge failed: %s", call->id,
@@ -2647,19 +2744,35 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 
 /* The first trunk, in file order, that accepts the source address (and
  * port) and, when it names numbers (match_user), one of the Request-URI
- * or To user: so one provider's SBC can bring several trunks. */
-static const struct gw_trunk_cfg *trunk_by_addr(struct gw *gw,
-						const struct sockaddr *src,
-						const char *ruri_user,
-						const char *to_user)
+ * or To user, and when it names a header (match_header), has it: so one
+ * provider's SBC can bring several trunks. */
+/* Does the INVITE carry the trunk's match_header (text in its value)? */
+static bool header_matches(const struct gw_trunk_cfg *t,
+			   const struct sip_invite_info *info)
+{
+	char v[256];
+
+	if (!*t->match_hdr)
+		return true;
+	if (sip_invite_header(info, t->match_hdr, v, sizeof(v)))
+		return false;
+	return !*t->match_hdr_text || strcasestr(v, t->match_hdr_text);
+}
+
+/* With @p info NULL, by the address alone (numbers not known yet). */
+static const struct gw_trunk_cfg *trunk_by_addr(
+	struct gw *gw, const struct sockaddr *src,
+	const struct sip_invite_info *info)
 {
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
 		if (t->kind == GW_TRUNK_SIP &&
 		    (gw_trunk_accepts(t, src) || gw_targets_has(gw, t, src)) &&
-		    (!ruri_user || gw_trunk_matches_user(t, ruri_user) ||
-		     gw_trunk_matches_user(t, to_user)))
+		    (!info ||
+		     ((gw_trunk_matches_user(t, info->ruri_user) ||
+		       gw_trunk_matches_user(t, info->to_user)) &&
+		      header_matches(t, info))))
 			return t;
 	}
 	return NULL;
@@ -2693,7 +2806,7 @@ static const char *addr_text(const struct sockaddr *sa, char *out,
 static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
 					       const struct sockaddr *src)
 {
-	return trunk_by_addr(gw, src, NULL, NULL);
+	return trunk_by_addr(gw, src, NULL);
 }
 
 /* A trunk that must authenticate and takes requests from anywhere
@@ -2739,8 +2852,7 @@ static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 	t = trunk_by_contact(gw, info);
 	if (t)
 		return t;
-	t = trunk_by_addr(gw, (const struct sockaddr *)&info->src,
-			  info->ruri_user, info->to_user);
+	t = trunk_by_addr(gw, (const struct sockaddr *)&info->src, info);
 	if (t)
 		return t;
 	return info->auth_user && *info->auth_user
@@ -3291,10 +3403,7 @@ static bool xfer_answered(struct gw_call *y)
 		return false;
 	}
 	xfer_notify(x, 200, "OK");
-	if (x->bridge) {
-		media_bridge_stop(x->gw->me, x->bridge);
-		x->bridge = 0;
-	}
+	bridge_stop_last(x);
 	y->in.tdm = keep->tdm;
 	keep->tdm = NULL;
 	tdm_call_set_arg(y->in.tdm, y);

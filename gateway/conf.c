@@ -840,6 +840,23 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 
 		err = parse_bool(p, k, v, &on);
 		t->rtp_latch = on;
+	} else if (!strcmp(k, "match_header")) {
+		const char *c = strchr(v, ':');
+		size_t len = c ? (size_t)(c - v) : strlen(v);
+
+		while (len && v[len - 1] == ' ')
+			len--;
+		if (!len || len >= sizeof(t->match_hdr) ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789-_.") < len)
+			return fail(p, "match_header: '%s' is not 'Name: text' "
+				    "or 'Name'", v);
+		memcpy(t->match_hdr, v, len);
+		t->match_hdr[len] = '\0';
+		c = c ? c + 1 + strspn(c + 1, " ") : "";
+		if (strlen(c) >= sizeof(t->match_hdr_text))
+			return fail(p, "match_header: text too long");
+		tg_strlcpy(t->match_hdr_text, c, sizeof(t->match_hdr_text));
 	} else if (!strcmp(k, "match_user")) {
 		char buf[512], *save = NULL, *tok;
 

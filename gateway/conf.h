@@ -92,6 +92,8 @@ struct gw_trunk_cfg {
 		char first[24], last[24];
 	} match_user[GW_MAX_ACCEPT];
 	unsigned nmatch_user;
+	char match_hdr[48];         /* ... and whose INVITE has this header */
+	char match_hdr_text[80];    /* ... with this in its value ("" any) */
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
 	unsigned cps;               /* new outbound attempts per second */
 	unsigned max_inbound;       /* calls arriving from it; 0 = no limit */

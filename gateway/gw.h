@@ -126,6 +126,9 @@ struct gw {
 	struct gw_regs *regs;            /* registrations (reg.c) */
 
 	struct gw_call *calls;           /* live calls, newest first */
+	struct gw_call *media_waits;     /* ended calls whose CDR waits for
+					  * their bridge's figures (a ref
+					  * each, the bridge's) */
 	unsigned ncalls;
 	uint64_t next_serial;
 	bool draining;
@@ -176,6 +179,12 @@ void gw_call_clear_all(struct gw *gw, int cause);
 void gw_call_on_dtmf(void *arg, uint32_t bridge, char digit, unsigned ms);
 /** Clear the live calls that hold a B-channel of span @p span. */
 void gw_call_clear_span(struct gw *gw, int span, int cause);
+/** media_bridge_done_h: a call's bridge stopped; its figures go in the
+ *  call's CDR, which waited for them.  @p cookie is the call. */
+void gw_call_media_done(void *cookie, const struct media_stats *st);
+/** Shut-down, after the media engine is freed: write the CDRs still
+ *  waiting for figures without them. */
+void gw_call_media_flush(struct gw *gw);
 /** Shut-down: end every call and drop it without waiting for SIP. */
 void gw_call_reap_all(struct gw *gw);
 

@@ -1050,6 +1050,7 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
 	info->ruri_user = s->ruri_user;
+	info->req = req;
 	{
 		osip_header_t *mf = NULL;
 
@@ -1239,6 +1240,20 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 		ua->invite(obj_ref(leg), &info, ua->arg);
 	else
 		sip_leg_hangup(leg, 503, NULL);
+}
+
+int sip_invite_header(const struct sip_invite_info *info, const char *name,
+		      char *out, size_t size)
+{
+	osip_header_t *h = NULL;
+
+	out[0] = '\0';
+	if (!info->req ||
+	    osip_message_header_get_byname(info->req, name, 0, &h) < 0 ||
+	    !h || !h->hvalue)
+		return ENOENT;
+	tg_strlcpy(out, h->hvalue, size);
+	return 0;
 }
 
 void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)

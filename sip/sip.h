@@ -114,7 +114,18 @@ struct sip_invite_info {
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
 	unsigned max_forwards;    /* its Max-Forwards (70 when absent) */
+	const void *req;          /* the request itself, for
+				   * sip_invite_header: only until the
+				   * handler first answers it */
 };
+
+/**
+ * The first value of header @p name (case-insensitive) of the INVITE
+ * @p info describes, into @p out (cut to fit).  Only from the invite
+ * handler, before it answers.  @return 0; ENOENT no such header.
+ */
+int sip_invite_header(const struct sip_invite_info *info, const char *name,
+		      char *out, size_t size);
 
 enum sip_leg_event_type {
 	SIP_LEG_PROGRESS,  /* outbound: 1xx > 100; media set if it had SDP */

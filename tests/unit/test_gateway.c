@@ -419,6 +419,8 @@ static void test_conf_errors(void **state)
 		 "trunk 'a': inbound_user and inbound_password go together"},
 		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nauth_password = p\n",
 		 "trunk 'a': auth_password without auth_user"},
+		{"[trunk a]\ntype = sip\nmatch_header = X Bad: 1\n",
+		 "match_header: 'X Bad: 1' is not 'Name: text'"},
 		{"[trunk a]\ntype = sip\nmatch_user = 12-3\n",
 		 "match_user: '12-3' is not a number"},
 		{"[trunk a]\ntype = sip\nmatch_user = 19-10\n",
