@@ -845,6 +845,18 @@ static void hangup_out(struct gw_call *call, int cause)
 
 /* ---- media ---------------------------------------------------------------- */
 
+/* Our RTP address toward the far end an INVITE's offer names (its c=
+ * address; the source's family without one). */
+static const char *in_media_addr(struct gw *gw,
+				 const struct sip_invite_info *info)
+{
+	int family = info->src.ss_family;
+
+	if (info->offer && *info->offer->addr)
+		family = strchr(info->offer->addr, ':') ? AF_INET6 : AF_INET;
+	return gw_media_addr(&gw->cfg, family);
+}
+
 static int to_sockaddr(const struct sip_media *m, struct sockaddr_storage *ss,
 		       socklen_t *len)
 {
@@ -986,6 +998,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
 	rs->ptime = ptime;
+	rs->latch = gw_trunk_latch(t);
 	/* Events cross with each leg's own payload type (the engine maps
 	 * only when both legs have one). */
 	if ((!t || t->dtmf == GW_DTMF_RFC4733) && s->sip) {
@@ -1101,6 +1114,8 @@ static void bridge_media(struct gw_call *call)
 		prm.echo_tail_ms = echo_tail(call, pri);
 		srtp_keys(ip, &prm.srtp);
 		jb_params(call, ip, pri, &prm);
+		prm.latch = gw_trunk_latch(gw_config_trunk(&gw->cfg,
+							   ip->trunk));
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -1148,13 +1163,15 @@ static void unbridge_out(struct gw_call *call)
 	call->out.have_remote = false;
 }
 
-static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp)
+/* An RTP socket on @p addr (gw_media_addr: of the far end's family). */
+static int alloc_rtp(struct gw_call *call, struct media_rtp **rtp,
+		     const char *addr)
 {
 	struct gw_config *cfg = &call->gw->cfg;
 	int err;
 
-	err = media_rtp_alloc(rtp, call->gw->me, cfg->media_addr,
-			      cfg->rtp_min, cfg->rtp_max);
+	err = media_rtp_alloc(rtp, call->gw->me, addr, cfg->rtp_min,
+			      cfg->rtp_max);
 	if (err)
 		gw_err("call %.8s: no RTP port in %u-%u: %s", call->id,
 		       cfg->rtp_min, cfg->rtp_max, strerror(err));
@@ -1666,7 +1683,6 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.history_info = t->history_info,
 		.max_forwards = call->in.kind == DP_TRUNK_SIP ? call->max_fwd
 							     : 0,
-		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 		.srtp = srtp_offer(t),
 	};
@@ -1711,7 +1727,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 			p.cseq = call->ovo_cseq + 1;
 		}
 	}
-	if (alloc_rtp(call, &call->out.rtp))
+	p.media_addr = gw_media_addr(&gw->cfg, dst->sa.ss_family);
+	if (alloc_rtp(call, &call->out.rtp, p.media_addr))
 		return EAGAIN;
 	p.media_port = media_rtp_port(call->out.rtp);
 	/* Who diverted the call, not to be shown (RFC 5806 privacy): said
@@ -1882,7 +1899,8 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 		goto out;
 	}
 	a = &call->dec->attempts[call->cur];
-	if (alloc_rtp(call, &call->out.rtp)) {
+	if (alloc_rtp(call, &call->out.rtp,
+		      gw_media_addr(&gw->cfg, sa->sa_family))) {
 		enum_skip(call, "enum: no RTP port", call->enum_uri);
 		goto out;
 	}
@@ -1893,7 +1911,7 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			.diversion = a->diversion.digits,
 			.diversion_reason =
 				gw_redirect_to_sip(call->div_reason),
-			.media_addr = gw->cfg.media_addr,
+			.media_addr = gw_media_addr(&gw->cfg, sa->sa_family),
 			.media_port = media_rtp_port(call->out.rtp),
 			/* An ENUM host is anyone on the Internet: a
 			 * withheld number stays withheld, unasserted. */
@@ -2702,7 +2720,7 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 	call->in.sip = leg; /* the handler's reference is now the call's */
 	sip_leg_set_handler(leg, on_sip_in, call);
 	obj_ref(call);
-	sip_leg_set_local_media(leg, gw->cfg.media_addr,
+	sip_leg_set_local_media(leg, in_media_addr(gw, info),
 				media_rtp_port(call->in.rtp));
 	if (info->offer)
 		set_remote(call, &call->in, info->offer);
@@ -2923,6 +2941,14 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 	return false;
 }
 
+bool gw_call_symmetric(const struct sockaddr *src, socklen_t len, void *arg)
+{
+	const struct gw_trunk_cfg *t = trunk_by_src(arg, src);
+
+	(void)len;
+	return t && t->nat;
+}
+
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg)
 {
@@ -3081,11 +3107,11 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 		fail_call(call, in ? 34 : 21);
 		return;
 	}
-	if (alloc_rtp(call, &call->in.rtp)) {
+	if (alloc_rtp(call, &call->in.rtp, in_media_addr(gw, info))) {
 		fail_call(call, 47);
 		return;
 	}
-	sip_leg_set_local_media(leg, gw->cfg.media_addr,
+	sip_leg_set_local_media(leg, in_media_addr(gw, info),
 				media_rtp_port(call->in.rtp));
 	route_call(call, DP_TON_UNKNOWN, DP_TON_UNKNOWN,
 		   restricted ? DP_PRES_RESTRICTED : DP_PRES_ALLOWED);

@@ -207,103 +207,87 @@ static int parse_dns_name(const char *v, char *host, size_t size,
 	return 0;
 }
 
+/* A comma- or space-separated list of addresses and CIDR blocks. */
+static int parse_nets(struct parser *p, const char *k, const char *v,
+		      struct sip_net *nets, unsigned max, unsigned *np)
+{
+	char buf[512], *save = NULL, *tok;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(p, "%s: too long", k);
+	tg_strlcpy(buf, v, sizeof(buf));
+	*np = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		if (*np == max)
+			return fail(p, "%s: more than %u entries", k, max);
+		if (sip_net_parse(&nets[*np], tok))
+			return fail(p, "%s: '%s' is not an address or CIDR "
+				    "block", k, tok);
+		(*np)++;
+	}
+	return 0;
+}
+
+/* One accept_from entry: an address block (sip_net_parse), or one host
+ * from one port only ("192.0.2.7:5070", "[2001:db8::7]:5070"). */
 static int parse_net(const char *v, struct gw_net *net)
 {
-	char host[80];
-	const char *slash = strchr(v, '/');
-	unsigned long bits;
+	struct sockaddr_storage *ss = &net->net.addr;
 	socklen_t len;
 
-	if (strlen(v) >= sizeof(host))
-		return EINVAL;
-	tg_strlcpy(host, v, sizeof(host));
-	if (slash)
-		host[slash - v] = '\0';
 	memset(net, 0, sizeof(*net));
 	/* v4:port or [v6][:port]: one host (from that port only). */
-	if (!slash && (*host == '[' ||
-		       (strchr(host, ':') && strchr(host, ':') ==
-					      strrchr(host, ':')))) {
-		bool with_port = *host == '[' ? strstr(host, "]:") != NULL
-					      : true;
+	if (!strchr(v, '/') && (*v == '[' || (strchr(v, ':') &&
+					      strchr(v, ':') == strrchr(v, ':')))) {
+		bool with_port = *v == '[' ? strstr(v, "]:") != NULL : true;
 
-		if (parse_hostport(host, &net->addr, &len))
+		if (strlen(v) >= 80 || parse_hostport(v, ss, &len))
 			return EINVAL;
-		if (net->addr.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 =
-				(struct sockaddr_in6 *)&net->addr;
+		if (ss->ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
 			net->port = with_port ? ntohs(s6->sin6_port) : 0;
 			s6->sin6_port = 0;
-			net->prefix = 128;
+			net->net.prefix = 128;
 		} else {
-			struct sockaddr_in *s4 =
-				(struct sockaddr_in *)&net->addr;
+			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 			net->port = ntohs(s4->sin_port);
 			s4->sin_port = 0;
-			net->prefix = 32;
+			net->net.prefix = 32;
 		}
 		return 0;
 	}
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&net->addr;
-
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return EINVAL;
-		s6->sin6_family = AF_INET6;
-		bits = 128;
-	} else {
-		if (parse_hostport(host, &net->addr, &len))
-			return EINVAL;
-		((struct sockaddr_in *)&net->addr)->sin_port = 0;
-		bits = 32;
-	}
-	if (slash) {
-		char *end;
-		unsigned long b = strtoul(slash + 1, &end, 10);
-
-		if (!slash[1] || *end || b > bits)
-			return EINVAL;
-		bits = b;
-	}
-	net->prefix = (unsigned)bits;
-	return 0;
+	return sip_net_parse(&net->net, v);
 }
 
 static bool net_match(const struct gw_net *net, const struct sockaddr *src)
 {
-	const uint8_t *a, *b;
-	unsigned bits = net->prefix, full, rest;
-
-	if (net->addr.ss_family != src->sa_family)
-		return false;
 	if (net->port &&
 	    net->port != ntohs(src->sa_family == AF_INET
 				       ? ((const struct sockaddr_in *)src)->sin_port
 				       : ((const struct sockaddr_in6 *)src)
 						 ->sin6_port))
 		return false;
-	if (src->sa_family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)&net->addr)
-			    ->sin_addr;
-		b = (const uint8_t *)&((const struct sockaddr_in *)src)
-			    ->sin_addr;
-	} else {
-		a = ((const struct sockaddr_in6 *)&net->addr)->sin6_addr.s6_addr;
-		b = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
-	}
-	full = bits / 8;
-	rest = bits % 8;
-	if (memcmp(a, b, full))
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return sip_net_match(&net->net, src);
+}
 
-		if ((a[full] & mask) != (b[full] & mask))
-			return false;
-	}
-	return true;
+const char *gw_media_addr(const struct gw_config *cfg, int family)
+{
+	/* media_addr of the other family would give a socket that cannot
+	 * reach the far end. */
+	if (family == AF_INET6 && *cfg->media_addr6)
+		return cfg->media_addr6;
+	if (family == AF_INET6 && *cfg->sip_bind6 &&
+	    strcmp(cfg->sip_bind6, "::"))
+		return cfg->sip_bind6;
+	return cfg->media_addr;
+}
+
+bool gw_trunk_latch(const struct gw_trunk_cfg *t)
+{
+	return t && (t->rtp_latch >= 0 ? t->rtp_latch > 0 : t->nat);
 }
 
 static int parse_user_match(const char *tok, struct gw_user_match *m)
@@ -561,6 +545,27 @@ static int key_sip_stream(struct parser *p, const char *k, const char *v)
 	return ENOENT;
 }
 
+/* An IPv4 or IPv6 address in numbers ("" clears it). */
+static int parse_numeric(struct parser *p, const char *k, const char *v,
+			 char *out, size_t size)
+{
+	struct sip_net net;
+
+	if (*v && (strchr(v, '/') || sip_net_parse(&net, v)))
+		return fail(p, "%s: '%s' is not a numeric IPv4 or IPv6 "
+			    "address", k, v);
+	return parse_str(p, k, v, out, size);
+}
+
+/* An IPv6 address in numbers ("" clears it). */
+static int parse_ipv6(struct parser *p, const char *k, const char *v,
+		      char *out, size_t size)
+{
+	if (*v && !strchr(v, ':'))
+		return fail(p, "%s: '%s' is not an IPv6 address", k, v);
+	return parse_numeric(p, k, v, out, size);
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -606,6 +611,21 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 	} else if (!strcmp(k, "user_agent")) {
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
+	} else if (!strcmp(k, "bind6")) {
+		err = parse_ipv6(p, k, v, cfg->sip_bind6,
+				 sizeof(cfg->sip_bind6));
+	} else if (!strcmp(k, "media_addr6")) {
+		err = parse_ipv6(p, k, v, cfg->media_addr6,
+				 sizeof(cfg->media_addr6));
+	} else if (!strcmp(k, "external_address")) {
+		err = parse_numeric(p, k, v, cfg->external_addr,
+				    sizeof(cfg->external_addr));
+	} else if (!strcmp(k, "external_media_address")) {
+		err = parse_numeric(p, k, v, cfg->external_media_addr,
+				    sizeof(cfg->external_media_addr));
+	} else if (!strcmp(k, "local_nets")) {
+		err = parse_nets(p, k, v, cfg->local_nets, SIP_MAX_LOCAL_NETS,
+				 &cfg->nlocal_nets);
 	} else if ((err = key_jb(p, k, v, &cfg->jb)) != ENOENT) {
 		return err;
 	} else if ((err = key_sip_stream(p, k, v)) != ENOENT) {
@@ -899,6 +919,13 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				return fail(p, "accept_transport: '%s' is not "
 					    "udp, tcp or tls", tok);
 		}
+	} else if (!strcmp(k, "nat")) {
+		err = parse_bool(p, k, v, &t->nat);
+	} else if (!strcmp(k, "rtp_latch")) {
+		bool on = false;
+
+		err = parse_bool(p, k, v, &on);
+		t->rtp_latch = on;
 	} else if (!strcmp(k, "match_header")) {
 		const char *c = strchr(v, ':');
 		size_t len = c ? (size_t)(c - v) : strlen(v);
@@ -1408,6 +1435,7 @@ static int on_section(struct parser *p, char *name)
 		t->overlap_timeout_ms = 5000;
 		t->transfer = true;
 		t->rtp_timeout = -1;
+		t->rtp_latch = -1;
 		t->session_expires = -1;
 		t->min_se = -1;
 		t->reg_expires = 3600;
@@ -1510,6 +1538,14 @@ static int check_tls(struct parser *p)
 	return 0;
 }
 
+/* Is there a SIP socket for peers of @p family (bind, bind6)? */
+static bool sip_family_bound(const struct gw_config *cfg, int family)
+{
+	bool v6 = strchr(cfg->sip_bind, ':') != NULL;
+
+	return family == AF_INET6 ? v6 || *cfg->sip_bind6 : !v6;
+}
+
 /* Whole-file checks, reported at the line that defined the culprit. */
 static int validate(struct parser *p)
 {
@@ -1529,11 +1565,28 @@ static int validate(struct parser *p)
 	}
 	if (check_tls(p))
 		return EINVAL;
+	if (*cfg->sip_bind6 && strchr(cfg->sip_bind, ':')) {
+		p->line = 0;
+		return fail(p, "[sip] bind6 is for an IPv4 bind (bind is "
+			    "already IPv6)");
+	}
 	for (unsigned i = 0; i < cfg->ntrunks; i++) {
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
 		struct gw_jb jb = gw_config_jb(cfg, t);
 
 		p->line = t->line;
+		if (t->kind == GW_TRUNK_SIP && t->peer_len &&
+		    !sip_family_bound(cfg, t->peer.ss_family))
+			return fail(p, "trunk '%s': peer %s is %s but [sip] "
+				    "has no %s socket (%s)", t->name,
+				    t->peer_str,
+				    t->peer.ss_family == AF_INET6 ? "IPv6"
+								  : "IPv4",
+				    t->peer.ss_family == AF_INET6 ? "IPv6"
+								  : "IPv4",
+				    t->peer.ss_family == AF_INET6
+					    ? "bind6 or an IPv6 bind"
+					    : "an IPv4 bind");
 		if (jb.min_ms > jb.max_ms)
 			return fail(p, "trunk '%s': jb_min must not be over "
 				    "jb_max", t->name);
@@ -1551,6 +1604,9 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
+		if (t->kind == GW_TRUNK_TDM && (t->nat || t->rtp_latch >= 0))
+			return fail(p, "trunk '%s': nat and rtp_latch are for "
+				    "SIP trunks", t->name);
 		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
 			return fail(p, "trunk '%s': srtp is for SIP trunks",
 				    t->name);
@@ -1573,14 +1629,15 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_SIP && !t->naccept &&
 		    !*t->inbound_user && !*t->host) {
 			/* Default: accept requests from the peer's address. */
-			memcpy(&t->accept[0].addr, &t->peer, sizeof(t->peer));
-			((struct sockaddr_in *)&t->accept[0].addr)->sin_port =
-				0;
-			t->accept[0].prefix =
-				t->peer.ss_family == AF_INET ? 32 : 128;
+			struct sip_net *n = &t->accept[0].net;
+
+			memset(&t->accept[0], 0, sizeof(t->accept[0]));
+			memcpy(&n->addr, &t->peer, sizeof(t->peer));
+			((struct sockaddr_in *)&n->addr)->sin_port = 0;
+			n->prefix = t->peer.ss_family == AF_INET ? 32 : 128;
 			if (t->peer.ss_family == AF_INET6)
-				((struct sockaddr_in6 *)&t->accept[0].addr)
-					->sin6_port = 0;
+				((struct sockaddr_in6 *)&n->addr)->sin6_port =
+					0;
 			t->naccept = 1;
 		}
 		/* PRI lines take national numbers with TON national;

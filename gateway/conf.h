@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "sip/sip.h"
 #include "tdm/tdm.h"
 #include "dialplan/dialplan.h"
 
@@ -14,9 +15,9 @@
 #define GW_MAX_ACCEPT 16
 #define GW_MAX_DIDS 64
 
+/* An accept_from entry: an address block, maybe one port only. */
 struct gw_net {
-	struct sockaddr_storage addr; /* network address, port 0 */
-	unsigned prefix;              /* CIDR bits */
+	struct sip_net net;           /* the address block */
 	uint16_t port;                /* only from this port; 0 any */
 };
 
@@ -120,6 +121,12 @@ struct gw_trunk_cfg {
 	enum dp_number_fmt called_fmt, calling_fmt;
 	bool called_fmt_set, calling_fmt_set;
 	char allow[64];
+	bool nat;                   /* nat = yes: it sits behind NAT; its
+				       requests are answered where they
+				       came from (as if ;rport), and its
+				       RTP is latched unless rtp_latch =
+				       no */
+	int rtp_latch;              /* rtp_latch: 1 yes, 0 no, -1 = nat's */
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
 	enum gw_identity {
@@ -220,6 +227,10 @@ struct gw_config {
 				       call is abandoned (cause 19) */
 	/* [sip] */
 	char sip_bind[64];
+	char sip_bind6[64];          /* IPv6 address listened on too (the
+					same port), "" none */
+	char media_addr6[64];        /* RTP address toward IPv6 peers, "" =
+					sip_bind6 (or media_addr) */
 	char sip_realm[64];          /* our digest realm, "" = sip_bind */
 	unsigned nonce_lifetime;     /* seconds; 0 = 300 */
 	uint16_t sip_port;
@@ -249,6 +260,11 @@ struct gw_config {
 	unsigned session_expires;   /* RFC 4028 session interval, s; 0 off */
 	unsigned min_se;            /* RFC 4028 Min-SE, s */
 	char user_agent[64];
+	char external_addr[64];     /* NAT's public address toward peers
+				       outside local_nets; "" none */
+	char external_media_addr[64]; /* ... for SDP only; "" = that one */
+	struct sip_net local_nets[SIP_MAX_LOCAL_NETS];
+	unsigned nlocal_nets;
 	/* [database] */
 	char db_path[256];
 	/* [span N] */
@@ -315,6 +331,11 @@ const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
+/** Our RTP address toward a far end of @p family (media_addr or the
+ *  IPv6 one). */
+const char *gw_media_addr(const struct gw_config *cfg, int family);
+/** Does trunk @p t latch its calls' RTP (rtp_latch, else nat)? */
+bool gw_trunk_latch(const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */
 /** Does trunk @p t take calls to @p user (its match_user; true when it
  * has none)? */

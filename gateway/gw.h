@@ -166,6 +166,8 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg);
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg);
+/** Is @p src a trunk with nat = yes (sip_symmetric_h)? */
+bool gw_call_symmetric(const struct sockaddr *src, socklen_t len, void *arg);
 void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,
 		    void *arg);
 /** Clear every answered call whose SIP far end sent no RTP for its

@@ -369,18 +369,31 @@ static bool sip_stream_changed(const struct gw_config *a,
 	       strcmp(a->tls_ciphers, b->tls_ciphers);
 }
 
+/* [sip] external_address, external_media_address, local_nets. */
+static const struct sip_nat_cfg *nat_cfg(const struct gw_config *cfg,
+					 struct sip_nat_cfg *nc)
+{
+	nc->external_addr = cfg->external_addr;
+	nc->external_media_addr = cfg->external_media_addr;
+	nc->local_nets = cfg->local_nets;
+	nc->nlocal = cfg->nlocal_nets;
+	return nc;
+}
+
 static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			 struct dp_snapshot *snap, struct e911_snapshot *e911,
 			 int64_t version)
 {
 	if (strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
+	    strcmp(cfg->sip_bind6, gw->cfg.sip_bind6) ||
+	    strcmp(cfg->media_addr6, gw->cfg.media_addr6) ||
 	    cfg->sip_port != gw->cfg.sip_port ||
 	    sip_stream_changed(cfg, &gw->cfg) ||
 	    strcmp(cfg->db_path, gw->cfg.db_path) ||
 	    strcmp(cfg->control, gw->cfg.control))
-		gw_warn("reload: changes to [sip] bind/port, tcp/tls and "
-			"their keys, the database or the control socket need "
-			"a restart");
+		gw_warn("reload: changes to [sip] bind/bind6/port/"
+			"media_addr6, tcp/tls and their keys, the database or "
+			"the control socket need a restart");
 	reload_spans(gw, cfg);
 	/* The reloadable parts; live calls keep the snapshot they hold. */
 	gw->cfg.log_level = cfg->log_level;
@@ -418,6 +431,19 @@ static void reload_apply(struct gw *gw, struct gw_config *cfg,
 	memcpy(gw->cfg.codecs, cfg->codecs, sizeof(cfg->codecs));
 	gw->cfg.ncodecs = cfg->ncodecs;
 	sip_ua_set_codecs(gw->ua, gw->cfg.codecs, gw->cfg.ncodecs);
+	{
+		struct sip_nat_cfg nc;
+
+		memcpy(gw->cfg.external_addr, cfg->external_addr,
+		       sizeof(cfg->external_addr));
+		memcpy(gw->cfg.external_media_addr, cfg->external_media_addr,
+		       sizeof(cfg->external_media_addr));
+		memcpy(gw->cfg.local_nets, cfg->local_nets,
+		       sizeof(cfg->local_nets));
+		gw->cfg.nlocal_nets = cfg->nlocal_nets;
+		/* conf.c checked every field: this cannot fail. */
+		(void)sip_ua_set_nat(gw->ua, nat_cfg(&gw->cfg, &nc));
+	}
 	gw_log_level = cfg->log_level;
 	gw_debug_mask = cfg->debug;
 	gw->cfg.callback_window = cfg->callback_window;
@@ -830,6 +856,7 @@ static int start(struct gw *gw)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.bind_addr = gw->cfg.sip_bind;
+	sc.bind_addr2 = gw->cfg.sip_bind6;
 	sc.port = gw->cfg.sip_port;
 	sc.tcp = gw->cfg.sip_tcp;
 	sc.tls = gw->cfg.sip_tls;
@@ -857,6 +884,8 @@ static int start(struct gw *gw)
 	sc.realm = gw->cfg.sip_realm;
 	sc.nonce_ttl = gw->cfg.nonce_lifetime;
 	sc.rejected = gw_call_on_rejected;
+	nat_cfg(&gw->cfg, &sc.nat);
+	sc.symmetric = gw_call_symmetric;
 	sc.arg = gw;
 	rc = sip_ua_alloc(&gw->ua, gw->base, &sc);
 	if (rc) {

@@ -81,31 +81,11 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr *b,
 	return false;
 }
 
-static void addr_port(const struct sockaddr *sa, char *buf, size_t size)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)sa;
-
-		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
-		port = ntohs(s->sin_port);
-		snprintf(buf, size, "%s:%u", a, port);
-	} else {
-		const struct sockaddr_in6 *s = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
-		port = ntohs(s->sin6_port);
-		snprintf(buf, size, "[%s]:%u", a, port);
-	}
-}
-
 static void set_label(struct gw_target *tg, bool named)
 {
 	char ap[64];
 
-	addr_port((const struct sockaddr *)&tg->at.sa, ap, sizeof(ap));
+	tg_sockaddr_fmt((const struct sockaddr *)&tg->at.sa, ap, sizeof(ap));
 	if (named)
 		snprintf(tg->label, sizeof(tg->label), "%.52s:%u %.36s",
 			 tg->at.host, (unsigned)tg->at.port, ap);

@@ -290,8 +290,13 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 		b->tx_samples = b->tx_fill;
 		bridge_send(b);
 	}
-	memcpy(&b->remote, &c->remote, c->remote_len);
-	b->remote_len = c->remote_len;
+	/* A far end behind NAT re-offers its private address: the stream
+	 * stays where latching found it. */
+	if (!latch_signal(&b->latch, c->latch, &c->remote, c->remote_len,
+			  tg_mono_ms())) {
+		memcpy(&b->remote, &c->remote, c->remote_len);
+		b->remote_len = c->remote_len;
+	}
 	if (b->tx_hold && !c->hold)
 		b->tx.marker = true; /* RFC 3551 4.1: talk resumes */
 	b->tx_hold = c->hold;
@@ -389,7 +394,8 @@ static void rx_new_source(struct bridge *b, const struct rtp_hdr *h)
 }
 
 static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
-		      unsigned since, int64_t now_us)
+		      unsigned since, int64_t now_us,
+		      const struct sockaddr_storage *from)
 {
 	struct rtp_hdr h;
 	const uint8_t *pl;
@@ -424,6 +430,14 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
 		 * audio we can play. */
 		b->st.rtp_ignored++;
 		return;
+	}
+	/* Only what decoded (and, on SRTP, authenticated) counts. */
+	if (latch_pending(&b->latch) &&
+	    latch_rx(&b->latch, from, h.ssrc, &b->remote, b->remote_len,
+		     now_us / 1000)) {
+		latch_apply(&b->latch, b->id, "bridge", &b->remote,
+			    &b->remote_len);
+		b->st.latched++;
 	}
 
 	if (!b->rx_sync || h.ssrc != b->rx_ssrc) {
@@ -478,6 +492,8 @@ void bridge_rx(struct worker *w, struct bridge *b)
 	if (b->stopped)
 		return;
 	for (;;) {
+		for (i = 0; i < RX_VLEN; i++)
+			w->msgs[i].msg_hdr.msg_namelen = sizeof(w->rxname[i]);
 		n = recvmmsg(b->fd, w->msgs, RX_VLEN, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -497,7 +513,7 @@ void bridge_rx(struct worker *w, struct bridge *b)
 				b->st.rtp_bad++;
 			else
 				rx_packet(b, w->rxbuf[i], w->msgs[i].msg_len,
-					  since, now_us);
+					  since, now_us, &w->rxname[i]);
 		}
 		/* A short batch drained the socket; the level-triggered
 		 * epoll set wakes us for anything arriving after. */

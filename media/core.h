@@ -12,6 +12,7 @@
 #include "media/dtmf.h"
 #include "media/echo.h"
 #include "media/jbuf.h"
+#include "media/latch.h"
 #include "media/media.h"
 #include "media/rfc4733.h"
 #include "media/rtcp.h"
@@ -68,6 +69,7 @@ struct cmd {
 	enum media_dtmf dtmf;
 	int te_tx_pt, te_rx_pt;
 	bool hold;              /* bridge update: send nothing */
+	bool latch;             /* update: the stream may latch */
 	uint8_t event;          /* CMD_BRIDGE_DTMF */
 	uint32_t dur;           /* its samples */
 	bool rekey;             /* update: srtp replaces the keys */
@@ -114,6 +116,7 @@ struct relay_side {
 	unsigned ptime;
 	int te_rx_pt, te_tx_pt; /* telephone-event, 0 none */
 	struct msrtp *srtp;     /* NULL: plain RTP to and from this side */
+	struct latch latch;     /* remote learnt from what it sends */
 };
 
 /* One direction: packets in on endpoint i, out of endpoint 1 - i.  The
@@ -264,6 +267,7 @@ struct bridge {
 
 			struct sockaddr_storage remote;
 			socklen_t remote_len;
+			struct latch latch; /* remote learnt from its RTP */
 			bool tx_hold;   /* the far end holds: send nothing */
 			enum media_law rtp_law;
 			enum media_law span_law;

@@ -450,6 +450,8 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->fd = rtp->fd;
 	memcpy(&b->remote, &prm->remote, prm->remote_len);
 	b->remote_len = prm->remote_len;
+	latch_signal(&b->latch, prm->latch, &prm->remote, prm->remote_len,
+		     tg_mono_ms());
 	b->tx_hold = prm->hold;
 	jbuf_init(&b->jb, ref->law, prm->jb_min_ms, prm->jb_max_ms,
 		  prm->jb_fixed ? JB_FIXED : JB_ADAPTIVE);
@@ -528,6 +530,7 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->te_tx_pt = prm->te_tx_pt;
 	c->te_rx_pt = prm->te_rx_pt;
 	c->hold = prm->hold;
+	c->latch = prm->latch;
 	err = rekey_cmd(c, &b->keys[0], &prm->srtp);
 	if (err) {
 		free(c);
@@ -652,6 +655,8 @@ static void side_set(struct relay_side *rs, const struct media_relay_side *s)
 {
 	memcpy(&rs->remote, &s->remote, s->remote_len);
 	rs->remote_len = s->remote_len;
+	latch_signal(&rs->latch, s->latch, &s->remote, s->remote_len,
+		     tg_mono_ms());
 	rs->law = s->law;
 	rs->ptime = s->ptime ? s->ptime : 20;
 	/* Only a pair of dynamic types maps: 0 (PCMU) never is one. */
@@ -768,6 +773,7 @@ int media_relay_update(struct media_engine *me, uint32_t id, unsigned side,
 	c->remote_len = s->remote_len;
 	c->law = s->law;
 	c->ptime = s->ptime ? s->ptime : 20;
+	c->latch = s->latch;
 	if (te_valid(s->te_rx_pt) && te_valid(s->te_tx_pt)) {
 		c->te_rx_pt = s->te_rx_pt;
 		c->te_tx_pt = s->te_tx_pt;

@@ -87,12 +87,13 @@ struct media_stats {
 	uint64_t rtp_held;     /* relay: valid RTP dropped because the
 				* other side's remote was not known yet */
 	uint64_t rtp_foreign;  /* relay: accepted from an address other
-				* than the side's remote (no latching yet) */
+				* than the side's remote (not latched) */
 	uint64_t dtmf_tx;      /* digits detected and sent as events */
 	uint64_t dtmf_rx;      /* digits played toward the timeslot */
 	uint64_t srtp_auth_fail; /* SRTP/SRTCP packets whose tag was
 				* wrong (or plain RTP on an SRTP leg) */
 	uint64_t srtp_replay;  /* SRTP packets seen before or too old */
+	uint64_t latched;      /* times RTP latching re-pointed a stream */
 	bool ec_disabled;      /* the echo canceller turned itself off on
 				* a modem/fax answer tone */
 
@@ -200,6 +201,14 @@ struct media_bridge_params {
 					* concealment or time-scaling
 					* (data, fax, modems).  These three
 					* are fixed at start. */
+	bool latch;                    /* RTP latching (docs/media.md):
+					* within 10 s of the remote being
+					* set, 3 valid packets in a row
+					* from one other source with one
+					* SSRC turn the stream toward it,
+					* unless the remote itself was
+					* heard first.  An update with the
+					* same remote keeps a latched one. */
 };
 
 /**
@@ -261,6 +270,9 @@ struct media_relay_side {
 					 * its far end sends, tx protects
 					 * what goes to it; an update with
 					 * other keys re-keys it */
+	bool latch;                     /* RTP latching, as the bridge's;
+					 * a side not known yet (remote_len
+					 * 0) latches too */
 };
 
 /**
@@ -294,7 +306,8 @@ struct media_relay_side {
  *   side may be SRTP and the other plain RTP.
  * - A side whose remote_len is 0 holds: what would go to it is read and
  *   dropped (rtp_held).  Packets from an address other than a side's
- *   remote are relayed all the same and counted (rtp_foreign).
+ *   remote are relayed all the same and counted (rtp_foreign); with
+ *   latch, that side's RTP goes to their source once it latched.
  * Both endpoints are served by one worker.
  */
 int media_relay_start(struct media_engine *me, uint32_t *idp,

@@ -37,29 +37,6 @@ static uint32_t samples_since(uint64_t from, uint64_t to)
 	return n > INT32_MAX ? INT32_MAX : (uint32_t)n;
 }
 
-static bool same_addr(const struct sockaddr_storage *a,
-		      const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a;
-		const struct sockaddr_in *y = (const void *)b;
-
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a;
-		const struct sockaddr_in6 *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr,
-			       sizeof(x->sin6_addr));
-	}
-	return false;
-}
-
 /* RFC 3550 A.1: what never arrived of the closing source is lost. */
 static void dir_close(struct relay_dir *d, struct media_stats *st)
 {
@@ -227,9 +204,17 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 		b->st.rtp_ignored++;
 		return false;
 	}
-	/* NOTE: not latching yet: any source is accepted, strangers are
-	 * counted. */
-	if (r->side[in].remote_len && !same_addr(from, &r->side[in].remote))
+	/* Any source is accepted; strangers are counted, and with latching
+	 * the side's RTP turns toward one that keeps sending. */
+	if (latch_pending(&r->side[in].latch) &&
+	    latch_rx(&r->side[in].latch, from, h.ssrc, &r->side[in].remote,
+		     r->side[in].remote_len, (int64_t)(now / 1000000))) {
+		latch_apply(&r->side[in].latch, b->id, "relay",
+			    &r->side[in].remote, &r->side[in].remote_len);
+		b->st.latched++;
+	}
+	if (r->side[in].remote_len &&
+	    !latch_same_addr(from, &r->side[in].remote))
 		b->st.rtp_foreign++;
 	if (!so->remote_len) {
 		b->st.rtp_held++;
@@ -363,8 +348,11 @@ void relay_update(struct bridge *b, const struct cmd *c)
 
 	/* The outgoing streams go on unbroken: a new address or law is
 	 * the same stream to us. */
-	memcpy(&s->remote, &c->remote, c->remote_len);
-	s->remote_len = c->remote_len;
+	if (!latch_signal(&s->latch, c->latch, &c->remote, c->remote_len,
+			  tg_mono_ms())) {
+		memcpy(&s->remote, &c->remote, c->remote_len);
+		s->remote_len = c->remote_len;
+	}
 	s->law = c->law;
 	s->ptime = c->ptime;
 	s->te_rx_pt = c->te_rx_pt;

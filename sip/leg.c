@@ -2642,11 +2642,15 @@ int sip_ua_message(struct sip_ua *ua, const struct sockaddr *dst,
 static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
 		     const int *codecs, unsigned n)
 {
+	/* Behind NAT a peer outside our nets is told the public address
+	 * (c= and o=); its RTP reaches us through the NAT's mapping. */
+	const char *addr = sip_nat_addr(&leg->ua->nat.cfg,
+					(struct sockaddr *)&leg->peer,
+					leg->media_addr, true);
 	int err;
 
-	err = sip_sdp_print(buf, size, leg->media_addr, leg->media_port,
-			    codecs, n, leg->te_local, leg->ua->ptime,
-			    leg->sess_id);
+	err = sip_sdp_print(buf, size, addr, leg->media_port, codecs, n,
+			    leg->te_local, leg->ua->ptime, leg->sess_id);
 	if (!err)
 		err = add_crypto(leg, buf, size);
 	if (!err && (leg->sdp_ver != leg->sess_id ||

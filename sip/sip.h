@@ -240,6 +240,51 @@ struct sip_register_reply {
 typedef void(sip_registrar_h)(const struct sip_register_req *rq,
 			      struct sip_register_reply *rp, void *arg);
 
+/* ---- addressing behind NAT (sip/nat.c) ---------------------------------- */
+
+#define SIP_MAX_LOCAL_NETS 16
+
+/** An address block: "10.0.0.0/8", "fd00::/8", or one address. */
+struct sip_net {
+	struct sockaddr_storage addr; /* network address, port 0 */
+	unsigned prefix;              /* CIDR bits */
+};
+
+/** Parse @p v ("192.0.2.0/24", "2001:db8::/32", "192.0.2.7").  Pure.
+ *  @return 0 or EINVAL. */
+int sip_net_parse(struct sip_net *net, const char *v);
+/** Is @p sa inside @p net (same family, same first prefix bits)? */
+bool sip_net_match(const struct sip_net *net, const struct sockaddr *sa);
+/** ... inside any of the @p n nets? */
+bool sip_nets_match(const struct sip_net *nets, unsigned n,
+		    const struct sockaddr *sa);
+
+/* What a gateway behind NAT tells peers outside its own nets. */
+struct sip_nat_cfg {
+	const char *external_addr;       /* NAT's public address for Via,
+					  * Contact and SDP; NULL/"" none */
+	const char *external_media_addr; /* for SDP c=/o= only; NULL/"" =
+					  * external_addr */
+	const struct sip_net *local_nets; /* peers here see our own */
+	unsigned nlocal;                  /* addresses (<= SIP_MAX_LOCAL_NETS) */
+};
+
+/**
+ * Which address of ours @p peer must be told of: @p local (bound or
+ * media address) when there is no external address, when @p peer is in
+ * a local net, or when it is of the other family; else the external
+ * one (@p media: external_media_addr when set).  Pure.
+ */
+const char *sip_nat_addr(const struct sip_nat_cfg *nc,
+			 const struct sockaddr *peer, const char *local,
+			 bool media);
+
+/** Does the peer at @p src sit behind NAT (a trunk with nat = yes)?  Its
+ * requests are then answered where they came from even without ;rport
+ * in their Via (RFC 3581 as if it had asked). */
+typedef bool(sip_symmetric_h)(const struct sockaddr *src, socklen_t len,
+			      void *arg);
+
 /** Informational: the UA refused an INVITE itself (status, e.g. 488). */
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
@@ -263,6 +308,9 @@ struct sip_tls_config {
 
 struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
+	const char *bind_addr2;  /* a second socket on the same port for
+				  * peers of the other family ("::1"),
+				  * NULL/"" none */
 	uint16_t port;           /* 5060; 0 = any (tests) */
 	bool tcp;                /* also listen on TCP, the same port */
 	bool tls;                /* also listen for TLS, on tls_port */
@@ -284,6 +332,8 @@ struct sip_ua_config {
 	const char *realm;       /* our digest realm; NULL/"" = bind_addr */
 	unsigned nonce_ttl;      /* seconds a nonce of ours is good for
 				  * (0 = SIP_NONCE_TTL, 300) */
+	struct sip_nat_cfg nat;  /* copied; all zero: no external address */
+	sip_symmetric_h *symmetric; /* NULL: only ;rport asks for it */
 	void *arg;
 };
 
@@ -348,6 +398,9 @@ uint16_t sip_ua_tp_port(const struct sip_ua *ua, enum sip_transport tp);
 int sip_ua_set_transport(struct sip_ua *ua, const struct sockaddr *dst,
 			 socklen_t dstlen, enum sip_transport tp,
 			 const char *name);
+/** Change the external address and local nets (reload; copied).
+ *  @return 0, EINVAL (not a numeric address, too many nets). */
+int sip_ua_set_nat(struct sip_ua *ua, const struct sip_nat_cfg *nc);
 
 /* ---- legs ---------------------------------------------------------------- */
 

@@ -152,13 +152,30 @@ struct sip_rcache {
 	char buf[];
 };
 
+/* The UA's own copy of its sip_nat_cfg (cfg points into it). */
+struct sip_nat {
+	struct sip_nat_cfg cfg;
+	char ext[64];
+	char ext_media[64];
+	struct sip_net nets[SIP_MAX_LOCAL_NETS];
+};
+
+/** Copy @p c (NULL: none) into @p n.  EINVAL: not a numeric address,
+ *  too many nets; @p n is then as it was. */
+int sip_nat_cfg_copy(struct sip_nat *n, const struct sip_nat_cfg *c);
+
 struct sip_ua {
 	struct event_base *base;
 	osip_t *osip[SIP_OSIP_SHARDS];
 	unsigned next_shard;
 	int fd;
+	int family;    /* fd's */
+	int fd2;       /* bind_addr2's socket, of the other family; -1 */
+	int family2;
+	char addr2[64]; /* its address, "" when wildcard */
 	struct event *ev_read;
 	struct sip_tp *tp; /* TCP and TLS (transport.c), or NULL */
+	struct event *ev_read2;
 	struct event *ev_tick;
 	struct event *ev_deliver;
 	char addr[64]; /* bound address, "" when wildcard */
@@ -172,6 +189,8 @@ struct sip_ua {
 	sip_rejected_h *rejected;
 	sip_digest_h *digest;
 	sip_registrar_h *registrar;
+	sip_symmetric_h *symmetric;
+	struct sip_nat nat;
 	void *arg;
 	char realm[128];
 	unsigned nonce_ttl;
@@ -230,6 +249,11 @@ int sip_ua_refuse_hdr(struct sip_ua *ua, osip_event_t *evt,
 /** Our address as seen from @p dst, for Via and Contact. */
 void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size);
+/** RFC 3581 4: received= and rport= on @p req's top Via (from @p src);
+ *  ;rport is added first when the symmetric hook says @p src is behind
+ *  NAT. */
+void sip_nat_fix_via(const struct sip_ua *ua, osip_message_t *req,
+		     const struct sockaddr *src, socklen_t srclen);
 /** RFC 3261 18.2.2 / RFC 3581: where responses to @p req go. */
 void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		   const osip_message_t *req, const struct sockaddr *src,

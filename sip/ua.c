@@ -83,15 +83,28 @@ void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		set_port(out, (uint16_t)port);
 }
 
-void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
+/* The socket (and its address) that talks to peers of @p family: the
+ * second one when it is of that family. */
+static int sock_for(const struct sip_ua *ua, int family, const char **addr)
+{
+	bool second = ua->fd2 >= 0 && ua->family2 == family;
+
+	if (addr)
+		*addr = second ? ua->addr2 : ua->addr;
+	return second ? ua->fd2 : ua->fd;
+}
+
+static void bound_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 		       socklen_t dstlen, char *out, size_t size)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	const char *bound;
 	int fd;
 
-	if (ua->addr[0]) {
-		tg_strlcpy(out, ua->addr, size);
+	sock_for(ua, dst->sa_family, &bound);
+	if (bound[0]) {
+		tg_strlcpy(out, bound, size);
 		return;
 	}
 	/* Bound to the wildcard: ask the kernel which source address it
@@ -106,14 +119,25 @@ void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
 	close(fd);
 }
 
+void sip_ua_local_addr(const struct sip_ua *ua, const struct sockaddr *dst,
+		       socklen_t dstlen, char *out, size_t size)
+{
+	const char *a;
+
+	bound_addr(ua, dst, dstlen, out, size);
+	/* Behind NAT: a peer outside our nets is told the public one. */
+	a = sip_nat_addr(&ua->nat.cfg, dst, out, false);
+	if (a != out)
+		tg_strlcpy(out, a, size);
+}
+
 int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
 		    socklen_t len, const char *buf, size_t size)
 {
+	int fd = sock_for(ua, dst->sa_family, NULL);
 	char a[64];
 	uint16_t port;
 
-	if (ua->fd < 0)
-		return ENOTCONN;
 	if (gw_debug_mask & GW_DBG_SIPMSG) {
 		sip_addr_str(dst, a, sizeof(a), &port);
 		gw_dbg(GW_DBG_SIPMSG, "send %zu bytes to %s:%u\n%.*s", size,
@@ -121,7 +145,9 @@ int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
 	}
 	if (sip_tp_of(ua->tp, dst) != SIP_TRANSPORT_UDP)
 		return sip_tp_send(ua->tp, dst, len, buf, size);
-	if (sendto(ua->fd, buf, size, 0, dst, len) < 0) {
+	if (fd < 0)
+		return ENOTCONN;
+	if (sendto(fd, buf, size, 0, dst, len) < 0) {
 		int err = errno;
 
 		/* NOTE: with IP_RECVERR an ICMP error about another peer is
@@ -130,7 +156,7 @@ int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
 		 * the first call took the pending error. */
 		if ((err == ECONNREFUSED || err == EHOSTUNREACH ||
 		     err == ENETUNREACH) &&
-		    sendto(ua->fd, buf, size, 0, dst, len) >= 0)
+		    sendto(fd, buf, size, 0, dst, len) >= 0)
 			return 0;
 		err = errno;
 
@@ -813,7 +839,7 @@ static void rx_request(struct sip_ua *ua, osip_event_t *evt,
 		return;
 	}
 	sip_addr_str(src, a, sizeof(a), &port);
-	osip_message_fix_last_via_header(req, a, port);
+	sip_nat_fix_via(ua, req, src, srclen);
 	if (vd->status) {
 		gw_info("refusing %s from %s:%u: %d %s",
 			log_safe(m, sizeof(m), method), a, port, vd->status,
@@ -1025,7 +1051,7 @@ void sip_ua_dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
 
 /* The socket's error queue (IP_RECVERR): which destination each ICMP
  * error was about. */
-static void read_errqueue(struct sip_ua *ua)
+static void read_errqueue(struct sip_ua *ua, int fd)
 {
 	for (int i = 0; i < RECV_BATCH; i++) {
 		struct sockaddr_storage dst;
@@ -1039,7 +1065,7 @@ static void read_errqueue(struct sip_ua *ua)
 		struct cmsghdr *cm;
 
 		memset(&dst, 0, sizeof(dst));
-		if (recvmsg(ua->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
 			return;
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			const struct sock_extended_err *ee;
@@ -1098,7 +1124,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			 * or (once a send took it) with nothing to read. */
 			if (err == ECONNREFUSED || err == EHOSTUNREACH ||
 			    err == ENETUNREACH || (i == 0 && err == EAGAIN)) {
-				read_errqueue(ua);
+				read_errqueue(ua, fd);
 				sip_ua_run(ua);
 				if (err != EAGAIN)
 					continue;
@@ -1171,21 +1197,32 @@ int sip_bind_addr(struct sockaddr_storage *ss, socklen_t *len,
 	return 0;
 }
 
-static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
+/* One UDP socket on @p bind_addr:@p port; its fd, family, the address
+ * for Via and Contact ("" for the wildcard) and the port it got. */
+static int open_socket(int *fdp, int *famp, char *addr, size_t asize,
+		       uint16_t *portp, const char *bind_addr, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int err;
+	int err, fd, on = 1;
 
 	if (sip_bind_addr(&ss, &len, bind_addr, port)) {
 		gw_err("bind address '%s' is not a numeric address", bind_addr);
 		return EINVAL;
 	}
-	ua->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	if (ua->fd < 0)
+	if (!bind_addr || !*bind_addr)
+		bind_addr = "0.0.0.0";
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return errno;
-	if (bind(ua->fd, (struct sockaddr *)&ss, len)) {
+	*fdp = fd;
+	*famp = ss.ss_family;
+	/* IPv4 peers have a socket of their own (bind6): "::" must not
+	 * take their port, nor give us v4-mapped addresses. */
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		err = errno;
 		gw_err("bind %s:%u: %s", bind_addr, port, strerror(err));
 		return err;
@@ -1193,23 +1230,17 @@ static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
 	/* ICMP unreachables of an unconnected socket are only reported
 	 * with RECVERR (read_errqueue): a dead peer is then known at once,
 	 * not after Timer B.  Without it we still work, on timers. */
-	{
-		int on = 1;
-
-		if (ss.ss_family == AF_INET)
-			(void)setsockopt(ua->fd, IPPROTO_IP, IP_RECVERR, &on,
-					 sizeof(on));
-		else
-			(void)setsockopt(ua->fd, IPPROTO_IPV6, IPV6_RECVERR,
-					 &on, sizeof(on));
-	}
+	if (ss.ss_family == AF_INET)
+		(void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+	else
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on,
+				 sizeof(on));
 	len = sizeof(ss);
-	if (getsockname(ua->fd, (struct sockaddr *)&ss, &len))
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
 		return errno;
-	sip_addr_str((struct sockaddr *)&ss, ua->addr, sizeof(ua->addr),
-		     &ua->port);
-	if (!strcmp(ua->addr, "0.0.0.0") || !strcmp(ua->addr, "::"))
-		ua->addr[0] = '\0';
+	sip_addr_str((struct sockaddr *)&ss, addr, asize, portp);
+	if (!strcmp(addr, "0.0.0.0") || !strcmp(addr, "::"))
+		addr[0] = '\0';
 	return 0;
 }
 
@@ -1235,7 +1266,7 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua = calloc(1, sizeof(*ua));
 	if (!ua)
 		return ENOMEM;
-	ua->fd = -1;
+	ua->fd = ua->fd2 = -1;
 	ua->base = base;
 	tg_strlcpy(ua->user_agent, cfg->user_agent ? cfg->user_agent :
 		   "Tollgate", sizeof(ua->user_agent));
@@ -1249,6 +1280,10 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	ua->authorize = cfg->authorize;
 	ua->digest = cfg->digest;
 	ua->registrar = cfg->registrar;
+	ua->symmetric = cfg->symmetric;
+	err = sip_nat_cfg_copy(&ua->nat, &cfg->nat);
+	if (err)
+		goto out;
 	ua->nonce_ttl = cfg->nonce_ttl ? cfg->nonce_ttl : SIP_NONCE_TTL;
 	tg_strlcpy(ua->realm, cfg->realm && *cfg->realm ? cfg->realm
 		   : cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr
@@ -1274,7 +1309,22 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 		osip_set_application_context(ua->osip[i], ua);
 		set_callbacks(ua->osip[i]);
 	}
-	err = open_socket(ua, cfg->bind_addr, cfg->port);
+	err = open_socket(&ua->fd, &ua->family, ua->addr, sizeof(ua->addr),
+			  &ua->port, cfg->bind_addr, cfg->port);
+	if (!err && cfg->bind_addr2 && *cfg->bind_addr2) {
+		uint16_t port2;
+
+		/* The same port in the other family (bind6). */
+		err = open_socket(&ua->fd2, &ua->family2, ua->addr2,
+				  sizeof(ua->addr2), &port2, cfg->bind_addr2,
+				  ua->port);
+		if (!err && ua->family2 == ua->family) {
+			gw_err("bind addresses '%s' and '%s' are of one family",
+			       cfg->bind_addr ? cfg->bind_addr : "",
+			       cfg->bind_addr2);
+			err = EINVAL;
+		}
+	}
 	if (!err)
 		err = sip_tp_alloc(&ua->tp, ua, cfg);
 	if (err)
@@ -1282,6 +1332,12 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	err = ENOMEM;
 	ua->ev_read = event_new(base, ua->fd, EV_READ | EV_PERSIST, on_read,
 				ua);
+	if (ua->fd2 >= 0) {
+		ua->ev_read2 = event_new(base, ua->fd2, EV_READ | EV_PERSIST,
+					 on_read, ua);
+		if (!ua->ev_read2 || event_add(ua->ev_read2, NULL))
+			goto out;
+	}
 	ua->ev_tick = evtimer_new(base, on_tick, ua);
 	ua->ev_rcache = evtimer_new(base, on_rcache, ua);
 	ua->ev_deliver = event_new(base, -1, 0, on_deliver, ua);
@@ -1291,6 +1347,9 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 	err = 0;
 	gw_info("listening on udp %s:%u", ua->addr[0] ? ua->addr : "*",
 		ua->port);
+	if (ua->fd2 >= 0)
+		gw_info("listening on udp %s:%u", ua->addr2[0] ? ua->addr2
+			: "*", ua->port);
  out:
 	if (err)
 		sip_ua_free(ua);
@@ -1328,9 +1387,13 @@ void sip_ua_free(struct sip_ua *ua)
 		event_free(ua->ev_deliver);
 	if (ua->ev_rcache)
 		event_free(ua->ev_rcache);
+	if (ua->ev_read2)
+		event_free(ua->ev_read2);
 	if (ua->fd >= 0)
 		close(ua->fd);
-	ua->fd = -1;
+	if (ua->fd2 >= 0)
+		close(ua->fd2);
+	ua->fd = ua->fd2 = -1;
 	sip_tp_free(ua->tp);
 	ua->tp = NULL;
 	/* Legs first, so that freeing their transactions is silent. */

@@ -91,6 +91,10 @@ void tg_time_fmt(char *buf, size_t size, int64_t ms);
 
 /** strlcpy: copies at most size-1 bytes, always terminates; returns strlen(src). */
 size_t tg_strlcpy(char *dst, const char *src, size_t size);
+struct sockaddr;
+/** "192.0.2.1:5060" or "[2001:db8::1]:5060" of an AF_INET or AF_INET6
+ *  address into @p buf ("?" for another family). */
+void tg_sockaddr_fmt(const struct sockaddr *sa, char *buf, size_t size);
 /** Make a random RFC 4122 version 4 UUID string (37 bytes with NUL). */
 void tg_uuid(char out[37]);
 /** Fill @p buf with random bytes from getrandom(2). */

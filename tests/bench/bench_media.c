@@ -20,6 +20,10 @@
  * one law), and drains what the relays send.
  *
  *   bench_media -r calls [-u] [-t seconds] [-w workers]
+ *
+ * -l (both modes) turns RTP latching on: the far ends send from the
+ * addresses the streams go to, so each decides on its first packet and
+ * only the check of a decided latch is left per packet.
  */
 #include <errno.h>
 #include <math.h>
@@ -63,6 +67,8 @@ static int echo_fd[NCALLS];
 static struct sockaddr_in echo_addr[NCALLS];
 static struct media_stats total;
 static int ndone;
+
+static bool latch_on;           /* -l */
 
 /* relay mode */
 #define MAX_RELAYS 400
@@ -368,6 +374,7 @@ static int relay_bench(double secs, unsigned workers, bool same_law)
 			sd[side].law = side && !same_law ? MEDIA_PCMA
 							 : MEDIA_PCMU;
 			sd[side].ptime = 20;
+			sd[side].latch = latch_on;
 			err = media_rtp_alloc(&ep[side], me, "127.0.0.1",
 					      20000, 29999);
 			if (!err) {
@@ -465,7 +472,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:r:ude:s")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:ude:sl")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
@@ -480,6 +487,8 @@ int main(int argc, char **argv)
 			echo_tail = (unsigned)atoi(optarg);
 		else if (opt == 's')
 			srtp = true;
+		else if (opt == 'l')
+			latch_on = true;
 		else
 			return 2;
 	}
@@ -533,7 +542,7 @@ int main(int argc, char **argv)
 			.rtp_law = MEDIA_PCMU, .ptime = 20,
 			.dtmf = dtmf ? MEDIA_DTMF_RFC4733 : MEDIA_DTMF_INBAND,
 			.te_tx_pt = 101, .te_rx_pt = 101,
-			.echo_tail_ms = echo_tail};
+			.echo_tail_ms = echo_tail, .latch = latch_on};
 		struct media_rtp *rtp;
 
 		memcpy(&prm.remote, &echo_addr[i], sizeof(echo_addr[i]));

@@ -85,7 +85,29 @@ static struct {
 	char record[256];        /* received audio to this WAV, "" none */
 	int incomplete;          /* UAS: 484 to a Request-URI user of fewer
 				  * characters (RFC 3578); 0 never */
+	char adv_ip[64];         /* --advertise: what Via, Contact and SDP
+				  * say instead of local_ip (a phone
+				  * behind NAT), "" = local_ip */
+	int adv_port;            /* ... and Via/Contact's port, 0 = ours */
+	bool no_rport;           /* --no-rport: no ;rport in our Vias */
 } opt;
+
+/* What we say we are: our address, or the private one we pretend to
+ * have behind a NAT (--advertise). */
+static const char *adv_ip(void)
+{
+	return *opt.adv_ip ? opt.adv_ip : opt.local_ip;
+}
+
+static int adv_port(void)
+{
+	return opt.adv_port ? opt.adv_port : opt.local_port;
+}
+
+static const char *via_rport(void)
+{
+	return opt.no_rport ? "" : ";rport";
+}
 
 static int incompletes;          /* UAS: 484s sent for short numbers */
 
@@ -1045,7 +1067,7 @@ static void sdp_build(char *out, size_t size, int port, uint32_t sess,
 			       "c=IN IP4 %s\r\n"
 			       "t=0 0\r\n"
 			       "m=audio %d RTP/AVP",
-			       sess, opt.local_ip, opt.local_ip, port);
+			       sess, adv_ip(), adv_ip(), port);
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(out + len, size - len, " %d", pts[i]);
 	if (dtmf_opt.te && len < size)
@@ -1524,12 +1546,12 @@ static size_t build_request(char *out, size_t size, const char *method,
 
 	appendf(out, size, &len,
 		"%s %s SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
+		"Via: SIP/2.0/UDP %s:%d;branch=%s%s\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n"
 		"%sUser-Agent: tgcall\r\n",
-		method, ruri, opt.local_ip, opt.local_port, branch, from, to,
-		call_id, cseq, method, extra ? extra : "");
+		method, ruri, adv_ip(), adv_port(), branch, via_rport(), from,
+		to, call_id, cseq, method, extra ? extra : "");
 	append_body(out, size, &len, body);
 	return len;
 }
@@ -1844,13 +1866,13 @@ static void dtmf_info_tick(struct call *c)
 		 DTMF_ON * 20);
 	appendf(buf, sizeof(buf), &len,
 		"INFO %s SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
+		"Via: SIP/2.0/UDP %s:%d;branch=%s%s\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u INFO\r\n"
 		"User-Agent: tgcall\r\n"
 		"Content-Type: application/dtmf-relay\r\n"
 		"Content-Length: %zu\r\n\r\n%s",
-		c->remote_target, opt.local_ip, opt.local_port, branch,
+		c->remote_target, adv_ip(), adv_port(), branch, via_rport(),
 		c->from_hdr, c->to_hdr, c->call_id, c->cseq++, strlen(body),
 		body);
 	sip_send(buf, len, &c->bye.to);
@@ -1875,7 +1897,7 @@ static void call_reinvite(struct call *c, const struct sip_msg *m,
 
 	sdp_build(sdp, sizeof(sdp), c->media.port, c->sess, &pt, &law, 1);
 	snprintf(contact, sizeof(contact), "Contact: <sip:%s:%d>\r\n",
-		 opt.local_ip, opt.local_port);
+		 adv_ip(), adv_port());
 	sip_reply(m, src, 200, NULL, contact, sdp);
 }
 
@@ -1951,7 +1973,7 @@ static int uac_start(int64_t now)
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:%s@%s:%d>\r\n"
 		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n%s%s%s%s%s",
-		 opt.from, opt.local_ip, opt.local_port,
+		 opt.from, adv_ip(), adv_port(),
 		 *opt.diversion ? "Diversion: " : "", opt.diversion,
 		 *opt.diversion ? "\r\n" : "", opt.header,
 		 *opt.header ? "\r\n" : "");
@@ -2137,8 +2159,8 @@ static void uas_answer(struct call *c, int64_t now)
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:%s@%s:%d>\r\n"
 		 "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n%s%s",
-		 c->to_user[0] ? c->to_user : "tgcall", opt.local_ip,
-		 opt.local_port, opt.header, *opt.header ? "\r\n" : "");
+		 c->to_user[0] ? c->to_user : "tgcall", adv_ip(), adv_port(),
+		 opt.header, *opt.header ? "\r\n" : "");
 	uas_respond(c, 200, contact, sdp, now);
 	c->answered = true;
 	c->ring_at = 0;
@@ -2583,6 +2605,8 @@ static void usage(FILE *f)
 		"              [--dtmf DIGITS] [--dtmf-at MS] (in-band after\n"
 		"              answer, 100 ms on/off; from 500 ms)\n"
 		"              [--record FILE.wav] (what we hear, 16-bit PCM)\n"
+		"              [--advertise IP[:PORT]] (Via, Contact and SDP\n"
+		"              say this: a phone behind NAT) [--no-rport]\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
 		"              [--codec pcmu|pcma|both] [--hold MS]\n"
@@ -2617,21 +2641,35 @@ static int parse_int(const char *s, int min, int max, int *out)
 	return 0;
 }
 
-static int parse_local(const char *s)
+/* "IP[:PORT]" (IPv4) into @p ip and @p port (untouched without one). */
+static int parse_ip_port(const char *s, char *ip, size_t size, int *port,
+			 int min_port)
 {
 	const char *colon = strrchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	struct in_addr a;
 
-	if (n >= sizeof(opt.local_ip))
+	if (n >= size)
 		return EINVAL;
-	memcpy(opt.local_ip, s, n);
-	opt.local_ip[n] = '\0';
-	if (inet_pton(AF_INET, opt.local_ip, &a) != 1)
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
 		return EINVAL;
-	if (colon && parse_int(colon + 1, 0, 65535, &opt.local_port))
+	if (colon && parse_int(colon + 1, min_port, 65535, port))
 		return EINVAL;
 	return 0;
+}
+
+static int parse_local(const char *s)
+{
+	return parse_ip_port(s, opt.local_ip, sizeof(opt.local_ip),
+			     &opt.local_port, 0);
+}
+
+static int parse_advertise(const char *s)
+{
+	return parse_ip_port(s, opt.adv_ip, sizeof(opt.adv_ip), &opt.adv_port,
+			     1);
 }
 
 static int parse_codec(const char *s)
@@ -2801,6 +2839,8 @@ static int parse_args(int argc, char **argv)
 		{"media-stop-after", required_argument, NULL, 0x201},
 		{"jitter", required_argument, NULL, 0x202},
 		{"loss", required_argument, NULL, 0x203},
+		{"advertise", required_argument, NULL, 0x300},
+		{"no-rport", no_argument, NULL, 0x301},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2838,6 +2878,14 @@ static int parse_args(int argc, char **argv)
 					argv[optind - 1]);
 				return EINVAL;
 			}
+		} else if (ch == 0x300) {
+			if (parse_advertise(optarg)) {
+				fprintf(stderr, "tgcall: bad value for %s\n",
+					argv[optind - 1]);
+				return EINVAL;
+			}
+		} else if (ch == 0x301) {
+			opt.no_rport = true;
 		} else if (ch == 0x200 || ch == 0x201) {
 			if (parse_int(optarg, 0, 3600000, ch == 0x200
 				      ? &media_opt.measure_after

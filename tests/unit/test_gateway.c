@@ -496,6 +496,35 @@ static void test_conf_errors(void **state)
 		 "t.conf:2: tls_verify: 'maybe' is not yes or no"},
 		{"[sip]\ntcp = yes\ntls = yes\ntls_cert = /dev/null\n"
 		 "tls_port = 5060\n", "[sip] tls_port 5060 is the TCP port"},
+		{"[sip]\nexternal_address = gw.example.com\n",
+		 "t.conf:2: external_address: 'gw.example.com' is not a "
+		 "numeric IPv4 or IPv6 address"},
+		{"[sip]\nexternal_media_address = 10.0.0.0/8\n",
+		 "t.conf:2: external_media_address"},
+		{"[sip]\nlocal_nets = 10.0.0.0/8, 192.168.0.0/33\n",
+		 "t.conf:2: local_nets: '192.168.0.0/33' is not an address "
+		 "or CIDR block"},
+		{"[sip]\nlocal_nets = 1.0.0.0/8 2.0.0.0/8 3.0.0.0/8 4.0.0.0/8 "
+		 "5.0.0.0/8 6.0.0.0/8 7.0.0.0/8 8.0.0.0/8 9.0.0.0/8 10.0.0.0/8 "
+		 "11.0.0.0/8 12.0.0.0/8 13.0.0.0/8 14.0.0.0/8 15.0.0.0/8 "
+		 "16.0.0.0/8 17.0.0.0/8\n",
+		 "t.conf:2: local_nets: more than 16 entries"},
+		{"[trunk a]\ntype = sip\nnat = maybe\n", "t.conf:3: nat"},
+		{"[trunk a]\ntype = sip\nrtp_latch = 2\n",
+		 "t.conf:3: rtp_latch"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\nnat = yes\n",
+		 "trunk 'a': nat and rtp_latch are for SIP trunks"},
+		{"[trunk a]\ntype = sip\npeer = [::1]:5070\n",
+		 "t.conf:1: trunk 'a': peer [::1]:5070 is IPv6 but [sip] has "
+		 "no IPv6 socket (bind6 or an IPv6 bind)"},
+		{"[sip]\nbind = ::1\n[trunk a]\ntype = sip\n"
+		 "peer = 10.0.0.1\n",
+		 "trunk 'a': peer 10.0.0.1 is IPv4 but [sip] has no IPv4 "
+		 "socket (an IPv4 bind)"},
+		{"[sip]\nbind = ::1\nbind6 = ::2\n",
+		 "[sip] bind6 is for an IPv4 bind"},
+		{"[sip]\nbind6 = 127.0.0.1\n",
+		 "t.conf:2: bind6: '127.0.0.1' is not an IPv6 address"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
@@ -510,6 +539,46 @@ static void test_conf_errors(void **state)
 			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
 				 rc, err, rows[i].want);
 	}
+	free(cfg);
+}
+
+/* NAT keys: the external addresses and local nets, and per trunk nat
+ * with rtp_latch following it unless given. */
+static void test_conf_nat(void **state)
+{
+	static const char text[] =
+		"[sip]\nexternal_address = 198.51.100.7\n"
+		"external_media_address = 198.51.100.8\n"
+		"local_nets = 10.0.0.0/8, 192.168.0.0/16 fd00::/8\n"
+		"[trunk a]\ntype = sip\npeer = 10.0.0.1\nnat = yes\n"
+		"[trunk b]\ntype = sip\npeer = 10.0.0.2\nnat = yes\n"
+		"rtp_latch = no\n"
+		"[trunk c]\ntype = sip\npeer = 10.0.0.3\nrtp_latch = yes\n"
+		"[trunk d]\ntype = sip\npeer = [::1]:5070\n"
+		"[sip]\nbind6 = ::1\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	struct sockaddr_in in = {.sin_family = AF_INET};
+	char err[256] = "";
+
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	assert_string_equal(cfg->external_addr, "198.51.100.7");
+	assert_string_equal(cfg->external_media_addr, "198.51.100.8");
+	assert_int_equal(cfg->nlocal_nets, 3);
+	inet_pton(AF_INET, "192.168.44.1", &in.sin_addr);
+	assert_true(sip_nets_match(cfg->local_nets, cfg->nlocal_nets,
+				   (struct sockaddr *)&in));
+	inet_pton(AF_INET, "172.16.0.1", &in.sin_addr);
+	assert_false(sip_nets_match(cfg->local_nets, cfg->nlocal_nets,
+				    (struct sockaddr *)&in));
+	assert_true(gw_config_trunk(cfg, "a")->nat);
+	assert_true(gw_trunk_latch(gw_config_trunk(cfg, "a")));
+	assert_false(gw_trunk_latch(gw_config_trunk(cfg, "b")));
+	assert_false(gw_config_trunk(cfg, "c")->nat);
+	assert_true(gw_trunk_latch(gw_config_trunk(cfg, "c")));
+	assert_false(gw_trunk_latch(gw_config_trunk(cfg, "d")));
+	assert_int_equal(gw_config_trunk(cfg, "d")->peer.ss_family, AF_INET6);
 	free(cfg);
 }
 
@@ -740,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_jb),
 		cmocka_unit_test(test_conf_transport),
+		cmocka_unit_test(test_conf_nat),
 		cmocka_unit_test(test_conf_dahdi),
 		cmocka_unit_test(test_conf_registration),
 		cmocka_unit_test(test_did_lookup),

@@ -20,6 +20,7 @@
 #include <tiffio.h> /* before spandsp.h (Debian's 0.0.6) */
 #include <spandsp.h>
 
+#include "media/latch.h"
 #include "media/media.h"
 #include "media/rfc4733.h"
 #include "media/rtcp.h"
@@ -1893,6 +1894,209 @@ static void test_relay_hold_until_remote(void **state)
 	rfx_close(&f);
 }
 
+/* ---- RTP latching ------------------------------------------------------ */
+
+static struct sockaddr_storage ss_in(uint32_t ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	s->sin_family = AF_INET;
+	s->sin_addr.s_addr = htonl(ip);
+	s->sin_port = htons(port);
+	return ss;
+}
+
+/* The rule itself, on a fake clock. */
+static void test_latch_rule(void **state)
+{
+	struct sockaddr_storage sdp = ss_in(0x0a000005, 4000); /* 10.0.0.5 */
+	struct sockaddr_storage nat = ss_in(0xc6336407, 31000);
+	struct sockaddr_storage other = ss_in(0xc6336408, 31000);
+	socklen_t len = sizeof(struct sockaddr_in);
+	struct latch l;
+
+	/* Off: never. */
+	assert_false(latch_signal(&l, false, &sdp, len, 0));
+	for (int i = 0; i < 5; i++)
+		assert_false(latch_rx(&l, &nat, 7, &sdp, len, 10));
+
+	/* Three in a row from one source with one SSRC; a change of SSRC
+	 * or of source starts the count again. */
+	assert_false(latch_signal(&l, true, &sdp, len, 0));
+	assert_false(latch_rx(&l, &nat, 7, &sdp, len, 10));
+	assert_false(latch_rx(&l, &nat, 8, &sdp, len, 20));
+	assert_false(latch_rx(&l, &other, 8, &sdp, len, 30));
+	assert_false(latch_rx(&l, &nat, 8, &sdp, len, 40));
+	assert_false(latch_rx(&l, &nat, 8, &sdp, len, 50));
+	assert_true(latch_rx(&l, &nat, 8, &sdp, len, 60));
+	assert_true(latch_same_addr(&l.cand, &nat));
+	assert_int_equal(l.cand_len, len);
+	/* Once only: nobody takes it over afterwards. */
+	for (int i = 0; i < 5; i++)
+		assert_false(latch_rx(&l, &other, 9, &nat, len, 70));
+	/* The same SDP address again keeps the latched remote; a new one
+	 * opens the window again. */
+	assert_true(latch_signal(&l, true, &sdp, len, 100));
+	assert_false(latch_signal(&l, true, &other, len, 200));
+	assert_false(l.latched);
+
+	/* Heard from its SDP address first: reachable, no latching. */
+	latch_signal(&l, true, &sdp, len, 0);
+	assert_false(latch_rx(&l, &sdp, 7, &sdp, len, 10));
+	for (int i = 0; i < 5; i++)
+		assert_false(latch_rx(&l, &nat, 7, &sdp, len, 20));
+
+	/* Only within the window ... */
+	latch_signal(&l, true, &other, len, 0);
+	assert_false(latch_rx(&l, &nat, 7, &other, len, 10));
+	assert_false(latch_rx(&l, &nat, 7, &other, len, LATCH_WINDOW_MS - 1));
+	assert_false(latch_rx(&l, &nat, 7, &other, len, LATCH_WINDOW_MS + 1));
+	assert_false(latch_rx(&l, &nat, 7, &other, len, LATCH_WINDOW_MS + 2));
+	/* ... which a refresh with the same address does not open again. */
+	assert_false(latch_signal(&l, true, &other, len, 2 * LATCH_WINDOW_MS));
+	for (int i = 0; i < 5; i++)
+		assert_false(latch_rx(&l, &nat, 7, &other, len,
+				      2 * LATCH_WINDOW_MS + 10));
+
+	/* A side with no remote yet latches too. */
+	latch_signal(&l, true, &sdp, 0, 0);
+	assert_false(latch_rx(&l, &nat, 7, &sdp, 0, 10));
+	assert_false(latch_rx(&l, &nat, 7, &sdp, 0, 10));
+	assert_true(latch_rx(&l, &nat, 7, &sdp, 0, 10));
+}
+
+/* Where the SDP said: a socket nobody reads (a far end's private
+ * address, as far as the bridge can tell). */
+static struct sockaddr_in latch_sdp_addr;
+
+static void latch_tweak(struct media_bridge_params *prm, unsigned on)
+{
+	memcpy(&prm->remote, &latch_sdp_addr, sizeof(latch_sdp_addr));
+	prm->remote_len = sizeof(latch_sdp_addr);
+	prm->latch = on;
+}
+
+/* A far end behind NAT: its SDP names one address, its RTP comes from
+ * another.  After three packets the bridge sends where they come from;
+ * without latching it never does. */
+static void test_bridge_latch(void **state)
+{
+	uint8_t frame[FRAME_LEN], pl[SLOT], pkt[2048];
+	static struct fx f;
+	int sdp_sock;
+
+	for (unsigned on = 0; on < 2; on++) {
+		sdp_sock = udp_open(&latch_sdp_addr);
+		fx_open_with(&f, 1, MEDIA_PCMU, MEDIA_PCMU, 20, latch_tweak,
+			     on);
+		frame_silence(frame, MEDIA_PCMU);
+		memset(pl, 0x55, SLOT);
+		for (unsigned k = 0; k < 3; k++) {
+			far_next(&f, MEDIA_PCMU, pl, SLOT);
+			msleep(5);
+		}
+		msleep(20);
+		for (unsigned k = 0; k < 5; k++)
+			assert_true(line_step(&f.line, k, frame, NULL));
+		if (on) {
+			assert_true(far_recv(f.far, pkt, sizeof(pkt), 300) > 0);
+		} else {
+			assert_true(far_recv(f.far, pkt, sizeof(pkt), 50) < 0);
+			assert_true(far_recv(sdp_sock, pkt, sizeof(pkt), 300) >
+				    0);
+		}
+		fx_stop(&f);
+		assert_int_equal(done_rec.st.latched, on);
+		assert_int_equal(done_rec.st.rtp_rx, 3);
+		fx_close(&f);
+		close(sdp_sock);
+	}
+}
+
+/* The far end is heard from its SDP address first: a stranger who sends
+ * to the port afterwards takes nothing over. */
+static void latch_only(struct media_bridge_params *prm, unsigned on)
+{
+	prm->latch = on;
+}
+
+static void test_bridge_latch_hijack(void **state)
+{
+	uint8_t frame[FRAME_LEN], pl[SLOT], pkt[2048];
+	static struct fx f;
+	struct sockaddr_in stranger_addr;
+	int stranger;
+
+	fx_open_with(&f, 1, MEDIA_PCMU, MEDIA_PCMU, 20, latch_only, 1);
+	stranger = udp_open(&stranger_addr);
+	frame_silence(frame, MEDIA_PCMU);
+	memset(pl, 0x55, SLOT);
+	far_next(&f, MEDIA_PCMU, pl, SLOT);
+	msleep(10);
+	for (unsigned k = 0; k < 5; k++) {
+		far_send(&f, stranger, MEDIA_PCMU, f.far_seq++, f.far_ts, pl,
+			 SLOT);
+		f.far_ts += SLOT;
+	}
+	msleep(20);
+	for (unsigned k = 0; k < 3; k++)
+		assert_true(line_step(&f.line, k, frame, NULL));
+	assert_true(far_recv(f.far, pkt, sizeof(pkt), 300) > 0);
+	assert_true(far_recv(stranger, pkt, sizeof(pkt), 50) < 0);
+	fx_stop(&f);
+	assert_int_equal(done_rec.st.latched, 0);
+	close(stranger);
+	fx_close(&f);
+}
+
+/* A relay side whose far end sits behind NAT: side b's RTP goes where
+ * its far end sends from once it latched. */
+static void test_relay_latch(void **state)
+{
+	struct media_relay_side s;
+	struct sockaddr_in nat_addr;
+	uint8_t pl[SLOT], got[2048];
+	struct rtp_hdr h, o;
+	static struct rfx f;
+	size_t n;
+	unsigned k;
+	int nat;
+
+	rfx_open(&f, MEDIA_PCMU, MEDIA_PCMU, false);
+	/* b's SDP names far[1]; its packets come from nat. */
+	relay_side(&s, &f.far_addr[1], MEDIA_PCMU);
+	s.latch = true;
+	assert_int_equal(media_relay_update(f.me, f.id, 1, &s), 0);
+	msleep(20);
+	nat = udp_open(&nat_addr);
+	memset(pl, 0x33, SLOT);
+	for (k = 0; k < 3; k++) {
+		h = (struct rtp_hdr){.seq = (uint16_t)k, .ts = k * SLOT,
+				     .ssrc = 9};
+		rsend_from(&f, nat, 1, &h, pl, SLOT);
+		assert_true(rrecv(&f, 0, &o, got, &n, 300));
+	}
+	msleep(10);
+	h = (struct rtp_hdr){.seq = 1, .ts = 0, .ssrc = 4};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_true(readable(nat, 300));
+	assert_false(rrecv(&f, 1, &o, got, &n, 30));
+	/* The same SDP again (a refresh) keeps the latched address. */
+	assert_int_equal(media_relay_update(f.me, f.id, 1, &s), 0);
+	msleep(20);
+	recv(nat, got, sizeof(got), 0);
+	h = (struct rtp_hdr){.seq = 2, .ts = SLOT, .ssrc = 4};
+	rsend(&f, 0, &h, pl, SLOT);
+	assert_true(readable(nat, 300));
+	close(nat);
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.latched, 1);
+	assert_int_equal(done_rec.st.rtp_foreign, 2);
+	rfx_close(&f);
+}
+
 /* ---- timeslot <-> timeslot -------------------------------------------- */
 
 struct tfx {
@@ -3121,6 +3325,10 @@ int main(void)
 		T(test_relay_passthrough),
 		T(test_relay_te_map),
 		T(test_relay_hold_until_remote),
+		cmocka_unit_test(test_latch_rule),
+		T(test_bridge_latch),
+		T(test_bridge_latch_hijack),
+		T(test_relay_latch),
 		T(test_tdm_bridge),
 		T(test_tdm_bridge_concurrent),
 	};

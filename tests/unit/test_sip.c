@@ -655,6 +655,112 @@ enum b_mode {
 	B_TIMER,       /* a session timer of 2 s (Min-SE 1), then 200 */
 };
 
+/* ---- addressing behind NAT (sip/net.c) -------------------------------- */
+
+static struct sockaddr_storage sa_of(const char *a)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(a, ':')) {
+		ss.ss_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, a,
+			&((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+	} else {
+		ss.ss_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, a,
+			&((struct sockaddr_in *)&ss)->sin_addr), 1);
+	}
+	return ss;
+}
+
+static void test_net_match(void **state)
+{
+	static const struct {
+		const char *net, *addr;
+		bool in;
+	} cases[] = {
+		{"10.0.0.0/8", "10.200.1.2", true},
+		{"10.0.0.0/8", "11.0.0.1", false},
+		{"192.168.1.0/24", "192.168.1.255", true},
+		{"192.168.1.0/24", "192.168.2.1", false},
+		{"172.16.0.0/12", "172.31.255.1", true},
+		{"172.16.0.0/12", "172.32.0.1", false},
+		{"192.0.2.7", "192.0.2.7", true},
+		{"192.0.2.7", "192.0.2.8", false},
+		{"0.0.0.0/0", "203.0.113.1", true},
+		{"10.0.0.0/8", "::ffff:10.0.0.1", false}, /* family */
+		{"fd00::/8", "fd12:3456::1", true},
+		{"fd00::/8", "fe80::1", false},
+		{"2001:db8::/33", "2001:db8:7fff::1", true},
+		{"2001:db8::/33", "2001:db8:8000::1", false},
+		{"::1", "::1", true},
+		{"::1", "127.0.0.1", false},
+	};
+	static const char *const bad[] = {
+		"", "10.0.0.0/33", "10.0.0.0/", "10.0.0/8", "fd00::/129",
+		"example.com", "10.0.0.0/8x", "1.2.3.4:5060",
+	};
+	struct sip_net net;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss = sa_of(cases[i].addr);
+
+		assert_int_equal(sip_net_parse(&net, cases[i].net), 0);
+		if (sip_net_match(&net, (struct sockaddr *)&ss) != cases[i].in)
+			fail_msg("%s in %s: want %d", cases[i].addr,
+				 cases[i].net, cases[i].in);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sip_net_parse(&net, bad[i]) != EINVAL)
+			fail_msg("'%s' parsed", bad[i]);
+}
+
+/* Who is told which address: the bound one inside local_nets, the
+ * external one (SDP: the media one) outside, of the same family only. */
+static void test_nat_addr(void **state)
+{
+	struct sip_net nets[2];
+	struct sip_nat_cfg nc = {
+		.external_addr = "198.51.100.7",
+		.external_media_addr = "198.51.100.8",
+		.local_nets = nets,
+		.nlocal = 2,
+	};
+	struct sockaddr_storage lan = sa_of("192.168.1.20"),
+				lan2 = sa_of("10.9.9.9"),
+				wan = sa_of("203.0.113.5"),
+				v6 = sa_of("2001:db8::5");
+	const char *local = "192.168.1.2";
+
+	assert_int_equal(sip_net_parse(&nets[0], "192.168.1.0/24"), 0);
+	assert_int_equal(sip_net_parse(&nets[1], "10.0.0.0/8"), 0);
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&lan, local,
+					 false), local);
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&lan2, local,
+					 true), local);
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&wan, local,
+					 false), "198.51.100.7");
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&wan, local,
+					 true), "198.51.100.8");
+	/* An IPv4 mapping means nothing to an IPv6 peer. */
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&v6,
+					 "2001:db8::1", false), "2001:db8::1");
+	/* Media falls back on external_address. */
+	nc.external_media_addr = "";
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&wan, local,
+					 true), "198.51.100.7");
+	/* No external address: everyone gets the local one. */
+	nc.external_addr = NULL;
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&wan, local,
+					 false), local);
+	/* No local nets: everyone is outside. */
+	nc.external_addr = "198.51.100.7";
+	nc.nlocal = 0;
+	assert_string_equal(sip_nat_addr(&nc, (struct sockaddr *)&lan, local,
+					 false), "198.51.100.7");
+}
+
 struct peer {
 	struct sip_ua *ua;
 	struct sip_leg *leg;
@@ -684,6 +790,7 @@ struct peer {
 	const char *pidf;                         /* A: a PIDF-LO to send */
 	int srtp_offer;                           /* A: enum sip_srtp_offer */
 	bool srtp_answer;                         /* B: answer a=crypto */
+	char offer_addr[64];                      /* B: the offer's c= */
 };
 
 struct harness {
@@ -742,6 +849,8 @@ static void on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	p->invites++;
 	p->leg = leg; /* the reference is ours now */
 	p->info = *info;
+	tg_strlcpy(p->offer_addr, info->offer ? info->offer->addr : "",
+		   sizeof(p->offer_addr));
 	tg_strlcpy(p->from_user, info->from_user, sizeof(p->from_user));
 	tg_strlcpy(p->from_display, info->from_display,
 		   sizeof(p->from_display));
@@ -1396,6 +1505,103 @@ static void test_options(void **state)
 	assert_non_null(strstr(r.buf, "rport="));
 }
 
+/* A behind NAT with local nets @p net: the call of
+ * test_call_answer_bye, A to B (at 127.0.0.1); @return the address A's
+ * offer gave B. */
+static const char *nat_call(struct harness *h, const char *net)
+{
+	struct sip_net lan;
+	struct sip_nat_cfg nc = {
+		.external_addr = "198.51.100.7",
+		.external_media_addr = "198.51.100.8",
+		.local_nets = &lan,
+		.nlocal = 1,
+	};
+
+	assert_int_equal(sip_net_parse(&lan, net), 0);
+	assert_int_equal(sip_ua_set_nat(h->a.ua, &nc), 0);
+	test_call_answer_bye((void **)&h);
+	return h->b.offer_addr;
+}
+
+/* Toward B (not in A's local nets) A's SDP carries the external media
+ * address; the call still runs both ways, as B answers and sends
+ * in-dialog requests where A's came from. */
+static void test_call_external_address(void **state)
+{
+	struct harness *h = *state;
+	struct sip_nat_cfg bad = {.external_addr = "not-an-address"};
+
+	assert_int_equal(sip_ua_set_nat(h->a.ua, &bad), EINVAL);
+	assert_string_equal(nat_call(h, "10.0.0.0/8"), "198.51.100.8");
+}
+
+/* ... and toward a peer in its local nets, its own address. */
+static void test_call_local_net(void **state)
+{
+	assert_string_equal(nat_call(*state, "127.0.0.0/8"), "127.0.0.1");
+}
+
+/* An OPTIONS from a phone behind NAT: its Via names 10.1.2.3:5999 (with
+ * @p rport, ";rport" or ""), it sends from a socket of ours; answered
+ * there only if the UA answers the source. */
+static void options_private_via(struct harness *h, struct raw *r,
+				const char *rport)
+{
+	char fmt[512];
+
+	snprintf(fmt, sizeof(fmt), "OPTIONS sip:5550100@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 10.1.2.3:5999%s;branch=z9hG4bKnat%s\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:tester@10.1.2.3:5999>;tag=t1\r\n"
+		 "To: <sip:5550100@127.0.0.1>\r\n"
+		 "Call-ID: nat%s@test\r\nCSeq: 1 OPTIONS\r\n"
+		 "X-Port: %%u\r\nContent-Length: 0\r\n\r\n", rport,
+		 *rport ? "1" : "2", *rport ? "1" : "2");
+	raw_exchange(h, r, fmt);
+	assert_true(r->len > 0);
+	assert_memory_equal(r->buf, "SIP/2.0 200 ", 12);
+	assert_non_null(strstr(r->buf, "received=127.0.0.1"));
+	assert_non_null(strstr(r->buf, "rport="));
+	assert_true(atoi(strstr(r->buf, "rport=") + 6) > 0);
+}
+
+/* RFC 3581: with ;rport it is answered at its source port, with
+ * received= and rport= filled in. */
+static void test_rport_answer(void **state)
+{
+	struct raw r;
+
+	options_private_via(*state, &r, ";rport");
+}
+
+static bool sym_all(const struct sockaddr *src, socklen_t len, void *arg)
+{
+	return true;
+}
+
+/* A trunk with nat = yes whose requests lack ;rport: answered at the
+ * source all the same (as if it had asked), not at its Via. */
+static void test_rport_forced(void **state)
+{
+	static const int codecs[] = { 0 };
+	struct harness *h = *state;
+	struct sip_ua_config cfg = {
+		.bind_addr = "127.0.0.1",
+		.codecs = codecs,
+		.ncodecs = 1,
+		.invite = on_invite,
+		.authorize = on_authorize,
+		.symmetric = sym_all,
+		.arg = &h->b,
+	};
+	struct raw r;
+
+	sip_ua_free(h->b.ua);
+	assert_int_equal(sip_ua_alloc(&h->b.ua, h->base, &cfg), 0);
+	options_private_via(h, &r, "");
+}
+
 /* ---- OPTIONS probes (sip_options_probe) -------------------------------- */
 
 struct probe_res {
@@ -1655,6 +1861,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_no_common_codec,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+		cmocka_unit_test(test_net_match),
+		cmocka_unit_test(test_nat_addr),
+		cmocka_unit_test_setup_teardown(test_call_external_address,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_local_net, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rport_answer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rport_forced, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_options_probe_answered,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options_probe_timeout,
