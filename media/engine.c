@@ -381,7 +381,7 @@ static int params_check(const struct media_bridge_params *prm, int family)
 {
 	if (!srtp_valid(&prm->srtp))
 		return EINVAL;
-	if (!law_valid(prm->rtp_law))
+	if (!mcodec_valid(prm->rtp_law))
 		return EINVAL;
 	if (prm->dtmf > MEDIA_DTMF_REPORT)
 		return EINVAL;
@@ -452,7 +452,11 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->tx_hold = prm->hold;
 	jbuf_init(&b->jb, ref->law, prm->jb_min_ms, prm->jb_max_ms,
 		  prm->jb_fixed ? JB_FIXED : JB_ADAPTIVE);
-	bridge_set_laws(b, prm->rtp_law, ref->law);
+	err = bridge_set_laws(b, prm->rtp_law, ref->law);
+	if (err) {
+		free(b);
+		return err;
+	}
 	/* The detector whatever the mode, so an update may turn it on
 	 * without allocating on the worker. */
 	err = dtmf_det_init(&b->det);
@@ -469,6 +473,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 		}
 	}
 	if (err) {
+		mcodec_free(&b->codec);
 		free(b);
 		return err;
 	}

@@ -13,10 +13,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* G.711 laws, numbered by their static RTP payload type (RFC 3551). */
+/* RTP audio formats, numbered by their static payload type (RFC 3551).
+ * A span's law is one of the two G.711 laws; the RTP side of a bridge or
+ * relay may be any of them (the engine transcodes, docs/media.md). */
 enum media_law {
 	MEDIA_PCMU = 0,
 	MEDIA_PCMA = 8,
+	MEDIA_G722 = 9,         /* 64 kbit/s; RTP clock 8000 (RFC 3551 4.5.2) */
+	MEDIA_G729 = 18,        /* 8 kbit/s, 10 ms frames, no Annex B */
 };
 
 #define MEDIA_FRAME_SAMPLES 160 /* 20 ms at 8 kHz */

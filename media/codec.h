@@ -1,0 +1,81 @@
+/* media/codec.h  Internal: G.722 and G.729 payloads <-> 8 kHz linear audio
+ *
+ * Every codec meets the rest of the engine at 8 kHz, 16-bit linear: the
+ * B-channel's rate.  G.722 samples at 16 kHz, so its state carries a
+ * half-band interpolator (toward the encoder) and decimator (from the
+ * decoder); its RTP clock is 8000 all the same (RFC 3551 4.5.2), so one
+ * payload octet is one 8 kHz sample period and timestamps advance as for
+ * G.711.  G.729 codes 10 ms (80 samples) into 10 octets.
+ *
+ * State is allocated when a codec is set up (signalling thread, or the
+ * worker on an update that changes codec), never per frame.
+ */
+#ifndef TG_MEDIA_CODEC_H
+#define TG_MEDIA_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media/media.h"
+
+#define HB_TAPS 16              /* non-zero side taps of the half-band */
+
+struct bcg729EncoderChannelContextStruct_struct;
+struct bcg729DecoderChannelContextStruct_struct;
+struct g722_encode_state_s;
+struct g722_decode_state_s;
+
+/* One direction of the 8 <-> 16 kHz conversion: the last HB_TAPS input
+ * samples of each polyphase branch. */
+struct halfband {
+	int16_t a[HB_TAPS];     /* up: 8 kHz input; down: even samples */
+	int16_t b[HB_TAPS];     /* down: odd samples */
+	unsigned pos;
+};
+
+struct mcodec {
+	enum media_law pt;      /* MEDIA_PCMU/PCMA: nothing to code */
+	struct g722_encode_state_s *g722_enc;
+	struct g722_decode_state_s *g722_dec;
+	struct halfband up, down;
+	struct bcg729EncoderChannelContextStruct_struct *g729_enc;
+	struct bcg729DecoderChannelContextStruct_struct *g729_dec;
+};
+
+#define G729_FRAME 80           /* samples per G.729 frame */
+#define G729_FRAME_LEN 10       /* octets per G.729 frame */
+#define G729_SID_LEN 2          /* an Annex B comfort noise frame */
+
+/** A payload type the engine can send and receive. */
+bool mcodec_valid(enum media_law pt);
+/** G.711 (companded octets, converted per octet, no state). */
+static inline bool mcodec_g711(enum media_law pt)
+{
+	return pt == MEDIA_PCMU || pt == MEDIA_PCMA;
+}
+/** Samples per packet must be a multiple of this (80 for G.729). */
+unsigned mcodec_step(enum media_law pt);
+/** Payload octets that carry @p samples 8 kHz samples. */
+size_t mcodec_bytes(enum media_law pt, unsigned samples);
+
+/** Set up @p c for @p pt (zeroed first; G.711 needs nothing).  @return 0,
+ * ENOMEM (then @p c holds nothing), EINVAL for an unknown type. */
+int mcodec_init(struct mcodec *c, enum media_law pt);
+/** Free what mcodec_init allocated; @p c may be zeroed or already freed. */
+void mcodec_free(struct mcodec *c);
+
+/** Encode @p n samples (a multiple of mcodec_step) into @p out, which
+ * holds mcodec_bytes(pt, n).  @return the octets written. */
+size_t mcodec_encode(struct mcodec *c, uint8_t *out, const int16_t *pcm,
+		     unsigned n);
+/**
+ * Decode one RTP payload into at most @p max samples.  G.729 takes whole
+ * frames, optionally followed by one SID frame (RFC 3551 4.5.6).
+ * @return the samples written, or -1 when @p len is no payload of the
+ * codec or would decode to more than @p max.
+ */
+int mcodec_decode(struct mcodec *c, int16_t *pcm, unsigned max,
+		  const uint8_t *pl, size_t len);
+
+#endif
