@@ -473,10 +473,7 @@ static void write_cdr(struct gw_call *call)
 					 : gw_cause_disposition(call->cause);
 	r->q850_cause = call->cause;
 	r->sip_status = call->sip_status;
-	if (call->codec == 0)
-		tg_strlcpy(r->codec, "PCMU", sizeof(r->codec));
-	else if (call->codec == 8)
-		tg_strlcpy(r->codec, "PCMA", sizeof(r->codec));
+	tg_strlcpy(r->codec, gw_codec_name(call->codec), sizeof(r->codec));
 	tg_strlcpy(r->route, call->dec->route, sizeof(r->route));
 	r->emergency = (int)call->dec->emergency;
 	tg_strlcpy(r->diversion, call->dec->diversion.digits,
@@ -768,9 +765,36 @@ static void set_remote(struct gw_call *call, struct side *s,
 		call->codec = m->pt;
 }
 
+/* The codecs SDP negotiates are the engine's (static payload types). */
 static enum media_law law_of(int pt)
 {
-	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
+	switch (pt) {
+	case 8:
+		return MEDIA_PCMA;
+	case 9:
+		return MEDIA_G722;
+	case 18:
+		return MEDIA_G729;
+	default:
+		return MEDIA_PCMU;
+	}
+}
+
+/*
+ * How long the packets we send to @p m's far end are: its a=ptime (RFC
+ * 4566 6: what it wants to receive), else ours, never over its
+ * a=maxptime; in 10 ms steps (G.729's frame, the engine's unit), 10-60.
+ */
+static unsigned tx_ptime(const struct sip_media *m, unsigned ours)
+{
+	unsigned p = m->ptime_set ? m->ptime : ours;
+
+	if (m->maxptime && p > m->maxptime)
+		p = m->maxptime;
+	p -= p % 10;
+	if (p < 10)
+		p = 10;
+	return p > SIP_MAX_PTIME ? SIP_MAX_PTIME : p;
 }
 
 /* ---- SRTP (docs/media.md) ------------------------------------------------- */
@@ -870,7 +894,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 	if (s->have_remote && sip_media_receives(&s->remote))
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
-	rs->ptime = ptime;
+	rs->ptime = tx_ptime(&s->remote, ptime);
 	/* Events cross with each leg's own payload type (the engine maps
 	 * only when both legs have one). */
 	if ((!t || t->dtmf == GW_DTMF_RFC4733) && s->sip) {
@@ -977,7 +1001,7 @@ static void bridge_media(struct gw_call *call)
 		to_sockaddr(&ip->remote, &prm.remote, &prm.remote_len);
 		prm.rtp_law = law_of(ip->remote.pt);
 		prm.hold = !sip_media_receives(&ip->remote);
-		prm.ptime = gw->cfg.ptime;
+		prm.ptime = tx_ptime(&ip->remote, gw->cfg.ptime);
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
 		srtp_keys(ip, &prm.srtp);
@@ -3690,9 +3714,7 @@ static void fill_info(const struct gw_call *c, struct gw_call_info *out)
 				? c->out.span : c->in.span,
 		.chan = c->out.kind == DP_TRUNK_TDM && c->out.span
 				? c->out.chan : c->in.chan,
-		.codec = c->codec == 0   ? "PCMU"
-			 : c->codec == 8 ? "PCMA"
-					 : "",
+		.codec = gw_codec_name(c->codec),
 		.start_ms = c->start_ms,
 		.answer_ms = c->answer_ms,
 		.call_id = c->call_id,

@@ -318,6 +318,34 @@ static int key_general(struct parser *p, const char *k, const char *v)
 	return err;
 }
 
+static const struct {
+	const char *name;
+	int pt;
+} codec_names[GW_MAX_CODECS] = {
+	{"pcmu", 0}, {"pcma", 8}, {"g722", 9}, {"g729", 18},
+};
+
+int gw_codec_pt(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < GW_MAX_CODECS; i++)
+		if (!strcasecmp(name, codec_names[i].name))
+			return codec_names[i].pt;
+	return -1;
+}
+
+const char *gw_codec_name(int pt)
+{
+	static const char *const upper[] = {"PCMU", "PCMA", "G722", "G729"};
+	unsigned i;
+
+	for (i = 0; i < GW_MAX_CODECS; i++)
+		if (codec_names[i].pt == pt)
+			return upper[i];
+	return "";
+}
+
 static int parse_codecs(struct parser *p, const char *v)
 {
 	char buf[64], *save = NULL, *tok;
@@ -329,12 +357,10 @@ static int parse_codecs(struct parser *p, const char *v)
 	     tok = strtok_r(NULL, ", ", &save)) {
 		int pt;
 
-		if (!strcasecmp(tok, "pcmu"))
-			pt = 0;
-		else if (!strcasecmp(tok, "pcma"))
-			pt = 8;
-		else
-			return fail(p, "codecs: '%s' is not pcmu or pcma", tok);
+		pt = gw_codec_pt(tok);
+		if (pt < 0)
+			return fail(p, "codecs: '%s' is not pcmu, pcma, g722 "
+				    "or g729", tok);
 		for (unsigned i = 0; i < cfg->ncodecs; i++)
 			if (cfg->codecs[i] == pt)
 				return fail(p, "codecs: '%s' listed twice",

@@ -13,6 +13,7 @@
 #define GW_MAX_TRUNKS 16
 #define GW_MAX_ACCEPT 16
 #define GW_MAX_DIDS 64
+#define GW_MAX_CODECS 4       /* pcmu, pcma, g722, g729 */
 
 struct gw_net {
 	struct sockaddr_storage addr; /* network address, port 0 */
@@ -196,7 +197,7 @@ struct gw_config {
 	uint16_t sip_port;
 	char media_addr[64];
 	uint16_t rtp_min, rtp_max;
-	int codecs[2];
+	int codecs[GW_MAX_CODECS];   /* RTP payload types, preferred first */
 	unsigned ncodecs;
 	unsigned ptime;
 	unsigned rtp_timeout;       /* s without RTP from a SIP far end that
@@ -271,6 +272,10 @@ const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
+/** The RTP payload type of codec @p name ("pcmu", "g729"...), -1 none. */
+int gw_codec_pt(const char *name);
+/** "PCMU", "PCMA", "G722", "G729" for payload type @p pt; "" another. */
+const char *gw_codec_name(int pt);
 /** Is @p src allowed to send requests on trunk @p t? */
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);

@@ -25,7 +25,7 @@ int bridge_set_laws(struct bridge *b, enum media_law rtp_law,
 
 	if (rtp_law != b->codec.pt || !b->tx_conv) {
 		struct mcodec c;
-		int err = mcodec_init(&c, rtp_law);
+		int err = mcodec_init(&c, rtp_law, MCODEC_ENC | MCODEC_DEC);
 
 		if (err)
 			return err;
@@ -585,6 +585,7 @@ void bridge_free(struct bridge *b)
 		obj_deref(b->relay.rtp[1]);
 		msrtp_free(b->relay.side[0].srtp);
 		msrtp_free(b->relay.side[1].srtp);
+		relay_codecs_free(&b->relay);
 		break;
 	case BRIDGE_TDM:
 		break;

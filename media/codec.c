@@ -121,8 +121,10 @@ size_t mcodec_bytes(enum media_law pt, unsigned samples)
 	return samples; /* G.711, and G.722 at 64 kbit/s */
 }
 
-int mcodec_init(struct mcodec *c, enum media_law pt)
+int mcodec_init(struct mcodec *c, enum media_law pt, unsigned what)
 {
+	bool enc = what & MCODEC_ENC, dec = what & MCODEC_DEC;
+
 	memset(c, 0, sizeof(*c));
 	c->pt = pt;
 	switch (pt) {
@@ -131,19 +133,23 @@ int mcodec_init(struct mcodec *c, enum media_law pt)
 		return 0;
 	case MEDIA_G722:
 		pthread_once(&hb_once, hb_init);
-		c->g722_enc = g722_encode_init(NULL, 64000, 0);
-		c->g722_dec = g722_decode_init(NULL, 64000, 0);
+		if (enc)
+			c->g722_enc = g722_encode_init(NULL, 64000, 0);
+		if (dec)
+			c->g722_dec = g722_decode_init(NULL, 64000, 0);
 		break;
 	case MEDIA_G729:
 		/* No VAD: we offer and answer annexb=no (RFC 7261). */
-		c->g729_enc = initBcg729EncoderChannel(0);
-		c->g729_dec = initBcg729DecoderChannel();
+		if (enc)
+			c->g729_enc = initBcg729EncoderChannel(0);
+		if (dec)
+			c->g729_dec = initBcg729DecoderChannel();
 		break;
 	default:
 		return EINVAL;
 	}
-	if ((pt == MEDIA_G722 && (!c->g722_enc || !c->g722_dec)) ||
-	    (pt == MEDIA_G729 && (!c->g729_enc || !c->g729_dec))) {
+	if (enc != (c->g722_enc || c->g729_enc) ||
+	    dec != (c->g722_dec || c->g729_dec)) {
 		mcodec_free(c);
 		return ENOMEM;
 	}
@@ -177,7 +183,14 @@ size_t mcodec_encode(struct mcodec *c, uint8_t *out, const int16_t *pcm,
 	uint8_t fl;
 
 	switch (c->pt) {
+	case MEDIA_PCMU:
+	case MEDIA_PCMA:
+		for (i = 0; i < n; i++)
+			out[i] = media_g711_encode(c->pt, pcm[i]);
+		return n;
 	case MEDIA_G722:
+		if (!c->g722_enc)
+			return 0;
 		for (i = 0; i < n; i += k) {
 			k = n - i < G722_CHUNK ? n - i : G722_CHUNK;
 			hb_up(&c->up, wide, pcm + i, k);
@@ -186,6 +199,8 @@ size_t mcodec_encode(struct mcodec *c, uint8_t *out, const int16_t *pcm,
 		}
 		return len;
 	case MEDIA_G729:
+		if (!c->g729_enc)
+			return 0;
 		for (i = 0; i + G729_FRAME <= n; i += G729_FRAME) {
 			fl = 0;
 			bcg729Encoder(c->g729_enc, pcm + i, out + len, &fl);
@@ -225,9 +240,16 @@ int mcodec_decode(struct mcodec *c, int16_t *pcm, unsigned max,
 	int16_t wide[2 * G722_CHUNK];
 	size_t i, k;
 
+	if (len > max && c->pt != MEDIA_G729)
+		return -1;
 	switch (c->pt) {
+	case MEDIA_PCMU:
+	case MEDIA_PCMA:
+		for (i = 0; i < len; i++)
+			pcm[i] = media_g711_decode(c->pt, pl[i]);
+		return (int)len;
 	case MEDIA_G722:
-		if (len > max)
+		if (!c->g722_dec)
 			return -1;
 		for (i = 0; i < len; i += k) {
 			k = len - i < G722_CHUNK ? len - i : G722_CHUNK;
@@ -239,6 +261,8 @@ int mcodec_decode(struct mcodec *c, int16_t *pcm, unsigned max,
 		}
 		return (int)len;
 	case MEDIA_G729:
+		if (!c->g729_dec)
+			return -1;
 		return g729_decode(c, pcm, max, pl, len);
 	default:
 		return -1;

@@ -59,21 +59,37 @@ unsigned mcodec_step(enum media_law pt);
 /** Payload octets that carry @p samples 8 kHz samples. */
 size_t mcodec_bytes(enum media_law pt, unsigned samples);
 
-/** Set up @p c for @p pt (zeroed first; G.711 needs nothing).  @return 0,
- * ENOMEM (then @p c holds nothing), EINVAL for an unknown type. */
-int mcodec_init(struct mcodec *c, enum media_law pt);
+#define MCODEC_ENC 1u
+#define MCODEC_DEC 2u
+
+/** Set up @p c for @p pt, its encoder and/or decoder (@p what: MCODEC_*
+ * bits), zeroed first; G.711 needs nothing.  @return 0, ENOMEM (then @p c
+ * holds nothing), EINVAL for an unknown type. */
+int mcodec_init(struct mcodec *c, enum media_law pt, unsigned what);
 /** Free what mcodec_init allocated; @p c may be zeroed or already freed. */
 void mcodec_free(struct mcodec *c);
 
 /** Encode @p n samples (a multiple of mcodec_step) into @p out, which
- * holds mcodec_bytes(pt, n).  @return the octets written. */
+ * holds mcodec_bytes(pt, n).  G.711 is companded (no state needed).
+ * @return the octets written, 0 without an encoder set up. */
 size_t mcodec_encode(struct mcodec *c, uint8_t *out, const int16_t *pcm,
 		     unsigned n);
+/** Samples (8 kHz) a payload of @p len octets stands for (a G.729 SID
+ * frame counts as one frame). */
+static inline unsigned mcodec_samples(enum media_law pt, size_t len)
+{
+	if (pt != MEDIA_G729)
+		return (unsigned)len;
+	return (unsigned)(len / G729_FRAME_LEN +
+			  (len % G729_FRAME_LEN != 0)) * G729_FRAME;
+}
+
 /**
  * Decode one RTP payload into at most @p max samples.  G.729 takes whole
- * frames, optionally followed by one SID frame (RFC 3551 4.5.6).
- * @return the samples written, or -1 when @p len is no payload of the
- * codec or would decode to more than @p max.
+ * frames, optionally followed by one SID frame (RFC 3551 4.5.6); G.711
+ * needs no state.  @return the samples written, or -1 when @p len is no
+ * payload of the codec, would decode to more than @p max, or there is no
+ * decoder set up.
  */
 int mcodec_decode(struct mcodec *c, int16_t *pcm, unsigned max,
 		  const uint8_t *pl, size_t len);

@@ -137,8 +137,14 @@ struct relay_dir {
 	uint32_t ts_off;
 	uint16_t out_seq;       /* of the newest packet mapped */
 	uint32_t out_ts;
-	uint32_t out_samples;   /* its length in samples (G.711), else 160 */
+	uint32_t out_samples;   /* its length in samples (audio), else 160 */
 	uint64_t out_ns;        /* when it was mapped */
+
+	/* Transcoding, only while the two sides' codecs differ and one is
+	 * not G.711 (relay_codecs): the decoder of what comes in, the
+	 * encoder of what goes out. */
+	bool tc;
+	struct mcodec dec, enc;
 };
 
 struct relay {
@@ -400,6 +406,8 @@ void bridge_free(struct bridge *b);
 /* relay.c */
 void relay_rx(struct worker *w, struct relay_port *p);
 void relay_update(struct bridge *b, const struct cmd *c);
+int relay_codecs(struct relay *r);
+void relay_codecs_free(struct relay *r);
 void relay_finish(struct bridge *b);
 
 /* xconn.c: the timeslot's frame in, its answer out (span's worker). */

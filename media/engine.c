@@ -633,7 +633,7 @@ int media_bridge_stop(struct media_engine *me, uint32_t id)
 
 static int side_check(const struct media_relay_side *s, int family)
 {
-	if (!law_valid(s->law))
+	if (!mcodec_valid(s->law))
 		return EINVAL;
 	if (s->ptime && (s->ptime % 10 || s->ptime > MEDIA_MAX_PTIME))
 		return EINVAL;
@@ -736,6 +736,14 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 	}
 	if (r->dir[0].out_ssrc == r->dir[1].out_ssrc)
 		r->dir[0].out_ssrc ^= 0x5a5a5a5a;
+	err = relay_codecs(r);
+	if (err) {
+		relay_codecs_free(r);
+		msrtp_free(r->side[0].srtp);
+		msrtp_free(r->side[1].srtp);
+		free(br);
+		return err;
+	}
 	atomic_init(&br->rx_ms[0], tg_mono_ms());
 	atomic_init(&br->rx_ms[1], tg_mono_ms());
 	br->cmd_start.type = CMD_BRIDGE_START;

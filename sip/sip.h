@@ -48,12 +48,19 @@ struct sip_crypto {
 	uint8_t key[SIP_SRTP_KEY_MAX]; /* master key, then salt */
 };
 
-/* Audio description taken from or put into SDP (G.711: PCMU, PCMA). */
+#define SIP_MAX_PTIME 60 /* ms: the longest packets we send or take */
+
+/* Audio description taken from or put into SDP (PCMU, PCMA, G722, G729). */
 struct sip_media {
 	char addr[64];  /* connection address */
 	uint16_t port;
-	int pt;         /* chosen payload type: 0 PCMU or 8 PCMA */
-	unsigned ptime; /* ms */
+	int pt;         /* chosen payload type: 0 PCMU, 8 PCMA, 9 G722 or
+			 * 18 G729 */
+	bool annexb;    /* G729: the far end's SDP allows Annex B (RFC 4856
+			 * 2.1.9; we never use it ourselves) */
+	unsigned ptime; /* ms; 20 when its SDP has no a=ptime */
+	bool ptime_set; /* ... it has one: the packets it wants */
+	unsigned maxptime; /* its a=maxptime, 0 none */
 	int te_pt;      /* its telephone-event/8000 payload type (RFC 4733,
 			 * events 0-11 at least), -1 none */
 	bool hold;      /* a=sendonly/recvonly/inactive or c=0.0.0.0: the
@@ -271,7 +278,7 @@ const char *sip_leg_call_id(const struct sip_leg *leg);
 /** Outbound: our From tag and the INVITE's CSeq number (RFC 3578). */
 const char *sip_leg_local_tag(const struct sip_leg *leg);
 uint32_t sip_leg_invite_cseq(const struct sip_leg *leg);
-/** The codec chosen for this leg (0/8), -1 before negotiation. */
+/** The codec chosen for this leg (0/8/9/18), -1 before negotiation. */
 int sip_leg_codec(const struct sip_leg *leg);
 
 /* Our telephone-event payload type in offers (RFC 4733; any dynamic). */

@@ -1190,7 +1190,8 @@ void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n)
 
 	ua->ncodecs = 0;
 	for (i = 0; i < n && ua->ncodecs < SIP_MAX_CODECS; i++)
-		if (codecs[i] == 0 || codecs[i] == 8)
+		if (codecs[i] == 0 || codecs[i] == 8 || codecs[i] == 9 ||
+		    codecs[i] == 18)
 			ua->codecs[ua->ncodecs++] = codecs[i];
 }
 

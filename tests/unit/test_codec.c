@@ -81,7 +81,7 @@ static double roundtrip(enum media_law pt, unsigned ptime, double hz,
 	uint8_t pl[960];
 	struct mcodec c;
 
-	assert_int_equal(mcodec_init(&c, pt), 0);
+	assert_int_equal(mcodec_init(&c, pt, MCODEC_ENC | MCODEC_DEC), 0);
 	tone(in, N, hz, amp);
 	for (i = 0; i < n; i += spp) {
 		size_t len = mcodec_encode(&c, pl, in + i, spp);
@@ -160,7 +160,7 @@ static void test_g729_payloads(void **state)
 	struct mcodec c;
 
 	(void)state;
-	assert_int_equal(mcodec_init(&c, MEDIA_G729), 0);
+	assert_int_equal(mcodec_init(&c, MEDIA_G729, MCODEC_DEC), 0);
 	/* 2 frames; 2 frames and a SID; a SID alone (RFC 3551 4.5.6). */
 	assert_int_equal(mcodec_decode(&c, pcm, 480, pl, 20), 160);
 	assert_int_equal(mcodec_decode(&c, pcm, 480, pl, 22), 240);
@@ -183,12 +183,12 @@ static void test_g722_payloads(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(pl); i++)
 		pl[i] = (uint8_t)(i * 37);
-	assert_int_equal(mcodec_init(&c, MEDIA_G722), 0);
+	assert_int_equal(mcodec_init(&c, MEDIA_G722, MCODEC_DEC), 0);
 	/* Any octets are a G.722 payload; the room is checked. */
 	assert_int_equal(mcodec_decode(&c, pcm, 160, pl, 160), 160);
 	assert_int_equal(mcodec_decode(&c, pcm, 160, pl, 200), -1);
 	mcodec_free(&c);
-	assert_int_equal(mcodec_init(&c, (enum media_law)5), EINVAL);
+	assert_int_equal(mcodec_init(&c, (enum media_law)5, MCODEC_DEC), EINVAL);
 }
 
 int main(void)
