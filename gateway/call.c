@@ -884,7 +884,7 @@ static bool srtp_answer(const struct gw_call *call, struct sip_leg *leg,
 }
 
 static void relay_side(struct gw_call *call, struct media_relay_side *rs,
-		       const struct side *s, unsigned ptime)
+		       const struct side *s)
 {
 	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
 						       s->trunk);
@@ -894,7 +894,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 	if (s->have_remote && sip_media_receives(&s->remote))
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
-	rs->ptime = tx_ptime(&s->remote, ptime);
+	rs->ptime = tx_ptime(&s->remote, gw_config_ptime(&call->gw->cfg, t));
 	/* Events cross with each leg's own payload type (the engine maps
 	 * only when both legs have one). */
 	if ((!t || t->dtmf == GW_DTMF_RFC4733) && s->sip) {
@@ -969,8 +969,8 @@ static void bridge_media(struct gw_call *call)
 
 		if (!in->have_remote || !out->have_remote)
 			return;
-		relay_side(call, &a, in, gw->cfg.ptime);
-		relay_side(call, &b, out, gw->cfg.ptime);
+		relay_side(call, &a, in);
+		relay_side(call, &b, out);
 		if (call->bridge) {
 			media_relay_update(gw->me, call->bridge, 0, &a);
 			media_relay_update(gw->me, call->bridge, 1, &b);
@@ -1001,7 +1001,10 @@ static void bridge_media(struct gw_call *call)
 		to_sockaddr(&ip->remote, &prm.remote, &prm.remote_len);
 		prm.rtp_law = law_of(ip->remote.pt);
 		prm.hold = !sip_media_receives(&ip->remote);
-		prm.ptime = tx_ptime(&ip->remote, gw->cfg.ptime);
+		prm.ptime = tx_ptime(&ip->remote,
+				     gw_config_ptime(&gw->cfg,
+						     gw_config_trunk(&gw->cfg,
+								     ip->trunk)));
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
 		srtp_keys(ip, &prm.srtp);
@@ -1546,6 +1549,30 @@ static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
 	return call->ndest ? 0 : EHOSTUNREACH;
 }
 
+/*
+ * What an outbound INVITE on trunk @p t (NULL: [sip]'s codecs) offers:
+ * the trunk's codecs in its order, except that a call from a SIP leg
+ * puts that leg's codec first when the trunk has it, so the two legs
+ * share a codec and the relay need not transcode.  @return how many.
+ */
+_Static_assert(GW_MAX_CODECS <= SIP_MAX_CODECS, "a trunk's codecs fit a leg");
+
+static unsigned offer_codecs(const struct gw_call *call,
+			     const struct gw_trunk_cfg *t, int *out)
+{
+	unsigned n = gw_config_codecs(&call->gw->cfg, t, out), i;
+
+	if (call->in.kind != DP_TRUNK_SIP || call->codec < 0)
+		return n;
+	for (i = 0; i < n && out[i] != call->codec; i++)
+		;
+	if (i < n) {
+		memmove(out + 1, out, i * sizeof(*out));
+		out[0] = call->codec;
+	}
+	return n;
+}
+
 static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
@@ -1559,7 +1586,9 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 		.srtp = srtp_offer(t),
+		.ptime = gw_config_ptime(&gw->cfg, t),
 	};
+	int codecs[GW_MAX_CODECS];
 	int err;
 
 	char pai[40], *pidf = NULL, user[128];
@@ -1674,6 +1703,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_user = t->auth_user;
 	p.auth_password = t->auth_password;
 	p.auth_realm = t->auth_realm;
+	p.ncodecs = offer_codecs(call, t, codecs);
+	p.codecs = codecs;
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
 	err = sip_leg_invite(&call->out.sip, gw->ua,
@@ -1767,9 +1798,12 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			.privacy = a->calling.pres == DP_PRES_RESTRICTED &&
 				   call->dec->emergency == DP_EMERG_NONE,
 		};
+		int codecs[GW_MAX_CODECS];
 
 		if (call->div_restricted)
 			p.diversion = NULL;
+		p.ncodecs = offer_codecs(call, NULL, codecs);
+		p.codecs = codecs;
 
 		e = sip_leg_invite(&call->out.sip, gw->ua, sa, len, &p,
 				   on_sip_out, call);
@@ -2607,6 +2641,25 @@ static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
 			return t;
 	}
 	return NULL;
+}
+
+/* An INVITE's offer is negotiated by its source's trunk codecs and ptime
+ * (the UA asks before it answers 488 itself); the Request-URI and the
+ * digest username, which may also pick the trunk later, are not known
+ * yet, so such trunks take [sip]'s. */
+void gw_call_media_prefs(const struct sockaddr *src, socklen_t len,
+			 int *codecs, unsigned *ncodecs, unsigned *ptime,
+			 void *arg)
+{
+	struct gw *gw = arg;
+	const struct gw_trunk_cfg *t = trunk_by_src(gw, src);
+
+	(void)len;
+	if (!t)
+		return;
+	if (t->ncodecs)
+		*ncodecs = gw_config_codecs(&gw->cfg, t, codecs);
+	*ptime = gw_config_ptime(&gw->cfg, t);
 }
 
 /* A trunk that must authenticate and takes requests from anywhere

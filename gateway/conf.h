@@ -124,6 +124,10 @@ struct gw_trunk_cfg {
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	struct gw_jb jb;            /* SIP: its calls' jitter buffer */
+	int codecs[GW_MAX_CODECS];  /* SIP: RTP payload types, preferred
+				       first; ncodecs 0 = [sip]'s */
+	unsigned ncodecs;
+	unsigned ptime;             /* SIP: ms, 10-60; 0 = [sip]'s */
 	int session_expires;        /* SIP: RFC 4028 session interval (s,
 				       0 off), -1 = [sip]'s */
 	int min_se;                 /* SIP: the least we accept, -1 = [sip]'s */
@@ -272,6 +276,13 @@ const struct gw_span_cfg *gw_config_span(const struct gw_config *cfg,
 unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
+/** Trunk @p t's codec preference (NULL: [sip]'s) into @p out; @return
+ * how many. */
+unsigned gw_config_codecs(const struct gw_config *cfg,
+			  const struct gw_trunk_cfg *t, int *out);
+/** Trunk @p t's ptime in ms (NULL: [sip]'s). */
+unsigned gw_config_ptime(const struct gw_config *cfg,
+			 const struct gw_trunk_cfg *t);
 /** The RTP payload type of codec @p name ("pcmu", "g729"...), -1 none. */
 int gw_codec_pt(const char *name);
 /** "PCMU", "PCMA", "G722", "G729" for payload type @p pt; "" another. */

@@ -161,6 +161,9 @@ bool gw_call_digest(const struct sockaddr *src, socklen_t len,
 		    unsigned *offer, void *arg);
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg);
+void gw_call_media_prefs(const struct sockaddr *src, socklen_t len,
+			 int *codecs, unsigned *ncodecs, unsigned *ptime,
+			 void *arg);
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg);
 void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,

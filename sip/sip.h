@@ -225,6 +225,23 @@ typedef void(sip_registrar_h)(const struct sip_register_req *rq,
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
 
+#define SIP_MAX_CODECS 8
+
+/**
+ * The codec preference and ptime for an INVITE from @p src (its trunk's),
+ * asked before its offer is negotiated: @p codecs (SIP_MAX_CODECS room)
+ * and @p ptime come preset with the UA's and may be overwritten.
+ */
+typedef void(sip_media_prefs_h)(const struct sockaddr *src, socklen_t len,
+				int *codecs, unsigned *ncodecs,
+				unsigned *ptime, void *arg);
+
+/** RTP payload types SDP offers and answers: PCMU, PCMA, G722, G729. */
+static inline bool sip_codec_known(int pt)
+{
+	return pt == 0 || pt == 8 || pt == 9 || pt == 18;
+}
+
 struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
 	uint16_t port;           /* 5060; 0 = any (tests) */
@@ -232,6 +249,7 @@ struct sip_ua_config {
 	const int *codecs;       /* our preference order, e.g. {0, 8} */
 	unsigned ncodecs;
 	unsigned ptime;          /* 20 */
+	sip_media_prefs_h *media_prefs; /* NULL: the above for every call */
 	sip_invite_h *invite;
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
@@ -401,6 +419,11 @@ struct sip_call_params {
 	const char *auth_user;
 	const char *auth_password;
 	const char *auth_realm;   /* answer only this realm; NULL/"" any */
+	/* Codecs to offer, preferred first, and our a=ptime (the trunk's);
+	 * ncodecs 0 / ptime 0: the UA's. */
+	const int *codecs;
+	unsigned ncodecs;
+	unsigned ptime;
 };
 
 /**
