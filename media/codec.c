@@ -53,14 +53,32 @@ static int16_t sat16(int32_t v)
 	return v > 32767 ? 32767 : v < -32768 ? -32768 : (int16_t)v;
 }
 
-/* Branch sum over the last HB_TAPS samples of ring @p r (newest at pos). */
+/*
+ * The histories are rings written twice, at pos and pos + HB_TAPS, so the
+ * last HB_TAPS samples always lie contiguous at r + pos + 1 (oldest
+ * first) and the branch sum is a plain dot product the compiler
+ * vectorises.  The taps are symmetric, so their order does not matter.
+ */
+static void hb_push(int16_t *r, unsigned pos, int16_t v)
+{
+	r[pos] = v;
+	r[pos + HB_TAPS] = v;
+}
+
+/* Sample @p back places before the newest (at pos). */
+static int16_t hb_at(const int16_t *r, unsigned pos, unsigned back)
+{
+	return r[pos + HB_TAPS - back];
+}
+
 static int32_t hb_dot(const int16_t *r, unsigned pos)
 {
+	const int16_t *x = r + pos + 1;
 	int32_t acc = 0;
 	unsigned p;
 
 	for (p = 0; p < HB_TAPS; p++)
-		acc += hb_coef[p] * r[(pos - p) & (HB_TAPS - 1)];
+		acc += hb_coef[p] * x[p];
 	return acc;
 }
 
@@ -74,11 +92,10 @@ static void hb_up(struct halfband *h, int16_t *out, const int16_t *in,
 
 	for (i = 0; i < n; i++) {
 		h->pos = (h->pos + 1) & (HB_TAPS - 1);
-		h->a[h->pos] = in[i];
+		hb_push(h->a, h->pos, in[i]);
 		/* Zero-stuffed input: gain 2 makes up for the zeros. */
 		out[2 * i] = sat16(hb_dot(h->a, h->pos) >> 14);
-		out[2 * i + 1] = h->a[(h->pos - HB_TAPS / 2 + 1) &
-				      (HB_TAPS - 1)];
+		out[2 * i + 1] = hb_at(h->a, h->pos, HB_TAPS / 2 - 1);
 	}
 }
 
@@ -92,12 +109,12 @@ static void hb_down(struct halfband *h, int16_t *out, const int16_t *in,
 		int32_t acc;
 
 		h->pos = (h->pos + 1) & (HB_TAPS - 1);
-		h->a[h->pos] = in[2 * i];
+		hb_push(h->a, h->pos, in[2 * i]);
 		/* The centre tap (0.5) meets the odd sample 8 pairs back,
-		 * read before this pair's odd sample overwrites it. */
+		 * read before this pair's odd sample is stored. */
 		acc = hb_dot(h->a, h->pos) +
-		      h->b[(h->pos - HB_TAPS / 2) & (HB_TAPS - 1)] * 16384;
-		h->b[h->pos] = in[2 * i + 1];
+		      hb_at(h->b, h->pos, HB_TAPS / 2) * 16384;
+		hb_push(h->b, h->pos, in[2 * i + 1]);
 		out[i] = sat16(acc >> 15);
 	}
 }

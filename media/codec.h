@@ -27,10 +27,10 @@ struct g722_encode_state_s;
 struct g722_decode_state_s;
 
 /* One direction of the 8 <-> 16 kHz conversion: the last HB_TAPS input
- * samples of each polyphase branch. */
+ * samples of each polyphase branch (each ring kept twice over). */
 struct halfband {
-	int16_t a[HB_TAPS];     /* up: 8 kHz input; down: even samples */
-	int16_t b[HB_TAPS];     /* down: odd samples */
+	int16_t a[2 * HB_TAPS]; /* up: 8 kHz input; down: even samples */
+	int16_t b[2 * HB_TAPS]; /* down: odd samples */
 	unsigned pos;
 };
 
