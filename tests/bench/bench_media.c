@@ -7,12 +7,15 @@
  * (on loopback the sender is also charged the receive-side kernel work).
  *
  *   bench_media [-t seconds] [-w workers] [-d] [-e tail_ms]
+ *               [-c pcmu|g722|g729] [-p ptime]
  *
  * -d runs the bridges with DTMF on (RFC 4733: the detector hears every
  * frame, one frame of look-ahead); -e with the echo canceller on, with
  * that tail (32-128 ms); -s with SRTP (AES_CM_128_HMAC_SHA1_80, one key
  * both ways so that the echoed packets authenticate): every packet is
- * protected going out and unprotected coming back.
+ * protected going out and unprotected coming back.  -c puts that codec on
+ * the RTP side (the echoed packets are decoded again: one encode and one
+ * decode per call-frame), -p packets of that many ms (10-60).
  *
  * With -r N it measures RTP <-> RTP relays instead: N relayed calls, the
  * child plays both far ends of each (one 20 ms packet each way per tick,
@@ -459,13 +462,14 @@ int main(int argc, char **argv)
 	double secs = 10, c0, c1, t0, t1, cpu, pct;
 	unsigned workers = 2;
 	bool same_law = false, dtmf = false, srtp = false;
-	unsigned echo_tail = 0;
+	unsigned echo_tail = 0, ptime = 20;
+	enum media_law codec = MEDIA_PCMU;
 	unsigned long f0, f1;
 	struct rusage cru;
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:r:ude:s")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:ude:sc:p:")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
@@ -480,6 +484,12 @@ int main(int argc, char **argv)
 			echo_tail = (unsigned)atoi(optarg);
 		else if (opt == 's')
 			srtp = true;
+		else if (opt == 'c')
+			codec = !strcmp(optarg, "g722") ? MEDIA_G722 :
+				!strcmp(optarg, "g729") ? MEDIA_G729 :
+				MEDIA_PCMU;
+		else if (opt == 'p')
+			ptime = (unsigned)atoi(optarg);
 		else
 			return 2;
 	}
@@ -530,7 +540,7 @@ int main(int argc, char **argv)
 		struct media_bridge_params prm = {
 			.span_id = i / NCHAN + 1, .chan = i % NCHAN + 1,
 			.remote_len = sizeof(echo_addr[i]),
-			.rtp_law = MEDIA_PCMU, .ptime = 20,
+			.rtp_law = codec, .ptime = ptime,
 			.dtmf = dtmf ? MEDIA_DTMF_RFC4733 : MEDIA_DTMF_INBAND,
 			.te_tx_pt = 101, .te_rx_pt = 101,
 			.echo_tail_ms = echo_tail};

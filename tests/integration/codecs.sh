@@ -3,8 +3,10 @@
 # to the T1's mu-law: calls with each codec at ptime 30 and 40 (tgcall, and
 # baresip for G.722) carry a 1 kHz tone both ways (heard at pstnsim and at
 # the phone); the trunk's own codec list and ptime go into the gateway's
-# offer (PSTN -> SIP); the CDR names the codec; tshark sees payload types 9
-# and 18 in packets of the negotiated length coming from the gateway.
+# offer (PSTN -> SIP); SIP -> SIP calls transcode when the legs share no
+# codec and relay when they do; the CDR names the codec; tshark sees
+# payload types 9 and 18 in packets of the negotiated length coming from
+# the gateway.
 . "$(dirname "$0")/lib.sh"
 
 # [sip]: G.722 first.  The PBX trunk (127.0.0.1) takes G.729 or PCMU, in
@@ -109,6 +111,33 @@ awk -v r="$ratio2" 'BEGIN { exit !(r > 0.7) }' ||
 	fail "pstnsim heard the G.722 phone at ratio $ratio2: $rec"
 log "ok: G.722 ptime 30 both ways (phone $ratio, pstnsim $ratio2)"
 
+# SIP -> SIP (a phone calls a DID of the PBX trunk): G.722 on one leg and
+# PCMU on the other (the trunk has no G.722): the relay transcodes; G.729
+# on both: it relays.  Each end hears the other's tone.
+sip_to_sip() { # CALLER-CODEC CALLEE-CODEC DID
+	"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --codec "$2" --tone 600 \
+		--detect 1000 --count 1 --timeout 20 > "$WORK/s2s.json" \
+		2>>"$WORK/tgcall.log" &
+	local ans=$!
+	PIDS+=("$ans")
+	sleep 0.3
+	out=$(timeout 25 "$TGCALL" call "sip:$3@127.0.0.1:$SIP_PORT" \
+		--local "127.0.0.2:$CLI_PORT" --codec "$1" --tone 1000 \
+		--detect 600 --hold 2500 2>>"$WORK/tgcall.log") ||
+		fail "SIP -> SIP $1 -> $2: $out"
+	wait "$ans" || fail "SIP -> SIP answer: $(cat "$WORK/s2s.json")"
+	expect_eq "caller's codec" "$(json_field "$out" codec)" "${1^^}"
+	expect_eq "callee's codec" "$(json_field "$(cat "$WORK/s2s.json")" codec)" "${2^^}"
+	for r in "$(json_field "$out" rx_tone_ratio)" \
+		 "$(json_field "$(cat "$WORK/s2s.json")" rx_tone_ratio)"; do
+		awk -v r="$r" 'BEGIN { exit !(r > 0.7) }' ||
+			fail "SIP -> SIP $1 -> $2: tone ratio $r"
+	done
+	log "ok: SIP -> SIP $1 -> $2: both tones across"
+}
+sip_to_sip g722 pcmu 5550150
+sip_to_sip g729 g729 5550151
+
 # PSTN -> SIP: the offer to the PBX trunk lists its codecs in its order,
 # with its ptime; the phone takes G.729 and hears the tone.
 kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
@@ -137,10 +166,11 @@ awk -v r="$ratio2" 'BEGIN { exit !(r > 0.7) }' ||
 log "ok: PSTN -> SIP offers the trunk's g729, pcmu at ptime 40; G.729 both ways ($ratio, $ratio2)"
 
 answered() { [ "$(sql "SELECT count(*) FROM cdr WHERE disposition = 'ANSWERED'")" -ge "$1" ]; }
-wait_for "the answered calls' CDRs" 10 answered $((3 + g722_calls))
+wait_for "the answered calls' CDRs" 10 answered $((5 + g722_calls))
 expect_eq "CDR codecs" "$(sql "SELECT group_concat(codec, ',') FROM (SELECT codec
-	FROM cdr WHERE disposition = 'ANSWERED' ORDER BY id)")" \
-	"$( [ "$g722_calls" = 1 ] && echo G729,G722,G722,G729 || echo G729,G722,G729)"
+	FROM cdr WHERE disposition = 'ANSWERED' ORDER BY codec)")" \
+	"$( [ "$g722_calls" = 1 ] && echo G722,G722,G722,G729,G729,G729 ||
+	    echo G722,G722,G729,G729,G729)"
 
 if $have_tshark; then
 	sleep 1
