@@ -58,32 +58,8 @@ log "ok: pstnsim hears the G.729 phone's 1 kHz (ratio $ratio)"
 g722_calls=0
 if command -v baresip >/dev/null && [ -e /usr/lib/baresip/modules/g722.so ]; then
 	BS=$WORK/baresip
-	mkdir -p "$BS"
-	python3 - "$BS/tone.wav" <<'PY'
-import math, struct, sys, wave
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
-w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * 1000 * i / 16000))) for i in range(160000)))
-w.close()
-PY
-	cat > "$BS/config" <<CONF
-poll_method		poll
-sip_listen		127.0.0.2:$CLI_PORT
-net_interface		127.0.0.2
-audio_player		aufile,$BS/heard.wav
-audio_source		aufile,$BS/tone.wav
-audio_alert		aufile,$BS/heard-alert.wav
-rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
-module_path		/usr/lib/baresip/modules
-module			g722.so
-module			aufile.so
-module			stdio.so
-module_app		account.so
-module_app		menu.so
-CONF
-	echo "<sip:2125550000@127.0.0.2>;regint=0;audio_codecs=G722/16000/1;ptime=30" \
-		> "$BS/accounts"
-	: > "$BS/contacts"
+	baresip_phone "$BS" 127.0.0.2 g722.so 16000 \
+		"audio_codecs=G722/16000/1;ptime=30"
 	timeout 25 baresip -f "$BS" -e "/dial sip:2125551236@127.0.0.1:$SIP_PORT" -t 8 \
 		> "$WORK/baresip.log" 2>&1 || true
 	wait_for "pstnsim record of the baresip call" 10 sh -c \
@@ -115,17 +91,14 @@ log "ok: G.722 ptime 30 both ways (phone $ratio, pstnsim $ratio2)"
 # PCMU on the other (the trunk has no G.722): the relay transcodes; G.729
 # on both: it relays.  Each end hears the other's tone.
 sip_to_sip() { # CALLER-CODEC CALLEE-CODEC DID
-	"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --codec "$2" --tone 600 \
-		--detect 1000 --count 1 --timeout 20 > "$WORK/s2s.json" \
-		2>>"$WORK/tgcall.log" &
-	local ans=$!
-	PIDS+=("$ans")
+	answer_pbx "$WORK/s2s.json" --codec "$2" --tone 600 --detect 1000 \
+		--timeout 20
 	sleep 0.3
 	out=$(timeout 25 "$TGCALL" call "sip:$3@127.0.0.1:$SIP_PORT" \
 		--local "127.0.0.2:$CLI_PORT" --codec "$1" --tone 1000 \
 		--detect 600 --hold 2500 2>>"$WORK/tgcall.log") ||
 		fail "SIP -> SIP $1 -> $2: $out"
-	wait "$ans" || fail "SIP -> SIP answer: $(cat "$WORK/s2s.json")"
+	wait "$ANS_PID" || fail "SIP -> SIP answer: $(cat "$WORK/s2s.json")"
 	expect_eq "caller's codec" "$(json_field "$out" codec)" "${1^^}"
 	expect_eq "callee's codec" "$(json_field "$(cat "$WORK/s2s.json")" codec)" "${2^^}"
 	for r in "$(json_field "$out" rx_tone_ratio)" \
@@ -141,11 +114,8 @@ sip_to_sip g729 g729 5550151
 # PSTN -> SIP: the offer to the PBX trunk lists its codecs in its order,
 # with its ptime; the phone takes G.729 and hears the tone.
 kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
-"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --codec g729 --ptime 20 \
-	--tone 1000 --detect 1000 --count 1 --timeout 30 \
-	--save-invite "$WORK/invite.txt" > "$WORK/answer.json" 2>>"$WORK/tgcall.log" &
-ANS_PID=$!
-PIDS+=("$ANS_PID")
+answer_pbx "$WORK/answer.json" --codec g729 --ptime 20 --tone 1000 \
+	--detect 1000 --timeout 30 --save-invite "$WORK/invite.txt"
 start_pstnsim --media tone:1000 --detect 1000 --originate 1 --rate 1 \
 	--to 5550142 --from 2125559999 --hold 2500 --exit-when-done
 wait_for "the inbound call" 30 sh -c "! kill -0 $PSTN_PID"

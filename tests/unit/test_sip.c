@@ -347,6 +347,14 @@ static void test_sdp_hold(void **state)
 	}
 }
 
+/* Negotiate @p body against @p ours; it must succeed. */
+static void sdp_take(struct sip_media *m, const char *body, const int *ours,
+		     unsigned n)
+{
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(sip_sdp_negotiate(m, body, strlen(body), ours, n), 0);
+}
+
 /* RFC 4856 2.1.9: annexb is yes unless the offer says no; a=ptime and
  * a=maxptime at media or session level. */
 static void test_sdp_g729_annexb_ptime(void **state)
@@ -375,10 +383,7 @@ static void test_sdp_g729_annexb_ptime(void **state)
 
 	(void)state;
 	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
-		memset(&m, 0, sizeof(m));
-		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
-						   strlen(cases[i].body), g729,
-						   1), 0);
+		sdp_take(&m, cases[i].body, g729, 1);
 		assert_int_equal(m.pt, 18);
 		assert_int_equal(m.annexb, cases[i].annexb);
 		assert_int_equal(m.ptime_set, cases[i].ptime_set);
@@ -394,7 +399,7 @@ static void test_sdp_g729_annexb_ptime(void **state)
 	assert_non_null(strstr(buf, "a=rtpmap:18 G729/8000\r\n"
 				    "a=fmtp:18 annexb=no\r\n"));
 	assert_non_null(strstr(buf, "a=maxptime:60\r\na=ptime:30\r\n"));
-	assert_int_equal(sip_sdp_negotiate(&m, buf, strlen(buf), g729, 1), 0);
+	sdp_take(&m, buf, g729, 1);
 	assert_false(m.annexb);
 	assert_int_equal(m.ptime, 30);
 }
@@ -507,10 +512,7 @@ static void test_sdp_telephone_event(void **state)
 
 	(void)state;
 	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
-		memset(&m, 0, sizeof(m));
-		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
-						   strlen(cases[i].body), both,
-						   2), 0);
+		sdp_take(&m, cases[i].body, both, 2);
 		if (m.te_pt != cases[i].te_pt)
 			fail_msg("%s: te_pt %d", cases[i].name, m.te_pt);
 	}
