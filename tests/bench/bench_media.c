@@ -22,7 +22,10 @@
  * PCMU on side a and PCMA on side b, so every packet is converted; -u keeps
  * one law), and drains what the relays send.
  *
- *   bench_media -r calls [-u] [-t seconds] [-w workers]
+ *   bench_media -r calls [-u] [-c g722|g729] [-t seconds] [-w workers]
+ *
+ * -c puts that codec on side b, so every packet is transcoded both ways
+ * (side b's far end sends payloads of the codec's 20 ms size).
  */
 #include <errno.h>
 #include <math.h>
@@ -204,13 +207,16 @@ static void network_run(void)
 
 /* ---- relay mode: both far ends of every call (child process) ---------- */
 
+static enum media_law relay_b = MEDIA_PCMA; /* side b's codec */
+
 static void relay_tick(uint32_t k, bool same_law)
 {
 	static uint8_t pkt[2][12 + SLOT];
+	size_t len[2];
 	int i, side;
 
 	for (side = 0; side < 2; side++) {
-		uint8_t law = side && !same_law ? MEDIA_PCMA : MEDIA_PCMU;
+		uint8_t law = side && !same_law ? relay_b : MEDIA_PCMU;
 		uint8_t *p = pkt[side];
 
 		p[0] = 0x80;
@@ -221,9 +227,15 @@ static void relay_tick(uint32_t k, bool same_law)
 		p[5] = (uint8_t)((k * SLOT) >> 16);
 		p[6] = (uint8_t)((k * SLOT) >> 8);
 		p[7] = (uint8_t)(k * SLOT);
+		/* G.722/G.729 decode whatever octets they are given: the
+		 * tone's G.711 octets stand in for coded audio. */
 		for (i = 0; i < SLOT; i++)
-			p[12 + i] = media_g711_encode((enum media_law)law,
+			p[12 + i] = media_g711_encode(MEDIA_PCMU,
 				(int16_t)(8000 * sin(2 * M_PI * i / 8.0)));
+		if (law == MEDIA_PCMA)
+			for (i = 0; i < SLOT; i++)
+				p[12 + i] = media_ulaw_to_alaw(p[12 + i]);
+		len[side] = 12 + (law == MEDIA_G729 ? 20 : SLOT);
 	}
 	for (i = 0; i < nrelays; i++) {
 		for (side = 0; side < 2; side++) {
@@ -233,7 +245,7 @@ static void relay_tick(uint32_t k, bool same_law)
 			p[9] = (uint8_t)i;
 			p[10] = (uint8_t)side;
 			p[11] = 0x5a;
-			(void)!sendto(rfar[i][side], p, sizeof(pkt[side]),
+			(void)!sendto(rfar[i][side], p, len[side],
 				      MSG_DONTWAIT,
 				      (struct sockaddr *)&rep_addr[i][side],
 				      sizeof(rep_addr[i][side]));
@@ -368,7 +380,7 @@ static int relay_bench(double secs, unsigned workers, bool same_law)
 			memcpy(&sd[side].remote, &rfar_addr[i][side],
 			       sizeof(rfar_addr[i][side]));
 			sd[side].remote_len = sizeof(rfar_addr[i][side]);
-			sd[side].law = side && !same_law ? MEDIA_PCMA
+			sd[side].law = side && !same_law ? relay_b
 							 : MEDIA_PCMU;
 			sd[side].ptime = 20;
 			err = media_rtp_alloc(&ep[side], me, "127.0.0.1",
@@ -436,6 +448,8 @@ static int relay_bench(double secs, unsigned workers, bool same_law)
 	pct = cpu / (t1 - t0) / nrelays * 100.0;
 	printf("relayed calls %d (%s), workers %u, window %.1f s\n",
 	       nrelays, same_law ? "PCMU both sides" :
+	       relay_b == MEDIA_G722 ? "PCMU <-> G.722, every packet transcoded" :
+	       relay_b == MEDIA_G729 ? "PCMU <-> G.729, every packet transcoded" :
 	       "PCMU <-> PCMA, every packet converted", workers, t1 - t0);
 	printf("engine CPU %.3f s: %.4f%% of a core per relayed call "
 	       "(%.2f us per relayed packet)\n", cpu, pct,
@@ -485,7 +499,7 @@ int main(int argc, char **argv)
 		else if (opt == 's')
 			srtp = true;
 		else if (opt == 'c')
-			codec = !strcmp(optarg, "g722") ? MEDIA_G722 :
+			relay_b = codec = !strcmp(optarg, "g722") ? MEDIA_G722 :
 				!strcmp(optarg, "g729") ? MEDIA_G729 :
 				MEDIA_PCMU;
 		else if (opt == 'p')
