@@ -43,6 +43,25 @@ struct cdr_attempt {
 				 * why" when it had none); "" otherwise */
 };
 
+/** Media figures of a call, from its last RTP bridge (docs/cdr.md). */
+struct cdr_media {
+	bool set;               /* a bridge ran: the figures below hold */
+	int64_t tx_packets;     /* RTP packets sent */
+	int64_t rx_packets;     /* ... received and accepted */
+	int64_t rx_lost;        /* never arrived (sequence gaps) */
+	int64_t late;           /* arrived too late to play, or twice */
+	int64_t jitter_us;      /* highest interarrival jitter, -1 unknown
+				 * (a SIP -> SIP relay does not measure) */
+	int64_t rtt_us;         /* mean round trip from RTCP, -1 unknown */
+	int64_t remote_lost;    /* the far end's RTCP: what it lost of our
+				 * stream, -1 when it sent no report */
+	int64_t remote_jitter_us; /* ... the highest jitter it saw, -1 */
+	int mos_rx, mos_tx;     /* estimated MOS x100 each way, 0 unknown */
+	int64_t concealed;      /* frames of packet loss concealment */
+	int64_t jb_drops;       /* jitter buffer drops */
+	int64_t srtp_auth_fail; /* SRTP/SRTCP packets that failed the tag */
+};
+
 struct cdr_record {
 	char id[37];            /* UUID */
 	int64_t start_ms;       /* UTC ms: call arrived */
@@ -75,6 +94,7 @@ struct cdr_record {
 	int callback;           /* 1 a PSAP callback routed to the caller,
 				 * 2 one after the window (to the zone's
 				 * default destination) */
+	struct cdr_media media;
 	struct cdr_attempt attempts[CDR_MAX_ATTEMPTS];
 	unsigned nattempts;
 };

@@ -218,6 +218,32 @@ static int parse_net(const char *v, struct gw_net *net)
 	if (slash)
 		host[slash - v] = '\0';
 	memset(net, 0, sizeof(*net));
+	/* v4:port or [v6][:port]: one host (from that port only). */
+	if (!slash && (*host == '[' ||
+		       (strchr(host, ':') && strchr(host, ':') ==
+					      strrchr(host, ':')))) {
+		bool with_port = *host == '[' ? strstr(host, "]:") != NULL
+					      : true;
+
+		if (parse_hostport(host, &net->addr, &len))
+			return EINVAL;
+		if (net->addr.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 =
+				(struct sockaddr_in6 *)&net->addr;
+
+			net->port = with_port ? ntohs(s6->sin6_port) : 0;
+			s6->sin6_port = 0;
+			net->prefix = 128;
+		} else {
+			struct sockaddr_in *s4 =
+				(struct sockaddr_in *)&net->addr;
+
+			net->port = ntohs(s4->sin_port);
+			s4->sin_port = 0;
+			net->prefix = 32;
+		}
+		return 0;
+	}
 	if (strchr(host, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&net->addr;
 
@@ -250,6 +276,12 @@ static bool net_match(const struct gw_net *net, const struct sockaddr *src)
 
 	if (net->addr.ss_family != src->sa_family)
 		return false;
+	if (net->port &&
+	    net->port != ntohs(src->sa_family == AF_INET
+				       ? ((const struct sockaddr_in *)src)->sin_port
+				       : ((const struct sockaddr_in6 *)src)
+						 ->sin6_port))
+		return false;
 	if (src->sa_family == AF_INET) {
 		a = (const uint8_t *)&((const struct sockaddr_in *)&net->addr)
 			    ->sin_addr;
@@ -270,6 +302,58 @@ static bool net_match(const struct gw_net *net, const struct sockaddr *src)
 			return false;
 	}
 	return true;
+}
+
+static int parse_user_match(const char *tok, struct gw_user_match *m)
+{
+	const char *dash = strchr(tok, '-');
+	size_t n = strlen(tok);
+
+	memset(m, 0, sizeof(*m));
+	if (!n || n >= sizeof(m->first))
+		return EINVAL;
+	if (tok[n - 1] == '*') {
+		/* A prefix: first = last = the digits, matched as a prefix. */
+		if (strspn(tok, "+0123456789") != n - 1)
+			return EINVAL;
+		memcpy(m->first, tok, n - 1);
+		return 0;
+	}
+	if (!dash) {
+		if (strspn(tok, "+0123456789") != n)
+			return EINVAL;
+		tg_strlcpy(m->first, tok, sizeof(m->first));
+		tg_strlcpy(m->last, tok, sizeof(m->last));
+		return 0;
+	}
+	if ((size_t)(dash - tok) != n - (size_t)(dash - tok) - 1 ||
+	    strspn(tok, "+0123456789") != (size_t)(dash - tok) ||
+	    strspn(dash + 1, "+0123456789") != strlen(dash + 1))
+		return EINVAL;
+	memcpy(m->first, tok, (size_t)(dash - tok));
+	tg_strlcpy(m->last, dash + 1, sizeof(m->last));
+	return strcmp(m->first, m->last) > 0 ? EINVAL : 0;
+}
+
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user)
+{
+	size_t n = user ? strlen(user) : 0;
+
+	if (!t->nmatch_user)
+		return true;
+	for (unsigned i = 0; n && i < t->nmatch_user; i++) {
+		const struct gw_user_match *m = &t->match_user[i];
+
+		if (!*m->last) {
+			if (!strncmp(user, m->first, strlen(m->first)))
+				return true;
+		} else if (n == strlen(m->first) &&
+			   strcmp(user, m->first) >= 0 &&
+			   strcmp(user, m->last) <= 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
@@ -764,6 +848,11 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			return fail(p, "%s: '%s' is not an IP address or a "
 				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
+	} else if (!strcmp(k, "outbound_proxy")) {
+		t->proxy_len = 0;
+		if (*v && parse_hostport(v, &t->proxy, &t->proxy_len))
+			return fail(p, "outbound_proxy: '%s' is not an IP "
+				    "address with an optional :port", v);
 	} else if (!strcmp(k, "accept_from")) {
 		char buf[512], *save = NULL, *tok;
 
@@ -780,6 +869,42 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				return fail(p, "accept_from: '%s' is not an "
 					    "address or CIDR block", tok);
 			t->naccept++;
+		}
+	} else if (!strcmp(k, "match_header")) {
+		const char *c = strchr(v, ':');
+		size_t len = c ? (size_t)(c - v) : strlen(v);
+
+		while (len && v[len - 1] == ' ')
+			len--;
+		if (!len || len >= sizeof(t->match_hdr) ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789-_.") < len)
+			return fail(p, "match_header: '%s' is not 'Name: text' "
+				    "or 'Name'", v);
+		memcpy(t->match_hdr, v, len);
+		t->match_hdr[len] = '\0';
+		c = c ? c + 1 + strspn(c + 1, " ") : "";
+		if (strlen(c) >= sizeof(t->match_hdr_text))
+			return fail(p, "match_header: text too long");
+		tg_strlcpy(t->match_hdr_text, c, sizeof(t->match_hdr_text));
+	} else if (!strcmp(k, "match_user")) {
+		char buf[512], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "match_user: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->nmatch_user = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (t->nmatch_user == GW_MAX_ACCEPT)
+				return fail(p, "match_user: more than %d "
+					    "entries", GW_MAX_ACCEPT);
+			if (parse_user_match(tok,
+					     &t->match_user[t->nmatch_user]))
+				return fail(p, "match_user: '%s' is not a "
+					    "number, FIRST-LAST range or "
+					    "prefix*", tok);
+			t->nmatch_user++;
 		}
 	} else if (!strcmp(k, "max_calls")) {
 		err = parse_uint(p, k, v, 0, 100000, &n);
@@ -840,6 +965,23 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "transfer")) {
+		err = parse_bool(p, k, v, &t->transfer);
+	} else if (!strcmp(k, "redirect_header")) {
+		if (strcmp(v, "diversion") && strcmp(v, "history-info"))
+			return fail(p, "redirect_header: '%s' is not diversion "
+				    "or history-info", v);
+		t->history_info = !strcmp(v, "history-info");
+	} else if (!strcmp(k, "identity")) {
+		if (!strcmp(v, "pai"))
+			t->identity = GW_ID_PAI;
+		else if (!strcmp(v, "rpid"))
+			t->identity = GW_ID_RPID;
+		else if (!strcmp(v, "none"))
+			t->identity = GW_ID_NONE;
+		else
+			return fail(p, "identity: '%s' is not pai, rpid or "
+				    "none", v);
 	} else if (!strcmp(k, "auth_user")) {
 		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
 	} else if (!strcmp(k, "auth_password")) {
@@ -1227,6 +1369,7 @@ static int on_section(struct parser *p, char *name)
 		t->options_timeout_ms = 2000;
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
+		t->transfer = true;
 		t->rtp_timeout = -1;
 		t->session_expires = -1;
 		t->min_se = -1;

@@ -18,6 +18,7 @@
 struct gw_net {
 	struct sockaddr_storage addr; /* network address, port 0 */
 	unsigned prefix;              /* CIDR bits */
+	uint16_t port;                /* only from this port; 0 any */
 };
 
 enum gw_trunk_kind {
@@ -79,8 +80,20 @@ struct gw_trunk_cfg {
 	char host[128];             /* peer/host given as a name: located
 				       by RFC 3263 (targets.c); "" = peer */
 	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
+	struct sockaddr_storage proxy; /* outbound proxy (RFC 3261 8.1.2):
+					  requests go there, 0 len = none */
+	socklen_t proxy_len;
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
+	/* Among trunks that accept an address, this one takes only calls
+	 * to these numbers (Request-URI or To user): "FIRST-LAST" ranges
+	 * of equal length, or prefixes ending in '*'. */
+	struct gw_user_match {
+		char first[24], last[24];
+	} match_user[GW_MAX_ACCEPT];
+	unsigned nmatch_user;
+	char match_hdr[48];         /* ... and whose INVITE has this header */
+	char match_hdr_text[80];    /* ... with this in its value ("" any) */
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
 	unsigned cps;               /* new outbound attempts per second */
 	unsigned max_inbound;       /* calls arriving from it; 0 = no limit */
@@ -108,6 +121,16 @@ struct gw_trunk_cfg {
 	char allow[64];
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
+	enum gw_identity {
+		GW_ID_PAI = 0,      /* P-Asserted-Identity (RFC 3325) */
+		GW_ID_RPID,         /* Remote-Party-ID, as older peers want */
+		GW_ID_NONE,         /* neither: From alone */
+	} identity;                 /* SIP: the header that asserts who
+				       calls, on calls to it */
+	bool history_info;          /* SIP: who diverted a call goes to it in
+				       History-Info (RFC 7044), not Diversion */
+	bool transfer;              /* SIP: its REFERs (RFC 3515) may move
+				       the other party to a new call */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):
 				       484 asks the caller for more digits */
 	unsigned overlap_wait_ms;   /* a held INVITE waits this long for
@@ -288,6 +311,9 @@ int gw_codec_pt(const char *name);
 /** "PCMU", "PCMA", "G722", "G729" for payload type @p pt; "" another. */
 const char *gw_codec_name(int pt);
 /** Is @p src allowed to send requests on trunk @p t? */
+/** Does trunk @p t take calls to @p user (its match_user; true when it
+ * has none)? */
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user);
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);
 

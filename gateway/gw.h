@@ -126,6 +126,9 @@ struct gw {
 	struct gw_regs *regs;            /* registrations (reg.c) */
 
 	struct gw_call *calls;           /* live calls, newest first */
+	struct gw_call *media_waits;     /* ended calls whose CDR waits for
+					  * their bridge's figures (a ref
+					  * each, the bridge's) */
 	unsigned ncalls;
 	uint64_t next_serial;
 	bool draining;
@@ -161,9 +164,8 @@ bool gw_call_digest(const struct sockaddr *src, socklen_t len,
 		    unsigned *offer, void *arg);
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg);
-void gw_call_media_prefs(const struct sockaddr *src, socklen_t len,
-			 int *codecs, unsigned *ncodecs, unsigned *ptime,
-			 void *arg);
+void gw_call_media_prefs(const struct sip_invite_info *info, int *codecs,
+			 unsigned *ncodecs, unsigned *ptime, void *arg);
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg);
 void gw_call_on_tdm(struct tdm_span *span, const struct tdm_event *ev,
@@ -177,6 +179,12 @@ void gw_call_clear_all(struct gw *gw, int cause);
 void gw_call_on_dtmf(void *arg, uint32_t bridge, char digit, unsigned ms);
 /** Clear the live calls that hold a B-channel of span @p span. */
 void gw_call_clear_span(struct gw *gw, int span, int cause);
+/** media_bridge_done_h: a call's bridge stopped; its figures go in the
+ *  call's CDR, which waited for them.  @p cookie is the call. */
+void gw_call_media_done(void *cookie, const struct media_stats *st);
+/** Shut-down, after the media engine is freed: write the CDRs still
+ *  waiting for figures without them. */
+void gw_call_media_flush(struct gw *gw);
 /** Shut-down: end every call and drop it without waiting for SIP. */
 void gw_call_reap_all(struct gw *gw);
 

@@ -161,10 +161,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	ts->probes++;
 	tg->probes++;
+	/* Behind an outbound proxy the next hop is what can be probed:
+	 * the proxy answers for the path. */
 	err = sip_options_probe(&tg->probe, gw->ua,
-				(const struct sockaddr *)&tg->at.sa,
-				tg->at.len, t->options_timeout_ms, on_result,
-				tg);
+				t->proxy_len ? (const struct sockaddr *)&t->proxy
+					     : (const struct sockaddr *)&tg->at.sa,
+				t->proxy_len ? t->proxy_len : tg->at.len,
+				t->options_timeout_ms, on_result, tg);
 	if (err) {
 		/* Not sent is not answered. */
 		tg->probe = NULL;

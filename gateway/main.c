@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -724,6 +725,18 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 			  "authentication, %llu were replays",
 			  (unsigned long long)st->srtp_auth_fail,
 			  (unsigned long long)st->srtp_replay);
+	gw_call_media_done(cookie, st);
+}
+
+/* The CDRs of the calls just ended wait for their bridges' figures: let
+ * the workers hand them back (a frame or two each), for at most 1 s. */
+static void media_settle(struct gw *gw)
+{
+	struct pollfd pfd = {.fd = media_engine_fd(gw->me), .events = POLLIN};
+
+	for (int i = 0; i < 100 && gw->media_waits; i++)
+		if (poll(&pfd, 1, 10) > 0)
+			media_engine_poll(gw->me);
 }
 
 static int start(struct gw *gw)
@@ -864,7 +877,9 @@ static int stop(struct gw *gw)
 		event_free(gw->ev_media);
 	if (gw->ev_rtp_check)
 		event_free(gw->ev_rtp_check);
+	media_settle(gw);
 	media_engine_free(gw->me);
+	gw_call_media_flush(gw);
 	if (gw->cdr) {
 		rc = cdr_writer_close(gw->cdr);
 		if (rc)

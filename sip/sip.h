@@ -120,7 +120,19 @@ struct sip_invite_info {
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
+	unsigned max_forwards;    /* its Max-Forwards (70 when absent) */
+	const void *req;          /* the request itself, for
+				   * sip_invite_header: only until the
+				   * handler first answers it */
 };
+
+/**
+ * The first value of header @p name (case-insensitive) of the INVITE
+ * @p info describes, into @p out (cut to fit).  Only from the invite
+ * handler, before it answers.  @return 0; ENOENT no such header.
+ */
+int sip_invite_header(const struct sip_invite_info *info, const char *name,
+		      char *out, size_t size);
 
 enum sip_leg_event_type {
 	SIP_LEG_PROGRESS,  /* outbound: 1xx > 100; media set if it had SDP */
@@ -140,6 +152,10 @@ enum sip_leg_event_type {
 			    * or UPDATE offer we answered, or the answer in
 			    * an ACK to our offer; media = its new SDP (new
 			    * address, codec in pt, hold in dir) */
+	SIP_LEG_REFER,     /* the far end asks for a blind transfer of the
+			    * other party to refer_to (RFC 3515): we sent
+			    * 202 and NOTIFY 100; report the new call with
+			    * sip_leg_refer_notify, ending with a final one */
 };
 
 struct sip_leg_event {
@@ -156,6 +172,8 @@ struct sip_leg_event {
 				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
+	const char *refer_to;        /* REFER: the number (Refer-To user or
+				      * tel: URI, separators dropped) */
 };
 
 typedef void(sip_leg_event_h)(struct sip_leg *leg,
@@ -228,11 +246,12 @@ typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 #define SIP_MAX_CODECS 8
 
 /**
- * The codec preference and ptime for an INVITE from @p src (its trunk's),
- * asked before its offer is negotiated: @p codecs (SIP_MAX_CODECS room)
+ * The codec preference and ptime for a new INVITE (its trunk's), asked
+ * before its offer is negotiated; @p info is what the invite handler will
+ * see (offer and call_id not set yet).  @p codecs (SIP_MAX_CODECS room)
  * and @p ptime come preset with the UA's and may be overwritten.
  */
-typedef void(sip_media_prefs_h)(const struct sockaddr *src, socklen_t len,
+typedef void(sip_media_prefs_h)(const struct sip_invite_info *info,
 				int *codecs, unsigned *ncodecs,
 				unsigned *ptime, void *arg);
 
@@ -285,6 +304,16 @@ uint16_t sip_ua_port(const struct sip_ua *ua);
 void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n);
 
 /* ---- legs ---------------------------------------------------------------- */
+
+/** Take REFERs on this leg (SIP_LEG_REFER); without it they get 403. */
+void sip_leg_allow_refer(struct sip_leg *leg, bool on);
+/**
+ * Report the transfer asked by this leg's REFER (SIP_LEG_REFER): a NOTIFY
+ * with "SIP/2.0 @p status @p phrase" as message/sipfrag.  A status >= 200
+ * is the final one and ends the REFER's subscription.  ENOTCONN when no
+ * transfer is under way or the dialog is gone.
+ */
+int sip_leg_refer_notify(struct sip_leg *leg, int status, const char *phrase);
 
 /** Set the handler that receives this leg's events (inbound legs start
  * without one; set it in the invite handler). */
@@ -384,12 +413,26 @@ struct sip_call_params {
 	const char *diversion;    /* number for a Diversion header, "" none */
 	const char *diversion_reason; /* its reason, NULL/"" = unknown */
 	bool diversion_privacy;   /* ;privacy=full on it (RFC 5806) */
+	bool history_info;        /* ... as History-Info (RFC 7044) instead */
+	unsigned max_forwards;    /* for a call passed on from SIP: the
+				   * Max-Forwards its INVITE had; ours is one
+				   * less, so that a loop through B2BUAs runs
+				   * out (RFC 3261 16.6 step 3); 0 = 70 */
 	/* Emergency calls (RFC 6442, RFC 3325): */
 	bool emergency;           /* Priority: emergency */
 	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our
 				   * address>: the callback number; NULL
 				   * or "" = none */
 	enum sip_pai_form pai_form;
+	const struct sockaddr *proxy; /* an outbound proxy (RFC 3261 8.1.2):
+				   * the INVITE and the dialog's requests
+				   * go there, with a Route to it; the
+				   * destination names the Request-URI's
+				   * host.  NULL none */
+	socklen_t proxy_len;
+	const char *rpid_user;    /* Remote-Party-ID <sip:USER@our address>
+				   * ;party=calling, NULL or "" none */
+	bool rpid_screen;         /* ... screen=yes: we vouch for it */
 	bool privacy;             /* the caller is not to be shown: From
 				   * "Anonymous" <sip:anonymous@anonymous.
 				   * invalid>, Privacy: id (RFC 3323/3325);

@@ -22,7 +22,7 @@ struct event;
 /* RFC 3261 17.1.1.1 default timer values, in milliseconds. */
 #define SIP_T1 500
 #define SIP_T2 4000
-#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK"
+#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, REFER"
 /* osip appends and removes transactions by walking a linked list, so
  * with ~16k BYE server transactions alive (Timer J, 32 s at 500 calls/s)
  * one list costs a third of our CPU; spreading transactions over several
@@ -61,6 +61,7 @@ enum sip_tr_kind {
 	SIP_TR_BYE,
 	SIP_TR_CANCEL,
 	SIP_TR_REINVITE, /* our re-INVITE or UPDATE in a dialog (leg.c) */
+	SIP_TR_NOTIFY,   /* our NOTIFY of a transfer's progress (leg.c) */
 };
 
 /* Our side of one osip transaction (osip reserved1 points here). */
@@ -312,6 +313,27 @@ int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size);
  *  EBADMSG unreadable (the caller carries on without it). */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 		      char *reason, size_t rsize, bool *privacy);
+
+/** The end of one value of a comma-separated header: the comma outside
+ *  quotes and <>, or the terminating NUL. */
+const char *sip_value_end(const char *v);
+/** The newest redirection in History-Info (RFC 7044, causes of RFC 4458)
+ *  as Diversion gives it: who diverted, the reason token, and whether it
+ *  is private.  ENOENT none; EBADMSG unreadable. */
+int sip_msg_history_info(const osip_message_t *msg, char *user, size_t usize,
+			 char *reason, size_t rsize, bool *privacy);
+/** The RFC 4458 cause for a Diversion reason token (404 when unknown). */
+int sip_hi_cause(const char *reason);
+/** The calling party's Remote-Party-ID: its number into @p user and
+ *  whether it asks for privacy.  ENOENT none; EBADMSG unreadable. */
+int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,
+		 bool *privacy);
+/** The transfer target of a REFER (RFC 3515): the number of its one
+ *  Refer-To (a sip:/sips: user or a tel: URI) into @p number.  ENOENT
+ *  none; E2BIG more than one, or too long; ENOTSUP not a number, or an
+ *  attended transfer (Replaces); EPROTONOSUPPORT another scheme; EBADMSG
+ *  unreadable. */
+int sip_msg_refer_to(const osip_message_t *msg, char *number, size_t size);
 
 /* ---- leg.c: dialogs ------------------------------------------------------ */
 

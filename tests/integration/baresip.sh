@@ -10,7 +10,8 @@ start_pstnsim --media tone:1000 --detect 1000 --hangup-after 3000
 start_gw
 
 BS=$WORK/baresip
-baresip_phone "$BS" 127.0.0.1 g711.so 8000 "audio_codecs=PCMU"
+baresip_setup "$BS" "$CLI_PORT" 1000 10
+echo "<sip:2125550000@127.0.0.1>;regint=0;audio_codecs=PCMU" > "$BS/accounts"
 
 timeout 25 baresip -f "$BS" -e "/dial sip:2125551234@127.0.0.1:$SIP_PORT" -t 8 \
 	> "$WORK/baresip.log" 2>&1 || true

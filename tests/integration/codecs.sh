@@ -19,14 +19,7 @@ start_pstnsim --media tone:1000 --detect 1000
 start_gw
 
 have_tshark=false
-if command -v tshark >/dev/null; then
-	tshark -q -i lo -f "udp" -w "$WORK/cap.pcapng" > "$WORK/tshark.log" 2>&1 &
-	TSHARK=$!
-	PIDS+=("$TSHARK")
-	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
-	sleep 1 # "Capturing on" comes a moment before packets are taken
-	have_tshark=true
-fi
+start_capture "$WORK/cap.pcapng" && have_tshark=true
 
 # tgcall offers one codec with its a=ptime; the gateway answers it (the
 # trunk lists G.729 and PCMU, [sip] the rest: a call from the PBX's source
@@ -58,8 +51,9 @@ log "ok: pstnsim hears the G.729 phone's 1 kHz (ratio $ratio)"
 g722_calls=0
 if command -v baresip >/dev/null && [ -e /usr/lib/baresip/modules/g722.so ]; then
 	BS=$WORK/baresip
-	baresip_phone "$BS" 127.0.0.2 g722.so 16000 \
-		"audio_codecs=G722/16000/1;ptime=30"
+	baresip_setup "$BS" "$CLI_PORT" 1000 10 127.0.0.2 g722.so 16000
+	echo "<sip:2125550000@127.0.0.2>;regint=0;audio_codecs=G722/16000/1;ptime=30" \
+		> "$BS/accounts"
 	timeout 25 baresip -f "$BS" -e "/dial sip:2125551236@127.0.0.1:$SIP_PORT" -t 8 \
 		> "$WORK/baresip.log" 2>&1 || true
 	wait_for "pstnsim record of the baresip call" 10 sh -c \

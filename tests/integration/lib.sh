@@ -223,42 +223,17 @@ wait_cdrs() {
 	wait_for "$1 CDR rows" "${2:-10}" cdr_count_ge "$1"
 }
 
-# tone_wav FILE [RATE] [SECONDS]: a mono 16-bit 1 kHz tone (8 kHz, 10 s),
-# written without sox, for baresip's aufile source.
+# tone_wav FILE [RATE] [SECONDS] [HZ]: a mono 16-bit tone (8 kHz, 10 s,
+# 1 kHz), written without sox, for baresip's aufile source.
 tone_wav() {
-	python3 - "$1" "${2:-8000}" "${3:-10}" <<'PY'
+	python3 - "$1" "${2:-8000}" "${3:-10}" "${4:-1000}" <<'PY'
 import math, struct, sys, wave
-rate, secs = int(sys.argv[2]), int(sys.argv[3])
+rate, secs, hz = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 w = wave.open(sys.argv[1], "wb")
 w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
-w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * 1000 * i / rate))) for i in range(rate * secs)))
+w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * hz * i / rate))) for i in range(rate * secs)))
 w.close()
 PY
-}
-
-# baresip_phone DIR IP CODEC-MODULE RATE ACCOUNT-PARAMS: a headless baresip
-# in DIR on IP:CLI_PORT that plays a 1 kHz tone (a WAV at RATE) and records
-# what it hears, with one account (sip:2125550000@IP;regint=0;PARAMS).
-baresip_phone() {
-	mkdir -p "$1"
-	tone_wav "$1/tone.wav" "$4" 10
-	cat > "$1/config" <<CONF
-poll_method		poll
-sip_listen		$2:$CLI_PORT
-net_interface		$2
-audio_player		aufile,$1/heard.wav
-audio_source		aufile,$1/tone.wav
-audio_alert		aufile,$1/heard-alert.wav
-rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
-module_path		/usr/lib/baresip/modules
-module			$3
-module			aufile.so
-module			stdio.so
-module_app		account.so
-module_app		menu.so
-CONF
-	echo "<sip:2125550000@$2>;regint=0;$5" > "$1/accounts"
-	: > "$1/contacts"
 }
 
 # answer_pbx OUT.json ARGS...: tgcall answers one call as the PBX (in the
@@ -276,4 +251,42 @@ answer_pbx() {
 json_field() {
 	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" |
 		tr -d '"'
+}
+
+# start_capture FILE: tshark on lo (all UDP) into FILE, its PID in
+# $TSHARK; returns 1 (TSHARK empty) when tshark is not installed.
+start_capture() {
+	TSHARK=
+	command -v tshark >/dev/null || return 1
+	tshark -q -i lo -f "udp" -w "$1" > "$WORK/tshark.log" 2>&1 &
+	TSHARK=$!
+	PIDS+=("$TSHARK")
+	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
+	sleep 1 # "Capturing on" comes a moment before packets are taken
+}
+
+# baresip_setup DIR PORT HZ SECONDS [IP] [CODEC-MODULE] [RATE]: a headless
+# baresip in DIR listening on IP:PORT (127.0.0.1) with that codec module
+# (g711.so) that sends a HZ tone (mono WAV at RATE, 8000, SECONDS long)
+# and records what it hears to DIR/heard.wav; RTP above our range.  The
+# caller writes DIR/accounts.
+baresip_setup() {
+	mkdir -p "$1"
+	tone_wav "$1/tone.wav" "${7:-8000}" "$4" "$3"
+	cat > "$1/config" <<CONF
+poll_method		poll
+sip_listen		${5:-127.0.0.1}:$2
+net_interface		${5:-127.0.0.1}
+audio_player		aufile,$1/heard.wav
+audio_source		aufile,$1/tone.wav
+audio_alert		aufile,$1/heard-alert.wav
+rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
+module_path		/usr/lib/baresip/modules
+module			${6:-g711.so}
+module			aufile.so
+module			stdio.so
+module_app		account.so
+module_app		menu.so
+CONF
+	: > "$1/contacts"
 }

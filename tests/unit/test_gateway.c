@@ -106,7 +106,8 @@ static const char good_conf[] =
 	"type = sip\n"
 	"peer = 10.0.0.5:5080\n"
 	"overlap = rfc3578\n"
-	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
+	"accept_from = 10.0.0.0/24, 192.168.1.7, 172.16.0.1:5070, [2001:db8::1]:5062\n"
+	"match_user = 5550100-5550199, +4420*, 2001\n"
 	"dtmf = info\n"
 	"options_interval = 15\n"
 	"options_down = 4\n"
@@ -236,6 +237,27 @@ static void test_conf_good(void **state)
 	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
 	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	/* host:port: that port only. */
+	inet_pton(AF_INET, "172.16.0.1", &in.sin_addr);
+	in.sin_port = htons(5070);
+	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	in.sin_port = htons(5060);
+	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	{
+		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+
+		inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+		in6.sin6_port = htons(5062);
+		assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in6));
+		in6.sin6_port = htons(5060);
+		assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in6));
+	}
+	assert_true(gw_trunk_matches_user(t, "5550150"));
+	assert_false(gw_trunk_matches_user(t, "55501500"));
+	assert_true(gw_trunk_matches_user(t, "+442079460018"));
+	assert_true(gw_trunk_matches_user(t, "2001"));
+	assert_false(gw_trunk_matches_user(t, "2002"));
+	assert_false(gw_trunk_matches_user(t, ""));
 	assert_true(t->rfc3578);
 	assert_int_equal(t->overlap_wait_ms, 2000);
 	assert_int_equal(t->overlap_timeout_ms, 5000);
@@ -276,7 +298,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 57);
+	assert_int_equal(cfg->notify_ca_line, 58);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	{
@@ -421,6 +443,14 @@ static void test_conf_errors(void **state)
 		 "trunk 'a': inbound_user and inbound_password go together"},
 		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nauth_password = p\n",
 		 "trunk 'a': auth_password without auth_user"},
+		{"[trunk a]\ntype = sip\nmatch_header = X Bad: 1\n",
+		 "match_header: 'X Bad: 1' is not 'Name: text'"},
+		{"[trunk a]\ntype = sip\nmatch_user = 12-3\n",
+		 "match_user: '12-3' is not a number"},
+		{"[trunk a]\ntype = sip\nmatch_user = 19-10\n",
+		 "match_user: '19-10' is not a number"},
+		{"[trunk a]\ntype = sip\naccept_from = 10.0.0.0/8:5060\n",
+		 "accept_from: '10.0.0.0/8:5060' is not an address"},
 		{"[trunk a]\ntype = sip\ninbound_digest = sha1\n",
 		 "t.conf:3: inbound_digest: 'sha1' is not sha-256 or md5"},
 		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nregister = yes\n",
