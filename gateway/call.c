@@ -494,10 +494,7 @@ static void write_cdr(struct gw_call *call)
 					 : gw_cause_disposition(call->cause);
 	r->q850_cause = call->cause;
 	r->sip_status = call->sip_status;
-	if (call->codec == 0)
-		tg_strlcpy(r->codec, "PCMU", sizeof(r->codec));
-	else if (call->codec == 8)
-		tg_strlcpy(r->codec, "PCMA", sizeof(r->codec));
+	tg_strlcpy(r->codec, gw_codec_name(call->codec), sizeof(r->codec));
 	tg_strlcpy(r->route, call->dec->route, sizeof(r->route));
 	r->emergency = (int)call->dec->emergency;
 	tg_strlcpy(r->diversion, call->dec->diversion.digits,
@@ -895,9 +892,36 @@ static void set_remote(struct gw_call *call, struct side *s,
 		call->codec = m->pt;
 }
 
+/* The codecs SDP negotiates are the engine's (static payload types). */
 static enum media_law law_of(int pt)
 {
-	return pt == 8 ? MEDIA_PCMA : MEDIA_PCMU;
+	switch (pt) {
+	case 8:
+		return MEDIA_PCMA;
+	case 9:
+		return MEDIA_G722;
+	case 18:
+		return MEDIA_G729;
+	default:
+		return MEDIA_PCMU;
+	}
+}
+
+/*
+ * How long the packets we send to @p m's far end are: its a=ptime (RFC
+ * 4566 6: what it wants to receive), else ours, never over its
+ * a=maxptime; in 10 ms steps (G.729's frame, the engine's unit), 10-60.
+ */
+static unsigned tx_ptime(const struct sip_media *m, unsigned ours)
+{
+	unsigned p = m->ptime_set ? m->ptime : ours;
+
+	if (m->maxptime && p > m->maxptime)
+		p = m->maxptime;
+	p -= p % 10;
+	if (p < 10)
+		p = 10;
+	return p > SIP_MAX_PTIME ? SIP_MAX_PTIME : p;
 }
 
 /* ---- SRTP (docs/media.md) ------------------------------------------------- */
@@ -987,7 +1011,7 @@ static bool srtp_answer(const struct gw_call *call, struct sip_leg *leg,
 }
 
 static void relay_side(struct gw_call *call, struct media_relay_side *rs,
-		       const struct side *s, unsigned ptime)
+		       const struct side *s)
 {
 	const struct gw_trunk_cfg *t = gw_config_trunk(&call->gw->cfg,
 						       s->trunk);
@@ -997,7 +1021,7 @@ static void relay_side(struct gw_call *call, struct media_relay_side *rs,
 	if (s->have_remote && sip_media_receives(&s->remote))
 		to_sockaddr(&s->remote, &rs->remote, &rs->remote_len);
 	rs->law = law_of(s->remote.pt);
-	rs->ptime = ptime;
+	rs->ptime = tx_ptime(&s->remote, gw_config_ptime(&call->gw->cfg, t));
 	rs->latch = gw_trunk_latch(t);
 	/* Events cross with each leg's own payload type (the engine maps
 	 * only when both legs have one). */
@@ -1073,8 +1097,8 @@ static void bridge_media(struct gw_call *call)
 
 		if (!in->have_remote || !out->have_remote)
 			return;
-		relay_side(call, &a, in, gw->cfg.ptime);
-		relay_side(call, &b, out, gw->cfg.ptime);
+		relay_side(call, &a, in);
+		relay_side(call, &b, out);
 		if (call->bridge) {
 			media_relay_update(gw->me, call->bridge, 0, &a);
 			media_relay_update(gw->me, call->bridge, 1, &b);
@@ -1109,7 +1133,10 @@ static void bridge_media(struct gw_call *call)
 		to_sockaddr(&ip->remote, &prm.remote, &prm.remote_len);
 		prm.rtp_law = law_of(ip->remote.pt);
 		prm.hold = !sip_media_receives(&ip->remote);
-		prm.ptime = gw->cfg.ptime;
+		prm.ptime = tx_ptime(&ip->remote,
+				     gw_config_ptime(&gw->cfg,
+						     gw_config_trunk(&gw->cfg,
+								     ip->trunk)));
 		dtmf_params(call, ip, &prm);
 		prm.echo_tail_ms = echo_tail(call, pri);
 		srtp_keys(ip, &prm.srtp);
@@ -1670,6 +1697,30 @@ static int pick_dest(struct gw_call *call, const struct gw_trunk_cfg *t)
 	return call->ndest ? 0 : EHOSTUNREACH;
 }
 
+/*
+ * What an outbound INVITE on trunk @p t (NULL: [sip]'s codecs) offers:
+ * the trunk's codecs in its order, except that a call from a SIP leg
+ * puts that leg's codec first when the trunk has it, so the two legs
+ * share a codec and the relay need not transcode.  @return how many.
+ */
+_Static_assert(GW_MAX_CODECS <= SIP_MAX_CODECS, "a trunk's codecs fit a leg");
+
+static unsigned offer_codecs(const struct gw_call *call,
+			     const struct gw_trunk_cfg *t, int *out)
+{
+	unsigned n = gw_config_codecs(&call->gw->cfg, t, out), i;
+
+	if (call->in.kind != DP_TRUNK_SIP || call->codec < 0)
+		return n;
+	for (i = 0; i < n && out[i] != call->codec; i++)
+		;
+	if (i < n) {
+		memmove(out + 1, out, i * sizeof(*out));
+		out[0] = call->codec;
+	}
+	return n;
+}
+
 static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		     const struct dp_attempt *a)
 {
@@ -1685,7 +1736,9 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 							     : 0,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 		.srtp = srtp_offer(t),
+		.ptime = gw_config_ptime(&gw->cfg, t),
 	};
+	int codecs[GW_MAX_CODECS];
 	int err;
 
 	char pai[40], *pidf = NULL, user[128];
@@ -1818,6 +1871,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_user = t->auth_user;
 	p.auth_password = t->auth_password;
 	p.auth_realm = t->auth_realm;
+	p.ncodecs = offer_codecs(call, t, codecs);
+	p.codecs = codecs;
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
 	err = t->proxy_len ? gw_trunk_transport(gw, t, p.proxy, p.proxy_len)
@@ -1920,9 +1975,12 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			.max_forwards = call->in.kind == DP_TRUNK_SIP
 						? call->max_fwd : 0,
 		};
+		int codecs[GW_MAX_CODECS];
 
 		if (call->div_restricted)
 			p.diversion = NULL;
+		p.ncodecs = offer_codecs(call, NULL, codecs);
+		p.codecs = codecs;
 
 		e = sip_leg_invite(&call->out.sip, gw->ua, sa, len, &p,
 				   on_sip_out, call);
@@ -2875,6 +2933,21 @@ static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 		return t;
 	return info->auth_user && *info->auth_user
 		? trunk_by_user(gw, info->auth_user) : NULL;
+}
+
+/* An INVITE's offer is negotiated with its trunk's codecs and ptime (the
+ * UA asks before it answers 488 itself), the trunk found as for the call. */
+void gw_call_media_prefs(const struct sip_invite_info *info, int *codecs,
+			 unsigned *ncodecs, unsigned *ptime, void *arg)
+{
+	struct gw *gw = arg;
+	const struct gw_trunk_cfg *t = trunk_of(gw, info);
+
+	if (!t)
+		return;
+	if (t->ncodecs)
+		*ncodecs = gw_config_codecs(&gw->cfg, t, codecs);
+	*ptime = gw_config_ptime(&gw->cfg, t);
 }
 
 /* The algorithms any trunk known by its username takes: what a first
@@ -4170,9 +4243,7 @@ static void fill_info(const struct gw_call *c, struct gw_call_info *out)
 				? c->out.span : c->in.span,
 		.chan = c->out.kind == DP_TRUNK_TDM && c->out.span
 				? c->out.chan : c->in.chan,
-		.codec = c->codec == 0   ? "PCMU"
-			 : c->codec == 8 ? "PCMA"
-					 : "",
+		.codec = gw_codec_name(c->codec),
 		.start_ms = c->start_ms,
 		.answer_ms = c->answer_ms,
 		.call_id = c->call_id,

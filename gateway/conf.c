@@ -388,32 +388,92 @@ static int key_general(struct parser *p, const char *k, const char *v)
 	return err;
 }
 
-static int parse_codecs(struct parser *p, const char *v)
+static const struct {
+	const char *name;
+	int pt;
+} codec_names[GW_MAX_CODECS] = {
+	{"pcmu", 0}, {"pcma", 8}, {"g722", 9}, {"g729", 18},
+};
+
+int gw_codec_pt(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < GW_MAX_CODECS; i++)
+		if (!strcasecmp(name, codec_names[i].name))
+			return codec_names[i].pt;
+	return -1;
+}
+
+const char *gw_codec_name(int pt)
+{
+	static const char *const upper[] = {"PCMU", "PCMA", "G722", "G729"};
+	unsigned i;
+
+	for (i = 0; i < GW_MAX_CODECS; i++)
+		if (codec_names[i].pt == pt)
+			return upper[i];
+	return "";
+}
+
+/* "g722, pcma, pcmu, g729": codecs in order of preference ([sip] or a
+ * trunk's). */
+static int parse_codecs(struct parser *p, const char *v, int *codecs,
+			unsigned *ncodecs)
 {
 	char buf[64], *save = NULL, *tok;
-	struct gw_config *cfg = p->cfg;
+	unsigned n = 0;
 
-	cfg->ncodecs = 0;
+	if (strlen(v) >= sizeof(buf))
+		return fail(p, "codecs: too long");
 	tg_strlcpy(buf, v, sizeof(buf));
 	for (tok = strtok_r(buf, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save)) {
 		int pt;
 
-		if (!strcasecmp(tok, "pcmu"))
-			pt = 0;
-		else if (!strcasecmp(tok, "pcma"))
-			pt = 8;
-		else
-			return fail(p, "codecs: '%s' is not pcmu or pcma", tok);
-		for (unsigned i = 0; i < cfg->ncodecs; i++)
-			if (cfg->codecs[i] == pt)
+		pt = gw_codec_pt(tok);
+		if (pt < 0)
+			return fail(p, "codecs: '%s' is not pcmu, pcma, g722 "
+				    "or g729", tok);
+		for (unsigned i = 0; i < n; i++)
+			if (codecs[i] == pt)
 				return fail(p, "codecs: '%s' listed twice",
 					    tok);
-		cfg->codecs[cfg->ncodecs++] = pt;
+		codecs[n++] = pt; /* GW_MAX_CODECS distinct ones at most */
 	}
-	if (!cfg->ncodecs)
+	if (!n)
 		return fail(p, "codecs: empty");
+	*ncodecs = n;
 	return 0;
+}
+
+/* ptime ([sip] or a trunk's): 10-60 ms in steps of 10, G.729's frame. */
+static int parse_ptime(struct parser *p, const char *v, unsigned *ptime)
+{
+	unsigned long n;
+	int err = parse_uint(p, "ptime", v, 10, 60, &n);
+
+	if (!err && n % 10)
+		err = fail(p, "ptime: %lu is not a multiple of 10", n);
+	if (!err)
+		*ptime = (unsigned)n;
+	return err;
+}
+
+unsigned gw_config_codecs(const struct gw_config *cfg,
+			  const struct gw_trunk_cfg *t, int *out)
+{
+	const int *c = t && t->ncodecs ? t->codecs : cfg->codecs;
+	unsigned n = t && t->ncodecs ? t->ncodecs : cfg->ncodecs;
+
+	memcpy(out, c, n * sizeof(*c));
+	return n;
+}
+
+unsigned gw_config_ptime(const struct gw_config *cfg,
+			 const struct gw_trunk_cfg *t)
+{
+	return t && t->ptime ? t->ptime : cfg->ptime;
 }
 
 /* "sha-256,md5", "md5": the digest algorithms a trunk is offered. */
@@ -593,12 +653,9 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 		err = parse_uint(p, k, v, 1025, 65535, &n);
 		cfg->rtp_max = (uint16_t)n;
 	} else if (!strcmp(k, "codecs")) {
-		err = parse_codecs(p, v);
+		err = parse_codecs(p, v, cfg->codecs, &cfg->ncodecs);
 	} else if (!strcmp(k, "ptime")) {
-		err = parse_uint(p, k, v, 10, 60, &n);
-		if (!err && n % 10)
-			err = fail(p, "ptime: %lu is not a multiple of 10", n);
-		cfg->ptime = (unsigned)n;
+		err = parse_ptime(p, v, &cfg->ptime);
 	} else if (!strcmp(k, "rtp_timeout")) {
 		err = parse_uint(p, k, v, 0, 3600, &n);
 		cfg->rtp_timeout = (unsigned)n;
@@ -1088,6 +1145,10 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_uint(p, k, v, 0, 3600, &n);
 		t->rtp_timeout = (int)n;
 
+	} else if (!strcmp(k, "codecs")) {
+		err = parse_codecs(p, v, t->codecs, &t->ncodecs);
+	} else if (!strcmp(k, "ptime")) {
+		err = parse_ptime(p, v, &t->ptime);
 	} else if (!strcmp(k, "session_expires")) {
 		err = parse_uint(p, k, v, 0, 86400, &n);
 		t->session_expires = (int)n;

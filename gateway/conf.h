@@ -14,6 +14,7 @@
 #define GW_MAX_TRUNKS 16
 #define GW_MAX_ACCEPT 16
 #define GW_MAX_DIDS 64
+#define GW_MAX_CODECS 4       /* pcmu, pcma, g722, g729 */
 
 /* An accept_from entry: an address block, maybe one port only. */
 struct gw_net {
@@ -159,6 +160,10 @@ struct gw_trunk_cfg {
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	struct gw_jb jb;            /* SIP: its calls' jitter buffer */
+	int codecs[GW_MAX_CODECS];  /* SIP: RTP payload types, preferred
+				       first; ncodecs 0 = [sip]'s */
+	unsigned ncodecs;
+	unsigned ptime;             /* SIP: ms, 10-60; 0 = [sip]'s */
 	int session_expires;        /* SIP: RFC 4028 session interval (s,
 				       0 off), -1 = [sip]'s */
 	int min_se;                 /* SIP: the least we accept, -1 = [sip]'s */
@@ -251,7 +256,7 @@ struct gw_config {
 	unsigned tcp_max_connections;
 	char media_addr[64];
 	uint16_t rtp_min, rtp_max;
-	int codecs[2];
+	int codecs[GW_MAX_CODECS];   /* RTP payload types, preferred first */
 	unsigned ncodecs;
 	unsigned ptime;
 	unsigned rtp_timeout;       /* s without RTP from a SIP far end that
@@ -336,6 +341,17 @@ unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
 const char *gw_media_addr(const struct gw_config *cfg, int family);
 /** Does trunk @p t latch its calls' RTP (rtp_latch, else nat)? */
 bool gw_trunk_latch(const struct gw_trunk_cfg *t);
+/** Trunk @p t's codec preference (NULL: [sip]'s) into @p out; @return
+ * how many. */
+unsigned gw_config_codecs(const struct gw_config *cfg,
+			  const struct gw_trunk_cfg *t, int *out);
+/** Trunk @p t's ptime in ms (NULL: [sip]'s). */
+unsigned gw_config_ptime(const struct gw_config *cfg,
+			 const struct gw_trunk_cfg *t);
+/** The RTP payload type of codec @p name ("pcmu", "g729"...), -1 none. */
+int gw_codec_pt(const char *name);
+/** "PCMU", "PCMA", "G722", "G729" for payload type @p pt; "" another. */
+const char *gw_codec_name(int pt);
 /** Is @p src allowed to send requests on trunk @p t? */
 /** Does trunk @p t take calls to @p user (its match_user; true when it
  * has none)? */

@@ -164,6 +164,8 @@ bool gw_call_digest(const struct sockaddr *src, socklen_t len,
 		    unsigned *offer, void *arg);
 bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg);
+void gw_call_media_prefs(const struct sip_invite_info *info, int *codecs,
+			 unsigned *ncodecs, unsigned *ptime, void *arg);
 void gw_call_on_rejected(const struct sip_invite_info *info, int status,
 			 void *arg);
 /** Is @p src a trunk with nat = yes (sip_symmetric_h)? */

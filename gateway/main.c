@@ -877,6 +877,7 @@ static int start(struct gw *gw)
 	sc.codecs = gw->cfg.codecs;
 	sc.ncodecs = gw->cfg.ncodecs;
 	sc.ptime = gw->cfg.ptime;
+	sc.media_prefs = gw_call_media_prefs;
 	sc.invite = gw_call_on_invite;
 	sc.authorize = gw_call_authorize;
 	sc.digest = gw_call_digest;

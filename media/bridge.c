@@ -1,4 +1,5 @@
-/* media/bridge.c  One timeslot <-> RTP: packetise, send, receive, play out */
+/* media/bridge.c  One timeslot <-> RTP: packetise, code, send, receive,
+ * decode, play out */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,35 @@
 #include "media/core.h"
 #include "media/g711.h"
 
-void bridge_set_laws(struct bridge *b, enum media_law rtp_law,
-		     enum media_law span_law)
+/*
+ * Point the bridge at its two laws.  A codec other than G.711 gets its
+ * state (set up afresh when the codec changes: a new codec starts a new
+ * stream); decoded audio reaches the jitter buffer in the span's law, so
+ * its table is the identity.  @return 0, or ENOMEM with the bridge as it
+ * was.
+ */
+int bridge_set_laws(struct bridge *b, enum media_law rtp_law,
+		    enum media_law span_law)
 {
+	enum media_law jb_from = mcodec_g711(rtp_law) ? rtp_law : span_law;
+
+	if (rtp_law != b->codec.pt || !b->tx_conv) {
+		struct mcodec c;
+		int err = mcodec_init(&c, rtp_law, MCODEC_ENC | MCODEC_DEC);
+
+		if (err)
+			return err;
+		mcodec_free(&b->codec);
+		b->codec = c;
+	}
 	b->rtp_law = rtp_law;
 	b->span_law = span_law;
-	b->tx_conv = g711_conv_table(span_law, rtp_law);
-	b->rx_conv = g711_conv_table(rtp_law, span_law);
+	b->tx_conv = g711_conv_table(span_law, mcodec_g711(rtp_law) ?
+				     rtp_law : span_law);
+	b->rx_conv = g711_conv_table(jb_from, span_law);
+	b->span_dec = g711_decode_table(span_law);
 	jbuf_set_law(&b->jb, span_law);
+	return 0;
 }
 
 /* ---- DTMF ------------------------------------------------------------- */
@@ -189,8 +211,15 @@ static void send_event(struct bridge *b)
 
 static void bridge_send(struct bridge *b)
 {
-	size_t len = RTP_HDR_LEN + b->tx_samples;
+	size_t len = RTP_HDR_LEN + b->tx_samples, plen;
 	ssize_t n;
+
+	/* G.722/G.729: the packet's audio is coded now that it is whole
+	 * (also while held: the encoder's state follows the audio). */
+	if (!mcodec_g711(b->rtp_law))
+		len = RTP_HDR_LEN + mcodec_encode(&b->codec,
+						  b->pkt + RTP_HDR_LEN,
+						  b->tx_pcm, b->tx_samples);
 
 	if (b->te_tx.active && b->dtmf == MEDIA_DTMF_RFC4733) {
 		send_event(b);
@@ -205,6 +234,7 @@ static void bridge_send(struct bridge *b)
 	}
 	b->tx.pt = (uint8_t)b->rtp_law;
 	rtp_encode_hdr(b->pkt, &b->tx);
+	plen = len - RTP_HDR_LEN; /* before an SRTP trailer */
 	if (b->srtp && msrtp_protect(b->srtp, b->pkt, &len, sizeof(b->pkt)))
 		n = -1; /* lost like a failed send: the timeline goes on */
 	else
@@ -212,7 +242,7 @@ static void bridge_send(struct bridge *b)
 			   (const struct sockaddr *)&b->remote, b->remote_len);
 	if (n == (ssize_t)len) {
 		b->st.rtp_tx++;
-		b->rtcp.tx_octets += b->tx_samples;
+		b->rtcp.tx_octets += plen;
 		b->tx.marker = false;
 	} else {
 		/* A full socket buffer or an ICMP error loses this packet
@@ -256,15 +286,22 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 		in = echo_tx_frame(b, in, ecbuf);
 	if (dtmf_on(b))
 		in = dtmf_tx_frame(b, in, buf);
+	/* Repacketise: 20 ms frames in, ptime packets out; a packet may
+	 * end inside a frame and the next one begins there. */
 	while (i < MEDIA_FRAME_SAMPLES) {
 		unsigned k = b->tx_samples - b->tx_fill;
 		uint8_t *p = b->pkt + RTP_HDR_LEN + b->tx_fill;
+		int16_t *q = b->tx_pcm + b->tx_fill;
 		unsigned j;
 
 		if (k > MEDIA_FRAME_SAMPLES - i)
 			k = MEDIA_FRAME_SAMPLES - i;
-		for (j = 0; j < k; j++)
-			p[j] = conv[in[i + j]];
+		if (mcodec_g711(b->rtp_law))
+			for (j = 0; j < k; j++)
+				p[j] = conv[in[i + j]];
+		else
+			for (j = 0; j < k; j++)
+				q[j] = b->span_dec[in[i + j]];
 		i += k;
 		b->tx_fill += k;
 		if (b->tx_fill == b->tx_samples)
@@ -300,7 +337,11 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 	if (b->tx_hold && !c->hold)
 		b->tx.marker = true; /* RFC 3551 4.1: talk resumes */
 	b->tx_hold = c->hold;
-	bridge_set_laws(b, c->law, b->span_law);
+	/* A codec whose state cannot be had keeps the one running: the far
+	 * end hears the old codec rather than nothing. */
+	if (bridge_set_laws(b, c->law, b->span_law))
+		gw_err("bridge %u: no memory for codec %d, keeping %d", b->id,
+		       (int)c->law, (int)b->rtp_law);
 	b->tx_samples = c->ptime * 8;
 	if (c->dtmf != b->dtmf) {
 		/* An event half sent ends where it is (its end packets are
@@ -374,6 +415,30 @@ static void rx_close_ssrc(struct bridge *b)
 	if (expected > (int64_t)b->rx_seen)
 		b->st.rtp_lost += (uint64_t)(expected - (int64_t)b->rx_seen);
 	b->rx_sync = false;
+}
+
+/* A G.722/G.729 packet: decoded (on arrival, in arrival order: a late
+ * packet still passes through the decoder's state before the buffer
+ * drops it), then stored in the span's law like G.711. */
+static void rx_decoded(struct bridge *b, const struct rtp_hdr *h,
+		       const uint8_t *pl, size_t plen, unsigned since)
+{
+	int16_t pcm[JB_MAX_PAYLOAD];
+	uint8_t oct[JB_MAX_PAYLOAD];
+	int n, i;
+
+	n = mcodec_decode(&b->codec, pcm, JB_MAX_PAYLOAD, pl, plen);
+	if (n <= 0) {
+		b->st.rtp_bad++;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		oct[i] = media_g711_encode(b->span_law, pcm[i]);
+	if (jbuf_put(&b->jb, h->ts, oct, (size_t)n, b->rx_conv, h->marker,
+		     since))
+		b->st.rtp_late++;
+	else
+		b->st.rtp_rx++;
 }
 
 /* A new source: its statistics start afresh (RFC 3550 A.1, A.8). */
@@ -461,6 +526,10 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
 	 * keep their start's timestamp, so only audio counts. */
 	rtcp_rx_jitter(&b->rtcp.rx, (uint32_t)(now_us / 125), h.ts);
 	b->rtcp.rx_octets += plen;
+	if (!mcodec_g711(b->rtp_law)) {
+		rx_decoded(b, &h, pl, plen, since);
+		return;
+	}
 	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv, h.marker, since))
 		b->st.rtp_late++;
 	else
@@ -555,6 +624,7 @@ void bridge_free(struct bridge *b)
 	switch (b->type) {
 	case BRIDGE_RTP:
 		obj_deref(b->rtp);
+		mcodec_free(&b->codec);
 		dtmf_det_free(&b->det);
 		echo_free(&b->ec);
 		msrtp_free(b->srtp);
@@ -564,6 +634,7 @@ void bridge_free(struct bridge *b)
 		obj_deref(b->relay.rtp[1]);
 		msrtp_free(b->relay.side[0].srtp);
 		msrtp_free(b->relay.side[1].srtp);
+		relay_codecs_free(&b->relay);
 		break;
 	case BRIDGE_TDM:
 		break;

@@ -261,6 +261,18 @@ static double delay_ms(const struct media_stats *st, double ptime_ms,
 	return d;
 }
 
+/* The E-model's MOS for the bridge's RTP codec (G.113 Appendix I):
+ * G.729 (Annex A, which bcg729 is) has Ie 11 and Bpl 19 with its own
+ * concealment; G.711 0 and 25.1 (4.3 without concealment).  The
+ * narrowband model has no figure for G.722: rated as G.711. */
+static unsigned codec_mos(const struct bridge *b, double loss,
+			  double delay, bool plc)
+{
+	if (b->rtp_law == MEDIA_G729)
+		return rtcp_mos_codec_x100(loss, delay, 11, 19);
+	return rtcp_mos_x100(loss, delay, plc);
+}
+
 static void quality(struct bridge *b)
 {
 	struct media_stats *st = &b->st;
@@ -275,9 +287,9 @@ static void quality(struct bridge *b)
 		double loss = (double)(st->rtp_lost + st->rtp_late) /
 			      (double)expected;
 
-		st->mos_rx = rtcp_mos_x100(loss,
-					   delay_ms(st, ptime, b->jb.lo / 8.0),
-					   b->jb.mode == JB_ADAPTIVE);
+		st->mos_rx = codec_mos(b, loss,
+				       delay_ms(st, ptime, b->jb.lo / 8.0),
+				       b->jb.mode == JB_ADAPTIVE);
 	}
 	st->remote_report = r->have_rb;
 	if (r->have_rb) {
@@ -290,8 +302,8 @@ static void quality(struct bridge *b)
 			loss = (double)r->rb.lost / (double)st->rtp_tx;
 		/* Its playout delay is unknown: twice the jitter it saw,
 		 * 20 ms at least, as an adaptive buffer would hold. */
-		st->mos_tx = rtcp_mos_x100(
-			loss,
+		st->mos_tx = codec_mos(
+			b, loss,
 			delay_ms(st, ptime,
 				 st->remote_jitter_us / 500.0 > 20
 					 ? st->remote_jitter_us / 500.0

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "media/codec.h"
 #include "media/dtmf.h"
 #include "media/echo.h"
 #include "media/jbuf.h"
@@ -141,8 +142,14 @@ struct relay_dir {
 	uint32_t ts_off;
 	uint16_t out_seq;       /* of the newest packet mapped */
 	uint32_t out_ts;
-	uint32_t out_samples;   /* its length in samples (G.711), else 160 */
+	uint32_t out_samples;   /* its length in samples (audio), else 160 */
 	uint64_t out_ns;        /* when it was mapped */
+
+	/* Transcoding, only while the two sides' codecs differ and one is
+	 * not G.711 (relay_codecs): the decoder of what comes in, the
+	 * encoder of what goes out. */
+	bool tc;
+	struct mcodec dec, enc;
 };
 
 struct relay {
@@ -273,6 +280,15 @@ struct bridge {
 			enum media_law span_law;
 			const uint8_t *tx_conv; /* span law -> RTP law */
 			const uint8_t *rx_conv; /* RTP law -> span law */
+			/* G.722/G.729 on the RTP side (else pt G.711 and
+			 * nothing allocated): what goes out is gathered in
+			 * tx_pcm and coded a packet at a time; what comes
+			 * in is decoded on arrival into the span's law, so
+			 * the jitter buffer holds the timeslot's octets
+			 * whatever the far end sends. */
+			struct mcodec codec;
+			const int16_t *span_dec; /* span law -> linear */
+			int16_t tx_pcm[MEDIA_MAX_PKT_SAMPLES];
 
 			unsigned tx_samples; /* per RTP packet */
 			unsigned tx_fill;
@@ -411,8 +427,8 @@ void worker_post(struct worker *w, struct cmd *c);
 void worker_post_wait(struct worker *w, struct cmd *c);
 
 /* bridge.c */
-void bridge_set_laws(struct bridge *b, enum media_law rtp_law,
-		     enum media_law span_law);
+int bridge_set_laws(struct bridge *b, enum media_law rtp_law,
+		    enum media_law span_law);
 void bridge_update(struct bridge *b, const struct cmd *c);
 void bridge_dtmf(struct bridge *b, const struct cmd *c);
 void bridge_dtmf_reset(struct bridge *b);
@@ -437,6 +453,8 @@ void brtcp_finish(struct bridge *b);
 /* relay.c */
 void relay_rx(struct worker *w, struct relay_port *p);
 void relay_update(struct bridge *b, const struct cmd *c);
+int relay_codecs(struct relay *r);
+void relay_codecs_free(struct relay *r);
 void relay_finish(struct bridge *b);
 
 /* xconn.c: the timeslot's frame in, its answer out (span's worker). */

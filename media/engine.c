@@ -381,7 +381,7 @@ static int params_check(const struct media_bridge_params *prm, int family)
 {
 	if (!srtp_valid(&prm->srtp))
 		return EINVAL;
-	if (!law_valid(prm->rtp_law))
+	if (!mcodec_valid(prm->rtp_law))
 		return EINVAL;
 	if (prm->dtmf > MEDIA_DTMF_REPORT)
 		return EINVAL;
@@ -455,7 +455,11 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->tx_hold = prm->hold;
 	jbuf_init(&b->jb, ref->law, prm->jb_min_ms, prm->jb_max_ms,
 		  prm->jb_fixed ? JB_FIXED : JB_ADAPTIVE);
-	bridge_set_laws(b, prm->rtp_law, ref->law);
+	err = bridge_set_laws(b, prm->rtp_law, ref->law);
+	if (err) {
+		free(b);
+		return err;
+	}
 	/* The detector whatever the mode, so an update may turn it on
 	 * without allocating on the worker. */
 	err = dtmf_det_init(&b->det);
@@ -472,6 +476,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 		}
 	}
 	if (err) {
+		mcodec_free(&b->codec);
 		free(b);
 		return err;
 	}
@@ -633,7 +638,7 @@ int media_bridge_stop(struct media_engine *me, uint32_t id)
 
 static int side_check(const struct media_relay_side *s, int family)
 {
-	if (!law_valid(s->law))
+	if (!mcodec_valid(s->law))
 		return EINVAL;
 	if (s->ptime && (s->ptime % 10 || s->ptime > MEDIA_MAX_PTIME))
 		return EINVAL;
@@ -738,6 +743,14 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 	}
 	if (r->dir[0].out_ssrc == r->dir[1].out_ssrc)
 		r->dir[0].out_ssrc ^= 0x5a5a5a5a;
+	err = relay_codecs(r);
+	if (err) {
+		relay_codecs_free(r);
+		msrtp_free(r->side[0].srtp);
+		msrtp_free(r->side[1].srtp);
+		free(br);
+		return err;
+	}
 	atomic_init(&br->rx_ms[0], tg_mono_ms());
 	atomic_init(&br->rx_ms[1], tg_mono_ms());
 	br->cmd_start.type = CMD_BRIDGE_START;

@@ -13,10 +13,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* G.711 laws, numbered by their static RTP payload type (RFC 3551). */
+/* RTP audio formats, numbered by their static payload type (RFC 3551).
+ * A span's law is one of the two G.711 laws; the RTP side of a bridge or
+ * relay may be any of them (the engine transcodes, docs/media.md). */
 enum media_law {
 	MEDIA_PCMU = 0,
 	MEDIA_PCMA = 8,
+	MEDIA_G722 = 9,         /* 64 kbit/s; RTP clock 8000 (RFC 3551 4.5.2) */
+	MEDIA_G729 = 18,        /* 8 kbit/s, 10 ms frames, no Annex B */
 };
 
 #define MEDIA_FRAME_SAMPLES 160 /* 20 ms at 8 kHz */
@@ -173,8 +177,12 @@ struct media_bridge_params {
 	unsigned chan;                 /* 1-based timeslot */
 	struct sockaddr_storage remote; /* where to send RTP */
 	socklen_t remote_len;
-	enum media_law rtp_law;        /* payload type toward the far end */
-	unsigned ptime;                /* ms; 20 */
+	enum media_law rtp_law;        /* payload type toward the far end:
+					* G.711, or G.722/G.729, coded and
+					* decoded on the worker */
+	unsigned ptime;                /* ms of the packets we send, 10-60
+					* in 10 ms steps (repacketised from
+					* the 20 ms frames); 0: 20 */
 	enum media_dtmf dtmf;
 	int te_tx_pt;                  /* RFC4733: telephone-event PT the far
 					* end takes (its SDP) */
@@ -260,7 +268,8 @@ int media_bridge_dtmf(struct media_engine *me, uint32_t id, char digit,
 struct media_relay_side {
 	struct sockaddr_storage remote; /* where to send this side's RTP */
 	socklen_t remote_len;           /* 0 = not known yet: hold */
-	enum media_law law;             /* payload type toward this side */
+	enum media_law law;             /* payload type toward this side
+					 * (any enum media_law) */
 	unsigned ptime;                 /* ms; 20 */
 	int te_rx_pt;                   /* telephone-event PT this side's far
 					 * end sends (96-127; else none) */
@@ -279,14 +288,18 @@ struct media_relay_side {
  * Relay RTP between @p a and @p b: what side a's far end sends to @p a
  * goes out of @p b to side b's remote, and back.  Each side has its own
  * SSRC, sequence and timestamp (a B2BUA hides one leg from the other);
- * G.711 payloads are converted when the laws differ; gaps and marker
+ * payloads are converted when the codecs differ; gaps and marker
  * bits carry over.  Takes ownership of both endpoints; on error both
  * are still the caller's.  Stopped with media_bridge_stop().
  *
  * Packet by packet, with no buffering and no repacketising (ptime is
  * checked and kept, not used):
  * - PT 0/8 payloads are converted to the receiving side's law (whatever
- *   the sender negotiated); telephone-events with the sending side's
+ *   the sender negotiated); when one side's codec is G.722 or G.729 and
+ *   the other's another, audio is transcoded packet for packet (decode,
+ *   encode; same samples, same timestamps; a packet G.729 cannot code
+ *   whole, or of a codec the side did not negotiate, is rtp_ignored);
+ *   the same codec on both sides passes untouched; telephone-events with the sending side's
  *   te_rx_pt go out with the receiving side's te_tx_pt when both sides
  *   have them (dynamic types); any other PT (CN) passes with PT and
  *   payload unchanged.  CSRCs, extensions and padding are

@@ -1,4 +1,5 @@
-/* media/relay.c  RTP <-> RTP relay: re-stamp, convert G.711, forward */
+/* media/relay.c  RTP <-> RTP relay: re-stamp, convert G.711 or transcode,
+ * forward */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -163,6 +164,102 @@ static bool srtp_in(struct bridge *b, struct msrtp *c, uint8_t *buf,
 	return !err && !rtcp;
 }
 
+/* ---- transcoding ------------------------------------------------------ */
+
+/* Does what comes in on endpoint @p i need a codec to go out?  Not when
+ * both sides have the same codec, nor between the G.711 laws (a table
+ * does that). */
+static bool dir_transcodes(const struct relay *r, unsigned i)
+{
+	enum media_law from = r->side[i].law, to = r->side[1 - i].law;
+
+	return from != to && !(mcodec_g711(from) && mcodec_g711(to));
+}
+
+void relay_codecs_free(struct relay *r)
+{
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		mcodec_free(&r->dir[i].dec);
+		mcodec_free(&r->dir[i].enc);
+		r->dir[i].tc = false;
+	}
+}
+
+/*
+ * Set up the codec state the sides' codecs now need, keeping what still
+ * fits (a codec's state is its stream's: kept across an address change).
+ * Called at start (signalling thread) and on an update (worker): never
+ * per packet.  @return 0, or ENOMEM with that direction not transcoding
+ * (its packets are dropped as rtp_ignored until an update).
+ */
+int relay_codecs(struct relay *r)
+{
+	int err = 0;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		struct relay_dir *d = &r->dir[i];
+		enum media_law from = r->side[i].law, to = r->side[1 - i].law;
+
+		if (!dir_transcodes(r, i)) {
+			mcodec_free(&d->dec);
+			mcodec_free(&d->enc);
+			d->tc = false;
+			continue;
+		}
+		if (d->tc && d->dec.pt == from && d->enc.pt == to)
+			continue;
+		mcodec_free(&d->dec);
+		mcodec_free(&d->enc);
+		d->tc = !mcodec_init(&d->dec, from, MCODEC_DEC) &&
+			!mcodec_init(&d->enc, to, MCODEC_ENC);
+		if (!d->tc) {
+			mcodec_free(&d->dec);
+			err = ENOMEM;
+		}
+	}
+	return err;
+}
+
+/*
+ * Payload @p p of *plen octets, of the sending side's codec, recoded in
+ * place for the receiving side (@p to); @p room octets are free from
+ * @p p on.  Packet for packet: the samples stay the same, so the
+ * timestamps do.  @return false when it cannot go (counted).
+ */
+static bool transcode(struct bridge *b, struct relay_dir *d,
+		      const struct rtp_hdr *h, uint8_t *p, size_t *plen,
+		      size_t room, enum media_law to)
+{
+	int16_t pcm[JB_MAX_PAYLOAD];
+	struct mcodec g711 = {.pt = (enum media_law)h->pt};
+	struct mcodec *dec = mcodec_g711(g711.pt) ? &g711 : &d->dec;
+	int n;
+
+	if (!d->tc || (dec == &d->dec && d->dec.pt != g711.pt)) {
+		/* Not what the side negotiated, or no state: we cannot
+		 * make of it what the other side takes. */
+		b->st.rtp_ignored++;
+		return false;
+	}
+	n = mcodec_decode(dec, pcm, JB_MAX_PAYLOAD, p, *plen);
+	if (n <= 0) {
+		b->st.rtp_bad++;
+		return false;
+	}
+	/* G.729 codes whole 10 ms frames: a G.711 packet of another size
+	 * (no sane peer sends one) cannot be recoded alone. */
+	if ((unsigned)n % mcodec_step(to) || mcodec_bytes(to, (unsigned)n) >
+	    room) {
+		b->st.rtp_ignored++;
+		return false;
+	}
+	*plen = mcodec_encode(&d->enc, p, pcm, (unsigned)n);
+	return *plen > 0;
+}
+
 /*
  * One datagram in on endpoint @p in, in @p buf of @p cap octets.  On
  * true the packet to send out of the other endpoint has been built in
@@ -221,8 +318,8 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 		return false;
 	}
 
-	if (h.pt == MEDIA_PCMU || h.pt == MEDIA_PCMA)
-		samples = (uint32_t)plen;
+	if (mcodec_valid((enum media_law)h.pt))
+		samples = mcodec_samples((enum media_law)h.pt, plen);
 	if (!dir_map(&r->dir[in], &h, samples, now, &b->st)) {
 		b->st.rtp_late++;
 		return false;
@@ -233,13 +330,20 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 	 * before it (CSRCs, extensions and padding are the other leg's
 	 * business). */
 	p = buf + (pl - buf);
-	if (samples && h.pt != (uint8_t)so->law) {
+	if (samples && h.pt != (uint8_t)so->law &&
+	    mcodec_g711((enum media_law)h.pt) && mcodec_g711(so->law)) {
 		const uint8_t *conv = g711_conv_table((enum media_law)h.pt,
 						      so->law);
 		size_t i;
 
 		for (i = 0; i < plen; i++)
 			p[i] = conv[p[i]];
+		h.pt = (uint8_t)so->law;
+	} else if (samples && h.pt != (uint8_t)so->law) {
+		if (!transcode(b, &r->dir[in], &h, p, &plen,
+			       cap - (size_t)(p - buf) - MSRTP_TRAILER,
+			       so->law))
+			return false;
 		h.pt = (uint8_t)so->law;
 	} else if (!samples && so->te_tx_pt &&
 		   h.pt == (uint8_t)r->side[in].te_rx_pt) {
@@ -357,6 +461,9 @@ void relay_update(struct bridge *b, const struct cmd *c)
 	s->ptime = c->ptime;
 	s->te_rx_pt = c->te_rx_pt;
 	s->te_tx_pt = c->te_tx_pt;
+	if (relay_codecs(&b->relay))
+		gw_err("relay %u: no memory to transcode to codec %d", b->id,
+		       (int)s->law);
 	if (c->rekey) {
 		msrtp_free(s->srtp);
 		s->srtp = c->srtp;

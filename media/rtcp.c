@@ -363,7 +363,12 @@ unsigned rtcp_interval_ms(uint32_t rnd, bool initial)
 
 unsigned rtcp_mos_x100(double loss, double delay_ms, bool plc)
 {
-	double bpl = plc ? 25.1 : 4.3;
+	return rtcp_mos_codec_x100(loss, delay_ms, 0, plc ? 25.1 : 4.3);
+}
+
+unsigned rtcp_mos_codec_x100(double loss, double delay_ms, double ie0,
+			     double bpl)
+{
 	double ppl, id, ie, r, mos;
 
 	if (!(loss >= 0)) /* NaN too */
@@ -378,7 +383,7 @@ unsigned rtcp_mos_x100(double loss, double delay_ms, bool plc)
 	id = 0.024 * delay_ms;
 	if (delay_ms > 177.3)
 		id += 0.11 * (delay_ms - 177.3);
-	ie = 95 * ppl / (ppl + bpl);
+	ie = ie0 + (95 - ie0) * ppl / (ppl + bpl);
 	r = 93.2 - id - ie;
 	/* G.107 B.1: MOS from R. */
 	if (r <= 0)

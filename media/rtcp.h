@@ -135,5 +135,9 @@ unsigned rtcp_interval_ms(uint32_t rnd, bool initial);
  * loss concealment and 4.3 without (G.113 Appendix I).
  */
 unsigned rtcp_mos_x100(double loss, double delay_ms, bool plc);
+/** The same for a codec of equipment impairment @p ie and loss
+ * robustness @p bpl (G.113 Appendix I; G.711: 0 and 25.1 or 4.3). */
+unsigned rtcp_mos_codec_x100(double loss, double delay_ms, double ie,
+			     double bpl);
 
 #endif

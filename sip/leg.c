@@ -73,6 +73,11 @@ struct sip_leg {
 	uint16_t media_port;
 	struct sip_media remote_media;
 	int codec;
+	/* This leg's codec preference and ptime: its trunk's, else the
+	 * UA's (fixed when the leg is made; a reload applies to new ones). */
+	int codecs[SIP_MAX_CODECS];
+	unsigned ncodecs;
+	unsigned ptime;
 	int te_local;        /* telephone-event PT in our SDP, -1 none */
 	/* SDES (RFC 4568): the a=crypto lines of our SDP, its profile, and
 	 * whether an answer must take one (we offered RTP/SAVP). */
@@ -239,6 +244,25 @@ static void destructor(void *arg)
 	free(leg->lsdp);
 }
 
+/* Keep the codecs we can carry (the UA's when none of @p codecs is). */
+static void leg_set_codecs(struct sip_leg *leg, const int *codecs,
+			   unsigned n, unsigned ptime)
+{
+	unsigned i, k = 0;
+
+	for (i = 0; codecs && i < n && k < SIP_MAX_CODECS; i++)
+		if (sip_codec_known(codecs[i]))
+			leg->codecs[k++] = codecs[i];
+	if (!k) {
+		memcpy(leg->codecs, leg->ua->codecs,
+		       leg->ua->ncodecs * sizeof(int));
+		k = leg->ua->ncodecs;
+	}
+	leg->ncodecs = k;
+	leg->ptime = ptime >= 10 && ptime <= SIP_MAX_PTIME ? ptime
+							   : leg->ua->ptime;
+}
+
 static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
 {
 	struct sip_leg *leg = obj_zalloc(sizeof(*leg), destructor);
@@ -248,6 +272,7 @@ static struct sip_leg *leg_alloc(struct sip_ua *ua, bool outbound)
 	leg->ua = ua;
 	leg->outbound = outbound;
 	leg->codec = -1;
+	leg_set_codecs(leg, ua->codecs, ua->ncodecs, ua->ptime);
 	leg->te_local = -1;
 	osip_list_init(&leg->rset);
 	sip_rand_hex(leg->local_tag, 8);
@@ -1217,6 +1242,8 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 	/* Our 2xx ended the server transaction, so a retransmitted INVITE
 	 * lands here; RFC 3261 13.3.1.4 has the core resend the 2xx. */
 	char cid[SIP_CALLID_MAX], auth_user[128];
+	int codecs[SIP_MAX_CODECS];
+	unsigned ncodecs, ptime;
 
 	leg = find_inbound(ua, sip_msg_call_id(req, cid, sizeof(cid)),
 			   sip_msg_from_tag(req),
@@ -1252,7 +1279,15 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 		return;
 	}
 	memset(&offer, 0, sizeof(offer));
-	err = sip_sdp_negotiate(&offer, body, blen, ua->codecs, ua->ncodecs);
+	ncodecs = ua->ncodecs;
+	ptime = ua->ptime;
+	memcpy(codecs, ua->codecs, sizeof(codecs));
+	if (ua->media_prefs) {
+		fill_info(&info, &s, req, src, srclen);
+		info.auth_user = auth_user;
+		ua->media_prefs(&info, codecs, &ncodecs, &ptime, ua->arg);
+	}
+	err = sip_sdp_negotiate(&offer, body, blen, codecs, ncodecs);
 	if (err) {
 		/* RFC 3261 13.3.1.1 / RFC 3264 6: no acceptable media. */
 		rejected(ua, evt, src, srclen, 488,
@@ -1265,6 +1300,7 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 		return;
 	}
 	leg->state = LEG_IN_PROCEEDING;
+	leg_set_codecs(leg, codecs, ncodecs, ptime);
 	err = leg_init_inbound(leg, req, src, srclen);
 	if (!err)
 		err = sip_msg_response(&trying, req, 100, NULL, NULL, ua);
@@ -1713,8 +1749,8 @@ static void out_1xx(struct sip_leg *leg, osip_message_t *msg)
 		return; /* a reliable one again: PRACKed and reported */
 	memset(&m, 0, sizeof(m));
 	if (!sip_msg_sdp(msg, &body, &len) &&
-	    !sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
-			       leg->ua->ncodecs) &&
+	    !sip_sdp_negotiate(&m, body, len, leg->codecs,
+			       leg->ncodecs) &&
 	    !srtp_answer_bad(leg, &m)) {
 		leg->remote_media = m;
 		leg->have_remote = true;
@@ -1772,8 +1808,8 @@ static void out_2xx(struct sip_leg *leg, osip_message_t *msg)
 	}
 	memset(&m, 0, sizeof(m));
 	if (!sip_msg_sdp(msg, &body, &len))
-		err = sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
-					leg->ua->ncodecs);
+		err = sip_sdp_negotiate(&m, body, len, leg->codecs,
+					leg->ncodecs);
 	else if (leg->have_remote) {
 		/* The answer came in an early 183 (RFC 3264 4 / 6). */
 		m = leg->remote_media;
@@ -2434,6 +2470,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 	leg->state = LEG_OUT_CALLING;
 	leg->h = h;
 	leg->arg = arg;
+	if (p->ncodecs || p->ptime)
+		leg_set_codecs(leg, p->codecs, p->ncodecs, p->ptime);
 	sip_leg_set_local_media(leg, p->media_addr, p->media_port);
 	if (p->dtmf_events)
 		leg->te_local = SIP_TE_PT;
@@ -2492,8 +2530,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		leg->st_interval = 0; /* until the 2xx says */
 	}
 	if (!err)
-		err = local_sdp(leg, sdp, sizeof(sdp), ua->codecs,
-				ua->ncodecs);
+		err = local_sdp(leg, sdp, sizeof(sdp), leg->codecs,
+				leg->ncodecs);
 	if (!err && *cid)
 		err = sip_msg_attach_sdp_pidf(inv, sdp, p->pidf, cid);
 	else if (!err)
@@ -2650,7 +2688,7 @@ static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
 	int err;
 
 	err = sip_sdp_print(buf, size, addr, leg->media_port, codecs, n,
-			    leg->te_local, leg->ua->ptime, leg->sess_id);
+			    leg->te_local, leg->ptime, leg->sess_id);
 	if (!err)
 		err = add_crypto(leg, buf, size);
 	if (!err && (leg->sdp_ver != leg->sess_id ||
@@ -3123,9 +3161,9 @@ static int re_negotiate(struct sip_leg *leg, struct sip_media *m,
 
 	if (leg->codec >= 0)
 		order[n++] = leg->codec;
-	for (i = 0; i < leg->ua->ncodecs; i++)
-		if (leg->ua->codecs[i] != leg->codec)
-			order[n++] = leg->ua->codecs[i];
+	for (i = 0; i < leg->ncodecs; i++)
+		if (leg->codecs[i] != leg->codec)
+			order[n++] = leg->codecs[i];
 	memset(m, 0, sizeof(*m));
 	return sip_sdp_negotiate(m, body, len, order, n);
 }
@@ -3266,9 +3304,9 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 
 		if (leg->codec >= 0)
 			order[n++] = leg->codec;
-		for (i = 0; i < leg->ua->ncodecs; i++)
-			if (leg->ua->codecs[i] != leg->codec)
-				order[n++] = leg->ua->codecs[i];
+		for (i = 0; i < leg->ncodecs; i++)
+			if (leg->codecs[i] != leg->codec)
+				order[n++] = leg->codecs[i];
 		leg->ldir = SIP_DIR_SENDRECV;
 		leg->sdp_ver++;
 		err = local_sdp(leg, sdp, sizeof(sdp), order, n);
@@ -3313,8 +3351,8 @@ static void re_ack(struct sip_leg *leg, const osip_message_t *ack)
 		return;
 	leg->re_offered = false;
 	if (sip_msg_sdp(ack, &body, &len) ||
-	    sip_sdp_negotiate(&m, body, len, leg->ua->codecs,
-			      leg->ua->ncodecs) ||
+	    sip_sdp_negotiate(&m, body, len, leg->codecs,
+			      leg->ncodecs) ||
 	    (leg->ncrypto && srtp_answer_bad(leg, &m))) {
 		/* RFC 3264 5: an unusable answer; what we had goes on. */
 		gw_info("leg %s: ACK without a usable answer; media unchanged",

@@ -1,4 +1,5 @@
-/* sip/sdp.c  SDP offer/answer for G.711 audio (RFC 4566, RFC 3264) */
+/* sip/sdp.c  SDP offer/answer for G.711, G.722 and G.729 audio (RFC 4566,
+ * RFC 3264, RFC 3551, RFC 4856) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "sip/sip.h"
 #include "sip/sip_int.h"
 
-/* Larger bodies are refused outright: no sane G.711 offer comes near. */
+/* Larger bodies are refused outright: no sane audio offer comes near. */
 #define SDP_MAX_LEN 16384
 #define SDP_MAX_PTS 32
 #define CODEC_TE (-2)      /* telephone-event/8000 (RFC 4733) */
@@ -22,11 +23,15 @@ struct sdp_stream {
 	unsigned port;
 	char addr[64];     /* media-level c=, "" if none */
 	int pts[SDP_MAX_PTS];
-	int codec[SDP_MAX_PTS]; /* 0/8 from the static table or rtpmap,
-				 * CODEC_TE for telephone-event, -1 */
+	int codec[SDP_MAX_PTS]; /* 0/8/9/18 from the static table or
+				 * rtpmap, CODEC_TE for telephone-event,
+				 * -1 */
 	uint16_t te_events[SDP_MAX_PTS]; /* a=fmtp events 0-15, bit n */
+	bool annexb[SDP_MAX_PTS]; /* G.729: a=fmtp annexb (RFC 4856 2.1.9:
+				   * yes unless it says no) */
 	unsigned npts;
 	unsigned ptime;
+	unsigned maxptime;
 	bool hold;         /* a=sendonly, recvonly or inactive */
 	bool dir_set;      /* one of those or a=sendrecv was given */
 	enum sip_dir dir;
@@ -38,6 +43,7 @@ struct sdp_stream {
 struct sdp_parse {
 	char sess_addr[64];
 	unsigned sess_ptime;
+	unsigned sess_maxptime;
 	bool sess_hold;
 	enum sip_dir sess_dir;
 	struct sdp_stream cur;
@@ -113,6 +119,12 @@ static int parse_conn(char *dst, size_t size, struct sdp_line l)
 	return 0;
 }
 
+/* RFC 3551 6: the static payload types we know. */
+static int static_codec(unsigned pt)
+{
+	return pt == 0 || pt == 8 || pt == 9 || pt == 18 ? (int)pt : -1;
+}
+
 static int parse_media(struct sdp_stream *st, struct sdp_line l)
 {
 	struct sdp_line media, port, proto, fmt;
@@ -141,8 +153,9 @@ static int parse_media(struct sdp_stream *st, struct sdp_line l)
 		if (st->npts == SDP_MAX_PTS)
 			continue;
 		st->pts[st->npts] = (int)v;
-		st->codec[st->npts] = (v == 0 || v == 8) ? (int)v : -1;
+		st->codec[st->npts] = static_codec(v);
 		st->te_events[st->npts] = 0xffff;
+		st->annexb[st->npts] = true;
 		st->npts++;
 	}
 	return 0;
@@ -161,6 +174,12 @@ static void parse_rtpmap(struct sdp_stream *st, struct sdp_line l)
 		codec = 0;
 	else if (enc.len >= 9 && !strncasecmp(enc.p, "PCMA/8000", 9))
 		codec = 8;
+	/* RFC 3551 4.5.2: G.722's RTP clock is 8000, though it samples at
+	 * 16 kHz. */
+	else if (enc.len >= 9 && !strncasecmp(enc.p, "G722/8000", 9))
+		codec = 9;
+	else if (enc.len >= 9 && !strncasecmp(enc.p, "G729/8000", 9))
+		codec = 18;
 	else if (enc.len >= 20 && !strncasecmp(enc.p, "telephone-event/8000", 20))
 		codec = CODEC_TE;
 	for (i = 0; i < st->npts; i++)
@@ -168,18 +187,48 @@ static void parse_rtpmap(struct sdp_stream *st, struct sdp_line l)
 			st->codec[i] = codec;
 }
 
+/* a=fmtp:<pt> annexb=yes|no (RFC 4856 2.1.9), among other parameters
+ * separated by ';'; without it Annex B is on. */
+static void parse_annexb(struct sdp_stream *st, unsigned pt,
+			 struct sdp_line l)
+{
+	bool on = true;
+	unsigned i;
+	size_t k;
+
+	for (k = 0; k + 7 <= l.len; k++) {
+		if (strncasecmp(l.p + k, "annexb=", 7) ||
+		    (k && l.p[k - 1] != ';' && l.p[k - 1] != ' '))
+			continue;
+		on = !(k + 9 <= l.len && !strncasecmp(l.p + k + 7, "no", 2));
+		break;
+	}
+	for (i = 0; i < st->npts; i++)
+		if (st->pts[i] == (int)pt)
+			st->annexb[i] = on;
+}
+
 /* a=fmtp:<pt> 0-15,16 (RFC 4733 2.4.1): which events 0-15 the far end
- * takes; anything we cannot read counts as none. */
+ * takes; anything we cannot read counts as none.  G.729's goes to
+ * parse_annexb. */
 static void parse_fmtp(struct sdp_stream *st, struct sdp_line l)
 {
-	struct sdp_line ptt, list;
+	struct sdp_line ptt, list, params;
 	uint16_t mask = 0;
 	unsigned pt, i, lo, hi;
 	size_t k = 0;
 
-	if (!tok_next(&l, &ptt) || !tok_uint(&ptt, &pt) ||
-	    !tok_next(&l, &list))
+	if (!tok_next(&l, &ptt) || !tok_uint(&ptt, &pt))
 		return;
+	params = l;
+	if (!tok_next(&l, &list))
+		return;
+	for (i = 0; i < st->npts; i++) {
+		if (st->pts[i] == (int)pt && st->codec[i] == 18) {
+			parse_annexb(st, pt, params);
+			return;
+		}
+	}
 	while (k < list.len) {
 		struct sdp_line a = {list.p + k, 0}, b;
 
@@ -232,6 +281,7 @@ static void parse_crypto(struct sdp_stream *st, struct sdp_line l)
 	}
 }
 
+/* a=ptime and a=maxptime (RFC 4566 6): 10-200 ms, else ignored. */
 static void parse_ptime(unsigned *ptime, struct sdp_line l)
 {
 	struct sdp_line t;
@@ -275,6 +325,7 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 		stream_end(sp);
 		sp->have_cur = true;
 		sp->cur.ptime = 0;
+		sp->cur.maxptime = 0;
 		sp->cur.hold = false;
 		sp->cur.dir_set = false;
 		sp->cur.dir = SIP_DIR_SENDRECV;
@@ -303,6 +354,11 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 			v.len -= 6;
 			parse_ptime(sp->have_cur ? &sp->cur.ptime :
 				    &sp->sess_ptime, v);
+		} else if (v.len > 9 && !strncmp(v.p, "maxptime:", 9)) {
+			v.p += 9;
+			v.len -= 9;
+			parse_ptime(sp->have_cur ? &sp->cur.maxptime :
+				    &sp->sess_maxptime, v);
 		} else if ((v.len == 8 && (!strncmp(v.p, "sendonly", 8) ||
 					   !strncmp(v.p, "recvonly", 8) ||
 					   !strncmp(v.p, "inactive", 8) ||
@@ -379,6 +435,8 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 		for (j = 0; j < sp->best.npts; j++) {
 			if (sp->best.codec[j] == codecs[i]) {
 				out->pt = codecs[i];
+				out->annexb = codecs[i] == 18 &&
+					      sp->best.annexb[j];
 				err = 0;
 				break;
 			}
@@ -398,8 +456,11 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 		out->dir = out->dir == SIP_DIR_SENDRECV ? SIP_DIR_SENDONLY :
 			   out->dir == SIP_DIR_RECVONLY ? SIP_DIR_INACTIVE :
 			   out->dir;
+	out->ptime_set = sp->best.ptime || sp->sess_ptime;
 	out->ptime = sp->best.ptime ? sp->best.ptime :
 		     sp->sess_ptime ? sp->sess_ptime : 20;
+	out->maxptime = sp->best.maxptime ? sp->best.maxptime :
+			sp->sess_maxptime;
 	out->savp = sp->best.savp;
 	out->crypto = sp->best.crypto;
 	out->te_pt = -1;
@@ -422,6 +483,10 @@ static const char *codec_name(int pt)
 		return "PCMU";
 	case 8:
 		return "PCMA";
+	case 9:
+		return "G722";
+	case 18:
+		return "G729";
 	default:
 		return NULL;
 	}
@@ -474,6 +539,14 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		if (n < 0 || (size_t)n >= size - off)
 			return ENOSPC;
 		off += (size_t)n;
+		/* RFC 4856 2.1.9: no VAD/CNG of ours, offer or answer
+		 * (RFC 7261's answerer may turn it off). */
+		if (codecs[i] != 18)
+			continue;
+		n = snprintf(buf + off, size - off, "a=fmtp:18 annexb=no\r\n");
+		if (n < 0 || (size_t)n >= size - off)
+			return ENOSPC;
+		off += (size_t)n;
 	}
 	if (te_pt >= 0) {
 		/* RFC 4733 2.4.1: the DTMF events, 0-15. */
@@ -484,8 +557,10 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 			return ENOSPC;
 		off += (size_t)n;
 	}
-	n = snprintf(buf + off, size - off, "a=ptime:%u\r\na=sendrecv\r\n",
-		     ptime ? ptime : 20);
+	/* We play packets of any size the engine takes (60 ms). */
+	n = snprintf(buf + off, size - off,
+		     "a=maxptime:%u\r\na=ptime:%u\r\na=sendrecv\r\n",
+		     SIP_MAX_PTIME, ptime ? ptime : 20);
 	if (n < 0 || (size_t)n >= size - off)
 		return ENOSPC;
 	return 0;

@@ -48,12 +48,19 @@ struct sip_crypto {
 	uint8_t key[SIP_SRTP_KEY_MAX]; /* master key, then salt */
 };
 
-/* Audio description taken from or put into SDP (G.711: PCMU, PCMA). */
+#define SIP_MAX_PTIME 60 /* ms: the longest packets we send or take */
+
+/* Audio description taken from or put into SDP (PCMU, PCMA, G722, G729). */
 struct sip_media {
 	char addr[64];  /* connection address */
 	uint16_t port;
-	int pt;         /* chosen payload type: 0 PCMU or 8 PCMA */
-	unsigned ptime; /* ms */
+	int pt;         /* chosen payload type: 0 PCMU, 8 PCMA, 9 G722 or
+			 * 18 G729 */
+	bool annexb;    /* G729: the far end's SDP allows Annex B (RFC 4856
+			 * 2.1.9; we never use it ourselves) */
+	unsigned ptime; /* ms; 20 when its SDP has no a=ptime */
+	bool ptime_set; /* ... it has one: the packets it wants */
+	unsigned maxptime; /* its a=maxptime, 0 none */
 	int te_pt;      /* its telephone-event/8000 payload type (RFC 4733,
 			 * events 0-11 at least), -1 none */
 	bool hold;      /* a=sendonly/recvonly/inactive or c=0.0.0.0: the
@@ -305,6 +312,23 @@ struct sip_tls_config {
 	bool verify_client;      /* inbound: clients must show a certificate
 				  * signed by ca */
 };
+#define SIP_MAX_CODECS 8
+
+/**
+ * The codec preference and ptime for a new INVITE (its trunk's), asked
+ * before its offer is negotiated; @p info is what the invite handler will
+ * see (offer and call_id not set yet).  @p codecs (SIP_MAX_CODECS room)
+ * and @p ptime come preset with the UA's and may be overwritten.
+ */
+typedef void(sip_media_prefs_h)(const struct sip_invite_info *info,
+				int *codecs, unsigned *ncodecs,
+				unsigned *ptime, void *arg);
+
+/** RTP payload types SDP offers and answers: PCMU, PCMA, G722, G729. */
+static inline bool sip_codec_known(int pt)
+{
+	return pt == 0 || pt == 8 || pt == 9 || pt == 18;
+}
 
 struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
@@ -324,6 +348,7 @@ struct sip_ua_config {
 	const int *codecs;       /* our preference order, e.g. {0, 8} */
 	unsigned ncodecs;
 	unsigned ptime;          /* 20 */
+	sip_media_prefs_h *media_prefs; /* NULL: the above for every call */
 	sip_invite_h *invite;
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;
@@ -424,7 +449,7 @@ const char *sip_leg_call_id(const struct sip_leg *leg);
 /** Outbound: our From tag and the INVITE's CSeq number (RFC 3578). */
 const char *sip_leg_local_tag(const struct sip_leg *leg);
 uint32_t sip_leg_invite_cseq(const struct sip_leg *leg);
-/** The codec chosen for this leg (0/8), -1 before negotiation. */
+/** The codec chosen for this leg (0/8/9/18), -1 before negotiation. */
 int sip_leg_codec(const struct sip_leg *leg);
 
 /* Our telephone-event payload type in offers (RFC 4733; any dynamic). */
@@ -561,6 +586,11 @@ struct sip_call_params {
 	const char *auth_user;
 	const char *auth_password;
 	const char *auth_realm;   /* answer only this realm; NULL/"" any */
+	/* Codecs to offer, preferred first, and our a=ptime (the trunk's);
+	 * ncodecs 0 / ptime 0: the UA's. */
+	const int *codecs;
+	unsigned ncodecs;
+	unsigned ptime;
 };
 
 /**

@@ -22,7 +22,6 @@ struct event;
 /* RFC 3261 17.1.1.1 default timer values, in milliseconds. */
 #define SIP_T1 500
 #define SIP_T2 4000
-#define SIP_MAX_CODECS 8
 #define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, REFER"
 /* osip appends and removes transactions by walking a linked list, so
  * with ~16k BYE server transactions alive (Timer J, 32 s at 500 calls/s)
@@ -184,6 +183,7 @@ struct sip_ua {
 	int codecs[SIP_MAX_CODECS];
 	unsigned ncodecs;
 	unsigned ptime;
+	sip_media_prefs_h *media_prefs;
 	sip_invite_h *invite;
 	sip_authorize_h *authorize;
 	sip_rejected_h *rejected;

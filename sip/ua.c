@@ -1250,7 +1250,7 @@ void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n)
 
 	ua->ncodecs = 0;
 	for (i = 0; i < n && ua->ncodecs < SIP_MAX_CODECS; i++)
-		if (codecs[i] == 0 || codecs[i] == 8)
+		if (sip_codec_known(codecs[i]))
 			ua->codecs[ua->ncodecs++] = codecs[i];
 }
 
@@ -1276,6 +1276,7 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 		goto out;
 	}
 	ua->ptime = cfg->ptime ? cfg->ptime : 20;
+	ua->media_prefs = cfg->media_prefs;
 	ua->invite = cfg->invite;
 	ua->authorize = cfg->authorize;
 	ua->digest = cfg->digest;

@@ -7,23 +7,29 @@
  * (on loopback the sender is also charged the receive-side kernel work).
  *
  *   bench_media [-t seconds] [-w workers] [-d] [-e tail_ms]
+ *               [-c pcmu|g722|g729] [-p ptime]
  *
  * -d runs the bridges with DTMF on (RFC 4733: the detector hears every
  * frame, one frame of look-ahead); -e with the echo canceller on, with
  * that tail (32-128 ms); -s with SRTP (AES_CM_128_HMAC_SHA1_80, one key
  * both ways so that the echoed packets authenticate): every packet is
- * protected going out and unprotected coming back.
+ * protected going out and unprotected coming back.  -c puts that codec on
+ * the RTP side (the echoed packets are decoded again: one encode and one
+ * decode per call-frame), -p packets of that many ms (10-60).
  *
  * With -r N it measures RTP <-> RTP relays instead: N relayed calls, the
  * child plays both far ends of each (one 20 ms packet each way per tick,
  * PCMU on side a and PCMA on side b, so every packet is converted; -u keeps
  * one law), and drains what the relays send.
  *
- *   bench_media -r calls [-u] [-t seconds] [-w workers]
+ *   bench_media -r calls [-u] [-c g722|g729] [-t seconds] [-w workers]
  *
  * -l (both modes) turns RTP latching on: the far ends send from the
  * addresses the streams go to, so each decides on its first packet and
  * only the check of a decided latch is left per packet.
+ *
+ * -c puts that codec on side b, so every packet is transcoded both ways
+ * (side b's far end sends payloads of the codec's 20 ms size).
  */
 #include <errno.h>
 #include <math.h>
@@ -207,13 +213,16 @@ static void network_run(void)
 
 /* ---- relay mode: both far ends of every call (child process) ---------- */
 
+static enum media_law relay_b = MEDIA_PCMA; /* side b's codec */
+
 static void relay_tick(uint32_t k, bool same_law)
 {
 	static uint8_t pkt[2][12 + SLOT];
+	size_t len[2];
 	int i, side;
 
 	for (side = 0; side < 2; side++) {
-		uint8_t law = side && !same_law ? MEDIA_PCMA : MEDIA_PCMU;
+		uint8_t law = side && !same_law ? relay_b : MEDIA_PCMU;
 		uint8_t *p = pkt[side];
 
 		p[0] = 0x80;
@@ -224,9 +233,15 @@ static void relay_tick(uint32_t k, bool same_law)
 		p[5] = (uint8_t)((k * SLOT) >> 16);
 		p[6] = (uint8_t)((k * SLOT) >> 8);
 		p[7] = (uint8_t)(k * SLOT);
+		/* G.722/G.729 decode whatever octets they are given: the
+		 * tone's G.711 octets stand in for coded audio. */
 		for (i = 0; i < SLOT; i++)
-			p[12 + i] = media_g711_encode((enum media_law)law,
+			p[12 + i] = media_g711_encode(MEDIA_PCMU,
 				(int16_t)(8000 * sin(2 * M_PI * i / 8.0)));
+		if (law == MEDIA_PCMA)
+			for (i = 0; i < SLOT; i++)
+				p[12 + i] = media_ulaw_to_alaw(p[12 + i]);
+		len[side] = 12 + (law == MEDIA_G729 ? 20 : SLOT);
 	}
 	for (i = 0; i < nrelays; i++) {
 		for (side = 0; side < 2; side++) {
@@ -236,7 +251,7 @@ static void relay_tick(uint32_t k, bool same_law)
 			p[9] = (uint8_t)i;
 			p[10] = (uint8_t)side;
 			p[11] = 0x5a;
-			(void)!sendto(rfar[i][side], p, sizeof(pkt[side]),
+			(void)!sendto(rfar[i][side], p, len[side],
 				      MSG_DONTWAIT,
 				      (struct sockaddr *)&rep_addr[i][side],
 				      sizeof(rep_addr[i][side]));
@@ -371,7 +386,7 @@ static int relay_bench(double secs, unsigned workers, bool same_law)
 			memcpy(&sd[side].remote, &rfar_addr[i][side],
 			       sizeof(rfar_addr[i][side]));
 			sd[side].remote_len = sizeof(rfar_addr[i][side]);
-			sd[side].law = side && !same_law ? MEDIA_PCMA
+			sd[side].law = side && !same_law ? relay_b
 							 : MEDIA_PCMU;
 			sd[side].ptime = 20;
 			sd[side].latch = latch_on;
@@ -440,6 +455,8 @@ static int relay_bench(double secs, unsigned workers, bool same_law)
 	pct = cpu / (t1 - t0) / nrelays * 100.0;
 	printf("relayed calls %d (%s), workers %u, window %.1f s\n",
 	       nrelays, same_law ? "PCMU both sides" :
+	       relay_b == MEDIA_G722 ? "PCMU <-> G.722, every packet transcoded" :
+	       relay_b == MEDIA_G729 ? "PCMU <-> G.729, every packet transcoded" :
 	       "PCMU <-> PCMA, every packet converted", workers, t1 - t0);
 	printf("engine CPU %.3f s: %.4f%% of a core per relayed call "
 	       "(%.2f us per relayed packet)\n", cpu, pct,
@@ -466,13 +483,14 @@ int main(int argc, char **argv)
 	double secs = 10, c0, c1, t0, t1, cpu, pct;
 	unsigned workers = 2;
 	bool same_law = false, dtmf = false, srtp = false;
-	unsigned echo_tail = 0;
+	unsigned echo_tail = 0, ptime = 20;
+	enum media_law codec = MEDIA_PCMU;
 	unsigned long f0, f1;
 	struct rusage cru;
 	pid_t pid;
 	int i, s, opt, status, err;
 
-	while ((opt = getopt(argc, argv, "t:w:r:ude:sl")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:r:ude:slc:p:")) != -1) {
 		if (opt == 't')
 			secs = atof(optarg);
 		else if (opt == 'w')
@@ -489,6 +507,12 @@ int main(int argc, char **argv)
 			srtp = true;
 		else if (opt == 'l')
 			latch_on = true;
+		else if (opt == 'c')
+			relay_b = codec = !strcmp(optarg, "g722") ? MEDIA_G722 :
+				!strcmp(optarg, "g729") ? MEDIA_G729 :
+				MEDIA_PCMU;
+		else if (opt == 'p')
+			ptime = (unsigned)atoi(optarg);
 		else
 			return 2;
 	}
@@ -539,7 +563,7 @@ int main(int argc, char **argv)
 		struct media_bridge_params prm = {
 			.span_id = i / NCHAN + 1, .chan = i % NCHAN + 1,
 			.remote_len = sizeof(echo_addr[i]),
-			.rtp_law = MEDIA_PCMU, .ptime = 20,
+			.rtp_law = codec, .ptime = ptime,
 			.dtmf = dtmf ? MEDIA_DTMF_RFC4733 : MEDIA_DTMF_INBAND,
 			.te_tx_pt = 101, .te_rx_pt = 101,
 			.echo_tail_ms = echo_tail, .latch = latch_on};

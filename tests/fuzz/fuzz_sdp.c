@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int orders[][2] = { { 0, 8 }, { 8, 0 } };
+	static const int orders[][4] = { { 0, 8, 9, 18 }, { 18, 9, 8, 0 } };
 	const char *body = (const char *)data;
 	struct sip_reason rsn;
 	struct sip_media m;
@@ -20,14 +20,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (i = 0; i < 2; i++) {
 		memset(&m, 0, sizeof(m));
-		if (sip_sdp_negotiate(&m, body, size, orders[i], 2))
+		if (sip_sdp_negotiate(&m, body, size, orders[i], 4))
 			continue;
 		/* What we accept must print back as an answer. */
-		if (m.pt != 0 && m.pt != 8)
+		if (!sip_codec_known(m.pt) || (m.annexb && m.pt != 18) ||
+		    m.ptime < 10 || m.ptime > 200 ||
+		    (m.maxptime && (m.maxptime < 10 || m.maxptime > 200)))
 			__builtin_trap();
 		if (sip_sdp_print(out, sizeof(out), m.addr, m.port, &m.pt, 1,
 				  m.te_pt, m.ptime, 1))
 			__builtin_trap();
+		/* ... and our answer never allows Annex B. */
+		{
+			struct sip_media ours;
+
+			memset(&ours, 0, sizeof(ours));
+			if (sip_sdp_negotiate(&ours, out, strlen(out), &m.pt,
+					      1) || ours.annexb)
+				__builtin_trap();
+		}
 		/* A crypto line we took has a key of its suite's length
 		 * and answers back (RFC 4568 7.1.2). */
 		if (m.crypto.suite != SIP_SRTP_NONE) {

@@ -43,10 +43,7 @@ done
 
 # PSTN -> SIP direction: pstnsim calls a DID, tgcall answers as the PBX.
 kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
-"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --tone 1000 --detect 1000 \
-	--count 1 --timeout 30 > "$WORK/answer.json" 2>>"$WORK/tgcall.log" &
-ANS_PID=$!
-PIDS+=("$ANS_PID")
+answer_pbx "$WORK/answer.json" --tone 1000 --detect 1000 --timeout 30
 start_pstnsim --media tone:1000 --detect 1000 --originate 1 --rate 1 \
 	--to 5550142 --from 2125559999 --hold 2000 --exit-when-done
 wait_for "the inbound call" 30 sh -c "! kill -0 $PSTN_PID"

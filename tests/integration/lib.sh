@@ -223,6 +223,30 @@ wait_cdrs() {
 	wait_for "$1 CDR rows" "${2:-10}" cdr_count_ge "$1"
 }
 
+# tone_wav FILE [RATE] [SECONDS] [HZ]: a mono 16-bit tone (8 kHz, 10 s,
+# 1 kHz), written without sox, for baresip's aufile source.
+tone_wav() {
+	python3 - "$1" "${2:-8000}" "${3:-10}" "${4:-1000}" <<'PY'
+import math, struct, sys, wave
+rate, secs, hz = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+w = wave.open(sys.argv[1], "wb")
+w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
+w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * hz * i / rate))) for i in range(rate * secs)))
+w.close()
+PY
+}
+
+# answer_pbx OUT.json ARGS...: tgcall answers one call as the PBX (in the
+# background, its pid in ANS_PID); its JSON line goes to OUT.json.
+answer_pbx() {
+	local out=$1
+	shift
+	"$TGCALL" answer --local "127.0.0.1:$PBX_PORT" --count 1 "$@" \
+		> "$out" 2>>"$WORK/tgcall.log" &
+	ANS_PID=$!
+	PIDS+=("$ANS_PID")
+}
+
 # json_field JSONLINE FIELD: a scalar field of a flat JSON object.
 json_field() {
 	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" |
@@ -241,30 +265,24 @@ start_capture() {
 	sleep 1 # "Capturing on" comes a moment before packets are taken
 }
 
-# baresip_setup DIR PORT HZ SECONDS: a headless baresip in DIR listening
-# on PORT that sends a HZ tone (8 kHz mono WAV, SECONDS long) and records
-# what it hears to DIR/heard.wav; RTP above our range.  The caller writes
-# DIR/accounts.
+# baresip_setup DIR PORT HZ SECONDS [IP] [CODEC-MODULE] [RATE]: a headless
+# baresip in DIR listening on IP:PORT (127.0.0.1) with that codec module
+# (g711.so) that sends a HZ tone (mono WAV at RATE, 8000, SECONDS long)
+# and records what it hears to DIR/heard.wav; RTP above our range.  The
+# caller writes DIR/accounts.
 baresip_setup() {
 	mkdir -p "$1"
-	python3 - "$1/tone.wav" "$3" "$4" <<'PY'
-import math, struct, sys, wave
-hz, secs = float(sys.argv[2]), int(sys.argv[3])
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
-w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * hz * i / 8000))) for i in range(8000 * secs)))
-w.close()
-PY
+	tone_wav "$1/tone.wav" "${7:-8000}" "$4" "$3"
 	cat > "$1/config" <<CONF
 poll_method		poll
-sip_listen		127.0.0.1:$2
-net_interface		127.0.0.1
+sip_listen		${5:-127.0.0.1}:$2
+net_interface		${5:-127.0.0.1}
 audio_player		aufile,$1/heard.wav
 audio_source		aufile,$1/tone.wav
 audio_alert		aufile,$1/heard-alert.wav
 rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
 module_path		/usr/lib/baresip/modules
-module			g711.so
+module			${6:-g711.so}
 module			aufile.so
 module			stdio.so
 module_app		account.so

@@ -31,14 +31,7 @@ fi
 
 BS=$WORK/baresip
 mkdir -p "$BS/snd"
-# 8 kHz mono 16-bit 1 kHz tone, 20 s.
-python3 - "$BS/tone.wav" <<'PY'
-import math, struct, sys, wave
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
-w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * 1000 * i / 8000))) for i in range(160000)))
-w.close()
-PY
+tone_wav "$BS/tone.wav" 8000 20
 cat > "$BS/config" <<CONF
 poll_method		poll
 sip_listen		127.0.0.1:$PBX_PORT

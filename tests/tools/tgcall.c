@@ -4,7 +4,9 @@
  * tgcall is the SIP end of Tollgate's integration tests.  It shares no code
  * with sip/ or media/ on purpose, so that it tests them independently: SIP
  * messages are written as text and parsed by hand, G.711 and the tone
- * detector are our own (in-band DTMF is pstnsim's, pstnsim/dtmf.c).  It
+ * detector are our own (in-band DTMF is pstnsim's, pstnsim/dtmf.c); G.722
+ * is SpanDSP's in its 8 kHz mode (no resampler of ours) and G.729 is
+ * bcg729, called directly.  It
  * offers no telephone-event: DTMF goes in-band, as audio.  One thread,
  * one poll() loop, IPv4 over UDP.
  *
@@ -33,6 +35,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <tiffio.h> /* before spandsp.h (Debian's 0.0.6) */
+#include <spandsp.h>
+#include <bcg729/decoder.h>
+#include <bcg729/encoder.h>
+
 #include "pstnsim/dtmf.h"
 #include "util/util.h"
 
@@ -45,13 +52,16 @@
 #define T2 4000
 #define LINGER_MS 4000     /* absorb retransmissions after a call ends */
 #define FRAME 160          /* 20 ms at 8 kHz */
+#define MAX_PKT 480        /* samples in a packet: 60 ms (--ptime) */
 #define MEASURE_SKIP_MS 200
 #define TONE_DBFS (-10.0)
 
-/* Static payload types double as the G.711 law identifiers. */
+/* Static payload types double as the codec identifiers. */
 enum law {
 	LAW_ULAW = 0,
 	LAW_ALAW = 8,
+	LAW_G722 = 9,
+	LAW_G729 = 18,
 };
 
 /* ---- options ---------------------------------------------------------- */
@@ -65,6 +75,7 @@ static struct {
 	char display[64];        /* UAC: From display name, "" none */
 	int codecs[2];           /* laws to offer/accept, in order */
 	int ncodecs;
+	int ptime;               /* ms per packet we send and ask for */
 	int tone_hz;
 	int detect_hz;
 	int hold_ms;             /* UAC: default 2000; UAS: 0 = wait BYE */
@@ -183,7 +194,8 @@ static int alaw_decode(uint8_t a)
 
 static const char *law_name(int law)
 {
-	return law == LAW_ALAW ? "PCMA" : "PCMU";
+	return law == LAW_ALAW ? "PCMA" : law == LAW_G722 ? "G722" :
+	       law == LAW_G729 ? "G729" : "PCMU";
 }
 
 /* ---- DTMF (--dtmf-*): RFC 4733 events, in-band tones, SIP INFO ---------- */
@@ -265,8 +277,14 @@ struct media {
 	uint64_t nsamp;
 	struct {                 /* --jitter: audio on its way */
 		int64_t due;
-		uint8_t pkt[12 + FRAME];
+		uint8_t pkt[12 + MAX_PKT];
+		size_t len;
 	} held[8];
+	/* --codec g722 / g729: the coders' state, from media start. */
+	g722_encode_state_t *g722_enc;
+	g722_decode_state_t *g722_dec;
+	bcg729EncoderChannelContextStruct *g729_enc;
+	bcg729DecoderChannelContextStruct *g729_dec;
 	unsigned nheld;
 	uint32_t net_rng;        /* --jitter, --loss */
 	int64_t dtmf_tx0;        /* m->tx where --dtmf starts; -1 none */
@@ -611,6 +629,18 @@ static void rec_close(struct media *m);
 static void media_close(struct media *m)
 {
 	rec_close(m);
+	if (m->g722_enc)
+		g722_encode_free(m->g722_enc);
+	if (m->g722_dec)
+		g722_decode_free(m->g722_dec);
+	if (m->g729_enc)
+		closeBcg729EncoderChannel(m->g729_enc);
+	if (m->g729_dec)
+		closeBcg729DecoderChannel(m->g729_dec);
+	m->g722_enc = NULL;
+	m->g722_dec = NULL;
+	m->g729_enc = NULL;
+	m->g729_dec = NULL;
 	if (m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;
@@ -633,6 +663,15 @@ static void media_start(struct media *m, int64_t now)
 		return;
 	m->running = m->started = true;
 	rec_open(m);
+	if (m->law == LAW_G722 && !m->g722_enc) {
+		m->g722_enc = g722_encode_init(NULL, 64000,
+					       G722_SAMPLE_RATE_8000);
+		m->g722_dec = g722_decode_init(NULL, 64000,
+					       G722_SAMPLE_RATE_8000);
+	} else if (m->law == LAW_G729 && !m->g729_enc) {
+		m->g729_enc = initBcg729EncoderChannel(0);
+		m->g729_dec = initBcg729DecoderChannel();
+	}
 	m->next_tx = now;
 	m->measure_from = now + (media_opt.measure_after >= 0
 				 ? media_opt.measure_after : MEASURE_SKIP_MS);
@@ -670,16 +709,18 @@ static uint32_t net_rand(struct media *m)
 }
 
 /* An audio packet goes out now, or later (--jitter), or never (--loss). */
-static void media_emit(struct media *m, const uint8_t *pkt, int64_t now)
+static void media_emit(struct media *m, const uint8_t *pkt, size_t len,
+		       int64_t now)
 {
 	if (media_opt.loss && net_rand(m) % 100 < (unsigned)media_opt.loss)
 		return;
 	if (media_opt.jitter && m->nheld < 8) {
 		m->held[m->nheld].due = now + net_rand(m) % media_opt.jitter;
-		memcpy(m->held[m->nheld++].pkt, pkt, 12 + FRAME);
+		m->held[m->nheld].len = len;
+		memcpy(m->held[m->nheld++].pkt, pkt, len);
 		return;
 	}
-	if (sendto(m->fd, pkt, 12 + FRAME, 0, (struct sockaddr *)&m->remote,
+	if (sendto(m->fd, pkt, len, 0, (struct sockaddr *)&m->remote,
 		   sizeof(m->remote)) < 0)
 		gw_dbg(GW_DBG_MEDIA, "rtp send: %s", strerror(errno));
 }
@@ -693,7 +734,7 @@ static void media_flush_held(struct media *m, int64_t now)
 			i++;
 			continue;
 		}
-		if (sendto(m->fd, m->held[i].pkt, 12 + FRAME, 0,
+		if (sendto(m->fd, m->held[i].pkt, m->held[i].len, 0,
 			   (struct sockaddr *)&m->remote,
 			   sizeof(m->remote)) < 0)
 			gw_dbg(GW_DBG_MEDIA, "rtp send: %s", strerror(errno));
@@ -709,14 +750,37 @@ static int64_t media_next_held(const struct media *m, int64_t t)
 	return t;
 }
 
+/* Code @p n samples of @p lin as the media's codec into @p out. */
+static size_t media_code(struct media *m, uint8_t *out, const int16_t *lin,
+			 int n)
+{
+	uint8_t fl;
+	size_t len = 0;
+	int i;
+
+	if (m->law == LAW_G722)
+		return (size_t)g722_encode(m->g722_enc, out, lin, n);
+	if (m->law == LAW_G729) {
+		for (i = 0; i + 80 <= n; i += 80) {
+			bcg729Encoder(m->g729_enc, lin + i, out + len, &fl);
+			len += fl;
+		}
+		return len;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = m->law == LAW_ALAW ? alaw_encode(lin[i])
+					    : ulaw_encode(lin[i]);
+	return (size_t)n;
+}
+
 static void media_send_one(struct media *m, int64_t now)
 {
-	uint8_t pkt[12 + FRAME];
-	int16_t dtmf[FRAME];
+	uint8_t pkt[12 + MAX_PKT];
+	int16_t dtmf[FRAME], lin[MAX_PKT];
 	bool digits = media_dtmf(m, dtmf);
 	const double amp = 32767.0 * pow(10.0, TONE_DBFS / 20.0);
 	const double step = 2.0 * M_PI * opt.tone_hz / 8000.0;
-	int i;
+	int i, n = opt.ptime * 8;
 
 	if (dtmf_send_event(m))
 		return;
@@ -732,23 +796,25 @@ static void media_send_one(struct media *m, int64_t now)
 	pkt[9] = (uint8_t)(m->ssrc >> 16);
 	pkt[10] = (uint8_t)(m->ssrc >> 8);
 	pkt[11] = (uint8_t)m->ssrc;
-	for (i = 0; i < FRAME; i++) {
+	/* In-band digits are 20 ms frames: only with --ptime 20. */
+	for (i = 0; i < n; i++) {
 		int s = opt.tone_hz > 0 ? (int)lrint(amp * sin(m->phase)) : 0;
 
-		if (digits)
+		if (digits && i < FRAME)
 			s = dtmf[i];
-		s = dtmf_tone_sample(m, i, s);
+		if (i < FRAME)
+			s = dtmf_tone_sample(m, i, s);
 
 		m->phase += step;
 		if (m->phase > 2.0 * M_PI)
 			m->phase -= 2.0 * M_PI;
-		pkt[12 + i] = m->law == LAW_ALAW ? alaw_encode(s)
-						 : ulaw_encode(s);
+		lin[i] = (int16_t)s;
 	}
-	media_emit(m, pkt, now);
+	/* RFC 3551 4.5.2: G.722 too counts 8000 a second. */
+	media_emit(m, pkt, 12 + media_code(m, pkt + 12, lin, n), now);
 	m->first = false;
 	m->seq++;
-	m->ts += FRAME;
+	m->ts += (uint32_t)n;
 	m->tx++;
 }
 
@@ -764,7 +830,7 @@ static void media_tick(struct media *m, int64_t now)
 	media_flush_held(m, now);
 	while (now >= m->next_tx) {
 		media_send_one(m, now);
-		m->next_tx += 20;
+		m->next_tx += opt.ptime;
 		/* After a stall, resume the clock instead of bursting. */
 		if (now - m->next_tx > 200)
 			m->next_tx = now + 20;
@@ -873,6 +939,27 @@ static void media_hear(struct media *m, const uint8_t *pl, size_t n, int law)
 	}
 }
 
+/* A G.722/G.729 payload @p pl of @p n octets, decoded, back into @p pl
+ * as mu-law (room: the receive buffer); @return its samples. */
+static size_t media_decode(struct media *m, int law, uint8_t *pl, size_t n)
+{
+	int16_t lin[1024];
+	size_t k = 0, i;
+
+	if (law == LAW_G722 && m->g722_dec) {
+		if (n > sizeof(lin) / sizeof(lin[0]))
+			n = sizeof(lin) / sizeof(lin[0]);
+		k = (size_t)g722_decode(m->g722_dec, lin, pl, (int)n);
+	} else if (law == LAW_G729 && m->g729_dec) {
+		for (i = 0; i + 10 <= n && k + 80 <= 1024; i += 10, k += 80)
+			bcg729Decoder(m->g729_dec, pl + i, 10, 0, 0, 0,
+				      lin + k);
+	}
+	for (i = 0; i < k; i++)
+		pl[i] = ulaw_encode(lin[i]);
+	return k;
+}
+
 static void media_read(struct media *m, int64_t now)
 {
 	uint8_t buf[2048];
@@ -905,6 +992,11 @@ static void media_read(struct media *m, int64_t now)
 			law = pt;
 		else
 			continue;
+		if (law == LAW_G722 || law == LAW_G729) {
+			/* Decoded, then heard as mu-law like the rest. */
+			len = hl + media_decode(m, law, buf + hl, len - hl);
+			law = LAW_ULAW;
+		}
 		m->rx++;
 		media_hear(m, buf + hl, len - hl, law);
 		dtmf_rx_seq(m, buf);
@@ -999,6 +1091,10 @@ static int sdp_parse(struct sdp *s, const char *body, size_t len)
 				s->dyn_law[pt] = LAW_ULAW;
 			else if (!strcasecmp(name, "PCMA"))
 				s->dyn_law[pt] = LAW_ALAW;
+			else if (!strcasecmp(name, "G722"))
+				s->dyn_law[pt] = LAW_G722;
+			else if (!strcasecmp(name, "G729"))
+				s->dyn_law[pt] = LAW_G729;
 		}
 	}
 	return seen_audio ? 0 : ENODATA;
@@ -1006,7 +1102,7 @@ static int sdp_parse(struct sdp *s, const char *body, size_t len)
 
 static int sdp_law(const struct sdp *s, int pt)
 {
-	if (pt == 0 || pt == 8)
+	if (pt == 0 || pt == 8 || pt == 9 || pt == 18)
 		return pt;
 	if (pt >= 96 && pt < 128)
 		return s->dyn_law[pt];
@@ -1021,7 +1117,7 @@ static bool law_allowed(int law)
 	return false;
 }
 
-/* First payload type in the m= line that is G.711 and allowed. */
+/* First payload type in the m= line that we have and is allowed. */
 static bool sdp_choose(const struct sdp *s, int *pt, int *law)
 {
 	for (int i = 0; i < s->npts; i++) {
@@ -1076,15 +1172,18 @@ static void sdp_build(char *out, size_t size, int port, uint32_t sess,
 		len += (size_t)snprintf(out + len, size - len, "\r\n");
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(out + len, size - len,
-					"a=rtpmap:%d %s/8000\r\n", pts[i],
-					law_name(laws[i]));
+					"a=rtpmap:%d %s/8000\r\n%s", pts[i],
+					law_name(laws[i]),
+					laws[i] == LAW_G729
+					? "a=fmtp:18 annexb=no\r\n" : "");
 	if (dtmf_opt.te && len < size)
 		len += (size_t)snprintf(out + len, size - len,
 					"a=rtpmap:%d telephone-event/8000\r\n"
 					"a=fmtp:%d 0-15\r\n", DTMF_PT,
 					DTMF_PT);
 	if (len < size)
-		snprintf(out + len, size - len, "a=ptime:20\r\na=sendrecv\r\n");
+		snprintf(out + len, size - len, "a=ptime:%d\r\na=sendrecv\r\n",
+			 opt.ptime);
 }
 
 /* ---- SIP message parsing ------------------------------------------------ */
@@ -2592,7 +2691,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tgcall call sip:NUMBER@HOST[:PORT] --local IP[:PORT]\n"
-		"              [--from NUMBER] [--codec pcmu|pcma|both]\n"
+		"              [--from NUMBER] [--codec pcmu|pcma|both|g722|g729]\n"
 		"              [--tone HZ] [--detect HZ] [--hold MS]\n"
 		"              [--cancel-after MS] [--count N]\n"
 		"              [--expect STATUS] [--timeout S] [-v]\n"
@@ -2609,7 +2708,7 @@ static void usage(FILE *f)
 		"              say this: a phone behind NAT) [--no-rport]\n"
 		"       tgcall answer --local IP:PORT [--ring-ms MS]\n"
 		"              [--tone HZ] [--detect HZ] [--reject STATUS]\n"
-		"              [--codec pcmu|pcma|both] [--hold MS]\n"
+		"              [--codec pcmu|pcma|both|g722|g729] [--hold MS]\n"
 		"              [--incomplete N] (484 to numbers shorter\n"
 		"              than N)\n"
 		"              [--expect STATUS] [--count N] [--timeout S] "
@@ -2624,6 +2723,7 @@ static void usage(FILE *f)
 		"              [--media-stop-after MS] (send no RTP after MS)\n"
 		"              [--jitter MS] (hold each audio packet 0..MS-1 ms:\n"
 		"              reordered) [--loss PCT] (drop PCT%% of them)\n"
+		"              [--ptime MS] (10-60, 20; a=ptime too)\n"
 		"One JSON line per call on stdout; exit 0 only if every call\n"
 		"ended as expected.\n");
 }
@@ -2684,6 +2784,12 @@ static int parse_codec(const char *s)
 		opt.codecs[0] = LAW_ULAW;
 		opt.codecs[1] = LAW_ALAW;
 		opt.ncodecs = 2;
+	} else if (!strcasecmp(s, "g722")) {
+		opt.codecs[0] = LAW_G722;
+		opt.ncodecs = 1;
+	} else if (!strcasecmp(s, "g729")) {
+		opt.codecs[0] = LAW_G729;
+		opt.ncodecs = 1;
 	} else {
 		return EINVAL;
 	}
@@ -2841,6 +2947,7 @@ static int parse_args(int argc, char **argv)
 		{"loss", required_argument, NULL, 0x203},
 		{"advertise", required_argument, NULL, 0x300},
 		{"no-rport", no_argument, NULL, 0x301},
+		{"ptime", required_argument, NULL, 0x204},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2862,6 +2969,7 @@ static int parse_args(int argc, char **argv)
 	opt.timeout_s = 30;
 	opt.ring_ms = 100;
 	opt.dtmf_at = 500;
+	opt.ptime = 20;
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		if (ch == 'v') {
@@ -2870,6 +2978,12 @@ static int parse_args(int argc, char **argv)
 		} else if (ch == 'h') {
 			usage(stdout);
 			exit(0);
+		} else if (ch == 0x204) {
+			if (parse_int(optarg, 10, 60, &opt.ptime) ||
+			    opt.ptime % 10) {
+				fprintf(stderr, "tgcall: bad --ptime\n");
+				return EINVAL;
+			}
 		} else if (ch == 0x202 || ch == 0x203) {
 			if (parse_int(optarg, 0, ch == 0x202 ? 1000 : 100,
 				      ch == 0x202 ? &media_opt.jitter

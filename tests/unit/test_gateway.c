@@ -117,6 +117,8 @@ static const char good_conf[] =
 	"inbound_user = pbx\n"
 	"inbound_password = pbxpw\n"
 	"inbound_digest = md5\n"
+	"codecs = g722, pcma, pcmu, g729\n"
+	"ptime = 30\n"
 	"[trunk roam]\n"
 	"type = sip\n"
 	"peer = 10.0.0.6\n"
@@ -195,6 +197,22 @@ static void test_conf_good(void **state)
 	assert_int_equal(cfg->nonce_lifetime, 60);
 	assert_int_equal(cfg->ncodecs, 2);
 	assert_int_equal(cfg->codecs[0], 8);
+	{
+		int c[GW_MAX_CODECS];
+
+		/* A trunk's codecs and ptime, else [sip]'s. */
+		t = gw_config_trunk(cfg, "pbx");
+		assert_int_equal(gw_config_codecs(cfg, t, c), 4);
+		assert_int_equal(c[0], 9);
+		assert_int_equal(c[3], 18);
+		assert_int_equal(gw_config_ptime(cfg, t), 30);
+		t = gw_config_trunk(cfg, "roam");
+		assert_int_equal(gw_config_codecs(cfg, t, c), 2);
+		assert_int_equal(c[0], 8);
+		assert_int_equal(gw_config_ptime(cfg, t), 20);
+		assert_string_equal(gw_codec_name(18), "G729");
+		assert_string_equal(gw_codec_name(3), "");
+	}
 	assert_int_equal(cfg->nspans, 1);
 	assert_int_equal(cfg->spans[0].type, TDM_E1);
 	assert_true(cfg->spans[0].network);
@@ -280,7 +298,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 56);
+	assert_int_equal(cfg->notify_ca_line, 58);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	{
@@ -349,7 +367,13 @@ static void test_conf_errors(void **state)
 		{"key = 1\n", "t.conf:1: key 'key' outside any section"},
 		{"[sip\n", "t.conf:1: section header"},
 		{"[sip]\njust words\n", "t.conf:2: expected 'key = value'"},
-		{"[sip]\ncodecs = g729\n", "t.conf:2: codecs: 'g729'"},
+		{"[sip]\ncodecs = g723\n", "t.conf:2: codecs: 'g723'"},
+		{"[sip]\ncodecs = g729, G729\n",
+		 "t.conf:2: codecs: 'G729' listed twice"},
+		{"[trunk x]\ncodecs = opus\n", "t.conf:2: codecs: 'opus'"},
+		{"[trunk x]\nptime = 25\n",
+		 "t.conf:2: ptime: 25 is not a multiple of 10"},
+		{"[trunk x]\nptime = 70\n", "t.conf:2: ptime"},
 		{"[span 1]\nswitch = bogus\n", "t.conf:2: switch"},
 		{"[span 1]\n[span 1]\n", "t.conf:2: span 1 defined twice"},
 		{"[span 1]\nt303 = 100\n",

@@ -305,6 +305,36 @@ static void test_clean(void **state)
 	assert_true(s.step_max <= STEP_MAX);
 }
 
+/* Packets of 10-60 ms (G.729 and any codec at other ptimes), clean and
+ * with jitter: the buffer plays 20 ms frames from them without a gap or
+ * a click, and its delay keeps within a packet of the clean one's. */
+static void test_ptimes(void **state)
+{
+	static const unsigned ptimes[] = {10, 30, 40, 60};
+	static struct sim s;
+	unsigned i, jitter;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		jitter = i % 2 ? 30 : 0;
+		sim_defaults(&s);
+		s.ptime = ptimes[i / 2];
+		s.seconds = 20;
+		s.jitter_ms = jitter;
+		run_sim(&s);
+		print_sim(jitter ? "ptime jitter" : "ptime clean", &s);
+		assert_true(s.step_max <= STEP_MAX);
+		assert_true(s.dmax <= 20.1 + jitter + s.ptime);
+		/* Clean: nothing late, lost or concealed; jitter: under 1%
+		 * of the packets late. */
+		assert_true(s.late * 100 <= (jitter ? 20 * 1000 / s.ptime : 0));
+		if (!jitter) {
+			assert_int_equal(jb.concealed, 0);
+			assert_int_equal(jb.underruns, 0);
+		}
+	}
+}
+
 /* Jitter 0-60 ms reorders packets; duplicates are dropped.  The delay
  * settles over the jitter, few packets come too late, no clicks. */
 static void test_jitter_reorder_dups(void **state)
@@ -612,6 +642,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_edges),
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_ptimes),
 		cmocka_unit_test(test_jitter_reorder_dups),
 		cmocka_unit_test(test_loss_concealed),
 		cmocka_unit_test(test_drift_fast),

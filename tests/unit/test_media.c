@@ -21,6 +21,7 @@
 #include <spandsp.h>
 
 #include "media/latch.h"
+#include "media/codec.h"
 #include "media/media.h"
 #include "media/rfc4733.h"
 #include "media/rtcp.h"
@@ -833,6 +834,127 @@ static void test_ptime_10_out_30_in(void **state)
 	fx_close(&f);
 }
 
+/* ---- G.722 / G.729 on the RTP side ------------------------------------ */
+
+/* Share of linear audio's energy at @p hz (Goertzel). */
+static double pcm_share(const int16_t *x, size_t n, double hz)
+{
+	double w = 2 * M_PI * hz / 8000.0, c = 2 * cos(w);
+	double s1 = 0, s2 = 0, energy = 0, pw;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double s0 = x[i] + c * s1 - s2;
+
+		s2 = s1;
+		s1 = s0;
+		energy += (double)x[i] * x[i];
+	}
+	if (energy < 1e6)
+		return 0;
+	pw = s1 * s1 + s2 * s2 - c * s1 * s2;
+	return pw / (n * energy / 2);
+}
+
+/*
+ * A bridge whose RTP side is @p codec with packets of @p ptime ms: the
+ * timeslot's tone goes out coded, one packet per ptime (repacketised
+ * from the 20 ms frames), timestamps at 8 kHz; the far end's coded tone,
+ * in packets of the same ptime, is heard on the timeslot.
+ */
+static void codec_bridge(enum media_law codec, unsigned ptime, double hz)
+{
+	static uint8_t answers[40][FRAME_LEN];
+	uint8_t frame[FRAME_LEN], pl[960], pkt[2048];
+	unsigned spp = ptime * 8, k, c, npkt = 0, clean = 0;
+	int16_t pcm[480], got[480];
+	uint32_t sent = 0, first_ts = 0;
+	struct mcodec far_enc, far_dec;
+	const uint8_t *p;
+	struct rtp_hdr h;
+	static struct fx f;
+	size_t n;
+
+	assert_int_equal(mcodec_init(&far_enc, codec, MCODEC_ENC), 0);
+	assert_int_equal(mcodec_init(&far_dec, codec, MCODEC_DEC), 0);
+	fx_open_with(&f, 2, MEDIA_PCMA, codec, ptime, tweak_jb_fixed, 1);
+	frame_silence(frame, MEDIA_PCMA);
+	for (k = 0; k < 40; k++) {
+		ssize_t len;
+
+		tone(pcm, SLOT, k * SLOT, hz);
+		encode(MEDIA_PCMA, frame + (CHAN - 1) * SLOT, pcm, SLOT);
+		while (sent < (k + 1) * SLOT) {
+			tone(pcm, spp, sent, hz);
+			far_next(&f, (uint8_t)codec, pl,
+				 mcodec_encode(&far_enc, pl, pcm, spp));
+			f.far_ts += spp - (uint32_t)mcodec_bytes(codec, spp);
+			sent += spp;
+		}
+		assert_true(line_step(&f.line, k, frame, answers[k]));
+		while ((len = far_recv(f.far, pkt, sizeof(pkt), 10)) > 0) {
+			assert_int_equal(rtp_decode(&h, &p, &n, pkt,
+						    (size_t)len), 0);
+			assert_int_equal(h.pt, codec);
+			assert_int_equal(n, mcodec_bytes(codec, spp));
+			if (npkt == 0)
+				first_ts = h.ts;
+			/* RFC 3551 4.5.2: G.722 too counts at 8000. */
+			assert_int_equal(h.ts, first_ts + npkt * spp);
+			assert_int_equal(mcodec_decode(&far_dec, got, 480, p,
+						       n), (int)spp);
+			if (npkt >= 2)
+				assert_true(pcm_share(got, spp, hz) > 0.8);
+			npkt++;
+		}
+	}
+	/* 40 frames of 20 ms went out as 800 ms of packets. */
+	assert_int_equal(npkt, 40 * SLOT / spp);
+	/* The timeslot hears the tone (a fixed buffer: time-scaling would
+	 * shift a high tone off a one-frame Goertzel bin); on a loaded
+	 * machine a packet may still come late, so nearly every frame
+	 * rather than every one. */
+	for (k = 8; k < 40; k++) {
+		for (c = 1; c <= NCHAN; c++) {
+			const uint8_t *slot = answers[k] + (c - 1) * SLOT;
+
+			if (c == CHAN)
+				clean += tone_share(MEDIA_PCMA, slot, SLOT,
+						    hz) > 0.8;
+			else
+				assert_true(all_equal(slot, SLOT,
+					media_g711_silence(MEDIA_PCMA)));
+		}
+	}
+	fx_stop(&f);
+	assert_true(clean >= 29);
+	assert_int_equal(done_rec.st.rtp_bad, 0);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
+	fx_close(&f);
+	mcodec_free(&far_enc);
+	mcodec_free(&far_dec);
+}
+
+static void test_g722_ptime_30(void **state)
+{
+	codec_bridge(MEDIA_G722, 30, 1000);
+}
+
+static void test_g722_ptime_20(void **state)
+{
+	codec_bridge(MEDIA_G722, 20, 2500);
+}
+
+static void test_g729_ptime_40(void **state)
+{
+	codec_bridge(MEDIA_G729, 40, 400);
+}
+
+static void test_g729_ptime_10(void **state)
+{
+	codec_bridge(MEDIA_G729, 10, 600);
+}
+
 static void test_update_remote_and_law(void **state)
 {
 	uint8_t frame[FRAME_LEN], pkt[2048];
@@ -1399,6 +1521,90 @@ static void test_relay_te_map(void **state)
 	rsend(&f, 1, &h, "\x40", 1);
 	assert_true(rrecv(&f, 0, &o, got, &n, 300));
 	assert_int_equal(o.pt, 13);
+	rfx_close(&f);
+}
+
+/* Side @p from sends 20 ms of a tone in @p in; the other side takes
+ * @p out: what it gets is the tone, recoded, on its own timeline. */
+static void relay_tone(struct rfx *f, unsigned from, enum media_law in,
+		       enum media_law out, unsigned npkt)
+{
+	struct mcodec enc, dec;
+	uint8_t pl[SLOT], got[2048];
+	int16_t pcm[SLOT], back[SLOT];
+	struct rtp_hdr h, o, first = {0};
+	size_t n, len;
+	unsigned k;
+
+	assert_int_equal(mcodec_init(&enc, in, MCODEC_ENC), 0);
+	assert_int_equal(mcodec_init(&dec, out, MCODEC_DEC), 0);
+	for (k = 0; k < npkt; k++) {
+		tone(pcm, SLOT, k * SLOT, 500);
+		len = mcodec_encode(&enc, pl, pcm, SLOT);
+		h = (struct rtp_hdr){.pt = (uint8_t)in, .seq = (uint16_t)k,
+				     .ts = 1000 + k * SLOT,
+				     .ssrc = 0xbbbb0000 + from + in * 16};
+		rsend(f, from, &h, pl, len);
+		assert_true(rrecv(f, 1 - from, &o, got, &n, 300));
+		assert_int_equal(o.pt, out);
+		assert_int_equal(n, mcodec_bytes(out, SLOT));
+		assert_int_equal(mcodec_decode(&dec, back, SLOT, got, n), SLOT);
+		if (k >= 3)
+			assert_true(pcm_share(back, SLOT, 500) > 0.8);
+		if (k == 0)
+			first = o;
+		else
+			assert_int_equal(o.ts, first.ts + k * SLOT);
+	}
+	mcodec_free(&enc);
+	mcodec_free(&dec);
+}
+
+/* No codec in common: the relay transcodes, both ways, packet for
+ * packet; a side sending G.711 of the other law still gets through. */
+static void test_relay_transcode(void **state)
+{
+	static struct rfx f;
+
+	rfx_open(&f, MEDIA_G729, MEDIA_PCMU, false);
+	relay_tone(&f, 0, MEDIA_G729, MEDIA_PCMU, 20);
+	relay_tone(&f, 1, MEDIA_PCMU, MEDIA_G729, 20);
+	relay_tone(&f, 1, MEDIA_PCMA, MEDIA_G729, 10);
+	rfx_stop(&f);
+	assert_int_equal(done_rec.st.rtp_rx, 50);
+	assert_int_equal(done_rec.st.rtp_tx, 50);
+	assert_int_equal(done_rec.st.rtp_bad, 0);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
+	rfx_close(&f);
+
+	rfx_open(&f, MEDIA_G722, MEDIA_G729, false);
+	relay_tone(&f, 0, MEDIA_G722, MEDIA_G729, 15);
+	relay_tone(&f, 1, MEDIA_G729, MEDIA_G722, 15);
+	rfx_stop(&f);
+	rfx_close(&f);
+}
+
+/* The same codec on both sides: relayed octet for octet, no codec. */
+static void test_relay_same_codec(void **state)
+{
+	uint8_t pl[20], got[2048];
+	struct rtp_hdr h, o;
+	static struct rfx f;
+	size_t n;
+	unsigned k;
+
+	rfx_open(&f, MEDIA_G729, MEDIA_G729, false);
+	for (k = 0; k < 5; k++) {
+		memset(pl, (int)(0x40 + k), sizeof(pl));
+		h = (struct rtp_hdr){.pt = MEDIA_G729, .seq = (uint16_t)k,
+				     .ts = k * SLOT, .ssrc = 77};
+		rsend(&f, 0, &h, pl, sizeof(pl));
+		assert_true(rrecv(&f, 1, &o, got, &n, 300));
+		assert_int_equal(o.pt, MEDIA_G729);
+		assert_int_equal(n, sizeof(pl));
+		assert_memory_equal(got, pl, sizeof(pl));
+	}
+	rfx_stop(&f);
 	rfx_close(&f);
 }
 
@@ -3315,6 +3521,10 @@ int main(void)
 		T(test_burst_bounded_delay),
 		T(test_loss_concealed),
 		T(test_ptime_10_out_30_in),
+		T(test_g722_ptime_30),
+		T(test_g722_ptime_20),
+		T(test_g729_ptime_40),
+		T(test_g729_ptime_10),
 		T(test_update_remote_and_law),
 		T(test_channels_isolated),
 		T(test_ignored_and_new_ssrc),
@@ -3323,6 +3533,8 @@ int main(void)
 		T(test_relay_convert),
 		T(test_relay_timeline),
 		T(test_relay_passthrough),
+		T(test_relay_transcode),
+		T(test_relay_same_codec),
 		T(test_relay_te_map),
 		T(test_relay_hold_until_remote),
 		cmocka_unit_test(test_latch_rule),

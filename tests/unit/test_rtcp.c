@@ -229,6 +229,14 @@ static void test_mos(void **state)
 	assert_int_equal(rtcp_mos_x100(1, 0, false), 100);
 	assert_int_equal(rtcp_mos_x100(-1, -5, true), best);
 	assert_int_equal(rtcp_mos_x100(0.0 / 0.0, 0, true), best);
+	/* G.729 (Ie 11, Bpl 19): R 82.2 clean, about 4.1; lower than G.711
+	 * at any loss, and G.711's figures when given G.711's. */
+	assert_in_range(rtcp_mos_codec_x100(0, 0, 11, 19), 409, 411);
+	for (double loss = 0; loss <= 0.2; loss += 0.05)
+		assert_true(rtcp_mos_codec_x100(loss, 40, 11, 19) <
+			    rtcp_mos_x100(loss, 40, true));
+	assert_int_equal(rtcp_mos_codec_x100(0.01, 0, 0, 25.1),
+			 rtcp_mos_x100(0.01, 0, true));
 }
 
 int main(void)

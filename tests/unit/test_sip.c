@@ -24,7 +24,7 @@
 struct sdp_case {
 	const char *name;
 	const char *body;
-	int ours[2];
+	int ours[4];
 	unsigned nours;
 	int err;
 	int pt;
@@ -81,6 +81,21 @@ static const struct sdp_case sdp_cases[] = {
 	{ "bad c= line", SDP_HEAD "c=IN\r\nm=audio 4000 RTP/AVP 0\r\n",
 	  { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
 	{ "empty body", "", { 0, 8 }, 2, EBADMSG, 0, NULL, 0, 0 },
+	{ "G722 first of ours", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 0 8 9\r\n", { 9, 8, 0 }, 3, 0, 9,
+	  "192.0.2.1", 4000, 20 },
+	{ "G729 static, ours last", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 18\r\na=ptime:40\r\n", { 9, 8, 0, 18 }, 4,
+	  0, 18, "192.0.2.1", 4000, 40 },
+	{ "G729 by rtpmap name", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 97\r\na=rtpmap:97 G729/8000\r\n", { 18 },
+	  1, 0, 18, "192.0.2.1", 4000, 20 },
+	{ "G722 rtpmap at 8000", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 9 0\r\na=rtpmap:9 G722/8000\r\n", { 9, 0 },
+	  2, 0, 9, "192.0.2.1", 4000, 20 },
+	{ "G722 not ours", SDP_HEAD "c=IN IP4 192.0.2.1\r\n"
+	  "m=audio 4000 RTP/AVP 9\r\n", { 0, 8, 18 }, 3, ENOENT, 0, NULL,
+	  0, 0 },
 };
 
 static void test_sdp_negotiate_table(void **state)
@@ -332,6 +347,63 @@ static void test_sdp_hold(void **state)
 	}
 }
 
+/* Negotiate @p body against @p ours; it must succeed. */
+static void sdp_take(struct sip_media *m, const char *body, const int *ours,
+		     unsigned n)
+{
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(sip_sdp_negotiate(m, body, strlen(body), ours, n), 0);
+}
+
+/* RFC 4856 2.1.9: annexb is yes unless the offer says no; a=ptime and
+ * a=maxptime at media or session level. */
+static void test_sdp_g729_annexb_ptime(void **state)
+{
+	static const int g729[] = { 18 };
+	static const struct {
+		const char *body;
+		bool annexb, ptime_set;
+		unsigned ptime, maxptime;
+	} cases[] = {
+		{ SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 18\r\n",
+		  true, false, 20, 0 },
+		{ SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 18\r\n"
+		  "a=fmtp:18 annexb=no\r\na=ptime:30\r\na=maxptime:40\r\n",
+		  false, true, 30, 40 },
+		{ SDP_HEAD "c=IN IP4 192.0.2.1\r\na=maxptime:60\r\n"
+		  "m=audio 4000 RTP/AVP 18\r\na=fmtp:18 annexb=yes\r\n",
+		  true, false, 20, 60 },
+		{ SDP_HEAD "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 96\r\n"
+		  "a=rtpmap:96 G729/8000\r\na=fmtp:96 annexb=NO\r\n",
+		  false, false, 20, 0 },
+	};
+	struct sip_media m;
+	char buf[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		sdp_take(&m, cases[i].body, g729, 1);
+		assert_int_equal(m.pt, 18);
+		assert_int_equal(m.annexb, cases[i].annexb);
+		assert_int_equal(m.ptime_set, cases[i].ptime_set);
+		assert_int_equal(m.ptime, cases[i].ptime);
+		assert_int_equal(m.maxptime, cases[i].maxptime);
+	}
+	/* Ours: no Annex B, the longest packets we take. */
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "203.0.113.9", 30000,
+				       (const int[]){ 9, 18, 0 }, 3, 101, 30,
+				       7), 0);
+	assert_non_null(strstr(buf, "m=audio 30000 RTP/AVP 9 18 0 101\r\n"));
+	assert_non_null(strstr(buf, "a=rtpmap:9 G722/8000\r\n"));
+	assert_non_null(strstr(buf, "a=rtpmap:18 G729/8000\r\n"
+				    "a=fmtp:18 annexb=no\r\n"));
+	assert_non_null(strstr(buf, "a=maxptime:60\r\na=ptime:30\r\n"));
+	sdp_take(&m, buf, g729, 1);
+	assert_false(m.annexb);
+	assert_int_equal(m.ptime, 30);
+}
+
 static void test_sdp_print_roundtrip(void **state)
 {
 	static const int both[] = { 8, 0 };
@@ -440,10 +512,7 @@ static void test_sdp_telephone_event(void **state)
 
 	(void)state;
 	for (i = 0; i < TG_ARRAY_SIZE(cases); i++) {
-		memset(&m, 0, sizeof(m));
-		assert_int_equal(sip_sdp_negotiate(&m, cases[i].body,
-						   strlen(cases[i].body), both,
-						   2), 0);
+		sdp_take(&m, cases[i].body, both, 2);
 		if (m.te_pt != cases[i].te_pt)
 			fail_msg("%s: te_pt %d", cases[i].name, m.te_pt);
 	}
@@ -1824,6 +1893,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_hold),
 		cmocka_unit_test(test_sdp_negotiate_table),
 		cmocka_unit_test(test_sdp_print_roundtrip),
+		cmocka_unit_test(test_sdp_g729_annexb_ptime),
 		cmocka_unit_test(test_sdp_amend),
 		cmocka_unit_test(test_sdp_telephone_event),
 		cmocka_unit_test(test_sdes_parse),
