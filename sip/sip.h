@@ -65,6 +65,28 @@ struct sip_media {
 				   * offer's preference), suite NONE none */
 };
 
+/* T.38 fax over UDPTL: one m=image udptl t38 stream and its attributes
+ * (T.38 Annex D.2.3).  Sizes are what the side that declares them can
+ * receive: the far end's bound what we send. */
+enum sip_t38_ec {
+	SIP_T38_EC_NONE = 0,
+	SIP_T38_EC_FEC,
+	SIP_T38_EC_REDUNDANCY,
+};
+
+struct sip_t38 {
+	char addr[64];          /* connection address */
+	uint16_t port;
+	unsigned version;       /* T38FaxVersion, 0-3 */
+	unsigned max_bitrate;   /* T38MaxBitRate, bit/s (0: not given) */
+	bool fill_bit_removal;  /* T38FaxFillBitRemoval */
+	bool transferred_tcf;   /* T38FaxRateManagement: transferredTCF;
+				 * false is localTCF */
+	unsigned max_buffer;    /* T38FaxMaxBuffer, octets (0: not given) */
+	unsigned max_datagram;  /* T38FaxMaxDatagram, octets (0: not given) */
+	enum sip_t38_ec ec;     /* T38FaxUdpEC */
+};
+
 /** Does the far end of @p m take our RTP (sendrecv or recvonly)? */
 static inline bool sip_media_receives(const struct sip_media *m)
 {
@@ -550,6 +572,23 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id);
+
+/**
+ * Parse an SDP body for its first T.38 stream (m=image <port> udptl t38,
+ * port not 0) and negotiate it against what we can do, @p ours (T.38
+ * D.2.3): the lower version and bit rate, fill bit removal only if both
+ * take it, the offer's rate management, redundancy for redundancy or
+ * FEC (we repair from redundancy only), the far end's buffer and
+ * datagram sizes.  @return 0; EBADMSG malformed; ENOENT no T.38 stream.
+ */
+int sip_sdp_t38_negotiate(struct sip_t38 *out, const char *body, size_t len,
+			  const struct sip_t38 *ours);
+/** Write an SDP body offering (or answering with) the T.38 stream @p t
+ *  at @p addr:@p port.  sip_sdp_amend() works on it.  @return 0, EINVAL,
+ *  ENOSPC. */
+int sip_sdp_t38_print(char *buf, size_t size, const char *addr,
+		      uint16_t port, const struct sip_t38 *t,
+		      uint64_t sess_id);
 
 /** Give an SDP body that sip_sdp_print() wrote the o= version @p version
  *  and direction @p dir (RFC 3264 8: a changed SDP has a higher
