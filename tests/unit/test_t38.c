@@ -3,6 +3,7 @@
  * path, and a SpanDSP T.38 terminal on the far side; both directions.
  * The page is made here with libtiff and compared row by row. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +18,11 @@
 #include <tiffio.h> /* spandsp.h needs it first on Debian's 0.0.6 */
 #include <spandsp.h>
 
+#include "media/faxtone.h"
 #include "media/t38gw.h"
+#include "tests/unit/faxpage.h"
 #include "media/udptl.h"
 
-#define WIDTH 1728
-#define ROWS 400
 #define STEP 160                /* 20 ms */
 #define MAX_STEPS (150 * 50)    /* 150 s of simulated time */
 #define QLEN 64
@@ -111,77 +112,6 @@ static void phase_e_term(t30_state_t *t, void *arg, int code)
 	s->code_term = code;
 }
 
-/* Row y of the test page: a border, stripes and a diagonal, so that a
- * lost or shifted row shows. */
-static void page_row(uint8_t *row, unsigned y)
-{
-	unsigned x;
-
-	memset(row, 0, WIDTH / 8);
-	for (x = 0; x < WIDTH; x++) {
-		bool black = x < 8 || x >= WIDTH - 8 || y < 4 ||
-			     y >= ROWS - 4 || (x / 64 + y / 16) % 7 == 0 ||
-			     (x >= y * 4 && x < y * 4 + 12);
-
-		if (black)
-			row[x / 8] |= (uint8_t)(0x80 >> (x % 8));
-	}
-}
-
-static void write_page(const char *path)
-{
-	uint8_t row[WIDTH / 8];
-	TIFF *t = TIFFOpen(path, "w");
-	unsigned y;
-
-	assert_non_null(t);
-	TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
-	TIFFSetField(t, TIFFTAG_IMAGEWIDTH, WIDTH);
-	TIFFSetField(t, TIFFTAG_IMAGELENGTH, ROWS);
-	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 1);
-	TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
-	TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX3);
-	TIFFSetField(t, TIFFTAG_GROUP3OPTIONS, 0);
-	TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
-	TIFFSetField(t, TIFFTAG_FILLORDER, FILLORDER_LSB2MSB);
-	TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-	TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, ROWS);
-	TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
-	TIFFSetField(t, TIFFTAG_XRESOLUTION, 204.0f);
-	TIFFSetField(t, TIFFTAG_YRESOLUTION, 196.0f);
-	TIFFSetField(t, TIFFTAG_PAGENUMBER, 0, 1);
-	for (y = 0; y < ROWS; y++) {
-		page_row(row, y);
-		assert_int_equal(TIFFWriteScanline(t, row, y, 0), 1);
-	}
-	assert_int_equal(TIFFWriteDirectory(t), 1);
-	TIFFClose(t);
-}
-
-/* The received file holds one page with the rows we sent. */
-static void check_page(const char *path)
-{
-	uint8_t want[WIDTH / 8], got[WIDTH / 8 + 64];
-	uint32_t w = 0, h = 0;
-	TIFF *t = TIFFOpen(path, "r");
-	unsigned y, pages = 1;
-
-	assert_non_null(t);
-	TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
-	TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
-	assert_int_equal(w, WIDTH);
-	assert_int_equal(h, ROWS);
-	for (y = 0; y < h; y++) {
-		page_row(want, y);
-		assert_int_equal(TIFFReadScanline(t, got, y, 0), 1);
-		assert_memory_equal(got, want, sizeof(want));
-	}
-	while (TIFFReadDirectory(t))
-		pages++;
-	assert_int_equal(pages, 1);
-	TIFFClose(t);
-}
-
 static void deliver(struct sim *s)
 {
 	struct path *p;
@@ -265,12 +195,12 @@ static void sim_free(struct sim *s)
 	t38_terminal_free(s->term);
 }
 
-static char dir[64];
+static char tmpdir[64];
 
 static void paths(char *txf, char *rxf, const char *name)
 {
-	snprintf(txf, 128, "%s/page.tif", dir);
-	snprintf(rxf, 128, "%s/%s.tif", dir, name);
+	snprintf(txf, 128, "%s/page.tif", tmpdir);
+	snprintf(rxf, 128, "%s/%s.tif", tmpdir, name);
 	unlink(rxf);
 }
 
@@ -300,7 +230,7 @@ static void case_fax(bool audio_sends, bool ecm, unsigned loss,
 	assert_int_equal(s.code_term, T30_ERR_OK);
 	assert_int_equal(st.bit_rate, 14400);
 	sim_free(&s);
-	check_page(rxf);
+	assert_int_equal(faxpage_check(rxf), 0);
 }
 
 /* PSTN -> T.38, no loss, no ECM: the page arrives row for row. */
@@ -326,16 +256,66 @@ static void test_lossy_redundancy(void **state)
 	case_fax(false, true, 10, 3, "lossy_ecm");
 }
 
+/* CNG and CED are heard on the direction they came from, within a
+ * second; a speech-band tone and DTMF-like pairs are not fax. */
+static int tone_after(int type, unsigned dir, unsigned *ms)
+{
+	modem_connect_tones_tx_state_t *gen = NULL;
+	struct faxtone ft;
+	int16_t pcm[STEP];
+	unsigned i, k;
+	int tone = 0;
+
+	assert_int_equal(faxtone_init(&ft), 0);
+	if (type)
+		gen = modem_connect_tones_tx_init(NULL, type);
+	for (i = 0; i < 150 && !tone; i++) {
+		if (gen) {
+			modem_connect_tones_tx(gen, pcm, STEP);
+		} else {
+			for (k = 0; k < STEP; k++)
+				pcm[k] = (int16_t)(6000 * sin(2 * M_PI *
+					(i * STEP + k) * (k % 2 ? 697 : 1209) /
+					8000.0));
+		}
+		tone = faxtone_feed(&ft, dir, pcm, STEP);
+		/* Nothing leaks into the other direction. */
+		assert_int_equal(faxtone_feed(&ft, 1 - dir, pcm + STEP / 2, 0),
+				 0);
+	}
+	*ms = i * 20;
+	if (gen)
+		modem_connect_tones_tx_free(gen);
+	faxtone_free(&ft);
+	return tone;
+}
+
+static void test_fax_tones(void **state)
+{
+	unsigned ms;
+
+	(void)state;
+	assert_int_equal(tone_after(MODEM_CONNECT_TONES_FAX_CNG, 0, &ms),
+			 MEDIA_FAX_CNG);
+	print_message("CNG heard after %u ms\n", ms);
+	assert_true(ms <= 1000);
+	assert_int_equal(tone_after(MODEM_CONNECT_TONES_FAX_CED, 1, &ms),
+			 MEDIA_FAX_CED);
+	print_message("CED heard after %u ms\n", ms);
+	assert_true(ms <= 1000);
+	assert_int_equal(tone_after(0, 0, &ms), 0);
+}
+
 static int setup(void **state)
 {
 	char txf[128];
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test_t38.XXXXXX");
-	if (!mkdtemp(dir))
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_t38.XXXXXX");
+	if (!mkdtemp(tmpdir))
 		return -1;
-	snprintf(txf, sizeof(txf), "%s/page.tif", dir);
-	write_page(txf);
+	snprintf(txf, sizeof(txf), "%s/page.tif", tmpdir);
+	assert_int_equal(faxpage_write(txf), 0);
 	return 0;
 }
 
@@ -344,13 +324,14 @@ static int teardown(void **state)
 	char cmd[128];
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	return system(cmd) ? -1 : 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fax_tones),
 		cmocka_unit_test(test_pstn_to_t38),
 		cmocka_unit_test(test_t38_to_pstn),
 		cmocka_unit_test(test_lossy_redundancy),
