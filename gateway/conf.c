@@ -783,6 +783,8 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "t38")) {
+		err = parse_bool(p, k, v, &t->t38);
 	} else if (!strcmp(k, "auth_user")) {
 		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
 	} else if (!strcmp(k, "auth_password")) {

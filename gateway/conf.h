@@ -120,6 +120,9 @@ struct gw_trunk_cfg {
 	int e911_pai;               /* enum sip_pai_form */
 	enum gw_dtmf dtmf;
 	enum gw_srtp srtp;
+	bool t38;                   /* SIP: fax as T.38 (re-INVITE on CNG/CED,
+				       take the far end's); else G.711
+				       pass-through (docs/fax.md) */
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	struct gw_jb jb;            /* SIP: its calls' jitter buffer */

@@ -154,7 +154,12 @@ enum sip_leg_event_type {
 	SIP_LEG_MEDIA,     /* the far end changed the session: a re-INVITE
 			    * or UPDATE offer we answered, or the answer in
 			    * an ACK to our offer; media = its new SDP (new
-			    * address, codec in pt, hold in dir) */
+			    * address, codec in pt, hold in dir).  With t38
+			    * set the session is T.38 now (their offer, or
+			    * the 2xx to ours) and media is NULL */
+	SIP_LEG_T38_REFUSED, /* our T.38 re-INVITE got a final failure
+			    * (status: 488, 415, 606 ... or 408): the
+			    * session is still the audio one */
 };
 
 struct sip_leg_event {
@@ -171,6 +176,9 @@ struct sip_leg_event {
 				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
+	const struct sip_t38 *t38;   /* MEDIA: the T.38 session agreed (the
+				      * far end's address and sizes), or
+				      * NULL: audio */
 };
 
 typedef void(sip_leg_event_h)(struct sip_leg *leg,
@@ -298,6 +306,24 @@ int sip_leg_codec(const struct sip_leg *leg);
 
 /* Our telephone-event payload type in offers (RFC 4733; any dynamic). */
 #define SIP_TE_PT 101
+
+/**
+ * Take T.38 on this leg (@p ours: what we can do; NULL refuses it): a
+ * re-INVITE to T.38 is answered with T.38 (else 488), and
+ * sip_leg_offer_t38 may be used.  Our refreshes during T.38 offer the
+ * T.38 SDP again; a re-INVITE back to audio is answered as any other.
+ */
+void sip_leg_set_t38(struct sip_leg *leg, const struct sip_t38 *ours);
+/**
+ * Re-INVITE the far end to T.38 (T.38 Annex D.3: m=image in place of the
+ * audio).  The 2xx comes as SIP_LEG_MEDIA with t38, a failure as
+ * SIP_LEG_T38_REFUSED.  @return 0; EINVAL T.38 not set; ENOTCONN not
+ * confirmed; EALREADY T.38 already, or offered; EBUSY another re-INVITE
+ * or UPDATE is open (try again on its end).
+ */
+int sip_leg_offer_t38(struct sip_leg *leg);
+/** Is the leg's session T.38 now? */
+bool sip_leg_t38(const struct sip_leg *leg);
 
 /** Inbound, before any SDP of ours: answer telephone-event (when the
  * offer had it) or not. */
