@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# tests/integration/fax.sh  A fax page across the gateway (docs/fax.md):
+# pstnsim's fax terminal on the B-channel, faxterm on the SIP side.
+# 1. PSTN -> SIP with t38 = yes: tollgated hears the PSTN fax's CNG,
+#    re-INVITEs the SIP side to T.38 (m=image udptl t38), which answers;
+#    the page goes over UDPTL to a T.38 terminal; a refresh re-INVITE in
+#    the middle of it changes nothing.
+# 2. SIP -> PSTN with t38 = yes: the PSTN fax answers, its CED sends the
+#    re-INVITE to T.38 the other way, the T.38 terminal sends the page.
+# 3. PSTN -> SIP with t38 = no: the fax goes as G.711 pass-through (no
+#    re-INVITE; echo canceller off, jitter buffer fixed).
+# Each page arrives row for row (faxpage check), both fax machines end
+# T.30 well with one page, and the CDR says the call was answered.
+. "$(dirname "$0")/lib.sh"
+
+UA=$SRC/tests/integration/fax_ua.py
+FAXTERM=$BUILD/tests/tools/faxterm
+FAXPAGE=$BUILD/tests/tools/faxpage
+RTP_A=$(free_udp_port)
+RTP_B=$(free_udp_port)
+FAX_PORT=$(free_udp_port)
+"$FAXPAGE" write "$WORK/page.tif" || fail "cannot write the test page"
+
+# The pbx trunk's t38; a G.711 fax gets a fixed jitter buffer of jb_min,
+# here 200 ms: faxterm's clock is a loaded test machine's.
+gw_t38() {
+	write_conf
+	sed -i "/^\[trunk pbx\]/a t38 = $1\njb_min = 200\njb_max = 300" \
+		"$WORK/tollgate.conf"
+}
+
+ua() {
+	timeout 150 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
+		--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A,$RTP_B" \
+		--fax-port "$FAX_PORT" --faxterm "$FAXTERM" "$@"
+}
+
+# The pstnsim record of the last call: T.30 ended well, one page.
+check_pstn_fax() {
+	local rec
+	wait_for "pstnsim's record of the fax call" 20 pstnsim_calls_ge 1
+	rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1)
+	expect_eq "$1: the PSTN fax's T.30 result" "$(json_field "$rec" \
+		fax_result)" 0
+	expect_eq "$1: pages the PSTN fax counted" "$(json_field "$rec" \
+		fax_pages)" 1
+}
+
+stop_pstnsim() {
+	kill -TERM "$PSTN_PID"
+	wait "$PSTN_PID" 2>/dev/null || true
+}
+
+gw_t38 yes
+start_pstnsim
+start_gw
+
+# 1. PSTN -> T.38.
+stop_pstnsim
+ua --role answer --mode t38 --file "$WORK/rx1.tif" > "$WORK/ua1.log" 2>&1 &
+UA_PID=$!
+PIDS+=("$UA_PID")
+start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
+	--hold 120000 --media "fax-send:$WORK/page.tif"
+wait "$UA_PID" || { cat "$WORK/ua1.log" >&2; fail "PSTN -> T.38 fax"; }
+log "PSTN -> T.38: $(grep -c '^ok:' "$WORK/ua1.log") checks passed"
+"$FAXPAGE" check "$WORK/rx1.tif" || fail "PSTN -> T.38: page differs"
+log "ok: PSTN -> T.38: the page arrived row for row"
+check_pstn_fax "PSTN -> T.38"
+grep -q "T.38 to 127.0.0.1" "$WORK/tollgated.log" ||
+	fail "tollgated did not say it moved the call to T.38"
+wait_cdrs 1
+expect_eq "CDR of the T.38 call" "$(sql "SELECT direction || ' ' ||
+	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
+
+# 2. T.38 -> PSTN.
+stop_pstnsim
+start_pstnsim --media "fax-recv:$WORK/rx2.tif"
+wait_for "the span up again" 20 sh -c \
+	"'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+ua --role call --mode t38 --number 2125551234 \
+	--file "$WORK/page.tif" > "$WORK/ua2.log" 2>&1 ||
+	{ cat "$WORK/ua2.log" >&2; fail "T.38 -> PSTN fax"; }
+log "T.38 -> PSTN: $(grep -c '^ok:' "$WORK/ua2.log") checks passed"
+check_pstn_fax "T.38 -> PSTN"
+"$FAXPAGE" check "$WORK/rx2.tif" || fail "T.38 -> PSTN: page differs"
+log "ok: T.38 -> PSTN: the page arrived row for row"
+wait_cdrs 2
+
+# 3. G.711 pass-through (t38 = no).
+stop_pstnsim
+kill -TERM "$GW_PID"
+wait "$GW_PID" 2>/dev/null || true
+gw_t38 no
+start_pstnsim
+start_gw
+stop_pstnsim
+ua --role answer --mode g711 --file "$WORK/rx3.tif" > "$WORK/ua3.log" 2>&1 &
+UA_PID=$!
+PIDS+=("$UA_PID")
+start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
+	--hold 120000 --media "fax-send:$WORK/page.tif"
+wait "$UA_PID" || { cat "$WORK/ua3.log" >&2; fail "G.711 fax"; }
+log "G.711: $(grep -c '^ok:' "$WORK/ua3.log") checks passed"
+"$FAXPAGE" check "$WORK/rx3.tif" || fail "G.711: page differs"
+log "ok: G.711 pass-through: the page arrived row for row"
+check_pstn_fax "G.711"
+grep -q "fax as G.711 pass-through (t38 = no)" "$WORK/tollgated.log" ||
+	fail "tollgated did not switch the call to G.711 pass-through"
+log "ok: tollgated switched the call to G.711 pass-through"

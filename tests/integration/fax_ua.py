@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""tests/integration/fax_ua.py  The SIP side of fax.sh: a fax machine's
+SIP signalling, with faxterm doing the fax itself.
+
+--role answer: answer tollgated's INVITE (a fax from the PSTN) and receive
+the page; --role call: call the PSTN through tollgated and send it.  With
+--mode t38 we wait for tollgated's re-INVITE to T.38 (it heard CNG or CED)
+and answer it with our m=image, then start faxterm over UDPTL; half-way
+we re-INVITE with the same T.38 SDP (a refresh: the fax must go on).
+With --mode g711 faxterm starts on the audio session at once, and a
+re-INVITE to T.38 would be a failure.  Built on dialog_ua.py's Phone;
+each check prints "ok: ..." or "FAIL: ..."; exit status 1 on a failure."""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dialog_ua  # noqa: E402
+from dialog_ua import Phone, ok  # noqa: E402
+
+
+def media_of(body):
+    """(address, port, kind) of the first m= line with a port."""
+    addr, port, kind = None, None, None
+    for ln in body.split('\r\n'):
+        if ln.startswith('c='):
+            addr = ln.split()[-1]
+        elif ln.startswith('m=') and port is None:
+            f = ln[2:].split()
+            if int(f[1]):
+                kind, port = f[0], int(f[1])
+    return addr, port, kind
+
+
+def t38_sdp(ph, port):
+    ph.ver += 1
+    return ('v=0\r\no=fax %d %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\n'
+            't=0 0\r\nm=image %d udptl t38\r\na=T38FaxVersion:0\r\n'
+            'a=T38MaxBitRate:14400\r\n'
+            'a=T38FaxRateManagement:transferredTCF\r\n'
+            'a=T38FaxMaxBuffer:1800\r\na=T38FaxMaxDatagram:400\r\n'
+            'a=T38FaxUdpEC:t38UDPRedundancy\r\n' %
+            (ph.sess, ph.ver, ph.ip, ph.ip, port))
+
+
+def faxterm(a, mode, remote, send):
+    cmd = [a.faxterm, '--local', '%s:%d' % (a.local_ip, a.fax_port),
+           '--remote', '%s:%d' % remote, '--' + mode,
+           '--send' if send else '--recv', a.file, '--timeout', '90']
+    if send:
+        cmd.append('--calling')
+    print('faxterm: ' + ' '.join(cmd), flush=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def wait_t38(ph):
+    """tollgated's re-INVITE to T.38: answered with our m=image."""
+    m = ph.next_request(30, 'INVITE')
+    if not ok(m is not None, 're-INVITE from tollgated'):
+        return None
+    addr, port, kind = media_of(m.body)
+    if not ok(kind == 'image' and 'udptl t38' in m.body,
+              're-INVITE offers T.38 (m=%s)' % kind):
+        ph.reply(m, 488, 'Not Acceptable Here')
+        return None
+    ok('T38FaxUdpEC:t38UDPRedundancy' in m.body, 'offer has redundancy')
+    ph.reply(m, 200, 'OK', t38_sdp(ph, ph.a.fax_port))
+    ok(ph.next_request(5, 'ACK') is not None, 'ACK for our T.38 answer')
+    return addr, port
+
+
+def refresh(ph):
+    """A session refresh with the T.38 SDP again, during the fax."""
+    r = ph.transact('INVITE', t38_sdp(ph, ph.a.fax_port))
+    if ok(r is not None and r.status == 200, 'refresh re-INVITE answered '
+          '200 (%s)' % (r.status if r else 'nothing')):
+        ph.ack(r)
+        ok('m=image' in r.body and 'udptl t38' in r.body,
+           'the refresh answer is still T.38')
+
+
+def run_fax(ph, a, remote, send):
+    """faxterm until it ends; meanwhile answer what comes, refresh once
+    (T.38) and take the BYE, for up to 5 s after faxterm ends.  True
+    when the far end hung up."""
+    proc = faxterm(a, a.mode, remote, send)
+    start = time.monotonic()
+    refreshed = a.mode != 't38'
+    bye, ended = False, None
+    while time.monotonic() < start + 110:
+        if ended is None and proc.poll() is not None:
+            ended = time.monotonic()
+        if ended is not None and (bye or time.monotonic() > ended + 5):
+            break
+        if not refreshed and time.monotonic() > start + 6:
+            refresh(ph)
+            refreshed = True
+        m = ph.next_request(0.2, 'ANY')
+        if m is None or m.method == 'ACK':
+            continue
+        if m.method == 'BYE':
+            ph.reply(m, 200, 'OK')
+            bye = True
+        elif m.method == 'INVITE' and a.mode == 't38':
+            ph.reply(m, 200, 'OK', t38_sdp(ph, a.fax_port))
+        elif m.method == 'INVITE':
+            ok(False, 're-INVITE during a G.711 fax (none expected)')
+            ph.reply(m, 488, 'Not Acceptable Here')
+        else:
+            ph.reply(m, 200, 'OK')
+    out, _ = proc.communicate(timeout=100)
+    print('faxterm: ' + out.strip(), flush=True)
+    ok(proc.returncode == 0, 'faxterm finished the fax')
+    return bye
+
+
+def role_answer(ph, a):
+    m = ph.next_request(30, 'INVITE')
+    if not ok(m is not None, 'INVITE from tollgated'):
+        return
+    ph.take(m)
+    remote = media_of(m.body)[:2]
+    ph.reply(m, 200, 'OK', ph.sdp(a.fax_port))
+    ok(ph.next_request(5, 'ACK') is not None, 'ACK for our 200')
+    if a.mode == 't38':
+        remote = wait_t38(ph)
+        if remote is None:
+            return
+    if not run_fax(ph, a, remote, False):
+        ph.bye()
+
+
+def role_call(ph, a):
+    ph.setup_ids(a.number)
+    r = ph.transact('INVITE', ph.sdp(a.fax_port))
+    if not ok(r is not None and r.status == 200, 'call answered (%s)' %
+              (r.status if r else 'nothing')):
+        return
+    ph.ack(r)
+    remote = media_of(r.body)[:2]
+    if a.mode == 't38':
+        remote = wait_t38(ph)
+        if remote is None:
+            return
+    if not run_fax(ph, a, remote, True):
+        ph.bye()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--gw', required=True)
+    ap.add_argument('--local', required=True)
+    ap.add_argument('--rtp', required=True, help="the Phone's PORT,PORT")
+    ap.add_argument('--fax-port', type=int, required=True)
+    ap.add_argument('--faxterm', required=True)
+    ap.add_argument('--mode', choices=('t38', 'g711'), required=True)
+    ap.add_argument('--role', choices=('answer', 'call'), required=True)
+    ap.add_argument('--file', required=True)
+    ap.add_argument('--number', default='2125551234')
+    ap.add_argument('--user', default='2125550000')
+    a = ap.parse_args()
+    a.gw_ip, p = a.gw.rsplit(':', 1)
+    a.gw_port = int(p)
+    a.local_ip, p = a.local.rsplit(':', 1)
+    a.sip_port = int(p)
+    a.rtp_ports = [int(x) for x in a.rtp.split(',')]
+    ph = Phone(a)
+    try:
+        (role_answer if a.role == 'answer' else role_call)(ph, a)
+    finally:
+        ph.stop = True
+    sys.exit(1 if dialog_ua.failures else 0)
+
+
+if __name__ == '__main__':
+    main()
