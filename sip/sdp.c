@@ -400,12 +400,21 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 	}
 }
 
-/* Read every line of @p body into @p sp.  @return 0 or EBADMSG. */
-static int sdp_parse(struct sdp_parse *sp, const char *body, size_t len)
+/* Read every line of @p body into a new *@p spp (freed by the caller,
+ * whatever the outcome).  @return 0, EBADMSG, ENOMEM. */
+static int sdp_parse(struct sdp_parse **spp, const char *body, size_t len)
 {
 	const char *p = body, *end = body + len;
+	struct sdp_parse *sp;
 	struct sdp_line l;
 	int err;
+
+	*spp = NULL;
+	if (!len || len > SDP_MAX_LEN)
+		return EBADMSG;
+	sp = *spp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return ENOMEM;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -434,12 +443,7 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 
 	if (!out || (!body && len) || !codecs)
 		return EINVAL;
-	if (!len || len > SDP_MAX_LEN)
-		return EBADMSG;
-	sp = calloc(1, sizeof(*sp));
-	if (!sp)
-		return ENOMEM;
-	err = sdp_parse(sp, body, len);
+	err = sdp_parse(&sp, body, len);
 	if (err)
 		goto out;
 	if (!sp->found) {
@@ -507,12 +511,7 @@ int sip_sdp_t38_negotiate(struct sip_t38 *out, const char *body, size_t len,
 
 	if (!out || (!body && len) || !ours)
 		return EINVAL;
-	if (!len || len > SDP_MAX_LEN)
-		return EBADMSG;
-	sp = calloc(1, sizeof(*sp));
-	if (!sp)
-		return ENOMEM;
-	err = sdp_parse(sp, body, len);
+	err = sdp_parse(&sp, body, len);
 	if (!err && !sp->t38_found)
 		err = ENOENT;
 	/* RFC 4566 5.7: c= at session level or in every media section. */

@@ -160,12 +160,7 @@ def main():
     ap.add_argument('--file', required=True)
     ap.add_argument('--number', default='2125551234')
     ap.add_argument('--user', default='2125550000')
-    a = ap.parse_args()
-    a.gw_ip, p = a.gw.rsplit(':', 1)
-    a.gw_port = int(p)
-    a.local_ip, p = a.local.rsplit(':', 1)
-    a.sip_port = int(p)
-    a.rtp_ports = [int(x) for x in a.rtp.split(',')]
+    a = dialog_ua.parse_args(ap)
     ph = Phone(a)
     try:
         (role_answer if a.role == 'answer' else role_call)(ph, a)
