@@ -15,11 +15,12 @@ int faxtone_init(struct faxtone *f)
 	for (d = 0; d < 2; d++) {
 		f->cng[d] = modem_connect_tones_rx_init(
 			NULL, MODEM_CONNECT_TONES_FAX_CNG, NULL, NULL);
-		/* An answering fax may skip CED and start with V.21 flags
-		 * (T.30 allows it; many do on a re-dialled call). */
+		/* The plain 2100 Hz detector: the one that also takes the
+		 * V.21 preamble costs six times as much (0.08% of a core
+		 * per direction), on every call, for the rare answering fax
+		 * that skips CED; its caller's CNG still triggers. */
 		f->ced[d] = modem_connect_tones_rx_init(
-			NULL, MODEM_CONNECT_TONES_FAX_CED_OR_PREAMBLE, NULL,
-			NULL);
+			NULL, MODEM_CONNECT_TONES_FAX_CED, NULL, NULL);
 		if (!f->cng[d] || !f->ced[d]) {
 			faxtone_free(f);
 			return ENOMEM;
@@ -51,11 +52,8 @@ int faxtone_feed(struct faxtone *f, unsigned dir, const int16_t *pcm,
 	if (modem_connect_tones_rx_get(f->cng[dir]) ==
 	    MODEM_CONNECT_TONES_FAX_CNG)
 		return MEDIA_FAX_CNG;
-	switch (modem_connect_tones_rx_get(f->ced[dir])) {
-	case MODEM_CONNECT_TONES_FAX_CED:
-	case MODEM_CONNECT_TONES_FAX_PREAMBLE:
+	if (modem_connect_tones_rx_get(f->ced[dir]) ==
+	    MODEM_CONNECT_TONES_FAX_CED)
 		return MEDIA_FAX_CED;
-	default:
-		return 0;
-	}
+	return 0;
 }

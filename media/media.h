@@ -170,8 +170,7 @@ struct media_t38 {
 /* Fax tones the bridge heard (media_fax_h). */
 enum media_fax_tone {
 	MEDIA_FAX_CNG = 1,      /* 1100 Hz calling tone: a fax calls */
-	MEDIA_FAX_CED,          /* 2100 Hz answer tone or V.21 preamble:
-				 * a fax answers */
+	MEDIA_FAX_CED,          /* 2100 Hz answer tone: a fax answers */
 };
 
 struct media_bridge_params {
