@@ -7,8 +7,10 @@
 #    the middle of it changes nothing.
 # 2. SIP -> PSTN with t38 = yes: the PSTN fax answers, its CED sends the
 #    re-INVITE to T.38 the other way, the T.38 terminal sends the page.
-# 3. PSTN -> SIP with t38 = no: the fax goes as G.711 pass-through (no
-#    re-INVITE; echo canceller off, jitter buffer fixed).
+# 3. PSTN -> SIP with t38 = yes, the SIP side refuses T.38 (488): the
+#    fax goes as G.711 pass-through on the audio session.
+# 4. PSTN -> SIP with t38 = no: G.711 pass-through (no re-INVITE; echo
+#    canceller off, jitter buffer fixed).
 # Each page arrives row for row (faxpage check), both fax machines end
 # T.30 well with one page, and the CDR says the call was answered.
 . "$(dirname "$0")/lib.sh"
@@ -94,14 +96,20 @@ check_pstn_fax "T.38 -> PSTN"
 log "ok: T.38 -> PSTN: the page arrived row for row"
 wait_cdrs 2
 
-# 3. G.711 pass-through (t38 = no).
+# 3. T.38 refused: G.711 pass-through.
+pstn_to_sip refuse 3 "T.38 refused"
+grep -q "fax as G.711 pass-through (T.38 refused)" "$WORK/tollgated.log" ||
+	fail "tollgated did not fall back to G.711 after the 488"
+log "ok: after the 488 tollgated fell back to G.711 pass-through"
+
+# 4. G.711 pass-through (t38 = no).
 stop_pstnsim
 kill -TERM "$GW_PID"
 wait "$GW_PID" 2>/dev/null || true
 gw_t38 no
 start_pstnsim
 start_gw
-pstn_to_sip g711 3 "G.711 pass-through"
+pstn_to_sip g711 4 "G.711 pass-through"
 grep -q "fax as G.711 pass-through (t38 = no)" "$WORK/tollgated.log" ||
 	fail "tollgated did not switch the call to G.711 pass-through"
 log "ok: tollgated switched the call to G.711 pass-through"

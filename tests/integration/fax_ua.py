@@ -8,7 +8,8 @@ the page; --role call: call the PSTN through tollgated and send it.  With
 and answer it with our m=image, then start faxterm over UDPTL; half-way
 we re-INVITE with the same T.38 SDP (a refresh: the fax must go on).
 With --mode g711 faxterm starts on the audio session at once, and a
-re-INVITE to T.38 would be a failure.  Built on dialog_ua.py's Phone;
+re-INVITE to T.38 would be a failure; with --mode refuse we answer the
+re-INVITE to T.38 with 488 and fax over G.711.  Built on dialog_ua.py's Phone;
 each check prints "ok: ..." or "FAIL: ..."; exit status 1 on a failure."""
 import argparse
 import os
@@ -43,6 +44,14 @@ def t38_sdp(ph, port):
             'a=T38FaxMaxBuffer:1800\r\na=T38FaxMaxDatagram:400\r\n'
             'a=T38FaxUdpEC:t38UDPRedundancy\r\n' %
             (ph.sess, ph.ver, ph.ip, ph.ip, port))
+
+
+def refuse_t38(ph):
+    """tollgated's re-INVITE to T.38, refused (T.38 D.3): 488."""
+    m = ph.next_request(30, 'INVITE')
+    if ok(m is not None and 'm=image' in m.body,
+          're-INVITE to T.38 from tollgated'):
+        ph.reply(m, 488, 'Not Acceptable Here')
 
 
 def faxterm(a, mode, remote, send):
@@ -85,7 +94,7 @@ def run_fax(ph, a, remote, send):
     """faxterm until it ends; meanwhile answer what comes, refresh once
     (T.38) and take the BYE, for up to 5 s after faxterm ends.  True
     when the far end hung up."""
-    proc = faxterm(a, a.mode, remote, send)
+    proc = faxterm(a, 't38' if a.mode == 't38' else 'g711', remote, send)
     start = time.monotonic()
     refreshed = a.mode != 't38'
     bye, ended = False, None
@@ -128,6 +137,8 @@ def role_answer(ph, a):
         remote = wait_t38(ph)
         if remote is None:
             return
+    elif a.mode == 'refuse':
+        refuse_t38(ph)
     if not run_fax(ph, a, remote, False):
         ph.bye()
 
@@ -155,7 +166,8 @@ def main():
     ap.add_argument('--rtp', required=True, help="the Phone's PORT,PORT")
     ap.add_argument('--fax-port', type=int, required=True)
     ap.add_argument('--faxterm', required=True)
-    ap.add_argument('--mode', choices=('t38', 'g711'), required=True)
+    ap.add_argument('--mode', choices=('t38', 'g711', 'refuse'),
+                    required=True)
     ap.add_argument('--role', choices=('answer', 'call'), required=True)
     ap.add_argument('--file', required=True)
     ap.add_argument('--number', default='2125551234')
