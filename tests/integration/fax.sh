@@ -3,8 +3,9 @@
 # pstnsim's fax terminal on the B-channel, faxterm on the SIP side.
 # 1. PSTN -> SIP with t38 = yes: tollgated hears the PSTN fax's CNG,
 #    re-INVITEs the SIP side to T.38 (m=image udptl t38), which answers;
-#    the page goes over UDPTL to a T.38 terminal; a refresh re-INVITE in
-#    the middle of it changes nothing.
+#    the page goes over UDPTL to a T.38 terminal; refresh re-INVITEs
+#    both ways in the middle of it (the SIP side's, and tollgated's own
+#    every 4 s: session_expires = 8) change nothing.
 # 2. SIP -> PSTN with t38 = yes: the PSTN fax answers, its CED sends the
 #    re-INVITE to T.38 the other way, the T.38 terminal sends the page.
 # 3. PSTN -> SIP with t38 = yes, the SIP side refuses T.38 (488): the
@@ -24,10 +25,11 @@ FAX_PORT=$(free_udp_port)
 "$FAXPAGE" write "$WORK/page.tif" || fail "cannot write the test page"
 
 # The pbx trunk's t38; a G.711 fax gets a fixed jitter buffer of jb_min,
-# here 200 ms: faxterm's clock is a loaded test machine's.
+# here 200 ms: faxterm's clock is a loaded test machine's.  Session
+# timers of 8 s: tollgated refreshes during the fax.
 gw_t38() {
 	write_conf
-	sed -i "/^\[trunk pbx\]/a t38 = $1\njb_min = 200\njb_max = 300" \
+	sed -i "/^\[trunk pbx\]/a t38 = $1\njb_min = 200\njb_max = 300\nsession_expires = 8\nmin_se = 8" \
 		"$WORK/tollgate.conf"
 }
 
@@ -57,7 +59,7 @@ stop_pstnsim() {
 # mode, $2: the case's number, $3: its name).
 pstn_to_sip() {
 	stop_pstnsim
-	ua --role answer --mode "$1" --file "$WORK/rx$2.tif" \
+	ua --role answer --mode "$1" --file "$WORK/rx$2.tif" ${4:-} \
 		> "$WORK/ua$2.log" 2>&1 &
 	UA_PID=$!
 	PIDS+=("$UA_PID")
@@ -75,7 +77,7 @@ start_pstnsim
 start_gw
 
 # 1. PSTN -> T.38.
-pstn_to_sip t38 1 "PSTN -> T.38"
+pstn_to_sip t38 1 "PSTN -> T.38" --refreshes=2
 grep -q "T.38 to 127.0.0.1" "$WORK/tollgated.log" ||
 	fail "tollgated did not say it moved the call to T.38"
 wait_cdrs 1

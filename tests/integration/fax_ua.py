@@ -81,8 +81,13 @@ def wait_t38(ph):
 
 
 def refresh(ph):
-    """A session refresh with the T.38 SDP again, during the fax."""
+    """A session refresh with the T.38 SDP again, during the fax (once
+    more after a 491: tollgated's own refresh may cross it)."""
     r = ph.transact('INVITE', t38_sdp(ph, ph.a.fax_port))
+    if r is not None and r.status == 491:
+        ph.ack(r)
+        time.sleep(0.5)
+        r = ph.transact('INVITE', t38_sdp(ph, ph.a.fax_port))
     if ok(r is not None and r.status == 200, 'refresh re-INVITE answered '
           '200 (%s)' % (r.status if r else 'nothing')):
         ph.ack(r)
@@ -97,7 +102,7 @@ def run_fax(ph, a, remote, send):
     proc = faxterm(a, 't38' if a.mode == 't38' else 'g711', remote, send)
     start = time.monotonic()
     refreshed = a.mode != 't38'
-    bye, ended = False, None
+    bye, ended, theirs = False, None, 0
     while time.monotonic() < start + 110:
         if ended is None and proc.poll() is not None:
             ended = time.monotonic()
@@ -113,15 +118,24 @@ def run_fax(ph, a, remote, send):
             ph.reply(m, 200, 'OK')
             bye = True
         elif m.method == 'INVITE' and a.mode == 't38':
+            # tollgated's session refresh: T.38 still
+            ok('m=image' in m.body and 'udptl t38' in m.body,
+               "tollgated's refresh offers T.38 again")
+            theirs += 1
             ph.reply(m, 200, 'OK', t38_sdp(ph, a.fax_port))
-        elif m.method == 'INVITE':
-            ok(False, 're-INVITE during a G.711 fax (none expected)')
+        elif m.method == 'INVITE' and 'm=image' in m.body:
+            ok(False, 're-INVITE to T.38 during a G.711 fax')
             ph.reply(m, 488, 'Not Acceptable Here')
+        elif m.method == 'INVITE':
+            ph.reply(m, 200, 'OK', ph.sdp(a.fax_port))  # a refresh
         else:
             ph.reply(m, 200, 'OK')
     out, _ = proc.communicate(timeout=100)
     print('faxterm: ' + out.strip(), flush=True)
     ok(proc.returncode == 0, 'faxterm finished the fax')
+    if a.refreshes:
+        ok(theirs >= a.refreshes, 'tollgated refreshed the T.38 session '
+           '%d times during the fax' % theirs)
     return bye
 
 
@@ -170,6 +184,8 @@ def main():
                     required=True)
     ap.add_argument('--role', choices=('answer', 'call'), required=True)
     ap.add_argument('--file', required=True)
+    ap.add_argument('--refreshes', type=int, default=0,
+                    help="tollgated's refreshes expected during the fax")
     ap.add_argument('--number', default='2125551234')
     ap.add_argument('--user', default='2125550000')
     a = dialog_ua.parse_args(ap)
