@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,7 +47,16 @@ struct sim {
 	struct path to_term, to_gw;
 	bool done_fax, done_term;
 	int code_fax, code_term;
+	uint64_t gw_ns;         /* CPU time spent in the gateway */
 };
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void path_put(struct path *p, const uint8_t *buf, size_t len)
 {
@@ -115,6 +125,7 @@ static void phase_e_term(t30_state_t *t, void *arg, int code)
 static void deliver(struct sim *s)
 {
 	struct path *p;
+	uint64_t t0;
 	unsigned i;
 
 	p = &s->to_term;
@@ -123,9 +134,11 @@ static void deliver(struct sim *s)
 				  s);
 	p->n = 0;
 	p = &s->to_gw;
+	t0 = cpu_ns();
 	for (i = 0; i < p->n; i++)
 		assert_int_equal(t38gw_datagram(s->gw, p->buf[i], p->len[i]),
 				 0);
+	s->gw_ns += cpu_ns() - t0;
 	p->n = 0;
 }
 
@@ -145,6 +158,7 @@ static unsigned run_fax(struct sim *s, bool audio_sends, bool ecm,
 	t30_state_t *ft, *tt;
 	int16_t a[STEP], b[STEP];
 	unsigned step;
+	uint64_t t0;
 	int n;
 
 	memset(s, 0, sizeof(*s));
@@ -180,7 +194,9 @@ static unsigned run_fax(struct sim *s, bool audio_sends, bool ecm,
 		n = fax_tx(s->fax, a, STEP);
 		if (n < STEP)
 			memset(a + n, 0, (size_t)(STEP - n) * sizeof(*a));
+		t0 = cpu_ns();
 		t38gw_audio(s->gw, a, b, STEP);
+		s->gw_ns += cpu_ns() - t0;
 		fax_rx(s->fax, b, STEP);
 		t38_terminal_send_timeout(s->term, STEP);
 		deliver(s);
@@ -217,13 +233,15 @@ static void case_fax(bool audio_sends, bool ecm, unsigned loss,
 	t38gw_get_stats(s.gw, &st);
 	print_message("%s: %u.%02u s simulated, %llu datagrams out, %llu in, "
 		      "%u+%u dropped, %llu+%llu recovered, %llu+%llu lost, "
-		      "%u bit/s, ecm %d\n", name, steps / 50, steps % 50 * 2,
+		      "%u bit/s, ecm %d; gateway %.3f%% of a core\n", name,
+		      steps / 50, steps % 50 * 2,
 		      (unsigned long long)st.dgram_tx,
 		      (unsigned long long)st.dgram_rx, s.to_term.dropped,
 		      s.to_gw.dropped, (unsigned long long)st.rx.recovered,
 		      (unsigned long long)s.term_rx.recovered,
 		      (unsigned long long)st.rx.lost,
-		      (unsigned long long)s.term_rx.lost, st.bit_rate, st.ecm);
+		      (unsigned long long)s.term_rx.lost, st.bit_rate, st.ecm,
+		      s.gw_ns / 1e7 / (steps * 0.02));
 	assert_true(s.done_fax);
 	assert_true(s.done_term);
 	assert_int_equal(s.code_fax, T30_ERR_OK);
