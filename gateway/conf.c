@@ -1261,6 +1261,9 @@ static int validate(struct parser *p)
 			return fail(p, "trunk '%s': overlap = rfc3578 is for "
 				    "SIP trunks (a span has overlap and "
 				    "overlap_send)", t->name);
+		if (t->kind == GW_TRUNK_TDM && t->t38)
+			return fail(p, "trunk '%s': t38 is for SIP trunks",
+				    t->name);
 		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
 			return fail(p, "trunk '%s': srtp is for SIP trunks",
 				    t->name);
