@@ -10,6 +10,8 @@
 #    re-INVITE to T.38 the other way, the T.38 terminal sends the page.
 # 3. PSTN -> SIP with t38 = yes, the SIP side refuses T.38 (488): the
 #    fax goes as G.711 pass-through on the audio session.
+# 3b. SIP -> PSTN, the SIP side re-INVITEs to T.38 itself at once:
+#    tollgated answers with m=image and the page goes.
 # 4. PSTN -> SIP with t38 = no: G.711 pass-through (no re-INVITE; echo
 #    canceller off, jitter buffer fixed).
 # Each page arrives row for row (faxpage check), both fax machines end
@@ -72,6 +74,22 @@ pstn_to_sip() {
 	check_pstn_fax "$3"
 }
 
+# The SIP side calls pstnsim's fax, which receives the page (as
+# pstn_to_sip).
+sip_to_pstn() {
+	stop_pstnsim
+	start_pstnsim --media "fax-recv:$WORK/rx$2.tif"
+	wait_for "the span up again" 20 sh -c \
+		"'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+	ua --role call --mode "$1" --number 2125551234 \
+		--file "$WORK/page.tif" > "$WORK/ua$2.log" 2>&1 ||
+		{ cat "$WORK/ua$2.log" >&2; fail "$3 fax"; }
+	log "$3: $(grep -c '^ok:' "$WORK/ua$2.log") checks passed"
+	check_pstn_fax "$3"
+	"$FAXPAGE" check "$WORK/rx$2.tif" || fail "$3: page differs"
+	log "ok: $3: the page arrived row for row"
+}
+
 gw_t38 yes
 start_pstnsim
 start_gw
@@ -85,17 +103,7 @@ expect_eq "CDR of the T.38 call" "$(sql "SELECT direction || ' ' ||
 	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
 
 # 2. T.38 -> PSTN.
-stop_pstnsim
-start_pstnsim --media "fax-recv:$WORK/rx2.tif"
-wait_for "the span up again" 20 sh -c \
-	"'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
-ua --role call --mode t38 --number 2125551234 \
-	--file "$WORK/page.tif" > "$WORK/ua2.log" 2>&1 ||
-	{ cat "$WORK/ua2.log" >&2; fail "T.38 -> PSTN fax"; }
-log "T.38 -> PSTN: $(grep -c '^ok:' "$WORK/ua2.log") checks passed"
-check_pstn_fax "T.38 -> PSTN"
-"$FAXPAGE" check "$WORK/rx2.tif" || fail "T.38 -> PSTN: page differs"
-log "ok: T.38 -> PSTN: the page arrived row for row"
+sip_to_pstn t38 2 "T.38 -> PSTN"
 wait_cdrs 2
 
 # 3. T.38 refused: G.711 pass-through.
@@ -103,6 +111,9 @@ pstn_to_sip refuse 3 "T.38 refused"
 grep -q "fax as G.711 pass-through (T.38 refused)" "$WORK/tollgated.log" ||
 	fail "tollgated did not fall back to G.711 after the 488"
 log "ok: after the 488 tollgated fell back to G.711 pass-through"
+
+# 3b. The SIP side's own re-INVITE to T.38.
+sip_to_pstn offer 5 "SIP side offers T.38"
 
 # 4. G.711 pass-through (t38 = no).
 stop_pstnsim

@@ -9,7 +9,8 @@ and answer it with our m=image, then start faxterm over UDPTL; half-way
 we re-INVITE with the same T.38 SDP (a refresh: the fax must go on).
 With --mode g711 faxterm starts on the audio session at once, and a
 re-INVITE to T.38 would be a failure; with --mode refuse we answer the
-re-INVITE to T.38 with 488 and fax over G.711.  Built on dialog_ua.py's Phone;
+re-INVITE to T.38 with 488 and fax over G.711; with --mode offer (--role
+call) we re-INVITE tollgated to T.38 ourselves.  Built on dialog_ua.py's Phone;
 each check prints "ok: ..." or "FAIL: ..."; exit status 1 on a failure."""
 import argparse
 import os
@@ -44,6 +45,24 @@ def t38_sdp(ph, port):
             'a=T38FaxMaxBuffer:1800\r\na=T38FaxMaxDatagram:400\r\n'
             'a=T38FaxUdpEC:t38UDPRedundancy\r\n' %
             (ph.sess, ph.ver, ph.ip, ph.ip, port))
+
+
+def offer_t38(ph):
+    """Our re-INVITE to T.38 (T.38 D.3), before tollgated hears a tone:
+    its 200 answers with m=image."""
+    r = ph.transact('INVITE', t38_sdp(ph, ph.a.fax_port))
+    if not ok(r is not None and r.status == 200, 'our T.38 re-INVITE '
+              'answered 200 (%s)' % (r.status if r else 'nothing')):
+        return None
+    ph.ack(r)
+    addr, port, kind = media_of(r.body)
+    if not ok(kind == 'image' and 'udptl t38' in r.body,
+              'the answer is T.38 (m=%s)' % kind):
+        return None
+    ok('T38FaxUdpEC:t38UDPRedundancy' in r.body and
+       'T38FaxMaxDatagram:400' in r.body,
+       'the answer has redundancy and our datagram size')
+    return addr, port
 
 
 def refuse_t38(ph):
@@ -99,9 +118,10 @@ def run_fax(ph, a, remote, send):
     """faxterm until it ends; meanwhile answer what comes, refresh once
     (T.38) and take the BYE, for up to 5 s after faxterm ends.  True
     when the far end hung up."""
-    proc = faxterm(a, 't38' if a.mode == 't38' else 'g711', remote, send)
+    t38 = a.mode in ('t38', 'offer')
+    proc = faxterm(a, 't38' if t38 else 'g711', remote, send)
     start = time.monotonic()
-    refreshed = a.mode != 't38'
+    refreshed = not t38
     bye, ended, theirs = False, None, 0
     while time.monotonic() < start + 110:
         if ended is None and proc.poll() is not None:
@@ -117,7 +137,7 @@ def run_fax(ph, a, remote, send):
         if m.method == 'BYE':
             ph.reply(m, 200, 'OK')
             bye = True
-        elif m.method == 'INVITE' and a.mode == 't38':
+        elif m.method == 'INVITE' and t38:
             # tollgated's session refresh: T.38 still
             ok('m=image' in m.body and 'udptl t38' in m.body,
                "tollgated's refresh offers T.38 again")
@@ -169,6 +189,10 @@ def role_call(ph, a):
         remote = wait_t38(ph)
         if remote is None:
             return
+    elif a.mode == 'offer':
+        remote = offer_t38(ph)
+        if remote is None:
+            return
     if not run_fax(ph, a, remote, True):
         ph.bye()
 
@@ -180,7 +204,7 @@ def main():
     ap.add_argument('--rtp', required=True, help="the Phone's PORT,PORT")
     ap.add_argument('--fax-port', type=int, required=True)
     ap.add_argument('--faxterm', required=True)
-    ap.add_argument('--mode', choices=('t38', 'g711', 'refuse'),
+    ap.add_argument('--mode', choices=('t38', 'g711', 'refuse', 'offer'),
                     required=True)
     ap.add_argument('--role', choices=('answer', 'call'), required=True)
     ap.add_argument('--file', required=True)
