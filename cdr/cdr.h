@@ -43,6 +43,25 @@ struct cdr_attempt {
 				 * why" when it had none); "" otherwise */
 };
 
+/** Media figures of a call, from its last RTP bridge (docs/cdr.md). */
+struct cdr_media {
+	bool set;               /* a bridge ran: the figures below hold */
+	int64_t tx_packets;     /* RTP packets sent */
+	int64_t rx_packets;     /* ... received and accepted */
+	int64_t rx_lost;        /* never arrived (sequence gaps) */
+	int64_t late;           /* arrived too late to play, or twice */
+	int64_t jitter_us;      /* highest interarrival jitter, -1 unknown
+				 * (a SIP -> SIP relay does not measure) */
+	int64_t rtt_us;         /* mean round trip from RTCP, -1 unknown */
+	int64_t remote_lost;    /* the far end's RTCP: what it lost of our
+				 * stream, -1 when it sent no report */
+	int64_t remote_jitter_us; /* ... the highest jitter it saw, -1 */
+	int mos_rx, mos_tx;     /* estimated MOS x100 each way, 0 unknown */
+	int64_t concealed;      /* frames of packet loss concealment */
+	int64_t jb_drops;       /* jitter buffer drops */
+	int64_t srtp_auth_fail; /* SRTP/SRTCP packets that failed the tag */
+};
+
 struct cdr_record {
 	char id[37];            /* UUID */
 	int64_t start_ms;       /* UTC ms: call arrived */
@@ -72,9 +91,14 @@ struct cdr_record {
 	char e911_trunk[32];    /* the party a callback to the ELIN */
 	char e911_user[64];     /* reaches: trunk and user */
 	char e911_ref[37];      /* a callback: the emergency call's CDR id */
+	char transfer_to[40];   /* its party was transferred (RFC 3515) to
+				 * this number, "" not */
+	char transfer_ref[37];  /* this call is such a transfer: the CDR id
+				 * of the call it came from, "" not */
 	int callback;           /* 1 a PSAP callback routed to the caller,
 				 * 2 one after the window (to the zone's
 				 * default destination) */
+	struct cdr_media media;
 	struct cdr_attempt attempts[CDR_MAX_ATTEMPTS];
 	unsigned nattempts;
 };

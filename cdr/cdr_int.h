@@ -76,7 +76,25 @@ int cdr_errf(char *err, size_t size, int rc, const char *fmt, ...)
 	"duration_ms,billsec,calling,called,direction,in_trunk,out_trunk," \
 	"span,chan,sip_call_id,disposition,q850_cause,sip_status,codec,"   \
 	"route,rate_prefix,rate,conn_fee,cost,emergency,diversion,"        \
-	"e911_zone,elin,e911_trunk,e911_user,callback,e911_ref"
+	"e911_zone,elin,e911_trunk,e911_user,callback,e911_ref,"           \
+	"rtp_tx_packets,rtp_rx_packets,rtp_rx_lost,rtp_late,"              \
+	"rtp_jitter_ms,rtt_ms,mos_rx,mos_tx,remote_lost,remote_jitter_ms," \
+	"plc_concealed,jb_drops,srtp_auth_fail,transfer_to,transfer_ref"
+
+/** A media column's value as stored: NULL, an integer or a real with
+ * @p decimals (ms to the us: 3, MOS: 2). */
+struct cdr_mval {
+	enum { CDR_MV_NULL, CDR_MV_INT, CDR_MV_REAL } kind;
+	int64_t i;
+	double r;
+	int decimals;
+};
+
+#define CDR_MEDIA_COLS 13 /* rtp_tx_packets ... srtp_auth_fail */
+
+/** The media columns of @p m, in CDR_COLUMNS order. */
+void cdr_media_values(const struct cdr_media *m,
+		      struct cdr_mval v[CDR_MEDIA_COLS]);
 
 extern const char cdr_insert_sql[];
 

@@ -35,6 +35,22 @@ static void put_opt(FILE *f, int64_t v)
 	fputc(',', f);
 }
 
+/* The media columns, each after a comma; empty where the table has
+ * NULL (no bridge, or the figure is unknown). */
+static void put_media(FILE *f, const struct cdr_media *m)
+{
+	struct cdr_mval v[CDR_MEDIA_COLS];
+
+	cdr_media_values(m, v);
+	for (int i = 0; i < CDR_MEDIA_COLS; i++) {
+		fputc(',', f);
+		if (v[i].kind == CDR_MV_INT)
+			fprintf(f, "%lld", (long long)v[i].i);
+		else if (v[i].kind == CDR_MV_REAL)
+			fprintf(f, "%.*f", v[i].decimals, v[i].r);
+	}
+}
+
 static void put_record(FILE *f, const struct cdr_record *r)
 {
 	char start[32], answer[32] = "", end[32];
@@ -90,6 +106,11 @@ static void put_record(FILE *f, const struct cdr_record *r)
 	put_text(f, r->e911_user);
 	fprintf(f, ",%d,", r->callback);
 	put_text(f, r->e911_ref);
+	put_media(f, &r->media);
+	fputc(',', f);
+	put_text(f, r->transfer_to);
+	fputc(',', f);
+	put_text(f, r->transfer_ref);
 	fputc('\n', f);
 }
 

@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 6
+#define CDR_SCHEMA_VERSION 8
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -172,6 +172,31 @@ static const char schema_v6[] =
 	"ALTER TABLE e911_member ADD COLUMN room TEXT NOT NULL DEFAULT '';"
 	"PRAGMA user_version = 6;";
 
+/* Version 7: a CDR keeps the call's media quality (RTP counters, RTCP
+ * jitter, round trip and what the far end reported, MOS each way). */
+static const char schema_v7[] =
+	"ALTER TABLE cdr ADD COLUMN rtp_tx_packets INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN rtp_rx_packets INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN rtp_rx_lost INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN rtp_late INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN rtp_jitter_ms REAL;"
+	"ALTER TABLE cdr ADD COLUMN rtt_ms REAL;"
+	"ALTER TABLE cdr ADD COLUMN mos_rx REAL;"
+	"ALTER TABLE cdr ADD COLUMN mos_tx REAL;"
+	"ALTER TABLE cdr ADD COLUMN remote_lost INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN remote_jitter_ms REAL;"
+	"ALTER TABLE cdr ADD COLUMN plc_concealed INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN jb_drops INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN srtp_auth_fail INTEGER;"
+	"PRAGMA user_version = 7;";
+
+/* Version 8: a blind transfer links the call whose party moved and the
+ * new call it moved to. */
+static const char schema_v8[] =
+	"ALTER TABLE cdr ADD COLUMN transfer_to TEXT;"
+	"ALTER TABLE cdr ADD COLUMN transfer_ref TEXT;"
+	"PRAGMA user_version = 8;";
+
 int cdr_db_errno(sqlite3 *db, int rc)
 {
 	int sys = db ? sqlite3_system_errno(db) : 0;
@@ -309,6 +334,12 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 5)
 		err = cdr_db_exec(db, path, "updating the schema to version 6",
 				  schema_v6);
+	if (!err && ver <= 6)
+		err = cdr_db_exec(db, path, "updating the schema to version 7",
+				  schema_v7);
+	if (!err && ver <= 7)
+		err = cdr_db_exec(db, path, "updating the schema to version 8",
+				  schema_v8);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

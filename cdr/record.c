@@ -15,7 +15,8 @@ static const char *const disposition_names[] = {
 const char cdr_insert_sql[] =
 	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
 	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
-	"?26,?27,?28,?29,?30,?31,?32,?33,?34)";
+	"?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39,?40,?41,"
+	"?42,?43,?44,?45,?46,?47,?48,?49)";
 
 const char cdr_attempt_insert_sql[] =
 	"INSERT INTO cdr_attempt(cdr_id,n,trunk,called,start_ms,end_ms,"
@@ -64,6 +65,65 @@ static int bind_opt(sqlite3_stmt *st, int col, int64_t v)
 static int bind_text(sqlite3_stmt *st, int col, const char *s)
 {
 	return sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+}
+
+/* A count, NULL when no bridge ran (or @p v < 0: unknown). */
+static struct cdr_mval count_val(const struct cdr_media *m, int64_t v)
+{
+	if (!m->set || v < 0)
+		return (struct cdr_mval){.kind = CDR_MV_NULL};
+	return (struct cdr_mval){.kind = CDR_MV_INT, .i = v};
+}
+
+/* Microseconds as ms, NULL unknown. */
+static struct cdr_mval ms_val(const struct cdr_media *m, int64_t us)
+{
+	if (!m->set || us < 0)
+		return (struct cdr_mval){.kind = CDR_MV_NULL};
+	return (struct cdr_mval){.kind = CDR_MV_REAL,
+				 .r = (double)us / 1000.0, .decimals = 3};
+}
+
+static struct cdr_mval mos_val(const struct cdr_media *m, int mos_x100)
+{
+	if (!m->set || mos_x100 <= 0)
+		return (struct cdr_mval){.kind = CDR_MV_NULL};
+	return (struct cdr_mval){.kind = CDR_MV_REAL, .r = mos_x100 / 100.0,
+				 .decimals = 2};
+}
+
+void cdr_media_values(const struct cdr_media *m,
+		      struct cdr_mval v[CDR_MEDIA_COLS])
+{
+	const struct cdr_mval all[CDR_MEDIA_COLS] = {
+		count_val(m, m->tx_packets), count_val(m, m->rx_packets),
+		count_val(m, m->rx_lost), count_val(m, m->late),
+		ms_val(m, m->jitter_us), ms_val(m, m->rtt_us),
+		mos_val(m, m->mos_rx), mos_val(m, m->mos_tx),
+		count_val(m, m->remote_lost), ms_val(m, m->remote_jitter_us),
+		count_val(m, m->concealed), count_val(m, m->jb_drops),
+		count_val(m, m->srtp_auth_fail),
+	};
+
+	memcpy(v, all, sizeof(all));
+}
+
+/* The media columns from ?35 on. */
+static int media_bind(sqlite3_stmt *st, const struct cdr_media *m)
+{
+	struct cdr_mval v[CDR_MEDIA_COLS];
+	int rc = SQLITE_OK;
+
+	cdr_media_values(m, v);
+	for (int i = 0; i < CDR_MEDIA_COLS; i++) {
+		if (v[i].kind == CDR_MV_INT)
+			rc |= sqlite3_bind_int64(st, 35 + i, v[i].i);
+		else if (v[i].kind == CDR_MV_REAL)
+			rc |= sqlite3_bind_double(st, 35 + i, v[i].r);
+		else
+			rc |= sqlite3_bind_null(st, 35 + i);
+	}
+	return rc;
 }
 
 int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
@@ -120,6 +180,11 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 	rc |= sqlite3_bind_int(st, 33, r->callback);
 	rc |= *r->e911_ref ? bind_text(st, 34, r->e911_ref)
 			   : sqlite3_bind_null(st, 34);
+	rc |= media_bind(st, &r->media);
+	rc |= *r->transfer_to ? bind_text(st, 48, r->transfer_to)
+			      : sqlite3_bind_null(st, 48);
+	rc |= *r->transfer_ref ? bind_text(st, 49, r->transfer_ref)
+			       : sqlite3_bind_null(st, 49);
 	/* Binding fails only on a bad index or no memory; OR-ing the codes
 	 * is enough to know that something went wrong. */
 	if (rc != SQLITE_OK)
@@ -166,6 +231,46 @@ static void column_str(sqlite3_stmt *st, int col, char *dst, size_t size)
 	tg_strlcpy(dst, t ? (const char *)t : "", size);
 }
 
+static int64_t column_count(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return -1;
+	return sqlite3_column_int64(st, col);
+}
+
+static int64_t column_us(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return -1;
+	return (int64_t)(sqlite3_column_double(st, col) * 1000.0 + 0.5);
+}
+
+static int column_mos(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	return (int)(sqlite3_column_double(st, col) * 100.0 + 0.5);
+}
+
+/* The media columns from @p col on, as media_bind wrote them. */
+static void row_to_media(sqlite3_stmt *st, int col, struct cdr_media *m)
+{
+	m->set = sqlite3_column_type(st, col) != SQLITE_NULL;
+	m->tx_packets = column_count(st, col);
+	m->rx_packets = column_count(st, col + 1);
+	m->rx_lost = column_count(st, col + 2);
+	m->late = column_count(st, col + 3);
+	m->jitter_us = column_us(st, col + 4);
+	m->rtt_us = column_us(st, col + 5);
+	m->mos_rx = column_mos(st, col + 6);
+	m->mos_tx = column_mos(st, col + 7);
+	m->remote_lost = column_count(st, col + 8);
+	m->remote_jitter_us = column_us(st, col + 9);
+	m->concealed = column_count(st, col + 10);
+	m->jb_drops = column_count(st, col + 11);
+	m->srtp_auth_fail = column_count(st, col + 12);
+}
+
 static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 {
 	char buf[16];
@@ -202,6 +307,11 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 	column_str(st, 26, r->e911_user, sizeof(r->e911_user));
 	r->callback = sqlite3_column_int(st, 27);
 	column_str(st, 28, r->e911_ref, sizeof(r->e911_ref));
+	row_to_media(st, 29, &r->media);
+	column_str(st, 29 + CDR_MEDIA_COLS, r->transfer_to,
+		   sizeof(r->transfer_to));
+	column_str(st, 30 + CDR_MEDIA_COLS, r->transfer_ref,
+		   sizeof(r->transfer_ref));
 }
 
 /* "Newest" means latest start; rowid (insertion order) breaks ties so
@@ -210,7 +320,10 @@ static const char tail_sql[] =
 	"SELECT id,start_ms,answer_ms,end_ms,calling,called,direction,"
 	"in_trunk,out_trunk,span,chan,sip_call_id,disposition,q850_cause,"
 	"sip_status,codec,route,rate_prefix,rate,conn_fee,cost,emergency,"
-	"diversion,e911_zone,elin,e911_trunk,e911_user,callback,e911_ref"
+	"diversion,e911_zone,elin,e911_trunk,e911_user,callback,e911_ref,"
+	"rtp_tx_packets,rtp_rx_packets,rtp_rx_lost,rtp_late,rtp_jitter_ms,"
+	"rtt_ms,mos_rx,mos_tx,remote_lost,remote_jitter_ms,plc_concealed,"
+	"jb_drops,srtp_auth_fail,transfer_to,transfer_ref"
 	" FROM (SELECT rowid AS rid, * FROM cdr"
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";

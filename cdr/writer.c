@@ -139,7 +139,7 @@ static void log_lost(const struct cdr_record *r)
 	       "%s cause=%d sip=%d codec=%s route=%s rate_prefix=%s rate=%lld "
 	       "conn_fee=%lld cost=%lld emergency=%d diversion=%s "
 	       "e911_zone=%s elin=%s e911_party=%s/%s callback=%d "
-	       "attempts=%u", r->id,
+	       "attempts=%u rtp_rx=%lld lost=%lld mos=%d/%d", r->id,
 	       (long long)r->start_ms, (long long)r->answer_ms,
 	       (long long)r->end_ms, r->calling, r->called,
 	       cdr_direction_name(r->direction), r->in_trunk, r->out_trunk,
@@ -148,7 +148,9 @@ static void log_lost(const struct cdr_record *r)
 	       r->sip_status, r->codec, r->route, r->rate_prefix,
 	       (long long)r->rate, (long long)r->conn_fee, (long long)r->cost,
 	       r->emergency, r->diversion, r->e911_zone, r->elin,
-	       r->e911_trunk, r->e911_user, r->callback, r->nattempts);
+	       r->e911_trunk, r->e911_user, r->callback, r->nattempts,
+	       (long long)r->media.rx_packets, (long long)r->media.rx_lost,
+	       r->media.mos_rx, r->media.mos_tx);
 }
 
 /* Give up on @p list: into the CSV file, or failing that into the log, so
@@ -558,6 +560,8 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 	r->e911_trunk[sizeof(r->e911_trunk) - 1] = '\0';
 	r->e911_user[sizeof(r->e911_user) - 1] = '\0';
 	r->e911_ref[sizeof(r->e911_ref) - 1] = '\0';
+	r->transfer_to[sizeof(r->transfer_to) - 1] = '\0';
+	r->transfer_ref[sizeof(r->transfer_ref) - 1] = '\0';
 	if (r->nattempts > CDR_MAX_ATTEMPTS)
 		r->nattempts = CDR_MAX_ATTEMPTS;
 	for (unsigned i = 0; i < r->nattempts; i++) {

@@ -156,9 +156,28 @@ struct gw_call {
 	int cause;                /* Q.850 cause that ended the call */
 	int sip_status;           /* final SIP status sent or received */
 	int codec;                /* RTP law toward the SIP caller / callee */
+	unsigned max_fwd;         /* a SIP caller's Max-Forwards */
 	bool cdr_written;
+	uint32_t media_bridge;    /* the stopped bridge whose figures the CDR
+				   * takes, until they came */
+	bool media_wait;          /* ended: the CDR waits for them */
+	struct gw_call *mw_next;  /* gw->media_waits */
+	struct cdr_media media;
 	struct event *ev_ring;    /* answer timer */
 	struct event *ev_attempt; /* trying / progress timer of an attempt */
+	/* A blind transfer (RFC 3515, docs/transfer.md): a SIP side's REFER
+	 * places a new call for the other (PSTN) party; when it answers,
+	 * that party moves to it and the transferor is let go. */
+	struct gw_call *xfer;     /* the new call, under way (a reference) */
+	struct side *xfer_side;   /* ... asked by this side's REFER */
+	bool xfer_left;           /* ... whose far end has hung up since */
+	struct gw_call *xfer_of;  /* this is the new call: the call whose
+				   * party it takes when answered (ref) */
+	char xfer_trunk[32];      /* routed as a call from this trunk: the
+				   * transferor's */
+	char xfer_to[40];         /* a transferred call: the number */
+	char xfer_ref[37];        /* the new call: the call it came from */
+	struct event *ev_xfer;    /* the transferor's BYE, waited for */
 };
 
 static const char *state_name(enum call_state st)
@@ -364,6 +383,8 @@ static void call_destructor(void *arg)
 		event_free(call->ev_t302);
 	if (call->ev_ovl)
 		event_free(call->ev_ovl);
+	if (call->ev_xfer)
+		event_free(call->ev_xfer);
 	free(call->in_loc);
 	free(call->loc_row);
 	free(call->dests);
@@ -495,6 +516,9 @@ static void write_cdr(struct gw_call *call)
 	tg_strlcpy(r->e911_user, call->e911_user, sizeof(r->e911_user));
 	r->callback = call->callback;
 	tg_strlcpy(r->e911_ref, call->e911_ref, sizeof(r->e911_ref));
+	tg_strlcpy(r->transfer_to, call->xfer_to, sizeof(r->transfer_to));
+	tg_strlcpy(r->transfer_ref, call->xfer_ref, sizeof(r->transfer_ref));
+	r->media = call->media;
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
 
@@ -541,12 +565,21 @@ static void maybe_reap(struct gw_call *call)
 	gw_check_drained(gw);
 }
 
+/* Stop the call's bridge for good: the last one, whose figures go in
+ * the CDR (a TDM <-> TDM bridge has none). */
+static void bridge_stop_last(struct gw_call *call)
+{
+	if (!call->bridge)
+		return;
+	if (!media_bridge_stop(call->gw->me, call->bridge) &&
+	    (call->in.kind == DP_TRUNK_SIP || call->out.kind == DP_TRUNK_SIP))
+		call->media_bridge = call->bridge;
+	call->bridge = 0;
+}
+
 static void stop_media(struct gw_call *call)
 {
-	if (call->bridge) {
-		media_bridge_stop(call->gw->me, call->bridge);
-		call->bridge = 0;
-	}
+	bridge_stop_last(call);
 	media_rtp_free(call->in.rtp);
 	call->in.rtp = NULL;
 	media_rtp_free(call->out.rtp);
@@ -570,6 +603,9 @@ static void attempt_done(struct gw_call *call, const char *outcome,
 	tg_strlcpy(ca->outcome, outcome, sizeof(ca->outcome));
 }
 
+static void xfer_abort(struct gw_call *call, int cause);
+static void xfer_failed(struct gw_call *call, int cause);
+
 /* The call is over: record it.  The legs are released by the caller. */
 static void end_call(struct gw_call *call, int cause)
 {
@@ -583,6 +619,9 @@ static void end_call(struct gw_call *call, int cause)
 	    !call->sip_status)
 		call->sip_status = gw_cause_to_sip(call->cause);
 	call->end_ms = tg_time_ms();
+	if (call->xfer_of)
+		xfer_failed(call, call->cause);
+	xfer_abort(call, call->cause);
 	event_del(call->ev_ring);
 	event_del(call->ev_attempt);
 	event_del(call->ev_retry);
@@ -612,8 +651,84 @@ static void end_call(struct gw_call *call, int cause)
 		gw_maint_emergency_ended(call->gw, call->in.span,
 					 call->out.span, call->in.trunk,
 					 call->out.trunk);
-	write_cdr(call);
+	if (call->media_bridge && !call->cdr_written && !call->media_wait) {
+		/* The CDR waits for the bridge's figures: they come back
+		 * from its worker within a frame or two. */
+		call->media_wait = true;
+		call->mw_next = call->gw->media_waits;
+		call->gw->media_waits = call;
+	} else {
+		write_cdr(call);
+	}
 	gw_maint_call_ended(call->gw);
+}
+
+/* ---- media figures for the CDR --------------------------------------------- */
+
+static void media_figures(struct cdr_media *m, const struct media_stats *st,
+			  bool relay)
+{
+	m->set = true;
+	m->tx_packets = (int64_t)st->rtp_tx;
+	m->rx_packets = (int64_t)st->rtp_rx;
+	m->rx_lost = (int64_t)st->rtp_lost;
+	m->late = (int64_t)st->rtp_late;
+	/* A relay passes packets on without timing them. */
+	m->jitter_us = relay || !st->rtp_rx ? -1 : (int64_t)st->jitter_us;
+	m->rtt_us = st->rtt_us;
+	m->remote_lost = st->remote_report ? st->remote_lost : -1;
+	m->remote_jitter_us =
+		st->remote_report ? (int64_t)st->remote_jitter_us : -1;
+	m->mos_rx = (int)st->mos_rx;
+	m->mos_tx = (int)st->mos_tx;
+	m->concealed = (int64_t)st->concealed;
+	m->jb_drops = (int64_t)st->jb_drops;
+	m->srtp_auth_fail = (int64_t)st->srtp_auth_fail;
+}
+
+static bool media_wait_unlink(struct gw_call *call)
+{
+	struct gw_call **pp;
+
+	for (pp = &call->gw->media_waits; *pp; pp = &(*pp)->mw_next) {
+		if (*pp == call) {
+			*pp = call->mw_next;
+			call->mw_next = NULL;
+			call->media_wait = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+void gw_call_media_done(void *cookie, const struct media_stats *st)
+{
+	struct gw_call *call = cookie;
+
+	if (!call)
+		return;
+	if (st->id && st->id == call->media_bridge) {
+		media_figures(&call->media, st,
+			      call->in.kind == DP_TRUNK_SIP &&
+				      call->out.kind == DP_TRUNK_SIP);
+		/* In: a call that ends after (a transferor) waits no more. */
+		call->media_bridge = 0;
+		if (media_wait_unlink(call))
+			write_cdr(call);
+	}
+	obj_deref(call); /* the bridge's reference */
+}
+
+void gw_call_media_flush(struct gw *gw)
+{
+	struct gw_call *call;
+
+	/* The engine is gone: what it still held will never report. */
+	while ((call = gw->media_waits)) {
+		media_wait_unlink(call);
+		write_cdr(call);
+		obj_deref(call);
+	}
 }
 
 static bool is_protected(const struct gw_call *c)
@@ -1022,10 +1137,14 @@ static void bridge_media(struct gw_call *call)
 		}
 		if (!in->rtp || !out->rtp)
 			return;
+		/* The bridge holds a reference for its done callback, which
+		 * hands its figures to the CDR (gw_call_media_done). */
 		err = media_relay_start(gw->me, &call->bridge, in->rtp, &a,
-					out->rtp, &b, NULL);
+					out->rtp, &b, obj_ref(call));
 		if (!err)
 			in->rtp = out->rtp = NULL;
+		else
+			obj_deref(call);
 	} else if (in->kind == DP_TRUNK_TDM && out->kind == DP_TRUNK_TDM) {
 		if (call->bridge || !in->tdm || !out->tdm)
 			return;
@@ -1058,9 +1177,11 @@ static void bridge_media(struct gw_call *call)
 		if (!ip->rtp)
 			return;
 		err = media_bridge_start(gw->me, &call->bridge, ip->rtp, &prm,
-					 NULL);
+					 obj_ref(call));
 		if (!err)
 			ip->rtp = NULL; /* the bridge owns it now */
+		else
+			obj_deref(call);
 	}
 	if (err)
 		gw_err("call %.8s: media bridge failed: %s", call->id,
@@ -1199,10 +1320,17 @@ static bool attempts_left(const struct gw_call *call)
 	return call->next_attempt < call->dec->nattempts || call->down_later;
 }
 
+static void xfer_progress(struct gw_call *call, bool alerting, bool media);
+static bool xfer_answered(struct gw_call *call);
+
 static void tell_in_progress(struct gw_call *call, bool alerting, bool media)
 {
 	if (call->state == CS_ANSWERED || call->state == CS_ENDED)
 		return;
+	if (call->xfer_of) {
+		xfer_progress(call, alerting, media);
+		return;
+	}
 	/* A SIP caller's early media cannot move to another attempt once
 	 * bridged; an emergency call must keep its failover, so it hears
 	 * ringing (180: the PBX plays it) unless this is its last path. */
@@ -1240,7 +1368,10 @@ static void call_answered(struct gw_call *call)
 
 	if (call->state == CS_ANSWERED || call->state == CS_ENDED)
 		return;
-	if (call->in.kind == DP_TRUNK_SIP) {
+	if (call->xfer_of) {
+		if (!xfer_answered(call))
+			return;
+	} else if (call->in.kind == DP_TRUNK_SIP) {
 		/* The caller may have cancelled in this very loop pass (its
 		 * CANCELLED event is still queued): then there is no 200 to
 		 * send, and the far side must be cleared, not billed. */
@@ -1682,6 +1813,9 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		.to_user = a->user,
 		.diversion = a->diversion.digits,
 		.diversion_reason = gw_redirect_to_sip(call->div_reason),
+		.history_info = t->history_info,
+		.max_forwards = call->in.kind == DP_TRUNK_SIP ? call->max_fwd
+							     : 0,
 		.media_addr = gw->cfg.media_addr,
 		.dtmf_events = t->dtmf == GW_DTMF_RFC4733,
 		.srtp = srtp_offer(t),
@@ -1692,6 +1826,11 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	const struct e911_zone_row *loc;
 	const struct gw_dest *dst;
 	struct gw_dest reg;
+
+	if (t->proxy_len) {
+		p.proxy = (const struct sockaddr *)&t->proxy;
+		p.proxy_len = t->proxy_len;
+	}
 
 	if (t->registrar) {
 		/* A PBX registered with us: where its binding came from. */
@@ -1743,6 +1882,18 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		if (t->trusted && call->calling_asserted &&
 		    *a->calling.digits)
 			p.pai_user = a->calling.digits;
+	}
+	/* The trunk's identity header: P-Asserted-Identity (above), or a
+	 * Remote-Party-ID on every call that tells a trusted trunk even a
+	 * withheld number (privacy=full), or nothing.  Emergency calls
+	 * keep their PAI: E911 providers need it. */
+	if (call->dec->emergency == DP_EMERG_NONE && t->identity != GW_ID_PAI)
+		p.pai_user = NULL;
+	if (call->dec->emergency == DP_EMERG_NONE &&
+	    t->identity == GW_ID_RPID && *a->calling.digits &&
+	    (t->trusted || a->calling.pres != DP_PRES_RESTRICTED)) {
+		p.rpid_user = a->calling.digits;
+		p.rpid_screen = call->calling_asserted;
 	}
 	if (call->dec->emergency != DP_EMERG_NONE) {
 		/* RFC 6442 / RFC 3325: the callback number is the ELIN (or
@@ -1802,9 +1953,14 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.auth_realm = t->auth_realm;
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
-	err = sip_leg_invite(&call->out.sip, gw->ua,
-			     (const struct sockaddr *)&dst->sa, dst->len, &p,
-			     on_sip_out, call);
+	err = t->proxy_len ? gw_trunk_transport(gw, t, p.proxy, p.proxy_len)
+			   : gw_trunk_transport(gw, t,
+						(const struct sockaddr *)&dst->sa,
+						dst->len);
+	if (!err)
+		err = sip_leg_invite(&call->out.sip, gw->ua,
+				     (const struct sockaddr *)&dst->sa,
+				     dst->len, &p, on_sip_out, call);
 	free(pidf);
 	if (!err)
 		leg_t38(call->out.sip, t);
@@ -1820,6 +1976,7 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		return err;
 	}
 	obj_ref(call); /* held by the leg's handler until CLOSED */
+	sip_leg_allow_refer(call->out.sip, t->transfer);
 	if (call->in.kind == DP_TRUNK_TDM)
 		tg_strlcpy(call->call_id, sip_leg_call_id(call->out.sip),
 			   sizeof(call->call_id));
@@ -1894,6 +2051,8 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 			 * withheld number stays withheld, unasserted. */
 			.privacy = a->calling.pres == DP_PRES_RESTRICTED &&
 				   call->dec->emergency == DP_EMERG_NONE,
+			.max_forwards = call->in.kind == DP_TRUNK_SIP
+						? call->max_fwd : 0,
 		};
 
 		if (call->div_restricted)
@@ -2279,7 +2438,7 @@ static void call_facts(const struct gw_call *call, struct dp_facts *f,
 {
 	gw_trunk_asr(call->gw, asr, GW_MAX_TRUNKS + 1);
 	memset(f, 0, sizeof(*f));
-	f->src_trunk = call->in.trunk;
+	f->src_trunk = *call->xfer_trunk ? call->xfer_trunk : call->in.trunk;
 	f->called = call->called;
 	f->called_ton = called_ton;
 	f->calling = call->calling;
@@ -2724,17 +2883,71 @@ static bool ovl_follow_up(struct gw *gw, struct sip_leg *leg,
 
 /* ---- SIP events ------------------------------------------------------------ */
 
-static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
-					       const struct sockaddr *src)
+/* The first trunk, in file order, that accepts the source address (and
+ * port) and, when it names numbers (match_user), one of the Request-URI
+ * or To user, and when it names a header (match_header), has it: so one
+ * provider's SBC can bring several trunks. */
+/* Does the INVITE carry the trunk's match_header (text in its value)? */
+static bool header_matches(const struct gw_trunk_cfg *t,
+			   const struct sip_invite_info *info)
+{
+	char v[256];
+
+	if (!*t->match_hdr)
+		return true;
+	if (sip_invite_header(info, t->match_hdr, v, sizeof(v)))
+		return false;
+	return !*t->match_hdr_text || strcasestr(v, t->match_hdr_text);
+}
+
+/* With @p info NULL, by the address alone (numbers not known yet). */
+static const struct gw_trunk_cfg *trunk_by_addr(
+	struct gw *gw, const struct sockaddr *src,
+	const struct sip_invite_info *info)
 {
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
 		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
 
-		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
-						 gw_targets_has(gw, t, src)))
+		if (t->kind == GW_TRUNK_SIP &&
+		    (gw_trunk_accepts(t, src) || gw_targets_has(gw, t, src)) &&
+		    (!info ||
+		     ((gw_trunk_matches_user(t, info->ruri_user) ||
+		       gw_trunk_matches_user(t, info->to_user)) &&
+		      header_matches(t, info))))
 			return t;
 	}
 	return NULL;
+}
+
+/* "ADDR:PORT" of @p sa, for the log. */
+static const char *addr_text(const struct sockaddr *sa, char *out,
+			     size_t size)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		port = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+			(const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		port = ntohs(s6->sin6_port);
+	}
+	snprintf(out, size, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 a, port);
+	return out;
+}
+
+/* Who may send from @p src at all (numbers not known yet). */
+static const struct gw_trunk_cfg *trunk_by_src(struct gw *gw,
+					       const struct sockaddr *src)
+{
+	return trunk_by_addr(gw, src, NULL);
 }
 
 /* A trunk that must authenticate and takes requests from anywhere
@@ -2780,7 +2993,7 @@ static const struct gw_trunk_cfg *trunk_of(struct gw *gw,
 	t = trunk_by_contact(gw, info);
 	if (t)
 		return t;
-	t = trunk_by_src(gw, (const struct sockaddr *)&info->src);
+	t = trunk_by_addr(gw, (const struct sockaddr *)&info->src, info);
 	if (t)
 		return t;
 	return info->auth_user && *info->auth_user
@@ -2841,25 +3054,13 @@ bool gw_call_authorize(const struct sockaddr *src, socklen_t len,
 		       const char *method, void *arg)
 {
 	struct gw *gw = arg;
-	char addr[INET6_ADDRSTRLEN] = "?";
+	char addr[INET6_ADDRSTRLEN + 8];
 
 	(void)len;
-	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
-		const struct gw_trunk_cfg *t = &gw->cfg.trunks[i];
-
-		if (t->kind == GW_TRUNK_SIP && (gw_trunk_accepts(t, src) ||
-						 gw_targets_has(gw, t, src)))
-			return true;
-	}
-	if (src->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)src)->sin_addr,
-			  addr, sizeof(addr));
-	else if (src->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)src)->sin6_addr,
-			  addr, sizeof(addr));
+	if (trunk_by_src(gw, src))
+		return true;
 	gw_notice("%s from %s refused: no trunk accepts that address", method,
-		  addr);
+		  addr_text(src, addr, sizeof(addr)));
 	return false;
 }
 
@@ -2935,6 +3136,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	call->div_reason = gw_redirect_from_sip(info->diversion_reason);
 	call->div_restricted = info->diversion_privacy;
 	tg_strlcpy(call->call_id, info->call_id, sizeof(call->call_id));
+	call->max_fwd = info->max_forwards;
 	tg_strlcpy(call->ovl_tag, info->from_tag ? info->from_tag : "",
 		   sizeof(call->ovl_tag));
 	call->ovl_cseq = info->cseq;
@@ -2955,8 +3157,18 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	if (info->geo_ref && *info->geo_ref)
 		tg_strlcpy(call->in_geo, info->geo_ref, sizeof(call->in_geo));
 	in = trunk_of(gw, info);
-	if (in)
+	if (in) {
 		tg_strlcpy(call->in.trunk, in->name, sizeof(call->in.trunk));
+	} else {
+		char a[INET6_ADDRSTRLEN + 8];
+
+		gw_notice("call %.8s: no trunk takes an INVITE from %s to "
+			  "'%s' (no accept_from, or match_user, fits): 403",
+			  call->id,
+			  addr_text((const struct sockaddr *)&info->src, a,
+				    sizeof(a)),
+			  info->ruri_user);
+	}
 	/* Addressed to our registered Contact: the number is in To. */
 	if (in && in->reg && *info->to_user &&
 	    !strcmp(info->ruri_user, gw_reg_contact_user(in)))
@@ -2965,6 +3177,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	 * has it (the bridge falls back to in-band otherwise). */
 	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);
 	leg_t38(leg, in);
+	sip_leg_allow_refer(leg, in && in->transfer);
 	if (in && !srtp_answer(call, leg, in, info->offer)) {
 		fail_call(call, 65); /* 488 */
 		return;
@@ -3065,6 +3278,11 @@ void gw_call_on_dtmf(void *arg, uint32_t bridge, char digit, unsigned ms)
 }
 
 /* Events of the caller's SIP leg. */
+static bool xfer_transferor_gone(struct gw_call *call, struct side *s,
+				 const struct sip_leg_event *ev);
+static void xfer_start(struct gw_call *call, struct side *s,
+		       const char *number);
+
 static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 		      void *arg)
 {
@@ -3072,6 +3290,10 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 	int cause;
 
 	(void)leg;
+	if (xfer_transferor_gone(call, &call->in, ev)) {
+		maybe_reap(call);
+		return;
+	}
 	switch (ev->type) {
 	case SIP_LEG_CLOSED:
 		if (call->state != CS_ENDED) {
@@ -3105,6 +3327,9 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 		if (call->state != CS_ENDED)
 			fax_passthrough(call, "T.38 refused");
 		break;
+	case SIP_LEG_REFER:
+		xfer_start(call, &call->in, ev->refer_to);
+		break;
 	default:
 		break;
 	}
@@ -3120,6 +3345,12 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 
 	(void)leg;
 	obj_ref(call);
+	if (call->out.sip == leg &&
+	    xfer_transferor_gone(call, &call->out, ev)) {
+		maybe_reap(call);
+		obj_deref(call);
+		return;
+	}
 	if (call->ovo != OVO_OFF && (ev->type == SIP_LEG_PROGRESS ||
 				     ev->type == SIP_LEG_ANSWERED))
 		ovo_end(call);
@@ -3203,11 +3434,223 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 		if (call->out.sip == leg && call->state != CS_ENDED)
 			fax_passthrough(call, "T.38 refused");
 		break;
+	case SIP_LEG_REFER:
+		if (call->out.sip == leg)
+			xfer_start(call, &call->out, ev->refer_to);
+		break;
 	default:
 		break;
 	}
 	maybe_reap(call);
 	obj_deref(call);
+}
+
+/* ---- blind transfer (RFC 3515, docs/transfer.md) ------------------------- */
+
+static void xfer_unlink(struct gw_call *x)
+{
+	struct gw_call *y = x->xfer;
+
+	if (!y)
+		return;
+	x->xfer = NULL;
+	y->xfer_of = NULL;
+	obj_deref(x); /* y's */
+	obj_deref(y); /* x's */
+}
+
+static void xfer_notify(struct gw_call *x, int status, const char *phrase)
+{
+	if (x->xfer_side && x->xfer_side->sip && !x->xfer_left)
+		sip_leg_refer_notify(x->xfer_side->sip, status, phrase);
+}
+
+static void on_xfer_linger(evutil_socket_t fd, short what, void *arg);
+
+/* A SIP side's REFER: a new call from the other party to @p number,
+ * routed as a call of the transferor's trunk would be. */
+static void xfer_start(struct gw_call *x, struct side *s, const char *number)
+{
+	struct side *keep = s == &x->in ? &x->out : &x->in;
+	struct gw_call *y;
+	const char *why = NULL;
+	int status = 603;
+
+	if (x->state != CS_ANSWERED)
+		why = "the call is not answered";
+	else if (x->xfer)
+		why = "a transfer is already under way";
+	else if (keep->kind != DP_TRUNK_TDM || !keep->tdm) {
+		why = "the other party is not on a PRI";
+		status = 488;
+	}
+	if (!why && !x->ev_xfer)
+		x->ev_xfer = evtimer_new(x->gw->base, on_xfer_linger, x);
+	y = why || !x->ev_xfer ? NULL : call_new(x->gw, DP_TRUNK_TDM);
+	if (!y) {
+		gw_notice("call %.8s: transfer to %s refused: %s", x->id,
+			  number, why ? why : "out of memory");
+		if (s->sip)
+			sip_leg_refer_notify(s->sip, why ? status : 500,
+					     why ? "Not Acceptable Here" :
+					     "Server Internal Error");
+		return;
+	}
+	x->xfer = obj_ref(y);
+	x->xfer_side = s;
+	x->xfer_left = false;
+	y->xfer_of = obj_ref(x);
+	tg_strlcpy(x->xfer_to, number, sizeof(x->xfer_to));
+	tg_strlcpy(y->xfer_ref, x->id, sizeof(y->xfer_ref));
+	tg_strlcpy(y->xfer_trunk, s->trunk, sizeof(y->xfer_trunk));
+	tg_strlcpy(y->in.trunk, keep->trunk, sizeof(y->in.trunk));
+	y->in.span = keep->span;
+	y->in.chan = keep->chan;
+	y->in.digital = keep->digital;
+	/* Who is moved: the PSTN caller, or the PSTN party called. */
+	tg_strlcpy(y->calling, keep == &x->in ? x->calling : x->called,
+		   sizeof(y->calling));
+	tg_strlcpy(y->calling_name, keep == &x->in ? x->calling_name : "",
+		   sizeof(y->calling_name));
+	y->calling_asserted = true;
+	tg_strlcpy(y->called, number, sizeof(y->called));
+	gw_notice("call %.8s: %s side transfers %s to %s (new call %.8s, "
+		  "routed as from %s)", x->id, s == &x->in ? "calling" :
+		  "called", y->calling, number, y->id, s->trunk);
+	route_call(y, *number == '+' ? DP_TON_INTERNATIONAL : DP_TON_UNKNOWN,
+		   keep == &x->in ? x->in_calling_ton : DP_TON_UNKNOWN,
+		   keep == &x->in ? x->in_pres : DP_PRES_ALLOWED);
+	maybe_reap(y);
+}
+
+static void xfer_progress(struct gw_call *y, bool alerting, bool media)
+{
+	struct gw_call *x = y->xfer_of;
+
+	/* The moved party keeps hearing the transferor's side (its music
+	 * on hold) until the new call answers. */
+	set_state(y, CS_EARLY);
+	if (alerting)
+		xfer_notify(x, 180, "Ringing");
+	else if (media)
+		xfer_notify(x, 183, "Session Progress");
+}
+
+/* The new call answered: the PSTN party moves to it, and the
+ * transferor is told (200) and let go. */
+static bool xfer_answered(struct gw_call *y)
+{
+	struct gw_call *x = y->xfer_of;
+	struct side *keep = x->xfer_side == &x->in ? &x->out : &x->in;
+
+	if (!keep->tdm) {
+		/* Gone in this very loop pass: nothing to move. */
+		end_call(y, 41);
+		hangup_out(y, 41);
+		return false;
+	}
+	xfer_notify(x, 200, "OK");
+	bridge_stop_last(x);
+	y->in.tdm = keep->tdm;
+	keep->tdm = NULL;
+	tdm_call_set_arg(y->in.tdm, y);
+	if (y->out.kind == DP_TRUNK_SIP)
+		y->sip_status = 200;
+	obj_ref(x);
+	xfer_unlink(x);
+	gw_notice("call %.8s: transferred to %s (call %.8s)", x->id,
+		  x->xfer_to, y->id);
+	if (x->xfer_left) {
+		end_call(x, 16);
+	} else {
+		/* RFC 5589 6.1: the transferor hangs up on NOTIFY 200; if it
+		 * does not, it is not left holding a dead dialog. */
+		struct timeval tv = {4, 0};
+
+		evtimer_add(x->ev_xfer, &tv);
+	}
+	maybe_reap(x);
+	obj_deref(x);
+	return true;
+}
+
+static void on_xfer_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *x = arg;
+
+	(void)fd;
+	(void)what;
+	obj_ref(x);
+	end_call(x, 16);
+	hangup_in(x, 16);
+	hangup_out(x, 16);
+	maybe_reap(x);
+	obj_deref(x);
+}
+
+/* The new call failed: the transferor hears why, and the party stays
+ * with it (RFC 5589 6.1: it may take the call back); or, when the
+ * transferor has hung up meanwhile, the party is cleared. */
+static void xfer_failed(struct gw_call *y, int cause)
+{
+	struct gw_call *x = obj_ref(y->xfer_of);
+	int status = y->sip_status >= 300 ? y->sip_status
+					  : gw_cause_to_sip(cause);
+
+	gw_notice("call %.8s: transfer to %s failed: cause %d, SIP %d",
+		  x->id, y->called, cause, status);
+	xfer_notify(x, status, gw_cause_text(cause));
+	xfer_unlink(x);
+	x->xfer_to[0] = '\0';
+	if (x->xfer_left) {
+		end_call(x, cause);
+		hangup_in(x, cause);
+		hangup_out(x, cause);
+	}
+	maybe_reap(x);
+	obj_deref(x);
+}
+
+/* The call ends: so does a transfer of it under way. */
+static void xfer_abort(struct gw_call *x, int cause)
+{
+	struct gw_call *y = x->xfer;
+
+	if (x->ev_xfer)
+		event_del(x->ev_xfer);
+	if (!y)
+		return;
+	obj_ref(y);
+	xfer_notify(x, 487, "Request Terminated");
+	xfer_unlink(x);
+	end_call(y, cause);
+	hangup_out(y, cause);
+	maybe_reap(y);
+	obj_deref(y);
+}
+
+/* The transferor's dialog ends while its transfer is under way: the
+ * PSTN party is not to be cleared with it. */
+static bool xfer_transferor_gone(struct gw_call *x, struct side *s,
+				 const struct sip_leg_event *ev)
+{
+	if (x->xfer_side != s || x->state == CS_ENDED)
+		return false;
+	if (!x->xfer)
+		return false; /* after it: a BYE ends the call as any */
+	if (ev->type == SIP_LEG_BYE) {
+		x->xfer_left = true;
+		return true;
+	}
+	if (ev->type == SIP_LEG_CLOSED) {
+		x->xfer_left = true;
+		s->sip = obj_deref(s->sip);
+		if (s == &x->out)
+			x->out_live = false;
+		obj_deref(x); /* the handler's reference */
+		return true;
+	}
+	return false;
 }
 
 /* ---- RFC 3578 overlap from a PRI to SIP (docs/overlap.md) ---------------- */

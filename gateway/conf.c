@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "sip/sip.h"
 #include "util/util.h"
@@ -218,6 +220,32 @@ static int parse_net(const char *v, struct gw_net *net)
 	if (slash)
 		host[slash - v] = '\0';
 	memset(net, 0, sizeof(*net));
+	/* v4:port or [v6][:port]: one host (from that port only). */
+	if (!slash && (*host == '[' ||
+		       (strchr(host, ':') && strchr(host, ':') ==
+					      strrchr(host, ':')))) {
+		bool with_port = *host == '[' ? strstr(host, "]:") != NULL
+					      : true;
+
+		if (parse_hostport(host, &net->addr, &len))
+			return EINVAL;
+		if (net->addr.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 =
+				(struct sockaddr_in6 *)&net->addr;
+
+			net->port = with_port ? ntohs(s6->sin6_port) : 0;
+			s6->sin6_port = 0;
+			net->prefix = 128;
+		} else {
+			struct sockaddr_in *s4 =
+				(struct sockaddr_in *)&net->addr;
+
+			net->port = ntohs(s4->sin_port);
+			s4->sin_port = 0;
+			net->prefix = 32;
+		}
+		return 0;
+	}
 	if (strchr(host, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&net->addr;
 
@@ -250,6 +278,12 @@ static bool net_match(const struct gw_net *net, const struct sockaddr *src)
 
 	if (net->addr.ss_family != src->sa_family)
 		return false;
+	if (net->port &&
+	    net->port != ntohs(src->sa_family == AF_INET
+				       ? ((const struct sockaddr_in *)src)->sin_port
+				       : ((const struct sockaddr_in6 *)src)
+						 ->sin6_port))
+		return false;
 	if (src->sa_family == AF_INET) {
 		a = (const uint8_t *)&((const struct sockaddr_in *)&net->addr)
 			    ->sin_addr;
@@ -270,6 +304,58 @@ static bool net_match(const struct gw_net *net, const struct sockaddr *src)
 			return false;
 	}
 	return true;
+}
+
+static int parse_user_match(const char *tok, struct gw_user_match *m)
+{
+	const char *dash = strchr(tok, '-');
+	size_t n = strlen(tok);
+
+	memset(m, 0, sizeof(*m));
+	if (!n || n >= sizeof(m->first))
+		return EINVAL;
+	if (tok[n - 1] == '*') {
+		/* A prefix: first = last = the digits, matched as a prefix. */
+		if (strspn(tok, "+0123456789") != n - 1)
+			return EINVAL;
+		memcpy(m->first, tok, n - 1);
+		return 0;
+	}
+	if (!dash) {
+		if (strspn(tok, "+0123456789") != n)
+			return EINVAL;
+		tg_strlcpy(m->first, tok, sizeof(m->first));
+		tg_strlcpy(m->last, tok, sizeof(m->last));
+		return 0;
+	}
+	if ((size_t)(dash - tok) != n - (size_t)(dash - tok) - 1 ||
+	    strspn(tok, "+0123456789") != (size_t)(dash - tok) ||
+	    strspn(dash + 1, "+0123456789") != strlen(dash + 1))
+		return EINVAL;
+	memcpy(m->first, tok, (size_t)(dash - tok));
+	tg_strlcpy(m->last, dash + 1, sizeof(m->last));
+	return strcmp(m->first, m->last) > 0 ? EINVAL : 0;
+}
+
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user)
+{
+	size_t n = user ? strlen(user) : 0;
+
+	if (!t->nmatch_user)
+		return true;
+	for (unsigned i = 0; n && i < t->nmatch_user; i++) {
+		const struct gw_user_match *m = &t->match_user[i];
+
+		if (!*m->last) {
+			if (!strncmp(user, m->first, strlen(m->first)))
+				return true;
+		} else if (n == strlen(m->first) &&
+			   strcmp(user, m->first) >= 0 &&
+			   strcmp(user, m->last) <= 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
@@ -412,6 +498,69 @@ struct gw_jb gw_config_jb(const struct gw_config *cfg,
 	return jb;
 }
 
+/* A PEM file the TLS transport reads at start: there and readable now,
+ * so that `tollgated -t` names the key and line of a wrong path. */
+static int parse_file(struct parser *p, const char *key, const char *v,
+		      char *dst, size_t size)
+{
+	/* access(), not open(): a FIFO named by mistake must not block. */
+	if (parse_str(p, key, v, dst, size))
+		return EINVAL;
+	if (access(v, R_OK))
+		return fail(p, "%s: %s: %s", key, v, strerror(errno));
+	return 0;
+}
+
+/* [sip] keys of SIP over TCP and TLS; ENOENT: not one of them. */
+static int key_sip_stream(struct parser *p, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} files[] = {
+		{"tls_cert", offsetof(struct gw_config, tls_cert)},
+		{"tls_key", offsetof(struct gw_config, tls_key)},
+		{"tls_ca", offsetof(struct gw_config, tls_ca)},
+		{"tls_client_cert", offsetof(struct gw_config, tls_client_cert)},
+		{"tls_client_key", offsetof(struct gw_config, tls_client_key)},
+	};
+	struct gw_config *cfg = p->cfg;
+	unsigned long n;
+	int err;
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(files); i++)
+		if (!strcmp(k, files[i].key))
+			return parse_file(p, k, v, (char *)cfg + files[i].off,
+					  sizeof(cfg->tls_cert));
+	if (!strcmp(k, "tcp"))
+		return parse_bool(p, k, v, &cfg->sip_tcp);
+	if (!strcmp(k, "tls"))
+		return parse_bool(p, k, v, &cfg->sip_tls);
+	if (!strcmp(k, "tls_verify"))
+		return parse_bool(p, k, v, &cfg->tls_verify);
+	if (!strcmp(k, "tls_verify_client"))
+		return parse_bool(p, k, v, &cfg->tls_verify_client);
+	if (!strcmp(k, "tls_ciphers"))
+		return parse_str(p, k, v, cfg->tls_ciphers,
+				 sizeof(cfg->tls_ciphers));
+	if (!strcmp(k, "tls_port")) {
+		err = parse_uint(p, k, v, 0, 65535, &n);
+		cfg->tls_port = (uint16_t)n;
+		return err;
+	}
+	if (!strcmp(k, "tcp_idle_timeout")) {
+		err = parse_uint(p, k, v, 1, 86400, &n);
+		cfg->tcp_idle_timeout = (unsigned)n;
+		return err;
+	}
+	if (!strcmp(k, "tcp_max_connections")) {
+		err = parse_uint(p, k, v, 1, 65536, &n);
+		cfg->tcp_max_connections = (unsigned)n;
+		return err;
+	}
+	return ENOENT;
+}
+
 static int key_sip(struct parser *p, const char *k, const char *v)
 {
 	struct gw_config *cfg = p->cfg;
@@ -458,6 +607,8 @@ static int key_sip(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, cfg->user_agent,
 				sizeof(cfg->user_agent));
 	} else if ((err = key_jb(p, k, v, &cfg->jb)) != ENOENT) {
+		return err;
+	} else if ((err = key_sip_stream(p, k, v)) != ENOENT) {
 		return err;
 	} else {
 		return fail(p, "unknown key '%s' in [sip]", k);
@@ -707,6 +858,11 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			return fail(p, "%s: '%s' is not an IP address or a "
 				    "host name with an optional :port", k, v);
 		tg_strlcpy(t->peer_str, v, sizeof(t->peer_str));
+	} else if (!strcmp(k, "outbound_proxy")) {
+		t->proxy_len = 0;
+		if (*v && parse_hostport(v, &t->proxy, &t->proxy_len))
+			return fail(p, "outbound_proxy: '%s' is not an IP "
+				    "address with an optional :port", v);
 	} else if (!strcmp(k, "accept_from")) {
 		char buf[512], *save = NULL, *tok;
 
@@ -723,6 +879,42 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 				return fail(p, "accept_from: '%s' is not an "
 					    "address or CIDR block", tok);
 			t->naccept++;
+		}
+	} else if (!strcmp(k, "match_header")) {
+		const char *c = strchr(v, ':');
+		size_t len = c ? (size_t)(c - v) : strlen(v);
+
+		while (len && v[len - 1] == ' ')
+			len--;
+		if (!len || len >= sizeof(t->match_hdr) ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789-_.") < len)
+			return fail(p, "match_header: '%s' is not 'Name: text' "
+				    "or 'Name'", v);
+		memcpy(t->match_hdr, v, len);
+		t->match_hdr[len] = '\0';
+		c = c ? c + 1 + strspn(c + 1, " ") : "";
+		if (strlen(c) >= sizeof(t->match_hdr_text))
+			return fail(p, "match_header: text too long");
+		tg_strlcpy(t->match_hdr_text, c, sizeof(t->match_hdr_text));
+	} else if (!strcmp(k, "match_user")) {
+		char buf[512], *save = NULL, *tok;
+
+		if (strlen(v) >= sizeof(buf))
+			return fail(p, "match_user: too long");
+		tg_strlcpy(buf, v, sizeof(buf));
+		t->nmatch_user = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (t->nmatch_user == GW_MAX_ACCEPT)
+				return fail(p, "match_user: more than %d "
+					    "entries", GW_MAX_ACCEPT);
+			if (parse_user_match(tok,
+					     &t->match_user[t->nmatch_user]))
+				return fail(p, "match_user: '%s' is not a "
+					    "number, FIRST-LAST range or "
+					    "prefix*", tok);
+			t->nmatch_user++;
 		}
 	} else if (!strcmp(k, "max_calls")) {
 		err = parse_uint(p, k, v, 0, 100000, &n);
@@ -785,6 +977,23 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_bool(p, k, v, &t->trusted);
 	} else if (!strcmp(k, "t38")) {
 		err = parse_bool(p, k, v, &t->t38);
+	} else if (!strcmp(k, "transfer")) {
+		err = parse_bool(p, k, v, &t->transfer);
+	} else if (!strcmp(k, "redirect_header")) {
+		if (strcmp(v, "diversion") && strcmp(v, "history-info"))
+			return fail(p, "redirect_header: '%s' is not diversion "
+				    "or history-info", v);
+		t->history_info = !strcmp(v, "history-info");
+	} else if (!strcmp(k, "identity")) {
+		if (!strcmp(v, "pai"))
+			t->identity = GW_ID_PAI;
+		else if (!strcmp(v, "rpid"))
+			t->identity = GW_ID_RPID;
+		else if (!strcmp(v, "none"))
+			t->identity = GW_ID_NONE;
+		else
+			return fail(p, "identity: '%s' is not pai, rpid or "
+				    "none", v);
 	} else if (!strcmp(k, "auth_user")) {
 		err = parse_str(p, k, v, t->auth_user, sizeof(t->auth_user));
 	} else if (!strcmp(k, "auth_password")) {
@@ -851,6 +1060,18 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		else
 			return fail(p, "dtmf: '%s' is not rfc4733, info or "
 				    "inband", v);
+	} else if (!strcmp(k, "transport")) {
+		if (!strcasecmp(v, "udp"))
+			t->transport = SIP_TRANSPORT_UDP;
+		else if (!strcasecmp(v, "tcp"))
+			t->transport = SIP_TRANSPORT_TCP;
+		else if (!strcasecmp(v, "tls"))
+			t->transport = SIP_TRANSPORT_TLS;
+		else
+			return fail(p, "transport: '%s' is not udp, tcp or tls",
+				    v);
+	} else if (!strcmp(k, "tls_server_name")) {
+		err = parse_str(p, k, v, t->tls_name, sizeof(t->tls_name));
 	} else if (!strcmp(k, "srtp")) {
 		if (!strcmp(v, "off"))
 			t->srtp = GW_SRTP_OFF;
@@ -1168,6 +1389,7 @@ static int on_section(struct parser *p, char *name)
 		t->options_timeout_ms = 2000;
 		t->overlap_wait_ms = 2000;
 		t->overlap_timeout_ms = 5000;
+		t->transfer = true;
 		t->rtp_timeout = -1;
 		t->session_expires = -1;
 		t->min_se = -1;
@@ -1210,6 +1432,10 @@ static void set_defaults(struct gw_config *cfg)
 	cfg->holdoff = 60;
 	tg_strlcpy(cfg->sip_bind, "127.0.0.1", sizeof(cfg->sip_bind));
 	cfg->sip_port = 5060;
+	cfg->tls_port = 5061;
+	cfg->tls_verify = true;
+	cfg->tcp_idle_timeout = 120;
+	cfg->tcp_max_connections = 1024;
 	tg_strlcpy(cfg->media_addr, "127.0.0.1", sizeof(cfg->media_addr));
 	cfg->rtp_min = 20000;
 	cfg->rtp_max = 29999;
@@ -1220,6 +1446,51 @@ static void set_defaults(struct gw_config *cfg)
 	tg_strlcpy(cfg->user_agent, "Tollgate/" PACKAGE_VERSION,
 		   sizeof(cfg->user_agent));
 	tg_strlcpy(cfg->db_path, "./run/tollgate.db", sizeof(cfg->db_path));
+}
+
+/* A trunk's transport must be one we serve: its in-dialog requests
+ * come back to our Contact (;transport=tcp|tls, our listening port). */
+static int check_transport(struct parser *p, const struct gw_trunk_cfg *t)
+{
+	const struct gw_config *cfg = p->cfg;
+
+	if (t->kind == GW_TRUNK_TDM &&
+	    (t->transport != SIP_TRANSPORT_UDP || *t->tls_name))
+		return fail(p, "trunk '%s': transport is for SIP trunks",
+			    t->name);
+	if (t->transport == SIP_TRANSPORT_TCP && !cfg->sip_tcp)
+		return fail(p, "trunk '%s': transport = tcp needs [sip] tcp = "
+			    "yes", t->name);
+	if (t->transport == SIP_TRANSPORT_TLS && !cfg->sip_tls)
+		return fail(p, "trunk '%s': transport = tls needs [sip] tls = "
+			    "yes", t->name);
+	if (*t->tls_name && t->transport != SIP_TRANSPORT_TLS)
+		return fail(p, "trunk '%s': tls_server_name without "
+			    "transport = tls", t->name);
+	return 0;
+}
+
+/* [sip] tls = yes needs a certificate; the TLS keys need tls. */
+static int check_tls(struct parser *p)
+{
+	const struct gw_config *cfg = p->cfg;
+
+	p->line = 0;
+	if (cfg->sip_tls && !*cfg->tls_cert)
+		return fail(p, "[sip] tls = yes needs tls_cert");
+	if (!cfg->sip_tls && (*cfg->tls_cert || *cfg->tls_ca ||
+			      *cfg->tls_client_cert))
+		return fail(p, "[sip] tls_cert, tls_ca and tls_client_cert "
+			    "need tls = yes");
+	if (*cfg->tls_client_key && !*cfg->tls_client_cert)
+		return fail(p, "[sip] tls_client_key without tls_client_cert");
+	if (*cfg->tls_key && !*cfg->tls_cert)
+		return fail(p, "[sip] tls_key without tls_cert");
+	if (cfg->sip_tls && cfg->sip_tcp && cfg->tls_port &&
+	    cfg->tls_port == cfg->sip_port)
+		return fail(p, "[sip] tls_port %u is the TCP port",
+			    cfg->tls_port);
+	return 0;
 }
 
 /* Whole-file checks, reported at the line that defined the culprit. */
@@ -1239,6 +1510,8 @@ static int validate(struct parser *p)
 		p->line = 0;
 		return fail(p, "[sip] jb_min must not be over jb_max");
 	}
+	if (check_tls(p))
+		return EINVAL;
 	for (unsigned i = 0; i < cfg->ntrunks; i++) {
 		struct gw_trunk_cfg *t = &cfg->trunks[i];
 		struct gw_jb jb = gw_config_jb(cfg, t);
@@ -1267,6 +1540,8 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
 			return fail(p, "trunk '%s': srtp is for SIP trunks",
 				    t->name);
+		if (check_transport(p, t))
+			return EINVAL;
 		if (t->kind == GW_TRUNK_TDM &&
 		    (*t->inbound_user || *t->auth_user))
 			return fail(p, "trunk '%s': digest credentials are for "

@@ -17,6 +17,7 @@
 struct gw_net {
 	struct sockaddr_storage addr; /* network address, port 0 */
 	unsigned prefix;              /* CIDR bits */
+	uint16_t port;                /* only from this port; 0 any */
 };
 
 enum gw_trunk_kind {
@@ -78,8 +79,20 @@ struct gw_trunk_cfg {
 	char host[128];             /* peer/host given as a name: located
 				       by RFC 3263 (targets.c); "" = peer */
 	uint16_t host_port;         /* its :port (no NAPTR/SRV), 0 none */
+	struct sockaddr_storage proxy; /* outbound proxy (RFC 3261 8.1.2):
+					  requests go there, 0 len = none */
+	socklen_t proxy_len;
 	struct gw_net accept[GW_MAX_ACCEPT];
 	unsigned naccept;
+	/* Among trunks that accept an address, this one takes only calls
+	 * to these numbers (Request-URI or To user): "FIRST-LAST" ranges
+	 * of equal length, or prefixes ending in '*'. */
+	struct gw_user_match {
+		char first[24], last[24];
+	} match_user[GW_MAX_ACCEPT];
+	unsigned nmatch_user;
+	char match_hdr[48];         /* ... and whose INVITE has this header */
+	char match_hdr_text[80];    /* ... with this in its value ("" any) */
 	unsigned max_calls;         /* calls both ways; 0 = unlimited */
 	unsigned cps;               /* new outbound attempts per second */
 	unsigned max_inbound;       /* calls arriving from it; 0 = no limit */
@@ -107,6 +120,16 @@ struct gw_trunk_cfg {
 	char allow[64];
 	bool trusted;               /* its Resource-Priority (and, later,
 				       identity headers) are believed */
+	enum gw_identity {
+		GW_ID_PAI = 0,      /* P-Asserted-Identity (RFC 3325) */
+		GW_ID_RPID,         /* Remote-Party-ID, as older peers want */
+		GW_ID_NONE,         /* neither: From alone */
+	} identity;                 /* SIP: the header that asserts who
+				       calls, on calls to it */
+	bool history_info;          /* SIP: who diverted a call goes to it in
+				       History-Info (RFC 7044), not Diversion */
+	bool transfer;              /* SIP: its REFERs (RFC 3515) may move
+				       the other party to a new call */
 	bool rfc3578;               /* SIP: overlap signalling (RFC 3578):
 				       484 asks the caller for more digits */
 	unsigned overlap_wait_ms;   /* a held INVITE waits this long for
@@ -123,6 +146,10 @@ struct gw_trunk_cfg {
 	bool t38;                   /* SIP: fax as T.38 (re-INVITE on CNG/CED,
 				       take the far end's); else G.711
 				       pass-through (docs/fax.md) */
+	int transport;              /* SIP: enum sip_transport of our
+				       requests to it */
+	char tls_name[128];         /* TLS: the name its certificate must
+				       carry; "" = host, else its address */
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,
 				       -1 = that one */
 	struct gw_jb jb;            /* SIP: its calls' jitter buffer */
@@ -197,6 +224,21 @@ struct gw_config {
 	char sip_realm[64];          /* our digest realm, "" = sip_bind */
 	unsigned nonce_lifetime;     /* seconds; 0 = 300 */
 	uint16_t sip_port;
+	bool sip_tcp;               /* listen on TCP too, on sip_port */
+	bool sip_tls;               /* listen for TLS on tls_port */
+	uint16_t tls_port;
+	char tls_cert[256];         /* PEM: our certificate (chain) */
+	char tls_key[256];          /* its key; "" = in tls_cert */
+	char tls_ca[256];           /* CAs of peers' certificates; "" =
+				       the system store */
+	char tls_client_cert[256];  /* shown to trunks that ask; "" none */
+	char tls_client_key[256];
+	char tls_ciphers[256];      /* TLS 1.2 cipher list; "" default */
+	bool tls_verify;            /* trunks' certificates are checked */
+	bool tls_verify_client;     /* TLS clients must show one */
+	unsigned tcp_idle_timeout;  /* s before an idle connection of ours
+				       is closed */
+	unsigned tcp_max_connections;
 	char media_addr[64];
 	uint16_t rtp_min, rtp_max;
 	int codecs[2];
@@ -275,6 +317,9 @@ unsigned gw_session_expires(const struct gw_config *cfg,
 			    const struct gw_trunk_cfg *t);
 unsigned gw_min_se(const struct gw_config *cfg, const struct gw_trunk_cfg *t);
 /** Is @p src allowed to send requests on trunk @p t? */
+/** Does trunk @p t take calls to @p user (its match_user; true when it
+ * has none)? */
+bool gw_trunk_matches_user(const struct gw_trunk_cfg *t, const char *user);
 bool gw_trunk_accepts(const struct gw_trunk_cfg *t,
 		      const struct sockaddr *src);
 

@@ -558,6 +558,61 @@ static int cmd_auth(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+static void conn_row(const struct sip_conn_info *ci, void *arg)
+{
+	struct reply *r = arg;
+	const char *kind = ci->kind == SIP_TRANSPORT_TLS ? "tls" : "tcp";
+
+	if (!r->json) {
+		evbuffer_add_printf(r->out, "%-4s %-3s %-40s %-4s %6u %-8s %s\n",
+				    kind, ci->outbound ? "out" : "in",
+				    ci->peer, ci->up ? "up" : "wait",
+				    ci->idle_s, *ci->tls_version ?
+				    ci->tls_version : "-",
+				    *ci->name ? ci->name : "-");
+		return;
+	}
+	json_sep(r);
+	evbuffer_add_printf(r->out, "{\"transport\":\"%s\",\"peer\":", kind);
+	gw_json_str(r->out, ci->peer);
+	evbuffer_add_printf(r->out, ",\"dir\":\"%s\",\"up\":%s,"
+			    "\"idle_s\":%u,\"tls\":", ci->outbound ? "out" : "in",
+			    ci->up ? "true" : "false", ci->idle_s);
+	gw_json_str(r->out, ci->tls_version);
+	evbuffer_add_printf(r->out, ",\"name\":");
+	gw_json_str(r->out, ci->name);
+	evbuffer_add_printf(r->out, "}");
+}
+
+/* SIP over TCP and TLS: the counters and each open connection. */
+static int cmd_connections(struct gw *gw, struct reply *r, int argc,
+			   char **argv)
+{
+	struct sip_tp_stats st;
+
+	(void)argc;
+	(void)argv;
+	memset(&st, 0, sizeof(st));
+	if (gw->ua)
+		sip_ua_tp_stats(gw->ua, &st);
+	evbuffer_add_printf(r->out,
+			    r->json ? "{\"open\":%u,\"accepted\":%lu,"
+				      "\"opened\":%lu,\"failed\":%lu,"
+				      "\"bad\":%lu,\"connections\":["
+				    : "open %u, accepted %lu, opened %lu, "
+				      "failed %lu, bad %lu\n"
+				      "kind dir peer                                     "
+				      "state   idle tls      name\n",
+			    st.conns, st.accepted, st.opened, st.failed,
+			    st.bad);
+	r->first = true;
+	if (gw->ua)
+		sip_ua_connections(gw->ua, conn_row, r);
+	if (r->json)
+		evbuffer_add_printf(r->out, "]}\n");
+	return 0;
+}
+
 /* Why a SIP trunk is down, or what its health rests on. */
 static const char *health_why(const struct gw_tstat *ts, char *buf,
 			      size_t size)
@@ -834,19 +889,61 @@ static int cmd_calls(struct gw *gw, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+/* A MOS x100 as "4.32", "-" unknown. */
+static const char *mos_str(char *buf, size_t size, int mos_x100)
+{
+	if (mos_x100 <= 0)
+		return "-";
+	snprintf(buf, size, "%d.%02d", mos_x100 / 100, mos_x100 % 100);
+	return buf;
+}
+
+/* The CDR's media figures as JSON members (null when unknown). */
+static void json_media(struct evbuffer *out, const struct cdr_media *m)
+{
+	char rx[16], tx[16];
+
+	if (!m->set) {
+		evbuffer_add_printf(out, ",\"media\":null");
+		return;
+	}
+	evbuffer_add_printf(out, ",\"media\":{\"rtp_tx_packets\":%lld,"
+			    "\"rtp_rx_packets\":%lld,\"rtp_rx_lost\":%lld,"
+			    "\"rtp_late\":%lld",
+			    (long long)m->tx_packets, (long long)m->rx_packets,
+			    (long long)m->rx_lost, (long long)m->late);
+	if (m->jitter_us >= 0)
+		evbuffer_add_printf(out, ",\"rtp_jitter_ms\":%.3f",
+				    (double)m->jitter_us / 1000.0);
+	if (m->rtt_us >= 0)
+		evbuffer_add_printf(out, ",\"rtt_ms\":%.3f",
+				    (double)m->rtt_us / 1000.0);
+	if (m->remote_lost >= 0)
+		evbuffer_add_printf(out, ",\"remote_lost\":%lld",
+				    (long long)m->remote_lost);
+	evbuffer_add_printf(out, ",\"mos_rx\":%s,\"mos_tx\":%s}",
+			    m->mos_rx > 0 ? mos_str(rx, sizeof(rx), m->mos_rx)
+					  : "null",
+			    m->mos_tx > 0 ? mos_str(tx, sizeof(tx), m->mos_tx)
+					  : "null");
+}
+
 static void print_cdr(const struct cdr_record *c, void *arg)
 {
 	struct reply *r = arg;
-	char start[32];
+	char start[32], rx[16], tx[16];
 
 	tg_time_fmt(start, sizeof(start), c->start_ms);
 	if (!r->json) {
 		evbuffer_add_printf(
-			r->out, "%-24s %-8s %-14s %-14s %-10s %5d %4d %6.1f\n",
+			r->out,
+			"%-24s %-8s %-14s %-14s %-10s %5d %4d %6.1f %6s %6s\n",
 			start, cdr_direction_name(c->direction), c->calling,
 			c->called, cdr_disposition_name(c->disposition),
 			c->q850_cause, c->sip_status,
-			(double)(c->end_ms - c->start_ms) / 1000.0);
+			(double)(c->end_ms - c->start_ms) / 1000.0,
+			mos_str(rx, sizeof(rx), c->media.mos_rx),
+			mos_str(tx, sizeof(tx), c->media.mos_tx));
 		return;
 	}
 	json_sep(r);
@@ -871,6 +968,7 @@ static void print_cdr(const struct cdr_record *c, void *arg)
 			    (long long)(c->end_ms - c->start_ms),
 			    c->answer_ms ? "true" : "false", c->codec);
 	gw_json_str(r->out, c->sip_call_id);
+	json_media(r->out, &c->media);
 	evbuffer_add(r->out, "}", 1);
 }
 
@@ -896,9 +994,11 @@ static int cmd_cdr(struct gw *gw, struct reply *r, int argc, char **argv)
 		evbuffer_add(r->out, "[", 1);
 	else
 		evbuffer_add_printf(r->out,
-				    "%-24s %-8s %-14s %-14s %-10s %5s %4s %6s\n",
+				    "%-24s %-8s %-14s %-14s %-10s %5s %4s %6s "
+				    "%6s %6s\n",
 				    "START", "DIR", "CALLING", "CALLED",
-				    "RESULT", "CAUSE", "SIP", "SECS");
+				    "RESULT", "CAUSE", "SIP", "SECS", "MOS-RX",
+				    "MOS-TX");
 	err = cdr_db_tail(gw->cfg.db_path, (unsigned)n, print_cdr, r);
 	if (r->json)
 		evbuffer_add(r->out, "]\n", 2);
@@ -1361,6 +1461,7 @@ static const struct {
 	{"show", "channels", cmd_channels, "show channels [SPAN]"},
 	{"show", "trunks", cmd_trunks, "show trunks"},
 	{"show", "auth", cmd_auth, "show auth"},
+	{"show", "connections", cmd_connections, "show connections"},
 	{"show", "registrations", cmd_registrations, "show registrations"},
 	{"show", "groups", cmd_groups, "show groups"},
 	{"show", "e911", cmd_e911, "show e911"},

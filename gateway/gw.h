@@ -126,6 +126,9 @@ struct gw {
 	struct gw_regs *regs;            /* registrations (reg.c) */
 
 	struct gw_call *calls;           /* live calls, newest first */
+	struct gw_call *media_waits;     /* ended calls whose CDR waits for
+					  * their bridge's figures (a ref
+					  * each, the bridge's) */
 	unsigned ncalls;
 	uint64_t next_serial;
 	bool draining;
@@ -178,6 +181,12 @@ void gw_call_on_fax(void *arg, uint32_t bridge, enum media_fax_tone tone,
 		    bool from_tdm);
 /** Clear the live calls that hold a B-channel of span @p span. */
 void gw_call_clear_span(struct gw *gw, int span, int cause);
+/** media_bridge_done_h: a call's bridge stopped; its figures go in the
+ *  call's CDR, which waited for them.  @p cookie is the call. */
+void gw_call_media_done(void *cookie, const struct media_stats *st);
+/** Shut-down, after the media engine is freed: write the CDRs still
+ *  waiting for figures without them. */
+void gw_call_media_flush(struct gw *gw);
 /** Shut-down: end every call and drop it without waiting for SIP. */
 void gw_call_reap_all(struct gw *gw);
 
@@ -379,6 +388,12 @@ int gw_trunk_dns_error(struct gw *gw, const char *trunk);
  *  the target's counters (`show trunks`). */
 void gw_trunk_target_result(struct gw *gw, const char *trunk,
 			    const struct sockaddr *sa, bool failed);
+/** Before a request to @p sa (its next hop: a target, or the outbound
+ *  proxy) for trunk @p t: its transport (TCP and TLS connect when needed;
+ *  TLS checks tls_server_name, else host, else the address).
+ *  @return 0, or why the request cannot go (logged). */
+int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
+		       const struct sockaddr *sa, socklen_t len);
 /** Is @p src (any port) one of named trunk @p t's targets?  Its
  *  requests are taken as the trunk's (no accept_from given). */
 bool gw_targets_has(struct gw *gw, const struct gw_trunk_cfg *t,

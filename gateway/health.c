@@ -153,6 +153,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct gw *gw = tg->tl->gw;
 	struct gw_tstat *ts = tg->tl->ts;
 	const struct gw_trunk_cfg *t = probed_cfg(gw, ts->name);
+	const struct sockaddr *hop;
+	socklen_t hoplen;
 	int err;
 
 	(void)fd;
@@ -161,10 +163,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	ts->probes++;
 	tg->probes++;
-	err = sip_options_probe(&tg->probe, gw->ua,
-				(const struct sockaddr *)&tg->at.sa,
-				tg->at.len, t->options_timeout_ms, on_result,
-				tg);
+	/* Behind an outbound proxy the next hop is what can be probed:
+	 * the proxy answers for the path. */
+	hop = t->proxy_len ? (const struct sockaddr *)&t->proxy
+			   : (const struct sockaddr *)&tg->at.sa;
+	hoplen = t->proxy_len ? t->proxy_len : tg->at.len;
+	err = gw_trunk_transport(gw, t, hop, hoplen);
+	if (!err)
+		err = sip_options_probe(&tg->probe, gw->ua, hop, hoplen,
+					t->options_timeout_ms, on_result, tg);
 	if (err) {
 		/* Not sent is not answered. */
 		tg->probe = NULL;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,16 +352,35 @@ static void reload_spans(struct gw *gw, const struct gw_config *cfg)
 	gw->cfg.nspans = cfg->nspans;
 }
 
+/* The [sip] keys of TCP and TLS: read at start only. */
+static bool sip_stream_changed(const struct gw_config *a,
+			       const struct gw_config *b)
+{
+	return a->sip_tcp != b->sip_tcp || a->sip_tls != b->sip_tls ||
+	       a->tls_port != b->tls_port || a->tls_verify != b->tls_verify ||
+	       a->tls_verify_client != b->tls_verify_client ||
+	       a->tcp_idle_timeout != b->tcp_idle_timeout ||
+	       a->tcp_max_connections != b->tcp_max_connections ||
+	       strcmp(a->tls_cert, b->tls_cert) ||
+	       strcmp(a->tls_key, b->tls_key) ||
+	       strcmp(a->tls_ca, b->tls_ca) ||
+	       strcmp(a->tls_client_cert, b->tls_client_cert) ||
+	       strcmp(a->tls_client_key, b->tls_client_key) ||
+	       strcmp(a->tls_ciphers, b->tls_ciphers);
+}
+
 static void reload_apply(struct gw *gw, struct gw_config *cfg,
 			 struct dp_snapshot *snap, struct e911_snapshot *e911,
 			 int64_t version)
 {
 	if (strcmp(cfg->sip_bind, gw->cfg.sip_bind) ||
 	    cfg->sip_port != gw->cfg.sip_port ||
+	    sip_stream_changed(cfg, &gw->cfg) ||
 	    strcmp(cfg->db_path, gw->cfg.db_path) ||
 	    strcmp(cfg->control, gw->cfg.control))
-		gw_warn("reload: changes to [sip] bind/port, the database or "
-			"the control socket need a restart");
+		gw_warn("reload: changes to [sip] bind/port, tcp/tls and "
+			"their keys, the database or the control socket need "
+			"a restart");
 	reload_spans(gw, cfg);
 	/* The reloadable parts; live calls keep the snapshot they hold. */
 	gw->cfg.log_level = cfg->log_level;
@@ -724,6 +744,18 @@ static void on_bridge_done(void *cookie, const struct media_stats *st)
 			  "authentication, %llu were replays",
 			  (unsigned long long)st->srtp_auth_fail,
 			  (unsigned long long)st->srtp_replay);
+	gw_call_media_done(cookie, st);
+}
+
+/* The CDRs of the calls just ended wait for their bridges' figures: let
+ * the workers hand them back (a frame or two each), for at most 1 s. */
+static void media_settle(struct gw *gw)
+{
+	struct pollfd pfd = {.fd = media_engine_fd(gw->me), .events = POLLIN};
+
+	for (int i = 0; i < 100 && gw->media_waits; i++)
+		if (poll(&pfd, 1, 10) > 0)
+			media_engine_poll(gw->me);
 }
 
 static int start(struct gw *gw)
@@ -800,6 +832,21 @@ static int start(struct gw *gw)
 	memset(&sc, 0, sizeof(sc));
 	sc.bind_addr = gw->cfg.sip_bind;
 	sc.port = gw->cfg.sip_port;
+	sc.tcp = gw->cfg.sip_tcp;
+	sc.tls = gw->cfg.sip_tls;
+	sc.tls_port = gw->cfg.tls_port;
+	sc.tls_cfg = (struct sip_tls_config){
+		.cert = gw->cfg.tls_cert,
+		.key = gw->cfg.tls_key,
+		.ca = gw->cfg.tls_ca,
+		.client_cert = gw->cfg.tls_client_cert,
+		.client_key = gw->cfg.tls_client_key,
+		.ciphers = gw->cfg.tls_ciphers,
+		.verify = gw->cfg.tls_verify,
+		.verify_client = gw->cfg.tls_verify_client,
+	};
+	sc.tcp_idle = gw->cfg.tcp_idle_timeout;
+	sc.tcp_max = gw->cfg.tcp_max_connections;
 	sc.user_agent = gw->cfg.user_agent;
 	sc.codecs = gw->cfg.codecs;
 	sc.ncodecs = gw->cfg.ncodecs;
@@ -864,7 +911,9 @@ static int stop(struct gw *gw)
 		event_free(gw->ev_media);
 	if (gw->ev_rtp_check)
 		event_free(gw->ev_rtp_check);
+	media_settle(gw);
 	media_engine_free(gw->me);
+	gw_call_media_flush(gw);
 	if (gw->cdr) {
 		rc = cdr_writer_close(gw->cdr);
 		if (rc)

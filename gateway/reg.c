@@ -318,8 +318,13 @@ static void send_register(struct oreg *o)
 			.auth_password = t->auth_password,
 			.auth_realm = t->auth_realm,
 		};
-		err = sip_register(&o->tx, gw->ua, (struct sockaddr *)&o->dst,
-				   o->dstlen, &p, REG_TIMEOUT_MS, on_result, o);
+		err = gw_trunk_transport(gw, t, (struct sockaddr *)&o->dst,
+					 o->dstlen);
+		if (!err)
+			err = sip_register(&o->tx, gw->ua,
+					   (struct sockaddr *)&o->dst,
+					   o->dstlen, &p, REG_TIMEOUT_MS,
+					   on_result, o);
 	}
 	if (err) {
 		struct sip_reg_result r = {0};
@@ -381,7 +386,8 @@ static void unregister(struct oreg *o, const struct gw_trunk_cfg *t)
 		.auth_realm = t->auth_realm,
 	};
 
-	if (o->st != OR_REGISTERED || !gw->ua || !o->dstlen)
+	if (o->st != OR_REGISTERED || !gw->ua || !o->dstlen ||
+	    gw_trunk_transport(gw, t, (struct sockaddr *)&o->dst, o->dstlen))
 		return;
 	if (!sip_register(&tx, gw->ua, (struct sockaddr *)&o->dst, o->dstlen,
 			  &p, UNREG_WAIT_MS, unreg_done, gw)) {

@@ -24,6 +24,25 @@
 #include "gateway/gw.h"
 #include "util/util.h"
 
+int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
+		       const struct sockaddr *sa, socklen_t len)
+{
+	/* The outbound proxy's certificate names the proxy: its address,
+	 * unless tls_server_name says. */
+	bool proxy = t->proxy_len && len == t->proxy_len &&
+		     !memcmp(sa, &t->proxy, len);
+	const char *name = *t->tls_name ? t->tls_name
+			   : proxy ? NULL : t->host;
+	int err = sip_ua_set_transport(gw->ua, sa, len,
+				       (enum sip_transport)t->transport, name);
+
+	if (err)
+		gw_warn("trunk %s: transport %s: %s", t->name,
+			t->transport == SIP_TRANSPORT_TLS ? "tls" : "tcp",
+			strerror(err));
+	return err;
+}
+
 /* A trunk without targets asks DNS again at most this often. */
 #define RETRY_ON_DEMAND_MS 1000
 /* A failed lookup is retried after ttl_min, but no later than this. */

@@ -166,8 +166,10 @@ static void send_te(struct bridge *b, const struct te_tx_pkt *tp)
 		n = sendto(b->fd, pkt, len,
 			   MSG_DONTWAIT, (const struct sockaddr *)&b->remote,
 			   b->remote_len);
-		if (n == (ssize_t)len)
+		if (n == (ssize_t)len) {
 			b->st.rtp_tx++;
+			b->rtcp.tx_octets += TE_PAYLOAD_LEN;
+		}
 	}
 }
 
@@ -210,6 +212,7 @@ static void bridge_send(struct bridge *b)
 			   (const struct sockaddr *)&b->remote, b->remote_len);
 	if (n == (ssize_t)len) {
 		b->st.rtp_tx++;
+		b->rtcp.tx_octets += b->tx_samples;
 		b->tx.marker = false;
 	} else {
 		/* A full socket buffer or an ICMP error loses this packet
@@ -351,6 +354,8 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 	if (b->ec.on)
 		for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
 			b->ec_ref[i] = media_g711_decode(b->span_law, out[i]);
+	/* The line's clock paces the reports as it paces the packets. */
+	brtcp_tick(b, b->frame_us);
 }
 
 void bridge_update(struct bridge *b, const struct cmd *c)
@@ -412,24 +417,27 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 	}
 }
 
+/* RFC 5761 4: what looks like RTP with PT 64-95 is RTCP on the port. */
+static bool is_rtcp(const uint8_t *buf, size_t len)
+{
+	uint8_t pt = len >= 2 ? buf[1] & 0x7f : 0;
+
+	return pt >= 64 && pt <= 95;
+}
+
 /*
  * Check and decrypt an SRTP packet in place.  RTCP multiplexed on the
- * port (RFC 5761) is checked as SRTCP and then dropped: nothing reads
- * RTCP yet.  @return false when nothing is left to play.
+ * port (RFC 5761) is checked as SRTCP and read as the RTCP port's.
+ * @return false when nothing is left to play.
  */
-static bool srtp_rx(struct bridge *b, uint8_t *buf, size_t *len)
+static bool srtp_rx(struct bridge *b, uint8_t *buf, size_t *len,
+		    int64_t now_us)
 {
-	uint8_t pt = *len >= 2 ? buf[1] & 0x7f : 0;
 	int err;
 
-	if (pt >= 64 && pt <= 95) {
-		err = msrtp_unprotect_rtcp(b->srtp, buf, len);
-		if (err == MSRTP_AUTH)
-			b->st.srtp_auth_fail++;
-		else if (err == MSRTP_REPLAY)
-			b->st.srtp_replay++;
-		else
-			b->st.rtp_ignored++;
+	if (is_rtcp(buf, *len)) {
+		if (brtcp_unprotect(b, buf, len))
+			brtcp_packet(b, buf, *len, now_us);
 		return false;
 	}
 	err = msrtp_unprotect(b->srtp, buf, len);
@@ -456,8 +464,25 @@ static void rx_close_ssrc(struct bridge *b)
 	b->rx_sync = false;
 }
 
+/* A new source: its statistics start afresh (RFC 3550 A.1, A.8). */
+static void rx_new_source(struct bridge *b, const struct rtp_hdr *h)
+{
+	rx_close_ssrc(b);
+	jbuf_rebase(&b->jb);
+	b->rx_sync = true;
+	b->rx_ssrc = h->ssrc;
+	b->rx_last_seq = h->seq;
+	b->rx_max_ext = h->seq;
+	b->rx_base_ext = h->seq;
+	b->rx_seen = 0;
+	b->rtcp.rx.expected_prior = 0;
+	b->rtcp.rx.received_prior = 0;
+	b->rtcp.rx.have_transit = false;
+	b->rtcp.rx.jitter_q4 = 0;
+}
+
 static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
-		      unsigned since)
+		      unsigned since, int64_t now_us)
 {
 	struct rtp_hdr h;
 	const uint8_t *pl;
@@ -465,8 +490,12 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
 	int16_t delta;
 	bool event;
 
-	if (b->srtp && !srtp_rx(b, buf, &len))
+	if (b->srtp && !srtp_rx(b, buf, &len, now_us))
 		return;
+	if (!b->srtp && is_rtcp(buf, len)) {
+		brtcp_packet(b, buf, len, now_us);
+		return;
+	}
 	if (rtp_decode(&h, &pl, &plen, buf, len) || plen == 0 ||
 	    plen > JB_MAX_PAYLOAD) {
 		b->st.rtp_bad++;
@@ -493,14 +522,7 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
 	if (!b->rx_sync || h.ssrc != b->rx_ssrc) {
 		/* A new source: its timeline has nothing to do with the
 		 * old one, so start the buffer afresh. */
-		rx_close_ssrc(b);
-		jbuf_rebase(&b->jb);
-		b->rx_sync = true;
-		b->rx_ssrc = h.ssrc;
-		b->rx_last_seq = h.seq;
-		b->rx_max_ext = h.seq;
-		b->rx_base_ext = h.seq;
-		b->rx_seen = 0;
+		rx_new_source(b, &h);
 	} else {
 		delta = (int16_t)(h.seq - b->rx_last_seq);
 		if (delta > 0) {
@@ -514,6 +536,10 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
 		rx_event(b, &h, pl, plen);
 		return;
 	}
+	/* A.8 on the arrival clock in timestamp units (8 kHz): events
+	 * keep their start's timestamp, so only audio counts. */
+	rtcp_rx_jitter(&b->rtcp.rx, (uint32_t)(now_us / 125), h.ts);
+	b->rtcp.rx_octets += plen;
 	if (jbuf_put(&b->jb, h.ts, pl, plen, b->rx_conv, h.marker, since))
 		b->st.rtp_late++;
 	else
@@ -523,13 +549,13 @@ static void rx_packet(struct bridge *b, uint8_t *buf, size_t len,
 /* How long after the timeslot's last frame a batch arrived, in samples:
  * the jitter buffer's clock between frames.  Before the first frame
  * there is nothing to measure from: as if just after one. */
-static unsigned rx_since(const struct bridge *b)
+static unsigned rx_since(const struct bridge *b, int64_t now_us)
 {
 	int64_t us;
 
 	if (!b->frame_us)
 		return 0;
-	us = media_mono_us() - b->frame_us;
+	us = now_us - b->frame_us;
 	if (us < 0)
 		return 0;
 	return us >= JB_FRAME * 125 ? JB_FRAME : (unsigned)(us / 125);
@@ -538,6 +564,7 @@ static unsigned rx_since(const struct bridge *b)
 void bridge_rx(struct worker *w, struct bridge *b)
 {
 	unsigned since = JB_FRAME;
+	int64_t now_us = 0;
 	int n;
 	int i;
 
@@ -555,7 +582,8 @@ void bridge_rx(struct worker *w, struct bridge *b)
 		if (n > 0) {
 			atomic_store_explicit(&b->rx_ms[0], tg_mono_ms(),
 					      memory_order_relaxed);
-			since = rx_since(b);
+			now_us = media_mono_us();
+			since = rx_since(b, now_us);
 		}
 		for (i = 0; i < n; i++) {
 			if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -567,7 +595,7 @@ void bridge_rx(struct worker *w, struct bridge *b)
 					       w->msgs[i].msg_len);
 			else
 				rx_packet(b, w->rxbuf[i], w->msgs[i].msg_len,
-					  since);
+					  since, now_us);
 		}
 		/* A short batch drained the socket; the level-triggered
 		 * epoll set wakes us for anything arriving after. */
@@ -579,14 +607,18 @@ void bridge_rx(struct worker *w, struct bridge *b)
 /* Worker side of the teardown: fold the counters, close the sockets. */
 void bridge_finish(struct bridge *b)
 {
+	b->st.id = b->id;
+	b->st.rtt_us = -1;
 	switch (b->type) {
 	case BRIDGE_RTP:
+		brtcp_bye(b);
 		rx_close_ssrc(b);
 		b->st.underruns = b->jb.underruns;
 		b->st.jb_drops = b->jb.drops;
 		b->st.concealed = b->jb.concealed;
 		b->st.ec_disabled = b->ec.st && !b->ec.on;
 		t38_fold(b, b->t38);
+		brtcp_finish(b);
 		b->rtp = obj_deref(b->rtp);
 		b->fd = -1;
 		break;

@@ -15,6 +15,7 @@
 #include "media/jbuf.h"
 #include "media/media.h"
 #include "media/rfc4733.h"
+#include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/srtp.h"
 #include "media/t38gw.h"
@@ -31,6 +32,7 @@ enum src_kind {
 	SRC_SPAN,
 	SRC_BRIDGE,
 	SRC_RELAY,              /* one endpoint of a relay */
+	SRC_RTCP,               /* a timeslot <-> RTP bridge's RTCP port */
 };
 
 enum cmd_type {
@@ -206,6 +208,32 @@ struct xconn {
 	atomic_uint live;       /* ends not yet stopped by their worker */
 };
 
+/* ---- RTCP of a timeslot <-> RTP bridge (bridge_rtcp.c) ------------------- */
+
+/* What the RTCP socket's epoll event points at. */
+struct rtcp_src {
+	enum src_kind kind;     /* SRC_RTCP */
+	struct bridge *b;
+};
+
+/* Worker-owned once started, like the rest of the bridge. */
+struct brtcp {
+	struct rtcp_src src;
+	int fd;                 /* the RTP port + 1, -1 none */
+	char cname[24];         /* random per bridge (RFC 7022 5) */
+	uint32_t rng;           /* xorshift state for the intervals */
+	int64_t next_us;        /* monotonic: the next report is due */
+	uint64_t tx_at_report;  /* st.rtp_tx at the last report: SR or RR */
+	uint64_t tx_octets;     /* RTP payload octets sent */
+	uint64_t rx_octets;     /* ... received (audio) */
+	struct rtcp_rx rx;      /* about the source we receive */
+	uint64_t rtt_sum_us;    /* round trips measured, summed */
+	uint32_t rtt_n;
+	bool have_rb;           /* the far end reported on our stream */
+	struct rtcp_rb rb;      /* its last report block on it */
+	uint32_t rb_jitter_max; /* the highest jitter it reported */
+};
+
 struct bridge {
 	enum src_kind kind;     /* SRC_BRIDGE */
 	enum bridge_type type;
@@ -297,6 +325,7 @@ struct bridge {
 			bool passthrough; /* G.711 fax: fixed, no EC */
 			bool fax_detect;  /* faxtone set up, not heard */
 			struct faxtone fax;
+			struct brtcp rtcp;
 		};
 		struct relay relay;     /* BRIDGE_RELAY */
 		struct xconn xc;        /* BRIDGE_TDM */
@@ -410,6 +439,19 @@ void bridge_finish(struct bridge *b);
 void bridge_free(struct bridge *b);
 /* The T.38 gateway's datagrams out of the bridge's socket (worker). */
 void bridge_t38_send(const uint8_t *dgram, size_t len, void *arg);
+
+/* bridge_rtcp.c */
+void brtcp_init(struct bridge *b, const uint32_t rnd[2], int64_t now_us);
+void brtcp_tick(struct bridge *b, int64_t now_us);
+void brtcp_rx(struct worker *w, struct bridge *b);
+void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
+		  int64_t now_us);
+/* SRTCP in place; false (counted) when it does not authenticate. */
+bool brtcp_unprotect(struct bridge *b, uint8_t *buf, size_t *len);
+/* The last report, with BYE (before the counters are folded) ... */
+void brtcp_bye(struct bridge *b);
+/* ... then the quality figures into b->st. */
+void brtcp_finish(struct bridge *b);
 
 /* relay.c */
 void relay_rx(struct worker *w, struct relay_port *p);

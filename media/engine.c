@@ -465,6 +465,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	struct bridge *b;
 	struct {
 		uint32_t ssrc, ts;
+		uint32_t rtcp[2];
 		uint16_t seq;
 	} rnd;
 	int err;
@@ -547,6 +548,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 	b->tx.ssrc = rnd.ssrc;
 	b->tx.ts = rnd.ts;
 	b->tx.seq = rnd.seq;
+	brtcp_init(b, rnd.rtcp, media_mono_us());
 	/* Until the first packet a bridge is as quiet as since now. */
 	atomic_init(&b->rx_ms[0], tg_mono_ms());
 	atomic_init(&b->rx_ms[1], tg_mono_ms());

@@ -1,6 +1,7 @@
 /* media/jbuf.c  Adaptive jitter buffer: playout by RTP timestamp, loss
  * concealment, a delay that follows the network and the far clock */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "media/g711.h"
@@ -94,6 +95,19 @@ static void win_rotate(struct jbuf *jb)
 	jb->wstart = jb->clock;
 }
 
+/* The highest of the seconds' smallest transits: when even that says
+ * the delay is too long, every second of the window agrees. */
+static int32_t win_lo_max(const struct jbuf *jb)
+{
+	int32_t m = INT32_MIN;
+	unsigned w;
+
+	for (w = 0; w < JB_NWIN; w++)
+		if ((jb->wused & (1u << w)) && jb->wlo[w] > m)
+			m = jb->wlo[w];
+	return m;
+}
+
 static bool win_range(const struct jbuf *jb, int32_t *lo, int32_t *hi)
 {
 	bool any = false;
@@ -112,13 +126,14 @@ static bool win_range(const struct jbuf *jb, int32_t *lo, int32_t *hi)
 }
 
 /* The playout offset wanted: the latest packets wait jb_min, the earliest
- * at most jb_max (fixed: the earliest wait jb_min, whatever the rest do). */
+ * at most jb_max (fixed: the earliest wait jb_min, whatever the rest do;
+ * once settled, as long as they waited then). */
 static int32_t target(const struct jbuf *jb, int32_t lo, int32_t hi)
 {
 	int32_t t;
 
 	if (jb->mode == JB_FIXED)
-		return lo + (int32_t)jb->lo;
+		return lo + (int32_t)(jb->settled ? jb->hold : jb->lo);
 	t = hi + (int32_t)jb->lo;
 	if (t > lo + (int32_t)jb->hi)
 		t = lo + (int32_t)jb->hi;
@@ -141,6 +156,9 @@ static void place(struct jbuf *jb, uint32_t ts)
 	jb->sync = true;
 	jb->rebase = false;
 	win_reset(jb);
+	/* A new timeline: its fastest packets are not known yet. */
+	jb->settled = false;
+	jb->settle_at = jb->clock + JB_SETTLE;
 }
 
 /* Nothing buffered and nothing being concealed: the playout point may
@@ -277,24 +295,61 @@ int jbuf_put(struct jbuf *jb, uint32_t ts, const uint8_t *data, size_t n,
 
 /* ---- get -------------------------------------------------------------- */
 
+/*
+ * Fixed mode: a modem or fax receiver is trained on the delay it hears,
+ * so once settled the delay moves only when the window's every second
+ * says the fastest packets wait over JB_DEAD_FIXED more or less than
+ * they did then: the far clock drifting from ours.  The fastest packet
+ * of the window leaving it, or one faster packet, is jitter, not a
+ * trend.  Then one sample a frame until the error crosses 0.
+ */
+static unsigned consume_fixed(struct jbuf *jb, unsigned n, int32_t lo)
+{
+	int32_t off = tdiff(jb->clock, jb->head);
+	/* > 0: even the window's fastest packets wait less than when the
+	 * delay was set. */
+	int32_t grow = lo + (int32_t)jb->hold - off;
+	/* < 0: each second's fastest packets wait more. */
+	int32_t shrink = win_lo_max(jb) + (int32_t)jb->hold - off;
+
+	if (!jb->settled) {
+		jb->adj = 0;
+		return n; /* settle() sets the delay */
+	}
+	if (!jb->adj) {
+		if (grow > JB_DEAD_FIXED)
+			jb->adj = 1;
+		else if (shrink < -JB_DEAD_FIXED)
+			jb->adj = -1;
+		else
+			return n;
+	}
+	if ((jb->adj > 0 && grow <= 0) || (jb->adj < 0 && shrink >= 0)) {
+		jb->adj = 0;
+		return n;
+	}
+	return jb->adj > 0 ? n - 1 : n + 1;
+}
+
 /* Samples to consume for @p n played: fewer to let the delay grow, more
  * to let it shrink, as far as the frame hides it. */
 static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 {
-	int32_t lo, hi, err, k, lim, dead;
+	int32_t lo, hi, err, k, lim;
 
 	if (n < 2 || !win_range(jb, &lo, &hi) || idle(jb)) {
 		jb->adj = 0;
 		return n;
 	}
+	if (jb->mode == JB_FIXED)
+		return consume_fixed(jb, n, lo);
 	err = target(jb, lo, hi) - tdiff(jb->clock, jb->head);
-	dead = jb->mode == JB_FIXED ? JB_DEAD_FIXED : JB_DEAD;
 	/* Growing starts at once: a packet may come at the very start of a
 	 * frame, and the offset must not lag its transit. */
 	if (!jb->adj) {
-		if (err > (jb->mode == JB_FIXED ? dead : 0))
+		if (err > 0)
 			jb->adj = 1;
-		else if (err < -dead)
+		else if (err < -JB_DEAD)
 			jb->adj = -1;
 		else
 			return n;
@@ -307,12 +362,9 @@ static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 	 * wait over twice jb_min: quiet frames come soon enough in speech,
 	 * and a tone (which an echo canceller has trained on) keeps its
 	 * pitch. */
-	if (jb->adj < 0 && !quiet && jb->mode == JB_ADAPTIVE &&
-	    err >= -(int32_t)(jb->lo + JB_DEAD))
+	if (jb->adj < 0 && !quiet && err >= -(int32_t)(jb->lo + JB_DEAD))
 		return n;
-	if (jb->mode == JB_FIXED)
-		lim = 1;
-	else if (quiet)
+	if (quiet)
 		lim = jb->adj > 0 ? JB_LOOK : JB_LOOK / 2;
 	else
 		lim = jb->adj > 0 ? 2 : 1;
@@ -322,6 +374,34 @@ static unsigned consume(struct jbuf *jb, unsigned n, bool quiet)
 	if (k > (int32_t)n / 4)
 		k = (int32_t)n / 4;
 	return jb->adj > 0 ? n - (unsigned)k : n + (unsigned)k;
+}
+
+/*
+ * Fixed mode, JB_SETTLE into a stream: the delay the first packets set
+ * is kept (how long the fastest packets so far wait is held from now
+ * on), unless they wait under jb_min, or over twice that (the first
+ * packets were held up): then it is set to jb_min over them in one jump
+ * (one discontinuity, early, rather than a slip a frame for seconds):
+ * growing replays as silence what was already played, shrinking skips
+ * audio.
+ */
+static void settle(struct jbuf *jb)
+{
+	int32_t lo, hi, off, err;
+
+	if (!win_range(jb, &lo, &hi))
+		return;
+	jb->settled = true;
+	off = tdiff(jb->clock, jb->head);
+	jb->hold = (uint32_t)(off - lo);
+	if (off - lo >= (int32_t)jb->lo && off - lo <= 2 * (int32_t)jb->lo)
+		return;
+	jb->hold = jb->lo;
+	err = lo + (int32_t)jb->lo - off;
+	if (err < 0)
+		clear_range(jb, jb->head, (uint32_t)-err);
+	jb->head -= (uint32_t)err;
+	jb->jumps++;
 }
 
 /*
@@ -461,6 +541,9 @@ static void get_frame(struct jbuf *jb, uint8_t *out, unsigned n)
 		return;
 	}
 	win_rotate(jb);
+	if (jb->mode == JB_FIXED && jb->started && !jb->settled &&
+	    tdiff(jb->clock, jb->settle_at) >= 0)
+		settle(jb);
 	for (i = 0; i < n + JB_LOOK; i++) {
 		uint16_t cell = jb->ring[(jb->head + i) & JB_MASK];
 
@@ -525,10 +608,13 @@ played:
 	clear_range(jb, jb->head, m);
 	if (conc)
 		jb->concealed++;
-	if (any)
+	if (any) {
+		if (!jb->started)
+			jb->settle_at = jb->clock + JB_SETTLE;
 		jb->started = true;
-	else if (!conc && jb->started)
+	} else if (!conc && jb->started) {
 		jb->underruns++;
+	}
 	jb->head += m;
 	jb->clock += n;
 }

@@ -21,12 +21,18 @@
 #define JB_WIN_LEN 8000          /* ... of 1 s each */
 #define JB_PLC_MAX 400           /* concealment per gap: 50 ms, then
 				  * silence (SpanDSP has faded out by then) */
+#define JB_SETTLE 16000          /* fixed: 2 s into a stream's audio its
+				  * delay is set (held from then on) */
 
 enum jb_mode {
 	JB_ADAPTIVE = 0,  /* delay follows the jitter; losses concealed */
-	JB_FIXED,         /* delay jb_min over the fastest packets; audio
-			   * bit for bit but for single-sample slips that
-			   * follow the far clock (fax, modems, data) */
+	JB_FIXED,         /* delay jb_min over the first packets (or more
+			   * if the first was slow), held from JB_SETTLE
+			   * into the stream on (one jump then if it is
+			   * under jb_min or over twice); audio bit for
+			   * bit but for single-sample slips when every
+			   * second of the window says the delay moved: a
+			   * drifting far clock (fax, modems, data) */
 };
 
 /*
@@ -67,6 +73,9 @@ struct jbuf {
 	bool quiet;          /* the last frame played was quiet */
 	int adj;             /* correcting toward the target: +1 slower,
 			      * -1 faster, 0 not */
+	bool settled;        /* fixed: the delay is set, ... */
+	uint32_t settle_at;  /* ... at this clock, ... */
+	uint32_t hold;       /* ... to what the fastest packets waited */
 
 	bool in_gap;         /* the last sample played was missing */
 	uint32_t gap_from;   /* where that gap began */
@@ -83,6 +92,7 @@ struct jbuf {
 	uint64_t concealed;  /* frames with audio synthesised for losses */
 	uint64_t rewinds;    /* late packets played by growing the delay */
 	uint64_t scaled;     /* frames played time-scaled (or slipped) */
+	uint64_t jumps;      /* fixed: times the delay was set by a jump */
 };
 
 /** Delays in ms; @p max_ms 0 takes the defaults for both, else it is

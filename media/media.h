@@ -103,6 +103,28 @@ struct media_stats {
 	uint64_t udptl_bad;    /* malformed datagrams (RTP among them) */
 	unsigned fax_pages;    /* pages the T.38 gateway passed */
 	unsigned fax_bit_rate; /* the last image data rate, bit/s */
+
+	/* RTCP and call quality: timeslot <-> RTP bridges only (a relay
+	 * leaves them 0 and the -1 "unknown" values). */
+	uint32_t id;           /* the bridge these are of */
+	uint64_t rtp_tx_octets; /* RTP payload octets sent */
+	uint64_t rtp_rx_octets; /* ... received (audio) */
+	uint64_t rtcp_tx;      /* RTCP compound packets sent */
+	uint64_t rtcp_rx;      /* ... received and understood */
+	uint64_t rtcp_bad;     /* ... malformed (SRTCP failures are in
+				* srtp_auth_fail) */
+	unsigned jitter_us;    /* highest interarrival jitter estimate
+				* (RFC 3550 A.8) of the audio received */
+	int64_t rtt_us;        /* mean round-trip time from the far end's
+				* reports (LSR/DLSR), -1 unknown */
+	bool remote_report;    /* the far end reported on our stream: */
+	int64_t remote_lost;   /* ... cumulative packets it lost */
+	unsigned remote_fraction; /* ... last fraction lost, 1/256 */
+	unsigned remote_jitter_us; /* ... highest jitter it reported */
+	unsigned mos_rx;       /* estimated MOS x100 of what we received,
+				* 0 unknown (no audio) */
+	unsigned mos_tx;       /* ... of what the far end received, from
+				* its reports; 0 unknown (none came) */
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a

@@ -86,8 +86,9 @@ static int bind_pair(struct media_rtp *rtp, struct sockaddr_storage *ss,
 	err = bind_one(&rtp->fd, ss, len, port);
 	if (err)
 		return err;
-	/* RFC 3550 11: RTCP on the next odd port.  Held (not read) so no
-	 * one else takes it while the call lasts. */
+	/* RFC 3550 11: RTCP on the next odd port.  A timeslot <-> RTP
+	 * bridge reads and sends its reports there; a relay only holds
+	 * it, so no one else takes it while the call lasts. */
 	err = bind_one(&rtp->rtcp_fd, ss, len, (uint16_t)(port + 1));
 	if (err) {
 		close(rtp->fd);

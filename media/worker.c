@@ -262,6 +262,12 @@ static void cmd_bridge_start(struct worker *w, struct bridge *b)
 	if (err)
 		gw_err("bridge %u: cannot poll RTP socket: %s", b->id,
 		       strerror(err));
+	err = b->rtcp.fd >= 0 ? epoll_add(w, b->rtcp.fd, &b->rtcp.src) : 0;
+	if (err) {
+		gw_err("bridge %u: cannot poll RTCP socket: %s", b->id,
+		       strerror(err));
+		b->rtcp.fd = -1; /* no reports then */
+	}
 	sp = span_find(w, b->span_id);
 	if (sp)
 		span_attach(sp, b);
@@ -274,6 +280,8 @@ static void cmd_bridge_stop(struct worker *w, struct bridge *b)
 		epoll_del(w, b->relay.fd[1]);
 	} else {
 		epoll_del(w, b->fd);
+		if (b->rtcp.fd >= 0)
+			epoll_del(w, b->rtcp.fd);
 		span_detach(b);
 	}
 	bridge_unlink(w, b);
@@ -465,6 +473,9 @@ static void *worker_main(void *arg)
 				break;
 			case SRC_BRIDGE:
 				bridge_rx(w, src);
+				break;
+			case SRC_RTCP:
+				brtcp_rx(w, ((struct rtcp_src *)src)->b);
 				break;
 			case SRC_RELAY:
 				relay_rx(w, src);

@@ -31,6 +31,7 @@ struct sip_pev {
 	struct sip_t38 t38;
 	char text[96];
 	char pai[64];   /* ANSWERED: the 200's P-Asserted-Identity user */
+	char refer[40]; /* REFER: the number to transfer to */
 	unsigned gen;   /* leg->hup_gen when queued */
 	bool embedded;  /* the leg's own CLOSED slot */
 };
@@ -130,6 +131,9 @@ struct sip_leg {
 	struct event *st_tmr;
 	/* Reliable provisionals (RFC 3262). */
 	bool peer_100rel;       /* inbound: the INVITE supports 100rel */
+	bool stream;            /* inbound over TCP or TLS */
+	bool sips;              /* inbound over TLS: its Request-URI was a
+				 * sips: URI, so our Contact is one too */
 	bool peer_req_100rel;   /* ... requires it: every 1xx reliable */
 	bool rel_pending;       /* our reliable 1xx awaits its PRACK */
 	bool rel_sent;          /* one went (later ones are unreliable) */
@@ -141,6 +145,17 @@ struct sip_leg {
 	unsigned rel_ms;
 	struct event *rel_tmr;
 	char fork_tag[64];      /* outbound: the last other fork's 2xx tag */
+	/* A transfer asked of us (RFC 3515): the REFER's implicit
+	 * subscription, until its final NOTIFY. */
+	bool refer_ok;          /* the gateway takes transfers on it */
+	bool refer_active;
+	uint32_t refer_cseq;
+	/* One NOTIFY at a time, so that none overtakes another (and none
+	 * reaches a peer still busy with the last): the latest news waits
+	 * for the running one's final. */
+	struct sip_tr *notify_tr; /* not a reference: cleared when it dies */
+	int notify_next;          /* a status waiting, 0 none */
+	char notify_next_phrase[48];
 };
 
 static const char *state_name(enum leg_state st)
@@ -189,6 +204,8 @@ static void rx_prack(struct sip_leg *leg, osip_event_t *evt,
 static void out_prack(struct sip_leg *leg, const osip_message_t *msg,
 		      bool *dup);
 static int se_retry(struct sip_leg *leg, const osip_message_t *resp);
+static int hdr_replace(osip_message_t *m, const char *name,
+		       const char *value);
 static void fork_drop(struct sip_leg *leg, const osip_message_t *resp);
 
 static void route_free(void *r)
@@ -493,14 +510,19 @@ static int leg_tr_new(struct sip_tr **trp, struct sip_leg *leg,
 
 static void set_contact(struct sip_leg *leg, osip_message_t *msg)
 {
+	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
+	const char *tp = leg->sips ? "" : sip_ua_contact_param(leg->ua, peer);
+	const char *scheme = leg->sips ? "sips" : "sip";
 	char hp[96], buf[200];
+	uint16_t port;
 
-	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	sip_ua_via_proto(leg->ua, peer, &port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	if (leg->contact_user[0])
-		snprintf(buf, sizeof(buf), "<sip:%s@%s>", leg->contact_user,
-			 hp);
+		snprintf(buf, sizeof(buf), "<%s:%s@%s%s>", scheme,
+			 leg->contact_user, hp, tp);
 	else
-		snprintf(buf, sizeof(buf), "<sip:%s>", hp);
+		snprintf(buf, sizeof(buf), "<%s:%s%s>", scheme, hp, tp);
 	osip_message_set_contact(msg, buf);
 }
 
@@ -546,6 +568,49 @@ static int copy_record_routes(osip_message_t *resp, const osip_message_t *req)
 	return 0;
 }
 
+/*
+ * An inbound dialog that came over TCP or TLS sends its requests back
+ * over that connection (the peer's source address).  Once the peer has
+ * closed it (a proxy's idle timeout in a long call), they go where RFC
+ * 3261 12.2.1.1 says: the remote target, its Contact, over the transport
+ * it names.  Only a numeric host: nothing resolves names on the loop.
+ */
+static void leg_repeer(struct sip_leg *leg)
+{
+	const struct sockaddr *peer = (const struct sockaddr *)&leg->peer;
+	enum sip_transport kind = SIP_TRANSPORT_TCP;
+	osip_uri_param_t *tp = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[64];
+	int port;
+
+	if (!leg->stream || *sip_ua_contact_param(leg->ua, peer) ||
+	    !leg->target || !leg->target->host || !*leg->target->host)
+		return;
+	osip_uri_param_get_byname(&leg->target->url_params, "transport", &tp);
+	if ((leg->target->scheme &&
+	     !osip_strcasecmp(leg->target->scheme, "sips")) ||
+	    (tp && tp->gvalue && !osip_strcasecmp(tp->gvalue, "tls")))
+		kind = SIP_TRANSPORT_TLS;
+	else if (tp && tp->gvalue && !osip_strcasecmp(tp->gvalue, "udp"))
+		kind = SIP_TRANSPORT_UDP;
+	port = leg->target->port ? atoi(leg->target->port)
+	       : kind == SIP_TRANSPORT_TLS ? 5061 : 5060;
+	tg_strlcpy(host, leg->target->host, sizeof(host));
+	if (port <= 0 || port > 65535 ||
+	    sip_bind_addr(&ss, &len, host, (uint16_t)port) ||
+	    sip_ua_set_transport(leg->ua, (struct sockaddr *)&ss, len, kind,
+				 NULL))
+		return;
+	memcpy(&leg->peer, &ss, len);
+	leg->peerlen = len;
+	leg->stream = kind != SIP_TRANSPORT_UDP;
+	gw_info("leg %s: the peer's connection is gone; requests go to its "
+		"Contact %s:%d over %s", leg->call_id, host, port,
+		sip_tp_name(kind));
+}
+
 /* A request inside the dialog (or the INVITE that makes it). */
 static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		       const char *method, uint32_t cseq)
@@ -553,8 +618,11 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 	osip_message_t *m;
 	osip_uri_t *uri = NULL;
 	char hp[96], buf[200], branch[17];
+	const char *proto;
+	uint16_t port;
 	int err = ENOMEM;
 
+	leg_repeer(leg);
 	if (osip_message_init(&m))
 		return ENOMEM;
 	osip_message_set_method(m, osip_strdup(method));
@@ -563,10 +631,12 @@ static int leg_request(osip_message_t **msgp, struct sip_leg *leg,
 		goto out;
 	osip_message_set_uri(m, uri);
 	sip_rand_hex(branch, 8);
-	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, leg->ua->port);
+	proto = sip_ua_via_proto(leg->ua, (struct sockaddr *)&leg->peer,
+				 &port);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, port);
 	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s", hp,
-		 branch);
+	snprintf(buf, sizeof(buf), "SIP/2.0/%s %s;rport;branch=z9hG4bK%s",
+		 proto, hp, branch);
 	if (osip_message_set_via(m, buf))
 		goto out;
 	if (osip_from_clone(leg->local, &m->from) ||
@@ -1005,6 +1075,8 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 		      const osip_message_t *req, const struct sockaddr *src,
 		      socklen_t srclen)
 {
+	int err;
+
 	memset(info, 0, sizeof(*info));
 	info->auth_user = "";
 	tg_strlcpy(s->from_user, req->from->url && req->from->url->username ?
@@ -1031,6 +1103,15 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	read_pai(req, s->pai_user, sizeof(s->pai_user));
 	info->pai_user = s->pai_user;
 	info->privacy = read_privacy(req);
+	/* No P-Asserted-Identity: a Remote-Party-ID says the same (and the
+	 * gateway believes it as little, from untrusted trunks). */
+	if (!*s->pai_user) {
+		bool rpriv = false;
+
+		if (!sip_msg_rpid(req, s->pai_user, sizeof(s->pai_user),
+				  &rpriv))
+			info->privacy = info->privacy || rpriv;
+	}
 	info->anonymous = !strcasecmp(s->from_user, "anonymous") ||
 			  (req->from->url && req->from->url->host &&
 			   !strcasecmp(req->from->url->host,
@@ -1046,11 +1127,35 @@ static void fill_info(struct sip_invite_info *info, struct invite_strs *s,
 	info->from_display = s->from_display;
 	info->to_user = s->to_user;
 	info->ruri_user = s->ruri_user;
-	if (sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
-			      s->diversion_reason, sizeof(s->diversion_reason),
-			      &info->diversion_privacy) == EBADMSG)
+	info->req = req;
+	{
+		osip_header_t *mf = NULL;
+
+		osip_message_get_max_forwards(req, 0, &mf);
+		info->max_forwards = mf && mf->hvalue ?
+			(unsigned)strtoul(mf->hvalue, NULL, 10) : 70;
+	}
+	err = sip_msg_diversion(req, s->diversion, sizeof(s->diversion),
+				s->diversion_reason,
+				sizeof(s->diversion_reason),
+				&info->diversion_privacy);
+	if (err == EBADMSG)
 		gw_info("INVITE %s: Diversion header unreadable; ignored",
 			info->call_id);
+	/* No Diversion: the same from History-Info (RFC 7044), whose
+	 * Privacy: history hides every entry. */
+	if (err == ENOENT) {
+		err = sip_msg_history_info(req, s->diversion,
+					   sizeof(s->diversion),
+					   s->diversion_reason,
+					   sizeof(s->diversion_reason),
+					   &info->diversion_privacy);
+		if (err == EBADMSG)
+			gw_info("INVITE %s: History-Info unreadable; ignored",
+				info->call_id);
+		if (!err && header_token(req, "privacy", "history"))
+			info->diversion_privacy = true;
+	}
 	info->diversion = s->diversion;
 	info->diversion_reason = s->diversion_reason;
 	memcpy(&info->src, src, srclen);
@@ -1083,6 +1188,14 @@ static int leg_init_inbound(struct sip_leg *leg, const osip_message_t *req,
 	sip_ua_local_addr(leg->ua, src, srclen, leg->sig_addr,
 			  sizeof(leg->sig_addr));
 	learn_routes(leg, req, false);
+	/* RFC 3261 12.1.1: a dialog made by a sips: Request-URI gets a
+	 * sips: Contact (only over TLS: a sips: URI over anything else is
+	 * a lie we do not repeat). */
+	leg->stream = *sip_ua_contact_param(leg->ua, src) != '\0';
+	leg->sips = req->req_uri && req->req_uri->scheme &&
+		    !osip_strcasecmp(req->req_uri->scheme, "sips") &&
+		    !strcmp(sip_ua_contact_param(leg->ua, src),
+			    ";transport=tls");
 	leg->peer_req_100rel = header_token(req, "require", "100rel");
 	leg->peer_100rel = leg->peer_req_100rel ||
 			   header_token(req, "supported", "100rel");
@@ -1129,6 +1242,17 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 	leg = find_inbound(ua, sip_msg_call_id(req, cid, sizeof(cid)),
 			   sip_msg_from_tag(req),
 			   (uint32_t)strtoul(req->cseq->number, NULL, 10));
+	if (leg && (leg->state == LEG_IN_PROCEEDING ||
+		    leg->state == LEG_IN_EARLY)) {
+		/* RFC 3261 8.2.2.2: its transaction is alive, so this is
+		 * not a retransmission but the same request by another
+		 * path (a fork that came back): a loop. */
+		gw_notice("INVITE %s: merged request (another branch of one "
+			  "we have): 482", cid);
+		sip_ua_reply_new(ua, evt, src, srclen, 482, "Loop Detected",
+				 false);
+		return;
+	}
 	if (leg) {
 		if (leg->state == LEG_IN_ANSWERED && leg->rtx)
 			sip_ua_send_buf(ua, (struct sockaddr *)&leg->peer,
@@ -1201,6 +1325,20 @@ void sip_leg_rx_invite(struct sip_ua *ua, osip_event_t *evt,
 		ua->invite(obj_ref(leg), &info, ua->arg);
 	else
 		sip_leg_hangup(leg, 503, NULL);
+}
+
+int sip_invite_header(const struct sip_invite_info *info, const char *name,
+		      char *out, size_t size)
+{
+	osip_header_t *h = NULL;
+
+	out[0] = '\0';
+	if (!info->req ||
+	    osip_message_header_get_byname(info->req, name, 0, &h) < 0 ||
+	    !h || !h->hvalue)
+		return ENOENT;
+	tg_strlcpy(out, h->hvalue, size);
+	return 0;
 }
 
 void sip_leg_rx_ack(struct sip_ua *ua, osip_message_t *ack)
@@ -1352,6 +1490,143 @@ int sip_leg_send_dtmf(struct sip_leg *leg, char digit, unsigned duration_ms)
 	return 0;
 }
 
+/* RFC 3515: a blind transfer.  We take one at a time, on an answered
+ * dialog, to a number; the 202 and the first NOTIFY (100 Trying, RFC
+ * 3515 2.4.4) go at once, and the gateway reports the new call's
+ * progress with sip_leg_refer_notify. */
+static void rx_refer(struct sip_leg *leg, osip_event_t *evt,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	struct sip_ua *ua = leg->ua;
+	osip_cseq_t *cs = osip_message_get_cseq(evt->sip);
+	struct sip_pev *pe;
+	char num[sizeof(pe->refer)];
+	int err;
+
+	if ((leg->state != LEG_CONFIRMED && leg->state != LEG_IN_ANSWERED) ||
+	    leg->hungup) {
+		sip_ua_reply_new(ua, evt, src, srclen, 403,
+				 "Transfer Needs An Answered Call", false);
+		return;
+	}
+	if (!leg->refer_ok) {
+		sip_ua_reply_new(ua, evt, src, srclen, 403,
+				 "Transfers Not Allowed On This Trunk", false);
+		return;
+	}
+	if (leg->refer_active) {
+		sip_ua_reply_new(ua, evt, src, srclen, 491,
+				 "A Transfer Is Already Under Way", false);
+		return;
+	}
+	err = sip_msg_refer_to(evt->sip, num, sizeof(num));
+	if (err) {
+		const char *why =
+			err == ENOENT ? "Missing Refer-To" :
+			err == E2BIG ? "One Refer-To Number Only" :
+			err == ENOTSUP ? "Refer-To Must Be A Number (No Replaces)" :
+			err == EPROTONOSUPPORT ? "Refer-To Scheme Not Supported" :
+			"Bad Refer-To";
+
+		gw_notice("leg %s: REFER refused: %s", leg->call_id, why);
+		sip_ua_reply_new(ua, evt, src, srclen,
+				 err == EPROTONOSUPPORT ? 416 :
+				 err == ENOTSUP ? 501 : 400, why, false);
+		return;
+	}
+	pe = calloc(1, sizeof(*pe));
+	if (!pe) {
+		sip_ua_reply_new(ua, evt, src, srclen, 500, NULL, false);
+		return;
+	}
+	/* (The reply takes the request with it.) */
+	leg->refer_cseq = cs && cs->number ? (uint32_t)strtoul(cs->number,
+							       NULL, 10) : 0;
+	sip_ua_reply_new(ua, evt, src, srclen, 202, NULL, false);
+	leg->refer_active = true;
+	sip_leg_refer_notify(leg, 100, "Trying");
+	pe->leg = obj_ref(leg);
+	pe->gen = leg->hup_gen;
+	pe->ev.type = SIP_LEG_REFER;
+	tg_strlcpy(pe->refer, num, sizeof(pe->refer));
+	pe->ev.refer_to = pe->refer;
+	evq_push(ua, pe);
+}
+
+void sip_leg_allow_refer(struct sip_leg *leg, bool on)
+{
+	leg->refer_ok = on;
+}
+
+static int notify_send(struct sip_leg *leg, int status, const char *phrase)
+{
+	osip_message_t *m = NULL;
+	struct sip_tr *tr;
+	char buf[96];
+	bool final = status >= 200;
+	int err;
+
+	err = leg_request(&m, leg, "NOTIFY", ++leg->cseq);
+	if (err)
+		return err;
+	set_contact(leg, m);
+	snprintf(buf, sizeof(buf), "refer;id=%u", leg->refer_cseq);
+	osip_message_set_header(m, "Event", buf);
+	/* RFC 3515 2.4.7: the subscription ends with the final result. */
+	osip_message_set_header(m, "Subscription-State",
+				final ? "terminated;reason=noresource"
+				      : "active;expires=60");
+	snprintf(buf, sizeof(buf), "SIP/2.0 %d %s\r\n", status,
+		 phrase && *phrase ? phrase : "Unknown");
+	if (osip_message_set_body(m, buf, strlen(buf)) ||
+	    osip_message_set_content_type(m, "message/sipfrag;version=2.0")) {
+		osip_message_free(m);
+		return ENOMEM;
+	}
+	err = leg_tr_new(&tr, leg, NICT, SIP_TR_NOTIFY, m,
+			 (struct sockaddr *)&leg->peer, leg->peerlen);
+	if (err) {
+		osip_message_free(m);
+		return err;
+	}
+	leg->notify_tr = tr;
+	sip_tr_send(tr, m);
+	sip_ua_run(leg->ua);
+	return 0;
+}
+
+int sip_leg_refer_notify(struct sip_leg *leg, int status, const char *phrase)
+{
+	if (!leg || !leg->ua || !leg->refer_active || leg->hungup ||
+	    (leg->state != LEG_CONFIRMED && leg->state != LEG_IN_ANSWERED))
+		return ENOTCONN;
+	if (status >= 200)
+		leg->refer_active = false;
+	if (!leg->notify_tr)
+		return notify_send(leg, status, phrase);
+	/* Only the latest provisional matters; a final one stays. */
+	if (leg->notify_next < 200) {
+		leg->notify_next = status;
+		tg_strlcpy(leg->notify_next_phrase, phrase ? phrase : "",
+			   sizeof(leg->notify_next_phrase));
+	}
+	return 0;
+}
+
+/* The running NOTIFY is done (a final, a timeout): the next may go. */
+static void notify_done(struct sip_leg *leg, struct sip_tr *tr)
+{
+	int status = leg->notify_next;
+
+	if (leg->notify_tr != tr)
+		return;
+	leg->notify_tr = NULL;
+	leg->notify_next = 0;
+	if (status && leg->ua && !leg->hungup &&
+	    (leg->state == LEG_CONFIRMED || leg->state == LEG_IN_ANSWERED))
+		notify_send(leg, status, leg->notify_next_phrase);
+}
+
 void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 			 const struct sockaddr *src, socklen_t srclen)
 {
@@ -1376,6 +1651,8 @@ void sip_leg_rx_indialog(struct sip_ua *ua, osip_event_t *evt,
 		sip_ua_reply_new(ua, evt, src, srclen, 200, NULL, true);
 	} else if (MSG_IS_INFO(req)) {
 		rx_info(leg, evt, src, srclen);
+	} else if (MSG_IS_REFER(req)) {
+		rx_refer(leg, evt, src, srclen);
 	} else {
 		sip_ua_reply_new(ua, evt, src, srclen, 405, NULL, true);
 	}
@@ -1696,6 +1973,10 @@ void sip_leg_tr_msg(struct sip_tr *tr, int type, osip_message_t *msg)
 		if (tr == leg->re_ctr)
 			re_final(leg, type, msg);
 		break;
+	case SIP_TR_NOTIFY:
+		if (!msg || msg->status_code >= 200)
+			notify_done(leg, tr);
+		break;
 	case SIP_TR_BYE:
 		/* Any final response or Timer F ends our BYE, but
 		 * a challenge we can answer. */
@@ -1733,8 +2014,12 @@ void sip_leg_tr_killed(struct sip_tr *tr)
 			re_final(leg, OSIP_NICT_STATUS_TIMEOUT, NULL);
 		leg->re_ctr = NULL;
 	}
-	if (!leg->ua || leg->state == LEG_CLOSED)
+	if (!leg->ua || leg->state == LEG_CLOSED) {
+		if (leg->notify_tr == tr)
+			leg->notify_tr = NULL;
 		return;
+	}
+	notify_done(leg, tr);
 	switch (tr->kind) {
 	case SIP_TR_INVITE:
 		if (leg->outbound) {
@@ -2019,6 +2304,27 @@ static int leg_init_outbound(struct sip_leg *leg, const struct sockaddr *dst,
 }
 
 /* RFC 5806: who diverted the call to the number we call, and why. */
+/* RFC 7044: the same as History-Info, for trunks that want it: the
+ * diverting number's entry, then the target's with the RFC 4458 cause
+ * (and, for a private one, Privacy=history on the diverter's entry). */
+static int add_history_info(struct sip_leg *leg, osip_message_t *inv,
+			    const char *number, const char *reason,
+			    bool privacy)
+{
+	char user[96], hp[96], buf[512];
+	char *ruri = NULL;
+
+	sip_uri_user_escape(user, sizeof(user), number);
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	if (osip_uri_to_str(leg->target, &ruri))
+		return ENOMEM;
+	snprintf(buf, sizeof(buf), "<sip:%s@%s%s>;index=1, <%s;cause=%d>;"
+		 "index=1.1", user, hp, privacy ? "?Privacy=history" : "",
+		 ruri, sip_hi_cause(reason));
+	osip_free(ruri);
+	return osip_message_set_header(inv, "History-Info", buf) ? ENOMEM : 0;
+}
+
 static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 			 const char *number, const char *reason, bool privacy)
 {
@@ -2034,6 +2340,52 @@ static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
 
 /* RFC 6442 and RFC 3325 headers of an emergency INVITE; @p cid gets the
  * PIDF-LO's Content-ID ("" when there is none to send). */
+/* RFC 3261 8.1.2: an outbound proxy.  The request keeps its
+ * Request-URI, goes to the proxy with a loose Route to it (preloaded,
+ * until the dialog's Record-Route replaces it), and so does every later
+ * request of the dialog. */
+static int via_proxy(struct sip_leg *leg, const struct sockaddr *proxy,
+		     socklen_t len)
+{
+	char host[64], hp[96], buf[128];
+	osip_route_t *r = NULL;
+	uint16_t port;
+
+	memcpy(&leg->peer, proxy, len);
+	leg->peerlen = len;
+	sip_ua_local_addr(leg->ua, proxy, len, leg->sig_addr,
+			  sizeof(leg->sig_addr));
+	sip_addr_str(proxy, host, sizeof(host), &port);
+	sip_host_fmt(hp, sizeof(hp), host, port);
+	/* Over TCP or TLS the Route names the transport (RFC 3261 19.1.1),
+	 * so that the proxy knows it for its own. */
+	snprintf(buf, sizeof(buf), "<sip:%s%s;lr>", hp,
+		 sip_ua_contact_param(leg->ua, proxy));
+	if (osip_route_init(&r) || osip_route_parse(r, buf)) {
+		osip_route_free(r);
+		return EINVAL;
+	}
+	osip_list_add(&leg->rset, r, -1);
+	return 0;
+}
+
+/* Remote-Party-ID for trunks that want it instead of P-Asserted-
+ * Identity: who calls, whether we vouch for it (screen) and whether it is
+ * to be shown (privacy). */
+static int add_rpid(struct sip_leg *leg, osip_message_t *inv,
+		    const struct sip_call_params *p)
+{
+	char user[96], hp[96], buf[256];
+
+	sip_host_fmt(hp, sizeof(hp), leg->sig_addr, 0);
+	sip_uri_user_escape(user, sizeof(user), p->rpid_user);
+	snprintf(buf, sizeof(buf),
+		 "<sip:%s@%s>;party=calling;screen=%s;privacy=%s", user, hp,
+		 p->rpid_screen ? "yes" : "no", p->privacy ? "full" : "off");
+	return osip_message_set_header(inv, "Remote-Party-ID", buf) ? ENOMEM
+								    : 0;
+}
+
 static int add_emergency(struct sip_leg *leg, osip_message_t *inv,
 			 const struct sip_call_params *p, char *cid,
 			 size_t cidsize)
@@ -2156,6 +2508,9 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 					p->from_display, p->to_user,
 					p->to_uri,
 					p->privacy && !p->emergency);
+	if (!err && p->proxy && p->proxy_len &&
+	    p->proxy_len <= sizeof(leg->peer))
+		err = via_proxy(leg, p->proxy, p->proxy_len);
 	if (!err && p->call_id && *p->call_id) {
 		free(leg->call_id);
 		leg->call_id = strdup(p->call_id);
@@ -2170,18 +2525,28 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		goto out;
 	set_contact(leg, inv);
 	osip_message_set_allow(inv, SIP_ALLOW);
+	if (p->max_forwards) {
+		char mf[12];
+
+		snprintf(mf, sizeof(mf), "%u", p->max_forwards - 1);
+		if (hdr_replace(inv, "Max-Forwards", mf))
+			err = ENOMEM;
+	}
 	/* RFC 3262: reliable provisionals are welcome (we PRACK them). */
 	if (osip_message_set_header(inv, "Supported", "100rel"))
 		err = ENOMEM;
 	if (!err && p->diversion && *p->diversion)
-		err = add_diversion(leg, inv, p->diversion,
-				    p->diversion_reason, p->diversion_privacy);
+		err = (p->history_info ? add_history_info : add_diversion)(
+			leg, inv, p->diversion, p->diversion_reason,
+			p->diversion_privacy);
 	if (!err)
 		err = add_emergency(leg, inv, p, cid, sizeof(cid));
 	/* RFC 3325 9.3: the asserted identity goes with Privacy: id. */
 	if (!err && p->privacy && !p->emergency &&
 	    osip_message_set_header(inv, "Privacy", "id"))
 		err = ENOMEM;
+	if (!err && p->rpid_user && *p->rpid_user)
+		err = add_rpid(leg, inv, p);
 	if (err)
 		goto out;
 	if (p->session_expires) {
@@ -2488,9 +2853,6 @@ static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req)
 }
 
 /* The same for a refresh we send: refresher=uac, i.e. us. */
-static int hdr_replace(osip_message_t *m, const char *name,
-		       const char *value);
-
 static int st_request_headers(struct sip_leg *leg, osip_message_t *msg)
 {
 	char buf[64];

@@ -473,28 +473,38 @@ static bool pai_value(const char *v, size_t len, char *out, size_t size,
 	return true;
 }
 
+/* The end of one value of a comma list: the comma outside quotes
+ * (escapes skipped) and <>, or the terminator. */
+const char *sip_value_end(const char *v)
+{
+	bool quoted = false;
+	int depth = 0;
+
+	for (; *v; v++) {
+		if (quoted && *v == '\\' && v[1])
+			v++;
+		else if (*v == '"')
+			quoted = !quoted;
+		else if (!quoted && *v == '<')
+			depth++;
+		else if (!quoted && *v == '>' && depth)
+			depth--;
+		else if (!quoted && !depth && *v == ',')
+			break;
+	}
+	return v;
+}
+
 int sip_pai_decode(const char *val, char *out, size_t size,
 		   bool *have_number)
 {
 	const char *v = val;
 
 	while (v && *v) {
-		bool tel = false, digits = false, quoted = false;
-		const char *q = v;
+		bool tel = false, digits = false;
+		const char *q = sip_value_end(v);
 		char user[128];
-		int depth = 0;
 
-		/* One value: up to a comma outside quotes and <>. */
-		for (; *q; q++) {
-			if (*q == '"')
-				quoted = !quoted;
-			else if (!quoted && *q == '<')
-				depth++;
-			else if (!quoted && *q == '>')
-				depth--;
-			else if (!quoted && !depth && *q == ',')
-				break;
-		}
 		/* One that would not fit is not cut to something else. */
 		if (pai_value(v, (size_t)(q - v), user, sizeof(user), &tel,
 			      &digits) && strlen(user) < size) {
@@ -596,6 +606,259 @@ out:
 	return err;
 }
 
+/* RFC 4458 3: the redirection causes History-Info carries (as a cause
+ * URI parameter) against the reasons of Diversion (RFC 5806). */
+static const struct {
+	int cause;
+	const char *reason;
+} hi_causes[] = {
+	{302, "unconditional"}, {486, "user-busy"}, {408, "no-answer"},
+	{480, "deflection"},    {487, "deflection"}, {503, "out-of-service"},
+	{404, "unknown"},       {302, "follow-me"},
+};
+
+int sip_hi_cause(const char *reason)
+{
+	for (size_t i = 0; reason && i < sizeof(hi_causes) /
+						 sizeof(hi_causes[0]); i++)
+		if (!strcasecmp(reason, hi_causes[i].reason))
+			return hi_causes[i].cause;
+	return 404;
+}
+
+/* The redirection cause of one History-Info entry: a cause URI
+ * parameter (RFC 4458), or a Reason in its URI headers (RFC 4244). */
+static int hi_entry_cause(const osip_from_t *f)
+{
+	osip_uri_param_t *up = NULL;
+
+	osip_uri_uparam_get_byname(f->url, "cause", &up);
+	if (up && up->gvalue)
+		return atoi(up->gvalue);
+	for (int i = 0; i < osip_list_size(&f->url->url_headers); i++) {
+		osip_uri_header_t *uh = osip_list_get(&f->url->url_headers, i);
+		const char *c;
+
+		if (!uh || !uh->gname || !uh->gvalue ||
+		    strcasecmp(uh->gname, "reason"))
+			continue;
+		c = strstr(uh->gvalue, "cause%3D");
+		if (!c)
+			c = strstr(uh->gvalue, "cause%3d");
+		if (c)
+			return atoi(c + 8);
+		c = strstr(uh->gvalue, "cause=");
+		if (c)
+			return atoi(c + 6);
+	}
+	return 0;
+}
+
+/* The user of a History-Info entry's sip:/tel: URI into @p out. */
+static bool hi_entry_user(const osip_from_t *f, char *out, size_t size)
+{
+	const char *num = NULL;
+	size_t n;
+
+	if (!strcasecmp(f->url->scheme, "tel"))
+		num = f->url->string;
+	else if (!strcasecmp(f->url->scheme, "sip") ||
+		 !strcasecmp(f->url->scheme, "sips"))
+		num = f->url->username;
+	n = num ? strcspn(num, ";?") : 0;
+	if (!n || n >= size)
+		return false;
+	memcpy(out, num, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* RFC 7044: History-Info entries in order; the call was redirected to the
+ * last one that carries a cause, and by the entry before it.  What
+ * Diversion gives: that number, and the reason.  Privacy=history on the
+ * entry (RFC 7044 10.1.2) asks that it not be shown. */
+int sip_msg_history_info(const osip_message_t *msg, char *user, size_t usize,
+			 char *reason, size_t rsize, bool *privacy)
+{
+	char prev[64] = "", by[64] = "";
+	bool prev_priv = false, by_priv = false;
+	osip_header_t *h = NULL;
+	int cause = 0;
+
+	user[0] = reason[0] = '\0';
+	*privacy = false;
+	for (int i = 0; (i = osip_message_header_get_byname(
+				 msg, "history-info", i, &h)) >= 0 && h;
+	     i++) {
+		const char *v = h->hvalue;
+
+		while (v && *v) {
+			const char *e = sip_value_end(v);
+			char one[512];
+			osip_from_t *f = NULL;
+			int c;
+
+			if ((size_t)(e - v) >= sizeof(one) || osip_from_init(&f))
+				return EBADMSG;
+			memcpy(one, v, (size_t)(e - v));
+			one[e - v] = '\0';
+			if (osip_from_parse(f, one) || !f->url ||
+			    !f->url->scheme) {
+				osip_from_free(f);
+				return EBADMSG;
+			}
+			c = hi_entry_cause(f);
+			if (c && *prev) {
+				tg_strlcpy(by, prev, sizeof(by));
+				by_priv = prev_priv;
+				cause = c;
+			}
+			if (!hi_entry_user(f, prev, sizeof(prev)))
+				prev[0] = '\0';
+			prev_priv = strstr(one, "Privacy=history") ||
+				    strstr(one, "privacy=history");
+			osip_from_free(f);
+			v = *e ? e + 1 : e;
+		}
+	}
+	if (!cause)
+		return ENOENT;
+	if (strlen(by) >= usize)
+		return EBADMSG;
+	tg_strlcpy(user, by, usize);
+	*privacy = by_priv;
+	for (size_t i = 0; i < sizeof(hi_causes) / sizeof(hi_causes[0]); i++)
+		if (hi_causes[i].cause == cause) {
+			tg_strlcpy(reason, hi_causes[i].reason, rsize);
+			break;
+		}
+	return 0;
+}
+
+/* Remote-Party-ID (draft-ietf-sip-privacy-04, as Cisco and older PBXs
+ * send it): the first one with party=calling (the default), its number
+ * and whether privacy (full, name or uri) is asked. */
+int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,
+		 bool *privacy)
+{
+	osip_header_t *h = NULL;
+	int err = ENOENT;
+
+	user[0] = '\0';
+	*privacy = false;
+	for (int i = 0; (i = osip_message_header_get_byname(
+				 msg, "remote-party-id", i, &h)) >= 0 && h;
+	     i++) {
+		osip_generic_param_t *party = NULL, *priv = NULL;
+		osip_from_t *f = NULL;
+		const char *num = NULL;
+		size_t n;
+
+		if (!h->hvalue || osip_from_init(&f))
+			continue;
+		if (osip_from_parse(f, h->hvalue) || !f->url ||
+		    !f->url->scheme) {
+			osip_from_free(f);
+			err = EBADMSG;
+			continue;
+		}
+		osip_from_param_get_byname(f, "party", &party);
+		if (party && party->gvalue &&
+		    strcasecmp(party->gvalue, "calling")) {
+			osip_from_free(f);
+			continue;
+		}
+		if (!strcasecmp(f->url->scheme, "tel"))
+			num = f->url->string;
+		else if (!strcasecmp(f->url->scheme, "sip") ||
+			 !strcasecmp(f->url->scheme, "sips"))
+			num = f->url->username;
+		n = num ? strcspn(num, ";") : 0;
+		if (!n || n >= size) {
+			osip_from_free(f);
+			err = EBADMSG;
+			continue;
+		}
+		memcpy(user, num, n);
+		user[n] = '\0';
+		osip_from_param_get_byname(f, "privacy", &priv);
+		*privacy = priv && priv->gvalue &&
+			   strcasecmp(priv->gvalue, "off");
+		osip_from_free(f);
+		return 0;
+	}
+	return err;
+}
+
+/* RFC 3515 2.1: the Refer-To of a REFER, which must be exactly one.  A
+ * transfer target of ours is a number: a sip:/sips: user or a tel: URI,
+ * visual separators (RFC 3966 5.1.1) dropped. */
+int sip_msg_refer_to(const osip_message_t *msg, char *number, size_t size)
+{
+	osip_header_t *h = NULL, *h2 = NULL;
+	osip_from_t *f = NULL;
+	const char *num = NULL, *v;
+	size_t n = 0;
+	int err = EBADMSG, at;
+
+	number[0] = '\0';
+	at = osip_message_header_get_byname(msg, "refer-to", 0, &h);
+	if (at < 0)
+		at = osip_message_header_get_byname(msg, "r", 0, &h);
+	if (at < 0 || !h || !h->hvalue || !*h->hvalue)
+		return ENOENT;
+	/* (It answers with the index of the one it found.) */
+	if (osip_message_header_get_byname(msg, "refer-to", at + 1, &h2) >= 0 ||
+	    osip_message_header_get_byname(msg, "r", at + 1, &h2) >= 0 ||
+	    strchr(h->hvalue, ','))
+		return E2BIG;
+	if (osip_from_init(&f))
+		return ENOMEM;
+	if (osip_from_parse(f, h->hvalue) || !f->url || !f->url->scheme)
+		goto out;
+	/* Replaces (RFC 3891) makes it an attended transfer: not ours. */
+	for (int i = 0; i < osip_list_size(&f->url->url_headers); i++) {
+		osip_uri_header_t *uh =
+			osip_list_get(&f->url->url_headers, i);
+
+		if (uh && uh->gname && !strcasecmp(uh->gname, "replaces")) {
+			err = ENOTSUP;
+			goto out;
+		}
+	}
+	if (!strcasecmp(f->url->scheme, "tel"))
+		num = f->url->string;
+	else if (!strcasecmp(f->url->scheme, "sip") ||
+		 !strcasecmp(f->url->scheme, "sips"))
+		num = f->url->username;
+	else {
+		err = EPROTONOSUPPORT;
+		goto out;
+	}
+	if (!num || !*num)
+		goto out;
+	for (v = num; *v && *v != ';' && *v != '?'; v++) {
+		if (strchr("-.()", *v))
+			continue;
+		if (!strchr("0123456789*#", *v) && !(*v == '+' && !n)) {
+			err = ENOTSUP; /* a name, not a number */
+			goto out;
+		}
+		if (n + 1 >= size) {
+			err = E2BIG;
+			goto out;
+		}
+		number[n++] = *v;
+	}
+	number[n] = '\0';
+	err = n && strcmp(number, "+") ? 0 : EBADMSG;
+out:
+	if (err)
+		number[0] = '\0';
+	osip_from_free(f);
+	return err;
+}
+
 /* Does line @p l (up to @p end) start with header @p name and a colon? */
 static bool line_is(const char *l, const char *end, const char *name)
 {
@@ -651,7 +914,8 @@ void sip_host_fmt(char *out, size_t size, const char *host, unsigned port)
 }
 
 int sip_msg_request_new(osip_message_t **mp, const char *method,
-			const char *ruri, const char *via_hostport)
+			const char *ruri, const char *proto,
+			const char *via_hostport)
 {
 	osip_message_t *m;
 	char buf[256], rnd[17];
@@ -664,8 +928,8 @@ int sip_msg_request_new(osip_message_t **mp, const char *method,
 		goto fail;
 	sip_rand_hex(rnd, 8);
 	/* RFC 3261 8.1.1.7 magic cookie; RFC 3581 rport. */
-	snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;rport;branch=z9hG4bK%s",
-		 via_hostport, rnd);
+	snprintf(buf, sizeof(buf), "SIP/2.0/%s %s;rport;branch=z9hG4bK%s",
+		 proto, via_hostport, rnd);
 	if (osip_message_set_via(m, buf))
 		goto fail;
 	*mp = m;

@@ -64,14 +64,16 @@ static int probe_request(osip_message_t **mp, struct sip_ua *ua,
 {
 	osip_message_t *m;
 	char peer[80], us[80], a[64], buf[256], rnd[17], tag[17];
-	uint16_t port = 0;
+	const char *proto;
+	uint16_t port = 0, our_port;
 
 	sip_addr_str(dst, a, sizeof(a), &port);
 	sip_host_fmt(peer, sizeof(peer), a, port);
 	sip_ua_local_addr(ua, dst, dstlen, a, sizeof(a));
-	sip_host_fmt(us, sizeof(us), a, ua->port);
+	proto = sip_ua_via_proto(ua, dst, &our_port);
+	sip_host_fmt(us, sizeof(us), a, our_port);
 	snprintf(buf, sizeof(buf), "sip:%s", peer);
-	if (sip_msg_request_new(&m, "OPTIONS", buf, us))
+	if (sip_msg_request_new(&m, "OPTIONS", buf, proto, us))
 		return ENOMEM;
 	sip_rand_hex(tag, 8);
 	snprintf(buf, sizeof(buf), "<sip:tollgate@%s>;tag=%s", us, tag);
@@ -87,7 +89,8 @@ static int probe_request(osip_message_t **mp, struct sip_ua *ua,
 	snprintf(buf, sizeof(buf), "%u OPTIONS", cseq);
 	if (osip_message_set_cseq(m, buf))
 		goto fail;
-	snprintf(buf, sizeof(buf), "<sip:%s>", us);
+	snprintf(buf, sizeof(buf), "<sip:%s%s>", us,
+		 sip_ua_contact_param(ua, dst));
 	if (osip_message_set_contact(m, buf) ||
 	    osip_message_set_max_forwards(m, "70") ||
 	    osip_message_set_user_agent(m, ua->user_agent) ||

@@ -246,16 +246,16 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 	struct sip_ua *ua = rt->ua;
 	osip_message_t *m;
 	char peer[80], us[80], a[64], buf[512], tag[17], u[128], cu[128];
-	const char *domain;
+	const char *domain, *proto;
 	uint16_t port = 0;
 
 	sip_addr_str(dst, a, sizeof(a), &port);
 	sip_host_fmt(peer, sizeof(peer), a, port);
 	domain = p->domain && *p->domain ? p->domain : peer;
 	sip_ua_local_addr(ua, dst, dstlen, a, sizeof(a));
-	sip_host_fmt(us, sizeof(us), a, ua->port);
+	proto = sip_ua_via_proto(ua, dst, &rt->contact_port);
+	sip_host_fmt(us, sizeof(us), a, rt->contact_port);
 	tg_strlcpy(rt->contact_host, a, sizeof(rt->contact_host));
-	rt->contact_port = ua->port;
 	sip_uri_user_escape(u, sizeof(u), p->user);
 	sip_uri_user_escape(cu, sizeof(cu), p->contact_user &&
 			    *p->contact_user ? p->contact_user : p->user);
@@ -264,7 +264,7 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 	/* RFC 3261 10.2: the Request-URI names the registrar's domain, no
 	 * user; To and From are the address of record. */
 	snprintf(buf, sizeof(buf), "sip:%s", domain);
-	if (sip_msg_request_new(&m, "REGISTER", buf, us))
+	if (sip_msg_request_new(&m, "REGISTER", buf, proto, us))
 		return ENOMEM;
 	sip_rand_hex(tag, 8);
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s", u, domain, tag);
@@ -277,7 +277,8 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 	snprintf(buf, sizeof(buf), "%u REGISTER", rt->cseq);
 	if (osip_message_set_cseq(m, buf))
 		goto fail;
-	snprintf(buf, sizeof(buf), "<sip:%s@%s>", cu, us);
+	snprintf(buf, sizeof(buf), "<sip:%s@%s%s>", cu, us,
+		 sip_ua_contact_param(ua, dst));
 	if (osip_message_set_contact(m, buf))
 		goto fail;
 	snprintf(buf, sizeof(buf), "%u", p->expires);

@@ -1,4 +1,4 @@
-/* sip/sip.h  SIP user agent: UDP transport, transactions, INVITE dialogs, SDP
+/* sip/sip.h  SIP user agent: UDP, TCP and TLS transport, transactions, INVITE dialogs, SDP
  *
  * Everything here runs on the signalling thread's libevent loop.  The
  * gateway sees calls as legs: one INVITE dialog each, inbound (UAS) or
@@ -135,7 +135,19 @@ struct sip_invite_info {
 	struct sockaddr_storage src;
 	socklen_t src_len;
 	const struct sip_media *offer; /* remote media, pt = codec we chose */
+	unsigned max_forwards;    /* its Max-Forwards (70 when absent) */
+	const void *req;          /* the request itself, for
+				   * sip_invite_header: only until the
+				   * handler first answers it */
 };
+
+/**
+ * The first value of header @p name (case-insensitive) of the INVITE
+ * @p info describes, into @p out (cut to fit).  Only from the invite
+ * handler, before it answers.  @return 0; ENOENT no such header.
+ */
+int sip_invite_header(const struct sip_invite_info *info, const char *name,
+		      char *out, size_t size);
 
 enum sip_leg_event_type {
 	SIP_LEG_PROGRESS,  /* outbound: 1xx > 100; media set if it had SDP */
@@ -160,6 +172,10 @@ enum sip_leg_event_type {
 	SIP_LEG_T38_REFUSED, /* our T.38 re-INVITE got a final failure
 			    * (status: 488, 415, 606 ... or 408): the
 			    * session is still the audio one */
+	SIP_LEG_REFER,     /* the far end asks for a blind transfer of the
+			    * other party to refer_to (RFC 3515): we sent
+			    * 202 and NOTIFY 100; report the new call with
+			    * sip_leg_refer_notify, ending with a final one */
 };
 
 struct sip_leg_event {
@@ -179,6 +195,8 @@ struct sip_leg_event {
 	const struct sip_t38 *t38;   /* MEDIA: the T.38 session agreed (the
 				      * far end's address and sizes), or
 				      * NULL: audio */
+	const char *refer_to;        /* REFER: the number (Refer-To user or
+				      * tel: URI, separators dropped) */
 };
 
 typedef void(sip_leg_event_h)(struct sip_leg *leg,
@@ -248,9 +266,41 @@ typedef void(sip_registrar_h)(const struct sip_register_req *rq,
 typedef void(sip_rejected_h)(const struct sip_invite_info *info, int status,
 			     void *arg);
 
+/* How SIP messages travel to a peer (RFC 3261 18). */
+enum sip_transport {
+	SIP_TRANSPORT_UDP = 0,
+	SIP_TRANSPORT_TCP,
+	SIP_TRANSPORT_TLS,
+};
+
+/* SIP over TLS (RFC 3261 26.2.1, RFC 5630): TLS 1.2 or 1.3.  Paths are
+ * PEM files; NULL or "" = none. */
+struct sip_tls_config {
+	const char *cert;        /* our certificate chain, shown to clients */
+	const char *key;         /* its private key ("" = in cert) */
+	const char *ca;          /* CAs that sign peers' certificates; ""
+				  * = the system store */
+	const char *client_cert; /* shown to trunks that ask for one; "" =
+				  * none */
+	const char *client_key;  /* its key ("" = in client_cert) */
+	const char *ciphers;     /* TLS 1.2 cipher list; "" = OpenSSL's */
+	bool verify;             /* outbound: the trunk's certificate must
+				  * chain to ca and name its host */
+	bool verify_client;      /* inbound: clients must show a certificate
+				  * signed by ca */
+};
+
 struct sip_ua_config {
 	const char *bind_addr;   /* "127.0.0.1" */
 	uint16_t port;           /* 5060; 0 = any (tests) */
+	bool tcp;                /* also listen on TCP, the same port */
+	bool tls;                /* also listen for TLS, on tls_port */
+	uint16_t tls_port;       /* 0 = any (tests) */
+	struct sip_tls_config tls_cfg;
+	unsigned tcp_idle;       /* s a connection we opened may stay idle
+				  * (0 = 120); accepted ones that never
+				  * brought a message too */
+	unsigned tcp_max;        /* connections at most (0 = 1024) */
 	const char *user_agent;  /* Server / User-Agent header */
 	const int *codecs;       /* our preference order, e.g. {0, 8} */
 	unsigned ncodecs;
@@ -288,8 +338,57 @@ void sip_ua_free(struct sip_ua *ua);
 uint16_t sip_ua_port(const struct sip_ua *ua);
 /** Change the codec preference (reload). */
 void sip_ua_set_codecs(struct sip_ua *ua, const int *codecs, unsigned n);
+/* One TCP or TLS connection, for sip_ua_connections(). */
+struct sip_conn_info {
+	enum sip_transport kind;
+	const char *peer;        /* "addr:port" */
+	bool outbound;           /* we opened it */
+	bool up;                 /* connected (TLS: handshake done) */
+	unsigned idle_s;         /* since its last traffic */
+	const char *tls_version; /* "TLSv1.3"; "" none yet or TCP */
+	const char *name;        /* outbound TLS: the name it must carry */
+};
+
+typedef void(sip_conn_h)(const struct sip_conn_info *ci, void *arg);
+
+/** Connection counters since start-up. */
+struct sip_tp_stats {
+	unsigned conns;          /* open now */
+	unsigned long accepted;  /* peers' connections taken */
+	unsigned long opened;    /* connections we opened */
+	unsigned long failed;    /* refused, or their TLS handshake failed */
+	unsigned long bad;       /* closed for garbage or an oversized
+				  * message */
+};
+
+/** Call @p h for each open connection (none when TCP and TLS are off). */
+void sip_ua_connections(const struct sip_ua *ua, sip_conn_h *h, void *arg);
+void sip_ua_tp_stats(const struct sip_ua *ua, struct sip_tp_stats *st);
+/** The bound port of @p tp (0: it is not served). */
+uint16_t sip_ua_tp_port(const struct sip_ua *ua, enum sip_transport tp);
+/**
+ * Requests to @p dst go over @p tp from now on (a trunk's transport):
+ * over TCP and TLS one connection per destination, opened when needed
+ * and kept.  @p name is the host name a TLS peer's certificate must name
+ * (NULL or "": its address).  Set again before each request that may be
+ * the first to a destination; the last setting wins.
+ * @return 0; ENOTSUP @p tp is not enabled; ENOMEM.
+ */
+int sip_ua_set_transport(struct sip_ua *ua, const struct sockaddr *dst,
+			 socklen_t dstlen, enum sip_transport tp,
+			 const char *name);
 
 /* ---- legs ---------------------------------------------------------------- */
+
+/** Take REFERs on this leg (SIP_LEG_REFER); without it they get 403. */
+void sip_leg_allow_refer(struct sip_leg *leg, bool on);
+/**
+ * Report the transfer asked by this leg's REFER (SIP_LEG_REFER): a NOTIFY
+ * with "SIP/2.0 @p status @p phrase" as message/sipfrag.  A status >= 200
+ * is the final one and ends the REFER's subscription.  ENOTCONN when no
+ * transfer is under way or the dialog is gone.
+ */
+int sip_leg_refer_notify(struct sip_leg *leg, int status, const char *phrase);
 
 /** Set the handler that receives this leg's events (inbound legs start
  * without one; set it in the invite handler). */
@@ -407,12 +506,26 @@ struct sip_call_params {
 	const char *diversion;    /* number for a Diversion header, "" none */
 	const char *diversion_reason; /* its reason, NULL/"" = unknown */
 	bool diversion_privacy;   /* ;privacy=full on it (RFC 5806) */
+	bool history_info;        /* ... as History-Info (RFC 7044) instead */
+	unsigned max_forwards;    /* for a call passed on from SIP: the
+				   * Max-Forwards its INVITE had; ours is one
+				   * less, so that a loop through B2BUAs runs
+				   * out (RFC 3261 16.6 step 3); 0 = 70 */
 	/* Emergency calls (RFC 6442, RFC 3325): */
 	bool emergency;           /* Priority: emergency */
 	const char *pai_user;     /* P-Asserted-Identity <sip:USER@our
 				   * address>: the callback number; NULL
 				   * or "" = none */
 	enum sip_pai_form pai_form;
+	const struct sockaddr *proxy; /* an outbound proxy (RFC 3261 8.1.2):
+				   * the INVITE and the dialog's requests
+				   * go there, with a Route to it; the
+				   * destination names the Request-URI's
+				   * host.  NULL none */
+	socklen_t proxy_len;
+	const char *rpid_user;    /* Remote-Party-ID <sip:USER@our address>
+				   * ;party=calling, NULL or "" none */
+	bool rpid_screen;         /* ... screen=yes: we vouch for it */
 	bool privacy;             /* the caller is not to be shown: From
 				   * "Anonymous" <sip:anonymous@anonymous.
 				   * invalid>, Privacy: id (RFC 3323/3325);

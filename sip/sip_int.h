@@ -23,7 +23,7 @@ struct event;
 #define SIP_T1 500
 #define SIP_T2 4000
 #define SIP_MAX_CODECS 8
-#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK"
+#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK, REFER"
 /* osip appends and removes transactions by walking a linked list, so
  * with ~16k BYE server transactions alive (Timer J, 32 s at 500 calls/s)
  * one list costs a third of our CPU; spreading transactions over several
@@ -54,6 +54,50 @@ void sip_hash_del(struct sip_hash *h, struct sip_hnode *hn);
 struct sip_hnode *sip_hash_lookup(const struct sip_hash *h, const char *key);
 struct sip_hnode *sip_hash_next(const struct sip_hnode *hn);
 
+/* ---- stream.c, transport.c: SIP over TCP and TLS ------------------------ */
+
+/**
+ * Where the first message in the stream bytes @p buf ends (RFC 3261
+ * 18.3: at its Content-Length past the blank line; none counts as 0).
+ * Pure.  @p skip: CRLF keep-alives before it (RFC 5626 3.5.1), to drop;
+ * @p msglen: its length after them.
+ * @return 0; ENODATA incomplete (read more); EBADMSG not SIP (a start
+ * line that is none, control octets, a Content-Length that is no number
+ * or two that disagree); EMSGSIZE longer than @p max.
+ */
+int sip_stream_frame(const char *buf, size_t len, size_t max, size_t *skip,
+		     size_t *msglen);
+
+struct sip_tp;
+
+/** Listen as @p cfg says (nothing to do when it wants no TCP/TLS). */
+int sip_tp_alloc(struct sip_tp **tpp, struct sip_ua *ua,
+		 const struct sip_ua_config *cfg);
+/** Close every connection and listener (no up-calls). */
+void sip_tp_free(struct sip_tp *tp);
+/** How messages to @p dst go: over the open connection to it, else the
+ *  transport set for it (sip_ua_set_transport), else UDP. */
+enum sip_transport sip_tp_of(const struct sip_tp *tp,
+			     const struct sockaddr *dst);
+/** Send over TCP/TLS to @p dst, connecting first when no connection is
+ *  open (the bytes wait in its buffer meanwhile). */
+int sip_tp_send(struct sip_tp *tp, const struct sockaddr *dst,
+		socklen_t dstlen, const char *buf, size_t len);
+uint16_t sip_tp_port(const struct sip_tp *tp, enum sip_transport kind);
+int sip_tp_set_peer(struct sip_tp *tp, const struct sockaddr *dst,
+		    socklen_t dstlen, enum sip_transport kind,
+		    const char *name);
+/** "UDP", "TCP" or "TLS" (Via, RFC 3261 20.42). */
+const char *sip_tp_name(enum sip_transport kind);
+/** The URI parameter for our Contact toward @p dst: "" over UDP, else
+ *  ";transport=tcp" or ";transport=tls" (RFC 3261 19.1.1). */
+const char *sip_ua_contact_param(const struct sip_ua *ua,
+				 const struct sockaddr *dst);
+/** Our sent-by for a Via toward @p dst: the protocol name and the port
+ *  of that transport. */
+const char *sip_ua_via_proto(const struct sip_ua *ua,
+			     const struct sockaddr *dst, uint16_t *port);
+
 /* ---- ua.c: transport and transaction glue ------------------------------ */
 
 enum sip_tr_kind {
@@ -62,6 +106,7 @@ enum sip_tr_kind {
 	SIP_TR_BYE,
 	SIP_TR_CANCEL,
 	SIP_TR_REINVITE, /* our re-INVITE or UPDATE in a dialog (leg.c) */
+	SIP_TR_NOTIFY,   /* our NOTIFY of a transfer's progress (leg.c) */
 };
 
 /* Our side of one osip transaction (osip reserved1 points here). */
@@ -113,6 +158,7 @@ struct sip_ua {
 	unsigned next_shard;
 	int fd;
 	struct event *ev_read;
+	struct sip_tp *tp; /* TCP and TLS (transport.c), or NULL */
 	struct event *ev_tick;
 	struct event *ev_deliver;
 	char addr[64]; /* bound address, "" when wildcard */
@@ -190,6 +236,17 @@ void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 		   socklen_t srclen);
 const char *sip_addr_str(const struct sockaddr *sa, char *buf, size_t size,
 			 uint16_t *port);
+/** @p bind_addr ("" or NULL: any IPv4) as a numeric address, or EINVAL. */
+int sip_bind_addr(struct sockaddr_storage *ss, socklen_t *len,
+		  const char *bind_addr, uint16_t port);
+/** One message that came over a connection from @p src (transport.c):
+ *  @p buf holds @p len octets and one more for a NUL. */
+void sip_ua_receive(struct sip_ua *ua, char *buf, size_t len,
+		    const struct sockaddr *src, socklen_t srclen);
+/** @p dst cannot be reached (RFC 3261 18.4): its client transactions
+ *  that had no response end now (the connection failed or closed). */
+void sip_ua_dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
+			    int err);
 
 /* ---- authz.c: digest authentication of requests, both ways ------------ */
 
@@ -233,12 +290,14 @@ int sip_msg_response(osip_message_t **respp, const osip_message_t *req,
 /** "host:port" ("[v6]:port"), or the host alone for port 0. */
 void sip_host_fmt(char *out, size_t size, const char *host, unsigned port);
 /**
- * A new out-of-dialog request: @p method to @p ruri, with a Via from
- * @p via_hostport (ours) with rport and a fresh RFC 3261 branch.  The
- * caller adds the rest; on error nothing is left allocated.
+ * A new out-of-dialog request: @p method to @p ruri, with a Via of
+ * transport @p proto ("UDP") from @p via_hostport (ours) with rport
+ * and a fresh RFC 3261 branch.  The caller adds the rest; on error
+ * nothing is left allocated.
  */
 int sip_msg_request_new(osip_message_t **mp, const char *method,
-			const char *ruri, const char *via_hostport);
+			const char *ruri, const char *proto,
+			const char *via_hostport);
 void sip_msg_set_reason(osip_message_t *msg, const struct sip_reason *rsn);
 /** The Q.850 Reason of @p msg (cause 0 if none); text goes to @p text. */
 void sip_msg_get_reason(const osip_message_t *msg, struct sip_reason *rsn,
@@ -312,6 +371,27 @@ int sip_msg_geolocation(const osip_message_t *msg, char *uri, size_t size);
  *  EBADMSG unreadable (the caller carries on without it). */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 		      char *reason, size_t rsize, bool *privacy);
+
+/** The end of one value of a comma-separated header: the comma outside
+ *  quotes and <>, or the terminating NUL. */
+const char *sip_value_end(const char *v);
+/** The newest redirection in History-Info (RFC 7044, causes of RFC 4458)
+ *  as Diversion gives it: who diverted, the reason token, and whether it
+ *  is private.  ENOENT none; EBADMSG unreadable. */
+int sip_msg_history_info(const osip_message_t *msg, char *user, size_t usize,
+			 char *reason, size_t rsize, bool *privacy);
+/** The RFC 4458 cause for a Diversion reason token (404 when unknown). */
+int sip_hi_cause(const char *reason);
+/** The calling party's Remote-Party-ID: its number into @p user and
+ *  whether it asks for privacy.  ENOENT none; EBADMSG unreadable. */
+int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,
+		 bool *privacy);
+/** The transfer target of a REFER (RFC 3515): the number of its one
+ *  Refer-To (a sip:/sips: user or a tel: URI) into @p number.  ENOENT
+ *  none; E2BIG more than one, or too long; ENOTSUP not a number, or an
+ *  attended transfer (Replaces); EPROTONOSUPPORT another scheme; EBADMSG
+ *  unreadable. */
+int sip_msg_refer_to(const osip_message_t *msg, char *number, size_t size);
 
 /* ---- leg.c: dialogs ------------------------------------------------------ */
 

@@ -68,6 +68,10 @@ void sip_resp_dest(struct sockaddr_storage *out, socklen_t *outlen,
 	*outlen = srclen;
 	if (!via)
 		return;
+	/* RFC 3261 18.2.2: over TCP or TLS the response goes back over the
+	 * connection the request came on, whatever the Via says. */
+	if (via->protocol && osip_strcasecmp(via->protocol, "UDP"))
+		return;
 	/* RFC 3581 4: with rport, answer the source port.  Otherwise RFC
 	 * 3261 18.2.2: the received address and the sent-by port. */
 	osip_via_param_get_byname(via, "rport", &rport);
@@ -115,6 +119,8 @@ int sip_ua_send_buf(struct sip_ua *ua, const struct sockaddr *dst,
 		gw_dbg(GW_DBG_SIPMSG, "send %zu bytes to %s:%u\n%.*s", size,
 		       a, port, (int)size, buf);
 	}
+	if (sip_tp_of(ua->tp, dst) != SIP_TRANSPORT_UDP)
+		return sip_tp_send(ua->tp, dst, len, buf, size);
 	if (sendto(ua->fd, buf, size, 0, dst, len) < 0) {
 		int err = errno;
 
@@ -576,8 +582,10 @@ static int reply_nist(struct sip_ua *ua, osip_message_t *req,
 		return EMSGSIZE;
 	}
 	err = sip_ua_send_buf(ua, dst, dstlen, buf, size);
-	/* No key (an RFC 2543 branch): answered once, nothing to match. */
-	key = key_server(req, req->sip_method);
+	/* No key (an RFC 2543 branch): answered once, nothing to match.
+	 * Over TCP and TLS nothing is retransmitted: Timer J is 0. */
+	key = sip_tp_of(ua->tp, dst) == SIP_TRANSPORT_UDP
+		      ? key_server(req, req->sip_method) : NULL;
 	if (key)
 		rcache_add(ua, key, buf, size, dst, dstlen);
 	osip_free(buf);
@@ -986,7 +994,7 @@ static bool same_dst(const struct sockaddr *a, const struct sockaddr *b)
  * with 503 (and the gateway tries the trunk's next target), a probe is
  * unanswered.  Runs from on_read, never inside osip.
  */
-static void dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
+void sip_ua_dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
 			    int err)
 {
 	char a[64];
@@ -1007,6 +1015,9 @@ static void dst_unreachable(struct sip_ua *ua, const struct sockaddr *dst,
 			ua->dead = tr;
 			n++;
 		}
+	/* A connection that closed with nothing in flight is no news. */
+	if (!n && err == ECONNRESET)
+		return;
 	sip_addr_str(dst, a, sizeof(a), &port);
 	gw_info("%s:%u unreachable (%s): %u transaction(s) ended", a, port,
 		strerror(err), n);
@@ -1044,10 +1055,18 @@ static void read_errqueue(struct sip_ua *ua)
 			    (ee->ee_errno == ECONNREFUSED ||
 			     ee->ee_errno == EHOSTUNREACH ||
 			     ee->ee_errno == ENETUNREACH))
-				dst_unreachable(ua, (struct sockaddr *)&dst,
-						(int)ee->ee_errno);
+				sip_ua_dst_unreachable(ua,
+						       (struct sockaddr *)&dst,
+						       (int)ee->ee_errno);
 		}
 	}
+}
+
+void sip_ua_receive(struct sip_ua *ua, char *buf, size_t len,
+		    const struct sockaddr *src, socklen_t srclen)
+{
+	rx_datagram(ua, buf, len, src, srclen);
+	sip_ua_run(ua);
 }
 
 static bool only_crlf(const char *buf, size_t len)
@@ -1129,26 +1148,36 @@ static void osip_trace_cb(const char *fi, int li, osip_trace_level_t level,
 	gw_dbg(GW_DBG_SIPMSG, "osip %s:%d: %s", fi, li, buf);
 }
 
-static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
+int sip_bind_addr(struct sockaddr_storage *ss, socklen_t *len,
+		  const char *bind_addr, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	int err;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-	memset(&ss, 0, sizeof(ss));
+	memset(ss, 0, sizeof(*ss));
 	if (!bind_addr || !*bind_addr)
 		bind_addr = "0.0.0.0";
 	if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
-		len = sizeof(*sin);
+		*len = sizeof(*sin);
 	} else if (inet_pton(AF_INET6, bind_addr, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
+		*len = sizeof(*sin6);
 	} else {
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int open_socket(struct sip_ua *ua, const char *bind_addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int err;
+
+	if (sip_bind_addr(&ss, &len, bind_addr, port)) {
 		gw_err("bind address '%s' is not a numeric address", bind_addr);
 		return EINVAL;
 	}
@@ -1246,6 +1275,8 @@ int sip_ua_alloc(struct sip_ua **uap, struct event_base *base,
 		set_callbacks(ua->osip[i]);
 	}
 	err = open_socket(ua, cfg->bind_addr, cfg->port);
+	if (!err)
+		err = sip_tp_alloc(&ua->tp, ua, cfg);
 	if (err)
 		goto out;
 	err = ENOMEM;
@@ -1300,6 +1331,8 @@ void sip_ua_free(struct sip_ua *ua)
 	if (ua->fd >= 0)
 		close(ua->fd);
 	ua->fd = -1;
+	sip_tp_free(ua->tp);
+	ua->tp = NULL;
 	/* Legs first, so that freeing their transactions is silent. */
 	if (ua->legs.b)
 		sip_ua_drop_legs(ua);

@@ -2,18 +2,39 @@
 # tests/bench/bench_calls.sh  Calls per second: SIPp -> tollgated -> pstnsim
 # over 4 virtual T1 spans.  Prints calls/s sustained with zero failures,
 # tollgated CPU seconds per 1000 calls, and (with CALLGRIND=1) callgrind
-# instructions per call.
+# instructions per call.  TRANSPORT=tcp: SIPp over one TCP connection
+# (-t t1); TRANSPORT=tls: the same through tls_relay.py to the gateway's
+# TLS port (one TLS connection; SIPp has no TLS of its own).
 #
 #   RATE=500 SECONDS_=30 tests/bench/bench_calls.sh
+#   TRANSPORT=tcp RATE=300 SECONDS_=30 tests/bench/bench_calls.sh
 #
 # Runs in a private network namespace when it can (see NOTES.md), with the
 # callers on 127.0.0.2 and tollgated on 127.0.0.1.
 set -euo pipefail
 RATE=${RATE:-500}
 DUR=${SECONDS_:-30}
+TRANSPORT=${TRANSPORT:-udp}
 . "$(dirname "$0")/lib.sh"
 
 bench_conf
+SIPP_T=(-t u1)
+SIPP_TO=$SIP_PORT
+case $TRANSPORT in
+udp) ;;
+tcp)
+	sed -i '/^\[sip\]/a tcp = yes' "$WORK/tollgate.conf"
+	SIPP_T=(-t t1) ;;
+tls)
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 1 -subj /CN=127.0.0.1 -keyout "$WORK/gw.key" \
+		-out "$WORK/gw.pem" > "$WORK/openssl.log" 2>&1
+	sed -i "/^\[sip\]/a tls = yes\ntls_port = $((SIP_PORT + 1))\ntls_cert = $WORK/gw.pem\ntls_key = $WORK/gw.key" \
+		"$WORK/tollgate.conf"
+	SIPP_T=(-t t1)
+	SIPP_TO=$((SIP_PORT + 2)) ;;
+*) echo "TRANSPORT is udp, tcp or tls" >&2; exit 2 ;;
+esac
 cat >> "$WORK/tollgate.conf" <<CONF
 [trunk pstn]
 type = tdm
@@ -37,6 +58,12 @@ fi
 GW=$!
 PIDS+=($GW)
 wait_spans 4
+if [ "$TRANSPORT" = tls ]; then
+	python3 "$(dirname "$0")/tls_relay.py" "$SIPP_TO" $((SIP_PORT + 1)) \
+		> "$WORK/relay.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1 50); do grep -q ready "$WORK/relay.log" && break; sleep 0.1; done
+fi
 GWPID=$GW
 if [ -n "${CALLGRIND:-}" ]; then
 	GWPID=$(pgrep -P "$GW" || echo "$GW")
@@ -50,8 +77,9 @@ t0=$(cpu)
 start=$(date +%s.%N)
 rc=0
 timeout $((DUR + 60)) sipp -sf "$(dirname "$0")/../integration/sipp/uac.xml" \
-	"127.0.0.1:$SIP_PORT" -i 127.0.0.2 -p "$PBX_PORT" -s 2125551234 \
-	-m "$calls" -r "$RATE" -l $((RATE * 2)) -d 0 -nostdin -trace_stat \
+	"127.0.0.$([ "$TRANSPORT" = tls ] && echo 2 || echo 1):$SIPP_TO" \
+	"${SIPP_T[@]}" -i 127.0.0.2 -p "$PBX_PORT" -s 2125551234 \
+	-m "$calls" -r "$RATE" -l $((RATE * 2)) -d 0 -nostdin -trace_stat -trace_err \
 	-stf "$WORK/stat.csv" > "$WORK/sipp.log" 2>&1 || rc=$?
 end=$(date +%s.%N)
 t1=$(cpu)
@@ -62,6 +90,7 @@ bad=$(echo "$stats" | awk -F';' '{ print $18 }')  # FailedCall(C)
 elapsed=$(echo "$end - $start" | bc -l)
 cps=$(echo "$ok / $elapsed" | bc -l)
 cpu_s=$(echo "($t1 - $t0) / $hz" | bc -l)
+printf 'transport:              %s\n' "$TRANSPORT"
 printf 'calls offered:          %d at %d/s\n' "$calls" "$RATE"
 printf 'calls succeeded:        %s\n' "$ok"
 printf 'calls failed:           %s (sipp exit %d)\n' "$bad" "$rc"

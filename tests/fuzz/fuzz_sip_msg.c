@@ -108,6 +108,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	{
+		char user[64], reason[32];
+		bool hpriv;
+
+		if (!sip_msg_history_info(msg, user, sizeof(user), reason,
+					  sizeof(reason), &hpriv) &&
+		    (!*user || strlen(user) >= sizeof(user)))
+			__builtin_trap();
+	}
+	{
+		char num[64];
+		bool rpriv;
+
+		if (!sip_msg_rpid(msg, num, sizeof(num), &rpriv) &&
+		    (!*num || strlen(num) >= sizeof(num)))
+			__builtin_trap();
+	}
+	{
+		char num[40];
+
+		/* A REFER's transfer target: a number, or nothing. */
+		if (!sip_msg_refer_to(msg, num, sizeof(num)) &&
+		    (!*num || strspn(num, "+0123456789*#") != strlen(num)))
+			__builtin_trap();
+	}
+	{
 		char host[256];
 		uint16_t port;
 

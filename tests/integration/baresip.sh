@@ -10,32 +10,8 @@ start_pstnsim --media tone:1000 --detect 1000 --hangup-after 3000
 start_gw
 
 BS=$WORK/baresip
-mkdir -p "$BS"
-# 8 kHz mono 16-bit 1 kHz tone, 10 s, written without sox.
-python3 - "$BS/tone.wav" <<'PY'
-import math, struct, sys, wave
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
-w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * 1000 * i / 8000))) for i in range(80000)))
-w.close()
-PY
-cat > "$BS/config" <<CONF
-poll_method		poll
-sip_listen		127.0.0.1:$CLI_PORT
-net_interface		127.0.0.1
-audio_player		aufile,$BS/heard.wav
-audio_source		aufile,$BS/tone.wav
-audio_alert		aufile,$BS/heard-alert.wav
-rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			aufile.so
-module			stdio.so
-module_app		account.so
-module_app		menu.so
-CONF
+baresip_setup "$BS" "$CLI_PORT" 1000 10
 echo "<sip:2125550000@127.0.0.1>;regint=0;audio_codecs=PCMU" > "$BS/accounts"
-: > "$BS/contacts"
 
 timeout 25 baresip -f "$BS" -e "/dial sip:2125551234@127.0.0.1:$SIP_PORT" -t 8 \
 	> "$WORK/baresip.log" 2>&1 || true

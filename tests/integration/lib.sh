@@ -228,3 +228,47 @@ json_field() {
 	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" |
 		tr -d '"'
 }
+
+# start_capture FILE: tshark on lo (all UDP) into FILE, its PID in
+# $TSHARK; returns 1 (TSHARK empty) when tshark is not installed.
+start_capture() {
+	TSHARK=
+	command -v tshark >/dev/null || return 1
+	tshark -q -i lo -f "udp" -w "$1" > "$WORK/tshark.log" 2>&1 &
+	TSHARK=$!
+	PIDS+=("$TSHARK")
+	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
+	sleep 1 # "Capturing on" comes a moment before packets are taken
+}
+
+# baresip_setup DIR PORT HZ SECONDS: a headless baresip in DIR listening
+# on PORT that sends a HZ tone (8 kHz mono WAV, SECONDS long) and records
+# what it hears to DIR/heard.wav; RTP above our range.  The caller writes
+# DIR/accounts.
+baresip_setup() {
+	mkdir -p "$1"
+	python3 - "$1/tone.wav" "$3" "$4" <<'PY'
+import math, struct, sys, wave
+hz, secs = float(sys.argv[2]), int(sys.argv[3])
+w = wave.open(sys.argv[1], "wb")
+w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
+w.writeframes(b"".join(struct.pack("<h", int(10000 * math.sin(2 * math.pi * hz * i / 8000))) for i in range(8000 * secs)))
+w.close()
+PY
+	cat > "$1/config" <<CONF
+poll_method		poll
+sip_listen		127.0.0.1:$2
+net_interface		127.0.0.1
+audio_player		aufile,$1/heard.wav
+audio_source		aufile,$1/tone.wav
+audio_alert		aufile,$1/heard-alert.wav
+rtp_ports		$((RTP_MAX + 2))-$((RTP_MAX + 200))
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			aufile.so
+module			stdio.so
+module_app		account.so
+module_app		menu.so
+CONF
+	: > "$1/contacts"
+}

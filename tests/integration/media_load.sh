@@ -19,11 +19,11 @@ write_conf
 # the fixed one passes octets as they came, so each probe can be checked
 # whole.  The adaptive one is jitter.sh's and test_jbuf's.
 # jb_min = 100: a loaded test machine delays packets by tens of ms.
-# Known defect (closing note, 2026-12-02): even so, the fixed buffer moves
-# its delay by up to a frame in the first seconds, one sample a frame,
-# and a probe across such slips (or a missing sample) may read as
-# damaged; so damage (and late) is allowed up to 5% of the probes here,
-# and none may be lost or doubled.
+# The fixed buffer holds the delay its first packets set (it slips only
+# for a far clock's drift, none here), so no probe should be damaged or
+# late; 1% is allowed for what a loaded machine does to the path (a
+# packet over 100 ms late plays as silence), and none may be lost or
+# doubled.
 sed -i '/^\[trunk pbx\]/a srtp = optional\njb_mode = fixed\njb_min = 100' "$WORK/tollgate.conf"
 start_pstnsim --media echo --rule 777=answer,media=stamp
 start_gw
@@ -38,7 +38,7 @@ for f in connected:30 failed:0 silent:0 lost:0 dup:0 seq_gaps:0; do
 done
 back=$(json_field "$out" frames)
 bad=$(( $(json_field "$out" damaged) + $(json_field "$out" late) ))
-[ $((bad * 20)) -le "$back" ] || fail "looped: $bad damaged or late of $back: $out"
+[ $((bad * 100)) -le "$back" ] || fail "looped: $bad damaged or late of $back: $out"
 # 30 calls x 6 s at 50 frames/s, less each call's first second (the
 # jitter buffer settling: not judged) and the path filling at its start.
 [ "$back" -ge 7000 ] || fail "only $back frames came back: $out"
@@ -60,7 +60,7 @@ out=$(timeout 30 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 log "ok: a converted (PCMU over A-law) path is reported, not passed"
 
 # SRTP both ways: every frame still comes back once (a packet that
-# fails to authenticate counts as damaged; 5% allowed, as above).
+# fails to authenticate counts as damaged; 1% allowed, as above).
 out=$(timeout 40 "$RTPLOAD" --gw "127.0.0.1:$SIP_PORT" --local 127.0.0.1 \
 	--sip-port "$PBX_PORT" --rtp-port "$RTPBASE" --calls 10 --rate 10 \
 	--hold 3 --law pcma --srtp --json 2>>"$WORK/rtpload.log") ||
@@ -70,7 +70,7 @@ for f in connected:10 failed:0 silent:0 lost:0 dup:0 seq_gaps:0; do
 done
 n=$(json_field "$out" frames)
 d=$(json_field "$out" damaged)
-[ "$n" -ge 900 ] && [ $((d * 20)) -le "$n" ] ||
+[ "$n" -ge 900 ] && [ $((d * 100)) -le "$n" ] ||
 	fail "SRTP: $n probes back, $d damaged: $out"
 log "ok: 10 SRTP calls, $n frames back, $d damaged, $(json_field "$out" slipped) slipped"
 
@@ -96,12 +96,12 @@ printf '%s\n' "$recs" | while read -r rec; do
 	[ "$(json_field "$rec" stamp_rx)" -ge 130 ] &&
 	[ "$(json_field "$rec" stamp_lost)" = 0 ] &&
 	[ "$(json_field "$rec" stamp_dup)" = 0 ] &&
-	[ "$(json_field "$rec" stamp_damaged)" -le 10 ] ||
+	[ "$(json_field "$rec" stamp_damaged)" -le 2 ] ||
 		fail "RTP -> B: $rec"
 	awk -v p="$(json_field "$rec" stamp_p99_ms)" 'BEGIN { exit !(p < 160) }' ||
 		fail "RTP -> B delay: $rec"
 done
 rx=$(printf '%s\n' "$recs" | sed -n 's/.*"stamp_rx":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
 dmg=$(printf '%s\n' "$recs" | sed -n 's/.*"stamp_damaged":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
-[ $((dmg * 20)) -le "$rx" ] || fail "RTP -> B: $dmg of $rx probes damaged"
+[ $((dmg * 100)) -le "$rx" ] || fail "RTP -> B: $dmg of $rx probes damaged"
 log "ok: RTP -> B: every stamped call's probes arrived once, $dmg of $rx damaged, p50 $(printf '%s\n' "$recs" | head -1 | sed -n 's/.*"stamp_p50_ms":\([0-9.]*\).*/\1/p') ms"

@@ -7,7 +7,9 @@
 # Supported: 100rel, a reliable 183 is PRACKed with the right RAck, its
 # retransmission is not PRACKed again, the next RSeq is.  A second 200
 # from another fork of our INVITE is ACKed and its dialog ended with a
-# BYE while the call goes on.  tshark decodes it all.
+# BYE while the call goes on.  SIPp, as a PBX, PRACKs a reliable 183 and
+# holds, resumes and refreshes the call with UPDATE.  tshark decodes it
+# all.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
@@ -42,6 +44,8 @@ timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
 	> "$WORK/ua-out.log" 2>&1 &
 UA_PID=$!
 PIDS+=("$UA_PID")
+# (On a busy machine the UA binds its port a while after it starts.)
+wait_for "the UA's socket" 10 sh -c "ss -Hlun 'sport = :$PBX_PORT' | grep -q ."
 start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
 	--hold 20000
 wait "$UA_PID" || { cat "$WORK/ua-out.log" >&2; fail "100rel from the callee"; }
@@ -57,11 +61,26 @@ timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
 	--script fork > "$WORK/ua-fork.log" 2>&1 &
 UA_PID=$!
 PIDS+=("$UA_PID")
+# (On a busy machine the UA binds its port a while after it starts.)
+wait_for "the UA's socket" 10 sh -c "ss -Hlun 'sport = :$PBX_PORT' | grep -q ."
 start_pstnsim --originate 1 --rate 1 --to 5550100 --from 2125559999 \
 	--hold 20000
 wait "$UA_PID" || { cat "$WORK/ua-fork.log" >&2; fail "forked 200s"; }
 log "forked 200s: $(grep -c '^ok:' "$WORK/ua-fork.log") checks passed"
 wait_cdrs 3
+
+# The same against SIPp as the PBX: a reliable 183 PRACKed, our
+# Session-Expires in the 200, hold and resume by UPDATE (RFC 3311), the
+# second one refreshing the session (RFC 4028).
+kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
+start_pstnsim --rule 2125551234=progress --answer-after 1500
+wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+timeout 40 sipp -sf "$SIPP_DIR/uac_prack_update.xml" "127.0.0.1:$SIP_PORT" \
+	-s 2125551234 -i 127.0.0.1 -p "$PBX_PORT" -m 1 -nostdin \
+	-timeout 30 -timeout_error -trace_err -error_file "$WORK/sipp-err.log" \
+	> "$WORK/sipp.log" 2>&1 ||
+	fail "SIPp PRACK/UPDATE scenario: $(tail -20 "$WORK/sipp-err.log" 2>/dev/null)"
+log "ok: SIPp: reliable 183 PRACKed, session timer, UPDATE hold and resume"
 
 if [ -n "$CAP" ]; then
 	sleep 0.5

@@ -15,6 +15,11 @@
 #  - Presentation restricted toward the trusted PBX: From "Anonymous"
 #    <sip:anonymous@anonymous.invalid>, Privacy: id, and PAI with the
 #    number; toward the untrusted trunk: the same without PAI.
+#  Remote-Party-ID (identity = rpid), as older PBXs and Cisco speak it:
+#  - read from a trusted PBX like PAI (privacy=full: restricted), ignored
+#    from an untrusted one;
+#  - sent instead of PAI: with privacy=full and screen=yes to the trusted
+#    PBX for a withheld number, not at all to an untrusted trunk then.
 . "$(dirname "$0")/lib.sh"
 
 EXTRA="
@@ -67,6 +72,13 @@ rec=$(out_call 127.0.0.5 2125551004 --from anonymous \
 	--header "P-Asserted-Identity: <sip:2125550042@127.0.0.5>" --header "Privacy: id")
 # (No number: libpri sends no Calling Party Number IE at all.)
 expect_eq "untrusted PAI: calling number" "$(json_field "$rec" calling)" ""
+rec=$(out_call 127.0.0.1 2125551006 --from anonymous \
+	--header "Remote-Party-ID: \"A\" <sip:2125550044@127.0.0.1>;party=calling;screen=yes;privacy=full")
+expect_eq "trusted RPID: calling number" "$(json_field "$rec" calling)" 2125550044
+expect_eq "trusted RPID: restricted" "$(json_field "$rec" calling_restricted)" true
+rec=$(out_call 127.0.0.5 2125551007 --from anonymous \
+	--header "Remote-Party-ID: <sip:2125550044@127.0.0.5>;party=calling")
+expect_eq "untrusted RPID: calling number" "$(json_field "$rec" calling)" ""
 log "ok: SIP -> PRI: name, Privacy, trusted and untrusted identity"
 
 # PRI -> SIP: pstnsim originates; a PBX answers and keeps the INVITE.
@@ -150,4 +162,20 @@ div_call 127.0.0.5 127.0.0.1 5559261
 grep -q '^Diversion: <sip:2125550199@.*;privacy=full' "$WORK/inv.txt" ||
 	fail "Diversion to the trusted PBX: $(grep -i '^Diversion' "$WORK/inv.txt")"
 log "ok: Diversion privacy kept across the trust boundary"
+
+# identity = rpid: Remote-Party-ID instead of P-Asserted-Identity.
+sed -i '/^\[trunk pbx\]/a identity = rpid' "$WORK/tollgate.conf"
+sed -i '/^\[trunk pbx2\]/a identity = rpid' "$WORK/tollgate.conf"
+ctl reload >/dev/null || fail "reload with identity = rpid"
+in_call 127.0.0.1 5550102 --restricted
+grep -q '^Remote-Party-ID: <sip:2125559999@[^>]*>;party=calling;screen=yes;privacy=full' \
+	"$WORK/inv.txt" || fail "RPID to the trusted PBX: $(grep -i '^Remote-Party' "$WORK/inv.txt")"
+grep -qi '^P-Asserted-Identity:' "$WORK/inv.txt" && fail "PAI sent with identity = rpid"
+in_call 127.0.0.5 5550202 --restricted
+grep -qi '^Remote-Party-ID:' "$WORK/inv.txt" && fail "RPID of a withheld number to an untrusted trunk"
+grep -q 2125559999 "$WORK/inv.txt" && fail "the number leaked to an untrusted trunk (rpid)"
+in_call 127.0.0.5 5550203
+grep -q '^Remote-Party-ID: <sip:2125559999@[^>]*>;party=calling;screen=yes;privacy=off' \
+	"$WORK/inv.txt" || fail "RPID of a shown number: $(grep -i '^Remote-Party' "$WORK/inv.txt")"
+log "ok: identity = rpid: Remote-Party-ID across the trust boundary"
 log "ok: PRI -> SIP: calling name, restricted presentation, trust boundary"

@@ -155,6 +155,25 @@ static void rec_make(struct cdr_record *r, unsigned i)
 		r->cost = 12600;
 	}
 	r->emergency = i % 13 == 0;
+	if (i % 4 == 2) {
+		/* Media figures, some unknown (no RTCP came back). */
+		struct cdr_media *m = &r->media;
+
+		m->set = true;
+		m->tx_packets = 1000 + i;
+		m->rx_packets = 990;
+		m->rx_lost = 10;
+		m->late = 1;
+		m->jitter_us = 2500;
+		m->rtt_us = i % 8 == 2 ? -1 : 40125;
+		m->remote_lost = i % 8 == 2 ? -1 : 7;
+		m->remote_jitter_us = i % 8 == 2 ? -1 : 3000;
+		m->mos_rx = 421;
+		m->mos_tx = i % 8 == 2 ? 0 : 398;
+		m->concealed = 4;
+		m->jb_drops = 2;
+		m->srtp_auth_fail = 0;
+	}
 	/* Attempts: the last one carried the call. */
 	r->nattempts = i % 3;
 	for (unsigned k = 0; k < r->nattempts; k++) {
@@ -296,7 +315,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -338,7 +357,7 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
 	/* v6: members refine their zone's floor, unit and room. */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_table_info("
 				    "'e911_member') WHERE name IN ('flr', "
@@ -346,6 +365,11 @@ static void test_schema_migration_v1(void **state)
 	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
 				"'old-1' AND emergency = 0 AND route IS NULL"),
 			 1);
+	/* v7: the media quality columns, NULL on the old rows. */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM cdr WHERE id = "
+				"'old-1' AND mos_rx IS NULL AND rtt_ms IS NULL "
+				"AND rtp_rx_lost IS NULL AND srtp_auth_fail "
+				"IS NULL"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did WHERE user = "
 				"'u' AND cid = '' AND failover_trunk = ''"),
 			 1);
@@ -392,12 +416,27 @@ static void test_schema_migration_v2(void **state)
 	       "ALTER TABLE cdr DROP COLUMN e911_user;"
 	       "ALTER TABLE cdr DROP COLUMN callback;"
 	       "ALTER TABLE cdr DROP COLUMN e911_ref;"
+	       "ALTER TABLE cdr DROP COLUMN rtp_tx_packets;"
+	       "ALTER TABLE cdr DROP COLUMN rtp_rx_packets;"
+	       "ALTER TABLE cdr DROP COLUMN rtp_rx_lost;"
+	       "ALTER TABLE cdr DROP COLUMN rtp_late;"
+	       "ALTER TABLE cdr DROP COLUMN rtp_jitter_ms;"
+	       "ALTER TABLE cdr DROP COLUMN rtt_ms;"
+	       "ALTER TABLE cdr DROP COLUMN mos_rx;"
+	       "ALTER TABLE cdr DROP COLUMN mos_tx;"
+	       "ALTER TABLE cdr DROP COLUMN remote_lost;"
+	       "ALTER TABLE cdr DROP COLUMN remote_jitter_ms;"
+	       "ALTER TABLE cdr DROP COLUMN plc_concealed;"
+	       "ALTER TABLE cdr DROP COLUMN jb_drops;"
+	       "ALTER TABLE cdr DROP COLUMN srtp_auth_fail;"
+	       "ALTER TABLE cdr DROP COLUMN transfer_to;"
+	       "ALTER TABLE cdr DROP COLUMN transfer_ref;"
 	       "PRAGMA user_version = 2;");
 	sqlite3_close(db);
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
 				"name = 'keep-me' AND number = 'calling'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "
@@ -1252,10 +1291,21 @@ static void test_trigger_refuses_all(void **state)
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
 		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
-		 "12600,0,,,,,,0,", r.id);
+		 "12600,0,,,,,,0,,,,,,,,,,,,,,,,", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);
+	}
+	/* A call with media figures has them (unknown ones empty), then
+	 * the transfer columns (empty: no transfer). */
+	rec_make(&r, 2);
+	for (size_t k = 1; k < n; k++) {
+		const char *tail = ",1002,990,10,1,2.500,,4.21,,,,4,2,0,,";
+		size_t tl = strlen(tail), ll = strlen(lines[k]);
+
+		if (!strncmp(lines[k], r.id, strlen(r.id)))
+			assert_string_equal(lines[k] + (ll > tl ? ll - tl : 0),
+					    tail);
 	}
 	lines_free(lines, n);
 }
@@ -1430,6 +1480,24 @@ static void check_same(const struct cdr_record *a,
 	assert_int_equal(a->conn_fee, b->conn_fee);
 	assert_int_equal(a->cost, b->cost);
 	assert_int_equal(a->emergency, b->emergency);
+	assert_int_equal(a->media.set, b->media.set);
+	if (b->media.set) {
+		const struct cdr_media *x = &a->media, *y = &b->media;
+
+		assert_int_equal(x->tx_packets, y->tx_packets);
+		assert_int_equal(x->rx_packets, y->rx_packets);
+		assert_int_equal(x->rx_lost, y->rx_lost);
+		assert_int_equal(x->late, y->late);
+		assert_int_equal(x->jitter_us, y->jitter_us);
+		assert_int_equal(x->rtt_us, y->rtt_us);
+		assert_int_equal(x->remote_lost, y->remote_lost);
+		assert_int_equal(x->remote_jitter_us, y->remote_jitter_us);
+		assert_int_equal(x->mos_rx, y->mos_rx);
+		assert_int_equal(x->mos_tx, y->mos_tx);
+		assert_int_equal(x->concealed, y->concealed);
+		assert_int_equal(x->jb_drops, y->jb_drops);
+		assert_int_equal(x->srtp_auth_fail, y->srtp_auth_fail);
+	}
 	assert_int_equal(a->nattempts, b->nattempts);
 	for (unsigned k = 0; k < a->nattempts; k++) {
 		const struct cdr_attempt *x = &a->attempts[k];

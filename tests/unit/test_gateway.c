@@ -106,7 +106,8 @@ static const char good_conf[] =
 	"type = sip\n"
 	"peer = 10.0.0.5:5080\n"
 	"overlap = rfc3578\n"
-	"accept_from = 10.0.0.0/24, 192.168.1.7\n"
+	"accept_from = 10.0.0.0/24, 192.168.1.7, 172.16.0.1:5070, [2001:db8::1]:5062\n"
+	"match_user = 5550100-5550199, +4420*, 2001\n"
 	"dtmf = info\n"
 	"t38 = yes\n"
 	"options_interval = 15\n"
@@ -219,6 +220,27 @@ static void test_conf_good(void **state)
 	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "192.168.1.7", &in.sin_addr);
 	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	/* host:port: that port only. */
+	inet_pton(AF_INET, "172.16.0.1", &in.sin_addr);
+	in.sin_port = htons(5070);
+	assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	in.sin_port = htons(5060);
+	assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in));
+	{
+		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+
+		inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+		in6.sin6_port = htons(5062);
+		assert_true(gw_trunk_accepts(t, (struct sockaddr *)&in6));
+		in6.sin6_port = htons(5060);
+		assert_false(gw_trunk_accepts(t, (struct sockaddr *)&in6));
+	}
+	assert_true(gw_trunk_matches_user(t, "5550150"));
+	assert_false(gw_trunk_matches_user(t, "55501500"));
+	assert_true(gw_trunk_matches_user(t, "+442079460018"));
+	assert_true(gw_trunk_matches_user(t, "2001"));
+	assert_false(gw_trunk_matches_user(t, "2002"));
+	assert_false(gw_trunk_matches_user(t, ""));
 	assert_true(t->rfc3578);
 	assert_int_equal(t->overlap_wait_ms, 2000);
 	assert_int_equal(t->overlap_timeout_ms, 5000);
@@ -261,7 +283,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 56);
+	assert_int_equal(cfg->notify_ca_line, 57);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	{
@@ -404,6 +426,14 @@ static void test_conf_errors(void **state)
 		 "trunk 'a': inbound_user and inbound_password go together"},
 		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nauth_password = p\n",
 		 "trunk 'a': auth_password without auth_user"},
+		{"[trunk a]\ntype = sip\nmatch_header = X Bad: 1\n",
+		 "match_header: 'X Bad: 1' is not 'Name: text'"},
+		{"[trunk a]\ntype = sip\nmatch_user = 12-3\n",
+		 "match_user: '12-3' is not a number"},
+		{"[trunk a]\ntype = sip\nmatch_user = 19-10\n",
+		 "match_user: '19-10' is not a number"},
+		{"[trunk a]\ntype = sip\naccept_from = 10.0.0.0/8:5060\n",
+		 "accept_from: '10.0.0.0/8:5060' is not an address"},
 		{"[trunk a]\ntype = sip\ninbound_digest = sha1\n",
 		 "t.conf:3: inbound_digest: 'sha1' is not sha-256 or md5"},
 		{"[trunk a]\ntype = sip\npeer = 1.2.3.4\nregister = yes\n",
@@ -445,6 +475,32 @@ static void test_conf_errors(void **state)
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
 		 "options_interval = 5\n",
 		 "t.conf:2: trunk 'a': options_interval is for SIP trunks"},
+		/* SIP over TCP and TLS */
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = sctp\n",
+		 "t.conf:4: transport: 'sctp' is not udp, tcp or tls"},
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = tcp\n",
+		 "t.conf:1: trunk 'a': transport = tcp needs [sip] tcp = yes"},
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = tls\n",
+		 "trunk 'a': transport = tls needs [sip] tls = yes"},
+		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\n"
+		 "tls_server_name = x.test\n",
+		 "trunk 'a': tls_server_name without transport = tls"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
+		 "transport = tcp\n",
+		 "trunk 'a': transport is for SIP trunks"},
+		{"[sip]\ntls = yes\n", "[sip] tls = yes needs tls_cert"},
+		{"[sip]\ntls_cert = /nonexistent/gw.pem\n",
+		 "t.conf:2: tls_cert: /nonexistent/gw.pem: No such file"},
+		{"[sip]\ntls_ca = /dev/null\n",
+		 "tls_cert, tls_ca and tls_client_cert need tls = yes"},
+		{"[sip]\ntls_port = 65536\n", "t.conf:2: tls_port"},
+		{"[sip]\ntcp_idle_timeout = 0\n", "t.conf:2: tcp_idle_timeout"},
+		{"[sip]\ntcp_max_connections = 0\n",
+		 "t.conf:2: tcp_max_connections"},
+		{"[sip]\ntls_verify = maybe\n",
+		 "t.conf:2: tls_verify: 'maybe' is not yes or no"},
+		{"[sip]\ntcp = yes\ntls = yes\ntls_cert = /dev/null\n"
+		 "tls_port = 5060\n", "[sip] tls_port 5060 is the TCP port"},
 	};
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 
@@ -511,6 +567,34 @@ static void test_conf_jb(void **state)
 			fail_msg("row %zu: rc %d, message '%s', want '%s'", i,
 				 rc, err, bad[i].want);
 	}
+	free(cfg);
+}
+
+/* TCP and TLS keys: defaults and a trunk's transport (the refusals are
+ * rows of the table above). */
+static void test_conf_transport(void **state)
+{
+	static const char text[] =
+		"[sip]\ntcp = yes\ntcp_idle_timeout = 30\n"
+		"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = TCP\n"
+		"[trunk b]\ntype = sip\npeer = 10.0.0.2\n";
+	struct gw_config *cfg = malloc(sizeof(*cfg));
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", text, strlen(text),
+					 err, sizeof(err)), 0);
+	assert_true(cfg->sip_tcp);
+	assert_false(cfg->sip_tls);
+	assert_int_equal(cfg->tls_port, 5061);
+	assert_true(cfg->tls_verify);
+	assert_int_equal(cfg->tcp_idle_timeout, 30);
+	assert_int_equal(cfg->tcp_max_connections, 1024);
+	assert_int_equal(gw_config_trunk(cfg, "a")->transport,
+			 SIP_TRANSPORT_TCP);
+	assert_int_equal(gw_config_trunk(cfg, "b")->transport,
+			 SIP_TRANSPORT_UDP);
 	free(cfg);
 }
 
@@ -660,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_conf_jb),
+		cmocka_unit_test(test_conf_transport),
 		cmocka_unit_test(test_conf_dahdi),
 		cmocka_unit_test(test_conf_registration),
 		cmocka_unit_test(test_did_lookup),

@@ -489,38 +489,84 @@ static void test_max_bound(void **state)
 	assert_true(s.late > 0); /* the price of the bound */
 }
 
-/* Fixed mode: the octets as sent, at jb_min; a drifting clock slips
- * single samples only. */
+/* A fixed-mode stream; its delay counts from 3 s (it is set 2 s in). */
+static void fixed_sim(struct sim *s, unsigned min_ms, unsigned max_ms,
+		      double jitter_ms, unsigned seconds)
+{
+	sim_defaults(s);
+	s->mode = JB_FIXED;
+	s->min_ms = min_ms;
+	s->max_ms = max_ms;
+	s->jitter_ms = jitter_ms;
+	s->seconds = seconds;
+	s->warm = 3;
+}
+
+/* Held: octets as sent, none late, no slip, a delay that moved under
+ * 0.2 ms, at jb_min over the fastest packets (at most the jitter more). */
+static void assert_held(const struct sim *s)
+{
+	assert_true(s->exact);
+	assert_int_equal(s->late, 0);
+	assert_int_equal(jb.scaled, 0);
+	assert_true(s->dmin >= s->min_ms - 0.5 &&
+		    s->dmax <= s->min_ms + s->jitter_ms + 0.5);
+	assert_true(s->dmax - s->dmin < 0.2);
+}
+
+/* Fixed mode: the octets as sent, at jb_min over the first packets (at
+ * most the jitter more), held: jitter moves it no more (no slip, no
+ * jump in a minute of 0-30 ms); a drifting clock slips single samples
+ * only. */
 static void test_fixed(void **state)
 {
 	static struct sim s;
 
 	(void)state;
-	sim_defaults(&s);
-	s.mode = JB_FIXED;
-	s.min_ms = 60;
-	s.max_ms = 200;
-	s.jitter_ms = 30;
-	s.warm = 10; /* until the fastest packets have been seen */
+	fixed_sim(&s, 60, 200, 30, 60);
 	run_sim(&s);
 	print_sim("fixed", &s);
-	assert_true(s.exact);
+	assert_held(&s);
 	assert_int_equal(jb.concealed, 0);
-	assert_int_equal(s.late, 0);
-	assert_true(s.dmin >= 59.5 && s.dmax <= 60.5);
+	assert_int_equal(jb.jumps, 0);
 
-	sim_defaults(&s);
-	s.mode = JB_FIXED;
-	s.min_ms = 40;
-	s.max_ms = 40;
+	/* Two minutes: the fastest packet of the first seconds leaving the
+	 * window is not a reason to move. */
+	fixed_sim(&s, 80, 200, 60, 120);
+	run_sim(&s);
+	print_sim("fixed, jitter 60", &s);
+	assert_held(&s);
+
+	/* A stream that starts 300 ms late (a stall at its first packet):
+	 * held, that would be over twice jb_min; one jump 2 s in sets it. */
+	fixed_sim(&s, 40, 200, 0, 60);
+	s.spike_at = 0;
+	s.spike_ms = 300;
+	run_sim(&s);
+	print_sim("fixed, late start", &s);
+	assert_int_equal(jb.jumps, 1);
+	assert_int_equal(jb.scaled, 0);
+	assert_true(s.exact); /* from then on: the stall's own are late */
+	assert_true(s.dmin >= 39.5 && s.dmax <= 40.5);
+
+	fixed_sim(&s, 40, 40, 0, 120);
 	s.ppm = 300;
-	s.seconds = 120;
 	run_sim(&s);
 	print_sim("fixed, drift", &s);
 	assert_true(fabs(s.d_last - s.d_first) <= 5);
 	/* 120 s at 300 ppm: 288 samples. */
 	assert_true(jb.scaled >= 200 && jb.scaled <= 300);
 	assert_int_equal(jb.concealed, 0);
+
+	/* A slow far clock with jitter: the delay grows by slips before
+	 * packets come late. */
+	fixed_sim(&s, 60, 200, 30, 120);
+	s.ppm = -300;
+	run_sim(&s);
+	print_sim("fixed, drift -300 ppm, jitter 30", &s);
+	assert_int_equal(s.late, 0);
+	assert_true(jb.scaled >= 200 && jb.scaled <= 300);
+	assert_true(s.dmax - s.dmin <= 14); /* dead zone + the window's lag */
 }
 
 /* Late and duplicate packets, partial overlaps, any ptime. */

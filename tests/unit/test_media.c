@@ -22,6 +22,7 @@
 
 #include "media/media.h"
 #include "media/rfc4733.h"
+#include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/srtp.h"
 #include "media/udptl.h"
@@ -1705,7 +1706,8 @@ static void test_srtp_bridge(void **state)
 	assert_int_equal(media_bridge_update(f.me, f.id, &prm), 0);
 	good = srtp_exchange(&f, far2, far2, 65, 5, answers);
 	assert_true(good >= 4);
-	/* SRTCP multiplexed on the port is checked and dropped. */
+	/* SRTCP multiplexed on the port (RFC 5761) is checked and read
+	 * as RTCP. */
 	{
 		uint8_t rtcp[28 + MSRTP_TRAILER] = {0x80, 200, 0, 6};
 		size_t len = 28;
@@ -1722,7 +1724,8 @@ static void test_srtp_bridge(void **state)
 	 * switched) nothing else failed; the replay was caught. */
 	assert_int_equal(done_rec.st.srtp_auth_fail, 1);
 	assert_int_equal(done_rec.st.srtp_replay, 1);
-	assert_int_equal(done_rec.st.rtp_ignored, 1);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
+	assert_int_equal(done_rec.st.rtcp_rx, 1);
 	msrtp_free(far);
 	msrtp_free(far2);
 	fx_close(&f);
@@ -2139,6 +2142,142 @@ static void test_tdm_bridge_concurrent(void **state)
 	assert_int_equal(done_rec.count, 1);
 	assert_int_equal(done_rec.st.tdm_frames, 4000);
 	tfx_close(&f);
+}
+
+/* ---- RTCP on a timeslot <-> RTP bridge ----------------------------------- */
+
+/* A far end with an RTP and an RTCP socket on consecutive ports. */
+static void far_pair(int *rtp, int *rtcp, struct sockaddr_in *addr)
+{
+	for (uint16_t port = 41000; port < 42000; port += 2) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+		*rtp = socket(AF_INET, SOCK_DGRAM, 0);
+		*rtcp = socket(AF_INET, SOCK_DGRAM, 0);
+		a.sin_port = htons(port);
+		if (!bind(*rtp, (struct sockaddr *)&a, sizeof(a))) {
+			*addr = a;
+			a.sin_port = htons((uint16_t)(port + 1));
+			if (!bind(*rtcp, (struct sockaddr *)&a, sizeof(a)))
+				return;
+		}
+		close(*rtp);
+		close(*rtcp);
+	}
+	fail_msg("no free port pair for the far end");
+}
+
+/* The bridge's SR (it sends RTP) with a block on the far end's stream
+ * and a CNAME, within 3.75 s (RFC 3550 6.2: half the 5 s interval, times
+ * 0.5-1.5); the far end's RR on it gives the round trip and what it lost;
+ * the stop sends BYE; the figures come in the done stats. */
+static void test_rtcp_bridge(void **state)
+{
+	static struct fx f;
+	struct media_bridge_params prm;
+	struct sockaddr_in far_pair_addr = {0};
+	uint8_t frame[FRAME_LEN], pl[SLOT], buf[2048];
+	struct rtcp_msg m;
+	int far_rtp, far_rtcp;
+	uint32_t our_ssrc = 0;
+	uint64_t sr_ntp = 0;
+	bool got_sr = false;
+	ssize_t n;
+	uint32_t k;
+
+	(void)state;
+	fx_open(&f, MEDIA_PCMU, MEDIA_PCMU, 20);
+	far_pair(&far_rtp, &far_rtcp, &far_pair_addr);
+	params(&prm, CHAN, &far_pair_addr, MEDIA_PCMU, 20);
+	assert_int_equal(media_bridge_update(f.me, f.id, &prm), 0);
+	frame_silence(frame, MEDIA_PCMU);
+	memset(pl, 0xff, sizeof(pl));
+	for (k = 0; k < 250 && !got_sr; k++) {
+		far_send(&f, f.far, 0, f.far_seq++, f.far_ts, pl, SLOT);
+		f.far_ts += SLOT;
+		assert_true(line_step(&f.line, k, frame, NULL));
+		while (readable(far_rtp, 0)) {
+			struct rtp_hdr h;
+			const uint8_t *p;
+			size_t plen;
+
+			n = recv(far_rtp, buf, sizeof(buf), 0);
+			if (!rtp_decode(&h, &p, &plen, buf, (size_t)n))
+				our_ssrc = h.ssrc;
+		}
+		if (readable(far_rtcp, 0)) {
+			n = recv(far_rtcp, buf, sizeof(buf), 0);
+			assert_int_equal(rtcp_decode(&m, buf, (size_t)n), 0);
+			got_sr = true;
+		}
+		msleep(18);
+	}
+	assert_true(got_sr);
+	assert_true(m.sr);
+	assert_int_equal(m.ssrc, our_ssrc);
+	assert_true(m.pkts > 0 && m.octets == m.pkts * SLOT);
+	assert_int_equal(m.nrb, 1);
+	assert_int_equal(m.rb[0].ssrc, f.far_ssrc);
+	assert_int_equal(m.rb[0].lost, 0);
+	assert_int_equal(m.rb[0].ext_seq, (uint32_t)(f.far_seq - 1));
+	assert_non_null(m.cname);
+	assert_memory_equal(m.cname, "tg-", 3);
+	sr_ntp = m.ntp;
+
+	/* The far end answers at once: lost 7 of ours, 10 ms of jitter. */
+	{
+		struct rtcp_report rep = {
+			.ssrc = f.far_ssrc, .has_rb = true, .cname = "far",
+			.rb = {.ssrc = our_ssrc, .fraction = 12, .lost = 7,
+			       .jitter = 80, .lsr = rtcp_ntp_mid(sr_ntp)}};
+		size_t len = rtcp_encode(buf, sizeof(buf), &rep);
+		struct sockaddr_in to = f.rtp_addr;
+
+		to.sin_port = htons((uint16_t)(ntohs(to.sin_port) + 1));
+		assert_int_not_equal(len, 0);
+		assert_int_equal(sendto(far_rtcp, buf, len, 0,
+					(struct sockaddr *)&to, sizeof(to)),
+				 (ssize_t)len);
+		/* The same multiplexed on the RTP port (RFC 5761), and a
+		 * malformed one there. */
+		assert_int_equal(sendto(far_rtp, buf, len, 0,
+					(struct sockaddr *)&f.rtp_addr,
+					sizeof(f.rtp_addr)), (ssize_t)len);
+		buf[3]++;
+		assert_int_equal(sendto(far_rtp, buf, len, 0,
+					(struct sockaddr *)&f.rtp_addr,
+					sizeof(f.rtp_addr)), (ssize_t)len);
+	}
+	msleep(20);
+	fx_stop(&f);
+	/* Its last report says BYE. */
+	assert_true(readable(far_rtcp, 500));
+	do {
+		n = recv(far_rtcp, buf, sizeof(buf), 0);
+		assert_int_equal(rtcp_decode(&m, buf, (size_t)n), 0);
+	} while (!m.bye && readable(far_rtcp, 100));
+	assert_true(m.bye);
+	assert_int_equal(m.nrb, 1);
+
+	assert_true(done_rec.st.rtcp_tx >= 2);
+	assert_int_equal(done_rec.st.rtcp_rx, 2);
+	assert_int_equal(done_rec.st.rtcp_bad, 1);
+	assert_int_equal(done_rec.st.rtp_bad, 0);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
+	assert_true(done_rec.st.remote_report);
+	assert_int_equal(done_rec.st.remote_lost, 7);
+	assert_int_equal(done_rec.st.remote_fraction, 12);
+	assert_int_equal(done_rec.st.remote_jitter_us, 10000);
+	/* Loopback, answered at once (DLSR 0): well under 50 ms. */
+	assert_true(done_rec.st.rtt_us >= 0 && done_rec.st.rtt_us < 50000);
+	assert_int_equal(done_rec.st.rtp_rx_octets, done_rec.st.rtp_rx * SLOT);
+	assert_true(done_rec.st.mos_rx >= 420);
+	assert_true(done_rec.st.mos_tx > 100 &&
+		    done_rec.st.mos_tx < done_rec.st.mos_rx);
+	close(far_rtp);
+	close(far_rtcp);
+	fx_close(&f);
 }
 
 static int all_teardown(void **state)
@@ -3151,6 +3290,7 @@ int main(void)
 		cmocka_unit_test(test_echo_params),
 		cmocka_unit_test(test_srtp_roundtrip),
 		T(test_srtp_bridge),
+		T(test_rtcp_bridge),
 		T(test_relay_srtp),
 		T(test_tdm_to_rtp),
 		T(test_rtp_to_tdm),

@@ -7,6 +7,7 @@
  * every refusal must come out as a response libosip2 reads back with the
  * request's Call-ID and our reason phrase.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -246,12 +247,157 @@ static void trailing_octets(void **state)
 	assert_int_equal(vd.len, sizeof(req) - 1 - strlen("GARBAGE"));
 }
 
+/* RFC 3515: the transfer target of a REFER, and the refusals a PBX
+ * hears (one Refer-To, a number, no Replaces). */
+static int refer_to(const char *hdrs, char *num, size_t size)
+{
+	char req[1024];
+	osip_message_t *m;
+	int err;
+
+	snprintf(req, sizeof(req),
+		 "REFER sip:gw@192.0.2.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKr1\r\n"
+		 "From: <sip:pbx@192.0.2.2>;tag=a\r\n"
+		 "To: <sip:gw@192.0.2.1>;tag=b\r\n"
+		 "Call-ID: refer@1\r\nCSeq: 2 REFER\r\nMax-Forwards: 70\r\n"
+		 "%sContent-Length: 0\r\n\r\n", hdrs);
+	assert_int_equal(osip_message_init(&m), 0);
+	assert_int_equal(osip_message_parse(m, req, strlen(req)), 0);
+	err = sip_msg_refer_to(m, num, size);
+	osip_message_free(m);
+	return err;
+}
+
+static void refer_targets(void **state)
+{
+	char num[40];
+
+	(void)state;
+	assert_int_equal(refer_to("Refer-To: <sip:5551234@gw;user=phone>\r\n",
+				  num, sizeof(num)), 0);
+	assert_string_equal(num, "5551234");
+	assert_int_equal(refer_to("Refer-To: sip:+1-212-555-0100@gw\r\n",
+				  num, sizeof(num)), 0);
+	assert_string_equal(num, "+12125550100");
+	assert_int_equal(refer_to("r: <tel:+44(20)7946-0018>\r\n", num,
+				  sizeof(num)), 0);
+	assert_string_equal(num, "+442079460018");
+	assert_int_equal(refer_to("Refer-To: \"Desk\" <sips:2001;ext=1@gw>"
+				  "\r\n", num, sizeof(num)), 0);
+	assert_string_equal(num, "2001");
+	/* Refusals: none, two, a name, Replaces, other schemes, junk. */
+	assert_int_equal(refer_to("", num, sizeof(num)), ENOENT);
+	assert_int_equal(refer_to("Refer-To: <sip:1@gw>\r\n"
+				  "Refer-To: <sip:2@gw>\r\n", num,
+				  sizeof(num)), E2BIG);
+	assert_int_equal(refer_to("Refer-To: <sip:1@gw>, <sip:2@gw>\r\n",
+				  num, sizeof(num)), E2BIG);
+	assert_int_equal(refer_to("Refer-To: <sip:alice@gw>\r\n", num,
+				  sizeof(num)), ENOTSUP);
+	assert_int_equal(refer_to("Refer-To: <sip:2001@gw?Replaces=abc%3Bto-"
+				  "tag%3D1%3Bfrom-tag%3D2>\r\n", num,
+				  sizeof(num)), ENOTSUP);
+	assert_int_equal(refer_to("Refer-To: <mailto:a@b>\r\n", num,
+				  sizeof(num)), EPROTONOSUPPORT);
+	assert_int_equal(refer_to("Refer-To: <sip:+@gw>\r\n", num,
+				  sizeof(num)), EBADMSG);
+	assert_int_equal(refer_to("Refer-To: <sip:12+3@gw>\r\n", num,
+				  sizeof(num)), ENOTSUP);
+	assert_int_equal(refer_to("Refer-To: <sip:123456789@gw>\r\n", num,
+				  8), E2BIG);
+	assert_string_equal(num, "");
+}
+
+/* RFC 7044 History-Info read as a Diversion: who diverted, and why. */
+static int history(const char *hdrs, char *user, char *reason, bool *priv)
+{
+	char req[1024];
+	osip_message_t *m;
+	int err;
+
+	snprintf(req, sizeof(req),
+		 "INVITE sip:1@192.0.2.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKh1\r\n"
+		 "From: <sip:2@192.0.2.2>;tag=a\r\nTo: <sip:1@192.0.2.1>\r\n"
+		 "Call-ID: hi@1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		 "%sContent-Length: 0\r\n\r\n", hdrs);
+	assert_int_equal(osip_message_init(&m), 0);
+	assert_int_equal(osip_message_parse(m, req, strlen(req)), 0);
+	err = sip_msg_history_info(m, user, 32, reason, 32, priv);
+	osip_message_free(m);
+	return err;
+}
+
+static void history_info(void **state)
+{
+	char user[32], reason[32];
+	bool priv;
+
+	(void)state;
+	/* The newest redirection: 2002 (busy) after 2001 (no answer). */
+	assert_int_equal(history("History-Info: <sip:2001@pbx>;index=1, "
+				 "<sip:2002@pbx;cause=408>;index=1.1\r\n"
+				 "History-Info: <sip:+15551@pbx;cause=486>;"
+				 "index=1.1.1\r\n", user, reason, &priv), 0);
+	assert_string_equal(user, "2002");
+	assert_string_equal(reason, "user-busy");
+	assert_false(priv);
+	/* RFC 4244 style: the cause in an escaped Reason; private entry. */
+	assert_int_equal(history("History-Info: <sip:2001@pbx?Privacy=history>"
+				 ";index=1, <sip:3@pbx?Reason=SIP%3Bcause%3D302>"
+				 ";index=1.1\r\n", user, reason, &priv), 0);
+	assert_string_equal(user, "2001");
+	assert_string_equal(reason, "unconditional");
+	assert_true(priv);
+	/* No cause anywhere: no redirection; junk: unreadable. */
+	assert_int_equal(history("History-Info: <sip:1@pbx>;index=1\r\n", user,
+				 reason, &priv), ENOENT);
+	assert_int_equal(history("History-Info: <<>>;index=1\r\n", user,
+				 reason, &priv), EBADMSG);
+	assert_int_equal(sip_hi_cause("no-answer"), 408);
+	assert_int_equal(sip_hi_cause("nonsense"), 404);
+}
+
+static void rpid_identity(void **state)
+{
+	char req[1024], num[32];
+	osip_message_t *m;
+	bool priv = true;
+	static const char *const hdrs =
+		"Remote-Party-ID: <sip:2001@pbx>;party=called\r\n"
+		"Remote-Party-ID: \"Al\" <sip:+12125550044@pbx>;party=calling;"
+		"screen=yes;privacy=full\r\n";
+
+	(void)state;
+	snprintf(req, sizeof(req),
+		 "INVITE sip:1@192.0.2.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKr2\r\n"
+		 "From: <sip:anonymous@anonymous.invalid>;tag=a\r\n"
+		 "To: <sip:1@192.0.2.1>\r\nCall-ID: rpid@1\r\n"
+		 "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n%s"
+		 "Content-Length: 0\r\n\r\n", hdrs);
+	assert_int_equal(osip_message_init(&m), 0);
+	assert_int_equal(osip_message_parse(m, req, strlen(req)), 0);
+	/* The called party's one is skipped; the calling one's privacy. */
+	assert_int_equal(sip_msg_rpid(m, num, sizeof(num), &priv), 0);
+	assert_string_equal(num, "+12125550044");
+	assert_true(priv);
+	/* Too long for the buffer: not cut to something else. */
+	assert_int_equal(sip_msg_rpid(m, num, 8, &priv), EBADMSG);
+	assert_string_equal(num, "");
+	osip_message_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(torture_messages),
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(trailing_octets),
+		cmocka_unit_test(refer_targets),
+		cmocka_unit_test(rpid_identity),
+		cmocka_unit_test(history_info),
 	};
 
 	parser_init();
