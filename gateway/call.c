@@ -57,6 +57,14 @@ struct gw_call {
 
 	struct side in, out;
 	bool out_live;            /* an attempt is running on `out` */
+	/* Fax (docs/fax.md): the SIP side's session is T.38 (fax_remote
+	 * its far end), or a G.711 fax got the pass-through settings;
+	 * fax_heard once the bridge reported a tone. */
+	bool fax_t38, fax_passthrough, fax_heard;
+	struct sip_t38 fax_remote;
+	int fax_early;            /* a tone before answer (enum
+				   * media_fax_tone), acted on at answer */
+	bool fax_early_tdm;
 	bool early_media;         /* the caller's media is bridged before
 				     answer: no failover past this point */
 
@@ -1084,6 +1092,66 @@ static void jb_params(const struct gw_call *call, const struct side *ip,
 	prm->jb_fixed = jb.fixed > 0 || pri->digital;
 }
 
+/* ---- fax ------------------------------------------------------------------ */
+
+/* What we offer and take (T.38 Annex D.2.3): version 0 and 14 400 bit/s,
+ * which every T.38 peer does, transferred TCF (UDPTL), redundancy. */
+static const struct sip_t38 t38_ours = {
+	.version = 0,
+	.max_bitrate = 14400,
+	.transferred_tcf = true,
+	.max_datagram = 400,
+	.ec = SIP_T38_EC_REDUNDANCY,
+};
+
+/* Secondaries per UDPTL datagram when redundancy was agreed: three IFPs
+ * back covers the bursts of loss a fax survives at all. */
+#define T38_REDUNDANCY 3
+
+static void leg_t38(struct sip_leg *leg, const struct gw_trunk_cfg *t)
+{
+	sip_leg_set_t38(leg, t && t->t38 ? &t38_ours : NULL);
+}
+
+/* The bridge's fax settings: T.38 toward the far end's UDPTL address,
+ * or pass-through (no DTMF detection either: it could take fax tones
+ * for digits and mute them). */
+static void fax_params(const struct gw_call *call, const struct side *ip,
+		       struct media_bridge_params *prm)
+{
+	const struct gw_trunk_cfg *tc = gw_config_trunk(&call->gw->cfg,
+							ip->trunk);
+	const struct sip_t38 *t = &call->fax_remote;
+	struct sip_media at;
+
+	/* Listening costs about 0.05% of a core per call (docs/fax.md):
+	 * only where a tone would change something. */
+	prm->fax_detect = (tc && tc->t38) || prm->echo_tail_ms ||
+			  !prm->jb_fixed || prm->dtmf != MEDIA_DTMF_INBAND;
+	if (call->fax_passthrough) {
+		prm->fax_passthrough = true;
+		prm->dtmf = MEDIA_DTMF_INBAND;
+	}
+	if (!call->fax_t38)
+		return;
+	memset(&at, 0, sizeof(at));
+	tg_strlcpy(at.addr, t->addr, sizeof(at.addr));
+	at.port = t->port;
+	if (to_sockaddr(&at, &prm->remote, &prm->remote_len))
+		return;
+	prm->hold = false;
+	prm->dtmf = MEDIA_DTMF_INBAND;
+	prm->t38.on = true;
+	prm->t38.version = t->version;
+	prm->t38.max_bitrate = t->max_bitrate;
+	prm->t38.fill_bit_removal = t->fill_bit_removal;
+	prm->t38.transferred_tcf = t->transferred_tcf;
+	prm->t38.redundancy = t->ec == SIP_T38_EC_REDUNDANCY ?
+			      T38_REDUNDANCY : 0;
+	prm->t38.max_datagram = t->max_datagram;
+	prm->t38.ecm = true;
+}
+
 /* Start (or re-point) the bridge between the two sides as their kinds
  * need: B-channel <-> RTP, RTP <-> RTP, or B-channel <-> B-channel. */
 static void bridge_media(struct gw_call *call)
@@ -1143,6 +1211,7 @@ static void bridge_media(struct gw_call *call)
 		jb_params(call, ip, pri, &prm);
 		prm.latch = gw_trunk_latch(gw_config_trunk(&gw->cfg,
 							   ip->trunk));
+		fax_params(call, ip, &prm);
 		if (call->bridge) {
 			media_bridge_update(gw->me, call->bridge, &prm);
 			return;
@@ -1167,6 +1236,13 @@ static void bridge_media(struct gw_call *call)
 static void media_changed(struct gw_call *call, struct side *s,
 			  const struct sip_media *m)
 {
+	if (call->fax_t38) {
+		/* Back to audio after a fax (T.38 D.3): the rest of the
+		 * call stays a G.711 fax call. */
+		gw_info("call %.8s: T.38 ended", call->id);
+		call->fax_t38 = false;
+		call->fax_passthrough = true;
+	}
 	static const char *const dirs[] = {"sendrecv", "sendonly", "recvonly",
 					   "inactive"};
 
@@ -1176,6 +1252,77 @@ static void media_changed(struct gw_call *call, struct side *s,
 	set_remote(call, s, m);
 	if (call->bridge)
 		bridge_media(call);
+}
+
+/* The SIP side's session is T.38 now (its re-INVITE, or the 2xx to
+ * ours); a refresh of it changes nothing in the running gateway. */
+static void t38_changed(struct gw_call *call, const struct sip_t38 *t)
+{
+	if (!call->fax_t38)
+		gw_info("call %.8s: T.38 to %s:%u (version %u, %u bit/s, %s)",
+			call->id, t->addr, t->port, t->version,
+			t->max_bitrate, t->ec == SIP_T38_EC_REDUNDANCY ?
+			"redundancy" : "no EC");
+	call->fax_t38 = true;
+	call->fax_remote = *t;
+	if (call->bridge)
+		bridge_media(call);
+}
+
+/* A G.711 fax: T.38 is off on the trunk, or was refused. */
+static void fax_passthrough(struct gw_call *call, const char *why)
+{
+	gw_info("call %.8s: fax as G.711 pass-through (%s)", call->id, why);
+	call->fax_passthrough = true;
+	if (call->bridge)
+		bridge_media(call);
+}
+
+/* A fax tone on the call's bridge: T.38 if the SIP trunk takes it.  A
+ * calling fax's CNG may come with early media: it waits for the answer
+ * (a re-INVITE needs a confirmed dialog). */
+static void fax_heard(struct gw_call *call, enum media_fax_tone tone,
+		      bool from_tdm)
+{
+	const struct gw_trunk_cfg *t;
+	struct side *ip;
+	int err;
+
+	if (call->state == CS_ENDED || call->fax_heard)
+		return;
+	if (call->state != CS_ANSWERED) {
+		call->fax_early = (int)tone;
+		call->fax_early_tdm = from_tdm;
+		return;
+	}
+	call->fax_heard = true;
+	ip = call->in.kind == DP_TRUNK_SIP ? &call->in : &call->out;
+	gw_info("call %.8s: fax %s from the %s", call->id,
+		tone == MEDIA_FAX_CNG ? "CNG" : "CED",
+		from_tdm ? "PSTN" : "SIP side");
+	if (call->fax_t38 || !ip->sip)
+		return;
+	t = gw_config_trunk(&call->gw->cfg, ip->trunk);
+	if (!t || !t->t38) {
+		fax_passthrough(call, "t38 = no");
+		return;
+	}
+	err = sip_leg_offer_t38(ip->sip);
+	if (err && err != EALREADY)
+		fax_passthrough(call, strerror(err));
+}
+
+void gw_call_on_fax(void *arg, uint32_t bridge, enum media_fax_tone tone,
+		    bool from_tdm)
+{
+	struct gw *gw = arg;
+	struct gw_call *call;
+
+	for (call = gw->calls; call; call = call->next)
+		if (call->bridge == bridge)
+			break;
+	if (call)
+		fax_heard(call, tone, from_tdm);
 }
 
 /* Before another attempt: the failed one's media goes away. */
@@ -1295,6 +1442,9 @@ static void call_answered(struct gw_call *call)
 	event_del(call->ev_attempt);
 	set_state(call, CS_ANSWERED);
 	bridge_media(call);
+	if (call->fax_early)
+		fax_heard(call, (enum media_fax_tone)call->fax_early,
+			  call->fax_early_tdm);
 	ts = cur_is_enum(call) ? NULL : gw_tstat(call->gw, call->out.trunk);
 	if (ts) {
 		asr_note(ts, true);
@@ -1884,6 +2034,8 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 				     (const struct sockaddr *)&dst->sa,
 				     dst->len, &p, on_sip_out, call);
 	free(pidf);
+	if (!err)
+		leg_t38(call->out.sip, t);
 	/* A named trunk's CDR attempt says which of its targets it was. */
 	if (*t->host && call->natt)
 		tg_strlcpy(call->att[call->natt - 1].target, dst->label,
@@ -3134,6 +3286,7 @@ void gw_call_on_invite(struct sip_leg *leg, const struct sip_invite_info *info,
 	/* Answer telephone-event where the trunk wants it and the offer
 	 * has it (the bridge falls back to in-band otherwise). */
 	sip_leg_set_dtmf_events(leg, in && in->dtmf == GW_DTMF_RFC4733);
+	leg_t38(leg, in);
 	sip_leg_allow_refer(leg, in && in->transfer);
 	if (in && !srtp_answer(call, leg, in, info->offer)) {
 		fail_call(call, 65); /* 488 */
@@ -3275,8 +3428,14 @@ static void on_sip_in(struct sip_leg *leg, const struct sip_leg_event *ev,
 		play_dtmf(call, ev);
 		break;
 	case SIP_LEG_MEDIA:
-		if (ev->media && call->state != CS_ENDED)
+		if (ev->t38 && call->state != CS_ENDED)
+			t38_changed(call, ev->t38);
+		else if (ev->media && call->state != CS_ENDED)
 			media_changed(call, &call->in, ev->media);
+		break;
+	case SIP_LEG_T38_REFUSED:
+		if (call->state != CS_ENDED)
+			fax_passthrough(call, "T.38 refused");
 		break;
 	case SIP_LEG_REFER:
 		xfer_start(call, &call->in, ev->refer_to);
@@ -3374,9 +3533,16 @@ static void on_sip_out(struct sip_leg *leg, const struct sip_leg_event *ev,
 			play_dtmf(call, ev);
 		break;
 	case SIP_LEG_MEDIA:
-		if (call->out.sip == leg && ev->media &&
+		if (call->out.sip == leg && ev->t38 &&
 		    call->state != CS_ENDED)
+			t38_changed(call, ev->t38);
+		else if (call->out.sip == leg && ev->media &&
+			 call->state != CS_ENDED)
 			media_changed(call, &call->out, ev->media);
+		break;
+	case SIP_LEG_T38_REFUSED:
+		if (call->out.sip == leg && call->state != CS_ENDED)
+			fax_passthrough(call, "T.38 refused");
 		break;
 	case SIP_LEG_REFER:
 		if (call->out.sip == leg)

@@ -1078,6 +1078,8 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 		err = parse_str(p, k, v, t->allow, sizeof(t->allow));
 	} else if (!strcmp(k, "trusted")) {
 		err = parse_bool(p, k, v, &t->trusted);
+	} else if (!strcmp(k, "t38")) {
+		err = parse_bool(p, k, v, &t->t38);
 	} else if (!strcmp(k, "transfer")) {
 		err = parse_bool(p, k, v, &t->transfer);
 	} else if (!strcmp(k, "redirect_header")) {
@@ -1668,6 +1670,9 @@ static int validate(struct parser *p)
 		if (t->kind == GW_TRUNK_TDM && (t->nat || t->rtp_latch >= 0))
 			return fail(p, "trunk '%s': nat and rtp_latch are for "
 				    "SIP trunks", t->name);
+		if (t->kind == GW_TRUNK_TDM && t->t38)
+			return fail(p, "trunk '%s': t38 is for SIP trunks",
+				    t->name);
 		if (t->kind == GW_TRUNK_TDM && t->srtp != GW_SRTP_OFF)
 			return fail(p, "trunk '%s': srtp is for SIP trunks",
 				    t->name);

@@ -153,6 +153,9 @@ struct gw_trunk_cfg {
 	int e911_pai;               /* enum sip_pai_form */
 	enum gw_dtmf dtmf;
 	enum gw_srtp srtp;
+	bool t38;                   /* SIP: fax as T.38 (re-INVITE on CNG/CED,
+				       take the far end's); else G.711
+				       pass-through (docs/fax.md) */
 	int transport;              /* SIP: enum sip_transport of our
 				       requests to it */
 	char tls_name[128];         /* TLS: the name its certificate must

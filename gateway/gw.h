@@ -179,6 +179,10 @@ void gw_call_rtp_check(struct gw *gw);
 void gw_call_clear_all(struct gw *gw, int cause);
 /** media_dtmf_h: a digit detected on a dtmf=info call's B-channel. */
 void gw_call_on_dtmf(void *arg, uint32_t bridge, char digit, unsigned ms);
+/** media_fax_h: a fax tone on a call's bridge: T.38 re-INVITE toward the
+ *  SIP side (its trunk's t38 = yes), else G.711 pass-through. */
+void gw_call_on_fax(void *arg, uint32_t bridge, enum media_fax_tone tone,
+		    bool from_tdm);
 /** Clear the live calls that hold a B-channel of span @p span. */
 void gw_call_clear_span(struct gw *gw, int span, int cause);
 /** media_bridge_done_h: a call's bridge stopped; its figures go in the

@@ -839,6 +839,7 @@ static int start(struct gw *gw)
 		return rc;
 	}
 	media_engine_set_dtmf_handler(gw->me, gw_call_on_dtmf, gw);
+	media_engine_set_fax_handler(gw->me, gw_call_on_fax, gw);
 	gw->ev_media = event_new(gw->base, media_engine_fd(gw->me),
 				 EV_READ | EV_PERSIST, on_media, gw);
 	if (!gw->ev_media || event_add(gw->ev_media, NULL))

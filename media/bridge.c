@@ -273,6 +273,75 @@ static const uint8_t *echo_tx_frame(struct bridge *b, const uint8_t *in,
 	return buf;
 }
 
+/* ---- fax -------------------------------------------------------------- */
+
+void bridge_t38_send(const uint8_t *dgram, size_t len, void *arg)
+{
+	struct bridge *b = arg;
+	ssize_t n;
+
+	if (b->tx_hold)
+		return;
+	n = sendto(b->fd, dgram, len, MSG_DONTWAIT,
+		   (const struct sockaddr *)&b->remote, b->remote_len);
+	if (n != (ssize_t)len)
+		gw_dbg(GW_DBG_MEDIA, "bridge %u: UDPTL send: %s", b->id,
+		       n < 0 ? strerror(errno) : "short");
+}
+
+/* The counters of a gateway about to go, into the bridge's. */
+static void t38_fold(struct bridge *b, struct t38gw *g)
+{
+	struct t38gw_stats ts;
+
+	if (!g)
+		return;
+	t38gw_get_stats(g, &ts);
+	b->st.udptl_tx += ts.dgram_tx;
+	b->st.udptl_rx += ts.dgram_rx;
+	b->st.udptl_recovered += ts.rx.recovered;
+	b->st.udptl_lost += ts.rx.lost;
+	b->st.udptl_bad += ts.rx.bad;
+	b->st.fax_pages += ts.pages;
+	if (ts.bit_rate)
+		b->st.fax_bit_rate = ts.bit_rate;
+}
+
+/* T.38: the timeslot's audio through the gateway, its answer back. */
+static void t38_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
+{
+	int16_t pin[MEDIA_FRAME_SAMPLES], pout[MEDIA_FRAME_SAMPLES];
+	unsigned i;
+
+	for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+		pin[i] = media_g711_decode(b->span_law, in[i]);
+	t38gw_audio(b->t38, pin, pout, MEDIA_FRAME_SAMPLES);
+	for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+		out[i] = media_g711_encode(b->span_law, pout[i]);
+}
+
+/* Listen for CNG/CED both ways until one is heard: the gateway's cue to
+ * move the call to T.38 (or to a G.711 fax set-up). */
+static void fax_listen(struct bridge *b, const uint8_t *x, unsigned dir)
+{
+	int16_t pcm[MEDIA_FRAME_SAMPLES];
+	unsigned i;
+	int tone;
+
+	for (i = 0; i < MEDIA_FRAME_SAMPLES; i++)
+		pcm[i] = media_g711_decode(b->span_law, x[i]);
+	tone = faxtone_feed(&b->fax, dir, pcm, MEDIA_FRAME_SAMPLES);
+	if (!tone)
+		return;
+	b->fax_detect = false;
+	gw_dbg(GW_DBG_MEDIA, "bridge %u: fax %s from the %s", b->id,
+	       tone == MEDIA_FAX_CNG ? "CNG" : "CED", dir ? "RTP side" :
+	       "timeslot");
+	engine_fax_push(b->me, b->id, (enum media_fax_tone)tone, dir == 0);
+}
+
+/* ---- the frame ---------------------------------------------------------- */
+
 void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 {
 	const uint8_t *conv = b->tx_conv;
@@ -280,6 +349,12 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 	unsigned i = 0;
 
 	b->st.tdm_frames++;
+	if (b->t38) {
+		t38_frame(b, in, out);
+		return;
+	}
+	if (b->fax_detect)
+		fax_listen(b, in, 0);
 	/* Before DTMF detection, which then hears the caller rather than
 	 * the echo of digits played toward the line. */
 	if (b->ec.on)
@@ -309,6 +384,8 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out)
 	}
 	b->frame_us = b->span->frame_us;
 	jbuf_get(&b->jb, out, MEDIA_FRAME_SAMPLES);
+	if (b->fax_detect)
+		fax_listen(b, out, 1);
 	if (dtmf_on(b))
 		dtmf_rx_frame(b, out);
 	if (b->ec.on)
@@ -367,6 +444,22 @@ void bridge_update(struct bridge *b, const struct cmd *c)
 		 * packets under its old key fail until then. */
 		msrtp_free(b->srtp);
 		b->srtp = c->srtp;
+	}
+	if (c->fax_passthrough && !b->passthrough) {
+		/* A G.711 fax: modems need the line as it is (no echo
+		 * canceller) and a steady delay (no concealment or
+		 * time-scaling), from here to the end of the call. */
+		b->passthrough = true;
+		b->ec.on = false;
+		jbuf_init(&b->jb, b->span_law, c->jb_ms, c->jb_ms, JB_FIXED);
+	}
+	if (c->t38_set) {
+		t38_fold(b, b->t38);
+		t38gw_free(b->t38);
+		b->t38 = c->t38gw;
+		/* Back to audio: the buffer holds nothing of this stream. */
+		if (!b->t38)
+			jbuf_rebase(&b->jb);
 	}
 }
 
@@ -580,6 +673,11 @@ void bridge_rx(struct worker *w, struct bridge *b)
 		for (i = 0; i < n; i++) {
 			if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 				b->st.rtp_bad++;
+			else if (b->t38)
+				/* UDPTL; the far end's last RTP packets
+				 * count as malformed datagrams. */
+				t38gw_datagram(b->t38, w->rxbuf[i],
+					       w->msgs[i].msg_len);
 			else
 				rx_packet(b, w->rxbuf[i], w->msgs[i].msg_len,
 					  since, now_us, &w->rxname[i]);
@@ -604,6 +702,7 @@ void bridge_finish(struct bridge *b)
 		b->st.jb_drops = b->jb.drops;
 		b->st.concealed = b->jb.concealed;
 		b->st.ec_disabled = b->ec.st && !b->ec.on;
+		t38_fold(b, b->t38);
 		brtcp_finish(b);
 		b->rtp = obj_deref(b->rtp);
 		b->fd = -1;
@@ -628,6 +727,8 @@ void bridge_free(struct bridge *b)
 		dtmf_det_free(&b->det);
 		echo_free(&b->ec);
 		msrtp_free(b->srtp);
+		t38gw_free(b->t38);
+		faxtone_free(&b->fax);
 		break;
 	case BRIDGE_RELAY:
 		obj_deref(b->relay.rtp[0]);

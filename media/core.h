@@ -12,6 +12,7 @@
 #include "media/codec.h"
 #include "media/dtmf.h"
 #include "media/echo.h"
+#include "media/faxtone.h"
 #include "media/jbuf.h"
 #include "media/latch.h"
 #include "media/media.h"
@@ -19,6 +20,7 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/srtp.h"
+#include "media/t38gw.h"
 
 #define MEDIA_MAX_PTIME 60
 #define MEDIA_MAX_PKT_SAMPLES (MEDIA_MAX_PTIME * 8)
@@ -76,6 +78,12 @@ struct cmd {
 	bool rekey;             /* update: srtp replaces the keys */
 	struct msrtp *srtp;     /* ... the new ones (NULL: plain RTP); the
 				 * worker frees whichever it lets go */
+	bool t38_set;           /* update: t38gw replaces the gateway */
+	struct t38gw *t38gw;    /* ... the new one (NULL: back to audio);
+				 * the worker frees the one it lets go */
+	bool fax_passthrough;   /* update: echo canceller off, jitter
+				 * buffer fixed at jb_ms */
+	unsigned jb_ms;
 };
 
 struct span {
@@ -254,6 +262,7 @@ struct bridge {
 	/* The keys the worker was last told of ([i]: relay side i), so an
 	 * update re-keys only when they change (signalling thread). */
 	struct media_srtp_keys keys[2];
+	bool t38_on;            /* BRIDGE_RTP: the worker was told T.38 */
 
 	/* Owned by the worker once started (both workers' shares of a
 	 * BRIDGE_TDM are in its xends). */
@@ -329,6 +338,13 @@ struct bridge {
 			struct echo ec;
 			int16_t ec_ref[MEDIA_FRAME_SAMPLES];
 
+			/* Fax (t38gw.c, faxtone.c): while t38 is set the
+			 * socket carries UDPTL and the gateway replaces
+			 * all of the audio path above. */
+			struct t38gw *t38;
+			bool passthrough; /* G.711 fax: fixed, no EC */
+			bool fax_detect;  /* faxtone set up, not heard */
+			struct faxtone fax;
 			struct brtcp rtcp;
 		};
 		struct relay relay;     /* BRIDGE_RELAY */
@@ -392,6 +408,9 @@ struct dtmf_report {
 	uint32_t id;
 	char digit;
 	unsigned ms;
+	uint8_t fax_tone;       /* not 0: a fax tone (enum media_fax_tone)
+				 * instead of a digit */
+	bool from_tdm;
 };
 
 #define DTMF_REPORTS 64
@@ -410,6 +429,8 @@ struct media_engine {
 	unsigned nreports;
 	media_dtmf_h *dtmf_h;
 	void *dtmf_arg;
+	media_fax_h *fax_h;
+	void *fax_arg;
 	bool closing;
 
 	struct span_ref *spans;
@@ -436,6 +457,8 @@ void bridge_frame(struct bridge *b, const uint8_t *in, uint8_t *out);
 void bridge_rx(struct worker *w, struct bridge *b);
 void bridge_finish(struct bridge *b);
 void bridge_free(struct bridge *b);
+/* The T.38 gateway's datagrams out of the bridge's socket (worker). */
+void bridge_t38_send(const uint8_t *dgram, size_t len, void *arg);
 
 /* bridge_rtcp.c */
 void brtcp_init(struct bridge *b, const uint32_t rnd[2], int64_t now_us);
@@ -468,5 +491,8 @@ void engine_done_push(struct media_engine *me, struct bridge *list);
 /* ... and a digit detected on a reporting bridge (once per digit). */
 void engine_dtmf_push(struct media_engine *me, uint32_t id, char digit,
 		      unsigned ms);
+/* ... and a fax tone (once per bridge). */
+void engine_fax_push(struct media_engine *me, uint32_t id,
+		     enum media_fax_tone tone, bool from_tdm);
 
 #endif

@@ -31,25 +31,52 @@ void engine_done_push(struct media_engine *me, struct bridge *list)
 	(void)!write(me->done_fd, &one, sizeof(one));
 }
 
-void engine_dtmf_push(struct media_engine *me, uint32_t id, char digit,
-		      unsigned ms)
+static bool report_push(struct media_engine *me,
+			const struct dtmf_report *r)
 {
 	uint64_t one = 1;
 	bool queued = false;
 
-	/* Once per digit, not per frame: the lock costs nothing here. */
+	/* Once per digit or tone, not per frame: the lock costs nothing
+	 * here. */
 	pthread_mutex_lock(&me->done_lock);
 	if (me->nreports < DTMF_REPORTS) {
-		me->reports[me->nreports++] = (struct dtmf_report){id, digit,
-								   ms};
+		me->reports[me->nreports++] = *r;
 		queued = true;
 	}
 	pthread_mutex_unlock(&me->done_lock);
 	if (queued)
 		(void)!write(me->done_fd, &one, sizeof(one));
-	else
+	return queued;
+}
+
+void engine_dtmf_push(struct media_engine *me, uint32_t id, char digit,
+		      unsigned ms)
+{
+	struct dtmf_report r = { .id = id, .digit = digit, .ms = ms };
+
+	if (!report_push(me, &r))
 		gw_warn("bridge %u: digit %c lost: report queue full", id,
 			digit);
+}
+
+void engine_fax_push(struct media_engine *me, uint32_t id,
+		     enum media_fax_tone tone, bool from_tdm)
+{
+	struct dtmf_report r = { .id = id, .fax_tone = (uint8_t)tone,
+				 .from_tdm = from_tdm };
+
+	if (!report_push(me, &r))
+		gw_warn("bridge %u: fax tone lost: report queue full", id);
+}
+
+void media_engine_set_fax_handler(struct media_engine *me, media_fax_h *h,
+				  void *arg)
+{
+	if (!me)
+		return;
+	me->fax_h = h;
+	me->fax_arg = arg;
 }
 
 void media_engine_set_dtmf_handler(struct media_engine *me, media_dtmf_h *h,
@@ -85,10 +112,15 @@ void media_engine_poll(struct media_engine *me)
 	pthread_mutex_unlock(&me->done_lock);
 
 	/* Digits before the bridges that may have ended after them. */
-	for (i = 0; i < nrep; i++)
-		if (me->dtmf_h)
+	for (i = 0; i < nrep; i++) {
+		if (rep[i].fax_tone && me->fax_h)
+			me->fax_h(me->fax_arg, rep[i].id,
+				  (enum media_fax_tone)rep[i].fax_tone,
+				  rep[i].from_tdm);
+		else if (!rep[i].fax_tone && me->dtmf_h)
 			me->dtmf_h(me->dtmf_arg, rep[i].id, rep[i].digit,
 				   rep[i].ms);
+	}
 
 	for (; b; b = next) {
 		next = b->znext;
@@ -400,9 +432,29 @@ static int params_check(const struct media_bridge_params *prm, int family)
 			       prm->jb_max_ms < JB_FRAME / 8 ||
 			       prm->jb_min_ms > prm->jb_max_ms))
 		return EINVAL;
+	if (prm->t38.on && (prm->t38.version > 3 ||
+			    prm->t38.redundancy > UDPTL_MAX_SEC))
+		return EINVAL;
 	if (prm->remote.ss_family != family)
 		return EAFNOSUPPORT;
 	return 0;
+}
+
+/* A T.38 gateway for bridge @p b as @p t says (signalling thread). */
+static int t38_new(struct t38gw **gp, struct bridge *b,
+		   const struct media_t38 *t)
+{
+	struct t38gw_params p = {
+		.version = t->version,
+		.max_bitrate = t->max_bitrate,
+		.fill_bit_removal = t->fill_bit_removal,
+		.transferred_tcf = t->transferred_tcf,
+		.redundancy = t->redundancy,
+		.max_datagram = t->max_datagram,
+		.ecm = t->ecm,
+	};
+
+	return t38gw_alloc(gp, &p, bridge_t38_send, b);
 }
 
 int media_bridge_start(struct media_engine *me, uint32_t *idp,
@@ -475,8 +527,20 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 			dtmf_det_free(&b->det);
 		}
 	}
+	if (!err && prm->fax_detect) {
+		err = faxtone_init(&b->fax);
+		b->fax_detect = !err;
+	}
+	if (!err && prm->t38.on) {
+		err = t38_new(&b->t38, b, &prm->t38);
+		b->t38_on = !err;
+	}
 	if (err) {
 		mcodec_free(&b->codec);
+		faxtone_free(&b->fax);
+		msrtp_free(b->srtp);
+		echo_free(&b->ec);
+		dtmf_det_free(&b->det);
 		free(b);
 		return err;
 	}
@@ -513,6 +577,7 @@ int media_bridge_start(struct media_engine *me, uint32_t *idp,
 int media_bridge_update(struct media_engine *me, uint32_t id,
 			const struct media_bridge_params *prm)
 {
+	struct media_srtp_keys keys;
 	struct bridge *b;
 	struct cmd *c;
 	int err;
@@ -536,11 +601,27 @@ int media_bridge_update(struct media_engine *me, uint32_t id,
 	c->te_rx_pt = prm->te_rx_pt;
 	c->hold = prm->hold;
 	c->latch = prm->latch;
+	c->fax_passthrough = prm->fax_passthrough;
+	c->jb_ms = prm->jb_min_ms ? prm->jb_min_ms : 60;
+	keys = b->keys[0];
 	err = rekey_cmd(c, &b->keys[0], &prm->srtp);
+	/* Only a change of mode touches the gateway: a session refresh or
+	 * another re-INVITE during a fax keeps the running one. */
+	if (!err && prm->t38.on != b->t38_on) {
+		c->t38_set = true;
+		if (prm->t38.on)
+			err = t38_new(&c->t38gw, b, &prm->t38);
+		if (err) {
+			msrtp_free(c->srtp);
+			b->keys[0] = keys;
+		}
+	}
 	if (err) {
 		free(c);
 		return err;
 	}
+	if (c->t38_set)
+		b->t38_on = prm->t38.on;
 	worker_post(me->workers[b->widx], c);
 	return 0;
 }

@@ -100,6 +100,14 @@ struct media_stats {
 	uint64_t latched;      /* times RTP latching re-pointed a stream */
 	bool ec_disabled;      /* the echo canceller turned itself off on
 				* a modem/fax answer tone */
+	/* T.38 (while the bridge carried UDPTL; summed over its spells) */
+	uint64_t udptl_tx;     /* datagrams sent */
+	uint64_t udptl_rx;     /* datagrams accepted */
+	uint64_t udptl_recovered; /* IFPs taken from secondaries */
+	uint64_t udptl_lost;   /* IFPs neither came nor were recovered */
+	uint64_t udptl_bad;    /* malformed datagrams (RTP among them) */
+	unsigned fax_pages;    /* pages the T.38 gateway passed */
+	unsigned fax_bit_rate; /* the last image data rate, bit/s */
 
 	/* RTCP and call quality: timeslot <-> RTP bridges only (a relay
 	 * leaves them 0 and the -1 "unknown" values). */
@@ -172,6 +180,26 @@ enum media_dtmf {
 				 * tones (SIP INFO) */
 };
 
+/* T.38 on a timeslot <-> RTP bridge: what the two SDPs agreed.  With on,
+ * the bridge's socket carries UDPTL to and from remote, and SpanDSP's
+ * T.38 gateway replaces the audio path (docs/fax.md). */
+struct media_t38 {
+	bool on;
+	unsigned version;       /* T38FaxVersion 0-3 */
+	unsigned max_bitrate;   /* 0 or 2400-14400 */
+	bool fill_bit_removal;
+	bool transferred_tcf;   /* else localTCF */
+	unsigned redundancy;    /* UDPTL secondaries per datagram, 0-8 */
+	unsigned max_datagram;  /* the far end's T38FaxMaxDatagram, 0: 400 */
+	bool ecm;               /* let the terminals use ECM */
+};
+
+/* Fax tones the bridge heard (media_fax_h). */
+enum media_fax_tone {
+	MEDIA_FAX_CNG = 1,      /* 1100 Hz calling tone: a fax calls */
+	MEDIA_FAX_CED,          /* 2100 Hz answer tone: a fax answers */
+};
+
 struct media_bridge_params {
 	int span_id;
 	unsigned chan;                 /* 1-based timeslot */
@@ -208,7 +236,17 @@ struct media_bridge_params {
 	bool jb_fixed;                 /* hold the delay at jb_min_ms, no
 					* concealment or time-scaling
 					* (data, fax, modems).  These three
-					* are fixed at start. */
+					* are fixed at start ... */
+	bool fax_passthrough;          /* ... but an update with this set
+					* turns the echo canceller off and
+					* the jitter buffer fixed at
+					* jb_min_ms (60 if 0), for a fax
+					* over G.711; it stays so */
+	bool fax_detect;               /* report CNG/CED heard either way
+					* (media_fax_h), once per bridge;
+					* fixed at start */
+	struct media_t38 t38;          /* on: T.38 instead of RTP audio;
+					* an update switches either way */
 	bool latch;                    /* RTP latching (docs/media.md):
 					* within 10 s of the remote being
 					* set, 3 valid packets in a row
@@ -261,6 +299,15 @@ void media_engine_set_dtmf_handler(struct media_engine *me, media_dtmf_h *h,
  * kind of bridge, ENOENT. */
 int media_bridge_dtmf(struct media_engine *me, uint32_t id, char digit,
 		      unsigned duration_ms);
+
+/** A fax tone on bridge @p id (fax_detect): @p from_tdm when the
+ *  timeslot sent it, else the RTP side. */
+typedef void(media_fax_h)(void *arg, uint32_t id, enum media_fax_tone tone,
+			  bool from_tdm);
+/** Set the handler for fax tones (signalling thread, through
+ *  media_engine_poll like the done callback). */
+void media_engine_set_fax_handler(struct media_engine *me, media_fax_h *h,
+				  void *arg);
 
 /* ---- RTP <-> RTP relays (SIP -> SIP calls) ------------------------------ */
 

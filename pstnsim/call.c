@@ -191,6 +191,7 @@ static void call_destroy(void *arg)
 	if (call->t302)
 		event_free(call->t302);
 	free(call->stamp);
+	ps_fax_free(call);
 }
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
@@ -374,6 +375,12 @@ static void on_forget(evutil_socket_t fd, short what, void *arg)
 	call_ended(call, 0, true);
 	pri_destroycall(span->pri, call->qc);
 	call_finish(call);
+}
+
+void ps_call_hangup_after(struct ps_call *call, int ms)
+{
+	if (call->state == PS_CALL_ACTIVE)
+		call_timer(call, ms);
 }
 
 static void call_answered(struct ps_call *call, int hold_ms)
@@ -909,6 +916,9 @@ void ps_call_tx(struct ps_call *call, uint8_t *blk)
 	case PS_MEDIA_STAMP:
 		stamp_fill(blk, STAMP_PSTN, call->stamp_k++, stamp_now_ns());
 		break;
+	case PS_MEDIA_FAX:
+		ps_fax_tx(call, blk);
+		break;
 	}
 	ps_play_dtmf(call, blk);
 }
@@ -930,6 +940,8 @@ void ps_call_rx(struct ps_call *call, const uint8_t *blk)
 			stamp_rx_frame(call->stamp, blk, STAMP_RTP,
 				       stamp_now_ns());
 	}
+	if (call->media_mode == PS_MEDIA_FAX)
+		ps_fax_rx(call, blk);
 	ps_play_rx(call, blk);
 	if (call->state == PS_CALL_ACTIVE &&
 	    ps_mono_us() / 1000 >= call->answer_mono + MEASURE_SKIP_MS)

@@ -493,12 +493,17 @@ static int parse_args(struct ps_conf *c, int argc, char **argv)
 				c->media = PS_MEDIA_TONE;
 				err = parse_long(name, optarg + 5, 1, 3999, &v);
 				c->tone_hz = (int)v;
+			} else if ((err = ps_fax_media_arg(c, optarg)) !=
+				   ENOENT) {
+				if (!err)
+					c->media = PS_MEDIA_FAX;
 			} else if ((err = ps_play_media_arg(&c->play,
 							    optarg)) == 0) {
 				c->media = PS_MEDIA_WAV;
 			} else if (err == ENOENT) {
 				err = bad(name, optarg, "echo, tone:HZ, silence, "
-					  "wav:FILE or wav-once:FILE");
+					  "wav:FILE, wav-once:FILE, fax-send:FILE "
+					  "or fax-recv:FILE");
 			}
 			break;
 		case O_DETECT:

@@ -206,6 +206,10 @@ static const char *played(const struct ps_call *call, char *buf,
 		return "silence";
 	case PS_MEDIA_STAMP:
 		return "stamp";
+	case PS_MEDIA_FAX:
+		snprintf(buf, size, "fax-%s:%s", ps.conf.fax_send ? "send" :
+			 "recv", ps.conf.fax_path);
+		return buf;
 	case PS_MEDIA_WAV:
 		snprintf(buf, size, "%s:%s",
 			 call->play.wav_loop ? "wav" : "wav-once",
@@ -251,4 +255,6 @@ void ps_play_json(char *out, size_t size, const struct ps_call *call)
 		     p->wav_loops, tx, rx);
 	if (call->media_mode == PS_MEDIA_STAMP && n > 0 && (size_t)n < size)
 		stamp_json(out + n, size - (size_t)n, call->stamp);
+	if (call->media_mode == PS_MEDIA_FAX && n > 0 && (size_t)n < size)
+		ps_fax_json(out + n, size - (size_t)n, call);
 }

@@ -34,6 +34,7 @@ enum ps_media {
 	PS_MEDIA_SILENCE,
 	PS_MEDIA_WAV,           /* play.c: a WAV file, looped or once */
 	PS_MEDIA_STAMP,         /* time-stamped probe frames (stamp.h) */
+	PS_MEDIA_FAX,           /* fax.c: a fax terminal sends or receives */
 };
 
 /* Scenario audio (play.c): what a rule, or the options, add to a call. */
@@ -86,6 +87,8 @@ struct ps_conf {
 	int hangup_after;       /* ms, 0 = never */
 	enum ps_media media;
 	struct ps_play_conf play;    /* --media wav:, --dtmf */
+	bool fax_send;               /* --media fax-send:PATH, or ... */
+	const char *fax_path;        /* ... fax-recv:PATH */
 	int tone_hz;
 	double detect_hz;
 	int originate;          /* calls to place */
@@ -202,6 +205,7 @@ struct ps_call {
 	bool echo_valid;
 	uint32_t tone_phase;
 	struct ps_play play;
+	struct ps_fax *fax;      /* --media fax-*: the terminal, once answered */
 	struct stamp_rx *stamp;  /* --media stamp: the probes we hear */
 	uint32_t stamp_k;        /* ... and the number of our next one */
 	struct event *tmr;
@@ -287,6 +291,20 @@ const struct ps_rule *ps_rule_find(const struct ps_conf *conf,
 enum ps_action ps_rule_lookup(const struct ps_conf *conf, const char *num,
 			      int *causep);
 int ps_rule_parse(struct ps_rule *rule, const char *arg);
+
+/** An answered call clears (normal clearing) @p ms from now. */
+void ps_call_hangup_after(struct ps_call *call, int ms);
+
+/* fax.c */
+struct ps_fax;
+/** "fax-send:PATH" / "fax-recv:PATH": 0 taken, ENOENT not one, EINVAL
+ *  bad (said). */
+int ps_fax_media_arg(struct ps_conf *c, const char *arg);
+void ps_fax_tx(struct ps_call *call, uint8_t *blk);
+void ps_fax_rx(struct ps_call *call, const uint8_t *blk);
+/** The call record's fax fields (fax_result: T.30 code, -1 unfinished). */
+void ps_fax_json(char *out, size_t size, const struct ps_call *call);
+void ps_fax_free(struct ps_call *call);
 
 /* play.c */
 /** A rule option of play.c: 0 taken, ENOENT not one, EINVAL bad (said). */

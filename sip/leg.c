@@ -28,6 +28,7 @@ struct sip_pev {
 	struct sip_leg *leg;
 	struct sip_leg_event ev;
 	struct sip_media media;
+	struct sip_t38 t38;
 	char text[96];
 	char pai[64];   /* ANSWERED: the 200's P-Asserted-Identity user */
 	char refer[40]; /* REFER: the number to transfer to */
@@ -79,6 +80,11 @@ struct sip_leg {
 	unsigned ncodecs;
 	unsigned ptime;
 	int te_local;        /* telephone-event PT in our SDP, -1 none */
+	/* T.38 (T.38 Annex D): allowed with t38_ours; t38 while the
+	 * session is T.38, with the far end's side in t38_remote;
+	 * t38_offering while our re-INVITE to it is open. */
+	bool t38_allowed, t38, t38_offering;
+	struct sip_t38 t38_ours, t38_remote;
 	/* SDES (RFC 4568): the a=crypto lines of our SDP, its profile, and
 	 * whether an answer must take one (we offered RTP/SAVP). */
 	struct sip_crypto crypto[2];
@@ -184,6 +190,9 @@ static void set_state(struct sip_leg *leg, enum leg_state st)
 /* Session changes and timers (the end of this file). */
 static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
 		     const int *codecs, unsigned n);
+static int local_t38_sdp(struct sip_leg *leg, char *buf, size_t size,
+			 const struct sip_t38 *t);
+static int send_refresh(struct sip_leg *leg);
 static int st_headers(struct sip_leg *leg, osip_message_t *msg, bool req);
 static void st_from_2xx(struct sip_leg *leg, const osip_message_t *msg,
 			bool initial);
@@ -300,9 +309,10 @@ static void evq_push(struct sip_ua *ua, struct sip_pev *pe)
 	event_active(ua->ev_deliver, EV_TIMEOUT, 0);
 }
 
-static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
-		      int status, const struct sip_reason *rsn,
-		      const struct sip_media *media)
+static void leg_queue_t38(struct sip_leg *leg, enum sip_leg_event_type type,
+			  int status, const struct sip_reason *rsn,
+			  const struct sip_media *media,
+			  const struct sip_t38 *t38)
 {
 	struct sip_pev *pe;
 
@@ -336,7 +346,18 @@ static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
 		pe->media = *media;
 		pe->ev.media = &pe->media;
 	}
+	if (t38) {
+		pe->t38 = *t38;
+		pe->ev.t38 = &pe->t38;
+	}
 	evq_push(leg->ua, pe);
+}
+
+static void leg_queue(struct sip_leg *leg, enum sip_leg_event_type type,
+		      int status, const struct sip_reason *rsn,
+		      const struct sip_media *media)
+{
+	leg_queue_t38(leg, type, status, rsn, media, NULL);
 }
 
 static void tr_detach_all(struct sip_leg *leg)
@@ -2133,6 +2154,51 @@ int sip_leg_dtmf_pt(const struct sip_leg *leg)
 	return leg->te_local;
 }
 
+void sip_leg_set_t38(struct sip_leg *leg, const struct sip_t38 *ours)
+{
+	if (!leg)
+		return;
+	leg->t38_allowed = ours != NULL;
+	if (ours)
+		leg->t38_ours = *ours;
+}
+
+bool sip_leg_t38(const struct sip_leg *leg)
+{
+	return leg && leg->t38;
+}
+
+int sip_leg_offer_t38(struct sip_leg *leg)
+{
+	char sdp[1024];
+	int err;
+
+	if (!leg || !leg->t38_allowed)
+		return EINVAL;
+	if (!leg->ua || leg->state != LEG_CONFIRMED || leg->hungup)
+		return ENOTCONN;
+	if (leg->t38 || leg->t38_offering)
+		return EALREADY;
+	if (leg->re_ctr || leg->re_srv)
+		return EBUSY;
+	/* A new offer: a new version (RFC 3264 8). */
+	leg->sdp_ver++;
+	err = local_t38_sdp(leg, sdp, sizeof(sdp), &leg->t38_ours);
+	if (err)
+		return err;
+	leg->t38_offering = true;
+	err = send_refresh(leg);
+	if (err || !leg->re_ctr) {
+		leg->t38_offering = false;
+		leg->sdp_ver++;
+		local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1);
+		return err ? err : EBUSY;
+	}
+	gw_info("leg %s: T.38 offered", leg->call_id);
+	sip_ua_run(leg->ua);
+	return 0;
+}
+
 int sip_leg_codec(const struct sip_leg *leg)
 {
 	return leg->codec;
@@ -2701,6 +2767,30 @@ static int local_sdp(struct sip_leg *leg, char *buf, size_t size,
 	return err;
 }
 
+/* Our T.38 SDP (offer, or answer @p t with our own sizes), at the
+ * session's version; kept for a refresh's offer like local_sdp's. */
+static int local_t38_sdp(struct sip_leg *leg, char *buf, size_t size,
+			 const struct sip_t38 *t)
+{
+	struct sip_t38 our = *t;
+	int err;
+
+	/* T.38 D.2.3: the sizes say what the side that sends them can
+	 * receive. */
+	our.max_buffer = leg->t38_ours.max_buffer;
+	our.max_datagram = leg->t38_ours.max_datagram;
+	leg->ldir = SIP_DIR_SENDRECV;
+	err = sip_sdp_t38_print(buf, size, leg->media_addr, leg->media_port,
+				&our, leg->sess_id);
+	if (!err && leg->sdp_ver != leg->sess_id)
+		err = sip_sdp_amend(buf, size, leg->sdp_ver, SIP_DIR_SENDRECV);
+	if (!err) {
+		free(leg->lsdp);
+		leg->lsdp = strdup(buf);
+	}
+	return err;
+}
+
 /* RFC 3264 6.1: the answer's direction to an offer's. */
 static enum sip_dir answer_dir(enum sip_dir offer)
 {
@@ -2954,10 +3044,11 @@ static void st_expired(struct sip_leg *leg)
 
 /* Our refresh: an UPDATE without a body when the peer allows UPDATE
  * (RFC 4028 7.4), else a re-INVITE with our SDP as it was (version
- * unchanged: the session is the same). */
+ * unchanged: the session is the same).  An open T.38 offer (resent after
+ * a 491) always goes as a re-INVITE with its SDP. */
 static int send_refresh(struct sip_leg *leg)
 {
-	bool invite = !leg->peer_update;
+	bool invite = !leg->peer_update || leg->t38_offering;
 	osip_message_t *m = NULL;
 	struct sip_tr *tr;
 	int err;
@@ -2980,8 +3071,9 @@ static int send_refresh(struct sip_leg *leg)
 		osip_message_free(m);
 		return err;
 	}
-	gw_dbg(GW_DBG_CALL, "leg %s: session refresh (%s, CSeq %u)",
-	       leg->call_id, invite ? "re-INVITE" : "UPDATE", leg->cseq);
+	gw_dbg(GW_DBG_CALL, "leg %s: %s (%s, CSeq %u)", leg->call_id,
+	       leg->t38_offering ? "T.38 offer" : "session refresh",
+	       invite ? "re-INVITE" : "UPDATE", leg->cseq);
 	leg->re_ctr = tr;
 	leg->re_ctr_invite = invite;
 	sip_tr_send(tr, m);
@@ -3022,6 +3114,40 @@ static void glare_arm(struct sip_leg *leg)
 	event_add(leg->glare_tmr, &tv);
 }
 
+/* Our T.38 offer failed (T.38 D.3: 488, 415, 606 ...): the session is the
+ * audio one again, and so is the SDP our refreshes offer. */
+static void t38_refused(struct sip_leg *leg, int status)
+{
+	char sdp[1024];
+
+	leg->t38_offering = false;
+	leg->sdp_ver++;
+	if (local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1))
+		gw_warn("leg %s: cannot restore our audio SDP", leg->call_id);
+	gw_info("leg %s: T.38 refused (%d)", leg->call_id, status);
+	leg_queue(leg, SIP_LEG_T38_REFUSED, status, NULL, NULL);
+}
+
+/* The 2xx to our T.38 offer: T.38 from now on, unless its answer has
+ * no T.38 stream we can use (port 0: refused after all). */
+static void t38_answered(struct sip_leg *leg, const osip_message_t *msg)
+{
+	struct sip_t38 t;
+	const char *body;
+	size_t len;
+
+	if (sip_msg_sdp(msg, &body, &len) ||
+	    sip_sdp_t38_negotiate(&t, body, len, &leg->t38_ours)) {
+		t38_refused(leg, 488);
+		return;
+	}
+	leg->t38_offering = false;
+	leg->t38 = true;
+	leg->t38_remote = t;
+	gw_info("leg %s: T.38 to %s:%u", leg->call_id, t.addr, t.port);
+	leg_queue_t38(leg, SIP_LEG_MEDIA, msg->status_code, NULL, NULL, &t);
+}
+
 /* The final response to our re-INVITE or UPDATE (msg NULL: none came). */
 static void re_final(struct sip_leg *leg, int type,
 		     const osip_message_t *msg)
@@ -3044,6 +3170,11 @@ static void re_final(struct sip_leg *leg, int type,
 		    send_ack(leg, (uint32_t)strtoul(msg->cseq->number, NULL,
 						    10)))
 			gw_warn("leg %s: cannot send ACK", leg->call_id);
+		if (leg->t38_offering) {
+			t38_answered(leg, msg);
+			st_from_2xx(leg, msg, false);
+			return;
+		}
 		memset(&m, 0, sizeof(m));
 		if (!sip_msg_sdp(msg, &body, &len) &&
 		    !sip_sdp_negotiate(&m, body, len, &leg->codec, 1) &&
@@ -3055,6 +3186,8 @@ static void re_final(struct sip_leg *leg, int type,
 		st_from_2xx(leg, msg, false);
 		return;
 	}
+	if (leg->t38_offering && status != 491 && status != 422)
+		t38_refused(leg, status);
 	if (status == 491) {
 		glare_arm(leg);
 	} else if (status == 422 && leg->re_tries++ < 2 &&
@@ -3225,10 +3358,12 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 	bool invite = MSG_IS_INVITE(req), have_se, offer;
 	uint32_t cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
 	struct sip_media m;
+	struct sip_t38 t38;
 	const char *body;
 	size_t blen;
 	unsigned se = 0;
 	int refresher = 0, err = 0;
+	bool t38_offer = false;
 	char sdp[1024], buf[32];
 
 	if (invite && leg->re_srv && cseq == leg->re_srv_cseq) {
@@ -3275,8 +3410,12 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 		re_reply(leg, evt, src, srclen, 422, "Min-SE", buf);
 		return;
 	}
-	if (offer && (re_negotiate(leg, &m, body, blen) ||
-		      (err = re_srtp(leg, &m)))) {
+	/* T.38 D.3: a re-INVITE to T.38 (m=image), or a refresh of it. */
+	if (offer && leg->t38_allowed)
+		t38_offer = !sip_sdp_t38_negotiate(&t38, body, blen,
+						    &leg->t38_ours);
+	if (offer && !t38_offer && (re_negotiate(leg, &m, body, blen) ||
+				    (err = re_srtp(leg, &m)))) {
 		/* RFC 3261 14.2: a 488 leaves the session as it was. */
 		re_reply(leg, evt, src, srclen, err ? err : 488, NULL, NULL);
 		return;
@@ -3294,8 +3433,16 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 	}
 	read_caps(leg, req);
 	st_from_request(leg, req, have_se, se, refresher);
-	if (offer) {
+	if (t38_offer) {
+		if (!leg->t38 || memcmp(&t38, &leg->t38_remote, sizeof(t38)))
+			leg->sdp_ver++;
+		leg->t38 = true;
+		leg->t38_offering = false;
+		leg->t38_remote = t38;
+		err = local_t38_sdp(leg, sdp, sizeof(sdp), &t38);
+	} else if (offer) {
 		re_take(leg, &m);
+		leg->t38 = false; /* back to audio after a fax */
 		err = local_sdp(leg, sdp, sizeof(sdp), &leg->codec, 1);
 	} else if (invite) {
 		/* RFC 3261 14.2: we offer; all our codecs, ours first. */
@@ -3324,7 +3471,10 @@ static void rx_modify(struct sip_leg *leg, osip_event_t *evt,
 		req->sip_method, offer ? " offer" : invite ? " without offer" :
 		"", cseq);
 	sip_ua_reply_msg(leg->ua, evt, src, srclen, resp);
-	if (offer)
+	if (t38_offer)
+		leg_queue_t38(leg, SIP_LEG_MEDIA, 200, NULL, NULL,
+			      &leg->t38_remote);
+	else if (offer)
 		leg_queue(leg, SIP_LEG_MEDIA, 200, NULL, &leg->remote_media);
 	if (leg->state == LEG_CONFIRMED)
 		st_arm(leg); /* RFC 4028 10: the 2xx refreshes */

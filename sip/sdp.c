@@ -1,5 +1,5 @@
-/* sip/sdp.c  SDP offer/answer for G.711, G.722 and G.729 audio (RFC 4566,
- * RFC 3264, RFC 3551, RFC 4856) */
+/* sip/sdp.c  SDP offer/answer for G.711, G.722 and G.729 audio and T.38
+ * fax (RFC 4566, RFC 3264, RFC 3551, RFC 4856, T.38 Annex D) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +38,8 @@ struct sdp_stream {
 	bool savp;         /* RTP/SAVP (RFC 3711 12) */
 	struct sip_crypto crypto; /* first usable a=crypto (RFC 4568) */
 	bool crypto_warned; /* one warning per stream, however many lines */
+	bool image;        /* m=image <port> udptl t38 */
+	struct sip_t38 t38; /* its attributes */
 };
 
 struct sdp_parse {
@@ -50,6 +52,8 @@ struct sdp_parse {
 	bool have_cur;
 	bool found;
 	struct sdp_stream best; /* first usable audio stream */
+	bool t38_found;
+	struct sdp_stream t38best; /* first usable T.38 stream */
 	bool saw_v;
 };
 
@@ -146,6 +150,13 @@ static int parse_media(struct sdp_stream *st, struct sdp_line l)
 	st->audio = tok_eq(&media, "audio") &&
 		    (tok_eq(&proto, "RTP/AVP") || st->savp);
 	while (tok_next(&l, &fmt)) {
+		/* T.38 D.2.3: "m=image <port> udptl t38"; transferredTCF
+		 * is what UDPTL uses unless it says otherwise. */
+		if (tok_eq(&media, "image") && tok_eq(&proto, "udptl") &&
+		    tok_eq(&fmt, "t38")) {
+			st->image = true;
+			st->t38.transferred_tcf = true;
+		}
 		if (!st->audio)
 			continue;
 		if (!tok_uint(&fmt, &v) || v > 127)
@@ -291,12 +302,68 @@ static void parse_ptime(unsigned *ptime, struct sdp_line l)
 		*ptime = v;
 }
 
+/* "<name>" or "<name>:<value>" with a T.38 attribute name (compared
+ * without case: peers differ, "T38faxVersion" is seen).  Sets *val. */
+static bool t38_attr(struct sdp_line v, const char *name, struct sdp_line *val)
+{
+	size_t n = strlen(name);
+
+	if (v.len < n || strncasecmp(v.p, name, n) ||
+	    (v.len > n && v.p[n] != ':'))
+		return false;
+	val->p = v.p + n + (v.len > n);
+	val->len = v.len - n - (v.len > n);
+	while (val->len && val->p[val->len - 1] == ' ')
+		val->len--;
+	return true;
+}
+
+/* One a= line of an m=image stream (T.38 D.2.3).  Values we cannot read
+ * leave the attribute at its default, as for a=ptime. */
+static void parse_t38(struct sip_t38 *t, struct sdp_line v)
+{
+	struct sdp_line val;
+	unsigned n;
+
+	if (t38_attr(v, "T38FaxVersion", &val)) {
+		if (tok_uint(&val, &n))
+			t->version = n;
+	} else if (t38_attr(v, "T38MaxBitRate", &val)) {
+		if (tok_uint(&val, &n))
+			t->max_bitrate = n;
+	} else if (t38_attr(v, "T38FaxFillBitRemoval", &val)) {
+		/* A flag; some peers write ":1" or ":0". */
+		t->fill_bit_removal = !val.len ||
+				      !(val.len == 1 && val.p[0] == '0');
+	} else if (t38_attr(v, "T38FaxRateManagement", &val)) {
+		if (tok_eq(&val, "localTCF"))
+			t->transferred_tcf = false;
+		else if (tok_eq(&val, "transferredTCF"))
+			t->transferred_tcf = true;
+	} else if (t38_attr(v, "T38FaxMaxBuffer", &val)) {
+		if (tok_uint(&val, &n))
+			t->max_buffer = n;
+	} else if (t38_attr(v, "T38FaxMaxDatagram", &val)) {
+		if (tok_uint(&val, &n))
+			t->max_datagram = n;
+	} else if (t38_attr(v, "T38FaxUdpEC", &val)) {
+		t->ec = tok_eq(&val, "t38UDPRedundancy") ?
+			SIP_T38_EC_REDUNDANCY :
+			tok_eq(&val, "t38UDPFEC") ? SIP_T38_EC_FEC :
+			SIP_T38_EC_NONE;
+	}
+}
+
 /* Close the current m= section, keeping it if it is the first we can use. */
 static void stream_end(struct sdp_parse *sp)
 {
 	if (!sp->have_cur)
 		return;
 	sp->have_cur = false;
+	if (sp->cur.image && sp->cur.port && !sp->t38_found) {
+		sp->t38best = sp->cur;
+		sp->t38_found = true;
+	}
 	/* RFC 3264 6: port 0 means the stream is rejected or disabled. */
 	if (sp->found || !sp->cur.audio || !sp->cur.port || !sp->cur.npts)
 		return;
@@ -334,6 +401,8 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 		return parse_conn(sp->have_cur ? sp->cur.addr : sp->sess_addr,
 				  sizeof(sp->sess_addr), v);
 	case 'a':
+		if (sp->have_cur && sp->cur.image)
+			parse_t38(&sp->cur.t38, v);
 		if (v.len > 7 && !strncmp(v.p, "rtpmap:", 7)) {
 			v.p += 7;
 			v.len -= 7;
@@ -386,22 +455,22 @@ static int parse_line(struct sdp_parse *sp, struct sdp_line l)
 	}
 }
 
-int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
-		      const int *codecs, unsigned ncodecs)
+/* Read every line of @p body into a new *@p spp (freed by the caller,
+ * whatever the outcome).  @return 0, EBADMSG, ENOMEM. */
+static int sdp_parse(struct sdp_parse **spp, const char *body, size_t len)
 {
+	const char *p = body, *end = body + len;
 	struct sdp_parse *sp;
 	struct sdp_line l;
-	const char *p = body, *end = body + len;
-	unsigned i, j;
-	int err = 0;
+	int err;
 
-	if (!out || (!body && len) || !codecs)
-		return EINVAL;
+	*spp = NULL;
 	if (!len || len > SDP_MAX_LEN)
 		return EBADMSG;
-	sp = calloc(1, sizeof(*sp));
+	sp = *spp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return ENOMEM;
+
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
@@ -414,13 +483,24 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 			continue; /* tolerate blank lines and a trailing CRLF */
 		err = parse_line(sp, l);
 		if (err)
-			goto out;
+			return err;
 	}
 	stream_end(sp);
-	if (!sp->saw_v) {
-		err = EBADMSG;
+	return sp->saw_v ? 0 : EBADMSG;
+}
+
+int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
+		      const int *codecs, unsigned ncodecs)
+{
+	struct sdp_parse *sp;
+	unsigned i, j;
+	int err = 0;
+
+	if (!out || (!body && len) || !codecs)
+		return EINVAL;
+	err = sdp_parse(&sp, body, len);
+	if (err)
 		goto out;
-	}
 	if (!sp->found) {
 		err = ENOENT;
 		goto out;
@@ -476,6 +556,122 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 	return err;
 }
 
+/* T.38 D.2.3.2: the answerer's value is at most the offerer's. */
+static unsigned lower(unsigned ours, unsigned theirs)
+{
+	return !theirs ? ours : !ours ? theirs : ours < theirs ? ours : theirs;
+}
+
+int sip_sdp_t38_negotiate(struct sip_t38 *out, const char *body, size_t len,
+			  const struct sip_t38 *ours)
+{
+	struct sdp_parse *sp;
+	const struct sip_t38 *th;
+	int err;
+
+	if (!out || (!body && len) || !ours)
+		return EINVAL;
+	err = sdp_parse(&sp, body, len);
+	if (!err && !sp->t38_found)
+		err = ENOENT;
+	/* RFC 4566 5.7: c= at session level or in every media section. */
+	if (!err && !sp->t38best.addr[0] && !sp->sess_addr[0])
+		err = EBADMSG;
+	if (err)
+		goto out;
+	th = &sp->t38best.t38;
+	memset(out, 0, sizeof(*out));
+	tg_strlcpy(out->addr, sp->t38best.addr[0] ? sp->t38best.addr :
+		   sp->sess_addr, sizeof(out->addr));
+	out->port = (uint16_t)sp->t38best.port;
+	out->version = th->version < ours->version ? th->version :
+		       ours->version;
+	out->max_bitrate = lower(ours->max_bitrate, th->max_bitrate);
+	out->fill_bit_removal = th->fill_bit_removal &&
+				ours->fill_bit_removal;
+	out->transferred_tcf = th->transferred_tcf;
+	out->max_buffer = th->max_buffer;
+	out->max_datagram = th->max_datagram;
+	/* We send and repair redundancy; an FEC offer gets it too, as
+	 * Asterisk and most ATAs do, rather than no recovery at all. */
+	out->ec = th->ec == SIP_T38_EC_NONE || ours->ec == SIP_T38_EC_NONE ?
+		  SIP_T38_EC_NONE : SIP_T38_EC_REDUNDANCY;
+ out:
+	free(sp);
+	return err;
+}
+
+/* v= to t=, for an offer or answer from us; *off is past them. */
+static int print_head(char *buf, size_t size, size_t *off, const char *addr,
+		      uint64_t sess_id)
+{
+	const char *af = strchr(addr, ':') ? "IP6" : "IP4";
+	int n;
+
+	/* The version starts as the session id; sip_sdp_amend() moves it
+	 * on when the session changes (RFC 3264 8). */
+	n = snprintf(buf, size,
+		     "v=0\r\n"
+		     "o=tollgate %llu %llu IN %s %s\r\n"
+		     "s=tollgate\r\n"
+		     "c=IN %s %s\r\n"
+		     "t=0 0\r\n",
+		     (unsigned long long)sess_id, (unsigned long long)sess_id,
+		     af, addr, af, addr);
+	if (n < 0 || (size_t)n >= size)
+		return ENOSPC;
+	*off = (size_t)n;
+	return 0;
+}
+
+int sip_sdp_t38_print(char *buf, size_t size, const char *addr,
+		      uint16_t port, const struct sip_t38 *t,
+		      uint64_t sess_id)
+{
+	static const char *const ec[] = { "t38UDPNoEC", "t38UDPFEC",
+					  "t38UDPRedundancy" };
+	size_t off;
+	int n, err;
+
+	if (!buf || !addr || !t || strlen(addr) > 63 || t->version > 3 ||
+	    (unsigned)t->ec > SIP_T38_EC_REDUNDANCY)
+		return EINVAL;
+	err = print_head(buf, size, &off, addr, sess_id);
+	if (err)
+		return err;
+	n = snprintf(buf + off, size - off,
+		     "m=image %u udptl t38\r\n"
+		     "a=T38FaxVersion:%u\r\n"
+		     "a=T38MaxBitRate:%u\r\n"
+		     "%s"
+		     "a=T38FaxRateManagement:%s\r\n",
+		     port, t->version, t->max_bitrate ? t->max_bitrate : 14400,
+		     t->fill_bit_removal ? "a=T38FaxFillBitRemoval\r\n" : "",
+		     t->transferred_tcf ? "transferredTCF" : "localTCF");
+	if (n < 0 || (size_t)n >= size - off)
+		return ENOSPC;
+	off += (size_t)n;
+	if (t->max_buffer) {
+		n = snprintf(buf + off, size - off, "a=T38FaxMaxBuffer:%u\r\n",
+			     t->max_buffer);
+		if (n < 0 || (size_t)n >= size - off)
+			return ENOSPC;
+		off += (size_t)n;
+	}
+	if (t->max_datagram) {
+		n = snprintf(buf + off, size - off,
+			     "a=T38FaxMaxDatagram:%u\r\n", t->max_datagram);
+		if (n < 0 || (size_t)n >= size - off)
+			return ENOSPC;
+		off += (size_t)n;
+	}
+	n = snprintf(buf + off, size - off, "a=T38FaxUdpEC:%s\r\n"
+		     "a=sendrecv\r\n", ec[t->ec]);
+	if (n < 0 || (size_t)n >= size - off)
+		return ENOSPC;
+	return 0;
+}
+
 static const char *codec_name(int pt)
 {
 	switch (pt) {
@@ -496,10 +692,9 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id)
 {
-	const char *af = strchr(addr, ':') ? "IP6" : "IP4";
 	size_t off;
 	unsigned i;
-	int n;
+	int n, err;
 
 	if (!buf || !addr || !codecs || !ncodecs || strlen(addr) > 63)
 		return EINVAL;
@@ -508,20 +703,13 @@ int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 			return EINVAL;
 	if (te_pt > 127)
 		return EINVAL;
-	/* The version starts as the session id; sip_sdp_amend() moves it
-	 * on when the session changes (RFC 3264 8). */
-	n = snprintf(buf, size,
-		     "v=0\r\n"
-		     "o=tollgate %llu %llu IN %s %s\r\n"
-		     "s=tollgate\r\n"
-		     "c=IN %s %s\r\n"
-		     "t=0 0\r\n"
-		     "m=audio %u RTP/AVP",
-		     (unsigned long long)sess_id, (unsigned long long)sess_id,
-		     af, addr, af, addr, port);
-	if (n < 0 || (size_t)n >= size)
+	err = print_head(buf, size, &off, addr, sess_id);
+	if (err)
+		return err;
+	n = snprintf(buf + off, size - off, "m=audio %u RTP/AVP", port);
+	if (n < 0 || (size_t)n >= size - off)
 		return ENOSPC;
-	off = (size_t)n;
+	off += (size_t)n;
 	for (i = 0; i < ncodecs; i++) {
 		n = snprintf(buf + off, size - off, " %d", codecs[i]);
 		if (n < 0 || (size_t)n >= size - off)

@@ -72,6 +72,28 @@ struct sip_media {
 				   * offer's preference), suite NONE none */
 };
 
+/* T.38 fax over UDPTL: one m=image udptl t38 stream and its attributes
+ * (T.38 Annex D.2.3).  Sizes are what the side that declares them can
+ * receive: the far end's bound what we send. */
+enum sip_t38_ec {
+	SIP_T38_EC_NONE = 0,
+	SIP_T38_EC_FEC,
+	SIP_T38_EC_REDUNDANCY,
+};
+
+struct sip_t38 {
+	char addr[64];          /* connection address */
+	uint16_t port;
+	unsigned version;       /* T38FaxVersion, 0-3 */
+	unsigned max_bitrate;   /* T38MaxBitRate, bit/s (0: not given) */
+	bool fill_bit_removal;  /* T38FaxFillBitRemoval */
+	bool transferred_tcf;   /* T38FaxRateManagement: transferredTCF;
+				 * false is localTCF */
+	unsigned max_buffer;    /* T38FaxMaxBuffer, octets (0: not given) */
+	unsigned max_datagram;  /* T38FaxMaxDatagram, octets (0: not given) */
+	enum sip_t38_ec ec;     /* T38FaxUdpEC */
+};
+
 /** Does the far end of @p m take our RTP (sendrecv or recvonly)? */
 static inline bool sip_media_receives(const struct sip_media *m)
 {
@@ -159,7 +181,12 @@ enum sip_leg_event_type {
 	SIP_LEG_MEDIA,     /* the far end changed the session: a re-INVITE
 			    * or UPDATE offer we answered, or the answer in
 			    * an ACK to our offer; media = its new SDP (new
-			    * address, codec in pt, hold in dir) */
+			    * address, codec in pt, hold in dir).  With t38
+			    * set the session is T.38 now (their offer, or
+			    * the 2xx to ours) and media is NULL */
+	SIP_LEG_T38_REFUSED, /* our T.38 re-INVITE got a final failure
+			    * (status: 488, 415, 606 ... or 408): the
+			    * session is still the audio one */
 	SIP_LEG_REFER,     /* the far end asks for a blind transfer of the
 			    * other party to refer_to (RFC 3515): we sent
 			    * 202 and NOTIFY 100; report the new call with
@@ -180,6 +207,9 @@ struct sip_leg_event {
 				      * transport error, ICMP unreachable) */
 	char digit;                  /* DTMF: 0-9 * # A-D */
 	unsigned duration_ms;        /* DTMF: Duration (250 if none) */
+	const struct sip_t38 *t38;   /* MEDIA: the T.38 session agreed (the
+				      * far end's address and sizes), or
+				      * NULL: audio */
 	const char *refer_to;        /* REFER: the number (Refer-To user or
 				      * tel: URI, separators dropped) */
 };
@@ -454,6 +484,24 @@ int sip_leg_codec(const struct sip_leg *leg);
 
 /* Our telephone-event payload type in offers (RFC 4733; any dynamic). */
 #define SIP_TE_PT 101
+
+/**
+ * Take T.38 on this leg (@p ours: what we can do; NULL refuses it): a
+ * re-INVITE to T.38 is answered with T.38 (else 488), and
+ * sip_leg_offer_t38 may be used.  Our refreshes during T.38 offer the
+ * T.38 SDP again; a re-INVITE back to audio is answered as any other.
+ */
+void sip_leg_set_t38(struct sip_leg *leg, const struct sip_t38 *ours);
+/**
+ * Re-INVITE the far end to T.38 (T.38 Annex D.3: m=image in place of the
+ * audio).  The 2xx comes as SIP_LEG_MEDIA with t38, a failure as
+ * SIP_LEG_T38_REFUSED.  @return 0; EINVAL T.38 not set; ENOTCONN not
+ * confirmed; EALREADY T.38 already, or offered; EBUSY another re-INVITE
+ * or UPDATE is open (try again on its end).
+ */
+int sip_leg_offer_t38(struct sip_leg *leg);
+/** Is the leg's session T.38 now? */
+bool sip_leg_t38(const struct sip_leg *leg);
 
 /** Inbound, before any SDP of ours: answer telephone-event (when the
  * offer had it) or not. */
@@ -747,6 +795,23 @@ int sip_sdp_negotiate(struct sip_media *out, const char *body, size_t len,
 int sip_sdp_print(char *buf, size_t size, const char *addr, uint16_t port,
 		  const int *codecs, unsigned ncodecs, int te_pt, unsigned ptime,
 		  uint64_t sess_id);
+
+/**
+ * Parse an SDP body for its first T.38 stream (m=image <port> udptl t38,
+ * port not 0) and negotiate it against what we can do, @p ours (T.38
+ * D.2.3): the lower version and bit rate, fill bit removal only if both
+ * take it, the offer's rate management, redundancy for redundancy or
+ * FEC (we repair from redundancy only), the far end's buffer and
+ * datagram sizes.  @return 0; EBADMSG malformed; ENOENT no T.38 stream.
+ */
+int sip_sdp_t38_negotiate(struct sip_t38 *out, const char *body, size_t len,
+			  const struct sip_t38 *ours);
+/** Write an SDP body offering (or answering with) the T.38 stream @p t
+ *  at @p addr:@p port.  sip_sdp_amend() works on it.  @return 0, EINVAL,
+ *  ENOSPC. */
+int sip_sdp_t38_print(char *buf, size_t size, const char *addr,
+		      uint16_t port, const struct sip_t38 *t,
+		      uint64_t sess_id);
 
 /** Give an SDP body that sip_sdp_print() wrote the o= version @p version
  *  and direction @p dir (RFC 3264 8: a changed SDP has a higher

@@ -1,5 +1,5 @@
-/* tests/fuzz/fuzz_sdp.c  libFuzzer target: SDP negotiation, Reason values
- * and INFO dtmf-relay bodies */
+/* tests/fuzz/fuzz_sdp.c  libFuzzer target: SDP negotiation (audio and
+ * T.38), Reason values and INFO dtmf-relay bodies */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -7,6 +7,31 @@
 #include "sip/sip.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A T.38 stream we take answers back as itself (T.38 D.2.3). */
+static void t38(const char *body, size_t size)
+{
+	static const struct sip_t38 ours = {
+		.version = 3, .max_bitrate = 14400, .fill_bit_removal = true,
+		.transferred_tcf = true, .ec = SIP_T38_EC_REDUNDANCY };
+	struct sip_t38 t, back;
+	char out[1024];
+
+	if (sip_sdp_t38_negotiate(&t, body, size, &ours))
+		return;
+	if (t.version > 3 || t.max_bitrate > 14400 || !t.port ||
+	    t.ec == SIP_T38_EC_FEC)
+		__builtin_trap();
+	if (sip_sdp_t38_print(out, sizeof(out), t.addr, t.port, &t, 1) ||
+	    sip_sdp_t38_negotiate(&back, out, strlen(out), &ours) ||
+	    strcmp(back.addr, t.addr) || back.port != t.port ||
+	    back.version != t.version || back.max_bitrate != t.max_bitrate ||
+	    back.fill_bit_removal != t.fill_bit_removal ||
+	    back.transferred_tcf != t.transferred_tcf ||
+	    back.max_buffer != t.max_buffer ||
+	    back.max_datagram != t.max_datagram || back.ec != t.ec)
+		__builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -61,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&m, 0, sizeof(m));
 	sip_sdp_negotiate(&m, body, size, orders[1], 1);
+	t38(body, size);
 	if (!sip_reason_decode(&rsn, text, sizeof(text), body, size) &&
 	    (rsn.cause <= 0 || rsn.cause > 127))
 		__builtin_trap();

@@ -931,6 +931,17 @@ SCRIPTS = {'srtp': script_srtp, 'prack-in': script_prack_in, 'prack-out': script
            '422': script_422}
 
 
+def parse_args(ap):
+    """--gw, --local and --rtp split into what Phone takes."""
+    a = ap.parse_args()
+    a.gw_ip, p = a.gw.rsplit(':', 1)
+    a.gw_port = int(p)
+    a.local_ip, p = a.local.rsplit(':', 1)
+    a.sip_port = int(p)
+    a.rtp_ports = [int(x) for x in a.rtp.split(',')]
+    return a
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--gw', required=True, help='IP:PORT of tollgated')
@@ -940,12 +951,7 @@ def main():
     ap.add_argument('--number', default='2125551234')
     ap.add_argument('--user', default='2125550000')
     ap.add_argument('--se', type=int, default=6)
-    a = ap.parse_args()
-    a.gw_ip, p = a.gw.rsplit(':', 1)
-    a.gw_port = int(p)
-    a.local_ip, p = a.local.rsplit(':', 1)
-    a.sip_port = int(p)
-    a.rtp_ports = [int(x) for x in a.rtp.split(',')]
+    a = parse_args(ap)
     ph = Phone(a)
     try:
         SCRIPTS[a.script](ph, a)

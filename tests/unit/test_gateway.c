@@ -109,6 +109,7 @@ static const char good_conf[] =
 	"accept_from = 10.0.0.0/24, 192.168.1.7, 172.16.0.1:5070, [2001:db8::1]:5062\n"
 	"match_user = 5550100-5550199, +4420*, 2001\n"
 	"dtmf = info\n"
+	"t38 = yes\n"
 	"options_interval = 15\n"
 	"options_down = 4\n"
 	"options_timeout = 1500\n"
@@ -267,6 +268,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(t->plan.cc, "");
 	assert_int_equal(t->dtmf, GW_DTMF_INFO);
 	assert_int_equal(t->srtp, GW_SRTP_OFF);
+	assert_true(t->t38);
 	assert_int_equal(t->options_interval, 15);
 	assert_int_equal(t->options_down, 4);
 	assert_int_equal(t->options_up, 2); /* the default */
@@ -275,6 +277,7 @@ static void test_conf_good(void **state)
 	 * (not even from its peer by address). */
 	t = gw_config_trunk(cfg, "roam");
 	assert_non_null(t);
+	assert_false(t->t38); /* the default */
 	assert_int_equal(t->naccept, 0);
 	assert_int_equal(t->inbound_digest, 0);
 	t = gw_config_trunk(cfg, "pstn");
@@ -298,7 +301,7 @@ static void test_conf_good(void **state)
 	assert_string_equal(cfg->notify[1],
 			    "https://hooks.example.net/kari?site=hq");
 	assert_string_equal(cfg->notify_ca, "/etc/tollgate/hook-ca.pem");
-	assert_int_equal(cfg->notify_ca_line, 58);
+	assert_int_equal(cfg->notify_ca_line, 59);
 	assert_string_equal(cfg->notify_cert, "/etc/tollgate/gw.pem");
 	assert_string_equal(cfg->notify_key, "");
 	{
@@ -425,6 +428,10 @@ static void test_conf_errors(void **state)
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
 		 "srtp = optional\n",
 		 "t.conf:2: trunk 'a': srtp is for SIP trunks"},
+		{"[trunk a]\ntype = sip\nt38 = maybe\n",
+		 "t.conf:3: t38: 'maybe' is not yes or no"},
+		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\nt38 = yes\n",
+		 "t.conf:2: trunk 'a': t38 is for SIP trunks"},
 		{"[routing]\nattempt_trying_timeout = 5\n",
 		 "t.conf:2: attempt_trying_timeout"},
 		{"[trunk p]\ntype = sip\npeer = 1.2.3.4\n[routing]\n"

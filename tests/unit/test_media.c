@@ -27,6 +27,8 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/srtp.h"
+#include "media/udptl.h"
+#include "tests/unit/faxpage.h"
 #include "util/util.h"
 
 #define NCHAN 23
@@ -3490,6 +3492,194 @@ static void test_echo_params(void **state)
 	close(fd);
 }
 
+/* ---- fax: tone detection and T.38 on a bridge ------------------------- */
+
+/* A fax call between a SpanDSP fax terminal on the test line's timeslot
+ * and a SpanDSP T.38 terminal at the far socket, with our UDPTL. */
+struct faxcall {
+	struct fx *f;
+	fax_state_t *fax;
+	t38_terminal_state_t *term;
+	struct udptl_tx tx;
+	struct udptl_rx rx;
+	bool done_fax, done_term;
+	int code_fax, code_term;
+	unsigned tones;
+	enum media_fax_tone tone;
+	bool tone_from_tdm;
+};
+
+static int fc_tx(t38_core_state_t *core, void *arg, const uint8_t *buf,
+		 int len, int count)
+{
+	struct faxcall *c = arg;
+	uint8_t dg[UDPTL_DGRAM_MAX];
+	size_t dlen;
+
+	(void)core;
+	if (udptl_tx_frame(&c->tx, dg, &dlen, buf, (size_t)len))
+		return -1;
+	while (count-- > 0)
+		assert_int_equal(sendto(c->f->far, dg, dlen, 0,
+					(struct sockaddr *)&c->f->rtp_addr,
+					sizeof(c->f->rtp_addr)), dlen);
+	return 0;
+}
+
+static void fc_ifp(const uint8_t *ifp, size_t len, uint16_t seq,
+		   bool recovered, void *arg)
+{
+	struct faxcall *c = arg;
+
+	(void)recovered;
+	t38_core_rx_ifp_packet(t38_terminal_get_t38_core_state(c->term), ifp,
+			       (int)len, seq);
+}
+
+static void fc_phase_e_fax(t30_state_t *t, void *arg, int code)
+{
+	struct faxcall *c = arg;
+
+	(void)t;
+	c->done_fax = true;
+	c->code_fax = code;
+}
+
+static void fc_phase_e_term(t30_state_t *t, void *arg, int code)
+{
+	struct faxcall *c = arg;
+
+	(void)t;
+	c->done_term = true;
+	c->code_term = code;
+}
+
+static void fc_tone(void *arg, uint32_t id, enum media_fax_tone tone,
+		    bool from_tdm)
+{
+	struct faxcall *c = arg;
+
+	assert_int_equal(id, c->f->id);
+	c->tones++;
+	c->tone = tone;
+	c->tone_from_tdm = from_tdm;
+}
+
+static void tweak_fax(struct media_bridge_params *prm, unsigned arg)
+{
+	(void)arg;
+	prm->fax_detect = true;
+}
+
+static void t38_params(struct media_bridge_params *prm, const struct fx *f)
+{
+	params(prm, CHAN, &f->far_addr, MEDIA_PCMA, 20);
+	prm->t38.on = true;
+	prm->t38.max_bitrate = 14400;
+	prm->t38.transferred_tcf = true;
+	prm->t38.redundancy = 3;
+	prm->t38.max_datagram = 400;
+}
+
+/*
+ * A fax on the timeslot calls, the bridge hears its CNG and says so; the
+ * test moves the bridge to T.38, as the gateway does after its re-INVITE,
+ * and the page reaches the T.38 terminal.  Half-way, an update with the
+ * same T.38 session (a session refresh) must not disturb it.
+ */
+static void test_bridge_fax_t38(void **state)
+{
+	static struct fx f;
+	struct media_bridge_params prm;
+	struct faxcall c;
+	char dir[] = "/tmp/test_media_fax.XXXXXX", txf[64], rxf[64];
+	uint8_t frame[FRAME_LEN], answer[FRAME_LEN], dg[2048];
+	int16_t a[SLOT];
+	unsigned step, i, t38_at = 0;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(txf, sizeof(txf), "%s/page.tif", dir);
+	snprintf(rxf, sizeof(rxf), "%s/rx.tif", dir);
+	assert_int_equal(faxpage_write(txf), 0);
+	fx_open_with(&f, 1, MEDIA_PCMA, MEDIA_PCMA, 20, tweak_fax, 0);
+	memset(&c, 0, sizeof(c));
+	c.f = &f;
+	media_engine_set_fax_handler(f.me, fc_tone, &c);
+	udptl_tx_init(&c.tx, 3, 400);
+	udptl_rx_init(&c.rx);
+	c.fax = fax_init(NULL, 1);
+	c.term = t38_terminal_init(NULL, 0, fc_tx, &c);
+	assert_non_null(c.fax);
+	assert_non_null(c.term);
+	fax_set_transmit_on_idle(c.fax, 1);
+	t30_set_tx_file(fax_get_t30_state(c.fax), txf, -1, -1);
+	t30_set_rx_file(t38_terminal_get_t30_state(c.term), rxf, -1);
+	t30_set_phase_e_handler(fax_get_t30_state(c.fax), fc_phase_e_fax, &c);
+	t30_set_phase_e_handler(t38_terminal_get_t30_state(c.term),
+				fc_phase_e_term, &c);
+	for (step = 0; step < 120 * 50 && !(c.done_fax && c.done_term);
+	     step++) {
+		frame_silence(frame, MEDIA_PCMA);
+		n = fax_tx(c.fax, a, SLOT);
+		for (i = (unsigned)(n < 0 ? 0 : n); i < SLOT; i++)
+			a[i] = 0;
+		encode(MEDIA_PCMA, frame + (CHAN - 1) * SLOT, a, SLOT);
+		assert_true(line_step(&f.line, step, frame, answer));
+		for (i = 0; i < SLOT; i++)
+			a[i] = media_g711_decode(MEDIA_PCMA,
+						 answer[(CHAN - 1) * SLOT + i]);
+		fax_rx(c.fax, a, SLOT);
+		if (readable(media_engine_fd(f.me), 0))
+			media_engine_poll(f.me);
+		if (c.tones && !t38_at) {
+			t38_params(&prm, &f);
+			assert_int_equal(media_bridge_update(f.me, f.id, &prm),
+					 0);
+			t38_at = step;
+		}
+		if (t38_at && step == t38_at + 400) {
+			/* A refresh: the same session again. */
+			t38_params(&prm, &f);
+			prm.t38.redundancy = 2;
+			assert_int_equal(media_bridge_update(f.me, f.id, &prm),
+					 0);
+		}
+		/* The engine sends within the frame; what the terminal
+		 * sends reaches it before the next. */
+		while ((n = recv(f.far, dg, sizeof(dg), MSG_DONTWAIT)) > 0)
+			if (t38_at)
+				udptl_rx_datagram(&c.rx, dg, (size_t)n, fc_ifp,
+						  &c);
+		if (t38_at)
+			t38_terminal_send_timeout(c.term, SLOT);
+		msleep(1);
+	}
+	print_message("CNG after %u ms; fax done after %u s; %llu IFPs "
+		      "in\n", t38_at * 20, step / 50,
+		      (unsigned long long)c.rx.received);
+	assert_int_equal(c.tones, 1);
+	assert_int_equal(c.tone, MEDIA_FAX_CNG);
+	assert_true(c.tone_from_tdm);
+	assert_true(t38_at > 0 && t38_at < 100);
+	assert_true(c.done_fax && c.done_term);
+	assert_int_equal(c.code_fax, T30_ERR_OK);
+	assert_int_equal(c.code_term, T30_ERR_OK);
+	fx_stop(&f);
+	assert_true(done_rec.st.udptl_tx > 50);
+	assert_true(done_rec.st.udptl_rx > 20);
+	assert_int_equal(done_rec.st.fax_pages, 1);
+	assert_int_equal(done_rec.st.fax_bit_rate, 14400);
+	fax_free(c.fax);
+	t38_terminal_free(c.term);
+	fx_close(&f);
+	assert_int_equal(faxpage_check(rxf), 0);
+	unlink(txf);
+	unlink(rxf);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3543,6 +3733,7 @@ int main(void)
 		T(test_relay_latch),
 		T(test_tdm_bridge),
 		T(test_tdm_bridge_concurrent),
+		T(test_bridge_fax_t38),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

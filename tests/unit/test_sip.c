@@ -430,6 +430,99 @@ static void test_sdp_print_roundtrip(void **state)
 	assert_int_equal(m.te_pt, -1);
 }
 
+/* T.38 D.2.3: a re-INVITE to fax (audio port 0 beside m=image), what we
+ * answer to it, and offers we refuse or tone down. */
+static void test_sdp_t38(void **state)
+{
+	static const char offer[] =
+		"v=0\r\no=- 1 2 IN IP4 198.51.100.7\r\ns=-\r\n"
+		"c=IN IP4 198.51.100.7\r\nt=0 0\r\n"
+		"m=audio 0 RTP/AVP 0\r\n"
+		"m=image 40000 udptl t38\r\n"
+		"c=IN IP4 198.51.100.8\r\n"
+		"a=T38FaxVersion:3\r\n"
+		"a=T38MaxBitRate:33600\r\n"
+		"a=T38FaxFillBitRemoval\r\n"
+		"a=T38FaxRateManagement:transferredTCF\r\n"
+		"a=T38FaxMaxBuffer:262\r\n"
+		"a=T38FaxMaxDatagram:176\r\n"
+		"a=T38FaxUdpEC:t38UDPFEC\r\n";
+	static const int pcmu[] = { 0 };
+	struct sip_t38 ours = { .version = 0, .max_bitrate = 14400,
+				.transferred_tcf = true,
+				.max_datagram = 400,
+				.ec = SIP_T38_EC_REDUNDANCY };
+	struct sip_t38 t, back;
+	struct sip_media m;
+	char buf[1024];
+	char *p;
+
+	(void)state;
+	assert_int_equal(sip_sdp_t38_negotiate(&t, offer, strlen(offer),
+					       &ours), 0);
+	assert_string_equal(t.addr, "198.51.100.8");
+	assert_int_equal(t.port, 40000);
+	assert_int_equal(t.version, 0);
+	assert_int_equal(t.max_bitrate, 14400);
+	assert_false(t.fill_bit_removal);
+	assert_true(t.transferred_tcf);
+	assert_int_equal(t.max_buffer, 262);
+	assert_int_equal(t.max_datagram, 176);
+	assert_int_equal(t.ec, SIP_T38_EC_REDUNDANCY);
+	/* The audio stream is disabled: no audio to negotiate. */
+	assert_int_equal(sip_sdp_negotiate(&m, offer, strlen(offer), pcmu, 1),
+			 ENOENT);
+	/* Our answer: our own sizes, the negotiated rest; it reads back
+	 * and sip_sdp_amend() can version it. */
+	t.max_datagram = ours.max_datagram;
+	t.max_buffer = 0;
+	assert_int_equal(sip_sdp_t38_print(buf, sizeof(buf), "192.0.2.1",
+					   30002, &t, 9), 0);
+	assert_non_null(strstr(buf, "\r\nm=image 30002 udptl t38\r\n"));
+	assert_non_null(strstr(buf, "\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n"));
+	assert_non_null(strstr(buf, "\r\na=T38FaxMaxDatagram:400\r\n"));
+	assert_null(strstr(buf, "T38FaxMaxBuffer"));
+	assert_null(strstr(buf, "FillBitRemoval"));
+	assert_int_equal(sip_sdp_amend(buf, sizeof(buf), 10, SIP_DIR_SENDRECV),
+			 0);
+	ours.version = 3;
+	ours.max_bitrate = 0;
+	assert_int_equal(sip_sdp_t38_negotiate(&back, buf, strlen(buf),
+					       &ours), 0);
+	assert_string_equal(back.addr, "192.0.2.1");
+	assert_int_equal(back.port, 30002);
+	assert_int_equal(back.version, 0);
+	assert_int_equal(back.max_bitrate, 14400);
+	assert_int_equal(back.max_datagram, 400);
+	assert_int_equal(back.ec, SIP_T38_EC_REDUNDANCY);
+	/* No EC offered: none answered.  Lower-case names and localTCF. */
+	strcpy(buf, offer);
+	p = strstr(buf, "a=T38FaxUdpEC");
+	strcpy(p, "a=t38faxratemanagement:localTCF\r\n");
+	assert_int_equal(sip_sdp_t38_negotiate(&t, buf, strlen(buf), &ours),
+			 0);
+	assert_int_equal(t.ec, SIP_T38_EC_NONE);
+	assert_false(t.transferred_tcf);
+	/* A refused image stream (port 0), or none at all. */
+	strcpy(buf, offer);
+	p = strstr(buf, "40000");
+	memcpy(p, "00000", 5);
+	assert_int_equal(sip_sdp_t38_negotiate(&t, buf, strlen(buf), &ours),
+			 ENOENT);
+	assert_int_equal(sip_sdp_print(buf, sizeof(buf), "192.0.2.1", 30000,
+				       pcmu, 1, -1, 20, 1), 0);
+	assert_int_equal(sip_sdp_t38_negotiate(&t, buf, strlen(buf), &ours),
+			 ENOENT);
+	/* udptl without t38, and no c= anywhere. */
+	assert_int_equal(sip_sdp_t38_negotiate(&t,
+		"v=0\r\nc=IN IP4 192.0.2.1\r\nm=image 4 udptl x\r\n", 44,
+		&ours), ENOENT);
+	assert_int_equal(sip_sdp_t38_negotiate(&t,
+		"v=0\r\nm=image 4 udptl t38\r\n", 26, &ours), EBADMSG);
+	assert_int_equal(sip_sdp_t38_print(buf, 100, "192.0.2.1", 30000, &t,
+					   1), ENOSPC);
+}
+
 /* A changed session: the o= version moves on, the direction changes in
  * place, and what comes out still parses (RFC 3264 8). */
 static void test_sdp_amend(void **state)
@@ -1895,6 +1988,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_print_roundtrip),
 		cmocka_unit_test(test_sdp_g729_annexb_ptime),
 		cmocka_unit_test(test_sdp_amend),
+		cmocka_unit_test(test_sdp_t38),
 		cmocka_unit_test(test_sdp_telephone_event),
 		cmocka_unit_test(test_sdes_parse),
 		cmocka_unit_test(test_sdp_crypto),
