@@ -217,6 +217,7 @@ expect_eq() {
 
 # The CDR writer commits asynchronously: wait until N rows exist.
 # Conditions for wait_for, evaluated on every poll.
+span_up() { ctl --json show spans 2>/dev/null | grep -q '"dchan":"up"'; }
 pstnsim_calls_ge() { [ "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge "$1" ]; }
 cdr_count_ge() { [ "$(sql 'SELECT count(*) FROM cdr')" -ge "$1" ]; }
 wait_cdrs() {
