@@ -1168,6 +1168,7 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			return fail(p, "dtmf: '%s' is not rfc4733, info or "
 				    "inband", v);
 	} else if (!strcmp(k, "transport")) {
+		t->transport_set = true;
 		if (!strcasecmp(v, "udp"))
 			t->transport = SIP_TRANSPORT_UDP;
 		else if (!strcasecmp(v, "tcp"))
