@@ -319,6 +319,11 @@ void gw_targets_sync(struct gw *gw)
 		if (!t || t->kind != GW_TRUNK_SIP || !tl_matches(ts->tl, t)) {
 			tl_free(ts->tl);
 			ts->tl = NULL;
+		} else if (!*ts->tl->host) {
+			/* An address keeps its health across a reload that
+			 * changes only how it is spoken to. */
+			ts->tl->t[0]->at.transport =
+				(enum sip_transport)t->transport;
 		}
 	}
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
