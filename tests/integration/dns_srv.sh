@@ -120,22 +120,9 @@ ttl_max = 2
 "
 write_conf
 # TCP and TLS served: a CA made here signs our certificate and sipt's.
-PKI=$WORK/pki
-mkdir -p "$PKI"
-pki() { openssl "$@" >>"$WORK/openssl.log" 2>&1 || fail "openssl $1"; }
-pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-days 2 -subj "/CN=testca" -keyout "$PKI/ca.key" -out "$PKI/ca.pem" \
-	-addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign
-for c in "gw DNS:tollgate.test,IP:127.0.0.1" "sipt DNS:tls.tg.test"; do
-	set -- $c
-	pki req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.csr"
-	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$2" \
-		> "$PKI/$1.ext"
-	pki x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
-		-CAcreateserial -days 2 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem"
-done
+pki_ca ca
+pki_cert gw ca "DNS:tollgate.test,IP:127.0.0.1"
+pki_cert sipt ca "DNS:tls.tg.test"
 sed -i "/^\[sip\]/a tcp = yes\ntls = yes\ntls_port = $(free_udp_port)\ntls_cert = $PKI/gw.pem\ntls_key = $PKI/gw.key\ntls_ca = $PKI/ca.pem" \
 	"$WORK/tollgate.conf"
 
