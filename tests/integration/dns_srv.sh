@@ -18,6 +18,8 @@
 #            certificate names tls.tg.test), then SIP+D2T
 #   srvtcp   no NAPTR; _sip._tcp and _sip._udp SRV, no _sips._tcp
 #   napudp   the name of naptcp with `transport = udp`
+#   badtls   NAPTR SIPS+D2T to sipt:5083 too, whose certificate does not
+#            name badtls.tg.test
 # and "ipc", an IP trunk (127.0.0.8).  The gateway serves UDP, TCP and
 # TLS, so names are located for all three unless a trunk says.  Asserted:
 #  - the lists: carrier 2 targets by SRV, nap by NAPTR, fixed by A;
@@ -33,7 +35,8 @@
 #    the INVITE goes over it (Via TCP/TLS, the TLS peer checked against
 #    the trunk's name), the CDR target says ";transport=tcp|tls"; without
 #    NAPTR, SRV is asked TLS, TCP, UDP and the first with records wins;
-#    `transport = udp` takes the SIP+D2U record alone;
+#    `transport = udp` takes the SIP+D2U record alone; a TLS target whose
+#    certificate names another domain is refused, nothing sent to it;
 #  - a name that does not resolve fails over to the next trunk, or fails
 #    with 503 / cause 41 when it is the only one;
 #  - DNS server dead: the last good targets stay (calls on carrier still
@@ -103,6 +106,10 @@ type = sip
 peer = tcp.tg.test
 transport = udp
 
+[trunk badtls]
+type = sip
+peer = badtls.tg.test
+
 [trunk regsrv]
 type = sip
 peer = reg.tg.test
@@ -146,6 +153,7 @@ dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --user=root \
 	--naptr-record=tls.tg.test,10,10,S,SIPS+D2T,,_sips._tcp.tlssrv.tg.test \
 	--naptr-record=tls.tg.test,10,20,S,SIP+D2T,,_sip._tcp.tcpsrv.tg.test \
 	--srv-host=_sips._tcp.tlssrv.tg.test,sipt.tg.test,5083,10,10 \
+	--naptr-record=badtls.tg.test,10,10,S,SIPS+D2T,,_sips._tcp.tlssrv.tg.test \
 	--srv-host=_sip._tcp.st.tg.test,sipt.tg.test,5082,10,10 \
 	--srv-host=_sip._udp.st.tg.test,sip6.tg.test,$P,10,10 \
 	--host-record=sipt.tg.test,127.0.0.12 \
@@ -261,6 +269,7 @@ route r-naptcp 21255590 naptcp
 route r-naptls 21255591 naptls
 route r-srvtcp 21255592 srvtcp
 route r-napudp 21255593 napudp
+route r-badtls 21255594 badtls
 wait_for "the routes in the snapshot" 10 sh -c \
 	"'$TGCTL' -s '$CTL' route explain 2125558000 | grep -q r-ip"
 
@@ -443,6 +452,16 @@ out=$(call 2125559300) || fail "napudp call: $out"
 next_cdr
 expect_eq "attempts on napudp" "$(attempts 2125559300)" "napudp:answered@127.0.0.6:$P"
 log "ok: NAPTR to TCP and TLS, SRV-only TCP, explicit udp: INVITEs over their transport"
+# RFC 5922: the certificate must name the domain the trunk asked for.
+out=$(call 2125559400 504) || fail "badtls call: $out"
+next_cdr
+grep -q "tls connection to 127.0.0.12:5083 failed: certificate verify failed: hostname mismatch" \
+	"$WORK/tollgated.log" || fail "badtls: no verify failure in the log"
+grep -q "^INVITE sip:2125559400@" "$WORK/sipt_tls.log" &&
+	fail "an INVITE went to a TLS target whose certificate names another domain"
+expect_eq "badtls: cause" "$(sql "SELECT sip_status || '/' || q850_cause FROM cdr
+	WHERE called = '2125559400'")" "504/102"
+log "ok: a TLS target whose certificate does not name the trunk's domain is refused"
 
 # 8. The DNS server dies: the targets stay, lookups are seen failing.
 kill "$DNSMASQ"
