@@ -1022,7 +1022,7 @@ int sip_naptr_pick(const struct sip_naptr *recs, size_t n,
 /**
  * Split a sip: URI (as ENUM gives it) into host and port (5060 when
  * absent).  EINVAL for anything else; EPROTONOSUPPORT for sips: or a
- * transport other than UDP, which this UA does not speak yet.
+ * transport other than UDP, which ENUM calls do not take yet (trunks do).
  */
 int sip_uri_target(const char *uri, char *host, size_t hostsize,
 		   uint16_t *port);
