@@ -14,7 +14,8 @@ if [ -z "${TG_IN_NETNS:-}" ] && [ "$(id -u)" = 0 ] &&
 fi
 
 BUILD=${TG_BUILD:-$PWD}
-SRC=${srcdir:-$BUILD}
+# Absolute: tests cd into $WORK before running peers that read our files.
+SRC=$(cd "${srcdir:-$BUILD}" && pwd)
 PSTNSIM=$BUILD/pstnsim/pstnsim
 TOLLGATED=$BUILD/gateway/tollgated
 TGCTL=$BUILD/gateway/tollgatectl
