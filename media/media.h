@@ -72,6 +72,22 @@ struct media_srtp_keys {
  * because the other side had nothing) and jb_drops (frames dropped: ring
  * full, or a standing extra frame of delay trimmed).
  */
+/* The quality figures of one RTP leg, as RTCP terminated on it gives
+ * them (the fields of the same names in media_stats, below). */
+struct media_leg {
+	bool rtcp;             /* this leg's figures are meaningful */
+	uint64_t rtp_rx;       /* audio and events accepted from it */
+	uint64_t rtp_lost;     /* ... never arrived */
+	uint64_t rtcp_tx, rtcp_rx;
+	unsigned jitter_us;
+	int64_t rtt_us;        /* -1 unknown */
+	bool remote_report;
+	int64_t remote_lost;
+	unsigned remote_fraction;
+	unsigned remote_jitter_us;
+	unsigned mos_rx, mos_tx; /* 0 unknown */
+};
+
 struct media_stats {
 	uint64_t rtp_tx;       /* RTP packets sent */
 	uint64_t rtp_rx;       /* RTP packets received and accepted */
@@ -109,8 +125,9 @@ struct media_stats {
 	unsigned fax_pages;    /* pages the T.38 gateway passed */
 	unsigned fax_bit_rate; /* the last image data rate, bit/s */
 
-	/* RTCP and call quality: timeslot <-> RTP bridges only (a relay
-	 * leaves them 0 and the -1 "unknown" values). */
+	/* RTCP and call quality.  A relay terminates RTCP on each leg
+	 * (leg[] below) and puts here the worse of its two legs' figures
+	 * (docs/cdr.md). */
 	uint32_t id;           /* the bridge these are of */
 	uint64_t rtp_tx_octets; /* RTP payload octets sent */
 	uint64_t rtp_rx_octets; /* ... received (audio) */
@@ -130,6 +147,9 @@ struct media_stats {
 				* 0 unknown (no audio) */
 	unsigned mos_tx;       /* ... of what the far end received, from
 				* its reports; 0 unknown (none came) */
+	/* A relay's legs ([i]: the far end of endpoint i; zero for other
+	 * bridges): each the figures above, about that leg alone. */
+	struct media_leg leg[2];
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a
