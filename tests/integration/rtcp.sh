@@ -6,10 +6,16 @@
 # (SR, SDES CNAME, BYE) decodes in tshark with no malformed packet.  The
 # same over SDES SRTP (mediaenc=srtp-mand): the reports cross as SRTCP.
 # Then two tgcall calls, one clean and one over a path with 10% loss and 0-40 ms
-# jitter: the lossy call's CDR shows the loss and a lower MOS.
+# jitter: the lossy call's CDR shows the loss and a lower MOS.  Last a SIP ->
+# SIP call between two baresips (a phone on 127.0.0.2 calls a DID of the PBX
+# trunk, where the other answers): the relay terminates RTCP on each leg, so
+# the CDR has jitter, RTT, their reports and MOS, and our RTCP on both legs
+# (SR with a block, SDES CNAME, BYE, each leg its own SSRC) decodes cleanly.
 . "$(dirname "$0")/lib.sh"
 command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 
+EXTRA=$(printf '[trunk phones]\ntype = sip\npeer = 127.0.0.2:%s\naccept_from = 127.0.0.2\n' \
+	"$CLI_PORT")
 write_conf
 sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
 start_pstnsim --media tone:1000 --hangup-after 11000
@@ -100,3 +106,71 @@ awk -v c="$c_jit" -v l="$l_jit" 'BEGIN { exit !(l > c && l >= 3) }' ||
 awk -v c="$c_mos" -v l="$l_mos" 'BEGIN { exit !(c >= 4.0 && l < c - 0.2) }' ||
 	fail "MOS: clean $c_mos, lossy $l_mos"
 log "ok: the lossy call's CDR shows $l_lost lost, jitter $l_jit ms, MOS $l_mos (clean $c_mos)"
+
+# SIP -> SIP: baresip on 127.0.0.2 calls DID 5550150, routed to the PBX
+# trunk where a second baresip answers at once; RTP of the two in ranges
+# of their own above ours.
+PH=$WORK/phone
+PBX=$WORK/pbx
+baresip_setup "$PH" "$CLI_PORT" 440 15 127.0.0.2
+baresip_setup "$PBX" "$PBX_PORT" 880 25
+sed -i "s/^rtp_ports.*/rtp_ports\t\t$((RTP_MAX + 202))-$((RTP_MAX + 400))/" "$PBX/config"
+echo "<sip:2125550000@127.0.0.2>;regint=0;audio_codecs=PCMU" > "$PH/accounts"
+echo "<sip:5550150@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=auto" > "$PBX/accounts"
+start_capture "$WORK/s2s.pcapng" || true
+n=$(sql "SELECT count(*) FROM cdr")
+baresip -f "$PBX" -t 25 > "$WORK/baresip-pbx.log" 2>&1 &
+PBX_BS=$!
+PIDS+=("$PBX_BS")
+sleep 1
+timeout 30 baresip -f "$PH" -e "/dial sip:5550150@127.0.0.1:$SIP_PORT" -t 12 \
+	> "$WORK/baresip-phone.log" 2>&1 || true
+wait_cdrs $((n + 1)) 15
+kill -TERM "$PBX_BS" 2>/dev/null || true
+wait "$PBX_BS" 2>/dev/null || true
+log "SIP -> SIP call: $(sql "SELECT rtp_tx_packets, rtp_rx_packets, rtp_rx_lost,
+	rtp_jitter_ms, rtt_ms, remote_lost, remote_jitter_ms, mos_rx, mos_tx
+	FROM cdr ORDER BY rowid DESC LIMIT 1")"
+expect_eq "SIP -> SIP CDR: answered, packets, no loss, jitter, RTT, reports, MOS" \
+	"$(sql "SELECT disposition, rtp_rx_packets > 600, rtp_rx_lost,
+	rtp_jitter_ms IS NOT NULL AND rtp_jitter_ms < 20,
+	rtt_ms IS NOT NULL AND rtt_ms >= 0 AND rtt_ms < 100,
+	remote_lost, remote_jitter_ms IS NOT NULL, mos_rx >= 4.0, mos_tx >= 4.0
+	FROM cdr ORDER BY rowid DESC LIMIT 1" | tr '|' ' ')" \
+	"ANSWERED 1 0 1 1 0 1 1 1"
+
+if [ -n "$TSHARK" ]; then
+	sleep 1
+	kill -INT "$TSHARK"
+	wait "$TSHARK" || true
+	# leg LO HI: our RTCP port toward the baresip whose RTP is in LO-HI.
+	leg() {
+		tshark -r "$WORK/s2s.pcapng" \
+			-Y "udp.dstport >= $1 && udp.dstport <= $2" \
+			-T fields -e udp.srcport 2>/dev/null |
+			awk -v lo="$RTP_MIN" -v hi="$RTP_MAX" \
+				'$1 >= lo && $1 <= hi && $1 % 2 == 1 { print; exit }'
+	}
+	ssrcs=""
+	for range in "$((RTP_MAX + 2)) $((RTP_MAX + 200))" \
+		     "$((RTP_MAX + 202)) $((RTP_MAX + 400))"; do
+		# shellcheck disable=SC2086
+		port=$(leg $range)
+		[ -n "$port" ] || fail "no RTCP from the relay toward $range"
+		decode() { tshark -r "$WORK/s2s.pcapng" -d "udp.port==$port,rtcp" \
+			-Y "udp.srcport == $port && ($1)" "${@:2}" 2>/dev/null; }
+		expect_eq "relay leg $port: malformed or erroneous RTCP" \
+			"$(decode '_ws.malformed || _ws.expert.severity >= warning' | wc -l)" 0
+		[ "$(decode 'rtcp.pt == 200' | wc -l)" -ge 1 ] || fail "leg $port: no SR"
+		[ "$(decode 'rtcp.sdes.type == 1 && rtcp.sdes.text contains "tg-"' | wc -l)" -ge 1 ] ||
+			fail "leg $port: no SDES CNAME"
+		[ "$(decode 'rtcp.pt == 203' | wc -l)" -ge 1 ] || fail "leg $port: no BYE"
+		[ "$(decode 'rtcp.ssrc.high_seq' | wc -l)" -ge 1 ] ||
+			fail "leg $port: no report block on the baresip's stream"
+		ssrcs="$ssrcs $(decode 'rtcp.pt == 200' -T fields -e rtcp.senderssrc | sort -u | head -1)"
+	done
+	# shellcheck disable=SC2086
+	set -- $ssrcs
+	[ $# -eq 2 ] && [ "$1" != "$2" ] || fail "the legs' SSRCs: $ssrcs"
+	log "ok: the relay's RTCP on both legs decodes cleanly (SR, block, CNAME, BYE; SSRCs$ssrcs)"
+fi
