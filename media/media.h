@@ -100,7 +100,8 @@ struct media_stats {
 	uint64_t concealed;    /* frames with audio synthesised for lost or
 				* late packets (packet loss concealment) */
 	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...);
-				* relay: RTCP-looking and empty packets */
+				* relay: empty packets (keepalives) and
+				* ones it cannot transcode */
 	uint64_t rtp_bad;      /* malformed or oversized packets */
 	uint64_t jb_drops;     /* times buffered audio was dropped to keep
 				* the delay bounded (far clock fast, burst) */
