@@ -18,6 +18,31 @@ EXTRA=$(printf '[trunk phones]\ntype = sip\npeer = 127.0.0.2:%s\naccept_from = 1
 	"$CLI_PORT")
 write_conf
 sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
+
+# gw_rtcp_port PCAP LO HI: our RTCP port toward a peer whose RTP is in
+# LO-HI (ours leaves from the odd port of a pair in our range).
+gw_rtcp_port() {
+	tshark -r "$1" -Y "udp.dstport >= $2 && udp.dstport <= $3" \
+		-T fields -e udp.srcport 2>/dev/null |
+		awk -v lo="$RTP_MIN" -v hi="$RTP_MAX" \
+			'$1 >= lo && $1 <= hi && $1 % 2 == 1 { print; exit }'
+}
+# rtcp_check PCAP PORT WHO: what we sent from PORT decodes as RTCP with no
+# malformed or erroneous packet, and has an SR, a report block on WHO's
+# stream, an SDES CNAME and a BYE.
+rtcp_check() {
+	local pcap=$1 port=$2 who=$3
+	decode() { tshark -r "$pcap" -d "udp.port==$port,rtcp" \
+		-Y "udp.srcport == $port && ($1)" 2>/dev/null | wc -l; }
+	expect_eq "malformed or erroneous RTCP to $who" \
+		"$(decode '_ws.malformed || _ws.expert.severity >= warning')" 0
+	[ "$(decode 'rtcp.pt == 200')" -ge 1 ] || fail "no SR to $who decoded"
+	[ "$(decode 'rtcp.sdes.type == 1 && rtcp.sdes.text contains "tg-"')" -ge 1 ] ||
+		fail "no SDES CNAME to $who decoded"
+	[ "$(decode 'rtcp.pt == 203')" -ge 1 ] || fail "no BYE to $who decoded"
+	[ "$(decode 'rtcp.ssrc.high_seq')" -ge 1 ] ||
+		fail "no report block on $who's stream decoded"
+}
 start_pstnsim --media tone:1000 --hangup-after 11000
 start_gw
 
@@ -45,22 +70,9 @@ if [ -n "$TSHARK" ]; then
 	sleep 1
 	kill -INT "$TSHARK"
 	wait "$TSHARK" || true
-	# Our RTCP leaves from the odd port of a pair in our range.
-	gw_rtcp=$(tshark -r "$WORK/cap.pcapng" -Y "udp.dstport >= $BS_RTP" \
-		-T fields -e udp.srcport 2>/dev/null |
-		awk -v lo="$RTP_MIN" -v hi="$RTP_MAX" \
-			'$1 >= lo && $1 <= hi && $1 % 2 == 1 { print; exit }')
+	gw_rtcp=$(gw_rtcp_port "$WORK/cap.pcapng" "$BS_RTP" 65535)
 	[ -n "$gw_rtcp" ] || fail "no RTCP from tollgated in the capture"
-	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$gw_rtcp,rtcp" \
-		-Y "udp.srcport == $gw_rtcp && ($1)" 2>/dev/null | wc -l; }
-	expect_eq "malformed or erroneous RTCP" \
-		"$(decode '_ws.malformed || _ws.expert.severity >= warning')" 0
-	[ "$(decode 'rtcp.pt == 200')" -ge 1 ] || fail "no SR decoded"
-	[ "$(decode 'rtcp.sdes.type == 1 && rtcp.sdes.text contains "tg-"')" -ge 1 ] ||
-		fail "no SDES CNAME decoded"
-	[ "$(decode 'rtcp.pt == 203')" -ge 1 ] || fail "no BYE decoded"
-	[ "$(decode 'rtcp.ssrc.high_seq')" -ge 1 ] ||
-		fail "no report block on baresip's stream decoded"
+	rtcp_check "$WORK/cap.pcapng" "$gw_rtcp" baresip
 	log "ok: our RTCP decodes cleanly: SR with a report block, SDES CNAME, BYE"
 fi
 
@@ -143,31 +155,16 @@ if [ -n "$TSHARK" ]; then
 	sleep 1
 	kill -INT "$TSHARK"
 	wait "$TSHARK" || true
-	# leg LO HI: our RTCP port toward the baresip whose RTP is in LO-HI.
-	leg() {
-		tshark -r "$WORK/s2s.pcapng" \
-			-Y "udp.dstport >= $1 && udp.dstport <= $2" \
-			-T fields -e udp.srcport 2>/dev/null |
-			awk -v lo="$RTP_MIN" -v hi="$RTP_MAX" \
-				'$1 >= lo && $1 <= hi && $1 % 2 == 1 { print; exit }'
-	}
 	ssrcs=""
-	for range in "$((RTP_MAX + 2)) $((RTP_MAX + 200))" \
-		     "$((RTP_MAX + 202)) $((RTP_MAX + 400))"; do
-		# shellcheck disable=SC2086
-		port=$(leg $range)
-		[ -n "$port" ] || fail "no RTCP from the relay toward $range"
-		decode() { tshark -r "$WORK/s2s.pcapng" -d "udp.port==$port,rtcp" \
-			-Y "udp.srcport == $port && ($1)" "${@:2}" 2>/dev/null; }
-		expect_eq "relay leg $port: malformed or erroneous RTCP" \
-			"$(decode '_ws.malformed || _ws.expert.severity >= warning' | wc -l)" 0
-		[ "$(decode 'rtcp.pt == 200' | wc -l)" -ge 1 ] || fail "leg $port: no SR"
-		[ "$(decode 'rtcp.sdes.type == 1 && rtcp.sdes.text contains "tg-"' | wc -l)" -ge 1 ] ||
-			fail "leg $port: no SDES CNAME"
-		[ "$(decode 'rtcp.pt == 203' | wc -l)" -ge 1 ] || fail "leg $port: no BYE"
-		[ "$(decode 'rtcp.ssrc.high_seq' | wc -l)" -ge 1 ] ||
-			fail "leg $port: no report block on the baresip's stream"
-		ssrcs="$ssrcs $(decode 'rtcp.pt == 200' -T fields -e rtcp.senderssrc | sort -u | head -1)"
+	for leg in "phone $((RTP_MAX + 2)) $((RTP_MAX + 200))" \
+		   "pbx $((RTP_MAX + 202)) $((RTP_MAX + 400))"; do
+		read -r who lo hi <<< "$leg"
+		port=$(gw_rtcp_port "$WORK/s2s.pcapng" "$lo" "$hi")
+		[ -n "$port" ] || fail "no RTCP from the relay to the $who"
+		rtcp_check "$WORK/s2s.pcapng" "$port" "the $who"
+		ssrcs="$ssrcs $(tshark -r "$WORK/s2s.pcapng" -d "udp.port==$port,rtcp" \
+			-Y "udp.srcport == $port && rtcp.pt == 200" \
+			-T fields -e rtcp.senderssrc 2>/dev/null | sort -u | head -1)"
 	done
 	# shellcheck disable=SC2086
 	set -- $ssrcs
