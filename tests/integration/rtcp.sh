@@ -10,11 +10,12 @@
 # SIP call between two baresips (a phone on 127.0.0.2 calls a DID of the PBX
 # trunk, where the other answers): the relay terminates RTCP on each leg, so
 # the CDR has jitter, RTT, their reports and MOS, and our RTCP on both legs
-# (SR with a block, SDES CNAME, BYE, each leg its own SSRC) decodes cleanly.
+# (SR with a block, SDES CNAME, BYE, each leg its own SSRC) decodes cleanly;
+# the same with the phone's leg over SRTP (SRTCP on it).
 . "$(dirname "$0")/lib.sh"
 command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 
-EXTRA=$(printf '[trunk phones]\ntype = sip\npeer = 127.0.0.2:%s\naccept_from = 127.0.0.2\n' \
+EXTRA=$(printf '[trunk phones]\ntype = sip\npeer = 127.0.0.2:%s\naccept_from = 127.0.0.2\nsrtp = optional\n' \
 	"$CLI_PORT")
 write_conf
 sed -i '/^\[trunk pbx\]/a srtp = optional' "$WORK/tollgate.conf"
@@ -129,17 +130,22 @@ baresip_setup "$PBX" "$PBX_PORT" 880 25
 sed -i "s/^rtp_ports.*/rtp_ports\t\t$((RTP_MAX + 202))-$((RTP_MAX + 400))/" "$PBX/config"
 echo "<sip:2125550000@127.0.0.2>;regint=0;audio_codecs=PCMU" > "$PH/accounts"
 echo "<sip:5550150@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=auto" > "$PBX/accounts"
+# s2s_call NAME: the phone calls, the PBX's baresip answers; its CDR.
+s2s_call() {
+	local n pbx
+	n=$(sql "SELECT count(*) FROM cdr")
+	baresip -f "$PBX" -t 25 > "$WORK/baresip-pbx-$1.log" 2>&1 &
+	pbx=$!
+	PIDS+=("$pbx")
+	sleep 1
+	timeout 30 baresip -f "$PH" -e "/dial sip:5550150@127.0.0.1:$SIP_PORT" -t 12 \
+		> "$WORK/baresip-phone-$1.log" 2>&1 || true
+	wait_cdrs $((n + 1)) 15
+	kill -TERM "$pbx" 2>/dev/null || true
+	wait "$pbx" 2>/dev/null || true
+}
 start_capture "$WORK/s2s.pcapng" || true
-n=$(sql "SELECT count(*) FROM cdr")
-baresip -f "$PBX" -t 25 > "$WORK/baresip-pbx.log" 2>&1 &
-PBX_BS=$!
-PIDS+=("$PBX_BS")
-sleep 1
-timeout 30 baresip -f "$PH" -e "/dial sip:5550150@127.0.0.1:$SIP_PORT" -t 12 \
-	> "$WORK/baresip-phone.log" 2>&1 || true
-wait_cdrs $((n + 1)) 15
-kill -TERM "$PBX_BS" 2>/dev/null || true
-wait "$PBX_BS" 2>/dev/null || true
+s2s_call plain
 log "SIP -> SIP call: $(sql "SELECT rtp_tx_packets, rtp_rx_packets, rtp_rx_lost,
 	rtp_jitter_ms, rtt_ms, remote_lost, remote_jitter_ms, mos_rx, mos_tx
 	FROM cdr ORDER BY rowid DESC LIMIT 1")"
@@ -170,4 +176,21 @@ if [ -n "$TSHARK" ]; then
 	set -- $ssrcs
 	[ $# -eq 2 ] && [ "$1" != "$2" ] || fail "the legs' SSRCs: $ssrcs"
 	log "ok: the relay's RTCP on both legs decodes cleanly (SR, block, CNAME, BYE; SSRCs$ssrcs)"
+fi
+
+# The phone's leg over SDES SRTP (the PBX's plain): SRTCP on that leg, read
+# and answered, so the CDR still has the RTT and both legs' reports.
+if [ -f /usr/lib/baresip/modules/srtp.so ]; then
+	echo "module			srtp.so" >> "$PH/config"
+	echo "<sip:2125550000@127.0.0.2>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand" \
+		> "$PH/accounts"
+	s2s_call srtp
+	log "SIP -> SIP SRTP call: $(sql "SELECT rtp_rx_packets, rtp_rx_lost, rtt_ms,
+		remote_lost, mos_rx, mos_tx, srtp_auth_fail
+		FROM cdr ORDER BY rowid DESC LIMIT 1")"
+	expect_eq "SIP -> SIP SRTP CDR: answered, no loss, RTT, reports, MOS, no auth failure" \
+		"$(sql "SELECT disposition, rtp_rx_packets > 600, rtp_rx_lost,
+		rtt_ms IS NOT NULL, remote_lost, mos_rx >= 4.0, mos_tx >= 4.0,
+		srtp_auth_fail FROM cdr ORDER BY rowid DESC LIMIT 1" | tr '|' ' ')" \
+		"ANSWERED 1 0 1 0 1 1 0"
 fi
