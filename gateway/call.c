@@ -1905,6 +1905,7 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 		if (err)
 			return err;
 		tg_strlcpy(reg.label, "registered contact", sizeof(reg.label));
+		reg.transport = (enum sip_transport)t->transport;
 		dst = &reg;
 	} else {
 		err = pick_dest(call, t);
@@ -2022,10 +2023,14 @@ static int place_sip(struct gw_call *call, const struct gw_trunk_cfg *t,
 	p.codecs = codecs;
 	p.session_expires = gw_session_expires(&gw->cfg, t);
 	p.min_se = gw_min_se(&gw->cfg, t);
-	err = t->proxy_len ? gw_trunk_transport(gw, t, p.proxy, p.proxy_len)
-			   : gw_trunk_transport(gw, t,
-						(const struct sockaddr *)&dst->sa,
-						dst->len);
+	/* The proxy is spoken to over the trunk's transport; a target over
+	 * its own (the trunk's, or what NAPTR/SRV chose for a name). */
+	err = t->proxy_len
+		      ? gw_trunk_transport(gw, t, p.proxy, p.proxy_len,
+					   (enum sip_transport)t->transport)
+		      : gw_trunk_transport(gw, t,
+					   (const struct sockaddr *)&dst->sa,
+					   dst->len, dst->transport);
 	if (!err)
 		err = sip_leg_invite(&call->out.sip, gw->ua,
 				     (const struct sockaddr *)&dst->sa,

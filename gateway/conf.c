@@ -1168,6 +1168,7 @@ static int key_trunk(struct parser *p, const char *k, const char *v)
 			return fail(p, "dtmf: '%s' is not rfc4733, info or "
 				    "inband", v);
 	} else if (!strcmp(k, "transport")) {
+		t->transport_set = true;
 		if (!strcasecmp(v, "udp"))
 			t->transport = SIP_TRANSPORT_UDP;
 		else if (!strcasecmp(v, "tcp"))
@@ -1572,9 +1573,13 @@ static int check_transport(struct parser *p, const struct gw_trunk_cfg *t)
 	if (t->transport == SIP_TRANSPORT_TLS && !cfg->sip_tls)
 		return fail(p, "trunk '%s': transport = tls needs [sip] tls = "
 			    "yes", t->name);
-	if (*t->tls_name && t->transport != SIP_TRANSPORT_TLS)
+	/* A name without transport may be located to TLS targets (RFC
+	 * 3263 4.1) when we serve TLS: the name is for them. */
+	if (*t->tls_name && t->transport != SIP_TRANSPORT_TLS &&
+	    (t->transport_set || !*t->host || !cfg->sip_tls))
 		return fail(p, "trunk '%s': tls_server_name without "
-			    "transport = tls", t->name);
+			    "transport = tls (or a peer name without "
+			    "transport and [sip] tls = yes)", t->name);
 	return 0;
 }
 

@@ -158,6 +158,9 @@ struct gw_trunk_cfg {
 				       pass-through (docs/fax.md) */
 	int transport;              /* SIP: enum sip_transport of our
 				       requests to it */
+	bool transport_set;         /* given: a named peer is located for
+				       it alone, else NAPTR/SRV choose
+				       among those we serve */
 	char tls_name[128];         /* TLS: the name its certificate must
 				       carry; "" = host, else its address */
 	int rtp_timeout;            /* SIP: [sip] rtp_timeout for its calls,

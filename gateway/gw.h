@@ -346,6 +346,7 @@ struct gw_tlist {
 	struct gw_tstat *ts;
 	char host[128];          /* as configured ("" = an address) */
 	uint16_t port;
+	unsigned tps;            /* SIP_TP_BIT it may be located for */
 	struct sockaddr_storage peer; /* the address, when not a name */
 	socklen_t peer_len;
 	struct gw_target *t[GW_MAX_TARGETS];
@@ -366,6 +367,7 @@ struct gw_tlist {
 struct gw_dest {
 	struct sockaddr_storage sa;
 	socklen_t len;
+	enum sip_transport transport; /* the trunk's, or what DNS chose */
 	char label[96];
 };
 
@@ -393,11 +395,13 @@ int gw_trunk_dns_error(struct gw *gw, const char *trunk);
 void gw_trunk_target_result(struct gw *gw, const char *trunk,
 			    const struct sockaddr *sa, bool failed);
 /** Before a request to @p sa (its next hop: a target, or the outbound
- *  proxy) for trunk @p t: its transport (TCP and TLS connect when needed;
+ *  proxy) for trunk @p t: transport @p tp (the target's, gw_dest; the
+ *  trunk's for the proxy) from now on (TCP and TLS connect when needed;
  *  TLS checks tls_server_name, else host, else the address).
  *  @return 0, or why the request cannot go (logged). */
 int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
-		       const struct sockaddr *sa, socklen_t len);
+		       const struct sockaddr *sa, socklen_t len,
+		       enum sip_transport tp);
 /** Is @p src (any port) one of named trunk @p t's targets?  Its
  *  requests are taken as the trunk's (no accept_from given). */
 bool gw_targets_has(struct gw *gw, const struct gw_trunk_cfg *t,

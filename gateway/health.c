@@ -168,7 +168,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	hop = t->proxy_len ? (const struct sockaddr *)&t->proxy
 			   : (const struct sockaddr *)&tg->at.sa;
 	hoplen = t->proxy_len ? t->proxy_len : tg->at.len;
-	err = gw_trunk_transport(gw, t, hop, hoplen);
+	err = gw_trunk_transport(gw, t, hop, hoplen,
+				 t->proxy_len ? (enum sip_transport)t->transport
+					      : tg->at.transport);
 	if (!err)
 		err = sip_options_probe(&tg->probe, gw->ua, hop, hoplen,
 					t->options_timeout_ms, on_result, tg);

@@ -71,8 +71,9 @@ struct oreg {
 	char why[96];
 	unsigned failures;          /* in a row */
 	uint64_t sent, registered, alarms;
-	struct sockaddr_storage dst;
+	struct sockaddr_storage dst; /* the registrar (a target) */
 	socklen_t dstlen;
+	enum sip_transport tp;      /* its transport */
 };
 
 struct rbinding {
@@ -109,7 +110,8 @@ static struct gw_regs *regs(struct gw *gw)
  * OPTIONS marks down is left out); a name that did not resolve is a
  * failure that may pass, retried with back-off like a timeout. */
 static int reg_target(struct gw *gw, const struct gw_trunk_cfg *t,
-		      struct sockaddr_storage *ss, socklen_t *len)
+		      struct sockaddr_storage *ss, socklen_t *len,
+		      enum sip_transport *tp)
 {
 	struct gw_dest d;
 	int err;
@@ -117,6 +119,7 @@ static int reg_target(struct gw *gw, const struct gw_trunk_cfg *t,
 	if (t->peer_len) {
 		memcpy(ss, &t->peer, t->peer_len);
 		*len = t->peer_len;
+		*tp = (enum sip_transport)t->transport;
 		return 0;
 	}
 	if (!*t->host)
@@ -128,7 +131,25 @@ static int reg_target(struct gw *gw, const struct gw_trunk_cfg *t,
 		return err;
 	memcpy(ss, &d.sa, d.len);
 	*len = d.len;
+	*tp = d.transport;
 	return 0;
+}
+
+/* RFC 3261 8.1.2: behind an outbound proxy the REGISTER goes there (with
+ * a Route to it, over the trunk's transport), its Request-URI still the
+ * registrar's; else to the registrar over its own transport.  @return
+ * as gw_trunk_transport. */
+static int reg_hop(struct oreg *o, const struct gw_trunk_cfg *t,
+		   struct sip_reg_params *p)
+{
+	if (t->proxy_len) {
+		p->proxy = (const struct sockaddr *)&t->proxy;
+		p->proxy_len = t->proxy_len;
+		return gw_trunk_transport(o->gw, t, p->proxy, p->proxy_len,
+					  (enum sip_transport)t->transport);
+	}
+	return gw_trunk_transport(o->gw, t, (struct sockaddr *)&o->dst,
+				  o->dstlen, o->tp);
 }
 
 static const char *reg_user(const struct gw_trunk_cfg *t)
@@ -298,7 +319,7 @@ static void send_register(struct oreg *o)
 	if (!t || !t->reg || o->tx || !gw->ua)
 		return;
 	o->next_at = 0;
-	err = reg_target(gw, t, &o->dst, &o->dstlen);
+	err = reg_target(gw, t, &o->dst, &o->dstlen, &o->tp);
 	if (err == EINPROGRESS) {
 		/* Not a failure: ask again when the name may have resolved. */
 		arm(o, 500);
@@ -318,8 +339,7 @@ static void send_register(struct oreg *o)
 			.auth_password = t->auth_password,
 			.auth_realm = t->auth_realm,
 		};
-		err = gw_trunk_transport(gw, t, (struct sockaddr *)&o->dst,
-					 o->dstlen);
+		err = reg_hop(o, t, &p);
 		if (!err)
 			err = sip_register(&o->tx, gw->ua,
 					   (struct sockaddr *)&o->dst,
@@ -374,7 +394,8 @@ static void unregister(struct oreg *o, const struct gw_trunk_cfg *t)
 	struct sip_regtx *tx;
 	struct sip_reg_params p = {
 		.user = reg_user(t),
-		.domain = t->reg_domain,
+		/* The binding's own domain, as the REGISTER had it. */
+		.domain = *t->reg_domain ? t->reg_domain : t->host,
 		.contact_user = t->reg_contact,
 		.expires = 0,
 		.call_id = o->call_id,
@@ -387,7 +408,7 @@ static void unregister(struct oreg *o, const struct gw_trunk_cfg *t)
 	};
 
 	if (o->st != OR_REGISTERED || !gw->ua || !o->dstlen ||
-	    gw_trunk_transport(gw, t, (struct sockaddr *)&o->dst, o->dstlen))
+	    reg_hop(o, t, &p))
 		return;
 	if (!sip_register(&tx, gw->ua, (struct sockaddr *)&o->dst, o->dstlen,
 			  &p, UNREG_WAIT_MS, unreg_done, gw)) {

@@ -3,7 +3,9 @@
  *
  * A trunk whose peer is an address has one target, that address.  A trunk
  * whose peer is a name has the targets sip_locate() finds (NAPTR, SRV,
- * A/AAAA), looked up again when their TTL runs out (clamped to [dns]
+ * A/AAAA), each with the transport NAPTR/SRV chose for it among those
+ * the trunk may use (its `transport` when given, else every one we
+ * serve), looked up again when their TTL runs out (clamped to [dns]
  * ttl_min..ttl_max) on the loop, never blocking it.  A lookup that fails
  * keeps the list it had: a DNS server down for a minute must not take a
  * working trunk with it.  A trunk that never resolved has no target: its
@@ -25,7 +27,8 @@
 #include "util/util.h"
 
 int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
-		       const struct sockaddr *sa, socklen_t len)
+		       const struct sockaddr *sa, socklen_t len,
+		       enum sip_transport tp)
 {
 	/* The outbound proxy's certificate names the proxy: its address,
 	 * unless tls_server_name says. */
@@ -33,14 +36,28 @@ int gw_trunk_transport(struct gw *gw, const struct gw_trunk_cfg *t,
 		     !memcmp(sa, &t->proxy, len);
 	const char *name = *t->tls_name ? t->tls_name
 			   : proxy ? NULL : t->host;
-	int err = sip_ua_set_transport(gw->ua, sa, len,
-				       (enum sip_transport)t->transport, name);
+	int err = sip_ua_set_transport(gw->ua, sa, len, tp, name);
 
 	if (err)
 		gw_warn("trunk %s: transport %s: %s", t->name,
-			t->transport == SIP_TRANSPORT_TLS ? "tls" : "tcp",
-			strerror(err));
+			sip_transport_name(tp), strerror(err));
 	return err;
+}
+
+/* The transports a trunk's name may be located for: the one it gives,
+ * else those we serve (RFC 3263 4.1: NAPTR and SRV choose among them). */
+static unsigned trunk_tps(const struct gw_config *cfg,
+			  const struct gw_trunk_cfg *t)
+{
+	unsigned tps = SIP_TP_BIT(SIP_TRANSPORT_UDP);
+
+	if (t->transport_set)
+		return SIP_TP_BIT(t->transport);
+	if (cfg->sip_tcp)
+		tps |= SIP_TP_BIT(SIP_TRANSPORT_TCP);
+	if (cfg->sip_tls)
+		tps |= SIP_TP_BIT(SIP_TRANSPORT_TLS);
+	return tps;
 }
 
 /* A trunk without targets asks DNS again at most this often. */
@@ -81,14 +98,19 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr *b,
 	return false;
 }
 
+/* A named trunk's target says where DNS sent it: "host:port address",
+ * and ";transport=tcp|tls" like a SIP URI when it is no UDP one. */
 static void set_label(struct gw_target *tg, bool named)
 {
-	char ap[64];
+	char ap[64], tp[16] = "";
 
 	tg_sockaddr_fmt((const struct sockaddr *)&tg->at.sa, ap, sizeof(ap));
+	if (tg->at.transport != SIP_TRANSPORT_UDP)
+		snprintf(tp, sizeof(tp), ";transport=%s",
+			 sip_transport_name(tg->at.transport));
 	if (named)
-		snprintf(tg->label, sizeof(tg->label), "%.52s:%u %.36s",
-			 tg->at.host, (unsigned)tg->at.port, ap);
+		snprintf(tg->label, sizeof(tg->label), "%.44s:%u %.30s%s",
+			 tg->at.host, (unsigned)tg->at.port, ap, tp);
 	else
 		snprintf(tg->label, sizeof(tg->label), "%s", ap);
 }
@@ -226,7 +248,8 @@ static void start_lookup(struct gw_tlist *tl)
 	evtimer_del(tl->ev_refresh);
 	tl->expires_ms = 0;
 	tl->asked_ms = tg_mono_ms();
-	tl->loc = sip_locate(tl->gw->dns, tl->host, tl->port, on_located, tl);
+	tl->loc = sip_locate(tl->gw->dns, tl->host, tl->port, tl->tps,
+			     on_located, tl);
 }
 
 static void on_refresh(evutil_socket_t fd, short what, void *arg)
@@ -238,8 +261,11 @@ static void on_refresh(evutil_socket_t fd, short what, void *arg)
 
 static bool tl_matches(const struct gw_tlist *tl, const struct gw_trunk_cfg *t)
 {
+	/* A transport that changes (or [sip] tcp, tls for a trunk that
+	 * lets DNS choose) changes what the name locates to. */
 	if (*t->host)
-		return !strcmp(tl->host, t->host) && tl->port == t->host_port;
+		return !strcmp(tl->host, t->host) && tl->port == t->host_port &&
+		       tl->tps == trunk_tps(&tl->gw->cfg, t);
 	return !*tl->host && tl->peer_len == t->peer_len &&
 	       !memcmp(&tl->peer, &t->peer, t->peer_len);
 }
@@ -261,6 +287,7 @@ static struct gw_tlist *tl_new(struct gw *gw, struct gw_tstat *ts,
 	if (*t->host) {
 		tg_strlcpy(tl->host, t->host, sizeof(tl->host));
 		tl->port = t->host_port;
+		tl->tps = trunk_tps(&gw->cfg, t);
 		return tl;
 	}
 	memcpy(&tl->peer, &t->peer, t->peer_len);
@@ -273,6 +300,7 @@ static struct gw_tlist *tl_new(struct gw *gw, struct gw_tstat *ts,
 	tl->t[0]->tl = tl;
 	memcpy(&tl->t[0]->at.sa, &t->peer, t->peer_len);
 	tl->t[0]->at.len = t->peer_len;
+	tl->t[0]->at.transport = (enum sip_transport)t->transport;
 	set_label(tl->t[0], false);
 	tl->n = 1;
 	return tl;
@@ -291,6 +319,11 @@ void gw_targets_sync(struct gw *gw)
 		if (!t || t->kind != GW_TRUNK_SIP || !tl_matches(ts->tl, t)) {
 			tl_free(ts->tl);
 			ts->tl = NULL;
+		} else if (!*ts->tl->host) {
+			/* An address keeps its health across a reload that
+			 * changes only how it is spoken to. */
+			ts->tl->t[0]->at.transport =
+				(enum sip_transport)t->transport;
 		}
 	}
 	for (unsigned i = 0; i < gw->cfg.ntrunks; i++) {
@@ -369,6 +402,7 @@ unsigned gw_trunk_targets(struct gw *gw, const char *trunk, struct gw_dest *out,
 				continue;
 			memcpy(&out[k].sa, &tg->at.sa, tg->at.len);
 			out[k].len = tg->at.len;
+			out[k].transport = tg->at.transport;
 			tg_strlcpy(out[k].label, tg->label,
 				   sizeof(out[k].label));
 			k++;

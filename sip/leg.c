@@ -2381,23 +2381,31 @@ static int add_diversion(struct sip_leg *leg, osip_message_t *inv,
  * Request-URI, goes to the proxy with a loose Route to it (preloaded,
  * until the dialog's Record-Route replaces it), and so does every later
  * request of the dialog. */
+void sip_loose_route(const struct sip_ua *ua, const struct sockaddr *proxy,
+		     char *buf, size_t size)
+{
+	char host[64], hp[96];
+	uint16_t port;
+
+	sip_addr_str(proxy, host, sizeof(host), &port);
+	sip_host_fmt(hp, sizeof(hp), host, port);
+	/* Over TCP or TLS the Route names the transport (RFC 3261 19.1.1),
+	 * so that the proxy knows it for its own. */
+	snprintf(buf, size, "<sip:%s%s;lr>", hp,
+		 sip_ua_contact_param(ua, proxy));
+}
+
 static int via_proxy(struct sip_leg *leg, const struct sockaddr *proxy,
 		     socklen_t len)
 {
-	char host[64], hp[96], buf[128];
+	char buf[128];
 	osip_route_t *r = NULL;
-	uint16_t port;
 
 	memcpy(&leg->peer, proxy, len);
 	leg->peerlen = len;
 	sip_ua_local_addr(leg->ua, proxy, len, leg->sig_addr,
 			  sizeof(leg->sig_addr));
-	sip_addr_str(proxy, host, sizeof(host), &port);
-	sip_host_fmt(hp, sizeof(hp), host, port);
-	/* Over TCP or TLS the Route names the transport (RFC 3261 19.1.1),
-	 * so that the proxy knows it for its own. */
-	snprintf(buf, sizeof(buf), "<sip:%s%s;lr>", hp,
-		 sip_ua_contact_param(leg->ua, proxy));
+	sip_loose_route(leg->ua, proxy, buf, sizeof(buf));
 	if (osip_route_init(&r) || osip_route_parse(r, buf)) {
 		osip_route_free(r);
 		return EINVAL;

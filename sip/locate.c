@@ -1,9 +1,13 @@
-/* sip/locate.c  RFC 3263 server location over UDP: NAPTR, SRV, A/AAAA
+/* sip/locate.c  RFC 3263 server location: NAPTR, SRV, A/AAAA, and the
+ * transport each target is spoken to over
  *
- * A trunk named by a domain is found the way RFC 3263 4 says for a client
- * that speaks UDP only: NAPTR records of the name pick the SRV name for
- * SIP+D2U; without them, _sip._udp.NAME; without SRV records, the name's
- * own addresses on 5060.  A name given with a port is looked up as a host.
+ * A trunk named by a domain is found the way RFC 3263 4 says, for the
+ * transports the caller may use (the trunk's one, or all we serve): the
+ * best NAPTR record for one of them (SIP+D2U, SIP+D2T, SIPS+D2T) names
+ * the SRV to ask and the transport; without one, SRV of each transport
+ * in our preference, TLS, TCP, UDP, the first that has records; without
+ * SRV records, the name's own addresses on 5060 (5061 for TLS).  A name
+ * given with a port is looked up as a host.
  * Each SRV target is then resolved; every address becomes a target that
  * carries its SRV priority and weight, and the caller orders them with
  * sip_srv_order() for each request, so that weights share the load.
@@ -27,6 +31,9 @@ struct sip_locate {
 	unsigned pending; /* lookups under way, plus one while a step
 			   * starts them */
 	enum sip_locate_how how;
+	unsigned tps;              /* SIP_TP_BIT of the transports we may use */
+	unsigned tp_left;          /* SRV step: transports not asked yet */
+	enum sip_transport tp;     /* of the SRV asked last */
 	uint32_t ttl;
 	int err;  /* the first failure of an address lookup */
 	int hard; /* the first that was no "no such name" */
@@ -38,6 +45,7 @@ struct sip_locate {
 		char name[SIP_HOST_MAX];
 		uint16_t port;
 		unsigned priority, weight;
+		enum sip_transport tp;
 	} srv[SIP_MAX_TARGETS];
 	size_t nsrv;
 };
@@ -57,27 +65,48 @@ const char *sip_locate_how_name(enum sip_locate_how how)
 
 /* ---- pure: RFC 3263 4.1 NAPTR choice, RFC 2782 order --------------------- */
 
-int sip_naptr_udp(const struct sip_naptr *recs, size_t n, char *out,
-		  size_t size)
+/* The transport of a NAPTR service (RFC 3263 4.1 and its IANA registry),
+ * -1 for one we do not speak (SIPS+D2U, SIP+D2S...). */
+static int naptr_transport(const char *service)
+{
+	if (!service)
+		return -1;
+	if (!strcasecmp(service, "SIP+D2U"))
+		return SIP_TRANSPORT_UDP;
+	if (!strcasecmp(service, "SIP+D2T"))
+		return SIP_TRANSPORT_TCP;
+	if (!strcasecmp(service, "SIPS+D2T"))
+		return SIP_TRANSPORT_TLS;
+	return -1;
+}
+
+int sip_naptr_pick(const struct sip_naptr *recs, size_t n,
+		   unsigned transports, char *out, size_t size,
+		   enum sip_transport *tp)
 {
 	const struct sip_naptr *best = NULL;
+	int best_tp = -1;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sip_naptr *r = &recs[i];
+		int rtp = naptr_transport(r->service);
 
-		if (!r->service || strcasecmp(r->service, "SIP+D2U") ||
+		if (rtp < 0 || !(transports & SIP_TP_BIT(rtp)) ||
 		    !r->flags || strcasecmp(r->flags, "s") || !r->replacement ||
 		    !*r->replacement || !strcmp(r->replacement, ".") ||
 		    strlen(r->replacement) >= size)
 			continue;
 		if (!best || r->order < best->order ||
 		    (r->order == best->order &&
-		     r->preference < best->preference))
+		     r->preference < best->preference)) {
 			best = r;
+			best_tp = rtp;
+		}
 	}
 	if (!best)
 		return ENOENT;
 	tg_strlcpy(out, best->replacement, size);
+	*tp = (enum sip_transport)best_tp;
 	return 0;
 }
 
@@ -139,6 +168,25 @@ void sip_srv_order(struct sip_target *t, size_t n, uint32_t (*rnd)(void *arg),
 
 /* ---- the lookup ---------------------------------------------------------- */
 
+static void start_next_srv(struct sip_locate *l);
+
+/* A name without NAPTR and SRV (or given with a port): RFC 3263 4.1 says
+ * UDP for a sip: URI; a trunk that may not use it takes TCP, then TLS. */
+static enum sip_transport fallback_tp(unsigned tps)
+{
+	if (tps & SIP_TP_BIT(SIP_TRANSPORT_UDP))
+		return SIP_TRANSPORT_UDP;
+	if (tps & SIP_TP_BIT(SIP_TRANSPORT_TCP))
+		return SIP_TRANSPORT_TCP;
+	return SIP_TRANSPORT_TLS;
+}
+
+/* RFC 3261 19.1.2: 5061 for TLS, 5060 for the others. */
+static uint16_t default_port(enum sip_transport tp)
+{
+	return tp == SIP_TRANSPORT_TLS ? 5061 : 5060;
+}
+
 static void finish(struct sip_locate *l)
 {
 	/* A host that does not exist is left out; one we could not ask
@@ -167,7 +215,8 @@ static void ttl_min(struct sip_locate *l, uint32_t ttl)
 
 static void add_addrs(struct sip_locate *l, const struct sip_dns_ip *ips,
 		      size_t n, const char *host, uint16_t port,
-		      unsigned priority, unsigned weight)
+		      unsigned priority, unsigned weight,
+		      enum sip_transport tp)
 {
 	for (size_t i = 0; i < n && l->n < SIP_MAX_TARGETS; i++) {
 		struct sip_target *t = NULL;
@@ -188,6 +237,7 @@ static void add_addrs(struct sip_locate *l, const struct sip_dns_ip *ips,
 		t->port = port;
 		t->priority = priority;
 		t->weight = weight;
+		t->transport = tp;
 	}
 }
 
@@ -205,7 +255,7 @@ static void on_host_addrs(int err, const struct sip_dns_ip *ips, size_t n,
 	} else {
 		ttl_min(l, ttl);
 		add_addrs(l, ips, n, sh->name, sh->port, sh->priority,
-			  sh->weight);
+			  sh->weight, sh->tp);
 	}
 	done_one(l);
 }
@@ -221,6 +271,7 @@ static void start_host(struct sip_locate *l, const char *name, uint16_t port,
 	sh->port = port;
 	sh->priority = priority;
 	sh->weight = weight;
+	sh->tp = l->tp;
 	l->pending++;
 	sip_dns_addrs(l->dns, sh->name, port, on_host_addrs, sh);
 }
@@ -252,6 +303,11 @@ static void on_srv(int err, const struct sip_srv *recs, size_t n, uint32_t ttl,
 	}
 	if (!err && usable) {
 		ttl_min(l, ttl);
+	} else if (l->tp_left) {
+		/* RFC 3263 4.1: none for this transport (or "." records:
+		 * not served over it), ask for the next one we would
+		 * take. */
+		start_next_srv(l);
 	} else if (!err) {
 		/* Only "." records: no SIP here, and no A fallback. */
 		l->err = ENOENT;
@@ -259,7 +315,8 @@ static void on_srv(int err, const struct sip_srv *recs, size_t n, uint32_t ttl,
 		/* RFC 3263 4.2: no SRV records, the name's own address on
 		 * the transport's default port. */
 		l->how = SIP_LOCATE_A;
-		start_host(l, l->host, 5060, 0, 0);
+		l->tp = fallback_tp(l->tps);
+		start_host(l, l->host, default_port(l->tp), 0, 0);
 	}
 	done_one(l); /* the hosts' start */
 	done_one(l); /* this SRV lookup */
@@ -269,6 +326,32 @@ static void start_srv(struct sip_locate *l, const char *name)
 {
 	l->pending++;
 	sip_dns_srv(l->dns, name, on_srv, l);
+}
+
+/* SRV without NAPTR: the best transport left, in our preference (RFC
+ * 3263 4.1 leaves it to the client): TLS, then TCP, then UDP. */
+static void start_next_srv(struct sip_locate *l)
+{
+	static const struct {
+		enum sip_transport tp;
+		const char *prefix;
+	} pref[] = {
+		{SIP_TRANSPORT_TLS, "_sips._tcp."},
+		{SIP_TRANSPORT_TCP, "_sip._tcp."},
+		{SIP_TRANSPORT_UDP, "_sip._udp."},
+	};
+	char name[SIP_HOST_MAX];
+
+	for (size_t i = 0; i < sizeof(pref) / sizeof(pref[0]); i++) {
+		if (!(l->tp_left & SIP_TP_BIT(pref[i].tp)))
+			continue;
+		l->tp_left &= ~SIP_TP_BIT(pref[i].tp);
+		l->tp = pref[i].tp;
+		snprintf(name, sizeof(name), "%s%.116s", pref[i].prefix,
+			 l->host);
+		start_srv(l, name);
+		return;
+	}
 }
 
 static void on_naptr(int err, const struct sip_naptr *recs, size_t n, void *arg)
@@ -281,24 +364,28 @@ static void on_naptr(int err, const struct sip_naptr *recs, size_t n, void *arg)
 		done_one(l);
 		return;
 	}
-	if (!err && !sip_naptr_udp(recs, n, name, sizeof(name))) {
+	if (!err && !sip_naptr_pick(recs, n, l->tps, name, sizeof(name),
+				    &l->tp)) {
+		/* Its SRV alone: the server chose the transport. */
 		l->how = SIP_LOCATE_NAPTR;
+		start_srv(l, name);
 	} else {
-		/* RFC 3263 4.1: no NAPTR for our transport, query SRV for
-		 * it directly. */
+		/* RFC 3263 4.1: no NAPTR for our transports, query SRV for
+		 * each directly. */
 		l->how = SIP_LOCATE_SRV;
-		snprintf(name, sizeof(name), "_sip._udp.%.117s", l->host);
+		l->tp_left = l->tps;
+		start_next_srv(l);
 	}
-	start_srv(l, name);
 	done_one(l);
 }
 
 struct sip_locate *sip_locate(struct sip_dns *dns, const char *host,
-			      uint16_t port, sip_locate_h *h, void *arg)
+			      uint16_t port, unsigned transports,
+			      sip_locate_h *h, void *arg)
 {
 	struct sip_locate *l;
 
-	if (!dns || strlen(host) + sizeof("_sip._udp.") > SIP_HOST_MAX) {
+	if (!dns || strlen(host) + sizeof("_sips._tcp.") > SIP_HOST_MAX) {
 		h(dns ? EINVAL : ECANCELED, NULL, 0, 0, SIP_LOCATE_A, arg);
 		return NULL;
 	}
@@ -310,12 +397,18 @@ struct sip_locate *sip_locate(struct sip_dns *dns, const char *host,
 	l->dns = dns;
 	l->h = h;
 	l->arg = arg;
+	l->tps = transports & (SIP_TP_BIT(SIP_TRANSPORT_UDP) |
+			       SIP_TP_BIT(SIP_TRANSPORT_TCP) |
+			       SIP_TP_BIT(SIP_TRANSPORT_TLS));
+	if (!l->tps)
+		l->tps = SIP_TP_BIT(SIP_TRANSPORT_UDP);
 	tg_strlcpy(l->host, host, sizeof(l->host));
 	/* One for this call: the lookups below may answer before it
 	 * returns, and the caller must get its handle first. */
 	l->pending = 1;
 	if (port) {
 		l->how = SIP_LOCATE_A;
+		l->tp = fallback_tp(l->tps);
 		start_host(l, host, port, 0, 0);
 	} else {
 		l->pending++;

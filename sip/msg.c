@@ -522,6 +522,19 @@ int sip_pai_decode(const char *val, char *out, size_t size,
 	return *out ? 0 : ENOENT;
 }
 
+/* The number of a tel: URI, or the user of a sip:/sips: one (NULL when
+ * it has none, or is of another scheme: then *@p known is false). */
+static const char *uri_number(const osip_uri_t *u, bool *known)
+{
+	bool tel = !strcasecmp(u->scheme, "tel");
+	bool sip = !strcasecmp(u->scheme, "sip") ||
+		   !strcasecmp(u->scheme, "sips");
+
+	if (known)
+		*known = tel || sip;
+	return tel ? u->string : sip ? u->username : NULL;
+}
+
 /* The first value of the first Diversion header (RFC 5806: the newest
  * diversion is on top): its number and reason. */
 int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
@@ -561,11 +574,7 @@ int sip_msg_diversion(const osip_message_t *msg, char *user, size_t usize,
 		err = EBADMSG;
 		goto out;
 	}
-	if (!strcasecmp(f->url->scheme, "tel"))
-		num = f->url->string;
-	else if (!strcasecmp(f->url->scheme, "sip") ||
-		 !strcasecmp(f->url->scheme, "sips"))
-		num = f->url->username;
+	num = uri_number(f->url, NULL);
 	if (!num || !*num) {
 		err = EBADMSG;
 		goto out;
@@ -657,15 +666,9 @@ static int hi_entry_cause(const osip_from_t *f)
 /* The user of a History-Info entry's sip:/tel: URI into @p out. */
 static bool hi_entry_user(const osip_from_t *f, char *out, size_t size)
 {
-	const char *num = NULL;
-	size_t n;
+	const char *num = uri_number(f->url, NULL);
+	size_t n = num ? strcspn(num, ";?") : 0;
 
-	if (!strcasecmp(f->url->scheme, "tel"))
-		num = f->url->string;
-	else if (!strcasecmp(f->url->scheme, "sip") ||
-		 !strcasecmp(f->url->scheme, "sips"))
-		num = f->url->username;
-	n = num ? strcspn(num, ";?") : 0;
 	if (!n || n >= size)
 		return false;
 	memcpy(out, num, n);
@@ -768,11 +771,7 @@ int sip_msg_rpid(const osip_message_t *msg, char *user, size_t size,
 			osip_from_free(f);
 			continue;
 		}
-		if (!strcasecmp(f->url->scheme, "tel"))
-			num = f->url->string;
-		else if (!strcasecmp(f->url->scheme, "sip") ||
-			 !strcasecmp(f->url->scheme, "sips"))
-			num = f->url->username;
+		num = uri_number(f->url, NULL);
 		n = num ? strcspn(num, ";") : 0;
 		if (!n || n >= size) {
 			osip_from_free(f);
@@ -800,6 +799,7 @@ int sip_msg_refer_to(const osip_message_t *msg, char *number, size_t size)
 	const char *num = NULL, *v;
 	size_t n = 0;
 	int err = EBADMSG, at;
+	bool known;
 
 	number[0] = '\0';
 	at = osip_message_header_get_byname(msg, "refer-to", 0, &h);
@@ -826,12 +826,8 @@ int sip_msg_refer_to(const osip_message_t *msg, char *number, size_t size)
 			goto out;
 		}
 	}
-	if (!strcasecmp(f->url->scheme, "tel"))
-		num = f->url->string;
-	else if (!strcasecmp(f->url->scheme, "sip") ||
-		 !strcasecmp(f->url->scheme, "sips"))
-		num = f->url->username;
-	else {
+	num = uri_number(f->url, &known);
+	if (!known) {
 		err = EPROTONOSUPPORT;
 		goto out;
 	}

@@ -248,12 +248,15 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 	char peer[80], us[80], a[64], buf[512], tag[17], u[128], cu[128];
 	const char *domain, *proto;
 	uint16_t port = 0;
+	/* The next hop: the proxy, if any, else the registrar. */
+	const struct sockaddr *hop = p->proxy ? p->proxy : dst;
+	socklen_t hoplen = p->proxy ? p->proxy_len : dstlen;
 
 	sip_addr_str(dst, a, sizeof(a), &port);
 	sip_host_fmt(peer, sizeof(peer), a, port);
 	domain = p->domain && *p->domain ? p->domain : peer;
-	sip_ua_local_addr(ua, dst, dstlen, a, sizeof(a));
-	proto = sip_ua_via_proto(ua, dst, &rt->contact_port);
+	sip_ua_local_addr(ua, hop, hoplen, a, sizeof(a));
+	proto = sip_ua_via_proto(ua, hop, &rt->contact_port);
 	sip_host_fmt(us, sizeof(us), a, rt->contact_port);
 	tg_strlcpy(rt->contact_host, a, sizeof(rt->contact_host));
 	sip_uri_user_escape(u, sizeof(u), p->user);
@@ -278,9 +281,16 @@ static int build(osip_message_t **mp, struct sip_regtx *rt,
 	if (osip_message_set_cseq(m, buf))
 		goto fail;
 	snprintf(buf, sizeof(buf), "<sip:%s@%s%s>", cu, us,
-		 sip_ua_contact_param(ua, dst));
+		 sip_ua_contact_param(ua, hop));
 	if (osip_message_set_contact(m, buf))
 		goto fail;
+	/* RFC 3261 10.2 / 8.1.2: the Request-URI stays the registrar's
+	 * domain; the proxy is reached by a Route to it. */
+	if (p->proxy) {
+		sip_loose_route(ua, p->proxy, buf, sizeof(buf));
+		if (osip_message_set_route(m, buf))
+			goto fail;
+	}
 	snprintf(buf, sizeof(buf), "%u", p->expires);
 	if (osip_message_set_expires(m, buf) ||
 	    osip_message_set_max_forwards(m, "70") ||
@@ -306,7 +316,8 @@ int sip_register(struct sip_regtx **rtp, struct sip_ua *ua,
 
 	if (!ua || !dst || !h || !p || !p->user || !*p->user ||
 	    !p->call_id || !*p->call_id ||
-	    dstlen > sizeof(struct sockaddr_storage))
+	    dstlen > sizeof(struct sockaddr_storage) ||
+	    (p->proxy && p->proxy_len > sizeof(struct sockaddr_storage)))
 		return EINVAL;
 	if (ua->fd < 0)
 		return ENOTCONN;
@@ -329,7 +340,9 @@ int sip_register(struct sip_regtx **rtp, struct sip_ua *ua,
 	if (!err && osip_message_clone(m, &rt->copy))
 		err = ENOMEM;
 	if (!err)
-		err = sip_tr_new(&tr, ua, NICT, m, NULL, dst, dstlen);
+		err = sip_tr_new(&tr, ua, NICT, m, NULL,
+				 p->proxy ? p->proxy : dst,
+				 p->proxy ? p->proxy_len : dstlen);
 	if (err) {
 		if (m)
 			osip_message_free(m);

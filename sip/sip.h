@@ -115,6 +115,8 @@ enum sip_transport {
 	SIP_TRANSPORT_TCP,
 	SIP_TRANSPORT_TLS,
 };
+/** "udp", "tcp" or "tls" (URI parameters, logs, config). */
+const char *sip_transport_name(enum sip_transport tp);
 
 struct sip_invite_info {
 	const char *call_id;
@@ -709,6 +711,10 @@ struct sip_reg_params {
 	const char *auth_user;    /* digest credentials for a 401/407; */
 	const char *auth_password;/* NULL/"" = none */
 	const char *auth_realm;   /* answer only this realm; NULL/"" any */
+	const struct sockaddr *proxy; /* outbound proxy (RFC 3261 8.1.2):
+				   * the REGISTER goes there with a loose
+				   * Route to it; NULL none */
+	socklen_t proxy_len;
 };
 
 struct sip_reg_result {
@@ -945,13 +951,17 @@ struct sip_target {
 	char host[SIP_HOST_MAX]; /* the SRV target, or the name itself */
 	uint16_t port;
 	unsigned priority, weight;
+	enum sip_transport transport; /* what NAPTR/SRV chose for it */
 };
+
+/** A set of transports to locate a name for: bits 1 << sip_transport. */
+#define SIP_TP_BIT(tp) (1u << (unsigned)(tp))
 
 /** How a name was located. */
 enum sip_locate_how {
 	SIP_LOCATE_A = 0,  /* A/AAAA only (a port given, or no SRV) */
-	SIP_LOCATE_SRV,    /* _sip._udp SRV */
-	SIP_LOCATE_NAPTR,  /* NAPTR SIP+D2U, then its SRV */
+	SIP_LOCATE_SRV,    /* _sips._tcp, _sip._tcp or _sip._udp SRV */
+	SIP_LOCATE_NAPTR,  /* NAPTR SIP+D2U/D2T, SIPS+D2T, then its SRV */
 };
 const char *sip_locate_how_name(enum sip_locate_how how);
 
@@ -969,17 +979,23 @@ typedef void(sip_locate_h)(int err, const struct sip_target *t, size_t n,
 			   uint32_t ttl, enum sip_locate_how how, void *arg);
 
 /**
- * RFC 3263 4 for UDP: with @p port (non-zero) A/AAAA of @p host on it;
- * without, NAPTR of @p host for SIP+D2U (RFC 3263 4.1), else
- * _sip._udp.HOST SRV (4.2), else A/AAAA on 5060.  A NAPTR step that
- * fails in any way goes on to SRV (servers that know nothing of NAPTR
- * time out or fail on it); an SRV step goes on to A/AAAA when there are
- * none or the server fails, not when it timed out (then err ETIMEDOUT).
+ * RFC 3263 4 for the transports in @p transports (SIP_TP_BIT; 0 = UDP):
+ * with @p port (non-zero) A/AAAA of @p host on it; without, NAPTR of
+ * @p host, the best record for one of them (sip_naptr_pick, RFC 3263
+ * 4.1), else SRV of each of them in our order of preference, TLS
+ * (_sips._tcp), TCP (_sip._tcp), UDP (_sip._udp), the first that has
+ * records, else A/AAAA on 5060 (5061 for TLS) over UDP when it is in
+ * the set (else TCP, else TLS).  A NAPTR step that fails in any way
+ * goes on to SRV (servers that know nothing of NAPTR time out or fail
+ * on it); an SRV step goes on to the next transport, then A/AAAA, when
+ * there are none or the server fails, not when it timed out (then err
+ * ETIMEDOUT).  Every target carries its transport.
  * @return the lookup (for sip_locate_cancel), or NULL when @p h has
  * already run (it ran with ECANCELED or ENOMEM at once).
  */
 struct sip_locate *sip_locate(struct sip_dns *dns, const char *host,
-			      uint16_t port, sip_locate_h *h, void *arg);
+			      uint16_t port, unsigned transports,
+			      sip_locate_h *h, void *arg);
 /** @p h will not run; the lookup ends in the background. */
 void sip_locate_cancel(struct sip_locate *l);
 
@@ -994,16 +1010,19 @@ void sip_srv_order(struct sip_target *t, size_t n,
 
 /**
  * RFC 3263 4.1: the replacement of the best NAPTR (lowest order, then
- * preference) whose service is SIP+D2U and flags "s", into @p out.
+ * preference) with flags "s" whose service is SIP+D2U, SIP+D2T or
+ * SIPS+D2T for a transport in @p transports (SIP_TP_BIT), into @p out,
+ * and that transport into @p tp.
  * @return 0; ENOENT none (or none that fits).  Pure.
  */
-int sip_naptr_udp(const struct sip_naptr *recs, size_t n, char *out,
-		  size_t size);
+int sip_naptr_pick(const struct sip_naptr *recs, size_t n,
+		   unsigned transports, char *out, size_t size,
+		   enum sip_transport *tp);
 
 /**
  * Split a sip: URI (as ENUM gives it) into host and port (5060 when
  * absent).  EINVAL for anything else; EPROTONOSUPPORT for sips: or a
- * transport other than UDP, which this UA does not speak yet.
+ * transport other than UDP, which ENUM calls do not take yet (trunks do).
  */
 int sip_uri_target(const char *uri, char *host, size_t hostsize,
 		   uint16_t *port);

@@ -86,6 +86,10 @@ uint16_t sip_tp_port(const struct sip_tp *tp, enum sip_transport kind);
 int sip_tp_set_peer(struct sip_tp *tp, const struct sockaddr *dst,
 		    socklen_t dstlen, enum sip_transport kind,
 		    const char *name);
+/** The Route to outbound proxy @p proxy (RFC 3261 8.1.2, a loose router:
+ *  "<sip:addr:port;lr>", with ;transport= over TCP/TLS) into @p buf. */
+void sip_loose_route(const struct sip_ua *ua, const struct sockaddr *proxy,
+		     char *buf, size_t size);
 /** "UDP", "TCP" or "TLS" (Via, RFC 3261 20.42). */
 const char *sip_tp_name(enum sip_transport kind);
 /** The URI parameter for our Contact toward @p dst: "" over UDP, else

@@ -92,7 +92,7 @@ const char *sip_tp_name(enum sip_transport kind)
 	       : kind == SIP_TRANSPORT_TCP ? "TCP" : "UDP";
 }
 
-static const char *kind_lc(enum sip_transport kind)
+const char *sip_transport_name(enum sip_transport kind)
 {
 	return kind == SIP_TRANSPORT_TLS ? "tls"
 	       : kind == SIP_TRANSPORT_TCP ? "tcp" : "udp";
@@ -251,11 +251,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (!c->up) {
 		c->tp->st.failed++;
-		gw_warn("%s %s %s failed: %s", kind_lc(c->kind),
+		gw_warn("%s %s %s failed: %s", sip_transport_name(c->kind),
 			c->outbound ? "connection to" : "handshake with",
 			c->key, why);
 	} else {
-		gw_info("%s %s %s: %s", kind_lc(c->kind),
+		gw_info("%s %s %s: %s", sip_transport_name(c->kind),
 			c->outbound ? "to" : "from", c->key, why);
 	}
 	conn_close(c, err);
@@ -300,7 +300,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			break;
 		if (err) {
 			gw_warn("%s from %s: %s: connection closed",
-				kind_lc(c->kind), c->key,
+				sip_transport_name(c->kind), c->key,
 				err == EMSGSIZE ? "message over 65535 octets"
 						: "not a SIP message");
 			tp->st.bad++;
@@ -418,7 +418,7 @@ static int conn_open(struct sip_conn **cp, struct sip_tp *tp,
 	if (bufferevent_socket_connect(c->bev, dst, (int)dstlen)) {
 		err = EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR()
 					    : ECONNREFUSED;
-		gw_warn("%s connection to %s failed: %s", kind_lc(p->kind),
+		gw_warn("%s connection to %s failed: %s", sip_transport_name(p->kind),
 			c->key, strerror(err));
 		tp->st.failed++;
 		conn_free(c);
@@ -451,7 +451,7 @@ int sip_tp_send(struct sip_tp *tp, const struct sockaddr *dst,
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
 	    TP_OUT_MAX) {
 		gw_warn("%s to %s: %u octets unread by the peer: connection "
-			"closed", kind_lc(c->kind), c->key, TP_OUT_MAX);
+			"closed", sip_transport_name(c->kind), c->key, TP_OUT_MAX);
 		conn_close(c, ENOBUFS);
 		return ENOBUFS;
 	}
@@ -477,7 +477,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		char key[TP_KEY];
 
 		addr_key(sa, key);
-		gw_warn("%s from %s refused: %s", kind_lc(sl->kind), key,
+		gw_warn("%s from %s refused: %s", sip_transport_name(sl->kind), key,
 			err == EMFILE ? "too many connections"
 				      : strerror(err));
 		tp->st.failed++;
@@ -502,7 +502,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		ERR_clear_error();
 		return;
 	}
-	gw_dbg(GW_DBG_SIPMSG, "%s from %s accepted", kind_lc(sl->kind),
+	gw_dbg(GW_DBG_SIPMSG, "%s from %s accepted", sip_transport_name(sl->kind),
 	       c->key);
 	tp->st.accepted++;
 	conn_start(c);
@@ -533,7 +533,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 			if (now - c->last < tp->idle_ms ||
 			    (!c->outbound && c->heard))
 				continue;
-			gw_info("%s %s %s: idle, closed", kind_lc(c->kind),
+			gw_info("%s %s %s: idle, closed", sip_transport_name(c->kind),
 				c->outbound ? "to" : "from", c->key);
 			conn_close(c, 0);
 		}
@@ -562,7 +562,7 @@ int sip_tp_set_peer(struct sip_tp *tp, const struct sockaddr *dst,
 	if (c && c->outbound &&
 	    (c->kind != kind || strcmp(c->name, name ? name : ""))) {
 		gw_info("%s to %s: now %s%s%s: connection closed",
-			kind_lc(c->kind), c->key, kind_lc(kind),
+			sip_transport_name(c->kind), c->key, sip_transport_name(kind),
 			name && *name ? " for " : "", name ? name : "");
 		/* Quietly: the transactions to @p dst are the new one's. */
 		conn_close(c, 0);
@@ -766,7 +766,7 @@ static int listen_on(struct sip_tp *tp, enum sip_transport kind,
 	if (!sl->l) {
 		int err = errno ? errno : EADDRINUSE;
 
-		gw_err("bind %s %s:%u: %s", kind_lc(kind), bind_addr, port,
+		gw_err("bind %s %s:%u: %s", sip_transport_name(kind), bind_addr, port,
 		       strerror(err));
 		return err;
 	}
@@ -775,7 +775,7 @@ static int listen_on(struct sip_tp *tp, enum sip_transport kind,
 			&len))
 		return errno;
 	sip_addr_str((struct sockaddr *)&ss, a, sizeof(a), &tp->port[kind]);
-	gw_info("listening on %s %s:%u", kind_lc(kind),
+	gw_info("listening on %s %s:%u", sip_transport_name(kind),
 		tp->ua->addr[0] ? tp->ua->addr : "*", tp->port[kind]);
 	return 0;
 }

@@ -59,7 +59,7 @@ log "ok: diversion"
 # 3. SIP -> PRI with History-Info (RFC 7044) instead of Diversion: the
 # entry before the one with the RFC 4458 cause is who diverted.
 start_pstnsim
-wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "the span" 20 span_up
 timeout 30 "$TGCALL" call "sip:3125550124@127.0.0.1:$SIP_PORT" \
 	--local "127.0.0.1:$PBX_PORT" --from 2125550000 --expect 200 \
 	--hold 200 --header "History-Info: <sip:2125550150@127.0.0.1>;index=1, <sip:2002@127.0.0.1>;index=1.1" \

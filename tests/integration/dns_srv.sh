@@ -12,7 +12,16 @@
 #            name has no SRV of its own
 #   fixed    sip2.tg.test:5070: a port, so A only
 #   ghost    no records at all
-# and "ipc", an IP trunk (127.0.0.8).  Asserted:
+#   naptcp   NAPTR order 10 SIP+D2T -> _sip._tcp.tcpsrv -> sipt
+#            (127.0.0.12:5082, a TCP server), order 20 SIP+D2U
+#   naptls   NAPTR SIPS+D2T -> _sips._tcp.tlssrv -> sipt:5083 (TLS, its
+#            certificate names tls.tg.test), then SIP+D2T
+#   srvtcp   no NAPTR; _sip._tcp and _sip._udp SRV, no _sips._tcp
+#   napudp   the name of naptcp with `transport = udp`
+#   badtls   NAPTR SIPS+D2T to sipt:5083 too, whose certificate does not
+#            name badtls.tg.test
+# and "ipc", an IP trunk (127.0.0.8).  The gateway serves UDP, TCP and
+# TLS, so names are located for all three unless a trunk says.  Asserted:
 #  - the lists: carrier 2 targets by SRV, nap by NAPTR, fixed by A;
 #  - the dead preferred target (ICMP port unreachable) fails over at once,
 #    the call is answered by the second (no failed call; the CDR has both
@@ -22,6 +31,12 @@
 #  - a 503 from the preferred target: the next target answers;
 #  - weights: of 30 calls on lb, wa takes roughly 80%;
 #  - NAPTR and A paths carry calls to the right hosts;
+#  - transports (RFC 3263 4.1): NAPTR picks TCP and TLS by its order and
+#    the INVITE goes over it (Via TCP/TLS, the TLS peer checked against
+#    the trunk's name), the CDR target says ";transport=tcp|tls"; without
+#    NAPTR, SRV is asked TLS, TCP, UDP and the first with records wins;
+#    `transport = udp` takes the SIP+D2U record alone; a TLS target whose
+#    certificate names another domain is refused, nothing sent to it;
 #  - a name that does not resolve fails over to the next trunk, or fails
 #    with 503 / cause 41 when it is the only one;
 #  - DNS server dead: the last good targets stay (calls on carrier still
@@ -35,6 +50,7 @@
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
 command -v dnsmasq >/dev/null || { log "SKIP: dnsmasq not installed"; exit 77; }
+command -v openssl >/dev/null || { log "SKIP: openssl not installed"; exit 77; }
 
 P=5070
 DNS_PORT=5353
@@ -73,6 +89,27 @@ peer = sip2.tg.test:$P
 type = sip
 peer = ghost.tg.test
 
+[trunk naptcp]
+type = sip
+peer = tcp.tg.test
+
+[trunk naptls]
+type = sip
+peer = tls.tg.test
+
+[trunk srvtcp]
+type = sip
+peer = st.tg.test
+
+[trunk napudp]
+type = sip
+peer = tcp.tg.test
+transport = udp
+
+[trunk badtls]
+type = sip
+peer = badtls.tg.test
+
 [trunk regsrv]
 type = sip
 peer = reg.tg.test
@@ -89,6 +126,12 @@ ttl_min = 1
 ttl_max = 2
 "
 write_conf
+# TCP and TLS served: a CA made here signs our certificate and sipt's.
+pki_ca ca
+pki_cert gw ca "DNS:tollgate.test,IP:127.0.0.1"
+pki_cert sipt ca "DNS:tls.tg.test"
+sed -i "/^\[sip\]/a tcp = yes\ntls = yes\ntls_port = $(free_udp_port)\ntls_cert = $PKI/gw.pem\ntls_key = $PKI/gw.key\ntls_ca = $PKI/ca.pem" \
+	"$WORK/tollgate.conf"
 
 dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --user=root \
 	--listen-address=127.0.0.1 --bind-interfaces --port=$DNS_PORT \
@@ -104,6 +147,16 @@ dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --user=root \
 	--naptr-record=nap.tg.test,20,10,S,SIP+D2T,,_sip._tcp.napsrv.tg.test \
 	--srv-host=_sip._udp.napsrv.tg.test,sip6.tg.test,$P,10,10 \
 	--srv-host=_sip._udp.reg.tg.test,sipr.tg.test,5072,10,10 \
+	--naptr-record=tcp.tg.test,10,10,S,SIP+D2T,,_sip._tcp.tcpsrv.tg.test \
+	--naptr-record=tcp.tg.test,20,10,S,SIP+D2U,,_sip._udp.napsrv.tg.test \
+	--srv-host=_sip._tcp.tcpsrv.tg.test,sipt.tg.test,5082,10,10 \
+	--naptr-record=tls.tg.test,10,10,S,SIPS+D2T,,_sips._tcp.tlssrv.tg.test \
+	--naptr-record=tls.tg.test,10,20,S,SIP+D2T,,_sip._tcp.tcpsrv.tg.test \
+	--srv-host=_sips._tcp.tlssrv.tg.test,sipt.tg.test,5083,10,10 \
+	--naptr-record=badtls.tg.test,10,10,S,SIPS+D2T,,_sips._tcp.tlssrv.tg.test \
+	--srv-host=_sip._tcp.st.tg.test,sipt.tg.test,5082,10,10 \
+	--srv-host=_sip._udp.st.tg.test,sip6.tg.test,$P,10,10 \
+	--host-record=sipt.tg.test,127.0.0.12 \
 	--host-record=sipr.tg.test,127.0.0.11 \
 	--host-record=sip1.tg.test,127.0.0.2 \
 	--host-record=sip2.tg.test,127.0.0.3 \
@@ -131,6 +184,67 @@ answer 127.0.0.6 sip6
 answer 127.0.0.7 sip7 --reject 503
 answer 127.0.0.8 ipc
 
+# sipt: SIP over TCP (5082) and TLS (5083); it logs each request with its
+# Via and turns INVITEs down with 486 (the CDR then names the target).
+cat > "$WORK/sipt.py" <<'PY'
+import socket, ssl, sys, threading
+host, port, logf = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = None
+if len(sys.argv) > 5:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+log = open(logf, "a", buffering=1)
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((host, port)); srv.listen(8); srv.settimeout(120)
+def serve(conn):
+    buf = b""
+    while True:
+        try:
+            d = conn.recv(65536)
+        except OSError as e:
+            log.write("error %s\n" % e); return
+        if not d:
+            return
+        buf += d
+        while b"\r\n\r\n" in buf:
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            lines = head.decode(errors="replace").split("\r\n")
+            clen = sum(int(l.split(":", 1)[1]) for l in lines
+                       if l.split(":")[0].strip().lower() == "content-length")
+            if len(rest) < clen:
+                break
+            buf = rest[clen:]
+            method = lines[0].split(" ")[0]
+            via = [l for l in lines if l.startswith("Via:")]
+            log.write("%s | %s\n" % (lines[0], via[0] if via else ""))
+            if method in ("ACK", "SIP/2.0"):
+                continue
+            keep = [l + (";tag=sipt" if l.startswith("To:") else "")
+                    for l in lines if l.split(":")[0] in
+                    ("Via", "From", "To", "Call-ID", "CSeq")]
+            code = "486 Busy Here" if method == "INVITE" else "200 OK"
+            conn.sendall(("SIP/2.0 %s\r\n%s\r\nContent-Length: 0\r\n\r\n"
+                          % (code, "\r\n".join(keep))).encode())
+while True:
+    try:
+        c, _ = srv.accept()
+        if ctx:
+            c = ctx.wrap_socket(c, server_side=True)
+    except socket.timeout:
+        break
+    except (OSError, ssl.SSLError) as e:
+        log.write("handshake %s\n" % e); continue
+    log.write("accepted\n")
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+python3 "$WORK/sipt.py" 127.0.0.12 5082 "$WORK/sipt_tcp.log" 2>>"$WORK/sipt.err" &
+PIDS+=($!)
+python3 "$WORK/sipt.py" 127.0.0.12 5083 "$WORK/sipt_tls.log" \
+	"$PKI/sipt.pem" "$PKI/sipt.key" 2>>"$WORK/sipt.err" &
+PIDS+=($!)
+wait_for "sipt to listen" 5 sh -c "[ \$(ss -Hltn 'src 127.0.0.12' | wc -l) -eq 2 ]"
+
 sipp -sf "$SIPP_DIR/reg_uas_ok.xml" -i 127.0.0.11 -p 5072 -m 1 -nostdin \
 	-timeout 30 -trace_msg -message_file "$WORK/sipp_reg.msg.log" \
 	> "$WORK/sipp_reg.log" 2>&1 &
@@ -151,6 +265,11 @@ route r-fixed 2125555 fixed
 route r-ghost 2125556 ghost,ipc
 route r-ghost1 2125557 ghost
 route r-ip 2125558 ipc
+route r-naptcp 21255590 naptcp
+route r-naptls 21255591 naptls
+route r-srvtcp 21255592 srvtcp
+route r-napudp 21255593 napudp
+route r-badtls 21255594 badtls
 wait_for "the routes in the snapshot" 10 sh -c \
 	"'$TGCTL' -s '$CTL' route explain 2125558000 | grep -q r-ip"
 
@@ -290,6 +409,59 @@ next_cdr
 expect_eq "ghost only: status and cause" "$(sql "SELECT sip_status || '/' ||
 	q850_cause FROM cdr WHERE called = '2125557000'")" "503/41"
 log "ok: an unresolvable name fails over, or fails with 503 (cause 41)"
+
+# 7b. Transports by NAPTR and SRV (RFC 3263 4.1).
+target_of() { # TRUNK: its first target's label
+	trunk_json "$1" | sed -n 's/.*"targets":\[{"target":"\([^"]*\)".*/\1/p'
+}
+expect_eq "naptcp located by" "$(how naptcp)" naptr
+expect_eq "naptcp's target" "$(target_of naptcp)" \
+	"sipt.tg.test:5082 127.0.0.12:5082;transport=tcp"
+expect_eq "naptls located by" "$(how naptls)" naptr
+expect_eq "naptls's target" "$(target_of naptls)" \
+	"sipt.tg.test:5083 127.0.0.12:5083;transport=tls"
+expect_eq "srvtcp located by" "$(how srvtcp)" srv
+expect_eq "srvtcp's target" "$(target_of srvtcp)" \
+	"sipt.tg.test:5082 127.0.0.12:5082;transport=tcp"
+expect_eq "napudp located by" "$(how napudp)" naptr
+expect_eq "napudp's target" "$(target_of napudp)" "sip6.tg.test:$P 127.0.0.6:$P"
+# Without NAPTR our order: TLS asked first, then TCP, which has records.
+q=$(grep -o "query\[SRV\] _sip[s]*\._[a-z]*\.st\.tg\.test" "$WORK/dnsmasq.log" |
+	head -2 | sed 's/.*\] //' | tr '\n' ' ')
+expect_eq "SRV asked for st.tg.test" "$q" "_sips._tcp.st.tg.test _sip._tcp.st.tg.test "
+if grep -q "query\[SRV\] _sip._udp.st.tg.test" "$WORK/dnsmasq.log"; then
+	fail "_sip._udp asked for st although _sip._tcp had records"
+fi
+cdr_target() { # CALLED: "target status" of its newest attempt
+	sql "SELECT a.target || ' ' || a.sip_status FROM cdr_attempt a
+		JOIN cdr c ON a.cdr_id = c.id WHERE c.called = '$1'
+		ORDER BY c.start_ms DESC, a.n DESC LIMIT 1"
+}
+for c in "2125559000 tcp 5082 TCP" "2125559100 tls 5083 TLS" \
+	"2125559200 tcp 5082 TCP"; do
+	set -- $c
+	out=$(call "$1" 486) || fail "call $1 over $2: $out"
+	next_cdr
+	expect_eq "the CDR target of $1" "$(cdr_target "$1")" \
+		"sipt.tg.test:$3 127.0.0.12:$3;transport=$2 486"
+	grep -q "^INVITE sip:$1@[^ ]* SIP/2.0 | Via: SIP/2.0/$4 127.0.0.1:" \
+		"$WORK/sipt_$2.log" || fail "no INVITE for $1 over $4: $(cat "$WORK/sipt_$2.log")"
+done
+grep -q "^handshake" "$WORK/sipt_tls.log" && fail "a TLS handshake failed: $(cat "$WORK/sipt_tls.log")"
+out=$(call 2125559300) || fail "napudp call: $out"
+next_cdr
+expect_eq "attempts on napudp" "$(attempts 2125559300)" "napudp:answered@127.0.0.6:$P"
+log "ok: NAPTR to TCP and TLS, SRV-only TCP, explicit udp: INVITEs over their transport"
+# RFC 5922: the certificate must name the domain the trunk asked for.
+out=$(call 2125559400 504) || fail "badtls call: $out"
+next_cdr
+grep -q "tls connection to 127.0.0.12:5083 failed: certificate verify failed: hostname mismatch" \
+	"$WORK/tollgated.log" || fail "badtls: no verify failure in the log"
+grep -q "^INVITE sip:2125559400@" "$WORK/sipt_tls.log" &&
+	fail "an INVITE went to a TLS target whose certificate names another domain"
+expect_eq "badtls: cause" "$(sql "SELECT sip_status || '/' || q850_cause FROM cdr
+	WHERE called = '2125559400'")" "504/102"
+log "ok: a TLS target whose certificate does not name the trunk's domain is refused"
 
 # 8. The DNS server dies: the targets stay, lookups are seen failing.
 kill "$DNSMASQ"

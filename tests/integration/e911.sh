@@ -244,7 +244,6 @@ wait_for "the last callback's CDR" 10 last_callback
 kill -TERM "$PSTN_PID" 2>/dev/null || true
 wait "$PSTN_PID" 2>/dev/null || true
 start_pstnsim --rule 2125559999=busy --rule 911=busy
-span_up() { ctl --json show spans | grep -q '"dchan":"up"'; }
 wait_for "the span" 10 span_up
 # This number's route is the PRI, then the SIP provider: busy on the PRI
 # is no answer for an emergency call, which goes on to the provider.

@@ -50,13 +50,13 @@ wait "$PSTN_PID" 2>/dev/null || true
 start_pstnsim --overlap-receive 10 --overlap-inband --answer-after 400
 sed -i '/^\[span 1\]/a overlap_send = yes\noverlap_send_digits = 4' "$WORK/tollgate.conf"
 mode pi
-wait_for "the span to come back" 10 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "the span to come back" 10 span_up
 wait_for "its RESTARTs" 10 sh -c "! '$TGCTL' -s '$CTL' --json show channels | grep -q restarting"
 expect_eq "pi: SETUP ACKNOWLEDGE with PI 8, then ALERTING" "$(prov 2125551801)" "100,183,180"
 grep '"event":"call"' "$WORK/pstnsim.jsonl" | tail -1 | grep -q '"overlap":true' ||
 	fail "the call was not sent overlap"
 mode never
-wait_for "the span to come back" 10 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "the span to come back" 10 span_up
 wait_for "its RESTARTs" 10 sh -c "! '$TGCTL' -s '$CTL' --json show channels | grep -q restarting"
 expect_eq "never: SETUP ACKNOWLEDGE with PI 8, then ALERTING" "$(prov 2125551801)" "100,180"
 log "ok: SETUP ACKNOWLEDGE with in-band information"

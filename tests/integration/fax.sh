@@ -79,8 +79,7 @@ pstn_to_sip() {
 sip_to_pstn() {
 	stop_pstnsim
 	start_pstnsim --media "fax-recv:$WORK/rx$2.tif"
-	wait_for "the span up again" 20 sh -c \
-		"'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+	wait_for "the span up again" 20 span_up
 	ua --role call --mode "$1" --number 2125551234 \
 		--file "$WORK/page.tif" > "$WORK/ua$2.log" 2>&1 ||
 		{ cat "$WORK/ua$2.log" >&2; fail "$3 fax"; }

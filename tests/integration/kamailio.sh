@@ -4,8 +4,12 @@
 # go through it: the gateway's INVITE keeps the provider in its
 # Request-URI and reaches kamailio with a Route to it; kamailio record-
 # routes, so the BYE follows its Record-Route back through it; OPTIONS
-# probe the proxy.  Needs its own addresses: runs only in the test's
-# network namespace.
+# probe the proxy.  A trunk that registers behind the proxy sends its
+# REGISTER (and the one answering the registrar's 401) to kamailio with a
+# loose Route to it and the registrar's domain as Request-URI (RFC 3261
+# 8.1.2, 10.2); a SIPp registrar behind kamailio (127.0.0.4:5072) sees
+# kamailio's Via and grants the binding.  Needs its own addresses: runs
+# only in the test's network namespace.
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
@@ -20,6 +24,15 @@ peer = 127.0.0.4:5060
 outbound_proxy = 127.0.0.3:5060
 accept_from = 127.0.0.3
 options_interval = 1
+
+[trunk regprov]
+type = sip
+peer = 127.0.0.4:5072
+outbound_proxy = 127.0.0.3:5060
+register = yes
+register_expires = 60
+auth_user = reguser
+auth_password = regpass
 "
 write_conf
 mkdir -p "$WORK/kam"
@@ -27,10 +40,27 @@ kamailio -f "$SRC/tests/integration/kamailio/proxy.cfg" -DD -E -n 1 \
 	-Y "$WORK/kam" 2> "$WORK/kamailio.log" &
 PIDS+=($!)
 wait_for "kamailio to listen" 10 sh -c "ss -Hlun 'sport = :5060' | grep -q 127.0.0.3"
+sipp -sf "$SIPP_DIR/reg_uas_ok.xml" -i 127.0.0.4 -p 5072 -m 1 -nostdin \
+	-timeout 40 -trace_msg -message_file "$WORK/sipp_reg.msg.log" \
+	> "$WORK/sipp_reg.log" 2>&1 &
+SIPP_REG=$!
+PIDS+=("$SIPP_REG")
 start_pstnsim
 start_gw
 "$TGCTL" -s "$CTL" --db "$DB" did add 5557000 5557099 provider >/dev/null ||
 	fail "did add"
+
+# REGISTER through the proxy: the registrar's 401 and 200 come back
+# through it as well, and the binding is in force.
+wait "$SIPP_REG" || fail "the registrar saw no good REGISTER: $(tail -5 "$WORK/sipp_reg.log")"
+regs=$(awk '/^REGISTER /,/^$/' "$WORK/sipp_reg.msg.log")
+expect_eq "REGISTERs the registrar got" "$(echo "$regs" | grep -c '^REGISTER sip:127.0.0.4:5072 SIP/2.0')" 2
+expect_eq "... each through kamailio" "$(echo "$regs" | grep -c '^Via: SIP/2.0/UDP 127.0.0.3')" 2
+expect_eq "REGISTERs kamailio relayed" "$(grep -c 'proxy: REGISTER sip:127.0.0.4:5072 from 127.0.0.1:' "$WORK/kamailio.log")" 2
+registered() { "$TGCTL" -s "$CTL" --json show registrations | tr '{' '\n' |
+	grep '"trunk":"regprov"' | grep -q '"state":"registered"'; }
+wait_for "regprov registered" 5 registered
+log "ok: REGISTER through the outbound proxy: Request-URI the registrar's, kamailio's Via, registered"
 
 # OPTIONS to the proxy keep the trunk up.
 wait_for "an OPTIONS through to the proxy" 10 \

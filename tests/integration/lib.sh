@@ -217,6 +217,7 @@ expect_eq() {
 
 # The CDR writer commits asynchronously: wait until N rows exist.
 # Conditions for wait_for, evaluated on every poll.
+span_up() { ctl --json show spans 2>/dev/null | grep -q '"dchan":"up"'; }
 pstnsim_calls_ge() { [ "$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl")" -ge "$1" ]; }
 cdr_count_ge() { [ "$(sql 'SELECT count(*) FROM cdr')" -ge "$1" ]; }
 wait_cdrs() {
@@ -289,4 +290,25 @@ module_app		account.so
 module_app		menu.so
 CONF
 	: > "$1/contacts"
+}
+
+# A throwaway PKI in $PKI (made on first use): pki_ca NAME makes a CA
+# (NAME.pem, NAME.key); pki_cert NAME CA SAN one certificate it signs,
+# for servers and clients, with subjectAltName SAN ("DNS:a.test,IP:...").
+pki() { openssl "$@" >>"$WORK/openssl.log" 2>&1 || fail "openssl $1"; }
+pki_ca() {
+	PKI=${PKI:-$WORK/pki}
+	mkdir -p "$PKI"
+	pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-days 2 -subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign
+}
+pki_cert() {
+	pki req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.csr"
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
+		"$3" > "$PKI/$1.ext"
+	pki x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.pem" -CAkey "$PKI/$2.key" \
+		-CAcreateserial -days 2 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem"
 }

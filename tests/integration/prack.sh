@@ -74,7 +74,7 @@ wait_cdrs 3
 # second one refreshing the session (RFC 4028).
 kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
 start_pstnsim --rule 2125551234=progress --answer-after 1500
-wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "the span" 20 span_up
 timeout 40 sipp -sf "$SIPP_DIR/uac_prack_update.xml" "127.0.0.1:$SIP_PORT" \
 	-s 2125551234 -i 127.0.0.1 -p "$PBX_PORT" -m 1 -nostdin \
 	-timeout 30 -timeout_error -trace_err -error_file "$WORK/sipp-err.log" \

@@ -128,7 +128,7 @@ log "ok: the PSTN call to the DID rang the registered contact and connected"
 
 # The registered PBX calls out through us: known by its digest user.
 start_pstnsim --answer-after 50
-wait_for "the D-channel" 10 sh -c "\"$TGCTL\" -s \"$CTL\" --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "the D-channel" 10 span_up
 n=$(sql 'SELECT count(*) FROM cdr')
 timeout 20 sipp -sf "$SIPP_DIR/uac_auth.xml" "127.0.0.1:$SIP_PORT" \
 	-i "$PBX" -p "$CLI_PORT" -s 2125551234 -m 1 -d 200 -au office \

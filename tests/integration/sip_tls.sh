@@ -19,27 +19,11 @@ command -v baresip >/dev/null || { log "SKIP: baresip not installed"; exit 77; }
 command -v openssl >/dev/null || { log "SKIP: openssl not installed"; exit 77; }
 
 PKI=$WORK/pki
-mkdir -p "$PKI"
-pki() { openssl "$@" >>"$WORK/openssl.log" 2>&1 || fail "openssl $1"; }
-ca() { # NAME
-	pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-days 2 -subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem" \
-		-addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign
-}
-cert() { # NAME CA SAN
-	pki req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.csr"
-	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
-		"$3" > "$PKI/$1.ext"
-	pki x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.pem" -CAkey "$PKI/$2.key" \
-		-CAcreateserial -days 2 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem"
-}
-ca testca
-ca rogueca
-cert gw testca "DNS:tollgate.test,IP:127.0.0.1"
-cert pbx testca "DNS:pbx.test"
-cert rogue rogueca "DNS:pbx.test"
+pki_ca testca
+pki_ca rogueca
+pki_cert gw testca "DNS:tollgate.test,IP:127.0.0.1"
+pki_cert pbx testca "DNS:pbx.test"
+pki_cert rogue rogueca "DNS:pbx.test"
 
 TLS_PORT=$(free_udp_port)
 BS_TLS=$((PBX_PORT + 1))    # baresip listens for TLS one above sip_listen

@@ -178,7 +178,6 @@ uac() { timeout 15 python3 "$WORK/uac.py" "$SIP_PORT" "$@"; }
 # (c) A plain offer on the mandatory trunk: 488, recorded.
 kill -TERM "$BS_PID" 2>/dev/null || true
 start_pstnsim --hangup-after 500
-span_up() { ctl --json show spans | grep -q '"dchan":"up"'; }
 wait_for "the span up again" 10 span_up
 expect_eq "(c) mandatory, RTP/AVP offer" "$(uac 127.0.0.1 RTP/AVP 0 srtp488)" "488 - -"
 wait_cdrs 3

@@ -127,7 +127,7 @@ log "ok: transfer to a SIP trunk: B-channel <-> RTP, audio both ways"
 printf 'SEQUENTIAL\n5551235;127.0.0.1:%s;\n' "$SIP_PORT" > "$WORK/target.csv"
 kill -TERM "$PSTN_PID" 2>/dev/null || true; wait "$PSTN_PID" 2>/dev/null || true
 start_pstnsim --media tone:1000 --detect 1000 --hangup-after 6000
-wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
+wait_for "the span" 20 span_up
 n0=$(grep -c '"event":"call"' "$WORK/pstnsim.jsonl" || true)
 timeout 30 sipp -sf "$SIPP_DIR/uac_refer.xml" -inf "$WORK/target.csv" \
 	-s 2125551234 -i 127.0.0.1 -p "$PBX_PORT" -m 1 -nostdin \

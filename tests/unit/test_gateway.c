@@ -511,6 +511,14 @@ static void test_conf_errors(void **state)
 		{"[trunk a]\ntype = sip\npeer = 10.0.0.1\n"
 		 "tls_server_name = x.test\n",
 		 "trunk 'a': tls_server_name without transport = tls"},
+		{"[trunk a]\ntype = sip\npeer = sbc.example.net\n"
+		 "tls_server_name = x.test\n",
+		 "trunk 'a': tls_server_name without transport = tls (or a "
+		 "peer name without transport and [sip] tls = yes)"},
+		{"[sip]\ntls = yes\ntls_cert = /dev/null\n[trunk a]\n"
+		 "type = sip\npeer = sbc.example.net\ntransport = udp\n"
+		 "tls_server_name = x.test\n",
+		 "trunk 'a': tls_server_name without transport = tls"},
 		{"[span 1]\n[trunk a]\ntype = tdm\nspans = 1\n"
 		 "transport = tcp\n",
 		 "trunk 'a': transport is for SIP trunks"},
@@ -673,6 +681,12 @@ static void test_conf_transport(void **state)
 		"[sip]\ntcp = yes\ntcp_idle_timeout = 30\n"
 		"[trunk a]\ntype = sip\npeer = 10.0.0.1\ntransport = TCP\n"
 		"[trunk b]\ntype = sip\npeer = 10.0.0.2\n";
+	/* A name without transport: DNS chooses, maybe TLS, which the
+	 * name is then for. */
+	static const char named[] =
+		"[sip]\ntls = yes\ntls_cert = /dev/null\n"
+		"[trunk c]\ntype = sip\npeer = sbc.example.net\n"
+		"tls_server_name = sbc.test\n";
 	struct gw_config *cfg = malloc(sizeof(*cfg));
 	char err[256] = "";
 
@@ -690,6 +704,12 @@ static void test_conf_transport(void **state)
 			 SIP_TRANSPORT_TCP);
 	assert_int_equal(gw_config_trunk(cfg, "b")->transport,
 			 SIP_TRANSPORT_UDP);
+	assert_true(gw_config_trunk(cfg, "a")->transport_set);
+	assert_false(gw_config_trunk(cfg, "b")->transport_set);
+	assert_int_equal(gw_config_parse(cfg, "t.conf", named, strlen(named),
+					 err, sizeof(err)), 0);
+	assert_false(gw_config_trunk(cfg, "c")->transport_set);
+	assert_string_equal(gw_config_trunk(cfg, "c")->tls_name, "sbc.test");
 	free(cfg);
 }
 

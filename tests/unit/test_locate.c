@@ -1,5 +1,5 @@
 /* tests/unit/test_locate.c  RFC 3263 pieces: SRV order (RFC 2782), the
- * NAPTR choice for UDP, and answer TTLs from raw DNS messages */
+ * NAPTR choice per transport, and answer TTLs from raw DNS messages */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,7 +130,7 @@ static void test_srv_zero_weight(void **state)
 
 /* ---- NAPTR -------------------------------------------------------------- */
 
-static void test_naptr_udp(void **state)
+static void test_naptr_pick(void **state)
 {
 	struct sip_naptr r[] = {
 		{5, 10, "s", "SIP+D2T", "", "_sip._tcp.x.test"},
@@ -139,17 +139,41 @@ static void test_naptr_udp(void **state)
 		{1, 1, "", "SIP+D2U", "", "_sip._udp.noflag.test"},
 		{1, 1, "a", "SIP+D2U", "", "a-flag.test"},
 		{2, 1, "s", "SIPS+D2T", "", "_sips._tcp.x.test"},
+		{0, 0, "s", "SIPS+D2U", "", "_sips._udp.x.test"},
 	};
+	const unsigned udp = SIP_TP_BIT(SIP_TRANSPORT_UDP),
+		       tcp = SIP_TP_BIT(SIP_TRANSPORT_TCP),
+		       tls = SIP_TP_BIT(SIP_TRANSPORT_TLS);
+	enum sip_transport tp = SIP_TRANSPORT_TLS;
 	char out[64];
 
 	(void)state;
-	assert_int_equal(sip_naptr_udp(r, 6, out, sizeof(out)), 0);
+	/* UDP only: the best SIP+D2U with flag S; SIPS+D2U is nothing we
+	 * speak, whatever its order. */
+	assert_int_equal(sip_naptr_pick(r, 7, udp, out, sizeof(out), &tp), 0);
 	assert_string_equal(out, "_sip._udp.first.test");
-	/* Only TCP and TLS: nothing for us. */
-	assert_int_equal(sip_naptr_udp(r, 1, out, sizeof(out)), ENOENT);
+	assert_int_equal(tp, SIP_TRANSPORT_UDP);
+	/* All three: the server's order decides, not ours. */
+	assert_int_equal(sip_naptr_pick(r, 7, udp | tcp | tls, out,
+					sizeof(out), &tp), 0);
+	assert_string_equal(out, "_sips._tcp.x.test");
+	assert_int_equal(tp, SIP_TRANSPORT_TLS);
+	assert_int_equal(sip_naptr_pick(r, 7, udp | tcp, out, sizeof(out),
+					&tp), 0);
+	assert_string_equal(out, "_sip._tcp.x.test");
+	assert_int_equal(tp, SIP_TRANSPORT_TCP);
+	/* An explicit transport takes only its own records. */
+	assert_int_equal(sip_naptr_pick(r, 7, tcp, out, sizeof(out), &tp), 0);
+	assert_string_equal(out, "_sip._tcp.x.test");
+	/* Only TCP and TLS: nothing for a UDP trunk. */
+	assert_int_equal(sip_naptr_pick(r, 1, udp, out, sizeof(out), &tp),
+			 ENOENT);
+	assert_int_equal(sip_naptr_pick(r, 7, 0, out, sizeof(out), &tp),
+			 ENOENT);
 	/* A replacement that does not fit is skipped, never cut. */
-	assert_int_equal(sip_naptr_udp(r + 1, 2, out, 10), ENOENT);
-	assert_int_equal(sip_naptr_udp(NULL, 0, out, sizeof(out)), ENOENT);
+	assert_int_equal(sip_naptr_pick(r + 1, 2, udp, out, 10, &tp), ENOENT);
+	assert_int_equal(sip_naptr_pick(NULL, 0, udp, out, sizeof(out), &tp),
+			 ENOENT);
 }
 
 /* ---- answer TTLs -------------------------------------------------------- */
@@ -238,7 +262,7 @@ int main(void)
 		cmocka_unit_test(test_srv_weights),
 		cmocka_unit_test(test_srv_three_weights),
 		cmocka_unit_test(test_srv_zero_weight),
-		cmocka_unit_test(test_naptr_udp),
+		cmocka_unit_test(test_naptr_pick),
 		cmocka_unit_test(test_answer_ttl),
 	};
 

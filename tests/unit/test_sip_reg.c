@@ -31,6 +31,10 @@ struct fake {
 	struct sip_reg_result res;
 	int calls;
 	struct event_base *base;
+	/* Set: the fake is the outbound proxy, REGISTERs name this
+	 * registrar (never sent to) */
+	const struct sockaddr_in *registrar;
+	uint16_t port;             /* where the fake listens */
 };
 
 static void addr_of(struct sockaddr_in *sin, uint16_t port)
@@ -133,6 +137,8 @@ static void client_run(struct fake *f, const struct sip_reg_params *p)
 	socklen_t len = sizeof(me);
 	struct event *ev, *wd;
 	struct timeval five = {5, 0};
+	struct sip_reg_params q = *p;
+	const struct sockaddr *dst = (struct sockaddr *)&me;
 
 	assert_non_null(base);
 	f->base = base;
@@ -140,13 +146,19 @@ static void client_run(struct fake *f, const struct sip_reg_params *p)
 	addr_of(&me, 0);
 	assert_int_equal(bind(f->fd, (struct sockaddr *)&me, sizeof(me)), 0);
 	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&me, &len), 0);
+	f->port = ntohs(me.sin_port);
 	assert_int_equal(sip_ua_alloc(&ua, base, &cfg), 0);
 	ev = event_new(base, f->fd, EV_READ | EV_PERSIST, on_fake, f);
 	wd = evtimer_new(base, on_watchdog, base);
 	event_add(ev, NULL);
 	event_add(wd, &five);
-	assert_int_equal(sip_register(&rt, ua, (struct sockaddr *)&me, len, p,
-				      2000, on_result, f),
+	if (f->registrar) {
+		q.proxy = (struct sockaddr *)&me;
+		q.proxy_len = len;
+		dst = (const struct sockaddr *)f->registrar;
+	}
+	assert_int_equal(sip_register(&rt, ua, dst, len, &q, 2000, on_result,
+				      f),
 			 0);
 	assert_int_equal(f->calls, 0); /* from the loop, never the call */
 	event_base_dispatch(base);
@@ -206,6 +218,39 @@ static void test_register_challenge_granted(void **state)
 			       "realm=\"prov.test\", nonce=\"n1\", "
 			       "uri=\"sip:prov.test\""));
 	assert_int_equal(f.res.expires, 42);
+}
+
+/* RFC 3261 8.1.2 / 10.2: behind an outbound proxy the REGISTERs (the
+ * first and the one answering the 401) go to the proxy with a loose Route
+ * to it; the Request-URI and To stay the registrar's. */
+static void test_register_via_proxy(void **state)
+{
+	static const int st[] = {401, 200};
+	static const char *const sc[] = {CHALLENGE("n2"), ""};
+	struct sockaddr_in reg;
+	struct fake f = {.script = sc, .status = st, .nscript = 2,
+			 .registrar = &reg};
+	struct sip_reg_params p = params;
+	char route[64];
+
+	(void)state;
+	addr_of(&reg, 5070);
+	reg.sin_addr.s_addr = htonl(0xc000020a); /* 192.0.2.10 */
+	p.domain = NULL;
+	client_run(&f, &p);
+	assert_int_equal(f.res.status, 200);
+	assert_int_equal(f.n, 2);
+	snprintf(route, sizeof(route), "Route: <sip:127.0.0.1:%u;lr>\r\n",
+		 (unsigned)f.port);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_memory_equal(f.req[i],
+				    "REGISTER sip:192.0.2.10:5070 SIP/2.0\r\n",
+				    38);
+		assert_non_null(strstr(f.req[i],
+				       "To: <sip:2125550000@192.0.2.10:5070>"));
+		assert_non_null(strstr(f.req[i], route));
+	}
+	assert_non_null(strstr(f.req[1], "uri=\"sip:192.0.2.10:5070\""));
 }
 
 /* No expires for our Contact: the Expires header; none: what we asked. */
@@ -443,6 +488,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_challenge_granted),
+		cmocka_unit_test(test_register_via_proxy),
 		cmocka_unit_test(test_register_granted_default),
 		cmocka_unit_test(test_register_423_and_retry_after),
 		cmocka_unit_test(test_register_wrong_credentials),
