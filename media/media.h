@@ -379,12 +379,17 @@ struct media_relay_side {
  *   clock) the offsets are rebased: the next seq, a timestamp as far on
  *   as the wall clock went (at least one packet), and the marker set.
  * - Duplicates and packets over 64 behind are dropped (rtp_late);
- *   malformed ones are rtp_bad; RTCP (RFC 5761 PT 64-95) and empty ones
- *   rtp_ignored.
+ *   malformed ones are rtp_bad; empty ones rtp_ignored.
+ * - RTCP is terminated on each side (docs/media.md): reports go to its RTP
+ *   port + 1 under the SSRC of the stream we send it, with a block on the
+ *   stream it sends us, SDES CNAME and at the end BYE; its reports are
+ *   read on our RTP port + 1 and multiplexed on the RTP port (RFC 5761
+ *   PT 64-95, never relayed).  The figures per side are in the done
+ *   stats' leg[], the worse of the two in its quality fields.
  * - A side with SRTP keys (suite not NONE): what it sends is unprotected
- *   before all of the above (failures and replays dropped and counted,
- *   SRTCP checked and dropped), what goes to it is protected last; so one
- *   side may be SRTP and the other plain RTP.
+ *   before all of the above (failures and replays dropped and counted;
+ *   its RTCP is SRTCP both ways), what goes to it is protected last; so
+ *   one side may be SRTP and the other plain RTP.
  * - A side whose remote_len is 0 holds: what would go to it is read and
  *   dropped (rtp_held).  Packets from an address other than a side's
  *   remote are relayed all the same and counted (rtp_foreign); with
