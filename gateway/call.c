@@ -662,16 +662,15 @@ static void end_call(struct gw_call *call, int cause)
 
 /* ---- media figures for the CDR --------------------------------------------- */
 
-static void media_figures(struct cdr_media *m, const struct media_stats *st,
-			  bool relay)
+static void media_figures(struct cdr_media *m, const struct media_stats *st)
 {
 	m->set = true;
 	m->tx_packets = (int64_t)st->rtp_tx;
 	m->rx_packets = (int64_t)st->rtp_rx;
 	m->rx_lost = (int64_t)st->rtp_lost;
 	m->late = (int64_t)st->rtp_late;
-	/* A relay passes packets on without timing them. */
-	m->jitter_us = relay || !st->rtp_rx ? -1 : (int64_t)st->jitter_us;
+	/* A relay's figures are the worse of its two legs' (media). */
+	m->jitter_us = !st->rtp_rx ? -1 : (int64_t)st->jitter_us;
 	m->rtt_us = st->rtt_us;
 	m->remote_lost = st->remote_report ? st->remote_lost : -1;
 	m->remote_jitter_us =
@@ -705,9 +704,7 @@ void gw_call_media_done(void *cookie, const struct media_stats *st)
 	if (!call)
 		return;
 	if (st->id && st->id == call->media_bridge) {
-		media_figures(&call->media, st,
-			      call->in.kind == DP_TRUNK_SIP &&
-				      call->out.kind == DP_TRUNK_SIP);
+		media_figures(&call->media, st);
 		/* In: a call that ends after (a transferor) waits no more. */
 		call->media_bridge = 0;
 		if (media_wait_unlink(call))

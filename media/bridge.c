@@ -482,7 +482,7 @@ static bool srtp_rx(struct bridge *b, uint8_t *buf, size_t *len,
 	int err;
 
 	if (is_rtcp(buf, *len)) {
-		if (brtcp_unprotect(b, buf, len))
+		if (brtcp_unprotect(b->srtp, &b->st, buf, len))
 			brtcp_packet(b, buf, *len, now_us);
 		return false;
 	}

@@ -1,10 +1,12 @@
-/* media/bridge_rtcp.c  RTCP of a timeslot <-> RTP bridge: reports, quality
+/* media/bridge_rtcp.c  RTCP of an RTP leg: reports, quality
  *
- * Every bridge sends a compound report (SR while it sends RTP, else RR,
- * with a block on the source it receives, and SDES CNAME) to the far
- * end's RTP port + 1 about every 5 s, and a last one with BYE when it
- * stops; it reads the far end's reports on its own RTP port + 1 (or on
- * the RTP port, multiplexed as RFC 5761 allows).  From those come the
+ * The leg is a timeslot <-> RTP bridge's far end, or one side of an
+ * RTP <-> RTP relay (relay.c), which terminates RTCP on each side as a
+ * B2BUA does.  Every leg gets a compound report (SR while we send it RTP, else RR,
+ * with a block on the source we receive from it, and SDES CNAME) at its
+ * RTP port + 1 about every 5 s, and a last one with BYE at the end; its
+ * reports are read on our RTP port + 1 (or on the RTP port, multiplexed
+ * as RFC 5761 allows).  From those come the
  * round-trip time and what the far end lost of our stream; with the
  * receive statistics they give the call's quality figures.
  */
@@ -33,19 +35,28 @@ static uint32_t rng_next(struct brtcp *r)
 	return x;
 }
 
-void brtcp_init(struct bridge *b, const uint32_t rnd[2], int64_t now_us)
+void brtcp_setup(struct brtcp *r, struct bridge *b, unsigned idx, int fd,
+		 const uint32_t rnd[2], int64_t now_us)
 {
-	struct brtcp *r = &b->rtcp;
-
 	r->src.kind = SRC_RTCP;
 	r->src.b = b;
-	r->fd = b->rtp->rtcp_fd;
+	r->src.idx = idx;
+	r->fd = fd;
 	r->rng = rnd[0] ? rnd[0] : 0x9e3779b9u;
 	/* RFC 7022 5: a random CNAME per session, unlinkable to the host. */
 	snprintf(r->cname, sizeof(r->cname), "tg-%08x%08x", rnd[1],
 		 rng_next(r));
 	r->next_us = now_us + (int64_t)rtcp_interval_ms(rng_next(r), true) *
 				      1000;
+}
+
+bool brtcp_due(struct brtcp *r, int64_t now_us)
+{
+	if (now_us < r->next_us)
+		return false;
+	r->next_us = now_us +
+		     (int64_t)rtcp_interval_ms(rng_next(r), false) * 1000;
+	return true;
 }
 
 static void ntp_now(uint64_t *ntp)
@@ -57,14 +68,15 @@ static void ntp_now(uint64_t *ntp)
 }
 
 /* The far end's RTCP address: RFC 3550 11, its RTP port + 1. */
-static socklen_t rtcp_remote(const struct bridge *b,
+static socklen_t rtcp_remote(const struct sockaddr_storage *remote,
+			     socklen_t remote_len,
 			     struct sockaddr_storage *ss)
 {
 	uint16_t port;
 
-	if (!b->remote_len)
+	if (!remote_len)
 		return 0;
-	memcpy(ss, &b->remote, b->remote_len);
+	memcpy(ss, remote, remote_len);
 	/* An unspecified address (RFC 2543 hold, c=0.0.0.0) takes nothing:
 	 * sent there, the report would reach this host. */
 	if (ss->ss_family == AF_INET) {
@@ -84,38 +96,38 @@ static socklen_t rtcp_remote(const struct bridge *b,
 			return 0;
 		sin6->sin6_port = htons((uint16_t)(port + 1));
 	}
-	return b->remote_len;
+	return remote_len;
 }
 
 /* Fill in what we have to say now. */
-static void report_make(struct bridge *b, struct rtcp_report *rep,
-			int64_t now_us, bool bye)
+static void report_make(struct brtcp *r, const struct rtcp_leg_now *v,
+			struct rtcp_report *rep, int64_t now_us, bool bye)
 {
-	struct brtcp *r = &b->rtcp;
-
 	memset(rep, 0, sizeof(*rep));
-	rep->ssrc = b->tx.ssrc;
+	rep->ssrc = v->ssrc;
 	rep->cname = r->cname;
 	rep->bye = bye;
 	/* RFC 3550 6.4: SR when we sent RTP since the last report. */
-	rep->sr = b->st.rtp_tx > r->tx_at_report;
-	r->tx_at_report = b->st.rtp_tx;
+	rep->sr = v->tx_pkts > r->tx_at_report;
+	r->tx_at_report = v->tx_pkts;
 	if (rep->sr) {
 		ntp_now(&rep->ntp);
-		/* The instant of the sample being packetised now. */
-		rep->rtp_ts = b->tx.ts + b->tx_fill;
-		rep->pkts = (uint32_t)b->st.rtp_tx;
+		rep->rtp_ts = v->tx_ts;
+		rep->pkts = (uint32_t)v->tx_pkts;
 		rep->octets = (uint32_t)r->tx_octets;
 	}
-	if (b->rx_sync) {
+	if (v->rx_sync) {
 		rep->has_rb = true;
-		rtcp_rx_block(&r->rx, &rep->rb, b->rx_ssrc,
-			      (uint64_t)(b->rx_max_ext - b->rx_base_ext + 1),
-			      b->rx_seen, (uint32_t)b->rx_max_ext, now_us);
+		rtcp_rx_block(&r->rx, &rep->rb, v->rx_ssrc,
+			      (uint64_t)(v->rx_max_ext - v->rx_base_ext + 1),
+			      v->rx_seen, (uint32_t)v->rx_max_ext, now_us);
 	}
 }
 
-static void report_send(struct bridge *b, int64_t now_us, bool bye)
+void brtcp_send(struct brtcp *r, struct media_stats *st,
+		const struct rtcp_leg_now *v,
+		const struct sockaddr_storage *remote, socklen_t remote_len,
+		struct msrtp *srtp, int64_t now_us, bool bye)
 {
 	uint8_t pkt[RTCP_BUFSZ + MSRTP_TRAILER];
 	struct sockaddr_storage ss;
@@ -124,33 +136,24 @@ static void report_send(struct bridge *b, int64_t now_us, bool bye)
 	size_t len;
 	ssize_t n;
 
-	sslen = rtcp_remote(b, &ss);
-	if (b->rtcp.fd < 0 || !sslen)
+	sslen = rtcp_remote(remote, remote_len, &ss);
+	if (r->fd < 0 || !sslen)
 		return;
-	report_make(b, &rep, now_us, bye);
+	report_make(r, v, &rep, now_us, bye);
 	len = rtcp_encode(pkt, RTCP_BUFSZ, &rep);
 	if (!len)
 		return;
-	if (b->srtp && msrtp_protect_rtcp(b->srtp, pkt, &len, sizeof(pkt)))
+	if (srtp && msrtp_protect_rtcp(srtp, pkt, &len, sizeof(pkt)))
 		return;
-	n = sendto(b->rtcp.fd, pkt, len, MSG_DONTWAIT,
+	n = sendto(r->fd, pkt, len, MSG_DONTWAIT,
 		   (const struct sockaddr *)&ss, sslen);
-	if (n == (ssize_t)len)
-		b->st.rtcp_tx++;
-	else
-		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP send: %s", b->id,
+	if (n == (ssize_t)len) {
+		st->rtcp_tx++;
+		r->ntx++;
+	} else {
+		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP send: %s", r->src.b->id,
 		       n < 0 ? strerror(errno) : "short");
-}
-
-void brtcp_tick(struct bridge *b, int64_t now_us)
-{
-	struct brtcp *r = &b->rtcp;
-
-	if (now_us < r->next_us)
-		return;
-	report_send(b, now_us, false);
-	r->next_us = now_us +
-		     (int64_t)rtcp_interval_ms(rng_next(r), false) * 1000;
+	}
 }
 
 /* A report block on our stream: what the far end lost, and the RTT. */
@@ -171,53 +174,59 @@ static void rb_ours(struct brtcp *r, const struct rtcp_rb *rb)
 	}
 }
 
-void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
-		  int64_t now_us)
+void brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
+		bool rx_sync, uint32_t rx_ssrc, const uint8_t *buf,
+		size_t len, int64_t now_us)
 {
-	struct brtcp *r = &b->rtcp;
 	struct rtcp_msg m;
 	unsigned i;
 
 	if (rtcp_decode(&m, buf, len)) {
-		b->st.rtcp_bad++;
+		st->rtcp_bad++;
 		return;
 	}
-	b->st.rtcp_rx++;
-	/* An SR from the source we play: its time goes back as LSR. */
-	if (m.sr && (!b->rx_sync || m.ssrc == b->rx_ssrc)) {
+	st->rtcp_rx++;
+	r->nrx++;
+	/* An SR from the source we receive: its time goes back as LSR. */
+	if (m.sr && (!rx_sync || m.ssrc == rx_ssrc)) {
 		r->rx.lsr = rtcp_ntp_mid(m.ntp);
 		r->rx.lsr_us = now_us;
 	}
 	for (i = 0; i < m.nrb; i++)
-		if (m.rb[i].ssrc == b->tx.ssrc)
+		if (m.rb[i].ssrc == our_ssrc)
 			rb_ours(r, &m.rb[i]);
 	if (m.bye)
-		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP BYE from %08x", b->id,
-		       m.ssrc);
+		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP BYE from %08x",
+		       r->src.b->id, m.ssrc);
 }
 
-bool brtcp_unprotect(struct bridge *b, uint8_t *buf, size_t *len)
+bool brtcp_unprotect(struct msrtp *srtp, struct media_stats *st,
+		     uint8_t *buf, size_t *len)
 {
-	int err = msrtp_unprotect_rtcp(b->srtp, buf, len);
+	int err = msrtp_unprotect_rtcp(srtp, buf, len);
 
 	if (err == MSRTP_AUTH)
-		b->st.srtp_auth_fail++;
+		st->srtp_auth_fail++;
 	else if (err == MSRTP_REPLAY)
-		b->st.srtp_replay++;
+		st->srtp_replay++;
 	else if (err)
-		b->st.rtcp_bad++;
+		st->rtcp_bad++;
 	return !err;
 }
 
-void brtcp_rx(struct worker *w, struct bridge *b)
+void brtcp_rx(struct worker *w, struct rtcp_src *src)
 {
+	struct bridge *b = src->b;
+	bool relay = b->type == BRIDGE_RELAY;
+	struct brtcp *r = relay ? &b->relay.rtcp[src->idx] : &b->rtcp;
+	struct msrtp *srtp = relay ? b->relay.side[src->idx].srtp : b->srtp;
 	int64_t now_us;
 	int n, i;
 
-	if (b->stopped || b->rtcp.fd < 0)
+	if (b->stopped || r->fd < 0)
 		return;
 	for (;;) {
-		n = recvmmsg(b->rtcp.fd, w->msgs, RX_VLEN, MSG_DONTWAIT, NULL);
+		n = recvmmsg(r->fd, w->msgs, RX_VLEN, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -232,9 +241,12 @@ void brtcp_rx(struct worker *w, struct bridge *b)
 				b->st.rtcp_bad++;
 				continue;
 			}
-			if (b->srtp && !brtcp_unprotect(b, p, &len))
+			if (srtp && !brtcp_unprotect(srtp, &b->st, p, &len))
 				continue;
-			brtcp_packet(b, p, len, now_us);
+			if (relay)
+				relay_rtcp_packet(b, src->idx, p, len, now_us);
+			else
+				brtcp_packet(b, p, len, now_us);
 		}
 		if (n < RX_VLEN)
 			return;
@@ -251,77 +263,151 @@ static unsigned ts_to_us(uint64_t ts)
 
 /* The one-way delay the E-model charges: half the round trip, one
  * packet of packetisation and the playout buffer (@p jb_ms). */
-static double delay_ms(const struct media_stats *st, double ptime_ms,
-		       double jb_ms)
+static double delay_ms(int64_t rtt_us, double ptime_ms, double jb_ms)
 {
 	double d = ptime_ms + jb_ms;
 
-	if (st->rtt_us >= 0)
-		d += (double)st->rtt_us / 2000.0;
+	if (rtt_us >= 0)
+		d += (double)rtt_us / 2000.0;
 	return d;
 }
 
-/* The E-model's MOS for the bridge's RTP codec (G.113 Appendix I):
- * G.729 (Annex A, which bcg729 is) has Ie 11 and Bpl 19 with its own
+/* A playout buffer we do not know: twice the jitter, 20 ms at least,
+ * as an adaptive buffer would hold. */
+static double jb_guess(unsigned jitter_us)
+{
+	return jitter_us / 500.0 > 20 ? jitter_us / 500.0 : 20;
+}
+
+/* The E-model's MOS for the leg's RTP codec (G.113 Appendix I): G.729
+ * (Annex A, which bcg729 is) has Ie 11 and Bpl 19 with its own
  * concealment; G.711 0 and 25.1 (4.3 without concealment).  The
  * narrowband model has no figure for G.722: rated as G.711. */
-static unsigned codec_mos(const struct bridge *b, double loss,
-			  double delay, bool plc)
+static unsigned codec_mos(enum media_law law, double loss, double delay,
+			  bool plc)
 {
-	if (b->rtp_law == MEDIA_G729)
+	if (law == MEDIA_G729)
 		return rtcp_mos_codec_x100(loss, delay, 11, 19);
 	return rtcp_mos_x100(loss, delay, plc);
 }
 
-static void quality(struct bridge *b)
+void brtcp_quality(const struct brtcp *r, const struct rtcp_q_in *in,
+		   struct media_leg *q)
 {
-	struct media_stats *st = &b->st;
-	struct brtcp *r = &b->rtcp;
-	double ptime = b->tx_samples / 8.0;
-	uint64_t expected = st->rtp_rx + st->rtp_lost + st->rtp_late;
+	uint64_t expected = in->rx + in->lost + in->late;
 
-	st->jitter_us = ts_to_us(r->rx.jitter_max_q4 >> 4);
-	st->rtt_us = r->rtt_n ? (int64_t)(r->rtt_sum_us / r->rtt_n) : -1;
+	q->rtcp = true;
+	q->rtp_rx = in->rx;
+	q->rtp_lost = in->lost;
+	q->rtcp_tx = r->ntx;
+	q->rtcp_rx = r->nrx;
+	q->jitter_us = ts_to_us(r->rx.jitter_max_q4 >> 4);
+	q->rtt_us = r->rtt_n ? (int64_t)(r->rtt_sum_us / r->rtt_n) : -1;
+	q->mos_rx = 0;
 	if (expected) {
 		/* Late packets are as lost to the listener as missing ones. */
-		double loss = (double)(st->rtp_lost + st->rtp_late) /
-			      (double)expected;
+		double loss = (double)(in->lost + in->late) / (double)expected;
+		double jb = in->jb_ms >= 0 ? in->jb_ms : jb_guess(q->jitter_us);
 
-		st->mos_rx = codec_mos(b, loss,
-				       delay_ms(st, ptime, b->jb.lo / 8.0),
-				       b->jb.mode == JB_ADAPTIVE);
+		q->mos_rx = codec_mos(in->law, loss,
+				      delay_ms(q->rtt_us, in->ptime_ms, jb),
+				      in->plc);
 	}
-	st->remote_report = r->have_rb;
+	q->remote_report = r->have_rb;
+	q->mos_tx = 0;
 	if (r->have_rb) {
 		double loss = 0;
 
-		st->remote_lost = r->rb.lost;
-		st->remote_fraction = r->rb.fraction;
-		st->remote_jitter_us = ts_to_us(r->rb_jitter_max);
-		if (r->rb.lost > 0 && st->rtp_tx)
-			loss = (double)r->rb.lost / (double)st->rtp_tx;
-		/* Its playout delay is unknown: twice the jitter it saw,
-		 * 20 ms at least, as an adaptive buffer would hold. */
-		st->mos_tx = codec_mos(
-			b, loss,
-			delay_ms(st, ptime,
-				 st->remote_jitter_us / 500.0 > 20
-					 ? st->remote_jitter_us / 500.0
-					 : 20),
-			true);
+		q->remote_lost = r->rb.lost;
+		q->remote_fraction = r->rb.fraction;
+		q->remote_jitter_us = ts_to_us(r->rb_jitter_max);
+		if (r->rb.lost > 0 && in->tx)
+			loss = (double)r->rb.lost / (double)in->tx;
+		/* Its playout delay is unknown: guessed from its jitter. */
+		q->mos_tx = codec_mos(in->law, loss,
+				      delay_ms(q->rtt_us, in->ptime_ms,
+					       jb_guess(q->remote_jitter_us)),
+				      true);
 	}
+}
+
+/* ---- a timeslot <-> RTP bridge ----------------------------------------- */
+
+void brtcp_init(struct bridge *b, const uint32_t rnd[2], int64_t now_us)
+{
+	brtcp_setup(&b->rtcp, b, 0, b->rtp->rtcp_fd, rnd, now_us);
+}
+
+static void bridge_now(const struct bridge *b, struct rtcp_leg_now *v)
+{
+	*v = (struct rtcp_leg_now){
+		.ssrc = b->tx.ssrc,
+		.tx_pkts = b->st.rtp_tx,
+		/* The instant of the sample being packetised now. */
+		.tx_ts = b->tx.ts + b->tx_fill,
+		.rx_sync = b->rx_sync,
+		.rx_ssrc = b->rx_ssrc,
+		.rx_max_ext = b->rx_max_ext,
+		.rx_base_ext = b->rx_base_ext,
+		.rx_seen = b->rx_seen,
+	};
+}
+
+static void bridge_report(struct bridge *b, int64_t now_us, bool bye)
+{
+	struct rtcp_leg_now v;
+
+	bridge_now(b, &v);
+	brtcp_send(&b->rtcp, &b->st, &v, &b->remote, b->remote_len, b->srtp,
+		   now_us, bye);
+}
+
+void brtcp_tick(struct bridge *b, int64_t now_us)
+{
+	if (brtcp_due(&b->rtcp, now_us))
+		bridge_report(b, now_us, false);
+}
+
+void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
+		  int64_t now_us)
+{
+	brtcp_read(&b->rtcp, &b->st, b->tx.ssrc, b->rx_sync, b->rx_ssrc, buf,
+		   len, now_us);
 }
 
 void brtcp_bye(struct bridge *b)
 {
-	report_send(b, media_mono_us(), true);
+	bridge_report(b, media_mono_us(), true);
 }
 
 /* The bridge stopped: its figures (the losses folded in already). */
 void brtcp_finish(struct bridge *b)
 {
-	b->st.rtp_tx_octets = b->rtcp.tx_octets;
-	b->st.rtp_rx_octets = b->rtcp.rx_octets;
-	quality(b);
+	struct media_stats *st = &b->st;
+	struct rtcp_q_in in = {
+		.rx = st->rtp_rx,
+		.lost = st->rtp_lost,
+		.late = st->rtp_late,
+		.tx = st->rtp_tx,
+		.ptime_ms = b->tx_samples / 8.0,
+		.jb_ms = b->jb.lo / 8.0,
+		.plc = b->jb.mode == JB_ADAPTIVE,
+		.law = b->rtp_law,
+	};
+	struct media_leg q;
+
+	st->rtp_tx_octets = b->rtcp.tx_octets;
+	st->rtp_rx_octets = b->rtcp.rx_octets;
+	brtcp_quality(&b->rtcp, &in, &q);
+	st->jitter_us = q.jitter_us;
+	st->rtt_us = q.rtt_us;
+	st->mos_rx = q.mos_rx;
+	st->remote_report = q.remote_report;
+	if (q.remote_report) {
+		st->remote_lost = q.remote_lost;
+		st->remote_fraction = q.remote_fraction;
+		st->remote_jitter_us = q.remote_jitter_us;
+		st->mos_tx = q.mos_tx;
+	}
 	b->rtcp.fd = -1;
 }

@@ -34,7 +34,8 @@ enum src_kind {
 	SRC_SPAN,
 	SRC_BRIDGE,
 	SRC_RELAY,              /* one endpoint of a relay */
-	SRC_RTCP,               /* a timeslot <-> RTP bridge's RTCP port */
+	SRC_RTCP,               /* an RTCP port: a timeslot <-> RTP
+				 * bridge's, or one of a relay's */
 };
 
 enum cmd_type {
@@ -109,6 +110,36 @@ static inline int64_t media_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* ---- RTCP of one RTP leg (bridge_rtcp.c) --------------------------------- */
+
+/* What the RTCP socket's epoll event points at. */
+struct rtcp_src {
+	enum src_kind kind;     /* SRC_RTCP */
+	struct bridge *b;
+	unsigned idx;           /* relay: the endpoint; else 0 */
+};
+
+/* RTCP terminated on one leg: a timeslot <-> RTP bridge has one, a
+ * relay one per side.  Worker-owned once started, like the rest of the
+ * bridge. */
+struct brtcp {
+	struct rtcp_src src;
+	int fd;                 /* the RTP port + 1, -1 none */
+	char cname[24];         /* random per bridge (RFC 7022 5) */
+	uint32_t rng;           /* xorshift state for the intervals */
+	int64_t next_us;        /* monotonic: the next report is due */
+	uint64_t tx_at_report;  /* st.rtp_tx at the last report: SR or RR */
+	uint64_t tx_octets;     /* RTP payload octets sent */
+	uint64_t rx_octets;     /* ... received (audio) */
+	struct rtcp_rx rx;      /* about the source we receive */
+	uint64_t rtt_sum_us;    /* round trips measured, summed */
+	uint32_t rtt_n;
+	bool have_rb;           /* the far end reported on our stream */
+	struct rtcp_rb rb;      /* its last report block on it */
+	uint32_t rb_jitter_max; /* the highest jitter it reported */
+	uint64_t ntx, nrx;      /* reports sent, and understood */
+};
+
 /* ---- RTP <-> RTP relay (relay.c) ----------------------------------------- */
 
 /* What an endpoint's epoll event points at. */
@@ -142,6 +173,8 @@ struct relay_dir {
 	uint64_t in_ns;         /* when max_seq arrived */
 	int64_t max_ext, base_ext;
 	uint64_t seen;          /* packets of this source, duplicates not */
+	uint64_t rx, lost, late; /* all sources: accepted, never arrived,
+				 * duplicate or too late (media_stats) */
 
 	/* outgoing stream */
 	bool sent;              /* out_seq/out_ts hold a packet mapped */
@@ -152,6 +185,7 @@ struct relay_dir {
 	uint32_t out_ts;
 	uint32_t out_samples;   /* its length in samples (audio), else 160 */
 	uint64_t out_ns;        /* when it was mapped */
+	uint64_t out_pkts;      /* packets built for it (its SR's count) */
 
 	/* Transcoding, only while the two sides' codecs differ and one is
 	 * not G.711 (relay_codecs): the decoder of what comes in, the
@@ -166,6 +200,8 @@ struct relay {
 	int fd[2];
 	struct relay_side side[2]; /* side i: remote of endpoint i */
 	struct relay_dir dir[2];   /* dir i: in on endpoint i */
+	struct brtcp rtcp[2];      /* rtcp i: with side i, about dir i
+				    * and what we send it (dir 1 - i) */
 };
 
 /* ---- timeslot <-> timeslot (xconn.c) -------------------------------------- */
@@ -216,32 +252,6 @@ struct xconn {
 	struct xend end[2];
 	struct xring ring[2];   /* ring[i]: what end i hears, to end 1 - i */
 	atomic_uint live;       /* ends not yet stopped by their worker */
-};
-
-/* ---- RTCP of a timeslot <-> RTP bridge (bridge_rtcp.c) ------------------- */
-
-/* What the RTCP socket's epoll event points at. */
-struct rtcp_src {
-	enum src_kind kind;     /* SRC_RTCP */
-	struct bridge *b;
-};
-
-/* Worker-owned once started, like the rest of the bridge. */
-struct brtcp {
-	struct rtcp_src src;
-	int fd;                 /* the RTP port + 1, -1 none */
-	char cname[24];         /* random per bridge (RFC 7022 5) */
-	uint32_t rng;           /* xorshift state for the intervals */
-	int64_t next_us;        /* monotonic: the next report is due */
-	uint64_t tx_at_report;  /* st.rtp_tx at the last report: SR or RR */
-	uint64_t tx_octets;     /* RTP payload octets sent */
-	uint64_t rx_octets;     /* ... received (audio) */
-	struct rtcp_rx rx;      /* about the source we receive */
-	uint64_t rtt_sum_us;    /* round trips measured, summed */
-	uint32_t rtt_n;
-	bool have_rb;           /* the far end reported on our stream */
-	struct rtcp_rb rb;      /* its last report block on it */
-	uint32_t rb_jitter_max; /* the highest jitter it reported */
 };
 
 struct bridge {
@@ -460,14 +470,56 @@ void bridge_free(struct bridge *b);
 /* The T.38 gateway's datagrams out of the bridge's socket (worker). */
 void bridge_t38_send(const uint8_t *dgram, size_t len, void *arg);
 
-/* bridge_rtcp.c */
+/* bridge_rtcp.c: one leg's RTCP, for bridges and relays alike. */
+
+/* Where a leg's streams stand now, for its next report. */
+struct rtcp_leg_now {
+	uint32_t ssrc;          /* our stream toward the leg */
+	uint64_t tx_pkts;       /* its packets so far */
+	uint32_t tx_ts;         /* its timestamp of this instant */
+	bool rx_sync;           /* we receive a source from the leg: */
+	uint32_t rx_ssrc;
+	int64_t rx_max_ext, rx_base_ext;
+	uint64_t rx_seen;
+};
+
+/* What the quality estimate of a leg starts from. */
+struct rtcp_q_in {
+	uint64_t rx, lost, late; /* of the stream from the leg */
+	uint64_t tx;            /* packets we sent it */
+	double ptime_ms;
+	double jb_ms;           /* the listener's playout delay, < 0:
+				 * unknown (twice the jitter, >= 20 ms) */
+	bool plc;               /* ... with loss concealment */
+	enum media_law law;     /* the leg's codec */
+};
+
+void brtcp_setup(struct brtcp *r, struct bridge *b, unsigned idx, int fd,
+		 const uint32_t rnd[2], int64_t now_us);
+/* A report is due now (the next one is scheduled). */
+bool brtcp_due(struct brtcp *r, int64_t now_us);
+void brtcp_send(struct brtcp *r, struct media_stats *st,
+		const struct rtcp_leg_now *v,
+		const struct sockaddr_storage *remote, socklen_t remote_len,
+		struct msrtp *srtp, int64_t now_us, bool bye);
+/* A compound packet from the leg (decrypted): its SR for LSR, its
+ * blocks on our stream @p our_ssrc. */
+void brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
+		bool rx_sync, uint32_t rx_ssrc, const uint8_t *buf,
+		size_t len, int64_t now_us);
+/* SRTCP in place; false (counted) when it does not authenticate. */
+bool brtcp_unprotect(struct msrtp *srtp, struct media_stats *st,
+		     uint8_t *buf, size_t *len);
+void brtcp_quality(const struct brtcp *r, const struct rtcp_q_in *in,
+		   struct media_leg *q);
+/* The RTCP port of a bridge or of a relay's side is readable. */
+void brtcp_rx(struct worker *w, struct rtcp_src *src);
+
+/* ... and their use by a timeslot <-> RTP bridge. */
 void brtcp_init(struct bridge *b, const uint32_t rnd[2], int64_t now_us);
 void brtcp_tick(struct bridge *b, int64_t now_us);
-void brtcp_rx(struct worker *w, struct bridge *b);
 void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
 		  int64_t now_us);
-/* SRTCP in place; false (counted) when it does not authenticate. */
-bool brtcp_unprotect(struct bridge *b, uint8_t *buf, size_t *len);
 /* The last report, with BYE (before the counters are folded) ... */
 void brtcp_bye(struct bridge *b);
 /* ... then the quality figures into b->st. */
@@ -479,6 +531,12 @@ void relay_update(struct bridge *b, const struct cmd *c);
 int relay_codecs(struct relay *r);
 void relay_codecs_free(struct relay *r);
 void relay_finish(struct bridge *b);
+/* RTCP of relay side @p side: a compound packet from it (decrypted), and
+ * the reports due (relay_rx calls it for both sides). */
+void relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
+		       size_t len, int64_t now_us);
+void relay_rtcp_init(struct bridge *b, const uint32_t rnd[4],
+		     int64_t now_us);
 
 /* xconn.c: the timeslot's frame in, its answer out (span's worker). */
 void xconn_frame(struct bridge *b, const struct span *sp, unsigned chan,

@@ -774,6 +774,7 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 		uint32_t ssrc, ts;
 		uint16_t seq;
 	} rnd[2];
+	uint32_t rtcp_rnd[4];
 	struct bridge *br;
 	struct relay *r;
 	unsigned i;
@@ -789,6 +790,8 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 	/* RFC 3550 5.1: random initial sequence, timestamp and SSRC for
 	 * each outgoing stream. */
 	err = tg_random(rnd, sizeof(rnd));
+	if (!err)
+		err = tg_random(rtcp_rnd, sizeof(rtcp_rnd));
 	if (err)
 		return err;
 	br = calloc(1, sizeof(*br));
@@ -832,6 +835,7 @@ int media_relay_start(struct media_engine *me, uint32_t *idp,
 		free(br);
 		return err;
 	}
+	relay_rtcp_init(br, rtcp_rnd, media_mono_us());
 	atomic_init(&br->rx_ms[0], tg_mono_ms());
 	atomic_init(&br->rx_ms[1], tg_mono_ms());
 	br->cmd_start.type = CMD_BRIDGE_START;

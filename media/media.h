@@ -72,6 +72,22 @@ struct media_srtp_keys {
  * because the other side had nothing) and jb_drops (frames dropped: ring
  * full, or a standing extra frame of delay trimmed).
  */
+/* The quality figures of one RTP leg, as RTCP terminated on it gives
+ * them (the fields of the same names in media_stats, below). */
+struct media_leg {
+	bool rtcp;             /* this leg's figures are meaningful */
+	uint64_t rtp_rx;       /* audio and events accepted from it */
+	uint64_t rtp_lost;     /* ... never arrived */
+	uint64_t rtcp_tx, rtcp_rx;
+	unsigned jitter_us;
+	int64_t rtt_us;        /* -1 unknown */
+	bool remote_report;
+	int64_t remote_lost;
+	unsigned remote_fraction;
+	unsigned remote_jitter_us;
+	unsigned mos_rx, mos_tx; /* 0 unknown */
+};
+
 struct media_stats {
 	uint64_t rtp_tx;       /* RTP packets sent */
 	uint64_t rtp_rx;       /* RTP packets received and accepted */
@@ -84,7 +100,8 @@ struct media_stats {
 	uint64_t concealed;    /* frames with audio synthesised for lost or
 				* late packets (packet loss concealment) */
 	uint64_t rtp_ignored;  /* valid RTP of another payload type (CN...);
-				* relay: RTCP-looking and empty packets */
+				* relay: empty packets (keepalives) and
+				* ones it cannot transcode */
 	uint64_t rtp_bad;      /* malformed or oversized packets */
 	uint64_t jb_drops;     /* times buffered audio was dropped to keep
 				* the delay bounded (far clock fast, burst) */
@@ -109,8 +126,9 @@ struct media_stats {
 	unsigned fax_pages;    /* pages the T.38 gateway passed */
 	unsigned fax_bit_rate; /* the last image data rate, bit/s */
 
-	/* RTCP and call quality: timeslot <-> RTP bridges only (a relay
-	 * leaves them 0 and the -1 "unknown" values). */
+	/* RTCP and call quality.  A relay terminates RTCP on each leg
+	 * (leg[] below) and puts here the worse of its two legs' figures
+	 * (docs/cdr.md). */
 	uint32_t id;           /* the bridge these are of */
 	uint64_t rtp_tx_octets; /* RTP payload octets sent */
 	uint64_t rtp_rx_octets; /* ... received (audio) */
@@ -130,6 +148,9 @@ struct media_stats {
 				* 0 unknown (no audio) */
 	unsigned mos_tx;       /* ... of what the far end received, from
 				* its reports; 0 unknown (none came) */
+	/* A relay's legs ([i]: the far end of endpoint i; zero for other
+	 * bridges): each the figures above, about that leg alone. */
+	struct media_leg leg[2];
 };
 
 /** Called on the signalling thread (via the engine's event fd) when a
@@ -358,12 +379,17 @@ struct media_relay_side {
  *   clock) the offsets are rebased: the next seq, a timestamp as far on
  *   as the wall clock went (at least one packet), and the marker set.
  * - Duplicates and packets over 64 behind are dropped (rtp_late);
- *   malformed ones are rtp_bad; RTCP (RFC 5761 PT 64-95) and empty ones
- *   rtp_ignored.
+ *   malformed ones are rtp_bad; empty ones rtp_ignored.
+ * - RTCP is terminated on each side (docs/media.md): reports go to its RTP
+ *   port + 1 under the SSRC of the stream we send it, with a block on the
+ *   stream it sends us, SDES CNAME and at the end BYE; its reports are
+ *   read on our RTP port + 1 and multiplexed on the RTP port (RFC 5761
+ *   PT 64-95, never relayed).  The figures per side are in the done
+ *   stats' leg[], the worse of the two in its quality fields.
  * - A side with SRTP keys (suite not NONE): what it sends is unprotected
- *   before all of the above (failures and replays dropped and counted,
- *   SRTCP checked and dropped), what goes to it is protected last; so one
- *   side may be SRTP and the other plain RTP.
+ *   before all of the above (failures and replays dropped and counted;
+ *   its RTCP is SRTCP both ways), what goes to it is protected last; so
+ *   one side may be SRTP and the other plain RTP.
  * - A side whose remote_len is 0 holds: what would go to it is read and
  *   dropped (rtp_held).  Packets from an address other than a side's
  *   remote are relayed all the same and counted (rtp_foreign); with

@@ -1,5 +1,6 @@
 /* media/relay.c  RTP <-> RTP relay: re-stamp, convert G.711 or transcode,
- * forward */
+ * forward; RTCP terminated on each side (bridge_rtcp.c does the reports)
+ */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -46,8 +47,10 @@ static void dir_close(struct relay_dir *d, struct media_stats *st)
 	if (!d->sync)
 		return;
 	expected = d->max_ext - d->base_ext + 1;
-	if (expected > (int64_t)d->seen)
+	if (expected > (int64_t)d->seen) {
 		st->rtp_lost += (uint64_t)(expected - (int64_t)d->seen);
+		d->lost += (uint64_t)(expected - (int64_t)d->seen);
+	}
 	d->sync = false;
 }
 
@@ -85,7 +88,7 @@ static void dir_rebase(struct relay_dir *d, const struct rtp_hdr *h,
  * @return false when it is a duplicate or too late to forward.
  */
 static bool dir_map(struct relay_dir *d, struct rtp_hdr *h, uint32_t samples,
-		    uint64_t now, struct media_stats *st)
+		    uint64_t now, struct media_stats *st, struct rtcp_rx *rx)
 {
 	int16_t ds = (int16_t)(h->seq - d->max_seq);
 	bool same = d->sync && h->ssrc == d->ssrc;
@@ -125,6 +128,11 @@ static bool dir_map(struct relay_dir *d, struct rtp_hdr *h, uint32_t samples,
 		d->max_ext = d->base_ext = h->seq;
 		d->seen = 0;
 		d->win = 0;
+		/* Its receiver statistics start afresh (RFC 3550 A.1, A.8);
+		 * the LSR of its SR stays for the next block. */
+		rx->expected_prior = rx->received_prior = 0;
+		rx->have_transit = false;
+		rx->jitter_q4 = 0;
 		dir_rebase(d, h, now, true);
 		h->marker = true;
 	}
@@ -145,13 +153,12 @@ static bool dir_map(struct relay_dir *d, struct rtp_hdr *h, uint32_t samples,
 	return true;
 }
 
-/* Check and decrypt what came in on an SRTP side, in place; SRTCP is
- * checked and dropped like RTCP.  @return false: nothing to relay. */
+/* Check and decrypt what came in on an SRTP side, in place.
+ * @return false: nothing to relay. */
 static bool srtp_in(struct bridge *b, struct msrtp *c, uint8_t *buf,
-		    size_t *len, bool rtcp)
+		    size_t *len)
 {
-	int err = rtcp ? msrtp_unprotect_rtcp(c, buf, len)
-		       : msrtp_unprotect(c, buf, len);
+	int err = msrtp_unprotect(c, buf, len);
 
 	if (err == MSRTP_AUTH)
 		b->st.srtp_auth_fail++;
@@ -159,9 +166,73 @@ static bool srtp_in(struct bridge *b, struct msrtp *c, uint8_t *buf,
 		b->st.srtp_replay++;
 	else if (err)
 		b->st.rtp_bad++;
-	else if (rtcp)
-		b->st.rtp_ignored++;
-	return !err && !rtcp;
+	return !err;
+}
+
+/* ---- RTCP, per side ----------------------------------------------------- */
+
+/*
+ * Side i's leg: we receive dir i from it and send it dir 1 - i, under
+ * that stream's own SSRC, so each far end sees one peer (us) with a
+ * report on what it sent and a sender report on what it hears.
+ */
+static void side_now(const struct relay *r, unsigned i, uint64_t now_ns,
+		     struct rtcp_leg_now *v)
+{
+	const struct relay_dir *in = &r->dir[i], *out = &r->dir[1 - i];
+
+	*v = (struct rtcp_leg_now){
+		.ssrc = out->out_ssrc,
+		.tx_pkts = out->out_pkts,
+		/* The outgoing timeline goes on with the wall clock. */
+		.tx_ts = out->out_ts + samples_since(out->out_ns, now_ns),
+		.rx_sync = in->sync,
+		.rx_ssrc = in->ssrc,
+		.rx_max_ext = in->max_ext,
+		.rx_base_ext = in->base_ext,
+		.rx_seen = in->seen,
+	};
+}
+
+static void side_report(struct bridge *b, unsigned i, int64_t now_us,
+			bool bye)
+{
+	struct relay *r = &b->relay;
+	struct rtcp_leg_now v;
+
+	side_now(r, i, (uint64_t)now_us * 1000u, &v);
+	brtcp_send(&r->rtcp[i], &b->st, &v, &r->side[i].remote,
+		   r->side[i].remote_len, r->side[i].srtp, now_us, bye);
+}
+
+void relay_rtcp_init(struct bridge *b, const uint32_t rnd[4], int64_t now_us)
+{
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		brtcp_setup(&b->relay.rtcp[i], b, i,
+			    b->relay.rtp[i]->rtcp_fd, rnd + 2 * i, now_us);
+}
+
+void relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
+		       size_t len, int64_t now_us)
+{
+	struct relay *r = &b->relay;
+
+	brtcp_read(&r->rtcp[side], &b->st, r->dir[1 - side].out_ssrc,
+		   r->dir[side].sync, r->dir[side].ssrc, buf, len, now_us);
+}
+
+/* A relay has no clock of its own: the reports due go out when either
+ * side's RTP wakes it (a call where nobody sends has nothing to report). */
+static void rtcp_tick(struct bridge *b, uint64_t now_ns)
+{
+	int64_t now_us = (int64_t)(now_ns / 1000u);
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (brtcp_due(&b->relay.rtcp[i], now_us))
+			side_report(b, i, now_us, false);
 }
 
 /* ---- transcoding ------------------------------------------------------ */
@@ -277,7 +348,7 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 	uint8_t *p;
 	size_t plen;
 	uint8_t pt;
-	uint32_t samples = 0;
+	uint32_t samples = 0, in_ts;
 
 	if (len < RTP_HDR_LEN || (buf[0] >> 6) != 2) {
 		b->st.rtp_bad++;
@@ -286,13 +357,17 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 	/* RFC 5761 4: RTCP packet types 192-223 read as RTP payload types
 	 * 64-95 with the marker set; no RTP stream may use those. */
 	pt = buf[1] & 0x7f;
-	if (r->side[in].srtp &&
-	    !srtp_in(b, r->side[in].srtp, buf, &len, pt >= 64 && pt <= 95))
-		return false;
 	if (pt >= 64 && pt <= 95) {
-		b->st.rtp_ignored++;
+		/* RTCP multiplexed on the port: the side's own, as on its
+		 * RTCP port. */
+		if (!r->side[in].srtp ||
+		    brtcp_unprotect(r->side[in].srtp, &b->st, buf, &len))
+			relay_rtcp_packet(b, in, buf, len,
+					  (int64_t)(now / 1000u));
 		return false;
 	}
+	if (r->side[in].srtp && !srtp_in(b, r->side[in].srtp, buf, &len))
+		return false;
 	if (rtp_decode(&h, &pl, &plen, buf, len)) {
 		b->st.rtp_bad++;
 		return false;
@@ -320,11 +395,23 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 
 	if (mcodec_valid((enum media_law)h.pt))
 		samples = mcodec_samples((enum media_law)h.pt, plen);
-	if (!dir_map(&r->dir[in], &h, samples, now, &b->st)) {
+	in_ts = h.ts;
+	if (!dir_map(&r->dir[in], &h, samples, now, &b->st,
+		     &r->rtcp[in].rx)) {
 		b->st.rtp_late++;
+		r->dir[in].late++;
 		return false;
 	}
 	b->st.rtp_rx++;
+	r->dir[in].rx++;
+	if (samples) {
+		/* A.8 on the arrival clock in timestamp units (8 kHz for
+		 * all our codecs, G.722 included): events keep their
+		 * start's timestamp, so only audio counts. */
+		rtcp_rx_jitter(&r->rtcp[in].rx, (uint32_t)(now / 125000u),
+			       in_ts);
+		r->rtcp[in].rx_octets += plen;
+	}
 
 	/* The payload stays where it is; our 12-octet header goes right
 	 * before it (CSRCs, extensions and padding are the other leg's
@@ -351,6 +438,8 @@ static bool relay_packet(struct bridge *b, unsigned in, uint8_t *buf,
 		h.pt = (uint8_t)so->te_tx_pt;
 	}
 	h.ssrc = r->dir[in].out_ssrc;
+	r->dir[in].out_pkts++;
+	r->rtcp[1 - in].tx_octets += plen;
 	rtp_encode_hdr(p - RTP_HDR_LEN, &h);
 	*pktp = p - RTP_HDR_LEN;
 	*lenp = plen + RTP_HDR_LEN;
@@ -439,6 +528,7 @@ void relay_rx(struct worker *w, struct relay_port *port)
 		}
 		if (k)
 			relay_send(w, b, out, k);
+		rtcp_tick(b, now);
 		/* A short batch drained the socket; the level-triggered
 		 * epoll set wakes us for anything after. */
 		if (n < RX_VLEN)
@@ -470,14 +560,76 @@ void relay_update(struct bridge *b, const struct cmd *c)
 	}
 }
 
+/* Side i's figures: what we received from it (dir i) and what it
+ * reported of what we sent it (dir 1 - i).  The relay plays nothing
+ * out: the listener's buffer is guessed from the jitter. */
+static void side_quality(struct relay *r, unsigned i, struct media_leg *q)
+{
+	struct rtcp_q_in in = {
+		.rx = r->dir[i].rx,
+		.lost = r->dir[i].lost,
+		.late = r->dir[i].late,
+		.tx = r->dir[1 - i].out_pkts,
+		.ptime_ms = r->side[i].ptime,
+		.jb_ms = -1,
+		.plc = true,
+		.law = r->side[i].law,
+	};
+
+	brtcp_quality(&r->rtcp[i], &in, q);
+}
+
+/* The lower of two MOS, 0 (unknown) counting as none. */
+static unsigned mos_worse(unsigned a, unsigned b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a < b ? a : b;
+}
+
+/* The bridge's figures (docs/cdr.md): the worse of the two legs'. */
+static void legs_combine(struct media_stats *st)
+{
+	const struct media_leg *l = st->leg;
+	unsigned i;
+
+	st->rtt_us = -1;
+	for (i = 0; i < 2; i++) {
+		if (l[i].jitter_us > st->jitter_us)
+			st->jitter_us = l[i].jitter_us;
+		if (l[i].rtt_us > st->rtt_us)
+			st->rtt_us = l[i].rtt_us;
+		st->mos_rx = mos_worse(st->mos_rx, l[i].mos_rx);
+		st->mos_tx = mos_worse(st->mos_tx, l[i].mos_tx);
+		if (!l[i].remote_report)
+			continue;
+		st->remote_lost += l[i].remote_lost;
+		if (l[i].remote_fraction > st->remote_fraction)
+			st->remote_fraction = l[i].remote_fraction;
+		if (l[i].remote_jitter_us > st->remote_jitter_us)
+			st->remote_jitter_us = l[i].remote_jitter_us;
+		st->remote_report = true;
+	}
+}
+
 void relay_finish(struct bridge *b)
 {
 	struct relay *r = &b->relay;
+	int64_t now_us = media_mono_us();
 	unsigned i;
 
+	for (i = 0; i < 2; i++)
+		side_report(b, i, now_us, true);
 	for (i = 0; i < 2; i++) {
 		dir_close(&r->dir[i], &b->st);
+		b->st.rtp_tx_octets += r->rtcp[i].tx_octets;
+		b->st.rtp_rx_octets += r->rtcp[i].rx_octets;
+	}
+	for (i = 0; i < 2; i++) {
+		side_quality(r, i, &b->st.leg[i]);
+		r->rtcp[i].fd = -1;
 		r->rtp[i] = obj_deref(r->rtp[i]);
 		r->fd[i] = -1;
 	}
+	legs_combine(&b->st);
 }

@@ -251,10 +251,18 @@ static void cmd_bridge_start(struct worker *w, struct bridge *b)
 		/* Both endpoints on this worker: a packet goes out within
 		 * the wake-up that read it, with no cross-thread hand-off. */
 		for (i = 0; i < 2; i++) {
+			struct brtcp *r = &b->relay.rtcp[i];
+
 			err = epoll_add(w, b->relay.fd[i], &b->relay.port[i]);
 			if (err)
 				gw_err("relay %u: cannot poll RTP socket: %s",
 				       b->id, strerror(err));
+			err = r->fd >= 0 ? epoll_add(w, r->fd, &r->src) : 0;
+			if (err) {
+				gw_err("relay %u: cannot poll RTCP socket: %s",
+				       b->id, strerror(err));
+				r->fd = -1; /* no reports on that side */
+			}
 		}
 		return;
 	}
@@ -276,8 +284,11 @@ static void cmd_bridge_start(struct worker *w, struct bridge *b)
 static void cmd_bridge_stop(struct worker *w, struct bridge *b)
 {
 	if (b->type == BRIDGE_RELAY) {
-		epoll_del(w, b->relay.fd[0]);
-		epoll_del(w, b->relay.fd[1]);
+		for (unsigned i = 0; i < 2; i++) {
+			epoll_del(w, b->relay.fd[i]);
+			if (b->relay.rtcp[i].fd >= 0)
+				epoll_del(w, b->relay.rtcp[i].fd);
+		}
 	} else {
 		epoll_del(w, b->fd);
 		if (b->rtcp.fd >= 0)
@@ -475,7 +486,7 @@ static void *worker_main(void *arg)
 				bridge_rx(w, src);
 				break;
 			case SRC_RTCP:
-				brtcp_rx(w, ((struct rtcp_src *)src)->b);
+				brtcp_rx(w, src);
 				break;
 			case SRC_RELAY:
 				relay_rx(w, src);

@@ -1653,7 +1653,8 @@ static void test_relay_passthrough(void **state)
 	assert_int_equal(got[0], 0x40);
 	assert_int_equal(o.ts, a0.ts + 640);
 
-	/* RTCP on the RTP port, and garbage: dropped. */
+	/* RTCP on the RTP port (the side's, RFC 5761: read, not relayed),
+	 * and garbage: dropped. */
 	assert_int_equal(sendto(f.far[0], rtcp, sizeof(rtcp), 0,
 				(struct sockaddr *)&f.ep_addr[0],
 				sizeof(f.ep_addr[0])), sizeof(rtcp));
@@ -1669,7 +1670,8 @@ static void test_relay_passthrough(void **state)
 	rfx_stop(&f);
 	assert_int_equal(done_rec.st.rtp_rx, 6);
 	assert_int_equal(done_rec.st.rtp_tx, 6);
-	assert_int_equal(done_rec.st.rtp_ignored, 1);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
+	assert_int_equal(done_rec.st.rtcp_rx, 1);
 	assert_int_equal(done_rec.st.rtp_bad, 1);
 	rfx_close(&f);
 }
@@ -2690,6 +2692,236 @@ static void test_rtcp_bridge(void **state)
 	fx_close(&f);
 }
 
+/* ---- RTCP on a relay ------------------------------------------------------ */
+
+/* One far end of a relay: RTP and RTCP sockets, its stream, and (side
+ * b) SRTP keys. */
+struct rleg {
+	int rtp, rtcp;
+	struct sockaddr_in addr;
+	uint32_t ssrc;
+	uint16_t seq;
+	uint32_t ts;
+	struct msrtp *srtp;
+	uint32_t our_ssrc;      /* the relay's stream toward it */
+	bool got_sr;
+	uint64_t sr_ntp;
+	struct rtcp_msg m;      /* the relay's last report to it */
+};
+
+/* A report from the relay on @p l's RTCP port, SRTCP opened. */
+static bool rleg_report(struct rleg *l, int ms)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+	size_t len;
+
+	if (!readable(l->rtcp, ms))
+		return false;
+	n = recv(l->rtcp, buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	len = (size_t)n;
+	if (l->srtp)
+		assert_int_equal(msrtp_unprotect_rtcp(l->srtp, buf, &len), 0);
+	assert_int_equal(rtcp_decode(&l->m, buf, len), 0);
+	if (l->m.sr) {
+		l->got_sr = true;
+		l->sr_ntp = l->m.ntp;
+	}
+	return true;
+}
+
+/* Far end @p l sends its next packet to @p ep (skipping a sequence
+ * number every @p gap packets: loss) and takes what the relay sent it. */
+static void rleg_step(struct rleg *l, const struct sockaddr_in *ep,
+		      unsigned gap)
+{
+	uint8_t pkt[RTP_HDR_LEN + SLOT + MSRTP_TRAILER], got[2048];
+	struct rtp_hdr h = {.pt = 0, .seq = l->seq, .ts = l->ts,
+			    .ssrc = l->ssrc};
+	size_t len = RTP_HDR_LEN + SLOT;
+	ssize_t n;
+
+	rtp_encode_hdr(pkt, &h);
+	memset(pkt + RTP_HDR_LEN, 0x55, SLOT);
+	if (l->srtp)
+		assert_int_equal(msrtp_protect(l->srtp, pkt, &len,
+					       sizeof(pkt)), 0);
+	if (!gap || l->seq % gap)
+		assert_int_equal(sendto(l->rtp, pkt, len, 0,
+					(const struct sockaddr *)ep,
+					sizeof(*ep)), (ssize_t)len);
+	l->seq++;
+	l->ts += SLOT;
+	while (readable(l->rtp, 0)) {
+		n = recv(l->rtp, got, sizeof(got), 0);
+		assert_true(n >= RTP_HDR_LEN);
+		len = (size_t)n;
+		if (l->srtp)
+			assert_int_equal(msrtp_unprotect(l->srtp, got, &len),
+					 0);
+		assert_int_equal(rtp_decode(&h, &(const uint8_t *){0},
+					    &(size_t){0}, got, len), 0);
+		l->our_ssrc = h.ssrc;
+	}
+	while (rleg_report(l, 0))
+		;
+}
+
+/* Far end @p l answers the relay's SR: lost @p lost of its stream,
+ * 10 ms of jitter, sent to @p to (its RTCP or RTP port). */
+static void rleg_answer(struct rleg *l, const struct sockaddr_in *to,
+			int32_t lost)
+{
+	uint8_t buf[512 + MSRTP_TRAILER];
+	struct rtcp_report rep = {
+		.ssrc = l->ssrc, .has_rb = true, .cname = "far",
+		.rb = {.ssrc = l->our_ssrc, .lost = lost, .jitter = 80,
+		       .lsr = rtcp_ntp_mid(l->sr_ntp)}};
+	size_t len = rtcp_encode(buf, 512, &rep);
+
+	assert_int_not_equal(len, 0);
+	if (l->srtp)
+		assert_int_equal(msrtp_protect_rtcp(l->srtp, buf, &len,
+						    sizeof(buf)), 0);
+	assert_int_equal(sendto(l->rtcp, buf, len, 0,
+				(const struct sockaddr *)to, sizeof(*to)),
+			 (ssize_t)len);
+}
+
+/*
+ * A relay terminates RTCP on both sides: each far end gets our SR about
+ * the stream we send it (our SSRC toward it) with a block on the stream
+ * it sends us, SRTCP on the SRTP side (b); their reports, one on the
+ * RTCP port and one multiplexed on the RTP port, give each leg its RTT,
+ * remote loss and MOS; side a loses 1 packet in 10 on its way to us;
+ * the stop sends BYE both ways; the CDR figures are the worse leg's.
+ */
+static void test_relay_rtcp(void **state)
+{
+	struct media_relay_side sa, sb;
+	struct media_srtp_keys kb, far_k;
+	struct media_rtp *ep[2];
+	struct sockaddr_in ep_rtcp[2];
+	static struct rleg leg[2];
+	static struct rfx f;
+	const struct media_leg *q = done_rec.st.leg;
+	bool answered[2] = {false, false};
+	unsigned i, k;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(leg, 0, sizeof(leg));
+	open_rfx = &f;
+	memset(&done_rec, 0, sizeof(done_rec));
+	assert_int_equal(media_engine_alloc(&f.me, 1, on_done), 0);
+	for (i = 0; i < 2; i++) {
+		far_pair(&leg[i].rtp, &leg[i].rtcp, &leg[i].addr);
+		f.far[i] = -1;
+		leg[i].ssrc = 0x1000 + i;
+		leg[i].seq = (uint16_t)(100 * i + 1);
+		assert_int_equal(media_rtp_alloc(&ep[i], f.me, "127.0.0.1",
+						 PORT_MIN, PORT_MAX), 0);
+		f.ep_addr[i].sin_family = AF_INET;
+		f.ep_addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		f.ep_addr[i].sin_port = htons(media_rtp_port(ep[i]));
+		ep_rtcp[i] = f.ep_addr[i];
+		ep_rtcp[i].sin_port = htons(media_rtp_port(ep[i]) + 1);
+	}
+	relay_side(&sa, &leg[0].addr, MEDIA_PCMU);
+	relay_side(&sb, &leg[1].addr, MEDIA_PCMU);
+	keys_fill(&kb, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 0x21, 0x52);
+	sb.srtp = kb;
+	keys_mirror(&far_k, &kb);
+	assert_int_equal(msrtp_alloc(&leg[1].srtp, &far_k), 0);
+	assert_int_equal(media_relay_start(f.me, &f.id, ep[0], &sa, ep[1],
+					   &sb, &f), 0);
+
+	/* RFC 3550 6.2: the first reports within 3.75 s; each far end
+	 * answers its first SR at once (side b multiplexed on the RTP
+	 * port, RFC 5761, as SRTCP). */
+	for (k = 0; k < 250 && !(answered[0] && answered[1]); k++) {
+		rleg_step(&leg[0], &f.ep_addr[0], 10);
+		rleg_step(&leg[1], &f.ep_addr[1], 0);
+		for (i = 0; i < 2; i++) {
+			const struct rtcp_msg *m = &leg[i].m;
+
+			if (!leg[i].got_sr || answered[i])
+				continue;
+			assert_true(m->sr);
+			assert_int_equal(m->ssrc, leg[i].our_ssrc);
+			assert_true(m->pkts > 0 &&
+				    m->octets == m->pkts * SLOT);
+			assert_int_equal(m->nrb, 1);
+			assert_int_equal(m->rb[0].ssrc, leg[i].ssrc);
+			assert_non_null(m->cname);
+			assert_memory_equal(m->cname, "tg-", 3);
+			/* Side a's block counts what it skipped. */
+			if (i == 0)
+				assert_true(m->rb[0].lost > 0);
+			else
+				assert_int_equal(m->rb[0].lost, 0);
+			rleg_answer(&leg[i], i ? &f.ep_addr[1] : &ep_rtcp[0],
+				    i ? 0 : 3);
+			answered[i] = true;
+		}
+		msleep(18);
+	}
+	assert_true(answered[0] && answered[1]);
+	assert_int_not_equal(leg[0].our_ssrc, leg[1].our_ssrc);
+	msleep(20);
+	rfx_stop(&f);
+	for (i = 0; i < 2; i++) {
+		leg[i].m.bye = false;
+		while (!leg[i].m.bye && rleg_report(&leg[i], 500))
+			;
+		assert_true(leg[i].m.bye);
+	}
+
+	assert_int_equal(done_rec.st.rtcp_rx, 2);
+	assert_true(done_rec.st.rtcp_tx >= 4);
+	assert_int_equal(done_rec.st.rtcp_bad, 0);
+	assert_int_equal(done_rec.st.srtp_auth_fail, 0);
+	assert_int_equal(done_rec.st.rtp_ignored, 0);
+	for (i = 0; i < 2; i++) {
+		assert_true(q[i].rtcp);
+		assert_int_equal(q[i].rtcp_rx, 1);
+		assert_true(q[i].rtcp_tx >= 2);
+		assert_true(q[i].remote_report);
+		assert_int_equal(q[i].remote_jitter_us, 10000);
+		/* Loopback, answered at once (DLSR 0). */
+		assert_true(q[i].rtt_us >= 0 && q[i].rtt_us < 50000);
+		assert_true(q[i].rtp_rx > 50);
+		assert_true(q[i].mos_rx > 100 && q[i].mos_tx > 100);
+	}
+	assert_int_equal(q[0].remote_lost, 3);
+	assert_int_equal(q[1].remote_lost, 0);
+	assert_true(q[0].rtp_lost >= q[0].rtp_rx / 12);
+	assert_int_equal(q[1].rtp_lost, 0);
+	assert_true(q[1].mos_rx >= 420);
+	assert_true(q[0].mos_rx < q[1].mos_rx);
+	assert_true(q[0].mos_tx < q[1].mos_tx);
+	/* The bridge's figures: the worse leg's. */
+	assert_int_equal(done_rec.st.mos_rx, q[0].mos_rx);
+	assert_int_equal(done_rec.st.mos_tx, q[0].mos_tx);
+	assert_int_equal(done_rec.st.remote_lost, 3);
+	assert_true(done_rec.st.remote_report);
+	assert_int_equal(done_rec.st.rtt_us, q[0].rtt_us > q[1].rtt_us
+						     ? q[0].rtt_us
+						     : q[1].rtt_us);
+	assert_int_equal(done_rec.st.jitter_us,
+			 q[0].jitter_us > q[1].jitter_us ? q[0].jitter_us
+							 : q[1].jitter_us);
+	assert_int_equal(done_rec.st.rtp_rx_octets,
+			 done_rec.st.rtp_rx * SLOT);
+	for (i = 0; i < 2; i++) {
+		close(leg[i].rtp);
+		close(leg[i].rtcp);
+		msrtp_free(leg[i].srtp);
+	}
+	rfx_close(&f);
+}
+
 static int all_teardown(void **state)
 {
 	if (open_rfx)
@@ -3702,6 +3934,7 @@ int main(void)
 		T(test_srtp_bridge),
 		T(test_rtcp_bridge),
 		T(test_relay_srtp),
+		T(test_relay_rtcp),
 		T(test_tdm_to_rtp),
 		T(test_rtp_to_tdm),
 		T(test_alaw_span_ulaw_rtp),
