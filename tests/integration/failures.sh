@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/failures.sh  (c) busy -> 486 with Reason cause 17 (SIPp
 # checks the header); unallocated -> 404; congestion -> 503.  (e) CANCEL
-# before answer -> DISCONNECT at pstnsim, 487 to the caller, NO ANSWER.
+# before answer -> DISCONNECT at pstnsim, 487 to the caller, NO ANSWER;
+# SIPp's CANCEL sent the moment the 100 Trying comes: 200, then 487.
 . "$(dirname "$0")/lib.sh"
 
 write_conf
@@ -41,3 +42,13 @@ expect_eq "CDRs" "$(sql "SELECT group_concat(called || ':' || disposition
 	|| ':' || q850_cause || ':' || sip_status, ' ') FROM
 	(SELECT * FROM cdr ORDER BY start_ms)")" \
 	"5551700:BUSY:17:486 5551701:FAILED:1:404 5551702:CONGESTION:34:503 5551703:NO ANSWER:16:487"
+
+# The race the other way: SIPp cancels while the SETUP is just out.
+timeout 30 sipp -sf "$SIPP_DIR/uac_cancel.xml" "127.0.0.1:$SIP_PORT" \
+	-i 127.0.0.1 -p "$PBX_PORT" -s 5551703 -m 1 -nostdin \
+	> "$WORK/sipp_cancel.log" 2>&1 ||
+	fail "SIPp's early CANCEL: $(tail -5 "$WORK/sipp_cancel.log")"
+wait_cdrs 5
+expect_eq "the early-cancelled call's CDR" "$(sql "SELECT disposition || ':'
+	|| sip_status FROM cdr ORDER BY start_ms DESC LIMIT 1")" "NO ANSWER:487"
+log "ok: CANCEL at the 100 Trying: 200, 487, ACK"
