@@ -2125,7 +2125,7 @@ static void test_latch_rule(void **state)
 	struct sockaddr_storage nat = ss_in(0xc6336407, 31000);
 	struct sockaddr_storage other = ss_in(0xc6336408, 31000);
 	socklen_t len = sizeof(struct sockaddr_in);
-	struct latch l;
+	struct latch l = {0};
 
 	/* Off: never. */
 	assert_false(latch_signal(&l, false, &sdp, len, 0));
