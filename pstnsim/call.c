@@ -274,7 +274,8 @@ static void emit_record(const struct ps_call *call)
 		"\"answer_ms\":%lld,\"end_ms\":%lld,\"frames_tx\":%u,"
 		"\"frames_rx\":%u,\"rx_gap_frames\":%u,\"rx_tone_ratio\":%.3f,"
 		"\"rx_level_dbfs\":%.1f%s,\"setup_complete\":%s,"
-		"\"setup_digits\":%u,\"overlap\":%s,\"info_msgs\":%u}",
+		"\"setup_digits\":%u,\"overlap\":%s,\"info_msgs\":%u,"
+		"\"echo_slips\":%u}",
 		call->out ? "out" : "in", call->span ? call->span->idx : 0,
 		call->chan, calling, called, (call->called_plan >> 4) & 7,
 		(call->calling_plan >> 4) & 7, call->called_plan & 0x0f,
@@ -290,7 +291,8 @@ static void emit_record(const struct ps_call *call)
 		ps_meter_ratio(&call->meter),
 		ps_meter_dbfs(&call->meter), play,
 		call->setup_complete ? "true" : "false", call->setup_digits,
-		call->overlap ? "true" : "false", call->info_msgs);
+		call->overlap ? "true" : "false", call->info_msgs,
+		call->echo_slips);
 }
 
 /* Note the end of the call once, when clearing starts. */
@@ -893,16 +895,45 @@ void ps_call_event(struct ps_span *span, const pri_event *e)
 
 /* ---- media ------------------------------------------------------------- */
 
+/* The echo line: a frame goes back PS_ECHO_DELAY frames after it came
+ * (a fixed echo path, as a hybrid on a real line has).  Running dry
+ * plays silence until the delay is built up again; overflowing drops
+ * the oldest frame. */
+static void ps_echo_tx(struct ps_call *call, uint8_t *blk)
+{
+	if (!call->echo_primed && call->echo_count >= PS_ECHO_DELAY)
+		call->echo_primed = true;
+	if (!call->echo_primed || !call->echo_count) {
+		if (call->echo_primed)
+			call->echo_slips++;
+		call->echo_primed = false;
+		memset(blk, ps_audio_silence(), TDM_FRAME_SAMPLES);
+		return;
+	}
+	memcpy(blk, call->echo[call->echo_head], TDM_FRAME_SAMPLES);
+	call->echo_head = (call->echo_head + 1) % PS_ECHO_RING;
+	call->echo_count--;
+}
+
+static void ps_echo_rx(struct ps_call *call, const uint8_t *blk)
+{
+	if (call->echo_count == PS_ECHO_RING) {
+		call->echo_head = (call->echo_head + 1) % PS_ECHO_RING;
+		call->echo_count--;
+		call->echo_slips++;
+	}
+	memcpy(call->echo[(call->echo_head + call->echo_count) %
+			  PS_ECHO_RING],
+	       blk, TDM_FRAME_SAMPLES);
+	call->echo_count++;
+}
+
 void ps_call_tx(struct ps_call *call, uint8_t *blk)
 {
 	call->frames_tx++;
 	switch ((enum ps_media)call->media_mode) {
 	case PS_MEDIA_ECHO:
-		if (call->echo_valid)
-			memcpy(blk, call->echo, TDM_FRAME_SAMPLES);
-		else
-			memset(blk, ps_audio_silence(), TDM_FRAME_SAMPLES);
-		call->echo_valid = false;
+		ps_echo_tx(call, blk);
 		break;
 	case PS_MEDIA_TONE:
 		ps_audio_tone(blk, &call->tone_phase);
@@ -927,8 +958,7 @@ void ps_call_rx(struct ps_call *call, const uint8_t *blk)
 {
 	call->frames_rx++;
 	if (call->media_mode == PS_MEDIA_ECHO) {
-		memcpy(call->echo, blk, TDM_FRAME_SAMPLES);
-		call->echo_valid = true;
+		ps_echo_rx(call, blk);
 	} else if (call->media_mode == PS_MEDIA_STAMP) {
 		if (!call->stamp &&
 		    (call->stamp = malloc(sizeof(*call->stamp)))) {

@@ -28,6 +28,10 @@ enum ps_action {
 	PS_ACT_IGNORE,       /* no reply to the SETUP at all (T303) */
 };
 
+/* --media echo: frames of round trip, and the most it holds */
+#define PS_ECHO_DELAY 2
+#define PS_ECHO_RING 4
+
 enum ps_media {
 	PS_MEDIA_ECHO = 0,
 	PS_MEDIA_TONE,
@@ -201,8 +205,13 @@ struct ps_call {
 	int64_t answer_mono;
 	uint32_t frames_tx, frames_rx;
 	struct ps_meter meter;
-	uint8_t echo[TDM_FRAME_SAMPLES];
-	bool echo_valid;
+	/* --media echo: a line with a fixed round trip.  What the gateway
+	 * sent waits here and goes back PS_ECHO_DELAY frames later; one
+	 * frame of slack takes up a late reply without moving the echo. */
+	uint8_t echo[PS_ECHO_RING][TDM_FRAME_SAMPLES];
+	unsigned echo_head, echo_count;
+	bool echo_primed;
+	uint32_t echo_slips;     /* ... times that delay had to move */
 	uint32_t tone_phase;
 	struct ps_play play;
 	struct ps_fax *fax;      /* --media fax-*: the terminal, once answered */

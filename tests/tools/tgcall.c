@@ -266,6 +266,7 @@ struct media {
 	bool first;
 	int64_t next_tx;
 	double phase;
+	uint32_t noise;          /* --tone noise: xorshift state */
 	int64_t measure_from;    /* 0: not measuring yet */
 	int64_t tx_stop_at;      /* --media-stop-after: 0 never */
 	bool tx_stopped;         /* ... and it has come */
@@ -773,6 +774,20 @@ static size_t media_code(struct media *m, uint8_t *out, const int16_t *lin,
 	return (size_t)n;
 }
 
+/* --tone noise: white noise with the tone's power (a speech-wide
+ * signal, which an echo canceller must learn across the band). */
+static int noise_sample(struct media *m, double amp)
+{
+	uint32_t x = m->noise ? m->noise : 0x2545f491u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	m->noise = x;
+	/* uniform in [-a, a] has a mean square of a^2/3; a sine's is amp^2/2 */
+	return (int)lrint(amp * sqrt(1.5) * ((double)x / 2147483648.0 - 1.0));
+}
+
 static void media_send_one(struct media *m, int64_t now)
 {
 	uint8_t pkt[12 + MAX_PKT];
@@ -798,7 +813,8 @@ static void media_send_one(struct media *m, int64_t now)
 	pkt[11] = (uint8_t)m->ssrc;
 	/* In-band digits are 20 ms frames: only with --ptime 20. */
 	for (i = 0; i < n; i++) {
-		int s = opt.tone_hz > 0 ? (int)lrint(amp * sin(m->phase)) : 0;
+		int s = opt.tone_hz > 0 ? (int)lrint(amp * sin(m->phase)) :
+			opt.tone_hz < 0 ? noise_sample(m, amp) : 0;
 
 		if (digits && i < FRAME)
 			s = dtmf[i];
@@ -2692,7 +2708,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tgcall call sip:NUMBER@HOST[:PORT] --local IP[:PORT]\n"
 		"              [--from NUMBER] [--codec pcmu|pcma|both|g722|g729]\n"
-		"              [--tone HZ] [--detect HZ] [--hold MS]\n"
+		"              [--tone HZ|noise] [--detect HZ] [--hold MS]\n"
 		"              [--cancel-after MS] [--count N]\n"
 		"              [--expect STATUS] [--timeout S] [-v]\n"
 		"              [--diversion 'HEADER VALUE'] [--header 'Name: "
@@ -2814,6 +2830,10 @@ static int parse_opt(int ch, const char *arg)
 	case 'c':
 		return parse_codec(arg);
 	case 't':
+		if (!strcmp(arg, "noise")) {
+			opt.tone_hz = -1;
+			return 0;
+		}
 		return parse_int(arg, 0, 3999, &opt.tone_hz);
 	case 'd':
 		return parse_int(arg, 1, 3999, &opt.detect_hz);
