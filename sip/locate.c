@@ -282,10 +282,21 @@ static void on_srv(int err, const struct sip_srv *recs, size_t n, uint32_t ttl,
 	struct sip_locate *l = arg;
 	size_t usable = 0;
 
-	/* An SRV answer lost is no "there are none": falling back to A on
-	 * 5060 would send calls where the records may not point. */
-	if (err == ECANCELED || err == ENOMEM || err == ETIMEDOUT) {
+	if (err == ECANCELED || err == ENOMEM) {
 		l->err = l->hard = err;
+		done_one(l);
+		return;
+	}
+	/* An SRV answer lost (no reply, a server failure) is no "there are
+	 * none": the records of the next transport may still be had, but
+	 * the list is partial (the caller asks again soon) and never falls
+	 * back to A on 5060, which would send calls where the records may
+	 * not point. */
+	if (err == ETIMEDOUT || err == EIO) {
+		if (!l->hard)
+			l->err = l->hard = err;
+		if (l->tp_left)
+			start_next_srv(l);
 		done_one(l);
 		return;
 	}
@@ -311,7 +322,7 @@ static void on_srv(int err, const struct sip_srv *recs, size_t n, uint32_t ttl,
 	} else if (!err) {
 		/* Only "." records: no SIP here, and no A fallback. */
 		l->err = ENOENT;
-	} else {
+	} else if (!l->hard) {
 		/* RFC 3263 4.2: no SRV records, the name's own address on
 		 * the transport's default port. */
 		l->how = SIP_LOCATE_A;

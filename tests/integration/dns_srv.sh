@@ -20,6 +20,8 @@
 #   napudp   the name of naptcp with `transport = udp`
 #   badtls   NAPTR SIPS+D2T to sipt:5083 too, whose certificate does not
 #            name badtls.tg.test
+#   slow     no NAPTR; _sips._tcp is never answered (dnsmasq forwards it
+#            to a server that keeps silent), _sip._udp -> sip6
 # and "ipc", an IP trunk (127.0.0.8).  The gateway serves UDP, TCP and
 # TLS, so names are located for all three unless a trunk says.  Asserted:
 #  - the lists: carrier 2 targets by SRV, nap by NAPTR, fixed by A;
@@ -110,6 +112,10 @@ transport = udp
 type = sip
 peer = badtls.tg.test
 
+[trunk slow]
+type = sip
+peer = slow.tg.test
+
 [trunk regsrv]
 type = sip
 peer = reg.tg.test
@@ -133,6 +139,20 @@ pki_cert sipt ca "DNS:tls.tg.test"
 sed -i "/^\[sip\]/a tcp = yes\ntls = yes\ntls_port = $(free_udp_port)\ntls_cert = $PKI/gw.pem\ntls_key = $PKI/gw.key\ntls_ca = $PKI/ca.pem" \
 	"$WORK/tollgate.conf"
 
+# 127.0.0.99:53 reads DNS queries and answers none (a lost reply).
+python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.99", 53))
+s.settimeout(1)
+end = time.time() + 120
+while time.time() < end:
+    try:
+        s.recv(4096)
+    except socket.timeout:
+        pass
+' 2>>"$WORK/silent.err" &
+PIDS+=($!)
 dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --user=root \
 	--listen-address=127.0.0.1 --bind-interfaces --port=$DNS_PORT \
 	--local=/tg.test/ --local-ttl=1 --log-queries \
@@ -156,6 +176,8 @@ dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --user=root \
 	--naptr-record=badtls.tg.test,10,10,S,SIPS+D2T,,_sips._tcp.tlssrv.tg.test \
 	--srv-host=_sip._tcp.st.tg.test,sipt.tg.test,5082,10,10 \
 	--srv-host=_sip._udp.st.tg.test,sip6.tg.test,$P,10,10 \
+	--server=/_sips._tcp.slow.tg.test/127.0.0.99 \
+	--srv-host=_sip._udp.slow.tg.test,sip6.tg.test,$P,10,10 \
 	--host-record=sipt.tg.test,127.0.0.12 \
 	--host-record=sipr.tg.test,127.0.0.11 \
 	--host-record=sip1.tg.test,127.0.0.2 \
@@ -270,6 +292,7 @@ route r-naptls 21255591 naptls
 route r-srvtcp 21255592 srvtcp
 route r-napudp 21255593 napudp
 route r-badtls 21255594 badtls
+route r-slow 21255595 slow
 wait_for "the routes in the snapshot" 10 sh -c \
 	"'$TGCTL' -s '$CTL' route explain 2125558000 | grep -q r-ip"
 
@@ -462,6 +485,22 @@ grep -q "^INVITE sip:2125559400@" "$WORK/sipt_tls.log" &&
 expect_eq "badtls: cause" "$(sql "SELECT sip_status || '/' || q850_cause FROM cdr
 	WHERE called = '2125559400'")" "504/102"
 log "ok: a TLS target whose certificate does not name the trunk's domain is refused"
+
+# RFC 3263 4.1 with a lost answer: _sips._tcp unanswered is no reason to
+# give up the name; _sip._tcp and _sip._udp are asked, the UDP target
+# carries calls, and the list is marked partial (asked again soon), not
+# completed by an A lookup on 5060.
+wait_for "slow's target" 5 has_targets slow 1
+expect_eq "slow's target" "$(target_of slow)" "sip6.tg.test:$P 127.0.0.6:$P"
+grep -q "trunk slow: slow.tg.test located in part (timed out): 1 target" \
+	"$WORK/tollgated.log" || fail "slow: no partial location logged"
+if grep -q "query\[A\] slow.tg.test" "$WORK/dnsmasq.log"; then
+	fail "slow: an A lookup replaced the unanswered SRV"
+fi
+out=$(call 2125559500) || fail "slow call: $out"
+next_cdr
+expect_eq "attempts on slow" "$(attempts 2125559500)" "slow:answered@127.0.0.6:$P"
+log "ok: an unanswered _sips._tcp SRV falls through to _sip._udp"
 
 # 8. The DNS server dies: the targets stay, lookups are seen failing.
 kill "$DNSMASQ"
