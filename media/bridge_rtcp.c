@@ -99,6 +99,46 @@ static socklen_t rtcp_remote(const struct sockaddr_storage *remote,
 	return remote_len;
 }
 
+/* Same family and address, any port. */
+static bool same_host(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr,
+		       sizeof(struct in6_addr));
+}
+
+/* Symmetric RTCP (RFC 4961) where the stream latches: a valid report
+ * from the host the RTP goes to says where reports must go back to.  A
+ * NAT gives the far end's RTCP a port of its own choosing, so RTP + 1
+ * would reach nobody; another host is never taken (no redirection of
+ * our reports by a stranger). */
+static void brtcp_heard(struct brtcp *r, const struct latch *lt,
+			const struct sockaddr_storage *remote,
+			socklen_t remote_len,
+			const struct sockaddr_storage *from)
+{
+	socklen_t len;
+
+	if (!lt->on || !remote_len || !same_host(from, remote))
+		return;
+	len = from->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+					 : sizeof(struct sockaddr_in6);
+	if (r->peer_len == len && !memcmp(&r->peer, from, len))
+		return;
+	if (!r->peer_len || !latch_same_addr(&r->peer, from))
+		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP follows its source",
+		       r->src.b->id);
+	memcpy(&r->peer, from, len);
+	r->peer_len = len;
+}
+
 /* Fill in what we have to say now. */
 static void report_make(struct brtcp *r, const struct rtcp_leg_now *v,
 			struct rtcp_report *rep, int64_t now_us, bool bye)
@@ -136,7 +176,12 @@ void brtcp_send(struct brtcp *r, struct media_stats *st,
 	size_t len;
 	ssize_t n;
 
-	sslen = rtcp_remote(remote, remote_len, &ss);
+	if (r->peer_len && remote_len && same_host(&r->peer, remote)) {
+		memcpy(&ss, &r->peer, r->peer_len);
+		sslen = r->peer_len;
+	} else {
+		sslen = rtcp_remote(remote, remote_len, &ss);
+	}
 	if (r->fd < 0 || !sslen)
 		return;
 	report_make(r, v, &rep, now_us, bye);
@@ -174,7 +219,7 @@ static void rb_ours(struct brtcp *r, const struct rtcp_rb *rb)
 	}
 }
 
-void brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
+bool brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
 		bool rx_sync, uint32_t rx_ssrc, const uint8_t *buf,
 		size_t len, int64_t now_us)
 {
@@ -183,7 +228,7 @@ void brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
 
 	if (rtcp_decode(&m, buf, len)) {
 		st->rtcp_bad++;
-		return;
+		return false;
 	}
 	st->rtcp_rx++;
 	r->nrx++;
@@ -198,6 +243,7 @@ void brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
 	if (m.bye)
 		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP BYE from %08x",
 		       r->src.b->id, m.ssrc);
+	return true;
 }
 
 bool brtcp_unprotect(struct msrtp *srtp, struct media_stats *st,
@@ -220,6 +266,12 @@ void brtcp_rx(struct worker *w, struct rtcp_src *src)
 	bool relay = b->type == BRIDGE_RELAY;
 	struct brtcp *r = relay ? &b->relay.rtcp[src->idx] : &b->rtcp;
 	struct msrtp *srtp = relay ? b->relay.side[src->idx].srtp : b->srtp;
+	const struct latch *lt = relay ? &b->relay.side[src->idx].latch
+				       : &b->latch;
+	const struct sockaddr_storage *remote =
+		relay ? &b->relay.side[src->idx].remote : &b->remote;
+	socklen_t remote_len =
+		relay ? b->relay.side[src->idx].remote_len : b->remote_len;
 	int64_t now_us;
 	int n, i;
 
@@ -243,10 +295,11 @@ void brtcp_rx(struct worker *w, struct rtcp_src *src)
 			}
 			if (srtp && !brtcp_unprotect(srtp, &b->st, p, &len))
 				continue;
-			if (relay)
-				relay_rtcp_packet(b, src->idx, p, len, now_us);
-			else
-				brtcp_packet(b, p, len, now_us);
+			if (relay ? relay_rtcp_packet(b, src->idx, p, len,
+						      now_us)
+				  : brtcp_packet(b, p, len, now_us))
+				brtcp_heard(r, lt, remote, remote_len,
+					    &w->rxname[i]);
 		}
 		if (n < RX_VLEN)
 			return;
@@ -368,10 +421,10 @@ void brtcp_tick(struct bridge *b, int64_t now_us)
 		bridge_report(b, now_us, false);
 }
 
-void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
+bool brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
 		  int64_t now_us)
 {
-	brtcp_read(&b->rtcp, &b->st, b->tx.ssrc, b->rx_sync, b->rx_ssrc, buf,
+	return brtcp_read(&b->rtcp, &b->st, b->tx.ssrc, b->rx_sync, b->rx_ssrc, buf,
 		   len, now_us);
 }
 

@@ -138,6 +138,10 @@ struct brtcp {
 	struct rtcp_rb rb;      /* its last report block on it */
 	uint32_t rb_jitter_max; /* the highest jitter it reported */
 	uint64_t ntx, nrx;      /* reports sent, and understood */
+	/* A latching stream's far end behind NAT: where its reports come
+	 * from (the NAT maps its RTCP port anywhere, not to RTP + 1). */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
 };
 
 /* ---- RTP <-> RTP relay (relay.c) ----------------------------------------- */
@@ -504,7 +508,7 @@ void brtcp_send(struct brtcp *r, struct media_stats *st,
 		struct msrtp *srtp, int64_t now_us, bool bye);
 /* A compound packet from the leg (decrypted): its SR for LSR, its
  * blocks on our stream @p our_ssrc. */
-void brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
+bool brtcp_read(struct brtcp *r, struct media_stats *st, uint32_t our_ssrc,
 		bool rx_sync, uint32_t rx_ssrc, const uint8_t *buf,
 		size_t len, int64_t now_us);
 /* SRTCP in place; false (counted) when it does not authenticate. */
@@ -518,7 +522,7 @@ void brtcp_rx(struct worker *w, struct rtcp_src *src);
 /* ... and their use by a timeslot <-> RTP bridge. */
 void brtcp_init(struct bridge *b, const uint32_t rnd[2], int64_t now_us);
 void brtcp_tick(struct bridge *b, int64_t now_us);
-void brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
+bool brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
 		  int64_t now_us);
 /* The last report, with BYE (before the counters are folded) ... */
 void brtcp_bye(struct bridge *b);
@@ -533,7 +537,7 @@ void relay_codecs_free(struct relay *r);
 void relay_finish(struct bridge *b);
 /* RTCP of relay side @p side: a compound packet from it (decrypted), and
  * the reports due (relay_rx calls it for both sides). */
-void relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
+bool relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
 		       size_t len, int64_t now_us);
 void relay_rtcp_init(struct bridge *b, const uint32_t rnd[4],
 		     int64_t now_us);

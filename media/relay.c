@@ -214,12 +214,12 @@ void relay_rtcp_init(struct bridge *b, const uint32_t rnd[4], int64_t now_us)
 			    b->relay.rtp[i]->rtcp_fd, rnd + 2 * i, now_us);
 }
 
-void relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
+bool relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
 		       size_t len, int64_t now_us)
 {
 	struct relay *r = &b->relay;
 
-	brtcp_read(&r->rtcp[side], &b->st, r->dir[1 - side].out_ssrc,
+	return brtcp_read(&r->rtcp[side], &b->st, r->dir[1 - side].out_ssrc,
 		   r->dir[side].sync, r->dir[side].ssrc, buf, len, now_us);
 }
 
