@@ -52,3 +52,17 @@ wait_cdrs 5
 expect_eq "the early-cancelled call's CDR" "$(sql "SELECT disposition || ':'
 	|| sip_status FROM cdr ORDER BY start_ms DESC LIMIT 1")" "NO ANSWER:487"
 log "ok: CANCEL at the 100 Trying: 200, 487, ACK"
+
+# And the CANCEL that crosses the 200: it changes nothing.  The call
+# stays up until the PBX's BYE a second later, and the CDR says so.
+timeout 30 sipp -sf "$SIPP_DIR/uac_cancel_late.xml" "127.0.0.1:$SIP_PORT" \
+	-i 127.0.0.1 -p "$PBX_PORT" -s 2125551234 -m 1 -nostdin \
+	-trace_logs -log_file "$WORK/sipp_cancel_late.actions" \
+	> "$WORK/sipp_cancel_late.log" 2>&1 ||
+	fail "SIPp's late CANCEL: $(tail -5 "$WORK/sipp_cancel_late.log")"
+wait_cdrs 6
+expect_eq "the late-cancelled call's CDR" "$(sql "SELECT disposition || ':'
+	|| q850_cause || ':' || (end_ms - answer_ms >= 900) FROM cdr
+	ORDER BY start_ms DESC LIMIT 1")" "ANSWERED:16:1"
+log "ok: CANCEL after the 200: $(grep -h -o 'late CANCEL got 200.*' \
+	"$WORK/sipp_cancel_late.actions" 2>/dev/null || echo 481), call kept, BYE ends it"
