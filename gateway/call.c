@@ -2108,6 +2108,26 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 		goto out;
 	}
 	a = &call->dec->attempts[call->cur];
+	{
+		/* The URI's transport: the INVITE goes over it (a TLS
+		 * host's certificate must name the URI's host). */
+		enum sip_transport tp = SIP_TRANSPORT_UDP;
+		char host[256];
+		uint16_t port;
+
+		e = sip_uri_target(call->enum_uri, host, sizeof(host), &port,
+				   &tp);
+		if (!e)
+			e = sip_ua_set_transport(gw->ua, sa, len, tp,
+						 tp == SIP_TRANSPORT_TLS
+							 ? host
+							 : NULL);
+		if (e) {
+			enum_skip(call, "enum: transport not served",
+				  call->enum_uri);
+			goto out;
+		}
+	}
 	if (alloc_rtp(call, &call->out.rtp,
 		      gw_media_addr(&gw->cfg, sa->sa_family))) {
 		enum_skip(call, "enum: no RTP port", call->enum_uri);
@@ -2204,7 +2224,7 @@ static void on_enum_naptr(int err, const struct sip_naptr *recs, size_t n,
 							  : call->dec->enum_name);
 		goto out;
 	}
-	e = sip_uri_target(call->enum_uri, host, sizeof(host), &port);
+	e = sip_uri_target(call->enum_uri, host, sizeof(host), &port, NULL);
 	if (e) {
 		enum_skip(call, "enum: unusable URI", call->enum_uri);
 		goto out;

@@ -2527,7 +2527,8 @@ int sip_leg_invite(struct sip_leg **legp, struct sip_ua *ua,
 		char host[256];
 		uint16_t port;
 
-		err = sip_uri_target(p->to_uri, host, sizeof(host), &port);
+		err = sip_uri_target(p->to_uri, host, sizeof(host), &port,
+				     NULL);
 		if (err)
 			return err;
 	}

@@ -303,8 +303,9 @@ void sip_uri_user_escape(char *out, size_t size, const char *in)
 }
 
 int sip_uri_target(const char *uri, char *host, size_t hostsize,
-		   uint16_t *port)
+		   uint16_t *port, enum sip_transport *tpp)
 {
+	enum sip_transport t = SIP_TRANSPORT_UDP;
 	osip_uri_param_t *tp = NULL;
 	osip_uri_t *u = NULL;
 	unsigned long p = 5060;
@@ -322,9 +323,16 @@ int sip_uri_target(const char *uri, char *host, size_t hostsize,
 	if (strcasecmp(u->scheme, "sip"))
 		goto out;
 	osip_uri_param_get_byname(&u->url_params, "transport", &tp);
-	if (tp && tp->gvalue && strcasecmp(tp->gvalue, "udp")) {
-		err = EPROTONOSUPPORT;
-		goto out;
+	if (tp && tp->gvalue) {
+		if (!strcasecmp(tp->gvalue, "tcp")) {
+			t = SIP_TRANSPORT_TCP;
+		} else if (!strcasecmp(tp->gvalue, "tls")) {
+			t = SIP_TRANSPORT_TLS;
+			p = 5061;
+		} else if (strcasecmp(tp->gvalue, "udp")) {
+			err = EPROTONOSUPPORT;
+			goto out;
+		}
 	}
 	if (u->port && *u->port) {
 		errno = 0;
@@ -337,6 +345,8 @@ int sip_uri_target(const char *uri, char *host, size_t hostsize,
 		goto out;
 	strcpy(host, u->host);
 	*port = (uint16_t)p;
+	if (tpp)
+		*tpp = t;
 	err = 0;
 out:
 	osip_uri_free(u);

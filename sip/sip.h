@@ -1020,11 +1020,14 @@ int sip_naptr_pick(const struct sip_naptr *recs, size_t n,
 		   enum sip_transport *tp);
 
 /**
- * Split a sip: URI (as ENUM gives it) into host and port (5060 when
- * absent).  EINVAL for anything else; EPROTONOSUPPORT for sips: or a
- * transport other than UDP, which ENUM calls do not take yet (trunks do).
+ * Split a sip: URI (as ENUM gives it) into host, port and transport: its
+ * `transport` parameter (udp, tcp, tls; UDP when absent) into @p tp (may
+ * be NULL), the port 5060 when absent (5061 over TLS).  EINVAL for
+ * anything else; EPROTONOSUPPORT for sips: (a sips: Request-URI would
+ * bind every hop to TLS, RFC 5630, which we do not promise) or another
+ * transport.
  */
 int sip_uri_target(const char *uri, char *host, size_t hostsize,
-		   uint16_t *port);
+		   uint16_t *port, enum sip_transport *tp);
 
 #endif

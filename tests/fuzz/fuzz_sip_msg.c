@@ -142,7 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			memcpy(uri, data, size);
 			uri[size] = '\0';
-			if (!sip_uri_target(uri, host, sizeof(host), &port) &&
+			if (!sip_uri_target(uri, host, sizeof(host), &port,
+					    NULL) &&
 			    (!*host || !port))
 				__builtin_trap();
 		}

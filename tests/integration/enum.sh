@@ -14,7 +14,10 @@
 #  - of several records the lowest order wins, with a back-reference in
 #    the regexp;
 #  - no DNS server (a reload points [dns] at a dead port): the carrier;
-#  - `route explain` names the NAPTR owner.
+#  - `route explain` names the NAPTR owner;
+#  - a URI with ;transport=tcp: the INVITE goes over TCP (SIPp over TCP
+#    on 127.0.0.5 answers), and one whose transport we do not serve
+#    (;transport=sctp) is skipped for the carrier.
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
@@ -36,6 +39,7 @@ timeout = 300
 tries = 1
 "
 write_conf
+sed -i "/^\[sip\]/a tcp = yes" "$WORK/tollgate.conf"
 nanp_plans
 
 # The owner names of +1 212 555 40xx, reversed under e164.arpa.
@@ -48,6 +52,8 @@ dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --user=root \
 	--naptr-record="$(owner 12125554004),10,10,u,E2U+mailto,!^.*\$!mailto:info@example.com!" \
 	--naptr-record="$(owner 12125554005),20,10,u,E2U+sip,!^.*\$!sip:wrong@127.0.0.9:$CARRIER_PORT!" \
 	--naptr-record="$(owner 12125554005),10,10,u,E2U+sip,!^\\+(.*)\$!sip:\\1@127.0.0.4:$CARRIER_PORT!" \
+	--naptr-record="$(owner 12125554006),10,10,u,E2U+sip,!^.*\$!sip:+12125554006@127.0.0.5:$CARRIER_PORT;transport=tcp!" \
+	--naptr-record="$(owner 12125554007),10,10,u,E2U+sip,!^.*\$!sip:+12125554007@127.0.0.5:$CARRIER_PORT;transport=sctp!" \
 	2> "$WORK/dnsmasq.err" &
 PIDS+=($!)
 wait_for "dnsmasq" 5 grep -q "started" "$WORK/dnsmasq.log"
@@ -138,6 +144,26 @@ wait_for "the back-referenced user" 5 grep -q '"to_user":"12125554005"' "$WORK/e
 expect_eq "ENUM destination calls" "$(count "$WORK/enumdst.jsonl")" 3
 expect_eq "carrier calls so far" "$(count "$WORK/carrier.jsonl")" 3
 
+# 5b. ;transport=tcp: the INVITE goes over TCP; a transport we do not
+#     have is skipped.
+sipp -sn uas -t t1 -i 127.0.0.5 -p "$CARRIER_PORT" -m 1 -nostdin -bg \
+	-trace_msg -message_file "$WORK/sipp_tcp_msg.log" \
+	> "$WORK/sipp_tcp.log" 2>&1 || true
+wait_for "SIPp on TCP" 5 sh -c "ss -Hltn 'src 127.0.0.5' | grep -q ':$CARRIER_PORT'"
+call 2125554006 200 >/dev/null || fail "ENUM call over TCP"
+wait_cdrs 7
+expect_eq "attempts via ENUM over TCP" "$(attempts 2125554006)" \
+	"carrier:answered:sip:+12125554006@127.0.0.5:$CARRIER_PORT;transport=tcp"
+grep -q "^INVITE sip:+12125554006@127.0.0.5:$CARRIER_PORT;transport=tcp SIP/2.0" \
+	"$WORK/sipp_tcp_msg.log" || fail "no INVITE at SIPp over TCP"
+grep -q "^Via: SIP/2.0/TCP " "$WORK/sipp_tcp_msg.log" ||
+	fail "the ENUM INVITE's Via is not TCP"
+call 2125554007 200 >/dev/null || fail "call with an SCTP URI"
+wait_cdrs 8
+expect_eq "attempts with an SCTP URI" "$(attempts 2125554007)" \
+	"carrier:enum: unusable URI carrier:answered"
+log "ok: ENUM URIs with ;transport=tcp go over TCP"
+
 # 6. The DNS server gone (port unreachable): the carrier at once.
 sed -i "s/^servers = .*/servers = 127.0.0.1:$((DNS_PORT + 1))/" "$WORK/tollgate.conf"
 ctl reload >/dev/null || fail "reload"
@@ -145,7 +171,7 @@ t0=$(ms)
 call 2125554001 200 >/dev/null || fail "call with DNS down"
 t1=$(ms)
 [ $((t1 - t0)) -lt 2500 ] || fail "dead DNS cost $((t1 - t0)) ms"
-wait_cdrs 7
+wait_cdrs 9
 expect_eq "attempts with DNS down" "$(attempts 2125554001)" \
 	"carrier:enum: DNS failure carrier:answered"
 log "ok: ENUM routing"

@@ -1425,7 +1425,42 @@ static void test_call_emergency_multipart(void **state)
 	assert_int_equal(sip_leg_codec(h->b.leg), 8);
 }
 
-/* Neither sips: nor TCP: this UA speaks UDP only (for now). */
+/* ENUM URIs: host, port and transport. */
+static void test_uri_target(void **state)
+{
+	static const struct {
+		const char *uri;
+		const char *host;
+		uint16_t port;
+		enum sip_transport tp;
+	} rows[] = {
+		{"sip:+1555@192.0.2.1", "192.0.2.1", 5060, SIP_TRANSPORT_UDP},
+		{"sip:+1555@192.0.2.1:5070;transport=udp", "192.0.2.1", 5070,
+		 SIP_TRANSPORT_UDP},
+		{"sip:+1555@sbc.example.net;transport=TCP", "sbc.example.net",
+		 5060, SIP_TRANSPORT_TCP},
+		{"sip:+1555@sbc.example.net;transport=tls", "sbc.example.net",
+		 5061, SIP_TRANSPORT_TLS},
+		{"sip:+1555@[2001:db8::1]:5080;transport=tcp", "2001:db8::1",
+		 5080, SIP_TRANSPORT_TCP},
+	};
+	char host[64];
+	uint16_t port;
+	enum sip_transport tp;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		tp = SIP_TRANSPORT_UDP;
+		assert_int_equal(sip_uri_target(rows[i].uri, host,
+						sizeof(host), &port, &tp),
+				 0);
+		assert_string_equal(host, rows[i].host);
+		assert_int_equal(port, rows[i].port);
+		assert_int_equal(tp, rows[i].tp);
+	}
+}
+
+/* Neither sips: nor a transport we do not have. */
 static void test_invite_uri_refused(void **state)
 {
 	struct harness *h = *state;
@@ -1439,7 +1474,7 @@ static void test_invite_uri_refused(void **state)
 		int err;
 	} rows[] = {
 		{"sips:+1555@127.0.0.1", EPROTONOSUPPORT},
-		{"sip:+1555@127.0.0.1;transport=tcp", EPROTONOSUPPORT},
+		{"sip:+1555@127.0.0.1;transport=sctp", EPROTONOSUPPORT},
 		{"mailto:info@example.com", EINVAL},
 		{"sip:+1555@127.0.0.1:99999", EINVAL},
 		{"not a uri", EINVAL},
@@ -2000,6 +2035,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_diversion_and_uri,
 						setup, teardown),
+		cmocka_unit_test(test_uri_target),
 		cmocka_unit_test_setup_teardown(test_invite_uri_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_emergency_multipart,
