@@ -85,6 +85,9 @@ struct gw_call {
 	struct gw_rstat *route;   /* counted route, or NULL */
 	bool counted_in;          /* in.trunk's counters hold this call */
 	bool counted_out;
+	bool counted_held;        /* ... in.trunk's calls only: a party a
+				   * transfer moved here, that another call
+				   * of ours had called out to */
 
 	uint32_t bridge;          /* 0 = no bridge */
 	char calling[64], called[64];   /* as received */
@@ -361,6 +364,12 @@ static void uncount(struct gw_call *call)
 			ts->calls--;
 		if (ts && ts->inbound)
 			ts->inbound--;
+	}
+	if (call->counted_held) {
+		call->counted_held = false;
+		ts = gw_tstat(call->gw, call->in.trunk);
+		if (ts && ts->calls)
+			ts->calls--;
 	}
 	if (call->route && call->route->calls)
 		call->route->calls--;
@@ -3686,6 +3695,15 @@ static bool xfer_answered(struct gw_call *y)
 	y->in.tdm = keep->tdm;
 	keep->tdm = NULL;
 	tdm_call_set_arg(y->in.tdm, y);
+	/* The moved party's B-channel stays busy: its trunk's count (for
+	 * max_calls, drain) goes with it, not away with the transferor. */
+	if (keep == &x->in && x->counted_in) {
+		x->counted_in = false;
+		y->counted_in = true;
+	} else if (keep == &x->out && x->counted_out) {
+		x->counted_out = false;
+		y->counted_held = true;
+	}
 	if (y->out.kind == DP_TRUNK_SIP)
 		y->sip_status = 200;
 	obj_ref(x);

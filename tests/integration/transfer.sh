@@ -8,7 +8,9 @@
 # PBX; a trunk with transfer = no answers REFER with 403.  A target on
 # another SIP trunk (a mobile behind a provider) gets a B-channel <-> RTP
 # bridge to the caller.  A PSTN party the PBX called is moved the same
-# way.
+# way.  The moved party's B-channel still counts for its trunk: with
+# max_calls = 2 on the PRI, a third call while caller and target talk
+# finds it full.
 . "$(dirname "$0")/lib.sh"
 
 EXTRA="
@@ -18,6 +20,7 @@ peer = 127.0.0.1:$CLI_PORT
 options_interval = 0
 "
 write_conf
+sed -i '/^\[trunk pstn\]/a max_calls = 2' "$WORK/tollgate.conf"
 start_pstnsim
 start_gw
 kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
@@ -40,6 +43,16 @@ run_pbx() {
 run_pbx 5551234
 start_pstnsim --media tone:1000 --detect 1000 --originate 1 --rate 1 \
 	--to 5550100 --from 2125559999 --hold 6000 --duration 9
+wait_for "the transfer" 20 grep -q "transferred to 5551234" "$WORK/tollgated.log"
+out=$(timeout 10 "$TGCALL" call "sip:2125557777@127.0.0.1:$SIP_PORT" \
+	--local 127.0.0.1:5095 --expect 503 --hold 100 2>>"$WORK/tgcall.log") ||
+	fail "a third call while the transferred one talks: $out"
+third() { sql "SELECT a.outcome FROM cdr_attempt a JOIN cdr c
+	ON a.cdr_id = c.id WHERE c.called = '2125557777'"; }
+have_third() { [ -n "$(third)" ]; }
+wait_for "the third call's CDR" 10 have_third
+expect_eq "the third call's attempt" "$(third)" "skipped: full"
+log "ok: the moved caller's B-channel still counts: max_calls = 2 is full"
 wait_for "the transferred call to end" 30 sh -c "! kill -0 $PSTN_PID"
 wait_for "SIPp to finish" 10 sh -c "! kill -0 $SIPP_PID"
 grep -q 'transfer result: SIP/2.0 200' "$WORK/sipp_5551234.log" ||
