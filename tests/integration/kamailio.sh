@@ -11,11 +11,11 @@
 # kamailio's Via and grants the binding.  Needs its own addresses: runs
 # only in the test's network namespace.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kamailio/common.sh"
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
 command -v kamailio >/dev/null || { log "SKIP: no kamailio"; exit 77; }
-ip addr add 127.0.0.3/8 dev lo 2>/dev/null || true
-ip addr add 127.0.0.4/8 dev lo 2>/dev/null || true
+kam_addrs
 
 EXTRA="
 [trunk provider]
@@ -35,10 +35,7 @@ auth_user = reguser
 auth_password = regpass
 "
 write_conf
-mkdir -p "$WORK/kam"
-kamailio -f "$SRC/tests/integration/kamailio/proxy.cfg" -DD -E -n 1 \
-	-Y "$WORK/kam" 2> "$WORK/kamailio.log" &
-PIDS+=($!)
+start_kam "$SRC/tests/integration/kamailio/proxy.cfg" "$WORK/kamailio.log"
 wait_for "kamailio to listen" 10 sh -c "ss -Hlun 'sport = :5060' | grep -q 127.0.0.3"
 sipp -sf "$SIPP_DIR/reg_uas_ok.xml" -i 127.0.0.4 -p 5072 -m 1 -nostdin \
 	-timeout 40 -trace_msg -message_file "$WORK/sipp_reg.msg.log" \
@@ -47,8 +44,7 @@ SIPP_REG=$!
 PIDS+=("$SIPP_REG")
 start_pstnsim
 start_gw
-"$TGCTL" -s "$CTL" --db "$DB" did add 5557000 5557099 provider >/dev/null ||
-	fail "did add"
+provider_dids
 
 # REGISTER through the proxy: the registrar's 401 and 200 come back
 # through it as well, and the binding is in force.
@@ -66,18 +62,8 @@ log "ok: REGISTER through the outbound proxy: Request-URI the registrar's, kamai
 wait_for "an OPTIONS through to the proxy" 10 \
 	grep -q 'proxy: OPTIONS sip:127.0.0.3:5060' "$WORK/kamailio.log"
 # PSTN -> provider: SIPp answers as the provider behind the proxy.
-sipp -sn uas -i 127.0.0.4 -p 5060 -m 1 -nostdin -bg \
-	-trace_msg -message_file "$WORK/provider_msg.log" \
-	> "$WORK/sipp_uas.out" 2>&1 || true
-SIPP_PID=$(grep -o 'PID=\[[0-9]*\]' "$WORK/sipp_uas.out" | tr -dc 0-9)
-[ -n "$SIPP_PID" ] && PIDS+=("$SIPP_PID")
-kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
-start_pstnsim --originate 1 --rate 1 --to 5557001 --from 2125559999 \
-	--hold 1000 --exit-when-done
-wait_for "the call to the provider" 30 sh -c "! kill -0 $PSTN_PID"
-wait_for "SIPp to take the BYE" 10 sh -c "! kill -0 $SIPP_PID"
-rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl")
-expect_eq "PSTN -> provider answered" "$(json_field "$rec" answered)" true
+pstn_to_provider
+expect_eq "PSTN -> provider answered" "$(json_field "$REC" answered)" true
 inv=$(awk '/^INVITE /,/^$/' "$WORK/provider_msg.log")
 echo "$inv" | grep -q '^INVITE sip:5557001@127.0.0.4:5060 SIP/2.0' ||
 	fail "Request-URI is not the provider's: $(echo "$inv" | head -1)"
@@ -92,14 +78,5 @@ grep -q 'proxy: BYE' "$WORK/kamailio.log" || fail "kamailio saw no BYE"
 log "ok: PSTN -> provider through the outbound proxy (INVITE, Record-Route, BYE)"
 
 # Provider -> PSTN: SIPp calls from behind the proxy.
-start_pstnsim
-wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
-timeout 30 sipp -sf "$SIPP_DIR/uac.xml" -s 2125550123 -i 127.0.0.4 -p 5062 \
-	-m 1 -d 500 -nostdin 127.0.0.3:5060 > "$WORK/sipp_uac.log" 2>&1 ||
-	fail "the provider's call failed: $(tail -20 "$WORK/sipp_uac.log")"
-wait_cdrs 2
-expect_eq "CDRs of both calls" "$(sql "SELECT group_concat(direction || ',' ||
-	in_trunk || ',' || out_trunk || ',' || disposition, ' ') FROM
-	(SELECT * FROM cdr ORDER BY start_ms)")" \
-	"inbound,pstn,provider,ANSWERED outbound,provider,pstn,ANSWERED"
+provider_to_pstn
 log "ok: provider -> PSTN through the proxy, identified by the proxy's address"

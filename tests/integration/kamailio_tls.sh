@@ -9,28 +9,16 @@
 # trust fails the probe with a verify error in the log.  Needs its own
 # addresses: runs only in the test's network namespace.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kamailio/common.sh"
 
 [ -n "${TG_IN_NETNS:-}" ] || { log "SKIP: needs a network namespace"; exit 77; }
 command -v kamailio >/dev/null || { log "SKIP: no kamailio"; exit 77; }
 command -v openssl >/dev/null || { log "SKIP: no openssl"; exit 77; }
-ip addr add 127.0.0.3/8 dev lo 2>/dev/null || true
-ip addr add 127.0.0.4/8 dev lo 2>/dev/null || true
+kam_addrs
 
-PKI=$WORK/pki
-mkdir -p "$PKI"
-pki() { openssl "$@" >>"$WORK/openssl.log" 2>&1 || fail "openssl $1"; }
-pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-days 2 -subj "/CN=testca" -keyout "$PKI/testca.key" -out "$PKI/testca.pem" \
-	-addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign
-for n in proxy gw; do
-	pki req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-subj "/CN=$n.test" -keyout "$PKI/$n.key" -out "$PKI/$n.csr"
-	printf 'subjectAltName=DNS:%s.test\n' "$n" > "$PKI/$n.ext"
-	pki x509 -req -in "$PKI/$n.csr" -CA "$PKI/testca.pem" \
-		-CAkey "$PKI/testca.key" -CAcreateserial -days 2 \
-		-extfile "$PKI/$n.ext" -out "$PKI/$n.pem"
-done
+pki_ca testca
+pki_cert proxy testca DNS:proxy.test
+pki_cert gw testca DNS:gw.test
 
 TLS_PORT=5061
 EXTRA="
@@ -49,15 +37,11 @@ sed -i "/^\[sip\]/a tls = yes\ntls_port = $TLS_PORT\ntls_cert = $PKI/gw.pem\ntls
 mkdir -p "$WORK/kam"
 sed -e "s|@PKI@|$PKI|g" -e "s|@TLS_PORT@|$TLS_PORT|g" \
 	"$SRC/tests/integration/kamailio/proxy_tls.cfg" > "$WORK/kam/proxy.cfg"
-kamailio -f "$WORK/kam/proxy.cfg" -DD -E -n 1 -Y "$WORK/kam" \
-	2> "$WORK/kamailio.log" &
-KAM_PID=$!
-PIDS+=("$KAM_PID")
+start_kam "$WORK/kam/proxy.cfg" "$WORK/kamailio.log"
 wait_for "kamailio to listen on TLS" 10 sh -c "ss -Hltn 'sport = :5061' | grep -q 127.0.0.3"
 start_pstnsim
 start_gw
-"$TGCTL" -s "$CTL" --db "$DB" did add 5557000 5557099 provider >/dev/null ||
-	fail "did add"
+provider_dids
 
 # OPTIONS over TLS to the proxy, its certificate checked for proxy.test.
 wait_for "an OPTIONS over TLS to the proxy" 10 \
@@ -67,18 +51,8 @@ grep -Eq "tls to 127.0.0.3:5061: TLSv1\.[23] " "$WORK/tollgated.log" ||
 log "ok: OPTIONS probes the proxy over TLS (proxy.test verified)"
 
 # PSTN -> provider: over TLS to kamailio, UDP on to SIPp.
-sipp -sn uas -i 127.0.0.4 -p 5060 -m 1 -nostdin -bg \
-	-trace_msg -message_file "$WORK/provider_msg.log" \
-	> "$WORK/sipp_uas.out" 2>&1 || true
-SIPP_PID=$(grep -o 'PID=\[[0-9]*\]' "$WORK/sipp_uas.out" | tr -dc 0-9)
-[ -n "$SIPP_PID" ] && PIDS+=("$SIPP_PID")
-kill -TERM "$PSTN_PID"; wait "$PSTN_PID" 2>/dev/null || true
-start_pstnsim --originate 1 --rate 1 --to 5557001 --from 2125559999 \
-	--hold 1000 --exit-when-done
-wait_for "the call to the provider" 30 sh -c "! kill -0 $PSTN_PID"
-wait_for "SIPp to take the BYE" 10 sh -c "! kill -0 $SIPP_PID"
-rec=$(grep '"event":"call"' "$WORK/pstnsim.jsonl")
-expect_eq "PSTN -> provider over TLS answered" "$(json_field "$rec" answered)" true
+pstn_to_provider
+expect_eq "PSTN -> provider over TLS answered" "$(json_field "$REC" answered)" true
 grep -q 'proxy: INVITE sip:5557001@127.0.0.4:5060 from tls:127.0.0.1' \
 	"$WORK/kamailio.log" || fail "the INVITE did not reach kamailio over TLS"
 grep -q 'proxy: BYE .* from tls:127.0.0.1' "$WORK/kamailio.log" ||
@@ -86,16 +60,7 @@ grep -q 'proxy: BYE .* from tls:127.0.0.1' "$WORK/kamailio.log" ||
 log "ok: PSTN -> provider: INVITE and BYE over TLS through kamailio"
 
 # Provider -> PSTN: kamailio brings the provider's call over TLS to us.
-start_pstnsim
-wait_for "the span" 20 sh -c "'$TGCTL' -s '$CTL' --json show spans | grep -q '\"dchan\":\"up\"'"
-timeout 30 sipp -sf "$SIPP_DIR/uac.xml" -s 2125550123 -i 127.0.0.4 -p 5062 \
-	-m 1 -d 500 -nostdin 127.0.0.3:5060 > "$WORK/sipp_uac.log" 2>&1 ||
-	fail "the provider's call failed: $(tail -20 "$WORK/sipp_uac.log")"
-wait_cdrs 2
-expect_eq "CDRs of both calls" "$(sql "SELECT group_concat(direction || ',' ||
-	in_trunk || ',' || out_trunk || ',' || disposition, ' ') FROM
-	(SELECT * FROM cdr ORDER BY start_ms)")" \
-	"inbound,pstn,provider,ANSWERED outbound,provider,pstn,ANSWERED"
+provider_to_pstn
 grep -Eq "tls from 127.0.0.3:[0-9]+: TLSv1\.[23] " "$WORK/tollgated.log" ||
 	fail "kamailio's call did not come over TLS"
 log "ok: provider -> PSTN: kamailio's TLS connection to us, trunk known by address"
@@ -105,9 +70,7 @@ kill -TERM "$KAM_PID"; wait "$KAM_PID" 2>/dev/null || true
 pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-days 2 -subj "/CN=proxy.test" -addext subjectAltName=DNS:proxy.test \
 	-keyout "$PKI/proxy.key" -out "$PKI/proxy.pem"
-kamailio -f "$WORK/kam/proxy.cfg" -DD -E -n 1 -Y "$WORK/kam" \
-	2> "$WORK/kamailio2.log" &
-PIDS+=("$!")
+start_kam "$WORK/kam/proxy.cfg" "$WORK/kamailio2.log"
 wait_for "a verify failure toward the self-signed proxy" 15 \
 	grep -q "tls connection to 127.0.0.3:5061 failed: certificate verify failed: self-signed certificate" \
 	"$WORK/tollgated.log"
