@@ -132,11 +132,14 @@ static void brtcp_heard(struct brtcp *r, const struct latch *lt,
 					 : sizeof(struct sockaddr_in6);
 	if (r->peer_len == len && !memcmp(&r->peer, from, len))
 		return;
-	if (!r->peer_len || !latch_same_addr(&r->peer, from))
-		gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP follows its source",
-		       r->src.b->id);
+	gw_dbg(GW_DBG_MEDIA, "bridge %u: RTCP follows its source",
+	       r->src.b->id);
 	memcpy(&r->peer, from, len);
 	r->peer_len = len;
+	/* What we sent before went nowhere: report now, so that the far
+	 * end has an SR to answer with LSR/DLSR (the round trip) within
+	 * one of its own intervals. */
+	r->next_us = 0;
 }
 
 /* Fill in what we have to say now. */

@@ -46,7 +46,7 @@ sed -i -e "s/^bind = 127.0.0.1\$/bind = $PUB/" \
 	-e "s/^accept_from = 127.0.0.1\$/accept_from = $NATADDR\nnat = yes/" \
 	"$WORK/tollgate.conf"
 start_pstnsim --media tone:1000 --detect 1000 --hangup-after 2500 \
-	--rule 2125559999=answer,hangup=11000
+	--rule 2125559999=answer,hangup=16000
 start_gw
 
 out=$(in_phone timeout 20 "$TGCALL" call "sip:2125551234@$PUB:$SIP_PORT" \
@@ -78,8 +78,8 @@ if command -v baresip >/dev/null; then
 	BS=$WORK/baresip
 	baresip_setup "$BS" "$CLI_PORT" 440 15 "$PHONE"
 	echo "<sip:2125550000@$PHONE>;regint=0;audio_codecs=PCMU" > "$BS/accounts"
-	in_phone timeout 30 baresip -f "$BS" \
-		-e "/dial sip:2125559999@$PUB:$SIP_PORT" -t 15 \
+	in_phone timeout 35 baresip -f "$BS" \
+		-e "/dial sip:2125559999@$PUB:$SIP_PORT" -t 20 \
 		> "$WORK/baresip.log" 2>&1 || true
 	wait_cdrs 2 15
 	row=$(sql "SELECT disposition, rtp_rx_packets > 300,
