@@ -95,6 +95,12 @@ struct cdr_record {
 				 * this number, "" not */
 	char transfer_ref[37];  /* this call is such a transfer: the CDR id
 				 * of the call it came from, "" not */
+	char fax[8];            /* "t38" (the T.38 gateway ran), "g711" (a
+				 * fax passed as audio), "" no fax */
+	int fax_pages;          /* pages the T.38 gateway passed, -1 not
+				 * known (no T.38) */
+	int fax_bit_rate;       /* its last image data rate, bit/s; 0 not
+				 * known */
 	int callback;           /* 1 a PSAP callback routed to the caller,
 				 * 2 one after the window (to the zone's
 				 * default destination) */

@@ -79,7 +79,8 @@ int cdr_errf(char *err, size_t size, int rc, const char *fmt, ...)
 	"e911_zone,elin,e911_trunk,e911_user,callback,e911_ref,"           \
 	"rtp_tx_packets,rtp_rx_packets,rtp_rx_lost,rtp_late,"              \
 	"rtp_jitter_ms,rtt_ms,mos_rx,mos_tx,remote_lost,remote_jitter_ms," \
-	"plc_concealed,jb_drops,srtp_auth_fail,transfer_to,transfer_ref"
+	"plc_concealed,jb_drops,srtp_auth_fail,transfer_to,transfer_ref," \
+	"fax,fax_pages,fax_bit_rate"
 
 /** A media column's value as stored: NULL, an integer or a real with
  * @p decimals (ms to the us: 3, MOS: 2). */

@@ -111,6 +111,14 @@ static void put_record(FILE *f, const struct cdr_record *r)
 	put_text(f, r->transfer_to);
 	fputc(',', f);
 	put_text(f, r->transfer_ref);
+	fputc(',', f);
+	put_text(f, r->fax);
+	fputc(',', f);
+	if (*r->fax && r->fax_pages >= 0)
+		fprintf(f, "%d", r->fax_pages);
+	fputc(',', f);
+	if (*r->fax && r->fax_bit_rate > 0)
+		fprintf(f, "%d", r->fax_bit_rate);
 	fputc('\n', f);
 }
 

@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "cdr/cdr_int.h"
 
-#define CDR_SCHEMA_VERSION 8
+#define CDR_SCHEMA_VERSION 9
 
 /* NOTE: changing a table means a new user_version and a migration step in
  * schema_ensure(); never edit this text in place for an existing version. */
@@ -197,6 +197,13 @@ static const char schema_v8[] =
 	"ALTER TABLE cdr ADD COLUMN transfer_ref TEXT;"
 	"PRAGMA user_version = 8;";
 
+/* Version 9: what a fax call was (T.38 or G.711) and what it carried. */
+static const char schema_v9[] =
+	"ALTER TABLE cdr ADD COLUMN fax TEXT;"
+	"ALTER TABLE cdr ADD COLUMN fax_pages INTEGER;"
+	"ALTER TABLE cdr ADD COLUMN fax_bit_rate INTEGER;"
+	"PRAGMA user_version = 9;";
+
 int cdr_db_errno(sqlite3 *db, int rc)
 {
 	int sys = db ? sqlite3_system_errno(db) : 0;
@@ -340,6 +347,9 @@ static int schema_ensure(sqlite3 *db, const char *path)
 	if (!err && ver <= 7)
 		err = cdr_db_exec(db, path, "updating the schema to version 8",
 				  schema_v8);
+	if (!err && ver <= 8)
+		err = cdr_db_exec(db, path, "updating the schema to version 9",
+				  schema_v9);
 	if (!err)
 		err = cdr_db_exec(db, path, "creating the schema", "COMMIT");
 	if (err) {

@@ -16,7 +16,7 @@ const char cdr_insert_sql[] =
 	"INSERT INTO cdr(" CDR_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
 	"?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,"
 	"?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39,?40,?41,"
-	"?42,?43,?44,?45,?46,?47,?48,?49)";
+	"?42,?43,?44,?45,?46,?47,?48,?49,?50,?51,?52)";
 
 const char cdr_attempt_insert_sql[] =
 	"INSERT INTO cdr_attempt(cdr_id,n,trunk,called,start_ms,end_ms,"
@@ -185,6 +185,13 @@ int cdr_record_insert(sqlite3_stmt *st, const struct cdr_record *r)
 			      : sqlite3_bind_null(st, 48);
 	rc |= *r->transfer_ref ? bind_text(st, 49, r->transfer_ref)
 			       : sqlite3_bind_null(st, 49);
+	rc |= *r->fax ? bind_text(st, 50, r->fax) : sqlite3_bind_null(st, 50);
+	rc |= *r->fax && r->fax_pages >= 0
+		      ? sqlite3_bind_int(st, 51, r->fax_pages)
+		      : sqlite3_bind_null(st, 51);
+	rc |= *r->fax && r->fax_bit_rate > 0
+		      ? sqlite3_bind_int(st, 52, r->fax_bit_rate)
+		      : sqlite3_bind_null(st, 52);
 	/* Binding fails only on a bad index or no memory; OR-ing the codes
 	 * is enough to know that something went wrong. */
 	if (rc != SQLITE_OK)
@@ -312,6 +319,12 @@ static void row_to_record(sqlite3_stmt *st, struct cdr_record *r)
 		   sizeof(r->transfer_to));
 	column_str(st, 30 + CDR_MEDIA_COLS, r->transfer_ref,
 		   sizeof(r->transfer_ref));
+	column_str(st, 31 + CDR_MEDIA_COLS, r->fax, sizeof(r->fax));
+	r->fax_pages = sqlite3_column_type(st, 32 + CDR_MEDIA_COLS) ==
+				       SQLITE_NULL
+			       ? -1
+			       : sqlite3_column_int(st, 32 + CDR_MEDIA_COLS);
+	r->fax_bit_rate = sqlite3_column_int(st, 33 + CDR_MEDIA_COLS);
 }
 
 /* "Newest" means latest start; rowid (insertion order) breaks ties so
@@ -323,7 +336,8 @@ static const char tail_sql[] =
 	"diversion,e911_zone,elin,e911_trunk,e911_user,callback,e911_ref,"
 	"rtp_tx_packets,rtp_rx_packets,rtp_rx_lost,rtp_late,rtp_jitter_ms,"
 	"rtt_ms,mos_rx,mos_tx,remote_lost,remote_jitter_ms,plc_concealed,"
-	"jb_drops,srtp_auth_fail,transfer_to,transfer_ref"
+	"jb_drops,srtp_auth_fail,transfer_to,transfer_ref,fax,fax_pages,"
+	"fax_bit_rate"
 	" FROM (SELECT rowid AS rid, * FROM cdr"
 	" ORDER BY start_ms DESC, rowid DESC LIMIT ?1)"
 	" ORDER BY start_ms, rid";

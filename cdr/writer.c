@@ -562,6 +562,7 @@ int cdr_writer_submit(struct cdr_writer *w, const struct cdr_record *rec)
 	r->e911_ref[sizeof(r->e911_ref) - 1] = '\0';
 	r->transfer_to[sizeof(r->transfer_to) - 1] = '\0';
 	r->transfer_ref[sizeof(r->transfer_ref) - 1] = '\0';
+	r->fax[sizeof(r->fax) - 1] = '\0';
 	if (r->nattempts > CDR_MAX_ATTEMPTS)
 		r->nattempts = CDR_MAX_ATTEMPTS;
 	for (unsigned i = 0; i < r->nattempts; i++) {

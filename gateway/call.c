@@ -61,6 +61,11 @@ struct gw_call {
 	 * its far end), or a G.711 fax got the pass-through settings;
 	 * fax_heard once the bridge reported a tone. */
 	bool fax_t38, fax_passthrough, fax_heard;
+	/* For the CDR: what the call's fax was (t38 stays, even when the
+	 * call went back to audio after it), and what the T.38 gateway
+	 * counted over all the call's bridges. */
+	enum { FAX_NONE, FAX_G711, FAX_T38 } fax_kind;
+	unsigned fax_pages, fax_bit_rate;
 	struct sip_t38 fax_remote;
 	int fax_early;            /* a tone before answer (enum
 				   * media_fax_tone), acted on at answer */
@@ -524,6 +529,12 @@ static void write_cdr(struct gw_call *call)
 	tg_strlcpy(r->e911_ref, call->e911_ref, sizeof(r->e911_ref));
 	tg_strlcpy(r->transfer_to, call->xfer_to, sizeof(r->transfer_to));
 	tg_strlcpy(r->transfer_ref, call->xfer_ref, sizeof(r->transfer_ref));
+	tg_strlcpy(r->fax, call->fax_kind == FAX_T38    ? "t38"
+			   : call->fax_kind == FAX_G711 ? "g711"
+							: "",
+		   sizeof(r->fax));
+	r->fax_pages = call->fax_kind == FAX_T38 ? (int)call->fax_pages : -1;
+	r->fax_bit_rate = (int)call->fax_bit_rate;
 	r->media = call->media;
 	if (a && a->has_rate) {
 		int64_t ms = call->answer_ms ? r->end_ms - call->answer_ms : 0;
@@ -712,6 +723,9 @@ void gw_call_media_done(void *cookie, const struct media_stats *st)
 
 	if (!call)
 		return;
+	call->fax_pages += st->fax_pages;
+	if (st->fax_bit_rate)
+		call->fax_bit_rate = st->fax_bit_rate;
 	if (st->id && st->id == call->media_bridge) {
 		media_figures(&call->media, st);
 		/* In: a call that ends after (a transferor) waits no more. */
@@ -1270,6 +1284,7 @@ static void t38_changed(struct gw_call *call, const struct sip_t38 *t)
 			t->max_bitrate, t->ec == SIP_T38_EC_REDUNDANCY ?
 			"redundancy" : "no EC");
 	call->fax_t38 = true;
+	call->fax_kind = FAX_T38;
 	call->fax_remote = *t;
 	if (call->bridge)
 		bridge_media(call);
@@ -1280,6 +1295,8 @@ static void fax_passthrough(struct gw_call *call, const char *why)
 {
 	gw_info("call %.8s: fax as G.711 pass-through (%s)", call->id, why);
 	call->fax_passthrough = true;
+	if (call->fax_kind == FAX_NONE)
+		call->fax_kind = FAX_G711;
 	if (call->bridge)
 		bridge_media(call);
 }

@@ -5,7 +5,7 @@
 # each numbered frame rtpload sends crosses RTP -> B-channel -> pstnsim ->
 # B-channel -> RTP and is checked when it comes back (lost, doubled, late,
 # damaged; RTP sequence gaps).  Prints rtpload's figures, the round trip
-# (p50/p99: both directions plus pstnsim's one-frame echo), and tollgated's
+# (p50/p99: both directions plus pstnsim's two-frame (40 ms) echo), and tollgated's
 # CPU (% of a core) and resident memory while all calls are up.
 #
 #   CALLS=480 SECONDS_=300 tests/bench/bench_media_calls.sh

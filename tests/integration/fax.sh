@@ -15,7 +15,8 @@
 # 4. PSTN -> SIP with t38 = no: G.711 pass-through (no re-INVITE; echo
 #    canceller off, jitter buffer fixed).
 # Each page arrives row for row (faxpage check), both fax machines end
-# T.30 well with one page, and the CDR says the call was answered.
+# T.30 well with one page, and the CDR says the call was answered and
+# what its fax was: t38 with the page counted and its rate, or g711.
 . "$(dirname "$0")/lib.sh"
 
 UA=$SRC/tests/integration/fax_ua.py
@@ -93,6 +94,11 @@ gw_t38 yes
 start_pstnsim
 start_gw
 
+# fax_cdr: the newest CDR's "fax pages rate-known".
+fax_cdr() { sql "SELECT coalesce(fax, '-') || ' ' || coalesce(fax_pages, '-')
+	|| ' ' || (coalesce(fax_bit_rate, 0) >= 2400) FROM cdr
+	ORDER BY rowid DESC LIMIT 1"; }
+
 # 1. PSTN -> T.38.
 pstn_to_sip t38 1 "PSTN -> T.38" --refreshes=2
 grep -q "T.38 to 127.0.0.1" "$WORK/tollgated.log" ||
@@ -100,16 +106,20 @@ grep -q "T.38 to 127.0.0.1" "$WORK/tollgated.log" ||
 wait_cdrs 1
 expect_eq "CDR of the T.38 call" "$(sql "SELECT direction || ' ' ||
 	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
+expect_eq "the T.38 call's fax in the CDR" "$(fax_cdr)" "t38 1 1"
 
 # 2. T.38 -> PSTN.
 sip_to_pstn t38 2 "T.38 -> PSTN"
 wait_cdrs 2
+expect_eq "the T.38 -> PSTN call's fax in the CDR" "$(fax_cdr)" "t38 1 1"
 
 # 3. T.38 refused: G.711 pass-through.
 pstn_to_sip refuse 3 "T.38 refused"
 grep -q "fax as G.711 pass-through (T.38 refused)" "$WORK/tollgated.log" ||
 	fail "tollgated did not fall back to G.711 after the 488"
 log "ok: after the 488 tollgated fell back to G.711 pass-through"
+wait_cdrs 3
+expect_eq "the refused call's fax in the CDR" "$(fax_cdr)" "g711 - 0"
 
 # 3b. The SIP side's own re-INVITE to T.38.
 sip_to_pstn offer 5 "SIP side offers T.38"
@@ -125,3 +135,5 @@ pstn_to_sip g711 4 "G.711 pass-through"
 grep -q "fax as G.711 pass-through (t38 = no)" "$WORK/tollgated.log" ||
 	fail "tollgated did not switch the call to G.711 pass-through"
 log "ok: tollgated switched the call to G.711 pass-through"
+wait_cdrs 5
+expect_eq "the t38 = no call's fax in the CDR" "$(fax_cdr)" "g711 - 0"

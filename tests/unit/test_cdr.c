@@ -173,6 +173,10 @@ static void rec_make(struct cdr_record *r, unsigned i)
 		m->concealed = 4;
 		m->jb_drops = 2;
 		m->srtp_auth_fail = 0;
+		/* ... and a T.38 fax. */
+		strcpy(r->fax, "t38");
+		r->fax_pages = 2;
+		r->fax_bit_rate = 9600;
 	}
 	/* Attempts: the last one carried the call. */
 	r->nattempts = i % 3;
@@ -315,7 +319,7 @@ static void test_schema_idempotent_wal(void **state)
 
 	db = db_conn(fx->db);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM did"), 1);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 9);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master "
 				"WHERE name IN ('cdr','did','cdr_start_ms',"
 				"'route','number_rule','rate','block',"
@@ -357,7 +361,7 @@ static void test_schema_migration_v1(void **state)
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 9);
 	/* v6: members refine their zone's floor, unit and room. */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_table_info("
 				    "'e911_member') WHERE name IN ('flr', "
@@ -431,12 +435,15 @@ static void test_schema_migration_v2(void **state)
 	       "ALTER TABLE cdr DROP COLUMN srtp_auth_fail;"
 	       "ALTER TABLE cdr DROP COLUMN transfer_to;"
 	       "ALTER TABLE cdr DROP COLUMN transfer_ref;"
+	       "ALTER TABLE cdr DROP COLUMN fax;"
+	       "ALTER TABLE cdr DROP COLUMN fax_pages;"
+	       "ALTER TABLE cdr DROP COLUMN fax_bit_rate;"
 	       "PRAGMA user_version = 2;");
 	sqlite3_close(db);
 
 	assert_int_equal(cdr_db_init(fx->db), 0);
 	db = db_conn(fx->db);
-	assert_int_equal(db_int(db, "PRAGMA user_version"), 8);
+	assert_int_equal(db_int(db, "PRAGMA user_version"), 9);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM number_rule WHERE "
 				"name = 'keep-me' AND number = 'calling'"), 1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM route WHERE "
@@ -1291,7 +1298,7 @@ static void test_trigger_refuses_all(void **state)
 		 "1767225600010,1767225602010,1767225602010,2000,0,"
 		 "2125550001,15550100001,outbound,in1,span1,2,2,"
 		 "c1@pbx.example,ANSWERED,17,201,PCMA,r1,1555,12500,100,"
-		 "12600,0,,,,,,0,,,,,,,,,,,,,,,,", r.id);
+		 "12600,0,,,,,,0,,,,,,,,,,,,,,,,,,,", r.id);
 	for (size_t k = 1; k < n; k++) {
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
 			assert_string_equal(lines[k], want);
@@ -1300,7 +1307,7 @@ static void test_trigger_refuses_all(void **state)
 	 * the transfer columns (empty: no transfer). */
 	rec_make(&r, 2);
 	for (size_t k = 1; k < n; k++) {
-		const char *tail = ",1002,990,10,1,2.500,,4.21,,,,4,2,0,,";
+		const char *tail = ",1002,990,10,1,2.500,,4.21,,,,4,2,0,,,t38,2,9600";
 		size_t tl = strlen(tail), ll = strlen(lines[k]);
 
 		if (!strncmp(lines[k], r.id, strlen(r.id)))
@@ -1480,6 +1487,11 @@ static void check_same(const struct cdr_record *a,
 	assert_int_equal(a->conn_fee, b->conn_fee);
 	assert_int_equal(a->cost, b->cost);
 	assert_int_equal(a->emergency, b->emergency);
+	assert_string_equal(a->fax, b->fax);
+	if (*b->fax) {
+		assert_int_equal(a->fax_pages, b->fax_pages);
+		assert_int_equal(a->fax_bit_rate, b->fax_bit_rate);
+	}
 	assert_int_equal(a->media.set, b->media.set);
 	if (b->media.set) {
 		const struct cdr_media *x = &a->media, *y = &b->media;
