@@ -969,6 +969,16 @@ static void print_cdr(const struct cdr_record *c, void *arg)
 			    c->answer_ms ? "true" : "false", c->codec);
 	gw_json_str(r->out, c->sip_call_id);
 	json_media(r->out, &c->media);
+	if (!*c->fax)
+		evbuffer_add_printf(r->out, ",\"fax\":null");
+	else if (c->fax_pages < 0)
+		evbuffer_add_printf(r->out, ",\"fax\":{\"kind\":\"%s\"}",
+				    c->fax);
+	else
+		evbuffer_add_printf(r->out,
+				    ",\"fax\":{\"kind\":\"%s\",\"pages\":%d,"
+				    "\"bit_rate\":%d}",
+				    c->fax, c->fax_pages, c->fax_bit_rate);
 	evbuffer_add(r->out, "}", 1);
 }
 

@@ -107,6 +107,8 @@ wait_cdrs 1
 expect_eq "CDR of the T.38 call" "$(sql "SELECT direction || ' ' ||
 	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "inbound ANSWERED"
 expect_eq "the T.38 call's fax in the CDR" "$(fax_cdr)" "t38 1 1"
+ctl --json cdr tail 1 | grep -Eq '"fax":\{"kind":"t38","pages":1,"bit_rate":[0-9]+\}' ||
+	fail "cdr tail --json has no T.38 fax: $(ctl --json cdr tail 1)"
 
 # 2. T.38 -> PSTN.
 sip_to_pstn t38 2 "T.38 -> PSTN"
@@ -137,3 +139,5 @@ grep -q "fax as G.711 pass-through (t38 = no)" "$WORK/tollgated.log" ||
 log "ok: tollgated switched the call to G.711 pass-through"
 wait_cdrs 5
 expect_eq "the t38 = no call's fax in the CDR" "$(fax_cdr)" "g711 - 0"
+ctl --json cdr tail 1 | grep -q '"fax":{"kind":"g711"}' ||
+	fail "cdr tail --json has no G.711 fax: $(ctl --json cdr tail 1)"
