@@ -427,8 +427,8 @@ void brtcp_tick(struct bridge *b, int64_t now_us)
 bool brtcp_packet(struct bridge *b, const uint8_t *buf, size_t len,
 		  int64_t now_us)
 {
-	return brtcp_read(&b->rtcp, &b->st, b->tx.ssrc, b->rx_sync, b->rx_ssrc, buf,
-		   len, now_us);
+	return brtcp_read(&b->rtcp, &b->st, b->tx.ssrc, b->rx_sync,
+			  b->rx_ssrc, buf, len, now_us);
 }
 
 void brtcp_bye(struct bridge *b)

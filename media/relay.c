@@ -220,7 +220,8 @@ bool relay_rtcp_packet(struct bridge *b, unsigned side, const uint8_t *buf,
 	struct relay *r = &b->relay;
 
 	return brtcp_read(&r->rtcp[side], &b->st, r->dir[1 - side].out_ssrc,
-		   r->dir[side].sync, r->dir[side].ssrc, buf, len, now_us);
+			  r->dir[side].sync, r->dir[side].ssrc, buf, len,
+			  now_us);
 }
 
 /* A relay has no clock of its own: the reports due go out when either
