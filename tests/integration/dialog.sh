@@ -23,16 +23,7 @@ start_gw
 UA=$SRC/tests/integration/dialog_ua.py
 RTP_A=$(free_udp_port)
 RTP_B=$(free_udp_port)
-CAP=""
-if command -v tshark >/dev/null; then
-	tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/cap.pcapng" \
-		> "$WORK/tshark.log" 2>&1 &
-	TSHARK=$!
-	PIDS+=("$TSHARK")
-	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
-	sleep 1
-	CAP=1
-fi
+sip_capture_start
 
 # 1. SIP -> PSTN: the caller changes the session again and again.
 timeout 60 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
@@ -98,16 +89,10 @@ expect_eq "CDR of the relayed call" "$(sql "SELECT out_trunk || ' ' ||
 	disposition FROM cdr ORDER BY rowid DESC LIMIT 1")" "carrier ANSWERED"
 
 if [ -n "$CAP" ]; then
-	sleep 0.5
-	kill -INT "$TSHARK"
-	wait "$TSHARK" || true
-	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$SIP_PORT,sip" \
-		"$@" 2>/dev/null; }
-	bad=$(decode -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)
-	expect_eq "malformed or erroneous packets" "$bad" 0
-	n=$(decode -Y "sip.Status-Code == 200 && sip.CSeq.method == INVITE && sdp.media_attr == \"recvonly\"" | wc -l)
+	sip_capture_stop
+	n=$(sip_count "sip.Status-Code == 200 && sip.CSeq.method == INVITE && sdp.media_attr == \"recvonly\"")
 	[ "$n" -ge 1 ] || fail "no 200 (recvonly) to a re-INVITE decoded"
-	n=$(decode -Y "sip.Status-Code == 200 && sip.CSeq.method == UPDATE && sdp" | wc -l)
+	n=$(sip_count "sip.Status-Code == 200 && sip.CSeq.method == UPDATE && sdp")
 	[ "$n" -ge 1 ] || fail "no 200 with SDP to an UPDATE decoded"
 	log "ok: tshark decodes our answers to re-INVITE and UPDATE"
 fi

@@ -255,16 +255,38 @@ json_field() {
 		tr -d '"'
 }
 
-# start_capture FILE: tshark on lo (all UDP) into FILE, its PID in
-# $TSHARK; returns 1 (TSHARK empty) when tshark is not installed.
+# start_capture FILE [FILTER]: tshark on lo (FILTER, all UDP by default)
+# into FILE, its PID in $TSHARK; returns 1 (TSHARK empty) when tshark is
+# not installed.
 start_capture() {
 	TSHARK=
 	command -v tshark >/dev/null || return 1
-	tshark -q -i lo -f "udp" -w "$1" > "$WORK/tshark.log" 2>&1 &
+	tshark -q -i lo -f "${2:-udp}" -w "$1" > "$WORK/tshark.log" 2>&1 &
 	TSHARK=$!
 	PIDS+=("$TSHARK")
 	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
 	sleep 1 # "Capturing on" comes a moment before packets are taken
+}
+
+# SIP capture of the tests that check what we send decodes cleanly:
+# sip_capture_start takes $SIP_PORT into $WORK/sip.pcapng (CAP=1 when
+# tshark runs); sip_capture_stop ends it and fails on any malformed or
+# erroneous packet; sip_count FILTER is how many packets match FILTER.
+sip_capture_start() {
+	CAP=
+	start_capture "$WORK/sip.pcapng" "udp port $SIP_PORT" && CAP=1
+	return 0
+}
+sip_count() {
+	tshark -r "$WORK/sip.pcapng" -d "udp.port==$SIP_PORT,sip" -Y "$1" \
+		2>/dev/null | wc -l
+}
+sip_capture_stop() {
+	sleep 0.5
+	kill -INT "$TSHARK"
+	wait "$TSHARK" || true
+	expect_eq "malformed or erroneous packets" \
+		"$(sip_count "_ws.malformed || _ws.expert.severity == error")" 0
 }
 
 # baresip_setup DIR PORT HZ SECONDS [IP] [CODEC-MODULE] [RATE]: a headless

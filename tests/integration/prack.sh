@@ -18,16 +18,7 @@ start_gw
 
 UA=$SRC/tests/integration/dialog_ua.py
 RTP_A=$(free_udp_port)
-CAP=""
-if command -v tshark >/dev/null; then
-	tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/cap.pcapng" \
-		> "$WORK/tshark.log" 2>&1 &
-	TSHARK=$!
-	PIDS+=("$TSHARK")
-	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
-	sleep 1
-	CAP=1
-fi
+sip_capture_start
 
 timeout 40 python3 "$UA" --gw "127.0.0.1:$SIP_PORT" \
 	--local "127.0.0.1:$PBX_PORT" --rtp "$RTP_A" --script prack-in \
@@ -83,16 +74,10 @@ timeout 40 sipp -sf "$SIPP_DIR/uac_prack_update.xml" "127.0.0.1:$SIP_PORT" \
 log "ok: SIPp: reliable 183 PRACKed, session timer, UPDATE hold and resume"
 
 if [ -n "$CAP" ]; then
-	sleep 0.5
-	kill -INT "$TSHARK"
-	wait "$TSHARK" || true
-	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$SIP_PORT,sip" \
-		"$@" 2>/dev/null; }
-	bad=$(decode -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)
-	expect_eq "malformed or erroneous packets" "$bad" 0
-	n=$(decode -Y "sip.Status-Code == 183 && sip.RSeq && sip.Require contains \"100rel\"" | wc -l)
+	sip_capture_stop
+	n=$(sip_count "sip.Status-Code == 183 && sip.RSeq && sip.Require contains \"100rel\"")
 	[ "$n" -ge 2 ] || fail "no reliable 183 decoded"
-	n=$(decode -Y "sip.Method == PRACK && udp.srcport == $SIP_PORT && sip.RAck" | wc -l)
+	n=$(sip_count "sip.Method == PRACK && udp.srcport == $SIP_PORT && sip.RAck")
 	[ "$n" -ge 2 ] || fail "our PRACKs do not decode with RAck"
 	log "ok: tshark decodes our reliable 183s and PRACKs"
 fi

@@ -26,16 +26,7 @@ start_gw
 
 UA=$SRC/tests/integration/dialog_ua.py
 RTP_A=$(free_udp_port)
-CAP=""
-if command -v tshark >/dev/null; then
-	tshark -q -i lo -f "udp port $SIP_PORT" -w "$WORK/cap.pcapng" \
-		> "$WORK/tshark.log" 2>&1 &
-	TSHARK=$!
-	PIDS+=("$TSHARK")
-	wait_for "tshark to capture" 10 grep -q "Capturing on" "$WORK/tshark.log"
-	sleep 1
-	CAP=1
-fi
+sip_capture_start
 ua() {
 	local script=$1
 	shift
@@ -98,18 +89,12 @@ expect_eq "SIPp glare scenario exit status" "$(cat "$WORK/sipp_glare.rc")" 0
 log "ok: SIPp glare: 491 both ways, our retry taken"
 
 if [ -n "$CAP" ]; then
-	sleep 0.5
-	kill -INT "$TSHARK"
-	wait "$TSHARK" || true
-	decode() { tshark -r "$WORK/cap.pcapng" -d "udp.port==$SIP_PORT,sip" \
-		"$@" 2>/dev/null; }
-	bad=$(decode -Y "_ws.malformed || _ws.expert.severity == error" | wc -l)
-	expect_eq "malformed or erroneous packets" "$bad" 0
-	n=$(decode -Y "sip.Method == UPDATE && udp.srcport == $SIP_PORT && sip.Session-Expires" | wc -l)
+	sip_capture_stop
+	n=$(sip_count "sip.Method == UPDATE && udp.srcport == $SIP_PORT && sip.Session-Expires")
 	[ "$n" -ge 2 ] || fail "our UPDATE refreshes do not decode with Session-Expires"
-	n=$(decode -Y "sip.Method == BYE && sip.Reason contains \"cause=102\"" | wc -l)
+	n=$(sip_count "sip.Method == BYE && sip.Reason contains \"cause=102\"")
 	[ "$n" -ge 1 ] || fail "no BYE with cause 102 decoded"
-	n=$(decode -Y "sip.Status-Code == 422 && sip.Min-SE" | wc -l)
+	n=$(sip_count "sip.Status-Code == 422 && sip.Min-SE")
 	[ "$n" -ge 1 ] || fail "no 422 with Min-SE decoded"
 	log "ok: tshark decodes our refreshes, the cause 102 BYE and the 422"
 fi
