@@ -2135,15 +2135,17 @@ static void on_enum_addr(int err, const struct sockaddr *sa, socklen_t len,
 	}
 	a = &call->dec->attempts[call->cur];
 	{
-		/* The URI's transport: the INVITE goes over it (a TLS
-		 * host's certificate must name the URI's host). */
+		/* The URI's TCP or TLS: the INVITE goes over it (a TLS
+		 * host's certificate must name the URI's host).  UDP
+		 * changes nothing: a trunk's setting for the same address
+		 * stays as it is for that trunk's dialogs. */
 		enum sip_transport tp = SIP_TRANSPORT_UDP;
 		char host[256];
 		uint16_t port;
 
 		e = sip_uri_target(call->enum_uri, host, sizeof(host), &port,
 				   &tp);
-		if (!e)
+		if (!e && tp != SIP_TRANSPORT_UDP)
 			e = sip_ua_set_transport(gw->ua, sa, len, tp,
 						 tp == SIP_TRANSPORT_TLS
 							 ? host
