@@ -528,24 +528,50 @@ static void run_rtp_tone(struct fx *f, enum media_law span_law,
 	}
 }
 
+/* The best share of the signal's energy within 3% of @p hz: the adaptive
+ * jitter buffer time-scales a frame to move its delay (by 2 samples of
+ * 160 while audio plays: a 1.25% shift, which a one-frame Goertzel bin
+ * sees as a fifth of the energy gone). */
+static double tone_share_near(enum media_law law, const uint8_t *x, size_t n,
+			      double hz)
+{
+	double best = 0;
+	int d;
+
+	for (d = -6; d <= 6; d++) {
+		double v = tone_share(law, x, n, hz * (1 + d * 0.005));
+
+		if (v > best)
+			best = v;
+	}
+	return best;
+}
+
+/* Timeslot CHAN of @p answers [from, to) carries the 1 kHz tone, the
+ * others silence.  The buffer follows the network, and the timing of a
+ * loaded machine is one: a packet that comes late is concealed or
+ * stretched over, so two frames may miss; crosstalk never may. */
 static void assert_slot_tone(enum media_law law,
 			     uint8_t (*answers)[FRAME_LEN], unsigned from,
 			     unsigned to)
 {
-	unsigned k, c;
+	unsigned k, c, clean = 0;
 
 	for (k = from; k < to; k++) {
 		for (c = 1; c <= NCHAN; c++) {
 			const uint8_t *slot = answers[k] + (c - 1) * SLOT;
 
 			if (c == CHAN)
-				assert_true(tone_share(law, slot, SLOT,
-						       1000) > 0.9);
+				clean += tone_share_near(law, slot, SLOT,
+							 1000) > 0.9;
 			else
 				assert_true(all_equal(slot, SLOT,
 					media_g711_silence(law)));
 		}
 	}
+	if (clean + 2 < to - from)
+		fail_msg("%u of frames %u-%u carry the tone", clean, from,
+			 to - 1);
 }
 
 static void test_rtp_to_tdm(void **state)
@@ -3567,9 +3593,14 @@ static const struct {
 	{EC_DELAY + 10, 0.05},
 };
 
+/* A fixed buffer: the adaptive one time-scales when a loaded machine
+ * delays packets, and a tone that shifts pitch is a moving target for
+ * the canceller, which this test does not measure. */
 static void tweak_ec(struct media_bridge_params *prm, unsigned tail_ms)
 {
 	prm->echo_tail_ms = tail_ms;
+	prm->jb_min_ms = 40;
+	prm->jb_fixed = true;
 }
 
 static void fx_open_ec(struct fx *f, unsigned tail_ms)
